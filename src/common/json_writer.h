@@ -1,0 +1,56 @@
+// JsonWriter: a small streaming JSON writer built on std::to_chars, for responses.
+#ifndef RINGO_COMMON_JSON_WRITER_H_
+#define RINGO_COMMON_JSON_WRITER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringo {
+
+// Appends JSON text to a string. Commas are inserted automatically; the caller balances
+// Begin/End calls (checked with assert). Doubles follow the proto3 JSON mapping: NaN and
+// infinities are written as the strings "NaN", "Infinity", "-Infinity". int64 values are
+// written as JSON numbers. Not thread-safe.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string* out) : out_(out) {}
+
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  // Writes an object key; the next call writes its value.
+  JsonWriter& Key(std::string_view key);
+
+  JsonWriter& String(std::string_view value);
+  JsonWriter& Int(int64_t value);
+  JsonWriter& Double(double value);
+  JsonWriter& Bool(bool value);
+  JsonWriter& Null();
+  // Inserts already-serialised JSON as one value.
+  JsonWriter& Raw(std::string_view json);
+
+  // Shorthands for Key(k) followed by a value.
+  JsonWriter& Field(std::string_view k, std::string_view v) { return Key(k).String(v); }
+  JsonWriter& Field(std::string_view k, const char* v) { return Key(k).String(v); }
+  JsonWriter& Field(std::string_view k, int64_t v) { return Key(k).Int(v); }
+  JsonWriter& Field(std::string_view k, double v) { return Key(k).Double(v); }
+  JsonWriter& FieldBool(std::string_view k, bool v) { return Key(k).Bool(v); }
+
+ private:
+  void Separate();
+
+  std::string* out_;
+  // One entry per open container: true once it holds an element.
+  std::vector<bool> has_element_;
+  bool after_key_ = false;
+};
+
+// Appends `s` to `out` as a quoted JSON string with escapes.
+void AppendJsonString(std::string* out, std::string_view s);
+
+}  // namespace ringo
+
+#endif  // RINGO_COMMON_JSON_WRITER_H_
