@@ -1,0 +1,141 @@
+// Schema migrations of the SQLite tracking store.
+#include "store/schema.h"
+
+#include <string>
+
+#include "common/util.h"
+
+namespace ringo::store {
+
+namespace {
+
+// Migration 1: the tracking tables. Metric points are clustered by (run, key, step) in a
+// WITHOUT ROWID table so a history read is one range scan; latest_metrics keeps the value a
+// search compares against (max step, then timestamp, then value, as MLflow defines it). NaN
+// cannot be stored in a REAL column (SQLite turns it into NULL), so it is a flag.
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE experiments (
+  experiment_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  artifact_location TEXT NOT NULL,
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+  creation_time INTEGER NOT NULL,
+  last_update_time INTEGER NOT NULL
+);
+CREATE TABLE experiment_tags (
+  experiment_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (experiment_id, key)
+) WITHOUT ROWID;
+CREATE TABLE runs (
+  run_id TEXT PRIMARY KEY,
+  experiment_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  start_time INTEGER NOT NULL,
+  end_time INTEGER,
+  artifact_uri TEXT NOT NULL,
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+  deleted_time INTEGER
+) WITHOUT ROWID;
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time DESC, run_id);
+CREATE TABLE params (
+  run_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE tags (
+  run_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE metrics (
+  run_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  value REAL NOT NULL,
+  is_nan INTEGER NOT NULL,
+  PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
+) WITHOUT ROWID;
+CREATE TABLE latest_metrics (
+  run_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  value REAL NOT NULL,
+  is_nan INTEGER NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value);
+CREATE TABLE datasets (
+  dataset_id TEXT PRIMARY KEY,
+  experiment_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  source TEXT NOT NULL,
+  schema TEXT NOT NULL DEFAULT '',
+  profile TEXT NOT NULL DEFAULT '',
+  UNIQUE (experiment_id, name, digest)
+) WITHOUT ROWID;
+CREATE TABLE inputs (
+  run_id TEXT NOT NULL,
+  dataset_id TEXT NOT NULL,
+  PRIMARY KEY (run_id, dataset_id)
+) WITHOUT ROWID;
+CREATE TABLE input_tags (
+  run_id TEXT NOT NULL,
+  dataset_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, dataset_id, key)
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1};
+
+}  // namespace
+
+Status Migrate(Db& db) {
+  ASSIGN_OR_RETURN(Stmt * version_stmt, db.Prepare("PRAGMA user_version"));
+  Status s;
+  int version = 0;
+  {
+    StmtGuard g(*version_stmt);
+    if (g->Step(&s)) version = static_cast<int>(g->Int(0));
+    RETURN_IF_ERROR(s);
+  }
+  if (version > kSchemaVersion) {
+    return FailedPrecondition("database schema version " + std::to_string(version) +
+                              " is newer than this ringo supports (" +
+                              std::to_string(kSchemaVersion) + "); upgrade ringo");
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    RETURN_IF_ERROR(db.ExecScript("BEGIN IMMEDIATE"));
+    Status m = db.ExecScript(kMigrations[v]);
+    if (m.ok() && v == 0) {
+      int64_t now = NowMillis();
+      std::string sql =
+          "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+          "creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', "
+          "'active', " +
+          std::to_string(now) + ", " + std::to_string(now) + ")";
+      m = db.ExecScript(sql.c_str());
+    }
+    if (m.ok()) m = db.ExecScript(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+    if (!m.ok()) {
+      (void)db.ExecScript("ROLLBACK");
+      return Internal("migration to schema version " + std::to_string(v + 1) +
+                      " failed: " + m.message());
+    }
+    RETURN_IF_ERROR(db.ExecScript("COMMIT"));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ringo::store

@@ -1,0 +1,237 @@
+// Store: tracking metadata (experiments, runs, params, metrics, tags, datasets).
+#ifndef RINGO_STORE_STORE_H_
+#define RINGO_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::store {
+
+struct Tag {
+  std::string key;
+  std::string value;
+};
+
+struct Param {
+  std::string key;
+  std::string value;
+};
+
+struct Metric {
+  std::string key;
+  double value = 0;  // NaN and +-infinity are kept as such
+  int64_t timestamp = 0;
+  int64_t step = 0;
+};
+
+struct Experiment {
+  std::string experiment_id;
+  std::string name;
+  std::string artifact_location;
+  std::string lifecycle_stage;  // "active" | "deleted"
+  int64_t creation_time = 0;
+  int64_t last_update_time = 0;
+  std::vector<Tag> tags;
+};
+
+struct RunInfo {
+  std::string run_id;
+  std::string experiment_id;
+  std::string run_name;
+  std::string user_id;
+  std::string status;  // RUNNING | SCHEDULED | FINISHED | FAILED | KILLED
+  int64_t start_time = 0;
+  std::optional<int64_t> end_time;
+  std::string artifact_uri;
+  std::string lifecycle_stage;  // "active" | "deleted"
+};
+
+struct Dataset {
+  std::string name;
+  std::string digest;
+  std::string source_type;
+  std::string source;
+  std::string schema;   // optional
+  std::string profile;  // optional
+};
+
+struct DatasetInput {
+  std::vector<Tag> tags;  // e.g. mlflow.data.context
+  Dataset dataset;
+};
+
+struct Run {
+  RunInfo info;
+  std::vector<Metric> metrics;  // latest value per key
+  std::vector<Param> params;
+  std::vector<Tag> tags;
+  std::vector<DatasetInput> inputs;
+};
+
+// Which lifecycle stages a search covers (MLflow's ViewType).
+enum class ViewType { kActiveOnly, kDeletedOnly, kAll };
+
+struct RunSearch {
+  std::vector<std::string> experiment_ids;
+  std::string filter;
+  ViewType view = ViewType::kActiveOnly;
+  int64_t max_results = 1000;
+  std::vector<std::string> order_by;
+  std::string page_token;
+};
+
+struct RunPage {
+  std::vector<Run> runs;
+  std::string next_page_token;  // empty when there are no more results
+};
+
+struct ExperimentSearch {
+  std::string filter;
+  ViewType view = ViewType::kActiveOnly;
+  int64_t max_results = 1000;
+  std::vector<std::string> order_by;
+  std::string page_token;
+};
+
+struct ExperimentPage {
+  std::vector<Experiment> experiments;
+  std::string next_page_token;
+};
+
+struct MetricPage {
+  std::vector<Metric> metrics;
+  std::string next_page_token;
+};
+
+// A metric point tagged with its run, for the multi-run history endpoints.
+struct RunMetric {
+  std::string run_id;
+  Metric metric;
+};
+
+// Dataset summary for experiments/search-datasets.
+struct DatasetSummary {
+  std::string experiment_id;
+  std::string name;
+  std::string digest;
+  std::string context;
+};
+
+struct CreateRunRequest {
+  std::string experiment_id;
+  std::string user_id;
+  std::string run_name;
+  int64_t start_time = 0;  // 0: now
+  std::vector<Tag> tags;
+};
+
+struct UpdateRunRequest {
+  std::string run_id;
+  std::optional<std::string> status;
+  std::optional<int64_t> end_time;
+  std::optional<std::string> run_name;
+};
+
+struct Batch {
+  std::vector<Metric> metrics;
+  std::vector<Param> params;
+  std::vector<Tag> tags;
+};
+
+// Counters for /metrics.
+struct StoreStats {
+  int64_t write_queue_depth = 0;
+  int64_t commits = 0;
+  int64_t writes_committed = 0;
+  int64_t writes_failed = 0;
+};
+
+// Completion callbacks of writes run on the store's writer thread after the transaction
+// holding the write has committed (or failed); they must be quick and must not call back
+// into the store synchronously.
+using Done = std::function<void(Status)>;
+template <typename T>
+using DoneWith = std::function<void(Result<T>)>;
+
+// The tracking store. Writes are queued to a single writer thread and acknowledged through
+// their callback only after commit (group commit), so an acknowledged write survives a crash
+// of the process. Reads run on the calling thread against committed data. All methods are
+// thread-safe. Validation follows MLflow: kInvalidArgument for bad keys/values/limits and for
+// writes to runs that are not active, kNotFound for unknown ids, kAlreadyExists for names.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- experiments ---
+  virtual void CreateExperiment(std::string name, std::string artifact_location,
+                                std::vector<Tag> tags, DoneWith<std::string> done) = 0;
+  virtual Result<Experiment> GetExperiment(const std::string& experiment_id) = 0;
+  virtual Result<Experiment> GetExperimentByName(const std::string& name) = 0;
+  virtual Result<ExperimentPage> SearchExperiments(const ExperimentSearch& search) = 0;
+  virtual void RenameExperiment(std::string experiment_id, std::string new_name, Done done) = 0;
+  virtual void DeleteExperiment(std::string experiment_id, Done done) = 0;
+  virtual void RestoreExperiment(std::string experiment_id, Done done) = 0;
+  virtual void SetExperimentTag(std::string experiment_id, Tag tag, Done done) = 0;
+  virtual void DeleteExperimentTag(std::string experiment_id, std::string key, Done done) = 0;
+
+  // --- runs ---
+  virtual void CreateRun(CreateRunRequest request, DoneWith<Run> done) = 0;
+  virtual Result<Run> GetRun(const std::string& run_id) = 0;
+  virtual void UpdateRun(UpdateRunRequest request, DoneWith<RunInfo> done) = 0;
+  virtual void DeleteRun(std::string run_id, Done done) = 0;
+  virtual void RestoreRun(std::string run_id, Done done) = 0;
+  virtual void LogBatch(std::string run_id, Batch batch, Done done) = 0;
+  virtual void DeleteTag(std::string run_id, std::string key, Done done) = 0;
+  virtual void LogInputs(std::string run_id, std::vector<DatasetInput> inputs, Done done) = 0;
+  virtual Result<RunPage> SearchRuns(const RunSearch& search) = 0;
+
+  // History of one metric ordered by step, then timestamp. max_results <= 0 means all.
+  virtual Result<MetricPage> GetMetricHistory(const std::string& run_id, const std::string& key,
+                                              int64_t max_results,
+                                              const std::string& page_token) = 0;
+  // Points of one metric for several runs with start_step <= step <= end_step (absent bounds:
+  // unbounded), at most max_results per run, evenly sampled over the steps when there are
+  // more (first and last step always kept), as MLflow's bulk-interval endpoint.
+  virtual Result<std::vector<RunMetric>> GetMetricHistoryBulkInterval(
+      const std::vector<std::string>& run_ids, const std::string& key,
+      std::optional<int64_t> start_step, std::optional<int64_t> end_step,
+      int64_t max_results) = 0;
+  virtual Result<std::vector<DatasetSummary>> SearchDatasets(
+      const std::vector<std::string>& experiment_ids) = 0;
+
+  virtual StoreStats Stats() = 0;
+
+  // Stops accepting writes (they fail with kUnavailable), commits everything queued, and
+  // joins the writer thread. Idempotent.
+  virtual void Shutdown() = 0;
+};
+
+struct SqliteOptions {
+  std::string path;              // database file; ":memory:" is not supported (readers need it)
+  bool synchronous_full = false;  // fsync every commit (survives power loss) instead of WAL NORMAL
+  size_t max_ops_per_commit = 2000;
+};
+
+// Opens (creating and migrating as needed) a SQLite store. kInternal if the file cannot be
+// opened or migrated; kFailedPrecondition if its schema is newer than this binary knows.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
+
+// Synchronous wrappers for callers without an event loop (CLI, tests): block until done.
+Status Wait(const std::function<void(Done)>& start);
+template <typename T>
+Result<T> WaitFor(const std::function<void(DoneWith<T>)>& start);
+
+// Validation of MLflow's key and value rules, exposed for the API layer's early checks.
+Status ValidateKey(const std::string& kind, const std::string& key);
+
+}  // namespace ringo::store
+
+#include "store/wait_impl.h"  // IWYU pragma: keep
+
+#endif  // RINGO_STORE_STORE_H_
