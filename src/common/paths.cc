@@ -67,7 +67,11 @@ Status WriteFileAtomic(const fs::path& path, std::string_view data) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) return Internal("cannot create '" + path.parent_path().string() + "': " + ec.message());
-  fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + NewId());
+  std::string tmp_name = path.filename().string();
+  tmp_name.insert(0, 1, '.');
+  tmp_name.append(".tmp-");
+  tmp_name.append(NewId());
+  fs::path tmp = path.parent_path() / tmp_name;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Internal("cannot create '" + tmp.string() + "': " + std::strerror(errno));
   size_t written = 0;

@@ -1,0 +1,891 @@
+// MLflow REST API handlers, the artifact proxy, health and metrics.
+#include "api/api.h"
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+
+#include "api/request.h"
+#include "common/json_writer.h"
+#include "common/paths.h"
+#include "common/util.h"
+
+namespace ringo::api {
+
+namespace {
+
+using http::Method;
+using http::Request;
+using http::Responder;
+using http::Response;
+using store::Store;
+
+constexpr const char* kVersion = "0.1.0";
+constexpr std::string_view kArtifactScheme = "mlflow-artifacts:";
+
+Response JsonResponse(std::string body) {
+  Response r;
+  r.body = std::move(body);
+  return r;
+}
+
+Response EmptyObject() { return JsonResponse("{}"); }
+
+// ---------------- rendering (proto3 JSON: empty fields omitted) ----------------
+
+void WriteTags(JsonWriter& w, std::string_view key, const std::vector<store::Tag>& tags) {
+  if (tags.empty()) return;
+  w.Key(key).BeginArray();
+  for (const auto& t : tags) w.BeginObject().Field("key", t.key).Field("value", t.value).EndObject();
+  w.EndArray();
+}
+
+void WriteMetric(JsonWriter& w, const store::Metric& m, const std::string* run_id = nullptr) {
+  w.BeginObject().Field("key", m.key).Field("value", m.value).Field("timestamp", m.timestamp)
+      .Field("step", m.step);
+  if (run_id) w.Field("run_id", *run_id);
+  w.EndObject();
+}
+
+void WriteExperiment(JsonWriter& w, const store::Experiment& e) {
+  w.BeginObject()
+      .Field("experiment_id", e.experiment_id)
+      .Field("name", e.name)
+      .Field("artifact_location", e.artifact_location)
+      .Field("lifecycle_stage", e.lifecycle_stage)
+      .Field("last_update_time", e.last_update_time)
+      .Field("creation_time", e.creation_time);
+  WriteTags(w, "tags", e.tags);
+  w.EndObject();
+}
+
+void WriteRunInfo(JsonWriter& w, const store::RunInfo& i) {
+  w.BeginObject()
+      .Field("run_id", i.run_id)
+      .Field("run_uuid", i.run_id)
+      .Field("run_name", i.run_name)
+      .Field("experiment_id", i.experiment_id)
+      .Field("user_id", i.user_id)
+      .Field("status", i.status)
+      .Field("start_time", i.start_time);
+  if (i.end_time) w.Field("end_time", *i.end_time);
+  w.Field("artifact_uri", i.artifact_uri).Field("lifecycle_stage", i.lifecycle_stage).EndObject();
+}
+
+void WriteRun(JsonWriter& w, const store::Run& run) {
+  w.BeginObject().Key("info");
+  WriteRunInfo(w, run.info);
+  w.Key("data").BeginObject();
+  if (!run.metrics.empty()) {
+    w.Key("metrics").BeginArray();
+    for (const auto& m : run.metrics) WriteMetric(w, m);
+    w.EndArray();
+  }
+  if (!run.params.empty()) {
+    w.Key("params").BeginArray();
+    for (const auto& p : run.params) {
+      w.BeginObject().Field("key", p.key).Field("value", p.value).EndObject();
+    }
+    w.EndArray();
+  }
+  WriteTags(w, "tags", run.tags);
+  w.EndObject();
+  w.Key("inputs").BeginObject();
+  if (!run.inputs.empty()) {
+    w.Key("dataset_inputs").BeginArray();
+    for (const auto& in : run.inputs) {
+      w.BeginObject();
+      WriteTags(w, "tags", in.tags);
+      w.Key("dataset").BeginObject().Field("name", in.dataset.name)
+          .Field("digest", in.dataset.digest).Field("source_type", in.dataset.source_type)
+          .Field("source", in.dataset.source);
+      if (!in.dataset.schema.empty()) w.Field("schema", in.dataset.schema);
+      if (!in.dataset.profile.empty()) w.Field("profile", in.dataset.profile);
+      w.EndObject().EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+// ---------------- request helpers ----------------
+
+// Request fields: JSON body for POST/PATCH/DELETE, query string for GET (as MLflow's client
+// sends them). A GET with an empty query but a JSON body is also accepted.
+Result<Fields> ReadFields(const Request& req) {
+  if (req.method == Method::kGet || req.method == Method::kHead) {
+    if (req.query.empty() && !req.body.empty()) return Fields::FromJson(req.body);
+    return Fields::FromQuery(req.query);
+  }
+  return Fields::FromJson(req.body);
+}
+
+// run_id, falling back to the deprecated run_uuid that clients also send.
+Result<std::string> RunIdField(const Fields& f) {
+  ASSIGN_OR_RETURN(std::optional<std::string> id, f.String("run_id"));
+  if (!id || id->empty()) {
+    ASSIGN_OR_RETURN(id, f.String("run_uuid"));
+  }
+  if (!id || id->empty()) return MissingField("run_id");
+  return *id;
+}
+
+Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::element>& elems) {
+  std::vector<store::Tag> tags;
+  for (auto e : elems) {
+    ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
+    ASSIGN_OR_RETURN(auto value, Fields::String(e, "value"));
+    if (!key || key->empty()) return MissingField("key");
+    tags.push_back(store::Tag{*key, value.value_or("")});
+  }
+  return tags;
+}
+
+Result<store::ViewType> ReadViewType(const Fields& f) {
+  ASSIGN_OR_RETURN(auto v, f.String("run_view_type"));
+  if (!v) {
+    ASSIGN_OR_RETURN(v, f.String("view_type"));
+  }
+  if (!v || v->empty() || *v == "ACTIVE_ONLY" || *v == "1") return store::ViewType::kActiveOnly;
+  if (*v == "DELETED_ONLY" || *v == "2") return store::ViewType::kDeletedOnly;
+  if (*v == "ALL" || *v == "3") return store::ViewType::kAll;
+  return InvalidArgument("invalid view type '" + *v + "': expected ACTIVE_ONLY, DELETED_ONLY or ALL");
+}
+
+// Handlers are written as functions returning Result<Response> for synchronous work, or
+// taking the Responder for writes that complete on the store's writer thread.
+using SyncHandler = std::function<Result<Response>(const Request&)>;
+
+http::Handler Sync(SyncHandler h) {
+  return [h = std::move(h)](Request& req, Responder responder) {
+    Result<Response> r = h(req);
+    responder.Send(r.ok() ? std::move(r).value() : HttpError(r.status()));
+  };
+}
+
+store::Done RespondEmpty(Responder responder) {
+  return [responder](Status s) { responder.Send(s.ok() ? EmptyObject() : HttpError(s)); };
+}
+
+// Maps an MLflow artifact URI onto a path relative to the repository root.
+Result<std::string> ArtifactRelative(const std::string& artifact_uri) {
+  std::string_view uri = artifact_uri;
+  if (uri.substr(0, kArtifactScheme.size()) != kArtifactScheme) {
+    return InvalidArgument("artifact location '" + artifact_uri +
+                           "' is not served by this server (only mlflow-artifacts: URIs are)");
+  }
+  uri.remove_prefix(kArtifactScheme.size());
+  // mlflow-artifacts://host:port/path carries a netloc; mlflow-artifacts:/path does not.
+  if (uri.substr(0, 2) == "//") {
+    size_t slash = uri.find('/', 2);
+    uri = slash == std::string_view::npos ? std::string_view() : uri.substr(slash);
+  }
+  while (!uri.empty() && uri.front() == '/') uri.remove_prefix(1);
+  return CleanRelativePath(uri);
+}
+
+std::string JoinRelative(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "/" + b;
+}
+
+}  // namespace
+
+http::Response HttpError(const Status& s) {
+  switch (s.code()) {
+    case Code::kOk: return EmptyObject();
+    case Code::kInvalidArgument: return http::JsonError(400, "INVALID_PARAMETER_VALUE", s.message());
+    case Code::kNotFound: return http::JsonError(404, "RESOURCE_DOES_NOT_EXIST", s.message());
+    case Code::kAlreadyExists: return http::JsonError(400, "RESOURCE_ALREADY_EXISTS", s.message());
+    case Code::kFailedPrecondition: return http::JsonError(400, "INVALID_STATE", s.message());
+    case Code::kPermissionDenied: return http::JsonError(403, "PERMISSION_DENIED", s.message());
+    case Code::kUnavailable: return http::JsonError(503, "TEMPORARILY_UNAVAILABLE", s.message());
+    case Code::kInternal: return http::JsonError(500, "INTERNAL_ERROR", s.message());
+  }
+  return http::JsonError(500, "INTERNAL_ERROR", s.message());
+}
+
+void Api::Register(http::Router& router) {
+  Store* st = store_;
+  artifacts::LocalRepository* repo = artifacts_;
+
+  // Every MLflow endpoint is served under both API prefixes, as MLflow's server does.
+  auto both = [&router](Method m, const std::string& path, http::Handler h) {
+    router.Add(m, "/api/2.0/mlflow/" + path, h);
+    router.Add(m, "/ajax-api/2.0/mlflow/" + path, std::move(h));
+  };
+
+  // ---------------- experiments ----------------
+  both(Method::kPost, "experiments/create", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+      ASSIGN_OR_RETURN(auto location, f.String("artifact_location"));
+      ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
+      ASSIGN_OR_RETURN(auto tags, ReadTags(tag_elems));
+      st->CreateExperiment(name, location.value_or(""), std::move(tags),
+                           [res](Result<std::string> id) {
+                             if (!id.ok()) return res.Send(HttpError(id.status()));
+                             std::string body;
+                             JsonWriter(&body).BeginObject().Field("experiment_id", *id).EndObject();
+                             res.Send(JsonResponse(std::move(body)));
+                           });
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  auto get_experiment = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+    ASSIGN_OR_RETURN(store::Experiment e, st->GetExperiment(id));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject().Key("experiment");
+    WriteExperiment(w, e);
+    w.EndObject();
+    return JsonResponse(std::move(body));
+  });
+  both(Method::kGet, "experiments/get", get_experiment);
+
+  both(Method::kGet, "experiments/get-by-name", Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("experiment_name"));
+         ASSIGN_OR_RETURN(store::Experiment e, st->GetExperimentByName(name));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("experiment");
+         WriteExperiment(w, e);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+
+  auto search_experiments = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    store::ExperimentSearch search;
+    ASSIGN_OR_RETURN(auto filter, f.String("filter"));
+    search.filter = filter.value_or("");
+    ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+    search.max_results = max.value_or(1000);
+    ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
+    ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+    search.page_token = token.value_or("");
+    ASSIGN_OR_RETURN(search.view, ReadViewType(f));
+    ASSIGN_OR_RETURN(store::ExperimentPage page, st->SearchExperiments(search));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject();
+    if (!page.experiments.empty()) {
+      w.Key("experiments").BeginArray();
+      for (const auto& e : page.experiments) WriteExperiment(w, e);
+      w.EndArray();
+    }
+    if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
+    w.EndObject();
+    return JsonResponse(std::move(body));
+  });
+  both(Method::kPost, "experiments/search", search_experiments);
+  both(Method::kGet, "experiments/search", search_experiments);
+
+  both(Method::kPost, "experiments/update", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+      ASSIGN_OR_RETURN(auto name, f.String("new_name"));
+      if (!name || name->empty()) {
+        res.Send(EmptyObject());  // nothing to change
+        return Status::Ok();
+      }
+      st->RenameExperiment(id, *name, RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  for (bool del : {true, false}) {
+    both(Method::kPost, del ? "experiments/delete" : "experiments/restore",
+         [st, del](Request& req, Responder res) {
+           auto run = [&]() -> Status {
+             ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+             ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+             if (del) {
+               st->DeleteExperiment(id, RespondEmpty(res));
+             } else {
+               st->RestoreExperiment(id, RespondEmpty(res));
+             }
+             return Status::Ok();
+           };
+           Status s = run();
+           if (!s.ok()) res.Send(HttpError(s));
+         });
+  }
+
+  both(Method::kPost, "experiments/set-experiment-tag", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+      ASSIGN_OR_RETURN(auto value, f.String("value"));
+      if (!value) return MissingField("value");
+      st->SetExperimentTag(id, store::Tag{key, *value}, RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  both(Method::kPost, "experiments/delete-experiment-tag", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+      st->DeleteExperimentTag(id, key, RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  // ---------------- runs ----------------
+  both(Method::kPost, "runs/create", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      store::CreateRunRequest cr;
+      ASSIGN_OR_RETURN(auto exp, f.String("experiment_id"));
+      cr.experiment_id = exp.value_or("0");
+      ASSIGN_OR_RETURN(auto user, f.String("user_id"));
+      cr.user_id = user.value_or("");
+      ASSIGN_OR_RETURN(auto name, f.String("run_name"));
+      cr.run_name = name.value_or("");
+      ASSIGN_OR_RETURN(auto start, f.Int64("start_time"));
+      cr.start_time = start.value_or(0);
+      ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
+      ASSIGN_OR_RETURN(cr.tags, ReadTags(tag_elems));
+      st->CreateRun(std::move(cr), [res](Result<store::Run> r) {
+        if (!r.ok()) return res.Send(HttpError(r.status()));
+        std::string body;
+        JsonWriter w(&body);
+        w.BeginObject().Key("run");
+        WriteRun(w, *r);
+        w.EndObject();
+        res.Send(JsonResponse(std::move(body)));
+      });
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  both(Method::kGet, "runs/get", Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("run");
+         WriteRun(w, run);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+
+  both(Method::kPost, "runs/update", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      store::UpdateRunRequest ur;
+      ASSIGN_OR_RETURN(ur.run_id, RunIdField(f));
+      ASSIGN_OR_RETURN(ur.status, f.String("status"));
+      ASSIGN_OR_RETURN(ur.end_time, f.Int64("end_time"));
+      ASSIGN_OR_RETURN(ur.run_name, f.String("run_name"));
+      st->UpdateRun(std::move(ur), [res](Result<store::RunInfo> info) {
+        if (!info.ok()) return res.Send(HttpError(info.status()));
+        std::string body;
+        JsonWriter w(&body);
+        w.BeginObject().Key("run_info");
+        WriteRunInfo(w, *info);
+        w.EndObject();
+        res.Send(JsonResponse(std::move(body)));
+      });
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  for (bool del : {true, false}) {
+    both(Method::kPost, del ? "runs/delete" : "runs/restore", [st, del](Request& req, Responder res) {
+      auto run = [&]() -> Status {
+        ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+        ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+        if (del) {
+          st->DeleteRun(id, RespondEmpty(res));
+        } else {
+          st->RestoreRun(id, RespondEmpty(res));
+        }
+        return Status::Ok();
+      };
+      Status s = run();
+      if (!s.ok()) res.Send(HttpError(s));
+    });
+  }
+
+  both(Method::kPost, "runs/log-metric", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+      ASSIGN_OR_RETURN(auto value, f.Double("value"));
+      if (!value) return MissingField("value");
+      ASSIGN_OR_RETURN(auto ts, f.Int64("timestamp"));
+      if (!ts) return MissingField("timestamp");
+      ASSIGN_OR_RETURN(auto step, f.Int64("step"));
+      store::Batch b;
+      b.metrics.push_back(store::Metric{std::move(key), *value, *ts, step.value_or(0)});
+      st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  both(Method::kPost, "runs/log-parameter", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+      ASSIGN_OR_RETURN(auto value, f.String("value"));
+      if (!value) return MissingField("value");
+      store::Batch b;
+      b.params.push_back(store::Param{std::move(key), std::move(*value)});
+      st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  both(Method::kPost, "runs/set-tag", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+      ASSIGN_OR_RETURN(auto value, f.String("value"));
+      if (!value) return MissingField("value");
+      store::Batch b;
+      b.tags.push_back(store::Tag{std::move(key), std::move(*value)});
+      st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  both(Method::kPost, "runs/delete-tag", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+      st->DeleteTag(std::move(id), std::move(key), RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  both(Method::kPost, "runs/log-batch", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+      store::Batch b;
+      ASSIGN_OR_RETURN(auto metrics, f.Objects("metrics"));
+      b.metrics.reserve(metrics.size());
+      for (auto e : metrics) {
+        ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
+        if (!key || key->empty()) return MissingField("metrics.key");
+        ASSIGN_OR_RETURN(auto value, Fields::Double(e, "value"));
+        if (!value) return MissingField("metrics.value");
+        ASSIGN_OR_RETURN(auto ts, Fields::Int64(e, "timestamp"));
+        if (!ts) return MissingField("metrics.timestamp");
+        ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
+        b.metrics.push_back(store::Metric{std::move(*key), *value, *ts, step.value_or(0)});
+      }
+      ASSIGN_OR_RETURN(auto params, f.Objects("params"));
+      for (auto e : params) {
+        ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
+        if (!key || key->empty()) return MissingField("params.key");
+        ASSIGN_OR_RETURN(auto value, Fields::String(e, "value"));
+        if (!value) return MissingField("params.value");
+        b.params.push_back(store::Param{std::move(*key), std::move(*value)});
+      }
+      ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
+      ASSIGN_OR_RETURN(b.tags, ReadTags(tag_elems));
+      st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  both(Method::kPost, "runs/log-inputs", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+      ASSIGN_OR_RETURN(auto datasets, f.Objects("datasets"));
+      std::vector<store::DatasetInput> inputs;
+      for (auto e : datasets) {
+        store::DatasetInput in;
+        ASSIGN_OR_RETURN(auto tag_elems, Fields::Objects(e, "tags"));
+        ASSIGN_OR_RETURN(in.tags, ReadTags(tag_elems));
+        simdjson::dom::element d;
+        if (e.at_key("dataset").get(d) != simdjson::SUCCESS || !d.is_object()) {
+          return MissingField("datasets.dataset");
+        }
+        std::string* fields[] = {&in.dataset.name, &in.dataset.digest, &in.dataset.source_type,
+                                 &in.dataset.source, &in.dataset.schema, &in.dataset.profile};
+        const char* names[] = {"name", "digest", "source_type", "source", "schema", "profile"};
+        for (int i = 0; i < 6; ++i) {
+          ASSIGN_OR_RETURN(auto v, Fields::String(d, names[i]));
+          *fields[i] = v.value_or("");
+        }
+        inputs.push_back(std::move(in));
+      }
+      st->LogInputs(std::move(id), std::move(inputs), RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
+  auto search_runs = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    store::RunSearch search;
+    ASSIGN_OR_RETURN(search.experiment_ids, f.StringList("experiment_ids"));
+    ASSIGN_OR_RETURN(auto filter, f.String("filter"));
+    search.filter = filter.value_or("");
+    ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+    search.max_results = max.value_or(1000);
+    ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
+    ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+    search.page_token = token.value_or("");
+    ASSIGN_OR_RETURN(search.view, ReadViewType(f));
+    ASSIGN_OR_RETURN(store::RunPage page, st->SearchRuns(search));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject();
+    if (!page.runs.empty()) {
+      w.Key("runs").BeginArray();
+      for (const auto& r : page.runs) WriteRun(w, r);
+      w.EndArray();
+    }
+    if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
+    w.EndObject();
+    return JsonResponse(std::move(body));
+  });
+  both(Method::kPost, "runs/search", search_runs);
+  both(Method::kGet, "runs/search", search_runs);
+
+  // ---------------- metrics ----------------
+  both(Method::kGet, "metrics/get-history", Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
+         ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+         ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+         if (max && (*max < 1 || *max > 1000000)) {
+           return InvalidArgument("invalid value " + std::to_string(*max) +
+                                  " for parameter 'max_results': it must be between 1 and 1000000");
+         }
+         ASSIGN_OR_RETURN(store::MetricPage page,
+                          st->GetMetricHistory(id, key, max.value_or(0), token.value_or("")));
+         std::string body;
+         body.reserve(page.metrics.size() * 64 + 64);
+         JsonWriter w(&body);
+         w.BeginObject();
+         if (!page.metrics.empty()) {
+           w.Key("metrics").BeginArray();
+           for (const auto& m : page.metrics) WriteMetric(w, m);
+           w.EndArray();
+         }
+         if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+
+  both(Method::kGet, "metrics/get-history-bulk-interval",
+       Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(auto run_ids, f.StringList("run_ids"));
+         if (run_ids.empty()) return MissingField("run_ids");
+         if (run_ids.size() > 100) {
+           return InvalidArgument("at most 100 run_ids may be requested at once; got " +
+                                  std::to_string(run_ids.size()));
+         }
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
+         ASSIGN_OR_RETURN(auto start, f.Int64("start_step"));
+         ASSIGN_OR_RETURN(auto end, f.Int64("end_step"));
+         if (start.has_value() != end.has_value()) {
+           return InvalidArgument("start_step and end_step must be given together");
+         }
+         if (start && *start > *end) {
+           return InvalidArgument("end_step must be greater than or equal to start_step");
+         }
+         ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+         int64_t max_results = max.value_or(320);
+         if (max_results < 1 || max_results > 1000000) {
+           return InvalidArgument("invalid value for parameter 'max_results': it must be between 1 "
+                                  "and 1000000");
+         }
+         ASSIGN_OR_RETURN(auto points,
+                          st->GetMetricHistoryBulkInterval(run_ids, key, start, end, max_results));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject();
+         if (!points.empty()) {
+           w.Key("metrics").BeginArray();
+           for (const auto& p : points) WriteMetric(w, p.metric, &p.run_id);
+           w.EndArray();
+         }
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+
+  both(Method::kGet, "metrics/get-history-bulk", Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(auto run_ids, f.StringList("run_id"));
+         if (run_ids.empty()) return MissingField("run_id");
+         if (run_ids.size() > 100) {
+           return InvalidArgument("at most 100 run ids may be requested at once");
+         }
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
+         ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+         int64_t limit = max.value_or(25000);
+         if (limit < 1) return InvalidArgument("max_results must be positive");
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("metrics").BeginArray();
+         for (const std::string& id : run_ids) {
+           ASSIGN_OR_RETURN(store::MetricPage page, st->GetMetricHistory(id, key, limit, ""));
+           for (const auto& m : page.metrics) WriteMetric(w, m, &id);
+         }
+         w.EndArray().EndObject();
+         return JsonResponse(std::move(body));
+       }));
+
+  both(Method::kPost, "experiments/search-datasets",
+       Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(auto ids, f.StringList("experiment_ids"));
+         if (ids.empty()) return MissingField("experiment_ids");
+         if (ids.size() > 20) return InvalidArgument("at most 20 experiment_ids are allowed");
+         ASSIGN_OR_RETURN(auto summaries, st->SearchDatasets(ids));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject();
+         if (!summaries.empty()) {
+           w.Key("dataset_summaries").BeginArray();
+           for (const auto& d : summaries) {
+             w.BeginObject().Field("experiment_id", d.experiment_id).Field("name", d.name)
+                 .Field("digest", d.digest);
+             if (!d.context.empty()) w.Field("context", d.context);
+             w.EndObject();
+           }
+           w.EndArray();
+         }
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+
+  // ---------------- artifacts through the tracking API ----------------
+  // The run's artifact directory relative to the repository root.
+  auto run_artifact_root = [st](const std::string& run_id) -> Result<std::string> {
+    ASSIGN_OR_RETURN(store::Run run, st->GetRun(run_id));
+    return ArtifactRelative(run.info.artifact_uri);
+  };
+
+  both(Method::kGet, "artifacts/list",
+       Sync([repo, run_artifact_root, st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(auto path, f.String("path"));
+         ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
+         ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
+         ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
+         bool is_file = false;
+         ASSIGN_OR_RETURN(auto files, repo->List(JoinRelative(root, rel), &is_file));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Field("root_uri", run.info.artifact_uri);
+         if (!files.empty()) {
+           w.Key("files").BeginArray();
+           for (const auto& fi : files) {
+             // Paths are relative to the run's artifact root.
+             std::string p = fi.path.substr(std::min(fi.path.size(), root.size() + 1));
+             w.BeginObject().Field("path", p).FieldBool("is_dir", fi.is_dir);
+             if (!fi.is_dir) w.Field("file_size", fi.file_size);
+             w.EndObject();
+           }
+           w.EndArray();
+         }
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+
+  auto get_artifact = Sync([repo, run_artifact_root](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+    ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
+    ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path));
+    ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
+    ASSIGN_OR_RETURN(auto full, repo->Resolve(JoinRelative(root, rel)));
+    Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(rel));
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return r;
+  });
+  router.Add(Method::kGet, "/ajax-api/2.0/mlflow/get-artifact", get_artifact);
+  router.Add(Method::kGet, "/get-artifact", get_artifact);
+
+  auto upload_artifact = [repo, run_artifact_root](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
+      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+      ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
+      ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path));
+      if (rel.empty()) return InvalidArgument("path must name a file");
+      ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
+      RETURN_IF_ERROR(repo->PutFile(JoinRelative(root, rel), req.body_file));
+      res.Send(EmptyObject());
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  };
+  router.AddPrefix(Method::kPost, "/ajax-api/2.0/mlflow/upload-artifact", upload_artifact, true);
+
+  // ---------------- mlflow-artifacts proxy ----------------
+  const std::string kProxy = "/api/2.0/mlflow-artifacts/artifacts";
+  auto list_proxy = Sync([repo](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
+    ASSIGN_OR_RETURN(auto path, f.String("path"));
+    ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
+    bool is_file = false;
+    ASSIGN_OR_RETURN(auto files, repo->List(rel, &is_file));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject();
+    if (!files.empty()) {
+      w.Key("files").BeginArray();
+      for (const auto& fi : files) {
+        size_t slash = fi.path.rfind('/');
+        std::string name = slash == std::string::npos ? fi.path : fi.path.substr(slash + 1);
+        w.BeginObject().Field("path", name).FieldBool("is_dir", fi.is_dir);
+        if (!fi.is_dir) w.Field("file_size", fi.file_size);
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+    return JsonResponse(std::move(body));
+  });
+  router.Add(Method::kGet, kProxy, list_proxy);
+  router.Add(Method::kGet, kProxy + "/", list_proxy);
+
+  // The suffix after ".../artifacts/" is percent-decoded once; encoded separators or dots
+  // then meet the same checks as literal ones.
+  auto proxy_path = [](const Request& req) -> Result<std::string> {
+    std::string_view suffix = req.route_suffix;
+    auto decoded = PercentDecode(suffix, false);
+    if (!decoded) return InvalidArgument("malformed percent-encoding in artifact path");
+    if (decoded->find('\0') != std::string::npos) {
+      return InvalidArgument("invalid artifact path: NUL bytes are not allowed");
+    }
+    return CleanRelativePath(*decoded);
+  };
+
+  router.AddPrefix(Method::kGet, kProxy + "/", Sync([repo, proxy_path](const Request& req)
+                                                         -> Result<Response> {
+    ASSIGN_OR_RETURN(std::string rel, proxy_path(req));
+    if (rel.empty()) return InvalidArgument("artifact path must name a file");
+    ASSIGN_OR_RETURN(auto full, repo->Resolve(rel));
+    std::error_code ec;
+    if (std::filesystem::is_directory(full, ec)) {
+      return InvalidArgument("artifact path '" + rel + "' is a directory; list it with ?path=");
+    }
+    size_t slash = rel.rfind('/');
+    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(name));
+    if (r.status == 404) return NotFound("artifact '" + rel + "' not found");
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + "\"");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return r;
+  }));
+
+  router.AddPrefix(
+      Method::kPut, kProxy + "/",
+      [repo, proxy_path](Request& req, Responder res) {
+        auto rel = proxy_path(req);
+        Status s = rel.ok() ? (rel->empty() ? InvalidArgument("artifact path must name a file")
+                                            : repo->PutFile(*rel, req.body_file))
+                            : rel.status();
+        res.Send(s.ok() ? EmptyObject() : HttpError(s));
+      },
+      /*stream_body=*/true);
+
+  router.AddPrefix(Method::kDelete, kProxy + "/",
+                   Sync([repo, proxy_path](const Request& req) -> Result<Response> {
+                     ASSIGN_OR_RETURN(std::string rel, proxy_path(req));
+                     RETURN_IF_ERROR(repo->Delete(rel));
+                     return EmptyObject();
+                   }));
+
+  // Multipart upload needs an object store behind the proxy; the client falls back to a
+  // single PUT when the error message says it is unsupported.
+  for (const char* op : {"create", "complete", "abort"}) {
+    router.Add(Method::kPost, std::string("/api/2.0/mlflow-artifacts/mpu/") + op,
+               Sync([](const Request&) -> Result<Response> {
+                 return http::JsonError(501, "NOT_IMPLEMENTED",
+                                        "Multipart upload is not supported for the current "
+                                        "artifact repository");
+               }));
+  }
+
+  // ---------------- operations ----------------
+  router.Add(Method::kGet, "/health", Sync([](const Request&) -> Result<Response> {
+               Response r;
+               r.content_type = "text/plain";
+               r.body = "OK";
+               return r;
+             }));
+  router.Add(Method::kGet, "/version", Sync([](const Request&) -> Result<Response> {
+               Response r;
+               r.content_type = "text/plain";
+               r.body = kVersion;
+               return r;
+             }));
+  router.Add(Method::kGet, "/metrics", Sync([this, st](const Request&) -> Result<Response> {
+               Response r;
+               r.content_type = "text/plain; version=0.0.4";
+               if (http::Server* server = server_.load()) {
+                 r.body += server->metrics().PrometheusText();
+                 r.body += "# TYPE ringo_http_open_connections gauge\nringo_http_open_connections " +
+                           std::to_string(server->open_connections()) + "\n";
+               }
+               store::StoreStats s = st->Stats();
+               r.body += "# HELP ringo_store_write_queue_depth Writes waiting for the writer thread.\n"
+                         "# TYPE ringo_store_write_queue_depth gauge\n"
+                         "ringo_store_write_queue_depth " + std::to_string(s.write_queue_depth) + "\n"
+                         "# HELP ringo_store_commits_total Transactions committed by the writer.\n"
+                         "# TYPE ringo_store_commits_total counter\n"
+                         "ringo_store_commits_total " + std::to_string(s.commits) + "\n"
+                         "# TYPE ringo_store_writes_total counter\n"
+                         "ringo_store_writes_total{result=\"committed\"} " +
+                         std::to_string(s.writes_committed) + "\n"
+                         "ringo_store_writes_total{result=\"failed\"} " +
+                         std::to_string(s.writes_failed) + "\n";
+               return r;
+             }));
+}
+
+}  // namespace ringo::api

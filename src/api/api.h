@@ -1,0 +1,42 @@
+// The HTTP API of ringo: MLflow's REST API over the store and artifact repository.
+#ifndef RINGO_API_API_H_
+#define RINGO_API_API_H_
+
+#include <atomic>
+#include <memory>
+
+#include "artifacts/artifacts.h"
+#include "http/http.h"
+#include "store/store.h"
+
+namespace ringo::api {
+
+// Registers MLflow's tracking REST API (under /api/2.0/mlflow and /ajax-api/2.0/mlflow), the
+// mlflow-artifacts proxy, the endpoints MLflow's web UI calls, /health, /version and
+// /metrics on a router. Status codes map to HTTP in one place (HttpError):
+// kInvalidArgument 400 INVALID_PARAMETER_VALUE, kNotFound 404 RESOURCE_DOES_NOT_EXIST,
+// kAlreadyExists 400 RESOURCE_ALREADY_EXISTS, kFailedPrecondition 400 INVALID_STATE,
+// kPermissionDenied 403 PERMISSION_DENIED, kUnavailable 503 TEMPORARILY_UNAVAILABLE,
+// kInternal 500 INTERNAL_ERROR. The store and repository must outlive the server using the
+// router. Thread-safe.
+class Api {
+ public:
+  Api(store::Store* store, artifacts::LocalRepository* artifacts)
+      : store_(store), artifacts_(artifacts) {}
+
+  void Register(http::Router& router);
+  // Lets /metrics include the server's request counters. Call once the server has started.
+  void AttachServer(http::Server* server) { server_.store(server); }
+
+ private:
+  store::Store* store_;
+  artifacts::LocalRepository* artifacts_;
+  std::atomic<http::Server*> server_{nullptr};
+};
+
+// The HTTP error response for a failed Status (see the mapping above).
+http::Response HttpError(const Status& status);
+
+}  // namespace ringo::api
+
+#endif  // RINGO_API_API_H_

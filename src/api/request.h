@@ -1,0 +1,57 @@
+// Request fields from a JSON body or a query string, with MLflow's type rules.
+#ifndef RINGO_API_REQUEST_H_
+#define RINGO_API_REQUEST_H_
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::api {
+
+// The fields of one request message. JSON bodies are parsed with a per-thread simdjson
+// parser, so a Fields value (and elements taken from it) is valid only until the same thread
+// parses another body: read everything out before going asynchronous.
+// int64 fields are accepted as JSON numbers or decimal strings (proto3 JSON mapping); doubles
+// as numbers or "NaN"/"Infinity"/"-Infinity". A present field of the wrong type is
+// kInvalidArgument naming the field; absent optional fields are nullopt.
+class Fields {
+ public:
+  static Result<Fields> FromJson(const std::string& body);
+  static Result<Fields> FromQuery(std::string_view query);
+
+  Result<std::optional<std::string>> String(std::string_view key) const;
+  Result<std::string> RequiredString(std::string_view key) const;
+  Result<std::optional<int64_t>> Int64(std::string_view key) const;
+  Result<std::optional<double>> Double(std::string_view key) const;
+  // A repeated string field: a JSON array of strings, or repeated query parameters.
+  Result<std::vector<std::string>> StringList(std::string_view key) const;
+  // A repeated message field (JSON only): its elements; empty when absent.
+  Result<std::vector<simdjson::dom::element>> Objects(std::string_view key) const;
+
+  // Same accessors on an element of a repeated message field.
+  static Result<std::optional<std::string>> String(simdjson::dom::element obj,
+                                                   std::string_view key);
+  static Result<std::optional<int64_t>> Int64(simdjson::dom::element obj, std::string_view key);
+  static Result<std::optional<double>> Double(simdjson::dom::element obj, std::string_view key);
+  static Result<std::vector<simdjson::dom::element>> Objects(simdjson::dom::element obj,
+                                                             std::string_view key);
+
+ private:
+  bool json_ = false;
+  simdjson::dom::element root_;
+  std::vector<std::pair<std::string, std::string>> query_;
+};
+
+// "Missing value for required parameter 'x'" as a kInvalidArgument Status.
+Status MissingField(std::string_view key);
+
+}  // namespace ringo::api
+
+#endif  // RINGO_API_REQUEST_H_

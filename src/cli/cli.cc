@@ -1,0 +1,296 @@
+// The ringo command line: parses arguments and dispatches to subcommands.
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/server_command.h"
+#include "client/client.h"
+#include "common/util.h"
+
+namespace ringo::cli {
+
+namespace {
+
+using client::Json;
+
+constexpr const char* kVersion = "0.1.0";
+
+// MLflow's variable first, then ringo's twin, then the local default.
+std::string EnvOr(const char* a, const char* b, std::string fallback) {
+  if (const char* v = std::getenv(a); v && *v) return v;
+  if (const char* v = std::getenv(b); v && *v) return v;
+  return fallback;
+}
+
+// The exit code for a failed Status; one place, as the API has one place for HTTP codes.
+int ExitCode(const Status& s) {
+  switch (s.code()) {
+    case Code::kOk: return 0;
+    case Code::kInvalidArgument: return 2;
+    default: return 1;
+  }
+}
+
+int Fail(const Status& s) {
+  std::cerr << "ringo: error: " << s.message() << std::endl;
+  return ExitCode(s) == 0 ? 1 : (s.code() == Code::kInvalidArgument ? 1 : ExitCode(s));
+}
+
+std::string FormatTime(int64_t ms) {
+  if (ms <= 0) return "-";
+  time_t secs = static_cast<time_t>(ms / 1000);
+  char buf[32];
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+void PrintRunRow(const Json& run) {
+  const Json& info = run["info"];
+  std::cout << info.value("run_id", "") << "  " << info.value("status", "") << "  "
+            << FormatTime(info.value("start_time", int64_t{0})) << "  "
+            << info.value("run_name", "") << "\n";
+}
+
+void PrintRun(const Json& run) {
+  const Json& info = run["info"];
+  std::cout << "run " << info.value("run_id", "") << " (" << info.value("run_name", "") << ")\n"
+            << "  experiment: " << info.value("experiment_id", "") << "\n"
+            << "  status:     " << info.value("status", "") << " ("
+            << info.value("lifecycle_stage", "") << ")\n"
+            << "  started:    " << FormatTime(info.value("start_time", int64_t{0})) << "\n"
+            << "  artifacts:  " << info.value("artifact_uri", "") << "\n";
+  const Json& data = run.contains("data") ? run["data"] : Json::object();
+  for (const char* section : {"params", "metrics", "tags"}) {
+    if (!data.contains(section)) continue;
+    std::cout << "  " << section << ":\n";
+    for (const Json& kv : data[section]) {
+      std::cout << "    " << kv.value("key", "") << " = ";
+      if (kv["value"].is_string()) {
+        std::cout << kv["value"].get<std::string>();
+      } else {
+        std::cout << kv["value"].dump();
+      }
+      if (kv.contains("step")) std::cout << "  (step " << kv["step"].dump() << ")";
+      std::cout << "\n";
+    }
+  }
+}
+
+struct Common {
+  std::string tracking_uri;
+  bool json = false;
+};
+
+Result<std::unique_ptr<client::Client>> Connect(const Common& c) {
+  std::string uri = c.tracking_uri.empty()
+                        ? EnvOr("MLFLOW_TRACKING_URI", "RINGO_TRACKING_URI", "http://127.0.0.1:5000")
+                        : c.tracking_uri;
+  return client::Client::Connect(uri);
+}
+
+Result<std::string> RunIdFromEnv(const std::string& flag) {
+  std::string id = flag.empty() ? EnvOr("MLFLOW_RUN_ID", "RINGO_RUN_ID", "") : flag;
+  if (id.empty()) {
+    return InvalidArgument("no run: pass --run-id or set MLFLOW_RUN_ID (or RINGO_RUN_ID)");
+  }
+  return id;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  // The one safety net of the CLI: nothing escapes as an exception.
+  try {
+    CLI::App app{"ringo: MLOps for Core ML (tracking server, MLflow-compatible)"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", kVersion);
+
+    // ---- server ----
+    ServerFlags sf;
+    auto* server = app.add_subcommand("server", "Serve the tracking API on the embedded store");
+    server->add_option("--host", sf.host, "Address to listen on")->capture_default_str();
+    server->add_option("--port", sf.port, "Port (0 picks a free one)")->capture_default_str();
+    server->add_option("--store", sf.store_dir, "Directory holding ringo.db and artifacts/")
+        ->capture_default_str();
+    server->add_option("--backend-store-uri", sf.backend_store_uri,
+                       "MLflow spelling of the store: sqlite:///PATH");
+    server->add_option("--artifacts-destination", sf.artifacts_destination,
+                       "Directory for artifacts (default: <store>/artifacts)");
+    server->add_option("--threads", sf.threads, "I/O threads (default: cores, at most 4)");
+    server->add_flag("--sync-full", sf.sync_full,
+                     "fsync every commit (survives power loss, slower)");
+
+    Common common;
+    auto add_common = [&common](CLI::App* cmd) {
+      cmd->add_option("--tracking-uri", common.tracking_uri,
+                      "Server URL (default: $MLFLOW_TRACKING_URI, $RINGO_TRACKING_URI, "
+                      "http://127.0.0.1:5000)");
+      cmd->add_flag("--json", common.json, "Print JSON");
+    };
+
+    // ---- experiments ----
+    auto* experiments = app.add_subcommand("experiments", "List and manage experiments");
+    experiments->require_subcommand(1);
+    auto* exp_list = experiments->add_subcommand("list", "List experiments");
+    bool exp_all = false;
+    exp_list->add_flag("--all", exp_all, "Include deleted experiments");
+    auto* exp_create = experiments->add_subcommand("create", "Create an experiment");
+    std::string exp_name, exp_id, exp_new_name;
+    exp_create->add_option("name", exp_name, "Experiment name")->required();
+    auto* exp_get = experiments->add_subcommand("get", "Show an experiment");
+    exp_get->add_option("id", exp_id, "Experiment id")->required();
+    auto* exp_delete = experiments->add_subcommand("delete", "Delete an experiment");
+    exp_delete->add_option("id", exp_id, "Experiment id")->required();
+    auto* exp_restore = experiments->add_subcommand("restore", "Restore a deleted experiment");
+    exp_restore->add_option("id", exp_id, "Experiment id")->required();
+    auto* exp_rename = experiments->add_subcommand("rename", "Rename an experiment");
+    exp_rename->add_option("id", exp_id, "Experiment id")->required();
+    exp_rename->add_option("name", exp_new_name, "New name")->required();
+    for (auto* c : {exp_list, exp_create, exp_get, exp_delete, exp_restore, exp_rename}) add_common(c);
+
+    // ---- runs ----
+    auto* runs = app.add_subcommand("runs", "List, show and search runs");
+    runs->require_subcommand(1);
+    std::string runs_exp = "0", run_id, filter;
+    std::vector<std::string> order_by;
+    int64_t max_results = 100;
+    auto* runs_list = runs->add_subcommand("list", "List the runs of an experiment");
+    runs_list->add_option("--experiment-id", runs_exp, "Experiment id")->capture_default_str();
+    runs_list->add_option("--max-results", max_results)->capture_default_str();
+    auto* runs_show = runs->add_subcommand("show", "Show one run");
+    runs_show->add_option("run_id", run_id, "Run id")->required();
+    auto* runs_search = runs->add_subcommand("search", "Search runs with MLflow's filter language");
+    runs_search->add_option("--experiment-id", runs_exp, "Experiment id")->capture_default_str();
+    runs_search->add_option("--filter", filter, "e.g. \"metrics.acc > 0.9 and params.lr = '0.1'\"");
+    runs_search->add_option("--order-by", order_by, "e.g. \"metrics.acc DESC\" (repeatable)");
+    runs_search->add_option("--max-results", max_results)->capture_default_str();
+    for (auto* c : {runs_list, runs_show, runs_search}) add_common(c);
+
+    // ---- log ----
+    auto* log = app.add_subcommand("log", "Log to the current run ($MLFLOW_RUN_ID)");
+    log->require_subcommand(1);
+    std::string key, value, local_path, artifact_path, log_run;
+    int64_t step = 0;
+    int64_t timestamp = 0;
+    auto* log_param = log->add_subcommand("param", "Log a parameter");
+    log_param->add_option("key", key)->required();
+    log_param->add_option("value", value)->required();
+    auto* log_metric = log->add_subcommand("metric", "Log a metric value");
+    log_metric->add_option("key", key)->required();
+    log_metric->add_option("value", value)->required();
+    log_metric->add_option("--step", step)->capture_default_str();
+    log_metric->add_option("--timestamp", timestamp, "Milliseconds since the epoch (default now)");
+    auto* log_artifact = log->add_subcommand("artifact", "Upload a file or directory");
+    log_artifact->add_option("path", local_path)->required();
+    log_artifact->add_option("--artifact-path", artifact_path, "Directory within the run's artifacts");
+    for (auto* c : {log_param, log_metric, log_artifact}) {
+      add_common(c);
+      c->add_option("--run-id", log_run, "Run id (default: $MLFLOW_RUN_ID, $RINGO_RUN_ID)");
+    }
+
+    auto* version = app.add_subcommand("version", "Print the version");
+
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
+    }
+
+    if (version->parsed()) {
+      std::cout << "ringo " << kVersion << "\n";
+      return 0;
+    }
+    if (server->parsed()) {
+      Status s = RunServer(sf);
+      return s.ok() ? 0 : Fail(s);
+    }
+
+    auto with_client = [&](auto fn) -> int {
+      auto c = Connect(common);
+      if (!c.ok()) return Fail(c.status());
+      Status s = fn(**c);
+      return s.ok() ? 0 : Fail(s);
+    };
+
+    if (experiments->parsed()) {
+      return with_client([&](client::Client& c) -> Status {
+        if (exp_list->parsed()) {
+          ASSIGN_OR_RETURN(Json j, c.Post("/api/2.0/mlflow/experiments/search",
+                                          Json{{"max_results", 50000},
+                                               {"view_type", exp_all ? "ALL" : "ACTIVE_ONLY"}}));
+          if (common.json) {
+            std::cout << j.dump(2) << "\n";
+          } else {
+            for (const Json& e : j.value("experiments", Json::array())) {
+              std::cout << e.value("experiment_id", "") << "  " << e.value("name", "") << "  "
+                        << e.value("lifecycle_stage", "") << "  "
+                        << e.value("artifact_location", "") << "\n";
+            }
+          }
+        } else if (exp_create->parsed()) {
+          ASSIGN_OR_RETURN(std::string id, c.CreateExperiment(exp_name));
+          std::cout << id << "\n";
+        } else if (exp_get->parsed()) {
+          ASSIGN_OR_RETURN(Json j, c.Get("/api/2.0/mlflow/experiments/get", {{"experiment_id", exp_id}}));
+          std::cout << j["experiment"].dump(2) << "\n";
+        } else if (exp_rename->parsed()) {
+          ASSIGN_OR_RETURN(Json j, c.Post("/api/2.0/mlflow/experiments/update",
+                                          Json{{"experiment_id", exp_id}, {"new_name", exp_new_name}}));
+        } else {
+          const char* path = exp_delete->parsed() ? "/api/2.0/mlflow/experiments/delete"
+                                                  : "/api/2.0/mlflow/experiments/restore";
+          ASSIGN_OR_RETURN(Json j, c.Post(path, Json{{"experiment_id", exp_id}}));
+        }
+        return Status::Ok();
+      });
+    }
+
+    if (runs->parsed()) {
+      return with_client([&](client::Client& c) -> Status {
+        if (runs_show->parsed()) {
+          ASSIGN_OR_RETURN(Json run, c.GetRun(run_id));
+          if (common.json) {
+            std::cout << run.dump(2) << "\n";
+          } else {
+            PrintRun(run);
+          }
+          return Status::Ok();
+        }
+        Json body{{"experiment_ids", Json::array({runs_exp})}, {"max_results", max_results}};
+        if (!filter.empty()) body["filter"] = filter;
+        if (!order_by.empty()) body["order_by"] = order_by;
+        ASSIGN_OR_RETURN(Json j, c.Post("/api/2.0/mlflow/runs/search", body));
+        if (common.json) {
+          std::cout << j.dump(2) << "\n";
+        } else {
+          for (const Json& r : j.value("runs", Json::array())) PrintRunRow(r);
+        }
+        return Status::Ok();
+      });
+    }
+
+    if (log->parsed()) {
+      return with_client([&](client::Client& c) -> Status {
+        ASSIGN_OR_RETURN(std::string id, RunIdFromEnv(log_run));
+        if (log_param->parsed()) return c.LogParam(id, key, value);
+        if (log_metric->parsed()) {
+          auto v = ParseDouble(value);
+          if (!v) return InvalidArgument("metric value '" + value + "' is not a number");
+          return c.LogMetric(id, key, *v, timestamp ? timestamp : NowMillis(), step);
+        }
+        return c.LogArtifact(id, local_path, artifact_path);
+      });
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "ringo: error: " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace ringo::cli

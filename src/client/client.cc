@@ -1,0 +1,229 @@
+// Blocking HTTP client of ringo's API on Boost.Beast.
+#include <utility>  // must precede Asio with GCC 12 + C++20
+
+#include "client/client.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cmath>
+#include <fstream>
+
+namespace ringo::client {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+std::string UrlEncode(std::string_view s, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+struct Client::Impl {
+  std::string host;
+  std::string port;
+  std::string prefix;
+  asio::io_context ioc;
+  std::optional<beast::tcp_stream> stream;
+
+  Status EnsureConnected() {
+    if (stream && stream->socket().is_open()) return Status::Ok();
+    try {
+      tcp::resolver resolver(ioc);
+      auto results = resolver.resolve(host, port);
+      stream.emplace(ioc);
+      stream->connect(results);
+      stream->socket().set_option(tcp::no_delay(true));
+    } catch (const std::exception& e) {
+      stream.reset();
+      return Unavailable("cannot connect to http://" + host + ":" + port + ": " + e.what());
+    }
+    return Status::Ok();
+  }
+
+  template <typename Body>
+  Result<bhttp::response<bhttp::string_body>> RoundTrip(bhttp::request<Body>& req) {
+    // One retry on a fresh connection covers a keep-alive connection the server closed.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      RETURN_IF_ERROR(EnsureConnected());
+      try {
+        stream->expires_after(std::chrono::seconds(300));
+        bhttp::write(*stream, req);
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(1ull << 32);
+        bhttp::read(*stream, buffer, parser);
+        auto res = parser.release();
+        if (!res.keep_alive()) stream.reset();
+        return res;
+      } catch (const std::exception& e) {
+        stream.reset();
+        if (attempt == 1) return Unavailable("request to http://" + host + ":" + port + " failed: " + e.what());
+      }
+    }
+    return Unavailable("unreachable");
+  }
+
+  Result<Json> Decode(const bhttp::response<bhttp::string_body>& res) {
+    Json body;
+    bool parsed = true;
+    try {
+      body = res.body().empty() ? Json::object() : Json::parse(res.body());
+    } catch (const std::exception&) {
+      parsed = false;
+    }
+    unsigned status = res.result_int();
+    if (status >= 200 && status < 300) {
+      if (!parsed) return Internal("server sent a malformed JSON response");
+      return body;
+    }
+    std::string code = parsed && body.is_object() ? body.value("error_code", "") : "";
+    std::string message = parsed && body.is_object() ? body.value("message", res.body()) : res.body();
+    if (code == "RESOURCE_DOES_NOT_EXIST" || status == 404) return NotFound(message);
+    if (code == "RESOURCE_ALREADY_EXISTS") return AlreadyExists(message);
+    if (status >= 500) return Unavailable("server error " + std::to_string(status) + ": " + message);
+    return InvalidArgument(message);
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::Connect(const std::string& tracking_uri) {
+  std::string_view uri = tracking_uri;
+  if (uri.substr(0, 7) != "http://") {
+    return InvalidArgument("unsupported tracking URI '" + tracking_uri +
+                           "': expected http://host:port");
+  }
+  uri.remove_prefix(7);
+  size_t slash = uri.find('/');
+  std::string_view authority = uri.substr(0, slash);
+  auto impl = std::make_unique<Impl>();
+  if (slash != std::string_view::npos) impl->prefix = std::string(uri.substr(slash));
+  while (!impl->prefix.empty() && impl->prefix.back() == '/') impl->prefix.pop_back();
+  size_t colon = authority.rfind(':');
+  if (colon == std::string_view::npos) {
+    impl->host = std::string(authority);
+    impl->port = "80";
+  } else {
+    impl->host = std::string(authority.substr(0, colon));
+    impl->port = std::string(authority.substr(colon + 1));
+  }
+  if (impl->host.empty()) return InvalidArgument("tracking URI '" + tracking_uri + "' has no host");
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Result<Json> Client::Get(const std::string& path, const Query& query) {
+  std::string target = impl_->prefix + path;
+  char sep = '?';
+  for (const auto& [k, v] : query) {
+    target += sep + UrlEncode(k, false) + "=" + UrlEncode(v, false);
+    sep = '&';
+  }
+  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
+  req.set(bhttp::field::host, impl_->host);
+  req.keep_alive(true);
+  ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
+  return impl_->Decode(res);
+}
+
+Result<Json> Client::Post(const std::string& path, const Json& body) {
+  bhttp::request<bhttp::string_body> req(bhttp::verb::post, impl_->prefix + path, 11);
+  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::content_type, "application/json");
+  req.keep_alive(true);
+  req.body() = body.dump();
+  req.prepare_payload();
+  ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
+  return impl_->Decode(res);
+}
+
+Status Client::PutFile(const std::string& path, const std::filesystem::path& file) {
+  bhttp::request<bhttp::file_body> req(bhttp::verb::put, impl_->prefix + path, 11);
+  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::content_type, "application/octet-stream");
+  req.keep_alive(true);
+  beast::error_code ec;
+  req.body().open(file.c_str(), beast::file_mode::scan, ec);
+  if (ec) return InvalidArgument("cannot read '" + file.string() + "': " + ec.message());
+  req.prepare_payload();
+  ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
+  auto decoded = impl_->Decode(res);
+  return decoded.ok() ? Status::Ok() : decoded.status();
+}
+
+Result<Json> Client::GetRun(const std::string& run_id) {
+  ASSIGN_OR_RETURN(Json j, Get("/api/2.0/mlflow/runs/get", {{"run_id", run_id}}));
+  return j["run"];
+}
+
+Result<std::string> Client::CreateExperiment(const std::string& name) {
+  ASSIGN_OR_RETURN(Json j, Post("/api/2.0/mlflow/experiments/create", Json{{"name", name}}));
+  return j.value("experiment_id", "");
+}
+
+Status Client::LogParam(const std::string& run_id, const std::string& key,
+                        const std::string& value) {
+  auto r = Post("/api/2.0/mlflow/runs/log-parameter",
+                Json{{"run_id", run_id}, {"key", key}, {"value", value}});
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status Client::LogMetric(const std::string& run_id, const std::string& key, double value,
+                         int64_t timestamp, int64_t step) {
+  Json v = value;
+  if (std::isnan(value)) v = "NaN";
+  if (std::isinf(value)) v = value > 0 ? "Infinity" : "-Infinity";
+  auto r = Post("/api/2.0/mlflow/runs/log-metric", Json{{"run_id", run_id},
+                                                        {"key", key},
+                                                        {"value", v},
+                                                        {"timestamp", timestamp},
+                                                        {"step", step}});
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status Client::LogArtifact(const std::string& run_id, const std::filesystem::path& local,
+                           const std::string& artifact_path) {
+  ASSIGN_OR_RETURN(Json run, GetRun(run_id));
+  std::string uri = run["info"].value("artifact_uri", "");
+  const std::string scheme = "mlflow-artifacts:";
+  if (uri.rfind(scheme, 0) != 0) {
+    return FailedPrecondition("run '" + run_id + "' stores artifacts at '" + uri +
+                              "', which is not served through this server");
+  }
+  std::string base = uri.substr(scheme.size());
+  if (base.rfind("//", 0) == 0) base = base.substr(std::min(base.size(), base.find('/', 2)));
+  while (!base.empty() && base.front() == '/') base.erase(0, 1);
+  std::string dest = base;
+  if (!artifact_path.empty()) dest += "/" + artifact_path;
+  std::error_code ec;
+  auto upload = [&](const std::filesystem::path& file, const std::string& rel) {
+    return PutFile("/api/2.0/mlflow-artifacts/artifacts/" + UrlEncode(dest + "/" + rel, true), file);
+  };
+  if (std::filesystem::is_regular_file(local, ec)) {
+    return upload(local, local.filename().string());
+  }
+  if (!std::filesystem::is_directory(local, ec)) {
+    return InvalidArgument("'" + local.string() + "' is neither a file nor a directory");
+  }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(local, ec)) {
+    if (!entry.is_regular_file()) continue;
+    RETURN_IF_ERROR(upload(entry.path(), std::filesystem::relative(entry.path(), local).string()));
+  }
+  if (ec) return Internal("cannot walk '" + local.string() + "': " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace ringo::client

@@ -1,0 +1,61 @@
+// Client of ringo's (MLflow-compatible) HTTP API, used by the CLI.
+#ifndef RINGO_CLIENT_CLIENT_H_
+#define RINGO_CLIENT_CLIENT_H_
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::client {
+
+using Json = nlohmann::json;
+using Query = std::vector<std::pair<std::string, std::string>>;
+
+// A blocking client over one keep-alive connection (reconnecting when the server closed it).
+// Not thread-safe: use one per thread. Server errors come back as a Status whose code follows
+// the MLflow error_code (RESOURCE_DOES_NOT_EXIST -> kNotFound, RESOURCE_ALREADY_EXISTS ->
+// kAlreadyExists, other 4xx -> kInvalidArgument, 5xx and transport failures -> kUnavailable
+// or kInternal) and whose message is the server's.
+class Client {
+ public:
+  // `tracking_uri` is http://host[:port][/prefix]. kInvalidArgument for other schemes.
+  static Result<std::unique_ptr<Client>> Connect(const std::string& tracking_uri);
+  ~Client();
+
+  Result<Json> Get(const std::string& path, const Query& query);
+  Result<Json> Post(const std::string& path, const Json& body);
+  // PUT a local file's bytes to `path` (the artifact proxy).
+  Status PutFile(const std::string& path, const std::filesystem::path& file);
+
+  // --- MLflow operations used by the CLI ---
+  Result<Json> GetRun(const std::string& run_id);
+  Result<std::string> CreateExperiment(const std::string& name);
+  Status LogParam(const std::string& run_id, const std::string& key, const std::string& value);
+  Status LogMetric(const std::string& run_id, const std::string& key, double value,
+                   int64_t timestamp, int64_t step);
+  // Uploads a file or (recursively) a directory under the run's artifact root at
+  // `artifact_path` ("" = root).
+  Status LogArtifact(const std::string& run_id, const std::filesystem::path& local,
+                     const std::string& artifact_path);
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Percent-encodes a query component or path segment (keeps unreserved characters; keeps '/'
+// when keep_slash).
+std::string UrlEncode(std::string_view s, bool keep_slash);
+
+}  // namespace ringo::client
+
+#endif  // RINGO_CLIENT_CLIENT_H_

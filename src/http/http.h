@@ -1,0 +1,157 @@
+// HTTP server on Boost.Beast: routing, limits, timeouts, keep-alive, Range/HEAD, sendfile.
+#ifndef RINGO_HTTP_HTTP_H_
+#define RINGO_HTTP_HTTP_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::http {
+
+enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
+
+std::string_view MethodName(Method m);
+
+// A parsed request as handlers see it.
+struct Request {
+  Method method = Method::kGet;
+  std::string target;  // as received: path and query
+  std::string path;    // raw (still percent-encoded) path, no query
+  std::string query;   // raw query string, without '?'
+  std::vector<std::pair<std::string, std::string>> headers;  // lowercase names
+  std::string body;         // the body, unless the route streams it to a file
+  std::string body_file;    // for streaming routes: a temporary file holding the body; the
+                            // handler may rename it away, the server deletes what is left
+  std::string route_suffix;  // for prefix routes: the raw path after the prefix
+
+  // First header value with this (lowercase) name, or empty.
+  std::string_view Header(std::string_view lowercase_name) const;
+};
+
+// Decoded query parameters in order; repeated keys repeat. nullopt on malformed escapes.
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::string_view q);
+
+// A response. Either `body` or a file range (`file_path`, sent with sendfile(2)).
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string file_path;
+  uint64_t file_offset = 0;
+  uint64_t file_length = 0;
+};
+
+// Builds a response serving `path` for a GET or HEAD request, honouring a single
+// `Range: bytes=a-b` (206 with Content-Range; 416 when unsatisfiable). 404 when the file
+// does not exist or is not a regular file.
+Response FileResponse(const Request& request, const std::string& path,
+                      std::string content_type);
+
+// Completes one request, exactly once, from any thread. If dropped unsent, the client gets a
+// 500 (a handler bug must not hang a connection).
+class Responder {
+ public:
+  struct State;
+  explicit Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  void Send(Response response) const;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+using Handler = std::function<void(Request&, Responder)>;
+
+// Maps (method, path) to handlers: exact paths, and prefixes for trees such as artifact paths.
+// Register everything before Server::Start; lookups are then read-only and thread-safe.
+class Router {
+ public:
+  void Add(Method method, std::string path, Handler handler);
+  // Matches every path starting with `prefix`; Request::route_suffix gets the rest.
+  // `stream_body` routes receive their body in a temporary file (Request::body_file).
+  void AddPrefix(Method method, std::string prefix, Handler handler, bool stream_body = false);
+
+  struct Match {
+    const Handler* handler = nullptr;
+    std::string route;  // the registered pattern, for metrics
+    std::string suffix;
+    bool stream_body = false;
+    bool path_known = false;  // some method matches this path (405 rather than 404)
+  };
+  Match Find(Method method, std::string_view path) const;
+
+ private:
+  struct Prefix {
+    Method method;
+    std::string prefix;
+    Handler handler;
+    bool stream_body;
+  };
+  std::map<std::pair<Method, std::string>, Handler> exact_;
+  std::vector<Prefix> prefixes_;
+};
+
+// Request counters and a latency histogram, for /metrics. Thread-safe.
+class Metrics {
+ public:
+  static constexpr double kBucketsSeconds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                               0.05,   0.1,   0.25,   0.5,   1,     2.5};
+  void Record(const std::string& route, Method method, unsigned status, double seconds);
+  // Prometheus text exposition of ringo_http_requests_total and
+  // ringo_http_request_duration_seconds.
+  std::string PrometheusText() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, unsigned>, uint64_t> counts_;
+  uint64_t buckets_[std::size(kBucketsSeconds) + 1] = {};
+  double sum_seconds_ = 0;
+  uint64_t observations_ = 0;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 5000;  // 0: ephemeral
+  int threads = 1;
+  size_t header_limit = 16 * 1024;
+  size_t body_limit = 16 * 1024 * 1024;                    // buffered bodies
+  uint64_t stream_body_limit = 64ull * 1024 * 1024 * 1024;  // streamed uploads
+  std::chrono::seconds idle_timeout{120};
+  std::chrono::seconds request_timeout{300};
+  std::string upload_dir;  // where streamed bodies land; same filesystem as their destination
+};
+
+// An HTTP/1.1 server. Start() binds and runs `threads` I/O threads; Stop() closes the
+// listener and open connections and joins the threads. Thread-safe.
+class Server {
+ public:
+  virtual ~Server() = default;
+  virtual uint16_t port() const = 0;
+  virtual Metrics& metrics() = 0;
+  // Number of connections open now.
+  virtual int64_t open_connections() const = 0;
+  virtual void Stop() = 0;
+};
+
+// kUnavailable when the address cannot be bound (message names it).
+Result<std::unique_ptr<Server>> StartServer(const ServerOptions& options,
+                                            std::shared_ptr<const Router> router);
+
+// A JSON error body as MLflow writes it: {"error_code": ..., "message": ...}.
+Response JsonError(unsigned status, std::string_view error_code, std::string_view message);
+
+}  // namespace ringo::http
+
+#endif  // RINGO_HTTP_HTTP_H_
