@@ -60,6 +60,18 @@ Result<fs::path> ResolveUnder(const fs::path& root, std::string_view relative) {
     return InvalidArgument("invalid path '" + std::string(relative) +
                            "': it resolves outside the artifact root");
   }
+  // weakly_canonical takes a dangling symlink for a missing name and keeps it, yet creating a
+  // file through it would land wherever it points: refuse any dangling component.
+  fs::path prefix = canonical_root;
+  for (const fs::path& part : fs::path(clean)) {
+    prefix /= part;
+    fs::file_status st = fs::symlink_status(prefix, ec);
+    if (ec || !fs::exists(st)) break;
+    if (fs::is_symlink(st) && !fs::exists(prefix, ec)) {
+      return InvalidArgument("invalid path '" + std::string(relative) +
+                             "': it passes through a dangling symlink");
+    }
+  }
   return full;
 }
 

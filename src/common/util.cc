@@ -88,7 +88,11 @@ std::optional<std::string> Base64Decode(std::string_view data) {
 
 std::optional<int64_t> ParseInt64(std::string_view s) {
   if (s.empty()) return std::nullopt;
-  if (s.front() == '+') s.remove_prefix(1);
+  // from_chars takes no '+', so one is skipped here; a sign after it ("+-1") stays invalid.
+  if (s.front() == '+') {
+    s.remove_prefix(1);
+    if (!s.empty() && s.front() == '-') return std::nullopt;
+  }
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
@@ -103,7 +107,10 @@ std::optional<double> ParseDouble(std::string_view s) {
   }
   if (lower == "-infinity" || lower == "-inf") return -HUGE_VAL;
   if (s.empty()) return std::nullopt;
-  if (s.front() == '+') s.remove_prefix(1);
+  if (s.front() == '+') {
+    s.remove_prefix(1);
+    if (!s.empty() && s.front() == '-') return std::nullopt;
+  }
   double v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;

@@ -357,7 +357,9 @@ class SqliteStore final : public Store {
         [=, this](Db& db) -> Status {
           ASSIGN_OR_RETURN(std::string stage, ExperimentStage(db, *id));
           if (stage != kActive) {
-            return InvalidArgument("cannot rename a non-active experiment '" + experiment_id + "'");
+            // MLflow answers INVALID_STATE here, not INVALID_PARAMETER_VALUE.
+            return FailedPrecondition("cannot rename a non-active experiment '" + experiment_id +
+                                      "'");
           }
           ASSIGN_OR_RETURN(Stmt * find, db.Prepare("SELECT experiment_id FROM experiments WHERE name = ?"));
           {
