@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <thread>
 
 #include "common/json_writer.h"
@@ -415,6 +416,9 @@ Connection::Connection(tcp::socket socket, ServerImpl* server)
 void Connection::ReadHeader() {
   header_parser_.emplace();
   header_parser_->header_limit(static_cast<uint32_t>(server_->options().header_limit));
+  // Beast checks Content-Length against the body limit while parsing the header; the real
+  // limit depends on the route, so it is applied once the route is known.
+  header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   string_parser_.reset();
   file_parser_.reset();
   stream_.expires_after(server_->options().idle_timeout);
@@ -426,7 +430,7 @@ void Connection::ReadHeader() {
 
 void Connection::OnHeader(beast::error_code ec) {
   if (ec) {
-    if (ec == bhttp::error::header_limit) {
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit) {
       keep_alive_ = false;
       request_ = Request{};
       match_ = Router::Match{};

@@ -1,0 +1,168 @@
+// Tests of the HTTP layer's pure parts (query parsing, routing, Range) and of a live server.
+#include "http/http.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/util.h"
+
+namespace ringo::http {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ParseQueryTest, DecodesAndKeepsRepeats) {
+  auto q = ParseQuery("run_id=a&run_id=b&path=x%2Fy&name=a+b&empty=");
+  ASSERT_TRUE(q.has_value());
+  ASSERT_EQ(q->size(), 5u);
+  EXPECT_EQ((*q)[0], (std::pair<std::string, std::string>("run_id", "a")));
+  EXPECT_EQ((*q)[1].second, "b");
+  EXPECT_EQ((*q)[2].second, "x/y");
+  EXPECT_EQ((*q)[3].second, "a b");
+  EXPECT_EQ((*q)[4].second, "");
+}
+
+TEST(ParseQueryTest, RejectsMalformedEscapes) {
+  EXPECT_FALSE(ParseQuery("a=%zz").has_value());
+  EXPECT_FALSE(ParseQuery("a=%4").has_value());
+}
+
+TEST(RouterTest, ExactPrefixAndMethodMatching) {
+  Router r;
+  r.Add(Method::kGet, "/a", [](Request&, Responder) {});
+  r.AddPrefix(Method::kPut, "/files/", [](Request&, Responder) {}, true);
+  r.AddPrefix(Method::kGet, "/files/", [](Request&, Responder) {});
+  auto m = r.Find(Method::kGet, "/a");
+  EXPECT_NE(m.handler, nullptr);
+  EXPECT_EQ(m.route, "/a");
+  auto head = r.Find(Method::kHead, "/a");
+  EXPECT_NE(head.handler, nullptr) << "HEAD is served by GET handlers";
+  auto put = r.Find(Method::kPut, "/files/x/y.txt");
+  ASSERT_NE(put.handler, nullptr);
+  EXPECT_TRUE(put.stream_body);
+  EXPECT_EQ(put.suffix, "x/y.txt");
+  auto wrong = r.Find(Method::kPost, "/a");
+  EXPECT_EQ(wrong.handler, nullptr);
+  EXPECT_TRUE(wrong.path_known);
+  auto none = r.Find(Method::kGet, "/nope");
+  EXPECT_EQ(none.handler, nullptr);
+  EXPECT_FALSE(none.path_known);
+}
+
+class FileResponseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = fs::temp_directory_path() / ("ringo-http-" + NewId());
+    std::ofstream(path_) << "0123456789";
+  }
+  void TearDown() override { fs::remove(path_); }
+  Response Get(const std::string& range) {
+    Request req;
+    if (!range.empty()) req.headers.emplace_back("range", range);
+    return FileResponse(req, path_.string(), "text/plain");
+  }
+  fs::path path_;
+};
+
+TEST_F(FileResponseTest, RangeForms) {
+  struct Case {
+    std::string range;
+    unsigned status;
+    uint64_t offset, length;
+  } cases[] = {
+      {"", 200, 0, 10},           {"bytes=2-4", 206, 2, 3},   {"bytes=7-", 206, 7, 3},
+      {"bytes=-3", 206, 7, 3},    {"bytes=5-100", 206, 5, 5}, {"bytes=-100", 206, 0, 10},
+      {"bytes=10-", 416, 0, 0},   {"bytes=4-2", 200, 0, 10},  {"items=1-2", 200, 0, 10},
+      {"bytes=1-2,4-5", 200, 0, 10},
+  };
+  for (const Case& c : cases) {
+    Response r = Get(c.range);
+    EXPECT_EQ(r.status, c.status) << c.range;
+    if (c.status != 416) {
+      EXPECT_EQ(r.file_offset, c.offset) << c.range;
+      EXPECT_EQ(r.file_length, c.length) << c.range;
+    }
+  }
+}
+
+TEST_F(FileResponseTest, MissingFileIs404) {
+  Request req;
+  EXPECT_EQ(FileResponse(req, path_.string() + ".missing", "x").status, 404u);
+}
+
+// A raw exchange with a live server on an ephemeral loopback port.
+std::string Exchange(uint16_t port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  (void)::write(fd, request.data(), request.size());
+  ::shutdown(fd, SHUT_WR);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+  ::close(fd);
+  return out;
+}
+
+TEST(ServerTest, ServesPipelinedRequestsAndEnforcesLimits) {
+  auto router = std::make_shared<Router>();
+  router->Add(Method::kPost, "/echo", [](Request& req, Responder res) {
+    Response r;
+    r.content_type = "text/plain";
+    r.body = req.body;
+    res.Send(std::move(r));
+  });
+  router->Add(Method::kGet, "/throw", [](Request&, Responder) -> void {
+    throw std::runtime_error("boom");
+  });
+  router->Add(Method::kGet, "/drop", [](Request&, Responder) {});
+  ServerOptions opt;
+  opt.port = 0;
+  opt.body_limit = 64;
+  opt.upload_dir = (fs::temp_directory_path() / ("ringo-up-" + NewId())).string();
+  auto server = StartServer(opt, router);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  uint16_t port = (*server)->port();
+
+  std::string two = Exchange(port,
+                             "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                             "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ndef");
+  EXPECT_NE(two.find("abc"), std::string::npos);
+  EXPECT_NE(two.find("def"), std::string::npos);
+
+  std::string big(100, 'x');
+  std::string too_big = Exchange(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + big);
+  EXPECT_NE(too_big.find("413"), std::string::npos) << too_big;
+
+  std::string thrown = Exchange(port, "GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(thrown.find("500"), std::string::npos);
+  EXPECT_NE(thrown.find("INTERNAL_ERROR"), std::string::npos);
+
+  std::string dropped = Exchange(port, "GET /drop HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(dropped.find("500"), std::string::npos);
+
+  std::string unknown = Exchange(port, "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(unknown.find("404"), std::string::npos);
+  std::string wrong_method = Exchange(port, "DELETE /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(wrong_method.find("405"), std::string::npos);
+  std::string garbage = Exchange(port, "NOT HTTP\r\n\r\n");
+  EXPECT_NE(garbage.find("400"), std::string::npos);
+
+  std::string head = Exchange(port, "HEAD /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(head.find("ENDPOINT_NOT_FOUND"), std::string::npos) << "HEAD carries no body";
+
+  (*server)->Stop();
+  fs::remove_all(opt.upload_dir);
+}
+
+}  // namespace
+}  // namespace ringo::http
