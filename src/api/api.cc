@@ -600,17 +600,35 @@ void Api::Register(http::Router& router) {
          }
          ASSIGN_OR_RETURN(store::MetricPage page,
                           st->GetMetricHistory(id, key, max.value_or(0), token.value_or("")));
+         // Histories run to millions of points: the key's JSON is written once and each point
+         // appended directly, rather than through the general writer.
+         std::string prefix = "{\"key\":";
+         AppendJsonString(&prefix, key);
+         prefix += ",\"value\":";
          std::string body;
-         body.reserve(page.metrics.size() * 64 + 64);
-         JsonWriter w(&body);
-         w.BeginObject();
+         body.reserve(page.metrics.size() * (prefix.size() + 48) + 64);
+         body += '{';
          if (!page.metrics.empty()) {
-           w.Key("metrics").BeginArray();
-           for (const auto& m : page.metrics) WriteMetric(w, m);
-           w.EndArray();
+           body += "\"metrics\":[";
+           for (size_t i = 0; i < page.metrics.size(); ++i) {
+             const store::Metric& m = page.metrics[i];
+             if (i) body += ',';
+             body += prefix;
+             AppendJsonDouble(&body, m.value);
+             body += ",\"timestamp\":";
+             AppendJsonInt(&body, m.timestamp);
+             body += ",\"step\":";
+             AppendJsonInt(&body, m.step);
+             body += '}';
+           }
+           body += ']';
          }
-         if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
-         w.EndObject();
+         if (!page.next_page_token.empty()) {
+           if (!page.metrics.empty()) body += ',';
+           body += "\"next_page_token\":";
+           AppendJsonString(&body, page.next_page_token);
+         }
+         body += '}';
          return JsonResponse(std::move(body));
        }));
 

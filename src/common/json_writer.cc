@@ -88,28 +88,36 @@ JsonWriter& JsonWriter::String(std::string_view value) {
   return *this;
 }
 
-JsonWriter& JsonWriter::Int(int64_t value) {
-  Separate();
+void AppendJsonInt(std::string* out, int64_t value) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  out_->append(buf, end);
+  out->append(buf, end);
+}
+
+void AppendJsonDouble(std::string* out, double value) {
+  if (std::isnan(value)) {
+    out->append("\"NaN\"");
+  } else if (std::isinf(value)) {
+    out->append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  } else {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    out->append(buf, end);
+    // Keep doubles recognisable as floats for clients that type by lexeme (Python's json).
+    std::string_view written(buf, static_cast<size_t>(end - buf));
+    if (written.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+  }
+}
+
+JsonWriter& JsonWriter::Int(int64_t value) {
+  Separate();
+  AppendJsonInt(out_, value);
   return *this;
 }
 
 JsonWriter& JsonWriter::Double(double value) {
   Separate();
-  if (std::isnan(value)) {
-    out_->append("\"NaN\"");
-  } else if (std::isinf(value)) {
-    out_->append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-  } else {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-    out_->append(buf, end);
-    // Keep doubles recognisable as floats for clients that type by lexeme (Python's json).
-    std::string_view written(buf, end - buf);
-    if (written.find_first_of(".eE") == std::string_view::npos) out_->append(".0");
-  }
+  AppendJsonDouble(out_, value);
   return *this;
 }
 

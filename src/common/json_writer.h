@@ -50,6 +50,9 @@ class JsonWriter {
 
 // Appends `s` to `out` as a quoted JSON string with escapes.
 void AppendJsonString(std::string* out, std::string_view s);
+// Appends a number as JsonWriter writes it (for hot loops that bypass the writer).
+void AppendJsonInt(std::string* out, int64_t value);
+void AppendJsonDouble(std::string* out, double value);
 
 }  // namespace ringo
 
