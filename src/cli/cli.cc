@@ -25,18 +25,11 @@ std::string EnvOr(const char* a, const char* b, std::string fallback) {
   return fallback;
 }
 
-// The exit code for a failed Status; one place, as the API has one place for HTTP codes.
-int ExitCode(const Status& s) {
-  switch (s.code()) {
-    case Code::kOk: return 0;
-    case Code::kInvalidArgument: return 2;
-    default: return 1;
-  }
-}
-
+// Reports a failed Status. Every failure exits 1 (CLI11 uses 2 for usage errors); the message
+// names the problem.
 int Fail(const Status& s) {
   std::cerr << "ringo: error: " << s.message() << std::endl;
-  return ExitCode(s) == 0 ? 1 : (s.code() == Code::kInvalidArgument ? 1 : ExitCode(s));
+  return 1;
 }
 
 std::string FormatTime(int64_t ms) {
