@@ -31,6 +31,13 @@ Response JsonResponse(std::string body) {
 
 Response EmptyObject() { return JsonResponse("{}"); }
 
+Response TextResponse(std::string body) {
+  Response r;
+  r.content_type = "text/plain";
+  r.body = std::move(body);
+  return r;
+}
+
 // ---------------- rendering (proto3 JSON: empty fields omitted) ----------------
 
 void WriteTags(JsonWriter& w, std::string_view key, const std::vector<store::Tag>& tags) {
@@ -559,6 +566,27 @@ void Api::Register(http::Router& router) {
     if (!s.ok()) res.Send(HttpError(s));
   });
 
+  both(Method::kPost, "runs/log-model", [st](Request& req, Responder res) {
+    auto run = [&]() -> Status {
+      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+      ASSIGN_OR_RETURN(std::string model_json, f.RequiredString("model_json"));
+      // MLflow accepts only a JSON object naming the model's artifact path, flavors, creation
+      // time and run.
+      ASSIGN_OR_RETURN(Fields model, Fields::FromJson(model_json));
+      for (const char* field : {"artifact_path", "flavors", "utc_time_created", "run_id"}) {
+        if (!model.Has(field)) {
+          return InvalidArgument(std::string("model_json is missing the required field '") +
+                                 field + "'");
+        }
+      }
+      st->AppendLoggedModel(std::move(id), model.Minified(), RespondEmpty(res));
+      return Status::Ok();
+    };
+    Status s = run();
+    if (!s.ok()) res.Send(HttpError(s));
+  });
+
   auto search_runs = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
     store::RunSearch search;
@@ -860,27 +888,24 @@ void Api::Register(http::Router& router) {
 
   // Multipart upload needs an object store behind the proxy; the client falls back to a
   // single PUT when the error message says it is unsupported.
+  // The client posts to mpu/<op>/<artifact path>.
   for (const char* op : {"create", "complete", "abort"}) {
-    router.Add(Method::kPost, std::string("/api/2.0/mlflow-artifacts/mpu/") + op,
-               Sync([](const Request&) -> Result<Response> {
-                 return http::JsonError(501, "NOT_IMPLEMENTED",
-                                        "Multipart upload is not supported for the current "
-                                        "artifact repository");
-               }));
+    auto unsupported = Sync([](const Request&) -> Result<Response> {
+      return http::JsonError(501, "NOT_IMPLEMENTED",
+                             "Multipart upload is not supported for the current "
+                             "artifact repository");
+    });
+    router.Add(Method::kPost, std::string("/api/2.0/mlflow-artifacts/mpu/") + op, unsupported);
+    router.AddPrefix(Method::kPost, std::string("/api/2.0/mlflow-artifacts/mpu/") + op + "/",
+                     unsupported);
   }
 
   // ---------------- operations ----------------
   router.Add(Method::kGet, "/health", Sync([](const Request&) -> Result<Response> {
-               Response r;
-               r.content_type = "text/plain";
-               r.body = "OK";
-               return r;
+               return TextResponse(std::string("OK"));
              }));
   router.Add(Method::kGet, "/version", Sync([](const Request&) -> Result<Response> {
-               Response r;
-               r.content_type = "text/plain";
-               r.body = kVersion;
-               return r;
+               return TextResponse(std::string(kVersion));
              }));
   router.Add(Method::kGet, "/metrics", Sync([this, st](const Request&) -> Result<Response> {
                Response r;

@@ -99,6 +99,19 @@ Result<Fields> Fields::FromQuery(std::string_view query) {
   return f;
 }
 
+bool Fields::Has(std::string_view key) const {
+  if (!json_) {
+    for (const auto& [k, v] : query_) {
+      if (k == key) return true;
+    }
+    return false;
+  }
+  simdjson::dom::element v;
+  return root_.at_key(key).get(v) == simdjson::SUCCESS;
+}
+
+std::string Fields::Minified() const { return json_ ? simdjson::minify(root_) : "{}"; }
+
 Result<std::optional<std::string>> Fields::String(std::string_view key) const {
   if (json_) return String(root_, key);
   for (const auto& [k, v] : query_) {

@@ -35,6 +35,11 @@ class Fields {
   // A repeated message field (JSON only): its elements; empty when absent.
   Result<std::vector<simdjson::dom::element>> Objects(std::string_view key) const;
 
+  // True when the (JSON) message has the field.
+  bool Has(std::string_view key) const;
+  // The JSON message re-serialised compactly.
+  std::string Minified() const;
+
   // Same accessors on an element of a repeated message field.
   static Result<std::optional<std::string>> String(simdjson::dom::element obj,
                                                    std::string_view key);

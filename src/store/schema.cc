@@ -12,7 +12,9 @@ namespace {
 // Migration 1: the tracking tables. Metric points are clustered by (run, key, step) in a
 // WITHOUT ROWID table so a history read is one range scan; latest_metrics keeps the value a
 // search compares against (max step, then timestamp, then value, as MLflow defines it). NaN
-// cannot be stored in a REAL column (SQLite turns it into NULL), so it is a flag.
+// cannot be stored in a REAL column (SQLite turns it into NULL), so it is a flag. The (key, value)
+// indexes let a search start from the runs a filter clause selects instead of scanning every run
+// of the experiment.
 constexpr const char* kMigration1 = R"sql(
 CREATE TABLE experiments (
   experiment_id INTEGER PRIMARY KEY,
@@ -40,19 +42,21 @@ CREATE TABLE runs (
   lifecycle_stage TEXT NOT NULL DEFAULT 'active',
   deleted_time INTEGER
 ) WITHOUT ROWID;
-CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time DESC, run_id);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, lifecycle_stage, start_time DESC, run_id);
 CREATE TABLE params (
   run_id TEXT NOT NULL,
   key TEXT NOT NULL,
   value TEXT NOT NULL,
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
+CREATE INDEX params_by_key ON params (key, value);
 CREATE TABLE tags (
   run_id TEXT NOT NULL,
   key TEXT NOT NULL,
   value TEXT NOT NULL,
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
+CREATE INDEX tags_by_key ON tags (key, value);
 CREATE TABLE metrics (
   run_id TEXT NOT NULL,
   key TEXT NOT NULL,

@@ -1,5 +1,7 @@
 // SQLite implementation of Store: one writer thread with group commit, pooled readers.
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -143,9 +145,11 @@ void AppendRunClause(const Clause& c, std::string* sql, std::vector<SqlValue>* b
         AppendStringComparison(c, RunAttributeColumn(c.key), sql, binds);
       }
       return;
+    // Metric, param and tag clauses are IN-subqueries rather than correlated EXISTS: SQLite
+    // can then drive the search from the (key, value) index of the most selective clause.
     case Entity::kMetric:
-      *sql += "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ? "
-              "AND m.is_nan = 0 AND m.value ";
+      *sql += "r.run_id IN (SELECT m.run_id FROM latest_metrics m WHERE m.key = ? AND "
+              "m.is_nan = 0 AND m.value ";
       *sql += SqlOp(c.op);
       *sql += " ?)";
       binds->push_back(c.key);
@@ -154,8 +158,8 @@ void AppendRunClause(const Clause& c, std::string* sql, std::vector<SqlValue>* b
     case Entity::kParam:
     case Entity::kTag: {
       const char* table = c.entity == Entity::kParam ? "params" : "tags";
-      *sql += std::string("EXISTS (SELECT 1 FROM ") + table +
-              " p WHERE p.run_id = r.run_id AND p.key = ? AND ";
+      *sql += std::string("r.run_id IN (SELECT p.run_id FROM ") + table +
+              " p WHERE p.key = ? AND ";
       binds->push_back(c.key);
       AppendStringComparison(c, "p.value", sql, binds);
       *sql += ")";
@@ -564,6 +568,34 @@ class SqliteStore final : public Store {
         std::move(done));
   }
 
+  void AppendLoggedModel(std::string run_id, std::string model_json, Done done) override {
+    Submit(
+        [this, run_id = std::move(run_id), model_json = std::move(model_json)](Db& db) -> Status {
+          RETURN_IF_ERROR(CheckRunActive(db, run_id));
+          const std::string key = "mlflow.log-model.history";
+          std::string history;
+          {
+            ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT value FROM tags WHERE run_id = ? AND key = ?"));
+            StmtGuard g(*q);
+            g->Bind(1, run_id).Bind(2, key);
+            Status s;
+            if (g->Step(&s)) history = std::string(g->Text(0));
+            RETURN_IF_ERROR(s);
+          }
+          // The history is a JSON list; a value that is not one is replaced rather than extended.
+          size_t close = history.find_last_of(']');
+          bool is_list = !history.empty() && history.front() == '[' && close != std::string::npos;
+          if (!is_list) {
+            history = "[" + model_json + "]";
+          } else {
+            bool empty = history.find_first_not_of(" \t\r\n", 1) == close;
+            history = history.substr(0, close) + (empty ? "" : ", ") + model_json + "]";
+          }
+          return UpsertTag(db, run_id, Tag{key, history});
+        },
+        std::move(done));
+  }
+
   void DeleteTag(std::string run_id, std::string key, Done done) override {
     Submit(
         [this, run_id = std::move(run_id), key = std::move(key)](Db& db) -> Status {
@@ -890,6 +922,7 @@ class SqliteStore final : public Store {
           commits_.fetch_add(1);
         }
       }
+      MaybeAnalyze(db, batch.size());
       for (size_t i = 0; i < batch.size(); ++i) {
         if (results[i].ok()) {
           writes_committed_.fetch_add(1);
@@ -900,6 +933,18 @@ class SqliteStore final : public Store {
       }
       batch.clear();
     }
+  }
+
+  // Keeps the planner's statistics current so searches pick the selective index. With
+  // analysis_limit, ANALYZE samples a few hundred rows per index: milliseconds, not a scan.
+  void MaybeAnalyze(Db& db, size_t writes) {
+    writes_since_analyze_ += writes;
+    auto now = std::chrono::steady_clock::now();
+    if (writes_since_analyze_ < 5000 || now - last_analyze_ < std::chrono::seconds(30)) return;
+    writes_since_analyze_ = 0;
+    last_analyze_ = now;
+    Status s = db.ExecScript("PRAGMA analysis_limit = 400; ANALYZE;");
+    if (!s.ok()) std::fprintf(stderr, "ringo: store: ANALYZE failed: %s\n", s.message().c_str());
   }
 
   static Status ApplyWithSavepoint(Db& db, WriteOp& op) {
@@ -1235,6 +1280,9 @@ class SqliteStore final : public Store {
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Db>> readers_;
 
+  size_t writes_since_analyze_ = 0;
+  std::chrono::steady_clock::time_point last_analyze_ = std::chrono::steady_clock::now();
+
   std::atomic<int64_t> queue_depth_{0};
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> writes_committed_{0};
@@ -1257,6 +1305,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   RETURN_IF_ERROR(db->ExecScript(pragmas.c_str()));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA quick_check"));
   RETURN_IF_ERROR(Migrate(*db));
+  RETURN_IF_ERROR(db->ExecScript("PRAGMA analysis_limit = 400; ANALYZE;"));
   return std::unique_ptr<Store>(new SqliteStore(options, std::move(db)));
 }
 

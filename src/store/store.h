@@ -190,6 +190,9 @@ class Store {
   virtual void DeleteTag(std::string run_id, std::string key, Done done) = 0;
   virtual void LogInputs(std::string run_id, std::vector<DatasetInput> inputs, Done done) = 0;
   virtual Result<RunPage> SearchRuns(const RunSearch& search) = 0;
+  // Appends `model_json` (one serialised JSON object, validated by the caller) to the JSON list
+  // in the run's mlflow.log-model.history tag, as MLflow's log-model does.
+  virtual void AppendLoggedModel(std::string run_id, std::string model_json, Done done) = 0;
 
   // History of one metric ordered by step, then timestamp. max_results <= 0 means all.
   virtual Result<MetricPage> GetMetricHistory(const std::string& run_id, const std::string& key,

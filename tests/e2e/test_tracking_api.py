@@ -709,3 +709,38 @@ class WebUiEndpointsTest(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LogModelAndMultipartTest(ServerTestCase):
+    """Endpoints MLflow's client calls around model logging and large uploads."""
+
+    def test_log_model_appends_to_history_tag(self):
+        import json
+        run = self.new_run()
+        rid = run["info"]["run_id"]
+        for path in ("model", "model2"):
+            model = {"artifact_path": path, "flavors": {"python_function": {}},
+                     "utc_time_created": "2026-11-28 00:00:00.000000", "run_id": rid}
+            self.ok("POST", "runs/log-model", {"run_id": rid, "model_json": json.dumps(model)})
+        history = json.loads(kv(self.get_run(rid)["data"]["tags"])["mlflow.log-model.history"])
+        self.assertEqual([m["artifact_path"] for m in history], ["model", "model2"])
+        self.assertEqual(history[0]["flavors"], {"python_function": {}})
+
+    def test_log_model_rejects_bad_model_json(self):
+        rid = self.new_run()["info"]["run_id"]
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-model",
+                 {"run_id": rid, "model_json": "{not json"})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-model",
+                 {"run_id": rid, "model_json": '{"artifact_path": "m"}'}, msg_contains="flavors")
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-model", {"run_id": rid})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "POST", "runs/log-model",
+                 {"run_id": "f" * 32, "model_json": '{"artifact_path": "m", "flavors": {}, '
+                  '"utc_time_created": "t", "run_id": "x"}'})
+
+    def test_multipart_upload_says_unsupported_so_clients_fall_back(self):
+        rid = self.new_run()["info"]["run_id"]
+        for op in ("create", "complete", "abort"):
+            r = self.server.request("POST", "/api/2.0/mlflow-artifacts/mpu/%s/0/%s/artifacts/big" % (op, rid),
+                                    body={"path": "big.bin", "num_parts": 3})
+            self.assertEqual(r.status, 501, repr(r))
+            self.assertTrue(r.json["message"].startswith("Multipart upload is not supported"), repr(r))
