@@ -626,35 +626,36 @@ void Api::Register(http::Router& router) {
            return InvalidArgument("invalid value " + std::to_string(*max) +
                                   " for parameter 'max_results': it must be between 1 and 1000000");
          }
-         ASSIGN_OR_RETURN(store::MetricPage page,
-                          st->GetMetricHistory(id, key, max.value_or(0), token.value_or("")));
          // Histories run to millions of points: the key's JSON is written once and each point
-         // appended directly, rather than through the general writer.
+         // appended straight from the store's cursor, rather than through the general writer.
          std::string prefix = "{\"key\":";
          AppendJsonString(&prefix, key);
          prefix += ",\"value\":";
-         std::string body;
-         body.reserve(page.metrics.size() * (prefix.size() + 48) + 64);
-         body += '{';
-         if (!page.metrics.empty()) {
-           body += "\"metrics\":[";
-           for (size_t i = 0; i < page.metrics.size(); ++i) {
-             const store::Metric& m = page.metrics[i];
-             if (i) body += ',';
-             body += prefix;
-             AppendJsonDouble(&body, m.value);
-             body += ",\"timestamp\":";
-             AppendJsonInt(&body, m.timestamp);
-             body += ",\"step\":";
-             AppendJsonInt(&body, m.step);
-             body += '}';
-           }
+         std::string body = "{\"metrics\":[";
+         size_t empty_size = body.size();
+         ASSIGN_OR_RETURN(
+             std::string next,
+             st->VisitMetricHistory(id, key, max.value_or(0), token.value_or(""),
+                                    [&](double value, int64_t timestamp, int64_t step) {
+                                      if (body.size() != empty_size) body += ',';
+                                      body += prefix;
+                                      AppendJsonDouble(&body, value);
+                                      body += ",\"timestamp\":";
+                                      AppendJsonInt(&body, timestamp);
+                                      body += ",\"step\":";
+                                      AppendJsonInt(&body, step);
+                                      body += '}';
+                                    }));
+         // Proto3 JSON omits an empty list.
+         if (body.size() == empty_size) {
+           body = "{";
+         } else {
            body += ']';
          }
-         if (!page.next_page_token.empty()) {
-           if (!page.metrics.empty()) body += ',';
+         if (!next.empty()) {
+           if (body.size() > 1) body += ',';
            body += "\"next_page_token\":";
-           AppendJsonString(&body, page.next_page_token);
+           AppendJsonString(&body, next);
          }
          body += '}';
          return JsonResponse(std::move(body));
