@@ -43,12 +43,16 @@ Response TextResponse(std::string body) {
 void WriteTags(JsonWriter& w, std::string_view key, const std::vector<store::Tag>& tags) {
   if (tags.empty()) return;
   w.Key(key).BeginArray();
-  for (const auto& t : tags) w.BeginObject().Field("key", t.key).Field("value", t.value).EndObject();
+  for (const auto& t : tags)
+    w.BeginObject().Field("key", t.key).Field("value", t.value).EndObject();
   w.EndArray();
 }
 
 void WriteMetric(JsonWriter& w, const store::Metric& m, const std::string* run_id = nullptr) {
-  w.BeginObject().Field("key", m.key).Field("value", m.value).Field("timestamp", m.timestamp)
+  w.BeginObject()
+      .Field("key", m.key)
+      .Field("value", m.value)
+      .Field("timestamp", m.timestamp)
       .Field("step", m.step);
   if (run_id) w.Field("run_id", *run_id);
   w.EndObject();
@@ -103,8 +107,11 @@ void WriteRun(JsonWriter& w, const store::Run& run) {
     for (const auto& in : run.inputs) {
       w.BeginObject();
       WriteTags(w, "tags", in.tags);
-      w.Key("dataset").BeginObject().Field("name", in.dataset.name)
-          .Field("digest", in.dataset.digest).Field("source_type", in.dataset.source_type)
+      w.Key("dataset")
+          .BeginObject()
+          .Field("name", in.dataset.name)
+          .Field("digest", in.dataset.digest)
+          .Field("source_type", in.dataset.source_type)
           .Field("source", in.dataset.source);
       if (!in.dataset.schema.empty()) w.Field("schema", in.dataset.schema);
       if (!in.dataset.profile.empty()) w.Field("profile", in.dataset.profile);
@@ -157,7 +164,8 @@ Result<store::ViewType> ReadViewType(const Fields& f) {
   if (!v || v->empty() || *v == "ACTIVE_ONLY" || *v == "1") return store::ViewType::kActiveOnly;
   if (*v == "DELETED_ONLY" || *v == "2") return store::ViewType::kDeletedOnly;
   if (*v == "ALL" || *v == "3") return store::ViewType::kAll;
-  return InvalidArgument("invalid view type '" + *v + "': expected ACTIVE_ONLY, DELETED_ONLY or ALL");
+  return InvalidArgument("invalid view type '" + *v +
+                         "': expected ACTIVE_ONLY, DELETED_ONLY or ALL");
 }
 
 // Handlers are written as functions returning Result<Response> for synchronous work, or
@@ -168,6 +176,17 @@ http::Handler Sync(SyncHandler h) {
   return [h = std::move(h)](Request& req, Responder responder) {
     Result<Response> r = h(req);
     responder.Send(r.ok() ? std::move(r).value() : HttpError(r.status()));
+  };
+}
+
+// For handlers that may finish on the store's writer thread: a failure before the write is
+// queued is answered here; afterwards the write's completion answers through the Responder.
+using AsyncHandler = std::function<Status(Request&, const Responder&)>;
+
+http::Handler Async(AsyncHandler h) {
+  return [h = std::move(h)](Request& req, Responder responder) {
+    Status s = h(req, responder);
+    if (!s.ok()) responder.Send(HttpError(s));
   };
 }
 
@@ -202,14 +221,22 @@ std::string JoinRelative(const std::string& a, const std::string& b) {
 
 http::Response HttpError(const Status& s) {
   switch (s.code()) {
-    case Code::kOk: return EmptyObject();
-    case Code::kInvalidArgument: return http::JsonError(400, "INVALID_PARAMETER_VALUE", s.message());
-    case Code::kNotFound: return http::JsonError(404, "RESOURCE_DOES_NOT_EXIST", s.message());
-    case Code::kAlreadyExists: return http::JsonError(400, "RESOURCE_ALREADY_EXISTS", s.message());
-    case Code::kFailedPrecondition: return http::JsonError(400, "INVALID_STATE", s.message());
-    case Code::kPermissionDenied: return http::JsonError(403, "PERMISSION_DENIED", s.message());
-    case Code::kUnavailable: return http::JsonError(503, "TEMPORARILY_UNAVAILABLE", s.message());
-    case Code::kInternal: return http::JsonError(500, "INTERNAL_ERROR", s.message());
+    case Code::kOk:
+      return EmptyObject();
+    case Code::kInvalidArgument:
+      return http::JsonError(400, "INVALID_PARAMETER_VALUE", s.message());
+    case Code::kNotFound:
+      return http::JsonError(404, "RESOURCE_DOES_NOT_EXIST", s.message());
+    case Code::kAlreadyExists:
+      return http::JsonError(400, "RESOURCE_ALREADY_EXISTS", s.message());
+    case Code::kFailedPrecondition:
+      return http::JsonError(400, "INVALID_STATE", s.message());
+    case Code::kPermissionDenied:
+      return http::JsonError(403, "PERMISSION_DENIED", s.message());
+    case Code::kUnavailable:
+      return http::JsonError(503, "TEMPORARILY_UNAVAILABLE", s.message());
+    case Code::kInternal:
+      return http::JsonError(500, "INTERNAL_ERROR", s.message());
   }
   return http::JsonError(500, "INTERNAL_ERROR", s.message());
 }
@@ -225,25 +252,22 @@ void Api::Register(http::Router& router) {
   };
 
   // ---------------- experiments ----------------
-  both(Method::kPost, "experiments/create", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-      ASSIGN_OR_RETURN(auto location, f.String("artifact_location"));
-      ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
-      ASSIGN_OR_RETURN(auto tags, ReadTags(tag_elems));
-      st->CreateExperiment(name, location.value_or(""), std::move(tags),
-                           [res](Result<std::string> id) {
-                             if (!id.ok()) return res.Send(HttpError(id.status()));
-                             std::string body;
-                             JsonWriter(&body).BeginObject().Field("experiment_id", *id).EndObject();
-                             res.Send(JsonResponse(std::move(body)));
-                           });
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "experiments/create",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(auto location, f.String("artifact_location"));
+         ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
+         ASSIGN_OR_RETURN(auto tags, ReadTags(tag_elems));
+         st->CreateExperiment(
+             name, location.value_or(""), std::move(tags), [res](Result<std::string> id) {
+               if (!id.ok()) return res.Send(HttpError(id.status()));
+               std::string body;
+               JsonWriter(&body).BeginObject().Field("experiment_id", *id).EndObject();
+               res.Send(JsonResponse(std::move(body)));
+             });
+         return Status::Ok();
+       }));
 
   auto get_experiment = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
@@ -297,95 +321,78 @@ void Api::Register(http::Router& router) {
   both(Method::kPost, "experiments/search", search_experiments);
   both(Method::kGet, "experiments/search", search_experiments);
 
-  both(Method::kPost, "experiments/update", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
-      ASSIGN_OR_RETURN(auto name, f.String("new_name"));
-      if (!name || name->empty()) {
-        res.Send(EmptyObject());  // nothing to change
-        return Status::Ok();
-      }
-      st->RenameExperiment(id, *name, RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "experiments/update",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+         ASSIGN_OR_RETURN(auto name, f.String("new_name"));
+         if (!name || name->empty()) {
+           res.Send(EmptyObject());  // nothing to change
+           return Status::Ok();
+         }
+         st->RenameExperiment(id, *name, RespondEmpty(res));
+         return Status::Ok();
+       }));
 
   for (bool del : {true, false}) {
     both(Method::kPost, del ? "experiments/delete" : "experiments/restore",
-         [st, del](Request& req, Responder res) {
-           auto run = [&]() -> Status {
-             ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-             ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
-             if (del) {
-               st->DeleteExperiment(id, RespondEmpty(res));
-             } else {
-               st->RestoreExperiment(id, RespondEmpty(res));
-             }
-             return Status::Ok();
-           };
-           Status s = run();
-           if (!s.ok()) res.Send(HttpError(s));
-         });
+         Async([st, del](Request& req, const Responder& res) -> Status {
+           ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+           ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+           if (del) {
+             st->DeleteExperiment(id, RespondEmpty(res));
+           } else {
+             st->RestoreExperiment(id, RespondEmpty(res));
+           }
+           return Status::Ok();
+         }));
   }
 
-  both(Method::kPost, "experiments/set-experiment-tag", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
-      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-      ASSIGN_OR_RETURN(auto value, f.String("value"));
-      if (!value) return MissingField("value");
-      st->SetExperimentTag(id, store::Tag{key, *value}, RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "experiments/set-experiment-tag",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         ASSIGN_OR_RETURN(auto value, f.String("value"));
+         if (!value) return MissingField("value");
+         st->SetExperimentTag(id, store::Tag{key, *value}, RespondEmpty(res));
+         return Status::Ok();
+       }));
 
-  both(Method::kPost, "experiments/delete-experiment-tag", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
-      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-      st->DeleteExperimentTag(id, key, RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "experiments/delete-experiment-tag",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         st->DeleteExperimentTag(id, key, RespondEmpty(res));
+         return Status::Ok();
+       }));
 
   // ---------------- runs ----------------
-  both(Method::kPost, "runs/create", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      store::CreateRunRequest cr;
-      ASSIGN_OR_RETURN(auto exp, f.String("experiment_id"));
-      cr.experiment_id = exp.value_or("0");
-      ASSIGN_OR_RETURN(auto user, f.String("user_id"));
-      cr.user_id = user.value_or("");
-      ASSIGN_OR_RETURN(auto name, f.String("run_name"));
-      cr.run_name = name.value_or("");
-      ASSIGN_OR_RETURN(auto start, f.Int64("start_time"));
-      cr.start_time = start.value_or(0);
-      ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
-      ASSIGN_OR_RETURN(cr.tags, ReadTags(tag_elems));
-      st->CreateRun(std::move(cr), [res](Result<store::Run> r) {
-        if (!r.ok()) return res.Send(HttpError(r.status()));
-        std::string body;
-        JsonWriter w(&body);
-        w.BeginObject().Key("run");
-        WriteRun(w, *r);
-        w.EndObject();
-        res.Send(JsonResponse(std::move(body)));
-      });
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/create", Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         store::CreateRunRequest cr;
+         ASSIGN_OR_RETURN(auto exp, f.String("experiment_id"));
+         cr.experiment_id = exp.value_or("0");
+         ASSIGN_OR_RETURN(auto user, f.String("user_id"));
+         cr.user_id = user.value_or("");
+         ASSIGN_OR_RETURN(auto name, f.String("run_name"));
+         cr.run_name = name.value_or("");
+         ASSIGN_OR_RETURN(auto start, f.Int64("start_time"));
+         cr.start_time = start.value_or(0);
+         ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
+         ASSIGN_OR_RETURN(cr.tags, ReadTags(tag_elems));
+         st->CreateRun(std::move(cr), [res](Result<store::Run> r) {
+           if (!r.ok()) return res.Send(HttpError(r.status()));
+           std::string body;
+           JsonWriter w(&body);
+           w.BeginObject().Key("run");
+           WriteRun(w, *r);
+           w.EndObject();
+           res.Send(JsonResponse(std::move(body)));
+         });
+         return Status::Ok();
+       }));
 
   both(Method::kGet, "runs/get", Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
@@ -399,193 +406,159 @@ void Api::Register(http::Router& router) {
          return JsonResponse(std::move(body));
        }));
 
-  both(Method::kPost, "runs/update", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      store::UpdateRunRequest ur;
-      ASSIGN_OR_RETURN(ur.run_id, RunIdField(f));
-      ASSIGN_OR_RETURN(ur.status, f.String("status"));
-      ASSIGN_OR_RETURN(ur.end_time, f.Int64("end_time"));
-      ASSIGN_OR_RETURN(ur.run_name, f.String("run_name"));
-      st->UpdateRun(std::move(ur), [res](Result<store::RunInfo> info) {
-        if (!info.ok()) return res.Send(HttpError(info.status()));
-        std::string body;
-        JsonWriter w(&body);
-        w.BeginObject().Key("run_info");
-        WriteRunInfo(w, *info);
-        w.EndObject();
-        res.Send(JsonResponse(std::move(body)));
-      });
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/update", Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         store::UpdateRunRequest ur;
+         ASSIGN_OR_RETURN(ur.run_id, RunIdField(f));
+         ASSIGN_OR_RETURN(ur.status, f.String("status"));
+         ASSIGN_OR_RETURN(ur.end_time, f.Int64("end_time"));
+         ASSIGN_OR_RETURN(ur.run_name, f.String("run_name"));
+         st->UpdateRun(std::move(ur), [res](Result<store::RunInfo> info) {
+           if (!info.ok()) return res.Send(HttpError(info.status()));
+           std::string body;
+           JsonWriter w(&body);
+           w.BeginObject().Key("run_info");
+           WriteRunInfo(w, *info);
+           w.EndObject();
+           res.Send(JsonResponse(std::move(body)));
+         });
+         return Status::Ok();
+       }));
 
   for (bool del : {true, false}) {
-    both(Method::kPost, del ? "runs/delete" : "runs/restore", [st, del](Request& req, Responder res) {
-      auto run = [&]() -> Status {
-        ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-        ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-        if (del) {
-          st->DeleteRun(id, RespondEmpty(res));
-        } else {
-          st->RestoreRun(id, RespondEmpty(res));
-        }
-        return Status::Ok();
-      };
-      Status s = run();
-      if (!s.ok()) res.Send(HttpError(s));
-    });
+    both(Method::kPost, del ? "runs/delete" : "runs/restore",
+         Async([st, del](Request& req, const Responder& res) -> Status {
+           ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+           ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+           if (del) {
+             st->DeleteRun(id, RespondEmpty(res));
+           } else {
+             st->RestoreRun(id, RespondEmpty(res));
+           }
+           return Status::Ok();
+         }));
   }
 
-  both(Method::kPost, "runs/log-metric", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-      ASSIGN_OR_RETURN(auto value, f.Double("value"));
-      if (!value) return MissingField("value");
-      ASSIGN_OR_RETURN(auto ts, f.Int64("timestamp"));
-      if (!ts) return MissingField("timestamp");
-      ASSIGN_OR_RETURN(auto step, f.Int64("step"));
-      store::Batch b;
-      b.metrics.push_back(store::Metric{std::move(key), *value, *ts, step.value_or(0)});
-      st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/log-metric", Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         ASSIGN_OR_RETURN(auto value, f.Double("value"));
+         if (!value) return MissingField("value");
+         ASSIGN_OR_RETURN(auto ts, f.Int64("timestamp"));
+         if (!ts) return MissingField("timestamp");
+         ASSIGN_OR_RETURN(auto step, f.Int64("step"));
+         store::Batch b;
+         b.metrics.push_back(store::Metric{std::move(key), *value, *ts, step.value_or(0)});
+         st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
+         return Status::Ok();
+       }));
 
-  both(Method::kPost, "runs/log-parameter", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-      ASSIGN_OR_RETURN(auto value, f.String("value"));
-      if (!value) return MissingField("value");
-      store::Batch b;
-      b.params.push_back(store::Param{std::move(key), std::move(*value)});
-      st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/log-parameter",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         ASSIGN_OR_RETURN(auto value, f.String("value"));
+         if (!value) return MissingField("value");
+         store::Batch b;
+         b.params.push_back(store::Param{std::move(key), std::move(*value)});
+         st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
+         return Status::Ok();
+       }));
 
-  both(Method::kPost, "runs/set-tag", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-      ASSIGN_OR_RETURN(auto value, f.String("value"));
-      if (!value) return MissingField("value");
-      store::Batch b;
-      b.tags.push_back(store::Tag{std::move(key), std::move(*value)});
-      st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/set-tag", Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         ASSIGN_OR_RETURN(auto value, f.String("value"));
+         if (!value) return MissingField("value");
+         store::Batch b;
+         b.tags.push_back(store::Tag{std::move(key), std::move(*value)});
+         st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
+         return Status::Ok();
+       }));
 
-  both(Method::kPost, "runs/delete-tag", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-      ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-      st->DeleteTag(std::move(id), std::move(key), RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/delete-tag", Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         st->DeleteTag(std::move(id), std::move(key), RespondEmpty(res));
+         return Status::Ok();
+       }));
 
-  both(Method::kPost, "runs/log-batch", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-      store::Batch b;
-      ASSIGN_OR_RETURN(auto metrics, f.Objects("metrics"));
-      b.metrics.reserve(metrics.size());
-      for (auto e : metrics) {
-        ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
-        if (!key || key->empty()) return MissingField("metrics.key");
-        ASSIGN_OR_RETURN(auto value, Fields::Double(e, "value"));
-        if (!value) return MissingField("metrics.value");
-        ASSIGN_OR_RETURN(auto ts, Fields::Int64(e, "timestamp"));
-        if (!ts) return MissingField("metrics.timestamp");
-        ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
-        b.metrics.push_back(store::Metric{std::move(*key), *value, *ts, step.value_or(0)});
-      }
-      ASSIGN_OR_RETURN(auto params, f.Objects("params"));
-      for (auto e : params) {
-        ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
-        if (!key || key->empty()) return MissingField("params.key");
-        ASSIGN_OR_RETURN(auto value, Fields::String(e, "value"));
-        if (!value) return MissingField("params.value");
-        b.params.push_back(store::Param{std::move(*key), std::move(*value)});
-      }
-      ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
-      ASSIGN_OR_RETURN(b.tags, ReadTags(tag_elems));
-      st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/log-batch", Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         store::Batch b;
+         ASSIGN_OR_RETURN(auto metrics, f.Objects("metrics"));
+         b.metrics.reserve(metrics.size());
+         for (auto e : metrics) {
+           ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
+           if (!key || key->empty()) return MissingField("metrics.key");
+           ASSIGN_OR_RETURN(auto value, Fields::Double(e, "value"));
+           if (!value) return MissingField("metrics.value");
+           ASSIGN_OR_RETURN(auto ts, Fields::Int64(e, "timestamp"));
+           if (!ts) return MissingField("metrics.timestamp");
+           ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
+           b.metrics.push_back(store::Metric{std::move(*key), *value, *ts, step.value_or(0)});
+         }
+         ASSIGN_OR_RETURN(auto params, f.Objects("params"));
+         for (auto e : params) {
+           ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
+           if (!key || key->empty()) return MissingField("params.key");
+           ASSIGN_OR_RETURN(auto value, Fields::String(e, "value"));
+           if (!value) return MissingField("params.value");
+           b.params.push_back(store::Param{std::move(*key), std::move(*value)});
+         }
+         ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
+         ASSIGN_OR_RETURN(b.tags, ReadTags(tag_elems));
+         st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
+         return Status::Ok();
+       }));
 
-  both(Method::kPost, "runs/log-inputs", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-      ASSIGN_OR_RETURN(auto datasets, f.Objects("datasets"));
-      std::vector<store::DatasetInput> inputs;
-      for (auto e : datasets) {
-        store::DatasetInput in;
-        ASSIGN_OR_RETURN(auto tag_elems, Fields::Objects(e, "tags"));
-        ASSIGN_OR_RETURN(in.tags, ReadTags(tag_elems));
-        simdjson::dom::element d;
-        if (e.at_key("dataset").get(d) != simdjson::SUCCESS || !d.is_object()) {
-          return MissingField("datasets.dataset");
-        }
-        std::string* fields[] = {&in.dataset.name, &in.dataset.digest, &in.dataset.source_type,
-                                 &in.dataset.source, &in.dataset.schema, &in.dataset.profile};
-        const char* names[] = {"name", "digest", "source_type", "source", "schema", "profile"};
-        for (int i = 0; i < 6; ++i) {
-          ASSIGN_OR_RETURN(auto v, Fields::String(d, names[i]));
-          *fields[i] = v.value_or("");
-        }
-        inputs.push_back(std::move(in));
-      }
-      st->LogInputs(std::move(id), std::move(inputs), RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/log-inputs", Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(auto datasets, f.Objects("datasets"));
+         std::vector<store::DatasetInput> inputs;
+         for (auto e : datasets) {
+           store::DatasetInput in;
+           ASSIGN_OR_RETURN(auto tag_elems, Fields::Objects(e, "tags"));
+           ASSIGN_OR_RETURN(in.tags, ReadTags(tag_elems));
+           simdjson::dom::element d;
+           if (e.at_key("dataset").get(d) != simdjson::SUCCESS || !d.is_object()) {
+             return MissingField("datasets.dataset");
+           }
+           std::string* fields[] = {&in.dataset.name,   &in.dataset.digest, &in.dataset.source_type,
+                                    &in.dataset.source, &in.dataset.schema, &in.dataset.profile};
+           const char* names[] = {"name", "digest", "source_type", "source", "schema", "profile"};
+           for (int i = 0; i < 6; ++i) {
+             ASSIGN_OR_RETURN(auto v, Fields::String(d, names[i]));
+             *fields[i] = v.value_or("");
+           }
+           inputs.push_back(std::move(in));
+         }
+         st->LogInputs(std::move(id), std::move(inputs), RespondEmpty(res));
+         return Status::Ok();
+       }));
 
-  both(Method::kPost, "runs/log-model", [st](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-      ASSIGN_OR_RETURN(std::string model_json, f.RequiredString("model_json"));
-      // MLflow accepts only a JSON object naming the model's artifact path, flavors, creation
-      // time and run.
-      ASSIGN_OR_RETURN(Fields model, Fields::FromJson(model_json));
-      for (const char* field : {"artifact_path", "flavors", "utc_time_created", "run_id"}) {
-        if (!model.Has(field)) {
-          return InvalidArgument(std::string("model_json is missing the required field '") +
-                                 field + "'");
-        }
-      }
-      st->AppendLoggedModel(std::move(id), model.Minified(), RespondEmpty(res));
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  });
+  both(Method::kPost, "runs/log-model", Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         ASSIGN_OR_RETURN(std::string model_json, f.RequiredString("model_json"));
+         // MLflow accepts only a JSON object naming the model's artifact path, flavors, creation
+         // time and run.
+         ASSIGN_OR_RETURN(Fields model, Fields::FromJson(model_json));
+         for (const char* field : {"artifact_path", "flavors", "utc_time_created", "run_id"}) {
+           if (!model.Has(field)) {
+             return InvalidArgument(std::string("model_json is missing the required field '") +
+                                    field + "'");
+           }
+         }
+         st->AppendLoggedModel(std::move(id), model.Minified(), RespondEmpty(res));
+         return Status::Ok();
+       }));
 
   auto search_runs = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
@@ -633,19 +606,18 @@ void Api::Register(http::Router& router) {
          prefix += ",\"value\":";
          std::string body = "{\"metrics\":[";
          size_t empty_size = body.size();
-         ASSIGN_OR_RETURN(
-             std::string next,
-             st->VisitMetricHistory(id, key, max.value_or(0), token.value_or(""),
-                                    [&](double value, int64_t timestamp, int64_t step) {
-                                      if (body.size() != empty_size) body += ',';
-                                      body += prefix;
-                                      AppendJsonDouble(&body, value);
-                                      body += ",\"timestamp\":";
-                                      AppendJsonInt(&body, timestamp);
-                                      body += ",\"step\":";
-                                      AppendJsonInt(&body, step);
-                                      body += '}';
-                                    }));
+         ASSIGN_OR_RETURN(std::string next, st->VisitMetricHistory(
+                                                id, key, max.value_or(0), token.value_or(""),
+                                                [&](double value, int64_t timestamp, int64_t step) {
+                                                  if (body.size() != empty_size) body += ',';
+                                                  body += prefix;
+                                                  AppendJsonDouble(&body, value);
+                                                  body += ",\"timestamp\":";
+                                                  AppendJsonInt(&body, timestamp);
+                                                  body += ",\"step\":";
+                                                  AppendJsonInt(&body, step);
+                                                  body += '}';
+                                                }));
          // Proto3 JSON omits an empty list.
          if (body.size() == empty_size) {
            body = "{";
@@ -682,8 +654,9 @@ void Api::Register(http::Router& router) {
          ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
          int64_t max_results = max.value_or(320);
          if (max_results < 1 || max_results > 1000000) {
-           return InvalidArgument("invalid value for parameter 'max_results': it must be between 1 "
-                                  "and 1000000");
+           return InvalidArgument(
+               "invalid value for parameter 'max_results': it must be between 1 "
+               "and 1000000");
          }
          ASSIGN_OR_RETURN(auto points,
                           st->GetMetricHistoryBulkInterval(run_ids, key, start, end, max_results));
@@ -734,7 +707,9 @@ void Api::Register(http::Router& router) {
          if (!summaries.empty()) {
            w.Key("dataset_summaries").BeginArray();
            for (const auto& d : summaries) {
-             w.BeginObject().Field("experiment_id", d.experiment_id).Field("name", d.name)
+             w.BeginObject()
+                 .Field("experiment_id", d.experiment_id)
+                 .Field("name", d.name)
                  .Field("digest", d.digest);
              if (!d.context.empty()) w.Field("context", d.context);
              w.EndObject();
@@ -794,21 +769,18 @@ void Api::Register(http::Router& router) {
   router.Add(Method::kGet, "/ajax-api/2.0/mlflow/get-artifact", get_artifact);
   router.Add(Method::kGet, "/get-artifact", get_artifact);
 
-  auto upload_artifact = [repo, run_artifact_root](Request& req, Responder res) {
-    auto run = [&]() -> Status {
-      ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
-      ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-      ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
-      ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path));
-      if (rel.empty()) return InvalidArgument("path must name a file");
-      ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
-      RETURN_IF_ERROR(repo->PutFile(JoinRelative(root, rel), req.body_file));
-      res.Send(EmptyObject());
-      return Status::Ok();
-    };
-    Status s = run();
-    if (!s.ok()) res.Send(HttpError(s));
-  };
+  auto upload_artifact =
+      Async([repo, run_artifact_root](Request& req, const Responder& res) -> Status {
+        ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
+        ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+        ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
+        ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path));
+        if (rel.empty()) return InvalidArgument("path must name a file");
+        ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
+        RETURN_IF_ERROR(repo->PutFile(JoinRelative(root, rel), req.body_file));
+        res.Send(EmptyObject());
+        return Status::Ok();
+      });
   router.AddPrefix(Method::kPost, "/ajax-api/2.0/mlflow/upload-artifact", upload_artifact, true);
 
   // ---------------- mlflow-artifacts proxy ----------------
@@ -851,23 +823,23 @@ void Api::Register(http::Router& router) {
     return CleanRelativePath(*decoded);
   };
 
-  router.AddPrefix(Method::kGet, kProxy + "/", Sync([repo, proxy_path](const Request& req)
-                                                         -> Result<Response> {
-    ASSIGN_OR_RETURN(std::string rel, proxy_path(req));
-    if (rel.empty()) return InvalidArgument("artifact path must name a file");
-    ASSIGN_OR_RETURN(auto full, repo->Resolve(rel));
-    std::error_code ec;
-    if (std::filesystem::is_directory(full, ec)) {
-      return InvalidArgument("artifact path '" + rel + "' is a directory; list it with ?path=");
-    }
-    size_t slash = rel.rfind('/');
-    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
-    Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(name));
-    if (r.status == 404) return NotFound("artifact '" + rel + "' not found");
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + "\"");
-    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-    return r;
-  }));
+  router.AddPrefix(
+      Method::kGet, kProxy + "/", Sync([repo, proxy_path](const Request& req) -> Result<Response> {
+        ASSIGN_OR_RETURN(std::string rel, proxy_path(req));
+        if (rel.empty()) return InvalidArgument("artifact path must name a file");
+        ASSIGN_OR_RETURN(auto full, repo->Resolve(rel));
+        std::error_code ec;
+        if (std::filesystem::is_directory(full, ec)) {
+          return InvalidArgument("artifact path '" + rel + "' is a directory; list it with ?path=");
+        }
+        size_t slash = rel.rfind('/');
+        std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+        Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(name));
+        if (r.status == 404) return NotFound("artifact '" + rel + "' not found");
+        r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + "\"");
+        r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+        return r;
+      }));
 
   router.AddPrefix(
       Method::kPut, kProxy + "/",
@@ -913,21 +885,28 @@ void Api::Register(http::Router& router) {
                r.content_type = "text/plain; version=0.0.4";
                if (http::Server* server = server_.load()) {
                  r.body += server->metrics().PrometheusText();
-                 r.body += "# TYPE ringo_http_open_connections gauge\nringo_http_open_connections " +
-                           std::to_string(server->open_connections()) + "\n";
+                 r.body +=
+                     "# TYPE ringo_http_open_connections gauge\nringo_http_open_connections " +
+                     std::to_string(server->open_connections()) + "\n";
                }
                store::StoreStats s = st->Stats();
-               r.body += "# HELP ringo_store_write_queue_depth Writes waiting for the writer thread.\n"
-                         "# TYPE ringo_store_write_queue_depth gauge\n"
-                         "ringo_store_write_queue_depth " + std::to_string(s.write_queue_depth) + "\n"
-                         "# HELP ringo_store_commits_total Transactions committed by the writer.\n"
-                         "# TYPE ringo_store_commits_total counter\n"
-                         "ringo_store_commits_total " + std::to_string(s.commits) + "\n"
-                         "# TYPE ringo_store_writes_total counter\n"
-                         "ringo_store_writes_total{result=\"committed\"} " +
-                         std::to_string(s.writes_committed) + "\n"
-                         "ringo_store_writes_total{result=\"failed\"} " +
-                         std::to_string(s.writes_failed) + "\n";
+               r.body +=
+                   "# HELP ringo_store_write_queue_depth Writes waiting for the writer thread.\n"
+                   "# TYPE ringo_store_write_queue_depth gauge\n"
+                   "ringo_store_write_queue_depth " +
+                   std::to_string(s.write_queue_depth) +
+                   "\n"
+                   "# HELP ringo_store_commits_total Transactions committed by the writer.\n"
+                   "# TYPE ringo_store_commits_total counter\n"
+                   "ringo_store_commits_total " +
+                   std::to_string(s.commits) +
+                   "\n"
+                   "# TYPE ringo_store_writes_total counter\n"
+                   "ringo_store_writes_total{result=\"committed\"} " +
+                   std::to_string(s.writes_committed) +
+                   "\n"
+                   "ringo_store_writes_total{result=\"failed\"} " +
+                   std::to_string(s.writes_failed) + "\n";
                return r;
              }));
 }

@@ -107,12 +107,15 @@ std::string GuessContentType(std::string_view name) {
   std::string ext = dot == std::string_view::npos ? "" : std::string(name.substr(dot + 1));
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   static const std::pair<const char*, const char*> kTypes[] = {
-      {"txt", "text/plain"},        {"log", "text/plain"},         {"md", "text/markdown"},
-      {"json", "application/json"}, {"yaml", "text/yaml"},         {"yml", "text/yaml"},
-      {"csv", "text/csv"},          {"html", "text/html"},         {"png", "image/png"},
-      {"jpg", "image/jpeg"},        {"jpeg", "image/jpeg"},        {"gif", "image/gif"},
-      {"svg", "image/svg+xml"},     {"pdf", "application/pdf"},    {"py", "text/x-python"},
-      {"npy", "application/octet-stream"}, {"gz", "application/gzip"}, {"zip", "application/zip"}};
+      {"txt", "text/plain"},      {"log", "text/plain"},
+      {"md", "text/markdown"},    {"json", "application/json"},
+      {"yaml", "text/yaml"},      {"yml", "text/yaml"},
+      {"csv", "text/csv"},        {"html", "text/html"},
+      {"png", "image/png"},       {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},     {"gif", "image/gif"},
+      {"svg", "image/svg+xml"},   {"pdf", "application/pdf"},
+      {"py", "text/x-python"},    {"npy", "application/octet-stream"},
+      {"gz", "application/gzip"}, {"zip", "application/zip"}};
   for (const auto& [e, type] : kTypes) {
     if (ext == e) return type;
   }

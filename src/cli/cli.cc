@@ -80,9 +80,9 @@ struct Common {
 };
 
 Result<std::unique_ptr<client::Client>> Connect(const Common& c) {
-  std::string uri = c.tracking_uri.empty()
-                        ? EnvOr("MLFLOW_TRACKING_URI", "RINGO_TRACKING_URI", "http://127.0.0.1:5000")
-                        : c.tracking_uri;
+  std::string uri = c.tracking_uri.empty() ? EnvOr("MLFLOW_TRACKING_URI", "RINGO_TRACKING_URI",
+                                                   "http://127.0.0.1:5000")
+                                           : c.tracking_uri;
   return client::Client::Connect(uri);
 }
 
@@ -144,7 +144,8 @@ int Main(int argc, char** argv) {
     auto* exp_rename = experiments->add_subcommand("rename", "Rename an experiment");
     exp_rename->add_option("id", exp_id, "Experiment id")->required();
     exp_rename->add_option("name", exp_new_name, "New name")->required();
-    for (auto* c : {exp_list, exp_create, exp_get, exp_delete, exp_restore, exp_rename}) add_common(c);
+    for (auto* c : {exp_list, exp_create, exp_get, exp_delete, exp_restore, exp_rename})
+      add_common(c);
 
     // ---- runs ----
     auto* runs = app.add_subcommand("runs", "List, show and search runs");
@@ -180,7 +181,8 @@ int Main(int argc, char** argv) {
     log_metric->add_option("--timestamp", timestamp, "Milliseconds since the epoch (default now)");
     auto* log_artifact = log->add_subcommand("artifact", "Upload a file or directory");
     log_artifact->add_option("path", local_path)->required();
-    log_artifact->add_option("--artifact-path", artifact_path, "Directory within the run's artifacts");
+    log_artifact->add_option("--artifact-path", artifact_path,
+                             "Directory within the run's artifacts");
     for (auto* c : {log_param, log_metric, log_artifact}) {
       add_common(c);
       c->add_option("--run-id", log_run, "Run id (default: $MLFLOW_RUN_ID, $RINGO_RUN_ID)");
@@ -229,11 +231,13 @@ int Main(int argc, char** argv) {
           ASSIGN_OR_RETURN(std::string id, c.CreateExperiment(exp_name));
           std::cout << id << "\n";
         } else if (exp_get->parsed()) {
-          ASSIGN_OR_RETURN(Json j, c.Get("/api/2.0/mlflow/experiments/get", {{"experiment_id", exp_id}}));
+          ASSIGN_OR_RETURN(Json j,
+                           c.Get("/api/2.0/mlflow/experiments/get", {{"experiment_id", exp_id}}));
           std::cout << j["experiment"].dump(2) << "\n";
         } else if (exp_rename->parsed()) {
-          ASSIGN_OR_RETURN(Json j, c.Post("/api/2.0/mlflow/experiments/update",
-                                          Json{{"experiment_id", exp_id}, {"new_name", exp_new_name}}));
+          ASSIGN_OR_RETURN(Json j,
+                           c.Post("/api/2.0/mlflow/experiments/update",
+                                  Json{{"experiment_id", exp_id}, {"new_name", exp_new_name}}));
         } else {
           const char* path = exp_delete->parsed() ? "/api/2.0/mlflow/experiments/delete"
                                                   : "/api/2.0/mlflow/experiments/restore";

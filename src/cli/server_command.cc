@@ -20,7 +20,8 @@ Status RunServer(const ServerFlags& flags) {
   if (flags.port < 0 || flags.port > 65535) {
     return InvalidArgument("invalid port " + std::to_string(flags.port));
   }
-  // Block the stop signals in every thread (block before any is started); this one waits for them with sigwait.
+  // Block the stop signals in every thread (block before any is started); this one waits for them
+  // with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -48,7 +49,8 @@ Status RunServer(const ServerFlags& flags) {
   if (!flags.artifacts_destination.empty()) artifact_root = flags.artifacts_destination;
   std::error_code ec;
   fs::create_directories(db_path.parent_path().empty() ? fs::path(".") : db_path.parent_path(), ec);
-  if (ec) return Internal("cannot create '" + db_path.parent_path().string() + "': " + ec.message());
+  if (ec)
+    return Internal("cannot create '" + db_path.parent_path().string() + "': " + ec.message());
 
   store::SqliteOptions options;
   options.path = db_path.string();
@@ -64,12 +66,12 @@ Status RunServer(const ServerFlags& flags) {
   server_options.host = flags.host;
   server_options.port = static_cast<uint16_t>(flags.port);
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  server_options.threads = flags.threads > 0 ? flags.threads : static_cast<int>(std::min(cores, 4u));
+  server_options.threads =
+      flags.threads > 0 ? flags.threads : static_cast<int>(std::min(cores, 4u));
   // Uploads land next to the artifacts so moving them into place is a rename.
   server_options.upload_dir = (artifact_root.parent_path() / ".ringo-uploads").string();
   if (artifact_root.parent_path().empty()) server_options.upload_dir = ".ringo-uploads";
-  ASSIGN_OR_RETURN(std::unique_ptr<http::Server> server,
-                   http::StartServer(server_options, router));
+  ASSIGN_OR_RETURN(std::unique_ptr<http::Server> server, http::StartServer(server_options, router));
   api.AttachServer(server.get());
   std::cout << "ringo server listening on http://" << flags.host << ":" << server->port()
             << std::endl;

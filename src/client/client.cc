@@ -1,6 +1,4 @@
 // Blocking HTTP client of ringo's API on Boost.Beast.
-#include <utility>  // must precede Asio with GCC 12 + C++20
-
 #include "client/client.h"
 
 #include <boost/asio.hpp>
@@ -8,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <cmath>
 #include <fstream>
+#include <utility>  // must precede Asio with GCC 12 + C++20
 
 namespace ringo::client {
 
@@ -20,7 +19,8 @@ std::string UrlEncode(std::string_view s, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -70,7 +70,8 @@ struct Client::Impl {
         return res;
       } catch (const std::exception& e) {
         stream.reset();
-        if (attempt == 1) return Unavailable("request to http://" + host + ":" + port + " failed: " + e.what());
+        if (attempt == 1)
+          return Unavailable("request to http://" + host + ":" + port + " failed: " + e.what());
       }
     }
     return Unavailable("unreachable");
@@ -90,10 +91,12 @@ struct Client::Impl {
       return body;
     }
     std::string code = parsed && body.is_object() ? body.value("error_code", "") : "";
-    std::string message = parsed && body.is_object() ? body.value("message", res.body()) : res.body();
+    std::string message =
+        parsed && body.is_object() ? body.value("message", res.body()) : res.body();
     if (code == "RESOURCE_DOES_NOT_EXIST" || status == 404) return NotFound(message);
     if (code == "RESOURCE_ALREADY_EXISTS") return AlreadyExists(message);
-    if (status >= 500) return Unavailable("server error " + std::to_string(status) + ": " + message);
+    if (status >= 500)
+      return Unavailable("server error " + std::to_string(status) + ": " + message);
     return InvalidArgument(message);
   }
 };
@@ -210,7 +213,8 @@ Status Client::LogArtifact(const std::string& run_id, const std::filesystem::pat
   if (!artifact_path.empty()) dest += "/" + artifact_path;
   std::error_code ec;
   auto upload = [&](const std::filesystem::path& file, const std::string& rel) {
-    return PutFile("/api/2.0/mlflow-artifacts/artifacts/" + UrlEncode(dest + "/" + rel, true), file);
+    return PutFile("/api/2.0/mlflow-artifacts/artifacts/" + UrlEncode(dest + "/" + rel, true),
+                   file);
   };
   if (std::filesystem::is_regular_file(local, ec)) {
     return upload(local, local.filename().string());

@@ -2,11 +2,10 @@
 #ifndef RINGO_CLIENT_CLIENT_H_
 #define RINGO_CLIENT_CLIENT_H_
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>

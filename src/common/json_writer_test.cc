@@ -46,8 +46,7 @@ TEST(JsonWriterTest, EscapesStrings) {
        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(Quoted(c.input), c.want)
-        << "input of " << c.input.size() << " bytes";
+    EXPECT_EQ(Quoted(c.input), c.want) << "input of " << c.input.size() << " bytes";
   }
 }
 
@@ -98,21 +97,13 @@ TEST(JsonWriterTest, InsertsCommasBetweenElementsOnly) {
       .Key("g")
       .Raw(R"({"raw":[1,2]})")
       .EndObject();
-  EXPECT_EQ(
-      out,
-      R"({"a":1,"b":"two","c":[1,{},[],null],"d":{"e":true,"f":false},"g":{"raw":[1,2]}})");
+  EXPECT_EQ(out,
+            R"({"a":1,"b":"two","c":[1,{},[],null],"d":{"e":true,"f":false},"g":{"raw":[1,2]}})");
 }
 
 TEST(JsonWriterTest, TopLevelArrayOfScalars) {
   std::string out;
-  JsonWriter(&out)
-      .BeginArray()
-      .String("x")
-      .Int(-3)
-      .Double(0.5)
-      .Bool(true)
-      .Null()
-      .EndArray();
+  JsonWriter(&out).BeginArray().String("x").Int(-3).Double(0.5).Bool(true).Null().EndArray();
   EXPECT_EQ(out, R"(["x",-3,0.5,true,null])");
 }
 
@@ -181,10 +172,8 @@ TEST(JsonWriterTest, DoublesRoundTripExactly) {
 TEST(JsonWriterTest, WritesNonFiniteDoublesAsStrings) {
   EXPECT_EQ(OneDouble(std::nan("")), R"("NaN")");
   EXPECT_EQ(OneDouble(-std::nan("")), R"("NaN")");
-  EXPECT_EQ(OneDouble(std::numeric_limits<double>::infinity()),
-            R"("Infinity")");
-  EXPECT_EQ(OneDouble(-std::numeric_limits<double>::infinity()),
-            R"("-Infinity")");
+  EXPECT_EQ(OneDouble(std::numeric_limits<double>::infinity()), R"("Infinity")");
+  EXPECT_EQ(OneDouble(-std::numeric_limits<double>::infinity()), R"("-Infinity")");
 }
 
 TEST(JsonWriterTest, DocumentParsesBackWithNlohmann) {

@@ -22,10 +22,12 @@ Result<std::string> CleanRelativePath(std::string_view path) {
     }
   }
   if (!path.empty() && path.front() == '/') {
-    return InvalidArgument("invalid path '" + std::string(path) + "': absolute paths are not allowed");
+    return InvalidArgument("invalid path '" + std::string(path) +
+                           "': absolute paths are not allowed");
   }
   if (path.size() >= 2 && path[1] == ':') {
-    return InvalidArgument("invalid path '" + std::string(path) + "': drive prefixes are not allowed");
+    return InvalidArgument("invalid path '" + std::string(path) +
+                           "': drive prefixes are not allowed");
   }
   std::string out;
   size_t pos = 0;

@@ -24,8 +24,7 @@ namespace fs = std::filesystem;
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl =
-        (fs::temp_directory_path() / "ringo-paths-test-XXXXXX").string();
+    std::string tmpl = (fs::temp_directory_path() / "ringo-paths-test-XXXXXX").string();
     char* made = mkdtemp(tmpl.data());
     EXPECT_NE(made, nullptr);
     path_ = tmpl;
@@ -42,14 +41,12 @@ class TempDir {
 
 std::string ReadAll(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in),
-                     std::istreambuf_iterator<char>());
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::vector<std::string> ListNames(const fs::path& dir) {
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir))
-    names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
   return names;
 }
 
@@ -94,13 +91,11 @@ TEST(CleanRelativePathTest, Table) {
   for (const Case& c : cases) {
     Result<std::string> got = CleanRelativePath(c.input);
     if (c.want) {
-      ASSERT_TRUE(got.ok())
-          << "'" << c.input << "': " << got.status().ToString();
+      ASSERT_TRUE(got.ok()) << "'" << c.input << "': " << got.status().ToString();
       EXPECT_EQ(*got, *c.want) << "'" << c.input << "'";
     } else {
       ASSERT_FALSE(got.ok()) << "'" << c.input << "' gave '" << *got << "'";
-      EXPECT_EQ(got.status().code(), Code::kInvalidArgument)
-          << "'" << c.input << "'";
+      EXPECT_EQ(got.status().code(), Code::kInvalidArgument) << "'" << c.input << "'";
     }
   }
 }
@@ -144,8 +139,7 @@ TEST(ResolveUnderTest, RejectsSymlinkLeadingOutsideRoot) {
   fs::create_directory_symlink("../outside", root / "rel_link");
 
   for (std::string_view rel :
-       {"abs_link", "abs_link/secret", "abs_link/new/file", "rel_link",
-        "rel_link/secret"}) {
+       {"abs_link", "abs_link/secret", "abs_link/new/file", "rel_link", "rel_link/secret"}) {
     Result<fs::path> got = ResolveUnder(root, rel);
     ASSERT_FALSE(got.ok()) << rel << " -> " << got->string();
     EXPECT_EQ(got.status().code(), Code::kInvalidArgument) << rel;
@@ -190,8 +184,7 @@ TEST(ResolveUnderTest, AcceptsSymlinkStayingInsideRoot) {
   fs::create_directory_symlink(root / "real", root / "abs_inner");
   fs::create_directory_symlink("real", root / "rel_inner");
 
-  for (std::string_view rel :
-       {"abs_inner", "abs_inner/x.txt", "rel_inner/x.txt"}) {
+  for (std::string_view rel : {"abs_inner", "abs_inner/x.txt", "rel_inner/x.txt"}) {
     Result<fs::path> got = ResolveUnder(root, rel);
     ASSERT_TRUE(got.ok()) << rel << ": " << got.status().ToString();
     EXPECT_EQ(*got, fs::canonical(root) / rel);
@@ -201,8 +194,7 @@ TEST(ResolveUnderTest, AcceptsSymlinkStayingInsideRoot) {
 TEST(ResolveUnderTest, AcceptsRootThatIsItselfASymlink) {
   TempDir tmp;
   fs::create_directories(tmp.path() / "real_root");
-  fs::create_directory_symlink(tmp.path() / "real_root",
-                               tmp.path() / "root_link");
+  fs::create_directory_symlink(tmp.path() / "real_root", tmp.path() / "root_link");
 
   Result<fs::path> got = ResolveUnder(tmp.path() / "root_link", "a/b");
   ASSERT_TRUE(got.ok()) << got.status().ToString();

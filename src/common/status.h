@@ -47,7 +47,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
 inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
 inline Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
 inline Status FailedPrecondition(std::string m) {
@@ -63,7 +65,7 @@ inline Status Internal(std::string m) { return Status(Code::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     assert(!status_.ok() && "Result needs a value or a failed Status");
   }
@@ -100,10 +102,10 @@ class [[nodiscard]] Result {
 #define RINGO_CONCAT_(a, b) RINGO_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function when `expr` (a Status) is not ok.
-#define RETURN_IF_ERROR(expr)                          \
-  do {                                                 \
-    ::ringo::Status ringo_status_ = (expr);            \
-    if (!ringo_status_.ok()) return ringo_status_;     \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::ringo::Status ringo_status_ = (expr);        \
+    if (!ringo_status_.ok()) return ringo_status_; \
   } while (false)
 
 // `ASSIGN_OR_RETURN(auto x, Foo())`: binds the value of a Result or returns its Status.

@@ -48,9 +48,7 @@ TEST(NewIdTest, IdsAreUniqueAcrossThreads) {
   EXPECT_EQ(all.size(), size_t{kThreads * kPerThread});
 }
 
-TEST(NowMillisTest, IsAfter2020) {
-  EXPECT_GT(NowMillis(), int64_t{1577836800000});
-}
+TEST(NowMillisTest, IsAfter2020) { EXPECT_GT(NowMillis(), int64_t{1577836800000}); }
 
 TEST(Base64Test, EncodesRfc4648Vectors) {
   struct Case {
@@ -100,8 +98,7 @@ TEST(Base64Test, DecodesUrlSafeAlphabet) {
 }
 
 TEST(Base64Test, RejectsBadInput) {
-  const std::string_view bad[] = {"A",      "AAAAA",    "Zm9v!",   "Zm 9v",
-                                  "Zm9v\n", "Zg==Zg==", "\xc3\xa9"};
+  const std::string_view bad[] = {"A", "AAAAA", "Zm9v!", "Zm 9v", "Zm9v\n", "Zg==Zg==", "\xc3\xa9"};
   for (std::string_view s : bad) EXPECT_EQ(Base64Decode(s), std::nullopt) << s;
 }
 
@@ -133,8 +130,7 @@ TEST(ParseInt64Test, Table) {
       {"12 ", std::nullopt},
       {"0x10", std::nullopt},
   };
-  for (const Case& c : cases)
-    EXPECT_EQ(ParseInt64(c.input), c.want) << "'" << c.input << "'";
+  for (const Case& c : cases) EXPECT_EQ(ParseInt64(c.input), c.want) << "'" << c.input << "'";
 }
 
 TEST(ParseDoubleTest, Table) {
@@ -173,8 +169,7 @@ TEST(ParseDoubleTest, Table) {
       {"abc", std::nullopt},
       {"Infinityx", std::nullopt},
   };
-  for (const Case& c : cases)
-    EXPECT_EQ(ParseDouble(c.input), c.want) << "'" << c.input << "'";
+  for (const Case& c : cases) EXPECT_EQ(ParseDouble(c.input), c.want) << "'" << c.input << "'";
 }
 
 TEST(ParseDoubleTest, NaNSpellings) {
@@ -246,8 +241,8 @@ TEST(LikeMatchTest, Table) {
   };
   for (const Case& c : cases) {
     EXPECT_EQ(LikeMatch(c.text, c.pattern, c.case_insensitive), c.want)
-        << "'" << c.text << "' " << (c.case_insensitive ? "ILIKE" : "LIKE")
-        << " '" << c.pattern << "'";
+        << "'" << c.text << "' " << (c.case_insensitive ? "ILIKE" : "LIKE") << " '" << c.pattern
+        << "'";
   }
 }
 

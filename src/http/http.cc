@@ -1,6 +1,4 @@
 // HTTP server on Boost.Beast: connections, routing, limits, Range/HEAD, sendfile.
-#include <utility>  // must precede Asio with GCC 12 + C++20 (see reference/limits.md)
-
 #include "http/http.h"
 
 #include <fcntl.h>
@@ -17,6 +15,7 @@
 #include <iostream>
 #include <limits>
 #include <thread>
+#include <utility>  // must precede Asio with GCC 12 + C++20 (see reference/limits.md)
 
 #include "common/json_writer.h"
 #include "common/util.h"
@@ -30,14 +29,22 @@ using tcp = asio::ip::tcp;
 
 std::string_view MethodName(Method m) {
   switch (m) {
-    case Method::kGet: return "GET";
-    case Method::kHead: return "HEAD";
-    case Method::kPost: return "POST";
-    case Method::kPut: return "PUT";
-    case Method::kPatch: return "PATCH";
-    case Method::kDelete: return "DELETE";
-    case Method::kOptions: return "OPTIONS";
-    case Method::kOther: return "OTHER";
+    case Method::kGet:
+      return "GET";
+    case Method::kHead:
+      return "HEAD";
+    case Method::kPost:
+      return "POST";
+    case Method::kPut:
+      return "PUT";
+    case Method::kPatch:
+      return "PATCH";
+    case Method::kDelete:
+      return "DELETE";
+    case Method::kOptions:
+      return "OPTIONS";
+    case Method::kOther:
+      return "OTHER";
   }
   return "OTHER";
 }
@@ -194,8 +201,8 @@ std::string Metrics::PrometheusText() const {
   out += "# TYPE ringo_http_requests_total counter\n";
   for (const auto& [key, n] : counts_) {
     const auto& [route, method, status] = key;
-    out += "ringo_http_requests_total{route=\"" + route + "\",method=\"" + method +
-           "\",status=\"" + std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+    out += "ringo_http_requests_total{route=\"" + route + "\",method=\"" + method + "\",status=\"" +
+           std::to_string(status) + "\"} " + std::to_string(n) + "\n";
   }
   out += "# HELP ringo_http_request_duration_seconds Time from request read to response queued.\n";
   out += "# TYPE ringo_http_request_duration_seconds histogram\n";
@@ -223,14 +230,22 @@ namespace {
 
 Method ToMethod(bhttp::verb v) {
   switch (v) {
-    case bhttp::verb::get: return Method::kGet;
-    case bhttp::verb::head: return Method::kHead;
-    case bhttp::verb::post: return Method::kPost;
-    case bhttp::verb::put: return Method::kPut;
-    case bhttp::verb::patch: return Method::kPatch;
-    case bhttp::verb::delete_: return Method::kDelete;
-    case bhttp::verb::options: return Method::kOptions;
-    default: return Method::kOther;
+    case bhttp::verb::get:
+      return Method::kGet;
+    case bhttp::verb::head:
+      return Method::kHead;
+    case bhttp::verb::post:
+      return Method::kPost;
+    case bhttp::verb::put:
+      return Method::kPut;
+    case bhttp::verb::patch:
+      return Method::kPatch;
+    case bhttp::verb::delete_:
+      return Method::kDelete;
+    case bhttp::verb::options:
+      return Method::kOptions;
+    default:
+      return Method::kOther;
   }
 }
 
@@ -320,8 +335,8 @@ class ServerImpl final : public Server {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return Unavailable("cannot listen on " + options_.host + ":" +
-                         std::to_string(options_.port) + ": " + ec.message());
+      return Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                         ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
@@ -443,10 +458,9 @@ void Connection::ReadHeader() {
   string_parser_.reset();
   file_parser_.reset();
   stream_.expires_after(server_->options().idle_timeout);
-  bhttp::async_read_header(stream_, buffer_, *header_parser_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) {
-                             self->OnHeader(ec);
-                           });
+  bhttp::async_read_header(
+      stream_, buffer_, *header_parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
 void Connection::OnHeader(beast::error_code ec) {
@@ -496,7 +510,8 @@ void Connection::OnHeader(beast::error_code ec) {
 
 void Connection::ReadBody() {
   stream_.expires_after(server_->options().request_timeout);
-  bool expect_continue = beast::iequals(header_parser_->get()[bhttp::field::expect], "100-continue");
+  bool expect_continue =
+      beast::iequals(header_parser_->get()[bhttp::field::expect], "100-continue");
   if (match_.handler && match_.stream_body) {
     std::filesystem::path dir = server_->options().upload_dir;
     std::error_code fec;
@@ -508,7 +523,8 @@ void Connection::ReadBody() {
     file_parser_->get().body().open(request_.body_file.c_str(), beast::file_mode::write, ec);
     if (ec) {
       keep_alive_ = false;
-      return SendEarly(JsonError(500, "INTERNAL_ERROR", "cannot open upload file: " + ec.message()));
+      return SendEarly(
+          JsonError(500, "INTERNAL_ERROR", "cannot open upload file: " + ec.message()));
     }
   } else {
     string_parser_.emplace(std::move(*header_parser_));
@@ -613,25 +629,23 @@ void Connection::Deliver(Response response) {
     server_->Defer(shared_from_this(), std::move(response));
     return;
   }
-  asio::dispatch(stream_.get_executor(),
-                 [self = shared_from_this(), r = std::move(response)]() mutable {
-                   if (!self->request_.body_file.empty()) {
-                     std::error_code ec;
-                     std::filesystem::remove(self->request_.body_file, ec);
-                     self->request_.body_file.clear();
-                   }
-                   self->status_ = r.status;
-                   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                               self->started_)
-                                     .count();
-                   self->server_->metrics().Record(self->match_.route, self->request_.method,
-                                                   r.status, secs);
-                   if (!r.file_path.empty() && r.status < 300) {
-                     self->WriteFile(r);
-                   } else {
-                     self->WriteBuffered(r);
-                   }
-                 });
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this(),
+                                          r = std::move(response)]() mutable {
+    if (!self->request_.body_file.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(self->request_.body_file, ec);
+      self->request_.body_file.clear();
+    }
+    self->status_ = r.status;
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - self->started_).count();
+    self->server_->metrics().Record(self->match_.route, self->request_.method, r.status, secs);
+    if (!r.file_path.empty() && r.status < 300) {
+      self->WriteFile(r);
+    } else {
+      self->WriteBuffered(r);
+    }
+  });
 }
 
 void Connection::SendEarly(Response r) {
@@ -651,7 +665,8 @@ void Connection::WriteBuffered(Response& r) {
   bool head = request_.method == Method::kHead;
   bool close = !keep_alive_;
   if (head) {
-    auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(r.status), 11);
+    auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(
+        static_cast<bhttp::status>(r.status), 11);
     ApplyCommonHeaders(*res, r, keep_alive_);
     res->content_length(r.body.size());
     response_holder_ = res;
@@ -662,14 +677,16 @@ void Connection::WriteBuffered(Response& r) {
                               });
     return;
   }
-  auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
+  auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+      static_cast<bhttp::status>(r.status), 11);
   ApplyCommonHeaders(*res, r, keep_alive_);
   res->body() = std::move(r.body);
   res->prepare_payload();
   response_holder_ = res;
-  bhttp::async_write(stream_, *res, [self = shared_from_this(), close](beast::error_code ec, size_t) {
-    self->AfterWrite(ec, close);
-  });
+  bhttp::async_write(stream_, *res,
+                     [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                       self->AfterWrite(ec, close);
+                     });
 }
 
 void Connection::WriteFile(Response& r) {
@@ -679,7 +696,8 @@ void Connection::WriteFile(Response& r) {
     return WriteBuffered(e);
   }
   bool close = !keep_alive_;
-  auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(r.status), 11);
+  auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(
+      static_cast<bhttp::status>(r.status), 11);
   ApplyCommonHeaders(*res, r, keep_alive_);
   res->content_length(r.file_length);
   response_holder_ = res;
@@ -693,7 +711,8 @@ void Connection::WriteFile(Response& r) {
   auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
   bhttp::async_write_header(stream_, *sr,
                             [self = shared_from_this(), sr, close](beast::error_code ec, size_t) {
-                              if (ec || self->file_remaining_ == 0) return self->AfterWrite(ec, close);
+                              if (ec || self->file_remaining_ == 0)
+                                return self->AfterWrite(ec, close);
                               self->SendfileLoop();
                             });
 }

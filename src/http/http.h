@@ -31,9 +31,9 @@ struct Request {
   std::string path;    // raw (still percent-encoded) path, no query
   std::string query;   // raw query string, without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // lowercase names
-  std::string body;         // the body, unless the route streams it to a file
-  std::string body_file;    // for streaming routes: a temporary file holding the body; the
-                            // handler may rename it away, the server deletes what is left
+  std::string body;          // the body, unless the route streams it to a file
+  std::string body_file;     // for streaming routes: a temporary file holding the body; the
+                             // handler may rename it away, the server deletes what is left
   std::string route_suffix;  // for prefix routes: the raw path after the prefix
 
   // First header value with this (lowercase) name, or empty.
@@ -57,8 +57,7 @@ struct Response {
 // Builds a response serving `path` for a GET or HEAD request, honouring a single
 // `Range: bytes=a-b` (206 with Content-Range; 416 when unsatisfiable). 404 when the file
 // does not exist or is not a regular file.
-Response FileResponse(const Request& request, const std::string& path,
-                      std::string content_type);
+Response FileResponse(const Request& request, const std::string& path, std::string content_type);
 
 // Completes one request, exactly once, from any thread. If dropped unsent, the client gets a
 // 500 (a handler bug must not hang a connection).
@@ -107,7 +106,7 @@ class Router {
 class Metrics {
  public:
   static constexpr double kBucketsSeconds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                               0.05,   0.1,   0.25,   0.5,   1,     2.5};
+                                               0.05,   0.1,   0.25,   0.5,   1,    2.5};
   void Record(const std::string& route, Method method, unsigned status, double seconds);
   // Prometheus text exposition of ringo_http_requests_total and
   // ringo_http_request_duration_seconds.
@@ -126,7 +125,7 @@ struct ServerOptions {
   uint16_t port = 5000;  // 0: ephemeral
   int threads = 1;
   size_t header_limit = 16 * 1024;
-  size_t body_limit = 16 * 1024 * 1024;                    // buffered bodies
+  size_t body_limit = 16 * 1024 * 1024;                     // buffered bodies
   uint64_t stream_body_limit = 64ull * 1024 * 1024 * 1024;  // streamed uploads
   std::chrono::seconds idle_timeout{120};
   std::chrono::seconds request_timeout{300};

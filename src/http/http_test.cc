@@ -35,7 +35,8 @@ TEST(ParseQueryTest, RejectsMalformedEscapes) {
 TEST(RouterTest, ExactPrefixAndMethodMatching) {
   Router r;
   r.Add(Method::kGet, "/a", [](Request&, Responder) {});
-  r.AddPrefix(Method::kPut, "/files/", [](Request&, Responder) {}, true);
+  r.AddPrefix(
+      Method::kPut, "/files/", [](Request&, Responder) {}, true);
   r.AddPrefix(Method::kGet, "/files/", [](Request&, Responder) {});
   auto m = r.Find(Method::kGet, "/a");
   EXPECT_NE(m.handler, nullptr);
@@ -75,10 +76,11 @@ TEST_F(FileResponseTest, RangeForms) {
     unsigned status;
     uint64_t offset, length;
   } cases[] = {
-      {"", 200, 0, 10},           {"bytes=2-4", 206, 2, 3},   {"bytes=7-", 206, 7, 3},
-      {"bytes=-3", 206, 7, 3},    {"bytes=5-100", 206, 5, 5}, {"bytes=-100", 206, 0, 10},
-      {"bytes=10-", 416, 0, 0},   {"bytes=4-2", 200, 0, 10},  {"items=1-2", 200, 0, 10},
-      {"bytes=1-2,4-5", 200, 0, 10},
+      {"", 200, 0, 10},           {"bytes=2-4", 206, 2, 3},
+      {"bytes=7-", 206, 7, 3},    {"bytes=-3", 206, 7, 3},
+      {"bytes=5-100", 206, 5, 5}, {"bytes=-100", 206, 0, 10},
+      {"bytes=10-", 416, 0, 0},   {"bytes=4-2", 200, 0, 10},
+      {"items=1-2", 200, 0, 10},  {"bytes=1-2,4-5", 200, 0, 10},
   };
   for (const Case& c : cases) {
     Response r = Get(c.range);
@@ -121,9 +123,8 @@ TEST(ServerTest, ServesPipelinedRequestsAndEnforcesLimits) {
     r.body = req.body;
     res.Send(std::move(r));
   });
-  router->Add(Method::kGet, "/throw", [](Request&, Responder) -> void {
-    throw std::runtime_error("boom");
-  });
+  router->Add(Method::kGet, "/throw",
+              [](Request&, Responder) -> void { throw std::runtime_error("boom"); });
   router->Add(Method::kGet, "/drop", [](Request&, Responder) {});
   ServerOptions opt;
   opt.port = 0;
@@ -140,7 +141,8 @@ TEST(ServerTest, ServesPipelinedRequestsAndEnforcesLimits) {
   EXPECT_NE(two.find("def"), std::string::npos);
 
   std::string big(100, 'x');
-  std::string too_big = Exchange(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + big);
+  std::string too_big =
+      Exchange(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + big);
   EXPECT_NE(too_big.find("413"), std::string::npos) << too_big;
 
   std::string thrown = Exchange(port, "GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -9,13 +9,13 @@ namespace ringo::store {
 
 namespace {
 constexpr std::array<std::string_view, 24> kAdjectives = {
-    "amber", "bold",  "brave", "bright", "calm",  "clever", "crisp", "eager",
-    "fast",  "gentle", "glad", "keen",   "lucid", "merry",  "nimble", "proud",
-    "quick", "quiet", "rapid", "silent", "sharp", "steady", "swift",  "vivid"};
+    "amber", "bold",   "brave", "bright", "calm",  "clever", "crisp",  "eager",
+    "fast",  "gentle", "glad",  "keen",   "lucid", "merry",  "nimble", "proud",
+    "quick", "quiet",  "rapid", "silent", "sharp", "steady", "swift",  "vivid"};
 constexpr std::array<std::string_view, 24> kAnimals = {
-    "badger", "bee",   "crane", "deer",   "eagle", "falcon", "fox",   "gecko",
-    "heron",  "ibis",  "koala", "lark",   "lynx",  "mole",   "newt",  "otter",
-    "owl",    "panda", "quail", "robin",  "seal",  "swan",   "tapir", "wren"};
+    "badger", "bee",   "crane", "deer",  "eagle", "falcon", "fox",   "gecko",
+    "heron",  "ibis",  "koala", "lark",  "lynx",  "mole",   "newt",  "otter",
+    "owl",    "panda", "quail", "robin", "seal",  "swan",   "tapir", "wren"};
 }  // namespace
 
 std::string GenerateRunName() {

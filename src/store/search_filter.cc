@@ -39,13 +39,11 @@ struct Token {
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 bool IsWordChar(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         c == '_';
+  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
 bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-         c == '\v';
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
 // An attribute as a query may spell it. One canonical attribute may have
@@ -93,13 +91,11 @@ constexpr Dialect kExperimentDialect{kExperimentAttrs, false, "experiment"};
 
 std::optional<Entity> EntityFromPrefix(std::string_view prefix) {
   if (prefix == "metrics" || prefix == "metric") return Entity::kMetric;
-  if (prefix == "params" || prefix == "param" || prefix == "parameters" ||
-      prefix == "parameter") {
+  if (prefix == "params" || prefix == "param" || prefix == "parameters" || prefix == "parameter") {
     return Entity::kParam;
   }
   if (prefix == "tags" || prefix == "tag") return Entity::kTag;
-  if (prefix == "attributes" || prefix == "attribute" || prefix == "attr" ||
-      prefix == "run") {
+  if (prefix == "attributes" || prefix == "attribute" || prefix == "attr" || prefix == "run") {
     return Entity::kAttribute;
   }
   if (prefix == "datasets" || prefix == "dataset") return Entity::kDataset;
@@ -139,11 +135,8 @@ bool IsStringComparator(Comparator op, bool allow_in) {
 // short (one HTTP field), so lexing eagerly keeps the grammar code simple.
 class Parser {
  public:
-  Parser(std::string_view input, std::string error_prefix,
-         const Dialect& dialect)
-      : input_(input),
-        error_prefix_(std::move(error_prefix)),
-        dialect_(dialect) {}
+  Parser(std::string_view input, std::string error_prefix, const Dialect& dialect)
+      : input_(input), error_prefix_(std::move(error_prefix)), dialect_(dialect) {}
 
   Status Lex();
   Result<std::vector<Clause>> ParseFilter();
@@ -163,8 +156,7 @@ class Parser {
     return token;
   }
   bool PeekKeyword(std::string_view lower_keyword) const {
-    return Peek().kind == TokenKind::kWord &&
-           ToLower(Peek().text) == lower_keyword;
+    return Peek().kind == TokenKind::kWord && ToLower(Peek().text) == lower_keyword;
   }
 
   Status Fail(std::string_view reason) const {
@@ -251,8 +243,7 @@ Status Parser::Lex() {
     const char after = i + 2 < n ? input_[i + 2] : '\0';
     const bool starts_number =
         IsDigit(c) || (c == '.' && IsDigit(next)) ||
-        ((c == '-' || c == '+') &&
-         (IsDigit(next) || (next == '.' && IsDigit(after))));
+        ((c == '-' || c == '+') && (IsDigit(next) || (next == '.' && IsDigit(after))));
     if (starts_number) {
       size_t j = i;
       if (input_[j] == '-' || input_[j] == '+') ++j;
@@ -314,8 +305,8 @@ Result<Parser::Identifier> Parser::ParseIdentifier() {
     id.raw = RawSpan(first.pos, first.pos + first.len);
   } else if (first.kind == TokenKind::kWord) {
     const std::string lower = ToLower(first.text);
-    if (lower == "and" || lower == "or" || lower == "not" || lower == "in" ||
-        lower == "like" || lower == "ilike") {
+    if (lower == "and" || lower == "or" || lower == "not" || lower == "in" || lower == "like" ||
+        lower == "ilike") {
       return Fail("expected an identifier, got keyword " + Describe(first));
     }
     Advance();
@@ -331,21 +322,18 @@ Result<Parser::Identifier> Parser::ParseIdentifier() {
                     "; expected metrics, params, tags, attributes or "
                     "datasets");
       }
-      if (!dialect_.runs &&
-          (*entity == Entity::kMetric || *entity == Entity::kParam ||
-           *entity == Entity::kDataset || prefix == "run")) {
+      if (!dialect_.runs && (*entity == Entity::kMetric || *entity == Entity::kParam ||
+                             *entity == Entity::kDataset || prefix == "run")) {
         return Fail("entity '" + prefix + "' in " + Describe(first) +
-                    " is not supported when searching " +
-                    std::string(dialect_.searched) + "s");
+                    " is not supported when searching " + std::string(dialect_.searched) + "s");
       }
       id.entity = *entity;
       id.key = first.text.substr(dot + 1);
       if (id.key.empty()) {
         const Token& quoted = Peek();
-        if (quoted.kind != TokenKind::kString || quoted.quote == '\'' ||
-            quoted.spaced) {
-          return Fail("expected a backtick- or double-quoted key right after " +
-                      Describe(first) + ", got " + Describe(quoted));
+        if (quoted.kind != TokenKind::kString || quoted.quote == '\'' || quoted.spaced) {
+          return Fail("expected a backtick- or double-quoted key right after " + Describe(first) +
+                      ", got " + Describe(quoted));
         }
         Advance();
         id.key = quoted.text;
@@ -388,11 +376,9 @@ Status Parser::ParseInList(std::vector<std::string>* values) {
     const Token& value = Peek();
     if (value.kind != TokenKind::kString || value.quote == '`') {
       if (values->empty() && value.kind == TokenKind::kRParen) {
-        return Fail("empty IN list; expected a quoted string, got " +
-                    Describe(value));
+        return Fail("empty IN list; expected a quoted string, got " + Describe(value));
       }
-      return Fail("expected a quoted string in the IN list, got " +
-                  Describe(value));
+      return Fail("expected a quoted string in the IN list, got " + Describe(value));
     }
     Advance();
     values->push_back(value.text);
@@ -422,8 +408,7 @@ Result<Clause> Parser::ParseClause() {
       break;
     case Entity::kDataset:
       if (id.key != "name" && id.key != "digest" && id.key != "context") {
-        return Fail("invalid dataset key '" + id.key +
-                    "'; expected name, digest or context");
+        return Fail("invalid dataset key '" + id.key + "'; expected name, digest or context");
       }
       clause.key = id.key;
       allow_in = true;
@@ -452,40 +437,33 @@ Result<Clause> Parser::ParseClause() {
                 : op == ">"  ? Comparator::kGt
                              : Comparator::kGe;
     op_raw = op;
-  } else if (op_token.kind == TokenKind::kWord &&
-             ToLower(op_token.text) == "like") {
+  } else if (op_token.kind == TokenKind::kWord && ToLower(op_token.text) == "like") {
     clause.op = Comparator::kLike;
     op_raw = op_token.text;
-  } else if (op_token.kind == TokenKind::kWord &&
-             ToLower(op_token.text) == "ilike") {
+  } else if (op_token.kind == TokenKind::kWord && ToLower(op_token.text) == "ilike") {
     clause.op = Comparator::kILike;
     op_raw = op_token.text;
-  } else if (op_token.kind == TokenKind::kWord &&
-             ToLower(op_token.text) == "in") {
+  } else if (op_token.kind == TokenKind::kWord && ToLower(op_token.text) == "in") {
     clause.op = Comparator::kIn;
     op_raw = op_token.text;
-  } else if (op_token.kind == TokenKind::kWord &&
-             ToLower(op_token.text) == "not") {
+  } else if (op_token.kind == TokenKind::kWord && ToLower(op_token.text) == "not") {
     if (!PeekKeyword("in")) {
-      return Fail("expected IN after " + Describe(op_token) + ", got " +
-                  Describe(Peek()));
+      return Fail("expected IN after " + Describe(op_token) + ", got " + Describe(Peek()));
     }
     const Token& in_token = Advance();
     clause.op = Comparator::kNotIn;
     op_raw = RawSpan(op_token.pos, in_token.pos + in_token.len);
   } else {
-    return Fail("expected a comparator after " + subject + ", got " +
-                Describe(op_token));
+    return Fail("expected a comparator after " + subject + ", got " + Describe(op_token));
   }
 
   if (numeric && !IsNumericComparator(clause.op)) {
-    return Fail("comparator '" + op_raw + "' cannot be used with numeric key " +
-                subject + "; expected one of =, !=, <, <=, >, >=");
+    return Fail("comparator '" + op_raw + "' cannot be used with numeric key " + subject +
+                "; expected one of =, !=, <, <=, >, >=");
   }
   if (!numeric && !IsStringComparator(clause.op, allow_in)) {
     return Fail("comparator '" + op_raw + "' cannot be used with " + subject +
-                "; expected one of =, !=, LIKE, ILIKE" +
-                (allow_in ? ", IN, NOT IN" : ""));
+                "; expected one of =, !=, LIKE, ILIKE" + (allow_in ? ", IN, NOT IN" : ""));
   }
 
   clause.numeric = numeric;
@@ -498,14 +476,13 @@ Result<Clause> Parser::ParseClause() {
     std::optional<double> number;
     if (value.kind == TokenKind::kNumber) number = ParseDouble(value.text);
     if (!number.has_value() || !std::isfinite(*number)) {
-      return Fail("expected a number to compare " + subject + " with, got " +
-                  Describe(value));
+      return Fail("expected a number to compare " + subject + " with, got " + Describe(value));
     }
     clause.number_value = *number;
   } else {
     if (value.kind != TokenKind::kString || value.quote == '`') {
-      return Fail("expected a quoted string to compare " + subject +
-                  " with, got " + Describe(value));
+      return Fail("expected a quoted string to compare " + subject + " with, got " +
+                  Describe(value));
     }
     clause.string_value = value.text;
   }
@@ -526,8 +503,7 @@ Result<std::vector<Clause>> Parser::ParseFilter() {
       continue;
     }
     if (PeekKeyword("or")) {
-      return Fail("operator " + Describe(token) +
-                  " is not supported; join clauses with AND");
+      return Fail("operator " + Describe(token) + " is not supported; join clauses with AND");
     }
     return Fail("expected AND or end of input, got " + Describe(token));
   }
@@ -544,8 +520,7 @@ Result<OrderKey> Parser::ParseOrderBy() {
     case Entity::kTag:
       // Experiments can only be ordered by their attributes.
       if (!dialect_.runs) {
-        return Fail("cannot order " + std::string(dialect_.searched) +
-                    "s by '" + id.raw + "'");
+        return Fail("cannot order " + std::string(dialect_.searched) + "s by '" + id.raw + "'");
       }
       key.key = id.key;
       break;
@@ -596,8 +571,7 @@ Result<std::vector<Clause>> ParseExperimentFilter(std::string_view filter) {
 }
 
 Result<OrderKey> ParseExperimentOrderBy(std::string_view order_by) {
-  return Parser(order_by, OrderByPrefix(order_by), kExperimentDialect)
-      .ParseOrderBy();
+  return Parser(order_by, OrderByPrefix(order_by), kExperimentDialect).ParseOrderBy();
 }
 
 }  // namespace ringo::store

@@ -24,10 +24,10 @@ struct Clause {
   // experiments: name, creation_time, last_update_time. For datasets: name, digest, context.
   std::string key;
   Comparator op = Comparator::kEq;
-  bool numeric = false;              // true: compare number_value; false: string_value/values
-  double number_value = 0;           // metric and numeric attribute comparisons
-  std::string string_value;          // string comparisons (LIKE patterns kept as written)
-  std::vector<std::string> values;   // IN / NOT IN lists
+  bool numeric = false;             // true: compare number_value; false: string_value/values
+  double number_value = 0;          // metric and numeric attribute comparisons
+  std::string string_value;         // string comparisons (LIKE patterns kept as written)
+  std::vector<std::string> values;  // IN / NOT IN lists
 };
 
 // One order_by item.

@@ -56,8 +56,7 @@ std::string ComparatorName(Comparator op) {
 
 // Renders a clause as one string so a mismatch shows every field at once.
 std::string Render(const Clause& c) {
-  std::string out =
-      EntityName(c.entity) + "[" + c.key + "] " + ComparatorName(c.op) + " ";
+  std::string out = EntityName(c.entity) + "[" + c.key + "] " + ComparatorName(c.op) + " ";
   if (c.numeric) {
     out += "num:" + std::to_string(c.number_value);
   } else if (c.op == Comparator::kIn || c.op == Comparator::kNotIn) {
@@ -95,8 +94,7 @@ Clause Str(Entity entity, std::string key, Comparator op, std::string value) {
   return c;
 }
 
-Clause List(Entity entity, std::string key, Comparator op,
-            std::vector<std::string> values) {
+Clause List(Entity entity, std::string key, Comparator op, std::vector<std::string> values) {
   Clause c;
   c.entity = entity;
   c.key = std::move(key);
@@ -127,12 +125,10 @@ struct OrderCase {
   bool ascending;
 };
 
-void ExpectFilterError(const Result<std::vector<Clause>>& got,
-                       const ErrorCase& tc) {
+void ExpectFilterError(const Result<std::vector<Clause>>& got, const ErrorCase& tc) {
   ASSERT_FALSE(got.ok()) << "parsed: "
-                         << ::testing::PrintToString(
-                                got.ok() ? Render(got.value())
-                                         : std::vector<std::string>{});
+                         << ::testing::PrintToString(got.ok() ? Render(got.value())
+                                                              : std::vector<std::string>{});
   EXPECT_EQ(got.status().code(), Code::kInvalidArgument);
   const std::string& msg = got.status().message();
   EXPECT_EQ(msg.rfind("invalid filter '" + tc.input + "': ", 0), 0u) << msg;
@@ -144,8 +140,7 @@ void ExpectOrderByError(const Result<OrderKey>& got, const ErrorCase& tc) {
   ASSERT_FALSE(got.ok()) << "parsed key: " << got->key;
   EXPECT_EQ(got.status().code(), Code::kInvalidArgument);
   const std::string& msg = got.status().message();
-  EXPECT_EQ(msg.rfind("invalid order_by clause '" + tc.input + "': ", 0), 0u)
-      << msg;
+  EXPECT_EQ(msg.rfind("invalid order_by clause '" + tc.input + "': ", 0), 0u) << msg;
   EXPECT_NE(msg.find(tc.token), std::string::npos)
       << "message does not name " << tc.token << ": " << msg;
 }
@@ -170,73 +165,54 @@ const std::vector<FilterCase>& RunFilterCases() {
       // Params: each string comparator, both quote styles, every alias.
       {"params.lr = '0.01'", {Str(E::kParam, "lr", C::kEq, "0.01")}},
       {"param.opt != \"adam\"", {Str(E::kParam, "opt", C::kNe, "adam")}},
-      {"parameters.model LIKE '%bert%'",
-       {Str(E::kParam, "model", C::kLike, "%bert%")}},
-      {"parameter.model ILIKE 'Bert%'",
-       {Str(E::kParam, "model", C::kILike, "Bert%")}},
+      {"parameters.model LIKE '%bert%'", {Str(E::kParam, "model", C::kLike, "%bert%")}},
+      {"parameter.model ILIKE 'Bert%'", {Str(E::kParam, "model", C::kILike, "Bert%")}},
       // Tags: dotted unquoted keys and quoted keys.
-      {"tags.mlflow.parentRunId = 'abc'",
-       {Str(E::kTag, "mlflow.parentRunId", C::kEq, "abc")}},
+      {"tags.mlflow.parentRunId = 'abc'", {Str(E::kTag, "mlflow.parentRunId", C::kEq, "abc")}},
       {"tag.`my tag` = 'x'", {Str(E::kTag, "my tag", C::kEq, "x")}},
-      {"tags.\"mlflow.runName\" = 'r'",
-       {Str(E::kTag, "mlflow.runName", C::kEq, "r")}},
+      {"tags.\"mlflow.runName\" = 'r'", {Str(E::kTag, "mlflow.runName", C::kEq, "r")}},
       // String literal escapes.
       {"tags.t = 'it''s'", {Str(E::kTag, "t", C::kEq, "it's")}},
       {"tags.t = 'it\\'s'", {Str(E::kTag, "t", C::kEq, "it's")}},
-      {"tags.t = \"say \"\"hi\"\"\"",
-       {Str(E::kTag, "t", C::kEq, "say \"hi\"")}},
+      {"tags.t = \"say \"\"hi\"\"\"", {Str(E::kTag, "t", C::kEq, "say \"hi\"")}},
       {"tags.t = ''", {Str(E::kTag, "t", C::kEq, "")}},
       {"tags.t LIKE '%a\\_b%'", {Str(E::kTag, "t", C::kLike, "%a\\_b%")}},
       // String attributes, every prefix alias and none.
-      {"attributes.status = 'FINISHED'",
-       {Str(E::kAttribute, "status", C::kEq, "FINISHED")}},
-      {"attribute.user_id != 'bob'",
-       {Str(E::kAttribute, "user_id", C::kNe, "bob")}},
-      {"attr.artifact_uri LIKE 's3://%'",
-       {Str(E::kAttribute, "artifact_uri", C::kLike, "s3://%")}},
-      {"run.lifecycle_stage = 'active'",
-       {Str(E::kAttribute, "lifecycle_stage", C::kEq, "active")}},
+      {"attributes.status = 'FINISHED'", {Str(E::kAttribute, "status", C::kEq, "FINISHED")}},
+      {"attribute.user_id != 'bob'", {Str(E::kAttribute, "user_id", C::kNe, "bob")}},
+      {"attr.artifact_uri LIKE 's3://%'", {Str(E::kAttribute, "artifact_uri", C::kLike, "s3://%")}},
+      {"run.lifecycle_stage = 'active'", {Str(E::kAttribute, "lifecycle_stage", C::kEq, "active")}},
       {"status = 'RUNNING'", {Str(E::kAttribute, "status", C::kEq, "RUNNING")}},
       {"run_id = 'abc'", {Str(E::kAttribute, "run_id", C::kEq, "abc")}},
       // The run name's spellings.
       {"run_name = 'x'", {Str(E::kAttribute, "run_name", C::kEq, "x")}},
       {"\"run name\" = 'x'", {Str(E::kAttribute, "run_name", C::kEq, "x")}},
-      {"`run name` ILIKE 'x%'",
-       {Str(E::kAttribute, "run_name", C::kILike, "x%")}},
-      {"attributes.`run name` != 'y'",
-       {Str(E::kAttribute, "run_name", C::kNe, "y")}},
+      {"`run name` ILIKE 'x%'", {Str(E::kAttribute, "run_name", C::kILike, "x%")}},
+      {"attributes.`run name` != 'y'", {Str(E::kAttribute, "run_name", C::kNe, "y")}},
       // IN lists on run_id.
-      {"run_id IN ('a', 'b')",
-       {List(E::kAttribute, "run_id", C::kIn, {"a", "b"})}},
-      {"attributes.run_id NOT IN ('a')",
-       {List(E::kAttribute, "run_id", C::kNotIn, {"a"})}},
-      {"run_id not in (\"a\",'b''c')",
-       {List(E::kAttribute, "run_id", C::kNotIn, {"a", "b'c"})}},
+      {"run_id IN ('a', 'b')", {List(E::kAttribute, "run_id", C::kIn, {"a", "b"})}},
+      {"attributes.run_id NOT IN ('a')", {List(E::kAttribute, "run_id", C::kNotIn, {"a"})}},
+      {"run_id not in (\"a\",'b''c')", {List(E::kAttribute, "run_id", C::kNotIn, {"a", "b'c"})}},
       // Numeric attributes; created/Created stand for start_time.
-      {"start_time > 1700000000000",
-       {Num(E::kAttribute, "start_time", C::kGt, 1700000000000)}},
+      {"start_time > 1700000000000", {Num(E::kAttribute, "start_time", C::kGt, 1700000000000)}},
       {"end_time <= 5", {Num(E::kAttribute, "end_time", C::kLe, 5)}},
       {"created >= 1", {Num(E::kAttribute, "start_time", C::kGe, 1)}},
       {"Created < 2", {Num(E::kAttribute, "start_time", C::kLt, 2)}},
-      {"attributes.created != 3",
-       {Num(E::kAttribute, "start_time", C::kNe, 3)}},
+      {"attributes.created != 3", {Num(E::kAttribute, "start_time", C::kNe, 3)}},
       // Datasets.
       {"datasets.name = 'ds'", {Str(E::kDataset, "name", C::kEq, "ds")}},
-      {"dataset.digest IN ('d1','d2')",
-       {List(E::kDataset, "digest", C::kIn, {"d1", "d2"})}},
-      {"datasets.context NOT IN ('train')",
-       {List(E::kDataset, "context", C::kNotIn, {"train"})}},
+      {"dataset.digest IN ('d1','d2')", {List(E::kDataset, "digest", C::kIn, {"d1", "d2"})}},
+      {"datasets.context NOT IN ('train')", {List(E::kDataset, "context", C::kNotIn, {"train"})}},
       {"datasets.name LIKE 'ds%'", {Str(E::kDataset, "name", C::kLike, "ds%")}},
       // Several clauses, keyword case, and spacing.
       {"metrics.acc > 0.9 AND params.lr = '0.1' AND tags.t != 'x'",
-       {Num(E::kMetric, "acc", C::kGt, 0.9),
-        Str(E::kParam, "lr", C::kEq, "0.1"), Str(E::kTag, "t", C::kNe, "x")}},
+       {Num(E::kMetric, "acc", C::kGt, 0.9), Str(E::kParam, "lr", C::kEq, "0.1"),
+        Str(E::kTag, "t", C::kNe, "x")}},
       {"metrics.a > 1 and params.b like 'x' AnD tags.c iLiKe 'y'",
        {Num(E::kMetric, "a", C::kGt, 1), Str(E::kParam, "b", C::kLike, "x"),
         Str(E::kTag, "c", C::kILike, "y")}},
       {"metrics.acc>=0.9 AND params.lr='0.1'",
-       {Num(E::kMetric, "acc", C::kGe, 0.9),
-        Str(E::kParam, "lr", C::kEq, "0.1")}},
+       {Num(E::kMetric, "acc", C::kGe, 0.9), Str(E::kParam, "lr", C::kEq, "0.1")}},
   };
   return *cases;
 }
@@ -335,8 +311,7 @@ TEST(ParseRunFilterTest, EmptyInListSaysSo) {
 TEST(ParseRunFilterTest, UnknownAttributeMessage) {
   Result<std::vector<Clause>> got = ParseRunFilter("foo = 'x'");
   ASSERT_FALSE(got.ok());
-  EXPECT_NE(got.status().message().find("invalid attribute key 'foo'"),
-            std::string::npos)
+  EXPECT_NE(got.status().message().find("invalid attribute key 'foo'"), std::string::npos)
       << got.status().message();
 }
 
@@ -399,20 +374,15 @@ TEST(ParseExperimentFilterTest, Accepts) {
   const std::vector<FilterCase> cases = {
       {"", {}},
       {"name = 'exp'", {Str(E::kAttribute, "name", C::kEq, "exp")}},
-      {"attributes.name LIKE 'e%'",
-       {Str(E::kAttribute, "name", C::kLike, "e%")}},
-      {"attribute.name ILIKE 'E%'",
-       {Str(E::kAttribute, "name", C::kILike, "E%")}},
+      {"attributes.name LIKE 'e%'", {Str(E::kAttribute, "name", C::kLike, "e%")}},
+      {"attribute.name ILIKE 'E%'", {Str(E::kAttribute, "name", C::kILike, "E%")}},
       {"attr.name != \"x\"", {Str(E::kAttribute, "name", C::kNe, "x")}},
-      {"creation_time > 100",
-       {Num(E::kAttribute, "creation_time", C::kGt, 100)}},
-      {"last_update_time <= 5",
-       {Num(E::kAttribute, "last_update_time", C::kLe, 5)}},
+      {"creation_time > 100", {Num(E::kAttribute, "creation_time", C::kGt, 100)}},
+      {"last_update_time <= 5", {Num(E::kAttribute, "last_update_time", C::kLe, 5)}},
       {"tags.team = 'ml'", {Str(E::kTag, "team", C::kEq, "ml")}},
       {"tag.`a b` LIKE '%'", {Str(E::kTag, "a b", C::kLike, "%")}},
       {"name like 'x%' and tags.t != 'y'",
-       {Str(E::kAttribute, "name", C::kLike, "x%"),
-        Str(E::kTag, "t", C::kNe, "y")}},
+       {Str(E::kAttribute, "name", C::kLike, "x%"), Str(E::kTag, "t", C::kNe, "y")}},
   };
   for (const FilterCase& tc : cases) {
     SCOPED_TRACE(tc.filter);
@@ -449,8 +419,7 @@ TEST(ParseExperimentOrderByTest, Accepts) {
       {"name DESC", E::kAttribute, "name", false},
       {"experiment_id asc", E::kAttribute, "experiment_id", true},
       {"creation_time", E::kAttribute, "creation_time", true},
-      {"attributes.last_update_time DESC", E::kAttribute, "last_update_time",
-       false},
+      {"attributes.last_update_time DESC", E::kAttribute, "last_update_time", false},
       {"attr.creation_time", E::kAttribute, "creation_time", true},
   };
   for (const OrderCase& tc : cases) {
@@ -465,9 +434,8 @@ TEST(ParseExperimentOrderByTest, Accepts) {
 
 TEST(ParseExperimentOrderByTest, Rejects) {
   const std::vector<ErrorCase> cases = {
-      {"tags.t", "'tags.t'"}, {"metrics.a", "'metrics'"},
-      {"foo", "'foo'"},       {"start_time", "'start_time'"},
-      {"name DESC x", "'x'"}, {"", "end of input"},
+      {"tags.t", "'tags.t'"},         {"metrics.a", "'metrics'"}, {"foo", "'foo'"},
+      {"start_time", "'start_time'"}, {"name DESC x", "'x'"},     {"", "end of input"},
   };
   for (const ErrorCase& tc : cases) {
     SCOPED_TRACE(tc.input);

@@ -1,17 +1,17 @@
 // SQLite implementation of Store: one writer thread with group commit, pooled readers.
+#include <pthread.h>
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
 #include <variant>
-
-#include <pthread.h>
-#include <sched.h>
 
 #include "common/util.h"
 #include "store/run_names.h"
@@ -93,13 +93,20 @@ void BindAll(Stmt& stmt, const std::vector<SqlValue>& values) {
 
 const char* SqlOp(Comparator op) {
   switch (op) {
-    case Comparator::kEq: return "=";
-    case Comparator::kNe: return "!=";
-    case Comparator::kLt: return "<";
-    case Comparator::kLe: return "<=";
-    case Comparator::kGt: return ">";
-    case Comparator::kGe: return ">=";
-    default: return "=";
+    case Comparator::kEq:
+      return "=";
+    case Comparator::kNe:
+      return "!=";
+    case Comparator::kLt:
+      return "<";
+    case Comparator::kLe:
+      return "<=";
+    case Comparator::kGt:
+      return ">";
+    case Comparator::kGe:
+      return ">=";
+    default:
+      return "=";
   }
 }
 
@@ -148,8 +155,9 @@ void AppendRunClause(const Clause& c, std::string* sql, std::vector<SqlValue>* b
     // Metric, param and tag clauses are IN-subqueries rather than correlated EXISTS: SQLite
     // can then drive the search from the (key, value) index of the most selective clause.
     case Entity::kMetric:
-      *sql += "r.run_id IN (SELECT m.run_id FROM latest_metrics m WHERE m.key = ? AND "
-              "m.is_nan = 0 AND m.value ";
+      *sql +=
+          "r.run_id IN (SELECT m.run_id FROM latest_metrics m WHERE m.key = ? AND "
+          "m.is_nan = 0 AND m.value ";
       *sql += SqlOp(c.op);
       *sql += " ?)";
       binds->push_back(c.key);
@@ -158,17 +166,17 @@ void AppendRunClause(const Clause& c, std::string* sql, std::vector<SqlValue>* b
     case Entity::kParam:
     case Entity::kTag: {
       const char* table = c.entity == Entity::kParam ? "params" : "tags";
-      *sql += std::string("r.run_id IN (SELECT p.run_id FROM ") + table +
-              " p WHERE p.key = ? AND ";
+      *sql += std::string("r.run_id IN (SELECT p.run_id FROM ") + table + " p WHERE p.key = ? AND ";
       binds->push_back(c.key);
       AppendStringComparison(c, "p.value", sql, binds);
       *sql += ")";
       return;
     }
     case Entity::kDataset: {
-      *sql += "EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_id = i.dataset_id "
-              "LEFT JOIN input_tags t ON t.run_id = i.run_id AND t.dataset_id = i.dataset_id "
-              "AND t.key = 'mlflow.data.context' WHERE i.run_id = r.run_id AND ";
+      *sql +=
+          "EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_id = i.dataset_id "
+          "LEFT JOIN input_tags t ON t.run_id = i.run_id AND t.dataset_id = i.dataset_id "
+          "AND t.key = 'mlflow.data.context' WHERE i.run_id = r.run_id AND ";
       std::string column = c.key == "context" ? "t.value" : "d." + c.key;
       AppendStringComparison(c, column, sql, binds);
       *sql += ")";
@@ -185,8 +193,9 @@ void AppendRunOrder(const OrderKey& k, std::string* sql, std::vector<SqlValue>* 
       expr = RunAttributeColumn(k.key);
       break;
     case Entity::kMetric:
-      expr = "(SELECT CASE WHEN m.is_nan THEN NULL ELSE m.value END FROM latest_metrics m "
-             "WHERE m.run_id = r.run_id AND m.key = ?)";
+      expr =
+          "(SELECT CASE WHEN m.is_nan THEN NULL ELSE m.value END FROM latest_metrics m "
+          "WHERE m.run_id = r.run_id AND m.key = ?)";
       break;
     case Entity::kParam:
       expr = "(SELECT p.value FROM params p WHERE p.run_id = r.run_id AND p.key = ?)";
@@ -198,8 +207,8 @@ void AppendRunOrder(const OrderKey& k, std::string* sql, std::vector<SqlValue>* 
       expr = "NULL";
       break;
   }
-  bool has_bind = k.entity == Entity::kMetric || k.entity == Entity::kParam ||
-                  k.entity == Entity::kTag;
+  bool has_bind =
+      k.entity == Entity::kMetric || k.entity == Entity::kParam || k.entity == Entity::kTag;
   *sql += expr + " IS NULL, " + expr + (k.ascending ? " ASC, " : " DESC, ");
   if (has_bind) {
     binds->push_back(k.key);
@@ -209,9 +218,12 @@ void AppendRunOrder(const OrderKey& k, std::string* sql, std::vector<SqlValue>* 
 
 std::string ViewCondition(ViewType view, const char* column) {
   switch (view) {
-    case ViewType::kActiveOnly: return std::string(column) + " = 'active'";
-    case ViewType::kDeletedOnly: return std::string(column) + " = 'deleted'";
-    case ViewType::kAll: return "1";
+    case ViewType::kActiveOnly:
+      return std::string(column) + " = 'active'";
+    case ViewType::kDeletedOnly:
+      return std::string(column) + " = 'deleted'";
+    case ViewType::kAll:
+      return "1";
   }
   return "1";
 }
@@ -253,8 +265,9 @@ class SqliteStore final : public Store {
             }
             RETURN_IF_ERROR(s);
           }
-          ASSIGN_OR_RETURN(Stmt * next,
-                           db.Prepare("SELECT COALESCE(MAX(experiment_id), -1) + 1 FROM experiments"));
+          ASSIGN_OR_RETURN(
+              Stmt * next,
+              db.Prepare("SELECT COALESCE(MAX(experiment_id), -1) + 1 FROM experiments"));
           {
             StmtGuard g(*next);
             Status s;
@@ -262,9 +275,9 @@ class SqliteStore final : public Store {
             *id = g->Int(0);
           }
           int64_t now = NowMillis();
-          std::string location =
-              artifact_location.empty() ? "mlflow-artifacts:/" + std::to_string(*id)
-                                        : artifact_location;
+          std::string location = artifact_location.empty()
+                                     ? "mlflow-artifacts:/" + std::to_string(*id)
+                                     : artifact_location;
           ASSIGN_OR_RETURN(Stmt * ins,
                            db.Prepare("INSERT INTO experiments (experiment_id, name, "
                                       "artifact_location, lifecycle_stage, creation_time, "
@@ -311,8 +324,9 @@ class SqliteStore final : public Store {
     for (const Clause& c : clauses) {
       sql += " AND ";
       if (c.entity == Entity::kTag) {
-        sql += "EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id "
-               "AND t.key = ? AND ";
+        sql +=
+            "EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id "
+            "AND t.key = ? AND ";
         binds.push_back(c.key);
         AppendStringComparison(c, "t.value", &sql, &binds);
         sql += ")";
@@ -358,7 +372,8 @@ class SqliteStore final : public Store {
   }
 
   void RenameExperiment(std::string experiment_id, std::string new_name, Done done) override {
-    if (new_name.empty()) return done(InvalidArgument("experiment name must be a non-empty string"));
+    if (new_name.empty())
+      return done(InvalidArgument("experiment name must be a non-empty string"));
     auto id = ParseExperimentId(experiment_id);
     if (!id.ok()) return done(id.status());
     Submit(
@@ -369,7 +384,8 @@ class SqliteStore final : public Store {
             return FailedPrecondition("cannot rename a non-active experiment '" + experiment_id +
                                       "'");
           }
-          ASSIGN_OR_RETURN(Stmt * find, db.Prepare("SELECT experiment_id FROM experiments WHERE name = ?"));
+          ASSIGN_OR_RETURN(Stmt * find,
+                           db.Prepare("SELECT experiment_id FROM experiments WHERE name = ?"));
           {
             StmtGuard g(*find);
             g->Bind(1, new_name);
@@ -494,8 +510,12 @@ class SqliteStore final : public Store {
                                       "'active')"));
           {
             StmtGuard g(*ins);
-            g->Bind(1, *run_id).Bind(2, *exp_id).Bind(3, name).Bind(4, user).Bind(5, start).Bind(
-                6, artifact_uri);
+            g->Bind(1, *run_id)
+                .Bind(2, *exp_id)
+                .Bind(3, name)
+                .Bind(4, user)
+                .Bind(5, start)
+                .Bind(6, artifact_uri);
             RETURN_IF_ERROR(g->Exec());
           }
           for (const Tag& t : req.tags) RETURN_IF_ERROR(UpsertTag(db, *run_id, t));
@@ -576,7 +596,8 @@ class SqliteStore final : public Store {
           const std::string key = "mlflow.log-model.history";
           std::string history;
           {
-            ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT value FROM tags WHERE run_id = ? AND key = ?"));
+            ASSIGN_OR_RETURN(Stmt * q,
+                             db.Prepare("SELECT value FROM tags WHERE run_id = ? AND key = ?"));
             StmtGuard g(*q);
             g->Bind(1, run_id).Bind(2, key);
             Status s;
@@ -615,10 +636,10 @@ class SqliteStore final : public Store {
 
   void LogInputs(std::string run_id, std::vector<DatasetInput> inputs, Done done) override {
     for (const DatasetInput& in : inputs) {
-      if (in.dataset.name.empty() || in.dataset.digest.empty() ||
-          in.dataset.source_type.empty() || in.dataset.source.empty()) {
-        return done(InvalidArgument(
-            "each dataset needs a non-empty name, digest, source_type and source"));
+      if (in.dataset.name.empty() || in.dataset.digest.empty() || in.dataset.source_type.empty() ||
+          in.dataset.source.empty()) {
+        return done(
+            InvalidArgument("each dataset needs a non-empty name, digest, source_type and source"));
       }
       for (const Tag& t : in.tags) {
         Status s = ValidateTag(t);
@@ -630,7 +651,8 @@ class SqliteStore final : public Store {
           RETURN_IF_ERROR(CheckRunActive(db, run_id));
           int64_t experiment_id = 0;
           {
-            ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT experiment_id FROM runs WHERE run_id = ?"));
+            ASSIGN_OR_RETURN(Stmt * q,
+                             db.Prepare("SELECT experiment_id FROM runs WHERE run_id = ?"));
             StmtGuard g(*q);
             g->Bind(1, run_id);
             Status s;
@@ -717,11 +739,12 @@ class SqliteStore final : public Store {
   Result<MetricPage> GetMetricHistory(const std::string& run_id, const std::string& key,
                                       int64_t max_results, const std::string& page_token) override {
     MetricPage page;
-    ASSIGN_OR_RETURN(page.next_page_token,
-                     VisitMetricHistory(run_id, key, max_results, page_token,
-                                        [&](double value, int64_t timestamp, int64_t step) {
-                                          page.metrics.push_back(Metric{key, value, timestamp, step});
-                                        }));
+    ASSIGN_OR_RETURN(
+        page.next_page_token,
+        VisitMetricHistory(run_id, key, max_results, page_token,
+                           [&](double value, int64_t timestamp, int64_t step) {
+                             page.metrics.push_back(Metric{key, value, timestamp, step});
+                           }));
     return page;
   }
 
@@ -768,12 +791,14 @@ class SqliteStore final : public Store {
       std::vector<Metric> points;
       {
         StmtGuard g(*q);
-        g->Bind(1, run_id).Bind(2, key).Bind(3, start_step.value_or(INT64_MIN))
+        g->Bind(1, run_id)
+            .Bind(2, key)
+            .Bind(3, start_step.value_or(INT64_MIN))
             .Bind(4, end_step.value_or(INT64_MAX));
         Status s;
         while (g->Step(&s)) {
-          points.push_back(Metric{key, g->Int(3) ? std::nan("") : g->Double(2), g->Int(1),
-                                  g->Int(0)});
+          points.push_back(
+              Metric{key, g->Int(3) ? std::nan("") : g->Double(2), g->Int(1), g->Int(0)});
         }
         RETURN_IF_ERROR(s);
       }
@@ -846,9 +871,7 @@ class SqliteStore final : public Store {
     std::lock_guard join_lock(join_mu_);
     if (writer_thread_.joinable()) writer_thread_.join();
     writer_done_.store(true);
-    {
-      std::lock_guard checkpoint_lock(checkpoint_mu_);
-    }
+    { std::lock_guard checkpoint_lock(checkpoint_mu_); }
     checkpoint_cv_.notify_all();
     if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   }
@@ -878,8 +901,9 @@ class SqliteStore final : public Store {
       }
     }
     ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(options_.path, false));
-    RETURN_IF_ERROR(db->ExecScript("PRAGMA query_only = ON; PRAGMA cache_size = -32000; "
-                                   "PRAGMA mmap_size = 268435456"));
+    RETURN_IF_ERROR(
+        db->ExecScript("PRAGMA query_only = ON; PRAGMA cache_size = -32000; "
+                       "PRAGMA mmap_size = 268435456"));
     return ReaderLease(this, std::move(db));
   }
 
@@ -1070,9 +1094,11 @@ class SqliteStore final : public Store {
 
   Result<Experiment> LoadExperiment(Db& db, const char* where, const SqlValue& key,
                                     const std::string& not_found) {
-    std::string sql = std::string("SELECT experiment_id, name, artifact_location, "
-                                  "lifecycle_stage, creation_time, last_update_time FROM "
-                                  "experiments WHERE ") + where;
+    std::string sql = std::string(
+                          "SELECT experiment_id, name, artifact_location, "
+                          "lifecycle_stage, creation_time, last_update_time FROM "
+                          "experiments WHERE ") +
+                      where;
     ASSIGN_OR_RETURN(Stmt * q, db.Prepare(sql));
     Experiment e;
     {
@@ -1158,7 +1184,8 @@ class SqliteStore final : public Store {
       }
       RETURN_IF_ERROR(s);
     }
-    ASSIGN_OR_RETURN(Stmt * ins, db.Prepare("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)"));
+    ASSIGN_OR_RETURN(Stmt * ins,
+                     db.Prepare("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)"));
     StmtGuard g(*ins);
     g->Bind(1, run_id).Bind(2, p.key).Bind(3, p.value);
     return g->Exec();
@@ -1171,7 +1198,11 @@ class SqliteStore final : public Store {
                                             "timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)"));
     {
       StmtGuard g(*ins);
-      g->Bind(1, run_id).Bind(2, m.key).Bind(3, m.step).Bind(4, m.timestamp).BindDouble(5, value)
+      g->Bind(1, run_id)
+          .Bind(2, m.key)
+          .Bind(3, m.step)
+          .Bind(4, m.timestamp)
+          .BindDouble(5, value)
           .Bind(6, int64_t{is_nan});
       RETURN_IF_ERROR(g->Exec());
     }
@@ -1184,7 +1215,11 @@ class SqliteStore final : public Store {
                                 "(excluded.step, excluded.timestamp, excluded.value) > (step, "
                                 "timestamp, value)"));
     StmtGuard g(*up);
-    g->Bind(1, run_id).Bind(2, m.key).Bind(3, m.step).Bind(4, m.timestamp).BindDouble(5, value)
+    g->Bind(1, run_id)
+        .Bind(2, m.key)
+        .Bind(3, m.step)
+        .Bind(4, m.timestamp)
+        .BindDouble(5, value)
         .Bind(6, int64_t{is_nan});
     return g->Exec();
   }
@@ -1223,8 +1258,14 @@ class SqliteStore final : public Store {
                                 "source_type, source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, "
                                 "?, ?)"));
     StmtGuard g(*ins);
-    g->Bind(1, id).Bind(2, experiment_id).Bind(3, d.name).Bind(4, d.digest).Bind(5, d.source_type)
-        .Bind(6, d.source).Bind(7, d.schema).Bind(8, d.profile);
+    g->Bind(1, id)
+        .Bind(2, experiment_id)
+        .Bind(3, d.name)
+        .Bind(4, d.digest)
+        .Bind(5, d.source_type)
+        .Bind(6, d.source)
+        .Bind(7, d.schema)
+        .Bind(8, d.profile);
     RETURN_IF_ERROR(g->Exec());
     return id;
   }
@@ -1260,20 +1301,24 @@ class SqliteStore final : public Store {
       StmtGuard g(*m);
       g->Bind(1, run_id);
       while (g->Step(&s)) {
-        run.metrics.push_back(Metric{std::string(g->Text(0)), g->Int(4) ? std::nan("") : g->Double(1),
-                                     g->Int(2), g->Int(3)});
+        run.metrics.push_back(Metric{std::string(g->Text(0)),
+                                     g->Int(4) ? std::nan("") : g->Double(1), g->Int(2),
+                                     g->Int(3)});
       }
       RETURN_IF_ERROR(s);
     }
     {
-      ASSIGN_OR_RETURN(Stmt * p, db.Prepare("SELECT key, value FROM params WHERE run_id = ? ORDER BY key"));
+      ASSIGN_OR_RETURN(Stmt * p,
+                       db.Prepare("SELECT key, value FROM params WHERE run_id = ? ORDER BY key"));
       StmtGuard g(*p);
       g->Bind(1, run_id);
-      while (g->Step(&s)) run.params.push_back(Param{std::string(g->Text(0)), std::string(g->Text(1))});
+      while (g->Step(&s))
+        run.params.push_back(Param{std::string(g->Text(0)), std::string(g->Text(1))});
       RETURN_IF_ERROR(s);
     }
     {
-      ASSIGN_OR_RETURN(Stmt * t, db.Prepare("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key"));
+      ASSIGN_OR_RETURN(Stmt * t,
+                       db.Prepare("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key"));
       StmtGuard g(*t);
       g->Bind(1, run_id);
       while (g->Step(&s)) run.tags.push_back(Tag{std::string(g->Text(0)), std::string(g->Text(1))});
@@ -1292,9 +1337,9 @@ class SqliteStore final : public Store {
         while (g->Step(&s)) {
           dataset_ids.emplace_back(g->Text(0));
           DatasetInput in;
-          in.dataset = Dataset{std::string(g->Text(1)), std::string(g->Text(2)),
-                               std::string(g->Text(3)), std::string(g->Text(4)),
-                               std::string(g->Text(5)), std::string(g->Text(6))};
+          in.dataset =
+              Dataset{std::string(g->Text(1)), std::string(g->Text(2)), std::string(g->Text(3)),
+                      std::string(g->Text(4)), std::string(g->Text(5)), std::string(g->Text(6))};
           run.inputs.push_back(std::move(in));
         }
         RETURN_IF_ERROR(s);

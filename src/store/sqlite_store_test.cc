@@ -33,8 +33,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl =
-        (fs::temp_directory_path() / "ringo-store-test-XXXXXX").string();
+    std::string tmpl = (fs::temp_directory_path() / "ringo-store-test-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     Reopen();
@@ -59,31 +58,27 @@ class StoreTest : public ::testing::Test {
     store_ = std::move(opened).value();
   }
 
-  Result<std::string> CreateExperiment(
-      const std::string& name, std::vector<Tag> tags = {},
-      const std::string& artifact_location = "") {
+  Result<std::string> CreateExperiment(const std::string& name, std::vector<Tag> tags = {},
+                                       const std::string& artifact_location = "") {
     return WaitFor<std::string>([&](DoneWith<std::string> done) {
       store_->CreateExperiment(name, artifact_location, tags, std::move(done));
     });
   }
 
-  std::string MustCreateExperiment(const std::string& name,
-                                   std::vector<Tag> tags = {}) {
+  std::string MustCreateExperiment(const std::string& name, std::vector<Tag> tags = {}) {
     Result<std::string> id = CreateExperiment(name, std::move(tags));
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     return id.ok() ? *id : "";
   }
 
   Result<store::Run> CreateRun(CreateRunRequest request) {
-    return WaitFor<store::Run>([&](DoneWith<store::Run> done) {
-      store_->CreateRun(request, std::move(done));
-    });
+    return WaitFor<store::Run>(
+        [&](DoneWith<store::Run> done) { store_->CreateRun(request, std::move(done)); });
   }
 
   // Creates a run in `experiment_id` named `name`, started at `start_time` (0:
   // now).
-  store::Run MustCreateRun(const std::string& experiment_id,
-                           const std::string& name = "",
+  store::Run MustCreateRun(const std::string& experiment_id, const std::string& name = "",
                            int64_t start_time = 0) {
     CreateRunRequest request;
     request.experiment_id = experiment_id;
@@ -95,32 +90,28 @@ class StoreTest : public ::testing::Test {
   }
 
   Result<RunInfo> UpdateRun(UpdateRunRequest request) {
-    return WaitFor<RunInfo>([&](DoneWith<RunInfo> done) {
-      store_->UpdateRun(request, std::move(done));
-    });
+    return WaitFor<RunInfo>(
+        [&](DoneWith<RunInfo> done) { store_->UpdateRun(request, std::move(done)); });
   }
 
   Status LogBatch(const std::string& run_id, Batch batch) {
-    return Wait(
-        [&](Done done) { store_->LogBatch(run_id, batch, std::move(done)); });
+    return Wait([&](Done done) { store_->LogBatch(run_id, batch, std::move(done)); });
   }
 
-  Status LogMetric(const std::string& run_id, const std::string& key,
-                   double value, int64_t step, int64_t timestamp) {
+  Status LogMetric(const std::string& run_id, const std::string& key, double value, int64_t step,
+                   int64_t timestamp) {
     Batch b;
     b.metrics.push_back(Metric{key, value, timestamp, step});
     return LogBatch(run_id, std::move(b));
   }
 
-  Status LogParam(const std::string& run_id, const std::string& key,
-                  const std::string& value) {
+  Status LogParam(const std::string& run_id, const std::string& key, const std::string& value) {
     Batch b;
     b.params.push_back(Param{key, value});
     return LogBatch(run_id, std::move(b));
   }
 
-  Status SetTag(const std::string& run_id, const std::string& key,
-                const std::string& value) {
+  Status SetTag(const std::string& run_id, const std::string& key, const std::string& value) {
     Batch b;
     b.tags.push_back(Tag{key, value});
     return LogBatch(run_id, std::move(b));
@@ -130,26 +121,20 @@ class StoreTest : public ::testing::Test {
     return Wait([&](Done done) { store_->DeleteRun(run_id, std::move(done)); });
   }
   Status RestoreRun(const std::string& run_id) {
-    return Wait(
-        [&](Done done) { store_->RestoreRun(run_id, std::move(done)); });
+    return Wait([&](Done done) { store_->RestoreRun(run_id, std::move(done)); });
   }
   Status DeleteExperiment(const std::string& id) {
-    return Wait(
-        [&](Done done) { store_->DeleteExperiment(id, std::move(done)); });
+    return Wait([&](Done done) { store_->DeleteExperiment(id, std::move(done)); });
   }
   Status RestoreExperiment(const std::string& id) {
-    return Wait(
-        [&](Done done) { store_->RestoreExperiment(id, std::move(done)); });
+    return Wait([&](Done done) { store_->RestoreExperiment(id, std::move(done)); });
   }
   Status RenameExperiment(const std::string& id, const std::string& name) {
-    return Wait([&](Done done) {
-      store_->RenameExperiment(id, name, std::move(done));
-    });
+    return Wait([&](Done done) { store_->RenameExperiment(id, name, std::move(done)); });
   }
 
   // All points of one metric, following page tokens.
-  std::vector<Metric> History(const std::string& run_id,
-                              const std::string& key) {
+  std::vector<Metric> History(const std::string& run_id, const std::string& key) {
     Result<MetricPage> page = store_->GetMetricHistory(run_id, key, 0, "");
     EXPECT_TRUE(page.ok()) << page.status().ToString();
     return page.ok() ? page->metrics : std::vector<Metric>{};
@@ -171,24 +156,21 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-std::optional<std::string> FindTag(const std::vector<Tag>& tags,
-                                   const std::string& key) {
+std::optional<std::string> FindTag(const std::vector<Tag>& tags, const std::string& key) {
   for (const Tag& t : tags) {
     if (t.key == key) return t.value;
   }
   return std::nullopt;
 }
 
-std::optional<std::string> FindParam(const store::Run& run,
-                                     const std::string& key) {
+std::optional<std::string> FindParam(const store::Run& run, const std::string& key) {
   for (const Param& p : run.params) {
     if (p.key == key) return p.value;
   }
   return std::nullopt;
 }
 
-std::optional<Metric> FindMetric(const store::Run& run,
-                                 const std::string& key) {
+std::optional<Metric> FindMetric(const store::Run& run, const std::string& key) {
   for (const Metric& m : run.metrics) {
     if (m.key == key) return m;
   }
@@ -214,8 +196,7 @@ TEST_F(ExperimentStoreTest, DefaultExperimentExists) {
 }
 
 TEST_F(ExperimentStoreTest, CreateThenGetByIdAndName) {
-  Result<std::string> id =
-      CreateExperiment("exp-a", {{"team", "vision"}, {"owner", "ana"}});
+  Result<std::string> id = CreateExperiment("exp-a", {{"team", "vision"}, {"owner", "ana"}});
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_EQ(*id, "1");
 
@@ -243,19 +224,15 @@ TEST_F(ExperimentStoreTest, CreateKeepsGivenArtifactLocation) {
 
 TEST_F(ExperimentStoreTest, CreateRejectsEmptyNameAndBadTags) {
   EXPECT_EQ(CreateExperiment("").status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(CreateExperiment("x", {{"bad key!", "v"}}).status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(CreateExperiment("x", {{"bad key!", "v"}}).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(store_->GetExperimentByName("x").status().code(), Code::kNotFound);
 }
 
 TEST_F(ExperimentStoreTest, UnknownExperimentIsNotFound) {
   EXPECT_EQ(store_->GetExperiment("42").status().code(), Code::kNotFound);
-  EXPECT_EQ(store_->GetExperimentByName("nope").status().code(),
-            Code::kNotFound);
-  EXPECT_EQ(store_->GetExperiment("abc").status().code(),
-            Code::kInvalidArgument);
-  EXPECT_EQ(store_->GetExperiment("-1").status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(store_->GetExperimentByName("nope").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetExperiment("abc").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->GetExperiment("-1").status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(ExperimentStoreTest, DuplicateNameIsAlreadyExistsEvenWhenDeleted) {
@@ -271,8 +248,7 @@ TEST_F(ExperimentStoreTest, Rename) {
   MustCreateExperiment("taken");
   ASSERT_TRUE(RenameExperiment(id, "new").ok());
   EXPECT_EQ(store_->GetExperiment(id)->name, "new");
-  EXPECT_EQ(store_->GetExperimentByName("old").status().code(),
-            Code::kNotFound);
+  EXPECT_EQ(store_->GetExperimentByName("old").status().code(), Code::kNotFound);
   EXPECT_EQ(store_->GetExperimentByName("new")->experiment_id, id);
 
   EXPECT_TRUE(RenameExperiment(id, "new").ok());  // to its own name
@@ -314,16 +290,11 @@ TEST_F(ExperimentStoreTest, DeleteFailures) {
 
 TEST_F(ExperimentStoreTest, SetAndDeleteTags) {
   std::string id = MustCreateExperiment("exp");
-  auto set = [&](const std::string& exp, const std::string& k,
-                 const std::string& v) {
-    return Wait([&](Done done) {
-      store_->SetExperimentTag(exp, Tag{k, v}, std::move(done));
-    });
+  auto set = [&](const std::string& exp, const std::string& k, const std::string& v) {
+    return Wait([&](Done done) { store_->SetExperimentTag(exp, Tag{k, v}, std::move(done)); });
   };
   auto del = [&](const std::string& exp, const std::string& k) {
-    return Wait([&](Done done) {
-      store_->DeleteExperimentTag(exp, k, std::move(done));
-    });
+    return Wait([&](Done done) { store_->DeleteExperimentTag(exp, k, std::move(done)); });
   };
   ASSERT_TRUE(set(id, "a", "1").ok());
   ASSERT_TRUE(set(id, "b", "2").ok());
@@ -340,8 +311,7 @@ TEST_F(ExperimentStoreTest, SetAndDeleteTags) {
 
   EXPECT_EQ(del(id, "a").code(), Code::kNotFound);
   EXPECT_EQ(set(id, "bad key!", "v").code(), Code::kInvalidArgument);
-  EXPECT_EQ(set(id, "k", std::string(8001, 'v')).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(set(id, "k", std::string(8001, 'v')).code(), Code::kInvalidArgument);
   EXPECT_EQ(set("99", "k", "v").code(), Code::kNotFound);
 
   ASSERT_TRUE(DeleteExperiment(id).ok());
@@ -422,8 +392,7 @@ TEST_F(ExperimentSearchTest, PagesCoverEveryExperimentOnce) {
     ASSERT_LT(++pages, 10);
   } while (!s.page_token.empty());
   EXPECT_EQ(pages, 3);  // 7 experiments: 3 + 3 + 1
-  EXPECT_EQ(seen, (std::vector<std::string>{"Default", "e0", "e1", "e2", "e3",
-                                            "e4", "e5"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"Default", "e0", "e1", "e2", "e3", "e4", "e5"}));
 }
 
 TEST_F(ExperimentSearchTest, ExactMultipleOfPageSizeEndsWithoutToken) {
@@ -455,27 +424,21 @@ TEST_F(ExperimentSearchTest, ViewTypes) {
 TEST_F(ExperimentSearchTest, RejectsBadArguments) {
   ExperimentSearch s;
   s.filter = "name === 'x'";
-  EXPECT_EQ(store_->SearchExperiments(s).status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(store_->SearchExperiments(s).status().code(), Code::kInvalidArgument);
   s = {};
   s.filter = "metrics.acc > 1";
-  EXPECT_EQ(store_->SearchExperiments(s).status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(store_->SearchExperiments(s).status().code(), Code::kInvalidArgument);
   s = {};
   s.order_by = {"nonsense"};
-  EXPECT_EQ(store_->SearchExperiments(s).status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(store_->SearchExperiments(s).status().code(), Code::kInvalidArgument);
   s = {};
   s.max_results = 0;
-  EXPECT_EQ(store_->SearchExperiments(s).status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(store_->SearchExperiments(s).status().code(), Code::kInvalidArgument);
   s.max_results = 50001;
-  EXPECT_EQ(store_->SearchExperiments(s).status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(store_->SearchExperiments(s).status().code(), Code::kInvalidArgument);
   s = {};
   s.page_token = "not a token";
-  EXPECT_EQ(store_->SearchExperiments(s).status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(store_->SearchExperiments(s).status().code(), Code::kInvalidArgument);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -495,8 +458,7 @@ TEST_F(RunStoreTest, CreateRunGeneratesNameAndRunNameTag) {
   EXPECT_EQ(info.lifecycle_stage, "active");
   EXPECT_EQ(info.start_time, 1234);
   EXPECT_FALSE(info.end_time.has_value());
-  EXPECT_EQ(info.artifact_uri,
-            "mlflow-artifacts:/" + exp + "/" + info.run_id + "/artifacts");
+  EXPECT_EQ(info.artifact_uri, "mlflow-artifacts:/" + exp + "/" + info.run_id + "/artifacts");
 
   Result<store::Run> got = store_->GetRun(info.run_id);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
@@ -547,8 +509,7 @@ TEST_F(RunStoreTest, CreateRunFailures) {
 }
 
 TEST_F(RunStoreTest, GetUnknownRunIsNotFound) {
-  EXPECT_EQ(store_->GetRun("0123456789abcdef0123456789abcdef").status().code(),
-            Code::kNotFound);
+  EXPECT_EQ(store_->GetRun("0123456789abcdef0123456789abcdef").status().code(), Code::kNotFound);
 }
 
 TEST_F(RunStoreTest, UpdateRunSetsStatusEndTimeAndName) {
@@ -617,15 +578,12 @@ TEST_F(RunStoreTest, DeleteAndRestoreRun) {
   EXPECT_EQ(store_->GetRun(id)->info.lifecycle_stage, "active");
   EXPECT_TRUE(LogMetric(id, "m", 1, 0, 1).ok());
 
-  EXPECT_EQ(DeleteRun("ffffffffffffffffffffffffffffffff").code(),
-            Code::kNotFound);
-  EXPECT_EQ(RestoreRun("ffffffffffffffffffffffffffffffff").code(),
-            Code::kNotFound);
+  EXPECT_EQ(DeleteRun("ffffffffffffffffffffffffffffffff").code(), Code::kNotFound);
+  EXPECT_EQ(RestoreRun("ffffffffffffffffffffffffffffffff").code(), Code::kNotFound);
 }
 
 TEST_F(RunStoreTest, LogBatchToUnknownRunIsNotFound) {
-  EXPECT_EQ(LogMetric("ffffffffffffffffffffffffffffffff", "m", 1, 0, 0).code(),
-            Code::kNotFound);
+  EXPECT_EQ(LogMetric("ffffffffffffffffffffffffffffffff", "m", 1, 0, 0).code(), Code::kNotFound);
 }
 
 TEST_F(RunStoreTest, LogBatchRejectsInvalidBatchUpFront) {
@@ -723,9 +681,8 @@ TEST_F(RunStoreTest, NonFiniteMetricValuesRoundTrip) {
   const std::string& id = run.info.run_id;
   const double nan = std::nan("");
   Batch b;
-  b.metrics = {{"nan", nan, 10, 0},    {"pinf", kInf, 10, 0},
-               {"ninf", -kInf, 10, 0}, {"mixed", 1.0, 10, 0},
-               {"mixed", nan, 11, 1},  {"mixed", kInf, 12, 2},
+  b.metrics = {{"nan", nan, 10, 0},    {"pinf", kInf, 10, 0}, {"ninf", -kInf, 10, 0},
+               {"mixed", 1.0, 10, 0},  {"mixed", nan, 11, 1}, {"mixed", kInf, 12, 2},
                {"mixed", -kInf, 13, 3}};
   ASSERT_TRUE(LogBatch(id, b).ok());
 
@@ -764,8 +721,8 @@ TEST_F(RunStoreTest, HistoryKeepsDuplicateSteps) {
   for (size_t i = 1; i < 4; ++i) EXPECT_EQ(h[i].step, 5);
   std::multiset<std::pair<int64_t, double>> at_step5;
   for (size_t i = 1; i < 4; ++i) at_step5.insert({h[i].timestamp, h[i].value});
-  EXPECT_EQ(at_step5, (std::multiset<std::pair<int64_t, double>>{
-                          {100, 1.0}, {100, 2.0}, {200, 1.0}}));
+  EXPECT_EQ(at_step5,
+            (std::multiset<std::pair<int64_t, double>>{{100, 1.0}, {100, 2.0}, {200, 1.0}}));
   for (const Metric& m : h) EXPECT_EQ(m.key, "m");
 }
 
@@ -779,17 +736,13 @@ TEST_F(RunStoreTest, LatestMetricIsMaxStepThenTimestampThenValue) {
   };
   ASSERT_TRUE(LogMetric(id, "m", 10.0, 1, 500).ok());
   EXPECT_EQ(latest().value, 10.0);
-  ASSERT_TRUE(LogMetric(id, "m", 1.0, 2, 100)
-                  .ok());  // higher step wins over later timestamp
+  ASSERT_TRUE(LogMetric(id, "m", 1.0, 2, 100).ok());  // higher step wins over later timestamp
   EXPECT_EQ(latest().value, 1.0);
-  ASSERT_TRUE(
-      LogMetric(id, "m", 99.0, 1, 900).ok());  // a lower step never wins
+  ASSERT_TRUE(LogMetric(id, "m", 99.0, 1, 900).ok());  // a lower step never wins
   EXPECT_EQ(latest().value, 1.0);
-  ASSERT_TRUE(LogMetric(id, "m", 0.5, 2, 100)
-                  .ok());  // same step and time: larger value wins
+  ASSERT_TRUE(LogMetric(id, "m", 0.5, 2, 100).ok());  // same step and time: larger value wins
   EXPECT_EQ(latest().value, 1.0);
-  ASSERT_TRUE(
-      LogMetric(id, "m", 100.0, 2, 50).ok());  // same step, earlier time
+  ASSERT_TRUE(LogMetric(id, "m", 100.0, 2, 50).ok());  // same step, earlier time
   EXPECT_EQ(latest().value, 1.0);
   ASSERT_TRUE(LogMetric(id, "m", -5.0, 2, 101).ok());  // same step, later time
   Metric m = latest();
@@ -809,16 +762,14 @@ TEST_F(RunStoreTest, LatestMetricIsMaxStepThenTimestampThenValue) {
                {"m", 99.0, 900, 1},
                {"m", 1.0, 100, 2}};
   ASSERT_TRUE(LogBatch(other.info.run_id, b).ok());
-  EXPECT_EQ(FindMetric(store_->GetRun(other.info.run_id).value(), "m")->value,
-            3.0);
+  EXPECT_EQ(FindMetric(store_->GetRun(other.info.run_id).value(), "m")->value, 3.0);
 }
 
 TEST_F(RunStoreTest, MetricHistoryPagesCoverEveryPointOnce) {
   store::Run run = MustCreateRun("0");
   const std::string& id = run.info.run_id;
   Batch b;
-  for (int i = 0; i < 25; ++i)
-    b.metrics.push_back(Metric{"m", double(i), 1000 + i, 24 - i});
+  for (int i = 0; i < 25; ++i) b.metrics.push_back(Metric{"m", double(i), 1000 + i, 24 - i});
   ASSERT_TRUE(LogBatch(id, b).ok());
 
   std::vector<Metric> all;
@@ -853,15 +804,11 @@ TEST_F(RunStoreTest, MetricHistoryPagesCoverEveryPointOnce) {
 TEST_F(RunStoreTest, MetricHistoryFailures) {
   store::Run run = MustCreateRun("0");
   EXPECT_EQ(
-      store_->GetMetricHistory("ffffffffffffffffffffffffffffffff", "m", 0, "")
-          .status()
-          .code(),
+      store_->GetMetricHistory("ffffffffffffffffffffffffffffffff", "m", 0, "").status().code(),
       Code::kNotFound);
-  EXPECT_EQ(
-      store_->GetMetricHistory(run.info.run_id, "m", 10, "%%%").status().code(),
-      Code::kInvalidArgument);
-  Result<MetricPage> none =
-      store_->GetMetricHistory(run.info.run_id, "absent", 0, "");
+  EXPECT_EQ(store_->GetMetricHistory(run.info.run_id, "m", 10, "%%%").status().code(),
+            Code::kInvalidArgument);
+  Result<MetricPage> none = store_->GetMetricHistory(run.info.run_id, "absent", 0, "");
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->metrics.empty());
 }
@@ -870,22 +817,20 @@ TEST_F(RunStoreTest, BulkIntervalSamplesStepsKeepingFirstAndLast) {
   store::Run run = MustCreateRun("0");
   const std::string& id = run.info.run_id;
   Batch b;
-  for (int step = 0; step < 100; ++step)
-    b.metrics.push_back(Metric{"m", double(step), 0, step});
+  for (int step = 0; step < 100; ++step) b.metrics.push_back(Metric{"m", double(step), 0, step});
   b.metrics.push_back(Metric{"m", 1000.0, 1, 50});  // a second point at step 50
   ASSERT_TRUE(LogBatch(id, b).ok());
 
   auto steps_of = [](const std::vector<RunMetric>& points) {
     std::vector<int64_t> steps;
     for (const RunMetric& p : points) {
-      if (steps.empty() || steps.back() != p.metric.step)
-        steps.push_back(p.metric.step);
+      if (steps.empty() || steps.back() != p.metric.step) steps.push_back(p.metric.step);
     }
     return steps;
   };
 
-  Result<std::vector<RunMetric>> sampled = store_->GetMetricHistoryBulkInterval(
-      {id}, "m", std::nullopt, std::nullopt, 10);
+  Result<std::vector<RunMetric>> sampled =
+      store_->GetMetricHistoryBulkInterval({id}, "m", std::nullopt, std::nullopt, 10);
   ASSERT_TRUE(sampled.ok()) << sampled.status().ToString();
   std::vector<int64_t> steps = steps_of(*sampled);
   EXPECT_LE(steps.size(), 10u);
@@ -907,13 +852,12 @@ TEST_F(RunStoreTest, BulkIntervalSamplesStepsKeepingFirstAndLast) {
     EXPECT_LE(s, 30);
   }
 
-  Result<std::vector<RunMetric>> all =
-      store_->GetMetricHistoryBulkInterval({id}, "m", 45, 55, 100);
+  Result<std::vector<RunMetric>> all = store_->GetMetricHistoryBulkInterval({id}, "m", 45, 55, 100);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 12u);  // steps 45..55 plus the second point at 50
 
-  Result<std::vector<RunMetric>> one = store_->GetMetricHistoryBulkInterval(
-      {id}, "m", std::nullopt, std::nullopt, 1);
+  Result<std::vector<RunMetric>> one =
+      store_->GetMetricHistoryBulkInterval({id}, "m", std::nullopt, std::nullopt, 1);
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(steps_of(*one).size(), 1u);
 }
@@ -933,27 +877,24 @@ TEST_F(RunStoreTest, BulkIntervalCoversEachRun) {
   EXPECT_EQ(per_run[a.info.run_id], 3);
   EXPECT_EQ(per_run[b.info.run_id], 3);
 
-  EXPECT_EQ(store_
-                ->GetMetricHistoryBulkInterval({a.info.run_id}, "m",
-                                               std::nullopt, std::nullopt, 0)
-                .status()
-                .code(),
-            Code::kInvalidArgument);
   EXPECT_EQ(
-      store_
-          ->GetMetricHistoryBulkInterval({"ffffffffffffffffffffffffffffffff"},
-                                         "m", std::nullopt, std::nullopt, 10)
+      store_->GetMetricHistoryBulkInterval({a.info.run_id}, "m", std::nullopt, std::nullopt, 0)
           .status()
           .code(),
-      Code::kNotFound);
+      Code::kInvalidArgument);
+  EXPECT_EQ(store_
+                ->GetMetricHistoryBulkInterval({"ffffffffffffffffffffffffffffffff"}, "m",
+                                               std::nullopt, std::nullopt, 10)
+                .status()
+                .code(),
+            Code::kNotFound);
 }
 
 TEST_F(RunStoreTest, DeleteTag) {
   store::Run run = MustCreateRun("0");
   const std::string id = run.info.run_id;
   auto del = [&](const std::string& run_id, const std::string& key) {
-    return Wait(
-        [&](Done done) { store_->DeleteTag(run_id, key, std::move(done)); });
+    return Wait([&](Done done) { store_->DeleteTag(run_id, key, std::move(done)); });
   };
   ASSERT_TRUE(SetTag(id, "a", "1").ok());
   ASSERT_TRUE(SetTag(id, "b", "2").ok());
@@ -963,8 +904,7 @@ TEST_F(RunStoreTest, DeleteTag) {
   EXPECT_EQ(FindTag(got->tags, "b"), "2");
 
   EXPECT_EQ(del(id, "a").code(), Code::kNotFound);
-  EXPECT_EQ(del("ffffffffffffffffffffffffffffffff", "b").code(),
-            Code::kNotFound);
+  EXPECT_EQ(del("ffffffffffffffffffffffffffffffff", "b").code(), Code::kNotFound);
   ASSERT_TRUE(DeleteRun(id).ok());
   EXPECT_EQ(del(id, "b").code(), Code::kInvalidArgument);
 }
@@ -972,8 +912,7 @@ TEST_F(RunStoreTest, DeleteTag) {
 DatasetInput MakeInput(const std::string& name, const std::string& digest,
                        const std::string& context) {
   DatasetInput in;
-  in.dataset =
-      Dataset{name, digest, "local", "/data/" + name, "{\"cols\":[]}", ""};
+  in.dataset = Dataset{name, digest, "local", "/data/" + name, "{\"cols\":[]}", ""};
   if (!context.empty()) in.tags.push_back(Tag{"mlflow.data.context", context});
   return in;
 }
@@ -983,15 +922,13 @@ TEST_F(RunStoreTest, LogInputsAndSearchDatasets) {
   store::Run a = MustCreateRun(exp);
   store::Run b = MustCreateRun(exp);
   auto log = [&](const std::string& run_id, std::vector<DatasetInput> inputs) {
-    return Wait(
-        [&](Done done) { store_->LogInputs(run_id, inputs, std::move(done)); });
+    return Wait([&](Done done) { store_->LogInputs(run_id, inputs, std::move(done)); });
   };
-  ASSERT_TRUE(log(a.info.run_id, {MakeInput("train", "d1", "training"),
-                                  MakeInput("eval", "d2", "validation")})
+  ASSERT_TRUE(log(a.info.run_id,
+                  {MakeInput("train", "d1", "training"), MakeInput("eval", "d2", "validation")})
                   .ok());
   ASSERT_TRUE(log(b.info.run_id, {MakeInput("train", "d1", "training")}).ok());
-  ASSERT_TRUE(log(a.info.run_id, {MakeInput("train", "d1", "training")})
-                  .ok());  // again
+  ASSERT_TRUE(log(a.info.run_id, {MakeInput("train", "d1", "training")}).ok());  // again
 
   Result<store::Run> got = store_->GetRun(a.info.run_id);
   ASSERT_TRUE(got.ok());
@@ -1021,20 +958,17 @@ TEST_F(RunStoreTest, LogInputsAndSearchDatasets) {
 TEST_F(RunStoreTest, LogInputsFailures) {
   store::Run run = MustCreateRun("0");
   auto log = [&](const std::string& run_id, std::vector<DatasetInput> inputs) {
-    return Wait(
-        [&](Done done) { store_->LogInputs(run_id, inputs, std::move(done)); });
+    return Wait([&](Done done) { store_->LogInputs(run_id, inputs, std::move(done)); });
   };
   DatasetInput no_digest = MakeInput("d", "", "");
   EXPECT_EQ(log(run.info.run_id, {no_digest}).code(), Code::kInvalidArgument);
   DatasetInput bad_tag = MakeInput("d", "x", "");
   bad_tag.tags.push_back(Tag{"bad key!", "v"});
   EXPECT_EQ(log(run.info.run_id, {bad_tag}).code(), Code::kInvalidArgument);
-  EXPECT_EQ(
-      log("ffffffffffffffffffffffffffffffff", {MakeInput("d", "x", "")}).code(),
-      Code::kNotFound);
+  EXPECT_EQ(log("ffffffffffffffffffffffffffffffff", {MakeInput("d", "x", "")}).code(),
+            Code::kNotFound);
   ASSERT_TRUE(DeleteRun(run.info.run_id).ok());
-  EXPECT_EQ(log(run.info.run_id, {MakeInput("d", "x", "")}).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(log(run.info.run_id, {MakeInput("d", "x", "")}).code(), Code::kInvalidArgument);
   EXPECT_TRUE(store_->GetRun(run.info.run_id)->inputs.empty());
 }
 
@@ -1088,8 +1022,7 @@ class SearchRunsTest : public StoreTest {
     ASSERT_TRUE(UpdateRun(fail).ok());
 
     auto log = [&](const std::string& run_id, DatasetInput in) {
-      return Wait(
-          [&](Done done) { store_->LogInputs(run_id, {in}, std::move(done)); });
+      return Wait([&](Done done) { store_->LogInputs(run_id, {in}, std::move(done)); });
     };
     ASSERT_TRUE(log(alpha_, MakeInput("train", "d1", "training")).ok());
     ASSERT_TRUE(log(beta_, MakeInput("eval", "d2", "validation")).ok());
@@ -1131,29 +1064,25 @@ TEST_F(SearchRunsTest, FiltersOnAttributes) {
   EXPECT_EQ(Filter(""), (Names{"alpha", "beta", "delta", "gamma"}));
   EXPECT_EQ(Filter("attributes.run_name = 'alpha'"), (Names{"alpha"}));
   EXPECT_EQ(Filter("run_name != 'alpha'"), (Names{"beta", "delta", "gamma"}));
-  EXPECT_EQ(Filter("run_name LIKE '%a'"),
-            (Names{"alpha", "beta", "delta", "gamma"}));
+  EXPECT_EQ(Filter("run_name LIKE '%a'"), (Names{"alpha", "beta", "delta", "gamma"}));
   EXPECT_EQ(Filter("run_name LIKE 'A%'"), (Names{}));
   EXPECT_EQ(Filter("run_name ILIKE 'A%'"), (Names{"alpha"}));
   EXPECT_EQ(Filter("attributes.status = 'RUNNING'"), (Names{"beta", "delta"}));
   EXPECT_EQ(Filter("status != 'RUNNING'"), (Names{"alpha", "gamma"}));
   EXPECT_EQ(Filter("attributes.start_time > 2000"), (Names{"delta", "gamma"}));
-  EXPECT_EQ(Filter("start_time >= 2000 AND start_time < 4000"),
-            (Names{"beta", "gamma"}));
+  EXPECT_EQ(Filter("start_time >= 2000 AND start_time < 4000"), (Names{"beta", "gamma"}));
   EXPECT_EQ(Filter("attributes.end_time = 1500"), (Names{"alpha"}));
   EXPECT_EQ(Filter("attributes.run_id = '" + gamma_ + "'"), (Names{"gamma"}));
   EXPECT_EQ(Filter("attributes.run_id IN ('" + alpha_ + "', '" + delta_ + "')"),
             (Names{"alpha", "delta"}));
-  EXPECT_EQ(
-      Filter("attributes.run_id NOT IN ('" + alpha_ + "', '" + delta_ + "')"),
-      (Names{"beta", "gamma"}));
+  EXPECT_EQ(Filter("attributes.run_id NOT IN ('" + alpha_ + "', '" + delta_ + "')"),
+            (Names{"beta", "gamma"}));
 }
 
 TEST_F(SearchRunsTest, FiltersOnLatestMetricValues) {
   EXPECT_EQ(Filter("metrics.acc > 0.4"), (Names{"alpha", "beta"}));
   EXPECT_EQ(Filter("metrics.acc >= 0.9"), (Names{"alpha"}));
-  EXPECT_EQ(Filter("metrics.acc < 0.3"),
-            (Names{}));  // beta's older 0.2 does not count
+  EXPECT_EQ(Filter("metrics.acc < 0.3"), (Names{}));  // beta's older 0.2 does not count
   EXPECT_EQ(Filter("metrics.acc = 0.5"), (Names{"beta"}));
   EXPECT_EQ(Filter("metrics.acc != 0.5"), (Names{"alpha"}));
   EXPECT_EQ(Filter("metrics.loss <= 0.3"), (Names{"alpha", "gamma"}));
@@ -1174,14 +1103,12 @@ TEST_F(SearchRunsTest, FiltersOnParamsAndTags) {
   EXPECT_EQ(Filter("tags.team != 'text'"), (Names{"alpha", "beta"}));
   EXPECT_EQ(Filter("tags.\"mlflow.runName\" = 'beta'"), (Names{"beta"}));
   EXPECT_EQ(Filter("tags.mlflow.runName = 'gamma'"), (Names{"gamma"}));
-  EXPECT_EQ(Filter("params.model ILIKE 'cnn' AND tags.team = 'Vision'"),
-            (Names{"beta"}));
+  EXPECT_EQ(Filter("params.model ILIKE 'cnn' AND tags.team = 'Vision'"), (Names{"beta"}));
 }
 
 TEST_F(SearchRunsTest, FiltersOnDatasets) {
   EXPECT_EQ(Filter("datasets.name = 'train'"), (Names{"alpha"}));
-  EXPECT_EQ(Filter("datasets.name IN ('train', 'eval')"),
-            (Names{"alpha", "beta"}));
+  EXPECT_EQ(Filter("datasets.name IN ('train', 'eval')"), (Names{"alpha", "beta"}));
   EXPECT_EQ(Filter("datasets.digest = 'd2'"), (Names{"beta"}));
   EXPECT_EQ(Filter("datasets.context = 'training'"), (Names{"alpha"}));
   EXPECT_EQ(Filter("datasets.context LIKE '%tion'"), (Names{"beta"}));
@@ -1190,28 +1117,21 @@ TEST_F(SearchRunsTest, FiltersOnDatasets) {
 
 TEST_F(SearchRunsTest, DefaultOrderIsStartTimeDescending) {
   EXPECT_EQ(Ordered({}), (Names{"delta", "gamma", "beta", "alpha"}));
-  EXPECT_EQ(Ordered({"start_time ASC"}),
-            (Names{"alpha", "beta", "gamma", "delta"}));
-  EXPECT_EQ(Ordered({"attributes.run_name"}),
-            (Names{"alpha", "beta", "delta", "gamma"}));
+  EXPECT_EQ(Ordered({"start_time ASC"}), (Names{"alpha", "beta", "gamma", "delta"}));
+  EXPECT_EQ(Ordered({"attributes.run_name"}), (Names{"alpha", "beta", "delta", "gamma"}));
 }
 
 TEST_F(SearchRunsTest, OrderByMetricPutsMissingAndNaNLast) {
-  EXPECT_EQ(Ordered({"metrics.acc DESC"}),
-            (Names{"alpha", "beta", "delta", "gamma"}));
-  EXPECT_EQ(Ordered({"metrics.acc ASC"}),
-            (Names{"beta", "alpha", "delta", "gamma"}));
-  EXPECT_EQ(Ordered({"metrics.loss"}),
-            (Names{"gamma", "alpha", "delta", "beta"}));
+  EXPECT_EQ(Ordered({"metrics.acc DESC"}), (Names{"alpha", "beta", "delta", "gamma"}));
+  EXPECT_EQ(Ordered({"metrics.acc ASC"}), (Names{"beta", "alpha", "delta", "gamma"}));
+  EXPECT_EQ(Ordered({"metrics.loss"}), (Names{"gamma", "alpha", "delta", "beta"}));
 }
 
 TEST_F(SearchRunsTest, OrderBySeveralKeys) {
-  EXPECT_EQ(Ordered({"params.model ASC"}),
-            (Names{"beta", "alpha", "gamma", "delta"}));
+  EXPECT_EQ(Ordered({"params.model ASC"}), (Names{"beta", "alpha", "gamma", "delta"}));
   EXPECT_EQ(Ordered({"status ASC", "metrics.acc DESC"}),
             (Names{"gamma", "alpha", "beta", "delta"}));
-  EXPECT_EQ(Ordered({"status DESC", "start_time ASC"}),
-            (Names{"beta", "delta", "alpha", "gamma"}));
+  EXPECT_EQ(Ordered({"status DESC", "start_time ASC"}), (Names{"beta", "delta", "alpha", "gamma"}));
   EXPECT_EQ(Ordered({"tags.team DESC", "run_name DESC"}),
             (Names{"alpha", "gamma", "beta", "delta"}));
 }
@@ -1231,10 +1151,8 @@ TEST_F(SearchRunsTest, PagesAreExact) {
       s.page_token = page->next_page_token;
       ASSERT_LT(++pages, 10);
     } while (!s.page_token.empty());
-    EXPECT_EQ(pages, (4 + page_size - 1) / page_size)
-        << "page size " << page_size;
-    EXPECT_EQ(seen, (Names{"delta", "gamma", "beta", "alpha"}))
-        << "page size " << page_size;
+    EXPECT_EQ(pages, (4 + page_size - 1) / page_size) << "page size " << page_size;
+    EXPECT_EQ(seen, (Names{"delta", "gamma", "beta", "alpha"})) << "page size " << page_size;
   }
 }
 
@@ -1246,8 +1164,7 @@ TEST_F(SearchRunsTest, ViewTypes) {
   s.view = ViewType::kDeletedOnly;
   EXPECT_EQ(SearchIds(s), (std::vector<std::string>{beta_}));
   s.view = ViewType::kAll;
-  EXPECT_EQ(SearchIds(s),
-            (std::vector<std::string>{delta_, gamma_, beta_, alpha_}));
+  EXPECT_EQ(SearchIds(s), (std::vector<std::string>{delta_, gamma_, beta_, alpha_}));
 }
 
 TEST_F(SearchRunsTest, SearchesOnlyTheGivenExperiments) {
@@ -1260,15 +1177,11 @@ TEST_F(SearchRunsTest, SearchesOnlyTheGivenExperiments) {
 }
 
 TEST_F(SearchRunsTest, RejectsBadArguments) {
-  auto code = [&](RunSearch s) {
-    return store_->SearchRuns(s).status().code();
-  };
+  auto code = [&](RunSearch s) { return store_->SearchRuns(s).status().code(); };
   RunSearch s;
   s.experiment_ids = {exp_};
-  for (const char* bad :
-       {"metrics.acc >> 1", "metrics.acc > 'x'", "params.model > 'a'",
-        "run_name = ", "bogus.key = 'x'",
-        "metrics.acc > 1 OR metrics.acc < 0"}) {
+  for (const char* bad : {"metrics.acc >> 1", "metrics.acc > 'x'", "params.model > 'a'",
+                          "run_name = ", "bogus.key = 'x'", "metrics.acc > 1 OR metrics.acc < 0"}) {
     RunSearch f = s;
     f.filter = bad;
     EXPECT_EQ(code(f), Code::kInvalidArgument) << bad;
@@ -1322,8 +1235,7 @@ TEST_F(StoreLifecycleTest, ReopenKeepsData) {
   EXPECT_TRUE(std::isnan(h[0].value));
 
   // Ids keep counting after a reopen.
-  EXPECT_EQ(CreateExperiment("next").value(),
-            std::to_string(std::stoi(exp) + 1));
+  EXPECT_EQ(CreateExperiment("next").value(), std::to_string(std::stoi(exp) + 1));
 }
 
 TEST_F(StoreLifecycleTest, ConcurrentWritersAreAllAcknowledgedAndPresent) {
@@ -1331,8 +1243,7 @@ TEST_F(StoreLifecycleTest, ConcurrentWritersAreAllAcknowledgedAndPresent) {
   constexpr int kThreadsPerRun = 2;
   constexpr int kWritesPerThread = 150;
   std::vector<std::string> run_ids;
-  for (int i = 0; i < kRuns; ++i)
-    run_ids.push_back(MustCreateRun("0").info.run_id);
+  for (int i = 0; i < kRuns; ++i) run_ids.push_back(MustCreateRun("0").info.run_id);
 
   std::atomic<int> acked{0}, failed{0};
   std::vector<std::thread> threads;
@@ -1346,12 +1257,9 @@ TEST_F(StoreLifecycleTest, ConcurrentWritersAreAllAcknowledgedAndPresent) {
           Batch b;
           int64_t step = int64_t{t} * kWritesPerThread + i;
           b.metrics = {{"m", double(step), step, step}};
-          if (i % 10 == 0)
-            b.params = {
-                {"p" + std::to_string(t) + "_" + std::to_string(i), "v"}};
-          store_->LogBatch(run_ids[r], std::move(b), [promise](Status s) {
-            promise->set_value(std::move(s));
-          });
+          if (i % 10 == 0) b.params = {{"p" + std::to_string(t) + "_" + std::to_string(i), "v"}};
+          store_->LogBatch(run_ids[r], std::move(b),
+                           [promise](Status s) { promise->set_value(std::move(s)); });
         }
         for (auto& f : pending) {
           if (f.get().ok()) {
@@ -1373,10 +1281,8 @@ TEST_F(StoreLifecycleTest, ConcurrentWritersAreAllAcknowledgedAndPresent) {
     for (size_t i = 0; i < h.size(); ++i) EXPECT_EQ(h[i].step, int64_t(i));
     Result<store::Run> run = store_->GetRun(id);
     ASSERT_TRUE(run.ok());
-    EXPECT_EQ(run->params.size(),
-              size_t{kThreadsPerRun * kWritesPerThread / 10});
-    EXPECT_EQ(FindMetric(*run, "m")->step,
-              kThreadsPerRun * kWritesPerThread - 1);
+    EXPECT_EQ(run->params.size(), size_t{kThreadsPerRun * kWritesPerThread / 10});
+    EXPECT_EQ(FindMetric(*run, "m")->step, kThreadsPerRun * kWritesPerThread - 1);
   }
   StoreStats stats = store_->Stats();
   EXPECT_GE(stats.writes_committed, kRuns * kThreadsPerRun * kWritesPerThread);
@@ -1388,8 +1294,7 @@ TEST_F(StoreLifecycleTest, WritesAfterShutdownAreUnavailable) {
   store::Run run = MustCreateRun("0");
   store_->Shutdown();
   store_->Shutdown();  // idempotent
-  EXPECT_EQ(LogMetric(run.info.run_id, "m", 1, 0, 0).code(),
-            Code::kUnavailable);
+  EXPECT_EQ(LogMetric(run.info.run_id, "m", 1, 0, 0).code(), Code::kUnavailable);
   EXPECT_EQ(CreateExperiment("late").status().code(), Code::kUnavailable);
   CreateRunRequest req;
   EXPECT_EQ(CreateRun(req).status().code(), Code::kUnavailable);

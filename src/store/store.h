@@ -202,16 +202,14 @@ class Store {
   // vector (histories run to millions of points). Returns the next page token ("" at the end).
   using PointVisitor = std::function<void(double value, int64_t timestamp, int64_t step)>;
   virtual Result<std::string> VisitMetricHistory(const std::string& run_id, const std::string& key,
-                                                 int64_t max_results,
-                                                 const std::string& page_token,
+                                                 int64_t max_results, const std::string& page_token,
                                                  const PointVisitor& visit) = 0;
   // Points of one metric for several runs with start_step <= step <= end_step (absent bounds:
   // unbounded), at most max_results per run, evenly sampled over the steps when there are
   // more (first and last step always kept), as MLflow's bulk-interval endpoint.
   virtual Result<std::vector<RunMetric>> GetMetricHistoryBulkInterval(
       const std::vector<std::string>& run_ids, const std::string& key,
-      std::optional<int64_t> start_step, std::optional<int64_t> end_step,
-      int64_t max_results) = 0;
+      std::optional<int64_t> start_step, std::optional<int64_t> end_step, int64_t max_results) = 0;
   virtual Result<std::vector<DatasetSummary>> SearchDatasets(
       const std::vector<std::string>& experiment_ids) = 0;
 
@@ -223,7 +221,7 @@ class Store {
 };
 
 struct SqliteOptions {
-  std::string path;              // database file; ":memory:" is not supported (readers need it)
+  std::string path;               // database file; ":memory:" is not supported (readers need it)
   bool synchronous_full = false;  // fsync every commit (survives power loss) instead of WAL NORMAL
   size_t max_ops_per_commit = 2000;
 };

@@ -79,28 +79,22 @@ TEST(ValidateKeyTest, MessageNamesTheKind) {
 TEST(ValidateParamTest, ValueLengthLimitIs6000) {
   EXPECT_TRUE(ValidateParam(Param{"p", std::string(6000, 'v')}).ok());
   EXPECT_TRUE(ValidateParam(Param{"p", ""}).ok());
-  EXPECT_EQ(ValidateParam(Param{"p", std::string(6001, 'v')}).code(),
-            Code::kInvalidArgument);
-  EXPECT_EQ(ValidateParam(Param{"bad key!", "v"}).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(ValidateParam(Param{"p", std::string(6001, 'v')}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateParam(Param{"bad key!", "v"}).code(), Code::kInvalidArgument);
 }
 
 TEST(ValidateTagTest, ValueLengthLimitIs8000) {
   EXPECT_TRUE(ValidateTag(Tag{"t", std::string(8000, 'v')}).ok());
   EXPECT_TRUE(ValidateTag(Tag{"t", ""}).ok());
-  EXPECT_EQ(ValidateTag(Tag{"t", std::string(8001, 'v')}).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(ValidateTag(Tag{"t", std::string(8001, 'v')}).code(), Code::kInvalidArgument);
   EXPECT_EQ(ValidateTag(Tag{"/t", "v"}).code(), Code::kInvalidArgument);
 }
 
 Batch MakeBatch(size_t metrics, size_t params, size_t tags) {
   Batch b;
-  for (size_t i = 0; i < metrics; ++i)
-    b.metrics.push_back(Metric{"m", double(i), 0, int64_t(i)});
-  for (size_t i = 0; i < params; ++i)
-    b.params.push_back(Param{"p" + std::to_string(i), "v"});
-  for (size_t i = 0; i < tags; ++i)
-    b.tags.push_back(Tag{"t" + std::to_string(i), "v"});
+  for (size_t i = 0; i < metrics; ++i) b.metrics.push_back(Metric{"m", double(i), 0, int64_t(i)});
+  for (size_t i = 0; i < params; ++i) b.params.push_back(Param{"p" + std::to_string(i), "v"});
+  for (size_t i = 0; i < tags; ++i) b.tags.push_back(Tag{"t" + std::to_string(i), "v"});
   return b;
 }
 
@@ -110,19 +104,16 @@ TEST(ValidateBatchTest, SizeLimits) {
     bool ok;
   };
   const Case cases[] = {
-      {0, 0, 0, true},      {1000, 0, 0, true},    {1001, 0, 0, false},
-      {0, 100, 0, true},    {0, 101, 0, false},    {0, 0, 100, true},
-      {0, 0, 101, false},   {800, 100, 100, true}, {900, 100, 1, false},
-      {901, 100, 0, false}, {1000, 1, 0, false},
+      {0, 0, 0, true},      {1000, 0, 0, true},   {1001, 0, 0, false}, {0, 100, 0, true},
+      {0, 101, 0, false},   {0, 0, 100, true},    {0, 0, 101, false},  {800, 100, 100, true},
+      {900, 100, 1, false}, {901, 100, 0, false}, {1000, 1, 0, false},
   };
   for (const Case& c : cases) {
     Status s = ValidateBatch(MakeBatch(c.metrics, c.params, c.tags));
     if (c.ok) {
-      EXPECT_TRUE(s.ok()) << c.metrics << "/" << c.params << "/" << c.tags
-                          << ": " << s.ToString();
+      EXPECT_TRUE(s.ok()) << c.metrics << "/" << c.params << "/" << c.tags << ": " << s.ToString();
     } else {
-      EXPECT_EQ(s.code(), Code::kInvalidArgument)
-          << c.metrics << "/" << c.params << "/" << c.tags;
+      EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.metrics << "/" << c.params << "/" << c.tags;
     }
   }
 }
@@ -166,13 +157,11 @@ TEST(IsRunStatusTest, Table) {
     bool want;
   };
   const Case cases[] = {
-      {"RUNNING", true},    {"SCHEDULED", true}, {"FINISHED", true},
-      {"FAILED", true},     {"KILLED", true},    {"running", false},
-      {"Finished", false},  {"", false},         {"DONE", false},
-      {"FINISHED ", false}, {" KILLED", false},
+      {"RUNNING", true}, {"SCHEDULED", true},  {"FINISHED", true},  {"FAILED", true},
+      {"KILLED", true},  {"running", false},   {"Finished", false}, {"", false},
+      {"DONE", false},   {"FINISHED ", false}, {" KILLED", false},
   };
-  for (const Case& c : cases)
-    EXPECT_EQ(IsRunStatus(c.status), c.want) << "'" << c.status << "'";
+  for (const Case& c : cases) EXPECT_EQ(IsRunStatus(c.status), c.want) << "'" << c.status << "'";
 }
 
 }  // namespace
