@@ -1,0 +1,156 @@
+// Blob storage v2 of ML Program weights, and half-precision conversion.
+#include "coreml/blob.h"
+
+#include <cstring>
+
+namespace ringo::coreml {
+
+namespace {
+
+constexpr uint32_t kSentinel = 0xDEADBEEF;
+constexpr uint32_t kVersion = 2;
+constexpr size_t kRecord = 64;
+
+void PutU32(std::string* out, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) (*out)[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void PutU64(std::string* out, size_t at, uint64_t v) {
+  for (int i = 0; i < 8; ++i) (*out)[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint32_t GetU32(std::string_view in, size_t at) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t(uint8_t(in[at + i])) << (8 * i);
+  return v;
+}
+uint64_t GetU64(std::string_view in, size_t at) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t(uint8_t(in[at + i])) << (8 * i);
+  return v;
+}
+
+bool KnownType(uint32_t t) {
+  return t == 1 || t == 2 || t == 3 || t == 4 || t == 14;
+}
+
+}  // namespace
+
+BlobWriter::BlobWriter() : out_(kRecord, '\0') { PutU32(&out_, 4, kVersion); }
+
+uint64_t BlobWriter::Add(BlobType type, std::string_view data) {
+  // Records start on 64-byte boundaries; the previous data is padded with zeros.
+  out_.resize((out_.size() + kRecord - 1) / kRecord * kRecord, '\0');
+  uint64_t record = out_.size();
+  out_.resize(record + kRecord, '\0');
+  PutU32(&out_, record, kSentinel);
+  PutU32(&out_, record + 4, static_cast<uint32_t>(type));
+  PutU64(&out_, record + 8, data.size());
+  PutU64(&out_, record + 16, record + kRecord);
+  out_.append(data);
+  ++count_;
+  return record;
+}
+
+const std::string& BlobWriter::Finish() {
+  PutU32(&out_, 0, count_);
+  return out_;
+}
+
+Result<BlobView> ReadBlob(std::string_view file, uint64_t offset) {
+  if (file.size() < kRecord) return InvalidArgument("weight file is shorter than its header");
+  if (GetU32(file, 4) != kVersion) {
+    return InvalidArgument("weight file has storage version " + std::to_string(GetU32(file, 4)) +
+                           "; only version 2 is supported");
+  }
+  if (offset % kRecord != 0 || offset < kRecord || offset > file.size() - kRecord) {
+    return InvalidArgument("blob offset " + std::to_string(offset) +
+                           " is not a 64-aligned record inside the weight file");
+  }
+  if (GetU32(file, offset) != kSentinel) {
+    return InvalidArgument("no blob record at offset " + std::to_string(offset) +
+                           " (sentinel missing)");
+  }
+  uint32_t type = GetU32(file, offset + 4);
+  if (!KnownType(type)) {
+    return InvalidArgument("blob at offset " + std::to_string(offset) + " has unsupported type " +
+                           std::to_string(type));
+  }
+  uint64_t size = GetU64(file, offset + 8);
+  uint64_t data = GetU64(file, offset + 16);
+  if (data != offset + kRecord || data > file.size() || size > file.size() - data) {
+    return InvalidArgument("blob at offset " + std::to_string(offset) +
+                           " points outside the weight file");
+  }
+  return BlobView{static_cast<BlobType>(type), file.substr(data, size)};
+}
+
+Status ValidateBlobFile(std::string_view file) {
+  if (file.size() < kRecord) return InvalidArgument("weight file is shorter than its header");
+  uint32_t count = GetU32(file, 0);
+  uint64_t offset = kRecord;
+  for (uint32_t i = 0; i < count; ++i) {
+    auto blob = ReadBlob(file, offset);
+    if (!blob.ok()) return blob.status();
+    uint64_t end = offset + kRecord + blob->data.size();
+    offset = (end + kRecord - 1) / kRecord * kRecord;
+    if (i + 1 < count && offset >= file.size()) {
+      return InvalidArgument("weight file declares " + std::to_string(count) +
+                             " blobs but ends after " + std::to_string(i + 1));
+    }
+  }
+  return Status::Ok();
+}
+
+uint16_t FloatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  uint32_t mant = x & 0x7fffff;
+  int32_t exp = int32_t((x >> 23) & 0xff);
+  if (exp == 0xff) return uint16_t(sign | 0x7c00 | (mant ? 0x200 : 0));  // inf / nan
+  exp = exp - 127 + 15;
+  if (exp >= 0x1f) return uint16_t(sign | 0x7c00);  // overflow to inf
+  if (exp <= 0) {
+    if (exp < -10) return uint16_t(sign);  // underflow to zero
+    mant |= 0x800000;
+    uint32_t shift = uint32_t(14 - exp);
+    uint32_t half = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1);
+    uint32_t mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1))) ++half;
+    return uint16_t(sign | half);
+  }
+  uint32_t half = sign | (uint32_t(exp) << 10) | (mant >> 13);
+  uint32_t rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) ++half;  // may carry into the exponent
+  return uint16_t(half);
+}
+
+float HalfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t x;
+  if (exp == 0) {
+    if (mant == 0) {
+      x = sign;
+    } else {
+      // Subnormal: normalise.
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      mant &= 0x3ff;
+      x = sign | (exp << 23) | (mant << 13);
+    }
+  } else if (exp == 0x1f) {
+    x = sign | 0x7f800000 | (mant << 13);
+  } else {
+    x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+}  // namespace ringo::coreml

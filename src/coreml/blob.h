@@ -1,0 +1,50 @@
+// Blob storage v2 (weights/weight.bin of an ML Program): writing and reading typed blobs.
+#ifndef RINGO_COREML_BLOB_H_
+#define RINGO_COREML_BLOB_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace ringo::coreml {
+
+// Blob data type codes of the storage format (not the MIL DataType numbers).
+enum class BlobType : uint32_t { kFloat16 = 1, kFloat32 = 2, kUInt8 = 3, kInt8 = 4, kInt32 = 14 };
+
+// Builds a weight.bin: a 64-byte header, then per blob a 64-byte record (sentinel 0xDEADBEEF,
+// type, size, data offset) and the data, every record 64-aligned. Not thread-safe.
+class BlobWriter {
+ public:
+  BlobWriter();
+  // Appends a blob and returns the offset of its record (what a BlobFileValue refers to).
+  uint64_t Add(BlobType type, std::string_view data);
+  // The finished file content (header count filled in).
+  const std::string& Finish();
+
+ private:
+  std::string out_;
+  uint32_t count_ = 0;
+};
+
+struct BlobView {
+  BlobType type;
+  std::string_view data;
+};
+
+// Reads the blob whose record starts at `offset` in `file`, checking the header version, the
+// sentinel, that the data lies inside the file, and (when `expected` is set) the type.
+// kInvalidArgument naming the problem otherwise.
+Result<BlobView> ReadBlob(std::string_view file, uint64_t offset);
+
+// Checks a whole weight.bin: header, every record reachable by the count, alignment.
+Status ValidateBlobFile(std::string_view file);
+
+// IEEE binary16 <-> binary32 (round to nearest even).
+uint16_t FloatToHalf(float f);
+float HalfToFloat(uint16_t h);
+
+}  // namespace ringo::coreml
+
+#endif  // RINGO_COREML_BLOB_H_

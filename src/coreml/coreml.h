@@ -1,0 +1,142 @@
+// Core ML model files: read, write, inspect, validate, diff and evaluate (.mlmodel, .mlpackage).
+#ifndef RINGO_COREML_COREML_H_
+#define RINGO_COREML_COREML_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::coreml {
+
+namespace spec {
+class Model;  // the protobuf message (coreml/schema.h), for the converter and evaluator
+}
+
+// A tensor of the evaluator and of weights in host memory: row-major float32.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  int64_t size() const;
+};
+
+// A loaded model: the specification plus, for ML Programs, the weight blobs it references.
+// Movable, not copyable. Not thread-safe to mutate; const use from several threads is safe.
+class Model {
+ public:
+  Model();
+  ~Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+  spec::Model& spec();
+  const spec::Model& spec() const;
+
+  // ML Program weights: the content of weights/weight.bin (blob storage v2). Empty for
+  // NeuralNetwork models, whose weights live inside the specification.
+  std::string& weights();
+  const std::string& weights() const;
+
+  // Unknown protobuf fields met while reading, as "Message.field_number" paths.
+  const std::vector<std::string>& unknown_fields() const;
+  std::vector<std::string>& mutable_unknown_fields();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads a .mlmodel file or an .mlpackage directory (Manifest.json, root model, weights).
+// kNotFound if the path does not exist; kInvalidArgument naming the problem for anything
+// malformed (not a Core ML protobuf, bad manifest, missing weights).
+Result<Model> Load(const std::filesystem::path& path);
+
+// Writes `model` as .mlmodel (NeuralNetwork models) or .mlpackage (ML Programs), chosen by the
+// extension of `path`. Atomic: the result appears complete or not at all. kInvalidArgument
+// when the extension does not fit the model type.
+Status Save(const Model& model, const std::filesystem::path& path);
+
+// ---- inspection ----
+
+struct Feature {
+  std::string name;
+  std::string description;
+  std::string type;  // "MultiArray", "Image", "Int64", "Double", "String", "Dictionary"
+  std::vector<int64_t> shape;  // MultiArray
+  std::string data_type;       // MultiArray: FLOAT32, FLOAT16, DOUBLE, INT32, INT8
+  int64_t image_width = 0, image_height = 0;
+  std::string color_space;  // Image: RGB, BGR, GRAYSCALE, GRAYSCALE_FLOAT16
+  std::string key_type;     // Dictionary: Int64 or String
+  bool optional = false;
+};
+
+struct Info {
+  int spec_version = 0;
+  std::string min_ios;    // oldest iOS that loads the file, e.g. "13"
+  std::string min_macos;  // e.g. "10.15"
+  std::string model_type;  // neuralNetwork, neuralNetworkClassifier, neuralNetworkRegressor, mlProgram
+  std::vector<Feature> inputs;
+  std::vector<Feature> outputs;
+  std::string predicted_feature;
+  std::string predicted_probabilities;
+  std::vector<std::string> class_labels;
+  std::map<std::string, std::string> metadata;  // author, license, version, short_description,
+                                                // and user-defined keys
+  std::map<std::string, int64_t> layer_counts;  // layer or op type -> count
+  int64_t parameter_count = 0;
+  std::string weight_precision;  // "float32", "float16", "mixed", "none"
+  int64_t file_size = 0;          // bytes on disk (whole package for .mlpackage)
+  std::vector<std::string> unknown_fields;
+};
+
+// Summarises a model. `path` (optional) is used for the file size.
+Info Inspect(const Model& model, const std::filesystem::path& path = {});
+
+// What Core ML's loader checks: graph order, weight counts, spec version vs features, the
+// classifier contract, ML Program types and blob records. Empty when valid.
+std::vector<std::string> Validate(const Model& model);
+
+// JSON rendering of an Info (for --json).
+std::string InfoToJson(const Info& info);
+
+// ---- interface diff ----
+
+struct Change {
+  std::string what;   // e.g. "input 'image' removed"
+  bool breaking = false;
+};
+
+struct Diff {
+  std::vector<Change> changes;
+  bool breaking() const;
+};
+
+// Compares the interfaces of two models (features, image constraints, labels, spec version).
+Diff CompareInterfaces(const Info& old_info, const Info& new_info);
+std::string DiffToJson(const Diff& diff);
+
+// ---- evaluation ----
+
+// A named input or output value.
+struct Value {
+  Tensor tensor;                       // MultiArray / Image (as float CHW, 0..255) / Double
+  std::string string_value;            // String outputs (class label)
+  int64_t int_value = 0;               // Int64 outputs
+  std::map<std::string, double> dict;  // Dictionary outputs (class probabilities), by label text
+  std::string kind = "tensor";         // "tensor", "string", "int64", "dictionary"
+};
+
+// Runs the model on the reference evaluator (every layer and op the converter emits, both
+// formats, image preprocessing, classifier outputs). kInvalidArgument for missing inputs or
+// shape mismatches; kFailedPrecondition for layers or ops it does not implement (named).
+Result<std::map<std::string, Value>> Predict(const Model& model,
+                                             const std::map<std::string, Value>& inputs);
+
+}  // namespace ringo::coreml
+
+#endif  // RINGO_COREML_COREML_H_
