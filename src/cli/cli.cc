@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/coreml_commands.h"
 #include "cli/server_command.h"
 #include "client/client.h"
 #include "common/util.h"
@@ -188,6 +189,20 @@ int Main(int argc, char** argv) {
       c->add_option("--run-id", log_run, "Run id (default: $MLFLOW_RUN_ID, $RINGO_RUN_ID)");
     }
 
+    // ---- Core ML ----
+    std::string model_path, other_path;
+    bool inspect_json = false, inspect_validate = false, diff_json = false;
+    auto* inspect = app.add_subcommand("inspect", "Describe a .mlmodel or .mlpackage");
+    inspect->add_option("path", model_path, "Model file or package")->required();
+    inspect->add_flag("--json", inspect_json, "Print JSON");
+    inspect->add_flag("--validate", inspect_validate,
+                      "Also run the loader's checks; exit 1 when invalid");
+    auto* diff = app.add_subcommand(
+        "diff", "Compare two models' interfaces; exit 0 compatible, 1 breaking, 2 unreadable");
+    diff->add_option("old", model_path, "The model apps were built against")->required();
+    diff->add_option("new", other_path, "The candidate model")->required();
+    diff->add_flag("--json", diff_json, "Print JSON");
+
     auto* version = app.add_subcommand("version", "Print the version");
 
     try {
@@ -200,6 +215,8 @@ int Main(int argc, char** argv) {
       std::cout << "ringo " << kVersion << "\n";
       return 0;
     }
+    if (inspect->parsed()) return RunInspect(model_path, inspect_json, inspect_validate);
+    if (diff->parsed()) return RunDiff(model_path, other_path, diff_json);
     if (server->parsed()) {
       Status s = RunServer(sf);
       return s.ok() ? 0 : Fail(s);

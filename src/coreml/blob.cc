@@ -28,9 +28,7 @@ uint64_t GetU64(std::string_view in, size_t at) {
   return v;
 }
 
-bool KnownType(uint32_t t) {
-  return t == 1 || t == 2 || t == 3 || t == 4 || t == 14;
-}
+bool KnownType(uint32_t t) { return t == 1 || t == 2 || t == 3 || t == 4 || t == 14; }
 
 }  // namespace
 

@@ -66,7 +66,7 @@ Status Save(const Model& model, const std::filesystem::path& path);
 struct Feature {
   std::string name;
   std::string description;
-  std::string type;  // "MultiArray", "Image", "Int64", "Double", "String", "Dictionary"
+  std::string type;            // "MultiArray", "Image", "Int64", "Double", "String", "Dictionary"
   std::vector<int64_t> shape;  // MultiArray
   std::string data_type;       // MultiArray: FLOAT32, FLOAT16, DOUBLE, INT32, INT8
   int64_t image_width = 0, image_height = 0;
@@ -79,7 +79,8 @@ struct Info {
   int spec_version = 0;
   std::string min_ios;    // oldest iOS that loads the file, e.g. "13"
   std::string min_macos;  // e.g. "10.15"
-  std::string model_type;  // neuralNetwork, neuralNetworkClassifier, neuralNetworkRegressor, mlProgram
+  std::string
+      model_type;  // neuralNetwork, neuralNetworkClassifier, neuralNetworkRegressor, mlProgram
   std::vector<Feature> inputs;
   std::vector<Feature> outputs;
   std::string predicted_feature;
@@ -90,7 +91,7 @@ struct Info {
   std::map<std::string, int64_t> layer_counts;  // layer or op type -> count
   int64_t parameter_count = 0;
   std::string weight_precision;  // "float32", "float16", "mixed", "none"
-  int64_t file_size = 0;          // bytes on disk (whole package for .mlpackage)
+  int64_t file_size = 0;         // bytes on disk (whole package for .mlpackage)
   std::vector<std::string> unknown_fields;
 };
 
@@ -107,7 +108,7 @@ std::string InfoToJson(const Info& info);
 // ---- interface diff ----
 
 struct Change {
-  std::string what;   // e.g. "input 'image' removed"
+  std::string what;  // e.g. "input 'image' removed"
   bool breaking = false;
 };
 

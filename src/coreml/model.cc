@@ -183,15 +183,14 @@ Status WritePackage(const Model& model, const fs::path& dir) {
   if (!model.spec().SerializeToString(&bytes)) return Internal("cannot serialise the model");
   RETURN_IF_ERROR(WriteFileAtomic(dir / "Data" / kModelItemPath, bytes));
   std::string model_id = NewUuid(), weights_id = NewUuid();
-  nlohmann::json manifest = {
-      {"fileFormatVersion", "1.0.0"},
-      {"itemInfoEntries",
-       {{model_id,
-         {{"author", "com.apple.CoreML"},
-          {"description", "CoreML Model Specification"},
-          {"name", "model.mlmodel"},
-          {"path", kModelItemPath}}}}},
-      {"rootModelIdentifier", model_id}};
+  nlohmann::json manifest = {{"fileFormatVersion", "1.0.0"},
+                             {"itemInfoEntries",
+                              {{model_id,
+                                {{"author", "com.apple.CoreML"},
+                                 {"description", "CoreML Model Specification"},
+                                 {"name", "model.mlmodel"},
+                                 {"path", kModelItemPath}}}}},
+                             {"rootModelIdentifier", model_id}};
   if (!model.weights().empty()) {
     RETURN_IF_ERROR(
         WriteFileAtomic(dir / "Data" / kWeightsItemPath / "weight.bin", model.weights()));
