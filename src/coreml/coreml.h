@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -55,6 +56,10 @@ class Model {
 // kNotFound if the path does not exist; kInvalidArgument naming the problem for anything
 // malformed (not a Core ML protobuf, bad manifest, missing weights).
 Result<Model> Load(const std::filesystem::path& path);
+
+// Parses the bytes of an .mlmodel file (the same checks as Load). `what` names the source in
+// error messages.
+Result<Model> ParseModel(std::string_view bytes, const std::string& what = "model");
 
 // Writes `model` as .mlmodel (NeuralNetwork models) or .mlpackage (ML Programs), chosen by the
 // extension of `path`. Atomic: the result appears complete or not at all. kInvalidArgument

@@ -80,7 +80,7 @@ void CollectUnknown(const pb::Message& m, const std::string& path, std::vector<s
   }
 }
 
-Status ParseSpec(const std::string& bytes, const std::string& what, Model* model) {
+Status ParseSpec(std::string_view bytes, const std::string& what, Model* model) {
   if (bytes.size() > kMaxModelBytes) return InvalidArgument(what + " is larger than 2 GiB");
   pb::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
   pb::io::CodedInputStream coded(&raw);
@@ -134,6 +134,12 @@ Result<fs::path> RootModelPath(const fs::path& package) {
 }
 
 }  // namespace
+
+Result<Model> ParseModel(std::string_view bytes, const std::string& what) {
+  Model model;
+  RETURN_IF_ERROR(ParseSpec(bytes, what, &model));
+  return model;
+}
 
 Result<Model> Load(const fs::path& path) {
   std::error_code ec;
