@@ -75,6 +75,12 @@ void OptimizeGraph(Graph* g) {
     if (p == producer.end() || uses[op.inputs[0]] != 1) continue;
     Op& prev = g->ops[p->second];
     bool fold = false;
+    if (op.type == "reshape" && prev.type == "reshape") {
+      // Reshape of a reshape reads the first one's input: rank-5 layers cannot hold the
+      // rank-5 intermediate an Unsqueeze -> Squeeze pair may pass through.
+      op.inputs[0] = prev.inputs[0];
+      continue;
+    }
     if (op.type == "batch_norm" && prev.type == "conv") {
       fold = FoldBatchNorm(&prev, op);
     } else if (op.type == "add" && prev.type == "linear" && !prev.has_bias && op.operand &&

@@ -1,9 +1,8 @@
 // Test-only driver: converts an ONNX file, saves it, loads it back and prints a JSON summary.
 #include <fstream>
 #include <iostream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "convert/convert.h"
 #include "coreml/schema.h"
