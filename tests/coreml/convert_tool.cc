@@ -75,10 +75,11 @@ nlohmann::json Summary(const ringo::coreml::Model& model) {
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::cerr << "usage: convert_tool IN.onnx OUT.mlmodel|OUT.mlpackage [--fp16] [--labels FILE]"
-                 " [--image NAME] [--target OS]\n";
+                 " [--image NAME] [--target OS] [--no-verify]\n";
     return 2;
   }
   ringo::convert::Options options;
+  bool verify = true;
   for (int k = 3; k < argc; ++k) {
     std::string arg = argv[k];
     if (arg == "--fp16") {
@@ -91,6 +92,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--image" && k + 1 < argc) {
       options.image_input = argv[++k];
       options.image_scale = 1.0f / 255.0f;
+    } else if (arg == "--no-verify") {
+      verify = false;  // benchmarks time the conversion alone
     } else if (arg == "--target" && k + 1 < argc) {
       options.minimum_deployment_target = argv[++k];
     } else {
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
     std::cerr << "convert_tool: " << s.ToString() << "\n";
     return 1;
   }
+  if (!verify) return 0;
   auto loaded = ringo::coreml::Load(argv[2]);
   if (!loaded.ok()) {
     std::cerr << "convert_tool: reload failed: " << loaded.status().ToString() << "\n";
