@@ -1,0 +1,234 @@
+// ONNX -> Core ML entry points: parsing, options, passes, back end choice and metadata.
+#include "convert/convert.h"
+
+#include <fcntl.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <onnx/onnx_pb.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "convert/emit.h"
+#include "convert/graph.h"
+#include "coreml/schema.h"
+
+#ifndef RINGO_VERSION
+#define RINGO_VERSION "unknown"
+#endif
+
+namespace ringo::convert {
+
+namespace fs = std::filesystem;
+namespace pb = google::protobuf;
+
+namespace {
+
+// Protobuf refuses messages over 2 GiB; ONNX files that large keep weights outside anyway.
+constexpr int kMaxOnnxBytes = std::numeric_limits<int>::max();
+
+Status ParseOnnx(pb::io::ZeroCopyInputStream* raw, const std::string& source,
+                 onnx::ModelProto* model) {
+  pb::io::CodedInputStream coded(raw);
+  coded.SetTotalBytesLimit(kMaxOnnxBytes);
+  coded.SetRecursionLimit(100);
+  if (!model->ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    return InvalidArgument("'" + source + "' is not an ONNX model (protobuf parse failed)");
+  }
+  if (!model->has_graph() || model->graph().node_size() == 0) {
+    return InvalidArgument("'" + source + "' is not an ONNX model (no graph nodes)");
+  }
+  return Status::Ok();
+}
+
+Status Rename(Graph* g, const std::map<std::string, std::string>& renames, bool inputs,
+              std::map<std::string, std::string>* applied) {
+  const std::vector<std::string>& names = inputs ? g->inputs : g->outputs;
+  const char* what = inputs ? "input" : "output";
+  for (const auto& [from, to] : renames) {
+    if (std::find(names.begin(), names.end(), from) == names.end()) {
+      return InvalidArgument(std::string("rename of ") + what + " '" + from +
+                             "': the model has no " + what + " of that name");
+    }
+    if (!IsIdentifier(to)) {
+      return InvalidArgument(std::string("new ") + what + " name '" + to +
+                             "' is not an identifier ([A-Za-z_][A-Za-z0-9_]*)");
+    }
+    if (g->shapes.count(to)) {
+      return InvalidArgument(std::string("new ") + what + " name '" + to +
+                             "' is already used in the model");
+    }
+    RenameValue(g, from, to);
+    (*applied)[from] = to;
+  }
+  return Status::Ok();
+}
+
+void SetMetadata(const Options& o, const std::string& source, coreml::spec::Model* m) {
+  auto* md = m->mutable_description()->mutable_metadata();
+  auto& user = *md->mutable_userdefined();
+  for (const auto& [key, value] : o.metadata) {
+    if (key == "author") {
+      md->set_author(value);
+    } else if (key == "license") {
+      md->set_license(value);
+    } else if (key == "version") {
+      md->set_versionstring(value);
+    } else if (key == "short_description") {
+      md->set_shortdescription(value);
+    } else {
+      user[key] = value;
+    }
+  }
+  user["com.ringo.version"] = RINGO_VERSION;
+  user["com.ringo.source"] = o.source_description.empty() ? source : o.source_description;
+}
+
+Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::string& source,
+                                   Format format, const Options& o) {
+  auto progress = [&](double f) {
+    if (o.progress) o.progress(f);
+  };
+  if (o.color_layout != "RGB" && o.color_layout != "BGR" && o.color_layout != "GRAYSCALE") {
+    return InvalidArgument("color layout '" + o.color_layout + "' is not RGB, BGR or GRAYSCALE");
+  }
+  int target = 0;
+  if (!o.minimum_deployment_target.empty()) {
+    ASSIGN_OR_RETURN(target, SpecVersionForTarget(o.minimum_deployment_target));
+  }
+  progress(0.05);
+  std::function<void(double)> import_progress;
+  if (o.progress) import_progress = [&](double f) { o.progress(0.05 + 0.5 * f); };
+  ASSIGN_OR_RETURN(Graph graph, ImportOnnx(onnx_model, source, import_progress));
+  progress(0.55);
+
+  std::map<std::string, std::string> input_names;
+  RETURN_IF_ERROR(Rename(&graph, o.input_renames, true, &input_names));
+  std::map<std::string, std::string> output_names;
+  RETURN_IF_ERROR(Rename(&graph, o.output_renames, false, &output_names));
+  OptimizeGraph(&graph);
+  // Remember what each interface name was called in ONNX before making every name legal.
+  std::vector<std::string> onnx_inputs = graph.inputs;
+  SanitizeNames(&graph);
+
+  EmitOptions eo;
+  eo.fp16 = o.precision == Precision::kFloat16;
+  eo.class_labels = o.class_labels;
+  eo.image_scale = o.image_scale;
+  eo.image_bias = o.image_bias;
+  eo.color_layout = o.color_layout;
+  if (!o.image_input.empty()) {
+    std::string wanted = o.image_input;
+    if (input_names.count(wanted)) wanted = input_names[wanted];
+    for (size_t k = 0; k < graph.inputs.size(); ++k) {
+      if (onnx_inputs[k] == wanted || graph.inputs[k] == wanted) eo.image_input = graph.inputs[k];
+    }
+    if (eo.image_input.empty()) {
+      return InvalidArgument("image input '" + o.image_input + "' is not an input of the model");
+    }
+    const Shape& s = graph.shapes[eo.image_input];
+    int64_t channels = o.color_layout == "GRAYSCALE" ? 1 : 3;
+    if (s.size() != 4 || s[0] != 1 || s[1] != channels) {
+      return InvalidArgument("image input '" + o.image_input + "' has shape " + ShapeToString(s) +
+                             "; a " + o.color_layout + " image needs [1, " +
+                             std::to_string(channels) + ", H, W]");
+    }
+  }
+  if (!o.class_labels.empty()) {
+    const std::string& scores = graph.outputs[0];
+    int64_t n = NumElements(graph.shapes[scores]);
+    if (n != static_cast<int64_t>(o.class_labels.size())) {
+      return InvalidArgument("the model's output '" + scores + "' has " + std::to_string(n) +
+                             " values but " + std::to_string(o.class_labels.size()) +
+                             " class labels were given");
+    }
+    if (graph.shapes.count(kClassLabelName)) {
+      return InvalidArgument(std::string("the model already has a value named '") +
+                             kClassLabelName + "'; rename it to make it a classifier");
+    }
+  }
+
+  coreml::Model model;
+  int needed = 0;
+  if (format == Format::kNeuralNetwork) {
+    ASSIGN_OR_RETURN(needed, EmitNeuralNetwork(&graph, eo, &model));
+  } else {
+    needed = 6;  // ML Programs arrived with iOS 15 / macOS 12
+    eo.spec_version = std::max(needed, target);
+    RETURN_IF_ERROR(EmitMLProgram(&graph, eo, &model));
+  }
+  if (target != 0 && target < needed) {
+    return InvalidArgument("minimum deployment target " + o.minimum_deployment_target +
+                           " is older than this model needs (specification version " +
+                           std::to_string(needed) + ")");
+  }
+  model.spec().set_specificationversion(std::max(needed, target));
+  SetMetadata(o, source, &model.spec());
+  progress(1.0);
+  return model;
+}
+
+}  // namespace
+
+Result<int> SpecVersionForTarget(std::string_view target) {
+  static const std::map<std::string, int, std::less<>> kVersions = {
+      {"iOS11", 1},        {"iOS11.2", 2},    {"iOS12", 3},      {"iOS13", 4},   {"iOS14", 5},
+      {"iOS15", 6},        {"iOS16", 7},      {"iOS17", 8},      {"iOS18", 9},   {"macOS10.13", 1},
+      {"macOS10.13.2", 2}, {"macOS10.14", 3}, {"macOS10.15", 4}, {"macOS11", 5}, {"macOS12", 6},
+      {"macOS13", 7},      {"macOS14", 8},    {"macOS15", 9}};
+  auto it = kVersions.find(target);
+  if (it == kVersions.end()) {
+    return InvalidArgument("unknown deployment target '" + std::string(target) +
+                           "' (expected iOS11..iOS18 or macOS10.13..macOS15)");
+  }
+  return it->second;
+}
+
+Result<Format> FormatForPath(const fs::path& out) {
+  std::string ext = out.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == ".mlmodel") return Format::kNeuralNetwork;
+  if (ext == ".mlpackage") return Format::kMLProgram;
+  return InvalidArgument("output '" + out.string() + "' must end in .mlmodel or .mlpackage");
+}
+
+Result<coreml::Model> ConvertOnnx(const fs::path& onnx_path, Format format,
+                                  const Options& options) {
+  std::error_code ec;
+  if (!fs::is_regular_file(onnx_path, ec)) {
+    return NotFound("ONNX file '" + onnx_path.string() + "' does not exist");
+  }
+  int fd = ::open(onnx_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NotFound("cannot open '" + onnx_path.string() + "'");
+  onnx::ModelProto model;
+  Status s;
+  {
+    // Streamed from the file: no second in-memory copy of the weights.
+    pb::io::FileInputStream in(fd);
+    s = ParseOnnx(&in, onnx_path.string(), &model);
+  }
+  ::close(fd);
+  if (!s.ok()) return s;
+  return ConvertModel(&model, onnx_path.filename().string(), format, options);
+}
+
+Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_view source_name,
+                                       Format format, const Options& options) {
+  if (onnx_bytes.size() > static_cast<size_t>(kMaxOnnxBytes)) {
+    return InvalidArgument("'" + std::string(source_name) + "' is larger than 2 GiB");
+  }
+  onnx::ModelProto model;
+  pb::io::ArrayInputStream in(onnx_bytes.data(), static_cast<int>(onnx_bytes.size()));
+  RETURN_IF_ERROR(ParseOnnx(&in, std::string(source_name), &model));
+  return ConvertModel(&model, std::string(source_name), format, options);
+}
+
+Status ConvertFile(const fs::path& onnx_path, const fs::path& out, const Options& options) {
+  ASSIGN_OR_RETURN(Format format, FormatForPath(out));
+  ASSIGN_OR_RETURN(coreml::Model model, ConvertOnnx(onnx_path, format, options));
+  return coreml::Save(model, out);
+}
+
+}  // namespace ringo::convert

@@ -1,0 +1,91 @@
+// ONNX -> Core ML conversion: NeuralNetwork (.mlmodel) and ML Program (.mlpackage).
+#ifndef RINGO_CONVERT_CONVERT_H_
+#define RINGO_CONVERT_CONVERT_H_
+
+#include <array>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "coreml/coreml.h"
+
+namespace ringo::convert {
+
+// The Core ML model kind to produce. The file extension decides it for ConvertFile.
+enum class Format {
+  kNeuralNetwork,  // .mlmodel: NeuralNetwork / NeuralNetworkClassifier, weights inline
+  kMLProgram,      // .mlpackage: ML Program, weights in weights/weight.bin
+};
+
+enum class Precision { kFloat32, kFloat16 };
+
+struct Options {
+  // Weight (and, for ML Programs, compute) precision. Inputs and outputs stay float32.
+  Precision precision = Precision::kFloat32;
+
+  // Non-empty: the model becomes a classifier over the first ONNX output, whose element count
+  // must equal the number of labels. Outputs: `classLabel` (String) and the scores output as a
+  // Dictionary<String, Double>. The scores are taken as they are (no softmax is added).
+  std::vector<std::string> class_labels;
+
+  // Name of the input (ONNX name, or its renamed name) to declare as an image. Its ONNX shape
+  // must be [1, 3, H, W] (RGB, BGR) or [1, 1, H, W] (GRAYSCALE). Core ML then feeds
+  // `image_scale * pixel + image_bias[c]`, pixels 0..255; image_bias is given in R, G, B order
+  // (only [0] is used for GRAYSCALE).
+  std::string image_input;
+  float image_scale = 1.0f;
+  std::array<float, 3> image_bias{0.0f, 0.0f, 0.0f};
+  std::string color_layout = "RGB";  // RGB | BGR | GRAYSCALE
+
+  // ONNX feature name -> name in the Core ML interface.
+  std::map<std::string, std::string> input_renames;
+  std::map<std::string, std::string> output_renames;
+
+  // "" or an OS name: iOS11, iOS11.2, iOS12 .. iOS18, macOS10.13, macOS10.13.2, macOS10.14,
+  // macOS10.15, macOS11 .. macOS15. Raises the specification version to that OS's; an OS older
+  // than what the model needs is kInvalidArgument.
+  std::string minimum_deployment_target;
+
+  // Stored in the model's metadata. Keys author, license, version and short_description fill
+  // the Metadata fields of those names; every other key is user-defined. ringo always stamps
+  // `com.ringo.version` and `com.ringo.source` (source_description, or the ONNX file name).
+  std::map<std::string, std::string> metadata;
+  std::string source_description;
+
+  // Called with the fraction done (0..1, non-decreasing) on the converting thread. Optional.
+  std::function<void(double)> progress;
+};
+
+// Converts the ONNX model at `onnx_path` (opsets 11-17, static shapes, batch 1) to `format`.
+// Errors (all kInvalidArgument unless noted): kNotFound when the file is missing; a file that
+// is not an ONNX protobuf; an unsupported opset, operator or attribute (the message names the op
+// type, the node and the opset); a shape that is not static; a graph with a cycle or an input no
+// node produces; options that do not fit the model (unknown image input, label count). Thread
+// safe: conversions share no state.
+Result<coreml::Model> ConvertOnnx(const std::filesystem::path& onnx_path, Format format,
+                                  const Options& options);
+
+// As ConvertOnnx, from a serialized ONNX ModelProto in memory. `source_name` stands for the file
+// name in messages and metadata.
+Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_view source_name,
+                                       Format format, const Options& options);
+
+// The format an output path asks for: .mlmodel -> kNeuralNetwork, .mlpackage -> kMLProgram,
+// anything else kInvalidArgument.
+Result<Format> FormatForPath(const std::filesystem::path& out);
+
+// Converts `onnx_path` and saves the model at `out` (the extension picks the format), replacing
+// what is there atomically. On any error nothing is written and an existing `out` is untouched.
+Status ConvertFile(const std::filesystem::path& onnx_path, const std::filesystem::path& out,
+                   const Options& options);
+
+// The specification version an OS name of Options::minimum_deployment_target stands for.
+Result<int> SpecVersionForTarget(std::string_view target);
+
+}  // namespace ringo::convert
+
+#endif  // RINGO_CONVERT_CONVERT_H_

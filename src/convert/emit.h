@@ -1,0 +1,38 @@
+// The two Core ML back ends of the converter: NeuralNetwork layers and ML Program ops.
+#ifndef RINGO_CONVERT_EMIT_H_
+#define RINGO_CONVERT_EMIT_H_
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "convert/graph.h"
+#include "coreml/coreml.h"
+
+namespace ringo::convert {
+
+struct EmitOptions {
+  bool fp16 = false;
+  std::vector<std::string> class_labels;
+  std::string image_input;  // a graph input name, or empty
+  float image_scale = 1.0f;
+  std::array<float, 3> image_bias{0.0f, 0.0f, 0.0f};  // R, G, B
+  std::string color_layout = "RGB";
+  int spec_version = 0;  // ML Program: the version to write (selects the opset); >= 6
+};
+
+// The name of a classifier's predicted-label output.
+inline constexpr const char* kClassLabelName = "classLabel";
+
+// Fills model->spec() with a NeuralNetwork (or NeuralNetworkClassifier): description, layers,
+// weights (freed from `graph` as they are copied). Returns the lowest specification version the
+// result needs. kInvalidArgument naming the node for ops the legacy rank-5 layers cannot express.
+Result<int> EmitNeuralNetwork(Graph* graph, const EmitOptions& options, coreml::Model* model);
+
+// Fills model->spec() and model->weights() with an ML Program at options.spec_version.
+Status EmitMLProgram(Graph* graph, const EmitOptions& options, coreml::Model* model);
+
+}  // namespace ringo::convert
+
+#endif  // RINGO_CONVERT_EMIT_H_

@@ -1,0 +1,111 @@
+// The converter's intermediate graph: ONNX nodes lowered to a few canonical ops with static
+// shapes and resolved constants, which both Core ML emitters consume.
+#ifndef RINGO_CONVERT_GRAPH_H_
+#define RINGO_CONVERT_GRAPH_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace ringo::convert {
+
+using Shape = std::vector<int64_t>;
+
+int64_t NumElements(const Shape& shape);
+std::string ShapeToString(const Shape& shape);
+
+// A constant tensor in host memory. Float data for weights, int64 for shapes and indices.
+struct Constant {
+  bool is_int = false;
+  Shape shape;
+  std::vector<float> f;
+  std::vector<int64_t> i;
+
+  int64_t size() const { return NumElements(shape); }
+  // Element k as a double, whatever the storage.
+  double at(int64_t k) const { return is_int ? static_cast<double>(i[k]) : f[k]; }
+  static Constant Floats(Shape shape, std::vector<float> values);
+  static Constant Ints(Shape shape, std::vector<int64_t> values);
+};
+
+// One canonical operation. `type` is one of:
+//   conv linear matmul add sub mul div relu sigmoid tanh leaky_relu hard_sigmoid clip hard_swish
+//   batch_norm max_pool avg_pool global_avg_pool reduce_mean reshape transpose concat softmax pad
+// Binary ops (add sub mul div, matmul) take two dynamic inputs, or one dynamic input plus
+// `operand` at position `operand_index`.
+struct Op {
+  std::string type;
+  std::string name;     // unique, derived from the ONNX node name
+  std::string onnx_op;  // the ONNX op type it came from, for messages
+  std::vector<std::string> inputs;
+  std::string output;
+
+  Constant weight, bias;  // conv [O, I/g, kH, kW]; linear [out, in]
+  bool has_bias = false;
+  Constant mean, variance, gamma, beta;  // batch_norm, each [C]
+  float epsilon = 1e-5f;
+
+  std::optional<Constant> operand;
+  int operand_index = 1;
+
+  // Spatial ops on NCHW: kernel [kH, kW], strides, dilations, pads [top, left, bottom, right].
+  std::vector<int64_t> kernel, strides, dilations, pads;
+  int64_t groups = 1;
+  bool ceil_mode = false;
+  bool exclude_padding = true;  // avg_pool: padding not counted in the average
+
+  std::vector<int64_t> axes;              // reduce_mean (sorted, non-negative)
+  bool keep_dims = true;                  // reduce_mean
+  std::vector<int64_t> perm;              // transpose
+  int64_t axis = 0;                       // concat, softmax (non-negative)
+  std::vector<int64_t> pad_amounts;       // pad: [begin, end] per dimension, 2 * rank values
+  float alpha = 0.0f, beta_value = 0.0f;  // leaky_relu, hard_sigmoid; clip: [alpha, beta]
+  float pad_value = 0.0f;
+};
+
+// A whole converted graph: inputs (batch 1), outputs, ops in topological order, static shape of
+// every value.
+struct Graph {
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  std::vector<Op> ops;
+  std::map<std::string, Shape> shapes;
+};
+
+// Lowers a parsed ONNX model to a Graph: topological order (cycles and
+// dangling inputs rejected), static shapes (a symbolic batch dimension is taken as 1), constant
+// folding (including Shape -> Gather -> Unsqueeze -> Concat chains), Identity/Dropout removed.
+// `progress` (may be empty) receives 0..1 for the lowering. kInvalidArgument naming op type, node
+// and opset for anything unsupported.
+// Initializer data is released from `model` as it is read.
+Result<Graph> ImportOnnx(onnx::ModelProto* model, const std::string& source_name,
+                         const std::function<void(double)>& progress);
+
+// Folds batch_norm into the conv producing its input when nothing else reads the conv's output,
+// folds `linear` + `add` of a constant vector into the linear's bias, and drops ops whose results
+// nobody uses.
+void OptimizeGraph(Graph* graph);
+
+// Renames value `from` to `to` everywhere in the graph.
+void RenameValue(Graph* graph, const std::string& from, const std::string& to);
+
+// Whether `name` is usable as a Core ML feature and MIL value name: [A-Za-z_][A-Za-z0-9_]*.
+bool IsIdentifier(std::string_view name);
+
+// Gives every value that is not an identifier (ONNX allows "input.1", "onnx::Conv_5") one that
+// is, unique within the graph. Names that already are identifiers are kept.
+void SanitizeNames(Graph* graph);
+
+}  // namespace ringo::convert
+
+#endif  // RINGO_CONVERT_GRAPH_H_

@@ -1,0 +1,503 @@
+// ML Program (.mlpackage) back end: canonical ops as MIL ops with const-bound parameters.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+
+#include "convert/emit.h"
+#include "coreml/schema.h"
+
+namespace ringo::convert {
+
+namespace {
+
+namespace spec = coreml::spec;
+namespace mil = coreml::mil;
+
+constexpr const char* kWeightFile = "@model_path/weights/weight.bin";
+// coremltools moves float constants of this many elements or more into weight.bin.
+constexpr int64_t kBlobThreshold = 10;
+
+mil::ValueType TensorValueType(mil::DataType dt, const Shape& shape) {
+  mil::ValueType vt;
+  auto* t = vt.mutable_tensortype();
+  t->set_datatype(dt);
+  t->set_rank(static_cast<int64_t>(shape.size()));
+  for (int64_t d : shape)
+    t->add_dimensions()->mutable_constant()->set_size(static_cast<uint64_t>(d));
+  return vt;
+}
+
+mil::Value StringScalar(const std::string& s) {
+  mil::Value v;
+  *v.mutable_type() = TensorValueType(mil::STRING, {});
+  v.mutable_immediatevalue()->mutable_tensor()->mutable_strings()->add_values(s);
+  return v;
+}
+
+class MilEmitter {
+ public:
+  MilEmitter(Graph* g, const EmitOptions& o, coreml::Model* m)
+      : g_(*g), o_(o), model_(*m), fp_(o.fp16 ? mil::FLOAT16 : mil::FLOAT32) {}
+  Status Run();
+
+ private:
+  std::string Fresh(const std::string& hint) {
+    std::string name = hint;
+    for (int k = 1; names_.count(name); ++k) name = hint + "_" + std::to_string(k);
+    names_.insert(name);
+    return name;
+  }
+  // A const op producing `value`; returns its name.
+  std::string Const(const std::string& hint, mil::Value value) {
+    std::string name = Fresh(hint);
+    auto* op = block_->add_operations();
+    op->set_type("const");
+    auto* out = op->add_outputs();
+    out->set_name(name);
+    *out->mutable_type() = value.type();
+    (*op->mutable_attributes())["name"] = StringScalar(name);
+    (*op->mutable_attributes())["val"] = std::move(value);
+    return name;
+  }
+  std::string Floats(const std::string& hint, const Shape& shape, std::vector<float>* values) {
+    mil::Value v;
+    *v.mutable_type() = TensorValueType(fp_, shape);
+    std::string bytes;
+    if (o_.fp16) {
+      bytes.resize(values->size() * 2);
+      for (size_t k = 0; k < values->size(); ++k) {
+        uint16_t h = coreml::FloatToHalf((*values)[k]);
+        std::memcpy(&bytes[2 * k], &h, 2);
+      }
+    }
+    if (NumElements(shape) >= kBlobThreshold) {
+      if (!o_.fp16) bytes.assign(reinterpret_cast<const char*>(values->data()), values->size() * 4);
+      uint64_t offset =
+          blobs_.Add(o_.fp16 ? coreml::BlobType::kFloat16 : coreml::BlobType::kFloat32, bytes);
+      auto* b = v.mutable_blobfilevalue();
+      b->set_filename(kWeightFile);
+      b->set_offset(offset);
+      ++blob_count_;
+    } else if (o_.fp16) {
+      v.mutable_immediatevalue()->mutable_tensor()->mutable_bytes()->set_values(std::move(bytes));
+    } else {
+      v.mutable_immediatevalue()->mutable_tensor()->mutable_floats()->mutable_values()->Add(
+          values->begin(), values->end());
+    }
+    std::vector<float>().swap(*values);
+    return Const(hint, std::move(v));
+  }
+  std::string FloatScalar(const std::string& hint, float f) {
+    std::vector<float> v = {f};
+    return Floats(hint, {}, &v);
+  }
+  std::string Ints(const std::string& hint, const std::vector<int64_t>& values, bool scalar) {
+    mil::Value v;
+    *v.mutable_type() =
+        TensorValueType(mil::INT32, scalar ? Shape{} : Shape{static_cast<int64_t>(values.size())});
+    auto* ints = v.mutable_immediatevalue()->mutable_tensor()->mutable_ints();
+    for (int64_t x : values) ints->add_values(static_cast<int32_t>(x));
+    return Const(hint, std::move(v));
+  }
+  std::string Bool(const std::string& hint, bool b) {
+    mil::Value v;
+    *v.mutable_type() = TensorValueType(mil::BOOL, {});
+    v.mutable_immediatevalue()->mutable_tensor()->mutable_bools()->add_values(b);
+    return Const(hint, std::move(v));
+  }
+  std::string String(const std::string& hint, const std::string& s) {
+    return Const(hint, StringScalar(s));
+  }
+  mil::Operation* AddOp(const std::string& type, const std::string& name, const std::string& output,
+                        mil::DataType dt, const Shape& shape) {
+    auto* op = block_->add_operations();
+    op->set_type(type);
+    auto* out = op->add_outputs();
+    out->set_name(output);
+    *out->mutable_type() = TensorValueType(dt, shape);
+    (*op->mutable_attributes())["name"] = StringScalar(name);
+    return op;
+  }
+  static void Bind(mil::Operation* op, const std::string& param, const std::string& var) {
+    (*op->mutable_inputs())[param].add_arguments()->set_name(var);
+  }
+  // The MIL variable an op result goes to: graph outputs that still need a cast or a classify
+  // get an inner name, so the final op can carry the output's own name.
+  std::string ResultVar(const std::string& value) {
+    bool is_output = std::find(g_.outputs.begin(), g_.outputs.end(), value) != g_.outputs.end();
+    bool scores = !o_.class_labels.empty() && value == g_.outputs[0];
+    std::string var = is_output && (o_.fp16 || scores) ? Fresh(value + "_inner") : value;
+    var_[value] = var;
+    return var;
+  }
+  Status Lower(Op& op);
+  Status Finish();
+
+  Graph& g_;
+  const EmitOptions& o_;
+  coreml::Model& model_;
+  mil::DataType fp_;
+  mil::Block* block_ = nullptr;
+  coreml::BlobWriter blobs_;
+  int blob_count_ = 0;
+  std::set<std::string> names_;
+  std::map<std::string, std::string> var_;
+};
+
+Status MilEmitter::Lower(Op& op) {
+  const std::string& t = op.type;
+  const std::string x = var_.at(op.inputs[0]);
+  const Shape& out_shape = g_.shapes[op.output];
+  const std::string& n = op.name;
+  auto make = [&](const std::string& type) {
+    std::string out = ResultVar(op.output);
+    return AddOp(type, n, out, fp_, out_shape);
+  };
+  if (t == "conv") {
+    std::string w = Floats(n + "_weight", op.weight.shape, &op.weight.f);
+    std::string b = op.has_bias ? Floats(n + "_bias", op.bias.shape, &op.bias.f) : "";
+    std::string strides = Ints(n + "_strides", op.strides, false);
+    std::string pad_type = String(n + "_pad_type", "custom");
+    std::string pad = Ints(n + "_pad", {op.pads[0], op.pads[2], op.pads[1], op.pads[3]}, false);
+    std::string dil = Ints(n + "_dilations", op.dilations, false);
+    std::string groups = Ints(n + "_groups", {op.groups}, true);
+    auto* c = make("conv");
+    Bind(c, "x", x);
+    Bind(c, "weight", w);
+    if (!b.empty()) Bind(c, "bias", b);
+    Bind(c, "strides", strides);
+    Bind(c, "pad_type", pad_type);
+    Bind(c, "pad", pad);
+    Bind(c, "dilations", dil);
+    Bind(c, "groups", groups);
+    return Status::Ok();
+  }
+  if (t == "linear") {
+    std::string w = Floats(n + "_weight", op.weight.shape, &op.weight.f);
+    std::string b = op.has_bias ? Floats(n + "_bias", op.bias.shape, &op.bias.f) : "";
+    auto* l = make("linear");
+    Bind(l, "x", x);
+    Bind(l, "weight", w);
+    if (!b.empty()) Bind(l, "bias", b);
+    return Status::Ok();
+  }
+  if (t == "add" || t == "sub" || t == "mul" || t == "div" || t == "matmul") {
+    std::string a = x, b;
+    if (op.operand) {
+      std::string c = Floats(n + "_operand", op.operand->shape, &op.operand->f);
+      (op.operand_index == 0 ? a : b) = c;
+      if (op.operand_index == 0) b = x;
+    } else {
+      b = var_.at(op.inputs[1]);
+    }
+    static const std::map<std::string, std::string> kOps = {
+        {"add", "add"}, {"sub", "sub"}, {"mul", "mul"}, {"div", "real_div"}, {"matmul", "matmul"}};
+    std::string tx, ty;
+    if (t == "matmul") {
+      tx = Bool(n + "_transpose_x", false);
+      ty = Bool(n + "_transpose_y", false);
+    }
+    auto* o = make(kOps.at(t));
+    Bind(o, "x", a);
+    Bind(o, "y", b);
+    if (t == "matmul") {
+      Bind(o, "transpose_x", tx);
+      Bind(o, "transpose_y", ty);
+    }
+    return Status::Ok();
+  }
+  if (t == "relu" || t == "sigmoid" || t == "tanh") {
+    Bind(make(t), "x", x);
+    return Status::Ok();
+  }
+  if (t == "leaky_relu") {
+    std::string alpha = FloatScalar(n + "_alpha", op.alpha);
+    auto* o = make("leaky_relu");
+    Bind(o, "x", x);
+    Bind(o, "alpha", alpha);
+    return Status::Ok();
+  }
+  if (t == "hard_sigmoid" || t == "clip" || t == "hard_swish") {
+    float alpha = op.alpha, beta = op.beta_value;
+    if (t == "hard_swish") alpha = 1.0f / 6.0f, beta = 0.5f;
+    if (t == "clip") {  // infinite bounds as the largest finite value of the compute type
+      float big = o_.fp16 ? 65504.0f : std::numeric_limits<float>::max();
+      alpha = std::max(alpha, -big);
+      beta = std::min(beta, big);
+    }
+    std::string a = FloatScalar(n + "_alpha", alpha), b = FloatScalar(n + "_beta", beta);
+    mil::Operation* o;
+    if (t == "hard_swish") {
+      std::string gate = Fresh(n + "_gate");
+      o = AddOp("sigmoid_hard", gate, gate, fp_, out_shape);
+      Bind(o, "x", x);
+      Bind(o, "alpha", a);
+      Bind(o, "beta", b);
+      auto* m = make("mul");
+      Bind(m, "x", x);
+      Bind(m, "y", gate);
+      return Status::Ok();
+    }
+    o = make(t == "clip" ? "clip" : "sigmoid_hard");
+    Bind(o, "x", x);
+    Bind(o, "alpha", a);
+    Bind(o, "beta", b);
+    return Status::Ok();
+  }
+  if (t == "batch_norm") {
+    const Shape& xs = g_.shapes[op.inputs[0]];
+    if (xs.size() == 4) {
+      Shape c = {xs[1]};
+      std::string mean = Floats(n + "_mean", c, &op.mean.f);
+      std::string var = Floats(n + "_variance", c, &op.variance.f);
+      std::string gamma = Floats(n + "_gamma", c, &op.gamma.f);
+      std::string beta = Floats(n + "_beta", c, &op.beta.f);
+      std::string eps = FloatScalar(n + "_epsilon", op.epsilon);
+      auto* o = make("batch_norm");
+      Bind(o, "x", x);
+      Bind(o, "mean", mean);
+      Bind(o, "variance", var);
+      Bind(o, "gamma", gamma);
+      Bind(o, "beta", beta);
+      Bind(o, "epsilon", eps);
+      return Status::Ok();
+    }
+    // Other ranks: the same affine map as a mul and an add over axis 1.
+    int64_t ch = xs[1];
+    Shape cs = {ch};
+    for (size_t k = 2; k < xs.size(); ++k) cs.push_back(1);
+    std::vector<float> scale(ch), shift(ch);
+    for (int64_t k = 0; k < ch; ++k) {
+      scale[k] = static_cast<float>(op.gamma.f[k] / std::sqrt(op.variance.f[k] + op.epsilon));
+      shift[k] = op.beta.f[k] - op.mean.f[k] * scale[k];
+    }
+    std::string s = Floats(n + "_scale", cs, &scale), b = Floats(n + "_shift", cs, &shift);
+    std::string mid = Fresh(n + "_scaled");
+    auto* m = AddOp("mul", mid, mid, fp_, out_shape);
+    Bind(m, "x", x);
+    Bind(m, "y", s);
+    auto* a = make("add");
+    Bind(a, "x", mid);
+    Bind(a, "y", b);
+    return Status::Ok();
+  }
+  if (t == "max_pool" || t == "avg_pool") {
+    std::string k = Ints(n + "_kernel_sizes", op.kernel, false);
+    std::string s = Ints(n + "_strides", op.strides, false);
+    std::string pt = String(n + "_pad_type", "custom");
+    std::string pad = Ints(n + "_pad", {op.pads[0], op.pads[2], op.pads[1], op.pads[3]}, false);
+    std::string ceil = Bool(n + "_ceil_mode", op.ceil_mode);
+    std::string excl = t == "avg_pool" ? Bool(n + "_exclude_padding", op.exclude_padding) : "";
+    auto* o = make(t);
+    Bind(o, "x", x);
+    Bind(o, "kernel_sizes", k);
+    Bind(o, "strides", s);
+    Bind(o, "pad_type", pt);
+    Bind(o, "pad", pad);
+    Bind(o, "ceil_mode", ceil);
+    if (!excl.empty()) Bind(o, "exclude_padding_from_average", excl);
+    return Status::Ok();
+  }
+  if (t == "global_avg_pool" || t == "reduce_mean") {
+    std::vector<int64_t> axes = t == "global_avg_pool" ? std::vector<int64_t>{2, 3} : op.axes;
+    std::string a = Ints(n + "_axes", axes, false);
+    std::string keep = Bool(n + "_keep_dims", t == "global_avg_pool" || op.keep_dims);
+    auto* o = make("reduce_mean");
+    Bind(o, "x", x);
+    Bind(o, "axes", a);
+    Bind(o, "keep_dims", keep);
+    return Status::Ok();
+  }
+  if (t == "reshape") {
+    std::string s = Ints(n + "_shape", out_shape, false);
+    auto* o = make("reshape");
+    Bind(o, "x", x);
+    Bind(o, "shape", s);
+    return Status::Ok();
+  }
+  if (t == "transpose") {
+    std::string p = Ints(n + "_perm", op.perm, false);
+    auto* o = make("transpose");
+    Bind(o, "x", x);
+    Bind(o, "perm", p);
+    return Status::Ok();
+  }
+  if (t == "concat") {
+    std::string axis = Ints(n + "_axis", {op.axis}, true);
+    std::string inter = Bool(n + "_interleave", false);
+    auto* o = make("concat");
+    for (const std::string& in : op.inputs) Bind(o, "values", var_.at(in));
+    Bind(o, "axis", axis);
+    Bind(o, "interleave", inter);
+    return Status::Ok();
+  }
+  if (t == "softmax") {
+    std::string axis = Ints(n + "_axis", {op.axis}, true);
+    auto* o = make("softmax");
+    Bind(o, "x", x);
+    Bind(o, "axis", axis);
+    return Status::Ok();
+  }
+  if (t == "pad") {
+    std::string p = Ints(n + "_pad", op.pad_amounts, false);
+    std::string mode = String(n + "_mode", "constant");
+    std::string val = FloatScalar(n + "_constant_val", op.pad_value);
+    auto* o = make("pad");
+    Bind(o, "x", x);
+    Bind(o, "pad", p);
+    Bind(o, "mode", mode);
+    Bind(o, "constant_val", val);
+    return Status::Ok();
+  }
+  return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op +
+                         "): no ML Program op for '" + t + "'");
+}
+
+Status MilEmitter::Run() {
+  spec::Model& m = model_.spec();
+  auto* program = m.mutable_mlprogram();
+  program->set_version(1);
+  auto& fn = (*program->mutable_functions())["main"];
+  // Opset CoreML5 goes with spec 6, CoreML6 with 7, and so on.
+  std::string opset = "CoreML" + std::to_string(o_.spec_version - 1);
+  fn.set_opset(opset);
+  block_ = &(*fn.mutable_block_specializations())[opset];
+  for (const auto& [name, shape] : g_.shapes) names_.insert(name);
+  names_.insert(kClassLabelName);
+
+  auto* desc = m.mutable_description();
+  for (const std::string& in : g_.inputs) {
+    const Shape& s = g_.shapes[in];
+    auto* nvt = fn.add_inputs();
+    nvt->set_name(in);
+    *nvt->mutable_type() = TensorValueType(mil::FLOAT32, s);
+    auto* f = desc->add_input();
+    f->set_name(in);
+    std::string cur = in;
+    if (o_.fp16) {
+      std::string dtype = String(in + "_dtype", "fp16");
+      std::string cast = Fresh(in + "_fp16");
+      auto* c = AddOp("cast", cast, cast, mil::FLOAT16, s);
+      Bind(c, "x", cur);
+      Bind(c, "dtype", dtype);
+      cur = cast;
+    }
+    if (in == o_.image_input) {
+      auto* img = f->mutable_type()->mutable_imagetype();
+      img->set_width(s[3]);
+      img->set_height(s[2]);
+      img->set_colorspace(o_.color_layout == "BGR"         ? spec::ImageFeatureType::BGR
+                          : o_.color_layout == "GRAYSCALE" ? spec::ImageFeatureType::GRAYSCALE
+                                                           : spec::ImageFeatureType::RGB);
+      // Core ML hands the program pixels 0..255 in the declared channel order; the scaling
+      // the NeuralNetwork preprocessing message would do is spelled out as ops.
+      std::vector<float> bias;
+      if (o_.color_layout == "GRAYSCALE") {
+        bias = {o_.image_bias[0]};
+      } else if (o_.color_layout == "BGR") {
+        bias = {o_.image_bias[2], o_.image_bias[1], o_.image_bias[0]};
+      } else {
+        bias = {o_.image_bias[0], o_.image_bias[1], o_.image_bias[2]};
+      }
+      std::string scale = FloatScalar(in + "_scale", o_.image_scale);
+      std::string b = Floats(in + "_bias", {1, static_cast<int64_t>(bias.size()), 1, 1}, &bias);
+      std::string scaled = Fresh(in + "_scaled");
+      auto* mul = AddOp("mul", scaled, scaled, fp_, s);
+      Bind(mul, "x", cur);
+      Bind(mul, "y", scale);
+      std::string pre = Fresh(in + "_preprocessed");
+      auto* add = AddOp("add", pre, pre, fp_, s);
+      Bind(add, "x", scaled);
+      Bind(add, "y", b);
+      cur = pre;
+    } else {
+      auto* arr = f->mutable_type()->mutable_multiarraytype();
+      arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
+      for (int64_t d : s) arr->add_shape(d);
+    }
+    var_[in] = cur;
+  }
+  for (Op& op : g_.ops) RETURN_IF_ERROR(Lower(op));
+  return Finish();
+}
+
+// Casts outputs back to fp32 and, for classifiers, ends with classify.
+Status MilEmitter::Finish() {
+  spec::ModelDescription* desc = model_.spec().mutable_description();
+  bool classifier = !o_.class_labels.empty();
+  for (size_t k = 0; k < g_.outputs.size(); ++k) {
+    const std::string& o = g_.outputs[k];
+    const Shape& s = g_.shapes[o];
+    bool scores = classifier && k == 0;
+    std::string cur = var_.at(o);
+    if (o_.fp16) {
+      std::string dtype = String(o + "_dtype", "fp32");
+      std::string cast = scores ? Fresh(o + "_fp32") : o;
+      auto* c = AddOp("cast", cast, cast, mil::FLOAT32, s);
+      Bind(c, "x", cur);
+      Bind(c, "dtype", dtype);
+      cur = cast;
+    }
+    if (!scores) {
+      block_->add_outputs(o);
+      auto* f = desc->add_output();
+      f->set_name(o);
+      auto* arr = f->mutable_type()->mutable_multiarraytype();
+      arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
+      for (int64_t d : s) arr->add_shape(d);
+      continue;
+    }
+    // classify takes a vector of per-class scores.
+    if (s.size() != 1) {
+      std::string axes = Ints(o + "_squeeze_axes", {0}, false);
+      std::string sq = Fresh(o + "_vector");
+      auto* q = AddOp("squeeze", sq, sq, mil::FLOAT32, {NumElements(s)});
+      Bind(q, "x", cur);
+      Bind(q, "axes", axes);
+      cur = sq;
+    }
+    auto* c = block_->add_operations();
+    c->set_type("classify");
+    (*c->mutable_attributes())["name"] = StringScalar(Fresh(o + "_classify"));
+    (*c->mutable_inputs())["probabilities"].add_arguments()->set_name(cur);
+    // The labels ride inline: a list of string scalars.
+    mil::Value classes;
+    auto* lt = classes.mutable_type()->mutable_listtype();
+    *lt->mutable_type() = TensorValueType(mil::STRING, {});
+    lt->mutable_length()->mutable_constant()->set_size(o_.class_labels.size());
+    auto* list = classes.mutable_immediatevalue()->mutable_list();
+    for (const auto& label : o_.class_labels) *list->add_values() = StringScalar(label);
+    *(*c->mutable_inputs())["classes"].add_arguments()->mutable_value() = std::move(classes);
+    auto* label_out = c->add_outputs();
+    label_out->set_name(kClassLabelName);
+    *label_out->mutable_type() = TensorValueType(mil::STRING, {});
+    auto* probs_out = c->add_outputs();
+    probs_out->set_name(o);
+    auto* dt = probs_out->mutable_type()->mutable_dictionarytype();
+    *dt->mutable_keytype() = TensorValueType(mil::STRING, {});
+    *dt->mutable_valuetype() = TensorValueType(mil::FLOAT64, {});
+    block_->add_outputs(kClassLabelName);
+    block_->add_outputs(o);
+    auto* lf = desc->add_output();
+    lf->set_name(kClassLabelName);
+    lf->mutable_type()->mutable_stringtype();
+    auto* pf = desc->add_output();
+    pf->set_name(o);
+    pf->mutable_type()->mutable_dictionarytype()->mutable_stringkeytype();
+    desc->set_predictedfeaturename(kClassLabelName);
+    desc->set_predictedprobabilitiesname(o);
+  }
+  if (blob_count_ > 0) model_.weights() = blobs_.Finish();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status EmitMLProgram(Graph* graph, const EmitOptions& options, coreml::Model* model) {
+  MilEmitter e(graph, options, model);
+  return e.Run();
+}
+
+}  // namespace ringo::convert

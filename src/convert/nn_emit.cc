@@ -1,0 +1,512 @@
+// NeuralNetwork (.mlmodel) back end: canonical ops as the legacy rank-5 layers of spec 1-2.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <set>
+
+#include "convert/emit.h"
+#include "coreml/schema.h"
+
+namespace ringo::convert {
+
+namespace {
+
+namespace spec = coreml::spec;
+using Dims = std::array<int64_t, 3>;  // C, H, W of a rank-5 blob (sequence and batch are 1)
+
+// Where an ONNX tensor lives in a rank-5 blob: [1, C, H, W] -> (C, H, W); [1, F] and [F] ->
+// (F, 1, 1). The two are the same memory layout, which is why flatten needs no transpose.
+std::optional<Dims> NnDims(const Shape& s) {
+  if (s.size() == 4 && s[0] == 1) return Dims{s[1], s[2], s[3]};
+  if (s.size() == 2 && s[0] == 1) return Dims{s[1], 1, 1};
+  if (s.size() == 1) return Dims{s[0], 1, 1};
+  return std::nullopt;
+}
+
+void SetWeights(spec::WeightParams* w, std::vector<float>* values, bool fp16) {
+  if (fp16) {
+    std::string bytes(values->size() * 2, '\0');
+    for (size_t k = 0; k < values->size(); ++k) {
+      uint16_t h = coreml::FloatToHalf((*values)[k]);
+      std::memcpy(&bytes[2 * k], &h, 2);  // little-endian, as the format stores binary16
+    }
+    w->set_float16value(std::move(bytes));
+  } else {
+    w->mutable_floatvalue()->Add(values->begin(), values->end());
+  }
+  std::vector<float>().swap(*values);  // the graph's copy is done with
+}
+
+void SetBorders(spec::BorderAmounts* b, const std::vector<int64_t>& pads) {
+  // ONNX pads are [top, left, bottom, right]; Core ML wants (start, end) for H, then W.
+  for (int d = 0; d < 2; ++d) {
+    auto* e = b->add_borderamounts();
+    e->set_startedgesize(static_cast<uint64_t>(pads[d]));
+    e->set_endedgesize(static_cast<uint64_t>(pads[d + 2]));
+  }
+}
+
+class NnEmitter {
+ public:
+  NnEmitter(Graph* g, const EmitOptions& o, spec::Model* m) : g_(*g), o_(o), m_(*m) {}
+  Result<int> Run();
+
+ private:
+  Status Fail(const Op& op, const std::string& msg) const {
+    return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op +
+                           ") cannot be written as a NeuralNetwork (.mlmodel): " + msg +
+                           "; convert to .mlpackage (ML Program) instead");
+  }
+  spec::NeuralNetworkLayer* Layer(const std::string& name, std::vector<std::string> inputs,
+                                  const std::string& output) {
+    std::string unique = name;
+    for (int k = 1; layer_names_.count(unique); ++k) unique = name + "_" + std::to_string(k);
+    layer_names_.insert(unique);
+    auto* l = layers_->Add();
+    l->set_name(unique);
+    for (auto& in : inputs) l->add_input(std::move(in));
+    l->add_output(output);
+    return l;
+  }
+  void Linear(const std::string& name, const std::string& in, const std::string& out, float a,
+              float b) {
+    auto* act = Layer(name, {in}, out)->mutable_activation()->mutable_linear();
+    act->set_alpha(a);
+    act->set_beta(b);
+  }
+  void Threshold(const std::string& name, const std::string& in, const std::string& out,
+                 float alpha) {
+    auto* u = Layer(name, {in}, out)->mutable_unary();
+    u->set_type(spec::UnaryFunctionLayerParams::THRESHOLD);
+    u->set_alpha(alpha);
+    u->set_scale(1.0f);  // written out: an absent scale would read as 0
+  }
+  void Inverse(const std::string& name, const std::string& in, const std::string& out) {
+    auto* u = Layer(name, {in}, out)->mutable_unary();
+    u->set_type(spec::UnaryFunctionLayerParams::INVERSE);
+    u->set_scale(1.0f);
+  }
+  Status Binary(Op& op);
+  Status ConstantBinary(Op& op);
+  Status Clip(const Op& op);
+  Status Pool(const Op& op);
+  Status Reshape(const Op& op, const Shape& in, const Shape& out);
+  Status Lower(Op& op);
+  Status Describe(bool classifier);
+
+  Graph& g_;
+  const EmitOptions& o_;
+  spec::Model& m_;
+  google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>* layers_ = nullptr;
+  std::set<std::string> layer_names_;
+  int version_ = 1;
+};
+
+// A constant operand of add/sub/mul/div as a scale or bias layer shape: [1] (scalar), [C]
+// (per channel) or [Cc, H, W] with Cc in {1, C}. Empty when the layout does not fit.
+std::vector<uint64_t> OperandShape(const Shape& x, const Shape& c) {
+  if (NumElements(c) == 1) return {1};
+  if (c.size() > x.size()) return {};
+  Shape p(x.size() - c.size(), 1);
+  p.insert(p.end(), c.begin(), c.end());
+  auto xd = NnDims(x);
+  auto pd = NnDims(p);
+  if (!xd || !pd || p[0] != 1) return {};
+  const Dims& d = *pd;
+  if (d[1] == 1 && d[2] == 1 && d[0] == (*xd)[0]) return {static_cast<uint64_t>(d[0])};
+  if ((d[0] == 1 || d[0] == (*xd)[0]) && d[1] == (*xd)[1] && d[2] == (*xd)[2] && x.size() == 4) {
+    return {static_cast<uint64_t>(d[0]), static_cast<uint64_t>(d[1]), static_cast<uint64_t>(d[2])};
+  }
+  return {};
+}
+
+Status NnEmitter::ConstantBinary(Op& op) {
+  const std::string& x = op.inputs[0];
+  const Shape& xs = g_.shapes[x];
+  if (g_.shapes[op.output] != xs) return Fail(op, "the constant operand broadcasts the input");
+  Constant& c = *op.operand;
+  bool left = op.operand_index == 0;  // c - x or c / x
+  std::string in = x;
+  if (op.type == "div" && left) {
+    Inverse(op.name + "_inverse", x, op.output + "__inv");
+    in = op.output + "__inv";
+  }
+  if (c.size() == 1) {
+    float v = c.f[0];
+    if (op.type == "add") {
+      Layer(op.name, {in}, op.output)->mutable_add()->set_alpha(v);
+    } else if (op.type == "sub") {
+      if (left) {
+        Linear(op.name, in, op.output, -1.0f, v);
+      } else {
+        Layer(op.name, {in}, op.output)->mutable_add()->set_alpha(-v);
+      }
+    } else {
+      float k = op.type == "div" && !left ? 1.0f / v : v;
+      Layer(op.name, {in}, op.output)->mutable_multiply()->set_alpha(k);
+    }
+    return Status::Ok();
+  }
+  std::vector<uint64_t> shape = OperandShape(xs, c.shape);
+  if (shape.empty()) {
+    return Fail(op, "a constant of shape " + ShapeToString(c.shape) + " against " +
+                        ShapeToString(xs) + " fits no scale or bias layer");
+  }
+  if (op.type == "div" && !left) {
+    for (float& v : c.f) v = 1.0f / v;
+  }
+  if (op.type == "sub" && !left) {
+    for (float& v : c.f) v = -v;
+  }
+  if (op.type == "add" || (op.type == "sub" && !left)) {
+    auto* b = Layer(op.name, {in}, op.output)->mutable_bias();
+    for (uint64_t d : shape) b->add_shape(d);
+    SetWeights(b->mutable_bias(), &c.f, o_.fp16);
+    return Status::Ok();
+  }
+  auto* s = Layer(op.name, {in}, op.output)->mutable_scale();
+  for (uint64_t d : shape) s->add_shapescale(d);
+  if (op.type == "sub") {  // c - x = (-1) * x + c
+    std::vector<float> minus(c.size(), -1.0f);
+    for (uint64_t d : shape) s->add_shapebias(d);
+    s->set_hasbias(true);
+    SetWeights(s->mutable_scale(), &minus, o_.fp16);
+    SetWeights(s->mutable_bias(), &c.f, o_.fp16);
+    return Status::Ok();
+  }
+  SetWeights(s->mutable_scale(), &c.f, o_.fp16);
+  return Status::Ok();
+}
+
+Status NnEmitter::Binary(Op& op) {
+  if (op.operand) return ConstantBinary(op);
+  const Shape& out = g_.shapes[op.output];
+  auto od = NnDims(out);
+  if (!od) return Fail(op, "result shape " + ShapeToString(out) + " is not [1,C,H,W] or [1,F]");
+  // The legacy add/multiply broadcast only whole C, H x W, or all three, in rank-5 layout.
+  for (const std::string& in : op.inputs) {
+    Shape s = g_.shapes[in];
+    if (s.size() > out.size()) return Fail(op, "operand rank exceeds the result rank");
+    Shape p(out.size() - s.size(), 1);
+    p.insert(p.end(), s.begin(), s.end());
+    auto pd = NnDims(p), sd = NnDims(s);
+    if (!pd || !sd || *pd != *sd) return Fail(op, "operands broadcast across the batch layout");
+    const Dims& d = *pd;
+    bool ok = d == *od || d == Dims{1, 1, 1} || d == Dims{(*od)[0], 1, 1} ||
+              d == Dims{1, (*od)[1], (*od)[2]};
+    if (!ok) return Fail(op, "broadcast of " + ShapeToString(s) + " is not supported");
+  }
+  std::string a = op.inputs[0], b = op.inputs[1];
+  if (op.type == "sub") {
+    auto* neg = Layer(op.name + "_negate", {b}, op.output + "__neg")->mutable_multiply();
+    neg->set_alpha(-1.0f);
+    b = op.output + "__neg";
+  } else if (op.type == "div") {
+    Inverse(op.name + "_inverse", b, op.output + "__inv");
+    b = op.output + "__inv";
+  }
+  auto* l = Layer(op.name, {a, b}, op.output);
+  if (op.type == "add" || op.type == "sub") {
+    l->mutable_add();
+  } else {
+    l->mutable_multiply()->set_alpha(1.0f);
+  }
+  return Status::Ok();
+}
+
+// clip(x, lo, hi) = -max(-max(x, lo), -hi): THRESHOLD is max(alpha, x), and the two negations
+// turn the lower bound into an upper one. lo = 0 uses ReLU, as coremltools does for ReLU6.
+Status NnEmitter::Clip(const Op& op) {
+  float lo = op.alpha, hi = op.beta_value;
+  bool has_lo = !std::isinf(lo), has_hi = !std::isinf(hi);
+  if (!has_lo && !has_hi) {
+    Linear(op.name, op.inputs[0], op.output, 1.0f, 0.0f);
+    return Status::Ok();
+  }
+  std::string cur = op.inputs[0];
+  if (has_lo) {
+    std::string out = has_hi ? op.output + "__lo" : op.output;
+    if (lo == 0.0f) {
+      Layer(op.name + "_relu", {cur}, out)->mutable_activation()->mutable_relu();
+    } else {
+      Threshold(op.name + "_min", cur, out, lo);
+    }
+    cur = out;
+  }
+  if (has_hi) {
+    Linear(op.name + "_neg1", cur, op.output + "__n1", -1.0f, 0.0f);
+    Threshold(op.name + "_max", op.output + "__n1", op.output + "__n2", -hi);
+    Linear(op.name + "_neg2", op.output + "__n2", op.output, -1.0f, 0.0f);
+  }
+  return Status::Ok();
+}
+
+Status NnEmitter::Pool(const Op& op) {
+  const Shape& xs = g_.shapes[op.inputs[0]];
+  auto* p = Layer(op.name, {op.inputs[0]}, op.output)->mutable_pooling();
+  p->set_type(op.type == "max_pool" ? spec::PoolingLayerParams::MAX
+                                    : spec::PoolingLayerParams::AVERAGE);
+  for (int64_t k : op.kernel) p->add_kernelsize(static_cast<uint64_t>(k));
+  for (int64_t s : op.strides) p->add_stride(static_cast<uint64_t>(s));
+  p->set_avgpoolexcludepadding(op.type == "avg_pool" && op.exclude_padding);
+  if (!op.ceil_mode) {
+    SetBorders(p->mutable_valid()->mutable_paddingamounts(), op.pads);
+    return Status::Ok();
+  }
+  // Ceil mode maps to includeLastPixel, which pads symmetrically; check that Core ML's output
+  // size rule gives ONNX's.
+  if (op.pads[0] != op.pads[2] || op.pads[1] != op.pads[3]) {
+    return Fail(op, "ceil_mode with asymmetric pads");
+  }
+  const Shape& out = g_.shapes[op.output];
+  for (int d = 0; d < 2; ++d) {
+    int64_t in = xs[2 + d], pad = op.pads[d], k = op.kernel[d], s = op.strides[d];
+    int64_t o = (in + 2 * pad - k + s - 1) / s + 1;
+    if (pad > 0 && (o - 1) * s >= in + pad) --o;
+    if (o != out[2 + d]) return Fail(op, "ceil_mode output size differs from Core ML's rule");
+  }
+  auto* ilp = p->mutable_includelastpixel();
+  ilp->add_paddingamounts(static_cast<uint64_t>(op.pads[0]));
+  ilp->add_paddingamounts(static_cast<uint64_t>(op.pads[1]));
+  return Status::Ok();
+}
+
+Status NnEmitter::Reshape(const Op& op, const Shape& in, const Shape& out) {
+  if (!NnDims(in)) return Fail(op, "input shape " + ShapeToString(in) + " has no rank-5 layout");
+  if (out.size() <= 2 && NnDims(out)) {
+    Layer(op.name, {op.inputs[0]}, op.output)->mutable_flatten();  // CHANNEL_FIRST
+    return Status::Ok();
+  }
+  auto od = NnDims(out);
+  if (!od || out.size() != 4) {
+    return Fail(op, "result shape " + ShapeToString(out) + " is not [1,C,H,W] or [1,F]");
+  }
+  auto* r = Layer(op.name, {op.inputs[0]}, op.output)->mutable_reshape();
+  for (int64_t d : *od) r->add_targetshape(d);
+  return Status::Ok();
+}
+
+Status NnEmitter::Lower(Op& op) {
+  const std::string& t = op.type;
+  const Shape& xs = g_.shapes[op.inputs[0]];
+  const Shape& out = g_.shapes[op.output];
+  auto xd = NnDims(xs);
+  if (!xd) return Fail(op, "input shape " + ShapeToString(xs) + " is not [1,C,H,W] or [1,F]");
+  if (t == "conv") {
+    auto* c = Layer(op.name, {op.inputs[0]}, op.output)->mutable_convolution();
+    c->set_outputchannels(static_cast<uint64_t>(op.weight.shape[0]));
+    c->set_kernelchannels(static_cast<uint64_t>(op.weight.shape[1]));
+    c->set_ngroups(static_cast<uint64_t>(op.groups));
+    for (int d = 0; d < 2; ++d) {
+      c->add_kernelsize(static_cast<uint64_t>(op.kernel[d]));
+      c->add_stride(static_cast<uint64_t>(op.strides[d]));
+      c->add_dilationfactor(static_cast<uint64_t>(op.dilations[d]));
+    }
+    SetBorders(c->mutable_valid()->mutable_paddingamounts(), op.pads);
+    // Core ML's convolution weights are [C_out, C_in / groups, kH, kW], ONNX's layout.
+    SetWeights(c->mutable_weights(), &op.weight.f, o_.fp16);
+    if (op.has_bias) {
+      c->set_hasbias(true);
+      SetWeights(c->mutable_bias(), &op.bias.f, o_.fp16);
+    }
+    return Status::Ok();
+  }
+  if (t == "linear") {
+    if (xs.size() > 2)
+      return Fail(op, "inner product on a rank-" + std::to_string(xs.size()) + " input");
+    auto* ip = Layer(op.name, {op.inputs[0]}, op.output)->mutable_innerproduct();
+    ip->set_inputchannels(static_cast<uint64_t>(op.weight.shape[1]));
+    ip->set_outputchannels(static_cast<uint64_t>(op.weight.shape[0]));
+    SetWeights(ip->mutable_weights(), &op.weight.f, o_.fp16);
+    if (op.has_bias) {
+      ip->set_hasbias(true);
+      SetWeights(ip->mutable_bias(), &op.bias.f, o_.fp16);
+    }
+    return Status::Ok();
+  }
+  if (t == "add" || t == "sub" || t == "mul" || t == "div") return Binary(op);
+  if (t == "relu" || t == "sigmoid" || t == "tanh" || t == "leaky_relu" || t == "hard_sigmoid") {
+    auto* a = Layer(op.name, {op.inputs[0]}, op.output)->mutable_activation();
+    if (t == "relu") a->mutable_relu();
+    if (t == "sigmoid") a->mutable_sigmoid();
+    if (t == "tanh") a->mutable_tanh();
+    if (t == "leaky_relu") a->mutable_leakyrelu()->set_alpha(op.alpha);
+    if (t == "hard_sigmoid") {
+      a->mutable_sigmoidhard()->set_alpha(op.alpha);
+      a->mutable_sigmoidhard()->set_beta(op.beta_value);
+    }
+    return Status::Ok();
+  }
+  if (t == "hard_swish") {  // x * clip(x / 6 + 1/2, 0, 1)
+    auto* h = Layer(op.name + "_gate", {op.inputs[0]}, op.output + "__gate")->mutable_activation();
+    h->mutable_sigmoidhard()->set_alpha(1.0f / 6.0f);
+    h->mutable_sigmoidhard()->set_beta(0.5f);
+    Layer(op.name, {op.inputs[0], op.output + "__gate"}, op.output)
+        ->mutable_multiply()
+        ->set_alpha(1.0f);
+    return Status::Ok();
+  }
+  if (t == "clip") return Clip(op);
+  if (t == "batch_norm") {
+    auto* bn = Layer(op.name, {op.inputs[0]}, op.output)->mutable_batchnorm();
+    bn->set_channels(static_cast<uint64_t>((*xd)[0]));
+    bn->set_epsilon(op.epsilon);
+    SetWeights(bn->mutable_gamma(), &op.gamma.f, o_.fp16);
+    SetWeights(bn->mutable_beta(), &op.beta.f, o_.fp16);
+    SetWeights(bn->mutable_mean(), &op.mean.f, o_.fp16);
+    SetWeights(bn->mutable_variance(), &op.variance.f, o_.fp16);
+    return Status::Ok();
+  }
+  if (t == "max_pool" || t == "avg_pool") return Pool(op);
+  bool spatial_mean = t == "reduce_mean" && xs.size() == 4 && op.axes == std::vector<int64_t>{2, 3};
+  if (t == "global_avg_pool" || spatial_mean) {
+    // [1, C, 1, 1] and [1, C] share the rank-5 layout (C, 1, 1): keep_dims needs no reshape.
+    auto* p = Layer(op.name, {op.inputs[0]}, op.output)->mutable_pooling();
+    p->set_type(spec::PoolingLayerParams::AVERAGE);
+    p->set_globalpooling(true);
+    p->add_kernelsize(static_cast<uint64_t>(xs[2]));
+    p->add_kernelsize(static_cast<uint64_t>(xs[3]));
+    p->add_stride(1);
+    p->add_stride(1);
+    p->mutable_valid();
+    return Status::Ok();
+  }
+  if (t == "reduce_mean") return Fail(op, "mean over axes other than H and W");
+  if (t == "reshape") return Reshape(op, xs, out);
+  if (t == "transpose") {
+    // Moving only size-1 axes does not reorder memory: a reshape.
+    std::vector<int64_t> moved;
+    for (int64_t p : op.perm) {
+      if (xs[p] != 1) moved.push_back(p);
+    }
+    if (!std::is_sorted(moved.begin(), moved.end())) return Fail(op, "transpose");
+    return Reshape(op, xs, out);
+  }
+  if (t == "concat") {
+    if (op.axis != 1) return Fail(op, "concatenation on an axis other than channels");
+    Layer(op.name, op.inputs, op.output)->mutable_concat();
+    return Status::Ok();
+  }
+  if (t == "softmax") {
+    if (op.axis != 1 || (xs.size() != 2 && xs.size() != 4)) {
+      return Fail(op, "softmax on an axis other than channels");
+    }
+    Layer(op.name, {op.inputs[0]}, op.output)->mutable_softmax();
+    return Status::Ok();
+  }
+  if (t == "pad") {
+    const auto& p = op.pad_amounts;
+    if (xs.size() != 4 || p[0] || p[1] || p[2] || p[3]) {
+      return Fail(op, "padding outside the H and W axes");
+    }
+    auto* pad = Layer(op.name, {op.inputs[0]}, op.output)->mutable_padding();
+    pad->mutable_constant()->set_value(op.pad_value);
+    SetBorders(pad->mutable_paddingamounts(), {p[4], p[6], p[5], p[7]});
+    return Status::Ok();
+  }
+  return Fail(op, "no rank-5 layer for '" + t + "'");
+}
+
+Status NnEmitter::Describe(bool classifier) {
+  auto* desc = m_.mutable_description();
+  for (const std::string& name : g_.inputs) {
+    const Shape& s = g_.shapes[name];
+    auto* f = desc->add_input();
+    f->set_name(name);
+    if (name == o_.image_input) {
+      auto* img = f->mutable_type()->mutable_imagetype();
+      img->set_width(s[3]);
+      img->set_height(s[2]);
+      img->set_colorspace(o_.color_layout == "BGR"         ? spec::ImageFeatureType::BGR
+                          : o_.color_layout == "GRAYSCALE" ? spec::ImageFeatureType::GRAYSCALE
+                                                           : spec::ImageFeatureType::RGB);
+      continue;
+    }
+    // RANK5 mapping takes [C] or [C, H, W]: the batch dimension is implied.
+    auto* arr = f->mutable_type()->mutable_multiarraytype();
+    arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
+    if (s.size() == 4 && s[0] == 1) {
+      for (size_t k = 1; k < 4; ++k) arr->add_shape(s[k]);
+    } else if (s.size() == 2 && s[0] == 1) {
+      arr->add_shape(s[1]);
+    } else if (s.size() == 1) {
+      arr->add_shape(s[0]);
+    } else {
+      return InvalidArgument("input '" + name + "' has shape " + ShapeToString(s) +
+                             "; a NeuralNetwork (.mlmodel) takes [1,C,H,W] or [1,F] inputs; "
+                             "convert to .mlpackage instead");
+    }
+  }
+  for (size_t k = 0; k < g_.outputs.size(); ++k) {
+    const std::string& name = g_.outputs[k];
+    if (classifier && k == 0) {
+      auto* label = desc->add_output();
+      label->set_name(kClassLabelName);
+      label->mutable_type()->mutable_stringtype();
+      auto* probs = desc->add_output();
+      probs->set_name(name);
+      probs->mutable_type()->mutable_dictionarytype()->mutable_stringkeytype();
+      desc->set_predictedfeaturename(kClassLabelName);
+      desc->set_predictedprobabilitiesname(name);
+      continue;
+    }
+    auto* arr = desc->add_output()->mutable_type()->mutable_multiarraytype();
+    desc->mutable_output(desc->output_size() - 1)->set_name(name);
+    arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
+    const Shape& s = g_.shapes[name];
+    if (auto d = NnDims(s)) {
+      if (s.size() == 4) {
+        for (int64_t v : *d) arr->add_shape(v);
+      } else {
+        arr->add_shape((*d)[0]);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<int> NnEmitter::Run() {
+  bool classifier = !o_.class_labels.empty();
+  spec::NeuralNetworkClassifier* nnc = nullptr;
+  spec::NeuralNetwork* nn = nullptr;
+  if (classifier) {
+    nnc = m_.mutable_neuralnetworkclassifier();
+    layers_ = nnc->mutable_layers();
+  } else {
+    nn = m_.mutable_neuralnetwork();
+    layers_ = nn->mutable_layers();
+  }
+  RETURN_IF_ERROR(Describe(classifier));
+  for (Op& op : g_.ops) RETURN_IF_ERROR(Lower(op));
+  if (!o_.image_input.empty()) {
+    auto* pre = classifier ? nnc->add_preprocessing() : nn->add_preprocessing();
+    pre->set_featurename(o_.image_input);
+    auto* sc = pre->mutable_scaler();
+    sc->set_channelscale(o_.image_scale);  // always written: 0 would blank the image
+    if (o_.color_layout == "GRAYSCALE") {
+      sc->set_graybias(o_.image_bias[0]);
+    } else {
+      sc->set_redbias(o_.image_bias[0]);
+      sc->set_greenbias(o_.image_bias[1]);
+      sc->set_bluebias(o_.image_bias[2]);
+    }
+  }
+  if (classifier) {
+    auto* labels = nnc->mutable_stringclasslabels();
+    for (const auto& l : o_.class_labels) labels->add_vector(l);
+    nnc->set_labelprobabilitylayername(g_.outputs[0]);
+  }
+  if (o_.fp16) version_ = std::max(version_, 2);  // float16Value needs spec 2
+  return version_;
+}
+
+}  // namespace
+
+Result<int> EmitNeuralNetwork(Graph* graph, const EmitOptions& options, coreml::Model* model) {
+  NnEmitter e(graph, options, &model->spec());
+  return e.Run();
+}
+
+}  // namespace ringo::convert
