@@ -203,6 +203,24 @@ int Main(int argc, char** argv) {
     diff->add_option("new", other_path, "The candidate model")->required();
     diff->add_flag("--json", diff_json, "Print JSON");
 
+    ConvertFlags cf;
+    auto* convert_cmd = app.add_subcommand(
+        "convert", "Convert ONNX to Core ML (.mlmodel: NeuralNetwork, .mlpackage: ML Program)");
+    convert_cmd->add_option("input", cf.input, "ONNX model")->required();
+    convert_cmd->add_option("-o,--output", cf.output, "OUT.mlmodel or OUT.mlpackage")->required();
+    convert_cmd->add_option("--precision", cf.precision, "fp32 or fp16")->capture_default_str();
+    convert_cmd->add_option("--classifier-labels", cf.labels_file, "File with one label per line");
+    convert_cmd->add_option("--image-input", cf.image_input, "Declare this input as an image");
+    convert_cmd->add_option("--image-scale", cf.image_scale, "Pixel scale")->capture_default_str();
+    convert_cmd->add_option("--image-bias", cf.image_bias, "Per-channel bias R,G,B (or one value)");
+    convert_cmd->add_option("--color-layout", cf.color_layout, "RGB, BGR or GRAYSCALE")
+        ->capture_default_str();
+    convert_cmd->add_option("--rename-input", cf.input_renames, "OLD=NEW (repeatable)");
+    convert_cmd->add_option("--rename-output", cf.output_renames, "OLD=NEW (repeatable)");
+    convert_cmd->add_option("--minimum-deployment-target", cf.minimum_deployment_target,
+                            "iOS15, macOS12, ...");
+    convert_cmd->add_option("--metadata", cf.metadata, "KEY=VALUE (repeatable)");
+
     auto* version = app.add_subcommand("version", "Print the version");
 
     try {
@@ -216,6 +234,7 @@ int Main(int argc, char** argv) {
       return 0;
     }
     if (inspect->parsed()) return RunInspect(model_path, inspect_json, inspect_validate);
+    if (convert_cmd->parsed()) return RunConvert(cf);
     if (diff->parsed()) return RunDiff(model_path, other_path, diff_json);
     if (server->parsed()) {
       Status s = RunServer(sf);

@@ -3,6 +3,12 @@
 
 #include <iostream>
 
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/util.h"
+#include "convert/convert.h"
 #include "coreml/coreml.h"
 
 namespace ringo::cli {
@@ -113,6 +119,84 @@ int RunInspect(const std::string& path, bool json, bool validate) {
               << std::endl;
     return 1;
   }
+  return 0;
+}
+
+namespace {
+
+Status SplitPairs(const std::vector<std::string>& pairs, const char* flag,
+                  std::map<std::string, std::string>* out) {
+  for (const std::string& p : pairs) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgument(std::string(flag) + " expects KEY=VALUE; got '" + p + "'");
+    }
+    (*out)[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return Status::Ok();
+}
+
+Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
+  if (f.precision == "fp32" || f.precision == "float32") {
+    o->precision = convert::Precision::kFloat32;
+  } else if (f.precision == "fp16" || f.precision == "float16") {
+    o->precision = convert::Precision::kFloat16;
+  } else {
+    return InvalidArgument("--precision must be fp32 or fp16; got '" + f.precision + "'");
+  }
+  if (!f.labels_file.empty()) {
+    std::ifstream in(f.labels_file);
+    if (!in) return InvalidArgument("cannot read the labels file '" + f.labels_file + "'");
+    std::string line;
+    while (std::getline(in, line)) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (!line.empty()) o->class_labels.push_back(line);
+    }
+    if (o->class_labels.empty()) return InvalidArgument("the labels file '" + f.labels_file + "' has no labels");
+  }
+  o->image_input = f.image_input;
+  o->image_scale = f.image_scale;
+  o->color_layout = f.color_layout;
+  if (!f.image_bias.empty()) {
+    std::vector<float> values;
+    size_t pos = 0;
+    while (pos <= f.image_bias.size()) {
+      size_t comma = f.image_bias.find(',', pos);
+      if (comma == std::string::npos) comma = f.image_bias.size();
+      auto v = ParseDouble(f.image_bias.substr(pos, comma - pos));
+      if (!v) return InvalidArgument("--image-bias expects numbers like -1,-1,-1; got '" + f.image_bias + "'");
+      values.push_back(static_cast<float>(*v));
+      pos = comma + 1;
+    }
+    if (values.size() == 1) values = {values[0], values[0], values[0]};
+    if (values.size() != 3) return InvalidArgument("--image-bias expects 1 or 3 values");
+    o->image_bias = {values[0], values[1], values[2]};
+  }
+  RETURN_IF_ERROR(SplitPairs(f.input_renames, "--rename-input", &o->input_renames));
+  RETURN_IF_ERROR(SplitPairs(f.output_renames, "--rename-output", &o->output_renames));
+  RETURN_IF_ERROR(SplitPairs(f.metadata, "--metadata", &o->metadata));
+  o->minimum_deployment_target = f.minimum_deployment_target;
+  o->source_description = std::filesystem::path(f.input).filename().string();
+  if (isatty(2)) {
+    o->progress = [](double fraction) {
+      std::fprintf(stderr, "\rconverting: %3d%%", static_cast<int>(fraction * 100));
+      if (fraction >= 1.0) std::fprintf(stderr, "\n");
+    };
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunConvert(const ConvertFlags& flags) {
+  convert::Options options;
+  Status s = BuildOptions(flags, &options);
+  if (s.ok()) s = convert::ConvertFile(flags.input, flags.output, options);
+  if (!s.ok()) {
+    std::cerr << "ringo: error: " << s.message() << std::endl;
+    return 1;
+  }
+  std::cout << "wrote " << flags.output << "\n";
   return 0;
 }
 

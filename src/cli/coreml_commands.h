@@ -3,6 +3,7 @@
 #define RINGO_CLI_COREML_COMMANDS_H_
 
 #include <string>
+#include <vector>
 
 namespace ringo::cli {
 
@@ -13,6 +14,25 @@ int RunInspect(const std::string& path, bool json, bool validate);
 // Prints the interface changes between two models. Exit code: 0 compatible, 1 breaking,
 // 2 when a file cannot be read.
 int RunDiff(const std::string& old_path, const std::string& new_path, bool json);
+
+struct ConvertFlags {
+  std::string input;
+  std::string output;
+  std::string precision = "fp32";
+  std::string labels_file;
+  std::string image_input;
+  float image_scale = 1.0f;
+  std::string image_bias;  // "R,G,B" (or one value for grayscale)
+  std::string color_layout = "RGB";
+  std::vector<std::string> input_renames;   // old=new
+  std::vector<std::string> output_renames;  // old=new
+  std::string minimum_deployment_target;
+  std::vector<std::string> metadata;  // key=value
+};
+
+// Converts an ONNX file to .mlmodel / .mlpackage (by the output's extension). Exit 0 on success,
+// 1 with the reason otherwise (nothing written).
+int RunConvert(const ConvertFlags& flags);
 
 }  // namespace ringo::cli
 

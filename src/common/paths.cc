@@ -77,7 +77,9 @@ Result<fs::path> ResolveUnder(const fs::path& root, std::string_view relative) {
   return full;
 }
 
-Status WriteFileAtomic(const fs::path& path, std::string_view data) {
+Status WriteFileAtomic(const fs::path& target, std::string_view data) {
+  // A bare file name lives in the current directory.
+  const fs::path path = target.has_parent_path() ? target : fs::path(".") / target;
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) return Internal("cannot create '" + path.parent_path().string() + "': " + ec.message());

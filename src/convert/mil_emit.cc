@@ -489,7 +489,7 @@ Status MilEmitter::Finish() {
     desc->set_predictedfeaturename(kClassLabelName);
     desc->set_predictedprobabilitiesname(o);
   }
-  if (blob_count_ > 0) model_.weights() = blobs_.Finish();
+  if (blob_count_ > 0) model_.weights() = blobs_.Release();
   return Status::Ok();
 }
 

@@ -53,6 +53,14 @@ const std::string& BlobWriter::Finish() {
   return out_;
 }
 
+std::string BlobWriter::Release() {
+  Finish();
+  std::string out = std::move(out_);
+  out_.clear();
+  count_ = 0;
+  return out;
+}
+
 Result<BlobView> ReadBlob(std::string_view file, uint64_t offset) {
   if (file.size() < kRecord) return InvalidArgument("weight file is shorter than its header");
   if (GetU32(file, 4) != kVersion) {

@@ -22,6 +22,8 @@ class BlobWriter {
   uint64_t Add(BlobType type, std::string_view data);
   // The finished file content (header count filled in).
   const std::string& Finish();
+  // As Finish, handing the buffer over (the writer is empty afterwards): no copy of the weights.
+  std::string Release();
 
  private:
   std::string out_;
