@@ -66,8 +66,9 @@ Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs) {
   const spec::ModelDescription& description = model.spec().description();
   for (const auto& [name, value] : inputs) {
-    bool declared = std::any_of(description.input().begin(), description.input().end(),
-                                [&](const spec::FeatureDescription& f) { return f.name() == name; });
+    bool declared =
+        std::any_of(description.input().begin(), description.input().end(),
+                    [&](const spec::FeatureDescription& f) { return f.name() == name; });
     if (!declared) return InvalidArgument("the model has no input named '" + name + "'");
   }
   for (const spec::FeatureDescription& feature : description.input()) {

@@ -279,7 +279,8 @@ class OpRunner {
 
   Result<const MilValue*> Resolve(const mil::Argument::Binding& b, const std::string& param) {
     if (b.has_value()) {
-      ASSIGN_OR_RETURN(MilValue v, Decode(b.value(), weights_, what_ + " parameter '" + param + "'"));
+      ASSIGN_OR_RETURN(MilValue v,
+                       Decode(b.value(), weights_, what_ + " parameter '" + param + "'"));
       inline_.push_back(std::move(v));
       return &inline_.back();
     }
@@ -398,8 +399,7 @@ class OpRunner {
     win->out_h = size(h, kh, win->sh, win->pad_top, win->pad_bottom);
     win->out_w = size(w, kw, win->sw, win->pad_left, win->pad_right);
     if (win->out_h <= 0 || win->out_w <= 0) {
-      return InvalidArgument(what_ + ": the window does not fit the input " +
-                             ShapeString(x.shape));
+      return InvalidArgument(what_ + ": the window does not fit the input " + ShapeString(x.shape));
     }
     return Status::Ok();
   }
@@ -425,9 +425,9 @@ class OpRunner {
     ASSIGN_OR_RETURN(float groups_f, Scalar("groups", 1.0f));
     const int64_t groups = static_cast<int64_t>(groups_f), c_out = wt.shape[0];
     if (groups <= 0 || x->t.shape[1] != wt.shape[1] * groups || c_out % groups != 0) {
-      return InvalidArgument(what_ + ": input " + ShapeString(x->t.shape) + " does not fit weight " +
-                             ShapeString(wt.shape) + " with " + std::to_string(groups) +
-                             " groups");
+      return InvalidArgument(what_ + ": input " + ShapeString(x->t.shape) +
+                             " does not fit weight " + ShapeString(wt.shape) + " with " +
+                             std::to_string(groups) + " groups");
     }
     if (bias != nullptr && bias->t.size() != c_out) {
       return InvalidArgument(what_ + ": bias has " + std::to_string(bias->t.size()) + " values");
@@ -438,8 +438,8 @@ class OpRunner {
     RETURN_IF_ERROR(Pair("strides", &win.sh, &win.sw));
     RETURN_IF_ERROR(Pair("dilations", &win.dh, &win.dw));
     RETURN_IF_ERROR(Geometry(x->t, false, &win));
-    return One(Float(kernels::Conv2D(x->t, wt.data.data(),
-                                     bias ? bias->t.data.data() : nullptr, c_out, groups, win)));
+    return One(Float(kernels::Conv2D(x->t, wt.data.data(), bias ? bias->t.data.data() : nullptr,
+                                     c_out, groups, win)));
   }
 
   Result<std::vector<MilValue>> Linear() {
@@ -463,7 +463,8 @@ class OpRunner {
                   true);
     if (bias != nullptr) {
       for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t o = 0; o < out_features; ++o) out.data[r * out_features + o] += bias->t.data[o];
+        for (int64_t o = 0; o < out_features; ++o)
+          out.data[r * out_features + o] += bias->t.data[o];
       }
     }
     return One(Float(std::move(out)));
@@ -495,7 +496,8 @@ class OpRunner {
       return InvalidArgument(what_ + ": inner dimensions differ for " + ShapeString(xv->t.shape) +
                              " and " + ShapeString(yv->t.shape));
     }
-    std::vector<int64_t> bx(x.shape.begin(), x.shape.end() - 2), by(y.shape.begin(), y.shape.end() - 2);
+    std::vector<int64_t> bx(x.shape.begin(), x.shape.end() - 2),
+        by(y.shape.begin(), y.shape.end() - 2);
     auto batch = kernels::BroadcastShape(bx, by);
     if (!batch.ok()) return InvalidArgument(what_ + ": " + batch.status().message());
     const std::vector<int64_t> bshape = *batch;
@@ -518,8 +520,9 @@ class OpRunner {
     };
     std::vector<int64_t> idx(bshape.size(), 0);
     for (int64_t b = 0; b < batches; ++b) {
-      kernels::Gemm(x.data.data() + offset(bx, idx) * m * k, y.data.data() + offset(by, idx) * k * n,
-                    out.data.data() + b * m * n, m, n, k, tx, ty);
+      kernels::Gemm(x.data.data() + offset(bx, idx) * m * k,
+                    y.data.data() + offset(by, idx) * k * n, out.data.data() + b * m * n, m, n, k,
+                    tx, ty);
       for (size_t i = bshape.size(); i-- > 0;) {
         if (++idx[i] < bshape[i]) break;
         idx[i] = 0;
@@ -785,8 +788,8 @@ class OpRunner {
                              std::to_string(probs->t.size()) + " probabilities");
     }
     if (op_.outputs_size() != 2) return InvalidArgument(what_ + " needs two outputs");
-    size_t best = static_cast<size_t>(
-        std::max_element(probs->t.data.begin(), probs->t.data.end()) - probs->t.data.begin());
+    size_t best = static_cast<size_t>(std::max_element(probs->t.data.begin(), probs->t.data.end()) -
+                                      probs->t.data.begin());
     MilValue label;
     if (strings) {
       label.type = mil::STRING;

@@ -117,25 +117,39 @@ class NetworkRunner {
   Result<Tensor> Run(const std::vector<const Tensor*>& in) {
     using L = spec::NeuralNetworkLayer;
     switch (layer_.layer_case()) {
-      case L::kConvolution: return Convolution(*in[0]);
-      case L::kPooling: return Pooling(*in[0]);
-      case L::kActivation: return Activation(*in[0]);
-      case L::kInnerProduct: return InnerProduct(*in[0]);
-      case L::kBatchnorm: return Batchnorm(*in[0]);
+      case L::kConvolution:
+        return Convolution(*in[0]);
+      case L::kPooling:
+        return Pooling(*in[0]);
+      case L::kActivation:
+        return Activation(*in[0]);
+      case L::kInnerProduct:
+        return InnerProduct(*in[0]);
+      case L::kBatchnorm:
+        return Batchnorm(*in[0]);
       case L::kSoftmax: {
         Tensor t = *in[0];
         kernels::Softmax(&t, kC);
         return t;
       }
-      case L::kPadding: return Padding(*in[0]);
-      case L::kUnary: return Unary(*in[0]);
-      case L::kAdd: return Elementwise(in, layer_.add().alpha(), false);
-      case L::kMultiply: return Elementwise(in, layer_.multiply().alpha(), true);
-      case L::kScale: return Scale(*in[0]);
-      case L::kBias: return Bias(*in[0]);
-      case L::kReshape: return Reshape(*in[0]);
-      case L::kFlatten: return Flatten(*in[0]);
-      case L::kConcat: return Concat(in);
+      case L::kPadding:
+        return Padding(*in[0]);
+      case L::kUnary:
+        return Unary(*in[0]);
+      case L::kAdd:
+        return Elementwise(in, layer_.add().alpha(), false);
+      case L::kMultiply:
+        return Elementwise(in, layer_.multiply().alpha(), true);
+      case L::kScale:
+        return Scale(*in[0]);
+      case L::kBias:
+        return Bias(*in[0]);
+      case L::kReshape:
+        return Reshape(*in[0]);
+      case L::kFlatten:
+        return Flatten(*in[0]);
+      case L::kConcat:
+        return Concat(in);
       default:
         return FailedPrecondition(LayerName(layer_) +
                                   " has a layer type the evaluator does not implement (field " +
@@ -281,19 +295,25 @@ class NetworkRunner {
         Map(&x, [=](float v) { return alpha * v + beta; });
         break;
       }
-      case A::kReLU: Map(&x, [](float v) { return v > 0 ? v : 0.0f; }); break;
+      case A::kReLU:
+        Map(&x, [](float v) { return v > 0 ? v : 0.0f; });
+        break;
       case A::kLeakyReLU: {
         float alpha = a.leakyrelu().alpha();
         Map(&x, [=](float v) { return v < 0 ? alpha * v : v; });
         break;
       }
-      case A::kTanh: Map(&x, [](float v) { return std::tanh(v); }); break;
+      case A::kTanh:
+        Map(&x, [](float v) { return std::tanh(v); });
+        break;
       case A::kScaledTanh: {
         float alpha = a.scaledtanh().alpha(), beta = a.scaledtanh().beta();
         Map(&x, [=](float v) { return alpha * std::tanh(beta * v); });
         break;
       }
-      case A::kSigmoid: Map(&x, [](float v) { return 1.0f / (1.0f + std::exp(-v)); }); break;
+      case A::kSigmoid:
+        Map(&x, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
+        break;
       case A::kSigmoidHard: {
         float alpha = a.sigmoidhard().alpha(), beta = a.sigmoidhard().beta();
         Map(&x, [=](float v) { return std::clamp(alpha * v + beta, 0.0f, 1.0f); });
@@ -304,7 +324,9 @@ class NetworkRunner {
         Map(&x, [=](float v) { return v < 0 ? alpha * (std::exp(v) - 1.0f) : v; });
         break;
       }
-      case A::kSoftsign: Map(&x, [](float v) { return v / (1.0f + std::fabs(v)); }); break;
+      case A::kSoftsign:
+        Map(&x, [](float v) { return v / (1.0f + std::fabs(v)); });
+        break;
       case A::kSoftplus:
         // log(1 + e^x) without overflow for large x.
         Map(&x, [](float v) { return std::max(v, 0.0f) + std::log1p(std::exp(-std::fabs(v))); });
@@ -421,14 +443,30 @@ class NetworkRunner {
     for (float& v : x.data) {
       float t = scale * v + shift;
       switch (p.type()) {
-        case U::SQRT: v = std::sqrt(t); break;
-        case U::RSQRT: v = 1.0f / std::sqrt(t + eps); break;
-        case U::INVERSE: v = 1.0f / (t + eps); break;
-        case U::POWER: v = std::pow(t, alpha); break;
-        case U::EXP: v = std::exp(t); break;
-        case U::LOG: v = std::log(t + eps); break;
-        case U::ABS: v = std::fabs(t); break;
-        case U::THRESHOLD: v = std::max(alpha, t); break;
+        case U::SQRT:
+          v = std::sqrt(t);
+          break;
+        case U::RSQRT:
+          v = 1.0f / std::sqrt(t + eps);
+          break;
+        case U::INVERSE:
+          v = 1.0f / (t + eps);
+          break;
+        case U::POWER:
+          v = std::pow(t, alpha);
+          break;
+        case U::EXP:
+          v = std::exp(t);
+          break;
+        case U::LOG:
+          v = std::log(t + eps);
+          break;
+        case U::ABS:
+          v = std::fabs(t);
+          break;
+        case U::THRESHOLD:
+          v = std::max(alpha, t);
+          break;
         default:
           return FailedPrecondition(LayerName(layer_) + " uses unknown unary function " +
                                     std::to_string(static_cast<int>(p.type())));
@@ -536,8 +574,8 @@ class NetworkRunner {
 };
 
 // Applies the scaler or mean image of `feature` to its rank-5 image blob.
-Status Preprocess(const Network& net, const spec::FeatureDescription& feature,
-                  size_t image_inputs, Tensor* x) {
+Status Preprocess(const Network& net, const spec::FeatureDescription& feature, size_t image_inputs,
+                  Tensor* x) {
   for (const spec::NeuralNetworkPreprocessing& pre : *net.preprocessing) {
     // An empty featureName is allowed when the model has one image input.
     if (pre.featurename() != feature.name() && !(pre.featurename().empty() && image_inputs == 1)) {
@@ -614,8 +652,7 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
     Tensor x = it->second.tensor;
     if (f.type().has_imagetype()) {
       const auto& image = f.type().imagetype();
-      x.shape = {1, 1, x.size() / (image.height() * image.width()), image.height(),
-                 image.width()};
+      x.shape = {1, 1, x.size() / (image.height() * image.width()), image.height(), image.width()};
       RETURN_IF_ERROR(Preprocess(net, f, image_inputs, &x));
     } else if (f.type().has_multiarraytype()) {
       const auto& shape = f.type().multiarraytype().shape();
@@ -680,8 +717,8 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
                              " labels but blob '" + blob + "' holds " +
                              std::to_string(scores.size()) + " scores");
     }
-    size_t best = static_cast<size_t>(
-        std::max_element(scores.data.begin(), scores.data.end()) - scores.data.begin());
+    size_t best = static_cast<size_t>(std::max_element(scores.data.begin(), scores.data.end()) -
+                                      scores.data.begin());
     Value label;
     if (c.has_int64classlabels()) {
       label.kind = "int64";

@@ -64,7 +64,8 @@ Result<Value> LoadNpy(const std::string& bytes, const std::string& what) {
   const size_t len_bytes = major == 1 ? 2 : 4, start = 8 + len_bytes;
   if (bytes.size() < start) return InvalidArgument(what + " is truncated in its header");
   const size_t header_len = LittleEndian(bytes, 8, static_cast<int>(len_bytes));
-  if (bytes.size() < start + header_len) return InvalidArgument(what + " is truncated in its header");
+  if (bytes.size() < start + header_len)
+    return InvalidArgument(what + " is truncated in its header");
   const std::string header = bytes.substr(start, header_len);
   std::string descr = HeaderField(header, "descr");
   std::string fortran = HeaderField(header, "fortran_order");
@@ -148,14 +149,14 @@ Result<Value> LoadPng(const Feature& declared, const std::string& bytes, const s
   if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
     return InvalidArgument(what + " is not a readable PNG: " + image.message);
   }
-  const bool gray = declared.color_space == "GRAYSCALE" ||
-                    declared.color_space == "GRAYSCALE_FLOAT16";
+  const bool gray =
+      declared.color_space == "GRAYSCALE" || declared.color_space == "GRAYSCALE_FLOAT16";
   if (static_cast<int64_t>(image.width) != declared.image_width ||
       static_cast<int64_t>(image.height) != declared.image_height) {
     png_image_free(&image);
     return InvalidArgument(what + " is " + std::to_string(image.width) + "x" +
-                           std::to_string(image.height) + "; input '" + declared.name +
-                           "' needs " + std::to_string(declared.image_width) + "x" +
+                           std::to_string(image.height) + "; input '" + declared.name + "' needs " +
+                           std::to_string(declared.image_width) + "x" +
                            std::to_string(declared.image_height) + " (images are not resized)");
   }
   // Read with alpha and drop it: Core ML ignores the alpha channel of its pixel buffers.

@@ -17,14 +17,13 @@ namespace ringo::coreml::kernels {
 struct Window {
   int64_t kh = 1, kw = 1;
   int64_t sh = 1, sw = 1;
-  int64_t dh = 1, dw = 1;                      // dilation (convolution only)
+  int64_t dh = 1, dw = 1;  // dilation (convolution only)
   int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-  int64_t out_h = 0, out_w = 0;                // filled by the caller
+  int64_t out_h = 0, out_w = 0;  // filled by the caller
 };
 
 // Output length of a window sliding over `in` with explicit padding, floor rounding.
-int64_t FloorOutSize(int64_t in, int64_t k_eff, int64_t stride, int64_t pad_begin,
-                     int64_t pad_end);
+int64_t FloorOutSize(int64_t in, int64_t k_eff, int64_t stride, int64_t pad_begin, int64_t pad_end);
 // Ceil rounding; a last window that would start in the end padding is dropped.
 int64_t CeilOutSize(int64_t in, int64_t k_eff, int64_t stride, int64_t pad_begin, int64_t pad_end);
 // "Same" padding: output ceil(in/stride); the odd pixel of padding goes to the end unless
@@ -52,7 +51,8 @@ Result<std::vector<int64_t>> BroadcastShape(const std::vector<int64_t>& a,
                                             const std::vector<int64_t>& b);
 
 // Element-wise f(a, b) with numpy broadcasting.
-Result<Tensor> Binary(const Tensor& a, const Tensor& b, const std::function<float(float, float)>& f);
+Result<Tensor> Binary(const Tensor& a, const Tensor& b,
+                      const std::function<float(float, float)>& f);
 
 // Numerically stable softmax along `axis` (non-negative, < rank), in place.
 void Softmax(Tensor* x, int64_t axis);
