@@ -1,6 +1,8 @@
 // Input files for predictions (.npy, .png, .json) and the JSON rendering of outputs.
 #include <png.h>
 
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -247,7 +249,17 @@ std::string OutputsToJson(const std::map<std::string, Value>& outputs) {
       w.BeginObject().Key("shape").BeginArray();
       for (int64_t d : v.tensor.shape) w.Int(d);
       w.EndArray().Key("data").BeginArray();
-      for (float f : v.tensor.data) w.Double(f);
+      // Shortest text that reads back as the same float32: the values are float32, and the
+      // double expansion (0.1f -> 0.10000000149011612) only adds noise to diffs.
+      char buf[32];
+      for (float f : v.tensor.data) {
+        if (!std::isfinite(f)) {
+          w.Double(f);
+          continue;
+        }
+        auto end = std::to_chars(buf, buf + sizeof buf, f).ptr;
+        w.Raw(std::string_view(buf, static_cast<size_t>(end - buf)));
+      }
       w.EndArray().EndObject();
     }
   }
