@@ -140,8 +140,27 @@ struct Value {
 // Runs the model on the reference evaluator (every layer and op the converter emits, both
 // formats, image preprocessing, classifier outputs). kInvalidArgument for missing inputs or
 // shape mismatches; kFailedPrecondition for layers or ops it does not implement (named).
+// Thread-safe for concurrent calls on the same const model. Inputs may omit or add leading
+// unit axes ([1, 3, 8, 8] for a declared [3, 8, 8]). Image inputs are float [C, H, W] in the
+// declared colour space's channel order (RGB: R, G, B; BGR: B, G, R), pixel values 0..255; the
+// model's own preprocessing is applied. Tensor outputs take the declared shape when it fits.
 Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs);
+
+// Reads the value of input `declared` from `file`, by extension:
+//  .npy  float32, float64, int32, int64 or uint8 in C order (little-endian);
+//  .png  image inputs only: RGB, RGBA (alpha ignored) or grey, converted to the declared colour
+//        space; the size must be the declared one (no resizing);
+//  .json a number or rectangular nested lists of numbers.
+// kNotFound if the file does not exist; kInvalidArgument naming the file and the problem for
+// malformed content, Fortran order, object or big-endian arrays, a wrong image size, or an
+// unknown extension.
+Result<Value> LoadInputFile(const Feature& declared, const std::filesystem::path& file);
+
+// Renders Predict's outputs as one JSON object keyed by output name: tensors as
+// {"shape": [...], "data": [...]}, strings and int64 as plain values, dictionaries as objects
+// of label -> probability.
+std::string OutputsToJson(const std::map<std::string, Value>& outputs);
 
 }  // namespace ringo::coreml
 

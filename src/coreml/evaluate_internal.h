@@ -1,0 +1,22 @@
+// Private interface between Predict (evaluate.cc) and the per-format evaluators.
+#ifndef RINGO_COREML_EVALUATE_INTERNAL_H_
+#define RINGO_COREML_EVALUATE_INTERNAL_H_
+
+#include <map>
+#include <string>
+
+#include "common/status.h"
+#include "coreml/coreml.h"
+
+namespace ringo::coreml::internal {
+
+// Both run after Predict has checked that every required input is present with its declared
+// shape; they report model problems (unsupported layers, inconsistent weights) themselves.
+Result<std::map<std::string, Value>> PredictNeuralNetwork(
+    const Model& model, const std::map<std::string, Value>& inputs);
+Result<std::map<std::string, Value>> PredictProgram(const Model& model,
+                                                    const std::map<std::string, Value>& inputs);
+
+}  // namespace ringo::coreml::internal
+
+#endif  // RINGO_COREML_EVALUATE_INTERNAL_H_

@@ -1,0 +1,914 @@
+// Tests of the reference evaluator on small hand-built models with hand-computed outputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "coreml/coreml.h"
+#include "coreml/schema.h"
+
+namespace ringo::coreml {
+namespace {
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+Value T(std::vector<int64_t> shape, std::vector<float> data) {
+  Value v;
+  v.tensor.shape = std::move(shape);
+  v.tensor.data = std::move(data);
+  return v;
+}
+
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, float tol = 1e-5f) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
+}
+
+std::string Fp16Bytes(const std::vector<float>& values) {
+  std::string out;
+  for (float f : values) {
+    uint16_t h = FloatToHalf(f);
+    out.push_back(static_cast<char>(h & 0xff));
+    out.push_back(static_cast<char>(h >> 8));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- NeuralNetwork helpers
+
+void AddArray(google::protobuf::RepeatedPtrField<spec::FeatureDescription>* features,
+              const std::string& name, std::vector<int64_t> shape) {
+  spec::FeatureDescription* f = features->Add();
+  f->set_name(name);
+  auto* a = f->mutable_type()->mutable_multiarraytype();
+  a->set_datatype(spec::ArrayFeatureType::FLOAT32);
+  for (int64_t d : shape) a->add_shape(d);
+}
+
+// A plain NeuralNetwork with one MultiArray input "x" and output "y".
+struct NN {
+  Model model;
+  explicit NN(std::vector<int64_t> in_shape, std::vector<int64_t> out_shape = {}) {
+    model.spec().set_specificationversion(4);
+    model.spec().mutable_neuralnetwork();
+    AddArray(model.spec().mutable_description()->mutable_input(), "x", in_shape);
+    AddArray(model.spec().mutable_description()->mutable_output(), "y", out_shape);
+  }
+  spec::NeuralNetworkLayer* Layer(const std::string& name, std::vector<std::string> in,
+                                  const std::string& out) {
+    spec::NeuralNetworkLayer* l = model.spec().mutable_neuralnetwork()->add_layers();
+    l->set_name(name);
+    for (const auto& i : in) l->add_input(i);
+    l->add_output(out);
+    return l;
+  }
+  Result<std::map<std::string, Value>> Run(std::map<std::string, Value> inputs) {
+    return Predict(model, inputs);
+  }
+  std::vector<float> RunY(const Value& x) {
+    auto out = Predict(model, {{"x", x}});
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    if (!out.ok()) return {};
+    return out->at("y").tensor.data;
+  }
+};
+
+void SetWeights(spec::WeightParams* w, const std::vector<float>& v) {
+  for (float f : v) w->add_floatvalue(f);
+}
+
+spec::ConvolutionLayerParams* Conv(spec::NeuralNetworkLayer* l, int64_t c_out, int64_t kc,
+                                   int64_t kh, int64_t kw, const std::vector<float>& weights) {
+  auto* c = l->mutable_convolution();
+  c->set_outputchannels(c_out);
+  c->set_kernelchannels(kc);
+  c->add_kernelsize(kh);
+  c->add_kernelsize(kw);
+  SetWeights(c->mutable_weights(), weights);
+  return c;
+}
+
+void SetAmounts(spec::BorderAmounts* b, int64_t t, int64_t bo, int64_t l, int64_t r) {
+  auto* h = b->add_borderamounts();
+  h->set_startedgesize(t);
+  h->set_endedgesize(bo);
+  auto* w = b->add_borderamounts();
+  w->set_startedgesize(l);
+  w->set_endedgesize(r);
+}
+
+std::vector<float> Iota(int n, float start = 1) {
+  std::vector<float> v(n);
+  for (int i = 0; i < n; ++i) v[i] = start + static_cast<float>(i);
+  return v;
+}
+
+// ---------------------------------------------------------------- NeuralNetwork tests
+
+TEST(NeuralNetworkTest, ConvolutionWithPaddingAndStride) {
+  NN nn({1, 3, 3}, {1, 2, 2});
+  auto* c = Conv(nn.Layer("conv", {"x"}, "y"), 1, 1, 3, 3, std::vector<float>(9, 1.0f));
+  c->add_stride(2);
+  c->add_stride(2);
+  SetAmounts(c->mutable_valid()->mutable_paddingamounts(), 1, 1, 1, 1);
+  ExpectNear(nn.RunY(T({1, 3, 3}, Iota(9))), {12, 16, 24, 28});
+}
+
+TEST(NeuralNetworkTest, ConvolutionGroupsAndBias) {
+  NN nn({2, 1, 2});
+  auto* c = Conv(nn.Layer("conv", {"x"}, "y"), 2, 1, 1, 1, {2, 3});
+  c->set_ngroups(2);
+  c->set_hasbias(true);
+  SetWeights(c->mutable_bias(), {1, -1});
+  ExpectNear(nn.RunY(T({2, 1, 2}, {1, 2, 3, 4})), {3, 5, 8, 11});
+}
+
+TEST(NeuralNetworkTest, ConvolutionDilation) {
+  NN nn({1, 5, 5});
+  auto* c = Conv(nn.Layer("conv", {"x"}, "y"), 1, 1, 2, 2, {1, 1, 1, 1});
+  c->add_dilationfactor(2);
+  c->add_dilationfactor(2);
+  c->mutable_valid();
+  auto out = nn.Run({{"x", T({1, 5, 5}, Iota(25, 0))}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{1, 3, 3}));
+  EXPECT_FLOAT_EQ(out->at("y").tensor.data[0], 0 + 2 + 10 + 12);
+  EXPECT_FLOAT_EQ(out->at("y").tensor.data[1], 1 + 3 + 11 + 13);
+}
+
+TEST(NeuralNetworkTest, ConvolutionSamePaddingAsymmetryModes) {
+  for (auto mode : {spec::SamePadding::BOTTOM_RIGHT_HEAVY, spec::SamePadding::TOP_LEFT_HEAVY}) {
+    NN nn({1, 1, 4});
+    auto* c = Conv(nn.Layer("conv", {"x"}, "y"), 1, 1, 1, 2, {1, 10});
+    c->mutable_same()->set_asymmetrymode(mode);
+    std::vector<float> want = mode == spec::SamePadding::BOTTOM_RIGHT_HEAVY
+                                  ? std::vector<float>{21, 32, 43, 4}
+                                  : std::vector<float>{10, 21, 32, 43};
+    ExpectNear(nn.RunY(T({1, 1, 4}, {1, 2, 3, 4})), want);
+  }
+}
+
+TEST(NeuralNetworkTest, InnerProductOnRankOneInput) {
+  NN nn({3}, {2});
+  auto* ip = nn.Layer("fc", {"x"}, "y")->mutable_innerproduct();
+  ip->set_inputchannels(3);
+  ip->set_outputchannels(2);
+  ip->set_hasbias(true);
+  SetWeights(ip->mutable_weights(), {1, 2, 3, -1, 0, 1});
+  SetWeights(ip->mutable_bias(), {0.5f, -0.5f});
+  auto out = nn.Run({{"x", T({3}, {1, 1, 2})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{2}));
+  ExpectNear(out->at("y").tensor.data, {9.5f, 0.5f});
+}
+
+TEST(NeuralNetworkTest, InnerProductFlattensChannelHeightWidth) {
+  NN nn({2, 1, 2});
+  auto* ip = nn.Layer("fc", {"x"}, "y")->mutable_innerproduct();
+  ip->set_inputchannels(4);
+  ip->set_outputchannels(1);
+  SetWeights(ip->mutable_weights(), {1, 10, 100, 1000});
+  auto out = nn.Run({{"x", T({2, 1, 2}, {1, 2, 3, 4})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{1, 1, 1}));
+  ExpectNear(out->at("y").tensor.data, {4321});
+}
+
+TEST(NeuralNetworkTest, Float16Weights) {
+  NN nn({2});
+  auto* ip = nn.Layer("fc", {"x"}, "y")->mutable_innerproduct();
+  ip->set_inputchannels(2);
+  ip->set_outputchannels(1);
+  ip->mutable_weights()->set_float16value(Fp16Bytes({0.5f, -2.0f}));
+  ExpectNear(nn.RunY(T({2}, {4, 1})), {0});
+}
+
+TEST(NeuralNetworkTest, Batchnorm) {
+  NN nn({2, 1, 1});
+  auto* bn = nn.Layer("bn", {"x"}, "y")->mutable_batchnorm();
+  bn->set_channels(2);
+  SetWeights(bn->mutable_gamma(), {1, 2});
+  SetWeights(bn->mutable_beta(), {0, 1});
+  SetWeights(bn->mutable_mean(), {1, 0});
+  SetWeights(bn->mutable_variance(), {4, 1});
+  ExpectNear(nn.RunY(T({2, 1, 1}, {1, 2})), {0, 2 * 2 / std::sqrt(1 + 1e-5f) + 1});
+}
+
+TEST(NeuralNetworkTest, Activations) {
+  struct Case {
+    const char* name;
+    std::function<void(spec::ActivationParams*)> set;
+    std::function<float(float)> f;
+  };
+  std::vector<Case> cases = {
+      {"linear",
+       [](auto* a) {
+         a->mutable_linear()->set_alpha(2);
+         a->mutable_linear()->set_beta(1);
+       },
+       [](float x) { return 2 * x + 1; }},
+      {"relu", [](auto* a) { a->mutable_relu(); }, [](float x) { return x > 0 ? x : 0; }},
+      {"leaky", [](auto* a) { a->mutable_leakyrelu()->set_alpha(0.1f); },
+       [](float x) { return x < 0 ? 0.1f * x : x; }},
+      {"tanh", [](auto* a) { a->mutable_tanh(); }, [](float x) { return std::tanh(x); }},
+      {"sigmoid", [](auto* a) { a->mutable_sigmoid(); },
+       [](float x) { return 1 / (1 + std::exp(-x)); }},
+      {"hard",
+       [](auto* a) {
+         a->mutable_sigmoidhard()->set_alpha(0.2f);
+         a->mutable_sigmoidhard()->set_beta(0.5f);
+       },
+       [](float x) { return std::clamp(0.2f * x + 0.5f, 0.0f, 1.0f); }},
+      {"elu", [](auto* a) { a->mutable_elu()->set_alpha(1.5f); },
+       [](float x) { return x < 0 ? 1.5f * (std::exp(x) - 1) : x; }},
+      {"softplus", [](auto* a) { a->mutable_softplus(); },
+       [](float x) { return std::log(1 + std::exp(x)); }},
+      {"softsign", [](auto* a) { a->mutable_softsign(); },
+       [](float x) { return x / (1 + std::fabs(x)); }},
+  };
+  const std::vector<float> xs = {-4, -0.5f, 0, 0.5f, 4};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    NN nn({5});
+    c.set(nn.Layer("act", {"x"}, "y")->mutable_activation());
+    std::vector<float> want;
+    for (float x : xs) want.push_back(c.f(x));
+    ExpectNear(nn.RunY(T({5}, xs)), want);
+  }
+}
+
+TEST(NeuralNetworkTest, MaxPoolingCeilModeKeepsLastPixel) {
+  NN nn({1, 3, 3});
+  auto* p = nn.Layer("pool", {"x"}, "y")->mutable_pooling();
+  p->set_type(spec::PoolingLayerParams::MAX);
+  p->add_kernelsize(2);
+  p->add_kernelsize(2);
+  p->add_stride(2);
+  p->add_stride(2);
+  p->mutable_includelastpixel()->add_paddingamounts(0);
+  p->mutable_includelastpixel()->add_paddingamounts(0);
+  ExpectNear(nn.RunY(T({1, 3, 3}, Iota(9))), {5, 6, 8, 9});
+}
+
+TEST(NeuralNetworkTest, AveragePoolingExcludePadding) {
+  for (bool exclude : {true, false}) {
+    NN nn({1, 3, 3});
+    auto* p = nn.Layer("pool", {"x"}, "y")->mutable_pooling();
+    p->set_type(spec::PoolingLayerParams::AVERAGE);
+    p->add_kernelsize(3);
+    p->add_kernelsize(3);
+    p->add_stride(1);
+    p->add_stride(1);
+    SetAmounts(p->mutable_valid()->mutable_paddingamounts(), 1, 1, 1, 1);
+    p->set_avgpoolexcludepadding(exclude);
+    std::vector<float> y = nn.RunY(T({1, 3, 3}, Iota(9)));
+    ASSERT_EQ(y.size(), 9u);
+    EXPECT_NEAR(y[0], exclude ? 3.0f : 12.0f / 9, 1e-5);
+    EXPECT_NEAR(y[4], 5.0f, 1e-5);
+  }
+}
+
+TEST(NeuralNetworkTest, GlobalAveragePooling) {
+  NN nn({2, 2, 2});
+  auto* p = nn.Layer("pool", {"x"}, "y")->mutable_pooling();
+  p->set_type(spec::PoolingLayerParams::AVERAGE);
+  p->set_globalpooling(true);
+  ExpectNear(nn.RunY(T({2, 2, 2}, Iota(8))), {2.5f, 6.5f});
+}
+
+TEST(NeuralNetworkTest, SoftmaxOverChannels) {
+  NN nn({2, 1, 2});
+  nn.Layer("sm", {"x"}, "y")->mutable_softmax();
+  float a = 1 / (1 + std::exp(2.0f));  // softmax of (0, 2) at the first position
+  ExpectNear(nn.RunY(T({2, 1, 2}, {0, 5, 2, 5})), {a, 0.5f, 1 - a, 0.5f});
+}
+
+TEST(NeuralNetworkTest, AddBroadcastsPerChannelAndMultiplyByAlpha) {
+  NN nn({2, 1, 2});
+  AddArray(nn.model.spec().mutable_description()->mutable_input(), "b", {2, 1, 1});
+  nn.Layer("add", {"x", "b"}, "s")->mutable_add();
+  nn.Layer("mul", {"s"}, "y")->mutable_multiply()->set_alpha(2);
+  auto out = nn.Run({{"x", T({2, 1, 2}, {1, 2, 3, 4})}, {"b", T({2, 1, 1}, {10, 20})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectNear(out->at("y").tensor.data, {22, 24, 46, 48});
+}
+
+TEST(NeuralNetworkTest, Relu6AsCoreMLBuildsIt) {
+  NN nn({4});
+  nn.Layer("relu", {"x"}, "a")->mutable_activation()->mutable_relu();
+  nn.Layer("neg1", {"a"}, "b")->mutable_activation()->mutable_linear()->set_alpha(-1);
+  auto* u = nn.Layer("thr", {"b"}, "c")->mutable_unary();
+  u->set_type(spec::UnaryFunctionLayerParams::THRESHOLD);
+  u->set_alpha(-6);
+  nn.Layer("neg2", {"c"}, "y")->mutable_activation()->mutable_linear()->set_alpha(-1);
+  ExpectNear(nn.RunY(T({4}, {-1, 3, 6, 8})), {0, 3, 6, 6});
+}
+
+TEST(NeuralNetworkTest, UnaryScaleAndShift) {
+  NN nn({2});
+  auto* u = nn.Layer("sqrt", {"x"}, "y")->mutable_unary();
+  u->set_type(spec::UnaryFunctionLayerParams::SQRT);
+  u->set_scale(2);
+  u->set_shift(1);
+  ExpectNear(nn.RunY(T({2}, {0, 4})), {1, 3});
+}
+
+TEST(NeuralNetworkTest, PaddingConstant) {
+  NN nn({1, 1, 2});
+  auto* p = nn.Layer("pad", {"x"}, "y")->mutable_padding();
+  p->mutable_constant()->set_value(7);
+  SetAmounts(p->mutable_paddingamounts(), 1, 0, 0, 1);
+  auto out = nn.Run({{"x", T({1, 1, 2}, {1, 2})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{1, 2, 3}));
+  ExpectNear(out->at("y").tensor.data, {7, 7, 7, 1, 2, 7});
+}
+
+TEST(NeuralNetworkTest, FlattenThenReshapeChannelFirst) {
+  NN nn({2, 1, 2}, {1, 2, 2});
+  nn.Layer("flat", {"x"}, "f")->mutable_flatten();
+  auto* r = nn.Layer("reshape", {"f"}, "y")->mutable_reshape();
+  r->add_targetshape(1);
+  r->add_targetshape(2);
+  r->add_targetshape(2);
+  auto out = nn.Run({{"x", T({2, 1, 2}, {1, 2, 3, 4})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{1, 2, 2}));
+  ExpectNear(out->at("y").tensor.data, {1, 2, 3, 4});
+}
+
+TEST(NeuralNetworkTest, FlattenChannelLast) {
+  NN nn({2, 1, 2});
+  nn.Layer("flat", {"x"}, "y")->mutable_flatten()->set_mode(spec::FlattenLayerParams::CHANNEL_LAST);
+  ExpectNear(nn.RunY(T({2, 1, 2}, {1, 2, 3, 4})), {1, 3, 2, 4});
+}
+
+TEST(NeuralNetworkTest, ConcatOnChannels) {
+  NN nn({1, 1, 2});
+  AddArray(nn.model.spec().mutable_description()->mutable_input(), "b", {2, 1, 2});
+  nn.Layer("cat", {"x", "b"}, "y")->mutable_concat();
+  auto out = nn.Run({{"x", T({1, 1, 2}, {1, 2})}, {"b", T({2, 1, 2}, {3, 4, 5, 6})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{3, 1, 2}));
+  ExpectNear(out->at("y").tensor.data, {1, 2, 3, 4, 5, 6});
+}
+
+TEST(NeuralNetworkTest, ScaleAndBiasPerChannel) {
+  NN nn({2, 1, 1});
+  auto* s = nn.Layer("scale", {"x"}, "s")->mutable_scale();
+  s->add_shapescale(2);
+  SetWeights(s->mutable_scale(), {2, 3});
+  s->set_hasbias(true);
+  s->add_shapebias(1);
+  SetWeights(s->mutable_bias(), {1});
+  auto* b = nn.Layer("bias", {"s"}, "y")->mutable_bias();
+  b->add_shape(2);
+  SetWeights(b->mutable_bias(), {10, 20});
+  ExpectNear(nn.RunY(T({2, 1, 1}, {1, 1})), {13, 24});
+}
+
+// An image network whose only layer copies the preprocessed image to "y".
+Model ImageModel(spec::ImageFeatureType::ColorSpace space) {
+  Model model;
+  spec::Model& m = model.spec();
+  m.set_specificationversion(1);
+  auto* in = m.mutable_description()->add_input();
+  in->set_name("image");
+  auto* image = in->mutable_type()->mutable_imagetype();
+  image->set_width(1);
+  image->set_height(1);
+  image->set_colorspace(space);
+  AddArray(m.mutable_description()->mutable_output(), "y", {3, 1, 1});
+  auto* nn = m.mutable_neuralnetwork();
+  auto* pre = nn->add_preprocessing();
+  pre->set_featurename("image");
+  auto* s = pre->mutable_scaler();
+  s->set_channelscale(2);
+  s->set_redbias(1);
+  s->set_greenbias(10);
+  s->set_bluebias(100);
+  auto* l = nn->add_layers();
+  l->set_name("copy");
+  l->add_input("image");
+  l->add_output("y");
+  l->mutable_activation()->mutable_linear()->set_alpha(1);
+  return model;
+}
+
+TEST(NeuralNetworkTest, ScalerBiasesFollowRgbOrder) {
+  Model model = ImageModel(spec::ImageFeatureType::RGB);
+  auto out = Predict(model, {{"image", T({3, 1, 1}, {1, 2, 3})}});  // R, G, B
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectNear(out->at("y").tensor.data, {3, 14, 106});
+}
+
+TEST(NeuralNetworkTest, ScalerBiasesFollowBgrOrder) {
+  Model model = ImageModel(spec::ImageFeatureType::BGR);
+  auto out = Predict(model, {{"image", T({3, 1, 1}, {3, 2, 1})}});  // B, G, R
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectNear(out->at("y").tensor.data, {106, 14, 3});
+}
+
+TEST(NeuralNetworkTest, ClassifierOutputsLabelAndProbabilities) {
+  Model model;
+  spec::Model& m = model.spec();
+  m.set_specificationversion(1);
+  AddArray(m.mutable_description()->mutable_input(), "features", {2});
+  auto* label = m.mutable_description()->add_output();
+  label->set_name("classLabel");
+  label->mutable_type()->mutable_stringtype();
+  auto* probs = m.mutable_description()->add_output();
+  probs->set_name("classProbs");
+  probs->mutable_type()->mutable_dictionarytype()->mutable_stringkeytype();
+  m.mutable_description()->set_predictedfeaturename("classLabel");
+  m.mutable_description()->set_predictedprobabilitiesname("classProbs");
+  auto* c = m.mutable_neuralnetworkclassifier();
+  for (const char* l : {"cat", "dog", "bird"}) c->mutable_stringclasslabels()->add_vector(l);
+  c->set_labelprobabilitylayername("probs");
+  auto* fc = c->add_layers();
+  fc->set_name("fc");
+  fc->add_input("features");
+  fc->add_output("scores");
+  auto* ip = fc->mutable_innerproduct();
+  ip->set_inputchannels(2);
+  ip->set_outputchannels(3);
+  SetWeights(ip->mutable_weights(), {1, 0, 0, 1, 1, 1});
+  auto* sm = c->add_layers();
+  sm->set_name("softmax");
+  sm->add_input("scores");
+  sm->add_output("probs");
+  sm->mutable_softmax();
+
+  auto out = Predict(model, {{"features", T({2}, {1, 3})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("classLabel").kind, "string");
+  EXPECT_EQ(out->at("classLabel").string_value, "bird");
+  const auto& dict = out->at("classProbs").dict;
+  ASSERT_EQ(dict.size(), 3u);
+  double z = std::exp(1.0) + std::exp(3.0) + std::exp(4.0);
+  EXPECT_NEAR(dict.at("bird"), std::exp(4.0) / z, 1e-6);
+  EXPECT_NEAR(dict.at("cat"), std::exp(1.0) / z, 1e-6);
+}
+
+TEST(NeuralNetworkTest, MissingInputIsNamed) {
+  NN nn({2});
+  nn.Layer("relu", {"x"}, "y")->mutable_activation()->mutable_relu();
+  auto out = nn.Run({});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+  EXPECT_PRED2(Contains, out.status().message(), "'x'");
+}
+
+TEST(NeuralNetworkTest, WrongShapeIsNamed) {
+  NN nn({1, 2, 2});
+  nn.Layer("relu", {"x"}, "y")->mutable_activation()->mutable_relu();
+  auto out = nn.Run({{"x", T({1, 2, 3}, Iota(6))}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+  EXPECT_PRED2(Contains, out.status().message(), "'x'");
+  // A leading batch axis of 1 is the same shape.
+  EXPECT_TRUE(nn.Run({{"x", T({1, 1, 2, 2}, Iota(4))}}).ok());
+}
+
+TEST(NeuralNetworkTest, UnimplementedLayerIsNamed) {
+  NN nn({2});
+  nn.Layer("mystery", {"x"}, "y");
+  auto out = nn.Run({{"x", T({2}, {1, 2})}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kFailedPrecondition);
+  EXPECT_PRED2(Contains, out.status().message(), "mystery");
+}
+
+TEST(NeuralNetworkTest, WeightCountMismatchIsRejected) {
+  NN nn({3});
+  auto* ip = nn.Layer("fc", {"x"}, "y")->mutable_innerproduct();
+  ip->set_inputchannels(3);
+  ip->set_outputchannels(2);
+  SetWeights(ip->mutable_weights(), {1, 2, 3});
+  auto out = nn.Run({{"x", T({3}, {1, 1, 1})}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+  EXPECT_PRED2(Contains, out.status().message(), "fc");
+}
+
+// ---------------------------------------------------------------- ML Program helpers
+
+mil::ValueType TensorType(mil::DataType type, const std::vector<int64_t>& shape) {
+  mil::ValueType t;
+  t.mutable_tensortype()->set_datatype(type);
+  t.mutable_tensortype()->set_rank(static_cast<int64_t>(shape.size()));
+  for (int64_t d : shape) t.mutable_tensortype()->add_dimensions()->mutable_constant()->set_size(d);
+  return t;
+}
+
+mil::Value StringValue(const std::string& s) {
+  mil::Value v;
+  *v.mutable_type() = TensorType(mil::STRING, {});
+  v.mutable_immediatevalue()->mutable_tensor()->mutable_strings()->add_values(s);
+  return v;
+}
+
+// An ML Program with tensor inputs and outputs, built op by op.
+struct Program {
+  Model model;
+  mil::Block* block;
+  BlobWriter blobs;
+
+  Program() {
+    model.spec().set_specificationversion(6);
+    mil::Function& fn = (*model.spec().mutable_mlprogram()->mutable_functions())["main"];
+    fn.set_opset("CoreML5");
+    block = &(*fn.mutable_block_specializations())["CoreML5"];
+  }
+  void Input(const std::string& name, const std::vector<int64_t>& shape) {
+    AddArray(model.spec().mutable_description()->mutable_input(), name, shape);
+    mil::Function& fn = (*model.spec().mutable_mlprogram()->mutable_functions())["main"];
+    auto* in = fn.add_inputs();
+    in->set_name(name);
+    *in->mutable_type() = TensorType(mil::FLOAT32, shape);
+  }
+  void Output(const std::string& name) {
+    AddArray(model.spec().mutable_description()->mutable_output(), name, {});
+    block->add_outputs(name);
+  }
+  mil::Operation* Op(const std::string& type, const std::string& name,
+                     std::vector<std::pair<std::string, std::string>> args,
+                     mil::DataType out_type = mil::FLOAT32) {
+    mil::Operation* op = block->add_operations();
+    op->set_type(type);
+    (*op->mutable_attributes())["name"] = StringValue(name);
+    for (const auto& [param, arg] : args) {
+      (*op->mutable_inputs())[param].add_arguments()->set_name(arg);
+    }
+    auto* out = op->add_outputs();
+    out->set_name(name);
+    out->mutable_type()->mutable_tensortype()->set_datatype(out_type);
+    return op;
+  }
+  mil::Value* Const(const std::string& name, mil::DataType type,
+                    const std::vector<int64_t>& shape) {
+    mil::Operation* op = Op("const", name, {}, type);
+    *op->mutable_outputs(0)->mutable_type() = TensorType(type, shape);
+    mil::Value& v = (*op->mutable_attributes())["val"];
+    *v.mutable_type() = TensorType(type, shape);
+    return &v;
+  }
+  void Floats(const std::string& name, const std::vector<int64_t>& shape,
+              const std::vector<float>& values) {
+    auto* f = Const(name, mil::FLOAT32, shape)->mutable_immediatevalue()->mutable_tensor();
+    for (float x : values) f->mutable_floats()->add_values(x);
+  }
+  void Ints(const std::string& name, const std::vector<int32_t>& values) {
+    auto* f = Const(name, mil::INT32, {static_cast<int64_t>(values.size())})
+                  ->mutable_immediatevalue()
+                  ->mutable_tensor();
+    for (int32_t x : values) f->mutable_ints()->add_values(x);
+  }
+  void Int(const std::string& name, int32_t value) {
+    Const(name, mil::INT32, {})
+        ->mutable_immediatevalue()
+        ->mutable_tensor()
+        ->mutable_ints()
+        ->add_values(value);
+  }
+  void Bool(const std::string& name, bool value) {
+    Const(name, mil::BOOL, {})
+        ->mutable_immediatevalue()
+        ->mutable_tensor()
+        ->mutable_bools()
+        ->add_values(value);
+  }
+  void Str(const std::string& name, const std::string& value) {
+    Const(name, mil::STRING, {})
+        ->mutable_immediatevalue()
+        ->mutable_tensor()
+        ->mutable_strings()
+        ->add_values(value);
+  }
+  void Blob(const std::string& name, const std::vector<int64_t>& shape,
+            const std::vector<float>& values, bool fp16) {
+    std::string bytes;
+    if (fp16) {
+      bytes = Fp16Bytes(values);
+    } else {
+      bytes.resize(values.size() * 4);
+      std::memcpy(bytes.data(), values.data(), bytes.size());
+    }
+    uint64_t offset = blobs.Add(fp16 ? BlobType::kFloat16 : BlobType::kFloat32, bytes);
+    auto* b = Const(name, fp16 ? mil::FLOAT16 : mil::FLOAT32, shape)->mutable_blobfilevalue();
+    b->set_filename("@model_path/weights/weight.bin");
+    b->set_offset(offset);
+  }
+  Result<std::map<std::string, Value>> Run(std::map<std::string, Value> inputs) {
+    model.weights() = blobs.Finish();
+    return Predict(model, inputs);
+  }
+};
+
+// ---------------------------------------------------------------- ML Program tests
+
+TEST(ProgramTest, ConvWithBlobWeightsCustomPadAndStride) {
+  Program p;
+  p.Input("x", {1, 1, 3, 3});
+  p.Blob("w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f), false);
+  p.Ints("strides", {2, 2});
+  p.Str("pad_type", "custom");
+  p.Ints("pad", {1, 1, 1, 1});
+  p.Ints("dilations", {1, 1});
+  p.Int("groups", 1);
+  p.Op("conv", "y",
+       {{"x", "x"},
+        {"weight", "w"},
+        {"strides", "strides"},
+        {"pad_type", "pad_type"},
+        {"pad", "pad"},
+        {"dilations", "dilations"},
+        {"groups", "groups"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 1, 3, 3}, Iota(9))}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{1, 1, 2, 2}));
+  ExpectNear(out->at("y").tensor.data, {12, 16, 24, 28});
+}
+
+TEST(ProgramTest, ConvSamePadding) {
+  Program p;
+  p.Input("x", {1, 1, 1, 4});
+  p.Floats("w", {1, 1, 1, 2}, {1, 10});
+  p.Str("pad_type", "same");
+  p.Op("conv", "y", {{"x", "x"}, {"weight", "w"}, {"pad_type", "pad_type"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 1, 1, 4}, {1, 2, 3, 4})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectNear(out->at("y").tensor.data, {21, 32, 43, 4});
+}
+
+TEST(ProgramTest, LinearWithFp16BlobWeightsAndImmediateFp16Bias) {
+  Program p;
+  p.Input("x", {1, 2});
+  p.Blob("w", {2, 2}, {1, 2, 3, 4}, true);
+  p.Const("b", mil::FLOAT16, {2})
+      ->mutable_immediatevalue()
+      ->mutable_tensor()
+      ->mutable_bytes()
+      ->set_values(Fp16Bytes({0.5f, -1}));
+  p.Op("linear", "y", {{"x", "x"}, {"weight", "w"}, {"bias", "b"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 2}, {1, 2})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{1, 2}));
+  ExpectNear(out->at("y").tensor.data, {5.5f, 10});
+}
+
+TEST(ProgramTest, MatMulTransposeY) {
+  Program p;
+  p.Input("x", {2, 3});
+  p.Floats("w", {2, 3}, {1, 0, 0, 0, 1, 1});
+  p.Bool("tx", false);
+  p.Bool("ty", true);
+  p.Op("matmul", "y", {{"x", "x"}, {"y", "w"}, {"transpose_x", "tx"}, {"transpose_y", "ty"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({2, 3}, Iota(6))}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{2, 2}));
+  ExpectNear(out->at("y").tensor.data, {1, 5, 4, 11});
+}
+
+TEST(ProgramTest, BatchedMatMulBroadcastsTheMatrix) {
+  Program p;
+  p.Input("x", {2, 1, 2});
+  p.Floats("w", {2, 1}, {1, 10});
+  p.Op("matmul", "y", {{"x", "x"}, {"y", "w"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({2, 1, 2}, {1, 2, 3, 4})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{2, 1, 1}));
+  ExpectNear(out->at("y").tensor.data, {21, 43});
+}
+
+TEST(ProgramTest, MaxPoolCeilMode) {
+  Program p;
+  p.Input("x", {1, 1, 3, 3});
+  p.Ints("k", {2, 2});
+  p.Ints("s", {2, 2});
+  p.Str("pad_type", "valid");
+  p.Bool("ceil", true);
+  p.Op("max_pool", "y",
+       {{"x", "x"},
+        {"kernel_sizes", "k"},
+        {"strides", "s"},
+        {"pad_type", "pad_type"},
+        {"ceil_mode", "ceil"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 1, 3, 3}, Iota(9))}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{1, 1, 2, 2}));
+  ExpectNear(out->at("y").tensor.data, {5, 6, 8, 9});
+}
+
+TEST(ProgramTest, AvgPoolExcludePadding) {
+  for (bool exclude : {true, false}) {
+    Program p;
+    p.Input("x", {1, 1, 3, 3});
+    p.Ints("k", {3, 3});
+    p.Ints("s", {1, 1});
+    p.Str("pad_type", "custom");
+    p.Ints("pad", {1, 1, 1, 1});
+    p.Bool("exclude", exclude);
+    p.Op("avg_pool", "y",
+         {{"x", "x"},
+          {"kernel_sizes", "k"},
+          {"strides", "s"},
+          {"pad_type", "pad_type"},
+          {"pad", "pad"},
+          {"exclude_padding_from_average", "exclude"}});
+    p.Output("y");
+    auto out = p.Run({{"x", T({1, 1, 3, 3}, Iota(9))}});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_NEAR(out->at("y").tensor.data[0], exclude ? 3.0f : 12.0f / 9, 1e-5);
+  }
+}
+
+TEST(ProgramTest, ReduceMeanOverSpatialAxes) {
+  Program p;
+  p.Input("x", {1, 2, 2, 2});
+  p.Ints("axes", {-2, -1});
+  p.Bool("keep", false);
+  p.Op("reduce_mean", "y", {{"x", "x"}, {"axes", "axes"}, {"keep_dims", "keep"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 2, 2, 2}, Iota(8))}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{1, 2}));
+  ExpectNear(out->at("y").tensor.data, {2.5f, 6.5f});
+}
+
+TEST(ProgramTest, TransposeReshapeConcatPad) {
+  Program p;
+  p.Input("x", {1, 2, 3});
+  p.Ints("perm", {0, 2, 1});
+  p.Op("transpose", "t", {{"x", "x"}, {"perm", "perm"}});
+  p.Ints("shape", {-1});
+  p.Op("reshape", "r", {{"x", "t"}, {"shape", "shape"}});
+  p.Floats("tail", {2}, {7, 8});
+  p.Int("axis", 0);
+  p.Bool("interleave", false);
+  mil::Operation* cat = p.Op("concat", "c", {{"axis", "axis"}, {"interleave", "interleave"}});
+  (*cat->mutable_inputs())["values"].add_arguments()->set_name("r");
+  (*cat->mutable_inputs())["values"].add_arguments()->set_name("tail");
+  p.Ints("pad", {1, 2});
+  p.Str("mode", "constant");
+  p.Floats("val", {}, {9});
+  p.Op("pad", "y", {{"x", "c"}, {"pad", "pad"}, {"mode", "mode"}, {"constant_val", "val"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 2, 3}, Iota(6, 0))}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{11}));
+  ExpectNear(out->at("y").tensor.data, {9, 0, 3, 1, 4, 2, 5, 7, 8, 9, 9});
+}
+
+TEST(ProgramTest, ImagePreprocessingAsMulAndAdd) {
+  Program p;
+  p.Input("x", {1, 3, 1, 1});
+  p.Floats("scale", {}, {2});
+  p.Floats("bias", {1, 3, 1, 1}, {1, 10, 100});
+  p.Op("mul", "m", {{"x", "x"}, {"y", "scale"}});
+  p.Op("add", "y", {{"x", "m"}, {"y", "bias"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 3, 1, 1}, {1, 2, 3})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectNear(out->at("y").tensor.data, {3, 14, 106});
+}
+
+TEST(ProgramTest, CastToFp16RoundsThroughHalfPrecision) {
+  Program p;
+  p.Input("x", {2});
+  p.Str("fp16", "fp16");
+  p.Str("fp32", "fp32");
+  p.Op("cast", "h", {{"x", "x"}, {"dtype", "fp16"}}, mil::FLOAT16);
+  p.Op("relu", "r", {{"x", "h"}}, mil::FLOAT16);
+  p.Op("cast", "y", {{"x", "r"}, {"dtype", "fp32"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({2}, {0.1f, 1000.3f})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.data[0], HalfToFloat(FloatToHalf(0.1f)));
+  EXPECT_NE(out->at("y").tensor.data[0], 0.1f);
+  EXPECT_EQ(out->at("y").tensor.data[1], 1000.5f);
+}
+
+TEST(ProgramTest, ClassifyProducesLabelAndDictionary) {
+  Program p;
+  p.Input("x", {1, 3});
+  p.Int("axis", -1);
+  p.Op("softmax", "probs", {{"x", "x"}, {"axis", "axis"}});
+  mil::Operation* classes = p.Op("const", "classes", {});
+  mil::Value& list = (*classes->mutable_attributes())["val"];
+  for (const char* l : {"cat", "dog", "bird"}) {
+    *list.mutable_immediatevalue()->mutable_list()->add_values() = StringValue(l);
+  }
+  mil::Operation* op = p.Op("classify", "classLabel",
+                            {{"probabilities", "probs"}, {"classes", "classes"}}, mil::STRING);
+  op->add_outputs()->set_name("classProbs");
+  p.block->add_outputs("classLabel");
+  p.block->add_outputs("classProbs");
+  auto out = p.Run({{"x", T({1, 3}, {1, 3, 2})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("classLabel").kind, "string");
+  EXPECT_EQ(out->at("classLabel").string_value, "dog");
+  EXPECT_EQ(out->at("classProbs").kind, "dictionary");
+  double z = std::exp(1.0) + std::exp(3.0) + std::exp(2.0);
+  EXPECT_NEAR(out->at("classProbs").dict.at("dog"), std::exp(3.0) / z, 1e-6);
+}
+
+TEST(ProgramTest, ActivationsWithParameters) {
+  Program p;
+  p.Input("x", {3});
+  p.Floats("lo", {}, {0});
+  p.Floats("hi", {}, {6});
+  p.Op("clip", "c", {{"x", "x"}, {"alpha", "lo"}, {"beta", "hi"}});
+  p.Floats("slope", {}, {0.5f});
+  p.Op("leaky_relu", "y", {{"x", "c"}, {"alpha", "slope"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({3}, {-1, 3, 9})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectNear(out->at("y").tensor.data, {0, 3, 6});
+}
+
+TEST(ProgramTest, BatchNormPerChannel) {
+  Program p;
+  p.Input("x", {1, 2, 1, 1});
+  p.Floats("mean", {2}, {1, 0});
+  p.Floats("var", {2}, {4, 1});
+  p.Floats("gamma", {2}, {1, 2});
+  p.Floats("beta", {2}, {0, 1});
+  p.Floats("eps", {}, {0});
+  p.Op("batch_norm", "y",
+       {{"x", "x"},
+        {"mean", "mean"},
+        {"variance", "var"},
+        {"gamma", "gamma"},
+        {"beta", "beta"},
+        {"epsilon", "eps"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 2, 1, 1}, {3, 2})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectNear(out->at("y").tensor.data, {1, 5});
+}
+
+TEST(ProgramTest, UnknownOpIsNamed) {
+  Program p;
+  p.Input("x", {2});
+  p.Op("fancy_op", "y", {{"x", "x"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({2}, {1, 2})}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kFailedPrecondition);
+  EXPECT_PRED2(Contains, out.status().message(), "fancy_op");
+}
+
+TEST(ProgramTest, CorruptBlobOffsetIsRejected) {
+  Program p;
+  p.Input("x", {1, 2});
+  p.Blob("w", {2, 2}, {1, 2, 3, 4}, false);
+  p.block->mutable_operations(0)
+      ->mutable_attributes()
+      ->at("val")
+      .mutable_blobfilevalue()
+      ->set_offset(4096);
+  p.Op("linear", "y", {{"x", "x"}, {"weight", "w"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 2}, {1, 2})}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+  EXPECT_PRED2(Contains, out.status().message(), "offset 4096");
+}
+
+TEST(ProgramTest, BlobSizeMustMatchDeclaredShape) {
+  Program p;
+  p.Input("x", {1, 2});
+  p.Blob("w", {3, 2}, {1, 2, 3, 4}, false);
+  p.Op("linear", "y", {{"x", "x"}, {"weight", "w"}});
+  p.Output("y");
+  auto out = p.Run({{"x", T({1, 2}, {1, 2})}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ProgramTest, MissingAndMisshapenInputs) {
+  Program p;
+  p.Input("x", {1, 2});
+  p.Op("relu", "y", {{"x", "x"}});
+  p.Output("y");
+  auto missing = p.Run({});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kInvalidArgument);
+  EXPECT_PRED2(Contains, missing.status().message(), "'x'");
+  auto wrong = p.Run({{"x", T({3}, {1, 2, 3})}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), Code::kInvalidArgument);
+  EXPECT_PRED2(Contains, wrong.status().message(), "'x'");
+}
+
+}  // namespace
+}  // namespace ringo::coreml

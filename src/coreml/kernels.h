@@ -1,0 +1,80 @@
+// Float32 CPU kernels shared by the NeuralNetwork and ML Program evaluators (private).
+#ifndef RINGO_COREML_KERNELS_H_
+#define RINGO_COREML_KERNELS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "coreml/coreml.h"
+
+namespace ringo::coreml::kernels {
+
+// Spatial geometry of a 2-D window operation over the last two axes of an [N, C, H, W] tensor.
+struct Window {
+  int64_t kh = 1, kw = 1;
+  int64_t sh = 1, sw = 1;
+  int64_t dh = 1, dw = 1;  // dilation (convolution only)
+  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  int64_t out_h = 0, out_w = 0;  // filled by the caller
+};
+
+// Output length of a window sliding over `in` with explicit padding, floor rounding.
+int64_t FloorOutSize(int64_t in, int64_t k_eff, int64_t stride, int64_t pad_begin, int64_t pad_end);
+// Ceil rounding; a last window that would start in the end padding is dropped.
+int64_t CeilOutSize(int64_t in, int64_t k_eff, int64_t stride, int64_t pad_begin, int64_t pad_end);
+// "Same" padding: output ceil(in/stride); the odd pixel of padding goes to the end unless
+// `extra_at_start`. Returns {begin, end}.
+std::pair<int64_t, int64_t> SamePadding(int64_t in, int64_t k_eff, int64_t stride,
+                                        bool extra_at_start);
+
+// Convolution of x [N, C_in, H, W] with weights [C_out, C_in/groups, kh, kw] and an optional
+// bias [C_out] (nullptr for none). `win.out_*` must be set.
+Tensor Conv2D(const Tensor& x, const float* weights, const float* bias, int64_t c_out,
+              int64_t groups, const Window& win);
+
+enum class PoolType { kMax, kAverage };
+
+// Max or average pooling of x [N, C, H, W]. Average divides by the window clipped to the padded
+// input, or, with `exclude_padding`, by the count of real input pixels in the window.
+Tensor Pool2D(const Tensor& x, PoolType type, const Window& win, bool exclude_padding);
+
+// c[m, n] = op(a)[m, k] * op(b)[k, n], row-major.
+void Gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool trans_a,
+          bool trans_b);
+
+// Shape both operands broadcast to (numpy rules); kInvalidArgument when incompatible.
+Result<std::vector<int64_t>> BroadcastShape(const std::vector<int64_t>& a,
+                                            const std::vector<int64_t>& b);
+
+// Element-wise f(a, b) with numpy broadcasting.
+Result<Tensor> Binary(const Tensor& a, const Tensor& b,
+                      const std::function<float(float, float)>& f);
+
+// Numerically stable softmax along `axis` (non-negative, < rank), in place.
+void Softmax(Tensor* x, int64_t axis);
+
+// Axis permutation: out.shape[i] = x.shape[perm[i]].
+Tensor Transpose(const Tensor& x, const std::vector<int64_t>& perm);
+
+enum class PadMode { kConstant, kReflect, kReplicate };
+
+// Pads every axis by pads[i] = {before, after}; pads.size() equals the rank.
+Tensor Pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads, PadMode mode,
+           float value);
+
+// Joins tensors along `axis`; all other dimensions must agree (checked by the caller).
+Tensor Concat(const std::vector<const Tensor*>& parts, int64_t axis);
+
+// Mean over the given axes (non-negative, distinct); the reduced axes are kept with size 1.
+Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes);
+
+// "[1, 3, 224, 224]" for messages.
+std::string ShapeString(const std::vector<int64_t>& shape);
+
+}  // namespace ringo::coreml::kernels
+
+#endif  // RINGO_COREML_KERNELS_H_
