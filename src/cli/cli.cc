@@ -203,6 +203,14 @@ int Main(int argc, char** argv) {
     diff->add_option("new", other_path, "The candidate model")->required();
     diff->add_flag("--json", diff_json, "Print JSON");
 
+    std::vector<std::string> predict_inputs;
+    bool predict_json = false;
+    auto* predict = app.add_subcommand("predict", "Run a Core ML model on the reference evaluator");
+    predict->add_option("path", model_path, "Model file or package")->required();
+    predict->add_option("-i,--input", predict_inputs, "NAME=FILE (.npy, .png, .json); repeatable")
+        ->required();
+    predict->add_flag("--json", predict_json, "Print JSON");
+
     ConvertFlags cf;
     auto* convert_cmd = app.add_subcommand(
         "convert", "Convert ONNX to Core ML (.mlmodel: NeuralNetwork, .mlpackage: ML Program)");
@@ -235,6 +243,7 @@ int Main(int argc, char** argv) {
     }
     if (inspect->parsed()) return RunInspect(model_path, inspect_json, inspect_validate);
     if (convert_cmd->parsed()) return RunConvert(cf);
+    if (predict->parsed()) return RunPredict(model_path, predict_inputs, predict_json);
     if (diff->parsed()) return RunDiff(model_path, other_path, diff_json);
     if (server->parsed()) {
       Status s = RunServer(sf);

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "common/util.h"
@@ -197,6 +198,62 @@ int RunConvert(const ConvertFlags& flags) {
     return 1;
   }
   std::cout << "wrote " << flags.output << "\n";
+  return 0;
+}
+
+int RunPredict(const std::string& path, const std::vector<std::string>& inputs, bool json) {
+  auto fail = [](const Status& s) {
+    std::cerr << "ringo: error: " << s.message() << std::endl;
+    return 1;
+  };
+  auto model = coreml::Load(path);
+  if (!model.ok()) return fail(model.status());
+  coreml::Info info = coreml::Inspect(*model, path);
+  std::map<std::string, coreml::Value> values;
+  for (const std::string& arg : inputs) {
+    size_t eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return fail(InvalidArgument("--input expects NAME=FILE; got '" + arg + "'"));
+    }
+    std::string name = arg.substr(0, eq);
+    const coreml::Feature* declared = nullptr;
+    for (const auto& f : info.inputs) {
+      if (f.name == name) declared = &f;
+    }
+    if (!declared) return fail(InvalidArgument("the model has no input named '" + name + "'"));
+    auto value = coreml::LoadInputFile(*declared, arg.substr(eq + 1));
+    if (!value.ok()) return fail(value.status());
+    values[name] = std::move(*value);
+  }
+  auto outputs = coreml::Predict(*model, values);
+  if (!outputs.ok()) return fail(outputs.status());
+  if (json) {
+    std::cout << coreml::OutputsToJson(*outputs) << "\n";
+    return 0;
+  }
+  for (const auto& [name, v] : *outputs) {
+    std::cout << name << ": ";
+    if (v.kind == "string") {
+      std::cout << v.string_value;
+    } else if (v.kind == "int64") {
+      std::cout << v.int_value;
+    } else if (v.kind == "dictionary") {
+      // The five most likely entries.
+      std::vector<std::pair<double, std::string>> top;
+      for (const auto& [k, p] : v.dict) top.emplace_back(p, k);
+      std::sort(top.rbegin(), top.rend());
+      for (size_t i = 0; i < top.size() && i < 5; ++i) {
+        std::cout << (i ? ", " : "") << top[i].second << "=" << top[i].first;
+      }
+    } else {
+      std::cout << "shape " << Shape(v.tensor.shape) << " [";
+      for (size_t i = 0; i < v.tensor.data.size() && i < 8; ++i) {
+        std::cout << (i ? ", " : "") << v.tensor.data[i];
+      }
+      std::cout << (v.tensor.data.size() > 8 ? ", ...]" : "]");
+    }
+    std::cout << "\n";
+  }
   return 0;
 }
 

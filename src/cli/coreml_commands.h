@@ -34,6 +34,10 @@ struct ConvertFlags {
 // 1 with the reason otherwise (nothing written).
 int RunConvert(const ConvertFlags& flags);
 
+// Runs a model on the reference evaluator. `inputs` are NAME=FILE (.npy, .png, .json). Exit 0
+// with the outputs printed (JSON with `json`), 1 with the reason otherwise.
+int RunPredict(const std::string& path, const std::vector<std::string>& inputs, bool json);
+
 }  // namespace ringo::cli
 
 #endif  // RINGO_CLI_COREML_COMMANDS_H_
