@@ -97,7 +97,6 @@ def main():
     plot_confusion(png_path, matrix)
 
     with ringo.start_run():
-        ringo.log_param("min_accuracy", args.min_accuracy)
         ringo.log_metrics(metrics)
         ringo.log_artifact(png_path)
         ringo.log_artifact(metrics_path)

@@ -50,8 +50,9 @@ def main():
     shuffle = torch.Generator().manual_seed(args.seed)
 
     with ringo.start_run():
-        ringo.log_params({"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-                          "seed": args.seed, "optimizer": "Adam",
+        # ringo run logs the entry point's parameters on this run; logging them again could
+        # spell a value differently (1e-2 vs 0.01), which immutable params reject.
+        ringo.log_params({"optimizer": "Adam",
                           "n_parameters": sum(p.numel() for p in model.parameters())})
         for epoch in range(1, args.epochs + 1):
             model.train()
