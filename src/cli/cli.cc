@@ -1,6 +1,8 @@
 // The ringo command line: parses arguments and dispatches to subcommands.
 #include "cli/cli.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 #include "cli/server_command.h"
 #include "client/client.h"
 #include "common/util.h"
+#include "pipeline/pipeline.h"
 
 namespace ringo::cli {
 
@@ -203,6 +206,28 @@ int Main(int argc, char** argv) {
     diff->add_option("new", other_path, "The candidate model")->required();
     diff->add_flag("--json", diff_json, "Print JSON");
 
+    // ---- run ----
+    pipeline::RunOptions ro;
+    std::string run_dir = ".";
+    std::vector<std::string> run_params;
+    bool no_cache = false;
+    std::string run_store = "ringo-data";
+    auto* run = app.add_subcommand("run", "Run an MLproject (its steps, or one entry point)");
+    run->add_option("dir", run_dir, "Project directory")->capture_default_str();
+    run->add_option("-e,--entry-point", ro.entry_point, "Entry point")->capture_default_str();
+    run->add_option("-P,--param", run_params, "KEY=VALUE (repeatable)");
+    run->add_option("--experiment-name", ro.experiment_name, "Experiment (created if needed)");
+    run->add_option("--experiment-id", ro.experiment_id, "Experiment id");
+    run->add_option("--run-name", ro.run_name, "Name of the run");
+    run->add_option("--env-manager", ro.env_manager, "local or docker")->capture_default_str();
+    run->add_flag("--no-cache", no_cache, "Run every step, ignoring the step cache");
+    run->add_option("--jobs", ro.jobs, "Steps to run at once")->capture_default_str();
+    run->add_option("--store", run_store, "Embedded store when no tracking URI is given")
+        ->capture_default_str();
+    run->add_option("--tracking-uri", ro.tracking_uri,
+                    "Log to this server (default: $MLFLOW_TRACKING_URI, else the embedded store)");
+    run->add_option("--parent-run-id", ro.parent_run_id, "Make the run a nested run of this one");
+
     std::vector<std::string> predict_inputs;
     bool predict_json = false;
     auto* predict = app.add_subcommand("predict", "Run a Core ML model on the reference evaluator");
@@ -242,6 +267,49 @@ int Main(int argc, char** argv) {
       return 0;
     }
     if (inspect->parsed()) return RunInspect(model_path, inspect_json, inspect_validate);
+    if (run->parsed()) {
+      ro.project_dir = run_dir;
+      ro.use_cache = !no_cache;
+      for (const std::string& p : run_params) {
+        size_t eq = p.find('=');
+        if (eq == std::string::npos || eq == 0)
+          return Fail(InvalidArgument("-P expects KEY=VALUE; got '" + p + "'"));
+        ro.parameters[p.substr(0, eq)] = p.substr(eq + 1);
+      }
+      if (ro.tracking_uri.empty())
+        ro.tracking_uri = EnvOr("MLFLOW_TRACKING_URI", "RINGO_TRACKING_URI", "");
+      if (ro.parent_run_id.empty() && std::getenv("RINGO_PARENT_RUN_ID")) {
+        ro.parent_run_id = std::getenv("RINGO_PARENT_RUN_ID");
+      }
+      ro.live_status =
+          isatty(1) && std::getenv("TERM") && std::string(std::getenv("TERM")) != "dumb";
+      // No tracking server given: serve the embedded store on a loopback port for the run, so
+      // steps log over HTTP like any MLflow client.
+      std::unique_ptr<TrackingService> embedded;
+      if (ro.tracking_uri.empty()) {
+        ServerFlags flags;
+        flags.port = 0;
+        flags.store_dir = run_store;
+        flags.threads = 2;
+        auto svc = TrackingService::Start(flags);
+        if (!svc.ok()) return Fail(svc.status());
+        embedded = std::move(*svc);
+        ro.tracking_uri = embedded->url();
+        std::cout << "ringo: tracking to the embedded store " << run_store << "/ (served at "
+                  << ro.tracking_uri << " during the run)" << std::endl;
+      }
+      auto result = pipeline::Run(ro);
+      if (!result.ok()) return Fail(result.status());
+      std::cout << "ringo: run " << result->run_id << " " << result->status << std::endl;
+      for (const auto& [step, state] : result->step_results) {
+        std::cout << "  " << step << ": " << state << " (run " << result->step_runs[step] << ")"
+                  << std::endl;
+      }
+      if (embedded) {
+        std::cout << "ringo: see the runs with: ringo server --store " << run_store << std::endl;
+      }
+      return result->status == "FINISHED" ? 0 : 1;
+    }
     if (convert_cmd->parsed()) return RunConvert(cf);
     if (predict->parsed()) return RunPredict(model_path, predict_inputs, predict_json);
     if (diff->parsed()) return RunDiff(model_path, other_path, diff_json);

@@ -1,12 +1,11 @@
 // `ringo inspect` and `ringo diff`: Core ML files on the command line.
 #include "cli/coreml_commands.h"
 
-#include <iostream>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 
 #include "common/util.h"
 #include "convert/convert.h"
@@ -153,7 +152,8 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
       if (!line.empty()) o->class_labels.push_back(line);
     }
-    if (o->class_labels.empty()) return InvalidArgument("the labels file '" + f.labels_file + "' has no labels");
+    if (o->class_labels.empty())
+      return InvalidArgument("the labels file '" + f.labels_file + "' has no labels");
   }
   o->image_input = f.image_input;
   o->image_scale = f.image_scale;
@@ -165,7 +165,9 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
       size_t comma = f.image_bias.find(',', pos);
       if (comma == std::string::npos) comma = f.image_bias.size();
       auto v = ParseDouble(f.image_bias.substr(pos, comma - pos));
-      if (!v) return InvalidArgument("--image-bias expects numbers like -1,-1,-1; got '" + f.image_bias + "'");
+      if (!v)
+        return InvalidArgument("--image-bias expects numbers like -1,-1,-1; got '" + f.image_bias +
+                               "'");
       values.push_back(static_cast<float>(*v));
       pos = comma + 1;
     }

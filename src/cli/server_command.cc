@@ -16,21 +16,11 @@ namespace ringo::cli {
 
 namespace fs = std::filesystem;
 
-Status RunServer(const ServerFlags& flags) {
+Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlags& flags) {
   if (flags.port < 0 || flags.port > 65535) {
     return InvalidArgument("invalid port " + std::to_string(flags.port));
   }
-  // Block the stop signals in every thread (block before any is started); this one waits for them
-  // with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  fs::path db_path;
-  fs::path artifact_root;
+  std::unique_ptr<TrackingService> svc(new TrackingService());
   fs::path base = flags.store_dir;
   if (!flags.backend_store_uri.empty()) {
     const std::string scheme = "sqlite:///";
@@ -38,30 +28,30 @@ Status RunServer(const ServerFlags& flags) {
       return InvalidArgument("unsupported --backend-store-uri '" + flags.backend_store_uri +
                              "': only sqlite:///PATH is supported");
     }
-    db_path = flags.backend_store_uri.substr(scheme.size());
-    if (db_path.empty()) return InvalidArgument("--backend-store-uri names no database file");
-    base = db_path.parent_path().empty() ? fs::path(".") : db_path.parent_path();
-    artifact_root = base / "artifacts";
+    svc->db_path_ = flags.backend_store_uri.substr(scheme.size());
+    if (svc->db_path_.empty()) return InvalidArgument("--backend-store-uri names no database file");
+    base = svc->db_path_.parent_path().empty() ? fs::path(".") : svc->db_path_.parent_path();
+    svc->artifact_root_ = base / "artifacts";
   } else {
-    db_path = base / "ringo.db";
-    artifact_root = base / "artifacts";
+    svc->db_path_ = base / "ringo.db";
+    svc->artifact_root_ = base / "artifacts";
   }
-  if (!flags.artifacts_destination.empty()) artifact_root = flags.artifacts_destination;
+  if (!flags.artifacts_destination.empty()) svc->artifact_root_ = flags.artifacts_destination;
+  const fs::path& db_path = svc->db_path_;
   std::error_code ec;
   fs::create_directories(db_path.parent_path().empty() ? fs::path(".") : db_path.parent_path(), ec);
-  if (ec)
+  if (ec) {
     return Internal("cannot create '" + db_path.parent_path().string() + "': " + ec.message());
-
+  }
   store::SqliteOptions options;
   options.path = db_path.string();
   options.synchronous_full = flags.sync_full;
-  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> st, store::OpenSqliteStore(options));
-  artifacts::LocalRepository repo(artifact_root);
-  RETURN_IF_ERROR(repo.Init());
-
-  api::Api api(st.get(), &repo);
+  ASSIGN_OR_RETURN(svc->store_, store::OpenSqliteStore(options));
+  svc->repo_ = std::make_unique<artifacts::LocalRepository>(svc->artifact_root_);
+  RETURN_IF_ERROR(svc->repo_->Init());
+  svc->api_ = std::make_unique<api::Api>(svc->store_.get(), svc->repo_.get());
   auto router = std::make_shared<http::Router>();
-  api.Register(*router);
+  svc->api_->Register(*router);
   http::ServerOptions server_options;
   server_options.host = flags.host;
   server_options.port = static_cast<uint16_t>(flags.port);
@@ -69,10 +59,35 @@ Status RunServer(const ServerFlags& flags) {
   server_options.threads =
       flags.threads > 0 ? flags.threads : static_cast<int>(std::min(cores, 4u));
   // Uploads land next to the artifacts so moving them into place is a rename.
-  server_options.upload_dir = (artifact_root.parent_path() / ".ringo-uploads").string();
-  if (artifact_root.parent_path().empty()) server_options.upload_dir = ".ringo-uploads";
-  ASSIGN_OR_RETURN(std::unique_ptr<http::Server> server, http::StartServer(server_options, router));
-  api.AttachServer(server.get());
+  fs::path parent = svc->artifact_root_.parent_path();
+  server_options.upload_dir = (parent.empty() ? fs::path(".") : parent) / ".ringo-uploads";
+  ASSIGN_OR_RETURN(svc->server_, http::StartServer(server_options, router));
+  svc->api_->AttachServer(svc->server_.get());
+  svc->url_ = "http://" + flags.host + ":" + std::to_string(svc->server_->port());
+  return svc;
+}
+
+void TrackingService::Stop() {
+  if (server_) server_->Stop();
+  if (store_) store_->Shutdown();
+}
+
+TrackingService::~TrackingService() { Stop(); }
+
+Status RunServer(const ServerFlags& flags) {
+  // Block the stop signals in every thread (before any is started); this one waits for them
+  // with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  ASSIGN_OR_RETURN(std::unique_ptr<TrackingService> svc, TrackingService::Start(flags));
+  const fs::path& db_path = svc->db_path();
+  const fs::path& artifact_root = svc->artifact_root();
+  std::unique_ptr<http::Server>& server = svc->server();
+  std::unique_ptr<store::Store>& st = svc->store();
   std::cout << "ringo server listening on http://" << flags.host << ":" << server->port()
             << std::endl;
   std::cout << "store: " << db_path.string() << "  artifacts: " << artifact_root.string()

@@ -2,9 +2,15 @@
 #ifndef RINGO_CLI_SERVER_COMMAND_H_
 #define RINGO_CLI_SERVER_COMMAND_H_
 
+#include <filesystem>
+#include <memory>
 #include <string>
 
+#include "api/api.h"
+#include "artifacts/artifacts.h"
 #include "common/status.h"
+#include "http/http.h"
+#include "store/store.h"
 
 namespace ringo::cli {
 
@@ -16,6 +22,30 @@ struct ServerFlags {
   std::string artifacts_destination;  // MLflow's spelling
   int threads = 0;                    // 0: one per core, at most 4
   bool sync_full = false;
+};
+
+// The tracking server on a store: store, artifact repository, API and HTTP server, started
+// together and stopped together (HTTP first, then the store commits what is queued).
+class TrackingService {
+ public:
+  // kInvalidArgument for bad flags; kUnavailable when the address cannot be bound.
+  static Result<std::unique_ptr<TrackingService>> Start(const ServerFlags& flags);
+  ~TrackingService();
+  void Stop();
+  const std::string& url() const { return url_; }
+  const std::filesystem::path& db_path() const { return db_path_; }
+  const std::filesystem::path& artifact_root() const { return artifact_root_; }
+  std::unique_ptr<http::Server>& server() { return server_; }
+  std::unique_ptr<store::Store>& store() { return store_; }
+
+ private:
+  TrackingService() = default;
+  std::filesystem::path db_path_, artifact_root_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<artifacts::LocalRepository> repo_;
+  std::unique_ptr<api::Api> api_;
+  std::unique_ptr<http::Server> server_;
+  std::string url_;
 };
 
 // Serves until SIGINT/SIGTERM, then stops accepting, commits queued writes and returns.

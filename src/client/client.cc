@@ -8,6 +8,8 @@
 #include <fstream>
 #include <utility>  // must precede Asio with GCC 12 + C++20
 
+#include "common/paths.h"
+
 namespace ringo::client {
 
 namespace asio = boost::asio;
@@ -195,6 +197,71 @@ Status Client::LogMetric(const std::string& run_id, const std::string& key, doub
                                                         {"timestamp", timestamp},
                                                         {"step", step}});
   return r.ok() ? Status::Ok() : r.status();
+}
+
+namespace {
+
+// The proxy path of a run's artifact root ("1/<run>/artifacts"), from its artifact_uri.
+Result<std::string> ProxyRoot(Client& c, const std::string& run_id) {
+  ASSIGN_OR_RETURN(Json run, c.GetRun(run_id));
+  std::string uri = run["info"].value("artifact_uri", "");
+  const std::string scheme = "mlflow-artifacts:";
+  if (uri.rfind(scheme, 0) != 0) {
+    return FailedPrecondition("run '" + run_id + "' stores artifacts at '" + uri +
+                              "', which is not served through this server");
+  }
+  std::string base = uri.substr(scheme.size());
+  if (base.rfind("//", 0) == 0) base = base.substr(std::min(base.size(), base.find('/', 2)));
+  while (!base.empty() && base.front() == '/') base.erase(0, 1);
+  return base;
+}
+
+}  // namespace
+
+Status Client::GetToFile(const std::string& path, const std::filesystem::path& file) {
+  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, impl_->prefix + path, 11);
+  req.set(bhttp::field::host, impl_->host);
+  req.keep_alive(true);
+  ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
+  if (res.result_int() != 200) {
+    auto decoded = impl_->Decode(res);
+    return decoded.ok() ? Internal("unexpected status " + std::to_string(res.result_int()))
+                        : decoded.status();
+  }
+  return WriteFileAtomic(file, res.body());
+}
+
+Status Client::DownloadArtifacts(const std::string& run_id, const std::string& artifact_path,
+                                 const std::filesystem::path& local_dir) {
+  ASSIGN_OR_RETURN(std::string base, ProxyRoot(*this, run_id));
+  std::string root = artifact_path.empty() ? base : base + "/" + artifact_path;
+  // Breadth-first over the listing, one request per directory as MLflow's client does.
+  std::vector<std::string> dirs = {""};
+  int files = 0;
+  while (!dirs.empty()) {
+    std::string rel = dirs.back();
+    dirs.pop_back();
+    std::string listed = rel.empty() ? root : root + "/" + rel;
+    ASSIGN_OR_RETURN(Json j, Get("/api/2.0/mlflow-artifacts/artifacts", {{"path", listed}}));
+    for (const Json& f : j.value("files", Json::array())) {
+      std::string name = f.value("path", "");
+      if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+        return Internal("the server listed an unsafe artifact name '" + name + "'");
+      }
+      std::string child = rel.empty() ? name : rel + "/" + name;
+      if (f.value("is_dir", false)) {
+        dirs.push_back(child);
+      } else {
+        RETURN_IF_ERROR(
+            GetToFile("/api/2.0/mlflow-artifacts/artifacts/" + UrlEncode(root + "/" + child, true),
+                      local_dir / child));
+        ++files;
+      }
+    }
+  }
+  if (files == 0)
+    return NotFound("run '" + run_id + "' has no artifacts under '" + artifact_path + "'");
+  return Status::Ok();
 }
 
 Status Client::LogArtifact(const std::string& run_id, const std::filesystem::path& local,

@@ -44,6 +44,12 @@ class Client {
   // `artifact_path` ("" = root).
   Status LogArtifact(const std::string& run_id, const std::filesystem::path& local,
                      const std::string& artifact_path);
+  // Downloads the run's artifact directory `artifact_path` (recursively) into `local_dir`.
+  // kNotFound when it holds nothing.
+  Status DownloadArtifacts(const std::string& run_id, const std::string& artifact_path,
+                           const std::filesystem::path& local_dir);
+  // GETs `path` and writes the body to `file` (atomically).
+  Status GetToFile(const std::string& path, const std::filesystem::path& file);
 
  private:
   struct Impl;

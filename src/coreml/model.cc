@@ -2,6 +2,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/unknown_field_set.h>
 
 #include <fstream>
@@ -42,6 +43,19 @@ const std::vector<std::string>& Model::unknown_fields() const { return impl_->un
 std::vector<std::string>& Model::mutable_unknown_fields() { return impl_->unknown; }
 
 namespace {
+
+// Deterministic serialisation: map entries (metadata, MIL attributes) in key order, so the same
+// model always produces the same bytes (step caches and content hashes depend on it).
+bool SerializeDeterministic(const spec::Model& m, std::string* out) {
+  out->clear();
+  {
+    pb::io::StringOutputStream stream(out);
+    pb::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!m.SerializeToCodedStream(&coded)) return false;
+  }
+  return true;
+}
 
 constexpr const char* kModelItemPath = "com.apple.CoreML/model.mlmodel";
 constexpr const char* kWeightsItemPath = "com.apple.CoreML/weights";
@@ -186,7 +200,7 @@ std::string NewUuid() {
 
 Status WritePackage(const Model& model, const fs::path& dir) {
   std::string bytes;
-  if (!model.spec().SerializeToString(&bytes)) return Internal("cannot serialise the model");
+  if (!SerializeDeterministic(model.spec(), &bytes)) return Internal("cannot serialise the model");
   RETURN_IF_ERROR(WriteFileAtomic(dir / "Data" / kModelItemPath, bytes));
   std::string model_id = NewUuid(), weights_id = NewUuid();
   nlohmann::json manifest = {{"fileFormatVersion", "1.0.0"},
@@ -218,7 +232,7 @@ Status Save(const Model& model, const fs::path& path) {
       return InvalidArgument("an ML Program must be saved as .mlpackage (its weights are files)");
     }
     std::string bytes;
-    if (!model.spec().SerializeToString(&bytes)) return Internal("cannot serialise the model");
+    if (!SerializeDeterministic(model.spec(), &bytes)) return Internal("cannot serialise the model");
     return WriteFileAtomic(path, bytes);
   }
   if (ext != ".mlpackage") {

@@ -1,0 +1,108 @@
+// Pipelines: MLflow MLproject projects, ringo's step extension, the step cache, and the runner.
+#ifndef RINGO_PIPELINE_PIPELINE_H_
+#define RINGO_PIPELINE_PIPELINE_H_
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::pipeline {
+
+// One declared parameter of an entry point. MLflow's types: string, float, path, uri (ringo also
+// accepts int). No default means required.
+struct Parameter {
+  std::string name;
+  std::string type = "string";
+  std::optional<std::string> default_value;
+};
+
+struct EntryPoint {
+  std::string name;
+  std::vector<Parameter> parameters;  // in declaration order
+  std::string command;                // template with {param} placeholders
+};
+
+// One step of ringo's `steps:` extension: a sub-project's entry point run as a nested run.
+struct Step {
+  std::string name;
+  std::string project = ".";  // directory relative to the pipeline project
+  std::string entry_point = "main";
+  std::map<std::string, std::string> parameters;  // values may contain {pipeline_param} and
+                                                  // {steps.<name>.outputs.<output>}
+  std::vector<std::string> inputs;   // files/dirs (relative to the pipeline project) or
+                                     // steps.<name>.outputs.<output> references
+  std::vector<std::string> outputs;  // output names; each is a directory the step fills
+  std::vector<std::string> needs;    // explicit dependencies (references add implicit ones)
+  bool cache = true;
+};
+
+struct Project {
+  std::filesystem::path dir;
+  std::string name;
+  std::map<std::string, EntryPoint> entry_points;
+  std::string env_kind;      // "", "conda_env", "python_env", "docker_env"
+  std::string docker_image;  // docker_env.image
+  std::vector<Step> steps;   // empty for plain MLflow projects
+};
+
+// Parses DIR/MLproject (or DIR/MLproject.yaml). kNotFound when there is none; kInvalidArgument
+// for bad YAML (with its line) or a malformed project (naming the field).
+Result<Project> LoadProject(const std::filesystem::path& dir);
+
+// Resolves parameter values for an entry point: given values checked against their types
+// (float/int must parse; path made absolute against `base`), defaults filled, a missing
+// required parameter is kInvalidArgument naming it. Values for undeclared names are kept and
+// returned in *extra (MLflow appends them to the command as --name value).
+Result<std::map<std::string, std::string>> ResolveParameters(
+    const EntryPoint& entry, const std::map<std::string, std::string>& given,
+    const std::filesystem::path& base, std::map<std::string, std::string>* extra);
+
+// Renders the command: each {name} of a declared parameter becomes its shell-quoted value;
+// extra parameters are appended as --name 'value'. Other braces are left alone.
+std::string RenderCommand(const EntryPoint& entry, const std::map<std::string, std::string>& values,
+                          const std::map<std::string, std::string>& extra);
+
+// Quotes a value for /bin/sh (single quotes; safe for spaces, quotes, $, newlines).
+std::string ShellQuote(const std::string& value);
+
+// Orders steps so that every step follows the ones it needs (explicitly or through an output
+// reference); kInvalidArgument for unknown step names, unknown outputs or cycles.
+Result<std::vector<std::vector<std::string>>> PlanSteps(const Project& project);
+
+struct RunOptions {
+  std::filesystem::path project_dir = ".";
+  std::string entry_point = "main";
+  std::map<std::string, std::string> parameters;
+  std::string experiment_name;  // empty: MLFLOW_EXPERIMENT_NAME, else the Default experiment
+  std::string experiment_id;    // alternatively an id (MLFLOW_EXPERIMENT_ID)
+  std::string run_name;
+  std::string env_manager = "local";  // local | docker
+  bool use_cache = true;
+  int jobs = 1;
+  std::string tracking_uri;  // empty: embedded store at store_dir, served on a loopback port
+  std::filesystem::path store_dir = "ringo-data";
+  std::string parent_run_id;  // makes the run a nested run (ringo.run from Python)
+  bool live_status = false;   // a terminal: redraw step states in place
+};
+
+struct RunResult {
+  std::string run_id;
+  std::string status;                            // FINISHED | FAILED | KILLED
+  std::map<std::string, std::string> step_runs;  // step -> run id
+  std::map<std::string, std::string>
+      step_results;  // step -> "ran" | "cached" | "failed" | "skipped"
+};
+
+// Runs a project (its steps, or the one entry point), logging everything to the tracking
+// server. Returns the pipeline run's final state; a failed step is a FAILED result, not an error
+// Status. Errors: bad project or parameters (kInvalidArgument), the tracking server unreachable
+// (kUnavailable), docker requested without an engine (kFailedPrecondition).
+Result<RunResult> Run(const RunOptions& options);
+
+}  // namespace ringo::pipeline
+
+#endif  // RINGO_PIPELINE_PIPELINE_H_

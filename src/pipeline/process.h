@@ -1,0 +1,41 @@
+// Child processes of the runner: one process group per step, output captured and echoed.
+#ifndef RINGO_PIPELINE_PROCESS_H_
+#define RINGO_PIPELINE_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+
+namespace ringo::pipeline {
+
+struct ProcessSpec {
+  std::string command;  // run by /bin/sh -c
+  std::filesystem::path cwd;
+  std::map<std::string, std::string> env;  // added to (and overriding) the inherited environment
+  std::filesystem::path stdout_file;       // everything the command prints is kept here
+  std::filesystem::path stderr_file;
+  // Called with each chunk of output as it arrives (stream 1 or 2), for echoing.
+  std::function<void(int stream, std::string_view chunk)> on_output;
+};
+
+struct ProcessResult {
+  int exit_code = 0;    // when it exited
+  int signal = 0;       // when a signal ended it
+  bool killed = false;  // stopped by `stop`
+};
+
+// Runs the command in its own process group and waits for it. When `stop` becomes true, the
+// whole group gets SIGTERM, then SIGKILL after `grace_seconds`. kInternal when the process
+// cannot be started.
+Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool>& stop,
+                                 int grace_seconds = 5);
+
+}  // namespace ringo::pipeline
+
+#endif  // RINGO_PIPELINE_PROCESS_H_

@@ -1,0 +1,355 @@
+// MLproject files: parsing, parameter resolution, command rendering, and step planning.
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <regex>
+#include <set>
+
+#include "common/util.h"
+#include "pipeline/pipeline.h"
+
+namespace ringo::pipeline {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::set<std::string> kTypes = {"string", "str", "float", "int", "integer", "path", "uri"};
+
+std::string Where(const YAML::Node& node) {
+  if (!node.IsDefined() || node.Mark().line < 0) return "";
+  return " (line " + std::to_string(node.Mark().line + 1) + ")";
+}
+
+Result<std::string> Scalar(const YAML::Node& node, const std::string& what) {
+  if (!node.IsScalar())
+    return InvalidArgument("MLproject: " + what + " must be a string" + Where(node));
+  return node.as<std::string>();
+}
+
+Result<Parameter> ParseParameter(const std::string& name, const YAML::Node& node) {
+  Parameter p;
+  p.name = name;
+  if (node.IsScalar()) {
+    p.type = node.as<std::string>();
+  } else if (node.IsMap()) {
+    if (node["type"]) {
+      ASSIGN_OR_RETURN(p.type, Scalar(node["type"], "type of parameter '" + name + "'"));
+    }
+    if (node["default"] && !node["default"].IsNull()) {
+      ASSIGN_OR_RETURN(std::string d,
+                       Scalar(node["default"], "default of parameter '" + name + "'"));
+      p.default_value = d;
+    }
+  } else if (node.IsNull()) {
+    p.type = "string";
+  } else {
+    return InvalidArgument("MLproject: parameter '" + name + "' must be a type or a mapping" +
+                           Where(node));
+  }
+  if (!kTypes.count(p.type)) {
+    return InvalidArgument("MLproject: parameter '" + name + "' has unknown type '" + p.type +
+                           "' (expected string, float, int, path or uri)" + Where(node));
+  }
+  if (p.type == "str") p.type = "string";
+  if (p.type == "integer") p.type = "int";
+  return p;
+}
+
+Result<std::vector<std::string>> StringList(const YAML::Node& node, const std::string& what) {
+  std::vector<std::string> out;
+  if (!node || node.IsNull()) return out;
+  if (node.IsScalar()) {
+    out.push_back(node.as<std::string>());
+    return out;
+  }
+  if (!node.IsSequence())
+    return InvalidArgument("MLproject: " + what + " must be a list" + Where(node));
+  for (const auto& item : node) {
+    ASSIGN_OR_RETURN(std::string s, Scalar(item, what + " entry"));
+    out.push_back(s);
+  }
+  return out;
+}
+
+Result<Step> ParseStep(const YAML::Node& node, size_t index) {
+  if (!node.IsMap())
+    return InvalidArgument("MLproject: step " + std::to_string(index + 1) + " must be a mapping" +
+                           Where(node));
+  Step s;
+  if (!node["name"])
+    return InvalidArgument("MLproject: step " + std::to_string(index + 1) + " has no name" +
+                           Where(node));
+  ASSIGN_OR_RETURN(s.name, Scalar(node["name"], "step name"));
+  static const std::regex kName("[A-Za-z_][A-Za-z0-9_-]*");
+  if (!std::regex_match(s.name, kName)) {
+    return InvalidArgument("MLproject: step name '" + s.name + "' must be an identifier" +
+                           Where(node["name"]));
+  }
+  if (node["project"]) {
+    ASSIGN_OR_RETURN(s.project, Scalar(node["project"], "step project"));
+  }
+  if (node["entry_point"]) {
+    ASSIGN_OR_RETURN(s.entry_point, Scalar(node["entry_point"], "step entry_point"));
+  }
+  if (node["parameters"]) {
+    if (!node["parameters"].IsMap()) {
+      return InvalidArgument("MLproject: parameters of step '" + s.name + "' must be a mapping" +
+                             Where(node["parameters"]));
+    }
+    for (const auto& kv : node["parameters"]) {
+      ASSIGN_OR_RETURN(std::string v, Scalar(kv.second, "parameter '" + kv.first.as<std::string>() +
+                                                            "' of step '" + s.name + "'"));
+      s.parameters[kv.first.as<std::string>()] = v;
+    }
+  }
+  ASSIGN_OR_RETURN(s.inputs, StringList(node["inputs"], "inputs of step '" + s.name + "'"));
+  ASSIGN_OR_RETURN(s.outputs, StringList(node["outputs"], "outputs of step '" + s.name + "'"));
+  ASSIGN_OR_RETURN(s.needs, StringList(node["needs"], "needs of step '" + s.name + "'"));
+  if (node["cache"]) {
+    if (!node["cache"].IsScalar())
+      return InvalidArgument("MLproject: cache of step '" + s.name + "' must be true or false");
+    std::string c = ToLower(node["cache"].as<std::string>());
+    if (c != "true" && c != "false") {
+      return InvalidArgument("MLproject: cache of step '" + s.name + "' must be true or false" +
+                             Where(node["cache"]));
+    }
+    s.cache = c == "true";
+  }
+  for (const auto& o : s.outputs) {
+    if (!std::regex_match(o, kName)) {
+      return InvalidArgument("MLproject: output name '" + o + "' of step '" + s.name +
+                             "' must be an identifier");
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<Project> LoadProject(const fs::path& dir) {
+  fs::path file = dir / "MLproject";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) file = dir / "MLproject.yaml";
+  if (!fs::exists(file, ec)) return NotFound("no MLproject file in '" + dir.string() + "'");
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgument("MLproject: bad YAML at line " + std::to_string(e.mark.line + 1) +
+                           ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  } catch (const std::exception& e) {
+    return InvalidArgument("MLproject: cannot read '" + file.string() + "': " + e.what());
+  }
+  if (!root.IsMap()) return InvalidArgument("MLproject: the file must be a YAML mapping");
+  Project p;
+  p.dir = fs::absolute(dir, ec);
+  try {
+    if (root["name"]) {
+      ASSIGN_OR_RETURN(p.name, Scalar(root["name"], "name"));
+    }
+    for (const char* env : {"conda_env", "python_env", "docker_env"}) {
+      if (root[env]) {
+        if (!p.env_kind.empty())
+          return InvalidArgument(
+              "MLproject: only one of conda_env, python_env, docker_env may be given");
+        p.env_kind = env;
+      }
+    }
+    if (p.env_kind == "docker_env") {
+      const YAML::Node& d = root["docker_env"];
+      if (!d.IsMap() || !d["image"])
+        return InvalidArgument("MLproject: docker_env needs an image" + Where(d));
+      ASSIGN_OR_RETURN(p.docker_image, Scalar(d["image"], "docker_env.image"));
+    }
+    const YAML::Node& eps = root["entry_points"];
+    if (eps && !eps.IsMap())
+      return InvalidArgument("MLproject: entry_points must be a mapping" + Where(eps));
+    if (eps) {
+      for (const auto& kv : eps) {
+        EntryPoint ep;
+        ep.name = kv.first.as<std::string>();
+        const YAML::Node& e = kv.second;
+        if (!e.IsMap())
+          return InvalidArgument("MLproject: entry point '" + ep.name + "' must be a mapping" +
+                                 Where(e));
+        if (e["command"]) {
+          ASSIGN_OR_RETURN(ep.command,
+                           Scalar(e["command"], "command of entry point '" + ep.name + "'"));
+        }
+        if (e["parameters"]) {
+          if (!e["parameters"].IsMap()) {
+            return InvalidArgument("MLproject: parameters of entry point '" + ep.name +
+                                   "' must be a mapping" + Where(e["parameters"]));
+          }
+          for (const auto& pk : e["parameters"]) {
+            ASSIGN_OR_RETURN(Parameter param,
+                             ParseParameter(pk.first.as<std::string>(), pk.second));
+            ep.parameters.push_back(std::move(param));
+          }
+        }
+        p.entry_points[ep.name] = std::move(ep);
+      }
+    }
+    const YAML::Node& steps = root["steps"];
+    if (steps) {
+      if (!steps.IsSequence())
+        return InvalidArgument("MLproject: steps must be a list" + Where(steps));
+      std::set<std::string> names;
+      for (size_t i = 0; i < steps.size(); ++i) {
+        ASSIGN_OR_RETURN(Step s, ParseStep(steps[i], i));
+        if (!names.insert(s.name).second)
+          return InvalidArgument("MLproject: step '" + s.name + "' is declared twice");
+        p.steps.push_back(std::move(s));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument("MLproject: line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (p.steps.empty()) {
+    if (p.entry_points.empty()) return InvalidArgument("MLproject: no entry_points and no steps");
+    for (const auto& [name, ep] : p.entry_points) {
+      if (ep.command.empty())
+        return InvalidArgument("MLproject: entry point '" + name + "' has no command");
+    }
+  }
+  return p;
+}
+
+Result<std::map<std::string, std::string>> ResolveParameters(
+    const EntryPoint& entry, const std::map<std::string, std::string>& given, const fs::path& base,
+    std::map<std::string, std::string>* extra) {
+  std::map<std::string, std::string> values;
+  std::set<std::string> declared;
+  for (const Parameter& p : entry.parameters) {
+    declared.insert(p.name);
+    auto it = given.find(p.name);
+    std::string v;
+    if (it != given.end()) {
+      v = it->second;
+    } else if (p.default_value) {
+      v = *p.default_value;
+    } else {
+      return InvalidArgument("missing value for required parameter '" + p.name +
+                             "' of entry point '" + entry.name + "' (pass -P " + p.name +
+                             "=VALUE)");
+    }
+    if (p.type == "float") {
+      auto d = ParseDouble(v);
+      if (!d || std::isnan(*d)) {
+        return InvalidArgument("parameter '" + p.name + "' must be a float; got '" + v + "'");
+      }
+    } else if (p.type == "int") {
+      if (!ParseInt64(v))
+        return InvalidArgument("parameter '" + p.name + "' must be an integer; got '" + v + "'");
+    } else if (p.type == "path" && it != given.end()) {
+      // Paths the user passes are relative to where they run; defaults to the project.
+      fs::path path(v);
+      if (path.is_relative() && v.find("://") == std::string::npos)
+        v = (base / path).lexically_normal().string();
+    }
+    values[p.name] = v;
+  }
+  if (extra) {
+    extra->clear();
+    for (const auto& [k, v] : given) {
+      if (!declared.count(k)) (*extra)[k] = v;
+    }
+  }
+  return values;
+}
+
+std::string ShellQuote(const std::string& value) {
+  static const std::regex kSafe("[A-Za-z0-9_@%+=:,./-]+");
+  if (!value.empty() && std::regex_match(value, kSafe)) return value;
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') {
+      out += "'\"'\"'";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string RenderCommand(const EntryPoint& entry, const std::map<std::string, std::string>& values,
+                          const std::map<std::string, std::string>& extra) {
+  std::string out;
+  const std::string& cmd = entry.command;
+  for (size_t i = 0; i < cmd.size(); ++i) {
+    if (cmd[i] == '{') {
+      size_t close = cmd.find('}', i + 1);
+      if (close != std::string::npos) {
+        std::string name = cmd.substr(i + 1, close - i - 1);
+        auto it = values.find(name);
+        if (it != values.end()) {
+          out += ShellQuote(it->second);
+          i = close;
+          continue;
+        }
+      }
+    }
+    out += cmd[i];
+  }
+  for (const auto& [k, v] : extra) out += " --" + k + " " + ShellQuote(v);
+  return out;
+}
+
+Result<std::vector<std::vector<std::string>>> PlanSteps(const Project& project) {
+  std::map<std::string, const Step*> by_name;
+  for (const Step& s : project.steps) by_name[s.name] = &s;
+  static const std::regex kRef(
+      R"(\{?steps\.([A-Za-z_][A-Za-z0-9_-]*)\.outputs\.([A-Za-z_][A-Za-z0-9_-]*)\}?)");
+  std::map<std::string, std::set<std::string>> deps;
+  for (const Step& s : project.steps) {
+    std::set<std::string>& d = deps[s.name];
+    for (const auto& n : s.needs) {
+      if (!by_name.count(n))
+        return InvalidArgument("step '" + s.name + "' needs unknown step '" + n + "'");
+      d.insert(n);
+    }
+    std::vector<std::string> texts = s.inputs;
+    for (const auto& [k, v] : s.parameters) texts.push_back(v);
+    for (const auto& t : texts) {
+      for (std::sregex_iterator it(t.begin(), t.end(), kRef), end; it != end; ++it) {
+        std::string step = (*it)[1], output = (*it)[2];
+        auto found = by_name.find(step);
+        if (found == by_name.end())
+          return InvalidArgument("step '" + s.name + "' refers to unknown step '" + step + "'");
+        const auto& outs = found->second->outputs;
+        if (std::find(outs.begin(), outs.end(), output) == outs.end()) {
+          return InvalidArgument("step '" + s.name + "' refers to output '" + output +
+                                 "' that step '" + step + "' does not declare");
+        }
+        if (step == s.name)
+          return InvalidArgument("step '" + s.name + "' refers to its own output");
+        d.insert(step);
+      }
+    }
+  }
+  // Kahn's algorithm by levels, keeping declaration order within a level.
+  std::vector<std::vector<std::string>> levels;
+  std::set<std::string> done;
+  while (done.size() < project.steps.size()) {
+    std::vector<std::string> level;
+    for (const Step& s : project.steps) {
+      if (done.count(s.name)) continue;
+      bool ready = true;
+      for (const auto& d : deps[s.name]) ready &= done.count(d) > 0;
+      if (ready) level.push_back(s.name);
+    }
+    if (level.empty()) {
+      std::string cycle;
+      for (const Step& s : project.steps) {
+        if (!done.count(s.name)) cycle += (cycle.empty() ? "" : ", ") + s.name;
+      }
+      return InvalidArgument("steps depend on each other in a cycle: " + cycle);
+    }
+    for (const auto& n : level) done.insert(n);
+    levels.push_back(std::move(level));
+  }
+  return levels;
+}
+
+}  // namespace ringo::pipeline
