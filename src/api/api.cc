@@ -6,9 +6,11 @@
 #include <functional>
 
 #include "api/request.h"
+#include "api/ui_assets.h"
 #include "common/json_writer.h"
 #include "common/paths.h"
 #include "common/util.h"
+#include "coreml/coreml.h"
 
 namespace ringo::api {
 
@@ -874,6 +876,150 @@ void Api::Register(http::Router& router) {
   }
 
   // ---------------- operations ----------------
+  // ---------------- ringo's own endpoints (the UI) ----------------
+  // A long metric series reduced to `buckets` buckets over x (step or wall time), keeping each
+  // bucket's min, max, first and last value, so a chart of a million points draws from a few
+  // thousand and still shows every spike.
+  router.Add(
+      Method::kGet, "/api/ringo/v1/metrics/downsample",
+      Sync([st](const Request& req) -> Result<Response> {
+        ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+        ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+        ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+        ASSIGN_OR_RETURN(auto buckets_opt, f.Int64("buckets"));
+        int64_t buckets = buckets_opt.value_or(1000);
+        if (buckets < 1 || buckets > 100000) {
+          return InvalidArgument("buckets must be between 1 and 100000");
+        }
+        ASSIGN_OR_RETURN(auto x_opt, f.String("x"));
+        std::string x = x_opt.value_or("step");
+        if (x != "step" && x != "time") return InvalidArgument("x must be step or time");
+        ASSIGN_OR_RETURN(auto start, f.Double("start"));
+        ASSIGN_OR_RETURN(auto end, f.Double("end"));
+        bool by_time = x == "time";
+        std::vector<std::pair<double, double>> points;
+        ASSIGN_OR_RETURN(
+            std::string unused,
+            st->VisitMetricHistory(id, key, 0, "", [&](double value, int64_t ts, int64_t step) {
+              double px = by_time ? double(ts) : double(step);
+              if (start && px < *start) return;
+              if (end && px > *end) return;
+              points.emplace_back(px, value);
+            }));
+        (void)unused;
+        if (by_time) {
+          std::stable_sort(points.begin(), points.end(),
+                           [](const auto& a, const auto& b) { return a.first < b.first; });
+        }
+        std::string body;
+        JsonWriter w(&body);
+        w.BeginObject().Field("total", static_cast<int64_t>(points.size()));
+        w.Key("points").BeginArray();
+        if (!points.empty()) {
+          double lo = points.front().first, hi = points.back().first;
+          double width = (hi - lo) / double(buckets);
+          size_t i = 0;
+          while (i < points.size()) {
+            int64_t b =
+                width > 0 ? std::min<int64_t>(buckets - 1, int64_t((points[i].first - lo) / width))
+                          : 0;
+            double mn = points[i].second, mx = points[i].second;
+            double first = points[i].second, last = points[i].second, bx = points[i].first;
+            int64_t count = 0;
+            for (; i < points.size(); ++i) {
+              int64_t pb = width > 0 ? std::min<int64_t>(buckets - 1,
+                                                         int64_t((points[i].first - lo) / width))
+                                     : 0;
+              if (pb != b) break;
+              double v = points[i].second;
+              // NaN is carried by first/last only; min/max describe the finite range.
+              if (!std::isnan(v)) {
+                if (std::isnan(mn) || v < mn) mn = v;
+                if (std::isnan(mx) || v > mx) mx = v;
+              }
+              last = v;
+              ++count;
+            }
+            w.BeginObject()
+                .Field("x", bx)
+                .Field("min", mn)
+                .Field("max", mx)
+                .Field("first", first)
+                .Field("last", last)
+                .Field("count", count)
+                .EndObject();
+          }
+        }
+        w.EndArray().EndObject();
+        return JsonResponse(std::move(body));
+      }));
+
+  // The model card of a Core ML artifact (.mlmodel file or .mlpackage directory) of a run.
+  router.Add(Method::kGet, "/api/ringo/v1/coreml/inspect",
+             Sync([repo, run_artifact_root](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+               ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+               ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
+               ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path));
+               ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
+               ASSIGN_OR_RETURN(auto full, repo->Resolve(JoinRelative(root, rel)));
+               auto model = coreml::Load(full);
+               if (!model.ok()) {
+                 if (model.status().code() == Code::kNotFound)
+                   return NotFound("artifact '" + rel + "' not found");
+                 return InvalidArgument("artifact '" + rel +
+                                        "' is not a Core ML model: " + model.status().message());
+               }
+               coreml::Info info = coreml::Inspect(*model, full);
+               std::string body = coreml::InfoToJson(info);
+               std::vector<std::string> problems = coreml::Validate(*model);
+               body.pop_back();  // reopen the object to add the validation verdict
+               while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) body.pop_back();
+               std::string extra = ",\"valid\":";
+               extra += problems.empty() ? "true" : "false";
+               extra += ",\"problems\":[";
+               for (size_t i = 0; i < problems.size(); ++i) {
+                 if (i) extra += ',';
+                 AppendJsonString(&extra, problems[i]);
+               }
+               body += extra + "]}";
+               return JsonResponse(std::move(body));
+             }));
+
+  // ---------------- web UI ----------------
+  // index.html at / (routing happens in the URL hash); hashed assets are immutable.
+  auto ui_file = [](const std::string& path) -> const UiAsset* {
+    for (const UiAsset* a = UiAssets(); a->path; ++a) {
+      if (path == a->path) return a;
+    }
+    return nullptr;
+  };
+  auto serve_ui = Sync([ui_file](const Request& req) -> Result<Response> {
+    std::string path = req.path == "/" ? "/index.html" : req.path;
+    const UiAsset* a = ui_file(path);
+    if (!a) {
+      if (path == "/index.html") {
+        Response r = TextResponse(
+            "The web UI is not part of this build (it is built when Node.js and npm are present "
+            "at build time). The MLflow REST API is at /api/2.0/mlflow/.\n");
+        r.status = 404;
+        return r;
+      }
+      return NotFound("no UI file at " + req.path);
+    }
+    Response r;
+    r.content_type = a->content_type;
+    r.body.assign(reinterpret_cast<const char*>(a->data), a->size);
+    r.headers.emplace_back("Cache-Control", path == "/index.html"
+                                                ? "no-cache"
+                                                : "public, max-age=31536000, immutable");
+    return r;
+  });
+  router.Add(Method::kGet, "/", serve_ui);
+  router.Add(Method::kGet, "/index.html", serve_ui);
+  router.AddPrefix(Method::kGet, "/assets/", serve_ui);
+  router.Add(Method::kGet, "/favicon.svg", serve_ui);
+
   router.Add(Method::kGet, "/health", Sync([](const Request&) -> Result<Response> {
                return TextResponse(std::string("OK"));
              }));
