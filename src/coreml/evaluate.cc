@@ -65,7 +65,8 @@ Status CheckInput(const spec::FeatureDescription& feature, const Value& value) {
 Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs) {
   const spec::ModelDescription& description = model.spec().description();
-  for (const auto& [name, value] : inputs) {
+  for (const auto& entry : inputs) {
+    const std::string& name = entry.first;
     bool declared =
         std::any_of(description.input().begin(), description.input().end(),
                     [&](const spec::FeatureDescription& f) { return f.name() == name; });
