@@ -7,6 +7,7 @@
 
 #include "api/request.h"
 #include "api/ui_assets.h"
+#include "common/hash.h"
 #include "common/json_writer.h"
 #include "common/paths.h"
 #include "common/util.h"
@@ -125,6 +126,50 @@ void WriteRun(JsonWriter& w, const store::Run& run) {
   w.EndObject();
 }
 
+void WriteModelVersion(JsonWriter& w, const store::ModelVersion& v) {
+  w.BeginObject()
+      .Field("name", v.name)
+      .Field("version", std::to_string(v.version))
+      .Field("creation_timestamp", v.creation_time)
+      .Field("last_updated_timestamp", v.last_updated_time)
+      .Field("current_stage", v.current_stage);
+  if (!v.description.empty()) w.Field("description", v.description);
+  if (!v.user_id.empty()) w.Field("user_id", v.user_id);
+  w.Field("source", v.source);
+  if (!v.run_id.empty()) w.Field("run_id", v.run_id);
+  w.Field("status", v.status);
+  if (!v.run_link.empty()) w.Field("run_link", v.run_link);
+  WriteTags(w, "tags", v.tags);
+  if (!v.aliases.empty()) {
+    w.Key("aliases").BeginArray();
+    for (const auto& a : v.aliases) w.String(a);
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+void WriteRegisteredModel(JsonWriter& w, const store::RegisteredModel& m) {
+  w.BeginObject()
+      .Field("name", m.name)
+      .Field("creation_timestamp", m.creation_time)
+      .Field("last_updated_timestamp", m.last_updated_time);
+  if (!m.description.empty()) w.Field("description", m.description);
+  if (!m.latest_versions.empty()) {
+    w.Key("latest_versions").BeginArray();
+    for (const auto& v : m.latest_versions) WriteModelVersion(w, v);
+    w.EndArray();
+  }
+  WriteTags(w, "tags", m.tags);
+  if (!m.aliases.empty()) {
+    w.Key("aliases").BeginArray();
+    for (const auto& [alias, version] : m.aliases) {
+      w.BeginObject().Field("alias", alias).Field("version", std::to_string(version)).EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
 // ---------------- request helpers ----------------
 
 // Request fields: JSON body for POST/PATCH/DELETE, query string for GET (as MLflow's client
@@ -217,6 +262,62 @@ std::string JoinRelative(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
   if (b.empty()) return a;
   return a + "/" + b;
+}
+
+// Finds the Core ML model a version's source points at (a .mlmodel/.mlpackage, or a directory
+// holding one) in the artifact store and records its summary, sha256 and size. Sources outside
+// the store (s3://, file:) are registered as they are, unread.
+Status DescribeCoreMLSource(store::Store* st, artifacts::LocalRepository* repo,
+                            store::ModelVersion* v) {
+  if (v->source.find("..") != std::string::npos) {
+    return InvalidArgument("invalid model version source '" + v->source + "': '..' is not allowed");
+  }
+  std::string rel;
+  if (v->source.rfind("runs:/", 0) == 0) {
+    std::string rest = v->source.substr(6);
+    size_t slash = rest.find('/');
+    std::string run_id = rest.substr(0, slash);
+    ASSIGN_OR_RETURN(store::Run run, st->GetRun(run_id));
+    ASSIGN_OR_RETURN(std::string root, ArtifactRelative(run.info.artifact_uri));
+    rel = JoinRelative(root, slash == std::string::npos ? "" : rest.substr(slash + 1));
+    if (v->run_id.empty()) v->run_id = run_id;
+  } else if (v->source.rfind("mlflow-artifacts:", 0) == 0) {
+    ASSIGN_OR_RETURN(rel, ArtifactRelative(v->source));
+  } else {
+    return Status::Ok();
+  }
+  auto full = repo->Resolve(rel);
+  if (!full.ok()) return full.status();
+  std::filesystem::path model_path = *full;
+  std::error_code ec;
+  auto is_model = [](const std::filesystem::path& p) {
+    std::string ext = ToLower(p.extension().string());
+    return ext == ".mlmodel" || ext == ".mlpackage";
+  };
+  if (!is_model(model_path)) {
+    if (!std::filesystem::is_directory(model_path, ec)) return Status::Ok();
+    std::filesystem::path found;
+    for (auto it = std::filesystem::recursive_directory_iterator(model_path, ec);
+         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec || it.depth() > 2) break;
+      if (is_model(it->path())) {
+        found = it->path();
+        break;
+      }
+    }
+    if (found.empty()) return Status::Ok();
+    model_path = found;
+  }
+  auto model = coreml::Load(model_path);
+  if (!model.ok()) {
+    return InvalidArgument("model version source '" + v->source +
+                           "' holds an unreadable Core ML model: " + model.status().message());
+  }
+  coreml::Info info = coreml::Inspect(*model, model_path);
+  v->coreml = coreml::InfoToJson(info);
+  v->size = info.file_size;
+  ASSIGN_OR_RETURN(v->sha256, HashPath(model_path));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -876,6 +977,324 @@ void Api::Register(http::Router& router) {
   }
 
   // ---------------- operations ----------------
+  // ---------------- model registry (MLflow's API) ----------------
+  auto model_response = [](const char* field) {
+    return [field](Result<store::RegisteredModel> m, const Responder& res) {
+      if (!m.ok()) return res.Send(HttpError(m.status()));
+      std::string body;
+      JsonWriter w(&body);
+      w.BeginObject().Key(field);
+      WriteRegisteredModel(w, *m);
+      w.EndObject();
+      res.Send(JsonResponse(std::move(body)));
+    };
+  };
+  auto version_response = [](Result<store::ModelVersion> v, const Responder& res) {
+    if (!v.ok()) return res.Send(HttpError(v.status()));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject().Key("model_version");
+    WriteModelVersion(w, *v);
+    w.EndObject();
+    res.Send(JsonResponse(std::move(body)));
+  };
+  auto version_field = [](const Fields& f) -> Result<int64_t> {
+    ASSIGN_OR_RETURN(std::string text, f.RequiredString("version"));
+    auto v = ParseInt64(text);
+    if (!v || *v < 1)
+      return InvalidArgument("invalid model version '" + text + "': expected a positive integer");
+    return *v;
+  };
+  auto read_tags = [](const Fields& f) -> Result<std::vector<store::Tag>> {
+    ASSIGN_OR_RETURN(auto elems, f.Objects("tags"));
+    return ReadTags(elems);
+  };
+
+  both(Method::kPost, "registered-models/create",
+       Async([st, model_response, read_tags](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(auto description, f.String("description"));
+         ASSIGN_OR_RETURN(auto tags, read_tags(f));
+         st->CreateRegisteredModel(name, description.value_or(""), std::move(tags),
+                                   [res, model_response](Result<store::RegisteredModel> m) {
+                                     model_response("registered_model")(std::move(m), res);
+                                   });
+         return Status::Ok();
+       }));
+  both(Method::kGet, "registered-models/get", Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(store::RegisteredModel m, st->GetRegisteredModel(name));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("registered_model");
+         WriteRegisteredModel(w, m);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+  both(Method::kPost, "registered-models/rename",
+       Async([st, model_response](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string new_name, f.RequiredString("new_name"));
+         st->RenameRegisteredModel(name, new_name,
+                                   [res, model_response](Result<store::RegisteredModel> m) {
+                                     model_response("registered_model")(std::move(m), res);
+                                   });
+         return Status::Ok();
+       }));
+  both(Method::kPatch, "registered-models/update",
+       Async([st, model_response](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(auto description, f.String("description"));
+         st->UpdateRegisteredModel(name, description.value_or(""),
+                                   [res, model_response](Result<store::RegisteredModel> m) {
+                                     model_response("registered_model")(std::move(m), res);
+                                   });
+         return Status::Ok();
+       }));
+  both(Method::kDelete, "registered-models/delete",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         st->DeleteRegisteredModel(name, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  auto search_models = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    store::RegistrySearch search;
+    ASSIGN_OR_RETURN(auto filter, f.String("filter"));
+    search.filter = filter.value_or("");
+    ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+    search.max_results = max.value_or(100);
+    ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
+    ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+    search.page_token = token.value_or("");
+    ASSIGN_OR_RETURN(store::RegisteredModelPage page, st->SearchRegisteredModels(search));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject();
+    if (!page.models.empty()) {
+      w.Key("registered_models").BeginArray();
+      for (const auto& m : page.models) WriteRegisteredModel(w, m);
+      w.EndArray();
+    }
+    if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
+    w.EndObject();
+    return JsonResponse(std::move(body));
+  });
+  both(Method::kGet, "registered-models/search", search_models);
+  both(Method::kPost, "registered-models/search", search_models);
+  both(Method::kPost, "registered-models/set-tag",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         ASSIGN_OR_RETURN(auto value, f.String("value"));
+         if (!value) return MissingField("value");
+         st->SetRegisteredModelTag(name, store::Tag{key, *value}, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  both(Method::kDelete, "registered-models/delete-tag",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         st->DeleteRegisteredModelTag(name, key, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  both(Method::kPost, "registered-models/alias",
+       Async([st, version_field](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         st->SetRegisteredModelAlias(name, alias, version, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  both(Method::kDelete, "registered-models/alias",
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+         st->DeleteRegisteredModelAlias(name, alias, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  both(Method::kGet, "registered-models/alias", Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersionByAlias(name, alias));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("model_version");
+         WriteModelVersion(w, v);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+  auto latest_versions = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+    ASSIGN_OR_RETURN(auto stages, f.StringList("stages"));
+    ASSIGN_OR_RETURN(store::RegisteredModel m, st->GetRegisteredModel(name));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject();
+    w.Key("model_versions").BeginArray();
+    for (const auto& v : m.latest_versions) {
+      bool wanted = stages.empty();
+      for (const auto& s : stages) wanted |= ToLower(s) == ToLower(v.current_stage);
+      if (wanted) WriteModelVersion(w, v);
+    }
+    w.EndArray().EndObject();
+    return JsonResponse(std::move(body));
+  });
+  both(Method::kPost, "registered-models/get-latest-versions", latest_versions);
+  both(Method::kGet, "registered-models/get-latest-versions", latest_versions);
+
+  both(Method::kPost, "model-versions/create",
+       Async([st, repo, version_response, read_tags](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         store::ModelVersion v;
+         ASSIGN_OR_RETURN(v.name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(v.source, f.RequiredString("source"));
+         ASSIGN_OR_RETURN(auto run_id, f.String("run_id"));
+         v.run_id = run_id.value_or("");
+         ASSIGN_OR_RETURN(auto run_link, f.String("run_link"));
+         v.run_link = run_link.value_or("");
+         ASSIGN_OR_RETURN(auto description, f.String("description"));
+         v.description = description.value_or("");
+         ASSIGN_OR_RETURN(v.tags, read_tags(f));
+         RETURN_IF_ERROR(DescribeCoreMLSource(st, repo, &v));
+         st->CreateModelVersion(std::move(v),
+                                [res, version_response](Result<store::ModelVersion> r) {
+                                  version_response(std::move(r), res);
+                                });
+         return Status::Ok();
+       }));
+  both(Method::kGet, "model-versions/get",
+       Sync([st, version_field](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("model_version");
+         WriteModelVersion(w, v);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+  both(Method::kPatch, "model-versions/update",
+       Async([st, version_field, version_response](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(auto description, f.String("description"));
+         st->UpdateModelVersion(name, version, description.value_or(""),
+                                [res, version_response](Result<store::ModelVersion> r) {
+                                  version_response(std::move(r), res);
+                                });
+         return Status::Ok();
+       }));
+  both(Method::kPost, "model-versions/transition-stage",
+       Async([st, version_field, version_response](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(std::string stage, f.RequiredString("stage"));
+         ASSIGN_OR_RETURN(auto archive, f.Bool("archive_existing_versions"));
+         bool archive_existing = archive.value_or(false);
+         st->TransitionModelVersionStage(name, version, stage, archive_existing,
+                                         [res, version_response](Result<store::ModelVersion> r) {
+                                           version_response(std::move(r), res);
+                                         });
+         return Status::Ok();
+       }));
+  both(Method::kDelete, "model-versions/delete",
+       Async([st, version_field](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         st->DeleteModelVersion(name, version, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  auto search_versions = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    store::RegistrySearch search;
+    ASSIGN_OR_RETURN(auto filter, f.String("filter"));
+    search.filter = filter.value_or("");
+    ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+    search.max_results = max.value_or(10000);
+    ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
+    ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+    search.page_token = token.value_or("");
+    ASSIGN_OR_RETURN(store::ModelVersionPage page, st->SearchModelVersions(search));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject();
+    if (!page.versions.empty()) {
+      w.Key("model_versions").BeginArray();
+      for (const auto& v : page.versions) WriteModelVersion(w, v);
+      w.EndArray();
+    }
+    if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
+    w.EndObject();
+    return JsonResponse(std::move(body));
+  });
+  both(Method::kGet, "model-versions/search", search_versions);
+  both(Method::kPost, "model-versions/search", search_versions);
+  both(Method::kGet, "model-versions/get-download-uri",
+       Sync([st, version_field](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
+         std::string body;
+         JsonWriter(&body).BeginObject().Field("artifact_uri", v.source).EndObject();
+         return JsonResponse(std::move(body));
+       }));
+  both(Method::kPost, "model-versions/set-tag",
+       Async([st, version_field](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         ASSIGN_OR_RETURN(auto value, f.String("value"));
+         if (!value) return MissingField("value");
+         st->SetModelVersionTag(name, version, store::Tag{key, *value}, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  both(Method::kDelete, "model-versions/delete-tag",
+       Async([st, version_field](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         st->DeleteModelVersionTag(name, version, key, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  // What ringo read from a version's Core ML source (interface, spec version, size, sha256).
+  router.Add(Method::kGet, "/api/ringo/v1/model-versions/coreml",
+             Sync([st, version_field](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+               ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+               ASSIGN_OR_RETURN(int64_t version, version_field(f));
+               ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
+               if (v.coreml.empty()) {
+                 return NotFound("model version " + name + "/" + std::to_string(version) +
+                                 " has no Core ML source ringo could read");
+               }
+               std::string body = "{\"name\":";
+               AppendJsonString(&body, v.name);
+               body += ",\"version\":\"" + std::to_string(v.version) + "\",\"sha256\":";
+               AppendJsonString(&body, v.sha256);
+               body += ",\"size\":" + std::to_string(v.size) + ",\"coreml\":" + v.coreml + "}";
+               return JsonResponse(std::move(body));
+             }));
+
   // ---------------- ringo's own endpoints (the UI) ----------------
   // A long metric series reduced to `buckets` buckets over x (step or wall time), keeping each
   // bucket's min, max, first and last value, so a chart of a million points draws from a few

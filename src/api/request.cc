@@ -154,6 +154,35 @@ Result<std::optional<double>> Fields::Double(std::string_view key) const {
   return std::optional<double>();
 }
 
+Result<std::optional<bool>> Fields::Bool(std::string_view key) const {
+  std::string text;
+  if (json_) {
+    simdjson::dom::element v;
+    if (root_.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) return std::optional<bool>();
+    bool b;
+    if (v.get_bool().get(b) == simdjson::SUCCESS) return std::optional<bool>(b);
+    std::string_view sv;
+    if (v.get_string().get(sv) != simdjson::SUCCESS)
+      return InvalidArgument(TypeError(key, "a boolean"));
+    text = std::string(sv);
+  } else {
+    bool found = false;
+    for (const auto& [k, v] : query_) {
+      if (k == key) {
+        text = v;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return std::optional<bool>();
+  }
+  std::string lower = ToLower(text);
+  if (lower == "true" || lower == "1") return std::optional<bool>(true);
+  if (lower == "false" || lower == "0") return std::optional<bool>(false);
+  return InvalidArgument("invalid value '" + text + "' for parameter '" + std::string(key) +
+                         "': expected true or false");
+}
+
 Result<std::vector<std::string>> Fields::StringList(std::string_view key) const {
   std::vector<std::string> out;
   if (!json_) {

@@ -30,6 +30,8 @@ class Fields {
   Result<std::string> RequiredString(std::string_view key) const;
   Result<std::optional<int64_t>> Int64(std::string_view key) const;
   Result<std::optional<double>> Double(std::string_view key) const;
+  // A bool as JSON true/false, or the strings "true"/"false" (query strings).
+  Result<std::optional<bool>> Bool(std::string_view key) const;
   // A repeated string field: a JSON array of strings, or repeated query parameters.
   Result<std::vector<std::string>> StringList(std::string_view key) const;
   // A repeated message field (JSON only): its elements; empty when absent.

@@ -228,6 +228,20 @@ int Main(int argc, char** argv) {
                     "Log to this server (default: $MLFLOW_TRACKING_URI, else the embedded store)");
     run->add_option("--parent-run-id", ro.parent_run_id, "Make the run a nested run of this one");
 
+    // ---- models ----
+    auto* models = app.add_subcommand("models", "The model registry");
+    models->require_subcommand(1);
+    std::string reg_path, reg_name, reg_run;
+    auto* models_register = models->add_subcommand(
+        "register",
+        "Register a model file/dir (or runs:/ or mlflow-artifacts: URI) as a new version");
+    models_register->add_option("path", reg_path, "Local .mlmodel/.mlpackage/dir, or a URI")
+        ->required();
+    models_register->add_option("--name", reg_name, "Registered model name")->required();
+    models_register->add_option("--run-id", reg_run,
+                                "Run to attach the files to (default: a new run)");
+    add_common(models_register);
+
     std::vector<std::string> predict_inputs;
     bool predict_json = false;
     auto* predict = app.add_subcommand("predict", "Run a Core ML model on the reference evaluator");
@@ -379,6 +393,68 @@ int Main(int argc, char** argv) {
           std::cout << j.dump(2) << "\n";
         } else {
           for (const Json& r : j.value("runs", Json::array())) PrintRunRow(r);
+        }
+        return Status::Ok();
+      });
+    }
+
+    if (models->parsed()) {
+      return with_client([&](client::Client& c) -> Status {
+        std::string source = reg_path;
+        std::error_code ec;
+        bool local =
+            reg_path.rfind("runs:/", 0) != 0 && reg_path.rfind("mlflow-artifacts:", 0) != 0;
+        if (local) {
+          if (!std::filesystem::exists(reg_path, ec)) {
+            return InvalidArgument("'" + reg_path + "' does not exist");
+          }
+          std::string run_id = reg_run;
+          if (run_id.empty()) {
+            ASSIGN_OR_RETURN(
+                Json r, c.Post("/api/2.0/mlflow/runs/create",
+                               Json{{"experiment_id", "0"},
+                                    {"start_time", NowMillis()},
+                                    {"run_name", "register " + reg_name},
+                                    {"tags", Json::array({Json{{"key", "ringo.registeredModel"},
+                                                               {"value", reg_name}}})}}));
+            run_id = r["run"]["info"].value("run_id", "");
+          }
+          std::filesystem::path p = std::filesystem::absolute(reg_path).lexically_normal();
+          if (p.filename().empty()) p = p.parent_path();
+          // A file lands at model/<name>; a directory (an .mlpackage) at model/<name>/...
+          RETURN_IF_ERROR(c.LogArtifact(
+              run_id, p,
+              std::filesystem::is_directory(p) ? "model/" + p.filename().string() : "model"));
+          if (reg_run.empty()) {
+            (void)c.Post(
+                "/api/2.0/mlflow/runs/update",
+                Json{{"run_id", run_id}, {"status", "FINISHED"}, {"end_time", NowMillis()}});
+          }
+          ASSIGN_OR_RETURN(Json run, c.GetRun(run_id));
+          source = run["info"].value("artifact_uri", "") + "/model/" + p.filename().string();
+          reg_run = run_id;
+        }
+        auto created = c.Post("/api/2.0/mlflow/registered-models/create", Json{{"name", reg_name}});
+        if (!created.ok() && created.status().code() != Code::kAlreadyExists)
+          return created.status();
+        Json body{{"name", reg_name}, {"source", source}};
+        if (!reg_run.empty()) body["run_id"] = reg_run;
+        ASSIGN_OR_RETURN(Json v, c.Post("/api/2.0/mlflow/model-versions/create", body));
+        std::string version = v["model_version"].value("version", "");
+        if (common.json) {
+          std::cout << v.dump(2) << "\n";
+        } else {
+          std::cout << reg_name << " version " << version << "\n";
+          auto card = c.Get("/api/ringo/v1/model-versions/coreml",
+                            {{"name", reg_name}, {"version", version}});
+          if (card.ok()) {
+            const Json& cm = (*card)["coreml"];
+            std::cout << "  Core ML " << cm.value("model_type", "") << ", spec "
+                      << cm.value("specification_version", 0) << " (iOS "
+                      << cm.value("minimum_ios", "") << "+), " << cm.value("weight_precision", "")
+                      << ", " << (*card).value("size", int64_t{0}) << " bytes, sha256 "
+                      << (*card).value("sha256", "") << "\n";
+          }
         }
         return Status::Ok();
       });

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "common/util.h"
+#include "store/registry_sql.h"
 #include "store/run_names.h"
 #include "store/schema.h"
 #include "store/search_filter.h"
@@ -851,6 +852,130 @@ class SqliteStore final : public Store {
       RETURN_IF_ERROR(s);
     }
     return out;
+  }
+
+  // ---------------- model registry ----------------
+
+  template <typename T>
+  void SubmitThenLoad(std::function<Status(Db&)> apply, std::function<Result<T>(Db&)> load,
+                      DoneWith<T> done) {
+    Submit(std::move(apply), [this, load = std::move(load), done = std::move(done)](Status s) {
+      if (!s.ok()) return done(s);
+      // Read back through the writer's connection: the commit has happened.
+      done(load(*writer_db_));
+    });
+  }
+
+  void CreateRegisteredModel(std::string name, std::string description, std::vector<Tag> tags,
+                             DoneWith<RegisteredModel> done) override {
+    SubmitThenLoad<RegisteredModel>(
+        [=](Db& db) { return registry::InsertModel(db, name, description, tags); },
+        [=](Db& db) { return registry::LoadModel(db, name); }, std::move(done));
+  }
+
+  Result<RegisteredModel> GetRegisteredModel(const std::string& name) override {
+    auto lease = AcquireReader();
+    if (!lease.ok()) return lease.status();
+    return registry::LoadModel(*lease->db, name);
+  }
+
+  void RenameRegisteredModel(std::string name, std::string new_name,
+                             DoneWith<RegisteredModel> done) override {
+    SubmitThenLoad<RegisteredModel>([=](Db& db) { return registry::RenameModel(db, name, new_name); },
+                                    [=](Db& db) { return registry::LoadModel(db, new_name); },
+                                    std::move(done));
+  }
+
+  void UpdateRegisteredModel(std::string name, std::string description,
+                             DoneWith<RegisteredModel> done) override {
+    SubmitThenLoad<RegisteredModel>(
+        [=](Db& db) { return registry::UpdateModel(db, name, description); },
+        [=](Db& db) { return registry::LoadModel(db, name); }, std::move(done));
+  }
+
+  void DeleteRegisteredModel(std::string name, Done done) override {
+    Submit([=](Db& db) { return registry::DeleteModel(db, name); }, std::move(done));
+  }
+
+  Result<RegisteredModelPage> SearchRegisteredModels(const RegistrySearch& search) override {
+    auto lease = AcquireReader();
+    if (!lease.ok()) return lease.status();
+    return registry::SearchModels(*lease->db, search);
+  }
+
+  void SetRegisteredModelTag(std::string name, Tag tag, Done done) override {
+    Submit([=](Db& db) { return registry::SetModelTag(db, name, tag); }, std::move(done));
+  }
+
+  void DeleteRegisteredModelTag(std::string name, std::string key, Done done) override {
+    Submit([=](Db& db) { return registry::DeleteModelTag(db, name, key); }, std::move(done));
+  }
+
+  void SetRegisteredModelAlias(std::string name, std::string alias, int64_t version,
+                               Done done) override {
+    Submit([=](Db& db) { return registry::SetAlias(db, name, alias, version); }, std::move(done));
+  }
+
+  void DeleteRegisteredModelAlias(std::string name, std::string alias, Done done) override {
+    Submit([=](Db& db) { return registry::DeleteAlias(db, name, alias); }, std::move(done));
+  }
+
+  void CreateModelVersion(ModelVersion version, DoneWith<ModelVersion> done) override {
+    auto number = std::make_shared<int64_t>(0);
+    SubmitThenLoad<ModelVersion>(
+        [=](Db& db) -> Status {
+          ASSIGN_OR_RETURN(*number, registry::InsertVersion(db, version));
+          return Status::Ok();
+        },
+        [=](Db& db) { return registry::LoadVersion(db, version.name, *number); }, std::move(done));
+  }
+
+  Result<ModelVersion> GetModelVersion(const std::string& name, int64_t version) override {
+    auto lease = AcquireReader();
+    if (!lease.ok()) return lease.status();
+    return registry::LoadVersion(*lease->db, name, version);
+  }
+
+  Result<ModelVersion> GetModelVersionByAlias(const std::string& name,
+                                              const std::string& alias) override {
+    auto lease = AcquireReader();
+    if (!lease.ok()) return lease.status();
+    ASSIGN_OR_RETURN(int64_t v, registry::AliasVersion(*lease->db, name, alias));
+    return registry::LoadVersion(*lease->db, name, v);
+  }
+
+  void UpdateModelVersion(std::string name, int64_t version, std::string description,
+                          DoneWith<ModelVersion> done) override {
+    SubmitThenLoad<ModelVersion>(
+        [=](Db& db) { return registry::UpdateVersion(db, name, version, description); },
+        [=](Db& db) { return registry::LoadVersion(db, name, version); }, std::move(done));
+  }
+
+  void TransitionModelVersionStage(std::string name, int64_t version, std::string stage,
+                                   bool archive_existing, DoneWith<ModelVersion> done) override {
+    SubmitThenLoad<ModelVersion>(
+        [=](Db& db) { return registry::TransitionStage(db, name, version, stage, archive_existing); },
+        [=](Db& db) { return registry::LoadVersion(db, name, version); }, std::move(done));
+  }
+
+  void DeleteModelVersion(std::string name, int64_t version, Done done) override {
+    Submit([=](Db& db) { return registry::DeleteVersion(db, name, version); }, std::move(done));
+  }
+
+  Result<ModelVersionPage> SearchModelVersions(const RegistrySearch& search) override {
+    auto lease = AcquireReader();
+    if (!lease.ok()) return lease.status();
+    return registry::SearchVersions(*lease->db, search);
+  }
+
+  void SetModelVersionTag(std::string name, int64_t version, Tag tag, Done done) override {
+    Submit([=](Db& db) { return registry::SetVersionTag(db, name, version, tag); }, std::move(done));
+  }
+
+  void DeleteModelVersionTag(std::string name, int64_t version, std::string key,
+                             Done done) override {
+    Submit([=](Db& db) { return registry::DeleteVersionTag(db, name, version, key); },
+           std::move(done));
   }
 
   StoreStats Stats() override {

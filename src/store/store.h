@@ -144,6 +144,56 @@ struct Batch {
   std::vector<Tag> tags;
 };
 
+// ---- model registry (MLflow's shape) ----
+
+struct ModelVersion {
+  std::string name;
+  int64_t version = 0;
+  int64_t creation_time = 0;
+  int64_t last_updated_time = 0;
+  std::string description;
+  std::string user_id;
+  std::string current_stage = "None";
+  std::string source;
+  std::string run_id;
+  std::string run_link;
+  std::string status = "READY";
+  std::vector<Tag> tags;
+  std::vector<std::string> aliases;
+  // What ringo read from a Core ML source: inspect's JSON summary (empty when the source is not
+  // a Core ML model), the content's sha256 and its size in bytes.
+  std::string coreml;
+  std::string sha256;
+  int64_t size = 0;
+};
+
+struct RegisteredModel {
+  std::string name;
+  int64_t creation_time = 0;
+  int64_t last_updated_time = 0;
+  std::string description;
+  std::vector<Tag> tags;
+  std::vector<std::pair<std::string, int64_t>> aliases;  // alias -> version
+  std::vector<ModelVersion> latest_versions;             // the newest version per stage
+};
+
+struct RegistrySearch {
+  std::string filter;  // name/tags (models); name, run_id, source_path, version_number, tags
+  int64_t max_results = 100;
+  std::vector<std::string> order_by;
+  std::string page_token;
+};
+
+struct RegisteredModelPage {
+  std::vector<RegisteredModel> models;
+  std::string next_page_token;
+};
+
+struct ModelVersionPage {
+  std::vector<ModelVersion> versions;
+  std::string next_page_token;
+};
+
 // Counters for /metrics.
 struct StoreStats {
   int64_t write_queue_depth = 0;
@@ -212,6 +262,38 @@ class Store {
       std::optional<int64_t> start_step, std::optional<int64_t> end_step, int64_t max_results) = 0;
   virtual Result<std::vector<DatasetSummary>> SearchDatasets(
       const std::vector<std::string>& experiment_ids) = 0;
+
+  // --- model registry ---
+  // kAlreadyExists for a taken name; kNotFound for unknown models/versions/aliases.
+  virtual void CreateRegisteredModel(std::string name, std::string description, std::vector<Tag> tags,
+                                     DoneWith<RegisteredModel> done) = 0;
+  virtual Result<RegisteredModel> GetRegisteredModel(const std::string& name) = 0;
+  virtual void RenameRegisteredModel(std::string name, std::string new_name,
+                                     DoneWith<RegisteredModel> done) = 0;
+  virtual void UpdateRegisteredModel(std::string name, std::string description,
+                                     DoneWith<RegisteredModel> done) = 0;
+  virtual void DeleteRegisteredModel(std::string name, Done done) = 0;
+  virtual Result<RegisteredModelPage> SearchRegisteredModels(const RegistrySearch& search) = 0;
+  virtual void SetRegisteredModelTag(std::string name, Tag tag, Done done) = 0;
+  virtual void DeleteRegisteredModelTag(std::string name, std::string key, Done done) = 0;
+  virtual void SetRegisteredModelAlias(std::string name, std::string alias, int64_t version,
+                                       Done done) = 0;
+  virtual void DeleteRegisteredModelAlias(std::string name, std::string alias, Done done) = 0;
+  // Creates the next version (1, 2, ...) of an existing model; `version` fields other than
+  // name/source/run_id/run_link/description/user_id/tags/coreml/sha256/size are ignored.
+  virtual void CreateModelVersion(ModelVersion version, DoneWith<ModelVersion> done) = 0;
+  virtual Result<ModelVersion> GetModelVersion(const std::string& name, int64_t version) = 0;
+  virtual Result<ModelVersion> GetModelVersionByAlias(const std::string& name,
+                                                      const std::string& alias) = 0;
+  virtual void UpdateModelVersion(std::string name, int64_t version, std::string description,
+                                  DoneWith<ModelVersion> done) = 0;
+  virtual void TransitionModelVersionStage(std::string name, int64_t version, std::string stage,
+                                           bool archive_existing, DoneWith<ModelVersion> done) = 0;
+  virtual void DeleteModelVersion(std::string name, int64_t version, Done done) = 0;
+  virtual Result<ModelVersionPage> SearchModelVersions(const RegistrySearch& search) = 0;
+  virtual void SetModelVersionTag(std::string name, int64_t version, Tag tag, Done done) = 0;
+  virtual void DeleteModelVersionTag(std::string name, int64_t version, std::string key,
+                                     Done done) = 0;
 
   virtual StoreStats Stats() = 0;
 

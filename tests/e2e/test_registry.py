@@ -1,0 +1,159 @@
+"""The model registry through MLflow's REST API and `ringo models register`."""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import ServerTestCase, kv, ringo_bin, unique
+
+
+class RegistryApiTest(ServerTestCase):
+    def create_model(self, **extra):
+        name = unique("model")
+        body = {"name": name}
+        body.update(extra)
+        m = self.ok("POST", "registered-models/create", body)["registered_model"]
+        self.assertEqual(m["name"], name)
+        return name
+
+    def create_version(self, name, source="s3://bucket/model", **extra):
+        body = {"name": name, "source": source}
+        body.update(extra)
+        return self.ok("POST", "model-versions/create", body)["model_version"]
+
+    def test_model_lifecycle(self):
+        name = self.create_model(description="first", tags=[{"key": "team", "value": "vision"}])
+        self.err(400, "RESOURCE_ALREADY_EXISTS", "POST", "registered-models/create", {"name": name})
+        m = self.ok("GET", "registered-models/get", query={"name": name})["registered_model"]
+        self.assertEqual((m["description"], kv(m["tags"])), ("first", {"team": "vision"}))
+        self.ok("PATCH", "registered-models/update", {"name": name, "description": "second"})
+        self.ok("POST", "registered-models/set-tag", {"name": name, "key": "k", "value": "v"})
+        self.ok("DELETE", "registered-models/delete-tag", {"name": name, "key": "team"})
+        m = self.ok("GET", "registered-models/get", query={"name": name})["registered_model"]
+        self.assertEqual((m["description"], kv(m["tags"])), ("second", {"k": "v"}))
+        self.create_version(name)
+        renamed = name + "-renamed"
+        self.ok("POST", "registered-models/rename", {"name": name, "new_name": renamed})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "registered-models/get", query={"name": name})
+        v = self.ok("GET", "model-versions/get", query={"name": renamed, "version": "1"})["model_version"]
+        self.assertEqual(v["name"], renamed)
+        self.ok("DELETE", "registered-models/delete", {"name": renamed})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "model-versions/get", query={"name": renamed, "version": "1"})
+
+    def test_versions_aliases_stages(self):
+        name = self.create_model()
+        v1 = self.create_version(name, run_link="http://x", description="d1")
+        v2 = self.create_version(name, tags=[{"key": "k", "value": "v"}])
+        self.assertEqual((v1["version"], v2["version"], v2["status"], v2["current_stage"]), ("1", "2", "READY", "None"))
+        self.ok("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": "1"})
+        self.ok("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": "2"})
+        got = self.ok("GET", "registered-models/alias", query={"name": name, "alias": "champion"})["model_version"]
+        self.assertEqual((got["version"], got["aliases"]), ("2", ["champion"]))
+        m = self.ok("GET", "registered-models/get", query={"name": name})["registered_model"]
+        self.assertEqual(m["aliases"], [{"alias": "champion", "version": "2"}])
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "registered-models/alias",
+                 {"name": name, "alias": "latest", "version": "1"})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "POST", "registered-models/alias",
+                 {"name": name, "alias": "x", "version": "9"})
+        self.ok("DELETE", "registered-models/alias", {"name": name, "alias": "champion"})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "registered-models/alias", query={"name": name, "alias": "champion"})
+        self.ok("PATCH", "model-versions/update", {"name": name, "version": "1", "description": "new"})
+        self.ok("POST", "model-versions/set-tag", {"name": name, "version": "1", "key": "a", "value": "b"})
+        self.ok("DELETE", "model-versions/delete-tag", {"name": name, "version": "2", "key": "k"})
+        v = self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})["model_version"]
+        self.assertEqual((v["description"], kv(v["tags"])), ("new", {"a": "b"}))
+        t = self.ok("POST", "model-versions/transition-stage",
+                    {"name": name, "version": "1", "stage": "Production", "archive_existing_versions": True})
+        self.assertEqual(t["model_version"]["current_stage"], "Production")
+        self.ok("POST", "model-versions/transition-stage",
+                {"name": name, "version": "2", "stage": "production", "archive_existing_versions": True})
+        v1 = self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})["model_version"]
+        self.assertEqual(v1["current_stage"], "Archived")
+        latest = self.ok("POST", "registered-models/get-latest-versions", {"name": name, "stages": ["Production"]})
+        self.assertEqual([v["version"] for v in latest["model_versions"]], ["2"])
+        uri = self.ok("GET", "model-versions/get-download-uri", query={"name": name, "version": "2"})
+        self.assertEqual(uri["artifact_uri"], "s3://bucket/model")
+        self.ok("DELETE", "model-versions/delete", {"name": name, "version": "1"})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "model-versions/get", query={"name": name, "version": "1"})
+        self.assertEqual(self.create_version(name)["version"], "3")
+
+    def test_search(self):
+        prefix = unique("search")
+        names = [prefix + "-a", prefix + "-b", prefix + "-c"]
+        for i, n in enumerate(names):
+            self.ok("POST", "registered-models/create", {"name": n, "tags": [{"key": "i", "value": str(i)}]})
+            for _ in range(i + 1):
+                self.create_version(n, run_id="run%d" % i)
+        r = self.ok("GET", "registered-models/search", query={"filter": "name LIKE '%s%%'" % prefix,
+                                                              "order_by": "name DESC", "max_results": "2"})
+        self.assertEqual([m["name"] for m in r["registered_models"]], [names[2], names[1]])
+        r2 = self.ok("GET", "registered-models/search", query={"filter": "name LIKE '%s%%'" % prefix,
+                                                               "order_by": "name DESC", "max_results": "2",
+                                                               "page_token": r["next_page_token"]})
+        self.assertEqual([m["name"] for m in r2["registered_models"]], [names[0]])
+        self.assertNotIn("next_page_token", r2)
+        r = self.ok("GET", "registered-models/search", query={"filter": "tags.i = '1' and name ILIKE '%s%%'" % prefix.upper()})
+        self.assertEqual([m["name"] for m in r["registered_models"]], [names[1]])
+        r = self.ok("GET", "model-versions/search", query={"filter": "name = '%s' and version_number >= 2" % names[2]})
+        self.assertEqual(sorted(v["version"] for v in r["model_versions"]), ["2", "3"])
+        r = self.ok("GET", "model-versions/search", query={"filter": "run_id IN ('run0', 'run1')"})
+        self.assertEqual(len([v for v in r["model_versions"] if v["name"].startswith(prefix)]), 3)
+        self.err(400, "INVALID_PARAMETER_VALUE", "GET", "model-versions/search", query={"filter": "bogus = 'x'"},
+                 msg_contains="bogus")
+        self.err(400, "INVALID_PARAMETER_VALUE", "GET", "registered-models/search", query={"order_by": "nope"})
+
+    def test_errors(self):
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "registered-models/create", {"name": ""})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "registered-models/create", {"name": "a/b"})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "POST", "model-versions/create", {"name": unique("none"), "source": "s3://x"})
+        name = self.create_model()
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "model-versions/create", {"name": name})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "model-versions/create",
+                 {"name": name, "source": "mlflow-artifacts:/0/../../etc"})
+        self.err(400, "INVALID_PARAMETER_VALUE", "GET", "model-versions/get", query={"name": name, "version": "x"})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "model-versions/transition-stage",
+                 {"name": name, "version": "1", "stage": "Nowhere"})
+
+
+class RegisterCommandTest(ServerTestCase):
+    def test_register_core_ml_files(self):
+        have_torch = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
+        if not have_torch:
+            self.skipTest("needs Debian's python3-torch to make a model")
+        here = os.path.dirname(os.path.abspath(__file__))
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(["/usr/bin/python3", os.path.join(here, "..", "coreml", "export_models.py"), d, "mlp"],
+                           check=True, capture_output=True)
+            for ext in ("mlmodel", "mlpackage"):
+                out = os.path.join(d, "m." + ext)
+                p = subprocess.run([ringo_bin(), "convert", os.path.join(d, "mlp.onnx"), "-o", out],
+                                   capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+            name = unique("digits")
+            for i, ext in enumerate(("mlmodel", "mlpackage")):
+                p = subprocess.run([ringo_bin(), "models", "register", os.path.join(d, "m." + ext), "--name", name,
+                                    "--tracking-uri", self.server.url], capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("%s version %d" % (name, i + 1), p.stdout)
+                self.assertIn("sha256", p.stdout)
+                card = self.server.request("GET", "/api/ringo/v1/model-versions/coreml",
+                                           query={"name": name, "version": str(i + 1)})
+                self.assertEqual(card.status, 200, card)
+                self.assertEqual(len(card.json["sha256"]), 64)
+                self.assertEqual(card.json["coreml"]["model_type"], "neuralNetwork" if ext == "mlmodel" else "mlProgram")
+                v = self.ok("GET", "model-versions/get", query={"name": name, "version": str(i + 1)})["model_version"]
+                self.assertTrue(v["source"].endswith("/model/m." + ext), v["source"])
+                # The registered source downloads through the artifact proxy.
+                listing = self.server.request("GET", "/api/2.0/mlflow-artifacts/artifacts",
+                                              query={"path": v["source"].split("mlflow-artifacts:/")[1].rsplit("/", 1)[0]})
+                self.assertIn("m." + ext, [f["path"] for f in listing.json["files"]])
+        p = subprocess.run([ringo_bin(), "models", "register", "/nonexistent/x.mlmodel", "--name", "x",
+                            "--tracking-uri", self.server.url], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("does not exist", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
