@@ -187,7 +187,7 @@ export function Chart({ runs, metric, options, height = 280 }: { runs: Run[]; me
         <strong>{metric}</strong>
         {state === 'ok' && <span class="hint"> {total.toLocaleString()} points · drag to zoom, double-click to reset</span>}
       </figcaption>
-      <div ref={box} class="chart-box" style={{ minHeight: height }}>
+      <div ref={box} class="chart-box" style={{ minHeight: `${height}px` }}>
         {state === 'loading' && <div class="state loading overlay">Loading {metric}…</div>}
         {state === 'empty' && <div class="state empty overlay">No values logged for {metric}</div>}
         {state instanceof Error && <div class="state error overlay">{state.message}</div>}
@@ -212,8 +212,8 @@ function draw(el: HTMLElement, series: Series[], metric: string, opt: ChartOptio
     const base = 1 + i * 3;
     s.push(
       { label: runName(sr.run), stroke: color, width: 1.5, spanGaps: true, value: (_u, v) => formatNumber(v ?? undefined) },
-      { label: 'min', stroke: 'transparent', spanGaps: true, points: { show: false }, legend: false } as uPlot.Series,
-      { label: 'max', stroke: 'transparent', spanGaps: true, points: { show: false }, legend: false } as uPlot.Series,
+      { label: 'min', stroke: 'transparent', spanGaps: true, points: { show: false } },
+      { label: 'max', stroke: 'transparent', spanGaps: true, points: { show: false } },
     );
     bands.push({ series: [base + 2, base + 1], fill: color + '33' });
   });
@@ -226,7 +226,7 @@ function draw(el: HTMLElement, series: Series[], metric: string, opt: ChartOptio
       series: s,
       bands,
       scales: { x: { time: opt.x === 'time' }, y: opt.log ? { distr: 3 } : {} },
-      axes: [axis, { ...axis, size: 60, values: (_u, ts) => ts.map((t) => formatNumber(t)) }],
+      axes: [axis, { ...axis, size: 60, values: (_u, ts) => ts.map((t) => (t == null ? '' : formatNumber(t))) }],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       hooks: {
@@ -250,6 +250,10 @@ function draw(el: HTMLElement, series: Series[], metric: string, opt: ChartOptio
     el,
   );
   el.setAttribute('aria-label', `Chart of ${metric}`);
+  // The band edges are series too; only the run lines belong in the legend.
+  plot.root.querySelectorAll<HTMLElement>('.u-legend .u-series').forEach((row, i) => {
+    if (i > 0 && (i - 1) % 3 !== 0) row.style.display = 'none';
+  });
   const ro = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height }));
   ro.observe(el);
   const destroy = plot.destroy.bind(plot);

@@ -80,8 +80,8 @@ export function formatDuration(start?: number, end?: number): string {
   return h ? `${h}h ${m}m` : `${m}m ${s}s`;
 }
 
-export function formatNumber(v: number | string | undefined): string {
-  if (v === undefined) return '';
+export function formatNumber(v: number | string | null | undefined): string {
+  if (v === undefined || v === null) return '';
   if (typeof v === 'string') return v;
   if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);

@@ -56,6 +56,12 @@ function Browser({ run, selected }: { run: Run; selected: string }) {
     return s;
   });
   useEffect(() => {
+    // A deep link or a click elsewhere: open the way down to the selected artifact.
+    const need = [parentOf(selected)];
+    for (let p = need[0]; p; p = parentOf(p)) need.push(parentOf(p));
+    if (need.some((d) => !open.has(d))) setOpen((s) => new Set([...s, ...need]));
+  }, [selected]);
+  useEffect(() => {
     for (const d of open) {
       if (dirs.has(d)) continue;
       listArtifacts(run, d).then(
@@ -76,8 +82,8 @@ function Browser({ run, selected }: { run: Run; selected: string }) {
 
   function dir(path: string, depth: number): any {
     const l = dirs.get(path);
-    if (!l) return <li class="hint" style={{ paddingLeft: depth * 14 }}>Loading…</li>;
-    if (l instanceof Error) return <li class="inline-error" style={{ paddingLeft: depth * 14 }}>{l.message}</li>;
+    if (!l) return <li class="hint" style={{ paddingLeft: `${depth * 14}px` }}>Loading…</li>;
+    if (l instanceof Error) return <li class="inline-error" style={{ paddingLeft: `${depth * 14}px` }}>{l.message}</li>;
     if (!l.length && depth === 0) return <li class="hint">No artifacts logged.</li>;
     return (
       <>
@@ -88,7 +94,7 @@ function Browser({ run, selected }: { run: Run; selected: string }) {
             const folder = f.is_dir && !isModel(p);
             return (
               <>
-                <li class={p === selected ? 'on' : ''} style={{ paddingLeft: depth * 14 }}>
+                <li class={p === selected ? 'on' : ''} style={{ paddingLeft: `${depth * 14}px` }}>
                   {folder ? (
                     <button type="button" class="twisty" onClick={() => toggle(p)} aria-label={open.has(p) ? 'Collapse' : 'Expand'}>
                       {open.has(p) ? '▾' : '▸'}

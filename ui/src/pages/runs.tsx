@@ -224,10 +224,11 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
           </a>
         </div>
       </div>
+      {experiment.state === 'error' && <ErrorBox error={experiment.error} />}
       <FilterBox route={route} filter={filter} error={filterError} />
       {error && !filterError && <ErrorBox error={error} retry={() => setQuery(route, {}, false)} />}
       {!error && token === undefined && <Loading what="runs" />}
-      {!error && token !== undefined && runs.length === 0 && (
+      {!error && token !== undefined && runs.length === 0 && experiment.state !== 'error' && (
         <Empty title={filter ? 'No run matches this filter' : 'No runs in this experiment yet'}>
           {filter ? 'Loosen the filter, or clear it.' : 'Runs logged with any MLflow client appear here.'}
         </Empty>
@@ -253,7 +254,7 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
               </button>
             ))}
           </div>
-          <div style={{ height: rows.length * rowHeight, position: 'relative' }}>
+          <div style={{ height: `${rows.length * rowHeight}px`, position: 'relative' }}>
             {rows.slice(from, to).map((row, i) => {
               const r = row.run;
               const id = r.info.run_id;
@@ -262,12 +263,12 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
                   key={id}
                   class={`vrow${selected.has(id) ? ' selected' : ''}`}
                   data-run={id}
-                  style={{ gridTemplateColumns: template, top: (from + i) * rowHeight }}
+                  style={{ gridTemplateColumns: template, top: `${(from + i) * rowHeight}px` }}
                 >
                   <span>
                     <input type="checkbox" aria-label={`Select ${runName(r)}`} checked={selected.has(id)} onChange={() => toggle(id)} />
                   </span>
-                  <span class="name" style={{ paddingLeft: row.depth * 18 }}>
+                  <span class="name" style={{ paddingLeft: `${row.depth * 18}px` }}>
                     {row.children > 0 ? (
                       <button
                         type="button"
