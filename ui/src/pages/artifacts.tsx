@@ -103,7 +103,8 @@ function Browser({ run, selected }: { run: Run; selected: string }) {
                     <span class="twisty-space" />
                   )}
                   <a href={href(['runs', run.info.run_id, 'artifacts', ...p.split('/')])} onClick={() => folder && !open.has(p) && toggle(p)}>
-                    {folder ? '📁' : isModel(p) ? '🧠' : '📄'} {base(f.path)}
+                    <span class={`ico ${folder ? 'dir' : isModel(p) ? 'model' : 'file'}`} />
+                    {base(f.path)}
                   </a>
                   {!f.is_dir && <span class="hint size">{formatBytes(f.file_size)}</span>}
                 </li>

@@ -276,7 +276,7 @@ function TopArtifacts({ run }: { run: Run }) {
               return (
                 <li>
                   <a href={href(['runs', run.info.run_id, 'artifacts', ...name.split('/')])}>
-                    {f.is_dir ? '📁 ' : '📄 '}
+                    <span class={`ico ${f.is_dir ? 'dir' : 'file'}`} />
                     {name}
                   </a>{' '}
                   <span class="hint">{f.is_dir ? '' : formatBytes(f.file_size)}</span>

@@ -170,7 +170,7 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
     if (runs.length && !performance.getEntriesByName('ringo:rows').length) performance.mark('ringo:rows');
   }, [runs.length > 0]);
 
-  const template = `36px minmax(220px, 2fr) 150px 80px 90px ${columns.map(() => '130px').join(' ')}`;
+  const template = `36px minmax(220px, 2fr) 170px 80px 90px ${columns.map(() => '130px').join(' ')}`;
   const sortBy = (id: string) => {
     const [cur, dir] = order.split(/ (?=ASC$|DESC$)/);
     setQuery(route, { order: cur === id && dir === 'DESC' ? `${id} ASC` : `${id} DESC` });
