@@ -1,0 +1,224 @@
+// The UI's view of ringo's HTTP API: MLflow's REST API (ajax-api), the artifact proxy and
+// ringo's own endpoints. Types carry MLflow's field names, one word per concept.
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+export type Param = Tag;
+export interface Metric {
+  key: string;
+  value: number | string; // proto3 JSON writes NaN and infinities as strings
+  timestamp: number;
+  step: number;
+}
+export interface Experiment {
+  experiment_id: string;
+  name: string;
+  artifact_location?: string;
+  lifecycle_stage: string;
+  creation_time?: number;
+  last_update_time?: number;
+  tags?: Tag[];
+}
+export interface RunInfo {
+  run_id: string;
+  run_name?: string;
+  experiment_id: string;
+  user_id?: string;
+  status: string;
+  start_time?: number;
+  end_time?: number;
+  artifact_uri?: string;
+  lifecycle_stage: string;
+}
+export interface Dataset {
+  name: string;
+  digest: string;
+  source_type?: string;
+  source?: string;
+  schema?: string;
+  profile?: string;
+}
+export interface DatasetInput {
+  tags?: Tag[];
+  dataset: Dataset;
+}
+export interface Run {
+  info: RunInfo;
+  data: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] };
+  inputs?: { dataset_inputs?: DatasetInput[] };
+}
+export interface Artifact {
+  path: string;
+  is_dir?: boolean;
+  file_size?: number;
+}
+/** One bucket of /api/ringo/v1/metrics/downsample. */
+export interface Bucket {
+  x: number;
+  min: number;
+  max: number;
+  first: number;
+  last: number;
+  count: number;
+}
+export interface Downsample {
+  points: Bucket[];
+  total: number;
+}
+/** `ringo inspect --json`, as served by /api/ringo/v1/coreml/inspect. */
+export interface Feature {
+  name: string;
+  type?: string;
+  shape?: number[];
+  data_type?: string;
+  width?: number;
+  height?: number;
+  color_space?: string;
+  key_type?: string;
+  optional?: boolean;
+}
+export interface ModelCard {
+  specification_version?: number;
+  minimum_ios?: string;
+  minimum_macos?: string;
+  model_type?: string;
+  inputs?: Feature[];
+  outputs?: Feature[];
+  class_labels?: (string | number)[];
+  metadata?: Record<string, unknown>;
+  layer_counts?: Record<string, number>;
+  parameter_count?: number;
+  weight_precision?: string;
+  file_size?: number;
+  valid?: boolean;
+  problems?: string[];
+}
+
+/** A failed call: the HTTP status and MLflow's error_code and message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | undefined | string[]>;
+
+function queryString(q: Query): string {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) v.forEach((x) => s.append(k, x));
+    else s.append(k, String(v));
+  }
+  const t = s.toString();
+  return t ? '?' + t : '';
+}
+
+async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      signal,
+      headers: body === undefined ? undefined : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(0, 'UNAVAILABLE', `cannot reach the server (${(e as Error).message})`);
+  }
+  const text = await res.text();
+  let json: any = {};
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    if (!res.ok) throw new ApiError(res.status, 'HTTP_' + res.status, text.slice(0, 300) || res.statusText);
+    throw new ApiError(res.status, 'BAD_RESPONSE', 'the server answered something that is not JSON');
+  }
+  if (!res.ok) throw new ApiError(res.status, json.error_code ?? 'HTTP_' + res.status, json.message ?? res.statusText);
+  return json as T;
+}
+
+const mlflow = '/ajax-api/2.0/mlflow/';
+const get = <T>(path: string, q: Query, signal?: AbortSignal) =>
+  request<T>('GET', mlflow + path + queryString(q), undefined, signal);
+const post = <T>(path: string, body: unknown, signal?: AbortSignal) =>
+  request<T>('POST', mlflow + path, body, signal);
+
+export function searchExperiments(filter: string, signal?: AbortSignal) {
+  return post<{ experiments?: Experiment[]; next_page_token?: string }>(
+    'experiments/search',
+    { max_results: 1000, filter: filter || undefined, order_by: ['last_update_time DESC'] },
+    signal,
+  );
+}
+export const getExperiment = (experiment_id: string, signal?: AbortSignal) =>
+  get<{ experiment: Experiment }>('experiments/get', { experiment_id }, signal).then((r) => r.experiment);
+export const createExperiment = (name: string) =>
+  post<{ experiment_id: string }>('experiments/create', { name });
+export const renameExperiment = (experiment_id: string, new_name: string) =>
+  post<{}>('experiments/update', { experiment_id, new_name });
+export const deleteExperiment = (experiment_id: string) => post<{}>('experiments/delete', { experiment_id });
+
+export interface SearchRuns {
+  experiment_ids: string[];
+  filter?: string;
+  order_by?: string[];
+  max_results?: number;
+  page_token?: string;
+}
+export const searchRuns = (q: SearchRuns, signal?: AbortSignal) =>
+  post<{ runs?: Run[]; next_page_token?: string }>('runs/search', q, signal);
+export const getRun = (run_id: string, signal?: AbortSignal) =>
+  get<{ run: Run }>('runs/get', { run_id }, signal).then((r) => r.run);
+export const getMetricHistory = (run_id: string, metric_key: string, signal?: AbortSignal) =>
+  get<{ metrics?: Metric[] }>('metrics/get-history', { run_id, metric_key }, signal);
+
+export const downsampleMetric = (
+  q: { run_id: string; key: string; buckets: number; start?: number; end?: number; x: 'step' | 'time' },
+  signal?: AbortSignal,
+) => request<Downsample>('GET', '/api/ringo/v1/metrics/downsample' + queryString(q), undefined, signal);
+
+export const inspectModel = (run_id: string, path: string, signal?: AbortSignal) =>
+  request<ModelCard>('GET', '/api/ringo/v1/coreml/inspect' + queryString({ run_id, path }), undefined, signal);
+
+/** The proxy path of a run's artifact root: `mlflow-artifacts:/1/abc/artifacts` -> `1/abc/artifacts`. */
+export function artifactRoot(run: Run): string {
+  const uri = run.info.artifact_uri ?? '';
+  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/*(.*)$/.exec(uri);
+  return m ? m[1].replace(/\/+$/, '') : `${run.info.experiment_id}/${run.info.run_id}/artifacts`;
+}
+const join = (a: string, b: string) => (b ? `${a}/${b}` : a);
+const encodePath = (p: string) => p.split('/').map(encodeURIComponent).join('/');
+
+export const listArtifacts = (run: Run, dir: string, signal?: AbortSignal) =>
+  request<{ files?: Artifact[] }>(
+    'GET',
+    '/api/2.0/mlflow-artifacts/artifacts' + queryString({ path: join(artifactRoot(run), dir) }),
+    undefined,
+    signal,
+  ).then((r) => r.files ?? []);
+
+export const artifactUrl = (run: Run, path: string) =>
+  '/api/2.0/mlflow-artifacts/artifacts/' + encodePath(join(artifactRoot(run), path));
+
+/** The first `limit` bytes of an artifact as text (Range request), and whether it was cut. */
+export async function readArtifactText(run: Run, path: string, limit: number, signal?: AbortSignal) {
+  const res = await fetch(artifactUrl(run, path), { headers: { Range: `bytes=0-${limit - 1}` }, signal });
+  if (res.status === 404) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `artifact '${path}' not found`);
+  if (!res.ok) throw new ApiError(res.status, 'HTTP_' + res.status, res.statusText);
+  const text = await res.text();
+  const range = res.headers.get('Content-Range');
+  const total = range ? Number(range.split('/')[1]) : text.length;
+  return { text, truncated: res.status === 206 && total > limit };
+}
+
+export const tagValue = (run: Run, key: string) => run.data.tags?.find((t) => t.key === key)?.value;
+export const runName = (run: Run) => run.info.run_name || tagValue(run, 'mlflow.runName') || run.info.run_id.slice(0, 8);
+export const toNumber = (v: number | string) => (typeof v === 'number' ? v : Number(v));

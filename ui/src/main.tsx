@@ -1,0 +1,49 @@
+// Entry point: the page frame and the hash router.
+import { render } from 'preact';
+import 'uplot/dist/uPlot.min.css';
+import './style.css';
+import { href, useRoute } from './route';
+import { Empty } from './ui';
+import { ExperimentsPage } from './pages/experiments';
+import { RunsPage } from './pages/runs';
+import { RunPage } from './pages/run';
+import { ArtifactsPage } from './pages/artifacts';
+import { ComparePage } from './pages/compare';
+import { ChartsPage } from './pages/charts';
+
+function Page() {
+  const route = useRoute();
+  const [a, b, c] = route.path;
+  if (!a || (a === 'experiments' && !b)) return <ExperimentsPage route={route} />;
+  if (a === 'experiments') return <RunsPage route={route} experimentId={b} />;
+  if (a === 'runs' && b && c === 'artifacts')
+    return <ArtifactsPage route={route} runId={b} path={route.path.slice(3).join('/')} />;
+  if (a === 'runs' && b) return <RunPage route={route} runId={b} />;
+  if (a === 'compare') return <ComparePage route={route} />;
+  if (a === 'charts') return <ChartsPage route={route} />;
+  return (
+    <Empty title="No such page">
+      <a href={href(['experiments'])}>Go to the experiments</a>
+    </Empty>
+  );
+}
+
+function App() {
+  return (
+    <>
+      <header class="top">
+        <a class="brand" href="#/">
+          ringo
+        </a>
+        <nav>
+          <a href={href(['experiments'])}>Experiments</a>
+        </nav>
+      </header>
+      <main>
+        <Page />
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

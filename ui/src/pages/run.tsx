@@ -1,0 +1,291 @@
+// One run: its info, description, params, latest metrics, tags, parent and children, datasets,
+// logs, artifacts and charts.
+import { useState } from 'preact/hooks';
+import { ApiError, getRun, listArtifacts, readArtifactText, runName, searchRuns, tagValue, type Run } from '../api';
+import { href, type Route } from '../route';
+import { Empty, formatBytes, formatDuration, formatNumber, formatTime, Loaded, Status, useLoad } from '../ui';
+import { MetricCharts } from './charts';
+
+const parentTag = 'mlflow.parentRunId';
+const noteTag = 'mlflow.note.content';
+
+export function RunPage({ route, runId }: { route: Route; runId: string }) {
+  const [load, reload] = useLoad((s) => getRun(runId, s), [runId]);
+  return (
+    <section class="page">
+      <Loaded load={load} what="run" retry={reload}>
+        {(run) => <RunView route={route} run={run} />}
+      </Loaded>
+    </section>
+  );
+}
+
+function RunView({ route, run }: { route: Route; run: Run }) {
+  const i = run.info;
+  const parent = tagValue(run, parentTag);
+  const note = tagValue(run, noteTag);
+  const [showSystem, setShowSystem] = useState(false);
+  const tags = (run.data.tags ?? []).filter((t) => t.key !== noteTag && (showSystem || !t.key.startsWith('mlflow.')));
+  const hidden = (run.data.tags ?? []).filter((t) => t.key.startsWith('mlflow.') && t.key !== noteTag).length;
+  return (
+    <>
+      <div class="page-head">
+        <div>
+          <div class="crumbs">
+            <a href={href(['experiments'])}>Experiments</a> / <a href={href(['experiments', i.experiment_id])}>Experiment {i.experiment_id}</a> /
+          </div>
+          <h1>
+            {runName(run)} <Status status={i.status} />
+          </h1>
+        </div>
+        <div class="toolbar">
+          <a class="button" href={href(['runs', i.run_id, 'artifacts'])}>
+            Artifacts
+          </a>
+          <a class="button" href={href(['charts'], { runs: i.run_id })}>
+            Charts
+          </a>
+        </div>
+      </div>
+      <dl class="facts">
+        <dt>Run ID</dt>
+        <dd class="mono">{i.run_id}</dd>
+        <dt>Started</dt>
+        <dd>{formatTime(i.start_time)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(i.start_time, i.end_time)}</dd>
+        <dt>User</dt>
+        <dd>{i.user_id || tagValue(run, 'mlflow.user') || '—'}</dd>
+        <dt>Source</dt>
+        <dd class="mono">{tagValue(run, 'mlflow.source.name') || '—'}</dd>
+        {parent && (
+          <>
+            <dt>Parent run</dt>
+            <dd>
+              <a class="mono" href={href(['runs', parent])} data-testid="parent-link">
+                {parent}
+              </a>
+            </dd>
+          </>
+        )}
+      </dl>
+      <div class="panel">
+        <h2>Description</h2>
+        {note ? <p class="note">{note}</p> : <p class="hint">No description. Set the tag mlflow.note.content to add one.</p>}
+      </div>
+      <div class="columns">
+        <div class="panel">
+          <h2>Metrics</h2>
+          {run.data.metrics?.length ? (
+            <table class="grid kv" data-testid="metrics">
+              <thead>
+                <tr>
+                  <th>Key</th>
+                  <th>Latest</th>
+                  <th>Step</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...run.data.metrics].sort((a, b) => a.key.localeCompare(b.key)).map((m) => (
+                  <tr>
+                    <td>
+                      <a href={href(['charts'], { runs: i.run_id, keys: m.key })}>{m.key}</a>
+                    </td>
+                    <td class="num">{formatNumber(m.value)}</td>
+                    <td class="num">{m.step}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <p class="hint">No metrics logged.</p>
+          )}
+        </div>
+        <div class="panel">
+          <h2>Params</h2>
+          {run.data.params?.length ? (
+            <table class="grid kv" data-testid="params">
+              <tbody>
+                {[...run.data.params].sort((a, b) => a.key.localeCompare(b.key)).map((p) => (
+                  <tr>
+                    <td>{p.key}</td>
+                    <td class="mono">{p.value}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <p class="hint">No params logged.</p>
+          )}
+        </div>
+      </div>
+      <div class="panel">
+        <h2>
+          Tags{' '}
+          {hidden > 0 && (
+            <button type="button" class="quiet" onClick={() => setShowSystem(!showSystem)}>
+              {showSystem ? 'Hide' : 'Show'} {hidden} mlflow.* tags
+            </button>
+          )}
+        </h2>
+        {tags.length ? (
+          <table class="grid kv" data-testid="tags">
+            <tbody>
+              {tags.map((t) => (
+                <tr>
+                  <td>{t.key}</td>
+                  <td class="mono">{t.value}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p class="hint">No tags.</p>
+        )}
+      </div>
+      <Children run={run} />
+      <Datasets run={run} />
+      <Logs run={run} />
+      <div class="panel">
+        <h2>
+          Artifacts <a href={href(['runs', i.run_id, 'artifacts'])}>browse</a>
+        </h2>
+        <TopArtifacts run={run} />
+      </div>
+      {(run.data.metrics?.length ?? 0) > 0 && (
+        <div class="panel">
+          <h2>Charts</h2>
+          <MetricCharts route={route} runs={[run]} limit={6} />
+        </div>
+      )}
+    </>
+  );
+}
+
+function Children({ run }: { run: Run }) {
+  const [load] = useLoad(
+    (s) =>
+      searchRuns(
+        { experiment_ids: [run.info.experiment_id], filter: `tags.\`${parentTag}\` = '${run.info.run_id}'`, max_results: 200 },
+        s,
+      ),
+    [run.info.run_id],
+  );
+  if (load.state === 'ok' && !load.data.runs?.length) return null;
+  return (
+    <div class="panel">
+      <h2>Child runs</h2>
+      <Loaded load={load} what="child runs">
+        {(r) => (
+          <ul class="links" data-testid="children">
+            {r.runs!.map((c) => (
+              <li>
+                <a href={href(['runs', c.info.run_id])}>{runName(c)}</a> <Status status={c.info.status} />
+              </li>
+            ))}
+          </ul>
+        )}
+      </Loaded>
+    </div>
+  );
+}
+
+function Datasets({ run }: { run: Run }) {
+  const inputs = run.inputs?.dataset_inputs ?? [];
+  if (!inputs.length) return null;
+  return (
+    <div class="panel">
+      <h2>Datasets</h2>
+      <table class="grid" data-testid="datasets">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Digest</th>
+            <th>Context</th>
+            <th>Source</th>
+          </tr>
+        </thead>
+        <tbody>
+          {inputs.map((d) => (
+            <tr>
+              <td>{d.dataset.name}</td>
+              <td class="mono">{d.dataset.digest}</td>
+              <td>{d.tags?.find((t) => t.key === 'mlflow.data.context')?.value ?? '—'}</td>
+              <td class="mono">
+                {d.dataset.source_type ? `${d.dataset.source_type}: ` : ''}
+                {d.dataset.source}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const logLimit = 256 * 1024;
+
+/** logs/stdout.txt and logs/stderr.txt, when the run has them. */
+function Logs({ run }: { run: Run }) {
+  const [load] = useLoad(
+    async (s) => {
+      let files;
+      try {
+        files = await listArtifacts(run, 'logs', s);
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) return [];
+        throw e;
+      }
+      const names = ['stdout.txt', 'stderr.txt'].filter((n) => files.some((f) => f.path.replace(/^.*\//, '') === n));
+      return Promise.all(names.map(async (n) => ({ name: n, ...(await readArtifactText(run, `logs/${n}`, logLimit, s)) })));
+    },
+    [run.info.run_id],
+  );
+  if (load.state === 'ok' && load.data.length === 0) return null;
+  return (
+    <div class="panel">
+      <h2>Logs</h2>
+      <Loaded load={load} what="logs">
+        {(logs) =>
+          logs.map((l) => (
+            <details open>
+              <summary class="mono">logs/{l.name}</summary>
+              <pre class="log" data-testid={`log-${l.name}`}>
+                {l.text || '(empty)'}
+                {l.truncated && `\n… cut at ${formatBytes(logLimit)}; download the whole file from the artifacts.`}
+              </pre>
+            </details>
+          ))
+        }
+      </Loaded>
+    </div>
+  );
+}
+
+function TopArtifacts({ run }: { run: Run }) {
+  const [load, reload] = useLoad((s) => listArtifacts(run, '', s), [run.info.run_id]);
+  return (
+    <Loaded load={load} what="artifacts" retry={reload}>
+      {(files) =>
+        files.length === 0 ? (
+          <p class="hint">No artifacts logged.</p>
+        ) : (
+          <ul class="links">
+            {files.map((f) => {
+              const name = f.path.replace(/^.*\//, '');
+              return (
+                <li>
+                  <a href={href(['runs', run.info.run_id, 'artifacts', ...name.split('/')])}>
+                    <span class={`ico ${f.is_dir ? 'dir' : 'file'}`} />
+                    {name}
+                  </a>{' '}
+                  <span class="hint">{f.is_dir ? '' : formatBytes(f.file_size)}</span>
+                </li>
+              );
+            })}
+          </ul>
+        )
+      }
+    </Loaded>
+  );
+}

@@ -1,0 +1,218 @@
+// Browser tests of the web UI against a real, freshly seeded ringo server.
+// Usage: RINGO_BIN=build/ringo node ui/tests/run.mjs   (RINGO_UI_URL: the UI is served there)
+// Exit status 0 when every check passes.
+import { launch, startRingo, startUi } from './lib.mjs';
+import { seed } from './seed.mjs';
+
+const ringo = await startRingo();
+const ui = await startUi(ringo.url);
+const browser = await launch();
+const data = await seed(ringo.url);
+const exp = data.experiment_id;
+const go = async (page, hash) => {
+  await page.goto(`${ui.url}/#${hash}`);
+};
+
+let failed = 0;
+async function check(name, fn) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.setDefaultTimeout(8000);
+  const t = Date.now();
+  try {
+    await fn(page);
+    if (errors.length) throw new Error('page error: ' + errors.join('; '));
+    console.log(`ok   ${name} (${Date.now() - t} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message.split('\n').slice(0, 6).join('\n     ')}`);
+  } finally {
+    await context.close();
+  }
+}
+function expect(cond, what) {
+  if (!cond) throw new Error(what);
+}
+const text = (page, sel) => page.locator(sel).first().innerText();
+
+await check('experiments page lists and searches experiments', async (page) => {
+  await go(page, '/');
+  await page.getByRole('link', { name: 'digits-classifier' }).waitFor();
+  await page.getByRole('link', { name: 'empty-experiment' }).waitFor();
+  await page.getByLabel('Search experiments by name').fill('digits');
+  await page.waitForFunction(() => !document.body.innerText.includes('empty-experiment'));
+  expect(page.url().includes('q=digits'), 'search is in the URL: ' + page.url());
+});
+
+await check('experiments can be created, renamed and deleted', async (page) => {
+  page.on('dialog', (d) => d.accept());
+  await go(page, '/experiments');
+  await page.getByLabel('New experiment name').fill('scratch');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByText('No runs in this experiment yet').waitFor();
+  expect(/#\/experiments\/\d+/.test(page.url()), 'navigated to the new experiment: ' + page.url());
+  await go(page, '/experiments');
+  const id = await page.locator('tr', { has: page.getByRole('link', { name: 'scratch' }) }).getAttribute('data-experiment');
+  const row = page.locator(`tr[data-experiment="${id}"]`);
+  await row.getByRole('button', { name: 'Rename' }).click();
+  await row.getByLabel('Experiment name').fill('scratch-renamed');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('link', { name: 'scratch-renamed' }).waitFor();
+  await page.locator('tr', { has: page.getByRole('link', { name: 'scratch-renamed' }) }).getByRole('button', { name: 'Delete' }).click();
+  await page.waitForFunction(() => !document.body.innerText.includes('scratch-renamed'));
+});
+
+await check('runs table shows runs, picked columns and children under their parent', async (page) => {
+  await go(page, `/experiments/${exp}`);
+  await page.locator('[data-testid=runs-table] .vrow[data-run]').first().waitFor();
+  const names = await page.locator('.vrow[data-run] .name a').allInnerTexts();
+  expect(names.length === 4, `4 runs, got ${names.join(', ')}`);
+  const sweep = names.indexOf('sweep');
+  expect(sweep >= 0 && names.slice(sweep + 1, sweep + 3).sort().join() === 'lr-0.01,lr-0.1', 'children follow their parent: ' + names.join(', '));
+  const head = await text(page, '.vhead');
+  expect(head.includes('loss') && head.includes('lr'), 'default columns include metrics and params: ' + head);
+  // pick a tag column through the picker
+  await page.getByRole('button', { name: /Columns/ }).click();
+  await page.getByRole('dialog').getByLabel('team').check();
+  await page.waitForFunction(() => document.querySelector('.vhead')?.textContent?.includes('team'));
+  expect(page.url().includes('tags.team'), 'columns are in the URL');
+});
+
+await check('sorting asks the server (order_by) and reorders rows', async (page) => {
+  await go(page, `/experiments/${exp}?group=0&cols=params.lr,metrics.loss`);
+  await page.locator('.vrow[data-run]').first().waitFor();
+  await page.locator('.vhead button', { hasText: 'lr' }).click();
+  await page.waitForFunction(() => location.hash.includes('order='));
+  await page.waitForFunction(() => document.querySelector('.vrow[data-run] .name a')?.textContent === 'baseline');
+  await page.locator('.vhead button', { hasText: 'lr' }).click();
+  await page.waitForFunction(() => document.querySelector('.vrow[data-run] .name a')?.textContent === 'lr-0.01');
+});
+
+await check('a bad filter shows the server error inline, a good one filters', async (page) => {
+  await go(page, `/experiments/${exp}`);
+  await page.locator('.vrow[data-run]').first().waitFor();
+  await page.getByLabel('Filter runs').fill('metrics.loss >> 3');
+  await page.getByRole('button', { name: 'Search' }).click();
+  const err = page.getByTestId('filter-error');
+  await err.waitFor();
+  const msg = await err.innerText();
+  expect(/metrics\.loss/.test(msg) && /invalid filter/i.test(msg), 'error names the filter: ' + msg);
+  expect((await page.locator('.filter-error mark').count()) === 1, 'the bad token is marked');
+  await page.getByLabel('Filter runs').fill("params.lr = '0.1'");
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.vrow[data-run]').length === 1);
+  expect((await text(page, '.vrow[data-run] .name a')) === 'lr-0.1', 'filter kept lr-0.1');
+});
+
+await check('two selected runs compare side by side', async (page) => {
+  await go(page, `/experiments/${exp}`);
+  await page.locator('.vrow[data-run]').first().waitFor();
+  await page.getByLabel('Select lr-0.01').check();
+  await page.getByLabel('Select lr-0.1').check();
+  await page.getByRole('link', { name: /Compare 2/ }).click();
+  const table = page.getByTestId('compare-table');
+  await table.waitFor();
+  const t = await table.innerText();
+  expect(t.includes('lr-0.01') && t.includes('lr-0.1'), 'both runs are columns');
+  expect((await table.locator('tr.differs[data-key=lr]').count()) === 1, 'lr is marked as differing');
+  expect((await table.locator('tr.differs[data-key=batch_size]').count()) === 0, 'batch_size is the same');
+  await page.locator('.chart canvas').first().waitFor();
+});
+
+await check('run page deep link: params, metrics, tags, description, parent, datasets, logs, artifacts', async (page) => {
+  await go(page, `/runs/${data.baseline.info.run_id}`);
+  await page.getByRole('heading', { name: /baseline/ }).waitFor();
+  expect((await text(page, '[data-testid=params]')).includes('logreg'), 'params');
+  expect((await text(page, '[data-testid=metrics]')).includes('accuracy'), 'metrics');
+  expect((await text(page, '[data-testid=tags]')).includes('vision'), 'tags');
+  await page.getByText('Logistic regression baseline').waitFor();
+  expect((await text(page, '[data-testid=datasets]')).includes('digits-train'), 'datasets');
+  await page.getByTestId('log-stdout.txt').waitFor();
+  expect((await text(page, '[data-testid="log-stdout.txt"]')).includes('epoch 2'), 'stdout log');
+  expect((await text(page, '[data-testid="log-stderr.txt"]')).includes('skipped'), 'stderr log');
+  await page.getByRole('link', { name: /config\.json/ }).waitFor();
+  await go(page, `/runs/${data.child1.info.run_id}`);
+  await page.getByTestId('parent-link').waitFor();
+  await go(page, `/runs/${data.parent.info.run_id}`);
+  const kids = await page.getByTestId('children').innerText();
+  expect(kids.includes('lr-0.01') && kids.includes('lr-0.1'), 'children listed: ' + kids);
+});
+
+/** Counts painted pixels of the first chart canvas (uPlot draws series on one canvas). */
+const painted = (page) =>
+  page.evaluate(() => {
+    const c = document.querySelector('.chart canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+
+await check('a chart draws, with x modes, log scale and smoothing', async (page) => {
+  await go(page, `/charts?runs=${data.child1.info.run_id},${data.child2.info.run_id}&keys=loss`);
+  await page.locator('.chart canvas').waitFor();
+  expect((await painted(page)) > 500, 'the canvas has drawn pixels');
+  expect((await text(page, '.chart figcaption')).includes('600 points'), 'both series counted: ' + (await text(page, '.chart figcaption')));
+  for (const x of ['time', 'relative']) {
+    await page.getByLabel('X axis').selectOption(x);
+    await page.waitForFunction((x) => location.hash.includes('x=' + x), x);
+    await page.locator('.chart canvas').waitFor();
+    expect((await painted(page)) > 500, `draws with x=${x}`);
+  }
+  await page.getByLabel('Log scale').check();
+  await page.waitForFunction(() => location.hash.includes('log=1'));
+  await page.locator('.chart canvas').waitFor();
+  expect((await painted(page)) > 500, 'draws on a log scale');
+  await go(page, `/charts?runs=${data.child1.info.run_id}&keys=loss&smooth=0.9`);
+  await page.locator('.chart canvas').waitFor();
+  expect((await painted(page)) > 500, 'draws smoothed');
+});
+
+await check('artifacts preview: JSON, YAML, CSV table, text, PNG', async (page) => {
+  const base = `/runs/${data.baseline.info.run_id}/artifacts`;
+  await go(page, `${base}/config.json`);
+  await page.locator('pre.json').waitFor();
+  expect((await text(page, 'pre.json')).includes('"model": "logreg"'), 'JSON pretty-printed');
+  await go(page, `${base}/params.yaml`);
+  await page.locator('pre.yaml .y-key').first().waitFor();
+  await go(page, `${base}/predictions.csv`);
+  await page.getByTestId('csv-table').waitFor();
+  expect((await page.locator('[data-testid=csv-table] tbody tr').count()) === 4, 'CSV rows');
+  expect((await text(page, '[data-testid=csv-table]')).includes('1, maybe'), 'quoted CSV field');
+  await go(page, `${base}/notes.txt`);
+  await page.getByText('No augmentation.').waitFor();
+  await go(page, `${base}/plots/confusion.png`);
+  const img = page.locator('img.artifact-image');
+  await img.waitFor();
+  await page.waitForFunction(() => document.querySelector('img.artifact-image')?.naturalWidth === 96);
+  expect((await page.locator('[data-testid=artifact-tree] li.on').innerText()).includes('confusion.png'), 'tree opened to the file');
+  const dl = await page.getByRole('link', { name: 'Download' }).getAttribute('href');
+  const res = await fetch(ui.url + dl);
+  expect(res.ok && (await res.arrayBuffer()).byteLength > 100, 'download link serves the file');
+});
+
+await check('a Core ML model artifact shows its model card', async (page) => {
+  if (!data.model) throw new Error('this ringo binary could not convert the test model');
+  await go(page, `/runs/${data.baseline.info.run_id}/artifacts/model/Relu.mlmodel`);
+  const card = page.getByTestId('model-card');
+  await card.waitFor();
+  const t = await card.innerText();
+  expect(t.includes('neuralNetwork') && t.includes('MultiArray') && t.includes('activation'), 'model card: ' + t.slice(0, 200));
+});
+
+await check('empty and missing states are designed, not blank', async (page) => {
+  await go(page, '/experiments/999999');
+  await page.getByText(/not found|does not exist/i).first().waitFor();
+  await go(page, '/runs/0123456789abcdef0123456789abcdef');
+  await page.getByRole('alert').waitFor();
+  await go(page, '/nowhere');
+  await page.getByText('No such page').waitFor();
+});
+
+await browser.close();
+await ui.stop();
+await ringo.stop();
+console.log(failed ? `${failed} check(s) failed` : 'all checks passed');
+process.exit(failed ? 1 : 0);
