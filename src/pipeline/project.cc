@@ -292,7 +292,8 @@ std::string RenderCommand(const EntryPoint& entry, const std::map<std::string, s
     }
     out += cmd[i];
   }
-  for (const auto& [k, v] : extra) out += " --" + k + " " + ShellQuote(v);
+  // The name is quoted too: -P 'x;rm -rf ~=1' must stay one word, as MLflow's values do.
+  for (const auto& [k, v] : extra) out += " " + ShellQuote("--" + k) + " " + ShellQuote(v);
   return out;
 }
 

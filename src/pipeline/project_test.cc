@@ -519,6 +519,19 @@ TEST(RenderCommandTest, RenderedValuesReachTheCommandUnchanged) {
   EXPECT_EQ(ThroughShell(RenderCommand(e, {{"v", nasty}}, {}).substr(10)), nasty);
 }
 
+TEST(RenderCommandTest, ExtraParameterNamesCannotInjectCommands) {
+  // -P 'x;echo injected=1' must stay one word, not run a second command.
+  std::string cmd = RenderCommand(Entry("printf '%s|'"), {}, {{"x;echo injected", "1"}});
+  FILE* f = popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string out;
+  char buf[256];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  pclose(f);
+  EXPECT_EQ(out, "--x;echo injected|1|");
+}
+
 // ------------------------------------------------------------------- PlanSteps
 
 Step MakeStep(const std::string& name, std::vector<std::string> needs = {},
