@@ -188,6 +188,10 @@ TEST_F(ProjectTest, BadYamlReportsItsLine) {
   const std::vector<Case> cases = {
       {"name: x\nentry_points:\n  main:\n    command: echo\n   parameters: {a: 1}\n", "line 5"},
       {"name: x\nentry_points:\n\tmain:\n    command: echo\n", "line 3"},
+      // Unclosed at the end of the file: the last line, not one past it.
+      {"name: x\nentry_points:\n  main:\n    command: echo\n  bad: [1, 2\n", "line 5"},
+      {"name: x\n\n\n\nentry_points: {main: {command: echo}\n", "line 5"},
+      {"name: x\nentry_points: {main: {command: echo}", "line 2"},
       {"name: x\n  indented: wrong\n", "line 2"},
   };
   for (const Case& c : cases) {
