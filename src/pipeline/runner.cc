@@ -511,6 +511,12 @@ class PipelineRun {
         std::map<std::string, std::string> hit_tags;
         for (const Json& t : hit["data"].value("tags", Json::array()))
           hit_tags[t.value("key", "")] = t.value("value", "");
+        // The newest run with the key may itself be a cache hit, which has no output artifacts:
+        // restore from (and point at) the run that produced them.
+        if (auto origin = hit_tags.find("ringo.cacheHit");
+            origin != hit_tags.end() && !origin->second.empty()) {
+          hit_id = origin->second;
+        }
         Status restored = RestoreOutputs(*c, name, hit_id, hit_tags);
         if (restored.ok()) {
           tags.push_back({"ringo.cacheHit", hit_id});
