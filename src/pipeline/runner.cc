@@ -430,10 +430,15 @@ class PipelineRun {
         std::lock_guard lock(g_console);
         std::cerr << "ringo: step " << name << " failed: " << s.message() << std::endl;
       }
-      std::string state;
+      std::string state, run_id;
       {
         std::lock_guard lock(mu_);
         state = states_[name].state;
+        run_id = states_[name].run_id;
+      }
+      // The step's run may already exist: it failed, it is not still running.
+      if (!run_id.empty()) {
+        if (auto c = tracker_.Connect(); c.ok()) (void)EndRun(**c, run_id, "FAILED");
       }
       if (state == "running") Finish(name, "failed");
     }

@@ -520,6 +520,18 @@ class PipelineTest(RunTestCase):
                 self.assertEqual(f.read(), "(a 2 input-v1)")
         self.assertEqual([x["step"] for x in self.ledger_lines()], ["a", "b", "c"])
 
+    def test_step_that_cannot_start_ends_its_run_failed(self):
+        root = self.write_pipeline()
+        # A file where b's output directory must go: b's run exists before that fails.
+        write(os.path.join(root, ".ringo", "outputs", "b"), "in the way")
+        rc, run_id, status, steps, out = self.run_pipeline(root)
+        self.assertEqual((rc, status), (1, "FAILED"), out)
+        self.assertEqual(steps, {"a": "ran", "b": "failed", "c": "skipped"})
+        self.assertIn("cannot create output directory", out)
+        runs = self.step_runs(run_id)
+        self.assertEqual(runs["b"][0]["status"], "FAILED")
+        self.assertEqual(self.executed(), ["a"])
+
     def test_undeclared_pipeline_parameter_is_rejected(self):
         root = self.write_pipeline()
         rc, _, _, _, out = self.run_pipeline(root, "-P", "nope=1")
