@@ -62,7 +62,7 @@ Result<std::map<std::string, std::string>> ResolveParameters(
     const std::filesystem::path& base, std::map<std::string, std::string>* extra);
 
 // Renders the command: each {name} of a declared parameter becomes its shell-quoted value;
-// extra parameters are appended as --name 'value'. Other braces are left alone.
+// extra parameters are appended as --name value, both quoted. Other braces are left alone.
 std::string RenderCommand(const EntryPoint& entry, const std::map<std::string, std::string>& values,
                           const std::map<std::string, std::string>& extra);
 

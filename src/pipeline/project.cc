@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <fstream>
 #include <regex>
 #include <set>
 
@@ -125,6 +126,17 @@ Result<Step> ParseStep(const YAML::Node& node, size_t index) {
   return s;
 }
 
+// Lines of a text file (a last line without a newline counts).
+int CountLines(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  int lines = 0;
+  char prev = '\n';
+  for (char c; in.get(c); prev = c) {
+    if (c == '\n') ++lines;
+  }
+  return prev == '\n' ? lines : lines + 1;
+}
+
 }  // namespace
 
 Result<Project> LoadProject(const fs::path& dir) {
@@ -136,6 +148,13 @@ Result<Project> LoadProject(const fs::path& dir) {
   try {
     root = YAML::LoadFile(file.string());
   } catch (const YAML::ParserException& e) {
+    // An unclosed bracket or quote is noticed at the end of the input, which yaml-cpp marks one
+    // line past the last one when the file ends with a newline: name the last line instead.
+    int lines = CountLines(file);
+    if (e.mark.line >= lines && lines > 0) {
+      return InvalidArgument("MLproject: bad YAML at the end of the file (line " +
+                             std::to_string(lines) + "): " + e.msg);
+    }
     return InvalidArgument("MLproject: bad YAML at line " + std::to_string(e.mark.line + 1) +
                            ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
   } catch (const std::exception& e) {
@@ -292,7 +311,8 @@ std::string RenderCommand(const EntryPoint& entry, const std::map<std::string, s
     }
     out += cmd[i];
   }
-  for (const auto& [k, v] : extra) out += " --" + k + " " + ShellQuote(v);
+  // The name is quoted too: -P 'x;rm -rf ~=1' must stay one word, as MLflow's values do.
+  for (const auto& [k, v] : extra) out += " " + ShellQuote("--" + k) + " " + ShellQuote(v);
   return out;
 }
 

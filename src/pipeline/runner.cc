@@ -430,10 +430,15 @@ class PipelineRun {
         std::lock_guard lock(g_console);
         std::cerr << "ringo: step " << name << " failed: " << s.message() << std::endl;
       }
-      std::string state;
+      std::string state, run_id;
       {
         std::lock_guard lock(mu_);
         state = states_[name].state;
+        run_id = states_[name].run_id;
+      }
+      // The step's run may already exist: it failed, it is not still running.
+      if (!run_id.empty()) {
+        if (auto c = tracker_.Connect(); c.ok()) (void)EndRun(**c, run_id, "FAILED");
       }
       if (state == "running") Finish(name, "failed");
     }
@@ -511,6 +516,12 @@ class PipelineRun {
         std::map<std::string, std::string> hit_tags;
         for (const Json& t : hit["data"].value("tags", Json::array()))
           hit_tags[t.value("key", "")] = t.value("value", "");
+        // The newest run with the key may itself be a cache hit, which has no output artifacts:
+        // restore from (and point at) the run that produced them.
+        if (auto origin = hit_tags.find("ringo.cacheHit");
+            origin != hit_tags.end() && !origin->second.empty()) {
+          hit_id = origin->second;
+        }
         Status restored = RestoreOutputs(*c, name, hit_id, hit_tags);
         if (restored.ok()) {
           tags.push_back({"ringo.cacheHit", hit_id});

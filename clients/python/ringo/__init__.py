@@ -4,6 +4,7 @@ Two layers:
   - RingoClient: one method per REST endpoint, raising RingoError on failure.
   - module functions (set_experiment, start_run, log_metric, ...) shaped like
     mlflow's fluent API, acting on the active run of the calling thread.
+  - run(): runs an MLproject with `ringo run` as a nested run, like mlflow.run().
 """
 
 from .client import (
@@ -53,5 +54,6 @@ from .fluent import (
     set_tracking_uri,
     start_run,
 )
+from .projects import ExecutionError, ProjectRun, run
 
 __version__ = "0.1.0"
