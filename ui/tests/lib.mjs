@@ -53,8 +53,12 @@ export function startRingo(store) {
 
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2' };
 
-/** The UI at $RINGO_UI_URL, or ui/dist served here with /api and /ajax-api proxied to ringo. */
+/**
+ * The UI: ringo itself when RINGO_UI_EMBEDDED=1 (the binary serves its embedded UI at /), the UI at
+ * $RINGO_UI_URL, or ui/dist served here with /api and /ajax-api proxied to ringo.
+ */
 export async function startUi(ringoUrl) {
+  if (process.env.RINGO_UI_EMBEDDED === '1') return { url: ringoUrl.replace(/\/$/, ''), stop: async () => {} };
   if (process.env.RINGO_UI_URL) return { url: process.env.RINGO_UI_URL.replace(/\/$/, ''), stop: async () => {} };
   const dist = join(uiDir, 'dist');
   if (!existsSync(join(dist, 'index.html'))) execFileSync('npm', ['run', 'build'], { cwd: uiDir, stdio: 'inherit' });
