@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "api/deploy_handlers.h"
 #include "api/request.h"
 #include "api/ui_assets.h"
 #include "common/hash.h"
@@ -1404,6 +1405,8 @@ void Api::Register(http::Router& router) {
                body += extra + "]}";
                return JsonResponse(std::move(body));
              }));
+
+  if (deploy_) RegisterDeploy(router, deploy_);
 
   // ---------------- web UI ----------------
   // index.html at / (routing happens in the URL hash); hashed assets are immutable.

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "artifacts/artifacts.h"
+#include "deploy/deploy.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -24,6 +25,9 @@ class Api {
   Api(store::Store* store, artifacts::LocalRepository* artifacts)
       : store_(store), artifacts_(artifacts) {}
 
+  // Adds the delivery endpoints (admin and device API) served by `deploy`; call before Register.
+  void AttachDeploy(deploy::Service* deploy) { deploy_ = deploy; }
+
   void Register(http::Router& router);
   // Lets /metrics include the server's request counters. Call once the server has started.
   void AttachServer(http::Server* server) { server_.store(server); }
@@ -32,6 +36,7 @@ class Api {
   store::Store* store_;
   artifacts::LocalRepository* artifacts_;
   std::atomic<http::Server*> server_{nullptr};
+  deploy::Service* deploy_ = nullptr;
 };
 
 // The HTTP error response for a failed Status (see the mapping above).

@@ -242,6 +242,55 @@ int Main(int argc, char** argv) {
                                 "Run to attach the files to (default: a new run)");
     add_common(models_register);
 
+    // ---- delivery ----
+    std::string dep_collection, dep_channel, dep_id, dep_reason;
+    std::vector<std::string> dep_models;
+    int dep_rollout = 100;
+    bool dep_force = false;
+    auto* collections = app.add_subcommand("collections", "Collections of models shipped together");
+    collections->require_subcommand(1);
+    auto* coll_create = collections->add_subcommand("create", "Create a collection");
+    coll_create->add_option("name", dep_collection)->required();
+    coll_create->add_option("--model", dep_models, "Registered model (repeatable)")->required();
+    auto* coll_list = collections->add_subcommand("list", "List collections and their channels");
+    auto* deployments = app.add_subcommand("deployments", "Immutable snapshots of a collection");
+    deployments->require_subcommand(1);
+    auto* dep_create =
+        deployments->add_subcommand("create", "Freeze model versions; prints the deployment id");
+    dep_create->add_option("collection", dep_collection)->required();
+    dep_create->add_option("--model", dep_models, "NAME=VERSION (repeatable)")->required();
+    auto* channels = app.add_subcommand("channels", "Staging/release channels of a collection");
+    channels->require_subcommand(1);
+    auto* ch_promote = channels->add_subcommand("promote", "Point a channel at a deployment");
+    ch_promote->add_option("collection", dep_collection)->required();
+    ch_promote->add_option("channel", dep_channel)->required();
+    ch_promote->add_option("deployment", dep_id)->required();
+    ch_promote->add_option("--rollout", dep_rollout, "Percent of devices (staged rollout)")
+        ->capture_default_str();
+    ch_promote->add_option("--reason", dep_reason, "Why (recorded in the history)");
+    ch_promote->add_flag("--force", dep_force,
+                         "Promote despite a breaking interface change (needs --reason)");
+    auto* ch_rollout =
+        channels->add_subcommand("rollout", "Change the rollout percent (100 completes it)");
+    ch_rollout->add_option("collection", dep_collection)->required();
+    ch_rollout->add_option("channel", dep_channel)->required();
+    ch_rollout->add_option("percent", dep_rollout)->required();
+    ch_rollout->add_option("--reason", dep_reason, "Why (recorded in the history)");
+    auto* ch_rollback = channels->add_subcommand("rollback", "Back to the previous deployment");
+    ch_rollback->add_option("collection", dep_collection)->required();
+    ch_rollback->add_option("channel", dep_channel)->required();
+    ch_rollback->add_option("--reason", dep_reason, "Why (recorded in the history)");
+    auto* ch_history = channels->add_subcommand("history", "Every change of a channel");
+    ch_history->add_option("collection", dep_collection)->required();
+    ch_history->add_option("channel", dep_channel)->required();
+    auto* deploy_cmd = app.add_subcommand("deploy", "Delivery settings");
+    deploy_cmd->require_subcommand(1);
+    auto* deploy_keys = deploy_cmd->add_subcommand("keys", "Print the manifest signing public key");
+    for (auto* c : {coll_create, coll_list, dep_create, ch_promote, ch_rollout, ch_rollback,
+                    ch_history, deploy_keys}) {
+      add_common(c);
+    }
+
     std::vector<std::string> predict_inputs;
     bool predict_json = false;
     auto* predict = app.add_subcommand("predict", "Run a Core ML model on the reference evaluator");
@@ -456,6 +505,96 @@ int Main(int argc, char** argv) {
                       << (*card).value("sha256", "") << "\n";
           }
         }
+        return Status::Ok();
+      });
+    }
+
+    if (collections->parsed() || deployments->parsed() || channels->parsed() ||
+        deploy_cmd->parsed()) {
+      return with_client([&](client::Client& c) -> Status {
+        const char* user = std::getenv("USER");
+        std::string actor = user ? user : "cli";
+        Json out;
+        if (coll_create->parsed()) {
+          ASSIGN_OR_RETURN(out, c.Post("/api/ringo/v1/collections",
+                                       Json{{"name", dep_collection}, {"models", dep_models}}));
+          if (!common.json) std::cout << "collection " << dep_collection << "\n";
+        } else if (coll_list->parsed()) {
+          ASSIGN_OR_RETURN(out, c.Get("/api/ringo/v1/collections", {}));
+          if (!common.json) {
+            for (const Json& col : out.value("collections", Json::array())) {
+              std::cout << col.value("name", "") << "  models:";
+              for (const Json& m : col.value("models", Json::array()))
+                std::cout << " " << m.get<std::string>();
+              std::cout << "\n";
+              for (const Json& ch : col.value("channels", Json::array())) {
+                std::cout << "  " << ch.value("name", "") << " -> " << ch.value("deployment_id", "")
+                          << " (" << ch.value("rollout", 100) << "%)\n";
+              }
+            }
+          }
+        } else if (dep_create->parsed()) {
+          Json models = Json::object();
+          for (const std::string& m : dep_models) {
+            size_t eq = m.find('=');
+            if (eq == std::string::npos || eq == 0)
+              return InvalidArgument("--model expects NAME=VERSION; got '" + m + "'");
+            models[m.substr(0, eq)] = m.substr(eq + 1);
+          }
+          ASSIGN_OR_RETURN(out, c.Post("/api/ringo/v1/deployments",
+                                       Json{{"collection", dep_collection}, {"models", models}}));
+          if (!common.json) std::cout << out["deployment"].value("id", "") << "\n";
+        } else if (ch_promote->parsed()) {
+          Json body{{"collection", dep_collection},
+                    {"channel", dep_channel},
+                    {"deployment_id", dep_id},
+                    {"rollout", dep_rollout},
+                    {"reason", dep_reason},
+                    {"force", dep_force},
+                    {"actor", actor}};
+          ASSIGN_OR_RETURN(out, c.Post("/api/ringo/v1/channels/promote", body));
+        } else if (ch_rollout->parsed()) {
+          ASSIGN_OR_RETURN(
+              out, c.Post("/api/ringo/v1/channels/rollout", Json{{"collection", dep_collection},
+                                                                 {"channel", dep_channel},
+                                                                 {"rollout", dep_rollout},
+                                                                 {"reason", dep_reason},
+                                                                 {"actor", actor}}));
+        } else if (ch_rollback->parsed()) {
+          ASSIGN_OR_RETURN(
+              out, c.Post("/api/ringo/v1/channels/rollback", Json{{"collection", dep_collection},
+                                                                  {"channel", dep_channel},
+                                                                  {"reason", dep_reason},
+                                                                  {"actor", actor}}));
+        } else if (ch_history->parsed()) {
+          ASSIGN_OR_RETURN(out, c.Get("/api/ringo/v1/channels/history",
+                                      {{"collection", dep_collection}, {"channel", dep_channel}}));
+          if (!common.json) {
+            for (const Json& h : out.value("history", Json::array())) {
+              std::cout << FormatTime(h.value("time", int64_t{0})) << "  " << h.value("action", "")
+                        << "  " << (h.value("from", "").empty() ? "-" : h.value("from", ""))
+                        << " -> " << h.value("to", "") << "  " << h.value("rollout", 100)
+                        << "%  by " << h.value("actor", "")
+                        << (h.value("reason", "").empty() ? ""
+                                                          : "  (" + h.value("reason", "") + ")")
+                        << (h.value("forced", false) ? "  FORCED" : "") << "\n";
+            }
+          }
+        } else if (deploy_keys->parsed()) {
+          ASSIGN_OR_RETURN(out, c.Get("/api/deploy/v1/keys", {}));
+          if (!common.json)
+            std::cout << out.value("algorithm", "") << " " << out.value("public_key", "") << "\n";
+        }
+        if (out.contains("channel") && !common.json) {
+          const Json& ch = out["channel"];
+          std::cout << dep_collection << "/" << ch.value("name", "") << " -> "
+                    << ch.value("deployment_id", "") << " (" << ch.value("rollout", 100) << "%"
+                    << (ch.contains("previous_deployment_id")
+                            ? ", others on " + ch.value("previous_deployment_id", "")
+                            : "")
+                    << ")\n";
+        }
+        if (common.json) std::cout << out.dump(2) << "\n";
         return Status::Ok();
       });
     }

@@ -50,6 +50,9 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   svc->repo_ = std::make_unique<artifacts::LocalRepository>(svc->artifact_root_);
   RETURN_IF_ERROR(svc->repo_->Init());
   svc->api_ = std::make_unique<api::Api>(svc->store_.get(), svc->repo_.get());
+  // Delivery state lives in the store; the signing key and model blobs beside it.
+  ASSIGN_OR_RETURN(svc->deploy_, deploy::Service::Open(svc->store_.get(), svc->repo_.get(), base / "deploy"));
+  svc->api_->AttachDeploy(svc->deploy_.get());
   auto router = std::make_shared<http::Router>();
   svc->api_->Register(*router);
   http::ServerOptions server_options;

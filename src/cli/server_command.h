@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "artifacts/artifacts.h"
 #include "common/status.h"
+#include "deploy/deploy.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -43,6 +44,7 @@ class TrackingService {
   std::filesystem::path db_path_, artifact_root_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<artifacts::LocalRepository> repo_;
+  std::unique_ptr<deploy::Service> deploy_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<http::Server> server_;
   std::string url_;

@@ -149,7 +149,29 @@ CREATE TABLE model_version_tags (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2};
+// Migration 3: versioned JSON documents and append-only event logs, for components above the
+// store that keep small structured state (delivery: collections, deployments, channels, their
+// history, device telemetry).
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE documents (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  updated_time INTEGER NOT NULL,
+  PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (kind, key, seq)
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
 
 }  // namespace
 

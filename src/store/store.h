@@ -194,6 +194,22 @@ struct ModelVersionPage {
   std::string next_page_token;
 };
 
+// ---- documents and events (state of components above the store) ----
+
+struct Document {
+  std::string kind;
+  std::string key;
+  std::string value;     // JSON
+  int64_t revision = 0;  // 1 on creation, +1 per write
+  int64_t updated_time = 0;
+};
+
+struct Event {
+  int64_t seq = 0;
+  int64_t time = 0;
+  std::string value;  // JSON
+};
+
 // Counters for /metrics.
 struct StoreStats {
   int64_t write_queue_depth = 0;
@@ -265,8 +281,8 @@ class Store {
 
   // --- model registry ---
   // kAlreadyExists for a taken name; kNotFound for unknown models/versions/aliases.
-  virtual void CreateRegisteredModel(std::string name, std::string description, std::vector<Tag> tags,
-                                     DoneWith<RegisteredModel> done) = 0;
+  virtual void CreateRegisteredModel(std::string name, std::string description,
+                                     std::vector<Tag> tags, DoneWith<RegisteredModel> done) = 0;
   virtual Result<RegisteredModel> GetRegisteredModel(const std::string& name) = 0;
   virtual void RenameRegisteredModel(std::string name, std::string new_name,
                                      DoneWith<RegisteredModel> done) = 0;
@@ -294,6 +310,23 @@ class Store {
   virtual void SetModelVersionTag(std::string name, int64_t version, Tag tag, Done done) = 0;
   virtual void DeleteModelVersionTag(std::string name, int64_t version, std::string key,
                                      Done done) = 0;
+
+  // --- documents and events ---
+  // Writes a document. With expected_revision >= 0 the write happens only if the stored revision
+  // equals it (0: the document must not exist), else kFailedPrecondition: optimistic
+  // concurrency for read-modify-write. With `event` non-empty, appends it to the (kind, key)
+  // event log in the same transaction. Returns the new revision.
+  virtual void PutDocument(std::string kind, std::string key, std::string value,
+                           int64_t expected_revision, std::string event,
+                           DoneWith<int64_t> done) = 0;
+  virtual Result<Document> GetDocument(const std::string& kind, const std::string& key) = 0;
+  // Documents of a kind whose key starts with `prefix`, in key order.
+  virtual Result<std::vector<Document>> ListDocuments(const std::string& kind,
+                                                      const std::string& prefix) = 0;
+  virtual void AppendEvent(std::string kind, std::string key, std::string value, Done done) = 0;
+  // Events of (kind, key) after `after_seq`, oldest first, at most `limit`.
+  virtual Result<std::vector<Event>> ListEvents(const std::string& kind, const std::string& key,
+                                                int64_t after_seq, int64_t limit) = 0;
 
   virtual StoreStats Stats() = 0;
 

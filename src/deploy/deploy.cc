@@ -1,0 +1,632 @@
+// Over-the-air delivery service: state in store documents, blobs on disk, Ed25519 manifests.
+#include "deploy/deploy.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "common/hash.h"
+#include "common/paths.h"
+#include "common/util.h"
+#include "coreml/coreml.h"
+
+namespace ringo::deploy {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kCollection = "collection";
+constexpr const char* kDeployment = "deployment";
+constexpr const char* kChannel = "channel";
+constexpr const char* kTelemetry = "telemetry";
+
+Status ValidName(const std::string& what, const std::string& name) {
+  if (name.empty() || name.size() > 128)
+    return InvalidArgument(what + " name must be 1 to 128 characters");
+  for (unsigned char c : name) {
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) {
+      return InvalidArgument("invalid " + what + " name '" + name +
+                             "': use letters, digits, '-', '_' and '.'");
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- a deterministic ustar archive of a directory (the .mlpackage blob) ----
+
+void OctalField(char* field, size_t width, uint64_t value) {
+  std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1),
+                static_cast<unsigned long long>(value));
+}
+
+Status AppendTarEntry(std::string* out, const std::string& name, bool dir, std::string_view data) {
+  char header[512] = {};
+  std::string path = dir ? name + "/" : name;
+  if (path.size() > 100) {
+    // ustar splits long names into prefix (155) and name (100) at a '/'.
+    size_t split = path.rfind('/', path.size() - 2 > 155 ? 155 : path.size() - 2);
+    if (split == std::string::npos || path.size() - split - 1 > 100 || split > 155) {
+      return InvalidArgument("path too long for the package archive: " + path);
+    }
+    std::memcpy(header + 345, path.data(), split);
+    std::memcpy(header, path.data() + split + 1, path.size() - split - 1);
+  } else {
+    std::memcpy(header, path.data(), path.size());
+  }
+  OctalField(header + 100, 8, dir ? 0755 : 0644);
+  OctalField(header + 108, 8, 0);
+  OctalField(header + 116, 8, 0);
+  OctalField(header + 124, 12, dir ? 0 : data.size());
+  OctalField(header + 136, 12, 0);  // mtime 0: the same package always archives the same
+  header[156] = dir ? '5' : '0';
+  std::memcpy(header + 257, "ustar", 6);
+  std::memcpy(header + 263, "00", 2);
+  std::memset(header + 148, ' ', 8);
+  unsigned sum = 0;
+  for (unsigned char c : header) sum += c;
+  std::snprintf(header + 148, 8, "%06o", sum);
+  header[155] = ' ';
+  out->append(header, 512);
+  if (!dir) {
+    out->append(data);
+    out->append((512 - data.size() % 512) % 512, '\0');
+  }
+  return Status::Ok();
+}
+
+Result<std::string> TarDirectory(const fs::path& dir) {
+  std::vector<std::pair<std::string, bool>> entries;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return Internal("cannot read '" + dir.string() + "': " + ec.message());
+    std::string rel = fs::relative(it->path(), dir).generic_string();
+    if (it->is_directory()) {
+      entries.emplace_back(rel, true);
+    } else if (it->is_regular_file()) {
+      entries.emplace_back(rel, false);
+    }
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string out;
+  std::string top = dir.filename().string();
+  RETURN_IF_ERROR(AppendTarEntry(&out, top, true, {}));
+  for (const auto& [rel, is_dir] : entries) {
+    std::string data;
+    if (!is_dir) {
+      std::ifstream in(dir / rel, std::ios::binary);
+      data.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    RETURN_IF_ERROR(AppendTarEntry(&out, top + "/" + rel, is_dir, data));
+  }
+  out.append(1024, '\0');
+  return out;
+}
+
+}  // namespace
+
+struct Service::Impl {
+  store::Store* store;
+  artifacts::LocalRepository* artifacts;
+  fs::path dir;
+  EVP_PKEY* key = nullptr;
+  std::string public_key;
+  std::mutex mu;  // serialises read-modify-write of channels within this process
+
+  ~Impl() { EVP_PKEY_free(key); }
+
+  template <typename T>
+  Result<T> Wait(const std::function<void(store::DoneWith<T>)>& start) {
+    return store::WaitFor<T>(start);
+  }
+
+  Result<int64_t> Put(const std::string& kind, const std::string& key, const json& value,
+                      int64_t expected, const std::string& event = "") {
+    return Wait<int64_t>([&](store::DoneWith<int64_t> done) {
+      store->PutDocument(kind, key, value.dump(), expected, event, std::move(done));
+    });
+  }
+
+  Result<json> Get(const std::string& kind, const std::string& key, int64_t* revision = nullptr) {
+    ASSIGN_OR_RETURN(store::Document d, store->GetDocument(kind, key));
+    if (revision) *revision = d.revision;
+    try {
+      return json::parse(d.value);
+    } catch (const std::exception& e) {
+      return Internal(kind + " '" + key + "' holds malformed JSON: " + e.what());
+    }
+  }
+
+  Status LoadKey() {
+    fs::path path = dir / "deploy_key.pem";
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+      FILE* f = std::fopen(path.c_str(), "r");
+      if (!f) return Internal("cannot read the signing key '" + path.string() + "'");
+      key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+      std::fclose(f);
+      if (!key) return Internal("the signing key '" + path.string() + "' is not a PEM private key");
+    } else {
+      EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
+      if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &key) <= 0) {
+        EVP_PKEY_CTX_free(ctx);
+        return Internal("cannot generate an Ed25519 key");
+      }
+      EVP_PKEY_CTX_free(ctx);
+      BIO* bio = BIO_new(BIO_s_mem());
+      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+      char* data = nullptr;
+      long len = BIO_get_mem_data(bio, &data);
+      std::string pem(data, static_cast<size_t>(len));
+      BIO_free(bio);
+      RETURN_IF_ERROR(WriteFileAtomic(path, pem));
+      fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, ec);
+    }
+    unsigned char raw[32];
+    size_t len = sizeof raw;
+    if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1)
+      return Internal("the signing key is not Ed25519");
+    public_key = Base64Encode(std::string_view(reinterpret_cast<char*>(raw), len));
+    return Status::Ok();
+  }
+
+  std::string Sign(std::string_view body) {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    unsigned char sig[64];
+    size_t len = sizeof sig;
+    std::string out;
+    if (EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key) == 1 &&
+        EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(body.data()),
+                       body.size()) == 1) {
+      out = Base64Encode(std::string_view(reinterpret_cast<char*>(sig), len));
+    }
+    EVP_MD_CTX_free(ctx);
+    return out;
+  }
+
+  // The artifact-store path a registry source refers to.
+  Result<fs::path> ResolveSource(const std::string& source) {
+    std::string rel;
+    auto strip = [](std::string_view uri) {
+      uri.remove_prefix(std::string_view("mlflow-artifacts:").size());
+      if (uri.substr(0, 2) == "//") {
+        size_t slash = uri.find('/', 2);
+        uri = slash == std::string_view::npos ? std::string_view() : uri.substr(slash);
+      }
+      while (!uri.empty() && uri.front() == '/') uri.remove_prefix(1);
+      return std::string(uri);
+    };
+    if (source.rfind("mlflow-artifacts:", 0) == 0) {
+      rel = strip(source);
+    } else if (source.rfind("runs:/", 0) == 0) {
+      std::string rest = source.substr(6);
+      size_t slash = rest.find('/');
+      ASSIGN_OR_RETURN(store::Run run, store->GetRun(rest.substr(0, slash)));
+      if (run.info.artifact_uri.rfind("mlflow-artifacts:", 0) != 0) {
+        return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
+      }
+      rel = strip(run.info.artifact_uri) +
+            (slash == std::string::npos ? "" : "/" + rest.substr(slash + 1));
+    } else {
+      return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
+    }
+    ASSIGN_OR_RETURN(fs::path p, artifacts->Resolve(rel));
+    auto is_model = [](const fs::path& f) {
+      std::string ext = ToLower(f.extension().string());
+      return ext == ".mlmodel" || ext == ".mlpackage";
+    };
+    if (is_model(p)) return p;
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      for (auto it = fs::recursive_directory_iterator(p, ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec || it.depth() > 2) break;
+        if (is_model(it->path())) return it->path();
+      }
+    }
+    return FailedPrecondition("source '" + source + "' holds no .mlmodel or .mlpackage");
+  }
+};
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::~Service() = default;
+
+Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
+                                               artifacts::LocalRepository* artifacts,
+                                               const fs::path& dir) {
+  auto impl = std::make_unique<Impl>();
+  impl->store = store;
+  impl->artifacts = artifacts;
+  impl->dir = dir;
+  std::error_code ec;
+  fs::create_directories(dir / "blobs", ec);
+  if (ec) return Internal("cannot create '" + (dir / "blobs").string() + "': " + ec.message());
+  RETURN_IF_ERROR(impl->LoadKey());
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+std::string Service::PublicKey() const { return impl_->public_key; }
+
+namespace {
+
+Collection ToCollection(const json& j) {
+  Collection c;
+  c.name = j.value("name", "");
+  c.models = j.value("models", std::vector<std::string>{});
+  c.creation_time = j.value("creation_time", int64_t{0});
+  return c;
+}
+
+Deployment ToDeployment(const json& j) {
+  Deployment d;
+  d.id = j.value("id", "");
+  d.collection = j.value("collection", "");
+  d.creation_time = j.value("creation_time", int64_t{0});
+  for (const json& m : j.value("models", json::array())) {
+    d.models.push_back(ModelEntry{m.value("name", ""), m.value("version", ""),
+                                  m.value("sha256", ""), m.value("size", int64_t{0}),
+                                  m.value("format", ""), m.value("interface_hash", "")});
+  }
+  return d;
+}
+
+Channel ToChannel(const std::string& collection, const std::string& name, const json& j,
+                  int64_t revision) {
+  Channel c;
+  c.collection = collection;
+  c.name = name;
+  c.deployment_id = j.value("deployment_id", "");
+  c.previous_deployment_id = j.value("previous_deployment_id", "");
+  c.rollout = j.value("rollout", 100);
+  c.updated_time = j.value("updated_time", int64_t{0});
+  c.revision = revision;
+  return c;
+}
+
+}  // namespace
+
+Result<Collection> Service::CreateCollection(const std::string& name,
+                                             const std::vector<std::string>& models) {
+  RETURN_IF_ERROR(ValidName("collection", name));
+  if (models.empty()) return InvalidArgument("a collection needs at least one model");
+  for (const auto& m : models) {
+    auto rm = impl_->store->GetRegisteredModel(m);
+    if (!rm.ok()) return NotFound("registered model '" + m + "' does not exist");
+  }
+  json j = {{"name", name}, {"models", models}, {"creation_time", NowMillis()}};
+  auto put = impl_->Put(kCollection, name, j, 0);
+  if (!put.ok()) {
+    if (put.status().code() == Code::kFailedPrecondition)
+      return AlreadyExists("collection '" + name + "' already exists");
+    return put.status();
+  }
+  return ToCollection(j);
+}
+
+Result<Collection> Service::GetCollection(const std::string& name) {
+  auto j = impl_->Get(kCollection, name);
+  if (!j.ok()) {
+    if (j.status().code() == Code::kNotFound)
+      return NotFound("collection '" + name + "' does not exist");
+    return j.status();
+  }
+  return ToCollection(*j);
+}
+
+Result<std::vector<Collection>> Service::ListCollections() {
+  ASSIGN_OR_RETURN(auto docs, impl_->store->ListDocuments(kCollection, ""));
+  std::vector<Collection> out;
+  for (const auto& d : docs) out.push_back(ToCollection(json::parse(d.value)));
+  return out;
+}
+
+Result<Deployment> Service::CreateDeployment(const std::string& collection,
+                                             const std::map<std::string, std::string>& versions) {
+  ASSIGN_OR_RETURN(Collection c, GetCollection(collection));
+  for (const auto& [name, version] : versions) {
+    if (std::find(c.models.begin(), c.models.end(), name) == c.models.end()) {
+      return InvalidArgument("model '" + name + "' is not part of collection '" + collection + "'");
+    }
+  }
+  json models = json::array();
+  for (const std::string& name : c.models) {
+    auto it = versions.find(name);
+    if (it == versions.end()) {
+      return InvalidArgument("deployment of '" + collection + "' names no version for model '" +
+                             name + "'");
+    }
+    auto number = ParseInt64(it->second);
+    if (!number)
+      return InvalidArgument("version '" + it->second + "' of model '" + name +
+                             "' is not a number");
+    ASSIGN_OR_RETURN(store::ModelVersion v, impl_->store->GetModelVersion(name, *number));
+    ASSIGN_OR_RETURN(fs::path source, impl_->ResolveSource(v.source));
+    auto model = coreml::Load(source);
+    if (!model.ok()) {
+      return InvalidArgument("model '" + name + "' version " + it->second +
+                             " is not a readable Core ML model: " + model.status().message());
+    }
+    coreml::Info info = coreml::Inspect(*model, source);
+    // The interface hash covers what an app binds to: features, labels, spec version.
+    json iface = json::parse(coreml::InfoToJson(info));
+    json contract = {{"inputs", iface["inputs"]},
+                     {"outputs", iface["outputs"]},
+                     {"class_labels", iface["class_labels"]},
+                     {"specification_version", iface["specification_version"]}};
+    std::string blob;
+    std::string format;
+    std::error_code ec;
+    if (fs::is_directory(source, ec)) {
+      ASSIGN_OR_RETURN(blob, TarDirectory(source));
+      format = "mlpackage.tar";
+    } else {
+      std::ifstream in(source, std::ios::binary);
+      blob.assign(std::istreambuf_iterator<char>(in), {});
+      format = "mlmodel";
+    }
+    std::string sha = Sha256Hex(blob);
+    fs::path blob_path = impl_->dir / "blobs" / sha;
+    if (!fs::exists(blob_path, ec)) RETURN_IF_ERROR(WriteFileAtomic(blob_path, blob));
+    models.push_back({{"name", name},
+                      {"version", it->second},
+                      {"sha256", sha},
+                      {"size", static_cast<int64_t>(blob.size())},
+                      {"format", format},
+                      {"interface_hash", Sha256Hex(contract.dump())}});
+  }
+  std::string id = "dep-" + NewId().substr(0, 16);
+  json j = {
+      {"id", id}, {"collection", collection}, {"creation_time", NowMillis()}, {"models", models}};
+  ASSIGN_OR_RETURN(int64_t rev, impl_->Put(kDeployment, id, j, 0));
+  (void)rev;
+  return ToDeployment(j);
+}
+
+Result<Deployment> Service::GetDeployment(const std::string& id) {
+  auto j = impl_->Get(kDeployment, id);
+  if (!j.ok()) {
+    if (j.status().code() == Code::kNotFound)
+      return NotFound("deployment '" + id + "' does not exist");
+    return j.status();
+  }
+  return ToDeployment(*j);
+}
+
+Result<Channel> Service::GetChannel(const std::string& collection, const std::string& channel) {
+  int64_t revision = 0;
+  auto j = impl_->Get(kChannel, collection + "/" + channel, &revision);
+  if (!j.ok()) {
+    if (j.status().code() == Code::kNotFound) {
+      return NotFound("channel '" + channel + "' of collection '" + collection +
+                      "' does not exist");
+    }
+    return j.status();
+  }
+  return ToChannel(collection, channel, *j, revision);
+}
+
+Result<std::vector<Channel>> Service::ListChannels(const std::string& collection) {
+  ASSIGN_OR_RETURN(auto docs, impl_->store->ListDocuments(kChannel, collection + "/"));
+  std::vector<Channel> out;
+  for (const auto& d : docs) {
+    out.push_back(ToChannel(collection, d.key.substr(collection.size() + 1), json::parse(d.value),
+                            d.revision));
+  }
+  return out;
+}
+
+namespace {
+
+// Writes a channel state and its history entry in one transaction; the revision check makes
+// concurrent changes (from other server replicas) fail instead of overwriting each other.
+Result<Channel> WriteChannel(Service::Impl& impl, const Channel& c, int64_t expected,
+                             const HistoryEntry& h) {
+  json state = {{"deployment_id", c.deployment_id},
+                {"previous_deployment_id", c.previous_deployment_id},
+                {"rollout", c.rollout},
+                {"updated_time", NowMillis()}};
+  json event = {{"action", h.action},   {"from", h.from_deployment}, {"to", h.to_deployment},
+                {"rollout", h.rollout}, {"actor", h.actor},          {"reason", h.reason},
+                {"forced", h.forced}};
+  ASSIGN_OR_RETURN(int64_t rev,
+                   impl.Put(kChannel, c.collection + "/" + c.name, state, expected, event.dump()));
+  Channel out = c;
+  out.revision = rev;
+  out.updated_time = state["updated_time"];
+  return out;
+}
+
+}  // namespace
+
+Result<Channel> Service::Promote(const std::string& collection, const std::string& channel,
+                                 const std::string& deployment_id, int rollout,
+                                 const std::string& reason, const std::string& actor, bool force) {
+  RETURN_IF_ERROR(ValidName("channel", channel));
+  if (rollout < 1 || rollout > 100)
+    return InvalidArgument("rollout must be between 1 and 100 percent");
+  if (force && reason.empty())
+    return InvalidArgument("--force needs a --reason, which is recorded");
+  ASSIGN_OR_RETURN(Deployment d, GetDeployment(deployment_id));
+  if (d.collection != collection) {
+    return InvalidArgument("deployment '" + deployment_id + "' belongs to collection '" +
+                           d.collection + "'");
+  }
+  std::lock_guard lock(impl_->mu);
+  Channel c;
+  c.collection = collection;
+  c.name = channel;
+  int64_t expected = 0;
+  auto current = GetChannel(collection, channel);
+  if (current.ok()) {
+    c = *current;
+    expected = current->revision;
+  } else if (current.status().code() != Code::kNotFound) {
+    return current.status();
+  }
+  if (c.deployment_id == deployment_id) {
+    return FailedPrecondition("channel '" + channel + "' already serves deployment '" +
+                              deployment_id + "'");
+  }
+  HistoryEntry h{0, "promote", c.deployment_id, deployment_id, rollout, actor, reason, force};
+  c.previous_deployment_id = c.deployment_id;
+  c.deployment_id = deployment_id;
+  c.rollout = c.previous_deployment_id.empty() ? 100 : rollout;
+  h.rollout = c.rollout;
+  return WriteChannel(*impl_, c, expected, h);
+}
+
+Result<Channel> Service::SetRollout(const std::string& collection, const std::string& channel,
+                                    int rollout, const std::string& reason,
+                                    const std::string& actor) {
+  if (rollout < 1 || rollout > 100)
+    return InvalidArgument("rollout must be between 1 and 100 percent");
+  std::lock_guard lock(impl_->mu);
+  ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
+  int64_t expected = c.revision;
+  HistoryEntry h{0,
+                 rollout == 100 ? "complete" : "rollout",
+                 c.deployment_id,
+                 c.deployment_id,
+                 rollout,
+                 actor,
+                 reason,
+                 false};
+  c.rollout = rollout;
+  return WriteChannel(*impl_, c, expected, h);
+}
+
+Result<Channel> Service::Rollback(const std::string& collection, const std::string& channel,
+                                  const std::string& reason, const std::string& actor) {
+  std::lock_guard lock(impl_->mu);
+  ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
+  if (c.previous_deployment_id.empty()) {
+    return FailedPrecondition("channel '" + channel +
+                              "' has no previous deployment to roll back to");
+  }
+  int64_t expected = c.revision;
+  HistoryEntry h{0,   "rollback", c.deployment_id, c.previous_deployment_id,
+                 100, actor,      reason,          false};
+  std::swap(c.deployment_id, c.previous_deployment_id);
+  c.rollout = 100;
+  return WriteChannel(*impl_, c, expected, h);
+}
+
+Result<std::vector<HistoryEntry>> Service::History(const std::string& collection,
+                                                   const std::string& channel) {
+  ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
+  (void)c;
+  ASSIGN_OR_RETURN(auto events,
+                   impl_->store->ListEvents(kChannel, collection + "/" + channel, 0, 100000));
+  std::vector<HistoryEntry> out;
+  for (const auto& e : events) {
+    json j = json::parse(e.value);
+    out.push_back(HistoryEntry{e.time, j.value("action", ""), j.value("from", ""),
+                               j.value("to", ""), j.value("rollout", 100), j.value("actor", ""),
+                               j.value("reason", ""), j.value("forced", false)});
+  }
+  return out;
+}
+
+bool Service::InRollout(const std::string& collection, const std::string& channel,
+                        const std::string& device_id, int rollout) {
+  if (rollout >= 100) return true;
+  if (device_id.empty()) return false;  // unidentified devices stay on the previous deployment
+  std::string h = Sha256Hex(collection + "/" + channel + "/" + device_id);
+  uint32_t bucket = static_cast<uint32_t>(std::stoul(h.substr(0, 8), nullptr, 16)) % 100;
+  return bucket < static_cast<uint32_t>(rollout);
+}
+
+Result<Manifest> Service::ManifestFor(const std::string& collection, const std::string& channel,
+                                      const DeviceQuery& device) {
+  ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
+  std::string id = c.deployment_id;
+  if (!c.previous_deployment_id.empty() &&
+      !InRollout(collection, channel, device.device_id, c.rollout)) {
+    id = c.previous_deployment_id;
+  }
+  ASSIGN_OR_RETURN(Deployment d, GetDeployment(id));
+  json models = json::array();
+  for (const ModelEntry& m : d.models) {
+    models.push_back({{"name", m.name},
+                      {"version", m.version},
+                      {"sha256", m.sha256},
+                      {"size", m.size},
+                      {"format", m.format},
+                      {"url", "/api/deploy/v1/blobs/" + m.sha256},
+                      {"interface_hash", m.interface_hash}});
+  }
+  // No timestamps: the body is a pure function of what the device should run, so its ETag only
+  // changes when that does.
+  json body = {
+      {"collection", collection}, {"channel", channel}, {"deployment_id", id}, {"models", models}};
+  Manifest out;
+  out.body = body.dump();
+  out.etag = "\"" + Sha256Hex(out.body).substr(0, 32) + "\"";
+  out.signature = impl_->Sign(out.body);
+  out.deployment_id = id;
+  return out;
+}
+
+Result<fs::path> Service::BlobPath(const std::string& sha256) const {
+  if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return InvalidArgument("'" + sha256 + "' is not a sha256 digest");
+  }
+  fs::path p = impl_->dir / "blobs" / sha256;
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return NotFound("no blob " + sha256);
+  return p;
+}
+
+Status Service::RecordTelemetry(const std::string& events_json) {
+  json events;
+  try {
+    events = json::parse(events_json);
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("telemetry is not JSON: ") + e.what());
+  }
+  if (events.is_object() && events.contains("events")) events = events["events"];
+  if (!events.is_array())
+    return InvalidArgument("telemetry must be a JSON array of events (or {\"events\": [...]})");
+  if (events.size() > 1000) return InvalidArgument("at most 1000 telemetry events per request");
+  static const std::vector<std::string> kEvents = {"downloaded", "compiled", "loaded", "failed",
+                                                   "prediction"};
+  for (size_t i = 0; i < events.size(); ++i) {
+    const json& e = events[i];
+    std::string where = "telemetry event " + std::to_string(i);
+    if (!e.is_object()) return InvalidArgument(where + " is not an object");
+    for (const char* f : {"event", "model", "version"}) {
+      if (!e.contains(f) || !e[f].is_string() || e[f].get<std::string>().empty()) {
+        return InvalidArgument(where + " lacks the string field '" + f + "'");
+      }
+    }
+    if (std::find(kEvents.begin(), kEvents.end(), e["event"].get<std::string>()) == kEvents.end()) {
+      return InvalidArgument(where + " has unknown event '" + e["event"].get<std::string>() +
+                             "' (downloaded, compiled, loaded, failed, prediction)");
+    }
+    if (e.contains("latency_ms") && !e["latency_ms"].is_number())
+      return InvalidArgument(where + ": latency_ms must be a number");
+  }
+  for (const json& e : events) {
+    json stored = e;
+    if (!stored.contains("time")) stored["time"] = NowMillis();
+    RETURN_IF_ERROR(store::Wait([&](store::Done done) {
+      impl_->store->AppendEvent(
+          kTelemetry, e["model"].get<std::string>() + "/" + e["version"].get<std::string>(),
+          stored.dump(), std::move(done));
+    }));
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<store::Event>> Service::Telemetry(const std::string& model,
+                                                     const std::string& version, int64_t limit) {
+  return impl_->store->ListEvents(kTelemetry, model + "/" + version, 0, limit);
+}
+
+}  // namespace ringo::deploy

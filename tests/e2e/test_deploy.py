@@ -1,0 +1,179 @@
+"""Over-the-air delivery: collections, deployments, channels, signed manifests, blobs, telemetry."""
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import ServerTestCase, ringo_bin, unique
+
+HAVE_TORCH = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def verify_ed25519(public_key_b64, body, signature_b64):
+    """Verifies with the openssl CLI (Python's standard library has no Ed25519)."""
+    der = bytes.fromhex("302a300506032b6570032100") + base64.b64decode(public_key_b64)
+    with tempfile.TemporaryDirectory() as d:
+        pem = os.path.join(d, "pub.pem")
+        with open(pem, "w") as f:
+            f.write("-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n" % base64.b64encode(der).decode())
+        with open(os.path.join(d, "body"), "wb") as f:
+            f.write(body)
+        with open(os.path.join(d, "sig"), "wb") as f:
+            f.write(base64.b64decode(signature_b64))
+        p = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pem, "-rawin",
+                            "-in", os.path.join(d, "body"), "-sigfile", os.path.join(d, "sig")],
+                           capture_output=True, text=True)
+        return p.returncode == 0
+
+
+@unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to make Core ML models")
+class DeployTest(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        subprocess.run(["/usr/bin/python3", os.path.join(HERE, "..", "coreml", "export_models.py"), d, "mlp"],
+                       check=True, capture_output=True)
+        cls.files = {}
+        for ext in ("mlmodel", "mlpackage"):
+            out = os.path.join(d, "m." + ext)
+            subprocess.run([ringo_bin(), "convert", os.path.join(d, "mlp.onnx"), "-o", out], check=True,
+                           capture_output=True)
+            cls.files[ext] = out
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+        super().tearDownClass()
+
+    def cli(self, *args):
+        p = subprocess.run([ringo_bin()] + list(args) + ["--tracking-uri", self.server.url],
+                           capture_output=True, text=True)
+        return p.returncode, p.stdout, p.stderr
+
+    def register(self, name, ext):
+        rc, out, err = self.cli("models", "register", self.files[ext], "--name", name)
+        self.assertEqual(rc, 0, err)
+        return out.split("version ")[1].split()[0]
+
+    def manifest(self, collection, channel, **query):
+        return self.server.request("GET", "/api/deploy/v1/collections/%s/channels/%s/manifest" % (collection, channel),
+                                   query=query)
+
+    def test_promote_rollout_rollback_and_the_device_view(self):
+        model = unique("digits")
+        v1 = self.register(model, "mlmodel")
+        v2 = self.register(model, "mlpackage")
+        coll = unique("app")
+        rc, _, err = self.cli("collections", "create", coll, "--model", model)
+        self.assertEqual(rc, 0, err)
+        rc, d1, err = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v1))
+        self.assertEqual(rc, 0, err)
+        d1 = d1.strip()
+        rc, d2, err = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v2))
+        d2 = d2.strip()
+        self.assertEqual(self.cli("channels", "promote", coll, "release", d1, "--reason", "first")[0], 0)
+
+        keys = self.server.request("GET", "/api/deploy/v1/keys").json
+        self.assertEqual(keys["algorithm"], "Ed25519")
+        r = self.manifest(coll, "release", device_id="phone-1")
+        self.assertEqual(r.status, 200, r)
+        body = r.json
+        self.assertEqual((body["deployment_id"], body["models"][0]["version"]), (d1, v1))
+        sig = r.header("X-Ringo-Signature")
+        self.assertTrue(sig.startswith("ed25519="))
+        self.assertTrue(verify_ed25519(keys["public_key"], r.body, sig[len("ed25519="):]))
+        self.assertFalse(verify_ed25519(keys["public_key"], r.body + b" ", sig[len("ed25519="):]))
+        etag = r.header("ETag")
+        self.assertEqual(self.server.request("GET", "/api/deploy/v1/collections/%s/channels/release/manifest" % coll,
+                                             query={"device_id": "phone-1"},
+                                             headers={"If-None-Match": etag}).status, 304)
+
+        # The blob is the model, content-addressed and resumable.
+        entry = body["models"][0]
+        blob = self.server.request("GET", entry["url"])
+        self.assertEqual(blob.status, 200)
+        self.assertEqual(hashlib.sha256(blob.body).hexdigest(), entry["sha256"])
+        with open(self.files["mlmodel"], "rb") as f:
+            self.assertEqual(blob.body, f.read())
+        self.assertIn("immutable", blob.header("Cache-Control"))
+        part = self.server.request("GET", entry["url"], headers={"Range": "bytes=10-19"})
+        self.assertEqual((part.status, part.body), (206, blob.body[10:20]))
+
+        # Staged rollout: about half the devices get the new deployment, the same ones every time.
+        self.assertEqual(self.cli("channels", "promote", coll, "release", d2, "--rollout", "50", "--reason", "canary")[0], 0)
+        seen = {}
+        for i in range(200):
+            seen["dev%d" % i] = self.manifest(coll, "release", device_id="dev%d" % i).json["deployment_id"]
+        share = sum(1 for v in seen.values() if v == d2) / len(seen)
+        self.assertTrue(0.3 < share < 0.7, share)
+        self.assertEqual(self.manifest(coll, "release", device_id="dev7").json["deployment_id"], seen["dev7"])
+        self.assertEqual(self.manifest(coll, "release").json["deployment_id"], d1, "unidentified devices stay")
+        new = self.manifest(coll, "release", device_id=[k for k, v in seen.items() if v == d2][0]).json
+        self.assertEqual(new["models"][0]["format"], "mlpackage.tar")
+        self.assertEqual(self.cli("channels", "rollout", coll, "release", "100")[0], 0)
+        self.assertEqual(self.manifest(coll, "release").json["deployment_id"], d2)
+        rc, out, _ = self.cli("channels", "rollback", coll, "release", "--reason", "crash on iOS 16")
+        self.assertEqual(rc, 0)
+        self.assertEqual(self.manifest(coll, "release", device_id="dev1").json["deployment_id"], d1)
+
+        rc, out, _ = self.cli("channels", "history", coll, "release", "--json")
+        history = json.loads(out)["history"]
+        self.assertEqual([h["action"] for h in history], ["promote", "promote", "complete", "rollback"])
+        self.assertEqual((history[1]["from"], history[1]["to"], history[1]["rollout"]), (d1, d2, 50))
+        self.assertEqual(history[3]["reason"], "crash on iOS 16")
+        self.assertTrue(all(h["actor"] for h in history))
+        # Staging is independent of release.
+        self.assertEqual(self.manifest(coll, "staging").status, 404)
+
+    def test_telemetry_and_errors(self):
+        model = unique("tm")
+        v1 = self.register(model, "mlmodel")
+        events = [{"event": "downloaded", "model": model, "version": v1, "device_class": "iPhone"},
+                  {"event": "prediction", "model": model, "version": v1, "latency_ms": 3.5, "compute_unit": "ANE"},
+                  {"event": "failed", "model": model, "version": v1, "error": "compile failed"}]
+        self.assertEqual(self.server.request("POST", "/api/deploy/v1/telemetry", body=events).status, 200)
+        got = self.server.request("GET", "/api/ringo/v1/telemetry", query={"model": model, "version": v1}).json
+        self.assertEqual([e["event"] for e in got["events"]], ["downloaded", "prediction", "failed"])
+        for bad in ([{"event": "nope", "model": model, "version": v1}], [{"event": "loaded"}], {"x": 1}, "[1,"):
+            r = self.server.request("POST", "/api/deploy/v1/telemetry", body=bad if isinstance(bad, str) else json.dumps(bad))
+            self.assertEqual(r.status, 400, (bad, r))
+
+        coll = unique("c")
+        self.assertEqual(self.cli("collections", "create", coll, "--model", model)[0], 0)
+        rc, _, err = self.cli("collections", "create", coll, "--model", model)
+        self.assertEqual(rc, 1)
+        self.assertIn("already exists", err)
+        rc, _, err = self.cli("collections", "create", unique("c"), "--model", "no-such-model")
+        self.assertEqual(rc, 1)
+        rc, _, err = self.cli("deployments", "create", coll, "--model", "%s=99" % model)
+        self.assertEqual(rc, 1)
+        self.assertIn("not found", err)
+        rc, _, err = self.cli("deployments", "create", coll, "--model", "other=1")
+        self.assertEqual(rc, 1)
+        rc, d1, _ = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v1))
+        d1 = d1.strip()
+        rc, _, err = self.cli("channels", "promote", coll, "beta", d1, "--rollout", "0")
+        self.assertEqual(rc, 1)
+        rc, _, err = self.cli("channels", "promote", coll, "beta", d1, "--force")
+        self.assertEqual(rc, 1)
+        self.assertIn("reason", err)
+        rc, _, err = self.cli("channels", "rollback", coll, "beta")
+        self.assertEqual(rc, 1)
+        self.assertEqual(self.cli("channels", "promote", coll, "beta", d1)[0], 0)
+        rc, _, err = self.cli("channels", "rollback", coll, "beta")
+        self.assertEqual(rc, 1)
+        self.assertIn("no previous deployment", err)
+        self.assertEqual(self.server.request("GET", "/api/deploy/v1/blobs/xyz").status, 400)
+        self.assertEqual(self.server.request("GET", "/api/deploy/v1/blobs/" + "0" * 64).status, 404)
+        self.assertEqual(self.manifest("nope", "release").status, 404)
+
+
+if __name__ == "__main__":
+    unittest.main()
