@@ -39,7 +39,20 @@ mil::Value StringScalar(const std::string& s) {
 class MilEmitter {
  public:
   MilEmitter(Graph* g, const EmitOptions& o, coreml::Model* m)
-      : g_(*g), o_(o), model_(*m), fp_(o.fp16 ? mil::FLOAT16 : mil::FLOAT32) {}
+      : g_(*g), o_(o), model_(*m), fp_(o.fp16 ? mil::FLOAT16 : mil::FLOAT32) {
+    // Size the weight file once: growing it by doubling would briefly hold two copies.
+    uint64_t bytes = 0, count = 0;
+    auto add = [&](const Constant& c) {
+      if (c.is_int || NumElements(c.shape) < kBlobThreshold) return;
+      bytes += static_cast<uint64_t>(c.f.size()) * (o.fp16 ? 2 : 4);
+      ++count;
+    };
+    for (const Op& op : g->ops) {
+      for (const Constant* c : {&op.weight, &op.bias, &op.mean, &op.variance, &op.gamma, &op.beta}) add(*c);
+      if (op.operand) add(*op.operand);
+    }
+    blobs_.Reserve(bytes, count);
+  }
   Status Run();
 
  private:

@@ -34,6 +34,10 @@ bool KnownType(uint32_t t) { return t == 1 || t == 2 || t == 3 || t == 4 || t ==
 
 BlobWriter::BlobWriter() : out_(kRecord, '\0') { PutU32(&out_, 4, kVersion); }
 
+void BlobWriter::Reserve(uint64_t data_bytes, uint64_t blobs) {
+  out_.reserve(out_.size() + data_bytes + blobs * 2 * kRecord);
+}
+
 uint64_t BlobWriter::Add(BlobType type, std::string_view data) {
   // Records start on 64-byte boundaries; the previous data is padded with zeros.
   out_.resize((out_.size() + kRecord - 1) / kRecord * kRecord, '\0');

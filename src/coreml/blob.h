@@ -18,6 +18,9 @@ enum class BlobType : uint32_t { kFloat16 = 1, kFloat32 = 2, kUInt8 = 3, kInt8 =
 class BlobWriter {
  public:
   BlobWriter();
+  // Reserves room for `data_bytes` of blob data (plus records and padding for `blobs` blobs),
+  // so appending never reallocates: the weight file is built without a second copy.
+  void Reserve(uint64_t data_bytes, uint64_t blobs);
   // Appends a blob and returns the offset of its record (what a BlobFileValue refers to).
   uint64_t Add(BlobType type, std::string_view data);
   // The finished file content (header count filled in).

@@ -5,6 +5,11 @@
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/unknown_field_set.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -55,6 +60,35 @@ bool SerializeDeterministic(const spec::Model& m, std::string* out) {
     if (!m.SerializeToCodedStream(&coded)) return false;
   }
   return true;
+}
+
+// Streams the serialised model into a temporary file beside `path`, then renames it into place:
+// a NeuralNetwork's weights live in the message, so no second in-memory copy of them is made.
+Status SerializeToFileAtomic(const spec::Model& m, const fs::path& target) {
+  const fs::path path = target.has_parent_path() ? target : fs::path(".") / target;
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) return Internal("cannot create '" + path.parent_path().string() + "': " + ec.message());
+  fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + NewId());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Internal("cannot create '" + tmp.string() + "': " + std::strerror(errno));
+  bool ok;
+  {
+    pb::io::FileOutputStream stream(fd);
+    {
+      pb::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      ok = m.SerializeToCodedStream(&coded) && !coded.HadError();
+    }
+    ok = stream.Flush() && ok;
+  }
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Internal("cannot write '" + path.string() + "'");
+  }
+  return Status::Ok();
 }
 
 constexpr const char* kModelItemPath = "com.apple.CoreML/model.mlmodel";
@@ -231,9 +265,7 @@ Status Save(const Model& model, const fs::path& path) {
     if (program) {
       return InvalidArgument("an ML Program must be saved as .mlpackage (its weights are files)");
     }
-    std::string bytes;
-    if (!SerializeDeterministic(model.spec(), &bytes)) return Internal("cannot serialise the model");
-    return WriteFileAtomic(path, bytes);
+    return SerializeToFileAtomic(model.spec(), path);
   }
   if (ext != ".mlpackage") {
     return InvalidArgument("output '" + path.string() + "' must end in .mlmodel or .mlpackage");
