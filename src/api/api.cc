@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "api/auth.h"
 #include "api/deploy_handlers.h"
 #include "api/request.h"
 #include "api/ui_assets.h"
@@ -1407,6 +1408,27 @@ void Api::Register(http::Router& router) {
              }));
 
   if (deploy_) RegisterDeploy(router, deploy_);
+
+  // ---------------- tokens ----------------
+  auth_ = std::make_shared<Auth>(st);
+  router.SetGuard([auth = auth_](const Request& req) { return auth->Check(req); });
+  // The first token may be created by whoever reaches the server (it listens on loopback by
+  // default); once one exists, this needs an admin token like every management call.
+  router.Add(Method::kPost, "/api/ringo/v1/tokens",
+             Sync([auth = auth_](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+               ASSIGN_OR_RETURN(std::string scope, f.RequiredString("scope"));
+               ASSIGN_OR_RETURN(auto name, f.String("name"));
+               ASSIGN_OR_RETURN(std::string token, auth->Create(scope, name.value_or("")));
+               std::string body;
+               JsonWriter(&body)
+                   .BeginObject()
+                   .Field("token", token)
+                   .Field("scope", scope)
+                   .Field("name", name.value_or(""))
+                   .EndObject();
+               return JsonResponse(std::move(body));
+             }));
 
   // ---------------- web UI ----------------
   // index.html at / (routing happens in the URL hash); hashed assets are immutable.

@@ -37,6 +37,7 @@ class Api {
   artifacts::LocalRepository* artifacts_;
   std::atomic<http::Server*> server_{nullptr};
   deploy::Service* deploy_ = nullptr;
+  std::shared_ptr<class Auth> auth_;
 };
 
 // The HTTP error response for a failed Status (see the mapping above).

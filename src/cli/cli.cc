@@ -242,6 +242,16 @@ int Main(int argc, char** argv) {
                                 "Run to attach the files to (default: a new run)");
     add_common(models_register);
 
+    // ---- tokens ----
+    std::string token_scope, token_name;
+    auto* tokens =
+        app.add_subcommand("tokens", "API tokens (once one exists, every call needs one)");
+    tokens->require_subcommand(1);
+    auto* tokens_create = tokens->add_subcommand("create", "Create a token; it is printed once");
+    tokens_create->add_option("--scope", token_scope, "admin, write, read or device")->required();
+    tokens_create->add_option("--name", token_name, "What it is for");
+    add_common(tokens_create);
+
     // ---- delivery ----
     std::string dep_collection, dep_channel, dep_id, dep_reason;
     std::vector<std::string> dep_models;
@@ -505,6 +515,15 @@ int Main(int argc, char** argv) {
                       << (*card).value("sha256", "") << "\n";
           }
         }
+        return Status::Ok();
+      });
+    }
+
+    if (tokens->parsed()) {
+      return with_client([&](client::Client& c) -> Status {
+        ASSIGN_OR_RETURN(Json out, c.Post("/api/ringo/v1/tokens",
+                                          Json{{"scope", token_scope}, {"name", token_name}}));
+        std::cout << out.value("token", "") << "\n";
         return Status::Ok();
       });
     }

@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <utility>  // must precede Asio with GCC 12 + C++20
 
@@ -34,6 +35,14 @@ std::string UrlEncode(std::string_view s, bool keep_slash) {
 }
 
 struct Client::Impl {
+  // MLflow's MLFLOW_TRACKING_TOKEN (or RINGO_TOKEN) as a bearer token, as MLflow clients send it.
+  template <typename Req>
+  void Authorize(Req& req) {
+    const char* t = std::getenv("MLFLOW_TRACKING_TOKEN");
+    if (!t || !*t) t = std::getenv("RINGO_TOKEN");
+    if (t && *t) req.set(bhttp::field::authorization, std::string("Bearer ") + t);
+  }
+
   std::string host;
   std::string port;
   std::string prefix;
@@ -139,6 +148,7 @@ Result<Json> Client::Get(const std::string& path, const Query& query) {
   }
   bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
   req.set(bhttp::field::host, impl_->host);
+  impl_->Authorize(req);
   req.keep_alive(true);
   ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
   return impl_->Decode(res);
@@ -147,6 +157,7 @@ Result<Json> Client::Get(const std::string& path, const Query& query) {
 Result<Json> Client::Post(const std::string& path, const Json& body) {
   bhttp::request<bhttp::string_body> req(bhttp::verb::post, impl_->prefix + path, 11);
   req.set(bhttp::field::host, impl_->host);
+  impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/json");
   req.keep_alive(true);
   req.body() = body.dump();
@@ -158,6 +169,7 @@ Result<Json> Client::Post(const std::string& path, const Json& body) {
 Status Client::PutFile(const std::string& path, const std::filesystem::path& file) {
   bhttp::request<bhttp::file_body> req(bhttp::verb::put, impl_->prefix + path, 11);
   req.set(bhttp::field::host, impl_->host);
+  impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/octet-stream");
   req.keep_alive(true);
   beast::error_code ec;
@@ -221,6 +233,7 @@ Result<std::string> ProxyRoot(Client& c, const std::string& run_id) {
 Status Client::GetToFile(const std::string& path, const std::filesystem::path& file) {
   bhttp::request<bhttp::empty_body> req(bhttp::verb::get, impl_->prefix + path, 11);
   req.set(bhttp::field::host, impl_->host);
+  impl_->Authorize(req);
   req.keep_alive(true);
   ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
   if (res.result_int() != 200) {

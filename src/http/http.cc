@@ -501,6 +501,12 @@ void Connection::OnHeader(beast::error_code ec) {
   }
   keep_alive_ = h.keep_alive();
   match_ = server_->router().Find(request_.method, request_.path);
+  if (const auto& guard = server_->router().guard(); guard && match_.handler) {
+    if (std::optional<Response> denied = guard(request_)) {
+      match_.route = "denied";
+      return SendEarly(std::move(*denied));
+    }
+  }
   if (!match_.handler) {
     match_.route = "unmatched";
     // Read (and discard) a small body so the connection stays usable.

@@ -82,6 +82,12 @@ class Router {
   // `stream_body` routes receive their body in a temporary file (Request::body_file).
   void AddPrefix(Method method, std::string prefix, Handler handler, bool stream_body = false);
 
+  // Checked once a request's header is read, before its body: a returned response (401, 403...)
+  // is sent instead of running the route, and the connection is closed. For authentication.
+  using Guard = std::function<std::optional<Response>(const Request&)>;
+  void SetGuard(Guard guard) { guard_ = std::move(guard); }
+  const Guard& guard() const { return guard_; }
+
   struct Match {
     const Handler* handler = nullptr;
     std::string route;  // the registered pattern, for metrics
@@ -99,6 +105,7 @@ class Router {
     bool stream_body;
   };
   std::map<std::pair<Method, std::string>, Handler> exact_;
+  Guard guard_;
   std::vector<Prefix> prefixes_;
 };
 

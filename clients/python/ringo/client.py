@@ -276,6 +276,10 @@ class RingoClient:
         `sink`, a 2xx body is streamed into that binary file object instead.
         """
         hdrs = {"Accept": "application/json"}
+        # A server with tokens wants them as a bearer token, as MLflow's client sends them.
+        token = os.environ.get("MLFLOW_TRACKING_TOKEN") or os.environ.get("RINGO_TOKEN")
+        if token:
+            hdrs["Authorization"] = "Bearer " + token
         if body is not None and not isinstance(body, (bytes, bytearray)) and not hasattr(body, "read"):
             body = json.dumps(body, allow_nan=False).encode("utf-8")
             hdrs["Content-Type"] = "application/json"

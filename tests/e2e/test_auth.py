@@ -1,0 +1,71 @@
+"""Tokens: once one exists, every call but /health needs one, with the right scope."""
+
+import os
+import subprocess
+import unittest
+
+from harness import API, ServerTestCase, ringo_bin
+
+
+class AuthTest(ServerTestCase):
+    def req(self, method, path, token=None, body=None, query=None):
+        headers = {"Authorization": "Bearer " + token} if token else None
+        return self.server.request(method, path, body=body, query=query, headers=headers)
+
+    def create(self, scope, token=None):
+        r = self.req("POST", "/api/ringo/v1/tokens", token, body={"scope": scope, "name": scope + " test"})
+        self.assertEqual(r.status, 200, r)
+        return r.json["token"]
+
+    def test_scopes(self):
+        # Before any token: open, so the first (admin) token can be made.
+        self.assertEqual(self.req("GET", API + "experiments/get", query={"experiment_id": "0"}).status, 200)
+        admin = self.create("admin")
+        # From now on, no token or a bad one is 401; /health stays open.
+        self.assertEqual(self.req("GET", "/health").status, 200)
+        r = self.req("GET", API + "experiments/get", query={"experiment_id": "0"})
+        self.assertEqual((r.status, r.json["error_code"]), (401, "UNAUTHENTICATED"))
+        self.assertEqual(self.req("GET", API + "experiments/get", "rg_wrong", query={"experiment_id": "0"}).status, 401)
+        self.assertEqual(self.req("POST", "/api/ringo/v1/tokens", body={"scope": "read"}).status, 401)
+        write = self.create("write", admin)
+        read = self.create("read", admin)
+        device = self.create("device", admin)
+        self.assertEqual(self.req("POST", "/api/ringo/v1/tokens", admin, body={"scope": "root"}).status, 400)
+
+        run = self.req("POST", API + "runs/create", write, body={"experiment_id": "0"})
+        self.assertEqual(run.status, 200, run)
+        rid = run.json["run"]["info"]["run_id"]
+        self.assertEqual(self.req("GET", API + "runs/get", read, query={"run_id": rid}).status, 200)
+        self.assertEqual(self.req("POST", API + "runs/search", read, body={"experiment_ids": ["0"]}).status, 200)
+        r = self.req("POST", API + "runs/log-metric", read,
+                     body={"run_id": rid, "key": "a", "value": 1, "timestamp": 1})
+        self.assertEqual((r.status, r.json["error_code"]), (403, "PERMISSION_DENIED"))
+        # A device token reaches the device API only.
+        self.assertEqual(self.req("GET", "/api/deploy/v1/keys", device).status, 200)
+        self.assertEqual(self.req("GET", API + "runs/get", device, query={"run_id": rid}).status, 403)
+        self.assertEqual(self.req("POST", "/api/ringo/v1/collections", device, body={"name": "x", "models": ["m"]}).status, 403)
+        # Delivery and token management need admin.
+        self.assertEqual(self.req("POST", "/api/ringo/v1/collections", write, body={"name": "x", "models": ["m"]}).status, 403)
+        self.assertEqual(self.req("POST", "/api/ringo/v1/tokens", write, body={"scope": "admin"}).status, 403)
+        self.assertEqual(self.req("POST", "/api/ringo/v1/collections", admin,
+                                  body={"name": "x", "models": ["nope"]}).status, 404)
+        # Clients send MLFLOW_TRACKING_TOKEN.
+        env = dict(os.environ, MLFLOW_TRACKING_URI=self.server.url)
+        env.pop("MLFLOW_TRACKING_TOKEN", None)
+        p = subprocess.run([ringo_bin(), "experiments", "list"], capture_output=True, text=True, env=env)
+        self.assertEqual(p.returncode, 1)
+        env["MLFLOW_TRACKING_TOKEN"] = read
+        p = subprocess.run([ringo_bin(), "experiments", "list"], capture_output=True, text=True, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Default", p.stdout)
+        import ringo
+        os.environ["MLFLOW_TRACKING_TOKEN"] = write
+        try:
+            client = ringo.RingoClient(self.server.url)
+            client.log_param(rid, "p", "1")
+        finally:
+            del os.environ["MLFLOW_TRACKING_TOKEN"]
+
+
+if __name__ == "__main__":
+    unittest.main()
