@@ -13,9 +13,10 @@
  *   blobs/<sha256>[.part]   downloaded blobs; .part files are resumed with HTTP Range
  *   telemetry.jsonl         queued telemetry events, one JSON object per line
  *
- * Thread safety: every function may be called from any thread. A client serialises update work
- * (ringo_check_for_update, ringo_report_failure) on one internal mutex and guards its in-memory
- * state with another, so ringo_model_path and ringo_record_event do not wait for a download.
+ * Thread safety: every function may be called from any thread. A client serialises network and
+ * update work (ringo_check_for_update, ringo_report_failure, ringo_flush_telemetry) on one internal
+ * mutex and guards its in-memory state with another, so ringo_model_path, ringo_current_deployment
+ * and ringo_record_event never wait for a download.
  * Two clients (or processes) must not share a storage directory at the same time.
  */
 #ifndef RINGO_DEVICE_H_
