@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/coreml_commands.h"
+#include "cli/device_command.h"
 #include "cli/server_command.h"
 #include "client/client.h"
 #include "common/util.h"
@@ -241,6 +242,20 @@ int Main(int argc, char** argv) {
     models_register->add_option("--run-id", reg_run,
                                 "Run to attach the files to (default: a new run)");
     add_common(models_register);
+
+    // ---- device simulation ----
+    SimulateFlags sim;
+    auto* device = app.add_subcommand("device", "Simulated devices (through the device SDK)");
+    device->require_subcommand(1);
+    auto* simulate = device->add_subcommand("simulate", "Drive N simulated devices; print what they hold");
+    simulate->add_option("--tracking-uri", sim.tracking_uri, "Server URL")->required();
+    simulate->add_option("--token", sim.token, "Device token (when the server has tokens)");
+    simulate->add_option("--collection", sim.collection)->required();
+    simulate->add_option("--channel", sim.channel)->required();
+    simulate->add_option("--count", sim.count, "Devices")->capture_default_str();
+    simulate->add_option("--attr", sim.attrs, "KEY=VALUE: device_class, os, os_version, app_version, region, language, id_prefix");
+    simulate->add_option("--storage", sim.storage, "Keep the devices' storage here (default: temporary)");
+    simulate->add_flag("--json", sim.json, "Print JSON");
 
     // ---- tokens ----
     std::string token_scope, token_name;
@@ -518,6 +533,8 @@ int Main(int argc, char** argv) {
         return Status::Ok();
       });
     }
+
+    if (simulate->parsed()) return RunSimulate(sim);
 
     if (tokens->parsed()) {
       return with_client([&](client::Client& c) -> Status {
