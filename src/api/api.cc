@@ -1406,7 +1406,7 @@ void Api::Register(http::Router& router) {
                return JsonResponse(std::move(body));
              }));
 
-  if (deploy_) RegisterDeploy(router, deploy_);
+  if (deploy_) waiters_ = RegisterDeploy(router, deploy_);
 
   // ---------------- web UI ----------------
   // index.html at / (routing happens in the URL hash); hashed assets are immutable.
@@ -1477,6 +1477,10 @@ void Api::Register(http::Router& router) {
                    std::to_string(s.writes_failed) + "\n";
                return r;
              }));
+}
+
+void Api::Shutdown() {
+  if (waiters_) waiters_->Shutdown();
 }
 
 }  // namespace ringo::api

@@ -71,7 +71,11 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
 }
 
 void TrackingService::Stop() {
+  // Held long-polls get their answer before the connections close; webhook sending stops
+  // before the store does.
+  if (api_) api_->Shutdown();
   if (server_) server_->Stop();
+  if (deploy_) deploy_->Shutdown();
   if (store_) store_->Shutdown();
 }
 
