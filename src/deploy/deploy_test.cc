@@ -61,7 +61,9 @@ TEST(ParseVersionRangeTest, RejectsBadRanges) {
   for (const char* bad : {">=", "~>2.0", ">=2.0,<", ">=a", ">=3,<2", ">2,<2", "=>1", ">=1;<2"}) {
     auto r = ParseVersionRange(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    }
   }
 }
 
@@ -111,7 +113,9 @@ TEST(ParseRulesTest, RejectsBadRules) {
   for (const char* c : cases) {
     auto r = ParseRules(c);
     EXPECT_FALSE(r.ok()) << c;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << c;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << c;
+    }
   }
   auto typo = ParseRules(R"([{"deployment_id": "d", "regoin": "US"}])");
   EXPECT_NE(typo.status().message().find("regoin"), std::string::npos);
