@@ -1,9 +1,11 @@
 // MLflow REST API handlers, the artifact proxy, health and metrics.
 #include "api/api.h"
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "api/deploy_handlers.h"
 #include "api/request.h"
@@ -1480,7 +1482,10 @@ void Api::Register(http::Router& router) {
 }
 
 void Api::Shutdown() {
-  if (waiters_) waiters_->Shutdown();
+  // The answers are written by the I/O threads; the server closes every connection when it
+  // stops, so give them a moment to go out first.
+  if (waiters_ && waiters_->Shutdown() > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
 }
 
 }  // namespace ringo::api

@@ -179,7 +179,7 @@ void ManifestWaiters::OnChange(const std::string& collection, const std::string&
   cv_.notify_one();
 }
 
-void ManifestWaiters::Shutdown() {
+size_t ManifestWaiters::Shutdown() {
   std::unordered_map<std::string, std::list<Waiter>> left;
   {
     std::lock_guard lock(mu_);
@@ -190,9 +190,14 @@ void ManifestWaiters::Shutdown() {
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
   // Nothing changed for them before the server went away: "poll again".
+  size_t answered = 0;
   for (auto& [key, list] : left) {
-    for (Waiter& w : list) w.responder.Send(NotModified(w.etag));
+    for (Waiter& w : list) {
+      w.responder.Send(NotModified(w.etag));
+      ++answered;
+    }
   }
+  return answered;
 }
 
 void ManifestWaiters::Loop() {

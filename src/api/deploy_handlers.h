@@ -34,8 +34,9 @@ class ManifestWaiters {
            std::chrono::steady_clock::time_point deadline, uint64_t generation);
   // Called by the Service on each channel change; returns at once.
   void OnChange(const std::string& collection, const std::string& channel);
-  // Answers every waiter 304 and joins the timer thread. Idempotent.
-  void Shutdown();
+  // Answers every waiter 304 and joins the timer thread; returns how many were answered.
+  // Idempotent.
+  size_t Shutdown();
   size_t size() const;
 
  private:

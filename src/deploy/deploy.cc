@@ -535,8 +535,8 @@ Contract ToContract(const std::string& collection, const json& j) {
   c.collection = collection;
   auto range = ParseVersionRange(j.value("app_versions", "*"));
   if (range.ok()) c.app_versions = *range;
-  for (auto& [name, iface] : j.value("interfaces", json::object()).items())
-    c.interfaces[name] = iface.dump();
+  json interfaces = j.value("interfaces", json::object());
+  for (auto& [name, iface] : interfaces.items()) c.interfaces[name] = iface.dump();
   c.creation_time = j.value("creation_time", int64_t{0});
   c.actor = j.value("actor", "");
   return c;
@@ -579,7 +579,7 @@ Result<std::vector<std::string>> BreakingChanges(
 Status GateVerdict(const std::string& what, const std::vector<std::string>& breaking,
                    bool force) {
   if (breaking.empty() || force) return Status::Ok();
-  std::string msg = what + " breaks the interface apps were built against: ";
+  std::string msg = what + " the interface apps were built against: ";
   for (size_t i = 0; i < breaking.size(); ++i) msg += (i ? "; " : "") + breaking[i];
   return FailedPrecondition(msg + " (force with a reason to promote anyway)");
 }
@@ -624,7 +624,7 @@ Result<Channel> Service::Promote(const std::string& collection, const std::strin
                      }
                      return true;
                    }));
-  RETURN_IF_ERROR(GateVerdict("deployment '" + deployment_id + "'", breaking, force));
+  RETURN_IF_ERROR(GateVerdict("deployment '" + deployment_id + "' breaks", breaking, force));
   HistoryEntry h;
   h.action = "promote";
   h.from_deployment = c.deployment_id;
@@ -667,7 +667,7 @@ Result<Channel> Service::SetRules(const std::string& collection, const std::stri
       breaking.push_back("rule " + std::to_string(i + 1) + ": " + change);
     }
   }
-  RETURN_IF_ERROR(GateVerdict("the rules", breaking, force));
+  RETURN_IF_ERROR(GateVerdict("the rules break", breaking, force));
   std::lock_guard lock(impl_->mu);
   ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
   int64_t expected = c.revision;
