@@ -1,9 +1,11 @@
 // MLflow REST API handlers, the artifact proxy, health and metrics.
 #include "api/api.h"
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "api/auth.h"
 #include "api/deploy_handlers.h"
@@ -1407,7 +1409,7 @@ void Api::Register(http::Router& router) {
                return JsonResponse(std::move(body));
              }));
 
-  if (deploy_) RegisterDeploy(router, deploy_);
+  if (deploy_) waiters_ = RegisterDeploy(router, deploy_);
 
   // ---------------- tokens ----------------
   auth_ = std::make_shared<Auth>(st);
@@ -1499,6 +1501,13 @@ void Api::Register(http::Router& router) {
                    std::to_string(s.writes_failed) + "\n";
                return r;
              }));
+}
+
+void Api::Shutdown() {
+  // The answers are written by the I/O threads; the server closes every connection when it
+  // stops, so give them a moment to go out first.
+  if (waiters_ && waiters_->Shutdown() > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
 }
 
 }  // namespace ringo::api

@@ -12,6 +12,8 @@
 
 namespace ringo::api {
 
+class ManifestWaiters;
+
 // Registers MLflow's tracking REST API (under /api/2.0/mlflow and /ajax-api/2.0/mlflow), the
 // mlflow-artifacts proxy, the endpoints MLflow's web UI calls, /health, /version and
 // /metrics on a router. Status codes map to HTTP in one place (HttpError):
@@ -24,6 +26,7 @@ class Api {
  public:
   Api(store::Store* store, artifacts::LocalRepository* artifacts)
       : store_(store), artifacts_(artifacts) {}
+  ~Api() { Shutdown(); }
 
   // Adds the delivery endpoints (admin and device API) served by `deploy`; call before Register.
   void AttachDeploy(deploy::Service* deploy) { deploy_ = deploy; }
@@ -31,6 +34,9 @@ class Api {
   void Register(http::Router& router);
   // Lets /metrics include the server's request counters. Call once the server has started.
   void AttachServer(http::Server* server) { server_.store(server); }
+  // Answers the requests still held (manifest long-polls) with 304 so devices poll again. Call
+  // before stopping the server; idempotent.
+  void Shutdown();
 
  private:
   store::Store* store_;
@@ -38,6 +44,7 @@ class Api {
   std::atomic<http::Server*> server_{nullptr};
   deploy::Service* deploy_ = nullptr;
   std::shared_ptr<class Auth> auth_;
+  std::shared_ptr<ManifestWaiters> waiters_;
 };
 
 // The HTTP error response for a failed Status (see the mapping above).

@@ -1,6 +1,7 @@
 // HTTP handlers of over-the-air delivery: the admin API and the device API.
 #include "api/deploy_handlers.h"
 
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "api/api.h"
@@ -23,6 +24,16 @@ Response Json(const json& j) {
   return r;
 }
 
+// For handlers that may keep the Responder to answer later (nullopt: answered elsewhere).
+http::Handler HandleAsync(
+    std::function<Result<std::optional<Response>>(const Request&, Responder)> h) {
+  return [h = std::move(h)](Request& req, Responder res) {
+    Result<std::optional<Response>> r = h(req, res);
+    if (!r.ok()) return res.Send(HttpError(r.status()));
+    if (*r) res.Send(std::move(**r));
+  };
+}
+
 http::Handler Handle(std::function<Result<Response>(const Request&)> h) {
   return [h = std::move(h)](Request& req, Responder res) {
     Result<Response> r = h(req);
@@ -43,7 +54,51 @@ json ChannelJson(const deploy::Channel& c) {
             {"rollout", c.rollout},
             {"updated_time", c.updated_time}};
   if (!c.previous_deployment_id.empty()) j["previous_deployment_id"] = c.previous_deployment_id;
+  j["rules"] = json::parse(deploy::RulesToJson(c.rules));
   return j;
+}
+
+json ContractJson(const deploy::Contract& c) {
+  json models = json::object();
+  for (const auto& [name, iface] : c.interfaces) models[name] = json::parse(iface);
+  return {{"collection", c.collection},
+          {"app_versions", c.app_versions.ToString()},
+          {"models", models},
+          {"creation_time", c.creation_time},
+          {"actor", c.actor}};
+}
+
+json WebhookJson(const deploy::Webhook& w) {
+  return {{"id", w.id},
+          {"url", w.url},
+          {"collection", w.collection},
+          {"has_secret", w.has_secret},
+          {"creation_time", w.creation_time}};
+}
+
+// The manifest answer for a device that already holds `if_none_match` (may be empty).
+Response ManifestResponse(deploy::Manifest m, std::string_view if_none_match) {
+  Response r;
+  r.headers.emplace_back("ETag", m.etag);
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("X-Ringo-Signature", "ed25519=" + m.signature);
+  // The device already has this manifest.
+  if (!if_none_match.empty() && (if_none_match == m.etag || if_none_match == "*")) {
+    r.status = 304;
+    r.content_type.clear();
+    return r;
+  }
+  r.body = std::move(m.body);
+  return r;
+}
+
+Response NotModified(const std::string& etag) {
+  Response r;
+  r.status = 304;
+  r.content_type.clear();
+  r.headers.emplace_back("ETag", etag);
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
 }
 
 json DeploymentJson(const deploy::Deployment& d) {
@@ -79,7 +134,135 @@ Result<int> RolloutField(const Fields& f, int fallback) {
 
 }  // namespace
 
-void RegisterDeploy(http::Router& router, deploy::Service* svc) {
+ManifestWaiters::ManifestWaiters(deploy::Service* service) : service_(service) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+ManifestWaiters::~ManifestWaiters() { Shutdown(); }
+
+uint64_t ManifestWaiters::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+size_t ManifestWaiters::size() const {
+  std::lock_guard lock(mu_);
+  return count_;
+}
+
+void ManifestWaiters::Add(http::Responder responder, std::string collection, std::string channel,
+                          deploy::DeviceQuery device, std::string etag,
+                          std::chrono::steady_clock::time_point deadline, uint64_t generation) {
+  std::unique_lock lock(mu_);
+  if (stop_) {
+    lock.unlock();
+    responder.Send(NotModified(etag));
+    return;
+  }
+  std::string key = collection + "/" + channel;
+  waiters_[key].push_back(Waiter{std::move(responder), std::move(collection), std::move(channel),
+                                 std::move(device), std::move(etag), deadline});
+  ++count_;
+  if (generation != generation_) {
+    dirty_[key] = true;
+    cv_.notify_one();
+  }
+}
+
+void ManifestWaiters::OnChange(const std::string& collection, const std::string& channel) {
+  {
+    std::lock_guard lock(mu_);
+    ++generation_;
+    std::string key = collection + "/" + channel;
+    if (waiters_.count(key)) dirty_[key] = true;
+  }
+  cv_.notify_one();
+}
+
+size_t ManifestWaiters::Shutdown() {
+  std::unordered_map<std::string, std::list<Waiter>> left;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    left.swap(waiters_);
+    count_ = 0;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  // Nothing changed for them before the server went away: "poll again".
+  size_t answered = 0;
+  for (auto& [key, list] : left) {
+    for (Waiter& w : list) {
+      w.responder.Send(NotModified(w.etag));
+      ++answered;
+    }
+  }
+  return answered;
+}
+
+void ManifestWaiters::Loop() {
+  using Clock = std::chrono::steady_clock;
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_ || !dirty_.empty(); });
+    if (stop_) break;
+    auto now = Clock::now();
+    std::vector<Waiter> expired, recheck;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      bool dirty = dirty_.count(it->first) > 0;
+      for (auto w = it->second.begin(); w != it->second.end();) {
+        if (w->deadline <= now) {
+          expired.push_back(std::move(*w));
+        } else if (dirty) {
+          recheck.push_back(std::move(*w));
+        } else {
+          ++w;
+          continue;
+        }
+        w = it->second.erase(w);
+        --count_;
+      }
+      it = it->second.empty() ? waiters_.erase(it) : std::next(it);
+    }
+    dirty_.clear();
+    uint64_t seen = generation_;
+    lock.unlock();
+    for (Waiter& w : expired) w.responder.Send(NotModified(w.etag));
+    std::vector<Waiter> keep;
+    for (Waiter& w : recheck) {
+      try {
+        auto m = service_->ManifestFor(w.collection, w.channel, w.device);
+        if (!m.ok()) {
+          w.responder.Send(HttpError(m.status()));
+        } else if (m->etag != w.etag) {
+          w.responder.Send(ManifestResponse(std::move(m).value(), w.etag));
+        } else {
+          keep.push_back(std::move(w));
+        }
+      } catch (const std::exception& e) {
+        // This thread's safety net: a failing re-check answers its request and nothing else.
+        std::cerr << "ringo: long-poll re-check failed: " << e.what() << std::endl;
+        w.responder.Send(HttpError(Internal(e.what())));
+      }
+    }
+    lock.lock();
+    for (Waiter& w : keep) {
+      std::string key = w.collection + "/" + w.channel;
+      // A change during the re-check: look again on the next round.
+      if (generation_ != seen) dirty_[key] = true;
+      waiters_[key].push_back(std::move(w));
+      ++count_;
+    }
+  }
+}
+
+std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Service* svc) {
+  auto waiters = std::make_shared<ManifestWaiters>(svc);
+  // Holds the waiters weakly: they belong to the API, which shuts them down before the Service.
+  std::weak_ptr<ManifestWaiters> weak = waiters;
+  svc->AddChangeListener([weak](const deploy::Channel& c, const deploy::HistoryEntry&) {
+    if (auto w = weak.lock()) w->OnChange(c.collection, c.name);
+  });
   const std::string admin = "/api/ringo/v1/";
   router.Add(
       Method::kPost, admin + "collections", Handle([svc](const Request& req) -> Result<Response> {
@@ -196,8 +379,93 @@ void RegisterDeploy(http::Router& router, deploy::Service* svc) {
                                 {"actor", h.actor},
                                 {"reason", h.reason},
                                 {"forced", h.forced}});
+                 if (!h.rules.empty()) arr.back()["rules"] = json::parse(h.rules);
+                 if (!h.overridden.empty()) arr.back()["overridden"] = h.overridden;
                }
                return Json({{"history", arr}});
+             }));
+  router.Add(Method::kPost, admin + "channels/rules",
+             Handle([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, Read(req));
+               ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
+               ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
+               ASSIGN_OR_RETURN(auto reason, f.String("reason"));
+               ASSIGN_OR_RETURN(auto force, f.Bool("force"));
+               json body = json::parse(req.body, nullptr, false);
+               if (!body.is_object() || !body.contains("rules") || !body["rules"].is_array())
+                 return InvalidArgument("'rules' must be an array of rules ([] clears them)");
+               ASSIGN_OR_RETURN(auto rules, deploy::ParseRules(body["rules"].dump()));
+               ASSIGN_OR_RETURN(deploy::Channel c,
+                                svc->SetRules(collection, channel, rules, reason.value_or(""),
+                                              Actor(req, f), force.value_or(false)));
+               return Json({{"channel", ChannelJson(c)}});
+             }));
+  router.Add(Method::kGet, admin + "channels/get",
+             Handle([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, Read(req));
+               ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
+               ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
+               ASSIGN_OR_RETURN(deploy::Channel c, svc->GetChannel(collection, channel));
+               return Json({{"channel", ChannelJson(c)}});
+             }));
+  router.Add(Method::kPost, admin + "apps/contracts",
+             Handle([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, Read(req));
+               ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
+               ASSIGN_OR_RETURN(std::string app_versions, f.RequiredString("app_versions"));
+               json body = json::parse(req.body, nullptr, false);
+               if (!body.is_object() || !body.contains("models") || !body["models"].is_object()) {
+                 return InvalidArgument(
+                     "'models' must be an object of model name -> interface (ringo inspect --json)");
+               }
+               std::map<std::string, std::string> interfaces;
+               for (auto& [name, iface] : body["models"].items()) interfaces[name] = iface.dump();
+               ASSIGN_OR_RETURN(deploy::Contract c, svc->SetContract(collection, app_versions,
+                                                                     interfaces, Actor(req, f)));
+               return Json({{"contract", ContractJson(c)}});
+             }));
+  router.Add(Method::kGet, admin + "apps/contracts",
+             Handle([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, Read(req));
+               ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
+               ASSIGN_OR_RETURN(auto list, svc->ListContracts(collection));
+               json arr = json::array();
+               for (const auto& c : list) arr.push_back(ContractJson(c));
+               return Json({{"contracts", arr}});
+             }));
+  router.Add(Method::kPost, admin + "apps/contracts/delete",
+             Handle([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, Read(req));
+               ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
+               ASSIGN_OR_RETURN(std::string app_versions, f.RequiredString("app_versions"));
+               RETURN_IF_ERROR(svc->DeleteContract(collection, app_versions));
+               return Json(json::object());
+             }));
+  router.Add(Method::kPost, admin + "webhooks",
+             Handle([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, Read(req));
+               ASSIGN_OR_RETURN(std::string url, f.RequiredString("url"));
+               ASSIGN_OR_RETURN(auto secret, f.String("secret"));
+               ASSIGN_OR_RETURN(auto collection, f.String("collection"));
+               ASSIGN_OR_RETURN(deploy::Webhook w, svc->AddWebhook(url, secret.value_or(""),
+                                                                   collection.value_or("")));
+               return Json({{"webhook", WebhookJson(w)}});
+             }));
+  router.Add(Method::kGet, admin + "webhooks",
+             Handle([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, Read(req));
+               ASSIGN_OR_RETURN(auto collection, f.String("collection"));
+               ASSIGN_OR_RETURN(auto list, svc->ListWebhooks(collection.value_or("")));
+               json arr = json::array();
+               for (const auto& w : list) arr.push_back(WebhookJson(w));
+               return Json({{"webhooks", arr}});
+             }));
+  router.Add(Method::kPost, admin + "webhooks/delete",
+             Handle([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, Read(req));
+               ASSIGN_OR_RETURN(std::string id, f.RequiredString("id"));
+               RETURN_IF_ERROR(svc->RemoveWebhook(id));
+               return Json(json::object());
              }));
   router.Add(Method::kGet, admin + "telemetry",
              Handle([svc](const Request& req) -> Result<Response> {
@@ -217,7 +485,9 @@ void RegisterDeploy(http::Router& router, deploy::Service* svc) {
                return Json({{"algorithm", "Ed25519"}, {"public_key", svc->PublicKey()}});
              }));
   router.AddPrefix(
-      Method::kGet, device + "collections/", Handle([svc](const Request& req) -> Result<Response> {
+      Method::kGet, device + "collections/",
+      HandleAsync([svc, waiters](const Request& req,
+                                 Responder res) -> Result<std::optional<Response>> {
         // <collection>/channels/<channel>/manifest
         const std::string& s = req.route_suffix;
         size_t a = s.find("/channels/");
@@ -238,20 +508,19 @@ void RegisterDeploy(http::Router& router, deploy::Service* svc) {
           ASSIGN_OR_RETURN(auto v, f.String(name));
           *out = v.value_or("");
         }
+        ASSIGN_OR_RETURN(auto wait, f.Int64("wait"));
+        if (wait && *wait < 0) return InvalidArgument("wait must be a number of seconds >= 0");
+        std::string inm(req.Header("if-none-match"));
+        uint64_t generation = waiters->generation();
         ASSIGN_OR_RETURN(deploy::Manifest m, svc->ManifestFor(collection, channel, q));
-        Response r;
-        r.headers.emplace_back("ETag", m.etag);
-        r.headers.emplace_back("Cache-Control", "no-cache");
-        r.headers.emplace_back("X-Ringo-Signature", "ed25519=" + m.signature);
-        // The device already has this manifest.
-        std::string_view inm = req.Header("if-none-match");
-        if (!inm.empty() && (inm == m.etag || inm == "*")) {
-          r.status = 304;
-          r.content_type.clear();
-          return r;
+        if (wait && *wait > 0 && !inm.empty() && inm == m.etag) {
+          // Unchanged: hold the request (not the thread) until it changes or the wait ends.
+          auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::seconds(std::min<int64_t>(*wait, 300));
+          waiters->Add(res, collection, channel, q, m.etag, deadline, generation);
+          return std::optional<Response>();
         }
-        r.body = std::move(m.body);
-        return r;
+        return std::optional<Response>(ManifestResponse(std::move(m), inm));
       }));
   router.AddPrefix(
       Method::kGet, device + "blobs/", Handle([svc](const Request& req) -> Result<Response> {
@@ -268,6 +537,7 @@ void RegisterDeploy(http::Router& router, deploy::Service* svc) {
                RETURN_IF_ERROR(svc->RecordTelemetry(req.body));
                return Json(json::object());
              }));
+  return waiters;
 }
 
 }  // namespace ringo::api

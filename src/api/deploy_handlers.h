@@ -2,14 +2,68 @@
 #ifndef RINGO_API_DEPLOY_HANDLERS_H_
 #define RINGO_API_DEPLOY_HANDLERS_H_
 
+#include <condition_variable>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
 #include "deploy/deploy.h"
 #include "http/http.h"
 
 namespace ringo::api {
 
-// /api/ringo/v1/{collections,deployments,channels,telemetry}... (admin) and
+// Long-polling manifest requests (wait=SECONDS with If-None-Match): each holds its Responder,
+// not an I/O thread. Channel changes mark the waiters of that channel for a re-check; one timer
+// thread re-evaluates them (answering 200 when the device's manifest changed) and answers 304
+// at each deadline, with 100 ms granularity. Thread-safe.
+class ManifestWaiters {
+ public:
+  explicit ManifestWaiters(deploy::Service* service);
+  ~ManifestWaiters();
+
+  // A counter of channel changes; take it before computing the manifest a waiter holds.
+  uint64_t generation() const;
+  // Holds `responder` until the manifest of `device` differs from `etag`, or `deadline`.
+  // `generation` is what generation() returned before `etag` was computed: a change in between
+  // is re-checked at once rather than missed. After Shutdown, answers 304 at once.
+  void Add(http::Responder responder, std::string collection, std::string channel,
+           deploy::DeviceQuery device, std::string etag,
+           std::chrono::steady_clock::time_point deadline, uint64_t generation);
+  // Called by the Service on each channel change; returns at once.
+  void OnChange(const std::string& collection, const std::string& channel);
+  // Answers every waiter 304 and joins the timer thread; returns how many were answered.
+  // Idempotent.
+  size_t Shutdown();
+  size_t size() const;
+
+ private:
+  struct Waiter {
+    http::Responder responder;
+    std::string collection, channel;
+    deploy::DeviceQuery device;
+    std::string etag;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  void Loop();
+
+  deploy::Service* service_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  uint64_t generation_ = 0;
+  std::unordered_map<std::string, std::list<Waiter>> waiters_;  // by "collection/channel"
+  std::unordered_map<std::string, bool> dirty_;                  // channels to re-check
+  size_t count_ = 0;
+  std::thread thread_;
+};
+
+// /api/ringo/v1/{collections,deployments,channels,apps,webhooks,telemetry}... (admin) and
 // /api/deploy/v1/{keys,collections/C/channels/CH/manifest,blobs/SHA,telemetry} (devices).
-void RegisterDeploy(http::Router& router, deploy::Service* service);
+// Returns the long-poll waiters, which the caller shuts down before stopping the server.
+std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Service* service);
 
 }  // namespace ringo::api
 

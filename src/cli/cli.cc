@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "cli/coreml_commands.h"
@@ -13,6 +14,7 @@
 #include "cli/server_command.h"
 #include "client/client.h"
 #include "common/util.h"
+#include "coreml/coreml.h"
 #include "pipeline/pipeline.h"
 
 namespace ringo::cli {
@@ -89,6 +91,46 @@ Result<std::unique_ptr<client::Client>> Connect(const Common& c) {
                                                    "http://127.0.0.1:5000")
                                            : c.tracking_uri;
   return client::Client::Connect(uri);
+}
+
+Result<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot read '" + path + "'");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The interface an app was built against, as JSON: inspected from the bundled .mlmodel or
+// .mlpackage, or read from a file `ringo inspect --json` wrote.
+Result<Json> InterfaceOf(const std::string& path) {
+  std::string ext = ToLower(std::filesystem::path(path).extension().string());
+  if (ext == ".json") {
+    ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
+    Json j = Json::parse(text, nullptr, false);
+    if (j.is_discarded()) return InvalidArgument("'" + path + "' is not JSON");
+    return j;
+  }
+  ASSIGN_OR_RETURN(coreml::Model model, coreml::Load(path));
+  return Json::parse(coreml::InfoToJson(coreml::Inspect(model, path)));
+}
+
+void PrintRules(const Json& rules) {
+  if (rules.empty()) {
+    std::cout << "  (no rules: every device follows the channel's deployment)\n";
+    return;
+  }
+  int n = 0;
+  for (const Json& r : rules) {
+    std::cout << "  " << ++n << ". " << r.value("deployment_id", "");
+    if (r.contains("name")) std::cout << "  [" << r.value("name", "") << "]";
+    std::cout << "  when";
+    bool any = false;
+    for (auto& [k, v] : r.items()) {
+      if (k == "deployment_id" || k == "name") continue;
+      std::cout << " " << k << "=" << (v.is_string() ? v.get<std::string>() : v.dump());
+      any = true;
+    }
+    std::cout << (any ? "" : " always") << "\n";
+  }
 }
 
 Result<std::string> RunIdFromEnv(const std::string& flag) {
@@ -308,11 +350,51 @@ int Main(int argc, char** argv) {
     auto* ch_history = channels->add_subcommand("history", "Every change of a channel");
     ch_history->add_option("collection", dep_collection)->required();
     ch_history->add_option("channel", dep_channel)->required();
+    std::string rules_file, app_versions, hook_url, hook_secret, hook_id;
+    bool rules_clear = false;
+    auto* ch_rules = channels->add_subcommand(
+        "rules", "Show or set the targeting rules of a channel (first match wins)");
+    ch_rules->add_option("collection", dep_collection)->required();
+    ch_rules->add_option("channel", dep_channel)->required();
+    auto* rules_set =
+        ch_rules->add_option("--set", rules_file, "JSON file: an array of rules (see docs)");
+    ch_rules->add_flag("--clear", rules_clear, "Remove every rule")->excludes(rules_set);
+    ch_rules->add_option("--reason", dep_reason, "Why (recorded in the history)");
+    ch_rules->add_flag("--force", dep_force,
+                       "Set despite a breaking interface change (needs --reason)");
+    auto* apps = app.add_subcommand("apps", "Interfaces app versions were built against");
+    apps->require_subcommand(1);
+    auto* apps_contract = apps->add_subcommand(
+        "contract", "Declare the model interfaces an app version range was built against");
+    apps_contract->add_option("collection", dep_collection)->required();
+    apps_contract->add_option("--app-versions", app_versions, "e.g. \">=2.0,<3.0\"")->required();
+    apps_contract
+        ->add_option("--model", dep_models,
+                     "NAME=PATH of the bundled .mlmodel/.mlpackage or its `ringo inspect --json` "
+                     "(repeatable)")
+        ->required();
+    auto* apps_list = apps->add_subcommand("list", "The contracts of a collection");
+    apps_list->add_option("collection", dep_collection)->required();
+    auto* apps_remove = apps->add_subcommand("remove", "Remove the contract of an app range");
+    apps_remove->add_option("collection", dep_collection)->required();
+    apps_remove->add_option("--app-versions", app_versions, "The range, as declared")->required();
+    auto* webhooks = app.add_subcommand("webhooks", "POST channel changes to URLs");
+    webhooks->require_subcommand(1);
+    auto* hooks_add = webhooks->add_subcommand("add", "Add a webhook; prints its id");
+    hooks_add->add_option("url", hook_url, "http:// URL")->required();
+    hooks_add->add_option("--secret", hook_secret,
+                          "Sign bodies: X-Ringo-Webhook-Signature: sha256=HMAC-SHA256 hex");
+    hooks_add->add_option("--collection", dep_collection, "Only this collection (default: all)");
+    auto* hooks_list = webhooks->add_subcommand("list", "List webhooks");
+    hooks_list->add_option("--collection", dep_collection, "Those called for this collection");
+    auto* hooks_remove = webhooks->add_subcommand("remove", "Remove a webhook");
+    hooks_remove->add_option("id", hook_id)->required();
     auto* deploy_cmd = app.add_subcommand("deploy", "Delivery settings");
     deploy_cmd->require_subcommand(1);
     auto* deploy_keys = deploy_cmd->add_subcommand("keys", "Print the manifest signing public key");
     for (auto* c : {coll_create, coll_list, dep_create, ch_promote, ch_rollout, ch_rollback,
-                    ch_history, deploy_keys}) {
+                    ch_history, ch_rules, apps_contract, apps_list, apps_remove, hooks_add,
+                    hooks_list, hooks_remove, deploy_keys}) {
       add_common(c);
     }
 
@@ -546,7 +628,7 @@ int Main(int argc, char** argv) {
     }
 
     if (collections->parsed() || deployments->parsed() || channels->parsed() ||
-        deploy_cmd->parsed()) {
+        apps->parsed() || webhooks->parsed() || deploy_cmd->parsed()) {
       return with_client([&](client::Client& c) -> Status {
         const char* user = std::getenv("USER");
         std::string actor = user ? user : "cli";
@@ -614,8 +696,86 @@ int Main(int argc, char** argv) {
                         << (h.value("reason", "").empty() ? ""
                                                           : "  (" + h.value("reason", "") + ")")
                         << (h.value("forced", false) ? "  FORCED" : "") << "\n";
+              if (h.contains("rules")) PrintRules(h["rules"]);
+              for (const Json& o : h.value("overridden", Json::array()))
+                std::cout << "    overrode: " << o.get<std::string>() << "\n";
             }
           }
+        } else if (ch_rules->parsed()) {
+          if (rules_file.empty() && !rules_clear) {
+            ASSIGN_OR_RETURN(out, c.Get("/api/ringo/v1/channels/get", {{"collection", dep_collection},
+                                                                      {"channel", dep_channel}}));
+            if (!common.json) {
+              std::cout << dep_collection << "/" << dep_channel << " rules:\n";
+              PrintRules(out["channel"].value("rules", Json::array()));
+            }
+            if (common.json) std::cout << out.dump(2) << "\n";
+            return Status::Ok();
+          }
+          Json rules = Json::array();
+          if (!rules_clear) {
+            ASSIGN_OR_RETURN(std::string text, ReadTextFile(rules_file));
+            rules = Json::parse(text, nullptr, false);
+            if (rules.is_discarded()) return InvalidArgument("'" + rules_file + "' is not JSON");
+            if (rules.is_object() && rules.contains("rules")) rules = rules["rules"];
+          }
+          ASSIGN_OR_RETURN(out, c.Post("/api/ringo/v1/channels/rules",
+                                       Json{{"collection", dep_collection},
+                                            {"channel", dep_channel},
+                                            {"rules", rules},
+                                            {"reason", dep_reason},
+                                            {"force", dep_force},
+                                            {"actor", actor}}));
+          if (!common.json) PrintRules(out["channel"].value("rules", Json::array()));
+        } else if (apps_contract->parsed()) {
+          Json models = Json::object();
+          for (const std::string& m : dep_models) {
+            size_t eq = m.find('=');
+            if (eq == std::string::npos || eq == 0)
+              return InvalidArgument("--model expects NAME=PATH; got '" + m + "'");
+            ASSIGN_OR_RETURN(models[m.substr(0, eq)], InterfaceOf(m.substr(eq + 1)));
+          }
+          ASSIGN_OR_RETURN(out, c.Post("/api/ringo/v1/apps/contracts",
+                                       Json{{"collection", dep_collection},
+                                            {"app_versions", app_versions},
+                                            {"models", models},
+                                            {"actor", actor}}));
+          if (!common.json) {
+            std::cout << dep_collection << ": apps " << out["contract"].value("app_versions", "")
+                      << " built against " << models.size() << " model interface(s)\n";
+          }
+        } else if (apps_list->parsed()) {
+          ASSIGN_OR_RETURN(out, c.Get("/api/ringo/v1/apps/contracts",
+                                      {{"collection", dep_collection}}));
+          if (!common.json) {
+            for (const Json& k : out.value("contracts", Json::array())) {
+              std::cout << k.value("app_versions", "") << "  models:";
+              for (auto& [name, iface] : k["models"].items()) std::cout << " " << name;
+              std::cout << "  (" << FormatTime(k.value("creation_time", int64_t{0})) << " by "
+                        << k.value("actor", "") << ")\n";
+            }
+          }
+        } else if (apps_remove->parsed()) {
+          ASSIGN_OR_RETURN(out, c.Post("/api/ringo/v1/apps/contracts/delete",
+                                       Json{{"collection", dep_collection},
+                                            {"app_versions", app_versions}}));
+        } else if (hooks_add->parsed()) {
+          Json body{{"url", hook_url}, {"collection", dep_collection}};
+          if (!hook_secret.empty()) body["secret"] = hook_secret;
+          ASSIGN_OR_RETURN(out, c.Post("/api/ringo/v1/webhooks", body));
+          if (!common.json) std::cout << out["webhook"].value("id", "") << "\n";
+        } else if (hooks_list->parsed()) {
+          ASSIGN_OR_RETURN(out, c.Get("/api/ringo/v1/webhooks", {{"collection", dep_collection}}));
+          if (!common.json) {
+            for (const Json& w : out.value("webhooks", Json::array())) {
+              std::string scope = w.value("collection", "");
+              std::cout << w.value("id", "") << "  " << w.value("url", "") << "  "
+                        << (scope.empty() ? "(all collections)" : scope)
+                        << (w.value("has_secret", false) ? "  signed" : "") << "\n";
+            }
+          }
+        } else if (hooks_remove->parsed()) {
+          ASSIGN_OR_RETURN(out, c.Post("/api/ringo/v1/webhooks/delete", Json{{"id", hook_id}}));
         } else if (deploy_keys->parsed()) {
           ASSIGN_OR_RETURN(out, c.Get("/api/deploy/v1/keys", {}));
           if (!common.json)

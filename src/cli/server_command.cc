@@ -71,7 +71,11 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
 }
 
 void TrackingService::Stop() {
+  // Held long-polls get their answer before the connections close; webhook sending stops
+  // before the store does.
+  if (api_) api_->Shutdown();
   if (server_) server_->Stop();
+  if (deploy_) deploy_->Shutdown();
   if (store_) store_->Shutdown();
 }
 
@@ -90,7 +94,6 @@ Status RunServer(const ServerFlags& flags) {
   const fs::path& db_path = svc->db_path();
   const fs::path& artifact_root = svc->artifact_root();
   std::unique_ptr<http::Server>& server = svc->server();
-  std::unique_ptr<store::Store>& st = svc->store();
   std::cout << "ringo server listening on http://" << flags.host << ":" << server->port()
             << std::endl;
   std::cout << "store: " << db_path.string() << "  artifacts: " << artifact_root.string()
@@ -99,8 +102,8 @@ Status RunServer(const ServerFlags& flags) {
   int sig = 0;
   sigwait(&signals, &sig);
   std::cout << "ringo server: stopping (signal " << sig << ")" << std::endl;
-  server->Stop();
-  st->Shutdown();
+  // Held long-polls are answered, then the server, the webhook sender and the store stop.
+  svc->Stop();
   std::cout << "ringo server: stopped" << std::endl;
   return Status::Ok();
 }

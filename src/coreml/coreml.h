@@ -109,6 +109,9 @@ std::vector<std::string> Validate(const Model& model);
 
 // JSON rendering of an Info (for --json).
 std::string InfoToJson(const Info& info);
+// Reads back what InfoToJson wrote (the interface fields CompareInterfaces uses are required:
+// inputs and outputs; the rest default). kInvalidArgument naming the first bad field.
+Result<Info> InfoFromJson(std::string_view json);
 
 // ---- interface diff ----
 

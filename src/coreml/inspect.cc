@@ -614,4 +614,48 @@ std::string InfoToJson(const Info& info) {
   return j.dump(2);
 }
 
+Result<Info> InfoFromJson(std::string_view text) {
+  using nlohmann::json;
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgument("interface is not a JSON object");
+  Info info;
+  try {
+    for (const char* side : {"inputs", "outputs"}) {
+      if (!j.contains(side) || !j[side].is_array())
+        return InvalidArgument(std::string("interface has no '") + side + "' array");
+      std::vector<Feature>& dst = std::string(side) == "inputs" ? info.inputs : info.outputs;
+      for (const json& f : j[side]) {
+        Feature feature;
+        feature.name = f.at("name").get<std::string>();
+        feature.type = f.at("type").get<std::string>();
+        feature.optional = f.value("optional", false);
+        feature.description = f.value("description", "");
+        if (f.contains("shape")) feature.shape = f["shape"].get<std::vector<int64_t>>();
+        feature.data_type = f.value("data_type", "");
+        feature.image_width = f.value("width", int64_t{0});
+        feature.image_height = f.value("height", int64_t{0});
+        feature.color_space = f.value("color_space", "");
+        feature.key_type = f.value("key_type", "");
+        dst.push_back(std::move(feature));
+      }
+    }
+    info.spec_version = j.value("specification_version", 0);
+    info.min_ios = j.value("minimum_ios", "");
+    info.min_macos = j.value("minimum_macos", "");
+    info.model_type = j.value("model_type", "");
+    if (j.contains("class_labels"))
+      info.class_labels = j["class_labels"].get<std::vector<std::string>>();
+    if (j.contains("metadata"))
+      info.metadata = j["metadata"].get<std::map<std::string, std::string>>();
+    info.predicted_feature = j.value("predicted_feature", "");
+    info.predicted_probabilities = j.value("predicted_probabilities", "");
+    info.weight_precision = j.value("weight_precision", "");
+    info.parameter_count = j.value("parameter_count", int64_t{0});
+    info.file_size = j.value("file_size", int64_t{0});
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("interface JSON: ") + e.what());
+  }
+  return info;
+}
+
 }  // namespace ringo::coreml

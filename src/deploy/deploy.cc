@@ -13,6 +13,7 @@
 #include "common/paths.h"
 #include "common/util.h"
 #include "coreml/coreml.h"
+#include "deploy/webhooks.h"
 
 namespace ringo::deploy {
 
@@ -25,6 +26,8 @@ constexpr const char* kCollection = "collection";
 constexpr const char* kDeployment = "deployment";
 constexpr const char* kChannel = "channel";
 constexpr const char* kTelemetry = "telemetry";
+constexpr const char* kContract = "contract";
+constexpr const char* kWebhook = "webhook";
 
 Status ValidName(const std::string& what, const std::string& name) {
   if (name.empty() || name.size() > 128)
@@ -118,8 +121,20 @@ struct Service::Impl {
   EVP_PKEY* key = nullptr;
   std::string public_key;
   std::mutex mu;  // serialises read-modify-write of channels within this process
+  std::mutex listeners_mu;
+  std::vector<ChangeListener> listeners;
+  std::unique_ptr<WebhookSender> webhooks;
 
   ~Impl() { EVP_PKEY_free(key); }
+
+  void Notify(const Channel& c, const HistoryEntry& h) {
+    std::vector<ChangeListener> copy;
+    {
+      std::lock_guard lock(listeners_mu);
+      copy = listeners;
+    }
+    for (const auto& l : copy) l(c, h);
+  }
 
   template <typename T>
   Result<T> Wait(const std::function<void(store::DoneWith<T>)>& start) {
@@ -235,7 +250,7 @@ struct Service::Impl {
 };
 
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Service::~Service() = default;
+Service::~Service() { Shutdown(); }
 
 Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
                                                artifacts::LocalRepository* artifacts,
@@ -248,7 +263,39 @@ Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
   fs::create_directories(dir / "blobs", ec);
   if (ec) return Internal("cannot create '" + (dir / "blobs").string() + "': " + ec.message());
   RETURN_IF_ERROR(impl->LoadKey());
-  return std::unique_ptr<Service>(new Service(std::move(impl)));
+  Impl* raw = impl.get();
+  impl->webhooks = std::make_unique<WebhookSender>([raw](const std::string& collection) {
+    std::vector<WebhookSender::Target> out;
+    auto docs = raw->store->ListDocuments(kWebhook, "");
+    if (!docs.ok()) return out;
+    for (const auto& d : *docs) {
+      json j = json::parse(d.value, nullptr, false);
+      if (!j.is_object()) continue;
+      std::string scope = j.value("collection", "");
+      if (scope.empty() || scope == collection)
+        out.push_back({j.value("url", ""), j.value("secret", "")});
+    }
+    return out;
+  });
+  std::unique_ptr<Service> service(new Service(std::move(impl)));
+  // Webhooks are one listener among others: the payload is built here, sent in the background.
+  service->AddChangeListener([raw](const Channel& c, const HistoryEntry& h) {
+    json payload = {{"collection", c.collection}, {"channel", c.name}, {"action", h.action},
+                    {"from", h.from_deployment},  {"to", h.to_deployment}, {"rollout", h.rollout},
+                    {"time", h.time},             {"actor", h.actor},      {"reason", h.reason},
+                    {"forced", h.forced}};
+    raw->webhooks->Enqueue(c.collection, payload.dump());
+  });
+  return service;
+}
+
+void Service::AddChangeListener(ChangeListener listener) {
+  std::lock_guard lock(impl_->listeners_mu);
+  impl_->listeners.push_back(std::move(listener));
+}
+
+void Service::Shutdown() {
+  if (impl_->webhooks) impl_->webhooks->Stop();
 }
 
 std::string Service::PublicKey() const { return impl_->public_key; }
@@ -271,7 +318,8 @@ Deployment ToDeployment(const json& j) {
   for (const json& m : j.value("models", json::array())) {
     d.models.push_back(ModelEntry{m.value("name", ""), m.value("version", ""),
                                   m.value("sha256", ""), m.value("size", int64_t{0}),
-                                  m.value("format", ""), m.value("interface_hash", "")});
+                                  m.value("format", ""), m.value("interface_hash", ""),
+                                  m.contains("interface") ? m["interface"].dump() : ""});
   }
   return d;
 }
@@ -284,6 +332,11 @@ Channel ToChannel(const std::string& collection, const std::string& name, const 
   c.deployment_id = j.value("deployment_id", "");
   c.previous_deployment_id = j.value("previous_deployment_id", "");
   c.rollout = j.value("rollout", 100);
+  if (j.contains("rules")) {
+    // Written by RulesToJson, so it parses; a hand-edited store falls back to no rules.
+    auto rules = ParseRules(j["rules"].dump());
+    if (rules.ok()) c.rules = std::move(rules).value();
+  }
   c.updated_time = j.value("updated_time", int64_t{0});
   c.revision = revision;
   return c;
@@ -373,12 +426,15 @@ Result<Deployment> Service::CreateDeployment(const std::string& collection,
     std::string sha = Sha256Hex(blob);
     fs::path blob_path = impl_->dir / "blobs" / sha;
     if (!fs::exists(blob_path, ec)) RETURN_IF_ERROR(WriteFileAtomic(blob_path, blob));
+    // The whole inspection stays with the deployment: the interface gate compares it with the
+    // contracts of app versions when the deployment is promoted.
     models.push_back({{"name", name},
                       {"version", it->second},
                       {"sha256", sha},
                       {"size", static_cast<int64_t>(blob.size())},
                       {"format", format},
-                      {"interface_hash", Sha256Hex(contract.dump())}});
+                      {"interface_hash", Sha256Hex(contract.dump())},
+                      {"interface", iface}});
   }
   std::string id = "dep-" + NewId().substr(0, 16);
   json j = {
@@ -431,15 +487,101 @@ Result<Channel> WriteChannel(Service::Impl& impl, const Channel& c, int64_t expe
                 {"previous_deployment_id", c.previous_deployment_id},
                 {"rollout", c.rollout},
                 {"updated_time", NowMillis()}};
+  if (!c.rules.empty()) state["rules"] = json::parse(RulesToJson(c.rules));
   json event = {{"action", h.action},   {"from", h.from_deployment}, {"to", h.to_deployment},
                 {"rollout", h.rollout}, {"actor", h.actor},          {"reason", h.reason},
                 {"forced", h.forced}};
+  if (h.action == "rules") event["rules"] = json::parse(h.rules.empty() ? "[]" : h.rules);
+  if (!h.overridden.empty()) event["overridden"] = h.overridden;
   ASSIGN_OR_RETURN(int64_t rev,
                    impl.Put(kChannel, c.collection + "/" + c.name, state, expected, event.dump()));
   Channel out = c;
   out.revision = rev;
   out.updated_time = state["updated_time"];
+  HistoryEntry done = h;
+  done.time = out.updated_time;
+  impl.Notify(out, done);
   return out;
+}
+
+}  // namespace
+
+namespace {
+
+// Whether every version of `inner` lies in `outer`.
+bool Covers(const VersionRange& outer, const VersionRange& inner) {
+  if (!outer.min.empty()) {
+    if (inner.min.empty()) return false;
+    int c = *CompareVersions(inner.min, outer.min);
+    if (c < 0 || (c == 0 && inner.min_inclusive && !outer.min_inclusive)) return false;
+  }
+  if (!outer.max.empty()) {
+    if (inner.max.empty()) return false;
+    int c = *CompareVersions(inner.max, outer.max);
+    if (c > 0 || (c == 0 && inner.max_inclusive && !outer.max_inclusive)) return false;
+  }
+  return true;
+}
+
+// A rule that conditions on nothing but app versions takes those apps away from the channel's
+// own deployment.
+bool OnlyAppVersions(const Rule& r) {
+  return !r.app_version.unbounded() && r.device_ids.empty() && r.device_classes.empty() &&
+         r.os.empty() && r.os_version.unbounded() && r.regions.empty() && r.languages.empty();
+}
+
+Contract ToContract(const std::string& collection, const json& j) {
+  Contract c;
+  c.collection = collection;
+  auto range = ParseVersionRange(j.value("app_versions", "*"));
+  if (range.ok()) c.app_versions = *range;
+  json interfaces = j.value("interfaces", json::object());
+  for (auto& [name, iface] : interfaces.items()) c.interfaces[name] = iface.dump();
+  c.creation_time = j.value("creation_time", int64_t{0});
+  c.actor = j.value("actor", "");
+  return c;
+}
+
+// The interface gate: the breaking changes of deployment `d` against each contract whose app
+// versions `serves` says the deployment reaches.
+Result<std::vector<std::string>> BreakingChanges(
+    Service& svc, Service::Impl& impl, const Deployment& d,
+    const std::function<bool(const VersionRange&)>& serves) {
+  ASSIGN_OR_RETURN(std::vector<Contract> contracts, svc.ListContracts(d.collection));
+  std::vector<std::string> out;
+  for (const Contract& contract : contracts) {
+    if (!serves(contract.app_versions)) continue;
+    for (const ModelEntry& m : d.models) {
+      auto it = contract.interfaces.find(m.name);
+      if (it == contract.interfaces.end()) continue;
+      std::string now = m.interface;
+      if (now.empty()) {
+        // Deployments made before interfaces were kept: inspect the registered version again.
+        ASSIGN_OR_RETURN(store::ModelVersion v,
+                         impl.store->GetModelVersion(m.name, ParseInt64(m.version).value_or(0)));
+        ASSIGN_OR_RETURN(fs::path source, impl.ResolveSource(v.source));
+        ASSIGN_OR_RETURN(coreml::Model model, coreml::Load(source));
+        now = coreml::InfoToJson(coreml::Inspect(model, source));
+      }
+      ASSIGN_OR_RETURN(coreml::Info built_against, coreml::InfoFromJson(it->second));
+      ASSIGN_OR_RETURN(coreml::Info candidate, coreml::InfoFromJson(now));
+      coreml::Diff diff = coreml::CompareInterfaces(built_against, candidate);
+      for (const coreml::Change& change : diff.changes) {
+        if (!change.breaking) continue;
+        out.push_back("model '" + m.name + "' version " + m.version + " for app versions " +
+                      contract.app_versions.ToString() + ": " + change.what);
+      }
+    }
+  }
+  return out;
+}
+
+Status GateVerdict(const std::string& what, const std::vector<std::string>& breaking,
+                   bool force) {
+  if (breaking.empty() || force) return Status::Ok();
+  std::string msg = what + " the interface apps were built against: ";
+  for (size_t i = 0; i < breaking.size(); ++i) msg += (i ? "; " : "") + breaking[i];
+  return FailedPrecondition(msg + " (force with a reason to promote anyway)");
 }
 
 }  // namespace
@@ -473,12 +615,163 @@ Result<Channel> Service::Promote(const std::string& collection, const std::strin
     return FailedPrecondition("channel '" + channel + "' already serves deployment '" +
                               deployment_id + "'");
   }
-  HistoryEntry h{0, "promote", c.deployment_id, deployment_id, rollout, actor, reason, force};
+  // The channel's own deployment reaches every app version except those a rule on app
+  // versions alone takes away.
+  ASSIGN_OR_RETURN(auto breaking,
+                   BreakingChanges(*this, *impl_, d, [&c](const VersionRange& apps) {
+                     for (const Rule& r : c.rules) {
+                       if (OnlyAppVersions(r) && Covers(r.app_version, apps)) return false;
+                     }
+                     return true;
+                   }));
+  RETURN_IF_ERROR(GateVerdict("deployment '" + deployment_id + "' breaks", breaking, force));
+  HistoryEntry h;
+  h.action = "promote";
+  h.from_deployment = c.deployment_id;
+  h.to_deployment = deployment_id;
+  h.actor = actor;
+  h.reason = reason;
+  h.forced = force;
+  h.overridden = breaking;
   c.previous_deployment_id = c.deployment_id;
   c.deployment_id = deployment_id;
   c.rollout = c.previous_deployment_id.empty() ? 100 : rollout;
   h.rollout = c.rollout;
   return WriteChannel(*impl_, c, expected, h);
+}
+
+Result<Channel> Service::SetRules(const std::string& collection, const std::string& channel,
+                                  const std::vector<Rule>& rules, const std::string& reason,
+                                  const std::string& actor, bool force) {
+  if (force && reason.empty())
+    return InvalidArgument("--force needs a --reason, which is recorded");
+  std::vector<std::string> breaking;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const Rule& r = rules[i];
+    auto d = GetDeployment(r.deployment_id);
+    if (!d.ok()) {
+      return d.status().code() == Code::kNotFound
+                 ? NotFound("rule " + std::to_string(i + 1) + ": deployment '" + r.deployment_id +
+                            "' does not exist")
+                 : d.status();
+    }
+    if (d->collection != collection) {
+      return InvalidArgument("rule " + std::to_string(i + 1) + ": deployment '" +
+                             r.deployment_id + "' belongs to collection '" + d->collection + "'");
+    }
+    // A rule's deployment reaches only the app versions the rule lets through.
+    ASSIGN_OR_RETURN(auto changes, BreakingChanges(*this, *impl_, *d, [&r](const VersionRange& a) {
+                       return r.app_version.Overlaps(a);
+                     }));
+    for (auto& change : changes) {
+      breaking.push_back("rule " + std::to_string(i + 1) + ": " + change);
+    }
+  }
+  RETURN_IF_ERROR(GateVerdict("the rules break", breaking, force));
+  std::lock_guard lock(impl_->mu);
+  ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
+  int64_t expected = c.revision;
+  HistoryEntry h;
+  h.action = "rules";
+  h.from_deployment = c.deployment_id;
+  h.to_deployment = c.deployment_id;
+  h.rollout = c.rollout;
+  h.actor = actor;
+  h.reason = reason;
+  h.forced = force;
+  h.rules = RulesToJson(rules);
+  h.overridden = breaking;
+  c.rules = rules;
+  return WriteChannel(*impl_, c, expected, h);
+}
+
+Result<Contract> Service::SetContract(const std::string& collection,
+                                      const std::string& app_versions,
+                                      const std::map<std::string, std::string>& interfaces,
+                                      const std::string& actor) {
+  ASSIGN_OR_RETURN(Collection coll, GetCollection(collection));
+  ASSIGN_OR_RETURN(VersionRange range, ParseVersionRange(app_versions));
+  if (interfaces.empty()) return InvalidArgument("a contract needs at least one model interface");
+  json j = {{"app_versions", range.ToString()},
+            {"interfaces", json::object()},
+            {"creation_time", NowMillis()},
+            {"actor", actor}};
+  for (const auto& [name, iface] : interfaces) {
+    if (std::find(coll.models.begin(), coll.models.end(), name) == coll.models.end()) {
+      return InvalidArgument("model '" + name + "' is not part of collection '" + collection +
+                             "'");
+    }
+    auto info = coreml::InfoFromJson(iface);
+    if (!info.ok()) {
+      return InvalidArgument("interface of model '" + name + "': " + info.status().message());
+    }
+    j["interfaces"][name] = json::parse(iface);
+  }
+  ASSIGN_OR_RETURN(int64_t rev,
+                   impl_->Put(kContract, collection + "/" + range.ToString(), j, -1));
+  (void)rev;
+  return ToContract(collection, j);
+}
+
+Result<std::vector<Contract>> Service::ListContracts(const std::string& collection) {
+  ASSIGN_OR_RETURN(Collection coll, GetCollection(collection));
+  (void)coll;
+  ASSIGN_OR_RETURN(auto docs, impl_->store->ListDocuments(kContract, collection + "/"));
+  std::vector<Contract> out;
+  for (const auto& d : docs) {
+    json j = json::parse(d.value, nullptr, false);
+    // The store has no deletion of documents: a removed contract is a tombstone.
+    if (!j.is_object() || j.value("removed", false)) continue;
+    out.push_back(ToContract(collection, j));
+  }
+  return out;
+}
+
+Status Service::DeleteContract(const std::string& collection, const std::string& app_versions) {
+  ASSIGN_OR_RETURN(VersionRange range, ParseVersionRange(app_versions));
+  std::string key = collection + "/" + range.ToString();
+  int64_t revision = 0;
+  auto j = impl_->Get(kContract, key, &revision);
+  if (!j.ok() || j->value("removed", false)) {
+    return NotFound("collection '" + collection + "' has no contract for app versions " +
+                    range.ToString());
+  }
+  return impl_->Put(kContract, key, json{{"removed", true}}, revision).status();
+}
+
+Result<Webhook> Service::AddWebhook(const std::string& url, const std::string& secret,
+                                    const std::string& collection) {
+  RETURN_IF_ERROR(ParseHttpUrl(url).status());
+  if (!collection.empty()) RETURN_IF_ERROR(GetCollection(collection).status());
+  Webhook w{"wh-" + NewId().substr(0, 16), url, collection, !secret.empty(), NowMillis()};
+  json j = {{"id", w.id},
+            {"url", url},
+            {"secret", secret},
+            {"collection", collection},
+            {"creation_time", w.creation_time}};
+  RETURN_IF_ERROR(impl_->Put(kWebhook, w.id, j, 0).status());
+  return w;
+}
+
+Result<std::vector<Webhook>> Service::ListWebhooks(const std::string& collection) {
+  ASSIGN_OR_RETURN(auto docs, impl_->store->ListDocuments(kWebhook, ""));
+  std::vector<Webhook> out;
+  for (const auto& d : docs) {
+    json j = json::parse(d.value, nullptr, false);
+    if (!j.is_object() || j.value("removed", false)) continue;
+    Webhook w{j.value("id", ""), j.value("url", ""), j.value("collection", ""),
+              !j.value("secret", "").empty(), j.value("creation_time", int64_t{0})};
+    if (!collection.empty() && !w.collection.empty() && w.collection != collection) continue;
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+Status Service::RemoveWebhook(const std::string& id) {
+  int64_t revision = 0;
+  auto j = impl_->Get(kWebhook, id, &revision);
+  if (!j.ok() || j->value("removed", false)) return NotFound("webhook '" + id + "' does not exist");
+  return impl_->Put(kWebhook, id, json{{"id", id}, {"removed", true}}, revision).status();
 }
 
 Result<Channel> Service::SetRollout(const std::string& collection, const std::string& channel,
@@ -489,14 +782,13 @@ Result<Channel> Service::SetRollout(const std::string& collection, const std::st
   std::lock_guard lock(impl_->mu);
   ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
   int64_t expected = c.revision;
-  HistoryEntry h{0,
-                 rollout == 100 ? "complete" : "rollout",
-                 c.deployment_id,
-                 c.deployment_id,
-                 rollout,
-                 actor,
-                 reason,
-                 false};
+  HistoryEntry h;
+  h.action = rollout == 100 ? "complete" : "rollout";
+  h.from_deployment = c.deployment_id;
+  h.to_deployment = c.deployment_id;
+  h.rollout = rollout;
+  h.actor = actor;
+  h.reason = reason;
   c.rollout = rollout;
   return WriteChannel(*impl_, c, expected, h);
 }
@@ -510,8 +802,14 @@ Result<Channel> Service::Rollback(const std::string& collection, const std::stri
                               "' has no previous deployment to roll back to");
   }
   int64_t expected = c.revision;
-  HistoryEntry h{0,   "rollback", c.deployment_id, c.previous_deployment_id,
-                 100, actor,      reason,          false};
+  // No interface gate: the previous deployment was already served, and a rollback must always
+  // be possible.
+  HistoryEntry h;
+  h.action = "rollback";
+  h.from_deployment = c.deployment_id;
+  h.to_deployment = c.previous_deployment_id;
+  h.actor = actor;
+  h.reason = reason;
   std::swap(c.deployment_id, c.previous_deployment_id);
   c.rollout = 100;
   return WriteChannel(*impl_, c, expected, h);
@@ -526,9 +824,17 @@ Result<std::vector<HistoryEntry>> Service::History(const std::string& collection
   std::vector<HistoryEntry> out;
   for (const auto& e : events) {
     json j = json::parse(e.value);
-    out.push_back(HistoryEntry{e.time, j.value("action", ""), j.value("from", ""),
-                               j.value("to", ""), j.value("rollout", 100), j.value("actor", ""),
-                               j.value("reason", ""), j.value("forced", false)});
+    HistoryEntry h{e.time,
+                   j.value("action", ""),
+                   j.value("from", ""),
+                   j.value("to", ""),
+                   j.value("rollout", 100),
+                   j.value("actor", ""),
+                   j.value("reason", ""),
+                   j.value("forced", false),
+                   j.contains("rules") ? j["rules"].dump() : "",
+                   j.value("overridden", std::vector<std::string>{})};
+    out.push_back(std::move(h));
   }
   return out;
 }
@@ -546,8 +852,11 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
                                       const DeviceQuery& device) {
   ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
   std::string id = c.deployment_id;
-  if (!c.previous_deployment_id.empty() &&
-      !InRollout(collection, channel, device.device_id, c.rollout)) {
+  int rule = MatchRule(c.rules, device);
+  if (rule >= 0) {
+    id = c.rules[static_cast<size_t>(rule)].deployment_id;
+  } else if (!c.previous_deployment_id.empty() &&
+             !InRollout(collection, channel, device.device_id, c.rollout)) {
     id = c.previous_deployment_id;
   }
   ASSIGN_OR_RETURN(Deployment d, GetDeployment(id));

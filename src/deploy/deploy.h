@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "artifacts/artifacts.h"
@@ -16,6 +18,75 @@
 #include "store/store.h"
 
 namespace ringo::deploy {
+
+// What a device says about itself when it asks for a manifest.
+struct DeviceQuery {
+  std::string device_id;
+  std::string device_class;
+  std::string os;
+  std::string os_version;
+  std::string app_version;
+  std::string region;
+  std::string language;
+};
+
+// ---- targeting ----
+
+// Compares dotted numeric versions ("17", "17.4.1", "2.10"): component by component as
+// numbers, a missing component counting as 0 (so "17" == "17.0"). -1, 0 or 1; nullopt when
+// either side is not a dotted numeric version.
+std::optional<int> CompareVersions(std::string_view a, std::string_view b);
+
+// An interval of versions. An empty bound is open; an unbounded range contains every version,
+// even a missing or malformed one.
+struct VersionRange {
+  std::string min;
+  bool min_inclusive = true;
+  std::string max;
+  bool max_inclusive = true;
+
+  bool unbounded() const { return min.empty() && max.empty(); }
+  // False for a version that is not dotted numeric (unless unbounded).
+  bool Contains(std::string_view version) const;
+  // Whether some version lies in both ranges.
+  bool Overlaps(const VersionRange& other) const;
+  // Canonical text: ">=2.0,<3.0", "==2.1", "*" when unbounded. Parses back to the same range.
+  std::string ToString() const;
+};
+
+// Parses a comma-separated list of constraints, each one of >=, >, <=, <, == (or a bare
+// version, meaning ==) followed by a dotted numeric version; "" and "*" mean any version.
+// kInvalidArgument naming the bad constraint, or when the bounds leave no version.
+Result<VersionRange> ParseVersionRange(std::string_view text);
+
+// A targeting rule of a channel: devices matching every condition it sets get `deployment_id`.
+// Unset conditions match everything. device_ids and device_classes compare exactly; os,
+// regions and languages ignore case; version ranges use CompareVersions (a device that does not
+// report a version fails a bounded range).
+struct Rule {
+  std::string name;  // optional label, shown in history and listings
+  std::string deployment_id;
+  std::vector<std::string> device_ids;  // explicit testers
+  std::vector<std::string> device_classes;
+  std::vector<std::string> os;
+  VersionRange os_version;
+  VersionRange app_version;
+  std::vector<std::string> regions;
+  std::vector<std::string> languages;
+
+  bool Matches(const DeviceQuery& device) const;
+};
+
+// Parses rules from JSON: an array (or {"rules": [...]}) of objects with "deployment_id" and
+// any of "name", "device_ids", "device_class", "os", "region", "language" (each a string or a
+// list of strings), "os_version", "app_version" (a range string as ParseVersionRange takes, or
+// {"min": V, "max": V}, both inclusive). kInvalidArgument naming the rule and field, including
+// for unknown fields (a typo must not silently widen a rule). At most 100 rules.
+Result<std::vector<Rule>> ParseRules(std::string_view json);
+// The canonical JSON array of rules (lists always, ranges as strings); ParseRules reads it back.
+std::string RulesToJson(const std::vector<Rule>& rules);
+// Index of the first rule matching the device, or -1.
+int MatchRule(const std::vector<Rule>& rules, const DeviceQuery& device);
 
 // A set of registered models shipped together (Apple's MLModelCollection).
 struct Collection {
@@ -32,6 +103,7 @@ struct ModelEntry {
   int64_t size = 0;
   std::string format;  // "mlmodel" (the file) | "mlpackage.tar" (the package as a ustar archive)
   std::string interface_hash;
+  std::string interface;  // coreml::InfoToJson of the model (empty for older deployments)
 };
 
 // An immutable snapshot {model -> registry version} of a collection.
@@ -51,6 +123,7 @@ struct Channel {
   std::string deployment_id;
   std::string previous_deployment_id;
   int rollout = 100;
+  std::vector<Rule> rules;  // checked in order before the rollout; the first match wins
   int64_t updated_time = 0;
   int64_t revision = 0;
 };
@@ -58,25 +131,37 @@ struct Channel {
 // One recorded change of a channel: who, when, why, from -> to.
 struct HistoryEntry {
   int64_t time = 0;
-  std::string action;  // promote | rollout | rollback
+  std::string action;  // promote | rollout | complete | rollback | rules
   std::string from_deployment;
   std::string to_deployment;
   int rollout = 100;
   std::string actor;
   std::string reason;
   bool forced = false;
+  std::string rules;                // action "rules": the new rules (RulesToJson)
+  std::vector<std::string> overridden;  // forced: the breaking changes the gate reported
 };
 
-// What a device says about itself when it asks for a manifest.
-struct DeviceQuery {
-  std::string device_id;
-  std::string device_class;
-  std::string os;
-  std::string os_version;
-  std::string app_version;
-  std::string region;
-  std::string language;
+// The interface an app version range was built against: per model, the interface JSON that
+// `ringo inspect --json` prints (coreml::InfoToJson) of the model bundled in those apps.
+struct Contract {
+  std::string collection;
+  VersionRange app_versions;
+  std::map<std::string, std::string> interfaces;  // model name -> interface JSON
+  int64_t creation_time = 0;
+  std::string actor;
 };
+
+// An outbound webhook, called on every channel change of its collection (all collections when
+// `collection` is empty). The secret is never returned.
+struct Webhook {
+  std::string id;
+  std::string url;
+  std::string collection;
+  bool has_secret = false;
+  int64_t creation_time = 0;
+};
+
 
 // A manifest response: the exact body bytes, their strong ETag, and the Ed25519 signature of
 // the body (base64).
@@ -113,6 +198,9 @@ class Service {
   Result<Deployment> GetDeployment(const std::string& id);
 
   // Points a channel at a deployment (rollout percent of devices; 100 = all). Records history.
+  // The interface gate: each model is compared (coreml::CompareInterfaces) with every contract
+  // of the collection; a breaking change fails with kFailedPrecondition listing the changes,
+  // unless `force`, which needs a reason and is recorded with the changes it overrode.
   Result<Channel> Promote(const std::string& collection, const std::string& channel,
                           const std::string& deployment_id, int rollout, const std::string& reason,
                           const std::string& actor, bool force);
@@ -122,13 +210,49 @@ class Service {
   // Back to the previous deployment, for everyone.
   Result<Channel> Rollback(const std::string& collection, const std::string& channel,
                            const std::string& reason, const std::string& actor);
+  // Replaces the targeting rules of an existing channel (empty clears them). Every rule's
+  // deployment must belong to the collection and pass the interface gate for the app versions
+  // the rule can serve, unless `force` (which needs a reason). Records history.
+  Result<Channel> SetRules(const std::string& collection, const std::string& channel,
+                           const std::vector<Rule>& rules, const std::string& reason,
+                           const std::string& actor, bool force);
   Result<Channel> GetChannel(const std::string& collection, const std::string& channel);
   Result<std::vector<Channel>> ListChannels(const std::string& collection);
   Result<std::vector<HistoryEntry>> History(const std::string& collection,
                                             const std::string& channel);
 
-  // The manifest this device should follow. kNotFound for an unknown collection/channel or a
-  // channel with no deployment.
+  // Declares the interface apps in `app_versions` (ParseVersionRange) were built against;
+  // replaces the contract of the same range. kInvalidArgument for a bad range, an unknown model
+  // or interface JSON that is not an inspected interface; kNotFound for an unknown collection.
+  Result<Contract> SetContract(const std::string& collection, const std::string& app_versions,
+                               const std::map<std::string, std::string>& interfaces,
+                               const std::string& actor);
+  Result<std::vector<Contract>> ListContracts(const std::string& collection);
+  // kNotFound when the collection has no contract for exactly this range.
+  Status DeleteContract(const std::string& collection, const std::string& app_versions);
+
+  // Registers an http:// URL (https is not supported by the sender). kInvalidArgument for a bad
+  // URL, kNotFound for an unknown collection.
+  Result<Webhook> AddWebhook(const std::string& url, const std::string& secret,
+                             const std::string& collection);
+  // Webhooks of a collection (and the global ones); all when `collection` is empty.
+  Result<std::vector<Webhook>> ListWebhooks(const std::string& collection);
+  Status RemoveWebhook(const std::string& id);
+
+  // Called after every committed channel change, on the thread that made it (an admin request),
+  // with the channel's new state and the history entry. Listeners must return quickly and not
+  // call back into the Service. Changes made by other server processes are not seen.
+  using ChangeListener =
+      std::function<void(const Channel& channel, const HistoryEntry& change)>;
+  void AddChangeListener(ChangeListener listener);
+
+  // Stops the webhook sender (deliveries still queued are dropped and logged). Idempotent; the
+  // destructor calls it.
+  void Shutdown();
+
+  // The manifest this device should follow: the deployment of the first rule the device
+  // matches, else the channel's deployment (or, outside the rollout share, the previous one).
+  // kNotFound for an unknown collection/channel or a channel with no deployment.
   Result<Manifest> ManifestFor(const std::string& collection, const std::string& channel,
                                const DeviceQuery& device);
   // The file of a blob; kNotFound when unknown, kInvalidArgument for a malformed digest.
@@ -141,7 +265,7 @@ class Service {
   Result<std::vector<store::Event>> Telemetry(const std::string& model, const std::string& version,
                                               int64_t limit);
 
-  // Which deployment a device gets from a channel (exposed for tests).
+  // Whether a device is in the rollout share of a channel (exposed for tests).
   static bool InRollout(const std::string& collection, const std::string& channel,
                         const std::string& device_id, int rollout);
 
