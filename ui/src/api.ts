@@ -222,3 +222,113 @@ export async function readArtifactText(run: Run, path: string, limit: number, si
 export const tagValue = (run: Run, key: string) => run.data.tags?.find((t) => t.key === key)?.value;
 export const runName = (run: Run) => run.info.run_name || tagValue(run, 'mlflow.runName') || run.info.run_id.slice(0, 8);
 export const toNumber = (v: number | string) => (typeof v === 'number' ? v : Number(v));
+
+// The model registry (MLflow's registered-models and model-versions).
+export interface ModelVersion {
+  name: string;
+  version: string;
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
+  current_stage?: string;
+  description?: string;
+  source?: string;
+  run_id?: string;
+  status?: string;
+  tags?: Tag[];
+  aliases?: string[];
+}
+export interface RegisteredModel {
+  name: string;
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
+  description?: string;
+  latest_versions?: ModelVersion[];
+  tags?: Tag[];
+  aliases?: { alias: string; version: string }[];
+}
+/** /api/ringo/v1/model-versions/coreml: the version's file and its `inspect` summary. */
+export interface CoreMLVersion {
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  coreml: ModelCard;
+}
+
+export const searchModels = (filter: string, signal?: AbortSignal) =>
+  get<{ registered_models?: RegisteredModel[]; next_page_token?: string }>(
+    'registered-models/search',
+    { filter: filter || undefined, max_results: 1000, order_by: 'name ASC' },
+    signal,
+  );
+export const getModel = (name: string, signal?: AbortSignal) =>
+  get<{ registered_model: RegisteredModel }>('registered-models/get', { name }, signal).then((r) => r.registered_model);
+export const searchVersions = (name: string, signal?: AbortSignal) =>
+  get<{ model_versions?: ModelVersion[] }>(
+    'model-versions/search',
+    { filter: `name='${name.replace(/'/g, "''")}'`, max_results: 1000 },
+    signal,
+  ).then((r) => r.model_versions ?? []);
+export const coremlVersion = (name: string, version: string, signal?: AbortSignal) =>
+  request<CoreMLVersion>('GET', '/api/ringo/v1/model-versions/coreml' + queryString({ name, version }), undefined, signal);
+
+// Delivery: collections, channels, deployments and device telemetry (ringo's admin API).
+export interface Channel {
+  collection: string;
+  name: string;
+  deployment_id: string;
+  previous_deployment_id?: string;
+  rollout: number;
+  updated_time?: number;
+}
+export interface Collection {
+  name: string;
+  models?: string[];
+  creation_time?: number;
+  channels?: Channel[];
+}
+export interface ChannelEvent {
+  time: number;
+  action: string;
+  from?: string;
+  to?: string;
+  rollout?: number;
+  actor?: string;
+  reason?: string;
+  forced?: boolean;
+}
+export interface DeployedModel {
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  format?: string;
+  interface_hash?: string;
+}
+export interface Deployment {
+  id: string;
+  collection: string;
+  creation_time?: number;
+  models?: DeployedModel[];
+}
+export interface TelemetryEvent {
+  event: string; // downloaded | compiled | loaded | failed | prediction
+  model: string;
+  version: string;
+  device_class?: string;
+  latency_ms?: number;
+  compute_unit?: string;
+  error?: string;
+  time: number;
+}
+
+const ringo = <T>(path: string, q: Query, signal?: AbortSignal) =>
+  request<T>('GET', '/api/ringo/v1/' + path + queryString(q), undefined, signal);
+export const listCollections = (signal?: AbortSignal) =>
+  ringo<{ collections?: Collection[] }>('collections', {}, signal).then((r) => r.collections ?? []);
+export const channelHistory = (collection: string, channel: string, signal?: AbortSignal) =>
+  ringo<{ history?: ChannelEvent[] }>('channels/history', { collection, channel }, signal).then((r) => r.history ?? []);
+export const getDeployment = (id: string, signal?: AbortSignal) =>
+  ringo<{ deployment: Deployment }>('deployments/get', { id }, signal).then((r) => r.deployment);
+export const telemetry = (model: string, version: string, signal?: AbortSignal) =>
+  ringo<{ events?: TelemetryEvent[] }>('telemetry', { model, version }, signal).then((r) => r.events ?? []);

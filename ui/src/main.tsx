@@ -10,6 +10,9 @@ import { RunPage } from './pages/run';
 import { ArtifactsPage } from './pages/artifacts';
 import { ComparePage } from './pages/compare';
 import { ChartsPage } from './pages/charts';
+import { ModelPage, ModelsPage } from './pages/registry';
+import { ChannelPage, CollectionsPage } from './pages/deployments';
+import { TelemetryPage } from './pages/telemetry';
 
 function Page() {
   const route = useRoute();
@@ -21,6 +24,11 @@ function Page() {
   if (a === 'runs' && b) return <RunPage route={route} runId={b} />;
   if (a === 'compare') return <ComparePage route={route} />;
   if (a === 'charts') return <ChartsPage route={route} />;
+  if (a === 'models' && b) return <ModelPage route={route} name={b} />;
+  if (a === 'models') return <ModelsPage route={route} />;
+  if (a === 'deployments' && b && c) return <ChannelPage route={route} collection={b} channel={c} />;
+  if (a === 'deployments') return <CollectionsPage route={route} />;
+  if (a === 'telemetry') return <TelemetryPage route={route} />;
   return (
     <Empty title="No such page">
       <a href={href(['experiments'])}>Go to the experiments</a>
@@ -37,6 +45,8 @@ function App() {
         </a>
         <nav>
           <a href={href(['experiments'])}>Experiments</a>
+          <a href={href(['models'])}>Models</a>
+          <a href={href(['deployments'])}>Deployments</a>
         </nav>
       </header>
       <main>

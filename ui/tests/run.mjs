@@ -2,13 +2,14 @@
 // Usage: RINGO_BIN=build/ringo node ui/tests/run.mjs   (RINGO_UI_URL: the UI is served there)
 // Exit status 0 when every check passes.
 import { launch, startRingo, startUi } from './lib.mjs';
-import { seed } from './seed.mjs';
+import { seed, seedDelivery } from './seed.mjs';
 
 const ringo = await startRingo();
 const ui = await startUi(ringo.url);
 const browser = await launch();
 const data = await seed(ringo.url);
 const exp = data.experiment_id;
+const delivery = await seedDelivery(ringo.url, data);
 const go = async (page, hash) => {
   await page.goto(`${ui.url}/#${hash}`);
 };
@@ -141,14 +142,14 @@ await check('run page deep link: params, metrics, tags, description, parent, dat
 });
 
 /** Counts painted pixels of the first chart canvas (uPlot draws series on one canvas). */
-const painted = (page) =>
-  page.evaluate(() => {
-    const c = document.querySelector('.chart canvas');
+const painted = (page, sel = '.chart canvas') =>
+  page.evaluate((sel) => {
+    const c = document.querySelector(sel);
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let n = 0;
     for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
     return n;
-  });
+  }, sel);
 
 await check('a chart draws, with x modes, log scale and smoothing', async (page) => {
   await go(page, `/charts?runs=${data.child1.info.run_id},${data.child2.info.run_id}&keys=loss`);
@@ -200,6 +201,92 @@ await check('a Core ML model artifact shows its model card', async (page) => {
   await card.waitFor();
   const t = await card.innerText();
   expect(t.includes('neuralNetwork') && t.includes('MultiArray') && t.includes('activation'), 'model card: ' + t.slice(0, 200));
+});
+
+await check('registry: models list searches and links to a model', async (page) => {
+  if (!delivery) throw new Error('this ringo binary could not convert the test model');
+  await go(page, '/models');
+  const row = page.locator('[data-testid=models-table] tr[data-model=digits]');
+  await row.waitFor();
+  const t = await row.innerText();
+  expect(t.includes('v2') && t.includes('@champion'), 'latest version and alias: ' + t);
+  await page.getByLabel('Search models by name').fill('nomatch');
+  await page.getByText('No model matches').waitFor();
+  expect(page.url().includes('q=nomatch'), 'search is in the URL');
+  await page.getByLabel('Search models by name').fill('dig');
+  await page.getByRole('link', { name: 'digits' }).click();
+  await page.getByTestId('versions-table').waitFor();
+});
+
+await check('model page deep link: versions, stage, aliases, Core ML summary, lineage to the run', async (page) => {
+  if (!delivery) throw new Error('no registry data');
+  await go(page, '/models/digits');
+  const table = page.getByTestId('versions-table');
+  await table.waitFor();
+  expect((await table.locator('tbody tr').count()) === 2, 'two versions');
+  const v2 = await table.locator('tr[data-version="2"]').innerText();
+  expect(v2.includes('Staging') && v2.includes('ready'), 'v2 stage and status: ' + v2);
+  expect((await table.locator('tr[data-version="1"]').innerText()).includes('@champion'), 'v1 alias');
+  const summary = page.getByTestId('coreml-summary');
+  await summary.waitFor();
+  const s = await summary.innerText();
+  expect(s.includes('neuralNetwork') && s.includes('MultiArray') && /sha256/.test(s), 'Core ML summary: ' + s.slice(0, 200));
+  await go(page, '/models/digits?version=1');
+  const lineage = page.getByTestId('lineage-link');
+  await lineage.waitFor();
+  expect((await lineage.getAttribute('href')) === `#/runs/${data.baseline.info.run_id}`, 'v1 links to the baseline run');
+  await lineage.click();
+  await page.getByRole('heading', { name: /baseline/ }).waitFor();
+  await go(page, '/models/no-such-model');
+  await page.getByRole('alert').getByText('Not found', { exact: true }).waitFor();
+});
+
+await check('deployments: collections with each channel, its deployment and rollout', async (page) => {
+  if (!delivery) throw new Error('no delivery data');
+  await go(page, '/deployments');
+  const release = page.locator('[data-collection=app] tr[data-channel=release]');
+  await release.waitFor();
+  const r = await release.innerText();
+  expect(r.includes(delivery.dep2) && r.includes('50%') && r.includes(delivery.dep1), 'release: dep2 at 50%, others on dep1: ' + r);
+  const st = await page.locator('[data-collection=app] tr[data-channel=staging]').innerText();
+  expect(st.includes(delivery.dep2) && st.includes('100%'), 'staging on dep2: ' + st);
+  await release.getByRole('link', { name: 'release' }).click();
+  await page.getByTestId('channel-history').waitFor();
+});
+
+await check('channel page deep link: history (who, when, why, from → to) and the models', async (page) => {
+  if (!delivery) throw new Error('no delivery data');
+  await go(page, '/deployments/app/release');
+  const hist = page.getByTestId('channel-history');
+  await hist.waitFor();
+  const rows = await hist.locator('tbody tr').allInnerTexts();
+  expect(rows.length === 2, 'two changes: ' + rows.join(' | '));
+  expect(rows[0].includes('canary for half the devices') && rows[0].includes(`${delivery.dep1} → ${delivery.dep2}`) && rows[0].includes('50%') && rows[0].includes('cli'), 'latest first: ' + rows[0]);
+  expect(rows[1].includes('first release'), 'first promote: ' + rows[1]);
+  const cur = await page.getByTestId('deployment-current').innerText();
+  expect(cur.includes('digits') && cur.includes('v2') && cur.includes('50%'), 'current deployment models: ' + cur);
+  expect((await page.getByTestId('deployment-previous').innerText()).includes('v1'), 'previous deployment serves the rest');
+  await go(page, '/deployments/app/nope');
+  await page.getByRole('alert').waitFor();
+});
+
+await check('telemetry charts per version and device class', async (page) => {
+  if (!delivery) throw new Error('no delivery data');
+  await go(page, '/telemetry?model=digits&version=2');
+  await page.locator('[data-testid=events-chart] canvas').waitFor();
+  await page.locator('[data-testid=latency-chart] canvas').waitFor();
+  expect((await painted(page, '[data-testid=events-chart] canvas')) > 300, 'events chart draws');
+  expect((await painted(page, '[data-testid=latency-chart] canvas')) > 300, 'latency chart draws');
+  const sum = page.getByTestId('telemetry-summary');
+  expect((await sum.locator('tbody tr').count()) === 2, 'two device classes');
+  const slow = await sum.locator('tr[data-device="iPhone12,1"]').innerText();
+  expect(/\b180\b/.test(slow) && /\b1\b/.test(slow), 'predictions and the failure counted: ' + slow);
+  await page.getByRole('button', { name: 'iPhone12,1' }).click();
+  await page.waitForFunction(() => location.hash.includes('device=iPhone12'));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=telemetry-summary] tbody tr').length === 1);
+  await page.locator('[data-testid=latency-chart] canvas').waitFor();
+  await go(page, '/telemetry?model=digits&version=9');
+  await page.getByText('No telemetry yet').waitFor();
 });
 
 await check('empty and missing states are designed, not blank', async (page) => {

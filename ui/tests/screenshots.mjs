@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch, repoDir, startRingo, startUi } from './lib.mjs';
-import { seed } from './seed.mjs';
+import { seed, seedDelivery } from './seed.mjs';
 
 const out = join(repoDir, 'docs/screenshots');
 mkdirSync(out, { recursive: true });
@@ -11,6 +11,7 @@ const ringo = await startRingo();
 const ui = await startUi(ringo.url);
 const browser = await launch();
 const d = await seed(ringo.url);
+const delivery = await seedDelivery(ringo.url, d);
 const runs = `${d.child1.info.run_id},${d.child2.info.run_id},${d.baseline.info.run_id}`;
 
 const shots = [
@@ -22,6 +23,15 @@ const shots = [
   ['compare', `/compare?runs=${d.child1.info.run_id},${d.child2.info.run_id}`, '.chart canvas', 'light'],
   ['artifact-csv', `/runs/${d.baseline.info.run_id}/artifacts/predictions.csv`, '[data-testid=csv-table]', 'light'],
   ['artifact-model', `/runs/${d.baseline.info.run_id}/artifacts/model/Relu.mlmodel`, '[data-testid=model-card]', 'light'],
+  ...(delivery
+    ? [
+        ['models', '/models', '[data-testid=models-table]', 'light'],
+        ['model', '/models/digits?version=2', '[data-testid=coreml-summary]', 'light'],
+        ['deployments', '/deployments', 'tr[data-channel]', 'light'],
+        ['channel', '/deployments/app/release', '[data-testid=channel-history]', 'light'],
+        ['telemetry', '/telemetry?model=digits&version=2', '[data-testid=latency-chart] canvas', 'light'],
+      ]
+    : []),
 ];
 for (const [name, hash, ready, colorScheme] of shots) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
@@ -29,7 +39,7 @@ for (const [name, hash, ready, colorScheme] of shots) {
   await page.goto(`${ui.url}/#${hash}`);
   await page.locator(ready).first().waitFor({ timeout: 10000 });
   await page.waitForTimeout(300);
-  await page.screenshot({ path: join(out, `${name}.png`), fullPage: name === 'run' });
+  await page.screenshot({ path: join(out, `${name}.png`), fullPage: name === 'run' || name === 'model' || name === 'channel' });
   await context.close();
   console.log(`docs/screenshots/${name}.png`);
 }

@@ -1,7 +1,11 @@
 // The data the browser tests and screenshots look at: an experiment with a parent run and two
 // children, a baseline run with artifacts (text, JSON, YAML, CSV, PNG, logs, a Core ML model),
 // and an empty experiment.
-import { artifactPath, client, png, relModel } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { artifactPath, client, png, relModel, ringoBin } from './lib.mjs';
 
 export async function seed(base) {
   const api = client(base);
@@ -60,4 +64,55 @@ export async function seed(base) {
   const model = relModel();
   if (model) await put('model/Relu.mlmodel', model);
   return { experiment_id, parent, child1, child2, baseline, model: !!model };
+}
+
+/**
+ * The registry and delivery data, made by the real CLI: model `digits` v1 (the baseline run's
+ * Core ML artifact) and v2 (a new file attached to lr-0.1), alias `champion` -> v1, v2 in Staging;
+ * collection `app` whose `release` channel went v1 (100%) -> v2 (50%, a canary), `staging` on v2;
+ * device telemetry for both versions on two device classes. Undefined when the binary cannot
+ * convert the test model.
+ */
+export async function seedDelivery(base, d) {
+  const model = relModel();
+  if (!model) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'ringo-ui-reg-'));
+  const file = join(dir, 'Relu.mlmodel');
+  writeFileSync(file, model);
+  let dep1, dep2;
+  const ringo = (...args) => execFileSync(ringoBin(), [...args, '--tracking-uri', base], { encoding: 'utf8' }).trim();
+  try {
+    ringo('models', 'register', `runs:/${d.baseline.info.run_id}/model/Relu.mlmodel`, '--name', 'digits');
+    ringo('models', 'register', file, '--name', 'digits', '--run-id', d.child2.info.run_id);
+    const api = client(base);
+    await api.post('registered-models/alias', { name: 'digits', alias: 'champion', version: '1' });
+    await api.post('model-versions/transition-stage', { name: 'digits', version: '2', stage: 'Staging' });
+    ringo('collections', 'create', 'app', '--model', 'digits');
+    dep1 = ringo('deployments', 'create', 'app', '--model', 'digits=1').split(/\s+/).pop();
+    dep2 = ringo('deployments', 'create', 'app', '--model', 'digits=2').split(/\s+/).pop();
+    ringo('channels', 'promote', 'app', 'release', dep1, '--reason', 'first release');
+    ringo('channels', 'promote', 'app', 'staging', dep2, '--reason', 'testers first');
+    ringo('channels', 'promote', 'app', 'release', dep2, '--rollout', '50', '--reason', 'canary for half the devices');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // An hour of device events for both versions: downloads, compiles, loads, predictions, a failure.
+  const t0 = Date.now() - 3600_000;
+  const events = [];
+  for (const [version, devices] of [['1', ['iPhone15,2', 'iPad13,4']], ['2', ['iPhone15,2', 'iPhone12,1']]]) {
+    devices.forEach((device_class, k) => {
+      const slow = device_class === 'iPhone12,1' ? 3 : 1;
+      for (let i = 0; i < 60; i++) {
+        const time = t0 + i * 60_000 + k * 7_000;
+        if (i % 10 === 0) events.push({ event: 'downloaded', model: 'digits', version, device_class, time }, { event: 'compiled', model: 'digits', version, device_class, time: time + 500 });
+        if (i % 5 === 0) events.push({ event: 'loaded', model: 'digits', version, device_class, compute_unit: 'cpuAndNeuralEngine', time: time + 1000 });
+        for (let j = 0; j < 3; j++)
+          events.push({ event: 'prediction', model: 'digits', version, device_class, compute_unit: 'cpuAndNeuralEngine', latency_ms: slow * (2 + Math.sin(i / 6) + j * 0.4), time: time + 2000 + j * 1000 });
+      }
+      events.push({ event: 'failed', model: 'digits', version, device_class, error: 'compile: out of memory', time: t0 + 1800_000 + k });
+    });
+  }
+  const res = await fetch(`${base}/api/deploy/v1/telemetry`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(events) });
+  if (!res.ok) throw new Error(`POST telemetry: ${res.status} ${await res.text()}`);
+  return { dep1, dep2, events: events.length };
 }

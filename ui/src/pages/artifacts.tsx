@@ -263,7 +263,7 @@ function CsvTable({ text, tab, truncated }: { text: string; tab: boolean; trunca
   );
 }
 
-function Features({ title, features }: { title: string; features?: ModelCard['inputs'] }) {
+export function Features({ title, features }: { title: string; features?: ModelCard['inputs'] }) {
   if (!features?.length) return null;
   return (
     <>

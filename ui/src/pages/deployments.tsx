@@ -1,0 +1,212 @@
+// Delivery: collections with each channel's current deployment and rollout, and a channel's page
+// with its history (who, when, why, from → to) and the models of its deployments.
+import { channelHistory, getDeployment, listCollections, type Channel, type Deployment } from '../api';
+import { href, type Route } from '../route';
+import { Empty, formatBytes, formatTime, Loaded, useLoad } from '../ui';
+
+function Rollout({ percent }: { percent: number }) {
+  return (
+    <span class="rollout" title={`${percent}% of devices`}>
+      <span class="rollout-bar">
+        <span style={{ width: `${Math.max(0, Math.min(100, percent))}%` }} />
+      </span>
+      {percent}%
+    </span>
+  );
+}
+
+export function CollectionsPage(_: { route: Route }) {
+  const [load, reload] = useLoad((s) => listCollections(s), []);
+  return (
+    <section class="page">
+      <div class="page-head">
+        <h1>Deployments</h1>
+      </div>
+      <Loaded load={load} what="collections" retry={reload}>
+        {(cols) =>
+          !cols.length ? (
+            <Empty title="No collections yet">
+              Create one with <code>ringo collections create APP --model NAME</code>, then{' '}
+              <code>ringo deployments create</code> and <code>ringo channels promote</code>.
+            </Empty>
+          ) : (
+            cols.map((c) => (
+              <div class="panel" data-collection={c.name}>
+                <h2>
+                  {c.name} <span class="hint">· created {formatTime(c.creation_time)}</span>
+                </h2>
+                <div class="chips">
+                  {(c.models ?? []).map((m) => (
+                    <a class="chip" href={href(['models', m])}>
+                      {m}
+                    </a>
+                  ))}
+                </div>
+                {!c.channels?.length ? (
+                  <p class="hint">No channel yet: promote a deployment to staging or release.</p>
+                ) : (
+                  <table class="grid channels">
+                    <thead>
+                      <tr>
+                        <th>Channel</th>
+                        <th>Current deployment</th>
+                        <th>Rollout</th>
+                        <th>Others on</th>
+                        <th>Updated</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {c.channels.map((ch) => (
+                        <tr data-channel={ch.name}>
+                          <td>
+                            <a href={href(['deployments', c.name, ch.name])}>{ch.name}</a>
+                          </td>
+                          <td class="mono">{ch.deployment_id}</td>
+                          <td>
+                            <Rollout percent={ch.rollout} />
+                          </td>
+                          <td class="mono">{ch.rollout < 100 && ch.previous_deployment_id ? ch.previous_deployment_id : <span class="hint">—</span>}</td>
+                          <td>{formatTime(ch.updated_time)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                )}
+              </div>
+            ))
+          )
+        }
+      </Loaded>
+    </section>
+  );
+}
+
+export function ChannelPage({ collection, channel }: { route: Route; collection: string; channel: string }) {
+  const [load, reload] = useLoad(async (s) => {
+    const [cols, history] = await Promise.all([listCollections(s), channelHistory(collection, channel, s)]);
+    const ch = cols.find((c) => c.name === collection)?.channels?.find((x) => x.name === channel);
+    const ids = [ch?.deployment_id, ch && ch.rollout < 100 ? ch.previous_deployment_id : undefined].filter(Boolean) as string[];
+    const deployments = await Promise.all(ids.map((id) => getDeployment(id, s)));
+    return { ch, history, deployments };
+  }, [collection, channel]);
+  return (
+    <section class="page">
+      <div class="page-head">
+        <div>
+          <div class="crumbs">
+            <a href={href(['deployments'])}>Deployments</a> / {collection} /
+          </div>
+          <h1>{channel}</h1>
+        </div>
+      </div>
+      <Loaded load={load} what="channel" retry={reload}>
+        {({ ch, history, deployments }) => (
+          <>
+            {ch && (
+              <dl class="facts" data-testid="channel-facts">
+                <dt>Current deployment</dt>
+                <dd class="mono">{ch.deployment_id}</dd>
+                <dt>Rollout</dt>
+                <dd>
+                  <Rollout percent={ch.rollout} />
+                  {ch.rollout < 100 && ch.previous_deployment_id && (
+                    <span class="hint">
+                      {' '}
+                      · the other {100 - ch.rollout}% stay on <span class="mono">{ch.previous_deployment_id}</span>
+                    </span>
+                  )}
+                </dd>
+                <dt>Updated</dt>
+                <dd>{formatTime(ch.updated_time)}</dd>
+              </dl>
+            )}
+            {deployments.map((d, i) => (
+              <DeploymentPanel deployment={d} role={i === 0 ? 'current' : 'previous'} channel={ch} />
+            ))}
+            <div class="panel">
+              <h2>History</h2>
+              {!history.length ? (
+                <Empty title="No history yet" />
+              ) : (
+                <table class="grid history" data-testid="channel-history">
+                  <thead>
+                    <tr>
+                      <th>When</th>
+                      <th>Action</th>
+                      <th>From → to</th>
+                      <th>Rollout</th>
+                      <th>Who</th>
+                      <th>Why</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {[...history].reverse().map((h) => (
+                      <tr>
+                        <td>{formatTime(h.time)}</td>
+                        <td>
+                          <span class={`chip action-${h.action}`}>{h.action}</span>
+                          {h.forced && <span class="chip forced">forced</span>}
+                        </td>
+                        <td class="mono">
+                          {h.from || <span class="hint">(none)</span>} → {h.to || <span class="hint">(none)</span>}
+                        </td>
+                        <td>{h.rollout !== undefined ? `${h.rollout}%` : '—'}</td>
+                        <td>{h.actor || '—'}</td>
+                        <td>{h.reason || <span class="hint">—</span>}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+            </div>
+          </>
+        )}
+      </Loaded>
+    </section>
+  );
+}
+
+function DeploymentPanel({ deployment: d, role, channel }: { deployment: Deployment; role: string; channel?: Channel }) {
+  const share = channel ? (role === 'current' ? channel.rollout : 100 - channel.rollout) : undefined;
+  return (
+    <div class="panel" data-testid={`deployment-${role}`}>
+      <h2>
+        {role === 'current' ? 'Current' : 'Previous'} deployment <span class="mono">{d.id}</span>
+        {share !== undefined && <span class="hint"> · {share}% of devices</span>}
+      </h2>
+      <p class="hint">Created {formatTime(d.creation_time)}</p>
+      <table class="grid">
+        <thead>
+          <tr>
+            <th>Model</th>
+            <th>Version</th>
+            <th>Format</th>
+            <th>Size</th>
+            <th>sha256</th>
+            <th>Telemetry</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(d.models ?? []).map((m) => (
+            <tr data-model={m.name}>
+              <td>
+                <a href={href(['models', m.name])}>{m.name}</a>
+              </td>
+              <td>
+                <a href={href(['models', m.name], { version: m.version })}>v{m.version}</a>
+              </td>
+              <td>{m.format ?? '—'}</td>
+              <td>{formatBytes(m.size)}</td>
+              <td class="mono" title={m.sha256}>
+                {m.sha256.slice(0, 16)}…
+              </td>
+              <td>
+                <a href={href(['telemetry'], { model: m.name, version: m.version })}>charts</a>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,265 @@
+// The model registry: registered models (search by name) and a model's versions, each with its
+// stage, aliases, status, Core ML summary and the run it came from.
+import { coremlVersion, getModel, searchModels, searchVersions, type ModelVersion, type RegisteredModel } from '../api';
+import { href, setQuery, type Route } from '../route';
+import { Empty, ErrorBox, formatBytes, formatTime, Loaded, Loading, Status, useLoad } from '../ui';
+import { Features } from './artifacts';
+import { ApiError } from '../api';
+
+const nameFilter = (q: string) => (q ? `name ILIKE '%${q.replace(/'/g, "''")}%'` : '');
+
+/** Aliases of a version: the version's own list, else the model's alias → version map. */
+function aliasesOf(model: RegisteredModel | undefined, v: ModelVersion): string[] {
+  if (v.aliases?.length) return v.aliases;
+  const latest = model?.latest_versions?.find((x) => x.version === v.version);
+  if (latest?.aliases?.length) return latest.aliases;
+  return (model?.aliases ?? []).filter((a) => a.version === v.version).map((a) => a.alias);
+}
+
+export function ModelsPage({ route }: { route: Route }) {
+  const q = route.query.get('q') ?? '';
+  const [load, reload] = useLoad((s) => searchModels(nameFilter(q), s), [q]);
+  return (
+    <section class="page">
+      <div class="page-head">
+        <h1>Models</h1>
+        <input
+          type="search"
+          class="search"
+          placeholder="Search by name"
+          aria-label="Search models by name"
+          value={q}
+          onInput={(e) => setQuery(route, { q: (e.target as HTMLInputElement).value }, false)}
+        />
+      </div>
+      <Loaded load={load} what="registered models" retry={reload}>
+        {(r) =>
+          !r.registered_models?.length ? (
+            <Empty title={q ? `No model matches “${q}”` : 'No registered models yet'}>
+              {q ? 'Try another name.' : (
+                <>
+                  Register one with <code>ringo models register Model.mlpackage --name NAME</code> or any MLflow client.
+                </>
+              )}
+            </Empty>
+          ) : (
+            <table class="grid models" data-testid="models-table">
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>Latest version</th>
+                  <th>Aliases</th>
+                  <th>Description</th>
+                  <th>Last update</th>
+                </tr>
+              </thead>
+              <tbody>
+                {r.registered_models.map((m) => {
+                  const latest = [...(m.latest_versions ?? [])].sort((a, b) => Number(b.version) - Number(a.version))[0];
+                  return (
+                    <tr data-model={m.name}>
+                      <td>
+                        <a href={href(['models', m.name])}>{m.name}</a>
+                      </td>
+                      <td>{latest ? <a href={href(['models', m.name], { version: latest.version })}>v{latest.version}</a> : '—'}</td>
+                      <td>
+                        {(m.aliases ?? []).map((a) => (
+                          <span class="chip alias">
+                            @{a.alias} → v{a.version}
+                          </span>
+                        ))}
+                      </td>
+                      <td>{m.description || <span class="hint">—</span>}</td>
+                      <td>{formatTime(m.last_updated_timestamp)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          )
+        }
+      </Loaded>
+    </section>
+  );
+}
+
+export function ModelPage({ route, name }: { route: Route; name: string }) {
+  const [load, reload] = useLoad(async (s) => {
+    const [model, versions] = await Promise.all([getModel(name, s), searchVersions(name, s)]);
+    versions.sort((a, b) => Number(b.version) - Number(a.version));
+    return { model, versions };
+  }, [name]);
+  const selected = route.query.get('version');
+  return (
+    <section class="page">
+      <div class="page-head">
+        <div>
+          <div class="crumbs">
+            <a href={href(['models'])}>Models</a> /
+          </div>
+          <h1>{name}</h1>
+        </div>
+      </div>
+      <Loaded load={load} what="model versions" retry={reload}>
+        {({ model, versions }) => {
+          const current = versions.find((v) => v.version === selected) ?? versions[0];
+          return (
+            <>
+              {model.description && <p class="note">{model.description}</p>}
+              {!!model.tags?.length && (
+                <div class="chips">
+                  {model.tags.map((t) => (
+                    <span class="chip">
+                      {t.key}: {t.value}
+                    </span>
+                  ))}
+                </div>
+              )}
+              {!versions.length ? (
+                <Empty title="No versions yet">
+                  Add one with <code>ringo models register FILE --name {name}</code>.
+                </Empty>
+              ) : (
+                <>
+                  <div class="panel">
+                    <h2>Versions ({versions.length})</h2>
+                    <table class="grid versions" data-testid="versions-table">
+                      <thead>
+                        <tr>
+                          <th>Version</th>
+                          <th>Stage</th>
+                          <th>Aliases</th>
+                          <th>Status</th>
+                          <th>Run</th>
+                          <th>Created</th>
+                          <th>Telemetry</th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        {versions.map((v) => (
+                          <tr data-version={v.version} class={v === current ? 'on' : ''}>
+                            <td>
+                              <a href={href(['models', name], { version: v.version })}>v{v.version}</a>
+                            </td>
+                            <td>{v.current_stage && v.current_stage !== 'None' ? <span class="chip">{v.current_stage}</span> : <span class="hint">—</span>}</td>
+                            <td>
+                              {aliasesOf(model, v).map((a) => (
+                                <span class="chip alias">@{a}</span>
+                              ))}
+                            </td>
+                            <td>{v.status ? <Status status={v.status} /> : '—'}</td>
+                            <td class="mono">{v.run_id ? <a href={href(['runs', v.run_id])}>{v.run_id.slice(0, 12)}</a> : '—'}</td>
+                            <td>{formatTime(v.creation_timestamp)}</td>
+                            <td>
+                              <a href={href(['telemetry'], { model: name, version: v.version })}>charts</a>
+                            </td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  </div>
+                  {current && <VersionPanel model={model} version={current} />}
+                </>
+              )}
+            </>
+          );
+        }}
+      </Loaded>
+    </section>
+  );
+}
+
+function VersionPanel({ model, version: v }: { model: RegisteredModel; version: ModelVersion }) {
+  return (
+    <div class="panel" data-testid="version-panel">
+      <h2>
+        {model.name} v{v.version}
+      </h2>
+      <dl class="facts">
+        <dt>Source</dt>
+        <dd class="mono">{v.source || '—'}</dd>
+        <dt>Lineage</dt>
+        <dd>
+          {v.run_id ? (
+            <a href={href(['runs', v.run_id])} data-testid="lineage-link">
+              run {v.run_id}
+            </a>
+          ) : (
+            <span class="hint">not logged from a run</span>
+          )}
+        </dd>
+        {v.description && (
+          <>
+            <dt>Description</dt>
+            <dd>{v.description}</dd>
+          </>
+        )}
+        {!!v.tags?.length && (
+          <>
+            <dt>Tags</dt>
+            <dd>
+              {v.tags.map((t) => (
+                <span class="chip">
+                  {t.key}: {t.value}
+                </span>
+              ))}
+            </dd>
+          </>
+        )}
+      </dl>
+      <CoreMLSummary name={model.name} version={v.version} />
+    </div>
+  );
+}
+
+function CoreMLSummary({ name, version }: { name: string; version: string }) {
+  const [load, reload] = useLoad((s) => coremlVersion(name, version, s), [name, version]);
+  if (load.state === 'loading') return <Loading what="Core ML summary" />;
+  if (load.state === 'error') {
+    if (load.error instanceof ApiError && load.error.status === 404)
+      return <Empty title="Not a Core ML model">This version's source is not a .mlmodel or .mlpackage, so there is no Core ML summary.</Empty>;
+    return <ErrorBox error={load.error} retry={reload} />;
+  }
+  const { coreml: m, sha256, size } = load.data;
+  return (
+    <div data-testid="coreml-summary">
+      <h3>Core ML</h3>
+      <dl class="facts">
+        <dt>Model type</dt>
+        <dd>{m.model_type ?? '—'}</dd>
+        <dt>Spec version</dt>
+        <dd>{m.specification_version ?? '—'}</dd>
+        <dt>Minimum OS</dt>
+        <dd>
+          iOS {m.minimum_ios ?? '—'}
+          {m.minimum_macos ? ` · macOS ${m.minimum_macos}` : ''}
+        </dd>
+        <dt>Parameters</dt>
+        <dd>{m.parameter_count !== undefined ? m.parameter_count.toLocaleString() : '—'}</dd>
+        <dt>Weight precision</dt>
+        <dd>{m.weight_precision ?? '—'}</dd>
+        <dt>Size</dt>
+        <dd>{formatBytes(size)}</dd>
+        <dt>sha256</dt>
+        <dd class="mono">{sha256}</dd>
+        {!!m.class_labels?.length && (
+          <>
+            <dt>Class labels</dt>
+            <dd>
+              {m.class_labels.length}: {m.class_labels.slice(0, 12).map(String).join(', ')}
+              {m.class_labels.length > 12 ? ', …' : ''}
+            </dd>
+          </>
+        )}
+      </dl>
+      <div class="columns">
+        <div>
+          <Features title="Inputs" features={m.inputs} />
+        </div>
+        <div>
+          <Features title="Outputs" features={m.outputs} />
+        </div>
+      </div>
+    </div>
+  );
+}
