@@ -180,6 +180,9 @@ await check('artifacts preview: JSON, YAML, CSV table, text, PNG', async (page) 
   await page.locator('pre.yaml .y-key').first().waitFor();
   await go(page, `${base}/predictions.csv`);
   await page.getByTestId('csv-table').waitFor();
+  // The table renders as soon as the preview starts; wait for this file's rows, not a stale render.
+  await page.waitForFunction(() => (document.querySelector('[data-testid=csv-table]')?.innerText ?? '').includes('1, maybe'),
+                             null, { timeout: 8000 }).catch(() => {});
   expect((await page.locator('[data-testid=csv-table] tbody tr').count()) === 4, 'CSV rows');
   expect((await text(page, '[data-testid=csv-table]')).includes('1, maybe'), 'quoted CSV field');
   await go(page, `${base}/notes.txt`);
