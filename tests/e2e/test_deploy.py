@@ -132,6 +132,37 @@ class DeployTest(ServerTestCase):
         # Staging is independent of release.
         self.assertEqual(self.manifest(coll, "staging").status, 404)
 
+    def simulate(self, coll, channel, count, prefix):
+        p = subprocess.run([ringo_bin(), "device", "simulate", "--tracking-uri", self.server.url, "--collection", coll,
+                            "--channel", channel, "--count", str(count), "--attr", "id_prefix=" + prefix,
+                            "--attr", "device_class=iPhone", "--json"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout[-500:])
+        out = json.loads(p.stdout)
+        return {d["device_id"]: d["deployment_id"] for d in out["devices"]}
+
+    def test_staged_rollout_through_the_device_sdk(self):
+        model = unique("fleet")
+        v1 = self.register(model, "mlmodel")
+        v2 = self.register(model, "mlpackage")
+        coll = unique("fleet")
+        self.assertEqual(self.cli("collections", "create", coll, "--model", model)[0], 0)
+        d1 = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v1))[1].strip()
+        d2 = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v2))[1].strip()
+        self.assertEqual(self.cli("channels", "promote", coll, "release", d1)[0], 0)
+        self.assertEqual(self.cli("channels", "promote", coll, "staging", d2)[0], 0)
+        # Testers on staging get v2, users on release v1.
+        self.assertEqual(set(self.simulate(coll, "staging", 3, "tester-").values()), {d2})
+        self.assertEqual(set(self.simulate(coll, "release", 20, "user-").values()), {d1})
+        # A 10% rollout of v2 on release reaches 10% +- 3% of 1000 devices, the same ones each poll.
+        self.assertEqual(self.cli("channels", "promote", coll, "release", d2, "--rollout", "10", "--reason", "canary")[0], 0)
+        first = self.simulate(coll, "release", 1000, "dev-")
+        share = sum(1 for v in first.values() if v == d2) / 1000.0
+        self.assertTrue(0.07 <= share <= 0.13, share)
+        self.assertEqual(self.simulate(coll, "release", 1000, "dev-"), first)
+        # Rollback returns them all to v1.
+        self.assertEqual(self.cli("channels", "rollback", coll, "release", "--reason", "regression")[0], 0)
+        self.assertEqual(set(self.simulate(coll, "release", 1000, "dev-").values()), {d1})
+
     def test_telemetry_and_errors(self):
         model = unique("tm")
         v1 = self.register(model, "mlmodel")
