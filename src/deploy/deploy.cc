@@ -121,6 +121,8 @@ struct Service::Impl {
   EVP_PKEY* key = nullptr;
   std::string public_key;
   std::mutex mu;  // serialises read-modify-write of channels within this process
+  std::mutex manifest_mu;
+  std::map<std::string, Manifest> manifests;  // collection/channel/deployment -> signed manifest
   std::mutex listeners_mu;
   std::vector<ChangeListener> listeners;
   std::unique_ptr<WebhookSender> webhooks;
@@ -859,6 +861,14 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
              !InRollout(collection, channel, device.device_id, c.rollout)) {
     id = c.previous_deployment_id;
   }
+  // Deployments are immutable, so the manifest for (collection, channel, deployment) never
+  // changes: build and sign it once. Each request then costs one channel read.
+  std::string cache_key = collection + "/" + channel + "/" + id;
+  {
+    std::lock_guard lock(impl_->manifest_mu);
+    auto it = impl_->manifests.find(cache_key);
+    if (it != impl_->manifests.end()) return it->second;
+  }
   ASSIGN_OR_RETURN(Deployment d, GetDeployment(id));
   json models = json::array();
   for (const ModelEntry& m : d.models) {
@@ -879,6 +889,9 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
   out.etag = "\"" + Sha256Hex(out.body).substr(0, 32) + "\"";
   out.signature = impl_->Sign(out.body);
   out.deployment_id = id;
+  std::lock_guard lock(impl_->manifest_mu);
+  if (impl_->manifests.size() > 10000) impl_->manifests.clear();
+  impl_->manifests[cache_key] = out;
   return out;
 }
 
