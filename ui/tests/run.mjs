@@ -142,14 +142,20 @@ await check('run page deep link: params, metrics, tags, description, parent, dat
 });
 
 /** Counts painted pixels of the first chart canvas (uPlot draws series on one canvas). */
-const painted = (page, sel = '.chart canvas') =>
-  page.evaluate((sel) => {
+// A chart re-renders when its data arrives (a slow server, e.g. under sanitizers, makes that
+// late), so wait for a canvas with paint instead of reading whichever one is there first.
+const painted = async (page, sel = '.chart canvas') => {
+  const count = (sel) => {
     const c = document.querySelector(sel);
+    if (!c) return 0;
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let n = 0;
     for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
     return n;
-  }, sel);
+  };
+  await page.waitForFunction(count, sel, { timeout: 8000 }).catch(() => {});
+  return page.evaluate(count, sel);
+};
 
 await check('a chart draws, with x modes, log scale and smoothing', async (page) => {
   await go(page, `/charts?runs=${data.child1.info.run_id},${data.child2.info.run_id}&keys=loss`);
