@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -123,6 +124,13 @@ struct Service::Impl {
   std::mutex mu;  // serialises read-modify-write of channels within this process
   std::mutex manifest_mu;
   std::map<std::string, Manifest> manifests;  // collection/channel/deployment -> signed manifest
+  // Channel states for manifest requests, kept 250 ms: devices poll far more often than channels
+  // change. Changes made here drop the entry at once; other replicas' show within 250 ms.
+  struct CachedChannel {
+    Channel channel;
+    std::chrono::steady_clock::time_point loaded;
+  };
+  std::map<std::string, CachedChannel> channels;
   std::mutex listeners_mu;
   std::vector<ChangeListener> listeners;
   std::unique_ptr<WebhookSender> webhooks;
@@ -497,6 +505,10 @@ Result<Channel> WriteChannel(Service::Impl& impl, const Channel& c, int64_t expe
   if (!h.overridden.empty()) event["overridden"] = h.overridden;
   ASSIGN_OR_RETURN(int64_t rev,
                    impl.Put(kChannel, c.collection + "/" + c.name, state, expected, event.dump()));
+  {
+    std::lock_guard lock(impl.manifest_mu);
+    impl.channels.erase(c.collection + "/" + c.name);
+  }
   Channel out = c;
   out.revision = rev;
   out.updated_time = state["updated_time"];
@@ -852,7 +864,24 @@ bool Service::InRollout(const std::string& collection, const std::string& channe
 
 Result<Manifest> Service::ManifestFor(const std::string& collection, const std::string& channel,
                                       const DeviceQuery& device) {
-  ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
+  Channel c;
+  const std::string channel_key = collection + "/" + channel;
+  auto now = std::chrono::steady_clock::now();
+  bool cached = false;
+  {
+    std::lock_guard lock(impl_->manifest_mu);
+    auto it = impl_->channels.find(channel_key);
+    if (it != impl_->channels.end() && now - it->second.loaded < std::chrono::milliseconds(250)) {
+      c = it->second.channel;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    ASSIGN_OR_RETURN(c, GetChannel(collection, channel));
+    std::lock_guard lock(impl_->manifest_mu);
+    if (impl_->channels.size() > 10000) impl_->channels.clear();
+    impl_->channels[channel_key] = Impl::CachedChannel{c, now};
+  }
   std::string id = c.deployment_id;
   int rule = MatchRule(c.rules, device);
   if (rule >= 0) {
