@@ -38,8 +38,30 @@ export function Empty({ title, children }: { title: string; children?: Component
   );
 }
 
+/** Asks for an API token when the server has tokens; it is kept in a same-site cookie, which the
+ * browser also sends for images and downloads. */
+function TokenForm() {
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const input = (e.currentTarget as HTMLFormElement).elements.namedItem('token') as HTMLInputElement;
+    document.cookie = `ringo_token=${encodeURIComponent(input.value.trim())}; path=/; SameSite=Strict`;
+    location.reload();
+  };
+  return (
+    <div class="state error" role="alert">
+      <strong>This server needs a token</strong>
+      <div class="hint">Paste a read (or stronger) token from <code>ringo tokens create --scope read</code>.</div>
+      <form onSubmit={submit}>
+        <input name="token" type="password" placeholder="rg_…" aria-label="API token" />{' '}
+        <button type="submit">Use token</button>
+      </form>
+    </div>
+  );
+}
+
 export function ErrorBox({ error, retry }: { error: Error; retry?: () => void }) {
   const code = error instanceof ApiError ? error.code : 'ERROR';
+  if (error instanceof ApiError && error.status === 401) return <TokenForm />;
   return (
     <div class="state error" role="alert">
       <strong>{code === 'RESOURCE_DOES_NOT_EXIST' ? 'Not found' : 'Something went wrong'}</strong>

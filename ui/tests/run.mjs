@@ -307,6 +307,23 @@ await check('empty and missing states are designed, not blank', async (page) => 
   await page.getByText('No such page').waitFor();
 });
 
+// Last, because it turns tokens on for the whole server.
+await check('with tokens on, the UI asks for one and works with it', async (page) => {
+  const res = await fetch(ringo.url + '/api/ringo/v1/tokens', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ scope: 'read', name: 'ui test' }),
+  });
+  expect(res.ok, 'token created');
+  const { token } = await res.json();
+  await go(page, '/experiments');
+  await page.getByText('This server needs a token').waitFor();
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Use token' }).click();
+  await page.waitForFunction(() => document.body.innerText.includes('Default'));
+  expect(!(await page.content()).includes('This server needs a token'), 'the token form is gone');
+});
+
 await browser.close();
 await ui.stop();
 await ringo.stop();
