@@ -219,6 +219,19 @@ Result<store::ViewType> ReadViewType(const Fields& f) {
                          "': expected ACTIVE_ONLY, DELETED_ONLY or ALL");
 }
 
+// The paging and filtering fields of MLflow's registry searches (defaults as its client's).
+Result<store::RegistrySearch> ReadRegistrySearch(const Fields& f, int64_t default_max) {
+  store::RegistrySearch search;
+  ASSIGN_OR_RETURN(auto filter, f.String("filter"));
+  search.filter = filter.value_or("");
+  ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+  search.max_results = max.value_or(default_max);
+  ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
+  ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+  search.page_token = token.value_or("");
+  return search;
+}
+
 // Handlers are written as functions returning Result<Response> for synchronous work, or
 // taking the Responder for writes that complete on the store's writer thread.
 using SyncHandler = std::function<Result<Response>(const Request&)>;
@@ -1068,14 +1081,7 @@ void Api::Register(http::Router& router) {
        }));
   auto search_models = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    store::RegistrySearch search;
-    ASSIGN_OR_RETURN(auto filter, f.String("filter"));
-    search.filter = filter.value_or("");
-    ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
-    search.max_results = max.value_or(100);
-    ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
-    ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-    search.page_token = token.value_or("");
+    ASSIGN_OR_RETURN(store::RegistrySearch search, ReadRegistrySearch(f, 100));
     ASSIGN_OR_RETURN(store::RegisteredModelPage page, st->SearchRegisteredModels(search));
     std::string body;
     JsonWriter w(&body);
@@ -1227,14 +1233,7 @@ void Api::Register(http::Router& router) {
        }));
   auto search_versions = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    store::RegistrySearch search;
-    ASSIGN_OR_RETURN(auto filter, f.String("filter"));
-    search.filter = filter.value_or("");
-    ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
-    search.max_results = max.value_or(10000);
-    ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
-    ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-    search.page_token = token.value_or("");
+    ASSIGN_OR_RETURN(store::RegistrySearch search, ReadRegistrySearch(f, 10000));
     ASSIGN_OR_RETURN(store::ModelVersionPage page, st->SearchModelVersions(search));
     std::string body;
     JsonWriter w(&body);

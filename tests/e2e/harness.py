@@ -297,3 +297,18 @@ def metric_value(v):
     if isinstance(v, str):
         return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[v])
     return float(v)
+
+
+def make_core_ml_models(directory):
+    """Exports a small MLP with Debian's PyTorch and converts it with the binary under test to
+    both Core ML formats; returns {"mlmodel": path, "mlpackage": path}."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run(["/usr/bin/python3", os.path.join(here, "..", "coreml", "export_models.py"), directory, "mlp"],
+                   check=True, capture_output=True)
+    files = {}
+    for ext in ("mlmodel", "mlpackage"):
+        out = os.path.join(directory, "m." + ext)
+        subprocess.run([ringo_bin(), "convert", os.path.join(directory, "mlp.onnx"), "-o", out], check=True,
+                       capture_output=True)
+        files[ext] = out
+    return files

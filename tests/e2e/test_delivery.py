@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, ServerTestCase, ringo_bin, unique
+from harness import Server, ServerTestCase, make_core_ml_models, ringo_bin, unique
 
 HAVE_TORCH = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -66,14 +66,8 @@ class DeliveryTest(ServerTestCase):
         super().setUpClass()
         cls.tmp = tempfile.TemporaryDirectory()
         d = cls.tmp.name
-        subprocess.run(["/usr/bin/python3", os.path.join(HERE, "..", "coreml", "export_models.py"), d, "mlp"],
-                       check=True, capture_output=True)
+        cls.files = make_core_ml_models(d)
         onnx = os.path.join(d, "mlp.onnx")
-        cls.files = {}
-        for ext in ("mlmodel", "mlpackage"):
-            out = os.path.join(d, "m." + ext)
-            subprocess.run([ringo_bin(), "convert", onnx, "-o", out], check=True, capture_output=True)
-            cls.files[ext] = out
         info = json.loads(subprocess.run([ringo_bin(), "inspect", "--json", cls.files["mlmodel"]],
                                          check=True, capture_output=True, text=True).stdout)
         cls.interface_json = os.path.join(d, "interface.json")

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ServerTestCase, ringo_bin, unique
+from harness import ServerTestCase, make_core_ml_models, ringo_bin, unique
 
 HAVE_TORCH = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,15 +37,7 @@ class DeployTest(ServerTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.tmp = tempfile.TemporaryDirectory()
-        d = cls.tmp.name
-        subprocess.run(["/usr/bin/python3", os.path.join(HERE, "..", "coreml", "export_models.py"), d, "mlp"],
-                       check=True, capture_output=True)
-        cls.files = {}
-        for ext in ("mlmodel", "mlpackage"):
-            out = os.path.join(d, "m." + ext)
-            subprocess.run([ringo_bin(), "convert", os.path.join(d, "mlp.onnx"), "-o", out], check=True,
-                           capture_output=True)
-            cls.files[ext] = out
+        cls.files = make_core_ml_models(cls.tmp.name)
 
     @classmethod
     def tearDownClass(cls):
