@@ -1,7 +1,11 @@
 // `ringo server`: opens the store, serves the API, shuts down cleanly on a signal.
 #include "cli/server_command.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <iostream>
@@ -81,14 +85,29 @@ void TrackingService::Stop() {
 
 TrackingService::~TrackingService() { Stop(); }
 
+namespace {
+
+// The stop signals are caught by a handler (process-wide, whichever thread the kernel picks:
+// libraries and sanitizers may start threads before main that a signal mask would not cover) that
+// writes their number to a pipe the main thread waits on.
+int g_signal_pipe[2] = {-1, -1};
+
+void OnStopSignal(int sig) {
+  unsigned char b = static_cast<unsigned char>(sig);
+  ssize_t unused = ::write(g_signal_pipe[1], &b, 1);
+  (void)unused;
+}
+
+}  // namespace
+
 Status RunServer(const ServerFlags& flags) {
-  // Block the stop signals in every thread (before any is started); this one waits for them
-  // with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) return Internal("cannot create the signal pipe");
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   ASSIGN_OR_RETURN(std::unique_ptr<TrackingService> svc, TrackingService::Start(flags));
   const fs::path& db_path = svc->db_path();
@@ -99,8 +118,10 @@ Status RunServer(const ServerFlags& flags) {
   std::cout << "store: " << db_path.string() << "  artifacts: " << artifact_root.string()
             << std::endl;
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  unsigned char b = 0;
+  while (::read(g_signal_pipe[0], &b, 1) < 0 && errno == EINTR) {
+  }
+  int sig = b;
   std::cout << "ringo server: stopping (signal " << sig << ")" << std::endl;
   // Held long-polls are answered, then the server, the webhook sender and the store stop.
   svc->Stop();
