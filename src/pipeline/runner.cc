@@ -77,6 +77,14 @@ std::string UpperName(const std::string& s) {
   return out;
 }
 
+// Says once per run that conda_env/python_env/docker_env are not created by the local env manager.
+std::atomic<bool> g_env_noted{false};
+void NoteLocalEnv(const std::string& kind) {
+  if (g_env_noted.exchange(true)) return;
+  std::cout << "ringo: " << kind << " is not created with --env-manager local; "
+            << "commands run in the current environment" << std::endl;
+}
+
 // Serialises console output of parallel steps.
 std::mutex g_console;
 
@@ -453,6 +461,12 @@ class PipelineRun {
     ASSIGN_OR_RETURN(auto c, tracker_.Connect());
     fs::path dir = (project_.dir / step->project).lexically_normal();
     ASSIGN_OR_RETURN(Project sub, LoadProject(dir));
+    std::string docker_image = sub.docker_image.empty() ? project_.docker_image : sub.docker_image;
+    if (options_.env_manager == "docker" && docker_image.empty()) {
+      return InvalidArgument("step '" + step->name + "': --env-manager docker needs docker_env in '" +
+                             step->project + "' or in the pipeline project");
+    }
+    if (options_.env_manager == "local" && !sub.env_kind.empty()) NoteLocalEnv(sub.env_kind);
     auto ep = sub.entry_points.find(step->entry_point);
     if (ep == sub.entry_points.end()) {
       return InvalidArgument("project '" + step->project + "' has no entry point '" +
@@ -573,7 +587,7 @@ class PipelineRun {
     e.prefix_output = project_.steps.size() > 1;
     e.quiet = options_.live_status;
     Log("step " + name + ": running (run " + run_id + "): " + command);
-    ASSIGN_OR_RETURN(ExecutionResult er, Execute(*c, run_id, e, options_, sub.docker_image));
+    ASSIGN_OR_RETURN(ExecutionResult er, Execute(*c, run_id, e, options_, docker_image));
     if (er.status != "FINISHED") {
       (void)EndRun(*c, run_id, er.status);
       if (options_.live_status || !er.stderr_tail.empty()) {
@@ -663,6 +677,7 @@ class PipelineRun {
 
 Result<RunResult> Run(const RunOptions& options) {
   g_stop.store(false);
+  g_env_noted.store(false);
   SignalScope signals;
   ASSIGN_OR_RETURN(Project project, LoadProject(options.project_dir));
   if (options.env_manager != "local" && options.env_manager != "docker") {
@@ -670,7 +685,8 @@ Result<RunResult> Run(const RunOptions& options) {
                            "'");
   }
   if (options.env_manager == "docker") {
-    if (project.env_kind != "docker_env") {
+    // A pipeline's steps may each bring their own image; a single project must declare one.
+    if (project.env_kind != "docker_env" && project.steps.empty()) {
       return InvalidArgument("--env-manager docker needs a project with docker_env");
     }
     std::atomic<bool> never{false};
@@ -685,8 +701,7 @@ Result<RunResult> Run(const RunOptions& options) {
           "docker_env needs a running Docker engine, and 'docker info' found none");
     }
   } else if (!project.env_kind.empty()) {
-    std::cout << "ringo: " << project.env_kind << " is not created with --env-manager local; "
-              << "commands run in the current environment" << std::endl;
+    NoteLocalEnv(project.env_kind);
   }
   std::string uri = options.tracking_uri;
   if (uri.empty()) return InvalidArgument("no tracking URI");

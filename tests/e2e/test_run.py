@@ -227,6 +227,34 @@ class EntryPointTest(RunTestCase):
         self.assertEqual((stdout + stderr).count("conda_env is not created"), 1, stdout + stderr)
         self.assertTrue(os.path.exists(out))
 
+    def test_steps_with_envs_note_once_and_need_an_image_for_docker(self):
+        root = os.path.join(self.tmp, "envs")
+        for name in ("a", "b"):
+            write(os.path.join(root, name, "MLproject"), textwrap.dedent("""\
+                name: %s
+                python_env: python_env.yaml
+                entry_points:
+                  main:
+                    command: "true"
+                """ % name))
+        write(os.path.join(root, "MLproject"), textwrap.dedent("""\
+            name: envs
+            entry_points:
+              main: {}
+            steps:
+              - {name: a, project: a}
+              - {name: b, project: b, needs: [a]}
+            """))
+        rc, stdout, stderr = self.ringo_run(root, "--no-cache")
+        self.assertEqual(rc, 0, stdout + stderr)
+        self.assertEqual((stdout + stderr).count("python_env is not created"), 1, stdout + stderr)
+        if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True,
+                                                     timeout=30).returncode == 0:
+            return  # with an engine the steps would try to run in an image they do not name
+        rc, stdout, stderr = self.ringo_run(root, "--no-cache", "--env-manager", "docker")
+        self.assertEqual(rc, 1)
+        self.assertIn("docker", stderr)
+
     def test_docker_env_without_an_engine_is_a_clear_error(self):
         if shutil.which("docker"):
             ok = subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
