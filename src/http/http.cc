@@ -143,7 +143,7 @@ Response FileResponse(const Request& request, const std::string& path, std::stri
 // ---------------- Router ----------------
 
 void Router::Add(Method method, std::string path, Handler handler) {
-  exact_[{method, std::move(path)}] = std::move(handler);
+  exact_[std::move(path)][method] = std::move(handler);
 }
 
 void Router::AddPrefix(Method method, std::string prefix, Handler handler, bool stream_body) {
@@ -154,12 +154,15 @@ Router::Match Router::Find(Method method, std::string_view path) const {
   Match m;
   // HEAD is served by the GET handler; the body is dropped when writing.
   Method lookup = method == Method::kHead ? Method::kGet : method;
-  auto it = exact_.find(std::pair<Method, std::string>(lookup, std::string(path)));
+  auto it = exact_.find(path);
   if (it != exact_.end()) {
-    m.handler = &it->second;
-    m.route = it->first.second;
     m.path_known = true;
-    return m;
+    auto h = it->second.find(lookup);
+    if (h != it->second.end()) {
+      m.handler = &h->second;
+      m.route = it->first;
+      return m;
+    }
   }
   const Prefix* best = nullptr;
   for (const Prefix& p : prefixes_) {
@@ -173,11 +176,6 @@ Router::Match Router::Find(Method method, std::string_view path) const {
     m.suffix = std::string(path.substr(best->prefix.size()));
     m.stream_body = best->stream_body;
     return m;
-  }
-  if (!m.path_known) {
-    for (const auto& [key, h] : exact_) {
-      if (key.second == path) m.path_known = true;
-    }
   }
   return m;
 }

@@ -104,7 +104,8 @@ class Router {
     Handler handler;
     bool stream_body;
   };
-  std::map<std::pair<Method, std::string>, Handler> exact_;
+  // path -> method -> handler; transparent so a request's path is looked up without a copy.
+  std::map<std::string, std::map<Method, Handler>, std::less<>> exact_;
   Guard guard_;
   std::vector<Prefix> prefixes_;
 };
