@@ -247,6 +247,24 @@ class Importer {
   Result<Graph> Run();
 
  private:
+  // Explicit pads for ONNX auto_pad along spatial axis d (pads are [top, left, bottom, right]):
+  // SAME_* make the output ceil(in / stride), the odd pixel at the end (UPPER) or start (LOWER).
+  Status ResolveAutoPad(const onnx::NodeProto& node, const std::string& auto_pad, int d, int64_t in,
+                        int64_t stride, int64_t k_eff, std::vector<int64_t>* pads) const {
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      int64_t o = (in + stride - 1) / stride;
+      int64_t total = std::max<int64_t>(0, (o - 1) * stride + k_eff - in);
+      int64_t small = total / 2, big = total - small;
+      (*pads)[d] = auto_pad == "SAME_UPPER" ? small : big;
+      (*pads)[d + 2] = auto_pad == "SAME_UPPER" ? big : small;
+    } else if (auto_pad == "VALID") {
+      (*pads)[d] = (*pads)[d + 2] = 0;
+    } else if (auto_pad != "NOTSET") {
+      return Fail(node, "auto_pad '" + auto_pad + "' is not supported");
+    }
+    return Status::Ok();
+  }
+
   Status Fail(const onnx::NodeProto& node, const std::string& msg) const {
     return InvalidArgument("ONNX node '" + NodeName(node) + "' (" + node.op_type() + ", opset " +
                            std::to_string(opset_) + "): " + msg);
@@ -701,17 +719,7 @@ Status Importer::LowerConv(const onnx::NodeProto& node, Op op) {
   Shape out = {xs[0], w->shape[0], 0, 0};
   for (int d = 0; d < 2; ++d) {
     int64_t in = xs[2 + d], s = op.strides[d], k_eff = (op.kernel[d] - 1) * op.dilations[d] + 1;
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      int64_t o = (in + s - 1) / s;
-      int64_t total = std::max<int64_t>(0, (o - 1) * s + k_eff - in);
-      int64_t small = total / 2, big = total - small;
-      op.pads[d] = auto_pad == "SAME_UPPER" ? small : big;
-      op.pads[d + 2] = auto_pad == "SAME_UPPER" ? big : small;
-    } else if (auto_pad == "VALID") {
-      op.pads[d] = op.pads[d + 2] = 0;
-    } else if (auto_pad != "NOTSET") {
-      return Fail(node, "auto_pad '" + auto_pad + "' is not supported");
-    }
+    RETURN_IF_ERROR(ResolveAutoPad(node, auto_pad, d, in, s, k_eff, &op.pads));
     int64_t span = in + op.pads[d] + op.pads[d + 2] - k_eff;
     if (span < 0) return Fail(node, "kernel larger than the padded input");
     out[2 + d] = span / s + 1;
@@ -751,17 +759,7 @@ Status Importer::LowerPool(const onnx::NodeProto& node, Op op) {
   for (int d = 0; d < 2; ++d) {
     int64_t in = xs[2 + d], s = op.strides[d], k = op.kernel[d];
     if (s < 1 || k < 1) return Fail(node, "kernel and strides must be positive");
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      int64_t o = (in + s - 1) / s;
-      int64_t total = std::max<int64_t>(0, (o - 1) * s + k - in);
-      int64_t small = total / 2, big = total - small;
-      op.pads[d] = auto_pad == "SAME_UPPER" ? small : big;
-      op.pads[d + 2] = auto_pad == "SAME_UPPER" ? big : small;
-    } else if (auto_pad == "VALID") {
-      op.pads[d] = op.pads[d + 2] = 0;
-    } else if (auto_pad != "NOTSET") {
-      return Fail(node, "auto_pad '" + auto_pad + "' is not supported");
-    }
+    RETURN_IF_ERROR(ResolveAutoPad(node, auto_pad, d, in, s, k, &op.pads));
     if (in + op.pads[d] + op.pads[d + 2] < k) return Fail(node, "kernel larger than the input");
     out[2 + d] = PoolOut(in, k, s, op.pads[d], op.pads[d + 2], op.ceil_mode);
   }
