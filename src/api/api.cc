@@ -28,7 +28,6 @@ using http::Response;
 using store::Store;
 
 constexpr const char* kVersion = "0.1.0";
-constexpr std::string_view kArtifactScheme = "mlflow-artifacts:";
 
 Response JsonResponse(std::string body) {
   Response r;
@@ -259,20 +258,9 @@ store::Done RespondEmpty(Responder responder) {
 }
 
 // Maps an MLflow artifact URI onto a path relative to the repository root.
+// Maps an MLflow artifact URI onto a path relative to the repository root.
 Result<std::string> ArtifactRelative(const std::string& artifact_uri) {
-  std::string_view uri = artifact_uri;
-  if (uri.substr(0, kArtifactScheme.size()) != kArtifactScheme) {
-    return InvalidArgument("artifact location '" + artifact_uri +
-                           "' is not served by this server (only mlflow-artifacts: URIs are)");
-  }
-  uri.remove_prefix(kArtifactScheme.size());
-  // mlflow-artifacts://host:port/path carries a netloc; mlflow-artifacts:/path does not.
-  if (uri.substr(0, 2) == "//") {
-    size_t slash = uri.find('/', 2);
-    uri = slash == std::string_view::npos ? std::string_view() : uri.substr(slash);
-  }
-  while (!uri.empty() && uri.front() == '/') uri.remove_prefix(1);
-  return CleanRelativePath(uri);
+  return artifacts::ArtifactUriPath(artifact_uri);
 }
 
 std::string JoinRelative(const std::string& a, const std::string& b) {
@@ -289,42 +277,16 @@ Status DescribeCoreMLSource(store::Store* st, artifacts::LocalRepository* repo,
   if (v->source.find("..") != std::string::npos) {
     return InvalidArgument("invalid model version source '" + v->source + "': '..' is not allowed");
   }
-  std::string rel;
-  if (v->source.rfind("runs:/", 0) == 0) {
-    std::string rest = v->source.substr(6);
-    size_t slash = rest.find('/');
-    std::string run_id = rest.substr(0, slash);
-    ASSIGN_OR_RETURN(store::Run run, st->GetRun(run_id));
-    ASSIGN_OR_RETURN(std::string root, ArtifactRelative(run.info.artifact_uri));
-    rel = JoinRelative(root, slash == std::string::npos ? "" : rest.substr(slash + 1));
-    if (v->run_id.empty()) v->run_id = run_id;
-  } else if (v->source.rfind("mlflow-artifacts:", 0) == 0) {
-    ASSIGN_OR_RETURN(rel, ArtifactRelative(v->source));
-  } else {
-    return Status::Ok();
+  if (v->source.rfind("runs:/", 0) == 0 && v->run_id.empty()) {
+    v->run_id = v->source.substr(6, v->source.find('/', 6) - 6);
   }
-  auto full = repo->Resolve(rel);
-  if (!full.ok()) return full.status();
-  std::filesystem::path model_path = *full;
-  std::error_code ec;
-  auto is_model = [](const std::filesystem::path& p) {
-    std::string ext = ToLower(p.extension().string());
-    return ext == ".mlmodel" || ext == ".mlpackage";
-  };
-  if (!is_model(model_path)) {
-    if (!std::filesystem::is_directory(model_path, ec)) return Status::Ok();
-    std::filesystem::path found;
-    for (auto it = std::filesystem::recursive_directory_iterator(model_path, ec);
-         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec || it.depth() > 2) break;
-      if (is_model(it->path())) {
-        found = it->path();
-        break;
-      }
-    }
-    if (found.empty()) return Status::Ok();
-    model_path = found;
+  auto found = deploy::ResolveModelSource(st, repo, v->source);
+  if (!found.ok()) {
+    // Sources outside the store, or without a Core ML model, are registered unread.
+    if (found.status().code() == Code::kFailedPrecondition) return Status::Ok();
+    return found.status();
   }
+  const std::filesystem::path& model_path = *found;
   auto model = coreml::Load(model_path);
   if (!model.ok()) {
     return InvalidArgument("model version source '" + v->source +

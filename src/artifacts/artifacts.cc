@@ -102,6 +102,22 @@ Status LocalRepository::Delete(std::string_view relative) {
   return Status::Ok();
 }
 
+Result<std::string> ArtifactUriPath(std::string_view uri) {
+  constexpr std::string_view kScheme = "mlflow-artifacts:";
+  if (uri.substr(0, kScheme.size()) != kScheme) {
+    return InvalidArgument("artifact location '" + std::string(uri) +
+                           "' is not served by this server (only mlflow-artifacts: URIs are)");
+  }
+  uri.remove_prefix(kScheme.size());
+  // mlflow-artifacts://host:port/path carries a netloc; mlflow-artifacts:/path does not.
+  if (uri.substr(0, 2) == "//") {
+    size_t slash = uri.find('/', 2);
+    uri = slash == std::string_view::npos ? std::string_view() : uri.substr(slash);
+  }
+  while (!uri.empty() && uri.front() == '/') uri.remove_prefix(1);
+  return CleanRelativePath(uri);
+}
+
 std::string GuessContentType(std::string_view name) {
   size_t dot = name.rfind('.');
   std::string ext = dot == std::string_view::npos ? "" : std::string(name.substr(dot + 1));

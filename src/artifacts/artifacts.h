@@ -51,6 +51,12 @@ class LocalRepository {
   std::filesystem::path root_;
 };
 
+// The repository path an `mlflow-artifacts:` URI names ("mlflow-artifacts:/1/r/artifacts/x" or
+// "mlflow-artifacts://host:port/1/r/artifacts/x" -> "1/r/artifacts/x"), cleaned like any
+// user path. kInvalidArgument for other schemes (the file is not in this repository) and for
+// escaping paths.
+Result<std::string> ArtifactUriPath(std::string_view uri);
+
 // Content-Type for a file name by extension (application/octet-stream when unknown).
 std::string GuessContentType(std::string_view name);
 

@@ -279,17 +279,7 @@ Status Client::DownloadArtifacts(const std::string& run_id, const std::string& a
 
 Status Client::LogArtifact(const std::string& run_id, const std::filesystem::path& local,
                            const std::string& artifact_path) {
-  ASSIGN_OR_RETURN(Json run, GetRun(run_id));
-  std::string uri = run["info"].value("artifact_uri", "");
-  const std::string scheme = "mlflow-artifacts:";
-  if (uri.rfind(scheme, 0) != 0) {
-    return FailedPrecondition("run '" + run_id + "' stores artifacts at '" + uri +
-                              "', which is not served through this server");
-  }
-  std::string base = uri.substr(scheme.size());
-  if (base.rfind("//", 0) == 0) base = base.substr(std::min(base.size(), base.find('/', 2)));
-  while (!base.empty() && base.front() == '/') base.erase(0, 1);
-  std::string dest = base;
+  ASSIGN_OR_RETURN(std::string dest, ProxyRoot(*this, run_id));
   if (!artifact_path.empty()) dest += "/" + artifact_path;
   std::error_code ec;
   auto upload = [&](const std::filesystem::path& file, const std::string& rel) {

@@ -217,47 +217,42 @@ struct Service::Impl {
 
   // The artifact-store path a registry source refers to.
   Result<fs::path> ResolveSource(const std::string& source) {
-    std::string rel;
-    auto strip = [](std::string_view uri) {
-      uri.remove_prefix(std::string_view("mlflow-artifacts:").size());
-      if (uri.substr(0, 2) == "//") {
-        size_t slash = uri.find('/', 2);
-        uri = slash == std::string_view::npos ? std::string_view() : uri.substr(slash);
-      }
-      while (!uri.empty() && uri.front() == '/') uri.remove_prefix(1);
-      return std::string(uri);
-    };
-    if (source.rfind("mlflow-artifacts:", 0) == 0) {
-      rel = strip(source);
-    } else if (source.rfind("runs:/", 0) == 0) {
-      std::string rest = source.substr(6);
-      size_t slash = rest.find('/');
-      ASSIGN_OR_RETURN(store::Run run, store->GetRun(rest.substr(0, slash)));
-      if (run.info.artifact_uri.rfind("mlflow-artifacts:", 0) != 0) {
-        return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
-      }
-      rel = strip(run.info.artifact_uri) +
-            (slash == std::string::npos ? "" : "/" + rest.substr(slash + 1));
-    } else {
-      return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
-    }
-    ASSIGN_OR_RETURN(fs::path p, artifacts->Resolve(rel));
-    auto is_model = [](const fs::path& f) {
-      std::string ext = ToLower(f.extension().string());
-      return ext == ".mlmodel" || ext == ".mlpackage";
-    };
-    if (is_model(p)) return p;
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      for (auto it = fs::recursive_directory_iterator(p, ec);
-           it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (ec || it.depth() > 2) break;
-        if (is_model(it->path())) return it->path();
-      }
-    }
-    return FailedPrecondition("source '" + source + "' holds no .mlmodel or .mlpackage");
+    return ResolveModelSource(store, artifacts, source);
   }
 };
+
+Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalRepository* artifacts,
+                                    const std::string& source) {
+  std::string rel;
+  if (source.rfind("runs:/", 0) == 0) {
+    std::string rest = source.substr(6);
+    size_t slash = rest.find('/');
+    ASSIGN_OR_RETURN(store::Run run, store->GetRun(rest.substr(0, slash)));
+    auto root = artifacts::ArtifactUriPath(run.info.artifact_uri);
+    if (!root.ok())
+      return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
+    rel = *root + (slash == std::string::npos ? "" : "/" + rest.substr(slash + 1));
+  } else if (source.rfind("mlflow-artifacts:", 0) == 0) {
+    ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(source));
+  } else {
+    return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
+  }
+  ASSIGN_OR_RETURN(fs::path p, artifacts->Resolve(rel));
+  auto is_model = [](const fs::path& f) {
+    std::string ext = ToLower(f.extension().string());
+    return ext == ".mlmodel" || ext == ".mlpackage";
+  };
+  if (is_model(p)) return p;
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) {
+    for (auto it = fs::recursive_directory_iterator(p, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec || it.depth() > 2) break;
+      if (is_model(it->path())) return it->path();
+    }
+  }
+  return FailedPrecondition("source '" + source + "' holds no .mlmodel or .mlpackage");
+}
 
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() { Shutdown(); }
@@ -290,9 +285,15 @@ Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
   std::unique_ptr<Service> service(new Service(std::move(impl)));
   // Webhooks are one listener among others: the payload is built here, sent in the background.
   service->AddChangeListener([raw](const Channel& c, const HistoryEntry& h) {
-    json payload = {{"collection", c.collection}, {"channel", c.name}, {"action", h.action},
-                    {"from", h.from_deployment},  {"to", h.to_deployment}, {"rollout", h.rollout},
-                    {"time", h.time},             {"actor", h.actor},      {"reason", h.reason},
+    json payload = {{"collection", c.collection},
+                    {"channel", c.name},
+                    {"action", h.action},
+                    {"from", h.from_deployment},
+                    {"to", h.to_deployment},
+                    {"rollout", h.rollout},
+                    {"time", h.time},
+                    {"actor", h.actor},
+                    {"reason", h.reason},
                     {"forced", h.forced}};
     raw->webhooks->Enqueue(c.collection, payload.dump());
   });
@@ -590,8 +591,7 @@ Result<std::vector<std::string>> BreakingChanges(
   return out;
 }
 
-Status GateVerdict(const std::string& what, const std::vector<std::string>& breaking,
-                   bool force) {
+Status GateVerdict(const std::string& what, const std::vector<std::string>& breaking, bool force) {
   if (breaking.empty() || force) return Status::Ok();
   std::string msg = what + " the interface apps were built against: ";
   for (size_t i = 0; i < breaking.size(); ++i) msg += (i ? "; " : "") + breaking[i];
@@ -631,8 +631,7 @@ Result<Channel> Service::Promote(const std::string& collection, const std::strin
   }
   // The channel's own deployment reaches every app version except those a rule on app
   // versions alone takes away.
-  ASSIGN_OR_RETURN(auto breaking,
-                   BreakingChanges(*this, *impl_, d, [&c](const VersionRange& apps) {
+  ASSIGN_OR_RETURN(auto breaking, BreakingChanges(*this, *impl_, d, [&c](const VersionRange& apps) {
                      for (const Rule& r : c.rules) {
                        if (OnlyAppVersions(r) && Covers(r.app_version, apps)) return false;
                      }
@@ -670,8 +669,8 @@ Result<Channel> Service::SetRules(const std::string& collection, const std::stri
                  : d.status();
     }
     if (d->collection != collection) {
-      return InvalidArgument("rule " + std::to_string(i + 1) + ": deployment '" +
-                             r.deployment_id + "' belongs to collection '" + d->collection + "'");
+      return InvalidArgument("rule " + std::to_string(i + 1) + ": deployment '" + r.deployment_id +
+                             "' belongs to collection '" + d->collection + "'");
     }
     // A rule's deployment reaches only the app versions the rule lets through.
     ASSIGN_OR_RETURN(auto changes, BreakingChanges(*this, *impl_, *d, [&r](const VersionRange& a) {
@@ -712,8 +711,7 @@ Result<Contract> Service::SetContract(const std::string& collection,
             {"actor", actor}};
   for (const auto& [name, iface] : interfaces) {
     if (std::find(coll.models.begin(), coll.models.end(), name) == coll.models.end()) {
-      return InvalidArgument("model '" + name + "' is not part of collection '" + collection +
-                             "'");
+      return InvalidArgument("model '" + name + "' is not part of collection '" + collection + "'");
     }
     auto info = coreml::InfoFromJson(iface);
     if (!info.ok()) {
@@ -721,8 +719,7 @@ Result<Contract> Service::SetContract(const std::string& collection,
     }
     j["interfaces"][name] = json::parse(iface);
   }
-  ASSIGN_OR_RETURN(int64_t rev,
-                   impl_->Put(kContract, collection + "/" + range.ToString(), j, -1));
+  ASSIGN_OR_RETURN(int64_t rev, impl_->Put(kContract, collection + "/" + range.ToString(), j, -1));
   (void)rev;
   return ToContract(collection, j);
 }
