@@ -218,9 +218,11 @@ Result<store::ViewType> ReadViewType(const Fields& f) {
                          "': expected ACTIVE_ONLY, DELETED_ONLY or ALL");
 }
 
-// The paging and filtering fields of MLflow's registry searches (defaults as its client's).
-Result<store::RegistrySearch> ReadRegistrySearch(const Fields& f, int64_t default_max) {
-  store::RegistrySearch search;
+// The filter, max_results, order_by and page_token fields every MLflow search takes, into any of
+// the store's search requests (defaults as MLflow's client's).
+template <typename Search>
+Result<Search> ReadSearch(const Fields& f, int64_t default_max) {
+  Search search;
   ASSIGN_OR_RETURN(auto filter, f.String("filter"));
   search.filter = filter.value_or("");
   ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
@@ -229,6 +231,24 @@ Result<store::RegistrySearch> ReadRegistrySearch(const Fields& f, int64_t defaul
   ASSIGN_OR_RETURN(auto token, f.String("page_token"));
   search.page_token = token.value_or("");
   return search;
+}
+
+// A search response: the items under `key` (omitted when empty, as proto3 JSON does) and the
+// next page token.
+template <typename Item, typename WriteItem>
+Response PageResponse(std::string_view key, const std::vector<Item>& items, const std::string& token,
+                      WriteItem write) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  if (!items.empty()) {
+    w.Key(key).BeginArray();
+    for (const auto& item : items) write(w, item);
+    w.EndArray();
+  }
+  if (!token.empty()) w.Field("next_page_token", token);
+  w.EndObject();
+  return JsonResponse(std::move(body));
 }
 
 // Handlers are written as functions returning Result<Response> for synchronous work, or
@@ -378,27 +398,10 @@ void Api::Register(http::Router& router) {
 
   auto search_experiments = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    store::ExperimentSearch search;
-    ASSIGN_OR_RETURN(auto filter, f.String("filter"));
-    search.filter = filter.value_or("");
-    ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
-    search.max_results = max.value_or(1000);
-    ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
-    ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-    search.page_token = token.value_or("");
+    ASSIGN_OR_RETURN(auto search, ReadSearch<store::ExperimentSearch>(f, 1000));
     ASSIGN_OR_RETURN(search.view, ReadViewType(f));
     ASSIGN_OR_RETURN(store::ExperimentPage page, st->SearchExperiments(search));
-    std::string body;
-    JsonWriter w(&body);
-    w.BeginObject();
-    if (!page.experiments.empty()) {
-      w.Key("experiments").BeginArray();
-      for (const auto& e : page.experiments) WriteExperiment(w, e);
-      w.EndArray();
-    }
-    if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
-    w.EndObject();
-    return JsonResponse(std::move(body));
+    return PageResponse("experiments", page.experiments, page.next_page_token, WriteExperiment);
   });
   both(Method::kPost, "experiments/search", search_experiments);
   both(Method::kGet, "experiments/search", search_experiments);
@@ -644,28 +647,11 @@ void Api::Register(http::Router& router) {
 
   auto search_runs = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    store::RunSearch search;
+    ASSIGN_OR_RETURN(auto search, ReadSearch<store::RunSearch>(f, 1000));
     ASSIGN_OR_RETURN(search.experiment_ids, f.StringList("experiment_ids"));
-    ASSIGN_OR_RETURN(auto filter, f.String("filter"));
-    search.filter = filter.value_or("");
-    ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
-    search.max_results = max.value_or(1000);
-    ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
-    ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-    search.page_token = token.value_or("");
     ASSIGN_OR_RETURN(search.view, ReadViewType(f));
     ASSIGN_OR_RETURN(store::RunPage page, st->SearchRuns(search));
-    std::string body;
-    JsonWriter w(&body);
-    w.BeginObject();
-    if (!page.runs.empty()) {
-      w.Key("runs").BeginArray();
-      for (const auto& r : page.runs) WriteRun(w, r);
-      w.EndArray();
-    }
-    if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
-    w.EndObject();
-    return JsonResponse(std::move(body));
+    return PageResponse("runs", page.runs, page.next_page_token, WriteRun);
   });
   both(Method::kPost, "runs/search", search_runs);
   both(Method::kGet, "runs/search", search_runs);
@@ -1043,19 +1029,9 @@ void Api::Register(http::Router& router) {
        }));
   auto search_models = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    ASSIGN_OR_RETURN(store::RegistrySearch search, ReadRegistrySearch(f, 100));
+    ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 100));
     ASSIGN_OR_RETURN(store::RegisteredModelPage page, st->SearchRegisteredModels(search));
-    std::string body;
-    JsonWriter w(&body);
-    w.BeginObject();
-    if (!page.models.empty()) {
-      w.Key("registered_models").BeginArray();
-      for (const auto& m : page.models) WriteRegisteredModel(w, m);
-      w.EndArray();
-    }
-    if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
-    w.EndObject();
-    return JsonResponse(std::move(body));
+    return PageResponse("registered_models", page.models, page.next_page_token, WriteRegisteredModel);
   });
   both(Method::kGet, "registered-models/search", search_models);
   both(Method::kPost, "registered-models/search", search_models);
@@ -1195,19 +1171,9 @@ void Api::Register(http::Router& router) {
        }));
   auto search_versions = Sync([st](const Request& req) -> Result<Response> {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    ASSIGN_OR_RETURN(store::RegistrySearch search, ReadRegistrySearch(f, 10000));
+    ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 10000));
     ASSIGN_OR_RETURN(store::ModelVersionPage page, st->SearchModelVersions(search));
-    std::string body;
-    JsonWriter w(&body);
-    w.BeginObject();
-    if (!page.versions.empty()) {
-      w.Key("model_versions").BeginArray();
-      for (const auto& v : page.versions) WriteModelVersion(w, v);
-      w.EndArray();
-    }
-    if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
-    w.EndObject();
-    return JsonResponse(std::move(body));
+    return PageResponse("model_versions", page.versions, page.next_page_token, WriteModelVersion);
   });
   both(Method::kGet, "model-versions/search", search_versions);
   both(Method::kPost, "model-versions/search", search_versions);
