@@ -68,7 +68,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool read_only) {
 }
 
 Result<Stmt*> Db::Prepare(std::string_view sql) {
-  auto it = cache_.find(std::string(sql));
+  auto it = cache_.find(sql);
   if (it != cache_.end()) return it->second.get();
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),

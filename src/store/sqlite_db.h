@@ -95,7 +95,13 @@ class Db {
  private:
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_;
-  std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
+  // Transparent, so the statement for a SQL text is found without copying the text: every store
+  // call looks up a few statements.
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const { return std::hash<std::string_view>()(sql); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Stmt>, SqlHash, std::equal_to<>> cache_;
 };
 
 }  // namespace ringo::store
