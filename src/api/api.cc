@@ -175,16 +175,6 @@ void WriteRegisteredModel(JsonWriter& w, const store::RegisteredModel& m) {
 
 // ---------------- request helpers ----------------
 
-// Request fields: JSON body for POST/PATCH/DELETE, query string for GET (as MLflow's client
-// sends them). A GET with an empty query but a JSON body is also accepted.
-Result<Fields> ReadFields(const Request& req) {
-  if (req.method == Method::kGet || req.method == Method::kHead) {
-    if (req.query.empty() && !req.body.empty()) return Fields::FromJson(req.body);
-    return Fields::FromQuery(req.query);
-  }
-  return Fields::FromJson(req.body);
-}
-
 // run_id, falling back to the deprecated run_uuid that clients also send.
 Result<std::string> RunIdField(const Fields& f) {
   ASSIGN_OR_RETURN(std::optional<std::string> id, f.String("run_id"));
@@ -236,8 +226,8 @@ Result<Search> ReadSearch(const Fields& f, int64_t default_max) {
 // A search response: the items under `key` (omitted when empty, as proto3 JSON does) and the
 // next page token.
 template <typename Item, typename WriteItem>
-Response PageResponse(std::string_view key, const std::vector<Item>& items, const std::string& token,
-                      WriteItem write) {
+Response PageResponse(std::string_view key, const std::vector<Item>& items,
+                      const std::string& token, WriteItem write) {
   std::string body;
   JsonWriter w(&body);
   w.BeginObject();
@@ -249,17 +239,6 @@ Response PageResponse(std::string_view key, const std::vector<Item>& items, cons
   if (!token.empty()) w.Field("next_page_token", token);
   w.EndObject();
   return JsonResponse(std::move(body));
-}
-
-// Handlers are written as functions returning Result<Response> for synchronous work, or
-// taking the Responder for writes that complete on the store's writer thread.
-using SyncHandler = std::function<Result<Response>(const Request&)>;
-
-http::Handler Sync(SyncHandler h) {
-  return [h = std::move(h)](Request& req, Responder responder) {
-    Result<Response> r = h(req);
-    responder.Send(r.ok() ? std::move(r).value() : HttpError(r.status()));
-  };
 }
 
 // For handlers that may finish on the store's writer thread: a failure before the write is
@@ -1031,7 +1010,8 @@ void Api::Register(http::Router& router) {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
     ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 100));
     ASSIGN_OR_RETURN(store::RegisteredModelPage page, st->SearchRegisteredModels(search));
-    return PageResponse("registered_models", page.models, page.next_page_token, WriteRegisteredModel);
+    return PageResponse("registered_models", page.models, page.next_page_token,
+                        WriteRegisteredModel);
   });
   both(Method::kGet, "registered-models/search", search_models);
   both(Method::kPost, "registered-models/search", search_models);

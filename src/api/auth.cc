@@ -66,13 +66,15 @@ std::optional<http::Response> Auth::Check(const http::Request& req) {
   if (!enabled_.load()) return std::nullopt;
   std::string_view header = req.Header("authorization");
   std::string token;
-  if (header.size() > 7 && ToLower(header.substr(0, 7)) == "bearer ") token = std::string(header.substr(7));
+  if (header.size() > 7 && ToLower(header.substr(0, 7)) == "bearer ")
+    token = std::string(header.substr(7));
   if (token.empty()) {
     // The web UI keeps its token in a same-site cookie, which browsers also send for images and
     // downloads (they cannot carry an Authorization header).
     std::string_view cookies = req.Header("cookie");
     size_t at = cookies.find("ringo_token=");
-    while (at != std::string_view::npos && at > 0 && cookies[at - 1] != ' ' && cookies[at - 1] != ';') {
+    while (at != std::string_view::npos && at > 0 && cookies[at - 1] != ' ' &&
+           cookies[at - 1] != ';') {
       at = cookies.find("ringo_token=", at + 1);
     }
     if (at != std::string_view::npos) {

@@ -34,19 +34,6 @@ http::Handler HandleAsync(
   };
 }
 
-http::Handler Handle(std::function<Result<Response>(const Request&)> h) {
-  return [h = std::move(h)](Request& req, Responder res) {
-    Result<Response> r = h(req);
-    res.Send(r.ok() ? std::move(r).value() : HttpError(r.status()));
-  };
-}
-
-Result<Fields> Read(const Request& req) {
-  if (req.method == Method::kGet || req.method == Method::kHead)
-    return Fields::FromQuery(req.query);
-  return Fields::FromJson(req.body);
-}
-
 json ChannelJson(const deploy::Channel& c) {
   json j = {{"collection", c.collection},
             {"name", c.name},
@@ -265,8 +252,8 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
   });
   const std::string admin = "/api/ringo/v1/";
   router.Add(
-      Method::kPost, admin + "collections", Handle([svc](const Request& req) -> Result<Response> {
-        ASSIGN_OR_RETURN(Fields f, Read(req));
+      Method::kPost, admin + "collections", Sync([svc](const Request& req) -> Result<Response> {
+        ASSIGN_OR_RETURN(Fields f, ReadFields(req));
         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
         ASSIGN_OR_RETURN(auto models, f.StringList("models"));
         ASSIGN_OR_RETURN(deploy::Collection c, svc->CreateCollection(name, models));
@@ -274,7 +261,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
             {{"collection",
               {{"name", c.name}, {"models", c.models}, {"creation_time", c.creation_time}}}});
       }));
-  router.Add(Method::kGet, admin + "collections", Handle([svc](const Request&) -> Result<Response> {
+  router.Add(Method::kGet, admin + "collections", Sync([svc](const Request&) -> Result<Response> {
                ASSIGN_OR_RETURN(auto list, svc->ListCollections());
                json arr = json::array();
                for (const auto& c : list) {
@@ -291,8 +278,8 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"collections", arr}});
              }));
   router.Add(Method::kPost, admin + "deployments",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                json body = json::parse(req.body, nullptr, false);
                if (!body.is_object() || !body.contains("models") || !body["models"].is_object()) {
@@ -306,15 +293,14 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"deployment", DeploymentJson(d)}});
              }));
   router.Add(Method::kGet, admin + "deployments/get",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string id, f.RequiredString("id"));
                ASSIGN_OR_RETURN(deploy::Deployment d, svc->GetDeployment(id));
                return Json({{"deployment", DeploymentJson(d)}});
              }));
-  router.Add(Method::kGet, admin + "channels",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+  router.Add(Method::kGet, admin + "channels", Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(deploy::Collection c, svc->GetCollection(collection));
                (void)c;
@@ -324,8 +310,8 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"channels", arr}});
              }));
   router.Add(Method::kPost, admin + "channels/promote",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
                ASSIGN_OR_RETURN(std::string deployment, f.RequiredString("deployment_id"));
@@ -339,8 +325,8 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"channel", ChannelJson(c)}});
              }));
   router.Add(Method::kPost, admin + "channels/rollout",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
                ASSIGN_OR_RETURN(auto r, f.Int64("rollout"));
@@ -353,8 +339,8 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"channel", ChannelJson(c)}});
              }));
   router.Add(Method::kPost, admin + "channels/rollback",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
                ASSIGN_OR_RETURN(auto reason, f.String("reason"));
@@ -364,8 +350,8 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"channel", ChannelJson(c)}});
              }));
   router.Add(Method::kGet, admin + "channels/history",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
                ASSIGN_OR_RETURN(auto entries, svc->History(collection, channel));
@@ -385,8 +371,8 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"history", arr}});
              }));
   router.Add(Method::kPost, admin + "channels/rules",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
                ASSIGN_OR_RETURN(auto reason, f.String("reason"));
@@ -401,32 +387,32 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"channel", ChannelJson(c)}});
              }));
   router.Add(Method::kGet, admin + "channels/get",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
                ASSIGN_OR_RETURN(deploy::Channel c, svc->GetChannel(collection, channel));
                return Json({{"channel", ChannelJson(c)}});
              }));
-  router.Add(Method::kPost, admin + "apps/contracts",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
-               ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
-               ASSIGN_OR_RETURN(std::string app_versions, f.RequiredString("app_versions"));
-               json body = json::parse(req.body, nullptr, false);
-               if (!body.is_object() || !body.contains("models") || !body["models"].is_object()) {
-                 return InvalidArgument(
-                     "'models' must be an object of model name -> interface (ringo inspect --json)");
-               }
-               std::map<std::string, std::string> interfaces;
-               for (auto& [name, iface] : body["models"].items()) interfaces[name] = iface.dump();
-               ASSIGN_OR_RETURN(deploy::Contract c, svc->SetContract(collection, app_versions,
-                                                                     interfaces, Actor(req, f)));
-               return Json({{"contract", ContractJson(c)}});
-             }));
+  router.Add(
+      Method::kPost, admin + "apps/contracts", Sync([svc](const Request& req) -> Result<Response> {
+        ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+        ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
+        ASSIGN_OR_RETURN(std::string app_versions, f.RequiredString("app_versions"));
+        json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains("models") || !body["models"].is_object()) {
+          return InvalidArgument(
+              "'models' must be an object of model name -> interface (ringo inspect --json)");
+        }
+        std::map<std::string, std::string> interfaces;
+        for (auto& [name, iface] : body["models"].items()) interfaces[name] = iface.dump();
+        ASSIGN_OR_RETURN(deploy::Contract c,
+                         svc->SetContract(collection, app_versions, interfaces, Actor(req, f)));
+        return Json({{"contract", ContractJson(c)}});
+      }));
   router.Add(Method::kGet, admin + "apps/contracts",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(auto list, svc->ListContracts(collection));
                json arr = json::array();
@@ -434,26 +420,24 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"contracts", arr}});
              }));
   router.Add(Method::kPost, admin + "apps/contracts/delete",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(std::string app_versions, f.RequiredString("app_versions"));
                RETURN_IF_ERROR(svc->DeleteContract(collection, app_versions));
                return Json(json::object());
              }));
-  router.Add(Method::kPost, admin + "webhooks",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+  router.Add(Method::kPost, admin + "webhooks", Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string url, f.RequiredString("url"));
                ASSIGN_OR_RETURN(auto secret, f.String("secret"));
                ASSIGN_OR_RETURN(auto collection, f.String("collection"));
-               ASSIGN_OR_RETURN(deploy::Webhook w, svc->AddWebhook(url, secret.value_or(""),
-                                                                   collection.value_or("")));
+               ASSIGN_OR_RETURN(deploy::Webhook w,
+                                svc->AddWebhook(url, secret.value_or(""), collection.value_or("")));
                return Json({{"webhook", WebhookJson(w)}});
              }));
-  router.Add(Method::kGet, admin + "webhooks",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+  router.Add(Method::kGet, admin + "webhooks", Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(auto collection, f.String("collection"));
                ASSIGN_OR_RETURN(auto list, svc->ListWebhooks(collection.value_or("")));
                json arr = json::array();
@@ -461,15 +445,14 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"webhooks", arr}});
              }));
   router.Add(Method::kPost, admin + "webhooks/delete",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string id, f.RequiredString("id"));
                RETURN_IF_ERROR(svc->RemoveWebhook(id));
                return Json(json::object());
              }));
-  router.Add(Method::kGet, admin + "telemetry",
-             Handle([svc](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, Read(req));
+  router.Add(Method::kGet, admin + "telemetry", Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string model, f.RequiredString("model"));
                ASSIGN_OR_RETURN(std::string version, f.RequiredString("version"));
                ASSIGN_OR_RETURN(auto limit, f.Int64("max_results"));
@@ -481,7 +464,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
 
   // ---- device API ----
   const std::string device = "/api/deploy/v1/";
-  router.Add(Method::kGet, device + "keys", Handle([svc](const Request&) -> Result<Response> {
+  router.Add(Method::kGet, device + "keys", Sync([svc](const Request&) -> Result<Response> {
                return Json({{"algorithm", "Ed25519"}, {"public_key", svc->PublicKey()}});
              }));
   router.AddPrefix(
@@ -523,7 +506,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
         return std::optional<Response>(ManifestResponse(std::move(m), inm));
       }));
   router.AddPrefix(
-      Method::kGet, device + "blobs/", Handle([svc](const Request& req) -> Result<Response> {
+      Method::kGet, device + "blobs/", Sync([svc](const Request& req) -> Result<Response> {
         ASSIGN_OR_RETURN(auto path, svc->BlobPath(req.route_suffix));
         Response r = http::FileResponse(req, path.string(), "application/octet-stream");
         if (r.status == 404) return NotFound("no blob " + req.route_suffix);
@@ -533,7 +516,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
         return r;
       }));
   router.Add(Method::kPost, device + "telemetry",
-             Handle([svc](const Request& req) -> Result<Response> {
+             Sync([svc](const Request& req) -> Result<Response> {
                RETURN_IF_ERROR(svc->RecordTelemetry(req.body));
                return Json(json::object());
              }));

@@ -55,7 +55,7 @@ class ManifestWaiters {
   bool stop_ = false;
   uint64_t generation_ = 0;
   std::unordered_map<std::string, std::list<Waiter>> waiters_;  // by "collection/channel"
-  std::unordered_map<std::string, bool> dirty_;                  // channels to re-check
+  std::unordered_map<std::string, bool> dirty_;                 // channels to re-check
   size_t count_ = 0;
   std::thread thread_;
 };

@@ -1,6 +1,7 @@
 // Request fields from a JSON body or a query string.
 #include "api/request.h"
 
+#include "api/api.h"
 #include "common/util.h"
 #include "http/http.h"
 
@@ -67,6 +68,21 @@ Result<std::optional<double>> ElemDouble(simdjson::dom::element v, std::string_v
 }
 
 }  // namespace
+
+Result<Fields> ReadFields(const http::Request& req) {
+  if (req.method == http::Method::kGet || req.method == http::Method::kHead) {
+    if (req.query.empty() && !req.body.empty()) return Fields::FromJson(req.body);
+    return Fields::FromQuery(req.query);
+  }
+  return Fields::FromJson(req.body);
+}
+
+http::Handler Sync(std::function<Result<http::Response>(const http::Request&)> h) {
+  return [h = std::move(h)](http::Request& req, http::Responder responder) {
+    Result<http::Response> r = h(req);
+    responder.Send(r.ok() ? std::move(r).value() : HttpError(r.status()));
+  };
+}
 
 Status MissingField(std::string_view key) {
   return InvalidArgument("missing value for required parameter '" + std::string(key) + "'");
