@@ -144,7 +144,7 @@ await check('run page deep link: params, metrics, tags, description, parent, dat
 /** Counts painted pixels of the first chart canvas (uPlot draws series on one canvas). */
 // A chart re-renders when its data arrives (a slow server, e.g. under sanitizers, makes that
 // late), so wait for a canvas with paint instead of reading whichever one is there first.
-const painted = async (page, sel = '.chart canvas') => {
+const painted = async (page, sel = '.chart canvas', min = 500) => {
   const count = (sel) => {
     const c = document.querySelector(sel);
     if (!c) return 0;
@@ -153,7 +153,16 @@ const painted = async (page, sel = '.chart canvas') => {
     for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
     return n;
   };
-  await page.waitForFunction(count, sel, { timeout: 8000 }).catch(() => {});
+  await page
+    .waitForFunction(([sel, min]) => {
+      const c = document.querySelector(sel);
+      if (!c) return false;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n > min;
+    }, [sel, min], { timeout: 8000 })
+    .catch(() => {});
   return page.evaluate(count, sel);
 };
 
@@ -284,8 +293,8 @@ await check('telemetry charts per version and device class', async (page) => {
   await go(page, '/telemetry?model=digits&version=2');
   await page.locator('[data-testid=events-chart] canvas').waitFor();
   await page.locator('[data-testid=latency-chart] canvas').waitFor();
-  expect((await painted(page, '[data-testid=events-chart] canvas')) > 300, 'events chart draws');
-  expect((await painted(page, '[data-testid=latency-chart] canvas')) > 300, 'latency chart draws');
+  expect((await painted(page, '[data-testid=events-chart] canvas', 300)) > 300, 'events chart draws');
+  expect((await painted(page, '[data-testid=latency-chart] canvas', 300)) > 300, 'latency chart draws');
   const sum = page.getByTestId('telemetry-summary');
   expect((await sum.locator('tbody tr').count()) === 2, 'two device classes');
   const slow = await sum.locator('tr[data-device="iPhone12,1"]').innerText();
