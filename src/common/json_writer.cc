@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/util.h"
+
 namespace ringo {
 
 void AppendJsonString(std::string* out, std::string_view s) {
@@ -13,7 +15,20 @@ void AppendJsonString(std::string* out, std::string_view s) {
   size_t start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    if (c >= 0x80) {
+      // JSON text must be UTF-8: a malformed byte becomes U+FFFD so one bad name never makes a
+      // whole response unparseable.
+      size_t n = Utf8SequenceLength(s, i);
+      if (n > 0) {
+        i += n - 1;
+        continue;
+      }
+      out->append(s.data() + start, i - start);
+      start = i + 1;
+      out->append("\\ufffd");
+      continue;
+    }
     out->append(s.data() + start, i - start);
     start = i + 1;
     switch (c) {

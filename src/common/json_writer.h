@@ -48,7 +48,8 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-// Appends `s` to `out` as a quoted JSON string with escapes.
+// Appends `s` to `out` as a quoted JSON string with escapes. Bytes that are not well-formed
+// UTF-8 are written as U+FFFD, so the output is always valid JSON text.
 void AppendJsonString(std::string* out, std::string_view s);
 // Appends a number as JsonWriter writes it (for hot loops that bypass the writer).
 void AppendJsonInt(std::string* out, int64_t value);

@@ -58,6 +58,15 @@ TEST(JsonWriterTest, EscapedStringsParseBackToTheInput) {
   EXPECT_EQ(parsed.get<std::string>(), all);
 }
 
+TEST(JsonWriterTest, ReplacesMalformedUtf8SoTheOutputParses) {
+  EXPECT_EQ(Quoted("u\xff\xfe.txt"), "\"u\\ufffd\\ufffd.txt\"");
+  EXPECT_EQ(Quoted("\xc3\xa9\xe2\x82\xac"), "\"\xc3\xa9\xe2\x82\xac\"");
+  EXPECT_EQ(Quoted("end\xe2\x82"), "\"end\\ufffd\\ufffd\"");
+  auto parsed = nlohmann::json::parse(Quoted("a\xc0\xaf" "b\xed\xa0\x80"), nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded());
+  EXPECT_EQ(parsed.get<std::string>(), "a\xef\xbf\xbd\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+}
+
 TEST(JsonWriterTest, AppendsToExistingText) {
   std::string out = "prefix:";
   AppendJsonString(&out, "x");

@@ -15,6 +15,11 @@ namespace ringo {
 namespace fs = std::filesystem;
 
 Result<std::string> CleanRelativePath(std::string_view path) {
+  // Names travel in JSON listings and MLflow clients decode them as UTF-8: a name that is not
+  // would make its whole folder unlistable.
+  if (!IsValidUtf8(path)) {
+    return InvalidArgument("invalid path: it is not valid UTF-8");
+  }
   for (char c : path) {
     if (static_cast<unsigned char>(c) < 0x20 || c == '\\') {
       return InvalidArgument("invalid path '" + std::string(path) +

@@ -12,7 +12,8 @@ namespace ringo {
 
 // Validates a user-supplied relative path ("a/b/c.txt") and returns it normalised (no empty,
 // "." segments, no trailing slash). Rejects with kInvalidArgument: absolute paths, ".."
-// segments, NUL or control bytes, backslashes, and Windows drive prefixes. An empty path is
+// segments, NUL or control bytes, backslashes, Windows drive prefixes, and bytes that are not
+// well-formed UTF-8. An empty path is
 // valid and means the root.
 Result<std::string> CleanRelativePath(std::string_view path);
 

@@ -87,6 +87,11 @@ TEST(CleanRelativePathTest, Table) {
       {"\x01", std::nullopt},
       {"a\x1f", std::nullopt},
       {std::string_view("a\0b", 3), std::nullopt},
+      {"u\xff\xfe.txt", std::nullopt},       // not UTF-8 at all
+      {"\xc3", std::nullopt},                // truncated sequence
+      {"\xc0\xaf", std::nullopt},            // overlong '/'
+      {"\xed\xa0\x80", std::nullopt},        // a surrogate
+      {"\xf0\x9f\x8d\x8e.txt", "\xf0\x9f\x8d\x8e.txt"},  // 4-byte sequence
   };
   for (const Case& c : cases) {
     Result<std::string> got = CleanRelativePath(c.input);

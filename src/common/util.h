@@ -9,9 +9,16 @@
 
 namespace ringo {
 
-// A new random 32-character lowercase hex id (128 bits from a per-thread CSPRNG-seeded
-// generator), the shape of MLflow's run ids. Thread-safe.
+// A new random 32-character lowercase hex id, the shape of MLflow's run ids. It comes from a
+// fast per-thread generator whose later outputs can be predicted from earlier ones: use it for
+// names, never for anything an attacker must not guess (see NewSecret). Thread-safe.
 std::string NewId();
+
+// `bytes` random bytes from the operating system's CSPRNG (getrandom(2)), as lowercase hex.
+// For tokens, webhook secrets and anything else that must not be guessed. Aborts the process if
+// the kernel cannot provide randomness (a secret must never fall back to a weak source).
+// Thread-safe.
+std::string NewSecret(size_t bytes = 32);
 
 // Milliseconds since the Unix epoch (wall clock).
 int64_t NowMillis();
@@ -29,6 +36,19 @@ std::optional<double> ParseDouble(std::string_view s);
 // SQL LIKE matching with % and _ wildcards, as MLflow's LIKE (case-sensitive) and ILIKE
 // (ASCII case-insensitive).
 bool LikeMatch(std::string_view text, std::string_view pattern, bool case_insensitive);
+
+// Length (1-4) of the well-formed UTF-8 sequence starting at s[at], or 0 when the bytes there
+// are not one (stray continuation byte, truncation, overlong form, surrogate, past U+10FFFF).
+size_t Utf8SequenceLength(std::string_view s, size_t at);
+
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+// Checks that JSON text nests objects and arrays at most `max_depth` deep, by a linear scan
+// that honours strings and escapes (it does not validate the JSON otherwise). Lets callers
+// refuse hostile input before a parser that recurses or allocates per level sees it.
+bool JsonDepthWithin(std::string_view text, int max_depth);
 
 // ASCII lowercase copy.
 std::string ToLower(std::string_view s);

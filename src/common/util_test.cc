@@ -48,6 +48,64 @@ TEST(NewIdTest, IdsAreUniqueAcrossThreads) {
   EXPECT_EQ(all.size(), size_t{kThreads * kPerThread});
 }
 
+TEST(NewSecretTest, IsHexOfTheRequestedLength) {
+  EXPECT_EQ(NewSecret().size(), 64u);
+  EXPECT_EQ(NewSecret(16).size(), 32u);
+  EXPECT_TRUE(IsLowerHex(NewSecret()));
+}
+
+// Secrets must not come from the id generator: after many ids on this thread, a secret is none
+// of the values that generator produces next, nor any of the ids already handed out.
+TEST(NewSecretTest, IsNotDrawnFromTheIdGenerator) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) ids.insert(NewId());
+  std::string secret = NewSecret(16);
+  std::set<std::string> next;
+  for (int i = 0; i < 1000; ++i) next.insert(NewId());
+  EXPECT_EQ(ids.count(secret), 0u);
+  EXPECT_EQ(next.count(secret), 0u);
+  std::set<std::string> secrets;
+  for (int i = 0; i < 1000; ++i) secrets.insert(NewSecret(16));
+  EXPECT_EQ(secrets.size(), 1000u);
+}
+
+TEST(Utf8Test, Table) {
+  struct Case {
+    std::string_view text;
+    bool valid;
+  };
+  const Case cases[] = {
+      {"", true},
+      {"plain ascii", true},
+      {"\xc3\xa9", true},
+      {"\xe2\x82\xac", true},
+      {"\xf0\x9f\x8d\x8e", true},
+      {"\xf4\x8f\xbf\xbf", true},  // U+10FFFF
+      {"\xff", false},
+      {"\x80", false},
+      {"\xc3", false},
+      {"\xc0\x80", false},            // overlong NUL
+      {"\xe0\x80\x80", false},        // overlong
+      {"\xed\xa0\x80", false},        // surrogate
+      {"\xf4\x90\x80\x80", false},    // past U+10FFFF
+      {"\xf5\x80\x80\x80", false},
+      {"ok\xe2\x82", false},          // truncated at the end
+  };
+  for (const Case& c : cases) EXPECT_EQ(IsValidUtf8(c.text), c.valid) << c.text;
+}
+
+TEST(JsonDepthTest, CountsContainersOutsideStrings) {
+  EXPECT_TRUE(JsonDepthWithin(R"({"a":[1,{"b":2}]})", 3));
+  EXPECT_FALSE(JsonDepthWithin(R"({"a":[1,{"b":2}]})", 2));
+  EXPECT_TRUE(JsonDepthWithin(R"({"a":"[[[[[[[[[["})", 1));
+  EXPECT_TRUE(JsonDepthWithin(R"({"a":"\"[[[[[[[["})", 1));
+  std::string deep(100000, '[');
+  EXPECT_FALSE(JsonDepthWithin(deep, 64));
+  std::string siblings;
+  for (int i = 0; i < 1000; ++i) siblings += "[]";
+  EXPECT_TRUE(JsonDepthWithin(siblings, 1));
+}
+
 TEST(NowMillisTest, IsAfter2020) { EXPECT_GT(NowMillis(), int64_t{1577836800000}); }
 
 TEST(Base64Test, EncodesRfc4648Vectors) {
