@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -49,7 +50,21 @@ void OctalField(char* field, size_t width, uint64_t value) {
                 static_cast<unsigned long long>(value));
 }
 
+// A tar entry name an extractor can only place inside its target: relative, no "..".
+bool SafeTarName(std::string_view name) {
+  if (name.empty() || name.front() == '/') return false;
+  size_t pos = 0;
+  while (pos <= name.size()) {
+    size_t next = name.find('/', pos);
+    if (next == std::string_view::npos) next = name.size();
+    if (name.substr(pos, next - pos) == "..") return false;
+    pos = next + 1;
+  }
+  return true;
+}
+
 Status AppendTarEntry(std::string* out, const std::string& name, bool dir, std::string_view data) {
+  if (!SafeTarName(name)) return InvalidArgument("unsafe name in package: '" + name + "'");
   char header[512] = {};
   std::string path = dir ? name + "/" : name;
   if (path.size() > 100) {
@@ -84,17 +99,44 @@ Status AppendTarEntry(std::string* out, const std::string& name, bool dir, std::
   return Status::Ok();
 }
 
+// Model files are shipped to devices as they are on disk: a symlink could carry any file the
+// server can read (or, inside a package, a name that escapes the extractor's folder), so none is
+// followed. kInvalidArgument names the link.
+Status RefuseSymlinks(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_symlink(fs::symlink_status(path, ec))) {
+    return InvalidArgument("model file '" + path.filename().string() +
+                           "' is a symbolic link; links are never packaged");
+  }
+  if (!fs::is_directory(fs::symlink_status(path, ec))) return Status::Ok();
+  for (auto it = fs::recursive_directory_iterator(path, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return Internal("cannot read '" + path.string() + "': " + ec.message());
+    if (it->is_symlink(ec)) {
+      return InvalidArgument("package '" + path.filename().string() + "' holds a symbolic link ('" +
+                             fs::relative(it->path(), path, ec).generic_string() +
+                             "'); links are never packaged");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::string> TarDirectory(const fs::path& dir) {
+  RETURN_IF_ERROR(RefuseSymlinks(dir));
   std::vector<std::pair<std::string, bool>> entries;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return Internal("cannot read '" + dir.string() + "': " + ec.message());
-    std::string rel = fs::relative(it->path(), dir).generic_string();
-    if (it->is_directory()) {
+    fs::file_status st = it->symlink_status(ec);
+    std::string rel = it->path().lexically_relative(dir).generic_string();
+    if (!SafeTarName(rel)) return InvalidArgument("unsafe name in package: '" + rel + "'");
+    if (fs::is_directory(st)) {
       entries.emplace_back(rel, true);
-    } else if (it->is_regular_file()) {
+    } else if (fs::is_regular_file(st)) {
       entries.emplace_back(rel, false);
+    } else {
+      return InvalidArgument("package entry '" + rel + "' is not a regular file or folder");
     }
   }
   std::sort(entries.begin(), entries.end());
@@ -411,6 +453,18 @@ Result<Deployment> Service::CreateDeployment(const std::string& collection,
                              "' is not a number");
     ASSIGN_OR_RETURN(store::ModelVersion v, impl_->store->GetModelVersion(name, *number));
     ASSIGN_OR_RETURN(fs::path source, impl_->ResolveSource(v.source));
+    RETURN_IF_ERROR(RefuseSymlinks(source));
+    // What ships must be what was registered: a file changed since (by anyone able to write
+    // artifacts) is refused, not delivered.
+    if (!v.sha256.empty()) {
+      ASSIGN_OR_RETURN(std::string now, HashPath(source));
+      if (now != v.sha256) {
+        return FailedPrecondition("model '" + name + "' version " + it->second +
+                                  " changed on disk since it was registered: content hash " +
+                                  now + " does not match the registered " + v.sha256 +
+                                  "; register the model again to deploy it");
+      }
+    }
     auto model = coreml::Load(source);
     if (!model.ok()) {
       return InvalidArgument("model '" + name + "' version " + it->second +
@@ -931,42 +985,93 @@ Result<fs::path> Service::BlobPath(const std::string& sha256) const {
   return p;
 }
 
-Status Service::RecordTelemetry(const std::string& events_json) {
-  json events;
-  try {
-    events = json::parse(events_json);
-  } catch (const std::exception& e) {
-    return InvalidArgument(std::string("telemetry is not JSON: ") + e.what());
+namespace {
+
+// Telemetry comes from device tokens, which ship inside apps: anyone can send it. Each event is
+// rebuilt from the fields below, each checked for type and size; anything else is dropped.
+constexpr int kTelemetryMaxDepth = 8;
+struct TelemetryStringField {
+  const char* name;
+  size_t max_size;
+  bool required;
+};
+constexpr TelemetryStringField kTelemetryStrings[] = {
+    {"event", 32, true},        {"model", 256, true},       {"version", 64, true},
+    {"device_class", 64, false}, {"os", 32, false},          {"os_version", 32, false},
+    {"app_version", 32, false},  {"region", 16, false},      {"compute_unit", 32, false},
+    {"error", 1024, false},
+};
+
+Result<json> CleanTelemetryEvent(const json& e, size_t index) {
+  static const std::vector<std::string> kEvents = {"downloaded", "compiled", "loaded", "failed",
+                                                   "prediction"};
+  std::string where = "telemetry event " + std::to_string(index);
+  if (!e.is_object()) return InvalidArgument(where + " is not an object");
+  json out = json::object();
+  for (const TelemetryStringField& f : kTelemetryStrings) {
+    auto it = e.find(f.name);
+    if (it == e.end() || it->is_null()) {
+      if (f.required) return InvalidArgument(where + " lacks the string field '" + f.name + "'");
+      continue;
+    }
+    if (!it->is_string()) return InvalidArgument(where + ": '" + f.name + "' must be a string");
+    std::string v = it->get<std::string>();
+    if (f.required && v.empty()) {
+      return InvalidArgument(where + " lacks the string field '" + f.name + "'");
+    }
+    if (v.size() > f.max_size) {
+      return InvalidArgument(where + ": '" + f.name + "' is longer than " +
+                             std::to_string(f.max_size) + " bytes");
+    }
+    out[f.name] = std::move(v);
   }
+  const std::string& event = out["event"].get_ref<const std::string&>();
+  if (std::find(kEvents.begin(), kEvents.end(), event) == kEvents.end()) {
+    return InvalidArgument(where + " has unknown event '" + event +
+                           "' (downloaded, compiled, loaded, failed, prediction)");
+  }
+  if (auto it = e.find("latency_ms"); it != e.end() && !it->is_null()) {
+    double v = it->is_number() ? it->get<double>() : -1;
+    if (!it->is_number() || !std::isfinite(v) || v < 0 || v > 1e9) {
+      return InvalidArgument(where + ": latency_ms must be a number of milliseconds >= 0");
+    }
+    out["latency_ms"] = v;
+  }
+  if (auto it = e.find("time"); it != e.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
+      return InvalidArgument(where + ": time must be milliseconds since the epoch");
+    }
+    out["time"] = it->get<int64_t>();
+  } else {
+    out["time"] = NowMillis();
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Service::RecordTelemetry(const std::string& events_json) {
+  if (!JsonDepthWithin(events_json, kTelemetryMaxDepth)) {
+    return InvalidArgument("telemetry nests deeper than " + std::to_string(kTelemetryMaxDepth) +
+                           " levels; events are flat objects");
+  }
+  json events = json::parse(events_json, nullptr, false);
+  if (events.is_discarded()) return InvalidArgument("telemetry is not JSON");
   if (events.is_object() && events.contains("events")) events = events["events"];
   if (!events.is_array())
     return InvalidArgument("telemetry must be a JSON array of events (or {\"events\": [...]})");
   if (events.size() > 1000) return InvalidArgument("at most 1000 telemetry events per request");
-  static const std::vector<std::string> kEvents = {"downloaded", "compiled", "loaded", "failed",
-                                                   "prediction"};
+  std::vector<json> clean;
+  clean.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    const json& e = events[i];
-    std::string where = "telemetry event " + std::to_string(i);
-    if (!e.is_object()) return InvalidArgument(where + " is not an object");
-    for (const char* f : {"event", "model", "version"}) {
-      if (!e.contains(f) || !e[f].is_string() || e[f].get<std::string>().empty()) {
-        return InvalidArgument(where + " lacks the string field '" + f + "'");
-      }
-    }
-    if (std::find(kEvents.begin(), kEvents.end(), e["event"].get<std::string>()) == kEvents.end()) {
-      return InvalidArgument(where + " has unknown event '" + e["event"].get<std::string>() +
-                             "' (downloaded, compiled, loaded, failed, prediction)");
-    }
-    if (e.contains("latency_ms") && !e["latency_ms"].is_number())
-      return InvalidArgument(where + ": latency_ms must be a number");
+    ASSIGN_OR_RETURN(json e, CleanTelemetryEvent(events[i], i));
+    clean.push_back(std::move(e));
   }
-  for (const json& e : events) {
-    json stored = e;
-    if (!stored.contains("time")) stored["time"] = NowMillis();
+  for (const json& e : clean) {
     RETURN_IF_ERROR(store::Wait([&](store::Done done) {
       impl_->store->AppendEvent(
           kTelemetry, e["model"].get<std::string>() + "/" + e["version"].get<std::string>(),
-          stored.dump(), std::move(done));
+          e.dump(), std::move(done));
     }));
   }
   return Status::Ok();

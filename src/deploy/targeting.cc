@@ -170,6 +170,8 @@ int MatchRule(const std::vector<Rule>& rules, const DeviceQuery& device) {
 }
 
 Result<std::vector<Rule>> ParseRules(std::string_view text) {
+  // Rules are an array of flat objects; anything deeper is refused before parsing.
+  if (!JsonDepthWithin(text, 8)) return InvalidArgument("rules nest too deep");
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded()) return InvalidArgument("rules are not valid JSON");
   if (j.is_object() && j.contains("rules")) j = j["rules"];
