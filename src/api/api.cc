@@ -21,6 +21,7 @@ namespace ringo::api {
 
 namespace {
 
+using http::Access;
 using http::Method;
 using http::Request;
 using http::Responder;
@@ -327,13 +328,13 @@ void Api::Register(http::Router& router) {
   artifacts::LocalRepository* repo = artifacts_;
 
   // Every MLflow endpoint is served under both API prefixes, as MLflow's server does.
-  auto both = [&router](Method m, const std::string& path, http::Handler h) {
-    router.Add(m, "/api/2.0/mlflow/" + path, h);
-    router.Add(m, "/ajax-api/2.0/mlflow/" + path, std::move(h));
+  auto both = [&router](Method m, const std::string& path, Access access, http::Handler h) {
+    router.Add(m, "/api/2.0/mlflow/" + path, access, h);
+    router.Add(m, "/ajax-api/2.0/mlflow/" + path, access, std::move(h));
   };
 
   // ---------------- experiments ----------------
-  both(Method::kPost, "experiments/create",
+  both(Method::kPost, "experiments/create", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -361,9 +362,9 @@ void Api::Register(http::Router& router) {
     w.EndObject();
     return JsonResponse(std::move(body));
   });
-  both(Method::kGet, "experiments/get", get_experiment);
+  both(Method::kGet, "experiments/get", Access::kRead, get_experiment);
 
-  both(Method::kGet, "experiments/get-by-name", Sync([st](const Request& req) -> Result<Response> {
+  both(Method::kGet, "experiments/get-by-name", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("experiment_name"));
          ASSIGN_OR_RETURN(store::Experiment e, st->GetExperimentByName(name));
@@ -382,10 +383,10 @@ void Api::Register(http::Router& router) {
     ASSIGN_OR_RETURN(store::ExperimentPage page, st->SearchExperiments(search));
     return PageResponse("experiments", page.experiments, page.next_page_token, WriteExperiment);
   });
-  both(Method::kPost, "experiments/search", search_experiments);
-  both(Method::kGet, "experiments/search", search_experiments);
+  both(Method::kPost, "experiments/search", Access::kRead, search_experiments);
+  both(Method::kGet, "experiments/search", Access::kRead, search_experiments);
 
-  both(Method::kPost, "experiments/update",
+  both(Method::kPost, "experiments/update", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
@@ -399,7 +400,7 @@ void Api::Register(http::Router& router) {
        }));
 
   for (bool del : {true, false}) {
-    both(Method::kPost, del ? "experiments/delete" : "experiments/restore",
+    both(Method::kPost, del ? "experiments/delete" : "experiments/restore", Access::kWrite,
          Async([st, del](Request& req, const Responder& res) -> Status {
            ASSIGN_OR_RETURN(Fields f, ReadFields(req));
            ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
@@ -412,7 +413,7 @@ void Api::Register(http::Router& router) {
          }));
   }
 
-  both(Method::kPost, "experiments/set-experiment-tag",
+  both(Method::kPost, "experiments/set-experiment-tag", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
@@ -423,7 +424,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
 
-  both(Method::kPost, "experiments/delete-experiment-tag",
+  both(Method::kPost, "experiments/delete-experiment-tag", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
@@ -433,7 +434,7 @@ void Api::Register(http::Router& router) {
        }));
 
   // ---------------- runs ----------------
-  both(Method::kPost, "runs/create", Async([st](Request& req, const Responder& res) -> Status {
+  both(Method::kPost, "runs/create", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          store::CreateRunRequest cr;
          ASSIGN_OR_RETURN(auto exp, f.String("experiment_id"));
@@ -458,7 +459,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
 
-  both(Method::kGet, "runs/get", Sync([st](const Request& req) -> Result<Response> {
+  both(Method::kGet, "runs/get", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
@@ -470,7 +471,7 @@ void Api::Register(http::Router& router) {
          return JsonResponse(std::move(body));
        }));
 
-  both(Method::kPost, "runs/update", Async([st](Request& req, const Responder& res) -> Status {
+  both(Method::kPost, "runs/update", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          store::UpdateRunRequest ur;
          ASSIGN_OR_RETURN(ur.run_id, RunIdField(f));
@@ -490,7 +491,7 @@ void Api::Register(http::Router& router) {
        }));
 
   for (bool del : {true, false}) {
-    both(Method::kPost, del ? "runs/delete" : "runs/restore",
+    both(Method::kPost, del ? "runs/delete" : "runs/restore", Access::kWrite,
          Async([st, del](Request& req, const Responder& res) -> Status {
            ASSIGN_OR_RETURN(Fields f, ReadFields(req));
            ASSIGN_OR_RETURN(std::string id, RunIdField(f));
@@ -503,7 +504,7 @@ void Api::Register(http::Router& router) {
          }));
   }
 
-  both(Method::kPost, "runs/log-metric", Async([st](Request& req, const Responder& res) -> Status {
+  both(Method::kPost, "runs/log-metric", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
@@ -518,7 +519,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
 
-  both(Method::kPost, "runs/log-parameter",
+  both(Method::kPost, "runs/log-parameter", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
@@ -531,7 +532,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
 
-  both(Method::kPost, "runs/set-tag", Async([st](Request& req, const Responder& res) -> Status {
+  both(Method::kPost, "runs/set-tag", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
@@ -543,7 +544,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
 
-  both(Method::kPost, "runs/delete-tag", Async([st](Request& req, const Responder& res) -> Status {
+  both(Method::kPost, "runs/delete-tag", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
@@ -551,7 +552,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
 
-  both(Method::kPost, "runs/log-batch", Async([st](Request& req, const Responder& res) -> Status {
+  both(Method::kPost, "runs/log-batch", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          store::Batch b;
@@ -581,7 +582,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
 
-  both(Method::kPost, "runs/log-inputs", Async([st](Request& req, const Responder& res) -> Status {
+  both(Method::kPost, "runs/log-inputs", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          ASSIGN_OR_RETURN(auto datasets, f.Objects("datasets"));
@@ -607,7 +608,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
 
-  both(Method::kPost, "runs/log-model", Async([st](Request& req, const Responder& res) -> Status {
+  both(Method::kPost, "runs/log-model", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          ASSIGN_OR_RETURN(std::string model_json, f.RequiredString("model_json"));
@@ -632,11 +633,11 @@ void Api::Register(http::Router& router) {
     ASSIGN_OR_RETURN(store::RunPage page, st->SearchRuns(search));
     return PageResponse("runs", page.runs, page.next_page_token, WriteRun);
   });
-  both(Method::kPost, "runs/search", search_runs);
-  both(Method::kGet, "runs/search", search_runs);
+  both(Method::kPost, "runs/search", Access::kRead, search_runs);
+  both(Method::kGet, "runs/search", Access::kRead, search_runs);
 
   // ---------------- metrics ----------------
-  both(Method::kGet, "metrics/get-history", Sync([st](const Request& req) -> Result<Response> {
+  both(Method::kGet, "metrics/get-history", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
@@ -680,7 +681,7 @@ void Api::Register(http::Router& router) {
          return JsonResponse(std::move(body));
        }));
 
-  both(Method::kGet, "metrics/get-history-bulk-interval",
+  both(Method::kGet, "metrics/get-history-bulk-interval", Access::kRead,
        Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(auto run_ids, f.StringList("run_ids"));
@@ -719,7 +720,7 @@ void Api::Register(http::Router& router) {
          return JsonResponse(std::move(body));
        }));
 
-  both(Method::kGet, "metrics/get-history-bulk", Sync([st](const Request& req) -> Result<Response> {
+  both(Method::kGet, "metrics/get-history-bulk", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(auto run_ids, f.StringList("run_id"));
          if (run_ids.empty()) return MissingField("run_id");
@@ -741,7 +742,7 @@ void Api::Register(http::Router& router) {
          return JsonResponse(std::move(body));
        }));
 
-  both(Method::kPost, "experiments/search-datasets",
+  both(Method::kPost, "experiments/search-datasets", Access::kRead,
        Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(auto ids, f.StringList("experiment_ids"));
@@ -774,7 +775,7 @@ void Api::Register(http::Router& router) {
     return ArtifactRelative(run.info.artifact_uri);
   };
 
-  both(Method::kGet, "artifacts/list",
+  both(Method::kGet, "artifacts/list", Access::kRead,
        Sync([repo, run_artifact_root, st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
@@ -810,11 +811,15 @@ void Api::Register(http::Router& router) {
     ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
     ASSIGN_OR_RETURN(auto full, repo->Resolve(JoinRelative(root, rel)));
     Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(rel));
+    // Artifacts are whatever anyone with a write token uploaded: shown on the UI's origin, an
+    // HTML or SVG file could run script there. The sandbox gives it an opaque origin without
+    // scripts; images still display in <img>.
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace_back("Content-Security-Policy", "sandbox");
     return r;
   });
-  router.Add(Method::kGet, "/ajax-api/2.0/mlflow/get-artifact", get_artifact);
-  router.Add(Method::kGet, "/get-artifact", get_artifact);
+  router.Add(Method::kGet, "/ajax-api/2.0/mlflow/get-artifact", Access::kRead, get_artifact);
+  router.Add(Method::kGet, "/get-artifact", Access::kRead, get_artifact);
 
   auto upload_artifact =
       Async([repo, run_artifact_root](Request& req, const Responder& res) -> Status {
@@ -828,7 +833,9 @@ void Api::Register(http::Router& router) {
         res.Send(EmptyObject());
         return Status::Ok();
       });
-  router.AddPrefix(Method::kPost, "/ajax-api/2.0/mlflow/upload-artifact", upload_artifact, true);
+  // An exact route: run and path travel in the query, never in trailing path segments.
+  router.Add(Method::kPost, "/ajax-api/2.0/mlflow/upload-artifact", Access::kWrite, upload_artifact,
+             /*stream_body=*/true);
 
   // ---------------- mlflow-artifacts proxy ----------------
   const std::string kProxy = "/api/2.0/mlflow-artifacts/artifacts";
@@ -855,8 +862,8 @@ void Api::Register(http::Router& router) {
     w.EndObject();
     return JsonResponse(std::move(body));
   });
-  router.Add(Method::kGet, kProxy, list_proxy);
-  router.Add(Method::kGet, kProxy + "/", list_proxy);
+  router.Add(Method::kGet, kProxy, Access::kRead, list_proxy);
+  router.Add(Method::kGet, kProxy + "/", Access::kRead, list_proxy);
 
   // The suffix after ".../artifacts/" is percent-decoded once; encoded separators or dots
   // then meet the same checks as literal ones.
@@ -871,7 +878,7 @@ void Api::Register(http::Router& router) {
   };
 
   router.AddPrefix(
-      Method::kGet, kProxy + "/", Sync([repo, proxy_path](const Request& req) -> Result<Response> {
+      Method::kGet, kProxy + "/", Access::kRead, Sync([repo, proxy_path](const Request& req) -> Result<Response> {
         ASSIGN_OR_RETURN(std::string rel, proxy_path(req));
         if (rel.empty()) return InvalidArgument("artifact path must name a file");
         ASSIGN_OR_RETURN(auto full, repo->Resolve(rel));
@@ -885,11 +892,12 @@ void Api::Register(http::Router& router) {
         if (r.status == 404) return NotFound("artifact '" + rel + "' not found");
         r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + "\"");
         r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+        r.headers.emplace_back("Content-Security-Policy", "sandbox");
         return r;
       }));
 
   router.AddPrefix(
-      Method::kPut, kProxy + "/",
+      Method::kPut, kProxy + "/", Access::kWrite,
       [repo, proxy_path](Request& req, Responder res) {
         auto rel = proxy_path(req);
         Status s = rel.ok() ? (rel->empty() ? InvalidArgument("artifact path must name a file")
@@ -899,7 +907,7 @@ void Api::Register(http::Router& router) {
       },
       /*stream_body=*/true);
 
-  router.AddPrefix(Method::kDelete, kProxy + "/",
+  router.AddPrefix(Method::kDelete, kProxy + "/", Access::kWrite,
                    Sync([repo, proxy_path](const Request& req) -> Result<Response> {
                      ASSIGN_OR_RETURN(std::string rel, proxy_path(req));
                      RETURN_IF_ERROR(repo->Delete(rel));
@@ -915,8 +923,10 @@ void Api::Register(http::Router& router) {
                              "Multipart upload is not supported for the current "
                              "artifact repository");
     });
-    router.Add(Method::kPost, std::string("/api/2.0/mlflow-artifacts/mpu/") + op, unsupported);
+    router.Add(Method::kPost, std::string("/api/2.0/mlflow-artifacts/mpu/") + op, Access::kWrite,
+               unsupported);
     router.AddPrefix(Method::kPost, std::string("/api/2.0/mlflow-artifacts/mpu/") + op + "/",
+                     Access::kWrite,
                      unsupported);
   }
 
@@ -954,7 +964,7 @@ void Api::Register(http::Router& router) {
     return ReadTags(elems);
   };
 
-  both(Method::kPost, "registered-models/create",
+  both(Method::kPost, "registered-models/create", Access::kWrite,
        Async([st, model_response, read_tags](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -966,7 +976,7 @@ void Api::Register(http::Router& router) {
                                    });
          return Status::Ok();
        }));
-  both(Method::kGet, "registered-models/get", Sync([st](const Request& req) -> Result<Response> {
+  both(Method::kGet, "registered-models/get", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
          ASSIGN_OR_RETURN(store::RegisteredModel m, st->GetRegisteredModel(name));
@@ -977,7 +987,7 @@ void Api::Register(http::Router& router) {
          w.EndObject();
          return JsonResponse(std::move(body));
        }));
-  both(Method::kPost, "registered-models/rename",
+  both(Method::kPost, "registered-models/rename", Access::kWrite,
        Async([st, model_response](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -988,7 +998,7 @@ void Api::Register(http::Router& router) {
                                    });
          return Status::Ok();
        }));
-  both(Method::kPatch, "registered-models/update",
+  both(Method::kPatch, "registered-models/update", Access::kWrite,
        Async([st, model_response](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -999,7 +1009,7 @@ void Api::Register(http::Router& router) {
                                    });
          return Status::Ok();
        }));
-  both(Method::kDelete, "registered-models/delete",
+  both(Method::kDelete, "registered-models/delete", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1013,9 +1023,9 @@ void Api::Register(http::Router& router) {
     return PageResponse("registered_models", page.models, page.next_page_token,
                         WriteRegisteredModel);
   });
-  both(Method::kGet, "registered-models/search", search_models);
-  both(Method::kPost, "registered-models/search", search_models);
-  both(Method::kPost, "registered-models/set-tag",
+  both(Method::kGet, "registered-models/search", Access::kRead, search_models);
+  both(Method::kPost, "registered-models/search", Access::kRead, search_models);
+  both(Method::kPost, "registered-models/set-tag", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1025,7 +1035,7 @@ void Api::Register(http::Router& router) {
          st->SetRegisteredModelTag(name, store::Tag{key, *value}, RespondEmpty(res));
          return Status::Ok();
        }));
-  both(Method::kDelete, "registered-models/delete-tag",
+  both(Method::kDelete, "registered-models/delete-tag", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1033,7 +1043,7 @@ void Api::Register(http::Router& router) {
          st->DeleteRegisteredModelTag(name, key, RespondEmpty(res));
          return Status::Ok();
        }));
-  both(Method::kPost, "registered-models/alias",
+  both(Method::kPost, "registered-models/alias", Access::kWrite,
        Async([st, version_field](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1042,7 +1052,7 @@ void Api::Register(http::Router& router) {
          st->SetRegisteredModelAlias(name, alias, version, RespondEmpty(res));
          return Status::Ok();
        }));
-  both(Method::kDelete, "registered-models/alias",
+  both(Method::kDelete, "registered-models/alias", Access::kWrite,
        Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1050,7 +1060,7 @@ void Api::Register(http::Router& router) {
          st->DeleteRegisteredModelAlias(name, alias, RespondEmpty(res));
          return Status::Ok();
        }));
-  both(Method::kGet, "registered-models/alias", Sync([st](const Request& req) -> Result<Response> {
+  both(Method::kGet, "registered-models/alias", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
          ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
@@ -1079,10 +1089,10 @@ void Api::Register(http::Router& router) {
     w.EndArray().EndObject();
     return JsonResponse(std::move(body));
   });
-  both(Method::kPost, "registered-models/get-latest-versions", latest_versions);
-  both(Method::kGet, "registered-models/get-latest-versions", latest_versions);
+  both(Method::kPost, "registered-models/get-latest-versions", Access::kRead, latest_versions);
+  both(Method::kGet, "registered-models/get-latest-versions", Access::kRead, latest_versions);
 
-  both(Method::kPost, "model-versions/create",
+  both(Method::kPost, "model-versions/create", Access::kWrite,
        Async([st, repo, version_response, read_tags](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          store::ModelVersion v;
@@ -1102,7 +1112,7 @@ void Api::Register(http::Router& router) {
                                 });
          return Status::Ok();
        }));
-  both(Method::kGet, "model-versions/get",
+  both(Method::kGet, "model-versions/get", Access::kRead,
        Sync([st, version_field](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1115,7 +1125,7 @@ void Api::Register(http::Router& router) {
          w.EndObject();
          return JsonResponse(std::move(body));
        }));
-  both(Method::kPatch, "model-versions/update",
+  both(Method::kPatch, "model-versions/update", Access::kWrite,
        Async([st, version_field, version_response](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1127,7 +1137,7 @@ void Api::Register(http::Router& router) {
                                 });
          return Status::Ok();
        }));
-  both(Method::kPost, "model-versions/transition-stage",
+  both(Method::kPost, "model-versions/transition-stage", Access::kWrite,
        Async([st, version_field, version_response](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1141,7 +1151,7 @@ void Api::Register(http::Router& router) {
                                          });
          return Status::Ok();
        }));
-  both(Method::kDelete, "model-versions/delete",
+  both(Method::kDelete, "model-versions/delete", Access::kWrite,
        Async([st, version_field](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1155,9 +1165,9 @@ void Api::Register(http::Router& router) {
     ASSIGN_OR_RETURN(store::ModelVersionPage page, st->SearchModelVersions(search));
     return PageResponse("model_versions", page.versions, page.next_page_token, WriteModelVersion);
   });
-  both(Method::kGet, "model-versions/search", search_versions);
-  both(Method::kPost, "model-versions/search", search_versions);
-  both(Method::kGet, "model-versions/get-download-uri",
+  both(Method::kGet, "model-versions/search", Access::kRead, search_versions);
+  both(Method::kPost, "model-versions/search", Access::kRead, search_versions);
+  both(Method::kGet, "model-versions/get-download-uri", Access::kRead,
        Sync([st, version_field](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1167,7 +1177,7 @@ void Api::Register(http::Router& router) {
          JsonWriter(&body).BeginObject().Field("artifact_uri", v.source).EndObject();
          return JsonResponse(std::move(body));
        }));
-  both(Method::kPost, "model-versions/set-tag",
+  both(Method::kPost, "model-versions/set-tag", Access::kWrite,
        Async([st, version_field](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1178,7 +1188,7 @@ void Api::Register(http::Router& router) {
          st->SetModelVersionTag(name, version, store::Tag{key, *value}, RespondEmpty(res));
          return Status::Ok();
        }));
-  both(Method::kDelete, "model-versions/delete-tag",
+  both(Method::kDelete, "model-versions/delete-tag", Access::kWrite,
        Async([st, version_field](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1188,7 +1198,7 @@ void Api::Register(http::Router& router) {
          return Status::Ok();
        }));
   // What ringo read from a version's Core ML source (interface, spec version, size, sha256).
-  router.Add(Method::kGet, "/api/ringo/v1/model-versions/coreml",
+  router.Add(Method::kGet, "/api/ringo/v1/model-versions/coreml", Access::kRead,
              Sync([st, version_field](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -1211,7 +1221,7 @@ void Api::Register(http::Router& router) {
   // bucket's min, max, first and last value, so a chart of a million points draws from a few
   // thousand and still shows every spike.
   router.Add(
-      Method::kGet, "/api/ringo/v1/metrics/downsample",
+      Method::kGet, "/api/ringo/v1/metrics/downsample", Access::kRead,
       Sync([st](const Request& req) -> Result<Response> {
         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
         ASSIGN_OR_RETURN(std::string id, RunIdField(f));
@@ -1285,7 +1295,7 @@ void Api::Register(http::Router& router) {
       }));
 
   // The model card of a Core ML artifact (.mlmodel file or .mlpackage directory) of a run.
-  router.Add(Method::kGet, "/api/ringo/v1/coreml/inspect",
+  router.Add(Method::kGet, "/api/ringo/v1/coreml/inspect", Access::kRead,
              Sync([repo, run_artifact_root](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string id, RunIdField(f));
@@ -1320,10 +1330,10 @@ void Api::Register(http::Router& router) {
 
   // ---------------- tokens ----------------
   auth_ = std::make_shared<Auth>(st);
-  router.SetGuard([auth = auth_](const Request& req) { return auth->Check(req); });
+  router.SetGuard([auth = auth_](Request& req, Access access) { return auth->Check(req, access); });
   // The first token may be created by whoever reaches the server (it listens on loopback by
   // default); once one exists, this needs an admin token like every management call.
-  router.Add(Method::kPost, "/api/ringo/v1/tokens",
+  router.Add(Method::kPost, "/api/ringo/v1/tokens", Access::kAdmin,
              Sync([auth = auth_](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string scope, f.RequiredString("scope"));
@@ -1337,6 +1347,33 @@ void Api::Register(http::Router& router) {
                    .Field("name", name.value_or(""))
                    .EndObject();
                return JsonResponse(std::move(body));
+             }));
+
+  // The web UI signs in by handing its token to the server, which keeps it in an HttpOnly
+  // cookie: scripts (an injected one included) can never read it back.
+  router.Add(Method::kPost, "/api/ringo/v1/session", Access::kPublic,
+             Sync([auth = auth_](const Request& req) -> Result<Response> {
+               if (auto refused = CheckSameOrigin(req)) return *refused;
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+               ASSIGN_OR_RETURN(std::string token, f.RequiredString("token"));
+               std::optional<Auth::Identity> id = auth->Lookup(token);
+               if (!id) {
+                 return http::JsonError(401, "UNAUTHENTICATED", "unknown or revoked token");
+               }
+               std::string body;
+               JsonWriter(&body).BeginObject().Field("scope", id->scope).EndObject();
+               Response r = JsonResponse(std::move(body));
+               r.headers.emplace_back("Set-Cookie", "ringo_token=" + token +
+                                                        "; Path=/; HttpOnly; SameSite=Strict");
+               return r;
+             }));
+  router.Add(Method::kDelete, "/api/ringo/v1/session", Access::kPublic,
+             Sync([](const Request& req) -> Result<Response> {
+               if (auto refused = CheckSameOrigin(req)) return *refused;
+               Response r = EmptyObject();
+               r.headers.emplace_back("Set-Cookie",
+                                      "ringo_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+               return r;
              }));
 
   // ---------------- web UI ----------------
@@ -1368,18 +1405,18 @@ void Api::Register(http::Router& router) {
                                                 : "public, max-age=31536000, immutable");
     return r;
   });
-  router.Add(Method::kGet, "/", serve_ui);
-  router.Add(Method::kGet, "/index.html", serve_ui);
-  router.AddPrefix(Method::kGet, "/assets/", serve_ui);
-  router.Add(Method::kGet, "/favicon.svg", serve_ui);
+  router.Add(Method::kGet, "/", Access::kPublic, serve_ui);
+  router.Add(Method::kGet, "/index.html", Access::kPublic, serve_ui);
+  router.AddPrefix(Method::kGet, "/assets/", Access::kPublic, serve_ui);
+  router.Add(Method::kGet, "/favicon.svg", Access::kPublic, serve_ui);
 
-  router.Add(Method::kGet, "/health", Sync([](const Request&) -> Result<Response> {
+  router.Add(Method::kGet, "/health", Access::kPublic, Sync([](const Request&) -> Result<Response> {
                return TextResponse(std::string("OK"));
              }));
-  router.Add(Method::kGet, "/version", Sync([](const Request&) -> Result<Response> {
+  router.Add(Method::kGet, "/version", Access::kAnyCaller, Sync([](const Request&) -> Result<Response> {
                return TextResponse(std::string(kVersion));
              }));
-  router.Add(Method::kGet, "/metrics", Sync([this, st](const Request&) -> Result<Response> {
+  router.Add(Method::kGet, "/metrics", Access::kRead, Sync([this, st](const Request&) -> Result<Response> {
                Response r;
                r.content_type = "text/plain; version=0.0.4";
                if (http::Server* server = server_.load()) {

@@ -13,28 +13,63 @@ namespace {
 
 constexpr const char* kTokenKind = "token";
 
-bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-// Delivery and token management: what only admin tokens may change.
-bool IsAdminWrite(const http::Request& req) {
-  if (req.method == http::Method::kGet || req.method == http::Method::kHead) return false;
-  return StartsWith(req.path, "/api/ringo/v1/tokens") ||
-         StartsWith(req.path, "/api/ringo/v1/collections") ||
-         StartsWith(req.path, "/api/ringo/v1/deployments") ||
-         StartsWith(req.path, "/api/ringo/v1/channels");
-}
-
-// Reads that travel as POST in MLflow's protocol.
-bool IsReadPost(std::string_view path) {
-  return path.ends_with("/search") || path.ends_with("/search-datasets") ||
-         path.ends_with("/get-latest-versions");
-}
-
 http::Response Error(unsigned status, const char* code, const std::string& message) {
   return http::JsonError(status, code, message);
 }
 
+// What each scope may reach. Admin reaches everything; the device scope only the device API.
+bool ScopeCovers(std::string_view scope, http::Access access) {
+  using http::Access;
+  if (access == Access::kPublic || access == Access::kAnyCaller) return true;
+  if (scope == "admin") return true;
+  if (scope == "write") return access == Access::kRead || access == Access::kWrite;
+  if (scope == "read") return access == Access::kRead;
+  if (scope == "device") return access == Access::kDevice;
+  return false;
+}
+
+// The token of the `ringo_token` cookie, or empty.
+std::string CookieToken(std::string_view cookies) {
+  size_t at = cookies.find("ringo_token=");
+  while (at != std::string_view::npos && at > 0 && cookies[at - 1] != ' ' &&
+         cookies[at - 1] != ';') {
+    at = cookies.find("ringo_token=", at + 1);
+  }
+  if (at == std::string_view::npos) return "";
+  std::string_view v = cookies.substr(at + 12);
+  v = v.substr(0, v.find(';'));
+  auto decoded = PercentDecode(v, false);
+  return decoded ? *decoded : "";
+}
+
+bool ChangesState(http::Method m) {
+  return m != http::Method::kGet && m != http::Method::kHead && m != http::Method::kOptions;
+}
+
 }  // namespace
+
+std::optional<http::Response> CheckSameOrigin(const http::Request& req) {
+  // Browsers send cookies with requests other sites' pages make, but never let those pages
+  // choose the Origin header or send application/json without a CORS preflight, which this
+  // server never grants. Both together keep other pages (another port on localhost included:
+  // cookies ignore ports) from acting with a user's cookie.
+  std::string_view type = req.Header("content-type");
+  if (ToLower(type.substr(0, 16)) != "application/json") {
+    return Error(403, "PERMISSION_DENIED",
+                 "a request authenticated by cookie that changes state must be "
+                 "Content-Type: application/json");
+  }
+  std::string_view origin = req.Header("origin");
+  std::string_view host = req.Header("host");
+  if (origin.empty() || host.empty() ||
+      (origin != "http://" + std::string(host) && origin != "https://" + std::string(host))) {
+    return Error(403, "PERMISSION_DENIED",
+                 "cross-origin request refused: a request authenticated by cookie that changes "
+                 "state must come from this server's own pages (Origin '" +
+                     std::string(origin) + "')");
+  }
+  return std::nullopt;
+}
 
 void Auth::Refresh() {
   auto now = std::chrono::steady_clock::now();
@@ -43,77 +78,63 @@ void Auth::Refresh() {
   if (now - loaded_at_ < std::chrono::seconds(5)) return;
   auto docs = store_->ListDocuments(kTokenKind, "");
   if (!docs.ok()) return;  // keep the last known set
-  std::map<std::string, std::string> scopes;
+  std::map<std::string, Identity> tokens;
   for (const auto& d : *docs) {
     auto j = nlohmann::json::parse(d.value, nullptr, false);
-    if (j.is_object()) scopes[d.key] = j.value("scope", "");
+    if (!j.is_object()) continue;
+    std::string name = j.value("name", "");
+    // Unnamed tokens are told apart by the start of their hash, which reveals nothing.
+    if (name.empty()) name = d.key.substr(0, 12);
+    tokens[d.key] = Identity{j.value("scope", ""), "token:" + name};
   }
   {
     std::unique_lock w(mu_);
-    scopes_ = std::move(scopes);
-    enabled_.store(!scopes_.empty());
+    tokens_ = std::move(tokens);
+    enabled_.store(!tokens_.empty());
   }
   loaded_at_ = now;
 }
 
-std::optional<http::Response> Auth::Check(const http::Request& req) {
-  const std::string& p = req.path;
-  if (p == "/health" || p == "/" || p == "/index.html" || StartsWith(p, "/assets/") ||
-      p == "/favicon.svg") {
-    return std::nullopt;
-  }
+std::optional<Auth::Identity> Auth::Lookup(const std::string& token) {
+  Refresh();
+  std::shared_lock r(mu_);
+  auto it = tokens_.find(Sha256Hex(token));
+  if (it == tokens_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<http::Response> Auth::Check(http::Request& req, http::Access access) {
+  if (access == http::Access::kPublic) return std::nullopt;
   Refresh();
   if (!enabled_.load()) return std::nullopt;
   std::string_view header = req.Header("authorization");
   std::string token;
+  bool from_cookie = false;
   if (header.size() > 7 && ToLower(header.substr(0, 7)) == "bearer ")
     token = std::string(header.substr(7));
   if (token.empty()) {
-    // The web UI keeps its token in a same-site cookie, which browsers also send for images and
-    // downloads (they cannot carry an Authorization header).
-    std::string_view cookies = req.Header("cookie");
-    size_t at = cookies.find("ringo_token=");
-    while (at != std::string_view::npos && at > 0 && cookies[at - 1] != ' ' &&
-           cookies[at - 1] != ';') {
-      at = cookies.find("ringo_token=", at + 1);
-    }
-    if (at != std::string_view::npos) {
-      std::string_view v = cookies.substr(at + 12);
-      v = v.substr(0, v.find(';'));
-      auto decoded = PercentDecode(v, false);
-      if (decoded) token = *decoded;
-    }
+    // The web UI's token travels in an HttpOnly same-site cookie, which browsers also send for
+    // images and downloads (they cannot carry an Authorization header).
+    token = CookieToken(req.Header("cookie"));
+    from_cookie = !token.empty();
   }
   if (token.empty()) {
     return Error(401, "UNAUTHENTICATED",
                  "this server requires a token: send 'Authorization: Bearer <token>' "
                  "(MLflow clients: set MLFLOW_TRACKING_TOKEN)");
   }
-  std::string scope;
-  {
-    std::shared_lock r(mu_);
-    auto it = scopes_.find(Sha256Hex(token));
-    if (it == scopes_.end()) return Error(401, "UNAUTHENTICATED", "unknown or revoked token");
-    scope = it->second;
+  std::optional<Identity> id = Lookup(token);
+  if (!id) return Error(401, "UNAUTHENTICATED", "unknown or revoked token");
+  if (!ScopeCovers(id->scope, access)) {
+    return Error(403, "PERMISSION_DENIED",
+                 "a " + id->scope + " token may not " + std::string(http::MethodName(req.method)) +
+                     " " + req.path + " (it needs " + std::string(http::AccessName(access)) +
+                     " access)");
   }
-  bool device_api = StartsWith(p, "/api/deploy/v1/");
-  bool read_only = req.method == http::Method::kGet || req.method == http::Method::kHead ||
-                   (req.method == http::Method::kPost && IsReadPost(p));
-  bool allowed = false;
-  if (scope == "admin") {
-    allowed = true;
-  } else if (scope == "write") {
-    allowed = !IsAdminWrite(req) && !StartsWith(p, "/api/ringo/v1/tokens");
-  } else if (scope == "read") {
-    allowed = read_only && !StartsWith(p, "/api/ringo/v1/tokens");
-  } else if (scope == "device") {
-    allowed = device_api;
+  if (from_cookie && ChangesState(req.method)) {
+    if (auto refused = CheckSameOrigin(req)) return refused;
   }
-  if (!allowed) {
-    return Error(
-        403, "PERMISSION_DENIED",
-        "a " + scope + " token may not " + std::string(http::MethodName(req.method)) + " " + p);
-  }
+  req.principal = id->principal;
   return std::nullopt;
 }
 
@@ -122,7 +143,9 @@ Result<std::string> Auth::Create(const std::string& scope, const std::string& na
     return InvalidArgument("unknown token scope '" + scope +
                            "': expected admin, write, read or device");
   }
-  std::string token = "rg_" + NewId() + NewId().substr(0, 16);
+  // Tokens are secrets: from the kernel's CSPRNG, never from the id generator, whose state
+  // can be rebuilt from the run ids anyone with a read token sees.
+  std::string token = "rg_" + NewSecret(24);
   nlohmann::json doc = {{"scope", scope}, {"name", name}, {"created", NowMillis()}};
   RETURN_IF_ERROR(store::Wait([&](store::Done done) {
     store_->PutDocument(kTokenKind, Sha256Hex(token), doc.dump(), 0, "",

@@ -15,19 +15,39 @@
 
 namespace ringo::api {
 
-// Once any token exists, every request but /health and the UI's static files needs
-// `Authorization: Bearer <token>` (MLflow clients send MLFLOW_TRACKING_TOKEN that way): none or
-// an unknown one is 401 UNAUTHENTICATED, a scope that does not cover the request 403
-// PERMISSION_DENIED. Scopes: admin (everything), write (everything but token and delivery
-// management), read (GET/HEAD and searches), device (the device API only). Tokens are stored
-// hashed (sha256) in the store; the set is cached and refreshed every few seconds so replicas
-// sharing a store agree. Thread-safe.
+// Refuses (403) a state-changing request authenticated by the UI's cookie unless it is
+// `Content-Type: application/json` and its Origin is this server (the Host it was sent to).
+std::optional<http::Response> CheckSameOrigin(const http::Request& req);
+
+// Once any token exists, every route but the public ones (health, the UI's static files, the
+// UI's sign-in) needs `Authorization: Bearer <token>` (MLflow clients send
+// MLFLOW_TRACKING_TOKEN that way) or the UI's `ringo_token` cookie: none or an unknown one is
+// 401 UNAUTHENTICATED, a scope that does not cover the route's stated access 403
+// PERMISSION_DENIED. Scopes: admin (every access), write (read and write), read (read), device
+// (device). Cookie-authenticated requests that change state must also pass CheckSameOrigin.
+// Tokens are stored hashed (sha256) in the store; the set is cached and refreshed every few
+// seconds so replicas sharing a store agree. Thread-safe.
 class Auth {
  public:
   explicit Auth(store::Store* store) : store_(store) {}
 
-  // The router guard.
-  std::optional<http::Response> Check(const http::Request& req);
+  // Who a token is: its scope and the name recorded as the actor of what it does.
+  struct Identity {
+    std::string scope;
+    std::string principal;  // "token:<name>"
+  };
+
+  // The router guard: nullopt to let the request through (Request::principal set when a token
+  // was checked), else the refusal to send.
+  std::optional<http::Response> Check(http::Request& req, http::Access access);
+
+  // The identity of a token; nullopt when unknown or revoked.
+  std::optional<Identity> Lookup(const std::string& token);
+  // True once any token exists (the server then requires them).
+  bool Enabled() {
+    Refresh();
+    return enabled_.load();
+  }
 
   // Creates a token and returns it (shown once). kInvalidArgument for an unknown scope.
   Result<std::string> Create(const std::string& scope, const std::string& name);
@@ -39,7 +59,7 @@ class Auth {
 
   store::Store* store_;
   std::shared_mutex mu_;
-  std::map<std::string, std::string> scopes_;  // sha256(token) -> scope
+  std::map<std::string, Identity> tokens_;  // sha256(token) -> identity
   std::atomic<bool> enabled_{false};
   std::chrono::steady_clock::time_point loaded_at_{};
   std::mutex refresh_mu_;

@@ -12,6 +12,7 @@ namespace ringo::api {
 
 namespace {
 
+using http::Access;
 using http::Method;
 using http::Request;
 using http::Responder;
@@ -104,10 +105,18 @@ json DeploymentJson(const deploy::Deployment& d) {
           {"models", models}};
 }
 
-// Who made an admin change, for the history: the caller may say so; the server records it.
+// Who made an admin change, for the history. With tokens on, the token that authenticated the
+// request is the actor; a name the caller gives is kept beside it but never replaces it. Without
+// tokens, nothing can be verified, so the caller's word (or its User-Agent) is all there is.
 std::string Actor(const Request& req, const Fields& f) {
+  std::string claimed;
   auto actor = f.String("actor");
-  if (actor.ok() && *actor && !(*actor)->empty()) return **actor;
+  if (actor.ok() && *actor) claimed = **actor;
+  if (!req.principal.empty()) {
+    return claimed.empty() || claimed == req.principal ? req.principal
+                                                       : req.principal + " (as " + claimed + ")";
+  }
+  if (!claimed.empty()) return claimed;
   std::string_view ua = req.Header("user-agent");
   return ua.empty() ? "unknown" : std::string(ua);
 }
@@ -252,7 +261,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
   });
   const std::string admin = "/api/ringo/v1/";
   router.Add(
-      Method::kPost, admin + "collections", Sync([svc](const Request& req) -> Result<Response> {
+      Method::kPost, admin + "collections", Access::kAdmin, Sync([svc](const Request& req) -> Result<Response> {
         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
         ASSIGN_OR_RETURN(auto models, f.StringList("models"));
@@ -261,7 +270,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
             {{"collection",
               {{"name", c.name}, {"models", c.models}, {"creation_time", c.creation_time}}}});
       }));
-  router.Add(Method::kGet, admin + "collections", Sync([svc](const Request&) -> Result<Response> {
+  router.Add(Method::kGet, admin + "collections", Access::kRead, Sync([svc](const Request&) -> Result<Response> {
                ASSIGN_OR_RETURN(auto list, svc->ListCollections());
                json arr = json::array();
                for (const auto& c : list) {
@@ -277,7 +286,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                }
                return Json({{"collections", arr}});
              }));
-  router.Add(Method::kPost, admin + "deployments",
+  router.Add(Method::kPost, admin + "deployments", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -292,14 +301,14 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                ASSIGN_OR_RETURN(deploy::Deployment d, svc->CreateDeployment(collection, versions));
                return Json({{"deployment", DeploymentJson(d)}});
              }));
-  router.Add(Method::kGet, admin + "deployments/get",
+  router.Add(Method::kGet, admin + "deployments/get", Access::kRead,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string id, f.RequiredString("id"));
                ASSIGN_OR_RETURN(deploy::Deployment d, svc->GetDeployment(id));
                return Json({{"deployment", DeploymentJson(d)}});
              }));
-  router.Add(Method::kGet, admin + "channels", Sync([svc](const Request& req) -> Result<Response> {
+  router.Add(Method::kGet, admin + "channels", Access::kRead, Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(deploy::Collection c, svc->GetCollection(collection));
@@ -309,7 +318,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                for (const auto& ch : list) arr.push_back(ChannelJson(ch));
                return Json({{"channels", arr}});
              }));
-  router.Add(Method::kPost, admin + "channels/promote",
+  router.Add(Method::kPost, admin + "channels/promote", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -324,7 +333,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                                 Actor(req, f), force.value_or(false)));
                return Json({{"channel", ChannelJson(c)}});
              }));
-  router.Add(Method::kPost, admin + "channels/rollout",
+  router.Add(Method::kPost, admin + "channels/rollout", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -338,7 +347,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                                                 Actor(req, f)));
                return Json({{"channel", ChannelJson(c)}});
              }));
-  router.Add(Method::kPost, admin + "channels/rollback",
+  router.Add(Method::kPost, admin + "channels/rollback", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -349,7 +358,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                    svc->Rollback(collection, channel, reason.value_or(""), Actor(req, f)));
                return Json({{"channel", ChannelJson(c)}});
              }));
-  router.Add(Method::kGet, admin + "channels/history",
+  router.Add(Method::kGet, admin + "channels/history", Access::kRead,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -370,7 +379,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                }
                return Json({{"history", arr}});
              }));
-  router.Add(Method::kPost, admin + "channels/rules",
+  router.Add(Method::kPost, admin + "channels/rules", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -386,7 +395,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                                               Actor(req, f), force.value_or(false)));
                return Json({{"channel", ChannelJson(c)}});
              }));
-  router.Add(Method::kGet, admin + "channels/get",
+  router.Add(Method::kGet, admin + "channels/get", Access::kRead,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -395,7 +404,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                return Json({{"channel", ChannelJson(c)}});
              }));
   router.Add(
-      Method::kPost, admin + "apps/contracts", Sync([svc](const Request& req) -> Result<Response> {
+      Method::kPost, admin + "apps/contracts", Access::kAdmin, Sync([svc](const Request& req) -> Result<Response> {
         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
         ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
         ASSIGN_OR_RETURN(std::string app_versions, f.RequiredString("app_versions"));
@@ -410,7 +419,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                          svc->SetContract(collection, app_versions, interfaces, Actor(req, f)));
         return Json({{"contract", ContractJson(c)}});
       }));
-  router.Add(Method::kGet, admin + "apps/contracts",
+  router.Add(Method::kGet, admin + "apps/contracts", Access::kRead,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -419,7 +428,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                for (const auto& c : list) arr.push_back(ContractJson(c));
                return Json({{"contracts", arr}});
              }));
-  router.Add(Method::kPost, admin + "apps/contracts/delete",
+  router.Add(Method::kPost, admin + "apps/contracts/delete", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
@@ -427,7 +436,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                RETURN_IF_ERROR(svc->DeleteContract(collection, app_versions));
                return Json(json::object());
              }));
-  router.Add(Method::kPost, admin + "webhooks", Sync([svc](const Request& req) -> Result<Response> {
+  router.Add(Method::kPost, admin + "webhooks", Access::kAdmin, Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string url, f.RequiredString("url"));
                ASSIGN_OR_RETURN(auto secret, f.String("secret"));
@@ -436,7 +445,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                                 svc->AddWebhook(url, secret.value_or(""), collection.value_or("")));
                return Json({{"webhook", WebhookJson(w)}});
              }));
-  router.Add(Method::kGet, admin + "webhooks", Sync([svc](const Request& req) -> Result<Response> {
+  router.Add(Method::kGet, admin + "webhooks", Access::kAdmin, Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(auto collection, f.String("collection"));
                ASSIGN_OR_RETURN(auto list, svc->ListWebhooks(collection.value_or("")));
@@ -444,14 +453,14 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                for (const auto& w : list) arr.push_back(WebhookJson(w));
                return Json({{"webhooks", arr}});
              }));
-  router.Add(Method::kPost, admin + "webhooks/delete",
+  router.Add(Method::kPost, admin + "webhooks/delete", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string id, f.RequiredString("id"));
                RETURN_IF_ERROR(svc->RemoveWebhook(id));
                return Json(json::object());
              }));
-  router.Add(Method::kGet, admin + "telemetry", Sync([svc](const Request& req) -> Result<Response> {
+  router.Add(Method::kGet, admin + "telemetry", Access::kRead, Sync([svc](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string model, f.RequiredString("model"));
                ASSIGN_OR_RETURN(std::string version, f.RequiredString("version"));
@@ -464,11 +473,11 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
 
   // ---- device API ----
   const std::string device = "/api/deploy/v1/";
-  router.Add(Method::kGet, device + "keys", Sync([svc](const Request&) -> Result<Response> {
+  router.Add(Method::kGet, device + "keys", Access::kAnyCaller, Sync([svc](const Request&) -> Result<Response> {
                return Json({{"algorithm", "Ed25519"}, {"public_key", svc->PublicKey()}});
              }));
   router.AddPrefix(
-      Method::kGet, device + "collections/",
+      Method::kGet, device + "collections/", Access::kDevice,
       HandleAsync([svc, waiters](const Request& req,
                                  Responder res) -> Result<std::optional<Response>> {
         // <collection>/channels/<channel>/manifest
@@ -506,7 +515,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
         return std::optional<Response>(ManifestResponse(std::move(m), inm));
       }));
   router.AddPrefix(
-      Method::kGet, device + "blobs/", Sync([svc](const Request& req) -> Result<Response> {
+      Method::kGet, device + "blobs/", Access::kDevice, Sync([svc](const Request& req) -> Result<Response> {
         ASSIGN_OR_RETURN(auto path, svc->BlobPath(req.route_suffix));
         Response r = http::FileResponse(req, path.string(), "application/octet-stream");
         if (r.status == 404) return NotFound("no blob " + req.route_suffix);
@@ -515,7 +524,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
         r.headers.emplace_back("ETag", "\"" + req.route_suffix + "\"");
         return r;
       }));
-  router.Add(Method::kPost, device + "telemetry",
+  router.Add(Method::kPost, device + "telemetry", Access::kDevice,
              Sync([svc](const Request& req) -> Result<Response> {
                RETURN_IF_ERROR(svc->RecordTelemetry(req.body));
                return Json(json::object());

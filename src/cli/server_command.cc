@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -19,6 +20,36 @@
 namespace ringo::cli {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// True when `inner` is `outer` or lies beneath it (both made absolute and normalised, following
+// the symlinks that exist).
+bool Within(const fs::path& inner, const fs::path& outer) {
+  std::error_code ec;
+  fs::path a = fs::weakly_canonical(fs::absolute(inner, ec), ec);
+  fs::path b = fs::weakly_canonical(fs::absolute(outer, ec), ec);
+  auto [end, unused] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+  return end == b.end();
+}
+
+// Everything under the artifact root is served by the artifact proxy, so the database and the
+// signing key must never be under it.
+Status CheckArtifactRootHoldsNoSecrets(const fs::path& artifact_root, const fs::path& db_path,
+                                       const fs::path& deploy_dir) {
+  for (const fs::path& secret : {db_path, deploy_dir}) {
+    if (Within(secret, artifact_root)) {
+      return InvalidArgument("--artifacts-destination '" + artifact_root.string() +
+                             "' would serve the store's private files ('" + secret.string() +
+                             "'): choose a directory that holds neither the database nor the "
+                             "deploy directory, e.g. '" +
+                             (db_path.parent_path() / "artifacts").string() + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlags& flags) {
   if (flags.port < 0 || flags.port > 65535) {
@@ -41,6 +72,7 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
     svc->artifact_root_ = base / "artifacts";
   }
   if (!flags.artifacts_destination.empty()) svc->artifact_root_ = flags.artifacts_destination;
+  RETURN_IF_ERROR(CheckArtifactRootHoldsNoSecrets(svc->artifact_root_, svc->db_path_, base / "deploy"));
   const fs::path& db_path = svc->db_path_;
   std::error_code ec;
   fs::create_directories(db_path.parent_path().empty() ? fs::path(".") : db_path.parent_path(), ec);

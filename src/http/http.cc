@@ -9,6 +9,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -142,12 +143,42 @@ Response FileResponse(const Request& request, const std::string& path, std::stri
 
 // ---------------- Router ----------------
 
-void Router::Add(Method method, std::string path, Handler handler) {
-  exact_[std::move(path)][method] = std::move(handler);
+std::string_view AccessName(Access a) {
+  switch (a) {
+    case Access::kPublic:
+      return "public";
+    case Access::kAnyCaller:
+      return "any";
+    case Access::kRead:
+      return "read";
+    case Access::kWrite:
+      return "write";
+    case Access::kAdmin:
+      return "admin";
+    case Access::kDevice:
+      return "device";
+  }
+  return "?";
 }
 
-void Router::AddPrefix(Method method, std::string prefix, Handler handler, bool stream_body) {
-  prefixes_.push_back(Prefix{method, std::move(prefix), std::move(handler), stream_body});
+void Router::Add(Method method, std::string path, Access access, Handler handler,
+                 bool stream_body) {
+  exact_[std::move(path)][method] = Route{std::move(handler), access, stream_body};
+}
+
+void Router::AddPrefix(Method method, std::string prefix, Access access, Handler handler,
+                       bool stream_body) {
+  prefixes_.push_back(
+      Prefix{method, std::move(prefix), Route{std::move(handler), access, stream_body}});
+}
+
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  for (const auto& [path, methods] : exact_) {
+    for (const auto& [method, route] : methods) out.push_back({method, path, route.access});
+  }
+  for (const Prefix& p : prefixes_) out.push_back({p.method, p.prefix + "*", p.route.access});
+  return out;
 }
 
 Router::Match Router::Find(Method method, std::string_view path) const {
@@ -159,7 +190,9 @@ Router::Match Router::Find(Method method, std::string_view path) const {
     m.path_known = true;
     auto h = it->second.find(lookup);
     if (h != it->second.end()) {
-      m.handler = &h->second;
+      m.handler = &h->second.handler;
+      m.access = h->second.access;
+      m.stream_body = h->second.stream_body;
       m.route = it->first;
       return m;
     }
@@ -171,10 +204,11 @@ Router::Match Router::Find(Method method, std::string_view path) const {
     if (p.method == lookup && (!best || p.prefix.size() > best->prefix.size())) best = &p;
   }
   if (best) {
-    m.handler = &best->handler;
+    m.handler = &best->route.handler;
+    m.access = best->route.access;
     m.route = best->prefix + "*";
     m.suffix = std::string(path.substr(best->prefix.size()));
-    m.stream_body = best->stream_body;
+    m.stream_body = best->route.stream_body;
     return m;
   }
   return m;
@@ -255,6 +289,7 @@ thread_local bool tls_io_thread = false;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, ServerImpl* server);
+  ~Connection();
   void Start() { ReadHeader(); }
   void Close() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
@@ -276,6 +311,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void WriteFile(Response& r);
   void SendfileLoop();
   void AfterWrite(beast::error_code ec, bool close);
+  void Linger();
   void Finish(unsigned status);
 
   beast::tcp_stream stream_;
@@ -295,6 +331,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t file_remaining_ = 0;
   unsigned status_ = 0;
   std::atomic<bool> finished_once_{false};
+  std::unique_ptr<std::array<char, 16384>> scratch_;  // for Linger
+  size_t reserved_ = 0;  // body bytes accounted with the server for the current request
+  void ReleaseReserved();
 };
 
 }  // namespace
@@ -400,6 +439,16 @@ class ServerImpl final : public Server {
 
   const ServerOptions& options() const { return options_; }
   const Router& router() const { return *router_; }
+  // Accounts for `bytes` of body about to be buffered; false (nothing reserved) when that would
+  // pass options().total_body_limit.
+  bool ReserveBody(size_t bytes) {
+    size_t now = buffered_.load();
+    do {
+      if (now + bytes > options_.total_body_limit) return false;
+    } while (!buffered_.compare_exchange_weak(now, now + bytes));
+    return true;
+  }
+  void ReleaseBody(size_t bytes) { buffered_.fetch_sub(bytes); }
   void ConnectionClosed() { open_.fetch_sub(1); }
 
  private:
@@ -434,6 +483,7 @@ class ServerImpl final : public Server {
   uint16_t port_ = 0;
   Metrics metrics_;
   std::atomic<int64_t> open_{0};
+  std::atomic<size_t> buffered_{0};
   std::mutex conn_mu_;
   std::vector<std::weak_ptr<Connection>> connections_;
   std::mutex stop_mu_;
@@ -447,7 +497,17 @@ class ServerImpl final : public Server {
 Connection::Connection(tcp::socket socket, ServerImpl* server)
     : stream_(std::move(socket)), server_(server) {}
 
+Connection::~Connection() { ReleaseReserved(); }
+
+void Connection::ReleaseReserved() {
+  if (reserved_ > 0) server_->ReleaseBody(reserved_);
+  reserved_ = 0;
+}
+
 void Connection::ReadHeader() {
+  ReleaseReserved();
+  request_.body.clear();
+  request_.body.shrink_to_fit();
   header_parser_.emplace();
   header_parser_->header_limit(static_cast<uint32_t>(server_->options().header_limit));
   // Beast checks Content-Length against the body limit while parsing the header; the real
@@ -499,15 +559,23 @@ void Connection::OnHeader(beast::error_code ec) {
   }
   keep_alive_ = h.keep_alive();
   match_ = server_->router().Find(request_.method, request_.path);
-  if (const auto& guard = server_->router().guard(); guard && match_.handler) {
-    if (std::optional<Response> denied = guard(request_)) {
+  // Authentication comes before any body is read, for known and unknown paths alike, so no
+  // stranger can make the server hold memory.
+  if (const auto& guard = server_->router().guard()) {
+    if (std::optional<Response> denied = guard(request_, match_.access)) {
       match_.route = "denied";
       return SendEarly(std::move(*denied));
     }
   }
   if (!match_.handler) {
     match_.route = "unmatched";
-    // Read (and discard) a small body so the connection stays usable.
+    // Nothing will read the body: answer now, and close the connection if one was announced
+    // rather than reading it to keep the connection usable.
+    bool has_body = header_parser_->chunked() ||
+                    (header_parser_->content_length() && *header_parser_->content_length() > 0);
+    if (has_body) keep_alive_ = false;
+    stream_.expires_never();
+    return Dispatch();
   }
   ReadBody();
 }
@@ -541,6 +609,18 @@ void Connection::ReadBody() {
                                  "request body of " + std::to_string(*len) +
                                      " bytes exceeds the limit of " +
                                      std::to_string(server_->options().body_limit)));
+    }
+    // A body of unknown length may grow to the limit: account for that much.
+    size_t want = len ? static_cast<size_t>(*len) : server_->options().body_limit;
+    if (want > 0) {
+      if (!server_->ReserveBody(want)) {
+        keep_alive_ = false;
+        Response busy = JsonError(503, "TEMPORARILY_UNAVAILABLE",
+                                  "the server is receiving too many request bodies at once; retry");
+        busy.headers.emplace_back("Retry-After", "1");
+        return SendEarly(std::move(busy));
+      }
+      reserved_ = want;
     }
   }
   auto read = [self = shared_from_this()] {
@@ -759,9 +839,26 @@ void Connection::AfterWrite(beast::error_code ec, bool close) {
   if (ec || close) {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (!ec) return Linger();
     return Finish(status_);
   }
   ReadHeader();
+}
+
+// Closing a socket with unread input makes the kernel send a reset, which can destroy the
+// response before the client reads it (a client still sending a refused body). So the rest of
+// the input is read into a small scratch buffer and dropped, for a short while, then the socket
+// closes. Memory held: the scratch buffer, whatever the client sends.
+void Connection::Linger() {
+  if (!scratch_) {
+    scratch_ = std::make_unique<std::array<char, 16384>>();
+    stream_.expires_after(std::chrono::seconds(2));
+  }
+  stream_.async_read_some(asio::buffer(*scratch_), [self = shared_from_this()](
+                                                       beast::error_code ec, size_t) {
+    if (ec) return self->Finish(self->status_);
+    self->Linger();
+  });
 }
 
 void Connection::Finish(unsigned) {

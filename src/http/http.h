@@ -24,6 +24,20 @@ enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther 
 
 std::string_view MethodName(Method m);
 
+// What a route needs from its caller. Every route states one; the router's guard maps the
+// caller's credentials onto it. kAnyCaller is what unknown paths get: any known caller learns
+// that nothing is there, no one else learns anything.
+enum class Access {
+  kPublic,     // no credentials (health, the UI's static files)
+  kAnyCaller,  // any valid credential of any scope
+  kRead,       // reads of tracking, registry and delivery state
+  kWrite,      // changes to tracking and registry state
+  kAdmin,      // delivery management, tokens, webhooks
+  kDevice,     // the device API
+};
+
+std::string_view AccessName(Access a);
+
 // A parsed request as handlers see it.
 struct Request {
   Method method = Method::kGet;
@@ -35,6 +49,7 @@ struct Request {
   std::string body_file;     // for streaming routes: a temporary file holding the body; the
                              // handler may rename it away, the server deletes what is left
   std::string route_suffix;  // for prefix routes: the raw path after the prefix
+  std::string principal;     // who is calling, as the guard established it; empty without one
 
   // First header value with this (lowercase) name, or empty.
   std::string_view Header(std::string_view lowercase_name) const;
@@ -74,17 +89,22 @@ class Responder {
 using Handler = std::function<void(Request&, Responder)>;
 
 // Maps (method, path) to handlers: exact paths, and prefixes for trees such as artifact paths.
+// An exact path never matches a longer one ("/x/upload" does not answer "/x/upload/search").
 // Register everything before Server::Start; lookups are then read-only and thread-safe.
 class Router {
  public:
-  void Add(Method method, std::string path, Handler handler);
-  // Matches every path starting with `prefix`; Request::route_suffix gets the rest.
   // `stream_body` routes receive their body in a temporary file (Request::body_file).
-  void AddPrefix(Method method, std::string prefix, Handler handler, bool stream_body = false);
+  void Add(Method method, std::string path, Access access, Handler handler,
+           bool stream_body = false);
+  // Matches every path starting with `prefix`; Request::route_suffix gets the rest.
+  void AddPrefix(Method method, std::string prefix, Access access, Handler handler,
+                 bool stream_body = false);
 
-  // Checked once a request's header is read, before its body: a returned response (401, 403...)
-  // is sent instead of running the route, and the connection is closed. For authentication.
-  using Guard = std::function<std::optional<Response>(const Request&)>;
+  // Checked for every request once its header is read, before its body, with the access the
+  // matched route states (kAnyCaller for unknown paths): a returned response (401, 403...) is
+  // sent instead of running the route and the connection is closed. It may set
+  // Request::principal. For authentication.
+  using Guard = std::function<std::optional<Response>(Request&, Access)>;
   void SetGuard(Guard guard) { guard_ = std::move(guard); }
   const Guard& guard() const { return guard_; }
 
@@ -92,20 +112,34 @@ class Router {
     const Handler* handler = nullptr;
     std::string route;  // the registered pattern, for metrics
     std::string suffix;
+    Access access = Access::kAnyCaller;
     bool stream_body = false;
     bool path_known = false;  // some method matches this path (405 rather than 404)
   };
+
+  // Every registered route, for tests and documentation: (method, pattern, access), prefix
+  // patterns ending in '*'.
+  struct RouteInfo {
+    Method method;
+    std::string pattern;
+    Access access;
+  };
+  std::vector<RouteInfo> Routes() const;
   Match Find(Method method, std::string_view path) const;
 
  private:
+  struct Route {
+    Handler handler;
+    Access access;
+    bool stream_body;
+  };
   struct Prefix {
     Method method;
     std::string prefix;
-    Handler handler;
-    bool stream_body;
+    Route route;
   };
-  // path -> method -> handler; transparent so a request's path is looked up without a copy.
-  std::map<std::string, std::map<Method, Handler>, std::less<>> exact_;
+  // path -> method -> route; transparent so a request's path is looked up without a copy.
+  std::map<std::string, std::map<Method, Route>, std::less<>> exact_;
   Guard guard_;
   std::vector<Prefix> prefixes_;
 };
@@ -134,6 +168,9 @@ struct ServerOptions {
   int threads = 1;
   size_t header_limit = 16 * 1024;
   size_t body_limit = 16 * 1024 * 1024;                     // buffered bodies
+  // All bodies being buffered in memory at once, across connections; past it a request gets
+  // 503 with Retry-After instead of more memory.
+  size_t total_body_limit = 256 * 1024 * 1024;
   uint64_t stream_body_limit = 64ull * 1024 * 1024 * 1024;  // streamed uploads
   std::chrono::seconds idle_timeout{120};
   std::chrono::seconds request_timeout{300};

@@ -6,8 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "common/util.h"
 
@@ -34,10 +39,10 @@ TEST(ParseQueryTest, RejectsMalformedEscapes) {
 
 TEST(RouterTest, ExactPrefixAndMethodMatching) {
   Router r;
-  r.Add(Method::kGet, "/a", [](Request&, Responder) {});
+  r.Add(Method::kGet, "/a", Access::kRead, [](Request&, Responder) {});
   r.AddPrefix(
-      Method::kPut, "/files/", [](Request&, Responder) {}, true);
-  r.AddPrefix(Method::kGet, "/files/", [](Request&, Responder) {});
+      Method::kPut, "/files/", Access::kWrite, [](Request&, Responder) {}, true);
+  r.AddPrefix(Method::kGet, "/files/", Access::kRead, [](Request&, Responder) {});
   auto m = r.Find(Method::kGet, "/a");
   EXPECT_NE(m.handler, nullptr);
   EXPECT_EQ(m.route, "/a");
@@ -46,6 +51,7 @@ TEST(RouterTest, ExactPrefixAndMethodMatching) {
   auto put = r.Find(Method::kPut, "/files/x/y.txt");
   ASSERT_NE(put.handler, nullptr);
   EXPECT_TRUE(put.stream_body);
+  EXPECT_EQ(put.access, Access::kWrite);
   EXPECT_EQ(put.suffix, "x/y.txt");
   auto wrong = r.Find(Method::kPost, "/a");
   EXPECT_EQ(wrong.handler, nullptr);
@@ -53,6 +59,22 @@ TEST(RouterTest, ExactPrefixAndMethodMatching) {
   auto none = r.Find(Method::kGet, "/nope");
   EXPECT_EQ(none.handler, nullptr);
   EXPECT_FALSE(none.path_known);
+  EXPECT_EQ(none.access, Access::kAnyCaller);
+}
+
+// An exact route answers its own path only: trailing segments, a trailing slash or a longer
+// name never reach its handler (a write route must not answer ".../upload/search").
+TEST(RouterTest, ExactRoutesNeverMatchLongerPaths) {
+  Router r;
+  r.Add(Method::kPost, "/x/upload", Access::kWrite, [](Request&, Responder) {}, true);
+  for (std::string_view p : {"/x/upload/search", "/x/upload/", "/x/uploads", "/x/upload/x"}) {
+    EXPECT_EQ(r.Find(Method::kPost, p).handler, nullptr) << p;
+  }
+  auto m = r.Find(Method::kPost, "/x/upload");
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_TRUE(m.stream_body);
+  EXPECT_EQ(m.access, Access::kWrite);
+  EXPECT_EQ(r.Routes().size(), 1u);
 }
 
 class FileResponseTest : public ::testing::Test {
@@ -117,15 +139,15 @@ std::string Exchange(uint16_t port, const std::string& request) {
 
 TEST(ServerTest, ServesPipelinedRequestsAndEnforcesLimits) {
   auto router = std::make_shared<Router>();
-  router->Add(Method::kPost, "/echo", [](Request& req, Responder res) {
+  router->Add(Method::kPost, "/echo", Access::kWrite, [](Request& req, Responder res) {
     Response r;
     r.content_type = "text/plain";
     r.body = req.body;
     res.Send(std::move(r));
   });
-  router->Add(Method::kGet, "/throw",
+  router->Add(Method::kGet, "/throw", Access::kRead,
               [](Request&, Responder) -> void { throw std::runtime_error("boom"); });
-  router->Add(Method::kGet, "/drop", [](Request&, Responder) {});
+  router->Add(Method::kGet, "/drop", Access::kRead, [](Request&, Responder) {});
   ServerOptions opt;
   opt.port = 0;
   opt.body_limit = 64;
@@ -164,6 +186,81 @@ TEST(ServerTest, ServesPipelinedRequestsAndEnforcesLimits) {
 
   (*server)->Stop();
   fs::remove_all(opt.upload_dir);
+}
+
+// The guard sees every request (unknown paths with kAnyCaller) before any body is read, and an
+// unknown path is answered without reading its body.
+TEST(ServerTest, GuardRunsBeforeTheBodyForKnownAndUnknownPaths) {
+  auto router = std::make_shared<Router>();
+  std::atomic<int> ran{0};
+  router->Add(Method::kPost, "/w", Access::kWrite, [&ran](Request&, Responder res) {
+    ++ran;
+    res.Send(Response{});
+  });
+  std::vector<std::pair<std::string, Access>> seen;
+  std::mutex mu;
+  router->SetGuard([&](Request& req, Access a) -> std::optional<Response> {
+    std::lock_guard lock(mu);
+    seen.emplace_back(req.path, a);
+    if (req.Header("authorization") != "ok") return JsonError(401, "UNAUTHENTICATED", "no");
+    req.principal = "tester";
+    return std::nullopt;
+  });
+  ServerOptions opt;
+  opt.port = 0;
+  auto server = StartServer(opt, router);
+  ASSERT_TRUE(server.ok());
+  uint16_t port = (*server)->port();
+  // Announces 1 MB but sends none of it: the answers must come without waiting for it.
+  std::string denied = Exchange(port, "POST /w HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n");
+  EXPECT_NE(denied.find("401"), std::string::npos) << denied;
+  std::string unknown_denied =
+      Exchange(port, "POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n");
+  EXPECT_NE(unknown_denied.find("401"), std::string::npos) << unknown_denied;
+  std::string unknown = Exchange(
+      port, "POST /nope HTTP/1.1\r\nHost: x\r\nAuthorization: ok\r\nContent-Length: 1048576\r\n\r\n");
+  EXPECT_NE(unknown.find("404"), std::string::npos) << unknown;
+  std::string ok = Exchange(port, "POST /w HTTP/1.1\r\nHost: x\r\nAuthorization: ok\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_NE(ok.find("200"), std::string::npos) << ok;
+  EXPECT_EQ(ran.load(), 1);
+  (*server)->Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].second, Access::kWrite);
+  EXPECT_EQ(seen[1].second, Access::kAnyCaller);
+}
+
+// Bodies buffered at once are bounded across connections: past the bound a request gets 503.
+TEST(ServerTest, BoundsBodiesBufferedAcrossConnections) {
+  auto router = std::make_shared<Router>();
+  router->Add(Method::kPost, "/w", Access::kWrite, [](Request&, Responder res) { res.Send(Response{}); });
+  ServerOptions opt;
+  opt.port = 0;
+  opt.body_limit = 1000;
+  opt.total_body_limit = 1500;
+  auto server = StartServer(opt, router);
+  ASSERT_TRUE(server.ok());
+  uint16_t port = (*server)->port();
+  // A first connection announces 1000 bytes and sends only part, holding its reservation.
+  int held = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(held, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string partial = "POST /w HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc";
+  ASSERT_EQ(::write(held, partial.data(), partial.size()), ssize_t(partial.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::string busy = Exchange(port, "POST /w HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" +
+                                        std::string(1000, 'x'));
+  EXPECT_NE(busy.find("503"), std::string::npos) << busy;
+  EXPECT_NE(busy.find("Retry-After"), std::string::npos) << busy;
+  ::close(held);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::string fine = Exchange(port, "POST /w HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" +
+                                        std::string(1000, 'x'));
+  EXPECT_NE(fine.find("200"), std::string::npos) << fine;
+  (*server)->Stop();
 }
 
 }  // namespace
