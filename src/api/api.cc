@@ -1410,6 +1410,24 @@ void Api::Register(http::Router& router) {
   router.AddPrefix(Method::kGet, "/assets/", Access::kPublic, serve_ui);
   router.Add(Method::kGet, "/favicon.svg", Access::kPublic, serve_ui);
 
+  // The route table itself, so tests and docs can check every route's access.
+  const http::Router* table = &router;
+  router.Add(Method::kGet, "/api/ringo/v1/routes", Access::kRead,
+             Sync([table](const Request&) -> Result<Response> {
+               std::string body;
+               JsonWriter w(&body);
+               w.BeginObject().Key("routes").BeginArray();
+               for (const http::Router::RouteInfo& r : table->Routes()) {
+                 w.BeginObject()
+                     .Field("method", http::MethodName(r.method))
+                     .Field("path", r.pattern)
+                     .Field("access", http::AccessName(r.access))
+                     .EndObject();
+               }
+               w.EndArray().EndObject();
+               return JsonResponse(std::move(body));
+             }));
+
   router.Add(Method::kGet, "/health", Access::kPublic, Sync([](const Request&) -> Result<Response> {
                return TextResponse(std::string("OK"));
              }));

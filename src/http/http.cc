@@ -183,6 +183,9 @@ std::vector<Router::RouteInfo> Router::Routes() const {
 
 Router::Match Router::Find(Method method, std::string_view path) const {
   Match m;
+  // Where nothing answers, only a caller who could change something learns so for a change.
+  bool reads = method == Method::kGet || method == Method::kHead || method == Method::kOptions;
+  m.access = reads ? Access::kAnyCaller : Access::kWrite;
   // HEAD is served by the GET handler; the body is dropped when writing.
   Method lookup = method == Method::kHead ? Method::kGet : method;
   auto it = exact_.find(path);

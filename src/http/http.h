@@ -101,7 +101,8 @@ class Router {
                  bool stream_body = false);
 
   // Checked for every request once its header is read, before its body, with the access the
-  // matched route states (kAnyCaller for unknown paths): a returned response (401, 403...) is
+  // matched route states (for unknown paths and methods: kAnyCaller to read, kWrite to change
+  // anything): a returned response (401, 403...) is
   // sent instead of running the route and the connection is closed. It may set
   // Request::principal. For authentication.
   using Guard = std::function<std::optional<Response>(Request&, Access)>;

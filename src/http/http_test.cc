@@ -60,6 +60,8 @@ TEST(RouterTest, ExactPrefixAndMethodMatching) {
   EXPECT_EQ(none.handler, nullptr);
   EXPECT_FALSE(none.path_known);
   EXPECT_EQ(none.access, Access::kAnyCaller);
+  EXPECT_EQ(r.Find(Method::kPost, "/nope").access, Access::kWrite);
+  EXPECT_EQ(r.Find(Method::kDelete, "/a").access, Access::kWrite);
 }
 
 // An exact route answers its own path only: trailing segments, a trailing slash or a longer
@@ -227,7 +229,7 @@ TEST(ServerTest, GuardRunsBeforeTheBodyForKnownAndUnknownPaths) {
   std::lock_guard lock(mu);
   ASSERT_EQ(seen.size(), 4u);
   EXPECT_EQ(seen[0].second, Access::kWrite);
-  EXPECT_EQ(seen[1].second, Access::kAnyCaller);
+  EXPECT_EQ(seen[1].second, Access::kWrite);
 }
 
 // Bodies buffered at once are bounded across connections: past the bound a request gets 503.

@@ -123,11 +123,14 @@ function queryString(q: Query): string {
 async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
+    // Changes always travel as JSON: the server refuses cookie-authenticated changes that are not
+    // (no other site's page can send JSON with this site's cookie).
+    const changes = method !== 'GET' && method !== 'HEAD';
     res = await fetch(url, {
       method,
       signal,
-      headers: body === undefined ? undefined : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: changes ? { 'Content-Type': 'application/json' } : undefined,
+      body: changes ? JSON.stringify(body ?? {}) : undefined,
     });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
@@ -144,6 +147,9 @@ async function request<T>(method: string, url: string, body?: unknown, signal?: 
   if (!res.ok) throw new ApiError(res.status, json.error_code ?? 'HTTP_' + res.status, json.message ?? res.statusText);
   return json as T;
 }
+
+/** Hands a token to the server, which keeps it in an HttpOnly cookie for this browser. */
+export const signIn = (token: string) => request<{ scope: string }>('POST', '/api/ringo/v1/session', { token });
 
 const mlflow = '/ajax-api/2.0/mlflow/';
 const get = <T>(path: string, q: Query, signal?: AbortSignal) =>

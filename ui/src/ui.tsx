@@ -1,7 +1,7 @@
 // Shared pieces: data loading with its three states, formatting, and the state panels.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError } from './api';
+import { ApiError, signIn } from './api';
 
 export type Load<T> = { state: 'loading' } | { state: 'error'; error: Error } | { state: 'ok'; data: T };
 
@@ -38,14 +38,19 @@ export function Empty({ title, children }: { title: string; children?: Component
   );
 }
 
-/** Asks for an API token when the server has tokens; it is kept in a same-site cookie, which the
- * browser also sends for images and downloads. */
+/** Asks for an API token when the server has tokens. The server keeps it in an HttpOnly same-site
+ * cookie (sent for images and downloads too), so no script on the page can read it back. */
 function TokenForm() {
-  const submit = (e: Event) => {
+  const [failure, setFailure] = useState('');
+  const submit = async (e: Event) => {
     e.preventDefault();
     const input = (e.currentTarget as HTMLFormElement).elements.namedItem('token') as HTMLInputElement;
-    document.cookie = `ringo_token=${encodeURIComponent(input.value.trim())}; path=/; SameSite=Strict`;
-    location.reload();
+    try {
+      await signIn(input.value.trim());
+      location.reload();
+    } catch (err) {
+      setFailure((err as Error).message);
+    }
   };
   return (
     <div class="state error" role="alert">
@@ -55,6 +60,7 @@ function TokenForm() {
         <input name="token" type="password" placeholder="rg_…" aria-label="API token" />{' '}
         <button type="submit">Use token</button>
       </form>
+      {failure && <div class="hint">{failure}</div>}
     </div>
   );
 }

@@ -1,7 +1,8 @@
 // Browser tests of the web UI against a real, freshly seeded ringo server.
 // Usage: RINGO_BIN=build/ringo node ui/tests/run.mjs   (RINGO_UI_URL: the UI is served there)
 // Exit status 0 when every check passes.
-import { launch, startRingo, startUi } from './lib.mjs';
+import { createServer } from 'node:http';
+import { artifactPath, client, launch, startRingo, startUi } from './lib.mjs';
 import { seed, seedDelivery } from './seed.mjs';
 
 const ringo = await startRingo();
@@ -316,21 +317,100 @@ await check('empty and missing states are designed, not blank', async (page) => 
   await page.getByText('No such page').waitFor();
 });
 
-// Last, because it turns tokens on for the whole server.
+// Artifacts anyone with a write token uploaded, which would act as the viewer if they ran on the
+// UI's origin: each tries to create an experiment named after itself.
+const api = client(ringo.url);
+const xssRun = (await api.post('runs/create', { experiment_id: exp, run_name: 'xss' })).run;
+const attack = (name) =>
+  `fetch('/ajax-api/2.0/mlflow/experiments/create',{method:'POST',headers:{'Content-Type':'application/json'},body:JSON.stringify({name:'${name}'})})`;
+await api.put(artifactPath(xssRun, 'page.html'), `<html><body><script>${attack('xss-html')}</script>hello</body></html>`);
+await api.put(
+  artifactPath(xssRun, 'image.svg'),
+  `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>${attack('xss-svg')}</script></svg>`,
+);
+const experimentExists = async (name, headers) => {
+  const r = await fetch(`${ringo.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${name}`, { headers });
+  return r.status === 200;
+};
+
+// Last, because they turn tokens on for the whole server.
+let admin = '';
 await check('with tokens on, the UI asks for one and works with it', async (page) => {
-  const res = await fetch(ringo.url + '/api/ringo/v1/tokens', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ scope: 'read', name: 'ui test' }),
-  });
-  expect(res.ok, 'token created');
-  const { token } = await res.json();
+  const make = async (scope, auth) => {
+    const res = await fetch(ringo.url + '/api/ringo/v1/tokens', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: 'Bearer ' + auth } : {}) },
+      body: JSON.stringify({ scope, name: 'ui test ' + scope }),
+    });
+    expect(res.ok, scope + ' token created');
+    return (await res.json()).token;
+  };
+  admin = await make('admin');
+  const token = await make('read', admin);
   await go(page, '/experiments');
   await page.getByText('This server needs a token').waitFor();
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Use token' }).click();
   await page.waitForFunction(() => document.body.innerText.includes('Default'));
   expect(!(await page.content()).includes('This server needs a token'), 'the token form is gone');
+  expect(!(await page.evaluate(() => document.cookie)).includes('ringo_token'), 'scripts cannot read the token cookie');
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'ringo_token');
+  expect(cookie && cookie.httpOnly, 'the token cookie is HttpOnly');
+});
+
+const signedIn = async (page, token) => {
+  await go(page, '/experiments');
+  await page.getByText('This server needs a token').waitFor();
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Use token' }).click();
+  await page.waitForFunction(() => document.body.innerText.includes('Default'));
+};
+
+await check('uploaded HTML and SVG artifacts never run on the UI origin', async (page) => {
+  const auth = { Authorization: 'Bearer ' + admin };
+  await signedIn(page, admin);
+  for (const [file, name] of [['page.html', 'xss-html'], ['image.svg', 'xss-svg']]) {
+    const url = `${ui.url}/get-artifact?run_id=${xssRun.info.run_id}&path=${file}`;
+    const res = await page.goto(url);
+    expect(res.status() === 200, `${file} is served (${res.status()})`);
+    expect((res.headers()['content-security-policy'] ?? '').includes('sandbox'), `${file} is sandboxed`);
+    await page.waitForTimeout(500);
+    expect(!(await experimentExists(name, auth)), `the script in ${file} did not run as the viewer`);
+  }
+  // The artifact page still previews the image.
+  await go(page, `/runs/${xssRun.info.run_id}/artifacts/image.svg`);
+  await page.locator('img.artifact-image').waitFor();
+});
+
+await check('a page of another origin cannot act with the UI cookie', async (page) => {
+  await signedIn(page, admin);
+  // Another port on the same host: same site for cookies, another origin for the browser.
+  const target = ringo.url.replace(/\/$/, '');
+  const evil = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(`<html><body><script>
+      fetch('${target}/api/2.0/mlflow/experiments/create', {method: 'POST', mode: 'no-cors', credentials: 'include',
+        headers: {'Content-Type': 'text/plain'}, body: JSON.stringify({name: 'csrf-made'})});
+      fetch('${target}/api/ringo/v1/tokens', {method: 'POST', mode: 'no-cors', credentials: 'include',
+        headers: {'Content-Type': 'text/plain'}, body: JSON.stringify({scope: 'admin', name: 'csrf'})});
+    </script>sent</body></html>`);
+  });
+  await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+  try {
+    await page.goto(`http://127.0.0.1:${evil.address().port}/`);
+    await page.getByText('sent').waitFor();
+    await page.waitForTimeout(500);
+  } finally {
+    await new Promise((r) => evil.close(r));
+  }
+  expect(!(await experimentExists('csrf-made', { Authorization: 'Bearer ' + admin })), 'the cross-origin POST was refused');
+  // The UI itself still changes things with the same cookie.
+  page.on('dialog', (d) => d.accept());
+  await go(page, '/experiments');
+  await page.getByLabel('New experiment name').fill('made-by-ui');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByText('No runs in this experiment yet').waitFor();
+  expect(await experimentExists('made-by-ui', { Authorization: 'Bearer ' + admin }), 'the UI created an experiment');
 });
 
 await browser.close();
