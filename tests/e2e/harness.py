@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tarfile
 import tempfile
 import threading
 import time
@@ -158,11 +159,33 @@ class Server:
             self.proc.wait()
             self.proc = None
 
+    def unsafe_blob_entries(self):
+        """Names in the store's package blobs (tar archives) that an extractor could place
+        outside its folder: absolute, or holding a '..' segment, or anything but files and
+        folders. Every test server is checked when it is cleaned up."""
+        bad = []
+        blobs = os.path.join(self.store, "deploy", "blobs")
+        if not os.path.isdir(blobs):
+            return bad
+        for name in os.listdir(blobs):
+            path = os.path.join(blobs, name)
+            if not tarfile.is_tarfile(path):
+                continue
+            with tarfile.open(path) as tar:
+                for m in tar.getmembers():
+                    parts = m.name.split("/")
+                    if m.name.startswith("/") or ".." in parts or not (m.isfile() or m.isdir()):
+                        bad.append("%s: %s" % (name, m.name))
+        return bad
+
     def cleanup(self):
         if self.proc is not None:
             self.kill()
+        unsafe = self.unsafe_blob_entries()
         if self._own_tmp:
             shutil.rmtree(self._own_tmp, ignore_errors=True)
+        if unsafe:
+            raise AssertionError("package blobs hold unsafe tar entries: %s" % unsafe)
 
     def stderr_tail(self, n=4000):
         try:
