@@ -1050,28 +1050,32 @@ Result<json> CleanTelemetryEvent(const json& e, size_t index) {
 
 }  // namespace
 
-Status Service::RecordTelemetry(const std::string& events_json) {
-  if (!JsonDepthWithin(events_json, kTelemetryMaxDepth)) {
+Result<std::vector<TelemetryEvent>> ParseTelemetry(std::string_view body) {
+  if (!JsonDepthWithin(body, kTelemetryMaxDepth)) {
     return InvalidArgument("telemetry nests deeper than " + std::to_string(kTelemetryMaxDepth) +
                            " levels; events are flat objects");
   }
-  json events = json::parse(events_json, nullptr, false);
+  json events = json::parse(body, nullptr, false);
   if (events.is_discarded()) return InvalidArgument("telemetry is not JSON");
-  if (events.is_object() && events.contains("events")) events = events["events"];
+  if (events.is_object() && events.contains("events")) events = std::move(events["events"]);
   if (!events.is_array())
     return InvalidArgument("telemetry must be a JSON array of events (or {\"events\": [...]})");
   if (events.size() > 1000) return InvalidArgument("at most 1000 telemetry events per request");
-  std::vector<json> clean;
-  clean.reserve(events.size());
+  std::vector<TelemetryEvent> out;
+  out.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     ASSIGN_OR_RETURN(json e, CleanTelemetryEvent(events[i], i));
-    clean.push_back(std::move(e));
+    out.push_back({e["model"].get<std::string>(), e["version"].get<std::string>(), e.dump()});
   }
-  for (const json& e : clean) {
+  return out;
+}
+
+Status Service::RecordTelemetry(const std::string& events_json) {
+  ASSIGN_OR_RETURN(std::vector<TelemetryEvent> events, ParseTelemetry(events_json));
+  for (TelemetryEvent& e : events) {
     RETURN_IF_ERROR(store::Wait([&](store::Done done) {
-      impl_->store->AppendEvent(
-          kTelemetry, e["model"].get<std::string>() + "/" + e["version"].get<std::string>(),
-          e.dump(), std::move(done));
+      impl_->store->AppendEvent(kTelemetry, e.model + "/" + e.version, std::move(e.json),
+                                std::move(done));
     }));
   }
   return Status::Ok();

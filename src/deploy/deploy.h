@@ -83,6 +83,21 @@ struct Rule {
 // {"min": V, "max": V}, both inclusive). kInvalidArgument naming the rule and field, including
 // for unknown fields (a typo must not silently widen a rule). At most 100 rules.
 Result<std::vector<Rule>> ParseRules(std::string_view json);
+// A device telemetry event, checked and rebuilt from the fields the schema knows.
+struct TelemetryEvent {
+  std::string model;
+  std::string version;
+  std::string json;  // the event as stored: only known fields, "time" always set
+};
+
+// Parses a telemetry post: a JSON array of at most 1000 events (or {"events": [...]}), each a
+// flat object with "event" (downloaded, compiled, loaded, failed, prediction), "model" and
+// "version", and optionally "time" (ms since the epoch; now when absent), "latency_ms" (finite,
+// >= 0), "device_class", "os", "os_version", "app_version", "region", "compute_unit", "error"
+// (strings, each with a size bound). Unknown fields are dropped. kInvalidArgument naming the
+// first bad event and field, or for nesting deeper than a flat event needs. Thread-safe.
+Result<std::vector<TelemetryEvent>> ParseTelemetry(std::string_view body);
+
 // The canonical JSON array of rules (lists always, ranges as strings); ParseRules reads it back.
 std::string RulesToJson(const std::vector<Rule>& rules);
 // Index of the first rule matching the device, or -1.
@@ -266,8 +281,8 @@ class Service {
   // The file of a blob; kNotFound when unknown, kInvalidArgument for a malformed digest.
   Result<std::filesystem::path> BlobPath(const std::string& sha256) const;
 
-  // Stores a batch of device events (JSON array of objects with at least "event", "model",
-  // "version"). kInvalidArgument naming the first bad event.
+  // Stores a batch of device events as ParseTelemetry reads them; kInvalidArgument naming the
+  // first bad event (nothing of the batch is stored then).
   Status RecordTelemetry(const std::string& events_json);
   // Events of a model version (all device classes), oldest first.
   Result<std::vector<store::Event>> Telemetry(const std::string& model, const std::string& version,

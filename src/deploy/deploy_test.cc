@@ -1,5 +1,9 @@
-// Tests of targeting: version comparison, version ranges, rule parsing and matching.
+// Tests of targeting (version comparison, version ranges, rule parsing and matching) and of
+// the telemetry schema.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "deploy/deploy.h"
 
@@ -152,6 +156,54 @@ TEST(MatchRuleTest, FirstMatchingRuleWins) {
     }
   }
   EXPECT_EQ(MatchRule({}, cases[0].device), -1);
+}
+
+TEST(ParseTelemetryTest, KeepsKnownFieldsAndDropsTheRest) {
+  auto got = ParseTelemetry(
+      R"([{"event":"prediction","model":"m","version":"2","latency_ms":3.5,"time":17,)"
+      R"("device_class":"iPhone15,2","os_version":"18.1","secret":{"a":[1]},"x":1}])");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].model, "m");
+  EXPECT_EQ((*got)[0].version, "2");
+  auto j = nlohmann::json::parse((*got)[0].json);
+  EXPECT_EQ(j.size(), 7u) << j.dump();
+  EXPECT_FALSE(j.contains("secret"));
+  EXPECT_EQ(j["time"], 17);
+  auto wrapped = ParseTelemetry(R"({"events":[{"event":"loaded","model":"m","version":"1"}]})");
+  ASSERT_TRUE(wrapped.ok());
+  EXPECT_TRUE(nlohmann::json::parse((*wrapped)[0].json).contains("time"));
+}
+
+TEST(ParseTelemetryTest, RefusesWhatTheSchemaDoesNot) {
+  const std::string ok = R"("event":"failed","model":"m","version":"1")";
+  const std::string cases[] = {
+      "",
+      "{",
+      "{}",
+      "[1]",
+      "[{}]",
+      std::string(100000, '[') + std::string(100000, ']'),
+      "[{" + ok + R"(,"x":[[[[[[[[[[1]]]]]]]]]]}])",
+      R"([{"event":"exploded","model":"m","version":"1"}])",
+      R"([{"event":"failed","model":"","version":"1"}])",
+      R"([{"event":"failed","model":5,"version":"1"}])",
+      "[{" + ok + R"(,"latency_ms":-1}])",
+      "[{" + ok + R"(,"latency_ms":1e400}])",
+      "[{" + ok + R"(,"latency_ms":"7"}])",
+      "[{" + ok + R"(,"time":1.5}])",
+      "[{" + ok + R"(,"time":123456789012345678901234567890}])",
+      "[{" + ok + R"(,"error":")" + std::string(2000, 'e') + R"("}])",
+      "[{" + ok + R"(,"device_class":["a"]}])",
+  };
+  for (const std::string& c : cases) {
+    auto got = ParseTelemetry(c);
+    ASSERT_FALSE(got.ok()) << c.substr(0, 120);
+    EXPECT_EQ(got.status().code(), Code::kInvalidArgument) << c.substr(0, 120);
+  }
+  std::string many = "[";
+  for (int i = 0; i < 1001; ++i) many += (i ? ",{" : "{") + ok + "}";
+  EXPECT_FALSE(ParseTelemetry(many + "]").ok());
 }
 
 }  // namespace
