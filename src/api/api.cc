@@ -9,6 +9,8 @@
 
 #include "api/auth.h"
 #include "api/deploy_handlers.h"
+#include "api/downsample.h"
+#include "api/prometheus.h"
 #include "api/request.h"
 #include "api/ui_assets.h"
 #include "common/hash.h"
@@ -1255,40 +1257,15 @@ void Api::Register(http::Router& router) {
         JsonWriter w(&body);
         w.BeginObject().Field("total", static_cast<int64_t>(points.size()));
         w.Key("points").BeginArray();
-        if (!points.empty()) {
-          double lo = points.front().first, hi = points.back().first;
-          double width = (hi - lo) / double(buckets);
-          size_t i = 0;
-          while (i < points.size()) {
-            int64_t b =
-                width > 0 ? std::min<int64_t>(buckets - 1, int64_t((points[i].first - lo) / width))
-                          : 0;
-            double mn = points[i].second, mx = points[i].second;
-            double first = points[i].second, last = points[i].second, bx = points[i].first;
-            int64_t count = 0;
-            for (; i < points.size(); ++i) {
-              int64_t pb = width > 0 ? std::min<int64_t>(buckets - 1,
-                                                         int64_t((points[i].first - lo) / width))
-                                     : 0;
-              if (pb != b) break;
-              double v = points[i].second;
-              // NaN is carried by first/last only; min/max describe the finite range.
-              if (!std::isnan(v)) {
-                if (std::isnan(mn) || v < mn) mn = v;
-                if (std::isnan(mx) || v > mx) mx = v;
-              }
-              last = v;
-              ++count;
-            }
-            w.BeginObject()
-                .Field("x", bx)
-                .Field("min", mn)
-                .Field("max", mx)
-                .Field("first", first)
-                .Field("last", last)
-                .Field("count", count)
-                .EndObject();
-          }
+        for (const Bucket& b : Downsample(points, buckets)) {
+          w.BeginObject()
+              .Field("x", b.x)
+              .Field("min", b.min)
+              .Field("max", b.max)
+              .Field("first", b.first)
+              .Field("last", b.last)
+              .Field("count", b.count)
+              .EndObject();
         }
         w.EndArray().EndObject();
         return JsonResponse(std::move(body));
@@ -1311,18 +1288,7 @@ void Api::Register(http::Router& router) {
                                         "' is not a Core ML model: " + model.status().message());
                }
                coreml::Info info = coreml::Inspect(*model, full);
-               std::string body = coreml::InfoToJson(info);
-               std::vector<std::string> problems = coreml::Validate(*model);
-               body.pop_back();  // reopen the object to add the validation verdict
-               while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) body.pop_back();
-               std::string extra = ",\"valid\":";
-               extra += problems.empty() ? "true" : "false";
-               extra += ",\"problems\":[";
-               for (size_t i = 0; i < problems.size(); ++i) {
-                 if (i) extra += ',';
-                 AppendJsonString(&extra, problems[i]);
-               }
-               body += extra + "]}";
+               std::string body = coreml::ModelCardJson(info, coreml::Validate(*model));
                return JsonResponse(std::move(body));
              }));
 
@@ -1439,28 +1405,9 @@ void Api::Register(http::Router& router) {
                r.content_type = "text/plain; version=0.0.4";
                if (http::Server* server = server_.load()) {
                  r.body += server->metrics().PrometheusText();
-                 r.body +=
-                     "# TYPE ringo_http_open_connections gauge\nringo_http_open_connections " +
-                     std::to_string(server->open_connections()) + "\n";
+                 r.body += OpenConnectionsText(server->open_connections());
                }
-               store::StoreStats s = st->Stats();
-               r.body +=
-                   "# HELP ringo_store_write_queue_depth Writes waiting for the writer thread.\n"
-                   "# TYPE ringo_store_write_queue_depth gauge\n"
-                   "ringo_store_write_queue_depth " +
-                   std::to_string(s.write_queue_depth) +
-                   "\n"
-                   "# HELP ringo_store_commits_total Transactions committed by the writer.\n"
-                   "# TYPE ringo_store_commits_total counter\n"
-                   "ringo_store_commits_total " +
-                   std::to_string(s.commits) +
-                   "\n"
-                   "# TYPE ringo_store_writes_total counter\n"
-                   "ringo_store_writes_total{result=\"committed\"} " +
-                   std::to_string(s.writes_committed) +
-                   "\n"
-                   "ringo_store_writes_total{result=\"failed\"} " +
-                   std::to_string(s.writes_failed) + "\n";
+               r.body += StoreMetricsText(st->Stats());
                return r;
              }));
 }

@@ -107,8 +107,11 @@ Info Inspect(const Model& model, const std::filesystem::path& path = {});
 // classifier contract, ML Program types and blob records. Empty when valid.
 std::vector<std::string> Validate(const Model& model);
 
-// JSON rendering of an Info (for --json).
+// JSON rendering of an Info (for --json). Strings from the model that are not UTF-8 are
+// written with U+FFFD.
 std::string InfoToJson(const Info& info);
+// InfoToJson plus the validation verdict: "valid" and "problems" (Validate's list).
+std::string ModelCardJson(const Info& info, const std::vector<std::string>& problems);
 // Reads back what InfoToJson wrote (the interface fields CompareInterfaces uses are required:
 // inputs and outputs; the rest default). kInvalidArgument naming the first bad field.
 Result<Info> InfoFromJson(std::string_view json);

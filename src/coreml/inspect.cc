@@ -574,7 +574,9 @@ std::vector<std::string> Validate(const Model& model) {
   return problems;
 }
 
-std::string InfoToJson(const Info& info) {
+namespace {
+
+nlohmann::json InfoJson(const Info& info) {
   using nlohmann::json;
   auto features = [](const std::vector<Feature>& fs) {
     json arr = json::array();
@@ -611,7 +613,21 @@ std::string InfoToJson(const Info& info) {
   if (!info.predicted_feature.empty()) j["predicted_feature"] = info.predicted_feature;
   if (!info.predicted_probabilities.empty())
     j["predicted_probabilities"] = info.predicted_probabilities;
-  return j.dump(2);
+  return j;
+}
+
+}  // namespace
+
+std::string InfoToJson(const Info& info) {
+  // Model files carry arbitrary bytes in names and metadata: never let one fail the rendering.
+  return InfoJson(info).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string ModelCardJson(const Info& info, const std::vector<std::string>& problems) {
+  nlohmann::json j = InfoJson(info);
+  j["valid"] = problems.empty();
+  j["problems"] = problems;
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<Info> InfoFromJson(std::string_view text) {

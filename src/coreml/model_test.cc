@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "common/util.h"
@@ -353,6 +354,21 @@ TEST(InspectTest, SummarisesInterfaceAndWeights) {
   EXPECT_EQ(prog.weight_precision, "float16");
   EXPECT_EQ(prog.parameter_count, 12);
   EXPECT_EQ(prog.layer_counts["linear"], 1);
+}
+
+TEST(InspectTest, ModelCardCarriesTheVerdictAndSurvivesBadUtf8) {
+  Info info = Inspect(MakeClassifier());
+  info.metadata["author"] = "bad \xff\xfe bytes";
+  auto card = nlohmann::json::parse(ModelCardJson(info, {"first problem", "second"}));
+  EXPECT_FALSE(card["valid"].get<bool>());
+  EXPECT_EQ(card["problems"].size(), 2u);
+  EXPECT_EQ(card["metadata"]["author"], "bad \xef\xbf\xbd\xef\xbf\xbd bytes");
+  auto ok = nlohmann::json::parse(ModelCardJson(Inspect(MakeClassifier()), {}));
+  EXPECT_TRUE(ok["valid"].get<bool>());
+  EXPECT_TRUE(ok["problems"].empty());
+  auto back = InfoFromJson(InfoToJson(info));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->inputs.size(), info.inputs.size());
 }
 
 TEST(BlobTest, HalfPrecisionRoundTrips) {

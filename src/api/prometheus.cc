@@ -1,0 +1,29 @@
+// Prometheus text for the store's writer and the open connections.
+#include "api/prometheus.h"
+
+namespace ringo::api {
+
+std::string StoreMetricsText(const store::StoreStats& s) {
+  std::string out;
+  out += "# HELP ringo_store_write_queue_depth Writes waiting for the writer thread.\n";
+  out += "# TYPE ringo_store_write_queue_depth gauge\n";
+  out += "ringo_store_write_queue_depth " + std::to_string(s.write_queue_depth) + "\n";
+  out += "# HELP ringo_store_commits_total Transactions committed by the writer.\n";
+  out += "# TYPE ringo_store_commits_total counter\n";
+  out += "ringo_store_commits_total " + std::to_string(s.commits) + "\n";
+  out += "# HELP ringo_store_writes_total Writes by outcome.\n";
+  out += "# TYPE ringo_store_writes_total counter\n";
+  out += "ringo_store_writes_total{result=\"committed\"} " + std::to_string(s.writes_committed) +
+         "\n";
+  out += "ringo_store_writes_total{result=\"failed\"} " + std::to_string(s.writes_failed) + "\n";
+  return out;
+}
+
+std::string OpenConnectionsText(int64_t open) {
+  return "# HELP ringo_http_open_connections Connections open now.\n"
+         "# TYPE ringo_http_open_connections gauge\n"
+         "ringo_http_open_connections " +
+         std::to_string(open) + "\n";
+}
+
+}  // namespace ringo::api

@@ -1,0 +1,21 @@
+// Prometheus text exposition of the server's own gauges and counters (private to api/).
+#ifndef RINGO_API_PROMETHEUS_H_
+#define RINGO_API_PROMETHEUS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "store/store.h"
+
+namespace ringo::api {
+
+// The store's writer figures: ringo_store_write_queue_depth (gauge), ringo_store_commits_total
+// and ringo_store_writes_total{result="committed"|"failed"} (counters), with HELP and TYPE lines.
+std::string StoreMetricsText(const store::StoreStats& stats);
+
+// ringo_http_open_connections (gauge).
+std::string OpenConnectionsText(int64_t open);
+
+}  // namespace ringo::api
+
+#endif  // RINGO_API_PROMETHEUS_H_
