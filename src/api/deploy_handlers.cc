@@ -476,20 +476,12 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
   router.Add(Method::kGet, device + "keys", Access::kAnyCaller, Sync([svc](const Request&) -> Result<Response> {
                return Json({{"algorithm", "Ed25519"}, {"public_key", svc->PublicKey()}});
              }));
-  router.AddPrefix(
-      Method::kGet, device + "collections/", Access::kDevice,
+  router.Add(
+      Method::kGet, device + "collections/{collection}/channels/{channel}/manifest", Access::kDevice,
       HandleAsync([svc, waiters](const Request& req,
                                  Responder res) -> Result<std::optional<Response>> {
-        // <collection>/channels/<channel>/manifest
-        const std::string& s = req.route_suffix;
-        size_t a = s.find("/channels/");
-        const std::string tail = "/manifest";
-        if (a == std::string::npos || s.size() < tail.size() ||
-            s.compare(s.size() - tail.size(), tail.size(), tail) != 0) {
-          return NotFound("no device endpoint at " + req.path);
-        }
-        std::string collection = s.substr(0, a);
-        std::string channel = s.substr(a + 10, s.size() - tail.size() - a - 10);
+        std::string collection(req.PathParam("collection"));
+        std::string channel(req.PathParam("channel"));
         ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
         deploy::DeviceQuery q;
         std::pair<const char*, std::string*> fields[] = {

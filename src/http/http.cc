@@ -161,9 +161,42 @@ std::string_view AccessName(Access a) {
   return "?";
 }
 
+namespace {
+
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t pos = 1;  // paths start with '/'
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string_view::npos) next = path.size();
+    out.push_back(path.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return out;
+}
+
+bool IsParam(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
 void Router::Add(Method method, std::string path, Access access, Handler handler,
                  bool stream_body) {
+  if (path.find('{') != std::string::npos) {
+    Pattern p{method, path, {}, Route{std::move(handler), access, stream_body}};
+    for (std::string_view seg : Segments(path)) p.segments.emplace_back(seg);
+    patterns_.push_back(std::move(p));
+    return;
+  }
   exact_[std::move(path)][method] = Route{std::move(handler), access, stream_body};
+}
+
+std::string_view Request::PathParam(std::string_view name) const {
+  for (const auto& [k, v] : path_params) {
+    if (k == name) return v;
+  }
+  return {};
 }
 
 void Router::AddPrefix(Method method, std::string prefix, Access access, Handler handler,
@@ -177,6 +210,7 @@ std::vector<Router::RouteInfo> Router::Routes() const {
   for (const auto& [path, methods] : exact_) {
     for (const auto& [method, route] : methods) out.push_back({method, path, route.access});
   }
+  for (const Pattern& p : patterns_) out.push_back({p.method, p.path, p.route.access});
   for (const Prefix& p : prefixes_) out.push_back({p.method, p.prefix + "*", p.route.access});
   return out;
 }
@@ -197,6 +231,29 @@ Router::Match Router::Find(Method method, std::string_view path) const {
       m.access = h->second.access;
       m.stream_body = h->second.stream_body;
       m.route = it->first;
+      return m;
+    }
+  }
+  if (!patterns_.empty()) {
+    std::vector<std::string_view> segs = Segments(path);
+    for (const Pattern& p : patterns_) {
+      if (p.segments.size() != segs.size()) continue;
+      bool match = true;
+      for (size_t i = 0; match && i < segs.size(); ++i) {
+        match = IsParam(p.segments[i]) ? !segs[i].empty() : p.segments[i] == segs[i];
+      }
+      if (!match) continue;
+      m.path_known = true;
+      if (p.method != lookup) continue;
+      m.handler = &p.route.handler;
+      m.access = p.route.access;
+      m.stream_body = p.route.stream_body;
+      m.route = p.path;
+      for (size_t i = 0; i < segs.size(); ++i) {
+        if (IsParam(p.segments[i])) {
+          m.params.emplace_back(p.segments[i].substr(1, p.segments[i].size() - 2), segs[i]);
+        }
+      }
       return m;
     }
   }
@@ -686,6 +743,7 @@ void Connection::Dispatch() {
     return Deliver(JsonError(404, "ENDPOINT_NOT_FOUND", "no endpoint at " + request_.path));
   }
   request_.route_suffix = match_.suffix;
+  request_.path_params = std::move(match_.params);
   auto state = std::make_shared<Responder::State>();
   state->connection = shared_from_this();
   Responder responder(state);

@@ -50,9 +50,13 @@ struct Request {
                              // handler may rename it away, the server deletes what is left
   std::string route_suffix;  // for prefix routes: the raw path after the prefix
   std::string principal;     // who is calling, as the guard established it; empty without one
+  // For routes with {name} segments: each name and the raw (still percent-encoded) segment.
+  std::vector<std::pair<std::string, std::string>> path_params;
 
   // First header value with this (lowercase) name, or empty.
   std::string_view Header(std::string_view lowercase_name) const;
+  // The raw segment matched by {name} in the route's path, or empty.
+  std::string_view PathParam(std::string_view name) const;
 };
 
 // Decoded query parameters in order; repeated keys repeat. nullopt on malformed escapes.
@@ -88,8 +92,11 @@ class Responder {
 
 using Handler = std::function<void(Request&, Responder)>;
 
-// Maps (method, path) to handlers: exact paths, and prefixes for trees such as artifact paths.
-// An exact path never matches a longer one ("/x/upload" does not answer "/x/upload/search").
+// Maps (method, path) to handlers: exact paths, paths with {name} segments (each matching one
+// non-empty segment, e.g. "/collections/{collection}/channels/{channel}/manifest"), and prefixes
+// for trees such as artifact paths. An exact or parameterised path never matches a longer one
+// ("/x/upload" does not answer "/x/upload/search"). Exact paths win over parameterised ones,
+// which win over prefixes.
 // Register everything before Server::Start; lookups are then read-only and thread-safe.
 class Router {
  public:
@@ -113,6 +120,7 @@ class Router {
     const Handler* handler = nullptr;
     std::string route;  // the registered pattern, for metrics
     std::string suffix;
+    std::vector<std::pair<std::string, std::string>> params;  // {name} segments, raw
     Access access = Access::kAnyCaller;
     bool stream_body = false;
     bool path_known = false;  // some method matches this path (405 rather than 404)
@@ -139,8 +147,15 @@ class Router {
     std::string prefix;
     Route route;
   };
+  struct Pattern {
+    Method method;
+    std::string path;
+    std::vector<std::string> segments;  // "{name}" or a literal
+    Route route;
+  };
   // path -> method -> route; transparent so a request's path is looked up without a copy.
   std::map<std::string, std::map<Method, Route>, std::less<>> exact_;
+  std::vector<Pattern> patterns_;
   Guard guard_;
   std::vector<Prefix> prefixes_;
 };

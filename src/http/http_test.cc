@@ -66,6 +66,32 @@ TEST(RouterTest, ExactPrefixAndMethodMatching) {
 
 // An exact route answers its own path only: trailing segments, a trailing slash or a longer
 // name never reach its handler (a write route must not answer ".../upload/search").
+TEST(RouterTest, PathParametersMatchOneSegmentEach) {
+  Router r;
+  r.Add(Method::kGet, "/c/{collection}/channels/{channel}/manifest", Access::kDevice,
+        [](Request&, Responder) {});
+  r.Add(Method::kGet, "/c/special/channels/x/manifest", Access::kRead, [](Request&, Responder) {});
+  auto m = r.Find(Method::kGet, "/c/app%20one/channels/release/manifest");
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_EQ(m.access, Access::kDevice);
+  ASSERT_EQ(m.params.size(), 2u);
+  EXPECT_EQ(m.params[0], (std::pair<std::string, std::string>("collection", "app%20one")));
+  EXPECT_EQ(m.params[1], (std::pair<std::string, std::string>("channel", "release")));
+  EXPECT_EQ(r.Find(Method::kGet, "/c/special/channels/x/manifest").access, Access::kRead)
+      << "exact paths win";
+  for (std::string_view p : {"/c//channels/release/manifest", "/c/a/channels/release/manifest/x",
+                             "/c/a/b/channels/release/manifest", "/c/a/channels/release"}) {
+    EXPECT_EQ(r.Find(Method::kGet, p).handler, nullptr) << p;
+  }
+  auto wrong = r.Find(Method::kPost, "/c/a/channels/b/manifest");
+  EXPECT_EQ(wrong.handler, nullptr);
+  EXPECT_TRUE(wrong.path_known);
+  Request req;
+  req.path_params = m.params;
+  EXPECT_EQ(req.PathParam("channel"), "release");
+  EXPECT_EQ(req.PathParam("nope"), "");
+}
+
 TEST(RouterTest, ExactRoutesNeverMatchLongerPaths) {
   Router r;
   r.Add(Method::kPost, "/x/upload", Access::kWrite, [](Request&, Responder) {}, true);
