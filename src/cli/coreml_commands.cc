@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/command.h"
 #include "common/util.h"
 #include "convert/convert.h"
 #include "coreml/coreml.h"
@@ -288,6 +289,54 @@ int RunDiff(const std::string& old_path, const std::string& new_path, bool json)
     std::cout << "verdict: " << (diff.breaking() ? "breaking" : "compatible") << "\n";
   }
   return diff.breaking() ? 1 : 0;
+}
+
+void AddCoreMLCommands(CLI::App& app, Context& ctx) {
+  struct CoreMLFlags {
+    std::string model_path, other_path;
+    bool inspect_json = false, validate = false, diff_json = false, predict_json = false;
+    std::vector<std::string> inputs;
+    ConvertFlags convert;
+  };
+  auto f = std::make_shared<CoreMLFlags>();
+  auto* inspect = app.add_subcommand("inspect", "Describe a .mlmodel or .mlpackage");
+  inspect->add_option("path", f->model_path, "Model file or package")->required();
+  inspect->add_flag("--json", f->inspect_json, "Print JSON");
+  inspect->add_flag("--validate", f->validate, "Also run the loader's checks; exit 1 when invalid");
+  OnRun(inspect, &ctx, [f] { return RunInspect(f->model_path, f->inspect_json, f->validate); });
+
+  auto* diff = app.add_subcommand(
+      "diff", "Compare two models' interfaces; exit 0 compatible, 1 breaking, 2 unreadable");
+  diff->add_option("old", f->model_path, "The model apps were built against")->required();
+  diff->add_option("new", f->other_path, "The candidate model")->required();
+  diff->add_flag("--json", f->diff_json, "Print JSON");
+  OnRun(diff, &ctx, [f] { return RunDiff(f->model_path, f->other_path, f->diff_json); });
+
+  auto* predict = app.add_subcommand("predict", "Run a Core ML model on the reference evaluator");
+  predict->add_option("path", f->model_path, "Model file or package")->required();
+  predict->add_option("-i,--input", f->inputs, "NAME=FILE (.npy, .png, .json); repeatable")
+      ->required();
+  predict->add_flag("--json", f->predict_json, "Print JSON");
+  OnRun(predict, &ctx, [f] { return RunPredict(f->model_path, f->inputs, f->predict_json); });
+
+  ConvertFlags& cf = f->convert;
+  auto* convert = app.add_subcommand(
+      "convert", "Convert ONNX to Core ML (.mlmodel: NeuralNetwork, .mlpackage: ML Program)");
+  convert->add_option("input", cf.input, "ONNX model")->required();
+  convert->add_option("-o,--output", cf.output, "OUT.mlmodel or OUT.mlpackage")->required();
+  convert->add_option("--precision", cf.precision, "fp32 or fp16")->capture_default_str();
+  convert->add_option("--classifier-labels", cf.labels_file, "File with one label per line");
+  convert->add_option("--image-input", cf.image_input, "Declare this input as an image");
+  convert->add_option("--image-scale", cf.image_scale, "Pixel scale")->capture_default_str();
+  convert->add_option("--image-bias", cf.image_bias, "Per-channel bias R,G,B (or one value)");
+  convert->add_option("--color-layout", cf.color_layout, "RGB, BGR or GRAYSCALE")
+      ->capture_default_str();
+  convert->add_option("--rename-input", cf.input_renames, "OLD=NEW (repeatable)");
+  convert->add_option("--rename-output", cf.output_renames, "OLD=NEW (repeatable)");
+  convert->add_option("--minimum-deployment-target", cf.minimum_deployment_target,
+                      "iOS15, macOS12, ...");
+  convert->add_option("--metadata", cf.metadata, "KEY=VALUE (repeatable)");
+  OnRun(convert, &ctx, [f] { return RunConvert(f->convert); });
 }
 
 }  // namespace ringo::cli

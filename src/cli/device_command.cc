@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 
+#include "cli/command.h"
 #include "client/client.h"
 #include "common/util.h"
 #include "device/ringo_device.h"
@@ -109,6 +110,42 @@ int RunSimulate(const SimulateFlags& f) {
     if (failures) std::cout << "  failures: " << failures << " (first: " << first_error << ")\n";
   }
   return failures ? 1 : 0;
+}
+
+void AddDeviceCommands(CLI::App& app, Context& ctx) {
+  auto sim = std::make_shared<SimulateFlags>();
+  auto* device = app.add_subcommand("device", "Simulated devices (through the device SDK)");
+  device->require_subcommand(1);
+  auto* simulate = device->add_subcommand("simulate", "Drive N simulated devices; print what they hold");
+  simulate->add_option("--tracking-uri", sim->tracking_uri, "Server URL")->required();
+  simulate->add_option("--token", sim->token, "Device token (when the server has tokens)");
+  simulate->add_option("--collection", sim->collection)->required();
+  simulate->add_option("--channel", sim->channel)->required();
+  simulate->add_option("--count", sim->count, "Devices")->capture_default_str();
+  simulate->add_option("--attr", sim->attrs,
+                       "KEY=VALUE: device_class, os, os_version, app_version, region, language, "
+                       "id_prefix");
+  simulate->add_option("--storage", sim->storage,
+                       "Keep the devices' storage here (default: temporary)");
+  simulate->add_flag("--json", sim->json, "Print JSON");
+  OnRun(simulate, &ctx, [sim] { return RunSimulate(*sim); });
+
+  auto* deploy = app.add_subcommand("deploy", "Delivery settings");
+  deploy->require_subcommand(1);
+  auto* keys = deploy->add_subcommand("keys", "Print the manifest signing public key");
+  AddServerFlags(keys, &ctx);
+  Context* x = &ctx;
+  OnRun(keys, x, [x] {
+    return WithClient(*x, [&](client::Client& c) -> Status {
+      ASSIGN_OR_RETURN(client::Json out, c.Get("/api/deploy/v1/keys", {}));
+      if (x->json) {
+        std::cout << out.dump(2) << "\n";
+      } else {
+        std::cout << out.value("algorithm", "") << " " << out.value("public_key", "") << "\n";
+      }
+      return Status::Ok();
+    });
+  });
 }
 
 }  // namespace ringo::cli

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cli/command.h"
 #include "api/api.h"
 #include "artifacts/artifacts.h"
 #include "http/http.h"
@@ -159,6 +160,25 @@ Status RunServer(const ServerFlags& flags) {
   svc->Stop();
   std::cout << "ringo server: stopped" << std::endl;
   return Status::Ok();
+}
+
+void AddServerCommand(CLI::App& app, Context& ctx) {
+  auto sf = std::make_shared<ServerFlags>();
+  auto* server = app.add_subcommand("server", "Serve the tracking API on the embedded store");
+  server->add_option("--host", sf->host, "Address to listen on")->capture_default_str();
+  server->add_option("--port", sf->port, "Port (0 picks a free one)")->capture_default_str();
+  server->add_option("--store", sf->store_dir, "Directory holding ringo.db and artifacts/")
+      ->capture_default_str();
+  server->add_option("--backend-store-uri", sf->backend_store_uri,
+                     "MLflow spelling of the store: sqlite:///PATH");
+  server->add_option("--artifacts-destination", sf->artifacts_destination,
+                     "Directory for artifacts (default: <store>/artifacts)");
+  server->add_option("--threads", sf->threads, "I/O threads (default: cores, at most 4)");
+  server->add_flag("--sync-full", sf->sync_full, "fsync every commit (survives power loss, slower)");
+  OnRun(server, &ctx, [sf] {
+    Status s = RunServer(*sf);
+    return s.ok() ? 0 : Fail(s);
+  });
 }
 
 }  // namespace ringo::cli

@@ -10,6 +10,7 @@
 #include <utility>  // must precede Asio with GCC 12 + C++20
 
 #include "common/paths.h"
+#include "common/util.h"
 
 namespace ringo::client {
 
@@ -298,6 +299,42 @@ Status Client::LogArtifact(const std::string& run_id, const std::filesystem::pat
   }
   if (ec) return Internal("cannot walk '" + local.string() + "': " + ec.message());
   return Status::Ok();
+}
+
+Result<Json> Client::RegisterModel(const std::string& source, const std::string& name,
+                                   const std::string& run_id) {
+  std::string uri = source;
+  std::string run = run_id;
+  bool local = source.rfind("runs:/", 0) != 0 && source.rfind("mlflow-artifacts:", 0) != 0;
+  if (local) {
+    std::error_code ec;
+    if (!std::filesystem::exists(source, ec)) return NotFound("'" + source + "' does not exist");
+    if (run.empty()) {
+      ASSIGN_OR_RETURN(Json r, Post("/api/2.0/mlflow/runs/create",
+                                    Json{{"experiment_id", "0"},
+                                         {"start_time", NowMillis()},
+                                         {"run_name", "register " + name},
+                                         {"tags", Json::array({Json{{"key", "ringo.registeredModel"},
+                                                                    {"value", name}}})}}));
+      run = r["run"]["info"].value("run_id", "");
+    }
+    std::filesystem::path p = std::filesystem::absolute(source).lexically_normal();
+    if (p.filename().empty()) p = p.parent_path();
+    // A file lands at model/<name>; a directory (an .mlpackage) at model/<name>/...
+    RETURN_IF_ERROR(LogArtifact(
+        run, p, std::filesystem::is_directory(p) ? "model/" + p.filename().string() : "model"));
+    if (run_id.empty()) {
+      (void)Post("/api/2.0/mlflow/runs/update",
+                 Json{{"run_id", run}, {"status", "FINISHED"}, {"end_time", NowMillis()}});
+    }
+    ASSIGN_OR_RETURN(Json got, GetRun(run));
+    uri = got["info"].value("artifact_uri", "") + "/model/" + p.filename().string();
+  }
+  auto created = Post("/api/2.0/mlflow/registered-models/create", Json{{"name", name}});
+  if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+  Json body{{"name", name}, {"source", uri}};
+  if (!run.empty()) body["run_id"] = run;
+  return Post("/api/2.0/mlflow/model-versions/create", body);
 }
 
 }  // namespace ringo::client

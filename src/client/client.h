@@ -51,6 +51,14 @@ class Client {
   // GETs `path` and writes the body to `file` (atomically).
   Status GetToFile(const std::string& path, const std::filesystem::path& file);
 
+  // Registers `source` as a new version of registered model `name` (created when missing) and
+  // returns the model-versions/create answer. A local file or directory is first uploaded to
+  // `run_id`'s artifacts under model/ (a new finished run in the Default experiment when
+  // `run_id` is empty); runs:/ and mlflow-artifacts: URIs are registered as they are.
+  // kNotFound when a local path does not exist.
+  Result<Json> RegisterModel(const std::string& source, const std::string& name,
+                             const std::string& run_id);
+
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);

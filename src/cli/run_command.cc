@@ -1,0 +1,91 @@
+// `ringo run`: runs an MLproject, on a tracking server or the embedded store.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include "cli/command.h"
+#include "cli/server_command.h"
+#include "pipeline/pipeline.h"
+
+namespace ringo::cli {
+
+namespace {
+
+struct RunFlags {
+  pipeline::RunOptions options;
+  std::string dir = ".";
+  std::vector<std::string> params;
+  bool no_cache = false;
+  std::string store = "ringo-data";
+};
+
+int Run(RunFlags& f) {
+  pipeline::RunOptions& ro = f.options;
+  ro.project_dir = f.dir;
+  ro.use_cache = !f.no_cache;
+  for (const std::string& p : f.params) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Fail(InvalidArgument("-P expects KEY=VALUE; got '" + p + "'"));
+    ro.parameters[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  if (ro.tracking_uri.empty()) ro.tracking_uri = EnvOr("MLFLOW_TRACKING_URI", "RINGO_TRACKING_URI", "");
+  if (ro.parent_run_id.empty() && std::getenv("RINGO_PARENT_RUN_ID")) {
+    ro.parent_run_id = std::getenv("RINGO_PARENT_RUN_ID");
+  }
+  ro.live_status = isatty(1) && std::getenv("TERM") && std::string(std::getenv("TERM")) != "dumb";
+  // No tracking server given: serve the embedded store on a loopback port for the run, so steps
+  // log over HTTP like any MLflow client.
+  std::unique_ptr<TrackingService> embedded;
+  if (ro.tracking_uri.empty()) {
+    ServerFlags flags;
+    flags.port = 0;
+    flags.store_dir = f.store;
+    flags.threads = 2;
+    auto svc = TrackingService::Start(flags);
+    if (!svc.ok()) return Fail(svc.status());
+    embedded = std::move(*svc);
+    ro.tracking_uri = embedded->url();
+    std::cout << "ringo: tracking to the embedded store " << f.store << "/ (served at "
+              << ro.tracking_uri << " during the run)" << std::endl;
+  }
+  auto result = pipeline::Run(ro);
+  if (!result.ok()) return Fail(result.status());
+  std::cout << "ringo: run " << result->run_id << " " << result->status << std::endl;
+  for (const auto& [step, state] : result->step_results) {
+    std::cout << "  " << step << ": " << state << " (run " << result->step_runs[step] << ")"
+              << std::endl;
+  }
+  if (embedded) {
+    std::cout << "ringo: see the runs with: ringo server --store " << f.store << std::endl;
+  }
+  return result->status == "FINISHED" ? 0 : 1;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, Context& ctx) {
+  auto f = std::make_shared<RunFlags>();
+  pipeline::RunOptions& ro = f->options;
+  auto* run = app.add_subcommand("run", "Run an MLproject (its steps, or one entry point)");
+  run->add_option("dir", f->dir, "Project directory")->capture_default_str();
+  run->add_option("-e,--entry-point", ro.entry_point, "Entry point")->capture_default_str();
+  run->add_option("-P,--param", f->params, "KEY=VALUE (repeatable)");
+  run->add_option("--experiment-name", ro.experiment_name, "Experiment (created if needed)");
+  run->add_option("--experiment-id", ro.experiment_id, "Experiment id");
+  run->add_option("--run-name", ro.run_name, "Name of the run");
+  run->add_option("--env-manager", ro.env_manager, "local or docker")->capture_default_str();
+  run->add_flag("--no-cache", f->no_cache, "Run every step, ignoring the step cache");
+  run->add_option("--jobs", ro.jobs, "Steps to run at once")->capture_default_str();
+  run->add_option("--store", f->store, "Embedded store when no tracking URI is given")
+      ->capture_default_str();
+  run->add_option("--tracking-uri", ro.tracking_uri,
+                  "Log to this server (default: $MLFLOW_TRACKING_URI, else the embedded store)");
+  run->add_option("--parent-run-id", ro.parent_run_id, "Make the run a nested run of this one");
+  OnRun(run, &ctx, [f] { return Run(*f); });
+}
+
+}  // namespace ringo::cli

@@ -1,0 +1,104 @@
+// `ringo runs list|show|search`.
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include "cli/command.h"
+
+namespace ringo::cli {
+
+namespace {
+
+using client::Json;
+
+struct RunsFlags {
+  std::string experiment_id = "0";
+  std::string run_id;
+  std::string filter;
+  std::vector<std::string> order_by;
+  int64_t max_results = 100;
+};
+
+void PrintRunRow(const Json& run) {
+  const Json& info = run["info"];
+  std::cout << info.value("run_id", "") << "  " << info.value("status", "") << "  "
+            << FormatTime(info.value("start_time", int64_t{0})) << "  "
+            << info.value("run_name", "") << "\n";
+}
+
+void PrintRun(const Json& run) {
+  const Json& info = run["info"];
+  std::cout << "run " << info.value("run_id", "") << " (" << info.value("run_name", "") << ")\n"
+            << "  experiment: " << info.value("experiment_id", "") << "\n"
+            << "  status:     " << info.value("status", "") << " ("
+            << info.value("lifecycle_stage", "") << ")\n"
+            << "  started:    " << FormatTime(info.value("start_time", int64_t{0})) << "\n"
+            << "  artifacts:  " << info.value("artifact_uri", "") << "\n";
+  const Json& data = run.contains("data") ? run["data"] : Json::object();
+  for (const char* section : {"params", "metrics", "tags"}) {
+    if (!data.contains(section)) continue;
+    std::cout << "  " << section << ":\n";
+    for (const Json& kv : data[section]) {
+      std::cout << "    " << kv.value("key", "") << " = ";
+      if (kv["value"].is_string()) {
+        std::cout << kv["value"].get<std::string>();
+      } else {
+        std::cout << kv["value"].dump();
+      }
+      if (kv.contains("step")) std::cout << "  (step " << kv["step"].dump() << ")";
+      std::cout << "\n";
+    }
+  }
+}
+
+Status Search(client::Client& c, const Context& ctx, const RunsFlags& f) {
+  Json body{{"experiment_ids", Json::array({f.experiment_id})}, {"max_results", f.max_results}};
+  if (!f.filter.empty()) body["filter"] = f.filter;
+  if (!f.order_by.empty()) body["order_by"] = f.order_by;
+  ASSIGN_OR_RETURN(Json j, c.Post("/api/2.0/mlflow/runs/search", body));
+  if (ctx.json) {
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const Json& r : j.value("runs", Json::array())) PrintRunRow(r);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddRunsCommand(CLI::App& app, Context& ctx) {
+  auto f = std::make_shared<RunsFlags>();
+  auto* runs = app.add_subcommand("runs", "List, show and search runs");
+  runs->require_subcommand(1);
+  auto* list = runs->add_subcommand("list", "List the runs of an experiment");
+  list->add_option("--experiment-id", f->experiment_id, "Experiment id")->capture_default_str();
+  list->add_option("--max-results", f->max_results)->capture_default_str();
+  auto* show = runs->add_subcommand("show", "Show one run");
+  show->add_option("run_id", f->run_id, "Run id")->required();
+  auto* search = runs->add_subcommand("search", "Search runs with MLflow's filter language");
+  search->add_option("--experiment-id", f->experiment_id, "Experiment id")->capture_default_str();
+  search->add_option("--filter", f->filter, "e.g. \"metrics.acc > 0.9 and params.lr = '0.1'\"");
+  search->add_option("--order-by", f->order_by, "e.g. \"metrics.acc DESC\" (repeatable)");
+  search->add_option("--max-results", f->max_results)->capture_default_str();
+  for (auto* c : {list, show, search}) AddServerFlags(c, &ctx);
+
+  Context* x = &ctx;
+  OnRun(show, x, [x, f] {
+    return WithClient(*x, [&](client::Client& c) -> Status {
+      ASSIGN_OR_RETURN(Json run, c.GetRun(f->run_id));
+      if (x->json) {
+        std::cout << run.dump(2) << "\n";
+      } else {
+        PrintRun(run);
+      }
+      return Status::Ok();
+    });
+  });
+  for (auto* cmd : {list, search}) {
+    OnRun(cmd, x, [x, f] {
+      return WithClient(*x, [&](client::Client& c) { return Search(c, *x, *f); });
+    });
+  }
+}
+
+}  // namespace ringo::cli
