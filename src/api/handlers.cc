@@ -1,0 +1,221 @@
+// What the route files share: responses, proto3 JSON rendering of store types, MLflow's common
+// request fields, the async adapter.
+#include "api/handlers.h"
+
+#include <utility>
+
+namespace ringo::api {
+
+Response JsonResponse(std::string body) {
+  Response r;
+  r.body = std::move(body);
+  return r;
+}
+
+Response EmptyObject() { return JsonResponse("{}"); }
+
+Response TextResponse(std::string body) {
+  Response r;
+  r.content_type = "text/plain";
+  r.body = std::move(body);
+  return r;
+}
+
+// ---------------- rendering (proto3 JSON: empty fields omitted) ----------------
+
+void WriteTags(JsonWriter& w, std::string_view key, const std::vector<store::Tag>& tags) {
+  if (tags.empty()) return;
+  w.Key(key).BeginArray();
+  for (const auto& t : tags)
+    w.BeginObject().Field("key", t.key).Field("value", t.value).EndObject();
+  w.EndArray();
+}
+
+void WriteMetric(JsonWriter& w, const store::Metric& m, const std::string* run_id) {
+  w.BeginObject()
+      .Field("key", m.key)
+      .Field("value", m.value)
+      .Field("timestamp", m.timestamp)
+      .Field("step", m.step);
+  if (run_id) w.Field("run_id", *run_id);
+  w.EndObject();
+}
+
+void WriteExperiment(JsonWriter& w, const store::Experiment& e) {
+  w.BeginObject()
+      .Field("experiment_id", e.experiment_id)
+      .Field("name", e.name)
+      .Field("artifact_location", e.artifact_location)
+      .Field("lifecycle_stage", e.lifecycle_stage)
+      .Field("last_update_time", e.last_update_time)
+      .Field("creation_time", e.creation_time);
+  WriteTags(w, "tags", e.tags);
+  w.EndObject();
+}
+
+void WriteRunInfo(JsonWriter& w, const store::RunInfo& i) {
+  w.BeginObject()
+      .Field("run_id", i.run_id)
+      .Field("run_uuid", i.run_id)
+      .Field("run_name", i.run_name)
+      .Field("experiment_id", i.experiment_id)
+      .Field("user_id", i.user_id)
+      .Field("status", i.status)
+      .Field("start_time", i.start_time);
+  if (i.end_time) w.Field("end_time", *i.end_time);
+  w.Field("artifact_uri", i.artifact_uri).Field("lifecycle_stage", i.lifecycle_stage).EndObject();
+}
+
+void WriteRun(JsonWriter& w, const store::Run& run) {
+  w.BeginObject().Key("info");
+  WriteRunInfo(w, run.info);
+  w.Key("data").BeginObject();
+  if (!run.metrics.empty()) {
+    w.Key("metrics").BeginArray();
+    for (const auto& m : run.metrics) WriteMetric(w, m);
+    w.EndArray();
+  }
+  if (!run.params.empty()) {
+    w.Key("params").BeginArray();
+    for (const auto& p : run.params) {
+      w.BeginObject().Field("key", p.key).Field("value", p.value).EndObject();
+    }
+    w.EndArray();
+  }
+  WriteTags(w, "tags", run.tags);
+  w.EndObject();
+  w.Key("inputs").BeginObject();
+  if (!run.inputs.empty()) {
+    w.Key("dataset_inputs").BeginArray();
+    for (const auto& in : run.inputs) {
+      w.BeginObject();
+      WriteTags(w, "tags", in.tags);
+      w.Key("dataset")
+          .BeginObject()
+          .Field("name", in.dataset.name)
+          .Field("digest", in.dataset.digest)
+          .Field("source_type", in.dataset.source_type)
+          .Field("source", in.dataset.source);
+      if (!in.dataset.schema.empty()) w.Field("schema", in.dataset.schema);
+      if (!in.dataset.profile.empty()) w.Field("profile", in.dataset.profile);
+      w.EndObject().EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteModelVersion(JsonWriter& w, const store::ModelVersion& v) {
+  w.BeginObject()
+      .Field("name", v.name)
+      .Field("version", std::to_string(v.version))
+      .Field("creation_timestamp", v.creation_time)
+      .Field("last_updated_timestamp", v.last_updated_time)
+      .Field("current_stage", v.current_stage);
+  if (!v.description.empty()) w.Field("description", v.description);
+  if (!v.user_id.empty()) w.Field("user_id", v.user_id);
+  w.Field("source", v.source);
+  if (!v.run_id.empty()) w.Field("run_id", v.run_id);
+  w.Field("status", v.status);
+  if (!v.run_link.empty()) w.Field("run_link", v.run_link);
+  WriteTags(w, "tags", v.tags);
+  if (!v.aliases.empty()) {
+    w.Key("aliases").BeginArray();
+    for (const auto& a : v.aliases) w.String(a);
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+void WriteRegisteredModel(JsonWriter& w, const store::RegisteredModel& m) {
+  w.BeginObject()
+      .Field("name", m.name)
+      .Field("creation_timestamp", m.creation_time)
+      .Field("last_updated_timestamp", m.last_updated_time);
+  if (!m.description.empty()) w.Field("description", m.description);
+  if (!m.latest_versions.empty()) {
+    w.Key("latest_versions").BeginArray();
+    for (const auto& v : m.latest_versions) WriteModelVersion(w, v);
+    w.EndArray();
+  }
+  WriteTags(w, "tags", m.tags);
+  if (!m.aliases.empty()) {
+    w.Key("aliases").BeginArray();
+    for (const auto& [alias, version] : m.aliases) {
+      w.BeginObject().Field("alias", alias).Field("version", std::to_string(version)).EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+// ---------------- request helpers ----------------
+
+// run_id, falling back to the deprecated run_uuid that clients also send.
+Result<std::string> RunIdField(const Fields& f) {
+  ASSIGN_OR_RETURN(std::optional<std::string> id, f.String("run_id"));
+  if (!id || id->empty()) {
+    ASSIGN_OR_RETURN(id, f.String("run_uuid"));
+  }
+  if (!id || id->empty()) return MissingField("run_id");
+  return *id;
+}
+
+Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::element>& elems) {
+  std::vector<store::Tag> tags;
+  for (auto e : elems) {
+    ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
+    ASSIGN_OR_RETURN(auto value, Fields::String(e, "value"));
+    if (!key || key->empty()) return MissingField("key");
+    tags.push_back(store::Tag{*key, value.value_or("")});
+  }
+  return tags;
+}
+
+Result<store::ViewType> ReadViewType(const Fields& f) {
+  ASSIGN_OR_RETURN(auto v, f.String("run_view_type"));
+  if (!v) {
+    ASSIGN_OR_RETURN(v, f.String("view_type"));
+  }
+  if (!v || v->empty() || *v == "ACTIVE_ONLY" || *v == "1") return store::ViewType::kActiveOnly;
+  if (*v == "DELETED_ONLY" || *v == "2") return store::ViewType::kDeletedOnly;
+  if (*v == "ALL" || *v == "3") return store::ViewType::kAll;
+  return InvalidArgument("invalid view type '" + *v +
+                         "': expected ACTIVE_ONLY, DELETED_ONLY or ALL");
+}
+
+http::Handler Async(AsyncHandler h) {
+  return [h = std::move(h)](Request& req, Responder responder) {
+    Status s = h(req, responder);
+    if (!s.ok()) responder.Send(HttpError(s));
+  };
+}
+
+store::Done RespondEmpty(Responder responder) {
+  return [responder](Status s) { responder.Send(s.ok() ? EmptyObject() : HttpError(s)); };
+}
+
+// Maps an MLflow artifact URI onto a path relative to the repository root.
+Result<std::string> ArtifactRelative(const std::string& artifact_uri) {
+  return artifacts::ArtifactUriPath(artifact_uri);
+}
+
+std::string JoinRelative(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "/" + b;
+}
+
+void AddMlflow(http::Router& router, Method method, const std::string& path, Access access,
+               http::Handler handler) {
+  router.Add(method, "/api/2.0/mlflow/" + path, access, handler);
+  router.Add(method, "/ajax-api/2.0/mlflow/" + path, access, std::move(handler));
+}
+
+Result<std::string> RunArtifactRoot(store::Store* store, const std::string& run_id) {
+  ASSIGN_OR_RETURN(store::Run run, store->GetRun(run_id));
+  return ArtifactRelative(run.info.artifact_uri);
+}
+
+}  // namespace ringo::api

@@ -1,0 +1,118 @@
+// What the route files of the API share (private to api/): response builders, proto3 JSON
+// rendering of store types (empty fields omitted), the request fields every MLflow call reads,
+// the adapter for handlers that finish on the store's writer thread, and one registration
+// function per service.
+#ifndef RINGO_API_HANDLERS_H_
+#define RINGO_API_HANDLERS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/api.h"
+#include "api/request.h"
+#include "artifacts/artifacts.h"
+#include "common/json_writer.h"
+#include "http/http.h"
+#include "store/store.h"
+
+namespace ringo::api {
+
+using http::Access;
+using http::Method;
+using http::Request;
+using http::Responder;
+using http::Response;
+using store::Store;
+
+// ---- the services, one file each; every route states its access ----
+// MLflow's tracking API: experiments, runs, metrics, datasets (tracking_routes.cc).
+void RegisterTracking(http::Router& router, Store* store);
+// Artifacts through the tracking API and the mlflow-artifacts proxy (artifact_routes.cc).
+void RegisterArtifacts(http::Router& router, Store* store, artifacts::LocalRepository* repo);
+// MLflow's model registry and the Core ML summary of versions (registry_routes.cc).
+void RegisterRegistry(http::Router& router, Store* store, artifacts::LocalRepository* repo);
+// ringo's own read endpoints for the UI: downsampled metrics, model cards (ringo_routes.cc).
+void RegisterExtras(http::Router& router, Store* store, artifacts::LocalRepository* repo);
+
+// Registers an MLflow endpoint under both API prefixes (/api/2.0/mlflow/ and
+// /ajax-api/2.0/mlflow/), as MLflow's server does.
+void AddMlflow(http::Router& router, Method method, const std::string& path, Access access,
+               http::Handler handler);
+
+// ---- responses ----
+Response JsonResponse(std::string body);
+Response EmptyObject();
+Response TextResponse(std::string body);
+
+// ---- proto3 JSON of store types ----
+void WriteTags(JsonWriter& w, std::string_view key, const std::vector<store::Tag>& tags);
+void WriteMetric(JsonWriter& w, const store::Metric& m, const std::string* run_id = nullptr);
+void WriteExperiment(JsonWriter& w, const store::Experiment& e);
+void WriteRunInfo(JsonWriter& w, const store::RunInfo& i);
+void WriteRun(JsonWriter& w, const store::Run& run);
+void WriteModelVersion(JsonWriter& w, const store::ModelVersion& v);
+void WriteRegisteredModel(JsonWriter& w, const store::RegisteredModel& m);
+
+// ---- request fields ----
+// run_id, falling back to the deprecated run_uuid that clients also send.
+Result<std::string> RunIdField(const Fields& f);
+// [{"key", "value"}...]; kInvalidArgument for a missing key.
+Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::element>& elems);
+// run_view_type / view_type: ACTIVE_ONLY (default), DELETED_ONLY, ALL, or their numbers.
+Result<store::ViewType> ReadViewType(const Fields& f);
+
+// The filter, max_results, order_by and page_token fields every MLflow search takes, into any of
+// the store's search requests (defaults as MLflow's client's).
+template <typename Search>
+Result<Search> ReadSearch(const Fields& f, int64_t default_max) {
+  Search search;
+  ASSIGN_OR_RETURN(auto filter, f.String("filter"));
+  search.filter = filter.value_or("");
+  ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+  search.max_results = max.value_or(default_max);
+  ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
+  ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+  search.page_token = token.value_or("");
+  return search;
+}
+
+// A search response: the items under `key` (omitted when empty, as proto3 JSON does) and the
+// next page token.
+template <typename Item, typename WriteItem>
+Response PageResponse(std::string_view key, const std::vector<Item>& items,
+                      const std::string& token, WriteItem write) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  if (!items.empty()) {
+    w.Key(key).BeginArray();
+    for (const auto& item : items) write(w, item);
+    w.EndArray();
+  }
+  if (!token.empty()) w.Field("next_page_token", token);
+  w.EndObject();
+  return JsonResponse(std::move(body));
+}
+
+// ---- handlers that finish on the store's writer thread ----
+// A failure before the write is queued is answered here; afterwards the write's completion
+// answers through the Responder.
+using AsyncHandler = std::function<Status(Request&, const Responder&)>;
+http::Handler Async(AsyncHandler h);
+// A store completion that answers {} or the error.
+store::Done RespondEmpty(Responder responder);
+
+// ---- artifacts ----
+// Maps an MLflow artifact URI onto a path relative to the repository root.
+Result<std::string> ArtifactRelative(const std::string& artifact_uri);
+// The run's artifact directory relative to the repository root; kNotFound for an unknown run.
+Result<std::string> RunArtifactRoot(Store* store, const std::string& run_id);
+// "a/b" from "a" and "b"; either may be empty.
+std::string JoinRelative(const std::string& a, const std::string& b);
+
+}  // namespace ringo::api
+
+#endif  // RINGO_API_HANDLERS_H_

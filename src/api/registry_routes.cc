@@ -1,0 +1,336 @@
+// MLflow's model registry: registered models, versions, aliases, stages, tags; and what ringo
+// read from a version's Core ML source.
+#include <filesystem>
+
+#include "api/handlers.h"
+#include "common/hash.h"
+#include "common/json_writer.h"
+#include "common/paths.h"
+#include "common/util.h"
+#include "coreml/coreml.h"
+#include "deploy/deploy.h"
+
+namespace ringo::api {
+
+namespace {
+
+// Finds the Core ML model a version's source points at (a .mlmodel/.mlpackage, or a directory
+// holding one) in the artifact store and records its summary, sha256 and size. Sources outside
+// the store (s3://, file:) are registered as they are, unread.
+Status DescribeCoreMLSource(store::Store* st, artifacts::LocalRepository* repo,
+                            store::ModelVersion* v) {
+  if (v->source.find("..") != std::string::npos) {
+    return InvalidArgument("invalid model version source '" + v->source + "': '..' is not allowed");
+  }
+  if (v->source.rfind("runs:/", 0) == 0 && v->run_id.empty()) {
+    v->run_id = v->source.substr(6, v->source.find('/', 6) - 6);
+  }
+  auto found = deploy::ResolveModelSource(st, repo, v->source);
+  if (!found.ok()) {
+    // Sources outside the store, or without a Core ML model, are registered unread.
+    if (found.status().code() == Code::kFailedPrecondition) return Status::Ok();
+    return found.status();
+  }
+  const std::filesystem::path& model_path = *found;
+  auto model = coreml::Load(model_path);
+  if (!model.ok()) {
+    return InvalidArgument("model version source '" + v->source +
+                           "' holds an unreadable Core ML model: " + model.status().message());
+  }
+  coreml::Info info = coreml::Inspect(*model, model_path);
+  v->coreml = coreml::InfoToJson(info);
+  v->size = info.file_size;
+  ASSIGN_OR_RETURN(v->sha256, HashPath(model_path));
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepository* repo) {
+  // ---------------- model registry (MLflow's API) ----------------
+  auto model_response = [](const char* field) {
+    return [field](Result<store::RegisteredModel> m, const Responder& res) {
+      if (!m.ok()) return res.Send(HttpError(m.status()));
+      std::string body;
+      JsonWriter w(&body);
+      w.BeginObject().Key(field);
+      WriteRegisteredModel(w, *m);
+      w.EndObject();
+      res.Send(JsonResponse(std::move(body)));
+    };
+  };
+  auto version_response = [](Result<store::ModelVersion> v, const Responder& res) {
+    if (!v.ok()) return res.Send(HttpError(v.status()));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject().Key("model_version");
+    WriteModelVersion(w, *v);
+    w.EndObject();
+    res.Send(JsonResponse(std::move(body)));
+  };
+  auto version_field = [](const Fields& f) -> Result<int64_t> {
+    ASSIGN_OR_RETURN(std::string text, f.RequiredString("version"));
+    auto v = ParseInt64(text);
+    if (!v || *v < 1)
+      return InvalidArgument("invalid model version '" + text + "': expected a positive integer");
+    return *v;
+  };
+  auto read_tags = [](const Fields& f) -> Result<std::vector<store::Tag>> {
+    ASSIGN_OR_RETURN(auto elems, f.Objects("tags"));
+    return ReadTags(elems);
+  };
+
+  AddMlflow(router, Method::kPost, "registered-models/create", Access::kWrite,
+       Async([st, model_response, read_tags](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(auto description, f.String("description"));
+         ASSIGN_OR_RETURN(auto tags, read_tags(f));
+         st->CreateRegisteredModel(name, description.value_or(""), std::move(tags),
+                                   [res, model_response](Result<store::RegisteredModel> m) {
+                                     model_response("registered_model")(std::move(m), res);
+                                   });
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kGet, "registered-models/get", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(store::RegisteredModel m, st->GetRegisteredModel(name));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("registered_model");
+         WriteRegisteredModel(w, m);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+  AddMlflow(router, Method::kPost, "registered-models/rename", Access::kWrite,
+       Async([st, model_response](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string new_name, f.RequiredString("new_name"));
+         st->RenameRegisteredModel(name, new_name,
+                                   [res, model_response](Result<store::RegisteredModel> m) {
+                                     model_response("registered_model")(std::move(m), res);
+                                   });
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kPatch, "registered-models/update", Access::kWrite,
+       Async([st, model_response](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(auto description, f.String("description"));
+         st->UpdateRegisteredModel(name, description.value_or(""),
+                                   [res, model_response](Result<store::RegisteredModel> m) {
+                                     model_response("registered_model")(std::move(m), res);
+                                   });
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kDelete, "registered-models/delete", Access::kWrite,
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         st->DeleteRegisteredModel(name, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  auto search_models = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 100));
+    ASSIGN_OR_RETURN(store::RegisteredModelPage page, st->SearchRegisteredModels(search));
+    return PageResponse("registered_models", page.models, page.next_page_token,
+                        WriteRegisteredModel);
+  });
+  AddMlflow(router, Method::kGet, "registered-models/search", Access::kRead, search_models);
+  AddMlflow(router, Method::kPost, "registered-models/search", Access::kRead, search_models);
+  AddMlflow(router, Method::kPost, "registered-models/set-tag", Access::kWrite,
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         ASSIGN_OR_RETURN(auto value, f.String("value"));
+         if (!value) return MissingField("value");
+         st->SetRegisteredModelTag(name, store::Tag{key, *value}, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kDelete, "registered-models/delete-tag", Access::kWrite,
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         st->DeleteRegisteredModelTag(name, key, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kPost, "registered-models/alias", Access::kWrite,
+       Async([st, version_field](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         st->SetRegisteredModelAlias(name, alias, version, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kDelete, "registered-models/alias", Access::kWrite,
+       Async([st](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+         st->DeleteRegisteredModelAlias(name, alias, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kGet, "registered-models/alias", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersionByAlias(name, alias));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("model_version");
+         WriteModelVersion(w, v);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+  auto latest_versions = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+    ASSIGN_OR_RETURN(auto stages, f.StringList("stages"));
+    ASSIGN_OR_RETURN(store::RegisteredModel m, st->GetRegisteredModel(name));
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginObject();
+    w.Key("model_versions").BeginArray();
+    for (const auto& v : m.latest_versions) {
+      bool wanted = stages.empty();
+      for (const auto& s : stages) wanted |= ToLower(s) == ToLower(v.current_stage);
+      if (wanted) WriteModelVersion(w, v);
+    }
+    w.EndArray().EndObject();
+    return JsonResponse(std::move(body));
+  });
+  AddMlflow(router, Method::kPost, "registered-models/get-latest-versions", Access::kRead, latest_versions);
+  AddMlflow(router, Method::kGet, "registered-models/get-latest-versions", Access::kRead, latest_versions);
+
+  AddMlflow(router, Method::kPost, "model-versions/create", Access::kWrite,
+       Async([st, repo, version_response, read_tags](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         store::ModelVersion v;
+         ASSIGN_OR_RETURN(v.name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(v.source, f.RequiredString("source"));
+         ASSIGN_OR_RETURN(auto run_id, f.String("run_id"));
+         v.run_id = run_id.value_or("");
+         ASSIGN_OR_RETURN(auto run_link, f.String("run_link"));
+         v.run_link = run_link.value_or("");
+         ASSIGN_OR_RETURN(auto description, f.String("description"));
+         v.description = description.value_or("");
+         ASSIGN_OR_RETURN(v.tags, read_tags(f));
+         RETURN_IF_ERROR(DescribeCoreMLSource(st, repo, &v));
+         st->CreateModelVersion(std::move(v),
+                                [res, version_response](Result<store::ModelVersion> r) {
+                                  version_response(std::move(r), res);
+                                });
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kGet, "model-versions/get", Access::kRead,
+       Sync([st, version_field](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
+         std::string body;
+         JsonWriter w(&body);
+         w.BeginObject().Key("model_version");
+         WriteModelVersion(w, v);
+         w.EndObject();
+         return JsonResponse(std::move(body));
+       }));
+  AddMlflow(router, Method::kPatch, "model-versions/update", Access::kWrite,
+       Async([st, version_field, version_response](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(auto description, f.String("description"));
+         st->UpdateModelVersion(name, version, description.value_or(""),
+                                [res, version_response](Result<store::ModelVersion> r) {
+                                  version_response(std::move(r), res);
+                                });
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kPost, "model-versions/transition-stage", Access::kWrite,
+       Async([st, version_field, version_response](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(std::string stage, f.RequiredString("stage"));
+         ASSIGN_OR_RETURN(auto archive, f.Bool("archive_existing_versions"));
+         bool archive_existing = archive.value_or(false);
+         st->TransitionModelVersionStage(name, version, stage, archive_existing,
+                                         [res, version_response](Result<store::ModelVersion> r) {
+                                           version_response(std::move(r), res);
+                                         });
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kDelete, "model-versions/delete", Access::kWrite,
+       Async([st, version_field](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         st->DeleteModelVersion(name, version, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  auto search_versions = Sync([st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 10000));
+    ASSIGN_OR_RETURN(store::ModelVersionPage page, st->SearchModelVersions(search));
+    return PageResponse("model_versions", page.versions, page.next_page_token, WriteModelVersion);
+  });
+  AddMlflow(router, Method::kGet, "model-versions/search", Access::kRead, search_versions);
+  AddMlflow(router, Method::kPost, "model-versions/search", Access::kRead, search_versions);
+  AddMlflow(router, Method::kGet, "model-versions/get-download-uri", Access::kRead,
+       Sync([st, version_field](const Request& req) -> Result<Response> {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
+         std::string body;
+         JsonWriter(&body).BeginObject().Field("artifact_uri", v.source).EndObject();
+         return JsonResponse(std::move(body));
+       }));
+  AddMlflow(router, Method::kPost, "model-versions/set-tag", Access::kWrite,
+       Async([st, version_field](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         ASSIGN_OR_RETURN(auto value, f.String("value"));
+         if (!value) return MissingField("value");
+         st->SetModelVersionTag(name, version, store::Tag{key, *value}, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  AddMlflow(router, Method::kDelete, "model-versions/delete-tag", Access::kWrite,
+       Async([st, version_field](Request& req, const Responder& res) -> Status {
+         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+         ASSIGN_OR_RETURN(int64_t version, version_field(f));
+         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+         st->DeleteModelVersionTag(name, version, key, RespondEmpty(res));
+         return Status::Ok();
+       }));
+  // What ringo read from a version's Core ML source (interface, spec version, size, sha256).
+  router.Add(Method::kGet, "/api/ringo/v1/model-versions/coreml", Access::kRead,
+             Sync([st, version_field](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+               ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+               ASSIGN_OR_RETURN(int64_t version, version_field(f));
+               ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
+               if (v.coreml.empty()) {
+                 return NotFound("model version " + name + "/" + std::to_string(version) +
+                                 " has no Core ML source ringo could read");
+               }
+               std::string body = "{\"name\":";
+               AppendJsonString(&body, v.name);
+               body += ",\"version\":\"" + std::to_string(v.version) + "\",\"sha256\":";
+               AppendJsonString(&body, v.sha256);
+               body += ",\"size\":" + std::to_string(v.size) + ",\"coreml\":" + v.coreml + "}";
+               return JsonResponse(std::move(body));
+             }));
+}
+
+}  // namespace ringo::api
