@@ -55,6 +55,7 @@ void Api::Register(http::Router& router) {
   RegisterTracking(router, st);
   RegisterArtifacts(router, st, repo);
   RegisterRegistry(router, st, repo);
+  RegisterLoggedModels(router, st, repo);
   RegisterExtras(router, st, repo);
 
   if (deploy_) waiters_ = RegisterDeploy(router, deploy_);

@@ -2,6 +2,7 @@
 // request fields, the async adapter.
 #include "api/handlers.h"
 
+#include <nlohmann/json.hpp>
 #include <utility>
 
 namespace ringo::api {
@@ -66,7 +67,7 @@ void WriteRunInfo(JsonWriter& w, const store::RunInfo& i) {
   w.Field("artifact_uri", i.artifact_uri).Field("lifecycle_stage", i.lifecycle_stage).EndObject();
 }
 
-void WriteRun(JsonWriter& w, const store::Run& run) {
+void WriteRun(JsonWriter& w, const store::Run& run, const std::vector<ModelOutput>& outputs) {
   w.BeginObject().Key("info");
   WriteRunInfo(w, run.info);
   w.Key("data").BeginObject();
@@ -103,6 +104,13 @@ void WriteRun(JsonWriter& w, const store::Run& run) {
     w.EndArray();
   }
   w.EndObject();
+  if (!outputs.empty()) {
+    w.Key("outputs").BeginObject().Key("model_outputs").BeginArray();
+    for (const ModelOutput& o : outputs) {
+      w.BeginObject().Field("model_id", o.model_id).Field("step", o.step).EndObject();
+    }
+    w.EndArray().EndObject();
+  }
   w.EndObject();
 }
 
@@ -211,6 +219,18 @@ void AddMlflow(http::Router& router, Method method, const std::string& path, Acc
                http::Handler handler) {
   router.Add(method, "/api/2.0/mlflow/" + path, access, handler);
   router.Add(method, "/ajax-api/2.0/mlflow/" + path, access, std::move(handler));
+}
+
+std::vector<ModelOutput> RunOutputs(Store* store, const std::string& run_id) {
+  std::vector<ModelOutput> out;
+  auto doc = store->GetDocument("run_outputs", run_id);
+  if (!doc.ok()) return out;
+  auto j = nlohmann::json::parse(doc->value, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& o : j) {
+    if (o.is_object()) out.push_back({o.value("model_id", ""), o.value("step", int64_t{0})});
+  }
+  return out;
 }
 
 Result<std::string> RunArtifactRoot(store::Store* store, const std::string& run_id) {

@@ -34,6 +34,8 @@ void RegisterTracking(http::Router& router, Store* store);
 void RegisterArtifacts(http::Router& router, Store* store, artifacts::LocalRepository* repo);
 // MLflow's model registry and the Core ML summary of versions (registry_routes.cc).
 void RegisterRegistry(http::Router& router, Store* store, artifacts::LocalRepository* repo);
+// MLflow 3's logged models and runs/outputs (logged_model_routes.cc).
+void RegisterLoggedModels(http::Router& router, Store* store, artifacts::LocalRepository* repo);
 // ringo's own read endpoints for the UI: downsampled metrics, model cards (ringo_routes.cc).
 void RegisterExtras(http::Router& router, Store* store, artifacts::LocalRepository* repo);
 
@@ -52,7 +54,14 @@ void WriteTags(JsonWriter& w, std::string_view key, const std::vector<store::Tag
 void WriteMetric(JsonWriter& w, const store::Metric& m, const std::string* run_id = nullptr);
 void WriteExperiment(JsonWriter& w, const store::Experiment& e);
 void WriteRunInfo(JsonWriter& w, const store::RunInfo& i);
-void WriteRun(JsonWriter& w, const store::Run& run);
+// A model a run produced (MLflow 3's run outputs), kept as the run's "run_outputs" document.
+struct ModelOutput {
+  std::string model_id;
+  int64_t step = 0;
+};
+// The outputs recorded by runs/outputs for `run_id`; empty when none.
+std::vector<ModelOutput> RunOutputs(Store* store, const std::string& run_id);
+void WriteRun(JsonWriter& w, const store::Run& run, const std::vector<ModelOutput>& outputs = {});
 void WriteModelVersion(JsonWriter& w, const store::ModelVersion& v);
 void WriteRegisteredModel(JsonWriter& w, const store::RegisteredModel& m);
 

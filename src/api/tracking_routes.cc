@@ -141,7 +141,7 @@ void RegisterTracking(http::Router& router, Store* st) {
          std::string body;
          JsonWriter w(&body);
          w.BeginObject().Key("run");
-         WriteRun(w, run);
+         WriteRun(w, run, RunOutputs(st, id));
          w.EndObject();
          return JsonResponse(std::move(body));
        }));
@@ -306,7 +306,8 @@ void RegisterTracking(http::Router& router, Store* st) {
     ASSIGN_OR_RETURN(search.experiment_ids, f.StringList("experiment_ids"));
     ASSIGN_OR_RETURN(search.view, ReadViewType(f));
     ASSIGN_OR_RETURN(store::RunPage page, st->SearchRuns(search));
-    return PageResponse("runs", page.runs, page.next_page_token, WriteRun);
+    return PageResponse("runs", page.runs, page.next_page_token,
+                        [](JsonWriter& w, const store::Run& r) { WriteRun(w, r); });
   });
   AddMlflow(router, Method::kPost, "runs/search", Access::kRead, search_runs);
   AddMlflow(router, Method::kGet, "runs/search", Access::kRead, search_runs);

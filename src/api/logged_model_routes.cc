@@ -1,0 +1,244 @@
+// MLflow 3's logged models over REST (logged-models/...) and runs/outputs, which MLflow 3
+// clients call to log, find and register models.
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "api/handlers.h"
+#include "api/logged_models.h"
+#include "common/paths.h"
+#include "common/util.h"
+
+namespace ringo::api {
+
+namespace {
+
+using nlohmann::json;
+
+Response ModelResponse(const LoggedModel& m) {
+  return JsonResponse("{\"model\":" + LoggedModelJson(m) + "}");
+}
+
+// key/value objects of `key` ("tags", "params"); kInvalidArgument for a missing key.
+Result<std::map<std::string, std::string>> KeyValues(const Fields& f, std::string_view key) {
+  ASSIGN_OR_RETURN(auto elems, f.Objects(key));
+  ASSIGN_OR_RETURN(std::vector<store::Tag> pairs, ReadTags(elems));
+  std::map<std::string, std::string> out;
+  for (auto& t : pairs) out[t.key] = std::move(t.value);
+  return out;
+}
+
+// A LoggedModelStatus as its name or its number.
+Result<std::string> StatusField(const Fields& f) {
+  ASSIGN_OR_RETURN(auto text, f.String("status"));
+  if (!text) return MissingField("status");
+  for (size_t i = 0; i < std::size(kLoggedModelStatuses); ++i) {
+    if (*text == kLoggedModelStatuses[i] || *text == std::to_string(i)) {
+      return std::string(kLoggedModelStatuses[i]);
+    }
+  }
+  return InvalidArgument("Invalid value '" + *text + "' for parameter 'status' supplied.");
+}
+
+Result<LoggedModelSearch> ReadModelSearch(const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  LoggedModelSearch s;
+  ASSIGN_OR_RETURN(s.experiment_ids, f.StringList("experiment_ids"));
+  ASSIGN_OR_RETURN(auto filter, f.String("filter"));
+  s.filter = filter.value_or("");
+  ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+  s.max_results = max.value_or(100);
+  ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+  s.page_token = token.value_or("");
+  ASSIGN_OR_RETURN(auto orders, f.Objects("order_by"));
+  for (auto o : orders) {
+    ASSIGN_OR_RETURN(auto field, Fields::String(o, "field_name"));
+    if (!field || field->empty()) return MissingField("order_by.field_name");
+    bool ascending = true;
+    simdjson::dom::element v;
+    if (o.at_key("ascending").get(v) == simdjson::SUCCESS) {
+      bool b = true;
+      if (v.get_bool().get(b) == simdjson::SUCCESS) ascending = b;
+    }
+    s.order_by.push_back({*field, ascending});
+  }
+  return s;
+}
+
+}  // namespace
+
+void RegisterLoggedModels(http::Router& router, Store* st, artifacts::LocalRepository* repo) {
+  auto models = std::make_shared<LoggedModels>(st);
+
+  AddMlflow(router, Method::kPost, "logged-models", Access::kWrite,
+            Sync([models](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+              LoggedModel m;
+              ASSIGN_OR_RETURN(m.experiment_id, f.RequiredString("experiment_id"));
+              ASSIGN_OR_RETURN(auto name, f.String("name"));
+              m.name = name.value_or("");
+              ASSIGN_OR_RETURN(auto type, f.String("model_type"));
+              m.model_type = type.value_or("");
+              ASSIGN_OR_RETURN(auto run, f.String("source_run_id"));
+              m.source_run_id = run.value_or("");
+              ASSIGN_OR_RETURN(m.tags, KeyValues(f, "tags"));
+              ASSIGN_OR_RETURN(m.params, KeyValues(f, "params"));
+              ASSIGN_OR_RETURN(LoggedModel created, models->Create(std::move(m)));
+              return ModelResponse(created);
+            }));
+
+  AddMlflow(router, Method::kPost, "logged-models/search", Access::kRead,
+            Sync([models](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(LoggedModelSearch s, ReadModelSearch(req));
+              ASSIGN_OR_RETURN(auto page, models->Search(s));
+              std::string body = "{";
+              if (!page.first.empty()) {
+                body += "\"models\":[";
+                for (size_t i = 0; i < page.first.size(); ++i) {
+                  if (i) body += ',';
+                  body += LoggedModelJson(page.first[i]);
+                }
+                body += "]";
+              }
+              if (!page.second.empty()) {
+                if (body.size() > 1) body += ',';
+                body += "\"next_page_token\":";
+                AppendJsonString(&body, page.second);
+              }
+              return JsonResponse(body + "}");
+            }));
+
+  AddMlflow(router, Method::kGet, "logged-models/{model_id}", Access::kRead,
+            Sync([models](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(LoggedModel m, models->Get(std::string(req.PathParam("model_id"))));
+              return ModelResponse(m);
+            }));
+
+  // Finalize: the client uploads the files, then marks the model READY (or UPLOAD_FAILED).
+  AddMlflow(router, Method::kPatch, "logged-models/{model_id}", Access::kWrite,
+            Sync([models](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+              ASSIGN_OR_RETURN(std::string status, StatusField(f));
+              ASSIGN_OR_RETURN(LoggedModel m,
+                               models->Update(std::string(req.PathParam("model_id")),
+                                              [&](LoggedModel& m) {
+                                                m.status = status;
+                                                return Status::Ok();
+                                              }));
+              return ModelResponse(m);
+            }));
+
+  AddMlflow(router, Method::kDelete, "logged-models/{model_id}", Access::kWrite,
+            Sync([models](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(LoggedModel m,
+                               models->Update(std::string(req.PathParam("model_id")),
+                                              [](LoggedModel& m) {
+                                                m.deleted = true;
+                                                return Status::Ok();
+                                              }));
+              (void)m;
+              return EmptyObject();
+            }));
+
+  AddMlflow(router, Method::kPatch, "logged-models/{model_id}/tags", Access::kWrite,
+            Sync([models](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+              ASSIGN_OR_RETURN(auto tags, KeyValues(f, "tags"));
+              ASSIGN_OR_RETURN(LoggedModel m,
+                               models->Update(std::string(req.PathParam("model_id")),
+                                              [&](LoggedModel& m) {
+                                                for (auto& [k, v] : tags) m.tags[k] = v;
+                                                return Status::Ok();
+                                              }));
+              (void)m;
+              return EmptyObject();
+            }));
+
+  AddMlflow(router, Method::kDelete, "logged-models/{model_id}/tags/{tag_key}", Access::kWrite,
+            Sync([models](const Request& req) -> Result<Response> {
+              auto key = PercentDecode(req.PathParam("tag_key"), false);
+              if (!key) return InvalidArgument("malformed percent-encoding in the tag key");
+              ASSIGN_OR_RETURN(LoggedModel m,
+                               models->Update(std::string(req.PathParam("model_id")),
+                                              [&](LoggedModel& m) -> Status {
+                                                if (m.tags.erase(*key) == 0) {
+                                                  return NotFound("No tag with key '" + *key +
+                                                                  "' found for logged model.");
+                                                }
+                                                return Status::Ok();
+                                              }));
+              (void)m;
+              return EmptyObject();
+            }));
+
+  AddMlflow(router, Method::kPost, "logged-models/{model_id}/params", Access::kWrite,
+            Sync([models](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+              ASSIGN_OR_RETURN(auto params, KeyValues(f, "params"));
+              ASSIGN_OR_RETURN(LoggedModel m,
+                               models->Update(std::string(req.PathParam("model_id")),
+                                              [&](LoggedModel& m) {
+                                                for (auto& [k, v] : params) m.params[k] = v;
+                                                return Status::Ok();
+                                              }));
+              (void)m;
+              return EmptyObject();
+            }));
+
+  AddMlflow(router, Method::kGet, "logged-models/{model_id}/artifacts/directories", Access::kRead,
+            Sync([models, repo](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(LoggedModel m, models->Get(std::string(req.PathParam("model_id"))));
+              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+              ASSIGN_OR_RETURN(auto path, f.String("artifact_directory_path"));
+              ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
+              ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri));
+              bool is_file = false;
+              auto files = repo->List(JoinRelative(root, rel), &is_file);
+              std::string body;
+              JsonWriter w(&body);
+              w.BeginObject().Field("root_uri", m.artifact_uri);
+              if (files.ok() && !files->empty()) {
+                w.Key("files").BeginArray();
+                for (const auto& fi : *files) {
+                  std::string p = fi.path.substr(std::min(fi.path.size(), root.size() + 1));
+                  w.BeginObject().Field("path", p).FieldBool("is_dir", fi.is_dir);
+                  if (!fi.is_dir) w.Field("file_size", fi.file_size);
+                  w.EndObject();
+                }
+                w.EndArray();
+              }
+              w.EndObject();
+              return JsonResponse(std::move(body));
+            }));
+
+  // The models a run produced, kept beside the run as a document.
+  AddMlflow(router, Method::kPost, "runs/outputs", Access::kWrite,
+            Sync([st, models](const Request& req) -> Result<Response> {
+              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+              ASSIGN_OR_RETURN(std::string run_id, RunIdField(f));
+              ASSIGN_OR_RETURN(store::Run run, st->GetRun(run_id));
+              (void)run;
+              ASSIGN_OR_RETURN(auto elems, f.Objects("models"));
+              json outputs = json::array();
+              if (auto doc = st->GetDocument("run_outputs", run_id); doc.ok()) {
+                outputs = json::parse(doc->value, nullptr, false);
+                if (!outputs.is_array()) outputs = json::array();
+              }
+              for (auto e : elems) {
+                ASSIGN_OR_RETURN(auto id, Fields::String(e, "model_id"));
+                ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
+                if (!id || id->empty()) return MissingField("models.model_id");
+                ASSIGN_OR_RETURN(LoggedModel m, models->Get(*id));
+                (void)m;
+                outputs.push_back({{"model_id", *id}, {"step", step.value_or(0)}});
+              }
+              RETURN_IF_ERROR(store::Wait([&](store::Done done) {
+                st->PutDocument("run_outputs", run_id, outputs.dump(), -1, "",
+                                [done](Result<int64_t> r) {
+                                  done(r.ok() ? Status::Ok() : r.status());
+                                });
+              }));
+              return EmptyObject();
+            }));
+}
+
+}  // namespace ringo::api

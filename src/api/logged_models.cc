@@ -1,0 +1,302 @@
+// Logged models as store documents: create, read-modify-write, search, JSON.
+#include "api/logged_models.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/util.h"
+
+namespace ringo::api {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kKind = "logged_model";
+
+json ToDoc(const LoggedModel& m) {
+  return {{"model_id", m.model_id},
+          {"experiment_id", m.experiment_id},
+          {"name", m.name},
+          {"model_type", m.model_type},
+          {"source_run_id", m.source_run_id},
+          {"status", m.status},
+          {"status_message", m.status_message},
+          {"artifact_uri", m.artifact_uri},
+          {"creation_time", m.creation_time},
+          {"last_updated_time", m.last_updated_time},
+          {"deleted", m.deleted},
+          {"tags", m.tags},
+          {"params", m.params}};
+}
+
+LoggedModel FromDoc(const json& j) {
+  LoggedModel m;
+  m.model_id = j.value("model_id", "");
+  m.experiment_id = j.value("experiment_id", "");
+  m.name = j.value("name", "");
+  m.model_type = j.value("model_type", "");
+  m.source_run_id = j.value("source_run_id", "");
+  m.status = j.value("status", "LOGGED_MODEL_PENDING");
+  m.status_message = j.value("status_message", "");
+  m.artifact_uri = j.value("artifact_uri", "");
+  m.creation_time = j.value("creation_time", int64_t{0});
+  m.last_updated_time = j.value("last_updated_time", int64_t{0});
+  m.deleted = j.value("deleted", false);
+  if (j.contains("tags")) m.tags = j["tags"].get<std::map<std::string, std::string>>();
+  if (j.contains("params")) m.params = j["params"].get<std::map<std::string, std::string>>();
+  return m;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Status NotFoundModel(const std::string& id) {
+  return NotFound("Logged model with ID '" + id + "' not found.");
+}
+
+// ---- filter: <key> <op> <value> [AND ...] ----
+
+struct Clause {
+  std::string key;  // attribute name, or "tags.<k>" / "params.<k>"
+  std::string op;   // =, !=, LIKE, ILIKE
+  std::string value;
+};
+
+void SkipSpaces(std::string_view s, size_t* i) {
+  while (*i < s.size() && s[*i] == ' ') ++*i;
+}
+
+Result<std::string> Quoted(std::string_view s, size_t* i, char quote) {
+  std::string out;
+  ++*i;
+  while (*i < s.size() && s[*i] != quote) out.push_back(s[(*i)++]);
+  if (*i >= s.size()) return InvalidArgument("unterminated quote in filter '" + std::string(s) + "'");
+  ++*i;
+  return out;
+}
+
+Result<std::vector<Clause>> ParseFilter(std::string_view s) {
+  std::vector<Clause> out;
+  size_t i = 0;
+  auto bad = [&](const std::string& what) {
+    return InvalidArgument("Invalid filter '" + std::string(s) + "': " + what);
+  };
+  SkipSpaces(s, &i);
+  while (i < s.size()) {
+    Clause c;
+    // key: identifier with dots, or a backticked part after "tags." / "params."
+    while (i < s.size() && s[i] != ' ' && s[i] != '=' && s[i] != '!' && s[i] != '<' &&
+           s[i] != '>') {
+      if (s[i] == '`') {
+        ASSIGN_OR_RETURN(std::string part, Quoted(s, &i, '`'));
+        c.key += part;
+      } else {
+        c.key.push_back(s[i++]);
+      }
+    }
+    SkipSpaces(s, &i);
+    size_t op_start = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\'' && s[i] != '"') ++i;
+    c.op = ToLower(s.substr(op_start, i - op_start));
+    if (c.op == "like" || c.op == "ilike") c.op = c.op == "like" ? "LIKE" : "ILIKE";
+    if (c.op != "=" && c.op != "!=" && c.op != "LIKE" && c.op != "ILIKE") {
+      return bad("unsupported comparator '" + std::string(s.substr(op_start, i - op_start)) + "'");
+    }
+    SkipSpaces(s, &i);
+    if (i >= s.size() || (s[i] != '\'' && s[i] != '"')) return bad("expected a quoted value");
+    ASSIGN_OR_RETURN(c.value, Quoted(s, &i, s[i]));
+    if (c.key.empty()) return bad("expected a key");
+    out.push_back(std::move(c));
+    SkipSpaces(s, &i);
+    if (i >= s.size()) break;
+    if (ToLower(s.substr(i, 4)) != "and ") return bad("expected AND");
+    i += 4;
+    SkipSpaces(s, &i);
+  }
+  return out;
+}
+
+Result<std::optional<std::string>> Field(const LoggedModel& m, const std::string& key) {
+  auto in = [](const std::map<std::string, std::string>& kv,
+               const std::string& k) -> std::optional<std::string> {
+    auto it = kv.find(k);
+    if (it == kv.end()) return std::nullopt;
+    return it->second;
+  };
+  if (key.rfind("tags.", 0) == 0) return in(m.tags, key.substr(5));
+  if (key.rfind("params.", 0) == 0) return in(m.params, key.substr(7));
+  const std::pair<const char*, const std::string*> attrs[] = {
+      {"name", &m.name},           {"model_type", &m.model_type},
+      {"status", &m.status},       {"source_run_id", &m.source_run_id},
+      {"model_id", &m.model_id}};
+  for (const auto& [name, value] : attrs) {
+    if (key == name || key == std::string("attributes.") + name) {
+      return std::optional<std::string>(*value);
+    }
+  }
+  return InvalidArgument("Invalid filter: unknown key '" + key +
+                         "' (name, model_type, status, source_run_id, model_id, tags.<key>, "
+                         "params.<key>)");
+}
+
+}  // namespace
+
+Result<bool> MatchesLoggedModelFilter(const LoggedModel& m, const std::string& filter) {
+  ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseFilter(filter));
+  for (const Clause& c : clauses) {
+    ASSIGN_OR_RETURN(std::optional<std::string> v, Field(m, c.key));
+    bool ok = false;
+    if (c.op == "=") ok = v && *v == c.value;
+    if (c.op == "!=") ok = v && *v != c.value;
+    if (c.op == "LIKE") ok = v && LikeMatch(*v, c.value, false);
+    if (c.op == "ILIKE") ok = v && LikeMatch(*v, c.value, true);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<LoggedModel> LoggedModels::Create(LoggedModel m) {
+  ASSIGN_OR_RETURN(store::Experiment e, store_->GetExperiment(m.experiment_id));
+  if (e.lifecycle_stage != "active") {
+    return InvalidArgument("The experiment " + m.experiment_id +
+                           " must be in the 'active' state. Current state: " + e.lifecycle_stage +
+                           ".");
+  }
+  m.model_id = "m-" + NewId();
+  if (m.name.empty()) m.name = "model-" + m.model_id.substr(2, 8);
+  std::string base = e.artifact_location;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  m.artifact_uri = base + "/models/" + m.model_id + "/artifacts";
+  m.creation_time = m.last_updated_time = NowMillis();
+  std::string value = Dump(ToDoc(m));
+  RETURN_IF_ERROR(store::Wait([&](store::Done done) {
+    store_->PutDocument(kKind, m.model_id, value, 0, "",
+                        [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
+  }));
+  return m;
+}
+
+Result<LoggedModel> LoggedModels::Get(const std::string& model_id, bool allow_deleted) {
+  auto doc = store_->GetDocument(kKind, model_id);
+  if (!doc.ok()) {
+    if (doc.status().code() == Code::kNotFound) return NotFoundModel(model_id);
+    return doc.status();
+  }
+  json j = json::parse(doc->value, nullptr, false);
+  if (!j.is_object()) return Internal("logged model '" + model_id + "' is stored damaged");
+  LoggedModel m = FromDoc(j);
+  if (m.deleted && !allow_deleted) return NotFoundModel(model_id);
+  return m;
+}
+
+Result<LoggedModel> LoggedModels::Update(const std::string& model_id,
+                                         const std::function<Status(LoggedModel&)>& change) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    auto doc = store_->GetDocument(kKind, model_id);
+    if (!doc.ok()) {
+      if (doc.status().code() == Code::kNotFound) return NotFoundModel(model_id);
+      return doc.status();
+    }
+    LoggedModel m = FromDoc(json::parse(doc->value, nullptr, false));
+    if (m.deleted) return NotFoundModel(model_id);
+    RETURN_IF_ERROR(change(m));
+    m.last_updated_time = NowMillis();
+    std::string value = Dump(ToDoc(m));
+    Status s = store::Wait([&](store::Done done) {
+      store_->PutDocument(kKind, model_id, value, doc->revision, "",
+                          [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
+    });
+    if (s.ok()) return m;
+    if (s.code() != Code::kFailedPrecondition) return s;  // else changed meanwhile: again
+  }
+  return Unavailable("logged model '" + model_id + "' is changing too often; retry");
+}
+
+Result<std::pair<std::vector<LoggedModel>, std::string>> LoggedModels::Search(
+    const LoggedModelSearch& s) {
+  if (s.max_results < 1 || s.max_results > 50000) {
+    return InvalidArgument("Invalid value " + std::to_string(s.max_results) +
+                           " for parameter 'max_results' supplied.");
+  }
+  int64_t offset = 0;
+  if (!s.page_token.empty()) {
+    auto decoded = Base64Decode(s.page_token);
+    auto n = decoded ? ParseInt64(*decoded) : std::nullopt;
+    if (!n || *n < 0) return InvalidArgument("Invalid page token '" + s.page_token + "'");
+    offset = *n;
+  }
+  ASSIGN_OR_RETURN(auto docs, store_->ListDocuments(kKind, ""));
+  std::vector<LoggedModel> all;
+  for (const auto& d : docs) {
+    json j = json::parse(d.value, nullptr, false);
+    if (!j.is_object()) continue;
+    LoggedModel m = FromDoc(j);
+    if (m.deleted) continue;
+    if (!s.experiment_ids.empty() &&
+        std::find(s.experiment_ids.begin(), s.experiment_ids.end(), m.experiment_id) ==
+            s.experiment_ids.end()) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(bool match, MatchesLoggedModelFilter(m, s.filter));
+    if (match) all.push_back(std::move(m));
+  }
+  std::vector<LoggedModelSearch::Order> order = s.order_by;
+  if (order.empty()) order.push_back({"creation_timestamp", false});
+  for (const auto& o : order) {
+    static const char* kFields[] = {"name", "model_type", "status", "creation_timestamp",
+                                    "creation_time", "last_updated_timestamp", "model_id"};
+    if (std::find(std::begin(kFields), std::end(kFields), o.field) == std::end(kFields)) {
+      return InvalidArgument("Invalid order_by field '" + o.field + "'");
+    }
+  }
+  auto key = [](const LoggedModel& m, const std::string& f) -> std::pair<int64_t, std::string> {
+    if (f == "creation_timestamp" || f == "creation_time") return {m.creation_time, ""};
+    if (f == "last_updated_timestamp") return {m.last_updated_time, ""};
+    if (f == "name") return {0, m.name};
+    if (f == "model_type") return {0, m.model_type};
+    if (f == "status") return {0, m.status};
+    return {0, m.model_id};
+  };
+  std::stable_sort(all.begin(), all.end(), [&](const LoggedModel& a, const LoggedModel& b) {
+    for (const auto& o : order) {
+      auto ka = key(a, o.field), kb = key(b, o.field);
+      if (ka != kb) return o.ascending ? ka < kb : kb < ka;
+    }
+    return a.model_id < b.model_id;
+  });
+  std::vector<LoggedModel> page;
+  for (int64_t i = offset; i < static_cast<int64_t>(all.size()) && i < offset + s.max_results; ++i)
+    page.push_back(all[static_cast<size_t>(i)]);
+  std::string next;
+  if (offset + s.max_results < static_cast<int64_t>(all.size())) {
+    next = Base64Encode(std::to_string(offset + s.max_results));
+  }
+  return std::make_pair(std::move(page), next);
+}
+
+std::string LoggedModelJson(const LoggedModel& m) {
+  json info = {{"model_id", m.model_id},
+               {"experiment_id", m.experiment_id},
+               {"name", m.name},
+               {"creation_timestamp_ms", m.creation_time},
+               {"last_updated_timestamp_ms", m.last_updated_time},
+               {"artifact_uri", m.artifact_uri},
+               {"status", m.status}};
+  if (!m.model_type.empty()) info["model_type"] = m.model_type;
+  if (!m.source_run_id.empty()) info["source_run_id"] = m.source_run_id;
+  if (!m.status_message.empty()) info["status_message"] = m.status_message;
+  if (!m.tags.empty()) {
+    json tags = json::array();
+    for (const auto& [k, v] : m.tags) tags.push_back({{"key", k}, {"value", v}});
+    info["tags"] = tags;
+  }
+  json data = json::object();
+  if (!m.params.empty()) {
+    json params = json::array();
+    for (const auto& [k, v] : m.params) params.push_back({{"key", k}, {"value", v}});
+    data["params"] = params;
+  }
+  return Dump({{"info", info}, {"data", data}});
+}
+
+}  // namespace ringo::api

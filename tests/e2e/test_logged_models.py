@@ -1,0 +1,93 @@
+"""MLflow 3's logged models over REST: the calls MLflow 3 clients make to log, find and register
+models, and clear errors for bad input."""
+
+import unittest
+
+from harness import API, ServerTestCase, unique
+
+
+class LoggedModelsTest(ServerTestCase):
+    def experiment(self):
+        return self.ok("POST", "experiments/create", {"name": unique("lm")})["experiment_id"]
+
+    def search(self, exp, **extra):
+        return self.ok("POST", "logged-models/search", dict({"experiment_ids": [exp]}, **extra)).get("models", [])
+
+    def test_lifecycle(self):
+        exp = self.experiment()
+        run = self.ok("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+        m = self.ok("POST", "logged-models", {"experiment_id": exp, "name": "clf", "model_type": "sklearn",
+                                              "source_run_id": run, "params": [{"key": "C", "value": "1"}],
+                                              "tags": [{"key": "t", "value": "v"}]})["model"]
+        info = m["info"]
+        mid = info["model_id"]
+        self.assertTrue(mid.startswith("m-"))
+        self.assertEqual(info["status"], "LOGGED_MODEL_PENDING")
+        self.assertEqual(info["artifact_uri"], "mlflow-artifacts:/%s/models/%s/artifacts" % (exp, mid))
+        self.assertEqual(m["data"]["params"], [{"key": "C", "value": "1"}])
+        # The client uploads through the proxy, then finalizes.
+        up = self.server.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/%s/models/%s/artifacts/MLmodel" % (exp, mid),
+                                 body=b"flavors: {}\n")
+        self.assertEqual(up.status, 200, up)
+        done = self.ok("PATCH", "logged-models/" + mid, {"model_id": mid, "status": "LOGGED_MODEL_READY"})
+        self.assertEqual(done["model"]["info"]["status"], "LOGGED_MODEL_READY")
+        listing = self.ok("GET", "logged-models/%s/artifacts/directories" % mid)
+        self.assertEqual([f["path"] for f in listing["files"]], ["MLmodel"])
+        self.ok("PATCH", "logged-models/%s/tags" % mid, {"tags": [{"key": "stage", "value": "dev"}]})
+        self.ok("POST", "logged-models/%s/params" % mid, {"params": [{"key": "lr", "value": "0.1"}]})
+        got = self.ok("GET", "logged-models/" + mid)["model"]
+        self.assertEqual({t["key"]: t["value"] for t in got["info"]["tags"]}, {"t": "v", "stage": "dev"})
+        self.assertEqual({p["key"] for p in got["data"]["params"]}, {"C", "lr"})
+        self.assertEqual([x["info"]["model_id"] for x in self.search(exp, filter="tags.stage = 'dev' AND name LIKE 'c%'")], [mid])
+        self.assertEqual(self.search(exp, filter="name = 'other'"), [])
+        self.ok("DELETE", "logged-models/%s/tags/stage" % mid)
+        self.ok("POST", "runs/outputs", {"run_id": run, "models": [{"model_id": mid, "step": 3}]})
+        outputs = self.ok("GET", "runs/get", query={"run_id": run})["run"]["outputs"]["model_outputs"]
+        self.assertEqual(outputs, [{"model_id": mid, "step": 3}])
+        self.ok("DELETE", "logged-models/" + mid)
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "logged-models/" + mid)
+        self.assertEqual(self.search(exp), [])
+
+    def test_search_orders_and_pages(self):
+        exp = self.experiment()
+        ids = [self.ok("POST", "logged-models", {"experiment_id": exp, "name": n})["model"]["info"]["model_id"]
+               for n in ("b", "a", "c")]
+        names = [m["info"]["name"] for m in self.search(exp, order_by=[{"field_name": "name", "ascending": True}])]
+        self.assertEqual(names, ["a", "b", "c"])
+        first = self.ok("POST", "logged-models/search", {"experiment_ids": [exp], "max_results": 2})
+        self.assertEqual(len(first["models"]), 2)
+        second = self.ok("POST", "logged-models/search", {"experiment_ids": [exp], "max_results": 2,
+                                                         "page_token": first["next_page_token"]})
+        seen = [m["info"]["model_id"] for m in first["models"] + second["models"]]
+        self.assertEqual(sorted(seen), sorted(ids))
+        self.assertNotIn("next_page_token", second)
+
+    def test_bad_input_is_refused_and_writes_nothing(self):
+        exp = self.experiment()
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "logged-models", {"name": "x"})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "POST", "logged-models", {"experiment_id": "987654"})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "logged-models",
+                 {"experiment_id": exp, "tags": [{"value": "no key"}]})
+        r = self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "logged-models/m-nope")
+        self.assertEqual(r["message"], "Logged model with ID 'm-nope' not found.")
+        mid = self.ok("POST", "logged-models", {"experiment_id": exp})["model"]["info"]["model_id"]
+        self.err(400, "INVALID_PARAMETER_VALUE", "PATCH", "logged-models/" + mid, {"status": "DONE"})
+        self.err(400, "INVALID_PARAMETER_VALUE", "PATCH", "logged-models/" + mid, {})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "logged-models/search",
+                 {"experiment_ids": [exp], "filter": "name > 'a'"})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "logged-models/search",
+                 {"experiment_ids": [exp], "order_by": [{"field_name": "color"}]})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "logged-models/search",
+                 {"experiment_ids": [exp], "page_token": "???"})
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "DELETE", "logged-models/%s/tags/none" % mid)
+        run = self.ok("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "POST", "runs/outputs", {"run_id": run, "models": [{"model_id": "m-nope"}]})
+        self.assertNotIn("outputs", self.ok("GET", "runs/get", query={"run_id": run})["run"])
+        models = self.search(exp)
+        self.assertEqual(len(models), 1)
+        self.assertEqual(models[0]["info"]["status"], "LOGGED_MODEL_PENDING")
+        self.assertNotIn("tags", models[0]["info"])
+
+
+if __name__ == "__main__":
+    unittest.main()
