@@ -210,6 +210,23 @@ void RegisterLoggedModels(http::Router& router, Store* st, artifacts::LocalRepos
               return JsonResponse(std::move(body));
             }));
 
+  // MLflow 3's tracing and GenAI endpoints: a clear refusal in MLflow's format rather than a
+  // bare 404, so clients report what is missing.
+  auto unsupported = Sync([](const Request& req) -> Result<Response> {
+    return http::JsonError(501, "NOT_IMPLEMENTED",
+                           "Tracing and GenAI endpoints are not supported by this server (" +
+                               req.path + ")");
+  });
+  for (const char* prefix : {"/api/2.0/mlflow/traces", "/api/3.0/mlflow/traces",
+                             "/ajax-api/2.0/mlflow/traces", "/ajax-api/3.0/mlflow/traces",
+                             "/v1/traces"}) {
+    for (Method m : {Method::kGet, Method::kPost, Method::kPatch, Method::kDelete}) {
+      Access access = m == Method::kGet ? Access::kRead : Access::kWrite;
+      router.Add(m, prefix, access, unsupported);
+      router.AddPrefix(m, std::string(prefix) + "/", access, unsupported);
+    }
+  }
+
   // The models a run produced, kept beside the run as a document.
   AddMlflow(router, Method::kPost, "runs/outputs", Access::kWrite,
             Sync([st, models](const Request& req) -> Result<Response> {

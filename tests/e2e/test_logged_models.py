@@ -88,6 +88,12 @@ class LoggedModelsTest(ServerTestCase):
         self.assertEqual(models[0]["info"]["status"], "LOGGED_MODEL_PENDING")
         self.assertNotIn("tags", models[0]["info"])
 
+    def test_tracing_is_refused_clearly(self):
+        for method, path in (("POST", "/api/3.0/mlflow/traces"), ("GET", "/api/2.0/mlflow/traces/tr-1"),
+                             ("POST", "/v1/traces"), ("GET", "/ajax-api/3.0/mlflow/traces/search")):
+            r = self.server.request(method, path, body={} if method == "POST" else None)
+            self.assertError(r, 501, "NOT_IMPLEMENTED", "not supported by this server")
+
 
 if __name__ == "__main__":
     unittest.main()
