@@ -23,22 +23,7 @@ void RegisterArtifacts(http::Router& router, Store* st, artifacts::LocalReposito
          ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
          bool is_file = false;
          ASSIGN_OR_RETURN(auto files, repo->List(JoinRelative(root, rel), &is_file));
-         std::string body;
-         JsonWriter w(&body);
-         w.BeginObject().Field("root_uri", run.info.artifact_uri);
-         if (!files.empty()) {
-           w.Key("files").BeginArray();
-           for (const auto& fi : files) {
-             // Paths are relative to the run's artifact root.
-             std::string p = fi.path.substr(std::min(fi.path.size(), root.size() + 1));
-             w.BeginObject().Field("path", p).FieldBool("is_dir", fi.is_dir);
-             if (!fi.is_dir) w.Field("file_size", fi.file_size);
-             w.EndObject();
-           }
-           w.EndArray();
-         }
-         w.EndObject();
-         return JsonResponse(std::move(body));
+         return FileListing(run.info.artifact_uri, root, files);
        }));
 
   auto get_artifact = Sync([repo, run_artifact_root](const Request& req) -> Result<Response> {

@@ -2,6 +2,7 @@
 // request fields, the async adapter.
 #include "api/handlers.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -219,6 +220,25 @@ void AddMlflow(http::Router& router, Method method, const std::string& path, Acc
                http::Handler handler) {
   router.Add(method, "/api/2.0/mlflow/" + path, access, handler);
   router.Add(method, "/ajax-api/2.0/mlflow/" + path, access, std::move(handler));
+}
+
+Response FileListing(const std::string& root_uri, const std::string& root,
+                     const std::vector<artifacts::FileInfo>& files) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Field("root_uri", root_uri);
+  if (!files.empty()) {
+    w.Key("files").BeginArray();
+    for (const auto& fi : files) {
+      std::string p = fi.path.substr(std::min(fi.path.size(), root.size() + 1));
+      w.BeginObject().Field("path", p).FieldBool("is_dir", fi.is_dir);
+      if (!fi.is_dir) w.Field("file_size", fi.file_size);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return JsonResponse(std::move(body));
 }
 
 std::vector<ModelOutput> RunOutputs(Store* store, const std::string& run_id) {

@@ -119,6 +119,10 @@ store::Done RespondEmpty(Responder responder);
 Result<std::string> ArtifactRelative(const std::string& artifact_uri);
 // The run's artifact directory relative to the repository root; kNotFound for an unknown run.
 Result<std::string> RunArtifactRoot(Store* store, const std::string& run_id);
+// An artifacts/list answer: {"root_uri", "files": [{"path", "is_dir", "file_size"}]}, with paths
+// relative to `root` (the listed tree's root in the repository).
+Response FileListing(const std::string& root_uri, const std::string& root,
+                     const std::vector<artifacts::FileInfo>& files);
 // "a/b" from "a" and "b"; either may be empty.
 std::string JoinRelative(const std::string& a, const std::string& b);
 

@@ -193,21 +193,9 @@ void RegisterLoggedModels(http::Router& router, Store* st, artifacts::LocalRepos
               ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri));
               bool is_file = false;
               auto files = repo->List(JoinRelative(root, rel), &is_file);
-              std::string body;
-              JsonWriter w(&body);
-              w.BeginObject().Field("root_uri", m.artifact_uri);
-              if (files.ok() && !files->empty()) {
-                w.Key("files").BeginArray();
-                for (const auto& fi : *files) {
-                  std::string p = fi.path.substr(std::min(fi.path.size(), root.size() + 1));
-                  w.BeginObject().Field("path", p).FieldBool("is_dir", fi.is_dir);
-                  if (!fi.is_dir) w.Field("file_size", fi.file_size);
-                  w.EndObject();
-                }
-                w.EndArray();
-              }
-              w.EndObject();
-              return JsonResponse(std::move(body));
+              // Nothing uploaded yet is an empty listing, not an error.
+              return FileListing(m.artifact_uri, root,
+                                 files.ok() ? *files : std::vector<artifacts::FileInfo>());
             }));
 
   // MLflow 3's tracing and GenAI endpoints: a clear refusal in MLflow's format rather than a
