@@ -7,13 +7,16 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python"))
 
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
-from harness import Server, unique  # noqa: E402
+import ringo  # noqa: E402
+from harness import Server, make_core_ml_models, unique  # noqa: E402
 
 MLFLOW3 = int(mlflow.__version__.split(".")[0]) >= 3
 
@@ -124,6 +127,24 @@ class MlflowClientTest(unittest.TestCase):
             info = log_model(mlflow.pytorch, net, "net")
         back = mlflow.pytorch.load_model(info.model_uri)
         self.assertTrue(torch.equal(back(x), net(x)))
+
+    @unittest.skipUnless(MLFLOW3, "logged models are MLflow 3's")
+    def test_core_ml_model_logged_by_ringo_is_found_and_downloaded_by_mlflow(self):
+        files = make_core_ml_models(self.tmp.name)
+        ringo.set_tracking_uri(self.server.url)
+        exp = mlflow.get_experiment_by_name(unique("coreml")) or mlflow.set_experiment(unique("coreml"))
+        ringo.set_experiment(exp.name)
+        with ringo.start_run():
+            logged = ringo.coreml.log_model(files["mlpackage"], name="DigitClassifier")
+        model_id = logged["info"]["model_id"]
+        found = mlflow.search_logged_models(experiment_ids=[exp.experiment_id], output_format="list")
+        self.assertEqual([(m.model_id, m.model_type) for m in found], [(model_id, "coreml")])
+        out = mlflow.artifacts.download_artifacts("models:/" + model_id, dst_path=os.path.join(self.tmp.name, "dl"))
+        self.assertTrue(os.path.isfile(os.path.join(out, "m.mlpackage", "Manifest.json")))
+        meta = mlflow.models.Model.load(os.path.join(out, "MLmodel"))
+        self.assertEqual(meta.flavors["coreml"]["model_file"], "m.mlpackage")
+        version = mlflow.register_model("models:/" + model_id, unique("Digits"))
+        self.assertEqual(version.version, "1")
 
 
 if __name__ == "__main__":

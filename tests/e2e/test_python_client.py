@@ -9,7 +9,9 @@ import tempfile
 import unittest
 from unittest import mock
 
-from harness import ServerTestCase, kv, unique
+import subprocess
+
+from harness import ServerTestCase, kv, make_core_ml_models, unique
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
 
@@ -295,6 +297,66 @@ class EnvironmentTest(ClientTestCase):
             with ringo.start_run(nested=True) as inner:
                 self.assertNotEqual(inner.run_id, rid)
         self.assertEqual(kv(self.client.get_run(inner.run_id)["data"]["tags"])["mlflow.parentRunId"], outer.run_id)
+
+
+HAVE_TORCH = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
+
+
+@unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to make Core ML models")
+class CoreMLLogModelTest(ClientTestCase):
+    """ringo.coreml.log_model: a Core ML file or package as an MLflow 3 logged model."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.models_dir = tempfile.mkdtemp(prefix="ringo-coreml-")
+        cls.files = make_core_ml_models(cls.models_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.models_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    def test_file_and_package_become_logged_models(self):
+        ringo.set_experiment(unique("coreml"))
+        registered = unique("Digits")
+        with ringo.start_run() as run:
+            m1 = ringo.coreml.log_model(self.files["mlmodel"], name="digits", registered_model_name=registered)
+            m2 = ringo.coreml.log_model(self.files["mlpackage"], name="digits-pkg", params={"precision": "fp32"})
+        for m, file_name in ((m1, "m.mlmodel"), (m2, "m.mlpackage")):
+            info = m["info"]
+            self.assertEqual((info["status"], info["model_type"], info["source_run_id"]),
+                             ("LOGGED_MODEL_READY", "coreml", run.run_id))
+            listing = self.client._get("logged-models/%s/artifacts/directories" % info["model_id"])
+            self.assertEqual(sorted(f["path"] for f in listing["files"]), sorted(["MLmodel", file_name]))
+            rel = info["artifact_uri"].split(":", 1)[1].strip("/")
+            _, _, mlmodel = self.client.request("GET", "/api/2.0/mlflow-artifacts/artifacts/%s/MLmodel" % rel)
+            text = mlmodel.decode()
+            self.assertIn("coreml:", text)
+            self.assertIn("model_file: %s" % file_name, text)
+            self.assertIn("model_id: %s" % info["model_id"], text)
+            self.assertIn("specification_version:", text)
+        outputs = self.client.get_run(run.run_id)["outputs"]["model_outputs"]
+        self.assertEqual([o["model_id"] for o in outputs], [m1["info"]["model_id"], m2["info"]["model_id"]])
+        # The registered version points into the logged model and carries its Core ML summary.
+        self.assertEqual(m1["registered_version"], "1")
+        _, _, card = self.client.request("GET", "/api/ringo/v1/model-versions/coreml",
+                                         query={"name": registered, "version": "1"})
+        self.assertEqual(json.loads(card)["coreml"]["model_type"], "neuralNetwork")
+        found = self.client.search_logged_models([run.info["experiment_id"]], "name = 'digits-pkg'")
+        self.assertEqual([x["info"]["model_id"] for x in found], [m2["info"]["model_id"]])
+
+    def test_refuses_what_is_not_a_core_ml_model(self):
+        bad = os.path.join(self.tmp, "notes.mlmodel")
+        with open(bad, "wb") as f:
+            f.write(b"not protobuf")
+        ringo.set_experiment(unique("coreml-bad"))
+        with self.assertRaises(ringo.RingoError):
+            ringo.coreml.log_model(bad)
+        with self.assertRaises(ringo.RingoError):
+            ringo.coreml.log_model(os.path.join(self.tmp, "missing.mlmodel"))
+        with self.assertRaises(ringo.RingoError):
+            ringo.coreml.log_model(__file__)
 
 
 if __name__ == "__main__":

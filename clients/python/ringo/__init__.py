@@ -57,3 +57,4 @@ from .fluent import (
 from .projects import ExecutionError, ProjectRun, run
 
 __version__ = "0.1.0"
+from . import coreml  # noqa: E402  (after fluent: it builds on it)

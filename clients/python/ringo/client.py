@@ -522,6 +522,55 @@ class RingoClient:
                       max_results=max_results, start_step=start_step, end_step=end_step)
         return [_decode_metric(m) for m in r.get("metrics", [])]
 
+    # ----------------------------------------------------- logged models (MLflow 3)
+
+    def create_logged_model(self, experiment_id, name=None, source_run_id=None, model_type=None,
+                            params=None, tags=None):
+        """Creates a logged model (PENDING) and returns it: {"info": {...}, "data": {...}}."""
+        body = {"experiment_id": str(experiment_id), "name": name, "source_run_id": source_run_id,
+                "model_type": model_type, "params": _kv(params), "tags": _kv(tags)}
+        return self._post("logged-models", body)["model"]
+
+    def get_logged_model(self, model_id):
+        return self._get("logged-models/" + _q(model_id))["model"]
+
+    def finalize_logged_model(self, model_id, status="LOGGED_MODEL_READY"):
+        """Marks a logged model READY (its files are uploaded) or LOGGED_MODEL_UPLOAD_FAILED."""
+        return self._json("PATCH", "logged-models/" + _q(model_id), body={"status": status})["model"]
+
+    def search_logged_models(self, experiment_ids, filter_string=None, max_results=None, page_token=None):
+        """One page of logged models (a Page of dicts with .token)."""
+        r = self._post("logged-models/search", {"experiment_ids": [str(e) for e in experiment_ids],
+                                                "filter": filter_string or None,
+                                                "max_results": max_results, "page_token": page_token})
+        return Page(r.get("models", []), r.get("next_page_token"))
+
+    def log_outputs(self, run_id, model_ids, step=0):
+        """Records logged models as outputs of a run."""
+        self._post("runs/outputs", {"run_id": run_id,
+                                    "models": [{"model_id": m, "step": step} for m in model_ids]})
+
+    def upload_to_uri(self, artifact_uri, local_path, name=None):
+        """Uploads a local file, or a directory recursively, under an mlflow-artifacts: URI
+        (a logged model's artifact location) as `name` (default: its base name)."""
+        u = urllib.parse.urlsplit(artifact_uri)
+        if u.scheme != "mlflow-artifacts":
+            raise RingoError("%r is not served by the tracking server" % (artifact_uri,))
+        root = self._join(u.path, name or os.path.basename(os.path.normpath(local_path)))
+        paths = [(local_path, root)]
+        if os.path.isdir(local_path):
+            paths = []
+            for dirpath, _, files in os.walk(local_path):
+                rel = os.path.relpath(dirpath, local_path)
+                for fn in sorted(files):
+                    dest = self._join(root, "" if rel == "." else rel.replace(os.sep, "/"), fn)
+                    paths.append((os.path.join(dirpath, fn), dest))
+        for src, dest in paths:
+            with open(src, "rb") as f:
+                self.request("PUT", _ARTIFACTS + "/" + _q(dest), body=f,
+                             headers={"Content-Type": "application/octet-stream",
+                                      "Content-Length": str(os.path.getsize(src))})
+
     # ------------------------------------------------------------------ artifacts
 
     def _artifact_root(self, run_id):
