@@ -2,7 +2,7 @@
 // Usage: RINGO_BIN=build/ringo node ui/tests/run.mjs   (RINGO_UI_URL: the UI is served there)
 // Exit status 0 when every check passes.
 import { launch, startRingo, startUi } from './lib.mjs';
-import { seed, seedDelivery } from './seed.mjs';
+import { seed, seedDelivery, seedSweeps } from './seed.mjs';
 
 const ringo = await startRingo();
 const ui = await startUi(ringo.url);
@@ -10,6 +10,7 @@ const browser = await launch();
 const data = await seed(ringo.url);
 const exp = data.experiment_id;
 const delivery = await seedDelivery(ringo.url, data);
+const sweeps = await seedSweeps(ringo.url);
 const go = async (page, hash) => {
   await page.goto(`${ui.url}/#${hash}`);
 };
@@ -89,6 +90,50 @@ await check('sorting asks the server (order_by) and reorders rows', async (page)
   await page.waitForFunction(() => document.querySelector('.vrow[data-run] .name a')?.textContent === 'baseline');
   await page.locator('.vhead button', { hasText: 'lr' }).click();
   await page.waitForFunction(() => document.querySelector('.vrow[data-run] .name a')?.textContent === 'lr-0.01');
+});
+
+/** The rows the table shows, as [top in px, run name], in DOM order. */
+const shownRows = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll('[data-testid=runs-table] .vrow[data-run]')].map((r) => [parseFloat(r.style.top), r.querySelector('.name a').textContent]),
+  );
+
+await check('grouped runs table: sort, then wheel-scroll, keeps the rows in view rendered and in order', async (page) => {
+  // What the table must show: runs by score, best first; children right under their parent.
+  const byScore = [...sweeps.runs].sort((a, b) => b.score - a.score);
+  const expected = [];
+  for (const r of byScore.filter((r) => !r.parent)) {
+    expected.push(r.name);
+    for (const c of byScore.filter((c) => c.parent === r.name)) expected.push(c.name);
+  }
+  await go(page, `/experiments/${sweeps.experiment_id}?cols=metrics.score`);
+  const table = page.getByTestId('runs-table');
+  await table.locator('.vrow[data-run]').first().waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid=run-count]')?.textContent?.trim() === '221 runs');
+  await page.locator('.vhead button', { hasText: 'score' }).click();
+  await page.waitForFunction(() => location.hash.includes('order='));
+  await page.waitForFunction((first) => document.querySelector('.vrow[data-run] .name a')?.textContent === first, expected[0]);
+  const box = await table.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  for (const [dy, what] of [[500, 'one wheel scroll'], [1500, 'further down'], [20000, 'to the end'], [-900, 'back up']]) {
+    await page.mouse.wheel(0, dy);
+    await page.waitForFunction(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))));
+    await page.waitForTimeout(100);
+    const { top, height } = await table.evaluate((el) => ({ top: el.scrollTop, height: el.clientHeight }));
+    expect(dy < 0 || top > 0, `${what}: the table scrolled`);
+    const rows = await shownRows(page);
+    // Every row slot in the viewport (the sticky header covers the first 30 px) is rendered,
+    // and holds the run the order says.
+    const first = Math.floor(top / 30);
+    const last = Math.min(expected.length - 1, Math.floor((top + height - 31) / 30));
+    for (let i = first; i <= last; i++) {
+      const row = rows.find(([t]) => t === i * 30);
+      expect(row, `${what}: row ${i} (of ${expected.length}) is rendered at scrollTop ${top}; rendered: ${rows.length}`);
+      expect(row[1] === expected[i], `${what}: row ${i} is ${expected[i]}, not ${row[1]}`);
+    }
+    expect(last - first >= 10, `${what}: a screenful of rows (${first}..${last})`);
+  }
+  expect((await shownRows(page)).length < 120, 'rows outside the view are not rendered');
 });
 
 await check('a bad filter shows the server error inline, a good one filters', async (page) => {
