@@ -1,7 +1,7 @@
 // Browser tests of the web UI against a real, freshly seeded ringo server.
 // Usage: RINGO_BIN=build/ringo node ui/tests/run.mjs   (RINGO_UI_URL: the UI is served there)
 // Exit status 0 when every check passes.
-import { launch, startRingo, startUi } from './lib.mjs';
+import { artifactPath, client, launch, startRingo, startUi } from './lib.mjs';
 import { seed, seedDelivery, seedSweeps } from './seed.mjs';
 
 const ringo = await startRingo();
@@ -350,6 +350,33 @@ await check('telemetry charts per version and device class', async (page) => {
   await page.locator('[data-testid=latency-chart] canvas').waitFor();
   await go(page, '/telemetry?model=digits&version=9');
   await page.getByText('No telemetry yet').waitFor();
+});
+
+await check('artifact pages of two runs, through back and forward, each show their own tree', async (page) => {
+  const api = client(ringo.url);
+  await api.put(artifactPath(data.child1, 'only-in-lr-0.01.txt'), 'child artifact');
+  const a = `/runs/${data.baseline.info.run_id}/artifacts`;
+  const b = `/runs/${data.child1.info.run_id}/artifacts`;
+  const tree = page.getByTestId('artifact-tree');
+  const shows = async (name, has, hasNot) => {
+    await page.locator('.crumbs', { hasText: name }).waitFor();
+    await tree.getByText(has).waitFor();
+    // Give any listing of the other run still in flight the time to land where it should not.
+    await page.waitForTimeout(300);
+    const t = await tree.innerText();
+    expect(t.includes(has) && !t.includes(hasNot), `${name}'s tree: ${t.replace(/\s+/g, ' ')}`);
+  };
+  await go(page, `${a}/notes.txt`);
+  await shows('baseline', 'config.json', 'only-in-lr-0.01.txt');
+  await go(page, b);
+  await shows('lr-0.01', 'only-in-lr-0.01.txt', 'config.json');
+  await page.goBack();
+  await shows('baseline', 'config.json', 'only-in-lr-0.01.txt');
+  await page.goForward();
+  await shows('lr-0.01', 'only-in-lr-0.01.txt', 'config.json');
+  // A pasted link to the other run's file.
+  await go(page, `${a}/params.yaml`);
+  await shows('baseline', 'params.yaml', 'only-in-lr-0.01.txt');
 });
 
 await check('empty and missing states are designed, not blank', async (page) => {

@@ -11,10 +11,12 @@ const noteTag = 'mlflow.note.content';
 
 export function RunPage({ route, runId }: { route: Route; runId: string }) {
   const [load, reload] = useLoad((s) => getRun(runId, s), [runId]);
+  // The previous run stays in `load` while this one loads; it must not be shown under this URL.
+  const current = load.state === 'ok' && load.data.info.run_id !== runId ? ({ state: 'loading' } as const) : load;
   return (
     <section class="page">
-      <Loaded load={load} what="run" retry={reload}>
-        {(run) => <RunView route={route} run={run} />}
+      <Loaded load={current} what="run" retry={reload}>
+        {(run) => <RunView key={run.info.run_id} route={route} run={run} />}
       </Loaded>
     </section>
   );
