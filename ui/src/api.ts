@@ -212,6 +212,8 @@ export const artifactUrl = (run: Run, path: string) =>
 export async function readArtifactText(run: Run, path: string, limit: number, signal?: AbortSignal) {
   const res = await fetch(artifactUrl(run, path), { headers: { Range: `bytes=0-${limit - 1}` }, signal });
   if (res.status === 404) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `artifact '${path}' not found`);
+  // A range past the end of an existing file: it is empty (servers answer `bytes */0`).
+  if (res.status === 416) return { text: '', truncated: false };
   if (!res.ok) throw new ApiError(res.status, 'HTTP_' + res.status, res.statusText);
   const text = await res.text();
   const range = res.headers.get('Content-Range');

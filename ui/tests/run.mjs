@@ -352,6 +352,24 @@ await check('telemetry charts per version and device class', async (page) => {
   await page.getByText('No telemetry yet').waitFor();
 });
 
+await check('a step run with an empty stderr.txt shows its stdout and an empty stderr', async (page) => {
+  const api = client(ringo.url);
+  const { run } = await api.post('runs/create', { experiment_id: exp, run_name: 'quiet-step', start_time: Date.now() });
+  await api.put(artifactPath(run, 'logs/stdout.txt'), 'step wrote 3 files\n');
+  await api.put(artifactPath(run, 'logs/stderr.txt'), '');
+  await go(page, `/runs/${run.info.run_id}`);
+  const out = page.getByTestId('log-stdout.txt');
+  await out.waitFor();
+  expect((await out.innerText()).includes('step wrote 3 files'), 'stdout shown');
+  const err = page.getByTestId('log-stderr.txt');
+  await err.waitFor();
+  expect((await err.innerText()).trim() === '(empty)', 'stderr is shown as empty: ' + (await err.innerText()));
+  expect((await page.getByText('Something went wrong').count()) === 0, 'no error panel');
+  // The server side: a Range request on the empty file is answered with the (empty) file.
+  const res = await fetch(ringo.url + '/api/2.0/mlflow-artifacts/artifacts/' + artifactPath(run, 'logs/stderr.txt'), { headers: { Range: 'bytes=0-1023' } });
+  expect(res.status === 200 && (await res.text()) === '', `Range on an empty file: ${res.status}`);
+});
+
 await check('artifact pages of two runs, through back and forward, each show their own tree', async (page) => {
   const api = client(ringo.url);
   await api.put(artifactPath(data.child1, 'only-in-lr-0.01.txt'), 'child artifact');
