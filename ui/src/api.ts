@@ -332,5 +332,20 @@ export const channelHistory = (collection: string, channel: string, signal?: Abo
   ringo<{ history?: ChannelEvent[] }>('channels/history', { collection, channel }, signal).then((r) => r.history ?? []);
 export const getDeployment = (id: string, signal?: AbortSignal) =>
   ringo<{ deployment: Deployment }>('deployments/get', { id }, signal).then((r) => r.deployment);
-export const telemetry = (model: string, version: string, signal?: AbortSignal) =>
-  ringo<{ events?: TelemetryEvent[] }>('telemetry', { model, version }, signal).then((r) => r.events ?? []);
+/** /api/ringo/v1/telemetry/summary: aggregates over every event of a version (true totals). */
+export interface TelemetrySummary {
+  total: number;
+  device_classes: string[];
+  first_time?: number;
+  last_time?: number;
+  devices: { device_class: string; counts: Record<string, number>; p50_latency_ms: number | null; p95_latency_ms: number | null }[];
+  buckets?: {
+    start: number[];
+    width_ms: number;
+    counts: Record<string, number[]>;
+    latency_p50_ms: Record<string, (number | null)[]>;
+  };
+  latest_failures: TelemetryEvent[]; // newest event time first
+}
+export const telemetrySummary = (model: string, version: string, deviceClass: string, signal?: AbortSignal) =>
+  ringo<TelemetrySummary>('telemetry/summary', { model, version, device_class: deviceClass || undefined }, signal);

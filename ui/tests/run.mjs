@@ -352,6 +352,42 @@ await check('telemetry charts per version and device class', async (page) => {
   await page.getByText('No telemetry yet').waitFor();
 });
 
+await check('telemetry past 10,000 events: true totals, a late failure, failures by event time', async (page) => {
+  // 15,478 events for one version: predictions from two device classes over four hours, then
+  // three failures posted in an order unlike the order they happened in.
+  const t0 = Date.now() - 4 * 3600_000;
+  const post = async (events) => {
+    const res = await fetch(`${ringo.url}/api/deploy/v1/telemetry`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(events) });
+    expect(res.ok, `POST telemetry: ${res.status}`);
+  };
+  const devices = { 'iPhone15,2': 10_000, 'iPad13,4': 5_475 };
+  for (const [device_class, n] of Object.entries(devices))
+    for (let s = 0; s < n; s += 1000) {
+      const batch = [];
+      for (let i = s; i < Math.min(n, s + 1000); i++)
+        batch.push({ event: 'prediction', model: 'busy', version: '4', device_class, latency_ms: 2 + (i % 7), time: t0 + i * 1000 });
+      await post(batch);
+    }
+  const fail = (error, minutes) => ({ event: 'failed', model: 'busy', version: '4', device_class: 'iPhone15,2', error, time: t0 + minutes * 60_000 });
+  await post([fail('middle: load failed', 100)]);
+  await post([fail('newest: compile out of memory', 230)]);
+  await post([fail('oldest, reported late: download cut', 10)]);
+  await go(page, '/telemetry?model=busy&version=4');
+  const total = page.getByTestId('events-total');
+  await total.waitFor();
+  expect((await total.innerText()).includes('15478 events'), 'every event counted: ' + (await total.innerText()));
+  const phone = await page.locator('[data-testid=telemetry-summary] tr[data-device="iPhone15,2"]').innerText();
+  expect(/\b10000\b/.test(phone) && /\b3\b/.test(phone), 'iPhone15,2: 10000 predictions, 3 failures: ' + phone);
+  const pad = await page.locator('[data-testid=telemetry-summary] tr[data-device="iPad13,4"]').innerText();
+  expect(/\b5475\b/.test(pad), 'iPad13,4: 5475 predictions: ' + pad);
+  const failures = await page.locator('[data-testid=latest-failures] tr').allInnerTexts();
+  expect(failures.length === 3, 'three failures: ' + failures.join(' | '));
+  expect(failures[0].includes('newest') && failures[1].includes('middle') && failures[2].includes('oldest'), 'newest event first: ' + failures.join(' | '));
+  await page.getByRole('button', { name: 'iPad13,4' }).click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=events-total]')?.textContent?.includes('5475 events'));
+  expect((await page.locator('[data-testid=latest-failures]').count()) === 0, 'no failures on the iPad');
+});
+
 await check('a step run with an empty stderr.txt shows its stdout and an empty stderr', async (page) => {
   const api = client(ringo.url);
   const { run } = await api.post('runs/create', { experiment_id: exp, run_name: 'quiet-step', start_time: Date.now() });
