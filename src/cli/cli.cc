@@ -471,9 +471,15 @@ int Main(int argc, char** argv) {
       auto result = pipeline::Run(ro);
       if (!result.ok()) return Fail(result.status());
       std::cout << "ringo: run " << result->run_id << " " << result->status << std::endl;
-      for (const auto& [step, state] : result->step_results) {
-        std::cout << "  " << step << ": " << state << " (run " << result->step_runs[step] << ")"
-                  << std::endl;
+      // One line per step, in the order they ran: "  NAME: RESULT (run ID[, reusing ID])".
+      for (const pipeline::StepResult& step : result->steps) {
+        std::cout << "  " << step.name << ": " << step.result;
+        if (!step.run_id.empty()) {
+          std::cout << " (run " << step.run_id;
+          if (!step.reused_run_id.empty()) std::cout << ", reusing " << step.reused_run_id;
+          std::cout << ")";
+        }
+        std::cout << std::endl;
       }
       if (embedded) {
         std::cout << "ringo: see the runs with: ringo server --store " << run_store << std::endl;
@@ -597,19 +603,22 @@ int Main(int argc, char** argv) {
         if (!reg_run.empty()) body["run_id"] = reg_run;
         ASSIGN_OR_RETURN(Json v, c.Post("/api/2.0/mlflow/model-versions/create", body));
         std::string version = v["model_version"].value("version", "");
+        auto card = c.Get("/api/ringo/v1/model-versions/coreml",
+                          {{"name", reg_name}, {"version", version}});
         if (common.json) {
           std::cout << v.dump(2) << "\n";
         } else {
           std::cout << reg_name << " version " << version << "\n";
-          auto card = c.Get("/api/ringo/v1/model-versions/coreml",
-                            {{"name", reg_name}, {"version", version}});
           if (card.ok()) {
             const Json& cm = (*card)["coreml"];
+            // A file's digest is its sha256; a package directory's is a tree hash, named so.
+            bool tree = (*card).contains("tree_sha256");
             std::cout << "  Core ML " << cm.value("model_type", "") << ", spec "
                       << cm.value("specification_version", 0) << " (iOS "
                       << cm.value("minimum_ios", "") << "+), " << cm.value("weight_precision", "")
-                      << ", " << (*card).value("size", int64_t{0}) << " bytes, sha256 "
-                      << (*card).value("sha256", "") << "\n";
+                      << ", " << (*card).value("size", int64_t{0}) << " bytes, "
+                      << (tree ? "tree_sha256 " : "sha256 ")
+                      << (*card).value(tree ? "tree_sha256" : "sha256", "") << "\n";
           }
         }
         return Status::Ok();

@@ -248,11 +248,16 @@ export interface RegisteredModel {
   tags?: Tag[];
   aliases?: { alias: string; version: string }[];
 }
-/** /api/ringo/v1/model-versions/coreml: the version's file and its `inspect` summary. */
+/**
+ * /api/ringo/v1/model-versions/coreml: the version's file and its `inspect` summary. A file
+ * (.mlmodel) has `sha256`, the file's SHA-256; a directory (.mlpackage) has `tree_sha256`,
+ * ringo's hash of its files' names and contents.
+ */
 export interface CoreMLVersion {
   name: string;
   version: string;
-  sha256: string;
+  sha256?: string;
+  tree_sha256?: string;
   size: number;
   coreml: ModelCard;
 }

@@ -294,6 +294,8 @@ await check('model page deep link: versions, stage, aliases, Core ML summary, li
   await summary.waitFor();
   const s = await summary.innerText();
   expect(s.includes('neuralNetwork') && s.includes('MultiArray') && /sha256/.test(s), 'Core ML summary: ' + s.slice(0, 200));
+  // One sha256 for a model file: the file's own, here as on the channel page and in manifests.
+  expect((await page.getByTestId('version-sha256').innerText()).trim() === delivery.sha256, 'the version shows the file\'s SHA-256');
   await go(page, '/models/digits?version=1');
   const lineage = page.getByTestId('lineage-link');
   await lineage.waitFor();
@@ -329,6 +331,7 @@ await check('channel page deep link: history (who, when, why, from → to) and t
   const cur = await page.getByTestId('deployment-current').innerText();
   expect(cur.includes('digits') && cur.includes('v2') && cur.includes('50%'), 'current deployment models: ' + cur);
   expect((await page.getByTestId('deployment-previous').innerText()).includes('v1'), 'previous deployment serves the rest');
+  expect((await page.getByTestId('deployment-current').locator('td.mono').getAttribute('title')) === delivery.sha256, 'the deployment names the same sha256 as the registry');
   await go(page, '/deployments/app/nope');
   await page.getByRole('alert').waitFor();
 });

@@ -2,6 +2,7 @@
 // children, a baseline run with artifacts (text, JSON, YAML, CSV, PNG, logs, a Core ML model),
 // and an empty experiment.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,7 +115,7 @@ export async function seedDelivery(base, d) {
   }
   const res = await fetch(`${base}/api/deploy/v1/telemetry`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(events) });
   if (!res.ok) throw new Error(`POST telemetry: ${res.status} ${await res.text()}`);
-  return { dep1, dep2, events: events.length };
+  return { dep1, dep2, events: events.length, sha256: createHash('sha256').update(model).digest('hex') };
 }
 
 /**
