@@ -547,6 +547,14 @@ int Main(int argc, char** argv) {
           }
           return Status::Ok();
         }
+        // runs/search answers an unknown experiment with no runs, as MLflow's does; a person
+        // asking for one experiment's runs wants to hear that it does not exist.
+        auto exp = c.Get("/api/2.0/mlflow/experiments/get", {{"experiment_id", runs_exp}});
+        if (!exp.ok()) {
+          if (exp.status().code() == Code::kNotFound)
+            return NotFound("experiment '" + runs_exp + "' not found");
+          return exp.status();
+        }
         Json body{{"experiment_ids", Json::array({runs_exp})}, {"max_results", max_results}};
         if (!filter.empty()) body["filter"] = filter;
         if (!order_by.empty()) body["order_by"] = order_by;
@@ -620,6 +628,15 @@ int Main(int argc, char** argv) {
                       << (tree ? "tree_sha256 " : "sha256 ")
                       << (*card).value(tree ? "tree_sha256" : "sha256", "") << "\n";
           }
+        }
+        // Like MLflow, the registry takes any source; but one that is not a Core ML model can
+        // be neither inspected nor deployed, which a user of this verb should hear about.
+        if (!card.ok() && card.status().code() == Code::kNotFound) {
+          std::cerr << "ringo: warning: " << reg_name << " version " << version << " is registered, "
+                    << "but '" << reg_path << "' "
+                    << (local ? "is not a Core ML model (.mlmodel or .mlpackage)"
+                              : "holds no Core ML model ringo can read")
+                    << "; it cannot be inspected or deployed\n";
         }
         return Status::Ok();
       });

@@ -611,6 +611,9 @@ Result<Channel> Service::Promote(const std::string& collection, const std::strin
     return InvalidArgument("rollout must be between 1 and 100 percent");
   if (force && reason.empty())
     return InvalidArgument("--force needs a --reason, which is recorded");
+  // The collection first: a typo in its name must be reported as that, not as a deployment
+  // that belongs elsewhere.
+  RETURN_IF_ERROR(GetCollection(collection).status());
   ASSIGN_OR_RETURN(Deployment d, GetDeployment(deployment_id));
   if (d.collection != collection) {
     return InvalidArgument("deployment '" + deployment_id + "' belongs to collection '" +

@@ -1,4 +1,4 @@
-// Tests of the delivery service over a real store.
+// Tests of the delivery service over a real store: telemetry aggregates and promote's errors.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -144,6 +144,14 @@ TEST_F(ServiceTest, TelemetryPagesThroughEveryEvent) {
     after = page->back().seq;
   }
   EXPECT_EQ(seen, 2'500u);
+}
+
+TEST_F(ServiceTest, PromoteToAnUnknownCollectionNamesTheCollection) {
+  auto r = svc_->Promote("no-such-app", "release", "dep-0123", 100, "", "test", false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_NE(r.status().message().find("collection 'no-such-app'"), std::string::npos)
+      << r.status().message();
 }
 
 }  // namespace

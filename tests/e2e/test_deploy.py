@@ -202,6 +202,10 @@ class DeployTest(ServerTestCase):
         self.assertEqual(rc, 1)
         rc, d1, _ = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v1))
         d1 = d1.strip()
+        # A typo in the collection is named as that, not blamed on the deployment.
+        rc, _, err = self.cli("channels", "promote", "no-such-" + coll, "beta", d1)
+        self.assertEqual(rc, 1)
+        self.assertIn("collection 'no-such-%s' does not exist" % coll, err)
         rc, _, err = self.cli("channels", "promote", coll, "beta", d1, "--rollout", "0")
         self.assertEqual(rc, 1)
         rc, _, err = self.cli("channels", "promote", coll, "beta", d1, "--force")

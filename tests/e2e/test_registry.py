@@ -137,6 +137,7 @@ class RegisterCommandTest(ServerTestCase):
                 p = subprocess.run([ringo_bin(), "models", "register", os.path.join(d, "m." + ext), "--name", name,
                                     "--tracking-uri", self.server.url], capture_output=True, text=True)
                 self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertNotIn("warning", p.stderr)
                 self.assertIn("%s version %d" % (name, i + 1), p.stdout)
                 card = self.server.request("GET", "/api/ringo/v1/model-versions/coreml",
                                            query={"name": name, "version": str(i + 1)})
@@ -164,6 +165,22 @@ class RegisterCommandTest(ServerTestCase):
                             "--tracking-uri", self.server.url], capture_output=True, text=True)
         self.assertEqual(p.returncode, 1)
         self.assertIn("does not exist", p.stderr)
+
+
+    def test_register_a_file_that_is_not_core_ml_warns(self):
+        # Like MLflow, the registry takes any source; `models register` says it is no model.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "metrics.json")
+            with open(path, "w") as f:
+                f.write('{"accuracy": 0.97}')
+            name = unique("not-a-model")
+            p = subprocess.run([ringo_bin(), "models", "register", path, "--name", name,
+                                "--tracking-uri", self.server.url], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("%s version 1" % name, p.stdout)
+        self.assertIn("warning", p.stderr)
+        self.assertIn("'%s' is not a Core ML model" % path, p.stderr)
+        self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})
 
 
 if __name__ == "__main__":
