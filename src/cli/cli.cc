@@ -632,8 +632,8 @@ int Main(int argc, char** argv) {
         // Like MLflow, the registry takes any source; but one that is not a Core ML model can
         // be neither inspected nor deployed, which a user of this verb should hear about.
         if (!card.ok() && card.status().code() == Code::kNotFound) {
-          std::cerr << "ringo: warning: " << reg_name << " version " << version << " is registered, "
-                    << "but '" << reg_path << "' "
+          std::cerr << "ringo: warning: " << reg_name << " version " << version
+                    << " is registered, but '" << reg_path << "' "
                     << (local ? "is not a Core ML model (.mlmodel or .mlpackage)"
                               : "holds no Core ML model ringo can read")
                     << "; it cannot be inspected or deployed\n";

@@ -681,7 +681,8 @@ class PipelineRun {
     Json metrics = Json::array();
     auto flush = [&]() -> Status {
       if (metrics.empty()) return Status::Ok();
-      auto r = c.Post("/api/2.0/mlflow/runs/log-batch", Json{{"run_id", run_id}, {"metrics", metrics}});
+      auto r = c.Post("/api/2.0/mlflow/runs/log-batch",
+                      Json{{"run_id", run_id}, {"metrics", metrics}});
       metrics = Json::array();
       return r.ok() ? Status::Ok() : r.status();
     };

@@ -441,7 +441,8 @@ Result<int64_t> InsertVersion(Db& db, const ModelVersion& v) {
   ASSIGN_OR_RETURN(Stmt * q,
                    db.Prepare("INSERT INTO model_versions (name, version, creation_time, "
                               "last_updated_time, description, user_id, current_stage, "
-                              "source, run_id, run_link, status, coreml, sha256, tree_sha256, size) "
+                              "source, run_id, run_link, status, coreml, sha256, tree_sha256, "
+                              "size) "
                               "VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', ?, ?, ?, ?)"));
   {
     StmtGuard g(*q);
