@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "api/request.h"
 #include "common/json_writer.h"
+#include "common/util.h"
 
 namespace ringo::api {
 
@@ -464,11 +465,43 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string model, f.RequiredString("model"));
                ASSIGN_OR_RETURN(std::string version, f.RequiredString("version"));
-               ASSIGN_OR_RETURN(auto limit, f.Int64("max_results"));
-               ASSIGN_OR_RETURN(auto events, svc->Telemetry(model, version, limit.value_or(10000)));
+               ASSIGN_OR_RETURN(auto limit_opt, f.Int64("max_results"));
+               ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+               int64_t limit = limit_opt.value_or(10000);
+               if (limit < 1 || limit > 100000)
+                 return InvalidArgument("max_results must be between 1 and 100000");
+               int64_t after = 0;
+               if (token && !token->empty()) {
+                 auto n = ParseInt64(*token);
+                 if (!n || *n < 0) return InvalidArgument("invalid page_token '" + *token + "'");
+                 after = *n;
+               }
+               // One more than asked says whether another page follows: no silent cut.
+               ASSIGN_OR_RETURN(auto events, svc->Telemetry(model, version, after, limit + 1));
+               bool more = static_cast<int64_t>(events.size()) > limit;
+               if (more) events.resize(static_cast<size_t>(limit));
                json arr = json::array();
                for (const auto& e : events) arr.push_back(json::parse(e.value));
-               return Json({{"events", arr}});
+               json out = {{"events", arr}};
+               if (more) out["next_page_token"] = std::to_string(events.back().seq);
+               return Json(out);
+             }));
+  // Aggregates of every event of a version: what the telemetry page shows (true totals).
+  router.Add(Method::kGet, admin + "telemetry/summary", Access::kRead,
+             Sync([svc](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+               ASSIGN_OR_RETURN(std::string model, f.RequiredString("model"));
+               ASSIGN_OR_RETURN(std::string version, f.RequiredString("version"));
+               ASSIGN_OR_RETURN(auto device, f.String("device_class"));
+               ASSIGN_OR_RETURN(auto buckets, f.Int64("buckets"));
+               int64_t b = buckets.value_or(40);
+               if (b < 1 || b > 1000) return InvalidArgument("buckets must be between 1 and 1000");
+               ASSIGN_OR_RETURN(std::string body,
+                                svc->TelemetrySummary(model, version, device.value_or(""),
+                                                      static_cast<int>(b)));
+               Response r;
+               r.body = std::move(body);
+               return r;
              }));
 
   // ---- device API ----

@@ -15,7 +15,7 @@ namespace ringo::api {
 namespace {
 
 // Finds the Core ML model a version's source points at (a .mlmodel/.mlpackage, or a directory
-// holding one) in the artifact store and records its summary, sha256 and size. Sources outside
+// holding one) in the artifact store and records its summary, digest and size. Sources outside
 // the store (s3://, file:) are registered as they are, unread.
 Status DescribeCoreMLSource(store::Store* st, artifacts::LocalRepository* repo,
                             store::ModelVersion* v) {
@@ -40,7 +40,11 @@ Status DescribeCoreMLSource(store::Store* st, artifacts::LocalRepository* repo,
   coreml::Info info = coreml::Inspect(*model, model_path);
   v->coreml = coreml::InfoToJson(info);
   v->size = info.file_size;
-  ASSIGN_OR_RETURN(v->sha256, HashPath(model_path));
+  // One name per digest: a file's is its SHA-256; a package directory's is a tree hash.
+  std::error_code ec;
+  bool dir = std::filesystem::is_directory(model_path, ec);
+  ASSIGN_OR_RETURN(std::string digest, HashPath(model_path));
+  (dir ? v->tree_sha256 : v->sha256) = std::move(digest);
   return Status::Ok();
 }
 
@@ -313,7 +317,8 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
          st->DeleteModelVersionTag(name, version, key, RespondEmpty(res));
          return Status::Ok();
        }));
-  // What ringo read from a version's Core ML source (interface, spec version, size, sha256).
+  // What ringo read from a version's Core ML source (interface, spec version, size, and either
+  // the file's sha256 or the package directory's tree_sha256).
   router.Add(Method::kGet, "/api/ringo/v1/model-versions/coreml", Access::kRead,
              Sync([st, version_field](const Request& req) -> Result<Response> {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
@@ -326,8 +331,15 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
                }
                std::string body = "{\"name\":";
                AppendJsonString(&body, v.name);
-               body += ",\"version\":\"" + std::to_string(v.version) + "\",\"sha256\":";
-               AppendJsonString(&body, v.sha256);
+               body += ",\"version\":\"" + std::to_string(v.version) + "\"";
+               if (!v.sha256.empty()) {
+                 body += ",\"sha256\":";
+                 AppendJsonString(&body, v.sha256);
+               }
+               if (!v.tree_sha256.empty()) {
+                 body += ",\"tree_sha256\":";
+                 AppendJsonString(&body, v.tree_sha256);
+               }
                body += ",\"size\":" + std::to_string(v.size) + ",\"coreml\":" + v.coreml + "}";
                return JsonResponse(std::move(body));
              }));

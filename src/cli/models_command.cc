@@ -17,19 +17,32 @@ struct ModelsFlags {
 Status Register(client::Client& c, const Context& ctx, const ModelsFlags& f) {
   ASSIGN_OR_RETURN(Json v, c.RegisterModel(f.path, f.name, f.run_id));
   std::string version = v["model_version"].value("version", "");
+  auto card = c.Get("/api/ringo/v1/model-versions/coreml", {{"name", f.name}, {"version", version}});
   if (ctx.json) {
     std::cout << v.dump(2) << "\n";
-    return Status::Ok();
+  } else {
+    std::cout << f.name << " version " << version << "\n";
+    if (card.ok()) {
+      const Json& cm = (*card)["coreml"];
+      // A file's digest is its sha256; a package directory's is a tree hash, named so.
+      bool tree = (*card).contains("tree_sha256");
+      std::cout << "  Core ML " << cm.value("model_type", "") << ", spec "
+                << cm.value("specification_version", 0) << " (iOS " << cm.value("minimum_ios", "")
+                << "+), " << cm.value("weight_precision", "") << ", "
+                << (*card).value("size", int64_t{0}) << " bytes, "
+                << (tree ? "tree_sha256 " : "sha256 ")
+                << (*card).value(tree ? "tree_sha256" : "sha256", "") << "\n";
+    }
   }
-  std::cout << f.name << " version " << version << "\n";
-  auto card = c.Get("/api/ringo/v1/model-versions/coreml", {{"name", f.name}, {"version", version}});
-  if (card.ok()) {
-    const Json& cm = (*card)["coreml"];
-    std::cout << "  Core ML " << cm.value("model_type", "") << ", spec "
-              << cm.value("specification_version", 0) << " (iOS " << cm.value("minimum_ios", "")
-              << "+), " << cm.value("weight_precision", "") << ", "
-              << (*card).value("size", int64_t{0}) << " bytes, sha256 "
-              << (*card).value("sha256", "") << "\n";
+  // Like MLflow, the registry takes any source; but one that is not a Core ML model can be
+  // neither inspected nor deployed, which a user of this verb should hear about.
+  if (!card.ok() && card.status().code() == Code::kNotFound) {
+    bool local = f.path.rfind("runs:/", 0) != 0 && f.path.rfind("mlflow-artifacts:", 0) != 0;
+    std::cerr << "ringo: warning: " << f.name << " version " << version << " is registered, but '"
+              << f.path << "' "
+              << (local ? "is not a Core ML model (.mlmodel or .mlpackage)"
+                        : "holds no Core ML model ringo can read")
+              << "; it cannot be inspected or deployed\n";
   }
   return Status::Ok();
 }

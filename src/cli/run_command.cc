@@ -55,9 +55,15 @@ int Run(RunFlags& f) {
   auto result = pipeline::Run(ro);
   if (!result.ok()) return Fail(result.status());
   std::cout << "ringo: run " << result->run_id << " " << result->status << std::endl;
-  for (const auto& [step, state] : result->step_results) {
-    std::cout << "  " << step << ": " << state << " (run " << result->step_runs[step] << ")"
-              << std::endl;
+  // One line per step, in the order they ran: "  NAME: RESULT (run ID[, reusing ID])".
+  for (const pipeline::StepResult& step : result->steps) {
+    std::cout << "  " << step.name << ": " << step.result;
+    if (!step.run_id.empty()) {
+      std::cout << " (run " << step.run_id;
+      if (!step.reused_run_id.empty()) std::cout << ", reusing " << step.reused_run_id;
+      std::cout << ")";
+    }
+    std::cout << std::endl;
   }
   if (embedded) {
     std::cout << "ringo: see the runs with: ringo server --store " << f.store << std::endl;

@@ -52,6 +52,14 @@ void PrintRun(const Json& run) {
 }
 
 Status Search(client::Client& c, const Context& ctx, const RunsFlags& f) {
+  // runs/search answers an unknown experiment with no runs, as MLflow's does; a person asking
+  // for one experiment's runs wants to hear that it does not exist.
+  auto exp = c.Get("/api/2.0/mlflow/experiments/get", {{"experiment_id", f.experiment_id}});
+  if (!exp.ok()) {
+    if (exp.status().code() == Code::kNotFound)
+      return NotFound("experiment '" + f.experiment_id + "' not found");
+    return exp.status();
+  }
   Json body{{"experiment_ids", Json::array({f.experiment_id})}, {"max_results", f.max_results}};
   if (!f.filter.empty()) body["filter"] = f.filter;
   if (!f.order_by.empty()) body["order_by"] = f.order_by;

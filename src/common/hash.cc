@@ -64,7 +64,7 @@ Result<std::string> HashPath(const fs::path& path, const std::vector<std::string
   if (ec || !fs::exists(st)) return NotFound("'" + path.string() + "' does not exist");
   Sha256 h;
   if (fs::is_regular_file(st)) {
-    h.Update("file\n");
+    // Nothing but the content: a file's hash must match what every other tool prints for it.
     RETURN_IF_ERROR(HashFileInto(path, &h));
     return h.HexDigest();
   }

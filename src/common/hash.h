@@ -30,9 +30,11 @@ class Sha256 {
 
 std::string Sha256Hex(std::string_view data);
 
-// Hash of a file's content, or of a directory tree: every regular file's relative path and
-// content in sorted order, so equal trees hash equal wherever they are. Names in `skip` (at
-// any depth) are left out. kNotFound if the path does not exist.
+// The hash of a path, lowercase hex. For a regular file it is the file's SHA-256, exactly what
+// `shasum -a 256 FILE` prints. For a directory it is the tree hash (called `tree_sha256` wherever
+// it is shown): the SHA-256 over every regular file's relative path and content SHA-256 in
+// sorted order, so equal trees hash equal wherever they are; names in `skip` (at any depth) are
+// left out. kNotFound if the path does not exist, kInternal if it cannot be read.
 Result<std::string> HashPath(const std::filesystem::path& path,
                              const std::vector<std::string>& skip = {});
 

@@ -28,6 +28,9 @@ constexpr const char* kCollection = "collection";
 constexpr const char* kDeployment = "deployment";
 constexpr const char* kChannel = "channel";
 constexpr const char* kTelemetry = "telemetry";
+// The event types a device reports, in the order the UI shows them.
+const std::vector<std::string> kTelemetryKinds = {"downloaded", "compiled", "loaded", "failed",
+                                                  "prediction"};
 constexpr const char* kContract = "contract";
 constexpr const char* kWebhook = "webhook";
 
@@ -454,14 +457,18 @@ Result<Deployment> Service::CreateDeployment(const std::string& collection,
     ASSIGN_OR_RETURN(store::ModelVersion v, impl_->store->GetModelVersion(name, *number));
     ASSIGN_OR_RETURN(fs::path source, impl_->ResolveSource(v.source));
     RETURN_IF_ERROR(RefuseSymlinks(source));
-    // What ships must be what was registered: a file changed since (by anyone able to write
-    // artifacts) is refused, not delivered.
-    if (!v.sha256.empty()) {
+    // What ships must be what was registered: a file or package changed since (by anyone able
+    // to write artifacts) is refused, not delivered. A file is checked by its sha256, a package
+    // by its tree_sha256; versions registered before digests were recorded have neither.
+    std::error_code dir_ec;
+    const std::string& registered =
+        fs::is_directory(source, dir_ec) ? v.tree_sha256 : v.sha256;
+    if (!registered.empty()) {
       ASSIGN_OR_RETURN(std::string now, HashPath(source));
-      if (now != v.sha256) {
+      if (now != registered) {
         return FailedPrecondition("model '" + name + "' version " + it->second +
                                   " changed on disk since it was registered: content hash " +
-                                  now + " does not match the registered " + v.sha256 +
+                                  now + " does not match the registered " + registered +
                                   "; register the model again to deploy it");
       }
     }
@@ -662,6 +669,9 @@ Result<Channel> Service::Promote(const std::string& collection, const std::strin
     return InvalidArgument("rollout must be between 1 and 100 percent");
   if (force && reason.empty())
     return InvalidArgument("--force needs a --reason, which is recorded");
+  // The collection first: a typo in its name must be reported as that, not as a deployment
+  // that belongs elsewhere.
+  RETURN_IF_ERROR(GetCollection(collection).status());
   ASSIGN_OR_RETURN(Deployment d, GetDeployment(deployment_id));
   if (d.collection != collection) {
     return InvalidArgument("deployment '" + deployment_id + "' belongs to collection '" +
@@ -1003,8 +1013,6 @@ constexpr TelemetryStringField kTelemetryStrings[] = {
 };
 
 Result<json> CleanTelemetryEvent(const json& e, size_t index) {
-  static const std::vector<std::string> kEvents = {"downloaded", "compiled", "loaded", "failed",
-                                                   "prediction"};
   std::string where = "telemetry event " + std::to_string(index);
   if (!e.is_object()) return InvalidArgument(where + " is not an object");
   json out = json::object();
@@ -1026,7 +1034,7 @@ Result<json> CleanTelemetryEvent(const json& e, size_t index) {
     out[f.name] = std::move(v);
   }
   const std::string& event = out["event"].get_ref<const std::string&>();
-  if (std::find(kEvents.begin(), kEvents.end(), event) == kEvents.end()) {
+  if (std::find(kTelemetryKinds.begin(), kTelemetryKinds.end(), event) == kTelemetryKinds.end()) {
     return InvalidArgument(where + " has unknown event '" + event +
                            "' (downloaded, compiled, loaded, failed, prediction)");
   }
@@ -1038,7 +1046,7 @@ Result<json> CleanTelemetryEvent(const json& e, size_t index) {
     out["latency_ms"] = v;
   }
   if (auto it = e.find("time"); it != e.end() && !it->is_null()) {
-    if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0) {
       return InvalidArgument(where + ": time must be milliseconds since the epoch");
     }
     out["time"] = it->get<int64_t>();
@@ -1072,18 +1080,186 @@ Result<std::vector<TelemetryEvent>> ParseTelemetry(std::string_view body) {
 
 Status Service::RecordTelemetry(const std::string& events_json) {
   ASSIGN_OR_RETURN(std::vector<TelemetryEvent> events, ParseTelemetry(events_json));
-  for (TelemetryEvent& e : events) {
-    RETURN_IF_ERROR(store::Wait([&](store::Done done) {
+  if (events.empty()) return Status::Ok();
+  // The whole batch is queued at once (the store's one writer keeps the order and commits them
+  // together), then waited for: one round trip per request, not one per event.
+  struct Batch {
+    std::mutex mu;
+    size_t left = 0;
+    Status first;
+    store::Done done;
+  };
+  return store::Wait([&](store::Done done) {
+    auto batch = std::make_shared<Batch>();
+    batch->left = events.size();
+    batch->done = std::move(done);
+    for (TelemetryEvent& e : events) {
       impl_->store->AppendEvent(kTelemetry, e.model + "/" + e.version, std::move(e.json),
-                                std::move(done));
-    }));
-  }
-  return Status::Ok();
+                                [batch](Status s) {
+                                  std::unique_lock lock(batch->mu);
+                                  if (!s.ok() && batch->first.ok()) batch->first = s;
+                                  if (--batch->left > 0) return;
+                                  Status first = batch->first;
+                                  lock.unlock();
+                                  batch->done(first);
+                                });
+    }
+  });
 }
 
 Result<std::vector<store::Event>> Service::Telemetry(const std::string& model,
-                                                     const std::string& version, int64_t limit) {
-  return impl_->store->ListEvents(kTelemetry, model + "/" + version, 0, limit);
+                                                     const std::string& version,
+                                                     int64_t after_seq, int64_t limit) {
+  return impl_->store->ListEvents(kTelemetry, model + "/" + version, after_seq, limit);
+}
+
+namespace {
+
+// One telemetry event reduced to what the summary needs.
+struct Point {
+  int64_t time = 0;
+  int kind = 0;    // index into kTelemetryKinds
+  int device = 0;  // index into the device class list
+  double latency = 0;
+  bool has_latency = false;
+};
+
+// The value at quantile q of xs (sorted in place): xs[floor(q * n)], the same pick the UI made
+// when it computed these in the browser. Null for no values.
+json Quantile(std::vector<double>& xs, double q) {
+  if (xs.empty()) return nullptr;
+  std::sort(xs.begin(), xs.end());
+  size_t i = std::min(xs.size() - 1, static_cast<size_t>(q * static_cast<double>(xs.size())));
+  return xs[i];
+}
+
+}  // namespace
+
+Result<std::string> Service::TelemetrySummary(const std::string& model,
+                                              const std::string& version,
+                                              const std::string& device_class, int buckets) {
+  if (buckets < 1 || buckets > 1000) return InvalidArgument("buckets must be between 1 and 1000");
+  // Every event, in pages, reduced to a few numbers each: true totals whatever their number.
+  std::vector<std::string> devices;
+  std::map<std::string, int> device_index;
+  std::vector<Point> points;
+  std::vector<json> failures;  // kept sorted by time, newest first, at most kMaxFailures
+  constexpr size_t kMaxFailures = 20;
+  auto failure_newer = [](const json& a, const json& b) {
+    return a.value("time", int64_t{0}) > b.value("time", int64_t{0});
+  };
+  int64_t after = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(auto page, Telemetry(model, version, after, 5000));
+    if (page.empty()) break;
+    after = page.back().seq;
+    for (const store::Event& e : page) {
+      json j = json::parse(e.value, nullptr, false);
+      if (!j.is_object()) continue;
+      std::string kind = j.value("event", "");
+      auto k = std::find(kTelemetryKinds.begin(), kTelemetryKinds.end(), kind);
+      if (k == kTelemetryKinds.end()) continue;
+      std::string d = j.contains("device_class") && j["device_class"].is_string()
+                          ? j["device_class"].get<std::string>()
+                          : "";
+      if (d.empty()) d = "unknown";
+      auto [it, added] = device_index.emplace(d, static_cast<int>(devices.size()));
+      if (added) devices.push_back(d);
+      if (!device_class.empty() && d != device_class) continue;
+      Point p;
+      p.time = j.contains("time") && j["time"].is_number() ? j["time"].get<int64_t>() : e.time;
+      p.kind = static_cast<int>(k - kTelemetryKinds.begin());
+      p.device = it->second;
+      if (kind == "prediction" && j.contains("latency_ms") && j["latency_ms"].is_number()) {
+        p.latency = j["latency_ms"].get<double>();
+        p.has_latency = true;
+      }
+      points.push_back(p);
+      if (kind == "failed") {
+        j["time"] = p.time;
+        if (failures.size() < kMaxFailures || failure_newer(j, failures.back())) {
+          failures.insert(std::upper_bound(failures.begin(), failures.end(), j, failure_newer),
+                          std::move(j));
+          if (failures.size() > kMaxFailures) failures.pop_back();
+        }
+      }
+    }
+  }
+
+  json out = {{"model", model}, {"version", version}, {"total", points.size()}};
+  std::vector<std::string> sorted_devices = devices;
+  std::sort(sorted_devices.begin(), sorted_devices.end());
+  out["device_classes"] = sorted_devices;
+  out["latest_failures"] = failures;
+  if (points.empty()) {
+    out["devices"] = json::array();
+    return out.dump();
+  }
+  int64_t lo = points[0].time, hi = points[0].time;
+  for (const Point& p : points) {
+    lo = std::min(lo, p.time);
+    hi = std::max(hi, p.time);
+  }
+  out["first_time"] = lo;
+  out["last_time"] = hi;
+
+  // Per device class: counts of each event type and latency quantiles.
+  struct PerDevice {
+    std::vector<int64_t> counts = std::vector<int64_t>(kTelemetryKinds.size(), 0);
+    std::vector<double> latencies;
+  };
+  std::map<std::string, PerDevice> per_device;
+  for (const Point& p : points) {
+    PerDevice& pd = per_device[devices[p.device]];
+    ++pd.counts[p.kind];
+    if (p.has_latency) pd.latencies.push_back(p.latency);
+  }
+  json dev = json::array();
+  for (auto& [name, pd] : per_device) {
+    json counts = json::object();
+    for (size_t k = 0; k < kTelemetryKinds.size(); ++k) counts[kTelemetryKinds[k]] = pd.counts[k];
+    dev.push_back({{"device_class", name},
+                   {"counts", counts},
+                   {"p50_latency_ms", Quantile(pd.latencies, 0.5)},
+                   {"p95_latency_ms", Quantile(pd.latencies, 0.95)}});
+  }
+  out["devices"] = dev;
+
+  // Time buckets of at least a second each, at most `buckets` of them.
+  double width = std::max(1000.0, static_cast<double>(hi - lo) / buckets);
+  int n = std::max(1, std::min(buckets, static_cast<int>((hi - lo) / width) + 1));
+  auto at = [&](int64_t t) {
+    return std::min(n - 1, static_cast<int>(static_cast<double>(t - lo) / width));
+  };
+  std::vector<std::vector<int64_t>> counts(kTelemetryKinds.size());
+  std::map<std::string, std::vector<std::vector<double>>> lat;
+  for (const Point& p : points) {
+    int b = at(p.time);
+    if (counts[p.kind].empty()) counts[p.kind].assign(n, 0);
+    ++counts[p.kind][b];
+    if (p.has_latency) {
+      auto& v = lat[devices[p.device]];
+      if (v.empty()) v.resize(n);
+      v[b].push_back(p.latency);
+    }
+  }
+  json start = json::array();
+  for (int i = 0; i < n; ++i) start.push_back(lo + static_cast<int64_t>(i * width));
+  json by_kind = json::object();
+  for (size_t k = 0; k < kTelemetryKinds.size(); ++k) {
+    if (!counts[k].empty()) by_kind[kTelemetryKinds[k]] = counts[k];
+  }
+  json latency = json::object();
+  for (auto& [name, per_bucket] : lat) {
+    json v = json::array();
+    for (auto& xs : per_bucket) v.push_back(Quantile(xs, 0.5));
+    latency[name] = v;
+  }
+  out["buckets"] = {{"start", start},
+                    {"width_ms", static_cast<int64_t>(width)},
+                    {"counts", by_kind},
+                    {"latency_p50_ms", latency}};
+  return out.dump();
 }
 
 }  // namespace ringo::deploy

@@ -284,9 +284,25 @@ class Service {
   // Stores a batch of device events as ParseTelemetry reads them; kInvalidArgument naming the
   // first bad event (nothing of the batch is stored then).
   Status RecordTelemetry(const std::string& events_json);
-  // Events of a model version (all device classes), oldest first.
+  // Events of a model version (all device classes) in arrival order: at most `limit` of those
+  // after `after_seq` (0: from the first). Page with the last returned event's seq.
   Result<std::vector<store::Event>> Telemetry(const std::string& model, const std::string& version,
-                                              int64_t limit);
+                                              int64_t after_seq, int64_t limit);
+  // Aggregates over every event of a model version (of one device class when `device_class` is
+  // not empty; "unknown" names events without one), as a JSON object:
+  //   total                 events counted (true totals: nothing is sampled or capped)
+  //   device_classes        every device class of the version, whatever the filter
+  //   first_time, last_time event times (ms) of the oldest and newest event
+  //   devices               [{device_class, counts: {<event>: n for each event type},
+  //                           p50_latency_ms, p95_latency_ms (null without predictions)}]
+  //   buckets               {start: [ms], width_ms, counts: {<event>: [n per bucket]},
+  //                          latency_p50_ms: {<device_class>: [ms or null per bucket]}}
+  //                         at most `buckets` equal time buckets from first_time
+  //   latest_failures       the newest 20 "failed" events by event time, newest first
+  // Events are ordered by their own `time`, not by arrival. Reads every event of the version, so
+  // it costs time in proportion to their number. kInvalidArgument for buckets outside 1..1000.
+  Result<std::string> TelemetrySummary(const std::string& model, const std::string& version,
+                                       const std::string& device_class, int buckets);
 
   // Whether a device is in the rollout share of a channel (exposed for tests).
   static bool InRollout(const std::string& collection, const std::string& channel,

@@ -96,7 +96,9 @@ Response FileResponse(const Request& request, const std::string& path, std::stri
   r.file_length = size;
   r.headers.emplace_back("Accept-Ranges", "bytes");
   std::string_view range = request.Header("range");
-  if (range.empty()) return r;
+  // An empty file has no byte to select: RFC 9110 lets a server ignore Range, and the whole
+  // (empty) file in a 200 serves every reader better than a 416 for a file that exists.
+  if (range.empty() || size == 0) return r;
   // One range only: "bytes=a-b", "bytes=a-", "bytes=-n". Anything else is served whole, as
   // RFC 9110 allows a server to ignore Range.
   if (range.substr(0, 6) != "bytes=" || range.find(',') != std::string_view::npos) return r;
@@ -108,7 +110,7 @@ Response FileResponse(const Request& request, const std::string& path, std::stri
   if (first.empty()) {
     auto n = ParseInt64(last);
     if (!n || *n < 0) return r;
-    if (*n == 0 || size == 0) {
+    if (*n == 0) {
       Response e = JsonError(416, "INVALID_PARAMETER_VALUE", "range not satisfiable");
       e.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
       return e;

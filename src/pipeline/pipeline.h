@@ -27,6 +27,11 @@ struct EntryPoint {
 };
 
 // One step of ringo's `steps:` extension: a sub-project's entry point run as a nested run.
+// The step cache keys a step by what it runs and on what: its command and parameters with paths
+// inside the pipeline project spelled relative to the project (so another clone or a moved
+// checkout hits the same entries), the content hashes of its inputs, its upstream outputs and
+// its code. A cache hit is a new run that reuses the outputs, params and metrics of the run
+// that produced them.
 struct Step {
   std::string name;
   std::string project = ".";  // directory relative to the pipeline project
@@ -89,12 +94,19 @@ struct RunOptions {
   bool live_status = false;   // a terminal: redraw step states in place
 };
 
+// What became of one step of a pipeline run.
+struct StepResult {
+  std::string name;
+  std::string result;         // "ran" | "cached" | "failed" | "killed" | "skipped"
+  std::string run_id;         // the step's run; empty when it was skipped before it started
+  std::string reused_run_id;  // for "cached": the earlier run whose outputs it reuses
+};
+
 struct RunResult {
   std::string run_id;
-  std::string status;                            // FINISHED | FAILED | KILLED
-  std::map<std::string, std::string> step_runs;  // step -> run id
-  std::map<std::string, std::string>
-      step_results;  // step -> "ran" | "cached" | "failed" | "skipped"
+  std::string status;              // FINISHED | FAILED | KILLED
+  std::vector<StepResult> steps;   // in the order they started; steps never started last, in
+                                   // the order the project declares them
 };
 
 // Runs a project (its steps, or the one entry point), logging everything to the tracking

@@ -260,6 +260,7 @@ struct StepState {
   double seconds = 0;
   std::map<std::string, fs::path> outputs;
   std::map<std::string, std::string> output_hashes;
+  std::string reused_run_id;  // a cache hit: the run whose outputs, params and metrics it reuses
 };
 
 class PipelineRun {
@@ -270,7 +271,10 @@ class PipelineRun {
         options_(options),
         tracker_(std::move(tracker)),
         parent_(std::move(parent_run_id)),
-        params_(std::move(pipeline_params)) {}
+        params_(std::move(pipeline_params)) {
+    root_ = project_.dir.lexically_normal().string();
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  }
 
   Result<RunResult> Go() {
     ASSIGN_OR_RETURN(std::vector<std::vector<std::string>> levels, PlanSteps(project_));
@@ -278,7 +282,7 @@ class PipelineRun {
       StepState st;
       st.step = &s;
       for (const auto& o : s.outputs)
-        st.outputs[o] = project_.dir / ".ringo" / "outputs" / s.name / o;
+        st.outputs[o] = fs::path(root_) / ".ringo" / "outputs" / s.name / o;
       states_[s.name] = st;
     }
     for (const Step& s : project_.steps) {
@@ -305,6 +309,7 @@ class PipelineRun {
           if (!ready) continue;
           st.state = "running";
           st.started = std::chrono::steady_clock::now();
+          started_.push_back(s.name);
           ++running;
           threads.emplace_back([this, name = s.name] { RunStep(name); });
         }
@@ -328,12 +333,18 @@ class PipelineRun {
     RunResult result;
     result.run_id = parent_;
     bool killed = g_stop.load();
-    for (auto& [name, st] : states_) {
+    // The steps in the order they started, then those that never did, as declared.
+    std::vector<std::string> order = started_;
+    for (const Step& s : project_.steps) {
+      if (std::find(order.begin(), order.end(), s.name) == order.end()) order.push_back(s.name);
+    }
+    for (const std::string& name : order) {
+      StepState& st = states_[name];
       if (st.state == "waiting") st.state = "skipped";
       if (st.state == "killed") killed = true;
       if (st.state == "failed") failed = true;
-      result.step_runs[name] = st.run_id;
-      result.step_results[name] = st.state == "done" ? "ran" : st.state;
+      result.steps.push_back(
+          {name, st.state == "done" ? "ran" : st.state, st.run_id, st.reused_run_id});
     }
     result.status = killed ? "KILLED" : failed ? "FAILED" : "FINISHED";
     return result;
@@ -349,6 +360,37 @@ class PipelineRun {
       for (std::sregex_iterator it(t.begin(), t.end(), kRef), end; it != end; ++it)
         out.insert((*it)[1]);
     }
+    return out;
+  }
+
+  // `text` with every path inside the pipeline project spelled relative to it ("<root>/a/b"
+  // -> "a/b", "<root>" -> "."), so that cache keys and logged params are the same in every
+  // clone of the project. A match must start and end at a path boundary.
+  std::string Portable(const std::string& text) const {
+    auto path_char = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' ||
+             c == '-' || c == '~' || c == '+';
+    };
+    std::string out;
+    size_t from = 0;
+    for (size_t at = text.find(root_); at != std::string::npos; at = text.find(root_, at + 1)) {
+      size_t end = at + root_.size();
+      if (at < from || (at > 0 && path_char(text[at - 1]))) continue;
+      if (end < text.size() && text[end] == '/') {
+        out.append(text, from, at - from);
+        from = end + 1;
+      } else if (end == text.size() || !path_char(text[end])) {
+        out.append(text, from, at - from);
+        out += '.';
+        from = end;
+      }
+    }
+    out.append(text, from, std::string::npos);
+    return out;
+  }
+  std::map<std::string, std::string> Portable(const std::map<std::string, std::string>& m) const {
+    std::map<std::string, std::string> out;
+    for (const auto& [k, v] : m) out[k] = Portable(v);
     return out;
   }
 
@@ -481,11 +523,13 @@ class PipelineRun {
     std::string command = RenderCommand(ep->second, values, extra);
 
     // The cache key: what the step runs, with what, on which inputs, from which code.
+    // Paths inside the project count relative to it: a clone elsewhere computes the same key.
+    std::map<std::string, std::string> portable = Portable(values);
     Sha256 key;
-    key.Update("ringo-step-v1\n" + step->entry_point + "\n" + ep->second.command + "\n" + command +
-               "\n");
-    for (const auto& [k, v] : values) key.Update(k + "=" + v + "\n");
-    for (const auto& [k, v] : extra) key.Update(k + "=" + v + "\n");
+    key.Update("ringo-step-v2\n" + step->entry_point + "\n" + ep->second.command + "\n" +
+               Portable(command) + "\n");
+    for (const auto& [k, v] : portable) key.Update(k + "=" + v + "\n");
+    for (const auto& [k, v] : extra) key.Update(k + "=" + Portable(v) + "\n");
     for (const auto& in : step->inputs) {
       std::string resolved = in;
       if (in.rfind("steps.", 0) == 0 || in.rfind("{steps.", 0) == 0) {
@@ -537,6 +581,9 @@ class PipelineRun {
           hit_id = origin->second;
         }
         Status restored = RestoreOutputs(*c, name, hit_id, hit_tags);
+        // The run it reuses: its params and metrics are this run's too.
+        Result<Json> origin_run = restored.ok() ? c->GetRun(hit_id) : Result<Json>(restored);
+        if (!origin_run.ok()) restored = origin_run.status();
         if (restored.ok()) {
           tags.push_back({"ringo.cacheHit", hit_id});
           tags.push_back({"ringo.cacheKey", cache_key});
@@ -548,10 +595,11 @@ class PipelineRun {
           {
             std::lock_guard lock(mu_);
             states_[name].run_id = run_id;
+            states_[name].reused_run_id = hit_id;
           }
-          RETURN_IF_ERROR(LogParams(*c, run_id, values));
+          RETURN_IF_ERROR(CopyRunData(*c, *origin_run, run_id, portable));
           RETURN_IF_ERROR(EndRun(*c, run_id, "FINISHED"));
-          Log("step " + name + ": cache hit (run " + hit_id + ")");
+          Log("step " + name + ": cache hit (run " + run_id + " reuses run " + hit_id + ")");
           Finish(name, "cached");
           return Status::Ok();
         }
@@ -565,7 +613,7 @@ class PipelineRun {
       std::lock_guard lock(mu_);
       states_[name].run_id = run_id;
     }
-    RETURN_IF_ERROR(LogParams(*c, run_id, values));
+    RETURN_IF_ERROR(LogParams(*c, run_id, portable));
     std::map<std::string, fs::path> outputs;
     {
       std::lock_guard lock(mu_);
@@ -620,6 +668,34 @@ class PipelineRun {
     return Status::Ok();
   }
 
+  // A cache hit's run gets the params and the latest metric values of the run it reuses, so it
+  // reads like that run in tables and matches the same metric filters. The params this pipeline
+  // passes win over the origin's spelling of them (an older run may have logged absolute paths).
+  Status CopyRunData(client::Client& c, const Json& origin, const std::string& run_id,
+                     const std::map<std::string, std::string>& params) {
+    std::map<std::string, std::string> all = params;
+    Json data = origin.value("data", Json::object());
+    for (const Json& p : data.value("params", Json::array()))
+      all.emplace(p.value("key", ""), p.value("value", ""));
+    RETURN_IF_ERROR(LogParams(c, run_id, all));
+    Json metrics = Json::array();
+    auto flush = [&]() -> Status {
+      if (metrics.empty()) return Status::Ok();
+      auto r = c.Post("/api/2.0/mlflow/runs/log-batch",
+                      Json{{"run_id", run_id}, {"metrics", metrics}});
+      metrics = Json::array();
+      return r.ok() ? Status::Ok() : r.status();
+    };
+    for (const Json& m : data.value("metrics", Json::array())) {
+      metrics.push_back({{"key", m.value("key", "")},
+                         {"value", m.contains("value") ? m["value"] : Json(0)},
+                         {"timestamp", m.value("timestamp", int64_t{0})},
+                         {"step", m.value("step", int64_t{0})}});
+      if (metrics.size() == 1000) RETURN_IF_ERROR(flush());
+    }
+    return flush();
+  }
+
   // Outputs of a cache hit: kept when the local copy matches, else downloaded from the run.
   Status RestoreOutputs(client::Client& c, const std::string& name, const std::string& hit_id,
                         const std::map<std::string, std::string>& hit_tags) {
@@ -670,6 +746,8 @@ class PipelineRun {
   std::condition_variable cv_;
   std::map<std::string, StepState> states_;
   std::map<std::string, std::set<std::string>> deps_;
+  std::vector<std::string> started_;  // step names in the order they started
+  std::string root_;                  // the project directory, normalized, without a final '/'
   int drawn_lines_ = 0;
 };
 

@@ -441,8 +441,9 @@ Result<int64_t> InsertVersion(Db& db, const ModelVersion& v) {
   ASSIGN_OR_RETURN(Stmt * q,
                    db.Prepare("INSERT INTO model_versions (name, version, creation_time, "
                               "last_updated_time, description, user_id, current_stage, "
-                              "source, run_id, run_link, status, coreml, sha256, size) "
-                              "VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', ?, ?, ?)"));
+                              "source, run_id, run_link, status, coreml, sha256, tree_sha256, "
+                              "size) "
+                              "VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', ?, ?, ?, ?)"));
   {
     StmtGuard g(*q);
     g->Bind(1, v.name)
@@ -456,7 +457,8 @@ Result<int64_t> InsertVersion(Db& db, const ModelVersion& v) {
         .Bind(9, v.run_link)
         .Bind(10, v.coreml)
         .Bind(11, v.sha256)
-        .Bind(12, v.size);
+        .Bind(12, v.tree_sha256)
+        .Bind(13, v.size);
     RETURN_IF_ERROR(g->Exec());
   }
   for (const Tag& t : v.tags) RETURN_IF_ERROR(SetVersionTag(db, v.name, next, t));
@@ -470,7 +472,8 @@ Result<ModelVersion> LoadVersion(Db& db, const std::string& name, int64_t versio
     ASSIGN_OR_RETURN(Stmt * q,
                      db.Prepare("SELECT creation_time, last_updated_time, description, user_id, "
                                 "current_stage, source, run_id, run_link, status, coreml, "
-                                "sha256, size FROM model_versions WHERE name = ? AND version = ?"));
+                                "sha256, tree_sha256, size FROM model_versions WHERE name = ? AND "
+                                "version = ?"));
     StmtGuard g(*q);
     g->Bind(1, name).Bind(2, version);
     Status s;
@@ -492,7 +495,8 @@ Result<ModelVersion> LoadVersion(Db& db, const std::string& name, int64_t versio
     v.status = g->Text(8);
     v.coreml = g->Text(9);
     v.sha256 = g->Text(10);
-    v.size = g->Int(11);
+    v.tree_sha256 = g->Text(11);
+    v.size = g->Int(12);
   }
   Status s;
   {

@@ -171,7 +171,19 @@ CREATE TABLE events (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
+// Migration 4: a model version's digest named for what it is. `sha256` was a hash of "file\n"
+// plus the content for a file and a tree hash for a directory; now `sha256` is a file's real
+// SHA-256 and a directory's tree hash moves to `tree_sha256`. The old file hashes match no
+// other tool and cannot be recomputed in SQL, so they are cleared rather than kept mislabelled.
+constexpr const char* kMigration4 = R"sql(
+ALTER TABLE model_versions ADD COLUMN tree_sha256 TEXT NOT NULL DEFAULT '';
+UPDATE model_versions SET tree_sha256 = sha256
+  WHERE source LIKE '%.mlpackage' OR source LIKE '%.mlpackage/'
+     OR (coreml != '' AND json_extract(coreml, '$.model_type') = 'mlProgram');
+UPDATE model_versions SET sha256 = '';
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
 
 }  // namespace
 

@@ -161,9 +161,12 @@ struct ModelVersion {
   std::vector<Tag> tags;
   std::vector<std::string> aliases;
   // What ringo read from a Core ML source: inspect's JSON summary (empty when the source is not
-  // a Core ML model), the content's sha256 and its size in bytes.
+  // a Core ML model), its digest and its size in bytes. A single file (.mlmodel) has `sha256`,
+  // the file's SHA-256 as `shasum -a 256` prints it; a directory (.mlpackage) has `tree_sha256`,
+  // ringo's tree hash (common/hash.h HashPath). The other one is empty.
   std::string coreml;
   std::string sha256;
+  std::string tree_sha256;
   int64_t size = 0;
 };
 
@@ -296,7 +299,8 @@ class Store {
                                        Done done) = 0;
   virtual void DeleteRegisteredModelAlias(std::string name, std::string alias, Done done) = 0;
   // Creates the next version (1, 2, ...) of an existing model; `version` fields other than
-  // name/source/run_id/run_link/description/user_id/tags/coreml/sha256/size are ignored.
+  // name/source/run_id/run_link/description/user_id/tags/coreml/sha256/tree_sha256/size are
+  // ignored.
   virtual void CreateModelVersion(ModelVersion version, DoneWith<ModelVersion> done) = 0;
   virtual Result<ModelVersion> GetModelVersion(const std::string& name, int64_t version) = 0;
   virtual Result<ModelVersion> GetModelVersionByAlias(const std::string& name,

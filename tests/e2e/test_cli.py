@@ -98,6 +98,12 @@ class CliTest(ServerTestCase):
         self.assertEqual(rc, 1)
         self.assertIn("not found", err)
 
+    def test_runs_of_an_unknown_experiment_fail_naming_it(self):
+        for verb in ("list", "search"):
+            rc, out, err = self.cli("runs", verb, "--experiment-id", "987654")
+            self.assertEqual(rc, 1, (verb, out))
+            self.assertIn("experiment '987654' not found", err)
+
 
 class CliFailureTest(unittest.TestCase):
     def test_log_without_a_run_names_the_problem(self):

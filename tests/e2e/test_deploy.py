@@ -155,6 +155,26 @@ class DeployTest(ServerTestCase):
         self.assertEqual(self.cli("channels", "rollback", coll, "release", "--reason", "regression")[0], 0)
         self.assertEqual(set(self.simulate(coll, "release", 1000, "dev-").values()), {d1})
 
+    def test_one_sha256_for_a_model_file(self):
+        # The registry, `models register`, the deployment and the manifest name the same digest:
+        # the file's SHA-256, as `shasum -a 256` prints it.
+        with open(self.files["mlmodel"], "rb") as f:
+            want = hashlib.sha256(f.read()).hexdigest()
+        model = unique("sha")
+        rc, out, err = self.cli("models", "register", self.files["mlmodel"], "--name", model)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("sha256 " + want, out)
+        card = self.server.request("GET", "/api/ringo/v1/model-versions/coreml",
+                                   query={"name": model, "version": "1"}).json
+        self.assertEqual(card["sha256"], want)
+        coll = unique("sha-app")
+        self.assertEqual(self.cli("collections", "create", coll, "--model", model)[0], 0)
+        rc, dep, err = self.cli("deployments", "create", coll, "--model", model + "=1")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.cli("channels", "promote", coll, "release", dep.strip())[0], 0)
+        m = self.manifest(coll, "release", device_id="d1").json
+        self.assertEqual(m["models"][0]["sha256"], want)
+
     def test_telemetry_and_errors(self):
         model = unique("tm")
         v1 = self.register(model, "mlmodel")
@@ -182,6 +202,10 @@ class DeployTest(ServerTestCase):
         self.assertEqual(rc, 1)
         rc, d1, _ = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v1))
         d1 = d1.strip()
+        # A typo in the collection is named as that, not blamed on the deployment.
+        rc, _, err = self.cli("channels", "promote", "no-such-" + coll, "beta", d1)
+        self.assertEqual(rc, 1)
+        self.assertIn("collection 'no-such-%s' does not exist" % coll, err)
         rc, _, err = self.cli("channels", "promote", coll, "beta", d1, "--rollout", "0")
         self.assertEqual(rc, 1)
         rc, _, err = self.cli("channels", "promote", coll, "beta", d1, "--force")

@@ -1,5 +1,6 @@
 """The model registry through MLflow's REST API and `ringo models register`."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -136,12 +137,23 @@ class RegisterCommandTest(ServerTestCase):
                 p = subprocess.run([ringo_bin(), "models", "register", os.path.join(d, "m." + ext), "--name", name,
                                     "--tracking-uri", self.server.url], capture_output=True, text=True)
                 self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertNotIn("warning", p.stderr)
                 self.assertIn("%s version %d" % (name, i + 1), p.stdout)
-                self.assertIn("sha256", p.stdout)
                 card = self.server.request("GET", "/api/ringo/v1/model-versions/coreml",
                                            query={"name": name, "version": str(i + 1)})
                 self.assertEqual(card.status, 200, card)
-                self.assertEqual(len(card.json["sha256"]), 64)
+                if ext == "mlmodel":
+                    # A file's sha256 is the file's: what `shasum -a 256` prints.
+                    with open(os.path.join(d, "m.mlmodel"), "rb") as f:
+                        want = hashlib.sha256(f.read()).hexdigest()
+                    self.assertEqual(card.json["sha256"], want)
+                    self.assertNotIn("tree_sha256", card.json)
+                    self.assertIn("sha256 " + want, p.stdout)
+                else:
+                    # A directory has no sha256 of its own; its tree hash is named as such.
+                    self.assertNotIn("sha256", card.json)
+                    self.assertEqual(len(card.json["tree_sha256"]), 64)
+                    self.assertIn("tree_sha256 " + card.json["tree_sha256"], p.stdout)
                 self.assertEqual(card.json["coreml"]["model_type"], "neuralNetwork" if ext == "mlmodel" else "mlProgram")
                 v = self.ok("GET", "model-versions/get", query={"name": name, "version": str(i + 1)})["model_version"]
                 self.assertTrue(v["source"].endswith("/model/m." + ext), v["source"])
@@ -153,6 +165,22 @@ class RegisterCommandTest(ServerTestCase):
                             "--tracking-uri", self.server.url], capture_output=True, text=True)
         self.assertEqual(p.returncode, 1)
         self.assertIn("does not exist", p.stderr)
+
+
+    def test_register_a_file_that_is_not_core_ml_warns(self):
+        # Like MLflow, the registry takes any source; `models register` says it is no model.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "metrics.json")
+            with open(path, "w") as f:
+                f.write('{"accuracy": 0.97}')
+            name = unique("not-a-model")
+            p = subprocess.run([ringo_bin(), "models", "register", path, "--name", name,
+                                "--tracking-uri", self.server.url], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("%s version 1" % name, p.stdout)
+        self.assertIn("warning", p.stderr)
+        self.assertIn("'%s' is not a Core ML model" % path, p.stderr)
+        self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})
 
 
 if __name__ == "__main__":

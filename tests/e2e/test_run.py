@@ -38,9 +38,10 @@ print("probe says hello on stderr", file=sys.stderr)
 """
 
 # One pipeline step: appends {step, run id, parent} to the ledger ($LEDGER), reads its --in
-# directories and --src files, and writes a deterministic value.txt into --out.
+# directories and --src files, writes a deterministic value.txt into --out, and logs a param and
+# a metric of its own to its run.
 STEP = """\
-import argparse, json, os, sys, time
+import argparse, json, os, subprocess, sys, time
 p = argparse.ArgumentParser()
 p.add_argument("--name"); p.add_argument("--out"); p.add_argument("--fail", default="no")
 p.add_argument("--in", dest="inputs", action="append", default=[])
@@ -62,6 +63,8 @@ for s in a.src:
         parts.append(f.read())
 with open(os.path.join(a.out, "value.txt"), "w") as f:
     f.write("(" + " ".join(parts) + ")")
+for verb in (["param", "wrote", "value.txt"], ["metric", "length", str(len(" ".join(parts)))]):
+    subprocess.run([os.environ["RINGO_BIN"], "log"] + verb, check=True)
 print("step %s wrote %s" % (a.name, a.out))
 """
 
@@ -387,7 +390,8 @@ class PipelineTest(RunTestCase):
     def run_pipeline(self, root, *args):
         rc, stdout, stderr = self.ringo_run(root, *args)
         run_id, status = parse_result(stdout)
-        steps = dict(re.findall(r"^  (\S+): (\S+) \(run", stdout, re.M))
+        # In the order ringo prints them: the order the steps started.
+        steps = dict(re.findall(r"^  (\S+): (\S+)(?: \(run|$)", stdout, re.M))
         return rc, run_id, status, steps, stdout + stderr
 
     def step_runs(self, pipeline_run_id):
@@ -419,11 +423,13 @@ class PipelineTest(RunTestCase):
             self.assertEqual(stags["ringo.step"], name)
             self.assertNotIn("ringo.cacheHit", stags)
             self.assertIn("ringo.cacheKey", stags)
-        # b got a's output directory as a path, and read what a wrote there.
+        # b got a's output directory as a path, and read what a wrote there. Paths inside the
+        # project are logged relative to it, so that runs of two clones read the same.
         a_out = runs["a"][1]["out"]
-        self.assertTrue(os.path.isabs(a_out))
+        self.assertEqual(a_out, ".ringo/outputs/a/data")
         self.assertEqual(runs["b"][1]["inp"], a_out)
-        with open(os.path.join(runs["b"][1]["out"], "value.txt")) as f:
+        self.assertEqual(runs["a"][1]["wrote"], "value.txt", "the step's own param")
+        with open(os.path.join(root, runs["b"][1]["out"], "value.txt")) as f:
             self.assertEqual(f.read(), "(b 3 (a 2 input-v1))")
         # Outputs are artifacts of the step runs.
         a_id = runs["a"][0]["run_id"]
@@ -447,6 +453,8 @@ class PipelineTest(RunTestCase):
         self.assertEqual(rc, 1, out)
         self.assertEqual(status, "FAILED")
         self.assertEqual(steps, {"a": "ran", "b": "failed", "c": "skipped"})
+        self.assertRegex(out, r"(?m)^  c: skipped$", "a step that never started has no run")
+        self.assertNotIn("(run )", out)
         self.assertEqual(self.executed(), ["a", "b"], "c must not run after b failed")
         self.assertIn("step b fails on purpose", out)
         self.assertEqual(self.run_info(run_id)[0]["status"], "FAILED")
@@ -475,6 +483,41 @@ class PipelineTest(RunTestCase):
             self.assertEqual(tags["ringo.cacheHit"], first_runs[name][0]["run_id"], name)
             self.assertEqual(tags["mlflow.parentRunId"], second)
             self.assertEqual(params, first_runs[name][1])
+
+    def test_a_clone_in_another_directory_gets_every_step_from_the_cache(self):
+        root = self.write_pipeline()
+        clone_parent = tempfile.mkdtemp(prefix="ringo-run-clone-")
+        self.addCleanup(shutil.rmtree, clone_parent, True)
+        clone = os.path.join(clone_parent, "checkout", "pipe")
+        shutil.copytree(root, clone)
+        rc, first, _, steps, out = self.run_pipeline(root)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(list(steps.items()), [("a", "ran"), ("b", "ran"), ("c", "ran")],
+                         "the summary is in the order the steps ran")
+        first_runs = self.step_runs(first)
+        self.ledger_lines()
+        # The same project in another directory, against the same store: nothing runs.
+        rc, second, status, steps, out = self.run_pipeline(clone)
+        self.assertEqual((rc, status), (0, "FINISHED"), out)
+        self.assertEqual(list(steps.items()), [("a", "cached"), ("b", "cached"), ("c", "cached")], out)
+        self.assertEqual(self.executed(), [])
+        for name, (info, params, tags) in self.step_runs(second).items():
+            origin = first_runs[name]
+            self.assertEqual(tags["ringo.cacheHit"], origin[0]["run_id"], name)
+            self.assertIn("  %s: cached (run %s, reusing %s)" % (name, info["run_id"], origin[0]["run_id"]), out)
+            # A cached run reads like the run it reuses: its params (the pipeline's and the
+            # step's own) and its metrics.
+            self.assertEqual(params, origin[1], name)
+            self.assertEqual(kv(self.client.get_run(info["run_id"])["data"].get("metrics")),
+                             kv(self.client.get_run(origin[0]["run_id"])["data"].get("metrics")), name)
+            self.assertIn("length", kv(self.client.get_run(info["run_id"])["data"].get("metrics")))
+        # The clone's outputs were restored from the first run's artifacts.
+        with open(os.path.join(clone, ".ringo", "outputs", "b", "result", "value.txt")) as f:
+            self.assertEqual(f.read(), "(b 3 (a 2 input-v1))")
+        # A metric filter finds the cached runs too.
+        found = self.client.search_runs([self.experiment_id()],
+                                        "metrics.length > 0 and tags.`mlflow.parentRunId` = '%s'" % second)
+        self.assertEqual(len(found), 3)
 
     def test_changed_parameter_reruns_the_step_and_its_dependents_only(self):
         root = self.write_pipeline()

@@ -218,6 +218,8 @@ export const artifactUrl = (run: Run, path: string) =>
 export async function readArtifactText(run: Run, path: string, limit: number, signal?: AbortSignal) {
   const res = await fetch(artifactUrl(run, path), { headers: { Range: `bytes=0-${limit - 1}` }, signal });
   if (res.status === 404) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `artifact '${path}' not found`);
+  // A range past the end of an existing file: it is empty (servers answer `bytes */0`).
+  if (res.status === 416) return { text: '', truncated: false };
   if (!res.ok) throw new ApiError(res.status, 'HTTP_' + res.status, res.statusText);
   const text = await res.text();
   const range = res.headers.get('Content-Range');
@@ -252,11 +254,16 @@ export interface RegisteredModel {
   tags?: Tag[];
   aliases?: { alias: string; version: string }[];
 }
-/** /api/ringo/v1/model-versions/coreml: the version's file and its `inspect` summary. */
+/**
+ * /api/ringo/v1/model-versions/coreml: the version's file and its `inspect` summary. A file
+ * (.mlmodel) has `sha256`, the file's SHA-256; a directory (.mlpackage) has `tree_sha256`,
+ * ringo's hash of its files' names and contents.
+ */
 export interface CoreMLVersion {
   name: string;
   version: string;
-  sha256: string;
+  sha256?: string;
+  tree_sha256?: string;
   size: number;
   coreml: ModelCard;
 }
@@ -336,5 +343,20 @@ export const channelHistory = (collection: string, channel: string, signal?: Abo
   ringo<{ history?: ChannelEvent[] }>('channels/history', { collection, channel }, signal).then((r) => r.history ?? []);
 export const getDeployment = (id: string, signal?: AbortSignal) =>
   ringo<{ deployment: Deployment }>('deployments/get', { id }, signal).then((r) => r.deployment);
-export const telemetry = (model: string, version: string, signal?: AbortSignal) =>
-  ringo<{ events?: TelemetryEvent[] }>('telemetry', { model, version }, signal).then((r) => r.events ?? []);
+/** /api/ringo/v1/telemetry/summary: aggregates over every event of a version (true totals). */
+export interface TelemetrySummary {
+  total: number;
+  device_classes: string[];
+  first_time?: number;
+  last_time?: number;
+  devices: { device_class: string; counts: Record<string, number>; p50_latency_ms: number | null; p95_latency_ms: number | null }[];
+  buckets?: {
+    start: number[];
+    width_ms: number;
+    counts: Record<string, number[]>;
+    latency_p50_ms: Record<string, (number | null)[]>;
+  };
+  latest_failures: TelemetryEvent[]; // newest event time first
+}
+export const telemetrySummary = (model: string, version: string, deviceClass: string, signal?: AbortSignal) =>
+  ringo<TelemetrySummary>('telemetry/summary', { model, version, device_class: deviceClass || undefined }, signal);

@@ -3,7 +3,7 @@
 // Exit status 0 when every check passes.
 import { createServer } from 'node:http';
 import { artifactPath, client, launch, startRingo, startUi } from './lib.mjs';
-import { seed, seedDelivery } from './seed.mjs';
+import { seed, seedDelivery, seedSweeps } from './seed.mjs';
 
 const ringo = await startRingo();
 const ui = await startUi(ringo.url);
@@ -11,6 +11,7 @@ const browser = await launch();
 const data = await seed(ringo.url);
 const exp = data.experiment_id;
 const delivery = await seedDelivery(ringo.url, data);
+const sweeps = await seedSweeps(ringo.url);
 const go = async (page, hash) => {
   await page.goto(`${ui.url}/#${hash}`);
 };
@@ -90,6 +91,50 @@ await check('sorting asks the server (order_by) and reorders rows', async (page)
   await page.waitForFunction(() => document.querySelector('.vrow[data-run] .name a')?.textContent === 'baseline');
   await page.locator('.vhead button', { hasText: 'lr' }).click();
   await page.waitForFunction(() => document.querySelector('.vrow[data-run] .name a')?.textContent === 'lr-0.01');
+});
+
+/** The rows the table shows, as [top in px, run name], in DOM order. */
+const shownRows = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll('[data-testid=runs-table] .vrow[data-run]')].map((r) => [parseFloat(r.style.top), r.querySelector('.name a').textContent]),
+  );
+
+await check('grouped runs table: sort, then wheel-scroll, keeps the rows in view rendered and in order', async (page) => {
+  // What the table must show: runs by score, best first; children right under their parent.
+  const byScore = [...sweeps.runs].sort((a, b) => b.score - a.score);
+  const expected = [];
+  for (const r of byScore.filter((r) => !r.parent)) {
+    expected.push(r.name);
+    for (const c of byScore.filter((c) => c.parent === r.name)) expected.push(c.name);
+  }
+  await go(page, `/experiments/${sweeps.experiment_id}?cols=metrics.score`);
+  const table = page.getByTestId('runs-table');
+  await table.locator('.vrow[data-run]').first().waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid=run-count]')?.textContent?.trim() === '221 runs');
+  await page.locator('.vhead button', { hasText: 'score' }).click();
+  await page.waitForFunction(() => location.hash.includes('order='));
+  await page.waitForFunction((first) => document.querySelector('.vrow[data-run] .name a')?.textContent === first, expected[0]);
+  const box = await table.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  for (const [dy, what] of [[500, 'one wheel scroll'], [1500, 'further down'], [20000, 'to the end'], [-900, 'back up']]) {
+    await page.mouse.wheel(0, dy);
+    await page.waitForFunction(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))));
+    await page.waitForTimeout(100);
+    const { top, height } = await table.evaluate((el) => ({ top: el.scrollTop, height: el.clientHeight }));
+    expect(dy < 0 || top > 0, `${what}: the table scrolled`);
+    const rows = await shownRows(page);
+    // Every row slot in the viewport (the sticky header covers the first 30 px) is rendered,
+    // and holds the run the order says.
+    const first = Math.floor(top / 30);
+    const last = Math.min(expected.length - 1, Math.floor((top + height - 31) / 30));
+    for (let i = first; i <= last; i++) {
+      const row = rows.find(([t]) => t === i * 30);
+      expect(row, `${what}: row ${i} (of ${expected.length}) is rendered at scrollTop ${top}; rendered: ${rows.length}`);
+      expect(row[1] === expected[i], `${what}: row ${i} is ${expected[i]}, not ${row[1]}`);
+    }
+    expect(last - first >= 10, `${what}: a screenful of rows (${first}..${last})`);
+  }
+  expect((await shownRows(page)).length < 120, 'rows outside the view are not rendered');
 });
 
 await check('a bad filter shows the server error inline, a good one filters', async (page) => {
@@ -250,6 +295,8 @@ await check('model page deep link: versions, stage, aliases, Core ML summary, li
   await summary.waitFor();
   const s = await summary.innerText();
   expect(s.includes('neuralNetwork') && s.includes('MultiArray') && /sha256/.test(s), 'Core ML summary: ' + s.slice(0, 200));
+  // One sha256 for a model file: the file's own, here as on the channel page and in manifests.
+  expect(s.includes(`sha256\n${delivery.sha256}`) || s.includes(`sha256\t${delivery.sha256}`), 'the version shows the file\'s SHA-256: ' + s);
   await go(page, '/models/digits?version=1');
   const lineage = page.getByTestId('lineage-link');
   await lineage.waitFor();
@@ -285,6 +332,7 @@ await check('channel page deep link: history (who, when, why, from → to) and t
   const cur = await page.getByTestId('deployment-current').innerText();
   expect(cur.includes('digits') && cur.includes('v2') && cur.includes('50%'), 'current deployment models: ' + cur);
   expect((await page.getByTestId('deployment-previous').innerText()).includes('v1'), 'previous deployment serves the rest');
+  expect((await page.getByTestId('deployment-current').locator('td.mono').getAttribute('title')) === delivery.sha256, 'the deployment names the same sha256 as the registry');
   await go(page, '/deployments/app/nope');
   await page.getByRole('alert').waitFor();
 });
@@ -306,6 +354,87 @@ await check('telemetry charts per version and device class', async (page) => {
   await page.locator('[data-testid=latency-chart] canvas').waitFor();
   await go(page, '/telemetry?model=digits&version=9');
   await page.getByText('No telemetry yet').waitFor();
+});
+
+await check('telemetry past 10,000 events: true totals, a late failure, failures by event time', async (page) => {
+  // 15,478 events for one version: predictions from two device classes over four hours, then
+  // three failures posted in an order unlike the order they happened in.
+  const t0 = Date.now() - 4 * 3600_000;
+  const post = async (events) => {
+    const res = await fetch(`${ringo.url}/api/deploy/v1/telemetry`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(events) });
+    expect(res.ok, `POST telemetry: ${res.status}`);
+  };
+  const devices = { 'iPhone15,2': 10_000, 'iPad13,4': 5_475 };
+  for (const [device_class, n] of Object.entries(devices))
+    for (let s = 0; s < n; s += 1000) {
+      const batch = [];
+      for (let i = s; i < Math.min(n, s + 1000); i++)
+        batch.push({ event: 'prediction', model: 'busy', version: '4', device_class, latency_ms: 2 + (i % 7), time: t0 + i * 1000 });
+      await post(batch);
+    }
+  const fail = (error, minutes) => ({ event: 'failed', model: 'busy', version: '4', device_class: 'iPhone15,2', error, time: t0 + minutes * 60_000 });
+  await post([fail('middle: load failed', 100)]);
+  await post([fail('newest: compile out of memory', 230)]);
+  await post([fail('oldest, reported late: download cut', 10)]);
+  await go(page, '/telemetry?model=busy&version=4');
+  const total = page.locator('[data-testid=events-chart] figcaption');
+  await total.waitFor();
+  expect((await total.innerText()).includes('15478 events'), 'every event counted: ' + (await total.innerText()));
+  const phone = await page.locator('[data-testid=telemetry-summary] tr[data-device="iPhone15,2"]').innerText();
+  expect(/\b10000\b/.test(phone) && /\b3\b/.test(phone), 'iPhone15,2: 10000 predictions, 3 failures: ' + phone);
+  const pad = await page.locator('[data-testid=telemetry-summary] tr[data-device="iPad13,4"]').innerText();
+  expect(/\b5475\b/.test(pad), 'iPad13,4: 5475 predictions: ' + pad);
+  const failures = await page.locator('[data-testid=latest-failures] tr').allInnerTexts();
+  expect(failures.length === 3, 'three failures: ' + failures.join(' | '));
+  expect(failures[0].includes('newest') && failures[1].includes('middle') && failures[2].includes('oldest'), 'newest event first: ' + failures.join(' | '));
+  await page.getByRole('button', { name: 'iPad13,4' }).click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=events-chart] figcaption')?.textContent?.includes('5475 events'));
+  expect((await page.locator('[data-testid=latest-failures]').count()) === 0, 'no failures on the iPad');
+});
+
+await check('a step run with an empty stderr.txt shows its stdout and an empty stderr', async (page) => {
+  const api = client(ringo.url);
+  const { run } = await api.post('runs/create', { experiment_id: exp, run_name: 'quiet-step', start_time: Date.now() });
+  await api.put(artifactPath(run, 'logs/stdout.txt'), 'step wrote 3 files\n');
+  await api.put(artifactPath(run, 'logs/stderr.txt'), '');
+  await go(page, `/runs/${run.info.run_id}`);
+  const out = page.getByTestId('log-stdout.txt');
+  await out.waitFor();
+  expect((await out.innerText()).includes('step wrote 3 files'), 'stdout shown');
+  const err = page.getByTestId('log-stderr.txt');
+  await err.waitFor();
+  expect((await err.innerText()).trim() === '(empty)', 'stderr is shown as empty: ' + (await err.innerText()));
+  expect((await page.getByText('Something went wrong').count()) === 0, 'no error panel');
+  // The server side: a Range request on the empty file is answered with the (empty) file.
+  const res = await fetch(ringo.url + '/api/2.0/mlflow-artifacts/artifacts/' + artifactPath(run, 'logs/stderr.txt'), { headers: { Range: 'bytes=0-1023' } });
+  expect(res.status === 200 && (await res.text()) === '', `Range on an empty file: ${res.status}`);
+});
+
+await check('artifact pages of two runs, through back and forward, each show their own tree', async (page) => {
+  const api = client(ringo.url);
+  await api.put(artifactPath(data.child1, 'only-in-lr-0.01.txt'), 'child artifact');
+  const a = `/runs/${data.baseline.info.run_id}/artifacts`;
+  const b = `/runs/${data.child1.info.run_id}/artifacts`;
+  const tree = page.getByTestId('artifact-tree');
+  const shows = async (name, has, hasNot) => {
+    await page.locator('.crumbs', { hasText: name }).waitFor();
+    await tree.getByText(has).waitFor();
+    // Give any listing of the other run still in flight the time to land where it should not.
+    await page.waitForTimeout(300);
+    const t = await tree.innerText();
+    expect(t.includes(has) && !t.includes(hasNot), `${name}'s tree: ${t.replace(/\s+/g, ' ')}`);
+  };
+  await go(page, `${a}/notes.txt`);
+  await shows('baseline', 'config.json', 'only-in-lr-0.01.txt');
+  await go(page, b);
+  await shows('lr-0.01', 'only-in-lr-0.01.txt', 'config.json');
+  await page.goBack();
+  await shows('baseline', 'config.json', 'only-in-lr-0.01.txt');
+  await page.goForward();
+  await shows('lr-0.01', 'only-in-lr-0.01.txt', 'config.json');
+  // A pasted link to the other run's file.
+  await go(page, `${a}/params.yaml`);
+  await shows('baseline', 'params.yaml', 'only-in-lr-0.01.txt');
 });
 
 await check('empty and missing states are designed, not blank', async (page) => {

@@ -2,6 +2,7 @@
 // children, a baseline run with artifacts (text, JSON, YAML, CSV, PNG, logs, a Core ML model),
 // and an empty experiment.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,5 +115,36 @@ export async function seedDelivery(base, d) {
   }
   const res = await fetch(`${base}/api/deploy/v1/telemetry`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(events) });
   if (!res.ok) throw new Error(`POST telemetry: ${res.status} ${await res.text()}`);
-  return { dep1, dep2, events: events.length };
+  return { dep1, dep2, events: events.length, sha256: createHash('sha256').update(model).digest('hex') };
+}
+
+/**
+ * An experiment shaped like a hyper-parameter search: 20 sweeps of 9 nested trials each plus
+ * 21 runs of their own, 221 runs in all (more than the table shows at once, fewer than a page).
+ * Every run has a distinct `score`. Returns the experiment id and each run's name, score and
+ * parent name.
+ */
+export async function seedSweeps(base) {
+  const api = client(base);
+  const { experiment_id } = await api.post('experiments/create', { name: 'sweeps' });
+  const t0 = Date.now() - 7200_000;
+  const runs = [];
+  let n = 0;
+  async function make(name, parentId, parentName) {
+    const tags = parentId ? [{ key: 'mlflow.parentRunId', value: parentId }] : [];
+    const { run } = await api.post('runs/create', { experiment_id, run_name: name, start_time: t0 + n * 1000, tags });
+    const score = ((n * 37) % 221) / 221; // distinct, and not in creation order
+    n++;
+    await api.post('runs/log-batch', { run_id: run.info.run_id, metrics: [{ key: 'score', value: score, timestamp: t0, step: 0 }] });
+    await api.post('runs/update', { run_id: run.info.run_id, status: 'FINISHED', end_time: t0 + n * 1000 + 60_000 });
+    runs.push({ id: run.info.run_id, name, score, parent: parentName });
+    return run.info.run_id;
+  }
+  for (let s = 0; s < 20; s++) {
+    const name = `sweep-${String(s).padStart(2, '0')}`;
+    const id = await make(name);
+    for (let t = 0; t < 9; t++) await make(`${name}-trial-${t}`, id, name);
+  }
+  for (let i = 0; i < 21; i++) await make(`single-${String(i).padStart(2, '0')}`);
+  return { experiment_id, runs };
 }

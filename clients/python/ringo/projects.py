@@ -92,7 +92,8 @@ def run(uri, entry_point="main", parameters=None, experiment_name=None, experime
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
     run_id = status = None
     steps = {}
-    step_line = re.compile(r"^  (\S+): (\S+) \(run (\S*)\)$")
+    # "  NAME: RESULT (run ID)", "  NAME: cached (run ID, reusing ID)" or "  NAME: skipped".
+    step_line = re.compile(r"^  (\S+): (\S+)(?: \(run ([^,\s)]*)(?:, reusing \S+)?\))?$")
     try:
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -104,7 +105,7 @@ def run(uri, entry_point="main", parameters=None, experiment_name=None, experime
                 continue
             m = step_line.match(line)
             if m and run_id is not None:
-                steps[m.group(1)] = (m.group(2), m.group(3))
+                steps[m.group(1)] = (m.group(2), m.group(3) or "")
         sys.stdout.flush()
         rc = proc.wait()
     except BaseException:

@@ -24,9 +24,13 @@ function kindOf(path: string): Kind {
 
 export function ArtifactsPage({ route, runId, path }: { route: Route; runId: string; path: string }) {
   const [load, reload] = useLoad((s) => getRun(runId, s), [runId]);
+  // useLoad keeps the last run while the next one loads (back/forward, a pasted link): never
+  // show that run under this URL, and give each run a browser of its own, so no listing of one
+  // run's tree outlives the move to another.
+  const current = load.state === 'ok' && load.data.info.run_id !== runId ? ({ state: 'loading' } as const) : load;
   return (
     <section class="page">
-      <Loaded load={load} what="run" retry={reload}>
+      <Loaded load={current} what="run" retry={reload}>
         {(run) => (
           <>
             <div class="page-head">
@@ -38,7 +42,7 @@ export function ArtifactsPage({ route, runId, path }: { route: Route; runId: str
                 <h1>Artifacts</h1>
               </div>
             </div>
-            <Browser run={run} selected={path} />
+            <Browser key={run.info.run_id} run={run} selected={path} />
           </>
         )}
       </Loaded>

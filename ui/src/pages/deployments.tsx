@@ -182,7 +182,7 @@ function DeploymentPanel({ deployment: d, role, channel }: { deployment: Deploym
             <th>Version</th>
             <th>Format</th>
             <th>Size</th>
-            <th>sha256</th>
+            <th title="SHA-256 of the file devices download (for an .mlpackage, its tar)">sha256</th>
             <th>Telemetry</th>
           </tr>
         </thead>

@@ -220,7 +220,7 @@ function CoreMLSummary({ name, version }: { name: string; version: string }) {
       return <Empty title="Not a Core ML model">This version's source is not a .mlmodel or .mlpackage, so there is no Core ML summary.</Empty>;
     return <ErrorBox error={load.error} retry={reload} />;
   }
-  const { coreml: m, sha256, size } = load.data;
+  const { coreml: m, sha256, tree_sha256, size } = load.data;
   return (
     <div data-testid="coreml-summary">
       <h3>Core ML</h3>
@@ -240,8 +240,18 @@ function CoreMLSummary({ name, version }: { name: string; version: string }) {
         <dd>{m.weight_precision ?? '—'}</dd>
         <dt>Size</dt>
         <dd>{formatBytes(size)}</dd>
-        <dt>sha256</dt>
-        <dd class="mono">{sha256}</dd>
+        {sha256 && (
+          <>
+            <dt title="The file's SHA-256, as shasum -a 256 prints it">sha256</dt>
+            <dd class="mono" data-testid="version-sha256">{sha256}</dd>
+          </>
+        )}
+        {tree_sha256 && (
+          <>
+            <dt title="A hash of the package's file names and contents (a directory has no sha256 of its own)">tree_sha256</dt>
+            <dd class="mono" data-testid="version-tree-sha256">{tree_sha256}</dd>
+          </>
+        )}
         {!!m.class_labels?.length && (
           <>
             <dt>Class labels</dt>

@@ -11,10 +11,12 @@ const noteTag = 'mlflow.note.content';
 
 export function RunPage({ route, runId }: { route: Route; runId: string }) {
   const [load, reload] = useLoad((s) => getRun(runId, s), [runId]);
+  // The previous run stays in `load` while this one loads; it must not be shown under this URL.
+  const current = load.state === 'ok' && load.data.info.run_id !== runId ? ({ state: 'loading' } as const) : load;
   return (
     <section class="page">
-      <Loaded load={load} what="run" retry={reload}>
-        {(run) => <RunView route={route} run={run} />}
+      <Loaded load={current} what="run" retry={reload}>
+        {(run) => <RunView key={run.info.run_id} route={route} run={run} />}
       </Loaded>
     </section>
   );
@@ -225,7 +227,7 @@ function Datasets({ run }: { run: Run }) {
 
 const logLimit = 256 * 1024;
 
-/** logs/stdout.txt and logs/stderr.txt, when the run has them. */
+/** logs/stdout.txt and logs/stderr.txt, when the run has them; each loads (or fails) alone. */
 function Logs({ run }: { run: Run }) {
   const [load] = useLoad(
     async (s) => {
@@ -236,8 +238,7 @@ function Logs({ run }: { run: Run }) {
         if (e instanceof ApiError && e.status === 404) return [];
         throw e;
       }
-      const names = ['stdout.txt', 'stderr.txt'].filter((n) => files.some((f) => f.path.replace(/^.*\//, '') === n));
-      return Promise.all(names.map(async (n) => ({ name: n, ...(await readArtifactText(run, `logs/${n}`, logLimit, s)) })));
+      return ['stdout.txt', 'stderr.txt'].filter((n) => files.some((f) => f.path.replace(/^.*\//, '') === n));
     },
     [run.info.run_id],
   );
@@ -246,19 +247,26 @@ function Logs({ run }: { run: Run }) {
     <div class="panel">
       <h2>Logs</h2>
       <Loaded load={load} what="logs">
-        {(logs) =>
-          logs.map((l) => (
-            <details open>
-              <summary class="mono">logs/{l.name}</summary>
-              <pre class="log" data-testid={`log-${l.name}`}>
-                {l.text || '(empty)'}
-                {l.truncated && `\n… cut at ${formatBytes(logLimit)}; download the whole file from the artifacts.`}
-              </pre>
-            </details>
-          ))
-        }
+        {(names) => names.map((n) => <LogFile key={`${run.info.run_id}/${n}`} run={run} name={n} />)}
       </Loaded>
     </div>
+  );
+}
+
+function LogFile({ run, name }: { run: Run; name: string }) {
+  const [load, reload] = useLoad((s) => readArtifactText(run, `logs/${name}`, logLimit, s), [run.info.run_id, name]);
+  return (
+    <details open>
+      <summary class="mono">logs/{name}</summary>
+      <Loaded load={load} what={name} retry={reload}>
+        {(l) => (
+          <pre class="log" data-testid={`log-${name}`}>
+            {l.text || '(empty)'}
+            {l.truncated && `\n… cut at ${formatBytes(logLimit)}; download the whole file from the artifacts.`}
+          </pre>
+        )}
+      </Loaded>
+    </details>
   );
 }
 

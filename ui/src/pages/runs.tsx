@@ -140,18 +140,22 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
       return n;
     });
 
-  // Virtualization: only the rows in view (plus overscan) exist in the DOM.
-  const body = useRef<HTMLDivElement>(null);
+  // Virtualization: only the rows in view (plus overscan) exist in the DOM. The scroller is held
+  // in state through a callback ref: the table is a new element after every reload (a sort, a
+  // filter), and a listener left on the old, detached one would measure it as 0 px high and
+  // never hear the new one scroll, leaving an empty or a 12-row table.
+  const [body, setBody] = useState<HTMLDivElement | null>(null);
   const [view, setView] = useState({ top: 0, height: 800 });
   useEffect(() => {
-    const el = body.current;
+    const el = body;
     if (!el) return;
     let frame = 0;
+    const measure = () => setView({ top: el.scrollTop, height: el.clientHeight });
     const on = () => {
       cancelAnimationFrame(frame);
-      frame = requestAnimationFrame(() => setView({ top: el.scrollTop, height: el.clientHeight }));
+      frame = requestAnimationFrame(measure);
     };
-    on();
+    measure();
     el.addEventListener('scroll', on, { passive: true });
     const ro = new ResizeObserver(on);
     ro.observe(el);
@@ -160,7 +164,7 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
       ro.disconnect();
       cancelAnimationFrame(frame);
     };
-  }, [body.current]);
+  }, [body]);
   const from = Math.max(0, Math.floor(view.top / rowHeight) - overscan);
   const to = Math.min(rows.length, Math.ceil((view.top + view.height) / rowHeight) + overscan);
   useEffect(() => {
@@ -234,7 +238,7 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
         </Empty>
       )}
       {runs.length > 0 && (
-        <div class="vtable" ref={body} data-testid="runs-table">
+        <div class="vtable" ref={setBody} data-testid="runs-table">
           <div class="vrow vhead" style={{ gridTemplateColumns: template }}>
             <span />
             <button type="button" onClick={() => sortBy('attributes.run_name')}>

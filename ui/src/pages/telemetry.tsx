@@ -1,39 +1,25 @@
 // Device telemetry of one model version: counts of events by type over time and prediction
 // latency per device class (uPlot), with a per-device-class summary. Filter by device class.
+// The server aggregates every event (telemetry/summary), so counts are true totals however
+// many events a version has.
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
-import { telemetry, type TelemetryEvent } from '../api';
+import { telemetrySummary, type TelemetrySummary } from '../api';
 import { runColor } from '../chart';
 import { href, setQuery, type Route } from '../route';
 import { Empty, formatNumber, formatTime, Loaded, useLoad } from '../ui';
 
 const kinds = ['downloaded', 'compiled', 'loaded', 'failed', 'prediction'];
 const kindColor: Record<string, string> = { downloaded: '#3b82f6', compiled: '#8b5cf6', loaded: '#10b981', failed: '#ef4444', prediction: '#f59e0b' };
-const BUCKETS = 40;
-
-function quantile(xs: number[], q: number) {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
-
-/** Buckets the events' times: the bucket start (seconds) of each and a bucketing function. */
-function timeBuckets(events: TelemetryEvent[]) {
-  const ts = events.map((e) => e.time);
-  const lo = Math.min(...ts);
-  const hi = Math.max(...ts);
-  const width = Math.max(1000, (hi - lo) / BUCKETS);
-  const n = Math.max(1, Math.min(BUCKETS, Math.floor((hi - lo) / width) + 1));
-  const xs = Array.from({ length: n }, (_, i) => (lo + i * width) / 1000);
-  const at = (t: number) => Math.min(n - 1, Math.floor((t - lo) / width));
-  return { xs, at, n };
-}
 
 export function TelemetryPage({ route }: { route: Route }) {
   const model = route.query.get('model') ?? '';
   const version = route.query.get('version') ?? '';
   const device = route.query.get('device') ?? '';
-  const [load, reload] = useLoad((s) => (model && version ? telemetry(model, version, s) : Promise.resolve([])), [model, version]);
+  const [load, reload] = useLoad(
+    (s) => (model && version ? telemetrySummary(model, version, device, s) : Promise.resolve(undefined)),
+    [model, version, device],
+  );
   return (
     <section class="page">
       <div class="page-head">
@@ -52,10 +38,8 @@ export function TelemetryPage({ route }: { route: Route }) {
         </Empty>
       ) : (
         <Loaded load={load} what="telemetry" retry={reload}>
-          {(all) => {
-            const devices = [...new Set(all.map((e) => e.device_class || 'unknown'))].sort();
-            const events = device ? all.filter((e) => (e.device_class || 'unknown') === device) : all;
-            if (!all.length)
+          {(sum) => {
+            if (!sum || !sum.device_classes.length)
               return (
                 <Empty title="No telemetry yet">
                   Devices report to <code>POST /api/deploy/v1/telemetry</code> once this version ships on a channel.
@@ -67,32 +51,35 @@ export function TelemetryPage({ route }: { route: Route }) {
                   <button type="button" class={`chip${device ? '' : ' on'}`} onClick={() => setQuery(route, { device: undefined })}>
                     all devices
                   </button>
-                  {devices.map((d) => (
+                  {sum.device_classes.map((d) => (
                     <button type="button" class={`chip${d === device ? ' on' : ''}`} onClick={() => setQuery(route, { device: d })}>
                       {d}
                     </button>
                   ))}
                 </div>
-                <Summary events={events} />
+                <Summary sum={sum} />
                 <div class="chart-grid">
                   <figure class="chart" data-testid="events-chart">
                     <figcaption>
-                      <strong>Events by type</strong> <span class="hint">· {events.length} events, {formatTime(Math.min(...events.map((e) => e.time)))} to {formatTime(Math.max(...events.map((e) => e.time)))}</span>
+                      <strong>Events by type</strong>{' '}
+                      <span class="hint" data-testid="events-total">
+                        · {sum.total} events, {formatTime(sum.first_time)} to {formatTime(sum.last_time)}
+                      </span>
                     </figcaption>
-                    <EventsChart events={events} />
+                    {sum.buckets && <EventsChart sum={sum} />}
                   </figure>
                   <figure class="chart" data-testid="latency-chart">
                     <figcaption>
                       <strong>Prediction latency (median, ms) by device class</strong>
                     </figcaption>
-                    {events.some((e) => e.event === 'prediction' && e.latency_ms !== undefined) ? (
-                      <LatencyChart events={events} />
+                    {sum.buckets && Object.keys(sum.buckets.latency_p50_ms).length ? (
+                      <LatencyChart sum={sum} />
                     ) : (
                       <Empty title="No predictions with a latency" />
                     )}
                   </figure>
                 </div>
-                <Failures events={events} />
+                <Failures sum={sum} />
               </>
             );
           }}
@@ -102,12 +89,7 @@ export function TelemetryPage({ route }: { route: Route }) {
   );
 }
 
-function Summary({ events }: { events: TelemetryEvent[] }) {
-  const by = new Map<string, TelemetryEvent[]>();
-  for (const e of events) {
-    const k = e.device_class || 'unknown';
-    by.set(k, [...(by.get(k) ?? []), e]);
-  }
+function Summary({ sum }: { sum: TelemetrySummary }) {
   return (
     <table class="grid" data-testid="telemetry-summary">
       <thead>
@@ -121,37 +103,30 @@ function Summary({ events }: { events: TelemetryEvent[] }) {
         </tr>
       </thead>
       <tbody>
-        {[...by.entries()]
-          .sort((a, b) => a[0].localeCompare(b[0]))
-          .map(([d, es]) => {
-            const lat = es.filter((e) => e.event === 'prediction' && e.latency_ms !== undefined).map((e) => e.latency_ms!);
-            const p50 = quantile(lat, 0.5);
-            const p95 = quantile(lat, 0.95);
-            return (
-              <tr data-device={d}>
-                <td class="mono">{d}</td>
-                {kinds.map((k) => (
-                  <td class={`num${k === 'failed' && es.some((e) => e.event === k) ? ' inline-error' : ''}`}>{es.filter((e) => e.event === k).length}</td>
-                ))}
-                <td class="num">{p50 === null ? '—' : `${formatNumber(p50)} ms`}</td>
-                <td class="num">{p95 === null ? '—' : `${formatNumber(p95)} ms`}</td>
-              </tr>
-            );
-          })}
+        {sum.devices.map((d) => (
+          <tr data-device={d.device_class}>
+            <td class="mono">{d.device_class}</td>
+            {kinds.map((k) => (
+              <td class={`num${k === 'failed' && d.counts[k] ? ' inline-error' : ''}`}>{d.counts[k] ?? 0}</td>
+            ))}
+            <td class="num">{d.p50_latency_ms === null ? '—' : `${formatNumber(d.p50_latency_ms)} ms`}</td>
+            <td class="num">{d.p95_latency_ms === null ? '—' : `${formatNumber(d.p95_latency_ms)} ms`}</td>
+          </tr>
+        ))}
       </tbody>
     </table>
   );
 }
 
-function Failures({ events }: { events: TelemetryEvent[] }) {
-  const failed = events.filter((e) => e.event === 'failed').slice(-20).reverse();
-  if (!failed.length) return null;
+/** The newest failures by the time they happened on the device (the server orders them). */
+function Failures({ sum }: { sum: TelemetrySummary }) {
+  if (!sum.latest_failures.length) return null;
   return (
     <div class="panel">
       <h2>Latest failures</h2>
-      <table class="grid">
+      <table class="grid" data-testid="latest-failures">
         <tbody>
-          {failed.map((e) => (
+          {sum.latest_failures.map((e) => (
             <tr>
               <td>{formatTime(e.time)}</td>
               <td class="mono">{e.device_class ?? 'unknown'}</td>
@@ -202,26 +177,18 @@ function TimeChart({ xs, series, stepped, unit }: { xs: number[]; series: [strin
   return <div class="chart-box" ref={el} />;
 }
 
-function EventsChart({ events }: { events: TelemetryEvent[] }) {
-  const { xs, at, n } = timeBuckets(events);
-  const series: [string, string, number[]][] = kinds
-    .filter((k) => events.some((e) => e.event === k))
-    .map((k) => {
-      const v = new Array(n).fill(0);
-      for (const e of events) if (e.event === k) v[at(e.time)]++;
-      return [k, kindColor[k], v];
-    });
+function EventsChart({ sum }: { sum: TelemetrySummary }) {
+  const b = sum.buckets!;
+  const xs = b.start.map((t) => t / 1000);
+  const series: [string, string, number[]][] = kinds.filter((k) => b.counts[k]).map((k) => [k, kindColor[k], b.counts[k]]);
   return <TimeChart xs={xs} series={series} stepped unit="" />;
 }
 
-function LatencyChart({ events }: { events: TelemetryEvent[] }) {
-  const preds = events.filter((e) => e.event === 'prediction' && e.latency_ms !== undefined);
-  const { xs, at, n } = timeBuckets(preds);
-  const devices = [...new Set(preds.map((e) => e.device_class || 'unknown'))].sort();
-  const series: [string, string, (number | null)[]][] = devices.map((d, i) => {
-    const b: number[][] = Array.from({ length: n }, () => []);
-    for (const e of preds) if ((e.device_class || 'unknown') === d) b[at(e.time)].push(e.latency_ms!);
-    return [d, runColor(i), b.map((xs) => quantile(xs, 0.5))];
-  });
+function LatencyChart({ sum }: { sum: TelemetrySummary }) {
+  const b = sum.buckets!;
+  const xs = b.start.map((t) => t / 1000);
+  const series: [string, string, (number | null)[]][] = Object.keys(b.latency_p50_ms)
+    .sort()
+    .map((d, i) => [d, runColor(i), b.latency_p50_ms[d]]);
   return <TimeChart xs={xs} series={series} unit=" ms" />;
 }

@@ -1,0 +1,70 @@
+// Tests of the schema migrations on databases written by older ringo versions.
+#include "store/schema.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/util.h"
+#include "store/sqlite_db.h"
+
+namespace ringo::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SchemaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ringo-schema-test-" + NewId());
+    fs::create_directories(dir_);
+    auto db = Db::Open((dir_ / "ringo.db").string(), false);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+  }
+  void TearDown() override {
+    db_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string Text(const std::string& sql) {
+    auto q = db_->PrepareUncached(sql);
+    EXPECT_TRUE(q.ok());
+    if (!q.ok()) return "";
+    Status s;
+    std::string out = (*q)->Step(&s) ? std::string((*q)->Text(0)) : "<no row>";
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+  fs::path dir_;
+  std::unique_ptr<Db> db_;
+};
+
+TEST_F(SchemaTest, Migration4NamesDigestsForWhatTheyAre) {
+  // A schema 3 database: model_versions without tree_sha256, and digests of the old kind.
+  ASSERT_TRUE(Migrate(*db_).ok());
+  ASSERT_TRUE(db_->ExecScript("ALTER TABLE model_versions DROP COLUMN tree_sha256;"
+                              "PRAGMA user_version = 3;")
+                  .ok());
+  ASSERT_TRUE(db_->ExecScript(
+                     "INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
+                     "source, coreml, sha256) VALUES "
+                     "('m', 1, 1, 1, 'mlflow-artifacts:/0/r/artifacts/model/M.mlmodel', "
+                     "'{\"model_type\": \"neuralNetwork\"}', 'oldfilehash'), "
+                     "('m', 2, 1, 1, 'mlflow-artifacts:/0/r/artifacts/model/M.mlpackage', "
+                     "'{\"model_type\": \"mlProgram\"}', 'treehash'), "
+                     "('m', 3, 1, 1, 's3://bucket/model', '', '')")
+                  .ok());
+  ASSERT_TRUE(Migrate(*db_).ok());
+  EXPECT_EQ(Text("PRAGMA user_version"), std::to_string(kSchemaVersion));
+  // A file's old digest matched no other tool: cleared rather than kept mislabelled.
+  EXPECT_EQ(Text("SELECT sha256 || '|' || tree_sha256 FROM model_versions WHERE version = 1"), "|");
+  // A package's digest was a tree hash all along, and is now named so.
+  EXPECT_EQ(Text("SELECT sha256 || '|' || tree_sha256 FROM model_versions WHERE version = 2"),
+            "|treehash");
+  EXPECT_EQ(Text("SELECT sha256 || '|' || tree_sha256 FROM model_versions WHERE version = 3"), "|");
+}
+
+}  // namespace
+}  // namespace ringo::store
