@@ -128,6 +128,7 @@ void WriteModelVersion(JsonWriter& w, const store::ModelVersion& v) {
   if (!v.run_id.empty()) w.Field("run_id", v.run_id);
   w.Field("status", v.status);
   if (!v.run_link.empty()) w.Field("run_link", v.run_link);
+  if (!v.model_id.empty()) w.Field("model_id", v.model_id);
   WriteTags(w, "tags", v.tags);
   if (!v.aliases.empty()) {
     w.Key("aliases").BeginArray();

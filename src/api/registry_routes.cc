@@ -222,6 +222,8 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
          v.run_id = run_id.value_or("");
          ASSIGN_OR_RETURN(auto run_link, f.String("run_link"));
          v.run_link = run_link.value_or("");
+         ASSIGN_OR_RETURN(auto model_id, f.String("model_id"));
+         v.model_id = model_id.value_or("");
          ASSIGN_OR_RETURN(auto description, f.String("description"));
          v.description = description.value_or("");
          ASSIGN_OR_RETURN(v.tags, read_tags(f));

@@ -279,6 +279,18 @@ Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalReposit
     rel = *root + (slash == std::string::npos ? "" : "/" + rest.substr(slash + 1));
   } else if (source.rfind("mlflow-artifacts:", 0) == 0) {
     ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(source));
+  } else if (source.rfind("models:/m-", 0) == 0) {
+    // MLflow 3 registers a logged model as models:/<model_id>; its files are at the artifact
+    // location the api component's logged-model document records.
+    std::string id = source.substr(8);
+    while (!id.empty() && id.back() == '/') id.pop_back();
+    auto doc = store->GetDocument("logged_model", id);
+    if (!doc.ok()) {
+      return FailedPrecondition("source '" + source + "' names no logged model of this server");
+    }
+    auto j = nlohmann::json::parse(doc->value, nullptr, false);
+    std::string uri = j.is_object() ? j.value("artifact_uri", "") : "";
+    ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(uri));
   } else {
     return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
   }

@@ -442,8 +442,8 @@ Result<int64_t> InsertVersion(Db& db, const ModelVersion& v) {
                    db.Prepare("INSERT INTO model_versions (name, version, creation_time, "
                               "last_updated_time, description, user_id, current_stage, "
                               "source, run_id, run_link, status, coreml, sha256, tree_sha256, "
-                              "size) "
-                              "VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', ?, ?, ?, ?)"));
+                              "size, model_id) "
+                              "VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', ?, ?, ?, ?, ?)"));
   {
     StmtGuard g(*q);
     g->Bind(1, v.name)
@@ -458,7 +458,8 @@ Result<int64_t> InsertVersion(Db& db, const ModelVersion& v) {
         .Bind(10, v.coreml)
         .Bind(11, v.sha256)
         .Bind(12, v.tree_sha256)
-        .Bind(13, v.size);
+        .Bind(13, v.size)
+        .Bind(14, v.model_id);
     RETURN_IF_ERROR(g->Exec());
   }
   for (const Tag& t : v.tags) RETURN_IF_ERROR(SetVersionTag(db, v.name, next, t));
@@ -472,8 +473,8 @@ Result<ModelVersion> LoadVersion(Db& db, const std::string& name, int64_t versio
     ASSIGN_OR_RETURN(Stmt * q,
                      db.Prepare("SELECT creation_time, last_updated_time, description, user_id, "
                                 "current_stage, source, run_id, run_link, status, coreml, "
-                                "sha256, tree_sha256, size FROM model_versions WHERE name = ? AND "
-                                "version = ?"));
+                                "sha256, tree_sha256, size, model_id FROM model_versions "
+                                "WHERE name = ? AND version = ?"));
     StmtGuard g(*q);
     g->Bind(1, name).Bind(2, version);
     Status s;
@@ -497,6 +498,7 @@ Result<ModelVersion> LoadVersion(Db& db, const std::string& name, int64_t versio
     v.sha256 = g->Text(10);
     v.tree_sha256 = g->Text(11);
     v.size = g->Int(12);
+    v.model_id = g->Text(13);
   }
   Status s;
   {

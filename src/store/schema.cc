@@ -183,7 +183,13 @@ UPDATE model_versions SET tree_sha256 = sha256
 UPDATE model_versions SET sha256 = '';
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
+// Migration 5: MLflow 3 records on a model version the logged model it was registered from.
+constexpr const char* kMigration5 = R"sql(
+ALTER TABLE model_versions ADD COLUMN model_id TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                       kMigration5};
 
 }  // namespace
 

@@ -167,6 +167,8 @@ struct ModelVersion {
   std::string coreml;
   std::string sha256;
   std::string tree_sha256;
+  // MLflow 3: the logged model this version was registered from ("m-..."), or empty.
+  std::string model_id;
   int64_t size = 0;
 };
 

@@ -143,8 +143,17 @@ class MlflowClientTest(unittest.TestCase):
         self.assertTrue(os.path.isfile(os.path.join(out, "m.mlpackage", "Manifest.json")))
         meta = mlflow.models.Model.load(os.path.join(out, "MLmodel"))
         self.assertEqual(meta.flavors["coreml"]["model_file"], "m.mlpackage")
-        version = mlflow.register_model("models:/" + model_id, unique("Digits"))
+        name = unique("Digits")
+        version = mlflow.register_model("models:/" + model_id, name)
         self.assertEqual(version.version, "1")
+        # The client sends the logged model's id; its ModelVersion object does not read it back
+        # (MLflow 3.17), so the server's record is checked.
+        got = self.server.request("GET", "/api/2.0/mlflow/model-versions/get", query={"name": name, "version": "1"})
+        self.assertEqual(got.json["model_version"]["model_id"], model_id)
+        # ringo follows models:/<model_id> to the files, so the version is a deployable Core ML model.
+        card = self.server.request("GET", "/api/ringo/v1/model-versions/coreml", query={"name": name, "version": "1"})
+        self.assertEqual(card.status, 200, card)
+        self.assertEqual(card.json["coreml"]["model_type"], "mlProgram")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,12 @@ class LoggedModelsTest(ServerTestCase):
         self.assertEqual([x["info"]["model_id"] for x in self.search(exp, filter="tags.stage = 'dev' AND name LIKE 'c%'")], [mid])
         self.assertEqual(self.search(exp, filter="name = 'other'"), [])
         self.ok("DELETE", "logged-models/%s/tags/stage" % mid)
+        name = unique("reg")
+        self.ok("POST", "registered-models/create", {"name": name})
+        mv = self.ok("POST", "model-versions/create", {"name": name, "source": "models:/" + mid, "model_id": mid})
+        self.assertEqual((mv["model_version"]["model_id"], mv["model_version"]["source"]), (mid, "models:/" + mid))
+        got_mv = self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})["model_version"]
+        self.assertEqual(got_mv["model_id"], mid)
         self.ok("POST", "runs/outputs", {"run_id": run, "models": [{"model_id": mid, "step": 3}]})
         outputs = self.ok("GET", "runs/get", query={"run_id": run})["run"]["outputs"]["model_outputs"]
         self.assertEqual(outputs, [{"model_id": mid, "step": 3}])
