@@ -85,7 +85,7 @@ http::Handler Sync(std::function<Result<http::Response>(const http::Request&)> h
 }
 
 Status MissingField(std::string_view key) {
-  return InvalidArgument("missing value for required parameter '" + std::string(key) + "'");
+  return InvalidArgument("Missing value for required parameter '" + std::string(key) + "'.");
 }
 
 Result<Fields> Fields::FromJson(const std::string& body) {

@@ -28,7 +28,7 @@ Status ModelExists(Db& db, const std::string& name) {
   Status s;
   if (g->Step(&s)) return Status::Ok();
   RETURN_IF_ERROR(s);
-  return NotFound("registered model with name=" + name + " not found");
+  return NotFound("Registered Model with name=" + name + " not found");
 }
 
 Status VersionExists(Db& db, const std::string& name, int64_t version) {
@@ -39,7 +39,7 @@ Status VersionExists(Db& db, const std::string& name, int64_t version) {
   Status s;
   if (g->Step(&s)) return Status::Ok();
   RETURN_IF_ERROR(s);
-  return NotFound("model version (name=" + name + ", version=" + std::to_string(version) +
+  return NotFound("Model Version (name=" + name + ", version=" + std::to_string(version) +
                   ") not found");
 }
 
@@ -292,7 +292,7 @@ Result<RegisteredModel> LoadModel(Db& db, const std::string& name) {
     Status s;
     if (!g->Step(&s)) {
       RETURN_IF_ERROR(s);
-      return NotFound("registered model with name=" + name + " not found");
+      return NotFound("Registered Model with name=" + name + " not found");
     }
     m.name = name;
     m.creation_time = g->Int(0);
@@ -425,7 +425,7 @@ Result<int64_t> AliasVersion(Db& db, const std::string& name, const std::string&
 
 Result<int64_t> InsertVersion(Db& db, const ModelVersion& v) {
   RETURN_IF_ERROR(ModelExists(db, v.name));
-  if (v.source.empty()) return InvalidArgument("missing value for required parameter 'source'");
+  if (v.source.empty()) return InvalidArgument("Missing value for required parameter 'source'.");
   int64_t next = 1;
   {
     ASSIGN_OR_RETURN(
@@ -480,7 +480,7 @@ Result<ModelVersion> LoadVersion(Db& db, const std::string& name, int64_t versio
     Status s;
     if (!g->Step(&s)) {
       RETURN_IF_ERROR(s);
-      return NotFound("model version (name=" + name + ", version=" + std::to_string(version) +
+      return NotFound("Model Version (name=" + name + ", version=" + std::to_string(version) +
                       ") not found");
     }
     v.name = name;

@@ -305,14 +305,14 @@ class SqliteStore final : public Store {
     auto lease = AcquireReader();
     if (!lease.ok()) return lease.status();
     return LoadExperiment(*lease->db, "experiment_id = ?", SqlValue(id),
-                          "experiment with id '" + experiment_id + "' does not exist");
+                          "No Experiment with id=" + experiment_id + " exists");
   }
 
   Result<Experiment> GetExperimentByName(const std::string& name) override {
     auto lease = AcquireReader();
     if (!lease.ok()) return lease.status();
     return LoadExperiment(*lease->db, "name = ?", SqlValue(name),
-                          "experiment '" + name + "' does not exist");
+                          "Could not find experiment with name '" + name + "'");
   }
 
   Result<ExperimentPage> SearchExperiments(const ExperimentSearch& search) override {
@@ -475,7 +475,7 @@ class SqliteStore final : public Store {
             Status s;
             if (!g->Step(&s)) {
               RETURN_IF_ERROR(s);
-              return NotFound("experiment with id '" + req.experiment_id + "' does not exist");
+              return NotFound("No Experiment with id=" + req.experiment_id + " exists");
             }
             if (g->Text(0) != kActive) {
               return InvalidArgument("the experiment " + req.experiment_id +
@@ -657,7 +657,7 @@ class SqliteStore final : public Store {
             StmtGuard g(*q);
             g->Bind(1, run_id);
             Status s;
-            if (!g->Step(&s)) return s.ok() ? NotFound("run '" + run_id + "' not found") : s;
+            if (!g->Step(&s)) return s.ok() ? NotFound("Run with id=" + run_id + " not found") : s;
             experiment_id = g->Int(0);
           }
           for (const DatasetInput& in : inputs) {
@@ -1296,7 +1296,7 @@ class SqliteStore final : public Store {
     Status s;
     if (!g->Step(&s)) {
       RETURN_IF_ERROR(s);
-      return NotFound("experiment with id '" + std::to_string(id) + "' does not exist");
+      return NotFound("No Experiment with id=" + std::to_string(id) + " exists");
     }
     return std::string(g->Text(0));
   }
@@ -1380,7 +1380,7 @@ class SqliteStore final : public Store {
     Status s;
     if (g->Step(&s)) return Status::Ok();
     RETURN_IF_ERROR(s);
-    return NotFound("run with id '" + run_id + "' not found");
+    return NotFound("Run with id=" + run_id + " not found");
   }
 
   Status CheckRunActive(Db& db, const std::string& run_id) {
@@ -1390,7 +1390,7 @@ class SqliteStore final : public Store {
     Status s;
     if (!g->Step(&s)) {
       RETURN_IF_ERROR(s);
-      return NotFound("run with id '" + run_id + "' not found");
+      return NotFound("Run with id=" + run_id + " not found");
     }
     if (g->Text(0) != kActive) {
       return InvalidArgument("the run " + run_id + " must be in the 'active' state; it is '" +
@@ -1528,7 +1528,7 @@ class SqliteStore final : public Store {
       Status s;
       if (!g->Step(&s)) {
         RETURN_IF_ERROR(s);
-        return NotFound("run with id '" + run_id + "' not found");
+        return NotFound("Run with id=" + run_id + " not found");
       }
       RunInfo& i = run.info;
       i.run_id = run_id;

@@ -707,6 +707,30 @@ class WebUiEndpointsTest(ServerTestCase):
         self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "artifacts/list", query={"run_id": "0" * 32})
 
 
+class MlflowWordingTest(ServerTestCase):
+    """Error messages as MLflow's own server words them: clients, scripts and MLflow's tests
+    match on them."""
+
+    def test_messages(self):
+        cases = [
+            ("GET", "runs/get", None, {"run_id": "nope"}, 404, "Run with id=nope not found"),
+            ("GET", "experiments/get", None, {"experiment_id": "424242"}, 404, "No Experiment with id=424242 exists"),
+            ("GET", "experiments/get-by-name", None, {"experiment_name": "nope"}, 404,
+             "Could not find experiment with name 'nope'"),
+            ("GET", "registered-models/get", None, {"name": "nope"}, 404, "Registered Model with name=nope not found"),
+            ("POST", "runs/log-metric", {"key": "a", "value": 1, "timestamp": 1}, None, 400,
+             "Missing value for required parameter 'run_id'."),
+            ("POST", "registered-models/create", {}, None, 400, "Missing value for required parameter 'name'."),
+        ]
+        for method, endpoint, body, query, status, message in cases:
+            r = self.call(method, endpoint, body, query)
+            self.assertEqual((r.status, r.json.get("message")), (status, message), endpoint)
+        name = unique("m")
+        self.ok("POST", "registered-models/create", {"name": name})
+        r = self.call("GET", "model-versions/get", query={"name": name, "version": "7"})
+        self.assertEqual(r.json["message"], "Model Version (name=%s, version=7) not found" % name)
+
+
 if __name__ == "__main__":
     unittest.main()
 
