@@ -25,17 +25,19 @@ Status DescribeCoreMLSource(store::Store* st, artifacts::LocalRepository* repo,
   if (v->source.rfind("runs:/", 0) == 0 && v->run_id.empty()) {
     v->run_id = v->source.substr(6, v->source.find('/', 6) - 6);
   }
+  // Like MLflow, the registry takes any source: one outside the store, of a run this store does
+  // not know, or without a Core ML model is registered unread.
   auto found = deploy::ResolveModelSource(st, repo, v->source);
-  if (!found.ok()) {
-    // Sources outside the store, or without a Core ML model, are registered unread.
-    if (found.status().code() == Code::kFailedPrecondition) return Status::Ok();
-    return found.status();
-  }
+  if (!found.ok()) return Status::Ok();
   const std::filesystem::path& model_path = *found;
   auto model = coreml::Load(model_path);
   if (!model.ok()) {
-    return InvalidArgument("model version source '" + v->source +
-                           "' holds an unreadable Core ML model: " + model.status().message());
+    // A broken Core ML model is still registered; the problem is recorded on the version (and
+    // a deployment naming it is refused with it).
+    std::string problem;
+    AppendJsonString(&problem, "not a readable Core ML model: " + model.status().message());
+    v->coreml = "{\"problem\":" + problem + "}";
+    return Status::Ok();
   }
   coreml::Info info = coreml::Inspect(*model, model_path);
   v->coreml = coreml::InfoToJson(info);
@@ -342,6 +344,9 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
                  body += ",\"tree_sha256\":";
                  AppendJsonString(&body, v.tree_sha256);
                }
+               // A broken model's record is {"problem": ...}: answered as the problem alone.
+               bool problem = v.coreml.rfind("{\"problem\":", 0) == 0;
+               if (problem) return JsonResponse(body + "," + v.coreml.substr(1));
                body += ",\"size\":" + std::to_string(v.size) + ",\"coreml\":" + v.coreml + "}";
                return JsonResponse(std::move(body));
              }));

@@ -22,7 +22,10 @@ Status Register(client::Client& c, const Context& ctx, const ModelsFlags& f) {
     std::cout << v.dump(2) << "\n";
   } else {
     std::cout << f.name << " version " << version << "\n";
-    if (card.ok()) {
+    if (card.ok() && card->contains("problem")) {
+      std::cerr << "ringo: warning: " << f.name << " version " << version << " is registered, but "
+                << (*card).value("problem", "") << "; it cannot be deployed\n";
+    } else if (card.ok()) {
       const Json& cm = (*card)["coreml"];
       // A file's digest is its sha256; a package directory's is a tree hash, named so.
       bool tree = (*card).contains("tree_sha256");

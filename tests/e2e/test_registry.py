@@ -183,5 +183,37 @@ class RegisterCommandTest(ServerTestCase):
         self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})
 
 
+class RegistryAcceptsWhatMlflowAcceptsTest(ServerTestCase):
+    """Like MLflow, any source is registered; a broken Core ML model is registered with its
+    problem recorded, and a deployment naming it is refused with that problem."""
+
+    def test_foreign_runs_and_broken_models(self):
+        name = unique("m")
+        self.ok("POST", "registered-models/create", {"name": name})
+        # A run this server does not know (registry and tracking may be different servers).
+        v = self.ok("POST", "model-versions/create",
+                    {"name": name, "source": "runs:/0123456789abcdef0123456789abcdef/model",
+                     "run_id": "0123456789abcdef0123456789abcdef"})["model_version"]
+        self.assertEqual((v["version"], v["status"]), ("1", "READY"))
+        # A file named like a Core ML model that is not one.
+        run = self.ok("POST", "runs/create", {"experiment_id": "0"})["run"]
+        rel = run["info"]["artifact_uri"].split(":", 1)[1].strip("/")
+        put = self.server.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/%s/model/Broken.mlmodel" % rel,
+                                  body=b"not a protobuf")
+        self.assertEqual(put.status, 200, put)
+        v = self.ok("POST", "model-versions/create",
+                    {"name": name, "source": run["info"]["artifact_uri"] + "/model",
+                     "run_id": run["info"]["run_id"]})["model_version"]
+        self.assertEqual((v["version"], v["status"]), ("2", "READY"))
+        card = self.server.request("GET", "/api/ringo/v1/model-versions/coreml", query={"name": name, "version": "2"})
+        self.assertEqual(card.status, 200, card)
+        self.assertIn("not a readable Core ML model", card.json["problem"])
+        self.assertNotIn("coreml", card.json)
+        coll = unique("app")
+        self.ok("POST", "/api/ringo/v1/collections", {"name": coll, "models": [name]}, prefix="")
+        r = self.call("POST", "/api/ringo/v1/deployments", {"collection": coll, "models": {name: "2"}}, prefix="")
+        self.assertError(r, 400, "INVALID_PARAMETER_VALUE", "not a readable Core ML model")
+
+
 if __name__ == "__main__":
     unittest.main()

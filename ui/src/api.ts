@@ -266,6 +266,8 @@ export interface CoreMLVersion {
   tree_sha256?: string;
   size: number;
   coreml: ModelCard;
+  /** Set instead of the rest when the source holds a Core ML model ringo cannot read. */
+  problem?: string;
 }
 
 export const searchModels = (filter: string, signal?: AbortSignal) =>

@@ -220,6 +220,8 @@ function CoreMLSummary({ name, version }: { name: string; version: string }) {
       return <Empty title="Not a Core ML model">This version's source is not a .mlmodel or .mlpackage, so there is no Core ML summary.</Empty>;
     return <ErrorBox error={load.error} retry={reload} />;
   }
+  if (load.data.problem)
+    return <Empty title="Not a readable Core ML model">This version is registered, but it cannot be inspected or deployed: {load.data.problem}</Empty>;
   const { coreml: m, sha256, tree_sha256, size } = load.data;
   return (
     <div data-testid="coreml-summary">
