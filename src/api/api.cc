@@ -171,7 +171,7 @@ void Api::Register(http::Router& router) {
                r.content_type = "text/plain; version=0.0.4";
                if (http::Server* server = server_.load()) {
                  r.body += server->metrics().PrometheusText();
-                 r.body += OpenConnectionsText(server->open_connections());
+                 r.body += OpenConnectionsText(server->open_connections(), server->threads());
                }
                r.body += StoreMetricsText(st->Stats());
                return r;

@@ -19,11 +19,16 @@ std::string StoreMetricsText(const store::StoreStats& s) {
   return out;
 }
 
-std::string OpenConnectionsText(int64_t open) {
+std::string OpenConnectionsText(int64_t open, int threads) {
   return "# HELP ringo_http_open_connections Connections open now.\n"
          "# TYPE ringo_http_open_connections gauge\n"
          "ringo_http_open_connections " +
-         std::to_string(open) + "\n";
+         std::to_string(open) +
+         "\n"
+         "# HELP ringo_http_io_threads I/O threads serving (chosen from the usable CPUs).\n"
+         "# TYPE ringo_http_io_threads gauge\n"
+         "ringo_http_io_threads " +
+         std::to_string(threads) + "\n";
 }
 
 }  // namespace ringo::api

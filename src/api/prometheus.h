@@ -13,8 +13,8 @@ namespace ringo::api {
 // and ringo_store_writes_total{result="committed"|"failed"} (counters), with HELP and TYPE lines.
 std::string StoreMetricsText(const store::StoreStats& stats);
 
-// ringo_http_open_connections (gauge).
-std::string OpenConnectionsText(int64_t open);
+// ringo_http_open_connections and ringo_http_io_threads (gauges).
+std::string OpenConnectionsText(int64_t open, int threads);
 
 }  // namespace ringo::api
 

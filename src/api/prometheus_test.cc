@@ -20,7 +20,7 @@ TEST(PrometheusTest, StoreFiguresWithTypeLines) {
   EXPECT_NE(text.find("ringo_store_writes_total{result=\"committed\"} 42\n"), std::string::npos);
   EXPECT_NE(text.find("ringo_store_writes_total{result=\"failed\"} 1\n"), std::string::npos);
   // Each metric family is typed before its first sample.
-  std::istringstream lines(text + OpenConnectionsText(7));
+  std::istringstream lines(text + OpenConnectionsText(7, 2));
   std::string line, typed;
   while (std::getline(lines, line)) {
     if (line.rfind("# TYPE ", 0) == 0) {
@@ -30,7 +30,8 @@ TEST(PrometheusTest, StoreFiguresWithTypeLines) {
       EXPECT_NE(typed.find(family + ";"), std::string::npos) << line;
     }
   }
-  EXPECT_NE(OpenConnectionsText(7).find("ringo_http_open_connections 7\n"), std::string::npos);
+  EXPECT_NE(OpenConnectionsText(7, 2).find("ringo_http_open_connections 7\n"), std::string::npos);
+  EXPECT_NE(OpenConnectionsText(7, 2).find("ringo_http_io_threads 2\n"), std::string::npos);
 }
 
 }  // namespace

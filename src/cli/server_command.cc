@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "common/util.h"
 #include "api/api.h"
 #include "artifacts/artifacts.h"
 #include "http/http.h"
@@ -95,9 +96,10 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   http::ServerOptions server_options;
   server_options.host = flags.host;
   server_options.port = static_cast<uint16_t>(flags.port);
-  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  server_options.threads =
-      flags.threads > 0 ? flags.threads : static_cast<int>(std::min(cores, 4u));
+  // The CPUs this process may really use (affinity set, container quota), not the machine's:
+  // a pinned or limited server with a thread per machine core oversubscribes its own.
+  server_options.threads = flags.threads > 0 ? flags.threads : std::min(UsableCpus(), 4);
+  svc->threads_ = server_options.threads;
   // Uploads land next to the artifacts so moving them into place is a rename.
   fs::path parent = svc->artifact_root_.parent_path();
   server_options.upload_dir = (parent.empty() ? fs::path(".") : parent) / ".ringo-uploads";
@@ -148,6 +150,8 @@ Status RunServer(const ServerFlags& flags) {
   std::unique_ptr<http::Server>& server = svc->server();
   std::cout << "ringo server listening on http://" << flags.host << ":" << server->port()
             << std::endl;
+  std::cout << "threads: " << svc->threads() << " I/O (usable CPUs: " << UsableCpus() << ")"
+            << std::endl;
   std::cout << "store: " << db_path.string() << "  artifacts: " << artifact_root.string()
             << std::endl;
 
@@ -173,7 +177,7 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
                      "MLflow spelling of the store: sqlite:///PATH");
   server->add_option("--artifacts-destination", sf->artifacts_destination,
                      "Directory for artifacts (default: <store>/artifacts)");
-  server->add_option("--threads", sf->threads, "I/O threads (default: cores, at most 4)");
+  server->add_option("--threads", sf->threads, "I/O threads (default: the CPUs this process may use, at most 4)");
   server->add_flag("--sync-full", sf->sync_full, "fsync every commit (survives power loss, slower)");
   OnRun(server, &ctx, [sf] {
     Status s = RunServer(*sf);

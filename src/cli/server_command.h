@@ -21,7 +21,7 @@ struct ServerFlags {
   std::string store_dir = "ringo-data";
   std::string backend_store_uri;      // MLflow's spelling: sqlite:///PATH
   std::string artifacts_destination;  // MLflow's spelling
-  int threads = 0;                    // 0: one per core, at most 4
+  int threads = 0;                    // 0: one per usable CPU (affinity, quota), at most 4
   bool sync_full = false;
 };
 
@@ -34,6 +34,8 @@ class TrackingService {
   ~TrackingService();
   void Stop();
   const std::string& url() const { return url_; }
+  // The I/O threads the server runs.
+  int threads() const { return threads_; }
   const std::filesystem::path& db_path() const { return db_path_; }
   const std::filesystem::path& artifact_root() const { return artifact_root_; }
   std::unique_ptr<http::Server>& server() { return server_; }
@@ -48,6 +50,7 @@ class TrackingService {
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<http::Server> server_;
   std::string url_;
+  int threads_ = 0;
 };
 
 // Serves until SIGINT/SIGTERM, then stops accepting, commits queued writes and returns.

@@ -1,12 +1,16 @@
 // Small shared helpers: ids, clocks, encodings, string matching.
 #include "common/util.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <random>
+#include <thread>
 
+#include <sched.h>
 #include <sys/random.h>
 
 #include <cerrno>
@@ -50,6 +54,36 @@ std::string NewSecret(size_t bytes) {
     hex.push_back(kHex[c & 0xf]);
   }
   return hex;
+}
+
+std::optional<double> ParseCgroupCpuMax(std::string_view text) {
+  size_t space = text.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  std::string_view quota = text.substr(0, space);
+  std::string_view period = text.substr(space + 1);
+  while (!period.empty() && (period.back() == '\n' || period.back() == ' ')) period.remove_suffix(1);
+  if (quota == "max") return std::nullopt;
+  auto q = ParseInt64(quota);
+  auto p = ParseInt64(period);
+  if (!q || !p || *q <= 0 || *p <= 0) return std::nullopt;
+  return static_cast<double>(*q) / static_cast<double>(*p);
+}
+
+int UsableCpus() {
+  int cpus = 0;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
+  if (cpus <= 0) cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // A container's CPU quota limits what the set allows: 1.5 CPUs of quota is 2 threads' worth.
+  std::ifstream in("/sys/fs/cgroup/cpu.max");
+  std::string line;
+  if (in && std::getline(in, line)) {
+    if (auto quota = ParseCgroupCpuMax(line)) {
+      cpus = std::min(cpus, std::max(1, static_cast<int>(std::ceil(*quota))));
+    }
+  }
+  return std::max(1, cpus);
 }
 
 int64_t NowMillis() {

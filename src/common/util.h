@@ -20,6 +20,13 @@ std::string NewId();
 // Thread-safe.
 std::string NewSecret(size_t bytes = 32);
 
+// CPUs this process may use: those of its CPU affinity set, further limited by a cgroup v2 CPU
+// quota (/sys/fs/cgroup/cpu.max) when one is set; at least 1. Thread-safe.
+int UsableCpus();
+// The CPUs a cgroup v2 `cpu.max` line allows ("max 100000": nullopt, no limit; "150000 100000":
+// 1.5). nullopt also for text it cannot read.
+std::optional<double> ParseCgroupCpuMax(std::string_view text);
+
 // Milliseconds since the Unix epoch (wall clock).
 int64_t NowMillis();
 

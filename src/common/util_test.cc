@@ -106,6 +106,24 @@ TEST(JsonDepthTest, CountsContainersOutsideStrings) {
   EXPECT_TRUE(JsonDepthWithin(siblings, 1));
 }
 
+TEST(CpusTest, CgroupCpuMaxTable) {
+  EXPECT_EQ(ParseCgroupCpuMax("max 100000"), std::nullopt);
+  EXPECT_EQ(ParseCgroupCpuMax("max 100000\n"), std::nullopt);
+  EXPECT_EQ(ParseCgroupCpuMax("150000 100000\n"), 1.5);
+  EXPECT_EQ(ParseCgroupCpuMax("100000 100000"), 1.0);
+  EXPECT_EQ(ParseCgroupCpuMax("50000 100000"), 0.5);
+  EXPECT_EQ(ParseCgroupCpuMax(""), std::nullopt);
+  EXPECT_EQ(ParseCgroupCpuMax("garbage"), std::nullopt);
+  EXPECT_EQ(ParseCgroupCpuMax("-1 100000"), std::nullopt);
+  EXPECT_EQ(ParseCgroupCpuMax("100 0"), std::nullopt);
+}
+
+TEST(CpusTest, UsableCpusIsWithinTheAffinitySet) {
+  int cpus = UsableCpus();
+  EXPECT_GE(cpus, 1);
+  EXPECT_LE(cpus, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
 TEST(NowMillisTest, IsAfter2020) { EXPECT_GT(NowMillis(), int64_t{1577836800000}); }
 
 TEST(Base64Test, EncodesRfc4648Vectors) {

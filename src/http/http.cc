@@ -460,6 +460,7 @@ class ServerImpl final : public Server {
   uint16_t port() const override { return port_; }
   Metrics& metrics() override { return metrics_; }
   int64_t open_connections() const override { return open_.load(); }
+  int threads() const override { return std::max(1, options_.threads); }
 
   void Stop() override {
     std::lock_guard lock(stop_mu_);

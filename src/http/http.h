@@ -202,6 +202,8 @@ class Server {
   virtual Metrics& metrics() = 0;
   // Number of connections open now.
   virtual int64_t open_connections() const = 0;
+  // Number of I/O threads serving.
+  virtual int threads() const = 0;
   virtual void Stop() = 0;
 };
 
