@@ -61,6 +61,17 @@ class HostileJsonTest(ServerTestCase):
                 self.assertTrue(400 <= r.status < 500 or r.status == 501, "%s %s -> %r" % (route["method"], route["path"], r))
         self.assertAlive()
 
+    def test_huge_bodies_and_numbers_never_take_the_server_down(self):
+        many_keys = "{" + ",".join('"k%d":%d' % (i, i) for i in range(1000000)) + "}"
+        self.assertGreater(len(many_keys), 14 * 1024 * 1024)
+        huge_numbers = '{"run_id": 1e999999, "max_results": 123456789012345678901234567890, "value": -1e400}'
+        for route in self.json_routes():
+            for body in (many_keys, huge_numbers):
+                r = self.server.request(route["method"], concrete(route["path"]), body=body,
+                                        headers={"Content-Type": "application/json"})
+                self.assertTrue(r.status < 500 or r.status == 501, "%s %s -> %r" % (route["method"], route["path"], r))
+        self.assertAlive()
+
     def test_telemetry_is_checked_against_its_schema(self):
         base = {"event": "prediction", "model": unique("m"), "version": "1"}
         cases = [
