@@ -446,6 +446,18 @@ await check('empty and missing states are designed, not blank', async (page) => 
   await page.getByText('No such page').waitFor();
 });
 
+await check('a version whose source is a broken Core ML model says so instead of a summary', async (page) => {
+  const api = client(ringo.url);
+  const run = (await api.post('runs/create', { experiment_id: exp, run_name: 'broken-model' })).run;
+  await api.put(artifactPath(run, 'model/Broken.mlmodel'), 'not a protobuf');
+  const name = 'broken-' + Date.now();
+  await api.post('registered-models/create', { name });
+  await api.post('model-versions/create', { name, source: run.info.artifact_uri + '/model', run_id: run.info.run_id });
+  await go(page, `/models/${name}?version=1`);
+  await page.getByText('Not a readable Core ML model', { exact: true }).waitFor();
+  expect((await page.content()).includes('cannot be inspected or deployed'), 'the problem is explained');
+});
+
 // Artifacts anyone with a write token uploaded, which would act as the viewer if they ran on the
 // UI's origin: each tries to create an experiment named after itself.
 const api = client(ringo.url);
