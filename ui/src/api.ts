@@ -48,6 +48,25 @@ export interface Run {
   info: RunInfo;
   data: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] };
   inputs?: { dataset_inputs?: DatasetInput[] };
+  /** MLflow 3: the logged models the run produced. */
+  outputs?: { model_outputs?: { model_id: string; step?: number }[] };
+}
+/** MLflow 3's logged model (logged-models/...). */
+export interface LoggedModel {
+  info: {
+    model_id: string;
+    experiment_id: string;
+    name: string;
+    model_type?: string;
+    source_run_id?: string;
+    status: string;
+    status_message?: string;
+    artifact_uri: string;
+    creation_timestamp_ms: number;
+    last_updated_timestamp_ms: number;
+    tags?: Tag[];
+  };
+  data: { params?: Param[] };
 }
 export interface Artifact {
   path: string;
@@ -270,6 +289,12 @@ export interface CoreMLVersion {
   problem?: string;
 }
 
+export const getLoggedModel = (model_id: string, signal?: AbortSignal) =>
+  get<{ model: LoggedModel }>('logged-models/' + encodeURIComponent(model_id), {}, signal).then((r) => r.model);
+export const listLoggedModelArtifacts = (model_id: string, signal?: AbortSignal) =>
+  get<{ files?: Artifact[] }>('logged-models/' + encodeURIComponent(model_id) + '/artifacts/directories', {}, signal).then(
+    (r) => r.files ?? [],
+  );
 export const searchModels = (filter: string, signal?: AbortSignal) =>
   get<{ registered_models?: RegisteredModel[]; next_page_token?: string }>(
     'registered-models/search',

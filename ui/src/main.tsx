@@ -12,6 +12,7 @@ import { ComparePage } from './pages/compare';
 import { ChartsPage } from './pages/charts';
 import { ModelPage, ModelsPage } from './pages/registry';
 import { ChannelPage, CollectionsPage } from './pages/deployments';
+import { LoggedModelPage } from './pages/logged_model';
 import { TelemetryPage } from './pages/telemetry';
 
 function Page() {
@@ -24,6 +25,7 @@ function Page() {
   if (a === 'runs' && b) return <RunPage route={route} runId={b} />;
   if (a === 'compare') return <ComparePage route={route} />;
   if (a === 'charts') return <ChartsPage route={route} />;
+  if (a === 'logged-models' && b) return <LoggedModelPage route={route} modelId={b} />;
   if (a === 'models' && b) return <ModelPage route={route} name={b} />;
   if (a === 'models') return <ModelsPage route={route} />;
   if (a === 'deployments' && b && c) return <ChannelPage route={route} collection={b} channel={c} />;

@@ -458,6 +458,43 @@ await check('a version whose source is a broken Core ML model says so instead of
   expect((await page.content()).includes('cannot be inspected or deployed'), 'the problem is explained');
 });
 
+await check('a run lists its logged models; a logged model page shows facts, files and registry versions', async (page) => {
+  const api = client(ringo.url);
+  const run = (await api.post('runs/create', { experiment_id: exp, run_name: 'mlflow3-run' })).run;
+  const model = (
+    await api.post('logged-models', {
+      experiment_id: exp,
+      name: 'clf',
+      model_type: 'sklearn',
+      source_run_id: run.info.run_id,
+      params: [{ key: 'C', value: '0.5' }],
+    })
+  ).model;
+  const id = model.info.model_id;
+  const rel = model.info.artifact_uri.replace(/^mlflow-artifacts:\/*/, '');
+  await api.put(rel + '/MLmodel', 'flavors: {}\n');
+  const patch = (path, body) =>
+    fetch(`${ringo.url}/api/2.0/mlflow/${path}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  expect((await patch('logged-models/' + id, { status: 'LOGGED_MODEL_READY' })).ok, 'finalized');
+  expect(
+    (await patch(`logged-models/${id}/tags`, { tags: [{ key: 'mlflow.modelVersions', value: '[{"name": "digits", "version": "2"}]' }] })).ok,
+    'tagged',
+  );
+  await api.post('runs/outputs', { run_id: run.info.run_id, models: [{ model_id: id, step: 0 }] });
+  await go(page, '/runs/' + run.info.run_id);
+  await page.getByTestId('logged-models').getByRole('link', { name: id }).click();
+  await page.waitForFunction((m) => location.hash.includes('logged-models/' + m), id);
+  const facts = await page.getByTestId('logged-model-facts').innerText();
+  expect(facts.includes(id) && facts.includes('sklearn'), 'facts: ' + facts.slice(0, 200));
+  await page.getByTestId('logged-model-files').getByText('MLmodel').waitFor();
+  await page.getByTestId('logged-model-versions').getByRole('link', { name: 'digits v2' }).waitFor();
+  expect((await page.content()).includes('0.5'), 'the param is shown');
+});
+
 // Artifacts anyone with a write token uploaded, which would act as the viewer if they ran on the
 // UI's origin: each tries to create an experiment named after itself.
 const api = client(ringo.url);

@@ -147,6 +147,7 @@ function RunView({ route, run }: { route: Route; run: Run }) {
       </div>
       <Children run={run} />
       <Datasets run={run} />
+      <LoggedModels run={run} />
       <Logs run={run} />
       <div class="panel">
         <h2>
@@ -217,6 +218,31 @@ function Datasets({ run }: { run: Run }) {
                 {d.dataset.source_type ? `${d.dataset.source_type}: ` : ''}
                 {d.dataset.source}
               </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** MLflow 3: the logged models this run produced. */
+function LoggedModels({ run }: { run: Run }) {
+  const outputs = run.outputs?.model_outputs ?? [];
+  if (!outputs.length) return null;
+  return (
+    <div class="panel">
+      <h2>Logged models</h2>
+      <table class="grid" data-testid="logged-models">
+        <tbody>
+          {outputs.map((o) => (
+            <tr>
+              <td>
+                <a class="mono" href={href(['logged-models', o.model_id])}>
+                  {o.model_id}
+                </a>
+              </td>
+              <td>step {o.step ?? 0}</td>
             </tr>
           ))}
         </tbody>
