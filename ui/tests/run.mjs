@@ -446,6 +446,40 @@ await check('empty and missing states are designed, not blank', async (page) => 
   await page.getByText('No such page').waitFor();
 });
 
+await check('a run can be renamed, tagged, described, deleted and restored from its page', async (page) => {
+  page.on('dialog', (d) => d.accept());
+  const api = client(ringo.url);
+  const run = (await api.post('runs/create', { experiment_id: exp, run_name: 'to-edit' })).run;
+  const id = run.info.run_id;
+  const server = async () => (await api.get('runs/get?run_id=' + id)).run;
+  const tags = async () => Object.fromEntries(((await server()).data.tags ?? []).map((t) => [t.key, t.value]));
+  await go(page, '/runs/' + id);
+  await page.getByRole('button', { name: 'Rename' }).click();
+  await page.getByLabel('Run name').fill('edited-name');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('heading', { name: /edited-name/ }).waitFor();
+  expect((await server()).info.run_name === 'edited-name', 'renamed on the server');
+  await page.getByLabel('New tag key').fill('team');
+  await page.getByLabel('New tag value').fill('ios');
+  await page.getByRole('button', { name: 'Add tag' }).click();
+  await page.locator('tr[data-tag="team"]').waitFor();
+  expect((await tags()).team === 'ios', 'tag set on the server');
+  await page.getByRole('button', { name: 'Delete tag team' }).click();
+  await page.locator('tr[data-tag="team"]').waitFor({ state: 'detached' });
+  expect((await tags()).team === undefined, 'tag deleted on the server');
+  await page.getByRole('button', { name: 'Edit' }).click();
+  await page.getByLabel('Description').fill('Baseline with the new augmentation');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Baseline with the new augmentation').waitFor();
+  expect((await tags())['mlflow.note.content'] === 'Baseline with the new augmentation', 'description on the server');
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByRole('button', { name: 'Restore' }).waitFor();
+  expect((await server()).info.lifecycle_stage === 'deleted', 'deleted on the server');
+  await page.getByRole('button', { name: 'Restore' }).click();
+  await page.getByRole('button', { name: 'Delete', exact: true }).waitFor();
+  expect((await server()).info.lifecycle_stage === 'active', 'restored on the server');
+});
+
 await check('a version whose source is a broken Core ML model says so instead of a summary', async (page) => {
   const api = client(ringo.url);
   const run = (await api.post('runs/create', { experiment_id: exp, run_name: 'broken-model' })).run;

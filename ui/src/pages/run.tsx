@@ -1,7 +1,21 @@
 // One run: its info, description, params, latest metrics, tags, parent and children, datasets,
-// logs, artifacts and charts.
+// logs, artifacts and charts; rename, delete/restore, description and tag editing.
 import { useState } from 'preact/hooks';
-import { ApiError, getRun, listArtifacts, readArtifactText, runName, searchRuns, tagValue, type Run } from '../api';
+import {
+  ApiError,
+  deleteRun,
+  deleteRunTag,
+  getRun,
+  listArtifacts,
+  readArtifactText,
+  renameRun,
+  restoreRun,
+  runName,
+  searchRuns,
+  setRunTag,
+  tagValue,
+  type Run,
+} from '../api';
 import { href, type Route } from '../route';
 import { Empty, formatBytes, formatDuration, formatNumber, formatTime, Loaded, Status, useLoad } from '../ui';
 import { MetricCharts } from './charts';
@@ -16,13 +30,13 @@ export function RunPage({ route, runId }: { route: Route; runId: string }) {
   return (
     <section class="page">
       <Loaded load={current} what="run" retry={reload}>
-        {(run) => <RunView key={run.info.run_id} route={route} run={run} />}
+        {(run) => <RunView key={run.info.run_id} route={route} run={run} onChange={reload} />}
       </Loaded>
     </section>
   );
 }
 
-function RunView({ route, run }: { route: Route; run: Run }) {
+function RunView({ route, run, onChange }: { route: Route; run: Run; onChange: () => void }) {
   const i = run.info;
   const parent = tagValue(run, parentTag);
   const note = tagValue(run, noteTag);
@@ -36,11 +50,10 @@ function RunView({ route, run }: { route: Route; run: Run }) {
           <div class="crumbs">
             <a href={href(['experiments'])}>Experiments</a> / <a href={href(['experiments', i.experiment_id])}>Experiment {i.experiment_id}</a> /
           </div>
-          <h1>
-            {runName(run)} <Status status={i.status} />
-          </h1>
+          <RunTitle run={run} onChange={onChange} />
         </div>
         <div class="toolbar">
+          <LifecycleButton run={run} onChange={onChange} />
           <a class="button" href={href(['runs', i.run_id, 'artifacts'])}>
             Artifacts
           </a>
@@ -71,10 +84,7 @@ function RunView({ route, run }: { route: Route; run: Run }) {
           </>
         )}
       </dl>
-      <div class="panel">
-        <h2>Description</h2>
-        {note ? <p class="note">{note}</p> : <p class="hint">No description. Set the tag mlflow.note.content to add one.</p>}
-      </div>
+      <Description run={run} note={note} onChange={onChange} />
       <div class="columns">
         <div class="panel">
           <h2>Metrics</h2>
@@ -134,9 +144,14 @@ function RunView({ route, run }: { route: Route; run: Run }) {
           <table class="grid kv" data-testid="tags">
             <tbody>
               {tags.map((t) => (
-                <tr>
+                <tr data-tag={t.key}>
                   <td>{t.key}</td>
                   <td class="mono">{t.value}</td>
+                  <td class="actions">
+                    <button type="button" class="quiet danger" aria-label={`Delete tag ${t.key}`} onClick={() => act(() => deleteRunTag(i.run_id, t.key), onChange)}>
+                      Delete
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -144,6 +159,7 @@ function RunView({ route, run }: { route: Route; run: Run }) {
         ) : (
           <p class="hint">No tags.</p>
         )}
+        <TagForm run={run} onChange={onChange} />
       </div>
       <Children run={run} />
       <Datasets run={run} />
@@ -223,6 +239,133 @@ function Datasets({ run }: { run: Run }) {
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** Runs a change, then reloads; a failure is shown in an alert. */
+async function act(change: () => Promise<unknown>, onChange: () => void) {
+  try {
+    await change();
+    onChange();
+  } catch (err) {
+    alert((err as Error).message);
+  }
+}
+
+function RunTitle({ run, onChange }: { run: Run; onChange: () => void }) {
+  const [editing, setEditing] = useState(false);
+  const [name, setName] = useState(runName(run));
+  if (!editing) {
+    return (
+      <h1>
+        {runName(run)} <Status status={run.info.status} />
+        {run.info.lifecycle_stage === 'deleted' && <span class="chip danger">deleted</span>}{' '}
+        <button type="button" class="quiet" onClick={() => setEditing(true)}>
+          Rename
+        </button>
+      </h1>
+    );
+  }
+  return (
+    <form
+      class="inline"
+      onSubmit={(e) => {
+        e.preventDefault();
+        act(() => renameRun(run.info.run_id, name.trim()), () => {
+          setEditing(false);
+          onChange();
+        });
+      }}
+    >
+      <input aria-label="Run name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} autoFocus />
+      <button type="submit">Save</button>
+      <button type="button" class="quiet" onClick={() => setEditing(false)}>
+        Cancel
+      </button>
+    </form>
+  );
+}
+
+function LifecycleButton({ run, onChange }: { run: Run; onChange: () => void }) {
+  const id = run.info.run_id;
+  if (run.info.lifecycle_stage === 'deleted') {
+    return (
+      <button type="button" onClick={() => act(() => restoreRun(id), onChange)}>
+        Restore
+      </button>
+    );
+  }
+  return (
+    <button
+      type="button"
+      class="danger"
+      onClick={() => confirm(`Delete run “${runName(run)}”? It can be restored.`) && act(() => deleteRun(id), onChange)}
+    >
+      Delete
+    </button>
+  );
+}
+
+function Description({ run, note, onChange }: { run: Run; note?: string; onChange: () => void }) {
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(note ?? '');
+  return (
+    <div class="panel">
+      <h2>
+        Description{' '}
+        {!editing && (
+          <button type="button" class="quiet" onClick={() => setEditing(true)}>
+            Edit
+          </button>
+        )}
+      </h2>
+      {editing ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            act(() => setRunTag(run.info.run_id, noteTag, text), () => {
+              setEditing(false);
+              onChange();
+            });
+          }}
+        >
+          <textarea aria-label="Description" rows={5} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+          <div>
+            <button type="submit">Save</button>{' '}
+            <button type="button" class="quiet" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : note ? (
+        <p class="note">{note}</p>
+      ) : (
+        <p class="hint">No description.</p>
+      )}
+    </div>
+  );
+}
+
+function TagForm({ run, onChange }: { run: Run; onChange: () => void }) {
+  const [key, setKey] = useState('');
+  const [value, setValue] = useState('');
+  return (
+    <form
+      class="inline"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!key.trim()) return;
+        act(() => setRunTag(run.info.run_id, key.trim(), value), () => {
+          setKey('');
+          setValue('');
+          onChange();
+        });
+      }}
+    >
+      <input aria-label="New tag key" placeholder="key" value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} />
+      <input aria-label="New tag value" placeholder="value" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
+      <button type="submit">Add tag</button>
+    </form>
   );
 }
 
