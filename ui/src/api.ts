@@ -314,6 +314,16 @@ export const searchVersions = (name: string, signal?: AbortSignal) =>
     { filter: `name='${name.replace(/'/g, "''")}'`, max_results: 1000 },
     signal,
   ).then((r) => r.model_versions ?? []);
+export const transitionStage = (name: string, version: string, stage: string) =>
+  post<{}>('model-versions/transition-stage', { name, version, stage, archive_existing_versions: false });
+export const setAlias = (name: string, alias: string, version: string) =>
+  post<{}>('registered-models/alias', { name, alias, version });
+export const deleteAlias = (name: string, alias: string) =>
+  request<{}>('DELETE', mlflow + 'registered-models/alias', { name, alias });
+export const updateVersionDescription = (name: string, version: string, description: string) =>
+  request<{}>('PATCH', mlflow + 'model-versions/update', { name, version, description });
+export const deleteVersion = (name: string, version: string) =>
+  request<{}>('DELETE', mlflow + 'model-versions/delete', { name, version });
 export const coremlVersion = (name: string, version: string, signal?: AbortSignal) =>
   request<CoreMLVersion>('GET', '/api/ringo/v1/model-versions/coreml' + queryString({ name, version }), undefined, signal);
 

@@ -480,6 +480,36 @@ await check('a run can be renamed, tagged, described, deleted and restored from 
   expect((await server()).info.lifecycle_stage === 'active', 'restored on the server');
 });
 
+await check('the stage, aliases and description of a version can be changed and a version deleted', async (page) => {
+  page.on('dialog', (d) => d.accept());
+  const api = client(ringo.url);
+  const name = 'editable-' + Date.now();
+  await api.post('registered-models/create', { name });
+  for (let i = 0; i < 2; i++) await api.post('model-versions/create', { name, source: 's3://bucket/m' + i });
+  const version = async (v) => (await api.get(`model-versions/get?name=${name}&version=${v}`)).model_version;
+  await go(page, `/models/${name}?version=2`);
+  const actions = page.getByTestId('version-actions');
+  await actions.getByLabel('Stage').selectOption('Staging');
+  await page.waitForFunction(() => document.querySelector('tr[data-version="2"]')?.textContent?.includes('Staging'));
+  expect((await version(2)).current_stage === 'Staging', 'stage on the server');
+  await actions.getByLabel('New alias').fill('champion');
+  await actions.getByRole('button', { name: 'Set alias' }).click();
+  await actions.getByRole('button', { name: 'Remove alias champion' }).waitFor();
+  expect((await version(2)).aliases?.includes('champion'), 'alias on the server');
+  await actions.getByRole('button', { name: 'Remove alias champion' }).click();
+  await actions.getByRole('button', { name: 'Remove alias champion' }).waitFor({ state: 'detached' });
+  expect(!(await version(2)).aliases?.includes('champion'), 'alias removed on the server');
+  await actions.getByLabel('Version description').fill('first with augmentation');
+  await actions.getByRole('button', { name: 'Save description' }).click();
+  await page.getByTestId('version-panel').getByText('first with augmentation', { exact: true }).waitFor();
+  expect((await version(2)).description === 'first with augmentation', 'description on the server');
+  await go(page, `/models/${name}?version=1`);
+  await page.getByTestId('version-actions').getByRole('button', { name: 'Delete version' }).click();
+  await page.waitForFunction(() => !document.querySelector('tr[data-version="1"]'));
+  const left = (await api.get(`model-versions/search?filter=name='${name}'`)).model_versions ?? [];
+  expect(left.length === 1 && left[0].version === '2', 'v1 deleted on the server');
+});
+
 await check('a version whose source is a broken Core ML model says so instead of a summary', async (page) => {
   const api = client(ringo.url);
   const run = (await api.post('runs/create', { experiment_id: exp, run_name: 'broken-model' })).run;

@@ -1,6 +1,20 @@
 // The model registry: registered models (search by name) and a model's versions, each with its
-// stage, aliases, status, Core ML summary and the run it came from.
-import { coremlVersion, getModel, searchModels, searchVersions, type ModelVersion, type RegisteredModel } from '../api';
+// stage, aliases, status, Core ML summary and the run it came from; a version's stage, aliases,
+// description can be changed and a version deleted.
+import {
+  coremlVersion,
+  deleteAlias,
+  deleteVersion,
+  getModel,
+  searchModels,
+  searchVersions,
+  setAlias,
+  transitionStage,
+  updateVersionDescription,
+  type ModelVersion,
+  type RegisteredModel,
+} from '../api';
+import { useState } from 'preact/hooks';
 import { href, setQuery, type Route } from '../route';
 import { Empty, ErrorBox, formatBytes, formatTime, Loaded, Loading, Status, useLoad } from '../ui';
 import { Features } from './artifacts';
@@ -158,7 +172,7 @@ export function ModelPage({ route, name }: { route: Route; name: string }) {
                       </tbody>
                     </table>
                   </div>
-                  {current && <VersionPanel model={model} version={current} />}
+                  {current && <VersionPanel model={model} version={current} onChange={reload} />}
                 </>
               )}
             </>
@@ -169,12 +183,76 @@ export function ModelPage({ route, name }: { route: Route; name: string }) {
   );
 }
 
-function VersionPanel({ model, version: v }: { model: RegisteredModel; version: ModelVersion }) {
+/** Runs a change, then reloads; a failure is shown in an alert. */
+async function act(change: () => Promise<unknown>, onChange: () => void) {
+  try {
+    await change();
+    onChange();
+  } catch (err) {
+    alert((err as Error).message);
+  }
+}
+
+function VersionActions({ model, version: v, onChange }: { model: RegisteredModel; version: ModelVersion; onChange: () => void }) {
+  const [alias, setAliasText] = useState('');
+  const [description, setDescription] = useState(v.description ?? '');
+  return (
+    <div class="version-actions" data-testid="version-actions">
+      <label>
+        Stage{' '}
+        <select
+          aria-label="Stage"
+          value={v.current_stage || 'None'}
+          onChange={(e) => act(() => transitionStage(model.name, v.version, (e.target as HTMLSelectElement).value), onChange)}
+        >
+          {['None', 'Staging', 'Production', 'Archived'].map((s) => (
+            <option value={s}>{s}</option>
+          ))}
+        </select>
+      </label>
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (alias.trim()) act(() => setAlias(model.name, alias.trim(), v.version), () => (setAliasText(''), onChange()));
+        }}
+      >
+        <input aria-label="New alias" placeholder="alias" value={alias} onInput={(e) => setAliasText((e.target as HTMLInputElement).value)} />
+        <button type="submit">Set alias</button>
+      </form>
+      {aliasesOf(model, v).map((a) => (
+        <button type="button" class="quiet" aria-label={`Remove alias ${a}`} onClick={() => act(() => deleteAlias(model.name, a), onChange)}>
+          @{a} ×
+        </button>
+      ))}
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          act(() => updateVersionDescription(model.name, v.version, description), onChange);
+        }}
+      >
+        <input aria-label="Version description" placeholder="description" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
+        <button type="submit">Save description</button>
+      </form>
+      <button
+        type="button"
+        class="quiet danger"
+        onClick={() => confirm(`Delete ${model.name} v${v.version}? This cannot be undone.`) && act(() => deleteVersion(model.name, v.version), onChange)}
+      >
+        Delete version
+      </button>
+    </div>
+  );
+}
+
+function VersionPanel({ model, version: v, onChange }: { model: RegisteredModel; version: ModelVersion; onChange: () => void }) {
   return (
     <div class="panel" data-testid="version-panel">
       <h2>
         {model.name} v{v.version}
       </h2>
+      <VersionActions key={v.version} model={model} version={v} onChange={onChange} />
       <dl class="facts">
         <dt>Source</dt>
         <dd class="mono">{v.source || '—'}</dd>
