@@ -70,15 +70,40 @@ void Api::Register(http::Router& router) {
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string scope, f.RequiredString("scope"));
                ASSIGN_OR_RETURN(auto name, f.String("name"));
-               ASSIGN_OR_RETURN(std::string token, auth->Create(scope, name.value_or("")));
+               ASSIGN_OR_RETURN(auto expires, f.Int64("expires"));
+               ASSIGN_OR_RETURN(std::string token,
+                                auth->Create(scope, name.value_or(""), expires.value_or(0)));
                std::string body;
-               JsonWriter(&body)
-                   .BeginObject()
-                   .Field("token", token)
-                   .Field("scope", scope)
-                   .Field("name", name.value_or(""))
-                   .EndObject();
+               JsonWriter w(&body);
+               w.BeginObject().Field("token", token).Field("scope", scope).Field("name",
+                                                                                 name.value_or(""));
+               if (expires) w.Field("expires", *expires);
+               w.EndObject();
                return JsonResponse(std::move(body));
+             }));
+  // Tokens as listed never show the secret: an id (the start of its hash), name, scope, times.
+  router.Add(Method::kGet, "/api/ringo/v1/tokens", Access::kAdmin,
+             Sync([auth = auth_](const Request&) -> Result<Response> {
+               ASSIGN_OR_RETURN(std::vector<Auth::TokenInfo> tokens, auth->List());
+               std::string body;
+               JsonWriter w(&body);
+               w.BeginObject().Key("tokens").BeginArray();
+               for (const Auth::TokenInfo& t : tokens) {
+                 w.BeginObject()
+                     .Field("id", t.id)
+                     .Field("name", t.name)
+                     .Field("scope", t.scope)
+                     .Field("created", t.created);
+                 if (t.expires) w.Field("expires", t.expires);
+                 w.FieldBool("revoked", t.revoked).EndObject();
+               }
+               w.EndArray().EndObject();
+               return JsonResponse(std::move(body));
+             }));
+  router.Add(Method::kDelete, "/api/ringo/v1/tokens/{id}", Access::kAdmin,
+             Sync([auth = auth_](const Request& req) -> Result<Response> {
+               RETURN_IF_ERROR(auth->Revoke(std::string(req.PathParam("id"))));
+               return EmptyObject();
              }));
 
   // The web UI signs in by handing its token to the server, which keeps it in an HttpOnly
@@ -90,7 +115,7 @@ void Api::Register(http::Router& router) {
                ASSIGN_OR_RETURN(std::string token, f.RequiredString("token"));
                std::optional<Auth::Identity> id = auth->Lookup(token);
                if (!id) {
-                 return http::JsonError(401, "UNAUTHENTICATED", "unknown or revoked token");
+                 return http::JsonError(401, "UNAUTHENTICATED", "unknown, revoked or expired token");
                }
                std::string body;
                JsonWriter(&body).BeginObject().Field("scope", id->scope).EndObject();

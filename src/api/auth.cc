@@ -1,6 +1,8 @@
 // Bearer tokens with scopes guarding the HTTP API.
 #include "api/auth.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/hash.h"
@@ -79,18 +81,24 @@ void Auth::Refresh() {
   auto docs = store_->ListDocuments(kTokenKind, "");
   if (!docs.ok()) return;  // keep the last known set
   std::map<std::string, Identity> tokens;
+  int64_t now_ms = NowMillis();
   for (const auto& d : *docs) {
     auto j = nlohmann::json::parse(d.value, nullptr, false);
     if (!j.is_object()) continue;
+    if (j.value("revoked", false)) continue;
+    int64_t expires = j.value("expires", int64_t{0});
+    if (expires > 0 && expires <= now_ms) continue;
     std::string name = j.value("name", "");
     // Unnamed tokens are told apart by the start of their hash, which reveals nothing.
     if (name.empty()) name = d.key.substr(0, 12);
-    tokens[d.key] = Identity{j.value("scope", ""), "token:" + name};
+    tokens[d.key] = Identity{j.value("scope", ""), "token:" + name, expires};
   }
   {
     std::unique_lock w(mu_);
     tokens_ = std::move(tokens);
-    enabled_.store(!tokens_.empty());
+    // Revoking or outliving every token must not open the server: once tokens exist, they
+    // are required.
+    enabled_.store(!docs->empty());
   }
   loaded_at_ = now;
 }
@@ -100,6 +108,8 @@ std::optional<Auth::Identity> Auth::Lookup(const std::string& token) {
   std::shared_lock r(mu_);
   auto it = tokens_.find(Sha256Hex(token));
   if (it == tokens_.end()) return std::nullopt;
+  // Checked on every use: a token stops at its expiry, not at the next refresh.
+  if (it->second.expires > 0 && it->second.expires <= NowMillis()) return std::nullopt;
   return it->second;
 }
 
@@ -124,7 +134,7 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
                  "(MLflow clients: set MLFLOW_TRACKING_TOKEN)");
   }
   std::optional<Identity> id = Lookup(token);
-  if (!id) return Error(401, "UNAUTHENTICATED", "unknown or revoked token");
+  if (!id) return Error(401, "UNAUTHENTICATED", "unknown, revoked or expired token");
   if (!ScopeCovers(id->scope, access)) {
     return Error(403, "PERMISSION_DENIED",
                  "a " + id->scope + " token may not " + std::string(http::MethodName(req.method)) +
@@ -138,7 +148,11 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
   return std::nullopt;
 }
 
-Result<std::string> Auth::Create(const std::string& scope, const std::string& name) {
+Result<std::string> Auth::Create(const std::string& scope, const std::string& name,
+                                 int64_t expires) {
+  if (expires != 0 && expires <= NowMillis()) {
+    return InvalidArgument("the token's expiry is in the past");
+  }
   if (scope != "admin" && scope != "write" && scope != "read" && scope != "device") {
     return InvalidArgument("unknown token scope '" + scope +
                            "': expected admin, write, read or device");
@@ -147,12 +161,45 @@ Result<std::string> Auth::Create(const std::string& scope, const std::string& na
   // can be rebuilt from the run ids anyone with a read token sees.
   std::string token = "rg_" + NewSecret(24);
   nlohmann::json doc = {{"scope", scope}, {"name", name}, {"created", NowMillis()}};
+  if (expires != 0) doc["expires"] = expires;
   RETURN_IF_ERROR(store::Wait([&](store::Done done) {
     store_->PutDocument(kTokenKind, Sha256Hex(token), doc.dump(), 0, "",
                         [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
   }));
   Invalidate();
   return token;
+}
+
+Result<std::vector<Auth::TokenInfo>> Auth::List() {
+  ASSIGN_OR_RETURN(auto docs, store_->ListDocuments(kTokenKind, ""));
+  std::vector<TokenInfo> out;
+  for (const auto& d : docs) {
+    auto j = nlohmann::json::parse(d.value, nullptr, false);
+    if (!j.is_object()) continue;
+    out.push_back({d.key.substr(0, 12), j.value("name", ""), j.value("scope", ""),
+                   j.value("created", int64_t{0}), j.value("expires", int64_t{0}),
+                   j.value("revoked", false)});
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const TokenInfo& a, const TokenInfo& b) { return a.created < b.created; });
+  return out;
+}
+
+Status Auth::Revoke(const std::string& id) {
+  if (id.size() < 8) return InvalidArgument("token id '" + id + "' is too short");
+  ASSIGN_OR_RETURN(auto docs, store_->ListDocuments(kTokenKind, id));
+  if (docs.empty()) return NotFound("no token with id '" + id + "'");
+  if (docs.size() > 1) return InvalidArgument("token id '" + id + "' names more than one token");
+  auto j = nlohmann::json::parse(docs[0].value, nullptr, false);
+  if (!j.is_object()) return Internal("token '" + id + "' is stored damaged");
+  j["revoked"] = true;
+  j["revoked_time"] = NowMillis();
+  RETURN_IF_ERROR(store::Wait([&](store::Done done) {
+    store_->PutDocument(kTokenKind, docs[0].key, j.dump(), docs[0].revision, "",
+                        [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
+  }));
+  Invalidate();
+  return Status::Ok();
 }
 
 }  // namespace ringo::api

@@ -9,6 +9,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "http/http.h"
 #include "store/store.h"
@@ -35,13 +36,14 @@ class Auth {
   struct Identity {
     std::string scope;
     std::string principal;  // "token:<name>"
+    int64_t expires = 0;     // ms since the epoch; 0: never
   };
 
   // The router guard: nullopt to let the request through (Request::principal set when a token
   // was checked), else the refusal to send.
   std::optional<http::Response> Check(http::Request& req, http::Access access);
 
-  // The identity of a token; nullopt when unknown or revoked.
+  // The identity of a token; nullopt when unknown, revoked or expired.
   std::optional<Identity> Lookup(const std::string& token);
   // True once any token exists (the server then requires them).
   bool Enabled() {
@@ -49,8 +51,26 @@ class Auth {
     return enabled_.load();
   }
 
-  // Creates a token and returns it (shown once). kInvalidArgument for an unknown scope.
-  Result<std::string> Create(const std::string& scope, const std::string& name);
+  // Creates a token and returns it (shown once). `expires` (ms since the epoch, 0: never) ends
+  // it. kInvalidArgument for an unknown scope or an expiry in the past.
+  Result<std::string> Create(const std::string& scope, const std::string& name,
+                             int64_t expires = 0);
+
+  // A token as listed: never the secret, only the start of its hash as its id.
+  struct TokenInfo {
+    std::string id;  // first 12 hex digits of sha256(token)
+    std::string name;
+    std::string scope;
+    int64_t created = 0;
+    int64_t expires = 0;  // 0: never
+    bool revoked = false;
+  };
+  // Every token ever created, revoked and expired ones included, oldest first.
+  Result<std::vector<TokenInfo>> List();
+  // Revokes the token whose id (as List gives it) is `id`: from now on it gets 401 (other
+  // replicas within the refresh interval). kNotFound for an unknown id, kInvalidArgument for an
+  // id that names more than one token.
+  Status Revoke(const std::string& id);
   // Forgets the cache (after a token is created here).
   void Invalidate() { loaded_at_ = {}; }
 

@@ -167,6 +167,18 @@ Result<Json> Client::Post(const std::string& path, const Json& body) {
   return impl_->Decode(res);
 }
 
+Status Client::Delete(const std::string& path) {
+  bhttp::request<bhttp::string_body> req(bhttp::verb::delete_, impl_->prefix + path, 11);
+  req.set(bhttp::field::host, impl_->host);
+  impl_->Authorize(req);
+  req.set(bhttp::field::content_type, "application/json");
+  req.keep_alive(true);
+  req.body() = "{}";
+  req.prepare_payload();
+  ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
+  return impl_->Decode(res).status();
+}
+
 Status Client::PutFile(const std::string& path, const std::filesystem::path& file) {
   bhttp::request<bhttp::file_body> req(bhttp::verb::put, impl_->prefix + path, 11);
   req.set(bhttp::field::host, impl_->host);

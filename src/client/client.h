@@ -31,6 +31,8 @@ class Client {
 
   Result<Json> Get(const std::string& path, const Query& query);
   Result<Json> Post(const std::string& path, const Json& body);
+  // DELETE `path` (with an empty JSON body).
+  Status Delete(const std::string& path);
   // PUT a local file's bytes to `path` (the artifact proxy).
   Status PutFile(const std::string& path, const std::filesystem::path& file);
 

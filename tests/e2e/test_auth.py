@@ -67,5 +67,43 @@ class AuthTest(ServerTestCase):
             del os.environ["MLFLOW_TRACKING_TOKEN"]
 
 
+class TokenLifecycleTest(ServerTestCase):
+    """Tokens can be listed (never their secrets), revoked and made to expire."""
+
+    def req(self, method, path, token=None, body=None):
+        headers = {"Authorization": "Bearer " + token} if token else None
+        return self.server.request(method, path, body=body, headers=headers)
+
+    def test_list_revoke_expire(self):
+        import time
+        admin = self.req("POST", "/api/ringo/v1/tokens", body={"scope": "admin", "name": "root"}).json["token"]
+        r = self.req("POST", "/api/ringo/v1/tokens", admin, body={"scope": "read", "name": "dashboard"})
+        read = r.json["token"]
+        soon = self.req("POST", "/api/ringo/v1/tokens", admin,
+                        body={"scope": "read", "name": "temp", "expires": int(time.time() * 1000) + 1500}).json["token"]
+        self.assertEqual(self.req("POST", "/api/ringo/v1/tokens", admin,
+                                  body={"scope": "read", "expires": 1000}).status, 400)
+        listing = self.req("GET", "/api/ringo/v1/tokens", admin)
+        self.assertEqual(listing.status, 200, listing)
+        self.assertNotIn(read, listing.body.decode())
+        names = {t["name"]: t for t in listing.json["tokens"]}
+        self.assertEqual(set(names), {"root", "dashboard", "temp"})
+        self.assertEqual(self.req("GET", "/api/ringo/v1/tokens", read).status, 403)
+        self.assertEqual(self.req("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", read).status, 200)
+        r = self.req("DELETE", "/api/ringo/v1/tokens/" + names["dashboard"]["id"], admin)
+        self.assertEqual(r.status, 200, r)
+        r = self.req("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", read)
+        self.assertEqual((r.status, r.json["error_code"]), (401, "UNAUTHENTICATED"))
+        revoked = {t["name"]: t for t in self.req("GET", "/api/ringo/v1/tokens", admin).json["tokens"]}
+        self.assertTrue(revoked["dashboard"]["revoked"])
+        self.assertEqual(self.req("DELETE", "/api/ringo/v1/tokens/000000000000", admin).status, 404)
+        self.assertEqual(self.req("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", soon).status, 200)
+        time.sleep(1.6)
+        self.assertEqual(self.req("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", soon).status, 401)
+        # Revoking every token does not open the server.
+        self.req("DELETE", "/api/ringo/v1/tokens/" + names["root"]["id"], admin)
+        self.assertEqual(self.req("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0").status, 401)
+
+
 if __name__ == "__main__":
     unittest.main()
