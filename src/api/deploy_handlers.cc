@@ -36,13 +36,31 @@ http::Handler HandleAsync(
   };
 }
 
-json ChannelJson(const deploy::Channel& c) {
+// What a deployment holds, as people name it: "DigitClassifier v2, Tokenizer v5". Empty when
+// the deployment cannot be read.
+std::string DeploymentLabel(deploy::Service* svc, const std::string& id) {
+  if (id.empty()) return "";
+  auto d = svc->GetDeployment(id);
+  if (!d.ok()) return "";
+  std::string label;
+  for (const auto& m : d->models) {
+    if (!label.empty()) label += ", ";
+    label += m.name + " v" + m.version;
+  }
+  return label;
+}
+
+json ChannelJson(const deploy::Channel& c, deploy::Service* svc) {
   json j = {{"collection", c.collection},
             {"name", c.name},
             {"deployment_id", c.deployment_id},
+            {"deployment_label", DeploymentLabel(svc, c.deployment_id)},
             {"rollout", c.rollout},
             {"updated_time", c.updated_time}};
-  if (!c.previous_deployment_id.empty()) j["previous_deployment_id"] = c.previous_deployment_id;
+  if (!c.previous_deployment_id.empty()) {
+    j["previous_deployment_id"] = c.previous_deployment_id;
+    j["previous_deployment_label"] = DeploymentLabel(svc, c.previous_deployment_id);
+  }
   j["rules"] = json::parse(deploy::RulesToJson(c.rules));
   return j;
 }
@@ -278,7 +296,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                  json channels = json::array();
                  auto chs = svc->ListChannels(c.name);
                  if (chs.ok()) {
-                   for (const auto& ch : *chs) channels.push_back(ChannelJson(ch));
+                   for (const auto& ch : *chs) channels.push_back(ChannelJson(ch, svc));
                  }
                  arr.push_back({{"name", c.name},
                                 {"models", c.models},
@@ -316,7 +334,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                (void)c;
                ASSIGN_OR_RETURN(auto list, svc->ListChannels(collection));
                json arr = json::array();
-               for (const auto& ch : list) arr.push_back(ChannelJson(ch));
+               for (const auto& ch : list) arr.push_back(ChannelJson(ch, svc));
                return Json({{"channels", arr}});
              }));
   router.Add(Method::kPost, admin + "channels/promote", Access::kAdmin,
@@ -332,7 +350,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                    deploy::Channel c,
                    svc->Promote(collection, channel, deployment, rollout, reason.value_or(""),
                                 Actor(req, f), force.value_or(false)));
-               return Json({{"channel", ChannelJson(c)}});
+               return Json({{"channel", ChannelJson(c, svc)}});
              }));
   router.Add(Method::kPost, admin + "channels/rollout", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
@@ -346,7 +364,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                ASSIGN_OR_RETURN(deploy::Channel c,
                                 svc->SetRollout(collection, channel, rollout, reason.value_or(""),
                                                 Actor(req, f)));
-               return Json({{"channel", ChannelJson(c)}});
+               return Json({{"channel", ChannelJson(c, svc)}});
              }));
   router.Add(Method::kPost, admin + "channels/rollback", Access::kAdmin,
              Sync([svc](const Request& req) -> Result<Response> {
@@ -357,7 +375,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                ASSIGN_OR_RETURN(
                    deploy::Channel c,
                    svc->Rollback(collection, channel, reason.value_or(""), Actor(req, f)));
-               return Json({{"channel", ChannelJson(c)}});
+               return Json({{"channel", ChannelJson(c, svc)}});
              }));
   router.Add(Method::kGet, admin + "channels/history", Access::kRead,
              Sync([svc](const Request& req) -> Result<Response> {
@@ -394,7 +412,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                ASSIGN_OR_RETURN(deploy::Channel c,
                                 svc->SetRules(collection, channel, rules, reason.value_or(""),
                                               Actor(req, f), force.value_or(false)));
-               return Json({{"channel", ChannelJson(c)}});
+               return Json({{"channel", ChannelJson(c, svc)}});
              }));
   router.Add(Method::kGet, admin + "channels/get", Access::kRead,
              Sync([svc](const Request& req) -> Result<Response> {
@@ -402,7 +420,7 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
                ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
                ASSIGN_OR_RETURN(std::string channel, f.RequiredString("channel"));
                ASSIGN_OR_RETURN(deploy::Channel c, svc->GetChannel(collection, channel));
-               return Json({{"channel", ChannelJson(c)}});
+               return Json({{"channel", ChannelJson(c, svc)}});
              }));
   router.Add(
       Method::kPost, admin + "apps/contracts", Access::kAdmin, Sync([svc](const Request& req) -> Result<Response> {

@@ -17,7 +17,8 @@ void PrintCollections(const Json& out) {
     for (const Json& m : col.value("models", Json::array())) std::cout << " " << m.get<std::string>();
     std::cout << "\n";
     for (const Json& ch : col.value("channels", Json::array())) {
-      std::cout << "  " << ch.value("name", "") << " -> " << ch.value("deployment_id", "") << " ("
+      std::cout << "  " << ch.value("name", "") << " -> "
+                << DeploymentName(ch, "deployment_id", "deployment_label") << " ("
                 << ch.value("rollout", 100) << "%)\n";
     }
   }

@@ -56,11 +56,19 @@ Result<std::string> ReadTextFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+std::string DeploymentName(const client::Json& ch, const char* id_key, const char* label_key) {
+  std::string id = ch.value(id_key, "");
+  std::string label = ch.value(label_key, "");
+  return label.empty() ? id : label + " [" + id + "]";
+}
+
 void PrintChannel(const std::string& collection, const client::Json& ch) {
-  std::cout << collection << "/" << ch.value("name", "") << " -> " << ch.value("deployment_id", "")
-            << " (" << ch.value("rollout", 100) << "%"
+  std::cout << collection << "/" << ch.value("name", "") << " -> "
+            << DeploymentName(ch, "deployment_id", "deployment_label") << " ("
+            << ch.value("rollout", 100) << "%"
             << (ch.contains("previous_deployment_id")
-                    ? ", others on " + ch.value("previous_deployment_id", "")
+                    ? ", others on " +
+                          DeploymentName(ch, "previous_deployment_id", "previous_deployment_label")
                     : "")
             << ")\n";
 }

@@ -57,6 +57,9 @@ std::string EnvOr(const char* a, const char* b, std::string fallback);
 std::string FormatTime(int64_t ms);
 // The whole file; kNotFound when it cannot be read.
 Result<std::string> ReadTextFile(const std::string& path);
+// A channel's deployment by what it holds: "DigitClassifier v2 [dep-...]" (the id alone when
+// the server gives no label).
+std::string DeploymentName(const client::Json& channel, const char* id_key, const char* label_key);
 // The channel line printed after promote, rollout, rollback and rules.
 void PrintChannel(const std::string& collection, const client::Json& channel);
 

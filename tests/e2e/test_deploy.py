@@ -70,7 +70,12 @@ class DeployTest(ServerTestCase):
         d1 = d1.strip()
         rc, d2, err = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v2))
         d2 = d2.strip()
-        self.assertEqual(self.cli("channels", "promote", coll, "release", d1, "--reason", "first")[0], 0)
+        rc, out, _ = self.cli("channels", "promote", coll, "release", d1, "--reason", "first")
+        self.assertEqual(rc, 0)
+        # A deployment is named by what it holds, its id beside it.
+        self.assertIn("%s v%s [%s]" % (model, v1, d1), out)
+        ch = self.server.request("GET", "/api/ringo/v1/channels/get", query={"collection": coll, "channel": "release"})
+        self.assertEqual(ch.json["channel"]["deployment_label"], "%s v%s" % (model, v1))
 
         keys = self.server.request("GET", "/api/deploy/v1/keys").json
         self.assertEqual(keys["algorithm"], "Ed25519")

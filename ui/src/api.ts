@@ -332,7 +332,10 @@ export interface Channel {
   collection: string;
   name: string;
   deployment_id: string;
+  /** What the deployment holds, as people name it: "DigitClassifier v2". */
+  deployment_label?: string;
   previous_deployment_id?: string;
+  previous_deployment_label?: string;
   rollout: number;
   updated_time?: number;
 }

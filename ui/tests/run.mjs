@@ -314,6 +314,7 @@ await check('deployments: collections with each channel, its deployment and roll
   await release.waitFor();
   const r = await release.innerText();
   expect(r.includes(delivery.dep2) && r.includes('50%') && r.includes(delivery.dep1), 'release: dep2 at 50%, others on dep1: ' + r);
+  expect(/digits v2/.test(r) && /digits v1/.test(r), 'deployments named by what they hold: ' + r);
   const st = await page.locator('[data-collection=app] tr[data-channel=staging]').innerText();
   expect(st.includes(delivery.dep2) && st.includes('100%'), 'staging on dep2: ' + st);
   await release.getByRole('link', { name: 'release' }).click();

@@ -61,11 +61,19 @@ export function CollectionsPage(_: { route: Route }) {
                           <td>
                             <a href={href(['deployments', c.name, ch.name])}>{ch.name}</a>
                           </td>
-                          <td class="mono">{ch.deployment_id}</td>
+                          <td>
+                            <DeploymentName id={ch.deployment_id} label={ch.deployment_label} />
+                          </td>
                           <td>
                             <Rollout percent={ch.rollout} />
                           </td>
-                          <td class="mono">{ch.rollout < 100 && ch.previous_deployment_id ? ch.previous_deployment_id : <span class="hint">—</span>}</td>
+                          <td>
+                            {ch.rollout < 100 && ch.previous_deployment_id ? (
+                              <DeploymentName id={ch.previous_deployment_id} label={ch.previous_deployment_label} />
+                            ) : (
+                              <span class="hint">—</span>
+                            )}
+                          </td>
                           <td>{formatTime(ch.updated_time)}</td>
                         </tr>
                       ))}
@@ -105,14 +113,17 @@ export function ChannelPage({ collection, channel }: { route: Route; collection:
             {ch && (
               <dl class="facts" data-testid="channel-facts">
                 <dt>Current deployment</dt>
-                <dd class="mono">{ch.deployment_id}</dd>
+                <dd>
+                  <DeploymentName id={ch.deployment_id} label={ch.deployment_label} />
+                </dd>
                 <dt>Rollout</dt>
                 <dd>
                   <Rollout percent={ch.rollout} />
                   {ch.rollout < 100 && ch.previous_deployment_id && (
                     <span class="hint">
                       {' '}
-                      · the other {100 - ch.rollout}% stay on <span class="mono">{ch.previous_deployment_id}</span>
+                      · the other {100 - ch.rollout}% stay on{' '}
+                      <DeploymentName id={ch.previous_deployment_id} label={ch.previous_deployment_label} />
                     </span>
                   )}
                 </dd>
@@ -208,5 +219,15 @@ function DeploymentPanel({ deployment: d, role, channel }: { deployment: Deploym
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** A deployment by what it holds ("DigitClassifier v2"), its id beside it for reference. */
+function DeploymentName({ id, label }: { id: string; label?: string }) {
+  if (!label) return <span class="mono">{id}</span>;
+  return (
+    <span data-deployment={id}>
+      {label} <span class="mono hint">{id}</span>
+    </span>
   );
 }
