@@ -131,3 +131,13 @@ export function formatBytes(n?: number): string {
 export function Status({ status }: { status: string }) {
   return <span class={`status status-${status.toLowerCase()}`}>{status.toLowerCase()}</span>;
 }
+
+/** Runs a change the user asked for, then `onChange` (a reload); a failure is shown in an alert. */
+export async function act(change: () => Promise<unknown>, onChange: () => void) {
+  try {
+    await change();
+    onChange();
+  } catch (err) {
+    alert((err as Error).message);
+  }
+}

@@ -16,7 +16,7 @@ import {
 } from '../api';
 import { useState } from 'preact/hooks';
 import { href, setQuery, type Route } from '../route';
-import { Empty, ErrorBox, formatBytes, formatTime, Loaded, Loading, Status, useLoad } from '../ui';
+import { act, Empty, ErrorBox, formatBytes, formatTime, Loaded, Loading, Status, useLoad } from '../ui';
 import { Features } from './artifacts';
 import { ApiError } from '../api';
 
@@ -181,16 +181,6 @@ export function ModelPage({ route, name }: { route: Route; name: string }) {
       </Loaded>
     </section>
   );
-}
-
-/** Runs a change, then reloads; a failure is shown in an alert. */
-async function act(change: () => Promise<unknown>, onChange: () => void) {
-  try {
-    await change();
-    onChange();
-  } catch (err) {
-    alert((err as Error).message);
-  }
 }
 
 function VersionActions({ model, version: v, onChange }: { model: RegisteredModel; version: ModelVersion; onChange: () => void }) {

@@ -17,7 +17,7 @@ import {
   type Run,
 } from '../api';
 import { href, type Route } from '../route';
-import { Empty, formatBytes, formatDuration, formatNumber, formatTime, Loaded, Status, useLoad } from '../ui';
+import { act, Empty, formatBytes, formatDuration, formatNumber, formatTime, Loaded, Status, useLoad } from '../ui';
 import { MetricCharts } from './charts';
 
 const parentTag = 'mlflow.parentRunId';
@@ -240,16 +240,6 @@ function Datasets({ run }: { run: Run }) {
       </table>
     </div>
   );
-}
-
-/** Runs a change, then reloads; a failure is shown in an alert. */
-async function act(change: () => Promise<unknown>, onChange: () => void) {
-  try {
-    await change();
-    onChange();
-  } catch (err) {
-    alert((err as Error).message);
-  }
 }
 
 function RunTitle({ run, onChange }: { run: Run; onChange: () => void }) {
