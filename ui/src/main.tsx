@@ -1,5 +1,6 @@
 // Entry point: the page frame and the hash router.
 import { render } from 'preact';
+import { useEffect } from 'preact/hooks';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { href, useRoute } from './route';
@@ -15,9 +16,30 @@ import { ChannelPage, CollectionsPage } from './pages/deployments';
 import { LoggedModelPage } from './pages/logged_model';
 import { TelemetryPage } from './pages/telemetry';
 
+/** What a route's page shows, for the tab's title. */
+function pageName(path: string[]): string {
+  const [a, b, c] = path;
+  if (!a || (a === 'experiments' && !b)) return 'Experiments';
+  if (a === 'experiments') return `Experiment ${b}`;
+  if (a === 'runs' && b && c === 'artifacts') return `Artifacts of run ${b.slice(0, 8)}`;
+  if (a === 'runs' && b) return `Run ${b.slice(0, 8)}`;
+  if (a === 'logged-models' && b) return `Logged model ${b.slice(0, 10)}`;
+  if (a === 'models' && b) return `Model ${b}`;
+  if (a === 'models') return 'Models';
+  if (a === 'deployments' && b && c) return `${b} / ${c}`;
+  if (a === 'deployments') return 'Deployments';
+  if (a === 'telemetry') return 'Telemetry';
+  if (a === 'compare') return 'Compare runs';
+  if (a === 'charts') return 'Charts';
+  return 'Not found';
+}
+
 function Page() {
   const route = useRoute();
   const [a, b, c] = route.path;
+  useEffect(() => {
+    document.title = `${pageName(route.path)} · ringo`;
+  }, [route.path.join('/')]);
   if (!a || (a === 'experiments' && !b)) return <ExperimentsPage route={route} />;
   if (a === 'experiments') return <RunsPage route={route} experimentId={b} />;
   if (a === 'runs' && b && c === 'artifacts')

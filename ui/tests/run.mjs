@@ -438,6 +438,16 @@ await check('artifact pages of two runs, through back and forward, each show the
   await shows('baseline', 'params.yaml', 'only-in-lr-0.01.txt');
 });
 
+await check('each page names itself in the tab; the favicon is served', async (page) => {
+  await go(page, '/models');
+  await page.waitForFunction(() => document.title === 'Models · ringo');
+  await go(page, '/runs/' + data.baseline.info.run_id);
+  await page.waitForFunction((id) => document.title === `Run ${id.slice(0, 8)} · ringo`, data.baseline.info.run_id);
+  const icon = await fetch(ringo.url + '/favicon.svg');
+  expect(icon.ok && (icon.headers.get('content-type') ?? '').includes('svg'), 'favicon: ' + icon.status);
+  expect((await page.locator('link[rel=icon]').getAttribute('href')) === '/favicon.svg', 'the page links it');
+});
+
 await check('empty and missing states are designed, not blank', async (page) => {
   await go(page, '/experiments/999999');
   await page.getByText(/not found|does not exist/i).first().waitFor();
