@@ -190,6 +190,7 @@ export const createExperiment = (name: string) =>
 export const renameExperiment = (experiment_id: string, new_name: string) =>
   post<{}>('experiments/update', { experiment_id, new_name });
 export const deleteExperiment = (experiment_id: string) => post<{}>('experiments/delete', { experiment_id });
+export const restoreExperiment = (experiment_id: string) => post<{}>('experiments/restore', { experiment_id });
 export const renameRun = (run_id: string, run_name: string) => post<{}>('runs/update', { run_id, run_name });
 export const deleteRun = (run_id: string) => post<{}>('runs/delete', { run_id });
 export const restoreRun = (run_id: string) => post<{}>('runs/restore', { run_id });

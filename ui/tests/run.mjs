@@ -438,6 +438,19 @@ await check('artifact pages of two runs, through back and forward, each show the
   await shows('baseline', 'params.yaml', 'only-in-lr-0.01.txt');
 });
 
+await check('a deleted experiment opened by URL says so and can be restored', async (page) => {
+  const api = client(ringo.url);
+  const { experiment_id } = await api.post('experiments/create', { name: 'to-restore-' + Date.now() });
+  await api.post('experiments/delete', { experiment_id });
+  await go(page, '/experiments/' + experiment_id);
+  const banner = page.getByTestId('deleted-experiment');
+  await banner.waitFor();
+  await banner.getByRole('button', { name: 'Restore' }).click();
+  await banner.waitFor({ state: 'detached' });
+  const e = (await api.get('experiments/get?experiment_id=' + experiment_id)).experiment;
+  expect(e.lifecycle_stage === 'active', 'restored on the server');
+});
+
 await check('each page names itself in the tab; the favicon is served', async (page) => {
   await go(page, '/models');
   await page.waitForFunction(() => document.title === 'Models · ringo');

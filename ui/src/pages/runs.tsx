@@ -1,9 +1,9 @@
 // The runs of an experiment: a virtualized table fed page by page from runs/search, with the
 // filter language, server-side sort, picked columns, parent/child grouping and selection.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, getExperiment, runName, searchRuns, tagValue, type Run } from '../api';
+import { ApiError, getExperiment, restoreExperiment, runName, searchRuns, tagValue, type Run } from '../api';
 import { href, setQuery, type Route } from '../route';
-import { Empty, ErrorBox, formatDuration, formatNumber, formatTime, Loading, Status, useLoad } from '../ui';
+import { act, Empty, ErrorBox, formatDuration, formatNumber, formatTime, Loading, Status, useLoad } from '../ui';
 
 const rowHeight = 30;
 const overscan = 12;
@@ -43,7 +43,7 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
   const order = route.query.get('order') ?? '';
   const group = route.query.get('group') !== '0';
   const picked = route.query.get('cols');
-  const [experiment] = useLoad((s) => getExperiment(experimentId, s), [experimentId]);
+  const [experiment, reloadExperiment] = useLoad((s) => getExperiment(experimentId, s), [experimentId]);
 
   // Runs arrive a page at a time; `token` is the next page's token, '' when all are loaded.
   const [runs, setRuns] = useState<Run[]>([]);
@@ -194,6 +194,14 @@ export function RunsPage({ route, experimentId }: { route: Route; experimentId: 
             <a href={href(['experiments'])}>Experiments</a> /
           </div>
           <h1>{experiment.state === 'ok' ? experiment.data.name : `Experiment ${experimentId}`}</h1>
+          {experiment.state === 'ok' && experiment.data.lifecycle_stage === 'deleted' && (
+            <div class="state error" role="alert" data-testid="deleted-experiment">
+              <strong>This experiment is deleted</strong>{' '}
+              <button type="button" onClick={() => act(() => restoreExperiment(experimentId), reloadExperiment)}>
+                Restore
+              </button>
+            </div>
+          )}
         </div>
         <div class="toolbar">
           <span class="count" data-testid="run-count">
