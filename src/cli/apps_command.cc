@@ -80,7 +80,7 @@ void AddAppsCommand(CLI::App& app, Context& ctx) {
   apps->require_subcommand(1);
   auto* contract = apps->add_subcommand(
       "contract", "Declare the model interfaces an app version range was built against");
-  contract->add_option("collection", f->collection)->required();
+  contract->add_option("collection", f->collection, "The collection the app ships")->required();
   contract->add_option("--app-versions", f->app_versions, "e.g. \">=2.0,<3.0\"")->required();
   contract
       ->add_option("--model", f->models,
@@ -88,9 +88,9 @@ void AddAppsCommand(CLI::App& app, Context& ctx) {
                    "(repeatable)")
       ->required();
   auto* list = apps->add_subcommand("list", "The contracts of a collection");
-  list->add_option("collection", f->collection)->required();
+  list->add_option("collection", f->collection, "The collection the app ships")->required();
   auto* remove = apps->add_subcommand("remove", "Remove the contract of an app range");
-  remove->add_option("collection", f->collection)->required();
+  remove->add_option("collection", f->collection, "The collection the app ships")->required();
   remove->add_option("--app-versions", f->app_versions, "The range, as declared")->required();
   for (auto* c : {contract, list, remove}) AddServerFlags(c, &ctx);
 

@@ -108,19 +108,19 @@ void AddChannelsCommand(CLI::App& app, Context& ctx) {
   auto* channels = app.add_subcommand("channels", "Staging/release channels of a collection");
   channels->require_subcommand(1);
   auto target = [&f](CLI::App* cmd) {
-    cmd->add_option("collection", f->collection)->required();
-    cmd->add_option("channel", f->channel)->required();
+    cmd->add_option("collection", f->collection, "The collection")->required();
+    cmd->add_option("channel", f->channel, "The channel, e.g. staging or release")->required();
   };
   auto* promote = channels->add_subcommand("promote", "Point a channel at a deployment");
   target(promote);
-  promote->add_option("deployment", f->deployment)->required();
+  promote->add_option("deployment", f->deployment, "Deployment id (dep-...), as `deployments create` prints it")->required();
   promote->add_option("--rollout", f->rollout, "Percent of devices (staged rollout)")
       ->capture_default_str();
   promote->add_option("--reason", f->reason, "Why (recorded in the history)");
   promote->add_flag("--force", f->force, "Promote despite a breaking interface change (needs --reason)");
   auto* rollout = channels->add_subcommand("rollout", "Change the rollout percent (100 completes it)");
   target(rollout);
-  rollout->add_option("percent", f->rollout)->required();
+  rollout->add_option("percent", f->rollout, "Percent of devices on the new deployment (1-100)")->required();
   rollout->add_option("--reason", f->reason, "Why (recorded in the history)");
   auto* rollback = channels->add_subcommand("rollback", "Back to the previous deployment");
   target(rollback);

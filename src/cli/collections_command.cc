@@ -35,7 +35,7 @@ void AddCollectionsCommand(CLI::App& app, Context& ctx) {
   auto* collections = app.add_subcommand("collections", "Collections of models shipped together");
   collections->require_subcommand(1);
   auto* create = collections->add_subcommand("create", "Create a collection");
-  create->add_option("name", f->name)->required();
+  create->add_option("name", f->name, "Collection name (what an app fetches)")->required();
   create->add_option("--model", f->models, "Registered model (repeatable)")->required();
   auto* list = collections->add_subcommand("list", "List collections and their channels");
   for (auto* c : {create, list}) AddServerFlags(c, &ctx);

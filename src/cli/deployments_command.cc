@@ -17,7 +17,7 @@ void AddDeploymentsCommand(CLI::App& app, Context& ctx) {
   deployments->require_subcommand(1);
   auto* create =
       deployments->add_subcommand("create", "Freeze model versions; prints the deployment id");
-  create->add_option("collection", f->collection)->required();
+  create->add_option("collection", f->collection, "The collection to snapshot")->required();
   create->add_option("--model", f->models, "NAME=VERSION (repeatable)")->required();
   AddServerFlags(create, &ctx);
   Context* x = &ctx;

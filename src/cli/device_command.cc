@@ -119,8 +119,8 @@ void AddDeviceCommands(CLI::App& app, Context& ctx) {
   auto* simulate = device->add_subcommand("simulate", "Drive N simulated devices; print what they hold");
   simulate->add_option("--tracking-uri", sim->tracking_uri, "Server URL")->required();
   simulate->add_option("--token", sim->token, "Device token (when the server has tokens)");
-  simulate->add_option("--collection", sim->collection)->required();
-  simulate->add_option("--channel", sim->channel)->required();
+  simulate->add_option("--collection", sim->collection, "The collection devices fetch")->required();
+  simulate->add_option("--channel", sim->channel, "The channel devices follow")->required();
   simulate->add_option("--count", sim->count, "Devices")->capture_default_str();
   simulate->add_option("--attr", sim->attrs,
                        "KEY=VALUE: device_class, os, os_version, app_version, region, language, "

@@ -29,15 +29,15 @@ void AddLogCommand(CLI::App& app, Context& ctx) {
   auto* log = app.add_subcommand("log", "Log to the current run ($MLFLOW_RUN_ID)");
   log->require_subcommand(1);
   auto* param = log->add_subcommand("param", "Log a parameter");
-  param->add_option("key", f->key)->required();
-  param->add_option("value", f->value)->required();
+  param->add_option("key", f->key, "Parameter name")->required();
+  param->add_option("value", f->value, "Parameter value")->required();
   auto* metric = log->add_subcommand("metric", "Log a metric value");
-  metric->add_option("key", f->key)->required();
-  metric->add_option("value", f->value)->required();
-  metric->add_option("--step", f->step)->capture_default_str();
+  metric->add_option("key", f->key, "Metric name")->required();
+  metric->add_option("value", f->value, "A number (NaN and Infinity allowed)")->required();
+  metric->add_option("--step", f->step, "Training step")->capture_default_str();
   metric->add_option("--timestamp", f->timestamp, "Milliseconds since the epoch (default now)");
   auto* artifact = log->add_subcommand("artifact", "Upload a file or directory");
-  artifact->add_option("path", f->local_path)->required();
+  artifact->add_option("path", f->local_path, "Local file or directory")->required();
   artifact->add_option("--artifact-path", f->artifact_path, "Directory within the run's artifacts");
   for (auto* c : {param, metric, artifact}) {
     AddServerFlags(c, &ctx);

@@ -80,14 +80,14 @@ void AddRunsCommand(CLI::App& app, Context& ctx) {
   runs->require_subcommand(1);
   auto* list = runs->add_subcommand("list", "List the runs of an experiment");
   list->add_option("--experiment-id", f->experiment_id, "Experiment id")->capture_default_str();
-  list->add_option("--max-results", f->max_results)->capture_default_str();
+  list->add_option("--max-results", f->max_results, "Runs to show at most")->capture_default_str();
   auto* show = runs->add_subcommand("show", "Show one run");
   show->add_option("run_id", f->run_id, "Run id")->required();
   auto* search = runs->add_subcommand("search", "Search runs with MLflow's filter language");
   search->add_option("--experiment-id", f->experiment_id, "Experiment id")->capture_default_str();
   search->add_option("--filter", f->filter, "e.g. \"metrics.acc > 0.9 and params.lr = '0.1'\"");
   search->add_option("--order-by", f->order_by, "e.g. \"metrics.acc DESC\" (repeatable)");
-  search->add_option("--max-results", f->max_results)->capture_default_str();
+  search->add_option("--max-results", f->max_results, "Runs to show at most")->capture_default_str();
   for (auto* c : {list, show, search}) AddServerFlags(c, &ctx);
 
   Context* x = &ctx;

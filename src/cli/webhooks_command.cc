@@ -22,7 +22,7 @@ void AddWebhooksCommand(CLI::App& app, Context& ctx) {
   auto* list = webhooks->add_subcommand("list", "List webhooks");
   list->add_option("--collection", f->collection, "Those called for this collection");
   auto* remove = webhooks->add_subcommand("remove", "Remove a webhook");
-  remove->add_option("id", f->id)->required();
+  remove->add_option("id", f->id, "Webhook id, as `webhooks list` shows it")->required();
   for (auto* c : {add, list, remove}) AddServerFlags(c, &ctx);
 
   Context* x = &ctx;
