@@ -451,6 +451,22 @@ await check('a deleted experiment opened by URL says so and can be restored', as
   expect(e.lifecycle_stage === 'active', 'restored on the server');
 });
 
+await check('the column picker stays open while picking and closes on Escape and on leaving the page', async (page) => {
+  await go(page, `/experiments/${exp}`);
+  const menu = page.getByRole('dialog', { name: 'Columns' });
+  await page.getByRole('button', { name: /^Columns/ }).click();
+  await menu.waitFor();
+  await menu.locator('input[type=checkbox]').first().click();
+  await page.waitForTimeout(200);
+  expect(await menu.isVisible(), 'still open after picking a column');
+  await page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: /^Columns/ }).click();
+  await menu.waitFor();
+  await page.evaluate(() => (location.hash = '#/models'));
+  await menu.waitFor({ state: 'detached' });
+});
+
 await check('each page names itself in the tab; the favicon is served', async (page) => {
   await go(page, '/models');
   await page.waitForFunction(() => document.title === 'Models · ringo');

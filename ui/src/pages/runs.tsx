@@ -382,6 +382,20 @@ function ColumnPicker(props: {
 }) {
   const [open, setOpen] = useState(false);
   const [q, setQ] = useState('');
+  // Escape closes the menu, as does leaving the page; picking columns only changes the query.
+  useEffect(() => {
+    if (!open) return;
+    const page = location.hash.split('?')[0];
+    const close = () => setOpen(false);
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && close();
+    const onHash = () => location.hash.split('?')[0] !== page && close();
+    addEventListener('keydown', onKey);
+    addEventListener('hashchange', onHash);
+    return () => {
+      removeEventListener('keydown', onKey);
+      removeEventListener('hashchange', onHash);
+    };
+  }, [open]);
   const on = new Set(props.columns.map(columnId));
   const flip = (c: Column) =>
     props.onChange(on.has(columnId(c)) ? props.columns.filter((x) => columnId(x) !== columnId(c)) : [...props.columns, c]);
