@@ -199,17 +199,19 @@ const painted = async (page, sel = '.chart canvas', min = 500) => {
     for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
     return n;
   };
-  await page
+  // The count comes from the same evaluation that saw enough pixels: a chart replaced between
+  // the wait and a second look (a new canvas not yet painted) cannot turn a pass into a failure.
+  const seen = await page
     .waitForFunction(([sel, min]) => {
       const c = document.querySelector(sel);
       if (!c) return false;
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0;
       for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-      return n > min;
+      return n > min ? n : false;
     }, [sel, min], { timeout: 8000 })
-    .catch(() => {});
-  return page.evaluate(count, sel);
+    .catch(() => null);
+  return seen ? seen.jsonValue() : page.evaluate(count, sel);
 };
 
 await check('a chart draws, with x modes, log scale and smoothing', async (page) => {
