@@ -236,28 +236,35 @@ Router::Match Router::Find(Method method, std::string_view path) const {
       return m;
     }
   }
-  if (!patterns_.empty()) {
-    std::vector<std::string_view> segs = Segments(path);
-    for (const Pattern& p : patterns_) {
-      if (p.segments.size() != segs.size()) continue;
-      bool match = true;
-      for (size_t i = 0; match && i < segs.size(); ++i) {
-        match = IsParam(p.segments[i]) ? !segs[i].empty() : p.segments[i] == segs[i];
+  for (const Pattern& p : patterns_) {
+    // Walks the path's segments in place (no allocation: device manifests come this way).
+    size_t pos = 1, i = 0;
+    bool match = !path.empty() && path.front() == '/';
+    for (; match && i < p.segments.size(); ++i) {
+      if (pos > path.size()) {
+        match = false;
+        break;
       }
-      if (!match) continue;
-      m.path_known = true;
-      if (p.method != lookup) continue;
-      m.handler = &p.route.handler;
-      m.access = p.route.access;
-      m.stream_body = p.route.stream_body;
-      m.route = p.path;
-      for (size_t i = 0; i < segs.size(); ++i) {
-        if (IsParam(p.segments[i])) {
-          m.params.emplace_back(p.segments[i].substr(1, p.segments[i].size() - 2), segs[i]);
-        }
-      }
-      return m;
+      size_t next = path.find('/', pos);
+      if (next == std::string_view::npos) next = path.size();
+      std::string_view seg = path.substr(pos, next - pos);
+      match = IsParam(p.segments[i]) ? !seg.empty() : p.segments[i] == seg;
+      pos = next + 1;
     }
+    if (!match || pos <= path.size()) continue;  // a mismatch, or segments left over
+    m.path_known = true;
+    if (p.method != lookup) continue;
+    m.handler = &p.route.handler;
+    m.access = p.route.access;
+    m.stream_body = p.route.stream_body;
+    m.route = p.path;
+    std::vector<std::string_view> segs = Segments(path);
+    for (size_t k = 0; k < segs.size(); ++k) {
+      if (IsParam(p.segments[k])) {
+        m.params.emplace_back(p.segments[k].substr(1, p.segments[k].size() - 2), segs[k]);
+      }
+    }
+    return m;
   }
   const Prefix* best = nullptr;
   for (const Prefix& p : prefixes_) {
