@@ -677,6 +677,12 @@ TEST(ConvertErrorTest, InvalidGraphsAreRejected) {
          b.Node("Relu", {"x"}, {"y"});
        },
        "batch size"},
+      {"a 2x2 matrix input names the unsupported op, not a batch",
+       [](OnnxBuilder& b) {
+         b.Input("x", {2, 2}).Output("y");
+         b.Node("Det", {"x"}, {"y"}, "det");
+       },
+       "unsupported ONNX operator 'Det'"},
       {"weights of the wrong size",
        [](OnnxBuilder& b) {
          b.Input("x", {1, 4}).Output("y").Floats("w", {4, 4}, {1.0f});

@@ -273,6 +273,9 @@ class Importer {
     return node.name().empty() ? "#" + std::to_string(node_index_) : node.name();
   }
   Status ReadInitializer(onnx::TensorProto* t);
+  // Set by ReadInput for the first input whose leading dimension is not 1; returned after
+  // lowering, so that a node's own error wins.
+  Status leading_dim_ = Status::Ok();
   Status ReadInput(const onnx::ValueInfoProto& in);
   Status TopologicalOrder(std::vector<int>* order);
   Status Lower(const onnx::NodeProto& node);
@@ -439,9 +442,11 @@ Status Importer::ReadInput(const onnx::ValueInfoProto& in) {
                              " with no fixed size; export the model with a static shape");
     }
   }
-  if (!shape.empty() && shape[0] != 1 && shape.size() > 1) {
-    return InvalidArgument("input '" + in.name() + "' has batch size " + std::to_string(shape[0]) +
-                           "; Core ML models take batch size 1");
+  // A leading dimension other than 1 is only a problem once every node has lowered: reported
+  // first, it would hide a real cause (an unsupported op) behind a "batch" the model may not have.
+  if (!shape.empty() && shape[0] != 1 && shape.size() > 1 && leading_dim_.ok()) {
+    leading_dim_ = InvalidArgument("input '" + in.name() + "' has batch size " +
+                                   std::to_string(shape[0]) + "; Core ML models take batch size 1");
   }
   graph_.inputs.push_back(in.name());
   graph_.shapes[in.name()] = shape;
@@ -530,6 +535,7 @@ Result<Graph> Importer::Run() {
     RETURN_IF_ERROR(Lower(g->node(order[k])));
     if (progress_ && k % 16 == 0) progress_(static_cast<double>(k) / order.size());
   }
+  RETURN_IF_ERROR(leading_dim_);
 
   for (const auto& out : g->output()) {
     std::string name = out.name();
