@@ -26,14 +26,9 @@ void RegisterArtifacts(http::Router& router, Store* st, artifacts::LocalReposito
          return FileListing(run.info.artifact_uri, root, files);
        }));
 
-  auto get_artifact = Sync([repo, run_artifact_root](const Request& req) -> Result<Response> {
-    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-    ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
-    ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path));
-    ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
-    ASSIGN_OR_RETURN(auto full, repo->Resolve(JoinRelative(root, rel)));
-    Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(rel));
+  auto get_artifact = Sync([repo, st](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(RunArtifact a, ReadRunArtifact(req, st, repo));
+    Response r = http::FileResponse(req, a.full.string(), artifacts::GuessContentType(a.rel));
     // Artifacts are whatever anyone with a write token uploaded: shown on the UI's origin, an
     // HTML or SVG file could run script there. The sandbox gives it an opaque origin without
     // scripts; images still display in <img>.

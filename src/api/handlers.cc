@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/paths.h"
+
 namespace ringo::api {
 
 Response JsonResponse(std::string body) {
@@ -252,6 +254,18 @@ std::vector<ModelOutput> RunOutputs(Store* store, const std::string& run_id) {
     if (o.is_object()) out.push_back({o.value("model_id", ""), o.value("step", int64_t{0})});
   }
   return out;
+}
+
+Result<RunArtifact> ReadRunArtifact(const Request& req, Store* store,
+                                    const artifacts::LocalRepository* repo) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+  ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
+  RunArtifact a;
+  ASSIGN_OR_RETURN(a.rel, CleanRelativePath(path));
+  ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(store, id));
+  ASSIGN_OR_RETURN(a.full, repo->Resolve(JoinRelative(root, a.rel)));
+  return a;
 }
 
 Result<std::string> RunArtifactRoot(store::Store* store, const std::string& run_id) {

@@ -6,6 +6,7 @@
 #define RINGO_API_HANDLERS_H_
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -123,6 +124,15 @@ Result<std::string> RunArtifactRoot(Store* store, const std::string& run_id);
 // relative to `root` (the listed tree's root in the repository).
 Response FileListing(const std::string& root_uri, const std::string& root,
                      const std::vector<artifacts::FileInfo>& files);
+// A run's artifact as a request names it (run_id and path fields): the path relative to the
+// run's artifact root (cleaned), and the file in the repository. kInvalidArgument for a bad
+// path, kNotFound for an unknown run.
+struct RunArtifact {
+  std::string rel;
+  std::filesystem::path full;
+};
+Result<RunArtifact> ReadRunArtifact(const Request& req, Store* store,
+                                    const artifacts::LocalRepository* repo);
 // "a/b" from "a" and "b"; either may be empty.
 std::string JoinRelative(const std::string& a, const std::string& b);
 

@@ -12,7 +12,6 @@
 namespace ringo::api {
 
 void RegisterExtras(http::Router& router, Store* st, artifacts::LocalRepository* repo) {
-  auto run_artifact_root = [st](const std::string& run_id) { return RunArtifactRoot(st, run_id); };
   // ---------------- ringo's own endpoints (the UI) ----------------
   // A long metric series reduced to `buckets` buckets over x (step or wall time), keeping each
   // bucket's min, max, first and last value, so a chart of a million points draws from a few
@@ -68,13 +67,10 @@ void RegisterExtras(http::Router& router, Store* st, artifacts::LocalRepository*
 
   // The model card of a Core ML artifact (.mlmodel file or .mlpackage directory) of a run.
   router.Add(Method::kGet, "/api/ringo/v1/coreml/inspect", Access::kRead,
-             Sync([repo, run_artifact_root](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-               ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-               ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
-               ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path));
-               ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
-               ASSIGN_OR_RETURN(auto full, repo->Resolve(JoinRelative(root, rel)));
+             Sync([repo, st](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(RunArtifact a, ReadRunArtifact(req, st, repo));
+               const std::string& rel = a.rel;
+               const std::filesystem::path& full = a.full;
                auto model = coreml::Load(full);
                if (!model.ok()) {
                  if (model.status().code() == Code::kNotFound)
