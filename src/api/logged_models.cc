@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/util.h"
+#include "store/store.h"
 
 namespace ringo::api {
 
@@ -54,103 +55,30 @@ Status NotFoundModel(const std::string& id) {
   return NotFound("Logged model with ID '" + id + "' not found.");
 }
 
-// ---- filter: <key> <op> <value> [AND ...] ----
-
-struct Clause {
-  std::string key;  // attribute name, or "tags.<k>" / "params.<k>"
-  std::string op;   // =, !=, LIKE, ILIKE
-  std::string value;
-};
-
-void SkipSpaces(std::string_view s, size_t* i) {
-  while (*i < s.size() && s[*i] == ' ') ++*i;
-}
-
-Result<std::string> Quoted(std::string_view s, size_t* i, char quote) {
-  std::string out;
-  ++*i;
-  while (*i < s.size() && s[*i] != quote) out.push_back(s[(*i)++]);
-  if (*i >= s.size()) return InvalidArgument("unterminated quote in filter '" + std::string(s) + "'");
-  ++*i;
-  return out;
-}
-
-Result<std::vector<Clause>> ParseFilter(std::string_view s) {
-  std::vector<Clause> out;
-  size_t i = 0;
-  auto bad = [&](const std::string& what) {
-    return InvalidArgument("Invalid filter '" + std::string(s) + "': " + what);
-  };
-  SkipSpaces(s, &i);
-  while (i < s.size()) {
-    Clause c;
-    // key: identifier with dots, or a backticked part after "tags." / "params."
-    while (i < s.size() && s[i] != ' ' && s[i] != '=' && s[i] != '!' && s[i] != '<' &&
-           s[i] != '>') {
-      if (s[i] == '`') {
-        ASSIGN_OR_RETURN(std::string part, Quoted(s, &i, '`'));
-        c.key += part;
-      } else {
-        c.key.push_back(s[i++]);
-      }
-    }
-    SkipSpaces(s, &i);
-    size_t op_start = i;
-    while (i < s.size() && s[i] != ' ' && s[i] != '\'' && s[i] != '"') ++i;
-    c.op = ToLower(s.substr(op_start, i - op_start));
-    if (c.op == "like" || c.op == "ilike") c.op = c.op == "like" ? "LIKE" : "ILIKE";
-    if (c.op != "=" && c.op != "!=" && c.op != "LIKE" && c.op != "ILIKE") {
-      return bad("unsupported comparator '" + std::string(s.substr(op_start, i - op_start)) + "'");
-    }
-    SkipSpaces(s, &i);
-    if (i >= s.size() || (s[i] != '\'' && s[i] != '"')) return bad("expected a quoted value");
-    ASSIGN_OR_RETURN(c.value, Quoted(s, &i, s[i]));
-    if (c.key.empty()) return bad("expected a key");
-    out.push_back(std::move(c));
-    SkipSpaces(s, &i);
-    if (i >= s.size()) break;
-    if (ToLower(s.substr(i, 4)) != "and ") return bad("expected AND");
-    i += 4;
-    SkipSpaces(s, &i);
-  }
-  return out;
-}
-
-Result<std::optional<std::string>> Field(const LoggedModel& m, const std::string& key) {
+std::optional<std::string> FieldValue(const LoggedModel& m, const store::Clause& c) {
   auto in = [](const std::map<std::string, std::string>& kv,
                const std::string& k) -> std::optional<std::string> {
     auto it = kv.find(k);
     if (it == kv.end()) return std::nullopt;
     return it->second;
   };
-  if (key.rfind("tags.", 0) == 0) return in(m.tags, key.substr(5));
-  if (key.rfind("params.", 0) == 0) return in(m.params, key.substr(7));
-  const std::pair<const char*, const std::string*> attrs[] = {
-      {"name", &m.name},           {"model_type", &m.model_type},
-      {"status", &m.status},       {"source_run_id", &m.source_run_id},
-      {"model_id", &m.model_id}};
-  for (const auto& [name, value] : attrs) {
-    if (key == name || key == std::string("attributes.") + name) {
-      return std::optional<std::string>(*value);
-    }
-  }
-  return InvalidArgument("Invalid filter: unknown key '" + key +
-                         "' (name, model_type, status, source_run_id, model_id, tags.<key>, "
-                         "params.<key>)");
+  if (c.entity == store::Entity::kTag) return in(m.tags, c.key);
+  if (c.entity == store::Entity::kParam) return in(m.params, c.key);
+  if (c.key == "name") return m.name;
+  if (c.key == "model_type") return m.model_type;
+  if (c.key == "status") return m.status;
+  if (c.key == "source_run_id") return m.source_run_id;
+  if (c.key == "model_id") return m.model_id;
+  if (c.key == "creation_time") return std::to_string(m.creation_time);
+  return std::to_string(m.last_updated_time);
 }
 
 }  // namespace
 
 Result<bool> MatchesLoggedModelFilter(const LoggedModel& m, const std::string& filter) {
-  ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseFilter(filter));
-  for (const Clause& c : clauses) {
-    ASSIGN_OR_RETURN(std::optional<std::string> v, Field(m, c.key));
-    bool ok = false;
-    if (c.op == "=") ok = v && *v == c.value;
-    if (c.op == "!=") ok = v && *v != c.value;
-    if (c.op == "LIKE") ok = v && LikeMatch(*v, c.value, false);
-    if (c.op == "ILIKE") ok = v && LikeMatch(*v, c.value, true);
-    if (!ok) return false;
+  ASSIGN_OR_RETURN(std::vector<store::Clause> clauses, store::ParseLoggedModelFilter(filter));
+  for (const store::Clause& c : clauses) {
+    if (!store::ClauseMatches(c, FieldValue(m, c))) return false;
   }
   return true;
 }

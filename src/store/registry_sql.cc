@@ -1,4 +1,4 @@
-// SQL of the model registry, and MLflow's registry search filters evaluated per entity.
+// SQL of the model registry (private to the SQLite store); searches go through store/registry_search.h.
 #include "store/registry_sql.h"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "common/util.h"
+#include "store/registry_search.h"
 #include "store/validation.h"
 
 namespace ringo::store::registry {
@@ -49,203 +50,6 @@ Status Touch(Db& db, const std::string& name) {
   StmtGuard g(*q);
   g->Bind(1, NowMillis()).Bind(2, name);
   return g->Exec();
-}
-
-// ---- filters ----
-
-struct Clause {
-  std::string field;  // name, run_id, source_path, version_number, tag
-  std::string tag;    // for field == "tag"
-  std::string op;     // = != < <= > >= LIKE ILIKE IN NOTIN
-  std::vector<std::string> values;
-};
-
-Result<std::vector<Clause>> ParseFilter(const std::string& filter, bool versions) {
-  std::vector<Clause> out;
-  size_t i = 0;
-  auto fail = [&](const std::string& why) {
-    return InvalidArgument("invalid filter '" + filter + "': " + why);
-  };
-  auto skip = [&] {
-    while (i < filter.size() && std::isspace(static_cast<unsigned char>(filter[i]))) ++i;
-  };
-  auto word = [&]() -> std::string {
-    size_t b = i;
-    while (i < filter.size() && (std::isalnum(static_cast<unsigned char>(filter[i])) ||
-                                 filter[i] == '_' || filter[i] == '.')) {
-      ++i;
-    }
-    return filter.substr(b, i - b);
-  };
-  auto quoted = [&](std::string* v) -> bool {
-    if (i >= filter.size() || (filter[i] != '\'' && filter[i] != '"' && filter[i] != '`'))
-      return false;
-    char q = filter[i++];
-    v->clear();
-    while (i < filter.size() && filter[i] != q) v->push_back(filter[i++]);
-    if (i >= filter.size()) return false;
-    ++i;
-    return true;
-  };
-  skip();
-  if (i == filter.size()) return out;
-  for (;;) {
-    skip();
-    Clause c;
-    std::string ident = word();
-    if (ident.empty()) return fail("expected a field name at position " + std::to_string(i));
-    std::string lower = ToLower(ident);
-    if (lower == "tags" || lower == "tag" || lower.rfind("tags.", 0) == 0 ||
-        lower.rfind("tag.", 0) == 0) {
-      c.field = "tag";
-      size_t dot = ident.find('.');
-      if (dot != std::string::npos && dot + 1 < ident.size()) {
-        c.tag = ident.substr(dot + 1);
-      } else {
-        if (i < filter.size() && filter[i] == '.') ++i;
-        if (!quoted(&c.tag)) return fail("expected a tag key after '" + ident + "'");
-      }
-    } else {
-      if (lower.rfind("attributes.", 0) == 0) lower = lower.substr(11);
-      static const std::vector<std::string> kModelFields = {"name"};
-      static const std::vector<std::string> kVersionFields = {"name", "run_id", "source_path",
-                                                              "version_number"};
-      const auto& allowed = versions ? kVersionFields : kModelFields;
-      if (std::find(allowed.begin(), allowed.end(), lower) == allowed.end()) {
-        return fail("unknown field '" + ident + "'");
-      }
-      c.field = lower;
-    }
-    skip();
-    if (i >= filter.size()) return fail("expected a comparator after '" + ident + "'");
-    if (filter.compare(i, 2, "!=") == 0 || filter.compare(i, 2, "<=") == 0 ||
-        filter.compare(i, 2, ">=") == 0) {
-      c.op = filter.substr(i, 2);
-      i += 2;
-    } else if (filter[i] == '=' || filter[i] == '<' || filter[i] == '>') {
-      c.op = filter.substr(i, 1);
-      ++i;
-    } else {
-      std::string kw = ToLower(word());
-      if (kw == "not") {
-        skip();
-        if (ToLower(word()) != "in") return fail("expected IN after NOT");
-        c.op = "NOTIN";
-      } else if (kw == "like" || kw == "ilike" || kw == "in") {
-        c.op = kw == "like" ? "LIKE" : kw == "ilike" ? "ILIKE" : "IN";
-      } else {
-        return fail("unknown comparator '" + kw + "'");
-      }
-    }
-    skip();
-    if (c.op == "IN" || c.op == "NOTIN") {
-      if (i >= filter.size() || filter[i] != '(') return fail("expected '(' after IN");
-      ++i;
-      for (;;) {
-        skip();
-        std::string v;
-        if (!quoted(&v)) return fail("expected a quoted value in the IN list");
-        c.values.push_back(v);
-        skip();
-        if (i < filter.size() && filter[i] == ',') {
-          ++i;
-          continue;
-        }
-        if (i < filter.size() && filter[i] == ')') {
-          ++i;
-          break;
-        }
-        return fail("expected ',' or ')' in the IN list");
-      }
-    } else {
-      std::string v;
-      if (!quoted(&v)) {
-        size_t b = i;
-        while (i < filter.size() && !std::isspace(static_cast<unsigned char>(filter[i]))) ++i;
-        v = filter.substr(b, i - b);
-        if (v.empty() || !ParseInt64(v))
-          return fail("expected a quoted value or a number, got '" + v + "'");
-      }
-      c.values.push_back(v);
-    }
-    bool numeric = c.field == "version_number";
-    if (numeric && (c.op == "LIKE" || c.op == "ILIKE"))
-      return fail("version_number takes numeric comparators");
-    if (!numeric && (c.op == "<" || c.op == ">" || c.op == "<=" || c.op == ">=")) {
-      return fail("'" + ident + "' takes string comparators");
-    }
-    out.push_back(std::move(c));
-    skip();
-    if (i == filter.size()) break;
-    if (ToLower(word()) != "and") return fail("expected AND at position " + std::to_string(i));
-  }
-  return out;
-}
-
-bool Match(const Clause& c, const std::optional<std::string>& value) {
-  if (!value) return false;  // a missing tag matches nothing
-  const std::string& v = *value;
-  if (c.field == "version_number") {
-    int64_t a = ParseInt64(v).value_or(0), b = ParseInt64(c.values[0]).value_or(0);
-    if (c.op == "=") return a == b;
-    if (c.op == "!=") return a != b;
-    if (c.op == "<") return a < b;
-    if (c.op == "<=") return a <= b;
-    if (c.op == ">") return a > b;
-    if (c.op == ">=") return a >= b;
-  }
-  if (c.op == "=") return v == c.values[0];
-  if (c.op == "!=") return v != c.values[0];
-  if (c.op == "LIKE") return LikeMatch(v, c.values[0], false);
-  if (c.op == "ILIKE") return LikeMatch(v, c.values[0], true);
-  bool in = std::find(c.values.begin(), c.values.end(), v) != c.values.end();
-  return c.op == "IN" ? in : !in;
-}
-
-std::optional<std::string> TagValue(const std::vector<Tag>& tags, const std::string& key) {
-  for (const Tag& t : tags) {
-    if (t.key == key) return t.value;
-  }
-  return std::nullopt;
-}
-
-Result<int64_t> DecodeOffset(const std::string& token) {
-  if (token.empty()) return int64_t{0};
-  auto decoded = Base64Decode(token);
-  if (decoded) {
-    auto v = ParseInt64(*decoded);
-    if (v && *v >= 0) return *v;
-  }
-  return InvalidArgument("invalid page_token '" + token + "'");
-}
-
-struct OrderKey {
-  std::string field;
-  bool ascending = true;
-};
-
-Result<std::vector<OrderKey>> ParseOrder(const std::vector<std::string>& order_by,
-                                         const std::vector<std::string>& allowed) {
-  std::vector<OrderKey> out;
-  for (const std::string& o : order_by) {
-    std::string text = o;
-    OrderKey k;
-    size_t space = text.find_last_of(' ');
-    if (space != std::string::npos) {
-      std::string dir = ToLower(text.substr(space + 1));
-      if (dir == "asc" || dir == "desc") {
-        k.ascending = dir == "asc";
-        text = text.substr(0, space);
-      }
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    k.field = ToLower(text);
-    if (std::find(allowed.begin(), allowed.end(), k.field) == allowed.end()) {
-      return InvalidArgument("invalid order_by clause '" + o + "'");
-    }
-    out.push_back(k);
-  }
-  return out;
 }
 
 }  // namespace
@@ -602,122 +406,42 @@ Status DeleteVersionTag(Db& db, const std::string& name, int64_t version, const 
 }
 
 Result<RegisteredModelPage> SearchModels(Db& db, const RegistrySearch& search) {
-  if (search.max_results < 1 || search.max_results > 1000) {
-    return InvalidArgument("max_results must be between 1 and 1000 for registered models");
-  }
-  ASSIGN_OR_RETURN(auto clauses, ParseFilter(search.filter, false));
-  ASSIGN_OR_RETURN(auto order,
-                   ParseOrder(search.order_by, {"name", "creation_timestamp",
-                                                "last_updated_timestamp", "timestamp"}));
-  ASSIGN_OR_RETURN(int64_t offset, DecodeOffset(search.page_token));
-  std::vector<std::string> names;
-  {
-    ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT name FROM registered_models ORDER BY name"));
-    StmtGuard g(*q);
-    Status s;
-    while (g->Step(&s)) names.emplace_back(g->Text(0));
-    RETURN_IF_ERROR(s);
-  }
-  std::vector<RegisteredModel> all;
-  for (const auto& n : names) {
-    ASSIGN_OR_RETURN(RegisteredModel m, LoadModel(db, n));
-    bool ok = true;
-    for (const Clause& c : clauses) {
-      ok &=
-          Match(c, c.field == "tag" ? TagValue(m.tags, c.tag) : std::optional<std::string>(m.name));
+  return SearchRegisteredModelsIn(search, [&db]() -> Result<std::vector<RegisteredModel>> {
+    std::vector<std::string> names;
+    {
+      ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT name FROM registered_models ORDER BY name"));
+      StmtGuard g(*q);
+      Status s;
+      while (g->Step(&s)) names.emplace_back(g->Text(0));
+      RETURN_IF_ERROR(s);
     }
-    if (ok) all.push_back(std::move(m));
-  }
-  std::stable_sort(all.begin(), all.end(), [&](const RegisteredModel& a, const RegisteredModel& b) {
-    for (const OrderKey& k : order) {
-      int c = 0;
-      if (k.field == "name") {
-        c = a.name.compare(b.name);
-      } else if (k.field == "creation_timestamp") {
-        c = a.creation_time < b.creation_time ? -1 : a.creation_time > b.creation_time;
-      } else {
-        c = a.last_updated_time < b.last_updated_time ? -1
-                                                      : a.last_updated_time > b.last_updated_time;
-      }
-      if (c != 0) return k.ascending ? c < 0 : c > 0;
+    std::vector<RegisteredModel> all;
+    for (const std::string& n : names) {
+      ASSIGN_OR_RETURN(RegisteredModel m, LoadModel(db, n));
+      all.push_back(std::move(m));
     }
-    return a.name < b.name;
+    return all;
   });
-  RegisteredModelPage page;
-  for (int64_t i = offset; i < int64_t(all.size()) && i < offset + search.max_results; ++i) {
-    page.models.push_back(std::move(all[size_t(i)]));
-  }
-  if (offset + search.max_results < int64_t(all.size())) {
-    page.next_page_token = Base64Encode(std::to_string(offset + search.max_results));
-  }
-  return page;
 }
 
 Result<ModelVersionPage> SearchVersions(Db& db, const RegistrySearch& search) {
-  if (search.max_results < 1 || search.max_results > 200000) {
-    return InvalidArgument("max_results must be between 1 and 200000 for model versions");
-  }
-  ASSIGN_OR_RETURN(auto clauses, ParseFilter(search.filter, true));
-  ASSIGN_OR_RETURN(auto order,
-                   ParseOrder(search.order_by, {"name", "version_number", "creation_timestamp",
-                                                "last_updated_timestamp", "timestamp"}));
-  ASSIGN_OR_RETURN(int64_t offset, DecodeOffset(search.page_token));
-  std::vector<std::pair<std::string, int64_t>> keys;
-  {
-    ASSIGN_OR_RETURN(Stmt * q,
-                     db.Prepare("SELECT name, version FROM model_versions ORDER BY name, version"));
-    StmtGuard g(*q);
-    Status s;
-    while (g->Step(&s)) keys.emplace_back(std::string(g->Text(0)), g->Int(1));
-    RETURN_IF_ERROR(s);
-  }
-  std::vector<ModelVersion> all;
-  for (const auto& [n, v] : keys) {
-    ASSIGN_OR_RETURN(ModelVersion mv, LoadVersion(db, n, v));
-    bool ok = true;
-    for (const Clause& c : clauses) {
-      std::optional<std::string> value;
-      if (c.field == "tag") {
-        value = TagValue(mv.tags, c.tag);
-      } else if (c.field == "name") {
-        value = mv.name;
-      } else if (c.field == "run_id") {
-        value = mv.run_id;
-      } else if (c.field == "source_path") {
-        value = mv.source;
-      } else {
-        value = std::to_string(mv.version);
-      }
-      ok &= Match(c, value);
+  return SearchModelVersionsIn(search, [&db]() -> Result<std::vector<ModelVersion>> {
+    std::vector<std::pair<std::string, int64_t>> keys;
+    {
+      ASSIGN_OR_RETURN(Stmt * q,
+                       db.Prepare("SELECT name, version FROM model_versions ORDER BY name, version"));
+      StmtGuard g(*q);
+      Status s;
+      while (g->Step(&s)) keys.emplace_back(std::string(g->Text(0)), g->Int(1));
+      RETURN_IF_ERROR(s);
     }
-    if (ok) all.push_back(std::move(mv));
-  }
-  if (order.empty()) order = {{"name", true}, {"version_number", false}};
-  std::stable_sort(all.begin(), all.end(), [&](const ModelVersion& a, const ModelVersion& b) {
-    for (const OrderKey& k : order) {
-      int c = 0;
-      if (k.field == "name") {
-        c = a.name.compare(b.name);
-      } else if (k.field == "version_number") {
-        c = a.version < b.version ? -1 : a.version > b.version;
-      } else if (k.field == "creation_timestamp") {
-        c = a.creation_time < b.creation_time ? -1 : a.creation_time > b.creation_time;
-      } else {
-        c = a.last_updated_time < b.last_updated_time ? -1
-                                                      : a.last_updated_time > b.last_updated_time;
-      }
-      if (c != 0) return k.ascending ? c < 0 : c > 0;
+    std::vector<ModelVersion> all;
+    for (const auto& [n, v] : keys) {
+      ASSIGN_OR_RETURN(ModelVersion mv, LoadVersion(db, n, v));
+      all.push_back(std::move(mv));
     }
-    return false;
+    return all;
   });
-  ModelVersionPage page;
-  for (int64_t i = offset; i < int64_t(all.size()) && i < offset + search.max_results; ++i) {
-    page.versions.push_back(std::move(all[size_t(i)]));
-  }
-  if (offset + search.max_results < int64_t(all.size())) {
-    page.next_page_token = Base64Encode(std::to_string(offset + search.max_results));
-  }
-  return page;
 }
 
 }  // namespace ringo::store::registry

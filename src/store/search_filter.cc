@@ -1,6 +1,7 @@
 // Parses the MLflow search filter and order_by mini-languages into clauses.
 #include "store/search_filter.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <optional>
@@ -78,16 +79,52 @@ constexpr AttrInfo kExperimentAttrs[] = {
     {"last_update_time", "last_update_time", true, false, true, true},
 };
 
-// The differences between the runs and the experiments languages.
-struct Dialect {
-  std::span<const AttrInfo> attrs;
-  // Metrics, params, datasets and the "run." prefix only make sense for runs.
-  bool runs;
-  std::string_view searched;  // "run" or "experiment", for messages
+constexpr AttrInfo kRegisteredModelAttrs[] = {
+    {"name", "name", false, true, true, true},
+    {"creation_timestamp", "creation_timestamp", true, false, false, true},
+    {"last_updated_timestamp", "last_updated_timestamp", true, false, false, true},
+    {"timestamp", "last_updated_timestamp", true, false, false, true},
 };
 
-constexpr Dialect kRunDialect{kRunAttrs, true, "run"};
-constexpr Dialect kExperimentDialect{kExperimentAttrs, false, "experiment"};
+constexpr AttrInfo kModelVersionAttrs[] = {
+    {"name", "name", false, true, true, true},
+    {"run_id", "run_id", false, true, true, false},
+    {"source_path", "source_path", false, true, true, false},
+    {"version_number", "version_number", true, false, true, true},
+    {"creation_timestamp", "creation_timestamp", true, false, false, true},
+    {"last_updated_timestamp", "last_updated_timestamp", true, false, false, true},
+    {"timestamp", "last_updated_timestamp", true, false, false, true},
+};
+
+constexpr AttrInfo kLoggedModelAttrs[] = {
+    {"name", "name", false, true, true, true},
+    {"model_type", "model_type", false, true, true, true},
+    {"status", "status", false, true, true, true},
+    {"source_run_id", "source_run_id", false, true, true, true},
+    {"model_id", "model_id", false, true, true, true},
+    {"creation_time", "creation_time", true, false, true, true},
+    {"last_updated_time", "last_updated_time", true, false, true, true},
+};
+
+// Which entities besides attributes and tags a language has.
+enum EntityBits : unsigned { kMetrics = 1, kParams = 2, kDatasets = 4, kRunPrefix = 8 };
+
+// The differences between the languages of each search.
+struct Dialect {
+  std::span<const AttrInfo> attrs;
+  unsigned entities;            // EntityBits
+  bool order_by_keys;           // order by metrics/params/tags (runs only)
+  bool quoted_numbers;          // numeric attributes also compare with '3' (the registry's habit)
+  std::string_view searched;    // "run", "experiment", ... for messages
+};
+
+constexpr Dialect kRunDialect{kRunAttrs, kMetrics | kParams | kDatasets | kRunPrefix, true, false,
+                              "run"};
+constexpr Dialect kExperimentDialect{kExperimentAttrs, 0, false, false, "experiment"};
+constexpr Dialect kRegisteredModelDialect{kRegisteredModelAttrs, 0, false, true,
+                                          "registered model"};
+constexpr Dialect kModelVersionDialect{kModelVersionAttrs, 0, false, true, "model version"};
+constexpr Dialect kLoggedModelDialect{kLoggedModelAttrs, kParams, false, false, "logged model"};
 
 std::optional<Entity> EntityFromPrefix(std::string_view prefix) {
   if (prefix == "metrics" || prefix == "metric") return Entity::kMetric;
@@ -322,8 +359,13 @@ Result<Parser::Identifier> Parser::ParseIdentifier() {
                     "; expected metrics, params, tags, attributes or "
                     "datasets");
       }
-      if (!dialect_.runs && (*entity == Entity::kMetric || *entity == Entity::kParam ||
-                             *entity == Entity::kDataset || prefix == "run")) {
+      const bool allowed =
+          prefix == "run" ? (dialect_.entities & kRunPrefix) != 0
+          : *entity == Entity::kMetric  ? (dialect_.entities & kMetrics) != 0
+          : *entity == Entity::kParam   ? (dialect_.entities & kParams) != 0
+          : *entity == Entity::kDataset ? (dialect_.entities & kDatasets) != 0
+                                        : true;
+      if (!allowed) {
         return Fail("entity '" + prefix + "' in " + Describe(first) +
                     " is not supported when searching " + std::string(dialect_.searched) + "s");
       }
@@ -474,7 +516,10 @@ Result<Clause> Parser::ParseClause() {
   const Token& value = Advance();
   if (numeric) {
     std::optional<double> number;
-    if (value.kind == TokenKind::kNumber) number = ParseDouble(value.text);
+    if (value.kind == TokenKind::kNumber ||
+        (dialect_.quoted_numbers && value.kind == TokenKind::kString && value.quote != '`')) {
+      number = ParseDouble(value.text);
+    }
     if (!number.has_value() || !std::isfinite(*number)) {
       return Fail("expected a number to compare " + subject + " with, got " + Describe(value));
     }
@@ -519,7 +564,7 @@ Result<OrderKey> Parser::ParseOrderBy() {
     case Entity::kParam:
     case Entity::kTag:
       // Experiments can only be ordered by their attributes.
-      if (!dialect_.runs) {
+      if (!dialect_.order_by_keys) {
         return Fail("cannot order " + std::string(dialect_.searched) + "s by '" + id.raw + "'");
       }
       key.key = id.key;
@@ -572,6 +617,55 @@ Result<std::vector<Clause>> ParseExperimentFilter(std::string_view filter) {
 
 Result<OrderKey> ParseExperimentOrderBy(std::string_view order_by) {
   return Parser(order_by, OrderByPrefix(order_by), kExperimentDialect).ParseOrderBy();
+}
+
+Result<std::vector<Clause>> ParseRegisteredModelFilter(std::string_view filter) {
+  return Parser(filter, FilterPrefix(filter), kRegisteredModelDialect).ParseFilter();
+}
+
+Result<OrderKey> ParseRegisteredModelOrderBy(std::string_view order_by) {
+  return Parser(order_by, OrderByPrefix(order_by), kRegisteredModelDialect).ParseOrderBy();
+}
+
+Result<std::vector<Clause>> ParseModelVersionFilter(std::string_view filter) {
+  return Parser(filter, FilterPrefix(filter), kModelVersionDialect).ParseFilter();
+}
+
+Result<OrderKey> ParseModelVersionOrderBy(std::string_view order_by) {
+  return Parser(order_by, OrderByPrefix(order_by), kModelVersionDialect).ParseOrderBy();
+}
+
+Result<std::vector<Clause>> ParseLoggedModelFilter(std::string_view filter) {
+  return Parser(filter, FilterPrefix(filter), kLoggedModelDialect).ParseFilter();
+}
+
+bool ClauseMatches(const Clause& c, const std::optional<std::string>& value) {
+  if (!value) return false;  // an absent tag or param matches nothing, not even !=
+  if (c.numeric) {
+    std::optional<double> v = ParseDouble(*value);
+    if (!v) return false;
+    switch (c.op) {
+      case Comparator::kEq: return *v == c.number_value;
+      case Comparator::kNe: return *v != c.number_value;
+      case Comparator::kLt: return *v < c.number_value;
+      case Comparator::kLe: return *v <= c.number_value;
+      case Comparator::kGt: return *v > c.number_value;
+      case Comparator::kGe: return *v >= c.number_value;
+      default: return false;
+    }
+  }
+  switch (c.op) {
+    case Comparator::kEq: return *value == c.string_value;
+    case Comparator::kNe: return *value != c.string_value;
+    case Comparator::kLike: return LikeMatch(*value, c.string_value, false);
+    case Comparator::kILike: return LikeMatch(*value, c.string_value, true);
+    case Comparator::kIn:
+    case Comparator::kNotIn: {
+      bool in = std::find(c.values.begin(), c.values.end(), *value) != c.values.end();
+      return c.op == Comparator::kIn ? in : !in;
+    }
+    default: return false;
+  }
 }
 
 }  // namespace ringo::store

@@ -1,7 +1,9 @@
-// Parser for MLflow's search filter and order_by languages (runs and experiments).
+// Parser for MLflow's search filter and order_by languages, one grammar for every search:
+// runs, experiments, registered models, model versions and logged models.
 #ifndef RINGO_STORE_SEARCH_FILTER_H_
 #define RINGO_STORE_SEARCH_FILTER_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +54,24 @@ Result<std::vector<Clause>> ParseExperimentFilter(std::string_view filter);
 // Parses one experiments/search order_by item: name, experiment_id, creation_time,
 // last_update_time, each optionally ASC/DESC.
 Result<OrderKey> ParseExperimentOrderBy(std::string_view order_by);
+
+// Registered models: name (with IN), tags.<key>; order by name, creation_timestamp,
+// last_updated_timestamp (or timestamp).
+Result<std::vector<Clause>> ParseRegisteredModelFilter(std::string_view filter);
+Result<OrderKey> ParseRegisteredModelOrderBy(std::string_view order_by);
+
+// Model versions: name, run_id, source_path (with IN), version_number (numeric; '3' too),
+// tags.<key>; order by name, version_number, creation_timestamp, last_updated_timestamp.
+Result<std::vector<Clause>> ParseModelVersionFilter(std::string_view filter);
+Result<OrderKey> ParseModelVersionOrderBy(std::string_view order_by);
+
+// Logged models: name, model_type, status, source_run_id, model_id (string comparators and IN),
+// creation_time, last_updated_time (numeric), tags.<key>, params.<key>.
+Result<std::vector<Clause>> ParseLoggedModelFilter(std::string_view filter);
+
+// A clause evaluated in memory against the value it names: nullopt (an absent tag or param)
+// matches nothing; numeric clauses compare the value read as a number.
+bool ClauseMatches(const Clause& c, const std::optional<std::string>& value);
 
 }  // namespace ringo::store
 

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -440,6 +441,70 @@ TEST(ParseExperimentOrderByTest, Rejects) {
   for (const ErrorCase& tc : cases) {
     SCOPED_TRACE(tc.input);
     ExpectOrderByError(ParseExperimentOrderBy(tc.input), tc);
+  }
+}
+
+// The registry and logged-model languages share the grammar; what each may name differs.
+TEST(RegistryFilterTest, AcceptsWhatEachSearchNames) {
+  for (const char* f : {"name = 'a'", "name IN ('a', 'b')", "tags.`k x` = 'v'", "name ILIKE 'A%'"}) {
+    SCOPED_TRACE(f);
+    EXPECT_TRUE(ParseRegisteredModelFilter(f).ok());
+  }
+  for (const char* f : {"version_number >= 2", "version_number = '3'", "run_id IN ('r1')",
+                        "source_path LIKE 's3://%' AND tags.t = 'x'"}) {
+    SCOPED_TRACE(f);
+    EXPECT_TRUE(ParseModelVersionFilter(f).ok());
+  }
+  for (const char* f : {"params.C = '1'", "model_type = 'sklearn'", "creation_time > 5"}) {
+    SCOPED_TRACE(f);
+    EXPECT_TRUE(ParseLoggedModelFilter(f).ok());
+  }
+}
+
+TEST(RegistryFilterTest, RefusesWhatEachSearchLacks) {
+  for (const char* f : {"version_number = 1", "metrics.a > 1", "params.p = 'x'", "run_id = 'r'",
+                        "name > 'a'"}) {
+    SCOPED_TRACE(f);
+    Result<std::vector<Clause>> got = ParseRegisteredModelFilter(f);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.status().code(), Code::kInvalidArgument);
+  }
+  for (const char* f : {"version_number LIKE '1'", "version_number = 'x'", "bogus = 'x'",
+                        "datasets.name = 'd'", "run.name = 'x'"}) {
+    SCOPED_TRACE(f);
+    EXPECT_FALSE(ParseModelVersionFilter(f).ok());
+  }
+  for (const char* f : {"metrics.acc > 1", "name > 'a'", "color = 'red'", "name = unquoted"}) {
+    SCOPED_TRACE(f);
+    EXPECT_FALSE(ParseLoggedModelFilter(f).ok());
+  }
+  EXPECT_FALSE(ParseRegisteredModelOrderBy("tags.t").ok());
+  EXPECT_FALSE(ParseModelVersionOrderBy("run_id").ok());
+  Result<OrderKey> k = ParseModelVersionOrderBy("timestamp DESC");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->key, "last_updated_timestamp");
+  EXPECT_FALSE(k->ascending);
+}
+
+TEST(ClauseMatchesTest, Table) {
+  struct Case {
+    const char* filter;
+    std::optional<std::string> value;
+    bool want;
+  };
+  const Case cases[] = {
+      {"name = 'a'", "a", true},           {"name = 'a'", "b", false},
+      {"name != 'a'", std::nullopt, false}, {"name LIKE 'a%'", "abc", true},
+      {"name LIKE 'A%'", "abc", false},    {"name ILIKE 'A%'", "abc", true},
+      {"name IN ('x', 'y')", "y", true},   {"name NOT IN ('x', 'y')", "y", false},
+      {"version_number >= 2", "2", true},  {"version_number < 2", "10", false},
+      {"version_number = 2", "two", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.filter);
+    Result<std::vector<Clause>> clauses = ParseModelVersionFilter(c.filter);
+    ASSERT_TRUE(clauses.ok()) << clauses.status().ToString();
+    EXPECT_EQ(ClauseMatches(clauses->front(), c.value), c.want);
   }
 }
 

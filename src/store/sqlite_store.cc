@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "common/util.h"
+#include "store/paging.h"
 #include "store/registry_sql.h"
 #include "store/run_names.h"
 #include "store/schema.h"
@@ -35,46 +36,6 @@ struct WriteOp {
   std::function<Status(Db&)> apply;
   std::function<void(Status)> done;
 };
-
-// Page tokens are opaque to clients; we encode the offset like MLflow does.
-std::string EncodeOffsetToken(int64_t offset) {
-  return Base64Encode("{\"offset\": " + std::to_string(offset) + "}");
-}
-
-Result<int64_t> DecodeOffsetToken(const std::string& token) {
-  if (token.empty()) return int64_t{0};
-  auto decoded = Base64Decode(token);
-  if (decoded) {
-    size_t colon = decoded->find(':');
-    size_t end = decoded->find('}');
-    if (colon != std::string::npos && end != std::string::npos && end > colon) {
-      std::string num = decoded->substr(colon + 1, end - colon - 1);
-      size_t b = num.find_first_not_of(' '), e = num.find_last_not_of(' ');
-      if (b != std::string::npos) {
-        auto v = ParseInt64(num.substr(b, e - b + 1));
-        if (v && *v >= 0) return *v;
-      }
-    }
-  }
-  return InvalidArgument("invalid page_token '" + token + "'");
-}
-
-Result<int64_t> ParseExperimentId(const std::string& id) {
-  auto v = ParseInt64(id);
-  if (!v || *v < 0) {
-    return InvalidArgument("invalid experiment id '" + id + "': expected a non-negative integer");
-  }
-  return *v;
-}
-
-Status CheckMaxResults(int64_t max_results) {
-  if (max_results <= 0 || max_results > kMaxSearchResults) {
-    return InvalidArgument("invalid value " + std::to_string(max_results) +
-                           " for parameter 'max_results': it must be between 1 and " +
-                           std::to_string(kMaxSearchResults));
-  }
-  return Status::Ok();
-}
 
 using SqlValue = std::variant<std::string, int64_t, double>;
 
@@ -316,7 +277,7 @@ class SqliteStore final : public Store {
   }
 
   Result<ExperimentPage> SearchExperiments(const ExperimentSearch& search) override {
-    RETURN_IF_ERROR(CheckMaxResults(search.max_results));
+    RETURN_IF_ERROR(CheckMaxResults(search.max_results, kMaxSearchResults));
     ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseExperimentFilter(search.filter));
     ASSIGN_OR_RETURN(int64_t offset, DecodeOffsetToken(search.page_token));
     std::string sql = "SELECT e.experiment_id FROM experiments e WHERE " +
@@ -685,7 +646,7 @@ class SqliteStore final : public Store {
   }
 
   Result<RunPage> SearchRuns(const RunSearch& search) override {
-    RETURN_IF_ERROR(CheckMaxResults(search.max_results));
+    RETURN_IF_ERROR(CheckMaxResults(search.max_results, kMaxSearchResults));
     ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseRunFilter(search.filter));
     std::vector<OrderKey> order;
     for (const std::string& text : search.order_by) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/search_filter.h"  // IWYU pragma: export (the filter grammar is part of the contract)
 
 namespace ringo::store {
 
