@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "artifacts/artifacts.h"
 #include "http/http.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
 namespace ringo::cli {

@@ -8,6 +8,7 @@
 #include "artifacts/artifacts.h"
 #include "common/util.h"
 #include "deploy/deploy.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
 namespace ringo::deploy {

@@ -342,16 +342,6 @@ class Store {
   virtual void Shutdown() = 0;
 };
 
-struct SqliteOptions {
-  std::string path;               // database file; ":memory:" is not supported (readers need it)
-  bool synchronous_full = false;  // fsync every commit (survives power loss) instead of WAL NORMAL
-  size_t max_ops_per_commit = 2000;
-};
-
-// Opens (creating and migrating as needed) a SQLite store. kInternal if the file cannot be
-// opened or migrated; kFailedPrecondition if its schema is newer than this binary knows.
-Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
-
 // Synchronous wrappers for callers without an event loop (CLI, tests): block until done.
 Status Wait(const std::function<void(Done)>& start);
 template <typename T>

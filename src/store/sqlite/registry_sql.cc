@@ -1,5 +1,5 @@
 // SQL of the model registry (private to the SQLite store); searches go through store/registry_search.h.
-#include "store/registry_sql.h"
+#include "store/sqlite/registry_sql.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,9 +1,9 @@
 // The SQLite schema of the tracking store and its migrations.
-#ifndef RINGO_STORE_SCHEMA_H_
-#define RINGO_STORE_SCHEMA_H_
+#ifndef RINGO_STORE_SQLITE_SCHEMA_H_
+#define RINGO_STORE_SQLITE_SCHEMA_H_
 
 #include "common/status.h"
-#include "store/sqlite_db.h"
+#include "store/sqlite/db.h"
 
 namespace ringo::store {
 
@@ -17,4 +17,4 @@ Status Migrate(Db& db);
 
 }  // namespace ringo::store
 
-#endif  // RINGO_STORE_SCHEMA_H_
+#endif  // RINGO_STORE_SQLITE_SCHEMA_H_

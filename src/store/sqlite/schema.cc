@@ -1,5 +1,5 @@
 // Schema migrations of the SQLite tracking store.
-#include "store/schema.h"
+#include "store/sqlite/schema.h"
 
 #include <string>
 

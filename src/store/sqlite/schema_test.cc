@@ -1,5 +1,5 @@
 // Tests of the schema migrations on databases written by older ringo versions.
-#include "store/schema.h"
+#include "store/sqlite/schema.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/util.h"
-#include "store/sqlite_db.h"
+#include "store/sqlite/db.h"
 
 namespace ringo::store {
 namespace {

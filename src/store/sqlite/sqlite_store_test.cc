@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
 namespace ringo::store {

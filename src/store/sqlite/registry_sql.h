@@ -1,12 +1,12 @@
 // SQL of the model registry, on one connection (private to the SQLite store).
-#ifndef RINGO_STORE_REGISTRY_SQL_H_
-#define RINGO_STORE_REGISTRY_SQL_H_
+#ifndef RINGO_STORE_SQLITE_REGISTRY_SQL_H_
+#define RINGO_STORE_SQLITE_REGISTRY_SQL_H_
 
 #include <string>
 #include <vector>
 
 #include "common/status.h"
-#include "store/sqlite_db.h"
+#include "store/sqlite/db.h"
 #include "store/store.h"
 
 namespace ringo::store::registry {
@@ -41,4 +41,4 @@ Result<ModelVersionPage> SearchVersions(Db& db, const RegistrySearch& search);
 
 }  // namespace ringo::store::registry
 
-#endif  // RINGO_STORE_REGISTRY_SQL_H_
+#endif  // RINGO_STORE_SQLITE_REGISTRY_SQL_H_

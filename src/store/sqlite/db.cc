@@ -1,5 +1,5 @@
 // SQLite connection and statement wrappers.
-#include "store/sqlite_db.h"
+#include "store/sqlite/db.h"
 
 #include "common/util.h"
 

@@ -1,0 +1,220 @@
+// Run and experiment searches compiled to SQL over the tracking schema every engine shares.
+#include "store/search_sql.h"
+
+#include "store/validation.h"
+
+namespace ringo::store {
+
+namespace {
+
+const char* SqlOp(Comparator op) {
+  switch (op) {
+    case Comparator::kEq:
+      return "=";
+    case Comparator::kNe:
+      return "!=";
+    case Comparator::kLt:
+      return "<";
+    case Comparator::kLe:
+      return "<=";
+    case Comparator::kGt:
+      return ">";
+    case Comparator::kGe:
+      return ">=";
+    default:
+      return "=";
+  }
+}
+
+// Appends a string comparison of `column` for a clause; binds go to `binds`.
+void AppendStringComparison(const Clause& c, const std::string& column, const SqlDialect& dialect,
+                            std::string* sql, std::vector<SqlValue>* binds) {
+  switch (c.op) {
+    case Comparator::kLike:
+    case Comparator::kILike:
+      *sql += dialect.like(column, c.op == Comparator::kILike);
+      binds->push_back(c.string_value);
+      return;
+    case Comparator::kIn:
+    case Comparator::kNotIn: {
+      *sql += column + (c.op == Comparator::kIn ? " IN (" : " NOT IN (");
+      for (size_t i = 0; i < c.values.size(); ++i) {
+        *sql += i ? ", ?" : "?";
+        binds->push_back(c.values[i]);
+      }
+      *sql += ")";
+      return;
+    }
+    default:
+      *sql += column + " " + SqlOp(c.op) + " ?";
+      binds->push_back(c.string_value);
+  }
+}
+
+std::string RunAttributeColumn(const std::string& key) {
+  if (key == "run_name") return "r.name";
+  if (key == "run_id") return "r.run_id";
+  return "r." + key;  // status, user_id, artifact_uri, lifecycle_stage, start_time, end_time
+}
+
+// SQL for one run filter clause (a boolean expression over alias r).
+void AppendRunClause(const Clause& c, const SqlDialect& dialect, std::string* sql,
+                     std::vector<SqlValue>* binds) {
+  switch (c.entity) {
+    case Entity::kAttribute:
+      if (c.numeric) {
+        *sql += RunAttributeColumn(c.key) + " " + SqlOp(c.op) + " ?";
+        binds->push_back(c.number_value);
+      } else {
+        AppendStringComparison(c, RunAttributeColumn(c.key), dialect, sql, binds);
+      }
+      return;
+    // Metric, param and tag clauses are IN-subqueries rather than correlated EXISTS: SQLite
+    // can then drive the search from the (key, value) index of the most selective clause.
+    case Entity::kMetric:
+      *sql +=
+          "r.run_id IN (SELECT m.run_id FROM latest_metrics m WHERE m.key = ? AND "
+          "m.is_nan = 0 AND m.value ";
+      *sql += SqlOp(c.op);
+      *sql += " ?)";
+      binds->push_back(c.key);
+      binds->push_back(c.number_value);
+      return;
+    case Entity::kParam:
+    case Entity::kTag: {
+      const char* table = c.entity == Entity::kParam ? "params" : "tags";
+      *sql += std::string("r.run_id IN (SELECT p.run_id FROM ") + table + " p WHERE p.key = ? AND ";
+      binds->push_back(c.key);
+      AppendStringComparison(c, "p.value", dialect, sql, binds);
+      *sql += ")";
+      return;
+    }
+    case Entity::kDataset: {
+      *sql +=
+          "EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_id = i.dataset_id "
+          "LEFT JOIN input_tags t ON t.run_id = i.run_id AND t.dataset_id = i.dataset_id "
+          "AND t.key = 'mlflow.data.context' WHERE i.run_id = r.run_id AND ";
+      std::string column = c.key == "context" ? "t.value" : "d." + c.key;
+      AppendStringComparison(c, column, dialect, sql, binds);
+      *sql += ")";
+      return;
+    }
+  }
+}
+
+// Appends "expr IS NULL, expr DIR" for one order key: missing values sort last either way.
+void AppendRunOrder(const OrderKey& k, std::string* sql, std::vector<SqlValue>* binds) {
+  std::string expr;
+  switch (k.entity) {
+    case Entity::kAttribute:
+      expr = RunAttributeColumn(k.key);
+      break;
+    case Entity::kMetric:
+      expr =
+          "(SELECT CASE WHEN m.is_nan THEN NULL ELSE m.value END FROM latest_metrics m "
+          "WHERE m.run_id = r.run_id AND m.key = ?)";
+      break;
+    case Entity::kParam:
+      expr = "(SELECT p.value FROM params p WHERE p.run_id = r.run_id AND p.key = ?)";
+      break;
+    case Entity::kTag:
+      expr = "(SELECT p.value FROM tags p WHERE p.run_id = r.run_id AND p.key = ?)";
+      break;
+    case Entity::kDataset:
+      expr = "NULL";
+      break;
+  }
+  bool has_bind =
+      k.entity == Entity::kMetric || k.entity == Entity::kParam || k.entity == Entity::kTag;
+  *sql += expr + " IS NULL, " + expr + (k.ascending ? " ASC, " : " DESC, ");
+  if (has_bind) {
+    binds->push_back(k.key);
+    binds->push_back(k.key);
+  }
+}
+
+std::string ViewCondition(ViewType view, const char* column) {
+  switch (view) {
+    case ViewType::kActiveOnly:
+      return std::string(column) + " = 'active'";
+    case ViewType::kDeletedOnly:
+      return std::string(column) + " = 'deleted'";
+    case ViewType::kAll:
+      return "1";
+  }
+  return "1";
+}
+
+}  // namespace
+
+Result<SqlQuery> CompileRunSearch(const RunSearch& search, int64_t offset,
+                                  const SqlDialect& dialect) {
+  RETURN_IF_ERROR(CheckMaxResults(search.max_results, kMaxSearchResults));
+  ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseRunFilter(search.filter));
+  std::vector<OrderKey> order;
+  for (const std::string& text : search.order_by) {
+    ASSIGN_OR_RETURN(OrderKey k, ParseRunOrderBy(text));
+    order.push_back(std::move(k));
+  }
+  if (search.experiment_ids.empty()) {
+    return InvalidArgument("experiment_ids must name at least one experiment");
+  }
+  SqlQuery q;
+  q.sql = "SELECT r.run_id FROM runs r WHERE r.experiment_id IN (";
+  for (size_t i = 0; i < search.experiment_ids.size(); ++i) {
+    ASSIGN_OR_RETURN(int64_t id, ParseExperimentId(search.experiment_ids[i]));
+    q.sql += i ? ", ?" : "?";
+    q.binds.push_back(id);
+  }
+  q.sql += ") AND " + ViewCondition(search.view, "r.lifecycle_stage");
+  for (const Clause& c : clauses) {
+    q.sql += " AND ";
+    AppendRunClause(c, dialect, &q.sql, &q.binds);
+  }
+  q.sql += " ORDER BY ";
+  for (const OrderKey& k : order) AppendRunOrder(k, &q.sql, &q.binds);
+  q.sql += "r.start_time DESC, r.run_id ASC LIMIT ? OFFSET ?";
+  q.binds.push_back(search.max_results + 1);
+  q.binds.push_back(offset);
+  return q;
+}
+
+Result<SqlQuery> CompileExperimentSearch(const ExperimentSearch& search, int64_t offset,
+                                         const SqlDialect& dialect) {
+  RETURN_IF_ERROR(CheckMaxResults(search.max_results, kMaxSearchResults));
+  ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseExperimentFilter(search.filter));
+  SqlQuery q;
+  q.sql = "SELECT e.experiment_id FROM experiments e WHERE " +
+          ViewCondition(search.view, "e.lifecycle_stage");
+  for (const Clause& c : clauses) {
+    q.sql += " AND ";
+    if (c.entity == Entity::kTag) {
+      q.sql +=
+          "EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id "
+          "AND t.key = ? AND ";
+      q.binds.push_back(c.key);
+      AppendStringComparison(c, "t.value", dialect, &q.sql, &q.binds);
+      q.sql += ")";
+    } else if (c.numeric) {
+      q.sql += "e." + c.key + " " + SqlOp(c.op) + " ?";
+      q.binds.push_back(c.number_value);
+    } else {
+      AppendStringComparison(c, "e." + c.key, dialect, &q.sql, &q.binds);
+    }
+  }
+  q.sql += " ORDER BY ";
+  bool has_id_order = false;
+  for (const std::string& text : search.order_by) {
+    ASSIGN_OR_RETURN(OrderKey k, ParseExperimentOrderBy(text));
+    if (k.key == "experiment_id") has_id_order = true;
+    q.sql += "e." + k.key + (k.ascending ? " ASC, " : " DESC, ");
+  }
+  if (search.order_by.empty()) q.sql += "e.creation_time DESC, ";
+  q.sql += has_id_order ? "1" : "e.experiment_id ASC";
+  q.sql += " LIMIT ? OFFSET ?";
+  q.binds.push_back(search.max_results + 1);
+  q.binds.push_back(offset);
+  return q;
+}
+
+}  // namespace ringo::store

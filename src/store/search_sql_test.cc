@@ -1,0 +1,65 @@
+// Tests of the search SQL compiler every SQL engine shares.
+#include "store/search_sql.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace ringo::store {
+namespace {
+
+std::string TestLike(const std::string& column, bool ci) {
+  return std::string(ci ? "ILIKE(" : "LIKE(") + column + ", ?)";
+}
+const SqlDialect kTestDialect{TestLike};
+
+size_t Placeholders(const std::string& sql) { return std::count(sql.begin(), sql.end(), '?'); }
+
+TEST(SearchSqlTest, RunSearchBindsOneValuePerPlaceholder) {
+  RunSearch s;
+  s.experiment_ids = {"1", "2"};
+  s.filter =
+      "metrics.acc > 0.9 AND params.lr = '0.1' AND tags.t ILIKE 'x%' AND run_name LIKE 'a%' AND "
+      "attributes.run_id IN ('a', 'b') AND datasets.name = 'd'";
+  s.order_by = {"metrics.acc DESC", "start_time"};
+  s.max_results = 10;
+  Result<SqlQuery> q = CompileRunSearch(s, 20, kTestDialect);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(Placeholders(q->sql), q->binds.size()) << q->sql;
+  EXPECT_NE(q->sql.find("ILIKE(p.value, ?)"), std::string::npos) << q->sql;
+  EXPECT_NE(q->sql.find("LIKE(r.name, ?)"), std::string::npos) << q->sql;
+  // The page: max_results + 1 rows from the offset, bound last.
+  EXPECT_EQ(std::get<int64_t>(q->binds[q->binds.size() - 2]), 11);
+  EXPECT_EQ(std::get<int64_t>(q->binds.back()), 20);
+  EXPECT_EQ(std::get<int64_t>(q->binds[0]), 1);
+  EXPECT_EQ(std::get<double>(q->binds[3]), 0.9);
+}
+
+TEST(SearchSqlTest, ExperimentSearchOrdersAndFilters) {
+  ExperimentSearch s;
+  s.filter = "name LIKE 'e%' AND tags.k = 'v' AND creation_time > 5";
+  s.order_by = {"name DESC"};
+  s.max_results = 5;
+  Result<SqlQuery> q = CompileExperimentSearch(s, 0, kTestDialect);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(Placeholders(q->sql), q->binds.size()) << q->sql;
+  EXPECT_NE(q->sql.find("ORDER BY e.name DESC, e.experiment_id ASC"), std::string::npos) << q->sql;
+}
+
+TEST(SearchSqlTest, RefusesBadInput) {
+  RunSearch s;
+  s.experiment_ids = {"1"};
+  s.max_results = 0;
+  EXPECT_EQ(CompileRunSearch(s, 0, kTestDialect).status().code(), Code::kInvalidArgument);
+  s.max_results = 10;
+  s.experiment_ids = {};
+  EXPECT_EQ(CompileRunSearch(s, 0, kTestDialect).status().code(), Code::kInvalidArgument);
+  s.experiment_ids = {"x"};
+  EXPECT_EQ(CompileRunSearch(s, 0, kTestDialect).status().code(), Code::kInvalidArgument);
+  s.experiment_ids = {"1"};
+  s.filter = "metrics.a >> 1";
+  EXPECT_EQ(CompileRunSearch(s, 0, kTestDialect).status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ringo::store

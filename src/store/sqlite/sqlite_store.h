@@ -1,0 +1,27 @@
+// The SQLite engine of the store: one database file in WAL mode, written by one thread with
+// group commit, read by pooled connections. The embedded default: one process, no server.
+#ifndef RINGO_STORE_SQLITE_SQLITE_STORE_H_
+#define RINGO_STORE_SQLITE_SQLITE_STORE_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace ringo::store {
+
+struct SqliteOptions {
+  std::string path;               // database file; ":memory:" is not supported (readers need it)
+  bool synchronous_full = false;  // fsync every commit (survives power loss) instead of WAL NORMAL
+  size_t max_ops_per_commit = 2000;
+};
+
+// Opens (creating and migrating as needed) a SQLite store. kInternal if the file cannot be
+// opened or migrated; kFailedPrecondition if its schema is newer than this binary knows.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
+
+}  // namespace ringo::store
+
+#endif  // RINGO_STORE_SQLITE_SQLITE_STORE_H_
