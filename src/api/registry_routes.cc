@@ -8,49 +8,9 @@
 #include "common/paths.h"
 #include "common/util.h"
 #include "coreml/coreml.h"
-#include "deploy/deploy.h"
+#include "registry/registry.h"
 
 namespace ringo::api {
-
-namespace {
-
-// Finds the Core ML model a version's source points at (a .mlmodel/.mlpackage, or a directory
-// holding one) in the artifact store and records its summary, digest and size. Sources outside
-// the store (s3://, file:) are registered as they are, unread.
-Status DescribeCoreMLSource(store::Store* st, artifacts::LocalRepository* repo,
-                            store::ModelVersion* v) {
-  if (v->source.find("..") != std::string::npos) {
-    return InvalidArgument("invalid model version source '" + v->source + "': '..' is not allowed");
-  }
-  if (v->source.rfind("runs:/", 0) == 0 && v->run_id.empty()) {
-    v->run_id = v->source.substr(6, v->source.find('/', 6) - 6);
-  }
-  // Like MLflow, the registry takes any source: one outside the store, of a run this store does
-  // not know, or without a Core ML model is registered unread.
-  auto found = deploy::ResolveModelSource(st, repo, v->source);
-  if (!found.ok()) return Status::Ok();
-  const std::filesystem::path& model_path = *found;
-  auto model = coreml::Load(model_path);
-  if (!model.ok()) {
-    // A broken Core ML model is still registered; the problem is recorded on the version (and
-    // a deployment naming it is refused with it).
-    std::string problem;
-    AppendJsonString(&problem, "not a readable Core ML model: " + model.status().message());
-    v->coreml = "{\"problem\":" + problem + "}";
-    return Status::Ok();
-  }
-  coreml::Info info = coreml::Inspect(*model, model_path);
-  v->coreml = coreml::InfoToJson(info);
-  v->size = info.file_size;
-  // One name per digest: a file's is its SHA-256; a package directory's is a tree hash.
-  std::error_code ec;
-  bool dir = std::filesystem::is_directory(model_path, ec);
-  ASSIGN_OR_RETURN(std::string digest, HashPath(model_path));
-  (dir ? v->tree_sha256 : v->sha256) = std::move(digest);
-  return Status::Ok();
-}
-
-}  // namespace
 
 void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepository* repo) {
   // ---------------- model registry (MLflow's API) ----------------
@@ -229,7 +189,7 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
          ASSIGN_OR_RETURN(auto description, f.String("description"));
          v.description = description.value_or("");
          ASSIGN_OR_RETURN(v.tags, read_tags(f));
-         RETURN_IF_ERROR(DescribeCoreMLSource(st, repo, &v));
+         RETURN_IF_ERROR(registry::DescribeSource(st, repo, &v));
          st->CreateModelVersion(std::move(v),
                                 [res, version_response](Result<store::ModelVersion> r) {
                                   version_response(std::move(r), res);

@@ -43,6 +43,13 @@ std::string Sha256Hex(std::string_view data) {
   return h.HexDigest();
 }
 
+void TreeHash::AddFile(std::string_view relative_path, std::string_view content_sha256_hex) {
+  h_.Update(relative_path);
+  h_.Update(std::string_view("\0", 1));
+  h_.Update(content_sha256_hex);
+  h_.Update("\n");
+}
+
 namespace {
 
 Status HashFileInto(const fs::path& p, Sha256* h) {
@@ -80,16 +87,13 @@ Result<std::string> HashPath(const fs::path& path, const std::vector<std::string
     if (it->is_regular_file()) files.push_back(fs::relative(it->path(), path).generic_string());
   }
   std::sort(files.begin(), files.end());
-  h.Update("dir\n");
+  TreeHash tree;
   for (const std::string& f : files) {
-    h.Update(f);
-    h.Update(std::string_view("\0", 1));
     Sha256 content;
     RETURN_IF_ERROR(HashFileInto(path / f, &content));
-    h.Update(content.HexDigest());
-    h.Update("\n");
+    tree.AddFile(f, content.HexDigest());
   }
-  return h.HexDigest();
+  return tree.HexDigest();
 }
 
 }  // namespace ringo

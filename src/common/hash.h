@@ -30,6 +30,18 @@ class Sha256 {
 
 std::string Sha256Hex(std::string_view data);
 
+// The tree hash of a directory (see HashPath), built file by file: AddFile must be called for
+// every regular file, in sorted order of relative path, with the file's content SHA-256.
+class TreeHash {
+ public:
+  TreeHash() { h_.Update("dir\n"); }
+  void AddFile(std::string_view relative_path, std::string_view content_sha256_hex);
+  std::string HexDigest() { return h_.HexDigest(); }
+
+ private:
+  Sha256 h_;
+};
+
 // The hash of a path, lowercase hex. For a regular file it is the file's SHA-256, exactly what
 // `shasum -a 256 FILE` prints. For a directory it is the tree hash (called `tree_sha256` wherever
 // it is shown): the SHA-256 over every regular file's relative path and content SHA-256 in

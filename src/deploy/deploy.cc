@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "coreml/coreml.h"
 #include "deploy/webhooks.h"
+#include "registry/registry.h"
 
 namespace ringo::deploy {
 
@@ -34,6 +35,29 @@ const std::vector<std::string> kTelemetryKinds = {"downloaded", "compiled", "loa
 constexpr const char* kContract = "contract";
 constexpr const char* kWebhook = "webhook";
 
+// The inspection recorded when the version was registered (the bytes are checked against the
+// registered digest when they are packed). Versions registered before inspections were kept are
+// inspected now. kInvalidArgument for a version that holds no readable Core ML model.
+Result<json> RegisteredInterface(const store::ModelVersion& v, const fs::path& source,
+                                 const std::string& version) {
+  std::string summary = v.coreml;
+  if (summary.empty()) {
+    auto model = coreml::Load(source);
+    if (!model.ok()) {
+      return InvalidArgument("model '" + v.name + "' version " + version +
+                             " is not a readable Core ML model: " + model.status().message());
+    }
+    summary = coreml::InfoToJson(coreml::Inspect(*model, source));
+  }
+  json iface = json::parse(summary, nullptr, false);
+  if (!iface.is_object()) return Internal("version '" + version + "' holds a malformed summary");
+  if (iface.contains("problem")) {
+    return InvalidArgument("model '" + v.name + "' version " + version +
+                           " is " + iface.value("problem", "not a readable Core ML model"));
+  }
+  return iface;
+}
+
 Status ValidName(const std::string& what, const std::string& name) {
   if (name.empty() || name.size() > 128)
     return InvalidArgument(what + " name must be 1 to 128 characters");
@@ -44,118 +68,6 @@ Status ValidName(const std::string& what, const std::string& name) {
     }
   }
   return Status::Ok();
-}
-
-// ---- a deterministic ustar archive of a directory (the .mlpackage blob) ----
-
-void OctalField(char* field, size_t width, uint64_t value) {
-  std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1),
-                static_cast<unsigned long long>(value));
-}
-
-// A tar entry name an extractor can only place inside its target: relative, no "..".
-bool SafeTarName(std::string_view name) {
-  if (name.empty() || name.front() == '/') return false;
-  size_t pos = 0;
-  while (pos <= name.size()) {
-    size_t next = name.find('/', pos);
-    if (next == std::string_view::npos) next = name.size();
-    if (name.substr(pos, next - pos) == "..") return false;
-    pos = next + 1;
-  }
-  return true;
-}
-
-Status AppendTarEntry(std::string* out, const std::string& name, bool dir, std::string_view data) {
-  if (!SafeTarName(name)) return InvalidArgument("unsafe name in package: '" + name + "'");
-  char header[512] = {};
-  std::string path = dir ? name + "/" : name;
-  if (path.size() > 100) {
-    // ustar splits long names into prefix (155) and name (100) at a '/'.
-    size_t split = path.rfind('/', path.size() - 2 > 155 ? 155 : path.size() - 2);
-    if (split == std::string::npos || path.size() - split - 1 > 100 || split > 155) {
-      return InvalidArgument("path too long for the package archive: " + path);
-    }
-    std::memcpy(header + 345, path.data(), split);
-    std::memcpy(header, path.data() + split + 1, path.size() - split - 1);
-  } else {
-    std::memcpy(header, path.data(), path.size());
-  }
-  OctalField(header + 100, 8, dir ? 0755 : 0644);
-  OctalField(header + 108, 8, 0);
-  OctalField(header + 116, 8, 0);
-  OctalField(header + 124, 12, dir ? 0 : data.size());
-  OctalField(header + 136, 12, 0);  // mtime 0: the same package always archives the same
-  header[156] = dir ? '5' : '0';
-  std::memcpy(header + 257, "ustar", 6);
-  std::memcpy(header + 263, "00", 2);
-  std::memset(header + 148, ' ', 8);
-  unsigned sum = 0;
-  for (unsigned char c : header) sum += c;
-  std::snprintf(header + 148, 8, "%06o", sum);
-  header[155] = ' ';
-  out->append(header, 512);
-  if (!dir) {
-    out->append(data);
-    out->append((512 - data.size() % 512) % 512, '\0');
-  }
-  return Status::Ok();
-}
-
-// Model files are shipped to devices as they are on disk: a symlink could carry any file the
-// server can read (or, inside a package, a name that escapes the extractor's folder), so none is
-// followed. kInvalidArgument names the link.
-Status RefuseSymlinks(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_symlink(fs::symlink_status(path, ec))) {
-    return InvalidArgument("model file '" + path.filename().string() +
-                           "' is a symbolic link; links are never packaged");
-  }
-  if (!fs::is_directory(fs::symlink_status(path, ec))) return Status::Ok();
-  for (auto it = fs::recursive_directory_iterator(path, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) return Internal("cannot read '" + path.string() + "': " + ec.message());
-    if (it->is_symlink(ec)) {
-      return InvalidArgument("package '" + path.filename().string() + "' holds a symbolic link ('" +
-                             fs::relative(it->path(), path, ec).generic_string() +
-                             "'); links are never packaged");
-    }
-  }
-  return Status::Ok();
-}
-
-Result<std::string> TarDirectory(const fs::path& dir) {
-  RETURN_IF_ERROR(RefuseSymlinks(dir));
-  std::vector<std::pair<std::string, bool>> entries;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) return Internal("cannot read '" + dir.string() + "': " + ec.message());
-    fs::file_status st = it->symlink_status(ec);
-    std::string rel = it->path().lexically_relative(dir).generic_string();
-    if (!SafeTarName(rel)) return InvalidArgument("unsafe name in package: '" + rel + "'");
-    if (fs::is_directory(st)) {
-      entries.emplace_back(rel, true);
-    } else if (fs::is_regular_file(st)) {
-      entries.emplace_back(rel, false);
-    } else {
-      return InvalidArgument("package entry '" + rel + "' is not a regular file or folder");
-    }
-  }
-  std::sort(entries.begin(), entries.end());
-  std::string out;
-  std::string top = dir.filename().string();
-  RETURN_IF_ERROR(AppendTarEntry(&out, top, true, {}));
-  for (const auto& [rel, is_dir] : entries) {
-    std::string data;
-    if (!is_dir) {
-      std::ifstream in(dir / rel, std::ios::binary);
-      data.assign(std::istreambuf_iterator<char>(in), {});
-    }
-    RETURN_IF_ERROR(AppendTarEntry(&out, top + "/" + rel, is_dir, data));
-  }
-  out.append(1024, '\0');
-  return out;
 }
 
 }  // namespace
@@ -262,54 +174,45 @@ struct Service::Impl {
 
   // The artifact-store path a registry source refers to.
   Result<fs::path> ResolveSource(const std::string& source) {
-    return ResolveModelSource(store, artifacts, source);
+    return registry::ResolveModelSource(store, artifacts, source);
+  }
+
+  // Packs a version's model into the content-addressed blob directory in one pass: the archive
+  // streams to a temporary file while its digests are taken; what ships must be what was
+  // registered, so a model changed on disk since (by anyone able to write artifacts) is refused
+  // and leaves nothing behind. Versions registered before digests were recorded have none.
+  Result<registry::Packed> StoreBlob(const store::ModelVersion& v, const fs::path& source,
+                                     const std::string& version) {
+    fs::path tmp = dir / "blobs" / (".tmp-" + NewId());
+    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+    if (!file) return Internal("cannot write '" + tmp.string() + "'");
+    auto packed = registry::PackModel(source, [&file](std::string_view bytes) {
+      file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      return file ? Status::Ok() : Internal("cannot write a blob: disk full?");
+    });
+    file.close();
+    std::error_code ec;
+    const std::string& registered = packed.ok() && packed->format == "mlmodel" ? v.sha256
+                                                                               : v.tree_sha256;
+    Status s = !packed.ok() ? packed.status()
+               : file.fail() ? Internal("cannot write '" + tmp.string() + "'")
+               : (!registered.empty() && packed->content_digest != registered)
+                   ? FailedPrecondition("model '" + v.name + "' version " + version +
+                                        " changed on disk since it was registered: content hash " +
+                                        packed->content_digest + " does not match the registered " +
+                                        registered + "; register the model again to deploy it")
+                   : Status::Ok();
+    if (s.ok()) {
+      fs::rename(tmp, dir / "blobs" / packed->sha256, ec);
+      if (ec) s = Internal("cannot store a blob: " + ec.message());
+    }
+    if (!s.ok()) {
+      fs::remove(tmp, ec);
+      return s;
+    }
+    return *packed;
   }
 };
-
-Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalRepository* artifacts,
-                                    const std::string& source) {
-  std::string rel;
-  if (source.rfind("runs:/", 0) == 0) {
-    std::string rest = source.substr(6);
-    size_t slash = rest.find('/');
-    ASSIGN_OR_RETURN(store::Run run, store->GetRun(rest.substr(0, slash)));
-    auto root = artifacts::ArtifactUriPath(run.info.artifact_uri);
-    if (!root.ok())
-      return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
-    rel = *root + (slash == std::string::npos ? "" : "/" + rest.substr(slash + 1));
-  } else if (source.rfind("mlflow-artifacts:", 0) == 0) {
-    ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(source));
-  } else if (source.rfind("models:/m-", 0) == 0) {
-    // MLflow 3 registers a logged model as models:/<model_id>; its files are at the artifact
-    // location the api component's logged-model document records.
-    std::string id = source.substr(8);
-    while (!id.empty() && id.back() == '/') id.pop_back();
-    auto doc = store->GetDocument("logged_model", id);
-    if (!doc.ok()) {
-      return FailedPrecondition("source '" + source + "' names no logged model of this server");
-    }
-    auto j = nlohmann::json::parse(doc->value, nullptr, false);
-    std::string uri = j.is_object() ? j.value("artifact_uri", "") : "";
-    ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(uri));
-  } else {
-    return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
-  }
-  ASSIGN_OR_RETURN(fs::path p, artifacts->Resolve(rel));
-  auto is_model = [](const fs::path& f) {
-    std::string ext = ToLower(f.extension().string());
-    return ext == ".mlmodel" || ext == ".mlpackage";
-  };
-  if (is_model(p)) return p;
-  std::error_code ec;
-  if (fs::is_directory(p, ec)) {
-    for (auto it = fs::recursive_directory_iterator(p, ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec || it.depth() > 2) break;
-      if (is_model(it->path())) return it->path();
-    }
-  }
-  return FailedPrecondition("source '" + source + "' holds no .mlmodel or .mlpackage");
-}
 
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() { Shutdown(); }
@@ -468,55 +371,18 @@ Result<Deployment> Service::CreateDeployment(const std::string& collection,
                              "' is not a number");
     ASSIGN_OR_RETURN(store::ModelVersion v, impl_->store->GetModelVersion(name, *number));
     ASSIGN_OR_RETURN(fs::path source, impl_->ResolveSource(v.source));
-    RETURN_IF_ERROR(RefuseSymlinks(source));
-    // What ships must be what was registered: a file or package changed since (by anyone able
-    // to write artifacts) is refused, not delivered. A file is checked by its sha256, a package
-    // by its tree_sha256; versions registered before digests were recorded have neither.
-    std::error_code dir_ec;
-    const std::string& registered =
-        fs::is_directory(source, dir_ec) ? v.tree_sha256 : v.sha256;
-    if (!registered.empty()) {
-      ASSIGN_OR_RETURN(std::string now, HashPath(source));
-      if (now != registered) {
-        return FailedPrecondition("model '" + name + "' version " + it->second +
-                                  " changed on disk since it was registered: content hash " +
-                                  now + " does not match the registered " + registered +
-                                  "; register the model again to deploy it");
-      }
-    }
-    auto model = coreml::Load(source);
-    if (!model.ok()) {
-      return InvalidArgument("model '" + name + "' version " + it->second +
-                             " is not a readable Core ML model: " + model.status().message());
-    }
-    coreml::Info info = coreml::Inspect(*model, source);
+    ASSIGN_OR_RETURN(json iface, RegisteredInterface(v, source, it->second));
     // The interface hash covers what an app binds to: features, labels, spec version.
-    json iface = json::parse(coreml::InfoToJson(info));
     json contract = {{"inputs", iface["inputs"]},
                      {"outputs", iface["outputs"]},
                      {"class_labels", iface["class_labels"]},
                      {"specification_version", iface["specification_version"]}};
-    std::string blob;
-    std::string format;
-    std::error_code ec;
-    if (fs::is_directory(source, ec)) {
-      ASSIGN_OR_RETURN(blob, TarDirectory(source));
-      format = "mlpackage.tar";
-    } else {
-      std::ifstream in(source, std::ios::binary);
-      blob.assign(std::istreambuf_iterator<char>(in), {});
-      format = "mlmodel";
-    }
-    std::string sha = Sha256Hex(blob);
-    fs::path blob_path = impl_->dir / "blobs" / sha;
-    if (!fs::exists(blob_path, ec)) RETURN_IF_ERROR(WriteFileAtomic(blob_path, blob));
-    // The whole inspection stays with the deployment: the interface gate compares it with the
-    // contracts of app versions when the deployment is promoted.
+    ASSIGN_OR_RETURN(registry::Packed blob, impl_->StoreBlob(v, source, it->second));
     models.push_back({{"name", name},
                       {"version", it->second},
-                      {"sha256", sha},
-                      {"size", static_cast<int64_t>(blob.size())},
-                      {"format", format},
+                      {"sha256", blob.sha256},
+                      {"size", blob.size},
+                      {"format", blob.format},
                       {"interface_hash", Sha256Hex(contract.dump())},
                       {"interface", iface}});
   }

@@ -187,14 +187,6 @@ struct Manifest {
   std::string deployment_id;
 };
 
-// The Core ML model a registry source refers to in ringo's artifact store: `runs:/<run>/<path>` or
-// `mlflow-artifacts:...`, naming a .mlmodel/.mlpackage or a directory holding one (searched two
-// levels deep). kFailedPrecondition when the source is outside the store or holds no model;
-// kNotFound for an unknown run; kInvalidArgument for escaping paths.
-Result<std::filesystem::path> ResolveModelSource(store::Store* store,
-                                                 artifacts::LocalRepository* artifacts,
-                                                 const std::string& source);
-
 // The delivery service. Admin operations persist through the store (documents and events,
 // with optimistic concurrency for channel changes) and block until committed; manifest reads
 // are store reads. Thread-safe.
