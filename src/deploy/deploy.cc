@@ -15,8 +15,8 @@
 #include "common/paths.h"
 #include "common/util.h"
 #include "coreml/coreml.h"
-#include "deploy/webhooks.h"
 #include "registry/registry.h"
+#include "webhooks/webhooks.h"
 
 namespace ringo::deploy {
 
@@ -90,7 +90,7 @@ struct Service::Impl {
   std::map<std::string, CachedChannel> channels;
   std::mutex listeners_mu;
   std::vector<ChangeListener> listeners;
-  std::unique_ptr<WebhookSender> webhooks;
+  std::unique_ptr<webhooks::Sender> webhooks;
 
   ~Impl() { EVP_PKEY_free(key); }
 
@@ -229,16 +229,23 @@ Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
   if (ec) return Internal("cannot create '" + (dir / "blobs").string() + "': " + ec.message());
   RETURN_IF_ERROR(impl->LoadKey());
   Impl* raw = impl.get();
-  impl->webhooks = std::make_unique<WebhookSender>([raw](const std::string& collection) {
-    std::vector<WebhookSender::Target> out;
+  impl->webhooks = std::make_unique<webhooks::Sender>([raw](const std::string& collection,
+                                                            const std::string& payload) {
+    std::vector<webhooks::Request> out;
     auto docs = raw->store->ListDocuments(kWebhook, "");
     if (!docs.ok()) return out;
     for (const auto& d : *docs) {
       json j = json::parse(d.value, nullptr, false);
       if (!j.is_object()) continue;
       std::string scope = j.value("collection", "");
-      if (scope.empty() || scope == collection)
-        out.push_back({j.value("url", ""), j.value("secret", "")});
+      if (!scope.empty() && scope != collection) continue;
+      webhooks::Request r{j.value("url", ""), payload, {}};
+      std::string secret = j.value("secret", "");
+      if (!secret.empty()) {
+        r.headers.emplace_back("X-Ringo-Webhook-Signature",
+                               "sha256=" + webhooks::HmacSha256Hex(secret, payload));
+      }
+      out.push_back(std::move(r));
     }
     return out;
   });
@@ -694,7 +701,7 @@ Status Service::DeleteContract(const std::string& collection, const std::string&
 
 Result<Webhook> Service::AddWebhook(const std::string& url, const std::string& secret,
                                     const std::string& collection) {
-  RETURN_IF_ERROR(ParseHttpUrl(url).status());
+  RETURN_IF_ERROR(webhooks::ParseHttpUrl(url).status());
   if (!collection.empty()) RETURN_IF_ERROR(GetCollection(collection).status());
   Webhook w{"wh-" + NewId().substr(0, 16), url, collection, !secret.empty(), NowMillis()};
   json j = {{"id", w.id},

@@ -1,5 +1,5 @@
 // Webhook sender: HTTP/1.1 POSTs on Boost.Beast with timeouts, HMAC signatures, retries.
-#include "deploy/webhooks.h"
+#include "webhooks/webhooks.h"
 
 // GCC 12 + C++20: <utility> before Asio.
 #include <utility>
@@ -17,7 +17,7 @@
 
 #include "common/util.h"
 
-namespace ringo::deploy {
+namespace ringo::webhooks {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -66,11 +66,16 @@ std::string HmacSha256Hex(const std::string& secret, const std::string& body) {
   return out;
 }
 
-namespace {
+std::string HmacSha256Base64(const std::string& secret, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(mac), len));
+}
 
-// One POST; OK on a 2xx answer.
-Status Post(const WebhookSender::Target& t, const std::string& payload) {
-  ASSIGN_OR_RETURN(HttpUrl u, ParseHttpUrl(t.url));
+Result<Answer> PostOnce(const Request& r) {
+  ASSIGN_OR_RETURN(HttpUrl u, ParseHttpUrl(r.url));
   asio::io_context ioc;
   asio::ip::tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
@@ -78,9 +83,8 @@ Status Post(const WebhookSender::Target& t, const std::string& payload) {
   req.set(bhttp::field::host, u.host + ":" + u.port);
   req.set(bhttp::field::user_agent, "ringo-webhook");
   req.set(bhttp::field::content_type, "application/json");
-  if (!t.secret.empty())
-    req.set("X-Ringo-Webhook-Signature", "sha256=" + HmacSha256Hex(t.secret, payload));
-  req.body() = payload;
+  for (const auto& [name, value] : r.headers) req.set(name, value);
+  req.body() = r.body;
   req.prepare_payload();
   beast::flat_buffer buffer;
   bhttp::response<bhttp::string_body> res;
@@ -101,30 +105,41 @@ Status Post(const WebhookSender::Target& t, const std::string& payload) {
   ioc.run();
   beast::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  if (result) return Unavailable(t.url + ": " + result.message());
-  if (res.result_int() < 200 || res.result_int() >= 300)
-    return Unavailable(t.url + " answered " + std::to_string(res.result_int()));
+  if (result) return Unavailable(r.url + ": " + result.message());
+  Answer answer;
+  answer.status = static_cast<int>(res.result_int());
+  answer.body = res.body().substr(0, 64 * 1024);
+  return answer;
+}
+
+namespace {
+
+// One attempt of a delivery: OK on a 2xx answer.
+Status Deliver(const Request& r) {
+  ASSIGN_OR_RETURN(Answer a, PostOnce(r));
+  if (a.status < 200 || a.status >= 300)
+    return Unavailable(r.url + " answered " + std::to_string(a.status));
   return Status::Ok();
 }
 
 }  // namespace
 
-WebhookSender::WebhookSender(Lookup lookup) : lookup_(std::move(lookup)) {
+Sender::Sender(Lookup lookup) : lookup_(std::move(lookup)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
-WebhookSender::~WebhookSender() { Stop(); }
+Sender::~Sender() { Stop(); }
 
-void WebhookSender::Enqueue(std::string collection, std::string payload) {
+void Sender::Enqueue(std::string key, std::string payload) {
   {
     std::lock_guard lock(mu_);
     if (stop_) return;
-    changes_.emplace_back(std::move(collection), std::move(payload));
+    changes_.emplace_back(std::move(key), std::move(payload));
   }
   cv_.notify_one();
 }
 
-void WebhookSender::Stop() {
+void Sender::Stop() {
   {
     std::lock_guard lock(mu_);
     if (stop_ && !thread_.joinable()) return;
@@ -138,23 +153,27 @@ void WebhookSender::Stop() {
   }
 }
 
-void WebhookSender::Loop() {
+// Turns queued changes into deliveries (the lookup reads the store, so not under the lock).
+void Sender::Expand(std::unique_lock<std::mutex>& lock) {
+  while (!changes_.empty()) {
+    auto [key, payload] = std::move(changes_.front());
+    changes_.pop_front();
+    lock.unlock();
+    std::vector<Request> requests;
+    try {
+      requests = lookup_(key, payload);
+    } catch (const std::exception& e) {
+      std::cerr << "ringo: webhooks: " << e.what() << std::endl;
+    }
+    lock.lock();
+    for (auto& r : requests) deliveries_.push_back(Delivery{std::move(r), 0, 0});
+  }
+}
+
+void Sender::Loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
-    // Turn queued changes into deliveries (the lookup reads the store, so not under the lock).
-    while (!changes_.empty()) {
-      auto [collection, payload] = std::move(changes_.front());
-      changes_.pop_front();
-      lock.unlock();
-      std::vector<Target> targets;
-      try {
-        targets = lookup_(collection);
-      } catch (const std::exception& e) {
-        std::cerr << "ringo: webhooks: " << e.what() << std::endl;
-      }
-      lock.lock();
-      for (auto& t : targets) deliveries_.push_back(Delivery{std::move(t), payload, 0, 0});
-    }
+    Expand(lock);
     int64_t now = NowMillis();
     int64_t next_due = now + 60000;
     size_t pick = deliveries_.size();
@@ -175,14 +194,14 @@ void WebhookSender::Loop() {
     lock.unlock();
     Status s = Internal("not sent");
     try {
-      s = Post(d.target, d.payload);
+      s = Deliver(d.request);
     } catch (const std::exception& e) {
       s = Internal(e.what());
     }
     lock.lock();
     if (s.ok()) continue;
     if (++d.attempt >= kAttempts) {
-      std::cerr << "ringo: webhook " << d.target.url << " failed " << kAttempts
+      std::cerr << "ringo: webhook " << d.request.url << " failed " << kAttempts
                 << " times, giving up: " << s.message() << std::endl;
       continue;
     }
@@ -191,4 +210,4 @@ void WebhookSender::Loop() {
   }
 }
 
-}  // namespace ringo::deploy
+}  // namespace ringo::webhooks

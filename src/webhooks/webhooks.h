@@ -1,0 +1,92 @@
+// Outbound webhooks: signed HTTP POSTs of JSON payloads, sent from a background thread with
+// retries. Used by delivery (channel changes) and the registry (MLflow's webhook events).
+#ifndef RINGO_WEBHOOKS_WEBHOOKS_H_
+#define RINGO_WEBHOOKS_WEBHOOKS_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::webhooks {
+
+struct HttpUrl {
+  std::string host;
+  std::string port;    // "80" unless given
+  std::string target;  // path and query, at least "/"
+};
+
+// Parses http://HOST[:PORT][/PATH]. kInvalidArgument otherwise (https is not supported: the
+// sender has no TLS).
+Result<HttpUrl> ParseHttpUrl(const std::string& url);
+
+// HMAC-SHA256 of `body` under `secret`: lowercase hex, or base64.
+std::string HmacSha256Hex(const std::string& secret, const std::string& body);
+std::string HmacSha256Base64(const std::string& secret, const std::string& body);
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// One POST of a JSON body.
+struct Request {
+  std::string url;
+  std::string body;
+  Headers headers;  // besides Host, User-Agent, Content-Type and Content-Length
+};
+
+struct Answer {
+  int status = 0;
+  std::string body;  // at most the first 64 kB
+};
+
+// Sends one request and waits for the answer (5 s for everything). kInvalidArgument for a bad
+// URL; kUnavailable when no HTTP answer came. Any HTTP status is an answer.
+Result<Answer> PostOnce(const Request& request);
+
+// Sends requests from one background thread: each is tried up to 3 times (1 s, then 2 s apart)
+// until a 2xx answer. Nothing is persisted: requests pending at Stop() are dropped (and counted
+// on stderr). Thread-safe.
+class Sender {
+ public:
+  // Called on the sender thread to turn one queued change into requests (it may read the store;
+  // the code that queued the change never waits for it).
+  using Lookup = std::function<std::vector<Request>(const std::string& key,
+                                                    const std::string& payload)>;
+
+  explicit Sender(Lookup lookup);
+  ~Sender();
+
+  // Queues a change; returns at once.
+  void Enqueue(std::string key, std::string payload);
+  // Joins the thread; idempotent.
+  void Stop();
+
+  static constexpr int kAttempts = 3;
+
+ private:
+  struct Delivery {
+    Request request;
+    int attempt = 0;
+    int64_t due_ms = 0;
+  };
+  void Loop();
+  void Expand(std::unique_lock<std::mutex>& lock);
+
+  Lookup lookup_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::deque<std::pair<std::string, std::string>> changes_;  // key, payload
+  std::vector<Delivery> deliveries_;
+  std::thread thread_;
+};
+
+}  // namespace ringo::webhooks
+
+#endif  // RINGO_WEBHOOKS_WEBHOOKS_H_
