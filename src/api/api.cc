@@ -54,7 +54,9 @@ void Api::Register(http::Router& router) {
   artifacts::LocalRepository* repo = artifacts_;
   RegisterTracking(router, st);
   RegisterArtifacts(router, st, repo);
-  RegisterRegistry(router, st, repo);
+  hooks_ = std::make_unique<registry::MlflowWebhooks>(st);
+  RegisterRegistry(router, st, repo, hooks_.get());
+  RegisterWebhooks(router, hooks_.get());
   RegisterLoggedModels(router, st, repo);
   RegisterExtras(router, st, repo);
 
@@ -208,6 +210,7 @@ void Api::Shutdown() {
   // stops, so give them a moment to go out first.
   if (waiters_ && waiters_->Shutdown() > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  if (hooks_) hooks_->Stop();
 }
 
 }  // namespace ringo::api

@@ -8,6 +8,7 @@
 #include "artifacts/artifacts.h"
 #include "deploy/deploy.h"
 #include "http/http.h"
+#include "registry/registry.h"
 #include "store/store.h"
 
 namespace ringo::api {
@@ -45,6 +46,7 @@ class Api {
   deploy::Service* deploy_ = nullptr;
   std::shared_ptr<class Auth> auth_;
   std::shared_ptr<ManifestWaiters> waiters_;
+  std::unique_ptr<registry::MlflowWebhooks> hooks_;
 };
 
 // The HTTP error response for a failed Status (see the mapping above).

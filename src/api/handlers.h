@@ -17,6 +17,7 @@
 #include "artifacts/artifacts.h"
 #include "common/json_writer.h"
 #include "http/http.h"
+#include "registry/registry.h"
 #include "store/store.h"
 
 namespace ringo::api {
@@ -33,8 +34,12 @@ using store::Store;
 void RegisterTracking(http::Router& router, Store* store);
 // Artifacts through the tracking API and the mlflow-artifacts proxy (artifact_routes.cc).
 void RegisterArtifacts(http::Router& router, Store* store, artifacts::LocalRepository* repo);
-// MLflow's model registry and the Core ML summary of versions (registry_routes.cc).
-void RegisterRegistry(http::Router& router, Store* store, artifacts::LocalRepository* repo);
+// MLflow's model registry and the Core ML summary of versions (registry_routes.cc); registry
+// events go to `hooks`.
+void RegisterRegistry(http::Router& router, Store* store, artifacts::LocalRepository* repo,
+                      registry::MlflowWebhooks* hooks);
+// MLflow 3's webhooks API (webhook_routes.cc).
+void RegisterWebhooks(http::Router& router, registry::MlflowWebhooks* hooks);
 // MLflow 3's logged models and runs/outputs (logged_model_routes.cc).
 void RegisterLoggedModels(http::Router& router, Store* store, artifacts::LocalRepository* repo);
 // ringo's own read endpoints for the UI: downsampled metrics, model cards (ringo_routes.cc).

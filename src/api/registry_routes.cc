@@ -12,7 +12,63 @@
 
 namespace ringo::api {
 
-void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepository* repo) {
+namespace {
+
+using Event = registry::WebhookEvent;
+
+// A store completion that answers {} or the error, and fires `event` with `data` on success.
+store::Done RespondEmptyAndFire(Responder res, registry::MlflowWebhooks* hooks, Event event,
+                                std::string data) {
+  return [res, hooks, event = std::move(event), data = std::move(data)](Status s) {
+    res.Send(s.ok() ? EmptyObject() : HttpError(s));
+    if (s.ok()) hooks->Fire(event, data);
+  };
+}
+
+// {"name": ..., "version": "N", ...more}: the data of MLflow's model version events.
+std::string VersionData(const std::string& name, int64_t version,
+                        std::initializer_list<std::pair<const char*, std::string>> more) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Field("name", name);
+  if (version > 0) w.Field("version", std::to_string(version));
+  for (const auto& [k, v] : more) w.Field(k, v);
+  w.EndObject();
+  return body;
+}
+
+void WriteTagMap(JsonWriter& w, const std::vector<store::Tag>& tags) {
+  w.Key("tags").BeginObject();
+  for (const store::Tag& t : tags) w.Field(t.key, t.value);
+  w.EndObject();
+}
+
+std::string ModelCreatedData(const store::RegisteredModel& m) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Field("name", m.name);
+  WriteTagMap(w, m.tags);
+  w.Field("description", m.description).EndObject();
+  return body;
+}
+
+std::string VersionCreatedData(const store::ModelVersion& v) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject()
+      .Field("name", v.name)
+      .Field("version", std::to_string(v.version))
+      .Field("source", v.source)
+      .Field("run_id", v.run_id);
+  WriteTagMap(w, v.tags);
+  w.Field("description", v.description).EndObject();
+  return body;
+}
+
+}  // namespace
+
+void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepository* repo,
+                      registry::MlflowWebhooks* hooks) {
   // ---------------- model registry (MLflow's API) ----------------
   auto model_response = [](const char* field) {
     return [field](Result<store::RegisteredModel> m, const Responder& res) {
@@ -47,13 +103,17 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
   };
 
   AddMlflow(router, Method::kPost, "registered-models/create", Access::kWrite,
-       Async([st, model_response, read_tags](Request& req, const Responder& res) -> Status {
+       Async([st, hooks, model_response, read_tags](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
          ASSIGN_OR_RETURN(auto description, f.String("description"));
          ASSIGN_OR_RETURN(auto tags, read_tags(f));
          st->CreateRegisteredModel(name, description.value_or(""), std::move(tags),
-                                   [res, model_response](Result<store::RegisteredModel> m) {
+                                   [res, hooks, model_response](Result<store::RegisteredModel> m) {
+                                     if (m.ok()) {
+                                       hooks->Fire({"registered_model", "created"},
+                                                   ModelCreatedData(*m));
+                                     }
                                      model_response("registered_model")(std::move(m), res);
                                    });
          return Status::Ok();
@@ -126,20 +186,27 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
          return Status::Ok();
        }));
   AddMlflow(router, Method::kPost, "registered-models/alias", Access::kWrite,
-       Async([st, version_field](Request& req, const Responder& res) -> Status {
+       Async([st, hooks, version_field](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
          ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
          ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         st->SetRegisteredModelAlias(name, alias, version, RespondEmpty(res));
+         st->SetRegisteredModelAlias(
+             name, alias, version,
+             RespondEmptyAndFire(res, hooks, {"model_version_alias", "created"},
+                                 VersionData(name, 0, {{"alias", alias},
+                                                       {"version", std::to_string(version)}})));
          return Status::Ok();
        }));
   AddMlflow(router, Method::kDelete, "registered-models/alias", Access::kWrite,
-       Async([st](Request& req, const Responder& res) -> Status {
+       Async([st, hooks](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
          ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
-         st->DeleteRegisteredModelAlias(name, alias, RespondEmpty(res));
+         st->DeleteRegisteredModelAlias(
+             name, alias,
+             RespondEmptyAndFire(res, hooks, {"model_version_alias", "deleted"},
+                                 VersionData(name, 0, {{"alias", alias}})));
          return Status::Ok();
        }));
   AddMlflow(router, Method::kGet, "registered-models/alias", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
@@ -175,7 +242,8 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
   AddMlflow(router, Method::kGet, "registered-models/get-latest-versions", Access::kRead, latest_versions);
 
   AddMlflow(router, Method::kPost, "model-versions/create", Access::kWrite,
-       Async([st, repo, version_response, read_tags](Request& req, const Responder& res) -> Status {
+       Async([st, repo, hooks, version_response, read_tags](Request& req,
+                                                            const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          store::ModelVersion v;
          ASSIGN_OR_RETURN(v.name, f.RequiredString("name"));
@@ -191,7 +259,11 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
          ASSIGN_OR_RETURN(v.tags, read_tags(f));
          RETURN_IF_ERROR(registry::DescribeSource(st, repo, &v));
          st->CreateModelVersion(std::move(v),
-                                [res, version_response](Result<store::ModelVersion> r) {
+                                [res, hooks, version_response](Result<store::ModelVersion> r) {
+                                  if (r.ok()) {
+                                    hooks->Fire({"model_version", "created"},
+                                                VersionCreatedData(*r));
+                                  }
                                   version_response(std::move(r), res);
                                 });
          return Status::Ok();
@@ -262,23 +334,28 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
          return JsonResponse(std::move(body));
        }));
   AddMlflow(router, Method::kPost, "model-versions/set-tag", Access::kWrite,
-       Async([st, version_field](Request& req, const Responder& res) -> Status {
+       Async([st, hooks, version_field](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
          ASSIGN_OR_RETURN(int64_t version, version_field(f));
          ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
          ASSIGN_OR_RETURN(auto value, f.String("value"));
          if (!value) return MissingField("value");
-         st->SetModelVersionTag(name, version, store::Tag{key, *value}, RespondEmpty(res));
+         st->SetModelVersionTag(name, version, store::Tag{key, *value},
+                                RespondEmptyAndFire(res, hooks, {"model_version_tag", "set"},
+                                                    VersionData(name, version,
+                                                                {{"key", key}, {"value", *value}})));
          return Status::Ok();
        }));
   AddMlflow(router, Method::kDelete, "model-versions/delete-tag", Access::kWrite,
-       Async([st, version_field](Request& req, const Responder& res) -> Status {
+       Async([st, hooks, version_field](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
          ASSIGN_OR_RETURN(int64_t version, version_field(f));
          ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-         st->DeleteModelVersionTag(name, version, key, RespondEmpty(res));
+         st->DeleteModelVersionTag(name, version, key,
+                                   RespondEmptyAndFire(res, hooks, {"model_version_tag", "deleted"},
+                                                       VersionData(name, version, {{"key", key}})));
          return Status::Ok();
        }));
   // What ringo read from a version's Core ML source (interface, spec version, size, and either

@@ -234,6 +234,18 @@ Result<std::vector<simdjson::dom::element>> Fields::Objects(std::string_view key
   return Objects(root_, key);
 }
 
+Result<std::optional<simdjson::dom::element>> Fields::Object(std::string_view key) const {
+  simdjson::dom::element v;
+  if (!json_ || root_.at_key(key).get(v) != simdjson::SUCCESS) {
+    return std::optional<simdjson::dom::element>();
+  }
+  if (!v.is_object()) {
+    return InvalidArgument("Invalid value for parameter '" + std::string(key) +
+                           "': expected an object");
+  }
+  return std::optional<simdjson::dom::element>(v);
+}
+
 Result<std::optional<std::string>> Fields::String(simdjson::dom::element obj,
                                                   std::string_view key) {
   simdjson::dom::element v;

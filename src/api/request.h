@@ -39,6 +39,9 @@ class Fields {
   // A repeated message field (JSON only): its elements; empty when absent.
   Result<std::vector<simdjson::dom::element>> Objects(std::string_view key) const;
 
+  // A message field (JSON only): the object; nullopt when absent.
+  Result<std::optional<simdjson::dom::element>> Object(std::string_view key) const;
+
   // True when the (JSON) message has the field.
   bool Has(std::string_view key) const;
   // The JSON message re-serialised compactly.

@@ -236,7 +236,7 @@ Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
     if (!docs.ok()) return out;
     for (const auto& d : *docs) {
       json j = json::parse(d.value, nullptr, false);
-      if (!j.is_object()) continue;
+      if (!j.is_object() || j.value("removed", false)) continue;
       std::string scope = j.value("collection", "");
       if (!scope.empty() && scope != collection) continue;
       webhooks::Request r{j.value("url", ""), payload, {}};

@@ -9,8 +9,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "artifacts/artifacts.h"
 #include "common/status.h"
@@ -56,6 +59,79 @@ struct Packed {
 // place outside its folder (kInvalidArgument); a sink error stops the stream and is returned.
 Result<Packed> PackModel(const std::filesystem::path& model,
                          const std::function<Status(std::string_view)>& sink);
+
+// ---- MLflow 3's webhooks (MLflow 3.3+'s REST API, kept as store documents) ----
+
+// An event a webhook subscribes to, in MLflow's lowercase words: entity "model_version", action
+// "created" and so on.
+struct WebhookEvent {
+  std::string entity;
+  std::string action;
+  bool operator==(const WebhookEvent&) const = default;
+};
+
+// Reads an event as clients send it (proto enum names "MODEL_VERSION"/"CREATED" or lowercase).
+// kInvalidArgument for an unknown entity or action, or a pair MLflow does not define.
+Result<WebhookEvent> ParseWebhookEvent(std::string_view entity, std::string_view action);
+
+struct Webhook {
+  std::string webhook_id;
+  std::string name;
+  std::string description;
+  std::string url;
+  std::vector<WebhookEvent> events;
+  std::string status = "ACTIVE";  // or "DISABLED"
+  std::string secret;             // signs deliveries; never shown
+  int64_t creation_timestamp = 0;
+  int64_t last_updated_timestamp = 0;
+};
+
+// The fields of an update; unset ones stay as they are.
+struct WebhookUpdate {
+  std::optional<std::string> name, description, url, secret, status;
+  std::optional<std::vector<WebhookEvent>> events;
+};
+
+struct WebhookTestResult {
+  bool success = false;
+  int response_status = 0;  // 0 when no HTTP answer came
+  std::string response_body;
+  std::string error_message;
+};
+
+// MLflow's webhooks: registry events POSTed as {"entity", "action", "timestamp", "data"} to the
+// active webhooks subscribed to them, from a background thread with retries, with MLflow's
+// headers (X-MLflow-Delivery-Id, X-MLflow-Timestamp, and with a secret X-MLflow-Signature
+// "v1,<base64 HMAC-SHA256 of '<delivery id>.<timestamp>.<body>'>"). Thread-safe.
+class MlflowWebhooks {
+ public:
+  explicit MlflowWebhooks(store::Store* store);
+  ~MlflowWebhooks();
+
+  // kInvalidArgument, in MLflow's words, for a bad name, URL (http:// only), event list or
+  // status; nothing is stored then.
+  Result<Webhook> Create(Webhook webhook);
+  // Newest first; max_results 1..1000 (default 100).
+  Result<std::vector<Webhook>> List(int64_t max_results, const std::string& page_token,
+                                    std::string* next_page_token);
+  // kNotFound: "Webhook with ID <id> not found."
+  Result<Webhook> Get(const std::string& webhook_id);
+  Result<Webhook> Update(const std::string& webhook_id, const WebhookUpdate& update);
+  Status Delete(const std::string& webhook_id);
+  // Sends MLflow's example payload of `event` (default: the webhook's first event) now and
+  // reports the answer; a failed delivery is a result, not an error.
+  Result<WebhookTestResult> Test(const std::string& webhook_id,
+                                 const std::optional<WebhookEvent>& event);
+
+  // Queues `data` (a JSON object) for every active webhook subscribed to `event`; returns at
+  // once.
+  void Fire(const WebhookEvent& event, std::string data);
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace ringo::registry
 

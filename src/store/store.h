@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/paging.h"         // IWYU pragma: export (page tokens are part of the contract)
 #include "store/search_filter.h"  // IWYU pragma: export (the filter grammar is part of the contract)
 
 namespace ringo::store {

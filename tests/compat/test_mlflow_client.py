@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
 import ringo  # noqa: E402
-from harness import Server, make_core_ml_models, unique  # noqa: E402
+from harness import Receiver, Server, make_core_ml_models, unique  # noqa: E402
 
 MLFLOW3 = int(mlflow.__version__.split(".")[0]) >= 3
 
@@ -154,6 +154,36 @@ class MlflowClientTest(unittest.TestCase):
         card = self.server.request("GET", "/api/ringo/v1/model-versions/coreml", query={"name": name, "version": "1"})
         self.assertEqual(card.status, 200, card)
         self.assertEqual(card.json["coreml"]["model_type"], "mlProgram")
+
+    @unittest.skipUnless(MLFLOW3, "webhooks are MLflow 3.3+'s")
+    def test_webhooks(self):
+        from mlflow.webhooks.delivery import _generate_hmac_signature
+
+        receiver = Receiver()
+        try:
+            client = MlflowClient()
+            hook = client.create_webhook(name=unique("ci").replace("_", "-"), url=receiver.url,
+                                         events=["model_version.created", "registered_model.created"],
+                                         secret="k3y")
+            self.assertEqual(client.get_webhook(hook.webhook_id).url, receiver.url)
+            self.assertIn(hook.webhook_id, [h.webhook_id for h in client.list_webhooks()])
+            result = client.test_webhook(hook.webhook_id)
+            self.assertTrue(result.success, result.error_message)
+            self.assertEqual(result.response_status, 200)
+            client.create_registered_model(unique("hooked"))
+            got = receiver.wait_for(2)
+            self.assertEqual(len(got), 2)
+            for headers, body in got:
+                want = _generate_hmac_signature("k3y", headers["X-MLflow-Delivery-Id"],
+                                                headers["X-MLflow-Timestamp"], body.decode())
+                self.assertEqual(headers["X-MLflow-Signature"], want)
+            client.update_webhook(hook.webhook_id, status="DISABLED")
+            self.assertEqual(str(client.get_webhook(hook.webhook_id).status), "DISABLED")
+            client.delete_webhook(hook.webhook_id)
+            with self.assertRaises(mlflow.exceptions.MlflowException):
+                client.get_webhook(hook.webhook_id)
+        finally:
+            receiver.close()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 sends raw HTTP requests to it. Used by every black-box test in this folder."""
 
 import http.client
+import http.server
 import json
 import os
 import re
@@ -335,3 +336,45 @@ def make_core_ml_models(directory):
                        capture_output=True)
         files[ext] = out
     return files
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 (ephemeral port) recording every POST. The first
+    `fail_first` requests are answered 500, to exercise retries."""
+
+    def __init__(self, fail_first=0):
+        self.received = []
+        self.attempts = 0
+        self.fail_first = fail_first
+        self.cond = threading.Condition()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with outer.cond:
+                    outer.attempts += 1
+                    fail = outer.attempts <= outer.fail_first
+                    if not fail:
+                        outer.received.append((dict(self.headers), body))
+                    outer.cond.notify_all()
+                self.send_response(500 if fail else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, n, timeout=10.0):
+        with self.cond:
+            self.cond.wait_for(lambda: len(self.received) >= n, timeout)
+            return list(self.received)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

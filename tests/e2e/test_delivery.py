@@ -2,7 +2,6 @@
 
 import hashlib
 import hmac
-import http.server
 import json
 import os
 import subprocess
@@ -11,52 +10,10 @@ import threading
 import time
 import unittest
 
-from harness import Server, ServerTestCase, make_core_ml_models, ringo_bin, unique
+from harness import Receiver, Server, ServerTestCase, make_core_ml_models, ringo_bin, unique
 
 HAVE_TORCH = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 (ephemeral port) recording every POST. The first
-    `fail_first` requests are answered 500, to exercise retries."""
-
-    def __init__(self, fail_first=0):
-        self.received = []
-        self.attempts = 0
-        self.fail_first = fail_first
-        self.cond = threading.Condition()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with outer.cond:
-                    outer.attempts += 1
-                    fail = outer.attempts <= outer.fail_first
-                    if not fail:
-                        outer.received.append((dict(self.headers), body))
-                    outer.cond.notify_all()
-                self.send_response(500 if fail else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait_for(self, n, timeout=10.0):
-        with self.cond:
-            self.cond.wait_for(lambda: len(self.received) >= n, timeout)
-            return list(self.received)
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to make Core ML models")
