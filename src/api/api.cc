@@ -61,6 +61,7 @@ void Api::Register(http::Router& router) {
   RegisterExtras(router, st, repo);
 
   if (deploy_) waiters_ = RegisterDeploy(router, deploy_);
+  if (scheduler_) RegisterSchedules(router, scheduler_);
 
   // ---------------- tokens ----------------
   auth_ = std::make_shared<Auth>(st);

@@ -9,6 +9,7 @@
 #include "deploy/deploy.h"
 #include "http/http.h"
 #include "registry/registry.h"
+#include "schedule/schedule.h"
 #include "store/store.h"
 
 namespace ringo::api {
@@ -31,6 +32,8 @@ class Api {
 
   // Adds the delivery endpoints (admin and device API) served by `deploy`; call before Register.
   void AttachDeploy(deploy::Service* deploy) { deploy_ = deploy; }
+  // Adds the schedules API over `scheduler`; call before Register.
+  void AttachScheduler(schedule::Scheduler* scheduler) { scheduler_ = scheduler; }
 
   void Register(http::Router& router);
   // Lets /metrics include the server's request counters. Call once the server has started.
@@ -44,6 +47,7 @@ class Api {
   artifacts::LocalRepository* artifacts_;
   std::atomic<http::Server*> server_{nullptr};
   deploy::Service* deploy_ = nullptr;
+  schedule::Scheduler* scheduler_ = nullptr;
   std::shared_ptr<class Auth> auth_;
   std::shared_ptr<ManifestWaiters> waiters_;
   std::unique_ptr<registry::MlflowWebhooks> hooks_;

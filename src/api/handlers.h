@@ -38,6 +38,8 @@ void RegisterArtifacts(http::Router& router, Store* store, artifacts::LocalRepos
 // events go to `hooks`.
 void RegisterRegistry(http::Router& router, Store* store, artifacts::LocalRepository* repo,
                       registry::MlflowWebhooks* hooks);
+// Schedules of pipelines under /api/ringo/v1/schedules (schedule_routes.cc).
+void RegisterSchedules(http::Router& router, schedule::Scheduler* scheduler);
 // MLflow 3's webhooks API (webhook_routes.cc).
 void RegisterWebhooks(http::Router& router, registry::MlflowWebhooks* hooks);
 // MLflow 3's logged models and runs/outputs (logged_model_routes.cc).

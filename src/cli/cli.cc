@@ -31,6 +31,7 @@ int Main(int argc, char** argv) {
     AddChannelsCommand(app, ctx);
     AddAppsCommand(app, ctx);
     AddWebhooksCommand(app, ctx);
+    AddSchedulesCommand(app, ctx);
     auto* version = app.add_subcommand("version", "Print the version");
     OnRun(version, &ctx, [] {
       std::cout << "ringo " << kVersion << "\n";

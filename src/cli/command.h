@@ -37,6 +37,7 @@ void AddDeploymentsCommand(CLI::App& app, Context& ctx);  // deployments_command
 void AddChannelsCommand(CLI::App& app, Context& ctx);     // channels_command.cc
 void AddAppsCommand(CLI::App& app, Context& ctx);         // apps_command.cc
 void AddWebhooksCommand(CLI::App& app, Context& ctx);     // webhooks_command.cc
+void AddSchedulesCommand(CLI::App& app, Context& ctx);    // schedules_command.cc
 void AddDeviceCommands(CLI::App& app, Context& ctx);      // device_command.cc: device, deploy
 void AddCoreMLCommands(CLI::App& app, Context& ctx);      // coreml_commands.cc
 

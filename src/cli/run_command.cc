@@ -18,6 +18,7 @@ struct RunFlags {
   pipeline::RunOptions options;
   std::string dir = ".";
   std::vector<std::string> params;
+  std::vector<std::string> tags;
   bool no_cache = false;
   std::string store = "ringo-data";
 };
@@ -32,6 +33,12 @@ int Run(RunFlags& f) {
       return Fail(InvalidArgument("-P expects KEY=VALUE; got '" + p + "'"));
     ro.parameters[p.substr(0, eq)] = p.substr(eq + 1);
   }
+  for (const std::string& t : f.tags) {
+    size_t eq = t.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Fail(InvalidArgument("--tag expects KEY=VALUE; got '" + t + "'"));
+    ro.tags[t.substr(0, eq)] = t.substr(eq + 1);
+  }
   if (ro.tracking_uri.empty()) ro.tracking_uri = EnvOr("MLFLOW_TRACKING_URI", "RINGO_TRACKING_URI", "");
   if (ro.parent_run_id.empty() && std::getenv("RINGO_PARENT_RUN_ID")) {
     ro.parent_run_id = std::getenv("RINGO_PARENT_RUN_ID");
@@ -42,6 +49,7 @@ int Run(RunFlags& f) {
   std::unique_ptr<TrackingService> embedded;
   if (ro.tracking_uri.empty()) {
     ServerFlags flags;
+    flags.schedules = false;
     flags.port = 0;
     flags.store_dir = f.store;
     flags.threads = 2;
@@ -80,6 +88,7 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
   run->add_option("dir", f->dir, "Project directory")->capture_default_str();
   run->add_option("-e,--entry-point", ro.entry_point, "Entry point")->capture_default_str();
   run->add_option("-P,--param", f->params, "KEY=VALUE (repeatable)");
+  run->add_option("--tag", f->tags, "KEY=VALUE set on the pipeline's run (repeatable)");
   run->add_option("--experiment-name", ro.experiment_name, "Experiment (created if needed)");
   run->add_option("--experiment-id", ro.experiment_id, "Experiment id");
   run->add_option("--run-name", ro.run_name, "Name of the run");

@@ -2,10 +2,12 @@
 #include "cli/server_command.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <filesystem>
@@ -54,6 +56,53 @@ Status CheckArtifactRootHoldsNoSecrets(const fs::path& artifact_root, const fs::
 
 }  // namespace
 
+namespace {
+
+// Starts `ringo run` for a schedule's firing as a child process in its own process group, its
+// output in DIR/<schedule>/<firing>.log.
+schedule::Launcher ScheduleLauncher(std::shared_ptr<const std::string> tracking_uri,
+                                   fs::path dir) {
+  return [tracking_uri, dir](const schedule::Schedule& s,
+                             const schedule::Firing& f) -> Result<int64_t> {
+    std::vector<std::string> args = {"ringo", "run", s.project, "-e", s.entry_point,
+                                     "--tracking-uri", *tracking_uri,
+                                     "--tag", "ringo.schedule=" + s.name,
+                                     "--tag", "ringo.schedule.firing=" + f.id,
+                                     "--tag", "ringo.schedule.reason=" + f.reason};
+    if (!s.experiment.empty()) {
+      args.push_back("--experiment-name");
+      args.push_back(s.experiment);
+    }
+    for (const auto& [k, v] : s.parameters) {
+      args.push_back("-P");
+      args.push_back(k + "=" + v);
+    }
+    std::error_code ec;
+    fs::create_directories(dir / s.name, ec);
+    fs::path log = dir / s.name / (f.id + ".log");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) return Internal("cannot start ringo run: " + std::string(std::strerror(rc)));
+    return int64_t{pid};
+  };
+}
+
+}  // namespace
+
 Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlags& flags) {
   if (flags.port < 0 || flags.port > 65535) {
     return InvalidArgument("invalid port " + std::to_string(flags.port));
@@ -92,6 +141,19 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   // Delivery state lives in the store; the signing key and model blobs beside it.
   ASSIGN_OR_RETURN(svc->deploy_, deploy::Service::Open(svc->store_.get(), svc->repo_.get(), base / "deploy"));
   svc->api_->AttachDeploy(svc->deploy_.get());
+  auto schedule_uri = std::make_shared<std::string>();  // known once the server listens
+  if (flags.schedules) {
+    deploy::Service* delivery = svc->deploy_.get();
+    svc->scheduler_ = std::make_unique<schedule::Scheduler>(
+        svc->store_.get(), ScheduleLauncher(schedule_uri, base / "schedules"),
+        [delivery](const schedule::Trigger& t, int64_t now_ms) -> Result<schedule::Observation> {
+          ASSIGN_OR_RETURN(auto s, delivery->TelemetrySignal(t.collection, t.channel, t.signal,
+                                                             t.device_class,
+                                                             t.window_seconds * 1000, now_ms));
+          return schedule::Observation{s.value, s.samples};
+        });
+    svc->api_->AttachScheduler(svc->scheduler_.get());
+  }
   auto router = std::make_shared<http::Router>();
   svc->api_->Register(*router);
   http::ServerOptions server_options;
@@ -107,12 +169,18 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   ASSIGN_OR_RETURN(svc->server_, http::StartServer(server_options, router));
   svc->api_->AttachServer(svc->server_.get());
   svc->url_ = "http://" + flags.host + ":" + std::to_string(svc->server_->port());
+  if (svc->scheduler_) {
+    // Pipelines started by schedules log to this server over loopback.
+    *schedule_uri = "http://127.0.0.1:" + std::to_string(svc->server_->port());
+    svc->scheduler_->Start();
+  }
   return svc;
 }
 
 void TrackingService::Stop() {
   // Held long-polls get their answer before the connections close; webhook sending stops
-  // before the store does.
+  // before the store does. Pipelines started by schedules keep running.
+  if (scheduler_) scheduler_->Stop();
   if (api_) api_->Shutdown();
   if (server_) server_->Stop();
   if (deploy_) deploy_->Shutdown();

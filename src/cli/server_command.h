@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "deploy/deploy.h"
 #include "http/http.h"
+#include "schedule/schedule.h"
 #include "store/store.h"
 
 namespace ringo::cli {
@@ -23,6 +24,7 @@ struct ServerFlags {
   std::string artifacts_destination;  // MLflow's spelling
   int threads = 0;                    // 0: one per usable CPU (affinity, quota), at most 4
   bool sync_full = false;
+  bool schedules = true;  // run the scheduler (off for the embedded server of `ringo run`)
 };
 
 // The tracking server on a store: store, artifact repository, API and HTTP server, started
@@ -49,6 +51,7 @@ class TrackingService {
   std::unique_ptr<deploy::Service> deploy_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<http::Server> server_;
+  std::unique_ptr<schedule::Scheduler> scheduler_;
   std::string url_;
   int threads_ = 0;
 };

@@ -30,8 +30,10 @@ constexpr const char* kDeployment = "deployment";
 constexpr const char* kChannel = "channel";
 constexpr const char* kTelemetry = "telemetry";
 // The event types a device reports, in the order the UI shows them.
+// "feedback" carries the true label's verdict on an earlier prediction ("correct"), reported by
+// the app once it knows it: on-device accuracy.
 const std::vector<std::string> kTelemetryKinds = {"downloaded", "compiled", "loaded", "failed",
-                                                  "prediction"};
+                                                  "prediction", "feedback"};
 constexpr const char* kContract = "contract";
 constexpr const char* kWebhook = "webhook";
 
@@ -921,7 +923,13 @@ Result<json> CleanTelemetryEvent(const json& e, size_t index) {
   const std::string& event = out["event"].get_ref<const std::string&>();
   if (std::find(kTelemetryKinds.begin(), kTelemetryKinds.end(), event) == kTelemetryKinds.end()) {
     return InvalidArgument(where + " has unknown event '" + event +
-                           "' (downloaded, compiled, loaded, failed, prediction)");
+                           "' (downloaded, compiled, loaded, failed, prediction, feedback)");
+  }
+  if (auto it = e.find("correct"); it != e.end() && !it->is_null()) {
+    if (!it->is_boolean()) return InvalidArgument(where + ": correct must be true or false");
+    out["correct"] = it->get<bool>();
+  } else if (event == "feedback") {
+    return InvalidArgument(where + ": a feedback event needs correct (true or false)");
   }
   if (auto it = e.find("latency_ms"); it != e.end() && !it->is_null()) {
     double v = it->is_number() ? it->get<double>() : -1;
@@ -1019,6 +1027,65 @@ json Quantile(std::vector<double>& xs, double q) {
 }
 
 }  // namespace
+
+Result<Service::Signal> Service::TelemetrySignal(const std::string& collection,
+                                                 const std::string& channel,
+                                                 const std::string& signal,
+                                                 const std::string& device_class,
+                                                 int64_t window_ms, int64_t now_ms) {
+  static const std::vector<std::string> kSignals = {"accuracy", "failure_rate", "load_failures",
+                                                    "p95_latency_ms"};
+  if (std::find(kSignals.begin(), kSignals.end(), signal) == kSignals.end()) {
+    return InvalidArgument("unknown telemetry signal '" + signal + "'");
+  }
+  ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
+  if (c.deployment_id.empty()) {
+    return NotFound("channel '" + collection + "/" + channel + "' has no deployment");
+  }
+  ASSIGN_OR_RETURN(Deployment d, GetDeployment(c.deployment_id));
+  std::map<std::string, int64_t> counts;
+  int64_t correct = 0;
+  std::vector<double> latencies;
+  for (const ModelEntry& m : d.models) {
+    int64_t after = 0;
+    for (;;) {
+      ASSIGN_OR_RETURN(auto page, Telemetry(m.name, m.version, after, 5000));
+      if (page.empty()) break;
+      after = page.back().seq;
+      for (const store::Event& e : page) {
+        json j = json::parse(e.value, nullptr, false);
+        if (!j.is_object()) continue;
+        int64_t t = j.value("time", e.time);
+        if (t < now_ms - window_ms || t > now_ms) continue;
+        if (!device_class.empty() && j.value("device_class", "") != device_class) continue;
+        std::string kind = j.value("event", "");
+        ++counts[kind];
+        if (kind == "feedback" && j.value("correct", false)) ++correct;
+        if (kind == "prediction" && j.contains("latency_ms") && j["latency_ms"].is_number()) {
+          latencies.push_back(j["latency_ms"].get<double>());
+        }
+      }
+    }
+  }
+  Signal out;
+  auto share = [&out](int64_t part, int64_t whole) {
+    out.samples = whole;
+    out.value = whole > 0 ? static_cast<double>(part) / static_cast<double>(whole) : 0;
+  };
+  if (signal == "accuracy") share(correct, counts["feedback"]);
+  if (signal == "failure_rate") {
+    share(counts["failed"], counts["failed"] + counts["loaded"] + counts["prediction"]);
+  }
+  if (signal == "load_failures") share(counts["failed"], counts["failed"] + counts["loaded"]);
+  if (signal == "p95_latency_ms" && !latencies.empty()) {
+    size_t k = static_cast<size_t>(std::ceil(0.95 * static_cast<double>(latencies.size()))) - 1;
+    std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(k),
+                     latencies.end());
+    out.value = latencies[k];
+    out.samples = static_cast<int64_t>(latencies.size());
+  }
+  return out;
+}
 
 Result<std::string> Service::TelemetrySummary(const std::string& model,
                                               const std::string& version,

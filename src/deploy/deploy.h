@@ -91,8 +91,9 @@ struct TelemetryEvent {
 };
 
 // Parses a telemetry post: a JSON array of at most 1000 events (or {"events": [...]}), each a
-// flat object with "event" (downloaded, compiled, loaded, failed, prediction), "model" and
-// "version", and optionally "time" (ms since the epoch; now when absent), "latency_ms" (finite,
+// flat object with "event" (downloaded, compiled, loaded, failed, prediction, feedback), "model"
+// and "version", "correct" (true/false; required for feedback: whether an earlier prediction was
+// right), and optionally "time" (ms since the epoch; now when absent), "latency_ms" (finite,
 // >= 0), "device_class", "os", "os_version", "app_version", "region", "compute_unit", "error"
 // (strings, each with a size bound). Unknown fields are dropped. kInvalidArgument naming the
 // first bad event and field, or for nesting deeper than a flat event needs. Thread-safe.
@@ -295,6 +296,23 @@ class Service {
   // it costs time in proportion to their number. kInvalidArgument for buckets outside 1..1000.
   Result<std::string> TelemetrySummary(const std::string& model, const std::string& version,
                                        const std::string& device_class, int buckets);
+
+  // A health signal of the deployment a channel serves now, from the telemetry of its model
+  // versions with event times in [now_ms - window_ms, now_ms] (of one device class when set):
+  //   accuracy        share of "feedback" events that say "correct"
+  //   failure_rate    failed / (failed + loaded + prediction)
+  //   load_failures   failed / (failed + loaded)
+  //   p95_latency_ms  95th percentile of the latencies of "prediction" events
+  // and the number of events it rests on (the denominator; 0 and value 0 when none).
+  // kNotFound for an unknown channel or one without a deployment; kInvalidArgument for another
+  // signal.
+  struct Signal {
+    double value = 0;
+    int64_t samples = 0;
+  };
+  Result<Signal> TelemetrySignal(const std::string& collection, const std::string& channel,
+                                 const std::string& signal, const std::string& device_class,
+                                 int64_t window_ms, int64_t now_ms);
 
   // Whether a device is in the rollout share of a channel (exposed for tests).
   static bool InRollout(const std::string& collection, const std::string& channel,

@@ -91,6 +91,7 @@ struct RunOptions {
   std::string tracking_uri;  // empty: embedded store at store_dir, served on a loopback port
   std::filesystem::path store_dir = "ringo-data";
   std::string parent_run_id;  // makes the run a nested run (ringo.run from Python)
+  std::map<std::string, std::string> tags;  // set on the pipeline's run (e.g. why a schedule fired)
   bool live_status = false;   // a terminal: redraw step states in place
 };
 

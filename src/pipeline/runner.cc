@@ -805,6 +805,7 @@ Result<RunResult> Run(const RunOptions& options) {
       {"mlflow.project.entryPoint", options.entry_point},
       {"mlflow.project.env", options.env_manager}};
   if (!options.parent_run_id.empty()) tags.push_back({"mlflow.parentRunId", options.parent_run_id});
+  for (const auto& [k, v] : options.tags) tags.push_back({k, v});
   ASSIGN_OR_RETURN(std::string run_id,
                    CreateRun(*c, tracker.experiment_id,
                              options.run_name.empty() ? project.name : options.run_name, tags));
