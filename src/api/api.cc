@@ -62,6 +62,7 @@ void Api::Register(http::Router& router) {
 
   if (deploy_) waiters_ = RegisterDeploy(router, deploy_);
   if (scheduler_) RegisterSchedules(router, scheduler_);
+  if (releases_) RegisterRelease(router, releases_);
 
   // ---------------- tokens ----------------
   auth_ = std::make_shared<Auth>(st);

@@ -9,6 +9,7 @@
 #include "deploy/deploy.h"
 #include "http/http.h"
 #include "registry/registry.h"
+#include "release/release.h"
 #include "schedule/schedule.h"
 #include "store/store.h"
 
@@ -34,6 +35,8 @@ class Api {
   void AttachDeploy(deploy::Service* deploy) { deploy_ = deploy; }
   // Adds the schedules API over `scheduler`; call before Register.
   void AttachScheduler(schedule::Scheduler* scheduler) { scheduler_ = scheduler; }
+  // Adds the release-policy API over `releases`; call before Register.
+  void AttachRelease(release::ReleaseManager* releases) { releases_ = releases; }
 
   void Register(http::Router& router);
   // Lets /metrics include the server's request counters. Call once the server has started.
@@ -48,6 +51,7 @@ class Api {
   std::atomic<http::Server*> server_{nullptr};
   deploy::Service* deploy_ = nullptr;
   schedule::Scheduler* scheduler_ = nullptr;
+  release::ReleaseManager* releases_ = nullptr;
   std::shared_ptr<class Auth> auth_;
   std::shared_ptr<ManifestWaiters> waiters_;
   std::unique_ptr<registry::MlflowWebhooks> hooks_;

@@ -40,6 +40,8 @@ void RegisterRegistry(http::Router& router, Store* store, artifacts::LocalReposi
                       registry::MlflowWebhooks* hooks);
 // Schedules of pipelines under /api/ringo/v1/schedules (schedule_routes.cc).
 void RegisterSchedules(http::Router& router, schedule::Scheduler* scheduler);
+// Release policies and their candidates (release_routes.cc).
+void RegisterRelease(http::Router& router, release::ReleaseManager* releases);
 // MLflow 3's webhooks API (webhook_routes.cc).
 void RegisterWebhooks(http::Router& router, registry::MlflowWebhooks* hooks);
 // MLflow 3's logged models and runs/outputs (logged_model_routes.cc).

@@ -32,6 +32,7 @@ int Main(int argc, char** argv) {
     AddAppsCommand(app, ctx);
     AddWebhooksCommand(app, ctx);
     AddSchedulesCommand(app, ctx);
+    AddReleaseCommand(app, ctx);
     auto* version = app.add_subcommand("version", "Print the version");
     OnRun(version, &ctx, [] {
       std::cout << "ringo " << kVersion << "\n";

@@ -14,12 +14,85 @@ namespace ringo::cli {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+struct Behaviour {
+  double failure_rate = 0, latency_ms = 10, accuracy = 1;
+};
+
+// --behave DEPLOYMENT=failure_rate:F,latency_ms:L,accuracy:A, by deployment ("*": the rest).
+Result<std::map<std::string, Behaviour>> ParseBehaviours(const std::vector<std::string>& specs) {
+  std::map<std::string, Behaviour> out;
+  for (const std::string& spec : specs) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgument("--behave expects DEPLOYMENT=key:value,...; got '" + spec + "'");
+    }
+    Behaviour b;
+    std::string rest = spec.substr(eq + 1);
+    for (size_t pos = 0; pos < rest.size();) {
+      size_t comma = rest.find(',', pos);
+      std::string item = rest.substr(pos, comma == std::string::npos ? comma : comma - pos);
+      size_t colon = item.find(':');
+      std::optional<double> parsed;
+      if (colon != std::string::npos) parsed = ParseDouble(item.substr(colon + 1));
+      double value = parsed.value_or(-1);
+      std::string key = item.substr(0, colon);
+      if (value < 0 || (key != "latency_ms" && value > 1)) {
+        return InvalidArgument("bad --behave item '" + item + "' (failure_rate:0..1, "
+                               "latency_ms:>=0, accuracy:0..1)");
+      }
+      if (key == "failure_rate") b.failure_rate = value;
+      else if (key == "latency_ms") b.latency_ms = value;
+      else if (key == "accuracy") b.accuracy = value;
+      else return InvalidArgument("unknown --behave key '" + key + "'");
+      pos = comma == std::string::npos ? rest.size() : comma + 1;
+    }
+    out[spec.substr(0, eq)] = b;
+  }
+  return out;
+}
+
+// A uniform number in [0, 1) fixed by the device and the draw.
+double Draw(const std::string& device, int n, int salt) {
+  uint64_t h = std::hash<std::string>{}(device + "/" + std::to_string(n) + "/" + std::to_string(salt));
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return static_cast<double>(h >> 11) / 9007199254740992.0;
+}
+
+// One device's load, predictions and feedback, queued and sent through the SDK.
+int ReportUse(ringo_client* dev, const std::string& id, const std::string& model, int predictions,
+              const Behaviour& b) {
+  ringo_event load{RINGO_EVENT_LOADED, model.c_str(), nullptr, -1, nullptr, nullptr, 0};
+  int rc = ringo_record_event(dev, &load);
+  for (int i = 0; i < predictions && rc == RINGO_OK; ++i) {
+    bool failed = Draw(id, i, 1) < b.failure_rate;
+    double latency = b.latency_ms * (0.8 + 0.4 * Draw(id, i, 2));
+    ringo_event e{RINGO_EVENT_PREDICTION, model.c_str(), nullptr, failed ? -1 : latency, nullptr,
+                  failed ? "prediction failed" : nullptr, 0};
+    rc = ringo_record_event(dev, &e);
+    if (failed || rc != RINGO_OK) continue;
+    ringo_event fb{RINGO_EVENT_FEEDBACK, model.c_str(), nullptr, -1, nullptr, nullptr,
+                   Draw(id, i, 3) < b.accuracy ? 1 : 0};
+    rc = ringo_record_event(dev, &fb);
+  }
+  return rc == RINGO_OK ? ringo_flush_telemetry(dev, nullptr) : rc;
+}
+
+}  // namespace
+
 int RunSimulate(const SimulateFlags& f) {
   auto fail = [](const std::string& m) {
     std::cerr << "ringo: error: " << m << std::endl;
     return 1;
   };
   if (f.count < 1 || f.count > 100000) return fail("--count must be between 1 and 100000");
+  auto behaviours = ParseBehaviours(f.behave);
+  if (!behaviours.ok()) return fail(behaviours.status().message());
+  if (f.predictions < 0 || f.predictions > 10000) return fail("--predictions must be 0 to 10000");
+  if (f.predictions > 0 && f.model.empty()) return fail("--predictions needs --model");
   std::map<std::string, std::string> attrs = {{"id_prefix", "sim-"}};
   for (const std::string& a : f.attrs) {
     size_t eq = a.find('=');
@@ -86,6 +159,17 @@ int RunSimulate(const SimulateFlags& f) {
         first_error = std::string(ringo_status_name(status)) + ": " + ringo_last_error(dev);
     }
     ++by_deployment[deployment.empty() ? "(none)" : deployment];
+    if (f.predictions > 0 && !deployment.empty()) {
+      auto b = behaviours->find(deployment);
+      if (b == behaviours->end()) b = behaviours->find("*");
+      int used = ReportUse(dev, id, f.model, f.predictions, b == behaviours->end() ? Behaviour{} : b->second);
+      if (used != RINGO_OK) {
+        ++failures;
+        if (first_error.empty()) {
+          first_error = std::string("telemetry: ") + ringo_status_name(used) + ": " + ringo_last_error(dev);
+        }
+      }
+    }
     if (i) json += ",";
     json += "{\"device_id\":\"" + id + "\",\"deployment_id\":\"" + deployment + "\",\"status\":\"" +
             ringo_status_name(status) + "\"}";
@@ -128,6 +212,13 @@ void AddDeviceCommands(CLI::App& app, Context& ctx) {
   simulate->add_option("--storage", sim->storage,
                        "Keep the devices' storage here (default: temporary)");
   simulate->add_flag("--json", sim->json, "Print JSON");
+  simulate->add_option("--model", sim->model, "The model whose use devices report");
+  simulate->add_option("--predictions", sim->predictions,
+                       "Predictions each device reports (with loads, failures, feedback)")
+      ->capture_default_str();
+  simulate->add_option("--behave", sim->behave,
+                       "DEPLOYMENT=failure_rate:F,latency_ms:L,accuracy:A (repeatable; '*' for "
+                       "the others)");
   OnRun(simulate, &ctx, [sim] { return RunSimulate(*sim); });
 
   auto* deploy = app.add_subcommand("deploy", "Delivery settings");

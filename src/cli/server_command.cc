@@ -153,6 +153,8 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
           return schedule::Observation{s.value, s.samples};
         });
     svc->api_->AttachScheduler(svc->scheduler_.get());
+    svc->releases_ = std::make_unique<release::ReleaseManager>(svc->store_.get(), delivery);
+    svc->api_->AttachRelease(svc->releases_.get());
   }
   auto router = std::make_shared<http::Router>();
   svc->api_->Register(*router);
@@ -173,6 +175,7 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
     // Pipelines started by schedules log to this server over loopback.
     *schedule_uri = "http://127.0.0.1:" + std::to_string(svc->server_->port());
     svc->scheduler_->Start();
+    svc->releases_->Start();
   }
   return svc;
 }
@@ -181,6 +184,7 @@ void TrackingService::Stop() {
   // Held long-polls get their answer before the connections close; webhook sending stops
   // before the store does. Pipelines started by schedules keep running.
   if (scheduler_) scheduler_->Stop();
+  if (releases_) releases_->Stop();
   if (api_) api_->Shutdown();
   if (server_) server_->Stop();
   if (deploy_) deploy_->Shutdown();

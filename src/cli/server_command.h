@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "deploy/deploy.h"
 #include "http/http.h"
+#include "release/release.h"
 #include "schedule/schedule.h"
 #include "store/store.h"
 
@@ -52,6 +53,7 @@ class TrackingService {
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<schedule::Scheduler> scheduler_;
+  std::unique_ptr<release::ReleaseManager> releases_;
   std::string url_;
   int threads_ = 0;
 };

@@ -156,7 +156,15 @@ Result<Json> Client::Get(const std::string& path, const Query& query) {
 }
 
 Result<Json> Client::Post(const std::string& path, const Json& body) {
-  bhttp::request<bhttp::string_body> req(bhttp::verb::post, impl_->prefix + path, 11);
+  return Send(static_cast<int>(bhttp::verb::post), path, body);
+}
+
+Result<Json> Client::Put(const std::string& path, const Json& body) {
+  return Send(static_cast<int>(bhttp::verb::put), path, body);
+}
+
+Result<Json> Client::Send(int verb, const std::string& path, const Json& body) {
+  bhttp::request<bhttp::string_body> req(static_cast<bhttp::verb>(verb), impl_->prefix + path, 11);
   req.set(bhttp::field::host, impl_->host);
   impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/json");

@@ -31,6 +31,7 @@ class Client {
 
   Result<Json> Get(const std::string& path, const Query& query);
   Result<Json> Post(const std::string& path, const Json& body);
+  Result<Json> Put(const std::string& path, const Json& body);
   // DELETE `path` (with an empty JSON body).
   Status Delete(const std::string& path);
   // PUT a local file's bytes to `path` (the artifact proxy).
@@ -64,6 +65,8 @@ class Client {
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
+  // A JSON request with method `verb` (a boost::beast::http::verb).
+  Result<Json> Send(int verb, const std::string& path, const Json& body);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1042,7 +1042,19 @@ Result<Service::Signal> Service::TelemetrySignal(const std::string& collection,
   if (c.deployment_id.empty()) {
     return NotFound("channel '" + collection + "/" + channel + "' has no deployment");
   }
-  ASSIGN_OR_RETURN(Deployment d, GetDeployment(c.deployment_id));
+  return DeploymentSignal(c.deployment_id, signal, device_class, now_ms - window_ms, now_ms);
+}
+
+Result<Service::Signal> Service::DeploymentSignal(const std::string& deployment_id,
+                                                   const std::string& signal,
+                                                   const std::string& device_class,
+                                                   int64_t from_ms, int64_t to_ms) {
+  static const std::vector<std::string> kSignals = {"accuracy", "failure_rate", "load_failures",
+                                                    "p95_latency_ms"};
+  if (std::find(kSignals.begin(), kSignals.end(), signal) == kSignals.end()) {
+    return InvalidArgument("unknown telemetry signal '" + signal + "'");
+  }
+  ASSIGN_OR_RETURN(Deployment d, GetDeployment(deployment_id));
   std::map<std::string, int64_t> counts;
   int64_t correct = 0;
   std::vector<double> latencies;
@@ -1056,11 +1068,12 @@ Result<Service::Signal> Service::TelemetrySignal(const std::string& collection,
         json j = json::parse(e.value, nullptr, false);
         if (!j.is_object()) continue;
         int64_t t = j.value("time", e.time);
-        if (t < now_ms - window_ms || t > now_ms) continue;
+        if (t < from_ms || t > to_ms) continue;
         if (!device_class.empty() && j.value("device_class", "") != device_class) continue;
         std::string kind = j.value("event", "");
         ++counts[kind];
         if (kind == "feedback" && j.value("correct", false)) ++correct;
+        if (kind == "prediction" && j.contains("error")) ++counts["prediction_errors"];
         if (kind == "prediction" && j.contains("latency_ms") && j["latency_ms"].is_number()) {
           latencies.push_back(j["latency_ms"].get<double>());
         }
@@ -1074,7 +1087,8 @@ Result<Service::Signal> Service::TelemetrySignal(const std::string& collection,
   };
   if (signal == "accuracy") share(correct, counts["feedback"]);
   if (signal == "failure_rate") {
-    share(counts["failed"], counts["failed"] + counts["loaded"] + counts["prediction"]);
+    share(counts["failed"] + counts["prediction_errors"],
+          counts["failed"] + counts["loaded"] + counts["prediction"]);
   }
   if (signal == "load_failures") share(counts["failed"], counts["failed"] + counts["loaded"]);
   if (signal == "p95_latency_ms" && !latencies.empty()) {

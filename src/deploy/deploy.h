@@ -300,8 +300,10 @@ class Service {
   // A health signal of the deployment a channel serves now, from the telemetry of its model
   // versions with event times in [now_ms - window_ms, now_ms] (of one device class when set):
   //   accuracy        share of "feedback" events that say "correct"
-  //   failure_rate    failed / (failed + loaded + prediction)
-  //   load_failures   failed / (failed + loaded)
+  //   failure_rate    (failed + predictions with an "error") / (failed + loaded + prediction)
+  //   load_failures   failed / (failed + loaded): "failed" is a model that could not be
+  //                   downloaded, compiled or loaded; a failed prediction is a "prediction"
+  //                   event with an "error"
   //   p95_latency_ms  95th percentile of the latencies of "prediction" events
   // and the number of events it rests on (the denominator; 0 and value 0 when none).
   // kNotFound for an unknown channel or one without a deployment; kInvalidArgument for another
@@ -313,6 +315,9 @@ class Service {
   Result<Signal> TelemetrySignal(const std::string& collection, const std::string& channel,
                                  const std::string& signal, const std::string& device_class,
                                  int64_t window_ms, int64_t now_ms);
+  // The same signal of one deployment's model versions, over event times [from_ms, to_ms].
+  Result<Signal> DeploymentSignal(const std::string& deployment_id, const std::string& signal,
+                                  const std::string& device_class, int64_t from_ms, int64_t to_ms);
 
   // Whether a device is in the rollout share of a channel (exposed for tests).
   static bool InRollout(const std::string& collection, const std::string& channel,

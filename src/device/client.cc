@@ -454,9 +454,11 @@ struct ringo_client {
 
   std::string EventLine(ringo_event_kind kind, const std::string& model, const std::string& version,
                         double latency_ms, const std::string& compute_unit,
-                        const std::string& error) const {
-    static const char* kNames[] = {"downloaded", "compiled", "loaded", "failed", "prediction"};
+                        const std::string& error, int correct = -1) const {
+    static const char* kNames[] = {"downloaded", "compiled", "loaded",
+                                   "failed",     "prediction", "feedback"};
     json e = {{"event", kNames[kind]}, {"model", model}, {"version", version}};
+    if (correct >= 0) e["correct"] = correct == 1;
     if (!device_class.empty()) e["device_class"] = device_class;
     if (latency_ms >= 0) e["latency_ms"] = latency_ms;
     if (!compute_unit.empty()) e["compute_unit"] = compute_unit;
@@ -1047,8 +1049,11 @@ int ringo_record_event(ringo_client* client, const ringo_event* event) {
     if (!event || !event->model || !*event->model) {
       return client->Fail(Err(RINGO_ERR_INVALID, "event needs a model"));
     }
-    if (event->kind < RINGO_EVENT_DOWNLOADED || event->kind > RINGO_EVENT_PREDICTION) {
+    if (event->kind < RINGO_EVENT_DOWNLOADED || event->kind > RINGO_EVENT_FEEDBACK) {
       return client->Fail(Err(RINGO_ERR_INVALID, "unknown event kind"));
+    }
+    if (event->kind == RINGO_EVENT_FEEDBACK && event->correct != 0 && event->correct != 1) {
+      return client->Fail(Err(RINGO_ERR_INVALID, "a feedback event needs correct 0 or 1"));
     }
     std::lock_guard<std::mutex> l(client->mu);
     std::string version = Str(event->version);
@@ -1061,9 +1066,10 @@ int ringo_record_event(ringo_client* client, const ringo_event* event) {
       }
       version = it->second.version;
     }
+    int correct = event->kind == RINGO_EVENT_FEEDBACK ? event->correct : -1;
     Error e = client->QueueEventLocked(client->EventLine(event->kind, event->model, version,
                                                          event->latency_ms, Str(event->compute_unit),
-                                                         Str(event->error)));
+                                                         Str(event->error), correct));
     if (!e.ok()) {
       client->last_error = e.message;
       return e.code;

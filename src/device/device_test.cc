@@ -580,9 +580,9 @@ TEST_F(DeviceTest, TelemetryIsBatchedAndPersisted) {
   server_.Publish("dep-1", {Mlmodel("7", "m1")});
   Open("", 0, 2);
   ASSERT_EQ(Check(), RINGO_OK);  // queues "downloaded"
-  ringo_event e{RINGO_EVENT_PREDICTION, "digits", nullptr, 3.5, "ANE", nullptr};
+  ringo_event e{RINGO_EVENT_PREDICTION, "digits", nullptr, 3.5, "ANE", nullptr, 0};
   for (int i = 0; i < 4; ++i) ASSERT_EQ(ringo_record_event(client_, &e), RINGO_OK);
-  ringo_event no_version{RINGO_EVENT_LOADED, "unknown-model", nullptr, -1, nullptr, nullptr};
+  ringo_event no_version{RINGO_EVENT_LOADED, "unknown-model", nullptr, -1, nullptr, nullptr, 0};
   EXPECT_EQ(ringo_record_event(client_, &no_version), RINGO_ERR_INVALID);
   EXPECT_EQ(ringo_pending_events(client_), 5u);
 
@@ -612,7 +612,7 @@ TEST_F(DeviceTest, TelemetryQueueDropsOldestPastItsBound) {
   Open("", 3, 10);
   for (int i = 0; i < 5; ++i) {
     std::string v = std::to_string(i);
-    ringo_event e{RINGO_EVENT_LOADED, "digits", v.c_str(), -1, nullptr, nullptr};
+    ringo_event e{RINGO_EVENT_LOADED, "digits", v.c_str(), -1, nullptr, nullptr, 0};
     ASSERT_EQ(ringo_record_event(client_, &e), RINGO_OK);
   }
   EXPECT_EQ(ringo_pending_events(client_), 3u);
@@ -627,7 +627,7 @@ TEST_F(DeviceTest, TelemetryQueueDropsOldestPastItsBound) {
   EXPECT_NE(server_.posted[0].find("\"version\":\"2\""), std::string::npos);
   EXPECT_NE(server_.posted[0].find("\"version\":\"4\""), std::string::npos);
   // A batch the server rejects as invalid is dropped rather than retried forever.
-  ringo_event e{RINGO_EVENT_LOADED, "digits", "9", -1, nullptr, nullptr};
+  ringo_event e{RINGO_EVENT_LOADED, "digits", "9", -1, nullptr, nullptr, 0};
   ASSERT_EQ(ringo_record_event(client_, &e), RINGO_OK);
   server_.post_status = 400;
   size_t sent = 9;

@@ -201,7 +201,8 @@ typedef enum ringo_event_kind {
   RINGO_EVENT_COMPILED = 1,
   RINGO_EVENT_LOADED = 2,
   RINGO_EVENT_FAILED = 3,
-  RINGO_EVENT_PREDICTION = 4
+  RINGO_EVENT_PREDICTION = 4,
+  RINGO_EVENT_FEEDBACK = 5 /* the true label arrived: was an earlier prediction correct? */
 } ringo_event_kind;
 
 typedef struct ringo_event {
@@ -211,6 +212,7 @@ typedef struct ringo_event {
   double latency_ms;        /* sent when >= 0; set to -1 to omit */
   const char* compute_unit; /* optional: "ANE", "GPU", "CPU" */
   const char* error;        /* optional */
+  int correct;              /* RINGO_EVENT_FEEDBACK: 1 right, 0 wrong (ignored otherwise) */
 } ringo_event;
 
 /* Queues one event (device_class from the config is added) and appends it to telemetry.jsonl, so it
