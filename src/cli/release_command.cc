@@ -18,7 +18,7 @@ void AddReleaseCommand(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<ReleaseFlags>();
   auto* cmd = app.add_subcommand("release", "A collection's release policy: gates, staging, rollout");
   cmd->require_subcommand(1);
-  auto* set = cmd->add_subcommand("set", "Set the policy from a JSON file (see docs/release-policy.md)");
+  auto* set = cmd->add_subcommand("set", "Set the policy from a JSON file (see docs/continuous-training.md)");
   set->add_option("--file", f->file, "Policy JSON")->required();
   auto* show = cmd->add_subcommand("show", "The policy and where each candidate stands");
   auto* remove = cmd->add_subcommand("delete", "Stop the policy (channels stay as they are)");
