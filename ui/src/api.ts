@@ -406,3 +406,62 @@ export interface TelemetrySummary {
 }
 export const telemetrySummary = (model: string, version: string, deviceClass: string, signal?: AbortSignal) =>
   ringo<TelemetrySummary>('telemetry/summary', { model, version, device_class: deviceClass || undefined }, signal);
+
+/** A schedule of /api/ringo/v1/schedules (continuous training). */
+export interface Schedule {
+  name: string;
+  project: string;
+  entry_point: string;
+  experiment: string;
+  trigger: { type: string; cron?: string; time_zone?: string; metric?: string; signal?: string; path?: string;
+    collection?: string; channel?: string; threshold?: number; above?: boolean; check_seconds?: number };
+  catch_up: string;
+  paused: boolean;
+  running: string;
+  next_slot?: number;
+}
+/** One firing of a schedule, or a slot it skipped, with why. */
+export interface Firing {
+  id: string;
+  time: number;
+  outcome: string;
+  reason: string;
+  rule: string;
+  observed?: number;
+  window: string;
+}
+export const listSchedules = (signal?: AbortSignal) =>
+  request<{ schedules?: Schedule[] }>('GET', '/api/ringo/v1/schedules', undefined, signal).then((r) => r.schedules ?? []);
+export const getSchedule = (name: string, signal?: AbortSignal) =>
+  request<{ schedule: Schedule; firings?: Firing[] }>('GET', '/api/ringo/v1/schedules/' + encodeURIComponent(name), undefined, signal);
+export const scheduleAction = (name: string, action: 'pause' | 'resume' | 'run-now') =>
+  request<unknown>('POST', `/api/ringo/v1/schedules/${encodeURIComponent(name)}/${action}`, {});
+
+/** A candidate of a release policy: where a new model version stands, gate by gate. */
+export interface Candidate {
+  model: string;
+  version: number;
+  stage: string;
+  gates: { name: string; passed: boolean; detail: string }[];
+  deployment_id: string;
+  step: number;
+  since: number;
+  note: string;
+  updated: number;
+}
+export interface ReleasePolicy {
+  collection: string;
+  model: string;
+  release: { channel: string; steps: number[]; hold_seconds: number; min_samples: number };
+  staging: { channel: string; soak_seconds: number };
+}
+/** The collection's release policy and candidates; null when it has none. */
+export const getReleasePolicy = (collection: string, signal?: AbortSignal) =>
+  request<{ policy: ReleasePolicy; candidates?: Candidate[] }>(
+    'GET', '/api/ringo/v1/release-policies/' + encodeURIComponent(collection), undefined, signal,
+  ).catch((err: Error & { status?: number }) => {
+    if (err.status === 404) return null;
+    throw err;
+  });
+export const approveRelease = (collection: string, version: number) =>
+  request<unknown>('POST', `/api/ringo/v1/release-policies/${encodeURIComponent(collection)}/approve`, { version });

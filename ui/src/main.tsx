@@ -15,6 +15,7 @@ import { ModelPage, ModelsPage } from './pages/registry';
 import { ChannelPage, CollectionsPage } from './pages/deployments';
 import { LoggedModelPage } from './pages/logged_model';
 import { TelemetryPage } from './pages/telemetry';
+import { AutomationPage } from './pages/automation';
 
 /** What a route's page shows, for the tab's title. */
 function pageName(path: string[]): string {
@@ -29,6 +30,7 @@ function pageName(path: string[]): string {
   if (a === 'deployments' && b && c) return `${b} / ${c}`;
   if (a === 'deployments') return 'Deployments';
   if (a === 'telemetry') return 'Telemetry';
+  if (a === 'automation') return 'Automation';
   if (a === 'compare') return 'Compare runs';
   if (a === 'charts') return 'Charts';
   return 'Not found';
@@ -53,6 +55,7 @@ function Page() {
   if (a === 'deployments' && b && c) return <ChannelPage route={route} collection={b} channel={c} />;
   if (a === 'deployments') return <CollectionsPage route={route} />;
   if (a === 'telemetry') return <TelemetryPage route={route} />;
+  if (a === 'automation') return <AutomationPage route={route} />;
   return (
     <Empty title="No such page">
       <a href={href(['experiments'])}>Go to the experiments</a>
@@ -71,6 +74,7 @@ function App() {
           <a href={href(['experiments'])}>Experiments</a>
           <a href={href(['models'])}>Models</a>
           <a href={href(['deployments'])}>Deployments</a>
+          <a href={href(['automation'])}>Automation</a>
         </nav>
       </header>
       <main>

@@ -323,6 +323,34 @@ await check('deployments: collections with each channel, its deployment and roll
   await page.getByTestId('channel-history').waitFor();
 });
 
+await check('automation: schedules with their next slot and actions; a release policy per collection', async (page) => {
+  if (!delivery) throw new Error('no delivery data');
+  const put = (method, path, body) =>
+    fetch(`${ringo.url}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  let r = await put('POST', '/api/ringo/v1/schedules', {
+    name: 'nightly', project: '/srv/digits', trigger: { type: 'cron', cron: '0 3 * * *', time_zone: 'Europe/Paris' },
+  });
+  expect(r.ok, 'schedule created: ' + (await r.text()));
+  r = await put('PUT', '/api/ringo/v1/release-policies/app', { model: 'digits', release: { steps: [5, 100] } });
+  expect(r.ok, 'policy set: ' + (await r.text()));
+  await go(page, '/automation');
+  const row = page.locator('tr[data-schedule=nightly]');
+  await row.waitFor();
+  const t = await row.innerText();
+  expect(t.includes('cron 0 3 * * * (Europe/Paris)') && t.includes('/srv/digits'), 'schedule row: ' + t);
+  await row.getByRole('button', { name: 'Pause' }).click();
+  await row.getByRole('button', { name: 'Resume' }).waitFor();
+  expect((await row.innerText()).includes('paused'), 'paused: ' + (await row.innerText()));
+  await row.getByRole('button', { name: /nightly/ }).click();
+  await page.getByText('No firing yet.').waitFor();
+  const panel = page.locator('[data-release=app]');
+  await panel.waitFor();
+  const p = await panel.innerText();
+  expect(p.includes('steps 5% → 100%') && p.includes('No candidate yet'), 'policy panel: ' + p);
+  await put('DELETE', '/api/ringo/v1/release-policies/app', {});
+  await put('DELETE', '/api/ringo/v1/schedules/nightly', {});
+});
+
 await check('channel page deep link: history (who, when, why, from → to) and the models', async (page) => {
   if (!delivery) throw new Error('no delivery data');
   await go(page, '/deployments/app/release');
