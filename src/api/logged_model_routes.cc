@@ -59,7 +59,16 @@ Result<LoggedModelSearch> ReadModelSearch(const Request& req) {
       bool b = true;
       if (v.get_bool().get(b) == simdjson::SUCCESS) ascending = b;
     }
-    s.order_by.push_back({*field, ascending});
+    ASSIGN_OR_RETURN(auto dataset_name, Fields::String(o, "dataset_name"));
+    ASSIGN_OR_RETURN(auto dataset_digest, Fields::String(o, "dataset_digest"));
+    s.order_by.push_back({*field, ascending, dataset_name.value_or(""), dataset_digest.value_or("")});
+  }
+  ASSIGN_OR_RETURN(auto datasets, f.Objects("datasets"));
+  for (auto d : datasets) {
+    ASSIGN_OR_RETURN(auto name, Fields::String(d, "dataset_name"));
+    if (!name || name->empty()) return MissingField("datasets.dataset_name");
+    ASSIGN_OR_RETURN(auto digest, Fields::String(d, "dataset_digest"));
+    s.datasets.push_back({*name, digest.value_or("")});
   }
   return s;
 }

@@ -2,6 +2,9 @@
 #include "api/logged_models.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "common/util.h"
@@ -55,6 +58,29 @@ Status NotFoundModel(const std::string& id) {
   return NotFound("Logged model with ID '" + id + "' not found.");
 }
 
+bool InDatasets(const store::Metric& m,
+                const std::vector<std::pair<std::string, std::string>>& datasets) {
+  if (datasets.empty()) return true;
+  for (const auto& [name, digest] : datasets) {
+    if (m.dataset_name == name && (digest.empty() || m.dataset_digest == digest)) return true;
+  }
+  return false;
+}
+
+// The newest value of a metric of the model among `datasets` (by step, then timestamp).
+std::optional<double> MetricValue(const LoggedModel& m, const std::string& key,
+                                  const std::vector<std::pair<std::string, std::string>>& datasets) {
+  const store::Metric* best = nullptr;
+  for (const store::RunMetric& rm : m.metrics) {
+    const store::Metric& x = rm.metric;
+    if (x.key != key || !InDatasets(x, datasets)) continue;
+    if (!best || std::tie(x.step, x.timestamp) > std::tie(best->step, best->timestamp)) best = &x;
+  }
+  if (!best) return std::nullopt;
+  return best->value;
+}
+
+// The value a non-metric clause compares.
 std::optional<std::string> FieldValue(const LoggedModel& m, const store::Clause& c) {
   auto in = [](const std::map<std::string, std::string>& kv,
                const std::string& k) -> std::optional<std::string> {
@@ -75,10 +101,24 @@ std::optional<std::string> FieldValue(const LoggedModel& m, const store::Clause&
 
 }  // namespace
 
-Result<bool> MatchesLoggedModelFilter(const LoggedModel& m, const std::string& filter) {
+Result<bool> MatchesLoggedModelFilter(
+    const LoggedModel& m, const std::string& filter,
+    const std::vector<std::pair<std::string, std::string>>& datasets) {
   ASSIGN_OR_RETURN(std::vector<store::Clause> clauses, store::ParseLoggedModelFilter(filter));
   for (const store::Clause& c : clauses) {
-    if (!store::ClauseMatches(c, FieldValue(m, c))) return false;
+    if (c.entity != store::Entity::kMetric) {
+      if (!store::ClauseMatches(c, FieldValue(m, c))) return false;
+      continue;
+    }
+    // A metric clause holds when the latest value on some dataset (of `datasets`) satisfies it.
+    bool any = false;
+    for (const store::RunMetric& rm : m.metrics) {
+      if (rm.metric.key != c.key || !InDatasets(rm.metric, datasets)) continue;
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.17g", rm.metric.value);
+      any = any || store::ClauseMatches(c, std::string(buf));
+    }
+    if (!any) return false;
   }
   return true;
 }
@@ -114,6 +154,7 @@ Result<LoggedModel> LoggedModels::Get(const std::string& model_id, bool allow_de
   if (!j.is_object()) return Internal("logged model '" + model_id + "' is stored damaged");
   LoggedModel m = FromDoc(j);
   if (m.deleted && !allow_deleted) return NotFoundModel(model_id);
+  ASSIGN_OR_RETURN(m.metrics, store_->GetLoggedModelMetrics(model_id));
   return m;
 }
 
@@ -146,13 +187,9 @@ Result<std::pair<std::vector<LoggedModel>, std::string>> LoggedModels::Search(
     return InvalidArgument("Invalid value " + std::to_string(s.max_results) +
                            " for parameter 'max_results' supplied.");
   }
-  int64_t offset = 0;
-  if (!s.page_token.empty()) {
-    auto decoded = Base64Decode(s.page_token);
-    auto n = decoded ? ParseInt64(*decoded) : std::nullopt;
-    if (!n || *n < 0) return InvalidArgument("Invalid page token '" + s.page_token + "'");
-    offset = *n;
-  }
+  ASSIGN_OR_RETURN(int64_t offset, store::DecodeOffsetToken(s.page_token));
+  ASSIGN_OR_RETURN(auto clauses, store::ParseLoggedModelFilter(s.filter));  // fail before reading
+  (void)clauses;
   ASSIGN_OR_RETURN(auto docs, store_->ListDocuments(kKind, ""));
   std::vector<LoggedModel> all;
   for (const auto& d : docs) {
@@ -165,7 +202,8 @@ Result<std::pair<std::vector<LoggedModel>, std::string>> LoggedModels::Search(
             s.experiment_ids.end()) {
       continue;
     }
-    ASSIGN_OR_RETURN(bool match, MatchesLoggedModelFilter(m, s.filter));
+    ASSIGN_OR_RETURN(m.metrics, store_->GetLoggedModelMetrics(m.model_id));
+    ASSIGN_OR_RETURN(bool match, MatchesLoggedModelFilter(m, s.filter, s.datasets));
     if (match) all.push_back(std::move(m));
   }
   std::vector<LoggedModelSearch::Order> order = s.order_by;
@@ -173,10 +211,22 @@ Result<std::pair<std::vector<LoggedModel>, std::string>> LoggedModels::Search(
   for (const auto& o : order) {
     static const char* kFields[] = {"name", "model_type", "status", "creation_timestamp",
                                     "creation_time", "last_updated_timestamp", "model_id"};
-    if (std::find(std::begin(kFields), std::end(kFields), o.field) == std::end(kFields)) {
+    bool metric = o.field.rfind("metrics.", 0) == 0 && o.field.size() > 8;
+    if (!metric &&
+        std::find(std::begin(kFields), std::end(kFields), o.field) == std::end(kFields)) {
       return InvalidArgument("Invalid order_by field '" + o.field + "'");
     }
   }
+  // A metric orders numerically; models without it come last whatever the direction.
+  auto metric_less = [](const LoggedModel& a, const LoggedModel& b,
+                        const LoggedModelSearch::Order& o) -> std::optional<bool> {
+    std::vector<std::pair<std::string, std::string>> ds;
+    if (!o.dataset_name.empty()) ds.push_back({o.dataset_name, o.dataset_digest});
+    auto va = MetricValue(a, o.field.substr(8), ds), vb = MetricValue(b, o.field.substr(8), ds);
+    if (va.has_value() != vb.has_value()) return va.has_value();
+    if (!va || *va == *vb) return std::nullopt;
+    return o.ascending ? *va < *vb : *va > *vb;
+  };
   auto key = [](const LoggedModel& m, const std::string& f) -> std::pair<int64_t, std::string> {
     if (f == "creation_timestamp" || f == "creation_time") return {m.creation_time, ""};
     if (f == "last_updated_timestamp") return {m.last_updated_time, ""};
@@ -187,6 +237,10 @@ Result<std::pair<std::vector<LoggedModel>, std::string>> LoggedModels::Search(
   };
   std::stable_sort(all.begin(), all.end(), [&](const LoggedModel& a, const LoggedModel& b) {
     for (const auto& o : order) {
+      if (o.field.rfind("metrics.", 0) == 0) {
+        if (auto less = metric_less(a, b, o)) return *less;
+        continue;
+      }
       auto ka = key(a, o.field), kb = key(b, o.field);
       if (ka != kb) return o.ascending ? ka < kb : kb < ka;
     }
@@ -197,7 +251,7 @@ Result<std::pair<std::vector<LoggedModel>, std::string>> LoggedModels::Search(
     page.push_back(all[static_cast<size_t>(i)]);
   std::string next;
   if (offset + s.max_results < static_cast<int64_t>(all.size())) {
-    next = Base64Encode(std::to_string(offset + s.max_results));
+    next = store::EncodeOffsetToken(offset + s.max_results);
   }
   return std::make_pair(std::move(page), next);
 }
@@ -219,6 +273,26 @@ std::string LoggedModelJson(const LoggedModel& m) {
     info["tags"] = tags;
   }
   json data = json::object();
+  if (!m.metrics.empty()) {
+    json metrics = json::array();
+    for (const store::RunMetric& rm : m.metrics) {
+      const store::Metric& x = rm.metric;
+      json j = {{"key", x.key}, {"timestamp", x.timestamp}, {"step", x.step},
+                {"model_id", m.model_id}, {"run_id", rm.run_id}};
+      // proto3 JSON spells the values JSON has no number for.
+      if (std::isnan(x.value)) {
+        j["value"] = "NaN";
+      } else if (std::isinf(x.value)) {
+        j["value"] = x.value > 0 ? "Infinity" : "-Infinity";
+      } else {
+        j["value"] = x.value;
+      }
+      if (!x.dataset_name.empty()) j["dataset_name"] = x.dataset_name;
+      if (!x.dataset_digest.empty()) j["dataset_digest"] = x.dataset_digest;
+      metrics.push_back(j);
+    }
+    data["metrics"] = metrics;
+  }
   if (!m.params.empty()) {
     json params = json::array();
     for (const auto& [k, v] : m.params) params.push_back({{"key", k}, {"value", v}});

@@ -32,6 +32,8 @@ struct LoggedModel {
   bool deleted = false;
   std::map<std::string, std::string> tags;
   std::map<std::string, std::string> params;
+  // Metrics logged with this model's id (read from the store's metrics, not the document).
+  std::vector<store::RunMetric> metrics;
 };
 
 // The search request of logged-models/search.
@@ -39,12 +41,17 @@ struct LoggedModelSearch {
   std::vector<std::string> experiment_ids;
   std::string filter;  // e.g. "name = 'm' AND tags.t LIKE 'a%'"
   struct Order {
-    std::string field;  // name, model_type, status, creation_timestamp, last_updated_timestamp
+    // name, model_type, status, creation_timestamp, last_updated_timestamp, or metrics.<key>
+    // (of the dataset given, else of any; models without it last)
+    std::string field;
     bool ascending = true;
+    std::string dataset_name{}, dataset_digest{};
   };
   std::vector<Order> order_by;  // default: creation time, newest first
   int64_t max_results = 100;
   std::string page_token;
+  // Only metrics of these datasets count in the filter (empty: every metric).
+  std::vector<std::pair<std::string, std::string>> datasets;  // name, digest ("" = any)
 };
 
 // Logged models in the store's documents (kind "logged_model", keyed by model id). Writes are
@@ -72,9 +79,13 @@ class LoggedModels {
 };
 
 // Checks a filter of logged-models/search and tells whether `m` matches it: conditions on
-// name, model_type, status, source_run_id, model_id, tags.<key>, params.<key>, with =, !=,
-// LIKE, ILIKE, joined by AND. kInvalidArgument naming what cannot be parsed.
-Result<bool> MatchesLoggedModelFilter(const LoggedModel& m, const std::string& filter);
+// name, model_type, status, source_run_id, model_id (=, !=, LIKE, ILIKE, IN), creation_time,
+// last_updated_time, metrics.<key> (numeric comparators, against the model's metrics of
+// `datasets` when given), tags.<key>, params.<key>, joined by AND. kInvalidArgument naming
+// what cannot be parsed.
+Result<bool> MatchesLoggedModelFilter(
+    const LoggedModel& m, const std::string& filter,
+    const std::vector<std::pair<std::string, std::string>>& datasets = {});
 
 // {"info": {...}, "data": {...}} as MLflow's LoggedModel in proto3 JSON.
 std::string LoggedModelJson(const LoggedModel& m);

@@ -43,6 +43,22 @@ TEST(LoggedModelFilterTest, Table) {
   }
 }
 
+TEST(LoggedModelFilterTest, MetricsOfTheModelPerDataset) {
+  LoggedModel m;
+  m.model_id = "m-1";
+  store::Metric val{"acc", 0.9, 1, 1};
+  val.dataset_name = "val";
+  store::Metric train{"acc", 0.99, 1, 1};
+  train.dataset_name = "train";
+  m.metrics = {{"r1", val}, {"r1", train}};
+  const std::vector<std::pair<std::string, std::string>> only_val = {{"val", ""}};
+  EXPECT_TRUE(*MatchesLoggedModelFilter(m, "metrics.acc > 0.95"));
+  EXPECT_FALSE(*MatchesLoggedModelFilter(m, "metrics.acc > 0.95", only_val));
+  EXPECT_TRUE(*MatchesLoggedModelFilter(m, "metrics.acc >= 0.9", only_val));
+  EXPECT_FALSE(*MatchesLoggedModelFilter(m, "metrics.loss < 1"));  // absent: no match
+  EXPECT_FALSE(MatchesLoggedModelFilter(m, "metrics.acc = 'x'").ok());
+}
+
 TEST(LoggedModelFilterTest, RefusesWhatItCannotRead) {
   LoggedModel m;
   for (const char* bad : {"name", "name =", "name = unquoted", "name > 'a'", "name = 'a' OR x = 'b'",

@@ -1,11 +1,35 @@
 // MLflow's tracking API: experiments, runs, metrics, datasets.
 #include <cmath>
+#include <type_traits>
 
 #include "api/handlers.h"
 #include "common/json_writer.h"
 #include "common/util.h"
 
 namespace ringo::api {
+
+namespace {
+
+// MLflow 3's links of a metric: the logged model and the dataset it is about.
+template <typename Source>
+Status ReadMetricLinks(const Source& source, store::Metric* m) {
+  auto get = [&](std::string_view key) {
+    if constexpr (std::is_same_v<Source, Fields>) {
+      return source.String(key);
+    } else {
+      return Fields::String(source, key);
+    }
+  };
+  ASSIGN_OR_RETURN(auto model_id, get("model_id"));
+  ASSIGN_OR_RETURN(auto dataset_name, get("dataset_name"));
+  ASSIGN_OR_RETURN(auto dataset_digest, get("dataset_digest"));
+  m->model_id = model_id.value_or("");
+  m->dataset_name = dataset_name.value_or("");
+  m->dataset_digest = dataset_digest.value_or("");
+  return Status::Ok();
+}
+
+}  // namespace
 
 void RegisterTracking(http::Router& router, Store* st) {
   // ---------------- experiments ----------------
@@ -189,7 +213,9 @@ void RegisterTracking(http::Router& router, Store* st) {
          if (!ts) return MissingField("timestamp");
          ASSIGN_OR_RETURN(auto step, f.Int64("step"));
          store::Batch b;
-         b.metrics.push_back(store::Metric{std::move(key), *value, *ts, step.value_or(0)});
+         store::Metric m{std::move(key), *value, *ts, step.value_or(0)};
+         RETURN_IF_ERROR(ReadMetricLinks(f, &m));
+         b.metrics.push_back(std::move(m));
          st->LogBatch(std::move(id), std::move(b), RespondEmpty(res));
          return Status::Ok();
        }));
@@ -241,7 +267,9 @@ void RegisterTracking(http::Router& router, Store* st) {
            ASSIGN_OR_RETURN(auto ts, Fields::Int64(e, "timestamp"));
            if (!ts) return MissingField("metrics.timestamp");
            ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
-           b.metrics.push_back(store::Metric{std::move(*key), *value, *ts, step.value_or(0)});
+           store::Metric m{std::move(*key), *value, *ts, step.value_or(0)};
+           RETURN_IF_ERROR(ReadMetricLinks(e, &m));
+           b.metrics.push_back(std::move(m));
          }
          ASSIGN_OR_RETURN(auto params, f.Objects("params"));
          for (auto e : params) {

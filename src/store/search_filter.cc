@@ -124,7 +124,8 @@ constexpr Dialect kExperimentDialect{kExperimentAttrs, 0, false, false, "experim
 constexpr Dialect kRegisteredModelDialect{kRegisteredModelAttrs, 0, false, true,
                                           "registered model"};
 constexpr Dialect kModelVersionDialect{kModelVersionAttrs, 0, false, true, "model version"};
-constexpr Dialect kLoggedModelDialect{kLoggedModelAttrs, kParams, false, false, "logged model"};
+constexpr Dialect kLoggedModelDialect{kLoggedModelAttrs, kParams | kMetrics, false, false,
+                                      "logged model"};
 
 std::optional<Entity> EntityFromPrefix(std::string_view prefix) {
   if (prefix == "metrics" || prefix == "metric") return Entity::kMetric;

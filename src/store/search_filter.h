@@ -66,7 +66,7 @@ Result<std::vector<Clause>> ParseModelVersionFilter(std::string_view filter);
 Result<OrderKey> ParseModelVersionOrderBy(std::string_view order_by);
 
 // Logged models: name, model_type, status, source_run_id, model_id (string comparators and IN),
-// creation_time, last_updated_time (numeric), tags.<key>, params.<key>.
+// creation_time, last_updated_time (numeric), metrics.<key> (numeric), tags.<key>, params.<key>.
 Result<std::vector<Clause>> ParseLoggedModelFilter(std::string_view filter);
 
 // A clause evaluated in memory against the value it names: nullopt (an absent tag or param)

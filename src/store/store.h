@@ -30,6 +30,11 @@ struct Metric {
   double value = 0;  // NaN and +-infinity are kept as such
   int64_t timestamp = 0;
   int64_t step = 0;
+  // MLflow 3: the logged model the value is about and the dataset it was computed on (empty
+  // when not given). A metric with a model id is also kept as the model's metric.
+  std::string model_id{};
+  std::string dataset_name{};
+  std::string dataset_digest{};
 };
 
 struct Experiment {
@@ -285,6 +290,9 @@ class Store {
       std::optional<int64_t> start_step, std::optional<int64_t> end_step, int64_t max_results) = 0;
   virtual Result<std::vector<DatasetSummary>> SearchDatasets(
       const std::vector<std::string>& experiment_ids) = 0;
+  // The metrics logged with `model_id` (MLflow 3's logged models): the latest point of each
+  // (key, dataset_name, dataset_digest) by step, then timestamp, with its run; ordered by key.
+  virtual Result<std::vector<RunMetric>> GetLoggedModelMetrics(const std::string& model_id) = 0;
 
   // --- model registry ---
   // kAlreadyExists for a taken name; kNotFound for unknown models/versions/aliases.

@@ -112,6 +112,13 @@ class MlflowClientTest(unittest.TestCase):
             self.assertEqual(mlflow.get_logged_model(info.model_id).status.name, "READY")
             outputs = mlflow.get_run(first_run.info.run_id).outputs
             self.assertEqual([o.model_id for o in outputs.model_outputs], [info.model_id])
+            # Metrics linked to the logged model, as MLflow 3 logs evaluation results.
+            with mlflow.start_run(run_id=first_run.info.run_id):
+                mlflow.log_metric("val_acc", 0.93, model_id=info.model_id)
+            got = mlflow.get_logged_model(info.model_id)
+            self.assertEqual([(m.key, m.value) for m in got.metrics], [("val_acc", 0.93)])
+            best = mlflow.search_logged_models(filter_string="metrics.val_acc > 0.9", output_format="list")
+            self.assertEqual([m.model_id for m in best], [info.model_id])
 
     def test_pytorch_model_logged_and_loaded(self):
         import torch

@@ -54,6 +54,38 @@ class LoggedModelsTest(ServerTestCase):
         self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "logged-models/" + mid)
         self.assertEqual(self.search(exp), [])
 
+    def test_metrics_linked_to_models(self):
+        exp = self.experiment()
+        run = self.ok("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+        a, b, c = (self.ok("POST", "logged-models", {"experiment_id": exp, "name": n})["model"]["info"]["model_id"]
+                   for n in ("a", "b", "c"))
+        self.ok("POST", "runs/log-metric", {"run_id": run, "key": "acc", "value": 0.7, "timestamp": 1, "step": 0,
+                                            "model_id": a, "dataset_name": "val", "dataset_digest": "d1"})
+        self.ok("POST", "runs/log-metric", {"run_id": run, "key": "acc", "value": 0.9, "timestamp": 2, "step": 1,
+                                            "model_id": a, "dataset_name": "val", "dataset_digest": "d1"})
+        self.ok("POST", "runs/log-batch", {"run_id": run, "metrics": [
+            {"key": "acc", "value": 0.8, "timestamp": 3, "step": 0, "model_id": b, "dataset_name": "val",
+             "dataset_digest": "d1"},
+            {"key": "acc", "value": 0.99, "timestamp": 3, "step": 0, "model_id": b, "dataset_name": "train",
+             "dataset_digest": "d0"}]})
+        got = self.ok("GET", "logged-models/" + a)["model"]["data"]["metrics"]
+        self.assertEqual([(m["key"], m["value"], m["step"], m["model_id"], m["run_id"], m["dataset_name"]) for m in got],
+                         [("acc", 0.9, 1, a, run, "val")])
+        ids = lambda models: [m["info"]["model_id"] for m in models]
+        self.assertEqual(sorted(ids(self.search(exp, filter="metrics.acc > 0.85"))), sorted([a, b]))
+        on_val = self.search(exp, filter="metrics.acc > 0.85", datasets=[{"dataset_name": "val"}])
+        self.assertEqual(ids(on_val), [a])
+        ordered = self.search(exp, order_by=[{"field_name": "metrics.acc", "ascending": False,
+                                              "dataset_name": "val", "dataset_digest": "d1"}])
+        self.assertEqual(ids(ordered), [a, b, c])  # c has no acc: last
+        # The run still has its metric history as before.
+        hist = self.ok("GET", "metrics/get-history", query={"run_id": run, "metric_key": "acc"})["metrics"]
+        self.assertEqual(len(hist), 4)
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "logged-models/search",
+                 {"experiment_ids": [exp], "filter": "metrics.acc LIKE '1'"})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "logged-models/search",
+                 {"experiment_ids": [exp], "datasets": [{"dataset_digest": "x"}]})
+
     def test_search_orders_and_pages(self):
         exp = self.experiment()
         ids = [self.ok("POST", "logged-models", {"experiment_id": exp, "name": n})["model"]["info"]["model_id"]

@@ -125,4 +125,29 @@ Result<std::vector<DatasetSummary>> SqliteStore::SearchDatasets(
   return out;
 }
 
+Result<std::vector<RunMetric>> SqliteStore::GetLoggedModelMetrics(const std::string& model_id) {
+  auto lease = engine_.AcquireReader();
+  if (!lease.ok()) return lease.status();
+  ASSIGN_OR_RETURN(Stmt * q, lease->db->Prepare(
+                                 "SELECT key, dataset_name, dataset_digest, step, timestamp, "
+                                 "value, is_nan, run_id FROM model_metrics WHERE model_id = ? "
+                                 "ORDER BY key, dataset_name, dataset_digest, step, timestamp"));
+  StmtGuard g(*q);
+  g->Bind(1, model_id);
+  std::vector<RunMetric> out;
+  Status s;
+  while (g->Step(&s)) {
+    Metric m{std::string(g->Text(0)), g->Int(6) ? std::nan("") : g->Double(5), g->Int(4),
+             g->Int(3),              model_id, std::string(g->Text(1)), std::string(g->Text(2))};
+    // Rows come in order within each (key, dataset): the last of a group is its latest.
+    bool same_group = !out.empty() && out.back().metric.key == m.key &&
+                      out.back().metric.dataset_name == m.dataset_name &&
+                      out.back().metric.dataset_digest == m.dataset_digest;
+    if (same_group) out.pop_back();
+    out.push_back(RunMetric{std::string(g->Text(7)), std::move(m)});
+  }
+  RETURN_IF_ERROR(s);
+  return out;
+}
+
 }  // namespace ringo::store

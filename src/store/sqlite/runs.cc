@@ -353,13 +353,30 @@ Status SqliteStore::InsertMetric(Db& db, const std::string& run_id, const Metric
                               "value = excluded.value, is_nan = excluded.is_nan WHERE "
                               "(excluded.step, excluded.timestamp, excluded.value) > (step, "
                               "timestamp, value)"));
-  StmtGuard g(*up);
-  g->Bind(1, run_id)
+  {
+    StmtGuard g(*up);
+    g->Bind(1, run_id)
+        .Bind(2, m.key)
+        .Bind(3, m.step)
+        .Bind(4, m.timestamp)
+        .BindDouble(5, value)
+        .Bind(6, int64_t{is_nan});
+    RETURN_IF_ERROR(g->Exec());
+  }
+  if (m.model_id.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(Stmt * mm, db.Prepare("INSERT OR IGNORE INTO model_metrics (model_id, key, "
+                                         "dataset_name, dataset_digest, step, timestamp, value, "
+                                         "is_nan, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  StmtGuard g(*mm);
+  g->Bind(1, m.model_id)
       .Bind(2, m.key)
-      .Bind(3, m.step)
-      .Bind(4, m.timestamp)
-      .BindDouble(5, value)
-      .Bind(6, int64_t{is_nan});
+      .Bind(3, m.dataset_name)
+      .Bind(4, m.dataset_digest)
+      .Bind(5, m.step)
+      .Bind(6, m.timestamp)
+      .BindDouble(7, value)
+      .Bind(8, int64_t{is_nan})
+      .Bind(9, run_id);
   return g->Exec();
 }
 

@@ -188,8 +188,25 @@ constexpr const char* kMigration5 = R"sql(
 ALTER TABLE model_versions ADD COLUMN model_id TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Migration 6: MLflow 3's metrics of logged models, beside (not inside) the run's metric points,
+// so the points table and its hot path stay as they are.
+constexpr const char* kMigration6 = R"sql(
+CREATE TABLE model_metrics (
+  model_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  dataset_name TEXT NOT NULL,
+  dataset_digest TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  value REAL NOT NULL,
+  is_nan INTEGER NOT NULL,
+  run_id TEXT NOT NULL,
+  PRIMARY KEY (model_id, key, dataset_name, dataset_digest, step, timestamp, value)
+) WITHOUT ROWID;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5};
+                                       kMigration5, kMigration6};
 
 }  // namespace
 

@@ -43,10 +43,11 @@ class SchemaTest : public ::testing::Test {
 
 TEST_F(SchemaTest, Migration4NamesDigestsForWhatTheyAre) {
   // A schema 3 database: model_versions without the columns of migrations 4 and 5
-  // (tree_sha256, model_id), and digests of the old kind.
+  // (tree_sha256, model_id), no table of migration 6, and digests of the old kind.
   ASSERT_TRUE(Migrate(*db_).ok());
   ASSERT_TRUE(db_->ExecScript("ALTER TABLE model_versions DROP COLUMN tree_sha256;"
                               "ALTER TABLE model_versions DROP COLUMN model_id;"
+                              "DROP TABLE model_metrics;"
                               "PRAGMA user_version = 3;")
                   .ok());
   ASSERT_TRUE(db_->ExecScript(

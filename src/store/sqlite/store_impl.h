@@ -90,6 +90,8 @@ class SqliteStore final : public Store {
       std::optional<int64_t> start_step, std::optional<int64_t> end_step,
       int64_t max_results) override;
 
+  Result<std::vector<RunMetric>> GetLoggedModelMetrics(const std::string& model_id) override;
+
   Result<std::vector<DatasetSummary>> SearchDatasets(
       const std::vector<std::string>& experiment_ids) override;
 
