@@ -61,6 +61,12 @@ void RenameValue(Graph* g, const std::string& from, const std::string& to) {
     g->shapes.erase(it);
     g->shapes[to] = std::move(s);
   }
+  auto dt = g->dtypes.find(from);
+  if (dt != g->dtypes.end()) {
+    DType d = dt->second;
+    g->dtypes.erase(dt);
+    g->dtypes[to] = d;
+  }
 }
 
 void OptimizeGraph(Graph* g) {
@@ -70,11 +76,12 @@ void OptimizeGraph(Graph* g) {
   std::vector<bool> dead(g->ops.size(), false);
   for (size_t k = 0; k < g->ops.size(); ++k) {
     Op& op = g->ops[k];
-    if (op.inputs.empty()) continue;
+    if (op.inputs.empty() || op.generic) continue;
     auto p = producer.find(op.inputs[0]);
     if (p == producer.end() || uses[op.inputs[0]] != 1) continue;
     Op& prev = g->ops[p->second];
     bool fold = false;
+    if (prev.generic) continue;
     if (op.type == "reshape" && prev.type == "reshape") {
       // Reshape of a reshape reads the first one's input: rank-5 layers cannot hold the
       // rank-5 intermediate an Unsqueeze -> Squeeze pair may pass through.

@@ -27,6 +27,7 @@ std::string ShapeToString(const Shape& shape);
 // A constant tensor in host memory. Float data for weights, int64 for shapes and indices.
 struct Constant {
   bool is_int = false;
+  bool is_bool = false;  // an int constant holding ONNX bools (0 or 1)
   Shape shape;
   std::vector<float> f;
   std::vector<int64_t> i;
@@ -38,15 +39,38 @@ struct Constant {
   static Constant Ints(Shape shape, std::vector<int64_t> values);
 };
 
+// Element types of graph values. Integers of every ONNX width are int32 in Core ML.
+enum class DType { kFloat, kInt, kBool };
+
+// A constant parameter of a generic op (see Op::generic), written as a MIL const.
+struct Param {
+  DType dtype = DType::kInt;
+  bool scalar = true;
+  std::vector<double> values;
+  std::string text;  // a string parameter when non-empty (e.g. a mode)
+  static Param Int(int64_t v) { return {DType::kInt, true, {static_cast<double>(v)}, ""}; }
+  static Param Float(double v) { return {DType::kFloat, true, {v}, ""}; }
+  static Param Bool(bool v) { return {DType::kBool, true, {v ? 1.0 : 0.0}, ""}; }
+  static Param String(std::string s) { return {DType::kInt, true, {}, std::move(s)}; }
+  static Param Ints(const std::vector<int64_t>& v) {
+    return {DType::kInt, false, std::vector<double>(v.begin(), v.end()), ""};
+  }
+};
+
 // One canonical operation. `type` is one of:
 //   conv linear matmul add sub mul div relu sigmoid tanh leaky_relu hard_sigmoid clip hard_swish
 //   batch_norm max_pool avg_pool global_avg_pool reduce_mean reshape transpose concat softmax pad
+//   const (its value in `weight`, element type `const_dtype`)
+// or, when `generic` is set, the name of an ML Program op whose dynamic inputs are bound to the
+// parameter names in `params` (in the order of `inputs`) and whose constant parameters are
+// `attrs`. Only the ML Program back end writes generic ops.
 // Binary ops (add sub mul div, matmul) take two dynamic inputs, or one dynamic input plus
 // `operand` at position `operand_index`.
 struct Op {
   std::string type;
   std::string name;     // unique, derived from the ONNX node name
   std::string onnx_op;  // the ONNX op type it came from, for messages
+  int onnx_version = 0;  // that op's version under the model's opset
   std::vector<std::string> inputs;
   std::string output;
 
@@ -71,6 +95,11 @@ struct Op {
   std::vector<int64_t> pad_amounts;       // pad: [begin, end] per dimension, 2 * rank values
   float alpha = 0.0f, beta_value = 0.0f;  // leaky_relu, hard_sigmoid; clip: [alpha, beta]
   float pad_value = 0.0f;
+
+  bool generic = false;
+  std::vector<std::string> params;      // generic: parameter name of each input
+  std::map<std::string, Param> attrs;   // generic: constant parameters
+  DType const_dtype = DType::kFloat;    // const
 };
 
 // A whole converted graph: inputs (batch 1), outputs, ops in topological order, static shape of
@@ -80,6 +109,12 @@ struct Graph {
   std::vector<std::string> outputs;
   std::vector<Op> ops;
   std::map<std::string, Shape> shapes;
+  std::map<std::string, DType> dtypes;  // values that are not float
+
+  DType TypeOf(const std::string& value) const {
+    auto it = dtypes.find(value);
+    return it == dtypes.end() ? DType::kFloat : it->second;
+  }
 };
 
 // Lowers a parsed ONNX model to a Graph: topological order (cycles and

@@ -36,6 +36,16 @@ mil::Value StringScalar(const std::string& s) {
   return v;
 }
 
+// ONNX writes "to the end" as INT64_MAX; Core ML's integers are int32.
+int32_t ClampInt32(int64_t v) {
+  return static_cast<int32_t>(std::clamp<int64_t>(v, std::numeric_limits<int32_t>::min(),
+                                                  std::numeric_limits<int32_t>::max()));
+}
+
+mil::DataType MilType(DType d, mil::DataType fp) {
+  return d == DType::kInt ? mil::INT32 : d == DType::kBool ? mil::BOOL : fp;
+}
+
 class MilEmitter {
  public:
   MilEmitter(Graph* g, const EmitOptions& o, coreml::Model* m)
@@ -111,7 +121,7 @@ class MilEmitter {
     *v.mutable_type() =
         TensorValueType(mil::INT32, scalar ? Shape{} : Shape{static_cast<int64_t>(values.size())});
     auto* ints = v.mutable_immediatevalue()->mutable_tensor()->mutable_ints();
-    for (int64_t x : values) ints->add_values(static_cast<int32_t>(x));
+    for (int64_t x : values) ints->add_values(ClampInt32(x));
     return Const(hint, std::move(v));
   }
   std::string Bool(const std::string& hint, bool b) {
@@ -141,11 +151,16 @@ class MilEmitter {
   std::string ResultVar(const std::string& value) {
     bool is_output = std::find(g_.outputs.begin(), g_.outputs.end(), value) != g_.outputs.end();
     bool scores = !o_.class_labels.empty() && value == g_.outputs[0];
-    std::string var = is_output && (o_.fp16 || scores) ? Fresh(value + "_inner") : value;
+    DType dtype = g_.TypeOf(value);
+    bool cast = (o_.fp16 && dtype == DType::kFloat) || dtype == DType::kBool;
+    std::string var = is_output && (cast || scores) ? Fresh(value + "_inner") : value;
     var_[value] = var;
     return var;
   }
   Status Lower(Op& op);
+  Status Generic(Op& op);
+  Status ConstOp(Op& op);
+  std::string ParamConst(const std::string& hint, const Param& p);
   Status Finish();
 
   Graph& g_;
@@ -161,13 +176,18 @@ class MilEmitter {
 
 Status MilEmitter::Lower(Op& op) {
   const std::string& t = op.type;
-  const std::string x = var_.at(op.inputs[0]);
+  if (op.inputs.empty() && t != "const") {
+    return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op + ") has no inputs");
+  }
+  const std::string x = op.inputs.empty() ? "" : var_.at(op.inputs[0]);
   const Shape& out_shape = g_.shapes[op.output];
   const std::string& n = op.name;
   auto make = [&](const std::string& type) {
     std::string out = ResultVar(op.output);
-    return AddOp(type, n, out, fp_, out_shape);
+    return AddOp(type, n, out, MilType(g_.TypeOf(op.output), fp_), out_shape);
   };
+  if (op.generic) return Generic(op);
+  if (t == "const") return ConstOp(op);
   if (t == "conv") {
     std::string w = Floats(n + "_weight", op.weight.shape, &op.weight.f);
     std::string b = op.has_bias ? Floats(n + "_bias", op.bias.shape, &op.bias.f) : "";
@@ -364,8 +384,69 @@ Status MilEmitter::Lower(Op& op) {
     Bind(o, "constant_val", val);
     return Status::Ok();
   }
-  return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op +
-                         "): no ML Program op for '" + t + "'");
+  return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op + ", opset " +
+                         std::to_string(op.onnx_version) + "): no ML Program op for '" + t + "'");
+}
+
+std::string MilEmitter::ParamConst(const std::string& hint, const Param& p) {
+  if (!p.text.empty()) return String(hint, p.text);
+  if (p.dtype == DType::kBool) return Bool(hint, p.values.at(0) != 0);
+  if (p.dtype == DType::kInt) {
+    return Ints(hint, std::vector<int64_t>(p.values.begin(), p.values.end()), p.scalar);
+  }
+  std::vector<float> v(p.values.begin(), p.values.end());
+  return Floats(hint, p.scalar ? Shape{} : Shape{static_cast<int64_t>(v.size())}, &v);
+}
+
+// An op named by its ML Program type: inputs bound in order to op.params, then the constants.
+Status MilEmitter::Generic(Op& op) {
+  std::vector<std::pair<std::string, std::string>> bindings;
+  for (size_t k = 0; k < op.inputs.size(); ++k) {
+    bindings.emplace_back(op.params.at(k), var_.at(op.inputs[k]));
+  }
+  for (const auto& [param, value] : op.attrs) {
+    bindings.emplace_back(param, ParamConst(op.name + "_" + param, value));
+  }
+  std::string out = ResultVar(op.output);
+  auto* o = AddOp(op.type, op.name, out, MilType(g_.TypeOf(op.output), fp_),
+                  g_.shapes[op.output]);
+  for (const auto& [param, var] : bindings) Bind(o, param, var);
+  return Status::Ok();
+}
+
+// A folded constant that an op reads as a value: float in the compute precision, else int32 or
+// bool, inline or in the weight file as its size says.
+Status MilEmitter::ConstOp(Op& op) {
+  const Constant& c = op.weight;
+  std::string var = ResultVar(op.output);
+  mil::Value v;
+  if (op.const_dtype == DType::kFloat) {
+    std::vector<float> values = c.f;
+    std::string tmp = Floats(var + "_value", c.shape, &values);
+    // Floats made a const of its own name; give it the value's name instead.
+    auto* made = block_->mutable_operations(block_->operations_size() - 1);
+    made->mutable_outputs(0)->set_name(var);
+    (*made->mutable_attributes())["name"] = StringScalar(var);
+    names_.erase(tmp);
+    return Status::Ok();
+  }
+  *v.mutable_type() = TensorValueType(MilType(op.const_dtype, fp_), c.shape);
+  auto* tensor = v.mutable_immediatevalue()->mutable_tensor();
+  for (int64_t k = 0; k < c.size(); ++k) {
+    if (op.const_dtype == DType::kBool) {
+      tensor->mutable_bools()->add_values(c.i[k] != 0);
+    } else {
+      tensor->mutable_ints()->add_values(ClampInt32(c.i[k]));
+    }
+  }
+  auto* o = block_->add_operations();
+  o->set_type("const");
+  auto* out = o->add_outputs();
+  out->set_name(var);
+  *out->mutable_type() = v.type();
+  (*o->mutable_attributes())["name"] = StringScalar(var);
+  (*o->mutable_attributes())["val"] = std::move(v);
+  return Status::Ok();
 }
 
 Status MilEmitter::Run() {
@@ -383,18 +464,22 @@ Status MilEmitter::Run() {
   auto* desc = m.mutable_description();
   for (const std::string& in : g_.inputs) {
     const Shape& s = g_.shapes[in];
+    const DType dtype = g_.TypeOf(in);
+    // Core ML has no bool MultiArray: a bool input arrives as int32 and is cast inside.
+    const mil::DataType declared = dtype == DType::kFloat ? mil::FLOAT32 : mil::INT32;
     auto* nvt = fn.add_inputs();
     nvt->set_name(in);
-    *nvt->mutable_type() = TensorValueType(mil::FLOAT32, s);
+    *nvt->mutable_type() = TensorValueType(declared, s);
     auto* f = desc->add_input();
     f->set_name(in);
     std::string cur = in;
-    if (o_.fp16) {
-      std::string dtype = String(in + "_dtype", "fp16");
-      std::string cast = Fresh(in + "_fp16");
-      auto* c = AddOp("cast", cast, cast, mil::FLOAT16, s);
+    if ((o_.fp16 && dtype == DType::kFloat) || dtype == DType::kBool) {
+      bool to_bool = dtype == DType::kBool;
+      std::string type = String(in + "_dtype", to_bool ? "bool" : "fp16");
+      std::string cast = Fresh(in + (to_bool ? "_bool" : "_fp16"));
+      auto* c = AddOp("cast", cast, cast, to_bool ? mil::BOOL : mil::FLOAT16, s);
       Bind(c, "x", cur);
-      Bind(c, "dtype", dtype);
+      Bind(c, "dtype", type);
       cur = cast;
     }
     if (in == o_.image_input) {
@@ -427,7 +512,8 @@ Status MilEmitter::Run() {
       cur = pre;
     } else {
       auto* arr = f->mutable_type()->mutable_multiarraytype();
-      arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
+      arr->set_datatype(dtype == DType::kFloat ? spec::ArrayFeatureType::FLOAT32
+                                               : spec::ArrayFeatureType::INT32);
       for (int64_t d : s) arr->add_shape(d);
     }
     var_[in] = cur;
@@ -444,13 +530,16 @@ Status MilEmitter::Finish() {
     const std::string& o = g_.outputs[k];
     const Shape& s = g_.shapes[o];
     bool scores = classifier && k == 0;
+    const DType dtype = g_.TypeOf(o);
     std::string cur = var_.at(o);
-    if (o_.fp16) {
-      std::string dtype = String(o + "_dtype", "fp32");
+    if ((o_.fp16 && dtype == DType::kFloat) || dtype == DType::kBool) {
+      // Outputs are float32 or int32 MultiArrays: fp16 and bool results are cast back.
+      bool from_bool = dtype == DType::kBool;
+      std::string type = String(o + "_dtype", from_bool ? "int32" : "fp32");
       std::string cast = scores ? Fresh(o + "_fp32") : o;
-      auto* c = AddOp("cast", cast, cast, mil::FLOAT32, s);
+      auto* c = AddOp("cast", cast, cast, from_bool ? mil::INT32 : mil::FLOAT32, s);
       Bind(c, "x", cur);
-      Bind(c, "dtype", dtype);
+      Bind(c, "dtype", type);
       cur = cast;
     }
     if (!scores) {
@@ -458,7 +547,8 @@ Status MilEmitter::Finish() {
       auto* f = desc->add_output();
       f->set_name(o);
       auto* arr = f->mutable_type()->mutable_multiarraytype();
-      arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
+      arr->set_datatype(dtype == DType::kFloat ? spec::ArrayFeatureType::FLOAT32
+                                               : spec::ArrayFeatureType::INT32);
       for (int64_t d : s) arr->add_shape(d);
       continue;
     }

@@ -55,7 +55,8 @@ class NnEmitter {
 
  private:
   Status Fail(const Op& op, const std::string& msg) const {
-    return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op +
+    return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op + ", opset " +
+                           std::to_string(op.onnx_version) +
                            ") cannot be written as a NeuralNetwork (.mlmodel): " + msg +
                            "; convert to .mlpackage (ML Program) instead");
   }
@@ -290,6 +291,10 @@ Status NnEmitter::Reshape(const Op& op, const Shape& in, const Shape& out) {
 
 Status NnEmitter::Lower(Op& op) {
   const std::string& t = op.type;
+  if (op.generic || op.inputs.empty()) return Fail(op, "no rank-5 layer for '" + t + "'");
+  for (const std::string& v : {op.inputs[0], op.output}) {
+    if (g_.TypeOf(v) != DType::kFloat) return Fail(op, "integer and bool tensors");
+  }
   const Shape& xs = g_.shapes[op.inputs[0]];
   const Shape& out = g_.shapes[op.output];
   auto xd = NnDims(xs);
@@ -423,6 +428,11 @@ Status NnEmitter::Describe(bool classifier) {
                           : o_.color_layout == "GRAYSCALE" ? spec::ImageFeatureType::GRAYSCALE
                                                            : spec::ImageFeatureType::RGB);
       continue;
+    }
+    if (g_.TypeOf(name) != DType::kFloat) {
+      return InvalidArgument("input '" + name + "' is an integer or bool tensor; a " +
+                             "NeuralNetwork (.mlmodel) takes float inputs; convert to " +
+                             ".mlpackage instead");
     }
     // RANK5 mapping takes [C] or [C, H, W]: the batch dimension is implied.
     auto* arr = f->mutable_type()->mutable_multiarraytype();

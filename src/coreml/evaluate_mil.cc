@@ -4,6 +4,8 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 
 #include "coreml/evaluate_internal.h"
 #include "coreml/kernels.h"
@@ -188,6 +190,34 @@ Result<int64_t> Axis(int64_t axis, size_t rank, const std::string& op) {
   return axis < 0 ? axis + r : axis;
 }
 
+// The element-wise MIL math ops that are one C function.
+std::function<float(float)> MathFunction(const std::string& type) {
+  static const std::map<std::string, float (*)(float)> kFunctions = {
+      {"acos", std::acos},   {"acosh", std::acosh}, {"asin", std::asin}, {"asinh", std::asinh},
+      {"atan", std::atan},   {"atanh", std::atanh}, {"ceil", std::ceil}, {"cos", std::cos},
+      {"cosh", std::cosh},   {"erf", std::erf},     {"floor", std::floor}, {"log", std::log},
+      {"sin", std::sin},     {"sinh", std::sinh},   {"tan", std::tan}};
+  auto it = kFunctions.find(type);
+  if (it != kFunctions.end()) return it->second;
+  if (type == "sign") return [](float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; };
+  return nullptr;
+}
+
+// Comparisons and logical ops, as 1 (true) or 0 (false).
+std::function<float(float, float)> Comparison(const std::string& type) {
+  auto b = [](bool v) { return v ? 1.0f : 0.0f; };
+  if (type == "equal") return [=](float x, float y) { return b(x == y); };
+  if (type == "not_equal") return [=](float x, float y) { return b(x != y); };
+  if (type == "less") return [=](float x, float y) { return b(x < y); };
+  if (type == "less_equal") return [=](float x, float y) { return b(x <= y); };
+  if (type == "greater") return [=](float x, float y) { return b(x > y); };
+  if (type == "greater_equal") return [=](float x, float y) { return b(x >= y); };
+  if (type == "logical_and") return [=](float x, float y) { return b(x != 0 && y != 0); };
+  if (type == "logical_or") return [=](float x, float y) { return b(x != 0 || y != 0); };
+  if (type == "logical_xor") return [=](float x, float y) { return b((x != 0) != (y != 0)); };
+  return nullptr;
+}
+
 class OpRunner {
  public:
   OpRunner(const mil::Operation& op, const std::map<std::string, MilValue>& env,
@@ -235,6 +265,18 @@ class OpRunner {
           [](float v) { return std::max(v, 0.0f) + std::log1p(std::exp(-std::fabs(v))); });
     }
     if (type == "identity") return UnaryOp([](float v) { return v; });
+    if (auto f = MathFunction(type)) return UnaryOp(f);
+    if (auto f = Comparison(type)) return BinaryOp(f);
+    if (type == "logical_not") return UnaryOp([](float v) { return v == 0 ? 1.0f : 0.0f; });
+    if (type == "thresholded_relu") {
+      ASSIGN_OR_RETURN(float alpha, Scalar("alpha", 1.0f));
+      return UnaryOp([=](float v) { return v > alpha ? v : 0.0f; });
+    }
+    if (type == "floor_div") return BinaryOp([](float a, float b) { return std::floor(a / b); });
+    if (type == "mod") {
+      // Floor modulo: the result takes the divisor's sign.
+      return BinaryOp([](float a, float b) { return a - std::floor(a / b) * b; });
+    }
     if (type == "leaky_relu") {
       ASSIGN_OR_RETURN(float alpha, Scalar("alpha", 0.01f));
       return UnaryOp([=](float v) { return v < 0 ? alpha * v : v; });
@@ -256,7 +298,25 @@ class OpRunner {
     if (type == "batch_norm") return BatchNorm();
     if (type == "max_pool") return Pool(kernels::PoolType::kMax);
     if (type == "avg_pool") return Pool(kernels::PoolType::kAverage);
-    if (type == "reduce_mean") return ReduceMean();
+    if (type == "reduce_mean") return Reduction(std::nullopt);
+    static const std::map<std::string, kernels::ReduceKind> kReductions = {
+        {"reduce_sum", kernels::ReduceKind::kSum},
+        {"reduce_max", kernels::ReduceKind::kMax},
+        {"reduce_min", kernels::ReduceKind::kMin},
+        {"reduce_prod", kernels::ReduceKind::kProd},
+        {"reduce_l1_norm", kernels::ReduceKind::kL1},
+        {"reduce_l2_norm", kernels::ReduceKind::kL2},
+        {"reduce_log_sum", kernels::ReduceKind::kLogSum},
+        {"reduce_log_sum_exp", kernels::ReduceKind::kLogSumExp},
+        {"reduce_sum_square", kernels::ReduceKind::kSumSquare}};
+    if (auto it = kReductions.find(type); it != kReductions.end()) return Reduction(it->second);
+    if (type == "reduce_argmax" || type == "reduce_argmin") return ArgReduce(type == "reduce_argmax");
+    if (type == "select") return Select();
+    if (type == "gather") return Gather();
+    if (type == "gather_along_axis") return GatherAlongAxis();
+    if (type == "slice_by_index") return SliceByIndex();
+    if (type == "tile") return Tile();
+    if (type == "cumsum") return CumSum();
     if (type == "softmax") return Softmax();
     if (type == "reshape") return Reshape();
     if (type == "transpose") return Transpose();
@@ -592,14 +652,15 @@ class OpRunner {
     return axes;
   }
 
-  Result<std::vector<MilValue>> ReduceMean() {
+  // reduce_mean (kind empty) and the other reduce_* ops.
+  Result<std::vector<MilValue>> Reduction(std::optional<kernels::ReduceKind> kind) {
     ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
     std::vector<int64_t> all;
     for (size_t i = 0; i < x->t.shape.size(); ++i) all.push_back(static_cast<int64_t>(i));
     ASSIGN_OR_RETURN(std::vector<int64_t> raw, Ints("axes", all));
     ASSIGN_OR_RETURN(std::vector<int64_t> axes, Axes(raw, x->t.shape.size()));
     ASSIGN_OR_RETURN(bool keep, Bool("keep_dims", false));
-    Tensor out = kernels::ReduceMean(x->t, axes);
+    Tensor out = kind ? kernels::Reduce(x->t, axes, *kind) : kernels::ReduceMean(x->t, axes);
     if (!keep) {
       std::vector<int64_t> shape;
       for (size_t i = 0; i < out.shape.size(); ++i) {
@@ -610,6 +671,130 @@ class OpRunner {
       out.shape = shape;
     }
     return One(Float(std::move(out)));
+  }
+
+  Result<std::vector<MilValue>> ArgReduce(bool largest) {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{-1}));
+    ASSIGN_OR_RETURN(bool keep, Bool("keep_dims", false));
+    if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], x->t.shape.size(), what_));
+    Tensor out = kernels::ArgReduce(x->t, a, largest);
+    if (!keep) out.shape.erase(out.shape.begin() + a);
+    return One(Float(std::move(out)));
+  }
+
+  Result<std::vector<MilValue>> Select() {
+    ASSIGN_OR_RETURN(const MilValue* c, Required("cond"));
+    ASSIGN_OR_RETURN(const MilValue* a, Required("a"));
+    ASSIGN_OR_RETURN(const MilValue* b, Required("b"));
+    auto out = kernels::Select(c->t, a->t, b->t);
+    if (!out.ok()) return InvalidArgument(what_ + ": " + out.status().message());
+    return One(Float(std::move(out).value()));
+  }
+
+  // Indices along an axis of size n, negative ones counted from the end.
+  Result<std::vector<int64_t>> Indices(const MilValue& v, int64_t n) {
+    std::vector<int64_t> out;
+    for (float f : v.t.data) {
+      int64_t j = static_cast<int64_t>(f);
+      if (j < 0) j += n;
+      if (j < 0 || j >= n) {
+        return InvalidArgument(what_ + ": index " + std::to_string(static_cast<int64_t>(f)) +
+                               " is out of range for size " + std::to_string(n));
+      }
+      out.push_back(j);
+    }
+    return out;
+  }
+
+  Result<std::vector<MilValue>> Gather() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{0}));
+    if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], x->t.shape.size(), what_));
+    ASSIGN_OR_RETURN(std::vector<int64_t> indices, Indices(*idx, x->t.shape[a]));
+    return One(Float(kernels::Gather(x->t, indices, idx->t.shape, a)));
+  }
+
+  Result<std::vector<MilValue>> GatherAlongAxis() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{0}));
+    if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], x->t.shape.size(), what_));
+    if (idx->t.shape.size() != x->t.shape.size()) {
+      return InvalidArgument(what_ + ": indices and x differ in rank");
+    }
+    Tensor indices = idx->t;
+    ASSIGN_OR_RETURN(std::vector<int64_t> flat, Indices(*idx, x->t.shape[a]));
+    for (size_t i = 0; i < flat.size(); ++i) indices.data[i] = static_cast<float>(flat[i]);
+    for (size_t d = 0; d < indices.shape.size(); ++d) {
+      if (int64_t(d) != a && indices.shape[d] > x->t.shape[d]) {
+        return InvalidArgument(what_ + ": indices exceed x outside the axis");
+      }
+    }
+    return One(Float(kernels::GatherAlongAxis(x->t, indices, a)));
+  }
+
+  // MIL slice_by_index: begin/end/stride per axis, masks to use the whole axis, squeeze_mask
+  // to drop an axis (its begin picks the element).
+  Result<std::vector<MilValue>> SliceByIndex() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    const size_t rank = x->t.shape.size();
+    ASSIGN_OR_RETURN(std::vector<int64_t> begin, Ints("begin", std::nullopt));
+    ASSIGN_OR_RETURN(std::vector<int64_t> end, Ints("end", std::nullopt));
+    ASSIGN_OR_RETURN(std::vector<int64_t> stride,
+                     Ints("stride", std::vector<int64_t>(rank, 1)));
+    std::vector<int64_t> none(rank, 0);
+    ASSIGN_OR_RETURN(std::vector<int64_t> begin_mask, Ints("begin_mask", none));
+    ASSIGN_OR_RETURN(std::vector<int64_t> end_mask, Ints("end_mask", none));
+    ASSIGN_OR_RETURN(std::vector<int64_t> squeeze_mask, Ints("squeeze_mask", none));
+    if (begin.size() != rank || end.size() != rank || stride.size() != rank ||
+        begin_mask.size() != rank || end_mask.size() != rank || squeeze_mask.size() != rank) {
+      return InvalidArgument(what_ + ": begin, end, stride and masks need one value per axis");
+    }
+    std::vector<int64_t> b(rank), e(rank), keep;
+    for (size_t d = 0; d < rank; ++d) {
+      const int64_t n = x->t.shape[d], s = stride[d];
+      if (s == 0) return InvalidArgument(what_ + ": stride 0");
+      auto clamp = [&](int64_t v) {
+        if (v < 0) v += n;
+        return s > 0 ? std::clamp<int64_t>(v, 0, n) : std::clamp<int64_t>(v, -1, n - 1);
+      };
+      b[d] = begin_mask[d] ? (s > 0 ? 0 : n - 1) : clamp(begin[d]);
+      e[d] = end_mask[d] ? (s > 0 ? n : -1) : clamp(end[d]);
+      if (squeeze_mask[d]) e[d] = b[d] + (s > 0 ? 1 : -1);
+      if (!squeeze_mask[d]) keep.push_back(static_cast<int64_t>(d));
+    }
+    Tensor out = kernels::StridedSlice(x->t, b, e, stride);
+    std::vector<int64_t> shape;
+    for (int64_t d : keep) shape.push_back(out.shape[d]);
+    out.shape = shape;
+    return One(Float(std::move(out)));
+  }
+
+  Result<std::vector<MilValue>> Tile() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> reps, Ints("reps", std::nullopt));
+    if (reps.size() != x->t.shape.size()) {
+      return InvalidArgument(what_ + ": reps needs one value per axis");
+    }
+    for (int64_t r : reps) {
+      if (r < 0) return InvalidArgument(what_ + ": negative repetition");
+    }
+    return One(Float(kernels::Tile(x->t, reps)));
+  }
+
+  Result<std::vector<MilValue>> CumSum() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{0}));
+    ASSIGN_OR_RETURN(bool exclusive, Bool("exclusive", false));
+    ASSIGN_OR_RETURN(bool reverse, Bool("reverse", false));
+    if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], x->t.shape.size(), what_));
+    return One(Float(kernels::CumSum(x->t, a, exclusive, reverse)));
   }
 
   Result<std::vector<MilValue>> Softmax() {
@@ -855,6 +1040,9 @@ Result<std::map<std::string, Value>> PredictProgram(const Model& model,
       v.t.shape = shape;
     }
     if (in.type().has_tensortype()) v.type = in.type().tensortype().datatype();
+    if (IsInteger(v.type)) {
+      for (float f : v.t.data) v.ints.push_back(static_cast<int64_t>(f));
+    }
     env[in.name()] = std::move(v);
   }
 
