@@ -55,6 +55,9 @@ struct Param {
   static Param Ints(const std::vector<int64_t>& v) {
     return {DType::kInt, false, std::vector<double>(v.begin(), v.end()), ""};
   }
+  static Param Bools(const std::vector<bool>& v) {
+    return {DType::kBool, false, std::vector<double>(v.begin(), v.end()), ""};
+  }
 };
 
 // One canonical operation. `type` is one of:

@@ -88,6 +88,9 @@ class Importer {
   Status LowerConv(const onnx::NodeProto& node, Op op);
   Status LowerPool(const onnx::NodeProto& node, Op op);
   Status Fold(const onnx::NodeProto& node, bool* folded);
+  // Folds the ops that create tensors from shapes or scalars: Size, ConstantOfShape, EyeLike,
+  // Range. Sets *folded when it did.
+  Status FoldCreation(const onnx::NodeProto& node, bool* folded);
   // The families in lower_ops.cc. Each sets *handled when the node's type is one of its own.
   Status LowerElementwise(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerReduction(const onnx::NodeProto& node, Op& op, bool* handled);
@@ -105,6 +108,20 @@ class Importer {
                    std::string out = "");
   // The node's axes (attribute, or constant input `input`); nullopt when not constant.
   std::optional<std::vector<int64_t>> AxesOf(const onnx::NodeProto& node, int input) const;
+  // Registers `c` as a new constant value named after `node` and `what`; returns its name.
+  std::string AddConst(const onnx::NodeProto& node, const std::string& what, Constant c);
+  // Softmax, LogSoftmax and Hardmax: along one axis, or (before version 13) over all axes from
+  // `axis` on, by a reshape to 2-D around the same computation.
+  Status LowerSoftmaxFamily(const onnx::NodeProto& node, Op& op);
+  Status LowerSlice(const onnx::NodeProto& node, Op& op);
+  Status LowerSplit(const onnx::NodeProto& node, Op& op);
+  Status LowerGemm(const onnx::NodeProto& node, Op& op);
+  Status LowerCast(const onnx::NodeProto& node, Op& op);
+  // `x` normalised over `axes` (kept): (x - mean) / sqrt(var + eps); also names mean and
+  // 1 / sqrt(var + eps) in *mean and *inv.
+  std::string Normalize(const onnx::NodeProto& node, const std::string& x,
+                        const std::vector<int64_t>& axes, float epsilon, std::string* mean,
+                        std::string* inv);
   // A dynamic value for `name`: a folded constant becomes a const op the first time it is asked.
   std::string Materialize(const std::string& name);
   // A fresh value name for an intermediate result of `node`.
@@ -169,6 +186,7 @@ class Importer {
   std::unordered_map<std::string, int> uses_;  // node inputs reading each value
   std::set<std::string> op_names_;
   std::set<std::string> materialized_;
+  Status step_status_ = Status::Ok();  // the first failure of a Step, reported after the node
 };
 
 

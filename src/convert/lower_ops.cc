@@ -66,9 +66,8 @@ std::string Importer::Step(const onnx::NodeProto& node, const std::string& mil_t
   op.output = out.empty() ? Temp(node, mil_type) : out;
   op.attrs = std::move(attrs);
   std::string result = op.output;
-  // Inputs were checked by the caller; EmitGeneric cannot fail on them.
   Status s = EmitGeneric(node, std::move(op), mil_type, inputs, params, shape, dtype);
-  (void)s;
+  if (!s.ok() && step_status_.ok()) step_status_ = s;
   return result;
 }
 
@@ -157,23 +156,48 @@ Status Importer::LowerElementwise(const onnx::NodeProto& node, Op& op, bool* han
     if (!kind.bool_inputs && (dx == DType::kBool || dy == DType::kBool)) {
       return Fail(node, "bool inputs are not supported");
     }
-    if (t == "Pow" && (dx != DType::kFloat || dy != DType::kFloat)) {
-      return Fail(node, "integer powers are not supported");
-    }
-    if (dx != dy) return Fail(node, "inputs of different element types");
     auto shape = BroadcastShapes(ShapeOf(x), ShapeOf(y));
     if (!shape.ok()) return Fail(node, shape.status().message());
+    if (t == "Pow" && (dx != DType::kFloat || dy != DType::kFloat)) {
+      // ONNX lets base and exponent differ in type: computed in float, the base's type out.
+      auto to_float = [&](const std::string& v) {
+        if (TypeOf(v) == DType::kFloat) return v;
+        return Step(node, "cast", {v}, {"x"}, {{"dtype", Param::String("fp32")}}, ShapeOf(v),
+                    DType::kFloat);
+      };
+      std::string fx = to_float(x), fy = to_float(y);
+      std::string p = Step(node, "pow", {fx, fy}, {"x", "y"}, {}, *shape, DType::kFloat,
+                           dx == DType::kFloat ? out : "");
+      if (dx != DType::kFloat) {
+        Step(node, "cast", {p}, {"x"}, {{"dtype", Param::String("int32")}}, *shape, dx, out);
+      }
+      return Status::Ok();
+    }
+    if (dx != dy) return Fail(node, "inputs of different element types");
     return EmitGeneric(node, std::move(op), kind.mil, {x, y}, {"x", "y"}, *shape,
                        kind.logical_result ? DType::kBool : dx);
   }
   if (t == "Mod") {
     std::string y = In(node, 1);
-    if (AttrInt(node, "fmod", 0) != 0) return Fail(node, "fmod=1 is not supported");
-    if (TypeOf(x) != DType::kInt || TypeOf(y) != DType::kInt) {
-      return Fail(node, "Mod of non-integer tensors is not supported");
-    }
     auto shape = BroadcastShapes(ShapeOf(x), ShapeOf(y));
     if (!shape.ok()) return Fail(node, shape.status().message());
+    const DType f = DType::kFloat;
+    if (AttrInt(node, "fmod", 0) != 0) {
+      // C's fmod, the dividend's sign: x - trunc(x / y) * y, trunc(q) = sign(q) * floor(|q|).
+      if (TypeOf(x) != f || TypeOf(y) != f) return Fail(node, "fmod=1 needs float inputs");
+      const Shape& s = *shape;
+      std::string q = Step(node, "real_div", {x, y}, {"x", "y"}, {}, s, f);
+      std::string a = Step(node, "abs", {q}, {"x"}, {}, s, f);
+      std::string fl = Step(node, "floor", {a}, {"x"}, {}, s, f);
+      std::string sg = Step(node, "sign", {q}, {"x"}, {}, s, f);
+      std::string tq = Step(node, "mul", {sg, fl}, {"x", "y"}, {}, s, f);
+      std::string p = Step(node, "mul", {tq, y}, {"x", "y"}, {}, s, f);
+      Step(node, "sub", {x, p}, {"x", "y"}, {}, s, f, out);
+      return Status::Ok();
+    }
+    if (TypeOf(x) != DType::kInt || TypeOf(y) != DType::kInt) {
+      return Fail(node, "Mod of non-integer tensors needs fmod=1");
+    }
     // ONNX's integer Mod takes the divisor's sign, as MIL's floor modulo does.
     return EmitGeneric(node, std::move(op), "mod", {x, y}, {"x", "y"}, *shape, DType::kInt);
   }
@@ -226,12 +250,10 @@ Status Importer::LowerReduction(const onnx::NodeProto& node, Op& op, bool* handl
   const std::string x = In(node, 0);
   *handled = true;
   if (t == "ArgMax" || t == "ArgMin") {
-    if (AttrInt(node, "select_last_index", 0) != 0) {
-      return Fail(node, "select_last_index=1 is not supported");
-    }
     const Shape& xs = ShapeOf(x);
     auto axis = NormalizeAxis(AttrInt(node, "axis", 0), xs.size());
     if (!axis.ok()) return Fail(node, axis.status().message());
+    if (TypeOf(x) == DType::kBool) return Fail(node, "bool inputs are not supported");
     bool keep = AttrInt(node, "keepdims", 1) != 0;
     Shape out;
     for (size_t k = 0; k < xs.size(); ++k) {
@@ -241,10 +263,29 @@ Status Importer::LowerReduction(const onnx::NodeProto& node, Op& op, bool* handl
         out.push_back(1);
       }
     }
-    op.attrs["axis"] = Param::Int(*axis);
-    op.attrs["keep_dims"] = Param::Bool(keep);
     std::string mil = t == "ArgMax" ? "reduce_argmax" : "reduce_argmin";
-    return EmitGeneric(node, std::move(op), mil, {x}, {"x"}, out, DType::kInt);
+    std::map<std::string, Param> attrs = {{"axis", Param::Int(*axis)},
+                                          {"keep_dims", Param::Bool(keep)}};
+    if (AttrInt(node, "select_last_index", 0) == 0) {
+      op.attrs = attrs;
+      return EmitGeneric(node, std::move(op), mil, {x}, {"x"}, out, DType::kInt);
+    }
+    // The last extreme: the first one of the axis reversed, counted back from the end.
+    const size_t rank = xs.size();
+    std::vector<int64_t> zeros(rank, 0), stride(rank, 1);
+    stride[*axis] = -1;
+    std::string reversed =
+        Step(node, "slice_by_index", {x}, {"x"},
+             {{"begin", Param::Ints(zeros)},
+              {"end", Param::Ints(zeros)},
+              {"stride", Param::Ints(stride)},
+              {"begin_mask", Param::Bools(std::vector<bool>(rank, true))},
+              {"end_mask", Param::Bools(std::vector<bool>(rank, true))}},
+             xs, TypeOf(x));
+    std::string arg = Step(node, mil, {reversed}, {"x"}, attrs, out, DType::kInt);
+    Step(node, "sub", {arg}, {"y"}, {{"x", Param::Int(xs[*axis] - 1)}}, out, DType::kInt,
+         node.output(0));
+    return Status::Ok();
   }
   auto it = Reductions().find(t);
   if (it == Reductions().end()) {

@@ -389,8 +389,17 @@ Status MilEmitter::Lower(Op& op) {
 }
 
 std::string MilEmitter::ParamConst(const std::string& hint, const Param& p) {
-  if (!p.text.empty()) return String(hint, p.text);
-  if (p.dtype == DType::kBool) return Bool(hint, p.values.at(0) != 0);
+  if (!p.text.empty() && !(p.text == "fp32" && o_.fp16)) return String(hint, p.text);
+  if (p.dtype == DType::kBool && p.scalar) return Bool(hint, p.values.at(0) != 0);
+  if (p.dtype == DType::kBool) {
+    mil::Value v;
+    *v.mutable_type() = TensorValueType(mil::BOOL, {static_cast<int64_t>(p.values.size())});
+    auto* bools = v.mutable_immediatevalue()->mutable_tensor()->mutable_bools();
+    for (double b : p.values) bools->add_values(b != 0);
+    return Const(hint, std::move(v));
+  }
+  // A cast "to float" means the compute precision.
+  if (!p.text.empty() && p.text == "fp32" && o_.fp16) return String(hint, "fp16");
   if (p.dtype == DType::kInt) {
     return Ints(hint, std::vector<int64_t>(p.values.begin(), p.values.end()), p.scalar);
   }

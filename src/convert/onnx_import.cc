@@ -247,6 +247,10 @@ bool ElementType(int32_t onnx_type, DType* dtype) {
     case onnx::TensorProto::DOUBLE:  // computed in float32, as Core ML would
       *dtype = DType::kFloat;
       return true;
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16:
     case onnx::TensorProto::INT32:
     case onnx::TensorProto::INT64:  // Core ML's integers are int32
       *dtype = DType::kInt;
@@ -380,6 +384,29 @@ Status Importer::ReadInitializer(onnx::TensorProto* t) {
         for (int64_t k = 0; k < n; ++k) c.i[k] = t->int32_data(k);
       }
       break;
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16: {
+      // Stored in int32_data, or raw in their own width.
+      const int type = t->data_type();
+      const size_t width = type == onnx::TensorProto::INT8 || type == onnx::TensorProto::UINT8 ? 1 : 2;
+      c.is_int = true;
+      c.i.resize(n);
+      if (!raw.empty()) {
+        RETURN_IF_ERROR(check(static_cast<int64_t>(raw.size() / width)));
+        for (int64_t k = 0; k < n; ++k) {
+          const auto* p = reinterpret_cast<const uint8_t*>(raw.data()) + width * k;
+          uint32_t u = width == 1 ? p[0] : static_cast<uint32_t>(p[0] | (p[1] << 8));
+          bool is_signed = type == onnx::TensorProto::INT8 || type == onnx::TensorProto::INT16;
+          c.i[k] = !is_signed ? u : width == 1 ? int64_t(int8_t(u)) : int64_t(int16_t(u));
+        }
+      } else {
+        RETURN_IF_ERROR(check(t->int32_data_size()));
+        for (int64_t k = 0; k < n; ++k) c.i[k] = t->int32_data(k);
+      }
+      break;
+    }
     case onnx::TensorProto::BOOL:
       c.is_int = c.is_bool = true;
       c.i.resize(n);
@@ -413,7 +440,8 @@ Status Importer::ReadInput(const onnx::ValueInfoProto& in) {
   if (!ElementType(type.tensor_type().elem_type(), &dtype)) {
     return InvalidArgument("input '" + in.name() + "' has ONNX element type " +
                            std::to_string(type.tensor_type().elem_type()) +
-                           "; ringo converts float, double, int32, int64 and bool inputs");
+                           "; ringo converts float, double, signed and unsigned integers up to 16 bits, int32, int64 "
+                           "and bool inputs");
   }
   if (!type.tensor_type().has_shape()) {
     return InvalidArgument("input '" + in.name() + "' has no shape; give it a static shape");
@@ -496,13 +524,19 @@ Status Importer::TopologicalOrder(std::vector<int>* order) {
 
 Result<Graph> Importer::Run() {
   if (!model_->has_graph()) return InvalidArgument("'" + source_ + "' has no graph");
+  bool has_onnx_domain = false;
   for (const auto& imp : model_->opset_import()) {
-    if (imp.domain().empty() || imp.domain() == "ai.onnx") opset_ = static_cast<int>(imp.version());
+    if (imp.domain().empty() || imp.domain() == "ai.onnx") {
+      opset_ = static_cast<int>(imp.version());
+      has_onnx_domain = true;
+    }
   }
   // Each op is converted by its own version under the model's opset, so any opset the ONNX
   // library knows will do; only opsets older than the first ringo reads are refused.
   const int max_opset =
       onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN).second;
+  // A model of other domains only: its nodes are refused by name, not for an opset.
+  if (!has_onnx_domain) opset_ = max_opset;
   if (opset_ < kMinOpset || opset_ > max_opset) {
     return InvalidArgument("'" + source_ + "' uses ONNX opset " + std::to_string(opset_) +
                            "; ringo converts opsets " + std::to_string(kMinOpset) + " to " +
@@ -598,6 +632,8 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
     end = std::clamp<int64_t>(end, start, r);
     return out(Constant::Ints({end - start}, {s.begin() + start, s.begin() + end}));
   }
+  RETURN_IF_ERROR(FoldCreation(node, folded));
+  if (*folded) return Status::Ok();
   // Every other foldable op needs all of its (present) inputs constant.
   for (int k = 0; k < node.input_size(); ++k) {
     if (!node.input(k).empty() && !ConstOf(In(node, k))) return Status::Ok();
@@ -799,16 +835,20 @@ Status Importer::Lower(const onnx::NodeProto& node) {
   for (auto family : {&Importer::LowerElementwise, &Importer::LowerReduction,
                       &Importer::LowerTensorOp, &Importer::LowerNormalization}) {
     bool handled = false;
-    RETURN_IF_ERROR((this->*family)(node, op, &handled));
-    if (handled) return Status::Ok();
+    Status s = (this->*family)(node, op, &handled);
+    if (s.ok() && !step_status_.ok()) s = step_status_;
+    step_status_ = Status::Ok();
+    if (!s.ok() || handled) return s;
   }
   const Constant* x_const = ConstOf(x);
   Shape xs = x.empty() ? Shape{} : ShapeOf(x);
-  // The ops below compute in float; only shape ops and integer add/sub/mul also take integers.
-  static const std::set<std::string> kAnyType = {"Identity", "Dropout", "Reshape", "Flatten",
-                                                 "Squeeze", "Unsqueeze", "Transpose", "Concat",
-                                                 "Add", "Sub", "Mul", "Constant"};
-  if (!x.empty() && !kAnyType.count(t) && TypeOf(x) != DType::kFloat) {
+  // These ops compute in float only (shape ops and Add/Sub/Mul below also take integers).
+  static const std::set<std::string> kFloatOnly = {
+      "Conv",        "MaxPool", "AveragePool",        "GlobalAveragePool", "Relu",
+      "Sigmoid",     "Tanh",    "HardSwish",          "LeakyRelu",         "HardSigmoid",
+      "Clip",        "Gemm",    "BatchNormalization", "MatMul",            "Softmax",
+      "Pad",         "ReduceMean"};
+  if (!x.empty() && kFloatOnly.count(t) && TypeOf(x) != DType::kFloat) {
     return Fail(node, "integer and bool inputs are not supported");
   }
 
@@ -844,14 +884,18 @@ Status Importer::Lower(const onnx::NodeProto& node) {
   };
 
   if (t == "Identity" || t == "Dropout") {
-    if (node.output_size() > 1 && !node.output(1).empty()) {
-      return Fail(node, "the mask output of Dropout is not supported (inference only)");
-    }
     if (t == "Dropout" && !In(node, 2).empty()) {
       const Constant* training = ConstOf(In(node, 2));
       if (!training || training->at(0) != 0) {
         return Fail(node, "training_mode must be a constant false (inference only)");
       }
+    }
+    if (node.output_size() > 1 && !node.output(1).empty()) {
+      // Inference keeps every element: the mask is all true.
+      Constant mask = Constant::Ints(xs, std::vector<int64_t>(NumElements(xs), 1));
+      mask.is_bool = true;
+      graph_.shapes[node.output(1)] = xs;
+      consts_[node.output(1)] = std::move(mask);
     }
     if (x_const) {
       consts_[node.output(0)] = *x_const;

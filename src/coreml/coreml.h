@@ -154,7 +154,8 @@ Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs);
 
 // Reads the value of input `declared` from `file`, by extension:
-//  .npy  float32, float64, int32, int64 or uint8 in C order (little-endian);
+//  .npy  float32, float64, int8, int16, int32, int64, uint8, uint16 or bool in C order
+//        (little-endian);
 //  .png  image inputs only: RGB, RGBA (alpha ignored) or grey, converted to the declared colour
 //        space; the size must be the declared one (no resizing);
 //  .json a number or rectangular nested lists of numbers.
