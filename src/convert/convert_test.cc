@@ -676,12 +676,18 @@ TEST(ConvertErrorTest, InvalidGraphsAreRejected) {
          b.Node("Reshape", {"x", "s"}, {"y"}, "reshaper");
        },
        "reshaper"},
-      {"opset older than 7",
+      {"opset newer than the ONNX library",
        [](OnnxBuilder& b) {
          b.Input("x", {1, 4}).Output("y");
          b.Node("Relu", {"x"}, {"y"});
        },
-       "opset 6", 6},
+       "opset 99", 99},
+      {"explicit broadcast of opset 6",
+       [](OnnxBuilder& b) {
+         b.Input("x", {1, 4}).Input("z", {4}).Output("y");
+         SetInt(b.Node("Add", {"x", "z"}, {"y"}, "old_add"), "broadcast", 1);
+       },
+       "old_add", 6},
       {"a 2x2 matrix input names the unsupported op, not a batch",
        [](OnnxBuilder& b) {
          b.Input("x", {2, 2}).Output("y");

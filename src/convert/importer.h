@@ -114,9 +114,18 @@ class Importer {
   // `axis` on, by a reshape to 2-D around the same computation.
   Status LowerSoftmaxFamily(const onnx::NodeProto& node, Op& op);
   Status LowerSlice(const onnx::NodeProto& node, Op& op);
+  // ONNX Slice's clamped begin, end (exclusive; with end_mask where a negative step runs
+  // through index 0) and stride per axis of a `rank`-D input of shape `xs`, and the result shape.
+  struct SliceGeometry {
+    std::vector<int64_t> begin, end, stride;
+    std::vector<bool> end_mask;
+    Shape out;
+  };
+  Result<SliceGeometry> SliceOf(const onnx::NodeProto& node, const Shape& xs);
   Status LowerSplit(const onnx::NodeProto& node, Op& op);
   Status LowerGemm(const onnx::NodeProto& node, Op& op);
   Status LowerCast(const onnx::NodeProto& node, Op& op);
+  Status LowerLoss(const onnx::NodeProto& node, Op& op);  // lower_loss.cc
   // `x` normalised over `axes` (kept): (x - mean) / sqrt(var + eps); also names mean and
   // 1 / sqrt(var + eps) in *mean and *inv.
   std::string Normalize(const onnx::NodeProto& node, const std::string& x,

@@ -17,7 +17,8 @@ const std::map<std::string, std::string>& FloatUnaries() {
       {"Atan", "atan"},   {"Atanh", "atanh"}, {"Ceil", "ceil"},         {"Cos", "cos"},
       {"Cosh", "cosh"},   {"Erf", "erf"},     {"Exp", "exp"},           {"Floor", "floor"},
       {"Log", "log"},     {"Sin", "sin"},     {"Sinh", "sinh"},         {"Sqrt", "sqrt"},
-      {"Tan", "tan"},     {"Softplus", "softplus"}, {"Softsign", "softsign"}};
+      {"Tan", "tan"},     {"Softplus", "softplus"}, {"Softsign", "softsign"},
+      {"Round", "round"}};  // both round half to even
   return kOps;
 }
 
@@ -129,6 +130,36 @@ Status Importer::LowerElementwise(const onnx::NodeProto& node, Op& op, bool* han
     std::string e =
         Step(node, "elu", {x}, {"x"}, {{"alpha", Param::Float(alpha)}}, ShapeOf(x), DType::kFloat);
     Step(node, "mul", {e}, {"x"}, {{"y", Param::Float(gamma)}}, ShapeOf(x), DType::kFloat, out);
+    return Status::Ok();
+  }
+  if (t == "Celu") {
+    // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
+    RETURN_IF_ERROR(float_input());
+    const float alpha = AttrFloat(node, "alpha", 1.0f);
+    const Shape& s = ShapeOf(x);
+    const DType f = DType::kFloat;
+    std::string q = Step(node, "mul", {x}, {"x"}, {{"y", Param::Float(1.0 / alpha)}}, s, f);
+    std::string e = Step(node, "exp", {q}, {"x"}, {}, s, f);
+    std::string m = Step(node, "add", {e}, {"x"}, {{"y", Param::Float(-1.0)}}, s, f);
+    m = Step(node, "mul", {m}, {"x"}, {{"y", Param::Float(alpha)}}, s, f);
+    m = Step(node, "minimum", {m}, {"x"}, {{"y", Param::Float(0.0)}}, s, f);
+    std::string p = Step(node, "maximum", {x}, {"x"}, {{"y", Param::Float(0.0)}}, s, f);
+    Step(node, "add", {p, m}, {"x", "y"}, {}, s, f, out);
+    return Status::Ok();
+  }
+  if (t == "Shrink") {
+    // x < -lambd: x + bias; x > lambd: x - bias; else 0
+    RETURN_IF_ERROR(float_input());
+    const float lambd = AttrFloat(node, "lambd", 0.5f), bias = AttrFloat(node, "bias", 0.0f);
+    const Shape& s = ShapeOf(x);
+    const DType f = DType::kFloat, b = DType::kBool;
+    std::string low = Step(node, "less", {x}, {"x"}, {{"y", Param::Float(-lambd)}}, s, b);
+    std::string high = Step(node, "greater", {x}, {"x"}, {{"y", Param::Float(lambd)}}, s, b);
+    std::string up = Step(node, "add", {x}, {"x"}, {{"y", Param::Float(bias)}}, s, f);
+    std::string down = Step(node, "sub", {x}, {"x"}, {{"y", Param::Float(bias)}}, s, f);
+    std::string zero = AddConst(node, "zero", Constant::Floats({}, {0.0f}));
+    std::string r = Step(node, "select", {high, down, zero}, {"cond", "a", "b"}, {}, s, f);
+    Step(node, "select", {low, up, r}, {"cond", "a", "b"}, {}, s, f, out);
     return Status::Ok();
   }
   if (t == "PRelu") {

@@ -164,9 +164,8 @@ Status Importer::LowerSoftmaxFamily(const onnx::NodeProto& node, Op& op) {
   return Status::Ok();
 }
 
-Status Importer::LowerSlice(const onnx::NodeProto& node, Op& op) {
-  const std::string x = In(node, 0);
-  const Shape xs = ShapeOf(x);
+Result<Importer::SliceGeometry> Importer::SliceOf(const onnx::NodeProto& node,
+                                                   const Shape& xs) {
   const size_t rank = xs.size();
   std::vector<int64_t> starts, ends, axes, steps;
   if (op_version_ < 10) {
@@ -190,9 +189,12 @@ Status Importer::LowerSlice(const onnx::NodeProto& node, Op& op) {
       steps.size() != starts.size()) {
     return Fail(node, "starts, ends, axes and steps differ in length");
   }
-  std::vector<int64_t> begin(rank, 0), end(xs.begin(), xs.end()), stride(rank, 1);
-  std::vector<bool> end_mask(rank, false);
-  Shape out = xs;
+  SliceGeometry g;
+  g.begin.assign(rank, 0);
+  g.end.assign(xs.begin(), xs.end());
+  g.stride.assign(rank, 1);
+  g.end_mask.assign(rank, false);
+  g.out = xs;
   for (size_t k = 0; k < starts.size(); ++k) {
     auto axis = NormalizeAxis(axes[k], rank);
     if (!axis.ok()) return Fail(node, axis.status().message());
@@ -204,24 +206,57 @@ Status Importer::LowerSlice(const onnx::NodeProto& node, Op& op) {
     if (s > 0) {
       b = std::clamp<int64_t>(b, 0, n);
       e = std::clamp<int64_t>(e, 0, n);
-      out[d] = e > b ? (e - b + s - 1) / s : 0;
+      g.out[d] = e > b ? (e - b + s - 1) / s : 0;
     } else {
       b = std::clamp<int64_t>(b, 0, n - 1);
       e = std::clamp<int64_t>(e, -1, n - 1);
-      out[d] = b > e ? (b - e - s - 1) / -s : 0;
-      end_mask[d] = e < 0;  // "through index 0": a negative end would count from the back
+      g.out[d] = b > e ? (b - e - s - 1) / -s : 0;
+      g.end_mask[d] = e < 0;  // "through index 0": a negative end would count from the back
     }
-    begin[d] = b;
-    end[d] = e < 0 ? 0 : e;
-    stride[d] = s;
+    g.begin[d] = b;
+    g.end[d] = e < 0 ? 0 : e;
+    g.stride[d] = s;
   }
-  if (NumElements(out) == 0) return Fail(node, "the slice is empty");
-  op.attrs = {{"begin", Param::Ints(begin)},
-              {"end", Param::Ints(end)},
-              {"stride", Param::Ints(stride)},
+  return g;
+}
+
+Status Importer::LowerSlice(const onnx::NodeProto& node, Op& op) {
+  const std::string x = In(node, 0);
+  const Shape xs = ShapeOf(x);
+  ASSIGN_OR_RETURN(SliceGeometry g, SliceOf(node, xs));
+  if (const Constant* c = ConstOf(x)) {
+    // Shape arithmetic on constants (an empty result included) folds.
+    Constant r;
+    r.is_int = c->is_int;
+    r.is_bool = c->is_bool;
+    r.shape = g.out;
+    const auto strides = Strides(xs);
+    std::vector<int64_t> index(xs.size(), 0);
+    for (int64_t k = 0; k < NumElements(g.out); ++k) {
+      int64_t src = 0;
+      for (size_t d = 0; d < xs.size(); ++d) src += (g.begin[d] + index[d] * g.stride[d]) * strides[d];
+      if (c->is_int) {
+        r.i.push_back(c->i[src]);
+      } else {
+        r.f.push_back(c->f[src]);
+      }
+      for (size_t d = xs.size(); d-- > 0;) {
+        if (++index[d] < g.out[d]) break;
+        index[d] = 0;
+      }
+    }
+    graph_.shapes[node.output(0)] = r.shape;
+    consts_[node.output(0)] = std::move(r);
+    return Status::Ok();
+  }
+  if (NumElements(g.out) == 0) return Fail(node, "the slice is empty");
+  const size_t rank = xs.size();
+  op.attrs = {{"begin", Param::Ints(g.begin)},
+              {"end", Param::Ints(g.end)},
+              {"stride", Param::Ints(g.stride)},
               {"begin_mask", Param::Bools(std::vector<bool>(rank, false))},
-              {"end_mask", Param::Bools(end_mask)}};
-  return EmitGeneric(node, std::move(op), "slice_by_index", {x}, {"x"}, out, TypeOf(x));
+              {"end_mask", Param::Bools(g.end_mask)}};
+  return EmitGeneric(node, std::move(op), "slice_by_index", {x}, {"x"}, g.out, TypeOf(x));
 }
 
 Status Importer::LowerSplit(const onnx::NodeProto& node, Op& op) {
@@ -330,6 +365,12 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
   }
   if (t == "LogSoftmax" || t == "Hardmax") return LowerSoftmaxFamily(node, op);
   if (t == "Slice") return LowerSlice(node, op);
+  if (t == "NegativeLogLikelihoodLoss" || t == "SoftmaxCrossEntropyLoss") {
+    return LowerLoss(node, op);
+  }
+  if (t == "ConstantOfShape" || t == "Range") {
+    return Fail(node, "the inputs must be constants (the result's shape depends on them)");
+  }
   if (t == "Split") return LowerSplit(node, op);
   if (t == "Cast" || t == "CastLike") return LowerCast(node, op);
   if (t == "Gemm") {
@@ -337,17 +378,20 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
     if (!b || AttrInt(node, "transA", 0) != 0) return LowerGemm(node, op);
   }
   if (t == "Clip" && op_version_ >= 11) {
-    bool dynamic = false;
+    bool dynamic = TypeOf(x) == DType::kInt;  // clip's bounds are float: integers go this way
     for (int k = 1; k <= 2; ++k) dynamic |= !In(node, k).empty() && !ConstOf(In(node, k));
     if (dynamic) {
-      if (TypeOf(x) != DType::kFloat) return Fail(node, "the input must be a float tensor");
+      if (TypeOf(x) == DType::kBool) return Fail(node, "bool inputs are not supported");
+      if (In(node, 1).empty() && In(node, 2).empty()) {
+        return EmitGeneric(node, std::move(op), "identity", {x}, {"x"}, ShapeOf(x), TypeOf(x));
+      }
       std::string r = x;
       const Shape& xs = ShapeOf(x);
       for (int k = 1; k <= 2; ++k) {
         if (In(node, k).empty()) continue;
         bool last = k == 2 || In(node, 2).empty();
         r = Step(node, k == 1 ? "maximum" : "minimum", {r, In(node, k)}, {"x", "y"}, {}, xs,
-                 DType::kFloat, last ? node.output(0) : "");
+                 TypeOf(x), last ? node.output(0) : "");
       }
       return Status::Ok();
     }

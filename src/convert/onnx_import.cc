@@ -44,7 +44,7 @@ Constant Constant::Ints(Shape shape, std::vector<int64_t> values) {
 }
 
 namespace {
-constexpr int kMinOpset = 7;
+constexpr int kMinOpset = 1;
 }  // namespace
 
 // Dimensions beyond this are certainly not a real model and would overflow element counts.
@@ -532,7 +532,7 @@ Result<Graph> Importer::Run() {
     }
   }
   // Each op is converted by its own version under the model's opset, so any opset the ONNX
-  // library knows will do; only opsets older than the first ringo reads are refused.
+  // library knows will do; an op whose old version means something else is refused by name.
   const int max_opset =
       onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN).second;
   // A model of other domains only: its nodes are refused by name, not for an opset.
@@ -691,7 +691,7 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
   }
   if (t == "Concat") {
     int64_t rank = static_cast<int64_t>(a.shape.size());
-    auto axis_r = NormalizeAxis(AttrInt(node, "axis", 0), rank);
+    auto axis_r = NormalizeAxis(AttrInt(node, "axis", op_version_ < 4 ? 1 : 0), rank);
     if (!axis_r.ok()) return Fail(node, axis_r.status().message());
     int64_t axis = *axis_r;
     Shape s = a.shape;
@@ -820,6 +820,12 @@ Status Importer::Lower(const onnx::NodeProto& node) {
                            NodeName(node) + "' (opset " + std::to_string(op_version_) + ")");
   }
   if (node.output_size() == 0) return Fail(node, "node has no outputs");
+  // Before version 7 binary ops broadcast only when told to, possibly from a given axis.
+  if (op_version_ < 7 && (FindAttr(node, "broadcast") || FindAttr(node, "axis")) &&
+      (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Pow" || t == "And" ||
+       t == "Or" || t == "Xor" || t == "Equal" || t == "Less" || t == "Greater")) {
+    return Fail(node, "the broadcast and axis attributes of versions before 7 are not supported");
+  }
   bool folded = false;
   RETURN_IF_ERROR(Fold(node, &folded));
   if (folded) return Status::Ok();
@@ -1136,7 +1142,8 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     return Status::Ok();
   }
   if (t == "Concat") {
-    auto axis = NormalizeAxis(AttrInt(node, "axis", 0), xs.size());
+    // Concat's axis defaulted to 1 before version 4.
+    auto axis = NormalizeAxis(AttrInt(node, "axis", op_version_ < 4 ? 1 : 0), xs.size());
     if (!axis.ok()) return Fail(node, axis.status().message());
     Shape out = xs;
     out[*axis] = 0;

@@ -196,7 +196,8 @@ std::function<float(float)> MathFunction(const std::string& type) {
       {"acos", std::acos},   {"acosh", std::acosh}, {"asin", std::asin}, {"asinh", std::asinh},
       {"atan", std::atan},   {"atanh", std::atanh}, {"ceil", std::ceil}, {"cos", std::cos},
       {"cosh", std::cosh},   {"erf", std::erf},     {"floor", std::floor}, {"log", std::log},
-      {"sin", std::sin},     {"sinh", std::sinh},   {"tan", std::tan}};
+      {"sin", std::sin},     {"sinh", std::sinh},   {"tan", std::tan},
+      {"round", std::nearbyint}};  // to nearest, ties to even (the default rounding mode)
   auto it = kFunctions.find(type);
   if (it != kFunctions.end()) return it->second;
   if (type == "sign") return [](float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; };
