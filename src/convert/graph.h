@@ -35,6 +35,8 @@ struct Constant {
   int64_t size() const { return NumElements(shape); }
   // Element k as a double, whatever the storage.
   double at(int64_t k) const { return is_int ? static_cast<double>(i[k]) : f[k]; }
+  // Element k as an integer, exact for int64 values a double cannot hold (INT64_MAX as "end").
+  int64_t int_at(int64_t k) const { return is_int ? i[k] : static_cast<int64_t>(f[k]); }
   static Constant Floats(Shape shape, std::vector<float> values);
   static Constant Ints(Shape shape, std::vector<int64_t> values);
 };

@@ -80,7 +80,7 @@ std::optional<std::vector<int64_t>> Importer::AxesOf(const onnx::NodeProto& node
   const Constant* c = ConstOf(name);
   if (!c) return std::nullopt;
   std::vector<int64_t> v;
-  for (int64_t k = 0; k < c->size(); ++k) v.push_back(static_cast<int64_t>(c->at(k)));
+  for (int64_t k = 0; k < c->size(); ++k) v.push_back(c->int_at(k));
   return v;
 }
 

@@ -77,7 +77,7 @@ Status Importer::FoldCreation(const onnx::NodeProto& node, bool* folded) {
   const Constant* in = ConstOf(x);
   if (t == "ConstantOfShape" && in) {
     Shape s;
-    for (int64_t k = 0; k < in->size(); ++k) s.push_back(static_cast<int64_t>(in->at(k)));
+    for (int64_t k = 0; k < in->size(); ++k) s.push_back(in->int_at(k));
     Constant c = Constant::Floats(s, std::vector<float>(NumElements(s), 0.0f));
     if (const auto* a = FindAttr(node, "value")) {
       onnx::TensorProto value = a->t();
@@ -178,7 +178,7 @@ Result<Importer::SliceGeometry> Importer::SliceOf(const onnx::NodeProto& node,
       const Constant* c = ConstOf(In(node, k));
       if (!c) return Fail(node, "starts, ends, axes and steps must be constants");
       std::vector<int64_t>& dst = k == 1 ? starts : k == 2 ? ends : k == 3 ? axes : steps;
-      for (int64_t i = 0; i < c->size(); ++i) dst.push_back(static_cast<int64_t>(c->at(i)));
+      for (int64_t i = 0; i < c->size(); ++i) dst.push_back(c->int_at(i));
     }
   }
   if (axes.empty()) {
@@ -268,7 +268,7 @@ Status Importer::LowerSplit(const onnx::NodeProto& node, Op& op) {
   if (!In(node, 1).empty()) {
     const Constant* c = ConstOf(In(node, 1));
     if (!c) return Fail(node, "split must be a constant");
-    for (int64_t i = 0; i < c->size(); ++i) sizes.push_back(static_cast<int64_t>(c->at(i)));
+    for (int64_t i = 0; i < c->size(); ++i) sizes.push_back(c->int_at(i));
   }
   const int64_t n = xs[*axis], parts = node.output_size();
   if (sizes.empty()) {
@@ -418,7 +418,7 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
   if (t == "CumSum") {
     const Constant* a = ConstOf(In(node, 1));
     if (!a || a->size() != 1) return Fail(node, "axis must be a constant scalar");
-    auto axis = NormalizeAxis(static_cast<int64_t>(a->at(0)), ShapeOf(x).size());
+    auto axis = NormalizeAxis(a->int_at(0), ShapeOf(x).size());
     if (!axis.ok()) return Fail(node, axis.status().message());
     if (TypeOf(x) == DType::kBool) return Fail(node, "bool inputs are not supported");
     op.attrs = {{"axis", Param::Int(*axis)},
@@ -430,7 +430,7 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
     const Constant* c = ConstOf(In(node, 1));
     if (!c) return Fail(node, std::string(t == "Tile" ? "repeats" : "shape") + " must be a constant");
     std::vector<int64_t> v;
-    for (int64_t i = 0; i < c->size(); ++i) v.push_back(static_cast<int64_t>(c->at(i)));
+    for (int64_t i = 0; i < c->size(); ++i) v.push_back(c->int_at(i));
     Shape xs = ShapeOf(x);
     std::string in = x;
     if (t == "Expand") {
@@ -460,7 +460,7 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
     if (!In(node, 1).empty()) {
       const Constant* c = ConstOf(In(node, 1));
       if (!c || c->size() != 1) return Fail(node, "k must be a constant scalar");
-      k = static_cast<int64_t>(c->at(0));
+      k = c->int_at(0);
     }
     const bool upper = AttrInt(node, "upper", 1) != 0;
     const int64_t rows = xs[xs.size() - 2], cols = xs.back();

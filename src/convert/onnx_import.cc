@@ -195,7 +195,7 @@ Result<Shape> ReshapeTarget(const Shape& in, const Constant& target, bool allow_
   int infer = -1;
   int64_t known = 1;
   for (int64_t k = 0; k < target.size(); ++k) {
-    int64_t d = static_cast<int64_t>(target.at(k));
+    int64_t d = target.int_at(k);
     if (d == 0 && !allow_zero) {
       if (k >= static_cast<int64_t>(in.size())) return InvalidArgument("0 in shape beyond rank");
       d = in[k];
@@ -660,7 +660,7 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
     c.shape = s;
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t k = 0; k < idx.size(); ++k) {
-        int64_t j = static_cast<int64_t>(idx.at(k));
+        int64_t j = idx.int_at(k);
         if (j < 0) j += a.shape[axis];
         if (j < 0 || j >= a.shape[axis]) return Fail(node, "index out of range");
         int64_t base = (o * a.shape[axis] + j) * inner;
@@ -683,7 +683,7 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
       for (int64_t k = 0; k < a.size(); ++k) c.f.push_back(static_cast<float>(a.at(k)));
     } else if (to == onnx::TensorProto::INT64 || to == onnx::TensorProto::INT32) {
       c.is_int = true;
-      for (int64_t k = 0; k < a.size(); ++k) c.i.push_back(static_cast<int64_t>(a.at(k)));
+      for (int64_t k = 0; k < a.size(); ++k) c.i.push_back(a.int_at(k));
     } else {
       return Fail(node, "cast of a constant to ONNX type " + std::to_string(to));
     }
@@ -885,7 +885,7 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     const Constant* c = ConstOf(name);
     if (!c) return std::nullopt;
     std::vector<int64_t> v;
-    for (int64_t k = 0; k < c->size(); ++k) v.push_back(static_cast<int64_t>(c->at(k)));
+    for (int64_t k = 0; k < c->size(); ++k) v.push_back(c->int_at(k));
     return v;
   };
 
@@ -1192,7 +1192,7 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     } else {
       const Constant* p = ConstOf(In(node, 1));
       if (!p) return Fail(node, "pads must be a constant");
-      for (int64_t k = 0; k < p->size(); ++k) pads.push_back(static_cast<int64_t>(p->at(k)));
+      for (int64_t k = 0; k < p->size(); ++k) pads.push_back(p->int_at(k));
       if (!In(node, 2).empty()) {
         const Constant* v = ConstOf(In(node, 2));
         if (!v || v->size() != 1) return Fail(node, "constant_value must be a constant scalar");

@@ -1,0 +1,154 @@
+"""The converter's op families beyond CNNs, through the ringo binary, against PyTorch.
+
+Each model is built here with random weights and exported with Debian's PyTorch: a 2x2 matrix
+input (a leading dimension that is not a batch), sequence ops (log-softmax, cumulative sum,
+argmax, where, strided slices, layer norm, erf-GELU), an int64 token input through an embedding,
+and a cross-entropy loss with int64 targets. Each is converted to an ML Program, accepted by
+`ringo inspect --validate`, and `ringo predict` must match PyTorch: max abs error <= 1e-4 in
+fp32 (<= 1e-2 relative in fp16), integers exactly.
+"""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+RINGO = os.environ.get("RINGO_BIN", "ringo")
+
+
+def ringo(*args):
+    return subprocess.run([RINGO] + [str(a) for a in args], capture_output=True, text=True)
+
+
+class MatrixModel(torch.nn.Module):
+    """A 2x2 matrix in, no batch anywhere."""
+
+    def forward(self, m):
+        return m @ m.transpose(0, 1) + m.sum(dim=0)
+
+
+class SequenceModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(6)
+
+    def forward(self, x):
+        a = F.log_softmax(x, dim=0)
+        b = torch.cumsum(x, dim=1)
+        c = torch.argmax(x, dim=1)
+        d = torch.where(x > 0, x, 0.1 * x)[1:, ::2]
+        e = F.gelu(self.norm(x))
+        return a, b, c, d, e
+
+
+class EmbeddingModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(10, 6)
+        self.proj = torch.nn.Linear(6, 3)
+
+    def forward(self, tokens):
+        return self.proj(torch.tanh(self.embed(tokens))).max(dim=0).values
+
+
+class LossModel(torch.nn.Module):
+    def forward(self, scores, target):
+        return F.cross_entropy(scores, target)
+
+
+def models():
+    g = torch.Generator().manual_seed(3)
+    return {
+        "matrix": (MatrixModel(), (torch.randn(2, 2, generator=g),), ["m"], ["y"]),
+        "sequence": (SequenceModel(), (torch.randn(4, 6, generator=g),), ["x"],
+                     ["a", "b", "c", "d", "e"]),
+        "embedding": (EmbeddingModel(), (torch.randint(0, 10, (5,), generator=g),), ["tokens"],
+                      ["y"]),
+        "loss": (LossModel(), (torch.randn(4, 3, generator=g), torch.randint(0, 3, (4,), generator=g)),
+                 ["scores", "target"], ["loss"]),
+    }
+
+
+class ConvertOpsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = cls.tmp.name
+        torch.manual_seed(0)
+        cls.cases = {}
+        for name, (model, inputs, input_names, output_names) in models().items():
+            model.eval()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.copy_(torch.randn(p.shape) * 0.5)
+                expected = model(*inputs)
+            if isinstance(expected, torch.Tensor):
+                expected = (expected,)
+            path = os.path.join(cls.dir, name + ".onnx")
+            torch.onnx.export(model, inputs, path, opset_version=14, input_names=input_names,
+                              output_names=output_names)
+            files = {}
+            for n, v in zip(input_names, inputs):
+                files[n] = os.path.join(cls.dir, "%s.%s.npy" % (name, n))
+                np.save(files[n], v.numpy())
+            cls.cases[name] = (path, files, dict(zip(output_names, [e.numpy() for e in expected])))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def convert_and_predict(self, name, *flags):
+        onnx_path, files, _ = self.cases[name]
+        out = os.path.join(self.dir, name + "".join(flags) + ".mlpackage")
+        p = ringo("convert", onnx_path, "-o", out, *flags)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        v = ringo("inspect", out, "--validate", "--json")
+        self.assertEqual(v.returncode, 0, v.stderr + v.stdout)
+        self.assertTrue(json.loads(v.stdout)["valid"])
+        args = []
+        for n, f in files.items():
+            args += ["-i", "%s=%s" % (n, f)]
+        p = ringo("predict", out, "--json", *args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def check(self, name, got, expected, fp16=False):
+        for output, want in expected.items():
+            with self.subTest(model=name, output=output):
+                value = got[output]
+                if not isinstance(value, dict):
+                    value = {"shape": [], "data": [value]}
+                data = np.array(value["data"], dtype=np.float64)
+                self.assertEqual(data.size, want.size)
+                self.assertEqual(tuple(value["shape"]), want.shape)
+                want = want.reshape(-1).astype(np.float64)
+                if np.issubdtype(expected[output].dtype, np.integer):
+                    np.testing.assert_array_equal(data, want)
+                elif fp16:
+                    scale = max(1.0, float(np.abs(want).max()))
+                    self.assertLessEqual(float(np.abs(data - want).max()) / scale, 1e-2)
+                else:
+                    self.assertLessEqual(float(np.abs(data - want).max()), 1e-4)
+
+    def test_each_model_matches_pytorch_in_fp32(self):
+        for name, (_, _, expected) in self.cases.items():
+            self.check(name, self.convert_and_predict(name), expected)
+
+    def test_sequence_model_in_fp16(self):
+        self.check("sequence", self.convert_and_predict("sequence", "--precision", "fp16"),
+                   self.cases["sequence"][2], fp16=True)
+
+    def test_matrix_input_is_not_taken_for_a_batch(self):
+        onnx_path = self.cases["matrix"][0]
+        p = ringo("convert", onnx_path, "-o", os.path.join(self.dir, "matrix.mlmodel"))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertNotIn("batch", p.stderr)
+        self.assertIn(".mlpackage", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
