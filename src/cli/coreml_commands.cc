@@ -193,6 +193,42 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
 
 }  // namespace
 
+namespace {
+
+// `ringo convert --check`: the coverage report, one line per node that cannot be converted.
+int RunCheck(const ConvertFlags& flags, const convert::Options& options) {
+  Result<convert::Format> format = convert::Format::kMLProgram;
+  if (!flags.to.empty()) {
+    format = flags.to == "mlmodel"     ? Result<convert::Format>(convert::Format::kNeuralNetwork)
+             : flags.to == "mlpackage" ? Result<convert::Format>(convert::Format::kMLProgram)
+                                       : InvalidArgument("--to must be mlmodel or mlpackage");
+  } else if (!flags.output.empty()) {
+    format = convert::FormatForPath(flags.output);
+  }
+  Result<std::vector<convert::NodeProblem>> problems =
+      format.ok() ? convert::CheckOnnx(flags.input, *format, options)
+                  : Result<std::vector<convert::NodeProblem>>(format.status());
+  if (!problems.ok()) {
+    std::cerr << "ringo: error: " << problems.status().message() << std::endl;
+    return 1;
+  }
+  const char* what = *format == convert::Format::kNeuralNetwork ? ".mlmodel" : ".mlpackage";
+  for (const convert::NodeProblem& p : *problems) {
+    std::cout << p.node << "\t" << p.op_type << "\t"
+              << (p.op_type == "input" ? "-" : "opset " + std::to_string(p.opset)) << "\t"
+              << p.reason << "\n";
+  }
+  if (problems->empty()) {
+    std::cout << "every node converts to " << what << "\n";
+    return 0;
+  }
+  std::cout << problems->size() << " node" << (problems->size() == 1 ? "" : "s")
+            << " cannot be converted to " << what << "\n";
+  return 1;
+}
+
+}  // namespace
+
 int RunConvert(const ConvertFlags& flags) {
   // Weights pass through many large buffers that are freed as soon as they are copied onward.
   // Pinning glibc's mmap threshold keeps those buffers in their own mappings, so freeing one
@@ -201,6 +237,8 @@ int RunConvert(const ConvertFlags& flags) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   convert::Options options;
   Status s = BuildOptions(flags, &options);
+  if (s.ok() && flags.check) return RunCheck(flags, options);
+  if (s.ok() && flags.output.empty()) s = InvalidArgument("--output is required to convert");
   if (s.ok()) s = convert::ConvertFile(flags.input, flags.output, options);
   if (!s.ok()) {
     std::cerr << "ringo: error: " << s.message() << std::endl;
@@ -323,7 +361,10 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
   auto* convert = app.add_subcommand(
       "convert", "Convert ONNX to Core ML (.mlmodel: NeuralNetwork, .mlpackage: ML Program)");
   convert->add_option("input", cf.input, "ONNX model")->required();
-  convert->add_option("-o,--output", cf.output, "OUT.mlmodel or OUT.mlpackage")->required();
+  convert->add_option("-o,--output", cf.output, "OUT.mlmodel or OUT.mlpackage");
+  convert->add_flag("--check", cf.check,
+                    "List the nodes that cannot be converted (op, opset, reason); write nothing");
+  convert->add_option("--to", cf.to, "With --check: mlmodel or mlpackage (default)");
   convert->add_option("--precision", cf.precision, "fp32 or fp16")->capture_default_str();
   convert->add_option("--classifier-labels", cf.labels_file, "File with one label per line");
   convert->add_option("--image-input", cf.image_input, "Declare this input as an image");

@@ -28,10 +28,14 @@ struct ConvertFlags {
   std::vector<std::string> output_renames;  // old=new
   std::string minimum_deployment_target;
   std::vector<std::string> metadata;  // key=value
+  bool check = false;  // list the nodes that cannot be converted instead of converting
+  std::string to;      // with check and no output: mlmodel or mlpackage (the default)
 };
 
 // Converts an ONNX file to .mlmodel / .mlpackage (by the output's extension). Exit 0 on success,
-// 1 with the reason otherwise (nothing written).
+// 1 with the reason otherwise (nothing written). With `check`, writes nothing: prints each node
+// that cannot be converted to the format (--to, or the output's extension) with its op, the op's
+// opset and the reason, and exits 1 when there is any.
 int RunConvert(const ConvertFlags& flags);
 
 // Runs a model on the reference evaluator. `inputs` are NAME=FILE (.npy, .png, .json). Exit 0

@@ -85,8 +85,28 @@ void SetMetadata(const Options& o, const std::string& source, coreml::spec::Mode
   user["com.ringo.source"] = o.source_description.empty() ? source : o.source_description;
 }
 
+// "2 ONNX nodes cannot be converted to ...: 'a' (Det, opset 11), 'b' (Erf, opset 13)", then
+// each reason on a line of its own.
+std::string ProblemsMessage(const std::vector<NodeProblem>& problems, Format format) {
+  std::string m = std::to_string(problems.size()) + " ONNX node" +
+                  (problems.size() == 1 ? "" : "s") + " cannot be converted to " +
+                  (format == Format::kNeuralNetwork ? "a NeuralNetwork (.mlmodel)"
+                                                    : "an ML Program (.mlpackage)") +
+                  ": ";
+  for (size_t k = 0; k < problems.size(); ++k) {
+    const NodeProblem& p = problems[k];
+    m += (k ? ", '" : "'") + p.node + "' (" + p.op_type + ", opset " + std::to_string(p.opset) +
+         ")";
+  }
+  for (const NodeProblem& p : problems) m += "\n  " + p.reason;
+  return m;
+}
+
+// Converts `onnx_model`; the nodes that cannot be converted go to *problems (the returned model
+// is then incomplete and must not be used).
 Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::string& source,
-                                   Format format, const Options& o) {
+                                   Format format, const Options& o,
+                                   std::vector<NodeProblem>* problems) {
   auto progress = [&](double f) {
     if (o.progress) o.progress(f);
   };
@@ -100,14 +120,15 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   progress(0.05);
   std::function<void(double)> import_progress;
   if (o.progress) import_progress = [&](double f) { o.progress(0.05 + 0.5 * f); };
-  ASSIGN_OR_RETURN(Graph graph, ImportOnnx(onnx_model, source, import_progress));
+  ASSIGN_OR_RETURN(Graph graph, ImportOnnx(onnx_model, source, import_progress, problems));
   progress(0.55);
 
   std::map<std::string, std::string> input_names;
   RETURN_IF_ERROR(Rename(&graph, o.input_renames, true, &input_names));
   std::map<std::string, std::string> output_names;
   RETURN_IF_ERROR(Rename(&graph, o.output_renames, false, &output_names));
-  OptimizeGraph(&graph);
+  // With nodes failed, ops that fed only them are kept, so that the check still looks at them.
+  OptimizeGraph(&graph, problems->empty());
   // Remember what each interface name was called in ONNX before making every name legal.
   std::vector<std::string> onnx_inputs = graph.inputs;
   SanitizeNames(&graph);
@@ -135,7 +156,7 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
                              std::to_string(channels) + ", H, W]");
     }
   }
-  if (!o.class_labels.empty()) {
+  if (!o.class_labels.empty() && !graph.outputs.empty()) {
     const std::string& scores = graph.outputs[0];
     int64_t n = NumElements(graph.shapes[scores]);
     if (n != static_cast<int64_t>(o.class_labels.size())) {
@@ -150,6 +171,7 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   }
 
   coreml::Model model;
+  eo.problems = problems;
   int needed = 0;
   if (format == Format::kNeuralNetwork) {
     ASSIGN_OR_RETURN(needed, EmitNeuralNetwork(&graph, eo, &model));
@@ -158,6 +180,7 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
     eo.spec_version = std::max(needed, target);
     RETURN_IF_ERROR(EmitMLProgram(&graph, eo, &model));
   }
+  if (!problems->empty()) return model;
   if (target != 0 && target < needed) {
     return InvalidArgument("minimum deployment target " + o.minimum_deployment_target +
                            " is older than this model needs (specification version " +
@@ -194,24 +217,52 @@ Result<Format> FormatForPath(const fs::path& out) {
   return InvalidArgument("output '" + out.string() + "' must end in .mlmodel or .mlpackage");
 }
 
-Result<coreml::Model> ConvertOnnx(const fs::path& onnx_path, Format format,
-                                  const Options& options) {
+namespace {
+
+Status ParseFile(const fs::path& onnx_path, onnx::ModelProto* model) {
   std::error_code ec;
   if (!fs::is_regular_file(onnx_path, ec)) {
     return NotFound("ONNX file '" + onnx_path.string() + "' does not exist");
   }
   int fd = ::open(onnx_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return NotFound("cannot open '" + onnx_path.string() + "'");
-  onnx::ModelProto model;
   Status s;
   {
     // Streamed from the file: no second in-memory copy of the weights.
     pb::io::FileInputStream in(fd);
-    s = ParseOnnx(&in, onnx_path.string(), &model);
+    s = ParseOnnx(&in, onnx_path.string(), model);
   }
   ::close(fd);
-  if (!s.ok()) return s;
-  return ConvertModel(&model, onnx_path.filename().string(), format, options);
+  return s;
+}
+
+Result<coreml::Model> ConvertOrFail(onnx::ModelProto* model, const std::string& source,
+                                    Format format, const Options& options) {
+  std::vector<NodeProblem> problems;
+  ASSIGN_OR_RETURN(coreml::Model m, ConvertModel(model, source, format, options, &problems));
+  if (!problems.empty()) return InvalidArgument(ProblemsMessage(problems, format));
+  return m;
+}
+
+}  // namespace
+
+Result<coreml::Model> ConvertOnnx(const fs::path& onnx_path, Format format,
+                                  const Options& options) {
+  onnx::ModelProto model;
+  RETURN_IF_ERROR(ParseFile(onnx_path, &model));
+  return ConvertOrFail(&model, onnx_path.filename().string(), format, options);
+}
+
+Result<std::vector<NodeProblem>> CheckOnnx(const fs::path& onnx_path, Format format,
+                                           const Options& options) {
+  onnx::ModelProto model;
+  RETURN_IF_ERROR(ParseFile(onnx_path, &model));
+  std::vector<NodeProblem> problems;
+  Options quiet = options;
+  quiet.progress = nullptr;
+  RETURN_IF_ERROR(
+      ConvertModel(&model, onnx_path.filename().string(), format, quiet, &problems).status());
+  return problems;
 }
 
 Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_view source_name,
@@ -222,7 +273,7 @@ Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_
   onnx::ModelProto model;
   pb::io::ArrayInputStream in(onnx_bytes.data(), static_cast<int>(onnx_bytes.size()));
   RETURN_IF_ERROR(ParseOnnx(&in, std::string(source_name), &model));
-  return ConvertModel(&model, std::string(source_name), format, options);
+  return ConvertOrFail(&model, std::string(source_name), format, options);
 }
 
 Status ConvertFile(const fs::path& onnx_path, const fs::path& out, const Options& options) {

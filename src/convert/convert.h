@@ -60,10 +60,11 @@ struct Options {
   std::function<void(double)> progress;
 };
 
-// Converts the ONNX model at `onnx_path` (opsets 11-17, static shapes, batch 1) to `format`.
-// Errors (all kInvalidArgument unless noted): kNotFound when the file is missing; a file that
-// is not an ONNX protobuf; an unsupported opset, operator or attribute (the message names the op
-// type, the node and the opset); a shape that is not static; a graph with a cycle or an input no
+// Converts the ONNX model at `onnx_path` (static shapes; a symbolic leading dimension is 1) to
+// `format`. Errors (all kInvalidArgument unless noted): kNotFound when the file is missing; a
+// file that is not an ONNX protobuf; an unsupported opset; nodes that cannot be converted (the
+// message's first line names every one as CheckOnnx lists them, then each reason, naming op
+// type, node and the op's opset); a shape that is not static; a graph with a cycle or an input no
 // node produces; options that do not fit the model (unknown image input, label count). Thread
 // safe: conversions share no state.
 Result<coreml::Model> ConvertOnnx(const std::filesystem::path& onnx_path, Format format,
@@ -73,6 +74,22 @@ Result<coreml::Model> ConvertOnnx(const std::filesystem::path& onnx_path, Format
 // name in messages and metadata.
 Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_view source_name,
                                        Format format, const Options& options);
+
+// A node of an ONNX model that cannot be converted.
+struct NodeProblem {
+  std::string node;     // the ONNX node's name ("#<index>" when it has none), or an input's
+  std::string op_type;  // its ONNX op type ("input" for a graph input)
+  int opset = 0;        // the op's own version under the model's opset
+  std::string reason;   // the full message, naming node, op and opset
+};
+
+// Every node of the ONNX model at `onnx_path` that cannot be converted to `format` (with
+// `options`, e.g. its deployment target), in graph order. A node that only reads values of
+// nodes that failed is listed when its op type is not supported at all. An empty list: the
+// conversion succeeds. Errors: as ConvertOnnx for what is not about a node (missing file, not
+// an ONNX model, unsupported opset, graph structure, bad options). Thread safe.
+Result<std::vector<NodeProblem>> CheckOnnx(const std::filesystem::path& onnx_path, Format format,
+                                           const Options& options);
 
 // The format an output path asks for: .mlmodel -> kNeuralNetwork, .mlpackage -> kMLProgram,
 // anything else kInvalidArgument.

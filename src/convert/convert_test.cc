@@ -714,6 +714,58 @@ TEST(ConvertErrorTest, InvalidGraphsAreRejected) {
   }
 }
 
+TEST(ConvertCheckTest, ListsExactlyTheNodesThatCannotBeConverted) {
+  // Det and Einsum have no lowering; Einsum reads what Det would have produced, Exp in between
+  // is supported and only reads a failed value, Relu and Transpose convert.
+  OnnxBuilder b(13);
+  b.Input("x", {3, 3}).Output("y").Output("z");
+  b.Node("Relu", {"x"}, {"r"}, "relu");
+  b.Node("Det", {"r"}, {"d"}, "det");
+  b.Node("Exp", {"d"}, {"e"}, "exp");
+  b.Node("Einsum", {"e"}, {"y"}, "einsum");
+  b.Node("Transpose", {"x"}, {"z"}, "transpose");
+  TempDir dir;
+  fs::path onnx_path = dir.path() / "two.onnx";
+  std::ofstream(onnx_path, std::ios::binary) << b.Bytes();
+
+  auto problems = CheckOnnx(onnx_path, Format::kMLProgram, {});
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  ASSERT_EQ(problems->size(), 2u);
+  EXPECT_EQ((*problems)[0].node, "det");
+  EXPECT_EQ((*problems)[0].op_type, "Det");
+  EXPECT_EQ((*problems)[0].opset, 11);
+  EXPECT_EQ((*problems)[1].node, "einsum");
+  EXPECT_EQ((*problems)[1].opset, 12);
+
+  // A failed conversion names the same nodes first.
+  auto r = ConvertOnnx(onnx_path, Format::kMLProgram, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  std::string first_line = r.status().message().substr(0, r.status().message().find('\n'));
+  EXPECT_NE(first_line.find("'det' (Det, opset 11), 'einsum' (Einsum, opset 12)"),
+            std::string::npos)
+      << first_line;
+
+  // The NeuralNetwork back end adds what it cannot write: the [3, 3] input and the transpose.
+  auto nn = CheckOnnx(onnx_path, Format::kNeuralNetwork, {});
+  ASSERT_TRUE(nn.ok()) << nn.status().ToString();
+  std::vector<std::string> nodes;
+  for (const NodeProblem& p : *nn) nodes.push_back(p.node);
+  EXPECT_TRUE(Contains(nodes, "det") && Contains(nodes, "einsum") && Contains(nodes, "x") &&
+              Contains(nodes, "transpose") && Contains(nodes, "relu"))
+      << nodes.size();
+  EXPECT_FALSE(Contains(nodes, "exp"));
+
+  // A model that converts has nothing to list.
+  OnnxBuilder ok;
+  ok.Input("x", {1, 4}).Output("y");
+  ok.Node("Relu", {"x"}, {"y"});
+  std::ofstream(dir.path() / "ok.onnx", std::ios::binary) << ok.Bytes();
+  auto none = CheckOnnx(dir.path() / "ok.onnx", Format::kNeuralNetwork, {});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(ConvertErrorTest, SymbolicBatchDimensionIsTakenAsOne) {
   OnnxBuilder b;
   b.Input("x", {-1, 4}).Output("y");

@@ -20,6 +20,9 @@ struct EmitOptions {
   std::array<float, 3> image_bias{0.0f, 0.0f, 0.0f};  // R, G, B
   std::string color_layout = "RGB";
   int spec_version = 0;  // ML Program: the version to write (selects the opset); >= 6
+  // Non-null: ops that cannot be written are appended here and the rest still emitted (ops
+  // reading what failed are skipped); the model is then incomplete. Null: the first fails.
+  std::vector<NodeProblem>* problems = nullptr;
 };
 
 // The name of a classifier's predicted-label output.

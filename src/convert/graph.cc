@@ -69,7 +69,7 @@ void RenameValue(Graph* g, const std::string& from, const std::string& to) {
   }
 }
 
-void OptimizeGraph(Graph* g) {
+void OptimizeGraph(Graph* g, bool drop_unused) {
   auto uses = UseCounts(*g);
   std::unordered_map<std::string, size_t> producer;
   for (size_t k = 0; k < g->ops.size(); ++k) producer[g->ops[k].output] = k;
@@ -109,7 +109,7 @@ void OptimizeGraph(Graph* g) {
   // Drop ops nobody reads, walking backwards so whole dead chains go.
   std::set<std::string> live(g->outputs.begin(), g->outputs.end());
   for (size_t k = g->ops.size(); k-- > 0;) {
-    if (dead[k] || !live.count(g->ops[k].output)) {
+    if (dead[k] || (drop_unused && !live.count(g->ops[k].output))) {
       dead[k] = true;
       continue;
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "convert/convert.h"
 
 namespace onnx {
 class ModelProto;
@@ -75,6 +76,7 @@ struct Op {
   std::string type;
   std::string name;     // unique, derived from the ONNX node name
   std::string onnx_op;  // the ONNX op type it came from, for messages
+  std::string node;     // the ONNX node's name, for messages
   int onnx_version = 0;  // that op's version under the model's opset
   std::vector<std::string> inputs;
   std::string output;
@@ -123,18 +125,24 @@ struct Graph {
 };
 
 // Lowers a parsed ONNX model to a Graph: topological order (cycles and
-// dangling inputs rejected), static shapes (a symbolic batch dimension is taken as 1), constant
-// folding (including Shape -> Gather -> Unsqueeze -> Concat chains), Identity/Dropout removed.
-// `progress` (may be empty) receives 0..1 for the lowering. kInvalidArgument naming op type, node
-// and opset for anything unsupported.
+// dangling inputs rejected), static shapes (a symbolic leading dimension is taken as 1),
+// constant folding (including Shape -> Gather -> Unsqueeze -> Concat chains), Identity/Dropout
+// removed. `progress` (may be empty) receives 0..1 for the lowering. Nodes that cannot be
+// lowered are appended to *problems (kInvalidArgument naming op type, node and opset) and the
+// rest of the graph is still lowered; values they would have produced are missing from the
+// result (as are outputs that depend on them). Other errors are returned.
 // Initializer data is released from `model` as it is read.
 Result<Graph> ImportOnnx(onnx::ModelProto* model, const std::string& source_name,
-                         const std::function<void(double)>& progress);
+                         const std::function<void(double)>& progress,
+                         std::vector<NodeProblem>* problems);
+
+// The ONNX op types ImportOnnx lowers (to some ops, in some forms).
+bool IsSupportedOnnxOp(const std::string& op_type);
 
 // Folds batch_norm into the conv producing its input when nothing else reads the conv's output,
-// folds `linear` + `add` of a constant vector into the linear's bias, and drops ops whose results
-// nobody uses.
-void OptimizeGraph(Graph* graph);
+// folds `linear` + `add` of a constant vector into the linear's bias, and (with `drop_unused`)
+// drops ops whose results nobody uses.
+void OptimizeGraph(Graph* graph, bool drop_unused = true);
 
 // Renames value `from` to `to` everywhere in the graph.
 void RenameValue(Graph* graph, const std::string& from, const std::string& to);

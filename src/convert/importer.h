@@ -50,8 +50,9 @@ int OpVersion(const std::string& op_type, int opset);
 
 class Importer {
  public:
-  Importer(onnx::ModelProto* model, std::string source, const std::function<void(double)>& progress)
-      : model_(model), source_(std::move(source)), progress_(progress) {}
+  Importer(onnx::ModelProto* model, std::string source, const std::function<void(double)>& progress,
+           std::vector<NodeProblem>* problems)
+      : model_(model), source_(std::move(source)), progress_(progress), problems_(problems) {}
 
   Result<Graph> Run();
 
@@ -195,7 +196,12 @@ class Importer {
   std::unordered_map<std::string, int> uses_;  // node inputs reading each value
   std::set<std::string> op_names_;
   std::set<std::string> materialized_;
-  Status step_status_ = Status::Ok();  // the first failure of a Step, reported after the node
+  Status step_status_ = Status::Ok();
+  std::vector<NodeProblem>* problems_;  // null: the first problem is returned
+  std::set<std::string> unknown_;       // values of nodes that could not be lowered
+  // Lowers `node`, or records why it cannot be in problems_ and marks its outputs unknown;
+  // errors that are not about the node are returned.
+  Status LowerOrRecord(const onnx::NodeProto& node);  // the first failure of a Step, reported after the node
 };
 
 

@@ -64,6 +64,7 @@ std::string Importer::Step(const onnx::NodeProto& node, const std::string& mil_t
   Op op;
   op.name = UniqueOpName(node);
   op.onnx_op = node.op_type();
+  op.node = NodeName(node);
   op.output = out.empty() ? Temp(node, mil_type) : out;
   op.attrs = std::move(attrs);
   std::string result = op.output;

@@ -527,7 +527,17 @@ Status MilEmitter::Run() {
     }
     var_[in] = cur;
   }
-  for (Op& op : g_.ops) RETURN_IF_ERROR(Lower(op));
+  for (Op& op : g_.ops) {
+    bool ready = std::all_of(op.inputs.begin(), op.inputs.end(),
+                             [&](const std::string& in) { return var_.count(in) > 0; });
+    if (!ready) continue;  // reads the result of an op that failed
+    Status s = Lower(op);
+    if (!s.ok()) {
+      if (o_.problems == nullptr) return s;
+      o_.problems->push_back({op.node, op.onnx_op, op.onnx_version, s.message()});
+    }
+  }
+  if (o_.problems != nullptr && !o_.problems->empty()) return Status::Ok();
   return Finish();
 }
 

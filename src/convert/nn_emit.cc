@@ -429,10 +429,17 @@ Status NnEmitter::Describe(bool classifier) {
                                                            : spec::ImageFeatureType::RGB);
       continue;
     }
+    // A bad input is a problem of its own; with problems collected the layers are still tried.
+    auto bad_input = [&](const std::string& msg) {
+      if (o_.problems == nullptr) return InvalidArgument(msg);
+      o_.problems->push_back({name, "input", 0, msg});
+      return Status::Ok();
+    };
     if (g_.TypeOf(name) != DType::kFloat) {
-      return InvalidArgument("input '" + name + "' is an integer or bool tensor; a " +
-                             "NeuralNetwork (.mlmodel) takes float inputs; convert to " +
-                             ".mlpackage instead");
+      RETURN_IF_ERROR(bad_input("input '" + name + "' is an integer or bool tensor; a " +
+                                "NeuralNetwork (.mlmodel) takes float inputs; convert to " +
+                                ".mlpackage instead"));
+      continue;
     }
     // RANK5 mapping takes [C] or [C, H, W]: the batch dimension is implied.
     auto* arr = f->mutable_type()->mutable_multiarraytype();
@@ -444,9 +451,9 @@ Status NnEmitter::Describe(bool classifier) {
     } else if (s.size() == 1) {
       arr->add_shape(s[0]);
     } else {
-      return InvalidArgument("input '" + name + "' has shape " + ShapeToString(s) +
-                             "; a NeuralNetwork (.mlmodel) takes [1,C,H,W] or [1,F] inputs; "
-                             "convert to .mlpackage instead");
+      RETURN_IF_ERROR(bad_input("input '" + name + "' has shape " + ShapeToString(s) +
+                                "; a NeuralNetwork (.mlmodel) takes [1,C,H,W] or [1,F] "
+                                "inputs; convert to .mlpackage instead"));
     }
   }
   for (size_t k = 0; k < g_.outputs.size(); ++k) {
@@ -489,7 +496,19 @@ Result<int> NnEmitter::Run() {
     layers_ = nn->mutable_layers();
   }
   RETURN_IF_ERROR(Describe(classifier));
-  for (Op& op : g_.ops) RETURN_IF_ERROR(Lower(op));
+  std::set<std::string> available(g_.inputs.begin(), g_.inputs.end());
+  for (Op& op : g_.ops) {
+    bool ready = std::all_of(op.inputs.begin(), op.inputs.end(),
+                             [&](const std::string& in) { return available.count(in) > 0; });
+    if (!ready) continue;  // reads the result of an op that failed
+    Status s = Lower(op);
+    if (!s.ok()) {
+      if (o_.problems == nullptr) return s;
+      o_.problems->push_back({op.node, op.onnx_op, op.onnx_version, s.message()});
+      continue;
+    }
+    available.insert(op.output);
+  }
   if (!o_.image_input.empty()) {
     auto* pre = classifier ? nnc->add_preprocessing() : nn->add_preprocessing();
     pre->set_featurename(o_.image_input);

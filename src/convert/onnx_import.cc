@@ -557,7 +557,7 @@ Result<Graph> Importer::Run() {
   for (size_t k = 0; k < order.size(); ++k) {
     node_index_ = order[k];
     op_version_ = OpVersion(g->node(order[k]).op_type(), opset_);
-    RETURN_IF_ERROR(Lower(g->node(order[k])));
+    RETURN_IF_ERROR(LowerOrRecord(g->node(order[k])));
     if (progress_ && k % 16 == 0) progress_(static_cast<double>(k) / order.size());
   }
 
@@ -565,6 +565,7 @@ Result<Graph> Importer::Run() {
     std::string name = out.name();
     auto a = alias_.find(name);
     std::string value = a == alias_.end() ? name : a->second;
+    if (unknown_.count(value)) continue;  // its node's problem is already recorded
     if (!graph_.shapes.count(value)) {
       return InvalidArgument("output '" + name + "' is not produced by any node");
     }
@@ -833,6 +834,7 @@ Status Importer::Lower(const onnx::NodeProto& node) {
   Op op;
   op.name = UniqueOpName(node);
   op.onnx_op = t;
+  op.node = NodeName(node);
   op.output = node.output(0);
   std::string x = In(node, 0);
   if (t != "Constant" && node.input_size() > 0 && !x.empty() && !graph_.shapes.count(x)) {
@@ -1249,9 +1251,57 @@ Status Importer::Lower(const onnx::NodeProto& node) {
                          "' (opset " + std::to_string(op_version_) + ")");
 }
 
+Status Importer::LowerOrRecord(const onnx::NodeProto& node) {
+  bool reads_unknown = false;
+  for (const auto& in : node.input()) reads_unknown |= unknown_.count(in) > 0;
+  Status s = Status::Ok();
+  if (!reads_unknown) {
+    s = Lower(node);
+  } else if (!IsSupportedOnnxOp(node.op_type()) ||
+             (!node.domain().empty() && node.domain() != "ai.onnx")) {
+    // Its inputs are unknown, but an op ringo has no lowering for is a problem of its own.
+    std::string type = node.domain().empty() ? node.op_type() : node.domain() + "." + node.op_type();
+    s = InvalidArgument("unsupported ONNX operator '" + type + "' at node '" + NodeName(node) +
+                        "' (opset " + std::to_string(op_version_) + ")");
+  }
+  if (reads_unknown || !s.ok()) {
+    for (const auto& out : node.output()) {
+      if (!out.empty()) unknown_.insert(out);
+    }
+  }
+  if (s.ok() || problems_ == nullptr || s.code() != Code::kInvalidArgument) return s;
+  problems_->push_back({NodeName(node), node.op_type(), op_version_, s.message()});
+  return Status::Ok();
+}
+
+bool IsSupportedOnnxOp(const std::string& op_type) {
+  static const std::set<std::string> kOps = {
+      // onnx_import.cc: canonical ops and folds
+      "Identity", "Dropout", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Relu",
+      "Sigmoid", "Tanh", "HardSwish", "LeakyRelu", "HardSigmoid", "Clip", "BatchNormalization",
+      "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+      "Transpose", "Concat", "Softmax", "Pad", "ReduceMean", "Constant", "Shape", "Size",
+      "EyeLike", "ConstantOfShape", "Range",
+      // lower_ops.cc
+      "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Exp",
+      "Floor", "Log", "Sin", "Sinh", "Sqrt", "Tan", "Softplus", "Softsign", "Round", "Abs",
+      "Sign", "Neg", "Reciprocal", "Not", "Elu", "ThresholdedRelu", "Selu", "Celu", "Shrink",
+      "PRelu", "Pow", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or",
+      "Xor", "Mod", "Max", "Min", "Sum", "Mean", "Where", "ArgMax", "ArgMin", "ReduceSum",
+      "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+      "ReduceLogSumExp", "ReduceSumSquare",
+      // lower_tensor.cc, lower_loss.cc
+      "LogSoftmax", "Hardmax", "Slice", "Split", "Cast", "CastLike", "Gather", "GatherElements",
+      "CumSum", "Tile", "Expand", "Trilu", "DepthToSpace", "SpaceToDepth", "LayerNormalization",
+      "InstanceNormalization", "MeanVarianceNormalization", "NegativeLogLikelihoodLoss",
+      "SoftmaxCrossEntropyLoss"};
+  return kOps.count(op_type) > 0;
+}
+
 Result<Graph> ImportOnnx(onnx::ModelProto* model, const std::string& source_name,
-                         const std::function<void(double)>& progress) {
-  Importer importer(model, source_name, progress);
+                         const std::function<void(double)>& progress,
+                         std::vector<NodeProblem>* problems) {
+  Importer importer(model, source_name, progress, problems);
   return importer.Run();
 }
 

@@ -150,5 +150,43 @@ class ConvertOpsTest(unittest.TestCase):
         self.assertIn(".mlpackage", p.stderr)
 
 
+class ConvertCheckTest(unittest.TestCase):
+    def test_check_lists_exactly_the_two_unsupported_nodes(self):
+        import onnx
+        from onnx import TensorProto, helper
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
+        outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "z")]
+        nodes = [
+            helper.make_node("Relu", ["x"], ["r"], name="relu"),
+            helper.make_node("Det", ["r"], ["d"], name="first_bad"),
+            helper.make_node("Sigmoid", ["x"], ["s"], name="sigmoid"),
+            helper.make_node("Unique", ["s"], ["y"], name="second_bad"),
+            helper.make_node("Tanh", ["d"], ["z"], name="after_bad"),
+        ]
+        model = helper.make_model(helper.make_graph(nodes, "g", [x], outs),
+                                  opset_imports=[helper.make_opsetid("", 13)])
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "two.onnx")
+            onnx.save(model, path)
+            p = ringo("convert", "--check", path)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            listed = [line.split("\t")[:3] for line in p.stdout.splitlines() if "\t" in line]
+            self.assertEqual(listed, [["first_bad", "Det", "opset 11"],
+                                      ["second_bad", "Unique", "opset 11"]])
+            p = ringo("convert", path, "-o", os.path.join(d, "two.mlpackage"))
+            self.assertEqual(p.returncode, 1)
+            first = p.stderr.splitlines()[0]
+            self.assertLess(first.index("first_bad"), first.index("second_bad"))
+            self.assertFalse(os.path.exists(os.path.join(d, "two.mlpackage")))
+
+            ok = helper.make_model(helper.make_graph([nodes[0]], "g", [x], [
+                helper.make_tensor_value_info("r", TensorProto.FLOAT, None)]),
+                opset_imports=[helper.make_opsetid("", 13)])
+            onnx.save(ok, path)
+            for to in ("mlmodel", "mlpackage"):
+                p = ringo("convert", "--check", path, "--to", to)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
