@@ -275,6 +275,11 @@ std::vector<OpCase> OpCases() {
        [](OnnxBuilder& b) {
          SetInts(b.Node("Transpose", {"x"}, {"y"}), "perm", {0, 2, 3, 1});
        },
+       "permute", "transpose"},
+      {"TransposeOfTheLeadingAxis",
+       [](OnnxBuilder& b) {
+         SetInts(b.Node("Transpose", {"x"}, {"y"}), "perm", {1, 0, 3, 2});
+       },
        "", "transpose"},
       {"ConcatChannels",
        [](OnnxBuilder& b) {

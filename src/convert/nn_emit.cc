@@ -386,8 +386,15 @@ Status NnEmitter::Lower(Op& op) {
     for (int64_t p : op.perm) {
       if (xs[p] != 1) moved.push_back(p);
     }
-    if (!std::is_sorted(moved.begin(), moved.end())) return Fail(op, "transpose");
-    return Reshape(op, xs, out);
+    if (std::is_sorted(moved.begin(), moved.end())) return Reshape(op, xs, out);
+    // [1, C, H, W] keeping the leading axis: a permute of the rank-5 blob's (C, H, W).
+    if (xs.size() != 4 || op.perm[0] != 0) {
+      return Fail(op, "a transpose that moves the leading axis or is not on [1, C, H, W]");
+    }
+    auto* p = Layer(op.name, {op.inputs[0]}, op.output)->mutable_permute();
+    p->add_axis(0);  // Sequence stays
+    for (size_t d = 1; d < 4; ++d) p->add_axis(static_cast<uint64_t>(op.perm[d]));
+    return Status::Ok();
   }
   if (t == "concat") {
     if (op.axis != 1) return Fail(op, "concatenation on an axis other than channels");

@@ -148,6 +148,8 @@ class NetworkRunner {
         return Reshape(*in[0]);
       case L::kFlatten:
         return Flatten(*in[0]);
+      case L::kPermute:
+        return Permute(*in[0]);
       case L::kConcat:
         return Concat(in);
       default:
@@ -547,6 +549,20 @@ class NetworkRunner {
     Tensor hwc = ChannelLast(x, false);
     hwc.shape = {out.shape[0], out.shape[1], out.shape[kH], out.shape[kW], out.shape[kC]};
     return ChannelLast(hwc, true);
+  }
+
+  // axis[] indexes (Sequence, C, H, W); the blob is [Sequence, Batch, C, H, W].
+  Result<Tensor> Permute(const Tensor& x) {
+    const auto& axis = layer_.permute().axis();
+    std::vector<int64_t> seen(4, 0);
+    for (uint64_t a : axis) {
+      if (a < 4) ++seen[a];
+    }
+    if (axis.size() != 4 || seen != std::vector<int64_t>(4, 1)) {
+      return InvalidArgument(LayerName(layer_) + ": axis must be a permutation of 0, 1, 2, 3");
+    }
+    auto rank5 = [](uint64_t a) { return a == 0 ? int64_t{0} : static_cast<int64_t>(a) + 1; };
+    return kernels::Transpose(x, {rank5(axis[0]), 1, rank5(axis[1]), rank5(axis[2]), rank5(axis[3])});
   }
 
   Result<Tensor> Flatten(const Tensor& x) {

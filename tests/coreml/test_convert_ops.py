@@ -31,6 +31,17 @@ class MatrixModel(torch.nn.Module):
         return m @ m.transpose(0, 1) + m.sum(dim=0)
 
 
+class PermuteModel(torch.nn.Module):
+    """Channels moved last: a permute layer in a NeuralNetwork."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x)).permute(0, 2, 3, 1) * 2.0
+
+
 class SequenceModel(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -64,6 +75,7 @@ def models():
     g = torch.Generator().manual_seed(3)
     return {
         "matrix": (MatrixModel(), (torch.randn(2, 2, generator=g),), ["m"], ["y"]),
+        "permute": (PermuteModel(), (torch.randn(1, 3, 5, 6, generator=g),), ["x"], ["y"]),
         "sequence": (SequenceModel(), (torch.randn(4, 6, generator=g),), ["x"],
                      ["a", "b", "c", "d", "e"]),
         "embedding": (EmbeddingModel(), (torch.randint(0, 10, (5,), generator=g),), ["tokens"],
@@ -101,9 +113,9 @@ class ConvertOpsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def convert_and_predict(self, name, *flags):
+    def convert_and_predict(self, name, *flags, ext=".mlpackage"):
         onnx_path, files, _ = self.cases[name]
-        out = os.path.join(self.dir, name + "".join(flags) + ".mlpackage")
+        out = os.path.join(self.dir, name + "".join(flags) + ext)
         p = ringo("convert", onnx_path, "-o", out, *flags)
         self.assertEqual(p.returncode, 0, p.stderr)
         v = ringo("inspect", out, "--validate", "--json")
@@ -124,7 +136,10 @@ class ConvertOpsTest(unittest.TestCase):
                     value = {"shape": [], "data": [value]}
                 data = np.array(value["data"], dtype=np.float64)
                 self.assertEqual(data.size, want.size)
-                self.assertEqual(tuple(value["shape"]), want.shape)
+                # A NeuralNetwork declares its outputs without the leading 1.
+                strip = lambda shape: tuple(shape)[next(
+                    (k for k, d in enumerate(shape) if d != 1), len(shape)):]
+                self.assertEqual(strip(value["shape"]), strip(want.shape))
                 want = want.reshape(-1).astype(np.float64)
                 if np.issubdtype(expected[output].dtype, np.integer):
                     np.testing.assert_array_equal(data, want)
@@ -141,6 +156,10 @@ class ConvertOpsTest(unittest.TestCase):
     def test_sequence_model_in_fp16(self):
         self.check("sequence", self.convert_and_predict("sequence", "--precision", "fp16"),
                    self.cases["sequence"][2], fp16=True)
+
+    def test_transpose_in_a_neural_network(self):
+        self.check("permute", self.convert_and_predict("permute", ext=".mlmodel"),
+                   self.cases["permute"][2])
 
     def test_matrix_input_is_not_taken_for_a_batch(self):
         onnx_path = self.cases["matrix"][0]
