@@ -101,6 +101,7 @@ int RunInspect(const std::string& path, bool json, bool validate) {
     std::cout << "  layers:";
     for (const auto& [k, n] : info.layer_counts) std::cout << " " << k << "=" << n;
     std::cout << "\n  parameters: " << info.parameter_count << " (" << info.weight_precision
+              << (info.weight_compression != "none" ? ", " + info.weight_compression : "")
               << ")\n  size: " << HumanSize(info.file_size) << "\n";
     for (const auto& u : info.unknown_fields) {
       std::cout << "  note: field " << u << " is not part of ringo's schema (kept as is)\n";
@@ -139,6 +140,8 @@ Status SplitPairs(const std::vector<std::string>& pairs, const char* flag,
 }
 
 Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
+  o->compress = f.compress;
+  o->sparsity = f.sparsity;
   if (f.precision == "fp32" || f.precision == "float32") {
     o->precision = convert::Precision::kFloat32;
   } else if (f.precision == "fp16" || f.precision == "float16") {
@@ -362,6 +365,10 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
       "convert", "Convert ONNX to Core ML (.mlmodel: NeuralNetwork, .mlpackage: ML Program)");
   convert->add_option("input", cf.input, "ONNX model")->required();
   convert->add_option("-o,--output", cf.output, "OUT.mlmodel or OUT.mlpackage");
+  convert->add_option("--compress", cf.compress,
+                      "Weights: int8, int8-tensor, palettize1|2|4|6|8 or prune (.mlpackage)");
+  convert->add_option("--sparsity", cf.sparsity, "With --compress prune: fraction zeroed")
+      ->capture_default_str();
   convert->add_flag("--check", cf.check,
                     "List the nodes that cannot be converted (op, opset, reason); write nothing");
   convert->add_option("--to", cf.to, "With --check: mlmodel or mlpackage (default)");

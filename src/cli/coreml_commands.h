@@ -28,6 +28,8 @@ struct ConvertFlags {
   std::vector<std::string> output_renames;  // old=new
   std::string minimum_deployment_target;
   std::vector<std::string> metadata;  // key=value
+  std::string compress;  // "", int8, int8-tensor, palettize1|2|4|6|8, prune
+  double sparsity = 0.5;
   bool check = false;  // list the nodes that cannot be converted instead of converting
   std::string to;      // with check and no output: mlmodel or mlpackage (the default)
 };

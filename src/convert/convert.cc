@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "convert/emit.h"
 #include "convert/graph.h"
@@ -113,6 +114,19 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   if (o.color_layout != "RGB" && o.color_layout != "BGR" && o.color_layout != "GRAYSCALE") {
     return InvalidArgument("color layout '" + o.color_layout + "' is not RGB, BGR or GRAYSCALE");
   }
+  static const std::set<std::string> kCompressions = {
+      "", "int8", "int8-tensor", "palettize1", "palettize2", "palettize4", "palettize6",
+      "palettize8", "prune"};
+  if (!kCompressions.count(o.compress)) {
+    return InvalidArgument("compression '" + o.compress +
+                           "' is not int8, int8-tensor, palettize1|2|4|6|8 or prune");
+  }
+  if (!(o.sparsity >= 0.0 && o.sparsity < 1.0)) {
+    return InvalidArgument("sparsity must be at least 0 and below 1");
+  }
+  if (!o.compress.empty() && format == Format::kNeuralNetwork) {
+    return InvalidArgument("weight compression is written for ML Programs; convert to .mlpackage");
+  }
   int target = 0;
   if (!o.minimum_deployment_target.empty()) {
     ASSIGN_OR_RETURN(target, SpecVersionForTarget(o.minimum_deployment_target));
@@ -176,7 +190,10 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   if (format == Format::kNeuralNetwork) {
     ASSIGN_OR_RETURN(needed, EmitNeuralNetwork(&graph, eo, &model));
   } else {
-    needed = 6;  // ML Programs arrived with iOS 15 / macOS 12
+    // ML Programs arrived with iOS 15 / macOS 12; the constexpr ops of compression with iOS 16.
+    needed = o.compress.empty() ? 6 : 7;
+    eo.compress = o.compress;
+    eo.sparsity = o.sparsity;
     eo.spec_version = std::max(needed, target);
     RETURN_IF_ERROR(EmitMLProgram(&graph, eo, &model));
   }

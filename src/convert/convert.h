@@ -27,6 +27,14 @@ struct Options {
   // Weight (and, for ML Programs, compute) precision. Inputs and outputs stay float32.
   Precision precision = Precision::kFloat32;
 
+  // Weight compression (ML Program only; raises the specification version to 7, iOS 16): "" for
+  // none; "int8" (linear, symmetric, one scale per output channel); "int8-tensor" (one scale);
+  // "palettize1", "palettize2", "palettize4", "palettize6", "palettize8" (a k-means lookup
+  // table of 2^N values per tensor); "prune" (the smallest-magnitude `sparsity` fraction of each
+  // tensor zeroed and stored sparse). Tensors of 2048 values or more are compressed.
+  std::string compress;
+  double sparsity = 0.5;
+
   // Non-empty: the model becomes a classifier over the first ONNX output, whose element count
   // must equal the number of labels. Outputs: `classLabel` (String) and the scores output as a
   // Dictionary<String, Double>. The scores are taken as they are (no softmax is added).

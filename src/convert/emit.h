@@ -20,6 +20,10 @@ struct EmitOptions {
   std::array<float, 3> image_bias{0.0f, 0.0f, 0.0f};  // R, G, B
   std::string color_layout = "RGB";
   int spec_version = 0;  // ML Program: the version to write (selects the opset); >= 6
+  // ML Program weights: "" (none), "int8" (per output channel), "int8-tensor", "palettize1"
+  // .. "palettize8" (1, 2, 4, 6 or 8 bits), "prune" (to `sparsity` zeros). Needs spec >= 7.
+  std::string compress;
+  double sparsity = 0.5;
   // Non-null: ops that cannot be written are appended here and the rest still emitted (ops
   // reading what failed are skipped); the model is then incomplete. Null: the first fails.
   std::vector<NodeProblem>* problems = nullptr;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include "convert/compress.h"
 #include "convert/emit.h"
 #include "coreml/schema.h"
 
@@ -18,6 +19,9 @@ namespace mil = coreml::mil;
 constexpr const char* kWeightFile = "@model_path/weights/weight.bin";
 // coremltools moves float constants of this many elements or more into weight.bin.
 constexpr int64_t kBlobThreshold = 10;
+// Constants this large are compressed when compression is asked for (coremltools' default
+// threshold): biases and normalisation parameters stay as they are.
+constexpr int64_t kCompressThreshold = 2048;
 
 mil::ValueType TensorValueType(mil::DataType dt, const Shape& shape) {
   mil::ValueType vt;
@@ -84,7 +88,32 @@ class MilEmitter {
     (*op->mutable_attributes())["val"] = std::move(value);
     return name;
   }
+  // A float constant in the compute precision; with compression on, large ones (weights) are
+  // written compressed and decompressed by a constexpr op.
   std::string Floats(const std::string& hint, const Shape& shape, std::vector<float>* values) {
+    if (!o_.compress.empty() && NumElements(shape) >= kCompressThreshold) {
+      return Compressed(hint, shape, values);
+    }
+    return PlainFloats(hint, shape, values);
+  }
+  std::string Compressed(const std::string& hint, const Shape& shape, std::vector<float>* values);
+  // Raw little-endian values of `dt`: in weight.bin (as `blob`) when large, else inline.
+  std::string RawConst(const std::string& hint, mil::DataType dt, const Shape& shape,
+                       coreml::BlobType blob, const std::string& bytes) {
+    mil::Value v;
+    *v.mutable_type() = TensorValueType(dt, shape);
+    if (NumElements(shape) >= kBlobThreshold) {
+      auto* b = v.mutable_blobfilevalue();
+      b->set_filename(kWeightFile);
+      b->set_offset(blobs_.Add(blob, bytes));
+      ++blob_count_;
+    } else {
+      v.mutable_immediatevalue()->mutable_tensor()->mutable_bytes()->set_values(bytes);
+    }
+    return Const(hint, std::move(v));
+  }
+  std::string PlainFloats(const std::string& hint, const Shape& shape,
+                          std::vector<float>* values) {
     mil::Value v;
     *v.mutable_type() = TensorValueType(fp_, shape);
     std::string bytes;
@@ -386,6 +415,57 @@ Status MilEmitter::Lower(Op& op) {
   }
   return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op + ", opset " +
                          std::to_string(op.onnx_version) + "): no ML Program op for '" + t + "'");
+}
+
+std::string MilEmitter::Compressed(const std::string& hint, const Shape& shape,
+                                   std::vector<float>* values) {
+  const std::string& c = o_.compress;
+  std::string shape_bytes;
+  for (int64_t d : shape) {
+    uint32_t u = static_cast<uint32_t>(d);
+    shape_bytes.append(reinterpret_cast<const char*>(&u), 4);
+  }
+  auto shape_const = [&] {
+    return RawConst(hint + "_shape", mil::UINT32, {static_cast<int64_t>(shape.size())},
+                    coreml::BlobType::kUInt8, shape_bytes);
+  };
+  std::vector<std::pair<std::string, std::string>> bind;
+  std::string type;
+  if (c == "int8" || c == "int8-tensor") {
+    const int64_t channels = c == "int8" && !shape.empty() ? shape[0] : 1;
+    Int8Weights q = QuantizeInt8(*values, channels);
+    std::string data(reinterpret_cast<const char*>(q.q.data()), q.q.size());
+    type = "constexpr_affine_dequantize";
+    bind = {{"quantized_data", RawConst(hint + "_quantized", mil::INT8, shape,
+                                        coreml::BlobType::kInt8, data)},
+            {"zero_point", RawConst(hint + "_zero_point", mil::INT8, {}, coreml::BlobType::kInt8,
+                                    std::string(1, '\0'))},
+            {"scale", PlainFloats(hint + "_scale", channels == 1 ? Shape{} : Shape{channels},
+                                  &q.scale)},
+            {"axis", Ints(hint + "_axis", {0}, true)}};
+  } else if (c.rfind("palettize", 0) == 0) {
+    const int bits = std::stoi(c.substr(9));
+    Palette p = Palettize(*values, bits);
+    type = "constexpr_lut_to_dense";
+    bind = {{"indices", RawConst(hint + "_indices", mil::UINT8,
+                                 {static_cast<int64_t>(p.packed.size())}, coreml::BlobType::kUInt8,
+                                 p.packed)},
+            {"lut", PlainFloats(hint + "_lut", {static_cast<int64_t>(p.lut.size())}, &p.lut)},
+            {"shape", shape_const()}};
+  } else {  // prune
+    Sparse sp = Prune(*values, o_.sparsity);
+    type = "constexpr_sparse_to_dense";
+    const int64_t kept = static_cast<int64_t>(sp.kept.size());
+    bind = {{"nonzero_data", PlainFloats(hint + "_nonzero", {kept}, &sp.kept)},
+            {"mask", RawConst(hint + "_mask", mil::UINT8, {static_cast<int64_t>(sp.mask.size())},
+                              coreml::BlobType::kUInt8, sp.mask)},
+            {"shape", shape_const()}};
+  }
+  std::vector<float>().swap(*values);
+  std::string out = Fresh(hint);
+  auto* op = AddOp(type, out, out, fp_, shape);
+  for (const auto& [param, var] : bind) Bind(op, param, var);
+  return out;
 }
 
 std::string MilEmitter::ParamConst(const std::string& hint, const Param& p) {

@@ -96,6 +96,9 @@ struct Info {
   std::map<std::string, int64_t> layer_counts;  // layer or op type -> count
   int64_t parameter_count = 0;
   std::string weight_precision;  // "float32", "float16", "mixed", "none"
+  // ML Program weights stored compressed: "none", or the kinds found, e.g. "int8",
+  // "palettized 4-bit", "pruned" (comma-separated when mixed).
+  std::string weight_compression;
   int64_t file_size = 0;         // bytes on disk (whole package for .mlpackage)
   std::vector<std::string> unknown_fields;
 };
