@@ -124,8 +124,10 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   if (!(o.sparsity >= 0.0 && o.sparsity < 1.0)) {
     return InvalidArgument("sparsity must be at least 0 and below 1");
   }
-  if (!o.compress.empty() && format == Format::kNeuralNetwork) {
-    return InvalidArgument("weight compression is written for ML Programs; convert to .mlpackage");
+  if (format == Format::kNeuralNetwork && !o.compress.empty() && o.compress != "int8" &&
+      o.compress != "int8-tensor" && o.compress != "palettize8") {
+    return InvalidArgument("a NeuralNetwork (.mlmodel) stores 8-bit weights (int8, int8-tensor, "
+                           "palettize8); convert to .mlpackage for '" + o.compress + "'");
   }
   int target = 0;
   if (!o.minimum_deployment_target.empty()) {
@@ -149,6 +151,8 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
 
   EmitOptions eo;
   eo.fp16 = o.precision == Precision::kFloat16;
+  eo.compress = o.compress;
+  eo.sparsity = o.sparsity;
   eo.class_labels = o.class_labels;
   eo.image_scale = o.image_scale;
   eo.image_bias = o.image_bias;
@@ -192,8 +196,6 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   } else {
     // ML Programs arrived with iOS 15 / macOS 12; the constexpr ops of compression with iOS 16.
     needed = o.compress.empty() ? 6 : 7;
-    eo.compress = o.compress;
-    eo.sparsity = o.sparsity;
     eo.spec_version = std::max(needed, target);
     RETURN_IF_ERROR(EmitMLProgram(&graph, eo, &model));
   }

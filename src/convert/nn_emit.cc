@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "convert/compress.h"
 #include "convert/emit.h"
 #include "coreml/schema.h"
 
@@ -14,6 +15,9 @@ namespace ringo::convert {
 namespace {
 
 namespace spec = coreml::spec;
+
+// Weights this large are quantized when compression is asked for, as in the ML Program writer.
+constexpr int64_t kCompressThreshold = 2048;
 using Dims = std::array<int64_t, 3>;  // C, H, W of a rank-5 blob (sequence and batch are 1)
 
 // Where an ONNX tensor lives in a rank-5 blob: [1, C, H, W] -> (C, H, W); [1, F] and [F] ->
@@ -88,6 +92,35 @@ class NnEmitter {
     auto* u = Layer(name, {in}, out)->mutable_unary();
     u->set_type(spec::UnaryFunctionLayerParams::INVERSE);
     u->set_scale(1.0f);
+  }
+  // A convolution's or inner product's weights: quantized to 8 bits when compression is on and
+  // the tensor is large (spec 3), else as SetWeights writes them.
+  void MainWeights(spec::WeightParams* w, Constant* c) {
+    if (o_.compress.empty() || c->size() < kCompressThreshold) {
+      SetWeights(w, &c->f, o_.fp16);
+      return;
+    }
+    version_ = std::max(version_, 3);
+    auto* q = w->mutable_quantization();
+    q->set_numberofbits(8);
+    std::string raw(c->f.size(), '\0');
+    if (o_.compress == "palettize8") {
+      Palette p = Palettize(c->f, 8);
+      raw = p.packed;
+      q->mutable_lookuptablequantization()->mutable_floatvalue()->Add(p.lut.begin(), p.lut.end());
+    } else {
+      // Symmetric int8 stored unsigned: w = (q + 128) * scale - 128 * scale.
+      const int64_t channels = o_.compress == "int8" ? c->shape[0] : 1;
+      Int8Weights iq = QuantizeInt8(c->f, channels);
+      for (size_t k = 0; k < raw.size(); ++k) raw[k] = static_cast<char>(iq.q[k] + 128);
+      auto* lin = q->mutable_linearquantization();
+      for (float scale : iq.scale) {
+        lin->add_scale(scale);
+        lin->add_bias(-128.0f * scale);
+      }
+    }
+    w->set_rawvalue(std::move(raw));
+    std::vector<float>().swap(c->f);
   }
   Status Binary(Op& op);
   Status ConstantBinary(Op& op);
@@ -311,7 +344,7 @@ Status NnEmitter::Lower(Op& op) {
     }
     SetBorders(c->mutable_valid()->mutable_paddingamounts(), op.pads);
     // Core ML's convolution weights are [C_out, C_in / groups, kH, kW], ONNX's layout.
-    SetWeights(c->mutable_weights(), &op.weight.f, o_.fp16);
+    MainWeights(c->mutable_weights(), &op.weight);
     if (op.has_bias) {
       c->set_hasbias(true);
       SetWeights(c->mutable_bias(), &op.bias.f, o_.fp16);
@@ -324,7 +357,7 @@ Status NnEmitter::Lower(Op& op) {
     auto* ip = Layer(op.name, {op.inputs[0]}, op.output)->mutable_innerproduct();
     ip->set_inputchannels(static_cast<uint64_t>(op.weight.shape[1]));
     ip->set_outputchannels(static_cast<uint64_t>(op.weight.shape[0]));
-    SetWeights(ip->mutable_weights(), &op.weight.f, o_.fp16);
+    MainWeights(ip->mutable_weights(), &op.weight);
     if (op.has_bias) {
       ip->set_hasbias(true);
       SetWeights(ip->mutable_bias(), &op.bias.f, o_.fp16);

@@ -43,7 +43,39 @@ std::string LayerName(const spec::NeuralNetworkLayer& layer) {
   return "layer '" + layer.name() + "'";
 }
 
-// Decodes fp32 or fp16 weights; `expected` < 0 accepts any count.
+// 8-bit quantized weights: q * scale + bias per channel (equal slices of rawValue), or lut[q].
+Result<std::vector<float>> Dequantized(const spec::WeightParams& w,
+                                       const spec::NeuralNetworkLayer& layer, const char* what) {
+  const std::string& raw = w.rawvalue();
+  const spec::QuantizationParams& q = w.quantization();
+  std::vector<float> v(raw.size());
+  if (q.has_linearquantization()) {
+    const auto& scale = q.linearquantization().scale();
+    const auto& bias = q.linearquantization().bias();
+    const size_t channels = static_cast<size_t>(scale.size());
+    if (channels == 0 || raw.size() % channels != 0 ||
+        (bias.size() != 0 && static_cast<size_t>(bias.size()) != channels)) {
+      return InvalidArgument(LayerName(layer) + ": " + what + " scale/bias do not fit " +
+                             std::to_string(raw.size()) + " values");
+    }
+    const size_t per = raw.size() / channels;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      const size_t c = i / per;
+      v[i] = static_cast<uint8_t>(raw[i]) * scale[c] + (bias.empty() ? 0.0f : bias[c]);
+    }
+  } else if (q.has_lookuptablequantization()) {
+    const auto& lut = q.lookuptablequantization().floatvalue();
+    if (lut.size() != 256) {
+      return InvalidArgument(LayerName(layer) + ": " + what + " lookup table needs 256 entries");
+    }
+    for (size_t i = 0; i < raw.size(); ++i) v[i] = lut[static_cast<uint8_t>(raw[i])];
+  } else {
+    return InvalidArgument(LayerName(layer) + ": " + what + " are quantized without parameters");
+  }
+  return v;
+}
+
+// Decodes fp32, fp16 or 8-bit quantized weights; `expected` < 0 accepts any count.
 Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected,
                                    const spec::NeuralNetworkLayer& layer, const char* what) {
   std::vector<float> v;
@@ -60,9 +92,11 @@ Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected
                                          (static_cast<uint8_t>(bytes[2 * i + 1]) << 8));
       v[i] = HalfToFloat(h);
     }
+  } else if (!w.rawvalue().empty() && w.quantization().numberofbits() == 8) {
+    ASSIGN_OR_RETURN(v, Dequantized(w, layer, what));
   } else if (!w.rawvalue().empty() || !w.int8rawvalue().empty()) {
     return FailedPrecondition(LayerName(layer) + " uses quantized " + what +
-                              ", which the evaluator does not implement");
+                              " of a kind the evaluator does not implement (8-bit only)");
   }
   if (expected >= 0 && static_cast<int64_t>(v.size()) != expected) {
     return InvalidArgument(LayerName(layer) + " has " + std::to_string(v.size()) + " " + what +

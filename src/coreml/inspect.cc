@@ -116,6 +116,10 @@ std::string LayerType(const spec::NeuralNetworkLayer& layer) {
 
 int64_t WeightCount(const spec::WeightParams& w) {
   if (w.floatvalue_size() > 0) return w.floatvalue_size();
+  const uint64_t bits = w.quantization().numberofbits();
+  if (!w.rawvalue().empty() && bits > 0) {
+    return static_cast<int64_t>(w.rawvalue().size() * 8 / bits);
+  }
   return static_cast<int64_t>(w.float16value().size() / 2);
 }
 
@@ -247,6 +251,7 @@ Info Inspect(const Model& model, const fs::path& path) {
     for (const auto& s : c.stringclasslabels().vector()) info.class_labels.push_back(s);
     for (int64_t i : c.int64classlabels().vector()) info.class_labels.push_back(std::to_string(i));
   }
+  std::set<std::string> nn_compression;
   if (const auto* layers = Layers(m)) {
     for (const auto& l : *layers) {
       ++info.layer_counts[LayerType(l)];
@@ -254,8 +259,17 @@ Info Inspect(const Model& model, const fs::path& path) {
         info.parameter_count += WeightCount(w);
         if (w.floatvalue_size() > 0) fp32 = true;
         if (!w.float16value().empty()) fp16 = true;
+        if (!w.rawvalue().empty()) {
+          const auto& q = w.quantization();
+          nn_compression.insert(q.has_lookuptablequantization()
+                                    ? "palettized " + std::to_string(q.numberofbits()) + "-bit"
+                                    : "int" + std::to_string(q.numberofbits()));
+        }
       });
     }
+  }
+  for (const std::string& kind : nn_compression) {
+    info.weight_compression += (info.weight_compression.empty() ? "" : ", ") + kind;
   }
   if (const mil::Block* block = MainBlock(m)) {
     std::map<std::string, const mil::Operation*> consts;
@@ -434,7 +448,11 @@ std::vector<std::string> Validate(const Model& model) {
         }
         if (w.floatvalue_size() > 0) has32 = true;
         if (!w.rawvalue().empty()) need(3, where + " quantized weights");
-        if (expected >= 0 && (w.floatvalue_size() > 0 || !w.float16value().empty()) &&
+        if (!w.rawvalue().empty() && w.quantization().numberofbits() == 0) {
+          problems.push_back(where + " " + what + ": quantized without numberOfBits");
+        }
+        if (expected >= 0 &&
+            (w.floatvalue_size() > 0 || !w.float16value().empty() || !w.rawvalue().empty()) &&
             WeightCount(w) != expected) {
           problems.push_back(where + " " + what + ": " + std::to_string(WeightCount(w)) +
                              " values where the shape needs " + std::to_string(expected));

@@ -60,38 +60,38 @@ class CompressTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def convert(self, compress):
-        out = os.path.join(self.dir, "net_%s.mlpackage" % (compress or "fp32"))
+    def convert(self, compress, ext=".mlpackage"):
+        out = os.path.join(self.dir, "net_%s%s" % (compress or "fp32", ext))
         if not os.path.exists(out):
             args = ["--compress", compress] if compress else []
             p = ringo("convert", self.onnx, "-o", out, *args)
             self.assertEqual(p.returncode, 0, p.stderr)
         return out
 
-    def run_all(self, compress):
-        if compress not in self.outputs:
-            package = self.convert(compress)
+    def run_all(self, compress, ext=".mlpackage"):
+        if (compress, ext) not in self.outputs:
+            package = self.convert(compress, ext)
             ys = []
             for x in self.inputs:
                 p = ringo("predict", package, "-i", "x=" + x, "--json")
                 self.assertEqual(p.returncode, 0, p.stderr)
                 ys.append(np.array(json.loads(p.stdout)["y"]["data"]))
-            self.outputs[compress] = np.array(ys)
-        return self.outputs[compress]
+            self.outputs[(compress, ext)] = np.array(ys)
+        return self.outputs[(compress, ext)]
 
     def weight_bytes(self, compress):
         return os.path.getsize(os.path.join(self.convert(compress), "Data", "com.apple.CoreML",
                                             "weights", "weight.bin"))
 
-    def inspect(self, compress):
-        p = ringo("inspect", self.convert(compress), "--validate", "--json")
+    def inspect(self, compress, ext=".mlpackage"):
+        p = ringo("inspect", self.convert(compress, ext), "--validate", "--json")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         info = json.loads(p.stdout)
         self.assertTrue(info["valid"], info["problems"])
         return info
 
-    def agreement(self, compress):
-        ref, got = self.run_all(""), self.run_all(compress)
+    def agreement(self, compress, ext=".mlpackage"):
+        ref, got = self.run_all(""), self.run_all(compress, ext)
         rel = np.abs(got - ref).max(axis=1) / np.abs(ref).max(axis=1)
         top1 = np.mean(got.argmax(axis=1) == ref.argmax(axis=1))
         return float(rel.max()), float(top1)
@@ -122,8 +122,18 @@ class CompressTest(unittest.TestCase):
                 if tolerance is not None:
                     self.assertLessEqual(rel, tolerance)
 
-    def test_neural_network_and_unknown_compressions_are_refused(self):
-        for out, flag in (("net.mlmodel", "int8"), ("net_bad.mlpackage", "int3")):
+    def test_neural_network_stores_8_bit_weights(self):
+        fp32 = os.path.getsize(self.convert("", ".mlmodel"))
+        for compress, kind in (("int8", "int8"), ("palettize8", "palettized 8-bit")):
+            with self.subTest(compress=compress):
+                rel, top1 = self.agreement(compress, ".mlmodel")
+                self.assertLessEqual(rel, 2e-2)
+                self.assertGreaterEqual(top1, 0.98)
+                self.assertLess(os.path.getsize(self.convert(compress, ".mlmodel")) / fp32, 0.3)
+                self.assertEqual(self.inspect(compress, ".mlmodel")["weight_compression"], kind)
+
+    def test_unsupported_compressions_are_refused(self):
+        for out, flag in (("net.mlmodel", "palettize4"), ("net_bad.mlpackage", "int3")):
             with self.subTest(flag=flag):
                 path = os.path.join(self.dir, out)
                 p = ringo("convert", self.onnx, "-o", path, "--compress", flag)
