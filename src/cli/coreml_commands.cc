@@ -146,8 +146,12 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
     o->precision = convert::Precision::kFloat32;
   } else if (f.precision == "fp16" || f.precision == "float16") {
     o->precision = convert::Precision::kFloat16;
+  } else if (f.precision == "auto") {
+    o->precision = convert::Precision::kAuto;
+    o->tolerance = f.tolerance;
+    o->report_path = f.report;
   } else {
-    return InvalidArgument("--precision must be fp32 or fp16; got '" + f.precision + "'");
+    return InvalidArgument("--precision must be fp32, fp16 or auto; got '" + f.precision + "'");
   }
   if (!f.labels_file.empty()) {
     std::ifstream in(f.labels_file);
@@ -365,6 +369,10 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
       "convert", "Convert ONNX to Core ML (.mlmodel: NeuralNetwork, .mlpackage: ML Program)");
   convert->add_option("input", cf.input, "ONNX model")->required();
   convert->add_option("-o,--output", cf.output, "OUT.mlmodel or OUT.mlpackage");
+  convert->add_option("--tolerance", cf.tolerance,
+                      "With --precision auto: largest relative error an fp16 op may add")
+      ->capture_default_str();
+  convert->add_option("--report", cf.report, "With --precision auto: per-op report (JSON)");
   convert->add_option("--compress", cf.compress,
                       "Weights: int8, int8-tensor, palettize1|2|4|6|8 or prune (.mlpackage)");
   convert->add_option("--sparsity", cf.sparsity, "With --compress prune: fraction zeroed")
@@ -372,7 +380,7 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
   convert->add_flag("--check", cf.check,
                     "List the nodes that cannot be converted (op, opset, reason); write nothing");
   convert->add_option("--to", cf.to, "With --check: mlmodel or mlpackage (default)");
-  convert->add_option("--precision", cf.precision, "fp32 or fp16")->capture_default_str();
+  convert->add_option("--precision", cf.precision, "fp32, fp16 or auto")->capture_default_str();
   convert->add_option("--classifier-labels", cf.labels_file, "File with one label per line");
   convert->add_option("--image-input", cf.image_input, "Declare this input as an image");
   convert->add_option("--image-scale", cf.image_scale, "Pixel scale")->capture_default_str();

@@ -30,6 +30,8 @@ struct ConvertFlags {
   std::vector<std::string> metadata;  // key=value
   std::string compress;  // "", int8, int8-tensor, palettize1|2|4|6|8, prune
   double sparsity = 0.5;
+  double tolerance = 1e-2;  // --precision auto
+  std::string report;       // --precision auto: per-op report path
   bool check = false;  // list the nodes that cannot be converted instead of converting
   std::string to;      // with check and no output: mlmodel or mlpackage (the default)
 };

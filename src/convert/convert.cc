@@ -13,6 +13,7 @@
 
 #include "convert/emit.h"
 #include "convert/graph.h"
+#include "convert/precision.h"
 #include "coreml/schema.h"
 
 #ifndef RINGO_VERSION
@@ -151,6 +152,7 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
 
   EmitOptions eo;
   eo.fp16 = o.precision == Precision::kFloat16;
+  eo.fp32_ops = o.float32_ops;
   eo.compress = o.compress;
   eo.sparsity = o.sparsity;
   eo.class_labels = o.class_labels;
@@ -267,6 +269,10 @@ Result<coreml::Model> ConvertOrFail(onnx::ModelProto* model, const std::string& 
 
 Result<coreml::Model> ConvertOnnx(const fs::path& onnx_path, Format format,
                                   const Options& options) {
+  if (options.precision == Precision::kAuto) {
+    return ConvertAuto([&](const Options& o) { return ConvertOnnx(onnx_path, format, o); },
+                       format, options);
+  }
   onnx::ModelProto model;
   RETURN_IF_ERROR(ParseFile(onnx_path, &model));
   return ConvertOrFail(&model, onnx_path.filename().string(), format, options);
@@ -288,6 +294,11 @@ Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_
                                        Format format, const Options& options) {
   if (onnx_bytes.size() > static_cast<size_t>(kMaxOnnxBytes)) {
     return InvalidArgument("'" + std::string(source_name) + "' is larger than 2 GiB");
+  }
+  if (options.precision == Precision::kAuto) {
+    return ConvertAuto(
+        [&](const Options& o) { return ConvertOnnxBytes(onnx_bytes, source_name, format, o); },
+        format, options);
   }
   onnx::ModelProto model;
   pb::io::ArrayInputStream in(onnx_bytes.data(), static_cast<int>(onnx_bytes.size()));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +22,9 @@ enum class Format {
   kMLProgram,      // .mlpackage: ML Program, weights in weights/weight.bin
 };
 
-enum class Precision { kFloat32, kFloat16 };
+// kAuto (ML Program only): fp16, except the ops whose fp16 results overflow, turn NaN or
+// diverge from fp32 beyond Options::tolerance on sample inputs, which stay fp32.
+enum class Precision { kFloat32, kFloat16, kAuto };
 
 struct Options {
   // Weight (and, for ML Programs, compute) precision. Inputs and outputs stay float32.
@@ -34,6 +37,14 @@ struct Options {
   // tensor zeroed and stored sparse). Tensors of 2048 values or more are compressed.
   std::string compress;
   double sparsity = 0.5;
+
+  // Precision::kAuto: the largest error allowed, relative to the largest magnitude of the fp32
+  // result, per op and at the outputs; and, when not empty, where to write the per-op parity
+  // report (JSON). The decision is also stamped in the metadata (`com.ringo.precision`).
+  double tolerance = 1e-2;
+  std::string report_path;
+  // With fp16: ops kept in fp32, by the converter's op name (set by kAuto).
+  std::set<std::string> float32_ops;
 
   // Non-empty: the model becomes a classifier over the first ONNX output, whose element count
   // must equal the number of labels. Outputs: `classLabel` (String) and the scores output as a

@@ -117,7 +117,7 @@ class MilEmitter {
     mil::Value v;
     *v.mutable_type() = TensorValueType(fp_, shape);
     std::string bytes;
-    if (o_.fp16) {
+    if (Half()) {
       bytes.resize(values->size() * 2);
       for (size_t k = 0; k < values->size(); ++k) {
         uint16_t h = coreml::FloatToHalf((*values)[k]);
@@ -125,14 +125,14 @@ class MilEmitter {
       }
     }
     if (NumElements(shape) >= kBlobThreshold) {
-      if (!o_.fp16) bytes.assign(reinterpret_cast<const char*>(values->data()), values->size() * 4);
+      if (!Half()) bytes.assign(reinterpret_cast<const char*>(values->data()), values->size() * 4);
       uint64_t offset =
-          blobs_.Add(o_.fp16 ? coreml::BlobType::kFloat16 : coreml::BlobType::kFloat32, bytes);
+          blobs_.Add(Half() ? coreml::BlobType::kFloat16 : coreml::BlobType::kFloat32, bytes);
       auto* b = v.mutable_blobfilevalue();
       b->set_filename(kWeightFile);
       b->set_offset(offset);
       ++blob_count_;
-    } else if (o_.fp16) {
+    } else if (Half()) {
       v.mutable_immediatevalue()->mutable_tensor()->mutable_bytes()->set_values(std::move(bytes));
     } else {
       v.mutable_immediatevalue()->mutable_tensor()->mutable_floats()->mutable_values()->Add(
@@ -186,6 +186,9 @@ class MilEmitter {
     var_[value] = var;
     return var;
   }
+  // Whether the op being written computes in fp16 (ops kept in fp32 switch fp_ while lowered).
+  bool Half() const { return fp_ == mil::FLOAT16; }
+  Status LowerInFloat32(Op& op);
   Status Lower(Op& op);
   Status Generic(Op& op);
   Status ConstOp(Op& op);
@@ -201,6 +204,7 @@ class MilEmitter {
   int blob_count_ = 0;
   std::set<std::string> names_;
   std::map<std::string, std::string> var_;
+  std::map<std::string, std::string> fp32_var_;  // fp32 results of ops kept in fp32
 };
 
 Status MilEmitter::Lower(Op& op) {
@@ -285,7 +289,7 @@ Status MilEmitter::Lower(Op& op) {
     float alpha = op.alpha, beta = op.beta_value;
     if (t == "hard_swish") alpha = 1.0f / 6.0f, beta = 0.5f;
     if (t == "clip") {  // infinite bounds as the largest finite value of the compute type
-      float big = o_.fp16 ? 65504.0f : std::numeric_limits<float>::max();
+      float big = Half() ? 65504.0f : std::numeric_limits<float>::max();
       alpha = std::max(alpha, -big);
       beta = std::min(beta, big);
     }
@@ -417,6 +421,45 @@ Status MilEmitter::Lower(Op& op) {
                          std::to_string(op.onnx_version) + "): no ML Program op for '" + t + "'");
 }
 
+// Mixed precision: an op of an fp16 program kept in fp32 reads its float inputs cast to fp32,
+// has fp32 weights, and its result is cast back to fp16 unless it is a graph output.
+Status MilEmitter::LowerInFloat32(Op& op) {
+  std::map<std::string, std::string> saved;
+  for (const std::string& in : op.inputs) {
+    if (g_.TypeOf(in) != DType::kFloat || saved.count(in)) continue;
+    saved[in] = var_.at(in);
+    // The fp32 result of another fp32 op is read as it is, not through its fp16 copy (which
+    // is what overflowed).
+    if (auto f = fp32_var_.find(in); f != fp32_var_.end()) {
+      var_[in] = f->second;
+      continue;
+    }
+    std::string dtype = String(in + "_dtype", "fp32");
+    std::string cast = Fresh(in + "_fp32");
+    auto* c = AddOp("cast", cast, cast, mil::FLOAT32, g_.shapes[in]);
+    Bind(c, "x", var_.at(in));
+    Bind(c, "dtype", dtype);
+    var_[in] = cast;
+  }
+  fp_ = mil::FLOAT32;
+  Status s = Lower(op);
+  fp_ = mil::FLOAT16;
+  for (const auto& [in, var] : saved) var_[in] = var;
+  RETURN_IF_ERROR(s);
+  if (g_.TypeOf(op.output) != DType::kFloat) return Status::Ok();
+  fp32_var_[op.output] = var_.at(op.output);
+  bool is_output =
+      std::find(g_.outputs.begin(), g_.outputs.end(), op.output) != g_.outputs.end();
+  if (is_output) return Status::Ok();  // Finish's cast to fp32 keeps it as it is
+  std::string dtype = String(op.output + "_dtype", "fp16");
+  std::string cast = Fresh(op.output + "_fp16");
+  auto* c = AddOp("cast", cast, cast, mil::FLOAT16, g_.shapes[op.output]);
+  Bind(c, "x", var_.at(op.output));
+  Bind(c, "dtype", dtype);
+  var_[op.output] = cast;
+  return Status::Ok();
+}
+
 std::string MilEmitter::Compressed(const std::string& hint, const Shape& shape,
                                    std::vector<float>* values) {
   const std::string& c = o_.compress;
@@ -469,7 +512,7 @@ std::string MilEmitter::Compressed(const std::string& hint, const Shape& shape,
 }
 
 std::string MilEmitter::ParamConst(const std::string& hint, const Param& p) {
-  if (!p.text.empty() && !(p.text == "fp32" && o_.fp16)) return String(hint, p.text);
+  if (!p.text.empty() && !(p.text == "fp32" && Half())) return String(hint, p.text);
   if (p.dtype == DType::kBool && p.scalar) return Bool(hint, p.values.at(0) != 0);
   if (p.dtype == DType::kBool) {
     mil::Value v;
@@ -479,7 +522,7 @@ std::string MilEmitter::ParamConst(const std::string& hint, const Param& p) {
     return Const(hint, std::move(v));
   }
   // A cast "to float" means the compute precision.
-  if (!p.text.empty() && p.text == "fp32" && o_.fp16) return String(hint, "fp16");
+  if (!p.text.empty() && p.text == "fp32" && Half()) return String(hint, "fp16");
   if (p.dtype == DType::kInt) {
     return Ints(hint, std::vector<int64_t>(p.values.begin(), p.values.end()), p.scalar);
   }
@@ -611,7 +654,7 @@ Status MilEmitter::Run() {
     bool ready = std::all_of(op.inputs.begin(), op.inputs.end(),
                              [&](const std::string& in) { return var_.count(in) > 0; });
     if (!ready) continue;  // reads the result of an op that failed
-    Status s = Lower(op);
+    Status s = o_.fp16 && o_.fp32_ops.count(op.name) ? LowerInFloat32(op) : Lower(op);
     if (!s.ok()) {
       if (o_.problems == nullptr) return s;
       o_.problems->push_back({op.node, op.onnx_op, op.onnx_version, s.message()});

@@ -156,6 +156,13 @@ struct Value {
 Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs);
 
+// As Predict; for ML Programs, `trace` (optional) also receives every op's first tensor result,
+// keyed by the op's name (float values as computed, fp16 ones rounded). NeuralNetworks leave it
+// empty.
+Result<std::map<std::string, Value>> PredictTraced(const Model& model,
+                                                   const std::map<std::string, Value>& inputs,
+                                                   std::map<std::string, Tensor>* trace);
+
 // Reads the value of input `declared` from `file`, by extension:
 //  .npy  float32, float64, int8, int16, int32, int64, uint8, uint16 or bool in C order
 //        (little-endian);

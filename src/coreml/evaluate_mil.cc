@@ -244,6 +244,8 @@ class OpRunner {
     what_ = op.type() + " op '" + name_ + "'";
   }
 
+  const std::string& name() const { return name_; }
+
   // The op's outputs, in the order of op.outputs().
   Result<std::vector<MilValue>> Run() {
     const std::string& type = op_.type();
@@ -423,12 +425,16 @@ class OpRunner {
     return v->strings[0];
   }
 
-  // A float tensor result carrying the op's declared output type.
+  // A float tensor result carrying the op's declared output type. An fp16 result is stored as
+  // the device stores it: each value rounded to binary16 (beyond 65504 it becomes infinite).
   MilValue Float(Tensor t) const {
     MilValue v;
     v.t = std::move(t);
     if (op_.outputs_size() > 0 && op_.outputs(0).type().has_tensortype()) {
       v.type = op_.outputs(0).type().tensortype().datatype();
+    }
+    if (v.type == mil::FLOAT16) {
+      for (float& f : v.t.data) f = RoundToHalf(f);
     }
     return v;
   }
@@ -1123,7 +1129,8 @@ class OpRunner {
 }  // namespace
 
 Result<std::map<std::string, Value>> PredictProgram(const Model& model,
-                                                    const std::map<std::string, Value>& inputs) {
+                                                    const std::map<std::string, Value>& inputs,
+                                                    std::map<std::string, Tensor>* trace) {
   const mil::Program& program = model.spec().mlprogram();
   auto fn_it = program.functions().find("main");
   if (fn_it == program.functions().end()) {
@@ -1172,6 +1179,10 @@ Result<std::map<std::string, Value>> PredictProgram(const Model& model,
     if (static_cast<int>(outs.size()) != op.outputs_size()) {
       return InvalidArgument(op.type() + " op declares " + std::to_string(op.outputs_size()) +
                              " outputs; it produces " + std::to_string(outs.size()));
+    }
+    if (trace != nullptr && op.type() != "const" && !outs.empty() && outs[0].strings.empty() &&
+        !outs[0].is_dict) {
+      (*trace)[runner.name()] = outs[0].t;
     }
     for (int i = 0; i < op.outputs_size(); ++i) env[op.outputs(i).name()] = std::move(outs[i]);
   }

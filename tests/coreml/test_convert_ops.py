@@ -169,6 +169,56 @@ class ConvertOpsTest(unittest.TestCase):
         self.assertIn(".mlpackage", p.stderr)
 
 
+class OverflowModel(torch.nn.Module):
+    """One op (the square) whose values exceed fp16's 65504."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(16, 32)
+        self.b = torch.nn.Linear(32, 4)
+
+    def forward(self, x):
+        h = torch.relu(self.a(x)) * 300.0
+        h = h * h
+        return self.b(h / 10000.0)
+
+
+class AutoPrecisionTest(unittest.TestCase):
+    def test_auto_keeps_the_overflowing_op_in_fp32(self):
+        torch.manual_seed(0)
+        model = OverflowModel().eval()
+        x = torch.randn(1, 16)
+        with torch.no_grad():
+            want = model(x).numpy().reshape(-1)
+        with tempfile.TemporaryDirectory() as d:
+            onnx_path = os.path.join(d, "overflow.onnx")
+            torch.onnx.export(model, x, onnx_path, opset_version=13, input_names=["x"],
+                              output_names=["y"])
+            np.save(os.path.join(d, "x.npy"), x.numpy())
+            results = {}
+            for precision in ("fp16", "auto"):
+                out = os.path.join(d, precision + ".mlpackage")
+                report = os.path.join(d, "report.json")
+                p = ringo("convert", onnx_path, "-o", out, "--precision", precision,
+                          "--report", report)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                p = ringo("predict", out, "-i", "x=" + os.path.join(d, "x.npy"), "--json")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                results[precision] = np.array(json.loads(p.stdout)["y"]["data"], dtype=float)
+            self.assertFalse(np.isfinite(results["fp16"]).all())
+            got = results["auto"]
+            self.assertLessEqual(np.abs(got - want).max() / np.abs(want).max(), 1e-2)
+            with open(report) as f:
+                ops = json.load(f)["ops"]
+            kept = [o for o in ops if o["precision"] == "fp32"]
+            self.assertTrue(any(o["reason"] == "overflows fp16" and o["max_abs_fp32"] > 65504
+                                for o in kept), kept)
+            self.assertLess(len(kept), len(ops) // 2)
+            info = ringo("inspect", os.path.join(d, "auto.mlpackage"), "--validate", "--json")
+            self.assertEqual(info.returncode, 0, info.stdout)
+            self.assertIn("in fp32", json.loads(info.stdout)["metadata"]["com.ringo.precision"])
+
+
 class ConvertCheckTest(unittest.TestCase):
     def test_check_lists_exactly_the_two_unsupported_nodes(self):
         import onnx
