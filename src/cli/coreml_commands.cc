@@ -139,6 +139,9 @@ Status SplitPairs(const std::vector<std::string>& pairs, const char* flag,
   return Status::Ok();
 }
 
+
+}  // namespace
+
 Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
   o->compress = f.compress;
   o->sparsity = f.sparsity;
@@ -198,8 +201,6 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
   return Status::Ok();
 }
 
-}  // namespace
-
 namespace {
 
 // `ringo convert --check`: the coverage report, one line per node that cannot be converted.
@@ -245,6 +246,7 @@ int RunConvert(const ConvertFlags& flags) {
   convert::Options options;
   Status s = BuildOptions(flags, &options);
   if (s.ok() && flags.check) return RunCheck(flags, options);
+  if (s.ok() && !flags.sweep.empty()) return RunSweep(flags);
   if (s.ok() && flags.output.empty()) s = InvalidArgument("--output is required to convert");
   if (s.ok()) s = convert::ConvertFile(flags.input, flags.output, options);
   if (!s.ok()) {
@@ -377,6 +379,13 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
                       "Weights: int8, int8-tensor, palettize1|2|4|6|8 or prune (.mlpackage)");
   convert->add_option("--sparsity", cf.sparsity, "With --compress prune: fraction zeroed")
       ->capture_default_str();
+  convert->add_option("--sweep", cf.sweep,
+                      "Variants to compare, e.g. fp16,int8,palettize6,palettize4 (with --eval)");
+  convert->add_option("--eval", cf.eval,
+                      "With --sweep: DIR of <input>.npy batches (and labels.npy)");
+  convert->add_option("--pick", cf.pick,
+                      "With --sweep: write the smallest variant meeting e.g. \"accuracy >= 0.97\"");
+  convert->add_flag("--json", cf.json, "With --sweep: print JSON");
   convert->add_flag("--check", cf.check,
                     "List the nodes that cannot be converted (op, opset, reason); write nothing");
   convert->add_option("--to", cf.to, "With --check: mlmodel or mlpackage (default)");

@@ -132,6 +132,33 @@ class CompressTest(unittest.TestCase):
                 self.assertLess(os.path.getsize(self.convert(compress, ".mlmodel")) / fp32, 0.3)
                 self.assertEqual(self.inspect(compress, ".mlmodel")["weight_compression"], kind)
 
+    def test_sweep_picks_the_smallest_variant_that_meets_the_condition(self):
+        eval_dir = os.path.join(self.dir, "eval")
+        os.makedirs(eval_dir, exist_ok=True)
+        batch = np.stack([np.load(x) for x in self.inputs[:20]])
+        np.save(os.path.join(eval_dir, "x.npy"), batch)
+        out = os.path.join(self.dir, "picked.mlpackage")
+        p = ringo("convert", self.onnx, "-o", out, "--sweep", "fp16,int8,palettize6,palettize4",
+                  "--eval", eval_dir, "--pick", "max_error <= 0.02", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = {r["variant"]: r for r in json.loads(p.stdout)}
+        self.assertEqual(set(rows), {"fp32", "fp16", "int8", "palettize6", "palettize4"})
+        self.assertEqual(rows["fp32"]["max_error"], 0)
+        meeting = [r for r in rows.values() if r["max_error"] <= 0.02]
+        smallest = min(meeting, key=lambda r: r["size"])
+        kind = {"palettize6": "palettized 6-bit", "int8": "int8", "fp16": "none",
+                "fp32": "none", "palettize4": "palettized 4-bit"}[smallest["variant"]]
+        info = json.loads(ringo("inspect", out, "--json").stdout)
+        self.assertEqual(info["weight_compression"], kind)
+        self.assertLess(rows["palettize4"]["size"], rows["int8"]["size"])
+        self.assertLess(rows["int8"]["size"], rows["fp16"]["size"])
+        # Nothing meets an impossible condition: exit 1, nothing written.
+        never = os.path.join(self.dir, "never.mlpackage")
+        p = ringo("convert", self.onnx, "-o", never, "--sweep", "int8", "--eval", eval_dir,
+                  "--pick", "accuracy >= 1.5")
+        self.assertEqual(p.returncode, 1)
+        self.assertFalse(os.path.exists(never))
+
     def test_unsupported_compressions_are_refused(self):
         for out, flag in (("net.mlmodel", "palettize4"), ("net_bad.mlpackage", "int3")):
             with self.subTest(flag=flag):
