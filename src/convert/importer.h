@@ -126,7 +126,8 @@ class Importer {
   Status LowerSplit(const onnx::NodeProto& node, Op& op);
   Status LowerGemm(const onnx::NodeProto& node, Op& op);
   Status LowerCast(const onnx::NodeProto& node, Op& op);
-  Status LowerLoss(const onnx::NodeProto& node, Op& op);  // lower_loss.cc
+  Status LowerLoss(const onnx::NodeProto& node, Op& op);    // lower_loss.cc
+  Status LowerResize(const onnx::NodeProto& node, Op& op);  // lower_resize.cc
   // `x` normalised over `axes` (kept): (x - mean) / sqrt(var + eps); also names mean and
   // 1 / sqrt(var + eps) in *mean and *inv.
   std::string Normalize(const onnx::NodeProto& node, const std::string& x,

@@ -319,6 +319,21 @@ Status Importer::LowerReduction(const onnx::NodeProto& node, Op& op, bool* handl
          node.output(0));
     return Status::Ok();
   }
+  if (t == "GlobalMaxPool" || (t == "GlobalAveragePool" && ShapeOf(x).size() != 4)) {
+    // Over every spatial axis of [N, C, ...], kept.
+    const Shape& xs = ShapeOf(x);
+    if (xs.size() < 3) return Fail(node, "the input must be [N, C, ...]");
+    if (TypeOf(x) != DType::kFloat) return Fail(node, "the input must be a float tensor");
+    std::vector<int64_t> axes;
+    Shape out = xs;
+    for (size_t d = 2; d < xs.size(); ++d) {
+      axes.push_back(static_cast<int64_t>(d));
+      out[d] = 1;
+    }
+    op.attrs = {{"axes", Param::Ints(axes)}, {"keep_dims", Param::Bool(true)}};
+    std::string mil = t == "GlobalMaxPool" ? "reduce_max" : "reduce_mean";
+    return EmitGeneric(node, std::move(op), mil, {x}, {"x"}, out, DType::kFloat);
+  }
   auto it = Reductions().find(t);
   if (it == Reductions().end()) {
     *handled = false;

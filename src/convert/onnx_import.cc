@@ -1290,11 +1290,11 @@ bool IsSupportedOnnxOp(const std::string& op_type) {
       "Xor", "Mod", "Max", "Min", "Sum", "Mean", "Where", "ArgMax", "ArgMin", "ReduceSum",
       "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
       "ReduceLogSumExp", "ReduceSumSquare",
-      // lower_tensor.cc, lower_loss.cc
+      // lower_tensor.cc, lower_loss.cc, lower_resize.cc
       "LogSoftmax", "Hardmax", "Slice", "Split", "Cast", "CastLike", "Gather", "GatherElements",
       "CumSum", "Tile", "Expand", "Trilu", "DepthToSpace", "SpaceToDepth", "LayerNormalization",
       "InstanceNormalization", "MeanVarianceNormalization", "NegativeLogLikelihoodLoss",
-      "SoftmaxCrossEntropyLoss"};
+      "SoftmaxCrossEntropyLoss", "Resize", "Upsample", "GlobalMaxPool"};
   return kOps.count(op_type) > 0;
 }
 

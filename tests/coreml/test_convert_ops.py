@@ -42,6 +42,21 @@ class PermuteModel(torch.nn.Module):
         return torch.relu(self.conv(x)).permute(0, 2, 3, 1) * 2.0
 
 
+class ResizeModel(torch.nn.Module):
+    """A segmentation head's upsampling: Resize in each mode PyTorch exports."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        h = self.conv(x)
+        return (F.interpolate(h, scale_factor=2, mode="nearest"),
+                F.interpolate(h, size=(9, 13), mode="bilinear", align_corners=False),
+                F.interpolate(h, scale_factor=1.5, mode="bicubic", align_corners=True),
+                F.interpolate(h, size=(3, 4), mode="bilinear", align_corners=False))
+
+
 class SequenceModel(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -75,6 +90,8 @@ def models():
     g = torch.Generator().manual_seed(3)
     return {
         "matrix": (MatrixModel(), (torch.randn(2, 2, generator=g),), ["m"], ["y"]),
+        "resize": (ResizeModel(), (torch.randn(1, 3, 6, 8, generator=g),), ["x"],
+                   ["nearest", "bilinear", "bicubic", "down"]),
         "permute": (PermuteModel(), (torch.randn(1, 3, 5, 6, generator=g),), ["x"], ["y"]),
         "sequence": (SequenceModel(), (torch.randn(4, 6, generator=g),), ["x"],
                      ["a", "b", "c", "d", "e"]),
