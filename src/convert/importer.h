@@ -128,6 +128,7 @@ class Importer {
   Status LowerCast(const onnx::NodeProto& node, Op& op);
   Status LowerLoss(const onnx::NodeProto& node, Op& op);    // lower_loss.cc
   Status LowerResize(const onnx::NodeProto& node, Op& op);  // lower_resize.cc
+  Status LowerConvTranspose(const onnx::NodeProto& node, Op& op);  // lower_deconv.cc
   // `x` normalised over `axes` (kept): (x - mean) / sqrt(var + eps); also names mean and
   // 1 / sqrt(var + eps) in *mean and *inv.
   std::string Normalize(const onnx::NodeProto& node, const std::string& x,

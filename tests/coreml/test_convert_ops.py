@@ -57,6 +57,19 @@ class ResizeModel(torch.nn.Module):
                 F.interpolate(h, size=(3, 4), mode="bilinear", align_corners=False))
 
 
+class DeconvModel(torch.nn.Module):
+    """Transposed convolutions: strided, padded with output padding, grouped and dilated."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
+        self.grouped = torch.nn.ConvTranspose2d(6, 4, (3, 2), stride=(1, 3), groups=2,
+                                                dilation=(2, 1))
+
+    def forward(self, x):
+        return self.grouped(torch.relu(self.up(x)))
+
+
 class SequenceModel(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -92,6 +105,7 @@ def models():
         "matrix": (MatrixModel(), (torch.randn(2, 2, generator=g),), ["m"], ["y"]),
         "resize": (ResizeModel(), (torch.randn(1, 3, 6, 8, generator=g),), ["x"],
                    ["nearest", "bilinear", "bicubic", "down"]),
+        "deconv": (DeconvModel(), (torch.randn(1, 4, 5, 7, generator=g),), ["x"], ["y"]),
         "permute": (PermuteModel(), (torch.randn(1, 3, 5, 6, generator=g),), ["x"], ["y"]),
         "sequence": (SequenceModel(), (torch.randn(4, 6, generator=g),), ["x"],
                      ["a", "b", "c", "d", "e"]),
