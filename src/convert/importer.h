@@ -129,6 +129,11 @@ class Importer {
   Status LowerLoss(const onnx::NodeProto& node, Op& op);    // lower_loss.cc
   Status LowerResize(const onnx::NodeProto& node, Op& op);  // lower_resize.cc
   Status LowerConvTranspose(const onnx::NodeProto& node, Op& op);  // lower_deconv.cc
+  Status LowerRnn(const onnx::NodeProto& node, Op& op);            // lower_rnn.cc
+  // Rows [first, first + rows) of direction `dir` of an RNN weight [dirs, R, C] (as [rows, C])
+  // or bias [dirs, R] (as [rows]); a slice op when the tensor is computed.
+  std::string RnnPart(const onnx::NodeProto& node, const std::string& w, int64_t dir,
+                      int64_t first, int64_t rows);
   // `x` normalised over `axes` (kept): (x - mean) / sqrt(var + eps); also names mean and
   // 1 / sqrt(var + eps) in *mean and *inv.
   std::string Normalize(const onnx::NodeProto& node, const std::string& x,

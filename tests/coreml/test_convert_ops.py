@@ -70,6 +70,21 @@ class DeconvModel(torch.nn.Module):
         return self.grouped(torch.relu(self.up(x)))
 
 
+class RecurrentModel(torch.nn.Module):
+    """An LSTM and a bidirectional, batch-first GRU sequence classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(8, 16, num_layers=2)
+        self.gru = torch.nn.GRU(8, 12, batch_first=True, bidirectional=True)
+        self.head = torch.nn.Linear(16 + 24, 5)
+
+    def forward(self, x):
+        seq, _ = self.lstm(x)
+        both, _ = self.gru(x.transpose(0, 1))
+        return self.head(torch.cat([seq[-1], both[:, -1]], dim=1))
+
+
 class SequenceModel(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -106,6 +121,7 @@ def models():
         "resize": (ResizeModel(), (torch.randn(1, 3, 6, 8, generator=g),), ["x"],
                    ["nearest", "bilinear", "bicubic", "down"]),
         "deconv": (DeconvModel(), (torch.randn(1, 4, 5, 7, generator=g),), ["x"], ["y"]),
+        "recurrent": (RecurrentModel(), (torch.randn(7, 2, 8, generator=g),), ["x"], ["y"]),
         "permute": (PermuteModel(), (torch.randn(1, 3, 5, 6, generator=g),), ["x"], ["y"]),
         "sequence": (SequenceModel(), (torch.randn(4, 6, generator=g),), ["x"],
                      ["a", "b", "c", "d", "e"]),
