@@ -46,7 +46,8 @@ Status LoadEvalSet(const coreml::Model& model, const fs::path& dir, std::vector<
     for (int64_t k = 0; k < n; ++k) {
       coreml::Value v;
       v.tensor.shape.assign(shape.begin() + 1, shape.end());
-      v.tensor.data.assign(all.tensor.data.begin() + k * per, all.tensor.data.begin() + (k + 1) * per);
+      auto from = all.tensor.data.begin() + static_cast<int64_t>(k * per);
+      v.tensor.data.assign(from, from + static_cast<int64_t>(per));
       (*samples)[k][f.name] = std::move(v);
     }
   }

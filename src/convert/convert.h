@@ -31,7 +31,8 @@ struct Options {
   Precision precision = Precision::kFloat32;
 
   // Weight compression (an ML Program needs specification version 7, iOS 16; a NeuralNetwork
-  // takes the 8-bit kinds only, quantized weights of spec 3, iOS 12): "" for none; "int8" (linear, symmetric, one scale per output channel); "int8-tensor" (one scale);
+  // takes the 8-bit kinds only, quantized weights of spec 3, iOS 12): "" for none; "int8"
+  // (linear, symmetric, one scale per output channel); "int8-tensor" (one scale);
   // "palettize1", "palettize2", "palettize4", "palettize6", "palettize8" (a k-means lookup
   // table of 2^N values per tensor); "prune" (the smallest-magnitude `sparsity` fraction of each
   // tensor zeroed and stored sparse). Tensors of 2048 values or more are compressed.

@@ -203,14 +203,13 @@ class Importer {
   std::unordered_map<std::string, int> uses_;  // node inputs reading each value
   std::set<std::string> op_names_;
   std::set<std::string> materialized_;
-  Status step_status_ = Status::Ok();
+  Status step_status_ = Status::Ok();  // the first failure of a Step, reported after the node
   std::vector<NodeProblem>* problems_;  // null: the first problem is returned
   std::set<std::string> unknown_;       // values of nodes that could not be lowered
   // Lowers `node`, or records why it cannot be in problems_ and marks its outputs unknown;
   // errors that are not about the node are returned.
-  Status LowerOrRecord(const onnx::NodeProto& node);  // the first failure of a Step, reported after the node
+  Status LowerOrRecord(const onnx::NodeProto& node);
 };
-
 
 }  // namespace ringo::convert
 

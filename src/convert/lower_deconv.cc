@@ -74,7 +74,8 @@ Status Importer::LowerConvTranspose(const onnx::NodeProto& node, Op& op) {
     cur = Step(node, "reshape", {cur}, {"x"}, {{"shape", Param::Ints(six)}}, six, DType::kFloat);
     const Shape spread = {xs[0], xs[1], xs[2], strides[0], xs[3], strides[1]};
     cur = Step(node, "pad", {cur}, {"x"},
-               {{"pad", Param::Ints({0, 0, 0, 0, 0, 0, 0, strides[0] - 1, 0, 0, 0, strides[1] - 1})},
+               {{"pad", Param::Ints({0, 0, 0, 0, 0, 0,  //
+                                     0, strides[0] - 1, 0, 0, 0, strides[1] - 1})},
                 {"mode", Param::String("constant")},
                 {"constant_val", Param::Float(0.0)}},
                spread, DType::kFloat);

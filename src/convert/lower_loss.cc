@@ -33,7 +33,8 @@ Status Importer::LowerLoss(const onnx::NodeProto& node, Op& op) {
   // Ignored targets read class 0 and weigh nothing.
   std::string index = target, valid;
   if (FindAttr(node, "ignore_index")) {
-    std::string ignore = AddConst(node, "ignore", Constant::Ints({}, {AttrInt(node, "ignore_index", 0)}));
+    const int64_t ignored = AttrInt(node, "ignore_index", 0);
+    std::string ignore = AddConst(node, "ignore", Constant::Ints({}, {ignored}));
     std::string zero = AddConst(node, "zero", Constant::Ints({}, {0}));
     std::string keep = Step(node, "not_equal", {target, ignore}, {"x", "y"}, {}, ts, DType::kBool);
     index = Step(node, "select", {keep, target, zero}, {"cond", "a", "b"}, {}, ts, i);

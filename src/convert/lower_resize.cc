@@ -59,7 +59,8 @@ Taps AxisTaps(const ResizeMode& m, int64_t in, int64_t out, double scale) {
     const bool integer = src == lo;
     // The n nearest positions, the left one preferred: src sits between taps n/2-1 and n/2.
     const double ratio = integer ? 1.0 : src - lo;
-    const int64_t first = static_cast<int64_t>(integer ? lo - 1 : lo) - static_cast<int64_t>(n / 2 - 1);
+    const int64_t left = static_cast<int64_t>(integer ? lo - 1 : lo);
+    const int64_t first = left - static_cast<int64_t>(n / 2 - 1);
     std::vector<double> c = Coefficients(m, ratio, integer);
     if (m.exclude_outside) {
       double sum = 0;

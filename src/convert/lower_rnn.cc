@@ -23,7 +23,8 @@ std::string Importer::RnnPart(const onnx::NodeProto& node, const std::string& w,
     std::vector<float> part(static_cast<size_t>(rows * cols));
     const int64_t base = (dir * ws[1] + first) * cols;
     for (int64_t k = 0; k < rows * cols; ++k) part[k] = static_cast<float>(c->at(base + k));
-    return AddConst(node, "part", Constant::Floats(ws.size() == 3 ? Shape{rows, cols} : Shape{rows}, part));
+    Shape shape = ws.size() == 3 ? Shape{rows, cols} : Shape{rows};
+    return AddConst(node, "part", Constant::Floats(shape, part));
   }
   std::vector<int64_t> begin = {dir, first, 0}, end = {dir + 1, first + rows, cols};
   begin.resize(ws.size());
@@ -85,7 +86,9 @@ Status Importer::LowerRnn(const onnx::NodeProto& node, Op& op) {
     }
     auto initial = [&](int input_index) {
       std::string v = In(node, input_index);
-      if (v.empty()) return AddConst(node, "zeros", Constant::Floats(hs, std::vector<float>(batch * hidden)));
+      if (v.empty()) {
+        return AddConst(node, "zeros", Constant::Floats(hs, std::vector<float>(batch * hidden)));
+      }
       return RnnPart(node, v, d, 0, batch);
     };
     std::string h = initial(5), c = t == "LSTM" ? initial(6) : "";
@@ -99,12 +102,15 @@ Status Importer::LowerRnn(const onnx::NodeProto& node, Op& op) {
                 {batch, input}, kF);
       auto mm = [&](const std::string& a, const std::string& m) {
         return Step(node, "matmul", {a, m}, {"x", "y"},
-                    {{"transpose_x", Param::Bool(false)}, {"transpose_y", Param::Bool(true)}}, hs, kF);
+                    {{"transpose_x", Param::Bool(false)}, {"transpose_y", Param::Bool(true)}},
+                    hs, kF);
       };
       auto add = [&](const std::string& a, const std::string& c2) {
         return c2.empty() ? a : Step(node, "add", {a, c2}, {"x", "y"}, {}, hs, kF);
       };
-      auto act = [&](const char* f, const std::string& a) { return Step(node, f, {a}, {"x"}, {}, hs, kF); };
+      auto act = [&](const char* f, const std::string& a) {
+        return Step(node, f, {a}, {"x"}, {}, hs, kF);
+      };
       auto mul = [&](const std::string& a, const std::string& c2) {
         return Step(node, "mul", {a, c2}, {"x", "y"}, {}, hs, kF);
       };
@@ -132,13 +138,15 @@ Status Importer::LowerRnn(const onnx::NodeProto& node, Op& op) {
     last_h[d] = h;
     last_c[d] = c;
   }
-  // Y [seq, dirs, batch, hidden] (batch first: [batch, seq, dirs, hidden]); Y_h, Y_c [dirs, batch, hidden].
+  // Y [seq, dirs, batch, hidden] (batch first: [batch, seq, dirs, hidden]); Y_h and Y_c
+  // [dirs, batch, hidden] (batch first: [batch, dirs, hidden]).
   const Shape one = {1, 1, batch, hidden};
   std::vector<std::string> steps;
   for (int64_t s = 0; s < seq; ++s) {
     std::vector<std::string> per_dir;
     for (int64_t d = 0; d < dirs; ++d) {
-      per_dir.push_back(Step(node, "reshape", {outputs[d][s]}, {"x"}, {{"shape", Param::Ints(one)}}, one, kF));
+      per_dir.push_back(Step(node, "reshape", {outputs[d][s]}, {"x"},
+                             {{"shape", Param::Ints(one)}}, one, kF));
     }
     std::vector<std::string> params(per_dir.size(), "values");
     steps.push_back(dirs == 1 ? per_dir[0]
@@ -150,10 +158,11 @@ Status Importer::LowerRnn(const onnx::NodeProto& node, Op& op) {
   auto finish = [&](const std::vector<std::string>& parts, int64_t axis, const Shape& shape,
                     const std::string& out, const std::vector<int64_t>& perm) {
     std::vector<std::string> params(parts.size(), "values");
-    std::string v = parts.size() == 1 ? parts[0]
-                                      : Step(node, "concat", parts, params,
-                                             {{"axis", Param::Int(axis)}, {"interleave", Param::Bool(false)}},
-                                             shape, kF);
+    std::string v = parts.size() == 1
+                        ? parts[0]
+                        : Step(node, "concat", parts, params,
+                               {{"axis", Param::Int(axis)}, {"interleave", Param::Bool(false)}},
+                               shape, kF);
     if (!perm.empty()) {
       Shape moved(perm.size());
       for (size_t k = 0; k < perm.size(); ++k) moved[k] = shape[perm[k]];
@@ -162,7 +171,8 @@ Status Importer::LowerRnn(const onnx::NodeProto& node, Op& op) {
     Step(node, "identity", {v}, {"x"}, {}, ShapeOf(v), kF, out);
   };
   if (node.output_size() > 0 && !node.output(0).empty()) {
-    finish(steps, 0, ys, node.output(0), batch_first ? std::vector<int64_t>{2, 0, 1, 3} : std::vector<int64_t>{});
+    finish(steps, 0, ys, node.output(0),
+           batch_first ? std::vector<int64_t>{2, 0, 1, 3} : std::vector<int64_t>{});
   }
   const Shape last = {dirs, batch, hidden};
   for (int k = 1; k <= 2 && k < node.output_size(); ++k) {
@@ -173,7 +183,8 @@ Status Importer::LowerRnn(const onnx::NodeProto& node, Op& op) {
       parts.push_back(Step(node, "reshape", {k == 1 ? last_h[d] : last_c[d]}, {"x"},
                            {{"shape", Param::Ints(one3)}}, one3, kF));
     }
-    finish(parts, 0, last, node.output(k), batch_first ? std::vector<int64_t>{1, 0, 2} : std::vector<int64_t>{});
+    finish(parts, 0, last, node.output(k),
+           batch_first ? std::vector<int64_t>{1, 0, 2} : std::vector<int64_t>{});
   }
   (void)op;
   return Status::Ok();

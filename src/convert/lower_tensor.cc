@@ -106,7 +106,8 @@ Status Importer::FoldCreation(const onnx::NodeProto& node, bool* folded) {
         std::max<int64_t>(0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
     if (in->is_int) {
       std::vector<int64_t> v(n);
-      for (int64_t k = 0; k < n; ++k) v[k] = static_cast<int64_t>(start) + k * static_cast<int64_t>(delta);
+      const int64_t first = static_cast<int64_t>(start), step = static_cast<int64_t>(delta);
+      for (int64_t k = 0; k < n; ++k) v[k] = first + k * step;
       return out(Constant::Ints({n}, v));
     }
     std::vector<float> v(n);
@@ -234,7 +235,9 @@ Status Importer::LowerSlice(const onnx::NodeProto& node, Op& op) {
     std::vector<int64_t> index(xs.size(), 0);
     for (int64_t k = 0; k < NumElements(g.out); ++k) {
       int64_t src = 0;
-      for (size_t d = 0; d < xs.size(); ++d) src += (g.begin[d] + index[d] * g.stride[d]) * strides[d];
+      for (size_t d = 0; d < xs.size(); ++d) {
+        src += (g.begin[d] + index[d] * g.stride[d]) * strides[d];
+      }
       if (c->is_int) {
         r.i.push_back(c->i[src]);
       } else {
@@ -431,7 +434,9 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
   }
   if (t == "Tile" || t == "Expand") {
     const Constant* c = ConstOf(In(node, 1));
-    if (!c) return Fail(node, std::string(t == "Tile" ? "repeats" : "shape") + " must be a constant");
+    if (!c) {
+      return Fail(node, std::string(t == "Tile" ? "repeats" : "shape") + " must be a constant");
+    }
     std::vector<int64_t> v;
     for (int64_t i = 0; i < c->size(); ++i) v.push_back(c->int_at(i));
     Shape xs = ShapeOf(x);

@@ -390,7 +390,8 @@ Status Importer::ReadInitializer(onnx::TensorProto* t) {
     case onnx::TensorProto::UINT16: {
       // Stored in int32_data, or raw in their own width.
       const int type = t->data_type();
-      const size_t width = type == onnx::TensorProto::INT8 || type == onnx::TensorProto::UINT8 ? 1 : 2;
+      const bool byte = type == onnx::TensorProto::INT8 || type == onnx::TensorProto::UINT8;
+      const size_t width = byte ? 1 : 2;
       c.is_int = true;
       c.i.resize(n);
       if (!raw.empty()) {
@@ -440,8 +441,8 @@ Status Importer::ReadInput(const onnx::ValueInfoProto& in) {
   if (!ElementType(type.tensor_type().elem_type(), &dtype)) {
     return InvalidArgument("input '" + in.name() + "' has ONNX element type " +
                            std::to_string(type.tensor_type().elem_type()) +
-                           "; ringo converts float, double, signed and unsigned integers up to 16 bits, int32, int64 "
-                           "and bool inputs");
+                           "; ringo converts float, double, signed and unsigned integers up to "
+                           "16 bits, int32, int64 and bool inputs");
   }
   if (!type.tensor_type().has_shape()) {
     return InvalidArgument("input '" + in.name() + "' has no shape; give it a static shape");
@@ -1260,7 +1261,8 @@ Status Importer::LowerOrRecord(const onnx::NodeProto& node) {
   } else if (!IsSupportedOnnxOp(node.op_type()) ||
              (!node.domain().empty() && node.domain() != "ai.onnx")) {
     // Its inputs are unknown, but an op ringo has no lowering for is a problem of its own.
-    std::string type = node.domain().empty() ? node.op_type() : node.domain() + "." + node.op_type();
+    std::string type =
+        node.domain().empty() ? node.op_type() : node.domain() + "." + node.op_type();
     s = InvalidArgument("unsupported ONNX operator '" + type + "' at node '" + NodeName(node) +
                         "' (opset " + std::to_string(op_version_) + ")");
   }

@@ -326,7 +326,9 @@ class OpRunner {
         {"reduce_log_sum_exp", kernels::ReduceKind::kLogSumExp},
         {"reduce_sum_square", kernels::ReduceKind::kSumSquare}};
     if (auto it = kReductions.find(type); it != kReductions.end()) return Reduction(it->second);
-    if (type == "reduce_argmax" || type == "reduce_argmin") return ArgReduce(type == "reduce_argmax");
+    if (type == "reduce_argmax" || type == "reduce_argmin") {
+      return ArgReduce(type == "reduce_argmax");
+    }
     if (type == "select") return Select();
     if (type == "gather") return Gather();
     if (type == "gather_along_axis") return GatherAlongAxis();
@@ -759,7 +761,8 @@ class OpRunner {
     const size_t k = lut->t.data.size();
     int bits = 0;
     while ((size_t{1} << bits) < k) ++bits;
-    if ((size_t{1} << bits) != k || (bits != 1 && bits != 2 && bits != 4 && bits != 6 && bits != 8)) {
+    const bool width_ok = bits == 1 || bits == 2 || bits == 4 || bits == 6 || bits == 8;
+    if ((size_t{1} << bits) != k || !width_ok) {
       return InvalidArgument(what_ + ": the lookup table has " + std::to_string(k) + " entries");
     }
     int64_t n = 1;

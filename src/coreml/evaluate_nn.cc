@@ -596,7 +596,8 @@ class NetworkRunner {
       return InvalidArgument(LayerName(layer_) + ": axis must be a permutation of 0, 1, 2, 3");
     }
     auto rank5 = [](uint64_t a) { return a == 0 ? int64_t{0} : static_cast<int64_t>(a) + 1; };
-    return kernels::Transpose(x, {rank5(axis[0]), 1, rank5(axis[1]), rank5(axis[2]), rank5(axis[3])});
+    return kernels::Transpose(
+        x, {rank5(axis[0]), 1, rank5(axis[1]), rank5(axis[2]), rank5(axis[3])});
   }
 
   Result<Tensor> Flatten(const Tensor& x) {

@@ -93,7 +93,8 @@ Tensor ArgReduce(const Tensor& x, int64_t axis, bool largest) {
   out.shape = x.shape;
   out.shape[axis] = 1;
   const int64_t n = x.shape[axis];
-  const int64_t inner = Strides(x.shape)[axis], outer = Count(x.shape) / std::max<int64_t>(1, n * inner);
+  const int64_t inner = Strides(x.shape)[axis];
+  const int64_t outer = Count(x.shape) / std::max<int64_t>(1, n * inner);
   out.data.resize(static_cast<size_t>(outer * inner));
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
@@ -156,7 +157,8 @@ Tensor GatherAlongAxis(const Tensor& x, const Tensor& indices, int64_t axis) {
   do {
     int64_t off = 0;
     for (size_t d = 0; d < index.size(); ++d) {
-      int64_t c = static_cast<int64_t>(d) == axis ? static_cast<int64_t>(indices.data[i]) : index[d];
+      const bool along = static_cast<int64_t>(d) == axis;
+      int64_t c = along ? static_cast<int64_t>(indices.data[i]) : index[d];
       off += c * xs[d];
     }
     out.data[i++] = x.data[off];
