@@ -130,6 +130,10 @@ class Importer {
   Status LowerResize(const onnx::NodeProto& node, Op& op);  // lower_resize.cc
   Status LowerConvTranspose(const onnx::NodeProto& node, Op& op);  // lower_deconv.cc
   Status LowerRnn(const onnx::NodeProto& node, Op& op);            // lower_rnn.cc
+  Status LowerEinsum(const onnx::NodeProto& node, Op& op);         // lower_einsum.cc
+  std::string EinsumArrange(const onnx::NodeProto& node, const std::string& x,
+                            const std::string& from, const std::string& keep,
+                            const std::string& to, Shape* shape);
   // Rows [first, first + rows) of direction `dir` of an RNN weight [dirs, R, C] (as [rows, C])
   // or bias [dirs, R] (as [rows]); a slice op when the tensor is computed.
   std::string RnnPart(const onnx::NodeProto& node, const std::string& w, int64_t dir,

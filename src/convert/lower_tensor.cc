@@ -371,6 +371,7 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
   if (t == "Resize" || t == "Upsample") return LowerResize(node, op);
   if (t == "ConvTranspose") return LowerConvTranspose(node, op);
   if (t == "LSTM" || t == "GRU" || t == "RNN") return LowerRnn(node, op);
+  if (t == "Einsum") return LowerEinsum(node, op);
   if (t == "NegativeLogLikelihoodLoss" || t == "SoftmaxCrossEntropyLoss") {
     return LowerLoss(node, op);
   }

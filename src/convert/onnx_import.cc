@@ -1292,12 +1292,12 @@ bool IsSupportedOnnxOp(const std::string& op_type) {
       "Xor", "Mod", "Max", "Min", "Sum", "Mean", "Where", "ArgMax", "ArgMin", "ReduceSum",
       "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
       "ReduceLogSumExp", "ReduceSumSquare",
-      // lower_tensor.cc, lower_loss.cc, lower_resize.cc, lower_deconv.cc, lower_rnn.cc
+      // lower_tensor.cc and the lower_*.cc it dispatches to
       "LogSoftmax", "Hardmax", "Slice", "Split", "Cast", "CastLike", "Gather", "GatherElements",
       "CumSum", "Tile", "Expand", "Trilu", "DepthToSpace", "SpaceToDepth", "LayerNormalization",
       "InstanceNormalization", "MeanVarianceNormalization", "NegativeLogLikelihoodLoss",
       "SoftmaxCrossEntropyLoss", "Resize", "Upsample", "GlobalMaxPool",
-      "ConvTranspose", "LSTM", "GRU", "RNN"};
+      "ConvTranspose", "LSTM", "GRU", "RNN", "Einsum"};
   return kOps.count(op_type) > 0;
 }
 

@@ -85,6 +85,20 @@ class RecurrentModel(torch.nn.Module):
         return self.head(torch.cat([seq[-1], both[:, -1]], dim=1))
 
 
+class AttentionModel(torch.nn.Module):
+    """Self-attention written with einsum, as transformer exports often are."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = torch.nn.Linear(8, 24)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).reshape(1, 5, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / 2.0
+        mixed = torch.einsum("bhqk,bhkd->bqhd", scores.softmax(dim=-1), v)
+        return mixed.reshape(1, 5, 8), torch.einsum("bqhd->bh", mixed)
+
+
 class SequenceModel(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -122,6 +136,8 @@ def models():
                    ["nearest", "bilinear", "bicubic", "down"]),
         "deconv": (DeconvModel(), (torch.randn(1, 4, 5, 7, generator=g),), ["x"], ["y"]),
         "recurrent": (RecurrentModel(), (torch.randn(7, 2, 8, generator=g),), ["x"], ["y"]),
+        "attention": (AttentionModel(), (torch.randn(1, 5, 8, generator=g),), ["x"],
+                      ["y", "pooled"]),
         "permute": (PermuteModel(), (torch.randn(1, 3, 5, 6, generator=g),), ["x"], ["y"]),
         "sequence": (SequenceModel(), (torch.randn(4, 6, generator=g),), ["x"],
                      ["a", "b", "c", "d", "e"]),
