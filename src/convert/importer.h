@@ -92,6 +92,8 @@ class Importer {
   // Folds the ops that create tensors from shapes or scalars: Size, ConstantOfShape, EyeLike,
   // Range. Sets *folded when it did.
   Status FoldCreation(const onnx::NodeProto& node, bool* folded);
+  // Folds Equal, Less, Greater and Where of constants (lower_tensor.cc).
+  Status FoldSelect(const onnx::NodeProto& node, bool* folded);
   // The families in lower_ops.cc. Each sets *handled when the node's type is one of its own.
   Status LowerElementwise(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerReduction(const onnx::NodeProto& node, Op& op, bool* handled);

@@ -117,6 +117,50 @@ Status Importer::FoldCreation(const onnx::NodeProto& node, bool* folded) {
   return Status::Ok();
 }
 
+Status Importer::FoldSelect(const onnx::NodeProto& node, bool* folded) {
+  const std::string& t = node.op_type();
+  const bool where = t == "Where";
+  const Constant& a = *ConstOf(In(node, where ? 1 : 0));
+  const Constant& b = *ConstOf(In(node, where ? 2 : 1));
+  const Constant* cond = where ? ConstOf(In(node, 0)) : nullptr;
+  auto shape = BroadcastShapes(a.shape, b.shape);
+  if (shape.ok() && cond) shape = BroadcastShapes(*shape, cond->shape);
+  if (!shape.ok()) return Fail(node, shape.status().message());
+  const Shape& out = *shape;
+  const auto os = Strides(out);
+  auto at = [&](const Constant& c, int64_t flat) {
+    int64_t idx = 0;
+    const auto cs = Strides(c.shape);
+    const size_t lead = out.size() - c.shape.size();
+    for (size_t d = lead; d < out.size(); ++d) {
+      if (c.shape[d - lead] != 1) idx += ((flat / os[d]) % out[d]) * cs[d - lead];
+    }
+    return idx;
+  };
+  Constant r;
+  r.shape = out;
+  r.is_int = where ? a.is_int : true;
+  r.is_bool = where ? a.is_bool : true;
+  for (int64_t k = 0; k < NumElements(out); ++k) {
+    const double x = a.at(at(a, k)), y = b.at(at(b, k));
+    if (where) {
+      const bool pick = cond->at(at(*cond, k)) != 0;
+      const Constant& src = pick ? a : b;
+      if (r.is_int) {
+        r.i.push_back(src.int_at(at(src, k)));
+      } else {
+        r.f.push_back(static_cast<float>(src.at(at(src, k))));
+      }
+    } else {
+      r.i.push_back(t == "Equal" ? x == y : t == "Less" ? x < y : x > y);
+    }
+  }
+  graph_.shapes[node.output(0)] = out;
+  consts_[node.output(0)] = std::move(r);
+  *folded = true;
+  return Status::Ok();
+}
+
 Status Importer::LowerSoftmaxFamily(const onnx::NodeProto& node, Op& op) {
   const std::string& t = node.op_type();
   const std::string x = In(node, 0);

@@ -642,6 +642,10 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
   }
   if (node.input_size() == 0) return Status::Ok();
   const Constant& a = *ConstOf(In(node, 0));
+  if (t == "Equal" || t == "Less" || t == "Greater" || t == "Where") {
+    // Shape arithmetic exporters write (expand's -1 as Where(Equal(shape, -1), 1, shape)).
+    return FoldSelect(node, folded);
+  }
   if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div") {
     auto r = FoldBinary(t, a, *ConstOf(In(node, 1)));
     if (!r.ok()) return Fail(node, r.status().message());

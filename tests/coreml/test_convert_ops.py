@@ -99,6 +99,39 @@ class AttentionModel(torch.nn.Module):
         return mixed.reshape(1, 5, 8), torch.einsum("bqhd->bh", mixed)
 
 
+class TextClassifier(torch.nn.Module):
+    """An nn.TransformerEncoder text classifier over an embedding."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(50, 32)
+        layer = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, 2)
+        self.head = torch.nn.Linear(32, 3)
+
+    def forward(self, tokens):
+        return self.head(self.encoder(self.embed(tokens)).mean(dim=1))
+
+
+class TinyVit(torch.nn.Module):
+    """A vision transformer: patch convolution, class token, position embedding, GELU MLPs."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = torch.nn.Conv2d(3, 24, 4, stride=4)
+        self.cls = torch.nn.Parameter(torch.zeros(1, 1, 24))
+        self.pos = torch.nn.Parameter(torch.zeros(1, 17, 24))
+        layer = torch.nn.TransformerEncoderLayer(24, 3, 48, dropout=0.0, activation="gelu",
+                                                 batch_first=True, norm_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, 2)
+        self.head = torch.nn.Linear(24, 10)
+
+    def forward(self, image):
+        x = self.patch(image).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+        return self.head(self.encoder(x)[:, 0])
+
+
 class SequenceModel(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -138,6 +171,9 @@ def models():
         "recurrent": (RecurrentModel(), (torch.randn(7, 2, 8, generator=g),), ["x"], ["y"]),
         "attention": (AttentionModel(), (torch.randn(1, 5, 8, generator=g),), ["x"],
                       ["y", "pooled"]),
+        "transformer": (TextClassifier(), (torch.randint(0, 50, (1, 12), generator=g),),
+                        ["tokens"], ["y"]),
+        "vit": (TinyVit(), (torch.randn(1, 3, 16, 16, generator=g),), ["image"], ["y"]),
         "permute": (PermuteModel(), (torch.randn(1, 3, 5, 6, generator=g),), ["x"], ["y"]),
         "sequence": (SequenceModel(), (torch.randn(4, 6, generator=g),), ["x"],
                      ["a", "b", "c", "d", "e"]),
@@ -216,9 +252,10 @@ class ConvertOpsTest(unittest.TestCase):
         for name, (_, _, expected) in self.cases.items():
             self.check(name, self.convert_and_predict(name), expected)
 
-    def test_sequence_model_in_fp16(self):
-        self.check("sequence", self.convert_and_predict("sequence", "--precision", "fp16"),
-                   self.cases["sequence"][2], fp16=True)
+    def test_sequence_and_transformer_models_in_fp16(self):
+        for name in ("sequence", "transformer", "vit"):
+            self.check(name, self.convert_and_predict(name, "--precision", "fp16"),
+                       self.cases[name][2], fp16=True)
 
     def test_transpose_in_a_neural_network(self):
         self.check("permute", self.convert_and_predict("permute", ext=".mlmodel"),
