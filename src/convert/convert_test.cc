@@ -720,14 +720,14 @@ TEST(ConvertErrorTest, InvalidGraphsAreRejected) {
 }
 
 TEST(ConvertCheckTest, ListsExactlyTheNodesThatCannotBeConverted) {
-  // Det and Einsum have no lowering; Einsum reads what Det would have produced, Exp in between
+  // Det and Unique have no lowering; Unique reads what Det would have produced, Exp in between
   // is supported and only reads a failed value, Relu and Transpose convert.
   OnnxBuilder b(13);
   b.Input("x", {3, 3}).Output("y").Output("z");
   b.Node("Relu", {"x"}, {"r"}, "relu");
   b.Node("Det", {"r"}, {"d"}, "det");
   b.Node("Exp", {"d"}, {"e"}, "exp");
-  b.Node("Einsum", {"e"}, {"y"}, "einsum");
+  b.Node("Unique", {"e"}, {"y"}, "unique");
   b.Node("Transpose", {"x"}, {"z"}, "transpose");
   TempDir dir;
   fs::path onnx_path = dir.path() / "two.onnx";
@@ -739,15 +739,15 @@ TEST(ConvertCheckTest, ListsExactlyTheNodesThatCannotBeConverted) {
   EXPECT_EQ((*problems)[0].node, "det");
   EXPECT_EQ((*problems)[0].op_type, "Det");
   EXPECT_EQ((*problems)[0].opset, 11);
-  EXPECT_EQ((*problems)[1].node, "einsum");
-  EXPECT_EQ((*problems)[1].opset, 12);
+  EXPECT_EQ((*problems)[1].node, "unique");
+  EXPECT_EQ((*problems)[1].opset, 11);
 
   // A failed conversion names the same nodes first.
   auto r = ConvertOnnx(onnx_path, Format::kMLProgram, {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   std::string first_line = r.status().message().substr(0, r.status().message().find('\n'));
-  EXPECT_NE(first_line.find("'det' (Det, opset 11), 'einsum' (Einsum, opset 12)"),
+  EXPECT_NE(first_line.find("'det' (Det, opset 11), 'unique' (Unique, opset 11)"),
             std::string::npos)
       << first_line;
 
@@ -756,7 +756,7 @@ TEST(ConvertCheckTest, ListsExactlyTheNodesThatCannotBeConverted) {
   ASSERT_TRUE(nn.ok()) << nn.status().ToString();
   std::vector<std::string> nodes;
   for (const NodeProblem& p : *nn) nodes.push_back(p.node);
-  EXPECT_TRUE(Contains(nodes, "det") && Contains(nodes, "einsum") && Contains(nodes, "x") &&
+  EXPECT_TRUE(Contains(nodes, "det") && Contains(nodes, "unique") && Contains(nodes, "x") &&
               Contains(nodes, "transpose") && Contains(nodes, "relu"))
       << nodes.size();
   EXPECT_FALSE(Contains(nodes, "exp"));
