@@ -10,6 +10,7 @@ with the expected ones (rtol 1e-3, atol 1e-5, as ONNX's backend tests). Every ca
   refused  `ringo convert` declined, grouped by the reason in its message
 
 Usage: bench/onnx_node_tests.py [--ringo build/ringo] [--data DIR] [--jobs N] [--list]
+                                [--min-pass FRACTION]
 DIR holds node/<case>/; without --data the cases shipped with the onnx package are used, or,
 when the package ships none (Debian), written to a temporary directory by onnx's own generator.
 Runs with Debian's /usr/bin/python3 (onnx, numpy).
@@ -188,6 +189,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--filter", default="", help="only cases whose name contains this")
     ap.add_argument("--list", action="store_true", help="print every case's result")
+    ap.add_argument("--min-pass", type=float, default=0.0,
+                    help="exit 1 when fewer than this fraction of the cases pass")
     args = ap.parse_args()
 
     generated = None
@@ -224,7 +227,9 @@ def main():
     if ops:
         print("unsupported ops (cases): " +
               ", ".join("%s %d" % (op, n) for op, n in ops.most_common()))
-    return 0 if counts.get("wrong", 0) == 0 and counts.get("crash", 0) == 0 else 1
+    if counts.get("wrong", 0) or counts.get("crash", 0):
+        return 1
+    return 0 if total and counts.get("pass", 0) >= args.min_pass * total else 1
 
 
 if __name__ == "__main__":
