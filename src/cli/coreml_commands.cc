@@ -376,7 +376,8 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   convert->add_option("--report", cf.report, "With --precision auto: per-op report (JSON)");
   convert->add_option("--compress", cf.compress,
-                      "Weights: int8, int8-tensor, palettize1|2|4|6|8 or prune (.mlpackage)");
+                      "Weights: int8, int8-tensor, palettize1|2|4|6|8 or prune (.mlmodel: the "
+                      "8-bit ones)");
   convert->add_option("--sparsity", cf.sparsity, "With --compress prune: fraction zeroed")
       ->capture_default_str();
   convert->add_option("--sweep", cf.sweep,
