@@ -101,6 +101,7 @@ int RunInspect(const std::string& path, bool json, bool validate) {
     std::cout << "  layers:";
     for (const auto& [k, n] : info.layer_counts) std::cout << " " << k << "=" << n;
     std::cout << "\n  parameters: " << info.parameter_count << " (" << info.weight_precision
+              << (info.weight_compression != "none" ? ", " + info.weight_compression : "")
               << ")\n  size: " << HumanSize(info.file_size) << "\n";
     for (const auto& u : info.unknown_fields) {
       std::cout << "  note: field " << u << " is not part of ringo's schema (kept as is)\n";
@@ -138,13 +139,22 @@ Status SplitPairs(const std::vector<std::string>& pairs, const char* flag,
   return Status::Ok();
 }
 
+
+}  // namespace
+
 Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
+  o->compress = f.compress;
+  o->sparsity = f.sparsity;
   if (f.precision == "fp32" || f.precision == "float32") {
     o->precision = convert::Precision::kFloat32;
   } else if (f.precision == "fp16" || f.precision == "float16") {
     o->precision = convert::Precision::kFloat16;
+  } else if (f.precision == "auto") {
+    o->precision = convert::Precision::kAuto;
+    o->tolerance = f.tolerance;
+    o->report_path = f.report;
   } else {
-    return InvalidArgument("--precision must be fp32 or fp16; got '" + f.precision + "'");
+    return InvalidArgument("--precision must be fp32, fp16 or auto; got '" + f.precision + "'");
   }
   if (!f.labels_file.empty()) {
     std::ifstream in(f.labels_file);
@@ -191,6 +201,40 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
   return Status::Ok();
 }
 
+namespace {
+
+// `ringo convert --check`: the coverage report, one line per node that cannot be converted.
+int RunCheck(const ConvertFlags& flags, const convert::Options& options) {
+  Result<convert::Format> format = convert::Format::kMLProgram;
+  if (!flags.to.empty()) {
+    format = flags.to == "mlmodel"     ? Result<convert::Format>(convert::Format::kNeuralNetwork)
+             : flags.to == "mlpackage" ? Result<convert::Format>(convert::Format::kMLProgram)
+                                       : InvalidArgument("--to must be mlmodel or mlpackage");
+  } else if (!flags.output.empty()) {
+    format = convert::FormatForPath(flags.output);
+  }
+  Result<std::vector<convert::NodeProblem>> problems =
+      format.ok() ? convert::CheckOnnx(flags.input, *format, options)
+                  : Result<std::vector<convert::NodeProblem>>(format.status());
+  if (!problems.ok()) {
+    std::cerr << "ringo: error: " << problems.status().message() << std::endl;
+    return 1;
+  }
+  const char* what = *format == convert::Format::kNeuralNetwork ? ".mlmodel" : ".mlpackage";
+  for (const convert::NodeProblem& p : *problems) {
+    std::cout << p.node << "\t" << p.op_type << "\t"
+              << (p.op_type == "input" ? "-" : "opset " + std::to_string(p.opset)) << "\t"
+              << p.reason << "\n";
+  }
+  if (problems->empty()) {
+    std::cout << "every node converts to " << what << "\n";
+    return 0;
+  }
+  std::cout << problems->size() << " node" << (problems->size() == 1 ? "" : "s")
+            << " cannot be converted to " << what << "\n";
+  return 1;
+}
+
 }  // namespace
 
 int RunConvert(const ConvertFlags& flags) {
@@ -201,6 +245,9 @@ int RunConvert(const ConvertFlags& flags) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   convert::Options options;
   Status s = BuildOptions(flags, &options);
+  if (s.ok() && flags.check) return RunCheck(flags, options);
+  if (s.ok() && !flags.sweep.empty()) return RunSweep(flags);
+  if (s.ok() && flags.output.empty()) s = InvalidArgument("--output is required to convert");
   if (s.ok()) s = convert::ConvertFile(flags.input, flags.output, options);
   if (!s.ok()) {
     std::cerr << "ringo: error: " << s.message() << std::endl;
@@ -323,8 +370,27 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
   auto* convert = app.add_subcommand(
       "convert", "Convert ONNX to Core ML (.mlmodel: NeuralNetwork, .mlpackage: ML Program)");
   convert->add_option("input", cf.input, "ONNX model")->required();
-  convert->add_option("-o,--output", cf.output, "OUT.mlmodel or OUT.mlpackage")->required();
-  convert->add_option("--precision", cf.precision, "fp32 or fp16")->capture_default_str();
+  convert->add_option("-o,--output", cf.output, "OUT.mlmodel or OUT.mlpackage");
+  convert->add_option("--tolerance", cf.tolerance,
+                      "With --precision auto: largest relative error an fp16 op may add")
+      ->capture_default_str();
+  convert->add_option("--report", cf.report, "With --precision auto: per-op report (JSON)");
+  convert->add_option("--compress", cf.compress,
+                      "Weights: int8, int8-tensor, palettize1|2|4|6|8 or prune (.mlmodel: the "
+                      "8-bit ones)");
+  convert->add_option("--sparsity", cf.sparsity, "With --compress prune: fraction zeroed")
+      ->capture_default_str();
+  convert->add_option("--sweep", cf.sweep,
+                      "Variants to compare, e.g. fp16,int8,palettize6,palettize4 (with --eval)");
+  convert->add_option("--eval", cf.eval,
+                      "With --sweep: DIR of <input>.npy batches (and labels.npy)");
+  convert->add_option("--pick", cf.pick,
+                      "With --sweep: write the smallest variant meeting e.g. \"accuracy >= 0.97\"");
+  convert->add_flag("--json", cf.json, "With --sweep: print JSON");
+  convert->add_flag("--check", cf.check,
+                    "List the nodes that cannot be converted (op, opset, reason); write nothing");
+  convert->add_option("--to", cf.to, "With --check: mlmodel or mlpackage (default)");
+  convert->add_option("--precision", cf.precision, "fp32, fp16 or auto")->capture_default_str();
   convert->add_option("--classifier-labels", cf.labels_file, "File with one label per line");
   convert->add_option("--image-input", cf.image_input, "Declare this input as an image");
   convert->add_option("--image-scale", cf.image_scale, "Pixel scale")->capture_default_str();

@@ -1,9 +1,12 @@
-// `ringo inspect` and `ringo diff`: Core ML files on the command line.
+// `ringo inspect`, `diff`, `predict` and `convert`: Core ML files on the command line.
 #ifndef RINGO_CLI_COREML_COMMANDS_H_
 #define RINGO_CLI_COREML_COMMANDS_H_
 
 #include <string>
 #include <vector>
+
+#include "common/status.h"
+#include "convert/convert.h"
 
 namespace ringo::cli {
 
@@ -28,11 +31,32 @@ struct ConvertFlags {
   std::vector<std::string> output_renames;  // old=new
   std::string minimum_deployment_target;
   std::vector<std::string> metadata;  // key=value
+  std::string compress;  // "", int8, int8-tensor, palettize1|2|4|6|8, prune
+  double sparsity = 0.5;
+  double tolerance = 1e-2;  // --precision auto
+  std::string report;       // --precision auto: per-op report path
+  std::string sweep;  // comma-separated variants: fp16, auto, int8, palettize4, ...
+  std::string eval;   // with sweep: directory of <input>.npy batches and labels.npy
+  std::string pick;   // with sweep: "accuracy >= 0.97", "max_error <= 0.02", "size <= N"
+  bool json = false;
+  bool check = false;  // list the nodes that cannot be converted instead of converting
+  std::string to;      // with check and no output: mlmodel or mlpackage (the default)
 };
 
 // Converts an ONNX file to .mlmodel / .mlpackage (by the output's extension). Exit 0 on success,
-// 1 with the reason otherwise (nothing written).
+// 1 with the reason otherwise (nothing written). With `check`, writes nothing: prints each node
+// that cannot be converted to the format (--to, or the output's extension) with its op, the op's
+// opset and the reason, and exits 1 when there is any.
 int RunConvert(const ConvertFlags& flags);
+
+// The options `f` asks for; kInvalidArgument for bad values.
+Status BuildOptions(const ConvertFlags& f, convert::Options* o);
+
+// `ringo convert --sweep` (sweep_command.cc): converts fp32 and each variant to .mlpackage,
+// evaluates them on the --eval set and prints size, accuracy (against labels.npy, else the fp32
+// top-1) and max error relative to fp32 per variant; with --pick writes the smallest variant
+// that meets the condition to --output (exit 1 and nothing written when none does).
+int RunSweep(const ConvertFlags& flags);
 
 // Runs a model on the reference evaluator. `inputs` are NAME=FILE (.npy, .png, .json). Exit 0
 // with the outputs printed (JSON with `json`), 1 with the reason otherwise.

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "convert/emit.h"
 #include "convert/graph.h"
+#include "convert/precision.h"
 #include "coreml/schema.h"
 
 #ifndef RINGO_VERSION
@@ -85,13 +87,48 @@ void SetMetadata(const Options& o, const std::string& source, coreml::spec::Mode
   user["com.ringo.source"] = o.source_description.empty() ? source : o.source_description;
 }
 
+// "2 ONNX nodes cannot be converted to ...: 'a' (Det, opset 11), 'b' (Erf, opset 13)", then
+// each reason on a line of its own.
+std::string ProblemsMessage(const std::vector<NodeProblem>& problems, Format format) {
+  std::string m = std::to_string(problems.size()) + " ONNX node" +
+                  (problems.size() == 1 ? "" : "s") + " cannot be converted to " +
+                  (format == Format::kNeuralNetwork ? "a NeuralNetwork (.mlmodel)"
+                                                    : "an ML Program (.mlpackage)") +
+                  ": ";
+  for (size_t k = 0; k < problems.size(); ++k) {
+    const NodeProblem& p = problems[k];
+    m += (k ? ", '" : "'") + p.node + "' (" + p.op_type + ", opset " + std::to_string(p.opset) +
+         ")";
+  }
+  for (const NodeProblem& p : problems) m += "\n  " + p.reason;
+  return m;
+}
+
+// Converts `onnx_model`; the nodes that cannot be converted go to *problems (the returned model
+// is then incomplete and must not be used).
 Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::string& source,
-                                   Format format, const Options& o) {
+                                   Format format, const Options& o,
+                                   std::vector<NodeProblem>* problems) {
   auto progress = [&](double f) {
     if (o.progress) o.progress(f);
   };
   if (o.color_layout != "RGB" && o.color_layout != "BGR" && o.color_layout != "GRAYSCALE") {
     return InvalidArgument("color layout '" + o.color_layout + "' is not RGB, BGR or GRAYSCALE");
+  }
+  static const std::set<std::string> kCompressions = {
+      "", "int8", "int8-tensor", "palettize1", "palettize2", "palettize4", "palettize6",
+      "palettize8", "prune"};
+  if (!kCompressions.count(o.compress)) {
+    return InvalidArgument("compression '" + o.compress +
+                           "' is not int8, int8-tensor, palettize1|2|4|6|8 or prune");
+  }
+  if (!(o.sparsity >= 0.0 && o.sparsity < 1.0)) {
+    return InvalidArgument("sparsity must be at least 0 and below 1");
+  }
+  if (format == Format::kNeuralNetwork && !o.compress.empty() && o.compress != "int8" &&
+      o.compress != "int8-tensor" && o.compress != "palettize8") {
+    return InvalidArgument("a NeuralNetwork (.mlmodel) stores 8-bit weights (int8, int8-tensor, "
+                           "palettize8); convert to .mlpackage for '" + o.compress + "'");
   }
   int target = 0;
   if (!o.minimum_deployment_target.empty()) {
@@ -100,20 +137,24 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   progress(0.05);
   std::function<void(double)> import_progress;
   if (o.progress) import_progress = [&](double f) { o.progress(0.05 + 0.5 * f); };
-  ASSIGN_OR_RETURN(Graph graph, ImportOnnx(onnx_model, source, import_progress));
+  ASSIGN_OR_RETURN(Graph graph, ImportOnnx(onnx_model, source, import_progress, problems));
   progress(0.55);
 
   std::map<std::string, std::string> input_names;
   RETURN_IF_ERROR(Rename(&graph, o.input_renames, true, &input_names));
   std::map<std::string, std::string> output_names;
   RETURN_IF_ERROR(Rename(&graph, o.output_renames, false, &output_names));
-  OptimizeGraph(&graph);
+  // With nodes failed, ops that fed only them are kept, so that the check still looks at them.
+  OptimizeGraph(&graph, problems->empty());
   // Remember what each interface name was called in ONNX before making every name legal.
   std::vector<std::string> onnx_inputs = graph.inputs;
   SanitizeNames(&graph);
 
   EmitOptions eo;
   eo.fp16 = o.precision == Precision::kFloat16;
+  eo.fp32_ops = o.float32_ops;
+  eo.compress = o.compress;
+  eo.sparsity = o.sparsity;
   eo.class_labels = o.class_labels;
   eo.image_scale = o.image_scale;
   eo.image_bias = o.image_bias;
@@ -135,7 +176,7 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
                              std::to_string(channels) + ", H, W]");
     }
   }
-  if (!o.class_labels.empty()) {
+  if (!o.class_labels.empty() && !graph.outputs.empty()) {
     const std::string& scores = graph.outputs[0];
     int64_t n = NumElements(graph.shapes[scores]);
     if (n != static_cast<int64_t>(o.class_labels.size())) {
@@ -150,14 +191,17 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   }
 
   coreml::Model model;
+  eo.problems = problems;
   int needed = 0;
   if (format == Format::kNeuralNetwork) {
     ASSIGN_OR_RETURN(needed, EmitNeuralNetwork(&graph, eo, &model));
   } else {
-    needed = 6;  // ML Programs arrived with iOS 15 / macOS 12
+    // ML Programs arrived with iOS 15 / macOS 12; the constexpr ops of compression with iOS 16.
+    needed = o.compress.empty() ? 6 : 7;
     eo.spec_version = std::max(needed, target);
     RETURN_IF_ERROR(EmitMLProgram(&graph, eo, &model));
   }
+  if (!problems->empty()) return model;
   if (target != 0 && target < needed) {
     return InvalidArgument("minimum deployment target " + o.minimum_deployment_target +
                            " is older than this model needs (specification version " +
@@ -194,24 +238,56 @@ Result<Format> FormatForPath(const fs::path& out) {
   return InvalidArgument("output '" + out.string() + "' must end in .mlmodel or .mlpackage");
 }
 
-Result<coreml::Model> ConvertOnnx(const fs::path& onnx_path, Format format,
-                                  const Options& options) {
+namespace {
+
+Status ParseFile(const fs::path& onnx_path, onnx::ModelProto* model) {
   std::error_code ec;
   if (!fs::is_regular_file(onnx_path, ec)) {
     return NotFound("ONNX file '" + onnx_path.string() + "' does not exist");
   }
   int fd = ::open(onnx_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return NotFound("cannot open '" + onnx_path.string() + "'");
-  onnx::ModelProto model;
   Status s;
   {
     // Streamed from the file: no second in-memory copy of the weights.
     pb::io::FileInputStream in(fd);
-    s = ParseOnnx(&in, onnx_path.string(), &model);
+    s = ParseOnnx(&in, onnx_path.string(), model);
   }
   ::close(fd);
-  if (!s.ok()) return s;
-  return ConvertModel(&model, onnx_path.filename().string(), format, options);
+  return s;
+}
+
+Result<coreml::Model> ConvertOrFail(onnx::ModelProto* model, const std::string& source,
+                                    Format format, const Options& options) {
+  std::vector<NodeProblem> problems;
+  ASSIGN_OR_RETURN(coreml::Model m, ConvertModel(model, source, format, options, &problems));
+  if (!problems.empty()) return InvalidArgument(ProblemsMessage(problems, format));
+  return m;
+}
+
+}  // namespace
+
+Result<coreml::Model> ConvertOnnx(const fs::path& onnx_path, Format format,
+                                  const Options& options) {
+  if (options.precision == Precision::kAuto) {
+    return ConvertAuto([&](const Options& o) { return ConvertOnnx(onnx_path, format, o); },
+                       format, options);
+  }
+  onnx::ModelProto model;
+  RETURN_IF_ERROR(ParseFile(onnx_path, &model));
+  return ConvertOrFail(&model, onnx_path.filename().string(), format, options);
+}
+
+Result<std::vector<NodeProblem>> CheckOnnx(const fs::path& onnx_path, Format format,
+                                           const Options& options) {
+  onnx::ModelProto model;
+  RETURN_IF_ERROR(ParseFile(onnx_path, &model));
+  std::vector<NodeProblem> problems;
+  Options quiet = options;
+  quiet.progress = nullptr;
+  RETURN_IF_ERROR(
+      ConvertModel(&model, onnx_path.filename().string(), format, quiet, &problems).status());
+  return problems;
 }
 
 Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_view source_name,
@@ -219,10 +295,15 @@ Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_
   if (onnx_bytes.size() > static_cast<size_t>(kMaxOnnxBytes)) {
     return InvalidArgument("'" + std::string(source_name) + "' is larger than 2 GiB");
   }
+  if (options.precision == Precision::kAuto) {
+    return ConvertAuto(
+        [&](const Options& o) { return ConvertOnnxBytes(onnx_bytes, source_name, format, o); },
+        format, options);
+  }
   onnx::ModelProto model;
   pb::io::ArrayInputStream in(onnx_bytes.data(), static_cast<int>(onnx_bytes.size()));
   RETURN_IF_ERROR(ParseOnnx(&in, std::string(source_name), &model));
-  return ConvertModel(&model, std::string(source_name), format, options);
+  return ConvertOrFail(&model, std::string(source_name), format, options);
 }
 
 Status ConvertFile(const fs::path& onnx_path, const fs::path& out, const Options& options) {

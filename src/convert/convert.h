@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,11 +22,30 @@ enum class Format {
   kMLProgram,      // .mlpackage: ML Program, weights in weights/weight.bin
 };
 
-enum class Precision { kFloat32, kFloat16 };
+// kAuto (ML Program only): fp16, except the ops whose fp16 results overflow, turn NaN or
+// diverge from fp32 beyond Options::tolerance on sample inputs, which stay fp32.
+enum class Precision { kFloat32, kFloat16, kAuto };
 
 struct Options {
   // Weight (and, for ML Programs, compute) precision. Inputs and outputs stay float32.
   Precision precision = Precision::kFloat32;
+
+  // Weight compression (an ML Program needs specification version 7, iOS 16; a NeuralNetwork
+  // takes the 8-bit kinds only, quantized weights of spec 3, iOS 12): "" for none; "int8"
+  // (linear, symmetric, one scale per output channel); "int8-tensor" (one scale);
+  // "palettize1", "palettize2", "palettize4", "palettize6", "palettize8" (a k-means lookup
+  // table of 2^N values per tensor); "prune" (the smallest-magnitude `sparsity` fraction of each
+  // tensor zeroed and stored sparse). Tensors of 2048 values or more are compressed.
+  std::string compress;
+  double sparsity = 0.5;
+
+  // Precision::kAuto: the largest error allowed, relative to the largest magnitude of the fp32
+  // result, per op and at the outputs; and, when not empty, where to write the per-op parity
+  // report (JSON). The decision is also stamped in the metadata (`com.ringo.precision`).
+  double tolerance = 1e-2;
+  std::string report_path;
+  // With fp16: ops kept in fp32, by the converter's op name (set by kAuto).
+  std::set<std::string> float32_ops;
 
   // Non-empty: the model becomes a classifier over the first ONNX output, whose element count
   // must equal the number of labels. Outputs: `classLabel` (String) and the scores output as a
@@ -60,10 +80,11 @@ struct Options {
   std::function<void(double)> progress;
 };
 
-// Converts the ONNX model at `onnx_path` (opsets 11-17, static shapes, batch 1) to `format`.
-// Errors (all kInvalidArgument unless noted): kNotFound when the file is missing; a file that
-// is not an ONNX protobuf; an unsupported opset, operator or attribute (the message names the op
-// type, the node and the opset); a shape that is not static; a graph with a cycle or an input no
+// Converts the ONNX model at `onnx_path` (static shapes; a symbolic leading dimension is 1) to
+// `format`. Errors (all kInvalidArgument unless noted): kNotFound when the file is missing; a
+// file that is not an ONNX protobuf; an unsupported opset; nodes that cannot be converted (the
+// message's first line names every one as CheckOnnx lists them, then each reason, naming op
+// type, node and the op's opset); a shape that is not static; a graph with a cycle or an input no
 // node produces; options that do not fit the model (unknown image input, label count). Thread
 // safe: conversions share no state.
 Result<coreml::Model> ConvertOnnx(const std::filesystem::path& onnx_path, Format format,
@@ -73,6 +94,22 @@ Result<coreml::Model> ConvertOnnx(const std::filesystem::path& onnx_path, Format
 // name in messages and metadata.
 Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_view source_name,
                                        Format format, const Options& options);
+
+// A node of an ONNX model that cannot be converted.
+struct NodeProblem {
+  std::string node;     // the ONNX node's name ("#<index>" when it has none), or an input's
+  std::string op_type;  // its ONNX op type ("input" for a graph input)
+  int opset = 0;        // the op's own version under the model's opset
+  std::string reason;   // the full message, naming node, op and opset
+};
+
+// Every node of the ONNX model at `onnx_path` that cannot be converted to `format` (with
+// `options`, e.g. its deployment target), in graph order. A node that only reads values of
+// nodes that failed is listed when its op type is not supported at all. An empty list: the
+// conversion succeeds. Errors: as ConvertOnnx for what is not about a node (missing file, not
+// an ONNX model, unsupported opset, graph structure, bad options). Thread safe.
+Result<std::vector<NodeProblem>> CheckOnnx(const std::filesystem::path& onnx_path, Format format,
+                                           const Options& options);
 
 // The format an output path asks for: .mlmodel -> kNeuralNetwork, .mlpackage -> kMLProgram,
 // anything else kInvalidArgument.

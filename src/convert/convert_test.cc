@@ -275,6 +275,11 @@ std::vector<OpCase> OpCases() {
        [](OnnxBuilder& b) {
          SetInts(b.Node("Transpose", {"x"}, {"y"}), "perm", {0, 2, 3, 1});
        },
+       "permute", "transpose"},
+      {"TransposeOfTheLeadingAxis",
+       [](OnnxBuilder& b) {
+         SetInts(b.Node("Transpose", {"x"}, {"y"}), "perm", {1, 0, 3, 2});
+       },
        "", "transpose"},
       {"ConcatChannels",
        [](OnnxBuilder& b) {
@@ -618,17 +623,28 @@ TEST(ConvertOptionsTest, BadOptionsAreInvalidArgument) {
 // ---- errors ----
 
 TEST(ConvertErrorTest, UnsupportedOpNamesOpNodeAndOpset) {
-  OnnxBuilder b(15);
-  b.Input("x", {1, 4}).Output("y");
-  b.Node("Relu", {"x"}, {"r"});
-  b.Node("Erf", {"r"}, {"y"}, "my_erf");
-  auto r = ConvertOnnxBytes(b.Bytes(), "t.onnx", Format::kNeuralNetwork, {});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
-  const std::string& msg = r.status().message();
-  EXPECT_NE(msg.find("'Erf'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("my_erf"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("opset 15"), std::string::npos) << msg;
+  // Det has no Core ML op at all; Erf has an ML Program op but no NeuralNetwork layer. Each
+  // message names the op, the node and the op's own version (Erf 13 under opset 15).
+  struct Case {
+    const char* op;
+    Format format;
+    const char* version;
+  };
+  for (const Case& c : {Case{"Det", Format::kMLProgram, "opset 11"},
+                        Case{"Erf", Format::kNeuralNetwork, "opset 13"}}) {
+    SCOPED_TRACE(c.op);
+    OnnxBuilder b(15);
+    b.Input("x", {1, 4}).Output("y");
+    b.Node("Relu", {"x"}, {"r"});
+    b.Node(c.op, {"r"}, {"y"}, "my_node");
+    auto r = ConvertOnnxBytes(b.Bytes(), "t.onnx", c.format, {});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    const std::string& msg = r.status().message();
+    EXPECT_NE(msg.find(std::string(c.op)), std::string::npos) << msg;
+    EXPECT_NE(msg.find("my_node"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(c.version), std::string::npos) << msg;
+  }
 }
 
 TEST(ConvertErrorTest, InvalidGraphsAreRejected) {
@@ -665,18 +681,18 @@ TEST(ConvertErrorTest, InvalidGraphsAreRejected) {
          b.Node("Reshape", {"x", "s"}, {"y"}, "reshaper");
        },
        "reshaper"},
-      {"old opset",
+      {"opset newer than the ONNX library",
        [](OnnxBuilder& b) {
          b.Input("x", {1, 4}).Output("y");
          b.Node("Relu", {"x"}, {"y"});
        },
-       "opset 9", 9},
-      {"batch size 8",
+       "opset 99", 99},
+      {"explicit broadcast of opset 6",
        [](OnnxBuilder& b) {
-         b.Input("x", {8, 4}).Output("y");
-         b.Node("Relu", {"x"}, {"y"});
+         b.Input("x", {1, 4}).Input("z", {4}).Output("y");
+         SetInt(b.Node("Add", {"x", "z"}, {"y"}, "old_add"), "broadcast", 1);
        },
-       "batch size"},
+       "old_add", 6},
       {"a 2x2 matrix input names the unsupported op, not a batch",
        [](OnnxBuilder& b) {
          b.Input("x", {2, 2}).Output("y");
@@ -701,6 +717,58 @@ TEST(ConvertErrorTest, InvalidGraphsAreRejected) {
       EXPECT_NE(r.status().message().find(c.expect), std::string::npos) << r.status().message();
     }
   }
+}
+
+TEST(ConvertCheckTest, ListsExactlyTheNodesThatCannotBeConverted) {
+  // Det and Unique have no lowering; Unique reads what Det would have produced, Exp in between
+  // is supported and only reads a failed value, Relu and Transpose convert.
+  OnnxBuilder b(13);
+  b.Input("x", {3, 3}).Output("y").Output("z");
+  b.Node("Relu", {"x"}, {"r"}, "relu");
+  b.Node("Det", {"r"}, {"d"}, "det");
+  b.Node("Exp", {"d"}, {"e"}, "exp");
+  b.Node("Unique", {"e"}, {"y"}, "unique");
+  b.Node("Transpose", {"x"}, {"z"}, "transpose");
+  TempDir dir;
+  fs::path onnx_path = dir.path() / "two.onnx";
+  std::ofstream(onnx_path, std::ios::binary) << b.Bytes();
+
+  auto problems = CheckOnnx(onnx_path, Format::kMLProgram, {});
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  ASSERT_EQ(problems->size(), 2u);
+  EXPECT_EQ((*problems)[0].node, "det");
+  EXPECT_EQ((*problems)[0].op_type, "Det");
+  EXPECT_EQ((*problems)[0].opset, 11);
+  EXPECT_EQ((*problems)[1].node, "unique");
+  EXPECT_EQ((*problems)[1].opset, 11);
+
+  // A failed conversion names the same nodes first.
+  auto r = ConvertOnnx(onnx_path, Format::kMLProgram, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  std::string first_line = r.status().message().substr(0, r.status().message().find('\n'));
+  EXPECT_NE(first_line.find("'det' (Det, opset 11), 'unique' (Unique, opset 11)"),
+            std::string::npos)
+      << first_line;
+
+  // The NeuralNetwork back end adds what it cannot write: the [3, 3] input and the transpose.
+  auto nn = CheckOnnx(onnx_path, Format::kNeuralNetwork, {});
+  ASSERT_TRUE(nn.ok()) << nn.status().ToString();
+  std::vector<std::string> nodes;
+  for (const NodeProblem& p : *nn) nodes.push_back(p.node);
+  EXPECT_TRUE(Contains(nodes, "det") && Contains(nodes, "unique") && Contains(nodes, "x") &&
+              Contains(nodes, "transpose") && Contains(nodes, "relu"))
+      << nodes.size();
+  EXPECT_FALSE(Contains(nodes, "exp"));
+
+  // A model that converts has nothing to list.
+  OnnxBuilder ok;
+  ok.Input("x", {1, 4}).Output("y");
+  ok.Node("Relu", {"x"}, {"y"});
+  std::ofstream(dir.path() / "ok.onnx", std::ios::binary) << ok.Bytes();
+  auto none = CheckOnnx(dir.path() / "ok.onnx", Format::kNeuralNetwork, {});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
 }
 
 TEST(ConvertErrorTest, SymbolicBatchDimensionIsTakenAsOne) {

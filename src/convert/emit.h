@@ -3,6 +3,7 @@
 #define RINGO_CONVERT_EMIT_H_
 
 #include <array>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,15 @@ struct EmitOptions {
   std::array<float, 3> image_bias{0.0f, 0.0f, 0.0f};  // R, G, B
   std::string color_layout = "RGB";
   int spec_version = 0;  // ML Program: the version to write (selects the opset); >= 6
+  // ML Program weights: "" (none), "int8" (per output channel), "int8-tensor", "palettize1"
+  // .. "palettize8" (1, 2, 4, 6 or 8 bits), "prune" (to `sparsity` zeros). Needs spec >= 7.
+  std::string compress;
+  double sparsity = 0.5;
+  // With fp16: the ops (by Op::name) that compute in fp32 all the same (ML Program only).
+  std::set<std::string> fp32_ops;
+  // Non-null: ops that cannot be written are appended here and the rest still emitted (ops
+  // reading what failed are skipped); the model is then incomplete. Null: the first fails.
+  std::vector<NodeProblem>* problems = nullptr;
 };
 
 // The name of a classifier's predicted-label output.

@@ -61,20 +61,27 @@ void RenameValue(Graph* g, const std::string& from, const std::string& to) {
     g->shapes.erase(it);
     g->shapes[to] = std::move(s);
   }
+  auto dt = g->dtypes.find(from);
+  if (dt != g->dtypes.end()) {
+    DType d = dt->second;
+    g->dtypes.erase(dt);
+    g->dtypes[to] = d;
+  }
 }
 
-void OptimizeGraph(Graph* g) {
+void OptimizeGraph(Graph* g, bool drop_unused) {
   auto uses = UseCounts(*g);
   std::unordered_map<std::string, size_t> producer;
   for (size_t k = 0; k < g->ops.size(); ++k) producer[g->ops[k].output] = k;
   std::vector<bool> dead(g->ops.size(), false);
   for (size_t k = 0; k < g->ops.size(); ++k) {
     Op& op = g->ops[k];
-    if (op.inputs.empty()) continue;
+    if (op.inputs.empty() || op.generic) continue;
     auto p = producer.find(op.inputs[0]);
     if (p == producer.end() || uses[op.inputs[0]] != 1) continue;
     Op& prev = g->ops[p->second];
     bool fold = false;
+    if (prev.generic) continue;
     if (op.type == "reshape" && prev.type == "reshape") {
       // Reshape of a reshape reads the first one's input: rank-5 layers cannot hold the
       // rank-5 intermediate an Unsqueeze -> Squeeze pair may pass through.
@@ -102,7 +109,7 @@ void OptimizeGraph(Graph* g) {
   // Drop ops nobody reads, walking backwards so whole dead chains go.
   std::set<std::string> live(g->outputs.begin(), g->outputs.end());
   for (size_t k = g->ops.size(); k-- > 0;) {
-    if (dead[k] || !live.count(g->ops[k].output)) {
+    if (dead[k] || (drop_unused && !live.count(g->ops[k].output))) {
       dead[k] = true;
       continue;
     }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include "convert/compress.h"
 #include "convert/emit.h"
 #include "coreml/schema.h"
 
@@ -18,6 +19,9 @@ namespace mil = coreml::mil;
 constexpr const char* kWeightFile = "@model_path/weights/weight.bin";
 // coremltools moves float constants of this many elements or more into weight.bin.
 constexpr int64_t kBlobThreshold = 10;
+// Constants this large are compressed when compression is asked for (coremltools' default
+// threshold): biases and normalisation parameters stay as they are.
+constexpr int64_t kCompressThreshold = 2048;
 
 mil::ValueType TensorValueType(mil::DataType dt, const Shape& shape) {
   mil::ValueType vt;
@@ -34,6 +38,16 @@ mil::Value StringScalar(const std::string& s) {
   *v.mutable_type() = TensorValueType(mil::STRING, {});
   v.mutable_immediatevalue()->mutable_tensor()->mutable_strings()->add_values(s);
   return v;
+}
+
+// ONNX writes "to the end" as INT64_MAX; Core ML's integers are int32.
+int32_t ClampInt32(int64_t v) {
+  return static_cast<int32_t>(std::clamp<int64_t>(v, std::numeric_limits<int32_t>::min(),
+                                                  std::numeric_limits<int32_t>::max()));
+}
+
+mil::DataType MilType(DType d, mil::DataType fp) {
+  return d == DType::kInt ? mil::INT32 : d == DType::kBool ? mil::BOOL : fp;
 }
 
 class MilEmitter {
@@ -74,11 +88,36 @@ class MilEmitter {
     (*op->mutable_attributes())["val"] = std::move(value);
     return name;
   }
+  // A float constant in the compute precision; with compression on, large ones (weights) are
+  // written compressed and decompressed by a constexpr op.
   std::string Floats(const std::string& hint, const Shape& shape, std::vector<float>* values) {
+    if (!o_.compress.empty() && NumElements(shape) >= kCompressThreshold) {
+      return Compressed(hint, shape, values);
+    }
+    return PlainFloats(hint, shape, values);
+  }
+  std::string Compressed(const std::string& hint, const Shape& shape, std::vector<float>* values);
+  // Raw little-endian values of `dt`: in weight.bin (as `blob`) when large, else inline.
+  std::string RawConst(const std::string& hint, mil::DataType dt, const Shape& shape,
+                       coreml::BlobType blob, const std::string& bytes) {
+    mil::Value v;
+    *v.mutable_type() = TensorValueType(dt, shape);
+    if (NumElements(shape) >= kBlobThreshold) {
+      auto* b = v.mutable_blobfilevalue();
+      b->set_filename(kWeightFile);
+      b->set_offset(blobs_.Add(blob, bytes));
+      ++blob_count_;
+    } else {
+      v.mutable_immediatevalue()->mutable_tensor()->mutable_bytes()->set_values(bytes);
+    }
+    return Const(hint, std::move(v));
+  }
+  std::string PlainFloats(const std::string& hint, const Shape& shape,
+                          std::vector<float>* values) {
     mil::Value v;
     *v.mutable_type() = TensorValueType(fp_, shape);
     std::string bytes;
-    if (o_.fp16) {
+    if (Half()) {
       bytes.resize(values->size() * 2);
       for (size_t k = 0; k < values->size(); ++k) {
         uint16_t h = coreml::FloatToHalf((*values)[k]);
@@ -86,14 +125,14 @@ class MilEmitter {
       }
     }
     if (NumElements(shape) >= kBlobThreshold) {
-      if (!o_.fp16) bytes.assign(reinterpret_cast<const char*>(values->data()), values->size() * 4);
+      if (!Half()) bytes.assign(reinterpret_cast<const char*>(values->data()), values->size() * 4);
       uint64_t offset =
-          blobs_.Add(o_.fp16 ? coreml::BlobType::kFloat16 : coreml::BlobType::kFloat32, bytes);
+          blobs_.Add(Half() ? coreml::BlobType::kFloat16 : coreml::BlobType::kFloat32, bytes);
       auto* b = v.mutable_blobfilevalue();
       b->set_filename(kWeightFile);
       b->set_offset(offset);
       ++blob_count_;
-    } else if (o_.fp16) {
+    } else if (Half()) {
       v.mutable_immediatevalue()->mutable_tensor()->mutable_bytes()->set_values(std::move(bytes));
     } else {
       v.mutable_immediatevalue()->mutable_tensor()->mutable_floats()->mutable_values()->Add(
@@ -111,7 +150,7 @@ class MilEmitter {
     *v.mutable_type() =
         TensorValueType(mil::INT32, scalar ? Shape{} : Shape{static_cast<int64_t>(values.size())});
     auto* ints = v.mutable_immediatevalue()->mutable_tensor()->mutable_ints();
-    for (int64_t x : values) ints->add_values(static_cast<int32_t>(x));
+    for (int64_t x : values) ints->add_values(ClampInt32(x));
     return Const(hint, std::move(v));
   }
   std::string Bool(const std::string& hint, bool b) {
@@ -141,11 +180,19 @@ class MilEmitter {
   std::string ResultVar(const std::string& value) {
     bool is_output = std::find(g_.outputs.begin(), g_.outputs.end(), value) != g_.outputs.end();
     bool scores = !o_.class_labels.empty() && value == g_.outputs[0];
-    std::string var = is_output && (o_.fp16 || scores) ? Fresh(value + "_inner") : value;
+    DType dtype = g_.TypeOf(value);
+    bool cast = (o_.fp16 && dtype == DType::kFloat) || dtype == DType::kBool;
+    std::string var = is_output && (cast || scores) ? Fresh(value + "_inner") : value;
     var_[value] = var;
     return var;
   }
+  // Whether the op being written computes in fp16 (ops kept in fp32 switch fp_ while lowered).
+  bool Half() const { return fp_ == mil::FLOAT16; }
+  Status LowerInFloat32(Op& op);
   Status Lower(Op& op);
+  Status Generic(Op& op);
+  Status ConstOp(Op& op);
+  std::string ParamConst(const std::string& hint, const Param& p);
   Status Finish();
 
   Graph& g_;
@@ -157,17 +204,23 @@ class MilEmitter {
   int blob_count_ = 0;
   std::set<std::string> names_;
   std::map<std::string, std::string> var_;
+  std::map<std::string, std::string> fp32_var_;  // fp32 results of ops kept in fp32
 };
 
 Status MilEmitter::Lower(Op& op) {
   const std::string& t = op.type;
-  const std::string x = var_.at(op.inputs[0]);
+  if (op.inputs.empty() && t != "const") {
+    return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op + ") has no inputs");
+  }
+  const std::string x = op.inputs.empty() ? "" : var_.at(op.inputs[0]);
   const Shape& out_shape = g_.shapes[op.output];
   const std::string& n = op.name;
   auto make = [&](const std::string& type) {
     std::string out = ResultVar(op.output);
-    return AddOp(type, n, out, fp_, out_shape);
+    return AddOp(type, n, out, MilType(g_.TypeOf(op.output), fp_), out_shape);
   };
+  if (op.generic) return Generic(op);
+  if (t == "const") return ConstOp(op);
   if (t == "conv") {
     std::string w = Floats(n + "_weight", op.weight.shape, &op.weight.f);
     std::string b = op.has_bias ? Floats(n + "_bias", op.bias.shape, &op.bias.f) : "";
@@ -236,7 +289,7 @@ Status MilEmitter::Lower(Op& op) {
     float alpha = op.alpha, beta = op.beta_value;
     if (t == "hard_swish") alpha = 1.0f / 6.0f, beta = 0.5f;
     if (t == "clip") {  // infinite bounds as the largest finite value of the compute type
-      float big = o_.fp16 ? 65504.0f : std::numeric_limits<float>::max();
+      float big = Half() ? 65504.0f : std::numeric_limits<float>::max();
       alpha = std::max(alpha, -big);
       beta = std::min(beta, big);
     }
@@ -364,8 +417,168 @@ Status MilEmitter::Lower(Op& op) {
     Bind(o, "constant_val", val);
     return Status::Ok();
   }
-  return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op +
-                         "): no ML Program op for '" + t + "'");
+  return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op + ", opset " +
+                         std::to_string(op.onnx_version) + "): no ML Program op for '" + t + "'");
+}
+
+// Mixed precision: an op of an fp16 program kept in fp32 reads its float inputs cast to fp32,
+// has fp32 weights, and its result is cast back to fp16 unless it is a graph output.
+Status MilEmitter::LowerInFloat32(Op& op) {
+  std::map<std::string, std::string> saved;
+  for (const std::string& in : op.inputs) {
+    if (g_.TypeOf(in) != DType::kFloat || saved.count(in)) continue;
+    saved[in] = var_.at(in);
+    // The fp32 result of another fp32 op is read as it is, not through its fp16 copy (which
+    // is what overflowed).
+    if (auto f = fp32_var_.find(in); f != fp32_var_.end()) {
+      var_[in] = f->second;
+      continue;
+    }
+    std::string dtype = String(in + "_dtype", "fp32");
+    std::string cast = Fresh(in + "_fp32");
+    auto* c = AddOp("cast", cast, cast, mil::FLOAT32, g_.shapes[in]);
+    Bind(c, "x", var_.at(in));
+    Bind(c, "dtype", dtype);
+    var_[in] = cast;
+  }
+  fp_ = mil::FLOAT32;
+  Status s = Lower(op);
+  fp_ = mil::FLOAT16;
+  for (const auto& [in, var] : saved) var_[in] = var;
+  RETURN_IF_ERROR(s);
+  if (g_.TypeOf(op.output) != DType::kFloat) return Status::Ok();
+  fp32_var_[op.output] = var_.at(op.output);
+  bool is_output =
+      std::find(g_.outputs.begin(), g_.outputs.end(), op.output) != g_.outputs.end();
+  if (is_output) return Status::Ok();  // Finish's cast to fp32 keeps it as it is
+  std::string dtype = String(op.output + "_dtype", "fp16");
+  std::string cast = Fresh(op.output + "_fp16");
+  auto* c = AddOp("cast", cast, cast, mil::FLOAT16, g_.shapes[op.output]);
+  Bind(c, "x", var_.at(op.output));
+  Bind(c, "dtype", dtype);
+  var_[op.output] = cast;
+  return Status::Ok();
+}
+
+std::string MilEmitter::Compressed(const std::string& hint, const Shape& shape,
+                                   std::vector<float>* values) {
+  const std::string& c = o_.compress;
+  std::string shape_bytes;
+  for (int64_t d : shape) {
+    uint32_t u = static_cast<uint32_t>(d);
+    shape_bytes.append(reinterpret_cast<const char*>(&u), 4);
+  }
+  auto shape_const = [&] {
+    return RawConst(hint + "_shape", mil::UINT32, {static_cast<int64_t>(shape.size())},
+                    coreml::BlobType::kUInt8, shape_bytes);
+  };
+  std::vector<std::pair<std::string, std::string>> bind;
+  std::string type;
+  if (c == "int8" || c == "int8-tensor") {
+    const int64_t channels = c == "int8" && !shape.empty() ? shape[0] : 1;
+    Int8Weights q = QuantizeInt8(*values, channels);
+    std::string data(reinterpret_cast<const char*>(q.q.data()), q.q.size());
+    type = "constexpr_affine_dequantize";
+    bind = {{"quantized_data", RawConst(hint + "_quantized", mil::INT8, shape,
+                                        coreml::BlobType::kInt8, data)},
+            {"zero_point", RawConst(hint + "_zero_point", mil::INT8, {}, coreml::BlobType::kInt8,
+                                    std::string(1, '\0'))},
+            {"scale", PlainFloats(hint + "_scale", channels == 1 ? Shape{} : Shape{channels},
+                                  &q.scale)},
+            {"axis", Ints(hint + "_axis", {0}, true)}};
+  } else if (c.rfind("palettize", 0) == 0) {
+    const int bits = std::stoi(c.substr(9));
+    Palette p = Palettize(*values, bits);
+    type = "constexpr_lut_to_dense";
+    bind = {{"indices", RawConst(hint + "_indices", mil::UINT8,
+                                 {static_cast<int64_t>(p.packed.size())}, coreml::BlobType::kUInt8,
+                                 p.packed)},
+            {"lut", PlainFloats(hint + "_lut", {static_cast<int64_t>(p.lut.size())}, &p.lut)},
+            {"shape", shape_const()}};
+  } else {  // prune
+    Sparse sp = Prune(*values, o_.sparsity);
+    type = "constexpr_sparse_to_dense";
+    const int64_t kept = static_cast<int64_t>(sp.kept.size());
+    bind = {{"nonzero_data", PlainFloats(hint + "_nonzero", {kept}, &sp.kept)},
+            {"mask", RawConst(hint + "_mask", mil::UINT8, {static_cast<int64_t>(sp.mask.size())},
+                              coreml::BlobType::kUInt8, sp.mask)},
+            {"shape", shape_const()}};
+  }
+  std::vector<float>().swap(*values);
+  std::string out = Fresh(hint);
+  auto* op = AddOp(type, out, out, fp_, shape);
+  for (const auto& [param, var] : bind) Bind(op, param, var);
+  return out;
+}
+
+std::string MilEmitter::ParamConst(const std::string& hint, const Param& p) {
+  if (!p.text.empty() && !(p.text == "fp32" && Half())) return String(hint, p.text);
+  if (p.dtype == DType::kBool && p.scalar) return Bool(hint, p.values.at(0) != 0);
+  if (p.dtype == DType::kBool) {
+    mil::Value v;
+    *v.mutable_type() = TensorValueType(mil::BOOL, {static_cast<int64_t>(p.values.size())});
+    auto* bools = v.mutable_immediatevalue()->mutable_tensor()->mutable_bools();
+    for (double b : p.values) bools->add_values(b != 0);
+    return Const(hint, std::move(v));
+  }
+  // A cast "to float" means the compute precision.
+  if (!p.text.empty() && p.text == "fp32" && Half()) return String(hint, "fp16");
+  if (p.dtype == DType::kInt) {
+    return Ints(hint, std::vector<int64_t>(p.values.begin(), p.values.end()), p.scalar);
+  }
+  std::vector<float> v(p.values.begin(), p.values.end());
+  return Floats(hint, p.scalar ? Shape{} : Shape{static_cast<int64_t>(v.size())}, &v);
+}
+
+// An op named by its ML Program type: inputs bound in order to op.params, then the constants.
+Status MilEmitter::Generic(Op& op) {
+  std::vector<std::pair<std::string, std::string>> bindings;
+  for (size_t k = 0; k < op.inputs.size(); ++k) {
+    bindings.emplace_back(op.params.at(k), var_.at(op.inputs[k]));
+  }
+  for (const auto& [param, value] : op.attrs) {
+    bindings.emplace_back(param, ParamConst(op.name + "_" + param, value));
+  }
+  std::string out = ResultVar(op.output);
+  auto* o = AddOp(op.type, op.name, out, MilType(g_.TypeOf(op.output), fp_),
+                  g_.shapes[op.output]);
+  for (const auto& [param, var] : bindings) Bind(o, param, var);
+  return Status::Ok();
+}
+
+// A folded constant that an op reads as a value: float in the compute precision, else int32 or
+// bool, inline or in the weight file as its size says.
+Status MilEmitter::ConstOp(Op& op) {
+  const Constant& c = op.weight;
+  std::string var = ResultVar(op.output);
+  mil::Value v;
+  if (op.const_dtype == DType::kFloat) {
+    std::vector<float> values = c.f;
+    std::string tmp = Floats(var + "_value", c.shape, &values);
+    // Floats made a const of its own name; give it the value's name instead.
+    auto* made = block_->mutable_operations(block_->operations_size() - 1);
+    made->mutable_outputs(0)->set_name(var);
+    (*made->mutable_attributes())["name"] = StringScalar(var);
+    names_.erase(tmp);
+    return Status::Ok();
+  }
+  *v.mutable_type() = TensorValueType(MilType(op.const_dtype, fp_), c.shape);
+  auto* tensor = v.mutable_immediatevalue()->mutable_tensor();
+  for (int64_t k = 0; k < c.size(); ++k) {
+    if (op.const_dtype == DType::kBool) {
+      tensor->mutable_bools()->add_values(c.i[k] != 0);
+    } else {
+      tensor->mutable_ints()->add_values(ClampInt32(c.i[k]));
+    }
+  }
+  auto* o = block_->add_operations();
+  o->set_type("const");
+  auto* out = o->add_outputs();
+  out->set_name(var);
+  *out->mutable_type() = v.type();
+  (*o->mutable_attributes())["name"] = StringScalar(var);
+  (*o->mutable_attributes())["val"] = std::move(v);
+  return Status::Ok();
 }
 
 Status MilEmitter::Run() {
@@ -383,18 +596,22 @@ Status MilEmitter::Run() {
   auto* desc = m.mutable_description();
   for (const std::string& in : g_.inputs) {
     const Shape& s = g_.shapes[in];
+    const DType dtype = g_.TypeOf(in);
+    // Core ML has no bool MultiArray: a bool input arrives as int32 and is cast inside.
+    const mil::DataType declared = dtype == DType::kFloat ? mil::FLOAT32 : mil::INT32;
     auto* nvt = fn.add_inputs();
     nvt->set_name(in);
-    *nvt->mutable_type() = TensorValueType(mil::FLOAT32, s);
+    *nvt->mutable_type() = TensorValueType(declared, s);
     auto* f = desc->add_input();
     f->set_name(in);
     std::string cur = in;
-    if (o_.fp16) {
-      std::string dtype = String(in + "_dtype", "fp16");
-      std::string cast = Fresh(in + "_fp16");
-      auto* c = AddOp("cast", cast, cast, mil::FLOAT16, s);
+    if ((o_.fp16 && dtype == DType::kFloat) || dtype == DType::kBool) {
+      bool to_bool = dtype == DType::kBool;
+      std::string type = String(in + "_dtype", to_bool ? "bool" : "fp16");
+      std::string cast = Fresh(in + (to_bool ? "_bool" : "_fp16"));
+      auto* c = AddOp("cast", cast, cast, to_bool ? mil::BOOL : mil::FLOAT16, s);
       Bind(c, "x", cur);
-      Bind(c, "dtype", dtype);
+      Bind(c, "dtype", type);
       cur = cast;
     }
     if (in == o_.image_input) {
@@ -427,12 +644,23 @@ Status MilEmitter::Run() {
       cur = pre;
     } else {
       auto* arr = f->mutable_type()->mutable_multiarraytype();
-      arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
+      arr->set_datatype(dtype == DType::kFloat ? spec::ArrayFeatureType::FLOAT32
+                                               : spec::ArrayFeatureType::INT32);
       for (int64_t d : s) arr->add_shape(d);
     }
     var_[in] = cur;
   }
-  for (Op& op : g_.ops) RETURN_IF_ERROR(Lower(op));
+  for (Op& op : g_.ops) {
+    bool ready = std::all_of(op.inputs.begin(), op.inputs.end(),
+                             [&](const std::string& in) { return var_.count(in) > 0; });
+    if (!ready) continue;  // reads the result of an op that failed
+    Status s = o_.fp16 && o_.fp32_ops.count(op.name) ? LowerInFloat32(op) : Lower(op);
+    if (!s.ok()) {
+      if (o_.problems == nullptr) return s;
+      o_.problems->push_back({op.node, op.onnx_op, op.onnx_version, s.message()});
+    }
+  }
+  if (o_.problems != nullptr && !o_.problems->empty()) return Status::Ok();
   return Finish();
 }
 
@@ -444,13 +672,16 @@ Status MilEmitter::Finish() {
     const std::string& o = g_.outputs[k];
     const Shape& s = g_.shapes[o];
     bool scores = classifier && k == 0;
+    const DType dtype = g_.TypeOf(o);
     std::string cur = var_.at(o);
-    if (o_.fp16) {
-      std::string dtype = String(o + "_dtype", "fp32");
+    if ((o_.fp16 && dtype == DType::kFloat) || dtype == DType::kBool) {
+      // Outputs are float32 or int32 MultiArrays: fp16 and bool results are cast back.
+      bool from_bool = dtype == DType::kBool;
+      std::string type = String(o + "_dtype", from_bool ? "int32" : "fp32");
       std::string cast = scores ? Fresh(o + "_fp32") : o;
-      auto* c = AddOp("cast", cast, cast, mil::FLOAT32, s);
+      auto* c = AddOp("cast", cast, cast, from_bool ? mil::INT32 : mil::FLOAT32, s);
       Bind(c, "x", cur);
-      Bind(c, "dtype", dtype);
+      Bind(c, "dtype", type);
       cur = cast;
     }
     if (!scores) {
@@ -458,7 +689,8 @@ Status MilEmitter::Finish() {
       auto* f = desc->add_output();
       f->set_name(o);
       auto* arr = f->mutable_type()->mutable_multiarraytype();
-      arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
+      arr->set_datatype(dtype == DType::kFloat ? spec::ArrayFeatureType::FLOAT32
+                                               : spec::ArrayFeatureType::INT32);
       for (int64_t d : s) arr->add_shape(d);
       continue;
     }

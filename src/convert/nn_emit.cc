@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "convert/compress.h"
 #include "convert/emit.h"
 #include "coreml/schema.h"
 
@@ -14,6 +15,9 @@ namespace ringo::convert {
 namespace {
 
 namespace spec = coreml::spec;
+
+// Weights this large are quantized when compression is asked for, as in the ML Program writer.
+constexpr int64_t kCompressThreshold = 2048;
 using Dims = std::array<int64_t, 3>;  // C, H, W of a rank-5 blob (sequence and batch are 1)
 
 // Where an ONNX tensor lives in a rank-5 blob: [1, C, H, W] -> (C, H, W); [1, F] and [F] ->
@@ -55,7 +59,8 @@ class NnEmitter {
 
  private:
   Status Fail(const Op& op, const std::string& msg) const {
-    return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op +
+    return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op + ", opset " +
+                           std::to_string(op.onnx_version) +
                            ") cannot be written as a NeuralNetwork (.mlmodel): " + msg +
                            "; convert to .mlpackage (ML Program) instead");
   }
@@ -87,6 +92,35 @@ class NnEmitter {
     auto* u = Layer(name, {in}, out)->mutable_unary();
     u->set_type(spec::UnaryFunctionLayerParams::INVERSE);
     u->set_scale(1.0f);
+  }
+  // A convolution's or inner product's weights: quantized to 8 bits when compression is on and
+  // the tensor is large (spec 3), else as SetWeights writes them.
+  void MainWeights(spec::WeightParams* w, Constant* c) {
+    if (o_.compress.empty() || c->size() < kCompressThreshold) {
+      SetWeights(w, &c->f, o_.fp16);
+      return;
+    }
+    version_ = std::max(version_, 3);
+    auto* q = w->mutable_quantization();
+    q->set_numberofbits(8);
+    std::string raw(c->f.size(), '\0');
+    if (o_.compress == "palettize8") {
+      Palette p = Palettize(c->f, 8);
+      raw = p.packed;
+      q->mutable_lookuptablequantization()->mutable_floatvalue()->Add(p.lut.begin(), p.lut.end());
+    } else {
+      // Symmetric int8 stored unsigned: w = (q + 128) * scale - 128 * scale.
+      const int64_t channels = o_.compress == "int8" ? c->shape[0] : 1;
+      Int8Weights iq = QuantizeInt8(c->f, channels);
+      for (size_t k = 0; k < raw.size(); ++k) raw[k] = static_cast<char>(iq.q[k] + 128);
+      auto* lin = q->mutable_linearquantization();
+      for (float scale : iq.scale) {
+        lin->add_scale(scale);
+        lin->add_bias(-128.0f * scale);
+      }
+    }
+    w->set_rawvalue(std::move(raw));
+    std::vector<float>().swap(c->f);
   }
   Status Binary(Op& op);
   Status ConstantBinary(Op& op);
@@ -290,6 +324,10 @@ Status NnEmitter::Reshape(const Op& op, const Shape& in, const Shape& out) {
 
 Status NnEmitter::Lower(Op& op) {
   const std::string& t = op.type;
+  if (op.generic || op.inputs.empty()) return Fail(op, "no rank-5 layer for '" + t + "'");
+  for (const std::string& v : {op.inputs[0], op.output}) {
+    if (g_.TypeOf(v) != DType::kFloat) return Fail(op, "integer and bool tensors");
+  }
   const Shape& xs = g_.shapes[op.inputs[0]];
   const Shape& out = g_.shapes[op.output];
   auto xd = NnDims(xs);
@@ -306,7 +344,7 @@ Status NnEmitter::Lower(Op& op) {
     }
     SetBorders(c->mutable_valid()->mutable_paddingamounts(), op.pads);
     // Core ML's convolution weights are [C_out, C_in / groups, kH, kW], ONNX's layout.
-    SetWeights(c->mutable_weights(), &op.weight.f, o_.fp16);
+    MainWeights(c->mutable_weights(), &op.weight);
     if (op.has_bias) {
       c->set_hasbias(true);
       SetWeights(c->mutable_bias(), &op.bias.f, o_.fp16);
@@ -319,7 +357,7 @@ Status NnEmitter::Lower(Op& op) {
     auto* ip = Layer(op.name, {op.inputs[0]}, op.output)->mutable_innerproduct();
     ip->set_inputchannels(static_cast<uint64_t>(op.weight.shape[1]));
     ip->set_outputchannels(static_cast<uint64_t>(op.weight.shape[0]));
-    SetWeights(ip->mutable_weights(), &op.weight.f, o_.fp16);
+    MainWeights(ip->mutable_weights(), &op.weight);
     if (op.has_bias) {
       ip->set_hasbias(true);
       SetWeights(ip->mutable_bias(), &op.bias.f, o_.fp16);
@@ -381,8 +419,15 @@ Status NnEmitter::Lower(Op& op) {
     for (int64_t p : op.perm) {
       if (xs[p] != 1) moved.push_back(p);
     }
-    if (!std::is_sorted(moved.begin(), moved.end())) return Fail(op, "transpose");
-    return Reshape(op, xs, out);
+    if (std::is_sorted(moved.begin(), moved.end())) return Reshape(op, xs, out);
+    // [1, C, H, W] keeping the leading axis: a permute of the rank-5 blob's (C, H, W).
+    if (xs.size() != 4 || op.perm[0] != 0) {
+      return Fail(op, "a transpose that moves the leading axis or is not on [1, C, H, W]");
+    }
+    auto* p = Layer(op.name, {op.inputs[0]}, op.output)->mutable_permute();
+    p->add_axis(0);  // Sequence stays
+    for (size_t d = 1; d < 4; ++d) p->add_axis(static_cast<uint64_t>(op.perm[d]));
+    return Status::Ok();
   }
   if (t == "concat") {
     if (op.axis != 1) return Fail(op, "concatenation on an axis other than channels");
@@ -424,6 +469,18 @@ Status NnEmitter::Describe(bool classifier) {
                                                            : spec::ImageFeatureType::RGB);
       continue;
     }
+    // A bad input is a problem of its own; with problems collected the layers are still tried.
+    auto bad_input = [&](const std::string& msg) {
+      if (o_.problems == nullptr) return InvalidArgument(msg);
+      o_.problems->push_back({name, "input", 0, msg});
+      return Status::Ok();
+    };
+    if (g_.TypeOf(name) != DType::kFloat) {
+      RETURN_IF_ERROR(bad_input("input '" + name + "' is an integer or bool tensor; a " +
+                                "NeuralNetwork (.mlmodel) takes float inputs; convert to " +
+                                ".mlpackage instead"));
+      continue;
+    }
     // RANK5 mapping takes [C] or [C, H, W]: the batch dimension is implied.
     auto* arr = f->mutable_type()->mutable_multiarraytype();
     arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
@@ -434,9 +491,9 @@ Status NnEmitter::Describe(bool classifier) {
     } else if (s.size() == 1) {
       arr->add_shape(s[0]);
     } else {
-      return InvalidArgument("input '" + name + "' has shape " + ShapeToString(s) +
-                             "; a NeuralNetwork (.mlmodel) takes [1,C,H,W] or [1,F] inputs; "
-                             "convert to .mlpackage instead");
+      RETURN_IF_ERROR(bad_input("input '" + name + "' has shape " + ShapeToString(s) +
+                                "; a NeuralNetwork (.mlmodel) takes [1,C,H,W] or [1,F] "
+                                "inputs; convert to .mlpackage instead"));
     }
   }
   for (size_t k = 0; k < g_.outputs.size(); ++k) {
@@ -479,7 +536,19 @@ Result<int> NnEmitter::Run() {
     layers_ = nn->mutable_layers();
   }
   RETURN_IF_ERROR(Describe(classifier));
-  for (Op& op : g_.ops) RETURN_IF_ERROR(Lower(op));
+  std::set<std::string> available(g_.inputs.begin(), g_.inputs.end());
+  for (Op& op : g_.ops) {
+    bool ready = std::all_of(op.inputs.begin(), op.inputs.end(),
+                             [&](const std::string& in) { return available.count(in) > 0; });
+    if (!ready) continue;  // reads the result of an op that failed
+    Status s = Lower(op);
+    if (!s.ok()) {
+      if (o_.problems == nullptr) return s;
+      o_.problems->push_back({op.node, op.onnx_op, op.onnx_version, s.message()});
+      continue;
+    }
+    available.insert(op.output);
+  }
   if (!o_.image_input.empty()) {
     auto* pre = classifier ? nnc->add_preprocessing() : nn->add_preprocessing();
     pre->set_featurename(o_.image_input);

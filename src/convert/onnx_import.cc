@@ -1,4 +1,5 @@
 // Lowering an ONNX ModelProto to the converter's Graph: order, shapes, constants, canonical ops.
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 
 #include "convert/graph.h"
+#include "convert/importer.h"
 
 namespace ringo::convert {
 
@@ -42,9 +44,9 @@ Constant Constant::Ints(Shape shape, std::vector<int64_t> values) {
 }
 
 namespace {
+constexpr int kMinOpset = 1;
+}  // namespace
 
-constexpr int kMinOpset = 11;
-constexpr int kMaxOpset = 17;
 // Dimensions beyond this are certainly not a real model and would overflow element counts.
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 
@@ -193,7 +195,7 @@ Result<Shape> ReshapeTarget(const Shape& in, const Constant& target, bool allow_
   int infer = -1;
   int64_t known = 1;
   for (int64_t k = 0; k < target.size(); ++k) {
-    int64_t d = static_cast<int64_t>(target.at(k));
+    int64_t d = target.int_at(k);
     if (d == 0 && !allow_zero) {
       if (k >= static_cast<int64_t>(in.size())) return InvalidArgument("0 in shape beyond rank");
       d = in[k];
@@ -239,95 +241,76 @@ std::string Sanitized(std::string_view name) {
   return s;
 }
 
-class Importer {
- public:
-  Importer(onnx::ModelProto* model, std::string source, const std::function<void(double)>& progress)
-      : model_(model), source_(std::move(source)), progress_(progress) {}
+bool ElementType(int32_t onnx_type, DType* dtype) {
+  switch (onnx_type) {
+    case onnx::TensorProto::FLOAT:
+    case onnx::TensorProto::DOUBLE:  // computed in float32, as Core ML would
+      *dtype = DType::kFloat;
+      return true;
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16:
+    case onnx::TensorProto::INT32:
+    case onnx::TensorProto::INT64:  // Core ML's integers are int32
+      *dtype = DType::kInt;
+      return true;
+    case onnx::TensorProto::BOOL:
+      *dtype = DType::kBool;
+      return true;
+    default:
+      return false;
+  }
+}
 
-  Result<Graph> Run();
+int OpVersion(const std::string& op_type, int opset) {
+  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(op_type, opset);
+  return schema ? schema->since_version() : opset;
+}
 
- private:
-  // Explicit pads for ONNX auto_pad along spatial axis d (pads are [top, left, bottom, right]):
-  // SAME_* make the output ceil(in / stride), the odd pixel at the end (UPPER) or start (LOWER).
-  Status ResolveAutoPad(const onnx::NodeProto& node, const std::string& auto_pad, int d, int64_t in,
-                        int64_t stride, int64_t k_eff, std::vector<int64_t>* pads) const {
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      int64_t o = (in + stride - 1) / stride;
-      int64_t total = std::max<int64_t>(0, (o - 1) * stride + k_eff - in);
-      int64_t small = total / 2, big = total - small;
-      (*pads)[d] = auto_pad == "SAME_UPPER" ? small : big;
-      (*pads)[d + 2] = auto_pad == "SAME_UPPER" ? big : small;
-    } else if (auto_pad == "VALID") {
-      (*pads)[d] = (*pads)[d + 2] = 0;
-    } else if (auto_pad != "NOTSET") {
-      return Fail(node, "auto_pad '" + auto_pad + "' is not supported");
-    }
-    return Status::Ok();
-  }
+std::string Importer::Temp(const onnx::NodeProto& node, const std::string& what) {
+  std::string base = node.output(0) + "__" + what;
+  std::string name = base;
+  for (int k = 1; graph_.shapes.count(name); ++k) name = base + "_" + std::to_string(k);
+  return name;
+}
 
-  Status Fail(const onnx::NodeProto& node, const std::string& msg) const {
-    return InvalidArgument("ONNX node '" + NodeName(node) + "' (" + node.op_type() + ", opset " +
-                           std::to_string(opset_) + "): " + msg);
-  }
-  std::string NodeName(const onnx::NodeProto& node) const {
-    return node.name().empty() ? "#" + std::to_string(node_index_) : node.name();
-  }
-  Status ReadInitializer(onnx::TensorProto* t);
-  // Set by ReadInput for the first input whose leading dimension is not 1; returned after
-  // lowering, so that a node's own error wins.
-  Status leading_dim_ = Status::Ok();
-  Status ReadInput(const onnx::ValueInfoProto& in);
-  Status TopologicalOrder(std::vector<int>* order);
-  Status Lower(const onnx::NodeProto& node);
-  Status LowerConv(const onnx::NodeProto& node, Op op);
-  Status LowerPool(const onnx::NodeProto& node, Op op);
-  Status Fold(const onnx::NodeProto& node, bool* folded);
-
-  std::string In(const onnx::NodeProto& node, int k) const {
-    if (k >= node.input_size() || node.input(k).empty()) return "";
-    auto it = alias_.find(node.input(k));
-    return it == alias_.end() ? node.input(k) : it->second;
-  }
-  // A constant for an op to keep. The last reader takes the data itself, so weights are not held
-  // twice while the graph is built (ResNet-50 carries 100 MB of them).
-  Constant Take(const std::string& name) {
-    auto it = consts_.find(name);
-    if (--uses_[name] > 0) return it->second;
-    Constant c = std::move(it->second);
-    consts_.erase(it);
-    return c;
-  }
-  const Constant* ConstOf(const std::string& name) const {
-    auto it = consts_.find(name);
-    return it == consts_.end() ? nullptr : &it->second;
-  }
-  const Shape& ShapeOf(const std::string& name) { return graph_.shapes[name]; }
-  bool IsDynamic(const std::string& name) const {
-    return !name.empty() && graph_.shapes.count(name) && !consts_.count(name);
-  }
-  std::string UniqueOpName(const onnx::NodeProto& node) {
-    std::string base = Sanitized(node.name().empty() ? node.op_type() : node.name());
-    std::string name = base;
-    for (int k = 1; op_names_.count(name); ++k) name = base + "_" + std::to_string(k);
-    op_names_.insert(name);
-    return name;
-  }
-  void Emit(Op op, const Shape& shape) {
-    graph_.shapes[op.output] = shape;
+std::string Importer::Materialize(const std::string& name) {
+  auto it = consts_.find(name);
+  if (it == consts_.end()) return name;
+  std::string value = name + "__const";
+  if (materialized_.insert(name).second) {
+    Op op;
+    op.type = op.onnx_op = "const";
+    op.name = Sanitized(name) + "_const";
+    op.output = value;
+    op.weight = it->second;
+    op.const_dtype = it->second.is_bool ? DType::kBool
+                     : it->second.is_int ? DType::kInt
+                                         : DType::kFloat;
+    graph_.shapes[value] = it->second.shape;
+    if (op.const_dtype != DType::kFloat) graph_.dtypes[value] = op.const_dtype;
     graph_.ops.push_back(std::move(op));
   }
+  return value;
+}
 
-  onnx::ModelProto* model_;
-  std::string source_;
-  const std::function<void(double)>& progress_;
-  int opset_ = 0;
-  int node_index_ = 0;
-  Graph graph_;
-  std::unordered_map<std::string, Constant> consts_;
-  std::unordered_map<std::string, std::string> alias_;
-  std::unordered_map<std::string, int> uses_;  // node inputs reading each value
-  std::set<std::string> op_names_;
-};
+Status Importer::EmitGeneric(const onnx::NodeProto& node, Op op, const std::string& mil_type,
+                             const std::vector<std::string>& inputs,
+                             const std::vector<std::string>& params, const Shape& out,
+                             DType dtype) {
+  for (const std::string& in : inputs) {
+    if (!graph_.shapes.count(in)) return Fail(node, "input '" + in + "' has no known shape");
+  }
+  op.type = mil_type;
+  op.generic = true;
+  op.params = params;
+  op.inputs.clear();
+  for (const std::string& in : inputs) op.inputs.push_back(Materialize(in));
+  if (dtype != DType::kFloat) graph_.dtypes[op.output] = dtype;
+  Emit(std::move(op), out);
+  return Status::Ok();
+}
 
 Status Importer::ReadInitializer(onnx::TensorProto* t) {
   std::string what = "initializer '" + t->name() + "' of '" + source_ + "'";
@@ -401,9 +384,44 @@ Status Importer::ReadInitializer(onnx::TensorProto* t) {
         for (int64_t k = 0; k < n; ++k) c.i[k] = t->int32_data(k);
       }
       break;
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16: {
+      // Stored in int32_data, or raw in their own width.
+      const int type = t->data_type();
+      const bool byte = type == onnx::TensorProto::INT8 || type == onnx::TensorProto::UINT8;
+      const size_t width = byte ? 1 : 2;
+      c.is_int = true;
+      c.i.resize(n);
+      if (!raw.empty()) {
+        RETURN_IF_ERROR(check(static_cast<int64_t>(raw.size() / width)));
+        for (int64_t k = 0; k < n; ++k) {
+          const auto* p = reinterpret_cast<const uint8_t*>(raw.data()) + width * k;
+          uint32_t u = width == 1 ? p[0] : static_cast<uint32_t>(p[0] | (p[1] << 8));
+          bool is_signed = type == onnx::TensorProto::INT8 || type == onnx::TensorProto::INT16;
+          c.i[k] = !is_signed ? u : width == 1 ? int64_t(int8_t(u)) : int64_t(int16_t(u));
+        }
+      } else {
+        RETURN_IF_ERROR(check(t->int32_data_size()));
+        for (int64_t k = 0; k < n; ++k) c.i[k] = t->int32_data(k);
+      }
+      break;
+    }
+    case onnx::TensorProto::BOOL:
+      c.is_int = c.is_bool = true;
+      c.i.resize(n);
+      if (!raw.empty()) {
+        RETURN_IF_ERROR(check(static_cast<int64_t>(raw.size())));
+        for (int64_t k = 0; k < n; ++k) c.i[k] = raw[k] != 0;
+      } else {
+        RETURN_IF_ERROR(check(t->int32_data_size()));
+        for (int64_t k = 0; k < n; ++k) c.i[k] = t->int32_data(k) != 0;
+      }
+      break;
     default:
       return InvalidArgument(what + " has ONNX data type " + std::to_string(t->data_type()) +
-                             "; ringo reads float, double, int32 and int64 tensors");
+                             "; ringo reads float, double, int32, int64 and bool tensors");
   }
   // The protobuf copy is no longer needed; releasing it now keeps the peak near one copy.
   std::string().swap(*t->mutable_raw_data());
@@ -419,10 +437,12 @@ Status Importer::ReadInput(const onnx::ValueInfoProto& in) {
   if (!type.has_tensor_type()) {
     return InvalidArgument("input '" + in.name() + "' is not a tensor");
   }
-  if (type.tensor_type().elem_type() != onnx::TensorProto::FLOAT) {
+  DType dtype;
+  if (!ElementType(type.tensor_type().elem_type(), &dtype)) {
     return InvalidArgument("input '" + in.name() + "' has ONNX element type " +
                            std::to_string(type.tensor_type().elem_type()) +
-                           "; ringo converts float inputs only");
+                           "; ringo converts float, double, signed and unsigned integers up to "
+                           "16 bits, int32, int64 and bool inputs");
   }
   if (!type.tensor_type().has_shape()) {
     return InvalidArgument("input '" + in.name() + "' has no shape; give it a static shape");
@@ -434,7 +454,7 @@ Status Importer::ReadInput(const onnx::ValueInfoProto& in) {
     if (d.has_dim_value() && d.dim_value() > 0 && d.dim_value() <= kMaxDim) {
       shape.push_back(d.dim_value());
     } else if (k == 0) {
-      shape.push_back(1);  // a symbolic batch dimension: Core ML models take one example
+      shape.push_back(1);  // a symbolic leading dimension: one example
     } else {
       std::string sym = d.has_dim_param() ? " ('" + d.dim_param() + "')" : "";
       return InvalidArgument("input '" + in.name() + "' has a dynamic dimension" + sym +
@@ -442,12 +462,7 @@ Status Importer::ReadInput(const onnx::ValueInfoProto& in) {
                              " with no fixed size; export the model with a static shape");
     }
   }
-  // A leading dimension other than 1 is only a problem once every node has lowered: reported
-  // first, it would hide a real cause (an unsupported op) behind a "batch" the model may not have.
-  if (!shape.empty() && shape[0] != 1 && shape.size() > 1 && leading_dim_.ok()) {
-    leading_dim_ = InvalidArgument("input '" + in.name() + "' has batch size " +
-                                   std::to_string(shape[0]) + "; Core ML models take batch size 1");
-  }
+  if (dtype != DType::kFloat) graph_.dtypes[in.name()] = dtype;
   graph_.inputs.push_back(in.name());
   graph_.shapes[in.name()] = shape;
   return Status::Ok();
@@ -510,13 +525,23 @@ Status Importer::TopologicalOrder(std::vector<int>* order) {
 
 Result<Graph> Importer::Run() {
   if (!model_->has_graph()) return InvalidArgument("'" + source_ + "' has no graph");
+  bool has_onnx_domain = false;
   for (const auto& imp : model_->opset_import()) {
-    if (imp.domain().empty() || imp.domain() == "ai.onnx") opset_ = static_cast<int>(imp.version());
+    if (imp.domain().empty() || imp.domain() == "ai.onnx") {
+      opset_ = static_cast<int>(imp.version());
+      has_onnx_domain = true;
+    }
   }
-  if (opset_ < kMinOpset || opset_ > kMaxOpset) {
+  // Each op is converted by its own version under the model's opset, so any opset the ONNX
+  // library knows will do; an op whose old version means something else is refused by name.
+  const int max_opset =
+      onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN).second;
+  // A model of other domains only: its nodes are refused by name, not for an opset.
+  if (!has_onnx_domain) opset_ = max_opset;
+  if (opset_ < kMinOpset || opset_ > max_opset) {
     return InvalidArgument("'" + source_ + "' uses ONNX opset " + std::to_string(opset_) +
                            "; ringo converts opsets " + std::to_string(kMinOpset) + " to " +
-                           std::to_string(kMaxOpset));
+                           std::to_string(max_opset));
   }
   onnx::GraphProto* g = model_->mutable_graph();
   for (auto& t : *g->mutable_initializer()) RETURN_IF_ERROR(ReadInitializer(&t));
@@ -532,23 +557,37 @@ Result<Graph> Importer::Run() {
   for (const auto& out : g->output()) ++uses_[out.name()];
   for (size_t k = 0; k < order.size(); ++k) {
     node_index_ = order[k];
-    RETURN_IF_ERROR(Lower(g->node(order[k])));
+    op_version_ = OpVersion(g->node(order[k]).op_type(), opset_);
+    RETURN_IF_ERROR(LowerOrRecord(g->node(order[k])));
     if (progress_ && k % 16 == 0) progress_(static_cast<double>(k) / order.size());
   }
-  RETURN_IF_ERROR(leading_dim_);
 
   for (const auto& out : g->output()) {
     std::string name = out.name();
     auto a = alias_.find(name);
     std::string value = a == alias_.end() ? name : a->second;
-    if (consts_.count(value)) {
-      return InvalidArgument("output '" + name + "' is a constant; nothing computes it");
-    }
+    if (unknown_.count(value)) continue;  // its node's problem is already recorded
     if (!graph_.shapes.count(value)) {
       return InvalidArgument("output '" + name + "' is not produced by any node");
     }
-    if (std::find(graph_.inputs.begin(), graph_.inputs.end(), value) != graph_.inputs.end()) {
-      return InvalidArgument("output '" + name + "' is the input '" + value + "' unchanged");
+    if (consts_.count(value)) value = Materialize(value);  // a constant output is a const op
+    bool is_input =
+        std::find(graph_.inputs.begin(), graph_.inputs.end(), value) != graph_.inputs.end();
+    bool is_output =
+        std::find(graph_.outputs.begin(), graph_.outputs.end(), value) != graph_.outputs.end();
+    if (is_input || is_output) {
+      // An output that passes an input (or another output) through needs a value of its own.
+      Op copy;
+      copy.type = copy.onnx_op = "identity";
+      copy.name = Sanitized(name) + "_identity";
+      copy.generic = true;
+      copy.inputs = {value};
+      copy.params = {"x"};
+      copy.output = name + "__copy";
+      graph_.shapes[copy.output] = graph_.shapes[value];
+      if (graph_.TypeOf(value) != DType::kFloat) graph_.dtypes[copy.output] = graph_.TypeOf(value);
+      value = copy.output;
+      graph_.ops.push_back(std::move(copy));
     }
     if (value != name) RenameValue(&graph_, value, name);
     graph_.outputs.push_back(name);
@@ -595,12 +634,18 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
     end = std::clamp<int64_t>(end, start, r);
     return out(Constant::Ints({end - start}, {s.begin() + start, s.begin() + end}));
   }
+  RETURN_IF_ERROR(FoldCreation(node, folded));
+  if (*folded) return Status::Ok();
   // Every other foldable op needs all of its (present) inputs constant.
   for (int k = 0; k < node.input_size(); ++k) {
     if (!node.input(k).empty() && !ConstOf(In(node, k))) return Status::Ok();
   }
   if (node.input_size() == 0) return Status::Ok();
   const Constant& a = *ConstOf(In(node, 0));
+  if (t == "Equal" || t == "Less" || t == "Greater" || t == "Where") {
+    // Shape arithmetic exporters write (expand's -1 as Where(Equal(shape, -1), 1, shape)).
+    return FoldSelect(node, folded);
+  }
   if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div") {
     auto r = FoldBinary(t, a, *ConstOf(In(node, 1)));
     if (!r.ok()) return Fail(node, r.status().message());
@@ -621,7 +666,7 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
     c.shape = s;
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t k = 0; k < idx.size(); ++k) {
-        int64_t j = static_cast<int64_t>(idx.at(k));
+        int64_t j = idx.int_at(k);
         if (j < 0) j += a.shape[axis];
         if (j < 0 || j >= a.shape[axis]) return Fail(node, "index out of range");
         int64_t base = (o * a.shape[axis] + j) * inner;
@@ -644,7 +689,7 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
       for (int64_t k = 0; k < a.size(); ++k) c.f.push_back(static_cast<float>(a.at(k)));
     } else if (to == onnx::TensorProto::INT64 || to == onnx::TensorProto::INT32) {
       c.is_int = true;
-      for (int64_t k = 0; k < a.size(); ++k) c.i.push_back(static_cast<int64_t>(a.at(k)));
+      for (int64_t k = 0; k < a.size(); ++k) c.i.push_back(a.int_at(k));
     } else {
       return Fail(node, "cast of a constant to ONNX type " + std::to_string(to));
     }
@@ -652,7 +697,7 @@ Status Importer::Fold(const onnx::NodeProto& node, bool* folded) {
   }
   if (t == "Concat") {
     int64_t rank = static_cast<int64_t>(a.shape.size());
-    auto axis_r = NormalizeAxis(AttrInt(node, "axis", 0), rank);
+    auto axis_r = NormalizeAxis(AttrInt(node, "axis", op_version_ < 4 ? 1 : 0), rank);
     if (!axis_r.ok()) return Fail(node, axis_r.status().message());
     int64_t axis = *axis_r;
     Shape s = a.shape;
@@ -778,9 +823,15 @@ Status Importer::Lower(const onnx::NodeProto& node) {
   const std::string& t = node.op_type();
   if (!node.domain().empty() && node.domain() != "ai.onnx") {
     return InvalidArgument("unsupported ONNX operator '" + node.domain() + "." + t + "' at node '" +
-                           NodeName(node) + "' (opset " + std::to_string(opset_) + ")");
+                           NodeName(node) + "' (opset " + std::to_string(op_version_) + ")");
   }
   if (node.output_size() == 0) return Fail(node, "node has no outputs");
+  // Before version 7 binary ops broadcast only when told to, possibly from a given axis.
+  if (op_version_ < 7 && (FindAttr(node, "broadcast") || FindAttr(node, "axis")) &&
+      (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Pow" || t == "And" ||
+       t == "Or" || t == "Xor" || t == "Equal" || t == "Less" || t == "Greater")) {
+    return Fail(node, "the broadcast and axis attributes of versions before 7 are not supported");
+  }
   bool folded = false;
   RETURN_IF_ERROR(Fold(node, &folded));
   if (folded) return Status::Ok();
@@ -788,13 +839,31 @@ Status Importer::Lower(const onnx::NodeProto& node) {
   Op op;
   op.name = UniqueOpName(node);
   op.onnx_op = t;
+  op.node = NodeName(node);
   op.output = node.output(0);
   std::string x = In(node, 0);
   if (t != "Constant" && node.input_size() > 0 && !x.empty() && !graph_.shapes.count(x)) {
     return Fail(node, "input '" + x + "' has no known shape");
   }
+  for (auto family : {&Importer::LowerElementwise, &Importer::LowerReduction,
+                      &Importer::LowerTensorOp, &Importer::LowerNormalization}) {
+    bool handled = false;
+    Status s = (this->*family)(node, op, &handled);
+    if (s.ok() && !step_status_.ok()) s = step_status_;
+    step_status_ = Status::Ok();
+    if (!s.ok() || handled) return s;
+  }
   const Constant* x_const = ConstOf(x);
   Shape xs = x.empty() ? Shape{} : ShapeOf(x);
+  // These ops compute in float only (shape ops and Add/Sub/Mul below also take integers).
+  static const std::set<std::string> kFloatOnly = {
+      "Conv",        "MaxPool", "AveragePool",        "GlobalAveragePool", "Relu",
+      "Sigmoid",     "Tanh",    "HardSwish",          "LeakyRelu",         "HardSigmoid",
+      "Clip",        "Gemm",    "BatchNormalization", "MatMul",            "Softmax",
+      "Pad",         "ReduceMean"};
+  if (!x.empty() && kFloatOnly.count(t) && TypeOf(x) != DType::kFloat) {
+    return Fail(node, "integer and bool inputs are not supported");
+  }
 
   auto unary = [&](const char* type) {
     op.type = type;
@@ -823,13 +892,23 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     const Constant* c = ConstOf(name);
     if (!c) return std::nullopt;
     std::vector<int64_t> v;
-    for (int64_t k = 0; k < c->size(); ++k) v.push_back(static_cast<int64_t>(c->at(k)));
+    for (int64_t k = 0; k < c->size(); ++k) v.push_back(c->int_at(k));
     return v;
   };
 
   if (t == "Identity" || t == "Dropout") {
+    if (t == "Dropout" && !In(node, 2).empty()) {
+      const Constant* training = ConstOf(In(node, 2));
+      if (!training || training->at(0) != 0) {
+        return Fail(node, "training_mode must be a constant false (inference only)");
+      }
+    }
     if (node.output_size() > 1 && !node.output(1).empty()) {
-      return Fail(node, "the mask output of Dropout is not supported (inference only)");
+      // Inference keeps every element: the mask is all true.
+      Constant mask = Constant::Ints(xs, std::vector<int64_t>(NumElements(xs), 1));
+      mask.is_bool = true;
+      graph_.shapes[node.output(1)] = xs;
+      consts_[node.output(1)] = std::move(mask);
     }
     if (x_const) {
       consts_[node.output(0)] = *x_const;
@@ -979,9 +1058,15 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     static const std::map<std::string, std::string> kTypes = {
         {"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"}, {"Div", "div"}};
     op.type = kTypes.at(t);
+    if (TypeOf(x) != DType::kFloat || TypeOf(y) != DType::kFloat) {
+      if (TypeOf(x) != DType::kInt || TypeOf(y) != DType::kInt || t == "Div") {
+        return Fail(node, "only Add, Sub and Mul of two integer tensors are supported");
+      }
+      std::string mil = op.type;
+      return EmitGeneric(node, std::move(op), mil, {x, y}, {"x", "y"}, *shape, DType::kInt);
+    }
     if (x_const || b) {
       const Constant* c = x_const ? x_const : b;
-      if (c->is_int) return Fail(node, "integer arithmetic on tensors is not supported");
       op.operand = *c;
       op.operand_index = x_const ? 0 : 1;
       op.inputs = {x_const ? y : x};
@@ -992,7 +1077,10 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     return Status::Ok();
   }
   if (t == "Flatten") {
-    auto axis = NormalizeAxis(AttrInt(node, "axis", 1), xs.size() + 1);
+    // Flatten's axis runs from -r to r: a negative one counts from the rank, not rank + 1.
+    int64_t raw = AttrInt(node, "axis", 1);
+    auto axis = NormalizeAxis(raw < 0 ? raw + static_cast<int64_t>(xs.size()) : raw,
+                              xs.size() + 1);
     if (!axis.ok()) return Fail(node, axis.status().message());
     Shape target = {NumElements(Shape(xs.begin(), xs.begin() + *axis)),
                     NumElements(Shape(xs.begin() + *axis, xs.end()))};
@@ -1061,15 +1149,15 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     return Status::Ok();
   }
   if (t == "Concat") {
-    auto axis = NormalizeAxis(AttrInt(node, "axis", 0), xs.size());
+    // Concat's axis defaulted to 1 before version 4.
+    auto axis = NormalizeAxis(AttrInt(node, "axis", op_version_ < 4 ? 1 : 0), xs.size());
     if (!axis.ok()) return Fail(node, axis.status().message());
     Shape out = xs;
     out[*axis] = 0;
     for (int k = 0; k < node.input_size(); ++k) {
       std::string in = In(node, k);
-      if (!IsDynamic(in)) {
-        return Fail(node, "mixing constant and computed inputs is not supported");
-      }
+      if (!graph_.shapes.count(in)) return Fail(node, "input '" + in + "' has no known shape");
+      if (TypeOf(in) != TypeOf(x)) return Fail(node, "inputs differ in element type");
       const Shape& s = ShapeOf(in);
       if (s.size() != xs.size()) return Fail(node, "inputs differ in rank");
       for (size_t d = 0; d < s.size(); ++d) {
@@ -1078,7 +1166,7 @@ Status Importer::Lower(const onnx::NodeProto& node) {
         }
       }
       out[*axis] += s[*axis];
-      op.inputs.push_back(in);
+      op.inputs.push_back(Materialize(in));
     }
     op.type = "concat";
     op.axis = *axis;
@@ -1086,11 +1174,11 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     return Status::Ok();
   }
   if (t == "Softmax") {
-    auto axis = NormalizeAxis(AttrInt(node, "axis", opset_ < 13 ? 1 : -1), xs.size());
+    auto axis = NormalizeAxis(AttrInt(node, "axis", op_version_ < 13 ? 1 : -1), xs.size());
     if (!axis.ok()) return Fail(node, axis.status().message());
     // Before opset 13 Softmax normalises over all axes from `axis` on; that equals a softmax
     // over `axis` only when the axes after it have size 1.
-    if (opset_ < 13) {
+    if (op_version_ < 13) {
       for (size_t d = *axis + 1; d < xs.size(); ++d) {
         if (xs[d] != 1) return Fail(node, "softmax over several axes is not supported");
       }
@@ -1111,7 +1199,7 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     } else {
       const Constant* p = ConstOf(In(node, 1));
       if (!p) return Fail(node, "pads must be a constant");
-      for (int64_t k = 0; k < p->size(); ++k) pads.push_back(static_cast<int64_t>(p->at(k)));
+      for (int64_t k = 0; k < p->size(); ++k) pads.push_back(p->int_at(k));
       if (!In(node, 2).empty()) {
         const Constant* v = ConstOf(In(node, 2));
         if (!v || v->size() != 1) return Fail(node, "constant_value must be a constant scalar");
@@ -1165,14 +1253,62 @@ Status Importer::Lower(const onnx::NodeProto& node) {
     return Status::Ok();
   }
   return InvalidArgument("unsupported ONNX operator '" + t + "' at node '" + NodeName(node) +
-                         "' (opset " + std::to_string(opset_) + ")");
+                         "' (opset " + std::to_string(op_version_) + ")");
 }
 
-}  // namespace
+Status Importer::LowerOrRecord(const onnx::NodeProto& node) {
+  bool reads_unknown = false;
+  for (const auto& in : node.input()) reads_unknown |= unknown_.count(in) > 0;
+  Status s = Status::Ok();
+  if (!reads_unknown) {
+    s = Lower(node);
+  } else if (!IsSupportedOnnxOp(node.op_type()) ||
+             (!node.domain().empty() && node.domain() != "ai.onnx")) {
+    // Its inputs are unknown, but an op ringo has no lowering for is a problem of its own.
+    std::string type =
+        node.domain().empty() ? node.op_type() : node.domain() + "." + node.op_type();
+    s = InvalidArgument("unsupported ONNX operator '" + type + "' at node '" + NodeName(node) +
+                        "' (opset " + std::to_string(op_version_) + ")");
+  }
+  if (reads_unknown || !s.ok()) {
+    for (const auto& out : node.output()) {
+      if (!out.empty()) unknown_.insert(out);
+    }
+  }
+  if (s.ok() || problems_ == nullptr || s.code() != Code::kInvalidArgument) return s;
+  problems_->push_back({NodeName(node), node.op_type(), op_version_, s.message()});
+  return Status::Ok();
+}
+
+bool IsSupportedOnnxOp(const std::string& op_type) {
+  static const std::set<std::string> kOps = {
+      // onnx_import.cc: canonical ops and folds
+      "Identity", "Dropout", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Relu",
+      "Sigmoid", "Tanh", "HardSwish", "LeakyRelu", "HardSigmoid", "Clip", "BatchNormalization",
+      "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+      "Transpose", "Concat", "Softmax", "Pad", "ReduceMean", "Constant", "Shape", "Size",
+      "EyeLike", "ConstantOfShape", "Range",
+      // lower_ops.cc
+      "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Exp",
+      "Floor", "Log", "Sin", "Sinh", "Sqrt", "Tan", "Softplus", "Softsign", "Round", "Abs",
+      "Sign", "Neg", "Reciprocal", "Not", "Elu", "ThresholdedRelu", "Selu", "Celu", "Shrink",
+      "PRelu", "Pow", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or",
+      "Xor", "Mod", "Max", "Min", "Sum", "Mean", "Where", "ArgMax", "ArgMin", "ReduceSum",
+      "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+      "ReduceLogSumExp", "ReduceSumSquare",
+      // lower_tensor.cc and the lower_*.cc it dispatches to
+      "LogSoftmax", "Hardmax", "Slice", "Split", "Cast", "CastLike", "Gather", "GatherElements",
+      "CumSum", "Tile", "Expand", "Trilu", "DepthToSpace", "SpaceToDepth", "LayerNormalization",
+      "InstanceNormalization", "MeanVarianceNormalization", "NegativeLogLikelihoodLoss",
+      "SoftmaxCrossEntropyLoss", "Resize", "Upsample", "GlobalMaxPool",
+      "ConvTranspose", "LSTM", "GRU", "RNN", "Einsum"};
+  return kOps.count(op_type) > 0;
+}
 
 Result<Graph> ImportOnnx(onnx::ModelProto* model, const std::string& source_name,
-                         const std::function<void(double)>& progress) {
-  Importer importer(model, source_name, progress);
+                         const std::function<void(double)>& progress,
+                         std::vector<NodeProblem>* problems) {
+  Importer importer(model, source_name, progress, problems);
   return importer.Run();
 }
 

@@ -96,6 +96,9 @@ struct Info {
   std::map<std::string, int64_t> layer_counts;  // layer or op type -> count
   int64_t parameter_count = 0;
   std::string weight_precision;  // "float32", "float16", "mixed", "none"
+  // ML Program weights stored compressed: "none", or the kinds found, e.g. "int8",
+  // "palettized 4-bit", "pruned" (comma-separated when mixed).
+  std::string weight_compression;
   int64_t file_size = 0;         // bytes on disk (whole package for .mlpackage)
   std::vector<std::string> unknown_fields;
 };
@@ -153,8 +156,16 @@ struct Value {
 Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs);
 
+// As Predict; for ML Programs, `trace` (optional) also receives every op's first tensor result,
+// keyed by the op's name (float values as computed, fp16 ones rounded). NeuralNetworks leave it
+// empty.
+Result<std::map<std::string, Value>> PredictTraced(const Model& model,
+                                                   const std::map<std::string, Value>& inputs,
+                                                   std::map<std::string, Tensor>* trace);
+
 // Reads the value of input `declared` from `file`, by extension:
-//  .npy  float32, float64, int32, int64 or uint8 in C order (little-endian);
+//  .npy  float32, float64, int8, int16, int32, int64, uint8, uint16 or bool in C order
+//        (little-endian);
 //  .png  image inputs only: RGB, RGBA (alpha ignored) or grey, converted to the declared colour
 //        space; the size must be the declared one (no resizing);
 //  .json a number or rectangular nested lists of numbers.

@@ -64,6 +64,12 @@ Status CheckInput(const spec::FeatureDescription& feature, const Value& value) {
 
 Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs) {
+  return PredictTraced(model, inputs, nullptr);
+}
+
+Result<std::map<std::string, Value>> PredictTraced(const Model& model,
+                                                   const std::map<std::string, Value>& inputs,
+                                                   std::map<std::string, Tensor>* trace) {
   const spec::ModelDescription& description = model.spec().description();
   for (const auto& entry : inputs) {
     const std::string& name = entry.first;
@@ -86,7 +92,7 @@ Result<std::map<std::string, Value>> Predict(const Model& model,
     case spec::Model::kNeuralNetworkRegressor:
       return internal::PredictNeuralNetwork(model, inputs);
     case spec::Model::kMlProgram:
-      return internal::PredictProgram(model, inputs);
+      return internal::PredictProgram(model, inputs, trace);
     default:
       return FailedPrecondition("the evaluator does not run this model type");
   }

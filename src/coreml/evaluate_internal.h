@@ -14,8 +14,10 @@ namespace ringo::coreml::internal {
 // shape; they report model problems (unsupported layers, inconsistent weights) themselves.
 Result<std::map<std::string, Value>> PredictNeuralNetwork(
     const Model& model, const std::map<std::string, Value>& inputs);
+// `trace` (optional) receives each op's first result by the op's name.
 Result<std::map<std::string, Value>> PredictProgram(const Model& model,
-                                                    const std::map<std::string, Value>& inputs);
+                                                    const std::map<std::string, Value>& inputs,
+                                                    std::map<std::string, Tensor>* trace = nullptr);
 
 }  // namespace ringo::coreml::internal
 

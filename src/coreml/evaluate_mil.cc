@@ -4,6 +4,8 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 
 #include "coreml/evaluate_internal.h"
 #include "coreml/kernels.h"
@@ -162,6 +164,16 @@ Result<MilValue> Decode(const mil::Value& value, const std::string& weights,
             static_cast<uint8_t>(b[2 * i]) | (static_cast<uint8_t>(b[2 * i + 1]) << 8)));
       }
       n = out.t.data.size();
+    } else if (out.type == mil::UINT32 || out.type == mil::INT32) {
+      if (b.size() % 4 != 0) return InvalidArgument(what + " has a partial 32-bit value");
+      std::vector<int64_t> ints(b.size() / 4);
+      for (size_t i = 0; i < ints.size(); ++i) {
+        uint32_t u;
+        std::memcpy(&u, b.data() + 4 * i, 4);
+        ints[i] = out.type == mil::UINT32 ? int64_t(u) : int64_t(static_cast<int32_t>(u));
+      }
+      SetInts(&out, std::move(ints));
+      n = out.ints.size();
     } else if (out.type == mil::INT8 || out.type == mil::UINT8) {
       std::vector<int64_t> ints(b.size());
       for (size_t i = 0; i < b.size(); ++i) {
@@ -188,6 +200,35 @@ Result<int64_t> Axis(int64_t axis, size_t rank, const std::string& op) {
   return axis < 0 ? axis + r : axis;
 }
 
+// The element-wise MIL math ops that are one C function.
+std::function<float(float)> MathFunction(const std::string& type) {
+  static const std::map<std::string, float (*)(float)> kFunctions = {
+      {"acos", std::acos},   {"acosh", std::acosh}, {"asin", std::asin}, {"asinh", std::asinh},
+      {"atan", std::atan},   {"atanh", std::atanh}, {"ceil", std::ceil}, {"cos", std::cos},
+      {"cosh", std::cosh},   {"erf", std::erf},     {"floor", std::floor}, {"log", std::log},
+      {"sin", std::sin},     {"sinh", std::sinh},   {"tan", std::tan},
+      {"round", std::nearbyint}};  // to nearest, ties to even (the default rounding mode)
+  auto it = kFunctions.find(type);
+  if (it != kFunctions.end()) return it->second;
+  if (type == "sign") return [](float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; };
+  return nullptr;
+}
+
+// Comparisons and logical ops, as 1 (true) or 0 (false).
+std::function<float(float, float)> Comparison(const std::string& type) {
+  auto b = [](bool v) { return v ? 1.0f : 0.0f; };
+  if (type == "equal") return [=](float x, float y) { return b(x == y); };
+  if (type == "not_equal") return [=](float x, float y) { return b(x != y); };
+  if (type == "less") return [=](float x, float y) { return b(x < y); };
+  if (type == "less_equal") return [=](float x, float y) { return b(x <= y); };
+  if (type == "greater") return [=](float x, float y) { return b(x > y); };
+  if (type == "greater_equal") return [=](float x, float y) { return b(x >= y); };
+  if (type == "logical_and") return [=](float x, float y) { return b(x != 0 && y != 0); };
+  if (type == "logical_or") return [=](float x, float y) { return b(x != 0 || y != 0); };
+  if (type == "logical_xor") return [=](float x, float y) { return b((x != 0) != (y != 0)); };
+  return nullptr;
+}
+
 class OpRunner {
  public:
   OpRunner(const mil::Operation& op, const std::map<std::string, MilValue>& env,
@@ -203,6 +244,8 @@ class OpRunner {
     what_ = op.type() + " op '" + name_ + "'";
   }
 
+  const std::string& name() const { return name_; }
+
   // The op's outputs, in the order of op.outputs().
   Result<std::vector<MilValue>> Run() {
     const std::string& type = op_.type();
@@ -212,6 +255,9 @@ class OpRunner {
       ASSIGN_OR_RETURN(MilValue v, Decode(it->second, weights_, what_));
       return One(std::move(v));
     }
+    if (type == "constexpr_affine_dequantize") return AffineDequantize();
+    if (type == "constexpr_lut_to_dense") return LutToDense();
+    if (type == "constexpr_sparse_to_dense") return SparseToDense();
     if (type == "conv") return Conv();
     if (type == "linear") return Linear();
     if (type == "matmul") return MatMul();
@@ -235,6 +281,18 @@ class OpRunner {
           [](float v) { return std::max(v, 0.0f) + std::log1p(std::exp(-std::fabs(v))); });
     }
     if (type == "identity") return UnaryOp([](float v) { return v; });
+    if (auto f = MathFunction(type)) return UnaryOp(f);
+    if (auto f = Comparison(type)) return BinaryOp(f);
+    if (type == "logical_not") return UnaryOp([](float v) { return v == 0 ? 1.0f : 0.0f; });
+    if (type == "thresholded_relu") {
+      ASSIGN_OR_RETURN(float alpha, Scalar("alpha", 1.0f));
+      return UnaryOp([=](float v) { return v > alpha ? v : 0.0f; });
+    }
+    if (type == "floor_div") return BinaryOp([](float a, float b) { return std::floor(a / b); });
+    if (type == "mod") {
+      // Floor modulo: the result takes the divisor's sign.
+      return BinaryOp([](float a, float b) { return a - std::floor(a / b) * b; });
+    }
     if (type == "leaky_relu") {
       ASSIGN_OR_RETURN(float alpha, Scalar("alpha", 0.01f));
       return UnaryOp([=](float v) { return v < 0 ? alpha * v : v; });
@@ -256,7 +314,27 @@ class OpRunner {
     if (type == "batch_norm") return BatchNorm();
     if (type == "max_pool") return Pool(kernels::PoolType::kMax);
     if (type == "avg_pool") return Pool(kernels::PoolType::kAverage);
-    if (type == "reduce_mean") return ReduceMean();
+    if (type == "reduce_mean") return Reduction(std::nullopt);
+    static const std::map<std::string, kernels::ReduceKind> kReductions = {
+        {"reduce_sum", kernels::ReduceKind::kSum},
+        {"reduce_max", kernels::ReduceKind::kMax},
+        {"reduce_min", kernels::ReduceKind::kMin},
+        {"reduce_prod", kernels::ReduceKind::kProd},
+        {"reduce_l1_norm", kernels::ReduceKind::kL1},
+        {"reduce_l2_norm", kernels::ReduceKind::kL2},
+        {"reduce_log_sum", kernels::ReduceKind::kLogSum},
+        {"reduce_log_sum_exp", kernels::ReduceKind::kLogSumExp},
+        {"reduce_sum_square", kernels::ReduceKind::kSumSquare}};
+    if (auto it = kReductions.find(type); it != kReductions.end()) return Reduction(it->second);
+    if (type == "reduce_argmax" || type == "reduce_argmin") {
+      return ArgReduce(type == "reduce_argmax");
+    }
+    if (type == "select") return Select();
+    if (type == "gather") return Gather();
+    if (type == "gather_along_axis") return GatherAlongAxis();
+    if (type == "slice_by_index") return SliceByIndex();
+    if (type == "tile") return Tile();
+    if (type == "cumsum") return CumSum();
     if (type == "softmax") return Softmax();
     if (type == "reshape") return Reshape();
     if (type == "transpose") return Transpose();
@@ -349,12 +427,16 @@ class OpRunner {
     return v->strings[0];
   }
 
-  // A float tensor result carrying the op's declared output type.
+  // A float tensor result carrying the op's declared output type. An fp16 result is stored as
+  // the device stores it: each value rounded to binary16 (beyond 65504 it becomes infinite).
   MilValue Float(Tensor t) const {
     MilValue v;
     v.t = std::move(t);
     if (op_.outputs_size() > 0 && op_.outputs(0).type().has_tensortype()) {
       v.type = op_.outputs(0).type().tensortype().datatype();
+    }
+    if (v.type == mil::FLOAT16) {
+      for (float& f : v.t.data) f = RoundToHalf(f);
     }
     return v;
   }
@@ -592,14 +674,15 @@ class OpRunner {
     return axes;
   }
 
-  Result<std::vector<MilValue>> ReduceMean() {
+  // reduce_mean (kind empty) and the other reduce_* ops.
+  Result<std::vector<MilValue>> Reduction(std::optional<kernels::ReduceKind> kind) {
     ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
     std::vector<int64_t> all;
     for (size_t i = 0; i < x->t.shape.size(); ++i) all.push_back(static_cast<int64_t>(i));
     ASSIGN_OR_RETURN(std::vector<int64_t> raw, Ints("axes", all));
     ASSIGN_OR_RETURN(std::vector<int64_t> axes, Axes(raw, x->t.shape.size()));
     ASSIGN_OR_RETURN(bool keep, Bool("keep_dims", false));
-    Tensor out = kernels::ReduceMean(x->t, axes);
+    Tensor out = kind ? kernels::Reduce(x->t, axes, *kind) : kernels::ReduceMean(x->t, axes);
     if (!keep) {
       std::vector<int64_t> shape;
       for (size_t i = 0; i < out.shape.size(); ++i) {
@@ -610,6 +693,237 @@ class OpRunner {
       out.shape = shape;
     }
     return One(Float(std::move(out)));
+  }
+
+  // ---- compressed weights (iOS 16's constexpr ops) ----
+
+  // The declared output shape and type of a constexpr op, values rounded to fp16 when declared.
+  Result<MilValue> Decompressed(std::vector<float> data, std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    if (n != static_cast<int64_t>(data.size())) {
+      return InvalidArgument(what_ + " yields " + std::to_string(data.size()) +
+                             " values for shape " + ShapeString(shape));
+    }
+    Tensor t;
+    t.shape = std::move(shape);
+    t.data = std::move(data);
+    MilValue v = Float(std::move(t));
+    if (v.type == mil::FLOAT16) {
+      for (float& f : v.t.data) f = RoundToHalf(f);
+    }
+    return v;
+  }
+
+  // scale * (quantized_data - zero_point), scale and zero point per slice along axis or one.
+  Result<std::vector<MilValue>> AffineDequantize() {
+    ASSIGN_OR_RETURN(const MilValue* q, Required("quantized_data"));
+    ASSIGN_OR_RETURN(const MilValue* zp, Required("zero_point"));
+    ASSIGN_OR_RETURN(const MilValue* scale, Required("scale"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis_v, Ints("axis", std::vector<int64_t>{0}));
+    if (axis_v.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t axis, Axis(axis_v[0], q->t.shape.size(), what_));
+    const int64_t channels = q->t.shape[axis];
+    int64_t inner = 1;
+    for (size_t d = axis + 1; d < q->t.shape.size(); ++d) inner *= q->t.shape[d];
+    for (const MilValue* p : {zp, scale}) {
+      if (p->t.size() != 1 && p->t.size() != channels) {
+        return InvalidArgument(what_ + ": scale and zero_point need 1 or " +
+                               std::to_string(channels) + " values");
+      }
+    }
+    std::vector<float> out(q->t.data.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      const size_t c = static_cast<size_t>((static_cast<int64_t>(i) / inner) % channels);
+      const float s = scale->t.data[scale->t.data.size() == 1 ? 0 : c];
+      const float z = zp->t.data[zp->t.data.size() == 1 ? 0 : c];
+      out[i] = s * (q->t.data[i] - z);
+    }
+    ASSIGN_OR_RETURN(MilValue v, Decompressed(std::move(out), q->t.shape));
+    return One(std::move(v));
+  }
+
+  // Bit i of a packed uint8 array, least significant bit of each byte first.
+  static uint32_t Bits(const std::vector<float>& bytes, size_t first_bit, int count) {
+    uint32_t v = 0;
+    for (int b = 0; b < count; ++b) {
+      size_t bit = first_bit + b;
+      uint32_t byte = static_cast<uint32_t>(bytes[bit / 8]);
+      v |= ((byte >> (bit % 8)) & 1u) << b;
+    }
+    return v;
+  }
+
+  Result<std::vector<MilValue>> LutToDense() {
+    ASSIGN_OR_RETURN(const MilValue* indices, Required("indices"));
+    ASSIGN_OR_RETURN(const MilValue* lut, Required("lut"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> shape, Ints("shape", std::nullopt));
+    const size_t k = lut->t.data.size();
+    int bits = 0;
+    while ((size_t{1} << bits) < k) ++bits;
+    const bool width_ok = bits == 1 || bits == 2 || bits == 4 || bits == 6 || bits == 8;
+    if ((size_t{1} << bits) != k || !width_ok) {
+      return InvalidArgument(what_ + ": the lookup table has " + std::to_string(k) + " entries");
+    }
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    if (static_cast<int64_t>(indices->t.data.size()) != (n * bits + 7) / 8) {
+      return InvalidArgument(what_ + ": " + std::to_string(indices->t.data.size()) +
+                             " index bytes for " + std::to_string(n) + " values");
+    }
+    std::vector<float> out(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) out[i] = lut->t.data[Bits(indices->t.data, i * bits, bits)];
+    ASSIGN_OR_RETURN(MilValue v, Decompressed(std::move(out), shape));
+    return One(std::move(v));
+  }
+
+  Result<std::vector<MilValue>> SparseToDense() {
+    ASSIGN_OR_RETURN(const MilValue* data, Required("nonzero_data"));
+    ASSIGN_OR_RETURN(const MilValue* mask, Required("mask"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> shape, Ints("shape", std::nullopt));
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    if (static_cast<int64_t>(mask->t.data.size()) != (n + 7) / 8) {
+      return InvalidArgument(what_ + ": the mask does not fit shape " + ShapeString(shape));
+    }
+    std::vector<float> out(static_cast<size_t>(n), 0.0f);
+    size_t next = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!Bits(mask->t.data, i, 1)) continue;
+      if (next >= data->t.data.size()) {
+        return InvalidArgument(what_ + ": the mask has more set bits than nonzero_data values");
+      }
+      out[i] = data->t.data[next++];
+    }
+    if (next != data->t.data.size()) {
+      return InvalidArgument(what_ + ": nonzero_data has values the mask does not place");
+    }
+    ASSIGN_OR_RETURN(MilValue v, Decompressed(std::move(out), shape));
+    return One(std::move(v));
+  }
+
+  Result<std::vector<MilValue>> ArgReduce(bool largest) {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{-1}));
+    ASSIGN_OR_RETURN(bool keep, Bool("keep_dims", false));
+    if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], x->t.shape.size(), what_));
+    Tensor out = kernels::ArgReduce(x->t, a, largest);
+    if (!keep) out.shape.erase(out.shape.begin() + a);
+    return One(Float(std::move(out)));
+  }
+
+  Result<std::vector<MilValue>> Select() {
+    ASSIGN_OR_RETURN(const MilValue* c, Required("cond"));
+    ASSIGN_OR_RETURN(const MilValue* a, Required("a"));
+    ASSIGN_OR_RETURN(const MilValue* b, Required("b"));
+    auto out = kernels::Select(c->t, a->t, b->t);
+    if (!out.ok()) return InvalidArgument(what_ + ": " + out.status().message());
+    return One(Float(std::move(out).value()));
+  }
+
+  // Indices along an axis of size n, negative ones counted from the end.
+  Result<std::vector<int64_t>> Indices(const MilValue& v, int64_t n) {
+    std::vector<int64_t> out;
+    for (float f : v.t.data) {
+      int64_t j = static_cast<int64_t>(f);
+      if (j < 0) j += n;
+      if (j < 0 || j >= n) {
+        return InvalidArgument(what_ + ": index " + std::to_string(static_cast<int64_t>(f)) +
+                               " is out of range for size " + std::to_string(n));
+      }
+      out.push_back(j);
+    }
+    return out;
+  }
+
+  Result<std::vector<MilValue>> Gather() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{0}));
+    if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], x->t.shape.size(), what_));
+    ASSIGN_OR_RETURN(std::vector<int64_t> indices, Indices(*idx, x->t.shape[a]));
+    return One(Float(kernels::Gather(x->t, indices, idx->t.shape, a)));
+  }
+
+  Result<std::vector<MilValue>> GatherAlongAxis() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{0}));
+    if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], x->t.shape.size(), what_));
+    if (idx->t.shape.size() != x->t.shape.size()) {
+      return InvalidArgument(what_ + ": indices and x differ in rank");
+    }
+    Tensor indices = idx->t;
+    ASSIGN_OR_RETURN(std::vector<int64_t> flat, Indices(*idx, x->t.shape[a]));
+    for (size_t i = 0; i < flat.size(); ++i) indices.data[i] = static_cast<float>(flat[i]);
+    for (size_t d = 0; d < indices.shape.size(); ++d) {
+      if (int64_t(d) != a && indices.shape[d] > x->t.shape[d]) {
+        return InvalidArgument(what_ + ": indices exceed x outside the axis");
+      }
+    }
+    return One(Float(kernels::GatherAlongAxis(x->t, indices, a)));
+  }
+
+  // MIL slice_by_index: begin/end/stride per axis, masks to use the whole axis, squeeze_mask
+  // to drop an axis (its begin picks the element).
+  Result<std::vector<MilValue>> SliceByIndex() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    const size_t rank = x->t.shape.size();
+    ASSIGN_OR_RETURN(std::vector<int64_t> begin, Ints("begin", std::nullopt));
+    ASSIGN_OR_RETURN(std::vector<int64_t> end, Ints("end", std::nullopt));
+    ASSIGN_OR_RETURN(std::vector<int64_t> stride,
+                     Ints("stride", std::vector<int64_t>(rank, 1)));
+    std::vector<int64_t> none(rank, 0);
+    ASSIGN_OR_RETURN(std::vector<int64_t> begin_mask, Ints("begin_mask", none));
+    ASSIGN_OR_RETURN(std::vector<int64_t> end_mask, Ints("end_mask", none));
+    ASSIGN_OR_RETURN(std::vector<int64_t> squeeze_mask, Ints("squeeze_mask", none));
+    if (begin.size() != rank || end.size() != rank || stride.size() != rank ||
+        begin_mask.size() != rank || end_mask.size() != rank || squeeze_mask.size() != rank) {
+      return InvalidArgument(what_ + ": begin, end, stride and masks need one value per axis");
+    }
+    std::vector<int64_t> b(rank), e(rank), keep;
+    for (size_t d = 0; d < rank; ++d) {
+      const int64_t n = x->t.shape[d], s = stride[d];
+      if (s == 0) return InvalidArgument(what_ + ": stride 0");
+      auto clamp = [&](int64_t v) {
+        if (v < 0) v += n;
+        return s > 0 ? std::clamp<int64_t>(v, 0, n) : std::clamp<int64_t>(v, -1, n - 1);
+      };
+      b[d] = begin_mask[d] ? (s > 0 ? 0 : n - 1) : clamp(begin[d]);
+      e[d] = end_mask[d] ? (s > 0 ? n : -1) : clamp(end[d]);
+      if (squeeze_mask[d]) e[d] = b[d] + (s > 0 ? 1 : -1);
+      if (!squeeze_mask[d]) keep.push_back(static_cast<int64_t>(d));
+    }
+    Tensor out = kernels::StridedSlice(x->t, b, e, stride);
+    std::vector<int64_t> shape;
+    for (int64_t d : keep) shape.push_back(out.shape[d]);
+    out.shape = shape;
+    return One(Float(std::move(out)));
+  }
+
+  Result<std::vector<MilValue>> Tile() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> reps, Ints("reps", std::nullopt));
+    if (reps.size() != x->t.shape.size()) {
+      return InvalidArgument(what_ + ": reps needs one value per axis");
+    }
+    for (int64_t r : reps) {
+      if (r < 0) return InvalidArgument(what_ + ": negative repetition");
+    }
+    return One(Float(kernels::Tile(x->t, reps)));
+  }
+
+  Result<std::vector<MilValue>> CumSum() {
+    ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{0}));
+    ASSIGN_OR_RETURN(bool exclusive, Bool("exclusive", false));
+    ASSIGN_OR_RETURN(bool reverse, Bool("reverse", false));
+    if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+    ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], x->t.shape.size(), what_));
+    return One(Float(kernels::CumSum(x->t, a, exclusive, reverse)));
   }
 
   Result<std::vector<MilValue>> Softmax() {
@@ -818,7 +1132,8 @@ class OpRunner {
 }  // namespace
 
 Result<std::map<std::string, Value>> PredictProgram(const Model& model,
-                                                    const std::map<std::string, Value>& inputs) {
+                                                    const std::map<std::string, Value>& inputs,
+                                                    std::map<std::string, Tensor>* trace) {
   const mil::Program& program = model.spec().mlprogram();
   auto fn_it = program.functions().find("main");
   if (fn_it == program.functions().end()) {
@@ -855,6 +1170,9 @@ Result<std::map<std::string, Value>> PredictProgram(const Model& model,
       v.t.shape = shape;
     }
     if (in.type().has_tensortype()) v.type = in.type().tensortype().datatype();
+    if (IsInteger(v.type)) {
+      for (float f : v.t.data) v.ints.push_back(static_cast<int64_t>(f));
+    }
     env[in.name()] = std::move(v);
   }
 
@@ -864,6 +1182,10 @@ Result<std::map<std::string, Value>> PredictProgram(const Model& model,
     if (static_cast<int>(outs.size()) != op.outputs_size()) {
       return InvalidArgument(op.type() + " op declares " + std::to_string(op.outputs_size()) +
                              " outputs; it produces " + std::to_string(outs.size()));
+    }
+    if (trace != nullptr && op.type() != "const" && !outs.empty() && outs[0].strings.empty() &&
+        !outs[0].is_dict) {
+      (*trace)[runner.name()] = outs[0].t;
     }
     for (int i = 0; i < op.outputs_size(); ++i) env[op.outputs(i).name()] = std::move(outs[i]);
   }

@@ -43,7 +43,39 @@ std::string LayerName(const spec::NeuralNetworkLayer& layer) {
   return "layer '" + layer.name() + "'";
 }
 
-// Decodes fp32 or fp16 weights; `expected` < 0 accepts any count.
+// 8-bit quantized weights: q * scale + bias per channel (equal slices of rawValue), or lut[q].
+Result<std::vector<float>> Dequantized(const spec::WeightParams& w,
+                                       const spec::NeuralNetworkLayer& layer, const char* what) {
+  const std::string& raw = w.rawvalue();
+  const spec::QuantizationParams& q = w.quantization();
+  std::vector<float> v(raw.size());
+  if (q.has_linearquantization()) {
+    const auto& scale = q.linearquantization().scale();
+    const auto& bias = q.linearquantization().bias();
+    const size_t channels = static_cast<size_t>(scale.size());
+    if (channels == 0 || raw.size() % channels != 0 ||
+        (bias.size() != 0 && static_cast<size_t>(bias.size()) != channels)) {
+      return InvalidArgument(LayerName(layer) + ": " + what + " scale/bias do not fit " +
+                             std::to_string(raw.size()) + " values");
+    }
+    const size_t per = raw.size() / channels;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      const size_t c = i / per;
+      v[i] = static_cast<uint8_t>(raw[i]) * scale[c] + (bias.empty() ? 0.0f : bias[c]);
+    }
+  } else if (q.has_lookuptablequantization()) {
+    const auto& lut = q.lookuptablequantization().floatvalue();
+    if (lut.size() != 256) {
+      return InvalidArgument(LayerName(layer) + ": " + what + " lookup table needs 256 entries");
+    }
+    for (size_t i = 0; i < raw.size(); ++i) v[i] = lut[static_cast<uint8_t>(raw[i])];
+  } else {
+    return InvalidArgument(LayerName(layer) + ": " + what + " are quantized without parameters");
+  }
+  return v;
+}
+
+// Decodes fp32, fp16 or 8-bit quantized weights; `expected` < 0 accepts any count.
 Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected,
                                    const spec::NeuralNetworkLayer& layer, const char* what) {
   std::vector<float> v;
@@ -60,9 +92,11 @@ Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected
                                          (static_cast<uint8_t>(bytes[2 * i + 1]) << 8));
       v[i] = HalfToFloat(h);
     }
+  } else if (!w.rawvalue().empty() && w.quantization().numberofbits() == 8) {
+    ASSIGN_OR_RETURN(v, Dequantized(w, layer, what));
   } else if (!w.rawvalue().empty() || !w.int8rawvalue().empty()) {
     return FailedPrecondition(LayerName(layer) + " uses quantized " + what +
-                              ", which the evaluator does not implement");
+                              " of a kind the evaluator does not implement (8-bit only)");
   }
   if (expected >= 0 && static_cast<int64_t>(v.size()) != expected) {
     return InvalidArgument(LayerName(layer) + " has " + std::to_string(v.size()) + " " + what +
@@ -148,6 +182,8 @@ class NetworkRunner {
         return Reshape(*in[0]);
       case L::kFlatten:
         return Flatten(*in[0]);
+      case L::kPermute:
+        return Permute(*in[0]);
       case L::kConcat:
         return Concat(in);
       default:
@@ -547,6 +583,21 @@ class NetworkRunner {
     Tensor hwc = ChannelLast(x, false);
     hwc.shape = {out.shape[0], out.shape[1], out.shape[kH], out.shape[kW], out.shape[kC]};
     return ChannelLast(hwc, true);
+  }
+
+  // axis[] indexes (Sequence, C, H, W); the blob is [Sequence, Batch, C, H, W].
+  Result<Tensor> Permute(const Tensor& x) {
+    const auto& axis = layer_.permute().axis();
+    std::vector<int64_t> seen(4, 0);
+    for (uint64_t a : axis) {
+      if (a < 4) ++seen[a];
+    }
+    if (axis.size() != 4 || seen != std::vector<int64_t>(4, 1)) {
+      return InvalidArgument(LayerName(layer_) + ": axis must be a permutation of 0, 1, 2, 3");
+    }
+    auto rank5 = [](uint64_t a) { return a == 0 ? int64_t{0} : static_cast<int64_t>(a) + 1; };
+    return kernels::Transpose(
+        x, {rank5(axis[0]), 1, rank5(axis[1]), rank5(axis[2]), rank5(axis[3])});
   }
 
   Result<Tensor> Flatten(const Tensor& x) {

@@ -91,10 +91,12 @@ Result<Value> LoadNpy(const std::string& bytes, const std::string& what) {
   size_t item = 0;
   if (kind == "f4" || kind == "i4") item = 4;
   if (kind == "f8" || kind == "i8") item = 8;
-  if (kind == "u1") item = 1;
+  if (kind == "u1" || kind == "i1" || kind == "b1") item = 1;
+  if (kind == "i2" || kind == "u2") item = 2;
   if (item == 0) {
     return InvalidArgument(what + " has dtype " + descr +
-                           "; supported: float32, float64, int32, int64, uint8");
+                           "; supported: float32, float64, int8, int16, int32, int64, uint8, "
+                           "uint16, bool");
   }
   Value v;
   std::string dims = shape_text.substr(1, shape_text.size() - 2);
@@ -133,7 +135,13 @@ Result<Value> LoadNpy(const std::string& bytes, const std::string& what) {
       int64_t n;
       std::memcpy(&n, p, 8);
       v.tensor.data[i] = static_cast<float>(n);
-    } else {
+    } else if (kind == "i2" || kind == "u2") {
+      uint16_t n;
+      std::memcpy(&n, p, 2);
+      v.tensor.data[i] = kind == "i2" ? static_cast<float>(static_cast<int16_t>(n)) : n;
+    } else if (kind == "i1") {
+      v.tensor.data[i] = static_cast<int8_t>(*p);
+    } else {  // u1, and b1 (bool, one byte 0 or 1)
       v.tensor.data[i] = static_cast<uint8_t>(*p);
     }
   }

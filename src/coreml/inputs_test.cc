@@ -113,6 +113,28 @@ TEST_F(InputFileTest, NpyOtherNumericTypes) {
   EXPECT_EQ(i32->tensor.data, (std::vector<float>{42}));
 }
 
+TEST_F(InputFileTest, NpyNarrowIntegersAndBools) {
+  struct Case {
+    const char* descr;
+    std::string data;
+    std::vector<float> want;
+  };
+  const std::vector<Case> cases = {
+      {"|i1", Raw<int8_t>({-128, 5}), {-128, 5}},
+      {"<i2", Raw<int16_t>({-300, 7}), {-300, 7}},
+      {"<u2", Raw<uint16_t>({65535, 1}), {65535, 1}},
+      {"|b1", Raw<uint8_t>({1, 0}), {1, 0}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.descr);
+    std::string dict = std::string("{'descr': '") + c.descr + "', 'fortran_order': False, " +
+                       "'shape': (2,), }";
+    auto v = LoadInputFile(Array({2}), Npy("n.npy", dict, c.data));
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_EQ(v->tensor.data, c.want);
+  }
+}
+
 TEST_F(InputFileTest, NpyRejectsMalformedFiles) {
   struct Case {
     const char* name;

@@ -116,6 +116,10 @@ std::string LayerType(const spec::NeuralNetworkLayer& layer) {
 
 int64_t WeightCount(const spec::WeightParams& w) {
   if (w.floatvalue_size() > 0) return w.floatvalue_size();
+  const uint64_t bits = w.quantization().numberofbits();
+  if (!w.rawvalue().empty() && bits > 0) {
+    return static_cast<int64_t>(w.rawvalue().size() * 8 / bits);
+  }
   return static_cast<int64_t>(w.float16value().size() / 2);
 }
 
@@ -179,6 +183,25 @@ int64_t ElementCount(const mil::ValueType& t) {
   return n;
 }
 
+// "int8", "palettized N-bit" or "pruned" for a constexpr op of weight compression.
+std::string CompressionKind(const mil::Operation& op,
+                            const std::map<std::string, const mil::Operation*>& consts) {
+  if (op.type() == "constexpr_affine_dequantize") return "int8";
+  if (op.type() == "constexpr_sparse_to_dense") return "pruned";
+  if (op.type() != "constexpr_lut_to_dense") return op.type();
+  auto in = op.inputs().find("lut");
+  if (in != op.inputs().end() && in->second.arguments_size() == 1) {
+    auto c = consts.find(in->second.arguments(0).name());
+    if (c != consts.end()) {
+      int64_t entries = ElementCount(c->second->outputs(0).type());
+      int bits = 0;
+      while ((int64_t{1} << bits) < entries) ++bits;
+      return "palettized " + std::to_string(bits) + "-bit";
+    }
+  }
+  return "palettized";
+}
+
 const mil::Block* MainBlock(const spec::Model& m, std::string* opset = nullptr) {
   if (!m.has_mlprogram()) return nullptr;
   auto it = m.mlprogram().functions().find("main");
@@ -228,6 +251,7 @@ Info Inspect(const Model& model, const fs::path& path) {
     for (const auto& s : c.stringclasslabels().vector()) info.class_labels.push_back(s);
     for (int64_t i : c.int64classlabels().vector()) info.class_labels.push_back(std::to_string(i));
   }
+  std::set<std::string> nn_compression;
   if (const auto* layers = Layers(m)) {
     for (const auto& l : *layers) {
       ++info.layer_counts[LayerType(l)];
@@ -235,15 +259,43 @@ Info Inspect(const Model& model, const fs::path& path) {
         info.parameter_count += WeightCount(w);
         if (w.floatvalue_size() > 0) fp32 = true;
         if (!w.float16value().empty()) fp16 = true;
+        if (!w.rawvalue().empty()) {
+          const auto& q = w.quantization();
+          nn_compression.insert(q.has_lookuptablequantization()
+                                    ? "palettized " + std::to_string(q.numberofbits()) + "-bit"
+                                    : "int" + std::to_string(q.numberofbits()));
+        }
       });
     }
   }
+  for (const std::string& kind : nn_compression) {
+    info.weight_compression += (info.weight_compression.empty() ? "" : ", ") + kind;
+  }
   if (const mil::Block* block = MainBlock(m)) {
     std::map<std::string, const mil::Operation*> consts;
+    std::set<std::string> compression;
+    // The parts of a compressed weight (scales, tables, kept values) are not weights themselves.
+    std::set<std::string> parts;
+    for (const auto& op : block->operations()) {
+      if (op.type().rfind("constexpr_", 0) != 0) continue;
+      for (const auto& [param, arg] : op.inputs()) {
+        for (const auto& b : arg.arguments()) parts.insert(b.name());
+      }
+    }
     for (const auto& op : block->operations()) {
       ++info.layer_counts[op.type()];
+      if (op.type().rfind("constexpr_", 0) == 0 && op.outputs_size() == 1) {
+        // A compressed weight: counted as the tensor it decompresses to.
+        const auto& t = op.outputs(0).type();
+        info.parameter_count += ElementCount(t);
+        if (t.has_tensortype()) {
+          (t.tensortype().datatype() == mil::FLOAT16 ? fp16 : fp32) = true;
+        }
+        compression.insert(CompressionKind(op, consts));
+      }
       if (op.type() != "const" || op.outputs_size() != 1) continue;
       consts[op.outputs(0).name()] = &op;
+      if (parts.count(op.outputs(0).name())) continue;
       const auto& t = op.outputs(0).type();
       int64_t n = ElementCount(t);
       if (!t.has_tensortype() || n < 10) continue;  // scalars and small vectors are not weights
@@ -254,6 +306,9 @@ Info Inspect(const Model& model, const fs::path& path) {
         fp16 = true;
         info.parameter_count += n;
       }
+    }
+    for (const std::string& kind : compression) {
+      info.weight_compression += (info.weight_compression.empty() ? "" : ", ") + kind;
     }
     // A classifier program ends in classify(probabilities, classes): its labels are the classes.
     for (const auto& op : block->operations()) {
@@ -284,6 +339,7 @@ Info Inspect(const Model& model, const fs::path& path) {
     }
   }
   info.weight_precision = fp32 && fp16 ? "mixed" : fp16 ? "float16" : fp32 ? "float32" : "none";
+  if (info.weight_compression.empty()) info.weight_compression = "none";
   info.file_size = PathSize(path);
   info.unknown_fields = model.unknown_fields();
   return info;
@@ -392,7 +448,11 @@ std::vector<std::string> Validate(const Model& model) {
         }
         if (w.floatvalue_size() > 0) has32 = true;
         if (!w.rawvalue().empty()) need(3, where + " quantized weights");
-        if (expected >= 0 && (w.floatvalue_size() > 0 || !w.float16value().empty()) &&
+        if (!w.rawvalue().empty() && w.quantization().numberofbits() == 0) {
+          problems.push_back(where + " " + what + ": quantized without numberOfBits");
+        }
+        if (expected >= 0 &&
+            (w.floatvalue_size() > 0 || !w.float16value().empty() || !w.rawvalue().empty()) &&
             WeightCount(w) != expected) {
           problems.push_back(where + " " + what + ": " + std::to_string(WeightCount(w)) +
                              " values where the shape needs " + std::to_string(expected));
@@ -608,6 +668,7 @@ nlohmann::json InfoJson(const Info& info) {
             {"layer_counts", info.layer_counts},
             {"parameter_count", info.parameter_count},
             {"weight_precision", info.weight_precision},
+            {"weight_compression", info.weight_compression},
             {"file_size", info.file_size},
             {"unknown_fields", info.unknown_fields}};
   if (!info.predicted_feature.empty()) j["predicted_feature"] = info.predicted_feature;
@@ -666,6 +727,7 @@ Result<Info> InfoFromJson(std::string_view text) {
     info.predicted_feature = j.value("predicted_feature", "");
     info.predicted_probabilities = j.value("predicted_probabilities", "");
     info.weight_precision = j.value("weight_precision", "");
+    info.weight_compression = j.value("weight_compression", "none");
     info.parameter_count = j.value("parameter_count", int64_t{0});
     info.file_size = j.value("file_size", int64_t{0});
   } catch (const json::exception& e) {

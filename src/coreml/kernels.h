@@ -72,6 +72,39 @@ Tensor Concat(const std::vector<const Tensor*>& parts, int64_t axis);
 // Mean over the given axes (non-negative, distinct); the reduced axes are kept with size 1.
 Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes);
 
+// ---- kernels_tensor.cc ----
+
+enum class ReduceKind { kSum, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
+
+// Reduces over the given axes (non-negative, distinct); the reduced axes are kept with size 1.
+Tensor Reduce(const Tensor& x, const std::vector<int64_t>& axes, ReduceKind kind);
+
+// Index of the largest (or smallest) value along `axis`, the first one on ties; the axis is
+// kept with size 1.
+Tensor ArgReduce(const Tensor& x, int64_t axis, bool largest);
+
+// cond ? a : b element-wise with numpy broadcasting of all three.
+Result<Tensor> Select(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// Slices of x along `axis` at `indices` (each in [0, dim), checked by the caller): the axis is
+// replaced by the indices' shape.
+Tensor Gather(const Tensor& x, const std::vector<int64_t>& indices,
+              const std::vector<int64_t>& indices_shape, int64_t axis);
+
+// out[i...] = x[i... with the `axis` coordinate replaced by indices[i...]]; indices has x's rank.
+Tensor GatherAlongAxis(const Tensor& x, const Tensor& indices, int64_t axis);
+
+// Elements begin[d], begin[d] + stride[d], ... before end[d] on each axis (already clamped;
+// stride may be negative).
+Tensor StridedSlice(const Tensor& x, const std::vector<int64_t>& begin,
+                    const std::vector<int64_t>& end, const std::vector<int64_t>& stride);
+
+// x repeated reps[d] times along each axis.
+Tensor Tile(const Tensor& x, const std::vector<int64_t>& reps);
+
+// Running sum along `axis`, optionally exclusive and/or from the end.
+Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse);
+
 // "[1, 3, 224, 224]" for messages.
 std::string ShapeString(const std::vector<int64_t>& shape);
 

@@ -1,0 +1,196 @@
+// Mixed precision by measurement: fp16 everywhere the reference evaluator shows it is safe.
+#include "convert/precision.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "common/json_writer.h"
+#include "common/paths.h"
+#include "coreml/schema.h"
+
+namespace ringo::convert {
+
+namespace {
+
+constexpr int kSamples = 4;
+
+// Inputs from the description: floats ~ N(0, 1), images uniform 0..255, integers 0.
+std::vector<std::map<std::string, coreml::Value>> SampleInputs(const coreml::Model& model) {
+  std::vector<std::map<std::string, coreml::Value>> samples(kSamples);
+  std::mt19937 gen(13);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<float> pixel(0.0f, 255.0f);
+  for (const auto& f : model.spec().description().input()) {
+    std::vector<int64_t> shape;
+    bool image = f.type().has_imagetype();
+    if (image) {
+      const auto& im = f.type().imagetype();
+      int64_t c = im.colorspace() == coreml::spec::ImageFeatureType::GRAYSCALE ? 1 : 3;
+      shape = {c, static_cast<int64_t>(im.height()), static_cast<int64_t>(im.width())};
+    } else {
+      shape.assign(f.type().multiarraytype().shape().begin(),
+                   f.type().multiarraytype().shape().end());
+    }
+    bool integer = f.type().multiarraytype().datatype() == coreml::spec::ArrayFeatureType::INT32;
+    for (auto& sample : samples) {
+      coreml::Value v;
+      v.tensor.shape = shape;
+      v.tensor.data.resize(static_cast<size_t>(v.tensor.size()));
+      for (float& x : v.tensor.data) x = integer ? 0.0f : image ? pixel(gen) : normal(gen);
+      sample[f.name()] = std::move(v);
+    }
+  }
+  return samples;
+}
+
+// max |a - b| / max |ref|; infinite when a is not finite where ref is.
+double Error(const coreml::Tensor& a, const coreml::Tensor& ref) {
+  if (a.data.size() != ref.data.size()) return INFINITY;
+  double diff = 0, peak = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    if (!std::isfinite(ref.data[i])) continue;
+    if (!std::isfinite(a.data[i])) return INFINITY;
+    diff = std::max(diff, std::fabs(double(a.data[i]) - ref.data[i]));
+    peak = std::max(peak, std::fabs(double(ref.data[i])));
+  }
+  return diff / std::max(peak, 1e-6);
+}
+
+struct Run {
+  std::vector<std::map<std::string, coreml::Tensor>> traces;
+  std::vector<std::map<std::string, coreml::Value>> outputs;
+};
+
+Result<Run> Evaluate(const coreml::Model& m,
+                     const std::vector<std::map<std::string, coreml::Value>>& samples) {
+  Run r;
+  for (const auto& s : samples) {
+    std::map<std::string, coreml::Tensor> trace;
+    ASSIGN_OR_RETURN(auto out, coreml::PredictTraced(m, s, &trace));
+    r.traces.push_back(std::move(trace));
+    r.outputs.push_back(std::move(out));
+  }
+  return r;
+}
+
+// The ops of the main block in program order, by name.
+std::vector<std::string> OpOrder(const coreml::Model& m) {
+  std::vector<std::string> names;
+  const auto& fn = m.spec().mlprogram().functions().at("main");
+  for (const auto& op : fn.block_specializations().at(fn.opset()).operations()) {
+    auto it = op.attributes().find("name");
+    if (op.type() == "const" || it == op.attributes().end()) continue;
+    names.push_back(it->second.immediatevalue().tensor().strings().values(0));
+  }
+  return names;
+}
+
+// Worst error of op `name` over the samples (0 when an op is missing from a trace).
+double OpError(const Run& run, const Run& ref, const std::string& name) {
+  double worst = 0;
+  for (size_t s = 0; s < run.traces.size(); ++s) {
+    auto a = run.traces[s].find(name), b = ref.traces[s].find(name);
+    if (a == run.traces[s].end() || b == ref.traces[s].end()) continue;
+    worst = std::max(worst, Error(a->second, b->second));
+  }
+  return worst;
+}
+
+double OutputError(const Run& run, const Run& ref) {
+  double worst = 0;
+  for (size_t s = 0; s < run.outputs.size(); ++s) {
+    for (const auto& [name, v] : ref.outputs[s]) {
+      if (v.kind != "tensor") continue;
+      worst = std::max(worst, Error(run.outputs[s].at(name).tensor, v.tensor));
+    }
+  }
+  return worst;
+}
+
+double Peak(const Run& ref, const std::string& name) {
+  double peak = 0;
+  for (const auto& t : ref.traces) {
+    auto it = t.find(name);
+    if (it == t.end()) continue;
+    for (float v : it->second.data) peak = std::max(peak, double(std::fabs(v)));
+  }
+  return peak;
+}
+
+}  // namespace
+
+Result<coreml::Model> ConvertAuto(
+    const std::function<Result<coreml::Model>(const Options&)>& convert, Format format,
+    const Options& options) {
+  if (format != Format::kMLProgram) {
+    return InvalidArgument("--precision auto mixes fp16 and fp32 ops, which only an ML Program "
+                           "(.mlpackage) can; use fp16 or fp32 for .mlmodel");
+  }
+  Options o = options;
+  o.precision = Precision::kFloat32;
+  ASSIGN_OR_RETURN(coreml::Model reference, convert(o));
+  const auto samples = SampleInputs(reference);
+  ASSIGN_OR_RETURN(Run ref, Evaluate(reference, samples));
+  o.precision = Precision::kFloat16;
+  o.float32_ops.clear();
+  std::map<std::string, double> first_error;  // each op's error with everything in fp16
+  std::map<std::string, std::string> reason;
+  for (;;) {
+    ASSIGN_OR_RETURN(coreml::Model m, convert(o));
+    ASSIGN_OR_RETURN(Run run, Evaluate(m, samples));
+    const std::vector<std::string> order = OpOrder(m);
+    if (first_error.empty()) {
+      for (const std::string& name : order) first_error[name] = OpError(run, ref, name);
+    }
+    std::string worst;
+    for (const std::string& name : order) {
+      if (!ref.traces.empty() && !ref.traces[0].count(name)) continue;  // casts of fp16 only
+      if (o.float32_ops.count(name) || OpError(run, ref, name) <= o.tolerance) continue;
+      worst = name;
+      break;
+    }
+    if (worst.empty()) {
+      double out_err = OutputError(run, ref);
+      std::string summary = "auto: " + std::to_string(o.float32_ops.size()) + " of " +
+                            std::to_string(order.size()) + " ops in fp32";
+      const char* sep = ": ";
+      for (const std::string& name : o.float32_ops) {
+        summary += sep + name;
+        sep = ", ";
+      }
+      (*m.spec().mutable_description()->mutable_metadata()->mutable_userdefined())
+          ["com.ringo.precision"] = summary;
+      if (!options.report_path.empty()) {
+        std::string json;
+        JsonWriter w(&json);
+        w.BeginObject();
+        w.Key("tolerance").Double(o.tolerance);
+        w.Key("samples").Int(kSamples);
+        w.Key("max_output_error").Double(out_err);
+        w.Key("ops").BeginArray();
+        for (const std::string& name : order) {
+          if (!first_error.count(name)) continue;
+          w.BeginObject();
+          w.Key("op").String(name);
+          w.Key("precision").String(o.float32_ops.count(name) ? "fp32" : "fp16");
+          w.Key("max_abs_fp32").Double(Peak(ref, name));
+          w.Key("fp16_error").Double(first_error[name]);
+          if (reason.count(name)) w.Key("reason").String(reason[name]);
+          w.EndObject();
+        }
+        w.EndArray();
+        w.EndObject();
+        RETURN_IF_ERROR(WriteFileAtomic(options.report_path, json + "\n"));
+      }
+      return m;
+    }
+    double err = OpError(run, ref, worst);
+    reason[worst] = std::isinf(err) ? (Peak(ref, worst) > 65504.0 ? "overflows fp16"
+                                                                 : "not finite in fp16")
+                                    : "diverges beyond the tolerance";
+    o.float32_ops.insert(worst);
+  }
+}
+
+}  // namespace ringo::convert

@@ -1,0 +1,230 @@
+// Float32 CPU kernels for reductions, selection, indexing and tiling (see kernels.h).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "coreml/kernels.h"
+
+namespace ringo::coreml::kernels {
+
+namespace {
+
+std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
+  return s;
+}
+
+bool Next(std::vector<int64_t>* index, const std::vector<int64_t>& shape) {
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (++(*index)[i] < shape[i]) return true;
+    (*index)[i] = 0;
+  }
+  return false;
+}
+
+int64_t Count(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// Offset in a tensor of shape `own` (right-aligned against `index`'s rank, unit axes broadcast).
+int64_t BroadcastOffset(const std::vector<int64_t>& index, const std::vector<int64_t>& own,
+                        const std::vector<int64_t>& own_strides) {
+  int64_t off = 0;
+  size_t lead = index.size() - own.size();
+  for (size_t d = 0; d < own.size(); ++d) {
+    if (own[d] != 1) off += index[lead + d] * own_strides[d];
+  }
+  return off;
+}
+
+}  // namespace
+
+Tensor Reduce(const Tensor& x, const std::vector<int64_t>& axes, ReduceKind kind) {
+  Tensor out;
+  out.shape = x.shape;
+  for (int64_t a : axes) out.shape[a] = 1;
+  double init = 0.0;
+  if (kind == ReduceKind::kMax) init = -std::numeric_limits<double>::infinity();
+  if (kind == ReduceKind::kMin) init = std::numeric_limits<double>::infinity();
+  if (kind == ReduceKind::kProd) init = 1.0;
+  std::vector<double> acc(static_cast<size_t>(Count(out.shape)), init);
+  // log-sum-exp subtracts each group's maximum first, so large values do not overflow.
+  Tensor max_t;
+  if (kind == ReduceKind::kLogSumExp) max_t = Reduce(x, axes, ReduceKind::kMax);
+  if (!x.data.empty()) {
+    std::vector<int64_t> out_strides = Strides(out.shape), index(x.shape.size(), 0);
+    size_t i = 0;
+    do {
+      int64_t dst = 0;
+      for (size_t d = 0; d < index.size(); ++d) {
+        if (out.shape[d] != 1) dst += index[d] * out_strides[d];
+      }
+      double v = x.data[i++];
+      double& a = acc[dst];
+      switch (kind) {
+        case ReduceKind::kSum:
+        case ReduceKind::kLogSum: a += v; break;
+        case ReduceKind::kMax: a = std::max(a, v); break;
+        case ReduceKind::kMin: a = std::min(a, v); break;
+        case ReduceKind::kProd: a *= v; break;
+        case ReduceKind::kL1: a += std::fabs(v); break;
+        case ReduceKind::kL2:
+        case ReduceKind::kSumSquare: a += v * v; break;
+        case ReduceKind::kLogSumExp: a += std::exp(v - max_t.data[dst]); break;
+      }
+    } while (Next(&index, x.shape));
+  }
+  out.data.resize(acc.size());
+  for (size_t j = 0; j < acc.size(); ++j) {
+    double a = acc[j];
+    if (kind == ReduceKind::kL2) a = std::sqrt(a);
+    if (kind == ReduceKind::kLogSum) a = std::log(a);
+    if (kind == ReduceKind::kLogSumExp) a = std::log(a) + max_t.data[j];
+    out.data[j] = static_cast<float>(a);
+  }
+  return out;
+}
+
+Tensor ArgReduce(const Tensor& x, int64_t axis, bool largest) {
+  Tensor out;
+  out.shape = x.shape;
+  out.shape[axis] = 1;
+  const int64_t n = x.shape[axis];
+  const int64_t inner = Strides(x.shape)[axis];
+  const int64_t outer = Count(x.shape) / std::max<int64_t>(1, n * inner);
+  out.data.resize(static_cast<size_t>(outer * inner));
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      int64_t best = 0;
+      for (int64_t k = 1; k < n; ++k) {
+        float v = x.data[(o * n + k) * inner + i], b = x.data[(o * n + best) * inner + i];
+        if (largest ? v > b : v < b) best = k;
+      }
+      out.data[o * inner + i] = static_cast<float>(best);
+    }
+  }
+  return out;
+}
+
+Result<Tensor> Select(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  ASSIGN_OR_RETURN(std::vector<int64_t> ab, BroadcastShape(a.shape, b.shape));
+  ASSIGN_OR_RETURN(std::vector<int64_t> shape, BroadcastShape(cond.shape, ab));
+  Tensor out;
+  out.shape = shape;
+  out.data.resize(static_cast<size_t>(Count(shape)));
+  if (out.data.empty()) return out;
+  auto cs = Strides(cond.shape), as = Strides(a.shape), bs = Strides(b.shape);
+  std::vector<int64_t> index(shape.size(), 0);
+  size_t i = 0;
+  do {
+    bool c = cond.data[BroadcastOffset(index, cond.shape, cs)] != 0;
+    out.data[i++] = c ? a.data[BroadcastOffset(index, a.shape, as)]
+                      : b.data[BroadcastOffset(index, b.shape, bs)];
+  } while (Next(&index, shape));
+  return out;
+}
+
+Tensor Gather(const Tensor& x, const std::vector<int64_t>& indices,
+              const std::vector<int64_t>& indices_shape, int64_t axis) {
+  const int64_t n = x.shape[axis];
+  const int64_t inner = Strides(x.shape)[axis];
+  const int64_t outer = Count(std::vector<int64_t>(x.shape.begin(), x.shape.begin() + axis));
+  Tensor out;
+  out.shape.assign(x.shape.begin(), x.shape.begin() + axis);
+  out.shape.insert(out.shape.end(), indices_shape.begin(), indices_shape.end());
+  out.shape.insert(out.shape.end(), x.shape.begin() + axis + 1, x.shape.end());
+  out.data.reserve(static_cast<size_t>(Count(out.shape)));
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j : indices) {
+      const float* src = x.data.data() + (o * n + j) * inner;
+      out.data.insert(out.data.end(), src, src + inner);
+    }
+  }
+  return out;
+}
+
+Tensor GatherAlongAxis(const Tensor& x, const Tensor& indices, int64_t axis) {
+  Tensor out;
+  out.shape = indices.shape;
+  out.data.resize(indices.data.size());
+  if (out.data.empty()) return out;
+  auto xs = Strides(x.shape);
+  std::vector<int64_t> index(indices.shape.size(), 0);
+  size_t i = 0;
+  do {
+    int64_t off = 0;
+    for (size_t d = 0; d < index.size(); ++d) {
+      const bool along = static_cast<int64_t>(d) == axis;
+      int64_t c = along ? static_cast<int64_t>(indices.data[i]) : index[d];
+      off += c * xs[d];
+    }
+    out.data[i++] = x.data[off];
+  } while (Next(&index, indices.shape));
+  return out;
+}
+
+Tensor StridedSlice(const Tensor& x, const std::vector<int64_t>& begin,
+                    const std::vector<int64_t>& end, const std::vector<int64_t>& stride) {
+  Tensor out;
+  const size_t rank = x.shape.size();
+  out.shape.resize(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    int64_t span = stride[d] > 0 ? end[d] - begin[d] : begin[d] - end[d];
+    int64_t step = stride[d] > 0 ? stride[d] : -stride[d];
+    out.shape[d] = span > 0 ? (span + step - 1) / step : 0;
+  }
+  out.data.resize(static_cast<size_t>(Count(out.shape)));
+  if (out.data.empty()) return out;
+  auto xs = Strides(x.shape);
+  std::vector<int64_t> index(rank, 0);
+  size_t i = 0;
+  do {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) off += (begin[d] + index[d] * stride[d]) * xs[d];
+    out.data[i++] = x.data[off];
+  } while (Next(&index, out.shape));
+  return out;
+}
+
+Tensor Tile(const Tensor& x, const std::vector<int64_t>& reps) {
+  Tensor out;
+  const size_t rank = x.shape.size();
+  out.shape.resize(rank);
+  for (size_t d = 0; d < rank; ++d) out.shape[d] = x.shape[d] * reps[d];
+  out.data.resize(static_cast<size_t>(Count(out.shape)));
+  if (out.data.empty()) return out;
+  auto xs = Strides(x.shape);
+  std::vector<int64_t> index(rank, 0);
+  size_t i = 0;
+  do {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) off += (index[d] % x.shape[d]) * xs[d];
+    out.data[i++] = x.data[off];
+  } while (Next(&index, out.shape));
+  return out;
+}
+
+Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse) {
+  Tensor out = x;
+  const int64_t n = x.shape[axis];
+  const int64_t inner = Strides(x.shape)[axis];
+  const int64_t outer = n * inner == 0 ? 0 : Count(x.shape) / (n * inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      double acc = 0;
+      for (int64_t s = 0; s < n; ++s) {
+        int64_t k = reverse ? n - 1 - s : s;
+        size_t at = static_cast<size_t>((o * n + k) * inner + i);
+        double v = x.data[at];
+        out.data[at] = static_cast<float>(exclusive ? acc : acc + v);
+        acc += v;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace ringo::coreml::kernels
