@@ -1,10 +1,10 @@
 // `ringo schedules create|list|show|pause|resume|delete|run-now`: pipelines that run by
 // themselves, on a cron schedule or when a trigger fires.
-#include <ctime>
 #include <iostream>
 #include <memory>
 
 #include "cli/command.h"
+#include "common/util.h"
 
 namespace ringo::cli {
 
@@ -25,15 +25,6 @@ struct ScheduleFlags {
   std::string data;
   int64_t check_every = 60;
 };
-
-std::string Iso(int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
-  return buf;
-}
 
 // The schedule a `create` describes; kInvalidArgument unless exactly one trigger is given.
 Result<Json> Describe(const ScheduleFlags& f) {
@@ -77,14 +68,13 @@ void PrintSchedule(const Json& s) {
   std::cout << s.value("name", "") << "  " << t.value("type", "");
   if (t.value("type", "") == "cron") std::cout << " '" << t.value("cron", "") << "' " << t.value("time_zone", "");
   std::cout << (s.value("paused", false) ? "  paused" : "");
-  if (s.contains("next_slot")) std::cout << "  next " << Iso(s["next_slot"].get<int64_t>());
+  if (s.contains("next_slot")) std::cout << "  next " << FormatUtcMinute(s["next_slot"].get<int64_t>());
   if (!s.value("running", "").empty()) std::cout << "  running (" << s.value("running", "") << ")";
   std::cout << "  " << s.value("project", "") << "\n";
 }
 
 void PrintFiring(const Json& f) {
-  std::time_t t = static_cast<std::time_t>(f.value("time", int64_t{0}) / 1000);
-  std::cout << "  " << Iso(t) << "  " << f.value("outcome", "") << "  " << f.value("reason", "");
+  std::cout << "  " << FormatUtcMinute(f.value("time", int64_t{0}) / 1000) << "  " << f.value("outcome", "") << "  " << f.value("reason", "");
   if (f.contains("observed")) std::cout << "  (observed " << f["observed"].get<double>() << ")";
   if (!f.value("window", "").empty()) std::cout << "  [" << f.value("window", "") << "]";
   std::cout << "\n";

@@ -1,6 +1,8 @@
 // Small shared helpers: ids, clocks, encodings, string matching.
 #include "common/util.h"
 
+#include <ctime>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -294,6 +296,15 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space)
     }
   }
   return out;
+}
+
+std::string FormatUtcMinute(int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
+  return buf;
 }
 
 }  // namespace ringo

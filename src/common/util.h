@@ -29,6 +29,8 @@ std::optional<double> ParseCgroupCpuMax(std::string_view text);
 
 // Milliseconds since the Unix epoch (wall clock).
 int64_t NowMillis();
+// "2026-12-05T12:00Z": a time (seconds since the epoch) to the minute, in UTC.
+std::string FormatUtcMinute(int64_t seconds);
 
 // Standard base64 with padding.
 std::string Base64Encode(std::string_view data);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/periodic.h"
 #include "common/util.h"
 #include "release/release.h"
 
@@ -68,10 +69,7 @@ struct ReleaseManager::Impl {
   store::Store* store;
   deploy::Service* delivery;
   std::mutex mu;
-  std::mutex wake_mu;
-  std::condition_variable wake;
-  bool stop = false;
-  std::thread thread;
+  Periodic ticker;  // the background evaluation, once a second
   std::map<std::string, int64_t> last_run_ms;
 
   Status Put(const char* kind, const std::string& key, const std::string& value) {
@@ -320,25 +318,10 @@ ReleaseManager::ReleaseManager(store::Store* store, deploy::Service* delivery)
 ReleaseManager::~ReleaseManager() { Stop(); }
 
 void ReleaseManager::Start() {
-  impl_->thread = std::thread([this] {
-    std::unique_lock lock(impl_->wake_mu);
-    while (!impl_->stop) {
-      lock.unlock();
-      Tick(NowMillis());
-      lock.lock();
-      impl_->wake.wait_for(lock, std::chrono::seconds(1), [this] { return impl_->stop; });
-    }
-  });
+  impl_->ticker.Start(std::chrono::seconds(1), [this] { Tick(NowMillis()); });
 }
 
-void ReleaseManager::Stop() {
-  {
-    std::lock_guard lock(impl_->wake_mu);
-    impl_->stop = true;
-  }
-  impl_->wake.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+void ReleaseManager::Stop() { impl_->ticker.Stop(); }
 
 void ReleaseManager::Tick(int64_t now_ms) {
   std::lock_guard lock(impl_->mu);

@@ -105,4 +105,20 @@ std::string FiringToJson(const Firing& f) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+Result<Firing> FiringFromJson(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return InvalidArgument("a firing must be a JSON object");
+  Firing f;
+  f.id = j.value("id", "");
+  f.time = j.value("time", int64_t{0});
+  f.outcome = j.value("outcome", "");
+  f.reason = j.value("reason", "");
+  f.rule = j.value("rule", "");
+  f.window = j.value("window", "");
+  f.slot = j.value("slot", int64_t{0});
+  f.exit_code = j.value("exit_code", 0);
+  if (j.contains("observed") && j["observed"].is_number()) f.observed = j["observed"].get<double>();
+  return f;
+}
+
 }  // namespace ringo::schedule

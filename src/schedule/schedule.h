@@ -141,6 +141,7 @@ class Scheduler {
 std::string ScheduleToJson(const Schedule& s);
 Result<Schedule> ScheduleFromJson(std::string_view json);
 std::string FiringToJson(const Firing& f);
+Result<Firing> FiringFromJson(std::string_view json);
 
 }  // namespace ringo::schedule
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/hash.h"
+#include "common/periodic.h"
 #include "common/util.h"
 #include "schedule/schedule.h"
 
@@ -25,15 +26,6 @@ constexpr const char* kKind = "schedule";
 constexpr const char* kFirings = "schedule_firing";
 // A cron slot older than this when it is seen was missed (the server was down).
 constexpr int64_t kGraceSeconds = 60;
-
-std::string IsoMinute(int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
-  return buf;
-}
 
 std::string RuleText(const Trigger& t) {
   char num[64];
@@ -115,10 +107,7 @@ struct Scheduler::Impl {
   Launcher launcher;
   TelemetryProbe telemetry;
   std::mutex mu;  // one evaluation or change at a time
-  std::mutex wake_mu;
-  std::condition_variable wake;
-  bool stop = false;
-  std::thread thread;
+  Periodic ticker;  // the background evaluation, once a second
   std::map<std::string, int64_t> last_check_ms;
 
   Result<std::pair<Schedule, int64_t>> Load(const std::string& name) {
@@ -283,7 +272,7 @@ void Scheduler::Impl::CronTick(Schedule s, int64_t revision, int64_t now_s) {
   const int64_t missed = due - (on_time ? 1 : 0);
   Firing f;
   f.slot = latest;
-  f.window = "slot " + IsoMinute(latest);
+  f.window = "slot " + FormatUtcMinute(latest);
   s.last_slot = latest;
   std::string skip_reason;
   if (!s.running.empty()) {
@@ -300,7 +289,7 @@ void Scheduler::Impl::CronTick(Schedule s, int64_t revision, int64_t now_s) {
     if (Save(s, revision).ok()) Record(s.name, f);
     return;
   }
-  f.reason = "cron slot " + IsoMinute(latest);
+  f.reason = "cron slot " + FormatUtcMinute(latest);
   if (!on_time) f.reason += " (missed while the server was down; caught up once)";
   if (on_time && missed > 0) {
     f.reason += "; " + std::to_string(missed) + " earlier slot(s) missed while the server was down " +
@@ -337,25 +326,10 @@ Scheduler::Scheduler(store::Store* store, Launcher launcher, TelemetryProbe tele
 Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::Start() {
-  impl_->thread = std::thread([this] {
-    std::unique_lock lock(impl_->wake_mu);
-    while (!impl_->stop) {
-      lock.unlock();
-      Tick(NowMillis());
-      lock.lock();
-      impl_->wake.wait_for(lock, std::chrono::seconds(1), [this] { return impl_->stop; });
-    }
-  });
+  impl_->ticker.Start(std::chrono::seconds(1), [this] { Tick(NowMillis()); });
 }
 
-void Scheduler::Stop() {
-  {
-    std::lock_guard lock(impl_->wake_mu);
-    impl_->stop = true;
-  }
-  impl_->wake.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+void Scheduler::Stop() { impl_->ticker.Stop(); }
 
 void Scheduler::Tick(int64_t now_ms) {
   std::lock_guard lock(impl_->mu);
@@ -465,19 +439,9 @@ Result<std::vector<Firing>> Scheduler::Firings(const std::string& name, int64_t 
     if (page.empty()) break;
     after = page.back().seq;
     for (const store::Event& e : page) {
-      json j = json::parse(e.value, nullptr, false);
-      if (!j.is_object()) continue;
-      Firing f;
-      f.id = j.value("id", "");
-      f.time = j.value("time", int64_t{0});
-      f.outcome = j.value("outcome", "");
-      f.reason = j.value("reason", "");
-      f.rule = j.value("rule", "");
-      f.window = j.value("window", "");
-      f.slot = j.value("slot", int64_t{0});
-      f.exit_code = j.value("exit_code", 0);
-      if (j.contains("observed") && j["observed"].is_number()) f.observed = j["observed"].get<double>();
-      all.push_back(std::move(f));
+      auto f = FiringFromJson(e.value);
+      if (!f.ok()) continue;
+      all.push_back(std::move(*f));
     }
   }
   std::reverse(all.begin(), all.end());

@@ -474,7 +474,8 @@ TEST(RegistryFilterTest, RefusesWhatEachSearchLacks) {
     SCOPED_TRACE(f);
     EXPECT_FALSE(ParseModelVersionFilter(f).ok());
   }
-  for (const char* f : {"metrics.acc > 1", "name > 'a'", "color = 'red'", "name = unquoted"}) {
+  for (const char* f : {"metrics.acc LIKE 'x'", "datasets.name = 'd'", "name > 'a'", "color = 'red'",
+                        "name = unquoted"}) {
     SCOPED_TRACE(f);
     EXPECT_FALSE(ParseLoggedModelFilter(f).ok());
   }
