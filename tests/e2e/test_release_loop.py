@@ -6,6 +6,7 @@ gates. Every automatic step is in the history with actor "policy", its reason an
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -152,6 +153,31 @@ class ReleaseLoopTest(ServerTestCase):
         self.assertEqual(self.channel("staging")["deployment_id"], c3["deployment_id"])
         out = self.cli("release", "show", self.coll)
         self.assertIn("FAIL interface", out)
+
+
+@unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to train the digits model")
+class DigitsCandidateTest(ServerTestCase):
+    def test_the_digits_pipeline_registers_a_gated_candidate(self):
+        """`-P register_as=` makes the example register each new model with its accuracy and its
+        Core ML-against-PyTorch parity on the version's run: what the example policy gates."""
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        here = os.path.dirname(os.path.abspath(__file__))
+        project = os.path.join(tmp.name, "digits")
+        shutil.copytree(os.path.join(here, "..", "..", "examples", "digits"), project,
+                        ignore=shutil.ignore_patterns(".ringo", "__pycache__"))
+        name = unique("DigitClassifier")
+        p = subprocess.run([ringo_bin(), "run", project, "-P", "register_as=" + name, "-P", "epochs=5",
+                            "--tracking-uri", self.server.url], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        v = self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})["model_version"]
+        run = self.ok("GET", "runs/get", query={"run_id": v["run_id"]})["run"]
+        metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+        self.assertGreater(metrics["accuracy"], 0.5)
+        self.assertLess(metrics["parity_max_abs_diff"], 1e-4)
+        with open(os.path.join(project, "release-policy.json")) as f:
+            gates = {g["metric"] for g in json.load(f)["gates"]["metrics"]}
+        self.assertEqual(gates, {"accuracy", "parity_max_abs_diff"})
 
 
 if __name__ == "__main__":

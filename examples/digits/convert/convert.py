@@ -2,9 +2,13 @@
 
 import argparse
 import importlib.util
+import json
 import os
+import struct
 import subprocess
 import sys
+import tempfile
+import zlib
 
 sys.dont_write_bytecode = True  # no __pycache__ in the model dir: it is another step's output
 
@@ -41,11 +45,59 @@ def run(cmd):
     subprocess.run(cmd, check=True)
 
 
+def write_gray_png(path, rows):
+    """An 8-bit grayscale PNG of `rows` (lists of 0..255)."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + bytes(r) for r in rows)
+    header = struct.pack(">IIBBBBB", len(rows[0]), len(rows), 8, 0, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                + chunk(b"IEND", b""))
+
+
+def probabilities(outputs):
+    """The class probabilities of a `ringo predict --json` answer, in label order 0..9."""
+    for value in outputs.values():
+        if isinstance(value, dict) and len(value) == 10:
+            return [float(value[str(k)]) for k in range(10)]
+        if isinstance(value, dict) and isinstance(value.get("data"), list) and len(value["data"]) == 10:
+            return [float(v) for v in value["data"]]
+        if isinstance(value, list) and len(value) == 10:
+            return [float(v) for v in value]
+    raise SystemExit("convert: no class probabilities in ringo predict's answer: %s" % outputs)
+
+
+def parity(ringo_exe, mlmodel_path, model, samples=8):
+    """The largest absolute difference between the Core ML model (run by ringo's reference
+    evaluator, as a device would run it) and PyTorch, over random 8x8 images."""
+    generator = torch.Generator().manual_seed(0)
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(samples):
+            pixels = torch.randint(0, 256, (8, 8), generator=generator)
+            png = os.path.join(tmp, "sample-%d.png" % k)
+            write_gray_png(png, pixels.tolist())
+            answer = subprocess.run([ringo_exe, "predict", mlmodel_path, "-i", INPUT_NAME + "=" + png, "--json"],
+                                    check=True, capture_output=True, text=True).stdout
+            decoded = json.loads(answer)
+            got = probabilities(decoded.get("outputs", decoded))
+            with torch.no_grad():
+                want = model((pixels.float() * IMAGE_SCALE + IMAGE_BIAS).reshape(1, 1, 8, 8))[0].tolist()
+            worst = max(worst, max(abs(a - b) for a, b in zip(got, want)))
+    return worst
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help="train step's output directory")
     parser.add_argument("--out", default=os.environ.get("RINGO_OUTPUT_COREML"),
                         help="output directory (default $RINGO_OUTPUT_COREML)")
+    parser.add_argument("--report", default="",
+                        help="evaluate step's output: its accuracy is logged beside the model")
+    parser.add_argument("--register-as", default="",
+                        help="register the Core ML model as a new version of this model")
     args = parser.parse_args()
     if not args.out:
         parser.error("--out is required when RINGO_OUTPUT_COREML is not set")
@@ -81,7 +133,16 @@ def main():
             sys.exit("convert: %s does not validate (ringo inspect exited %d)"
                      % (mlmodel_path, inspect.returncode))
         ringo.log_metric("mlmodel_bytes", os.path.getsize(mlmodel_path))
+        # Parity: the Core ML model against the framework's own outputs, for a release gate.
+        ringo.log_metric("parity_max_abs_diff", parity(ringo_exe, mlmodel_path, model))
+        if args.report:
+            with open(os.path.join(args.report, "metrics.json")) as f:
+                ringo.log_metric("accuracy", json.load(f)["metrics"]["accuracy"])
         ringo.log_artifact(mlmodel_path)
+        if args.register_as:
+            # A new version whose run carries accuracy and parity: what a release policy gates.
+            run([ringo_exe, "models", "register", mlmodel_path, "--name", args.register_as,
+                 "--run-id", ringo.active_run().info["run_id"]])
     print("convert: %s" % mlmodel_path)
     return 0
 
