@@ -14,6 +14,7 @@ using client::Json;
 struct ChannelFlags {
   std::string collection, channel, deployment, reason, rules_file;
   int rollout = 100;
+  int64_t version = 0;
   bool force = false;
   bool clear_rules = false;
 };
@@ -134,10 +135,29 @@ void AddChannelsCommand(CLI::App& app, Context& ctx) {
   rules->add_flag("--clear", f->clear_rules, "Remove every rule")->excludes(set);
   rules->add_option("--reason", f->reason, "Why (recorded in the history)");
   rules->add_flag("--force", f->force, "Set despite a breaking interface change (needs --reason)");
-  for (auto* c : {promote, rollout, rollback, history, rules}) AddServerFlags(c, &ctx);
+  // The staging channel's release candidate may skip its soak: the collection's release policy
+  // (ringo release) takes it on to release at its next evaluation.
+  auto* approve = channels->add_subcommand("approve", "Approve the staging candidate for release now");
+  approve->add_option("collection", f->collection, "The collection")->required();
+  approve->add_option("--version", f->version, "The candidate's version (default: the newest)");
+  for (auto* c : {promote, rollout, rollback, history, rules, approve}) AddServerFlags(c, &ctx);
 
   Context* x = &ctx;
   const ChannelFlags* fp = f.get();
+  OnRun(approve, x, [x, f] {
+    return WithClient(*x, [&](client::Client& c) -> Status {
+      Json body = Json::object();
+      if (f->version) body["version"] = f->version;
+      ASSIGN_OR_RETURN(Json out, c.Post("/api/ringo/v1/release-policies/" +
+                                            client::UrlEncode(f->collection, false) + "/approve",
+                                        body));
+      std::cout << (x->json ? out.dump(2)
+                            : "version " + std::to_string(out["candidate"].value("version", int64_t{0})) +
+                                  " approved for release")
+                << "\n";
+      return Status::Ok();
+    });
+  });
   OnRun(promote, x, [x, f, fp] {
     return Verb(x, fp, [&](client::Client& c, Json* out) -> Status {
       ASSIGN_OR_RETURN(*out, c.Post("/api/ringo/v1/channels/promote",

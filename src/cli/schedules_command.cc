@@ -22,7 +22,7 @@ struct ScheduleFlags {
   int64_t window = 3600, min_samples = 1;
   double below = 0, above = 0;
   bool has_below = false, has_above = false;
-  std::string data;
+  std::string data, dataset;
   int64_t check_every = 60;
 };
 
@@ -37,9 +37,10 @@ Result<Json> Describe(const ScheduleFlags& f) {
     params[p.substr(0, eq)] = p.substr(eq + 1);
   }
   s["parameters"] = params;
-  int kinds = !f.cron.empty() + !f.metric.empty() + !f.telemetry.empty() + !f.data.empty();
-  if (kinds != 1) {
-    return InvalidArgument("give exactly one of --cron, --metric, --telemetry and --data");
+  int kinds = !f.cron.empty() + !f.metric.empty() + !f.telemetry.empty() +
+              (!f.data.empty() || !f.dataset.empty());
+  if (kinds != 1 || (!f.data.empty() && !f.dataset.empty())) {
+    return InvalidArgument("give exactly one of --cron, --metric, --telemetry, --data and --dataset");
   }
   Json t = {{"check_seconds", f.check_every}};
   if ((!f.metric.empty() || !f.telemetry.empty()) && f.has_below == f.has_above) {
@@ -57,7 +58,8 @@ Result<Json> Describe(const ScheduleFlags& f) {
               {"channel", f.channel}, {"device_class", f.device_class},
               {"window_seconds", f.window}, {"min_samples", f.min_samples}});
   } else {
-    t.update({{"type", "data"}, {"path", f.data}});
+    t.update({{"type", "data"}, {"path", f.data}, {"dataset", f.dataset},
+              {"experiment", f.metric_experiment}});
   }
   s["trigger"] = t;
   return s;
@@ -96,7 +98,8 @@ void AddSchedulesCommand(CLI::App& app, Context& ctx) {
   create->add_option("--timezone", f->time_zone, "IANA time zone of --cron")->capture_default_str();
   create->add_option("--catch-up", f->catch_up, "A slot missed while down: once or skip")->capture_default_str();
   create->add_option("--metric", f->metric, "Trigger: a tracked metric (with --experiment)");
-  create->add_option("--experiment", f->metric_experiment, "Experiment whose runs --metric reads");
+  create->add_option("--experiment", f->metric_experiment,
+                     "Experiment whose runs --metric (or --dataset) reads");
   create->add_option("--filter", f->filter, "MLflow search filter for those runs");
   create->add_option("--last", f->last_n, "Mean over the newest N runs")->capture_default_str();
   create->add_option("--telemetry", f->telemetry,
@@ -107,6 +110,8 @@ void AddSchedulesCommand(CLI::App& app, Context& ctx) {
   create->add_option("--window", f->window, "Seconds of telemetry looked at")->capture_default_str();
   create->add_option("--min-samples", f->min_samples, "Events needed")->capture_default_str();
   create->add_option("--data", f->data, "Trigger: a file or directory whose content changes");
+  create->add_option("--dataset", f->dataset,
+                     "Trigger: a dataset (log_input) of --experiment whose digest changes");
   create->add_option("--check-every", f->check_every, "Seconds between trigger checks")->capture_default_str();
   create->add_option_function<double>("--below", [f](double v) { f->below = v; f->has_below = true; },
                                       "Fire when the value is below this");

@@ -24,7 +24,7 @@ json TriggerJson(const Trigger& t) {
               {"device_class", t.device_class}, {"window_seconds", t.window_seconds},
               {"min_samples", t.min_samples}, {"threshold", t.threshold}, {"above", t.above}});
   } else if (t.type == "data") {
-    j["path"] = t.path;
+    j.update({{"path", t.path}, {"dataset", t.dataset}, {"experiment", t.experiment}});
   }
   return j;
 }
@@ -47,6 +47,7 @@ Trigger TriggerFrom(const json& j) {
   t.threshold = j.value("threshold", 0.0);
   t.above = j.value("above", false);
   t.path = j.value("path", "");
+  t.dataset = j.value("dataset", "");
   t.check_seconds = j.value("check_seconds", int64_t{60});
   return t;
 }

@@ -59,8 +59,11 @@ struct Trigger {
   // metric and telemetry: fire when the value is below the threshold (or above, for `above`).
   double threshold = 0;
   bool above = false;
-  // data: the content digest of a file or directory changed since the last firing.
+  // data: the content digest of a file or directory changed since the last firing; or, with
+  // `dataset` (and `experiment`), the digest of the dataset of that name logged (log_input) by
+  // the newest run of the experiment that logged it.
   std::string path;
+  std::string dataset;
   // How often a non-cron trigger is evaluated.
   int64_t check_seconds = 60;
 };

@@ -42,7 +42,27 @@ std::string RuleText(const Trigger& t) {
            std::to_string(t.window_seconds) + " s" + cmp + " (at least " +
            std::to_string(t.min_samples) + " events)";
   }
+  if (!t.dataset.empty()) return "dataset '" + t.dataset + "' of '" + t.experiment + "' changed";
   return "content of " + t.path + " changed";
+}
+
+// The digest of dataset `name` as the newest run of `experiment` that logged it has it; "" when
+// none did.
+std::string DatasetDigest(store::Store* store, const std::string& experiment,
+                          const std::string& name) {
+  auto exp = store->GetExperimentByName(experiment);
+  if (!exp.ok()) return "";
+  store::RunSearch search;
+  search.experiment_ids = {exp->experiment_id};
+  search.filter = "datasets.name = '" + name + "'";
+  search.order_by = {"attributes.start_time DESC"};
+  search.max_results = 1;
+  auto page = store->SearchRuns(search);
+  if (!page.ok() || page->runs.empty()) return "";
+  for (const store::DatasetInput& in : page->runs.front().inputs) {
+    if (in.dataset.name == name) return in.dataset.digest;
+  }
+  return "";
 }
 
 bool Crosses(const Trigger& t, double v) { return t.above ? v > t.threshold : v < t.threshold; }
@@ -84,7 +104,9 @@ Status Validate(const Schedule& s) {
     return Status::Ok();
   }
   if (t.type == "data") {
-    if (t.path.empty()) return InvalidArgument("a data trigger needs a path");
+    if (t.path.empty() == (t.dataset.empty() || t.experiment.empty())) {
+      return InvalidArgument("a data trigger needs a path, or a dataset and its experiment");
+    }
     return Status::Ok();
   }
   return InvalidArgument("invalid trigger type '" + t.type +
@@ -189,11 +211,16 @@ Verdict Scheduler::Impl::Evaluate(const Schedule& s, int64_t now_ms) {
     v.evidence = "window " + std::to_string(now_ms / 1000 / t.window_seconds);
     v.fire = Crosses(t, o->value);
   } else if (t.type == "data") {
-    auto digest = HashPath(t.path);
-    v.evidence = digest.ok() ? *digest : "";
-    v.window = t.path;
-    v.fire = digest.ok() && *digest != s.last_evidence;
-    v.reason = "content of " + t.path + " changed (" + v.evidence.substr(0, 12) + ")";
+    if (t.dataset.empty()) {
+      auto digest = HashPath(t.path);
+      v.evidence = digest.ok() ? *digest : "";
+      v.window = t.path;
+    } else {
+      v.evidence = DatasetDigest(store, t.experiment, t.dataset);
+      v.window = "dataset '" + t.dataset + "' of '" + t.experiment + "'";
+    }
+    v.fire = !v.evidence.empty() && v.evidence != s.last_evidence;
+    v.reason = v.window + " changed (" + v.evidence.substr(0, 12) + ")";
   }
   if (v.fire && v.evidence == s.last_evidence) v.fire = false;  // already fired on this
   if (v.fire && v.reason.empty()) {
@@ -357,9 +384,11 @@ Result<Schedule> Scheduler::Create(Schedule s) {
   s.running.clear();
   s.running_pid = 0;
   s.last_evidence.clear();
-  if (s.trigger.type == "data") {
+  if (s.trigger.type == "data" && s.trigger.dataset.empty()) {
     auto digest = HashPath(s.trigger.path);
     if (digest.ok()) s.last_evidence = *digest;
+  } else if (s.trigger.type == "data") {
+    s.last_evidence = DatasetDigest(impl_->store, s.trigger.experiment, s.trigger.dataset);
   }
   auto saved = impl_->Save(s, 0);
   if (!saved.ok()) {

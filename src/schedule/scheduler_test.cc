@@ -217,6 +217,42 @@ TEST_F(SchedulerTest, DataTriggerFiresWhenContentChanges) {
   EXPECT_EQ(launched_.size(), 1u);
 }
 
+TEST_F(SchedulerTest, DatasetTriggerFiresWhenTheNewestLoggedDigestChanges) {
+  auto exp = store::WaitFor<std::string>([&](store::DoneWith<std::string> done) {
+    store_->CreateExperiment("training", "", {}, std::move(done));
+  });
+  ASSERT_TRUE(exp.ok());
+  auto log = [&](const std::string& digest) {
+    store::CreateRunRequest req;
+    req.experiment_id = *exp;
+    auto run = store::WaitFor<store::Run>([&](store::DoneWith<store::Run> done) {
+      store_->CreateRun(req, std::move(done));
+    });
+    ASSERT_TRUE(run.ok());
+    store::DatasetInput in;
+    in.dataset = {"labelled", digest, "local", "/data/labelled.csv", "", ""};
+    ASSERT_TRUE(store::Wait([&](store::Done done) {
+      store_->LogInputs(run->info.run_id, {in}, std::move(done));
+    }).ok());
+  };
+  log("aaa");
+  Schedule s = Every("ds");
+  s.trigger = Trigger{};
+  s.trigger.type = "data";
+  s.trigger.dataset = "labelled";
+  s.trigger.experiment = "training";
+  s.trigger.check_seconds = 1;
+  ASSERT_TRUE(scheduler_->Create(s).ok());
+  scheduler_->Tick(kNoon * 1000);
+  EXPECT_TRUE(launched_.empty());  // the digest when the schedule was made
+  ::usleep(5 * 1000);              // a later start time for the next run
+  log("bbb");
+  scheduler_->Tick((kNoon + 2) * 1000);
+  ASSERT_EQ(launched_.size(), 1u);
+  EXPECT_NE(launched_[0].find("dataset 'labelled' of 'training' changed (bbb)"), std::string::npos)
+      << launched_[0];
+}
+
 TEST_F(SchedulerTest, BadSchedulesAreRefused) {
   Schedule s = Every("x");
   s.trigger.cron = "61 * * * *";

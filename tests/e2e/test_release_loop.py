@@ -120,7 +120,7 @@ class ReleaseLoopTest(ServerTestCase):
         # A bad candidate: fine on paper, failing on devices. Approved past its soak, halted at 1%.
         v3 = self.register(files["mlmodel"], 0.96)
         c3 = self.wait_stage(v3, ("staging",))
-        self.cli("release", "approve", self.coll)
+        self.cli("channels", "approve", self.coll)
         self.wait_stage(v3, ("rollout",), timeout=10)
         bad = ["%s=failure_rate:0.5" % c3["deployment_id"], "*=failure_rate:0.01"]
         reported = time.monotonic()

@@ -465,3 +465,7 @@ export const getReleasePolicy = (collection: string, signal?: AbortSignal) =>
   });
 export const approveRelease = (collection: string, version: number) =>
   request<unknown>('POST', `/api/ringo/v1/release-policies/${encodeURIComponent(collection)}/approve`, { version });
+
+/** A channel change by hand: promote, rollout or rollback (recorded with the caller as actor). */
+export const channelAction = (action: 'promote' | 'rollout' | 'rollback', body: Record<string, unknown>) =>
+  request<unknown>('POST', '/api/ringo/v1/channels/' + action, body);

@@ -351,6 +351,36 @@ await check('automation: schedules with their next slot and actions; a release p
   await put('DELETE', '/api/ringo/v1/schedules/nightly', {});
 });
 
+await check('channel page: promote, set the rollout and roll back by hand, each with a reason', async (page) => {
+  if (!delivery) throw new Error('no delivery data');
+  const post = async (path, body) => {
+    const r = await fetch(`${ringo.url}/api/ringo/v1/${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  await post('collections', { name: 'handmade', models: ['digits'] });
+  const d1 = (await post('deployments', { collection: 'handmade', models: { digits: '1' } })).deployment.id;
+  const d2 = (await post('deployments', { collection: 'handmade', models: { digits: '2' } })).deployment.id;
+  await post('channels/promote', { collection: 'handmade', channel: 'release', deployment_id: d1 });
+  page.on('dialog', (d) => d.accept());
+  await go(page, '/deployments/handmade/release');
+  const actions = page.getByTestId('channel-actions');
+  await actions.waitFor();
+  await actions.getByLabel('Reason').fill('canary by hand');
+  await actions.getByLabel('Deployment to promote').fill(d2);
+  await actions.getByLabel('Rollout percent').fill('20');
+  await actions.getByRole('button', { name: 'Promote' }).click();
+  await page.getByTestId('channel-facts').getByText('20%').waitFor();
+  await actions.getByLabel('Rollout percent').fill('60');
+  await actions.getByRole('button', { name: 'Set rollout %' }).click();
+  await page.getByTestId('channel-facts').getByText('60%').waitFor();
+  await actions.getByRole('button', { name: 'Roll back' }).click();
+  const hist = page.getByTestId('channel-history');
+  await hist.locator('tbody tr', { hasText: 'rollback' }).waitFor();
+  const rows = await hist.locator('tbody tr').allInnerTexts();
+  expect(rows.length === 4 && rows[0].includes('rollback') && rows[2].includes('canary by hand'), 'history: ' + rows.join(' | '));
+});
+
 await check('channel page deep link: history (who, when, why, from → to) and the models', async (page) => {
   if (!delivery) throw new Error('no delivery data');
   await go(page, '/deployments/app/release');

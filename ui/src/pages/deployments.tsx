@@ -1,8 +1,9 @@
 // Delivery: collections with each channel's current deployment and rollout, and a channel's page
 // with its history (who, when, why, from → to) and the models of its deployments.
-import { channelHistory, getDeployment, listCollections, type Channel, type Deployment } from '../api';
+import { useState } from 'preact/hooks';
+import { channelAction, channelHistory, getDeployment, listCollections, type Channel, type Deployment } from '../api';
 import { href, type Route } from '../route';
-import { Empty, formatBytes, formatTime, Loaded, useLoad } from '../ui';
+import { act, Empty, formatBytes, formatTime, Loaded, useLoad } from '../ui';
 
 function Rollout({ percent }: { percent: number }) {
   return (
@@ -89,6 +90,36 @@ export function CollectionsPage(_: { route: Route }) {
   );
 }
 
+/** What a person still does by hand: promote, set the rollout, roll back (each with a reason). */
+function ChannelActions(p: { collection: string; channel: string; rollout: number; canRollBack: boolean; onChange: () => void }) {
+  const [deployment, setDeployment] = useState('');
+  const [percent, setPercent] = useState(String(p.rollout));
+  const [reason, setReason] = useState('');
+  const why = () => reason.trim() || 'from the web UI';
+  const input = (set: (v: string) => void) => (e: Event) => set((e.target as HTMLInputElement).value);
+  return (
+    <form class="actions" data-testid="channel-actions" onSubmit={(e) => e.preventDefault()}>
+      <input aria-label="Reason" placeholder="reason (kept in the history)" value={reason} onInput={input(setReason)} />
+      <input aria-label="Deployment to promote" placeholder="dep-…" value={deployment} onInput={input(setDeployment)} />
+      <button type="button" disabled={!deployment.trim()}
+        onClick={() => act(() => channelAction('promote', { collection: p.collection, channel: p.channel,
+          deployment_id: deployment.trim(), rollout: Number(percent) || 100, reason: why() }), p.onChange)}>
+        Promote
+      </button>
+      <input aria-label="Rollout percent" type="number" min={1} max={100} value={percent} onInput={input(setPercent)} />
+      <button type="button"
+        onClick={() => act(() => channelAction('rollout', { collection: p.collection, channel: p.channel,
+          rollout: Number(percent), reason: why() }), p.onChange)}>
+        Set rollout %
+      </button>
+      <button type="button" disabled={!p.canRollBack}
+        onClick={() => act(() => channelAction('rollback', { collection: p.collection, channel: p.channel, reason: why() }), p.onChange)}>
+        Roll back
+      </button>
+    </form>
+  );
+}
+
 export function ChannelPage({ collection, channel }: { route: Route; collection: string; channel: string }) {
   const [load, reload] = useLoad(async (s) => {
     const [cols, history] = await Promise.all([listCollections(s), channelHistory(collection, channel, s)]);
@@ -130,6 +161,10 @@ export function ChannelPage({ collection, channel }: { route: Route; collection:
                 <dt>Updated</dt>
                 <dd>{formatTime(ch.updated_time)}</dd>
               </dl>
+            )}
+            {ch && (
+              <ChannelActions collection={collection} channel={channel} rollout={ch.rollout}
+                canRollBack={!!ch.previous_deployment_id} onChange={reload} />
             )}
             {deployments.map((d, i) => (
               <DeploymentPanel deployment={d} role={i === 0 ? 'current' : 'previous'} channel={ch} />
