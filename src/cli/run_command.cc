@@ -84,6 +84,8 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
   run->add_option("--experiment-id", ro.experiment_id, "Experiment id");
   run->add_option("--run-name", ro.run_name, "Name of the run");
   run->add_option("--env-manager", ro.env_manager, "local or docker")->capture_default_str();
+  run->add_option("--executor", ro.executor, "Where steps that name none run: local, slurm or ray")
+      ->capture_default_str();
   run->add_flag("--no-cache", f->no_cache, "Run every step, ignoring the step cache");
   run->add_option("--jobs", ro.jobs, "Steps to run at once")->capture_default_str();
   run->add_option("--store", f->store, "Embedded store when no tracking URI is given")
