@@ -1,4 +1,4 @@
-// Executors: where a step's command runs (this machine today; cluster engines behind the same call).
+// Executors: where a step's command runs, on this machine or through a cluster engine.
 #ifndef RINGO_PIPELINE_EXECUTOR_H_
 #define RINGO_PIPELINE_EXECUTOR_H_
 
@@ -48,6 +48,11 @@ class Executor {
 // The executor called `name`. kInvalidArgument for a name IsExecutor rejects;
 // kFailedPrecondition for an executor this build cannot drive, saying why.
 Result<std::unique_ptr<Executor>> NewExecutor(const std::string& name);
+
+// Submits each job with sbatch to the Slurm cluster that $SLURM_CONF (else the system's
+// configuration) names, follows it with scontrol, and cancels it with scancel. The job's output
+// files must be on a file system the compute nodes share with this machine.
+std::unique_ptr<Executor> NewSlurmExecutor();
 
 }  // namespace ringo::pipeline
 

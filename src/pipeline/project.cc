@@ -143,7 +143,8 @@ Status ParseExecution(const YAML::Node& node, Step& s) {
     ASSIGN_OR_RETURN(s.retry.backoff_seconds, Number(node["retry_backoff"], "retry_backoff" + of));
   }
   if (const YAML::Node& env = node["env"]) {
-    if (!env.IsMap()) return InvalidArgument("MLproject: env" + of + " must be a mapping" + Where(env));
+    if (!env.IsMap())
+      return InvalidArgument("MLproject: env" + of + " must be a mapping" + Where(env));
     for (const auto& kv : env) {
       std::string key = kv.first.as<std::string>();
       ASSIGN_OR_RETURN(s.env[key], Scalar(kv.second, "env '" + key + "'" + of));

@@ -699,6 +699,8 @@ class PipelineRun {
       RETURN_IF_ERROR(SetTag(c, run_id, "ringo.attempts", std::to_string(attempt)));
       RETURN_IF_ERROR(SetTag(c, run_id, "ringo.exitCode", std::to_string(er.exit_code)));
       if (!er.job_id.empty()) RETURN_IF_ERROR(SetTag(c, run_id, "ringo.jobId", er.job_id));
+      if (!er.reason.empty())
+        RETURN_IF_ERROR(SetTag(c, run_id, "ringo.failureReason", er.reason));
       if (er.status != "FAILED" || attempt > step.retry.retries) return er;
       double wait = step.retry.backoff_seconds * std::pow(2.0, attempt - 1);
       Log("step " + step.name + ": attempt " + std::to_string(attempt) +
@@ -825,7 +827,8 @@ class PipelineRun {
 Status CheckExecutors(const Project& project, const RunOptions& options) {
   std::set<std::string> names;
   if (project.steps.empty()) names.insert(options.executor);
-  for (const Step& s : project.steps) names.insert(s.executor.empty() ? options.executor : s.executor);
+  for (const Step& s : project.steps)
+    names.insert(s.executor.empty() ? options.executor : s.executor);
   for (const std::string& name : names) {
     auto executor = NewExecutor(name);
     if (!executor.ok()) return executor.status();
