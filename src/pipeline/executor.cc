@@ -33,9 +33,7 @@ Result<std::unique_ptr<Executor>> NewExecutor(const std::string& name) {
     return InvalidArgument("executor must be local, slurm or ray; got '" + name + "'");
   if (name == "local") return std::unique_ptr<Executor>(std::make_unique<LocalExecutor>());
   if (name == "slurm") return NewSlurmExecutor();
-  return FailedPrecondition("the " + name +
-                            " executor cannot submit jobs in this build; run the step with "
-                            "executor local");
+  return NewRayExecutor();
 }
 
 }  // namespace ringo::pipeline

@@ -45,14 +45,19 @@ class Executor {
   virtual Result<JobResult> Run(const Job& job, const std::atomic<bool>& stop) = 0;
 };
 
-// The executor called `name`. kInvalidArgument for a name IsExecutor rejects;
-// kFailedPrecondition for an executor this build cannot drive, saying why.
+// The executor called `name`; kInvalidArgument for a name IsExecutor rejects. Creating one
+// contacts no engine: an unreachable engine is the Run's kUnavailable.
 Result<std::unique_ptr<Executor>> NewExecutor(const std::string& name);
 
 // Submits each job with sbatch to the Slurm cluster that $SLURM_CONF (else the system's
 // configuration) names, follows it with scontrol, and cancels it with scancel. The job's output
 // files must be on a file system the compute nodes share with this machine.
 std::unique_ptr<Executor> NewSlurmExecutor();
+
+// Submits each job to the job submission REST API of the Ray head at $RAY_ADDRESS (default
+// http://127.0.0.1:8265), polls its status and logs, and stops it when the run is stopped. The
+// job's directory must exist on the Ray workers; stdout and stderr arrive merged, as stdout.
+std::unique_ptr<Executor> NewRayExecutor();
 
 }  // namespace ringo::pipeline
 
