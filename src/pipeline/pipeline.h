@@ -114,6 +114,9 @@ struct RunOptions {
   bool use_cache = true;
   int jobs = 1;
   std::string tracking_uri;  // empty: embedded store at store_dir, served on a loopback port
+  // The tracking URI steps are given; empty: tracking_uri. Steps on other machines need one they
+  // can route to (the server's name on the cluster network, not loopback).
+  std::string step_tracking_uri;
   std::filesystem::path store_dir = "ringo-data";
   std::string parent_run_id;  // makes the run a nested run (ringo.run from Python)
   bool live_status = false;   // a terminal: redraw step states in place

@@ -92,6 +92,7 @@ std::mutex g_console;
 
 struct Tracker {
   std::string uri;
+  std::string step_uri;  // what steps are told: one other machines can route to
   std::string experiment_id;
 
   Result<std::unique_ptr<client::Client>> Connect() const { return client::Client::Connect(uri); }
@@ -251,8 +252,8 @@ Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, co
 }
 
 std::map<std::string, std::string> BaseEnv(const Tracker& t, const std::string& run_id) {
-  std::map<std::string, std::string> env = {{"MLFLOW_TRACKING_URI", t.uri},
-                                            {"RINGO_TRACKING_URI", t.uri},
+  std::map<std::string, std::string> env = {{"MLFLOW_TRACKING_URI", t.step_uri},
+                                            {"RINGO_TRACKING_URI", t.step_uri},
                                             {"MLFLOW_RUN_ID", run_id},
                                             {"RINGO_RUN_ID", run_id},
                                             {"MLFLOW_EXPERIMENT_ID", t.experiment_id},
@@ -871,6 +872,7 @@ Result<RunResult> Run(const RunOptions& options) {
   if (uri.empty()) return InvalidArgument("no tracking URI");
   Tracker tracker;
   tracker.uri = uri;
+  tracker.step_uri = options.step_tracking_uri.empty() ? uri : options.step_tracking_uri;
   ASSIGN_OR_RETURN(auto c, client::Client::Connect(uri));
   ASSIGN_OR_RETURN(tracker.experiment_id, ResolveExperiment(*c, options));
 

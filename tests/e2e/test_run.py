@@ -671,6 +671,30 @@ class RetryTest(RunTestCase):
         self.assertEqual(tags["ringo.exitCode"], "3")
 
 
+class StepTrackingUriTest(RunTestCase):
+    def test_steps_get_the_step_tracking_uri_while_ringo_uses_its_own(self):
+        root = os.path.join(self.tmp, "p")
+        seen = os.path.join(self.tmp, "seen.txt")
+        write(os.path.join(root, "s", "MLproject"), """\
+            name: s
+            entry_points:
+              main:
+                command: "echo $MLFLOW_TRACKING_URI $RINGO_TRACKING_URI > %s"
+            """ % shlex.quote(seen))
+        write(os.path.join(root, "MLproject"), "name: p\nsteps:\n  - name: s\n    project: s\n")
+        # The same server by another name, as a cluster node would spell it.
+        routable = self.server.url.replace("127.0.0.1", "localhost")
+        rc, stdout, stderr = self.ringo_run(root, "--step-tracking-uri", routable)
+        self.assertEqual(rc, 0, stdout + stderr)
+        with open(seen) as f:
+            self.assertEqual(f.read().split(), [routable, routable])
+        rc, stdout, stderr = self.ringo_run(root, "--no-cache",
+                                            env={"RINGO_STEP_TRACKING_URI": routable + "/"})
+        self.assertEqual(rc, 0, stdout + stderr)
+        with open(seen) as f:
+            self.assertEqual(f.read().split(), [routable + "/"] * 2)
+
+
 class ParallelAndSignalTest(RunTestCase):
     def write_sleepers(self, seconds):
         root = os.path.join(self.tmp, "par")
