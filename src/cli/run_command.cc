@@ -40,6 +40,9 @@ int Run(RunFlags& f) {
     ro.tags[t.substr(0, eq)] = t.substr(eq + 1);
   }
   if (ro.tracking_uri.empty()) ro.tracking_uri = EnvOr("MLFLOW_TRACKING_URI", "RINGO_TRACKING_URI", "");
+  if (ro.step_tracking_uri.empty()) {
+    if (const char* e = std::getenv("RINGO_STEP_TRACKING_URI"); e && *e) ro.step_tracking_uri = e;
+  }
   if (ro.parent_run_id.empty() && std::getenv("RINGO_PARENT_RUN_ID")) {
     ro.parent_run_id = std::getenv("RINGO_PARENT_RUN_ID");
   }
@@ -93,12 +96,17 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
   run->add_option("--experiment-id", ro.experiment_id, "Experiment id");
   run->add_option("--run-name", ro.run_name, "Name of the run");
   run->add_option("--env-manager", ro.env_manager, "local or docker")->capture_default_str();
+  run->add_option("--executor", ro.executor, "Where steps that name none run: local, slurm or ray")
+      ->capture_default_str();
   run->add_flag("--no-cache", f->no_cache, "Run every step, ignoring the step cache");
   run->add_option("--jobs", ro.jobs, "Steps to run at once")->capture_default_str();
   run->add_option("--store", f->store, "Embedded store when no tracking URI is given")
       ->capture_default_str();
   run->add_option("--tracking-uri", ro.tracking_uri,
                   "Log to this server (default: $MLFLOW_TRACKING_URI, else the embedded store)");
+  run->add_option("--step-tracking-uri", ro.step_tracking_uri,
+                  "Tracking URI the steps log to, one cluster nodes can reach "
+                  "(default: $RINGO_STEP_TRACKING_URI, else the tracking URI)");
   run->add_option("--parent-run-id", ro.parent_run_id, "Make the run a nested run of this one");
   OnRun(run, &ctx, [f] { return Run(*f); });
 }

@@ -36,14 +36,19 @@ std::string UrlEncode(std::string_view s, bool keep_slash) {
 }
 
 struct Client::Impl {
-  // MLflow's MLFLOW_TRACKING_TOKEN (or RINGO_TOKEN) as a bearer token, as MLflow clients send it.
+  // MLflow's MLFLOW_TRACKING_TOKEN (or RINGO_TOKEN) as a bearer token, as MLflow clients send it,
+  // unless the server is not ringo's. Every request names its client: some servers (Ray's
+  // dashboard) fail requests without a User-Agent.
   template <typename Req>
   void Authorize(Req& req) {
+    req.set(bhttp::field::user_agent, "ringo");
+    if (!send_token) return;
     const char* t = std::getenv("MLFLOW_TRACKING_TOKEN");
     if (!t || !*t) t = std::getenv("RINGO_TOKEN");
     if (t && *t) req.set(bhttp::field::authorization, std::string("Bearer ") + t);
   }
 
+  bool send_token = true;
   std::string host;
   std::string port;
   std::string prefix;
@@ -116,7 +121,8 @@ struct Client::Impl {
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
-Result<std::unique_ptr<Client>> Client::Connect(const std::string& tracking_uri) {
+Result<std::unique_ptr<Client>> Client::Connect(const std::string& tracking_uri,
+                                                bool send_token) {
   std::string_view uri = tracking_uri;
   if (uri.substr(0, 7) != "http://") {
     return InvalidArgument("unsupported tracking URI '" + tracking_uri +
@@ -126,6 +132,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::string& tracking_uri)
   size_t slash = uri.find('/');
   std::string_view authority = uri.substr(0, slash);
   auto impl = std::make_unique<Impl>();
+  impl->send_token = send_token;
   if (slash != std::string_view::npos) impl->prefix = std::string(uri.substr(slash));
   while (!impl->prefix.empty() && impl->prefix.back() == '/') impl->prefix.pop_back();
   size_t colon = authority.rfind(':');

@@ -25,8 +25,10 @@ using Query = std::vector<std::pair<std::string, std::string>>;
 // or kInternal) and whose message is the server's.
 class Client {
  public:
-  // `tracking_uri` is http://host[:port][/prefix]. kInvalidArgument for other schemes.
-  static Result<std::unique_ptr<Client>> Connect(const std::string& tracking_uri);
+  // `tracking_uri` is http://host[:port][/prefix]. kInvalidArgument for other schemes. With
+  // send_token false the tracking token is kept from the server (one that is not ringo's).
+  static Result<std::unique_ptr<Client>> Connect(const std::string& tracking_uri,
+                                                 bool send_token = true);
   ~Client();
 
   Result<Json> Get(const std::string& path, const Query& query);

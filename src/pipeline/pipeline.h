@@ -26,6 +26,23 @@ struct EntryPoint {
   std::string command;                // template with {param} placeholders
 };
 
+// What a step asks of the machine that runs it. Zero or empty: the executor's default. The local
+// executor runs on this machine and ignores them; cluster executors pass them to the engine.
+struct Resources {
+  int cpus = 0;
+  std::string memory;      // as the engine spells it, e.g. "4G"
+  int gpus = 0;
+  std::string time_limit;  // e.g. "00:30:00"
+  std::string partition;   // Slurm partition or Ray queue
+};
+
+// A failed attempt is tried again up to `retries` more times; the n-th retry waits
+// backoff_seconds * 2^(n-1) first. A killed run is never retried.
+struct RetryPolicy {
+  int retries = 0;
+  double backoff_seconds = 1;
+};
+
 // One step of ringo's `steps:` extension: a sub-project's entry point run as a nested run.
 // The step cache keys a step by what it runs and on what: its command and parameters with paths
 // inside the pipeline project spelled relative to the project (so another clone or a moved
@@ -43,7 +60,14 @@ struct Step {
   std::vector<std::string> outputs;  // output names; each is a directory the step fills
   std::vector<std::string> needs;    // explicit dependencies (references add implicit ones)
   bool cache = true;
+  std::string executor;  // "local" | "slurm" | "ray"; empty: the run's executor
+  Resources resources;
+  RetryPolicy retry;
+  std::map<std::string, std::string> env;  // added to the step's environment
 };
+
+// The executors a step may name.
+bool IsExecutor(const std::string& name);
 
 struct Project {
   std::filesystem::path dir;
@@ -86,9 +110,13 @@ struct RunOptions {
   std::string experiment_id;    // alternatively an id (MLFLOW_EXPERIMENT_ID)
   std::string run_name;
   std::string env_manager = "local";  // local | docker
+  std::string executor = "local";     // for steps that name none: local | slurm | ray
   bool use_cache = true;
   int jobs = 1;
   std::string tracking_uri;  // empty: embedded store at store_dir, served on a loopback port
+  // The tracking URI steps are given; empty: tracking_uri. Steps on other machines need one they
+  // can route to (the server's name on the cluster network, not loopback).
+  std::string step_tracking_uri;
   std::filesystem::path store_dir = "ringo-data";
   std::string parent_run_id;  // makes the run a nested run (ringo.run from Python)
   std::map<std::string, std::string> tags;  // set on the pipeline's run (e.g. why a schedule fired)

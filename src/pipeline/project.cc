@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -73,6 +74,85 @@ Result<std::vector<std::string>> StringList(const YAML::Node& node, const std::s
   return out;
 }
 
+// A non-negative number field of a step; `what` names it in errors.
+Result<double> Number(const YAML::Node& node, const std::string& what) {
+  ASSIGN_OR_RETURN(std::string text, Scalar(node, what));
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
+    return InvalidArgument("MLproject: " + what + " must be a non-negative number; got '" + text +
+                           "'" + Where(node));
+  }
+  return v;
+}
+
+Result<int> Count(const YAML::Node& node, const std::string& what) {
+  ASSIGN_OR_RETURN(double v, Number(node, what));
+  if (v != std::floor(v) || v > 1e6)
+    return InvalidArgument("MLproject: " + what + " must be a whole number" + Where(node));
+  return static_cast<int>(v);
+}
+
+// The step's `resources:` mapping: cpus, memory, gpus, time, partition.
+Status ParseResources(const YAML::Node& node, Step& s) {
+  if (!node) return Status::Ok();
+  std::string of = " of step '" + s.name + "'";
+  if (!node.IsMap()) return InvalidArgument("MLproject: resources" + of + " must be a mapping");
+  static const std::set<std::string> kKeys = {"cpus", "memory", "gpus", "time", "partition"};
+  for (const auto& kv : node) {
+    std::string key = kv.first.as<std::string>();
+    if (!kKeys.count(key)) {
+      return InvalidArgument("MLproject: unknown resource '" + key + "'" + of +
+                             " (expected cpus, memory, gpus, time or partition)" + Where(kv.first));
+    }
+  }
+  Resources& r = s.resources;
+  if (node["cpus"]) {
+    ASSIGN_OR_RETURN(r.cpus, Count(node["cpus"], "cpus" + of));
+  }
+  if (node["gpus"]) {
+    ASSIGN_OR_RETURN(r.gpus, Count(node["gpus"], "gpus" + of));
+  }
+  if (node["memory"]) {
+    ASSIGN_OR_RETURN(r.memory, Scalar(node["memory"], "memory" + of));
+  }
+  if (node["time"]) {
+    ASSIGN_OR_RETURN(r.time_limit, Scalar(node["time"], "time" + of));
+  }
+  if (node["partition"]) {
+    ASSIGN_OR_RETURN(r.partition, Scalar(node["partition"], "partition" + of));
+  }
+  return Status::Ok();
+}
+
+// Where a step runs and how: executor, resources, retries, retry_backoff, env.
+Status ParseExecution(const YAML::Node& node, Step& s) {
+  std::string of = " of step '" + s.name + "'";
+  if (node["executor"]) {
+    ASSIGN_OR_RETURN(s.executor, Scalar(node["executor"], "executor" + of));
+    if (!IsExecutor(s.executor)) {
+      return InvalidArgument("MLproject: executor" + of + " must be local, slurm or ray; got '" +
+                             s.executor + "'" + Where(node["executor"]));
+    }
+  }
+  RETURN_IF_ERROR(ParseResources(node["resources"], s));
+  if (node["retries"]) {
+    ASSIGN_OR_RETURN(s.retry.retries, Count(node["retries"], "retries" + of));
+  }
+  if (node["retry_backoff"]) {
+    ASSIGN_OR_RETURN(s.retry.backoff_seconds, Number(node["retry_backoff"], "retry_backoff" + of));
+  }
+  if (const YAML::Node& env = node["env"]) {
+    if (!env.IsMap())
+      return InvalidArgument("MLproject: env" + of + " must be a mapping" + Where(env));
+    for (const auto& kv : env) {
+      std::string key = kv.first.as<std::string>();
+      ASSIGN_OR_RETURN(s.env[key], Scalar(kv.second, "env '" + key + "'" + of));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Step> ParseStep(const YAML::Node& node, size_t index) {
   if (!node.IsMap())
     return InvalidArgument("MLproject: step " + std::to_string(index + 1) + " must be a mapping" +
@@ -117,6 +197,7 @@ Result<Step> ParseStep(const YAML::Node& node, size_t index) {
     }
     s.cache = c == "true";
   }
+  RETURN_IF_ERROR(ParseExecution(node, s));
   for (const auto& o : s.outputs) {
     if (!std::regex_match(o, kName)) {
       return InvalidArgument("MLproject: output name '" + o + "' of step '" + s.name +
@@ -138,6 +219,10 @@ int CountLines(const fs::path& file) {
 }
 
 }  // namespace
+
+bool IsExecutor(const std::string& name) {
+  return name == "local" || name == "slurm" || name == "ray";
+}
 
 Result<Project> LoadProject(const fs::path& dir) {
   fs::path file = dir / "MLproject";

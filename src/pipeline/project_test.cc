@@ -305,6 +305,21 @@ TEST_F(ProjectTest, MalformedStepsAreInvalidArgument) {
       {"cache number", "steps:\n  - name: a\n    cache: 1\n", "cache of step 'a' must be true or false"},
       {"cache list", "steps:\n  - name: a\n    cache: [true]\n",
        "cache of step 'a' must be true or false"},
+      {"unknown executor", "steps:\n  - name: a\n    executor: k8s\n",
+       "executor of step 'a' must be local, slurm or ray; got 'k8s'"},
+      {"resources a list", "steps:\n  - name: a\n    resources: [1]\n",
+       "resources of step 'a' must be a mapping"},
+      {"unknown resource", "steps:\n  - name: a\n    resources: {disk: 1}\n",
+       "unknown resource 'disk' of step 'a'"},
+      {"cpus negative", "steps:\n  - name: a\n    resources: {cpus: -1}\n",
+       "cpus of step 'a' must be a non-negative number; got '-1'"},
+      {"gpus fraction", "steps:\n  - name: a\n    resources: {gpus: 0.5}\n",
+       "gpus of step 'a' must be a whole number"},
+      {"retries word", "steps:\n  - name: a\n    retries: many\n",
+       "retries of step 'a' must be a non-negative number; got 'many'"},
+      {"backoff negative", "steps:\n  - name: a\n    retry_backoff: -2\n",
+       "retry_backoff of step 'a' must be a non-negative number"},
+      {"env a list", "steps:\n  - name: a\n    env: [A]\n", "env of step 'a' must be a mapping"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -324,6 +339,34 @@ TEST_F(ProjectTest, CacheValues) {
     ASSERT_EQ(p.steps.size(), 1u);
     EXPECT_EQ(p.steps[0].cache, want);
   }
+}
+
+TEST_F(ProjectTest, StepExecutionFields) {
+  Project p = MustLoad(
+      "steps:\n"
+      "  - name: train\n"
+      "    executor: slurm\n"
+      "    resources: {cpus: 4, memory: 8G, gpus: 1, time: \"00:30:00\", partition: gpu}\n"
+      "    retries: 2\n"
+      "    retry_backoff: 0.5\n"
+      "    env: {OMP_NUM_THREADS: \"4\", MODE: fast}\n"
+      "  - name: plain\n");
+  ASSERT_EQ(p.steps.size(), 2u);
+  const Step& t = p.steps[0];
+  EXPECT_EQ(t.executor, "slurm");
+  EXPECT_EQ(t.resources.cpus, 4);
+  EXPECT_EQ(t.resources.memory, "8G");
+  EXPECT_EQ(t.resources.gpus, 1);
+  EXPECT_EQ(t.resources.time_limit, "00:30:00");
+  EXPECT_EQ(t.resources.partition, "gpu");
+  EXPECT_EQ(t.retry.retries, 2);
+  EXPECT_DOUBLE_EQ(t.retry.backoff_seconds, 0.5);
+  EXPECT_EQ(t.env, (std::map<std::string, std::string>{{"MODE", "fast"}, {"OMP_NUM_THREADS", "4"}}));
+  const Step& d = p.steps[1];
+  EXPECT_EQ(d.executor, "");
+  EXPECT_EQ(d.resources.cpus, 0);
+  EXPECT_EQ(d.retry.retries, 0);
+  EXPECT_TRUE(d.env.empty());
 }
 
 // ---------------------------------------------------------- ResolveParameters

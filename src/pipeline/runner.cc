@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "client/client.h"
 #include "common/hash.h"
 #include "common/util.h"
+#include "pipeline/executor.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/process.h"
 
@@ -90,6 +92,7 @@ std::mutex g_console;
 
 struct Tracker {
   std::string uri;
+  std::string step_uri;  // what steps are told: one other machines can route to
   std::string experiment_id;
 
   Result<std::unique_ptr<client::Client>> Connect() const { return client::Client::Connect(uri); }
@@ -157,6 +160,8 @@ struct Execution {
   fs::path cwd;
   std::string command;
   std::map<std::string, std::string> env;
+  Resources resources;
+  std::string logs_path = "logs";  // where the attempt's stdout/stderr go among the artifacts
   bool prefix_output = false;  // several steps may print at once
   bool quiet = false;          // live status owns the terminal
 };
@@ -165,13 +170,18 @@ struct ExecutionResult {
   std::string status;  // FINISHED | FAILED | KILLED
   int exit_code = 0;
   std::string stderr_tail;
+  std::string job_id;  // the executor's id for the job, if it has one
+  std::string reason;  // the executor's reason for a failure, if it gave one
 };
 
 Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, const Execution& e,
-                                const RunOptions& options, const std::string& docker_image) {
+                                const RunOptions& options, const std::string& docker_image,
+                                Executor& executor) {
   fs::path logs = fs::temp_directory_path() / ("ringo-run-" + NewId());
   fs::create_directories(logs);
-  ProcessSpec spec;
+  Job spec;
+  spec.label = e.label;
+  spec.resources = e.resources;
   spec.cwd = e.cwd;
   spec.env = e.env;
   spec.stdout_file = logs / "stdout.txt";
@@ -209,7 +219,12 @@ Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, co
     }
     std::fflush(f);
   };
-  ASSIGN_OR_RETURN(ProcessResult pr, RunProcess(spec, g_stop));
+  auto ran = executor.Run(spec, g_stop);
+  if (!ran.ok()) {
+    std::error_code ec;
+    fs::remove_all(logs, ec);
+    return ran.status();
+  }
   for (int s = 1; s <= 2; ++s) {
     if (!pending[s].empty() && !e.quiet) {
       std::lock_guard lock(g_console);
@@ -217,15 +232,17 @@ Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, co
     }
   }
   ExecutionResult result;
-  result.exit_code = pr.exit_code;
-  result.status = pr.killed ? "KILLED" : pr.exit_code == 0 ? "FINISHED" : "FAILED";
+  result.exit_code = ran->exit_code;
+  result.status = ran->status;
+  result.job_id = ran->job_id;
+  result.reason = ran->reason;
   {
     std::ifstream err(spec.stderr_file, std::ios::binary);
     std::string all((std::istreambuf_iterator<char>(err)), {});
     result.stderr_tail = all.size() > 2000 ? all.substr(all.size() - 2000) : all;
   }
   // The logs are the run's artifacts whatever happened.
-  Status up = c.LogArtifact(run_id, logs, "logs");
+  Status up = c.LogArtifact(run_id, logs, e.logs_path);
   std::error_code ec;
   fs::remove_all(logs, ec);
   if (!up.ok())
@@ -235,8 +252,8 @@ Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, co
 }
 
 std::map<std::string, std::string> BaseEnv(const Tracker& t, const std::string& run_id) {
-  std::map<std::string, std::string> env = {{"MLFLOW_TRACKING_URI", t.uri},
-                                            {"RINGO_TRACKING_URI", t.uri},
+  std::map<std::string, std::string> env = {{"MLFLOW_TRACKING_URI", t.step_uri},
+                                            {"RINGO_TRACKING_URI", t.step_uri},
                                             {"MLFLOW_RUN_ID", run_id},
                                             {"RINGO_RUN_ID", run_id},
                                             {"MLFLOW_EXPERIMENT_ID", t.experiment_id},
@@ -619,23 +636,19 @@ class PipelineRun {
       std::lock_guard lock(mu_);
       outputs = states_[name].outputs;
     }
-    for (const auto& [o, path] : outputs) {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-      fs::create_directories(path, ec);
-      if (ec)
-        return Internal("cannot create output directory '" + path.string() + "': " + ec.message());
-    }
     Execution e;
     e.label = step->name;
     e.cwd = dir;
     e.command = command;
-    e.env = BaseEnv(tracker_, run_id);
+    e.resources = step->resources;
+    // The step's own variables cannot hide the ones that tie it to its run.
+    e.env = step->env;
+    for (const auto& [k, v] : BaseEnv(tracker_, run_id)) e.env[k] = v;
     for (const auto& [o, path] : outputs) e.env["RINGO_OUTPUT_" + UpperName(o)] = path.string();
     e.prefix_output = project_.steps.size() > 1;
     e.quiet = options_.live_status;
     Log("step " + name + ": running (run " + run_id + "): " + command);
-    ASSIGN_OR_RETURN(ExecutionResult er, Execute(*c, run_id, e, options_, docker_image));
+    ASSIGN_OR_RETURN(ExecutionResult er, RunAttempts(*c, run_id, *step, e, outputs, docker_image));
     if (er.status != "FINISHED") {
       (void)EndRun(*c, run_id, er.status);
       if (options_.live_status || !er.stderr_tail.empty()) {
@@ -644,7 +657,8 @@ class PipelineRun {
       }
       Log("step " + name + ": " +
           (er.status == "KILLED" ? "killed"
-                                 : "failed with exit code " + std::to_string(er.exit_code)));
+                                 : "failed with exit code " + std::to_string(er.exit_code)) +
+          (er.reason.empty() ? "" : " (" + er.reason + ")"));
       Finish(name, er.status == "KILLED" ? "killed" : "failed");
       return Status::Ok();
     }
@@ -666,6 +680,65 @@ class PipelineRun {
     Log("step " + name + ": finished");
     Finish(name, "done");
     return Status::Ok();
+  }
+
+  // Runs the step's command until it succeeds, is killed, or its retries are spent. Every attempt
+  // starts from empty output directories and keeps its own logs; the run's tags say how many
+  // attempts were made and how the last one ended.
+  Result<ExecutionResult> RunAttempts(client::Client& c, const std::string& run_id,
+                                      const Step& step, Execution e,
+                                      const std::map<std::string, fs::path>& outputs,
+                                      const std::string& docker_image) {
+    std::string executor_name = step.executor.empty() ? options_.executor : step.executor;
+    ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor, NewExecutor(executor_name));
+    RETURN_IF_ERROR(SetTag(c, run_id, "ringo.executor", executor_name));
+    for (int attempt = 1;; ++attempt) {
+      RETURN_IF_ERROR(ResetOutputs(outputs));
+      if (attempt > 1) e.logs_path = "logs/attempt-" + std::to_string(attempt);
+      ASSIGN_OR_RETURN(ExecutionResult er,
+                       Execute(c, run_id, e, options_, docker_image, *executor));
+      RETURN_IF_ERROR(SetTag(c, run_id, "ringo.attempts", std::to_string(attempt)));
+      RETURN_IF_ERROR(SetTag(c, run_id, "ringo.exitCode", std::to_string(er.exit_code)));
+      if (!er.job_id.empty()) RETURN_IF_ERROR(SetTag(c, run_id, "ringo.jobId", er.job_id));
+      if (!er.reason.empty())
+        RETURN_IF_ERROR(SetTag(c, run_id, "ringo.failureReason", er.reason));
+      if (er.status != "FAILED" || attempt > step.retry.retries) return er;
+      double wait = step.retry.backoff_seconds * std::pow(2.0, attempt - 1);
+      Log("step " + step.name + ": attempt " + std::to_string(attempt) +
+          " failed with exit code " + std::to_string(er.exit_code) + "; retrying in " +
+          FormatSeconds(wait));
+      if (!SleepUnlessStopped(wait)) {
+        er.status = "KILLED";
+        return er;
+      }
+    }
+  }
+
+  static Status ResetOutputs(const std::map<std::string, fs::path>& outputs) {
+    for (const auto& [o, path] : outputs) {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+      fs::create_directories(path, ec);
+      if (ec)
+        return Internal("cannot create output directory '" + path.string() + "': " + ec.message());
+    }
+    return Status::Ok();
+  }
+
+  // False when the run was stopped before `seconds` passed.
+  static bool SleepUnlessStopped(double seconds) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      if (g_stop.load()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return !g_stop.load();
+  }
+
+  static std::string FormatSeconds(double seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+    return buf;
   }
 
   // A cache hit's run gets the params and the latest metric values of the run it reuses, so it
@@ -751,6 +824,19 @@ class PipelineRun {
   int drawn_lines_ = 0;
 };
 
+// Every executor the run will use can be driven, checked before anything runs.
+Status CheckExecutors(const Project& project, const RunOptions& options) {
+  std::set<std::string> names;
+  if (project.steps.empty()) names.insert(options.executor);
+  for (const Step& s : project.steps)
+    names.insert(s.executor.empty() ? options.executor : s.executor);
+  for (const std::string& name : names) {
+    auto executor = NewExecutor(name);
+    if (!executor.ok()) return executor.status();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<RunResult> Run(const RunOptions& options) {
@@ -781,10 +867,12 @@ Result<RunResult> Run(const RunOptions& options) {
   } else if (!project.env_kind.empty()) {
     NoteLocalEnv(project.env_kind);
   }
+  RETURN_IF_ERROR(CheckExecutors(project, options));
   std::string uri = options.tracking_uri;
   if (uri.empty()) return InvalidArgument("no tracking URI");
   Tracker tracker;
   tracker.uri = uri;
+  tracker.step_uri = options.step_tracking_uri.empty() ? uri : options.step_tracking_uri;
   ASSIGN_OR_RETURN(auto c, client::Client::Connect(uri));
   ASSIGN_OR_RETURN(tracker.experiment_id, ResolveExperiment(*c, options));
 
@@ -834,7 +922,12 @@ Result<RunResult> Run(const RunOptions& options) {
     e.command = RenderCommand(pipeline_entry, values, extra);
     e.env = BaseEnv(tracker, run_id);
     std::cout << "ringo: run " << run_id << ": " << e.command << std::endl;
-    auto er = Execute(*c, run_id, e, options, project.docker_image);
+    auto executor = NewExecutor(options.executor);
+    if (!executor.ok()) {
+      (void)EndRun(*c, run_id, "FAILED");
+      return executor.status();
+    }
+    auto er = Execute(*c, run_id, e, options, project.docker_image, **executor);
     if (!er.ok()) {
       (void)EndRun(*c, run_id, "FAILED");
       return er.status();

@@ -611,6 +611,90 @@ class PipelineTest(RunTestCase):
         self.assertEqual(self.executed(), [])
 
 
+class RetryTest(RunTestCase):
+    """Retries with backoff and per-step environment variables on the local executor."""
+
+    def write_flaky(self, retries):
+        """One step that fails the first time it runs (it leaves a marker) and succeeds after."""
+        root = os.path.join(self.tmp, "flaky")
+        marker = os.path.join(self.tmp, "tried-once")
+        write(os.path.join(root, "s", "MLproject"), """\
+            name: s
+            entry_points:
+              main:
+                command: "echo attempt; test -e %s || { touch %s; echo first try fails >&2; exit 3; }; echo $GREETING $MLFLOW_RUN_ID > $OUT_FILE"
+            """ % (shlex.quote(marker), shlex.quote(marker)))
+        write(os.path.join(root, "MLproject"), """\
+            name: flaky
+            steps:
+              - name: s
+                project: s
+                retries: %d
+                retry_backoff: 0.2
+                env: {GREETING: hello, MLFLOW_RUN_ID: hidden, OUT_FILE: %s}
+            """ % (retries, os.path.join(self.tmp, "out.txt")))
+        return root
+
+    def step_tags(self, stdout):
+        run_id, _ = parse_result(stdout)
+        runs = self.client.search_runs(
+            [self.experiment_id()], "tags.`mlflow.parentRunId` = '%s'" % run_id)
+        self.assertEqual(len(runs), 1)
+        return runs[0]["info"], kv(runs[0]["data"].get("tags"))
+
+    def test_a_step_that_fails_once_succeeds_on_its_retry(self):
+        rc, stdout, stderr = self.ringo_run(self.write_flaky(retries=1))
+        self.assertEqual(rc, 0, stdout + stderr)
+        self.assertIn("attempt 1 failed with exit code 3; retrying in 0.2s", stdout)
+        info, tags = self.step_tags(stdout)
+        self.assertEqual(info["status"], "FINISHED")
+        self.assertEqual(tags["ringo.attempts"], "2")
+        self.assertEqual(tags["ringo.exitCode"], "0")
+        self.assertEqual(tags["ringo.executor"], "local")
+        self.assertIn("ringo.cacheKey", tags)
+        # The step's variables reach it, but never hide the run it belongs to.
+        with open(os.path.join(self.tmp, "out.txt")) as f:
+            self.assertEqual(f.read().split(), ["hello", info["run_id"]])
+        # Each attempt keeps its own logs.
+        first = self.client.read_artifact(info["run_id"], "logs/stderr.txt")
+        self.assertIn("first try fails", first.decode())
+        second = self.client.read_artifact(info["run_id"], "logs/attempt-2/stdout.txt")
+        self.assertEqual(second.decode(), "attempt\n")
+
+    def test_without_retries_the_first_failure_fails_the_step(self):
+        rc, stdout, stderr = self.ringo_run(self.write_flaky(retries=0))
+        self.assertEqual(rc, 1, stdout + stderr)
+        self.assertNotIn("retrying", stdout)
+        info, tags = self.step_tags(stdout)
+        self.assertEqual(info["status"], "FAILED")
+        self.assertEqual(tags["ringo.attempts"], "1")
+        self.assertEqual(tags["ringo.exitCode"], "3")
+
+
+class StepTrackingUriTest(RunTestCase):
+    def test_steps_get_the_step_tracking_uri_while_ringo_uses_its_own(self):
+        root = os.path.join(self.tmp, "p")
+        seen = os.path.join(self.tmp, "seen.txt")
+        write(os.path.join(root, "s", "MLproject"), """\
+            name: s
+            entry_points:
+              main:
+                command: "echo $MLFLOW_TRACKING_URI $RINGO_TRACKING_URI > %s"
+            """ % shlex.quote(seen))
+        write(os.path.join(root, "MLproject"), "name: p\nsteps:\n  - name: s\n    project: s\n")
+        # The same server by another name, as a cluster node would spell it.
+        routable = self.server.url.replace("127.0.0.1", "localhost")
+        rc, stdout, stderr = self.ringo_run(root, "--step-tracking-uri", routable)
+        self.assertEqual(rc, 0, stdout + stderr)
+        with open(seen) as f:
+            self.assertEqual(f.read().split(), [routable, routable])
+        rc, stdout, stderr = self.ringo_run(root, "--no-cache",
+                                            env={"RINGO_STEP_TRACKING_URI": routable + "/"})
+        self.assertEqual(rc, 0, stdout + stderr)
+        with open(seen) as f:
+            self.assertEqual(f.read().split(), [routable + "/"] * 2)
+
+
 class ParallelAndSignalTest(RunTestCase):
     def write_sleepers(self, seconds):
         root = os.path.join(self.tmp, "par")

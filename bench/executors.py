@@ -1,0 +1,90 @@
+"""Overhead of a step per executor: a one-line step (`echo ready`) through local, a private
+one-node Slurm cluster and a local Ray head, timing submit -> first log line -> finished from
+ringo's own output; then the fully cached digits pipeline through each executor.
+
+Usage: python3 bench/executors.py [RINGO_BIN] [REPEATS]   (needs scripts/setup's Slurm and Ray)"""
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+from ray_head import RayHead  # noqa: E402
+from slurm_cluster import SlurmCluster  # noqa: E402
+
+RINGO = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "ringo")
+REPEATS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+
+
+def step_project(tmp):
+    root = os.path.join(tmp, "one")
+    os.makedirs(os.path.join(root, "s"))
+    with open(os.path.join(root, "s", "MLproject"), "w") as f:
+        f.write("name: s\nentry_points:\n  main:\n    command: echo ready\n")
+    with open(os.path.join(root, "MLproject"), "w") as f:
+        f.write("name: one\nsteps:\n  - name: s\n    project: s\n    cache: false\n")
+    return root
+
+
+def timed_run(args, env):
+    """Seconds from start to the step's submit line, its first log line and its finish."""
+    start = time.monotonic()
+    p = subprocess.Popen([RINGO, "run"] + args, stdout=subprocess.PIPE, text=True, env=env)
+    marks = {}
+    for line in p.stdout:
+        now = time.monotonic() - start
+        if ": running (run" in line:
+            marks.setdefault("submit", now)
+        elif line.strip() == "ready":
+            marks.setdefault("log", now)
+        elif ": finished" in line:
+            marks.setdefault("finished", now)
+    p.wait()
+    marks["total"] = time.monotonic() - start
+    if p.returncode != 0:
+        raise RuntimeError("ringo run failed: %s" % args)
+    return marks
+
+
+def median(samples, key):
+    return statistics.median(s[key] - s["submit"] for s in samples) * 1000
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="ringo-bench-exec-")
+    slurm, ray = SlurmCluster(), RayHead()
+    try:
+        slurm.start()
+        ray.start()
+        env = dict(os.environ, SLURM_CONF=slurm.env["SLURM_CONF"], RAY_ADDRESS=ray.address)
+        store = os.path.join(tmp, "store")
+        project = step_project(tmp)
+        print("| executor | submit -> first log (ms) | submit -> finished (ms) | cached digits (s) |")
+        print("|---|---|---|---|")
+        digits = os.path.join(tmp, "digits")
+        shutil.copytree(os.path.join(ROOT, "examples", "digits"), digits,
+                        ignore=shutil.ignore_patterns(".ringo", "__pycache__", "ringo-data"))
+        for executor in ("local", "slurm", "ray"):
+            base = ["--store", store, "--executor", executor]
+            samples = [timed_run([project] + base, env) for _ in range(REPEATS)]
+            exp = ["--experiment-name", "digits-" + executor, "-P", "epochs=3"]
+            timed_run([digits] + base + exp, env)  # fills the cache
+            cached = statistics.median(
+                timed_run([digits] + base + exp, env)["total"] for _ in range(REPEATS))
+            print("| %s | %.0f | %.0f | %.2f |" % (executor, median(samples, "log"),
+                                                   median(samples, "finished"), cached))
+    finally:
+        ray.stop()
+        slurm.stop()
+        shutil.rmtree(tmp, True)
+
+
+if __name__ == "__main__":
+    main()

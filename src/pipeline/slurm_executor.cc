@@ -1,0 +1,167 @@
+// The Slurm executor: each job a batch script submitted with sbatch and followed with scontrol.
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "pipeline/executor.h"
+
+namespace ringo::pipeline {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Output {
+  int exit_code = 0;
+  std::string text;  // stdout and stderr together
+};
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
+// Runs a short Slurm client command and collects what it prints. The commands find the cluster
+// the way Slurm's own tools do ($SLURM_CONF, else the system configuration).
+Result<Output> Capture(const std::string& command) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) return Internal("cannot run '" + command + "'");
+  Output out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
+  int status = pclose(p);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return out;
+}
+
+// Values of `scontrol show job -o`: space-separated Key=Value fields.
+std::string Field(const std::string& line, const std::string& key) {
+  size_t at = line.find(" " + key + "=");
+  if (at == std::string::npos) at = line.rfind(key + "=", 0) == 0 ? 0 : std::string::npos;
+  else ++at;
+  if (at == std::string::npos) return "";
+  size_t from = at + key.size() + 1;
+  size_t end = line.find(' ', from);
+  return line.substr(from, end == std::string::npos ? std::string::npos : end - from);
+}
+
+bool IsFinal(const std::string& state) {
+  return state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" || state == "TIMEOUT" ||
+         state == "NODE_FAIL" || state == "OUT_OF_MEMORY" || state == "PREEMPTED" ||
+         state == "BOOT_FAIL" || state == "DEADLINE";
+}
+
+// Passes on what a job has appended to one of its output files since the last call.
+class Tail {
+ public:
+  Tail(fs::path path, int stream) : path_(std::move(path)), stream_(stream) {}
+  void Poll(const Job& job) {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return;
+    in.seekg(static_cast<std::streamoff>(offset_));
+    std::string chunk((std::istreambuf_iterator<char>(in)), {});
+    offset_ += chunk.size();
+    if (!chunk.empty() && job.on_output) job.on_output(stream_, chunk);
+  }
+
+ private:
+  fs::path path_;
+  int stream_;
+  size_t offset_ = 0;
+};
+
+// The batch script: the step's environment and directory, then its command under /bin/sh.
+Result<fs::path> WriteScript(const Job& job) {
+  fs::path script = job.stdout_file.parent_path() / "job.sh";
+  std::ofstream out(script, std::ios::binary);
+  out << "#!/bin/sh\n";
+  for (const auto& [k, v] : job.env) out << "export " << k << "=" << ShellQuote(v) << "\n";
+  out << "cd " << ShellQuote(job.cwd.string()) << " || exit 127\n";
+  out << "exec /bin/sh -c " << ShellQuote(job.command) << "\n";
+  out.close();
+  if (!out) return Internal("cannot write the batch script '" + script.string() + "'");
+  return script;
+}
+
+std::string SbatchCommand(const Job& job, const fs::path& script) {
+  const Resources& r = job.resources;
+  std::string cmd = "sbatch --parsable --job-name " + ShellQuote("ringo-" + job.label) +
+                    " --output " + ShellQuote(job.stdout_file.string()) + " --error " +
+                    ShellQuote(job.stderr_file.string());
+  if (r.cpus > 0) cmd += " --cpus-per-task " + std::to_string(r.cpus);
+  if (!r.memory.empty()) cmd += " --mem " + ShellQuote(r.memory);
+  if (r.gpus > 0) cmd += " --gres gpu:" + std::to_string(r.gpus);
+  if (!r.time_limit.empty()) cmd += " --time " + ShellQuote(r.time_limit);
+  if (!r.partition.empty()) cmd += " --partition " + ShellQuote(r.partition);
+  return cmd + " " + ShellQuote(script.string());
+}
+
+class SlurmExecutor : public Executor {
+ public:
+  Result<JobResult> Run(const Job& job, const std::atomic<bool>& stop) override {
+    ASSIGN_OR_RETURN(fs::path script, WriteScript(job));
+    ASSIGN_OR_RETURN(Output submitted, Capture(SbatchCommand(job, script)));
+    std::string id = Trim(submitted.text);
+    if (submitted.exit_code != 0 || id.empty() ||
+        id.find_first_not_of("0123456789;") != std::string::npos) {
+      return Unavailable("sbatch failed: " + Trim(submitted.text));
+    }
+    id = id.substr(0, id.find(';'));  // "<id>;<cluster>" on federated setups
+    JobResult result;
+    result.job_id = id;
+    Tail out(job.stdout_file, 1), err(job.stderr_file, 2);
+    bool cancelled = false;
+    for (;;) {
+      if (stop.load() && !cancelled) {
+        (void)Capture("scancel " + id);
+        cancelled = true;
+      }
+      ASSIGN_OR_RETURN(Output shown, Capture("scontrol show job -o " + id));
+      out.Poll(job);
+      err.Poll(job);
+      if (shown.exit_code != 0) {
+        // The controller forgot the job (restarted without its state, or the job aged out).
+        result.status = cancelled ? "KILLED" : "FAILED";
+        result.exit_code = 1;
+        result.reason = "Slurm no longer knows job " + id + ": " + Trim(shown.text);
+        return result;
+      }
+      std::string state = Field(shown.text, "JobState");
+      if (IsFinal(state)) return Finish(shown.text, state, cancelled, result);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+ private:
+  static JobResult Finish(const std::string& shown, const std::string& state, bool cancelled,
+                          JobResult result) {
+    // ExitCode=<code>:<signal>
+    std::string code = Field(shown, "ExitCode");
+    int exit = std::atoi(code.c_str());
+    int sig = std::atoi(code.substr(code.find(':') + 1).c_str());
+    result.exit_code = sig != 0 ? 128 + sig : exit;
+    if (state == "COMPLETED") {
+      result.status = "FINISHED";
+    } else if (cancelled) {
+      result.status = "KILLED";
+    } else {
+      result.status = "FAILED";
+      if (result.exit_code == 0) result.exit_code = 1;
+      std::string reason = Field(shown, "Reason");
+      result.reason = "Slurm job " + result.job_id + " " + state +
+                      (reason.empty() || reason == "None" ? "" : " (" + reason + ")");
+    }
+    return result;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> NewSlurmExecutor() { return std::make_unique<SlurmExecutor>(); }
+
+}  // namespace ringo::pipeline

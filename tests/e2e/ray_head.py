@@ -1,0 +1,85 @@
+"""A local Ray head for tests, started in a temporary directory with its dashboard (the job
+submission API) on a free 127.0.0.1 port, from the virtual environment scripts/setup makes."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+from slurm_cluster import free_port
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def ray_bin():
+    return os.environ.get("RINGO_RAY_BIN") or os.path.join(ROOT, ".venvs", "ray", "bin", "ray")
+
+
+class RayHead:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ringo-ray-")
+        self.port = free_port()
+        self.address = "http://127.0.0.1:%d" % self.port
+        self.proc = None
+
+    def start(self):
+        # --block keeps `ray start` in the foreground as the parent of every Ray process of the
+        # head, all in one new session, so stopping it stops them and nothing else.
+        self.log = open(os.path.join(self.dir, "ray-start.log"), "w")
+        self.proc = subprocess.Popen(
+            [ray_bin(), "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
+             "--port", str(free_port()), "--dashboard-host", "127.0.0.1",
+             "--dashboard-port", str(self.port), "--temp-dir", os.path.join(self.dir, "t"),
+             "--num-cpus", "2", "--disable-usage-stats", "--include-dashboard", "true"],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.dir)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                break
+            # The dashboard answers before its job agent is up: ready is a job that ran.
+            try:
+                if self.ran_a_job():
+                    return self
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("the Ray head did not come up:\n" + self.logs())
+
+    def ran_a_job(self):
+        req = urllib.request.Request(self.address + "/api/jobs/", data=b'{"entrypoint": "true"}',
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            job = json.load(r)["submission_id"]
+        for _ in range(100):
+            with urllib.request.urlopen(self.address + "/api/jobs/" + job, timeout=5) as r:
+                if json.load(r)["status"] == "SUCCEEDED":
+                    return True
+            time.sleep(0.2)
+        return False
+
+    def logs(self):
+        try:
+            with open(os.path.join(self.dir, "ray-start.log")) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is not None:
+            # Ray's servers outlive a SIGTERM of the group; whatever is left gets SIGKILL.
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except OSError:
+                    break
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+                time.sleep(1)
+            self.log.close()
+        shutil.rmtree(self.dir, True)
