@@ -1,8 +1,7 @@
 """Schedules kept by the server: an every-minute schedule fires exactly once per slot over three
 slots with restarts between them, a paused one never fires, a telemetry trigger fires once when
-the release model's on-device accuracy drops (reported by a simulated fleet) and not again while its run
-is in progress, bad
-schedules are refused, and the CLI drives all of it."""
+the release model's on-device accuracy drops (reported by a simulated fleet) and not again while
+its run is in progress, bad schedules are refused, and the CLI drives all of it."""
 
 import json
 import os
