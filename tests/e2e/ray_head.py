@@ -36,30 +36,36 @@ class RayHead:
              "--dashboard-port", str(self.port), "--temp-dir", os.path.join(self.dir, "t"),
              "--num-cpus", "2", "--disable-usage-stats", "--include-dashboard", "true"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.dir)
-        deadline = time.time() + 90
+        # A loaded machine (a parallel build, other tests) can take minutes to bring Ray up.
+        deadline = time.time() + 240
+        job = None
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 break
-            # The dashboard answers before its job agent is up: ready is a job that ran.
+            # The dashboard answers before its job agent is up: ready is a job that ran. One job
+            # is submitted and waited for; another only if the submission itself failed.
             try:
-                if self.ran_a_job():
+                if job is None:
+                    job = self.submit_probe()
+                status = self.job_status(job)
+                if status == "SUCCEEDED":
                     return self
+                if status in ("FAILED", "STOPPED"):
+                    job = None
             except (OSError, ValueError, KeyError):
                 pass
             time.sleep(0.5)
         raise RuntimeError("the Ray head did not come up:\n" + self.logs())
 
-    def ran_a_job(self):
+    def submit_probe(self):
         req = urllib.request.Request(self.address + "/api/jobs/", data=b'{"entrypoint": "true"}',
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=5) as r:
-            job = json.load(r)["submission_id"]
-        for _ in range(100):
-            with urllib.request.urlopen(self.address + "/api/jobs/" + job, timeout=5) as r:
-                if json.load(r)["status"] == "SUCCEEDED":
-                    return True
-            time.sleep(0.2)
-        return False
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)["submission_id"]
+
+    def job_status(self, job):
+        with urllib.request.urlopen(self.address + "/api/jobs/" + job, timeout=10) as r:
+            return json.load(r)["status"]
 
     def logs(self):
         try:
