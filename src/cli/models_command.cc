@@ -1,4 +1,4 @@
-// `ringo models register`: a model file, package or URI as a new registry version.
+// `ringo models register|list|show|delete`: the model registry from the command line.
 #include <iostream>
 #include <memory>
 
@@ -12,7 +12,61 @@ using client::Json;
 
 struct ModelsFlags {
   std::string path, name, run_id;
+  std::string version;
 };
+
+// `models list`: every registered model with its latest version and aliases.
+Status List(client::Client& c, const Context& ctx) {
+  ASSIGN_OR_RETURN(Json out, c.Get("/api/2.0/mlflow/registered-models/search", {{"max_results", "1000"}}));
+  if (ctx.json) {
+    std::cout << out.dump(2) << "\n";
+    return Status::Ok();
+  }
+  for (const Json& m : out.value("registered_models", Json::array())) {
+    std::string latest;
+    for (const Json& v : m.value("latest_versions", Json::array())) latest = v.value("version", "");
+    std::cout << m.value("name", "") << (latest.empty() ? "" : "  latest v" + latest);
+    for (const Json& a : m.value("aliases", Json::array())) {
+      std::cout << "  @" << a.value("alias", "") << "=v" << a.value("version", "");
+    }
+    std::cout << "\n";
+  }
+  return Status::Ok();
+}
+
+// `models show NAME`: its versions (newest first) with stage, source and run.
+Status Show(client::Client& c, const Context& ctx, const ModelsFlags& f) {
+  ASSIGN_OR_RETURN(Json model, c.Get("/api/2.0/mlflow/registered-models/get", {{"name", f.name}}));
+  std::string filter = "name = '" + f.name + "'";
+  ASSIGN_OR_RETURN(Json versions, c.Get("/api/2.0/mlflow/model-versions/search",
+                                        {{"filter", filter}, {"max_results", "1000"}}));
+  if (ctx.json) {
+    std::cout << Json{{"registered_model", model["registered_model"]},
+                      {"model_versions", versions.value("model_versions", Json::array())}}
+                     .dump(2)
+              << "\n";
+    return Status::Ok();
+  }
+  const Json& m = model["registered_model"];
+  std::cout << m.value("name", "") << (m.value("description", "").empty() ? "" : ": " + m.value("description", ""))
+            << "\n";
+  for (const Json& v : versions.value("model_versions", Json::array())) {
+    std::cout << "  v" << v.value("version", "") << "  " << v.value("current_stage", "None") << "  "
+              << v.value("source", "");
+    if (!v.value("run_id", "").empty()) std::cout << "  run " << v.value("run_id", "");
+    std::cout << "\n";
+  }
+  return Status::Ok();
+}
+
+// `models delete NAME [--version N]`: one version, or the model with all its versions.
+Status Delete(client::Client& c, const ModelsFlags& f) {
+  if (!f.version.empty()) {
+    return c.Delete("/api/2.0/mlflow/model-versions/delete", Json{{"name", f.name}, {"version", f.version}})
+        .status();
+  }
+  return c.Delete("/api/2.0/mlflow/registered-models/delete", Json{{"name", f.name}}).status();
+}
 
 Status Register(client::Client& c, const Context& ctx, const ModelsFlags& f) {
   ASSIGN_OR_RETURN(Json v, c.RegisterModel(f.path, f.name, f.run_id));
@@ -61,11 +115,22 @@ void AddModelsCommand(CLI::App& app, Context& ctx) {
   reg->add_option("path", f->path, "Local .mlmodel/.mlpackage/dir, or a URI")->required();
   reg->add_option("--name", f->name, "Registered model name")->required();
   reg->add_option("--run-id", f->run_id, "Run to attach the files to (default: a new run)");
-  AddServerFlags(reg, &ctx);
+  auto* list = models->add_subcommand("list", "List registered models");
+  auto* show = models->add_subcommand("show", "A registered model and its versions");
+  show->add_option("name", f->name, "Registered model name")->required();
+  auto* remove = models->add_subcommand("delete", "Delete a version, or the model with all its versions");
+  remove->add_option("name", f->name, "Registered model name")->required();
+  remove->add_option("--version", f->version, "Only this version");
+  for (auto* cmd : {reg, list, show, remove}) AddServerFlags(cmd, &ctx);
   Context* x = &ctx;
   OnRun(reg, x, [x, f] {
     return WithClient(*x, [&](client::Client& c) { return Register(c, *x, *f); });
   });
+  OnRun(list, x, [x] { return WithClient(*x, [&](client::Client& c) { return List(c, *x); }); });
+  OnRun(show, x, [x, f] {
+    return WithClient(*x, [&](client::Client& c) { return Show(c, *x, *f); });
+  });
+  OnRun(remove, x, [x, f] { return WithClient(*x, [&](client::Client& c) { return Delete(c, *f); }); });
 }
 
 }  // namespace ringo::cli

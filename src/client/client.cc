@@ -166,6 +166,10 @@ Result<Json> Client::Post(const std::string& path, const Json& body) {
   return Send(static_cast<int>(bhttp::verb::post), path, body);
 }
 
+Result<Json> Client::Delete(const std::string& path, const Json& body) {
+  return Send(static_cast<int>(bhttp::verb::delete_), path, body);
+}
+
 Result<Json> Client::Put(const std::string& path, const Json& body) {
   return Send(static_cast<int>(bhttp::verb::put), path, body);
 }

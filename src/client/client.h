@@ -36,6 +36,8 @@ class Client {
   Result<Json> Put(const std::string& path, const Json& body);
   // DELETE `path` (with an empty JSON body).
   Status Delete(const std::string& path);
+  // DELETE `path` with a JSON body (MLflow's delete calls name what they delete in it).
+  Result<Json> Delete(const std::string& path, const Json& body);
   // PUT a local file's bytes to `path` (the artifact proxy).
   Status PutFile(const std::string& path, const std::filesystem::path& file);
 

@@ -167,6 +167,35 @@ class RegisterCommandTest(ServerTestCase):
         self.assertIn("does not exist", p.stderr)
 
 
+    def test_list_show_and_delete_from_the_cli(self):
+        name = unique("cli-model")
+        self.ok("POST", "registered-models/create", {"name": name, "description": "digits"})
+        for i in range(2):
+            self.ok("POST", "model-versions/create", {"name": name, "source": "s3://b/m%d" % i, "run_id": "r%d" % i})
+        self.ok("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": "1"})
+
+        def cli(*args):
+            return subprocess.run([ringo_bin(), "models"] + list(args) + ["--tracking-uri", self.server.url],
+                                  capture_output=True, text=True)
+
+        out = cli("list")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        line = [l for l in out.stdout.splitlines() if l.startswith(name + " ")]
+        self.assertEqual(line, [name + "  latest v2  @champion=v1"])
+        out = cli("show", name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.splitlines(), [name + ": digits", "  v2  None  s3://b/m1  run r1",
+                                                   "  v1  None  s3://b/m0  run r0"])
+        shown = json.loads(cli("show", name, "--json").stdout)
+        self.assertEqual([v["version"] for v in shown["model_versions"]], ["2", "1"])
+        self.assertEqual(cli("delete", name, "--version", "2").returncode, 0)
+        self.assertEqual([v["version"] for v in json.loads(cli("show", name, "--json").stdout)["model_versions"]], ["1"])
+        self.assertEqual(cli("delete", name).returncode, 0)
+        gone = cli("show", name)
+        self.assertEqual(gone.returncode, 1)
+        self.assertIn("not found", gone.stderr)
+        self.assertEqual(cli("delete", name).returncode, 1)
+
     def test_register_a_file_that_is_not_core_ml_warns(self):
         # Like MLflow, the registry takes any source; `models register` says it is no model.
         with tempfile.TemporaryDirectory() as d:
