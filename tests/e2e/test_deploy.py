@@ -70,6 +70,13 @@ class DeployTest(ServerTestCase):
         d1 = d1.strip()
         rc, d2, err = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v2))
         d2 = d2.strip()
+        rc, shown, err = self.cli("deployments", "show", d1)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(shown, r"^%s  %s\n  %s v%s  (mlmodel|mlpackage\.tar)  \d+ bytes  sha256 [0-9a-f]{64}\n$"
+                         % (d1, coll, model, v1))
+        rc, _, err = self.cli("deployments", "show", "dep-nope")
+        self.assertEqual(rc, 1)
+        self.assertIn("does not exist", err)
         rc, out, _ = self.cli("channels", "promote", coll, "release", d1, "--reason", "first")
         self.assertEqual(rc, 0)
         # A deployment is named by what it holds, its id beside it.
