@@ -17,22 +17,35 @@ from slurm_cluster import SlurmCluster
 from test_run import RunTestCase, clean_env, parse_result, ringo_bin, write
 
 
-class SlurmExecutorTest(RunTestCase):
+class EngineTestCase(RunTestCase):
+    """A RunTestCase with an engine (`make_engine()`, started and stopped) for the whole class,
+    as `cls.engine`."""
+
+    make_engine = None
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.slurm = SlurmCluster()
+        cls.engine = cls.make_engine()
         try:
-            cls.slurm.start()
+            cls.engine.start()
         except BaseException:
-            cls.slurm.stop()
+            cls.engine.stop()
             super().tearDownClass()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.slurm.stop()
+        cls.engine.stop()
         super().tearDownClass()
+
+
+class SlurmExecutorTest(EngineTestCase):
+    make_engine = SlurmCluster
+
+    @property
+    def slurm(self):
+        return self.engine
 
     def ringo_run(self, project, *args, env=None, timeout=60, experiment=True):
         e = {"SLURM_CONF": self.slurm.env["SLURM_CONF"]}
@@ -144,22 +157,12 @@ class SlurmExecutorTest(RunTestCase):
         self.assertIn("(Slurm job %s CANCELLED)" % job, stdout)
 
 
-class RayExecutorTest(RunTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.ray = RayHead()
-        try:
-            cls.ray.start()
-        except BaseException:
-            cls.ray.stop()
-            super().tearDownClass()
-            raise
+class RayExecutorTest(EngineTestCase):
+    make_engine = RayHead
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.ray.stop()
-        super().tearDownClass()
+    @property
+    def ray(self):
+        return self.engine
 
     write_pipeline = SlurmExecutorTest.write_pipeline
     step_run = SlurmExecutorTest.step_run
