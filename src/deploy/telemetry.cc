@@ -159,11 +159,6 @@ Result<Service::Signal> Service::TelemetrySignal(const std::string& collection,
                                                  const std::string& signal,
                                                  const std::string& device_class,
                                                  int64_t window_ms, int64_t now_ms) {
-  static const std::vector<std::string> kSignals = {"accuracy", "failure_rate", "load_failures",
-                                                    "p95_latency_ms"};
-  if (std::find(kSignals.begin(), kSignals.end(), signal) == kSignals.end()) {
-    return InvalidArgument("unknown telemetry signal '" + signal + "'");
-  }
   ASSIGN_OR_RETURN(Channel c, GetChannel(collection, channel));
   if (c.deployment_id.empty()) {
     return NotFound("channel '" + collection + "/" + channel + "' has no deployment");
