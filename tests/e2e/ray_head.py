@@ -32,9 +32,9 @@ class RayHead:
         self.log = open(os.path.join(self.dir, "ray-start.log"), "w")
         self.proc = subprocess.Popen(
             [ray_bin(), "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
-             "--port", str(free_port()), "--dashboard-host", "127.0.0.1",
-             "--dashboard-port", str(self.port), "--temp-dir", os.path.join(self.dir, "t"),
-             "--num-cpus", "2", "--disable-usage-stats", "--include-dashboard", "true"],
+             "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.port),
+             "--temp-dir", os.path.join(self.dir, "t"), "--num-cpus", "2",
+             "--disable-usage-stats", "--include-dashboard", "true"] + self.port_flags(),
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.dir)
         # A loaded machine (a parallel build, other tests) can take minutes to bring Ray up.
         deadline = time.time() + 240
@@ -56,6 +56,18 @@ class RayHead:
                 pass
             time.sleep(0.5)
         raise RuntimeError("the Ray head did not come up:\n" + self.logs())
+
+    @staticmethod
+    def port_flags():
+        """Every port a Ray head listens on, free ones of its own: Ray's fixed defaults (the
+        dashboard agent's 52365 above all) make a second head on the machine, another test's,
+        start but never run a job. Workers bind random ports (0)."""
+        flags = []
+        for name in ("port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                     "runtime-env-agent-port", "metrics-export-port", "node-manager-port",
+                     "object-manager-port", "ray-client-server-port", "dashboard-grpc-port"):
+            flags += ["--" + name, str(free_port())]
+        return flags + ["--min-worker-port", "0", "--max-worker-port", "0"]
 
     def submit_probe(self):
         req = urllib.request.Request(self.address + "/api/jobs/", data=b'{"entrypoint": "true"}',
