@@ -18,7 +18,7 @@ void RegisterArtifacts(http::Router& router, Store* st, artifacts::LocalReposito
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
          ASSIGN_OR_RETURN(auto path, f.String("path"));
-         ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
+         ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path.value_or("")));
          ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
          ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
          bool is_file = false;
@@ -42,10 +42,19 @@ void RegisterArtifacts(http::Router& router, Store* st, artifacts::LocalReposito
   auto upload_artifact =
       Async([repo, run_artifact_root](Request& req, const Responder& res) -> Status {
         ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
-        ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-        ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
-        ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path));
-        if (rel.empty()) return InvalidArgument("path must name a file");
+        // MLflow's checks and wording for this endpoint, in its order.
+        ASSIGN_OR_RETURN(auto run_uuid, f.String("run_uuid"));
+        ASSIGN_OR_RETURN(auto run_id, f.String("run_id"));
+        std::string id = run_uuid.value_or(run_id.value_or(""));
+        if (id.empty()) return InvalidArgument("Request must specify run_uuid.");
+        ASSIGN_OR_RETURN(auto path, f.String("path"));
+        if (!path || path->empty()) return InvalidArgument("Request must specify path.");
+        ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(*path));
+        if (rel.empty()) return InvalidArgument("Invalid path");
+        std::error_code ec;
+        if (std::filesystem::file_size(req.body_file, ec) == 0 || ec) {
+          return InvalidArgument("Request must specify data.");
+        }
         ASSIGN_OR_RETURN(std::string root, run_artifact_root(id));
         RETURN_IF_ERROR(repo->PutFile(JoinRelative(root, rel), req.body_file));
         res.Send(EmptyObject());

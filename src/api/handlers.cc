@@ -124,7 +124,9 @@ void WriteModelVersion(JsonWriter& w, const store::ModelVersion& v) {
       .Field("creation_timestamp", v.creation_time)
       .Field("last_updated_timestamp", v.last_updated_time)
       .Field("current_stage", v.current_stage);
-  if (!v.description.empty()) w.Field("description", v.description);
+  // MLflow's server always sends a version's description ("" when none); its clients read an
+  // absent one as None.
+  w.Field("description", v.description);
   if (!v.user_id.empty()) w.Field("user_id", v.user_id);
   w.Field("source", v.source);
   if (!v.run_id.empty()) w.Field("run_id", v.run_id);
@@ -256,13 +258,19 @@ std::vector<ModelOutput> RunOutputs(Store* store, const std::string& run_id) {
   return out;
 }
 
+Result<std::string> ArtifactPathField(std::string_view path) {
+  Result<std::string> rel = CleanRelativePath(path);
+  if (!rel.ok()) return InvalidArgument("Invalid path");
+  return rel;
+}
+
 Result<RunArtifact> ReadRunArtifact(const Request& req, Store* store,
                                     const artifacts::LocalRepository* repo) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string id, RunIdField(f));
   ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
   RunArtifact a;
-  ASSIGN_OR_RETURN(a.rel, CleanRelativePath(path));
+  ASSIGN_OR_RETURN(a.rel, ArtifactPathField(path));
   ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(store, id));
   ASSIGN_OR_RETURN(a.full, repo->Resolve(JoinRelative(root, a.rel)));
   return a;

@@ -83,6 +83,10 @@ Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::elemen
 // run_view_type / view_type: ACTIVE_ONLY (default), DELETED_ONLY, ALL, or their numbers.
 Result<store::ViewType> ReadViewType(const Fields& f);
 
+// An artifact path from a request, cleaned (common/paths.h CleanRelativePath); any path it
+// refuses is kInvalidArgument "Invalid path", MLflow's answer, which its tests match on.
+Result<std::string> ArtifactPathField(std::string_view path);
+
 // The filter, max_results, order_by and page_token fields every MLflow search takes, into any of
 // the store's search requests (defaults as MLflow's client's).
 template <typename Search>

@@ -93,7 +93,9 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
   auto version_field = [](const Fields& f) -> Result<int64_t> {
     ASSIGN_OR_RETURN(std::string text, f.RequiredString("version"));
     auto v = ParseInt64(text);
-    if (!v || *v < 1)
+    // MLflow's wording, which its clients and tests match on.
+    if (!v) return InvalidArgument("Parameter 'version' must be an integer, got '" + text + "'.");
+    if (*v < 1)
       return InvalidArgument("invalid model version '" + text + "': expected a positive integer");
     return *v;
   };

@@ -9,16 +9,33 @@ namespace ringo::api {
 
 namespace {
 
-std::string TypeError(std::string_view key, std::string_view expected) {
-  return "invalid value for parameter '" + std::string(key) + "': expected " +
-         std::string(expected);
+// MLflow's wording, which its clients and tests match on: "Invalid value <the value as JSON>
+// for parameter '<key>' supplied", followed by what was expected.
+std::string InvalidValue(std::string_view value_json, std::string_view key,
+                         std::string_view expected) {
+  return "Invalid value " + std::string(value_json) + " for parameter '" + std::string(key) +
+         "' supplied: expected " + std::string(expected);
+}
+
+std::string TypeError(simdjson::dom::element v, std::string_view key, std::string_view expected) {
+  return InvalidValue(simdjson::minify(v), key, expected);
+}
+
+// A query-string value, quoted as the JSON string it arrived as.
+std::string TypeError(std::string_view text, std::string_view key, std::string_view expected) {
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return InvalidValue(quoted + "\"", key, expected);
 }
 
 Result<std::optional<std::string>> ElemString(simdjson::dom::element v, std::string_view key) {
   if (v.is_null()) return std::optional<std::string>();
   std::string_view s;
   if (v.get_string().get(s) != simdjson::SUCCESS) {
-    return InvalidArgument(TypeError(key, "a string"));
+    return InvalidArgument(TypeError(v, key, "a string"));
   }
   return std::optional<std::string>(std::string(s));
 }
@@ -29,7 +46,7 @@ Result<std::optional<int64_t>> ElemInt64(simdjson::dom::element v, std::string_v
   if (v.get_int64().get(n) == simdjson::SUCCESS) return std::optional<int64_t>(n);
   uint64_t u;
   if (v.get_uint64().get(u) == simdjson::SUCCESS) {
-    return InvalidArgument(TypeError(key, "a 64-bit integer") + " (out of range)");
+    return InvalidArgument(TypeError(v, key, "a 64-bit integer (out of range)"));
   }
   double d;
   if (v.get_double().get(d) == simdjson::SUCCESS) {
@@ -37,16 +54,15 @@ Result<std::optional<int64_t>> ElemInt64(simdjson::dom::element v, std::string_v
     if (d == static_cast<double>(static_cast<int64_t>(d))) {
       return std::optional<int64_t>(static_cast<int64_t>(d));
     }
-    return InvalidArgument(TypeError(key, "an integer"));
+    return InvalidArgument(TypeError(v, key, "an integer"));
   }
   std::string_view s;
   if (v.get_string().get(s) == simdjson::SUCCESS) {
     auto parsed = ParseInt64(s);
     if (parsed) return std::optional<int64_t>(*parsed);
-    return InvalidArgument("invalid value '" + std::string(s) + "' for parameter '" +
-                           std::string(key) + "': expected an integer");
+    return InvalidArgument(TypeError(v, key, "an integer"));
   }
-  return InvalidArgument(TypeError(key, "an integer"));
+  return InvalidArgument(TypeError(v, key, "an integer"));
 }
 
 Result<std::optional<double>> ElemDouble(simdjson::dom::element v, std::string_view key) {
@@ -61,10 +77,9 @@ Result<std::optional<double>> ElemDouble(simdjson::dom::element v, std::string_v
   if (v.get_string().get(s) == simdjson::SUCCESS) {
     auto parsed = ParseDouble(s);
     if (parsed) return std::optional<double>(*parsed);
-    return InvalidArgument("invalid value '" + std::string(s) + "' for parameter '" +
-                           std::string(key) + "': expected a number");
+    return InvalidArgument(TypeError(v, key, "a number"));
   }
-  return InvalidArgument(TypeError(key, "a number"));
+  return InvalidArgument(TypeError(v, key, "a number"));
 }
 
 }  // namespace
@@ -128,6 +143,12 @@ bool Fields::Has(std::string_view key) const {
 
 std::string Fields::Minified() const { return json_ ? simdjson::minify(root_) : "{}"; }
 
+std::string Fields::Minified(std::string_view key) const {
+  simdjson::dom::element v;
+  if (!json_ || root_.at_key(key).get(v) != simdjson::SUCCESS) return "null";
+  return simdjson::minify(v);
+}
+
 Result<std::optional<std::string>> Fields::String(std::string_view key) const {
   if (json_) return String(root_, key);
   for (const auto& [k, v] : query_) {
@@ -148,8 +169,7 @@ Result<std::optional<int64_t>> Fields::Int64(std::string_view key) const {
     if (k != key) continue;
     auto parsed = ParseInt64(v);
     if (!parsed) {
-      return InvalidArgument("invalid value '" + v + "' for parameter '" + std::string(key) +
-                             "': expected an integer");
+      return InvalidArgument(TypeError(std::string_view(v), key, "an integer"));
     }
     return std::optional<int64_t>(*parsed);
   }
@@ -162,8 +182,7 @@ Result<std::optional<double>> Fields::Double(std::string_view key) const {
     if (k != key) continue;
     auto parsed = ParseDouble(v);
     if (!parsed) {
-      return InvalidArgument("invalid value '" + v + "' for parameter '" + std::string(key) +
-                             "': expected a number");
+      return InvalidArgument(TypeError(std::string_view(v), key, "a number"));
     }
     return std::optional<double>(*parsed);
   }
@@ -179,7 +198,7 @@ Result<std::optional<bool>> Fields::Bool(std::string_view key) const {
     if (v.get_bool().get(b) == simdjson::SUCCESS) return std::optional<bool>(b);
     std::string_view sv;
     if (v.get_string().get(sv) != simdjson::SUCCESS)
-      return InvalidArgument(TypeError(key, "a boolean"));
+      return InvalidArgument(TypeError(v, key, "a boolean"));
     text = std::string(sv);
   } else {
     bool found = false;
@@ -195,8 +214,7 @@ Result<std::optional<bool>> Fields::Bool(std::string_view key) const {
   std::string lower = ToLower(text);
   if (lower == "true" || lower == "1") return std::optional<bool>(true);
   if (lower == "false" || lower == "0") return std::optional<bool>(false);
-  return InvalidArgument("invalid value '" + text + "' for parameter '" + std::string(key) +
-                         "': expected true or false");
+  return InvalidArgument(TypeError(std::string_view(text), key, "true or false"));
 }
 
 Result<std::vector<std::string>> Fields::StringList(std::string_view key) const {
@@ -217,12 +235,12 @@ Result<std::vector<std::string>> Fields::StringList(std::string_view key) const 
       out.emplace_back(s);
       return out;
     }
-    return InvalidArgument(TypeError(key, "a list of strings"));
+    return InvalidArgument(TypeError(v, key, "a list of strings"));
   }
   for (simdjson::dom::element e : arr) {
     std::string_view s;
     if (e.get_string().get(s) != simdjson::SUCCESS) {
-      return InvalidArgument(TypeError(key, "a list of strings"));
+      return InvalidArgument(TypeError(v, key, "a list of strings"));
     }
     out.emplace_back(s);
   }
@@ -240,8 +258,7 @@ Result<std::optional<simdjson::dom::element>> Fields::Object(std::string_view ke
     return std::optional<simdjson::dom::element>();
   }
   if (!v.is_object()) {
-    return InvalidArgument("Invalid value for parameter '" + std::string(key) +
-                           "': expected an object");
+    return InvalidArgument(TypeError(v, key, "an object"));
   }
   return std::optional<simdjson::dom::element>(v);
 }
@@ -272,10 +289,10 @@ Result<std::vector<simdjson::dom::element>> Fields::Objects(simdjson::dom::eleme
   if (obj.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) return out;
   simdjson::dom::array arr;
   if (v.get_array().get(arr) != simdjson::SUCCESS) {
-    return InvalidArgument(TypeError(key, "a list of objects"));
+    return InvalidArgument(TypeError(v, key, "a list of objects"));
   }
   for (simdjson::dom::element e : arr) {
-    if (!e.is_object()) return InvalidArgument(TypeError(key, "a list of objects"));
+    if (!e.is_object()) return InvalidArgument(TypeError(v, key, "a list of objects"));
     out.push_back(e);
   }
   return out;

@@ -46,6 +46,8 @@ class Fields {
   bool Has(std::string_view key) const;
   // The JSON message re-serialised compactly.
   std::string Minified() const;
+  // One field of the JSON message re-serialised compactly; "null" when absent.
+  std::string Minified(std::string_view key) const;
 
   // Same accessors on an element of a repeated message field.
   static Result<std::optional<std::string>> String(simdjson::dom::element obj,

@@ -1,5 +1,7 @@
 // MLflow's tracking API: experiments, runs, metrics, datasets.
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <type_traits>
 
 #include "api/handlers.h"
@@ -40,8 +42,15 @@ void RegisterTracking(http::Router& router, Store* st) {
          ASSIGN_OR_RETURN(auto location, f.String("artifact_location"));
          ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));
          ASSIGN_OR_RETURN(auto tags, ReadTags(tag_elems));
+         // As MLflow's server does, a relative local path is taken against its working directory.
+         std::string where = location.value_or("");
+         if (!where.empty() && where[0] != '/' && where.find(':') == std::string::npos) {
+           std::error_code ec;
+           auto cwd = std::filesystem::current_path(ec);
+           if (!ec) where = (cwd / where).lexically_normal().string();
+         }
          st->CreateExperiment(
-             name, location.value_or(""), std::move(tags), [res](Result<std::string> id) {
+             name, std::move(where), std::move(tags), [res](Result<std::string> id) {
                if (!id.ok()) return res.Send(HttpError(id.status()));
                std::string body;
                JsonWriter(&body).BeginObject().Field("experiment_id", *id).EndObject();
@@ -265,7 +274,12 @@ void RegisterTracking(http::Router& router, Store* st) {
            ASSIGN_OR_RETURN(auto value, Fields::Double(e, "value"));
            if (!value) return MissingField("metrics.value");
            ASSIGN_OR_RETURN(auto ts, Fields::Int64(e, "timestamp"));
-           if (!ts) return MissingField("metrics.timestamp");
+           if (!ts) {
+             // MLflow names the whole list as the invalid value.
+             return InvalidArgument("Invalid value " + f.Minified("metrics") +
+                                    " for parameter 'metrics' supplied: each metric needs a "
+                                    "timestamp");
+           }
            ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
            store::Metric m{std::move(*key), *value, *ts, step.value_or(0)};
            RETURN_IF_ERROR(ReadMetricLinks(e, &m));
@@ -288,6 +302,8 @@ void RegisterTracking(http::Router& router, Store* st) {
   AddMlflow(router, Method::kPost, "runs/log-inputs", Access::kWrite, Async([st](Request& req, const Responder& res) -> Status {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+         // MLflow 2 requires datasets; MLflow 3's clients may send model inputs alone.
+         if (!f.Has("datasets") && !f.Has("models")) return MissingField("datasets");
          ASSIGN_OR_RETURN(auto datasets, f.Objects("datasets"));
          std::vector<store::DatasetInput> inputs;
          for (auto e : datasets) {
@@ -348,8 +364,9 @@ void RegisterTracking(http::Router& router, Store* st) {
          ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
          ASSIGN_OR_RETURN(auto token, f.String("page_token"));
          if (max && (*max < 1 || *max > 1000000)) {
-           return InvalidArgument("invalid value " + std::to_string(*max) +
-                                  " for parameter 'max_results': it must be between 1 and 1000000");
+           return InvalidArgument("Invalid value " + std::to_string(*max) +
+                                  " for parameter 'max_results' supplied: it must be between 1 "
+                                  "and 1000000");
          }
          // Histories run to millions of points: the key's JSON is written once and each point
          // appended straight from the store's cursor, rather than through the general writer.
@@ -390,25 +407,28 @@ void RegisterTracking(http::Router& router, Store* st) {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(auto run_ids, f.StringList("run_ids"));
          if (run_ids.empty()) return MissingField("run_ids");
+         // MLflow's limits and wording, which its clients and tests match on.
          if (run_ids.size() > 100) {
-           return InvalidArgument("at most 100 run_ids may be requested at once; got " +
-                                  std::to_string(run_ids.size()));
+           return InvalidArgument(
+               "GetMetricHistoryBulkInterval request must specify at most 100 run_ids. Received " +
+               std::to_string(run_ids.size()) + " run_ids.");
          }
          ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
          ASSIGN_OR_RETURN(auto start, f.Int64("start_step"));
          ASSIGN_OR_RETURN(auto end, f.Int64("end_step"));
          if (start.has_value() != end.has_value()) {
-           return InvalidArgument("start_step and end_step must be given together");
+           return InvalidArgument(
+               "If either start step or end step are specified, both must be specified.");
          }
          if (start && *start > *end) {
-           return InvalidArgument("end_step must be greater than or equal to start_step");
+           return InvalidArgument("end_step must be greater than start_step. Found start_step=" +
+                                  std::to_string(*start) + " and end_step=" +
+                                  std::to_string(*end) + ".");
          }
          ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
          int64_t max_results = max.value_or(320);
-         if (max_results < 1 || max_results > 1000000) {
-           return InvalidArgument(
-               "invalid value for parameter 'max_results': it must be between 1 "
-               "and 1000000");
+         if (max_results < 1 || max_results > 2500) {
+           return InvalidArgument("max_results must be between 1 and 2500.");
          }
          ASSIGN_OR_RETURN(auto points,
                           st->GetMetricHistoryBulkInterval(run_ids, key, start, end, max_results));
@@ -427,11 +447,22 @@ void RegisterTracking(http::Router& router, Store* st) {
   AddMlflow(router, Method::kGet, "metrics/get-history-bulk", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(auto run_ids, f.StringList("run_id"));
-         if (run_ids.empty()) return MissingField("run_id");
-         if (run_ids.size() > 100) {
-           return InvalidArgument("at most 100 run ids may be requested at once");
+         if (run_ids.empty()) {
+           return InvalidArgument("GetMetricHistoryBulk request must specify at least one run_id.");
          }
-         ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
+         if (run_ids.size() > 100) {
+           return InvalidArgument(
+               "GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received " +
+               std::to_string(run_ids.size()) + " run_ids.");
+         }
+         ASSIGN_OR_RETURN(auto metric_key, f.String("metric_key"));
+         if (!metric_key || metric_key->empty()) {
+           return InvalidArgument("GetMetricHistoryBulk request must specify a metric_key.");
+         }
+         const std::string& key = *metric_key;
+         // As MLflow answers: grouped by run id in ascending order, whatever the request's.
+         std::sort(run_ids.begin(), run_ids.end());
+         run_ids.erase(std::unique(run_ids.begin(), run_ids.end()), run_ids.end());
          ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
          int64_t limit = max.value_or(25000);
          if (limit < 1) return InvalidArgument("max_results must be positive");
@@ -450,8 +481,14 @@ void RegisterTracking(http::Router& router, Store* st) {
        Sync([st](const Request& req) -> Result<Response> {
          ASSIGN_OR_RETURN(Fields f, ReadFields(req));
          ASSIGN_OR_RETURN(auto ids, f.StringList("experiment_ids"));
-         if (ids.empty()) return MissingField("experiment_ids");
-         if (ids.size() > 20) return InvalidArgument("at most 20 experiment_ids are allowed");
+         if (ids.empty()) {
+           return InvalidArgument("SearchDatasets request must specify at least one experiment_id.");
+         }
+         if (ids.size() > 20) {
+           return InvalidArgument(
+               "SearchDatasets request cannot specify more than 20 experiment_ids. Received " +
+               std::to_string(ids.size()) + " experiment_ids.");
+         }
          ASSIGN_OR_RETURN(auto summaries, st->SearchDatasets(ids));
          std::string body;
          JsonWriter w(&body);

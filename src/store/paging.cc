@@ -29,8 +29,9 @@ Result<int64_t> DecodeOffsetToken(const std::string& token) {
 
 Status CheckMaxResults(int64_t max_results, int64_t limit) {
   if (max_results <= 0 || max_results > limit) {
-    return InvalidArgument("invalid value " + std::to_string(max_results) +
-                           " for parameter 'max_results': it must be between 1 and " +
+    // MLflow's wording, which its clients and tests match on.
+    return InvalidArgument("Invalid value " + std::to_string(max_results) +
+                           " for parameter 'max_results' supplied: it must be between 1 and " +
                            std::to_string(limit));
   }
   return Status::Ok();

@@ -36,6 +36,17 @@ std::optional<std::string> Field(const ModelVersion& v, const Clause& c) {
   return std::to_string(v.version);
 }
 
+// MLflow 3's clients add `tag.`mlflow.prompt.is_prompt` != 'true'` to every registered-model
+// search, to leave prompts out; MLflow's store counts a model without that tag as no prompt.
+constexpr char kIsPromptTag[] = "mlflow.prompt.is_prompt";
+
+bool Matches(const Clause& c, const std::optional<std::string>& value) {
+  if (!value && c.entity == Entity::kTag && c.op == Comparator::kNe && c.key == kIsPromptTag) {
+    return true;
+  }
+  return ClauseMatches(c, value);
+}
+
 int Compare(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
 // <0, 0, >0 as `a` sorts before, with or after `b` on one attribute key.
@@ -57,7 +68,7 @@ Result<std::vector<T>> Page(std::vector<T> all, const std::vector<Clause>& claus
                             std::string* next_token) {
   std::erase_if(all, [&](const T& item) {
     for (const Clause& c : clauses) {
-      if (!ClauseMatches(c, Field(item, c))) return true;
+      if (!Matches(c, Field(item, c))) return true;
     }
     return false;
   });
@@ -112,9 +123,11 @@ Result<ModelVersionPage> SearchModelVersionsIn(
   ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseModelVersionFilter(search.filter));
   ASSIGN_OR_RETURN(std::vector<OrderKey> order,
                    ParseOrderList(search.order_by, ParseModelVersionOrderBy));
-  if (order.empty()) {
-    order = {{Entity::kAttribute, "name", true}, {Entity::kAttribute, "version_number", false}};
-  }
+  // MLflow's order: newest change first unless asked otherwise, ties by name, then newest
+  // version.
+  if (order.empty()) order.push_back({Entity::kAttribute, "last_updated_timestamp", false});
+  order.push_back({Entity::kAttribute, "name", true});
+  order.push_back({Entity::kAttribute, "version_number", false});
   ASSIGN_OR_RETURN(int64_t offset, DecodeOffsetToken(search.page_token));
   ASSIGN_OR_RETURN(std::vector<ModelVersion> all, load_all());
   ModelVersionPage page;

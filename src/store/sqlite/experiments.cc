@@ -157,8 +157,8 @@ void SqliteStore::SetExperimentTag(std::string experiment_id, Tag tag, Done done
       [=, this](Db& db) -> Status {
         ASSIGN_OR_RETURN(std::string stage, ExperimentStage(db, *id));
         if (stage != kActive) {
-          return InvalidArgument("the experiment " + experiment_id +
-                                 " must be in the 'active' state; it is '" + stage + "'");
+          return InvalidArgument("The experiment " + experiment_id +
+                                 " must be in the 'active' state. Current state is " + stage + ".");
         }
         return UpsertExperimentTag(db, *id, tag);
       },
@@ -172,8 +172,8 @@ void SqliteStore::DeleteExperimentTag(std::string experiment_id, std::string key
       [=, this](Db& db) -> Status {
         ASSIGN_OR_RETURN(std::string stage, ExperimentStage(db, *id));
         if (stage != kActive) {
-          return InvalidArgument("the experiment " + experiment_id +
-                                 " must be in the 'active' state; it is '" + stage + "'");
+          return InvalidArgument("The experiment " + experiment_id +
+                                 " must be in the 'active' state. Current state is " + stage + ".");
         }
         ASSIGN_OR_RETURN(Stmt * del, db.Prepare("DELETE FROM experiment_tags WHERE "
                                                 "experiment_id = ? AND key = ?"));

@@ -1,8 +1,10 @@
 // The SQLite store's reads of metric histories (paged, visited, sampled) and dataset summaries.
 #include <cmath>
+#include <set>
 
 #include "common/util.h"
 #include "store/run_names.h"
+#include "store/step_sampling.h"
 #include "store/sqlite/store_impl.h"
 #include "store/validation.h"
 
@@ -57,43 +59,31 @@ Result<std::vector<RunMetric>> SqliteStore::GetMetricHistoryBulkInterval(
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
                                         "WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? "
                                         "ORDER BY step, timestamp"));
+  std::vector<std::vector<Metric>> points(run_ids.size());
+  for (size_t r = 0; r < run_ids.size(); ++r) {
+    RETURN_IF_ERROR(CheckRunExists(db, run_ids[r]));
+    StmtGuard g(*q);
+    g->Bind(1, run_ids[r])
+        .Bind(2, key)
+        .Bind(3, start_step.value_or(INT64_MIN))
+        .Bind(4, end_step.value_or(INT64_MAX));
+    Status s;
+    while (g->Step(&s)) {
+      points[r].push_back(
+          Metric{key, g->Int(3) ? std::nan("") : g->Double(2), g->Int(1), g->Int(0)});
+    }
+    RETURN_IF_ERROR(s);
+  }
+  // One sample of steps across all runs, so their charts line up step for step.
+  std::vector<std::vector<int64_t>> steps(run_ids.size());
+  for (size_t r = 0; r < run_ids.size(); ++r) {
+    for (const Metric& m : points[r]) steps[r].push_back(m.step);
+  }
+  std::set<int64_t> keep = SampleSteps(steps, max_results);
   std::vector<RunMetric> out;
-  for (const std::string& run_id : run_ids) {
-    RETURN_IF_ERROR(CheckRunExists(db, run_id));
-    std::vector<Metric> points;
-    {
-      StmtGuard g(*q);
-      g->Bind(1, run_id)
-          .Bind(2, key)
-          .Bind(3, start_step.value_or(INT64_MIN))
-          .Bind(4, end_step.value_or(INT64_MAX));
-      Status s;
-      while (g->Step(&s)) {
-        points.push_back(
-            Metric{key, g->Int(3) ? std::nan("") : g->Double(2), g->Int(1), g->Int(0)});
-      }
-      RETURN_IF_ERROR(s);
-    }
-    // Sample distinct steps evenly, always keeping the first and the last.
-    std::vector<int64_t> steps;
-    for (const Metric& m : points) {
-      if (steps.empty() || steps.back() != m.step) steps.push_back(m.step);
-    }
-    std::vector<int64_t> keep;
-    if (static_cast<int64_t>(steps.size()) <= max_results) {
-      keep = steps;
-    } else if (max_results == 1) {
-      keep = {steps.front()};
-    } else {
-      for (int64_t i = 0; i < max_results; ++i) {
-        size_t idx = static_cast<size_t>(i * int64_t(steps.size() - 1) / (max_results - 1));
-        if (keep.empty() || keep.back() != steps[idx]) keep.push_back(steps[idx]);
-      }
-    }
-    size_t k = 0;
-    for (const Metric& m : points) {
-      while (k < keep.size() && keep[k] < m.step) ++k;
-      if (k < keep.size() && keep[k] == m.step) out.push_back(RunMetric{run_id, m});
+  for (size_t r = 0; r < run_ids.size(); ++r) {
+    for (const Metric& m : points[r]) {
+      if (keep.count(m.step)) out.push_back(RunMetric{run_ids[r], m});
     }
   }
   return out;

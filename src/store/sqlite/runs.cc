@@ -183,7 +183,7 @@ void SqliteStore::DeleteTag(std::string run_id, std::string key, Done done) {
         g->Bind(1, run_id).Bind(2, key);
         RETURN_IF_ERROR(g->Exec());
         if (sqlite3_changes(db.raw()) == 0) {
-          return NotFound("no tag with key '" + key + "' on run '" + run_id + "'");
+          return NotFound("No tag with name: " + key + " in run with id " + run_id);
         }
         return Status::Ok();
       },
@@ -285,8 +285,9 @@ Status SqliteStore::CheckRunActive(Db& db, const std::string& run_id) {
     return NotFound("Run with id=" + run_id + " not found");
   }
   if (g->Text(0) != kActive) {
-    return InvalidArgument("the run " + run_id + " must be in the 'active' state; it is '" +
-                           std::string(g->Text(0)) + "'");
+    // MLflow's wording, which its clients and tests match on.
+    return InvalidArgument("The run " + run_id + " must be in the 'active' state. Current state is " +
+                           std::string(g->Text(0)) + ".");
   }
   return Status::Ok();
 }

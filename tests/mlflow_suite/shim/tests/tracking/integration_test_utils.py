@@ -1,0 +1,95 @@
+"""The server launcher of MLflow's tracking test files, replaced: every server these tests start
+is a fresh `ringo server` (binary from RINGO_BIN) on 127.0.0.1 with a store of its own, in place of
+MLflow's own server. The backend URI the test asks for decides where that store lives: a sqlite
+URI names ringo's database file; a file: URI (MLflow's file store, which ringo does not have) a
+directory holding a ringo store."""
+
+import contextlib
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import requests
+
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def _store_args(backend_uri, workdir):
+    u = urllib.parse.urlsplit(backend_uri)
+    if u.scheme == "sqlite":
+        path = backend_uri[len("sqlite:///"):]
+        return ["--backend-store-uri", "sqlite:///" + path,
+                "--artifacts-destination", os.path.join(os.path.dirname(path), "ringo-artifacts")]
+    if u.scheme == "file":
+        return ["--store", urllib.parse.unquote(u.path)]
+    return ["--store", os.path.join(workdir, "store")]
+
+
+class _RingoServer:
+    def __init__(self, backend_uri, extra_env=None):
+        self.workdir = tempfile.mkdtemp(prefix="ringo-mlflow-suite-")
+        env = dict(os.environ, **(extra_env or {}))
+        cmd = [os.environ["RINGO_BIN"], "server", "--host", "127.0.0.1", "--port", "0"]
+        cmd += _store_args(backend_uri, self.workdir)
+        self.log = open(os.path.join(self.workdir, "server.log"), "wb")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
+                                     stdin=subprocess.DEVNULL, env=env)
+        self.url = None
+        found = threading.Event()
+
+        def pump():
+            for raw in iter(self.proc.stdout.readline, b""):
+                m = _LISTENING.search(raw.decode("utf-8", "replace"))
+                if m and not found.is_set():
+                    self.url = m.group(1).rstrip("/")
+                    found.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not found.wait(30):
+            self.stop()
+            raise RuntimeError("ringo server did not start: %s" % " ".join(cmd))
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@contextlib.contextmanager
+def _init_server(backend_uri, root_artifact_uri=None, extra_env=None, **_ignored):
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+    server = _RingoServer(backend_uri, extra_env)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+class ServerThread:
+    """Stands in for MLflow's in-process server thread: the app argument is ignored and the
+    backend is whatever MLflow's handlers were initialised with, taken from the environment
+    the fixture set up (a fresh ringo store per use)."""
+
+    def __init__(self, app=None, port=None):
+        self.server = None
+
+    def __enter__(self):
+        self.server = _RingoServer("")
+        return self.server.url
+
+    def __exit__(self, *exc):
+        self.server.stop()
+
+
+def _send_rest_tracking_post_request(tracking_server_uri, api_path, json_payload, auth=None):
+    return requests.post(tracking_server_uri + api_path, json=json_payload, auth=auth)
