@@ -43,8 +43,22 @@ TEST(RegistrySearchTest, FiltersAndOrders) {
   EXPECT_EQ(Keys(*Search("")), (V{"a3", "a2", "a1", "b3", "b2", "b1"}));
   EXPECT_EQ(Keys(*Search("name = 'a' AND version_number > 1")), (V{"a3", "a2"}));
   EXPECT_EQ(Keys(*Search("tags.t = 'x'")), (V{"a2", "b2"}));
+  // Ties of the requested order fall to MLflow's: name, then the newest version.
   EXPECT_EQ(Keys(*Search("run_id IN ('r1', 'r3')", {"creation_timestamp"})),
-            (V{"b3", "a3", "b1", "a1"}));
+            (V{"a3", "b3", "a1", "b1"}));
+}
+
+TEST(RegistrySearchTest, DefaultOrderIsNewestChangeFirst) {
+  RegistrySearch s;
+  s.max_results = 100;
+  auto got = SearchModelVersionsIn(s, [] {
+    std::vector<ModelVersion> all = Versions();
+    for (size_t i = 0; i < all.size(); ++i) all[i].last_updated_time = int64_t(i % 2);
+    return Result<std::vector<ModelVersion>>(all);
+  });
+  ASSERT_TRUE(got.ok());
+  // b2, a1 and a3 changed last (time 1); each group by name, then newest version.
+  EXPECT_EQ(Keys(*got), (std::vector<std::string>{"a3", "a1", "b2", "a2", "b3", "b1"}));
 }
 
 TEST(RegistrySearchTest, PagesCoverEveryVersionOnce) {

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import ServerTestCase, kv, ringo_bin, unique
@@ -104,6 +105,39 @@ class RegistryApiTest(ServerTestCase):
         self.err(400, "INVALID_PARAMETER_VALUE", "GET", "model-versions/search", query={"filter": "bogus = 'x'"},
                  msg_contains="bogus")
         self.err(400, "INVALID_PARAMETER_VALUE", "GET", "registered-models/search", query={"order_by": "nope"})
+
+    def test_registry_rules_as_mlflow_keeps_them(self):
+        name = self.create_model()
+        for _ in range(3):
+            self.create_version(name)
+        # Deleting the newest versions never frees their numbers.
+        self.ok("DELETE", "model-versions/delete", {"name": name, "version": "3"})
+        self.ok("DELETE", "model-versions/delete", {"name": name, "version": "2"})
+        self.assertEqual(self.create_version(name)["version"], "4")
+        # A stage change updates the model; a version's description does not.
+        before = self.ok("GET", "registered-models/get", query={"name": name})["registered_model"]
+        time.sleep(0.01)
+        self.ok("POST", "model-versions/transition-stage", {"name": name, "version": "1", "stage": "Staging"})
+        after = self.ok("GET", "registered-models/get", query={"name": name})["registered_model"]
+        self.assertGreater(int(after["last_updated_timestamp"]), int(before["last_updated_timestamp"]))
+        time.sleep(0.01)
+        self.ok("PATCH", "model-versions/update", {"name": name, "version": "1", "description": "x"})
+        again = self.ok("GET", "registered-models/get", query={"name": name})["registered_model"]
+        self.assertEqual(again["last_updated_timestamp"], after["last_updated_timestamp"])
+        # A version without a description says so with "", as MLflow's server does.
+        v4 = self.ok("GET", "model-versions/get", query={"name": name, "version": "4"})["model_version"]
+        self.assertEqual(v4["description"], "")
+        # A copy (source models:/<name>/<version>) downloads from where the original is.
+        copy = self.create_version(name, source="models:/%s/1" % name)
+        uri = self.ok("GET", "model-versions/get-download-uri",
+                      query={"name": name, "version": copy["version"]})["artifact_uri"]
+        self.assertEqual(uri, "s3://bucket/model")
+        # MLflow 3's clients hide prompts with a tag filter; models without the tag are no prompts.
+        r = self.ok("GET", "registered-models/search",
+                    query={"filter": "tag.`mlflow.prompt.is_prompt` != 'true'", "max_results": 1000})
+        self.assertIn(name, [m["name"] for m in r["registered_models"]])
+        self.err(400, "INVALID_PARAMETER_VALUE", "GET", "model-versions/get",
+                 query={"name": name, "version": "x"}, msg_contains="Parameter 'version' must be an integer")
 
     def test_errors(self):
         self.err(400, "INVALID_PARAMETER_VALUE", "POST", "registered-models/create", {"name": ""})

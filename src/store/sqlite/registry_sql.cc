@@ -71,7 +71,7 @@ Status InsertModel(Db& db, const std::string& name, const std::string& descripti
                    const std::vector<Tag>& tags) {
   RETURN_IF_ERROR(ValidateModelName(name));
   if (ModelExists(db, name).ok()) {
-    return AlreadyExists("registered model (name=" + name + ") already exists");
+    return AlreadyExists("Registered Model (name=" + name + ") already exists.");
   }
   int64_t now = NowMillis();
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare("INSERT INTO registered_models (name, creation_time, "
@@ -144,7 +144,7 @@ Status RenameModel(Db& db, const std::string& name, const std::string& new_name)
   RETURN_IF_ERROR(ValidateModelName(new_name));
   RETURN_IF_ERROR(ModelExists(db, name));
   if (name != new_name && ModelExists(db, new_name).ok()) {
-    return AlreadyExists("registered model (name=" + new_name + ") already exists");
+    return AlreadyExists("Registered Model (name=" + new_name + ") already exists.");
   }
   for (const char* table : {"registered_models", "registered_model_tags",
                             "registered_model_aliases", "model_versions", "model_version_tags"}) {
@@ -234,12 +234,19 @@ Result<int64_t> InsertVersion(Db& db, const ModelVersion& v) {
   {
     ASSIGN_OR_RETURN(
         Stmt * q,
-        db.Prepare("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?"));
+        db.Prepare("SELECT last_version + 1 FROM registered_models WHERE name = ?"));
     StmtGuard g(*q);
     g->Bind(1, v.name);
     Status s;
     if (g->Step(&s)) next = g->Int(0);
     RETURN_IF_ERROR(s);
+  }
+  {
+    ASSIGN_OR_RETURN(Stmt * q,
+                     db.Prepare("UPDATE registered_models SET last_version = ? WHERE name = ?"));
+    StmtGuard g(*q);
+    g->Bind(1, next).Bind(2, v.name);
+    RETURN_IF_ERROR(g->Exec());
   }
   int64_t now = NowMillis();
   ASSIGN_OR_RETURN(Stmt * q,
@@ -362,7 +369,9 @@ Status TransitionStage(Db& db, const std::string& name, int64_t version,
                               "WHERE name = ? AND version = ?"));
   StmtGuard g(*q);
   g->Bind(1, it->second).Bind(2, now).Bind(3, name).Bind(4, version);
-  return g->Exec();
+  RETURN_IF_ERROR(g->Exec());
+  // A stage change is a change of the model, as MLflow counts it (a description edit is not).
+  return Touch(db, name);
 }
 
 Status DeleteVersion(Db& db, const std::string& name, int64_t version) {

@@ -205,8 +205,16 @@ CREATE TABLE model_metrics (
 ) WITHOUT ROWID;
 )sql";
 
+// Migration 7: a model's version numbers are never reused, even after its newest versions are
+// deleted (as MLflow numbers them): the highest number ever given is kept on the model.
+constexpr const char* kMigration7 = R"sql(
+ALTER TABLE registered_models ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
+UPDATE registered_models SET last_version =
+  (SELECT COALESCE(MAX(version), 0) FROM model_versions v WHERE v.name = registered_models.name);
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5, kMigration6};
+                                       kMigration5, kMigration6, kMigration7};
 
 }  // namespace
 

@@ -45,7 +45,8 @@ TEST_F(SchemaTest, Migration4NamesDigestsForWhatTheyAre) {
   // A schema 3 database: model_versions without the columns of migrations 4 and 5
   // (tree_sha256, model_id), no table of migration 6, and digests of the old kind.
   ASSERT_TRUE(Migrate(*db_).ok());
-  ASSERT_TRUE(db_->ExecScript("ALTER TABLE model_versions DROP COLUMN tree_sha256;"
+  ASSERT_TRUE(db_->ExecScript("ALTER TABLE registered_models DROP COLUMN last_version;"
+                              "ALTER TABLE model_versions DROP COLUMN tree_sha256;"
                               "ALTER TABLE model_versions DROP COLUMN model_id;"
                               "DROP TABLE model_metrics;"
                               "PRAGMA user_version = 3;")
@@ -57,7 +58,9 @@ TEST_F(SchemaTest, Migration4NamesDigestsForWhatTheyAre) {
                      "'{\"model_type\": \"neuralNetwork\"}', 'oldfilehash'), "
                      "('m', 2, 1, 1, 'mlflow-artifacts:/0/r/artifacts/model/M.mlpackage', "
                      "'{\"model_type\": \"mlProgram\"}', 'treehash'), "
-                     "('m', 3, 1, 1, 's3://bucket/model', '', '')")
+                     "('m', 3, 1, 1, 's3://bucket/model', '', '');"
+                     "INSERT INTO registered_models (name, creation_time, last_updated_time) "
+                     "VALUES ('m', 1, 1)")
                   .ok());
   ASSERT_TRUE(Migrate(*db_).ok());
   EXPECT_EQ(Text("PRAGMA user_version"), std::to_string(kSchemaVersion));
@@ -67,6 +70,8 @@ TEST_F(SchemaTest, Migration4NamesDigestsForWhatTheyAre) {
   EXPECT_EQ(Text("SELECT sha256 || '|' || tree_sha256 FROM model_versions WHERE version = 2"),
             "|treehash");
   EXPECT_EQ(Text("SELECT sha256 || '|' || tree_sha256 FROM model_versions WHERE version = 3"), "|");
+  // Migration 7: the highest version number given so far is kept, so none is ever reused.
+  EXPECT_EQ(Text("SELECT last_version FROM registered_models WHERE name = 'm'"), "3");
 }
 
 }  // namespace
