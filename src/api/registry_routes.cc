@@ -259,6 +259,11 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
          ASSIGN_OR_RETURN(auto description, f.String("description"));
          v.description = description.value_or("");
          ASSIGN_OR_RETURN(v.tags, read_tags(f));
+         RETURN_IF_ERROR(registry::CheckSourceRules(
+             v.source, v.run_id, [st](const std::string& id) -> Result<std::string> {
+               ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
+               return run.info.artifact_uri;
+             }));
          RETURN_IF_ERROR(registry::DescribeSource(st, repo, &v));
          st->CreateModelVersion(std::move(v),
                                 [res, hooks, version_response](Result<store::ModelVersion> r) {

@@ -340,7 +340,23 @@ void RegisterTracking(http::Router& router, Store* st) {
                                     field + "'");
            }
          }
-         st->AppendLoggedModel(std::move(id), model.Minified(), RespondEmpty(res));
+         std::string json = model.Minified();
+         // MLflow's clients leave mlflow_version out and MLflow's server stamps it; the version
+         // of the client that wrote the model (its User-Agent) keeps the record equal to the
+         // MLmodel file that client wrote.
+         std::string_view agent = req.Header("user-agent");
+         constexpr std::string_view kAgent = "mlflow-python-client/";
+         if (!model.Has("mlflow_version") && agent.substr(0, kAgent.size()) == kAgent) {
+           std::string_view version = agent.substr(kAgent.size());
+           version = version.substr(0, version.find(' '));
+           if (!version.empty() && json.size() > 2) {
+             json.pop_back();
+             json += ",\"mlflow_version\":";
+             AppendJsonString(&json, version);
+             json += '}';
+           }
+         }
+         st->AppendLoggedModel(std::move(id), std::move(json), RespondEmpty(res));
          return Status::Ok();
        }));
 

@@ -30,12 +30,23 @@ Result<std::filesystem::path> ResolveModelSource(store::Store* store,
                                                  artifacts::LocalRepository* artifacts,
                                                  const std::string& source);
 
+// MLflow's rules for a model version's source, checked before anything is recorded. A local
+// source (a path, or a file: URI of this machine) is accepted only with a run_id whose artifact
+// URI is a local directory containing it; any other source must name an absolute path without
+// "." or ".." segments (after percent-decoding to a fixed point) and without NUL. kInvalidArgument
+// in MLflow's words otherwise ("Invalid model version source: ... To use a local path ..." /
+// "... If supplying a source as an http, https, ..."). `run_artifact_uri` gives a run's artifact
+// URI (it is called only for local sources with a run_id; its failures are returned).
+Status CheckSourceRules(const std::string& source, const std::string& run_id,
+                        const std::function<Result<std::string>(const std::string&)>&
+                            run_artifact_uri);
+
 // Completes a version about to be created from what its source holds: the run id of a runs:/
 // source; for a Core ML model in the store, `coreml` (inspect's JSON summary), `size`, and the
 // content digest (`sha256` of a file, `tree_sha256` of a package; common/hash.h). Like MLflow,
 // any source is accepted: one outside the store or without a model is left unread, and an
-// unreadable Core ML model is recorded as {"problem": ...}. kInvalidArgument only for a source
-// with "..".
+// unreadable Core ML model is recorded as {"problem": ...}. Never fails on the source itself:
+// CheckSourceRules is the gate; only store errors are returned.
 Status DescribeSource(store::Store* store, artifacts::LocalRepository* artifacts,
                       store::ModelVersion* version);
 

@@ -1,0 +1,64 @@
+// MLflow's model version source rules, case by case.
+#include <gtest/gtest.h>
+
+#include "registry/registry.h"
+
+namespace ringo::registry {
+namespace {
+
+Result<std::string> RunUri(const std::string& run_id) {
+  if (run_id == "local") return std::string("file:///srv/artifacts/1/local/artifacts");
+  if (run_id == "proxied") return std::string("mlflow-artifacts:/1/proxied/artifacts");
+  return NotFound("Run with id=" + run_id + " not found");
+}
+
+struct Case {
+  const char* source;
+  const char* run_id;
+  Code code;
+};
+
+TEST(SourceRulesTest, FollowsMlflow) {
+  const Case cases[] = {
+      {"runs:/0123/model", "", Code::kOk},
+      {"models:/name/1", "", Code::kOk},
+      {"s3://bucket/path/model", "", Code::kOk},
+      {"mlflow-artifacts:/models", "", Code::kOk},
+      {"mlflow-artifacts:/models///", "", Code::kOk},
+      {"mlflow-artifacts:/models/foo///bar", "", Code::kOk},
+      {"mlflow-artifacts://host:9000/models/artifact/..../", "", Code::kOk},
+      {"mlflow-artifacts://host:9000/models/../../../", "", Code::kInvalidArgument},
+      {"http://host:9000/models/../../../", "", Code::kInvalidArgument},
+      {"s3a://b/api/2.0/mlflow-artifacts/artifacts/../../../", "", Code::kInvalidArgument},
+      {"mlflow-artifacts://host:9000/models/..%2f..%2fartifacts", "", Code::kInvalidArgument},
+      {"mlflow-artifacts://host:9000/models/..%252f..%252fartifacts", "", Code::kInvalidArgument},
+      {"mlflow-artifacts://host:9000/models/artifact%00", "", Code::kInvalidArgument},
+      {"runs:/0123/./model", "", Code::kInvalidArgument},
+      // Local sources: only inside a local artifact directory of the given run.
+      {"/srv/artifacts/1/local/artifacts/model", "local", Code::kOk},
+      {"file:///srv/artifacts/1/local/artifacts", "local", Code::kOk},
+      {"file:///srv/artifacts/1/local/artifacts/model/..", "local", Code::kOk},
+      {"/srv/artifacts/1/local/artifacts/../other", "local", Code::kInvalidArgument},
+      {"/srv/artifacts/1/local/artifacts/model", "", Code::kInvalidArgument},
+      {"/tmp", "local", Code::kInvalidArgument},
+      {"/tmp", "proxied", Code::kInvalidArgument},
+      {"/tmp", "unknown", Code::kNotFound},
+      {"file://203.0.113.9/path/to/source", "local", Code::kInvalidArgument},
+  };
+  for (const Case& c : cases) {
+    Status s = CheckSourceRules(c.source, c.run_id, RunUri);
+    EXPECT_EQ(s.code(), c.code) << c.source << " run " << c.run_id << ": " << s.ToString();
+  }
+}
+
+TEST(SourceRulesTest, SpeaksMlflowsWords) {
+  EXPECT_NE(CheckSourceRules("http://h/../x", "", RunUri).message().find(
+                "If supplying a source as an http, https,"),
+            std::string::npos);
+  EXPECT_NE(CheckSourceRules("/tmp", "", RunUri).message().find(
+                "To use a local path as a model version source"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace ringo::registry
