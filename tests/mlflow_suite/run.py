@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--python", default=os.path.join(ROOT, ".venvs", "mlflow2", "bin", "python"))
     ap.add_argument("--ringo", default=os.environ.get("RINGO_BIN", os.path.join(ROOT, "build", "ringo")))
     ap.add_argument("--junit", help="also write pytest's JUnit XML here")
+    ap.add_argument("--server", choices=["ringo", "mlflow"], default="ringo",
+                    help="mlflow: run the files against MLflow's own server (the baseline)")
     ap.add_argument("-k", help="pytest -k expression")
     ap.add_argument("files", nargs="*", default=["tests/tracking/test_rest_tracking.py"])
     args = ap.parse_args()
@@ -67,7 +69,7 @@ def main():
         cmd = [os.path.abspath(args.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml", xml_path,
                "-o", "junit_family=xunit1"] + (["-k", args.k] if args.k else []) + args.files
         env = dict(os.environ, RINGO_BIN=os.path.abspath(args.ringo), MLFLOW_TRACKING_URI="",
-                   PYTHONDONTWRITEBYTECODE="1", GIT_PYTHON_REFRESH="quiet")
+                   PYTHONDONTWRITEBYTECODE="1", GIT_PYTHON_REFRESH="quiet", SUITE_SERVER=args.server)
         subprocess.run(cmd, cwd=workdir, env=env)
         counts, failures = summarize(xml_path)
         for f in failures:

@@ -1,6 +1,7 @@
 """The server launcher of MLflow's tracking test files, replaced: every server these tests start
 is a fresh `ringo server` (binary from RINGO_BIN) on 127.0.0.1 with a store of its own, in place of
-MLflow's own server. The backend URI the test asks for decides where that store lives: a sqlite
+MLflow's own server. With SUITE_SERVER=mlflow, `_init_server` starts MLflow's own server instead
+(from the running interpreter), for the baseline of the same files in the same run. The backend URI the test asks for decides where that store lives: a sqlite
 URI names ringo's database file; a file: URI (MLflow's file store, which ringo does not have) a
 directory holding a ringo store."""
 
@@ -63,12 +64,50 @@ class _RingoServer:
         self.log.close()
 
 
+class _MlflowServer:
+    def __init__(self, backend_uri, root_artifact_uri, extra_env=None):
+        import socket
+        import sys
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        root = tempfile.mkdtemp(dir=urllib.parse.urlsplit(root_artifact_uri).path)
+        env = dict(os.environ, **(extra_env or {}))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
+             "--default-artifact-root", "file://" + root, "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "1"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = "http://127.0.0.1:%d" % port
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                requests.get(self.url + "/health", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("MLflow's server did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 @contextlib.contextmanager
 def _init_server(backend_uri, root_artifact_uri=None, extra_env=None, **_ignored):
     import mlflow
 
     mlflow.set_tracking_uri(None)
-    server = _RingoServer(backend_uri, extra_env)
+    if os.environ.get("SUITE_SERVER") == "mlflow":
+        server = _MlflowServer(backend_uri, root_artifact_uri, extra_env)
+    else:
+        server = _RingoServer(backend_uri, extra_env)
     try:
         yield server.url
     finally:
