@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/paths.h"
+#include "common/util.h"
 
 namespace ringo::api {
 
@@ -260,7 +261,8 @@ std::vector<ModelOutput> RunOutputs(Store* store, const std::string& run_id) {
 
 Result<std::string> ArtifactPathField(std::string_view path) {
   Result<std::string> rel = CleanRelativePath(path);
-  if (!rel.ok()) return InvalidArgument("Invalid path");
+  // Bytes that are no UTF-8 get the reason; every other refusal MLflow's two words.
+  if (!rel.ok() && IsValidUtf8(path)) return InvalidArgument("Invalid path");
   return rel;
 }
 

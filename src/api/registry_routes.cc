@@ -378,6 +378,26 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
                                                        VersionData(name, version, {{"key", key}})));
          return Status::Ok();
        }));
+  // A file of a version's model, as MLflow's registry pages preview it.
+  auto version_artifact = Sync([st, repo, version_field](const Request& req) -> Result<Response> {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+    ASSIGN_OR_RETURN(int64_t version, version_field(f));
+    ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
+    ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path));
+    ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
+    ASSIGN_OR_RETURN(std::string root, registry::SourceArtifactPath(st, v.source));
+    ASSIGN_OR_RETURN(std::filesystem::path full, repo->Resolve(JoinRelative(root, rel)));
+    Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(rel));
+    // Uploaded by anyone with a write token: no script on the UI's origin (as get-artifact).
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace_back("Content-Security-Policy", "sandbox");
+    return r;
+  });
+  router.Add(Method::kGet, "/model-versions/get-artifact", Access::kRead, version_artifact);
+  router.Add(Method::kGet, "/ajax-api/2.0/mlflow/model-versions/get-artifact", Access::kRead,
+             version_artifact);
+
   // What ringo read from a version's Core ML source (interface, spec version, size, and either
   // the file's sha256 or the package directory's tree_sha256).
   router.Add(Method::kGet, "/api/ringo/v1/model-versions/coreml", Access::kRead,

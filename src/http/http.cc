@@ -219,6 +219,9 @@ std::vector<Router::RouteInfo> Router::Routes() const {
 
 Router::Match Router::Find(Method method, std::string_view path) const {
   Match m;
+  // "//x" is "/x": clients that join a base URL ending in '/' with an absolute path send it, and
+  // MLflow's server (werkzeug) takes it so.
+  while (path.size() > 1 && path[0] == '/' && path[1] == '/') path.remove_prefix(1);
   // Where nothing answers, only a caller who could change something learns so for a change.
   bool reads = method == Method::kGet || method == Method::kHead || method == Method::kOptions;
   m.access = reads ? Access::kAnyCaller : Access::kWrite;

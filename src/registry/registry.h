@@ -21,6 +21,12 @@
 
 namespace ringo::registry {
 
+// Where a source's files are in ringo's artifact store, relative to its root: `runs:/<run>/<path>`,
+// `mlflow-artifacts:...`, MLflow 3's `models:/<model_id>`, or a copy's `models:/<name>/<version>`
+// (the files of that version). kFailedPrecondition for a source outside the store; kNotFound for
+// an unknown run or version; kInvalidArgument for escaping paths.
+Result<std::string> SourceArtifactPath(store::Store* store, const std::string& source);
+
 // The Core ML model a registry source refers to in ringo's artifact store: `runs:/<run>/<path>`,
 // `mlflow-artifacts:...` or MLflow 3's `models:/<model_id>`, naming a .mlmodel/.mlpackage or a
 // directory holding one (searched two levels deep). kFailedPrecondition when the source is

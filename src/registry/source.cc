@@ -12,8 +12,20 @@ namespace ringo::registry {
 
 namespace fs = std::filesystem;
 
-Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalRepository* artifacts,
-                                    const std::string& source) {
+namespace {
+
+// models:/<model_id> (MLflow 3's logged models, "m-..."), not models:/<name>/<version>: a
+// registered model's name may start with "m-" too.
+bool IsLoggedModelUri(const std::string& source) {
+  if (source.rfind("models:/m-", 0) != 0) return false;
+  std::string rest = source.substr(8);
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  return rest.find('/') == std::string::npos;
+}
+
+}  // namespace
+
+Result<std::string> SourceArtifactPath(store::Store* store, const std::string& source) {
   std::string rel;
   if (source.rfind("runs:/", 0) == 0) {
     std::string rest = source.substr(6);
@@ -25,7 +37,7 @@ Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalReposit
     rel = *root + (slash == std::string::npos ? "" : "/" + rest.substr(slash + 1));
   } else if (source.rfind("mlflow-artifacts:", 0) == 0) {
     ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(source));
-  } else if (source.rfind("models:/m-", 0) == 0) {
+  } else if (IsLoggedModelUri(source)) {
     // MLflow 3 registers a logged model as models:/<model_id>; its files are at the artifact
     // location the api component's logged-model document records.
     std::string id = source.substr(8);
@@ -37,9 +49,26 @@ Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalReposit
     auto j = nlohmann::json::parse(doc->value, nullptr, false);
     std::string uri = j.is_object() ? j.value("artifact_uri", "") : "";
     ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(uri));
+  } else if (source.rfind("models:/", 0) == 0) {
+    // A copied version (models:/<name>/<version>): the files of the version it copies.
+    std::string rest = source.substr(8);
+    size_t slash = rest.rfind('/');
+    auto number = slash == std::string::npos ? std::nullopt : ParseInt64(rest.substr(slash + 1));
+    if (!number) return FailedPrecondition("source '" + source + "' names no model version");
+    ASSIGN_OR_RETURN(store::ModelVersion v, store->GetModelVersion(rest.substr(0, slash), *number));
+    if (v.source.rfind("models:/", 0) == 0 && !IsLoggedModelUri(v.source)) {
+      return FailedPrecondition("source '" + source + "' copies a copy; give the original");
+    }
+    return SourceArtifactPath(store, v.source);
   } else {
     return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
   }
+  return rel;
+}
+
+Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalRepository* artifacts,
+                                    const std::string& source) {
+  ASSIGN_OR_RETURN(std::string rel, SourceArtifactPath(store, source));
   ASSIGN_OR_RETURN(fs::path p, artifacts->Resolve(rel));
   auto is_model = [](const fs::path& f) {
     std::string ext = ToLower(f.extension().string());

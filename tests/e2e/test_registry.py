@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ServerTestCase, kv, ringo_bin, unique
+from harness import AJAX, ServerTestCase, kv, ringo_bin, unique
 
 
 class RegistryApiTest(ServerTestCase):
@@ -244,6 +244,34 @@ class RegisterCommandTest(ServerTestCase):
         self.assertIn("warning", p.stderr)
         self.assertIn("'%s' is not a Core ML model" % path, p.stderr)
         self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})
+
+
+class VersionArtifactTest(ServerTestCase):
+    """model-versions/get-artifact serves a file of a version's model, as MLflow's registry
+    pages preview it, for a run's files and for a copy of that version."""
+
+    def test_a_file_of_a_version_and_of_its_copy(self):
+        run = self.ok("POST", "runs/create", {"experiment_id": "0"})["run"]
+        rel = run["info"]["artifact_uri"].split(":", 1)[1].strip("/")
+        put = self.server.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/%s/model/MLmodel" % rel,
+                                  body=b"flavors: {}\n")
+        self.assertEqual(put.status, 200, put)
+        name = unique("m")
+        self.ok("POST", "registered-models/create", {"name": name})
+        self.ok("POST", "model-versions/create",
+                {"name": name, "source": "runs:/%s/model" % run["info"]["run_id"]})
+        self.ok("POST", "model-versions/create", {"name": name, "source": "models:/%s/1" % name})
+        for version in ("1", "2"):
+            for path in ("/model-versions/get-artifact", "//model-versions/get-artifact",
+                         AJAX + "model-versions/get-artifact"):
+                r = self.server.request("GET", path, query={"name": name, "version": version, "path": "MLmodel"})
+                self.assertEqual((r.status, r.body), (200, b"flavors: {}\n"), path)
+        r = self.server.request("GET", "/model-versions/get-artifact",
+                                query={"name": name, "version": "1", "path": "../secret"})
+        self.assertEqual((r.status, r.json), (400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid path"}))
+        r = self.server.request("GET", "/model-versions/get-artifact",
+                                query={"name": name, "version": "9", "path": "MLmodel"})
+        self.assertEqual(r.status, 404)
 
 
 class RegistryAcceptsWhatMlflowAcceptsTest(ServerTestCase):
