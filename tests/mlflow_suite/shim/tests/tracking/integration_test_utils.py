@@ -78,7 +78,8 @@ class _MlflowServer:
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
              "--default-artifact-root", "file://" + root, "--host", "127.0.0.1",
              "--port", str(port), "--workers", "1"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         self.url = "http://127.0.0.1:%d" % port
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -91,12 +92,18 @@ class _MlflowServer:
         raise RuntimeError("MLflow's server did not start")
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        # MLflow's server runs gunicorn workers: the whole session goes.
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+                self.proc.wait(10)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+            except OSError:
+                return
 
 
 @contextlib.contextmanager
