@@ -131,7 +131,7 @@ void AddChannelsCommand(CLI::App& app, Context& ctx) {
   auto* rules =
       channels->add_subcommand("rules", "Show or set the targeting rules of a channel (first match wins)");
   target(rules);
-  auto* set = rules->add_option("--set", f->rules_file, "JSON file: an array of rules (see docs)");
+  auto* set = rules->add_option("--set", f->rules_file, "JSON file: an array of rules (docs/targeting-rules.md)");
   rules->add_flag("--clear", f->clear_rules, "Remove every rule")->excludes(set);
   rules->add_option("--reason", f->reason, "Why (recorded in the history)");
   rules->add_flag("--force", f->force, "Set despite a breaking interface change (needs --reason)");
