@@ -471,6 +471,34 @@ await check('a step run with an empty stderr.txt shows its stdout and an empty s
   expect(res.status === 200 && (await res.text()) === '', `Range on an empty file: ${res.status}`);
 });
 
+await check('descriptions render as Markdown, and nothing in them runs or links to script', async (page) => {
+  const api = client(ringo.url);
+  const note = [
+    '## Why this run',
+    'Trained with **more augmentation** and `lr=0.01`; see [the paper](https://example.org/paper).',
+    '',
+    '- first point',
+    '- second point',
+    '',
+    '<img src=x onerror="window.__pwned=1"> [click](javascript:window.__pwned=2) <script>window.__pwned=3</script>',
+  ].join('\n');
+  const { run } = await api.post('runs/create', {
+    experiment_id: exp, run_name: 'described', start_time: Date.now(),
+    tags: [{ key: 'mlflow.note.content', value: note }],
+  });
+  await go(page, `/runs/${run.info.run_id}`);
+  const md = page.locator('.markdown').first();
+  await md.locator('strong', { hasText: 'more augmentation' }).waitFor();
+  expect((await md.locator('h4', { hasText: 'Why this run' }).count()) === 1, 'heading rendered');
+  expect((await md.locator('li').count()) === 2, 'list of two items');
+  expect((await md.locator('code', { hasText: 'lr=0.01' }).count()) === 1, 'inline code');
+  expect((await md.locator('a[href="https://example.org/paper"]').count()) === 1, 'https link kept');
+  expect((await md.locator('a[href^="javascript"]').count()) === 0, 'no javascript: link');
+  expect((await md.locator('img, script').count()) === 0, 'no element from raw HTML');
+  expect((await md.innerText()).includes('<script>'), 'raw HTML shown as text');
+  expect((await page.evaluate(() => window.__pwned)) === undefined, 'nothing ran');
+});
+
 await check('artifact pages of two runs, through back and forward, each show their own tree', async (page) => {
   const api = client(ringo.url);
   await api.put(artifactPath(data.child1, 'only-in-lr-0.01.txt'), 'child artifact');

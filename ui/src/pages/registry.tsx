@@ -19,6 +19,7 @@ import { href, setQuery, type Route } from '../route';
 import { act, Empty, ErrorBox, formatBytes, formatTime, Loaded, Loading, Status, useLoad } from '../ui';
 import { Features } from './artifacts';
 import { ApiError } from '../api';
+import { Markdown } from '../markdown';
 
 const nameFilter = (q: string) => (q ? `name ILIKE '%${q.replace(/'/g, "''")}%'` : '');
 
@@ -119,7 +120,7 @@ export function ModelPage({ route, name }: { route: Route; name: string }) {
           const current = versions.find((v) => v.version === selected) ?? versions[0];
           return (
             <>
-              {model.description && <p class="note">{model.description}</p>}
+              {model.description && <Markdown class="note" source={model.description} />}
               {!!model.tags?.length && (
                 <div class="chips">
                   {model.tags.map((t) => (
@@ -259,7 +260,9 @@ function VersionPanel({ model, version: v, onChange }: { model: RegisteredModel;
         {v.description && (
           <>
             <dt>Description</dt>
-            <dd>{v.description}</dd>
+            <dd>
+              <Markdown source={v.description} />
+            </dd>
           </>
         )}
         {!!v.tags?.length && (

@@ -19,6 +19,7 @@ import {
 import { href, type Route } from '../route';
 import { act, Empty, formatBytes, formatDuration, formatNumber, formatTime, Loaded, Status, useLoad } from '../ui';
 import { MetricCharts } from './charts';
+import { Markdown } from '../markdown';
 
 const parentTag = 'mlflow.parentRunId';
 const noteTag = 'mlflow.note.content';
@@ -328,7 +329,7 @@ function Description({ run, note, onChange }: { run: Run; note?: string; onChang
           </div>
         </form>
       ) : note ? (
-        <p class="note">{note}</p>
+        <Markdown class="note" source={note} />
       ) : (
         <p class="hint">No description.</p>
       )}

@@ -8,6 +8,7 @@ directory holding a ringo store."""
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -62,6 +63,7 @@ class _RingoServer:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.workdir, True)
 
 
 class _MlflowServer:
