@@ -21,6 +21,7 @@
 #include "http/http.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "webhooks/webhooks.h"
 
 namespace ringo::cli {
 
@@ -217,6 +218,9 @@ Status RunServer(const ServerFlags& flags) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  ASSIGN_OR_RETURN(webhooks::DestinationPolicy policy,
+                   webhooks::DestinationPolicy::Make(flags.webhook_allow));
+  webhooks::SetDestinationPolicy(std::move(policy));
   ASSIGN_OR_RETURN(std::unique_ptr<TrackingService> svc, TrackingService::Start(flags));
   const fs::path& db_path = svc->db_path();
   const fs::path& artifact_root = svc->artifact_root();
@@ -252,6 +256,9 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
                      "Directory for artifacts (default: <store>/artifacts)");
   server->add_option("--threads", sf->threads, "I/O threads (default: the CPUs this process may use, at most 4)");
   server->add_flag("--sync-full", sf->sync_full, "fsync every commit (survives power loss, slower)");
+  server->add_option("--webhook-allow", sf->webhook_allow,
+                     "Address range webhooks may reach beyond public addresses, e.g. 10.1.0.0/16 "
+                     "(repeatable; loopback, link-local and private ranges are refused otherwise)");
   OnRun(server, &ctx, [sf] {
     Status s = RunServer(*sf);
     return s.ok() ? 0 : Fail(s);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/api.h"
 #include "artifacts/artifacts.h"
@@ -25,6 +26,8 @@ struct ServerFlags {
   std::string artifacts_destination;  // MLflow's spelling
   int threads = 0;                    // 0: one per usable CPU (affinity, quota), at most 4
   bool sync_full = false;
+  // Address ranges webhooks may reach beyond public addresses (webhooks::DestinationPolicy).
+  std::vector<std::string> webhook_allow{};
   bool schedules = true;  // run the scheduler (off for the embedded server of `ringo run`)
 };
 

@@ -552,7 +552,7 @@ Status Service::DeleteContract(const std::string& collection, const std::string&
 
 Result<Webhook> Service::AddWebhook(const std::string& url, const std::string& secret,
                                     const std::string& collection) {
-  RETURN_IF_ERROR(webhooks::ParseHttpUrl(url).status());
+  RETURN_IF_ERROR(webhooks::CheckDestination(url));
   if (!collection.empty()) RETURN_IF_ERROR(GetCollection(collection).status());
   Webhook w{"wh-" + NewId().substr(0, 16), url, collection, !secret.empty(), NowMillis()};
   json j = {{"id", w.id},

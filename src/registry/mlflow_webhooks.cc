@@ -70,7 +70,7 @@ Status ValidateUrl(const std::string& url) {
   if (url.find_first_not_of(" \t\r\n") == std::string::npos) {
     return InvalidArgument("Webhook URL cannot be empty or just whitespace: '" + url + "'");
   }
-  return webhooks::ParseHttpUrl(url).status();
+  return webhooks::CheckDestination(url);
 }
 
 Status ValidateWebhook(const Webhook& w) {

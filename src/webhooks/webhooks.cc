@@ -34,18 +34,21 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url) {
   std::string authority = rest.substr(0, slash);
   HttpUrl out;
   out.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  // An IPv6 literal comes in brackets ("[::1]:8080"); the host is what is inside them.
+  size_t close = authority.rfind(']');
   size_t colon = authority.rfind(':');
-  if (colon != std::string::npos && authority.find(']') == std::string::npos) {
-    out.host = authority.substr(0, colon);
-    out.port = authority.substr(colon + 1);
-    auto n = ParseInt64(out.port);
-    if (!n || *n < 1 || *n > 65535)
-      return InvalidArgument("webhook URL '" + url + "' has an invalid port");
-  } else {
-    out.host = authority;
-    out.port = "80";
+  bool bracketed = !authority.empty() && authority[0] == '[' && close != std::string::npos;
+  if (bracketed && colon < close) colon = std::string::npos;
+  out.host = authority.substr(0, colon);
+  out.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+  if (bracketed) {
+    if (out.host.back() != ']') return InvalidArgument("webhook URL '" + url + "' has no valid host");
+    out.host = out.host.substr(1, out.host.size() - 2);
   }
-  if (out.host.empty() || out.host.find_first_of(" @") != std::string::npos)
+  auto n = ParseInt64(out.port);
+  if (!n || *n < 1 || *n > 65535)
+    return InvalidArgument("webhook URL '" + url + "' has an invalid port");
+  if (out.host.empty() || out.host.find_first_of(" @[]") != std::string::npos)
     return InvalidArgument("webhook URL '" + url + "' has no valid host");
   if (out.target.find_first_of(" \r\n") != std::string::npos)
     return InvalidArgument("webhook URL '" + url + "' has an invalid path");
@@ -80,7 +83,8 @@ Result<Answer> PostOnce(const Request& r) {
   asio::ip::tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, u.target, 11};
-  req.set(bhttp::field::host, u.host + ":" + u.port);
+  req.set(bhttp::field::host,
+          (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) + ":" + u.port);
   req.set(bhttp::field::user_agent, "ringo-webhook");
   req.set(bhttp::field::content_type, "application/json");
   for (const auto& [name, value] : r.headers) req.set(name, value);
@@ -91,8 +95,16 @@ Result<Answer> PostOnce(const Request& r) {
   beast::error_code result;
   // Async operations so the stream's deadline bounds every step.
   stream.expires_after(std::chrono::seconds(5));
+  auto policy = CurrentDestinationPolicy();
+  Status refused;
   resolver.async_resolve(u.host, u.port, [&](beast::error_code ec, auto endpoints) {
     if (ec) return void(result = ec);
+    // The addresses connected to are the ones checked: a name that resolved to a public address
+    // when the webhook was made may point inside since.
+    for (const auto& e : endpoints) {
+      Status s = policy->CheckAddress(e.endpoint().address().to_string());
+      if (!s.ok()) return void(refused = s);
+    }
     stream.async_connect(endpoints, [&](beast::error_code ec2, auto) {
       if (ec2) return void(result = ec2);
       bhttp::async_write(stream, req, [&](beast::error_code ec3, size_t) {
@@ -105,6 +117,7 @@ Result<Answer> PostOnce(const Request& r) {
   ioc.run();
   beast::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  if (!refused.ok()) return refused;
   if (result) return Unavailable(r.url + ": " + result.message());
   Answer answer;
   answer.status = static_cast<int>(res.result_int());

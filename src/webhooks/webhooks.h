@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,6 +28,43 @@ struct HttpUrl {
 // sender has no TLS).
 Result<HttpUrl> ParseHttpUrl(const std::string& url);
 
+// Where webhooks may be sent. Public addresses always; loopback, link-local (the cloud metadata
+// address 169.254.169.254 among them), private (10/8, 172.16/12, 192.168/16, fc00::/7),
+// carrier-grade NAT (100.64/10), "this network" (0/8), unspecified, multicast and reserved
+// addresses only when an allowed range covers them: a webhook must not become a way into the
+// server's own network. IPv4-mapped IPv6 addresses are judged as the IPv4 address. Immutable
+// once made; thread-safe.
+class DestinationPolicy {
+ public:
+  // The default: nothing allowed beyond public addresses.
+  DestinationPolicy() = default;
+  // `allow`: ranges in CIDR form ("127.0.0.1/32", "10.0.0.0/8", "::1/128") or single
+  // addresses. kInvalidArgument naming a malformed one.
+  static Result<DestinationPolicy> Make(const std::vector<std::string>& allow);
+  // OK for an address (text form) webhooks may reach; kInvalidArgument naming the address and
+  // why it is refused otherwise (and for text that is no address).
+  Status CheckAddress(const std::string& ip) const;
+
+ private:
+  struct Range {
+    std::vector<uint8_t> net;  // 4 or 16 bytes
+    int bits = 0;
+  };
+  std::vector<Range> allow_;
+};
+
+// The policy of this process: set once at startup (ringo server --webhook-allow), before any
+// webhook is created or sent. Until then, the default policy.
+void SetDestinationPolicy(DestinationPolicy policy);
+// The policy in force.
+std::shared_ptr<const DestinationPolicy> CurrentDestinationPolicy();
+
+// Checks a webhook URL as it stands now: parses it (ParseHttpUrl), resolves its host and checks
+// every address under the process's policy. kInvalidArgument for a bad URL or a refused
+// address; kUnavailable when the host does not resolve. Deliveries (PostOnce) check again the
+// addresses they are about to connect to, so a name that resolves elsewhere later is refused.
+Status CheckDestination(const std::string& url);
+
 // HMAC-SHA256 of `body` under `secret`: lowercase hex, or base64.
 std::string HmacSha256Hex(const std::string& secret, const std::string& body);
 std::string HmacSha256Base64(const std::string& secret, const std::string& body);
@@ -45,8 +83,9 @@ struct Answer {
   std::string body;  // at most the first 64 kB
 };
 
-// Sends one request and waits for the answer (5 s for everything). kInvalidArgument for a bad
-// URL; kUnavailable when no HTTP answer came. Any HTTP status is an answer.
+// Sends one request and waits for the answer (5 s for everything); redirects are not followed.
+// kInvalidArgument for a bad URL or a destination the policy refuses (checked on the resolved
+// addresses); kUnavailable when no HTTP answer came. Any HTTP status is an answer.
 Result<Answer> PostOnce(const Request& request);
 
 // Sends requests from one background thread: each is tried up to 3 times (1 s, then 2 s apart)

@@ -81,7 +81,8 @@ class Server:
     directory outlives restarts of the same Server object.
     """
 
-    def __init__(self, store=None, extra_args=()):
+    # Test receivers of webhooks listen on loopback, which servers refuse by default.
+    def __init__(self, store=None, extra_args=(), webhook_allow=("127.0.0.1/32",)):
         self.bin = ringo_bin()
         self._own_tmp = None
         if store is None:
@@ -90,6 +91,8 @@ class Server:
         self.store = store
         self.workdir = os.path.dirname(os.path.abspath(store))
         self.extra_args = list(extra_args)
+        for r in webhook_allow:
+            self.extra_args += ["--webhook-allow", r]
         self.proc = None
         self.url = None
         self.host = None

@@ -394,6 +394,45 @@ class DeliveryIntegrityTest(ServerTestCase):
         self.assertEqual([h["actor"] for h in r.json["history"]], ["token:release-bot (as someone-else)"], r.json)
 
 
+class WebhookDestinationTest(unittest.TestCase):
+    """Webhooks cannot be pointed into the server's own network: link-local (cloud metadata),
+    loopback and private addresses are refused at creation, for ringo's webhooks and MLflow's,
+    unless --webhook-allow lets a range through."""
+
+    def create(self, server, url):
+        ringo = server.request("POST", "/api/ringo/v1/webhooks", body={"url": url})
+        mlflow = server.request("POST", API + "webhooks",
+                                body={"name": unique("w"), "url": url, "events": [
+                                    {"entity": "model_version", "action": "created"}]})
+        return ringo, mlflow
+
+    def test_internal_destinations_are_refused_unless_allowed(self):
+        with tempfile.TemporaryDirectory() as d:
+            strict = Server(store=os.path.join(d, "a"), webhook_allow=())
+            open_ = Server(store=os.path.join(d, "b"), webhook_allow=("127.0.0.1/32", "10.9.0.0/16"))
+            for s in (strict, open_):
+                s.start()
+            try:
+                for url, why in (("http://169.254.169.254/latest/meta-data/", "link-local"),
+                                 ("http://127.0.0.1:9/hook", "loopback"),
+                                 ("http://10.0.0.1/hook", "private"),
+                                 ("http://[::1]:9/hook", "loopback")):
+                    for r in self.create(strict, url):
+                        self.assertEqual(r.status, 400, (url, r))
+                        self.assertIn(why, r.json["message"])
+                self.assertEqual(strict.request("GET", "/api/ringo/v1/webhooks").json.get("webhooks", []), [])
+                self.assertNotIn("webhooks", strict.request("GET", API + "webhooks").json)
+                for url in ("http://127.0.0.1:9/hook", "http://10.9.8.7/hook"):
+                    for r in self.create(open_, url):
+                        self.assertEqual(r.status, 200, (url, r))
+                for r in self.create(open_, "http://169.254.169.254/latest/meta-data/"):
+                    self.assertEqual(r.status, 400, r)
+            finally:
+                for s in (strict, open_):
+                    s.stop()
+                    s.cleanup()
+
+
 class StoreSecretsTest(unittest.TestCase):
     def test_artifacts_destination_may_not_hold_the_store(self):
         with tempfile.TemporaryDirectory() as d:
