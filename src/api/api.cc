@@ -1,6 +1,8 @@
 // MLflow REST API handlers, the artifact proxy, health and metrics.
 #include "api/api.h"
 
+#include <cstdlib>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -49,7 +51,7 @@ http::Response HttpError(const Status& s) {
   return http::JsonError(500, "INTERNAL_ERROR", s.message());
 }
 
-void Api::Register(http::Router& router) {
+Status Api::Register(http::Router& router) {
   Store* st = store_;
   artifacts::LocalRepository* repo = artifacts_;
   RegisterTracking(router, st);
@@ -66,11 +68,23 @@ void Api::Register(http::Router& router) {
 
   // ---------------- tokens ----------------
   auth_ = std::make_shared<Auth>(st);
+  // A server started with RINGO_ADMIN_TOKEN gets that admin token when it has none yet (for
+  // servers reached only through a proxy or in a container).
+  if (const char* secret = std::getenv("RINGO_ADMIN_TOKEN"); secret && *secret) {
+    RETURN_IF_ERROR(auth_->Bootstrap(secret));
+  }
   router.SetGuard([auth = auth_](Request& req, Access access) { return auth->Check(req, access); });
-  // The first token may be created by whoever reaches the server (it listens on loopback by
-  // default); once one exists, this needs an admin token like every management call.
+  // Once a token exists this needs an admin token like every management call. The first one
+  // comes from the server's own machine (or RINGO_ADMIN_TOKEN at start), never from whoever
+  // reaches a fresh server over the network first.
   router.Add(Method::kPost, "/api/ringo/v1/tokens", Access::kAdmin,
              Sync([auth = auth_](const Request& req) -> Result<Response> {
+               if (!auth->Enabled() && !Auth::FirstTokenAllowedFrom(req)) {
+                 return PermissionDenied(
+                     "this server has no token yet: create the first one on its machine "
+                     "(ringo tokens create --scope admin --tracking-uri http://127.0.0.1:PORT) "
+                     "or start it with RINGO_ADMIN_TOKEN set");
+               }
                ASSIGN_OR_RETURN(Fields f, ReadFields(req));
                ASSIGN_OR_RETURN(std::string scope, f.RequiredString("scope"));
                ASSIGN_OR_RETURN(auto name, f.String("name"));
@@ -205,6 +219,7 @@ void Api::Register(http::Router& router) {
                r.body += StoreMetricsText(st->Stats());
                return r;
              }));
+  return Status::Ok();
 }
 
 void Api::Shutdown() {

@@ -38,7 +38,10 @@ class Api {
   // Adds the release-policy API over `releases`; call before Register.
   void AttachRelease(release::ReleaseManager* releases) { releases_ = releases; }
 
-  void Register(http::Router& router);
+  // Adds every route. Also creates the bootstrap admin token of RINGO_ADMIN_TOKEN, when set and
+  // the store has no token yet: its failure (a secret under 16 characters, a store error) is
+  // returned, and the server should not start.
+  [[nodiscard]] Status Register(http::Router& router);
   // Lets /metrics include the server's request counters. Call once the server has started.
   void AttachServer(http::Server* server) { server_.store(server); }
   // Answers the requests still held (manifest long-polls) with 304 so devices poll again. Call

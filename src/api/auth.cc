@@ -170,6 +170,26 @@ Result<std::string> Auth::Create(const std::string& scope, const std::string& na
   return token;
 }
 
+Status Auth::Bootstrap(const std::string& secret) {
+  if (secret.size() < 16) {
+    return InvalidArgument("RINGO_ADMIN_TOKEN must be at least 16 characters long");
+  }
+  if (Enabled()) return Status::Ok();
+  nlohmann::json doc = {{"scope", "admin"}, {"name", "bootstrap"}, {"created", NowMillis()}};
+  RETURN_IF_ERROR(store::Wait([&](store::Done done) {
+    store_->PutDocument(kTokenKind, Sha256Hex(secret), doc.dump(), 0, "",
+                        [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
+  }));
+  Invalidate();
+  return Status::Ok();
+}
+
+bool Auth::FirstTokenAllowedFrom(const http::Request& req) {
+  if (!req.Header("x-forwarded-for").empty() || !req.Header("forwarded").empty()) return false;
+  const std::string& p = req.peer;
+  return p.rfind("127.", 0) == 0 || p == "::1" || p.rfind("::ffff:127.", 0) == 0;
+}
+
 Result<std::vector<Auth::TokenInfo>> Auth::List() {
   ASSIGN_OR_RETURN(auto docs, store_->ListDocuments(kTokenKind, ""));
   std::vector<TokenInfo> out;

@@ -55,6 +55,14 @@ class Auth {
   // it. kInvalidArgument for an unknown scope or an expiry in the past.
   Result<std::string> Create(const std::string& scope, const std::string& name,
                              int64_t expires = 0);
+  // The bootstrap of a server without tokens: an admin token named "bootstrap" whose secret is
+  // `secret` (at least 16 characters). Does nothing when any token exists already.
+  // kInvalidArgument for a short secret.
+  Status Bootstrap(const std::string& secret);
+  // Whether an anonymous request may create this server's first token: only from the server's
+  // own machine (a loopback peer, not relayed by a proxy), so whoever reaches a fresh server
+  // over the network cannot lock its owner out.
+  static bool FirstTokenAllowedFrom(const http::Request& req);
 
   // A token as listed: never the secret, only the start of its hash as its id.
   struct TokenInfo {

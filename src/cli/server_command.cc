@@ -158,7 +158,7 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
     svc->api_->AttachRelease(svc->releases_.get());
   }
   auto router = std::make_shared<http::Router>();
-  svc->api_->Register(*router);
+  RETURN_IF_ERROR(svc->api_->Register(*router));
   http::ServerOptions server_options;
   server_options.host = flags.host;
   server_options.port = static_cast<uint16_t>(flags.port);

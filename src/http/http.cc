@@ -621,6 +621,11 @@ void Connection::OnHeader(beast::error_code ec) {
   request_ = Request{};
   request_.method = ToMethod(h.method());
   request_.target = std::string(h.target());
+  {
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) request_.peer = remote.address().to_string();
+  }
   size_t q = request_.target.find('?');
   request_.path = request_.target.substr(0, q);
   if (q != std::string::npos) request_.query = request_.target.substr(q + 1);

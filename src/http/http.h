@@ -50,6 +50,7 @@ struct Request {
                              // handler may rename it away, the server deletes what is left
   std::string route_suffix;  // for prefix routes: the raw path after the prefix
   std::string principal;     // who is calling, as the guard established it; empty without one
+  std::string peer;          // the connection's remote address ("127.0.0.1", "::1"); may be empty
   // For routes with {name} segments: each name and the raw (still percent-encoded) segment.
   std::vector<std::pair<std::string, std::string>> path_params;
 

@@ -82,7 +82,7 @@ class Server:
     """
 
     # Test receivers of webhooks listen on loopback, which servers refuse by default.
-    def __init__(self, store=None, extra_args=(), webhook_allow=("127.0.0.1/32",)):
+    def __init__(self, store=None, extra_args=(), webhook_allow=("127.0.0.1/32",), env=None):
         self.bin = ringo_bin()
         self._own_tmp = None
         if store is None:
@@ -91,6 +91,7 @@ class Server:
         self.store = store
         self.workdir = os.path.dirname(os.path.abspath(store))
         self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **env) if env else None
         for r in webhook_allow:
             self.extra_args += ["--webhook-allow", r]
         self.proc = None
@@ -109,7 +110,7 @@ class Server:
         err = open(self._stderr_path, "wb")
         cmd = [self.bin, "server", "--host", "127.0.0.1", "--port", "0", "--store", self.store] + self.extra_args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                     cwd=self.workdir)
+                                     cwd=self.workdir, env=self.env)
         err.close()
         found = threading.Event()
         lines = self._stdout_lines = []

@@ -4,7 +4,9 @@ import os
 import subprocess
 import unittest
 
-from harness import API, ServerTestCase, ringo_bin
+import tempfile
+
+from harness import API, Server, ServerTestCase, ringo_bin
 
 
 class AuthTest(ServerTestCase):
@@ -107,3 +109,54 @@ class TokenLifecycleTest(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FirstTokenTest(unittest.TestCase):
+    """A fresh server's first token comes from its own machine or RINGO_ADMIN_TOKEN, never from
+    whoever reaches it over the network (here: a request relayed by a proxy)."""
+
+    def test_relayed_requests_cannot_create_the_first_token(self):
+        with tempfile.TemporaryDirectory() as d:
+            s = Server(store=os.path.join(d, "s"))
+            s.start()
+            try:
+                for header in ({"X-Forwarded-For": "203.0.113.5"}, {"Forwarded": "for=203.0.113.5"}):
+                    r = s.request("POST", "/api/ringo/v1/tokens", body={"scope": "admin"}, headers=header)
+                    self.assertEqual((r.status, r.json["error_code"]), (403, "PERMISSION_DENIED"), r)
+                    self.assertIn("RINGO_ADMIN_TOKEN", r.json["message"])
+                # Nothing was created: the server is still open, and its own machine may start it.
+                self.assertEqual(s.request("GET", API + "experiments/get", query={"experiment_id": "0"}).status, 200)
+                r = s.request("POST", "/api/ringo/v1/tokens", body={"scope": "admin"})
+                self.assertEqual(r.status, 200, r)
+            finally:
+                s.stop()
+                s.cleanup()
+
+    def test_admin_token_from_the_environment(self):
+        secret = "bootstrap-secret-0123456789"
+        with tempfile.TemporaryDirectory() as d:
+            s = Server(store=os.path.join(d, "s"), env={"RINGO_ADMIN_TOKEN": secret})
+            s.start()
+            try:
+                r = s.request("GET", API + "experiments/get", query={"experiment_id": "0"})
+                self.assertEqual(r.status, 401, r)
+                auth = {"Authorization": "Bearer " + secret}
+                tokens = s.request("GET", "/api/ringo/v1/tokens", headers=auth)
+                self.assertEqual([t["name"] for t in tokens.json["tokens"]], ["bootstrap"])
+                self.assertEqual(tokens.json["tokens"][0]["scope"], "admin")
+                # A restart with the variable still set adds nothing.
+                s.stop()
+                s.start()
+                tokens = s.request("GET", "/api/ringo/v1/tokens", headers=auth)
+                self.assertEqual(len(tokens.json["tokens"]), 1)
+            finally:
+                s.stop()
+                s.cleanup()
+
+    def test_a_short_admin_secret_stops_the_start(self):
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, RINGO_ADMIN_TOKEN="short")
+            p = subprocess.run([ringo_bin(), "server", "--port", "0", "--store", os.path.join(d, "s")],
+                               env=env, capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("at least 16 characters", p.stderr)
