@@ -33,6 +33,7 @@ int Main(int argc, char** argv) {
     AddWebhooksCommand(app, ctx);
     AddSchedulesCommand(app, ctx);
     AddReleaseCommand(app, ctx);
+    AddStoreCommand(app, ctx);
     auto* version = app.add_subcommand("version", "Print the version");
     OnRun(version, &ctx, [] {
       std::cout << "ringo " << kVersion << "\n";

@@ -39,6 +39,7 @@ void AddAppsCommand(CLI::App& app, Context& ctx);         // apps_command.cc
 void AddWebhooksCommand(CLI::App& app, Context& ctx);     // webhooks_command.cc
 void AddSchedulesCommand(CLI::App& app, Context& ctx);    // schedules_command.cc
 void AddReleaseCommand(CLI::App& app, Context& ctx);      // release_command.cc
+void AddStoreCommand(CLI::App& app, Context& ctx);        // store_command.cc
 void AddDeviceCommands(CLI::App& app, Context& ctx);      // device_command.cc: device, deploy
 void AddCoreMLCommands(CLI::App& app, Context& ctx);      // coreml_commands.cc
 

@@ -1,6 +1,7 @@
 // Opening the SQLite store, and what its method files share.
 #include "store/sqlite/sqlite_store.h"
 
+#include <filesystem>
 #include <variant>
 
 #include "store/sqlite/schema.h"
@@ -48,6 +49,42 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   RETURN_IF_ERROR(Migrate(*db));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA analysis_limit = 400; ANALYZE;"));
   return std::unique_ptr<Store>(new SqliteStore(options, std::move(db)));
+}
+
+Status BackupSqliteDatabase(const std::string& path, const std::string& dest) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return NotFound("no database at '" + path + "'");
+  }
+  if (std::filesystem::exists(dest, ec)) return AlreadyExists("'" + dest + "' exists already");
+  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path, true));
+  // A busy writer holds its lock only while it commits; the snapshot waits for that.
+  RETURN_IF_ERROR(db->ExecScript("PRAGMA busy_timeout = 10000"));
+  ASSIGN_OR_RETURN(std::unique_ptr<Stmt> vacuum, db->PrepareUncached("VACUUM INTO ?"));
+  vacuum->Bind(1, dest);
+  Status s = vacuum->Exec();
+  if (!s.ok()) return Internal("backup of '" + path + "' failed: " + s.message());
+  return Status::Ok();
+}
+
+Result<int> CheckSqliteDatabase(const std::string& path) {
+  auto db = Db::Open(path, true);
+  if (!db.ok()) return FailedPrecondition("'" + path + "' does not open: " + db.status().message());
+  ASSIGN_OR_RETURN(std::unique_ptr<Stmt> check, (*db)->PrepareUncached("PRAGMA integrity_check"));
+  Status s;
+  std::string verdict = check->Step(&s) ? std::string(check->Text(0)) : "";
+  if (!s.ok() || verdict != "ok") {
+    return FailedPrecondition("'" + path + "' fails SQLite's integrity check: " +
+                              (s.ok() ? verdict : s.message()));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Stmt> version, (*db)->PrepareUncached("PRAGMA user_version"));
+  int v = version->Step(&s) ? static_cast<int>(version->Int(0)) : -1;
+  RETURN_IF_ERROR(s);
+  if (v < 1 || v > kSchemaVersion) {
+    return FailedPrecondition("'" + path + "' has schema version " + std::to_string(v) +
+                              "; this ringo knows 1 to " + std::to_string(kSchemaVersion));
+  }
+  return v;
 }
 
 }  // namespace ringo::store

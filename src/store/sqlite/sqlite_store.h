@@ -22,6 +22,16 @@ struct SqliteOptions {
 // opened or migrated; kFailedPrecondition if its schema is newer than this binary knows.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
 
+// Copies the database at `path` to a new file `dest` while it may be in use by a server: one read
+// transaction (VACUUM INTO), so the copy is a consistent snapshot holding every transaction
+// committed before it began. kAlreadyExists when `dest` exists; kNotFound without a database at
+// `path`; kInternal on SQLite errors.
+Status BackupSqliteDatabase(const std::string& path, const std::string& dest);
+
+// Checks a database file as restore does: it opens, passes SQLite's integrity check, and has a
+// schema this binary knows. Returns its schema version. kFailedPrecondition naming the problem.
+Result<int> CheckSqliteDatabase(const std::string& path);
+
 }  // namespace ringo::store
 
 #endif  // RINGO_STORE_SQLITE_SQLITE_STORE_H_
