@@ -20,6 +20,7 @@
 #include "common/paths.h"
 #include "common/util.h"
 #include "coreml/coreml.h"
+#include "webhooks/webhooks.h"
 
 namespace ringo::api {
 
@@ -97,6 +98,27 @@ Status Api::Register(http::Router& router) {
                                                                                  name.value_or(""));
                if (expires) w.Field("expires", *expires);
                w.EndObject();
+               return JsonResponse(std::move(body));
+             }));
+  // The webhook delivery log, oldest first, paged by sequence number (`after`).
+  router.Add(Method::kGet, "/api/ringo/v1/webhook-deliveries", Access::kAdmin,
+             Sync([st](const Request& req) -> Result<Response> {
+               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+               ASSIGN_OR_RETURN(auto after, f.Int64("after"));
+               ASSIGN_OR_RETURN(auto limit, f.Int64("limit"));
+               int64_t n = limit.value_or(100);
+               if (n < 1 || n > 1000) return InvalidArgument("limit must be between 1 and 1000");
+               ASSIGN_OR_RETURN(auto events, st->ListEvents(webhooks::kDeliveryKind,
+                                                            webhooks::kDeliveryKey,
+                                                            after.value_or(0), n));
+               std::string body = "{\"deliveries\":[";
+               for (size_t i = 0; i < events.size(); ++i) {
+                 if (i) body += ',';
+                 body += "{\"seq\":" + std::to_string(events[i].seq) +
+                         ",\"time\":" + std::to_string(events[i].time) +
+                         ",\"attempt\":" + events[i].value + "}";
+               }
+               body += "]}";
                return JsonResponse(std::move(body));
              }));
   // Tokens as listed never show the secret: an id (the start of its hash), name, scope, times.

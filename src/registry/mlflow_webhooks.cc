@@ -169,9 +169,10 @@ struct MlflowWebhooks::Impl {
   webhooks::Sender sender;
 
   explicit Impl(store::Store* s)
-      : store(s), sender([this](const std::string& key, const std::string& data) {
-          return Requests(key, data);
-        }) {}
+      : store(s),
+        sender([this](const std::string& key,
+                      const std::string& data) { return Requests(key, data); },
+               webhooks::StoreDeliveryLog(s, "mlflow")) {}
 
   // On the sender thread: the signed requests of one event for its subscribers.
   std::vector<webhooks::Request> Requests(const std::string& key, const std::string& data) {

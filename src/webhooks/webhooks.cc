@@ -127,9 +127,10 @@ Result<Answer> PostOnce(const Request& r) {
 
 namespace {
 
-// One attempt of a delivery: OK on a 2xx answer.
-Status Deliver(const Request& r) {
+// One attempt of a delivery: OK on a 2xx answer. `*http_status` gets the answer's status.
+Status Deliver(const Request& r, int* http_status) {
   ASSIGN_OR_RETURN(Answer a, PostOnce(r));
+  *http_status = a.status;
   if (a.status < 200 || a.status >= 300)
     return Unavailable(r.url + " answered " + std::to_string(a.status));
   return Status::Ok();
@@ -137,7 +138,8 @@ Status Deliver(const Request& r) {
 
 }  // namespace
 
-Sender::Sender(Lookup lookup) : lookup_(std::move(lookup)) {
+Sender::Sender(Lookup lookup, Report report)
+    : lookup_(std::move(lookup)), report_(std::move(report)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -206,10 +208,17 @@ void Sender::Loop() {
     deliveries_.erase(deliveries_.begin() + static_cast<std::ptrdiff_t>(pick));
     lock.unlock();
     Status s = Internal("not sent");
+    int http_status = 0;
+    int64_t started = NowMillis();
     try {
-      s = Deliver(d.request);
+      s = Deliver(d.request, &http_status);
     } catch (const std::exception& e) {
       s = Internal(e.what());
+    }
+    if (report_) {
+      Attempt a{d.request.url, d.attempt + 1, s.ok() || d.attempt + 1 >= kAttempts, http_status,
+                s.ok() ? std::string() : s.message(), NowMillis() - started};
+      report_(a);
     }
     lock.lock();
     if (s.ok()) continue;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/store.h"
 
 namespace ringo::webhooks {
 
@@ -98,7 +99,19 @@ class Sender {
   using Lookup = std::function<std::vector<Request>(const std::string& key,
                                                     const std::string& payload)>;
 
-  explicit Sender(Lookup lookup);
+  // What became of one attempt of a delivery, for a delivery log.
+  struct Attempt {
+    std::string url;
+    int attempt = 0;      // 1-based
+    bool final = false;   // no further attempt follows (delivered, or given up)
+    int status = 0;       // the HTTP status answered; 0 when none came
+    std::string error{};  // empty when delivered (a 2xx answer)
+    int64_t duration_ms = 0;
+  };
+  // Called on the sender thread after every attempt; must not block for long.
+  using Report = std::function<void(const Attempt&)>;
+
+  explicit Sender(Lookup lookup, Report report = nullptr);
   ~Sender();
 
   // Queues a change; returns at once.
@@ -118,6 +131,7 @@ class Sender {
   void Expand(std::unique_lock<std::mutex>& lock);
 
   Lookup lookup_;
+  Report report_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -125,6 +139,14 @@ class Sender {
   std::vector<Delivery> deliveries_;
   std::thread thread_;
 };
+
+// The delivery log: the events of kind kDeliveryKind, key kDeliveryKey in the store, one per
+// attempt: {"source", "url", "attempt", "final", "status", "error", "duration_ms"}.
+inline constexpr char kDeliveryKind[] = "webhook_delivery";
+inline constexpr char kDeliveryKey[] = "log";
+// A Sender report that appends each attempt to the store's delivery log, `source` naming the
+// sender ("delivery", "mlflow"). A failing append is dropped: the log never holds up a delivery.
+Sender::Report StoreDeliveryLog(store::Store* store, std::string source);
 
 }  // namespace ringo::webhooks
 

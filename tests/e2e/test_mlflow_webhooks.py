@@ -101,6 +101,31 @@ class MlflowWebhooksTest(ServerTestCase):
         self.assertIn(("model_version_alias", "created", {"name": name, "alias": "champion", "version": "1"}), seen)
         self.assertIn(("model_version_alias", "deleted", {"name": name, "alias": "champion"}), seen)
 
+    def test_every_attempt_is_in_the_delivery_log(self):
+        self.receiver.close()
+        self.receiver = Receiver(fail_first=1)
+        self.create(["registered_model.created"])
+        self.ok("POST", "registered-models/create", {"name": unique("m")})
+        self.receiver.wait_for(1)
+        deadline = time.time() + 10
+        mine = []
+        while time.time() < deadline:
+            r = self.server.request("GET", "/api/ringo/v1/webhook-deliveries", query={"limit": "1000"})
+            self.assertEqual(r.status, 200, r)
+            mine = [d for d in r.json["deliveries"] if d["attempt"]["url"] == self.receiver.url]
+            if any(d["attempt"]["final"] for d in mine):
+                break
+            time.sleep(0.1)
+        attempts = [(d["attempt"]["attempt"], d["attempt"]["status"], d["attempt"]["final"], d["attempt"]["source"])
+                    for d in mine]
+        self.assertEqual(attempts, [(1, 500, False, "mlflow"), (2, 200, True, "mlflow")])
+        self.assertIn("answered 500", mine[0]["attempt"]["error"])
+        self.assertEqual(mine[1]["attempt"]["error"], "")
+        seqs = [d["seq"] for d in mine]
+        later = self.server.request("GET", "/api/ringo/v1/webhook-deliveries", query={"after": str(seqs[0])})
+        self.assertNotIn(seqs[0], [d["seq"] for d in later.json["deliveries"]])
+        self.assertEqual(self.server.request("GET", "/api/ringo/v1/webhook-deliveries", query={"limit": "0"}).status, 400)
+
     def test_test_call_reports_the_answer(self):
         hook = self.create(["model_version_alias.created", "registered_model.created"], secret="x")
         result = self.ok("POST", "webhooks/%s/test" % hook["webhook_id"], {})["result"]
