@@ -40,6 +40,21 @@ function expect(cond, what) {
 }
 const text = (page, sel) => page.locator(sel).first().innerText();
 
+await check('at 390 px (a phone) no page scrolls sideways; wide tables scroll inside their box', async (page) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const pages = ['/', `/experiments/${exp}`, `/runs/${data.baseline.info.run_id}`, '/models', '/deployments',
+                 '/deployments/app', '/automation'];
+  const wide = [];
+  for (const hash of pages) {
+    await go(page, hash);
+    await page.locator('main').first().waitFor();
+    await page.waitForTimeout(300);
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (over > 1) wide.push(`${hash}: ${over}px`);
+  }
+  expect(wide.length === 0, 'pages wider than the phone: ' + wide.join(', '));
+});
+
 await check('experiments page lists and searches experiments', async (page) => {
   await go(page, '/');
   await page.getByRole('link', { name: 'digits-classifier' }).waitFor();
