@@ -30,11 +30,16 @@ const shots = [
         ['deployments', '/deployments', 'tr[data-channel]', 'light'],
         ['channel', '/deployments/app/release', '[data-testid=channel-history]', 'light'],
         ['telemetry', '/telemetry?model=digits&version=2', '[data-testid=latency-chart] canvas', 'light'],
+        ['channel-phone', '/deployments/app/release', '[data-testid=channel-history]', 'light', 390],
       ]
     : []),
+  // A phone's width (390 px): the same pages, narrow.
+  ['experiments-phone', '/experiments', 'table.experiments', 'light', 390],
+  ['run-phone', `/runs/${d.baseline.info.run_id}`, '.chart canvas', 'dark', 390],
 ];
-for (const [name, hash, ready, colorScheme] of shots) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
+for (const [name, hash, ready, colorScheme, width = 1280] of shots) {
+  const height = width < 600 ? 844 : 800;
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme });
   const page = await context.newPage();
   await page.goto(`${ui.url}/#${hash}`);
   await page.locator(ready).first().waitFor({ timeout: 10000 });
