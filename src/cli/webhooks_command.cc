@@ -10,6 +10,7 @@ void AddWebhooksCommand(CLI::App& app, Context& ctx) {
   using client::Json;
   struct WebhookFlags {
     std::string url, secret, collection, id;
+    int64_t after = 0, limit = 100;
   };
   auto f = std::make_shared<WebhookFlags>();
   auto* webhooks = app.add_subcommand("webhooks", "POST channel changes to URLs");
@@ -23,7 +24,11 @@ void AddWebhooksCommand(CLI::App& app, Context& ctx) {
   list->add_option("--collection", f->collection, "Those called for this collection");
   auto* remove = webhooks->add_subcommand("remove", "Remove a webhook");
   remove->add_option("id", f->id, "Webhook id, as `webhooks list` shows it")->required();
-  for (auto* c : {add, list, remove}) AddServerFlags(c, &ctx);
+  auto* deliveries = webhooks->add_subcommand(
+      "deliveries", "Every delivery attempt (ringo's and MLflow's webhooks), oldest first");
+  deliveries->add_option("--after", f->after, "Only attempts after this sequence number");
+  deliveries->add_option("--limit", f->limit, "At most this many (1-1000, default 100)");
+  for (auto* c : {add, list, remove, deliveries}) AddServerFlags(c, &ctx);
 
   Context* x = &ctx;
   OnRun(add, x, [x, f] {
@@ -47,6 +52,27 @@ void AddWebhooksCommand(CLI::App& app, Context& ctx) {
         std::cout << w.value("id", "") << "  " << w.value("url", "") << "  "
                   << (scope.empty() ? "(all collections)" : scope)
                   << (w.value("has_secret", false) ? "  signed" : "") << "\n";
+      }
+      return Status::Ok();
+    });
+  });
+  OnRun(deliveries, x, [x, f] {
+    return WithClient(*x, [&](client::Client& c) -> Status {
+      ASSIGN_OR_RETURN(Json out, c.Get("/api/ringo/v1/webhook-deliveries",
+                                       {{"after", std::to_string(f->after)},
+                                        {"limit", std::to_string(f->limit)}}));
+      if (x->json) {
+        std::cout << out.dump(2) << "\n";
+        return Status::Ok();
+      }
+      for (const Json& d : out.value("deliveries", Json::array())) {
+        const Json& a = d.value("attempt", Json::object());
+        int status = a.value("status", 0);
+        std::cout << d.value("seq", int64_t{0}) << "  " << FormatTime(d.value("time", int64_t{0}))
+                  << "  " << a.value("source", "") << "  " << a.value("url", "") << "  try "
+                  << a.value("attempt", 0) << "  "
+                  << (status ? std::to_string(status) : std::string("no answer"))
+                  << (a.value("error", "").empty() ? "" : "  " + a.value("error", "")) << "\n";
       }
       return Status::Ok();
     });

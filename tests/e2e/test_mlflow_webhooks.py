@@ -5,10 +5,11 @@ import base64
 import hashlib
 import hmac
 import json
+import subprocess
 import time
 import unittest
 
-from harness import Receiver, ServerTestCase, unique
+from harness import Receiver, ServerTestCase, ringo_bin, unique
 
 
 def verify(secret, headers, body):
@@ -125,6 +126,13 @@ class MlflowWebhooksTest(ServerTestCase):
         later = self.server.request("GET", "/api/ringo/v1/webhook-deliveries", query={"after": str(seqs[0])})
         self.assertNotIn(seqs[0], [d["seq"] for d in later.json["deliveries"]])
         self.assertEqual(self.server.request("GET", "/api/ringo/v1/webhook-deliveries", query={"limit": "0"}).status, 400)
+        cli = subprocess.run([ringo_bin(), "webhooks", "deliveries", "--limit", "1000",
+                              "--tracking-uri", self.server.url], capture_output=True, text=True, timeout=60)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        lines = [l for l in cli.stdout.splitlines() if self.receiver.url in l]
+        self.assertEqual(len(lines), 2, cli.stdout)
+        self.assertIn("mlflow  %s  try 1  500  " % self.receiver.url, lines[0])
+        self.assertTrue(lines[1].endswith("try 2  200"), lines[1])
 
     def test_test_call_reports_the_answer(self):
         hook = self.create(["model_version_alias.created", "registered_model.created"], secret="x")
