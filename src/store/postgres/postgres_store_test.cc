@@ -1,0 +1,113 @@
+// Tests of what is particular to the PostgreSQL engine: URIs, outages and reconnects, schema
+// versions. The Store contract itself is tested on every engine by store_conformance_test.cc.
+#include "store/postgres/postgres_store.h"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <string>
+
+#include "store/postgres/test_postgres.h"
+#include "store/store.h"
+
+namespace ringo::store {
+namespace {
+
+Status Exec(const std::string& uri, const std::string& sql) {
+  PGconn* conn = PQconnectdb(uri.c_str());
+  PGresult* r = PQexec(conn, sql.c_str());
+  Status s = PQresultStatus(r) == PGRES_COMMAND_OK ? Status::Ok() : Internal(PQerrorMessage(conn));
+  PQclear(r);
+  PQfinish(conn);
+  return s;
+}
+
+Result<std::unique_ptr<Store>> Open(const std::string& uri) {
+  PostgresOptions options;
+  options.conninfo = uri;
+  return OpenPostgresStore(options);
+}
+
+Result<std::string> CreateExperiment(Store& store, const std::string& name) {
+  return WaitFor<std::string>(
+      [&](DoneWith<std::string> done) { store.CreateExperiment(name, "", {}, std::move(done)); });
+}
+
+TEST(PostgresUriTest, AcceptsBothSchemes) {
+  EXPECT_TRUE(IsPostgresUri("postgresql://u:p@127.0.0.1:5432/db"));
+  EXPECT_TRUE(IsPostgresUri("postgres://127.0.0.1/db"));
+  EXPECT_FALSE(IsPostgresUri("sqlite:///tmp/ringo.db"));
+  EXPECT_FALSE(IsPostgresUri("/tmp/postgres://x"));
+}
+
+TEST(OpenPostgresStoreTest, EmptyConnectionStringIsInvalid) {
+  EXPECT_EQ(Open("").status().code(), Code::kInvalidArgument);
+}
+
+TEST(OpenPostgresStoreTest, UnreachableServerIsUnavailable) {
+  auto server = TestPostgres::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  int port = (*server)->port();
+  server->reset();  // nothing listens on the port any more
+  auto started = std::chrono::steady_clock::now();
+  auto store = Open("postgresql://ringo@127.0.0.1:" + std::to_string(port) + "/postgres");
+  EXPECT_EQ(store.status().code(), Code::kUnavailable) << store.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+TEST(OpenPostgresStoreTest, SecondOpenKeepsSchemaAndData) {
+  auto server = SharedTestPostgres();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto uri = (*server)->CreateDatabase();
+  ASSERT_TRUE(uri.ok());
+  {
+    auto store = Open(*uri);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE(CreateExperiment(**store, "kept").ok());
+  }
+  auto again = Open(*uri);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE((*again)->GetExperimentByName("kept").ok());
+}
+
+TEST(OpenPostgresStoreTest, NewerSchemaIsFailedPrecondition) {
+  auto server = SharedTestPostgres();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto uri = (*server)->CreateDatabase();
+  ASSERT_TRUE(uri.ok());
+  ASSERT_TRUE(Open(*uri).ok());
+  ASSERT_TRUE(Exec(*uri, "UPDATE schema_version SET version = 999").ok());
+  EXPECT_EQ(Open(*uri).status().code(), Code::kFailedPrecondition);
+}
+
+// An outage turns reads and writes into kUnavailable without hanging, and the store carries on
+// by itself once the server is back.
+TEST(PostgresOutageTest, UnavailableWhileDownThenReconnects) {
+  auto server = TestPostgres::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto uri = (*server)->CreateDatabase();
+  ASSERT_TRUE(uri.ok());
+  auto store = Open(*uri);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto before = CreateExperiment(**store, "before");
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+
+  ASSERT_TRUE((*server)->Pause().ok());
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(CreateExperiment(**store, "during").status().code(), Code::kUnavailable);
+  EXPECT_EQ((*store)->GetExperiment(*before).status().code(), Code::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+
+  ASSERT_TRUE((*server)->Resume().ok());
+  auto after = CreateExperiment(**store, "after");
+  EXPECT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE((*store)->GetExperimentByName("before").ok());
+  EXPECT_EQ((*store)->GetExperimentByName("during").status().code(), Code::kNotFound);
+  StoreStats stats = (*store)->Stats();
+  EXPECT_GE(stats.writes_failed, 1);
+  (*store)->Shutdown();
+}
+
+}  // namespace
+}  // namespace ringo::store
