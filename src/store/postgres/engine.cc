@@ -5,6 +5,13 @@
 
 namespace ringo::store::pg {
 
+namespace {
+
+// A constant shared by every ringo (the migration lock's number plus one); it names a lock.
+constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7234061206)";
+
+}  // namespace
+
 WriteEngine::WriteEngine(std::string conninfo, size_t max_ops_per_commit,
                          std::unique_ptr<Db> writer)
     : conninfo_(std::move(conninfo)),
@@ -122,6 +129,11 @@ Status WriteEngine::RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& r
     begin = db.ExecScript("BEGIN");
   }
   RETURN_IF_ERROR(begin);
+  // One writing transaction at a time per database, across ringo servers: the domain SQL
+  // (shared with SQLite, which has a single writer by construction) checks names before
+  // inserting them and numbers experiments, versions and events as MAX + 1. Under this lock
+  // every statement of the batch sees the other servers' committed writes.
+  RETURN_IF_ERROR(db.ExecScript(kWriterLock));
   for (size_t i = 0; i < batch.size(); ++i) {
     results[i] = ApplyWithSavepoint(db, batch[i]);
     // Without a connection the transaction is gone; nothing after this write can commit.
