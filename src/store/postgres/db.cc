@@ -90,8 +90,13 @@ Status Stmt::Run() {
   for (size_t i = 0; i < values_.size(); ++i) {
     params[i] = is_null_[i] ? nullptr : values_[i].c_str();
   }
-  result_ = PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()), nullptr,
-                         params.data(), nullptr, nullptr, 0);
+  auto exec = [&] {
+    return PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()), nullptr,
+                        params.data(), nullptr, nullptr, 0);
+  };
+  bool idle = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
+  result_ = exec();
+  if (idle && db_->RetryAfterLostConnection(result_)) result_ = exec();
   ExecStatusType st = PQresultStatus(result_);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return db_->Error(result_, sql_);
   const char* tuples = PQcmdTuples(result_);
@@ -180,8 +185,19 @@ Result<std::unique_ptr<Stmt>> Db::PrepareUncached(std::string_view sql) {
   return std::make_unique<Stmt>(this, std::move(numbered), n);
 }
 
+bool Db::RetryAfterLostConnection(PGresult*& result) {
+  ExecStatusType st = PQresultStatus(result);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || Healthy()) return false;
+  if (!Reconnect().ok()) return false;
+  PQclear(result);
+  result = nullptr;
+  return true;
+}
+
 Status Db::ExecScript(const char* sql) {
+  bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
   PGresult* r = PQexec(conn_, sql);
+  if (idle && RetryAfterLostConnection(r)) r = PQexec(conn_, sql);
   ExecStatusType st = PQresultStatus(r);
   Status s = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? Status::Ok() : Error(r, sql);
   PQclear(r);

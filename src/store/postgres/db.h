@@ -93,6 +93,12 @@ class Db {
   // Re-establishes a lost connection. kUnavailable while the server stays unreachable.
   Status Reconnect();
 
+  // After `result` failed because the connection was lost (a server restart leaves every
+  // pooled connection dead until used): reconnects and clears `result`, returning true when the
+  // statement may run again. Only for statements outside a transaction, which in this store are
+  // reads and BEGIN: a transaction is lost with its connection.
+  bool RetryAfterLostConnection(PGresult*& result);
+
   PGconn* raw() { return conn_; }
   // The Status for a failed result (kUnavailable for lost connections); frees nothing.
   Status Error(const PGresult* result, std::string_view what) const;

@@ -156,5 +156,22 @@ TEST(PostgresOutageTest, UnavailableWhileDownThenReconnects) {
   (*store)->Shutdown();
 }
 
+// A restart of the server while the store is idle leaves its pooled connections dead; the next
+// read still succeeds.
+TEST(PostgresOutageTest, ReadAfterRestartSucceeds) {
+  auto server = TestPostgres::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto uri = (*server)->CreateDatabase();
+  ASSERT_TRUE(uri.ok());
+  auto store = Open(*uri);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->GetExperiment("0").ok());  // leaves a connection in the pool
+  ASSERT_TRUE((*server)->Pause().ok());
+  ASSERT_TRUE((*server)->Resume().ok());
+  auto got = (*store)->GetExperiment("0");
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(CreateExperiment(**store, "after-restart").ok());
+}
+
 }  // namespace
 }  // namespace ringo::store
