@@ -62,7 +62,8 @@ class WriteEngine {
   void WriterLoop();
   void CommitBatch(std::vector<WriteOp>& batch, std::vector<Status>& results);
   Status RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& results);
-  static Status ApplyWithSavepoint(Db& db, WriteOp& op);
+  static Status ApplyWithSavepoints(Db& db, std::vector<WriteOp>& batch,
+                                    std::vector<Status>& results);
 
   const std::string conninfo_;
   const size_t max_ops_per_commit_;
