@@ -211,6 +211,50 @@ TEST_P(RunStoreTest, ParamsAreImmutableAndFailingBatchWritesNothing) {
   EXPECT_TRUE(History(id, "m").empty());
 }
 
+// Repeated keys inside one batch behave as if the entries were logged one by one.
+TEST_P(RunStoreTest, LogBatchRepeatedKeysActInOrder) {
+  store::Run run = MustCreateRun("0");
+  const std::string& id = run.info.run_id;
+  Batch same;
+  same.params = {{"p", "a"}, {"p", "a"}};
+  same.tags = {{"t", "1"}, {"t", "2"}};
+  same.metrics = {{"m", 5.0, 1, 3}, {"m", 7.0, 2, 3}, {"m", 6.0, 1, 3}};
+  ASSERT_TRUE(LogBatch(id, same).ok());
+  Result<store::Run> got = store_->GetRun(id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(FindParam(*got, "p"), "a");
+  EXPECT_EQ(FindTag(got->tags, "t"), "2");
+  EXPECT_EQ(FindMetric(*got, "m")->value, 7.0);
+  EXPECT_EQ(History(id, "m").size(), 3u);
+
+  Batch changed;
+  changed.params = {{"q", "1"}, {"q", "2"}};
+  EXPECT_EQ(LogBatch(id, changed).code(), Code::kInvalidArgument);
+  EXPECT_EQ(FindParam(*store_->GetRun(id), "q"), std::nullopt);
+}
+
+// Values travel through SQL literals on some engines; none of these characters may be lost.
+TEST_P(RunStoreTest, LogBatchKeepsEveryCharacter) {
+  store::Run run = MustCreateRun("0");
+  const std::string& id = run.info.run_id;
+  const std::vector<std::string> odd = {"va\"l\\ue", "{a,b}", "NULL", "", " lead", "\u00fc\u20ac",
+                                        "'quoted'", "x\ny"};
+  Batch b;
+  for (size_t i = 0; i < odd.size(); ++i) {
+    b.params.push_back({"p" + std::to_string(i), odd[i]});
+    b.tags.push_back({"t" + std::to_string(i), odd[i]});
+  }
+  b.metrics = {{"dir/sub.key name-1", 1.5, 1, 1}};
+  ASSERT_TRUE(LogBatch(id, b).ok());
+  Result<store::Run> got = store_->GetRun(id);
+  ASSERT_TRUE(got.ok());
+  for (size_t i = 0; i < odd.size(); ++i) {
+    EXPECT_EQ(FindParam(*got, "p" + std::to_string(i)), odd[i]) << i;
+    EXPECT_EQ(FindTag(got->tags, "t" + std::to_string(i)), odd[i]) << i;
+  }
+  EXPECT_EQ(FindMetric(*got, "dir/sub.key name-1")->value, 1.5);
+}
+
 TEST_P(RunStoreTest, FailingWriteDoesNotAffectNeighboursInTheSameCommit) {
   store::Run run = MustCreateRun("0");
   const std::string id = run.info.run_id;

@@ -136,11 +136,7 @@ void PostgresStore::LogBatch(std::string run_id, Batch batch, Done done) {
   if (!v.ok()) return done(v);
   engine_.Submit(
       [this, run_id = std::move(run_id), batch = std::move(batch)](Db& db) -> Status {
-        RETURN_IF_ERROR(CheckRunActive(db, run_id));
-        for (const Param& p : batch.params) RETURN_IF_ERROR(InsertParam(db, run_id, p));
-        for (const Metric& m : batch.metrics) RETURN_IF_ERROR(InsertMetric(db, run_id, m));
-        for (const Tag& t : batch.tags) RETURN_IF_ERROR(UpsertTag(db, run_id, t));
-        return Status::Ok();
+        return WriteBatch(db, run_id, batch);
       },
       std::move(done));
 }
@@ -307,80 +303,6 @@ void PostgresStore::SetRunStage(std::string run_id, std::string stage, Done done
         return g->Exec();
       },
       std::move(done));
-}
-
-Status PostgresStore::InsertParam(Db& db, const std::string& run_id, const Param& p) {
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT value FROM params WHERE run_id = ? AND key = ?"));
-  {
-    StmtGuard g(*q);
-    g->Bind(1, run_id).Bind(2, p.key);
-    Status s;
-    if (g->Step(&s)) {
-      if (g->Text(0) == p.value) return Status::Ok();
-      return InvalidArgument("param '" + p.key + "' of run '" + run_id + "' was logged as '" +
-                             std::string(g->Text(0)) + "' and cannot be changed to '" + p.value +
-                             "': params are immutable");
-    }
-    RETURN_IF_ERROR(s);
-  }
-  ASSIGN_OR_RETURN(Stmt * ins,
-                   db.Prepare("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)"));
-  StmtGuard g(*ins);
-  g->Bind(1, run_id).Bind(2, p.key).Bind(3, p.value);
-  return g->Exec();
-}
-
-Status PostgresStore::InsertMetric(Db& db, const std::string& run_id, const Metric& m) {
-  bool is_nan = std::isnan(m.value);
-  double value = is_nan ? 0.0 : m.value;
-  ASSIGN_OR_RETURN(Stmt * ins, db.Prepare("INSERT INTO metrics (run_id, key, step, timestamp, "
-                                          "value, is_nan) VALUES (?, ?, ?, ?, ?, ?) ON "
-                                          "CONFLICT DO NOTHING"));
-  {
-    StmtGuard g(*ins);
-    g->Bind(1, run_id)
-        .Bind(2, m.key)
-        .Bind(3, m.step)
-        .Bind(4, m.timestamp)
-        .BindDouble(5, value)
-        .Bind(6, int64_t{is_nan});
-    RETURN_IF_ERROR(g->Exec());
-  }
-  // The latest value is the one at the highest step, then timestamp, then value.
-  ASSIGN_OR_RETURN(Stmt * up,
-                   db.Prepare("INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
-                              "is_nan) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO "
-                              "UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
-                              "value = excluded.value, is_nan = excluded.is_nan WHERE "
-                              "(excluded.step, excluded.timestamp, excluded.value) > "
-                              "(latest_metrics.step, latest_metrics.timestamp, "
-                              "latest_metrics.value)"));
-  {
-    StmtGuard g(*up);
-    g->Bind(1, run_id)
-        .Bind(2, m.key)
-        .Bind(3, m.step)
-        .Bind(4, m.timestamp)
-        .BindDouble(5, value)
-        .Bind(6, int64_t{is_nan});
-    RETURN_IF_ERROR(g->Exec());
-  }
-  if (m.model_id.empty()) return Status::Ok();
-  ASSIGN_OR_RETURN(Stmt * mm, db.Prepare("INSERT INTO model_metrics (model_id, key, "
-                                         "dataset_name, dataset_digest, step, timestamp, value, "
-                                         "is_nan, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
-                                         "CONFLICT DO NOTHING"));
-  StmtGuard g(*mm);
-  g->Bind(1, m.model_id)
-      .Bind(2, m.key)
-      .Bind(3, m.dataset_name)
-      .Bind(4, m.dataset_digest)
-      .Bind(5, m.step)
-      .Bind(6, m.timestamp)
-      .BindDouble(7, value)
-      .Bind(8, int64_t{is_nan})
-      .Bind(9, run_id);
-  return g->Exec();
 }
 
 Status PostgresStore::UpsertTag(Db& db, const std::string& run_id, const Tag& t) {

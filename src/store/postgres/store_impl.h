@@ -173,11 +173,10 @@ class PostgresStore final : public Store {
 
   void SetRunStage(std::string run_id, std::string stage, Done done);
 
-  Status InsertParam(Db& db, const std::string& run_id, const Param& p);
-
-  Status InsertMetric(Db& db, const std::string& run_id, const Metric& m);
-
   Status UpsertTag(Db& db, const std::string& run_id, const Tag& t);
+
+  // A log-batch, set-based (batch.cc).
+  Status WriteBatch(Db& db, const std::string& run_id, const Batch& batch);
 
   Result<std::string> UpsertDataset(Db& db, int64_t experiment_id, const Dataset& d);
 
