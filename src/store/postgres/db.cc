@@ -54,9 +54,10 @@ std::string NumberPlaceholders(std::string_view sql, int* count) {
   return out;
 }
 
-Stmt::Stmt(Db* db, std::string sql, int params)
+Stmt::Stmt(Db* db, std::string sql, int params, std::string name)
     : db_(db),
       sql_(std::move(sql)),
+      name_(std::move(name)),
       values_(static_cast<size_t>(params)),
       is_null_(static_cast<size_t>(params), true) {}
 
@@ -90,9 +91,22 @@ Status Stmt::Run() {
   for (size_t i = 0; i < values_.size(); ++i) {
     params[i] = is_null_[i] ? nullptr : values_[i].c_str();
   }
-  auto exec = [&] {
-    return PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()), nullptr,
-                        params.data(), nullptr, nullptr, 0);
+  auto exec = [&]() -> PGresult* {
+    if (name_.empty()) {
+      return PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()), nullptr,
+                          params.data(), nullptr, nullptr, 0);
+    }
+    // Prepared on the server once per connection: the store's statements repeat, and parsing
+    // and planning each one anew cost more server time than running it.
+    if (prepared_in_ != db_->generation()) {
+      PGresult* prepared = PQprepare(db_->raw(), name_.c_str(), sql_.c_str(),
+                                     static_cast<int>(params.size()), nullptr);
+      if (PQresultStatus(prepared) != PGRES_COMMAND_OK) return prepared;
+      PQclear(prepared);
+      prepared_in_ = db_->generation();
+    }
+    return PQexecPrepared(db_->raw(), name_.c_str(), static_cast<int>(params.size()),
+                          params.data(), nullptr, nullptr, 0);
   };
   bool idle = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
   result_ = exec();
@@ -161,6 +175,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& conninfo) {
 
 Status Db::Reconnect() {
   PQreset(conn_);
+  ++generation_;  // the server forgot this connection's prepared statements
   if (PQstatus(conn_) != CONNECTION_OK) {
     return Unavailable(std::string("postgresql: cannot reconnect: ") + PQerrorMessage(conn_));
   }
@@ -173,7 +188,8 @@ Result<Stmt*> Db::Prepare(std::string_view sql) {
   if (it != cache_.end()) return it->second.get();
   int n = 0;
   std::string numbered = NumberPlaceholders(sql, &n);
-  auto owned = std::make_unique<Stmt>(this, std::move(numbered), n);
+  auto owned = std::make_unique<Stmt>(this, std::move(numbered), n,
+                                      "ringo_" + std::to_string(cache_.size() + 1));
   Stmt* p = owned.get();
   cache_.emplace(std::string(sql), std::move(owned));
   return p;
@@ -182,7 +198,7 @@ Result<Stmt*> Db::Prepare(std::string_view sql) {
 Result<std::unique_ptr<Stmt>> Db::PrepareUncached(std::string_view sql) {
   int n = 0;
   std::string numbered = NumberPlaceholders(sql, &n);
-  return std::make_unique<Stmt>(this, std::move(numbered), n);
+  return std::make_unique<Stmt>(this, std::move(numbered), n, "");
 }
 
 bool Db::RetryAfterLostConnection(PGresult*& result) {

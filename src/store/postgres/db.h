@@ -23,7 +23,9 @@ class Db;
 // its Db's cache or by the caller of PrepareUncached. Not thread-safe.
 class Stmt {
  public:
-  Stmt(Db* db, std::string sql, int params);
+  // With a `name`, the statement is prepared on the server under it (once per connection);
+  // without, it is parsed anew each time it runs.
+  Stmt(Db* db, std::string sql, int params, std::string name);
   ~Stmt() { Reset(); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -53,6 +55,8 @@ class Stmt {
 
   Db* db_;
   std::string sql_;
+  std::string name_;
+  uint64_t prepared_in_ = 0;  // the Db generation it was prepared in; 0: not prepared
   std::vector<std::string> values_;
   std::vector<bool> is_null_;
   PGresult* result_ = nullptr;
@@ -103,11 +107,14 @@ class Db {
   // The Status for a failed result (kUnavailable for lost connections); frees nothing.
   Status Error(const PGresult* result, std::string_view what) const;
   void set_changes(int64_t n) { changes_ = n; }
+  // Counts connections: each reconnect starts a new one without prepared statements.
+  uint64_t generation() const { return generation_; }
 
  private:
   explicit Db(PGconn* conn) : conn_(conn) {}
   PGconn* conn_;
   int64_t changes_ = 0;
+  uint64_t generation_ = 1;
   struct SqlHash {
     using is_transparent = void;
     size_t operator()(std::string_view sql) const { return std::hash<std::string_view>()(sql); }
