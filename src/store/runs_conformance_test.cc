@@ -416,6 +416,32 @@ TEST_P(RunStoreTest, MetricHistoryPagesCoverEveryPointOnce) {
   EXPECT_TRUE(exact->next_page_token.empty());
 }
 
+// Longer than any engine's internal chunk of a history read: every point once, in order, from
+// the start and from a page token.
+TEST_P(RunStoreTest, LongHistoryIsReadWhole) {
+  store::Run run = MustCreateRun("0");
+  constexpr int64_t kPoints = 25000;
+  for (int64_t start = 0; start < kPoints; start += 1000) {
+    Batch b;
+    for (int64_t step = start; step < start + 1000; ++step) {
+      b.metrics.push_back({"m", step * 0.1, kPoints - step, step});
+    }
+    ASSERT_TRUE(LogBatch(run.info.run_id, std::move(b)).ok());
+  }
+  std::vector<Metric> all = History(run.info.run_id, "m");
+  ASSERT_EQ(all.size(), size_t{kPoints});
+  for (int64_t i = 0; i < kPoints; ++i) ASSERT_EQ(all[size_t(i)].step, i);
+  std::string token;
+  int64_t seen = 0;
+  do {
+    Result<MetricPage> page = store_->GetMetricHistory(run.info.run_id, "m", 12000, token);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const Metric& m : page->metrics) ASSERT_EQ(m.step, seen++);
+    token = page->next_page_token;
+  } while (!token.empty());
+  EXPECT_EQ(seen, kPoints);
+}
+
 TEST_P(RunStoreTest, MetricHistoryFailures) {
   store::Run run = MustCreateRun("0");
   EXPECT_EQ(

@@ -1,5 +1,7 @@
 // The PostgreSQL store's reads of metric histories (paged, visited, sampled) and dataset summaries.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "common/util.h"
 #include "store/run_names.h"
@@ -20,30 +22,51 @@ Result<MetricPage> PostgresStore::GetMetricHistory(const std::string& run_id, co
   return page;
 }
 
-Result<std::string> PostgresStore::VisitMetricHistory(const std::string& run_id, const std::string& key,
-                                       int64_t max_results, const std::string& page_token,
-                                       const PointVisitor& visit) {
+// Streamed in chunks, each after the last point of the one before (keyset, in the primary key's
+// order): libpq holds a whole result in memory, and a history runs to millions of points.
+Result<std::string> PostgresStore::VisitMetricHistory(const std::string& run_id,
+                                                      const std::string& key, int64_t max_results,
+                                                      const std::string& page_token,
+                                                      const PointVisitor& visit) {
+  constexpr int64_t kChunk = 10000;
   ASSIGN_OR_RETURN(int64_t offset, DecodeOffsetToken(page_token));
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   Db& db = *lease->db;
   RETURN_IF_ERROR(CheckRunExists(db, run_id));
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
-                                        "WHERE run_id = ? AND key = ? ORDER BY step, timestamp "
-                                        "LIMIT ? OFFSET ?"));
-  StmtGuard g(*q);
+  ASSIGN_OR_RETURN(Stmt * first, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
+                                            "WHERE run_id = ? AND key = ? ORDER BY step, "
+                                            "timestamp, value, is_nan LIMIT ? OFFSET ?"));
+  ASSIGN_OR_RETURN(Stmt * next, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
+                                           "WHERE run_id = ? AND key = ? AND (step, timestamp, "
+                                           "value, is_nan) > (?, ?, ?, ?) ORDER BY step, "
+                                           "timestamp, value, is_nan LIMIT ?"));
   // One row beyond the page tells whether another page follows.
-  g->Bind(1, run_id).Bind(2, key).Bind(4, offset);
-  // LIMIT NULL is PostgreSQL's "no limit" (SQLite's -1 is an error here).
-  if (max_results > 0) g->Bind(3, max_results + 1);
+  const int64_t want = max_results > 0 ? max_results + 1 : INT64_MAX;
   int64_t rows = 0;
-  Status s;
-  while (g->Step(&s)) {
-    if (max_results > 0 && rows == max_results) return EncodeOffsetToken(offset + max_results);
-    ++rows;
-    visit(g->Int(3) ? std::nan("") : g->Double(2), g->Int(1), g->Int(0));
+  std::string last[4];  // the last point read, as PostgreSQL printed it (exact for floats)
+  for (bool more = true; more && rows < want;) {
+    int64_t limit = std::min(kChunk, want - rows);
+    StmtGuard g(rows == 0 ? *first : *next);
+    g->Bind(1, run_id).Bind(2, key);
+    if (rows == 0) {
+      g->Bind(3, limit).Bind(4, offset);
+    } else {
+      for (int i = 0; i < 4; ++i) g->Bind(3 + i, last[i]);
+      g->Bind(7, limit);
+    }
+    int64_t got = 0;
+    Status s;
+    while (g->Step(&s)) {
+      ++got;
+      if (max_results > 0 && rows == max_results) return EncodeOffsetToken(offset + max_results);
+      ++rows;
+      for (int i = 0; i < 4; ++i) last[i] = g->Text(i);
+      visit(g->Int(3) ? std::nan("") : g->Double(2), g->Int(1), g->Int(0));
+    }
+    RETURN_IF_ERROR(s);
+    more = got == limit;
   }
-  RETURN_IF_ERROR(s);
   return std::string();
 }
 
