@@ -166,6 +166,20 @@ std::vector<std::string> ExperimentNames(const Result<ExperimentPage>& page) {
   return names;
 }
 
+// Millisecond times are beyond what a double prints without an exponent.
+TEST_P(ExperimentSearchTest, FiltersOnTimesAsNumbers) {
+  MustCreateExperiment("recent");
+  Result<ExperimentPage> page = store_->SearchExperiments(
+      ExperimentSearch{"creation_time > 1.5e12 AND creation_time < 1e15", ViewType::kActiveOnly,
+                       1000, {}, ""});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->experiments.size(), 2u);  // "Default" and "recent"
+  page = store_->SearchExperiments(
+      ExperimentSearch{"creation_time < 1000.5", ViewType::kActiveOnly, 1000, {}, ""});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_TRUE(page->experiments.empty());
+}
+
 TEST_P(ExperimentSearchTest, FiltersByNameAndTags) {
   MustCreateExperiment("vision-a", {{"team", "cv"}});
   MustCreateExperiment("vision-b", {{"team", "CV"}});

@@ -110,6 +110,10 @@ TEST_P(SearchRunsTest, FiltersOnAttributes) {
   EXPECT_EQ(Filter("attributes.start_time > 2000"), (Names{"delta", "gamma"}));
   EXPECT_EQ(Filter("start_time >= 2000 AND start_time < 4000"), (Names{"beta", "gamma"}));
   EXPECT_EQ(Filter("attributes.end_time = 1500"), (Names{"alpha"}));
+  // Numbers an integer column cannot hold exactly still compare as numbers.
+  EXPECT_EQ(Filter("attributes.start_time > 2000.5"), (Names{"delta", "gamma"}));
+  EXPECT_EQ(Filter("attributes.start_time < 1.5e12"), (Names{"alpha", "beta", "delta", "gamma"}));
+  EXPECT_EQ(Filter("attributes.start_time > 1e12"), (Names{}));
   EXPECT_EQ(Filter("attributes.run_id = '" + gamma_ + "'"), (Names{"gamma"}));
   EXPECT_EQ(Filter("attributes.run_id IN ('" + alpha_ + "', '" + delta_ + "')"),
             (Names{"alpha", "delta"}));

@@ -63,7 +63,7 @@ void AppendRunClause(const Clause& c, const SqlDialect& dialect, std::string* sq
   switch (c.entity) {
     case Entity::kAttribute:
       if (c.numeric) {
-        *sql += RunAttributeColumn(c.key) + " " + SqlOp(c.op) + " ?";
+        *sql += RunAttributeColumn(c.key) + " " + SqlOp(c.op) + " " + dialect.number;
         binds->push_back(c.number_value);
       } else {
         AppendStringComparison(c, RunAttributeColumn(c.key), dialect, sql, binds);
@@ -197,7 +197,7 @@ Result<SqlQuery> CompileExperimentSearch(const ExperimentSearch& search, int64_t
       AppendStringComparison(c, "t.value", dialect, &q.sql, &q.binds);
       q.sql += ")";
     } else if (c.numeric) {
-      q.sql += "e." + c.key + " " + SqlOp(c.op) + " ?";
+      q.sql += "e." + c.key + " " + SqlOp(c.op) + " " + dialect.number;
       q.binds.push_back(c.number_value);
     } else {
       AppendStringComparison(c, "e." + c.key, dialect, &q.sql, &q.binds);

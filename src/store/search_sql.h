@@ -31,6 +31,9 @@ struct SqlDialect {
   std::string (*flag)(const std::string& column) = nullptr;
   // The condition that always holds ("1" in SQLite, "TRUE" in PostgreSQL).
   const char* always_true = "1";
+  // The placeholder of a number compared with an integer column (times): SQLite compares
+  // across types, PostgreSQL would read the bound 1.5 or 1.7e+12 as the column's integer type.
+  const char* number = "?";
 };
 
 // "SELECT r.run_id FROM runs r ..." for one page from `offset`, limited to max_results + 1 rows

@@ -22,7 +22,9 @@ std::string PostgresFlag(const std::string& column) { return "(" + column + " <>
 
 }  // namespace
 
-const SqlDialect kPostgresDialect{PostgresLike, PostgresFlag, "TRUE"};
+// Numbers compared with integer columns as doubles, as SQLite compares them.
+const SqlDialect kPostgresDialect{PostgresLike, PostgresFlag, "TRUE",
+                                  "CAST(? AS double precision)"};
 
 void BindAll(Stmt& stmt, const std::vector<SqlValue>& values) {
   int i = 1;

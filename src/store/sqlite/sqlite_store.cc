@@ -19,7 +19,7 @@ std::string SqliteFlag(const std::string& column) { return column; }
 
 }  // namespace
 
-const SqlDialect kSqliteDialect{SqliteLike, SqliteFlag, "1"};
+const SqlDialect kSqliteDialect{SqliteLike, SqliteFlag, "1", "?"};
 
 void BindAll(Stmt& stmt, const std::vector<SqlValue>& values) {
   int i = 1;
