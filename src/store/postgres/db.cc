@@ -62,6 +62,9 @@ Stmt::Stmt(Db* db, std::string sql, int params, std::string name)
       is_null_(static_cast<size_t>(params), true) {}
 
 Stmt& Stmt::Bind(int index, std::string_view v) {
+  // Parameters travel as C strings, and PostgreSQL's text cannot hold NUL anyway: refuse the
+  // value rather than store it cut short.
+  if (v.find('\0') != std::string_view::npos) has_nul_ = true;
   values_.at(static_cast<size_t>(index - 1)).assign(v.data(), v.size());
   is_null_[static_cast<size_t>(index - 1)] = false;
   return *this;
@@ -80,6 +83,7 @@ void Stmt::Reset() {
   if (result_) PQclear(result_);
   result_ = nullptr;
   row_ = -1;
+  has_nul_ = false;
   for (size_t i = 0; i < values_.size(); ++i) {
     values_[i].clear();
     is_null_[i] = true;
@@ -87,6 +91,7 @@ void Stmt::Reset() {
 }
 
 Status Stmt::Run() {
+  if (has_nul_) return InvalidArgument("values stored in PostgreSQL cannot contain NUL characters");
   std::vector<const char*> params(values_.size());
   for (size_t i = 0; i < values_.size(); ++i) {
     params[i] = is_null_[i] ? nullptr : values_[i].c_str();
@@ -227,6 +232,9 @@ Status Db::Error(const PGresult* result, std::string_view what) const {
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   std::string text = "postgresql: " + msg + " (in: " + std::string(what.substr(0, 120)) + ")";
   if (PQstatus(conn_) != CONNECTION_OK || IsUnavailableState(state)) return Unavailable(text);
+  // Class 22, data exceptions: a value PostgreSQL cannot hold (out of range, badly encoded),
+  // which is the request's fault rather than the server's.
+  if (state != nullptr && std::string_view(state).starts_with("22")) return InvalidArgument(text);
   return Internal(text);
 }
 

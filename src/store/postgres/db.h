@@ -61,6 +61,7 @@ class Stmt {
   std::vector<bool> is_null_;
   PGresult* result_ = nullptr;
   int row_ = -1;
+  bool has_nul_ = false;  // a bound value holds '\0': Run() refuses it
 };
 
 // Resets a statement when leaving scope.

@@ -84,6 +84,22 @@ TEST(OpenPostgresStoreTest, NewerSchemaIsFailedPrecondition) {
   EXPECT_EQ(Open(*uri).status().code(), Code::kFailedPrecondition);
 }
 
+// PostgreSQL's text cannot hold a NUL character (SQLite's can): such a value is the request's
+// fault, kInvalidArgument, and the rest of the store carries on.
+TEST(PostgresValuesTest, NulCharacterIsInvalidArgument) {
+  auto server = SharedTestPostgres();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto uri = (*server)->CreateDatabase();
+  ASSERT_TRUE(uri.ok());
+  auto store = Open(*uri);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Status s = Wait([&](Done done) {
+    (*store)->SetExperimentTag("0", Tag{"k", std::string("a\0b", 3)}, std::move(done));
+  });
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(CreateExperiment(**store, "fine").ok());
+}
+
 // Two servers on one database: their writes are serialised, so names stay unique and the
 // numbers the store hands out (experiment ids, event sequence) never collide.
 TEST(PostgresSharedDatabaseTest, TwoStoresWriteConcurrently) {
