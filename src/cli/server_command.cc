@@ -159,8 +159,9 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   if (store::IsPostgresUri(flags.backend_store_uri)) {
     // The metadata lives on the PostgreSQL server; artifacts and the deploy directory (signing
     // key, model blobs) stay under --store.
-    svc->artifact_root_ = flags.artifacts_destination.empty() ? base / "artifacts"
-                                                              : fs::path(flags.artifacts_destination);
+    svc->artifact_root_ = flags.artifacts_destination.empty()
+                              ? base / "artifacts"
+                              : fs::path(flags.artifacts_destination);
     RETURN_IF_ERROR(CheckArtifactRootHoldsNoSecrets(svc->artifact_root_, {}, base / "deploy"));
     svc->store_description_ = RedactPassword(flags.backend_store_uri);
     store::PostgresOptions options;

@@ -52,7 +52,8 @@ class PrivatePostgres:
         r = subprocess.run(self._as + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL)
         if r.returncode != 0:
-            raise RuntimeError("%s failed:\n%s" % (" ".join(args), r.stdout.decode("utf-8", "replace")))
+            output = r.stdout.decode("utf-8", "replace")
+            raise RuntimeError("%s failed:\n%s" % (" ".join(args), output))
 
     def _ctl(self, *args):
         self._run([os.path.join(BINDIR, "pg_ctl"), "-D", self.data, "-w", "-t", "60"] + list(args))

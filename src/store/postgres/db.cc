@@ -91,7 +91,9 @@ void Stmt::Reset() {
 }
 
 Status Stmt::Run() {
-  if (has_nul_) return InvalidArgument("values stored in PostgreSQL cannot contain NUL characters");
+  if (has_nul_) {
+    return InvalidArgument("values stored in PostgreSQL cannot contain NUL characters");
+  }
   std::vector<const char*> params(values_.size());
   for (size_t i = 0; i < values_.size(); ++i) {
     params[i] = is_null_[i] ? nullptr : values_[i].c_str();

@@ -25,8 +25,9 @@ Status PostgresStore::AppendEventTx(Db& db, const std::string& kind, const std::
   return g->Exec();
 }
 
-void PostgresStore::PutDocument(std::string kind, std::string key, std::string value, int64_t expected_revision,
-                 std::string event, DoneWith<int64_t> done) {
+void PostgresStore::PutDocument(std::string kind, std::string key, std::string value,
+                                int64_t expected_revision, std::string event,
+                                DoneWith<int64_t> done) {
   auto revision = std::make_shared<int64_t>(0);
   engine_.Submit(
       [=](Db& db) -> Status {
@@ -105,8 +106,9 @@ void PostgresStore::AppendEvent(std::string kind, std::string key, std::string v
   engine_.Submit([=](Db& db) { return AppendEventTx(db, kind, key, value); }, std::move(done));
 }
 
-Result<std::vector<Event>> PostgresStore::ListEvents(const std::string& kind, const std::string& key,
-                                      int64_t after_seq, int64_t limit) {
+Result<std::vector<Event>> PostgresStore::ListEvents(const std::string& kind,
+                                                     const std::string& key, int64_t after_seq,
+                                                     int64_t limit) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   ASSIGN_OR_RETURN(Stmt * q, lease->db->Prepare(

@@ -8,8 +8,8 @@
 
 namespace ringo::store::pg {
 
-void PostgresStore::CreateExperiment(std::string name, std::string artifact_location, std::vector<Tag> tags,
-                      DoneWith<std::string> done) {
+void PostgresStore::CreateExperiment(std::string name, std::string artifact_location,
+                                     std::vector<Tag> tags, DoneWith<std::string> done) {
   if (name.empty()) {
     done(InvalidArgument("experiment name must be a non-empty string"));
     return;

@@ -10,8 +10,9 @@
 
 namespace ringo::store::pg {
 
-Result<MetricPage> PostgresStore::GetMetricHistory(const std::string& run_id, const std::string& key,
-                                    int64_t max_results, const std::string& page_token) {
+Result<MetricPage> PostgresStore::GetMetricHistory(const std::string& run_id,
+                                                   const std::string& key, int64_t max_results,
+                                                   const std::string& page_token) {
   MetricPage page;
   ASSIGN_OR_RETURN(
       page.next_page_token,

@@ -5,8 +5,8 @@
 
 namespace ringo::store::pg {
 
-void PostgresStore::CreateRegisteredModel(std::string name, std::string description, std::vector<Tag> tags,
-                           DoneWith<RegisteredModel> done) {
+void PostgresStore::CreateRegisteredModel(std::string name, std::string description,
+                                          std::vector<Tag> tags, DoneWith<RegisteredModel> done) {
   SubmitThenLoad<RegisteredModel>(
       [=](Db& db) { return registry::InsertModel(db, name, description, tags); },
       [=](Db& db) { return registry::LoadModel(db, name); }, std::move(done));
@@ -52,7 +52,8 @@ void PostgresStore::DeleteRegisteredModelTag(std::string name, std::string key, 
 
 void PostgresStore::SetRegisteredModelAlias(std::string name, std::string alias, int64_t version,
                              Done done) {
-  engine_.Submit([=](Db& db) { return registry::SetAlias(db, name, alias, version); }, std::move(done));
+  engine_.Submit([=](Db& db) { return registry::SetAlias(db, name, alias, version); },
+                 std::move(done));
 }
 
 void PostgresStore::DeleteRegisteredModelAlias(std::string name, std::string alias, Done done) {
@@ -90,8 +91,9 @@ void PostgresStore::UpdateModelVersion(std::string name, int64_t version, std::s
       [=](Db& db) { return registry::LoadVersion(db, name, version); }, std::move(done));
 }
 
-void PostgresStore::TransitionModelVersionStage(std::string name, int64_t version, std::string stage,
-                                 bool archive_existing, DoneWith<ModelVersion> done) {
+void PostgresStore::TransitionModelVersionStage(std::string name, int64_t version,
+                                                std::string stage, bool archive_existing,
+                                                DoneWith<ModelVersion> done) {
   SubmitThenLoad<ModelVersion>(
       [=](Db& db) {
         return registry::TransitionStage(db, name, version, stage, archive_existing);
@@ -100,7 +102,8 @@ void PostgresStore::TransitionModelVersionStage(std::string name, int64_t versio
 }
 
 void PostgresStore::DeleteModelVersion(std::string name, int64_t version, Done done) {
-  engine_.Submit([=](Db& db) { return registry::DeleteVersion(db, name, version); }, std::move(done));
+  engine_.Submit([=](Db& db) { return registry::DeleteVersion(db, name, version); },
+                 std::move(done));
 }
 
 Result<ModelVersionPage> PostgresStore::SearchModelVersions(const RegistrySearch& search) {

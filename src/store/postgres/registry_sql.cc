@@ -1,4 +1,5 @@
-// SQL of the model registry (private to the PostgreSQL store); searches go through store/registry_search.h.
+// SQL of the model registry (private to the PostgreSQL store); searches go through
+// store/registry_search.h.
 #include "store/postgres/registry_sql.h"
 
 #include <algorithm>
@@ -246,8 +247,8 @@ Result<int64_t> InsertVersion(Db& db, const ModelVersion& v) {
                    db.Prepare("INSERT INTO model_versions (name, version, creation_time, "
                               "last_updated_time, description, user_id, current_stage, "
                               "source, run_id, run_link, status, coreml, sha256, tree_sha256, "
-                              "size, model_id) "
-                              "VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', ?, ?, ?, ?, ?)"));
+                              "size, model_id) VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, "
+                              "'READY', ?, ?, ?, ?, ?)"));
   {
     StmtGuard g(*q);
     g->Bind(1, v.name)
@@ -428,8 +429,8 @@ Result<ModelVersionPage> SearchVersions(Db& db, const RegistrySearch& search) {
   return SearchModelVersionsIn(search, [&db]() -> Result<std::vector<ModelVersion>> {
     std::vector<std::pair<std::string, int64_t>> keys;
     {
-      ASSIGN_OR_RETURN(Stmt * q,
-                       db.Prepare("SELECT name, version FROM model_versions ORDER BY name, version"));
+      ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT name, version FROM model_versions ORDER BY "
+                                            "name, version"));
       StmtGuard g(*q);
       Status s;
       while (g->Step(&s)) keys.emplace_back(std::string(g->Text(0)), g->Int(1));

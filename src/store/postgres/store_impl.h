@@ -185,11 +185,12 @@ class PostgresStore final : public Store {
   template <typename T>
   void SubmitThenLoad(std::function<Status(Db&)> apply, std::function<Result<T>(Db&)> load,
                       DoneWith<T> done) {
-    engine_.Submit(std::move(apply), [this, load = std::move(load), done = std::move(done)](Status s) {
-      if (!s.ok()) return done(s);
-      // Read back through the writer's connection: the commit has happened.
-      done(load(engine_.writer_db()));
-    });
+    engine_.Submit(std::move(apply),
+                   [this, load = std::move(load), done = std::move(done)](Status s) {
+                     if (!s.ok()) return done(s);
+                     // Read back through the writer's connection: the commit has happened.
+                     done(load(engine_.writer_db()));
+                   });
   }
 
   static Status AppendEventTx(Db& db, const std::string& kind, const std::string& key,
