@@ -286,7 +286,9 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
   server->add_option("--artifacts-destination", sf->artifacts_destination,
                      "Directory for artifacts (default: <store>/artifacts)");
   server->add_option("--threads", sf->threads, "I/O threads (default: the CPUs this process may use, at most 4)");
-  server->add_flag("--sync-full", sf->sync_full, "fsync every commit (survives power loss, slower)");
+  server->add_flag("--sync-full", sf->sync_full,
+                   "SQLite: fsync every commit (survives power loss, slower); on PostgreSQL the "
+                   "server's synchronous_commit decides");
   OnRun(server, &ctx, [sf] {
     Status s = RunServer(*sf);
     return s.ok() ? 0 : Fail(s);
