@@ -74,6 +74,26 @@ TEST(OpenPostgresStoreTest, SecondOpenKeepsSchemaAndData) {
   EXPECT_TRUE((*again)->GetExperimentByName("kept").ok());
 }
 
+// Servers starting together on an empty database: one creates the schema, the others wait for
+// it and find it done (without the migration lock, one CREATE TABLE fails).
+TEST(OpenPostgresStoreTest, ConcurrentFirstOpensMigrateOnce) {
+  auto server = SharedTestPostgres();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto uri = (*server)->CreateDatabase();
+  ASSERT_TRUE(uri.ok());
+  std::vector<std::future<Status>> opens;
+  for (int i = 0; i < 4; ++i) {
+    opens.push_back(std::async(std::launch::async, [&] { return Open(*uri).status(); }));
+  }
+  for (auto& f : opens) {
+    Status s = f.get();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  auto store = Open(*uri);
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->GetExperiment("0").ok());
+}
+
 TEST(OpenPostgresStoreTest, NewerSchemaIsFailedPrecondition) {
   auto server = SharedTestPostgres();
   ASSERT_TRUE(server.ok()) << server.status().ToString();
