@@ -81,6 +81,10 @@ class StmtGuard {
 // One PostgreSQL connection. Not thread-safe: each thread uses its own.
 class Db {
  public:
+  // The statement types of this engine, for SQL shared as templates (store/registry_sql.h).
+  using Statement = Stmt;
+  using Guard = StmtGuard;
+
   ~Db();
   // Connects to `conninfo` (a postgresql:// URI or key=value string). kUnavailable when the
   // server cannot be reached within the connect timeout.

@@ -1,6 +1,6 @@
-// The PostgreSQL store's model registry methods over registry_sql.h.
+// The PostgreSQL store's model registry methods over store/registry_sql.h.
 #include "common/util.h"
-#include "store/postgres/registry_sql.h"
+#include "store/registry_sql.h"
 #include "store/postgres/store_impl.h"
 
 namespace ringo::store::pg {
