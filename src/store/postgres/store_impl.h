@@ -193,9 +193,6 @@ class PostgresStore final : public Store {
                    });
   }
 
-  static Status AppendEventTx(Db& db, const std::string& kind, const std::string& key,
-                              const std::string& value);
-
   WriteEngine engine_;
 };
 

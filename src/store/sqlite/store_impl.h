@@ -192,9 +192,6 @@ class SqliteStore final : public Store {
     });
   }
 
-  static Status AppendEventTx(Db& db, const std::string& kind, const std::string& key,
-                              const std::string& value);
-
   WriteEngine engine_;
 };
 
