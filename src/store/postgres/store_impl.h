@@ -158,14 +158,7 @@ class PostgresStore final : public Store {
  private:
   // Helpers on the writer or a reader connection.
 
-  Result<std::string> ExperimentStage(Db& db, int64_t id);
-
   void SetExperimentStage(std::string experiment_id, std::string stage, Done done);
-
-  Status UpsertExperimentTag(Db& db, int64_t id, const Tag& t);
-
-  Result<Experiment> LoadExperiment(Db& db, const char* where, const SqlValue& key,
-                                    const std::string& not_found);
 
   Status CheckRunExists(Db& db, const std::string& run_id);
 
