@@ -1,12 +1,13 @@
 // The PostgreSQL store's log-batch writes, set-based: one statement per table for the whole
 // batch instead of one per row, since each statement is a round trip to the server (a batch of
 // 1000 metrics took 2000 of them). Same results as the row-by-row SQLite engine.
-#include <cmath>
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <string_view>
 
 #include "store/postgres/store_impl.h"
+#include "store/runs_sql.h"
 
 namespace ringo::store::pg {
 
@@ -193,7 +194,7 @@ Status WriteTags(Db& db, const std::string& run_id, const std::vector<Tag>& tags
 }  // namespace
 
 Status PostgresStore::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {
-  RETURN_IF_ERROR(CheckRunActive(db, run_id));
+  RETURN_IF_ERROR(runs::CheckActive(db, run_id));
   RETURN_IF_ERROR(WriteParams(db, run_id, batch.params));
   RETURN_IF_ERROR(WriteMetrics(db, run_id, batch.metrics));
   return WriteTags(db, run_id, batch.tags);

@@ -6,6 +6,7 @@
 #include "common/util.h"
 #include "store/run_names.h"
 #include "store/postgres/store_impl.h"
+#include "store/runs_sql.h"
 #include "store/validation.h"
 
 namespace ringo::store::pg {
@@ -34,7 +35,7 @@ Result<std::string> PostgresStore::VisitMetricHistory(const std::string& run_id,
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   Db& db = *lease->db;
-  RETURN_IF_ERROR(CheckRunExists(db, run_id));
+  RETURN_IF_ERROR(runs::CheckExists(db, run_id));
   ASSIGN_OR_RETURN(Stmt * first, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
                                             "WHERE run_id = ? AND key = ? ORDER BY step, "
                                             "timestamp, value, is_nan LIMIT ? OFFSET ?"));
@@ -84,7 +85,7 @@ Result<std::vector<RunMetric>> PostgresStore::GetMetricHistoryBulkInterval(
                                         "ORDER BY step, timestamp"));
   std::vector<RunMetric> out;
   for (const std::string& run_id : run_ids) {
-    RETURN_IF_ERROR(CheckRunExists(db, run_id));
+    RETURN_IF_ERROR(runs::CheckExists(db, run_id));
     std::vector<Metric> points;
     {
       StmtGuard g(*q);

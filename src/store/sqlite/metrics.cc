@@ -3,6 +3,7 @@
 
 #include "common/util.h"
 #include "store/run_names.h"
+#include "store/runs_sql.h"
 #include "store/sqlite/store_impl.h"
 #include "store/validation.h"
 
@@ -27,7 +28,7 @@ Result<std::string> SqliteStore::VisitMetricHistory(const std::string& run_id, c
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   Db& db = *lease->db;
-  RETURN_IF_ERROR(CheckRunExists(db, run_id));
+  RETURN_IF_ERROR(runs::CheckExists(db, run_id));
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
                                         "WHERE run_id = ? AND key = ? ORDER BY step, timestamp "
                                         "LIMIT ? OFFSET ?"));
@@ -59,7 +60,7 @@ Result<std::vector<RunMetric>> SqliteStore::GetMetricHistoryBulkInterval(
                                         "ORDER BY step, timestamp"));
   std::vector<RunMetric> out;
   for (const std::string& run_id : run_ids) {
-    RETURN_IF_ERROR(CheckRunExists(db, run_id));
+    RETURN_IF_ERROR(runs::CheckExists(db, run_id));
     std::vector<Metric> points;
     {
       StmtGuard g(*q);

@@ -159,21 +159,9 @@ class SqliteStore final : public Store {
 
   void SetExperimentStage(std::string experiment_id, std::string stage, Done done);
 
-  Status CheckRunExists(Db& db, const std::string& run_id);
-
-  Status CheckRunActive(Db& db, const std::string& run_id);
-
-  void SetRunStage(std::string run_id, std::string stage, Done done);
-
   Status InsertParam(Db& db, const std::string& run_id, const Param& p);
 
   Status InsertMetric(Db& db, const std::string& run_id, const Metric& m);
-
-  Status UpsertTag(Db& db, const std::string& run_id, const Tag& t);
-
-  Result<std::string> UpsertDataset(Db& db, int64_t experiment_id, const Dataset& d);
-
-  Result<Run> LoadRun(Db& db, const std::string& run_id);
 
   template <typename T>
   void SubmitThenLoad(std::function<Status(Db&)> apply, std::function<Result<T>(Db&)> load,
