@@ -139,7 +139,7 @@ Status InsertModel(Db& db, const std::string& name, const std::string& descripti
   }
   int64_t now = NowMillis();
   ASSIGN_OR_RETURN(auto* q, db.Prepare("INSERT INTO registered_models (name, creation_time, "
-                                        "last_updated_time, description) VALUES (?, ?, ?, ?)"));
+                                       "last_updated_time, description) VALUES (?, ?, ?, ?)"));
   {
     typename Db::Guard g(*q);
     g->Bind(1, name).Bind(2, now).Bind(3, now).Bind(4, description);
@@ -192,7 +192,7 @@ Result<RegisteredModel> LoadModel(Db& db, const std::string& name) {
   std::vector<int64_t> latest;
   {
     ASSIGN_OR_RETURN(auto* q, db.Prepare("SELECT MAX(version) FROM model_versions WHERE name = ? "
-                                          "GROUP BY current_stage ORDER BY 1"));
+                                         "GROUP BY current_stage ORDER BY 1"));
     typename Db::Guard g(*q);
     g->Bind(1, name);
     while (g->Step(&s)) latest.push_back(g->Int(0));
@@ -387,7 +387,7 @@ Result<ModelVersion> LoadVersion(Db& db, const std::string& name, int64_t versio
   Status s;
   {
     ASSIGN_OR_RETURN(auto* q, db.Prepare("SELECT key, value FROM model_version_tags WHERE name = "
-                                          "? AND version = ? ORDER BY key"));
+                                         "? AND version = ? ORDER BY key"));
     typename Db::Guard g(*q);
     g->Bind(1, name).Bind(2, version);
     while (g->Step(&s)) v.tags.push_back(Tag{std::string(g->Text(0)), std::string(g->Text(1))});
@@ -395,7 +395,7 @@ Result<ModelVersion> LoadVersion(Db& db, const std::string& name, int64_t versio
   }
   {
     ASSIGN_OR_RETURN(auto* q, db.Prepare("SELECT alias FROM registered_model_aliases WHERE name = "
-                                          "? AND version = ? ORDER BY alias"));
+                                         "? AND version = ? ORDER BY alias"));
     typename Db::Guard g(*q);
     g->Bind(1, name).Bind(2, version);
     while (g->Step(&s)) v.aliases.emplace_back(g->Text(0));

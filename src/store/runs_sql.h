@@ -51,8 +51,8 @@ Status CheckActive(Db& db, const std::string& run_id) {
 template <typename Db>
 Status UpsertTag(Db& db, const std::string& run_id, const Tag& t) {
   ASSIGN_OR_RETURN(auto* q, db.Prepare("INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
-                                        "ON CONFLICT (run_id, key) DO UPDATE SET value = "
-                                        "excluded.value"));
+                                       "ON CONFLICT (run_id, key) DO UPDATE SET value = "
+                                       "excluded.value"));
   {
     typename Db::Guard g(*q);
     g->Bind(1, run_id).Bind(2, t.key).Bind(3, t.value);
@@ -71,7 +71,7 @@ Status UpsertTag(Db& db, const std::string& run_id, const Tag& t) {
 template <typename Db>
 Result<std::string> UpsertDataset(Db& db, int64_t experiment_id, const Dataset& d) {
   ASSIGN_OR_RETURN(auto* q, db.Prepare("SELECT dataset_id FROM datasets WHERE experiment_id = ? "
-                                        "AND name = ? AND digest = ?"));
+                                       "AND name = ? AND digest = ?"));
   {
     typename Db::Guard g(*q);
     g->Bind(1, experiment_id).Bind(2, d.name).Bind(3, d.digest);
@@ -102,8 +102,8 @@ template <typename Db>
 Result<Run> Load(Db& db, const std::string& run_id) {
   Run run;
   ASSIGN_OR_RETURN(auto* q, db.Prepare("SELECT experiment_id, name, user_id, status, "
-                                        "start_time, end_time, artifact_uri, lifecycle_stage "
-                                        "FROM runs WHERE run_id = ?"));
+                                       "start_time, end_time, artifact_uri, lifecycle_stage "
+                                       "FROM runs WHERE run_id = ?"));
   {
     typename Db::Guard g(*q);
     g->Bind(1, run_id);
@@ -126,7 +126,7 @@ Result<Run> Load(Db& db, const std::string& run_id) {
   Status s;
   {
     ASSIGN_OR_RETURN(auto* m, db.Prepare("SELECT key, value, timestamp, step, is_nan FROM "
-                                          "latest_metrics WHERE run_id = ? ORDER BY key"));
+                                         "latest_metrics WHERE run_id = ? ORDER BY key"));
     typename Db::Guard g(*m);
     g->Bind(1, run_id);
     while (g->Step(&s)) {
@@ -175,7 +175,7 @@ Result<Run> Load(Db& db, const std::string& run_id) {
     }
     if (!dataset_ids.empty()) {
       ASSIGN_OR_RETURN(auto* it, db.Prepare("SELECT key, value FROM input_tags WHERE run_id = ? "
-                                             "AND dataset_id = ? ORDER BY key"));
+                                            "AND dataset_id = ? ORDER BY key"));
       for (size_t k = 0; k < dataset_ids.size(); ++k) {
         typename Db::Guard g(*it);
         g->Bind(1, run_id).Bind(2, dataset_ids[k]);
