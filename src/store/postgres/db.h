@@ -1,5 +1,5 @@
 // Thin RAII wrappers over libpq shaped like the SQLite engine's (Db, Stmt, StmtGuard), so the
-// store's method files read the same on both engines. Private to the PostgreSQL store.
+// SQL both engines share (store/*_sql.h) runs on either. Private to the PostgreSQL store.
 #ifndef RINGO_STORE_POSTGRES_DB_H_
 #define RINGO_STORE_POSTGRES_DB_H_
 

@@ -1,7 +1,6 @@
 // The PostgreSQL store's class, private to the engine's folder: the Store interface over the
-// write engine, its methods defined by concern in experiments.cc, runs.cc, metrics.cc,
-// registry.cc and documents.cc (the SQLite engine's files, with PostgreSQL's spelling of the
-// few statements where the dialects differ).
+// write engine, its methods defined by concern in experiments.cc, runs.cc, batch.cc, metrics.cc,
+// registry.cc and documents.cc, over the SQL both engines share (store/*_sql.h).
 #ifndef RINGO_STORE_POSTGRES_STORE_IMPL_H_
 #define RINGO_STORE_POSTGRES_STORE_IMPL_H_
 
