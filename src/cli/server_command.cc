@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "artifacts/artifacts.h"
 #include "http/http.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "webhooks/webhooks.h"
@@ -44,7 +45,7 @@ bool Within(const fs::path& inner, const fs::path& outer) {
 Status CheckArtifactRootHoldsNoSecrets(const fs::path& artifact_root, const fs::path& db_path,
                                        const fs::path& deploy_dir) {
   for (const fs::path& secret : {db_path, deploy_dir}) {
-    if (Within(secret, artifact_root)) {
+    if (!secret.empty() && Within(secret, artifact_root)) {
       return InvalidArgument("--artifacts-destination '" + artifact_root.string() +
                              "' would serve the store's private files ('" + secret.string() +
                              "'): choose a directory that holds neither the database nor the "
@@ -53,6 +54,17 @@ Status CheckArtifactRootHoldsNoSecrets(const fs::path& artifact_root, const fs::
     }
   }
   return Status::Ok();
+}
+
+// `uri` with the password of its user info (postgresql://user:PASSWORD@host) starred out, for
+// logs.
+std::string RedactPassword(const std::string& uri) {
+  size_t scheme = uri.find("://");
+  if (scheme == std::string::npos) return uri;
+  size_t at = uri.find('@', scheme + 3);
+  size_t colon = uri.find(':', scheme + 3);
+  if (at == std::string::npos || colon == std::string::npos || colon > at) return uri;
+  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
 }
 
 }  // namespace
@@ -104,17 +116,16 @@ schedule::Launcher ScheduleLauncher(std::shared_ptr<const std::string> tracking_
 
 }  // namespace
 
-Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlags& flags) {
-  if (flags.port < 0 || flags.port > 65535) {
-    return InvalidArgument("invalid port " + std::to_string(flags.port));
-  }
-  std::unique_ptr<TrackingService> svc(new TrackingService());
-  fs::path base = flags.store_dir;
+// Opens the SQLite store that --store or a sqlite:/// --backend-store-uri names; *base becomes
+// the directory beside the database that holds artifacts and deploy state.
+Status TrackingService::OpenSqlite(const ServerFlags& flags, TrackingService* svc,
+                                   fs::path* base_out) {
+  fs::path& base = *base_out;
   if (!flags.backend_store_uri.empty()) {
     const std::string scheme = "sqlite:///";
     if (flags.backend_store_uri.rfind(scheme, 0) != 0) {
       return InvalidArgument("unsupported --backend-store-uri '" + flags.backend_store_uri +
-                             "': only sqlite:///PATH is supported");
+                             "': expected sqlite:///PATH or postgresql://...");
     }
     svc->db_path_ = flags.backend_store_uri.substr(scheme.size());
     if (svc->db_path_.empty()) return InvalidArgument("--backend-store-uri names no database file");
@@ -136,6 +147,30 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   options.path = db_path.string();
   options.synchronous_full = flags.sync_full;
   ASSIGN_OR_RETURN(svc->store_, store::OpenSqliteStore(options));
+  svc->store_description_ = db_path.string();
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlags& flags) {
+  if (flags.port < 0 || flags.port > 65535) {
+    return InvalidArgument("invalid port " + std::to_string(flags.port));
+  }
+  std::unique_ptr<TrackingService> svc(new TrackingService());
+  fs::path base = flags.store_dir;
+  if (store::IsPostgresUri(flags.backend_store_uri)) {
+    // The metadata lives on the PostgreSQL server; artifacts and the deploy directory (signing
+    // key, model blobs) stay under --store.
+    svc->artifact_root_ = flags.artifacts_destination.empty()
+                              ? base / "artifacts"
+                              : fs::path(flags.artifacts_destination);
+    RETURN_IF_ERROR(CheckArtifactRootHoldsNoSecrets(svc->artifact_root_, {}, base / "deploy"));
+    svc->store_description_ = RedactPassword(flags.backend_store_uri);
+    store::PostgresOptions options;
+    options.conninfo = flags.backend_store_uri;
+    ASSIGN_OR_RETURN(svc->store_, store::OpenPostgresStore(options));
+  } else {
+    RETURN_IF_ERROR(OpenSqlite(flags, svc.get(), &base));
+  }
   svc->repo_ = std::make_unique<artifacts::LocalRepository>(svc->artifact_root_);
   RETURN_IF_ERROR(svc->repo_->Init());
   svc->api_ = std::make_unique<api::Api>(svc->store_.get(), svc->repo_.get());
@@ -222,14 +257,13 @@ Status RunServer(const ServerFlags& flags) {
                    webhooks::DestinationPolicy::Make(flags.webhook_allow));
   webhooks::SetDestinationPolicy(std::move(policy));
   ASSIGN_OR_RETURN(std::unique_ptr<TrackingService> svc, TrackingService::Start(flags));
-  const fs::path& db_path = svc->db_path();
   const fs::path& artifact_root = svc->artifact_root();
   std::unique_ptr<http::Server>& server = svc->server();
   std::cout << "ringo server listening on http://" << flags.host << ":" << server->port()
             << std::endl;
   std::cout << "threads: " << svc->threads() << " I/O (usable CPUs: " << UsableCpus() << ")"
             << std::endl;
-  std::cout << "store: " << db_path.string() << "  artifacts: " << artifact_root.string()
+  std::cout << "store: " << svc->store_description() << "  artifacts: " << artifact_root.string()
             << std::endl;
 
   unsigned char b = 0;
@@ -251,11 +285,14 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
   server->add_option("--store", sf->store_dir, "Directory holding ringo.db and artifacts/")
       ->capture_default_str();
   server->add_option("--backend-store-uri", sf->backend_store_uri,
-                     "MLflow spelling of the store: sqlite:///PATH");
+                     "MLflow spelling of the store: sqlite:///PATH or "
+                     "postgresql://USER:PASSWORD@HOST:PORT/DB");
   server->add_option("--artifacts-destination", sf->artifacts_destination,
                      "Directory for artifacts (default: <store>/artifacts)");
   server->add_option("--threads", sf->threads, "I/O threads (default: the CPUs this process may use, at most 4)");
-  server->add_flag("--sync-full", sf->sync_full, "fsync every commit (survives power loss, slower)");
+  server->add_flag("--sync-full", sf->sync_full,
+                   "SQLite: fsync every commit (survives power loss, slower); on PostgreSQL the "
+                   "server's synchronous_commit decides");
   server->add_option("--webhook-allow", sf->webhook_allow,
                      "Address range webhooks may reach beyond public addresses, e.g. 10.1.0.0/16 "
                      "(repeatable; loopback, link-local and private ranges are refused otherwise)");

@@ -42,14 +42,20 @@ class TrackingService {
   const std::string& url() const { return url_; }
   // The I/O threads the server runs.
   int threads() const { return threads_; }
+  // The SQLite database file; empty on PostgreSQL.
   const std::filesystem::path& db_path() const { return db_path_; }
+  // Where the metadata lives, for logs (a PostgreSQL URI without its password).
+  const std::string& store_description() const { return store_description_; }
   const std::filesystem::path& artifact_root() const { return artifact_root_; }
   std::unique_ptr<http::Server>& server() { return server_; }
   std::unique_ptr<store::Store>& store() { return store_; }
 
  private:
   TrackingService() = default;
+  static Status OpenSqlite(const ServerFlags& flags, TrackingService* svc,
+                           std::filesystem::path* base);
   std::filesystem::path db_path_, artifact_root_;
+  std::string store_description_{};
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<artifacts::LocalRepository> repo_;
   std::unique_ptr<deploy::Service> deploy_;

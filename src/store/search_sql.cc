@@ -63,7 +63,7 @@ void AppendRunClause(const Clause& c, const SqlDialect& dialect, std::string* sq
   switch (c.entity) {
     case Entity::kAttribute:
       if (c.numeric) {
-        *sql += RunAttributeColumn(c.key) + " " + SqlOp(c.op) + " ?";
+        *sql += RunAttributeColumn(c.key) + " " + SqlOp(c.op) + " " + dialect.number;
         binds->push_back(c.number_value);
       } else {
         AppendStringComparison(c, RunAttributeColumn(c.key), dialect, sql, binds);
@@ -103,16 +103,17 @@ void AppendRunClause(const Clause& c, const SqlDialect& dialect, std::string* sq
 }
 
 // Appends "expr IS NULL, expr DIR" for one order key: missing values sort last either way.
-void AppendRunOrder(const OrderKey& k, std::string* sql, std::vector<SqlValue>* binds) {
+void AppendRunOrder(const OrderKey& k, const SqlDialect& dialect, std::string* sql,
+                    std::vector<SqlValue>* binds) {
   std::string expr;
   switch (k.entity) {
     case Entity::kAttribute:
       expr = RunAttributeColumn(k.key);
       break;
     case Entity::kMetric:
-      expr =
-          "(SELECT CASE WHEN m.is_nan THEN NULL ELSE m.value END FROM latest_metrics m "
-          "WHERE m.run_id = r.run_id AND m.key = ?)";
+      expr = "(SELECT CASE WHEN " + (dialect.flag ? dialect.flag("m.is_nan") : "m.is_nan") +
+             " THEN NULL ELSE m.value END FROM latest_metrics m "
+             "WHERE m.run_id = r.run_id AND m.key = ?)";
       break;
     case Entity::kParam:
       expr = "(SELECT p.value FROM params p WHERE p.run_id = r.run_id AND p.key = ?)";
@@ -133,16 +134,16 @@ void AppendRunOrder(const OrderKey& k, std::string* sql, std::vector<SqlValue>* 
   }
 }
 
-std::string ViewCondition(ViewType view, const char* column) {
+std::string ViewCondition(ViewType view, const char* column, const SqlDialect& dialect) {
   switch (view) {
     case ViewType::kActiveOnly:
       return std::string(column) + " = 'active'";
     case ViewType::kDeletedOnly:
       return std::string(column) + " = 'deleted'";
     case ViewType::kAll:
-      return "1";
+      return dialect.always_true;
   }
-  return "1";
+  return dialect.always_true;
 }
 
 }  // namespace
@@ -166,13 +167,13 @@ Result<SqlQuery> CompileRunSearch(const RunSearch& search, int64_t offset,
     q.sql += i ? ", ?" : "?";
     q.binds.push_back(id);
   }
-  q.sql += ") AND " + ViewCondition(search.view, "r.lifecycle_stage");
+  q.sql += ") AND " + ViewCondition(search.view, "r.lifecycle_stage", dialect);
   for (const Clause& c : clauses) {
     q.sql += " AND ";
     AppendRunClause(c, dialect, &q.sql, &q.binds);
   }
   q.sql += " ORDER BY ";
-  for (const OrderKey& k : order) AppendRunOrder(k, &q.sql, &q.binds);
+  for (const OrderKey& k : order) AppendRunOrder(k, dialect, &q.sql, &q.binds);
   q.sql += "r.start_time DESC, r.run_id ASC LIMIT ? OFFSET ?";
   q.binds.push_back(search.max_results + 1);
   q.binds.push_back(offset);
@@ -185,7 +186,7 @@ Result<SqlQuery> CompileExperimentSearch(const ExperimentSearch& search, int64_t
   ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseExperimentFilter(search.filter));
   SqlQuery q;
   q.sql = "SELECT e.experiment_id FROM experiments e WHERE " +
-          ViewCondition(search.view, "e.lifecycle_stage");
+          ViewCondition(search.view, "e.lifecycle_stage", dialect);
   for (const Clause& c : clauses) {
     q.sql += " AND ";
     if (c.entity == Entity::kTag) {
@@ -196,7 +197,7 @@ Result<SqlQuery> CompileExperimentSearch(const ExperimentSearch& search, int64_t
       AppendStringComparison(c, "t.value", dialect, &q.sql, &q.binds);
       q.sql += ")";
     } else if (c.numeric) {
-      q.sql += "e." + c.key + " " + SqlOp(c.op) + " ?";
+      q.sql += "e." + c.key + " " + SqlOp(c.op) + " " + dialect.number;
       q.binds.push_back(c.number_value);
     } else {
       AppendStringComparison(c, "e." + c.key, dialect, &q.sql, &q.binds);

@@ -26,6 +26,14 @@ struct SqlDialect {
   // A boolean expression matching `column` against one bound LIKE pattern (`?`), with MLflow's
   // semantics: case-sensitive unless `case_insensitive`.
   std::string (*like)(const std::string& column, bool case_insensitive);
+  // A boolean expression that is true when the integer flag `column` (0 or 1) is set: SQLite
+  // takes the integer as a truth value, PostgreSQL needs a comparison.
+  std::string (*flag)(const std::string& column) = nullptr;
+  // The condition that always holds ("1" in SQLite, "TRUE" in PostgreSQL).
+  const char* always_true = "1";
+  // The placeholder of a number compared with an integer column (times): SQLite compares
+  // across types, PostgreSQL would read the bound 1.5 or 1.7e+12 as the column's integer type.
+  const char* number = "?";
 };
 
 // "SELECT r.run_id FROM runs r ..." for one page from `offset`, limited to max_results + 1 rows

@@ -18,6 +18,8 @@ import unittest
 import urllib.parse
 import uuid
 
+import private_postgres
+
 STARTUP_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
 API = "/api/2.0/mlflow/"
@@ -94,6 +96,13 @@ class Server:
         self.env = dict(os.environ, **env) if env else None
         for r in webhook_allow:
             self.extra_args += ["--webhook-allow", r]
+        # Under RINGO_TEST_BACKEND=postgres each Server has a PostgreSQL server of its own,
+        # started with it and kept across its restarts, so the same tests run on either engine.
+        self.postgres = None
+        if private_postgres.backend() == "postgres" and not any(
+                a.startswith("--backend-store-uri") for a in self.extra_args):
+            self.postgres = private_postgres.PrivatePostgres()
+            self.extra_args += ["--backend-store-uri", self.postgres.uri]
         self.proc = None
         self.url = None
         self.host = None
@@ -105,6 +114,8 @@ class Server:
     # -------------------------------------------------------------------- lifecycle
 
     def start(self):
+        if self.postgres is not None and not self.postgres.running:
+            self.postgres.start()
         self._starts += 1
         self._stderr_path = os.path.join(self.workdir, "server-%d.log" % self._starts)
         err = open(self._stderr_path, "wb")
@@ -187,6 +198,8 @@ class Server:
         if self.proc is not None:
             self.kill()
         unsafe = self.unsafe_blob_entries()
+        if self.postgres is not None:
+            self.postgres.stop()
         if self._own_tmp:
             shutil.rmtree(self._own_tmp, ignore_errors=True)
         if unsafe:

@@ -131,9 +131,18 @@ class CliFailureTest(unittest.TestCase):
 
     def test_server_flag_errors(self):
         with tempfile.TemporaryDirectory() as d:
-            rc, _, err = ringo("server", "--port", "0", "--backend-store-uri", "postgresql://x/y", cwd=d)
+            rc, _, err = ringo("server", "--port", "0", "--backend-store-uri", "mysql://x/y", cwd=d)
             self.assertEqual(rc, 1)
-            self.assertIn("only sqlite:///PATH", err)
+            self.assertIn("expected sqlite:///PATH or postgresql://", err)
+            # A PostgreSQL that does not answer stops the server at once, with the reason.
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                closed = s.getsockname()[1]
+            uri = "postgresql://ringo:secret@127.0.0.1:%d/ringo" % closed
+            rc, _, err = ringo("server", "--port", "0", "--backend-store-uri", uri, cwd=d)
+            self.assertEqual(rc, 1)
+            self.assertIn("cannot connect", err)
+            self.assertNotIn("secret", err)
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 s.listen()

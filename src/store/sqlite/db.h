@@ -79,6 +79,10 @@ class StmtGuard {
 // One SQLite connection. Not thread-safe: each thread uses its own.
 class Db {
  public:
+  // The statement types of this engine, for SQL shared as templates (store/registry_sql.h).
+  using Statement = Stmt;
+  using Guard = StmtGuard;
+
   ~Db();
   static Result<std::unique_ptr<Db>> Open(const std::string& path, bool read_only);
 
@@ -89,6 +93,8 @@ class Db {
   Result<std::unique_ptr<Stmt>> PrepareUncached(std::string_view sql);
   // Runs one or more statements without parameters.
   Status ExecScript(const char* sql);
+  // Rows changed by the last statement run on this connection.
+  int64_t Changes() { return sqlite3_changes(db_); }
   sqlite3* raw() { return db_; }
   Status Error(std::string_view what) const;
 

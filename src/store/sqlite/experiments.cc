@@ -1,70 +1,27 @@
-// The SQLite store's experiments: create, read, search, rename, delete and restore, tags.
-#include <cmath>
-
-#include "common/util.h"
-#include "store/run_names.h"
+// The SQLite store's experiments: create, read, search, rename, delete and restore, tags, over
+// store/experiments_sql.h.
+#include "store/experiments_sql.h"
 #include "store/sqlite/store_impl.h"
 #include "store/validation.h"
 
 namespace ringo::store {
 
-void SqliteStore::CreateExperiment(std::string name, std::string artifact_location, std::vector<Tag> tags,
-                      DoneWith<std::string> done) {
-  if (name.empty()) {
-    done(InvalidArgument("experiment name must be a non-empty string"));
-    return;
-  }
+void SqliteStore::CreateExperiment(std::string name, std::string artifact_location,
+                                   std::vector<Tag> tags, DoneWith<std::string> done) {
+  if (name.empty()) return done(InvalidArgument("experiment name must be a non-empty string"));
   for (const Tag& t : tags) {
     Status s = ValidateTag(t);
     if (!s.ok()) return done(s);
   }
   auto id = std::make_shared<int64_t>(0);
   engine_.Submit(
-      [=, this](Db& db) -> Status {
-        ASSIGN_OR_RETURN(Stmt * find,
-                         db.Prepare("SELECT lifecycle_stage FROM experiments WHERE name = ?"));
-        {
-          StmtGuard g(*find);
-          g->Bind(1, name);
-          Status s;
-          if (g->Step(&s)) {
-            std::string stage(g->Text(0));
-            return AlreadyExists("experiment(name=" + name + ") already exists" +
-                                 (stage == kDeleted ? " in deleted state" : ""));
-          }
-          RETURN_IF_ERROR(s);
-        }
-        ASSIGN_OR_RETURN(
-            Stmt * next,
-            db.Prepare("SELECT COALESCE(MAX(experiment_id), -1) + 1 FROM experiments"));
-        {
-          StmtGuard g(*next);
-          Status s;
-          if (!g->Step(&s)) return s.ok() ? Internal("no next experiment id") : s;
-          *id = g->Int(0);
-        }
-        int64_t now = NowMillis();
-        std::string location = artifact_location.empty()
-                                   ? "mlflow-artifacts:/" + std::to_string(*id)
-                                   : artifact_location;
-        ASSIGN_OR_RETURN(Stmt * ins,
-                         db.Prepare("INSERT INTO experiments (experiment_id, name, "
-                                    "artifact_location, lifecycle_stage, creation_time, "
-                                    "last_update_time) VALUES (?, ?, ?, 'active', ?, ?)"));
-        {
-          StmtGuard g(*ins);
-          g->Bind(1, *id).Bind(2, name).Bind(3, location).Bind(4, now).Bind(5, now);
-          RETURN_IF_ERROR(g->Exec());
-        }
-        for (const Tag& t : tags) RETURN_IF_ERROR(UpsertExperimentTag(db, *id, t));
+      [=](Db& db) -> Status {
+        ASSIGN_OR_RETURN(*id, experiments::Insert(db, name, artifact_location, tags));
         return Status::Ok();
       },
       [id, done](Status s) {
-        if (s.ok()) {
-          done(std::to_string(*id));
-        } else {
-          done(s);
-        }
+        if (!s.ok()) return done(s);
+        done(std::to_string(*id));
       });
 }
 
@@ -72,15 +29,15 @@ Result<Experiment> SqliteStore::GetExperiment(const std::string& experiment_id) 
   ASSIGN_OR_RETURN(int64_t id, ParseExperimentId(experiment_id));
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
-  return LoadExperiment(*lease->db, "experiment_id = ?", SqlValue(id),
-                        "No Experiment with id=" + experiment_id + " exists");
+  return experiments::Load(*lease->db, "experiment_id", id,
+                           "No Experiment with id=" + experiment_id + " exists");
 }
 
 Result<Experiment> SqliteStore::GetExperimentByName(const std::string& name) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
-  return LoadExperiment(*lease->db, "name = ?", SqlValue(name),
-                        "Could not find experiment with name '" + name + "'");
+  return experiments::Load(*lease->db, "name", name,
+                           "Could not find experiment with name '" + name + "'");
 }
 
 Result<ExperimentPage> SqliteStore::SearchExperiments(const ExperimentSearch& search) {
@@ -101,43 +58,17 @@ Result<ExperimentPage> SqliteStore::SearchExperiments(const ExperimentSearch& se
     page.next_page_token = EncodeOffsetToken(offset + search.max_results);
   }
   for (int64_t id : ids) {
-    ASSIGN_OR_RETURN(Experiment e, LoadExperiment(db, "experiment_id = ?", SqlValue(id), "gone"));
+    ASSIGN_OR_RETURN(Experiment e, experiments::Load(db, "experiment_id", id, "gone"));
     page.experiments.push_back(std::move(e));
   }
   return page;
 }
 
 void SqliteStore::RenameExperiment(std::string experiment_id, std::string new_name, Done done) {
-  if (new_name.empty())
-    return done(InvalidArgument("experiment name must be a non-empty string"));
+  if (new_name.empty()) return done(InvalidArgument("experiment name must be a non-empty string"));
   auto id = ParseExperimentId(experiment_id);
   if (!id.ok()) return done(id.status());
-  engine_.Submit(
-      [=, this](Db& db) -> Status {
-        ASSIGN_OR_RETURN(std::string stage, ExperimentStage(db, *id));
-        if (stage != kActive) {
-          // MLflow answers INVALID_STATE here, not INVALID_PARAMETER_VALUE.
-          return FailedPrecondition("cannot rename a non-active experiment '" + experiment_id +
-                                    "'");
-        }
-        ASSIGN_OR_RETURN(Stmt * find,
-                         db.Prepare("SELECT experiment_id FROM experiments WHERE name = ?"));
-        {
-          StmtGuard g(*find);
-          g->Bind(1, new_name);
-          Status s;
-          if (g->Step(&s) && g->Int(0) != *id) {
-            return AlreadyExists("experiment(name=" + new_name + ") already exists");
-          }
-          RETURN_IF_ERROR(s);
-        }
-        ASSIGN_OR_RETURN(Stmt * upd, db.Prepare("UPDATE experiments SET name = ?, "
-                                                "last_update_time = ? WHERE experiment_id = ?"));
-        StmtGuard g(*upd);
-        g->Bind(1, new_name).Bind(2, NowMillis()).Bind(3, *id);
-        return g->Exec();
-      },
-      std::move(done));
+  engine_.Submit([=](Db& db) { return experiments::Rename(db, *id, new_name); }, std::move(done));
 }
 
 void SqliteStore::DeleteExperiment(std::string experiment_id, Done done) {
@@ -148,19 +79,21 @@ void SqliteStore::RestoreExperiment(std::string experiment_id, Done done) {
   SetExperimentStage(std::move(experiment_id), std::string(kActive), std::move(done));
 }
 
+void SqliteStore::SetExperimentStage(std::string experiment_id, std::string stage, Done done) {
+  auto id = ParseExperimentId(experiment_id);
+  if (!id.ok()) return done(id.status());
+  engine_.Submit([=](Db& db) { return experiments::SetStage(db, *id, stage); }, std::move(done));
+}
+
 void SqliteStore::SetExperimentTag(std::string experiment_id, Tag tag, Done done) {
   Status v = ValidateTag(tag);
   if (!v.ok()) return done(v);
   auto id = ParseExperimentId(experiment_id);
   if (!id.ok()) return done(id.status());
   engine_.Submit(
-      [=, this](Db& db) -> Status {
-        ASSIGN_OR_RETURN(std::string stage, ExperimentStage(db, *id));
-        if (stage != kActive) {
-          return InvalidArgument("The experiment " + experiment_id +
-                                 " must be in the 'active' state. Current state is " + stage + ".");
-        }
-        return UpsertExperimentTag(db, *id, tag);
+      [=](Db& db) -> Status {
+        RETURN_IF_ERROR(experiments::CheckActive(db, *id));
+        return experiments::UpsertTag(db, *id, tag);
       },
       std::move(done));
 }
@@ -169,108 +102,11 @@ void SqliteStore::DeleteExperimentTag(std::string experiment_id, std::string key
   auto id = ParseExperimentId(experiment_id);
   if (!id.ok()) return done(id.status());
   engine_.Submit(
-      [=, this](Db& db) -> Status {
-        ASSIGN_OR_RETURN(std::string stage, ExperimentStage(db, *id));
-        if (stage != kActive) {
-          return InvalidArgument("The experiment " + experiment_id +
-                                 " must be in the 'active' state. Current state is " + stage + ".");
-        }
-        ASSIGN_OR_RETURN(Stmt * del, db.Prepare("DELETE FROM experiment_tags WHERE "
-                                                "experiment_id = ? AND key = ?"));
-        StmtGuard g(*del);
-        g->Bind(1, *id).Bind(2, key);
-        RETURN_IF_ERROR(g->Exec());
-        if (sqlite3_changes(db.raw()) == 0) {
-          return NotFound("no tag with key '" + key + "' on experiment " + experiment_id);
-        }
-        return Status::Ok();
+      [=](Db& db) -> Status {
+        RETURN_IF_ERROR(experiments::CheckActive(db, *id));
+        return experiments::DeleteTag(db, *id, key);
       },
       std::move(done));
-}
-
-Result<std::string> SqliteStore::ExperimentStage(Db& db, int64_t id) {
-  ASSIGN_OR_RETURN(Stmt * q,
-                   db.Prepare("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?"));
-  StmtGuard g(*q);
-  g->Bind(1, id);
-  Status s;
-  if (!g->Step(&s)) {
-    RETURN_IF_ERROR(s);
-    return NotFound("No Experiment with id=" + std::to_string(id) + " exists");
-  }
-  return std::string(g->Text(0));
-}
-
-void SqliteStore::SetExperimentStage(std::string experiment_id, std::string stage, Done done) {
-  auto id = ParseExperimentId(experiment_id);
-  if (!id.ok()) return done(id.status());
-  engine_.Submit(
-      [=, this](Db& db) -> Status {
-        ASSIGN_OR_RETURN(std::string current, ExperimentStage(db, *id));
-        if (stage == kDeleted && *id == 0) {
-          return InvalidArgument("the default experiment (id 0) cannot be deleted");
-        }
-        (void)current;
-        int64_t now = NowMillis();
-        ASSIGN_OR_RETURN(Stmt * u, db.Prepare("UPDATE experiments SET lifecycle_stage = ?, "
-                                              "last_update_time = ? WHERE experiment_id = ?"));
-        {
-          StmtGuard g(*u);
-          g->Bind(1, stage).Bind(2, now).Bind(3, *id);
-          RETURN_IF_ERROR(g->Exec());
-        }
-        // As MLflow does, deleting an experiment deletes its runs and restoring restores them.
-        ASSIGN_OR_RETURN(Stmt * r, db.Prepare("UPDATE runs SET lifecycle_stage = ?, deleted_time "
-                                              "= CASE WHEN ? = 'deleted' THEN ? ELSE NULL END "
-                                              "WHERE experiment_id = ?"));
-        StmtGuard g(*r);
-        g->Bind(1, stage).Bind(2, stage).Bind(3, now).Bind(4, *id);
-        return g->Exec();
-      },
-      std::move(done));
-}
-
-Status SqliteStore::UpsertExperimentTag(Db& db, int64_t id, const Tag& t) {
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("INSERT INTO experiment_tags (experiment_id, key, value) "
-                                        "VALUES (?, ?, ?) ON CONFLICT (experiment_id, key) DO "
-                                        "UPDATE SET value = excluded.value"));
-  StmtGuard g(*q);
-  g->Bind(1, id).Bind(2, t.key).Bind(3, t.value);
-  return g->Exec();
-}
-
-Result<Experiment> SqliteStore::LoadExperiment(Db& db, const char* where, const SqlValue& key,
-                                  const std::string& not_found) {
-  std::string sql = std::string(
-                        "SELECT experiment_id, name, artifact_location, "
-                        "lifecycle_stage, creation_time, last_update_time FROM "
-                        "experiments WHERE ") +
-                    where;
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare(sql));
-  Experiment e;
-  {
-    StmtGuard g(*q);
-    BindAll(*g, {key});
-    Status s;
-    if (!g->Step(&s)) {
-      RETURN_IF_ERROR(s);
-      return NotFound(not_found);
-    }
-    e.experiment_id = std::to_string(g->Int(0));
-    e.name = g->Text(1);
-    e.artifact_location = g->Text(2);
-    e.lifecycle_stage = g->Text(3);
-    e.creation_time = g->Int(4);
-    e.last_update_time = g->Int(5);
-  }
-  ASSIGN_OR_RETURN(Stmt * t, db.Prepare("SELECT key, value FROM experiment_tags WHERE "
-                                        "experiment_id = ? ORDER BY key"));
-  StmtGuard g(*t);
-  g->Bind(1, *ParseInt64(e.experiment_id));
-  Status s;
-  while (g->Step(&s)) e.tags.push_back(Tag{std::string(g->Text(0)), std::string(g->Text(1))});
-  RETURN_IF_ERROR(s);
-  return e;
 }
 
 }  // namespace ringo::store

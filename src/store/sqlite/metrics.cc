@@ -1,10 +1,11 @@
-// The SQLite store's reads of metric histories (paged, visited, sampled) and dataset summaries.
+// The SQLite store's reads of metric histories (paged, visited, sampled) and dataset summaries;
+// what it shares with the other engine is store/metrics_sql.h.
 #include <cmath>
 #include <set>
 
 #include "common/util.h"
-#include "store/run_names.h"
-#include "store/step_sampling.h"
+#include "store/metrics_sql.h"
+#include "store/runs_sql.h"
 #include "store/sqlite/store_impl.h"
 #include "store/validation.h"
 
@@ -29,7 +30,7 @@ Result<std::string> SqliteStore::VisitMetricHistory(const std::string& run_id, c
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   Db& db = *lease->db;
-  RETURN_IF_ERROR(CheckRunExists(db, run_id));
+  RETURN_IF_ERROR(runs::CheckExists(db, run_id));
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
                                         "WHERE run_id = ? AND key = ? ORDER BY step, timestamp "
                                         "LIMIT ? OFFSET ?"));
@@ -52,92 +53,22 @@ Result<std::vector<RunMetric>> SqliteStore::GetMetricHistoryBulkInterval(
     const std::vector<std::string>& run_ids, const std::string& key,
     std::optional<int64_t> start_step, std::optional<int64_t> end_step,
     int64_t max_results) {
-  if (max_results <= 0) return InvalidArgument("max_results must be positive");
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
-  Db& db = *lease->db;
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
-                                        "WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? "
-                                        "ORDER BY step, timestamp"));
-  std::vector<std::vector<Metric>> points(run_ids.size());
-  for (size_t r = 0; r < run_ids.size(); ++r) {
-    RETURN_IF_ERROR(CheckRunExists(db, run_ids[r]));
-    StmtGuard g(*q);
-    g->Bind(1, run_ids[r])
-        .Bind(2, key)
-        .Bind(3, start_step.value_or(INT64_MIN))
-        .Bind(4, end_step.value_or(INT64_MAX));
-    Status s;
-    while (g->Step(&s)) {
-      points[r].push_back(
-          Metric{key, g->Int(3) ? std::nan("") : g->Double(2), g->Int(1), g->Int(0)});
-    }
-    RETURN_IF_ERROR(s);
-  }
-  // One sample of steps across all runs, so their charts line up step for step.
-  std::vector<std::vector<int64_t>> steps(run_ids.size());
-  for (size_t r = 0; r < run_ids.size(); ++r) {
-    for (const Metric& m : points[r]) steps[r].push_back(m.step);
-  }
-  std::set<int64_t> keep = SampleSteps(steps, max_results);
-  std::vector<RunMetric> out;
-  for (size_t r = 0; r < run_ids.size(); ++r) {
-    for (const Metric& m : points[r]) {
-      if (keep.count(m.step)) out.push_back(RunMetric{run_ids[r], m});
-    }
-  }
-  return out;
+  return metrics::BulkInterval(*lease->db, run_ids, key, start_step, end_step, max_results);
 }
 
 Result<std::vector<DatasetSummary>> SqliteStore::SearchDatasets(
     const std::vector<std::string>& experiment_ids) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
-  Db& db = *lease->db;
-  ASSIGN_OR_RETURN(Stmt * q,
-                   db.Prepare("SELECT DISTINCT d.name, d.digest, COALESCE(t.value, '') FROM "
-                              "datasets d JOIN inputs i ON i.dataset_id = d.dataset_id LEFT "
-                              "JOIN input_tags t ON t.run_id = i.run_id AND t.dataset_id = "
-                              "i.dataset_id AND t.key = 'mlflow.data.context' WHERE "
-                              "d.experiment_id = ? ORDER BY d.name, d.digest LIMIT 1000"));
-  std::vector<DatasetSummary> out;
-  for (const std::string& id_text : experiment_ids) {
-    ASSIGN_OR_RETURN(int64_t id, ParseExperimentId(id_text));
-    StmtGuard g(*q);
-    g->Bind(1, id);
-    Status s;
-    while (g->Step(&s)) {
-      out.push_back(DatasetSummary{id_text, std::string(g->Text(0)), std::string(g->Text(1)),
-                                   std::string(g->Text(2))});
-    }
-    RETURN_IF_ERROR(s);
-  }
-  return out;
+  return metrics::SearchDatasets(*lease->db, experiment_ids);
 }
 
 Result<std::vector<RunMetric>> SqliteStore::GetLoggedModelMetrics(const std::string& model_id) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
-  ASSIGN_OR_RETURN(Stmt * q, lease->db->Prepare(
-                                 "SELECT key, dataset_name, dataset_digest, step, timestamp, "
-                                 "value, is_nan, run_id FROM model_metrics WHERE model_id = ? "
-                                 "ORDER BY key, dataset_name, dataset_digest, step, timestamp"));
-  StmtGuard g(*q);
-  g->Bind(1, model_id);
-  std::vector<RunMetric> out;
-  Status s;
-  while (g->Step(&s)) {
-    Metric m{std::string(g->Text(0)), g->Int(6) ? std::nan("") : g->Double(5), g->Int(4),
-             g->Int(3),              model_id, std::string(g->Text(1)), std::string(g->Text(2))};
-    // Rows come in order within each (key, dataset): the last of a group is its latest.
-    bool same_group = !out.empty() && out.back().metric.key == m.key &&
-                      out.back().metric.dataset_name == m.dataset_name &&
-                      out.back().metric.dataset_digest == m.dataset_digest;
-    if (same_group) out.pop_back();
-    out.push_back(RunMetric{std::string(g->Text(7)), std::move(m)});
-  }
-  RETURN_IF_ERROR(s);
-  return out;
+  return metrics::LoggedModelMetrics(*lease->db, model_id);
 }
 
 }  // namespace ringo::store

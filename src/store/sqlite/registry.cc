@@ -1,6 +1,6 @@
-// The SQLite store's model registry methods over registry_sql.h.
+// The SQLite store's model registry methods over store/registry_sql.h.
 #include "common/util.h"
-#include "store/sqlite/registry_sql.h"
+#include "store/registry_sql.h"
 #include "store/sqlite/store_impl.h"
 
 namespace ringo::store {

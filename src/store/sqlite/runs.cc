@@ -1,9 +1,9 @@
 // The SQLite store's runs: create, update, delete and restore, batches of params, metrics
-// and tags, inputs, search.
+// and tags, inputs, search; the SQL they share with the other engine is store/runs_sql.h.
 #include <cmath>
 
 #include "common/util.h"
-#include "store/run_names.h"
+#include "store/runs_sql.h"
 #include "store/sqlite/store_impl.h"
 #include "store/validation.h"
 
@@ -18,75 +18,18 @@ void SqliteStore::CreateRun(CreateRunRequest req, DoneWith<Run> done) {
   auto exp_id = ParseExperimentId(req.experiment_id);
   if (!exp_id.ok()) return done(exp_id.status());
   auto run_id = std::make_shared<std::string>(NewId());
-  engine_.Submit(
-      [=, this](Db& db) mutable -> Status {
-        ASSIGN_OR_RETURN(Stmt * find, db.Prepare("SELECT lifecycle_stage, artifact_location "
-                                                 "FROM experiments WHERE experiment_id = ?"));
-        std::string location;
-        {
-          StmtGuard g(*find);
-          g->Bind(1, *exp_id);
-          Status s;
-          if (!g->Step(&s)) {
-            RETURN_IF_ERROR(s);
-            return NotFound("No Experiment with id=" + req.experiment_id + " exists");
-          }
-          if (g->Text(0) != kActive) {
-            return InvalidArgument("the experiment " + req.experiment_id +
-                                   " must be in the 'active' state");
-          }
-          location = std::string(g->Text(1));
-        }
-        // The run name lives in the run and in the mlflow.runName tag; either may be given.
-        std::string name = req.run_name;
-        for (const Tag& t : req.tags) {
-          if (t.key == "mlflow.runName" && name.empty()) name = t.value;
-        }
-        if (name.empty()) name = GenerateRunName();
-        bool has_name_tag = false;
-        for (Tag& t : req.tags) {
-          if (t.key == "mlflow.runName") {
-            t.value = name;
-            has_name_tag = true;
-          }
-        }
-        if (!has_name_tag) req.tags.push_back({"mlflow.runName", name});
-        std::string user = req.user_id;
-        for (const Tag& t : req.tags) {
-          if (t.key == "mlflow.user" && user.empty()) user = t.value;
-        }
-        while (!location.empty() && location.back() == '/') location.pop_back();
-        std::string artifact_uri = location + "/" + *run_id + "/artifacts";
-        int64_t start = req.start_time ? req.start_time : NowMillis();
-        ASSIGN_OR_RETURN(Stmt * ins,
-                         db.Prepare("INSERT INTO runs (run_id, experiment_id, name, user_id, "
-                                    "status, start_time, end_time, artifact_uri, "
-                                    "lifecycle_stage) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, ?, "
-                                    "'active')"));
-        {
-          StmtGuard g(*ins);
-          g->Bind(1, *run_id)
-              .Bind(2, *exp_id)
-              .Bind(3, name)
-              .Bind(4, user)
-              .Bind(5, start)
-              .Bind(6, artifact_uri);
-          RETURN_IF_ERROR(g->Exec());
-        }
-        for (const Tag& t : req.tags) RETURN_IF_ERROR(UpsertTag(db, *run_id, t));
-        return Status::Ok();
-      },
-      [this, run_id, done](Status s) {
-        if (!s.ok()) return done(s);
-        // Read back through the writer's view: the commit has happened.
-        done(LoadRun(engine_.writer_db(), *run_id));
-      });
+  engine_.Submit([=](Db& db) { return runs::Insert(db, *run_id, *exp_id, req); },
+                 [this, run_id, done](Status s) {
+                   if (!s.ok()) return done(s);
+                   // Read back through the writer's view: the commit has happened.
+                   done(runs::Load(engine_.writer_db(), *run_id));
+                 });
 }
 
 Result<Run> SqliteStore::GetRun(const std::string& run_id) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
-  return LoadRun(*lease->db, run_id);
+  return runs::Load(*lease->db, run_id);
 }
 
 void SqliteStore::UpdateRun(UpdateRunRequest req, DoneWith<RunInfo> done) {
@@ -95,40 +38,23 @@ void SqliteStore::UpdateRun(UpdateRunRequest req, DoneWith<RunInfo> done) {
                                 "': expected RUNNING, SCHEDULED, FINISHED, FAILED or KILLED"));
   }
   auto run_id = req.run_id;
-  engine_.Submit(
-      [=, this](Db& db) -> Status {
-        RETURN_IF_ERROR(CheckRunActive(db, req.run_id));
-        if (req.status) {
-          ASSIGN_OR_RETURN(Stmt * u, db.Prepare("UPDATE runs SET status = ? WHERE run_id = ?"));
-          StmtGuard g(*u);
-          g->Bind(1, *req.status).Bind(2, req.run_id);
-          RETURN_IF_ERROR(g->Exec());
-        }
-        if (req.end_time) {
-          ASSIGN_OR_RETURN(Stmt * u, db.Prepare("UPDATE runs SET end_time = ? WHERE run_id = ?"));
-          StmtGuard g(*u);
-          g->Bind(1, *req.end_time).Bind(2, req.run_id);
-          RETURN_IF_ERROR(g->Exec());
-        }
-        if (req.run_name && !req.run_name->empty()) {
-          RETURN_IF_ERROR(UpsertTag(db, req.run_id, Tag{"mlflow.runName", *req.run_name}));
-        }
-        return Status::Ok();
-      },
-      [this, run_id, done](Status s) {
-        if (!s.ok()) return done(s);
-        auto run = LoadRun(engine_.writer_db(), run_id);
-        if (!run.ok()) return done(run.status());
-        done(std::move(run->info));
-      });
+  engine_.Submit([=](Db& db) { return runs::Update(db, req); },
+                 [this, run_id, done](Status s) {
+                   if (!s.ok()) return done(s);
+                   auto run = runs::Load(engine_.writer_db(), run_id);
+                   if (!run.ok()) return done(run.status());
+                   done(std::move(run->info));
+                 });
 }
 
 void SqliteStore::DeleteRun(std::string run_id, Done done) {
-  SetRunStage(std::move(run_id), std::string(kDeleted), std::move(done));
+  engine_.Submit([=](Db& db) { return runs::SetStage(db, run_id, std::string(kDeleted)); },
+                 std::move(done));
 }
 
 void SqliteStore::RestoreRun(std::string run_id, Done done) {
-  SetRunStage(std::move(run_id), std::string(kActive), std::move(done));
+  engine_.Submit([=](Db& db) { return runs::SetStage(db, run_id, std::string(kActive)); },
+                 std::move(done));
 }
 
 void SqliteStore::LogBatch(std::string run_id, Batch batch, Done done) {
@@ -136,58 +62,22 @@ void SqliteStore::LogBatch(std::string run_id, Batch batch, Done done) {
   if (!v.ok()) return done(v);
   engine_.Submit(
       [this, run_id = std::move(run_id), batch = std::move(batch)](Db& db) -> Status {
-        RETURN_IF_ERROR(CheckRunActive(db, run_id));
+        RETURN_IF_ERROR(runs::CheckActive(db, run_id));
         for (const Param& p : batch.params) RETURN_IF_ERROR(InsertParam(db, run_id, p));
         for (const Metric& m : batch.metrics) RETURN_IF_ERROR(InsertMetric(db, run_id, m));
-        for (const Tag& t : batch.tags) RETURN_IF_ERROR(UpsertTag(db, run_id, t));
+        for (const Tag& t : batch.tags) RETURN_IF_ERROR(runs::UpsertTag(db, run_id, t));
         return Status::Ok();
       },
       std::move(done));
 }
 
 void SqliteStore::AppendLoggedModel(std::string run_id, std::string model_json, Done done) {
-  engine_.Submit(
-      [this, run_id = std::move(run_id), model_json = std::move(model_json)](Db& db) -> Status {
-        RETURN_IF_ERROR(CheckRunActive(db, run_id));
-        const std::string key = "mlflow.log-model.history";
-        std::string history;
-        {
-          ASSIGN_OR_RETURN(Stmt * q,
-                           db.Prepare("SELECT value FROM tags WHERE run_id = ? AND key = ?"));
-          StmtGuard g(*q);
-          g->Bind(1, run_id).Bind(2, key);
-          Status s;
-          if (g->Step(&s)) history = std::string(g->Text(0));
-          RETURN_IF_ERROR(s);
-        }
-        // The history is a JSON list; a value that is not one is replaced rather than extended.
-        size_t close = history.find_last_of(']');
-        bool is_list = !history.empty() && history.front() == '[' && close != std::string::npos;
-        if (!is_list) {
-          history = "[" + model_json + "]";
-        } else {
-          bool empty = history.find_first_not_of(" \t\r\n", 1) == close;
-          history = history.substr(0, close) + (empty ? "" : ", ") + model_json + "]";
-        }
-        return UpsertTag(db, run_id, Tag{key, history});
-      },
-      std::move(done));
+  engine_.Submit([=](Db& db) { return runs::AppendLoggedModel(db, run_id, model_json); },
+                 std::move(done));
 }
 
 void SqliteStore::DeleteTag(std::string run_id, std::string key, Done done) {
-  engine_.Submit(
-      [this, run_id = std::move(run_id), key = std::move(key)](Db& db) -> Status {
-        RETURN_IF_ERROR(CheckRunActive(db, run_id));
-        ASSIGN_OR_RETURN(Stmt * del, db.Prepare("DELETE FROM tags WHERE run_id = ? AND key = ?"));
-        StmtGuard g(*del);
-        g->Bind(1, run_id).Bind(2, key);
-        RETURN_IF_ERROR(g->Exec());
-        if (sqlite3_changes(db.raw()) == 0) {
-          return NotFound("No tag with name: " + key + " in run with id " + run_id);
-        }
-        return Status::Ok();
-      },
-      std::move(done));
+  engine_.Submit([=](Db& db) { return runs::DeleteTag(db, run_id, key); }, std::move(done));
 }
 
 void SqliteStore::LogInputs(std::string run_id, std::vector<DatasetInput> inputs, Done done) {
@@ -203,38 +93,8 @@ void SqliteStore::LogInputs(std::string run_id, std::vector<DatasetInput> inputs
     }
   }
   engine_.Submit(
-      [this, run_id = std::move(run_id), inputs = std::move(inputs)](Db& db) -> Status {
-        RETURN_IF_ERROR(CheckRunActive(db, run_id));
-        int64_t experiment_id = 0;
-        {
-          ASSIGN_OR_RETURN(Stmt * q,
-                           db.Prepare("SELECT experiment_id FROM runs WHERE run_id = ?"));
-          StmtGuard g(*q);
-          g->Bind(1, run_id);
-          Status s;
-          if (!g->Step(&s)) return s.ok() ? NotFound("Run with id=" + run_id + " not found") : s;
-          experiment_id = g->Int(0);
-        }
-        for (const DatasetInput& in : inputs) {
-          ASSIGN_OR_RETURN(std::string dataset_id, UpsertDataset(db, experiment_id, in.dataset));
-          ASSIGN_OR_RETURN(Stmt * link, db.Prepare("INSERT OR IGNORE INTO inputs (run_id, "
-                                                   "dataset_id) VALUES (?, ?)"));
-          {
-            StmtGuard g(*link);
-            g->Bind(1, run_id).Bind(2, dataset_id);
-            RETURN_IF_ERROR(g->Exec());
-          }
-          for (const Tag& t : in.tags) {
-            ASSIGN_OR_RETURN(Stmt * tag,
-                             db.Prepare("INSERT INTO input_tags (run_id, dataset_id, key, value) "
-                                        "VALUES (?, ?, ?, ?) ON CONFLICT (run_id, dataset_id, "
-                                        "key) DO UPDATE SET value = excluded.value"));
-            StmtGuard g(*tag);
-            g->Bind(1, run_id).Bind(2, dataset_id).Bind(3, t.key).Bind(4, t.value);
-            RETURN_IF_ERROR(g->Exec());
-          }
-        }
-        return Status::Ok();
+      [run_id = std::move(run_id), inputs = std::move(inputs)](Db& db) {
+        return runs::LogInputs(db, run_id, inputs);
       },
       std::move(done));
 }
@@ -259,57 +119,13 @@ Result<RunPage> SqliteStore::SearchRuns(const RunSearch& search) {
   }
   page.runs.reserve(ids.size());
   for (const std::string& id : ids) {
-    ASSIGN_OR_RETURN(Run run, LoadRun(db, id));
+    ASSIGN_OR_RETURN(Run run, runs::Load(db, id));
     page.runs.push_back(std::move(run));
   }
   return page;
 }
 
-Status SqliteStore::CheckRunExists(Db& db, const std::string& run_id) {
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT 1 FROM runs WHERE run_id = ?"));
-  StmtGuard g(*q);
-  g->Bind(1, run_id);
-  Status s;
-  if (g->Step(&s)) return Status::Ok();
-  RETURN_IF_ERROR(s);
-  return NotFound("Run with id=" + run_id + " not found");
-}
-
-Status SqliteStore::CheckRunActive(Db& db, const std::string& run_id) {
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT lifecycle_stage FROM runs WHERE run_id = ?"));
-  StmtGuard g(*q);
-  g->Bind(1, run_id);
-  Status s;
-  if (!g->Step(&s)) {
-    RETURN_IF_ERROR(s);
-    return NotFound("Run with id=" + run_id + " not found");
-  }
-  if (g->Text(0) != kActive) {
-    // MLflow's wording, which its clients and tests match on.
-    return InvalidArgument("The run " + run_id + " must be in the 'active' state. Current state is " +
-                           std::string(g->Text(0)) + ".");
-  }
-  return Status::Ok();
-}
-
-void SqliteStore::SetRunStage(std::string run_id, std::string stage, Done done) {
-  engine_.Submit(
-      [=, this](Db& db) -> Status {
-        RETURN_IF_ERROR(CheckRunExists(db, run_id));
-        ASSIGN_OR_RETURN(Stmt * u, db.Prepare("UPDATE runs SET lifecycle_stage = ?, deleted_time "
-                                              "= ? WHERE run_id = ?"));
-        StmtGuard g(*u);
-        g->Bind(1, stage).Bind(3, run_id);
-        if (stage == kDeleted) {
-          g->Bind(2, NowMillis());
-        } else {
-          g->BindNull(2);
-        }
-        return g->Exec();
-      },
-      std::move(done));
-}
-
+// Row by row: on SQLite a statement costs no round trip.
 Status SqliteStore::InsertParam(Db& db, const std::string& run_id, const Param& p) {
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT value FROM params WHERE run_id = ? AND key = ?"));
   {
@@ -379,142 +195,6 @@ Status SqliteStore::InsertMetric(Db& db, const std::string& run_id, const Metric
       .Bind(8, int64_t{is_nan})
       .Bind(9, run_id);
   return g->Exec();
-}
-
-Status SqliteStore::UpsertTag(Db& db, const std::string& run_id, const Tag& t) {
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
-                                        "ON CONFLICT (run_id, key) DO UPDATE SET value = "
-                                        "excluded.value"));
-  {
-    StmtGuard g(*q);
-    g->Bind(1, run_id).Bind(2, t.key).Bind(3, t.value);
-    RETURN_IF_ERROR(g->Exec());
-  }
-  if (t.key == "mlflow.runName") {
-    ASSIGN_OR_RETURN(Stmt * u, db.Prepare("UPDATE runs SET name = ? WHERE run_id = ?"));
-    StmtGuard g(*u);
-    g->Bind(1, t.value).Bind(2, run_id);
-    RETURN_IF_ERROR(g->Exec());
-  }
-  return Status::Ok();
-}
-
-Result<std::string> SqliteStore::UpsertDataset(Db& db, int64_t experiment_id, const Dataset& d) {
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT dataset_id FROM datasets WHERE experiment_id = ? "
-                                        "AND name = ? AND digest = ?"));
-  {
-    StmtGuard g(*q);
-    g->Bind(1, experiment_id).Bind(2, d.name).Bind(3, d.digest);
-    Status s;
-    if (g->Step(&s)) return std::string(g->Text(0));
-    RETURN_IF_ERROR(s);
-  }
-  std::string id = NewId();
-  ASSIGN_OR_RETURN(Stmt * ins,
-                   db.Prepare("INSERT INTO datasets (dataset_id, experiment_id, name, digest, "
-                              "source_type, source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, "
-                              "?, ?)"));
-  StmtGuard g(*ins);
-  g->Bind(1, id)
-      .Bind(2, experiment_id)
-      .Bind(3, d.name)
-      .Bind(4, d.digest)
-      .Bind(5, d.source_type)
-      .Bind(6, d.source)
-      .Bind(7, d.schema)
-      .Bind(8, d.profile);
-  RETURN_IF_ERROR(g->Exec());
-  return id;
-}
-
-Result<Run> SqliteStore::LoadRun(Db& db, const std::string& run_id) {
-  Run run;
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT experiment_id, name, user_id, status, "
-                                        "start_time, end_time, artifact_uri, lifecycle_stage "
-                                        "FROM runs WHERE run_id = ?"));
-  {
-    StmtGuard g(*q);
-    g->Bind(1, run_id);
-    Status s;
-    if (!g->Step(&s)) {
-      RETURN_IF_ERROR(s);
-      return NotFound("Run with id=" + run_id + " not found");
-    }
-    RunInfo& i = run.info;
-    i.run_id = run_id;
-    i.experiment_id = std::to_string(g->Int(0));
-    i.run_name = g->Text(1);
-    i.user_id = g->Text(2);
-    i.status = g->Text(3);
-    i.start_time = g->Int(4);
-    if (!g->IsNull(5)) i.end_time = g->Int(5);
-    i.artifact_uri = g->Text(6);
-    i.lifecycle_stage = g->Text(7);
-  }
-  Status s;
-  {
-    ASSIGN_OR_RETURN(Stmt * m, db.Prepare("SELECT key, value, timestamp, step, is_nan FROM "
-                                          "latest_metrics WHERE run_id = ? ORDER BY key"));
-    StmtGuard g(*m);
-    g->Bind(1, run_id);
-    while (g->Step(&s)) {
-      run.metrics.push_back(Metric{std::string(g->Text(0)),
-                                   g->Int(4) ? std::nan("") : g->Double(1), g->Int(2),
-                                   g->Int(3)});
-    }
-    RETURN_IF_ERROR(s);
-  }
-  {
-    ASSIGN_OR_RETURN(Stmt * p,
-                     db.Prepare("SELECT key, value FROM params WHERE run_id = ? ORDER BY key"));
-    StmtGuard g(*p);
-    g->Bind(1, run_id);
-    while (g->Step(&s))
-      run.params.push_back(Param{std::string(g->Text(0)), std::string(g->Text(1))});
-    RETURN_IF_ERROR(s);
-  }
-  {
-    ASSIGN_OR_RETURN(Stmt * t,
-                     db.Prepare("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key"));
-    StmtGuard g(*t);
-    g->Bind(1, run_id);
-    while (g->Step(&s)) run.tags.push_back(Tag{std::string(g->Text(0)), std::string(g->Text(1))});
-    RETURN_IF_ERROR(s);
-  }
-  {
-    ASSIGN_OR_RETURN(Stmt * d,
-                     db.Prepare("SELECT d.dataset_id, d.name, d.digest, d.source_type, d.source, "
-                                "d.schema, d.profile FROM inputs i JOIN datasets d ON "
-                                "d.dataset_id = i.dataset_id WHERE i.run_id = ? ORDER BY d.name, "
-                                "d.digest"));
-    std::vector<std::string> dataset_ids;
-    {
-      StmtGuard g(*d);
-      g->Bind(1, run_id);
-      while (g->Step(&s)) {
-        dataset_ids.emplace_back(g->Text(0));
-        DatasetInput in;
-        in.dataset =
-            Dataset{std::string(g->Text(1)), std::string(g->Text(2)), std::string(g->Text(3)),
-                    std::string(g->Text(4)), std::string(g->Text(5)), std::string(g->Text(6))};
-        run.inputs.push_back(std::move(in));
-      }
-      RETURN_IF_ERROR(s);
-    }
-    if (!dataset_ids.empty()) {
-      ASSIGN_OR_RETURN(Stmt * it, db.Prepare("SELECT key, value FROM input_tags WHERE run_id = ? "
-                                             "AND dataset_id = ? ORDER BY key"));
-      for (size_t k = 0; k < dataset_ids.size(); ++k) {
-        StmtGuard g(*it);
-        g->Bind(1, run_id).Bind(2, dataset_ids[k]);
-        while (g->Step(&s)) {
-          run.inputs[k].tags.push_back(Tag{std::string(g->Text(0)), std::string(g->Text(1))});
-        }
-        RETURN_IF_ERROR(s);
-      }
-    }
-  }
-  return run;
 }
 
 }  // namespace ringo::store

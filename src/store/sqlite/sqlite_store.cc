@@ -15,9 +15,12 @@ std::string SqliteLike(const std::string& column, bool case_insensitive) {
   return "ringo_like(" + column + ", ?, " + (case_insensitive ? "1" : "0") + ")";
 }
 
+// SQLite takes an integer as a truth value.
+std::string SqliteFlag(const std::string& column) { return column; }
+
 }  // namespace
 
-const SqlDialect kSqliteDialect{SqliteLike};
+const SqlDialect kSqliteDialect{SqliteLike, SqliteFlag, "1", "?"};
 
 void BindAll(Stmt& stmt, const std::vector<SqlValue>& values) {
   int i = 1;

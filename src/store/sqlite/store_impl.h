@@ -157,30 +157,11 @@ class SqliteStore final : public Store {
  private:
   // Helpers on the writer or a reader connection.
 
-  Result<std::string> ExperimentStage(Db& db, int64_t id);
-
   void SetExperimentStage(std::string experiment_id, std::string stage, Done done);
-
-  Status UpsertExperimentTag(Db& db, int64_t id, const Tag& t);
-
-  Result<Experiment> LoadExperiment(Db& db, const char* where, const SqlValue& key,
-                                    const std::string& not_found);
-
-  Status CheckRunExists(Db& db, const std::string& run_id);
-
-  Status CheckRunActive(Db& db, const std::string& run_id);
-
-  void SetRunStage(std::string run_id, std::string stage, Done done);
 
   Status InsertParam(Db& db, const std::string& run_id, const Param& p);
 
   Status InsertMetric(Db& db, const std::string& run_id, const Metric& m);
-
-  Status UpsertTag(Db& db, const std::string& run_id, const Tag& t);
-
-  Result<std::string> UpsertDataset(Db& db, int64_t experiment_id, const Dataset& d);
-
-  Result<Run> LoadRun(Db& db, const std::string& run_id);
 
   template <typename T>
   void SubmitThenLoad(std::function<Status(Db&)> apply, std::function<Result<T>(Db&)> load,
@@ -191,9 +172,6 @@ class SqliteStore final : public Store {
       done(load(engine_.writer_db()));
     });
   }
-
-  static Status AppendEventTx(Db& db, const std::string& kind, const std::string& key,
-                              const std::string& value);
 
   WriteEngine engine_;
 };

@@ -1,0 +1,243 @@
+// libpq connection and statement wrappers.
+#include "store/postgres/db.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace ringo::store::pg {
+
+namespace {
+
+// Notices ("relation already exists, skipping") are expected; libpq would print them.
+void IgnoreNotice(void*, const char*) {}
+
+// SQLSTATE classes that mean the server went away or refuses work for now, as opposed to a
+// fault in the statement: 08 connection exceptions, 57P operator intervention (shutdown,
+// restart), 53 insufficient resources.
+bool IsUnavailableState(const char* state) {
+  if (state == nullptr) return false;
+  std::string_view s(state);
+  return s.starts_with("08") || s.starts_with("57P") || s.starts_with("53");
+}
+
+std::string FormatDouble(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  return std::string(buf, end);
+}
+
+}  // namespace
+
+std::string NumberPlaceholders(std::string_view sql, int* count) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int n = 0;
+  char quote = 0;
+  for (char c : sql) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      out += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      out += c;
+    } else if (c == '?') {
+      out += '$' + std::to_string(++n);
+    } else {
+      out += c;
+    }
+  }
+  *count = n;
+  return out;
+}
+
+Stmt::Stmt(Db* db, std::string sql, int params, std::string name)
+    : db_(db),
+      sql_(std::move(sql)),
+      name_(std::move(name)),
+      values_(static_cast<size_t>(params)),
+      is_null_(static_cast<size_t>(params), true) {}
+
+Stmt& Stmt::Bind(int index, std::string_view v) {
+  // Parameters travel as C strings, and PostgreSQL's text cannot hold NUL anyway: refuse the
+  // value rather than store it cut short.
+  if (v.find('\0') != std::string_view::npos) has_nul_ = true;
+  values_.at(static_cast<size_t>(index - 1)).assign(v.data(), v.size());
+  is_null_[static_cast<size_t>(index - 1)] = false;
+  return *this;
+}
+
+Stmt& Stmt::Bind(int index, int64_t v) { return Bind(index, std::to_string(v)); }
+
+Stmt& Stmt::BindDouble(int index, double v) { return Bind(index, FormatDouble(v)); }
+
+Stmt& Stmt::BindNull(int index) {
+  is_null_.at(static_cast<size_t>(index - 1)) = true;
+  return *this;
+}
+
+void Stmt::Reset() {
+  if (result_) PQclear(result_);
+  result_ = nullptr;
+  row_ = -1;
+  has_nul_ = false;
+  for (size_t i = 0; i < values_.size(); ++i) {
+    values_[i].clear();
+    is_null_[i] = true;
+  }
+}
+
+Status Stmt::Run() {
+  if (has_nul_) {
+    return InvalidArgument("values stored in PostgreSQL cannot contain NUL characters");
+  }
+  std::vector<const char*> params(values_.size());
+  for (size_t i = 0; i < values_.size(); ++i) {
+    params[i] = is_null_[i] ? nullptr : values_[i].c_str();
+  }
+  auto exec = [&]() -> PGresult* {
+    if (name_.empty()) {
+      return PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()), nullptr,
+                          params.data(), nullptr, nullptr, 0);
+    }
+    // Prepared on the server once per connection: the store's statements repeat, and parsing
+    // and planning each one anew cost more server time than running it.
+    if (prepared_in_ != db_->generation()) {
+      PGresult* prepared = PQprepare(db_->raw(), name_.c_str(), sql_.c_str(),
+                                     static_cast<int>(params.size()), nullptr);
+      if (PQresultStatus(prepared) != PGRES_COMMAND_OK) return prepared;
+      PQclear(prepared);
+      prepared_in_ = db_->generation();
+    }
+    return PQexecPrepared(db_->raw(), name_.c_str(), static_cast<int>(params.size()),
+                          params.data(), nullptr, nullptr, 0);
+  };
+  bool idle = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
+  result_ = exec();
+  if (idle && db_->RetryAfterLostConnection(result_)) result_ = exec();
+  ExecStatusType st = PQresultStatus(result_);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return db_->Error(result_, sql_);
+  const char* tuples = PQcmdTuples(result_);
+  db_->set_changes(tuples && *tuples ? std::atoll(tuples) : 0);
+  return Status::Ok();
+}
+
+bool Stmt::Step(Status* status) {
+  if (row_ < 0 && result_ == nullptr) {
+    Status s = Run();
+    if (!s.ok()) {
+      *status = s;
+      return false;
+    }
+  }
+  ++row_;
+  return row_ < PQntuples(result_);
+}
+
+Status Stmt::Exec() {
+  if (result_ == nullptr) return Run();
+  return Status::Ok();
+}
+
+int64_t Stmt::Int(int col) const {
+  const char* p = PQgetvalue(result_, row_, col);
+  int64_t v = 0;
+  std::from_chars(p, p + PQgetlength(result_, row_, col), v);
+  return v;
+}
+
+double Stmt::Double(int col) const {
+  // strtod reads PostgreSQL's NaN, Infinity and -Infinity as well as numbers.
+  return std::strtod(PQgetvalue(result_, row_, col), nullptr);
+}
+
+Db::~Db() {
+  cache_.clear();
+  PQfinish(conn_);
+}
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& conninfo) {
+  // Given before the URI so that its own settings win. The connect timeout keeps a dead server
+  // from hanging a request for the OS's TCP timeout.
+  // Keepalives and a TCP user timeout turn a server that vanished without closing the
+  // connection (host down, network cut) into an error within about half a minute.
+  const char* keywords[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                            "keepalives_count", "tcp_user_timeout", "application_name",
+                            "dbname", nullptr};
+  const char* values[] = {"5", "10", "5", "3", "30000", "ringo", conninfo.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, 1);
+  if (conn == nullptr) return Internal("postgresql: out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn);
+    PQfinish(conn);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return Unavailable("postgresql: cannot connect: " + msg);
+  }
+  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  return std::unique_ptr<Db>(new Db(conn));
+}
+
+Status Db::Reconnect() {
+  PQreset(conn_);
+  ++generation_;  // the server forgot this connection's prepared statements
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return Unavailable(std::string("postgresql: cannot reconnect: ") + PQerrorMessage(conn_));
+  }
+  PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
+  return Status::Ok();
+}
+
+Result<Stmt*> Db::Prepare(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return it->second.get();
+  int n = 0;
+  std::string numbered = NumberPlaceholders(sql, &n);
+  auto owned = std::make_unique<Stmt>(this, std::move(numbered), n,
+                                      "ringo_" + std::to_string(cache_.size() + 1));
+  Stmt* p = owned.get();
+  cache_.emplace(std::string(sql), std::move(owned));
+  return p;
+}
+
+Result<std::unique_ptr<Stmt>> Db::PrepareUncached(std::string_view sql) {
+  int n = 0;
+  std::string numbered = NumberPlaceholders(sql, &n);
+  return std::make_unique<Stmt>(this, std::move(numbered), n, "");
+}
+
+bool Db::RetryAfterLostConnection(PGresult*& result) {
+  ExecStatusType st = PQresultStatus(result);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || Healthy()) return false;
+  if (!Reconnect().ok()) return false;
+  PQclear(result);
+  result = nullptr;
+  return true;
+}
+
+Status Db::ExecScript(const char* sql) {
+  bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  PGresult* r = PQexec(conn_, sql);
+  if (idle && RetryAfterLostConnection(r)) r = PQexec(conn_, sql);
+  ExecStatusType st = PQresultStatus(r);
+  Status s = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? Status::Ok() : Error(r, sql);
+  PQclear(r);
+  return s;
+}
+
+Status Db::Error(const PGresult* result, std::string_view what) const {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string msg = result ? PQresultErrorMessage(result) : "";
+  if (msg.empty()) msg = PQerrorMessage(conn_);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  std::string text = "postgresql: " + msg + " (in: " + std::string(what.substr(0, 120)) + ")";
+  if (PQstatus(conn_) != CONNECTION_OK || IsUnavailableState(state)) return Unavailable(text);
+  // Class 22, data exceptions: a value PostgreSQL cannot hold (out of range, badly encoded),
+  // which is the request's fault rather than the server's.
+  if (state != nullptr && std::string_view(state).starts_with("22")) return InvalidArgument(text);
+  return Internal(text);
+}
+
+}  // namespace ringo::store::pg

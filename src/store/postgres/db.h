@@ -1,0 +1,135 @@
+// Thin RAII wrappers over libpq shaped like the SQLite engine's (Db, Stmt, StmtGuard), so the
+// SQL both engines share (store/*_sql.h) runs on either. Private to the PostgreSQL store.
+#ifndef RINGO_STORE_POSTGRES_DB_H_
+#define RINGO_STORE_POSTGRES_DB_H_
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::store::pg {
+
+class Db;
+
+// A statement with `?` placeholders (rewritten to $1, $2, ...), sent with text parameters.
+// The first Step() runs it and buffers the result; Reset() drops result and bindings. Owned by
+// its Db's cache or by the caller of PrepareUncached. Not thread-safe.
+class Stmt {
+ public:
+  // With a `name`, the statement is prepared on the server under it (once per connection);
+  // without, it is parsed anew each time it runs.
+  Stmt(Db* db, std::string sql, int params, std::string name);
+  ~Stmt() { Reset(); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Bind(int index, std::string_view v);
+  Stmt& Bind(int index, int64_t v);
+  Stmt& BindDouble(int index, double v);
+  Stmt& BindNull(int index);
+
+  // Runs the statement on the first call; then true while a row is available. *status is set
+  // on error: kUnavailable when the connection is lost, else kInternal.
+  bool Step(Status* status);
+  // Runs a statement without result rows.
+  Status Exec();
+  void Reset();
+
+  int64_t Int(int col) const;
+  double Double(int col) const;
+  bool IsNull(int col) const { return PQgetisnull(result_, row_, col) != 0; }
+  std::string_view Text(int col) const {
+    return std::string_view(PQgetvalue(result_, row_, col),
+                            static_cast<size_t>(PQgetlength(result_, row_, col)));
+  }
+
+ private:
+  Status Run();
+
+  Db* db_;
+  std::string sql_;
+  std::string name_;
+  uint64_t prepared_in_ = 0;  // the Db generation it was prepared in; 0: not prepared
+  std::vector<std::string> values_;
+  std::vector<bool> is_null_;
+  PGresult* result_ = nullptr;
+  int row_ = -1;
+  bool has_nul_ = false;  // a bound value holds '\0': Run() refuses it
+};
+
+// Resets a statement when leaving scope.
+class StmtGuard {
+ public:
+  explicit StmtGuard(Stmt& s) : s_(s) {}
+  ~StmtGuard() { s_.Reset(); }
+  StmtGuard(const StmtGuard&) = delete;
+  StmtGuard& operator=(const StmtGuard&) = delete;
+  Stmt* operator->() { return &s_; }
+  Stmt& operator*() { return s_; }
+
+ private:
+  Stmt& s_;
+};
+
+// One PostgreSQL connection. Not thread-safe: each thread uses its own.
+class Db {
+ public:
+  // The statement types of this engine, for SQL shared as templates (store/registry_sql.h).
+  using Statement = Stmt;
+  using Guard = StmtGuard;
+
+  ~Db();
+  // Connects to `conninfo` (a postgresql:// URI or key=value string). kUnavailable when the
+  // server cannot be reached within the connect timeout.
+  static Result<std::unique_ptr<Db>> Open(const std::string& conninfo);
+
+  // The cached statement for `sql`; pointers stay valid for the Db's life.
+  Result<Stmt*> Prepare(std::string_view sql);
+  Result<std::unique_ptr<Stmt>> PrepareUncached(std::string_view sql);
+  // Runs one or more statements without parameters.
+  Status ExecScript(const char* sql);
+  // Rows changed by the last statement run on this connection.
+  int64_t Changes() const { return changes_; }
+  // False once the connection is lost; such a Db is dropped or Reconnect()ed.
+  bool Healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+  // Re-establishes a lost connection. kUnavailable while the server stays unreachable.
+  Status Reconnect();
+
+  // After `result` failed because the connection was lost (a server restart leaves every
+  // pooled connection dead until used): reconnects and clears `result`, returning true when the
+  // statement may run again. Only for statements outside a transaction, which in this store are
+  // reads and BEGIN: a transaction is lost with its connection.
+  bool RetryAfterLostConnection(PGresult*& result);
+
+  PGconn* raw() { return conn_; }
+  // The Status for a failed result (kUnavailable for lost connections); frees nothing.
+  Status Error(const PGresult* result, std::string_view what) const;
+  void set_changes(int64_t n) { changes_ = n; }
+  // Counts connections: each reconnect starts a new one without prepared statements.
+  uint64_t generation() const { return generation_; }
+
+ private:
+  explicit Db(PGconn* conn) : conn_(conn) {}
+  PGconn* conn_;
+  int64_t changes_ = 0;
+  uint64_t generation_ = 1;
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const { return std::hash<std::string_view>()(sql); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Stmt>, SqlHash, std::equal_to<>> cache_;
+};
+
+// `sql` with each `?` outside quotes replaced by $1, $2, ...; *count receives their number.
+std::string NumberPlaceholders(std::string_view sql, int* count);
+
+}  // namespace ringo::store::pg
+
+#endif  // RINGO_STORE_POSTGRES_DB_H_
