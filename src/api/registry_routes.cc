@@ -336,19 +336,8 @@ void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepositor
          ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
          ASSIGN_OR_RETURN(int64_t version, version_field(f));
          ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
-         // A copied version's source names another version (models:/<name>/<version>): its
-         // files are where that version's are, as MLflow records them at the copy.
-         std::string uri = v.source;
-         for (int hop = 0; hop < 8 && uri.rfind("models:/", 0) == 0; ++hop) {
-           std::string rest = uri.substr(8);
-           size_t slash = rest.rfind('/');
-           if (slash == std::string::npos) break;
-           auto n = ParseInt64(rest.substr(slash + 1));
-           if (!n) break;
-           auto target = st->GetModelVersion(rest.substr(0, slash), *n);
-           if (!target.ok()) break;
-           uri = target->source;
-         }
+         // A copied version's files are where the original's are, as MLflow records them.
+         std::string uri = registry::OriginalSource(st, v.source);
          std::string body;
          JsonWriter(&body).BeginObject().Field("artifact_uri", uri).EndObject();
          return JsonResponse(std::move(body));

@@ -27,6 +27,11 @@ namespace ringo::registry {
 // an unknown run or version; kInvalidArgument for escaping paths.
 Result<std::string> SourceArtifactPath(store::Store* store, const std::string& source);
 
+// The source of the version a copy was made from: a copied version's source is
+// `models:/<name>/<version>`, followed (at most 8 hops) to the first source that is not such a
+// copy. A source that is not a copy, or names a version that no longer exists, is returned as is.
+std::string OriginalSource(store::Store* store, const std::string& source);
+
 // The Core ML model a registry source refers to in ringo's artifact store: `runs:/<run>/<path>`,
 // `mlflow-artifacts:...` or MLflow 3's `models:/<model_id>`, naming a .mlmodel/.mlpackage or a
 // directory holding one (searched two levels deep). kFailedPrecondition when the source is

@@ -1,5 +1,8 @@
 // Registry sources: where a version's model lives in the artifact store, and what ringo records
 // of it when the version is created.
+#include <optional>
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "common/hash.h"
@@ -23,7 +26,30 @@ bool IsLoggedModelUri(const std::string& source) {
   return rest.find('/') == std::string::npos;
 }
 
+// The <name> and <version> of a copy's source `models:/<name>/<version>`; nullopt otherwise.
+std::optional<std::pair<std::string, int64_t>> CopiedVersion(const std::string& source) {
+  if (source.rfind("models:/", 0) != 0 || IsLoggedModelUri(source)) return std::nullopt;
+  std::string rest = source.substr(8);
+  size_t slash = rest.rfind('/');
+  if (slash == std::string::npos) return std::nullopt;
+  auto number = ParseInt64(rest.substr(slash + 1));
+  if (!number) return std::nullopt;
+  return std::make_pair(rest.substr(0, slash), *number);
+}
+
 }  // namespace
+
+std::string OriginalSource(store::Store* store, const std::string& source) {
+  std::string uri = source;
+  for (int hop = 0; hop < 8; ++hop) {
+    auto copied = CopiedVersion(uri);
+    if (!copied) break;
+    auto target = store->GetModelVersion(copied->first, copied->second);
+    if (!target.ok()) break;
+    uri = target->source;
+  }
+  return uri;
+}
 
 Result<std::string> SourceArtifactPath(store::Store* store, const std::string& source) {
   std::string rel;
@@ -51,15 +77,14 @@ Result<std::string> SourceArtifactPath(store::Store* store, const std::string& s
     ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(uri));
   } else if (source.rfind("models:/", 0) == 0) {
     // A copied version (models:/<name>/<version>): the files of the version it copies.
-    std::string rest = source.substr(8);
-    size_t slash = rest.rfind('/');
-    auto number = slash == std::string::npos ? std::nullopt : ParseInt64(rest.substr(slash + 1));
-    if (!number) return FailedPrecondition("source '" + source + "' names no model version");
-    ASSIGN_OR_RETURN(store::ModelVersion v, store->GetModelVersion(rest.substr(0, slash), *number));
-    if (v.source.rfind("models:/", 0) == 0 && !IsLoggedModelUri(v.source)) {
-      return FailedPrecondition("source '" + source + "' copies a copy; give the original");
+    auto copied = CopiedVersion(source);
+    if (!copied) return FailedPrecondition("source '" + source + "' names no model version");
+    ASSIGN_OR_RETURN(store::ModelVersion v, store->GetModelVersion(copied->first, copied->second));
+    std::string original = OriginalSource(store, v.source);
+    if (CopiedVersion(original)) {
+      return FailedPrecondition("source '" + source + "' copies a version that no longer exists");
     }
-    return SourceArtifactPath(store, v.source);
+    return SourceArtifactPath(store, original);
   } else {
     return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
   }

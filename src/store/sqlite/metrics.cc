@@ -1,7 +1,6 @@
 // The SQLite store's reads of metric histories (paged, visited, sampled) and dataset summaries;
 // what it shares with the other engine is store/metrics_sql.h.
 #include <cmath>
-#include <set>
 
 #include "common/util.h"
 #include "store/metrics_sql.h"
