@@ -54,7 +54,7 @@ http::Response HttpError(const Status& s) {
 
 Status Api::Register(http::Router& router) {
   Store* st = store_;
-  artifacts::LocalRepository* repo = artifacts_;
+  artifacts::Repository* repo = artifacts_;
   RegisterTracking(router, st);
   RegisterArtifacts(router, st, repo);
   hooks_ = std::make_unique<registry::MlflowWebhooks>(st);

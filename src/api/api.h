@@ -27,7 +27,7 @@ class ManifestWaiters;
 // router. Thread-safe.
 class Api {
  public:
-  Api(store::Store* store, artifacts::LocalRepository* artifacts)
+  Api(store::Store* store, artifacts::Repository* artifacts)
       : store_(store), artifacts_(artifacts) {}
   ~Api() { Shutdown(); }
 
@@ -50,7 +50,7 @@ class Api {
 
  private:
   store::Store* store_;
-  artifacts::LocalRepository* artifacts_;
+  artifacts::Repository* artifacts_;
   std::atomic<http::Server*> server_{nullptr};
   deploy::Service* deploy_ = nullptr;
   schedule::Scheduler* scheduler_ = nullptr;

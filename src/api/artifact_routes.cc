@@ -9,7 +9,7 @@
 
 namespace ringo::api {
 
-void RegisterArtifacts(http::Router& router, Store* st, artifacts::LocalRepository* repo) {
+void RegisterArtifacts(http::Router& router, Store* st, artifacts::Repository* repo) {
   // ---------------- artifacts through the tracking API ----------------
   auto run_artifact_root = [st](const std::string& run_id) { return RunArtifactRoot(st, run_id); };
 

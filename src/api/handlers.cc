@@ -267,7 +267,7 @@ Result<std::string> ArtifactPathField(std::string_view path) {
 }
 
 Result<RunArtifact> ReadRunArtifact(const Request& req, Store* store,
-                                    const artifacts::LocalRepository* repo) {
+                                    const artifacts::Repository* repo) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string id, RunIdField(f));
   ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));

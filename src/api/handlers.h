@@ -33,10 +33,10 @@ using store::Store;
 // MLflow's tracking API: experiments, runs, metrics, datasets (tracking_routes.cc).
 void RegisterTracking(http::Router& router, Store* store);
 // Artifacts through the tracking API and the mlflow-artifacts proxy (artifact_routes.cc).
-void RegisterArtifacts(http::Router& router, Store* store, artifacts::LocalRepository* repo);
+void RegisterArtifacts(http::Router& router, Store* store, artifacts::Repository* repo);
 // MLflow's model registry and the Core ML summary of versions (registry_routes.cc); registry
 // events go to `hooks`.
-void RegisterRegistry(http::Router& router, Store* store, artifacts::LocalRepository* repo,
+void RegisterRegistry(http::Router& router, Store* store, artifacts::Repository* repo,
                       registry::MlflowWebhooks* hooks);
 // Schedules of pipelines under /api/ringo/v1/schedules (schedule_routes.cc).
 void RegisterSchedules(http::Router& router, schedule::Scheduler* scheduler);
@@ -45,9 +45,9 @@ void RegisterRelease(http::Router& router, release::ReleaseManager* releases);
 // MLflow 3's webhooks API (webhook_routes.cc).
 void RegisterWebhooks(http::Router& router, registry::MlflowWebhooks* hooks);
 // MLflow 3's logged models and runs/outputs (logged_model_routes.cc).
-void RegisterLoggedModels(http::Router& router, Store* store, artifacts::LocalRepository* repo);
+void RegisterLoggedModels(http::Router& router, Store* store, artifacts::Repository* repo);
 // ringo's own read endpoints for the UI: downsampled metrics, model cards (ringo_routes.cc).
-void RegisterExtras(http::Router& router, Store* store, artifacts::LocalRepository* repo);
+void RegisterExtras(http::Router& router, Store* store, artifacts::Repository* repo);
 
 // Registers an MLflow endpoint under both API prefixes (/api/2.0/mlflow/ and
 // /ajax-api/2.0/mlflow/), as MLflow's server does.
@@ -145,7 +145,7 @@ struct RunArtifact {
   std::filesystem::path full;
 };
 Result<RunArtifact> ReadRunArtifact(const Request& req, Store* store,
-                                    const artifacts::LocalRepository* repo);
+                                    const artifacts::Repository* repo);
 // "a/b" from "a" and "b"; either may be empty.
 std::string JoinRelative(const std::string& a, const std::string& b);
 

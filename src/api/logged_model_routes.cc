@@ -75,7 +75,7 @@ Result<LoggedModelSearch> ReadModelSearch(const Request& req) {
 
 }  // namespace
 
-void RegisterLoggedModels(http::Router& router, Store* st, artifacts::LocalRepository* repo) {
+void RegisterLoggedModels(http::Router& router, Store* st, artifacts::Repository* repo) {
   auto models = std::make_shared<LoggedModels>(st);
 
   AddMlflow(router, Method::kPost, "logged-models", Access::kWrite,

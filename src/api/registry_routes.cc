@@ -67,7 +67,7 @@ std::string VersionCreatedData(const store::ModelVersion& v) {
 
 }  // namespace
 
-void RegisterRegistry(http::Router& router, Store* st, artifacts::LocalRepository* repo,
+void RegisterRegistry(http::Router& router, Store* st, artifacts::Repository* repo,
                       registry::MlflowWebhooks* hooks) {
   // ---------------- model registry (MLflow's API) ----------------
   auto model_response = [](const char* field) {

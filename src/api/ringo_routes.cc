@@ -11,7 +11,7 @@
 
 namespace ringo::api {
 
-void RegisterExtras(http::Router& router, Store* st, artifacts::LocalRepository* repo) {
+void RegisterExtras(http::Router& router, Store* st, artifacts::Repository* repo) {
   // ---------------- ringo's own endpoints (the UI) ----------------
   // A long metric series reduced to `buckets` buckets over x (step or wall time), keeping each
   // bucket's min, max, first and last value, so a chart of a million points draws from a few

@@ -1,9 +1,11 @@
-// Artifact repository: files of runs under one root directory, no path escaping it.
+// Artifact repositories: files of runs under one root, on a local disk or in an S3-compatible
+// object store, no path escaping it.
 #ifndef RINGO_ARTIFACTS_ARTIFACTS_H_
 #define RINGO_ARTIFACTS_ARTIFACTS_H_
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,38 +20,89 @@ struct FileInfo {
   int64_t file_size = 0;  // files only
 };
 
-// Local-filesystem artifact repository. Every relative path passes CleanRelativePath and
-// symlink checks before use, so nothing outside the root is ever read or written (paths with
-// "..", absolute paths, control bytes and symlinks leading out fail with kInvalidArgument).
-// Writes are atomic (temporary file + rename). Thread-safe: operations are independent
-// filesystem calls.
-class LocalRepository {
+// Where run artifacts live. Every relative path is checked with CleanRelativePath first
+// ("..", absolute paths, control bytes: kInvalidArgument), so nothing outside the root is ever
+// read or written. Implementations are thread-safe.
+class Repository {
+ public:
+  virtual ~Repository() = default;
+
+  // Prepares the root (creates the directory; checks the bucket answers). kInternal or
+  // kUnavailable on failure, naming the root.
+  virtual Status Init() = 0;
+
+  // What the root is, for messages and logs ("/data/artifacts", "s3://bucket/prefix").
+  virtual std::string Describe() const = 0;
+
+  // A local path holding the bytes of `relative`: the file itself on a local disk; for an
+  // object store a cached copy, fetched when missing or changed (a "directory" is fetched
+  // whole). The path need not exist when nothing is stored there.
+  virtual Result<std::filesystem::path> Resolve(std::string_view relative) const = 0;
+
+  // Lists the direct children of directory `relative` ("" = root), sorted by name. A path
+  // naming a file gives an empty list with *is_file set; a missing path gives an empty list.
+  // Entries' `path` is `relative/child` (or `child` at the root).
+  virtual Result<std::vector<FileInfo>> List(std::string_view relative,
+                                             bool* is_file = nullptr) const = 0;
+
+  // Stores the finished temporary file `source` at `relative`; `source` is consumed (moved
+  // or removed). Readers see the whole file or none of it.
+  virtual Status PutFile(std::string_view relative, const std::filesystem::path& source) = 0;
+  // Writes `data` at `relative`, atomically as above.
+  virtual Status Put(std::string_view relative, std::string_view data) = 0;
+  // Deletes a file or a directory tree. kNotFound when absent.
+  virtual Status Delete(std::string_view relative) = 0;
+};
+
+// Local-filesystem repository. Besides the path checks above, symlinks leading out of the
+// root are refused (kInvalidArgument). Writes are atomic (temporary file + rename).
+class LocalRepository : public Repository {
  public:
   explicit LocalRepository(std::filesystem::path root) : root_(std::move(root)) {}
 
   const std::filesystem::path& root() const { return root_; }
 
-  // Creates the root if needed. kInternal on failure.
-  Status Init();
-
-  // The absolute path for `relative`, checked as above. The file need not exist.
-  Result<std::filesystem::path> Resolve(std::string_view relative) const;
-
-  // Lists the direct children of directory `relative` ("" = root), sorted by name. A path
-  // naming a regular file gives an empty list with *is_file set; a missing path gives an
-  // empty list. Entries' `path` is `relative/child` (or `child` at the root).
-  Result<std::vector<FileInfo>> List(std::string_view relative, bool* is_file = nullptr) const;
-
-  // Moves the finished temporary file `source` into place at `relative` (same filesystem).
-  Status PutFile(std::string_view relative, const std::filesystem::path& source);
-  // Writes `data` at `relative` atomically.
-  Status Put(std::string_view relative, std::string_view data);
-  // Deletes a file or a directory tree. kNotFound when absent.
-  Status Delete(std::string_view relative);
+  Status Init() override;
+  std::string Describe() const override { return root_.string(); }
+  Result<std::filesystem::path> Resolve(std::string_view relative) const override;
+  Result<std::vector<FileInfo>> List(std::string_view relative,
+                                     bool* is_file = nullptr) const override;
+  Status PutFile(std::string_view relative, const std::filesystem::path& source) override;
+  Status Put(std::string_view relative, std::string_view data) override;
+  Status Delete(std::string_view relative) override;
 
  private:
   std::filesystem::path root_;
 };
+
+// An S3-compatible object store (AWS S3, MinIO, Ceph, R2, versitygw, ...), addressed path-style
+// (endpoint/bucket/key) and signed with AWS Signature Version 4.
+struct S3Options {
+  std::string bucket;
+  std::string prefix;        // key prefix without leading or trailing '/', may be empty
+  std::string endpoint_url;  // http[s]://host[:port]; empty = https://s3.<region>.amazonaws.com
+  std::string region = "us-east-1";
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;  // sent as x-amz-security-token when set
+  std::string ca_bundle;      // PEM file trusted for https besides the system's CAs
+  std::filesystem::path cache_dir;  // where Resolve keeps fetched copies
+  int64_t part_size = 16 << 20;     // files larger than this go up in parts of this size
+};
+
+// Reads `uri` ("s3://bucket[/prefix]") and the standard environment (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_DEFAULT_REGION or AWS_REGION,
+// MLFLOW_S3_ENDPOINT_URL or AWS_ENDPOINT_URL, AWS_CA_BUNDLE); `endpoint_url` when not empty
+// wins over the environment. kInvalidArgument naming what is wrong (no bucket, no
+// credentials, an endpoint that is not http(s)://host[:port]).
+Result<S3Options> S3OptionsFrom(const std::string& uri, const std::string& endpoint_url,
+                                const std::filesystem::path& cache_dir);
+
+// The repository for an `--artifacts-destination`: S3 for "s3://...", else a local directory.
+// Nothing is touched until Init().
+Result<std::unique_ptr<Repository>> OpenRepository(const std::string& destination,
+                                                   const std::string& s3_endpoint_url,
+                                                   const std::filesystem::path& cache_dir);
 
 // The repository path an `mlflow-artifacts:` URI names ("mlflow-artifacts:/1/r/artifacts/x" or
 // "mlflow-artifacts://host:port/1/r/artifacts/x" -> "1/r/artifacts/x"), cleaned like any

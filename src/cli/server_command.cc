@@ -30,6 +30,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+bool IsS3(const ServerFlags& flags) { return flags.artifacts_destination.rfind("s3://", 0) == 0; }
+
 // True when `inner` is `outer` or lies beneath it (both made absolute and normalised, following
 // the symlinks that exist).
 bool Within(const fs::path& inner, const fs::path& outer) {
@@ -136,7 +138,10 @@ Status TrackingService::OpenSqlite(const ServerFlags& flags, TrackingService* sv
     svc->artifact_root_ = base / "artifacts";
   }
   if (!flags.artifacts_destination.empty()) svc->artifact_root_ = flags.artifacts_destination;
-  RETURN_IF_ERROR(CheckArtifactRootHoldsNoSecrets(svc->artifact_root_, svc->db_path_, base / "deploy"));
+  if (!IsS3(flags)) {
+    RETURN_IF_ERROR(
+        CheckArtifactRootHoldsNoSecrets(svc->artifact_root_, svc->db_path_, base / "deploy"));
+  }
   const fs::path& db_path = svc->db_path_;
   std::error_code ec;
   fs::create_directories(db_path.parent_path().empty() ? fs::path(".") : db_path.parent_path(), ec);
@@ -163,7 +168,9 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
     svc->artifact_root_ = flags.artifacts_destination.empty()
                               ? base / "artifacts"
                               : fs::path(flags.artifacts_destination);
-    RETURN_IF_ERROR(CheckArtifactRootHoldsNoSecrets(svc->artifact_root_, {}, base / "deploy"));
+    if (!IsS3(flags)) {
+      RETURN_IF_ERROR(CheckArtifactRootHoldsNoSecrets(svc->artifact_root_, {}, base / "deploy"));
+    }
     svc->store_description_ = RedactPassword(flags.backend_store_uri);
     store::PostgresOptions options;
     options.conninfo = flags.backend_store_uri;
@@ -171,7 +178,11 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   } else {
     RETURN_IF_ERROR(OpenSqlite(flags, svc.get(), &base));
   }
-  svc->repo_ = std::make_unique<artifacts::LocalRepository>(svc->artifact_root_);
+  // Objects fetched from S3 are kept under the store directory, named by key and ETag.
+  ASSIGN_OR_RETURN(svc->repo_,
+                   artifacts::OpenRepository(IsS3(flags) ? flags.artifacts_destination
+                                                         : svc->artifact_root_.string(),
+                                             flags.s3_endpoint_url, base / "s3-cache"));
   RETURN_IF_ERROR(svc->repo_->Init());
   svc->api_ = std::make_unique<api::Api>(svc->store_.get(), svc->repo_.get());
   // Delivery state lives in the store; the signing key and model blobs beside it.
@@ -201,8 +212,9 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   // a pinned or limited server with a thread per machine core oversubscribes its own.
   server_options.threads = flags.threads > 0 ? flags.threads : std::min(UsableCpus(), 4);
   svc->threads_ = server_options.threads;
-  // Uploads land next to the artifacts so moving them into place is a rename.
-  fs::path parent = svc->artifact_root_.parent_path();
+  // Uploads land next to the artifacts so moving them into place is a rename (S3: next to the
+  // cache, where an uploaded file is kept).
+  fs::path parent = IsS3(flags) ? base : svc->artifact_root_.parent_path();
   server_options.upload_dir = (parent.empty() ? fs::path(".") : parent) / ".ringo-uploads";
   ASSIGN_OR_RETURN(svc->server_, http::StartServer(server_options, router));
   svc->api_->AttachServer(svc->server_.get());
@@ -257,13 +269,12 @@ Status RunServer(const ServerFlags& flags) {
                    webhooks::DestinationPolicy::Make(flags.webhook_allow));
   webhooks::SetDestinationPolicy(std::move(policy));
   ASSIGN_OR_RETURN(std::unique_ptr<TrackingService> svc, TrackingService::Start(flags));
-  const fs::path& artifact_root = svc->artifact_root();
   std::unique_ptr<http::Server>& server = svc->server();
   std::cout << "ringo server listening on http://" << flags.host << ":" << server->port()
             << std::endl;
   std::cout << "threads: " << svc->threads() << " I/O (usable CPUs: " << UsableCpus() << ")"
             << std::endl;
-  std::cout << "store: " << svc->store_description() << "  artifacts: " << artifact_root.string()
+  std::cout << "store: " << svc->store_description() << "  artifacts: " << svc->artifacts_description()
             << std::endl;
 
   unsigned char b = 0;
@@ -288,7 +299,12 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
                      "MLflow spelling of the store: sqlite:///PATH or "
                      "postgresql://USER:PASSWORD@HOST:PORT/DB");
   server->add_option("--artifacts-destination", sf->artifacts_destination,
-                     "Directory for artifacts (default: <store>/artifacts)");
+                     "Where artifacts live: a directory (default: <store>/artifacts) or "
+                     "s3://BUCKET/PREFIX (credentials from AWS_ACCESS_KEY_ID and "
+                     "AWS_SECRET_ACCESS_KEY, region from AWS_DEFAULT_REGION)");
+  server->add_option("--s3-endpoint-url", sf->s3_endpoint_url,
+                     "S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: "
+                     "MLFLOW_S3_ENDPOINT_URL, else AWS)");
   server->add_option("--threads", sf->threads, "I/O threads (default: the CPUs this process may use, at most 4)");
   server->add_flag("--sync-full", sf->sync_full,
                    "SQLite: fsync every commit (survives power loss, slower); on PostgreSQL the "

@@ -23,7 +23,8 @@ struct ServerFlags {
   int port = 5000;
   std::string store_dir = "ringo-data";
   std::string backend_store_uri;      // MLflow's spelling: sqlite:///PATH
-  std::string artifacts_destination;  // MLflow's spelling
+  std::string artifacts_destination;  // MLflow's spelling: a directory or s3://bucket/prefix
+  std::string s3_endpoint_url;        // MLflow's MLFLOW_S3_ENDPOINT_URL as a flag
   int threads = 0;                    // 0: one per usable CPU (affinity, quota), at most 4
   bool sync_full = false;
   // Address ranges webhooks may reach beyond public addresses (webhooks::DestinationPolicy).
@@ -46,7 +47,8 @@ class TrackingService {
   const std::filesystem::path& db_path() const { return db_path_; }
   // Where the metadata lives, for logs (a PostgreSQL URI without its password).
   const std::string& store_description() const { return store_description_; }
-  const std::filesystem::path& artifact_root() const { return artifact_root_; }
+  // Where artifacts live, for messages: a directory or s3://bucket/prefix.
+  std::string artifacts_description() const { return repo_->Describe(); }
   std::unique_ptr<http::Server>& server() { return server_; }
   std::unique_ptr<store::Store>& store() { return store_; }
 
@@ -57,7 +59,7 @@ class TrackingService {
   std::filesystem::path db_path_, artifact_root_;
   std::string store_description_{};
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<artifacts::LocalRepository> repo_;
+  std::unique_ptr<artifacts::Repository> repo_;
   std::unique_ptr<deploy::Service> deploy_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<http::Server> server_;

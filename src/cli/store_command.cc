@@ -87,8 +87,11 @@ Status Backup(const StoreFlags& f) {
   RETURN_IF_ERROR(store::BackupSqliteDatabase(p.db.string(), (dest / "ringo.db").string()));
   ASSIGN_OR_RETURN(int schema, store::CheckSqliteDatabase((dest / "ringo.db").string()));
   int64_t files = 0, bytes = 0;
-  RETURN_IF_ERROR(CopyTree(p.artifacts, dest / "artifacts", &files, &bytes));
+  // Artifacts in S3 stay there: the bucket's own versioning or replication keeps them.
+  bool s3 = f.artifacts.rfind("s3://", 0) == 0;
+  if (!s3) RETURN_IF_ERROR(CopyTree(p.artifacts, dest / "artifacts", &files, &bytes));
   RETURN_IF_ERROR(CopyTree(p.deploy, dest / "deploy", &files, &bytes));
+  if (s3) std::cout << "artifacts in " << f.artifacts << " are not copied (they stay in S3)\n";
   std::ofstream(dest / "BACKUP.json")
       << "{\"created\": " << NowMillis() << ", \"schema_version\": " << schema
       << ", \"files\": " << files << ", \"bytes\": " << bytes << "}\n";
@@ -108,7 +111,9 @@ Status Restore(const StoreFlags& f) {
   }
   fs::create_directories(p.db.parent_path().empty() ? fs::path(".") : p.db.parent_path(), ec);
   int64_t files = 0, bytes = 0;
-  RETURN_IF_ERROR(CopyTree(src / "artifacts", p.artifacts, &files, &bytes));
+  if (f.artifacts.rfind("s3://", 0) != 0) {
+    RETURN_IF_ERROR(CopyTree(src / "artifacts", p.artifacts, &files, &bytes));
+  }
   RETURN_IF_ERROR(CopyTree(src / "deploy", p.deploy, &files, &bytes));
   // The database last, through a temporary name: a store appears only when it is whole.
   fs::path tmp = p.db;
@@ -124,7 +129,7 @@ Status Restore(const StoreFlags& f) {
 void AddStoreFlags(CLI::App* cmd, StoreFlags* f) {
   cmd->add_option("--store", f->store, "Directory holding ringo.db and artifacts/ (as ringo server)");
   cmd->add_option("--backend-store-uri", f->backend_store_uri, "sqlite:///PATH (as ringo server)");
-  cmd->add_option("--artifacts-destination", f->artifacts, "Artifacts directory (as ringo server)");
+  cmd->add_option("--artifacts-destination", f->artifacts, "Artifacts directory (as ringo server; s3:// artifacts are not copied)");
 }
 
 }  // namespace

@@ -69,7 +69,7 @@ Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() { Shutdown(); }
 
 Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
-                                               artifacts::LocalRepository* artifacts,
+                                               artifacts::Repository* artifacts,
                                                const fs::path& dir) {
   auto impl = std::make_unique<Impl>();
   impl->store = store;

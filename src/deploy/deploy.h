@@ -195,7 +195,7 @@ class Service {
  public:
   // `dir` holds the signing key (deploy_key.pem, created on first use) and blobs/.
   static Result<std::unique_ptr<Service>> Open(store::Store* store,
-                                               artifacts::LocalRepository* artifacts,
+                                               artifacts::Repository* artifacts,
                                                const std::filesystem::path& dir);
   ~Service();
 

@@ -40,7 +40,7 @@ inline constexpr const char* kWebhook = "webhook";
 
 struct Service::Impl {
   store::Store* store;
-  artifacts::LocalRepository* artifacts;
+  artifacts::Repository* artifacts;
   fs::path dir;
   EVP_PKEY* key = nullptr;
   std::string public_key;

@@ -69,7 +69,7 @@ class ServiceTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<artifacts::LocalRepository> repo_;
+  std::unique_ptr<artifacts::Repository> repo_;
   std::unique_ptr<Service> svc_;
 };
 

@@ -38,7 +38,7 @@ std::string OriginalSource(store::Store* store, const std::string& source);
 // outside the store or holds no model; kNotFound for an unknown run; kInvalidArgument for
 // escaping paths.
 Result<std::filesystem::path> ResolveModelSource(store::Store* store,
-                                                 artifacts::LocalRepository* artifacts,
+                                                 artifacts::Repository* artifacts,
                                                  const std::string& source);
 
 // MLflow's rules for a model version's source, checked before anything is recorded. A local
@@ -58,7 +58,7 @@ Status CheckSourceRules(const std::string& source, const std::string& run_id,
 // any source is accepted: one outside the store or without a model is left unread, and an
 // unreadable Core ML model is recorded as {"problem": ...}. Never fails on the source itself:
 // CheckSourceRules is the gate; only store errors are returned.
-Status DescribeSource(store::Store* store, artifacts::LocalRepository* artifacts,
+Status DescribeSource(store::Store* store, artifacts::Repository* artifacts,
                       store::ModelVersion* version);
 
 // Model files are shipped as they are on disk; a symbolic link (at the top or inside a

@@ -91,7 +91,7 @@ Result<std::string> SourceArtifactPath(store::Store* store, const std::string& s
   return rel;
 }
 
-Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalRepository* artifacts,
+Result<fs::path> ResolveModelSource(store::Store* store, artifacts::Repository* artifacts,
                                     const std::string& source) {
   ASSIGN_OR_RETURN(std::string rel, SourceArtifactPath(store, source));
   ASSIGN_OR_RETURN(fs::path p, artifacts->Resolve(rel));
@@ -111,7 +111,7 @@ Result<fs::path> ResolveModelSource(store::Store* store, artifacts::LocalReposit
   return FailedPrecondition("source '" + source + "' holds no .mlmodel or .mlpackage");
 }
 
-Status DescribeSource(store::Store* st, artifacts::LocalRepository* repo,
+Status DescribeSource(store::Store* st, artifacts::Repository* repo,
                       store::ModelVersion* v) {
   // Relative segments were refused by CheckSourceRules; a name like "...." is a name.
   if (v->source.rfind("runs:/", 0) == 0 && v->run_id.empty()) {

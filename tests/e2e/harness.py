@@ -19,6 +19,7 @@ import urllib.parse
 import uuid
 
 import private_postgres
+import private_s3
 
 STARTUP_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
@@ -103,6 +104,14 @@ class Server:
                 a.startswith("--backend-store-uri") for a in self.extra_args):
             self.postgres = private_postgres.PrivatePostgres()
             self.extra_args += ["--backend-store-uri", self.postgres.uri]
+        # Under RINGO_TEST_ARTIFACTS=s3 each Server keeps its artifacts in a private S3 server.
+        self.s3 = None
+        if private_s3.artifacts_backend() == "s3" and not any(
+                a.startswith("--artifacts-destination") for a in self.extra_args):
+            self.s3 = private_s3.PrivateS3()
+            self.extra_args += ["--artifacts-destination", "s3://%s/e2e" % private_s3.BUCKET,
+                                "--s3-endpoint-url", self.s3.endpoint]
+            self.env = dict(self.env or os.environ, **self.s3.env)
         self.proc = None
         self.url = None
         self.host = None
@@ -116,6 +125,8 @@ class Server:
     def start(self):
         if self.postgres is not None and not self.postgres.running:
             self.postgres.start()
+        if self.s3 is not None and not self.s3.running:
+            self.s3.start()
         self._starts += 1
         self._stderr_path = os.path.join(self.workdir, "server-%d.log" % self._starts)
         err = open(self._stderr_path, "wb")
@@ -200,6 +211,8 @@ class Server:
         unsafe = self.unsafe_blob_entries()
         if self.postgres is not None:
             self.postgres.stop()
+        if self.s3 is not None:
+            self.s3.stop()
         if self._own_tmp:
             shutil.rmtree(self._own_tmp, ignore_errors=True)
         if unsafe:
