@@ -278,6 +278,10 @@ std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Se
   svc->AddChangeListener([weak](const deploy::Channel& c, const deploy::HistoryEntry&) {
     if (auto w = weak.lock()) w->OnChange(c.collection, c.name);
   });
+  // Changes made by other servers sharing the store wake waiters too (within ~0.5 s).
+  svc->AddChannelWatcher([weak](const std::string& collection, const std::string& channel) {
+    if (auto w = weak.lock()) w->OnChange(collection, channel);
+  });
   const std::string admin = "/api/ringo/v1/";
   router.Add(
       Method::kPost, admin + "collections", Access::kAdmin, Sync([svc](const Request& req) -> Result<Response> {

@@ -34,6 +34,10 @@ class Repository {
   // What the root is, for messages and logs ("/data/artifacts", "s3://bucket/prefix").
   virtual std::string Describe() const = 0;
 
+  // True when other servers may share this repository (an object store), so what one server
+  // must find written by another goes here rather than to its own disk.
+  virtual bool IsShared() const = 0;
+
   // A local path holding the bytes of `relative`: the file itself on a local disk; for an
   // object store a cached copy, fetched when missing or changed (a "directory" is fetched
   // whole). The path need not exist when nothing is stored there.
@@ -64,6 +68,7 @@ class LocalRepository : public Repository {
 
   Status Init() override;
   std::string Describe() const override { return root_.string(); }
+  bool IsShared() const override { return false; }
   Result<std::filesystem::path> Resolve(std::string_view relative) const override;
   Result<std::vector<FileInfo>> List(std::string_view relative,
                                      bool* is_file = nullptr) const override;

@@ -22,6 +22,7 @@ class S3Repository : public Repository {
 
   Status Init() override;
   std::string Describe() const override;
+  bool IsShared() const override { return true; }
   Result<std::filesystem::path> Resolve(std::string_view relative) const override;
   Result<std::vector<FileInfo>> List(std::string_view relative,
                                      bool* is_file = nullptr) const override;

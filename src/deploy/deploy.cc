@@ -123,8 +123,22 @@ void Service::AddChangeListener(ChangeListener listener) {
   impl_->listeners.push_back(std::move(listener));
 }
 
+void Service::AddChannelWatcher(ChannelWatcher watcher) {
+  std::lock_guard lock(impl_->watch_mu);
+  impl_->watchers.push_back(std::move(watcher));
+  if (!impl_->watch_thread.joinable() && !impl_->watch_stop) {
+    impl_->watch_thread = std::thread([raw = impl_.get()] { raw->WatchLoop(); });
+  }
+}
+
 void Service::Shutdown() {
   if (impl_->webhooks) impl_->webhooks->Stop();
+  {
+    std::lock_guard lock(impl_->watch_mu);
+    impl_->watch_stop = true;
+  }
+  impl_->watch_cv.notify_all();
+  if (impl_->watch_thread.joinable()) impl_->watch_thread.join();
 }
 
 std::string Service::PublicKey() const { return impl_->public_key; }
@@ -727,8 +741,13 @@ Result<fs::path> Service::BlobPath(const std::string& sha256) const {
   }
   fs::path p = impl_->dir / "blobs" / sha256;
   std::error_code ec;
-  if (!fs::is_regular_file(p, ec)) return NotFound("no blob " + sha256);
-  return p;
+  if (fs::is_regular_file(p, ec)) return p;
+  if (impl_->artifacts->IsShared()) {
+    // A deployment made by another server sharing the store: its blob is in the repository.
+    ASSIGN_OR_RETURN(fs::path shared, impl_->artifacts->Resolve(Impl::SharedBlobPath(sha256)));
+    if (fs::is_regular_file(shared, ec)) return shared;
+  }
+  return NotFound("no blob " + sha256);
 }
 
 }  // namespace ringo::deploy

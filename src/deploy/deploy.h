@@ -262,7 +262,16 @@ class Service {
       std::function<void(const Channel& channel, const HistoryEntry& change)>;
   void AddChangeListener(ChangeListener listener);
 
-  // Stops the webhook sender (deliveries still queued are dropped and logged). Idempotent; the
+  // Called when a channel changes, whether by this server or by another one sharing the store
+  // (seen within about half a second), with the collection and channel names. For waking
+  // requests that wait on a channel; what must happen once per change belongs to a
+  // ChangeListener. Watchers must return quickly. The first one starts a thread that polls the
+  // store's channel revisions; Shutdown stops it.
+  using ChannelWatcher =
+      std::function<void(const std::string& collection, const std::string& channel)>;
+  void AddChannelWatcher(ChannelWatcher watcher);
+
+  // Stops the webhook sender and the channel watch (deliveries still queued are dropped and logged). Idempotent; the
   // destructor calls it.
   void Shutdown();
 

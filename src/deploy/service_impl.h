@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <fstream>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "common/hash.h"
@@ -37,6 +39,7 @@ inline const std::vector<std::string> kTelemetryKinds = {"downloaded", "compiled
                                                   "prediction", "feedback"};
 inline constexpr const char* kContract = "contract";
 inline constexpr const char* kWebhook = "webhook";
+inline constexpr const char* kSigningKey = "signing_key";
 
 struct Service::Impl {
   store::Store* store;
@@ -57,6 +60,47 @@ struct Service::Impl {
   std::mutex listeners_mu;
   std::vector<ChangeListener> listeners;
   std::unique_ptr<webhooks::Sender> webhooks;
+  // The channel watch (AddChannelWatcher): the last revision seen of each channel document.
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool watch_stop = false;
+  std::vector<ChannelWatcher> watchers;
+  std::map<std::string, int64_t> seen_revisions;
+  std::thread watch_thread;
+
+  // One look at every channel's revision; watchers hear of the ones that moved.
+  void WatchOnce(bool first) {
+    auto docs = store->ListDocuments(kChannel, "");
+    if (!docs.ok()) return;
+    std::vector<std::string> moved;
+    std::vector<ChannelWatcher> copy;
+    {
+      std::lock_guard lock(watch_mu);
+      for (const auto& d : *docs) {
+        int64_t& seen = seen_revisions[d.key];
+        if (seen != d.revision && !first) moved.push_back(d.key);
+        seen = d.revision;
+      }
+      copy = watchers;
+    }
+    for (const std::string& key : moved) {
+      size_t slash = key.find('/');
+      if (slash == std::string::npos) continue;
+      for (const auto& w : copy) w(key.substr(0, slash), key.substr(slash + 1));
+    }
+  }
+
+  void WatchLoop() {
+    WatchOnce(true);
+    std::unique_lock lock(watch_mu);
+    while (!watch_stop) {
+      watch_cv.wait_for(lock, std::chrono::milliseconds(500), [this] { return watch_stop; });
+      if (watch_stop) break;
+      lock.unlock();
+      WatchOnce(false);
+      lock.lock();
+    }
+  }
 
   ~Impl() { EVP_PKEY_free(key); }
 
@@ -91,37 +135,76 @@ struct Service::Impl {
     }
   }
 
+  // The manifest signing key. Every server sharing a store signs with the same key: the first
+  // one to start keeps its key (a file from before, or a new one) in the store, the others adopt
+  // it; the file under `dir` is a copy. A file that differs from the store's key is refused
+  // rather than let two servers sign with different keys.
   Status LoadKey() {
     fs::path path = dir / "deploy_key.pem";
     std::error_code ec;
+    std::string file_pem;
     if (fs::exists(path, ec)) {
-      FILE* f = std::fopen(path.c_str(), "r");
-      if (!f) return Internal("cannot read the signing key '" + path.string() + "'");
-      key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
-      std::fclose(f);
-      if (!key) return Internal("the signing key '" + path.string() + "' is not a PEM private key");
-    } else {
-      EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
-      if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &key) <= 0) {
-        EVP_PKEY_CTX_free(ctx);
-        return Internal("cannot generate an Ed25519 key");
+      std::ifstream in(path, std::ios::binary);
+      file_pem.assign(std::istreambuf_iterator<char>(in), {});
+      if (file_pem.empty()) return Internal("cannot read the signing key '" + path.string() + "'");
+    }
+    std::string pem = file_pem;
+    auto doc = Get(kSigningKey, "manifest");
+    if (doc.ok()) {
+      std::string stored = doc->value("pem", "");
+      if (!file_pem.empty() && stored != file_pem) {
+        return FailedPrecondition(
+            "the signing key '" + path.string() + "' differs from the one the store holds (kept "
+            "by another server sharing it); remove the file to use the store's key");
       }
-      EVP_PKEY_CTX_free(ctx);
-      BIO* bio = BIO_new(BIO_s_mem());
-      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-      char* data = nullptr;
-      long len = BIO_get_mem_data(bio, &data);
-      std::string pem(data, static_cast<size_t>(len));
-      BIO_free(bio);
+      pem = stored;
+    } else if (doc.status().code() != Code::kNotFound) {
+      return doc.status();
+    } else {
+      if (pem.empty()) {
+        ASSIGN_OR_RETURN(pem, NewKeyPem());
+      }
+      auto put = Put(kSigningKey, "manifest", json{{"pem", pem}}, 0);
+      if (!put.ok() && put.status().code() == Code::kFailedPrecondition && file_pem.empty()) {
+        // Another server stored its key first: use that one.
+        ASSIGN_OR_RETURN(json again, Get(kSigningKey, "manifest"));
+        pem = again.value("pem", "");
+      } else if (!put.ok()) {
+        return put.status();
+      }
+    }
+    if (pem != file_pem) {
       RETURN_IF_ERROR(WriteFileAtomic(path, pem));
       fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, ec);
     }
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    if (!key) return Internal("the signing key '" + path.string() + "' is not a PEM private key");
     unsigned char raw[32];
     size_t len = sizeof raw;
     if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1)
       return Internal("the signing key is not Ed25519");
     public_key = Base64Encode(std::string_view(reinterpret_cast<char*>(raw), len));
     return Status::Ok();
+  }
+
+  static Result<std::string> NewKeyPem() {
+    EVP_PKEY* fresh = nullptr;
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
+    if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &fresh) <= 0) {
+      EVP_PKEY_CTX_free(ctx);
+      return Internal("cannot generate an Ed25519 key");
+    }
+    EVP_PKEY_CTX_free(ctx);
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(bio, fresh, nullptr, nullptr, 0, nullptr, nullptr);
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio, &data);
+    std::string pem(data, static_cast<size_t>(len));
+    BIO_free(bio);
+    EVP_PKEY_free(fresh);
+    return pem;
   }
 
   std::string Sign(std::string_view body) {
@@ -137,6 +220,9 @@ struct Service::Impl {
     EVP_MD_CTX_free(ctx);
     return out;
   }
+
+  // Where a blob is kept in a shared artifact repository.
+  static std::string SharedBlobPath(const std::string& sha256) { return "_ringo/blobs/" + sha256; }
 
   // The artifact-store path a registry source refers to.
   Result<fs::path> ResolveSource(const std::string& source) {
@@ -171,6 +257,15 @@ struct Service::Impl {
     if (s.ok()) {
       fs::rename(tmp, dir / "blobs" / packed->sha256, ec);
       if (ec) s = Internal("cannot store a blob: " + ec.message());
+    }
+    if (s.ok() && artifacts->IsShared()) {
+      // Servers sharing the store serve each other's deployments: the blob goes where they
+      // all read (PutFile consumes its source, so it gets a link of its own).
+      fs::path link = dir / "blobs" / (".tmp-" + NewId());
+      fs::create_hard_link(dir / "blobs" / packed->sha256, link, ec);
+      if (ec) fs::copy_file(dir / "blobs" / packed->sha256, link, ec);
+      s = ec ? Internal("cannot stage a blob: " + ec.message())
+             : artifacts->PutFile(SharedBlobPath(packed->sha256), link);
     }
     if (!s.ok()) {
       fs::remove(tmp, ec);

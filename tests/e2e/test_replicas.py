@@ -1,0 +1,147 @@
+"""Several ringo servers as replicas of one team deployment: one PostgreSQL, one S3 bucket, each
+server with a store directory of its own. What one replica writes, the others serve: runs,
+artifacts, registered models, deployments (signed with the same key, blobs from the bucket) and
+long-polls woken by a change made on another replica."""
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import private_postgres
+import private_s3
+from harness import Server, make_core_ml_models, ringo_bin, unique
+from test_deploy import verify_ed25519
+
+HAVE_TORCH = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
+
+
+class ReplicasTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = private_postgres.PrivatePostgres()
+        cls.s3 = private_s3.PrivateS3()
+        cls.servers = []
+        try:
+            cls.pg.start()
+            cls.s3.start()
+            cls.a = cls.replica()
+            cls.b = cls.replica()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def replica(cls, store=None, start=True):
+        s = Server(store=store, env=cls.s3.env, extra_args=[
+            "--backend-store-uri", cls.pg.uri,
+            "--artifacts-destination", "s3://%s/team" % private_s3.BUCKET])
+        cls.servers.append(s)
+        if start:
+            s.start()
+        return s
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.servers:
+            s.cleanup()
+        cls.s3.stop()
+        cls.pg.stop()
+
+    def cli(self, server, *args):
+        p = subprocess.run([ringo_bin()] + list(args) + ["--tracking-uri", server.url],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_runs_and_artifacts_written_on_one_are_served_by_the_other(self):
+        eid = self.a.api("POST", "experiments/create", {"name": unique("team")}).json["experiment_id"]
+        run = self.a.api("POST", "runs/create", {"experiment_id": eid}).json["run"]["info"]
+        rel = "%s/%s/artifacts/notes/readme.txt" % (eid, run["run_id"])
+        r = self.a.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/" + rel, body=b"shared bytes")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(os.path.exists(self.s3.object_path("team/" + rel)))
+        self.assertEqual(self.b.api("GET", "runs/get", query={"run_id": run["run_id"]}).status, 200)
+        got = self.b.request("GET", "/api/2.0/mlflow-artifacts/artifacts/" + rel)
+        self.assertEqual((got.status, got.body), (200, b"shared bytes"))
+        ranged = self.b.request("GET", "/api/2.0/mlflow-artifacts/artifacts/" + rel,
+                                headers={"Range": "bytes=7-11"})
+        self.assertEqual((ranged.status, ranged.body), (206, b"bytes"))
+        # Overwritten through B, read again through A: the new bytes, not A's cached copy.
+        self.a.request("GET", "/api/2.0/mlflow-artifacts/artifacts/" + rel)
+        self.b.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/" + rel, body=b"second version")
+        self.assertEqual(self.a.request("GET", "/api/2.0/mlflow-artifacts/artifacts/" + rel).body,
+                         b"second version")
+        # Metrics from both replicas land in the one run.
+        for i, s in enumerate((self.a, self.b, self.a, self.b)):
+            self.assertEqual(s.api("POST", "runs/log-metric", {
+                "run_id": run["run_id"], "key": "loss", "value": float(i), "timestamp": i, "step": i}).status, 200)
+        hist = self.a.api("GET", "metrics/get-history", query={"run_id": run["run_id"], "metric_key": "loss"}).json
+        self.assertEqual([m["step"] for m in hist["metrics"]], [0, 1, 2, 3])
+
+    @unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to make Core ML models")
+    def test_a_deployment_made_on_one_is_delivered_by_the_other(self):
+        with tempfile.TemporaryDirectory() as d:
+            files = make_core_ml_models(d)
+            model, coll = unique("m"), unique("app")
+            out = self.cli(self.a, "models", "register", files["mlpackage"], "--name", model)
+            v1 = out.split("version ")[1].split()[0]
+            out = self.cli(self.a, "models", "register", files["mlmodel"], "--name", model)
+            v2 = out.split("version ")[1].split()[0]
+        self.cli(self.a, "collections", "create", coll, "--model", model)
+        d1 = self.cli(self.a, "deployments", "create", coll, "--model", "%s=%s" % (model, v1)).strip()
+        d2 = self.cli(self.a, "deployments", "create", coll, "--model", "%s=%s" % (model, v2)).strip()
+        self.cli(self.a, "channels", "promote", coll, "release", d1)
+
+        # One signing key for the team.
+        key_a = self.a.request("GET", "/api/deploy/v1/keys").json["public_key"]
+        self.assertEqual(self.b.request("GET", "/api/deploy/v1/keys").json["public_key"], key_a)
+        path = "/api/deploy/v1/collections/%s/channels/release/manifest" % coll
+        r = self.b.request("GET", path, query={"device_id": "phone-1"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["deployment_id"], d1)
+        sig = r.header("X-Ringo-Signature")[len("ed25519="):]
+        self.assertTrue(verify_ed25519(key_a, r.body, sig))
+        # B never packed this deployment: the blob comes from the bucket.
+        entry = r.json["models"][0]
+        blob = self.b.request("GET", entry["url"])
+        self.assertEqual(blob.status, 200, blob)
+        self.assertEqual(hashlib.sha256(blob.body).hexdigest(), entry["sha256"])
+
+        # A device long-polling B hears of a promotion made on A.
+        etag = r.header("ETag")
+        result = {}
+
+        def poll():
+            result["r"] = self.b.request("GET", path, query={"device_id": "phone-1", "wait": "20"},
+                                         headers={"If-None-Match": etag}, timeout=30)
+            result["t"] = time.monotonic()
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.5)
+        promoted = time.monotonic()
+        self.cli(self.a, "channels", "promote", coll, "release", d2)
+        t.join(30)
+        self.assertEqual(result["r"].status, 200, result["r"])
+        self.assertEqual(result["r"].json["deployment_id"], d2)
+        self.assertLess(result["t"] - promoted, 3.0)
+
+    def test_a_replica_with_another_signing_key_is_refused(self):
+        c = self.replica(start=False)
+        os.makedirs(os.path.join(c.store, "deploy"), exist_ok=True)
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out",
+                        os.path.join(c.store, "deploy", "deploy_key.pem")], check=True)
+        # Make sure the team's key exists (the first replicas created it at start).
+        self.assertEqual(self.a.request("GET", "/api/deploy/v1/keys").status, 200)
+        with self.assertRaises(Exception):
+            c.start()
+        self.assertIn("differs from the one the store holds", c.stderr_tail() + "\n".join(c._stdout_lines))
+
+
+if __name__ == "__main__":
+    unittest.main()
