@@ -133,7 +133,13 @@ Status WriteEngine::RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& r
     results[0] = batch[0].apply(db);
     if (!db.Healthy()) return Unavailable("postgresql: connection lost during a write");
     if (!results[0].ok()) return db.ExecScript("ROLLBACK");
-  } else {
+  } else if (!ApplyAll(db, batch, results)) {
+    // Some write failed: its statements may have aborted or half-done the transaction. Start
+    // over, this time isolating each write under a savepoint so the others still commit.
+    if (!db.Healthy()) return Unavailable("postgresql: connection lost during a write");
+    RETURN_IF_ERROR(db.ExecScript("ROLLBACK"));
+    RETURN_IF_ERROR(db.ExecScript(kBeginWrite));
+    results.assign(batch.size(), Status::Ok());
     RETURN_IF_ERROR(ApplyWithSavepoints(db, batch, results));
   }
   // PostgreSQL answers COMMIT of an aborted transaction with a silent rollback: never report
@@ -149,6 +155,16 @@ Status WriteEngine::RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& r
   }
   commits_.fetch_add(1);
   return Status::Ok();
+}
+
+// The hopeful first attempt: every write applied in turn without savepoints (each would cost a
+// round trip per write). False as soon as one fails; the caller then retries the batch.
+bool WriteEngine::ApplyAll(Db& db, std::vector<WriteOp>& batch, std::vector<Status>& results) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    results[i] = batch[i].apply(db);
+    if (!results[i].ok() || !db.Healthy()) return false;
+  }
+  return true;
 }
 
 // Each write under the savepoint "op": a failing write is rolled back to it (which keeps the

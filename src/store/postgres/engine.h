@@ -62,6 +62,7 @@ class WriteEngine {
   void WriterLoop();
   void CommitBatch(std::vector<WriteOp>& batch, std::vector<Status>& results);
   Status RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& results);
+  static bool ApplyAll(Db& db, std::vector<WriteOp>& batch, std::vector<Status>& results);
   static Status ApplyWithSavepoints(Db& db, std::vector<WriteOp>& batch,
                                     std::vector<Status>& results);
 

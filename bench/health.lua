@@ -1,0 +1,3 @@
+-- wrk script: GET /health, the ceiling (a request that does no store work).
+wrk.method = "GET"
+wrk.path = "/health"
