@@ -131,6 +131,30 @@ class ReplicasTest(unittest.TestCase):
         self.assertEqual(result["r"].json["deployment_id"], d2)
         self.assertLess(result["t"] - promoted, 1.0)
 
+    def test_a_cron_slot_fires_on_one_replica_only(self):
+        # Both replicas run their scheduler and see the schedule; each slot is claimed once.
+        from test_schedules import make_project
+        project = make_project(os.path.join(self.a.workdir, "proj"), "true")
+        exp, name = unique("sched"), unique("every-minute")
+        self.cli(self.a, "schedules", "create", name, "--project", project, "--cron", "* * * * *",
+                 "--experiment-name", exp)
+        deadline = time.monotonic() + 80
+        firings = []
+        while time.monotonic() < deadline:
+            firings = self.b.request("GET", "/api/ringo/v1/schedules/" + name).json["firings"]
+            if any(f["outcome"] == "finished" for f in firings):
+                break
+            time.sleep(0.5)
+        self.cli(self.b, "schedules", "pause", name)
+        firings = self.a.request("GET", "/api/ringo/v1/schedules/" + name).json["firings"]
+        started = [f["slot"] for f in firings if f["outcome"] == "started"]
+        self.assertGreaterEqual(len(started), 1, firings)
+        self.assertEqual(len(set(started)), len(started), "a slot fired twice: %s" % firings)
+        eid = self.a.api("GET", "experiments/get-by-name", query={"experiment_name": exp}).json[
+            "experiment"]["experiment_id"]
+        runs = self.b.api("POST", "runs/search", {"experiment_ids": [eid]}).json.get("runs", [])
+        self.assertEqual(len(runs), len(started))
+
     def test_a_replica_with_another_signing_key_is_refused(self):
         c = self.replica(start=False)
         os.makedirs(os.path.join(c.store, "deploy"), exist_ok=True)
