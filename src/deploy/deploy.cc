@@ -99,7 +99,7 @@ Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
       out.push_back(std::move(r));
     }
     return out;
-  }, webhooks::StoreDeliveryLog(store, "delivery"));
+  }, webhooks::StoreDeliveryLog(store, "delivery"), webhooks::Outbox{store, "delivery"});
   std::unique_ptr<Service> service(new Service(std::move(impl)));
   // Webhooks are one listener among others: the payload is built here, sent in the background.
   service->AddChangeListener([raw](const Channel& c, const HistoryEntry& h) {

@@ -172,7 +172,7 @@ struct MlflowWebhooks::Impl {
       : store(s),
         sender([this](const std::string& key,
                       const std::string& data) { return Requests(key, data); },
-               webhooks::StoreDeliveryLog(s, "mlflow")) {}
+               webhooks::StoreDeliveryLog(s, "mlflow"), webhooks::Outbox{s, "mlflow"}) {}
 
   // On the sender thread: the signed requests of one event for its subscribers.
   std::vector<webhooks::Request> Requests(const std::string& key, const std::string& data) {

@@ -37,6 +37,24 @@ TEST_P(DocumentStoreTest, RevisionsAndOptimisticConcurrency) {
   EXPECT_EQ(store_->GetDocument("channel", "d1").status().code(), Code::kNotFound);
 }
 
+TEST_P(DocumentStoreTest, DeleteOnlyAtTheExpectedRevision) {
+  ASSERT_EQ(Put("gone", "{}", 0).value(), 1);
+  ASSERT_EQ(Put("gone", "{\"v\":2}", 1).value(), 2);
+  auto del = [&](const std::string& key, int64_t expected) {
+    return Wait([&](Done done) {
+      store_->DeleteDocument("deployment", key, expected, std::move(done));
+    });
+  };
+  EXPECT_EQ(del("gone", 1).code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(store_->GetDocument("deployment", "gone").ok());
+  EXPECT_TRUE(del("gone", 2).ok());
+  EXPECT_EQ(store_->GetDocument("deployment", "gone").status().code(), Code::kNotFound);
+  EXPECT_EQ(del("gone", -1).code(), Code::kNotFound);
+  // A deleted document starts again at revision 1.
+  EXPECT_EQ(Put("gone", "{}", 0).value(), 1);
+  EXPECT_TRUE(del("gone", -1).ok());
+}
+
 TEST_P(DocumentStoreTest, ListByPrefixInByteOrderWithLiteralWildcards) {
   for (const char* key : {"c/b", "c/B", "c/a", "c_x", "c%y", "d/a"}) {
     ASSERT_TRUE(Put(key, "{}", -1).ok()) << key;

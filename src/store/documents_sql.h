@@ -90,6 +90,21 @@ Result<Document> Get(Db& db, const std::string& kind, const std::string& key) {
   return Document{kind, key, std::string(g->Text(0)), g->Int(1), g->Int(2)};
 }
 
+// Store::DeleteDocument's contract, in the caller's transaction.
+template <typename Db>
+Status Delete(Db& db, const std::string& kind, const std::string& key, int64_t expected_revision) {
+  ASSIGN_OR_RETURN(Document d, Get(db, kind, key));
+  if (expected_revision >= 0 && d.revision != expected_revision) {
+    return FailedPrecondition(kind + " '" + key + "' was changed concurrently (revision " +
+                              std::to_string(d.revision) + ", expected " +
+                              std::to_string(expected_revision) + ")");
+  }
+  ASSIGN_OR_RETURN(auto* q, db.Prepare("DELETE FROM documents WHERE kind = ? AND key = ?"));
+  typename Db::Guard g(*q);
+  g->Bind(1, kind).Bind(2, key);
+  return g->Exec();
+}
+
 // Documents of `kind` whose key starts with `prefix` (compared as bytes, so % and _ are
 // literal), in key order.
 template <typename Db>

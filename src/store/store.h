@@ -336,6 +336,10 @@ class Store {
                            int64_t expected_revision, std::string event,
                            DoneWith<int64_t> done) = 0;
   virtual Result<Document> GetDocument(const std::string& kind, const std::string& key) = 0;
+  // Deletes a document (its event log stays). With expected_revision >= 0 only if the stored
+  // revision equals it, else kFailedPrecondition. kNotFound when there is no such document.
+  virtual void DeleteDocument(std::string kind, std::string key, int64_t expected_revision,
+                              Done done) = 0;
   // Documents of a kind whose key starts with `prefix`, in key order.
   virtual Result<std::vector<Document>> ListDocuments(const std::string& kind,
                                                       const std::string& prefix) = 0;

@@ -138,59 +138,90 @@ Status Deliver(const Request& r, int* http_status) {
 
 }  // namespace
 
-Sender::Sender(Lookup lookup, Report report)
-    : lookup_(std::move(lookup)), report_(std::move(report)) {
+Sender::Sender(Lookup lookup, Report report, Outbox outbox)
+    : lookup_(std::move(lookup)),
+      report_(std::move(report)),
+      outbox_(std::move(outbox)),
+      claimer_(NewId()) {
   thread_ = std::thread([this] { Loop(); });
 }
 
 Sender::~Sender() { Stop(); }
 
 void Sender::Enqueue(std::string key, std::string payload) {
+  Change change{std::move(key), std::move(payload)};
+  // In the outbox the change waits for a claim (this sender's next look, or another server's).
+  if (outbox_.store) return Persist(std::move(change));
+  Keep(std::move(change), false);
+}
+
+void Sender::Keep(Change change, bool persisted) {
   {
     std::lock_guard lock(mu_);
     if (stop_) return;
-    changes_.emplace_back(std::move(key), std::move(payload));
+    if (persisted) {
+      next_claim_ms_ = 0;
+    } else {
+      changes_.push_back(std::move(change));
+    }
   }
   cv_.notify_one();
 }
 
 void Sender::Stop() {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (stop_ && !thread_.joinable()) return;
     stop_ = true;
+    // The store answers every write; the callbacks of those in flight still use this object.
+    cv_.wait(lock, [this] { return persisting_ == 0; });
   }
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
-  if (!deliveries_.empty() || !changes_.empty()) {
-    std::cerr << "ringo: webhooks: dropping " << deliveries_.size() + changes_.size()
-              << " pending deliveries at shutdown" << std::endl;
+  if (outbox_.store) ReleaseClaims();
+  size_t memory_only = 0;
+  for (const auto& c : changes_) memory_only += c.outbox_key.empty();
+  for (const auto& d : deliveries_) memory_only += d.outbox_key.empty();
+  if (memory_only > 0) {
+    std::cerr << "ringo: webhooks: dropping " << memory_only << " pending deliveries at shutdown"
+              << std::endl;
   }
 }
 
 // Turns queued changes into deliveries (the lookup reads the store, so not under the lock).
 void Sender::Expand(std::unique_lock<std::mutex>& lock) {
   while (!changes_.empty()) {
-    auto [key, payload] = std::move(changes_.front());
+    Change change = std::move(changes_.front());
     changes_.pop_front();
     lock.unlock();
     std::vector<Request> requests;
     try {
-      requests = lookup_(key, payload);
+      requests = lookup_(change.key, change.payload);
     } catch (const std::exception& e) {
       std::cerr << "ringo: webhooks: " << e.what() << std::endl;
     }
     lock.lock();
-    for (auto& r : requests) deliveries_.push_back(Delivery{std::move(r), 0, 0});
+    for (auto& r : requests) {
+      deliveries_.push_back(Delivery{std::move(r), 0, 0, change.outbox_key});
+    }
+    if (!change.outbox_key.empty()) {
+      // One more than the requests, taken back at once: a change with nothing to send is done.
+      outstanding_[change.outbox_key] = static_cast<int>(requests.size()) + 1;
+      DeliveryFinished(lock, change.outbox_key);
+    }
   }
 }
 
 void Sender::Loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
+    if (outbox_.store && NowMillis() >= next_claim_ms_) {
+      next_claim_ms_ = NowMillis() + 1000;
+      ClaimOutbox(lock);
+    }
     Expand(lock);
     int64_t now = NowMillis();
-    int64_t next_due = now + 60000;
+    int64_t next_due = outbox_.store ? next_claim_ms_ : now + 60000;
     size_t pick = deliveries_.size();
     for (size_t i = 0; i < deliveries_.size(); ++i) {
       if (deliveries_[i].due_ms <= now) {
@@ -200,8 +231,8 @@ void Sender::Loop() {
       next_due = std::min(next_due, deliveries_[i].due_ms);
     }
     if (pick == deliveries_.size()) {
-      cv_.wait_for(lock, std::chrono::milliseconds(next_due - now),
-                   [this] { return stop_ || !changes_.empty(); });
+      cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(next_due - now, 1)),
+                   [this] { return stop_ || !changes_.empty() || next_claim_ms_ == 0; });
       continue;
     }
     Delivery d = std::move(deliveries_[pick]);
@@ -221,6 +252,8 @@ void Sender::Loop() {
       report_(a);
     }
     lock.lock();
+    bool final = s.ok() || d.attempt + 1 >= kAttempts;
+    if (final && !d.outbox_key.empty()) DeliveryFinished(lock, d.outbox_key);
     if (s.ok()) continue;
     if (++d.attempt >= kAttempts) {
       std::cerr << "ringo: webhook " << d.request.url << " failed " << kAttempts

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,9 +90,22 @@ struct Answer {
 // addresses); kUnavailable when no HTTP answer came. Any HTTP status is an answer.
 Result<Answer> PostOnce(const Request& request);
 
+// Where a Sender keeps the changes it has yet to deliver: documents of kind "webhook_outbox" in
+// `store`, keyed "<source>/<enqueue time>-<id>". A change is written there before Enqueue
+// returns; one sender at a time (of all the servers sharing the store) claims it, by writing the
+// document at the revision it read; the document is deleted once every request of the change
+// has had its final attempt. A sender that stops releases its claims, and a claim older than a
+// minute (its server died; a delivery ends within ~25 s) is taken over. So a change survives
+// restarts and is delivered by one server: at least once, and exactly once unless a server dies
+// in the middle of a delivery.
+struct Outbox {
+  store::Store* store = nullptr;  // nullptr: changes live in memory only
+  std::string source;
+};
+
 // Sends requests from one background thread: each is tried up to 3 times (1 s, then 2 s apart)
-// until a 2xx answer. Nothing is persisted: requests pending at Stop() are dropped (and counted
-// on stderr). Thread-safe.
+// until a 2xx answer. Without an Outbox nothing is persisted: requests pending at Stop() are
+// dropped (and counted on stderr). Thread-safe.
 class Sender {
  public:
   // Called on the sender thread to turn one queued change into requests (it may read the store;
@@ -111,7 +125,7 @@ class Sender {
   // Called on the sender thread after every attempt; must not block for long.
   using Report = std::function<void(const Attempt&)>;
 
-  explicit Sender(Lookup lookup, Report report = nullptr);
+  explicit Sender(Lookup lookup, Report report = nullptr, Outbox outbox = {});
   ~Sender();
 
   // Queues a change; returns at once.
@@ -122,20 +136,40 @@ class Sender {
   static constexpr int kAttempts = 3;
 
  private:
+  struct Change {
+    std::string key;
+    std::string payload;
+    std::string outbox_key{};  // its outbox document; empty when kept in memory only
+  };
   struct Delivery {
     Request request;
     int attempt = 0;
     int64_t due_ms = 0;
+    std::string outbox_key{};
   };
   void Loop();
   void Expand(std::unique_lock<std::mutex>& lock);
+  // The outbox (outbox.cc). ClaimOutbox and DeliveryFinished drop `lock` around their store
+  // calls; ReleaseClaims runs after the thread is joined.
+  // Writes the change to the outbox without waiting (Enqueue may run on the store's own writer
+  // thread), then Keep()s it: as persisted, or in memory when the store refused it.
+  void Persist(Change change);
+  void Keep(Change change, bool persisted);
+  void ClaimOutbox(std::unique_lock<std::mutex>& lock);
+  void DeliveryFinished(std::unique_lock<std::mutex>& lock, const std::string& outbox_key);
+  void ReleaseClaims();
 
   Lookup lookup_;
   Report report_;
+  Outbox outbox_;
+  std::string claimer_;        // this sender's name in the claims it writes
+  int64_t next_claim_ms_ = 0;  // when the outbox is read next (0: at once)
+  std::map<std::string, int> outstanding_;  // outbox key -> deliveries without a final attempt
+  int persisting_ = 0;  // outbox writes whose answer has not come (Stop waits for them)
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::deque<std::pair<std::string, std::string>> changes_;  // key, payload
+  std::deque<Change> changes_;
   std::vector<Delivery> deliveries_;
   std::thread thread_;
 };

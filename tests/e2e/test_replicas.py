@@ -14,7 +14,7 @@ import unittest
 
 import private_postgres
 import private_s3
-from harness import Server, make_core_ml_models, ringo_bin, unique
+from harness import Receiver, Server, make_core_ml_models, ringo_bin, unique
 from test_deploy import verify_ed25519
 
 HAVE_TORCH = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
@@ -245,3 +245,40 @@ class ReplicaFaultsTest(unittest.TestCase):
         self.assertEqual(a.api("POST", "runs/log-metric", {
             "run_id": run_id, "key": "k", "value": 1.0, "timestamp": 1, "step": 0}).status, 200)
         self.assertEqual(a.api("GET", "runs/get", query={"run_id": run_id}).status, 200)
+
+    def hook(self, receiver):
+        r = self.servers[0].api("POST", "webhooks", {
+            "name": unique("hook").replace("_", "-"), "url": receiver.url,
+            "events": [{"entity": "REGISTERED_MODEL", "action": "CREATED"}]})
+        self.assertEqual(r.status, 200, r)
+
+    def test_each_webhook_event_is_delivered_once_by_one_replica(self):
+        receiver = Receiver()
+        self.addCleanup(receiver.close)
+        self.hook(receiver)
+        names = [unique("model") for _ in range(6)]
+        for i, name in enumerate(names):
+            server = self.servers[i % 2]
+            self.assertEqual(server.api("POST", "registered-models/create", {"name": name}).status, 200)
+        got = receiver.wait_for(len(names), 15)
+        time.sleep(2.5)  # room for a duplicate to arrive
+        delivered = [json.loads(body)["data"]["name"] for _, body in receiver.received]
+        self.assertEqual(sorted(delivered), sorted(names), got)
+
+    def test_a_pending_delivery_survives_its_replica_stopping(self):
+        # The first attempt fails; the replica that claimed the event stops before its retry;
+        # the other replica takes the event over from the outbox and delivers it.
+        receiver = Receiver(fail_first=1)
+        self.addCleanup(receiver.close)
+        self.hook(receiver)
+        a, b = self.servers
+        name = unique("model")
+        self.assertEqual(a.api("POST", "registered-models/create", {"name": name}).status, 200)
+        deadline = time.monotonic() + 10
+        while receiver.attempts < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(receiver.attempts, 1)
+        a.stop()
+        got = receiver.wait_for(1, 15)
+        time.sleep(2.5)
+        self.assertEqual([json.loads(body)["data"]["name"] for _, body in receiver.received], [name], got)

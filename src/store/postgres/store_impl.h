@@ -145,6 +145,8 @@ class PostgresStore final : public Store {
                    std::string event, DoneWith<int64_t> done) override;
 
   Result<Document> GetDocument(const std::string& kind, const std::string& key) override;
+  void DeleteDocument(std::string kind, std::string key, int64_t expected_revision,
+                      Done done) override;
 
   Result<std::vector<Document>> ListDocuments(const std::string& kind,
                                               const std::string& prefix) override;

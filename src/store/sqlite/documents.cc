@@ -21,6 +21,12 @@ void SqliteStore::PutDocument(std::string kind, std::string key, std::string val
       });
 }
 
+void SqliteStore::DeleteDocument(std::string kind, std::string key, int64_t expected_revision,
+                              Done done) {
+  engine_.Submit([=](Db& db) { return documents::Delete(db, kind, key, expected_revision); },
+                 std::move(done));
+}
+
 Result<Document> SqliteStore::GetDocument(const std::string& kind, const std::string& key) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
