@@ -369,4 +369,36 @@ Status Importer::LowerReduction(const onnx::NodeProto& node, Op& op, bool* handl
   return EmitGeneric(node, std::move(op), it->second, {x}, {"x"}, out, TypeOf(x));
 }
 
+// ReduceMean has a Core ML layer of its own (the other reductions are ML Program ops).
+Status Importer::LowerReduceMean(const onnx::NodeProto& node, Op& op) {
+  std::string x = In(node, 0);
+  Shape xs = InputShape(node, 0);
+  auto axes = AxesOf(node, 1);
+  if (!axes) return Fail(node, "axes must be a constant");
+  std::set<int64_t> set;
+  for (int64_t a : *axes) {
+    auto n = NormalizeAxis(a, xs.size());
+    if (!n.ok()) return Fail(node, n.status().message());
+    set.insert(*n);
+  }
+  if (set.empty()) {
+    if (AttrInt(node, "noop_with_empty_axes", 0) != 0) {
+      alias_[node.output(0)] = x;  // ONNX: no axes and this flag make the op an identity
+      return Status::Ok();
+    }
+    for (size_t k = 0; k < xs.size(); ++k) set.insert(static_cast<int64_t>(k));
+  }
+  op.axes.assign(set.begin(), set.end());
+  op.keep_dims = AttrInt(node, "keepdims", 1) != 0;
+  Shape out;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    if (!set.count(static_cast<int64_t>(k))) {
+      out.push_back(xs[k]);
+    } else if (op.keep_dims) {
+      out.push_back(1);
+    }
+  }
+  return EmitAs(op, "reduce_mean", x, out);
+}
+
 }  // namespace ringo::convert
