@@ -39,7 +39,8 @@ State Client::LoadStateFile(const std::string& path) {
   return s;
 }
 
-bool Client::LoadDeployment(const std::string& id, std::map<std::string, InstalledModel>* out) const {
+bool Client::LoadDeployment(const std::string& id,
+                            std::map<std::string, InstalledModel>* out) const {
   if (id.empty() || !SafeName(id)) return false;
   std::string text;
   std::string d = DeploymentDir(id);

@@ -17,9 +17,10 @@ namespace ringo::device {
 
 using nlohmann::json;
 
-std::string Client::EventLine(ringo_event_kind kind, const std::string& model, const std::string& version,
-                      double latency_ms, const std::string& compute_unit,
-                      const std::string& error, int correct) const {
+std::string Client::EventLine(ringo_event_kind kind, const std::string& model,
+                              const std::string& version, double latency_ms,
+                              const std::string& compute_unit, const std::string& error,
+                              int correct) const {
   static const char* kNames[] = {"downloaded", "compiled", "loaded",
                                  "failed",     "prediction", "feedback"};
   json e = {{"event", kNames[kind]}, {"model", model}, {"version", version}};

@@ -83,7 +83,8 @@ std::vector<std::string> Client::Headers(std::vector<std::string> extra) const {
   return extra;
 }
 
-int Client::Get(const std::string& url, const std::vector<std::string>& headers, ringo_response* r) const {
+int Client::Get(const std::string& url, const std::vector<std::string>& headers,
+                ringo_response* r) const {
   std::vector<const char*> h;
   for (const auto& s : headers) h.push_back(s.c_str());
   h.push_back(nullptr);

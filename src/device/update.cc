@@ -244,7 +244,8 @@ Error Client::CheckForUpdate(ringo_update_result* result, std::string* notify, b
   return {};
 }
 
-Error Client::ReportFailure(const std::string& model, const std::string& error, std::string* notify) {
+Error Client::ReportFailure(const std::string& model, const std::string& error,
+                            std::string* notify) {
   State s;
   std::string version;
   {
