@@ -135,6 +135,23 @@ class Importer {
   Status LowerReduction(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerNormalization(const onnx::NodeProto& node, Op& op, bool* handled);
+  // Element-wise ops of LowerElementwise that are compositions or take several inputs.
+  Status LowerSelu(const onnx::NodeProto& node);
+  Status LowerCelu(const onnx::NodeProto& node);
+  Status LowerShrink(const onnx::NodeProto& node);
+  Status LowerPRelu(const onnx::NodeProto& node);
+  Status LowerBinary(const onnx::NodeProto& node, Op& op);  // Pow, comparisons, logic
+  Status LowerMod(const onnx::NodeProto& node, Op& op);
+  Status LowerVariadic(const onnx::NodeProto& node, Op& op);  // Max, Min, Sum, Mean
+  Status LowerWhere(const onnx::NodeProto& node, Op& op);
+  // kInvalidArgument naming the node unless its first input is a float tensor.
+  Status FloatInput(const onnx::NodeProto& node) const;
+  // Ops of LowerTensorOp with a lowering of their own.
+  Status LowerGather(const onnx::NodeProto& node, Op& op);
+  Status LowerCumSum(const onnx::NodeProto& node, Op& op);
+  Status LowerTile(const onnx::NodeProto& node, Op& op);
+  Status LowerTrilu(const onnx::NodeProto& node, Op& op);
+  Status LowerDepthToSpace(const onnx::NodeProto& node);
   // A generic (ML Program only) op over the node's inputs bound to `params`, result `out`.
   Status EmitGeneric(const onnx::NodeProto& node, Op op, const std::string& mil_type,
                      const std::vector<std::string>& inputs,
