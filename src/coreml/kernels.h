@@ -105,6 +105,12 @@ Tensor Tile(const Tensor& x, const std::vector<int64_t>& reps);
 // Running sum along `axis`, optionally exclusive and/or from the end.
 Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse);
 
+// Row-major strides of `shape`.
+std::vector<int64_t> Strides(const std::vector<int64_t>& shape);
+
+// Advances a multi-index over `shape` in row-major order; false after the last element.
+bool Next(std::vector<int64_t>* index, const std::vector<int64_t>& shape);
+
 // "[1, 3, 224, 224]" for messages.
 std::string ShapeString(const std::vector<int64_t>& shape);
 

@@ -9,20 +9,6 @@ namespace ringo::coreml::kernels {
 
 namespace {
 
-std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> s(shape.size(), 1);
-  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
-  return s;
-}
-
-bool Next(std::vector<int64_t>* index, const std::vector<int64_t>& shape) {
-  for (size_t i = shape.size(); i-- > 0;) {
-    if (++(*index)[i] < shape[i]) return true;
-    (*index)[i] = 0;
-  }
-  return false;
-}
-
 int64_t Count(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -38,6 +24,22 @@ int64_t BroadcastOffset(const std::vector<int64_t>& index, const std::vector<int
     if (own[d] != 1) off += index[lead + d] * own_strides[d];
   }
   return off;
+}
+
+// A tensor of `shape` whose element at each multi-index is x's element at offset
+// source(index): the common walk of slicing and tiling.
+template <typename Source>
+Tensor Indexed(const Tensor& x, std::vector<int64_t> shape, const Source& source) {
+  Tensor out;
+  out.shape = std::move(shape);
+  out.data.resize(static_cast<size_t>(Count(out.shape)));
+  if (out.data.empty()) return out;
+  std::vector<int64_t> index(out.shape.size(), 0);
+  size_t i = 0;
+  do {
+    out.data[i++] = x.data[source(index)];
+  } while (Next(&index, out.shape));
+  return out;
 }
 
 }  // namespace
@@ -168,43 +170,31 @@ Tensor GatherAlongAxis(const Tensor& x, const Tensor& indices, int64_t axis) {
 
 Tensor StridedSlice(const Tensor& x, const std::vector<int64_t>& begin,
                     const std::vector<int64_t>& end, const std::vector<int64_t>& stride) {
-  Tensor out;
   const size_t rank = x.shape.size();
-  out.shape.resize(rank);
+  std::vector<int64_t> shape(rank);
   for (size_t d = 0; d < rank; ++d) {
     int64_t span = stride[d] > 0 ? end[d] - begin[d] : begin[d] - end[d];
     int64_t step = stride[d] > 0 ? stride[d] : -stride[d];
-    out.shape[d] = span > 0 ? (span + step - 1) / step : 0;
+    shape[d] = span > 0 ? (span + step - 1) / step : 0;
   }
-  out.data.resize(static_cast<size_t>(Count(out.shape)));
-  if (out.data.empty()) return out;
   auto xs = Strides(x.shape);
-  std::vector<int64_t> index(rank, 0);
-  size_t i = 0;
-  do {
+  return Indexed(x, std::move(shape), [&](const std::vector<int64_t>& index) {
     int64_t off = 0;
     for (size_t d = 0; d < rank; ++d) off += (begin[d] + index[d] * stride[d]) * xs[d];
-    out.data[i++] = x.data[off];
-  } while (Next(&index, out.shape));
-  return out;
+    return off;
+  });
 }
 
 Tensor Tile(const Tensor& x, const std::vector<int64_t>& reps) {
-  Tensor out;
   const size_t rank = x.shape.size();
-  out.shape.resize(rank);
-  for (size_t d = 0; d < rank; ++d) out.shape[d] = x.shape[d] * reps[d];
-  out.data.resize(static_cast<size_t>(Count(out.shape)));
-  if (out.data.empty()) return out;
+  std::vector<int64_t> shape(rank);
+  for (size_t d = 0; d < rank; ++d) shape[d] = x.shape[d] * reps[d];
   auto xs = Strides(x.shape);
-  std::vector<int64_t> index(rank, 0);
-  size_t i = 0;
-  do {
+  return Indexed(x, std::move(shape), [&](const std::vector<int64_t>& index) {
     int64_t off = 0;
     for (size_t d = 0; d < rank; ++d) off += (index[d] % x.shape[d]) * xs[d];
-    out.data[i++] = x.data[off];
-  } while (Next(&index, out.shape));
-  return out;
+    return off;
+  });
 }
 
 Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse) {
