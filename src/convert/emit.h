@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "convert/graph.h"
 #include "coreml/coreml.h"
+#include "coreml/schema.h"
 
 namespace ringo::convert {
 
@@ -34,6 +35,20 @@ struct EmitOptions {
 
 // The name of a classifier's predicted-label output.
 inline constexpr const char* kClassLabelName = "classLabel";
+
+// Declares a classifier's two outputs in `desc`: the predicted label (kClassLabelName, a string)
+// and `probabilities`, a dictionary from label to probability.
+inline void DescribeClassifierOutputs(coreml::spec::ModelDescription* desc,
+                                      const std::string& probabilities) {
+  auto* label = desc->add_output();
+  label->set_name(kClassLabelName);
+  label->mutable_type()->mutable_stringtype();
+  auto* probs = desc->add_output();
+  probs->set_name(probabilities);
+  probs->mutable_type()->mutable_dictionarytype()->mutable_stringkeytype();
+  desc->set_predictedfeaturename(kClassLabelName);
+  desc->set_predictedprobabilitiesname(probabilities);
+}
 
 // Fills model->spec() with a NeuralNetwork (or NeuralNetworkClassifier): description, layers,
 // weights (freed from `graph` as they are copied). Returns the lowest specification version the

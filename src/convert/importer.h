@@ -162,6 +162,10 @@ class Importer {
                    const std::vector<std::string>& inputs, const std::vector<std::string>& params,
                    std::map<std::string, Param> attrs, const Shape& shape, DType dtype,
                    std::string out = "");
+  // The axes a Reduce* node reduces over, normalised; all of them when it names none. Sets
+  // *identity (and returns no axes) when noop_with_empty_axes makes the node an identity.
+  Result<std::set<int64_t>> ReducedAxes(const onnx::NodeProto& node, const Shape& xs,
+                                        bool* identity);
   // The node's axes (attribute, or constant input `input`); nullopt when not constant.
   std::optional<std::vector<int64_t>> AxesOf(const onnx::NodeProto& node, int input) const;
   // Registers `c` as a new constant value named after `node` and `what`; returns its name.

@@ -54,6 +54,19 @@ const std::map<std::string, std::string>& Reductions() {
   return kOps;
 }
 
+// `xs` reduced over `axes`: each kept as 1 (keep_dims) or dropped.
+Shape ReducedShape(const Shape& xs, const std::set<int64_t>& axes, bool keep_dims) {
+  Shape out;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    if (!axes.count(static_cast<int64_t>(k))) {
+      out.push_back(xs[k]);
+    } else if (keep_dims) {
+      out.push_back(1);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Importer::Step(const onnx::NodeProto& node, const std::string& mil_type,
@@ -308,6 +321,28 @@ Status Importer::LowerWhere(const onnx::NodeProto& node, Op& op) {
                      TypeOf(a));
 }
 
+Result<std::set<int64_t>> Importer::ReducedAxes(const onnx::NodeProto& node, const Shape& xs,
+                                                bool* identity) {
+  *identity = false;
+  auto axes = AxesOf(node, 1);
+  if (!axes) return Fail(node, "axes must be a constant");
+  std::set<int64_t> set;
+  for (int64_t a : *axes) {
+    auto n = NormalizeAxis(a, xs.size());
+    if (!n.ok()) return Fail(node, n.status().message());
+    set.insert(*n);
+  }
+  if (set.empty()) {
+    // ONNX: no axes and noop_with_empty_axes make the op an identity.
+    if (AttrInt(node, "noop_with_empty_axes", 0) != 0) {
+      *identity = true;
+      return set;
+    }
+    for (size_t k = 0; k < xs.size(); ++k) set.insert(static_cast<int64_t>(k));
+  }
+  return set;
+}
+
 Status Importer::LowerReduction(const onnx::NodeProto& node, Op& op, bool* handled) {
   const std::string& t = node.op_type();
   const std::string x = In(node, 0);
@@ -371,29 +406,13 @@ Status Importer::LowerReduction(const onnx::NodeProto& node, Op& op, bool* handl
     return Status::Ok();
   }
   const Shape& xs = ShapeOf(x);
-  auto axes = AxesOf(node, 1);
-  if (!axes) return Fail(node, "axes must be a constant");
-  std::set<int64_t> set;
-  for (int64_t a : *axes) {
-    auto n = NormalizeAxis(a, xs.size());
-    if (!n.ok()) return Fail(node, n.status().message());
-    set.insert(*n);
-  }
-  if (set.empty()) {
-    if (AttrInt(node, "noop_with_empty_axes", 0) != 0) {
-      return EmitGeneric(node, std::move(op), "identity", {x}, {"x"}, xs, TypeOf(x));
-    }
-    for (size_t k = 0; k < xs.size(); ++k) set.insert(static_cast<int64_t>(k));
+  bool identity = false;
+  ASSIGN_OR_RETURN(std::set<int64_t> set, ReducedAxes(node, xs, &identity));
+  if (identity) {
+    return EmitGeneric(node, std::move(op), "identity", {x}, {"x"}, xs, TypeOf(x));
   }
   bool keep = AttrInt(node, "keepdims", 1) != 0;
-  Shape out;
-  for (size_t k = 0; k < xs.size(); ++k) {
-    if (!set.count(static_cast<int64_t>(k))) {
-      out.push_back(xs[k]);
-    } else if (keep) {
-      out.push_back(1);
-    }
-  }
+  Shape out = ReducedShape(xs, set, keep);
   if (TypeOf(x) == DType::kBool) return Fail(node, "bool inputs are not supported");
   op.attrs["axes"] = Param::Ints({set.begin(), set.end()});
   op.attrs["keep_dims"] = Param::Bool(keep);
@@ -404,32 +423,15 @@ Status Importer::LowerReduction(const onnx::NodeProto& node, Op& op, bool* handl
 Status Importer::LowerReduceMean(const onnx::NodeProto& node, Op& op) {
   std::string x = In(node, 0);
   Shape xs = InputShape(node, 0);
-  auto axes = AxesOf(node, 1);
-  if (!axes) return Fail(node, "axes must be a constant");
-  std::set<int64_t> set;
-  for (int64_t a : *axes) {
-    auto n = NormalizeAxis(a, xs.size());
-    if (!n.ok()) return Fail(node, n.status().message());
-    set.insert(*n);
-  }
-  if (set.empty()) {
-    if (AttrInt(node, "noop_with_empty_axes", 0) != 0) {
-      alias_[node.output(0)] = x;  // ONNX: no axes and this flag make the op an identity
-      return Status::Ok();
-    }
-    for (size_t k = 0; k < xs.size(); ++k) set.insert(static_cast<int64_t>(k));
+  bool identity = false;
+  ASSIGN_OR_RETURN(std::set<int64_t> set, ReducedAxes(node, xs, &identity));
+  if (identity) {
+    alias_[node.output(0)] = x;
+    return Status::Ok();
   }
   op.axes.assign(set.begin(), set.end());
   op.keep_dims = AttrInt(node, "keepdims", 1) != 0;
-  Shape out;
-  for (size_t k = 0; k < xs.size(); ++k) {
-    if (!set.count(static_cast<int64_t>(k))) {
-      out.push_back(xs[k]);
-    } else if (op.keep_dims) {
-      out.push_back(1);
-    }
-  }
-  return EmitAs(op, "reduce_mean", x, out);
+  return EmitAs(op, "reduce_mean", x, ReducedShape(xs, set, op.keep_dims));
 }
 
 }  // namespace ringo::convert

@@ -341,14 +341,7 @@ Status MilEmitter::Finish() {
     *dt->mutable_valuetype() = TensorValueType(mil::FLOAT64, {});
     block_->add_outputs(kClassLabelName);
     block_->add_outputs(o);
-    auto* lf = desc->add_output();
-    lf->set_name(kClassLabelName);
-    lf->mutable_type()->mutable_stringtype();
-    auto* pf = desc->add_output();
-    pf->set_name(o);
-    pf->mutable_type()->mutable_dictionarytype()->mutable_stringkeytype();
-    desc->set_predictedfeaturename(kClassLabelName);
-    desc->set_predictedprobabilitiesname(o);
+    DescribeClassifierOutputs(desc, o);
   }
   if (blob_count_ > 0) model_.weights() = blobs_.Release();
   return Status::Ok();

@@ -499,14 +499,7 @@ Status NnEmitter::Describe(bool classifier) {
   for (size_t k = 0; k < g_.outputs.size(); ++k) {
     const std::string& name = g_.outputs[k];
     if (classifier && k == 0) {
-      auto* label = desc->add_output();
-      label->set_name(kClassLabelName);
-      label->mutable_type()->mutable_stringtype();
-      auto* probs = desc->add_output();
-      probs->set_name(name);
-      probs->mutable_type()->mutable_dictionarytype()->mutable_stringkeytype();
-      desc->set_predictedfeaturename(kClassLabelName);
-      desc->set_predictedprobabilitiesname(name);
+      DescribeClassifierOutputs(desc, name);
       continue;
     }
     auto* arr = desc->add_output()->mutable_type()->mutable_multiarraytype();
