@@ -352,17 +352,7 @@ Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes) {
     out.shape[a] = 1;
   }
   std::vector<double> acc(static_cast<size_t>(out.size()), 0.0);
-  if (!x.data.empty()) {
-    std::vector<int64_t> out_strides = Strides(out.shape), index(x.shape.size(), 0);
-    size_t i = 0;
-    do {
-      int64_t dst = 0;
-      for (size_t d = 0; d < index.size(); ++d) {
-        if (out.shape[d] != 1) dst += index[d] * out_strides[d];
-      }
-      acc[dst] += x.data[i++];
-    } while (Next(&index, x.shape));
-  }
+  ForEachReduced(x, out.shape, [&](int64_t dst, float v) { acc[dst] += v; });
   out.data.resize(acc.size());
   for (size_t j = 0; j < acc.size(); ++j) {
     out.data[j] = count > 0 ? static_cast<float>(acc[j] / static_cast<double>(count)) : 0.0f;

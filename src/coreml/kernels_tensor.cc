@@ -56,29 +56,20 @@ Tensor Reduce(const Tensor& x, const std::vector<int64_t>& axes, ReduceKind kind
   // log-sum-exp subtracts each group's maximum first, so large values do not overflow.
   Tensor max_t;
   if (kind == ReduceKind::kLogSumExp) max_t = Reduce(x, axes, ReduceKind::kMax);
-  if (!x.data.empty()) {
-    std::vector<int64_t> out_strides = Strides(out.shape), index(x.shape.size(), 0);
-    size_t i = 0;
-    do {
-      int64_t dst = 0;
-      for (size_t d = 0; d < index.size(); ++d) {
-        if (out.shape[d] != 1) dst += index[d] * out_strides[d];
-      }
-      double v = x.data[i++];
-      double& a = acc[dst];
-      switch (kind) {
-        case ReduceKind::kSum:
-        case ReduceKind::kLogSum: a += v; break;
-        case ReduceKind::kMax: a = std::max(a, v); break;
-        case ReduceKind::kMin: a = std::min(a, v); break;
-        case ReduceKind::kProd: a *= v; break;
-        case ReduceKind::kL1: a += std::fabs(v); break;
-        case ReduceKind::kL2:
-        case ReduceKind::kSumSquare: a += v * v; break;
-        case ReduceKind::kLogSumExp: a += std::exp(v - max_t.data[dst]); break;
-      }
-    } while (Next(&index, x.shape));
-  }
+  ForEachReduced(x, out.shape, [&](int64_t dst, double v) {
+    double& a = acc[dst];
+    switch (kind) {
+      case ReduceKind::kSum:
+      case ReduceKind::kLogSum: a += v; break;
+      case ReduceKind::kMax: a = std::max(a, v); break;
+      case ReduceKind::kMin: a = std::min(a, v); break;
+      case ReduceKind::kProd: a *= v; break;
+      case ReduceKind::kL1: a += std::fabs(v); break;
+      case ReduceKind::kL2:
+      case ReduceKind::kSumSquare: a += v * v; break;
+      case ReduceKind::kLogSumExp: a += std::exp(v - max_t.data[dst]); break;
+    }
+  });
   out.data.resize(acc.size());
   for (size_t j = 0; j < acc.size(); ++j) {
     double a = acc[j];
