@@ -76,6 +76,12 @@ mil::Operation* AddConst(mil::Block* b, const std::string& name, std::vector<uin
 }
 
 // x[1,4] -> linear(weight [3,4] from a blob) -> y[1,3], fp16 weights.
+// The block of MakeProgram's main function.
+mil::Block& MainBlock(Model& m) {
+  return (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
+               .mutable_block_specializations())["CoreML5"];
+}
+
 Model MakeProgram() {
   Model m;
   spec::Model& s = m.spec();
@@ -278,8 +284,7 @@ TEST(ValidateTest, ProgramBlobsAndOpsAreChecked) {
   } cases[] = {
       {"blob offset",
        [](Model& m) {
-         auto& b = (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
-                         .mutable_block_specializations())["CoreML5"];
+         mil::Block& b = MainBlock(m);
          (*b.mutable_operations(0)->mutable_attributes())["val"]
              .mutable_blobfilevalue()
              ->set_offset(100);
@@ -287,8 +292,7 @@ TEST(ValidateTest, ProgramBlobsAndOpsAreChecked) {
        "64-aligned"},
       {"blob size vs shape",
        [](Model& m) {
-         auto& b = (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
-                         .mutable_block_specializations())["CoreML5"];
+         mil::Block& b = MainBlock(m);
          b.mutable_operations(0)
              ->mutable_outputs(0)
              ->mutable_type()
@@ -300,8 +304,7 @@ TEST(ValidateTest, ProgramBlobsAndOpsAreChecked) {
        "bytes where its shape needs"},
       {"blob type",
        [](Model& m) {
-         auto& b = (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
-                         .mutable_block_specializations())["CoreML5"];
+         mil::Block& b = MainBlock(m);
          b.mutable_operations(0)
              ->mutable_outputs(0)
              ->mutable_type()
@@ -312,8 +315,7 @@ TEST(ValidateTest, ProgramBlobsAndOpsAreChecked) {
       {"sentinel", [](Model& m) { m.weights()[64] = 0; }, "sentinel"},
       {"use before definition",
        [](Model& m) {
-         auto& b = (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
-                         .mutable_block_specializations())["CoreML5"];
+         mil::Block& b = MainBlock(m);
          (*b.mutable_operations(1)->mutable_inputs())["weight"].mutable_arguments(0)->set_name(
              "later");
        },
