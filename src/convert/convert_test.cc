@@ -11,23 +11,8 @@
 #include "convert/convert_test_util.h"
 #include "coreml/schema.h"
 
-namespace ringo::convert {
+namespace ringo::convert::test {
 namespace {
-
-namespace fs = std::filesystem;
-namespace spec = coreml::spec;
-using testing::Contains;
-using testing::Layers;
-using testing::LayerTypes;
-using testing::OnnxBuilder;
-using testing::Ops;
-using testing::OpTypes;
-using testing::RoundTrip;
-using testing::SetFloat;
-using testing::SetInt;
-using testing::SetInts;
-using testing::SetString;
-using testing::TempDir;
 
 // ---- passes ----
 
@@ -393,4 +378,4 @@ TEST(ConvertFileTest, CorruptFilesFailAndWriteNothing) {
 }
 
 }  // namespace
-}  // namespace ringo::convert
+}  // namespace ringo::convert::test

@@ -15,7 +15,7 @@
 #include "convert/convert.h"
 #include "coreml/schema.h"
 
-namespace ringo::convert::testing {
+namespace ringo::convert::test {
 
 namespace fs = std::filesystem;
 namespace spec = coreml::spec;
@@ -184,6 +184,6 @@ inline Result<coreml::Model> RoundTrip(const std::string& bytes, Format format,
   return coreml::Load(out);
 }
 
-}  // namespace ringo::convert::testing
+}  // namespace ringo::convert::test
 
 #endif  // RINGO_CONVERT_CONVERT_TEST_UTIL_H_

@@ -8,15 +8,8 @@
 #include "coreml/evaluate_test_util.h"
 #include "coreml/schema.h"
 
-namespace ringo::coreml {
+namespace ringo::coreml::test {
 namespace {
-
-using testing::Contains;
-using testing::ExpectNear;
-using testing::Fp16Bytes;
-using testing::AddArray;
-using testing::Iota;
-using testing::T;
 
 // ---------------------------------------------------------------- ML Program helpers
 
@@ -436,4 +429,4 @@ TEST(ProgramTest, MissingAndMisshapenInputs) {
 }
 
 }  // namespace
-}  // namespace ringo::coreml
+}  // namespace ringo::coreml::test

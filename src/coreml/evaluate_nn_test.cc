@@ -8,15 +8,8 @@
 #include "coreml/evaluate_test_util.h"
 #include "coreml/schema.h"
 
-namespace ringo::coreml {
+namespace ringo::coreml::test {
 namespace {
-
-using testing::Contains;
-using testing::ExpectNear;
-using testing::Fp16Bytes;
-using testing::AddArray;
-using testing::Iota;
-using testing::T;
 
 // ---------------------------------------------------------------- NeuralNetwork helpers
 
@@ -461,4 +454,4 @@ TEST(NeuralNetworkTest, WeightCountMismatchIsRejected) {
 }
 
 }  // namespace
-}  // namespace ringo::coreml
+}  // namespace ringo::coreml::test

@@ -11,7 +11,7 @@
 #include "coreml/coreml.h"
 #include "coreml/schema.h"
 
-namespace ringo::coreml::testing {
+namespace ringo::coreml::test {
 
 inline bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -54,6 +54,6 @@ inline std::vector<float> Iota(int n, float start = 1) {
   return v;
 }
 
-}  // namespace ringo::coreml::testing
+}  // namespace ringo::coreml::test
 
 #endif  // RINGO_COREML_EVALUATE_TEST_UTIL_H_
