@@ -50,6 +50,18 @@ inline void DescribeClassifierOutputs(coreml::spec::ModelDescription* desc,
   desc->set_predictedprobabilitiesname(probabilities);
 }
 
+// Declares `feature` an image input of shape [1, C, H, W] `shape` in options.color_layout.
+inline void DescribeImageInput(coreml::spec::FeatureDescription* feature, const Shape& shape,
+                               const EmitOptions& options) {
+  namespace spec = coreml::spec;
+  auto* img = feature->mutable_type()->mutable_imagetype();
+  img->set_width(shape[3]);
+  img->set_height(shape[2]);
+  img->set_colorspace(options.color_layout == "BGR"         ? spec::ImageFeatureType::BGR
+                      : options.color_layout == "GRAYSCALE" ? spec::ImageFeatureType::GRAYSCALE
+                                                            : spec::ImageFeatureType::RGB);
+}
+
 // Fills model->spec() with a NeuralNetwork (or NeuralNetworkClassifier): description, layers,
 // weights (freed from `graph` as they are copied). Returns the lowest specification version the
 // result needs. kInvalidArgument naming the node for ops the legacy rank-5 layers cannot express.

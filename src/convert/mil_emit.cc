@@ -231,12 +231,7 @@ Status MilEmitter::Run() {
       cur = cast;
     }
     if (in == o_.image_input) {
-      auto* img = f->mutable_type()->mutable_imagetype();
-      img->set_width(s[3]);
-      img->set_height(s[2]);
-      img->set_colorspace(o_.color_layout == "BGR"         ? spec::ImageFeatureType::BGR
-                          : o_.color_layout == "GRAYSCALE" ? spec::ImageFeatureType::GRAYSCALE
-                                                           : spec::ImageFeatureType::RGB);
+      DescribeImageInput(f, s, o_);
       // Core ML hands the program pixels 0..255 in the declared channel order; the scaling
       // the NeuralNetwork preprocessing message would do is spelled out as ops.
       std::vector<float> bias;

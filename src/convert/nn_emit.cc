@@ -461,12 +461,7 @@ Status NnEmitter::Describe(bool classifier) {
     auto* f = desc->add_input();
     f->set_name(name);
     if (name == o_.image_input) {
-      auto* img = f->mutable_type()->mutable_imagetype();
-      img->set_width(s[3]);
-      img->set_height(s[2]);
-      img->set_colorspace(o_.color_layout == "BGR"         ? spec::ImageFeatureType::BGR
-                          : o_.color_layout == "GRAYSCALE" ? spec::ImageFeatureType::GRAYSCALE
-                                                           : spec::ImageFeatureType::RGB);
+      DescribeImageInput(f, s, o_);
       continue;
     }
     // A bad input is a problem of its own; with problems collected the layers are still tried.
