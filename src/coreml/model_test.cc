@@ -82,6 +82,12 @@ mil::Block& MainBlock(Model& m) {
                .mutable_block_specializations())["CoreML5"];
 }
 
+// The declared type of the first op's result (MakeProgram's blob const).
+mil::TensorType* ConstType(Model& m) {
+  return MainBlock(m).mutable_operations(0)->mutable_outputs(0)->mutable_type()
+      ->mutable_tensortype();
+}
+
 Model MakeProgram() {
   Model m;
   spec::Model& s = m.spec();
@@ -291,26 +297,10 @@ TEST(ValidateTest, ProgramBlobsAndOpsAreChecked) {
        },
        "64-aligned"},
       {"blob size vs shape",
-       [](Model& m) {
-         mil::Block& b = MainBlock(m);
-         b.mutable_operations(0)
-             ->mutable_outputs(0)
-             ->mutable_type()
-             ->mutable_tensortype()
-             ->mutable_dimensions(0)
-             ->mutable_constant()
-             ->set_size(5);
-       },
+       [](Model& m) { ConstType(m)->mutable_dimensions(0)->mutable_constant()->set_size(5); },
        "bytes where its shape needs"},
       {"blob type",
-       [](Model& m) {
-         mil::Block& b = MainBlock(m);
-         b.mutable_operations(0)
-             ->mutable_outputs(0)
-             ->mutable_type()
-             ->mutable_tensortype()
-             ->set_datatype(mil::FLOAT32);
-       },
+       [](Model& m) { ConstType(m)->set_datatype(mil::FLOAT32); },
        "does not hold"},
       {"sentinel", [](Model& m) { m.weights()[64] = 0; }, "sentinel"},
       {"use before definition",
