@@ -144,7 +144,8 @@ class TempDir {
   fs::path path_;
 };
 
-inline const google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>& Layers(const spec::Model& m) {
+inline const google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>& Layers(
+    const spec::Model& m) {
   return m.has_neuralnetworkclassifier() ? m.neuralnetworkclassifier().layers()
                                          : m.neuralnetwork().layers();
 }

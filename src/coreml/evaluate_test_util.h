@@ -24,7 +24,8 @@ inline Value T(std::vector<int64_t> shape, std::vector<float> data) {
   return v;
 }
 
-inline void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, float tol = 1e-5f) {
+inline void ExpectNear(const std::vector<float>& got, const std::vector<float>& want,
+                       float tol = 1e-5f) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
 }
