@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "convert/graph.h"
 #include "coreml/coreml.h"
+#include "coreml/schema.h"
 
 namespace ringo::convert {
 
@@ -34,6 +35,32 @@ struct EmitOptions {
 
 // The name of a classifier's predicted-label output.
 inline constexpr const char* kClassLabelName = "classLabel";
+
+// Declares a classifier's two outputs in `desc`: the predicted label (kClassLabelName, a string)
+// and `probabilities`, a dictionary from label to probability.
+inline void DescribeClassifierOutputs(coreml::spec::ModelDescription* desc,
+                                      const std::string& probabilities) {
+  auto* label = desc->add_output();
+  label->set_name(kClassLabelName);
+  label->mutable_type()->mutable_stringtype();
+  auto* probs = desc->add_output();
+  probs->set_name(probabilities);
+  probs->mutable_type()->mutable_dictionarytype()->mutable_stringkeytype();
+  desc->set_predictedfeaturename(kClassLabelName);
+  desc->set_predictedprobabilitiesname(probabilities);
+}
+
+// Declares `feature` an image input of shape [1, C, H, W] `shape` in options.color_layout.
+inline void DescribeImageInput(coreml::spec::FeatureDescription* feature, const Shape& shape,
+                               const EmitOptions& options) {
+  namespace spec = coreml::spec;
+  auto* img = feature->mutable_type()->mutable_imagetype();
+  img->set_width(shape[3]);
+  img->set_height(shape[2]);
+  img->set_colorspace(options.color_layout == "BGR"         ? spec::ImageFeatureType::BGR
+                      : options.color_layout == "GRAYSCALE" ? spec::ImageFeatureType::GRAYSCALE
+                                                            : spec::ImageFeatureType::RGB);
+}
 
 // Fills model->spec() with a NeuralNetwork (or NeuralNetworkClassifier): description, layers,
 // weights (freed from `graph` as they are copied). Returns the lowest specification version the

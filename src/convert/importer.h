@@ -1,5 +1,5 @@
-// The ONNX importer's private interface, shared by onnx_import.cc (order, shapes, constants, the
-// original op set) and lower_ops.cc (the element-wise, reduction and tensor op families).
+// The ONNX importer's private interface, shared by onnx_import.cc (node order and dispatch) and
+// the files that read tensors, fold constants and lower each op family (lower_*.cc).
 #ifndef RINGO_CONVERT_IMPORTER_H_
 #define RINGO_CONVERT_IMPORTER_H_
 
@@ -30,6 +30,9 @@ std::vector<int64_t> AttrInts(const onnx::NodeProto& node, std::string_view name
 std::vector<int64_t> Strides(const Shape& s);
 // Numpy broadcasting of two shapes; kInvalidArgument when they do not broadcast.
 Result<Shape> BroadcastShapes(const Shape& a, const Shape& b);
+// Index into `in` (shape `in_shape`) of output element `flat` under broadcasting to `out`.
+int64_t BroadcastIndex(int64_t flat, const Shape& out, const std::vector<int64_t>& out_strides,
+                       const Shape& in, const std::vector<int64_t>& in_strides);
 // Folds Add, Sub, Mul or Div of two constants.
 Result<Constant> FoldBinary(const std::string& op, const Constant& a, const Constant& b);
 // out.shape[i] = in.shape[perm[i]].
@@ -85,20 +88,70 @@ class Importer {
   Status ReadInitializer(onnx::TensorProto* t);
   Status ReadInput(const onnx::ValueInfoProto& in);
   Status TopologicalOrder(std::vector<int>* order);
+  // Folds `node`, or hands it to the op family that lowers it; kInvalidArgument for an op ringo
+  // does not convert.
   Status Lower(const onnx::NodeProto& node);
-  Status LowerConv(const onnx::NodeProto& node, Op op);
-  Status LowerPool(const onnx::NodeProto& node, Op op);
+  // The ops with a Core ML layer of their own, one function per op or group of alike ops, each
+  // emitting `op` for `node` (lower_conv.cc, lower_activation.cc, lower_linear.cc, lower_shape.cc).
+  Status LowerConv(const onnx::NodeProto& node, Op& op);
+  Status LowerPool(const onnx::NodeProto& node, Op& op);
+  Status LowerGlobalAveragePool(const onnx::NodeProto& node, Op& op);
+  Status LowerBatchNorm(const onnx::NodeProto& node, Op& op);
+  Status LowerActivation(const onnx::NodeProto& node, Op& op);
+  Status LowerClip(const onnx::NodeProto& node, Op& op);
+  Status LowerSoftmax(const onnx::NodeProto& node, Op& op);
+  Status LowerLinear(const onnx::NodeProto& node, Op& op);
+  Status LowerMatMul(const onnx::NodeProto& node, Op& op);
+  Status LowerArithmetic(const onnx::NodeProto& node, Op& op);
+  Status LowerIdentity(const onnx::NodeProto& node, Op& op);
+  Status LowerFlatten(const onnx::NodeProto& node, Op& op);
+  Status LowerReshape(const onnx::NodeProto& node, Op& op);
+  Status LowerSqueeze(const onnx::NodeProto& node, Op& op);
+  Status LowerTranspose(const onnx::NodeProto& node, Op& op);
+  Status LowerConcat(const onnx::NodeProto& node, Op& op);
+  Status LowerPad(const onnx::NodeProto& node, Op& op);
+  Status LowerReduceMean(const onnx::NodeProto& node, Op& op);  // lower_ops.cc
+  // Emits `op` as a `type` op of the single input `x` with result shape `shape`.
+  Status EmitAs(Op& op, const std::string& type, const std::string& x, const Shape& shape);
+  // Emits `op` as a `type` op of the node's first input, keeping its shape.
+  Status EmitLike(const onnx::NodeProto& node, Op& op, const std::string& type);
+  // The node's first input given the shape `target`: a constant stays a constant with the new
+  // shape, a dynamic value becomes a reshape op.
+  Status ReshapeOrFold(const onnx::NodeProto& node, Op& op, const Shape& target);
+  // Sets op's inputs for a binary op of which at most one side is a constant: a constant side
+  // travels as op.operand, so the emitters can write it as a weight.
+  void BindOperands(const onnx::NodeProto& node, Op& op);
+  // Folds `node` into a constant when its inputs allow (fold.cc). Sets *folded when it did.
   Status Fold(const onnx::NodeProto& node, bool* folded);
+  // Records `c` as the value of the node's first output and sets *folded.
+  Status FoldTo(const onnx::NodeProto& node, Constant c, bool* folded);
   // Folds the ops that create tensors from shapes or scalars: Size, ConstantOfShape, EyeLike,
   // Range. Sets *folded when it did.
   Status FoldCreation(const onnx::NodeProto& node, bool* folded);
-  // Folds Equal, Less, Greater and Where of constants (lower_tensor.cc).
+  // Folds Equal, Less, Greater and Where of constants.
   Status FoldSelect(const onnx::NodeProto& node, bool* folded);
   // The families in lower_ops.cc. Each sets *handled when the node's type is one of its own.
   Status LowerElementwise(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerReduction(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerNormalization(const onnx::NodeProto& node, Op& op, bool* handled);
+  // Element-wise ops of LowerElementwise that are compositions or take several inputs.
+  Status LowerSelu(const onnx::NodeProto& node);
+  Status LowerCelu(const onnx::NodeProto& node);
+  Status LowerShrink(const onnx::NodeProto& node);
+  Status LowerPRelu(const onnx::NodeProto& node);
+  Status LowerBinary(const onnx::NodeProto& node, Op& op);  // Pow, comparisons, logic
+  Status LowerMod(const onnx::NodeProto& node, Op& op);
+  Status LowerVariadic(const onnx::NodeProto& node, Op& op);  // Max, Min, Sum, Mean
+  Status LowerWhere(const onnx::NodeProto& node, Op& op);
+  // kInvalidArgument naming the node unless its first input is a float tensor.
+  Status FloatInput(const onnx::NodeProto& node) const;
+  // Ops of LowerTensorOp with a lowering of their own.
+  Status LowerGather(const onnx::NodeProto& node, Op& op);
+  Status LowerCumSum(const onnx::NodeProto& node, Op& op);
+  Status LowerTile(const onnx::NodeProto& node, Op& op);
+  Status LowerTrilu(const onnx::NodeProto& node, Op& op);
+  Status LowerDepthToSpace(const onnx::NodeProto& node);
   // A generic (ML Program only) op over the node's inputs bound to `params`, result `out`.
   Status EmitGeneric(const onnx::NodeProto& node, Op op, const std::string& mil_type,
                      const std::vector<std::string>& inputs,
@@ -109,6 +162,10 @@ class Importer {
                    const std::vector<std::string>& inputs, const std::vector<std::string>& params,
                    std::map<std::string, Param> attrs, const Shape& shape, DType dtype,
                    std::string out = "");
+  // The axes a Reduce* node reduces over, normalised; all of them when it names none. Sets
+  // *identity (and returns no axes) when noop_with_empty_axes makes the node an identity.
+  Result<std::set<int64_t>> ReducedAxes(const onnx::NodeProto& node, const Shape& xs,
+                                        bool* identity);
   // The node's axes (attribute, or constant input `input`); nullopt when not constant.
   std::optional<std::vector<int64_t>> AxesOf(const onnx::NodeProto& node, int input) const;
   // Registers `c` as a new constant value named after `node` and `what`; returns its name.
@@ -175,6 +232,11 @@ class Importer {
     return it == consts_.end() ? nullptr : &it->second;
   }
   const Shape& ShapeOf(const std::string& name) { return graph_.shapes[name]; }
+  // The shape of the node's input k; empty when the node leaves that input out.
+  Shape InputShape(const onnx::NodeProto& node, int k) {
+    std::string name = In(node, k);
+    return name.empty() ? Shape{} : ShapeOf(name);
+  }
   bool IsDynamic(const std::string& name) const {
     return !name.empty() && graph_.shapes.count(name) && !consts_.count(name);
   }

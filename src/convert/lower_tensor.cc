@@ -44,123 +44,6 @@ std::string Importer::Normalize(const onnx::NodeProto& node, const std::string& 
   return Step(node, "mul", {d, *inv}, {"x", "y"}, {}, xs, f);
 }
 
-Status Importer::FoldCreation(const onnx::NodeProto& node, bool* folded) {
-  const std::string& t = node.op_type();
-  const std::string x = In(node, 0);
-  auto out = [&](Constant c) {
-    graph_.shapes[node.output(0)] = c.shape;
-    consts_[node.output(0)] = std::move(c);
-    *folded = true;
-    return Status::Ok();
-  };
-  if (t == "Size" && graph_.shapes.count(x)) {
-    return out(Constant::Ints({}, {NumElements(ShapeOf(x))}));
-  }
-  if (t == "EyeLike" && graph_.shapes.count(x)) {
-    const Shape& s = ShapeOf(x);
-    if (s.size() != 2) return Fail(node, "the input must be a matrix");
-    DType dt = TypeOf(x);
-    if (FindAttr(node, "dtype") &&
-        !ElementType(static_cast<int32_t>(AttrInt(node, "dtype", 1)), &dt)) {
-      return Fail(node, "dtype " + std::to_string(AttrInt(node, "dtype", 1)) + " is not supported");
-    }
-    const int64_t k = AttrInt(node, "k", 0);
-    std::vector<int64_t> eye(static_cast<size_t>(s[0] * s[1]), 0);
-    for (int64_t i = 0; i < s[0]; ++i) {
-      if (i + k >= 0 && i + k < s[1]) eye[i * s[1] + i + k] = 1;
-    }
-    if (dt == DType::kFloat) return out(Constant::Floats(s, {eye.begin(), eye.end()}));
-    Constant c = Constant::Ints(s, eye);
-    c.is_bool = dt == DType::kBool;
-    return out(std::move(c));
-  }
-  const Constant* in = ConstOf(x);
-  if (t == "ConstantOfShape" && in) {
-    Shape s;
-    for (int64_t k = 0; k < in->size(); ++k) s.push_back(in->int_at(k));
-    Constant c = Constant::Floats(s, std::vector<float>(NumElements(s), 0.0f));
-    if (const auto* a = FindAttr(node, "value")) {
-      onnx::TensorProto value = a->t();
-      value.set_name(Temp(node, "value"));
-      RETURN_IF_ERROR(ReadInitializer(&value));
-      Constant v = consts_[value.name()];
-      consts_.erase(value.name());
-      graph_.shapes.erase(value.name());
-      if (v.size() != 1) return Fail(node, "value must hold one element");
-      c.is_int = v.is_int;
-      c.is_bool = v.is_bool;
-      if (v.is_int) {
-        c.f.clear();
-        c.i.assign(NumElements(s), v.i[0]);
-      } else {
-        c.f.assign(NumElements(s), v.f[0]);
-      }
-    }
-    return out(std::move(c));
-  }
-  if (t == "Range" && in && ConstOf(In(node, 1)) && ConstOf(In(node, 2))) {
-    const double start = in->at(0), limit = ConstOf(In(node, 1))->at(0),
-                 delta = ConstOf(In(node, 2))->at(0);
-    if (delta == 0) return Fail(node, "delta is 0");
-    const int64_t n =
-        std::max<int64_t>(0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
-    if (in->is_int) {
-      std::vector<int64_t> v(n);
-      const int64_t first = static_cast<int64_t>(start), step = static_cast<int64_t>(delta);
-      for (int64_t k = 0; k < n; ++k) v[k] = first + k * step;
-      return out(Constant::Ints({n}, v));
-    }
-    std::vector<float> v(n);
-    for (int64_t k = 0; k < n; ++k) v[k] = static_cast<float>(start + k * delta);
-    return out(Constant::Floats({n}, v));
-  }
-  return Status::Ok();
-}
-
-Status Importer::FoldSelect(const onnx::NodeProto& node, bool* folded) {
-  const std::string& t = node.op_type();
-  const bool where = t == "Where";
-  const Constant& a = *ConstOf(In(node, where ? 1 : 0));
-  const Constant& b = *ConstOf(In(node, where ? 2 : 1));
-  const Constant* cond = where ? ConstOf(In(node, 0)) : nullptr;
-  auto shape = BroadcastShapes(a.shape, b.shape);
-  if (shape.ok() && cond) shape = BroadcastShapes(*shape, cond->shape);
-  if (!shape.ok()) return Fail(node, shape.status().message());
-  const Shape& out = *shape;
-  const auto os = Strides(out);
-  auto at = [&](const Constant& c, int64_t flat) {
-    int64_t idx = 0;
-    const auto cs = Strides(c.shape);
-    const size_t lead = out.size() - c.shape.size();
-    for (size_t d = lead; d < out.size(); ++d) {
-      if (c.shape[d - lead] != 1) idx += ((flat / os[d]) % out[d]) * cs[d - lead];
-    }
-    return idx;
-  };
-  Constant r;
-  r.shape = out;
-  r.is_int = where ? a.is_int : true;
-  r.is_bool = where ? a.is_bool : true;
-  for (int64_t k = 0; k < NumElements(out); ++k) {
-    const double x = a.at(at(a, k)), y = b.at(at(b, k));
-    if (where) {
-      const bool pick = cond->at(at(*cond, k)) != 0;
-      const Constant& src = pick ? a : b;
-      if (r.is_int) {
-        r.i.push_back(src.int_at(at(src, k)));
-      } else {
-        r.f.push_back(static_cast<float>(src.at(at(src, k))));
-      }
-    } else {
-      r.i.push_back(t == "Equal" ? x == y : t == "Less" ? x < y : x > y);
-    }
-  }
-  graph_.shapes[node.output(0)] = out;
-  consts_[node.output(0)] = std::move(r);
-  *folded = true;
-  return Status::Ok();
-}
-
 Status Importer::LowerSoftmaxFamily(const onnx::NodeProto& node, Op& op) {
   const std::string& t = node.op_type();
   const std::string x = In(node, 0);
@@ -447,116 +330,138 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
       return Status::Ok();
     }
   }
-  if (t == "Gather" || t == "GatherElements") {
-    std::string idx = In(node, 1);
-    if (!graph_.shapes.count(idx)) return Fail(node, "indices have no known shape");
-    if (TypeOf(idx) != DType::kInt) return Fail(node, "indices must be integers");
-    const Shape& xs = ShapeOf(x);
-    auto axis = NormalizeAxis(AttrInt(node, "axis", 0), xs.size());
-    if (!axis.ok()) return Fail(node, axis.status().message());
-    op.attrs["axis"] = Param::Int(*axis);
-    if (t == "GatherElements") {
-      if (ShapeOf(idx).size() != xs.size()) return Fail(node, "indices and data differ in rank");
-      return EmitGeneric(node, std::move(op), "gather_along_axis", {x, idx}, {"x", "indices"},
-                         ShapeOf(idx), TypeOf(x));
-    }
-    Shape out(xs.begin(), xs.begin() + *axis);
-    const Shape& is = ShapeOf(idx);
-    out.insert(out.end(), is.begin(), is.end());
-    out.insert(out.end(), xs.begin() + *axis + 1, xs.end());
-    return EmitGeneric(node, std::move(op), "gather", {x, idx}, {"x", "indices"}, out, TypeOf(x));
-  }
-  if (t == "CumSum") {
-    const Constant* a = ConstOf(In(node, 1));
-    if (!a || a->size() != 1) return Fail(node, "axis must be a constant scalar");
-    auto axis = NormalizeAxis(a->int_at(0), ShapeOf(x).size());
-    if (!axis.ok()) return Fail(node, axis.status().message());
-    if (TypeOf(x) == DType::kBool) return Fail(node, "bool inputs are not supported");
-    op.attrs = {{"axis", Param::Int(*axis)},
-                {"exclusive", Param::Bool(AttrInt(node, "exclusive", 0) != 0)},
-                {"reverse", Param::Bool(AttrInt(node, "reverse", 0) != 0)}};
-    return EmitGeneric(node, std::move(op), "cumsum", {x}, {"x"}, ShapeOf(x), TypeOf(x));
-  }
-  if (t == "Tile" || t == "Expand") {
-    const Constant* c = ConstOf(In(node, 1));
-    if (!c) {
-      return Fail(node, std::string(t == "Tile" ? "repeats" : "shape") + " must be a constant");
-    }
-    std::vector<int64_t> v;
-    for (int64_t i = 0; i < c->size(); ++i) v.push_back(c->int_at(i));
-    Shape xs = ShapeOf(x);
-    std::string in = x;
-    if (t == "Expand") {
-      auto out = BroadcastShapes(xs, v);
-      if (!out.ok()) return Fail(node, out.status().message());
-      if (out->size() > xs.size()) {
-        Shape padded(out->size() - xs.size(), 1);
-        padded.insert(padded.end(), xs.begin(), xs.end());
-        in = Step(node, "reshape", {x}, {"x"}, {{"shape", Param::Ints(padded)}}, padded,
-                  TypeOf(x));
-        xs = padded;
-      }
-      v.clear();
-      for (size_t d = 0; d < xs.size(); ++d) v.push_back(xs[d] == (*out)[d] ? 1 : (*out)[d]);
-    }
-    if (v.size() != xs.size()) return Fail(node, "repeats need one value per axis");
-    Shape out = xs;
-    for (size_t d = 0; d < xs.size(); ++d) out[d] *= v[d];
-    if (NumElements(out) == 0) return Fail(node, "the result is empty");
-    op.attrs["reps"] = Param::Ints(v);
-    return EmitGeneric(node, std::move(op), "tile", {in}, {"x"}, out, TypeOf(x));
-  }
-  if (t == "Trilu") {
-    const Shape& xs = ShapeOf(x);
-    if (xs.size() < 2) return Fail(node, "the input must have rank 2 or more");
-    int64_t k = 0;
-    if (!In(node, 1).empty()) {
-      const Constant* c = ConstOf(In(node, 1));
-      if (!c || c->size() != 1) return Fail(node, "k must be a constant scalar");
-      k = c->int_at(0);
-    }
-    const bool upper = AttrInt(node, "upper", 1) != 0;
-    const int64_t rows = xs[xs.size() - 2], cols = xs.back();
-    Constant keep = Constant::Ints({rows, cols}, std::vector<int64_t>(rows * cols));
-    keep.is_bool = true;
-    for (int64_t i = 0; i < rows; ++i) {
-      for (int64_t j = 0; j < cols; ++j) keep.i[i * cols + j] = upper ? j - i >= k : j - i <= k;
-    }
-    std::string mask = AddConst(node, "mask", std::move(keep));
-    std::string zero = AddConst(node, "zero", TypeOf(x) == DType::kFloat
-                                                  ? Constant::Floats({}, {0.0f})
-                                                  : Constant::Ints({}, {0}));
-    return EmitGeneric(node, std::move(op), "select", {mask, x, zero}, {"cond", "a", "b"}, xs,
-                       TypeOf(x));
-  }
-  if (t == "DepthToSpace" || t == "SpaceToDepth") {
-    const Shape& xs = ShapeOf(x);
-    const int64_t b = AttrInt(node, "blocksize", 0);
-    if (xs.size() != 4 || b < 1) return Fail(node, "needs [N, C, H, W] and a blocksize");
-    const int64_t n = xs[0], c = xs[1], h = xs[2], w = xs[3];
-    Shape mid, out;
-    std::vector<int64_t> perm;
-    if (t == "DepthToSpace") {
-      if (c % (b * b) != 0) return Fail(node, "channels do not divide by blocksize^2");
-      bool crd = AttrString(node, "mode", "DCR") == "CRD";
-      mid = crd ? Shape{n, c / (b * b), b, b, h, w} : Shape{n, b, b, c / (b * b), h, w};
-      perm = crd ? std::vector<int64_t>{0, 1, 4, 2, 5, 3} : std::vector<int64_t>{0, 3, 4, 1, 5, 2};
-      out = {n, c / (b * b), h * b, w * b};
-    } else {
-      if (h % b != 0 || w % b != 0) return Fail(node, "H and W do not divide by blocksize");
-      mid = {n, c, h / b, b, w / b, b};
-      perm = {0, 3, 5, 1, 2, 4};
-      out = {n, c * b * b, h / b, w / b};
-    }
-    Shape moved(6);
-    for (size_t d = 0; d < 6; ++d) moved[d] = mid[perm[d]];
-    DType dt = TypeOf(x);
-    std::string r = Step(node, "reshape", {x}, {"x"}, {{"shape", Param::Ints(mid)}}, mid, dt);
-    r = Step(node, "transpose", {r}, {"x"}, {{"perm", Param::Ints(perm)}}, moved, dt);
-    Step(node, "reshape", {r}, {"x"}, {{"shape", Param::Ints(out)}}, out, dt, node.output(0));
-    return Status::Ok();
-  }
+  if (t == "Gather" || t == "GatherElements") return LowerGather(node, op);
+  if (t == "CumSum") return LowerCumSum(node, op);
+  if (t == "Tile" || t == "Expand") return LowerTile(node, op);
+  if (t == "Trilu") return LowerTrilu(node, op);
+  if (t == "DepthToSpace" || t == "SpaceToDepth") return LowerDepthToSpace(node);
   *handled = false;
+  return Status::Ok();
+}
+
+// Gather and GatherElements.
+Status Importer::LowerGather(const onnx::NodeProto& node, Op& op) {
+  const std::string& t = node.op_type();
+  const std::string x = In(node, 0);
+  std::string idx = In(node, 1);
+  if (!graph_.shapes.count(idx)) return Fail(node, "indices have no known shape");
+  if (TypeOf(idx) != DType::kInt) return Fail(node, "indices must be integers");
+  const Shape& xs = ShapeOf(x);
+  auto axis = NormalizeAxis(AttrInt(node, "axis", 0), xs.size());
+  if (!axis.ok()) return Fail(node, axis.status().message());
+  op.attrs["axis"] = Param::Int(*axis);
+  if (t == "GatherElements") {
+    if (ShapeOf(idx).size() != xs.size()) return Fail(node, "indices and data differ in rank");
+    return EmitGeneric(node, std::move(op), "gather_along_axis", {x, idx}, {"x", "indices"},
+                       ShapeOf(idx), TypeOf(x));
+  }
+  Shape out(xs.begin(), xs.begin() + *axis);
+  const Shape& is = ShapeOf(idx);
+  out.insert(out.end(), is.begin(), is.end());
+  out.insert(out.end(), xs.begin() + *axis + 1, xs.end());
+  return EmitGeneric(node, std::move(op), "gather", {x, idx}, {"x", "indices"}, out, TypeOf(x));
+}
+
+Status Importer::LowerCumSum(const onnx::NodeProto& node, Op& op) {
+  const std::string x = In(node, 0);
+  const Constant* a = ConstOf(In(node, 1));
+  if (!a || a->size() != 1) return Fail(node, "axis must be a constant scalar");
+  auto axis = NormalizeAxis(a->int_at(0), ShapeOf(x).size());
+  if (!axis.ok()) return Fail(node, axis.status().message());
+  if (TypeOf(x) == DType::kBool) return Fail(node, "bool inputs are not supported");
+  op.attrs = {{"axis", Param::Int(*axis)},
+              {"exclusive", Param::Bool(AttrInt(node, "exclusive", 0) != 0)},
+              {"reverse", Param::Bool(AttrInt(node, "reverse", 0) != 0)}};
+  return EmitGeneric(node, std::move(op), "cumsum", {x}, {"x"}, ShapeOf(x), TypeOf(x));
+}
+
+// Tile, and Expand as a tile of the input reshaped to the result's rank.
+Status Importer::LowerTile(const onnx::NodeProto& node, Op& op) {
+  const std::string& t = node.op_type();
+  const std::string x = In(node, 0);
+  const Constant* c = ConstOf(In(node, 1));
+  if (!c) {
+    return Fail(node, std::string(t == "Tile" ? "repeats" : "shape") + " must be a constant");
+  }
+  std::vector<int64_t> v;
+  for (int64_t i = 0; i < c->size(); ++i) v.push_back(c->int_at(i));
+  Shape xs = ShapeOf(x);
+  std::string in = x;
+  if (t == "Expand") {
+    auto out = BroadcastShapes(xs, v);
+    if (!out.ok()) return Fail(node, out.status().message());
+    if (out->size() > xs.size()) {
+      Shape padded(out->size() - xs.size(), 1);
+      padded.insert(padded.end(), xs.begin(), xs.end());
+      in = Step(node, "reshape", {x}, {"x"}, {{"shape", Param::Ints(padded)}}, padded,
+                TypeOf(x));
+      xs = padded;
+    }
+    v.clear();
+    for (size_t d = 0; d < xs.size(); ++d) v.push_back(xs[d] == (*out)[d] ? 1 : (*out)[d]);
+  }
+  if (v.size() != xs.size()) return Fail(node, "repeats need one value per axis");
+  Shape out = xs;
+  for (size_t d = 0; d < xs.size(); ++d) out[d] *= v[d];
+  if (NumElements(out) == 0) return Fail(node, "the result is empty");
+  op.attrs["reps"] = Param::Ints(v);
+  return EmitGeneric(node, std::move(op), "tile", {in}, {"x"}, out, TypeOf(x));
+}
+
+// Trilu as a select against a constant mask.
+Status Importer::LowerTrilu(const onnx::NodeProto& node, Op& op) {
+  const std::string x = In(node, 0);
+  const Shape& xs = ShapeOf(x);
+  if (xs.size() < 2) return Fail(node, "the input must have rank 2 or more");
+  int64_t k = 0;
+  if (!In(node, 1).empty()) {
+    const Constant* c = ConstOf(In(node, 1));
+    if (!c || c->size() != 1) return Fail(node, "k must be a constant scalar");
+    k = c->int_at(0);
+  }
+  const bool upper = AttrInt(node, "upper", 1) != 0;
+  const int64_t rows = xs[xs.size() - 2], cols = xs.back();
+  Constant keep = Constant::Ints({rows, cols}, std::vector<int64_t>(rows * cols));
+  keep.is_bool = true;
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) keep.i[i * cols + j] = upper ? j - i >= k : j - i <= k;
+  }
+  std::string mask = AddConst(node, "mask", std::move(keep));
+  std::string zero = AddConst(node, "zero", TypeOf(x) == DType::kFloat
+                                                ? Constant::Floats({}, {0.0f})
+                                                : Constant::Ints({}, {0}));
+  return EmitGeneric(node, std::move(op), "select", {mask, x, zero}, {"cond", "a", "b"}, xs,
+                     TypeOf(x));
+}
+
+// DepthToSpace and SpaceToDepth as reshape, transpose, reshape.
+Status Importer::LowerDepthToSpace(const onnx::NodeProto& node) {
+  const std::string& t = node.op_type();
+  const std::string x = In(node, 0);
+  const Shape& xs = ShapeOf(x);
+  const int64_t b = AttrInt(node, "blocksize", 0);
+  if (xs.size() != 4 || b < 1) return Fail(node, "needs [N, C, H, W] and a blocksize");
+  const int64_t n = xs[0], c = xs[1], h = xs[2], w = xs[3];
+  Shape mid, out;
+  std::vector<int64_t> perm;
+  if (t == "DepthToSpace") {
+    if (c % (b * b) != 0) return Fail(node, "channels do not divide by blocksize^2");
+    bool crd = AttrString(node, "mode", "DCR") == "CRD";
+    mid = crd ? Shape{n, c / (b * b), b, b, h, w} : Shape{n, b, b, c / (b * b), h, w};
+    perm = crd ? std::vector<int64_t>{0, 1, 4, 2, 5, 3} : std::vector<int64_t>{0, 3, 4, 1, 5, 2};
+    out = {n, c / (b * b), h * b, w * b};
+  } else {
+    if (h % b != 0 || w % b != 0) return Fail(node, "H and W do not divide by blocksize");
+    mid = {n, c, h / b, b, w / b, b};
+    perm = {0, 3, 5, 1, 2, 4};
+    out = {n, c * b * b, h / b, w / b};
+  }
+  Shape moved(6);
+  for (size_t d = 0; d < 6; ++d) moved[d] = mid[perm[d]];
+  DType dt = TypeOf(x);
+  std::string r = Step(node, "reshape", {x}, {"x"}, {{"shape", Param::Ints(mid)}}, mid, dt);
+  r = Step(node, "transpose", {r}, {"x"}, {{"perm", Param::Ints(perm)}}, moved, dt);
+  Step(node, "reshape", {r}, {"x"}, {{"shape", Param::Ints(out)}}, out, dt, node.output(0));
   return Status::Ok();
 }
 

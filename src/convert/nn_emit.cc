@@ -461,12 +461,7 @@ Status NnEmitter::Describe(bool classifier) {
     auto* f = desc->add_input();
     f->set_name(name);
     if (name == o_.image_input) {
-      auto* img = f->mutable_type()->mutable_imagetype();
-      img->set_width(s[3]);
-      img->set_height(s[2]);
-      img->set_colorspace(o_.color_layout == "BGR"         ? spec::ImageFeatureType::BGR
-                          : o_.color_layout == "GRAYSCALE" ? spec::ImageFeatureType::GRAYSCALE
-                                                           : spec::ImageFeatureType::RGB);
+      DescribeImageInput(f, s, o_);
       continue;
     }
     // A bad input is a problem of its own; with problems collected the layers are still tried.
@@ -499,14 +494,7 @@ Status NnEmitter::Describe(bool classifier) {
   for (size_t k = 0; k < g_.outputs.size(); ++k) {
     const std::string& name = g_.outputs[k];
     if (classifier && k == 0) {
-      auto* label = desc->add_output();
-      label->set_name(kClassLabelName);
-      label->mutable_type()->mutable_stringtype();
-      auto* probs = desc->add_output();
-      probs->set_name(name);
-      probs->mutable_type()->mutable_dictionarytype()->mutable_stringkeytype();
-      desc->set_predictedfeaturename(kClassLabelName);
-      desc->set_predictedprobabilitiesname(name);
+      DescribeClassifierOutputs(desc, name);
       continue;
     }
     auto* arr = desc->add_output()->mutable_type()->mutable_multiarraytype();

@@ -1,4 +1,4 @@
-// Inspecting and validating Core ML models: interface, size, precision, and loader checks.
+// Inspecting Core ML models: interface, oldest OS, size, precision, compression; the JSON of it.
 #include <google/protobuf/descriptor.h>
 
 #include <nlohmann/json.hpp>
@@ -6,10 +6,17 @@
 
 #include "coreml/coreml.h"
 #include "coreml/schema.h"
+#include "coreml/spec_walk.h"
 
 namespace ringo::coreml {
 
 namespace fs = std::filesystem;
+using internal::ElementCount;
+using internal::ForEachWeight;
+using internal::Layers;
+using internal::LayerType;
+using internal::MainBlock;
+using internal::WeightCount;
 
 namespace {
 
@@ -92,97 +99,6 @@ Feature ToFeature(const spec::FeatureDescription& d) {
   return f;
 }
 
-// The layers of whichever NeuralNetwork flavour the model holds (nullptr for ML Programs).
-const google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>* Layers(const spec::Model& m) {
-  if (m.has_neuralnetwork()) return &m.neuralnetwork().layers();
-  if (m.has_neuralnetworkclassifier()) return &m.neuralnetworkclassifier().layers();
-  if (m.has_neuralnetworkregressor()) return &m.neuralnetworkregressor().layers();
-  return nullptr;
-}
-
-const google::protobuf::RepeatedPtrField<spec::NeuralNetworkPreprocessing>* Preprocessing(
-    const spec::Model& m) {
-  if (m.has_neuralnetwork()) return &m.neuralnetwork().preprocessing();
-  if (m.has_neuralnetworkclassifier()) return &m.neuralnetworkclassifier().preprocessing();
-  if (m.has_neuralnetworkregressor()) return &m.neuralnetworkregressor().preprocessing();
-  return nullptr;
-}
-
-// Name of the oneof case of a layer ("convolution", "innerProduct", ...).
-std::string LayerType(const spec::NeuralNetworkLayer& layer) {
-  const auto* d = spec::NeuralNetworkLayer::descriptor()->FindFieldByNumber(layer.layer_case());
-  return d ? d->name() : "unknown";
-}
-
-int64_t WeightCount(const spec::WeightParams& w) {
-  if (w.floatvalue_size() > 0) return w.floatvalue_size();
-  const uint64_t bits = w.quantization().numberofbits();
-  if (!w.rawvalue().empty() && bits > 0) {
-    return static_cast<int64_t>(w.rawvalue().size() * 8 / bits);
-  }
-  return static_cast<int64_t>(w.float16value().size() / 2);
-}
-
-// Visits every WeightParams of a layer with its expected element count (-1: unchecked).
-template <typename F>
-void ForEachWeight(const spec::NeuralNetworkLayer& l, F f) {
-  switch (l.layer_case()) {
-    case spec::NeuralNetworkLayer::kConvolution: {
-      const auto& c = l.convolution();
-      int64_t k = 1;
-      for (uint64_t s : c.kernelsize()) k *= static_cast<int64_t>(s);
-      if (c.kernelsize_size() == 0) k = 9;  // default 3x3
-      int64_t groups = c.ngroups() ? static_cast<int64_t>(c.ngroups()) : 1;
-      int64_t expected = c.isdeconvolution()
-                             ? static_cast<int64_t>(c.kernelchannels()) *
-                                   static_cast<int64_t>(c.outputchannels()) / groups * k
-                             : static_cast<int64_t>(c.outputchannels() * c.kernelchannels()) * k;
-      f("weights", c.weights(), expected);
-      if (c.hasbias()) f("bias", c.bias(), static_cast<int64_t>(c.outputchannels()));
-      break;
-    }
-    case spec::NeuralNetworkLayer::kInnerProduct: {
-      const auto& p = l.innerproduct();
-      f("weights", p.weights(), static_cast<int64_t>(p.inputchannels() * p.outputchannels()));
-      if (p.hasbias()) f("bias", p.bias(), static_cast<int64_t>(p.outputchannels()));
-      break;
-    }
-    case spec::NeuralNetworkLayer::kBatchnorm: {
-      const auto& b = l.batchnorm();
-      int64_t c = static_cast<int64_t>(b.channels());
-      f("gamma", b.gamma(), c);
-      f("beta", b.beta(), c);
-      if (!b.computemeanvar()) {
-        f("mean", b.mean(), c);
-        f("variance", b.variance(), c);
-      }
-      break;
-    }
-    case spec::NeuralNetworkLayer::kScale: {
-      const auto& s = l.scale();
-      f("scale", s.scale(), -1);
-      if (s.hasbias()) f("bias", s.bias(), -1);
-      break;
-    }
-    case spec::NeuralNetworkLayer::kBias:
-      f("bias", l.bias().bias(), -1);
-      break;
-    default:
-      break;
-  }
-}
-
-// Element count of a MIL tensor type (-1 when a dimension is unknown).
-int64_t ElementCount(const mil::ValueType& t) {
-  if (!t.has_tensortype()) return -1;
-  int64_t n = 1;
-  for (const auto& d : t.tensortype().dimensions()) {
-    if (!d.has_constant()) return -1;
-    n *= static_cast<int64_t>(d.constant().size());
-  }
-  return n;
-}
-
 // "int8", "palettized N-bit" or "pruned" for a constexpr op of weight compression.
 std::string CompressionKind(const mil::Operation& op,
                             const std::map<std::string, const mil::Operation*>& consts) {
@@ -200,16 +116,6 @@ std::string CompressionKind(const mil::Operation& op,
     }
   }
   return "palettized";
-}
-
-const mil::Block* MainBlock(const spec::Model& m, std::string* opset = nullptr) {
-  if (!m.has_mlprogram()) return nullptr;
-  auto it = m.mlprogram().functions().find("main");
-  if (it == m.mlprogram().functions().end()) return nullptr;
-  auto b = it->second.block_specializations().find(it->second.opset());
-  if (b == it->second.block_specializations().end()) return nullptr;
-  if (opset) *opset = it->second.opset();
-  return &b->second;
 }
 
 int64_t PathSize(const fs::path& p) {
@@ -343,295 +249,6 @@ Info Inspect(const Model& model, const fs::path& path) {
   info.file_size = PathSize(path);
   info.unknown_fields = model.unknown_fields();
   return info;
-}
-
-std::vector<std::string> Validate(const Model& model) {
-  std::vector<std::string> problems;
-  const spec::Model& m = model.spec();
-  int spec_version = m.specificationversion();
-  auto need = [&](int version, const std::string& feature) {
-    if (spec_version < version) {
-      problems.push_back(feature + " needs specification version " + std::to_string(version) +
-                         " but the model declares " + std::to_string(spec_version));
-    }
-  };
-  std::set<std::string> input_names;
-  for (const auto& in : m.description().input()) {
-    if (!input_names.insert(in.name()).second)
-      problems.push_back("input '" + in.name() + "' declared twice");
-    const auto& t = in.type();
-    if (t.Type_case() == spec::FeatureType::TYPE_NOT_SET) {
-      problems.push_back("input '" + in.name() + "' has no type");
-    }
-    if (t.has_multiarraytype()) {
-      auto dt = t.multiarraytype().datatype();
-      if (dt == spec::ArrayFeatureType::FLOAT16) need(7, "FLOAT16 input '" + in.name() + "'");
-      if (dt == spec::ArrayFeatureType::INT8) need(10, "INT8 input '" + in.name() + "'");
-      if (dt == spec::ArrayFeatureType::INVALID_ARRAY_DATA_TYPE) {
-        problems.push_back("input '" + in.name() + "' has no array data type");
-      }
-    }
-    if (t.has_imagetype()) {
-      if (t.imagetype().colorspace() == spec::ImageFeatureType::INVALID_COLOR_SPACE) {
-        problems.push_back("image input '" + in.name() + "' has no colour space");
-      }
-      if (t.imagetype().colorspace() == spec::ImageFeatureType::GRAYSCALE_FLOAT16) {
-        need(7, "GRAYSCALE_FLOAT16 input '" + in.name() + "'");
-      }
-      if (t.imagetype().width() <= 0 || t.imagetype().height() <= 0) {
-        problems.push_back("image input '" + in.name() + "' has no fixed size");
-      }
-    }
-  }
-  std::set<std::string> output_names;
-  for (const auto& out : m.description().output()) {
-    if (!output_names.insert(out.name()).second)
-      problems.push_back("output '" + out.name() + "' declared twice");
-  }
-  if (m.description().input_size() == 0 && spec_version < 9) {
-    problems.push_back("a model without inputs needs specification version 9");
-  }
-
-  // ---- NeuralNetwork ----
-  if (const auto* layers = Layers(m)) {
-    const spec::NeuralNetworkMultiArrayShapeMapping array_mapping =
-        m.has_neuralnetwork()             ? m.neuralnetwork().arrayinputshapemapping()
-        : m.has_neuralnetworkclassifier() ? m.neuralnetworkclassifier().arrayinputshapemapping()
-                                          : m.neuralnetworkregressor().arrayinputshapemapping();
-    const spec::NeuralNetworkImageShapeMapping image_mapping =
-        m.has_neuralnetwork()             ? m.neuralnetwork().imageinputshapemapping()
-        : m.has_neuralnetworkclassifier() ? m.neuralnetworkclassifier().imageinputshapemapping()
-                                          : m.neuralnetworkregressor().imageinputshapemapping();
-    if (array_mapping == spec::EXACT_ARRAY_MAPPING) need(4, "EXACT_ARRAY_MAPPING");
-    if (image_mapping == spec::RANK4_IMAGE_MAPPING) need(4, "RANK4_IMAGE_MAPPING");
-    if (array_mapping == spec::RANK5_ARRAY_MAPPING) {
-      for (const auto& in : m.description().input()) {
-        if (in.type().has_multiarraytype()) {
-          int rank = in.type().multiarraytype().shape_size();
-          if (rank != 1 && rank != 3) {
-            problems.push_back("input '" + in.name() + "' has rank " + std::to_string(rank) +
-                               "; with RANK5 mapping MultiArray inputs must have rank 1 or 3");
-          }
-        }
-      }
-    }
-    std::set<std::string> blobs(input_names.begin(), input_names.end());
-    int index = 0;
-    for (const auto& l : *layers) {
-      std::string where =
-          "layer " + std::to_string(index++) + " '" + l.name() + "' (" + LayerType(l) + ")";
-      if (l.layer_case() == spec::NeuralNetworkLayer::LAYER_NOT_SET) {
-        problems.push_back(where + " has no type ringo knows");
-      }
-      for (const auto& in : l.input()) {
-        if (!blobs.count(in)) {
-          problems.push_back(where + " reads '" + in + "' before any layer produces it");
-        }
-      }
-      for (const auto& out : l.output()) {
-        if (!blobs.insert(out).second) problems.push_back(where + " produces '" + out + "' again");
-      }
-      if (l.output_size() == 0) problems.push_back(where + " has no output");
-      bool has32 = false, has16 = false;
-      ForEachWeight(l, [&](const char* what, const spec::WeightParams& w, int64_t expected) {
-        int set = (w.floatvalue_size() > 0) + (!w.float16value().empty()) +
-                  (!w.rawvalue().empty()) + (!w.int8rawvalue().empty());
-        if (set != 1) {
-          problems.push_back(where + " " + what + ": exactly one value field must be set");
-          return;
-        }
-        if (w.float16value().size() % 2)
-          problems.push_back(where + " " + what + ": odd float16 byte count");
-        if (!w.float16value().empty()) {
-          has16 = true;
-          need(2, where + " float16 weights");
-        }
-        if (w.floatvalue_size() > 0) has32 = true;
-        if (!w.rawvalue().empty()) need(3, where + " quantized weights");
-        if (!w.rawvalue().empty() && w.quantization().numberofbits() == 0) {
-          problems.push_back(where + " " + what + ": quantized without numberOfBits");
-        }
-        if (expected >= 0 &&
-            (w.floatvalue_size() > 0 || !w.float16value().empty() || !w.rawvalue().empty()) &&
-            WeightCount(w) != expected) {
-          problems.push_back(where + " " + what + ": " + std::to_string(WeightCount(w)) +
-                             " values where the shape needs " + std::to_string(expected));
-        }
-      });
-      if (has32 && has16) problems.push_back(where + " mixes float32 and float16 weights");
-    }
-    const std::string& label = m.description().predictedfeaturename();
-    const std::string& probs = m.description().predictedprobabilitiesname();
-    for (const auto& out : m.description().output()) {
-      bool classifier_output =
-          m.has_neuralnetworkclassifier() && (out.name() == label || out.name() == probs);
-      if (!classifier_output && !blobs.count(out.name())) {
-        problems.push_back("output '" + out.name() + "' is not produced by any layer");
-      }
-    }
-    if (const auto* pre = Preprocessing(m)) {
-      for (const auto& p : *pre) {
-        bool image = false;
-        for (const auto& in : m.description().input()) {
-          if (in.name() == p.featurename() && in.type().has_imagetype()) image = true;
-        }
-        if (!p.featurename().empty() && !image) {
-          problems.push_back("preprocessing names '" + p.featurename() +
-                             "', which is not an image input");
-        }
-      }
-    }
-    if (m.has_neuralnetworkclassifier()) {
-      const auto& c = m.neuralnetworkclassifier();
-      bool string_labels = c.has_stringclasslabels();
-      int n =
-          string_labels ? c.stringclasslabels().vector_size() : c.int64classlabels().vector_size();
-      if (n == 0) problems.push_back("classifier has no class labels");
-      if (label.empty()) problems.push_back("classifier lacks predictedFeatureName");
-      const spec::FeatureDescription* label_out = nullptr;
-      const spec::FeatureDescription* probs_out = nullptr;
-      for (const auto& out : m.description().output()) {
-        if (out.name() == label) label_out = &out;
-        if (out.name() == probs) probs_out = &out;
-      }
-      if (!label.empty() && !label_out)
-        problems.push_back("predictedFeatureName '" + label + "' is not an output");
-      if (label_out && !(string_labels ? label_out->type().has_stringtype()
-                                       : label_out->type().has_int64type())) {
-        problems.push_back("output '" + label + "' must be " +
-                           (string_labels ? "String" : "Int64") + " to match the class labels");
-      }
-      if (!probs.empty()) {
-        if (!probs_out) {
-          problems.push_back("predictedProbabilitiesName '" + probs + "' is not an output");
-        } else if (!probs_out->type().has_dictionarytype() &&
-                   !probs_out->type().has_multiarraytype()) {
-          problems.push_back("output '" + probs + "' must be a Dictionary");
-        } else if (probs_out->type().has_dictionarytype() &&
-                   probs_out->type().dictionarytype().has_stringkeytype() != string_labels) {
-          problems.push_back("the key type of output '" + probs +
-                             "' does not match the class labels");
-        }
-      }
-      if (!c.labelprobabilitylayername().empty() && !blobs.count(c.labelprobabilitylayername())) {
-        problems.push_back("labelProbabilityLayerName '" + c.labelprobabilitylayername() +
-                           "' is not produced by any layer");
-      }
-    }
-  }
-
-  // ---- ML Program ----
-  if (m.has_mlprogram()) {
-    need(6, "an ML Program");
-    std::string opset;
-    const mil::Block* block = MainBlock(m, &opset);
-    if (!block) {
-      problems.push_back("ML Program has no function 'main' with a block for its opset");
-      return problems;
-    }
-    static const std::map<std::string, int> kOpsetSpec = {
-        {"CoreML5", 6}, {"CoreML6", 7}, {"CoreML7", 8}, {"CoreML8", 9}, {"CoreML9", 10}};
-    auto os = kOpsetSpec.find(opset);
-    if (os == kOpsetSpec.end()) {
-      problems.push_back("unknown opset '" + opset + "'");
-    } else {
-      need(os->second, "opset " + opset);
-    }
-    const mil::Function& main = m.mlprogram().functions().at("main");
-    std::set<std::string> defined;
-    std::set<std::string> fn_inputs;
-    for (const auto& in : main.inputs()) {
-      defined.insert(in.name());
-      fn_inputs.insert(in.name());
-    }
-    if (fn_inputs != input_names)
-      problems.push_back("the main function's inputs differ from the model's inputs");
-    int index = 0;
-    for (const auto& op : block->operations()) {
-      std::string where = "op " + std::to_string(index++) + " (" + op.type() + ")";
-      for (const auto& [param, arg] : op.inputs()) {
-        for (const auto& b : arg.arguments()) {
-          if (b.has_name() && !defined.count(b.name())) {
-            problems.push_back(where + " parameter '" + param + "' uses '" + b.name() +
-                               "' before it is defined");
-          }
-        }
-      }
-      for (const auto& out : op.outputs()) {
-        if (!defined.insert(out.name()).second)
-          problems.push_back(where + " redefines '" + out.name() + "'");
-        if (!out.type().has_tensortype() && op.type() != "classify") {
-          continue;
-        }
-      }
-      if (op.type() != "const") continue;
-      auto val = op.attributes().find("val");
-      if (val == op.attributes().end() || op.outputs_size() != 1) {
-        problems.push_back(where + " is a const without exactly one output and a 'val'");
-        continue;
-      }
-      if (val->second.has_blobfilevalue()) {
-        const auto& blob = val->second.blobfilevalue();
-        if (blob.filename() != "@model_path/weights/weight.bin") {
-          problems.push_back(where + " refers to weight file '" + blob.filename() + "'");
-          continue;
-        }
-        auto view = ReadBlob(model.weights(), blob.offset());
-        if (!view.ok()) {
-          problems.push_back(where + ": " + view.status().message());
-          continue;
-        }
-        const auto& t = op.outputs(0).type();
-        int64_t n = ElementCount(t);
-        int elem = 0;
-        BlobType expected{};
-        switch (t.tensortype().datatype()) {
-          case mil::FLOAT16:
-            elem = 2;
-            expected = BlobType::kFloat16;
-            break;
-          case mil::FLOAT32:
-            elem = 4;
-            expected = BlobType::kFloat32;
-            break;
-          case mil::INT8:
-            elem = 1;
-            expected = BlobType::kInt8;
-            break;
-          case mil::UINT8:
-            elem = 1;
-            expected = BlobType::kUInt8;
-            break;
-          case mil::INT32:
-            elem = 4;
-            expected = BlobType::kInt32;
-            break;
-          default:
-            break;
-        }
-        if (elem == 0) {
-          problems.push_back(where + " has a blob of an unsupported value type");
-        } else if (view->type != expected) {
-          problems.push_back(where + " declares a type its blob does not hold");
-        } else if (n >= 0 && static_cast<int64_t>(view->data.size()) != n * elem) {
-          problems.push_back(where + " blob holds " + std::to_string(view->data.size()) +
-                             " bytes where its shape needs " + std::to_string(n * elem));
-        }
-      }
-    }
-    std::vector<std::string> outs(block->outputs().begin(), block->outputs().end());
-    for (const auto& o : outs) {
-      if (!defined.count(o)) problems.push_back("block output '" + o + "' is not defined");
-    }
-    std::set<std::string> block_outputs(outs.begin(), outs.end());
-    if (block_outputs != output_names)
-      problems.push_back("the main block's outputs differ from the model's outputs");
-    if (!model.weights().empty()) {
-      Status s = ValidateBlobFile(model.weights());
-      if (!s.ok()) problems.push_back("weights/weight.bin: " + s.message());
-    }
-  }
-  return problems;
 }
 
 namespace {

@@ -18,22 +18,6 @@ int64_t Product(const std::vector<int64_t>& shape, size_t from, size_t to) {
   return n;
 }
 
-// Row-major strides of `shape`.
-std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> s(shape.size(), 1);
-  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
-  return s;
-}
-
-// Advances a multi-index over `shape` in row-major order; false after the last element.
-bool Next(std::vector<int64_t>* index, const std::vector<int64_t>& shape) {
-  for (size_t i = shape.size(); i-- > 0;) {
-    if (++(*index)[i] < shape[i]) return true;
-    (*index)[i] = 0;
-  }
-  return false;
-}
-
 // Depthwise-style convolution (one input channel per group), where im2col would turn every
 // group into a one-row product and sgemm cannot amortise anything.
 void ConvSingleInputChannel(const Tensor& x, const float* weights, int64_t c_out, int64_t groups,
@@ -65,6 +49,20 @@ void ConvSingleInputChannel(const Tensor& x, const float* weights, int64_t c_out
 }
 
 }  // namespace
+
+std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
+  return s;
+}
+
+bool Next(std::vector<int64_t>* index, const std::vector<int64_t>& shape) {
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (++(*index)[i] < shape[i]) return true;
+    (*index)[i] = 0;
+  }
+  return false;
+}
 
 int64_t FloorOutSize(int64_t in, int64_t k_eff, int64_t stride, int64_t pad_begin,
                      int64_t pad_end) {
@@ -354,17 +352,7 @@ Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes) {
     out.shape[a] = 1;
   }
   std::vector<double> acc(static_cast<size_t>(out.size()), 0.0);
-  if (!x.data.empty()) {
-    std::vector<int64_t> out_strides = Strides(out.shape), index(x.shape.size(), 0);
-    size_t i = 0;
-    do {
-      int64_t dst = 0;
-      for (size_t d = 0; d < index.size(); ++d) {
-        if (out.shape[d] != 1) dst += index[d] * out_strides[d];
-      }
-      acc[dst] += x.data[i++];
-    } while (Next(&index, x.shape));
-  }
+  ForEachReduced(x, out.shape, [&](int64_t dst, float v) { acc[dst] += v; });
   out.data.resize(acc.size());
   for (size_t j = 0; j < acc.size(); ++j) {
     out.data[j] = count > 0 ? static_cast<float>(acc[j] / static_cast<double>(count)) : 0.0f;

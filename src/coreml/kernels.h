@@ -105,6 +105,28 @@ Tensor Tile(const Tensor& x, const std::vector<int64_t>& reps);
 // Running sum along `axis`, optionally exclusive and/or from the end.
 Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse);
 
+// Row-major strides of `shape`.
+std::vector<int64_t> Strides(const std::vector<int64_t>& shape);
+
+// Advances a multi-index over `shape` in row-major order; false after the last element.
+bool Next(std::vector<int64_t>* index, const std::vector<int64_t>& shape);
+
+// Calls f(dst, v) for each element v of x in order, dst being the offset of the element it
+// reduces into in a tensor of `out_shape` (x's shape with the reduced axes set to 1).
+template <typename F>
+void ForEachReduced(const Tensor& x, const std::vector<int64_t>& out_shape, F&& f) {
+  if (x.data.empty()) return;
+  std::vector<int64_t> out_strides = Strides(out_shape), index(x.shape.size(), 0);
+  size_t i = 0;
+  do {
+    int64_t dst = 0;
+    for (size_t d = 0; d < index.size(); ++d) {
+      if (out_shape[d] != 1) dst += index[d] * out_strides[d];
+    }
+    f(dst, x.data[i++]);
+  } while (Next(&index, x.shape));
+}
+
 // "[1, 3, 224, 224]" for messages.
 std::string ShapeString(const std::vector<int64_t>& shape);
 

@@ -9,20 +9,6 @@ namespace ringo::coreml::kernels {
 
 namespace {
 
-std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> s(shape.size(), 1);
-  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
-  return s;
-}
-
-bool Next(std::vector<int64_t>* index, const std::vector<int64_t>& shape) {
-  for (size_t i = shape.size(); i-- > 0;) {
-    if (++(*index)[i] < shape[i]) return true;
-    (*index)[i] = 0;
-  }
-  return false;
-}
-
 int64_t Count(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -40,6 +26,22 @@ int64_t BroadcastOffset(const std::vector<int64_t>& index, const std::vector<int
   return off;
 }
 
+// A tensor of `shape` whose element at each multi-index is x's element at offset
+// source(index): the common walk of slicing and tiling.
+template <typename Source>
+Tensor Indexed(const Tensor& x, std::vector<int64_t> shape, const Source& source) {
+  Tensor out;
+  out.shape = std::move(shape);
+  out.data.resize(static_cast<size_t>(Count(out.shape)));
+  if (out.data.empty()) return out;
+  std::vector<int64_t> index(out.shape.size(), 0);
+  size_t i = 0;
+  do {
+    out.data[i++] = x.data[source(index)];
+  } while (Next(&index, out.shape));
+  return out;
+}
+
 }  // namespace
 
 Tensor Reduce(const Tensor& x, const std::vector<int64_t>& axes, ReduceKind kind) {
@@ -54,29 +56,20 @@ Tensor Reduce(const Tensor& x, const std::vector<int64_t>& axes, ReduceKind kind
   // log-sum-exp subtracts each group's maximum first, so large values do not overflow.
   Tensor max_t;
   if (kind == ReduceKind::kLogSumExp) max_t = Reduce(x, axes, ReduceKind::kMax);
-  if (!x.data.empty()) {
-    std::vector<int64_t> out_strides = Strides(out.shape), index(x.shape.size(), 0);
-    size_t i = 0;
-    do {
-      int64_t dst = 0;
-      for (size_t d = 0; d < index.size(); ++d) {
-        if (out.shape[d] != 1) dst += index[d] * out_strides[d];
-      }
-      double v = x.data[i++];
-      double& a = acc[dst];
-      switch (kind) {
-        case ReduceKind::kSum:
-        case ReduceKind::kLogSum: a += v; break;
-        case ReduceKind::kMax: a = std::max(a, v); break;
-        case ReduceKind::kMin: a = std::min(a, v); break;
-        case ReduceKind::kProd: a *= v; break;
-        case ReduceKind::kL1: a += std::fabs(v); break;
-        case ReduceKind::kL2:
-        case ReduceKind::kSumSquare: a += v * v; break;
-        case ReduceKind::kLogSumExp: a += std::exp(v - max_t.data[dst]); break;
-      }
-    } while (Next(&index, x.shape));
-  }
+  ForEachReduced(x, out.shape, [&](int64_t dst, double v) {
+    double& a = acc[dst];
+    switch (kind) {
+      case ReduceKind::kSum:
+      case ReduceKind::kLogSum: a += v; break;
+      case ReduceKind::kMax: a = std::max(a, v); break;
+      case ReduceKind::kMin: a = std::min(a, v); break;
+      case ReduceKind::kProd: a *= v; break;
+      case ReduceKind::kL1: a += std::fabs(v); break;
+      case ReduceKind::kL2:
+      case ReduceKind::kSumSquare: a += v * v; break;
+      case ReduceKind::kLogSumExp: a += std::exp(v - max_t.data[dst]); break;
+    }
+  });
   out.data.resize(acc.size());
   for (size_t j = 0; j < acc.size(); ++j) {
     double a = acc[j];
@@ -168,43 +161,31 @@ Tensor GatherAlongAxis(const Tensor& x, const Tensor& indices, int64_t axis) {
 
 Tensor StridedSlice(const Tensor& x, const std::vector<int64_t>& begin,
                     const std::vector<int64_t>& end, const std::vector<int64_t>& stride) {
-  Tensor out;
   const size_t rank = x.shape.size();
-  out.shape.resize(rank);
+  std::vector<int64_t> shape(rank);
   for (size_t d = 0; d < rank; ++d) {
     int64_t span = stride[d] > 0 ? end[d] - begin[d] : begin[d] - end[d];
     int64_t step = stride[d] > 0 ? stride[d] : -stride[d];
-    out.shape[d] = span > 0 ? (span + step - 1) / step : 0;
+    shape[d] = span > 0 ? (span + step - 1) / step : 0;
   }
-  out.data.resize(static_cast<size_t>(Count(out.shape)));
-  if (out.data.empty()) return out;
   auto xs = Strides(x.shape);
-  std::vector<int64_t> index(rank, 0);
-  size_t i = 0;
-  do {
+  return Indexed(x, std::move(shape), [&](const std::vector<int64_t>& index) {
     int64_t off = 0;
     for (size_t d = 0; d < rank; ++d) off += (begin[d] + index[d] * stride[d]) * xs[d];
-    out.data[i++] = x.data[off];
-  } while (Next(&index, out.shape));
-  return out;
+    return off;
+  });
 }
 
 Tensor Tile(const Tensor& x, const std::vector<int64_t>& reps) {
-  Tensor out;
   const size_t rank = x.shape.size();
-  out.shape.resize(rank);
-  for (size_t d = 0; d < rank; ++d) out.shape[d] = x.shape[d] * reps[d];
-  out.data.resize(static_cast<size_t>(Count(out.shape)));
-  if (out.data.empty()) return out;
+  std::vector<int64_t> shape(rank);
+  for (size_t d = 0; d < rank; ++d) shape[d] = x.shape[d] * reps[d];
   auto xs = Strides(x.shape);
-  std::vector<int64_t> index(rank, 0);
-  size_t i = 0;
-  do {
+  return Indexed(x, std::move(shape), [&](const std::vector<int64_t>& index) {
     int64_t off = 0;
     for (size_t d = 0; d < rank; ++d) off += (index[d] % x.shape[d]) * xs[d];
-    out.data[i++] = x.data[off];
-  } while (Next(&index, out.shape));
-  return out;
+    return off;
+  });
 }
 
 Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse) {

@@ -76,6 +76,18 @@ mil::Operation* AddConst(mil::Block* b, const std::string& name, std::vector<uin
 }
 
 // x[1,4] -> linear(weight [3,4] from a blob) -> y[1,3], fp16 weights.
+// The block of MakeProgram's main function.
+mil::Block& MainBlock(Model& m) {
+  return (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
+               .mutable_block_specializations())["CoreML5"];
+}
+
+// The declared type of the first op's result (MakeProgram's blob const).
+mil::TensorType* ConstType(Model& m) {
+  return MainBlock(m).mutable_operations(0)->mutable_outputs(0)->mutable_type()
+      ->mutable_tensortype();
+}
+
 Model MakeProgram() {
   Model m;
   spec::Model& s = m.spec();
@@ -278,42 +290,22 @@ TEST(ValidateTest, ProgramBlobsAndOpsAreChecked) {
   } cases[] = {
       {"blob offset",
        [](Model& m) {
-         auto& b = (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
-                         .mutable_block_specializations())["CoreML5"];
+         mil::Block& b = MainBlock(m);
          (*b.mutable_operations(0)->mutable_attributes())["val"]
              .mutable_blobfilevalue()
              ->set_offset(100);
        },
        "64-aligned"},
       {"blob size vs shape",
-       [](Model& m) {
-         auto& b = (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
-                         .mutable_block_specializations())["CoreML5"];
-         b.mutable_operations(0)
-             ->mutable_outputs(0)
-             ->mutable_type()
-             ->mutable_tensortype()
-             ->mutable_dimensions(0)
-             ->mutable_constant()
-             ->set_size(5);
-       },
+       [](Model& m) { ConstType(m)->mutable_dimensions(0)->mutable_constant()->set_size(5); },
        "bytes where its shape needs"},
       {"blob type",
-       [](Model& m) {
-         auto& b = (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
-                         .mutable_block_specializations())["CoreML5"];
-         b.mutable_operations(0)
-             ->mutable_outputs(0)
-             ->mutable_type()
-             ->mutable_tensortype()
-             ->set_datatype(mil::FLOAT32);
-       },
+       [](Model& m) { ConstType(m)->set_datatype(mil::FLOAT32); },
        "does not hold"},
       {"sentinel", [](Model& m) { m.weights()[64] = 0; }, "sentinel"},
       {"use before definition",
        [](Model& m) {
-         auto& b = (*(*m.spec().mutable_mlprogram()->mutable_functions())["main"]
-                         .mutable_block_specializations())["CoreML5"];
+         mil::Block& b = MainBlock(m);
          (*b.mutable_operations(1)->mutable_inputs())["weight"].mutable_arguments(0)->set_name(
              "later");
        },

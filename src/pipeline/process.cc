@@ -73,8 +73,8 @@ Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool
   ProcessResult result;
   bool term_sent = false;
   auto term_time = std::chrono::steady_clock::now();
-  char buf[65536];
-  while (open_fds > 0) {
+  // On stop: SIGTERM to the group, and SIGKILL once the grace period has passed.
+  auto honour_stop = [&] {
     if (stop.load() && !term_sent) {
       kill(-pid, SIGTERM);
       term_sent = true;
@@ -85,6 +85,10 @@ Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool
         std::chrono::steady_clock::now() - term_time > std::chrono::seconds(grace_seconds)) {
       kill(-pid, SIGKILL);
     }
+  };
+  char buf[65536];
+  while (open_fds > 0) {
+    honour_stop();
     int n = poll(fds, 2, 100);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
@@ -107,16 +111,7 @@ Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool
     pid_t w = waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) break;
-    if (stop.load() && !term_sent) {
-      kill(-pid, SIGTERM);
-      term_sent = true;
-      result.killed = true;
-      term_time = std::chrono::steady_clock::now();
-    }
-    if (term_sent &&
-        std::chrono::steady_clock::now() - term_time > std::chrono::seconds(grace_seconds)) {
-      kill(-pid, SIGKILL);
-    }
+    honour_stop();
     usleep(20000);
   }
   // Leave no stragglers of the group behind.

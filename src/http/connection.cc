@@ -1,0 +1,272 @@
+// One HTTP connection: reading the header and body within limits, routing, the handler's safety
+// net, and handing the response to the connection's strand.
+#include <filesystem>
+#include <iostream>
+
+#include "common/util.h"
+#include "http/server_impl.h"
+
+namespace ringo::http {
+
+Method ToMethod(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get:
+      return Method::kGet;
+    case bhttp::verb::head:
+      return Method::kHead;
+    case bhttp::verb::post:
+      return Method::kPost;
+    case bhttp::verb::put:
+      return Method::kPut;
+    case bhttp::verb::patch:
+      return Method::kPatch;
+    case bhttp::verb::delete_:
+      return Method::kDelete;
+    case bhttp::verb::options:
+      return Method::kOptions;
+    default:
+      return Method::kOther;
+  }
+}
+
+Connection::Connection(tcp::socket socket, ServerImpl* server)
+    : stream_(std::move(socket)), server_(server) {}
+
+Connection::~Connection() { ReleaseReserved(); }
+
+void Connection::ReleaseReserved() {
+  if (reserved_ > 0) server_->ReleaseBody(reserved_);
+  reserved_ = 0;
+}
+
+void Connection::ReadHeader() {
+  ReleaseReserved();
+  request_.body.clear();
+  request_.body.shrink_to_fit();
+  header_parser_.emplace();
+  header_parser_->header_limit(static_cast<uint32_t>(server_->options().header_limit));
+  // Beast checks Content-Length against the body limit while parsing the header; the real
+  // limit depends on the route, so it is applied once the route is known.
+  header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  string_parser_.reset();
+  file_parser_.reset();
+  stream_.expires_after(server_->options().idle_timeout);
+  bhttp::async_read_header(
+      stream_, buffer_, *header_parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+}
+
+void Connection::OnHeader(beast::error_code ec) {
+  if (ec) {
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit) {
+      keep_alive_ = false;
+      request_ = Request{};
+      match_ = Router::Match{};
+      match_.route = "invalid";
+      started_ = std::chrono::steady_clock::now();
+      return SendEarly(JsonError(431, "BAD_REQUEST", "request header too large"));
+    }
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+        ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset) {
+      return Finish(0);
+    }
+    keep_alive_ = false;
+    request_ = Request{};
+    match_ = Router::Match{};
+    match_.route = "invalid";
+    started_ = std::chrono::steady_clock::now();
+    return SendEarly(JsonError(400, "BAD_REQUEST", "malformed HTTP request: " + ec.message()));
+  }
+  started_ = std::chrono::steady_clock::now();
+  auto& h = header_parser_->get();
+  request_ = Request{};
+  request_.method = ToMethod(h.method());
+  request_.target = std::string(h.target());
+  {
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) request_.peer = remote.address().to_string();
+  }
+  size_t q = request_.target.find('?');
+  request_.path = request_.target.substr(0, q);
+  if (q != std::string::npos) request_.query = request_.target.substr(q + 1);
+  for (const auto& field : h) {
+    auto name = field.name_string();
+    auto value = field.value();
+    request_.headers.emplace_back(ToLower(std::string_view(name.data(), name.size())),
+                                  std::string(value.data(), value.size()));
+  }
+  keep_alive_ = h.keep_alive();
+  match_ = server_->router().Find(request_.method, request_.path);
+  // Authentication comes before any body is read, for known and unknown paths alike, so no
+  // stranger can make the server hold memory.
+  if (const auto& guard = server_->router().guard()) {
+    if (std::optional<Response> denied = guard(request_, match_.access)) {
+      match_.route = "denied";
+      return SendEarly(std::move(*denied));
+    }
+  }
+  if (!match_.handler) {
+    match_.route = "unmatched";
+    // Nothing will read the body: answer now, and close the connection if one was announced
+    // rather than reading it to keep the connection usable.
+    bool has_body = header_parser_->chunked() ||
+                    (header_parser_->content_length() && *header_parser_->content_length() > 0);
+    if (has_body) keep_alive_ = false;
+    stream_.expires_never();
+    return Dispatch();
+  }
+  ReadBody();
+}
+
+void Connection::ReadBody() {
+  stream_.expires_after(server_->options().request_timeout);
+  bool expect_continue =
+      beast::iequals(header_parser_->get()[bhttp::field::expect], "100-continue");
+  if (match_.handler && match_.stream_body) {
+    std::filesystem::path dir = server_->options().upload_dir;
+    std::error_code fec;
+    std::filesystem::create_directories(dir, fec);
+    request_.body_file = (dir / ("upload-" + NewId())).string();
+    file_parser_.emplace(std::move(*header_parser_));
+    file_parser_->body_limit(server_->options().stream_body_limit);
+    beast::error_code ec;
+    file_parser_->get().body().open(request_.body_file.c_str(), beast::file_mode::write, ec);
+    if (ec) {
+      keep_alive_ = false;
+      return SendEarly(
+          JsonError(500, "INTERNAL_ERROR", "cannot open upload file: " + ec.message()));
+    }
+  } else {
+    string_parser_.emplace(std::move(*header_parser_));
+    string_parser_->body_limit(server_->options().body_limit);
+    // Refuse a declared oversized body before reading it.
+    auto len = string_parser_->content_length();
+    if (len && *len > server_->options().body_limit) {
+      keep_alive_ = false;
+      return SendEarly(JsonError(413, "BAD_REQUEST",
+                                 "request body of " + std::to_string(*len) +
+                                     " bytes exceeds the limit of " +
+                                     std::to_string(server_->options().body_limit)));
+    }
+    // A body of unknown length may grow to the limit: account for that much.
+    size_t want = len ? static_cast<size_t>(*len) : server_->options().body_limit;
+    if (want > 0) {
+      if (!server_->ReserveBody(want)) {
+        keep_alive_ = false;
+        Response busy = JsonError(503, "TEMPORARILY_UNAVAILABLE",
+                                  "the server is receiving too many request bodies at once; retry");
+        busy.headers.emplace_back("Retry-After", "1");
+        return SendEarly(std::move(busy));
+      }
+      reserved_ = want;
+    }
+  }
+  auto read = [self = shared_from_this()] {
+    auto cb = [self](beast::error_code ec, size_t) { self->OnBody(ec); };
+    if (self->file_parser_) {
+      bhttp::async_read(self->stream_, self->buffer_, *self->file_parser_, cb);
+    } else {
+      bhttp::async_read(self->stream_, self->buffer_, *self->string_parser_, cb);
+    }
+  };
+  if (expect_continue) {
+    static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue),
+                      [self = shared_from_this(), read](beast::error_code ec, size_t) {
+                        if (ec) return self->Finish(0);
+                        read();
+                      });
+  } else {
+    read();
+  }
+}
+
+void Connection::OnBody(beast::error_code ec) {
+  if (ec) {
+    if (!request_.body_file.empty()) {
+      file_parser_->get().body().file().close(ec);
+      std::error_code fec;
+      std::filesystem::remove(request_.body_file, fec);
+      request_.body_file.clear();
+    }
+    if (ec == bhttp::error::body_limit) {
+      keep_alive_ = false;
+      return SendEarly(JsonError(413, "BAD_REQUEST", "request body exceeds the size limit"));
+    }
+    if (ec == beast::error::timeout) {
+      keep_alive_ = false;
+      return SendEarly(JsonError(408, "BAD_REQUEST", "request body not received in time"));
+    }
+    return Finish(0);
+  }
+  if (file_parser_) {
+    beast::error_code cec;
+    file_parser_->get().body().file().close(cec);
+    keep_alive_ = file_parser_->keep_alive();
+  } else {
+    request_.body = std::move(string_parser_->get().body());
+    keep_alive_ = string_parser_->keep_alive();
+  }
+  stream_.expires_never();
+  Dispatch();
+}
+
+void Connection::Dispatch() {
+  if (!match_.handler) {
+    if (match_.path_known) {
+      return Deliver(JsonError(405, "BAD_REQUEST",
+                               "method " + std::string(MethodName(request_.method)) +
+                                   " is not allowed for " + request_.path));
+    }
+    return Deliver(JsonError(404, "ENDPOINT_NOT_FOUND", "no endpoint at " + request_.path));
+  }
+  request_.route_suffix = match_.suffix;
+  request_.path_params = std::move(match_.params);
+  auto state = std::make_shared<Responder::State>();
+  state->connection = shared_from_this();
+  Responder responder(state);
+  state.reset();
+  // The one safety net for handlers: any exception becomes a 500 with a log line.
+  try {
+    (*match_.handler)(request_, responder);
+  } catch (const std::exception& e) {
+    std::cerr << "ringo: handler for " << request_.path << " failed: " << e.what() << std::endl;
+    responder.Send(JsonError(500, "INTERNAL_ERROR", std::string("internal error: ") + e.what()));
+  } catch (...) {
+    std::cerr << "ringo: handler for " << request_.path << " failed" << std::endl;
+    responder.Send(JsonError(500, "INTERNAL_ERROR", "internal error"));
+  }
+}
+
+void Connection::Deliver(Response response) {
+  if (!tls_io_thread) {
+    server_->Defer(shared_from_this(), std::move(response));
+    return;
+  }
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this(),
+                                          r = std::move(response)]() mutable {
+    if (!self->request_.body_file.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(self->request_.body_file, ec);
+      self->request_.body_file.clear();
+    }
+    self->status_ = r.status;
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - self->started_).count();
+    self->server_->metrics().Record(self->match_.route, self->request_.method, r.status, secs);
+    if (!r.file_path.empty() && r.status < 300) {
+      self->WriteFile(r);
+    } else {
+      self->WriteBuffered(r);
+    }
+  });
+}
+
+void Connection::SendEarly(Response r) {
+  keep_alive_ = false;
+  Deliver(std::move(r));
+}
+
+}  // namespace ringo::http

@@ -1,0 +1,149 @@
+// Writing a response on a connection: buffered bodies, files by sendfile, HEAD, and what
+// follows a write (keep-alive, lingering close).
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "http/server_impl.h"
+
+namespace ringo::http {
+
+template <typename Res>
+void ApplyCommonHeaders(Res& res, const Response& r, bool keep_alive) {
+  res.set(bhttp::field::server, "ringo");
+  if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  res.keep_alive(keep_alive);
+}
+
+void Connection::WriteBuffered(Response& r) {
+  bool head = request_.method == Method::kHead;
+  bool close = !keep_alive_;
+  if (head) {
+    auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(
+        static_cast<bhttp::status>(r.status), 11);
+    ApplyCommonHeaders(*res, r, keep_alive_);
+    res->content_length(r.body.size());
+    response_holder_ = res;
+    auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
+    bhttp::async_write_header(stream_, *sr,
+                              [self = shared_from_this(), sr, close](beast::error_code ec, size_t) {
+                                self->AfterWrite(ec, close);
+                              });
+    return;
+  }
+  auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+      static_cast<bhttp::status>(r.status), 11);
+  ApplyCommonHeaders(*res, r, keep_alive_);
+  res->body() = std::move(r.body);
+  res->prepare_payload();
+  response_holder_ = res;
+  bhttp::async_write(stream_, *res,
+                     [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                       self->AfterWrite(ec, close);
+                     });
+}
+
+void Connection::WriteFile(Response& r) {
+  int fd = ::open(r.file_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    Response e = JsonError(404, "RESOURCE_DOES_NOT_EXIST", "file not found");
+    return WriteBuffered(e);
+  }
+  bool close = !keep_alive_;
+  auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(
+      static_cast<bhttp::status>(r.status), 11);
+  ApplyCommonHeaders(*res, r, keep_alive_);
+  res->content_length(r.file_length);
+  response_holder_ = res;
+  if (request_.method == Method::kHead) {
+    ::close(fd);
+    fd = -1;
+  }
+  file_fd_ = fd;
+  file_offset_ = r.file_offset;
+  file_remaining_ = fd >= 0 ? r.file_length : 0;
+  auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
+  bhttp::async_write_header(stream_, *sr,
+                            [self = shared_from_this(), sr, close](beast::error_code ec, size_t) {
+                              if (ec || self->file_remaining_ == 0)
+                                return self->AfterWrite(ec, close);
+                              self->SendfileLoop();
+                            });
+}
+
+// sendfile(2) straight from the page cache to the socket; on EAGAIN wait for writability.
+void Connection::SendfileLoop() {
+  bool close = !keep_alive_;
+  auto& sock = stream_.socket();
+  sock.native_non_blocking(true);
+  while (file_remaining_ > 0) {
+    off_t off = static_cast<off_t>(file_offset_);
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(file_remaining_, 1u << 30));
+    ssize_t n = ::sendfile(sock.native_handle(), file_fd_, &off, chunk);
+    if (n > 0) {
+      file_offset_ += uint64_t(n);
+      file_remaining_ -= uint64_t(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      stream_.expires_after(server_->options().request_timeout);
+      sock.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+        if (ec) return self->AfterWrite(ec, true);
+        self->SendfileLoop();
+      });
+      return;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    // n == 0 (file shrank) or a hard error: the response cannot be completed.
+    return AfterWrite(beast::error_code(n == 0 ? EIO : errno, beast::system_category()), true);
+  }
+  AfterWrite({}, close);
+}
+
+void Connection::AfterWrite(beast::error_code ec, bool close) {
+  if (file_fd_ >= 0) {
+    ::close(file_fd_);
+    file_fd_ = -1;
+  }
+  response_holder_.reset();
+  if (ec || close) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (!ec) return Linger();
+    return Finish(status_);
+  }
+  ReadHeader();
+}
+
+// Closing a socket with unread input makes the kernel send a reset, which can destroy the
+// response before the client reads it (a client still sending a refused body). So the rest of
+// the input is read into a small scratch buffer and dropped, for a short while, then the socket
+// closes. Memory held: the scratch buffer, whatever the client sends.
+void Connection::Linger() {
+  if (!scratch_) {
+    scratch_ = std::make_unique<std::array<char, 16384>>();
+    stream_.expires_after(std::chrono::seconds(2));
+  }
+  stream_.async_read_some(asio::buffer(*scratch_), [self = shared_from_this()](
+                                                       beast::error_code ec, size_t) {
+    if (ec) return self->Finish(self->status_);
+    self->Linger();
+  });
+}
+
+void Connection::Finish(unsigned) {
+  if (!request_.body_file.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(request_.body_file, ec);
+  }
+  beast::error_code ignored;
+  stream_.socket().close(ignored);
+  if (!finished_once_.exchange(true)) server_->ConnectionClosed();
+}
+
+}  // namespace ringo::http

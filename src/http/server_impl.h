@@ -1,0 +1,151 @@
+// The HTTP server's private parts, shared by server.cc and connection*.cc: the server behind
+// StartServer and one connection's request/response cycle.
+#ifndef RINGO_HTTP_SERVER_IMPL_H_
+#define RINGO_HTTP_SERVER_IMPL_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>  // must precede Asio with GCC 12 + C++20 (see reference/limits.md)
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "http/http.h"
+
+namespace ringo::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// True on the server's I/O threads: responses completed there are written directly.
+extern thread_local bool tls_io_thread;
+
+Method ToMethod(bhttp::verb v);
+
+class ServerImpl;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, ServerImpl* server);
+  ~Connection();
+  void Start() { ReadHeader(); }
+  void Close() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.close();
+    });
+  }
+  void Deliver(Response response);  // on the connection's strand
+
+ private:
+  void ReadHeader();
+  void OnHeader(beast::error_code ec);
+  void ReadBody();
+  void OnBody(beast::error_code ec);
+  void Dispatch();
+  void SendEarly(Response r);  // an error before the body was read; closes afterwards
+  void WriteBuffered(Response& r);
+  void WriteFile(Response& r);
+  void SendfileLoop();
+  void AfterWrite(beast::error_code ec, bool close);
+  void Linger();
+  void Finish(unsigned status);
+
+  beast::tcp_stream stream_;
+  ServerImpl* server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> string_parser_;
+  std::optional<bhttp::request_parser<bhttp::file_body>> file_parser_;
+  Request request_;
+  Router::Match match_;
+  bool keep_alive_ = true;
+  std::chrono::steady_clock::time_point started_;
+  // Response in flight.
+  std::shared_ptr<void> response_holder_;
+  int file_fd_ = -1;
+  uint64_t file_offset_ = 0;
+  uint64_t file_remaining_ = 0;
+  unsigned status_ = 0;
+  std::atomic<bool> finished_once_{false};
+  std::unique_ptr<std::array<char, 16384>> scratch_;  // for Linger
+  size_t reserved_ = 0;  // body bytes accounted with the server for the current request
+  void ReleaseReserved();
+};
+
+// A handler's promise of a response: a handler that drops it unsent answers 500.
+struct Responder::State {
+  std::shared_ptr<Connection> connection;
+  std::atomic<bool> sent{false};
+  ~State() {
+    if (!sent.load() && connection) {
+      connection->Deliver(JsonError(500, "INTERNAL_ERROR", "the handler produced no response"));
+    }
+  }
+};
+
+// The Server StartServer returns: an acceptor and a pool of I/O threads over one io_context.
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const ServerOptions& options, std::shared_ptr<const Router> router);
+
+  ~ServerImpl() override { Stop(); }
+
+  Status Start();
+
+  uint16_t port() const override { return port_; }
+  Metrics& metrics() override { return metrics_; }
+  int64_t open_connections() const override { return open_.load(); }
+  int threads() const override { return std::max(1, options_.threads); }
+
+  void Stop() override;
+
+  // Responses completed on other threads (the store's writer) are handed over in batches: one
+  // wake-up of the I/O loop per batch rather than one per response, which under load is the
+  // difference between a context switch per request and one per group commit.
+  void Defer(std::shared_ptr<Connection> c, Response r);
+
+  const ServerOptions& options() const { return options_; }
+  const Router& router() const { return *router_; }
+  // Accounts for `bytes` of body about to be buffered; false (nothing reserved) when that would
+  // pass options().total_body_limit.
+  bool ReserveBody(size_t bytes);
+  void ReleaseBody(size_t bytes) { buffered_.fetch_sub(bytes); }
+  void ConnectionClosed() { open_.fetch_sub(1); }
+
+ private:
+  void Accept();
+
+  ServerOptions options_;
+  std::shared_ptr<const Router> router_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  Metrics metrics_;
+  std::atomic<int64_t> open_{0};
+  std::atomic<size_t> buffered_{0};
+  std::mutex conn_mu_;
+  std::vector<std::weak_ptr<Connection>> connections_;
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+  std::mutex deferred_mu_;
+  std::vector<std::pair<std::shared_ptr<Connection>, Response>> deferred_;
+
+  void DrainDeferred();
+};
+
+}  // namespace ringo::http
+
+#endif  // RINGO_HTTP_SERVER_IMPL_H_

@@ -1,0 +1,138 @@
+// One execution of a command for a run: the environment that ties it to the run, output to the
+// console, and its logs as the run's artifacts.
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "common/util.h"
+#include "pipeline/runner_impl.h"
+
+namespace ringo::pipeline {
+
+namespace {
+
+std::string ExePath() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.string();
+}
+
+// ringo's Python client, next to the binary in a source tree (build/ringo -> clients/python),
+// or where RINGO_PYTHON_CLIENT says.
+std::string PythonClientDir() {
+  if (const char* env = std::getenv("RINGO_PYTHON_CLIENT"); env && *env) return env;
+  fs::path exe = ExePath();
+  for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+       dir = dir.parent_path()) {
+    std::error_code ec;
+    if (fs::exists(dir / "clients" / "python" / "ringo" / "__init__.py", ec)) {
+      return (dir / "clients" / "python").string();
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string UpperName(const std::string& s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? char(std::toupper(c)) : '_';
+  return out;
+}
+
+Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, const Execution& e,
+                                const RunOptions& options, const std::string& docker_image,
+                                Executor& executor) {
+  fs::path logs = fs::temp_directory_path() / ("ringo-run-" + NewId());
+  fs::create_directories(logs);
+  Job spec;
+  spec.label = e.label;
+  spec.resources = e.resources;
+  spec.cwd = e.cwd;
+  spec.env = e.env;
+  spec.stdout_file = logs / "stdout.txt";
+  spec.stderr_file = logs / "stderr.txt";
+  if (options.env_manager == "docker") {
+    // The project directory is mounted where MLflow mounts it; the tracking server is on the
+    // host's loopback, so the container shares the host network.
+    std::string cmd = "docker run --rm --network host -v " + ShellQuote(e.cwd.string()) +
+                      ":/mlflow/projects/code -w /mlflow/projects/code";
+    for (const auto& [k, v] : e.env) {
+      if (k.rfind("MLFLOW_", 0) == 0 || k.rfind("RINGO_", 0) == 0)
+        cmd += " -e " + ShellQuote(k + "=" + v);
+    }
+    spec.command = cmd + " " + ShellQuote(docker_image) + " /bin/sh -c " + ShellQuote(e.command);
+  } else {
+    spec.command = e.command;
+  }
+  std::string pending[3];
+  spec.on_output = [&](int stream, std::string_view chunk) {
+    if (e.quiet) return;
+    std::lock_guard lock(g_console);
+    FILE* f = stream == 1 ? stdout : stderr;
+    if (!e.prefix_output) {
+      std::fwrite(chunk.data(), 1, chunk.size(), f);
+      std::fflush(f);
+      return;
+    }
+    // Whole lines, each prefixed with the step's name.
+    std::string& buf = pending[stream];
+    buf.append(chunk);
+    size_t nl;
+    while ((nl = buf.find('\n')) != std::string::npos) {
+      std::fprintf(f, "[%s] %.*s\n", e.label.c_str(), static_cast<int>(nl), buf.data());
+      buf.erase(0, nl + 1);
+    }
+    std::fflush(f);
+  };
+  auto ran = executor.Run(spec, g_stop);
+  if (!ran.ok()) {
+    std::error_code ec;
+    fs::remove_all(logs, ec);
+    return ran.status();
+  }
+  for (int s = 1; s <= 2; ++s) {
+    if (!pending[s].empty() && !e.quiet) {
+      std::lock_guard lock(g_console);
+      std::fprintf(s == 1 ? stdout : stderr, "[%s] %s\n", e.label.c_str(), pending[s].c_str());
+    }
+  }
+  ExecutionResult result;
+  result.exit_code = ran->exit_code;
+  result.status = ran->status;
+  result.job_id = ran->job_id;
+  result.reason = ran->reason;
+  {
+    std::ifstream err(spec.stderr_file, std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(err)), {});
+    result.stderr_tail = all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+  }
+  // The logs are the run's artifacts whatever happened.
+  Status up = c.LogArtifact(run_id, logs, e.logs_path);
+  std::error_code ec;
+  fs::remove_all(logs, ec);
+  if (!up.ok())
+    std::cerr << "ringo: warning: could not upload the logs of " << e.label << ": " << up.message()
+              << "\n";
+  return result;
+}
+
+std::map<std::string, std::string> BaseEnv(const Tracker& t, const std::string& run_id) {
+  std::map<std::string, std::string> env = {{"MLFLOW_TRACKING_URI", t.step_uri},
+                                            {"RINGO_TRACKING_URI", t.step_uri},
+                                            {"MLFLOW_RUN_ID", run_id},
+                                            {"RINGO_RUN_ID", run_id},
+                                            {"MLFLOW_EXPERIMENT_ID", t.experiment_id},
+                                            {"RINGO_EXPERIMENT_ID", t.experiment_id},
+                                            {"RINGO_BIN", ExePath()}};
+  std::string py = PythonClientDir();
+  if (!py.empty()) {
+    const char* old = std::getenv("PYTHONPATH");
+    env["PYTHONPATH"] = py + (old && *old ? ":" + std::string(old) : "");
+  }
+  return env;
+}
+
+}  // namespace ringo::pipeline
