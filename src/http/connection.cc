@@ -165,6 +165,14 @@ void Connection::ReadBody() {
   }
   auto read = [self = shared_from_this()] {
     auto cb = [self](beast::error_code ec, size_t) { self->OnBody(ec); };
+    auto len = self->file_parser_ ? self->file_parser_->content_length() : boost::none;
+    if (len && !self->file_parser_->chunked()) {
+      if (*len > self->server_->options().stream_body_limit) {
+        return self->OnBody(bhttp::error::body_limit);
+      }
+      self->raw_left_ = *len;
+      return self->ReadRaw();
+    }
     if (self->file_parser_) {
       bhttp::async_read(self->stream_, self->buffer_, *self->file_parser_, cb);
     } else {
@@ -181,6 +189,51 @@ void Connection::ReadBody() {
   } else {
     read();
   }
+}
+
+namespace {
+
+void WriteAll(beast::file& file, const char* data, size_t n, beast::error_code& ec) {
+  while (n > 0 && !ec) {
+    size_t done = file.write(data, n, ec);
+    data += done;
+    n -= done;
+  }
+}
+
+}  // namespace
+
+// Beast's parser reads a body 64 KB at a time, a handler round trip each, which held uploads to
+// ~50 MB/s; an upload of declared length goes to its file in reads of up to 1 MB instead.
+void Connection::ReadRaw() {
+  beast::file& file = file_parser_->get().body().file();
+  beast::error_code ec;
+  if (buffer_.size() > 0 && raw_left_ > 0) {
+    // Body bytes that arrived with the header.
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buffer_.size(), raw_left_));
+    WriteAll(file, static_cast<const char*>(buffer_.data().data()), n, ec);
+    buffer_.consume(n);
+    raw_left_ -= n;
+    if (ec) return OnBody(ec);
+  }
+  if (raw_left_ == 0) {
+    raw_.reset();
+    return OnBody({});
+  }
+  if (!raw_) raw_ = std::make_unique<std::vector<char>>(size_t{1} << 20);
+  size_t want = static_cast<size_t>(std::min<uint64_t>(raw_->size(), raw_left_));
+  stream_.async_read_some(
+      asio::buffer(raw_->data(), want), [self = shared_from_this()](beast::error_code ec, size_t n) {
+        if (!ec) {
+          WriteAll(self->file_parser_->get().body().file(), self->raw_->data(), n, ec);
+          self->raw_left_ -= n;
+        }
+        if (ec) {
+          self->raw_.reset();
+          return self->OnBody(ec);
+        }
+        self->ReadRaw();
+      });
 }
 
 void Connection::OnBody(beast::error_code ec) {

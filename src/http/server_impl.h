@@ -53,6 +53,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnHeader(beast::error_code ec);
   void ReadBody();
   void OnBody(beast::error_code ec);
+  void ReadRaw();  // a declared-length upload, straight to its file
   void Dispatch();
   void SendEarly(Response r);  // an error before the body was read; closes afterwards
   void WriteBuffered(Response& r);
@@ -81,6 +82,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::atomic<bool> finished_once_{false};
   std::unique_ptr<std::array<char, 16384>> scratch_;  // for Linger
   size_t reserved_ = 0;  // body bytes accounted with the server for the current request
+  std::unique_ptr<std::vector<char>> raw_;  // ReadRaw's buffer, only while an upload lasts
+  uint64_t raw_left_ = 0;                   // upload bytes ReadRaw has yet to read
   void ReleaseReserved();
 };
 
