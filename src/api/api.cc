@@ -14,6 +14,7 @@
 #include "api/handlers.h"
 #include "api/prometheus.h"
 #include "api/request.h"
+#include "api/routes.h"
 #include "api/ui_assets.h"
 #include "common/hash.h"
 #include "common/json_writer.h"
@@ -55,9 +56,21 @@ http::Response HttpError(const Status& s) {
 Status Api::Register(http::Router& router) {
   Store* st = store_;
   artifacts::LocalRepository* repo = artifacts_;
-  RegisterTracking(router, st);
-  RegisterArtifacts(router, st, repo);
   hooks_ = std::make_unique<registry::MlflowWebhooks>(st);
+  services_ = std::make_shared<Services>();
+  services_->store = st;
+  services_->artifacts = repo;
+  services_->hooks = hooks_.get();
+  services_->deploy = deploy_;
+  services_->scheduler = scheduler_;
+  services_->releases = releases_;
+  services_->router = &router;
+  services_->server = &server_;
+  Install(router, services_.get(),
+          RouteTable({.deploy = deploy_ != nullptr,
+                      .schedules = scheduler_ != nullptr,
+                      .releases = releases_ != nullptr}));
+  RegisterArtifacts(router, st, repo);
   RegisterRegistry(router, st, repo, hooks_.get());
   RegisterWebhooks(router, hooks_.get());
   RegisterLoggedModels(router, st, repo);

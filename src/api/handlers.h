@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/api.h"
@@ -30,8 +31,6 @@ using http::Response;
 using store::Store;
 
 // ---- the services, one file each; every route states its access ----
-// MLflow's tracking API: experiments, runs, metrics, datasets (tracking_routes.cc).
-void RegisterTracking(http::Router& router, Store* store);
 // Artifacts through the tracking API and the mlflow-artifacts proxy (artifact_routes.cc).
 void RegisterArtifacts(http::Router& router, Store* store, artifacts::LocalRepository* repo);
 // MLflow's model registry and the Core ML summary of versions (registry_routes.cc); registry
@@ -120,7 +119,26 @@ Response PageResponse(std::string_view key, const std::vector<Item>& items,
   return JsonResponse(std::move(body));
 }
 
+// {"<key>": item}: the answer of MLflow's get, create and update calls. `key` is a literal.
+template <typename Item, typename WriteItem>
+Response ObjectResponse(std::string_view key, const Item& item, WriteItem write) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key(key);
+  write(w, item);
+  w.EndObject();
+  return JsonResponse(std::move(body));
+}
+
 // ---- handlers that finish on the store's writer thread ----
+// A store completion that answers ObjectResponse(key, ...) or the error.
+template <typename Item, typename WriteItem>
+store::DoneWith<Item> RespondObject(Responder res, std::string_view key, WriteItem write) {
+  return [res, key, write](Result<Item> r) {
+    res.Send(r.ok() ? ObjectResponse(key, *r, write) : HttpError(r.status()));
+  };
+}
+
 // A failure before the write is queued is answered here; afterwards the write's completion
 // answers through the Responder.
 using AsyncHandler = std::function<Status(Request&, const Responder&)>;
