@@ -71,7 +71,6 @@ Status Api::Register(http::Router& router) {
                       .schedules = scheduler_ != nullptr,
                       .releases = releases_ != nullptr}));
   RegisterArtifacts(router, st, repo);
-  RegisterRegistry(router, st, repo, hooks_.get());
   RegisterWebhooks(router, hooks_.get());
   RegisterLoggedModels(router, st, repo);
   RegisterExtras(router, st, repo);

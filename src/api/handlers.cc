@@ -216,6 +216,14 @@ Result<std::string> ArtifactRelative(const std::string& artifact_uri) {
   return artifacts::ArtifactUriPath(artifact_uri);
 }
 
+Response UntrustedFileResponse(const Request& req, const std::filesystem::path& full,
+                               const std::string& rel) {
+  Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(rel));
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Content-Security-Policy", "sandbox");
+  return r;
+}
+
 std::string JoinRelative(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
   if (b.empty()) return a;

@@ -33,10 +33,6 @@ using store::Store;
 // ---- the services, one file each; every route states its access ----
 // Artifacts through the tracking API and the mlflow-artifacts proxy (artifact_routes.cc).
 void RegisterArtifacts(http::Router& router, Store* store, artifacts::LocalRepository* repo);
-// MLflow's model registry and the Core ML summary of versions (registry_routes.cc); registry
-// events go to `hooks`.
-void RegisterRegistry(http::Router& router, Store* store, artifacts::LocalRepository* repo,
-                      registry::MlflowWebhooks* hooks);
 // Schedules of pipelines under /api/ringo/v1/schedules (schedule_routes.cc).
 void RegisterSchedules(http::Router& router, schedule::Scheduler* scheduler);
 // Release policies and their candidates (release_routes.cc).
@@ -164,6 +160,12 @@ struct RunArtifact {
 };
 Result<RunArtifact> ReadRunArtifact(const Request& req, Store* store,
                                     const artifacts::LocalRepository* repo);
+// The file at `full` for a GET or HEAD (FileResponse), typed by the name `rel`. Artifacts are
+// whatever anyone with a write token uploaded: shown on the UI's origin, an HTML or SVG file
+// could run script there. The sandbox gives it an opaque origin without scripts; images still
+// display in <img>.
+Response UntrustedFileResponse(const Request& req, const std::filesystem::path& full,
+                               const std::string& rel);
 // "a/b" from "a" and "b"; either may be empty.
 std::string JoinRelative(const std::string& a, const std::string& b);
 

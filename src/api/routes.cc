@@ -21,7 +21,7 @@ http::Handler RouteHandler::Bind(const Services* services) const {
 }
 
 std::vector<Route> RouteTable(Attached attached) {
-  std::vector<std::span<const Route>> tables = {TrackingRoutes()};
+  std::vector<std::span<const Route>> tables = {TrackingRoutes(), RegistryRoutes()};
   (void)attached;
   std::vector<Route> rows;
   for (std::span<const Route> t : tables) rows.insert(rows.end(), t.begin(), t.end());

@@ -86,6 +86,7 @@ struct Route {
 
 // The tables, one per service, each in its service's file.
 std::span<const Route> TrackingRoutes();  // tracking_routes.cc
+std::span<const Route> RegistryRoutes();  // registry_routes.cc
 
 // Which optional services a server has.
 struct Attached {
