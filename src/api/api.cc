@@ -12,6 +12,7 @@
 #include "api/auth.h"
 #include "api/deploy_handlers.h"
 #include "api/handlers.h"
+#include "api/logged_models.h"
 #include "api/prometheus.h"
 #include "api/request.h"
 #include "api/routes.h"
@@ -61,6 +62,8 @@ Status Api::Register(http::Router& router) {
   services_->store = st;
   services_->artifacts = repo;
   services_->hooks = hooks_.get();
+  models_ = std::make_shared<LoggedModels>(st);
+  services_->models = models_.get();
   services_->deploy = deploy_;
   services_->scheduler = scheduler_;
   services_->releases = releases_;
@@ -70,9 +73,7 @@ Status Api::Register(http::Router& router) {
           RouteTable({.deploy = deploy_ != nullptr,
                       .schedules = scheduler_ != nullptr,
                       .releases = releases_ != nullptr}));
-  RegisterArtifacts(router, st, repo);
   RegisterWebhooks(router, hooks_.get());
-  RegisterLoggedModels(router, st, repo);
   RegisterExtras(router, st, repo);
 
   if (deploy_) waiters_ = RegisterDeploy(router, deploy_);

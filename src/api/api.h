@@ -15,6 +15,7 @@
 
 namespace ringo::api {
 
+class LoggedModels;
 class ManifestWaiters;
 struct Services;
 
@@ -59,6 +60,7 @@ class Api {
   std::shared_ptr<class Auth> auth_;
   std::shared_ptr<ManifestWaiters> waiters_;
   std::unique_ptr<registry::MlflowWebhooks> hooks_;
+  std::shared_ptr<LoggedModels> models_;
   std::shared_ptr<Services> services_;  // what the route table's handlers work on
 };
 

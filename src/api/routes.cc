@@ -21,7 +21,7 @@ http::Handler RouteHandler::Bind(const Services* services) const {
 }
 
 std::vector<Route> RouteTable(Attached attached) {
-  std::vector<std::span<const Route>> tables = {TrackingRoutes(), RegistryRoutes()};
+  std::vector<std::span<const Route>> tables = {TrackingRoutes(), ArtifactRoutes(), RegistryRoutes(), LoggedModelRoutes(), TraceRoutes()};
   (void)attached;
   std::vector<Route> rows;
   for (std::span<const Route> t : tables) rows.insert(rows.end(), t.begin(), t.end());

@@ -86,7 +86,10 @@ struct Route {
 
 // The tables, one per service, each in its service's file.
 std::span<const Route> TrackingRoutes();  // tracking_routes.cc
+std::span<const Route> ArtifactRoutes();  // artifact_routes.cc
 std::span<const Route> RegistryRoutes();  // registry_routes.cc
+std::span<const Route> LoggedModelRoutes();  // logged_model_routes.cc
+std::span<const Route> TraceRoutes();  // logged_model_routes.cc
 
 // Which optional services a server has.
 struct Attached {
