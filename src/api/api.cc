@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "api/auth.h"
-#include "api/deploy_handlers.h"
 #include "api/handlers.h"
 #include "api/logged_models.h"
+#include "api/manifest_waiters.h"
 #include "api/prometheus.h"
 #include "api/request.h"
 #include "api/routes.h"
@@ -65,6 +65,8 @@ Status Api::Register(http::Router& router) {
   models_ = std::make_shared<LoggedModels>(st);
   services_->models = models_.get();
   services_->deploy = deploy_;
+  if (deploy_) waiters_ = StartManifestWaiters(deploy_);
+  services_->waiters = waiters_.get();
   services_->scheduler = scheduler_;
   services_->releases = releases_;
   services_->router = &router;
@@ -73,12 +75,8 @@ Status Api::Register(http::Router& router) {
           RouteTable({.deploy = deploy_ != nullptr,
                       .schedules = scheduler_ != nullptr,
                       .releases = releases_ != nullptr}));
-  RegisterWebhooks(router, hooks_.get());
   RegisterExtras(router, st, repo);
 
-  if (deploy_) waiters_ = RegisterDeploy(router, deploy_);
-  if (scheduler_) RegisterSchedules(router, scheduler_);
-  if (releases_) RegisterRelease(router, releases_);
 
   // ---------------- tokens ----------------
   auth_ = std::make_shared<Auth>(st);

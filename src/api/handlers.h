@@ -31,12 +31,6 @@ using http::Response;
 using store::Store;
 
 // ---- the services, one file each; every route states its access ----
-// Schedules of pipelines under /api/ringo/v1/schedules (schedule_routes.cc).
-void RegisterSchedules(http::Router& router, schedule::Scheduler* scheduler);
-// Release policies and their candidates (release_routes.cc).
-void RegisterRelease(http::Router& router, release::ReleaseManager* releases);
-// MLflow 3's webhooks API (webhook_routes.cc).
-void RegisterWebhooks(http::Router& router, registry::MlflowWebhooks* hooks);
 // ringo's own read endpoints for the UI: downsampled metrics, model cards (ringo_routes.cc).
 void RegisterExtras(http::Router& router, Store* store, artifacts::LocalRepository* repo);
 

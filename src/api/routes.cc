@@ -21,8 +21,15 @@ http::Handler RouteHandler::Bind(const Services* services) const {
 }
 
 std::vector<Route> RouteTable(Attached attached) {
-  std::vector<std::span<const Route>> tables = {TrackingRoutes(), ArtifactRoutes(), RegistryRoutes(), LoggedModelRoutes(), TraceRoutes()};
-  (void)attached;
+  std::vector<std::span<const Route>> tables = {TrackingRoutes(), ArtifactRoutes(),
+                                                RegistryRoutes(), WebhookRoutes(),
+                                                LoggedModelRoutes(), TraceRoutes()};
+  if (attached.deploy) {
+    tables.push_back(DeliveryRoutes());
+    tables.push_back(DeviceRoutes());
+  }
+  if (attached.schedules) tables.push_back(ScheduleRoutes());
+  if (attached.releases) tables.push_back(ReleaseRoutes());
   std::vector<Route> rows;
   for (std::span<const Route> t : tables) rows.insert(rows.end(), t.begin(), t.end());
   return rows;

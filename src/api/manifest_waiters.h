@@ -1,6 +1,6 @@
-// HTTP handlers of over-the-air delivery: the admin API and the device API (private to api/).
-#ifndef RINGO_API_DEPLOY_HANDLERS_H_
-#define RINGO_API_DEPLOY_HANDLERS_H_
+// Long-polled manifest requests of the device API, held until their channel changes (private to api/).
+#ifndef RINGO_API_MANIFEST_WAITERS_H_
+#define RINGO_API_MANIFEST_WAITERS_H_
 
 #include <condition_variable>
 #include <list>
@@ -60,11 +60,10 @@ class ManifestWaiters {
   std::thread thread_;
 };
 
-// /api/ringo/v1/{collections,deployments,channels,apps,webhooks,telemetry}... (admin) and
-// /api/deploy/v1/{keys,collections/C/channels/CH/manifest,blobs/SHA,telemetry} (devices).
-// Returns the long-poll waiters, which the caller shuts down before stopping the server.
-std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Service* service);
+// Waiters over `service`, registered as its change listener (held weakly). The caller shuts
+// them down before stopping the server.
+std::shared_ptr<ManifestWaiters> StartManifestWaiters(deploy::Service* service);
 
 }  // namespace ringo::api
 
-#endif  // RINGO_API_DEPLOY_HANDLERS_H_
+#endif  // RINGO_API_MANIFEST_WAITERS_H_
