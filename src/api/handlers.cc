@@ -200,13 +200,6 @@ Result<store::ViewType> ReadViewType(const Fields& f) {
                          "': expected ACTIVE_ONLY, DELETED_ONLY or ALL");
 }
 
-http::Handler Async(AsyncHandler h) {
-  return [h = std::move(h)](Request& req, Responder responder) {
-    Status s = h(req, responder);
-    if (!s.ok()) responder.Send(HttpError(s));
-  };
-}
-
 store::Done RespondEmpty(Responder responder) {
   return [responder](Status s) { responder.Send(s.ok() ? EmptyObject() : HttpError(s)); };
 }
@@ -228,12 +221,6 @@ std::string JoinRelative(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
   if (b.empty()) return a;
   return a + "/" + b;
-}
-
-void AddMlflow(http::Router& router, Method method, const std::string& path, Access access,
-               http::Handler handler) {
-  router.Add(method, "/api/2.0/mlflow/" + path, access, handler);
-  router.Add(method, "/ajax-api/2.0/mlflow/" + path, access, std::move(handler));
 }
 
 Response FileListing(const std::string& root_uri, const std::string& root,

@@ -1,7 +1,6 @@
 // What the route files of the API share (private to api/): response builders, proto3 JSON
 // rendering of store types (empty fields omitted), the request fields every MLflow call reads,
-// the adapter for handlers that finish on the store's writer thread, and one registration
-// function per service.
+// and the completions of handlers that finish on the store's writer thread.
 #ifndef RINGO_API_HANDLERS_H_
 #define RINGO_API_HANDLERS_H_
 
@@ -29,15 +28,6 @@ using http::Request;
 using http::Responder;
 using http::Response;
 using store::Store;
-
-// ---- the services, one file each; every route states its access ----
-// ringo's own read endpoints for the UI: downsampled metrics, model cards (ringo_routes.cc).
-void RegisterExtras(http::Router& router, Store* store, artifacts::LocalRepository* repo);
-
-// Registers an MLflow endpoint under both API prefixes (/api/2.0/mlflow/ and
-// /ajax-api/2.0/mlflow/), as MLflow's server does.
-void AddMlflow(http::Router& router, Method method, const std::string& path, Access access,
-               http::Handler handler);
 
 // ---- responses ----
 Response JsonResponse(std::string body);
@@ -125,10 +115,6 @@ store::DoneWith<Item> RespondObject(Responder res, std::string_view key, WriteIt
   };
 }
 
-// A failure before the write is queued is answered here; afterwards the write's completion
-// answers through the Responder.
-using AsyncHandler = std::function<Status(Request&, const Responder&)>;
-http::Handler Async(AsyncHandler h);
 // A store completion that answers {} or the error.
 store::Done RespondEmpty(Responder responder);
 

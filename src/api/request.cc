@@ -92,13 +92,6 @@ Result<Fields> ReadFields(const http::Request& req) {
   return Fields::FromJson(req.body);
 }
 
-http::Handler Sync(std::function<Result<http::Response>(const http::Request&)> h) {
-  return [h = std::move(h)](http::Request& req, http::Responder responder) {
-    Result<http::Response> r = h(req);
-    responder.Send(r.ok() ? std::move(r).value() : HttpError(r.status()));
-  };
-}
-
 Status MissingField(std::string_view key) {
   return InvalidArgument("Missing value for required parameter '" + std::string(key) + "'.");
 }

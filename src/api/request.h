@@ -5,7 +5,6 @@
 #include <simdjson.h>
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,9 +65,6 @@ class Fields {
 // The fields of a request: the JSON body for POST/PATCH/DELETE, the query string for GET/HEAD
 // (as MLflow's client sends them); a GET with an empty query but a JSON body is also accepted.
 Result<Fields> ReadFields(const http::Request& req);
-
-// A handler computed synchronously: its Result is sent, a failure through HttpError.
-http::Handler Sync(std::function<Result<http::Response>(const http::Request&)> h);
 
 // "Missing value for required parameter 'x'" as a kInvalidArgument Status.
 Status MissingField(std::string_view key);

@@ -23,7 +23,8 @@ http::Handler RouteHandler::Bind(const Services* services) const {
 std::vector<Route> RouteTable(Attached attached) {
   std::vector<std::span<const Route>> tables = {TrackingRoutes(), ArtifactRoutes(),
                                                 RegistryRoutes(), WebhookRoutes(),
-                                                LoggedModelRoutes(), TraceRoutes()};
+                                                LoggedModelRoutes(), TraceRoutes(),
+                                                ExtraRoutes()};
   if (attached.deploy) {
     tables.push_back(DeliveryRoutes());
     tables.push_back(DeviceRoutes());

@@ -95,6 +95,7 @@ std::span<const Route> ScheduleRoutes();  // schedule_routes.cc
 std::span<const Route> ReleaseRoutes();  // release_routes.cc
 std::span<const Route> DeliveryRoutes();  // delivery_routes.cc
 std::span<const Route> DeviceRoutes();  // device_routes.cc
+std::span<const Route> ExtraRoutes();  // ringo_routes.cc
 
 // Which optional services a server has.
 struct Attached {
