@@ -15,6 +15,14 @@ using nlohmann::json;
 
 Response Json(const json& j) { return JsonResponse(j.dump()); }
 
+// {"<key>": [to_json(item)...]}.
+template <typename Item, typename ToJson>
+Response JsonList(const char* key, const std::vector<Item>& items, ToJson to_json) {
+  json arr = json::array();
+  for (const Item& item : items) arr.push_back(to_json(item));
+  return Json({{key, arr}});
+}
+
 // What a deployment holds, as people name it: "DigitClassifier v2, Tokenizer v5". Empty when
 // the deployment cannot be read.
 std::string DeploymentLabel(deploy::Service* svc, const std::string& id) {
@@ -125,8 +133,8 @@ Result<Response> CreateCollection(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
   ASSIGN_OR_RETURN(auto models, f.StringList("models"));
   ASSIGN_OR_RETURN(deploy::Collection c, s.deploy->CreateCollection(name, models));
-  return Json(
-      {{"collection", {{"name", c.name}, {"models", c.models}, {"creation_time", c.creation_time}}}});
+  return Json({{"collection",
+                {{"name", c.name}, {"models", c.models}, {"creation_time", c.creation_time}}}});
 }
 
 Result<Response> ListCollections(const Services& s, const Request&) {
@@ -158,8 +166,8 @@ Result<json> BodyObject(const Request& req, const char* key, const char* problem
 Result<Response> CreateDeployment(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
-  ASSIGN_OR_RETURN(json models,
-                   BodyObject(req, "models", "'models' must be an object of model name -> version"));
+  ASSIGN_OR_RETURN(json models, BodyObject(req, "models",
+                                           "'models' must be an object of model name -> version"));
   std::map<std::string, std::string> versions;
   for (auto& [k, v] : models.items()) versions[k] = v.is_string() ? v.get<std::string>() : v.dump();
   ASSIGN_OR_RETURN(deploy::Deployment d, s.deploy->CreateDeployment(collection, versions));
@@ -181,9 +189,8 @@ Result<Response> ListChannels(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(deploy::Collection c, s.deploy->GetCollection(collection));
   (void)c;
   ASSIGN_OR_RETURN(auto list, s.deploy->ListChannels(collection));
-  json arr = json::array();
-  for (const auto& ch : list) arr.push_back(ChannelJson(ch, s.deploy));
-  return Json({{"channels", arr}});
+  return JsonList("channels", list,
+                  [&](const deploy::Channel& ch) { return ChannelJson(ch, s.deploy); });
 }
 
 Result<Response> Promote(const Services& s, const Request& req) {
@@ -282,9 +289,7 @@ Result<Response> ListContracts(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string collection, f.RequiredString("collection"));
   ASSIGN_OR_RETURN(auto list, s.deploy->ListContracts(collection));
-  json arr = json::array();
-  for (const auto& c : list) arr.push_back(ContractJson(c));
-  return Json({{"contracts", arr}});
+  return JsonList("contracts", list, ContractJson);
 }
 
 Result<Response> DeleteContract(const Services& s, const Request& req) {
@@ -309,9 +314,7 @@ Result<Response> ListWebhooks(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(auto collection, f.String("collection"));
   ASSIGN_OR_RETURN(auto list, s.deploy->ListWebhooks(collection.value_or("")));
-  json arr = json::array();
-  for (const auto& w : list) arr.push_back(WebhookJson(w));
-  return Json({{"webhooks", arr}});
+  return JsonList("webhooks", list, WebhookJson);
 }
 
 Result<Response> RemoveWebhook(const Services& s, const Request& req) {
@@ -334,7 +337,9 @@ Result<Response> GetTelemetry(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(auto limit_opt, f.Int64("max_results"));
   ASSIGN_OR_RETURN(auto token, f.String("page_token"));
   int64_t limit = limit_opt.value_or(10000);
-  if (limit < 1 || limit > 100000) return InvalidArgument("max_results must be between 1 and 100000");
+  if (limit < 1 || limit > 100000) {
+    return InvalidArgument("max_results must be between 1 and 100000");
+  }
   int64_t after = 0;
   if (token && !token->empty()) {
     auto n = ParseInt64(*token);

@@ -177,6 +177,25 @@ Result<std::string> RunIdField(const Fields& f) {
   return *id;
 }
 
+Result<KeyValue> ReadKey(const Fields& f, std::string_view id_field) {
+  KeyValue kv;
+  if (id_field.empty()) {
+    ASSIGN_OR_RETURN(kv.id, RunIdField(f));
+  } else {
+    ASSIGN_OR_RETURN(kv.id, f.RequiredString(id_field));
+  }
+  ASSIGN_OR_RETURN(kv.key, f.RequiredString("key"));
+  return kv;
+}
+
+Result<KeyValue> ReadKeyValue(const Fields& f, std::string_view id_field) {
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f, id_field));
+  ASSIGN_OR_RETURN(auto value, f.String("value"));
+  if (!value) return MissingField("value");
+  kv.value = std::move(*value);
+  return kv;
+}
+
 Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::element>& elems) {
   std::vector<store::Tag> tags;
   for (auto e : elems) {

@@ -53,6 +53,16 @@ void WriteRegisteredModel(JsonWriter& w, const store::RegisteredModel& m);
 // ---- request fields ----
 // run_id, falling back to the deprecated run_uuid that clients also send.
 Result<std::string> RunIdField(const Fields& f);
+// What setting or deleting a tag or param names: its owner's id under `id_field` (the run's,
+// by RunIdField, when empty), "key" (required) and, for ReadKeyValue, "value" (required, ""
+// allowed).
+struct KeyValue {
+  std::string id;
+  std::string key;
+  std::string value;
+};
+Result<KeyValue> ReadKey(const Fields& f, std::string_view id_field = "");
+Result<KeyValue> ReadKeyValue(const Fields& f, std::string_view id_field = "");
 // [{"key", "value"}...]; kInvalidArgument for a missing key.
 Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::element>& elems);
 // run_view_type / view_type: ACTIVE_ONLY (default), DELETED_ONLY, ALL, or their numbers.

@@ -1,4 +1,4 @@
-// Long-polled manifest requests of the device API, held until their channel changes (private to api/).
+// Long-polled manifest requests, held until their channel changes (private to api/).
 #ifndef RINGO_API_MANIFEST_WAITERS_H_
 #define RINGO_API_MANIFEST_WAITERS_H_
 

@@ -154,19 +154,15 @@ Result<Response> SearchRegisteredModels(const Services& s, const Request& req) {
 
 Status SetRegisteredModelTag(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-  ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-  ASSIGN_OR_RETURN(auto value, f.String("value"));
-  if (!value) return MissingField("value");
-  s.store->SetRegisteredModelTag(name, store::Tag{key, *value}, RespondEmpty(res));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKeyValue(f, "name"));
+  s.store->SetRegisteredModelTag(kv.id, store::Tag{kv.key, kv.value}, RespondEmpty(res));
   return Status::Ok();
 }
 
 Status DeleteRegisteredModelTag(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-  ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-  s.store->DeleteRegisteredModelTag(name, key, RespondEmpty(res));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f, "name"));
+  s.store->DeleteRegisteredModelTag(kv.id, kv.key, RespondEmpty(res));
   return Status::Ok();
 }
 
@@ -243,11 +239,11 @@ Status CreateModelVersion(const Services& s, Request& req, const Responder& res)
         return run.info.artifact_uri;
       }));
   RETURN_IF_ERROR(registry::DescribeSource(st, s.artifacts, &v));
-  st->CreateModelVersion(
-      std::move(v), [respond = RespondVersion(res), hooks = s.hooks](Result<store::ModelVersion> r) {
-        if (r.ok()) hooks->Fire({"model_version", "created"}, VersionCreatedData(*r));
-        respond(std::move(r));
-      });
+  st->CreateModelVersion(std::move(v), [respond = RespondVersion(res),
+                                        hooks = s.hooks](Result<store::ModelVersion> r) {
+    if (r.ok()) hooks->Fire({"model_version", "created"}, VersionCreatedData(*r));
+    respond(std::move(r));
+  });
   return Status::Ok();
 }
 
@@ -304,24 +300,23 @@ Result<Response> GetDownloadUri(const Services& s, const Request& req) {
 Status SetVersionTag(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
-  ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-  ASSIGN_OR_RETURN(auto value, f.String("value"));
-  if (!value) return MissingField("value");
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKeyValue(f, "name"));
   s.store->SetModelVersionTag(
-      nv.name, nv.version, store::Tag{key, *value},
+      nv.name, nv.version, store::Tag{kv.key, kv.value},
       RespondEmptyAndFire(res, s.hooks, {"model_version_tag", "set"},
-                          VersionData(nv.name, nv.version, {{"key", key}, {"value", *value}})));
+                          VersionData(nv.name, nv.version,
+                                      {{"key", kv.key}, {"value", kv.value}})));
   return Status::Ok();
 }
 
 Status DeleteVersionTag(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
-  ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f, "name"));
   s.store->DeleteModelVersionTag(
-      nv.name, nv.version, key,
+      nv.name, nv.version, kv.key,
       RespondEmptyAndFire(res, s.hooks, {"model_version_tag", "deleted"},
-                          VersionData(nv.name, nv.version, {{"key", key}})));
+                          VersionData(nv.name, nv.version, {{"key", kv.key}})));
   return Status::Ok();
 }
 

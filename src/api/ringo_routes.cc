@@ -91,7 +91,8 @@ Result<Response> SignIn(const Services& s, const Request& req) {
 Result<Response> SignOut(const Services&, const Request& req) {
   if (auto refused = CheckSameOrigin(req)) return *refused;
   Response r = EmptyObject();
-  r.headers.emplace_back("Set-Cookie", "ringo_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+  r.headers.emplace_back("Set-Cookie",
+                         "ringo_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
   return r;
 }
 

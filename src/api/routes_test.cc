@@ -90,7 +90,8 @@ TEST(RouteTableTest, MlflowEndpointsUnderBothPrefixesAreWrittenOnce) {
   for (const Route& r : RouteTable(kEverything)) {
     for (int i = 0; i < 2; ++i) {
       if (!r.path.starts_with(prefixes[i])) continue;
-      std::string other = std::string(prefixes[1 - i]) + std::string(r.path.substr(prefixes[i].size()));
+      std::string other =
+          std::string(prefixes[1 - i]) + std::string(r.path.substr(prefixes[i].size()));
       EXPECT_FALSE(rows.count({r.method, other}))
           << r.path << ": an endpoint under both MLflow prefixes is one row without a prefix";
     }
@@ -170,7 +171,9 @@ class RouteGuardTest : public ::testing::Test {
     req.method = method;
     req.path = path;
     req.target = path;
-    if (!tokens_[scope].empty()) req.headers.emplace_back("authorization", "Bearer " + tokens_[scope]);
+    if (!tokens_[scope].empty()) {
+      req.headers.emplace_back("authorization", "Bearer " + tokens_[scope]);
+    }
     return !auth_->Check(req, access).has_value();
   }
 
@@ -205,7 +208,8 @@ TEST_F(RouteGuardTest, ManagementNeedsAnAdminToken) {
                       (Contains(r.path, "/apps/contracts") && ChangesState(r.method));
     if (!management) continue;
     for (const char* scope : {"", "read", "write", "device"}) {
-      EXPECT_FALSE(Passes(scope, r.method, RouterPaths(r.path)[0], r.access)) << scope << " " << r.path;
+      EXPECT_FALSE(Passes(scope, r.method, RouterPaths(r.path)[0], r.access))
+          << scope << " " << r.path;
     }
     EXPECT_TRUE(Passes("admin", r.method, RouterPaths(r.path)[0], r.access)) << r.path;
   }

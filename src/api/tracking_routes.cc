@@ -32,27 +32,6 @@ Status ReadMetricLinks(const Source& source, store::Metric* m) {
   return Status::Ok();
 }
 
-// The key and value of a tag or param (value required, "" allowed) and whose it is, under
-// `id_field` (run_id when empty: RunIdField's rules).
-struct KeyValue {
-  std::string id;
-  std::string key;
-  std::string value;
-};
-Result<KeyValue> ReadKeyValue(const Fields& f, std::string_view id_field = "") {
-  KeyValue kv;
-  if (id_field.empty()) {
-    ASSIGN_OR_RETURN(kv.id, RunIdField(f));
-  } else {
-    ASSIGN_OR_RETURN(kv.id, f.RequiredString(id_field));
-  }
-  ASSIGN_OR_RETURN(kv.key, f.RequiredString("key"));
-  ASSIGN_OR_RETURN(auto value, f.String("value"));
-  if (!value) return MissingField("value");
-  kv.value = std::move(*value);
-  return kv;
-}
-
 void WriteFullRun(JsonWriter& w, const store::Run& r) { WriteRun(w, r); }
 
 // ---------------- experiments ----------------
@@ -70,13 +49,13 @@ Status CreateExperiment(const Services& s, Request& req, const Responder& res) {
     auto cwd = std::filesystem::current_path(ec);
     if (!ec) where = (cwd / where).lexically_normal().string();
   }
-  s.store->CreateExperiment(name, std::move(where), std::move(tags),
-                            [res](Result<std::string> id) {
-                              if (!id.ok()) return res.Send(HttpError(id.status()));
-                              std::string body;
-                              JsonWriter(&body).BeginObject().Field("experiment_id", *id).EndObject();
-                              res.Send(JsonResponse(std::move(body)));
-                            });
+  s.store->CreateExperiment(
+      name, std::move(where), std::move(tags), [res](Result<std::string> id) {
+        if (!id.ok()) return res.Send(HttpError(id.status()));
+        std::string body;
+        JsonWriter(&body).BeginObject().Field("experiment_id", *id).EndObject();
+        res.Send(JsonResponse(std::move(body)));
+      });
   return Status::Ok();
 }
 
@@ -137,9 +116,8 @@ Status SetExperimentTag(const Services& s, Request& req, const Responder& res) {
 
 Status DeleteExperimentTag(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(std::string id, f.RequiredString("experiment_id"));
-  ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-  s.store->DeleteExperimentTag(id, key, RespondEmpty(res));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f, "experiment_id"));
+  s.store->DeleteExperimentTag(kv.id, kv.key, RespondEmpty(res));
   return Status::Ok();
 }
 
@@ -214,29 +192,24 @@ Status LogMetric(const Services& s, Request& req, const Responder& res) {
   return Status::Ok();
 }
 
-Status LogParam(const Services& s, Request& req, const Responder& res) {
+// runs/log-parameter and runs/set-tag: one param or tag, logged as a batch of one into the
+// batch's `kList`.
+template <auto kList>
+Status LogOne(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(KeyValue kv, ReadKeyValue(f));
   store::Batch b;
-  b.params.push_back(store::Param{std::move(kv.key), std::move(kv.value)});
+  (b.*kList).push_back({std::move(kv.key), std::move(kv.value)});
   s.store->LogBatch(std::move(kv.id), std::move(b), RespondEmpty(res));
   return Status::Ok();
 }
-
-Status SetTag(const Services& s, Request& req, const Responder& res) {
-  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(KeyValue kv, ReadKeyValue(f));
-  store::Batch b;
-  b.tags.push_back(store::Tag{std::move(kv.key), std::move(kv.value)});
-  s.store->LogBatch(std::move(kv.id), std::move(b), RespondEmpty(res));
-  return Status::Ok();
-}
+constexpr RouteHandler::AsyncFn LogParam = LogOne<&store::Batch::params>;
+constexpr RouteHandler::AsyncFn SetTag = LogOne<&store::Batch::tags>;
 
 Status DeleteTag(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(std::string id, RunIdField(f));
-  ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-  s.store->DeleteTag(std::move(id), std::move(key), RespondEmpty(res));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f));
+  s.store->DeleteTag(std::move(kv.id), std::move(kv.key), RespondEmpty(res));
   return Status::Ok();
 }
 
