@@ -334,12 +334,8 @@ Result<std::pair<std::string, std::string>> ReadModelVersion(const Fields& f) {
 Result<Response> GetTelemetry(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(auto mv, ReadModelVersion(f));
-  ASSIGN_OR_RETURN(auto limit_opt, f.Int64("max_results"));
+  ASSIGN_OR_RETURN(int64_t limit, IntField(f, "max_results", 10000, 1, 100000));
   ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-  int64_t limit = limit_opt.value_or(10000);
-  if (limit < 1 || limit > 100000) {
-    return InvalidArgument("max_results must be between 1 and 100000");
-  }
   int64_t after = 0;
   if (token && !token->empty()) {
     auto n = ParseInt64(*token);
@@ -362,9 +358,7 @@ Result<Response> GetTelemetrySummary(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(auto mv, ReadModelVersion(f));
   ASSIGN_OR_RETURN(auto device, f.String("device_class"));
-  ASSIGN_OR_RETURN(auto buckets, f.Int64("buckets"));
-  int64_t b = buckets.value_or(40);
-  if (b < 1 || b > 1000) return InvalidArgument("buckets must be between 1 and 1000");
+  ASSIGN_OR_RETURN(int64_t b, IntField(f, "buckets", 40, 1, 1000));
   ASSIGN_OR_RETURN(std::string body, s.deploy->TelemetrySummary(mv.first, mv.second,
                                                                 device.value_or(""),
                                                                 static_cast<int>(b)));

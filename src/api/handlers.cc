@@ -207,6 +207,17 @@ Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::elemen
   return tags;
 }
 
+Result<int64_t> IntField(const Fields& f, std::string_view key, int64_t fallback, int64_t min,
+                         int64_t max) {
+  ASSIGN_OR_RETURN(auto value, f.Int64(key));
+  int64_t v = value.value_or(fallback);
+  if (v < min || v > max) {
+    return InvalidArgument(std::string(key) + " must be between " + std::to_string(min) +
+                           " and " + std::to_string(max));
+  }
+  return v;
+}
+
 Result<store::ViewType> ReadViewType(const Fields& f) {
   ASSIGN_OR_RETURN(auto v, f.String("run_view_type"));
   if (!v) {

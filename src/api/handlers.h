@@ -65,6 +65,10 @@ Result<KeyValue> ReadKey(const Fields& f, std::string_view id_field = "");
 Result<KeyValue> ReadKeyValue(const Fields& f, std::string_view id_field = "");
 // [{"key", "value"}...]; kInvalidArgument for a missing key.
 Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::element>& elems);
+// The int64 field `key`, `fallback` when absent; kInvalidArgument "<key> must be between <min>
+// and <max>" outside that range.
+Result<int64_t> IntField(const Fields& f, std::string_view key, int64_t fallback, int64_t min,
+                         int64_t max);
 // run_view_type / view_type: ACTIVE_ONLY (default), DELETED_ONLY, ALL, or their numbers.
 Result<store::ViewType> ReadViewType(const Fields& f);
 

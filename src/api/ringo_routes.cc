@@ -100,9 +100,7 @@ Result<Response> SignOut(const Services&, const Request& req) {
 Result<Response> ListWebhookDeliveries(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(auto after, f.Int64("after"));
-  ASSIGN_OR_RETURN(auto limit, f.Int64("limit"));
-  int64_t n = limit.value_or(100);
-  if (n < 1 || n > 1000) return InvalidArgument("limit must be between 1 and 1000");
+  ASSIGN_OR_RETURN(int64_t n, IntField(f, "limit", 100, 1, 1000));
   ASSIGN_OR_RETURN(auto events, s.store->ListEvents(webhooks::kDeliveryKind,
                                                     webhooks::kDeliveryKey, after.value_or(0), n));
   std::string body = "{\"deliveries\":[";
@@ -125,11 +123,7 @@ Result<Response> DownsampleMetric(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string id, RunIdField(f));
   ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-  ASSIGN_OR_RETURN(auto buckets_opt, f.Int64("buckets"));
-  int64_t buckets = buckets_opt.value_or(1000);
-  if (buckets < 1 || buckets > 100000) {
-    return InvalidArgument("buckets must be between 1 and 100000");
-  }
+  ASSIGN_OR_RETURN(int64_t buckets, IntField(f, "buckets", 1000, 1, 100000));
   ASSIGN_OR_RETURN(auto x_opt, f.String("x"));
   std::string x = x_opt.value_or("step");
   if (x != "step" && x != "time") return InvalidArgument("x must be step or time");

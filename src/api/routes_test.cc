@@ -146,9 +146,7 @@ class RouteGuardTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("ringo-routes-" + NewId());
     fs::create_directories(dir_);
-    store::SqliteOptions o;
-    o.path = (dir_ / "ringo.db").string();
-    auto opened = store::OpenSqliteStore(o);
+    auto opened = store::OpenSqliteStore({.path = (dir_ / "ringo.db").string()});
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
     auth_ = std::make_unique<Auth>(store_.get());
