@@ -1,4 +1,4 @@
-// Installs the route table: both MLflow prefixes, prefixes, streamed bodies, the handler shapes.
+// Installs the route table: MLflow's two prefixes, prefix routes, streamed bodies, handler shapes.
 #include "api/routes.h"
 
 #include <utility>

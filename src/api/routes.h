@@ -84,18 +84,18 @@ struct Route {
   RouteHandler handler;
 };
 
-// The tables, one per service, each in its service's file.
-std::span<const Route> TrackingRoutes();  // tracking_routes.cc
-std::span<const Route> ArtifactRoutes();  // artifact_routes.cc
-std::span<const Route> RegistryRoutes();  // registry_routes.cc
+// The tables, one per service, each at the end of its service's file.
+std::span<const Route> TrackingRoutes();     // tracking_routes.cc
+std::span<const Route> ArtifactRoutes();     // artifact_routes.cc
+std::span<const Route> RegistryRoutes();     // registry_routes.cc
+std::span<const Route> WebhookRoutes();      // webhook_routes.cc
 std::span<const Route> LoggedModelRoutes();  // logged_model_routes.cc
-std::span<const Route> TraceRoutes();  // logged_model_routes.cc
-std::span<const Route> WebhookRoutes();  // webhook_routes.cc
-std::span<const Route> ScheduleRoutes();  // schedule_routes.cc
-std::span<const Route> ReleaseRoutes();  // release_routes.cc
-std::span<const Route> DeliveryRoutes();  // delivery_routes.cc
-std::span<const Route> DeviceRoutes();  // device_routes.cc
-std::span<const Route> ExtraRoutes();  // ringo_routes.cc
+std::span<const Route> TraceRoutes();        // logged_model_routes.cc
+std::span<const Route> ExtraRoutes();        // ringo_routes.cc
+std::span<const Route> DeliveryRoutes();     // delivery_routes.cc
+std::span<const Route> DeviceRoutes();       // device_routes.cc
+std::span<const Route> ScheduleRoutes();     // schedule_routes.cc
+std::span<const Route> ReleaseRoutes();      // release_routes.cc
 
 // Which optional services a server has.
 struct Attached {

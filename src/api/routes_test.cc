@@ -213,6 +213,20 @@ TEST_F(RouteGuardTest, ManagementNeedsAnAdminToken) {
   }
 }
 
+TEST_F(RouteGuardTest, DeviceRoutesNeedADeviceToken) {
+  size_t device = 0;
+  for (const Route& r : RouteTable(kEverything)) {
+    if (r.access != Access::kDevice) continue;
+    ++device;
+    std::string path = RouterPaths(r.path)[0];
+    for (const char* scope : {"", "read", "write"}) {
+      EXPECT_FALSE(Passes(scope, r.method, path, r.access)) << scope << " " << r.path;
+    }
+    EXPECT_TRUE(Passes("device", r.method, path, r.access)) << r.path;
+  }
+  EXPECT_EQ(device, 3u);  // manifests, blobs, telemetry
+}
+
 TEST_F(RouteGuardTest, MlflowChangesNeedAWriteToken) {
   for (const Route& r : RouteTable(kEverything)) {
     if (r.path.starts_with('/') || !ChangesState(r.method) || ExpectedAccess(r) == Access::kRead) {
