@@ -2,11 +2,13 @@
 #ifndef RINGO_API_MANIFEST_WAITERS_H_
 #define RINGO_API_MANIFEST_WAITERS_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -59,6 +61,11 @@ class ManifestWaiters {
   size_t count_ = 0;
   std::thread thread_;
 };
+
+// The manifest answer for a device that already holds `if_none_match` (may be empty): 304
+// without a body when it matches the manifest's ETag (or is "*"). Either way with the ETag and
+// the signature header.
+http::Response ManifestResponse(deploy::Manifest m, std::string_view if_none_match);
 
 // Waiters over `service`, registered as its change listener (held weakly). The caller shuts
 // them down before stopping the server.
