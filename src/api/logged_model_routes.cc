@@ -1,11 +1,13 @@
 // MLflow 3's logged models over REST (logged-models/...) and runs/outputs, which MLflow 3
 // clients call to log, find and register models.
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "api/handlers.h"
-#include "api/routes.h"
 #include "api/logged_models.h"
+#include "api/routes.h"
 #include "common/paths.h"
 #include "common/util.h"
 
@@ -143,13 +145,19 @@ Result<Response> DeleteLoggedModel(const Services& s, const Request& req) {
   });
 }
 
-Result<Response> SetLoggedModelTags(const Services& s, const Request& req) {
+// Sets the key/value objects of the request's `field` in the model's `map`, keeping the others.
+Result<Response> MergeKeyValues(const Services& s, const Request& req, std::string_view field,
+                                std::map<std::string, std::string> LoggedModel::*map) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(auto tags, KeyValues(f, "tags"));
+  ASSIGN_OR_RETURN(auto values, KeyValues(f, field));
   return ChangeModel(s, req, [&](LoggedModel& m) {
-    for (auto& [k, v] : tags) m.tags[k] = v;
+    for (auto& [k, v] : values) (m.*map)[k] = v;
     return Status::Ok();
   });
+}
+
+Result<Response> SetLoggedModelTags(const Services& s, const Request& req) {
+  return MergeKeyValues(s, req, "tags", &LoggedModel::tags);
 }
 
 Result<Response> DeleteLoggedModelTag(const Services& s, const Request& req) {
@@ -164,12 +172,7 @@ Result<Response> DeleteLoggedModelTag(const Services& s, const Request& req) {
 }
 
 Result<Response> LogLoggedModelParams(const Services& s, const Request& req) {
-  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(auto params, KeyValues(f, "params"));
-  return ChangeModel(s, req, [&](LoggedModel& m) {
-    for (auto& [k, v] : params) m.params[k] = v;
-    return Status::Ok();
-  });
+  return MergeKeyValues(s, req, "params", &LoggedModel::params);
 }
 
 Result<Response> ListLoggedModelArtifacts(const Services& s, const Request& req) {
