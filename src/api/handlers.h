@@ -81,13 +81,11 @@ Result<std::string> ArtifactPathField(std::string_view path);
 template <typename Search>
 Result<Search> ReadSearch(const Fields& f, int64_t default_max) {
   Search search;
-  ASSIGN_OR_RETURN(auto filter, f.String("filter"));
-  search.filter = filter.value_or("");
+  ASSIGN_OR_RETURN(search.filter, f.StringOr("filter", ""));
   ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
   search.max_results = max.value_or(default_max);
   ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
-  ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-  search.page_token = token.value_or("");
+  ASSIGN_OR_RETURN(search.page_token, f.StringOr("page_token", ""));
   return search;
 }
 

@@ -46,12 +46,10 @@ Result<LoggedModelSearch> ReadModelSearch(const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   LoggedModelSearch s;
   ASSIGN_OR_RETURN(s.experiment_ids, f.StringList("experiment_ids"));
-  ASSIGN_OR_RETURN(auto filter, f.String("filter"));
-  s.filter = filter.value_or("");
+  ASSIGN_OR_RETURN(s.filter, f.StringOr("filter", ""));
   ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
   s.max_results = max.value_or(100);
-  ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-  s.page_token = token.value_or("");
+  ASSIGN_OR_RETURN(s.page_token, f.StringOr("page_token", ""));
   ASSIGN_OR_RETURN(auto orders, f.Objects("order_by"));
   for (auto o : orders) {
     ASSIGN_OR_RETURN(auto field, Fields::String(o, "field_name"));
@@ -90,12 +88,9 @@ Result<Response> CreateLoggedModel(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   LoggedModel m;
   ASSIGN_OR_RETURN(m.experiment_id, f.RequiredString("experiment_id"));
-  ASSIGN_OR_RETURN(auto name, f.String("name"));
-  m.name = name.value_or("");
-  ASSIGN_OR_RETURN(auto type, f.String("model_type"));
-  m.model_type = type.value_or("");
-  ASSIGN_OR_RETURN(auto run, f.String("source_run_id"));
-  m.source_run_id = run.value_or("");
+  ASSIGN_OR_RETURN(m.name, f.StringOr("name", ""));
+  ASSIGN_OR_RETURN(m.model_type, f.StringOr("model_type", ""));
+  ASSIGN_OR_RETURN(m.source_run_id, f.StringOr("source_run_id", ""));
   ASSIGN_OR_RETURN(m.tags, KeyValues(f, "tags"));
   ASSIGN_OR_RETURN(m.params, KeyValues(f, "params"));
   ASSIGN_OR_RETURN(LoggedModel created, s.models->Create(std::move(m)));

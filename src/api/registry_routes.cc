@@ -223,14 +223,10 @@ Status CreateModelVersion(const Services& s, Request& req, const Responder& res)
   store::ModelVersion v;
   ASSIGN_OR_RETURN(v.name, f.RequiredString("name"));
   ASSIGN_OR_RETURN(v.source, f.RequiredString("source"));
-  ASSIGN_OR_RETURN(auto run_id, f.String("run_id"));
-  v.run_id = run_id.value_or("");
-  ASSIGN_OR_RETURN(auto run_link, f.String("run_link"));
-  v.run_link = run_link.value_or("");
-  ASSIGN_OR_RETURN(auto model_id, f.String("model_id"));
-  v.model_id = model_id.value_or("");
-  ASSIGN_OR_RETURN(auto description, f.String("description"));
-  v.description = description.value_or("");
+  ASSIGN_OR_RETURN(v.run_id, f.StringOr("run_id", ""));
+  ASSIGN_OR_RETURN(v.run_link, f.StringOr("run_link", ""));
+  ASSIGN_OR_RETURN(v.model_id, f.StringOr("model_id", ""));
+  ASSIGN_OR_RETURN(v.description, f.StringOr("description", ""));
   ASSIGN_OR_RETURN(v.tags, ReadTagsField(f));
   Store* st = s.store;
   RETURN_IF_ERROR(registry::CheckSourceRules(

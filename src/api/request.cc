@@ -156,6 +156,11 @@ Result<std::string> Fields::RequiredString(std::string_view key) const {
   return *v;
 }
 
+Result<std::string> Fields::StringOr(std::string_view key, std::string_view fallback) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> v, String(key));
+  return v ? std::move(*v) : std::string(fallback);
+}
+
 Result<std::optional<int64_t>> Fields::Int64(std::string_view key) const {
   if (json_) return Int64(root_, key);
   for (const auto& [k, v] : query_) {

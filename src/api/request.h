@@ -29,6 +29,8 @@ class Fields {
 
   Result<std::optional<std::string>> String(std::string_view key) const;
   Result<std::string> RequiredString(std::string_view key) const;
+  // The string, or `fallback` when absent.
+  Result<std::string> StringOr(std::string_view key, std::string_view fallback) const;
   Result<std::optional<int64_t>> Int64(std::string_view key) const;
   Result<std::optional<double>> Double(std::string_view key) const;
   // A bool as JSON true/false, or the strings "true"/"false" (query strings).

@@ -126,12 +126,9 @@ Status DeleteExperimentTag(const Services& s, Request& req, const Responder& res
 Status CreateRun(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   store::CreateRunRequest cr;
-  ASSIGN_OR_RETURN(auto exp, f.String("experiment_id"));
-  cr.experiment_id = exp.value_or("0");
-  ASSIGN_OR_RETURN(auto user, f.String("user_id"));
-  cr.user_id = user.value_or("");
-  ASSIGN_OR_RETURN(auto name, f.String("run_name"));
-  cr.run_name = name.value_or("");
+  ASSIGN_OR_RETURN(cr.experiment_id, f.StringOr("experiment_id", "0"));
+  ASSIGN_OR_RETURN(cr.user_id, f.StringOr("user_id", ""));
+  ASSIGN_OR_RETURN(cr.run_name, f.StringOr("run_name", ""));
   ASSIGN_OR_RETURN(auto start, f.Int64("start_time"));
   cr.start_time = start.value_or(0);
   ASSIGN_OR_RETURN(auto tag_elems, f.Objects("tags"));

@@ -68,10 +68,8 @@ Result<Response> CreateWebhook(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(h.name, f.RequiredString("name"));
   ASSIGN_OR_RETURN(h.url, f.RequiredString("url"));
   ASSIGN_OR_RETURN(h.events, ReadEvents(f));
-  ASSIGN_OR_RETURN(auto description, f.String("description"));
-  h.description = description.value_or("");
-  ASSIGN_OR_RETURN(auto secret, f.String("secret"));
-  h.secret = secret.value_or("");
+  ASSIGN_OR_RETURN(h.description, f.StringOr("description", ""));
+  ASSIGN_OR_RETURN(h.secret, f.StringOr("secret", ""));
   ASSIGN_OR_RETURN(auto status, ReadStatus(f));
   h.status = status.value_or("ACTIVE");
   ASSIGN_OR_RETURN(registry::Webhook created, s.hooks->Create(std::move(h)));
