@@ -15,7 +15,9 @@
 
 namespace ringo::api {
 
+class LoggedModels;
 class ManifestWaiters;
+struct Services;
 
 // Registers MLflow's tracking REST API (under /api/2.0/mlflow and /ajax-api/2.0/mlflow), the
 // mlflow-artifacts proxy, the endpoints MLflow's web UI calls, /health, /version and
@@ -58,6 +60,8 @@ class Api {
   std::shared_ptr<class Auth> auth_;
   std::shared_ptr<ManifestWaiters> waiters_;
   std::unique_ptr<registry::MlflowWebhooks> hooks_;
+  std::shared_ptr<LoggedModels> models_;
+  std::shared_ptr<Services> services_;  // what the route table's handlers work on
 };
 
 // The HTTP error response for a failed Status (see the mapping above).

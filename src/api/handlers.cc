@@ -177,6 +177,25 @@ Result<std::string> RunIdField(const Fields& f) {
   return *id;
 }
 
+Result<KeyValue> ReadKey(const Fields& f, std::string_view id_field) {
+  KeyValue kv;
+  if (id_field.empty()) {
+    ASSIGN_OR_RETURN(kv.id, RunIdField(f));
+  } else {
+    ASSIGN_OR_RETURN(kv.id, f.RequiredString(id_field));
+  }
+  ASSIGN_OR_RETURN(kv.key, f.RequiredString("key"));
+  return kv;
+}
+
+Result<KeyValue> ReadKeyValue(const Fields& f, std::string_view id_field) {
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f, id_field));
+  ASSIGN_OR_RETURN(auto value, f.String("value"));
+  if (!value) return MissingField("value");
+  kv.value = std::move(*value);
+  return kv;
+}
+
 Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::element>& elems) {
   std::vector<store::Tag> tags;
   for (auto e : elems) {
@@ -186,6 +205,17 @@ Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::elemen
     tags.push_back(store::Tag{*key, value.value_or("")});
   }
   return tags;
+}
+
+Result<int64_t> IntField(const Fields& f, std::string_view key, int64_t fallback, int64_t min,
+                         int64_t max) {
+  ASSIGN_OR_RETURN(auto value, f.Int64(key));
+  int64_t v = value.value_or(fallback);
+  if (v < min || v > max) {
+    return InvalidArgument(std::string(key) + " must be between " + std::to_string(min) +
+                           " and " + std::to_string(max));
+  }
+  return v;
 }
 
 Result<store::ViewType> ReadViewType(const Fields& f) {
@@ -200,13 +230,6 @@ Result<store::ViewType> ReadViewType(const Fields& f) {
                          "': expected ACTIVE_ONLY, DELETED_ONLY or ALL");
 }
 
-http::Handler Async(AsyncHandler h) {
-  return [h = std::move(h)](Request& req, Responder responder) {
-    Status s = h(req, responder);
-    if (!s.ok()) responder.Send(HttpError(s));
-  };
-}
-
 store::Done RespondEmpty(Responder responder) {
   return [responder](Status s) { responder.Send(s.ok() ? EmptyObject() : HttpError(s)); };
 }
@@ -216,16 +239,18 @@ Result<std::string> ArtifactRelative(const std::string& artifact_uri) {
   return artifacts::ArtifactUriPath(artifact_uri);
 }
 
+Response UntrustedFileResponse(const Request& req, const std::filesystem::path& full,
+                               const std::string& rel) {
+  Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(rel));
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Content-Security-Policy", "sandbox");
+  return r;
+}
+
 std::string JoinRelative(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
   if (b.empty()) return a;
   return a + "/" + b;
-}
-
-void AddMlflow(http::Router& router, Method method, const std::string& path, Access access,
-               http::Handler handler) {
-  router.Add(method, "/api/2.0/mlflow/" + path, access, handler);
-  router.Add(method, "/ajax-api/2.0/mlflow/" + path, access, std::move(handler));
 }
 
 Response FileListing(const std::string& root_uri, const std::string& root,

@@ -1,7 +1,6 @@
 // What the route files of the API share (private to api/): response builders, proto3 JSON
 // rendering of store types (empty fields omitted), the request fields every MLflow call reads,
-// the adapter for handlers that finish on the store's writer thread, and one registration
-// function per service.
+// and the completions of handlers that finish on the store's writer thread.
 #ifndef RINGO_API_HANDLERS_H_
 #define RINGO_API_HANDLERS_H_
 
@@ -10,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/api.h"
@@ -28,31 +28,6 @@ using http::Request;
 using http::Responder;
 using http::Response;
 using store::Store;
-
-// ---- the services, one file each; every route states its access ----
-// MLflow's tracking API: experiments, runs, metrics, datasets (tracking_routes.cc).
-void RegisterTracking(http::Router& router, Store* store);
-// Artifacts through the tracking API and the mlflow-artifacts proxy (artifact_routes.cc).
-void RegisterArtifacts(http::Router& router, Store* store, artifacts::Repository* repo);
-// MLflow's model registry and the Core ML summary of versions (registry_routes.cc); registry
-// events go to `hooks`.
-void RegisterRegistry(http::Router& router, Store* store, artifacts::Repository* repo,
-                      registry::MlflowWebhooks* hooks);
-// Schedules of pipelines under /api/ringo/v1/schedules (schedule_routes.cc).
-void RegisterSchedules(http::Router& router, schedule::Scheduler* scheduler);
-// Release policies and their candidates (release_routes.cc).
-void RegisterRelease(http::Router& router, release::ReleaseManager* releases);
-// MLflow 3's webhooks API (webhook_routes.cc).
-void RegisterWebhooks(http::Router& router, registry::MlflowWebhooks* hooks);
-// MLflow 3's logged models and runs/outputs (logged_model_routes.cc).
-void RegisterLoggedModels(http::Router& router, Store* store, artifacts::Repository* repo);
-// ringo's own read endpoints for the UI: downsampled metrics, model cards (ringo_routes.cc).
-void RegisterExtras(http::Router& router, Store* store, artifacts::Repository* repo);
-
-// Registers an MLflow endpoint under both API prefixes (/api/2.0/mlflow/ and
-// /ajax-api/2.0/mlflow/), as MLflow's server does.
-void AddMlflow(http::Router& router, Method method, const std::string& path, Access access,
-               http::Handler handler);
 
 // ---- responses ----
 Response JsonResponse(std::string body);
@@ -78,8 +53,22 @@ void WriteRegisteredModel(JsonWriter& w, const store::RegisteredModel& m);
 // ---- request fields ----
 // run_id, falling back to the deprecated run_uuid that clients also send.
 Result<std::string> RunIdField(const Fields& f);
+// What setting or deleting a tag or param names: its owner's id under `id_field` (the run's,
+// by RunIdField, when empty), "key" (required) and, for ReadKeyValue, "value" (required, ""
+// allowed).
+struct KeyValue {
+  std::string id;
+  std::string key;
+  std::string value;
+};
+Result<KeyValue> ReadKey(const Fields& f, std::string_view id_field = "");
+Result<KeyValue> ReadKeyValue(const Fields& f, std::string_view id_field = "");
 // [{"key", "value"}...]; kInvalidArgument for a missing key.
 Result<std::vector<store::Tag>> ReadTags(const std::vector<simdjson::dom::element>& elems);
+// The int64 field `key`, `fallback` when absent; kInvalidArgument "<key> must be between <min>
+// and <max>" outside that range.
+Result<int64_t> IntField(const Fields& f, std::string_view key, int64_t fallback, int64_t min,
+                         int64_t max);
 // run_view_type / view_type: ACTIVE_ONLY (default), DELETED_ONLY, ALL, or their numbers.
 Result<store::ViewType> ReadViewType(const Fields& f);
 
@@ -92,13 +81,11 @@ Result<std::string> ArtifactPathField(std::string_view path);
 template <typename Search>
 Result<Search> ReadSearch(const Fields& f, int64_t default_max) {
   Search search;
-  ASSIGN_OR_RETURN(auto filter, f.String("filter"));
-  search.filter = filter.value_or("");
+  ASSIGN_OR_RETURN(search.filter, f.StringOr("filter", ""));
   ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
   search.max_results = max.value_or(default_max);
   ASSIGN_OR_RETURN(search.order_by, f.StringList("order_by"));
-  ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-  search.page_token = token.value_or("");
+  ASSIGN_OR_RETURN(search.page_token, f.StringOr("page_token", ""));
   return search;
 }
 
@@ -120,11 +107,26 @@ Response PageResponse(std::string_view key, const std::vector<Item>& items,
   return JsonResponse(std::move(body));
 }
 
+// {"<key>": item}: the answer of MLflow's get, create and update calls. `key` is a literal.
+template <typename Item, typename WriteItem>
+Response ObjectResponse(std::string_view key, const Item& item, WriteItem write) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key(key);
+  write(w, item);
+  w.EndObject();
+  return JsonResponse(std::move(body));
+}
+
 // ---- handlers that finish on the store's writer thread ----
-// A failure before the write is queued is answered here; afterwards the write's completion
-// answers through the Responder.
-using AsyncHandler = std::function<Status(Request&, const Responder&)>;
-http::Handler Async(AsyncHandler h);
+// A store completion that answers ObjectResponse(key, ...) or the error.
+template <typename Item, typename WriteItem>
+store::DoneWith<Item> RespondObject(Responder res, std::string_view key, WriteItem write) {
+  return [res, key, write](Result<Item> r) {
+    res.Send(r.ok() ? ObjectResponse(key, *r, write) : HttpError(r.status()));
+  };
+}
+
 // A store completion that answers {} or the error.
 store::Done RespondEmpty(Responder responder);
 
@@ -146,6 +148,12 @@ struct RunArtifact {
 };
 Result<RunArtifact> ReadRunArtifact(const Request& req, Store* store,
                                     const artifacts::Repository* repo);
+// The file at `full` for a GET or HEAD (FileResponse), typed by the name `rel`. Artifacts are
+// whatever anyone with a write token uploaded: shown on the UI's origin, an HTML or SVG file
+// could run script there. The sandbox gives it an opaque origin without scripts; images still
+// display in <img>.
+Response UntrustedFileResponse(const Request& req, const std::filesystem::path& full,
+                               const std::string& rel);
 // "a/b" from "a" and "b"; either may be empty.
 std::string JoinRelative(const std::string& a, const std::string& b);
 

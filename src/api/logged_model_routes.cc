@@ -1,10 +1,13 @@
 // MLflow 3's logged models over REST (logged-models/...) and runs/outputs, which MLflow 3
 // clients call to log, find and register models.
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "api/handlers.h"
 #include "api/logged_models.h"
+#include "api/routes.h"
 #include "common/paths.h"
 #include "common/util.h"
 
@@ -43,12 +46,10 @@ Result<LoggedModelSearch> ReadModelSearch(const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   LoggedModelSearch s;
   ASSIGN_OR_RETURN(s.experiment_ids, f.StringList("experiment_ids"));
-  ASSIGN_OR_RETURN(auto filter, f.String("filter"));
-  s.filter = filter.value_or("");
+  ASSIGN_OR_RETURN(s.filter, f.StringOr("filter", ""));
   ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
   s.max_results = max.value_or(100);
-  ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-  s.page_token = token.value_or("");
+  ASSIGN_OR_RETURN(s.page_token, f.StringOr("page_token", ""));
   ASSIGN_OR_RETURN(auto orders, f.Objects("order_by"));
   for (auto o : orders) {
     ASSIGN_OR_RETURN(auto field, Fields::String(o, "field_name"));
@@ -73,186 +74,187 @@ Result<LoggedModelSearch> ReadModelSearch(const Request& req) {
   return s;
 }
 
+std::string ModelId(const Request& req) { return std::string(req.PathParam("model_id")); }
+
+// Applies `change` to the model the path names and answers {}, as MLflow does for these calls.
+Result<Response> ChangeModel(const Services& s, const Request& req,
+                             const std::function<Status(LoggedModel&)>& change) {
+  ASSIGN_OR_RETURN(LoggedModel m, s.models->Update(ModelId(req), change));
+  (void)m;
+  return EmptyObject();
+}
+
+Result<Response> CreateLoggedModel(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  LoggedModel m;
+  ASSIGN_OR_RETURN(m.experiment_id, f.RequiredString("experiment_id"));
+  ASSIGN_OR_RETURN(m.name, f.StringOr("name", ""));
+  ASSIGN_OR_RETURN(m.model_type, f.StringOr("model_type", ""));
+  ASSIGN_OR_RETURN(m.source_run_id, f.StringOr("source_run_id", ""));
+  ASSIGN_OR_RETURN(m.tags, KeyValues(f, "tags"));
+  ASSIGN_OR_RETURN(m.params, KeyValues(f, "params"));
+  ASSIGN_OR_RETURN(LoggedModel created, s.models->Create(std::move(m)));
+  return ModelResponse(created);
+}
+
+Result<Response> SearchLoggedModels(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(LoggedModelSearch search, ReadModelSearch(req));
+  ASSIGN_OR_RETURN(auto page, s.models->Search(search));
+  std::string body = "{";
+  if (!page.first.empty()) {
+    body += "\"models\":[";
+    for (size_t i = 0; i < page.first.size(); ++i) {
+      if (i) body += ',';
+      body += LoggedModelJson(page.first[i]);
+    }
+    body += "]";
+  }
+  if (!page.second.empty()) {
+    if (body.size() > 1) body += ',';
+    body += "\"next_page_token\":";
+    AppendJsonString(&body, page.second);
+  }
+  return JsonResponse(body + "}");
+}
+
+Result<Response> GetLoggedModel(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(LoggedModel m, s.models->Get(ModelId(req)));
+  return ModelResponse(m);
+}
+
+// Finalize: the client uploads the files, then marks the model READY (or UPLOAD_FAILED).
+Result<Response> FinalizeLoggedModel(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string status, StatusField(f));
+  ASSIGN_OR_RETURN(LoggedModel m, s.models->Update(ModelId(req), [&](LoggedModel& m) {
+    m.status = status;
+    return Status::Ok();
+  }));
+  return ModelResponse(m);
+}
+
+Result<Response> DeleteLoggedModel(const Services& s, const Request& req) {
+  return ChangeModel(s, req, [](LoggedModel& m) {
+    m.deleted = true;
+    return Status::Ok();
+  });
+}
+
+// Sets the key/value objects of the request's `field` in the model's `map`, keeping the others.
+Result<Response> MergeKeyValues(const Services& s, const Request& req, std::string_view field,
+                                std::map<std::string, std::string> LoggedModel::*map) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(auto values, KeyValues(f, field));
+  return ChangeModel(s, req, [&](LoggedModel& m) {
+    for (auto& [k, v] : values) (m.*map)[k] = v;
+    return Status::Ok();
+  });
+}
+
+Result<Response> SetLoggedModelTags(const Services& s, const Request& req) {
+  return MergeKeyValues(s, req, "tags", &LoggedModel::tags);
+}
+
+Result<Response> DeleteLoggedModelTag(const Services& s, const Request& req) {
+  auto key = PercentDecode(req.PathParam("tag_key"), false);
+  if (!key) return InvalidArgument("malformed percent-encoding in the tag key");
+  return ChangeModel(s, req, [&](LoggedModel& m) -> Status {
+    if (m.tags.erase(*key) == 0) {
+      return NotFound("No tag with key '" + *key + "' found for logged model.");
+    }
+    return Status::Ok();
+  });
+}
+
+Result<Response> LogLoggedModelParams(const Services& s, const Request& req) {
+  return MergeKeyValues(s, req, "params", &LoggedModel::params);
+}
+
+Result<Response> ListLoggedModelArtifacts(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(LoggedModel m, s.models->Get(ModelId(req)));
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(auto path, f.String("artifact_directory_path"));
+  ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
+  ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri));
+  bool is_file = false;
+  auto files = s.artifacts->List(JoinRelative(root, rel), &is_file);
+  // Nothing uploaded yet is an empty listing, not an error.
+  return FileListing(m.artifact_uri, root,
+                     files.ok() ? *files : std::vector<artifacts::FileInfo>());
+}
+
+// The models a run produced, kept beside the run as a document.
+Result<Response> LogRunOutputs(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string run_id, RunIdField(f));
+  ASSIGN_OR_RETURN(store::Run run, s.store->GetRun(run_id));
+  (void)run;
+  ASSIGN_OR_RETURN(auto elems, f.Objects("models"));
+  json outputs = json::array();
+  if (auto doc = s.store->GetDocument("run_outputs", run_id); doc.ok()) {
+    outputs = json::parse(doc->value, nullptr, false);
+    if (!outputs.is_array()) outputs = json::array();
+  }
+  for (auto e : elems) {
+    ASSIGN_OR_RETURN(auto id, Fields::String(e, "model_id"));
+    ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
+    if (!id || id->empty()) return MissingField("models.model_id");
+    ASSIGN_OR_RETURN(LoggedModel m, s.models->Get(*id));
+    (void)m;
+    outputs.push_back({{"model_id", *id}, {"step", step.value_or(0)}});
+  }
+  RETURN_IF_ERROR(store::Wait([&](store::Done done) {
+    s.store->PutDocument("run_outputs", run_id, outputs.dump(), -1, "",
+                         [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
+  }));
+  return EmptyObject();
+}
+
+// MLflow 3's tracing and GenAI endpoints: a clear refusal in MLflow's format rather than a
+// bare 404, so clients report what is missing.
+Result<Response> TracesUnsupported(const Services&, const Request& req) {
+  return http::JsonError(
+      501, "NOT_IMPLEMENTED",
+      "Tracing and GenAI endpoints are not supported by this server (" + req.path + ")");
+}
+
 }  // namespace
 
-void RegisterLoggedModels(http::Router& router, Store* st, artifacts::Repository* repo) {
-  auto models = std::make_shared<LoggedModels>(st);
+std::span<const Route> LoggedModelRoutes() {
+  using enum Method;
+  using enum Access;
+  static constexpr Route kRoutes[] = {
+      {kPost, "logged-models", kWrite, CreateLoggedModel},
+      {kPost, "logged-models/search", kRead, SearchLoggedModels},
+      {kGet, "logged-models/{model_id}", kRead, GetLoggedModel},
+      {kPatch, "logged-models/{model_id}", kWrite, FinalizeLoggedModel},
+      {kDelete, "logged-models/{model_id}", kWrite, DeleteLoggedModel},
+      {kPatch, "logged-models/{model_id}/tags", kWrite, SetLoggedModelTags},
+      {kDelete, "logged-models/{model_id}/tags/{tag_key}", kWrite, DeleteLoggedModelTag},
+      {kPost, "logged-models/{model_id}/params", kWrite, LogLoggedModelParams},
+      {kGet, "logged-models/{model_id}/artifacts/directories", kRead, ListLoggedModelArtifacts},
+      {kPost, "runs/outputs", kWrite, LogRunOutputs},
+  };
+  return kRoutes;
+}
 
-  AddMlflow(router, Method::kPost, "logged-models", Access::kWrite,
-            Sync([models](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              LoggedModel m;
-              ASSIGN_OR_RETURN(m.experiment_id, f.RequiredString("experiment_id"));
-              ASSIGN_OR_RETURN(auto name, f.String("name"));
-              m.name = name.value_or("");
-              ASSIGN_OR_RETURN(auto type, f.String("model_type"));
-              m.model_type = type.value_or("");
-              ASSIGN_OR_RETURN(auto run, f.String("source_run_id"));
-              m.source_run_id = run.value_or("");
-              ASSIGN_OR_RETURN(m.tags, KeyValues(f, "tags"));
-              ASSIGN_OR_RETURN(m.params, KeyValues(f, "params"));
-              ASSIGN_OR_RETURN(LoggedModel created, models->Create(std::move(m)));
-              return ModelResponse(created);
-            }));
-
-  AddMlflow(router, Method::kPost, "logged-models/search", Access::kRead,
-            Sync([models](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(LoggedModelSearch s, ReadModelSearch(req));
-              ASSIGN_OR_RETURN(auto page, models->Search(s));
-              std::string body = "{";
-              if (!page.first.empty()) {
-                body += "\"models\":[";
-                for (size_t i = 0; i < page.first.size(); ++i) {
-                  if (i) body += ',';
-                  body += LoggedModelJson(page.first[i]);
-                }
-                body += "]";
-              }
-              if (!page.second.empty()) {
-                if (body.size() > 1) body += ',';
-                body += "\"next_page_token\":";
-                AppendJsonString(&body, page.second);
-              }
-              return JsonResponse(body + "}");
-            }));
-
-  AddMlflow(router, Method::kGet, "logged-models/{model_id}", Access::kRead,
-            Sync([models](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(LoggedModel m, models->Get(std::string(req.PathParam("model_id"))));
-              return ModelResponse(m);
-            }));
-
-  // Finalize: the client uploads the files, then marks the model READY (or UPLOAD_FAILED).
-  AddMlflow(router, Method::kPatch, "logged-models/{model_id}", Access::kWrite,
-            Sync([models](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              ASSIGN_OR_RETURN(std::string status, StatusField(f));
-              ASSIGN_OR_RETURN(LoggedModel m,
-                               models->Update(std::string(req.PathParam("model_id")),
-                                              [&](LoggedModel& m) {
-                                                m.status = status;
-                                                return Status::Ok();
-                                              }));
-              return ModelResponse(m);
-            }));
-
-  AddMlflow(router, Method::kDelete, "logged-models/{model_id}", Access::kWrite,
-            Sync([models](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(LoggedModel m,
-                               models->Update(std::string(req.PathParam("model_id")),
-                                              [](LoggedModel& m) {
-                                                m.deleted = true;
-                                                return Status::Ok();
-                                              }));
-              (void)m;
-              return EmptyObject();
-            }));
-
-  AddMlflow(router, Method::kPatch, "logged-models/{model_id}/tags", Access::kWrite,
-            Sync([models](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              ASSIGN_OR_RETURN(auto tags, KeyValues(f, "tags"));
-              ASSIGN_OR_RETURN(LoggedModel m,
-                               models->Update(std::string(req.PathParam("model_id")),
-                                              [&](LoggedModel& m) {
-                                                for (auto& [k, v] : tags) m.tags[k] = v;
-                                                return Status::Ok();
-                                              }));
-              (void)m;
-              return EmptyObject();
-            }));
-
-  AddMlflow(router, Method::kDelete, "logged-models/{model_id}/tags/{tag_key}", Access::kWrite,
-            Sync([models](const Request& req) -> Result<Response> {
-              auto key = PercentDecode(req.PathParam("tag_key"), false);
-              if (!key) return InvalidArgument("malformed percent-encoding in the tag key");
-              ASSIGN_OR_RETURN(LoggedModel m,
-                               models->Update(std::string(req.PathParam("model_id")),
-                                              [&](LoggedModel& m) -> Status {
-                                                if (m.tags.erase(*key) == 0) {
-                                                  return NotFound("No tag with key '" + *key +
-                                                                  "' found for logged model.");
-                                                }
-                                                return Status::Ok();
-                                              }));
-              (void)m;
-              return EmptyObject();
-            }));
-
-  AddMlflow(router, Method::kPost, "logged-models/{model_id}/params", Access::kWrite,
-            Sync([models](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              ASSIGN_OR_RETURN(auto params, KeyValues(f, "params"));
-              ASSIGN_OR_RETURN(LoggedModel m,
-                               models->Update(std::string(req.PathParam("model_id")),
-                                              [&](LoggedModel& m) {
-                                                for (auto& [k, v] : params) m.params[k] = v;
-                                                return Status::Ok();
-                                              }));
-              (void)m;
-              return EmptyObject();
-            }));
-
-  AddMlflow(router, Method::kGet, "logged-models/{model_id}/artifacts/directories", Access::kRead,
-            Sync([models, repo](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(LoggedModel m, models->Get(std::string(req.PathParam("model_id"))));
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              ASSIGN_OR_RETURN(auto path, f.String("artifact_directory_path"));
-              ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
-              ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri));
-              bool is_file = false;
-              auto files = repo->List(JoinRelative(root, rel), &is_file);
-              // Nothing uploaded yet is an empty listing, not an error.
-              return FileListing(m.artifact_uri, root,
-                                 files.ok() ? *files : std::vector<artifacts::FileInfo>());
-            }));
-
-  // MLflow 3's tracing and GenAI endpoints: a clear refusal in MLflow's format rather than a
-  // bare 404, so clients report what is missing.
-  auto unsupported = Sync([](const Request& req) -> Result<Response> {
-    return http::JsonError(501, "NOT_IMPLEMENTED",
-                           "Tracing and GenAI endpoints are not supported by this server (" +
-                               req.path + ")");
-  });
-  for (const char* prefix : {"/api/2.0/mlflow/traces", "/api/3.0/mlflow/traces",
-                             "/ajax-api/2.0/mlflow/traces", "/ajax-api/3.0/mlflow/traces",
-                             "/v1/traces"}) {
-    for (Method m : {Method::kGet, Method::kPost, Method::kPatch, Method::kDelete}) {
-      Access access = m == Method::kGet ? Access::kRead : Access::kWrite;
-      router.Add(m, prefix, access, unsupported);
-      router.AddPrefix(m, std::string(prefix) + "/", access, unsupported);
+// Every method on each traces tree: reads need read access, anything else write.
+std::span<const Route> TraceRoutes() {
+  static constexpr std::string_view kPaths[] = {
+      "traces",          "traces/*",          "/api/3.0/mlflow/traces", "/api/3.0/mlflow/traces/*",
+      "/ajax-api/3.0/mlflow/traces", "/ajax-api/3.0/mlflow/traces/*", "/v1/traces",
+      "/v1/traces/*"};
+  static const std::vector<Route> routes = [] {
+    std::vector<Route> out;
+    for (std::string_view path : kPaths) {
+      for (Method m : {Method::kGet, Method::kPost, Method::kPatch, Method::kDelete}) {
+        out.push_back({m, path, m == Method::kGet ? Access::kRead : Access::kWrite,
+                       TracesUnsupported});
+      }
     }
-  }
-
-  // The models a run produced, kept beside the run as a document.
-  AddMlflow(router, Method::kPost, "runs/outputs", Access::kWrite,
-            Sync([st, models](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              ASSIGN_OR_RETURN(std::string run_id, RunIdField(f));
-              ASSIGN_OR_RETURN(store::Run run, st->GetRun(run_id));
-              (void)run;
-              ASSIGN_OR_RETURN(auto elems, f.Objects("models"));
-              json outputs = json::array();
-              if (auto doc = st->GetDocument("run_outputs", run_id); doc.ok()) {
-                outputs = json::parse(doc->value, nullptr, false);
-                if (!outputs.is_array()) outputs = json::array();
-              }
-              for (auto e : elems) {
-                ASSIGN_OR_RETURN(auto id, Fields::String(e, "model_id"));
-                ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
-                if (!id || id->empty()) return MissingField("models.model_id");
-                ASSIGN_OR_RETURN(LoggedModel m, models->Get(*id));
-                (void)m;
-                outputs.push_back({{"model_id", *id}, {"step", step.value_or(0)}});
-              }
-              RETURN_IF_ERROR(store::Wait([&](store::Done done) {
-                st->PutDocument("run_outputs", run_id, outputs.dump(), -1, "",
-                                [done](Result<int64_t> r) {
-                                  done(r.ok() ? Status::Ok() : r.status());
-                                });
-              }));
-              return EmptyObject();
-            }));
+    return out;
+  }();
+  return routes;
 }
 
 }  // namespace ringo::api

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "api/handlers.h"
+#include "api/routes.h"
 #include "common/hash.h"
 #include "common/json_writer.h"
 #include "common/paths.h"
@@ -65,357 +66,333 @@ std::string VersionCreatedData(const store::ModelVersion& v) {
   return body;
 }
 
+// A version as requests name it: "name" and "version" (a positive integer as a string).
+struct NameVersion {
+  std::string name;
+  int64_t version = 0;
+};
+Result<NameVersion> ReadNameVersion(const Fields& f) {
+  NameVersion nv;
+  ASSIGN_OR_RETURN(nv.name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(std::string text, f.RequiredString("version"));
+  auto v = ParseInt64(text);
+  // MLflow's wording, which its clients and tests match on.
+  if (!v) return InvalidArgument("Parameter 'version' must be an integer, got '" + text + "'.");
+  if (*v < 1) {
+    return InvalidArgument("invalid model version '" + text + "': expected a positive integer");
+  }
+  nv.version = *v;
+  return nv;
+}
+
+Result<std::vector<store::Tag>> ReadTagsField(const Fields& f) {
+  ASSIGN_OR_RETURN(auto elems, f.Objects("tags"));
+  return ReadTags(elems);
+}
+
+store::DoneWith<store::RegisteredModel> RespondModel(const Responder& res) {
+  return RespondObject<store::RegisteredModel>(res, "registered_model", WriteRegisteredModel);
+}
+
+store::DoneWith<store::ModelVersion> RespondVersion(const Responder& res) {
+  return RespondObject<store::ModelVersion>(res, "model_version", WriteModelVersion);
+}
+
+// ---------------- registered models ----------------
+
+Status CreateRegisteredModel(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(auto description, f.String("description"));
+  ASSIGN_OR_RETURN(auto tags, ReadTagsField(f));
+  s.store->CreateRegisteredModel(
+      name, description.value_or(""), std::move(tags),
+      [respond = RespondModel(res), hooks = s.hooks](Result<store::RegisteredModel> m) {
+        if (m.ok()) hooks->Fire({"registered_model", "created"}, ModelCreatedData(*m));
+        respond(std::move(m));
+      });
+  return Status::Ok();
+}
+
+Result<Response> GetRegisteredModel(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(store::RegisteredModel m, s.store->GetRegisteredModel(name));
+  return ObjectResponse("registered_model", m, WriteRegisteredModel);
+}
+
+Status RenameRegisteredModel(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(std::string new_name, f.RequiredString("new_name"));
+  s.store->RenameRegisteredModel(name, new_name, RespondModel(res));
+  return Status::Ok();
+}
+
+Status UpdateRegisteredModel(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(auto description, f.String("description"));
+  s.store->UpdateRegisteredModel(name, description.value_or(""), RespondModel(res));
+  return Status::Ok();
+}
+
+Status DeleteRegisteredModel(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  s.store->DeleteRegisteredModel(name, RespondEmpty(res));
+  return Status::Ok();
+}
+
+Result<Response> SearchRegisteredModels(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 100));
+  ASSIGN_OR_RETURN(store::RegisteredModelPage page, s.store->SearchRegisteredModels(search));
+  return PageResponse("registered_models", page.models, page.next_page_token,
+                      WriteRegisteredModel);
+}
+
+Status SetRegisteredModelTag(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKeyValue(f, "name"));
+  s.store->SetRegisteredModelTag(kv.id, store::Tag{kv.key, kv.value}, RespondEmpty(res));
+  return Status::Ok();
+}
+
+Status DeleteRegisteredModelTag(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f, "name"));
+  s.store->DeleteRegisteredModelTag(kv.id, kv.key, RespondEmpty(res));
+  return Status::Ok();
+}
+
+Status SetAlias(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  s.store->SetRegisteredModelAlias(
+      name, alias, nv.version,
+      RespondEmptyAndFire(res, s.hooks, {"model_version_alias", "created"},
+                          VersionData(name, 0, {{"alias", alias},
+                                                {"version", std::to_string(nv.version)}})));
+  return Status::Ok();
+}
+
+Status DeleteAlias(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+  s.store->DeleteRegisteredModelAlias(
+      name, alias,
+      RespondEmptyAndFire(res, s.hooks, {"model_version_alias", "deleted"},
+                          VersionData(name, 0, {{"alias", alias}})));
+  return Status::Ok();
+}
+
+Result<Response> GetVersionByAlias(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
+  ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersionByAlias(name, alias));
+  return ObjectResponse("model_version", v, WriteModelVersion);
+}
+
+Result<Response> GetLatestVersions(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(auto stages, f.StringList("stages"));
+  ASSIGN_OR_RETURN(store::RegisteredModel m, s.store->GetRegisteredModel(name));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("model_versions").BeginArray();
+  for (const auto& v : m.latest_versions) {
+    bool wanted = stages.empty();
+    for (const auto& stage : stages) wanted |= ToLower(stage) == ToLower(v.current_stage);
+    if (wanted) WriteModelVersion(w, v);
+  }
+  w.EndArray().EndObject();
+  return JsonResponse(std::move(body));
+}
+
+// ---------------- model versions ----------------
+
+Status CreateModelVersion(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  store::ModelVersion v;
+  ASSIGN_OR_RETURN(v.name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(v.source, f.RequiredString("source"));
+  ASSIGN_OR_RETURN(v.run_id, f.StringOr("run_id", ""));
+  ASSIGN_OR_RETURN(v.run_link, f.StringOr("run_link", ""));
+  ASSIGN_OR_RETURN(v.model_id, f.StringOr("model_id", ""));
+  ASSIGN_OR_RETURN(v.description, f.StringOr("description", ""));
+  ASSIGN_OR_RETURN(v.tags, ReadTagsField(f));
+  Store* st = s.store;
+  RETURN_IF_ERROR(registry::CheckSourceRules(
+      v.source, v.run_id, [st](const std::string& id) -> Result<std::string> {
+        ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
+        return run.info.artifact_uri;
+      }));
+  RETURN_IF_ERROR(registry::DescribeSource(st, s.artifacts, &v));
+  st->CreateModelVersion(std::move(v), [respond = RespondVersion(res),
+                                        hooks = s.hooks](Result<store::ModelVersion> r) {
+    if (r.ok()) hooks->Fire({"model_version", "created"}, VersionCreatedData(*r));
+    respond(std::move(r));
+  });
+  return Status::Ok();
+}
+
+Result<Response> GetModelVersion(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
+  return ObjectResponse("model_version", v, WriteModelVersion);
+}
+
+Status UpdateModelVersion(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(auto description, f.String("description"));
+  s.store->UpdateModelVersion(nv.name, nv.version, description.value_or(""), RespondVersion(res));
+  return Status::Ok();
+}
+
+Status TransitionStage(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(std::string stage, f.RequiredString("stage"));
+  ASSIGN_OR_RETURN(auto archive, f.Bool("archive_existing_versions"));
+  s.store->TransitionModelVersionStage(nv.name, nv.version, stage, archive.value_or(false),
+                                       RespondVersion(res));
+  return Status::Ok();
+}
+
+Status DeleteModelVersion(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  s.store->DeleteModelVersion(nv.name, nv.version, RespondEmpty(res));
+  return Status::Ok();
+}
+
+Result<Response> SearchModelVersions(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 10000));
+  ASSIGN_OR_RETURN(store::ModelVersionPage page, s.store->SearchModelVersions(search));
+  return PageResponse("model_versions", page.versions, page.next_page_token, WriteModelVersion);
+}
+
+Result<Response> GetDownloadUri(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
+  // A copied version's files are where the original's are, as MLflow records them.
+  std::string uri = registry::OriginalSource(s.store, v.source);
+  std::string body;
+  JsonWriter(&body).BeginObject().Field("artifact_uri", uri).EndObject();
+  return JsonResponse(std::move(body));
+}
+
+Status SetVersionTag(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKeyValue(f, "name"));
+  s.store->SetModelVersionTag(
+      nv.name, nv.version, store::Tag{kv.key, kv.value},
+      RespondEmptyAndFire(res, s.hooks, {"model_version_tag", "set"},
+                          VersionData(nv.name, nv.version,
+                                      {{"key", kv.key}, {"value", kv.value}})));
+  return Status::Ok();
+}
+
+Status DeleteVersionTag(const Services& s, Request& req, const Responder& res) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f, "name"));
+  s.store->DeleteModelVersionTag(
+      nv.name, nv.version, kv.key,
+      RespondEmptyAndFire(res, s.hooks, {"model_version_tag", "deleted"},
+                          VersionData(nv.name, nv.version, {{"key", kv.key}})));
+  return Status::Ok();
+}
+
+// A file of a version's model, as MLflow's registry pages preview it.
+Result<Response> GetVersionArtifact(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
+  ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path));
+  ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
+  ASSIGN_OR_RETURN(std::string root, registry::SourceArtifactPath(s.store, v.source));
+  ASSIGN_OR_RETURN(std::filesystem::path full, s.artifacts->Resolve(JoinRelative(root, rel)));
+  return UntrustedFileResponse(req, full, rel);
+}
+
+// What ringo read from a version's Core ML source (interface, spec version, size, and either
+// the file's sha256 or the package directory's tree_sha256).
+Result<Response> GetCoremlSummary(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
+  if (v.coreml.empty()) {
+    return NotFound("model version " + nv.name + "/" + std::to_string(nv.version) +
+                    " has no Core ML source ringo could read");
+  }
+  std::string body = "{\"name\":";
+  AppendJsonString(&body, v.name);
+  body += ",\"version\":\"" + std::to_string(v.version) + "\"";
+  if (!v.sha256.empty()) {
+    body += ",\"sha256\":";
+    AppendJsonString(&body, v.sha256);
+  }
+  if (!v.tree_sha256.empty()) {
+    body += ",\"tree_sha256\":";
+    AppendJsonString(&body, v.tree_sha256);
+  }
+  // A broken model's record is {"problem": ...}: answered as the problem alone.
+  bool problem = v.coreml.rfind("{\"problem\":", 0) == 0;
+  if (problem) return JsonResponse(body + "," + v.coreml.substr(1));
+  body += ",\"size\":" + std::to_string(v.size) + ",\"coreml\":" + v.coreml + "}";
+  return JsonResponse(std::move(body));
+}
+
 }  // namespace
 
-void RegisterRegistry(http::Router& router, Store* st, artifacts::Repository* repo,
-                      registry::MlflowWebhooks* hooks) {
-  // ---------------- model registry (MLflow's API) ----------------
-  auto model_response = [](const char* field) {
-    return [field](Result<store::RegisteredModel> m, const Responder& res) {
-      if (!m.ok()) return res.Send(HttpError(m.status()));
-      std::string body;
-      JsonWriter w(&body);
-      w.BeginObject().Key(field);
-      WriteRegisteredModel(w, *m);
-      w.EndObject();
-      res.Send(JsonResponse(std::move(body)));
-    };
+// Searches are reads whichever method carries them: MLflow's clients POST them.
+std::span<const Route> RegistryRoutes() {
+  using enum Method;
+  using enum Access;
+  static constexpr Route kRoutes[] = {
+      {kPost, "registered-models/create", kWrite, CreateRegisteredModel},
+      {kGet, "registered-models/get", kRead, GetRegisteredModel},
+      {kPost, "registered-models/rename", kWrite, RenameRegisteredModel},
+      {kPatch, "registered-models/update", kWrite, UpdateRegisteredModel},
+      {kDelete, "registered-models/delete", kWrite, DeleteRegisteredModel},
+      {kGet, "registered-models/search", kRead, SearchRegisteredModels},
+      {kPost, "registered-models/search", kRead, SearchRegisteredModels},
+      {kPost, "registered-models/set-tag", kWrite, SetRegisteredModelTag},
+      {kDelete, "registered-models/delete-tag", kWrite, DeleteRegisteredModelTag},
+      {kPost, "registered-models/alias", kWrite, SetAlias},
+      {kDelete, "registered-models/alias", kWrite, DeleteAlias},
+      {kGet, "registered-models/alias", kRead, GetVersionByAlias},
+      {kPost, "registered-models/get-latest-versions", kRead, GetLatestVersions},
+      {kGet, "registered-models/get-latest-versions", kRead, GetLatestVersions},
+      {kPost, "model-versions/create", kWrite, CreateModelVersion},
+      {kGet, "model-versions/get", kRead, GetModelVersion},
+      {kPatch, "model-versions/update", kWrite, UpdateModelVersion},
+      {kPost, "model-versions/transition-stage", kWrite, TransitionStage},
+      {kDelete, "model-versions/delete", kWrite, DeleteModelVersion},
+      {kGet, "model-versions/search", kRead, SearchModelVersions},
+      {kPost, "model-versions/search", kRead, SearchModelVersions},
+      {kGet, "model-versions/get-download-uri", kRead, GetDownloadUri},
+      {kPost, "model-versions/set-tag", kWrite, SetVersionTag},
+      {kDelete, "model-versions/delete-tag", kWrite, DeleteVersionTag},
+      // Where MLflow's web UI fetches previews: not under /api/2.0/mlflow/.
+      {kGet, "/model-versions/get-artifact", kRead, GetVersionArtifact},
+      {kGet, "/ajax-api/2.0/mlflow/model-versions/get-artifact", kRead, GetVersionArtifact},
+      {kGet, "/api/ringo/v1/model-versions/coreml", kRead, GetCoremlSummary},
   };
-  auto version_response = [](Result<store::ModelVersion> v, const Responder& res) {
-    if (!v.ok()) return res.Send(HttpError(v.status()));
-    std::string body;
-    JsonWriter w(&body);
-    w.BeginObject().Key("model_version");
-    WriteModelVersion(w, *v);
-    w.EndObject();
-    res.Send(JsonResponse(std::move(body)));
-  };
-  auto version_field = [](const Fields& f) -> Result<int64_t> {
-    ASSIGN_OR_RETURN(std::string text, f.RequiredString("version"));
-    auto v = ParseInt64(text);
-    // MLflow's wording, which its clients and tests match on.
-    if (!v) return InvalidArgument("Parameter 'version' must be an integer, got '" + text + "'.");
-    if (*v < 1)
-      return InvalidArgument("invalid model version '" + text + "': expected a positive integer");
-    return *v;
-  };
-  auto read_tags = [](const Fields& f) -> Result<std::vector<store::Tag>> {
-    ASSIGN_OR_RETURN(auto elems, f.Objects("tags"));
-    return ReadTags(elems);
-  };
-
-  AddMlflow(router, Method::kPost, "registered-models/create", Access::kWrite,
-       Async([st, hooks, model_response, read_tags](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(auto description, f.String("description"));
-         ASSIGN_OR_RETURN(auto tags, read_tags(f));
-         st->CreateRegisteredModel(name, description.value_or(""), std::move(tags),
-                                   [res, hooks, model_response](Result<store::RegisteredModel> m) {
-                                     if (m.ok()) {
-                                       hooks->Fire({"registered_model", "created"},
-                                                   ModelCreatedData(*m));
-                                     }
-                                     model_response("registered_model")(std::move(m), res);
-                                   });
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kGet, "registered-models/get", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(store::RegisteredModel m, st->GetRegisteredModel(name));
-         std::string body;
-         JsonWriter w(&body);
-         w.BeginObject().Key("registered_model");
-         WriteRegisteredModel(w, m);
-         w.EndObject();
-         return JsonResponse(std::move(body));
-       }));
-  AddMlflow(router, Method::kPost, "registered-models/rename", Access::kWrite,
-       Async([st, model_response](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(std::string new_name, f.RequiredString("new_name"));
-         st->RenameRegisteredModel(name, new_name,
-                                   [res, model_response](Result<store::RegisteredModel> m) {
-                                     model_response("registered_model")(std::move(m), res);
-                                   });
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kPatch, "registered-models/update", Access::kWrite,
-       Async([st, model_response](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(auto description, f.String("description"));
-         st->UpdateRegisteredModel(name, description.value_or(""),
-                                   [res, model_response](Result<store::RegisteredModel> m) {
-                                     model_response("registered_model")(std::move(m), res);
-                                   });
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kDelete, "registered-models/delete", Access::kWrite,
-       Async([st](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         st->DeleteRegisteredModel(name, RespondEmpty(res));
-         return Status::Ok();
-       }));
-  auto search_models = Sync([st](const Request& req) -> Result<Response> {
-    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 100));
-    ASSIGN_OR_RETURN(store::RegisteredModelPage page, st->SearchRegisteredModels(search));
-    return PageResponse("registered_models", page.models, page.next_page_token,
-                        WriteRegisteredModel);
-  });
-  AddMlflow(router, Method::kGet, "registered-models/search", Access::kRead, search_models);
-  AddMlflow(router, Method::kPost, "registered-models/search", Access::kRead, search_models);
-  AddMlflow(router, Method::kPost, "registered-models/set-tag", Access::kWrite,
-       Async([st](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-         ASSIGN_OR_RETURN(auto value, f.String("value"));
-         if (!value) return MissingField("value");
-         st->SetRegisteredModelTag(name, store::Tag{key, *value}, RespondEmpty(res));
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kDelete, "registered-models/delete-tag", Access::kWrite,
-       Async([st](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-         st->DeleteRegisteredModelTag(name, key, RespondEmpty(res));
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kPost, "registered-models/alias", Access::kWrite,
-       Async([st, hooks, version_field](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
-         ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         st->SetRegisteredModelAlias(
-             name, alias, version,
-             RespondEmptyAndFire(res, hooks, {"model_version_alias", "created"},
-                                 VersionData(name, 0, {{"alias", alias},
-                                                       {"version", std::to_string(version)}})));
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kDelete, "registered-models/alias", Access::kWrite,
-       Async([st, hooks](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
-         st->DeleteRegisteredModelAlias(
-             name, alias,
-             RespondEmptyAndFire(res, hooks, {"model_version_alias", "deleted"},
-                                 VersionData(name, 0, {{"alias", alias}})));
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kGet, "registered-models/alias", Access::kRead, Sync([st](const Request& req) -> Result<Response> {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
-         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersionByAlias(name, alias));
-         std::string body;
-         JsonWriter w(&body);
-         w.BeginObject().Key("model_version");
-         WriteModelVersion(w, v);
-         w.EndObject();
-         return JsonResponse(std::move(body));
-       }));
-  auto latest_versions = Sync([st](const Request& req) -> Result<Response> {
-    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-    ASSIGN_OR_RETURN(auto stages, f.StringList("stages"));
-    ASSIGN_OR_RETURN(store::RegisteredModel m, st->GetRegisteredModel(name));
-    std::string body;
-    JsonWriter w(&body);
-    w.BeginObject();
-    w.Key("model_versions").BeginArray();
-    for (const auto& v : m.latest_versions) {
-      bool wanted = stages.empty();
-      for (const auto& s : stages) wanted |= ToLower(s) == ToLower(v.current_stage);
-      if (wanted) WriteModelVersion(w, v);
-    }
-    w.EndArray().EndObject();
-    return JsonResponse(std::move(body));
-  });
-  AddMlflow(router, Method::kPost, "registered-models/get-latest-versions", Access::kRead, latest_versions);
-  AddMlflow(router, Method::kGet, "registered-models/get-latest-versions", Access::kRead, latest_versions);
-
-  AddMlflow(router, Method::kPost, "model-versions/create", Access::kWrite,
-       Async([st, repo, hooks, version_response, read_tags](Request& req,
-                                                            const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         store::ModelVersion v;
-         ASSIGN_OR_RETURN(v.name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(v.source, f.RequiredString("source"));
-         ASSIGN_OR_RETURN(auto run_id, f.String("run_id"));
-         v.run_id = run_id.value_or("");
-         ASSIGN_OR_RETURN(auto run_link, f.String("run_link"));
-         v.run_link = run_link.value_or("");
-         ASSIGN_OR_RETURN(auto model_id, f.String("model_id"));
-         v.model_id = model_id.value_or("");
-         ASSIGN_OR_RETURN(auto description, f.String("description"));
-         v.description = description.value_or("");
-         ASSIGN_OR_RETURN(v.tags, read_tags(f));
-         RETURN_IF_ERROR(registry::CheckSourceRules(
-             v.source, v.run_id, [st](const std::string& id) -> Result<std::string> {
-               ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
-               return run.info.artifact_uri;
-             }));
-         RETURN_IF_ERROR(registry::DescribeSource(st, repo, &v));
-         st->CreateModelVersion(std::move(v),
-                                [res, hooks, version_response](Result<store::ModelVersion> r) {
-                                  if (r.ok()) {
-                                    hooks->Fire({"model_version", "created"},
-                                                VersionCreatedData(*r));
-                                  }
-                                  version_response(std::move(r), res);
-                                });
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kGet, "model-versions/get", Access::kRead,
-       Sync([st, version_field](const Request& req) -> Result<Response> {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
-         std::string body;
-         JsonWriter w(&body);
-         w.BeginObject().Key("model_version");
-         WriteModelVersion(w, v);
-         w.EndObject();
-         return JsonResponse(std::move(body));
-       }));
-  AddMlflow(router, Method::kPatch, "model-versions/update", Access::kWrite,
-       Async([st, version_field, version_response](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         ASSIGN_OR_RETURN(auto description, f.String("description"));
-         st->UpdateModelVersion(name, version, description.value_or(""),
-                                [res, version_response](Result<store::ModelVersion> r) {
-                                  version_response(std::move(r), res);
-                                });
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kPost, "model-versions/transition-stage", Access::kWrite,
-       Async([st, version_field, version_response](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         ASSIGN_OR_RETURN(std::string stage, f.RequiredString("stage"));
-         ASSIGN_OR_RETURN(auto archive, f.Bool("archive_existing_versions"));
-         bool archive_existing = archive.value_or(false);
-         st->TransitionModelVersionStage(name, version, stage, archive_existing,
-                                         [res, version_response](Result<store::ModelVersion> r) {
-                                           version_response(std::move(r), res);
-                                         });
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kDelete, "model-versions/delete", Access::kWrite,
-       Async([st, version_field](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         st->DeleteModelVersion(name, version, RespondEmpty(res));
-         return Status::Ok();
-       }));
-  auto search_versions = Sync([st](const Request& req) -> Result<Response> {
-    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    ASSIGN_OR_RETURN(auto search, ReadSearch<store::RegistrySearch>(f, 10000));
-    ASSIGN_OR_RETURN(store::ModelVersionPage page, st->SearchModelVersions(search));
-    return PageResponse("model_versions", page.versions, page.next_page_token, WriteModelVersion);
-  });
-  AddMlflow(router, Method::kGet, "model-versions/search", Access::kRead, search_versions);
-  AddMlflow(router, Method::kPost, "model-versions/search", Access::kRead, search_versions);
-  AddMlflow(router, Method::kGet, "model-versions/get-download-uri", Access::kRead,
-       Sync([st, version_field](const Request& req) -> Result<Response> {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
-         // A copied version's files are where the original's are, as MLflow records them.
-         std::string uri = registry::OriginalSource(st, v.source);
-         std::string body;
-         JsonWriter(&body).BeginObject().Field("artifact_uri", uri).EndObject();
-         return JsonResponse(std::move(body));
-       }));
-  AddMlflow(router, Method::kPost, "model-versions/set-tag", Access::kWrite,
-       Async([st, hooks, version_field](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-         ASSIGN_OR_RETURN(auto value, f.String("value"));
-         if (!value) return MissingField("value");
-         st->SetModelVersionTag(name, version, store::Tag{key, *value},
-                                RespondEmptyAndFire(res, hooks, {"model_version_tag", "set"},
-                                                    VersionData(name, version,
-                                                                {{"key", key}, {"value", *value}})));
-         return Status::Ok();
-       }));
-  AddMlflow(router, Method::kDelete, "model-versions/delete-tag", Access::kWrite,
-       Async([st, hooks, version_field](Request& req, const Responder& res) -> Status {
-         ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-         ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-         ASSIGN_OR_RETURN(int64_t version, version_field(f));
-         ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-         st->DeleteModelVersionTag(name, version, key,
-                                   RespondEmptyAndFire(res, hooks, {"model_version_tag", "deleted"},
-                                                       VersionData(name, version, {{"key", key}})));
-         return Status::Ok();
-       }));
-  // A file of a version's model, as MLflow's registry pages preview it.
-  auto version_artifact = Sync([st, repo, version_field](const Request& req) -> Result<Response> {
-    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-    ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-    ASSIGN_OR_RETURN(int64_t version, version_field(f));
-    ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
-    ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path));
-    ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
-    ASSIGN_OR_RETURN(std::string root, registry::SourceArtifactPath(st, v.source));
-    ASSIGN_OR_RETURN(std::filesystem::path full, repo->Resolve(JoinRelative(root, rel)));
-    Response r = http::FileResponse(req, full.string(), artifacts::GuessContentType(rel));
-    // Uploaded by anyone with a write token: no script on the UI's origin (as get-artifact).
-    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-    r.headers.emplace_back("Content-Security-Policy", "sandbox");
-    return r;
-  });
-  router.Add(Method::kGet, "/model-versions/get-artifact", Access::kRead, version_artifact);
-  router.Add(Method::kGet, "/ajax-api/2.0/mlflow/model-versions/get-artifact", Access::kRead,
-             version_artifact);
-
-  // What ringo read from a version's Core ML source (interface, spec version, size, and either
-  // the file's sha256 or the package directory's tree_sha256).
-  router.Add(Method::kGet, "/api/ringo/v1/model-versions/coreml", Access::kRead,
-             Sync([st, version_field](const Request& req) -> Result<Response> {
-               ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-               ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-               ASSIGN_OR_RETURN(int64_t version, version_field(f));
-               ASSIGN_OR_RETURN(store::ModelVersion v, st->GetModelVersion(name, version));
-               if (v.coreml.empty()) {
-                 return NotFound("model version " + name + "/" + std::to_string(version) +
-                                 " has no Core ML source ringo could read");
-               }
-               std::string body = "{\"name\":";
-               AppendJsonString(&body, v.name);
-               body += ",\"version\":\"" + std::to_string(v.version) + "\"";
-               if (!v.sha256.empty()) {
-                 body += ",\"sha256\":";
-                 AppendJsonString(&body, v.sha256);
-               }
-               if (!v.tree_sha256.empty()) {
-                 body += ",\"tree_sha256\":";
-                 AppendJsonString(&body, v.tree_sha256);
-               }
-               // A broken model's record is {"problem": ...}: answered as the problem alone.
-               bool problem = v.coreml.rfind("{\"problem\":", 0) == 0;
-               if (problem) return JsonResponse(body + "," + v.coreml.substr(1));
-               body += ",\"size\":" + std::to_string(v.size) + ",\"coreml\":" + v.coreml + "}";
-               return JsonResponse(std::move(body));
-             }));
+  return kRoutes;
 }
 
 }  // namespace ringo::api

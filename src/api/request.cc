@@ -92,13 +92,6 @@ Result<Fields> ReadFields(const http::Request& req) {
   return Fields::FromJson(req.body);
 }
 
-http::Handler Sync(std::function<Result<http::Response>(const http::Request&)> h) {
-  return [h = std::move(h)](http::Request& req, http::Responder responder) {
-    Result<http::Response> r = h(req);
-    responder.Send(r.ok() ? std::move(r).value() : HttpError(r.status()));
-  };
-}
-
 Status MissingField(std::string_view key) {
   return InvalidArgument("Missing value for required parameter '" + std::string(key) + "'.");
 }
@@ -161,6 +154,11 @@ Result<std::string> Fields::RequiredString(std::string_view key) const {
   ASSIGN_OR_RETURN(std::optional<std::string> v, String(key));
   if (!v || v->empty()) return MissingField(key);
   return *v;
+}
+
+Result<std::string> Fields::StringOr(std::string_view key, std::string_view fallback) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> v, String(key));
+  return v ? std::move(*v) : std::string(fallback);
 }
 
 Result<std::optional<int64_t>> Fields::Int64(std::string_view key) const {

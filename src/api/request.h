@@ -5,7 +5,6 @@
 #include <simdjson.h>
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +29,8 @@ class Fields {
 
   Result<std::optional<std::string>> String(std::string_view key) const;
   Result<std::string> RequiredString(std::string_view key) const;
+  // The string, or `fallback` when absent.
+  Result<std::string> StringOr(std::string_view key, std::string_view fallback) const;
   Result<std::optional<int64_t>> Int64(std::string_view key) const;
   Result<std::optional<double>> Double(std::string_view key) const;
   // A bool as JSON true/false, or the strings "true"/"false" (query strings).
@@ -66,9 +67,6 @@ class Fields {
 // The fields of a request: the JSON body for POST/PATCH/DELETE, the query string for GET/HEAD
 // (as MLflow's client sends them); a GET with an empty query but a JSON body is also accepted.
 Result<Fields> ReadFields(const http::Request& req);
-
-// A handler computed synchronously: its Result is sent, a failure through HttpError.
-http::Handler Sync(std::function<Result<http::Response>(const http::Request&)> h);
 
 // "Missing value for required parameter 'x'" as a kInvalidArgument Status.
 Status MissingField(std::string_view key);

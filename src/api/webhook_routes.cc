@@ -1,6 +1,7 @@
 // MLflow 3's webhooks REST API (create, list, get, update, delete, test) over the registry's
 // MLflow webhooks.
 #include "api/handlers.h"
+#include "api/routes.h"
 #include "common/json_writer.h"
 #include "common/util.h"
 #include "registry/registry.h"
@@ -29,12 +30,7 @@ void WriteWebhook(JsonWriter& w, const registry::Webhook& h) {
 }
 
 Response WebhookResponse(const registry::Webhook& h) {
-  std::string body;
-  JsonWriter w(&body);
-  w.BeginObject().Key("webhook");
-  WriteWebhook(w, h);
-  w.EndObject();
-  return JsonResponse(std::move(body));
+  return ObjectResponse("webhook", h, WriteWebhook);
 }
 
 Result<registry::WebhookEvent> ReadEvent(simdjson::dom::element e) {
@@ -64,82 +60,90 @@ Result<std::optional<std::string>> ReadStatus(const Fields& f) {
   return InvalidArgument("Invalid value for parameter 'status': expected ACTIVE or DISABLED");
 }
 
+std::string WebhookId(const Request& req) { return std::string(req.PathParam("webhook_id")); }
+
+Result<Response> CreateWebhook(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  registry::Webhook h;
+  ASSIGN_OR_RETURN(h.name, f.RequiredString("name"));
+  ASSIGN_OR_RETURN(h.url, f.RequiredString("url"));
+  ASSIGN_OR_RETURN(h.events, ReadEvents(f));
+  ASSIGN_OR_RETURN(h.description, f.StringOr("description", ""));
+  ASSIGN_OR_RETURN(h.secret, f.StringOr("secret", ""));
+  ASSIGN_OR_RETURN(auto status, ReadStatus(f));
+  h.status = status.value_or("ACTIVE");
+  ASSIGN_OR_RETURN(registry::Webhook created, s.hooks->Create(std::move(h)));
+  return WebhookResponse(created);
+}
+
+Result<Response> ListWebhooks(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
+  ASSIGN_OR_RETURN(auto token, f.String("page_token"));
+  std::string next;
+  ASSIGN_OR_RETURN(auto page, s.hooks->List(max.value_or(0), token.value_or(""), &next));
+  return PageResponse("webhooks", page, next, WriteWebhook);
+}
+
+Result<Response> GetWebhook(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(registry::Webhook h, s.hooks->Get(WebhookId(req)));
+  return WebhookResponse(h);
+}
+
+Result<Response> UpdateWebhook(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  registry::WebhookUpdate u;
+  ASSIGN_OR_RETURN(auto name, f.String("name"));
+  if (name && !name->empty()) u.name = name;
+  ASSIGN_OR_RETURN(u.description, f.String("description"));
+  ASSIGN_OR_RETURN(auto url, f.String("url"));
+  if (url && !url->empty()) u.url = url;
+  ASSIGN_OR_RETURN(u.secret, f.String("secret"));
+  ASSIGN_OR_RETURN(u.status, ReadStatus(f));
+  ASSIGN_OR_RETURN(auto events, ReadEvents(f));
+  if (!events.empty()) u.events = std::move(events);
+  ASSIGN_OR_RETURN(registry::Webhook h, s.hooks->Update(WebhookId(req), u));
+  return WebhookResponse(h);
+}
+
+Result<Response> DeleteWebhook(const Services& s, const Request& req) {
+  RETURN_IF_ERROR(s.hooks->Delete(WebhookId(req)));
+  return EmptyObject();
+}
+
+Result<Response> TestWebhook(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  std::optional<registry::WebhookEvent> event;
+  ASSIGN_OR_RETURN(auto object, f.Object("event"));
+  if (object) {
+    ASSIGN_OR_RETURN(event, ReadEvent(*object));
+  }
+  ASSIGN_OR_RETURN(registry::WebhookTestResult r, s.hooks->Test(WebhookId(req), event));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("result").BeginObject().FieldBool("success", r.success);
+  if (r.response_status) w.Field("response_status", int64_t{r.response_status});
+  if (!r.response_body.empty()) w.Field("response_body", r.response_body);
+  if (!r.error_message.empty()) w.Field("error_message", r.error_message);
+  w.EndObject().EndObject();
+  return JsonResponse(std::move(body));
+}
+
 }  // namespace
 
-void RegisterWebhooks(http::Router& router, registry::MlflowWebhooks* hooks) {
-  // Webhook URLs and secrets are delivery management: admin, like ringo's own webhooks.
-  AddMlflow(router, Method::kPost, "webhooks", Access::kAdmin,
-            Sync([hooks](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              registry::Webhook h;
-              ASSIGN_OR_RETURN(h.name, f.RequiredString("name"));
-              ASSIGN_OR_RETURN(h.url, f.RequiredString("url"));
-              ASSIGN_OR_RETURN(h.events, ReadEvents(f));
-              ASSIGN_OR_RETURN(auto description, f.String("description"));
-              h.description = description.value_or("");
-              ASSIGN_OR_RETURN(auto secret, f.String("secret"));
-              h.secret = secret.value_or("");
-              ASSIGN_OR_RETURN(auto status, ReadStatus(f));
-              h.status = status.value_or("ACTIVE");
-              ASSIGN_OR_RETURN(registry::Webhook created, hooks->Create(std::move(h)));
-              return WebhookResponse(created);
-            }));
-  AddMlflow(router, Method::kGet, "webhooks", Access::kAdmin,
-            Sync([hooks](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              ASSIGN_OR_RETURN(auto max, f.Int64("max_results"));
-              ASSIGN_OR_RETURN(auto token, f.String("page_token"));
-              std::string next;
-              ASSIGN_OR_RETURN(auto page, hooks->List(max.value_or(0), token.value_or(""), &next));
-              return PageResponse("webhooks", page, next, WriteWebhook);
-            }));
-  AddMlflow(router, Method::kGet, "webhooks/{webhook_id}", Access::kAdmin,
-            Sync([hooks](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(registry::Webhook h,
-                               hooks->Get(std::string(req.PathParam("webhook_id"))));
-              return WebhookResponse(h);
-            }));
-  AddMlflow(router, Method::kPatch, "webhooks/{webhook_id}", Access::kAdmin,
-            Sync([hooks](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              registry::WebhookUpdate u;
-              ASSIGN_OR_RETURN(auto name, f.String("name"));
-              if (name && !name->empty()) u.name = name;
-              ASSIGN_OR_RETURN(u.description, f.String("description"));
-              ASSIGN_OR_RETURN(auto url, f.String("url"));
-              if (url && !url->empty()) u.url = url;
-              ASSIGN_OR_RETURN(u.secret, f.String("secret"));
-              ASSIGN_OR_RETURN(u.status, ReadStatus(f));
-              ASSIGN_OR_RETURN(auto events, ReadEvents(f));
-              if (!events.empty()) u.events = std::move(events);
-              ASSIGN_OR_RETURN(registry::Webhook h,
-                               hooks->Update(std::string(req.PathParam("webhook_id")), u));
-              return WebhookResponse(h);
-            }));
-  AddMlflow(router, Method::kDelete, "webhooks/{webhook_id}", Access::kAdmin,
-            Sync([hooks](const Request& req) -> Result<Response> {
-              RETURN_IF_ERROR(hooks->Delete(std::string(req.PathParam("webhook_id"))));
-              return EmptyObject();
-            }));
-  AddMlflow(router, Method::kPost, "webhooks/{webhook_id}/test", Access::kAdmin,
-            Sync([hooks](const Request& req) -> Result<Response> {
-              ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-              std::optional<registry::WebhookEvent> event;
-              ASSIGN_OR_RETURN(auto object, f.Object("event"));
-              if (object) {
-                ASSIGN_OR_RETURN(event, ReadEvent(*object));
-              }
-              ASSIGN_OR_RETURN(registry::WebhookTestResult r,
-                               hooks->Test(std::string(req.PathParam("webhook_id")), event));
-              std::string body;
-              JsonWriter w(&body);
-              w.BeginObject().Key("result").BeginObject().FieldBool("success", r.success);
-              if (r.response_status) w.Field("response_status", int64_t{r.response_status});
-              if (!r.response_body.empty()) w.Field("response_body", r.response_body);
-              if (!r.error_message.empty()) w.Field("error_message", r.error_message);
-              w.EndObject().EndObject();
-              return JsonResponse(std::move(body));
-            }));
+// Webhook URLs and secrets are delivery management: admin, like ringo's own webhooks.
+std::span<const Route> WebhookRoutes() {
+  using enum Method;
+  using enum Access;
+  static constexpr Route kRoutes[] = {
+      {kPost, "webhooks", kAdmin, CreateWebhook},
+      {kGet, "webhooks", kAdmin, ListWebhooks},
+      {kGet, "webhooks/{webhook_id}", kAdmin, GetWebhook},
+      {kPatch, "webhooks/{webhook_id}", kAdmin, UpdateWebhook},
+      {kDelete, "webhooks/{webhook_id}", kAdmin, DeleteWebhook},
+      {kPost, "webhooks/{webhook_id}/test", kAdmin, TestWebhook},
+  };
+  return kRoutes;
 }
 
 }  // namespace ringo::api

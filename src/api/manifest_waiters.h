@@ -1,12 +1,14 @@
-// HTTP handlers of over-the-air delivery: the admin API and the device API (private to api/).
-#ifndef RINGO_API_DEPLOY_HANDLERS_H_
-#define RINGO_API_DEPLOY_HANDLERS_H_
+// Long-polled manifest requests, held until their channel changes (private to api/).
+#ifndef RINGO_API_MANIFEST_WAITERS_H_
+#define RINGO_API_MANIFEST_WAITERS_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -60,11 +62,15 @@ class ManifestWaiters {
   std::thread thread_;
 };
 
-// /api/ringo/v1/{collections,deployments,channels,apps,webhooks,telemetry}... (admin) and
-// /api/deploy/v1/{keys,collections/C/channels/CH/manifest,blobs/SHA,telemetry} (devices).
-// Returns the long-poll waiters, which the caller shuts down before stopping the server.
-std::shared_ptr<ManifestWaiters> RegisterDeploy(http::Router& router, deploy::Service* service);
+// The manifest answer for a device that already holds `if_none_match` (may be empty): 304
+// without a body when it matches the manifest's ETag (or is "*"). Either way with the ETag and
+// the signature header.
+http::Response ManifestResponse(deploy::Manifest m, std::string_view if_none_match);
+
+// Waiters over `service`, registered as its change listener (held weakly). The caller shuts
+// them down before stopping the server.
+std::shared_ptr<ManifestWaiters> StartManifestWaiters(deploy::Service* service);
 
 }  // namespace ringo::api
 
-#endif  // RINGO_API_DEPLOY_HANDLERS_H_
+#endif  // RINGO_API_MANIFEST_WAITERS_H_

@@ -1,0 +1,174 @@
+// Long-polled manifest requests: the waiters and their timer thread; the manifest answer.
+#include "api/manifest_waiters.h"
+
+#include <iostream>
+
+#include "api/api.h"
+
+namespace ringo::api {
+
+http::Response ManifestResponse(deploy::Manifest m, std::string_view if_none_match) {
+  http::Response r;
+  r.headers.emplace_back("ETag", m.etag);
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("X-Ringo-Signature", "ed25519=" + m.signature);
+  // The device already has this manifest.
+  if (!if_none_match.empty() && (if_none_match == m.etag || if_none_match == "*")) {
+    r.status = 304;
+    r.content_type.clear();
+    return r;
+  }
+  r.body = std::move(m.body);
+  return r;
+}
+
+namespace {
+
+http::Response NotModified(const std::string& etag) {
+  http::Response r;
+  r.status = 304;
+  r.content_type.clear();
+  r.headers.emplace_back("ETag", etag);
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+
+}  // namespace
+
+ManifestWaiters::ManifestWaiters(deploy::Service* service) : service_(service) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+ManifestWaiters::~ManifestWaiters() { Shutdown(); }
+
+uint64_t ManifestWaiters::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+size_t ManifestWaiters::size() const {
+  std::lock_guard lock(mu_);
+  return count_;
+}
+
+void ManifestWaiters::Add(http::Responder responder, std::string collection, std::string channel,
+                          deploy::DeviceQuery device, std::string etag,
+                          std::chrono::steady_clock::time_point deadline, uint64_t generation) {
+  std::unique_lock lock(mu_);
+  if (stop_) {
+    lock.unlock();
+    responder.Send(NotModified(etag));
+    return;
+  }
+  std::string key = collection + "/" + channel;
+  waiters_[key].push_back(Waiter{std::move(responder), std::move(collection), std::move(channel),
+                                 std::move(device), std::move(etag), deadline});
+  ++count_;
+  if (generation != generation_) {
+    dirty_[key] = true;
+    cv_.notify_one();
+  }
+}
+
+void ManifestWaiters::OnChange(const std::string& collection, const std::string& channel) {
+  {
+    std::lock_guard lock(mu_);
+    ++generation_;
+    std::string key = collection + "/" + channel;
+    if (waiters_.count(key)) dirty_[key] = true;
+  }
+  cv_.notify_one();
+}
+
+size_t ManifestWaiters::Shutdown() {
+  std::unordered_map<std::string, std::list<Waiter>> left;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    left.swap(waiters_);
+    count_ = 0;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  // Nothing changed for them before the server went away: "poll again".
+  size_t answered = 0;
+  for (auto& [key, list] : left) {
+    for (Waiter& w : list) {
+      w.responder.Send(NotModified(w.etag));
+      ++answered;
+    }
+  }
+  return answered;
+}
+
+void ManifestWaiters::Loop() {
+  using Clock = std::chrono::steady_clock;
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_ || !dirty_.empty(); });
+    if (stop_) break;
+    auto now = Clock::now();
+    std::vector<Waiter> expired, recheck;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      bool dirty = dirty_.count(it->first) > 0;
+      for (auto w = it->second.begin(); w != it->second.end();) {
+        if (w->deadline <= now) {
+          expired.push_back(std::move(*w));
+        } else if (dirty) {
+          recheck.push_back(std::move(*w));
+        } else {
+          ++w;
+          continue;
+        }
+        w = it->second.erase(w);
+        --count_;
+      }
+      it = it->second.empty() ? waiters_.erase(it) : std::next(it);
+    }
+    dirty_.clear();
+    uint64_t seen = generation_;
+    lock.unlock();
+    for (Waiter& w : expired) w.responder.Send(NotModified(w.etag));
+    std::vector<Waiter> keep;
+    for (Waiter& w : recheck) {
+      try {
+        auto m = service_->ManifestFor(w.collection, w.channel, w.device);
+        if (!m.ok()) {
+          w.responder.Send(HttpError(m.status()));
+        } else if (m->etag != w.etag) {
+          w.responder.Send(ManifestResponse(std::move(m).value(), w.etag));
+        } else {
+          keep.push_back(std::move(w));
+        }
+      } catch (const std::exception& e) {
+        // This thread's safety net: a failing re-check answers its request and nothing else.
+        std::cerr << "ringo: long-poll re-check failed: " << e.what() << std::endl;
+        w.responder.Send(HttpError(Internal(e.what())));
+      }
+    }
+    lock.lock();
+    for (Waiter& w : keep) {
+      std::string key = w.collection + "/" + w.channel;
+      // A change during the re-check: look again on the next round.
+      if (generation_ != seen) dirty_[key] = true;
+      waiters_[key].push_back(std::move(w));
+      ++count_;
+    }
+  }
+}
+
+std::shared_ptr<ManifestWaiters> StartManifestWaiters(deploy::Service* service) {
+  auto waiters = std::make_shared<ManifestWaiters>(service);
+  // Holds the waiters weakly: they belong to the API, which shuts them down before the Service.
+  std::weak_ptr<ManifestWaiters> weak = waiters;
+  service->AddChangeListener([weak](const deploy::Channel& c, const deploy::HistoryEntry&) {
+    if (auto w = weak.lock()) w->OnChange(c.collection, c.name);
+  });
+  // Changes made by other servers sharing the store wake waiters too (within ~0.5 s).
+  service->AddChannelWatcher([weak](const std::string& collection, const std::string& channel) {
+    if (auto w = weak.lock()) w->OnChange(collection, channel);
+  });
+  return waiters;
+}
+
+}  // namespace ringo::api
