@@ -127,7 +127,7 @@ Result<Reply> S3Repository::Call(const std::string& method, const std::string& k
                                  const fs::path& response_file) const {
   SignRequest sign;
   sign.method = method;
-  sign.path = "/" + UriEncode(options_.bucket, false) + (key.empty() ? "" : "/" + UriEncode(key, true));
+  sign.path = "/" + PercentEncode(options_.bucket, false) + (key.empty() ? "" : "/" + PercentEncode(key, true));
   sign.query = query;
   sign.payload_sha256 = body.empty() ? std::string(kEmptySha256) : Sha256Hex(body);
   sign.amz_date = AmzDateNow();

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "common/hash.h"
+#include "common/util.h"
 
 namespace ringo::artifacts {
 
@@ -56,25 +57,9 @@ std::string TrimValue(std::string_view v) {
 
 }  // namespace
 
-std::string UriEncode(std::string_view s, bool keep_slash) {
-  static const char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
-        (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kDigits[c >> 4]);
-      out.push_back(kDigits[c & 15]);
-    }
-  }
-  return out;
-}
-
 std::string CanonicalQuery(const Pairs& query) {
   Pairs encoded;
-  for (const auto& [k, v] : query) encoded.emplace_back(UriEncode(k, false), UriEncode(v, false));
+  for (const auto& [k, v] : query) encoded.emplace_back(PercentEncode(k, false), PercentEncode(v, false));
   std::sort(encoded.begin(), encoded.end());
   std::string out;
   for (const auto& [k, v] : encoded) {

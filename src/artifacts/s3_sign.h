@@ -30,11 +30,7 @@ struct SignRequest {
 // Signature=...").
 std::string Authorization(const SignRequest& r);
 
-// S3's URI encoding: every byte but A-Z a-z 0-9 - _ . ~ as %XX (uppercase hex), '/' kept when
-// keep_slash.
-std::string UriEncode(std::string_view s, bool keep_slash);
-
-// The query string in canonical form: names and values encoded, sorted by name then value.
+// The query string in canonical form: names and values percent-encoded (PercentEncode), sorted by name then value.
 std::string CanonicalQuery(const Pairs& query);
 
 // The current UTC time as YYYYMMDDTHHMMSSZ.

@@ -49,9 +49,9 @@ TEST(S3SignTest, MatchesAwsExampleOfGetObjectWithRange) {
 }
 
 TEST(S3SignTest, EncodesAndSortsTheQuery) {
-  EXPECT_EQ(UriEncode("a b/c~d_e.f-g+h", true), "a%20b/c~d_e.f-g%2Bh");
-  EXPECT_EQ(UriEncode("a/b", false), "a%2Fb");
-  EXPECT_EQ(UriEncode("\xc3\xa9", false), "%C3%A9");
+  EXPECT_EQ(PercentEncode("a b/c~d_e.f-g+h", true), "a%20b/c~d_e.f-g%2Bh");
+  EXPECT_EQ(PercentEncode("a/b", false), "a%2Fb");
+  EXPECT_EQ(PercentEncode("\xc3\xa9", false), "%C3%A9");
   EXPECT_EQ(CanonicalQuery({{"prefix", "1/r x/"}, {"list-type", "2"}, {"uploads", ""}}),
             "list-type=2&prefix=1%2Fr%20x%2F&uploads=");
 }

@@ -64,6 +64,10 @@ std::string ToLower(std::string_view s);
 
 // Percent-decodes a URL component; '+' stays '+' (paths) unless plus_is_space. nullopt on a
 // malformed escape.
+// Percent-encodes every byte but the unreserved A-Z a-z 0-9 - _ . ~ as %XX (uppercase hex), and
+// '/' too unless keep_slash: a URL path segment or query component, and S3's signing encoding.
+std::string PercentEncode(std::string_view s, bool keep_slash);
+
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
 
 }  // namespace ringo

@@ -6,6 +6,7 @@
 #define RINGO_STORE_POSTGRES_ENGINE_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -60,6 +61,7 @@ class WriteEngine {
   };
 
   void WriterLoop();
+  void MaybeAnalyze();
   void CommitBatch(std::vector<WriteOp>& batch, std::vector<Status>& results);
   Status RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& results);
   static bool ApplyAll(Db& db, std::vector<WriteOp>& batch, std::vector<Status>& results);
@@ -82,6 +84,9 @@ class WriteEngine {
   std::atomic<int64_t> queue_depth_{0};
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> writes_committed_{0};
+  // MaybeAnalyze's state (writer thread only).
+  int64_t analyzed_at_writes_ = 0;
+  std::chrono::steady_clock::time_point analyzed_at_{};
   std::atomic<int64_t> writes_failed_{0};
 };
 
