@@ -14,6 +14,14 @@
 
 namespace ringo::store::documents {
 
+// The refusal of a write made at a revision the document no longer has.
+inline Status ChangedConcurrently(const std::string& kind, const std::string& key,
+                                  int64_t current, int64_t expected) {
+  return FailedPrecondition(kind + " '" + key + "' was changed concurrently (revision " +
+                            std::to_string(current) + ", expected " + std::to_string(expected) +
+                            ")");
+}
+
 // Appends `value` to the (kind, key) log as the next sequence number (1, 2, ...). The caller's
 // transaction must be the only writer of the log (the engines' single writer).
 template <typename Db>
@@ -56,9 +64,7 @@ Result<int64_t> Put(Db& db, const std::string& kind, const std::string& key,
     RETURN_IF_ERROR(s);
   }
   if (expected_revision >= 0 && current != expected_revision) {
-    return FailedPrecondition(kind + " '" + key + "' was changed concurrently (revision " +
-                              std::to_string(current) + ", expected " +
-                              std::to_string(expected_revision) + ")");
+    return ChangedConcurrently(kind, key, current, expected_revision);
   }
   int64_t revision = current + 1;
   {
@@ -95,9 +101,7 @@ template <typename Db>
 Status Delete(Db& db, const std::string& kind, const std::string& key, int64_t expected_revision) {
   ASSIGN_OR_RETURN(Document d, Get(db, kind, key));
   if (expected_revision >= 0 && d.revision != expected_revision) {
-    return FailedPrecondition(kind + " '" + key + "' was changed concurrently (revision " +
-                              std::to_string(d.revision) + ", expected " +
-                              std::to_string(expected_revision) + ")");
+    return ChangedConcurrently(kind, key, d.revision, expected_revision);
   }
   ASSIGN_OR_RETURN(auto* q, db.Prepare("DELETE FROM documents WHERE kind = ? AND key = ?"));
   typename Db::Guard g(*q);
