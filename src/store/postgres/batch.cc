@@ -1,4 +1,4 @@
-// The PostgreSQL store's log-batch writes, set-based: one statement per table for the whole
+// The PostgreSQL engine's log-batch writes, set-based: one statement per table for the whole
 // batch instead of one per row, since each statement is a round trip to the server (a batch of
 // 1000 metrics took 2000 of them). Same results as the row-by-row SQLite engine.
 #include <charconv>
@@ -193,8 +193,7 @@ Status WriteTags(Db& db, const std::string& run_id, const std::vector<Tag>& tags
 
 }  // namespace
 
-Status PostgresStore::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {
-  RETURN_IF_ERROR(runs::CheckActive(db, run_id));
+Status PostgresEngine::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {
   RETURN_IF_ERROR(WriteParams(db, run_id, batch.params));
   RETURN_IF_ERROR(WriteMetrics(db, run_id, batch.metrics));
   return WriteTags(db, run_id, batch.tags);

@@ -1,10 +1,10 @@
-// Opening the PostgreSQL store, and what its method files share.
+// Opening the PostgreSQL store; SqlStore instantiated over the PostgreSQL engine.
 #include "store/postgres/postgres_store.h"
-
-#include <variant>
 
 #include "store/postgres/schema.h"
 #include "store/postgres/store_impl.h"
+#include "store/sql_store_registry.h"
+#include "store/sql_store_tracking.h"
 
 namespace ringo::store {
 
@@ -20,27 +20,17 @@ std::string PostgresLike(const std::string& column, bool case_insensitive) {
 
 std::string PostgresFlag(const std::string& column) { return "(" + column + " <> 0)"; }
 
-}  // namespace
-
 // Numbers compared with integer columns as doubles, as SQLite compares them.
 const SqlDialect kPostgresDialect{PostgresLike, PostgresFlag, "TRUE",
                                   "CAST(? AS double precision)"};
 
-void BindAll(Stmt& stmt, const std::vector<SqlValue>& values) {
-  int i = 1;
-  for (const SqlValue& v : values) {
-    if (auto* s = std::get_if<std::string>(&v)) {
-      stmt.Bind(i, *s);
-    } else if (auto* n = std::get_if<int64_t>(&v)) {
-      stmt.Bind(i, *n);
-    } else {
-      stmt.BindDouble(i, std::get<double>(v));
-    }
-    ++i;
-  }
-}
+}  // namespace
+
+const SqlDialect& PostgresEngine::Dialect() { return kPostgresDialect; }
 
 }  // namespace pg
+
+template class SqlStore<pg::PostgresEngine>;
 
 bool IsPostgresUri(const std::string& uri) {
   return uri.starts_with("postgresql://") || uri.starts_with("postgres://");
@@ -52,7 +42,8 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options)
   }
   ASSIGN_OR_RETURN(std::unique_ptr<pg::Db> db, pg::Db::Open(options.conninfo));
   RETURN_IF_ERROR(pg::Migrate(*db));
-  return std::unique_ptr<Store>(new pg::PostgresStore(options, std::move(db)));
+  return std::unique_ptr<Store>(
+      new pg::PostgresStore(options.conninfo, options.max_ops_per_commit, std::move(db)));
 }
 
 }  // namespace ringo::store

@@ -1,9 +1,11 @@
-// Opening the SQLite store, and what its method files share.
+// Opening the SQLite store; SqlStore instantiated over the SQLite engine.
 #include "store/sqlite/sqlite_store.h"
 
 #include <filesystem>
 #include <variant>
 
+#include "store/sql_store_registry.h"
+#include "store/sql_store_tracking.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/store_impl.h"
 
@@ -18,23 +20,13 @@ std::string SqliteLike(const std::string& column, bool case_insensitive) {
 // SQLite takes an integer as a truth value.
 std::string SqliteFlag(const std::string& column) { return column; }
 
-}  // namespace
-
 const SqlDialect kSqliteDialect{SqliteLike, SqliteFlag, "1", "?"};
 
-void BindAll(Stmt& stmt, const std::vector<SqlValue>& values) {
-  int i = 1;
-  for (const SqlValue& v : values) {
-    if (auto* s = std::get_if<std::string>(&v)) {
-      stmt.Bind(i, *s);
-    } else if (auto* n = std::get_if<int64_t>(&v)) {
-      stmt.Bind(i, *n);
-    } else {
-      stmt.BindDouble(i, std::get<double>(v));
-    }
-    ++i;
-  }
-}
+}  // namespace
+
+const SqlDialect& SqliteEngine::Dialect() { return kSqliteDialect; }
+
+template class SqlStore<SqliteEngine>;
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   if (options.path.empty() || options.path == ":memory:") {
@@ -51,7 +43,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   RETURN_IF_ERROR(db->ExecScript("PRAGMA quick_check"));
   RETURN_IF_ERROR(Migrate(*db));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA analysis_limit = 400; ANALYZE;"));
-  return std::unique_ptr<Store>(new SqliteStore(options, std::move(db)));
+  return std::unique_ptr<Store>(new SqliteStore(options.path, options.max_ops_per_commit, std::move(db)));
 }
 
 Status BackupSqliteDatabase(const std::string& path, const std::string& dest) {
