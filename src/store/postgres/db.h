@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/stmt_guard.h"
 
 namespace ringo::store::pg {
 
@@ -64,19 +65,7 @@ class Stmt {
   bool has_nul_ = false;  // a bound value holds '\0': Run() refuses it
 };
 
-// Resets a statement when leaving scope.
-class StmtGuard {
- public:
-  explicit StmtGuard(Stmt& s) : s_(s) {}
-  ~StmtGuard() { s_.Reset(); }
-  StmtGuard(const StmtGuard&) = delete;
-  StmtGuard& operator=(const StmtGuard&) = delete;
-  Stmt* operator->() { return &s_; }
-  Stmt& operator*() { return s_; }
-
- private:
-  Stmt& s_;
-};
+using StmtGuard = ResetGuard<Stmt>;
 
 // One PostgreSQL connection. Not thread-safe: each thread uses its own.
 class Db {

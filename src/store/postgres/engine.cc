@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <iostream>
-#include <iterator>
 
 namespace ringo::store::pg {
 
@@ -20,44 +19,9 @@ constexpr const char* kBeginWrite = "BEGIN; SELECT pg_advisory_xact_lock(7234061
 
 WriteEngine::WriteEngine(std::string conninfo, size_t max_ops_per_commit,
                          std::unique_ptr<Db> writer)
-    : conninfo_(std::move(conninfo)),
-      max_ops_per_commit_(max_ops_per_commit),
-      writer_db_(std::move(writer)) {
+    : EngineBase(std::move(writer), max_ops_per_commit,
+                 [conninfo = std::move(conninfo)] { return Db::Open(conninfo); }) {
   writer_thread_ = std::thread([this] { WriterLoop(); });
-}
-
-WriteEngine::ReaderLease::~ReaderLease() {
-  // A connection lost mid-read is dropped here; the next lease opens a fresh one.
-  if (db && db->Healthy()) {
-    std::lock_guard lock(engine->readers_mu_);
-    engine->readers_.push_back(std::move(db));
-  }
-}
-
-Result<WriteEngine::ReaderLease> WriteEngine::AcquireReader() {
-  {
-    std::lock_guard lock(readers_mu_);
-    while (!readers_.empty()) {
-      std::unique_ptr<Db> db = std::move(readers_.back());
-      readers_.pop_back();
-      if (db->Healthy()) return ReaderLease(this, std::move(db));
-    }
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(conninfo_));
-  return ReaderLease(this, std::move(db));
-}
-
-void WriteEngine::Submit(std::function<Status(Db&)> apply, std::function<void(Status)> done) {
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(WriteOp{std::move(apply), std::move(done)});
-      queue_depth_.store(static_cast<int64_t>(queue_.size()));
-      cv_.notify_one();
-      return;
-    }
-  }
-  done(Unavailable("the store is shutting down"));
 }
 
 // PostgreSQL plans searches from table statistics, which autovacuum refreshes only a minute or
@@ -67,7 +31,7 @@ void WriteEngine::Submit(std::function<Status(Db&)> apply, std::function<void(St
 // (ANALYZE samples at most 30k rows of each, so its cost does not grow with the tables). The
 // metric history table is left to autovacuum: its reads go by primary key.
 void WriteEngine::MaybeAnalyze() {
-  int64_t written = writes_committed_.load();
+  int64_t written = queue_.writes_committed();
   auto now = std::chrono::steady_clock::now();
   if (written - analyzed_at_writes_ < 2000 || now - analyzed_at_ < std::chrono::seconds(10)) {
     return;
@@ -80,70 +44,32 @@ void WriteEngine::MaybeAnalyze() {
   if (!s.ok()) std::cerr << "ringo: postgresql: ANALYZE failed: " << s.message() << std::endl;
 }
 
-StoreStats WriteEngine::Stats() const {
-  StoreStats st;
-  st.write_queue_depth = queue_depth_.load();
-  st.commits = commits_.load();
-  st.writes_committed = writes_committed_.load();
-  st.writes_failed = writes_failed_.load();
-  return st;
-}
-
 void WriteEngine::Shutdown() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  queue_.Stop();
   std::lock_guard join_lock(join_mu_);
   if (writer_thread_.joinable()) writer_thread_.join();
 }
 
+// One transaction for the whole batch: a commit costs a round trip and a WAL flush on the
+// server, so writes arriving together share one. Completions run after the commit, in order.
 void WriteEngine::WriterLoop() {
   std::vector<WriteOp> batch;
   std::vector<Status> results;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty() && stopping_) break;
-      batch.clear();
-      if (queue_.size() <= max_ops_per_commit_) {
-        batch.swap(queue_);
-      } else {
-        auto end = queue_.begin() + static_cast<ptrdiff_t>(max_ops_per_commit_);
-        std::move(queue_.begin(), end, std::back_inserter(batch));
-        queue_.erase(queue_.begin(), end);
+  while (queue_.Take(batch)) {
+    results.assign(batch.size(), Status::Ok());
+    Status s = RunBatch(batch, results);
+    if (!s.ok()) {
+      for (auto& r : results) {
+        if (r.ok()) r = s;
       }
-      queue_depth_.store(static_cast<int64_t>(queue_.size()));
     }
-    CommitBatch(batch, results);
-    batch.clear();
+    queue_.Complete(batch, results, s.ok());
     MaybeAnalyze();
   }
 }
 
-// One transaction for the whole batch: a commit costs a round trip and a WAL flush on the
-// server, so writes arriving together share one. Completions run after the commit, in order.
-void WriteEngine::CommitBatch(std::vector<WriteOp>& batch, std::vector<Status>& results) {
-  results.assign(batch.size(), Status::Ok());
-  Status s = RunBatch(batch, results);
-  if (!s.ok()) {
-    for (auto& r : results) {
-      if (r.ok()) r = s;
-    }
-  }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (results[i].ok()) {
-      writes_committed_.fetch_add(1);
-    } else {
-      writes_failed_.fetch_add(1);
-    }
-    batch[i].done(std::move(results[i]));
-  }
-}
-
-// Applies the batch in one transaction; a non-OK return fails every write the batch holds.
+// Applies the batch in one transaction; a non-OK return fails every write the batch holds and
+// means nothing was committed.
 // Statements that always travel together share one round trip (BEGIN and the writer lock;
 // releasing one write's savepoint and taking the next one's): over a network the round trips,
 // not the server's work, bound the rate of small writes.
@@ -155,7 +81,10 @@ Status WriteEngine::RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& r
     // A lone write needs no savepoint: when it fails, the transaction goes with it.
     results[0] = batch[0].apply(db);
     if (!db.Healthy()) return Unavailable("postgresql: connection lost during a write");
-    if (!results[0].ok()) return db.ExecScript("ROLLBACK");
+    if (!results[0].ok()) {
+      RETURN_IF_ERROR(db.ExecScript("ROLLBACK"));
+      return results[0];  // nothing was committed
+    }
   } else if (!ApplyAll(db, batch, results)) {
     // Some write failed: its statements may have aborted or half-done the transaction. Start
     // over, this time isolating each write under a savepoint so the others still commit.
@@ -176,7 +105,6 @@ Status WriteEngine::RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& r
     if (db.Healthy()) (void)db.ExecScript("ROLLBACK");
     return commit;
   }
-  commits_.fetch_add(1);
   return Status::Ok();
 }
 

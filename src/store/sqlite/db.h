@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/status.h"
+#include "store/stmt_guard.h"
 
 namespace ringo::store {
 
@@ -62,19 +63,7 @@ class Stmt {
   sqlite3_stmt* stmt_;
 };
 
-// Resets a statement when leaving scope so cached statements never hold read snapshots open.
-class StmtGuard {
- public:
-  explicit StmtGuard(Stmt& s) : s_(s) {}
-  ~StmtGuard() { s_.Reset(); }
-  StmtGuard(const StmtGuard&) = delete;
-  StmtGuard& operator=(const StmtGuard&) = delete;
-  Stmt* operator->() { return &s_; }
-  Stmt& operator*() { return s_; }
-
- private:
-  Stmt& s_;
-};
+using StmtGuard = ResetGuard<Stmt>;
 
 // One SQLite connection. Not thread-safe: each thread uses its own.
 class Db {
@@ -95,6 +84,8 @@ class Db {
   Status ExecScript(const char* sql);
   // Rows changed by the last statement run on this connection.
   int64_t Changes() { return sqlite3_changes(db_); }
+  // A local file never goes away under its connection (for store/reader_pool.h).
+  bool Healthy() const { return true; }
   sqlite3* raw() { return db_; }
   Status Error(std::string_view what) const;
 

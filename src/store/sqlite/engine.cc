@@ -5,69 +5,30 @@
 #include <sched.h>
 
 #include <cstdio>
-#include <iterator>
 
 namespace ringo::store {
 
+namespace {
+
+// Readers never write, keep a page cache of their own and map the file.
+Result<std::unique_ptr<Db>> OpenReader(const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path, false));
+  RETURN_IF_ERROR(db->ExecScript("PRAGMA query_only = ON; PRAGMA cache_size = -32000; "
+                                 "PRAGMA mmap_size = 268435456"));
+  return db;
+}
+
+}  // namespace
+
 WriteEngine::WriteEngine(std::string path, size_t max_ops_per_commit, std::unique_ptr<Db> writer)
-    : path_(std::move(path)),
-      max_ops_per_commit_(max_ops_per_commit),
-      writer_db_(std::move(writer)) {
+    : EngineBase(std::move(writer), max_ops_per_commit, [path] { return OpenReader(path); }),
+      path_(std::move(path)) {
   writer_thread_ = std::thread([this] { WriterLoop(); });
   checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
 }
 
-WriteEngine::ReaderLease::~ReaderLease() {
-  if (db) {
-    std::lock_guard lock(engine->readers_mu_);
-    engine->readers_.push_back(std::move(db));
-  }
-}
-
-Result<WriteEngine::ReaderLease> WriteEngine::AcquireReader() {
-  {
-    std::lock_guard lock(readers_mu_);
-    if (!readers_.empty()) {
-      std::unique_ptr<Db> db = std::move(readers_.back());
-      readers_.pop_back();
-      return ReaderLease(this, std::move(db));
-    }
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path_, false));
-  RETURN_IF_ERROR(
-      db->ExecScript("PRAGMA query_only = ON; PRAGMA cache_size = -32000; "
-                     "PRAGMA mmap_size = 268435456"));
-  return ReaderLease(this, std::move(db));
-}
-
-void WriteEngine::Submit(std::function<Status(Db&)> apply, std::function<void(Status)> done) {
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(WriteOp{std::move(apply), std::move(done)});
-      queue_depth_.store(static_cast<int64_t>(queue_.size()));
-      cv_.notify_one();
-      return;
-    }
-  }
-  done(Unavailable("the store is shutting down"));
-}
-
-StoreStats WriteEngine::Stats() const {
-  StoreStats st;
-  st.write_queue_depth = queue_depth_.load();
-  st.commits = commits_.load();
-  st.writes_committed = writes_committed_.load();
-  st.writes_failed = writes_failed_.load();
-  return st;
-}
-
 void WriteEngine::Shutdown() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  queue_.Stop();
   std::lock_guard join_lock(join_mu_);
   if (writer_thread_.joinable()) writer_thread_.join();
   writer_done_.store(true);
@@ -82,58 +43,32 @@ void WriteEngine::WriterLoop() {
   // commit carries many writes instead of one each.
   sched_param param{};
   pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
-  Db& db = *writer_db_;
   std::vector<WriteOp> batch;
   std::vector<Status> results;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty() && stopping_) break;
-      batch.clear();
-      if (queue_.size() <= max_ops_per_commit_) {
-        // Swap rather than move element by element: the submitting threads wait on this lock.
-        batch.swap(queue_);
-      } else {
-        auto end = queue_.begin() + static_cast<ptrdiff_t>(max_ops_per_commit_);
-        std::move(queue_.begin(), end, std::back_inserter(batch));
-        queue_.erase(queue_.begin(), end);
-      }
-      queue_depth_.store(static_cast<int64_t>(queue_.size()));
-    }
-    CommitBatch(db, batch, results);
-    batch.clear();
-  }
+  while (queue_.Take(batch)) CommitBatch(*writer_db_, batch, results);
 }
 
 // One transaction for the whole batch; each write under its own savepoint. Completions run
 // after the commit, in submission order.
 void WriteEngine::CommitBatch(Db& db, std::vector<WriteOp>& batch, std::vector<Status>& results) {
   results.assign(batch.size(), Status::Ok());
+  bool committed = false;
   Status begin = db.ExecScript("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     for (auto& r : results) r = begin;
   } else {
     for (size_t i = 0; i < batch.size(); ++i) results[i] = ApplyWithSavepoint(db, batch[i]);
     Status commit = db.ExecScript("COMMIT");
-    if (!commit.ok()) {
+    committed = commit.ok();
+    if (!committed) {
       (void)db.ExecScript("ROLLBACK");
       for (auto& r : results) {
         if (r.ok()) r = commit;
       }
-    } else {
-      commits_.fetch_add(1);
     }
   }
   MaybeAnalyze(db, batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (results[i].ok()) {
-      writes_committed_.fetch_add(1);
-    } else {
-      writes_failed_.fetch_add(1);
-    }
-    batch[i].done(std::move(results[i]));
-  }
+  queue_.Complete(batch, results, committed);
 }
 
 // Copies committed pages from the WAL into the database file in the background, shortly after
@@ -147,12 +82,12 @@ void WriteEngine::CheckpointLoop() {
                  db.status().message().c_str());
     return;
   }
-  int64_t seen = commits_.load();
+  int64_t seen = queue_.commits();
   std::unique_lock lock(checkpoint_mu_);
   for (;;) {
     checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(250));
     bool stopping = writer_done_.load();
-    int64_t now = commits_.load();
+    int64_t now = queue_.commits();
     if (now != seen) {
       seen = now;
       lock.unlock();
