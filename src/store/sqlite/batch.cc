@@ -33,18 +33,20 @@ Status InsertParam(Db& db, const std::string& run_id, const Param& p) {
 Status InsertMetric(Db& db, const std::string& run_id, const Metric& m) {
   bool is_nan = std::isnan(m.value);
   double value = is_nan ? 0.0 : m.value;
-  ASSIGN_OR_RETURN(Stmt * ins, db.Prepare("INSERT OR IGNORE INTO metrics (run_id, key, step, "
-                                          "timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)"));
-  {
-    StmtGuard g(*ins);
+  // The history row and the latest value take the same six values.
+  auto insert_point = [&](Stmt& stmt) {
+    StmtGuard g(stmt);
     g->Bind(1, run_id)
         .Bind(2, m.key)
         .Bind(3, m.step)
         .Bind(4, m.timestamp)
         .BindDouble(5, value)
         .Bind(6, int64_t{is_nan});
-    RETURN_IF_ERROR(g->Exec());
-  }
+    return g->Exec();
+  };
+  ASSIGN_OR_RETURN(Stmt * ins, db.Prepare("INSERT OR IGNORE INTO metrics (run_id, key, step, "
+                                          "timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)"));
+  RETURN_IF_ERROR(insert_point(*ins));
   // The latest value is the one at the highest step, then timestamp, then value.
   ASSIGN_OR_RETURN(Stmt * up,
                    db.Prepare("INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
@@ -53,16 +55,7 @@ Status InsertMetric(Db& db, const std::string& run_id, const Metric& m) {
                               "value = excluded.value, is_nan = excluded.is_nan WHERE "
                               "(excluded.step, excluded.timestamp, excluded.value) > (step, "
                               "timestamp, value)"));
-  {
-    StmtGuard g(*up);
-    g->Bind(1, run_id)
-        .Bind(2, m.key)
-        .Bind(3, m.step)
-        .Bind(4, m.timestamp)
-        .BindDouble(5, value)
-        .Bind(6, int64_t{is_nan});
-    RETURN_IF_ERROR(g->Exec());
-  }
+  RETURN_IF_ERROR(insert_point(*up));
   if (m.model_id.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(Stmt * mm, db.Prepare("INSERT OR IGNORE INTO model_metrics (model_id, key, "
                                          "dataset_name, dataset_digest, step, timestamp, value, "
