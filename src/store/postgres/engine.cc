@@ -6,16 +6,6 @@
 
 namespace ringo::store::pg {
 
-namespace {
-
-// Every writing transaction holds this lock, so one runs at a time per database even with
-// several ringo servers: the domain SQL (shared with SQLite, which has a single writer by
-// construction) checks names before inserting them and numbers experiments, versions and events
-// as MAX + 1. Under the lock every statement sees the other servers' committed writes. The
-// number is a constant shared by every ringo (the migration lock's plus one).
-constexpr const char* kBeginWrite = "BEGIN; SELECT pg_advisory_xact_lock(7234061206)";
-
-}  // namespace
 
 WriteEngine::WriteEngine(std::string conninfo, size_t max_ops_per_commit,
                          std::unique_ptr<Db> writer)

@@ -22,6 +22,13 @@
 
 namespace ringo::store::pg {
 
+// Every writing transaction begins so, holding one lock: one runs at a time per database even
+// with several ringo servers. The domain SQL (shared with SQLite, which has a single writer by
+// construction) checks names before inserting them and numbers experiments, versions and events
+// as MAX + 1; under the lock every statement sees the other servers' committed writes. The
+// number is a constant shared by every ringo (the migration lock's plus one).
+inline constexpr const char* kBeginWrite = "BEGIN; SELECT pg_advisory_xact_lock(7234061206)";
+
 class WriteEngine : public EngineBase<Db> {
  public:
   // Starts the writer thread over an open, migrated writer connection. While the server is

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "store/copy/copy.h"
 #include "store/store.h"
 
 namespace ringo::store {
@@ -30,6 +31,14 @@ bool IsPostgresUri(const std::string& uri);
 // While the server is unreachable, reads and writes fail with kUnavailable (no call blocks
 // beyond libpq's 5 s connect timeout); the store reconnects by itself when the server is back.
 Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options);
+
+// Row access to a PostgreSQL store for `ringo store copy` (store/copy/copy.h). As a
+// destination (`writable`) the schema is brought up to date first; a source is only read.
+// Errors as OpenPostgresStore.
+Result<std::unique_ptr<Tables>> OpenPostgresTables(const std::string& conninfo, bool writable);
+
+// `conninfo` for messages: a URI without its password, else "the PostgreSQL database".
+std::string DescribePostgres(const std::string& conninfo);
 
 }  // namespace ringo::store
 

@@ -28,22 +28,28 @@ const SqlDialect& SqliteEngine::Dialect() { return kSqliteDialect; }
 
 template class SqlStore<SqliteEngine>;
 
-Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
-  if (options.path.empty() || options.path == ":memory:") {
+Result<std::unique_ptr<Db>> OpenMigrated(const std::string& path, bool synchronous_full) {
+  if (path.empty() || path == ":memory:") {
     return InvalidArgument("the SQLite store needs a database file path");
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(options.path, false));
+  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path, false));
   // WAL lets readers run beside the single writer; NORMAL sync keeps every committed
   // transaction across a process crash (SIGKILL), FULL also across power loss.
   std::string pragmas = std::string("PRAGMA journal_mode = WAL; PRAGMA synchronous = ") +
-                        (options.synchronous_full ? "FULL" : "NORMAL") +
+                        (synchronous_full ? "FULL" : "NORMAL") +
                         "; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -64000; "
                         "PRAGMA wal_autocheckpoint = 10000;";
   RETURN_IF_ERROR(db->ExecScript(pragmas.c_str()));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA quick_check"));
   RETURN_IF_ERROR(Migrate(*db));
+  return db;
+}
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, OpenMigrated(options.path, options.synchronous_full));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA analysis_limit = 400; ANALYZE;"));
-  return std::unique_ptr<Store>(new SqliteStore(options.path, options.max_ops_per_commit, std::move(db)));
+  return std::unique_ptr<Store>(
+      new SqliteStore(options.path, options.max_ops_per_commit, std::move(db)));
 }
 
 Status BackupSqliteDatabase(const std::string& path, const std::string& dest) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "store/copy/copy.h"
 #include "store/store.h"
 
 namespace ringo::store {
@@ -31,6 +32,11 @@ Status BackupSqliteDatabase(const std::string& path, const std::string& dest);
 // Checks a database file as restore does: it opens, passes SQLite's integrity check, and has a
 // schema this binary knows. Returns its schema version. kFailedPrecondition naming the problem.
 Result<int> CheckSqliteDatabase(const std::string& path);
+
+// Row access to the store at `path` for `ringo store copy` (store/copy/copy.h). As a source
+// (!writable) the file must exist and is only read; as a destination it is created if missing
+// and migrated. kInvalidArgument/kInternal as OpenSqliteStore.
+Result<std::unique_ptr<Tables>> OpenSqliteTables(const std::string& path, bool writable);
 
 }  // namespace ringo::store
 

@@ -5,6 +5,7 @@
 #define RINGO_STORE_SQLITE_STORE_IMPL_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "common/status.h"
@@ -33,6 +34,10 @@ struct SqliteEngine {
 };
 
 using SqliteStore = SqlStore<SqliteEngine>;
+
+// The writer's connection to the database at `path`: created if missing, in WAL mode, checked
+// and migrated (sqlite_store.cc).
+Result<std::unique_ptr<Db>> OpenMigrated(const std::string& path, bool synchronous_full);
 extern template class SqlStore<SqliteEngine>;
 
 }  // namespace ringo::store
