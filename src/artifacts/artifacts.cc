@@ -72,9 +72,19 @@ Status LocalRepository::PutFile(std::string_view relative, const fs::path& sourc
   if (ec) return Internal("cannot create '" + dest.parent_path().string() + "': " + ec.message());
   // Parents now exist: check again that none of them is a symlink leading out of the root.
   ASSIGN_OR_RETURN(fs::path checked, Resolve(clean));
-  if (std::rename(source.c_str(), checked.c_str()) != 0) {
+  if (std::rename(source.c_str(), checked.c_str()) == 0) return Status::Ok();
+  if (errno != EXDEV) {
     return Internal("cannot move upload into '" + clean + "': " + std::strerror(errno));
   }
+  // From another file system: copied beside its place first, so it still appears whole.
+  fs::path tmp = checked.parent_path() / (".tmp-" + checked.filename().string());
+  fs::copy_file(source, tmp, fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::rename(tmp, checked, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return Internal("cannot copy upload into '" + clean + "': " + ec.message());
+  }
+  fs::remove(source, ec);
   return Status::Ok();
 }
 

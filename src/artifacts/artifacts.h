@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -114,6 +115,24 @@ Result<std::unique_ptr<Repository>> OpenRepository(const std::string& destinatio
 // user path. kInvalidArgument for other schemes (the file is not in this repository) and for
 // escaping paths.
 Result<std::string> ArtifactUriPath(std::string_view uri);
+
+// What CopyTree did.
+struct CopyReport {
+  int64_t files = 0;    // files in the source tree
+  int64_t bytes = 0;    // their bytes
+  int64_t skipped = 0;  // files already in the destination with the same size (not copied)
+};
+
+// Copies every file under directory `from_dir` of `from` ("" = the root) to the same relative
+// place under `to_dir` of `to`; files the destination already holds with the same size are left
+// as they are (so an interrupted copy is resumed by running it again). Then every file is
+// verified by SHA-256 on both sides (an object store's copy is fetched back to be hashed).
+// `progress` (may be empty) is called after each file with the counts so far.
+// kFailedPrecondition naming the first file that does not verify; errors of either side as
+// they come.
+Result<CopyReport> CopyTree(const Repository& from, std::string_view from_dir, Repository& to,
+                            std::string_view to_dir,
+                            const std::function<void(const CopyReport&)>& progress);
 
 // Content-Type for a file name by extension (application/octet-stream when unknown).
 std::string GuessContentType(std::string_view name);

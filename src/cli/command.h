@@ -40,6 +40,7 @@ void AddWebhooksCommand(CLI::App& app, Context& ctx);     // webhooks_command.cc
 void AddSchedulesCommand(CLI::App& app, Context& ctx);    // schedules_command.cc
 void AddReleaseCommand(CLI::App& app, Context& ctx);      // release_command.cc
 void AddStoreCommand(CLI::App& app, Context& ctx);        // store_command.cc
+void AddStoreCopyCommand(CLI::App* store, Context& ctx);  // store_copy_command.cc
 void AddDeviceCommands(CLI::App& app, Context& ctx);      // device_command.cc: device, deploy
 void AddCoreMLCommands(CLI::App& app, Context& ctx);      // coreml_commands.cc
 

@@ -136,7 +136,8 @@ void AddStoreFlags(CLI::App* cmd, StoreFlags* f) {
 
 void AddStoreCommand(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<StoreFlags>();
-  auto* store = app.add_subcommand("store", "Back up or restore a store (SQLite + files)");
+  auto* store = app.add_subcommand(
+      "store", "Back up or restore a store (SQLite + files), or copy it to other engines");
   store->require_subcommand(1);
   auto* backup = store->add_subcommand(
       "backup", "Copy the store to DEST while its server may run: a consistent snapshot");
@@ -154,6 +155,7 @@ void AddStoreCommand(CLI::App& app, Context& ctx) {
     Status s = Restore(*f);
     return s.ok() ? 0 : Fail(s);
   });
+  AddStoreCopyCommand(store, ctx);
 }
 
 }  // namespace ringo::cli
