@@ -88,6 +88,12 @@ Status LocalRepository::PutFile(std::string_view relative, const fs::path& sourc
   return Status::Ok();
 }
 
+Result<std::string> LocalRepository::PresignGet(std::string_view, int64_t,
+                                               const std::string&) const {
+  return FailedPrecondition("artifacts in a local directory (" + root_.string() +
+                            ") have no URLs to hand out; presigned URLs need an object store");
+}
+
 Status LocalRepository::Put(std::string_view relative, std::string_view data) {
   ASSIGN_OR_RETURN(std::string clean, CleanRelativePath(relative));
   if (clean.empty()) return InvalidArgument("an artifact path must name a file");

@@ -57,6 +57,13 @@ class Repository {
   virtual Status Put(std::string_view relative, std::string_view data) = 0;
   // Deletes a file or a directory tree. kNotFound when absent.
   virtual Status Delete(std::string_view relative) = 0;
+
+  // A URL from which anyone may GET the file at `relative` for the next `seconds` without
+  // credentials: an object store's presigned URL, signed for `endpoint_url` when given (the
+  // address clients reach the store by, if not the server's), else for the repository's own
+  // endpoint. The file is not checked. kFailedPrecondition for a local directory.
+  virtual Result<std::string> PresignGet(std::string_view relative, int64_t seconds,
+                                         const std::string& endpoint_url) const = 0;
 };
 
 // Local-filesystem repository. Besides the path checks above, symlinks leading out of the
@@ -76,6 +83,8 @@ class LocalRepository : public Repository {
   Status PutFile(std::string_view relative, const std::filesystem::path& source) override;
   Status Put(std::string_view relative, std::string_view data) override;
   Status Delete(std::string_view relative) override;
+  Result<std::string> PresignGet(std::string_view relative, int64_t seconds,
+                                 const std::string& endpoint_url) const override;
 
  private:
   std::filesystem::path root_;

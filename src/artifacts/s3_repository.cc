@@ -154,6 +154,27 @@ Result<Reply> S3Repository::Call(const std::string& method, const std::string& k
   return transport_->Send(ex);
 }
 
+Result<std::string> S3Repository::PresignGet(std::string_view relative, int64_t seconds,
+                                            const std::string& endpoint_url) const {
+  if (seconds < 1 || seconds > 7 * 24 * 3600) {
+    return InvalidArgument("a presigned URL lives 1 s to 7 days, not " + std::to_string(seconds));
+  }
+  ASSIGN_OR_RETURN(std::string clean, CleanRelativePath(relative));
+  Endpoint endpoint;
+  ASSIGN_OR_RETURN(endpoint,
+                   ParseEndpoint(endpoint_url.empty() ? options_.endpoint_url : endpoint_url));
+  SignRequest sign;
+  sign.method = "GET";
+  sign.path = "/" + PercentEncode(options_.bucket, false) + "/" + PercentEncode(Key(clean), true);
+  sign.headers = {{"host", HostHeader(endpoint)}};
+  sign.amz_date = AmzDateNow();
+  sign.region = options_.region;
+  sign.access_key_id = options_.access_key_id;
+  sign.secret_access_key = options_.secret_access_key;
+  return std::string(endpoint.tls ? "https://" : "http://") + HostHeader(endpoint) + sign.path +
+         "?" + PresignedQuery(sign, seconds, options_.session_token);
+}
+
 Status S3Repository::Init() {
   ASSIGN_OR_RETURN(Reply r, Call("HEAD", "", {}));
   if (r.status == 404) {

@@ -29,6 +29,8 @@ class S3Repository : public Repository {
   Status PutFile(std::string_view relative, const std::filesystem::path& source) override;
   Status Put(std::string_view relative, std::string_view data) override;
   Status Delete(std::string_view relative) override;
+  Result<std::string> PresignGet(std::string_view relative, int64_t seconds,
+                                 const std::string& endpoint_url) const override;
 
  private:
   struct Object {

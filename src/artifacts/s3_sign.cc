@@ -69,6 +69,23 @@ std::string CanonicalQuery(const Pairs& query) {
   return out;
 }
 
+namespace {
+
+// The signature of a canonical request, lowercase hex, and the credential scope it names.
+std::string SignatureHex(const SignRequest& r, const std::string& canonical, std::string* scope) {
+  std::string day = r.amz_date.substr(0, 8);
+  *scope = day + "/" + r.region + "/s3/aws4_request";
+  std::string to_sign =
+      "AWS4-HMAC-SHA256\n" + r.amz_date + "\n" + *scope + "\n" + Sha256Hex(canonical);
+  std::string key = HmacSha256("AWS4" + r.secret_access_key, day);
+  key = HmacSha256(key, r.region);
+  key = HmacSha256(key, "s3");
+  key = HmacSha256(key, "aws4_request");
+  return Hex(HmacSha256(key, to_sign));
+}
+
+}  // namespace
+
 std::string Authorization(const SignRequest& r) {
   Pairs headers;
   for (const auto& [k, v] : r.headers) headers.emplace_back(Lower(k), TrimValue(v));
@@ -81,16 +98,31 @@ std::string Authorization(const SignRequest& r) {
   }
   std::string canonical = r.method + "\n" + r.path + "\n" + CanonicalQuery(r.query) + "\n" +
                           canonical_headers + "\n" + signed_headers + "\n" + r.payload_sha256;
-  std::string day = r.amz_date.substr(0, 8);
-  std::string scope = day + "/" + r.region + "/s3/aws4_request";
-  std::string to_sign =
-      "AWS4-HMAC-SHA256\n" + r.amz_date + "\n" + scope + "\n" + Sha256Hex(canonical);
-  std::string key = HmacSha256("AWS4" + r.secret_access_key, day);
-  key = HmacSha256(key, r.region);
-  key = HmacSha256(key, "s3");
-  key = HmacSha256(key, "aws4_request");
+  std::string scope;
+  std::string signature = SignatureHex(r, canonical, &scope);
   return "AWS4-HMAC-SHA256 Credential=" + r.access_key_id + "/" + scope +
-         ",SignedHeaders=" + signed_headers + ",Signature=" + Hex(HmacSha256(key, to_sign));
+         ",SignedHeaders=" + signed_headers + ",Signature=" + signature;
+}
+
+std::string PresignedQuery(const SignRequest& r, int64_t expires_seconds,
+                           const std::string& session_token) {
+  std::string host;
+  for (const auto& [k, v] : r.headers) {
+    if (Lower(k) == "host") host = TrimValue(v);
+  }
+  Pairs query = r.query;
+  query.emplace_back("X-Amz-Algorithm", "AWS4-HMAC-SHA256");
+  query.emplace_back("X-Amz-Credential", r.access_key_id + "/" + r.amz_date.substr(0, 8) + "/" +
+                                             r.region + "/s3/aws4_request");
+  query.emplace_back("X-Amz-Date", r.amz_date);
+  query.emplace_back("X-Amz-Expires", std::to_string(expires_seconds));
+  if (!session_token.empty()) query.emplace_back("X-Amz-Security-Token", session_token);
+  query.emplace_back("X-Amz-SignedHeaders", "host");
+  std::string canonical = r.method + "\n" + r.path + "\n" + CanonicalQuery(query) + "\nhost:" +
+                          host + "\n\nhost\nUNSIGNED-PAYLOAD";
+  std::string scope;
+  query.emplace_back("X-Amz-Signature", SignatureHex(r, canonical, &scope));
+  return CanonicalQuery(query);
 }
 
 std::string AmzDateNow() {

@@ -2,6 +2,7 @@
 #ifndef RINGO_ARTIFACTS_S3_SIGN_H_
 #define RINGO_ARTIFACTS_S3_SIGN_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,13 @@ struct SignRequest {
 // The Authorization header's value for `r` ("AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
 // Signature=...").
 std::string Authorization(const SignRequest& r);
+
+// The query string of a presigned request (AWS's "query parameters" form): `r.query` with the
+// X-Amz-Algorithm, -Credential, -Date, -Expires (`expires_seconds` from r.amz_date),
+// -SignedHeaders (host only), -Security-Token (when given) and -Signature parameters, in
+// canonical form. Only r.headers' host is signed; the payload is unsigned.
+std::string PresignedQuery(const SignRequest& r, int64_t expires_seconds,
+                           const std::string& session_token);
 
 // The query string in canonical form: names and values percent-encoded (PercentEncode), sorted by name then value.
 std::string CanonicalQuery(const Pairs& query);

@@ -48,6 +48,24 @@ TEST(S3SignTest, MatchesAwsExampleOfGetObjectWithRange) {
   EXPECT_EQ(Authorization(r).find("f0e8bdb87c9644"), std::string::npos);
 }
 
+TEST(S3SignTest, MatchesAwsExampleOfPresignedGet) {
+  // The presigned URL example of the same documentation ("query parameters").
+  SignRequest r;
+  r.method = "GET";
+  r.path = "/test.txt";
+  r.headers = {{"host", "examplebucket.s3.amazonaws.com"}};
+  r.amz_date = "20130524T000000Z";
+  r.region = "us-east-1";
+  r.access_key_id = "AKIAIOSFODNN7EXAMPLE";
+  r.secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+  EXPECT_EQ(PresignedQuery(r, 86400, ""),
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
+            "us-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&"
+            "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404&"
+            "X-Amz-SignedHeaders=host");
+  EXPECT_EQ(PresignedQuery(r, 3600, "").find("aeeed9bbccd4"), std::string::npos);
+}
+
 TEST(S3SignTest, EncodesAndSortsTheQuery) {
   EXPECT_EQ(PercentEncode("a b/c~d_e.f-g+h", true), "a%20b/c~d_e.f-g%2Bh");
   EXPECT_EQ(PercentEncode("a/b", false), "a%2Fb");
@@ -266,6 +284,39 @@ TEST_F(S3RepositoryTest, LargeFileGoesUpInParts) {
   auto local = repo.Resolve("w/weights.bin");
   ASSERT_TRUE(local.ok()) << local.status().message();
   EXPECT_EQ(Slurp(*local), data);
+}
+
+TEST_F(S3RepositoryTest, PresignedUrlServesTheObjectWithoutCredentials) {
+  ASSERT_TRUE(repo_->Put("_ringo/blobs/abc", "blob bytes").ok());
+  std::string endpoint = "http://127.0.0.1:" + std::to_string(port_);
+  auto url = repo_->PresignGet("_ringo/blobs/abc", 60, "");
+  ASSERT_TRUE(url.ok()) << url.status().message();
+  ASSERT_EQ(url->rfind(endpoint + "/ringo/", 0), 0u) << *url;
+  auto transport = Transport::Create(*ParseEndpoint(endpoint));
+  ASSERT_TRUE(transport.ok());
+  auto get = [&](const std::string& target) {
+    Exchange ex;
+    ex.method = "GET";
+    ex.target = target;
+    auto r = (*transport)->Send(ex);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : Reply{};
+  };
+  Reply ok = get(url->substr(endpoint.size()));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "blob bytes");
+  // Another key under the same signature, or a changed expiry, is refused by the store.
+  std::string forged = url->substr(endpoint.size());
+  forged.replace(forged.find("blobs/abc"), 9, "blobs/abd");
+  EXPECT_EQ(get(forged).status, 403);
+  // Signed for another address (a public name of the store), the URL names that address.
+  auto pub = repo_->PresignGet("_ringo/blobs/abc", 60, "https://cdn.example");
+  ASSERT_TRUE(pub.ok());
+  EXPECT_EQ(pub->rfind("https://cdn.example/ringo/", 0), 0u) << *pub;
+  EXPECT_EQ(repo_->PresignGet("x", 0, "").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(repo_->PresignGet("../x", 60, "").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(LocalRepository(dir_).PresignGet("x", 60, "").status().code(),
+            Code::kFailedPrecondition);
 }
 
 TEST_F(S3RepositoryTest, WrongSecretOrBucketIsAClearError) {

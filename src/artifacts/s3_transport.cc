@@ -137,12 +137,14 @@ Result<Endpoint> ParseEndpoint(const std::string& url) {
   return e;
 }
 
-Transport::Transport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
-  bool default_port = endpoint_.port == (endpoint_.tls ? "443" : "80");
-  std::string host =
-      endpoint_.host.find(':') != std::string::npos ? "[" + endpoint_.host + "]" : endpoint_.host;
-  host_header_ = default_port ? host : host + ":" + endpoint_.port;
+std::string HostHeader(const Endpoint& e) {
+  bool default_port = e.port == (e.tls ? "443" : "80");
+  std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
+  return default_port ? host : host + ":" + e.port;
 }
+
+Transport::Transport(Endpoint endpoint)
+    : endpoint_(std::move(endpoint)), host_header_(HostHeader(endpoint_)) {}
 
 Transport::~Transport() = default;
 

@@ -24,6 +24,9 @@ struct Endpoint {
 // Parses "http[s]://host[:port]" (an optional trailing '/' allowed). kInvalidArgument otherwise.
 Result<Endpoint> ParseEndpoint(const std::string& url);
 
+// The Host header for `e`: host, with ":port" unless it is the scheme's default.
+std::string HostHeader(const Endpoint& e);
+
 struct Exchange {
   std::string method;
   std::string target;  // encoded path, with "?query" when there is one
