@@ -53,6 +53,15 @@ Status GetManifest(const Services& s, Request& req, const Responder& res) {
 }
 
 Result<Response> GetBlob(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(std::optional<std::string> url, s.deploy->BlobRedirect(req.route_suffix));
+  if (url) {
+    // The object store carries the bytes. The URL expires: no cache may keep this answer.
+    Response r;
+    r.status = 302;
+    r.headers.emplace_back("Location", *url);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
   ASSIGN_OR_RETURN(auto path, s.deploy->BlobPath(req.route_suffix));
   Response r = http::FileResponse(req, path.string(), "application/octet-stream");
   if (r.status == 404) return NotFound("no blob " + req.route_suffix);

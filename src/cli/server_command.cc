@@ -187,6 +187,7 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   svc->api_ = std::make_unique<api::Api>(svc->store_.get(), svc->repo_.get());
   // Delivery state lives in the store; the signing key and model blobs beside it.
   ASSIGN_OR_RETURN(svc->deploy_, deploy::Service::Open(svc->store_.get(), svc->repo_.get(), base / "deploy"));
+  RETURN_IF_ERROR(svc->deploy_->SetBlobRedirect(flags.blob_redirect, flags.blob_redirect_endpoint));
   svc->api_->AttachDeploy(svc->deploy_.get());
   auto schedule_uri = std::make_shared<std::string>();  // known once the server listens
   if (flags.schedules) {
@@ -305,6 +306,14 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
   server->add_option("--s3-endpoint-url", sf->s3_endpoint_url,
                      "S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: "
                      "MLFLOW_S3_ENDPOINT_URL, else AWS)");
+  server->add_option("--blob-redirect", sf->blob_redirect,
+                     "Answer device blob requests with a redirect to a presigned URL of the "
+                     "object store valid this many seconds (0: serve blobs; needs s3:// artifacts)")
+      ->check(CLI::Range(int64_t{0}, int64_t{7 * 24 * 3600}));
+  server->add_option("--blob-redirect-endpoint", sf->blob_redirect_endpoint,
+                     "The object store's URL as devices reach it, for the presigned URLs "
+                     "(default: --s3-endpoint-url), e.g. its public name when the servers "
+                     "reach it by an internal one");
   server->add_option("--threads", sf->threads, "I/O threads (default: the CPUs this process may use, at most 4)");
   server->add_flag("--sync-full", sf->sync_full,
                    "SQLite: fsync every commit (survives power loss, slower); on PostgreSQL the "

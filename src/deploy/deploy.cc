@@ -735,10 +735,56 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
   return out;
 }
 
-Result<fs::path> Service::BlobPath(const std::string& sha256) const {
+namespace {
+
+Status CheckDigest(const std::string& sha256) {
   if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return InvalidArgument("'" + sha256 + "' is not a sha256 digest");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Service::SetBlobRedirect(int64_t seconds, const std::string& endpoint_url) {
+  if (seconds == 0) return Status::Ok();
+  if (!impl_->artifacts->IsShared()) {
+    return FailedPrecondition("blob redirects need artifacts in an object store "
+                              "(--artifacts-destination s3://...)");
+  }
+  // Signing once checks the duration and the endpoint before the first device asks.
+  RETURN_IF_ERROR(
+      impl_->artifacts->PresignGet(Impl::SharedBlobPath(std::string(64, '0')), seconds,
+                                   endpoint_url).status());
+  impl_->redirect_seconds = seconds;
+  impl_->redirect_endpoint = endpoint_url;
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> Service::BlobRedirect(const std::string& sha256) {
+  RETURN_IF_ERROR(CheckDigest(sha256));
+  if (impl_->redirect_seconds == 0) return std::optional<std::string>();
+  std::string key = Impl::SharedBlobPath(sha256);
+  bool known;
+  {
+    std::lock_guard lock(impl_->redirect_mu);
+    known = impl_->blobs_in_bucket.count(sha256) > 0;
+  }
+  if (!known) {
+    // One listing per blob and server: blobs never change once stored.
+    bool is_file = false;
+    ASSIGN_OR_RETURN(auto entries, impl_->artifacts->List(key, &is_file));
+    if (!is_file) return std::optional<std::string>();
+    std::lock_guard lock(impl_->redirect_mu);
+    impl_->blobs_in_bucket.insert(sha256);
+  }
+  ASSIGN_OR_RETURN(std::string url, impl_->artifacts->PresignGet(key, impl_->redirect_seconds,
+                                                                 impl_->redirect_endpoint));
+  return std::optional<std::string>(std::move(url));
+}
+
+Result<fs::path> Service::BlobPath(const std::string& sha256) const {
+  RETURN_IF_ERROR(CheckDigest(sha256));
   fs::path p = impl_->dir / "blobs" / sha256;
   std::error_code ec;
   if (fs::is_regular_file(p, ec)) return p;

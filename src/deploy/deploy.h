@@ -283,6 +283,15 @@ class Service {
   // The file of a blob; kNotFound when unknown, kInvalidArgument for a malformed digest.
   Result<std::filesystem::path> BlobPath(const std::string& sha256) const;
 
+  // Devices fetch blobs from the object store: BlobRedirect answers a presigned URL valid for
+  // `seconds` (signed for `endpoint_url` when not empty: the address devices reach the store
+  // by). 0 seconds (the default) serves blobs through the server. kFailedPrecondition when the
+  // artifact repository is not an object store.
+  Status SetBlobRedirect(int64_t seconds, const std::string& endpoint_url);
+  // The URL to send a device to for a blob, or nullopt when blobs are served here (no redirect
+  // configured, or this blob is not in the object store). kInvalidArgument for a malformed digest.
+  Result<std::optional<std::string>> BlobRedirect(const std::string& sha256);
+
   // Stores a batch of device events as ParseTelemetry reads them; kInvalidArgument naming the
   // first bad event (nothing of the batch is stored then).
   Status RecordTelemetry(const std::string& events_json);

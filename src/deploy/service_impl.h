@@ -12,6 +12,7 @@
 #include <cmath>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,12 @@ struct Service::Impl {
   EVP_PKEY* key = nullptr;
   std::string public_key;
   std::mutex mu;  // serialises read-modify-write of channels within this process
+  // Blob redirects (SetBlobRedirect) and the blobs known to be in the object store.
+  int64_t redirect_seconds = 0;
+  std::string redirect_endpoint;
+  std::mutex redirect_mu;
+  std::set<std::string> blobs_in_bucket;
+
   std::mutex manifest_mu;
   std::map<std::string, Manifest> manifests;  // collection/channel/deployment -> signed manifest
   // Channel states for manifest requests, kept 250 ms: devices poll far more often than channels

@@ -83,6 +83,7 @@ struct BlobSink {
   bool overflow = false;
   bool io_error = false;
   std::string error_body;
+  std::string location;  // a redirect's Location
 };
 
 int CollectHeader(void* sink, const char* name, const char* value);
@@ -137,7 +138,9 @@ struct Client {
 
   int Fail(const Error& e);
 
-  std::vector<std::string> Headers(std::vector<std::string> extra) const;
+  // `extra` with the device's identity; with `authorized`, its token too (never sent to the
+  // object store a blob is redirected to: a presigned URL carries its own authorization).
+  std::vector<std::string> Headers(std::vector<std::string> extra, bool authorized = true) const;
 
   int Get(const std::string& url, const std::vector<std::string>& headers, ringo_response* r) const;
 

@@ -172,8 +172,13 @@ class FakeServer {
         if (!signature_.empty()) r.headers.push_back({"X-Ringo-Signature", "ed25519=" + signature_});
         r.body = manifest_;
       }
-    } else if (path.rfind("/api/deploy/v1/blobs/", 0) == 0) {
-      auto it = blobs_.find(path.substr(21));
+    } else if (redirect_blobs && path.rfind("/api/deploy/v1/blobs/", 0) == 0) {
+      // Sent on to the object store, as a server with --blob-redirect does.
+      r.status = 302;
+      r.headers = {{"Location", base + "/bucket/" + path.substr(21) + "?X-Amz-Signature=s"}};
+      r.body = "redirected";
+    } else if (path.rfind("/api/deploy/v1/blobs/", 0) == 0 || path.rfind("/bucket/", 0) == 0) {
+      auto it = blobs_.find(path.substr(path.rfind('/') + 1));
       if (it == blobs_.end()) {
         r.status = 404;
       } else {
@@ -218,6 +223,7 @@ class FakeServer {
   std::vector<Request> requests;
   std::vector<std::string> posted;
   long fail_after = -1;
+  bool redirect_blobs = false;
   bool post_fails = false;
   int post_status = 200;
 
@@ -268,6 +274,7 @@ class DeviceTest : public ::testing::Test {
     c.device.device_class = "iPhone";
     c.storage_dir = dir_.c_str();
     c.public_key = key_b64_.c_str();
+    c.token = "device-token";
     c.transport = &kFakeTransport;
     c.transport_ctx = &server_;
     c.crypto = ringo_crypto_openssl();
@@ -341,6 +348,23 @@ TEST_F(DeviceTest, CreateRejectsBadConfig) {
   c.crypto = ringo_crypto_openssl();
   EXPECT_EQ(ringo_client_create(&c, err, sizeof err), nullptr);
   EXPECT_NE(std::string(err).find("32-byte"), std::string::npos);
+}
+
+TEST_F(DeviceTest, BlobRedirectIsFollowedWithoutTheDeviceToken) {
+  server_.Publish("dep-1", {Mlmodel("1", "model-one-bytes")});
+  server_.redirect_blobs = true;
+  Open();
+  ringo_update_result r{};
+  ASSERT_EQ(Check(&r), RINGO_OK) << last_error_;
+  EXPECT_EQ(r.bytes_downloaded, 15);
+  EXPECT_EQ(ReadAll(PathOf("digits")), "model-one-bytes");
+  const FakeServer::Request& last = server_.requests.back();
+  ASSERT_EQ(last.url.rfind("http://fake/bucket/", 0), 0u) << last.url;
+  for (const std::string& h : last.headers) EXPECT_NE(h.rfind("Authorization", 0), 0u) << h;
+  // Asked of the server itself, the token is sent.
+  const FakeServer::Request& asked = server_.requests[server_.requests.size() - 2];
+  ASSERT_EQ(asked.url.rfind("http://fake/api/deploy/v1/blobs/", 0), 0u) << asked.url;
+  EXPECT_TRUE(asked.Has("Authorization: Bearer device-token"));
 }
 
 TEST_F(DeviceTest, ValidSignatureInstallsModel) {

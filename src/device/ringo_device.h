@@ -54,7 +54,8 @@ const char* ringo_status_name(int status);
 /* One HTTP response, streamed. The SDK fills `sink`, `on_header` and `on_body`; the transport sets
  * `status` first, then calls on_header once per response header and on_body for each piece of the
  * (de-chunked) body, in order, before returning. A nonzero return from a callback asks the transport to stop (and return
- * nonzero). The transport must follow no redirects for the SDK and must not decompress blobs. */
+ * nonzero). The transport must follow no redirects and must not decompress blobs: the SDK follows
+ * a blob's redirect (to an object store's presigned URL) itself, without the device's token. */
 typedef struct ringo_response {
   int status;
   void* sink;

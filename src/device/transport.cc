@@ -1,5 +1,6 @@
 // The device client's side of the app's transport: requests, and sinks for headers and bodies.
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +32,10 @@ int CollectBody(void* sink, const void* data, size_t len) {
   return 0;
 }
 
-int BlobHeader(void*, const char*, const char*) { return 0; }
+int BlobHeader(void* sink, const char* name, const char* value) {
+  if (strcasecmp(name, "location") == 0) static_cast<BlobSink*>(sink)->location = value;
+  return 0;
+}
 
 int BlobBody(void* sink, const void* data, size_t len) {
   auto* s = static_cast<BlobSink*>(sink);
@@ -77,8 +81,8 @@ int Client::Fail(const Error& e) {
   return e.code;
 }
 
-std::vector<std::string> Client::Headers(std::vector<std::string> extra) const {
-  if (!token.empty()) extra.push_back("Authorization: Bearer " + token);
+std::vector<std::string> Client::Headers(std::vector<std::string> extra, bool authorized) const {
+  if (authorized && !token.empty()) extra.push_back("Authorization: Bearer " + token);
   extra.push_back("User-Agent: ringo-device/0.1");
   return extra;
 }

@@ -22,6 +22,14 @@ namespace ringo::device {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+namespace {
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+}  // namespace
+
 Error Client::FetchBlob(const ModelEntry& m, ringo_update_result* result) {
   std::string final_path = Path("blobs/" + m.sha256);
   std::string part = final_path + ".part";
@@ -58,7 +66,17 @@ Error Client::FetchBlob(const ModelEntry& m, ringo_update_result* result) {
     resp.on_body = BlobBody;
     std::vector<std::string> extra;
     if (offset > 0) extra.push_back("Range: bytes=" + std::to_string(offset) + "-");
-    int rc = Get(AbsoluteUrl(m.url), Headers(extra), &resp);
+    // The server may send the device to the object store for the bytes (a few hops at most).
+    std::string url = AbsoluteUrl(m.url);
+    int rc = Get(url, Headers(extra), &resp);
+    for (int hop = 0; rc == 0 && hop < 3 && IsRedirect(resp.status) && !sink.location.empty();
+         ++hop) {
+      url = sink.location;
+      sink.location.clear();
+      sink.error_body.clear();
+      resp.status = 0;
+      rc = Get(url, Headers(extra, false), &resp);
+    }
     result->bytes_downloaded += sink.received;
     if (sink.received > 0) result->models_downloaded += 1;
     ::fsync(fd);

@@ -166,6 +166,52 @@ class ReplicasTest(unittest.TestCase):
             c.start()
         self.assertIn("differs from the one the store holds", c.stderr_tail() + "\n".join(c._stdout_lines))
 
+    @unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to make Core ML models")
+    def test_blob_redirect_sends_devices_to_the_bucket(self):
+        with tempfile.TemporaryDirectory() as d:
+            files = make_core_ml_models(d)
+            model, coll = unique("m"), unique("app")
+            out = self.cli(self.a, "models", "register", files["mlpackage"], "--name", model)
+            version = out.split("version ")[1].split()[0]
+        self.cli(self.a, "collections", "create", coll, "--model", model)
+        dep = self.cli(self.a, "deployments", "create", coll, "--model",
+                       "%s=%s" % (model, version)).strip()
+        self.cli(self.a, "channels", "promote", coll, "release", dep)
+        c = Server(env=self.s3.env, extra_args=[
+            "--backend-store-uri", self.pg.uri,
+            "--artifacts-destination", "s3://%s/team" % private_s3.BUCKET,
+            "--blob-redirect", "60"])
+        self.servers.append(c)
+        c.start()
+        path = "/api/deploy/v1/collections/%s/channels/release/manifest" % coll
+        entry = c.request("GET", path, query={"device_id": "p"}).json["models"][0]
+        r = c.request("GET", entry["url"])
+        self.assertEqual(r.status, 302, r)
+        self.assertEqual(r.header("Cache-Control"), "no-store")
+        location = r.header("Location")
+        self.assertTrue(location.startswith(self.s3.endpoint + "/"), location)
+        # The presigned URL needs no credentials; the bytes are the manifest's.
+        import urllib.request
+        with urllib.request.urlopen(location, timeout=10) as got:
+            self.assertEqual(hashlib.sha256(got.read()).hexdigest(), entry["sha256"])
+        # The device SDK follows it and installs the model.
+        p = subprocess.run([ringo_bin(), "device", "simulate", "--tracking-uri", c.url,
+                            "--collection", coll, "--channel", "release", "--count", "2", "--json"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout[-500:])
+        devices = json.loads(p.stdout)["devices"]
+        self.assertEqual({x["deployment_id"] for x in devices}, {dep})
+        # A malformed digest is still refused, and a server without redirects serves bytes.
+        self.assertEqual(c.request("GET", "/api/deploy/v1/blobs/nothex").status, 400)
+        self.assertEqual(self.b.request("GET", entry["url"]).status, 200)
+        # Redirects need an object store.
+        local = Server(extra_args=["--blob-redirect", "60"])
+        self.servers.append(local)
+        with self.assertRaises(Exception):
+            local.start()
+        self.assertIn("blob redirects need artifacts in an object store",
+                      local.stderr_tail() + "\n".join(local._stdout_lines))
+
 
 if __name__ == "__main__":
     unittest.main()
