@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "common/hash.h"
 #include "common/paths.h"
@@ -297,6 +299,55 @@ Status S3Repository::PutFile(std::string_view relative, const fs::path& source) 
   return s;
 }
 
+// Up to kPartsInFlight parts go up at once, each on a connection of its own: a part's request
+// waits on the store's disk and checksums, which the others overlap.
+constexpr int kPartsInFlight = 4;
+
+Result<std::vector<std::string>> S3Repository::UploadParts(const std::string& key,
+                                                           const std::string& upload_id,
+                                                           const fs::path& source,
+                                                           int64_t size) const {
+  const int64_t parts = (size + options_.part_size - 1) / options_.part_size;
+  std::vector<std::string> etags(static_cast<size_t>(parts));
+  std::mutex mu;
+  int64_t next = 0;
+  Status failed;
+  auto work = [&] {
+    for (;;) {
+      int64_t i;
+      {
+        std::lock_guard lock(mu);
+        if (next == parts || !failed.ok()) return;
+        i = next++;
+      }
+      int64_t offset = i * options_.part_size;
+      Status s;
+      auto data = ReadPart(source, offset, std::min(options_.part_size, size - offset));
+      if (!data.ok()) {
+        s = data.status();
+      } else {
+        auto r = Call("PUT", key, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
+                      std::move(*data));
+        s = !r.ok() ? r.status()
+            : r->status / 100 != 2 ? S3Error("part " + std::to_string(i + 1), *r)
+                                   : Status::Ok();
+        if (s.ok()) etags[static_cast<size_t>(i)] = r->Header("etag");
+      }
+      if (!s.ok()) {
+        std::lock_guard lock(mu);
+        if (failed.ok()) failed = s;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < std::min<int64_t>(kPartsInFlight, parts); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (!failed.ok()) return failed;
+  return etags;
+}
+
 Status S3Repository::PutParts(const std::string& key, const fs::path& source, int64_t size,
                               std::string* etag) {
   ASSIGN_OR_RETURN(Reply created, Call("POST", key, {{"uploads", ""}}));
@@ -307,17 +358,12 @@ Status S3Repository::PutParts(const std::string& key, const fs::path& source, in
     (void)Call("DELETE", key, {{"uploadId", upload_id}});
     return why;
   };
+  auto etags = UploadParts(key, upload_id, source, size);
+  if (!etags.ok()) return abort(etags.status());
   std::string complete = "<CompleteMultipartUpload>";
-  int part = 1;
-  for (int64_t offset = 0; offset < size; offset += options_.part_size, ++part) {
-    auto data = ReadPart(source, offset, std::min(options_.part_size, size - offset));
-    if (!data.ok()) return abort(data.status());
-    auto r = Call("PUT", key, {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}},
-                  std::move(*data));
-    if (!r.ok()) return abort(r.status());
-    if (r->status / 100 != 2) return abort(S3Error("part " + std::to_string(part), *r));
-    complete += "<Part><PartNumber>" + std::to_string(part) + "</PartNumber><ETag>" +
-                r->Header("etag") + "</ETag></Part>";
+  for (size_t i = 0; i < etags->size(); ++i) {
+    complete += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+                (*etags)[i] + "</ETag></Part>";
   }
   complete += "</CompleteMultipartUpload>";
   auto r = Call("POST", key, {{"uploadId", upload_id}}, complete,

@@ -54,6 +54,11 @@ class S3Repository : public Repository {
   Result<Listing> ListKeys(const std::string& prefix, bool delimited) const;
   Status PutParts(const std::string& key, const std::filesystem::path& source, int64_t size,
                   std::string* etag);
+  // Every part of a multipart upload, several at once; their ETags in part order.
+  Result<std::vector<std::string>> UploadParts(const std::string& key,
+                                               const std::string& upload_id,
+                                               const std::filesystem::path& source,
+                                               int64_t size) const;
   // The cached copy of an object, fetched when absent.
   Result<std::filesystem::path> Cached(const Object& object) const;
   std::filesystem::path CachePath(const Object& object) const;
