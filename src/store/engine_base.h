@@ -25,8 +25,10 @@ class EngineBase {
 
   // Queues `apply` for the writer thread; `done` runs there after the commit (or the failure),
   // so it may read back through writer_db(). After Shutdown, done(kUnavailable) at once.
-  void Submit(std::function<Status(Db&)> apply, std::function<void(Status)> done) {
-    queue_.Submit(std::move(apply), std::move(done));
+  // `metrics`, when given, says the write is that log-batch of metrics alone.
+  void Submit(std::function<Status(Db&)> apply, std::function<void(Status)> done,
+              std::shared_ptr<const MetricWrite> metrics = nullptr) {
+    queue_.Submit(std::move(apply), std::move(done), std::move(metrics));
   }
 
   // The writer's connection: only for `done` callbacks of Submit, which run on its thread and

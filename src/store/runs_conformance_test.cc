@@ -291,6 +291,50 @@ TEST_P(RunStoreTest, FailingWriteDoesNotAffectNeighboursInTheSameCommit) {
   EXPECT_EQ(FindMetric(*got, "m")->value, 3.0);
 }
 
+// Metric-only log-batches of several runs queued together (PostgreSQL writes such a batch in one
+// statement): a write to a deleted run fails alone, the latest value per run and key is the
+// highest step even when points arrive out of order within one commit.
+TEST_P(RunStoreTest, MetricWritesOfSeveralRunsCommittedTogether) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(MustCreateRun("0").info.run_id);
+  // Queued back to back to `runs` runs, answered in order: the statuses.
+  auto fire = [&](size_t runs, int writes) {
+    std::vector<std::promise<Status>> answers(static_cast<size_t>(writes));
+    for (int i = 0; i < writes; ++i) {
+      Batch b;
+      int step = (i * 7) % 100;  // out of order, with repeats
+      b.metrics = {{"loss", 1.0 / (step + 1), 1000 + i, step},
+                   {"acc", step / 100.0, 1000 + i, step}};
+      store_->LogBatch(ids[static_cast<size_t>(i) % runs], b,
+                       [&answers, i](Status s) { answers[static_cast<size_t>(i)].set_value(s); });
+    }
+    std::vector<Status> out;
+    for (auto& a : answers) out.push_back(a.get_future().get());
+    return out;
+  };
+  for (const Status& s : fire(2, 300)) EXPECT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(Wait([&](Done d) { store_->DeleteRun(ids[2], std::move(d)); }).ok());
+  std::vector<Status> mixed = fire(3, 300);
+  for (size_t i = 0; i < mixed.size(); ++i) {
+    if (i % 3 == 2) {
+      EXPECT_EQ(mixed[i].code(), Code::kInvalidArgument) << i;
+    } else {
+      EXPECT_TRUE(mixed[i].ok()) << i << ": " << mixed[i].ToString();
+    }
+  }
+  for (size_t r = 0; r < 2; ++r) {
+    // Points are distinct by timestamp (1000 + i): 150 of the first round, 100 of the second,
+    // 50 of which are the same points again.
+    EXPECT_EQ(History(ids[r], "loss").size(), 200u);
+    Result<store::Run> got = store_->GetRun(ids[r]);
+    ASSERT_TRUE(got.ok());
+    ASSERT_TRUE(FindMetric(*got, "acc").has_value());
+    EXPECT_EQ(FindMetric(*got, "acc")->step, 99);
+    EXPECT_EQ(FindMetric(*got, "loss")->value, 1.0 / 100);
+  }
+  EXPECT_TRUE(History(ids[2], "loss").empty());
+}
+
 TEST_P(RunStoreTest, NonFiniteMetricValuesRoundTrip) {
   store::Run run = MustCreateRun("0");
   const std::string& id = run.info.run_id;

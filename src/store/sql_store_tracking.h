@@ -3,6 +3,7 @@
 #ifndef RINGO_STORE_SQL_STORE_TRACKING_H_
 #define RINGO_STORE_SQL_STORE_TRACKING_H_
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "store/runs_sql.h"
 #include "store/sql_store.h"
 #include "store/validation.h"
+#include "store/write_queue.h"
 
 namespace ringo::store {
 
@@ -188,12 +190,18 @@ template <typename E>
 void SqlStore<E>::LogBatch(std::string run_id, Batch batch, Done done) {
   Status v = ValidateBatch(batch);
   if (!v.ok()) return done(v);
+  auto shared = std::make_shared<const Batch>(std::move(batch));
+  std::shared_ptr<const MetricWrite> metrics;
+  bool metrics_only = shared->params.empty() && shared->tags.empty() &&
+                      std::all_of(shared->metrics.begin(), shared->metrics.end(),
+                                  [](const Metric& m) { return m.model_id.empty(); });
+  if (metrics_only) metrics = std::make_shared<const MetricWrite>(MetricWrite{run_id, shared});
   engine_.Submit(
-      [run_id = std::move(run_id), batch = std::move(batch)](Db& db) -> Status {
+      [run_id = std::move(run_id), shared](Db& db) -> Status {
         RETURN_IF_ERROR(runs::CheckActive(db, run_id));
-        return E::WriteBatch(db, run_id, batch);
+        return E::WriteBatch(db, run_id, *shared);
       },
-      std::move(done));
+      std::move(done), std::move(metrics));
 }
 
 template <typename E>

@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,23 +23,33 @@
 
 namespace ringo::store {
 
+// A log-batch of metrics alone (no params, tags or logged-model links): an engine may write
+// several of them, of any runs, in one statement (PostgreSQL does; see postgres/engine.cc).
+struct MetricWrite {
+  std::string run_id;
+  std::shared_ptr<const Batch> batch;
+};
+
 template <typename Db>
 class WriteQueue {
  public:
   struct Op {
     std::function<Status(Db&)> apply;
     std::function<void(Status)> done;
+    // Set when the write is a MetricWrite; `apply` writes the same thing alone.
+    std::shared_ptr<const MetricWrite> metrics{};
   };
 
   // A batch holds at most `max_ops_per_commit` writes.
   explicit WriteQueue(size_t max_ops_per_commit) : max_ops_(max_ops_per_commit) {}
 
   // Queues a write; after Stop, done(kUnavailable) at once.
-  void Submit(std::function<Status(Db&)> apply, std::function<void(Status)> done) {
+  void Submit(std::function<Status(Db&)> apply, std::function<void(Status)> done,
+              std::shared_ptr<const MetricWrite> metrics = nullptr) {
     {
       std::lock_guard lock(mu_);
       if (!stopping_) {
-        queue_.push_back(Op{std::move(apply), std::move(done)});
+        queue_.push_back(Op{std::move(apply), std::move(done), std::move(metrics)});
         depth_.store(static_cast<int64_t>(queue_.size()));
         cv_.notify_one();
         return;

@@ -1,6 +1,7 @@
 // The PostgreSQL engine's log-batch writes, set-based: one statement per table for the whole
 // batch instead of one per row, since each statement is a round trip to the server (a batch of
 // 1000 metrics took 2000 of them). Same results as the row-by-row SQLite engine.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -124,6 +125,35 @@ Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>
   return g->Exec();
 }
 
+// The points of several runs and, per run and key, the latest of them: kInsertMetrics with the
+// run as a column.
+constexpr const char* kInsertRunMetrics =
+    "WITH points AS (SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], "
+    "?::float8[], ?::int[]) AS p(run_id, key, step, timestamp, value, is_nan)), "
+    "ins AS (INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+    "SELECT run_id, key, step, timestamp, value, is_nan FROM points ON CONFLICT DO NOTHING) "
+    "INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) "
+    "SELECT DISTINCT ON (run_id, key) run_id, key, step, timestamp, value, is_nan FROM points "
+    "ORDER BY run_id, key, step DESC, timestamp DESC, value DESC "
+    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = "
+    "excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan WHERE "
+    "(excluded.step, excluded.timestamp, excluded.value) > "
+    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)";
+
+// kFailedPrecondition unless every run of `run_ids` (distinct) exists and is active.
+Status CheckAllActive(Db& db, const std::vector<std::string_view>& run_ids) {
+  ASSIGN_OR_RETURN(Stmt * q, db.Prepare("SELECT count(*) FROM runs WHERE run_id = ANY(?::text[]) "
+                                        "AND lifecycle_stage = 'active'"));
+  StmtGuard g(*q);
+  g->Bind(1, TextArray(run_ids));
+  Status s;
+  if (!g->Step(&s)) return s.ok() ? Internal("postgresql: count gave no row") : s;
+  if (g->Int(0) != static_cast<int64_t>(run_ids.size())) {
+    return FailedPrecondition("a run of the batch is missing or not active");
+  }
+  return Status::Ok();
+}
+
 Status ParamChanged(const std::string& run_id, const Param& p, std::string_view old) {
   return InvalidArgument("param '" + p.key + "' of run '" + run_id + "' was logged as '" +
                          std::string(old) + "' and cannot be changed to '" + p.value +
@@ -192,6 +222,37 @@ Status WriteTags(Db& db, const std::string& run_id, const std::vector<Tag>& tags
 }
 
 }  // namespace
+
+Status PostgresEngine::WriteMetricWrites(Db& db, const std::vector<const MetricWrite*>& writes) {
+  std::vector<std::string_view> run_ids, runs, keys;
+  std::vector<int64_t> steps, timestamps, nan_flags;
+  std::vector<double> values;
+  for (const MetricWrite* w : writes) {
+    run_ids.push_back(w->run_id);
+    for (const Metric& m : w->batch->metrics) {
+      runs.push_back(w->run_id);
+      keys.push_back(m.key);
+      steps.push_back(m.step);
+      timestamps.push_back(m.timestamp);
+      bool is_nan = std::isnan(m.value);
+      values.push_back(is_nan ? 0.0 : m.value);
+      nan_flags.push_back(is_nan);
+    }
+  }
+  std::sort(run_ids.begin(), run_ids.end());
+  run_ids.erase(std::unique(run_ids.begin(), run_ids.end()), run_ids.end());
+  RETURN_IF_ERROR(CheckAllActive(db, run_ids));
+  if (keys.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kInsertRunMetrics));
+  StmtGuard g(*q);
+  g->Bind(1, TextArray(runs))
+      .Bind(2, TextArray(keys))
+      .Bind(3, NumberArray(steps, Int))
+      .Bind(4, NumberArray(timestamps, Int))
+      .Bind(5, NumberArray(values, Float))
+      .Bind(6, NumberArray(nan_flags, Int));
+  return g->Exec();
+}
 
 Status PostgresEngine::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {
   RETURN_IF_ERROR(WriteParams(db, run_id, batch.params));

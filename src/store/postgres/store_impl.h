@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "store/postgres/db.h"
@@ -13,6 +14,7 @@
 #include "store/search_sql.h"
 #include "store/sql_store.h"
 #include "store/store.h"
+#include "store/write_queue.h"
 
 namespace ringo::store::pg {
 
@@ -25,6 +27,11 @@ struct PostgresEngine {
 
   // Set-based: one statement per table for the whole batch (each is a round trip).
   static Status WriteBatch(Db& db, const std::string& run_id, const Batch& batch);
+
+  // Several log-batches of metrics alone, of any runs, in one statement after one check that
+  // every run is active (batch.cc). A non-OK return leaves the transaction to be rolled back;
+  // the caller then writes each on its own, which gives each its own answer.
+  static Status WriteMetricWrites(Db& db, const std::vector<const MetricWrite*>& writes);
 
   // In keyset chunks: libpq buffers a whole result, and a history runs to millions of points.
   static Result<std::string> ReadHistory(Db& db, const std::string& run_id,
