@@ -102,6 +102,10 @@ struct S3Options {
   std::string session_token;  // sent as x-amz-security-token when set
   std::string ca_bundle;      // PEM file trusted for https besides the system's CAs
   std::filesystem::path cache_dir;  // where Resolve keeps fetched copies
+  // The most the cache may hold (least recently used copies go first; <= 0: no bound), and how
+  // long a copy handed out is kept whatever the bound.
+  int64_t cache_max_bytes = int64_t{10} << 30;
+  int64_t cache_grace_seconds = 60;
   int64_t part_size = 16 << 20;     // files larger than this go up in parts of this size
 };
 
@@ -117,7 +121,8 @@ Result<S3Options> S3OptionsFrom(const std::string& uri, const std::string& endpo
 // Nothing is touched until Init().
 Result<std::unique_ptr<Repository>> OpenRepository(const std::string& destination,
                                                    const std::string& s3_endpoint_url,
-                                                   const std::filesystem::path& cache_dir);
+                                                   const std::filesystem::path& cache_dir,
+                                                   int64_t cache_max_bytes = int64_t{10} << 30);
 
 // The repository path an `mlflow-artifacts:` URI names ("mlflow-artifacts:/1/r/artifacts/x" or
 // "mlflow-artifacts://host:port/1/r/artifacts/x" -> "1/r/artifacts/x"), cleaned like any

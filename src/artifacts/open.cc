@@ -48,7 +48,8 @@ Result<S3Options> S3OptionsFrom(const std::string& uri, const std::string& endpo
 
 Result<std::unique_ptr<Repository>> OpenRepository(const std::string& destination,
                                                    const std::string& s3_endpoint_url,
-                                                   const std::filesystem::path& cache_dir) {
+                                                   const std::filesystem::path& cache_dir,
+                                                   int64_t cache_max_bytes) {
   if (destination.rfind("s3://", 0) != 0) {
     if (destination.find("://") != std::string::npos) {
       return InvalidArgument("artifact destination '" + destination +
@@ -57,6 +58,7 @@ Result<std::unique_ptr<Repository>> OpenRepository(const std::string& destinatio
     return std::unique_ptr<Repository>(std::make_unique<LocalRepository>(destination));
   }
   ASSIGN_OR_RETURN(S3Options options, S3OptionsFrom(destination, s3_endpoint_url, cache_dir));
+  options.cache_max_bytes = cache_max_bytes;
   ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(options.endpoint_url));
   endpoint.ca_bundle = options.ca_bundle;
   ASSIGN_OR_RETURN(auto transport, Transport::Create(endpoint));

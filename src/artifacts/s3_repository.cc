@@ -113,7 +113,9 @@ std::string XmlText(std::string_view xml, std::string_view tag) {
 }
 
 S3Repository::S3Repository(S3Options options, std::unique_ptr<Transport> transport)
-    : options_(std::move(options)), transport_(std::move(transport)) {}
+    : options_(std::move(options)),
+      transport_(std::move(transport)),
+      cache_bound_(options_.cache_dir, options_.cache_max_bytes, options_.cache_grace_seconds) {}
 
 std::string S3Repository::Describe() const {
   return "s3://" + options_.bucket + (options_.prefix.empty() ? "" : "/" + options_.prefix);
@@ -404,13 +406,20 @@ void S3Repository::KeepInCache(const Object& o, const fs::path& source) const {
   fs::path dest = CachePath(o);
   std::error_code ec;
   fs::create_directories(dest.parent_path(), ec);
-  if (ec || std::rename(source.c_str(), dest.c_str()) != 0) fs::remove(source, ec);
+  if (ec || std::rename(source.c_str(), dest.c_str()) != 0) {
+    fs::remove(source, ec);
+    return;
+  }
+  cache_bound_.Added(o.size);
 }
 
 Result<fs::path> S3Repository::Cached(const Object& o) const {
   fs::path dest = CachePath(o);
   std::error_code ec;
-  if (fs::exists(dest, ec)) return dest;
+  if (fs::exists(dest, ec)) {
+    cache_bound_.Touch(dest);
+    return dest;
+  }
   fs::path tmp = options_.cache_dir / "tmp" / NewId();
   fs::create_directories(tmp.parent_path(), ec);
   auto r = Call("GET", o.key, {}, {}, {}, tmp);
@@ -424,6 +433,7 @@ Result<fs::path> S3Repository::Cached(const Object& o) const {
     fs::remove(tmp, ec);
     return Internal("cannot keep a copy of '" + o.key + "' in '" + dest.string() + "'");
   }
+  cache_bound_.Added(static_cast<int64_t>(fs::file_size(dest, ec)));
   return dest;
 }
 
@@ -444,7 +454,11 @@ Result<fs::path> S3Repository::Resolve(std::string_view relative) const {
   std::string base = slash == std::string::npos ? key : key.substr(slash + 1);
   fs::path tree = options_.cache_dir / "trees" / Sha256Hex(identity) / (base.empty() ? "root" : base);
   std::error_code ec;
-  if (listing.objects.empty() || fs::exists(tree, ec)) return tree;
+  if (listing.objects.empty()) return tree;
+  if (fs::exists(tree, ec)) {
+    cache_bound_.Touch(tree);
+    return tree;
+  }
   fs::path tmp = options_.cache_dir / "tmp" / NewId();
   for (const auto& o : listing.objects) {
     auto rel = CleanRelativePath(o.key.substr(prefix.size()));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "artifacts/artifacts.h"
+#include "artifacts/s3_cache.h"
 #include "artifacts/s3_transport.h"
 
 namespace ringo::artifacts {
@@ -67,6 +68,7 @@ class S3Repository : public Repository {
 
   S3Options options_;
   std::unique_ptr<Transport> transport_;
+  CacheBound cache_bound_;
 };
 
 // What S3's XML answers carry (private helpers, tested alone): the inner text of each

@@ -319,6 +319,40 @@ TEST_F(S3RepositoryTest, PresignedUrlServesTheObjectWithoutCredentials) {
             Code::kFailedPrecondition);
 }
 
+TEST_F(S3RepositoryTest, CacheStaysWithinItsBoundLeastRecentlyUsedFirst) {
+  std::string block(100 << 10, 'x');
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(repo_->Put("c/f" + std::to_string(i) + ".bin", block + std::to_string(i)).ok());
+  }
+  auto opts = S3OptionsFrom("s3://ringo/team/artifacts",
+                            "http://127.0.0.1:" + std::to_string(port_), dir_ / "bounded");
+  ASSERT_TRUE(opts.ok());
+  opts->cache_max_bytes = 250 << 10;
+  opts->cache_grace_seconds = 0;
+  auto transport = Transport::Create(*ParseEndpoint(opts->endpoint_url));
+  ASSERT_TRUE(transport.ok());
+  S3Repository repo(*opts, std::move(*transport));
+  ASSERT_TRUE(repo.Init().ok());
+  std::vector<fs::path> got;
+  for (int i = 0; i < 5; ++i) {
+    auto p = repo.Resolve("c/f" + std::to_string(i) + ".bin");
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    EXPECT_EQ(Slurp(*p), block + std::to_string(i));  // readable when handed out
+    got.push_back(*p);
+  }
+  EXPECT_FALSE(fs::exists(got[0]));  // the least recently used went first
+  EXPECT_TRUE(fs::exists(got[4]));
+  int64_t bytes = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / "bounded" / "objects")) {
+    if (e.is_regular_file()) bytes += static_cast<int64_t>(e.file_size());
+  }
+  EXPECT_LE(bytes, 250 << 10);
+  // An evicted copy is fetched again when asked for.
+  auto again = repo.Resolve("c/f0.bin");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Slurp(*again), block + "0");
+}
+
 TEST_F(S3RepositoryTest, WrongSecretOrBucketIsAClearError) {
   setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
   auto bad = Open("s3://ringo/x");

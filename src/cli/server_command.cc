@@ -182,7 +182,8 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   ASSIGN_OR_RETURN(svc->repo_,
                    artifacts::OpenRepository(IsS3(flags) ? flags.artifacts_destination
                                                          : svc->artifact_root_.string(),
-                                             flags.s3_endpoint_url, base / "s3-cache"));
+                                             flags.s3_endpoint_url, base / "s3-cache",
+                                             flags.s3_cache_gb << 30));
   RETURN_IF_ERROR(svc->repo_->Init());
   svc->api_ = std::make_unique<api::Api>(svc->store_.get(), svc->repo_.get());
   // Delivery state lives in the store; the signing key and model blobs beside it.
@@ -306,6 +307,10 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
   server->add_option("--s3-endpoint-url", sf->s3_endpoint_url,
                      "S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: "
                      "MLFLOW_S3_ENDPOINT_URL, else AWS)");
+  server->add_option("--s3-cache-gb", sf->s3_cache_gb,
+                     "With s3:// artifacts: the most GiB the local copies of objects may take in "
+                     "<store>/s3-cache (least recently used go first; 0: no bound)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   server->add_option("--blob-redirect", sf->blob_redirect,
                      "Answer device blob requests with a redirect to a presigned URL of the "
                      "object store valid this many seconds (0: serve blobs; needs s3:// artifacts)")
