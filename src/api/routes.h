@@ -54,6 +54,8 @@ class RouteHandler {
   constexpr RouteHandler(AsyncFn f) : async_(f) {}  // NOLINT(google-explicit-constructor)
 
   bool empty() const { return sync_ == nullptr && async_ == nullptr; }
+  // The synchronous function, or null for an asynchronous handler.
+  SyncFn sync() const { return sync_; }
   // Whether the request body arrives in a temporary file (Request::body_file).
   bool stream_body() const { return stream_body_; }
   // The handler the router runs, working on `services`.
@@ -91,6 +93,7 @@ std::span<const Route> RegistryRoutes();     // registry_routes.cc
 std::span<const Route> WebhookRoutes();      // webhook_routes.cc
 std::span<const Route> LoggedModelRoutes();  // logged_model_routes.cc
 std::span<const Route> TraceRoutes();        // logged_model_routes.cc
+std::span<const Route> GraphqlRoutes();      // graphql_routes.cc
 std::span<const Route> ExtraRoutes();        // ringo_routes.cc
 std::span<const Route> DeliveryRoutes();     // delivery_routes.cc
 std::span<const Route> DeviceRoutes();       // device_routes.cc
@@ -108,6 +111,12 @@ std::vector<Route> RouteTable(Attached attached);
 
 // The router paths of a row's path: MLflow's two, or the path itself (a prefix keeps its '*').
 std::vector<std::string> RouterPaths(std::string_view path);
+
+// Answers `req` as the POST row of MLflow endpoint `path` (e.g. "runs/get") would, in-process:
+// how GraphQL's resolvers reuse the REST handlers. kInternal when that row has no synchronous
+// handler.
+Result<http::Response> CallSync(const Services& services, std::string_view path,
+                                const http::Request& req);
 
 // Adds every row to `router`, its handler working on `services`.
 void Install(http::Router& router, const Services* services, std::span<const Route> routes);
