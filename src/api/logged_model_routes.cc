@@ -175,7 +175,7 @@ Result<Response> ListLoggedModelArtifacts(const Services& s, const Request& req)
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(auto path, f.String("artifact_directory_path"));
   ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
-  ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri));
+  ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri, s.artifacts));
   bool is_file = false;
   auto files = s.artifacts->List(JoinRelative(root, rel), &is_file);
   // Nothing uploaded yet is an empty listing, not an error.

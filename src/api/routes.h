@@ -38,6 +38,7 @@ struct Services {
   release::ReleaseManager* releases = nullptr;
   const http::Router* router = nullptr;                // served at /api/ringo/v1/routes
   const std::atomic<http::Server*>* server = nullptr;  // its counters go to /metrics once set
+  bool serve_artifacts = true;  // false: MLflow's --no-serve-artifacts, the proxy is off
 };
 
 // A route's handler: a named function of one of two shapes.

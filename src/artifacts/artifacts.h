@@ -56,6 +56,10 @@ class Repository {
   virtual Status Put(std::string_view relative, std::string_view data) = 0;
   // Deletes a file or a directory tree. kNotFound when absent.
   virtual Status Delete(std::string_view relative) = 0;
+  // For a repository on a local disk, the file:// URI of its root directory (no trailing '/'),
+  // under which clients that write directly (MLflow's non-proxied artifact root) find the same
+  // files; empty otherwise.
+  virtual std::string FileUri() const { return {}; }
 };
 
 // Local-filesystem repository. Besides the path checks above, symlinks leading out of the
@@ -69,6 +73,7 @@ class LocalRepository : public Repository {
   Status Init() override;
   std::string Describe() const override { return root_.string(); }
   bool IsShared() const override { return false; }
+  std::string FileUri() const override;
   Result<std::filesystem::path> Resolve(std::string_view relative) const override;
   Result<std::vector<FileInfo>> List(std::string_view relative,
                                      bool* is_file = nullptr) const override;
@@ -111,9 +116,10 @@ Result<std::unique_ptr<Repository>> OpenRepository(const std::string& destinatio
 
 // The repository path an `mlflow-artifacts:` URI names ("mlflow-artifacts:/1/r/artifacts/x" or
 // "mlflow-artifacts://host:port/1/r/artifacts/x" -> "1/r/artifacts/x"), cleaned like any
-// user path. kInvalidArgument for other schemes (the file is not in this repository) and for
-// escaping paths.
-Result<std::string> ArtifactUriPath(std::string_view uri);
+// user path. With `file_root` (a local repository's FileUri()), a file: URI beneath it names
+// the same files ("<file_root>/1/r/artifacts/x" -> "1/r/artifacts/x"). kInvalidArgument for
+// other URIs (the file is not in this repository) and for escaping paths.
+Result<std::string> ArtifactUriPath(std::string_view uri, std::string_view file_root = {});
 
 // Content-Type for a file name by extension (application/octet-stream when unknown).
 std::string GuessContentType(std::string_view name);

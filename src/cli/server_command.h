@@ -25,6 +25,10 @@ struct ServerFlags {
   std::string backend_store_uri;      // MLflow's spelling: sqlite:///PATH
   std::string artifacts_destination;  // MLflow's spelling: a directory or s3://bucket/prefix
   std::string s3_endpoint_url;        // MLflow's MLFLOW_S3_ENDPOINT_URL as a flag
+  // MLflow's --default-artifact-root: where new experiments' artifacts go. Empty: through the
+  // proxy (mlflow-artifacts:), or ./mlruns without it.
+  std::string default_artifact_root{};
+  bool serve_artifacts = true;  // MLflow's --serve-artifacts / --no-serve-artifacts
   int threads = 0;                    // 0: one per usable CPU (affinity, quota), at most 4
   bool sync_full = false;
   // Address ranges webhooks may reach beyond public addresses (webhooks::DestinationPolicy).
@@ -54,8 +58,8 @@ class TrackingService {
 
  private:
   TrackingService() = default;
-  static Status OpenSqlite(const ServerFlags& flags, TrackingService* svc,
-                           std::filesystem::path* base);
+  static Status OpenSqlite(const ServerFlags& flags, const std::string& experiment_root,
+                           TrackingService* svc, std::filesystem::path* base);
   std::filesystem::path db_path_, artifact_root_;
   std::string store_description_{};
   std::unique_ptr<store::Store> store_;

@@ -30,7 +30,8 @@ void BindAll(Stmt& stmt, const std::vector<SqlValue>& values);
 class PostgresStore final : public Store {
  public:
   PostgresStore(const PostgresOptions& options, std::unique_ptr<Db> writer)
-      : engine_(options.conninfo, options.max_ops_per_commit, std::move(writer)) {}
+      : artifact_root_(options.artifact_root),
+        engine_(options.conninfo, options.max_ops_per_commit, std::move(writer)) {}
   ~PostgresStore() override { Shutdown(); }
 
   StoreStats Stats() override { return engine_.Stats(); }
@@ -175,6 +176,7 @@ class PostgresStore final : public Store {
                    });
   }
 
+  const std::string artifact_root_;  // of experiments created without a location
   WriteEngine engine_;
 };
 

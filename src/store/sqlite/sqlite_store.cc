@@ -49,7 +49,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
                         "PRAGMA wal_autocheckpoint = 10000;";
   RETURN_IF_ERROR(db->ExecScript(pragmas.c_str()));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA quick_check"));
-  RETURN_IF_ERROR(Migrate(*db));
+  RETURN_IF_ERROR(Migrate(*db, options.artifact_root));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA analysis_limit = 400; ANALYZE;"));
   return std::unique_ptr<Store>(new SqliteStore(options, std::move(db)));
 }
