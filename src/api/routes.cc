@@ -24,7 +24,8 @@ std::vector<Route> RouteTable(Attached attached) {
   std::vector<std::span<const Route>> tables = {TrackingRoutes(), ArtifactRoutes(),
                                                 RegistryRoutes(), WebhookRoutes(),
                                                 LoggedModelRoutes(), TraceRoutes(),
-                                                GraphqlRoutes(), ExtraRoutes()};
+                                                GraphqlRoutes(), PromptlabRoutes(),
+                                                ExtraRoutes()};
   if (attached.deploy) {
     tables.push_back(DeliveryRoutes());
     tables.push_back(DeviceRoutes());

@@ -95,6 +95,7 @@ std::span<const Route> WebhookRoutes();      // webhook_routes.cc
 std::span<const Route> LoggedModelRoutes();  // logged_model_routes.cc
 std::span<const Route> TraceRoutes();        // logged_model_routes.cc
 std::span<const Route> GraphqlRoutes();      // graphql_routes.cc
+std::span<const Route> PromptlabRoutes();    // promptlab_routes.cc
 std::span<const Route> ExtraRoutes();        // ringo_routes.cc
 std::span<const Route> DeliveryRoutes();     // delivery_routes.cc
 std::span<const Route> DeviceRoutes();       // device_routes.cc
