@@ -93,7 +93,7 @@ std::span<const Route> ArtifactRoutes();     // artifact_routes.cc
 std::span<const Route> RegistryRoutes();     // registry_routes.cc
 std::span<const Route> WebhookRoutes();      // webhook_routes.cc
 std::span<const Route> LoggedModelRoutes();  // logged_model_routes.cc
-std::span<const Route> TraceRoutes();        // logged_model_routes.cc
+std::span<const Route> TraceRoutes();        // trace_routes.cc
 std::span<const Route> GraphqlRoutes();      // graphql_routes.cc
 std::span<const Route> PromptlabRoutes();    // promptlab_routes.cc
 std::span<const Route> ExtraRoutes();        // ringo_routes.cc
