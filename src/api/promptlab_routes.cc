@@ -1,6 +1,8 @@
 // MLflow's prompt lab (runs/create-promptlab-run): one call that records an evaluated prompt
 // as a finished run with its parameters, MLflow's prompt-lab tags, a pyfunc model of the
-// prompt (flavor mlflow.promptlab) and the evaluation table the web UI shows.
+// prompt (flavor mlflow.promptlab) and the evaluation table the web UI shows. And the prompt
+// lab's gateway proxy, as far as ringo serves it.
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 
@@ -222,6 +224,25 @@ Status CreatePromptlabRun(const Services& s, Request& req, const Responder& res)
   return Status::Ok();
 }
 
+// MLflow's gateway-proxy: without MLFLOW_DEPLOYMENTS_TARGET, MLflow's answer of an empty gateway
+// (no endpoints, so the prompt lab offers none); with one, MLflow's check of gateway_path.
+// Forwarding to the deployments server is not implemented: a clear 501 says so.
+Result<Response> GatewayProxy(const Services&, const Request& req) {
+  const char* target = std::getenv("MLFLOW_DEPLOYMENTS_TARGET");
+  if (target == nullptr || *target == '\0') return JsonResponse(R"({"endpoints":[]})");
+  std::optional<std::string> path;
+  if (req.method == Method::kGet || !req.body.empty()) {
+    ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+    ASSIGN_OR_RETURN(path, f.String("gateway_path"));
+  }
+  if (!path || path->empty()) {
+    return InvalidArgument("Deployments proxy request must specify a gateway_path.");
+  }
+  return http::JsonError(501, "NOT_IMPLEMENTED",
+                         "Forwarding to the deployments server (MLFLOW_DEPLOYMENTS_TARGET) is not "
+                         "supported by this server");
+}
+
 }  // namespace
 
 std::span<const Route> PromptlabRoutes() {
@@ -229,6 +250,8 @@ std::span<const Route> PromptlabRoutes() {
   using enum Access;
   static constexpr Route kRoutes[] = {
       {kPost, "runs/create-promptlab-run", kWrite, CreatePromptlabRun},
+      {kGet, "gateway-proxy", kRead, GatewayProxy},
+      {kPost, "gateway-proxy", kWrite, GatewayProxy},
   };
   return kRoutes;
 }

@@ -4,7 +4,7 @@ import json
 import math
 import unittest
 
-from harness import AJAX, API, ServerTestCase, kv, metric_value, unique
+from harness import AJAX, API, Server, ServerTestCase, kv, metric_value, unique
 
 
 class HealthAndRoutingTest(ServerTestCase):
@@ -771,6 +771,21 @@ class PromptlabTest(ServerTestCase):
                  dict(self.BODY, experiment_id=exp, prompt_parameters=[]), prefix=AJAX,
                  msg_contains="must specify prompt_parameters")
         self.assertEqual(self.ok("POST", "runs/search", {"experiment_ids": [exp]}), {})
+
+    def test_gateway_proxy_answers_as_far_as_it_is_served(self):
+        self.assertEqual(self.ok("GET", "gateway-proxy", query={"gateway_path": "api/2.0/endpoints/"}, prefix=AJAX),
+                         {"endpoints": []})
+        server = Server(env={"MLFLOW_DEPLOYMENTS_TARGET": "http://127.0.0.1:9"})
+        try:
+            server.start()
+            r = server.request("POST", AJAX + "gateway-proxy", body={})
+            self.assertEqual((r.status, r.json["error_code"]), (400, "INVALID_PARAMETER_VALUE"), r)
+            self.assertIn("Deployments proxy request must specify a gateway_path.", r.json["message"])
+            r = server.request("POST", AJAX + "gateway-proxy", body={"gateway_path": "gateway/chat/invocations"})
+            self.assertEqual((r.status, r.json["error_code"]), (501, "NOT_IMPLEMENTED"), r)
+        finally:
+            server.stop()
+            server.cleanup()
 
 
 class TraceTest(ServerTestCase):
