@@ -42,8 +42,12 @@ Result<std::string> Call(const ResolveContext& ctx, std::string_view path, std::
   req.method = http::Method::kPost;
   req.body = std::move(body);
   ASSIGN_OR_RETURN(http::Response res, CallSync(services, path, req));
-  if (res.status >= 400) return InvalidArgument(res.body);
-  return std::move(res.body);
+  if (res.status < 400) return std::move(res.body);
+  // An error answered as a response: its MLflow error message is the field's error.
+  simdjson::dom::parser parser;
+  std::string_view message;
+  if (parser.parse(res.body)["message"].get(message)) message = res.body;
+  return InvalidArgument(std::string(message));
 }
 
 template <const char* kPath>
