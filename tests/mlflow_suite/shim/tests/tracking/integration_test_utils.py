@@ -132,19 +132,37 @@ def _init_server(backend_uri, root_artifact_uri=None, extra_env=None, **_ignored
 
 
 class ServerThread:
-    """Stands in for MLflow's in-process server thread: the app argument is ignored and the
-    backend is whatever MLflow's handlers were initialised with, taken from the environment
-    the fixture set up (a fresh ringo store per use)."""
+    """Stands in for MLflow's in-process server thread: a fresh ringo store per use, the app
+    argument ignored. With SUITE_SERVER=mlflow it serves `app` (MLflow's own, on the backend the
+    fixture initialised) in this process with uvicorn instead, for the baseline."""
 
     def __init__(self, app=None, port=None):
+        self.app, self.port = app, port
         self.server = None
+        self.thread = None
 
     def __enter__(self):
-        self.server = _RingoServer("")
-        return self.server.url
+        if os.environ.get("SUITE_SERVER") != "mlflow":
+            self.server = _RingoServer("")
+            return self.server.url
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
+                                                    log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        url = "http://127.0.0.1:%d" % self.port
+        deadline = time.time() + 30
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.05)
+        return url
 
     def __exit__(self, *exc):
-        self.server.stop()
+        if self.thread is None:
+            self.server.stop()
+            return
+        self.server.should_exit = True
+        self.thread.join(10)
 
 
 def _send_rest_tracking_post_request(tracking_server_uri, api_path, json_payload, auth=None):
