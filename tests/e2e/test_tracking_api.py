@@ -1,10 +1,9 @@
 """Black-box tests of the MLflow tracking REST API of `ringo server`, with raw HTTP requests."""
 
-import json
 import math
 import unittest
 
-from harness import AJAX, API, Server, ServerTestCase, kv, metric_value, unique
+from harness import AJAX, API, ServerTestCase, kv, metric_value, unique
 
 
 class HealthAndRoutingTest(ServerTestCase):
@@ -729,127 +728,6 @@ class MlflowWordingTest(ServerTestCase):
         self.ok("POST", "registered-models/create", {"name": name})
         r = self.call("GET", "model-versions/get", query={"name": name, "version": "7"})
         self.assertEqual(r.json["message"], "Model Version (name=%s, version=7) not found" % name)
-
-
-class PromptlabTest(ServerTestCase):
-    """MLflow's prompt lab (runs/create-promptlab-run): a finished run with the prompt's
-    parameters, MLflow's tags, a pyfunc model of the prompt and the evaluation table."""
-
-    BODY = {"prompt_template": "Say {{ word }}", "prompt_parameters": [{"key": "word", "value": "hi"}],
-            "model_route": "chat", "model_parameters": [{"key": "temperature", "value": 0.5}],
-            "model_input": "Say hi", "model_output": "hi", "model_output_parameters": [{"key": "latency", "value": "12"}],
-            "mlflow_version": "2.17.2", "user_id": "ana", "start_time": 456, "run_name": "p1"}
-
-    def test_records_the_prompt_as_a_finished_run(self):
-        exp = self.new_experiment("plab")
-        run = self.ok("POST", "runs/create-promptlab-run", dict(self.BODY, experiment_id=exp), prefix=AJAX)["run"]
-        info = run["info"]
-        self.assertEqual((info["status"], info["user_id"], info["start_time"], info["run_name"]),
-                         ("FINISHED", "ana", 456, "p1"))
-        self.assertEqual(kv(run["data"]["params"]),
-                         {"temperature": "0.5", "model_route": "chat", "prompt_template": "Say {{ word }}"})
-        tags = kv(run["data"]["tags"])
-        self.assertEqual(tags["mlflow.runSourceType"], "PROMPT_ENGINEERING")
-        self.assertEqual(tags["mlflow.loggedArtifacts"], '[{"path": "eval_results_table.json", "type": "table"}]')
-        self.assertEqual(json.loads(tags["mlflow.log-model.history"])[0]["artifact_path"], "model")
-        root = info["artifact_uri"][len("mlflow-artifacts:/"):]
-        table = self.server.request("GET", "/api/2.0/mlflow-artifacts/artifacts/%s/eval_results_table.json" % root).json
-        self.assertEqual(table, {"columns": ["word", "prompt", "output", "latency"], "data": [["hi", "Say hi", "hi", "12"]]})
-        mlmodel = self.server.request("GET", "/api/2.0/mlflow-artifacts/artifacts/%s/model/MLmodel" % root).json
-        self.assertEqual(mlmodel["flavors"]["python_function"]["loader_module"], "mlflow.promptlab")
-        self.assertEqual(mlmodel["run_id"], info["run_id"])
-
-    def test_missing_fields_are_refused_in_mlflows_words_and_write_nothing(self):
-        exp = self.new_experiment("plab")
-        for field in ("experiment_id", "prompt_template", "prompt_parameters", "model_route", "model_input",
-                      "mlflow_version"):
-            body = dict(self.BODY, experiment_id=exp)
-            del body[field]
-            self.err(400, "INVALID_PARAMETER_VALUE", "POST", "runs/create-promptlab-run", body, prefix=AJAX,
-                     msg_contains="CreatePromptlabRun request must specify %s." % field)
-        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "runs/create-promptlab-run",
-                 dict(self.BODY, experiment_id=exp, prompt_parameters=[]), prefix=AJAX,
-                 msg_contains="must specify prompt_parameters")
-        self.assertEqual(self.ok("POST", "runs/search", {"experiment_ids": [exp]}), {})
-
-    def test_gateway_proxy_answers_as_far_as_it_is_served(self):
-        self.assertEqual(self.ok("GET", "gateway-proxy", query={"gateway_path": "api/2.0/endpoints/"}, prefix=AJAX),
-                         {"endpoints": []})
-        server = Server(env={"MLFLOW_DEPLOYMENTS_TARGET": "http://127.0.0.1:9"})
-        try:
-            server.start()
-            r = server.request("POST", AJAX + "gateway-proxy", body={})
-            self.assertEqual((r.status, r.json["error_code"]), (400, "INVALID_PARAMETER_VALUE"), r)
-            self.assertIn("Deployments proxy request must specify a gateway_path.", r.json["message"])
-            r = server.request("POST", AJAX + "gateway-proxy", body={"gateway_path": "gateway/chat/invocations"})
-            self.assertEqual((r.status, r.json["error_code"]), (501, "NOT_IMPLEMENTED"), r)
-        finally:
-            server.stop()
-            server.cleanup()
-
-
-class TraceTest(ServerTestCase):
-    """MLflow 2's trace records: start, end, info, tags, search, delete; MLflow 3's tracing
-    endpoints stay a clear 501."""
-
-    def start(self, exp, ts, tags=None):
-        body = {"experiment_id": exp, "timestamp_ms": ts, "request_metadata": [{"key": "m", "value": "1"}],
-                "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}
-        return self.ok("POST", "traces", body)["trace_info"]
-
-    def test_lifecycle(self):
-        exp = self.new_experiment("tr")
-        t = self.start(exp, 1000, {"a": "x"})
-        rid = t["request_id"]
-        self.assertEqual((t["experiment_id"], t["timestamp_ms"], t["execution_time_ms"], t["status"]),
-                         (exp, 1000, 0, "IN_PROGRESS"))
-        tags = kv(t["tags"])
-        self.assertEqual(tags["a"], "x")
-        loc = self.ok("GET", "experiments/get", query={"experiment_id": exp})["experiment"]["artifact_location"]
-        self.assertEqual(tags["mlflow.artifactLocation"], "%s/traces/%s/artifacts" % (loc, rid))
-        ended = self.ok("PATCH", "traces/" + rid, {"timestamp_ms": 3500, "status": "OK",
-                                                   "request_metadata": [{"key": "m2", "value": "2"}],
-                                                   "tags": [{"key": "a", "value": "y"}]})["trace_info"]
-        self.assertEqual((ended["execution_time_ms"], ended["status"]), (2500, "OK"))
-        self.assertEqual(kv(ended["request_metadata"]), {"m": "1", "m2": "2"})
-        self.assertEqual(self.ok("GET", "traces/%s/info" % rid)["trace_info"], ended)
-        self.ok("PATCH", "traces/%s/tags" % rid, {"key": "b", "value": "z"})
-        self.ok("DELETE", "traces/%s/tags" % rid, {"key": "a"})
-        self.assertEqual({k for k in kv(self.ok("GET", "traces/%s/info" % rid)["trace_info"]["tags"])
-                          if not k.startswith("mlflow.")}, {"b"})
-        self.err(404, "RESOURCE_DOES_NOT_EXIST", "DELETE", "traces/%s/tags" % rid, {"key": "a"},
-                 msg_contains="No trace tag with key 'a'")
-        self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "traces/nope/info",
-                 msg_contains="Trace with request_id 'nope' not found.")
-        self.err(404, "RESOURCE_DOES_NOT_EXIST", "POST", "traces", {"experiment_id": "98765", "timestamp_ms": 1})
-
-    def test_search_pages_and_delete(self):
-        exp = self.new_experiment("tr")
-        ids = [self.start(exp, ts)["request_id"] for ts in (1000, 2000, 3000)]
-        page = self.ok("GET", "traces", query={"experiment_ids": exp, "max_results": 2})
-        self.assertEqual([t["request_id"] for t in page["traces"]], [ids[2], ids[1]])
-        rest = self.ok("GET", "traces", query={"experiment_ids": exp, "page_token": page["next_page_token"]})
-        self.assertEqual([t["request_id"] for t in rest["traces"]], [ids[0]])
-        self.assertNotIn("next_page_token", rest)
-        asc = self.ok("GET", "traces", query={"experiment_ids": exp, "order_by": "timestamp_ms ASC"})
-        self.assertEqual([t["request_id"] for t in asc["traces"]], ids)
-        for body, part in [({"experiment_id": exp}, "Either `max_timestamp_millis` or `request_ids`"),
-                           ({"experiment_id": exp, "max_timestamp_millis": 1, "request_ids": [ids[0]]}, "Only one of"),
-                           ({"experiment_id": exp, "max_timestamp_millis": 1, "max_traces": 0}, "positive integer")]:
-            self.err(400, "INVALID_PARAMETER_VALUE", "POST", "traces/delete-traces", body, msg_contains=part)
-        self.assertEqual(len(self.ok("GET", "traces", query={"experiment_ids": exp})["traces"]), 3)
-        gone = self.ok("POST", "traces/delete-traces", {"experiment_id": exp, "max_timestamp_millis": 2500, "max_traces": 1})
-        self.assertEqual(gone["traces_deleted"], 1)  # the oldest
-        self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "traces/%s/info" % ids[0])
-        gone = self.ok("POST", "traces/delete-traces", {"experiment_id": exp, "request_ids": [ids[2]]})
-        self.assertEqual(gone["traces_deleted"], 1)
-        self.assertEqual([t["request_id"] for t in self.ok("GET", "traces", query={"experiment_ids": exp})["traces"]],
-                         [ids[1]])
-
-    def test_mlflow3_tracing_is_a_clear_501(self):
-        r = self.server.request("POST", "/api/3.0/mlflow/traces", body={})
-        self.assertEqual(r.status, 501, r)
-        self.assertEqual(r.json["error_code"], "NOT_IMPLEMENTED")
 
 
 if __name__ == "__main__":
