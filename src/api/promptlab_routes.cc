@@ -228,13 +228,14 @@ Status CreatePromptlabRun(const Services& s, Request& req, const Responder& res)
 // (no endpoints, so the prompt lab offers none); with one, MLflow's check of gateway_path.
 // Forwarding to the deployments server is not implemented: a clear 501 says so.
 Result<Response> GatewayProxy(const Services&, const Request& req) {
-  const char* target = std::getenv("MLFLOW_DEPLOYMENTS_TARGET");
-  if (target == nullptr || *target == '\0') return JsonResponse(R"({"endpoints":[]})");
+  // The request is read first, so that a malformed one is refused whatever the configuration.
   std::optional<std::string> path;
   if (req.method == Method::kGet || !req.body.empty()) {
     ASSIGN_OR_RETURN(Fields f, ReadFields(req));
     ASSIGN_OR_RETURN(path, f.String("gateway_path"));
   }
+  const char* target = std::getenv("MLFLOW_DEPLOYMENTS_TARGET");
+  if (target == nullptr || *target == '\0') return JsonResponse(R"({"endpoints":[]})");
   if (!path || path->empty()) {
     return InvalidArgument("Deployments proxy request must specify a gateway_path.");
   }
