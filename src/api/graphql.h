@@ -21,13 +21,21 @@ namespace ringo::api::graphql {
 
 // ---- the document ----
 
+struct ObjectField;
+
 // An argument or variable value as written in the query (or taken from the variables JSON).
 struct Value {
   enum class Kind { kNull, kBool, kInt, kFloat, kString, kEnum, kList, kObject, kVariable };
   Kind kind = Kind::kNull;
   std::string text;  // bool/int/float literal text, string contents, enum or variable name
-  std::vector<Value> items;                            // kList
-  std::vector<std::pair<std::string, Value>> fields;  // kObject, in the order written
+  std::vector<Value> items;         // kList
+  std::vector<ObjectField> fields;  // kObject, in the order written
+};
+
+// One field of an input object value.
+struct ObjectField {
+  std::string name;
+  Value value;
 };
 
 struct Directive {

@@ -26,7 +26,7 @@ Value FromJson(simdjson::dom::element e) {
     case simdjson::dom::element_type::OBJECT:
       v.kind = Value::Kind::kObject;
       for (auto field : e.get_object()) {
-        v.fields.emplace_back(std::string(field.key), FromJson(field.value));
+        v.fields.push_back({std::string(field.key), FromJson(field.value)});
       }
       break;
     case simdjson::dom::element_type::INT64:

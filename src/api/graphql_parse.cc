@@ -474,7 +474,7 @@ class Parser {
         ASSIGN_OR_RETURN(std::string name, Name());
         RETURN_IF_ERROR(Expect(":"));
         ASSIGN_OR_RETURN(Value item, ParseValue(is_const, depth + 1));
-        v.fields.emplace_back(std::move(name), std::move(item));
+        v.fields.push_back({std::move(name), std::move(item)});
       }
       RETURN_IF_ERROR(Advance());
       return v;

@@ -68,8 +68,8 @@ TEST(GraphqlParseTest, KeepsAliasesArgumentsFragmentsAndVariables) {
   EXPECT_EQ(a.key(), "r");
   const Value& input = a.args[0].second;
   ASSERT_EQ(input.kind, Value::Kind::kObject);
-  EXPECT_EQ(input.fields[0].second.kind, Value::Kind::kVariable);
-  EXPECT_EQ(input.fields[1].second.items[0].text, "1");
+  EXPECT_EQ(input.fields[0].value.kind, Value::Kind::kVariable);
+  EXPECT_EQ(input.fields[1].value.items[0].text, "1");
   EXPECT_EQ(a.selections[0].kind, Selection::Kind::kSpread);
   EXPECT_EQ(doc->fragments.at("F").type_condition, "T");
 }
