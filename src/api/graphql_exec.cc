@@ -124,7 +124,8 @@ class Executor {
     if (doc_.operations.empty()) return InvalidArgument("Must provide an operation.");
     if (name.empty()) {
       if (doc_.operations.size() > 1) {
-        return InvalidArgument("Must provide operation name if query contains multiple operations.");
+        return InvalidArgument(
+            "Must provide operation name if query contains multiple operations.");
       }
       return &doc_.operations.front();
     }
@@ -265,7 +266,9 @@ class Executor {
     for (const auto& [name, value] : v.fields) {
       const InputField* f = nullptr;
       for (const InputField& candidate : in->fields) {
-        if (candidate.name == name || (from_json && SnakeCase(candidate.name) == name)) f = &candidate;
+        if (candidate.name == name || (from_json && SnakeCase(candidate.name) == name)) {
+          f = &candidate;
+        }
       }
       if (f == nullptr) {
         return InvalidArgument("Field '" + name + "' is not defined by type '" +
@@ -295,7 +298,9 @@ class Executor {
       }
       if (s.kind == Selection::Kind::kSpread) {
         auto it = doc_.fragments.find(s.name);
-        if (it == doc_.fragments.end()) return InvalidArgument("Unknown fragment '" + s.name + "'.");
+        if (it == doc_.fragments.end()) {
+          return InvalidArgument("Unknown fragment '" + s.name + "'.");
+        }
         if (!visiting->insert(s.name).second) {
           return InvalidArgument("Cannot spread fragment '" + s.name + "' within itself.");
         }
@@ -319,12 +324,14 @@ class Executor {
     // Without interfaces or unions, a fragment on another type never applies here.
     if (!condition.empty() && condition != type.name) {
       return InvalidArgument("Fragment cannot be spread here as objects of type '" +
-                             std::string(type.name) + "' can never be of type '" + condition + "'.");
+                             std::string(type.name) + "' can never be of type '" + condition +
+                             "'.");
     }
     return Validate(type, set, visiting);
   }
 
-  Status ValidateField(const ObjectType& type, const Selection& s, std::set<std::string>* visiting) {
+  Status ValidateField(const ObjectType& type, const Selection& s,
+                       std::set<std::string>* visiting) {
     if (s.name == "__typename") {
       if (!s.selections.empty() || !s.args.empty()) {
         return InvalidArgument("Field '__typename' must not have a selection.");
@@ -361,7 +368,9 @@ class Executor {
     }
     if (leaf) return Status::Ok();
     const ObjectType* sub = Object(f->type.object);
-    if (sub == nullptr) return Internal("GraphQL type " + std::string(f->type.object) + " is missing");
+    if (sub == nullptr) {
+      return Internal("GraphQL type " + std::string(f->type.object) + " is missing");
+    }
     return Validate(*sub, s.selections, visiting);
   }
 
@@ -384,7 +393,8 @@ class Executor {
       } else if (s.kind == Selection::Kind::kInline) {
         Collect(s.selections, out);
       } else {
-        auto it = std::find_if(out->begin(), out->end(), [&](auto& e) { return e.first == s.key(); });
+        auto it = std::find_if(out->begin(), out->end(),
+                               [&](auto& e) { return e.first == s.key(); });
         if (it == out->end()) {
           out->emplace_back(s.key(), std::vector<const Selection*>{&s});
         } else {
@@ -407,7 +417,9 @@ class Executor {
         continue;
       }
       std::vector<Selection> merged;
-      for (const Selection* g : group) merged.insert(merged.end(), g->selections.begin(), g->selections.end());
+      for (const Selection* g : group) {
+        merged.insert(merged.end(), g->selections.begin(), g->selections.end());
+      }
       const FieldDef& f = *Field(type, s.name);
       simdjson::dom::element value;
       bool have = false;

@@ -211,9 +211,13 @@ class Lexer {
       if (n != std::string::npos) indent = std::min(indent, n);
     }
     if (indent != std::string::npos) {
-      for (size_t i = 1; i < lines.size(); ++i) lines[i].erase(0, std::min(indent, lines[i].size()));
+      for (size_t i = 1; i < lines.size(); ++i) {
+        lines[i].erase(0, std::min(indent, lines[i].size()));
+      }
     }
-    auto blank = [](const std::string& l) { return l.find_first_not_of(" \t") == std::string::npos; };
+    auto blank = [](const std::string& l) {
+      return l.find_first_not_of(" \t") == std::string::npos;
+    };
     while (!lines.empty() && blank(lines.front())) lines.erase(lines.begin());
     while (!lines.empty() && blank(lines.back())) lines.pop_back();
     for (size_t i = 0; i < lines.size(); ++i) t.text += (i ? "\n" : "") + lines[i];
@@ -262,7 +266,9 @@ class Parser {
     ASSIGN_OR_RETURN(tok_, lexer_.Next());
     return Status::Ok();
   }
-  bool IsPunct(std::string_view p) const { return tok_.kind == Token::Kind::kPunct && tok_.text == p; }
+  bool IsPunct(std::string_view p) const {
+    return tok_.kind == Token::Kind::kPunct && tok_.text == p;
+  }
   std::string Describe() const {
     switch (tok_.kind) {
       case Token::Kind::kEnd: return "<EOF>";
@@ -279,11 +285,15 @@ class Parser {
                                    ", column " + std::to_string(tok_.column) + ")");
   }
   Status Expect(std::string_view p) {
-    if (!IsPunct(p)) return Unexpected("Expected '" + std::string(p) + "', found " + Describe() + ".");
+    if (!IsPunct(p)) {
+      return Unexpected("Expected '" + std::string(p) + "', found " + Describe() + ".");
+    }
     return Advance();
   }
   Result<std::string> Name() {
-    if (tok_.kind != Token::Kind::kName) return Unexpected("Expected Name, found " + Describe() + ".");
+    if (tok_.kind != Token::Kind::kName) {
+      return Unexpected("Expected Name, found " + Describe() + ".");
+    }
     std::string n = tok_.text;
     RETURN_IF_ERROR(Advance());
     return n;
@@ -498,7 +508,9 @@ void CollectLevel(const Document& doc, const std::vector<Selection>& set,
       CollectLevel(doc, s.selections, visited, fields, aliases);
     } else if (visited->insert(s.name).second) {
       auto it = doc.fragments.find(s.name);
-      if (it != doc.fragments.end()) CollectLevel(doc, it->second.selections, visited, fields, aliases);
+      if (it != doc.fragments.end()) {
+        CollectLevel(doc, it->second.selections, visited, fields, aliases);
+      }
     }
   }
 }
@@ -529,7 +541,9 @@ Status CheckLimits(const Document& doc, const Limits& limits) {
       CollectLevel(doc, *level.set, &visited, &fields, &aliases);
       for (const Selection* f : fields) {
         if (level.depth == 1) ++root_fields;
-        if (!f->selections.empty()) stack.push_back({&f->selections, level.depth + 1, level.visited});
+        if (!f->selections.empty()) {
+          stack.push_back({&f->selections, level.depth + 1, level.visited});
+        }
         if (++selections > limits.max_selections) {
           return InvalidArgument("Query exceeds maximum total selections of " +
                                          std::to_string(limits.max_selections));
@@ -549,7 +563,8 @@ Status CheckLimits(const Document& doc, const Limits& limits) {
                     "MLFLOW_SERVER_GRAPHQL_MAX_ROOT_FIELDS");
   }
   if (max_aliases > limits.max_aliases) {
-    return too_many(limits.max_aliases, "aliases", max_aliases, "MLFLOW_SERVER_GRAPHQL_MAX_ALIASES");
+    return too_many(limits.max_aliases, "aliases", max_aliases,
+                    "MLFLOW_SERVER_GRAPHQL_MAX_ALIASES");
   }
   return Status::Ok();
 }

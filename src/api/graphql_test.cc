@@ -18,7 +18,8 @@ TEST(GraphqlParseTest, AcceptsWhatClientsSendAndRefusesTheRest) {
   const ParseCase kCases[] = {
       {"{ a }", true, ""},
       {"query { a b c }", true, ""},
-      {"query Q @component(name: \"T\") { a(x: 1, y: -2.5e3, z: \"s\\n\\u00e9\") { b } }", true, ""},
+      {"query Q @component(name: \"T\") { a(x: 1, y: -2.5e3, z: \"s\\n\\u00e9\") { b } }", true,
+       ""},
       {"mutation M { a: b(input: {ids: [\"1\", \"2\",], view: ALL, n: null, f: true}) { c } }",
        true, ""},
       {"query Q($id: String!, $n: [Int!] = [1, 2]) { a(input: {id: $id}) { b } }", true, ""},
@@ -111,7 +112,8 @@ TEST(GraphqlLimitsTest, RefusesQueriesLargerThanMlflowAllows) {
     if (*c.error_part == '\0') {
       EXPECT_TRUE(s.ok()) << c.query << ": " << s.message();
     } else {
-      EXPECT_NE(s.message().find(c.error_part), std::string::npos) << c.query << ": " << s.message();
+      EXPECT_NE(s.message().find(c.error_part), std::string::npos)
+          << c.query << ": " << s.message();
     }
   }
 }
@@ -188,7 +190,8 @@ TEST(GraphqlExecuteTest, ReturnsOnlyTheSelectedFields) {
        R"({"id":"2","author":{"name":"author b"},"__typename":"Book"}]}},"errors":null})"},
       // Arguments become the resolver's JSON: snake_case keys, enums as names, a single value as
       // a list, null fields left out.
-      {"{ shelf(input: {shelfId: \"x\", n: 5, state: IN, ids: \"7\"}) { echo { shelfId n state } } }",
+      {"{ shelf(input: {shelfId: \"x\", n: 5, state: IN, ids: \"7\"}) "
+       "{ echo { shelfId n state } } }",
        "", "",
        R"({"data":{"shelf":{"echo":{"shelfId":"x","n":"5","state":"IN"}}},"errors":null})"},
       {"query Q($id: String, $st: State) { shelf(input: {shelfId: $id, state: $st}) { echo { "
@@ -209,14 +212,18 @@ TEST(GraphqlExecuteTest, ReturnsOnlyTheSelectedFields) {
       {"{ shelf(input: {state: SOLD}) { echo { n } } }", "", "",
        R"({"data":null,"errors":["Value 'SOLD' does not exist in 'State' enum."]})"},
       {"{ shelf { books } }", "", "",
-       R"({"data":null,"errors":["Field 'books' of type 'Book' must have a selection of subfields."]})"},
+       R"({"data":null,"errors":["Field 'books' of type 'Book' must have a selection of )"
+       R"(subfields."]})"},
       {"{ shelf { books { bookId { x } } } }", "", "",
-       R"({"data":null,"errors":["Field 'bookId' must not have a selection since type 'String' has no subfields."]})"},
-      {"{ shelf { ...Missing } }", "", "", R"({"data":null,"errors":["Unknown fragment 'Missing'."]})"},
+       R"({"data":null,"errors":["Field 'bookId' must not have a selection since type )"
+       R"('String' has no subfields."]})"},
+      {"{ shelf { ...Missing } }", "", "",
+       R"({"data":null,"errors":["Unknown fragment 'Missing'."]})"},
       {"fragment F on Shelf { ...F } { shelf { ...F } }", "", "",
        R"({"data":null,"errors":["Cannot spread fragment 'F' within itself."]})"},
       {"query A { shelf { echo { n } } } query B { shelf { echo { n } } }", "", "",
-       R"({"data":null,"errors":["Must provide operation name if query contains multiple operations."]})"},
+       R"({"data":null,"errors":["Must provide operation name if query contains multiple )"
+       R"(operations."]})"},
       {"query A { shelf { echo { n } } }", "", "C",
        R"({"data":null,"errors":["Unknown operation named 'C'."]})"},
       {"query Q($id: String!) { shelf(input: {shelfId: $id}) { echo { n } } }", "", "",

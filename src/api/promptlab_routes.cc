@@ -43,7 +43,9 @@ Result<std::vector<store::Param>> ReadParams(const Fields& f, std::string_view f
     if (!key || key->empty()) return MissingField("key");
     simdjson::dom::element v;
     std::string value;
-    if (!e["value"].get(v)) value = v.is_string() ? std::string(v.get_string().value()) : simdjson::minify(v);
+    if (!e["value"].get(v)) {
+      value = v.is_string() ? std::string(v.get_string().value()) : simdjson::minify(v);
+    }
     out.push_back({*key, value});
   }
   return out;

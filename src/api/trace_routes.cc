@@ -141,7 +141,9 @@ Status SetTraceTag(const Services& s, Request& req, const Responder& res) {
   auto& [t, revision] = loaded;
   t["tags"][key] = value;
   s.store->PutDocument(std::string(kKind), id, t.dump(), revision, "",
-                       [res](Result<int64_t> r) { res.Send(r.ok() ? EmptyObject() : HttpError(r.status())); });
+                       [res](Result<int64_t> r) {
+                         res.Send(r.ok() ? EmptyObject() : HttpError(r.status()));
+                       });
   return Status::Ok();
 }
 
@@ -156,12 +158,15 @@ Status DeleteTraceTag(const Services& s, Request& req, const Responder& res) {
   }
   t["tags"].erase(key);
   s.store->PutDocument(std::string(kKind), id, t.dump(), revision, "",
-                       [res](Result<int64_t> r) { res.Send(r.ok() ? EmptyObject() : HttpError(r.status())); });
+                       [res](Result<int64_t> r) {
+                         res.Send(r.ok() ? EmptyObject() : HttpError(r.status()));
+                       });
   return Status::Ok();
 }
 
 // The traces of `experiment_ids`, newest first (then by id), as MLflow orders them by default.
-Result<std::vector<json>> TracesOf(const Services& s, const std::vector<std::string>& experiment_ids) {
+Result<std::vector<json>> TracesOf(const Services& s,
+                                   const std::vector<std::string>& experiment_ids) {
   ASSIGN_OR_RETURN(auto docs, s.store->ListDocuments(std::string(kKind), ""));
   std::vector<json> out;
   for (const store::Document& d : docs) {
@@ -185,7 +190,9 @@ Result<Response> SearchTraces(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(auto experiment_ids, f.StringList("experiment_ids"));
   if (experiment_ids.empty()) return MissingField("experiment_ids");
   ASSIGN_OR_RETURN(std::string filter, f.StringOr("filter", ""));
-  if (!filter.empty()) return InvalidArgument("Trace search filters are not supported by this server");
+  if (!filter.empty()) {
+    return InvalidArgument("Trace search filters are not supported by this server");
+  }
   ASSIGN_OR_RETURN(auto order_by, f.StringList("order_by"));
   ASSIGN_OR_RETURN(int64_t max_results, IntField(f, "max_results", 100, 1, 500));
   ASSIGN_OR_RETURN(std::string token, f.StringOr("page_token", ""));
@@ -212,7 +219,9 @@ Result<Response> SearchTraces(const Services& s, const Request& req) {
   size_t end = std::min(traces.size(), static_cast<size_t>(offset + max_results));
   for (size_t i = static_cast<size_t>(offset); i < end; ++i) WriteTraceInfo(w, traces[i]);
   w.EndArray();
-  if (end < traces.size()) w.Field("next_page_token", store::EncodeOffsetToken(static_cast<int64_t>(end)));
+  if (end < traces.size()) {
+    w.Field("next_page_token", store::EncodeOffsetToken(static_cast<int64_t>(end)));
+  }
   w.EndObject();
   return JsonResponse(std::move(body));
 }
@@ -228,7 +237,8 @@ Result<std::vector<std::string>> TracesToDelete(const Services& s, const Fields&
     return InvalidArgument("Either `max_timestamp_millis` or `request_ids` must be specified.");
   }
   if (max_ts && !ids.empty()) {
-    return InvalidArgument("Only one of `max_timestamp_millis` and `request_ids` can be specified.");
+    return InvalidArgument(
+        "Only one of `max_timestamp_millis` and `request_ids` can be specified.");
   }
   if (max_traces && !ids.empty()) {
     return InvalidArgument("`max_traces` can't be specified if `request_ids` is specified.");

@@ -68,7 +68,8 @@ Result<std::string> SourceArtifactPath(store::Store* store, const artifacts::Rep
   } else if (!file_root.empty() && (source.rfind("file:", 0) == 0 || source.rfind("/", 0) == 0)) {
     // Written directly by a client of a non-proxied local artifact root: only files beneath
     // the repository's directory are ringo's.
-    auto path = artifacts::ArtifactUriPath(source[0] == '/' ? "file://" + source : source, file_root);
+    std::string uri = source[0] == '/' ? "file://" + source : source;
+    auto path = artifacts::ArtifactUriPath(uri, file_root);
     if (!path.ok()) {
       return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
     }
