@@ -59,6 +59,7 @@ Status Api::Register(http::Router& router) {
       .releases = releases_,
       .router = &router,
       .server = &server_,
+      .serve_artifacts = serve_artifacts_,
   });
   Install(router, services_.get(),
           RouteTable({.deploy = deploy_ != nullptr,

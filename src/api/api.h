@@ -40,6 +40,10 @@ class Api {
   // Adds the release-policy API over `releases`; call before Register.
   void AttachRelease(release::ReleaseManager* releases) { releases_ = releases; }
 
+  // MLflow's --no-serve-artifacts: the mlflow-artifacts proxy endpoints answer 503 saying so.
+  // Call before Register.
+  void DisableArtifactProxy() { serve_artifacts_ = false; }
+
   // Adds every route. Also creates the bootstrap admin token of RINGO_ADMIN_TOKEN, when set and
   // the store has no token yet: its failure (a secret under 16 characters, a store error) is
   // returned, and the server should not start.
@@ -57,6 +61,7 @@ class Api {
   deploy::Service* deploy_ = nullptr;
   schedule::Scheduler* scheduler_ = nullptr;
   release::ReleaseManager* releases_ = nullptr;
+  bool serve_artifacts_ = true;
   std::shared_ptr<class Auth> auth_;
   std::shared_ptr<ManifestWaiters> waiters_;
   std::unique_ptr<registry::MlflowWebhooks> hooks_;

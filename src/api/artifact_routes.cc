@@ -12,6 +12,15 @@ namespace ringo::api {
 
 namespace {
 
+// MLflow's answer on a proxy endpoint of a server started with --no-serve-artifacts.
+Status ProxyServed(const Services& s, const Request& req) {
+  if (s.serve_artifacts) return Status::Ok();
+  return Unavailable("Endpoint: " + req.path +
+                     " disabled due to the mlflow server running with `--no-serve-artifacts`. To "
+                     "enable artifacts server functionality, run `ringo server` with "
+                     "`--serve-artifacts`");
+}
+
 // ---------------- artifacts through the tracking API ----------------
 
 Result<Response> ListArtifacts(const Services& s, const Request& req) {
@@ -20,7 +29,7 @@ Result<Response> ListArtifacts(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(auto path, f.String("path"));
   ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path.value_or("")));
   ASSIGN_OR_RETURN(store::Run run, s.store->GetRun(id));
-  ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(s.store, id));
+  ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(s.store, s.artifacts, id));
   bool is_file = false;
   ASSIGN_OR_RETURN(auto files, s.artifacts->List(JoinRelative(root, rel), &is_file));
   return FileListing(run.info.artifact_uri, root, files);
@@ -46,7 +55,7 @@ Result<Response> UploadArtifact(const Services& s, const Request& req) {
   if (std::filesystem::file_size(req.body_file, ec) == 0 || ec) {
     return InvalidArgument("Request must specify data.");
   }
-  ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(s.store, id));
+  ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(s.store, s.artifacts, id));
   RETURN_IF_ERROR(s.artifacts->PutFile(JoinRelative(root, rel), req.body_file));
   return EmptyObject();
 }
@@ -54,6 +63,7 @@ Result<Response> UploadArtifact(const Services& s, const Request& req) {
 // ---------------- mlflow-artifacts proxy ----------------
 
 Result<Response> ListProxied(const Services& s, const Request& req) {
+  RETURN_IF_ERROR(ProxyServed(s, req));
   ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
   ASSIGN_OR_RETURN(auto path, f.String("path"));
   ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
@@ -89,6 +99,7 @@ Result<std::string> ProxyPath(const Request& req) {
 }
 
 Result<Response> DownloadProxied(const Services& s, const Request& req) {
+  RETURN_IF_ERROR(ProxyServed(s, req));
   ASSIGN_OR_RETURN(std::string rel, ProxyPath(req));
   if (rel.empty()) return InvalidArgument("artifact path must name a file");
   ASSIGN_OR_RETURN(auto full, s.artifacts->Resolve(rel));
@@ -107,6 +118,7 @@ Result<Response> DownloadProxied(const Services& s, const Request& req) {
 }
 
 Result<Response> UploadProxied(const Services& s, const Request& req) {
+  RETURN_IF_ERROR(ProxyServed(s, req));
   ASSIGN_OR_RETURN(std::string rel, ProxyPath(req));
   if (rel.empty()) return InvalidArgument("artifact path must name a file");
   RETURN_IF_ERROR(s.artifacts->PutFile(rel, req.body_file));
@@ -114,6 +126,7 @@ Result<Response> UploadProxied(const Services& s, const Request& req) {
 }
 
 Result<Response> DeleteProxied(const Services& s, const Request& req) {
+  RETURN_IF_ERROR(ProxyServed(s, req));
   ASSIGN_OR_RETURN(std::string rel, ProxyPath(req));
   RETURN_IF_ERROR(s.artifacts->Delete(rel));
   return EmptyObject();
@@ -121,7 +134,8 @@ Result<Response> DeleteProxied(const Services& s, const Request& req) {
 
 // Multipart upload needs an object store behind the proxy; the client falls back to a
 // single PUT when the error message says it is unsupported.
-Result<Response> MultipartUnsupported(const Services&, const Request&) {
+Result<Response> MultipartUnsupported(const Services& s, const Request& req) {
+  RETURN_IF_ERROR(ProxyServed(s, req));
   return http::JsonError(501, "NOT_IMPLEMENTED",
                          "Multipart upload is not supported for the current artifact repository");
 }

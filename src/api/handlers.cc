@@ -235,8 +235,9 @@ store::Done RespondEmpty(Responder responder) {
 }
 
 // Maps an MLflow artifact URI onto a path relative to the repository root.
-Result<std::string> ArtifactRelative(const std::string& artifact_uri) {
-  return artifacts::ArtifactUriPath(artifact_uri);
+Result<std::string> ArtifactRelative(const std::string& artifact_uri,
+                                     const artifacts::Repository* repo) {
+  return artifacts::ArtifactUriPath(artifact_uri, repo->FileUri());
 }
 
 Response UntrustedFileResponse(const Request& req, const std::filesystem::path& full,
@@ -298,14 +299,15 @@ Result<RunArtifact> ReadRunArtifact(const Request& req, Store* store,
   ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
   RunArtifact a;
   ASSIGN_OR_RETURN(a.rel, ArtifactPathField(path));
-  ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(store, id));
+  ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(store, repo, id));
   ASSIGN_OR_RETURN(a.full, repo->Resolve(JoinRelative(root, a.rel)));
   return a;
 }
 
-Result<std::string> RunArtifactRoot(store::Store* store, const std::string& run_id) {
+Result<std::string> RunArtifactRoot(store::Store* store, const artifacts::Repository* repo,
+                                    const std::string& run_id) {
   ASSIGN_OR_RETURN(store::Run run, store->GetRun(run_id));
-  return ArtifactRelative(run.info.artifact_uri);
+  return ArtifactRelative(run.info.artifact_uri, repo);
 }
 
 }  // namespace ringo::api

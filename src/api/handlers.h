@@ -131,10 +131,13 @@ store::DoneWith<Item> RespondObject(Responder res, std::string_view key, WriteIt
 store::Done RespondEmpty(Responder responder);
 
 // ---- artifacts ----
-// Maps an MLflow artifact URI onto a path relative to the repository root.
-Result<std::string> ArtifactRelative(const std::string& artifact_uri);
-// The run's artifact directory relative to the repository root; kNotFound for an unknown run.
-Result<std::string> RunArtifactRoot(Store* store, const std::string& run_id);
+// Maps an MLflow artifact URI (mlflow-artifacts:, or file: beneath a local repository's root)
+// onto a path relative to the root of `repo`.
+Result<std::string> ArtifactRelative(const std::string& artifact_uri,
+                                     const artifacts::Repository* repo);
+// The run's artifact directory relative to the root of `repo`; kNotFound for an unknown run.
+Result<std::string> RunArtifactRoot(Store* store, const artifacts::Repository* repo,
+                                    const std::string& run_id);
 // An artifacts/list answer: {"root_uri", "files": [{"path", "is_dir", "file_size"}]}, with paths
 // relative to `root` (the listed tree's root in the repository).
 Response FileListing(const std::string& root_uri, const std::string& root,

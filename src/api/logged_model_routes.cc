@@ -175,7 +175,7 @@ Result<Response> ListLoggedModelArtifacts(const Services& s, const Request& req)
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(auto path, f.String("artifact_directory_path"));
   ASSIGN_OR_RETURN(std::string rel, CleanRelativePath(path.value_or("")));
-  ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri));
+  ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri, s.artifacts));
   bool is_file = false;
   auto files = s.artifacts->List(JoinRelative(root, rel), &is_file);
   // Nothing uploaded yet is an empty listing, not an error.
@@ -210,14 +210,6 @@ Result<Response> LogRunOutputs(const Services& s, const Request& req) {
   return EmptyObject();
 }
 
-// MLflow 3's tracing and GenAI endpoints: a clear refusal in MLflow's format rather than a
-// bare 404, so clients report what is missing.
-Result<Response> TracesUnsupported(const Services&, const Request& req) {
-  return http::JsonError(
-      501, "NOT_IMPLEMENTED",
-      "Tracing and GenAI endpoints are not supported by this server (" + req.path + ")");
-}
-
 }  // namespace
 
 std::span<const Route> LoggedModelRoutes() {
@@ -236,25 +228,6 @@ std::span<const Route> LoggedModelRoutes() {
       {kPost, "runs/outputs", kWrite, LogRunOutputs},
   };
   return kRoutes;
-}
-
-// Every method on each traces tree: reads need read access, anything else write.
-std::span<const Route> TraceRoutes() {
-  static constexpr std::string_view kPaths[] = {
-      "traces",          "traces/*",          "/api/3.0/mlflow/traces", "/api/3.0/mlflow/traces/*",
-      "/ajax-api/3.0/mlflow/traces", "/ajax-api/3.0/mlflow/traces/*", "/v1/traces",
-      "/v1/traces/*"};
-  static const std::vector<Route> routes = [] {
-    std::vector<Route> out;
-    for (std::string_view path : kPaths) {
-      for (Method m : {Method::kGet, Method::kPost, Method::kPatch, Method::kDelete}) {
-        out.push_back({m, path, m == Method::kGet ? Access::kRead : Access::kWrite,
-                       TracesUnsupported});
-      }
-    }
-    return out;
-  }();
-  return routes;
 }
 
 }  // namespace ringo::api

@@ -323,7 +323,7 @@ Result<Response> GetVersionArtifact(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
   ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path));
   ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
-  ASSIGN_OR_RETURN(std::string root, registry::SourceArtifactPath(s.store, v.source));
+  ASSIGN_OR_RETURN(std::string root, registry::SourceArtifactPath(s.store, s.artifacts, v.source));
   ASSIGN_OR_RETURN(std::filesystem::path full, s.artifacts->Resolve(JoinRelative(root, rel)));
   return UntrustedFileResponse(req, full, rel);
 }

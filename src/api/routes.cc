@@ -24,6 +24,7 @@ std::vector<Route> RouteTable(Attached attached) {
   std::vector<std::span<const Route>> tables = {TrackingRoutes(), ArtifactRoutes(),
                                                 RegistryRoutes(), WebhookRoutes(),
                                                 LoggedModelRoutes(), TraceRoutes(),
+                                                GraphqlRoutes(), PromptlabRoutes(),
                                                 ExtraRoutes()};
   if (attached.deploy) {
     tables.push_back(DeliveryRoutes());
@@ -39,6 +40,19 @@ std::vector<Route> RouteTable(Attached attached) {
 std::vector<std::string> RouterPaths(std::string_view path) {
   if (path.starts_with('/')) return {std::string(path)};
   return {"/api/2.0/mlflow/" + std::string(path), "/ajax-api/2.0/mlflow/" + std::string(path)};
+}
+
+Result<http::Response> CallSync(const Services& services, std::string_view path,
+                                const http::Request& req) {
+  for (auto table : {TrackingRoutes(), ArtifactRoutes(), RegistryRoutes()}) {
+    for (const Route& r : table) {
+      if (r.path == path && r.handler.sync() != nullptr &&
+          (r.method == req.method || r.method == http::Method::kGet)) {
+        return r.handler.sync()(services, req);
+      }
+    }
+  }
+  return Internal("no synchronous handler for " + std::string(path));
 }
 
 void Install(http::Router& router, const Services* services, std::span<const Route> routes) {

@@ -38,6 +38,7 @@ struct Services {
   release::ReleaseManager* releases = nullptr;
   const http::Router* router = nullptr;                // served at /api/ringo/v1/routes
   const std::atomic<http::Server*>* server = nullptr;  // its counters go to /metrics once set
+  bool serve_artifacts = true;  // false: MLflow's --no-serve-artifacts, the proxy is off
 };
 
 // A route's handler: a named function of one of two shapes.
@@ -54,6 +55,8 @@ class RouteHandler {
   constexpr RouteHandler(AsyncFn f) : async_(f) {}  // NOLINT(google-explicit-constructor)
 
   bool empty() const { return sync_ == nullptr && async_ == nullptr; }
+  // The synchronous function, or null for an asynchronous handler.
+  SyncFn sync() const { return sync_; }
   // Whether the request body arrives in a temporary file (Request::body_file).
   bool stream_body() const { return stream_body_; }
   // The handler the router runs, working on `services`.
@@ -90,7 +93,9 @@ std::span<const Route> ArtifactRoutes();     // artifact_routes.cc
 std::span<const Route> RegistryRoutes();     // registry_routes.cc
 std::span<const Route> WebhookRoutes();      // webhook_routes.cc
 std::span<const Route> LoggedModelRoutes();  // logged_model_routes.cc
-std::span<const Route> TraceRoutes();        // logged_model_routes.cc
+std::span<const Route> TraceRoutes();        // trace_routes.cc
+std::span<const Route> GraphqlRoutes();      // graphql_routes.cc
+std::span<const Route> PromptlabRoutes();    // promptlab_routes.cc
 std::span<const Route> ExtraRoutes();        // ringo_routes.cc
 std::span<const Route> DeliveryRoutes();     // delivery_routes.cc
 std::span<const Route> DeviceRoutes();       // device_routes.cc
@@ -108,6 +113,12 @@ std::vector<Route> RouteTable(Attached attached);
 
 // The router paths of a row's path: MLflow's two, or the path itself (a prefix keeps its '*').
 std::vector<std::string> RouterPaths(std::string_view path);
+
+// Answers `req` as the POST row of MLflow endpoint `path` (e.g. "runs/get") would, in-process:
+// how GraphQL's resolvers reuse the REST handlers. kInternal when that row has no synchronous
+// handler.
+Result<http::Response> CallSync(const Services& services, std::string_view path,
+                                const http::Request& req);
 
 // Adds every row to `router`, its handler working on `services`.
 void Install(http::Router& router, const Services* services, std::span<const Route> routes);

@@ -47,8 +47,10 @@ Access ExpectedAccess(const Route& r) {
   if (!ChangesState(r.method)) return Access::kRead;
   // ringo's own changes start pipelines, move devices or set policies.
   if (p.starts_with("/api/ringo/v1/")) return Access::kAdmin;
-  // MLflow's clients POST searches; they stay reads.
+  // MLflow's clients POST searches; they stay reads. So is GraphQL: every field of MLflow's
+  // schema, its "mutations" included, is a get or a search.
   static const std::set<std::string_view> kPostedReads = {
+      "/graphql",
       "experiments/search",        "runs/search",
       "experiments/search-datasets", "registered-models/search",
       "model-versions/search",     "registered-models/get-latest-versions",

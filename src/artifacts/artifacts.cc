@@ -21,6 +21,13 @@ Status LocalRepository::Init() {
   return Status::Ok();
 }
 
+std::string LocalRepository::FileUri() const {
+  std::error_code ec;
+  std::string dir = fs::absolute(root_, ec).lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return "file://" + dir;
+}
+
 Result<fs::path> LocalRepository::Resolve(std::string_view relative) const {
   return ResolveUnder(root_, relative);
 }
@@ -118,8 +125,14 @@ Status LocalRepository::Delete(std::string_view relative) {
   return Status::Ok();
 }
 
-Result<std::string> ArtifactUriPath(std::string_view uri) {
+Result<std::string> ArtifactUriPath(std::string_view uri, std::string_view file_root) {
   constexpr std::string_view kScheme = "mlflow-artifacts:";
+  if (!file_root.empty() && uri.starts_with(file_root) &&
+      (uri.size() == file_root.size() || uri[file_root.size()] == '/')) {
+    uri.remove_prefix(file_root.size());
+    while (!uri.empty() && uri.front() == '/') uri.remove_prefix(1);
+    return CleanRelativePath(uri);
+  }
   if (uri.substr(0, kScheme.size()) != kScheme) {
     return InvalidArgument("artifact location '" + std::string(uri) +
                            "' is not served by this server (only mlflow-artifacts: URIs are)");

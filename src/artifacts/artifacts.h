@@ -64,6 +64,10 @@ class Repository {
   // endpoint. The file is not checked. kFailedPrecondition for a local directory.
   virtual Result<std::string> PresignGet(std::string_view relative, int64_t seconds,
                                          const std::string& endpoint_url) const = 0;
+  // For a repository on a local disk, the file:// URI of its root directory (no trailing '/'),
+  // under which clients that write directly (MLflow's non-proxied artifact root) find the same
+  // files; empty otherwise.
+  virtual std::string FileUri() const { return {}; }
 };
 
 // Local-filesystem repository. Besides the path checks above, symlinks leading out of the
@@ -77,6 +81,7 @@ class LocalRepository : public Repository {
   Status Init() override;
   std::string Describe() const override { return root_.string(); }
   bool IsShared() const override { return false; }
+  std::string FileUri() const override;
   Result<std::filesystem::path> Resolve(std::string_view relative) const override;
   Result<std::vector<FileInfo>> List(std::string_view relative,
                                      bool* is_file = nullptr) const override;
@@ -126,9 +131,10 @@ Result<std::unique_ptr<Repository>> OpenRepository(const std::string& destinatio
 
 // The repository path an `mlflow-artifacts:` URI names ("mlflow-artifacts:/1/r/artifacts/x" or
 // "mlflow-artifacts://host:port/1/r/artifacts/x" -> "1/r/artifacts/x"), cleaned like any
-// user path. kInvalidArgument for other schemes (the file is not in this repository) and for
-// escaping paths.
-Result<std::string> ArtifactUriPath(std::string_view uri);
+// user path. With `file_root` (a local repository's FileUri()), a file: URI beneath it names
+// the same files ("<file_root>/1/r/artifacts/x" -> "1/r/artifacts/x"). kInvalidArgument for
+// other URIs (the file is not in this repository) and for escaping paths.
+Result<std::string> ArtifactUriPath(std::string_view uri, std::string_view file_root = {});
 
 // What CopyTree did.
 struct CopyReport {

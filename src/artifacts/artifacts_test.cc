@@ -123,5 +123,40 @@ TEST(ContentTypeTest, GuessesByExtension) {
   EXPECT_EQ(GuessContentType("noext"), "application/octet-stream");
 }
 
+struct UriCase {
+  const char* uri;
+  const char* file_root;
+  const char* expected;  // nullptr: refused
+};
+
+TEST(ArtifactUriPathTest, MapsProxyAndLocalRootUrisOntoRepositoryPaths) {
+  const UriCase kCases[] = {
+      {"mlflow-artifacts:/1/r/artifacts/x", "", "1/r/artifacts/x"},
+      {"mlflow-artifacts://host:5000/1/r/artifacts", "", "1/r/artifacts"},
+      {"file:///srv/a/1/r/artifacts/m", "file:///srv/a", "1/r/artifacts/m"},
+      {"file:///srv/a", "file:///srv/a", ""},
+      {"file:///srv/a/1/r/artifacts/m", "", nullptr},         // no local root: not ours
+      {"file:///srv/ab/1", "file:///srv/a", nullptr},         // a sibling, not beneath
+      {"file:///etc/passwd", "file:///srv/a", nullptr},
+      {"file:///srv/a/1/../../b", "file:///srv/a", nullptr},  // escapes the root
+      {"s3://bucket/1/r", "file:///srv/a", nullptr},
+  };
+  for (const UriCase& c : kCases) {
+    Result<std::string> rel = ArtifactUriPath(c.uri, c.file_root);
+    if (c.expected == nullptr) {
+      ASSERT_FALSE(rel.ok()) << c.uri;
+      EXPECT_EQ(rel.status().code(), Code::kInvalidArgument) << c.uri;
+    } else {
+      ASSERT_TRUE(rel.ok()) << c.uri << ": " << rel.status().message();
+      EXPECT_EQ(*rel, c.expected) << c.uri;
+    }
+  }
+}
+
+TEST(LocalRepositoryTest, FileUriIsTheAbsoluteRoot) {
+  EXPECT_EQ(LocalRepository("/srv/art/").FileUri(), "file:///srv/art");
+  EXPECT_EQ(LocalRepository("/srv/x/../art").FileUri(), "file:///srv/art");
+}
+
 }  // namespace
 }  // namespace ringo::artifacts

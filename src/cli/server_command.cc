@@ -58,6 +58,50 @@ Status CheckArtifactRootHoldsNoSecrets(const fs::path& artifact_root, const fs::
   return Status::Ok();
 }
 
+// What new experiments' artifact locations start with, from MLflow's --default-artifact-root and
+// --serve-artifacts as MLflow reads them: none given means the proxy (mlflow-artifacts:), or
+// ./mlruns when the proxy is off; a local path or file: URI becomes file://<absolute path>, which
+// clients write to directly; other schemes (s3://...) are kept for the clients as given.
+Result<std::string> ExperimentArtifactRoot(const ServerFlags& flags) {
+  std::string root = flags.default_artifact_root;
+  if (root.empty()) {
+    if (flags.serve_artifacts) return std::string("mlflow-artifacts:");
+    root = "mlruns";
+  }
+  if (root.rfind("mlflow-artifacts:", 0) == 0) {
+    if (!flags.serve_artifacts) {
+      return InvalidArgument("--default-artifact-root '" + root +
+                             "' is served by the artifact proxy, which --no-serve-artifacts "
+                             "turns off");
+    }
+    while (root.size() > 17 && root.back() == '/') root.pop_back();
+    return root;
+  }
+  std::string path;
+  if (root.rfind("file:", 0) == 0) {
+    path = root.substr(5);
+    if (path.rfind("//", 0) == 0) {
+      if (path.rfind("///", 0) != 0) {
+        return InvalidArgument("--default-artifact-root '" + root +
+                               "' names a remote host; a file: root must be local");
+      }
+      path = path.substr(2);
+    }
+  } else if (root.find("://") != std::string::npos) {
+    while (root.back() == '/') root.pop_back();
+    return root;
+  } else {
+    path = root;
+  }
+  std::optional<std::string> decoded = PercentDecode(path, false);
+  if (!decoded) return InvalidArgument("--default-artifact-root '" + root + "' is not a valid URI");
+  std::error_code ec;
+  std::string dir = fs::absolute(fs::path(*decoded), ec).lexically_normal().string();
+  if (ec) return InvalidArgument("--default-artifact-root '" + root + "': " + ec.message());
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return "file://" + dir;
+}
+
 // `uri` with the password of its user info (postgresql://user:PASSWORD@host) starred out, for
 // logs.
 std::string RedactPassword(const std::string& uri) {
@@ -120,8 +164,8 @@ schedule::Launcher ScheduleLauncher(std::shared_ptr<const std::string> tracking_
 
 // Opens the SQLite store that --store or a sqlite:/// --backend-store-uri names; *base becomes
 // the directory beside the database that holds artifacts and deploy state.
-Status TrackingService::OpenSqlite(const ServerFlags& flags, TrackingService* svc,
-                                   fs::path* base_out) {
+Status TrackingService::OpenSqlite(const ServerFlags& flags, const std::string& experiment_root,
+                                   TrackingService* svc, fs::path* base_out) {
   fs::path& base = *base_out;
   if (!flags.backend_store_uri.empty()) {
     const std::string scheme = "sqlite:///";
@@ -151,14 +195,22 @@ Status TrackingService::OpenSqlite(const ServerFlags& flags, TrackingService* sv
   store::SqliteOptions options;
   options.path = db_path.string();
   options.synchronous_full = flags.sync_full;
+  options.artifact_root = experiment_root;
   ASSIGN_OR_RETURN(svc->store_, store::OpenSqliteStore(options));
   svc->store_description_ = db_path.string();
   return Status::Ok();
 }
 
-Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlags& flags) {
-  if (flags.port < 0 || flags.port > 65535) {
-    return InvalidArgument("invalid port " + std::to_string(flags.port));
+Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlags& given) {
+  if (given.port < 0 || given.port > 65535) {
+    return InvalidArgument("invalid port " + std::to_string(given.port));
+  }
+  ASSIGN_OR_RETURN(std::string experiment_root, ExperimentArtifactRoot(given));
+  ServerFlags flags = given;
+  // Files clients write under a local root are the server's to list, register and serve: that
+  // directory is also the repository, unless --artifacts-destination names another.
+  if (experiment_root.rfind("file://", 0) == 0 && flags.artifacts_destination.empty()) {
+    flags.artifacts_destination = experiment_root.substr(7);
   }
   std::unique_ptr<TrackingService> svc(new TrackingService());
   fs::path base = flags.store_dir;
@@ -174,9 +226,10 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
     svc->store_description_ = RedactPassword(flags.backend_store_uri);
     store::PostgresOptions options;
     options.conninfo = flags.backend_store_uri;
+    options.artifact_root = experiment_root;
     ASSIGN_OR_RETURN(svc->store_, store::OpenPostgresStore(options));
   } else {
-    RETURN_IF_ERROR(OpenSqlite(flags, svc.get(), &base));
+    RETURN_IF_ERROR(OpenSqlite(flags, experiment_root, svc.get(), &base));
   }
   // Objects fetched from S3 are kept under the store directory, named by key and ETag.
   ASSIGN_OR_RETURN(svc->repo_,
@@ -186,6 +239,7 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
                                              flags.s3_cache_gb << 30));
   RETURN_IF_ERROR(svc->repo_->Init());
   svc->api_ = std::make_unique<api::Api>(svc->store_.get(), svc->repo_.get());
+  if (!flags.serve_artifacts) svc->api_->DisableArtifactProxy();
   // Delivery state lives in the store; the signing key and model blobs beside it.
   ASSIGN_OR_RETURN(svc->deploy_, deploy::Service::Open(svc->store_.get(), svc->repo_.get(), base / "deploy"));
   RETURN_IF_ERROR(svc->deploy_->SetBlobRedirect(flags.blob_redirect, flags.blob_redirect_endpoint));
@@ -304,6 +358,12 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
                      "Where artifacts live: a directory (default: <store>/artifacts) or "
                      "s3://BUCKET/PREFIX (credentials from AWS_ACCESS_KEY_ID and "
                      "AWS_SECRET_ACCESS_KEY, region from AWS_DEFAULT_REGION)");
+  server->add_option("--default-artifact-root", sf->default_artifact_root,
+                     "Where new experiments' artifacts go, as MLflow's flag: file:///PATH or a "
+                     "directory (clients write there directly), s3://... (clients write there), "
+                     "or mlflow-artifacts:/ (default; through this server's proxy)");
+  server->add_flag("--serve-artifacts,!--no-serve-artifacts", sf->serve_artifacts,
+                   "Serve the mlflow-artifacts proxy (default on, as MLflow 2+)");
   server->add_option("--s3-endpoint-url", sf->s3_endpoint_url,
                      "S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: "
                      "MLFLOW_S3_ENDPOINT_URL, else AWS)");

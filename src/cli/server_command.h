@@ -28,6 +28,10 @@ struct ServerFlags {
   int64_t s3_cache_gb = 10;           // the bound of the local copies of S3 objects
   int64_t blob_redirect = 0;          // seconds a device's presigned blob URL lives; 0: no redirect
   std::string blob_redirect_endpoint;  // the object store's address as devices reach it
+  // MLflow's --default-artifact-root: where new experiments' artifacts go. Empty: through the
+  // proxy (mlflow-artifacts:), or ./mlruns without it.
+  std::string default_artifact_root{};
+  bool serve_artifacts = true;  // MLflow's --serve-artifacts / --no-serve-artifacts
   int threads = 0;                    // 0: one per usable CPU (affinity, quota), at most 4
   bool sync_full = false;
   // Address ranges webhooks may reach beyond public addresses (webhooks::DestinationPolicy).
@@ -57,8 +61,8 @@ class TrackingService {
 
  private:
   TrackingService() = default;
-  static Status OpenSqlite(const ServerFlags& flags, TrackingService* svc,
-                           std::filesystem::path* base);
+  static Status OpenSqlite(const ServerFlags& flags, const std::string& experiment_root,
+                           TrackingService* svc, std::filesystem::path* base);
   std::filesystem::path db_path_, artifact_root_;
   std::string store_description_{};
   std::unique_ptr<store::Store> store_;

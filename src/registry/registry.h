@@ -23,9 +23,11 @@ namespace ringo::registry {
 
 // Where a source's files are in ringo's artifact store, relative to its root: `runs:/<run>/<path>`,
 // `mlflow-artifacts:...`, MLflow 3's `models:/<model_id>`, or a copy's `models:/<name>/<version>`
-// (the files of that version). kFailedPrecondition for a source outside the store; kNotFound for
-// an unknown run or version; kInvalidArgument for escaping paths.
-Result<std::string> SourceArtifactPath(store::Store* store, const std::string& source);
+// (the files of that version), or a file: URI or absolute path beneath a local repository's
+// directory (written there directly by the client). kFailedPrecondition for a source outside the
+// store; kNotFound for an unknown run or version; kInvalidArgument for escaping paths.
+Result<std::string> SourceArtifactPath(store::Store* store, const artifacts::Repository* artifacts,
+                                       const std::string& source);
 
 // The source of the version a copy was made from: a copied version's source is
 // `models:/<name>/<version>`, followed (at most 8 hops) to the first source that is not such a

@@ -51,18 +51,29 @@ std::string OriginalSource(store::Store* store, const std::string& source) {
   return uri;
 }
 
-Result<std::string> SourceArtifactPath(store::Store* store, const std::string& source) {
+Result<std::string> SourceArtifactPath(store::Store* store, const artifacts::Repository* artifacts,
+                                       const std::string& source) {
   std::string rel;
+  const std::string file_root = artifacts->FileUri();
   if (source.rfind("runs:/", 0) == 0) {
     std::string rest = source.substr(6);
     size_t slash = rest.find('/');
     ASSIGN_OR_RETURN(store::Run run, store->GetRun(rest.substr(0, slash)));
-    auto root = artifacts::ArtifactUriPath(run.info.artifact_uri);
+    auto root = artifacts::ArtifactUriPath(run.info.artifact_uri, file_root);
     if (!root.ok())
       return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
     rel = *root + (slash == std::string::npos ? "" : "/" + rest.substr(slash + 1));
   } else if (source.rfind("mlflow-artifacts:", 0) == 0) {
     ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(source));
+  } else if (!file_root.empty() && (source.rfind("file:", 0) == 0 || source.rfind("/", 0) == 0)) {
+    // Written directly by a client of a non-proxied local artifact root: only files beneath
+    // the repository's directory are ringo's.
+    std::string uri = source[0] == '/' ? "file://" + source : source;
+    auto path = artifacts::ArtifactUriPath(uri, file_root);
+    if (!path.ok()) {
+      return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
+    }
+    rel = *path;
   } else if (IsLoggedModelUri(source)) {
     // MLflow 3 registers a logged model as models:/<model_id>; its files are at the artifact
     // location the api component's logged-model document records.
@@ -74,7 +85,7 @@ Result<std::string> SourceArtifactPath(store::Store* store, const std::string& s
     }
     auto j = nlohmann::json::parse(doc->value, nullptr, false);
     std::string uri = j.is_object() ? j.value("artifact_uri", "") : "";
-    ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(uri));
+    ASSIGN_OR_RETURN(rel, artifacts::ArtifactUriPath(uri, file_root));
   } else if (source.rfind("models:/", 0) == 0) {
     // A copied version (models:/<name>/<version>): the files of the version it copies.
     auto copied = CopiedVersion(source);
@@ -84,7 +95,7 @@ Result<std::string> SourceArtifactPath(store::Store* store, const std::string& s
     if (CopiedVersion(original)) {
       return FailedPrecondition("source '" + source + "' copies a version that no longer exists");
     }
-    return SourceArtifactPath(store, original);
+    return SourceArtifactPath(store, artifacts, original);
   } else {
     return FailedPrecondition("source '" + source + "' is not in ringo's artifact store");
   }
@@ -93,7 +104,7 @@ Result<std::string> SourceArtifactPath(store::Store* store, const std::string& s
 
 Result<fs::path> ResolveModelSource(store::Store* store, artifacts::Repository* artifacts,
                                     const std::string& source) {
-  ASSIGN_OR_RETURN(std::string rel, SourceArtifactPath(store, source));
+  ASSIGN_OR_RETURN(std::string rel, SourceArtifactPath(store, artifacts, source));
   ASSIGN_OR_RETURN(fs::path p, artifacts->Resolve(rel));
   auto is_model = [](const fs::path& f) {
     std::string ext = ToLower(f.extension().string());

@@ -28,6 +28,21 @@ TEST_P(ExperimentStoreTest, DefaultExperimentExists) {
   EXPECT_EQ(by_name->experiment_id, "0");
 }
 
+// MLflow's --default-artifact-root: the Default experiment and every one created without a
+// location keep their artifacts under the store's root; a location given is kept as given.
+TEST_P(ExperimentStoreTest, ExperimentsWithoutALocationGoUnderTheArtifactRoot) {
+  OpenFresh("file:///srv/it's artifacts");
+  Result<Experiment> first = store_->GetExperiment("0");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->artifact_location, "file:///srv/it's artifacts/0");
+  Result<std::string> id = CreateExperiment("local");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(store_->GetExperiment(*id)->artifact_location, "file:///srv/it's artifacts/" + *id);
+  Result<std::string> placed = CreateExperiment("placed", {}, "s3://bucket/x");
+  ASSERT_TRUE(placed.ok()) << placed.status().ToString();
+  EXPECT_EQ(store_->GetExperiment(*placed)->artifact_location, "s3://bucket/x");
+}
+
 TEST_P(ExperimentStoreTest, CreateThenGetByIdAndName) {
   Result<std::string> id = CreateExperiment("exp-a", {{"team", "vision"}, {"owner", "ana"}});
   ASSERT_TRUE(id.ok()) << id.status().ToString();

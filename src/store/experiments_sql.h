@@ -66,10 +66,11 @@ Status DeleteTag(Db& db, int64_t id, const std::string& key) {
 }
 
 // Creates an experiment with the next id (ids count up from the largest, 0 being "Default");
-// kAlreadyExists for a taken name, deleted experiments included, as MLflow. Returns the id.
+// kAlreadyExists for a taken name, deleted experiments included, as MLflow. Without a location
+// its artifacts go to "<artifact_root>/<id>". Returns the id.
 template <typename Db>
 Result<int64_t> Insert(Db& db, const std::string& name, const std::string& artifact_location,
-                       const std::vector<Tag>& tags) {
+                       const std::vector<Tag>& tags, const std::string& artifact_root) {
   {
     ASSIGN_OR_RETURN(auto* find,
                      db.Prepare("SELECT lifecycle_stage FROM experiments WHERE name = ?"));
@@ -94,7 +95,7 @@ Result<int64_t> Insert(Db& db, const std::string& name, const std::string& artif
   }
   int64_t now = NowMillis();
   std::string location =
-      artifact_location.empty() ? "mlflow-artifacts:/" + std::to_string(id) : artifact_location;
+      artifact_location.empty() ? artifact_root + "/" + std::to_string(id) : artifact_location;
   {
     ASSIGN_OR_RETURN(auto* ins, db.Prepare("INSERT INTO experiments (experiment_id, name, "
                                            "artifact_location, lifecycle_stage, creation_time, "

@@ -60,9 +60,12 @@ class SqlStore final : public Store {
   using StmtGuard = typename E::Db::Guard;
   using WriteEngine = typename E::WriteEngine;
 
-  // `where` names the database for the engine (a file path, a connection string).
-  SqlStore(std::string where, size_t max_ops_per_commit, std::unique_ptr<Db> writer)
-      : engine_(std::move(where), max_ops_per_commit, std::move(writer)) {}
+  // `where` names the database for the engine (a file path, a connection string); experiments
+  // created without a location keep their artifacts under "<artifact_root>/<id>".
+  SqlStore(std::string where, size_t max_ops_per_commit, std::unique_ptr<Db> writer,
+           std::string artifact_root)
+      : artifact_root_(std::move(artifact_root)),
+        engine_(std::move(where), max_ops_per_commit, std::move(writer)) {}
   ~SqlStore() override { Shutdown(); }
 
   StoreStats Stats() override { return engine_.Stats(); }
@@ -204,6 +207,7 @@ class SqlStore final : public Store {
                    });
   }
 
+  const std::string artifact_root_;  // of experiments created without a location
   WriteEngine engine_;
 };
 

@@ -30,8 +30,8 @@ void SqlStore<E>::CreateExperiment(std::string name, std::string artifact_locati
   }
   auto id = std::make_shared<int64_t>(0);
   engine_.Submit(
-      [=](Db& db) -> Status {
-        ASSIGN_OR_RETURN(*id, experiments::Insert(db, name, artifact_location, tags));
+      [=, root = artifact_root_](Db& db) -> Status {
+        ASSIGN_OR_RETURN(*id, experiments::Insert(db, name, artifact_location, tags, root));
         return Status::Ok();
       },
       [id, done](Status s) {

@@ -60,6 +60,22 @@ class StoreTest : public ::testing::TestWithParam<Engine> {
     fs::remove_all(dir_, ec);
   }
 
+  // Replaces the store by one on a new, empty database whose experiments keep their artifacts
+  // under `artifact_root`.
+  void OpenFresh(const std::string& artifact_root) {
+    if (GetParam() == Engine::kPostgres) {
+      Result<TestPostgres*> server = SharedTestPostgres();
+      ASSERT_TRUE(server.ok()) << server.status().ToString();
+      Result<std::string> uri = (*server)->CreateDatabase();
+      ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+      conninfo_ = *uri;
+    } else {
+      db_name_ = "fresh.db";
+    }
+    artifact_root_ = artifact_root;
+    Reopen();
+  }
+
   // Shuts the current store down (if any) and opens the same database file
   // again.
   void Reopen() {
@@ -68,11 +84,13 @@ class StoreTest : public ::testing::TestWithParam<Engine> {
     Result<std::unique_ptr<Store>> opened = Internal("no engine");
     if (GetParam() == Engine::kSqlite) {
       SqliteOptions options;
-      options.path = (dir_ / "ringo.db").string();
+      options.path = (dir_ / db_name_).string();
+      options.artifact_root = artifact_root_;
       opened = OpenSqliteStore(options);
     } else {
       PostgresOptions options;
       options.conninfo = conninfo_;
+      options.artifact_root = artifact_root_;
       opened = OpenPostgresStore(options);
     }
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
@@ -175,6 +193,8 @@ class StoreTest : public ::testing::TestWithParam<Engine> {
 
   fs::path dir_;
   std::string conninfo_;
+  std::string db_name_ = "ringo.db";
+  std::string artifact_root_ = "mlflow-artifacts:";
   std::unique_ptr<Store> store_;
 };
 

@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 import private_s3
-from harness import API, ARTIFACTS, ServerTestCase, unique
+from harness import API, ARTIFACTS, Server, ServerTestCase, unique
 
 JSON_BODY_LIMIT = 16 * 1024 * 1024
 
@@ -324,6 +324,81 @@ class BodyLimitTest(ServerTestCase):
         if status is not None:
             self.assertEqual(status, 413)
         self.assertEqual(self.server.request("GET", "/health").status, 200)
+
+
+class LocalArtifactRootTest(unittest.TestCase):
+    """MLflow's --default-artifact-root file:///DIR: experiments and runs get file:// locations the
+    client writes to directly; the server lists and registers what is there, and with
+    --no-serve-artifacts its proxy is off. The proxied default is unchanged (ArtifactTest)."""
+
+    def start(self, *args):
+        d = tempfile.mkdtemp(prefix="ringo-e2e-root-")
+        self.addCleanup(shutil.rmtree, d, True)
+        server = Server(store=os.path.join(d, "store"), extra_args=list(args))
+        if server.s3 is not None:
+            server.cleanup()
+            self.skipTest("with artifacts on S3 there is no local artifact root to test")
+        server.start()
+        self.addCleanup(server.cleanup)
+        self.addCleanup(server.stop)
+        return d, server
+
+    def call(self, server, method, endpoint, body=None, query=None, status=200):
+        r = server.api(method, endpoint, body=body, query=query)
+        self.assertEqual(r.status, status, r)
+        return r.json
+
+    def test_default_experiment_and_new_ones_live_under_the_root(self):
+        root = os.path.join(os.path.realpath(tempfile.mkdtemp(prefix="ringo-e2e-files-")), "art root")
+        self.addCleanup(shutil.rmtree, os.path.dirname(root), True)
+        _, server = self.start("--default-artifact-root", "file://" + root.replace(" ", "%20"))
+        uri = "file://" + root
+        default = self.call(server, "GET", "experiments/get", query={"experiment_id": "0"})["experiment"]
+        self.assertEqual(default["artifact_location"], uri + "/0")
+        exp = self.call(server, "POST", "experiments/create", {"name": unique("local")})["experiment_id"]
+        run = self.call(server, "POST", "runs/create", {"experiment_id": exp})["run"]["info"]
+        self.assertEqual(run["artifact_uri"], "%s/%s/%s/artifacts" % (uri, exp, run["run_id"]))
+        # The client writes straight into the directory, as MLflow's LocalArtifactRepository does.
+        run_dir = os.path.join(root, exp, run["run_id"], "artifacts")
+        os.makedirs(os.path.join(run_dir, "model"))
+        with open(os.path.join(run_dir, "model", "MLmodel"), "w") as f:
+            f.write("flavors: {}\n")
+        listing = self.call(server, "GET", "artifacts/list", query={"run_id": run["run_id"], "path": "model"})
+        self.assertEqual([(f["path"], f["file_size"]) for f in listing["files"]], [("model/MLmodel", 12)])
+        name = unique("m")
+        self.call(server, "POST", "registered-models/create", {"name": name})
+        mv = self.call(server, "POST", "model-versions/create",
+                       {"name": name, "source": run["artifact_uri"] + "/model", "run_id": run["run_id"]})
+        self.assertEqual(mv["model_version"]["source"], run["artifact_uri"] + "/model")
+        uri_back = self.call(server, "GET", "model-versions/get-download-uri", query={"name": name, "version": "1"})
+        self.assertEqual(uri_back["artifact_uri"], run["artifact_uri"] + "/model")
+        # An experiment placed elsewhere is not the server's to read.
+        other = self.call(server, "POST", "experiments/create",
+                          {"name": unique("elsewhere"), "artifact_location": "file:///etc"})["experiment_id"]
+        orun = self.call(server, "POST", "runs/create", {"experiment_id": other})["run"]["info"]["run_id"]
+        r = server.api("GET", "artifacts/list", query={"run_id": orun})
+        self.assertEqual(r.status, 400, r)
+        # The proxy still serves its own paths.
+        self.assertEqual(server.request("GET", ARTIFACTS, query={"path": ""}).status, 200)
+
+    def test_no_serve_artifacts_turns_the_proxy_off(self):
+        _, server = self.start("--no-serve-artifacts")
+        run = self.call(server, "POST", "runs/create", {"experiment_id": "0"})["run"]["info"]
+        self.assertTrue(run["artifact_uri"].startswith("file:///"), run)
+        self.assertTrue(run["artifact_uri"].endswith("/mlruns/0/%s/artifacts" % run["run_id"]), run)
+        r = server.request("PUT", ARTIFACTS + "/0/x.txt", body=b"x")
+        self.assertEqual(r.status, 503, r)
+        self.assertIn("--no-serve-artifacts", r.json["message"])
+
+    def test_bad_roots_are_refused_at_startup(self):
+        for args in (["--default-artifact-root", "file://otherhost/x"],
+                     ["--default-artifact-root", "mlflow-artifacts:/", "--no-serve-artifacts"]):
+            d = tempfile.mkdtemp(prefix="ringo-e2e-root-")
+            self.addCleanup(shutil.rmtree, d, True)
+            server = Server(store=os.path.join(d, "store"), extra_args=args)
+            with self.assertRaises(Exception, msg=args):
+                server.start()
+            server.cleanup()
 
 
 if __name__ == "__main__":

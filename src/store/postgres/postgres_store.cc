@@ -41,9 +41,9 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options)
     return InvalidArgument("the PostgreSQL store needs a connection string");
   }
   ASSIGN_OR_RETURN(std::unique_ptr<pg::Db> db, pg::Db::Open(options.conninfo));
-  RETURN_IF_ERROR(pg::Migrate(*db));
-  return std::unique_ptr<Store>(
-      new pg::PostgresStore(options.conninfo, options.max_ops_per_commit, std::move(db)));
+  RETURN_IF_ERROR(pg::Migrate(*db, options.artifact_root));
+  return std::unique_ptr<Store>(new pg::PostgresStore(
+      options.conninfo, options.max_ops_per_commit, std::move(db), options.artifact_root));
 }
 
 }  // namespace ringo::store

@@ -18,6 +18,8 @@ struct PostgresOptions {
   // libpq connection string: a postgresql:// or postgres:// URI, or key=value pairs.
   std::string conninfo{};
   size_t max_ops_per_commit = 2000;
+  // As SqliteOptions::artifact_root.
+  std::string artifact_root = "mlflow-artifacts:";
 };
 
 // True for the URIs OpenPostgresStore takes (postgresql://..., postgres://...).

@@ -193,14 +193,21 @@ Result<int> CurrentVersion(Db& db) {
   return version;
 }
 
-Status ApplyMigration(Db& db, int v) {
+// `text` as an SQL string literal.
+std::string SqlQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+Status ApplyMigration(Db& db, int v, const std::string& artifact_root) {
   RETURN_IF_ERROR(db.ExecScript(kMigrations[v]));
   if (v == 0) {
     int64_t now = NowMillis();
     std::string sql =
         "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
-        "creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', "
-        "'active', " +
+        "creation_time, last_update_time) VALUES (0, 'Default', " +
+        SqlQuote(artifact_root + "/0") + ", 'active', " +
         std::to_string(now) + ", " + std::to_string(now) + ")";
     RETURN_IF_ERROR(db.ExecScript(sql.c_str()));
   }
@@ -210,7 +217,7 @@ Status ApplyMigration(Db& db, int v) {
 
 }  // namespace
 
-Status Migrate(Db& db) {
+Status Migrate(Db& db, const std::string& artifact_root) {
   RETURN_IF_ERROR(db.ExecScript("BEGIN"));
   Status s = db.ExecScript(kMigrationLock);
   if (s.ok()) {
@@ -227,7 +234,7 @@ Status Migrate(Db& db) {
     s = version.status();
   }
   for (int v = s.ok() ? *version : kSchemaVersion; v < kSchemaVersion && s.ok(); ++v) {
-    s = ApplyMigration(db, v);
+    s = ApplyMigration(db, v, artifact_root);
     if (!s.ok() && s.code() != Code::kUnavailable) {
       s = Internal("migration to schema version " + std::to_string(v + 1) +
                    " failed: " + s.message());

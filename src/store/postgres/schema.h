@@ -2,6 +2,8 @@
 #ifndef RINGO_STORE_POSTGRES_SCHEMA_H_
 #define RINGO_STORE_POSTGRES_SCHEMA_H_
 
+#include <string>
+
 #include "common/status.h"
 #include "store/postgres/db.h"
 
@@ -14,7 +16,7 @@ inline constexpr int kSchemaVersion = 1;
 // (two servers starting on one database migrate once), creating the default experiment
 // ("Default", id 0) on a new database. kFailedPrecondition when a newer ringo wrote the schema;
 // kUnavailable when the server is unreachable; kInternal when a migration fails.
-Status Migrate(Db& db);
+Status Migrate(Db& db, const std::string& artifact_root = "mlflow-artifacts:");
 
 }  // namespace ringo::store::pg
 

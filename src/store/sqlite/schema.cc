@@ -218,7 +218,18 @@ constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kM
 
 }  // namespace
 
-Status Migrate(Db& db) {
+namespace {
+
+// `text` as an SQL string literal.
+std::string SqlQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+Status Migrate(Db& db, const std::string& artifact_root) {
   ASSIGN_OR_RETURN(Stmt * version_stmt, db.Prepare("PRAGMA user_version"));
   Status s;
   int version = 0;
@@ -239,8 +250,8 @@ Status Migrate(Db& db) {
       int64_t now = NowMillis();
       std::string sql =
           "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
-          "creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', "
-          "'active', " +
+          "creation_time, last_update_time) VALUES (0, 'Default', " +
+          SqlQuote(artifact_root + "/0") + ", 'active', " +
           std::to_string(now) + ", " + std::to_string(now) + ")";
       m = db.ExecScript(sql.c_str());
     }

@@ -28,7 +28,8 @@ const SqlDialect& SqliteEngine::Dialect() { return kSqliteDialect; }
 
 template class SqlStore<SqliteEngine>;
 
-Result<std::unique_ptr<Db>> OpenMigrated(const std::string& path, bool synchronous_full) {
+Result<std::unique_ptr<Db>> OpenMigrated(const std::string& path, bool synchronous_full,
+                                         const std::string& artifact_root) {
   if (path.empty() || path == ":memory:") {
     return InvalidArgument("the SQLite store needs a database file path");
   }
@@ -41,15 +42,17 @@ Result<std::unique_ptr<Db>> OpenMigrated(const std::string& path, bool synchrono
                         "PRAGMA wal_autocheckpoint = 10000;";
   RETURN_IF_ERROR(db->ExecScript(pragmas.c_str()));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA quick_check"));
-  RETURN_IF_ERROR(Migrate(*db));
+  RETURN_IF_ERROR(Migrate(*db, artifact_root));
   return db;
 }
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, OpenMigrated(options.path, options.synchronous_full));
+  ASSIGN_OR_RETURN(std::unique_ptr<Db> db,
+                   OpenMigrated(options.path, options.synchronous_full, options.artifact_root));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA analysis_limit = 400; ANALYZE;"));
   return std::unique_ptr<Store>(
-      new SqliteStore(options.path, options.max_ops_per_commit, std::move(db)));
+      new SqliteStore(options.path, options.max_ops_per_commit, std::move(db),
+                      options.artifact_root));
 }
 
 Status BackupSqliteDatabase(const std::string& path, const std::string& dest) {

@@ -17,6 +17,9 @@ struct SqliteOptions {
   std::string path;               // database file; ":memory:" is not supported (readers need it)
   bool synchronous_full = false;  // fsync every commit (survives power loss) instead of WAL NORMAL
   size_t max_ops_per_commit = 2000;
+  // Where experiments created without an artifact location keep their artifacts:
+  // "<artifact_root>/<experiment id>" (the Default experiment's when the database is created).
+  std::string artifact_root = "mlflow-artifacts:";
 };
 
 // Opens (creating and migrating as needed) a SQLite store. kInternal if the file cannot be

@@ -36,8 +36,9 @@ struct SqliteEngine {
 using SqliteStore = SqlStore<SqliteEngine>;
 
 // The writer's connection to the database at `path`: created if missing, in WAL mode, checked
-// and migrated (sqlite_store.cc).
-Result<std::unique_ptr<Db>> OpenMigrated(const std::string& path, bool synchronous_full);
+// and migrated, a new database's Default experiment under `artifact_root` (sqlite_store.cc).
+Result<std::unique_ptr<Db>> OpenMigrated(const std::string& path, bool synchronous_full,
+                                         const std::string& artifact_root);
 extern template class SqlStore<SqliteEngine>;
 
 }  // namespace ringo::store

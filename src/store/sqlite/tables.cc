@@ -10,7 +10,8 @@ namespace ringo::store {
 Result<std::unique_ptr<Tables>> OpenSqliteTables(const std::string& path, bool writable) {
   std::unique_ptr<Db> db;
   if (writable) {
-    ASSIGN_OR_RETURN(db, OpenMigrated(path, false));
+    // A new destination's Default experiment is replaced by the source's.
+    ASSIGN_OR_RETURN(db, OpenMigrated(path, false, "mlflow-artifacts:"));
   } else {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) {

@@ -3,7 +3,8 @@ is a fresh `ringo server` (binary from RINGO_BIN) on 127.0.0.1 with a store of i
 MLflow's own server. With SUITE_SERVER=mlflow, `_init_server` starts MLflow's own server instead
 (from the running interpreter), for the baseline of the same files in the same run. The backend URI the test asks for decides where that store lives: a sqlite
 URI names ringo's database file; a file: URI (MLflow's file store, which ringo does not have) a
-directory holding a ringo store."""
+directory holding a ringo store. As MLflow's launcher does, a file: root_artifact_uri gets a fresh
+directory beneath it as the server's --default-artifact-root, which clients write to directly."""
 
 import contextlib
 import os
@@ -20,23 +21,30 @@ import requests
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
-def _store_args(backend_uri, workdir):
+def _store_args(backend_uri, workdir, root_artifact_uri=None):
     u = urllib.parse.urlsplit(backend_uri)
+    root = urllib.parse.urlsplit(root_artifact_uri or "")
+    if root.scheme == "file":
+        artifacts = ["--default-artifact-root",
+                     "file://" + tempfile.mkdtemp(dir=urllib.parse.unquote(root.path))]
+    elif u.scheme == "sqlite":
+        artifacts = ["--artifacts-destination",
+                     os.path.join(os.path.dirname(backend_uri[len("sqlite:///"):]), "ringo-artifacts")]
+    else:
+        artifacts = []
     if u.scheme == "sqlite":
-        path = backend_uri[len("sqlite:///"):]
-        return ["--backend-store-uri", "sqlite:///" + path,
-                "--artifacts-destination", os.path.join(os.path.dirname(path), "ringo-artifacts")]
+        return ["--backend-store-uri", backend_uri] + artifacts
     if u.scheme == "file":
-        return ["--store", urllib.parse.unquote(u.path)]
-    return ["--store", os.path.join(workdir, "store")]
+        return ["--store", urllib.parse.unquote(u.path)] + artifacts
+    return ["--store", os.path.join(workdir, "store")] + artifacts
 
 
 class _RingoServer:
-    def __init__(self, backend_uri, extra_env=None):
+    def __init__(self, backend_uri, extra_env=None, root_artifact_uri=None):
         self.workdir = tempfile.mkdtemp(prefix="ringo-mlflow-suite-")
         env = dict(os.environ, **(extra_env or {}))
         cmd = [os.environ["RINGO_BIN"], "server", "--host", "127.0.0.1", "--port", "0"]
-        cmd += _store_args(backend_uri, self.workdir)
+        cmd += _store_args(backend_uri, self.workdir, root_artifact_uri)
         self.log = open(os.path.join(self.workdir, "server.log"), "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
                                      stdin=subprocess.DEVNULL, env=env)
@@ -116,7 +124,7 @@ def _init_server(backend_uri, root_artifact_uri=None, extra_env=None, **_ignored
     if os.environ.get("SUITE_SERVER") == "mlflow":
         server = _MlflowServer(backend_uri, root_artifact_uri, extra_env)
     else:
-        server = _RingoServer(backend_uri, extra_env)
+        server = _RingoServer(backend_uri, extra_env, root_artifact_uri)
     try:
         yield server.url
     finally:
@@ -124,19 +132,37 @@ def _init_server(backend_uri, root_artifact_uri=None, extra_env=None, **_ignored
 
 
 class ServerThread:
-    """Stands in for MLflow's in-process server thread: the app argument is ignored and the
-    backend is whatever MLflow's handlers were initialised with, taken from the environment
-    the fixture set up (a fresh ringo store per use)."""
+    """Stands in for MLflow's in-process server thread: a fresh ringo store per use, the app
+    argument ignored. With SUITE_SERVER=mlflow it serves `app` (MLflow's own, on the backend the
+    fixture initialised) in this process with uvicorn instead, for the baseline."""
 
     def __init__(self, app=None, port=None):
+        self.app, self.port = app, port
         self.server = None
+        self.thread = None
 
     def __enter__(self):
-        self.server = _RingoServer("")
-        return self.server.url
+        if os.environ.get("SUITE_SERVER") != "mlflow":
+            self.server = _RingoServer("")
+            return self.server.url
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
+                                                    log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        url = "http://127.0.0.1:%d" % self.port
+        deadline = time.time() + 30
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.05)
+        return url
 
     def __exit__(self, *exc):
-        self.server.stop()
+        if self.thread is None:
+            self.server.stop()
+            return
+        self.server.should_exit = True
+        self.thread.join(10)
 
 
 def _send_rest_tracking_post_request(tracking_server_uri, api_path, json_payload, auth=None):
