@@ -65,6 +65,18 @@ Status DeleteTag(Db& db, int64_t id, const std::string& key) {
   return Status::Ok();
 }
 
+// The Default experiment (id 0) of a new database, its artifacts under "<artifact_root>/0".
+template <typename Db>
+Status InsertDefault(Db& db, const std::string& artifact_root) {
+  ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(
+                                  "INSERT INTO experiments (experiment_id, name, "
+                                  "artifact_location, lifecycle_stage, creation_time, "
+                                  "last_update_time) VALUES (0, 'Default', ?, 'active', ?, ?)"));
+  int64_t now = NowMillis();
+  stmt->Bind(1, artifact_root + "/0").Bind(2, now).Bind(3, now);
+  return stmt->Exec();
+}
+
 // Creates an experiment with the next id (ids count up from the largest, 0 being "Default");
 // kAlreadyExists for a taken name, deleted experiments included, as MLflow. Without a location
 // its artifacts go to "<artifact_root>/<id>". Returns the id.

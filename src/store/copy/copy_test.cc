@@ -109,6 +109,13 @@ class CopyTest : public ::testing::Test {
                 }).ok());
   }
 
+  // The filled SQLite store src.db, closed.
+  void MakeSource(std::string* run_id) {
+    auto st = Sqlite(Db("src.db"));
+    ASSERT_NO_FATAL_FAILURE(Fill(*st, run_id));
+    st->Shutdown();
+  }
+
   fs::path dir_;
   std::string pg_;
 };
@@ -139,11 +146,7 @@ TEST_F(CopyTest, TableListMatchesBothEnginesSchemas) {
 
 TEST_F(CopyTest, SqliteToPostgresAndBackReadsTheSame) {
   std::string run_id;
-  {
-    auto st = Sqlite(Db("src.db"));
-    ASSERT_NO_FATAL_FAILURE(Fill(*st, &run_id));
-    st->Shutdown();
-  }
+  ASSERT_NO_FATAL_FAILURE(MakeSource(&run_id));
   auto from = OpenSqliteTables(Db("src.db"), false);
   auto to = OpenPostgresTables(pg_, true);
   ASSERT_TRUE(from.ok() && to.ok());
@@ -200,11 +203,7 @@ TEST_F(CopyTest, SqliteToPostgresAndBackReadsTheSame) {
 
 TEST_F(CopyTest, SecondRunSkipsVerifiedTables) {
   std::string run_id;
-  {
-    auto st = Sqlite(Db("src.db"));
-    ASSERT_NO_FATAL_FAILURE(Fill(*st, &run_id));
-    st->Shutdown();
-  }
+  ASSERT_NO_FATAL_FAILURE(MakeSource(&run_id));
   auto from = OpenSqliteTables(Db("src.db"), false);
   auto to = OpenSqliteTables(Db("dst.db"), true);
   ASSERT_TRUE(from.ok() && to.ok());
@@ -246,11 +245,7 @@ class FailingTables final : public Tables {
 
 TEST_F(CopyTest, InterruptedCopyResumes) {
   std::string run_id;
-  {
-    auto st = Sqlite(Db("src.db"));
-    ASSERT_NO_FATAL_FAILURE(Fill(*st, &run_id));
-    st->Shutdown();
-  }
+  ASSERT_NO_FATAL_FAILURE(MakeSource(&run_id));
   auto from = OpenSqliteTables(Db("src.db"), false);
   auto to = OpenPostgresTables(pg_, true);
   ASSERT_TRUE(from.ok() && to.ok());
@@ -269,11 +264,7 @@ TEST_F(CopyTest, InterruptedCopyResumes) {
 
 TEST_F(CopyTest, DestinationWithOtherRowsFailsVerification) {
   std::string run_id;
-  {
-    auto st = Sqlite(Db("src.db"));
-    ASSERT_NO_FATAL_FAILURE(Fill(*st, &run_id));
-    st->Shutdown();
-  }
+  ASSERT_NO_FATAL_FAILURE(MakeSource(&run_id));
   {
     auto st = Sqlite(Db("dst.db"));
     // Experiments 1 and 2; the source has only 1, so 2 stays behind.

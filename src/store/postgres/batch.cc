@@ -68,31 +68,47 @@ constexpr const char* kInsertModelMetrics =
     "value, is_nan, run_id) SELECT *, ? FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], "
     "?::bigint[], ?::bigint[], ?::float8[], ?::int[]) ON CONFLICT DO NOTHING";
 
-Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>& metrics) {
-  if (metrics.empty()) return Status::Ok();
-  std::vector<std::string_view> keys;
+// Metric points as the columns the insert statements take.
+struct Points {
+  std::vector<std::string_view> runs, keys;
   std::vector<int64_t> steps, timestamps, nan_flags;
   std::vector<double> values;
-  bool any_model = false;
-  for (const Metric& m : metrics) {
+
+  void Add(std::string_view run_id, const Metric& m) {
+    runs.push_back(run_id);
     keys.push_back(m.key);
     steps.push_back(m.step);
     timestamps.push_back(m.timestamp);
     bool is_nan = std::isnan(m.value);
     values.push_back(is_nan ? 0.0 : m.value);
     nan_flags.push_back(is_nan);
+  }
+
+  // Binds keys, steps, timestamps, values and flags to ?first, ?first+1, ...
+  void BindColumns(Stmt& stmt, int first) const {
+    stmt.Bind(first, TextArray(keys))
+        .Bind(first + 1, NumberArray(steps, Int))
+        .Bind(first + 2, NumberArray(timestamps, Int))
+        .Bind(first + 3, NumberArray(values, Float))
+        .Bind(first + 4, NumberArray(nan_flags, Int));
+  }
+};
+
+Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>& metrics) {
+  if (metrics.empty()) return Status::Ok();
+  Points points;
+  bool any_model = false;
+  for (const Metric& m : metrics) {
+    points.Add(run_id, m);
     any_model = any_model || !m.model_id.empty();
   }
+  const std::vector<double>& values = points.values;
+  const std::vector<int64_t>& nan_flags = points.nan_flags;
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kInsertMetrics));
   {
     StmtGuard g(*q);
-    g->Bind(1, TextArray(keys))
-        .Bind(2, NumberArray(steps, Int))
-        .Bind(3, NumberArray(timestamps, Int))
-        .Bind(4, NumberArray(values, Float))
-        .Bind(5, NumberArray(nan_flags, Int))
-        .Bind(6, run_id)
-        .Bind(7, run_id);
+    points.BindColumns(*g, 1);
+    g->Bind(6, run_id).Bind(7, run_id);
     RETURN_IF_ERROR(g->Exec());
   }
   if (!any_model) return Status::Ok();
@@ -224,33 +240,20 @@ Status WriteTags(Db& db, const std::string& run_id, const std::vector<Tag>& tags
 }  // namespace
 
 Status PostgresEngine::WriteMetricWrites(Db& db, const std::vector<const MetricWrite*>& writes) {
-  std::vector<std::string_view> run_ids, runs, keys;
-  std::vector<int64_t> steps, timestamps, nan_flags;
-  std::vector<double> values;
+  std::vector<std::string_view> run_ids;
+  Points points;
   for (const MetricWrite* w : writes) {
     run_ids.push_back(w->run_id);
-    for (const Metric& m : w->batch->metrics) {
-      runs.push_back(w->run_id);
-      keys.push_back(m.key);
-      steps.push_back(m.step);
-      timestamps.push_back(m.timestamp);
-      bool is_nan = std::isnan(m.value);
-      values.push_back(is_nan ? 0.0 : m.value);
-      nan_flags.push_back(is_nan);
-    }
+    for (const Metric& m : w->batch->metrics) points.Add(w->run_id, m);
   }
   std::sort(run_ids.begin(), run_ids.end());
   run_ids.erase(std::unique(run_ids.begin(), run_ids.end()), run_ids.end());
   RETURN_IF_ERROR(CheckAllActive(db, run_ids));
-  if (keys.empty()) return Status::Ok();
+  if (points.keys.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kInsertRunMetrics));
   StmtGuard g(*q);
-  g->Bind(1, TextArray(runs))
-      .Bind(2, TextArray(keys))
-      .Bind(3, NumberArray(steps, Int))
-      .Bind(4, NumberArray(timestamps, Int))
-      .Bind(5, NumberArray(values, Float))
-      .Bind(6, NumberArray(nan_flags, Int));
+  g->Bind(1, TextArray(points.runs));
+  points.BindColumns(*g, 2);
   return g->Exec();
 }
 

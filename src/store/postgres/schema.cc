@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/util.h"
+#include "store/experiments_sql.h"
 
 namespace ringo::store::pg {
 
@@ -193,24 +194,9 @@ Result<int> CurrentVersion(Db& db) {
   return version;
 }
 
-// `text` as an SQL string literal.
-std::string SqlQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
 Status ApplyMigration(Db& db, int v, const std::string& artifact_root) {
   RETURN_IF_ERROR(db.ExecScript(kMigrations[v]));
-  if (v == 0) {
-    int64_t now = NowMillis();
-    std::string sql =
-        "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
-        "creation_time, last_update_time) VALUES (0, 'Default', " +
-        SqlQuote(artifact_root + "/0") + ", 'active', " +
-        std::to_string(now) + ", " + std::to_string(now) + ")";
-    RETURN_IF_ERROR(db.ExecScript(sql.c_str()));
-  }
+  if (v == 0) RETURN_IF_ERROR(experiments::InsertDefault(db, artifact_root));
   return db.ExecScript(
       ("UPDATE schema_version SET version = " + std::to_string(v + 1)).c_str());
 }

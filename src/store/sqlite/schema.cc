@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/util.h"
+#include "store/experiments_sql.h"
 
 namespace ringo::store {
 
@@ -218,17 +219,6 @@ constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kM
 
 }  // namespace
 
-namespace {
-
-// `text` as an SQL string literal.
-std::string SqlQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-}  // namespace
-
 Status Migrate(Db& db, const std::string& artifact_root) {
   ASSIGN_OR_RETURN(Stmt * version_stmt, db.Prepare("PRAGMA user_version"));
   Status s;
@@ -246,15 +236,7 @@ Status Migrate(Db& db, const std::string& artifact_root) {
   for (int v = version; v < kSchemaVersion; ++v) {
     RETURN_IF_ERROR(db.ExecScript("BEGIN IMMEDIATE"));
     Status m = db.ExecScript(kMigrations[v]);
-    if (m.ok() && v == 0) {
-      int64_t now = NowMillis();
-      std::string sql =
-          "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
-          "creation_time, last_update_time) VALUES (0, 'Default', " +
-          SqlQuote(artifact_root + "/0") + ", 'active', " +
-          std::to_string(now) + ", " + std::to_string(now) + ")";
-      m = db.ExecScript(sql.c_str());
-    }
+    if (m.ok() && v == 0) m = experiments::InsertDefault(db, artifact_root);
     if (m.ok()) m = db.ExecScript(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
     if (!m.ok()) {
       (void)db.ExecScript("ROLLBACK");
