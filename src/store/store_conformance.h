@@ -43,14 +43,7 @@ class StoreTest : public ::testing::TestWithParam<Engine> {
     std::string tmpl = (fs::temp_directory_path() / "ringo-store-test-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
-    if (GetParam() == Engine::kPostgres) {
-      Result<TestPostgres*> server = SharedTestPostgres();
-      ASSERT_TRUE(server.ok()) << server.status().ToString();
-      Result<std::string> uri = (*server)->CreateDatabase();
-      ASSERT_TRUE(uri.ok()) << uri.status().ToString();
-      conninfo_ = *uri;
-    }
-    Reopen();
+    OpenFresh("mlflow-artifacts:");
   }
 
   void TearDown() override {
@@ -70,7 +63,7 @@ class StoreTest : public ::testing::TestWithParam<Engine> {
       ASSERT_TRUE(uri.ok()) << uri.status().ToString();
       conninfo_ = *uri;
     } else {
-      db_name_ = "fresh.db";
+      db_name_ = db_name_.empty() ? "ringo.db" : "fresh.db";
     }
     artifact_root_ = artifact_root;
     Reopen();
@@ -193,7 +186,7 @@ class StoreTest : public ::testing::TestWithParam<Engine> {
 
   fs::path dir_;
   std::string conninfo_;
-  std::string db_name_ = "ringo.db";
+  std::string db_name_;  // the SQLite file: ringo.db, fresh.db after OpenFresh
   std::string artifact_root_ = "mlflow-artifacts:";
   std::unique_ptr<Store> store_;
 };
