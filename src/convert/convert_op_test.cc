@@ -94,8 +94,8 @@ std::vector<OpCase> OpCases() {
        },
        "pooling", "reduce_mean"},
       {"ReduceMeanChannels",
-       [](OnnxBuilder& b) { SetInts(b.Node("ReduceMean", {"x"}, {"y"}), "axes", {1}); }, "",
-       "reduce_mean"},
+       [](OnnxBuilder& b) { SetInts(b.Node("ReduceMean", {"x"}, {"y"}), "axes", {1}); },
+       "reduceMean", "reduce_mean"},
       {"Flatten", unary("Flatten"), "flatten", "reshape"},
       {"ReshapeConstant",
        [](OnnxBuilder& b) {
@@ -119,7 +119,7 @@ std::vector<OpCase> OpCases() {
        [](OnnxBuilder& b) {
          SetInts(b.Node("Transpose", {"x"}, {"y"}), "perm", {1, 0, 3, 2});
        },
-       "", "transpose"},
+       "transpose", "transpose"},
       {"ConcatChannels",
        [](OnnxBuilder& b) {
          b.Node("Relu", {"x"}, {"r"});
@@ -181,7 +181,8 @@ std::vector<OpCase> OpCases() {
        [](OnnxBuilder& b) {
          b.Node("MatMul", {"x", "x"}, {"y"});
        },
-       "", "matmul"},
+       "batchedMatmul", "matmul"},
+      {"RoundHasNoLayer", unary("Round"), "", "round", 11},
   };
 }
 

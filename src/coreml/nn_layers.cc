@@ -46,7 +46,8 @@ Result<std::vector<float>> Dequantized(const spec::WeightParams& w,
   return v;
 }
 
-// Decodes fp32, fp16 or 8-bit quantized weights; `expected` < 0 accepts any count.
+}  // namespace
+
 Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected,
                                    const spec::NeuralNetworkLayer& layer, const char* what) {
   std::vector<float> v;
@@ -75,6 +76,8 @@ Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected
   }
   return v;
 }
+
+namespace {
 
 // [S, B, C, H, W] viewed as [S*B, C, H, W] for the spatial kernels (same data, no copy needed
 // beyond the move).

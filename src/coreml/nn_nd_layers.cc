@@ -1,0 +1,404 @@
+// The NeuralNetwork evaluator's layers for EXACT_ARRAY_MAPPING networks: blobs keep their rank.
+#include <algorithm>
+#include <cmath>
+
+#include "coreml/evaluate_nn.h"
+#include "coreml/kernels.h"
+
+namespace ringo::coreml::internal {
+
+namespace {
+
+using kernels::ShapeString;
+using L = spec::NeuralNetworkLayer;
+
+// A possibly negative axis of a rank-`rank` blob, made non-negative.
+Result<int64_t> NdAxis(const spec::NeuralNetworkLayer& layer, int64_t axis, size_t rank) {
+  const int64_t r = static_cast<int64_t>(rank);
+  if (axis < -r || axis >= r) {
+    return InvalidArgument(LayerName(layer) + ": axis " + std::to_string(axis) +
+                           " is out of range for rank " + std::to_string(rank));
+  }
+  return axis < 0 ? axis + r : axis;
+}
+
+// The layers of earlier specs run on rank-5 blobs whose axes count from the end; a blob of
+// rank <= 5 is given leading unit axes for them and keeps its rank. Element-wise layers take
+// a blob of any rank.
+Result<Tensor> Legacy(const spec::NeuralNetworkLayer& layer, const std::vector<const Tensor*>& in) {
+  const bool elementwise = layer.layer_case() == L::kActivation ||
+                           layer.layer_case() == L::kUnary || layer.layer_case() == L::kAdd ||
+                           layer.layer_case() == L::kMultiply;
+  const std::vector<int64_t> shape = in[0]->shape;
+  std::vector<Tensor> padded;
+  for (const Tensor* t : in) {
+    if (t->shape != shape) {
+      return InvalidArgument(LayerName(layer) + " joins blobs of shapes " + ShapeString(shape) +
+                             " and " + ShapeString(t->shape));
+    }
+    Tensor p = *t;
+    if (elementwise) {
+      p.shape = {1, 1, p.size(), 1, 1};
+    } else if (shape.size() <= 5) {
+      p.shape.insert(p.shape.begin(), 5 - shape.size(), 1);
+    } else {
+      return InvalidArgument(LayerName(layer) + " takes blobs of rank <= 5, not " +
+                             ShapeString(shape));
+    }
+    padded.push_back(std::move(p));
+  }
+  std::vector<const Tensor*> args;
+  for (const Tensor& t : padded) args.push_back(&t);
+  ASSIGN_OR_RETURN(Tensor out, RunLayer(layer, args));
+  if (elementwise) {
+    out.shape = shape;
+    return out;
+  }
+  // Spatial layers change only C, H and W; the leading unit axes go again.
+  const size_t drop = 5 - shape.size();
+  out.shape.erase(out.shape.begin(), out.shape.begin() + static_cast<int64_t>(drop));
+  return out;
+}
+
+// Offsets of the matrices of a batch of matrix products: shape `batch` broadcast from `from`.
+std::vector<int64_t> BatchOffsets(const std::vector<int64_t>& from,
+                                  const std::vector<int64_t>& batch, int64_t matrix) {
+  std::vector<int64_t> padded(batch.size() - from.size(), 1);
+  padded.insert(padded.end(), from.begin(), from.end());
+  const std::vector<int64_t> strides = kernels::Strides(padded);
+  std::vector<int64_t> offsets, index(batch.size(), 0);
+  do {
+    int64_t off = 0;
+    for (size_t d = 0; d < batch.size(); ++d) {
+      if (padded[d] != 1) off += index[d] * strides[d];
+    }
+    offsets.push_back(off * matrix);
+  } while (kernels::Next(&index, batch));
+  return offsets;
+}
+
+Tensor SwapLastTwo(const Tensor& x) {
+  std::vector<int64_t> perm(x.shape.size());
+  for (size_t d = 0; d < perm.size(); ++d) perm[d] = static_cast<int64_t>(d);
+  std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
+  return kernels::Transpose(x, perm);
+}
+
+Result<Tensor> BatchedMatMul(const spec::NeuralNetworkLayer& layer,
+                             const std::vector<const Tensor*>& in) {
+  const spec::BatchedMatMulLayerParams& p = layer.batchedmatmul();
+  if (in.size() == 1) {
+    const Tensor& x = *in[0];
+    const int64_t k = static_cast<int64_t>(p.weightmatrixfirstdimension());
+    const int64_t n = static_cast<int64_t>(p.weightmatrixseconddimension());
+    if (x.shape.empty() || x.shape.back() != k) {
+      return InvalidArgument(LayerName(layer) + ": input " + ShapeString(x.shape) +
+                             " does not end in weightMatrixFirstDimension " + std::to_string(k));
+    }
+    ASSIGN_OR_RETURN(std::vector<float> w, Weights(p.weights(), k * n, layer, "weights"));
+    Tensor out;
+    out.shape = x.shape;
+    out.shape.back() = n;
+    const int64_t rows = x.size() / k;
+    out.data.resize(static_cast<size_t>(rows * n));
+    // Column-major [K, N] is row-major [N, K]: the product reads it transposed.
+    kernels::Gemm(x.data.data(), w.data(), out.data.data(), rows, n, k, false, true);
+    if (p.hasbias()) {
+      ASSIGN_OR_RETURN(std::vector<float> b, Weights(p.bias(), n, layer, "bias"));
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t j = 0; j < n; ++j) out.data[r * n + j] += b[j];
+      }
+    }
+    return out;
+  }
+  if (in.size() != 2) {
+    return InvalidArgument(LayerName(layer) + " takes one or two inputs");
+  }
+  Tensor a = *in[0], b = *in[1];
+  if (a.shape.size() == 1) a.shape.insert(a.shape.begin(), 1);
+  if (b.shape.size() == 1) b.shape.push_back(1);
+  if (p.transposea()) a = SwapLastTwo(a);
+  if (p.transposeb()) b = SwapLastTwo(b);
+  const int64_t m = a.shape[a.shape.size() - 2], k = a.shape.back();
+  const int64_t n = b.shape.back();
+  if (b.shape[b.shape.size() - 2] != k) {
+    return InvalidArgument(LayerName(layer) + " multiplies " + ShapeString(a.shape) + " by " +
+                           ShapeString(b.shape));
+  }
+  std::vector<int64_t> ab(a.shape.begin(), a.shape.end() - 2);
+  std::vector<int64_t> bb(b.shape.begin(), b.shape.end() - 2);
+  ASSIGN_OR_RETURN(std::vector<int64_t> batch, kernels::BroadcastShape(ab, bb));
+  std::vector<int64_t> ao = BatchOffsets(ab, batch, m * k), bo = BatchOffsets(bb, batch, k * n);
+  Tensor out;
+  out.shape = batch;
+  out.shape.push_back(m);
+  out.shape.push_back(n);
+  out.data.resize(static_cast<size_t>(out.size()));
+  for (size_t i = 0; i < ao.size(); ++i) {
+    kernels::Gemm(a.data.data() + ao[i], b.data.data() + bo[i],
+                  out.data.data() + static_cast<int64_t>(i) * m * n, m, n, k, false, false);
+  }
+  return out;
+}
+
+Result<Tensor> SliceStatic(const spec::NeuralNetworkLayer& layer, const Tensor& x) {
+  const spec::SliceStaticLayerParams& p = layer.slicestatic();
+  const size_t rank = x.shape.size();
+  const auto sized = [&](int n) { return n == static_cast<int>(rank); };
+  if (!sized(p.beginids_size()) || !sized(p.endids_size()) || !sized(p.strides_size()) ||
+      !sized(p.beginmasks_size()) || !sized(p.endmasks_size()) ||
+      (p.squeezemasks_size() != 0 && !sized(p.squeezemasks_size()))) {
+    return InvalidArgument(LayerName(layer) + " needs one begin, end, stride and mask per axis");
+  }
+  std::vector<int64_t> begin(rank), end(rank), stride(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t n = x.shape[d], s = p.strides(static_cast<int>(d));
+    if (s == 0) return InvalidArgument(LayerName(layer) + " has a zero stride");
+    auto clamp = [&](int64_t v) {
+      if (v < 0) v += n;
+      return s > 0 ? std::clamp<int64_t>(v, 0, n) : std::clamp<int64_t>(v, -1, n - 1);
+    };
+    const int i = static_cast<int>(d);
+    begin[d] = p.beginmasks(i) ? (s > 0 ? 0 : n - 1) : clamp(p.beginids(i));
+    end[d] = p.endmasks(i) ? (s > 0 ? n : -1) : clamp(p.endids(i));
+    stride[d] = s;
+    if (p.squeezemasks_size() != 0 && p.squeezemasks(i)) {
+      begin[d] = clamp(p.beginids(i));
+      end[d] = begin[d] + 1;
+      stride[d] = 1;
+      if (begin[d] < 0 || begin[d] >= n) {
+        return InvalidArgument(LayerName(layer) + " squeezes an index outside axis " +
+                               std::to_string(d));
+      }
+    }
+  }
+  Tensor out = kernels::StridedSlice(x, begin, end, stride);
+  if (p.squeezemasks_size() != 0) {
+    std::vector<int64_t> kept;
+    for (size_t d = 0; d < rank; ++d) {
+      if (!p.squeezemasks(static_cast<int>(d))) kept.push_back(out.shape[d]);
+    }
+    out.shape = kept;
+  }
+  return out;
+}
+
+Result<Tensor> Gather(const spec::NeuralNetworkLayer& layer, const std::vector<const Tensor*>& in) {
+  if (in.size() != 2) return InvalidArgument(LayerName(layer) + " takes data and indices");
+  const Tensor& x = *in[0];
+  ASSIGN_OR_RETURN(int64_t axis, NdAxis(layer, layer.gather().axis(), x.shape.size()));
+  const int64_t n = x.shape[axis];
+  std::vector<int64_t> indices;
+  for (float v : in[1]->data) {
+    int64_t i = static_cast<int64_t>(v);
+    if (i < 0) i += n;
+    if (i < 0 || i >= n || static_cast<float>(static_cast<int64_t>(v)) != v) {
+      return InvalidArgument(LayerName(layer) + ": index " + std::to_string(v) +
+                             " is outside an axis of " + std::to_string(n));
+    }
+    indices.push_back(i);
+  }
+  return kernels::Gather(x, indices, in[1]->shape, axis);
+}
+
+Result<Tensor> Reduction(const spec::NeuralNetworkLayer& layer, const Tensor& x) {
+  const auto& axes_field = layer.layer_case() == L::kReduceMean  ? layer.reducemean().axes()
+                           : layer.layer_case() == L::kReduceSum ? layer.reducesum().axes()
+                                                                 : layer.reducemax().axes();
+  const bool keep = layer.layer_case() == L::kReduceMean  ? layer.reducemean().keepdims()
+                    : layer.layer_case() == L::kReduceSum ? layer.reducesum().keepdims()
+                                                          : layer.reducemax().keepdims();
+  const bool all = layer.layer_case() == L::kReduceMean  ? layer.reducemean().reduceall()
+                   : layer.layer_case() == L::kReduceSum ? layer.reducesum().reduceall()
+                                                         : layer.reducemax().reduceall();
+  std::vector<int64_t> axes;
+  for (size_t d = 0; all && d < x.shape.size(); ++d) axes.push_back(static_cast<int64_t>(d));
+  for (int64_t a : all ? google::protobuf::RepeatedField<int64_t>() : axes_field) {
+    ASSIGN_OR_RETURN(int64_t axis, NdAxis(layer, a, x.shape.size()));
+    if (std::find(axes.begin(), axes.end(), axis) == axes.end()) axes.push_back(axis);
+  }
+  std::sort(axes.begin(), axes.end());
+  Tensor out = layer.layer_case() == L::kReduceMean ? kernels::ReduceMean(x, axes)
+               : layer.layer_case() == L::kReduceSum
+                   ? kernels::Reduce(x, axes, kernels::ReduceKind::kSum)
+                   : kernels::Reduce(x, axes, kernels::ReduceKind::kMax);
+  if (!keep) {
+    std::vector<int64_t> shape;
+    for (size_t d = 0; d < x.shape.size(); ++d) {
+      if (!std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d))) {
+        shape.push_back(out.shape[d]);
+      }
+    }
+    if (shape.empty()) shape = {1};  // a rank-N network has no rank-0 blobs
+    out.shape = shape;
+  }
+  return out;
+}
+
+Result<Tensor> ReshapeStatic(const spec::NeuralNetworkLayer& layer, Tensor x) {
+  std::vector<int64_t> shape(layer.reshapestatic().targetshape().begin(),
+                             layer.reshapestatic().targetshape().end());
+  int64_t known = 1, inferred = -1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == -1 && inferred < 0) {
+      inferred = static_cast<int64_t>(d);
+    } else if (shape[d] > 0) {
+      known *= shape[d];
+    } else {
+      return InvalidArgument(LayerName(layer) + " has target shape " + ShapeString(shape));
+    }
+  }
+  if (inferred >= 0 && known > 0 && x.size() % known == 0) shape[inferred] = x.size() / known;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  if (shape.empty() || n != x.size()) {
+    return InvalidArgument(LayerName(layer) + " reshapes " + ShapeString(x.shape) + " to " +
+                           ShapeString(shape));
+  }
+  x.shape = shape;
+  return x;
+}
+
+Result<Tensor> Transpose(const spec::NeuralNetworkLayer& layer, const Tensor& x) {
+  std::vector<int64_t> perm(layer.transpose().axes().begin(), layer.transpose().axes().end());
+  std::vector<int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t d = 0; d < sorted.size(); ++d) {
+    if (sorted[d] != static_cast<int64_t>(d) || sorted.size() != x.shape.size()) {
+      return InvalidArgument(LayerName(layer) + ": axes are not a permutation of the " +
+                             std::to_string(x.shape.size()) + " axes");
+    }
+  }
+  return kernels::Transpose(x, perm);
+}
+
+Result<Tensor> Broadcastable(const spec::NeuralNetworkLayer& layer,
+                             const std::vector<const Tensor*>& in) {
+  if (in.size() != 2) return InvalidArgument(LayerName(layer) + " takes two inputs");
+  std::function<float(float, float)> f;
+  switch (layer.layer_case()) {
+    case L::kAddBroadcastable:
+      f = [](float a, float b) { return a + b; };
+      break;
+    case L::kSubtractBroadcastable:
+      f = [](float a, float b) { return a - b; };
+      break;
+    case L::kMultiplyBroadcastable:
+      f = [](float a, float b) { return a * b; };
+      break;
+    case L::kDivideBroadcastable:
+      f = [](float a, float b) { return a / b; };
+      break;
+    case L::kPowBroadcastable:
+      f = [](float a, float b) { return std::pow(a, b); };
+      break;
+    case L::kMaxBroadcastable:
+      f = [](float a, float b) { return std::max(a, b); };
+      break;
+    default:
+      f = [](float a, float b) { return std::min(a, b); };
+  }
+  return kernels::Binary(*in[0], *in[1], f);
+}
+
+}  // namespace
+
+Result<Tensor> RunNdLayer(const spec::NeuralNetworkLayer& layer,
+                          const std::vector<const Tensor*>& in) {
+  const L::LayerCase kind = layer.layer_case();
+  if (kind == L::kLoadConstantND) {
+    const spec::LoadConstantNDLayerParams& p = layer.loadconstantnd();
+    Tensor t;
+    t.shape.assign(p.shape().begin(), p.shape().end());
+    if (t.shape.empty()) return InvalidArgument(LayerName(layer) + " has no shape");
+    ASSIGN_OR_RETURN(t.data, Weights(p.data(), t.size(), layer, "data"));
+    return t;
+  }
+  if (in.empty()) return InvalidArgument(LayerName(layer) + " has no input");
+  switch (kind) {
+    case L::kBatchedMatmul:
+      return BatchedMatMul(layer, in);
+    case L::kGather:
+      return Gather(layer, in);
+    case L::kAddBroadcastable:
+    case L::kSubtractBroadcastable:
+    case L::kMultiplyBroadcastable:
+    case L::kDivideBroadcastable:
+    case L::kPowBroadcastable:
+    case L::kMaxBroadcastable:
+    case L::kMinBroadcastable:
+      return Broadcastable(layer, in);
+    case L::kWhereBroadcastable:
+      if (in.size() != 3) return InvalidArgument(LayerName(layer) + " takes three inputs");
+      return kernels::Select(*in[0], *in[1], *in[2]);
+    case L::kConcatND: {
+      ASSIGN_OR_RETURN(int64_t axis, NdAxis(layer, layer.concatnd().axis(), in[0]->shape.size()));
+      if (layer.concatnd().interleave()) {
+        return FailedPrecondition(LayerName(layer) + ": interleave is not implemented");
+      }
+      for (const Tensor* t : in) {
+        for (size_t d = 0; d < in[0]->shape.size(); ++d) {
+          if (t->shape.size() != in[0]->shape.size() ||
+              (static_cast<int64_t>(d) != axis && t->shape[d] != in[0]->shape[d])) {
+            return InvalidArgument(LayerName(layer) + " cannot join " +
+                                   ShapeString(in[0]->shape) + " and " + ShapeString(t->shape));
+          }
+        }
+      }
+      return kernels::Concat(in, axis);
+    }
+    default:
+      break;
+  }
+  if (in.size() != 1 && kind != L::kAdd && kind != L::kMultiply) {
+    return InvalidArgument(LayerName(layer) + " takes one input, not " +
+                           std::to_string(in.size()));
+  }
+  const Tensor& x = *in[0];
+  switch (kind) {
+    case L::kTranspose:
+      return Transpose(layer, x);
+    case L::kReshapeStatic:
+      return ReshapeStatic(layer, x);
+    case L::kSliceStatic:
+      return SliceStatic(layer, x);
+    case L::kSoftmaxND: {
+      ASSIGN_OR_RETURN(int64_t axis, NdAxis(layer, layer.softmaxnd().axis(), x.shape.size()));
+      Tensor t = x;
+      kernels::Softmax(&t, axis);
+      return t;
+    }
+    case L::kTile: {
+      std::vector<int64_t> reps(layer.tile().reps().begin(), layer.tile().reps().end());
+      if (reps.size() != x.shape.size()) {
+        return InvalidArgument(LayerName(layer) + " needs one repetition per axis");
+      }
+      return kernels::Tile(x, reps);
+    }
+    case L::kReduceMean:
+    case L::kReduceSum:
+    case L::kReduceMax:
+      return Reduction(layer, x);
+    case L::kErf: {
+      Tensor t = x;
+      for (float& v : t.data) v = std::erf(v);
+      return t;
+    }
+    case L::kActivation:
+    case L::kUnary:
+    case L::kAdd:
+    case L::kMultiply:
+    case L::kConvolution:
+    case L::kPooling:
+    case L::kBatchnorm:
+    case L::kPadding:
+      return Legacy(layer, in);
+    default:
+      return FailedPrecondition(LayerName(layer) +
+                                " has a layer type the evaluator does not implement for "
+                                "EXACT_ARRAY_MAPPING networks (field " +
+                                std::to_string(static_cast<int>(kind)) + ")");
+  }
+}
+
+}  // namespace ringo::coreml::internal
