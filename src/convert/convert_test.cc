@@ -316,6 +316,18 @@ TEST(ConvertCheckTest, ListsExactlyTheNodesThatCannotBeConverted) {
   for (const NodeProblem& p : *nn) nodes.push_back(p.node);
   EXPECT_EQ(nodes, (std::vector<std::string>{"det", "unique"}));
 
+  // For iOS 12 only the rank-5 layers are available: the [3, 3] input and the transpose that
+  // moves its axes are listed too, each node once.
+  Options ios12;
+  ios12.minimum_deployment_target = "iOS12";
+  auto old = CheckOnnx(onnx_path, Format::kNeuralNetwork, ios12);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  nodes.clear();
+  for (const NodeProblem& p : *old) nodes.push_back(p.node);
+  EXPECT_TRUE(Contains(nodes, "det") && Contains(nodes, "unique") && Contains(nodes, "x") &&
+              Contains(nodes, "transpose"));
+  EXPECT_EQ(std::set<std::string>(nodes.begin(), nodes.end()).size(), nodes.size());
+
   // A model that converts has nothing to list.
   OnnxBuilder ok;
   ok.Input("x", {1, 4}).Output("y");

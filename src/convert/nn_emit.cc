@@ -494,6 +494,9 @@ Result<int> EmitNeuralNetwork(Graph* graph, const EmitOptions& options, coreml::
   // Rank-5 layers when they express the whole graph, so the model loads on every Core ML
   // version; else the rank-N layers of iOS 13 (spec 4). A dry run decides, into a scratch model
   // and without taking the graph's weights.
+  if (options.spec_version != 0 && options.spec_version < 4) {
+    return NnEmitter(graph, options, &model->spec(), false, false).Run();
+  }
   std::vector<NodeProblem> problems;
   EmitOptions trial = options;
   trial.problems = &problems;
