@@ -182,7 +182,7 @@ std::vector<OpCase> OpCases() {
          b.Node("MatMul", {"x", "x"}, {"y"});
        },
        "batchedMatmul", "matmul"},
-      {"RoundHasNoLayer", unary("Round"), "", "round", 11},
+      {"ThresholdedReluHasNoLayer", unary("ThresholdedRelu"), "", "thresholded_relu", 10},
   };
 }
 

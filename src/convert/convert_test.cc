@@ -180,15 +180,15 @@ TEST(ConvertOptionsTest, BadOptionsAreInvalidArgument) {
 // ---- errors ----
 
 TEST(ConvertErrorTest, UnsupportedOpNamesOpNodeAndOpset) {
-  // Det has no Core ML op at all; Round has an ML Program op but no NeuralNetwork layer. Each
-  // message names the op, the node and the op's own version (Round 11 under opset 15).
+  // Det has no Core ML op at all; ThresholdedRelu has an ML Program op but no NeuralNetwork
+  // layer. Each message names the op, the node and the op's own version (10 under opset 15).
   struct Case {
     const char* op;
     Format format;
     const char* version;
   };
   for (const Case& c : {Case{"Det", Format::kMLProgram, "opset 11"},
-                        Case{"Round", Format::kNeuralNetwork, "opset 11"}}) {
+                        Case{"ThresholdedRelu", Format::kNeuralNetwork, "opset 10"}}) {
     SCOPED_TRACE(c.op);
     OnnxBuilder b(15);
     b.Input("x", {1, 4}).Output("y");

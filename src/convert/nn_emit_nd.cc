@@ -18,6 +18,72 @@ const std::map<std::string, spec::UnaryFunctionLayerParams::Operation>& UnaryOps
   return kOps;
 }
 
+using SetLayer = void (*)(spec::NeuralNetworkLayer*);
+
+// Generic ops that are one element-wise layer of their own, without parameters.
+const std::map<std::string, SetLayer>& ElementwiseLayers() {
+  using Layer = spec::NeuralNetworkLayer;
+  static const std::map<std::string, SetLayer> kOps = {
+      {"ceil", [](Layer* l) { l->mutable_ceil(); }},
+      {"floor", [](Layer* l) { l->mutable_floor(); }},
+      {"sign", [](Layer* l) { l->mutable_sign(); }},
+      {"round", [](Layer* l) { l->mutable_round(); }},
+      {"sin", [](Layer* l) { l->mutable_sin(); }},
+      {"cos", [](Layer* l) { l->mutable_cos(); }},
+      {"tan", [](Layer* l) { l->mutable_tan(); }},
+      {"asin", [](Layer* l) { l->mutable_asin(); }},
+      {"acos", [](Layer* l) { l->mutable_acos(); }},
+      {"atan", [](Layer* l) { l->mutable_atan(); }},
+      {"sinh", [](Layer* l) { l->mutable_sinh(); }},
+      {"cosh", [](Layer* l) { l->mutable_cosh(); }},
+      {"asinh", [](Layer* l) { l->mutable_asinh(); }},
+      {"acosh", [](Layer* l) { l->mutable_acosh(); }},
+      {"atanh", [](Layer* l) { l->mutable_atanh(); }},
+      {"erf", [](Layer* l) { l->mutable_erf(); }},
+      {"logical_not", [](Layer* l) { l->mutable_logicalnot(); }},
+      // Comparisons and logical operators of two inputs.
+      {"equal", [](Layer* l) { l->mutable_equal(); }},
+      {"not_equal", [](Layer* l) { l->mutable_notequal(); }},
+      {"less", [](Layer* l) { l->mutable_lessthan(); }},
+      {"less_equal", [](Layer* l) { l->mutable_lessequal(); }},
+      {"greater", [](Layer* l) { l->mutable_greaterthan(); }},
+      {"greater_equal", [](Layer* l) { l->mutable_greaterequal(); }},
+      {"logical_or", [](Layer* l) { l->mutable_logicalor(); }},
+      {"logical_xor", [](Layer* l) { l->mutable_logicalxor(); }},
+      {"logical_and", [](Layer* l) { l->mutable_logicaland(); }}};
+  return kOps;
+}
+
+// Sets a reduce* layer's axes and keepDims.
+template <typename P>
+void SetReduce(P* p, const std::vector<int64_t>& axes, bool keep) {
+  for (int64_t a : axes) p->add_axes(a);
+  p->set_keepdims(keep);
+}
+
+// The generic reductions, each one reduce* layer.
+bool IsReduction(const std::string& t) {
+  static const std::set<std::string> kOps = {
+      "reduce_sum",     "reduce_mean",    "reduce_max",        "reduce_min",
+      "reduce_prod",    "reduce_l1_norm", "reduce_l2_norm",    "reduce_log_sum",
+      "reduce_sum_square", "reduce_log_sum_exp"};
+  return kOps.count(t) > 0;
+}
+
+void SetReduction(const std::string& t, spec::NeuralNetworkLayer* l,
+                  const std::vector<int64_t>& axes, bool keep) {
+  if (t == "reduce_sum") SetReduce(l->mutable_reducesum(), axes, keep);
+  if (t == "reduce_mean") SetReduce(l->mutable_reducemean(), axes, keep);
+  if (t == "reduce_max") SetReduce(l->mutable_reducemax(), axes, keep);
+  if (t == "reduce_min") SetReduce(l->mutable_reducemin(), axes, keep);
+  if (t == "reduce_prod") SetReduce(l->mutable_reduceprod(), axes, keep);
+  if (t == "reduce_l1_norm") SetReduce(l->mutable_reducel1(), axes, keep);
+  if (t == "reduce_l2_norm") SetReduce(l->mutable_reducel2(), axes, keep);
+  if (t == "reduce_log_sum") SetReduce(l->mutable_reducelogsum(), axes, keep);
+  if (t == "reduce_sum_square") SetReduce(l->mutable_reducesumsquare(), axes, keep);
+  if (t == "reduce_log_sum_exp") SetReduce(l->mutable_reducelogsumexp(), axes, keep);
+}
+
 // Generic ops and canonical binary ops that are one broadcasting layer of two inputs.
 bool IsBroadcastBinary(const std::string& t) {
   static const std::set<std::string> kOps = {"add",  "sub", "mul",     "div",     "real_div",
@@ -119,15 +185,69 @@ Status NnEmitter::NdGeneric(Op& op) {
     l->set_scale(1.0f);  // written out: an absent scale would read as 0
     return Status::Ok();
   }
-  if (t == "relu" || t == "sigmoid" || t == "tanh") {
+  if (t == "relu" || t == "sigmoid" || t == "tanh" || t == "softplus" || t == "softsign") {
     auto* a = Layer(op.name, {x}, op.output)->mutable_activation();
     if (t == "relu") a->mutable_relu();
     if (t == "sigmoid") a->mutable_sigmoid();
     if (t == "tanh") a->mutable_tanh();
+    if (t == "softplus") a->mutable_softplus();
+    if (t == "softsign") a->mutable_softsign();
     return Status::Ok();
   }
-  if (t == "erf") {
-    Layer(op.name, {x}, op.output)->mutable_erf();
+  if (auto e = ElementwiseLayers().find(t); e != ElementwiseLayers().end()) {
+    std::vector<std::string> operands;
+    for (const char* param : {"x", "y"}) {
+      std::string v = NdOperand(op, param);
+      if (!v.empty()) operands.push_back(v);
+    }
+    e->second(Layer(op.name, operands, op.output));
+    return Status::Ok();
+  }
+  if (t == "cast" && attr("dtype")) {
+    // The network holds every number as a float: integers and bools convert exactly, to bool
+    // is a comparison with zero; rounding a float to an integer has no layer.
+    const std::string& to = attr("dtype")->text;
+    if (to == "bool") {
+      Layer(op.name, {x}, op.output)->mutable_notequal()->set_alpha(0.0f);
+      return Status::Ok();
+    }
+    if (g_.TypeOf(x) == DType::kFloat && to != "fp32" && to != "fp16") {
+      return Fail(op, "a cast of floats to '" + to + "'");
+    }
+    Layer(op.name, {x}, op.output)->mutable_activation()->mutable_linear()->set_alpha(1.0f);
+    return Status::Ok();
+  }
+  if (t == "elu" && attr("alpha")) {
+    Layer(op.name, {x}, op.output)
+        ->mutable_activation()
+        ->mutable_elu()
+        ->set_alpha(static_cast<float>(attr("alpha")->values.at(0)));
+    return Status::Ok();
+  }
+  if ((t == "reduce_argmax" || t == "reduce_argmin") && attr("axis")) {
+    const auto axis = static_cast<int64_t>(attr("axis")->values.at(0));
+    const bool keep = attr("keep_dims") && attr("keep_dims")->values.at(0) != 0;
+    auto* l = Layer(op.name, {x}, op.output);
+    if (t == "reduce_argmax") {
+      l->mutable_argmax()->set_axis(axis);
+      l->mutable_argmax()->set_removedim(!keep);
+    } else {
+      l->mutable_argmin()->set_axis(axis);
+      l->mutable_argmin()->set_removedim(!keep);
+    }
+    return Status::Ok();
+  }
+  if (t == "gather_along_axis" && op.inputs.size() == 2 && attr("axis")) {
+    Layer(op.name, {op.inputs[0], op.inputs[1]}, op.output)
+        ->mutable_gatheralongaxis()
+        ->set_axis(static_cast<int64_t>(attr("axis")->values.at(0)));
+    return Status::Ok();
+  }
+  if (t == "cumsum" && attr("axis")) {
+    auto* c = Layer(op.name, {x}, op.output)->mutable_cumsum();
+    c->set_axis(static_cast<int64_t>(attr("axis")->values.at(0)));
+    c->set_excludefinalsum(attr("exclusive") && attr("exclusive")->values.at(0) != 0);
+    c->set_reverse(attr("reverse") && attr("reverse")->values.at(0) != 0);
     return Status::Ok();
   }
   if (t == "identity") {
@@ -188,17 +308,9 @@ Status NnEmitter::NdGeneric(Op& op) {
         ->set_axis(static_cast<int64_t>(attr("axis")->values.at(0)));
     return Status::Ok();
   }
-  if ((t == "reduce_sum" || t == "reduce_mean" || t == "reduce_max") && attr("axes")) {
-    std::vector<int64_t> axes = IntsOf(*attr("axes"));
+  if (IsReduction(t) && attr("axes")) {
     const bool keep = attr("keep_dims") && attr("keep_dims")->values.at(0) != 0;
-    auto* l = Layer(op.name, {x}, op.output);
-    auto fill = [&](auto* p) {
-      for (int64_t a : axes) p->add_axes(a);
-      p->set_keepdims(keep);
-    };
-    if (t == "reduce_sum") fill(l->mutable_reducesum());
-    if (t == "reduce_mean") fill(l->mutable_reducemean());
-    if (t == "reduce_max") fill(l->mutable_reducemax());
+    SetReduction(t, Layer(op.name, {x}, op.output), IntsOf(*attr("axes")), keep);
     return Status::Ok();
   }
   if (t == "slice_by_index" && attr("begin") && attr("end")) {

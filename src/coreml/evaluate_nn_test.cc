@@ -535,5 +535,22 @@ TEST(NeuralNetworkNdTest, InconsistentParametersAreInvalidArguments) {
   EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
 }
 
+TEST(NeuralNetworkNdTest, ComparisonsArgMaxAndCumSum) {
+  NN n = NdNetwork({2, 3}, {2});
+  n.Layer("gt", {"x"}, "gt")->mutable_greaterthan()->set_alpha(2.5f);  // one input: x > alpha
+  auto* c = n.Layer("cum", {"gt"}, "cum")->mutable_cumsum();
+  c->set_axis(-1);
+  c->set_reverse(true);
+  auto* a = n.Layer("arg", {"cum"}, "y")->mutable_argmax();
+  a->set_axis(1);
+  a->set_removedim(true);
+  // x = [[3, 1, 4], [1, 5, 9]]: gt = [[1, 0, 1], [0, 1, 1]], reversed running sums
+  // [[2, 1, 1], [2, 2, 1]], first largest at 0 in both rows.
+  auto out = n.Run({{"x", T({2, 3}, {3, 1, 4, 1, 5, 9})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{2}));
+  ExpectNear(out->at("y").tensor.data, {0, 0});
+}
+
 }  // namespace
 }  // namespace ringo::coreml::test

@@ -2,6 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include <optional>
+
+#include "coreml/evaluate_mil.h"
 #include "coreml/evaluate_nn.h"
 #include "coreml/kernels.h"
 
@@ -201,37 +204,166 @@ Result<Tensor> Gather(const spec::NeuralNetworkLayer& layer, const std::vector<c
   return kernels::Gather(x, indices, in[1]->shape, axis);
 }
 
-Result<Tensor> Reduction(const spec::NeuralNetworkLayer& layer, const Tensor& x) {
-  const auto& axes_field = layer.layer_case() == L::kReduceMean  ? layer.reducemean().axes()
-                           : layer.layer_case() == L::kReduceSum ? layer.reducesum().axes()
-                                                                 : layer.reducemax().axes();
-  const bool keep = layer.layer_case() == L::kReduceMean  ? layer.reducemean().keepdims()
-                    : layer.layer_case() == L::kReduceSum ? layer.reducesum().keepdims()
-                                                          : layer.reducemax().keepdims();
-  const bool all = layer.layer_case() == L::kReduceMean  ? layer.reducemean().reduceall()
-                   : layer.layer_case() == L::kReduceSum ? layer.reducesum().reduceall()
-                                                         : layer.reducemax().reduceall();
+// A reduce* layer's parameters; kind empty for the mean.
+struct ReduceParams {
   std::vector<int64_t> axes;
-  for (size_t d = 0; all && d < x.shape.size(); ++d) axes.push_back(static_cast<int64_t>(d));
-  for (int64_t a : all ? google::protobuf::RepeatedField<int64_t>() : axes_field) {
+  bool keep = false;
+  bool all = false;
+  std::optional<kernels::ReduceKind> kind;
+};
+
+template <typename P>
+ReduceParams ParamsOf(const P& p, std::optional<kernels::ReduceKind> kind) {
+  return {{p.axes().begin(), p.axes().end()}, p.keepdims(), p.reduceall(), kind};
+}
+
+std::optional<ReduceParams> ReductionOf(const spec::NeuralNetworkLayer& layer) {
+  using K = kernels::ReduceKind;
+  switch (layer.layer_case()) {
+    case L::kReduceMean:
+      return ParamsOf(layer.reducemean(), std::nullopt);
+    case L::kReduceSum:
+      return ParamsOf(layer.reducesum(), K::kSum);
+    case L::kReduceMax:
+      return ParamsOf(layer.reducemax(), K::kMax);
+    case L::kReduceMin:
+      return ParamsOf(layer.reducemin(), K::kMin);
+    case L::kReduceProd:
+      return ParamsOf(layer.reduceprod(), K::kProd);
+    case L::kReduceL1:
+      return ParamsOf(layer.reducel1(), K::kL1);
+    case L::kReduceL2:
+      return ParamsOf(layer.reducel2(), K::kL2);
+    case L::kReduceLogSum:
+      return ParamsOf(layer.reducelogsum(), K::kLogSum);
+    case L::kReduceSumSquare:
+      return ParamsOf(layer.reducesumsquare(), K::kSumSquare);
+    case L::kReduceLogSumExp:
+      return ParamsOf(layer.reducelogsumexp(), K::kLogSumExp);
+    default:
+      return std::nullopt;
+  }
+}
+
+// Drops the axes of `shape` listed in `axes` (sorted); a rank-N network has no rank-0 blobs.
+std::vector<int64_t> Without(const std::vector<int64_t>& shape, const std::vector<int64_t>& axes) {
+  std::vector<int64_t> kept;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (!std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d))) {
+      kept.push_back(shape[d]);
+    }
+  }
+  if (kept.empty()) kept = {1};
+  return kept;
+}
+
+Result<Tensor> Reduction(const spec::NeuralNetworkLayer& layer, const ReduceParams& p,
+                         const Tensor& x) {
+  std::vector<int64_t> axes;
+  for (size_t d = 0; p.all && d < x.shape.size(); ++d) axes.push_back(static_cast<int64_t>(d));
+  for (int64_t a : p.all ? std::vector<int64_t>() : p.axes) {
     ASSIGN_OR_RETURN(int64_t axis, NdAxis(layer, a, x.shape.size()));
     if (std::find(axes.begin(), axes.end(), axis) == axes.end()) axes.push_back(axis);
   }
   std::sort(axes.begin(), axes.end());
-  Tensor out = layer.layer_case() == L::kReduceMean ? kernels::ReduceMean(x, axes)
-               : layer.layer_case() == L::kReduceSum
-                   ? kernels::Reduce(x, axes, kernels::ReduceKind::kSum)
-                   : kernels::Reduce(x, axes, kernels::ReduceKind::kMax);
-  if (!keep) {
-    std::vector<int64_t> shape;
-    for (size_t d = 0; d < x.shape.size(); ++d) {
-      if (!std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d))) {
-        shape.push_back(out.shape[d]);
-      }
-    }
-    if (shape.empty()) shape = {1};  // a rank-N network has no rank-0 blobs
-    out.shape = shape;
+  Tensor out = p.kind ? kernels::Reduce(x, axes, *p.kind) : kernels::ReduceMean(x, axes);
+  if (!p.keep) out.shape = Without(x.shape, axes);
+  return out;
+}
+
+// The element-wise layers of one input that are a MIL math function of the same name.
+const char* MathName(L::LayerCase kind) {
+  switch (kind) {
+    case L::kCeil: return "ceil";
+    case L::kFloor: return "floor";
+    case L::kRound: return "round";
+    case L::kSin: return "sin";
+    case L::kCos: return "cos";
+    case L::kTan: return "tan";
+    case L::kAsin: return "asin";
+    case L::kAcos: return "acos";
+    case L::kAtan: return "atan";
+    case L::kSinh: return "sinh";
+    case L::kCosh: return "cosh";
+    case L::kAsinh: return "asinh";
+    case L::kAcosh: return "acosh";
+    case L::kAtanh: return "atanh";
+    case L::kErf: return "erf";
+    default: return nullptr;
   }
+}
+
+// Comparisons and logical operators of two inputs (or one and alpha), as MIL names them.
+const char* ComparisonName(L::LayerCase kind) {
+  switch (kind) {
+    case L::kEqual: return "equal";
+    case L::kNotEqual: return "not_equal";
+    case L::kLessThan: return "less";
+    case L::kLessEqual: return "less_equal";
+    case L::kGreaterThan: return "greater";
+    case L::kGreaterEqual: return "greater_equal";
+    case L::kLogicalOr: return "logical_or";
+    case L::kLogicalXor: return "logical_xor";
+    case L::kLogicalAnd: return "logical_and";
+    default: return nullptr;
+  }
+}
+
+float ComparisonAlpha(const spec::NeuralNetworkLayer& layer) {
+  switch (layer.layer_case()) {
+    case L::kEqual: return layer.equal().alpha();
+    case L::kNotEqual: return layer.notequal().alpha();
+    case L::kLessThan: return layer.lessthan().alpha();
+    case L::kLessEqual: return layer.lessequal().alpha();
+    case L::kGreaterThan: return layer.greaterthan().alpha();
+    case L::kGreaterEqual: return layer.greaterequal().alpha();
+    default: return 0.0f;
+  }
+}
+
+Result<Tensor> Compare(const spec::NeuralNetworkLayer& layer,
+                       const std::vector<const Tensor*>& in) {
+  std::function<float(float, float)> f = Comparison(ComparisonName(layer.layer_case()));
+  if (in.size() == 2) return kernels::Binary(*in[0], *in[1], f);
+  if (in.size() != 1) return InvalidArgument(LayerName(layer) + " takes one or two inputs");
+  Tensor alpha;
+  alpha.shape = {1};
+  alpha.data = {ComparisonAlpha(layer)};
+  return kernels::Binary(*in[0], alpha, f);
+}
+
+Result<Tensor> GatherAlongAxis(const spec::NeuralNetworkLayer& layer,
+                               const std::vector<const Tensor*>& in) {
+  if (in.size() != 2) return InvalidArgument(LayerName(layer) + " takes data and indices");
+  const Tensor& x = *in[0];
+  Tensor indices = *in[1];
+  ASSIGN_OR_RETURN(int64_t axis, NdAxis(layer, layer.gatheralongaxis().axis(), x.shape.size()));
+  if (indices.shape.size() != x.shape.size()) {
+    return InvalidArgument(LayerName(layer) + ": indices and data differ in rank");
+  }
+  for (size_t d = 0; d < x.shape.size(); ++d) {
+    if (static_cast<int64_t>(d) != axis && indices.shape[d] > x.shape[d]) {
+      return InvalidArgument(LayerName(layer) + ": indices exceed data outside the axis");
+    }
+  }
+  const int64_t n = x.shape[axis];
+  for (float& v : indices.data) {
+    if (v < 0) v += static_cast<float>(n);
+    if (!(v >= 0 && v < static_cast<float>(n)) || std::floor(v) != v) {
+      return InvalidArgument(LayerName(layer) + ": an index is outside an axis of " +
+                             std::to_string(n));
+    }
+  }
+  return kernels::GatherAlongAxis(x, indices, axis);
+}
+
+Result<Tensor> ArgExtreme(const spec::NeuralNetworkLayer& layer, const Tensor& x) {
+  const bool largest = layer.layer_case() == L::kArgMax;
+  const int64_t raw = largest ? layer.argmax().axis() : layer.argmin().axis();
+  const bool remove = largest ? layer.argmax().removedim() : layer.argmin().removedim();
+  ASSIGN_OR_RETURN(int64_t axis, NdAxis(layer, raw, x.shape.size()));
+  Tensor out = kernels::ArgReduce(x, axis, largest);
+  if (remove) out.shape = Without(x.shape, {axis});
   return out;
 }
 
@@ -328,6 +460,8 @@ Result<Tensor> RunNdLayer(const spec::NeuralNetworkLayer& layer,
     case L::kMaxBroadcastable:
     case L::kMinBroadcastable:
       return Broadcastable(layer, in);
+    case L::kGatherAlongAxis:
+      return GatherAlongAxis(layer, in);
     case L::kWhereBroadcastable:
       if (in.size() != 3) return InvalidArgument(LayerName(layer) + " takes three inputs");
       return kernels::Select(*in[0], *in[1], *in[2]);
@@ -350,6 +484,7 @@ Result<Tensor> RunNdLayer(const spec::NeuralNetworkLayer& layer,
     default:
       break;
   }
+  if (ComparisonName(kind)) return Compare(layer, in);
   if (in.size() != 1 && kind != L::kAdd && kind != L::kMultiply) {
     return InvalidArgument(LayerName(layer) + " takes one input, not " +
                            std::to_string(in.size()));
@@ -375,13 +510,21 @@ Result<Tensor> RunNdLayer(const spec::NeuralNetworkLayer& layer,
       }
       return kernels::Tile(x, reps);
     }
-    case L::kReduceMean:
-    case L::kReduceSum:
-    case L::kReduceMax:
-      return Reduction(layer, x);
-    case L::kErf: {
+    case L::kArgMax:
+    case L::kArgMin:
+      return ArgExtreme(layer, x);
+    case L::kCumSum: {
+      const spec::CumSumLayerParams& p = layer.cumsum();
+      ASSIGN_OR_RETURN(int64_t axis, NdAxis(layer, p.axis(), x.shape.size()));
+      return kernels::CumSum(x, axis, p.excludefinalsum(), p.reverse());
+    }
+    case L::kSign:
+    case L::kLogicalNot: {
       Tensor t = x;
-      for (float& v : t.data) v = std::erf(v);
+      for (float& v : t.data) {
+        v = kind == L::kLogicalNot ? (v == 0.0f ? 1.0f : 0.0f)
+                                   : static_cast<float>((v > 0.0f) - (v < 0.0f));
+      }
       return t;
     }
     case L::kActivation:
@@ -394,11 +537,19 @@ Result<Tensor> RunNdLayer(const spec::NeuralNetworkLayer& layer,
     case L::kPadding:
       return Legacy(layer, in);
     default:
-      return FailedPrecondition(LayerName(layer) +
-                                " has a layer type the evaluator does not implement for "
-                                "EXACT_ARRAY_MAPPING networks (field " +
-                                std::to_string(static_cast<int>(kind)) + ")");
+      break;
   }
+  if (auto reduction = ReductionOf(layer)) return Reduction(layer, *reduction, x);
+  if (const char* math = MathName(kind)) {
+    Tensor t = x;
+    std::function<float(float)> f = MathFunction(math);
+    for (float& v : t.data) v = f(v);
+    return t;
+  }
+  return FailedPrecondition(LayerName(layer) +
+                            " has a layer type the evaluator does not implement for "
+                            "EXACT_ARRAY_MAPPING networks (field " +
+                            std::to_string(static_cast<int>(kind)) + ")");
 }
 
 }  // namespace ringo::coreml::internal
