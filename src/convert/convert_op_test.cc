@@ -182,6 +182,8 @@ std::vector<OpCase> OpCases() {
          b.Node("MatMul", {"x", "x"}, {"y"});
        },
        "batchedMatmul", "matmul"},
+      {"IsNaN", unary("IsNaN"), "notEqual", "not_equal"},
+      {"IsInfBothSigns", unary("IsInf"), "logicalOr", "logical_or", 10},
       {"ThresholdedReluHasNoLayer", unary("ThresholdedRelu"), "", "thresholded_relu", 10},
   };
 }

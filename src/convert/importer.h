@@ -137,6 +137,7 @@ class Importer {
   Status LowerNormalization(const onnx::NodeProto& node, Op& op, bool* handled);
   // Element-wise ops of LowerElementwise that are compositions or take several inputs.
   Status LowerSelu(const onnx::NodeProto& node);
+  Status LowerIsInf(const onnx::NodeProto& node);
   Status LowerCelu(const onnx::NodeProto& node);
   Status LowerShrink(const onnx::NodeProto& node);
   Status LowerPRelu(const onnx::NodeProto& node);
