@@ -183,6 +183,12 @@ std::vector<OpCase> OpCases() {
        },
        "batchedMatmul", "matmul"},
       {"IsNaN", unary("IsNaN"), "notEqual", "not_equal"},
+      {"GatherNDOneTuple",
+       [](OnnxBuilder& b) {
+         b.Ints("i", {0, -1});  // x[0, -1] -> [8, 8]
+         b.Node("GatherND", {"x", "i"}, {"y"});
+       },
+       "", "gather_nd"},
       {"IsInfBothSigns", unary("IsInf"), "logicalOr", "logical_or", 10},
       {"ThresholdedReluHasNoLayer", unary("ThresholdedRelu"), "", "thresholded_relu", 10},
   };

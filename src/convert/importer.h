@@ -191,6 +191,11 @@ class Importer {
   Status LowerConvTranspose(const onnx::NodeProto& node, Op& op);  // lower_deconv.cc
   Status LowerRnn(const onnx::NodeProto& node, Op& op);            // lower_rnn.cc
   Status LowerEinsum(const onnx::NodeProto& node, Op& op);         // lower_einsum.cc
+  // ScatterElements, Scatter, ScatterND and GatherND (lower_scatter.cc).
+  Status LowerScatter(const onnx::NodeProto& node, Op& op);
+  // idx wrapped by `dims` where negative (one size, or one per element of an index tuple).
+  std::string WrapIndices(const onnx::NodeProto& node, const std::string& idx,
+                          const std::vector<int64_t>& dims);
   std::string EinsumArrange(const onnx::NodeProto& node, const std::string& x,
                             const std::string& from, const std::string& keep,
                             const std::string& to, Shape* shape);

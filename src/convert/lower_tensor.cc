@@ -331,6 +331,9 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
     }
   }
   if (t == "Gather" || t == "GatherElements") return LowerGather(node, op);
+  if (t == "ScatterElements" || t == "Scatter" || t == "ScatterND" || t == "GatherND") {
+    return LowerScatter(node, op);
+  }
   if (t == "CumSum") return LowerCumSum(node, op);
   if (t == "Tile" || t == "Expand") return LowerTile(node, op);
   if (t == "Trilu") return LowerTrilu(node, op);

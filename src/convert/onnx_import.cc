@@ -351,7 +351,8 @@ bool IsSupportedOnnxOp(const std::string& op_type) {
       "ReduceLogSumExp", "ReduceSumSquare",
       // lower_tensor.cc and the lower_*.cc it dispatches to
       "LogSoftmax", "Hardmax", "Slice", "Split", "Cast", "CastLike", "Gather", "GatherElements",
-      "CumSum", "Tile", "Expand", "Trilu", "DepthToSpace", "SpaceToDepth", "LayerNormalization",
+      "ScatterElements", "Scatter", "ScatterND", "GatherND", "CumSum", "Tile", "Expand", "Trilu",
+      "DepthToSpace", "SpaceToDepth", "LayerNormalization",
       "InstanceNormalization", "MeanVarianceNormalization", "NegativeLogLikelihoodLoss",
       "SoftmaxCrossEntropyLoss", "Resize", "Upsample", "GlobalMaxPool",
       "ConvTranspose", "LSTM", "GRU", "RNN", "Einsum"};

@@ -1,6 +1,8 @@
 // Indexing, shape, layout and type ops of the ML Program evaluator, and classify.
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
 
 #include "coreml/evaluate_mil.h"
 
@@ -50,6 +52,120 @@ Result<std::vector<MilValue>> OpRunner::GatherAlongAxis() {
     }
   }
   return One(Float(kernels::GatherAlongAxis(x->t, indices, a)));
+}
+
+Result<std::function<float(float, float)>> OpRunner::ScatterMode() {
+  ASSIGN_OR_RETURN(std::string mode, String("mode", "add"));
+  static const std::map<std::string, std::function<float(float, float)>> kModes = {
+      {"update", [](float, float u) { return u; }},
+      {"add", [](float a, float u) { return a + u; }},
+      {"sub", [](float a, float u) { return a - u; }},
+      {"mul", [](float a, float u) { return a * u; }},
+      {"div", [](float a, float u) { return a / u; }},
+      {"max", [](float a, float u) { return std::max(a, u); }},
+      {"min", [](float a, float u) { return std::min(a, u); }}};
+  auto it = kModes.find(mode);
+  if (it == kModes.end()) return InvalidArgument(what_ + ": mode '" + mode + "' is unknown");
+  return it->second;
+}
+
+Result<std::vector<MilValue>> OpRunner::ScatterAlongAxis() {
+  ASSIGN_OR_RETURN(const MilValue* data, Required("data"));
+  ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+  ASSIGN_OR_RETURN(const MilValue* updates, Required("updates"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{0}));
+  ASSIGN_OR_RETURN(auto combine, ScatterMode());
+  const std::vector<int64_t>& ds = data->t.shape;
+  if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+  ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], ds.size(), what_));
+  const std::vector<int64_t>& is = idx->t.shape;
+  bool fits = is.size() == ds.size() && updates->t.shape == is;
+  for (size_t d = 0; fits && d < ds.size(); ++d) fits = is[d] <= ds[d];
+  if (!fits) {
+    return InvalidArgument(what_ + ": indices " + ShapeString(is) + " and updates " +
+                           ShapeString(updates->t.shape) + " do not fit data " + ShapeString(ds));
+  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> flat, Indices(*idx, ds[a]));
+  Tensor out = data->t;
+  const std::vector<int64_t> strides = kernels::Strides(ds);
+  std::vector<int64_t> pos(is.size(), 0);
+  size_t i = 0;
+  if (!flat.empty()) {
+    do {
+      int64_t dst = 0;
+      for (size_t d = 0; d < pos.size(); ++d) {
+        dst += (static_cast<int64_t>(d) == a ? flat[i] : pos[d]) * strides[d];
+      }
+      out.data[dst] = combine(out.data[dst], updates->t.data[i]);
+      ++i;
+    } while (kernels::Next(&pos, is));
+  }
+  return One(Float(std::move(out)));
+}
+
+// The offset in `x` of each index tuple (the last axis of `idx`), and the size of the slice
+// each one addresses.
+Result<std::vector<int64_t>> OpRunner::TupleOffsets(const MilValue& idx,
+                                                    const std::vector<int64_t>& shape,
+                                                    int64_t* slice) {
+  const std::vector<int64_t>& is = idx.t.shape;
+  const int64_t k = is.empty() ? 0 : is.back();
+  if (k < 1 || k > static_cast<int64_t>(shape.size())) {
+    return InvalidArgument(what_ + ": index tuples of " + std::to_string(k) +
+                           " for a rank-" + std::to_string(shape.size()) + " tensor");
+  }
+  const std::vector<int64_t> strides = kernels::Strides(shape);
+  *slice = strides[k - 1];
+  std::vector<int64_t> offsets;
+  for (size_t t = 0; t < idx.t.data.size(); t += static_cast<size_t>(k)) {
+    int64_t off = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t v = static_cast<int64_t>(idx.t.data[t + j]);
+      if (v < 0) v += shape[j];
+      if (v < 0 || v >= shape[j]) {
+        return InvalidArgument(what_ + ": index " + std::to_string(v) + " is out of range for " +
+                               "size " + std::to_string(shape[j]));
+      }
+      off += v * strides[j];
+    }
+    offsets.push_back(off);
+  }
+  return offsets;
+}
+
+Result<std::vector<MilValue>> OpRunner::ScatterNd() {
+  ASSIGN_OR_RETURN(const MilValue* data, Required("data"));
+  ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+  ASSIGN_OR_RETURN(const MilValue* updates, Required("updates"));
+  ASSIGN_OR_RETURN(auto combine, ScatterMode());
+  int64_t slice = 0;
+  ASSIGN_OR_RETURN(std::vector<int64_t> offsets, TupleOffsets(*idx, data->t.shape, &slice));
+  if (updates->t.size() != static_cast<int64_t>(offsets.size()) * slice) {
+    return InvalidArgument(what_ + ": updates " + ShapeString(updates->t.shape) +
+                           " do not hold one slice per index tuple");
+  }
+  Tensor out = data->t;
+  for (size_t t = 0; t < offsets.size(); ++t) {
+    for (int64_t s = 0; s < slice; ++s) {
+      float& dst = out.data[offsets[t] + s];
+      dst = combine(dst, updates->t.data[static_cast<int64_t>(t) * slice + s]);
+    }
+  }
+  return One(Float(std::move(out)));
+}
+
+Result<std::vector<MilValue>> OpRunner::GatherNd() {
+  ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+  ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+  int64_t slice = 0;
+  ASSIGN_OR_RETURN(std::vector<int64_t> offsets, TupleOffsets(*idx, x->t.shape, &slice));
+  Tensor out;
+  out.shape.assign(idx->t.shape.begin(), idx->t.shape.end() - 1);
+  out.shape.insert(out.shape.end(), x->t.shape.begin() + idx->t.shape.back(), x->t.shape.end());
+  for (int64_t off : offsets) {
+    out.data.insert(out.data.end(), x->t.data.begin() + off, x->t.data.begin() + off + slice);
+  }
+  return One(Float(std::move(out)));
 }
 
 Result<std::vector<MilValue>> OpRunner::SliceByIndex() {
