@@ -188,7 +188,16 @@ std::vector<OpCase> OpCases() {
          b.Ints("i", {0, -1});  // x[0, -1] -> [8, 8]
          b.Node("GatherND", {"x", "i"}, {"y"});
        },
-       "", "gather_nd"},
+       "gatherND", "gather_nd"},
+      {"ScatterElementsAdd",
+       [](OnnxBuilder& b) {
+         b.Node("Relu", {"x"}, {"u"});
+         b.Node("Shape", {"x"}, {"s"});
+         b.Node("ConstantOfShape", {"s"}, {"z"});
+         SetInt(b.Node("Cast", {"z"}, {"i"}), "to", 7);  // int64 zeros: all updates to row 0
+         SetString(b.Node("ScatterElements", {"x", "i", "u"}, {"y"}), "reduction", "add");
+       },
+       "scatterAlongAxis", "scatter_along_axis", 16},
       {"IsInfBothSigns", unary("IsInf"), "logicalOr", "logical_or", 10},
       {"ThresholdedReluHasNoLayer", unary("ThresholdedRelu"), "", "thresholded_relu", 10},
   };

@@ -243,6 +243,27 @@ Status NnEmitter::NdGeneric(Op& op) {
         ->set_axis(static_cast<int64_t>(attr("axis")->values.at(0)));
     return Status::Ok();
   }
+  if (t == "gather_nd" && op.inputs.size() == 2) {
+    Layer(op.name, {op.inputs[0], op.inputs[1]}, op.output)->mutable_gathernd();
+    return Status::Ok();
+  }
+  if ((t == "scatter_nd" || t == "scatter_along_axis") && op.inputs.size() == 3) {
+    static const std::map<std::string, spec::ScatterMode> kModes = {
+        {"update", spec::SCATTER_UPDATE}, {"add", spec::SCATTER_ADD}, {"sub", spec::SCATTER_SUB},
+        {"mul", spec::SCATTER_MUL},       {"div", spec::SCATTER_DIV}, {"max", spec::SCATTER_MAX},
+        {"min", spec::SCATTER_MIN}};
+    auto mode = kModes.find(attr("mode") ? attr("mode")->text : "add");
+    if (mode == kModes.end()) return Fail(op, "scatter mode '" + attr("mode")->text + "'");
+    auto* l = Layer(op.name, op.inputs, op.output);
+    if (t == "scatter_nd") {
+      l->mutable_scatternd()->set_mode(mode->second);
+    } else {
+      l->mutable_scatteralongaxis()->set_mode(mode->second);
+      l->mutable_scatteralongaxis()->set_axis(
+          attr("axis") ? static_cast<int64_t>(attr("axis")->values.at(0)) : 0);
+    }
+    return Status::Ok();
+  }
   if (t == "cumsum" && attr("axis")) {
     auto* c = Layer(op.name, {x}, op.output)->mutable_cumsum();
     c->set_axis(static_cast<int64_t>(attr("axis")->values.at(0)));

@@ -120,8 +120,6 @@ class OpRunner {
   Result<std::vector<MilValue>> GatherAlongAxis();
   // scatter_along_axis, scatter_nd and gather_nd; `mode` combines a value and its update.
   Result<std::function<float(float, float)>> ScatterMode();
-  Result<std::vector<int64_t>> TupleOffsets(const MilValue& idx, const std::vector<int64_t>& shape,
-                                            int64_t* slice);
   Result<std::vector<MilValue>> ScatterAlongAxis();
   Result<std::vector<MilValue>> ScatterNd();
   Result<std::vector<MilValue>> GatherNd();

@@ -56,17 +56,9 @@ Result<std::vector<MilValue>> OpRunner::GatherAlongAxis() {
 
 Result<std::function<float(float, float)>> OpRunner::ScatterMode() {
   ASSIGN_OR_RETURN(std::string mode, String("mode", "add"));
-  static const std::map<std::string, std::function<float(float, float)>> kModes = {
-      {"update", [](float, float u) { return u; }},
-      {"add", [](float a, float u) { return a + u; }},
-      {"sub", [](float a, float u) { return a - u; }},
-      {"mul", [](float a, float u) { return a * u; }},
-      {"div", [](float a, float u) { return a / u; }},
-      {"max", [](float a, float u) { return std::max(a, u); }},
-      {"min", [](float a, float u) { return std::min(a, u); }}};
-  auto it = kModes.find(mode);
-  if (it == kModes.end()) return InvalidArgument(what_ + ": mode '" + mode + "' is unknown");
-  return it->second;
+  auto combine = kernels::ScatterCombine(mode);
+  if (!combine) return InvalidArgument(what_ + ": mode '" + mode + "' is unknown");
+  return combine;
 }
 
 Result<std::vector<MilValue>> OpRunner::ScatterAlongAxis() {
@@ -85,52 +77,10 @@ Result<std::vector<MilValue>> OpRunner::ScatterAlongAxis() {
     return InvalidArgument(what_ + ": indices " + ShapeString(is) + " and updates " +
                            ShapeString(updates->t.shape) + " do not fit data " + ShapeString(ds));
   }
+  Tensor indices = idx->t;
   ASSIGN_OR_RETURN(std::vector<int64_t> flat, Indices(*idx, ds[a]));
-  Tensor out = data->t;
-  const std::vector<int64_t> strides = kernels::Strides(ds);
-  std::vector<int64_t> pos(is.size(), 0);
-  size_t i = 0;
-  if (!flat.empty()) {
-    do {
-      int64_t dst = 0;
-      for (size_t d = 0; d < pos.size(); ++d) {
-        dst += (static_cast<int64_t>(d) == a ? flat[i] : pos[d]) * strides[d];
-      }
-      out.data[dst] = combine(out.data[dst], updates->t.data[i]);
-      ++i;
-    } while (kernels::Next(&pos, is));
-  }
-  return One(Float(std::move(out)));
-}
-
-// The offset in `x` of each index tuple (the last axis of `idx`), and the size of the slice
-// each one addresses.
-Result<std::vector<int64_t>> OpRunner::TupleOffsets(const MilValue& idx,
-                                                    const std::vector<int64_t>& shape,
-                                                    int64_t* slice) {
-  const std::vector<int64_t>& is = idx.t.shape;
-  const int64_t k = is.empty() ? 0 : is.back();
-  if (k < 1 || k > static_cast<int64_t>(shape.size())) {
-    return InvalidArgument(what_ + ": index tuples of " + std::to_string(k) +
-                           " for a rank-" + std::to_string(shape.size()) + " tensor");
-  }
-  const std::vector<int64_t> strides = kernels::Strides(shape);
-  *slice = strides[k - 1];
-  std::vector<int64_t> offsets;
-  for (size_t t = 0; t < idx.t.data.size(); t += static_cast<size_t>(k)) {
-    int64_t off = 0;
-    for (int64_t j = 0; j < k; ++j) {
-      int64_t v = static_cast<int64_t>(idx.t.data[t + j]);
-      if (v < 0) v += shape[j];
-      if (v < 0 || v >= shape[j]) {
-        return InvalidArgument(what_ + ": index " + std::to_string(v) + " is out of range for " +
-                               "size " + std::to_string(shape[j]));
-      }
-      off += v * strides[j];
-    }
-    offsets.push_back(off);
-  }
-  return offsets;
+  for (size_t i = 0; i < flat.size(); ++i) indices.data[i] = static_cast<float>(flat[i]);
+  return One(Float(kernels::ScatterAlongAxis(data->t, indices, updates->t, a, combine)));
 }
 
 Result<std::vector<MilValue>> OpRunner::ScatterNd() {
@@ -139,33 +89,22 @@ Result<std::vector<MilValue>> OpRunner::ScatterNd() {
   ASSIGN_OR_RETURN(const MilValue* updates, Required("updates"));
   ASSIGN_OR_RETURN(auto combine, ScatterMode());
   int64_t slice = 0;
-  ASSIGN_OR_RETURN(std::vector<int64_t> offsets, TupleOffsets(*idx, data->t.shape, &slice));
-  if (updates->t.size() != static_cast<int64_t>(offsets.size()) * slice) {
+  auto offsets = kernels::TupleOffsets(idx->t, data->t.shape, &slice);
+  if (!offsets.ok()) return InvalidArgument(what_ + ": " + offsets.status().message());
+  if (updates->t.size() != static_cast<int64_t>(offsets->size()) * slice) {
     return InvalidArgument(what_ + ": updates " + ShapeString(updates->t.shape) +
                            " do not hold one slice per index tuple");
   }
-  Tensor out = data->t;
-  for (size_t t = 0; t < offsets.size(); ++t) {
-    for (int64_t s = 0; s < slice; ++s) {
-      float& dst = out.data[offsets[t] + s];
-      dst = combine(dst, updates->t.data[static_cast<int64_t>(t) * slice + s]);
-    }
-  }
-  return One(Float(std::move(out)));
+  return One(Float(kernels::ScatterNd(data->t, *offsets, slice, updates->t, combine)));
 }
 
 Result<std::vector<MilValue>> OpRunner::GatherNd() {
   ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
   ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
   int64_t slice = 0;
-  ASSIGN_OR_RETURN(std::vector<int64_t> offsets, TupleOffsets(*idx, x->t.shape, &slice));
-  Tensor out;
-  out.shape.assign(idx->t.shape.begin(), idx->t.shape.end() - 1);
-  out.shape.insert(out.shape.end(), x->t.shape.begin() + idx->t.shape.back(), x->t.shape.end());
-  for (int64_t off : offsets) {
-    out.data.insert(out.data.end(), x->t.data.begin() + off, x->t.data.begin() + off + slice);
-  }
-  return One(Float(std::move(out)));
+  auto offsets = kernels::TupleOffsets(idx->t, x->t.shape, &slice);
+  if (!offsets.ok()) return InvalidArgument(what_ + ": " + offsets.status().message());
+  return One(Float(kernels::GatherNd(x->t, idx->t.shape, *offsets, slice)));
 }
 
 Result<std::vector<MilValue>> OpRunner::SliceByIndex() {

@@ -357,6 +357,58 @@ Result<Tensor> GatherAlongAxis(const spec::NeuralNetworkLayer& layer,
   return kernels::GatherAlongAxis(x, indices, axis);
 }
 
+// The MIL name of a NeuralNetwork scatter mode.
+const char* ScatterModeName(spec::ScatterMode mode) {
+  switch (mode) {
+    case spec::SCATTER_UPDATE: return "update";
+    case spec::SCATTER_ADD: return "add";
+    case spec::SCATTER_SUB: return "sub";
+    case spec::SCATTER_MUL: return "mul";
+    case spec::SCATTER_DIV: return "div";
+    case spec::SCATTER_MAX: return "max";
+    case spec::SCATTER_MIN: return "min";
+    default: return "";
+  }
+}
+
+// gatherND, scatterND and scatterAlongAxis.
+Result<Tensor> Scatter(const spec::NeuralNetworkLayer& layer,
+                       const std::vector<const Tensor*>& in) {
+  const L::LayerCase kind = layer.layer_case();
+  const size_t inputs = kind == L::kGatherND ? 2 : 3;
+  if (in.size() != inputs) {
+    return InvalidArgument(LayerName(layer) + " takes " + std::to_string(inputs) + " inputs");
+  }
+  const Tensor& data = *in[0];
+  if (kind == L::kScatterAlongAxis) {
+    const Tensor& updates = *in[2];
+    Tensor indices = *in[1];
+    ASSIGN_OR_RETURN(int64_t axis,
+                     NdAxis(layer, layer.scatteralongaxis().axis(), data.shape.size()));
+    bool fits = indices.shape.size() == data.shape.size() && updates.shape == indices.shape;
+    for (size_t d = 0; fits && d < data.shape.size(); ++d) fits = indices.shape[d] <= data.shape[d];
+    const int64_t n = data.shape[axis];
+    for (float& v : indices.data) {
+      if (v < 0) v += static_cast<float>(n);
+      fits = fits && v >= 0 && v < static_cast<float>(n);
+    }
+    if (!fits) return InvalidArgument(LayerName(layer) + ": indices or updates do not fit data");
+    auto combine = kernels::ScatterCombine(ScatterModeName(layer.scatteralongaxis().mode()));
+    if (!combine) return InvalidArgument(LayerName(layer) + " has an unknown mode");
+    return kernels::ScatterAlongAxis(data, indices, updates, axis, combine);
+  }
+  int64_t slice = 0;
+  auto offsets = kernels::TupleOffsets(*in[1], data.shape, &slice);
+  if (!offsets.ok()) return InvalidArgument(LayerName(layer) + ": " + offsets.status().message());
+  if (kind == L::kGatherND) return kernels::GatherNd(data, in[1]->shape, *offsets, slice);
+  if (in[2]->size() != static_cast<int64_t>(offsets->size()) * slice) {
+    return InvalidArgument(LayerName(layer) + ": updates do not hold one slice per index tuple");
+  }
+  auto combine = kernels::ScatterCombine(ScatterModeName(layer.scatternd().mode()));
+  if (!combine) return InvalidArgument(LayerName(layer) + " has an unknown mode");
+  return kernels::ScatterNd(data, *offsets, slice, *in[2], combine);
+}
+
 Result<Tensor> ArgExtreme(const spec::NeuralNetworkLayer& layer, const Tensor& x) {
   const bool largest = layer.layer_case() == L::kArgMax;
   const int64_t raw = largest ? layer.argmax().axis() : layer.argmin().axis();
@@ -462,6 +514,10 @@ Result<Tensor> RunNdLayer(const spec::NeuralNetworkLayer& layer,
       return Broadcastable(layer, in);
     case L::kGatherAlongAxis:
       return GatherAlongAxis(layer, in);
+    case L::kGatherND:
+    case L::kScatterND:
+    case L::kScatterAlongAxis:
+      return Scatter(layer, in);
     case L::kWhereBroadcastable:
       if (in.size() != 3) return InvalidArgument(LayerName(layer) + " takes three inputs");
       return kernels::Select(*in[0], *in[1], *in[2]);
