@@ -183,6 +183,8 @@ std::vector<OpCase> OpCases() {
        },
        "batchedMatmul", "matmul"},
       {"IsNaN", unary("IsNaN"), "notEqual", "not_equal"},
+      {"LocalResponseNorm", [](OnnxBuilder& b) { SetInt(b.Node("LRN", {"x"}, {"y"}), "size", 3); },
+       "convolution", "conv"},
       {"GatherNDOneTuple",
        [](OnnxBuilder& b) {
          b.Ints("i", {0, -1});  // x[0, -1] -> [8, 8]

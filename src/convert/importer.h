@@ -135,6 +135,7 @@ class Importer {
   Status LowerReduction(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerNormalization(const onnx::NodeProto& node, Op& op, bool* handled);
+  Status LowerLrn(const onnx::NodeProto& node, Op& op);
   // Element-wise ops of LowerElementwise that are compositions or take several inputs.
   Status LowerSelu(const onnx::NodeProto& node);
   Status LowerIsInf(const onnx::NodeProto& node);

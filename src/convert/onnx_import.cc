@@ -352,7 +352,7 @@ bool IsSupportedOnnxOp(const std::string& op_type) {
       // lower_tensor.cc and the lower_*.cc it dispatches to
       "LogSoftmax", "Hardmax", "Slice", "Split", "Cast", "CastLike", "Gather", "GatherElements",
       "ScatterElements", "Scatter", "ScatterND", "GatherND", "CumSum", "Tile", "Expand", "Trilu",
-      "DepthToSpace", "SpaceToDepth", "LayerNormalization",
+      "DepthToSpace", "SpaceToDepth", "LayerNormalization", "LRN",
       "InstanceNormalization", "MeanVarianceNormalization", "NegativeLogLikelihoodLoss",
       "SoftmaxCrossEntropyLoss", "Resize", "Upsample", "GlobalMaxPool",
       "ConvTranspose", "LSTM", "GRU", "RNN", "Einsum"};
