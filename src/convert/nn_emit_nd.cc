@@ -91,6 +91,12 @@ bool IsBroadcastBinary(const std::string& t) {
   return kOps.count(t) > 0;
 }
 
+// The constant parameter `name` of a generic op, or null.
+const Param* Attr(const Op& op, const char* name) {
+  auto it = op.attrs.find(name);
+  return it == op.attrs.end() ? nullptr : &it->second;
+}
+
 std::vector<int64_t> IntsOf(const Param& p) {
   return std::vector<int64_t>(p.values.begin(), p.values.end());
 }
@@ -162,12 +168,7 @@ Status NnEmitter::NdBinary(const Op& op, const std::string& type, const std::str
 
 Status NnEmitter::NdGeneric(Op& op) {
   const std::string& t = op.type;
-  const Shape& out = g_.shapes[op.output];
   const bool integer = g_.TypeOf(op.output) != DType::kFloat;
-  auto attr = [&](const char* name) -> const Param* {
-    auto it = op.attrs.find(name);
-    return it == op.attrs.end() ? nullptr : &it->second;
-  };
   if (IsBroadcastBinary(t)) {
     // Integers are computed in float: exact for sums and products below 2^24, not for
     // division or powers.
@@ -177,8 +178,20 @@ Status NnEmitter::NdGeneric(Op& op) {
     return NdBinary(op, t, a, b);
   }
   if (op.inputs.empty()) return Fail(op, "no NeuralNetwork layer for '" + t + "' of constants");
+  for (auto family : {&NnEmitter::NdElementwise, &NnEmitter::NdIndexing, &NnEmitter::NdShape}) {
+    bool handled = false;
+    RETURN_IF_ERROR((this->*family)(op, &handled));
+    if (handled) return Status::Ok();
+  }
+  return Fail(op, "no NeuralNetwork layer for '" + t + "'");
+}
+
+// Element-wise functions, activations, comparisons, casts and selection.
+Status NnEmitter::NdElementwise(Op& op, bool* handled) {
+  const std::string& t = op.type;
   const std::string x = op.inputs[0];
-  const Shape& xs = g_.shapes[x];
+  auto attr = [&](const char* name) { return Attr(op, name); };
+  *handled = true;
   if (auto u = UnaryOps().find(t); u != UnaryOps().end()) {
     auto* l = Layer(op.name, {x}, op.output)->mutable_unary();
     l->set_type(u->second);
@@ -224,19 +237,29 @@ Status NnEmitter::NdGeneric(Op& op) {
         ->set_alpha(static_cast<float>(attr("alpha")->values.at(0)));
     return Status::Ok();
   }
-  if ((t == "reduce_argmax" || t == "reduce_argmin") && attr("axis")) {
-    const auto axis = static_cast<int64_t>(attr("axis")->values.at(0));
-    const bool keep = attr("keep_dims") && attr("keep_dims")->values.at(0) != 0;
-    auto* l = Layer(op.name, {x}, op.output);
-    if (t == "reduce_argmax") {
-      l->mutable_argmax()->set_axis(axis);
-      l->mutable_argmax()->set_removedim(!keep);
-    } else {
-      l->mutable_argmin()->set_axis(axis);
-      l->mutable_argmin()->set_removedim(!keep);
-    }
+  if (t == "identity") {
+    auto* a = Layer(op.name, {x}, op.output)->mutable_activation()->mutable_linear();
+    a->set_alpha(1.0f);
     return Status::Ok();
   }
+  if (t == "select") {
+    std::string c = NdOperand(op, "cond"), a = NdOperand(op, "a"), b = NdOperand(op, "b");
+    if (c.empty() || a.empty() || b.empty()) return Fail(op, "select without its operands");
+    Layer(op.name, {c, a, b}, op.output)->mutable_wherebroadcastable();
+    return Status::Ok();
+  }
+  *handled = false;
+  return Status::Ok();
+}
+
+// Gathers, scatters and slices.
+Status NnEmitter::NdIndexing(Op& op, bool* handled) {
+  const std::string& t = op.type;
+  const std::string x = op.inputs[0];
+  const Shape& xs = g_.shapes[x];
+  const Shape& out = g_.shapes[op.output];
+  auto attr = [&](const char* name) { return Attr(op, name); };
+  *handled = true;
   if (t == "gather_along_axis" && op.inputs.size() == 2 && attr("axis")) {
     Layer(op.name, {op.inputs[0], op.inputs[1]}, op.output)
         ->mutable_gatheralongaxis()
@@ -264,24 +287,6 @@ Status NnEmitter::NdGeneric(Op& op) {
     }
     return Status::Ok();
   }
-  if (t == "cumsum" && attr("axis")) {
-    auto* c = Layer(op.name, {x}, op.output)->mutable_cumsum();
-    c->set_axis(static_cast<int64_t>(attr("axis")->values.at(0)));
-    c->set_excludefinalsum(attr("exclusive") && attr("exclusive")->values.at(0) != 0);
-    c->set_reverse(attr("reverse") && attr("reverse")->values.at(0) != 0);
-    return Status::Ok();
-  }
-  if (t == "identity") {
-    auto* a = Layer(op.name, {x}, op.output)->mutable_activation()->mutable_linear();
-    a->set_alpha(1.0f);
-    return Status::Ok();
-  }
-  if (t == "select") {
-    std::string c = NdOperand(op, "cond"), a = NdOperand(op, "a"), b = NdOperand(op, "b");
-    if (c.empty() || a.empty() || b.empty()) return Fail(op, "select without its operands");
-    Layer(op.name, {c, a, b}, op.output)->mutable_wherebroadcastable();
-    return Status::Ok();
-  }
   if (t == "gather" && op.inputs.size() == 2 && op.attrs.size() == 1 && attr("axis")) {
     // A scalar index is held as [1], which the gathered result keeps: reshaped away.
     const bool scalar = g_.shapes[op.inputs[1]].empty();
@@ -294,6 +299,60 @@ Status NnEmitter::NdGeneric(Op& op) {
       for (int64_t d : out) r->add_targetshape(d);
       if (out.empty()) r->add_targetshape(1);
     }
+    return Status::Ok();
+  }
+  if (t == "slice_by_index" && attr("begin") && attr("end")) {
+    const size_t rank = xs.size();
+    auto ints = [&](const char* name, int64_t def) {
+      const Param* p = attr(name);
+      return p ? IntsOf(*p) : std::vector<int64_t>(rank, def);
+    };
+    std::vector<int64_t> begin = ints("begin", 0), end = ints("end", 0), stride = ints("stride", 1);
+    std::vector<int64_t> bmask = ints("begin_mask", 0), emask = ints("end_mask", 0);
+    std::vector<int64_t> squeeze = ints("squeeze_mask", 0);
+    auto* l = Layer(op.name, {x}, op.output)->mutable_slicestatic();
+    for (size_t d = 0; d < rank; ++d) {
+      l->add_beginids(begin.at(d));
+      l->add_endids(end.at(d));
+      l->add_strides(stride.at(d));
+      l->add_beginmasks(bmask.at(d) != 0);
+      l->add_endmasks(emask.at(d) != 0);
+    }
+    if (std::any_of(squeeze.begin(), squeeze.end(), [](int64_t v) { return v != 0; })) {
+      for (int64_t v : squeeze) l->add_squeezemasks(v != 0);
+      version_ = std::max(version_, 5);  // squeezeMasks came with iOS 14
+    }
+    return Status::Ok();
+  }
+  *handled = false;
+  return Status::Ok();
+}
+
+// Layout (concat, transpose, reshape, tile), softmax, reductions, arg-extremes, cumsum.
+Status NnEmitter::NdShape(Op& op, bool* handled) {
+  const std::string& t = op.type;
+  const std::string x = op.inputs[0];
+  const Shape& out = g_.shapes[op.output];
+  auto attr = [&](const char* name) { return Attr(op, name); };
+  *handled = true;
+  if ((t == "reduce_argmax" || t == "reduce_argmin") && attr("axis")) {
+    const auto axis = static_cast<int64_t>(attr("axis")->values.at(0));
+    const bool keep = attr("keep_dims") && attr("keep_dims")->values.at(0) != 0;
+    auto* l = Layer(op.name, {x}, op.output);
+    if (t == "reduce_argmax") {
+      l->mutable_argmax()->set_axis(axis);
+      l->mutable_argmax()->set_removedim(!keep);
+    } else {
+      l->mutable_argmin()->set_axis(axis);
+      l->mutable_argmin()->set_removedim(!keep);
+    }
+    return Status::Ok();
+  }
+  if (t == "cumsum" && attr("axis")) {
+    auto* c = Layer(op.name, {x}, op.output)->mutable_cumsum();
+    c->set_axis(static_cast<int64_t>(attr("axis")->values.at(0)));
+    c->set_excludefinalsum(attr("exclusive") && attr("exclusive")->values.at(0) != 0);
+    c->set_reverse(attr("reverse") && attr("reverse")->values.at(0) != 0);
     return Status::Ok();
   }
   if (t == "concat" && attr("axis") && std::all_of(op.params.begin(), op.params.end(),
@@ -334,31 +393,10 @@ Status NnEmitter::NdGeneric(Op& op) {
     SetReduction(t, Layer(op.name, {x}, op.output), IntsOf(*attr("axes")), keep);
     return Status::Ok();
   }
-  if (t == "slice_by_index" && attr("begin") && attr("end")) {
-    const size_t rank = xs.size();
-    auto ints = [&](const char* name, int64_t def) {
-      const Param* p = attr(name);
-      return p ? IntsOf(*p) : std::vector<int64_t>(rank, def);
-    };
-    std::vector<int64_t> begin = ints("begin", 0), end = ints("end", 0), stride = ints("stride", 1);
-    std::vector<int64_t> bmask = ints("begin_mask", 0), emask = ints("end_mask", 0);
-    std::vector<int64_t> squeeze = ints("squeeze_mask", 0);
-    auto* l = Layer(op.name, {x}, op.output)->mutable_slicestatic();
-    for (size_t d = 0; d < rank; ++d) {
-      l->add_beginids(begin.at(d));
-      l->add_endids(end.at(d));
-      l->add_strides(stride.at(d));
-      l->add_beginmasks(bmask.at(d) != 0);
-      l->add_endmasks(emask.at(d) != 0);
-    }
-    if (std::any_of(squeeze.begin(), squeeze.end(), [](int64_t v) { return v != 0; })) {
-      for (int64_t v : squeeze) l->add_squeezemasks(v != 0);
-      version_ = std::max(version_, 5);  // squeezeMasks came with iOS 14
-    }
-    return Status::Ok();
-  }
-  return Fail(op, "no NeuralNetwork layer for '" + t + "'");
+  *handled = false;
+  return Status::Ok();
 }
+
 
 Status NnEmitter::LowerNd(Op& op, bool* handled) {
   const std::string& t = op.type;

@@ -122,6 +122,10 @@ class NnEmitter {
   // rank-N network runs on its last axes.
   Status LowerNd(Op& op, bool* handled);
   Status NdGeneric(Op& op);
+  // The families of generic ops NdGeneric hands on; each sets *handled when `op` is its own.
+  Status NdElementwise(Op& op, bool* handled);
+  Status NdIndexing(Op& op, bool* handled);
+  Status NdShape(Op& op, bool* handled);
   // add, sub, mul, div, matmul (canonical or generic `type`) of the blobs `a` and `b`.
   Status NdBinary(const Op& op, const std::string& type, const std::string& a,
                   const std::string& b);
