@@ -201,7 +201,9 @@ std::vector<OpCase> OpCases() {
        },
        "scatterAlongAxis", "scatter_along_axis", 16},
       {"IsInfBothSigns", unary("IsInf"), "logicalOr", "logical_or", 10},
-      {"ThresholdedReluHasNoLayer", unary("ThresholdedRelu"), "", "thresholded_relu", 10},
+      {"ThresholdedRelu", unary("ThresholdedRelu"), "activation", "thresholded_relu", 10},
+      {"FloatToIntegerCastHasNoLayer",
+       [](OnnxBuilder& b) { SetInt(b.Node("Cast", {"x"}, {"y"}), "to", 7); }, "", "cast"},
   };
 }
 

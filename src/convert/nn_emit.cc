@@ -242,8 +242,9 @@ Status NnEmitter::Lower(Op& op) {
   const Shape& xs = g_.shapes[op.inputs[0]];
   const Shape& out = g_.shapes[op.output];
   // A rank-N network reaches here only with element-wise ops and the spatial ones on
-  // [1, C, H, W], whose rank-5 layers it runs on its last axes.
-  auto xd = nd_ ? NnDims(Shape(xs.size() == 4 ? xs : Shape{NumElements(xs)})) : NnDims(xs);
+  // [N, C, H, W], whose rank-5 layers it runs on its last axes.
+  std::optional<Dims> xd = NnDims(xs);
+  if (nd_) xd = xs.size() == 4 ? Dims{xs[1], xs[2], xs[3]} : Dims{NumElements(xs), 1, 1};
   if (!xd) return Fail(op, "input shape " + ShapeToString(xs) + " is not [1,C,H,W] or [1,F]");
   if (t == "conv") {
     auto* c = Layer(op.name, {op.inputs[0]}, op.output)->mutable_convolution();

@@ -230,11 +230,11 @@ Status NnEmitter::NdElementwise(Op& op, bool* handled) {
     Layer(op.name, {x}, op.output)->mutable_activation()->mutable_linear()->set_alpha(1.0f);
     return Status::Ok();
   }
-  if (t == "elu" && attr("alpha")) {
-    Layer(op.name, {x}, op.output)
-        ->mutable_activation()
-        ->mutable_elu()
-        ->set_alpha(static_cast<float>(attr("alpha")->values.at(0)));
+  if ((t == "elu" || t == "thresholded_relu") && attr("alpha")) {
+    auto* a = Layer(op.name, {x}, op.output)->mutable_activation();
+    const auto alpha = static_cast<float>(attr("alpha")->values.at(0));
+    if (t == "elu") a->mutable_elu()->set_alpha(alpha);
+    if (t == "thresholded_relu") a->mutable_thresholdedrelu()->set_alpha(alpha);
     return Status::Ok();
   }
   if (t == "identity") {
@@ -472,8 +472,8 @@ Status NnEmitter::LowerNd(Op& op, bool* handled) {
   }
   static const std::set<std::string> kSpatial = {"conv",     "max_pool",        "avg_pool",
                                                  "batch_norm", "global_avg_pool", "pad"};
-  if (kSpatial.count(t) && (xs.size() != 4 || xs[0] != 1)) {
-    return Fail(op, "'" + t + "' on " + ShapeToString(xs) + "; the layer takes [1, C, H, W]");
+  if (kSpatial.count(t) && xs.size() != 4) {
+    return Fail(op, "'" + t + "' on " + ShapeToString(xs) + "; the layer takes [N, C, H, W]");
   }
   *handled = false;  // a rank-5 layer, run on the last axes
   return Status::Ok();

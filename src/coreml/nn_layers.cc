@@ -313,6 +313,11 @@ class NetworkRunner {
         Map(&x, [=](float v) { return v < 0 ? alpha * v : v; });
         break;
       }
+      case A::kThresholdedReLU: {
+        float alpha = a.thresholdedrelu().alpha();
+        Map(&x, [=](float v) { return v > alpha ? v : 0.0f; });
+        break;
+      }
       case A::kTanh:
         Map(&x, [](float v) { return std::tanh(v); });
         break;
