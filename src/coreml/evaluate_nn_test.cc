@@ -525,6 +525,20 @@ TEST(NeuralNetworkNdTest, InconsistentParametersAreInvalidArguments) {
   EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
   EXPECT_TRUE(Contains(out.status().message(), "layer 's'")) << out.status().message();
 
+  NN t = NdNetwork({2, 3}, {});
+  t.Layer("t", {"x"}, "y")->mutable_transpose();  // no axes for a rank-2 blob
+  out = t.Run({{"x", T({2, 3}, Iota(6))}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+
+  NN m = NdNetwork({2, 3}, {});
+  auto* r = m.Layer("r", {"x"}, "flat")->mutable_reducesum();
+  r->set_reduceall(true);  // a [1] blob, multiplied as a vector by a [2, 3] matrix
+  m.Layer("mm", {"flat", "x"}, "y")->mutable_batchedmatmul();
+  out = m.Run({{"x", T({2, 3}, Iota(6))}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+
   NN g = NdNetwork({2, 3}, {});
   auto* c = g.Layer("c", {}, "idx")->mutable_loadconstantnd();
   c->add_shape(1);

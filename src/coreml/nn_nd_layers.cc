@@ -118,6 +118,9 @@ Result<Tensor> BatchedMatMul(const spec::NeuralNetworkLayer& layer,
     return InvalidArgument(LayerName(layer) + " takes one or two inputs");
   }
   Tensor a = *in[0], b = *in[1];
+  if (a.shape.empty() || b.shape.empty()) {
+    return InvalidArgument(LayerName(layer) + " multiplies a rank-0 blob");
+  }
   if (a.shape.size() == 1) a.shape.insert(a.shape.begin(), 1);
   if (b.shape.size() == 1) b.shape.push_back(1);
   if (p.transposea()) a = SwapLastTwo(a);
@@ -447,11 +450,13 @@ Result<Tensor> Transpose(const spec::NeuralNetworkLayer& layer, const Tensor& x)
   std::vector<int64_t> perm(layer.transpose().axes().begin(), layer.transpose().axes().end());
   std::vector<int64_t> sorted = perm;
   std::sort(sorted.begin(), sorted.end());
-  for (size_t d = 0; d < sorted.size(); ++d) {
-    if (sorted[d] != static_cast<int64_t>(d) || sorted.size() != x.shape.size()) {
-      return InvalidArgument(LayerName(layer) + ": axes are not a permutation of the " +
-                             std::to_string(x.shape.size()) + " axes");
-    }
+  bool permutation = sorted.size() == x.shape.size();
+  for (size_t d = 0; permutation && d < sorted.size(); ++d) {
+    permutation = sorted[d] == static_cast<int64_t>(d);
+  }
+  if (!permutation) {
+    return InvalidArgument(LayerName(layer) + ": axes are not a permutation of the " +
+                           std::to_string(x.shape.size()) + " axes");
   }
   return kernels::Transpose(x, perm);
 }
