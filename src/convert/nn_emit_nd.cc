@@ -121,7 +121,11 @@ std::string NnEmitter::NdConstant(const std::string& hint, const Shape& shape,
   auto* c = Layer(hint + "_const", {}, blob)->mutable_loadconstantnd();
   for (int64_t d : shape) c->add_shape(static_cast<uint64_t>(d));
   if (shape.empty()) c->add_shape(1);
-  Store(c->mutable_data(), &values);
+  // A large constant (an embedding table) is compressed like weights, per tensor: Core ML
+  // reads a quantized loadConstantND as one flat array.
+  const auto n = static_cast<int64_t>(values.size());
+  Constant flat = Constant::Floats({1, n}, std::move(values));
+  MainWeights(c->mutable_data(), &flat);
   return blob;
 }
 
