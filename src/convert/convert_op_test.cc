@@ -202,8 +202,14 @@ std::vector<OpCase> OpCases() {
        "scatterAlongAxis", "scatter_along_axis", 16},
       {"IsInfBothSigns", unary("IsInf"), "logicalOr", "logical_or", 10},
       {"ThresholdedRelu", unary("ThresholdedRelu"), "activation", "thresholded_relu", 10},
-      {"FloatToIntegerCastHasNoLayer",
-       [](OnnxBuilder& b) { SetInt(b.Node("Cast", {"x"}, {"y"}), "to", 7); }, "", "cast"},
+      {"FloatToIntegerCast",
+       [](OnnxBuilder& b) { SetInt(b.Node("Cast", {"x"}, {"y"}), "to", 7); }, "floor", "cast"},
+      {"IntegerModHasNoLayer",
+       [](OnnxBuilder& b) {
+         SetInt(b.Node("Cast", {"x"}, {"i"}), "to", 7);
+         b.Node("Mod", {"i", "i"}, {"y"});
+       },
+       "", "mod"},
   };
 }
 

@@ -180,22 +180,26 @@ TEST(ConvertOptionsTest, BadOptionsAreInvalidArgument) {
 // ---- errors ----
 
 TEST(ConvertErrorTest, UnsupportedOpNamesOpNodeAndOpset) {
-  // Det has no Core ML op at all; a cast of floats to integers has an ML Program op but no
-  // NeuralNetwork layer (the network holds every number as a float). Each message names the
-  // op, the node and the op's own version (Det 11, Cast 13 under opset 15).
+  // Det has no Core ML op at all; integer Mod (floor modulo) has an ML Program op but no
+  // NeuralNetwork layer. Each message names the op, the node and the op's own version (Det 11,
+  // Mod 13 under opset 15).
   struct Case {
     const char* op;
     Format format;
     const char* version;
   };
   for (const Case& c : {Case{"Det", Format::kMLProgram, "opset 11"},
-                        Case{"Cast", Format::kNeuralNetwork, "opset 13"}}) {
+                        Case{"Mod", Format::kNeuralNetwork, "opset 13"}}) {
     SCOPED_TRACE(c.op);
     OnnxBuilder b(15);
     b.Input("x", {1, 4}).Output("y");
     b.Node("Relu", {"x"}, {"r"});
-    auto* n = b.Node(c.op, {"r"}, {"y"}, "my_node");
-    if (std::string(c.op) == "Cast") SetInt(n, "to", onnx::TensorProto::INT64);
+    if (std::string(c.op) == "Mod") {
+      SetInt(b.Node("Cast", {"r"}, {"i"}), "to", onnx::TensorProto::INT64);
+      b.Node("Mod", {"i", "i"}, {"y"}, "my_node");
+    } else {
+      b.Node(c.op, {"r"}, {"y"}, "my_node");
+    }
     auto r = ConvertOnnxBytes(b.Bytes(), "t.onnx", c.format, {});
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);

@@ -222,14 +222,22 @@ Status NnEmitter::NdElementwise(Op& op, bool* handled) {
   }
   if (t == "cast" && attr("dtype")) {
     // The network holds every number as a float: integers and bools convert exactly, to bool
-    // is a comparison with zero; rounding a float to an integer has no layer.
+    // is a comparison with zero, and floats become integers truncated towards zero, as
+    // sign(x) * floor(|x|).
     const std::string& to = attr("dtype")->text;
     if (to == "bool") {
       Layer(op.name, {x}, op.output)->mutable_notequal()->set_alpha(0.0f);
       return Status::Ok();
     }
     if (g_.TypeOf(x) == DType::kFloat && to != "fp32" && to != "fp16") {
-      return Fail(op, "a cast of floats to '" + to + "'");
+      auto* abs = Layer(op.name + "_abs", {x}, op.output + "__abs")->mutable_unary();
+      abs->set_type(spec::UnaryFunctionLayerParams::ABS);
+      abs->set_scale(1.0f);
+      Layer(op.name + "_floor", {op.output + "__abs"}, op.output + "__floor")->mutable_floor();
+      Layer(op.name + "_sign", {x}, op.output + "__sign")->mutable_sign();
+      Layer(op.name, {op.output + "__sign", op.output + "__floor"}, op.output)
+          ->mutable_multiplybroadcastable();
+      return Status::Ok();
     }
     Layer(op.name, {x}, op.output)->mutable_activation()->mutable_linear()->set_alpha(1.0f);
     return Status::Ok();
