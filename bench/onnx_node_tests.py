@@ -2,7 +2,7 @@
 """ONNX's own operator tests against `ringo convert` + `ringo predict` (ML Program).
 
 Each node test case (a model.onnx and test_data_set_*/input_*.pb, output_*.pb) is converted to an
-.mlpackage, run on the reference evaluator with every data set's inputs, and its outputs compared
+.mlpackage (or, with --to mlmodel, a NeuralNetwork .mlmodel), run on the reference evaluator with every data set's inputs, and its outputs compared
 with the expected ones (rtol 1e-3, atol 1e-5, as ONNX's backend tests). Every case ends as one of:
   pass     every data set matches
   wrong    a data set's output differs (or the converted model does not run)
@@ -10,7 +10,7 @@ with the expected ones (rtol 1e-3, atol 1e-5, as ONNX's backend tests). Every ca
   refused  `ringo convert` declined, grouped by the reason in its message
 
 Usage: bench/onnx_node_tests.py [--ringo build/ringo] [--data DIR] [--jobs N] [--list]
-                                [--min-pass FRACTION]
+                                [--min-pass FRACTION] [--to mlpackage|mlmodel]
 DIR holds node/<case>/; without --data the cases shipped with the onnx package are used, or,
 when the package ships none (Debian), written to a temporary directory by onnx's own generator.
 Runs with Debian's /usr/bin/python3 (onnx, numpy).
@@ -75,6 +75,7 @@ def refusal_reason(message):
         (r"is a constant; nothing computes it|is the input .* unchanged", "output is not computed"),
         (r"no graph inputs", "no inputs"),
         (r"is not a tensor", "sequence or optional value"),
+        (r"cannot be written as a NeuralNetwork", "no NeuralNetwork layer"),
         (r"ONNX node", "unsupported attribute or form"),
     ]
     for pattern, reason in rules:
@@ -97,8 +98,19 @@ def load_pb(path):
     return numpy_helper.to_array(t)
 
 
-def compare(expected, got):
-    """None when `got` (predict's JSON value) matches `expected`, else what differs."""
+def strip_leading_ones(shape):
+    shape = list(shape)
+    while shape and shape[0] == 1:
+        shape.pop(0)
+    return shape
+
+
+def compare(expected, got, leading_ones=False):
+    """None when `got` (predict's JSON value) matches `expected`, else what differs.
+
+    With `leading_ones` the shapes may differ in leading unit axes: a NeuralNetwork with rank-5
+    layers declares its outputs [C, H, W] without the batch axis.
+    """
     if isinstance(got, (int, float)) and not isinstance(got, bool):
         got = {"shape": [], "data": [got]}  # predict prints a scalar integer as a number
     if not isinstance(got, dict) or "data" not in got:
@@ -108,7 +120,9 @@ def compare(expected, got):
     if expected.dtype == object:
         return "string output"
     want = expected.astype(np.float64)
-    if tuple(want.shape) != shape:
+    same = (strip_leading_ones(want.shape) == strip_leading_ones(shape) if leading_ones
+            else tuple(want.shape) == shape)
+    if not same:
         # A scalar may come back as [1]; nothing else may change shape.
         if not (want.size == 1 and values.size == 1):
             return "shape %s, expected %s" % (list(shape), list(want.shape))
@@ -125,7 +139,7 @@ def compare(expected, got):
     return None
 
 
-def run_case(ringo, case, timeout):
+def run_case(ringo, case, timeout, ext):
     """Returns (status, detail): status pass | wrong | crash | refused:<reason>."""
     import onnx
     name = os.path.basename(case)
@@ -135,7 +149,7 @@ def run_case(ringo, case, timeout):
     outputs = [o.name for o in model.graph.output]
     work = tempfile.mkdtemp(prefix="onnx-node-")
     try:
-        package = os.path.join(work, name + ".mlpackage")
+        package = os.path.join(work, name + "." + ext)
         try:
             p = subprocess.run([ringo, "convert", os.path.join(case, "model.onnx"), "-o", package],
                                capture_output=True, text=True, timeout=timeout)
@@ -172,7 +186,7 @@ def run_case(ringo, case, timeout):
                 value = got.get(core_ml_name(output_name))
                 if value is None:
                     return "wrong", "no output '%s'" % output_name
-                problem = compare(load_pb(pb), value)
+                problem = compare(load_pb(pb), value, leading_ones=ext == "mlmodel")
                 if problem:
                     return "wrong", "%s %s: %s" % (os.path.basename(data_set), output_name, problem)
         return "pass", ""
@@ -191,6 +205,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="print every case's result")
     ap.add_argument("--min-pass", type=float, default=0.0,
                     help="exit 1 when fewer than this fraction of the cases pass")
+    ap.add_argument("--to", choices=["mlpackage", "mlmodel"], default="mlpackage",
+                    help="the format each case is converted to")
     args = ap.parse_args()
 
     generated = None
@@ -207,7 +223,8 @@ def main():
     try:
         cases = [c for c in find_cases(data) if args.filter in os.path.basename(c)]
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(lambda c: run_case(args.ringo, c, args.timeout), cases))
+            results = list(pool.map(lambda c: run_case(args.ringo, c, args.timeout, args.to),
+                                    cases))
     finally:
         if generated:
             shutil.rmtree(generated, ignore_errors=True)

@@ -194,6 +194,7 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   eo.problems = problems;
   int needed = 0;
   if (format == Format::kNeuralNetwork) {
+    eo.spec_version = target;  // below 4 the rank-N layers are out of reach
     ASSIGN_OR_RETURN(needed, EmitNeuralNetwork(&graph, eo, &model));
   } else {
     // ML Programs arrived with iOS 15 / macOS 12; the constexpr ops of compression with iOS 16.
@@ -201,7 +202,14 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
     eo.spec_version = std::max(needed, target);
     RETURN_IF_ERROR(EmitMLProgram(&graph, eo, &model));
   }
-  if (!problems->empty()) return model;
+  if (!problems->empty()) {
+    // A node lowered to several ops is listed once, with the first reason.
+    std::set<std::pair<std::string, std::string>> seen;
+    std::erase_if(*problems, [&](const NodeProblem& p) {
+      return !seen.insert({p.node, p.op_type}).second;
+    });
+    return model;
+  }
   if (target != 0 && target < needed) {
     return InvalidArgument("minimum deployment target " + o.minimum_deployment_target +
                            " is older than this model needs (specification version " +

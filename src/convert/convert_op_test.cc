@@ -94,8 +94,8 @@ std::vector<OpCase> OpCases() {
        },
        "pooling", "reduce_mean"},
       {"ReduceMeanChannels",
-       [](OnnxBuilder& b) { SetInts(b.Node("ReduceMean", {"x"}, {"y"}), "axes", {1}); }, "",
-       "reduce_mean"},
+       [](OnnxBuilder& b) { SetInts(b.Node("ReduceMean", {"x"}, {"y"}), "axes", {1}); },
+       "reduceMean", "reduce_mean"},
       {"Flatten", unary("Flatten"), "flatten", "reshape"},
       {"ReshapeConstant",
        [](OnnxBuilder& b) {
@@ -119,7 +119,7 @@ std::vector<OpCase> OpCases() {
        [](OnnxBuilder& b) {
          SetInts(b.Node("Transpose", {"x"}, {"y"}), "perm", {1, 0, 3, 2});
        },
-       "", "transpose"},
+       "transpose", "transpose"},
       {"ConcatChannels",
        [](OnnxBuilder& b) {
          b.Node("Relu", {"x"}, {"r"});
@@ -181,7 +181,35 @@ std::vector<OpCase> OpCases() {
        [](OnnxBuilder& b) {
          b.Node("MatMul", {"x", "x"}, {"y"});
        },
-       "", "matmul"},
+       "batchedMatmul", "matmul"},
+      {"IsNaN", unary("IsNaN"), "notEqual", "not_equal"},
+      {"LocalResponseNorm", [](OnnxBuilder& b) { SetInt(b.Node("LRN", {"x"}, {"y"}), "size", 3); },
+       "convolution", "conv"},
+      {"GatherNDOneTuple",
+       [](OnnxBuilder& b) {
+         b.Ints("i", {0, -1});  // x[0, -1] -> [8, 8]
+         b.Node("GatherND", {"x", "i"}, {"y"});
+       },
+       "gatherND", "gather_nd"},
+      {"ScatterElementsAdd",
+       [](OnnxBuilder& b) {
+         b.Node("Relu", {"x"}, {"u"});
+         b.Node("Shape", {"x"}, {"s"});
+         b.Node("ConstantOfShape", {"s"}, {"z"});
+         SetInt(b.Node("Cast", {"z"}, {"i"}), "to", 7);  // int64 zeros: all updates to row 0
+         SetString(b.Node("ScatterElements", {"x", "i", "u"}, {"y"}), "reduction", "add");
+       },
+       "scatterAlongAxis", "scatter_along_axis", 16},
+      {"IsInfBothSigns", unary("IsInf"), "logicalOr", "logical_or", 10},
+      {"ThresholdedRelu", unary("ThresholdedRelu"), "activation", "thresholded_relu", 10},
+      {"FloatToIntegerCast",
+       [](OnnxBuilder& b) { SetInt(b.Node("Cast", {"x"}, {"y"}), "to", 7); }, "floor", "cast"},
+      {"IntegerModHasNoLayer",
+       [](OnnxBuilder& b) {
+         SetInt(b.Node("Cast", {"x"}, {"i"}), "to", 7);
+         b.Node("Mod", {"i", "i"}, {"y"});
+       },
+       "", "mod"},
   };
 }
 

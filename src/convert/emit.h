@@ -21,7 +21,9 @@ struct EmitOptions {
   float image_scale = 1.0f;
   std::array<float, 3> image_bias{0.0f, 0.0f, 0.0f};  // R, G, B
   std::string color_layout = "RGB";
-  int spec_version = 0;  // ML Program: the version to write (selects the opset); >= 6
+  // ML Program: the version to write (selects the opset); >= 6. NeuralNetwork: the deployment
+  // target's version (0: none); below 4 only rank-5 layers are written.
+  int spec_version = 0;
   // ML Program weights: "" (none), "int8" (per output channel), "int8-tensor", "palettize1"
   // .. "palettize8" (1, 2, 4, 6 or 8 bits), "prune" (to `sparsity` zeros). Needs spec >= 7.
   std::string compress;
@@ -63,8 +65,10 @@ inline void DescribeImageInput(coreml::spec::FeatureDescription* feature, const 
 }
 
 // Fills model->spec() with a NeuralNetwork (or NeuralNetworkClassifier): description, layers,
-// weights (freed from `graph` as they are copied). Returns the lowest specification version the
-// result needs. kInvalidArgument naming the node for ops the legacy rank-5 layers cannot express.
+// weights (freed from `graph` as they are copied). The rank-5 layers of every Core ML version
+// when they express the graph, else (unless options.spec_version is 1-3) the rank-N layers of
+// spec 4 with EXACT_ARRAY_MAPPING. Returns the lowest specification version the result needs.
+// kInvalidArgument naming the node for ops neither can express.
 Result<int> EmitNeuralNetwork(Graph* graph, const EmitOptions& options, coreml::Model* model);
 
 // Fills model->spec() and model->weights() with an ML Program at options.spec_version.

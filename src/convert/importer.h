@@ -135,8 +135,10 @@ class Importer {
   Status LowerReduction(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handled);
   Status LowerNormalization(const onnx::NodeProto& node, Op& op, bool* handled);
+  Status LowerLrn(const onnx::NodeProto& node, Op& op);
   // Element-wise ops of LowerElementwise that are compositions or take several inputs.
   Status LowerSelu(const onnx::NodeProto& node);
+  Status LowerIsInf(const onnx::NodeProto& node);
   Status LowerCelu(const onnx::NodeProto& node);
   Status LowerShrink(const onnx::NodeProto& node);
   Status LowerPRelu(const onnx::NodeProto& node);
@@ -190,6 +192,11 @@ class Importer {
   Status LowerConvTranspose(const onnx::NodeProto& node, Op& op);  // lower_deconv.cc
   Status LowerRnn(const onnx::NodeProto& node, Op& op);            // lower_rnn.cc
   Status LowerEinsum(const onnx::NodeProto& node, Op& op);         // lower_einsum.cc
+  // ScatterElements, Scatter, ScatterND and GatherND (lower_scatter.cc).
+  Status LowerScatter(const onnx::NodeProto& node, Op& op);
+  // idx wrapped by `dims` where negative (one size, or one per element of an index tuple).
+  std::string WrapIndices(const onnx::NodeProto& node, const std::string& idx,
+                          const std::vector<int64_t>& dims);
   std::string EinsumArrange(const onnx::NodeProto& node, const std::string& x,
                             const std::string& from, const std::string& keep,
                             const std::string& to, Shape* shape);

@@ -2,6 +2,7 @@
 // element-wise math and logic, reductions, indexing and shape ops, normalizations.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "convert/importer.h"
@@ -131,6 +132,12 @@ Status Importer::LowerElementwise(const onnx::NodeProto& node, Op& op, bool* han
     if (TypeOf(x) != DType::kBool) return Fail(node, "the input must be bool");
     return EmitGeneric(node, std::move(op), "logical_not", {x}, {"x"}, ShapeOf(x), DType::kBool);
   }
+  if (t == "IsNaN") {  // NaN is the one value unequal to itself
+    RETURN_IF_ERROR(FloatInput(node));
+    return EmitGeneric(node, std::move(op), "not_equal", {x, x}, {"x", "y"}, ShapeOf(x),
+                       DType::kBool);
+  }
+  if (t == "IsInf") return LowerIsInf(node);
   if (t == "Elu" || t == "ThresholdedRelu") {
     RETURN_IF_ERROR(FloatInput(node));
     op.attrs["alpha"] = Param::Float(AttrFloat(node, "alpha", 1.0f));
@@ -146,6 +153,28 @@ Status Importer::LowerElementwise(const onnx::NodeProto& node, Op& op, bool* han
   if (t == "Max" || t == "Min" || t == "Sum" || t == "Mean") return LowerVariadic(node, op);
   if (t == "Where") return LowerWhere(node, op);
   *handled = false;
+  return Status::Ok();
+}
+
+// x == +inf, x == -inf, or either, as detect_positive and detect_negative ask.
+Status Importer::LowerIsInf(const onnx::NodeProto& node) {
+  const std::string x = In(node, 0);
+  RETURN_IF_ERROR(FloatInput(node));
+  const bool pos = AttrInt(node, "detect_positive", 1) != 0;
+  const bool neg = AttrInt(node, "detect_negative", 1) != 0;
+  const Shape& s = ShapeOf(x);
+  const DType b = DType::kBool;
+  const double inf = std::numeric_limits<double>::infinity();
+  auto equal = [&](double v, const std::string& out) {
+    return Step(node, "equal", {x}, {"x"}, {{"y", Param::Float(v)}}, s, b, out);
+  };
+  if (pos != neg) {
+    equal(pos ? inf : -inf, node.output(0));
+    return Status::Ok();
+  }
+  std::string p = equal(inf, ""), n = equal(-inf, "");
+  // Neither asked: no value is both, so the result is all false.
+  Step(node, pos ? "logical_or" : "logical_and", {p, n}, {"x", "y"}, {}, s, b, node.output(0));
   return Status::Ok();
 }
 

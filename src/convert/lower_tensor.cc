@@ -331,6 +331,9 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
     }
   }
   if (t == "Gather" || t == "GatherElements") return LowerGather(node, op);
+  if (t == "ScatterElements" || t == "Scatter" || t == "ScatterND" || t == "GatherND") {
+    return LowerScatter(node, op);
+  }
   if (t == "CumSum") return LowerCumSum(node, op);
   if (t == "Tile" || t == "Expand") return LowerTile(node, op);
   if (t == "Trilu") return LowerTrilu(node, op);
@@ -465,11 +468,51 @@ Status Importer::LowerDepthToSpace(const onnx::NodeProto& node) {
   return Status::Ok();
 }
 
+// LRN: x / (bias + alpha / size * s)^beta, s the sum of squares over a window of `size`
+// channels (floor((size - 1) / 2) before, the rest after). The window sum is a convolution of
+// the squares, laid out as [N, 1, C, H * W], with a kernel of ones.
+Status Importer::LowerLrn(const onnx::NodeProto& node, Op& op) {
+  const std::string x = In(node, 0);
+  const Shape xs = ShapeOf(x);
+  const DType f = DType::kFloat;
+  if (TypeOf(x) != f) return Fail(node, "the input must be a float tensor");
+  if (xs.size() < 3) return Fail(node, "the input must be [N, C, ...]");
+  const int64_t size = AttrInt(node, "size", 0);
+  if (size < 1) return Fail(node, "size must be positive");
+  const float alpha = AttrFloat(node, "alpha", 1e-4f), beta = AttrFloat(node, "beta", 0.75f);
+  const float bias = AttrFloat(node, "bias", 1.0f);
+  const Shape column = {xs[0], 1, xs[1], NumElements(xs) / (xs[0] * xs[1])};
+  std::string sq = Step(node, "mul", {x, x}, {"x", "y"}, {}, xs, f);
+  sq = Step(node, "reshape", {sq}, {"x"}, {{"shape", Param::Ints(column)}}, column, f);
+  Op sum;
+  sum.type = "conv";
+  sum.name = UniqueOpName(node);
+  sum.onnx_op = node.op_type();
+  sum.node = NodeName(node);
+  sum.output = Temp(node, "window_sum");
+  const std::string window = sum.output;
+  sum.inputs = {sq};
+  sum.weight = Constant::Floats({1, 1, size, 1}, std::vector<float>(size, 1.0f));
+  sum.kernel = {size, 1};
+  sum.strides = {1, 1};
+  sum.dilations = {1, 1};
+  sum.pads = {(size - 1) / 2, 0, size - 1 - (size - 1) / 2, 0};
+  Emit(std::move(sum), column);
+  std::string w = Step(node, "reshape", {window}, {"x"},
+                       {{"shape", Param::Ints(xs)}}, xs, f);
+  w = Step(node, "mul", {w}, {"x"}, {{"y", Param::Float(alpha / size)}}, xs, f);
+  w = Step(node, "add", {w}, {"x"}, {{"y", Param::Float(bias)}}, xs, f);
+  w = Step(node, "pow", {w}, {"x"}, {{"y", Param::Float(beta)}}, xs, f);
+  RETURN_IF_ERROR(step_status_);
+  return EmitGeneric(node, std::move(op), "real_div", {x, w}, {"x", "y"}, xs, f);
+}
+
 Status Importer::LowerNormalization(const onnx::NodeProto& node, Op& op, bool* handled) {
   const std::string& t = node.op_type();
   const std::string x = In(node, 0);
   *handled = true;
   const DType f = DType::kFloat;
+  if (t == "LRN") return LowerLrn(node, op);
   if (t != "LayerNormalization" && t != "InstanceNormalization" &&
       t != "MeanVarianceNormalization") {
     *handled = false;

@@ -6,22 +6,10 @@
 #include <optional>
 #include <set>
 
-#include "convert/compress.h"
-#include "convert/emit.h"
-#include "coreml/schema.h"
+#include "convert/nn_emitter.h"
 
 namespace ringo::convert {
 
-namespace {
-
-namespace spec = coreml::spec;
-
-// Weights this large are quantized when compression is asked for, as in the ML Program writer.
-constexpr int64_t kCompressThreshold = 2048;
-using Dims = std::array<int64_t, 3>;  // C, H, W of a rank-5 blob (sequence and batch are 1)
-
-// Where an ONNX tensor lives in a rank-5 blob: [1, C, H, W] -> (C, H, W); [1, F] and [F] ->
-// (F, 1, 1). The two are the same memory layout, which is why flatten needs no transpose.
 std::optional<Dims> NnDims(const Shape& s) {
   if (s.size() == 4 && s[0] == 1) return Dims{s[1], s[2], s[3]};
   if (s.size() == 2 && s[0] == 1) return Dims{s[1], 1, 1};
@@ -43,6 +31,8 @@ void SetWeights(spec::WeightParams* w, std::vector<float>* values, bool fp16) {
   std::vector<float>().swap(*values);  // the graph's copy is done with
 }
 
+namespace {
+
 void SetBorders(spec::BorderAmounts* b, const std::vector<int64_t>& pads) {
   // ONNX pads are [top, left, bottom, right]; Core ML wants (start, end) for H, then W.
   for (int d = 0; d < 2; ++d) {
@@ -51,92 +41,6 @@ void SetBorders(spec::BorderAmounts* b, const std::vector<int64_t>& pads) {
     e->set_endedgesize(static_cast<uint64_t>(pads[d + 2]));
   }
 }
-
-class NnEmitter {
- public:
-  NnEmitter(Graph* g, const EmitOptions& o, spec::Model* m) : g_(*g), o_(o), m_(*m) {}
-  Result<int> Run();
-
- private:
-  Status Fail(const Op& op, const std::string& msg) const {
-    return InvalidArgument("ONNX node '" + op.name + "' (" + op.onnx_op + ", opset " +
-                           std::to_string(op.onnx_version) +
-                           ") cannot be written as a NeuralNetwork (.mlmodel): " + msg +
-                           "; convert to .mlpackage (ML Program) instead");
-  }
-  spec::NeuralNetworkLayer* Layer(const std::string& name, std::vector<std::string> inputs,
-                                  const std::string& output) {
-    std::string unique = name;
-    for (int k = 1; layer_names_.count(unique); ++k) unique = name + "_" + std::to_string(k);
-    layer_names_.insert(unique);
-    auto* l = layers_->Add();
-    l->set_name(unique);
-    for (auto& in : inputs) l->add_input(std::move(in));
-    l->add_output(output);
-    return l;
-  }
-  void Linear(const std::string& name, const std::string& in, const std::string& out, float a,
-              float b) {
-    auto* act = Layer(name, {in}, out)->mutable_activation()->mutable_linear();
-    act->set_alpha(a);
-    act->set_beta(b);
-  }
-  void Threshold(const std::string& name, const std::string& in, const std::string& out,
-                 float alpha) {
-    auto* u = Layer(name, {in}, out)->mutable_unary();
-    u->set_type(spec::UnaryFunctionLayerParams::THRESHOLD);
-    u->set_alpha(alpha);
-    u->set_scale(1.0f);  // written out: an absent scale would read as 0
-  }
-  void Inverse(const std::string& name, const std::string& in, const std::string& out) {
-    auto* u = Layer(name, {in}, out)->mutable_unary();
-    u->set_type(spec::UnaryFunctionLayerParams::INVERSE);
-    u->set_scale(1.0f);
-  }
-  // A convolution's or inner product's weights: quantized to 8 bits when compression is on and
-  // the tensor is large (spec 3), else as SetWeights writes them.
-  void MainWeights(spec::WeightParams* w, Constant* c) {
-    if (o_.compress.empty() || c->size() < kCompressThreshold) {
-      SetWeights(w, &c->f, o_.fp16);
-      return;
-    }
-    version_ = std::max(version_, 3);
-    auto* q = w->mutable_quantization();
-    q->set_numberofbits(8);
-    std::string raw(c->f.size(), '\0');
-    if (o_.compress == "palettize8") {
-      Palette p = Palettize(c->f, 8);
-      raw = p.packed;
-      q->mutable_lookuptablequantization()->mutable_floatvalue()->Add(p.lut.begin(), p.lut.end());
-    } else {
-      // Symmetric int8 stored unsigned: w = (q + 128) * scale - 128 * scale.
-      const int64_t channels = o_.compress == "int8" ? c->shape[0] : 1;
-      Int8Weights iq = QuantizeInt8(c->f, channels);
-      for (size_t k = 0; k < raw.size(); ++k) raw[k] = static_cast<char>(iq.q[k] + 128);
-      auto* lin = q->mutable_linearquantization();
-      for (float scale : iq.scale) {
-        lin->add_scale(scale);
-        lin->add_bias(-128.0f * scale);
-      }
-    }
-    w->set_rawvalue(std::move(raw));
-    std::vector<float>().swap(c->f);
-  }
-  Status Binary(Op& op);
-  Status ConstantBinary(Op& op);
-  Status Clip(const Op& op);
-  Status Pool(const Op& op);
-  Status Reshape(const Op& op, const Shape& in, const Shape& out);
-  Status Lower(Op& op);
-  Status Describe(bool classifier);
-
-  Graph& g_;
-  const EmitOptions& o_;
-  spec::Model& m_;
-  google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>* layers_ = nullptr;
-  std::set<std::string> layer_names_;
-  int version_ = 1;
-};
 
 // A constant operand of add/sub/mul/div as a scale or bias layer shape: [1] (scalar), [C]
 // (per channel) or [Cc, H, W] with Cc in {1, C}. Empty when the layout does not fit.
@@ -155,6 +59,8 @@ std::vector<uint64_t> OperandShape(const Shape& x, const Shape& c) {
   }
   return {};
 }
+
+}  // namespace
 
 Status NnEmitter::ConstantBinary(Op& op) {
   const std::string& x = op.inputs[0];
@@ -188,16 +94,16 @@ Status NnEmitter::ConstantBinary(Op& op) {
     return Fail(op, "a constant of shape " + ShapeToString(c.shape) + " against " +
                         ShapeToString(xs) + " fits no scale or bias layer");
   }
-  if (op.type == "div" && !left) {
+  if (op.type == "div" && !left && !dry_run_) {
     for (float& v : c.f) v = 1.0f / v;
   }
-  if (op.type == "sub" && !left) {
+  if (op.type == "sub" && !left && !dry_run_) {
     for (float& v : c.f) v = -v;
   }
   if (op.type == "add" || (op.type == "sub" && !left)) {
     auto* b = Layer(op.name, {in}, op.output)->mutable_bias();
     for (uint64_t d : shape) b->add_shape(d);
-    SetWeights(b->mutable_bias(), &c.f, o_.fp16);
+    Store(b->mutable_bias(), &c.f);
     return Status::Ok();
   }
   auto* s = Layer(op.name, {in}, op.output)->mutable_scale();
@@ -206,11 +112,11 @@ Status NnEmitter::ConstantBinary(Op& op) {
     std::vector<float> minus(c.size(), -1.0f);
     for (uint64_t d : shape) s->add_shapebias(d);
     s->set_hasbias(true);
-    SetWeights(s->mutable_scale(), &minus, o_.fp16);
-    SetWeights(s->mutable_bias(), &c.f, o_.fp16);
+    Store(s->mutable_scale(), &minus);
+    Store(s->mutable_bias(), &c.f);
     return Status::Ok();
   }
-  SetWeights(s->mutable_scale(), &c.f, o_.fp16);
+  Store(s->mutable_scale(), &c.f);
   return Status::Ok();
 }
 
@@ -324,13 +230,21 @@ Status NnEmitter::Reshape(const Op& op, const Shape& in, const Shape& out) {
 
 Status NnEmitter::Lower(Op& op) {
   const std::string& t = op.type;
+  if (nd_) {
+    bool handled = false;
+    RETURN_IF_ERROR(LowerNd(op, &handled));
+    if (handled) return Status::Ok();
+  }
   if (op.generic || op.inputs.empty()) return Fail(op, "no rank-5 layer for '" + t + "'");
   for (const std::string& v : {op.inputs[0], op.output}) {
     if (g_.TypeOf(v) != DType::kFloat) return Fail(op, "integer and bool tensors");
   }
   const Shape& xs = g_.shapes[op.inputs[0]];
   const Shape& out = g_.shapes[op.output];
-  auto xd = NnDims(xs);
+  // A rank-N network reaches here only with element-wise ops and the spatial ones on
+  // [N, C, H, W], whose rank-5 layers it runs on its last axes.
+  std::optional<Dims> xd = NnDims(xs);
+  if (nd_) xd = xs.size() == 4 ? Dims{xs[1], xs[2], xs[3]} : Dims{NumElements(xs), 1, 1};
   if (!xd) return Fail(op, "input shape " + ShapeToString(xs) + " is not [1,C,H,W] or [1,F]");
   if (t == "conv") {
     auto* c = Layer(op.name, {op.inputs[0]}, op.output)->mutable_convolution();
@@ -347,7 +261,7 @@ Status NnEmitter::Lower(Op& op) {
     MainWeights(c->mutable_weights(), &op.weight);
     if (op.has_bias) {
       c->set_hasbias(true);
-      SetWeights(c->mutable_bias(), &op.bias.f, o_.fp16);
+      Store(c->mutable_bias(), &op.bias.f);
     }
     return Status::Ok();
   }
@@ -360,7 +274,7 @@ Status NnEmitter::Lower(Op& op) {
     MainWeights(ip->mutable_weights(), &op.weight);
     if (op.has_bias) {
       ip->set_hasbias(true);
-      SetWeights(ip->mutable_bias(), &op.bias.f, o_.fp16);
+      Store(ip->mutable_bias(), &op.bias.f);
     }
     return Status::Ok();
   }
@@ -391,10 +305,10 @@ Status NnEmitter::Lower(Op& op) {
     auto* bn = Layer(op.name, {op.inputs[0]}, op.output)->mutable_batchnorm();
     bn->set_channels(static_cast<uint64_t>((*xd)[0]));
     bn->set_epsilon(op.epsilon);
-    SetWeights(bn->mutable_gamma(), &op.gamma.f, o_.fp16);
-    SetWeights(bn->mutable_beta(), &op.beta.f, o_.fp16);
-    SetWeights(bn->mutable_mean(), &op.mean.f, o_.fp16);
-    SetWeights(bn->mutable_variance(), &op.variance.f, o_.fp16);
+    Store(bn->mutable_gamma(), &op.gamma.f);
+    Store(bn->mutable_beta(), &op.beta.f);
+    Store(bn->mutable_mean(), &op.mean.f);
+    Store(bn->mutable_variance(), &op.variance.f);
     return Status::Ok();
   }
   if (t == "max_pool" || t == "avg_pool") return Pool(op);
@@ -464,6 +378,10 @@ Status NnEmitter::Describe(bool classifier) {
       DescribeImageInput(f, s, o_);
       continue;
     }
+    if (nd_) {
+      DescribeNdArray(f, name, s, true);
+      continue;
+    }
     // A bad input is a problem of its own; with problems collected the layers are still tried.
     auto bad_input = [&](const std::string& msg) {
       if (o_.problems == nullptr) return InvalidArgument(msg);
@@ -497,10 +415,14 @@ Status NnEmitter::Describe(bool classifier) {
       DescribeClassifierOutputs(desc, name);
       continue;
     }
+    const Shape& s = g_.shapes[name];
+    if (nd_) {
+      DescribeNdArray(desc->add_output(), name, s, false);
+      continue;
+    }
     auto* arr = desc->add_output()->mutable_type()->mutable_multiarraytype();
     desc->mutable_output(desc->output_size() - 1)->set_name(name);
     arr->set_datatype(spec::ArrayFeatureType::FLOAT32);
-    const Shape& s = g_.shapes[name];
     if (auto d = NnDims(s)) {
       if (s.size() == 4) {
         for (int64_t v : *d) arr->add_shape(v);
@@ -522,6 +444,16 @@ Result<int> NnEmitter::Run() {
   } else {
     nn = m_.mutable_neuralnetwork();
     layers_ = nn->mutable_layers();
+  }
+  if (nd_) {
+    version_ = 4;
+    if (classifier) {
+      nnc->set_arrayinputshapemapping(spec::EXACT_ARRAY_MAPPING);
+      nnc->set_imageinputshapemapping(spec::RANK4_IMAGE_MAPPING);
+    } else {
+      nn->set_arrayinputshapemapping(spec::EXACT_ARRAY_MAPPING);
+      nn->set_imageinputshapemapping(spec::RANK4_IMAGE_MAPPING);
+    }
   }
   RETURN_IF_ERROR(Describe(classifier));
   std::set<std::string> available(g_.inputs.begin(), g_.inputs.end());
@@ -559,11 +491,20 @@ Result<int> NnEmitter::Run() {
   return version_;
 }
 
-}  // namespace
-
 Result<int> EmitNeuralNetwork(Graph* graph, const EmitOptions& options, coreml::Model* model) {
-  NnEmitter e(graph, options, &model->spec());
-  return e.Run();
+  // Rank-5 layers when they express the whole graph, so the model loads on every Core ML
+  // version; else the rank-N layers of iOS 13 (spec 4). A dry run decides, into a scratch model
+  // and without taking the graph's weights.
+  if (options.spec_version != 0 && options.spec_version < 4) {
+    return NnEmitter(graph, options, &model->spec(), false, false).Run();
+  }
+  std::vector<NodeProblem> problems;
+  EmitOptions trial = options;
+  trial.problems = &problems;
+  spec::Model scratch;
+  Result<int> rank5 = NnEmitter(graph, trial, &scratch, false, true).Run();
+  const bool nd = !rank5.ok() || !problems.empty();
+  return NnEmitter(graph, options, &model->spec(), nd, false).Run();
 }
 
 }  // namespace ringo::convert

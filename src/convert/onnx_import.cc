@@ -345,12 +345,14 @@ bool IsSupportedOnnxOp(const std::string& op_type) {
       "Floor", "Log", "Sin", "Sinh", "Sqrt", "Tan", "Softplus", "Softsign", "Round", "Abs",
       "Sign", "Neg", "Reciprocal", "Not", "Elu", "ThresholdedRelu", "Selu", "Celu", "Shrink",
       "PRelu", "Pow", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or",
-      "Xor", "Mod", "Max", "Min", "Sum", "Mean", "Where", "ArgMax", "ArgMin", "ReduceSum",
+      "Xor", "Mod", "Max", "Min", "Sum", "Mean", "Where", "IsNaN", "IsInf", "ArgMax", "ArgMin",
+      "ReduceSum",
       "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
       "ReduceLogSumExp", "ReduceSumSquare",
       // lower_tensor.cc and the lower_*.cc it dispatches to
       "LogSoftmax", "Hardmax", "Slice", "Split", "Cast", "CastLike", "Gather", "GatherElements",
-      "CumSum", "Tile", "Expand", "Trilu", "DepthToSpace", "SpaceToDepth", "LayerNormalization",
+      "ScatterElements", "Scatter", "ScatterND", "GatherND", "CumSum", "Tile", "Expand", "Trilu",
+      "DepthToSpace", "SpaceToDepth", "LayerNormalization", "LRN",
       "InstanceNormalization", "MeanVarianceNormalization", "NegativeLogLikelihoodLoss",
       "SoftmaxCrossEntropyLoss", "Resize", "Upsample", "GlobalMaxPool",
       "ConvTranspose", "LSTM", "GRU", "RNN", "Einsum"};

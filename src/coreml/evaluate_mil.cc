@@ -106,6 +106,9 @@ Result<std::vector<MilValue>> OpRunner::Run() {
   if (type == "select") return Select();
   if (type == "gather") return Gather();
   if (type == "gather_along_axis") return GatherAlongAxis();
+  if (type == "scatter_along_axis") return ScatterAlongAxis();
+  if (type == "scatter_nd") return ScatterNd();
+  if (type == "gather_nd") return GatherNd();
   if (type == "slice_by_index") return SliceByIndex();
   if (type == "tile") return Tile();
   if (type == "cumsum") return CumSum();

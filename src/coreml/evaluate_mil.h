@@ -118,6 +118,11 @@ class OpRunner {
   Result<std::vector<int64_t>> Indices(const MilValue& v, int64_t n);
   Result<std::vector<MilValue>> Gather();
   Result<std::vector<MilValue>> GatherAlongAxis();
+  // scatter_along_axis, scatter_nd and gather_nd; `mode` combines a value and its update.
+  Result<std::function<float(float, float)>> ScatterMode();
+  Result<std::vector<MilValue>> ScatterAlongAxis();
+  Result<std::vector<MilValue>> ScatterNd();
+  Result<std::vector<MilValue>> GatherNd();
   // MIL slice_by_index: begin/end/stride per axis, masks to use the whole axis, squeeze_mask
   // to drop an axis (its begin picks the element).
   Result<std::vector<MilValue>> SliceByIndex();

@@ -103,9 +103,8 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
     const Model& model, const std::map<std::string, Value>& inputs) {
   const spec::Model& m = model.spec();
   const Network net = NetworkOf(m);
-  if (net.array_mapping != spec::RANK5_ARRAY_MAPPING) {
-    return FailedPrecondition("the evaluator implements only RANK5_ARRAY_MAPPING networks");
-  }
+  // EXACT_ARRAY_MAPPING: blobs keep the rank the description gives them (images [1, C, H, W]).
+  const bool nd = net.array_mapping == spec::EXACT_ARRAY_MAPPING;
   std::map<std::string, Tensor> blobs;
   size_t image_inputs = 0;
   for (const auto& f : m.description().input()) image_inputs += f.type().has_imagetype();
@@ -117,6 +116,11 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
       const auto& image = f.type().imagetype();
       x.shape = {1, 1, x.size() / (image.height() * image.width()), image.height(), image.width()};
       RETURN_IF_ERROR(Preprocess(net, f, image_inputs, &x));
+      if (nd) x.shape.erase(x.shape.begin());
+    } else if (nd) {
+      // Predict has checked the input against its declared shape, up to leading unit axes.
+      const auto& declared = f.type().multiarraytype().shape();
+      if (!declared.empty()) x.shape.assign(declared.begin(), declared.end());
     } else if (f.type().has_multiarraytype()) {
       const auto& shape = f.type().multiarraytype().shape();
       if (shape.size() == 1) {
@@ -143,6 +147,15 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
                                "', which no earlier layer or input produces");
       }
       in.push_back(&it->second);
+    }
+    if (nd) {
+      if (layer.output_size() != 1) {
+        return InvalidArgument(LayerName(layer) + " has " + std::to_string(layer.output_size()) +
+                               " outputs; the evaluator expects one");
+      }
+      ASSIGN_OR_RETURN(Tensor out, RunNdLayer(layer, in));
+      blobs[layer.output(0)] = std::move(out);
+      continue;
     }
     if (in.empty() || (!IsVariadic(layer) && in.size() != 1) || layer.output_size() != 1) {
       return InvalidArgument(LayerName(layer) + " has " + std::to_string(in.size()) +

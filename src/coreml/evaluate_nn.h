@@ -12,8 +12,9 @@
 
 namespace ringo::coreml::internal {
 
-// Every blob is held in the legacy rank-5 layout [Seq, Batch, C, H, W]; the layers address
-// their axes from the end (C = -3, H = -2, W = -1), so Seq and Batch act as outer batches.
+// With RANK5_ARRAY_MAPPING every blob is held in the legacy rank-5 layout [Seq, Batch, C, H,
+// W]; the layers address their axes from the end (C = -3, H = -2, W = -1), so Seq and Batch act
+// as outer batches.
 inline constexpr int kC = 2, kH = 3, kW = 4;
 
 // "layer '<name>'" for messages.
@@ -26,6 +27,19 @@ Result<Tensor> RunLayer(const spec::NeuralNetworkLayer& layer,
 
 // Whether the layer takes any number of inputs (else exactly one).
 bool IsVariadic(const spec::NeuralNetworkLayer& layer);
+
+// Decodes fp32, fp16 or 8-bit quantized weights of `layer` (`what` names them in errors);
+// `expected` < 0 accepts any count, else InvalidArgument when the count differs.
+Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected,
+                                   const spec::NeuralNetworkLayer& layer, const char* what);
+
+// Runs `layer` of a network with EXACT_ARRAY_MAPPING (nn_nd_layers.cc), whose blobs have the
+// rank the model gives them: the rank-N layers of spec 4, and the element-wise and spatial
+// layers of earlier specs on blobs of rank <= 5 (the spatial ones on [..., C, H, W]).
+// FailedPrecondition for a layer type the evaluator does not implement, InvalidArgument for
+// inconsistent inputs, weights or parameters.
+Result<Tensor> RunNdLayer(const spec::NeuralNetworkLayer& layer,
+                          const std::vector<const Tensor*>& in);
 
 }  // namespace ringo::coreml::internal
 

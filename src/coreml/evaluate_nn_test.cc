@@ -453,5 +453,118 @@ TEST(NeuralNetworkTest, WeightCountMismatchIsRejected) {
   EXPECT_PRED2(Contains, out.status().message(), "fc");
 }
 
+// ---------------------------------------------------------------- rank-N (EXACT mapping)
+
+// A NeuralNetwork whose blobs keep their rank (spec 4, EXACT_ARRAY_MAPPING).
+NN NdNetwork(std::vector<int64_t> in_shape, std::vector<int64_t> out_shape) {
+  NN n(std::move(in_shape), std::move(out_shape));
+  n.model.spec().mutable_neuralnetwork()->set_arrayinputshapemapping(spec::EXACT_ARRAY_MAPPING);
+  return n;
+}
+
+TEST(NeuralNetworkNdTest, BatchedMatMulWithWeightsAndWithTwoInputs) {
+  NN n = NdNetwork({2, 3}, {2, 2});
+  // x [2, 3] times W [3, 2], stored column-major: W = [[1, 4], [2, 5], [3, 6]].
+  auto* w = n.Layer("w", {"x"}, "xw")->mutable_batchedmatmul();
+  w->set_weightmatrixfirstdimension(3);
+  w->set_weightmatrixseconddimension(2);
+  SetWeights(w->mutable_weights(), Iota(6));
+  w->set_hasbias(true);
+  SetWeights(w->mutable_bias(), {10, 20});
+  // Then xw [2, 2] times its own transpose.
+  n.Layer("mm", {"xw", "xw"}, "y")->mutable_batchedmatmul()->set_transposeb(true);
+  // xw = [[1+4+9+10, 4+10+18+20], [4+10+18+10, 16+25+36+20]] = [[24, 52], [42, 97]].
+  ExpectNear(n.RunY(T({2, 3}, {1, 2, 3, 4, 5, 6})),
+             {24 * 24 + 52 * 52, 24 * 42 + 52 * 97, 42 * 24 + 97 * 52, 42 * 42 + 97 * 97});
+}
+
+TEST(NeuralNetworkNdTest, ShapeLayersKeepTheirRank) {
+  NN n = NdNetwork({2, 3}, {3});
+  auto* t = n.Layer("t", {"x"}, "t")->mutable_transpose();  // [3, 2]
+  t->add_axes(1);
+  t->add_axes(0);
+  auto* sl = n.Layer("s", {"t"}, "s")->mutable_slicestatic();  // t[1:, :] -> [2, 2]
+  for (int d = 0; d < 2; ++d) {
+    sl->add_beginids(d == 0 ? 1 : 0);
+    sl->add_endids(0);
+    sl->add_strides(1);
+    sl->add_beginmasks(false);
+    sl->add_endmasks(true);
+  }
+  auto* c = n.Layer("c", {}, "idx")->mutable_loadconstantnd();
+  c->add_shape(3);
+  SetWeights(c->mutable_data(), {1, 0, -1});
+  n.Layer("g", {"s", "idx"}, "g")->mutable_gather()->set_axis(0);  // rows 1, 0, 1 -> [3, 2]
+  n.Layer("sm", {"g"}, "sm")->mutable_softmaxnd()->set_axis(-1);
+  auto* r = n.Layer("r", {"sm"}, "y")->mutable_reducesum();  // each row sums to 1
+  r->add_axes(1);
+  r->set_keepdims(false);
+  auto out = n.Run({{"x", T({2, 3}, {1, 2, 3, 4, 5, 6})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{3}));
+  ExpectNear(out->at("y").tensor.data, {1, 1, 1});
+}
+
+TEST(NeuralNetworkNdTest, BroadcastingLayersFollowNumpy) {
+  NN n = NdNetwork({2, 1}, {2, 3});
+  auto* c = n.Layer("c", {}, "row")->mutable_loadconstantnd();
+  c->add_shape(3);
+  SetWeights(c->mutable_data(), {1, 2, 3});
+  n.Layer("add", {"x", "row"}, "sum")->mutable_addbroadcastable();
+  n.Layer("pow", {"sum", "row"}, "y")->mutable_powbroadcastable();
+  // x = [[1], [2]]: (x + row) ^ row = [[2, 9, 64], [3, 16, 125]].
+  ExpectNear(n.RunY(T({2, 1}, {1, 2})), {2, 9, 64, 3, 16, 125});
+}
+
+TEST(NeuralNetworkNdTest, InconsistentParametersAreInvalidArguments) {
+  NN n = NdNetwork({2, 3}, {});
+  auto* sl = n.Layer("s", {"x"}, "y")->mutable_slicestatic();
+  sl->add_beginids(0);  // one axis described for a rank-2 blob
+  auto out = n.Run({{"x", T({2, 3}, Iota(6))}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(out.status().message(), "layer 's'")) << out.status().message();
+
+  NN t = NdNetwork({2, 3}, {});
+  t.Layer("t", {"x"}, "y")->mutable_transpose();  // no axes for a rank-2 blob
+  out = t.Run({{"x", T({2, 3}, Iota(6))}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+
+  NN m = NdNetwork({2, 3}, {});
+  auto* r = m.Layer("r", {"x"}, "flat")->mutable_reducesum();
+  r->set_reduceall(true);  // a [1] blob, multiplied as a vector by a [2, 3] matrix
+  m.Layer("mm", {"flat", "x"}, "y")->mutable_batchedmatmul();
+  out = m.Run({{"x", T({2, 3}, Iota(6))}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+
+  NN g = NdNetwork({2, 3}, {});
+  auto* c = g.Layer("c", {}, "idx")->mutable_loadconstantnd();
+  c->add_shape(1);
+  SetWeights(c->mutable_data(), {5});
+  g.Layer("g", {"x", "idx"}, "y")->mutable_gather()->set_axis(1);
+  out = g.Run({{"x", T({2, 3}, Iota(6))}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+}
+
+TEST(NeuralNetworkNdTest, ComparisonsArgMaxAndCumSum) {
+  NN n = NdNetwork({2, 3}, {2});
+  n.Layer("gt", {"x"}, "gt")->mutable_greaterthan()->set_alpha(2.5f);  // one input: x > alpha
+  auto* c = n.Layer("cum", {"gt"}, "cum")->mutable_cumsum();
+  c->set_axis(-1);
+  c->set_reverse(true);
+  auto* a = n.Layer("arg", {"cum"}, "y")->mutable_argmax();
+  a->set_axis(1);
+  a->set_removedim(true);
+  // x = [[3, 1, 4], [1, 5, 9]]: gt = [[1, 0, 1], [0, 1, 1]], reversed running sums
+  // [[2, 1, 1], [2, 2, 1]], first largest at 0 in both rows.
+  auto out = n.Run({{"x", T({2, 3}, {3, 1, 4, 1, 5, 9})}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->at("y").tensor.shape, (std::vector<int64_t>{2}));
+  ExpectNear(out->at("y").tensor.data, {0, 0});
+}
+
 }  // namespace
 }  // namespace ringo::coreml::test

@@ -102,6 +102,32 @@ Tensor StridedSlice(const Tensor& x, const std::vector<int64_t>& begin,
 // x repeated reps[d] times along each axis.
 Tensor Tile(const Tensor& x, const std::vector<int64_t>& reps);
 
+// How a scatter combines a value with its update: "update", "add", "sub", "mul", "div", "max",
+// "min"; null for another name.
+std::function<float(float, float)> ScatterCombine(const std::string& mode);
+
+// data with updates[i...] combined into data[i... with the `axis` coordinate replaced by
+// indices[i...]]; indices (non-negative, in range) and updates share a shape of data's rank,
+// no larger than data's on any axis (checked by the caller).
+Tensor ScatterAlongAxis(const Tensor& data, const Tensor& indices, const Tensor& updates,
+                        int64_t axis, const std::function<float(float, float)>& combine);
+
+// Offsets into a tensor of `shape` of the index tuples on the last axis of `indices` (negative
+// ones counted from the end), and in *slice the size of the slice each tuple addresses.
+// kInvalidArgument naming the problem when a tuple does not fit.
+Result<std::vector<int64_t>> TupleOffsets(const Tensor& indices, const std::vector<int64_t>& shape,
+                                          int64_t* slice);
+
+// data with the slice of `slice` values at each offset combined with the next slice of
+// updates (which holds offsets.size() of them, checked by the caller).
+Tensor ScatterNd(const Tensor& data, const std::vector<int64_t>& offsets, int64_t slice,
+                 const Tensor& updates, const std::function<float(float, float)>& combine);
+
+// The slices of x at `offsets` (from TupleOffsets over `indices_shape`), shaped
+// indices_shape[:-1] + x.shape[indices_shape[-1]:].
+Tensor GatherNd(const Tensor& x, const std::vector<int64_t>& indices_shape,
+                const std::vector<int64_t>& offsets, int64_t slice);
+
 // Running sum along `axis`, optionally exclusive and/or from the end.
 Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse);
 

@@ -1,6 +1,8 @@
 // Float32 CPU kernels for reductions, selection, indexing and tiling (see kernels.h).
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
 #include <limits>
 
 #include "coreml/kernels.h"
@@ -186,6 +188,88 @@ Tensor Tile(const Tensor& x, const std::vector<int64_t>& reps) {
     for (size_t d = 0; d < rank; ++d) off += (index[d] % x.shape[d]) * xs[d];
     return off;
   });
+}
+
+std::function<float(float, float)> ScatterCombine(const std::string& mode) {
+  static const std::map<std::string, std::function<float(float, float)>> kModes = {
+      {"update", [](float, float u) { return u; }},
+      {"add", [](float a, float u) { return a + u; }},
+      {"sub", [](float a, float u) { return a - u; }},
+      {"mul", [](float a, float u) { return a * u; }},
+      {"div", [](float a, float u) { return a / u; }},
+      {"max", [](float a, float u) { return std::max(a, u); }},
+      {"min", [](float a, float u) { return std::min(a, u); }}};
+  auto it = kModes.find(mode);
+  return it == kModes.end() ? nullptr : it->second;
+}
+
+Tensor ScatterAlongAxis(const Tensor& data, const Tensor& indices, const Tensor& updates,
+                        int64_t axis, const std::function<float(float, float)>& combine) {
+  Tensor out = data;
+  if (indices.data.empty()) return out;
+  const std::vector<int64_t> strides = Strides(data.shape);
+  std::vector<int64_t> pos(indices.shape.size(), 0);
+  size_t i = 0;
+  do {
+    int64_t dst = 0;
+    for (size_t d = 0; d < pos.size(); ++d) {
+      const int64_t at = static_cast<int64_t>(d) == axis ? static_cast<int64_t>(indices.data[i])
+                                                          : pos[d];
+      dst += at * strides[d];
+    }
+    out.data[dst] = combine(out.data[dst], updates.data[i]);
+    ++i;
+  } while (Next(&pos, indices.shape));
+  return out;
+}
+
+Result<std::vector<int64_t>> TupleOffsets(const Tensor& indices, const std::vector<int64_t>& shape,
+                                          int64_t* slice) {
+  const int64_t k = indices.shape.empty() ? 0 : indices.shape.back();
+  if (k < 1 || k > static_cast<int64_t>(shape.size())) {
+    return InvalidArgument("index tuples of " + std::to_string(k) + " for a rank-" +
+                           std::to_string(shape.size()) + " tensor");
+  }
+  const std::vector<int64_t> strides = Strides(shape);
+  *slice = strides[k - 1];
+  std::vector<int64_t> offsets;
+  for (size_t t = 0; t < indices.data.size(); t += static_cast<size_t>(k)) {
+    int64_t off = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t v = static_cast<int64_t>(indices.data[t + j]);
+      if (v < 0) v += shape[j];
+      if (v < 0 || v >= shape[j]) {
+        return InvalidArgument("index " + std::to_string(v) + " is out of range for size " +
+                               std::to_string(shape[j]));
+      }
+      off += v * strides[j];
+    }
+    offsets.push_back(off);
+  }
+  return offsets;
+}
+
+Tensor ScatterNd(const Tensor& data, const std::vector<int64_t>& offsets, int64_t slice,
+                 const Tensor& updates, const std::function<float(float, float)>& combine) {
+  Tensor out = data;
+  for (size_t t = 0; t < offsets.size(); ++t) {
+    for (int64_t s = 0; s < slice; ++s) {
+      float& dst = out.data[offsets[t] + s];
+      dst = combine(dst, updates.data[static_cast<int64_t>(t) * slice + s]);
+    }
+  }
+  return out;
+}
+
+Tensor GatherNd(const Tensor& x, const std::vector<int64_t>& indices_shape,
+                const std::vector<int64_t>& offsets, int64_t slice) {
+  Tensor out;
+  out.shape.assign(indices_shape.begin(), indices_shape.end() - 1);
+  out.shape.insert(out.shape.end(), x.shape.begin() + indices_shape.back(), x.shape.end());
+  for (int64_t off : offsets) {
+    out.data.insert(out.data.end(), x.data.begin() + off, x.data.begin() + off + slice);
+  }
+  return out;
 }
 
 Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse) {

@@ -1,6 +1,8 @@
 // Indexing, shape, layout and type ops of the ML Program evaluator, and classify.
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
 
 #include "coreml/evaluate_mil.h"
 
@@ -50,6 +52,59 @@ Result<std::vector<MilValue>> OpRunner::GatherAlongAxis() {
     }
   }
   return One(Float(kernels::GatherAlongAxis(x->t, indices, a)));
+}
+
+Result<std::function<float(float, float)>> OpRunner::ScatterMode() {
+  ASSIGN_OR_RETURN(std::string mode, String("mode", "add"));
+  auto combine = kernels::ScatterCombine(mode);
+  if (!combine) return InvalidArgument(what_ + ": mode '" + mode + "' is unknown");
+  return combine;
+}
+
+Result<std::vector<MilValue>> OpRunner::ScatterAlongAxis() {
+  ASSIGN_OR_RETURN(const MilValue* data, Required("data"));
+  ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+  ASSIGN_OR_RETURN(const MilValue* updates, Required("updates"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> axis, Ints("axis", std::vector<int64_t>{0}));
+  ASSIGN_OR_RETURN(auto combine, ScatterMode());
+  const std::vector<int64_t>& ds = data->t.shape;
+  if (axis.size() != 1) return InvalidArgument(what_ + ": axis must be a scalar");
+  ASSIGN_OR_RETURN(int64_t a, Axis(axis[0], ds.size(), what_));
+  const std::vector<int64_t>& is = idx->t.shape;
+  bool fits = is.size() == ds.size() && updates->t.shape == is;
+  for (size_t d = 0; fits && d < ds.size(); ++d) fits = is[d] <= ds[d];
+  if (!fits) {
+    return InvalidArgument(what_ + ": indices " + ShapeString(is) + " and updates " +
+                           ShapeString(updates->t.shape) + " do not fit data " + ShapeString(ds));
+  }
+  Tensor indices = idx->t;
+  ASSIGN_OR_RETURN(std::vector<int64_t> flat, Indices(*idx, ds[a]));
+  for (size_t i = 0; i < flat.size(); ++i) indices.data[i] = static_cast<float>(flat[i]);
+  return One(Float(kernels::ScatterAlongAxis(data->t, indices, updates->t, a, combine)));
+}
+
+Result<std::vector<MilValue>> OpRunner::ScatterNd() {
+  ASSIGN_OR_RETURN(const MilValue* data, Required("data"));
+  ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+  ASSIGN_OR_RETURN(const MilValue* updates, Required("updates"));
+  ASSIGN_OR_RETURN(auto combine, ScatterMode());
+  int64_t slice = 0;
+  auto offsets = kernels::TupleOffsets(idx->t, data->t.shape, &slice);
+  if (!offsets.ok()) return InvalidArgument(what_ + ": " + offsets.status().message());
+  if (updates->t.size() != static_cast<int64_t>(offsets->size()) * slice) {
+    return InvalidArgument(what_ + ": updates " + ShapeString(updates->t.shape) +
+                           " do not hold one slice per index tuple");
+  }
+  return One(Float(kernels::ScatterNd(data->t, *offsets, slice, updates->t, combine)));
+}
+
+Result<std::vector<MilValue>> OpRunner::GatherNd() {
+  ASSIGN_OR_RETURN(const MilValue* x, Required("x"));
+  ASSIGN_OR_RETURN(const MilValue* idx, Required("indices"));
+  int64_t slice = 0;
+  auto offsets = kernels::TupleOffsets(idx->t, x->t.shape, &slice);
+  if (!offsets.ok()) return InvalidArgument(what_ + ": " + offsets.status().message());
+  return One(Float(kernels::GatherNd(x->t, idx->t.shape, *offsets, slice)));
 }
 
 Result<std::vector<MilValue>> OpRunner::SliceByIndex() {

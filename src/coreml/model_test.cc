@@ -270,6 +270,22 @@ TEST(ValidateTest, FindsWhatTheLoaderRejects) {
              ->add_shape(1);
        },
        "rank 1 or 3"},
+      {"rank-N layer needs spec 4 and EXACT mapping",
+       [](Model& m) {
+         m.spec().mutable_neuralnetworkclassifier()->mutable_layers(1)->mutable_softmaxnd();
+       },
+       "rank-N layer in a network with RANK5_ARRAY_MAPPING"},
+      {"batchedMatmul weight count",
+       [](Model& m) {
+         m.spec().set_specificationversion(4);
+         auto* nn = m.spec().mutable_neuralnetworkclassifier();
+         nn->set_arrayinputshapemapping(spec::EXACT_ARRAY_MAPPING);
+         auto* mm = nn->mutable_layers(0)->mutable_batchedmatmul();
+         mm->set_weightmatrixfirstdimension(2);
+         mm->set_weightmatrixseconddimension(3);
+         mm->mutable_weights()->add_floatvalue(1);
+       },
+       "weights: 1 values where the shape needs 6"},
   };
   for (const Case& c : cases) {
     Model m = MakeClassifier();

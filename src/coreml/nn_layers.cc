@@ -46,7 +46,8 @@ Result<std::vector<float>> Dequantized(const spec::WeightParams& w,
   return v;
 }
 
-// Decodes fp32, fp16 or 8-bit quantized weights; `expected` < 0 accepts any count.
+}  // namespace
+
 Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected,
                                    const spec::NeuralNetworkLayer& layer, const char* what) {
   std::vector<float> v;
@@ -75,6 +76,8 @@ Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected
   }
   return v;
 }
+
+namespace {
 
 // [S, B, C, H, W] viewed as [S*B, C, H, W] for the spatial kernels (same data, no copy needed
 // beyond the move).
@@ -308,6 +311,11 @@ class NetworkRunner {
       case A::kLeakyReLU: {
         float alpha = a.leakyrelu().alpha();
         Map(&x, [=](float v) { return v < 0 ? alpha * v : v; });
+        break;
+      }
+      case A::kThresholdedReLU: {
+        float alpha = a.thresholdedrelu().alpha();
+        Map(&x, [=](float v) { return v > alpha ? v : 0.0f; });
         break;
       }
       case A::kTanh:

@@ -67,6 +67,20 @@ void ForEachWeight(const spec::NeuralNetworkLayer& l, F f) {
     case spec::NeuralNetworkLayer::kBias:
       f("bias", l.bias().bias(), -1);
       break;
+    case spec::NeuralNetworkLayer::kBatchedMatmul: {
+      const auto& m = l.batchedmatmul();
+      if (l.input_size() != 1) break;  // two inputs: no weights
+      const auto x2 = static_cast<int64_t>(m.weightmatrixseconddimension());
+      f("weights", m.weights(), static_cast<int64_t>(m.weightmatrixfirstdimension()) * x2);
+      if (m.hasbias()) f("bias", m.bias(), x2);
+      break;
+    }
+    case spec::NeuralNetworkLayer::kLoadConstantND: {
+      int64_t n = 1;
+      for (uint64_t d : l.loadconstantnd().shape()) n *= static_cast<int64_t>(d);
+      f("data", l.loadconstantnd().data(), n);
+      break;
+    }
     default:
       break;
   }

@@ -1,4 +1,5 @@
 // Validate: the checks the Core ML loader makes, as a list of problems naming the part.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -139,6 +140,9 @@ void ValidateNeuralNetwork(const spec::Model& m, const std::set<std::string>& in
       }
     }
   }
+  const bool has_array_input =
+      std::any_of(m.description().input().begin(), m.description().input().end(),
+                  [](const spec::FeatureDescription& f) { return f.type().has_multiarraytype(); });
   std::set<std::string> blobs(input_names.begin(), input_names.end());
   int index = 0;
   for (const auto& l : *Layers(m)) {
@@ -146,6 +150,17 @@ void ValidateNeuralNetwork(const spec::Model& m, const std::set<std::string>& in
         "layer " + std::to_string(index++) + " '" + l.name() + "' (" + LayerType(l) + ")";
     if (l.layer_case() == spec::NeuralNetworkLayer::LAYER_NOT_SET) {
       p->Add(where + " has no type ringo knows");
+    }
+    // The rank-N layers (field numbers from 600 on) came with spec 4, and a network holding
+    // them reads MultiArray inputs with EXACT_ARRAY_MAPPING.
+    if (l.layer_case() >= 600) {
+      p->Need(4, where);
+      if (array_mapping == spec::RANK5_ARRAY_MAPPING && has_array_input) {
+        p->Add(where + " is a rank-N layer in a network with RANK5_ARRAY_MAPPING");
+      }
+    }
+    if (l.has_slicestatic() && l.slicestatic().squeezemasks_size() > 0) {
+      p->Need(5, where + " squeezeMasks");
     }
     for (const auto& in : l.input()) {
       if (!blobs.count(in)) {

@@ -5,7 +5,8 @@ ML Program in fp32 and with each compression. On a set of random inputs, `ringo 
 int8 model must stay within 2e-2 of the fp32 model's outputs (relative to their largest
 magnitude) with the same top-1 on >= 98% of the inputs, and its weight file must be about a
 quarter of fp32's; palettized and pruned models must shrink as their bit widths say, run, and
-be reported by `ringo inspect`, which accepts every file.
+be reported by `ringo inspect`, which accepts every file. A NeuralNetwork stores 8-bit weights,
+its embedding tables too when it needs rank-N layers.
 """
 import json
 import os
@@ -166,6 +167,50 @@ class CompressTest(unittest.TestCase):
                 p = ringo("convert", self.onnx, "-o", path, "--compress", flag)
                 self.assertNotEqual(p.returncode, 0)
                 self.assertFalse(os.path.exists(path))
+
+
+class TokenModel(torch.nn.Module):
+    """An embedding table (a loadConstantND in a rank-N NeuralNetwork) and a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(4000, 64)
+        self.head = torch.nn.Linear(64, 5)
+
+    def forward(self, tokens):
+        return self.head(self.embed(tokens).mean(dim=1))
+
+
+class RankNCompressTest(unittest.TestCase):
+    def test_embedding_table_of_a_rank_n_network_is_compressed(self):
+        torch.manual_seed(0)
+        model = TokenModel().eval()
+        tokens = torch.randint(0, 4000, (1, 7))
+        with torch.no_grad():
+            want = model(tokens).numpy().reshape(-1)
+        with tempfile.TemporaryDirectory() as d:
+            onnx_path = os.path.join(d, "tokens.onnx")
+            torch.onnx.export(model, (tokens,), onnx_path, opset_version=14,
+                              input_names=["tokens"], output_names=["y"])
+            np.save(os.path.join(d, "tokens.npy"), tokens.numpy())
+            sizes = {}
+            for compress, kind in (("", "none"), ("int8", "int8"),
+                                   ("palettize8", "palettized 8-bit")):
+                out = os.path.join(d, "tokens%s.mlmodel" % compress)
+                flags = ["--compress", compress] if compress else []
+                p = ringo("convert", onnx_path, "-o", out, *flags)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                info = json.loads(ringo("inspect", out, "--validate", "--json").stdout)
+                self.assertTrue(info["valid"], info)
+                self.assertEqual(info["weight_compression"], kind)
+                p = ringo("predict", out, "-i", "tokens=" + os.path.join(d, "tokens.npy"),
+                          "--json")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                got = np.array(json.loads(p.stdout)["y"]["data"], dtype=float)
+                self.assertLessEqual(np.abs(got - want).max() / np.abs(want).max(), 2e-2)
+                sizes[compress] = os.path.getsize(out)
+            self.assertLess(sizes["int8"] / sizes[""], 0.3)
+            self.assertLess(sizes["palettize8"] / sizes[""], 0.3)
 
 
 if __name__ == "__main__":

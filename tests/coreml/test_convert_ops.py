@@ -3,9 +3,10 @@
 Each model is built here with random weights and exported with Debian's PyTorch: a 2x2 matrix
 input (a leading dimension that is not a batch), sequence ops (log-softmax, cumulative sum,
 argmax, where, strided slices, layer norm, erf-GELU), an int64 token input through an embedding,
-and a cross-entropy loss with int64 targets. Each is converted to an ML Program, accepted by
-`ringo inspect --validate`, and `ringo predict` must match PyTorch: max abs error <= 1e-4 in
-fp32 (<= 1e-2 relative in fp16), integers exactly.
+and a cross-entropy loss with int64 targets. Each is converted to an ML Program (and, where the
+NeuralNetwork layers express it, to a .mlmodel), accepted by `ringo inspect --validate`, and
+`ringo predict` must match PyTorch: max abs error <= 1e-4 in fp32 (<= 1e-2 relative in fp16),
+integers exactly.
 """
 import json
 import os
@@ -261,12 +262,32 @@ class ConvertOpsTest(unittest.TestCase):
         self.check("permute", self.convert_and_predict("permute", ext=".mlmodel"),
                    self.cases["permute"][2])
 
+    # The families a NeuralNetwork writes with the rank-N layers of spec 4 (iOS 13).
+    RANK_N_NETWORKS = ("matrix", "attention", "transformer", "vit", "recurrent", "embedding",
+                       "resize")
+
+    def test_rank_n_families_in_a_neural_network(self):
+        for name in self.RANK_N_NETWORKS:
+            got = self.convert_and_predict(name, ext=".mlmodel")
+            self.check(name, got, self.cases[name][2])
+            got = self.convert_and_predict(name, "--precision", "fp16", ext=".mlmodel")
+            self.check(name, got, self.cases[name][2], fp16=True)
+
+    def test_neural_network_keeps_rank_5_layers_when_they_suffice(self):
+        for name, version in (("permute", 1), ("matrix", 4), ("transformer", 4)):
+            out = os.path.join(self.dir, name + ".spec.mlmodel")
+            p = ringo("convert", self.cases[name][0], "-o", out)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            info = json.loads(ringo("inspect", out, "--json").stdout)
+            self.assertEqual(info["specification_version"], version, name)
+
     def test_matrix_input_is_not_taken_for_a_batch(self):
         onnx_path = self.cases["matrix"][0]
-        p = ringo("convert", onnx_path, "-o", os.path.join(self.dir, "matrix.mlmodel"))
-        self.assertNotEqual(p.returncode, 0)
-        self.assertNotIn("batch", p.stderr)
-        self.assertIn(".mlpackage", p.stderr)
+        out = os.path.join(self.dir, "matrix.mlmodel")
+        p = ringo("convert", onnx_path, "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        info = json.loads(ringo("inspect", out, "--json").stdout)
+        self.assertEqual(info["inputs"][0]["shape"], [2, 2])
 
 
 class OverflowModel(torch.nn.Module):
