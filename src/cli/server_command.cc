@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -201,6 +202,30 @@ Status TrackingService::OpenSqlite(const ServerFlags& flags, const std::string& 
   return Status::Ok();
 }
 
+namespace {
+
+// A replica may start before its database does: a PostgreSQL that cannot be reached is tried
+// again every second for `wait_seconds`, said once on stderr. Other failures end the start.
+Result<std::unique_ptr<store::Store>> OpenPostgresWaiting(const store::PostgresOptions& options,
+                                                          int wait_seconds,
+                                                          const std::string& shown) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  for (bool said = false;; said = true) {
+    auto opened = store::OpenPostgresStore(options);
+    if (opened.ok() || opened.status().code() != Code::kUnavailable ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return opened;
+    }
+    if (!said) {
+      std::cerr << "ringo: waiting up to " << wait_seconds << " s for PostgreSQL at " << shown
+                << ": " << opened.status().message() << std::endl;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlags& given) {
   if (given.port < 0 || given.port > 65535) {
     return InvalidArgument("invalid port " + std::to_string(given.port));
@@ -227,7 +252,8 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
     store::PostgresOptions options;
     options.conninfo = flags.backend_store_uri;
     options.artifact_root = experiment_root;
-    ASSIGN_OR_RETURN(svc->store_, store::OpenPostgresStore(options));
+    ASSIGN_OR_RETURN(svc->store_,
+                     OpenPostgresWaiting(options, flags.backend_wait, svc->store_description_));
   } else {
     RETURN_IF_ERROR(OpenSqlite(flags, experiment_root, svc.get(), &base));
   }
@@ -367,6 +393,10 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
   server->add_option("--s3-endpoint-url", sf->s3_endpoint_url,
                      "S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: "
                      "MLFLOW_S3_ENDPOINT_URL, else AWS)");
+  server->add_option("--backend-wait", sf->backend_wait,
+                     "With PostgreSQL: how many seconds to keep trying to reach it at start "
+                     "(a replica may start before its database)")
+      ->check(CLI::Range(0, 3600));
   server->add_option("--s3-cache-gb", sf->s3_cache_gb,
                      "With s3:// artifacts: the most GiB the local copies of objects may take in "
                      "<store>/s3-cache (least recently used go first; 0: no bound)")

@@ -1,6 +1,7 @@
 """ringo on PostgreSQL through an outage of the database: 503 while it is down (no crash, no
 hang), and back to normal by itself once it is up again."""
 
+import threading
 import time
 import unittest
 
@@ -46,6 +47,36 @@ class PostgresOutageTest(unittest.TestCase):
         self.assertEqual(after.status, 200, after.body)
         got = self.server.api("GET", "experiments/get", query={"experiment_id": exp_id})
         self.assertEqual(got.status, 200, got.body)
+
+
+class StartBeforePostgresTest(unittest.TestCase):
+    """A replica started before its database waits for it (--backend-wait) instead of exiting."""
+
+    def test_server_started_before_its_database_comes_up_when_it_does(self):
+        pg = PrivatePostgres()
+        server = Server(extra_args=["--backend-store-uri", pg.uri, "--backend-wait", "20"])
+        starter = threading.Thread(target=lambda: time.sleep(3) or pg.start())
+        starter.start()
+        try:
+            server.start()
+            starter.join()
+            r = server.api("POST", "experiments/create", {"name": unique("late")})
+            self.assertEqual(r.status, 200, r.body)
+            self.assertIn("waiting up to 20 s for PostgreSQL", server.stderr_tail())
+        finally:
+            starter.join()
+            server.stop()
+            server.cleanup()
+            pg.stop()
+
+    def test_without_waiting_an_unreachable_database_ends_the_start(self):
+        pg = PrivatePostgres()  # never started
+        server = Server(extra_args=["--backend-store-uri", pg.uri, "--backend-wait", "0"])
+        try:
+            with self.assertRaises(Exception):
+                server.start()
+        finally:
+            server.cleanup()
 
 
 if __name__ == "__main__":
