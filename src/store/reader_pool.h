@@ -23,18 +23,17 @@ class ReaderPool {
 
   class Lease {
    public:
-    Lease(ReaderPool* pool, std::unique_ptr<Db> conn) : pool_(pool), db(std::move(conn)) {}
-    Lease(Lease&& o) noexcept : pool_(o.pool_), db(std::move(o.db)) {}
+    Lease(ReaderPool* pool, std::unique_ptr<Db> conn) : db(std::move(conn)), pool_(pool) {}
+    Lease(Lease&& o) noexcept : db(std::move(o.db)), pool_(o.pool_) {}
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
       if (db && db->Healthy()) pool_->Return(std::move(db));
     }
 
+    std::unique_ptr<Db> db;
+
    private:
     ReaderPool* pool_;
-
-   public:
-    std::unique_ptr<Db> db;
   };
 
   Result<Lease> Acquire() {

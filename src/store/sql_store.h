@@ -8,6 +8,9 @@
 //   E::Dialect()       its spelling of the search SQL (store/search_sql.h);
 //   E::WriteBatch(db, run_id, batch)
 //                      a log-batch inside the writer's transaction (the run checked active);
+//   E::kMergesMetricWrites
+//                      whether its write engine writes metric-only log-batches together (then
+//                      they are submitted with their MetricWrite);
 //   E::ReadHistory(db, run_id, key, max_results, offset, visit)
 //                      a page of a metric history in (step, timestamp) order, its next token.
 // The methods are defined in sql_store_tracking.h and sql_store_registry.h, which only an

@@ -17,8 +17,8 @@
 namespace ringo::store {
 
 template <typename E>
-void SqlStore<E>::CreateRegisteredModel(std::string name, std::string description, std::vector<Tag> tags,
-                           DoneWith<RegisteredModel> done) {
+void SqlStore<E>::CreateRegisteredModel(std::string name, std::string description,
+                                        std::vector<Tag> tags, DoneWith<RegisteredModel> done) {
   SubmitThenLoad<RegisteredModel>(
       [=](Db& db) { return registry::InsertModel(db, name, description, tags); },
       [=](Db& db) { return registry::LoadModel(db, name); }, std::move(done));
@@ -33,7 +33,7 @@ Result<RegisteredModel> SqlStore<E>::GetRegisteredModel(const std::string& name)
 
 template <typename E>
 void SqlStore<E>::RenameRegisteredModel(std::string name, std::string new_name,
-                           DoneWith<RegisteredModel> done) {
+                                        DoneWith<RegisteredModel> done) {
   SubmitThenLoad<RegisteredModel>(
       [=](Db& db) { return registry::RenameModel(db, name, new_name); },
       [=](Db& db) { return registry::LoadModel(db, new_name); }, std::move(done));
@@ -41,7 +41,7 @@ void SqlStore<E>::RenameRegisteredModel(std::string name, std::string new_name,
 
 template <typename E>
 void SqlStore<E>::UpdateRegisteredModel(std::string name, std::string description,
-                           DoneWith<RegisteredModel> done) {
+                                        DoneWith<RegisteredModel> done) {
   SubmitThenLoad<RegisteredModel>(
       [=](Db& db) { return registry::UpdateModel(db, name, description); },
       [=](Db& db) { return registry::LoadModel(db, name); }, std::move(done));
@@ -71,8 +71,9 @@ void SqlStore<E>::DeleteRegisteredModelTag(std::string name, std::string key, Do
 
 template <typename E>
 void SqlStore<E>::SetRegisteredModelAlias(std::string name, std::string alias, int64_t version,
-                             Done done) {
-  engine_.Submit([=](Db& db) { return registry::SetAlias(db, name, alias, version); }, std::move(done));
+                                          Done done) {
+  engine_.Submit([=](Db& db) { return registry::SetAlias(db, name, alias, version); },
+                 std::move(done));
 }
 
 template <typename E>
@@ -100,7 +101,7 @@ Result<ModelVersion> SqlStore<E>::GetModelVersion(const std::string& name, int64
 
 template <typename E>
 Result<ModelVersion> SqlStore<E>::GetModelVersionByAlias(const std::string& name,
-                                            const std::string& alias) {
+                                                         const std::string& alias) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   ASSIGN_OR_RETURN(int64_t v, registry::AliasVersion(*lease->db, name, alias));
@@ -109,7 +110,7 @@ Result<ModelVersion> SqlStore<E>::GetModelVersionByAlias(const std::string& name
 
 template <typename E>
 void SqlStore<E>::UpdateModelVersion(std::string name, int64_t version, std::string description,
-                        DoneWith<ModelVersion> done) {
+                                     DoneWith<ModelVersion> done) {
   SubmitThenLoad<ModelVersion>(
       [=](Db& db) { return registry::UpdateVersion(db, name, version, description); },
       [=](Db& db) { return registry::LoadVersion(db, name, version); }, std::move(done));
@@ -117,7 +118,7 @@ void SqlStore<E>::UpdateModelVersion(std::string name, int64_t version, std::str
 
 template <typename E>
 void SqlStore<E>::TransitionModelVersionStage(std::string name, int64_t version, std::string stage,
-                                 bool archive_existing, DoneWith<ModelVersion> done) {
+                                              bool archive_existing, DoneWith<ModelVersion> done) {
   SubmitThenLoad<ModelVersion>(
       [=](Db& db) {
         return registry::TransitionStage(db, name, version, stage, archive_existing);
@@ -127,7 +128,8 @@ void SqlStore<E>::TransitionModelVersionStage(std::string name, int64_t version,
 
 template <typename E>
 void SqlStore<E>::DeleteModelVersion(std::string name, int64_t version, Done done) {
-  engine_.Submit([=](Db& db) { return registry::DeleteVersion(db, name, version); }, std::move(done));
+  engine_.Submit([=](Db& db) { return registry::DeleteVersion(db, name, version); },
+                 std::move(done));
 }
 
 template <typename E>
@@ -145,7 +147,7 @@ void SqlStore<E>::SetModelVersionTag(std::string name, int64_t version, Tag tag,
 
 template <typename E>
 void SqlStore<E>::DeleteModelVersionTag(std::string name, int64_t version, std::string key,
-                           Done done) {
+                                        Done done) {
   engine_.Submit([=](Db& db) { return registry::DeleteVersionTag(db, name, version, key); },
          std::move(done));
 }
@@ -169,7 +171,7 @@ void SqlStore<E>::PutDocument(std::string kind, std::string key, std::string val
 
 template <typename E>
 void SqlStore<E>::DeleteDocument(std::string kind, std::string key, int64_t expected_revision,
-                              Done done) {
+                                 Done done) {
   engine_.Submit([=](Db& db) { return documents::Delete(db, kind, key, expected_revision); },
                  std::move(done));
 }

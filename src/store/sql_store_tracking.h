@@ -192,7 +192,8 @@ void SqlStore<E>::LogBatch(std::string run_id, Batch batch, Done done) {
   if (!v.ok()) return done(v);
   auto shared = std::make_shared<const Batch>(std::move(batch));
   std::shared_ptr<const MetricWrite> metrics;
-  bool metrics_only = shared->params.empty() && shared->tags.empty() &&
+  bool metrics_only = E::kMergesMetricWrites && shared->params.empty() &&
+                      shared->tags.empty() &&
                       std::all_of(shared->metrics.begin(), shared->metrics.end(),
                                   [](const Metric& m) { return m.model_id.empty(); });
   if (metrics_only) metrics = std::make_shared<const MetricWrite>(MetricWrite{run_id, shared});
@@ -264,7 +265,8 @@ Result<RunPage> SqlStore<E>::SearchRuns(const RunSearch& search) {
 
 template <typename E>
 Result<MetricPage> SqlStore<E>::GetMetricHistory(const std::string& run_id, const std::string& key,
-                                    int64_t max_results, const std::string& page_token) {
+                                                 int64_t max_results,
+                                                 const std::string& page_token) {
   MetricPage page;
   ASSIGN_OR_RETURN(
       page.next_page_token,
@@ -276,9 +278,10 @@ Result<MetricPage> SqlStore<E>::GetMetricHistory(const std::string& run_id, cons
 }
 
 template <typename E>
-Result<std::string> SqlStore<E>::VisitMetricHistory(const std::string& run_id, const std::string& key,
-                                       int64_t max_results, const std::string& page_token,
-                                       const PointVisitor& visit) {
+Result<std::string> SqlStore<E>::VisitMetricHistory(const std::string& run_id,
+                                                    const std::string& key, int64_t max_results,
+                                                    const std::string& page_token,
+                                                    const PointVisitor& visit) {
   ASSIGN_OR_RETURN(int64_t offset, DecodeOffsetToken(page_token));
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
@@ -288,18 +291,18 @@ Result<std::string> SqlStore<E>::VisitMetricHistory(const std::string& run_id, c
 }
 
 template <typename E>
-Result<std::vector<RunMetric>> SqlStore<E>::GetMetricHistoryBulkInterval(
-    const std::vector<std::string>& run_ids, const std::string& key,
-    std::optional<int64_t> start_step, std::optional<int64_t> end_step,
-    int64_t max_results) {
+Result<std::vector<RunMetric>>
+SqlStore<E>::GetMetricHistoryBulkInterval(const std::vector<std::string>& run_ids,
+                                          const std::string& key, std::optional<int64_t> start_step,
+                                          std::optional<int64_t> end_step, int64_t max_results) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   return metrics::BulkInterval(*lease->db, run_ids, key, start_step, end_step, max_results);
 }
 
 template <typename E>
-Result<std::vector<DatasetSummary>> SqlStore<E>::SearchDatasets(
-    const std::vector<std::string>& experiment_ids) {
+Result<std::vector<DatasetSummary>>
+SqlStore<E>::SearchDatasets(const std::vector<std::string>& experiment_ids) {
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   return metrics::SearchDatasets(*lease->db, experiment_ids);

@@ -41,16 +41,6 @@ class SqlTables final : public Tables {
     return Names(sql_.columns, &table);
   }
 
-  Result<std::vector<std::string>> Names(const std::string& sql, const std::string* arg) {
-    ASSIGN_OR_RETURN(auto stmt, db_->PrepareUncached(sql));
-    if (arg) stmt->Bind(1, *arg);
-    std::vector<std::string> names;
-    Status s;
-    while (stmt->Step(&s)) names.emplace_back(stmt->Text(0));
-    RETURN_IF_ERROR(s);
-    return names;
-  }
-
   Status Scan(const Table& t, const Row& after, int64_t limit, std::vector<Row>* rows) override {
     ASSIGN_OR_RETURN(auto stmt, db_->PrepareUncached(ScanSql(t, !after.empty())));
     int i = 1;
@@ -78,6 +68,17 @@ class SqlTables final : public Tables {
 
  private:
   using Stmt = typename Db::Statement;
+
+  // The first column of every row of `sql` (with `arg` bound to its `?`, when given).
+  Result<std::vector<std::string>> Names(const std::string& sql, const std::string* arg) {
+    ASSIGN_OR_RETURN(auto stmt, db_->PrepareUncached(sql));
+    if (arg) stmt->Bind(1, *arg);
+    std::vector<std::string> names;
+    Status s;
+    while (stmt->Step(&s)) names.emplace_back(stmt->Text(0));
+    RETURN_IF_ERROR(s);
+    return names;
+  }
 
   static std::string Join(const Table& t, bool keys_only, const char* sep) {
     std::string out;

@@ -69,7 +69,8 @@ class CopyTest : public ::testing::Test {
     CreateRunRequest req;
     req.experiment_id = *exp;
     req.run_name = "resnet";
-    auto run = WaitFor<store::Run>([&](DoneWith<store::Run> d) { st.CreateRun(req, std::move(d)); });
+    auto run =
+        WaitFor<store::Run>([&](DoneWith<store::Run> d) { st.CreateRun(req, std::move(d)); });
     ASSERT_TRUE(run.ok()) << run.status().ToString();
     *run_id = run->info.run_id;
     Batch b;

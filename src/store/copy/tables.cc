@@ -6,7 +6,9 @@ namespace ringo::store {
 
 namespace {
 
-Column K(const char* name, ColumnType type = ColumnType::kText) { return {name, type, false, true}; }
+Column K(const char* name, ColumnType type = ColumnType::kText) {
+  return {name, type, false, true};
+}
 Column T(const char* name) { return {name, ColumnType::kText, false, false}; }
 Column I(const char* name) { return {name, ColumnType::kInt, false, false}; }
 Column N(const char* name) { return {name, ColumnType::kInt, true, false}; }

@@ -28,6 +28,9 @@ struct PostgresEngine {
   // Set-based: one statement per table for the whole batch (each is a round trip).
   static Status WriteBatch(Db& db, const std::string& run_id, const Batch& batch);
 
+  // Log-batches of metrics alone that commit together go as one statement (WriteMetricWrites).
+  static constexpr bool kMergesMetricWrites = true;
+
   // Several log-batches of metrics alone, of any runs, in one statement after one check that
   // every run is active (batch.cc). A non-OK return leaves the transaction to be rolled back;
   // the caller then writes each on its own, which gives each its own answer.

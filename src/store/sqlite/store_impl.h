@@ -24,6 +24,9 @@ struct SqliteEngine {
   // MLflow's LIKE as a function registered on every connection (db.cc).
   static const SqlDialect& Dialect();
 
+  // Writes each log-batch on its own: a statement costs no round trip here.
+  static constexpr bool kMergesMetricWrites = false;
+
   // Row by row: on SQLite a statement costs no round trip.
   static Status WriteBatch(Db& db, const std::string& run_id, const Batch& batch);
 
