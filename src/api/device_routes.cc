@@ -13,14 +13,25 @@ namespace ringo::api {
 
 namespace {
 
-Result<Response> GetKeys(const Services& s, const Request&) {
+Response KeysResponse(const deploy::SigningKeys& keys) {
   std::string body;
-  JsonWriter(&body)
-      .BeginObject()
-      .Field("algorithm", "Ed25519")
-      .Field("public_key", s.deploy->PublicKey())
-      .EndObject();
+  JsonWriter w(&body);
+  w.BeginObject().Field("algorithm", "Ed25519").Field("public_key", keys.current);
+  // During a rotation: apps built now should carry both keys.
+  if (!keys.next.empty()) w.Field("next_public_key", keys.next);
+  w.EndObject();
   return JsonResponse(std::move(body));
+}
+
+Result<Response> GetKeys(const Services& s, const Request&) {
+  return KeysResponse(s.deploy->Keys());
+}
+
+Result<Response> RotateKeys(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(auto finish, f.Bool("finish"));
+  ASSIGN_OR_RETURN(deploy::SigningKeys keys, s.deploy->RotateKeys(finish.value_or(false)));
+  return KeysResponse(keys);
 }
 
 Status GetManifest(const Services& s, Request& req, const Responder& res) {
@@ -78,12 +89,14 @@ Result<Response> RecordTelemetry(const Services& s, const Request& req) {
 
 }  // namespace
 
-// The key that signs manifests is no secret: any caller with a token may fetch it.
+// The key that signs manifests is no secret: any caller with a token may fetch it. Rotating it
+// decides which apps can verify their updates: admin's.
 std::span<const Route> DeviceRoutes() {
   using enum Method;
   using enum Access;
   static constexpr Route kRoutes[] = {
       {kGet, "/api/deploy/v1/keys", kAnyCaller, GetKeys},
+      {kPost, "/api/ringo/v1/signing-keys/rotate", kAdmin, RotateKeys},
       {kGet, "/api/deploy/v1/collections/{collection}/channels/{channel}/manifest", kDevice,
        GetManifest},
       {kGet, "/api/deploy/v1/blobs/*", kDevice, GetBlob},

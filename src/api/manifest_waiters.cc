@@ -12,6 +12,10 @@ http::Response ManifestResponse(deploy::Manifest m, std::string_view if_none_mat
   r.headers.emplace_back("ETag", m.etag);
   r.headers.emplace_back("Cache-Control", "no-cache");
   r.headers.emplace_back("X-Ringo-Signature", "ed25519=" + m.signature);
+  // During a key rotation: the same body signed by the key apps are moving to.
+  if (!m.next_signature.empty()) {
+    r.headers.emplace_back("X-Ringo-Signature-Next", "ed25519=" + m.next_signature);
+  }
   // The device already has this manifest.
   if (!if_none_match.empty() && (if_none_match == m.etag || if_none_match == "*")) {
     r.status = 304;

@@ -223,17 +223,40 @@ void AddDeviceCommands(CLI::App& app, Context& ctx) {
 
   auto* deploy = app.add_subcommand("deploy", "Delivery settings");
   deploy->require_subcommand(1);
-  auto* keys = deploy->add_subcommand("keys", "Print the manifest signing public key");
+  auto* keys = deploy->add_subcommand("keys", "Print the manifest signing public key(s)");
   AddServerFlags(keys, &ctx);
   Context* x = &ctx;
-  OnRun(keys, x, [x] {
+  auto print = [x](const client::Json& out) {
+    if (x->json) {
+      std::cout << out.dump(2) << "\n";
+      return;
+    }
+    std::cout << out.value("algorithm", "") << " " << out.value("public_key", "") << "\n";
+    if (out.contains("next_public_key")) {
+      std::cout << "next " << out.value("next_public_key", "")
+                << "  (rotation under way: ship apps with both keys, then rotate --finish)\n";
+    }
+  };
+  auto* rotate = keys->add_subcommand(
+      "rotate", "Start a signing key rotation (a new key signs beside the current one) or, with "
+                "--finish, end it (the new key alone signs)");
+  AddServerFlags(rotate, &ctx);
+  auto finish = std::make_shared<bool>(false);
+  rotate->add_flag("--finish", *finish, "End the rotation under way; apps that know only the old "
+                                       "key can no longer verify updates");
+  OnRun(rotate, x, [x, print, finish] {
     return WithClient(*x, [&](client::Client& c) -> Status {
+      ASSIGN_OR_RETURN(client::Json out,
+                       c.Post("/api/ringo/v1/signing-keys/rotate", client::Json{{"finish", *finish}}));
+      print(out);
+      return Status::Ok();
+    });
+  });
+  keys->callback([x, print, rotate] {
+    if (rotate->parsed()) return;  // `keys rotate` ran instead
+    x->exit_code = WithClient(*x, [&](client::Client& c) -> Status {
       ASSIGN_OR_RETURN(client::Json out, c.Get("/api/deploy/v1/keys", {}));
-      if (x->json) {
-        std::cout << out.dump(2) << "\n";
-      } else {
-        std::cout << out.value("algorithm", "") << " " << out.value("public_key", "") << "\n";
-      }
+      print(out);
       return Status::Ok();
     });
   });

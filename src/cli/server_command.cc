@@ -268,6 +268,7 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   if (!flags.serve_artifacts) svc->api_->DisableArtifactProxy();
   // Delivery state lives in the store; the signing key and model blobs beside it.
   ASSIGN_OR_RETURN(svc->deploy_, deploy::Service::Open(svc->store_.get(), svc->repo_.get(), base / "deploy"));
+  RETURN_IF_ERROR(svc->deploy_->SetManifestLifetime(flags.manifest_lifetime));
   RETURN_IF_ERROR(svc->deploy_->SetBlobRedirect(flags.blob_redirect, flags.blob_redirect_endpoint));
   svc->api_->AttachDeploy(svc->deploy_.get());
   auto schedule_uri = std::make_shared<std::string>();  // known once the server listens
@@ -401,6 +402,11 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
                      "With s3:// artifacts: the most GiB the local copies of objects may take in "
                      "<store>/s3-cache (least recently used go first; 0: no bound)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  server->add_option("--manifest-lifetime", sf->manifest_lifetime,
+                     "Seconds a signed manifest stays valid; devices refuse it afterwards and "
+                     "fetch a fresh one (re-issued every seventh of it)")
+      ->check(CLI::Range(int64_t{60}, int64_t{366} * 24 * 3600))
+      ->capture_default_str();
   server->add_option("--blob-redirect", sf->blob_redirect,
                      "Answer device blob requests with a redirect to a presigned URL of the "
                      "object store valid this many seconds (0: serve blobs; needs s3:// artifacts)")

@@ -78,7 +78,8 @@ Result<std::unique_ptr<Service>> Service::Open(store::Store* store,
   std::error_code ec;
   fs::create_directories(dir / "blobs", ec);
   if (ec) return Internal("cannot create '" + (dir / "blobs").string() + "': " + ec.message());
-  RETURN_IF_ERROR(impl->LoadKey());
+  impl->signer = std::make_unique<Signer>(store, dir / "deploy_key.pem");
+  RETURN_IF_ERROR(impl->signer->Load());
   Impl* raw = impl.get();
   impl->webhooks = std::make_unique<webhooks::Sender>([raw](const std::string& collection,
                                                             const std::string& payload) {
@@ -141,7 +142,30 @@ void Service::Shutdown() {
   if (impl_->watch_thread.joinable()) impl_->watch_thread.join();
 }
 
-std::string Service::PublicKey() const { return impl_->public_key; }
+std::string Service::PublicKey() const { return impl_->signer->Keys().current; }
+
+SigningKeys Service::Keys() const {
+  Signer::PublicKeys k = impl_->signer->Keys();
+  return SigningKeys{k.current, k.next};
+}
+
+Result<SigningKeys> Service::RotateKeys(bool finish) {
+  RETURN_IF_ERROR(impl_->signer->Rotate(finish));
+  {
+    std::lock_guard lock(impl_->manifest_mu);
+    impl_->manifests.clear();  // signed with the old keys
+  }
+  return Keys();
+}
+
+Status Service::SetManifestLifetime(int64_t seconds) {
+  if (seconds < 60 || seconds > 366 * 24 * 3600) {
+    return InvalidArgument("the manifest lifetime must be 60 s to a year, not " +
+                           std::to_string(seconds) + " s");
+  }
+  impl_->manifest_lifetime_ms = seconds * 1000;
+  return Status::Ok();
+}
 
 namespace {
 
@@ -182,6 +206,7 @@ Channel ToChannel(const std::string& collection, const std::string& name, const 
   }
   c.updated_time = j.value("updated_time", int64_t{0});
   c.revision = revision;
+  c.sequence = j.value("sequence", c.updated_time);
   return c;
 }
 
@@ -305,10 +330,12 @@ namespace {
 // concurrent changes (from other server replicas) fail instead of overwriting each other.
 Result<Channel> WriteChannel(Service::Impl& impl, const Channel& c, int64_t expected,
                              const HistoryEntry& h) {
+  int64_t now = NowMillis();
   json state = {{"deployment_id", c.deployment_id},
                 {"previous_deployment_id", c.previous_deployment_id},
                 {"rollout", c.rollout},
-                {"updated_time", NowMillis()}};
+                {"updated_time", now},
+                {"sequence", std::max(c.sequence + 1, now)}};
   if (!c.rules.empty()) state["rules"] = json::parse(RulesToJson(c.rules));
   json event = {{"action", h.action},   {"from", h.from_deployment}, {"to", h.to_deployment},
                 {"rollout", h.rollout}, {"actor", h.actor},          {"reason", h.reason},
@@ -324,6 +351,7 @@ Result<Channel> WriteChannel(Service::Impl& impl, const Channel& c, int64_t expe
   Channel out = c;
   out.revision = rev;
   out.updated_time = state["updated_time"];
+  out.sequence = state["sequence"];
   HistoryEntry done = h;
   done.time = out.updated_time;
   impl.Notify(out, done);
@@ -701,9 +729,18 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
              !InRollout(collection, channel, device.device_id, c.rollout)) {
     id = c.previous_deployment_id;
   }
-  // Deployments are immutable, so the manifest for (collection, channel, deployment) never
-  // changes: build and sign it once. Each request then costs one channel read.
-  std::string cache_key = collection + "/" + channel + "/" + id;
+  // A manifest is a pure function of the channel's state, the deployment and the issue window,
+  // so each is built and signed once; each request then costs one channel read. Its ETag only
+  // changes when the device should act, or once a window to renew the expiry.
+  if (impl_->signer->Refresh()) {
+    std::lock_guard lock(impl_->manifest_mu);
+    impl_->manifests.clear();  // another server rotated the keys
+  }
+  const int64_t lifetime = impl_->manifest_lifetime_ms;
+  const int64_t window = std::max<int64_t>(lifetime / 7, 1000);
+  const int64_t issued = NowMillis() / window * window;
+  std::string cache_key = collection + "/" + channel + "/" + id + "/" +
+                          std::to_string(c.sequence) + "/" + std::to_string(issued);
   {
     std::lock_guard lock(impl_->manifest_mu);
     auto it = impl_->manifests.find(cache_key);
@@ -720,14 +757,15 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
                       {"url", "/api/deploy/v1/blobs/" + m.sha256},
                       {"interface_hash", m.interface_hash}});
   }
-  // No timestamps: the body is a pure function of what the device should run, so its ETag only
-  // changes when that does.
-  json body = {
-      {"collection", collection}, {"channel", channel}, {"deployment_id", id}, {"models", models}};
+  json body = {{"collection", collection}, {"channel", channel},         {"deployment_id", id},
+               {"models", models},         {"sequence", c.sequence},     {"issued_at", issued},
+               {"expires_at", issued + lifetime}};
   Manifest out;
   out.body = body.dump();
   out.etag = "\"" + Sha256Hex(out.body).substr(0, 32) + "\"";
-  out.signature = impl_->Sign(out.body);
+  Signer::Signatures sig = impl_->signer->Sign(out.body);
+  out.signature = std::move(sig.current);
+  out.next_signature = std::move(sig.next);
   out.deployment_id = id;
   std::lock_guard lock(impl_->manifest_mu);
   if (impl_->manifests.size() > 10000) impl_->manifests.clear();

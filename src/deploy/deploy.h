@@ -142,6 +142,10 @@ struct Channel {
   std::vector<Rule> rules;  // checked in order before the rollout; the first match wins
   int64_t updated_time = 0;
   int64_t revision = 0;
+  // Grows with every change of the channel, also across replicas and when a channel is made
+  // again under the same name (never below the change's time in ms): manifests carry it so that
+  // a device can refuse an older one.
+  int64_t sequence = 0;
 };
 
 // One recorded change of a channel: who, when, why, from -> to.
@@ -180,12 +184,23 @@ struct Webhook {
 
 
 // A manifest response: the exact body bytes, their strong ETag, and the Ed25519 signature of
-// the body (base64).
+// the body (base64) by the current key, and by the next key while a rotation is under way.
+// The body carries the channel's sequence and the time it was issued and expires (ms since the
+// epoch): a device refuses a manifest older than one it accepted, or past its expiry.
 struct Manifest {
   std::string body;
   std::string etag;
   std::string signature;
+  std::string next_signature;
   std::string deployment_id;
+};
+
+inline constexpr int64_t kDefaultManifestLifetimeSeconds = 7 * 24 * 3600;
+
+// The manifest signing public keys (base64 of the raw 32 bytes); `next` during a rotation.
+struct SigningKeys {
+  std::string current;
+  std::string next;
 };
 
 // The delivery service. Admin operations persist through the store (documents and events,
@@ -201,6 +216,13 @@ class Service {
 
   // Raw 32-byte Ed25519 public key, base64.
   std::string PublicKey() const;
+  SigningKeys Keys() const;
+  // Starts a signing key rotation (a new key signs beside the current one, so apps can ship
+  // with both) or, with `finish`, ends it (the new key alone signs; the old one is retired).
+  Result<SigningKeys> RotateKeys(bool finish);
+  // How long a signed manifest stays valid (60 s .. 1 year). Manifests are re-issued, with the
+  // same content and a new expiry, every seventh of it.
+  Status SetManifestLifetime(int64_t seconds);
 
   Result<Collection> CreateCollection(const std::string& name,
                                       const std::vector<std::string>& models);

@@ -3,9 +3,6 @@
 #ifndef RINGO_DEPLOY_SERVICE_IMPL_H_
 #define RINGO_DEPLOY_SERVICE_IMPL_H_
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -21,6 +18,7 @@
 #include "common/util.h"
 #include "coreml/coreml.h"
 #include "deploy/deploy.h"
+#include "deploy/signer.h"
 #include "registry/registry.h"
 #include "webhooks/webhooks.h"
 
@@ -46,8 +44,9 @@ struct Service::Impl {
   store::Store* store;
   artifacts::Repository* artifacts;
   fs::path dir;
-  EVP_PKEY* key = nullptr;
-  std::string public_key;
+  std::unique_ptr<Signer> signer;
+  // How long a signed manifest is valid (expires_at - issued_at), in milliseconds.
+  int64_t manifest_lifetime_ms = kDefaultManifestLifetimeSeconds * 1000;
   std::mutex mu;  // serialises read-modify-write of channels within this process
   // Blob redirects (SetBlobRedirect) and the blobs known to be in the object store.
   int64_t redirect_seconds = 0;
@@ -109,8 +108,6 @@ struct Service::Impl {
     }
   }
 
-  ~Impl() { EVP_PKEY_free(key); }
-
   void Notify(const Channel& c, const HistoryEntry& h) {
     std::vector<ChangeListener> copy;
     {
@@ -140,92 +137,6 @@ struct Service::Impl {
     } catch (const std::exception& e) {
       return Internal(kind + " '" + key + "' holds malformed JSON: " + e.what());
     }
-  }
-
-  // The manifest signing key. Every server sharing a store signs with the same key: the first
-  // one to start keeps its key (a file from before, or a new one) in the store, the others adopt
-  // it; the file under `dir` is a copy. A file that differs from the store's key is refused
-  // rather than let two servers sign with different keys.
-  Status LoadKey() {
-    fs::path path = dir / "deploy_key.pem";
-    std::error_code ec;
-    std::string file_pem;
-    if (fs::exists(path, ec)) {
-      std::ifstream in(path, std::ios::binary);
-      file_pem.assign(std::istreambuf_iterator<char>(in), {});
-      if (file_pem.empty()) return Internal("cannot read the signing key '" + path.string() + "'");
-    }
-    std::string pem = file_pem;
-    auto doc = Get(kSigningKey, "manifest");
-    if (doc.ok()) {
-      std::string stored = doc->value("pem", "");
-      if (!file_pem.empty() && stored != file_pem) {
-        return FailedPrecondition(
-            "the signing key '" + path.string() + "' differs from the one the store holds (kept "
-            "by another server sharing it); remove the file to use the store's key");
-      }
-      pem = stored;
-    } else if (doc.status().code() != Code::kNotFound) {
-      return doc.status();
-    } else {
-      if (pem.empty()) {
-        ASSIGN_OR_RETURN(pem, NewKeyPem());
-      }
-      auto put = Put(kSigningKey, "manifest", json{{"pem", pem}}, 0);
-      if (!put.ok() && put.status().code() == Code::kFailedPrecondition && file_pem.empty()) {
-        // Another server stored its key first: use that one.
-        ASSIGN_OR_RETURN(json again, Get(kSigningKey, "manifest"));
-        pem = again.value("pem", "");
-      } else if (!put.ok()) {
-        return put.status();
-      }
-    }
-    if (pem != file_pem) {
-      RETURN_IF_ERROR(WriteFileAtomic(path, pem));
-      fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, ec);
-    }
-    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-    key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    if (!key) return Internal("the signing key '" + path.string() + "' is not a PEM private key");
-    unsigned char raw[32];
-    size_t len = sizeof raw;
-    if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1)
-      return Internal("the signing key is not Ed25519");
-    public_key = Base64Encode(std::string_view(reinterpret_cast<char*>(raw), len));
-    return Status::Ok();
-  }
-
-  static Result<std::string> NewKeyPem() {
-    EVP_PKEY* fresh = nullptr;
-    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
-    if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &fresh) <= 0) {
-      EVP_PKEY_CTX_free(ctx);
-      return Internal("cannot generate an Ed25519 key");
-    }
-    EVP_PKEY_CTX_free(ctx);
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(bio, fresh, nullptr, nullptr, 0, nullptr, nullptr);
-    char* data = nullptr;
-    long len = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<size_t>(len));
-    BIO_free(bio);
-    EVP_PKEY_free(fresh);
-    return pem;
-  }
-
-  std::string Sign(std::string_view body) {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    unsigned char sig[64];
-    size_t len = sizeof sig;
-    std::string out;
-    if (EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key) == 1 &&
-        EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(body.data()),
-                       body.size()) == 1) {
-      out = Base64Encode(std::string_view(reinterpret_cast<char*>(sig), len));
-    }
-    EVP_MD_CTX_free(ctx);
-    return out;
   }
 
   // Where a blob is kept in a shared artifact repository.

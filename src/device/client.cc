@@ -90,8 +90,9 @@ ringo_client* ringo_client_create(const ringo_config* config, char* error, size_
       return fail("crypto backend is incomplete");
     }
     auto client = std::make_unique<ringo_client>();
-    if (!Base64Decode(c.public_key, &client->public_key) || client->public_key.size() != 32) {
-      return fail("public_key is not base64 of a 32-byte Ed25519 key");
+    if (!ringo::device::ParsePublicKeys(c.public_key, &client->public_keys)) {
+      return fail("public_key is not base64 of a 32-byte Ed25519 key (or of up to 8, separated "
+                  "by commas, during a key rotation)");
     }
     client->base_url = c.base_url;
     while (!client->base_url.empty() && client->base_url.back() == '/') client->base_url.pop_back();

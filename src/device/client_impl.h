@@ -57,6 +57,9 @@ struct ModelEntry {
 struct Manifest {
   std::string deployment_id;
   std::vector<ModelEntry> models;
+  int64_t sequence = 0;    // the channel's: grows with every change of it
+  int64_t issued_at = 0;   // ms since the epoch
+  int64_t expires_at = 0;  // ms since the epoch
 };
 
 Error ParseManifest(const std::string& body, const std::string& collection,
@@ -100,7 +103,20 @@ struct InstalledModel {
 struct State {
   std::string current, previous, etag;
   std::vector<std::string> bad;
+  // The newest manifest accepted: for which collection/channel, its sequence and expiry.
+  std::string manifest_channel;
+  int64_t manifest_sequence = 0;
+  int64_t manifest_expires_at = 0;
 };
+
+// Refuses a manifest for `channel_key` (collection/channel) older than the newest accepted one
+// (a replay: it could hold the device on, or take it back to, an old model) or past its expiry
+// at `now_ms`. A rollback is a new manifest with a higher sequence, so it passes.
+Error CheckFresh(const Manifest& m, const State& s, const std::string& channel_key,
+                 int64_t now_ms);
+// Ed25519 public keys from a config string: base64 keys separated by commas or spaces (two
+// during a key rotation), each 32 bytes. False when there is none or one is malformed.
+bool ParsePublicKeys(const std::string& text, std::vector<std::string>* keys);
 
 struct Event {
   uint64_t seq;
@@ -115,7 +131,7 @@ struct Client {
   std::string base_url, token, collection, channel, dir;
   std::vector<std::pair<std::string, std::string>> device;  // query parameters
   std::string device_class;
-  std::string public_key;  // 32 raw bytes
+  std::vector<std::string> public_keys;  // 32 raw bytes each; any may sign a manifest
   const ringo_transport* transport = nullptr;
   void* transport_ctx = nullptr;
   const ringo_crypto* crypto = nullptr;
@@ -183,6 +199,7 @@ struct Client {
   // Moves the pointer: persist first, then publish in memory.
   Error Switch(const State& next, std::string* notify);
 
+  Error VerifySignature(const Collected& c) const;
   Error CheckForUpdate(ringo_update_result* result, std::string* notify, bool* no_update);
 
   Error ReportFailure(const std::string& model, const std::string& error, std::string* notify);

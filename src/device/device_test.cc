@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -141,15 +143,24 @@ class FakeServer {
               ",\"format\":\"" + m.format + "\",\"url\":\"/api/deploy/v1/blobs/" + sha +
               "\",\"interface_hash\":\"x\"}";
     }
-    body += "]}";
-    PublishRaw(body, (signer ? signer : &key_)->Sign(body));
+    // Each publication is a channel change: a higher sequence, a fresh expiry.
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+    body += "],\"sequence\":" + std::to_string(++sequence_) + ",\"issued_at\":" +
+            std::to_string(now) + ",\"expires_at\":" + std::to_string(now + expires_in_ms) + "}";
+    PublishRaw(body, (signer ? signer : &key_)->Sign(body),
+               next_signer ? next_signer->Sign(body) : "");
   }
 
-  void PublishRaw(const std::string& body, const std::string& signature) {
+  void PublishRaw(const std::string& body, const std::string& signature,
+                  const std::string& next_signature = "") {
     manifest_ = body;
     signature_ = signature;
+    next_signature_ = next_signature;
     etag_ = "\"" + Sha256Hex(body).substr(0, 32) + "\"";
   }
+  const std::string& manifest() const { return manifest_; }
+  const std::string& signature() const { return signature_; }
 
   // Replaces a blob's bytes without touching the manifest.
   void CorruptBlobs(const std::string& replacement) {
@@ -170,6 +181,9 @@ class FakeServer {
       } else {
         r.headers = {{"ETag", etag_}};
         if (!signature_.empty()) r.headers.push_back({"X-Ringo-Signature", "ed25519=" + signature_});
+        if (!next_signature_.empty()) {
+          r.headers.push_back({"X-Ringo-Signature-Next", "ed25519=" + next_signature_});
+        }
         r.body = manifest_;
       }
     } else if (redirect_blobs && path.rfind("/api/deploy/v1/blobs/", 0) == 0) {
@@ -226,10 +240,13 @@ class FakeServer {
   bool redirect_blobs = false;
   bool post_fails = false;
   int post_status = 200;
+  int64_t expires_in_ms = 3600 * 1000;  // of the manifests Publish makes
+  const Key* next_signer = nullptr;     // signs them too, as during a key rotation
 
  private:
   Key key_;
-  std::string manifest_, signature_, etag_;
+  int64_t sequence_ = 1000;
+  std::string manifest_, signature_, next_signature_, etag_;
   std::map<std::string, std::string> blobs_;
 };
 
@@ -286,6 +303,13 @@ class DeviceTest : public ::testing::Test {
     client_ = ringo_client_create(&c, err, sizeof err);
     EXPECT_NE(client_, nullptr) << err;
     return client_;
+  }
+
+  // A fresh install: no client, nothing on disk.
+  void Forget() {
+    ringo_client_destroy(client_);
+    client_ = nullptr;
+    fs::remove_all(dir_);
   }
 
   int Check(ringo_update_result* r = nullptr) {
@@ -402,10 +426,8 @@ TEST_F(DeviceTest, UnchangedManifestIsA304) {
   EXPECT_EQ(r.changed, 0);
   EXPECT_STREQ(r.deployment_id, "dep-1");
   ASSERT_EQ(server_.requests.size(), 3u);  // manifest, blob, manifest
-  EXPECT_TRUE(server_.requests[2].Has("If-None-Match: \"" + Sha256Hex(
-      "{\"collection\":\"app\",\"channel\":\"release\",\"deployment_id\":\"dep-1\",\"models\":[{\"name\":"
-      "\"digits\",\"version\":\"1\",\"sha256\":\"" + Sha256Hex("m1") + "\",\"size\":2,\"format\":\"mlmodel\","
-      "\"url\":\"/api/deploy/v1/blobs/" + Sha256Hex("m1") + "\",\"interface_hash\":\"x\"}]}").substr(0, 32) + "\""));
+  EXPECT_TRUE(server_.requests[2].Has(
+      "If-None-Match: \"" + Sha256Hex(server_.manifest()).substr(0, 32) + "\""));
 }
 
 TEST_F(DeviceTest, NoDeploymentIsNoUpdate) {
@@ -451,6 +473,96 @@ TEST_F(DeviceTest, TamperedOrForeignManifestIsRejectedAndModelKept) {
   server_.Publish("dep-3", {Mlmodel("3", "m3")});
   EXPECT_EQ(Check(), RINGO_ERR_SIGNATURE);
   EXPECT_EQ(Current(), "dep-1");
+}
+
+TEST_F(DeviceTest, ReplayedManifestIsRefusedAndSignedRollbackAccepted) {
+  server_.Publish("dep-1", {Mlmodel("1", "m1")});
+  Open();
+  ASSERT_EQ(Check(), RINGO_OK) << last_error_;
+  const std::string old_body = server_.manifest(), old_sig = server_.signature();
+  server_.Publish("dep-2", {Mlmodel("2", "m2")});
+  ASSERT_EQ(Check(), RINGO_OK) << last_error_;
+  // Someone between the device and the server serves the old, validly signed manifest.
+  server_.PublishRaw(old_body, old_sig);
+  EXPECT_EQ(Check(), RINGO_ERR_MANIFEST);
+  EXPECT_NE(last_error_.find("older"), std::string::npos) << last_error_;
+  EXPECT_EQ(Current(), "dep-2");
+  EXPECT_EQ(ReadAll(PathOf("digits")), "m2");
+  // Also after a restart: the newest sequence accepted is kept on disk.
+  Open();
+  EXPECT_EQ(Check(), RINGO_ERR_MANIFEST);
+  EXPECT_EQ(Current(), "dep-2");
+  // The server's rollback is a new manifest, with a higher sequence: accepted.
+  server_.Publish("dep-1", {Mlmodel("1", "m1")});
+  EXPECT_EQ(Check(), RINGO_OK) << last_error_;
+  EXPECT_EQ(Current(), "dep-1");
+  EXPECT_EQ(ReadAll(PathOf("digits")), "m1");
+}
+
+TEST_F(DeviceTest, ExpiredManifestIsRefusedAndAFreshOneAskedFor) {
+  server_.Publish("dep-1", {Mlmodel("1", "m1")});
+  Open();
+  ASSERT_EQ(Check(), RINGO_OK) << last_error_;
+  server_.expires_in_ms = -1000;
+  server_.Publish("dep-2", {Mlmodel("2", "m2")});
+  EXPECT_EQ(Check(), RINGO_ERR_MANIFEST);
+  EXPECT_NE(last_error_.find("expired"), std::string::npos) << last_error_;
+  EXPECT_EQ(Current(), "dep-1");
+  // A manifest that expires soon is accepted; once it has expired, the device does not take a
+  // 304 for an answer but asks for the whole manifest again.
+  server_.expires_in_ms = 300;
+  server_.Publish("dep-2", {Mlmodel("2", "m2")});
+  ASSERT_EQ(Check(), RINGO_OK) << last_error_;
+  EXPECT_EQ(Check(), RINGO_NO_UPDATE);
+  ASSERT_FALSE(server_.requests.empty());
+  bool conditional = false;
+  for (const auto& h : server_.requests.back().headers) conditional |= h.rfind("If-None-Match", 0) == 0;
+  EXPECT_TRUE(conditional);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(Check(), RINGO_ERR_MANIFEST);  // the same manifest, now expired
+  conditional = false;
+  for (const auto& h : server_.requests.back().headers) conditional |= h.rfind("If-None-Match", 0) == 0;
+  EXPECT_FALSE(conditional);
+  EXPECT_EQ(Current(), "dep-2");
+  // The server re-issues it: same deployment, fresh expiry.
+  server_.expires_in_ms = 3600 * 1000;
+  server_.Publish("dep-2", {Mlmodel("2", "m2")});
+  EXPECT_EQ(Check(), RINGO_NO_UPDATE) << last_error_;
+}
+
+TEST_F(DeviceTest, DuringAKeyRotationEitherKeyVerifies) {
+  Key next;
+  server_.next_signer = &next;
+  server_.Publish("dep-1", {Mlmodel("1", "m1")});
+  // An app built with both keys, one built with the new key only: both verify.
+  Open(server_.key().PublicBase64() + "," + next.PublicBase64());
+  EXPECT_EQ(Check(), RINGO_OK) << last_error_;
+  Forget();
+  Open(next.PublicBase64());
+  EXPECT_EQ(Check(), RINGO_OK) << last_error_;
+  // Rotation finished: the new key alone signs. An app with only the old key cannot verify.
+  server_.next_signer = nullptr;
+  server_.Publish("dep-2", {Mlmodel("2", "m2")}, &next);
+  EXPECT_EQ(Check(), RINGO_OK) << last_error_;
+  Forget();
+  Open();
+  EXPECT_EQ(Check(), RINGO_ERR_SIGNATURE);
+  // Malformed key lists are refused when the client is made.
+  for (std::string keys : {next.PublicBase64() + ",not-a-key", std::string(","),
+                           next.PublicBase64() + "," + Base64("31 bytes, one short of a key!!")}) {
+    ringo_config c{};
+    c.base_url = "http://fake";
+    c.collection = "app";
+    c.channel = "release";
+    c.storage_dir = dir_.c_str();
+    c.public_key = keys.c_str();
+    c.transport = &kFakeTransport;
+    c.transport_ctx = &server_;
+    c.crypto = ringo_crypto_openssl();
+    char err[256] = "";
+    EXPECT_EQ(ringo_client_create(&c, err, sizeof err), nullptr) << keys;
+    EXPECT_NE(std::string(err).find("public_key"), std::string::npos) << err;
+  }
 }
 
 TEST_F(DeviceTest, BlobMismatchIsRejectedAndModelKept) {

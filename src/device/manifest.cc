@@ -31,6 +31,16 @@ Error ParseManifest(const std::string& body, const std::string& collection,
   if (!SafeName(out->deployment_id) || out->deployment_id.size() >= 64) {
     return bad("bad deployment id '" + out->deployment_id + "'");
   }
+  const std::pair<const char*, int64_t*> times[] = {{"sequence", &out->sequence},
+                                                    {"issued_at", &out->issued_at},
+                                                    {"expires_at", &out->expires_at}};
+  for (const auto& [key, field] : times) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() < 0) {
+      return bad(std::string("missing or bad '") + key + "'");
+    }
+    *field = it->get<int64_t>();
+  }
   auto models = j.find("models");
   if (models == j.end() || !models->is_array()) return bad("'models' is not an array");
   for (const json& m : *models) {
@@ -59,6 +69,37 @@ Error ParseManifest(const std::string& body, const std::string& collection,
     out->models.push_back(std::move(e));
   }
   return {};
+}
+
+Error CheckFresh(const Manifest& m, const State& s, const std::string& channel_key,
+                 int64_t now_ms) {
+  if (s.manifest_channel == channel_key && m.sequence < s.manifest_sequence) {
+    return Err(RINGO_ERR_MANIFEST,
+               "manifest: sequence " + std::to_string(m.sequence) + " is older than " +
+                   std::to_string(s.manifest_sequence) + ", already accepted (a replay?)");
+  }
+  if (m.expires_at <= now_ms) {
+    return Err(RINGO_ERR_MANIFEST, "manifest: expired " +
+                                       std::to_string((now_ms - m.expires_at) / 1000) +
+                                       " s ago (a replay, or this device's clock is wrong)");
+  }
+  return {};
+}
+
+bool ParsePublicKeys(const std::string& text, std::vector<std::string>* keys) {
+  keys->clear();
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find_first_of(", \t\n", i);
+    if (end == std::string::npos) end = text.size();
+    if (end > i) {
+      std::string raw;
+      if (!Base64Decode(text.substr(i, end - i), &raw) || raw.size() != 32) return false;
+      keys->push_back(std::move(raw));
+    }
+    i = end + 1;
+  }
+  return !keys->empty() && keys->size() <= 8;
 }
 
 }  // namespace ringo::device

@@ -124,7 +124,8 @@ typedef struct ringo_config {
   ringo_device_info device;
   const char* storage_dir; /* required: created if missing; the SDK owns everything inside */
   const char* public_key;  /* required: the server's Ed25519 key, base64 of 32 raw bytes
-                              (`ringo deploy keys`), embedded in the app at build time */
+                              (`ringo deploy keys`), embedded in the app at build time; during
+                              a key rotation both keys, separated by a comma */
   const ringo_transport* transport; /* required */
   void* transport_ctx;
   const ringo_crypto* crypto;       /* required */
@@ -164,6 +165,9 @@ typedef struct ringo_update_result {
 /* Asks the server for this device's manifest (If-None-Match: the ETag of the last manifest acted
  * on) and installs it when it names a new deployment:
  *   verify the Ed25519 signature over the exact body, parse it, check collection and channel;
+ *   refuse it when its sequence is below the last one accepted for this channel (a replayed
+ *   manifest) or it has expired (this uses the device's clock); once the accepted manifest has
+ *   expired the next check asks for a full one rather than a 304;
  *   download each blob not already held (resuming a .part file with Range), check size and sha256;
  *   unpack mlpackage.tar safely; assemble staging-<id>/, fsync, rename to deployments/<id>/;
  *   replace the `current` pointer atomically; keep the previous deployment; delete older ones;

@@ -18,7 +18,10 @@ Error Client::SaveState(const State& s) {
   json j = {{"deployment_id", s.current},
             {"previous_deployment_id", s.previous},
             {"etag", s.etag},
-            {"bad", s.bad}};
+            {"bad", s.bad},
+            {"manifest_channel", s.manifest_channel},
+            {"manifest_sequence", s.manifest_sequence},
+            {"manifest_expires_at", s.manifest_expires_at}};
   return WriteFileAtomic(Path("current"), j.dump() + "\n");
 }
 
@@ -31,6 +34,9 @@ State Client::LoadStateFile(const std::string& path) {
   s.current = j.value("deployment_id", "");
   s.previous = j.value("previous_deployment_id", "");
   s.etag = j.value("etag", "");
+  s.manifest_channel = j.value("manifest_channel", "");
+  s.manifest_sequence = j.value("manifest_sequence", int64_t{0});
+  s.manifest_expires_at = j.value("manifest_expires_at", int64_t{0});
   if (j.contains("bad") && j["bad"].is_array()) {
     for (const auto& b : j["bad"]) {
       if (b.is_string()) s.bad.push_back(b.get<std::string>());

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -23,6 +24,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -170,6 +177,32 @@ Error Client::Stage(const Manifest& m) {
   return {};
 }
 
+// The signature covers the exact bytes received: checked before anything is parsed. The
+// current key's signature, or during a rotation the next key's, may verify with any key the
+// app was built with.
+Error Client::VerifySignature(const Collected& c) const {
+  bool any = false;
+  for (const char* header : {"x-ringo-signature", "x-ringo-signature-next"}) {
+    auto it = c.headers.find(header);
+    if (it == c.headers.end()) continue;
+    std::string sig;
+    if (it->second.rfind("ed25519=", 0) != 0 || !Base64Decode(it->second.substr(8), &sig) ||
+        sig.size() != 64) {
+      continue;
+    }
+    any = true;
+    for (const std::string& key : public_keys) {
+      if (crypto->verify_ed25519(crypto_ctx, reinterpret_cast<const uint8_t*>(key.data()),
+                                 c.body.data(), c.body.size(),
+                                 reinterpret_cast<const uint8_t*>(sig.data())) == 1) {
+        return {};
+      }
+    }
+  }
+  if (!any) return Err(RINGO_ERR_SIGNATURE, "manifest has no Ed25519 signature");
+  return Err(RINGO_ERR_SIGNATURE, "manifest signature does not verify with the configured key");
+}
+
 Error Client::CheckForUpdate(ringo_update_result* result, std::string* notify, bool* no_update) {
   State s;
   {
@@ -184,7 +217,11 @@ Error Client::CheckForUpdate(ringo_update_result* result, std::string* notify, b
     sep = '&';
   }
   std::vector<std::string> extra = {"Accept: application/json"};
-  if (!s.etag.empty()) extra.push_back("If-None-Match: " + s.etag);
+  const std::string channel_key = collection + "/" + channel;
+  const int64_t now_ms = NowMs();
+  // Past the accepted manifest's expiry a 304 would prove nothing: ask for a fresh one.
+  bool fresh = s.manifest_channel == channel_key && s.manifest_expires_at > now_ms;
+  if (!s.etag.empty() && fresh) extra.push_back("If-None-Match: " + s.etag);
   Collected c;
   ringo_response resp{};
   resp.sink = &c;
@@ -202,23 +239,18 @@ Error Client::CheckForUpdate(ringo_update_result* result, std::string* notify, b
     return Err(RINGO_ERR_NETWORK, "manifest: HTTP " + std::to_string(resp.status) + " " +
                                       c.body.substr(0, 200));
   }
-  // The signature covers the exact bytes received: verify before parsing anything.
-  std::string sig_header = c.headers["x-ringo-signature"];
-  std::string sig;
-  if (sig_header.rfind("ed25519=", 0) != 0 || !Base64Decode(sig_header.substr(8), &sig) ||
-      sig.size() != 64) {
-    return Err(RINGO_ERR_SIGNATURE, "manifest has no Ed25519 signature");
-  }
-  if (crypto->verify_ed25519(crypto_ctx, reinterpret_cast<const uint8_t*>(public_key.data()),
-                             c.body.data(), c.body.size(),
-                             reinterpret_cast<const uint8_t*>(sig.data())) != 1) {
-    return Err(RINGO_ERR_SIGNATURE, "manifest signature does not verify with the configured key");
-  }
+  Error e = VerifySignature(c);
+  if (!e.ok()) return e;
   Manifest m;
-  Error e = ParseManifest(c.body, collection, channel, &m);
+  e = ParseManifest(c.body, collection, channel, &m);
+  if (!e.ok()) return e;
+  e = CheckFresh(m, s, channel_key, now_ms);
   if (!e.ok()) return e;
   State next = s;
   next.etag = c.headers["etag"];
+  next.manifest_channel = channel_key;
+  next.manifest_sequence = m.sequence;
+  next.manifest_expires_at = m.expires_at;
   if (m.deployment_id == s.current ||
       std::find(s.bad.begin(), s.bad.end(), m.deployment_id) != s.bad.end()) {
     *no_update = true;
@@ -226,7 +258,7 @@ Error Client::CheckForUpdate(ringo_update_result* result, std::string* notify, b
     e = SaveState(next);
     if (!e.ok()) return e;
     std::lock_guard<std::mutex> l(mu);
-    state.etag = next.etag;
+    state = next;
     return Err(RINGO_OK, m.deployment_id == s.current
                              ? "already on deployment " + m.deployment_id
                              : "deployment " + m.deployment_id + " was reported bad on this device");

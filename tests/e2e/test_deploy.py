@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import ServerTestCase, make_core_ml_models, ringo_bin, unique
@@ -31,8 +32,9 @@ def verify_ed25519(public_key_b64, body, signature_b64):
         return p.returncode == 0
 
 
-@unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to make Core ML models")
-class DeployTest(ServerTestCase):
+class DeliveryCase(ServerTestCase):
+    """A server with Core ML models to register, and the CLI and device views of it."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -58,6 +60,17 @@ class DeployTest(ServerTestCase):
         return self.server.request("GET", "/api/deploy/v1/collections/%s/channels/%s/manifest" % (collection, channel),
                                    query=query)
 
+    def simulate(self, coll, channel, count, prefix):
+        p = subprocess.run([ringo_bin(), "device", "simulate", "--tracking-uri", self.server.url, "--collection", coll,
+                            "--channel", channel, "--count", str(count), "--attr", "id_prefix=" + prefix,
+                            "--attr", "device_class=iPhone", "--json"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout[-500:])
+        out = json.loads(p.stdout)
+        return {d["device_id"]: d["deployment_id"] for d in out["devices"]}
+
+
+@unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to make Core ML models")
+class DeployTest(DeliveryCase):
     def test_promote_rollout_rollback_and_the_device_view(self):
         model = unique("digits")
         v1 = self.register(model, "mlmodel")
@@ -135,14 +148,6 @@ class DeployTest(ServerTestCase):
         self.assertTrue(all(h["actor"] for h in history))
         # Staging is independent of release.
         self.assertEqual(self.manifest(coll, "staging").status, 404)
-
-    def simulate(self, coll, channel, count, prefix):
-        p = subprocess.run([ringo_bin(), "device", "simulate", "--tracking-uri", self.server.url, "--collection", coll,
-                            "--channel", channel, "--count", str(count), "--attr", "id_prefix=" + prefix,
-                            "--attr", "device_class=iPhone", "--json"], capture_output=True, text=True)
-        self.assertEqual(p.returncode, 0, p.stderr + p.stdout[-500:])
-        out = json.loads(p.stdout)
-        return {d["device_id"]: d["deployment_id"] for d in out["devices"]}
 
     def test_staged_rollout_through_the_device_sdk(self):
         model = unique("fleet")
@@ -232,6 +237,89 @@ class DeployTest(ServerTestCase):
         self.assertEqual(self.server.request("GET", "/api/deploy/v1/blobs/xyz").status, 400)
         self.assertEqual(self.server.request("GET", "/api/deploy/v1/blobs/" + "0" * 64).status, 404)
         self.assertEqual(self.manifest("nope", "release").status, 404)
+
+
+@unittest.skipUnless(HAVE_TORCH, "needs Debian's python3-torch to make Core ML models")
+class FreshManifestsAndKeyRotationTest(DeliveryCase):
+    """Manifests a device can refuse when replayed or stale; signing keys rotated in two steps."""
+
+    def signatures(self, r):
+        out = {}
+        for header in ("X-Ringo-Signature", "X-Ringo-Signature-Next"):
+            value = r.header(header)
+            if value:
+                self.assertTrue(value.startswith("ed25519="), value)
+                out[header] = value[len("ed25519="):]
+        return out
+
+    def test_sequence_expiry_and_rotation(self):
+        model = unique("fresh")
+        v1 = self.register(model, "mlmodel")
+        coll = unique("fresh")
+        self.assertEqual(self.cli("collections", "create", coll, "--model", model)[0], 0)
+        d1 = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v1))[1].strip()
+        d2 = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v1))[1].strip()
+        seen = []
+        for step in (["promote", coll, "release", d1], ["promote", coll, "release", d2],
+                     ["rollback", coll, "release"]):
+            rc, _, err = self.cli("channels", *step, "--reason", "test")
+            self.assertEqual(rc, 0, err)
+            body = self.manifest(coll, "release", device_id="phone-1").json
+            seen.append(body)
+            # Valid for the default week from a time no later than now.
+            self.assertEqual(body["expires_at"] - body["issued_at"], 7 * 24 * 3600 * 1000)
+            self.assertLessEqual(body["issued_at"], time.time() * 1000)
+        self.assertEqual([b["deployment_id"] for b in seen], [d1, d2, d1])
+        # The rollback is a new manifest: its sequence is above every earlier one.
+        self.assertLess(seen[0]["sequence"], seen[1]["sequence"])
+        self.assertLess(seen[1]["sequence"], seen[2]["sequence"])
+
+        keys = self.server.request("GET", "/api/deploy/v1/keys").json
+        old = keys["public_key"]
+        self.assertNotIn("next_public_key", keys)
+        before = self.manifest(coll, "release", device_id="phone-1")
+        self.assertEqual(list(self.signatures(before)), ["X-Ringo-Signature"])
+
+        rc, out, err = self.cli("deploy", "keys", "rotate")
+        self.assertEqual(rc, 0, err)
+        keys = self.server.request("GET", "/api/deploy/v1/keys").json
+        new = keys["next_public_key"]
+        self.assertEqual(keys["public_key"], old)
+        self.assertIn(new, out)
+        during = self.manifest(coll, "release", device_id="phone-1")
+        self.assertEqual(during.body, before.body)  # same content, same ETag: devices see a 304
+        sigs = self.signatures(during)
+        self.assertTrue(verify_ed25519(old, during.body, sigs["X-Ringo-Signature"]))
+        self.assertTrue(verify_ed25519(new, during.body, sigs["X-Ringo-Signature-Next"]))
+        self.assertFalse(verify_ed25519(old, during.body, sigs["X-Ringo-Signature-Next"]))
+        rc, _, err = self.cli("deploy", "keys", "rotate")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("already under way", err)
+        # Devices keep working during the rotation with the key they were built with.
+        self.assertEqual(set(self.simulate(coll, "release", 3, "dev-").values()), {d1})
+
+        rc, out, err = self.cli("deploy", "keys", "rotate", "--finish")
+        self.assertEqual(rc, 0, err)
+        keys = self.server.request("GET", "/api/deploy/v1/keys").json
+        self.assertEqual(keys, {"algorithm": "Ed25519", "public_key": new})
+        after = self.manifest(coll, "release", device_id="phone-1")
+        sigs = self.signatures(after)
+        self.assertEqual(list(sigs), ["X-Ringo-Signature"])
+        self.assertTrue(verify_ed25519(new, after.body, sigs["X-Ringo-Signature"]))
+        rc, _, err = self.cli("deploy", "keys", "rotate", "--finish")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("no key rotation is under way", err)
+
+        # A restart keeps the new key (the key file beside the blobs followed the rotation).
+        self.assertEqual(self.server.stop(), 0)
+        self.server.start()
+        self.assertEqual(self.server.request("GET", "/api/deploy/v1/keys").json["public_key"], new)
+
+    def test_manifest_lifetime_is_bounded(self):
+        p = subprocess.run([ringo_bin(), "server", "--manifest-lifetime", "5", "--port", "0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--manifest-lifetime", p.stderr)
 
 
 if __name__ == "__main__":
