@@ -2,7 +2,9 @@
 # Delivery benchmark: manifest requests answered 304 at 1,000 keep-alive device connections
 # (beside GET /health on the same server in the same run, the do-nothing ceiling), blob download
 # speed, and the memory of 10,000 devices long-polling at once. Server pinned to core 0 with one
-# I/O thread, load on core 1. Needs Debian's /usr/bin/python3 with torch to make a model.
+# I/O thread, load on core 1. The manifest requests come from 100,000 device ids in turn
+# (bench/manifest.lua), as a fleet's do, within the per-device rate limit. Needs Debian's
+# /usr/bin/python3 with torch to make a model.
 # Usage: bench/deploy.sh [build/ringo] [seconds=10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,7 +80,8 @@ wait "$POLLER" 2>/dev/null || true
 
 rps() { awk '/Requests\/sec/ {print $2}'; }
 CEIL=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" "$URL/health" | rps)
-NM=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" -H "If-None-Match: $ETAG" "$MANIFEST" | rps)
+NM=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" -H "If-None-Match: $ETAG" -s bench/manifest.lua \
+     "${MANIFEST%%\?*}" | rps)
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "$MANIFEST")
 DL=()
 for i in 1 2 3; do

@@ -1,6 +1,8 @@
 // The API's setup: the services its handlers share, the guard, the route table; HttpError.
 #include "api/api.h"
 
+#include "api/rate_limit.h"
+
 #include <cstdlib>
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include "api/handlers.h"
 #include "api/logged_models.h"
 #include "api/manifest_waiters.h"
+#include "api/rate_limit.h"
 #include "api/routes.h"
 
 namespace ringo::api {
@@ -43,7 +46,11 @@ Status Api::Register(http::Router& router) {
   if (const char* secret = std::getenv("RINGO_ADMIN_TOKEN"); secret && *secret) {
     RETURN_IF_ERROR(auth_->Bootstrap(secret));
   }
-  router.SetGuard([auth = auth_](Request& req, Access access) { return auth->Check(req, access); });
+  router.SetGuard([auth = auth_, limits = limits_](Request& req, Access access) {
+    auto refused = auth->Check(req, access);
+    if (!refused && limits && access == Access::kDevice) refused = limits->Check(req);
+    return refused;
+  });
   hooks_ = std::make_unique<registry::MlflowWebhooks>(store_);
   models_ = std::make_shared<LoggedModels>(store_);
   if (deploy_) waiters_ = StartManifestWaiters(deploy_);
@@ -66,6 +73,10 @@ Status Api::Register(http::Router& router) {
                       .schedules = scheduler_ != nullptr,
                       .releases = releases_ != nullptr}));
   return Status::Ok();
+}
+
+void Api::SetDeviceRateLimits(RateLimit per_device, RateLimit per_token) {
+  limits_ = std::make_shared<DeviceRateLimits>(per_device, per_token);
 }
 
 void Api::Shutdown() {

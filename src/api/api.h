@@ -27,6 +27,16 @@ struct Services;
 // kPermissionDenied 403 PERMISSION_DENIED, kUnavailable 503 TEMPORARILY_UNAVAILABLE,
 // kInternal 500 INTERNAL_ERROR. The store and repository must outlive the server using the
 // router. Thread-safe.
+// A sustained request rate and the burst allowed above it. A rate of 0 means no limit.
+struct RateLimit {
+  double per_second = 0;
+  double burst = 0;
+};
+
+// Parses "RATE" or "RATE:BURST" (requests per second; the burst defaults to 5 s of the rate,
+// at least 1). "0" is no limit. kInvalidArgument naming the problem otherwise.
+Result<RateLimit> ParseRateLimit(std::string_view text);
+
 class Api {
  public:
   Api(store::Store* store, artifacts::Repository* artifacts)
@@ -43,6 +53,9 @@ class Api {
   // MLflow's --no-serve-artifacts: the mlflow-artifacts proxy endpoints answer 503 saying so.
   // Call before Register.
   void DisableArtifactProxy() { serve_artifacts_ = false; }
+  // Request rate limits of the device API, per device and per token (DeviceRateLimits). Call
+  // before Register; without it there are none.
+  void SetDeviceRateLimits(RateLimit per_device, RateLimit per_token);
 
   // Adds every route. Also creates the bootstrap admin token of RINGO_ADMIN_TOKEN, when set and
   // the store has no token yet: its failure (a secret under 16 characters, a store error) is
@@ -63,6 +76,7 @@ class Api {
   release::ReleaseManager* releases_ = nullptr;
   bool serve_artifacts_ = true;
   std::shared_ptr<class Auth> auth_;
+  std::shared_ptr<class DeviceRateLimits> limits_;
   std::shared_ptr<ManifestWaiters> waiters_;
   std::unique_ptr<registry::MlflowWebhooks> hooks_;
   std::shared_ptr<LoggedModels> models_;

@@ -266,6 +266,9 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   RETURN_IF_ERROR(svc->repo_->Init());
   svc->api_ = std::make_unique<api::Api>(svc->store_.get(), svc->repo_.get());
   if (!flags.serve_artifacts) svc->api_->DisableArtifactProxy();
+  ASSIGN_OR_RETURN(api::RateLimit per_device, api::ParseRateLimit(flags.device_rate_limit));
+  ASSIGN_OR_RETURN(api::RateLimit per_token, api::ParseRateLimit(flags.token_rate_limit));
+  svc->api_->SetDeviceRateLimits(per_device, per_token);
   // Delivery state lives in the store; the signing key and model blobs beside it.
   ASSIGN_OR_RETURN(svc->deploy_, deploy::Service::Open(svc->store_.get(), svc->repo_.get(), base / "deploy"));
   RETURN_IF_ERROR(svc->deploy_->SetManifestLifetime(flags.manifest_lifetime));
@@ -402,6 +405,20 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
                      "With s3:// artifacts: the most GiB the local copies of objects may take in "
                      "<store>/s3-cache (least recently used go first; 0: no bound)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  auto rate_check = [](const std::string& v) -> std::string {
+    auto r = api::ParseRateLimit(v);
+    return r.ok() ? "" : r.status().message();
+  };
+  server->add_option("--device-rate-limit", sf->device_rate_limit,
+                     "Requests per second[:burst] each device (by its device id) may make to the "
+                     "device API; beyond it 429 with Retry-After (0: no limit)")
+      ->check(rate_check)
+      ->capture_default_str();
+  server->add_option("--token-rate-limit", sf->token_rate_limit,
+                     "Requests per second[:burst] each token may make to the device API (a "
+                     "fleet often shares one device token: size it for the fleet; 0: no limit)")
+      ->check(rate_check)
+      ->capture_default_str();
   server->add_option("--manifest-lifetime", sf->manifest_lifetime,
                      "Seconds a signed manifest stays valid; devices refuse it afterwards and "
                      "fetch a fresh one (re-issued every seventh of it)")

@@ -109,6 +109,7 @@ ringo_client* ringo_client_create(const ringo_config* config, char* error, size_
       if (v && *v) client->device.emplace_back(k, v);
     }
     client->device_class = Str(c.device.device_class);
+    client->device_id = Str(c.device.id);
     client->transport = c.transport;
     client->transport_ctx = c.transport_ctx;
     client->crypto = c.crypto;

@@ -131,6 +131,7 @@ struct Client {
   std::string base_url, token, collection, channel, dir;
   std::vector<std::pair<std::string, std::string>> device;  // query parameters
   std::string device_class;
+  std::string device_id;  // sent as X-Ringo-Device-Id (rate limits)
   std::vector<std::string> public_keys;  // 32 raw bytes each; any may sign a manifest
   const ringo_transport* transport = nullptr;
   void* transport_ctx = nullptr;

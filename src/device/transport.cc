@@ -83,6 +83,8 @@ int Client::Fail(const Error& e) {
 
 std::vector<std::string> Client::Headers(std::vector<std::string> extra, bool authorized) const {
   if (authorized && !token.empty()) extra.push_back("Authorization: Bearer " + token);
+  // The server's per-device rate limit counts by it (not sent to a redirect's object store).
+  if (authorized && !device_id.empty()) extra.push_back("X-Ringo-Device-Id: " + device_id);
   extra.push_back("User-Agent: ringo-device/0.1");
   return extra;
 }

@@ -433,6 +433,58 @@ class WebhookDestinationTest(unittest.TestCase):
                     s.cleanup()
 
 
+class RateLimitTest(unittest.TestCase):
+    """The device API's limits per device and per token: 429 with Retry-After, others unaffected."""
+
+    def test_per_device_and_per_token_limits(self):
+        with tempfile.TemporaryDirectory() as d:
+            s = Server(store=os.path.join(d, "store"),
+                       extra_args=["--device-rate-limit", "0.2:3", "--token-rate-limit", "0.5:8"])
+            s.start()
+            try:
+                manifest = "/api/deploy/v1/collections/app/channels/release/manifest"
+                seen = [s.request("GET", manifest, query={"device_id": "phone-1"}).status for _ in range(4)]
+                # No such channel (404) three times: the burst; then the device is held back.
+                self.assertEqual(seen, [404, 404, 404, 429])
+                r = s.request("GET", manifest, query={"device_id": "phone-1"})
+                self.assertEqual(r.status, 429)
+                self.assertEqual(r.json["error_code"], "REQUEST_LIMIT_EXCEEDED")
+                self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+                # Another device is not held back; telemetry counts by the SDK's header.
+                self.assertEqual(s.request("GET", manifest, query={"device_id": "phone-2"}).status, 404)
+                event = [{"event": "prediction", "model": "m", "version": "1"}]
+                statuses = [s.request("POST", "/api/deploy/v1/telemetry", body=event,
+                                      headers={"X-Ringo-Device-Id": "phone-3"}).status for _ in range(4)]
+                self.assertEqual(statuses, [200, 200, 200, 429])
+                # Tracking is not the device API: never limited.
+                for _ in range(10):
+                    self.assertEqual(s.request("GET", "/api/2.0/mlflow/experiments/get",
+                                               query={"experiment_id": "0"}).status, 200)
+                # A token's limit covers all the devices that share it.
+                admin = s.request("POST", "/api/ringo/v1/tokens", body={"scope": "admin", "name": "a"}).json["token"]
+                r = s.request("POST", "/api/ringo/v1/tokens", body={"scope": "device", "name": "fleet"},
+                              headers={"Authorization": "Bearer " + admin})
+                fleet = {"Authorization": "Bearer " + r.json["token"]}
+                statuses = [s.request("GET", manifest, query={"device_id": "dev-%d" % i}, headers=fleet).status
+                            for i in range(9)]
+                self.assertEqual(statuses, [404] * 8 + [429])
+                self.assertIn("token", s.request("GET", manifest, query={"device_id": "dev-x"}, headers=fleet).json["message"])
+                time.sleep(2.1)  # the token's bucket refills at 0.5/s
+                self.assertEqual(s.request("GET", manifest, query={"device_id": "phone-9"}, headers=fleet).status, 404)
+            finally:
+                self.assertEqual(s.stop(), 0)
+                s.cleanup()
+
+    def test_bad_limits_are_refused_at_start(self):
+        for flag, value in (("--device-rate-limit", "fast"), ("--token-rate-limit", "5:0"),
+                            ("--device-rate-limit", "-1")):
+            p = subprocess.run([ringo_bin(), "server", "--port", "0", flag, value],
+                               capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0, (flag, value))
+            self.assertIn(flag, p.stderr)
+            self.assertIn("rate", p.stderr)
+
+
 class StoreSecretsTest(unittest.TestCase):
     def test_artifacts_destination_may_not_hold_the_store(self):
         with tempfile.TemporaryDirectory() as d:
