@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "api/audit.h"
 #include "api/auth.h"
 #include "api/handlers.h"
 #include "api/logged_models.h"
@@ -51,6 +52,9 @@ Status Api::Register(http::Router& router) {
     if (!refused && limits && access == Access::kDevice) refused = limits->Check(req);
     return refused;
   });
+  audit_ = std::make_shared<AuditLog>(store_);
+  router.SetObserver([audit = audit_](const Request& req, const http::Router::Match& match,
+                                      unsigned status) { audit->Observe(req, match, status); });
   hooks_ = std::make_unique<registry::MlflowWebhooks>(store_);
   models_ = std::make_shared<LoggedModels>(store_);
   if (deploy_) waiters_ = StartManifestWaiters(deploy_);
@@ -60,6 +64,7 @@ Status Api::Register(http::Router& router) {
       .hooks = hooks_.get(),
       .models = models_.get(),
       .auth = auth_.get(),
+      .audit = audit_.get(),
       .deploy = deploy_,
       .waiters = waiters_.get(),
       .scheduler = scheduler_,
@@ -85,6 +90,7 @@ void Api::Shutdown() {
   if (waiters_ && waiters_->Shutdown() > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   if (hooks_) hooks_->Stop();
+  if (audit_) audit_->Stop();  // the last changes reach the store before it closes
 }
 
 }  // namespace ringo::api

@@ -77,6 +77,7 @@ class Api {
   bool serve_artifacts_ = true;
   std::shared_ptr<class Auth> auth_;
   std::shared_ptr<class DeviceRateLimits> limits_;
+  std::shared_ptr<class AuditLog> audit_;
   std::shared_ptr<ManifestWaiters> waiters_;
   std::unique_ptr<registry::MlflowWebhooks> hooks_;
   std::shared_ptr<LoggedModels> models_;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "api/audit.h"
 #include "api/auth.h"
 #include "api/downsample.h"
 #include "api/handlers.h"
@@ -64,6 +65,26 @@ Result<Response> ListTokens(const Services& s, const Request&) {
     w.FieldBool("revoked", t.revoked).EndObject();
   }
   w.EndArray().EndObject();
+  return JsonResponse(std::move(body));
+}
+
+// ---------------- the audit log ----------------
+
+Result<Response> ListAudit(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
+  AuditLog::Query q;
+  ASSIGN_OR_RETURN(auto since, f.Int64("since"));
+  ASSIGN_OR_RETURN(auto until, f.Int64("until"));
+  ASSIGN_OR_RETURN(auto actor, f.String("actor"));
+  ASSIGN_OR_RETURN(auto route, f.String("route"));
+  ASSIGN_OR_RETURN(int64_t limit, IntField(f, "limit", 100, 1, 10000));
+  q.since = since.value_or(0);
+  q.until = until.value_or(0);
+  q.actor = actor.value_or("");
+  q.route = route.value_or("");
+  q.limit = static_cast<int>(limit);
+  s.audit->Flush(true);  // what was just done is in the answer
+  ASSIGN_OR_RETURN(std::string body, s.audit->List(q));
   return JsonResponse(std::move(body));
 }
 
@@ -243,6 +264,7 @@ std::span<const Route> ExtraRoutes() {
       {kPost, "/api/ringo/v1/tokens", kAdmin, CreateToken},
       {kGet, "/api/ringo/v1/tokens", kAdmin, ListTokens},
       {kDelete, "/api/ringo/v1/tokens/{id}", kAdmin, RevokeToken},
+      {kGet, "/api/ringo/v1/audit", kAdmin, ListAudit},
       {kPost, "/api/ringo/v1/session", kPublic, SignIn},
       {kDelete, "/api/ringo/v1/session", kPublic, SignOut},
       {kGet, "/api/ringo/v1/webhook-deliveries", kAdmin, ListWebhookDeliveries},

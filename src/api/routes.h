@@ -19,6 +19,7 @@
 
 namespace ringo::api {
 
+class AuditLog;
 class Auth;
 class LoggedModels;
 class ManifestWaiters;
@@ -32,6 +33,7 @@ struct Services {
   registry::MlflowWebhooks* hooks = nullptr;
   LoggedModels* models = nullptr;
   Auth* auth = nullptr;
+  AuditLog* audit = nullptr;
   deploy::Service* deploy = nullptr;
   ManifestWaiters* waiters = nullptr;
   schedule::Scheduler* scheduler = nullptr;

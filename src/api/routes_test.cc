@@ -39,8 +39,8 @@ Access ExpectedAccess(const Route& r) {
   // Any token may learn the version and the key manifests are signed with.
   if (p == "/version" || p == "/api/deploy/v1/keys") return Access::kAnyCaller;
   if (p.starts_with("/api/deploy/v1/")) return Access::kDevice;
-  // Webhook URLs and secrets, tokens, and what apps promise are delivery management.
-  if (Contains(p, "webhook") || Contains(p, "/tokens") ||
+  // Webhook URLs and secrets, tokens, who did what, and what apps promise are management.
+  if (Contains(p, "webhook") || Contains(p, "/tokens") || Contains(p, "/audit") ||
       (Contains(p, "/apps/contracts") && ChangesState(r.method))) {
     return Access::kAdmin;
   }

@@ -26,6 +26,7 @@ int Main(int argc, char** argv) {
     AddModelsCommand(app, ctx);
     AddDeviceCommands(app, ctx);
     AddTokensCommand(app, ctx);
+    AddAuditCommand(app, ctx);
     AddCollectionsCommand(app, ctx);
     AddDeploymentsCommand(app, ctx);
     AddChannelsCommand(app, ctx);

@@ -32,6 +32,7 @@ void AddLogCommand(CLI::App& app, Context& ctx);          // log_command.cc
 void AddRunCommand(CLI::App& app, Context& ctx);          // run_command.cc
 void AddModelsCommand(CLI::App& app, Context& ctx);       // models_command.cc
 void AddTokensCommand(CLI::App& app, Context& ctx);       // tokens_command.cc
+void AddAuditCommand(CLI::App& app, Context& ctx);        // audit_command.cc
 void AddCollectionsCommand(CLI::App& app, Context& ctx);  // collections_command.cc
 void AddDeploymentsCommand(CLI::App& app, Context& ctx);  // deployments_command.cc
 void AddChannelsCommand(CLI::App& app, Context& ctx);     // channels_command.cc

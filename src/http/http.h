@@ -137,6 +137,13 @@ class Router {
   std::vector<RouteInfo> Routes() const;
   Match Find(Method method, std::string_view path) const;
 
+  // Told of every answered request (refusals by the guard included) with the route it matched
+  // (empty route: none) and the status sent, on the I/O thread that sends it: must be quick.
+  // For the audit log.
+  using Observer = std::function<void(const Request&, const Match&, unsigned status)>;
+  void SetObserver(Observer observer) { observer_ = std::move(observer); }
+  const Observer& observer() const { return observer_; }
+
  private:
   struct Route {
     Handler handler;
@@ -158,6 +165,7 @@ class Router {
   std::map<std::string, std::map<Method, Route>, std::less<>> exact_;
   std::vector<Pattern> patterns_;
   Guard guard_;
+  Observer observer_;
   std::vector<Prefix> prefixes_;
 };
 

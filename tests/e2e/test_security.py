@@ -485,6 +485,75 @@ class RateLimitTest(unittest.TestCase):
             self.assertIn("rate", p.stderr)
 
 
+class AuditLogTest(ServerTestCase):
+    """Every route that changes state leaves an entry in the audit log: who, what, from where."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        token = cls.server.request("POST", "/api/ringo/v1/tokens",
+                                   body={"scope": "admin", "name": "auditor"}).json["token"]
+        cls.auth = {"Authorization": "Bearer " + token, "Origin": cls.server.url}
+
+    def test_every_changing_route_is_in_the_audit_log(self):
+        auth = self.auth
+        routes = self.server.request("GET", "/api/ringo/v1/routes", headers=auth).json["routes"]
+        changing = [r for r in routes if r["method"] not in ("GET", "HEAD") and r["access"] != "read"]
+        self.assertGreater(len(changing), 50)
+        for r in changing:
+            # Deeper than any {name} route beside a prefix route, so the prefix one matches.
+            path = concrete(r["path"]) + ("/deeper/still" if r["path"].endswith("*") else "")
+            self.server.request(r["method"], path, body={}, headers=auth, timeout=30)
+        # A read leaves nothing.
+        self.server.request("GET", "/api/2.0/mlflow/experiments/get", query={"experiment_id": "0"}, headers=auth)
+        r = self.server.request("GET", "/api/ringo/v1/audit", query={"limit": "10000"}, headers=auth)
+        self.assertEqual(r.status, 200, r)
+        entries = r.json["entries"]
+        by_route = {}
+        for e in entries:
+            by_route.setdefault((e["method"], e["route"]), []).append(e)
+        missing = [(c["method"], c["path"]) for c in changing if (c["method"], c["path"]) not in by_route]
+        self.assertEqual(missing, [])
+        self.assertNotIn(("GET", "/api/2.0/mlflow/experiments/get"), by_route)
+        # Who and from where: the token's name and the client's address; the first token's
+        # creation, made without one, is anonymous.
+        for (method, route), es in by_route.items():
+            for e in es:
+                if route == "/api/ringo/v1/session" or e["actor"] == "anonymous":
+                    continue
+                self.assertEqual(e["actor"], "token:auditor", e)
+                # Devices are a fleet: their reports are counted by token, not by address.
+                self.assertEqual(e["origin"], "" if route.startswith("/api/deploy/") else "127.0.0.1", e)
+        first = by_route[("POST", "/api/ringo/v1/tokens")]
+        self.assertIn("anonymous", [e["actor"] for e in first])
+
+    def test_what_a_change_names_and_the_cli(self):
+        exp = self.server.request("POST", API + "experiments/create", body={"name": unique("audited")},
+                                  headers=self.auth)
+        self.assertEqual(exp.status, 200, exp)
+        eid = exp.json["experiment_id"]
+        run = self.server.request("POST", API + "runs/create", body={"experiment_id": eid},
+                                  headers=self.auth).json["run"]["info"]["run_id"]
+        for step in range(50):
+            self.server.request("POST", API + "runs/log-metric", headers=self.auth,
+                                body={"run_id": run, "key": "loss", "value": 1.0 / (step + 1), "timestamp": 1, "step": step})
+        env = dict(os.environ, MLFLOW_TRACKING_TOKEN=self.auth["Authorization"][len("Bearer "):])
+        p = subprocess.run([ringo_bin(), "audit", "--route", "log-metric", "--json", "--tracking-uri", self.server.url],
+                           capture_output=True, text=True, timeout=30, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        entries = json.loads(p.stdout)["entries"]
+        self.assertEqual(sum(e["count"] for e in entries if e["target"] == "run_id=%s key=loss" % run), 50)
+        p = subprocess.run([ringo_bin(), "audit", "--tracking-uri", self.server.url],
+                           capture_output=True, text=True, timeout=30, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("experiments/create", p.stdout)
+        self.assertIn("name=", p.stdout)
+        p = subprocess.run([ringo_bin(), "audit", "--hours", "0", "--tracking-uri", self.server.url],
+                           capture_output=True, text=True, timeout=30, env=env)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--hours", p.stderr)
+
+
 class StoreSecretsTest(unittest.TestCase):
     def test_artifacts_destination_may_not_hold_the_store(self):
         with tempfile.TemporaryDirectory() as d:
