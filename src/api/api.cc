@@ -2,6 +2,7 @@
 #include "api/api.h"
 
 #include "api/rate_limit.h"
+#include "api/users.h"
 
 #include <cstdlib>
 
@@ -40,6 +41,23 @@ http::Response HttpError(const Status& s) {
   return http::JsonError(500, "INTERNAL_ERROR", s.message());
 }
 
+namespace {
+
+// MLflow's MLFLOW_AUTH_ADMIN_USERNAME and MLFLOW_AUTH_ADMIN_PASSWORD at start: that admin user,
+// when no user of that name exists yet.
+Status BootstrapAdminUser(Users& users) {
+  const char* name = std::getenv("MLFLOW_AUTH_ADMIN_USERNAME");
+  const char* password = std::getenv("MLFLOW_AUTH_ADMIN_PASSWORD");
+  if (!name || !*name || !password || !*password) return Status::Ok();
+  auto u = users.Create(name, password, true);
+  if (!u.ok() && u.status().code() != Code::kAlreadyExists) {
+    return InvalidArgument("MLFLOW_AUTH_ADMIN_USERNAME/PASSWORD: " + u.status().message());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Api::Register(http::Router& router) {
   auth_ = std::make_shared<Auth>(store_);
   // A server started with RINGO_ADMIN_TOKEN gets that admin token when it has none yet (for
@@ -47,6 +65,9 @@ Status Api::Register(http::Router& router) {
   if (const char* secret = std::getenv("RINGO_ADMIN_TOKEN"); secret && *secret) {
     RETURN_IF_ERROR(auth_->Bootstrap(secret));
   }
+  users_ = std::make_shared<Users>(store_, PermissionNamed(default_permission_).value());
+  auth_->AttachUsers(users_.get());
+  RETURN_IF_ERROR(BootstrapAdminUser(*users_));
   router.SetGuard([auth = auth_, limits = limits_](Request& req, Access access) {
     auto refused = auth->Check(req, access);
     if (!refused && limits && access == Access::kDevice) refused = limits->Check(req);
@@ -64,6 +85,7 @@ Status Api::Register(http::Router& router) {
       .hooks = hooks_.get(),
       .models = models_.get(),
       .auth = auth_.get(),
+      .users = users_.get(),
       .audit = audit_.get(),
       .deploy = deploy_,
       .waiters = waiters_.get(),
@@ -77,6 +99,18 @@ Status Api::Register(http::Router& router) {
           RouteTable({.deploy = deploy_ != nullptr,
                       .schedules = scheduler_ != nullptr,
                       .releases = releases_ != nullptr}));
+  return Status::Ok();
+}
+
+Status CreateUserInStore(store::Store* store, const std::string& username,
+                         const std::string& password, bool is_admin) {
+  Users users(store, PermissionNamed("READ").value());
+  return users.Create(username, password, is_admin).status();
+}
+
+Status Api::SetDefaultPermission(const std::string& name) {
+  RETURN_IF_ERROR(PermissionNamed(name).status());
+  default_permission_ = name;
   return Status::Ok();
 }
 

@@ -37,6 +37,11 @@ struct RateLimit {
 // at least 1). "0" is no limit. kInvalidArgument naming the problem otherwise.
 Result<RateLimit> ParseRateLimit(std::string_view text);
 
+// Creates a user in `store` directly, without a server: the first admin of a server, made on its
+// machine (`ringo users create NAME --admin --store DIR`). kAlreadyExists for a taken name.
+Status CreateUserInStore(store::Store* store, const std::string& username,
+                         const std::string& password, bool is_admin);
+
 class Api {
  public:
   Api(store::Store* store, artifacts::Repository* artifacts)
@@ -56,6 +61,10 @@ class Api {
   // Request rate limits of the device API, per device and per token (DeviceRateLimits). Call
   // before Register; without it there are none.
   void SetDeviceRateLimits(RateLimit per_device, RateLimit per_token);
+  // The permission users hold on experiments and registered models they have none on (MLflow's
+  // default_permission: READ, EDIT, MANAGE or NO_PERMISSIONS; READ unless set). Call before
+  // Register; kInvalidArgument for another name.
+  Status SetDefaultPermission(const std::string& name);
 
   // Adds every route. Also creates the bootstrap admin token of RINGO_ADMIN_TOKEN, when set and
   // the store has no token yet: its failure (a secret under 16 characters, a store error) is
@@ -78,6 +87,8 @@ class Api {
   std::shared_ptr<class Auth> auth_;
   std::shared_ptr<class DeviceRateLimits> limits_;
   std::shared_ptr<class AuditLog> audit_;
+  std::shared_ptr<class Users> users_;
+  std::string default_permission_ = "READ";
   std::shared_ptr<ManifestWaiters> waiters_;
   std::unique_ptr<registry::MlflowWebhooks> hooks_;
   std::shared_ptr<LoggedModels> models_;

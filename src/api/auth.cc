@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/users.h"
 #include "common/hash.h"
 #include "common/json_writer.h"
 #include "common/util.h"
@@ -24,7 +25,9 @@ bool ScopeCovers(std::string_view scope, http::Access access) {
   using http::Access;
   if (access == Access::kPublic || access == Access::kAnyCaller) return true;
   if (scope == "admin") return true;
-  if (scope == "write") return access == Access::kRead || access == Access::kWrite;
+  // A user (basic auth, not admin) reaches what a write token does, further limited by the
+  // permissions on each experiment and registered model (permissions.cc).
+  if (scope == "write" || scope == "user") return access == Access::kRead || access == Access::kWrite;
   if (scope == "read") return access == Access::kRead;
   if (scope == "device") return access == Access::kDevice;
   return false;
@@ -113,11 +116,54 @@ std::optional<Auth::Identity> Auth::Lookup(const std::string& token) {
   return it->second;
 }
 
+bool Auth::Enabled() {
+  Refresh();
+  return enabled_.load() || (users_ && users_->Any());
+}
+
+std::optional<http::Response> Auth::CheckBasic(http::Request& req, http::Access access,
+                                               std::string_view credentials) {
+  auto unauthenticated = [](const std::string& why) {
+    http::Response r = Error(401, "UNAUTHENTICATED", why);
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"mlflow\"");
+    return r;
+  };
+  auto decoded = Base64Decode(credentials);
+  size_t colon = decoded ? decoded->find(':') : std::string::npos;
+  if (!users_ || colon == std::string::npos) {
+    return unauthenticated("malformed basic credentials, or this server has no users");
+  }
+  std::string name = decoded->substr(0, colon);
+  Users::Verified v;
+  switch (users_->Authenticate(name, decoded->substr(colon + 1), &v)) {
+    case Users::Outcome::kOk: break;
+    case Users::Outcome::kSlowDown: {
+      http::Response r = unauthenticated("too many wrong passwords for '" + name +
+                                         "'; retry in 10 seconds");
+      r.headers.emplace_back("Retry-After", "10");
+      return r;
+    }
+    case Users::Outcome::kWrong: return unauthenticated("wrong username or password");
+  }
+  std::string scope = v.is_admin ? "admin" : "user";
+  if (!ScopeCovers(scope, access)) {
+    return Error(403, "PERMISSION_DENIED",
+                 "user '" + name + "' may not " + std::string(http::MethodName(req.method)) +
+                     " " + req.path + " (it needs " + std::string(http::AccessName(access)) +
+                     " access, which only admins have)");
+  }
+  req.principal = "user:" + name;
+  req.scope = scope;
+  return std::nullopt;
+}
+
 std::optional<http::Response> Auth::Check(http::Request& req, http::Access access) {
   if (access == http::Access::kPublic) return std::nullopt;
-  Refresh();
-  if (!enabled_.load()) return std::nullopt;
+  if (!Enabled()) return std::nullopt;
   std::string_view header = req.Header("authorization");
+  if (header.size() > 6 && ToLower(header.substr(0, 6)) == "basic ") {
+    return CheckBasic(req, access, header.substr(6));
+  }
   std::string token;
   bool from_cookie = false;
   if (header.size() > 7 && ToLower(header.substr(0, 7)) == "bearer ")
@@ -129,9 +175,12 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
     from_cookie = !token.empty();
   }
   if (token.empty()) {
-    return Error(401, "UNAUTHENTICATED",
-                 "this server requires a token: send 'Authorization: Bearer <token>' "
-                 "(MLflow clients: set MLFLOW_TRACKING_TOKEN)");
+    http::Response r = Error(401, "UNAUTHENTICATED",
+                             "this server requires a token: send 'Authorization: Bearer <token>' "
+                             "(MLflow clients: set MLFLOW_TRACKING_TOKEN), or a user's name and "
+                             "password (MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)");
+    if (users_ && users_->Any()) r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"mlflow\"");
+    return r;
   }
   std::optional<Identity> id = Lookup(token);
   if (!id) return Error(401, "UNAUTHENTICATED", "unknown, revoked or expired token");
@@ -145,6 +194,7 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
     if (auto refused = CheckSameOrigin(req)) return refused;
   }
   req.principal = id->principal;
+  req.scope = id->scope;
   return std::nullopt;
 }
 

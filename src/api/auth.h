@@ -31,6 +31,9 @@ std::optional<http::Response> CheckSameOrigin(const http::Request& req);
 class Auth {
  public:
   explicit Auth(store::Store* store) : store_(store) {}
+  // Users (MLflow's basic auth): `Authorization: Basic` is checked against them, and once one
+  // exists the server requires credentials. Call before serving.
+  void AttachUsers(class Users* users) { users_ = users; }
 
   // Who a token is: its scope and the name recorded as the actor of what it does.
   struct Identity {
@@ -46,10 +49,7 @@ class Auth {
   // The identity of a token; nullopt when unknown, revoked or expired.
   std::optional<Identity> Lookup(const std::string& token);
   // True once any token exists (the server then requires them).
-  bool Enabled() {
-    Refresh();
-    return enabled_.load();
-  }
+  bool Enabled();
 
   // Creates a token and returns it (shown once). `expires` (ms since the epoch, 0: never) ends
   // it. kInvalidArgument for an unknown scope or an expiry in the past.
@@ -84,8 +84,11 @@ class Auth {
 
  private:
   void Refresh();
+  std::optional<http::Response> CheckBasic(http::Request& req, http::Access access,
+                                           std::string_view credentials);
 
   store::Store* store_;
+  class Users* users_ = nullptr;
   std::shared_mutex mu_;
   std::map<std::string, Identity> tokens_;  // sha256(token) -> identity
   std::atomic<bool> enabled_{false};

@@ -25,7 +25,7 @@ std::vector<Route> RouteTable(Attached attached) {
                                                 RegistryRoutes(), WebhookRoutes(),
                                                 LoggedModelRoutes(), TraceRoutes(),
                                                 GraphqlRoutes(), PromptlabRoutes(),
-                                                ExtraRoutes()};
+                                                ExtraRoutes(), UserRoutes()};
   if (attached.deploy) {
     tables.push_back(DeliveryRoutes());
     tables.push_back(DeviceRoutes());
@@ -57,7 +57,7 @@ Result<http::Response> CallSync(const Services& services, std::string_view path,
 
 void Install(http::Router& router, const Services* services, std::span<const Route> routes) {
   for (const Route& r : routes) {
-    http::Handler handler = r.handler.Bind(services);
+    http::Handler handler = Authorized(r, r.handler.Bind(services), services);
     bool stream = r.handler.stream_body();
     for (std::string& path : RouterPaths(r.path)) {
       if (path.ends_with('*')) {

@@ -21,6 +21,7 @@ namespace ringo::api {
 
 class AuditLog;
 class Auth;
+class Users;
 class LoggedModels;
 class ManifestWaiters;
 
@@ -33,6 +34,7 @@ struct Services {
   registry::MlflowWebhooks* hooks = nullptr;
   LoggedModels* models = nullptr;
   Auth* auth = nullptr;
+  Users* users = nullptr;
   AuditLog* audit = nullptr;
   deploy::Service* deploy = nullptr;
   ManifestWaiters* waiters = nullptr;
@@ -99,6 +101,7 @@ std::span<const Route> TraceRoutes();        // trace_routes.cc
 std::span<const Route> GraphqlRoutes();      // graphql_routes.cc
 std::span<const Route> PromptlabRoutes();    // promptlab_routes.cc
 std::span<const Route> ExtraRoutes();        // ringo_routes.cc
+std::span<const Route> UserRoutes();         // user_routes.cc
 std::span<const Route> DeliveryRoutes();     // delivery_routes.cc
 std::span<const Route> DeviceRoutes();       // device_routes.cc
 std::span<const Route> ScheduleRoutes();     // schedule_routes.cc
@@ -112,6 +115,10 @@ struct Attached {
 };
 // Every row of a server with `attached`, in the order they are installed.
 std::vector<Route> RouteTable(Attached attached);
+
+// `inner` (the row's bound handler) behind the permissions of users who are not admins
+// (permissions.cc): checked before it runs, searches filtered after.
+http::Handler Authorized(const Route& r, http::Handler inner, const Services* services);
 
 // The router paths of a row's path: MLflow's two, or the path itself (a prefix keeps its '*').
 std::vector<std::string> RouterPaths(std::string_view path);

@@ -27,6 +27,7 @@ int Main(int argc, char** argv) {
     AddDeviceCommands(app, ctx);
     AddTokensCommand(app, ctx);
     AddAuditCommand(app, ctx);
+    AddUsersCommand(app, ctx);
     AddCollectionsCommand(app, ctx);
     AddDeploymentsCommand(app, ctx);
     AddChannelsCommand(app, ctx);

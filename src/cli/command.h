@@ -33,6 +33,7 @@ void AddRunCommand(CLI::App& app, Context& ctx);          // run_command.cc
 void AddModelsCommand(CLI::App& app, Context& ctx);       // models_command.cc
 void AddTokensCommand(CLI::App& app, Context& ctx);       // tokens_command.cc
 void AddAuditCommand(CLI::App& app, Context& ctx);        // audit_command.cc
+void AddUsersCommand(CLI::App& app, Context& ctx);        // users_command.cc
 void AddCollectionsCommand(CLI::App& app, Context& ctx);  // collections_command.cc
 void AddDeploymentsCommand(CLI::App& app, Context& ctx);  // deployments_command.cc
 void AddChannelsCommand(CLI::App& app, Context& ctx);     // channels_command.cc

@@ -269,6 +269,7 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   ASSIGN_OR_RETURN(api::RateLimit per_device, api::ParseRateLimit(flags.device_rate_limit));
   ASSIGN_OR_RETURN(api::RateLimit per_token, api::ParseRateLimit(flags.token_rate_limit));
   svc->api_->SetDeviceRateLimits(per_device, per_token);
+  RETURN_IF_ERROR(svc->api_->SetDefaultPermission(flags.default_permission));
   // Delivery state lives in the store; the signing key and model blobs beside it.
   ASSIGN_OR_RETURN(svc->deploy_, deploy::Service::Open(svc->store_.get(), svc->repo_.get(), base / "deploy"));
   RETURN_IF_ERROR(svc->deploy_->SetManifestLifetime(flags.manifest_lifetime));
@@ -409,6 +410,11 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
     auto r = api::ParseRateLimit(v);
     return r.ok() ? "" : r.status().message();
   };
+  server->add_option("--default-permission", sf->default_permission,
+                     "What users (basic auth, not admins) may do on experiments and registered "
+                     "models they hold no permission on: READ, EDIT, MANAGE or NO_PERMISSIONS")
+      ->check(CLI::IsMember({"READ", "EDIT", "MANAGE", "NO_PERMISSIONS"}))
+      ->capture_default_str();
   server->add_option("--device-rate-limit", sf->device_rate_limit,
                      "Requests per second[:burst] each device (by its device id) may make to the "
                      "device API; beyond it 429 with Retry-After (0: no limit)")

@@ -27,6 +27,7 @@ struct ServerFlags {
   std::string s3_endpoint_url;        // MLflow's MLFLOW_S3_ENDPOINT_URL as a flag
   int backend_wait = 30;              // seconds to keep trying an unreachable PostgreSQL at start
   int64_t s3_cache_gb = 10;           // the bound of the local copies of S3 objects
+  std::string default_permission = "READ";  // users' permission where they hold none
   std::string device_rate_limit = "20:100";  // per device id, requests/s[:burst]; "0": none
   std::string token_rate_limit = "0";         // per token on the device API; "0": none
   int64_t manifest_lifetime = 7 * 24 * 3600;  // seconds a signed manifest stays valid

@@ -31,7 +31,17 @@ struct Client::Impl {
     if (!send_token) return;
     const char* t = std::getenv("MLFLOW_TRACKING_TOKEN");
     if (!t || !*t) t = std::getenv("RINGO_TOKEN");
-    if (t && *t) req.set(bhttp::field::authorization, std::string("Bearer ") + t);
+    if (t && *t) {
+      req.set(bhttp::field::authorization, std::string("Bearer ") + t);
+      return;
+    }
+    // A user's name and password, as MLflow clients send them (basic auth).
+    const char* user = std::getenv("MLFLOW_TRACKING_USERNAME");
+    const char* password = std::getenv("MLFLOW_TRACKING_PASSWORD");
+    if (user && *user && password) {
+      req.set(bhttp::field::authorization,
+              "Basic " + Base64Encode(std::string(user) + ":" + password));
+    }
   }
 
   bool send_token = true;
@@ -158,6 +168,10 @@ Result<Json> Client::Delete(const std::string& path, const Json& body) {
 
 Result<Json> Client::Put(const std::string& path, const Json& body) {
   return Send(static_cast<int>(bhttp::verb::put), path, body);
+}
+
+Result<Json> Client::Patch(const std::string& path, const Json& body) {
+  return Send(static_cast<int>(bhttp::verb::patch), path, body);
 }
 
 Result<Json> Client::Send(int verb, const std::string& path, const Json& body) {

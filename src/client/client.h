@@ -33,6 +33,7 @@ class Client {
 
   Result<Json> Get(const std::string& path, const Query& query);
   Result<Json> Post(const std::string& path, const Json& body);
+  Result<Json> Patch(const std::string& path, const Json& body);
   Result<Json> Put(const std::string& path, const Json& body);
   // DELETE `path` (with an empty JSON body).
   Status Delete(const std::string& path);

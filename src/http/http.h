@@ -50,6 +50,7 @@ struct Request {
                              // handler may rename it away, the server deletes what is left
   std::string route_suffix;  // for prefix routes: the raw path after the prefix
   std::string principal;     // who is calling, as the guard established it; empty without one
+  std::string scope;         // what the guard let the caller reach (admin, write, user...)
   std::string peer;          // the connection's remote address ("127.0.0.1", "::1"); may be empty
   // For routes with {name} segments: each name and the raw (still percent-encoded) segment.
   std::vector<std::pair<std::string, std::string>> path_params;
@@ -85,6 +86,9 @@ class Responder {
  public:
   struct State;
   explicit Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  // A responder that hands the response to `then` (which must send it on), e.g. to look at or
+  // change an answer before it leaves.
+  static Responder Then(std::function<void(Response)> then);
   void Send(Response response) const;
 
  private:

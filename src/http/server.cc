@@ -8,8 +8,18 @@ namespace ringo::http {
 
 thread_local bool tls_io_thread = false;
 
+Responder Responder::Then(std::function<void(Response)> then) {
+  auto state = std::make_shared<State>();
+  state->then = std::move(then);
+  return Responder(std::move(state));
+}
+
 void Responder::Send(Response response) const {
   if (state_->sent.exchange(true)) return;
+  if (state_->then) {
+    state_->then(std::move(response));
+    return;
+  }
   state_->connection->Deliver(std::move(response));
 }
 

@@ -90,9 +90,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 // A handler's promise of a response: a handler that drops it unsent answers 500.
 struct Responder::State {
   std::shared_ptr<Connection> connection;
+  std::function<void(Response)> then;  // instead of a connection: Responder::Then
   std::atomic<bool> sent{false};
   ~State() {
-    if (!sent.load() && connection) {
+    if (!sent.load() && then) {
+      then(JsonError(500, "INTERNAL_ERROR", "the handler produced no response"));
+    } else if (!sent.load() && connection) {
       connection->Deliver(JsonError(500, "INTERNAL_ERROR", "the handler produced no response"));
     }
   }

@@ -107,6 +107,52 @@ class TokenLifecycleTest(ServerTestCase):
         self.assertEqual(self.req("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0").status, 401)
 
 
+class FirstAdminUserTest(unittest.TestCase):
+    """The first admin user is made on the server's machine, never by an anonymous request."""
+
+    def test_first_admin_from_the_cli_then_basic_auth(self):
+        import base64
+        with tempfile.TemporaryDirectory() as d:
+            store = os.path.join(d, "store")
+            s = Server(store=store)
+            s.start()
+            try:
+                r = s.request("POST", API + "users/create", body={"username": "eve", "password": "password-1"})
+                self.assertEqual(r.status, 400, r)
+                self.assertIn("first admin", r.json["message"])
+            finally:
+                self.assertEqual(s.stop(), 0)
+            p = subprocess.run([ringo_bin(), "users", "create", "root", "--admin", "--store", store,
+                                "--password-stdin"], input="root-password\n", capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = subprocess.run([ringo_bin(), "users", "create", "root", "--store", store, "--password-stdin"],
+                               input="another-one\n", capture_output=True, text=True)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("already exists", p.stderr)
+            s.start()
+            try:
+                self.assertEqual(s.request("GET", API + "experiments/get", query={"experiment_id": "0"}).status, 401)
+                basic = {"Authorization": "Basic " + base64.b64encode(b"root:root-password").decode()}
+                self.assertEqual(s.request("GET", API + "experiments/get", query={"experiment_id": "0"},
+                                           headers=basic).status, 200)
+                # The CLI signs in the same way, with MLflow's variables.
+                env = dict(os.environ, MLFLOW_TRACKING_USERNAME="root", MLFLOW_TRACKING_PASSWORD="root-password")
+                p = subprocess.run([ringo_bin(), "users", "create", "dana", "--tracking-uri", s.url],
+                                   env=dict(env, RINGO_USER_PASSWORD="dana-password"), capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                p = subprocess.run([ringo_bin(), "audit", "--route", "users/create", "--tracking-uri", s.url, "--json"],
+                                   env=env, capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("user:root", p.stdout)
+                # A user who is not admin reaches neither delivery nor the audit log.
+                dana = {"Authorization": "Basic " + base64.b64encode(b"dana:dana-password").decode()}
+                self.assertEqual(s.request("GET", "/api/ringo/v1/audit", headers=dana).status, 403)
+                self.assertEqual(s.request("POST", "/api/ringo/v1/collections", body={}, headers=dana).status, 403)
+            finally:
+                self.assertEqual(s.stop(), 0)
+                s.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
 

@@ -1,0 +1,207 @@
+// MLflow's basic-auth REST API: users (create, get, update-password, update-admin, delete) and
+// permissions on experiments and registered models (create, get, update, delete).
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/auth.h"
+#include "api/handlers.h"
+#include "api/routes.h"
+#include "api/users.h"
+#include "common/util.h"
+
+namespace ringo::api {
+
+namespace {
+
+using nlohmann::json;
+
+// The caller's username when it is a user signed in with basic auth; empty otherwise.
+std::string Sender(const Request& req) {
+  return req.principal.starts_with("user:") ? req.principal.substr(5) : "";
+}
+
+// Admins may act on anyone; a user only on itself.
+Status AdminOrSelf(const Request& req, const std::string& username) {
+  if (req.scope == "admin" || (!username.empty() && Sender(req) == username)) {
+    return Status::Ok();
+  }
+  return PermissionDenied("Permission denied: only admins and the user '" + username +
+                          "' itself may do this");
+}
+
+json UserJson(const User& u) {
+  json e = json::array(), m = json::array();
+  for (const auto& p : u.experiment_permissions) {
+    e.push_back({{"experiment_id", p.resource}, {"user_id", u.id}, {"permission", p.permission}});
+  }
+  for (const auto& p : u.registered_model_permissions) {
+    m.push_back({{"name", p.resource}, {"user_id", u.id}, {"permission", p.permission}});
+  }
+  return {{"id", u.id},
+          {"username", u.username},
+          {"is_admin", u.is_admin},
+          {"experiment_permissions", e},
+          {"registered_model_permissions", m}};
+}
+
+Result<Response> CreateUser(const Services& s, const Request& req) {
+  // A first user made by whoever reaches an open server would lock its owner out: the first
+  // admin comes from the server's machine.
+  if (!s.auth->Enabled()) {
+    return FailedPrecondition(
+        "this server has no users or tokens yet: make its first admin on its own machine "
+        "(ringo users create NAME --admin --store DIR, or MLFLOW_AUTH_ADMIN_USERNAME and "
+        "MLFLOW_AUTH_ADMIN_PASSWORD when it starts)");
+  }
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string username, f.RequiredString("username"));
+  ASSIGN_OR_RETURN(std::string password, f.RequiredString("password"));
+  ASSIGN_OR_RETURN(User u, s.users->Create(username, password, false));
+  return JsonResponse(json{{"user", UserJson(u)}}.dump());
+}
+
+Result<Response> GetUser(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string username, f.RequiredString("username"));
+  RETURN_IF_ERROR(AdminOrSelf(req, username));
+  ASSIGN_OR_RETURN(User u, s.users->Get(username));
+  return JsonResponse(json{{"user", UserJson(u)}}.dump());
+}
+
+Result<Response> UpdatePassword(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string username, f.RequiredString("username"));
+  ASSIGN_OR_RETURN(std::string password, f.RequiredString("password"));
+  RETURN_IF_ERROR(AdminOrSelf(req, username));
+  RETURN_IF_ERROR(s.users->UpdatePassword(username, password));
+  return EmptyObject();
+}
+
+Result<Response> UpdateAdmin(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string username, f.RequiredString("username"));
+  // MLflow takes "true"/"false" in any case, or a JSON boolean.
+  auto flag = f.Bool("is_admin");
+  bool is_admin;
+  if (flag.ok() && flag->has_value()) {
+    is_admin = **flag;
+  } else {
+    ASSIGN_OR_RETURN(std::string text, f.RequiredString("is_admin"));
+    std::string lower = ToLower(text);
+    if (lower != "true" && lower != "false") {
+      return InvalidArgument("Invalid parameter 'is_admin': '" + text +
+                             "', must be either 'true' or 'false' (case insensitive).");
+    }
+    is_admin = lower == "true";
+  }
+  RETURN_IF_ERROR(s.users->UpdateAdmin(username, is_admin));
+  return EmptyObject();
+}
+
+Result<Response> DeleteUser(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string username, f.RequiredString("username"));
+  RETURN_IF_ERROR(s.users->Delete(username));
+  return EmptyObject();
+}
+
+// ---------------- permissions ----------------
+
+struct PermissionRequest {
+  std::string resource, username, permission;
+};
+
+// Reads the resource (experiment_id or name), the username and, when `with_permission`, the
+// permission; only admins and users holding MANAGE on the resource may go on.
+Result<PermissionRequest> ReadPermissionRequest(const Services& s, const Request& req,
+                                                ResourceKind kind, bool with_permission) {
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  PermissionRequest p;
+  ASSIGN_OR_RETURN(p.resource, f.RequiredString(kind == ResourceKind::kExperiment
+                                                    ? "experiment_id"
+                                                    : "name"));
+  ASSIGN_OR_RETURN(p.username, f.RequiredString("username"));
+  if (with_permission) {
+    ASSIGN_OR_RETURN(p.permission, f.RequiredString("permission"));
+  }
+  if (req.scope != "admin" &&
+      !(req.scope == "user" && s.users->Effective(kind, p.resource, Sender(req)).can_manage)) {
+    return PermissionDenied("Permission denied: managing permissions needs MANAGE on the " +
+                            std::string(kind == ResourceKind::kExperiment ? "experiment"
+                                                                          : "registered model"));
+  }
+  return p;
+}
+
+json PermissionJson(ResourceKind kind, const ResourcePermission& p, int64_t user_id) {
+  return {{kind == ResourceKind::kExperiment ? "experiment_id" : "name", p.resource},
+          {"user_id", user_id},
+          {"permission", p.permission}};
+}
+
+const char* PermissionField(ResourceKind kind) {
+  return kind == ResourceKind::kExperiment ? "experiment_permission"
+                                           : "registered_model_permission";
+}
+
+template <ResourceKind kKind>
+Result<Response> CreatePermission(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, true));
+  RETURN_IF_ERROR(s.users->CreatePermission(kKind, p.resource, p.username, p.permission));
+  ASSIGN_OR_RETURN(User u, s.users->Get(p.username));
+  json out = {{PermissionField(kKind), PermissionJson(kKind, {p.resource, p.permission}, u.id)}};
+  return JsonResponse(out.dump());
+}
+
+template <ResourceKind kKind>
+Result<Response> GetPermission(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, false));
+  ASSIGN_OR_RETURN(User u, s.users->Get(p.username));
+  ASSIGN_OR_RETURN(ResourcePermission rp, s.users->GetPermission(kKind, p.resource, p.username));
+  return JsonResponse(json{{PermissionField(kKind), PermissionJson(kKind, rp, u.id)}}.dump());
+}
+
+template <ResourceKind kKind>
+Result<Response> UpdatePermission(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, true));
+  RETURN_IF_ERROR(s.users->UpdatePermission(kKind, p.resource, p.username, p.permission));
+  return EmptyObject();
+}
+
+template <ResourceKind kKind>
+Result<Response> DeletePermission(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, false));
+  RETURN_IF_ERROR(s.users->DeletePermission(kKind, p.resource, p.username));
+  return EmptyObject();
+}
+
+constexpr ResourceKind kExp = ResourceKind::kExperiment;
+constexpr ResourceKind kModel = ResourceKind::kRegisteredModel;
+
+}  // namespace
+
+// Creating, promoting and deleting users is admin's; a user reads and re-passwords itself;
+// permissions are managed by admins and by users holding MANAGE on the resource.
+std::span<const Route> UserRoutes() {
+  using enum Method;
+  using enum Access;
+  static constexpr Route kRoutes[] = {
+      {kPost, "users/create", kAdmin, CreateUser},
+      {kGet, "users/get", kRead, GetUser},
+      {kPatch, "users/update-password", kWrite, UpdatePassword},
+      {kPatch, "users/update-admin", kAdmin, UpdateAdmin},
+      {kDelete, "users/delete", kAdmin, DeleteUser},
+      {kPost, "experiments/permissions/create", kWrite, CreatePermission<kExp>},
+      {kGet, "experiments/permissions/get", kRead, GetPermission<kExp>},
+      {kPatch, "experiments/permissions/update", kWrite, UpdatePermission<kExp>},
+      {kDelete, "experiments/permissions/delete", kWrite, DeletePermission<kExp>},
+      {kPost, "registered-models/permissions/create", kWrite, CreatePermission<kModel>},
+      {kGet, "registered-models/permissions/get", kRead, GetPermission<kModel>},
+      {kPatch, "registered-models/permissions/update", kWrite, UpdatePermission<kModel>},
+      {kDelete, "registered-models/permissions/delete", kWrite, DeletePermission<kModel>},
+  };
+  return kRoutes;
+}
+
+}  // namespace ringo::api
