@@ -309,7 +309,9 @@ void Connection::Deliver(Response response) {
     double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - self->started_).count();
     self->server_->metrics().Record(self->match_.route, self->request_.method, r.status, secs);
-    if (!r.file_path.empty() && r.status < 300) {
+    if (r.stream && r.status < 300) {
+      self->WriteStream(r);
+    } else if (!r.file_path.empty() && r.status < 300) {
       self->WriteFile(r);
     } else {
       self->WriteBuffered(r);
