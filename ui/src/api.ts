@@ -236,6 +236,10 @@ export const listArtifacts = (run: Run, dir: string, signal?: AbortSignal) =>
     signal,
   ).then((r) => r.files ?? []);
 
+/** A run's artifact folder or file as one zip (stored entries), or all its artifacts for ''. */
+export const artifactZipUrl = (run: Run, path: string) =>
+  '/api/ringo/v1/artifacts/zip' + queryString({ run_id: run.info.run_id, path: path || undefined });
+
 export const artifactUrl = (run: Run, path: string) =>
   '/api/2.0/mlflow-artifacts/artifacts/' + encodePath(join(artifactRoot(run), path));
 
@@ -315,6 +319,13 @@ export const searchVersions = (name: string, signal?: AbortSignal) =>
     { filter: `name='${name.replace(/'/g, "''")}'`, max_results: 1000 },
     signal,
   ).then((r) => r.model_versions ?? []);
+export const createModel = (name: string) =>
+  post<{ registered_model: RegisteredModel }>('registered-models/create', { name });
+/** A new version of `name` from a run's artifact: MLflow's `runs:/<run_id>/<path>` source. */
+export const createVersionFromRun = (name: string, run_id: string, path: string) =>
+  post<{ model_version: ModelVersion }>('model-versions/create', { name, run_id, source: `runs:/${run_id}/${path}` }).then(
+    (r) => r.model_version,
+  );
 export const transitionStage = (name: string, version: string, stage: string) =>
   post<{}>('model-versions/transition-stage', { name, version, stage, archive_existing_versions: false });
 export const setAlias = (name: string, alias: string, version: string) =>
