@@ -1,7 +1,7 @@
 // Runs side by side (`#/compare?runs=a,b`): params, latest metrics and tags, differences marked,
 // then their metrics charted together.
 import { getRun, runName, tagValue, type Run } from '../api';
-import { runColor } from '../chart';
+import { swatchStyle } from '../chart';
 import { href, type Route } from '../route';
 import { Empty, formatDuration, formatNumber, formatTime, Loaded, Status, useLoad } from '../ui';
 import { MetricCharts, runIds } from './charts';
@@ -62,7 +62,7 @@ export function ComparePage({ route }: { route: Route }) {
                       <th />
                       {runs.map((r, i) => (
                         <th>
-                          <span class="swatch" style={{ background: runColor(i) }} />
+                          <span class="swatch" style={swatchStyle(i)} />
                           <a href={href(['runs', r.info.run_id])}>{runName(r)}</a>
                         </th>
                       ))}
