@@ -87,7 +87,7 @@ await t.check('compare: parallel coordinates of the differing params to a chosen
   expect((await plot.locator('path.run-line').count()) === 3, 'a line per run');
   const axes = await plot.locator('g.axis').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-field')));
   expect(axes.join() === 'params.batch_size,params.lr,params.model,metrics.accuracy', 'axes: ' + axes.join());
-  await plot.getByLabel('Metric').selectOption('loss');
+  await plot.getByLabel('Metric', { exact: true }).selectOption('loss');
   await plot.locator('g.axis[data-field="metrics.loss"]').waitFor();
 });
 
@@ -96,8 +96,8 @@ await t.check('compare: a scatter of two chosen fields puts each run at its valu
   await t.go(page, `/compare?runs=${runs.map((r) => r.info.run_id).join(',')}`);
   const plot = page.getByTestId('scatter-plot');
   await plot.waitFor();
-  await plot.getByLabel('X').selectOption('params.lr');
-  await plot.getByLabel('Y').selectOption('metrics.loss');
+  await plot.getByLabel('X', { exact: true }).selectOption('params.lr');
+  await plot.getByLabel('Y', { exact: true }).selectOption('metrics.loss');
   await plot.locator('circle[data-x="0.5"]').waitFor();
   for (const r of runs) {
     const run = (await api.get(`runs/get?run_id=${r.info.run_id}`)).run;

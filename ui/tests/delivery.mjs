@@ -65,6 +65,8 @@ await t.check('channel history names deployments by model and version; the id st
   expect(title === dep2, 'the id is the tooltip: ' + title);
   const current = await page.getByTestId('deployment-current').locator('h2').innerText();
   expect(current.includes('digits v2'), 'the current deployment panel: ' + current);
+  const offered = await page.locator('#known-deployments option').evaluateAll((os) => os.map((o) => `${o.value}=${o.textContent}`));
+  expect(offered.includes(`${dep1}=digits v1`) && offered.includes(`${dep2}=digits v2`), 'promote offers: ' + offered.join(', '));
 });
 
 await t.check('a forced change says what it overrode', async (page) => {

@@ -104,8 +104,9 @@ export function ParallelPlot({ runs, params, metrics }: { runs: Run[]; params: s
 /** Two chosen params or metrics against each other, a point per run. */
 export function ScatterPlot({ runs, fields }: { runs: Run[]; fields: Field[] }) {
   const numeric = fields.filter((f) => axisOf(runs, f).numeric);
-  const [fx, setX] = useState(numeric[0] ?? '');
-  const [fy, setY] = useState(numeric[1] ?? numeric[0] ?? '');
+  // By default the first numeric param against the first metric: what a sweep is read for.
+  const [fx, setX] = useState(numeric.find((f) => f.startsWith('params.')) ?? numeric[0] ?? '');
+  const [fy, setY] = useState(numeric.find((f) => f.startsWith('metrics.')) ?? numeric[1] ?? numeric[0] ?? '');
   if (numeric.length < 1) return null;
   const ax = axisOf(runs, numeric.includes(fx) ? fx : numeric[0]);
   const ay = axisOf(runs, numeric.includes(fy) ? fy : numeric[0]);

@@ -95,7 +95,10 @@ export function CollectionsPage(_: { route: Route }) {
 }
 
 /** What a person still does by hand: promote, set the rollout, roll back (each with a reason). */
-function ChannelActions(p: { collection: string; channel: string; rollout: number; canRollBack: boolean; onChange: () => void }) {
+function ChannelActions(p: {
+  collection: string; channel: string; rollout: number; canRollBack: boolean; onChange: () => void;
+  known: Deployment[]; // offered by model and version as the deployment to promote
+}) {
   const [deployment, setDeployment] = useState('');
   const [percent, setPercent] = useState(String(p.rollout));
   const [reason, setReason] = useState('');
@@ -104,7 +107,12 @@ function ChannelActions(p: { collection: string; channel: string; rollout: numbe
   return (
     <form class="actions" data-testid="channel-actions" onSubmit={(e) => e.preventDefault()}>
       <input aria-label="Reason" placeholder="reason (kept in the history)" value={reason} onInput={input(setReason)} />
-      <input aria-label="Deployment to promote" placeholder="dep-…" value={deployment} onInput={input(setDeployment)} />
+      <input aria-label="Deployment to promote" placeholder="dep-…" list="known-deployments" value={deployment} onInput={input(setDeployment)} />
+      <datalist id="known-deployments">
+        {p.known.map((d) => (
+          <option value={d.id}>{deploymentLabel(d)}</option>
+        ))}
+      </datalist>
       <button type="button" disabled={!deployment.trim()}
         onClick={() => act(() => channelAction('promote', { collection: p.collection, channel: p.channel,
           deployment_id: deployment.trim(), rollout: Number(percent) || 100, reason: why() }), p.onChange)}>
@@ -148,7 +156,7 @@ export function ChannelPage({ collection, channel }: { route: Route; collection:
     const ids = [ch?.deployment_id, ch && ch.rollout < 100 ? ch.previous_deployment_id : undefined];
     const deployments = ids.map((id) => id && known.get(id)).filter((d): d is Deployment => !!d);
     const label = (id?: string) => (id && known.get(id) ? deploymentLabel(known.get(id)!) : undefined);
-    return { ch, history, deployments, contracts, label };
+    return { ch, history, deployments, contracts, label, known: [...known.values()] };
   }, [collection, channel]);
   return (
     <section class="page">
@@ -161,7 +169,7 @@ export function ChannelPage({ collection, channel }: { route: Route; collection:
         </div>
       </div>
       <Loaded load={load} what="channel" retry={reload}>
-        {({ ch, history, deployments, contracts, label }) => (
+        {({ ch, history, deployments, contracts, label, known }) => (
           <>
             {ch && (
               <dl class="facts" data-testid="channel-facts">
@@ -186,7 +194,7 @@ export function ChannelPage({ collection, channel }: { route: Route; collection:
             )}
             {ch && (
               <ChannelActions collection={collection} channel={channel} rollout={ch.rollout}
-                canRollBack={!!ch.previous_deployment_id} onChange={reload} />
+                canRollBack={!!ch.previous_deployment_id} onChange={reload} known={known} />
             )}
             {deployments.map((d, i) => (
               <DeploymentPanel deployment={d} role={i === 0 ? 'current' : 'previous'} channel={ch} />

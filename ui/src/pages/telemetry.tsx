@@ -129,10 +129,10 @@ export function TelemetryPage({ route }: { route: Route }) {
                         )}
                       </figure>
                     </div>
-                    <div class="chart-grid">
-                      <Breakdown title="OS version" testid="by-os-version" rows={(sum.os_versions ?? []).map((d) => [d.os_version, d])} />
-                      <Breakdown title="App version" testid="by-app-version" rows={(sum.app_versions ?? []).map((d) => [d.app_version, d])} />
-                    </div>
+                    <h2>By OS version</h2>
+                    <Breakdown title="OS version" testid="by-os-version" rows={(sum.os_versions ?? []).map((d) => [d.os_version, d])} />
+                    <h2>By app version</h2>
+                    <Breakdown title="App version" testid="by-app-version" rows={(sum.app_versions ?? []).map((d) => [d.app_version, d])} />
                     <Failures sum={sum} />
                   </>
                 )}
@@ -146,7 +146,7 @@ export function TelemetryPage({ route }: { route: Route }) {
 }
 
 const rate = (r: number | null | undefined) => (r === null || r === undefined ? '—' : `${formatNumber(Number((r * 100).toFixed(2)))}%`);
-const ms = (v: number | null) => (v === null ? '—' : `${formatNumber(v)} ms`);
+const ms = (v: number | null) => (v === null ? '—' : `${formatNumber(Number(v.toPrecision(3)))} ms`);
 
 /** Event counts, failure rate and latency for each value of one field. */
 function Breakdown({ title, testid, rows }: { title: string; testid: string; rows: [string, TelemetryRow][] }) {
