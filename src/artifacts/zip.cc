@@ -134,8 +134,12 @@ class Stream final : public ZipStream {
       SetPending(Header(e, false));
       if (e.file.empty()) return true;
       fd_ = ::open(e.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd_ < 0 && (errno == ENOENT || errno == ELOOP)) {
+        return FailedPrecondition("artifact '" + e.name + "' went away while it was being zipped");
+      }
+      if (fd_ < 0) return Internal("cannot open '" + e.name + "': " + std::strerror(errno));
       struct stat st{};
-      if (fd_ < 0 || ::fstat(fd_, &st) != 0 || uint64_t(st.st_size) != e.size) {
+      if (::fstat(fd_, &st) != 0 || uint64_t(st.st_size) != e.size) {
         return FailedPrecondition("artifact '" + e.name + "' changed while it was being zipped");
       }
       left_ = e.size;
