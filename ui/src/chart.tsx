@@ -28,6 +28,10 @@ export function swatchStyle(i: number) {
   return { background: `repeating-linear-gradient(90deg, ${c} 0 ${d[0] / 2}px, transparent ${d[0] / 2}px ${(d[0] + d[1]) / 2}px)` };
 }
 
+// Tick spacings of an elapsed-time axis, in seconds: round durations, never "1m 40s" apart.
+const durationSteps = [0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
+  7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000];
+
 /** Seconds as people read a duration: "45s", "1m 30s", "2h 5m", "3d 4h". */
 export function formatSeconds(t: number): string {
   const sign = t < 0 ? '-' : '';
@@ -308,7 +312,7 @@ function draw(el: HTMLElement, series: Series[], metric: string, opt: ChartOptio
       bands,
       scales: { x: { time: opt.x === 'time' }, y: opt.log ? { distr: 3 } : {} },
       axes: [
-        relative ? { ...axis, values: (_u, ts) => ts.map((t) => (t == null ? '' : formatSeconds(t))) } : axis,
+        relative ? { ...axis, incrs: durationSteps, values: (_u, ts) => ts.map((t) => (t == null ? '' : formatSeconds(t))) } : axis,
         { ...axis, size: 60, values: (_u, ts) => ts.map((t) => (t == null ? '' : formatNumber(t))) },
       ],
       legend: { live: true },
