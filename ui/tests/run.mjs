@@ -43,7 +43,9 @@ const text = (page, sel) => page.locator(sel).first().innerText();
 await check('at 390 px (a phone) no page scrolls sideways; wide tables scroll inside their box', async (page) => {
   await page.setViewportSize({ width: 390, height: 844 });
   const pages = ['/', `/experiments/${exp}`, `/runs/${data.baseline.info.run_id}`, '/models', '/deployments',
-                 '/deployments/app', '/automation'];
+                 '/deployments/app', '/automation', '/deployments/app/release', '/telemetry?model=digits&version=2',
+                 `/compare?runs=${data.child1.info.run_id},${data.baseline.info.run_id}`,
+                 `/runs/${data.baseline.info.run_id}/artifacts/model`];
   const wide = [];
   for (const hash of pages) {
     await go(page, hash);
