@@ -61,7 +61,9 @@ const PAD = { l: 48, r: 48, t: 24, b: 36 };
 export function ParallelPlot({ runs, params, metrics }: { runs: Run[]; params: string[]; metrics: string[] }) {
   const [metric, setMetric] = useState(metrics[0] ?? '');
   if (!params.length || !metrics.length) return null;
-  const axes = [...params.map((p) => axisOf(runs, 'params.' + p)), axisOf(runs, 'metrics.' + (metrics.includes(metric) ? metric : metrics[0]))];
+  // Past a dozen axes the lines are unreadable at this width; the table has the rest.
+  const shown = params.slice(0, 12);
+  const axes = [...shown.map((p) => axisOf(runs, 'params.' + p)), axisOf(runs, 'metrics.' + (metrics.includes(metric) ? metric : metrics[0]))];
   const x = (i: number) => PAD.l + (axes.length < 2 ? 0 : (i * (W - PAD.l - PAD.r)) / (axes.length - 1));
   const y = (t: number) => PAD.t + (1 - t) * (H - PAD.t - PAD.b);
   return (
@@ -69,8 +71,9 @@ export function ParallelPlot({ runs, params, metrics }: { runs: Run[]; params: s
       <figcaption>
         <strong>Params → metric</strong>{' '}
         <Picker label="Metric" value={metric} fields={metrics} onChange={setMetric} />
+        {shown.length < params.length && <span class="hint"> · the first {shown.length} of {params.length} differing params</span>}
       </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Parallel coordinates of ${params.join(', ')} to ${metric}`}>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Parallel coordinates of ${shown.join(', ')} to ${metric}`}>
         {axes.map((a, i) => (
           <g class="axis" data-field={a.field}>
             <line x1={x(i)} x2={x(i)} y1={y(0)} y2={y(1)} />
