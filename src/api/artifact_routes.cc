@@ -1,6 +1,8 @@
 // Artifacts through the tracking API (list, get-artifact, upload-artifact) and the
 // mlflow-artifacts proxy.
 #include <filesystem>
+#include <memory>
+#include <span>
 
 #include "api/handlers.h"
 #include "api/routes.h"
@@ -58,6 +60,36 @@ Result<Response> UploadArtifact(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(s.store, s.artifacts, id));
   RETURN_IF_ERROR(s.artifacts->PutFile(JoinRelative(root, rel), req.body_file));
   return EmptyObject();
+}
+
+// A run's artifact directory (a .mlpackage, a folder) or file as one zip, streamed while the
+// files are read; with no path, all of the run's artifacts. Run and path are checked as for
+// get-artifact.
+Result<Response> DownloadZip(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
+  ASSIGN_OR_RETURN(std::string id, RunIdField(f));
+  ASSIGN_OR_RETURN(std::string path, f.StringOr("path", ""));
+  ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path));
+  ASSIGN_OR_RETURN(std::string root, RunArtifactRoot(s.store, s.artifacts, id));
+  auto zip = artifacts::ZipTree(*s.artifacts, JoinRelative(root, rel));
+  if (zip.status().code() == Code::kNotFound) {
+    return NotFound("run '" + id + "' has no artifact '" + rel + "'");
+  }
+  RETURN_IF_ERROR(zip.status());
+  std::string name = rel.empty() ? id + "-artifacts" : rel.substr(rel.rfind('/') + 1);
+  // The header's quoted string holds any name but a quote or backslash.
+  for (char& c : name) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '_';
+  }
+  Response r;
+  r.content_type = "application/zip";
+  r.stream_length = (*zip)->size();
+  r.stream = [z = std::shared_ptr<artifacts::ZipStream>(std::move(*zip))](std::span<char> out) {
+    return z->Read(out);
+  };
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + ".zip\"");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return r;
 }
 
 // ---------------- mlflow-artifacts proxy ----------------
@@ -152,6 +184,7 @@ std::span<const Route> ArtifactRoutes() {
       {kGet, "/ajax-api/2.0/mlflow/get-artifact", kRead, GetArtifact},
       {kGet, "/get-artifact", kRead, GetArtifact},
       {kPost, "/ajax-api/2.0/mlflow/upload-artifact", kWrite, Streamed(UploadArtifact)},
+      {kGet, "/api/ringo/v1/artifacts/zip", kRead, DownloadZip},
       {kGet, "/api/2.0/mlflow-artifacts/artifacts", kRead, ListProxied},
       {kGet, "/api/2.0/mlflow-artifacts/artifacts/", kRead, ListProxied},
       {kGet, "/api/2.0/mlflow-artifacts/artifacts/*", kRead, DownloadProxied},

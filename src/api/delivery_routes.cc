@@ -1,5 +1,6 @@
 // The admin API of over-the-air delivery: collections, deployments, channels and their rollouts,
 // app contracts, delivery webhooks, telemetry.
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -354,14 +355,19 @@ Result<Response> GetTelemetry(const Services& s, const Request& req) {
 }
 
 // Aggregates of every event of a version: what the telemetry page shows (true totals).
+// from_ms and to_ms (event times, ms since the epoch, both optional) bound the events counted.
 Result<Response> GetTelemetrySummary(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(auto mv, ReadModelVersion(f));
   ASSIGN_OR_RETURN(auto device, f.String("device_class"));
   ASSIGN_OR_RETURN(int64_t b, IntField(f, "buckets", 40, 1, 1000));
-  ASSIGN_OR_RETURN(std::string body, s.deploy->TelemetrySummary(mv.first, mv.second,
-                                                                device.value_or(""),
-                                                                static_cast<int>(b)));
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  ASSIGN_OR_RETURN(int64_t from, IntField(f, "from_ms", kMin, kMin, kMax));
+  ASSIGN_OR_RETURN(int64_t to, IntField(f, "to_ms", kMax, kMin, kMax));
+  ASSIGN_OR_RETURN(std::string body,
+                   s.deploy->TelemetrySummary(mv.first, mv.second, device.value_or(""),
+                                              static_cast<int>(b), from, to));
   return JsonResponse(std::move(body));
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -153,6 +154,36 @@ struct CopyReport {
 Result<CopyReport> CopyTree(const Repository& from, std::string_view from_dir, Repository& to,
                             std::string_view to_dir,
                             const std::function<void(const CopyReport&)>& progress);
+
+// What ZipTree takes at most. A zip without its 64-bit extension counts entries and offsets in
+// 16 and 32 bits, so these are also the format's own bounds (values above them are lowered).
+struct ZipLimits {
+  int64_t max_bytes = 0xFFFFFFFF;  // the whole archive, headers included
+  int64_t max_entries = 0xFFFF;    // files and directories
+};
+
+// A zip archive produced piece by piece, never held whole: entries are stored (not compressed),
+// so its size is known before the first byte; each file's CRC-32 is taken as it is read and
+// sent after its data (a data descriptor) and in the central directory. Not thread-safe.
+class ZipStream {
+ public:
+  virtual ~ZipStream() = default;
+  // The archive's size in bytes.
+  virtual uint64_t size() const = 0;
+  // Fills the front of `out` with the next bytes; returns how many (0 only at the end).
+  // kFailedPrecondition when a file changed size or went away since the archive was planned;
+  // kInternal for a read error.
+  virtual Result<size_t> Read(std::span<char> out) = 0;
+};
+
+// A zip of the file or directory `relative` of `repo`, its entries named by their path from
+// `relative`'s parent ("a/m.mlpackage" gives "m.mlpackage/", "m.mlpackage/Manifest.json", ...;
+// directories have entries too, so empty ones survive). The tree is sized through List before
+// anything is fetched (an object store's tree is then fetched whole, by Resolve). kNotFound when
+// nothing is there; kInvalidArgument for the root or for a symlink or special file in the tree;
+// kFailedPrecondition naming the limit a tree passes.
+Result<std::unique_ptr<ZipStream>> ZipTree(const Repository& repo, std::string_view relative,
+                                           const ZipLimits& limits = {});
 
 // Content-Type for a file name by extension (application/octet-stream when unknown).
 std::string GuessContentType(std::string_view name);

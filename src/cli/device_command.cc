@@ -208,7 +208,7 @@ void AddDeviceCommands(CLI::App& app, Context& ctx) {
   simulate->add_option("--count", sim->count, "Devices")->capture_default_str();
   simulate->add_option("--attr", sim->attrs,
                        "KEY=VALUE: device_class, os, os_version, app_version, region, language, "
-                       "id_prefix");
+                       "id_prefix (the first four also tag the devices' telemetry)");
   simulate->add_option("--storage", sim->storage,
                        "Keep the devices' storage here (default: temporary)");
   simulate->add_flag("--json", sim->json, "Print JSON");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -321,21 +322,29 @@ class Service {
   // after `after_seq` (0: from the first). Page with the last returned event's seq.
   Result<std::vector<store::Event>> Telemetry(const std::string& model, const std::string& version,
                                               int64_t after_seq, int64_t limit);
-  // Aggregates over every event of a model version (of one device class when `device_class` is
-  // not empty; "unknown" names events without one), as a JSON object:
+  // Aggregates over every event of a model version with an event time in [from_ms, to_ms] (of
+  // one device class when `device_class` is not empty; "unknown" names events without one), as
+  // a JSON object:
   //   total                 events counted (true totals: nothing is sampled or capped)
-  //   device_classes        every device class of the version, whatever the filter
+  //   device_classes        every device class of the version, whatever the filters
   //   first_time, last_time event times (ms) of the oldest and newest event
+  //   failure_rate          (failed + predictions with an "error") / (failed + loaded +
+  //                         prediction), as the failure_rate signal; null without those events
   //   devices               [{device_class, counts: {<event>: n for each event type},
-  //                           p50_latency_ms, p95_latency_ms (null without predictions)}]
+  //                           failure_rate, p50_latency_ms, p95_latency_ms (null without
+  //                           predictions)}]
+  //   os_versions           the same rows by os_version, app_versions by app_version
   //   buckets               {start: [ms], width_ms, counts: {<event>: [n per bucket]},
   //                          latency_p50_ms: {<device_class>: [ms or null per bucket]}}
   //                         at most `buckets` equal time buckets from first_time
   //   latest_failures       the newest 20 "failed" events by event time, newest first
   // Events are ordered by their own `time`, not by arrival. Reads every event of the version, so
-  // it costs time in proportion to their number. kInvalidArgument for buckets outside 1..1000.
-  Result<std::string> TelemetrySummary(const std::string& model, const std::string& version,
-                                       const std::string& device_class, int buckets);
+  // it costs time in proportion to their number. kInvalidArgument for buckets outside 1..1000
+  // and for a range that ends before it starts.
+  Result<std::string> TelemetrySummary(
+      const std::string& model, const std::string& version, const std::string& device_class,
+      int buckets, int64_t from_ms = std::numeric_limits<int64_t>::min(),
+      int64_t to_ms = std::numeric_limits<int64_t>::max());
 
   // A health signal of the deployment a channel serves now, from the telemetry of its model
   // versions with event times in [now_ms - window_ms, now_ms] (of one device class when set):

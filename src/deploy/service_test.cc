@@ -133,6 +133,54 @@ TEST_F(ServiceTest, TelemetrySummaryOfNoEventsIsEmpty) {
   EXPECT_EQ(svc_->TelemetrySummary("digits", "1", "", 0).status().code(), Code::kInvalidArgument);
 }
 
+TEST_F(ServiceTest, TelemetrySummaryCountsOnlyTheTimeRange) {
+  Predictions(10, "iPhone15,2", 0);  // at 0 s .. 9 s
+  Failure("late", 20'000);
+  auto s = svc_->TelemetrySummary("digits", "1", "", 40, 5'000, 20'000);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  json j = json::parse(*s);
+  EXPECT_EQ(j["total"], 6) << "5 s .. 9 s and the failure";
+  EXPECT_EQ(j["first_time"], 5'000);
+  EXPECT_EQ(j["devices"][0]["counts"]["prediction"], 5);
+  j = json::parse(*svc_->TelemetrySummary("digits", "1", "", 40, 30'000, 40'000));
+  EXPECT_EQ(j["total"], 0);
+  EXPECT_EQ(j["device_classes"], json::array({"iPhone15,2"})) << "listed whatever the range";
+  EXPECT_TRUE(j["failure_rate"].is_null());
+  EXPECT_EQ(svc_->TelemetrySummary("digits", "1", "", 40, 2, 1).status().code(),
+            Code::kInvalidArgument);
+}
+
+TEST_F(ServiceTest, TelemetrySummaryBreaksDownByOsAndAppVersionWithFailureRates) {
+  json batch = json::array();
+  auto event = [&](const char* kind, const char* os, const char* app, bool error) {
+    json e = {{"event", kind}, {"model", "digits"}, {"version", "1"}, {"time", 1'000}};
+    if (*os) e["os_version"] = os;
+    if (*app) e["app_version"] = app;
+    if (error) e["error"] = "bad input";
+    batch.push_back(e);
+  };
+  for (int i = 0; i < 3; ++i) event("prediction", "17.4", "2.0", false);
+  event("prediction", "17.4", "2.0", true);
+  event("failed", "18.0", "2.1", false);
+  event("loaded", "18.0", "2.1", false);
+  event("downloaded", "", "", false);
+  ASSERT_TRUE(svc_->RecordTelemetry(batch.dump()).ok());
+  json s = Summary();
+  EXPECT_DOUBLE_EQ(s["failure_rate"].get<double>(), 2.0 / 6.0);
+  ASSERT_EQ(s["os_versions"].size(), 3u);
+  EXPECT_EQ(s["os_versions"][0]["os_version"], "17.4");
+  EXPECT_EQ(s["os_versions"][0]["counts"]["prediction"], 4);
+  EXPECT_DOUBLE_EQ(s["os_versions"][0]["failure_rate"].get<double>(), 0.25);
+  EXPECT_EQ(s["os_versions"][1]["os_version"], "18.0");
+  EXPECT_DOUBLE_EQ(s["os_versions"][1]["failure_rate"].get<double>(), 0.5);
+  EXPECT_EQ(s["os_versions"][2]["os_version"], "unknown");
+  EXPECT_TRUE(s["os_versions"][2]["failure_rate"].is_null()) << "a download is no attempt";
+  ASSERT_EQ(s["app_versions"].size(), 3u);
+  EXPECT_EQ(s["app_versions"][1]["app_version"], "2.1");
+  EXPECT_EQ(s["app_versions"][1]["counts"]["failed"], 1);
+  EXPECT_DOUBLE_EQ(s["devices"][0]["failure_rate"].get<double>(), 2.0 / 6.0);
+}
+
 TEST_F(ServiceTest, TelemetryPagesThroughEveryEvent) {
   Predictions(2'500, "iPhone15,2", 0);
   int64_t after = 0;

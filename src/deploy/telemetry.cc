@@ -2,6 +2,7 @@
 // the summary the UI shows and the health signals triggers and release policies read.
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "deploy/deploy.h"
 #include "deploy/service_impl.h"
@@ -138,9 +139,28 @@ namespace {
 struct Point {
   int64_t time = 0;
   int kind = 0;    // index into kTelemetryKinds
-  int device = 0;  // index into the device class list
+  int device = 0;  // index into each breakdown's names: device class, OS version, app version
+  int os_version = 0;
+  int app_version = 0;
   double latency = 0;
   bool has_latency = false;
+  bool failure = false;  // a "failed" event or a prediction with an error
+  bool attempt = false;  // a "failed", "loaded" or "prediction" event: failure_rate's whole
+};
+
+// The distinct values of one event field, in the order first seen; "unknown" for events
+// without it.
+struct Names {
+  std::vector<std::string> list;
+  std::map<std::string, int> index;
+  int Add(const json& event, const char* field) {
+    auto it = event.find(field);
+    std::string v = it != event.end() && it->is_string() ? it->get<std::string>() : "";
+    if (v.empty()) v = "unknown";
+    auto [at, added] = index.emplace(v, static_cast<int>(list.size()));
+    if (added) list.push_back(v);
+    return at->second;
+  }
 };
 
 // The value at quantile q of xs (sorted in place): xs[floor(q * n)], the same pick the UI made
@@ -150,6 +170,82 @@ json Quantile(std::vector<double>& xs, double q) {
   std::sort(xs.begin(), xs.end());
   size_t i = std::min(xs.size() - 1, static_cast<size_t>(q * static_cast<double>(xs.size())));
   return xs[i];
+}
+
+
+// Failures over attempts, as the failure_rate signal counts them; null without attempts.
+json FailureRate(int64_t failures, int64_t attempts) {
+  if (attempts == 0) return nullptr;
+  return static_cast<double>(failures) / static_cast<double>(attempts);
+}
+
+// One row per value of a field (`key`: its name in the row), in name order: the count of each
+// event type, the failure rate and the latency quantiles of its predictions.
+json Breakdown(const std::vector<Point>& points, const Names& names, int Point::*field,
+               const char* key) {
+  struct Row {
+    std::vector<int64_t> counts = std::vector<int64_t>(kTelemetryKinds.size(), 0);
+    std::vector<double> latencies;
+    int64_t failures = 0, attempts = 0;
+  };
+  std::map<std::string, Row> rows;
+  for (const Point& p : points) {
+    Row& r = rows[names.list[p.*field]];
+    ++r.counts[p.kind];
+    if (p.has_latency) r.latencies.push_back(p.latency);
+    r.failures += p.failure;
+    r.attempts += p.attempt;
+  }
+  json out = json::array();
+  for (auto& [name, r] : rows) {
+    json counts = json::object();
+    for (size_t k = 0; k < kTelemetryKinds.size(); ++k) counts[kTelemetryKinds[k]] = r.counts[k];
+    out.push_back({{key, name},
+                   {"counts", counts},
+                   {"failure_rate", FailureRate(r.failures, r.attempts)},
+                   {"p50_latency_ms", Quantile(r.latencies, 0.5)},
+                   {"p95_latency_ms", Quantile(r.latencies, 0.95)}});
+  }
+  return out;
+}
+
+// At most `buckets` equal time buckets of at least a second from `lo` to `hi`: counts of each
+// event type and the median latency of each device class.
+json Buckets(const std::vector<Point>& points, const Names& devices, int64_t lo, int64_t hi,
+             int buckets) {
+  double width = std::max(1000.0, static_cast<double>(hi - lo) / buckets);
+  int n = std::max(1, std::min(buckets, static_cast<int>((hi - lo) / width) + 1));
+  auto at = [&](int64_t t) {
+    return std::min(n - 1, static_cast<int>(static_cast<double>(t - lo) / width));
+  };
+  std::vector<std::vector<int64_t>> counts(kTelemetryKinds.size());
+  std::map<std::string, std::vector<std::vector<double>>> lat;
+  for (const Point& p : points) {
+    int b = at(p.time);
+    if (counts[p.kind].empty()) counts[p.kind].assign(n, 0);
+    ++counts[p.kind][b];
+    if (p.has_latency) {
+      auto& v = lat[devices.list[p.device]];
+      if (v.empty()) v.resize(n);
+      v[b].push_back(p.latency);
+    }
+  }
+  json start = json::array();
+  for (int i = 0; i < n; ++i) start.push_back(lo + static_cast<int64_t>(i * width));
+  json by_kind = json::object();
+  for (size_t k = 0; k < kTelemetryKinds.size(); ++k) {
+    if (!counts[k].empty()) by_kind[kTelemetryKinds[k]] = counts[k];
+  }
+  json latency = json::object();
+  for (auto& [name, per_bucket] : lat) {
+    json v = json::array();
+    for (auto& xs : per_bucket) v.push_back(Quantile(xs, 0.5));
+    latency[name] = v;
+  }
+  return {{"start", start},
+          {"width_ms", static_cast<int64_t>(width)},
+          {"counts", by_kind},
+          {"latency_p50_ms", latency}};
 }
 
 }  // namespace
@@ -224,11 +320,12 @@ Result<Service::Signal> Service::DeploymentSignal(const std::string& deployment_
 
 Result<std::string> Service::TelemetrySummary(const std::string& model,
                                               const std::string& version,
-                                              const std::string& device_class, int buckets) {
+                                              const std::string& device_class, int buckets,
+                                              int64_t from_ms, int64_t to_ms) {
   if (buckets < 1 || buckets > 1000) return InvalidArgument("buckets must be between 1 and 1000");
+  if (from_ms > to_ms) return InvalidArgument("the time range ends before it starts");
   // Every event, in pages, reduced to a few numbers each: true totals whatever their number.
-  std::vector<std::string> devices;
-  std::map<std::string, int> device_index;
+  Names devices, os_versions, app_versions;
   std::vector<Point> points;
   std::vector<json> failures;  // kept sorted by time, newest first, at most kMaxFailures
   constexpr size_t kMaxFailures = 20;
@@ -246,21 +343,20 @@ Result<std::string> Service::TelemetrySummary(const std::string& model,
       std::string kind = j.value("event", "");
       auto k = std::find(kTelemetryKinds.begin(), kTelemetryKinds.end(), kind);
       if (k == kTelemetryKinds.end()) continue;
-      std::string d = j.contains("device_class") && j["device_class"].is_string()
-                          ? j["device_class"].get<std::string>()
-                          : "";
-      if (d.empty()) d = "unknown";
-      auto [it, added] = device_index.emplace(d, static_cast<int>(devices.size()));
-      if (added) devices.push_back(d);
-      if (!device_class.empty() && d != device_class) continue;
       Point p;
+      p.device = devices.Add(j, "device_class");
+      if (!device_class.empty() && devices.list[p.device] != device_class) continue;
       p.time = j.contains("time") && j["time"].is_number() ? j["time"].get<int64_t>() : e.time;
+      if (p.time < from_ms || p.time > to_ms) continue;
       p.kind = static_cast<int>(k - kTelemetryKinds.begin());
-      p.device = it->second;
+      p.os_version = os_versions.Add(j, "os_version");
+      p.app_version = app_versions.Add(j, "app_version");
       if (kind == "prediction" && j.contains("latency_ms") && j["latency_ms"].is_number()) {
         p.latency = j["latency_ms"].get<double>();
         p.has_latency = true;
       }
+      p.failure = kind == "failed" || (kind == "prediction" && j.contains("error"));
+      p.attempt = kind == "failed" || kind == "loaded" || kind == "prediction";
       points.push_back(p);
       if (kind == "failed") {
         j["time"] = p.time;
@@ -274,14 +370,20 @@ Result<std::string> Service::TelemetrySummary(const std::string& model,
   }
 
   json out = {{"model", model}, {"version", version}, {"total", points.size()}};
-  std::vector<std::string> sorted_devices = devices;
+  std::vector<std::string> sorted_devices = devices.list;
   std::sort(sorted_devices.begin(), sorted_devices.end());
   out["device_classes"] = sorted_devices;
   out["latest_failures"] = failures;
-  if (points.empty()) {
-    out["devices"] = json::array();
-    return out.dump();
+  int64_t failed = 0, attempts = 0;
+  for (const Point& p : points) {
+    failed += p.failure;
+    attempts += p.attempt;
   }
+  out["failure_rate"] = FailureRate(failed, attempts);
+  out["devices"] = Breakdown(points, devices, &Point::device, "device_class");
+  out["os_versions"] = Breakdown(points, os_versions, &Point::os_version, "os_version");
+  out["app_versions"] = Breakdown(points, app_versions, &Point::app_version, "app_version");
+  if (points.empty()) return out.dump();
   int64_t lo = points[0].time, hi = points[0].time;
   for (const Point& p : points) {
     lo = std::min(lo, p.time);
@@ -289,63 +391,7 @@ Result<std::string> Service::TelemetrySummary(const std::string& model,
   }
   out["first_time"] = lo;
   out["last_time"] = hi;
-
-  // Per device class: counts of each event type and latency quantiles.
-  struct PerDevice {
-    std::vector<int64_t> counts = std::vector<int64_t>(kTelemetryKinds.size(), 0);
-    std::vector<double> latencies;
-  };
-  std::map<std::string, PerDevice> per_device;
-  for (const Point& p : points) {
-    PerDevice& pd = per_device[devices[p.device]];
-    ++pd.counts[p.kind];
-    if (p.has_latency) pd.latencies.push_back(p.latency);
-  }
-  json dev = json::array();
-  for (auto& [name, pd] : per_device) {
-    json counts = json::object();
-    for (size_t k = 0; k < kTelemetryKinds.size(); ++k) counts[kTelemetryKinds[k]] = pd.counts[k];
-    dev.push_back({{"device_class", name},
-                   {"counts", counts},
-                   {"p50_latency_ms", Quantile(pd.latencies, 0.5)},
-                   {"p95_latency_ms", Quantile(pd.latencies, 0.95)}});
-  }
-  out["devices"] = dev;
-
-  // Time buckets of at least a second each, at most `buckets` of them.
-  double width = std::max(1000.0, static_cast<double>(hi - lo) / buckets);
-  int n = std::max(1, std::min(buckets, static_cast<int>((hi - lo) / width) + 1));
-  auto at = [&](int64_t t) {
-    return std::min(n - 1, static_cast<int>(static_cast<double>(t - lo) / width));
-  };
-  std::vector<std::vector<int64_t>> counts(kTelemetryKinds.size());
-  std::map<std::string, std::vector<std::vector<double>>> lat;
-  for (const Point& p : points) {
-    int b = at(p.time);
-    if (counts[p.kind].empty()) counts[p.kind].assign(n, 0);
-    ++counts[p.kind][b];
-    if (p.has_latency) {
-      auto& v = lat[devices[p.device]];
-      if (v.empty()) v.resize(n);
-      v[b].push_back(p.latency);
-    }
-  }
-  json start = json::array();
-  for (int i = 0; i < n; ++i) start.push_back(lo + static_cast<int64_t>(i * width));
-  json by_kind = json::object();
-  for (size_t k = 0; k < kTelemetryKinds.size(); ++k) {
-    if (!counts[k].empty()) by_kind[kTelemetryKinds[k]] = counts[k];
-  }
-  json latency = json::object();
-  for (auto& [name, per_bucket] : lat) {
-    json v = json::array();
-    for (auto& xs : per_bucket) v.push_back(Quantile(xs, 0.5));
-    latency[name] = v;
-  }
-  out["buckets"] = {{"start", start},
-                    {"width_ms", static_cast<int64_t>(width)},
-                    {"counts", by_kind},
-                    {"latency_p50_ms", latency}};
+  out["buckets"] = Buckets(points, devices, lo, hi, buckets);
   return out.dump();
 }
 

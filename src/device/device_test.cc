@@ -289,6 +289,9 @@ class DeviceTest : public ::testing::Test {
     c.channel = "release";
     c.device.id = "phone-1";
     c.device.device_class = "iPhone";
+    c.device.os = "iOS";
+    c.device.os_version = "17.4";
+    c.device.app_version = "2.1.0";
     c.storage_dir = dir_.c_str();
     c.public_key = key_b64_.c_str();
     c.token = "device-token";
@@ -739,6 +742,9 @@ TEST_F(DeviceTest, TelemetryIsBatchedAndPersisted) {
   EXPECT_NE(server_.posted[1].find("\"latency_ms\":3.5"), std::string::npos);
   EXPECT_NE(server_.posted[1].find("\"version\":\"7\""), std::string::npos);
   EXPECT_NE(server_.posted[1].find("\"device_class\":\"iPhone\""), std::string::npos);
+  EXPECT_NE(server_.posted[1].find("\"os\":\"iOS\""), std::string::npos);
+  EXPECT_NE(server_.posted[1].find("\"os_version\":\"17.4\""), std::string::npos);
+  EXPECT_NE(server_.posted[1].find("\"app_version\":\"2.1.0\""), std::string::npos);
   EXPECT_EQ(ringo_pending_events(client_), 0u);
   Open("", 0, 2);
   EXPECT_EQ(ringo_pending_events(client_), 0u);

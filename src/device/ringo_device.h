@@ -220,7 +220,8 @@ typedef struct ringo_event {
   int correct;              /* RINGO_EVENT_FEEDBACK: 1 right, 0 wrong (ignored otherwise) */
 } ringo_event;
 
-/* Queues one event (device_class from the config is added) and appends it to telemetry.jsonl, so it
+/* Queues one event (device_class, os, os_version and app_version from the config are added, so
+ * the server can break telemetry down by them) and appends it to telemetry.jsonl, so it
  * survives a restart; beyond telemetry_max_events the oldest are dropped. Nothing is sent until
  * ringo_flush_telemetry. Returns RINGO_OK, RINGO_ERR_INVALID (no model, or no version known), or
  * RINGO_ERR_IO (queued in memory but not persisted). */

@@ -26,6 +26,11 @@ std::string Client::EventLine(ringo_event_kind kind, const std::string& model,
   json e = {{"event", kNames[kind]}, {"model", model}, {"version", version}};
   if (correct >= 0) e["correct"] = correct == 1;
   if (!device_class.empty()) e["device_class"] = device_class;
+  // What the server breaks telemetry down by besides the class: an OS or app update that makes
+  // a model fail shows as its own row.
+  for (const auto& [key, value] : device) {
+    if (key == "os" || key == "os_version" || key == "app_version") e[key] = value;
+  }
   if (latency_ms >= 0) e["latency_ms"] = latency_ms;
   if (!compute_unit.empty()) e["compute_unit"] = compute_unit;
   if (!error.empty()) e["error"] = error;

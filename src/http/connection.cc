@@ -312,7 +312,9 @@ void Connection::Deliver(Response response) {
     if (const auto& observe = self->server_->router().observer()) {
       observe(self->request_, self->match_, r.status);
     }
-    if (!r.file_path.empty() && r.status < 300) {
+    if (r.stream && r.status < 300) {
+      self->WriteStream(r);
+    } else if (!r.file_path.empty() && r.status < 300) {
       self->WriteFile(r);
     } else {
       self->WriteBuffered(r);

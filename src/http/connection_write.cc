@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <iostream>
+#include <span>
+#include <vector>
 
 #include "http/server_impl.h"
 
@@ -103,6 +106,50 @@ void Connection::SendfileLoop() {
     return AfterWrite(beast::error_code(n == 0 ? EIO : errno, beast::system_category()), true);
   }
   AfterWrite({}, close);
+}
+
+// A produced body: its bytes left and one buffer, refilled after each write completes.
+struct Connection::BodyStream {
+  BodySource produce;
+  uint64_t left = 0;
+  std::vector<char> buffer;
+};
+
+void Connection::WriteStream(Response& r) {
+  bool close = !keep_alive_;
+  auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(
+      static_cast<bhttp::status>(r.status), 11);
+  ApplyCommonHeaders(*res, r, keep_alive_);
+  res->content_length(r.stream_length);
+  response_holder_ = res;
+  auto body = std::make_shared<BodyStream>();
+  body->produce = std::move(r.stream);
+  body->left = request_.method == Method::kHead ? 0 : r.stream_length;
+  auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
+  bhttp::async_write_header(
+      stream_, *sr, [self = shared_from_this(), sr, body, close](beast::error_code ec, size_t) {
+        if (ec || body->left == 0) return self->AfterWrite(ec, close);
+        body->buffer.resize(64 << 10);
+        self->StreamLoop(body);
+      });
+}
+
+// One piece at a time, so a body of any size holds one 64 kB buffer.
+void Connection::StreamLoop(std::shared_ptr<BodyStream> body) {
+  size_t want = static_cast<size_t>(std::min<uint64_t>(body->left, body->buffer.size()));
+  Result<size_t> n = body->produce(std::span<char>(body->buffer.data(), want));
+  if (!n.ok() || *n == 0 || *n > want) {
+    std::cerr << "ringo: response to " << request_.path << " cut short: "
+              << (n.ok() ? "the body ended early" : n.status().message()) << std::endl;
+    return AfterWrite(beast::error_code(EIO, beast::system_category()), true);
+  }
+  body->left -= *n;
+  stream_.expires_after(server_->options().request_timeout);
+  asio::async_write(stream_, asio::buffer(body->buffer.data(), *n),
+                    [self = shared_from_this(), body](beast::error_code ec, size_t) {
+                      if (ec || body->left == 0) return self->AfterWrite(ec, !self->keep_alive_);
+                      self->StreamLoop(body);
+                    });
 }
 
 void Connection::AfterWrite(beast::error_code ec, bool close) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -64,7 +65,14 @@ struct Request {
 // Decoded query parameters in order; repeated keys repeat. nullopt on malformed escapes.
 std::optional<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::string_view q);
 
-// A response. Either `body` or a file range (`file_path`, sent with sendfile(2)).
+// A body made while it is sent, for answers too large to hold (a zip of an artifact tree). Each
+// call, on the connection's I/O thread, fills the front of `out` and returns how many bytes it
+// wrote, at least one while any of the promised length is left; an error, or no bytes, cuts the
+// connection (the client sees a short body).
+using BodySource = std::function<Result<size_t>(std::span<char> out)>;
+
+// A response. Either `body`, a file range (`file_path`, sent with sendfile(2)), or `stream_length`
+// bytes from `stream`.
 struct Response {
   unsigned status = 200;
   std::string content_type = "application/json";
@@ -73,6 +81,8 @@ struct Response {
   std::string file_path;
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
+  BodySource stream{};
+  uint64_t stream_length = 0;
 };
 
 // Builds a response serving `path` for a GET or HEAD request, honouring a single

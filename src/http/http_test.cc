@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -222,6 +223,61 @@ TEST(ServerTest, ServesPipelinedRequestsAndEnforcesLimits) {
 
   std::string head = Exchange(port, "HEAD /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(head.find("ENDPOINT_NOT_FOUND"), std::string::npos) << "HEAD carries no body";
+
+  (*server)->Stop();
+  fs::remove_all(opt.upload_dir);
+}
+
+// A produced body goes out whole, piece after piece, with its declared length and keep-alive; a
+// source that fails cuts the connection rather than sending a short body as complete.
+TEST(ServerTest, StreamsProducedBodiesAndCutsFailedOnes) {
+  auto router = std::make_shared<Router>();
+  constexpr uint64_t kLength = 200'000;  // several 64 kB pieces
+  router->Add(Method::kGet, "/count", Access::kRead, [](Request&, Responder res) {
+    Response r;
+    r.content_type = "text/plain";
+    r.stream_length = kLength;
+    auto next = std::make_shared<uint64_t>(0);
+    r.stream = [next](std::span<char> out) -> Result<size_t> {
+      for (char& c : out) c = static_cast<char>('a' + (*next)++ % 26);
+      return out.size();
+    };
+    res.Send(std::move(r));
+  });
+  router->Add(Method::kGet, "/broken", Access::kRead, [](Request&, Responder res) {
+    Response r;
+    r.stream_length = kLength;
+    r.stream = [](std::span<char>) -> Result<size_t> { return Internal("disk gone"); };
+    res.Send(std::move(r));
+  });
+  ServerOptions opt;
+  opt.port = 0;
+  opt.upload_dir = (fs::temp_directory_path() / ("ringo-up-" + NewId())).string();
+  auto server = StartServer(opt, router);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  uint16_t port = (*server)->port();
+
+  std::string two = Exchange(port,
+                             "GET /count HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
+  size_t first = two.find("\r\n\r\n");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_NE(two.find("Content-Length: 200000"), std::string::npos);
+  std::string body = two.substr(first + 4, kLength);
+  for (uint64_t i = 0; i < kLength; i += 9973) {
+    ASSERT_EQ(body[i], static_cast<char>('a' + i % 26)) << i;
+  }
+  EXPECT_NE(two.find("HTTP/1.1 200", first + 4 + kLength), std::string::npos)
+      << "the connection stays open for the next request";
+
+  std::string head = Exchange(port, "HEAD /count HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(head.find("Content-Length: 200000"), std::string::npos);
+  EXPECT_EQ(head.find("abc"), std::string::npos) << "HEAD carries no body";
+
+  std::string broken = Exchange(port, "GET /broken HTTP/1.1\r\nHost: x\r\n\r\n");
+  size_t header_end = broken.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos);
+  EXPECT_EQ(broken.size(), header_end + 4) << "no body bytes after a failed source";
 
   (*server)->Stop();
   fs::remove_all(opt.upload_dir);

@@ -59,6 +59,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void WriteBuffered(Response& r);
   void WriteFile(Response& r);
   void SendfileLoop();
+  struct BodyStream;
+  void WriteStream(Response& r);
+  void StreamLoop(std::shared_ptr<BodyStream> body);
   void AfterWrite(beast::error_code ec, bool close);
   void Linger();
   void Finish(unsigned status);

@@ -1,11 +1,13 @@
 """Black-box tests of the artifact proxy (/api/2.0/mlflow-artifacts/artifacts) of `ringo server`:
 upload, download, HEAD, Range, listing, delete, path-escape attempts and body limits."""
 
+import io
 import os
 import shutil
 import socket
 import tempfile
 import unittest
+import zipfile
 
 import private_s3
 from harness import API, ARTIFACTS, Server, ServerTestCase, unique
@@ -245,6 +247,74 @@ class ArtifactTest(ServerTestCase):
         r = self.server.request("DELETE", self.url("linkdir/secret.txt"))
         self.assertTrue(400 <= r.status < 500, r)
         self.assertTrue(os.path.exists(os.path.join(outside, "secret.txt")))
+
+
+class ZipDownloadTest(ServerTestCase):
+    """GET /api/ringo/v1/artifacts/zip: a folder or .mlpackage of a run as one zip."""
+
+    ZIP = "/api/ringo/v1/artifacts/zip"
+
+    def setUp(self):
+        self.rid = self.new_run(self.new_experiment("zip"))["info"]["run_id"]
+        root = "%s/%s/artifacts" % (self.get_run(self.rid)["info"]["experiment_id"], self.rid)
+        self.files = {
+            "m.mlpackage/Manifest.json": b'{"fileFormatVersion": "1.0.0"}',
+            "m.mlpackage/Data/com.apple.CoreML/model.mlmodel": bytes(range(256)) * 300,
+            "m.mlpackage/Data/com.apple.CoreML/weights/weight.bin": os.urandom(300_000),
+            "notes.txt": b"hello",
+        }
+        for rel, data in self.files.items():
+            r = self.server.request("PUT", "%s/%s/%s" % (ARTIFACTS, root, rel), body=data)
+            self.assertEqual(r.status, 200, r)
+
+    def zip(self, path=None, run_id=None):
+        query = {"run_id": run_id or self.rid}
+        if path is not None:
+            query["path"] = path
+        return self.server.request("GET", self.ZIP, query=query)
+
+    def read_zip(self, r):
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Content-Type"), "application/zip")
+        self.assertEqual(int(r.header("Content-Length")), len(r.body))
+        z = zipfile.ZipFile(io.BytesIO(r.body))
+        self.assertIsNone(z.testzip(), "every CRC matches")
+        return z
+
+    def test_package_zips_with_every_file_and_folder(self):
+        r = self.zip("m.mlpackage")
+        self.assertIn('filename="m.mlpackage.zip"', r.header("Content-Disposition"))
+        z = self.read_zip(r)
+        files = {n: z.read(n) for n in z.namelist() if not n.endswith("/")}
+        want = {k: v for k, v in self.files.items() if k.startswith("m.mlpackage/")}
+        self.assertEqual(files, want)
+        self.assertIn("m.mlpackage/Data/com.apple.CoreML/weights/", z.namelist())
+        for info in z.infolist():
+            self.assertEqual(info.compress_type, zipfile.ZIP_STORED)
+
+    def test_whole_run_and_single_file(self):
+        z = self.read_zip(self.zip())
+        self.assertIn("artifacts/notes.txt", z.namelist())
+        self.assertEqual(z.read("artifacts/m.mlpackage/Manifest.json"),
+                         self.files["m.mlpackage/Manifest.json"])
+        z = self.read_zip(self.zip("notes.txt"))
+        self.assertEqual(z.namelist(), ["notes.txt"])
+
+    def test_refusals(self):
+        self.assertError(self.zip("missing.mlpackage"), 404, "RESOURCE_DOES_NOT_EXIST",
+                         "missing.mlpackage")
+        self.assertError(self.zip("../../other"), 400, "INVALID_PARAMETER_VALUE")
+        self.assertError(self.zip("m.mlpackage", run_id="0" * 32), 404, "RESOURCE_DOES_NOT_EXIST")
+        self.assertError(self.server.request("GET", self.ZIP), 400, "INVALID_PARAMETER_VALUE",
+                         "run_id")
+
+    def test_head_sizes_without_a_body(self):
+        get = self.zip("m.mlpackage")
+        head = self.server.request("HEAD", self.ZIP,
+                                   query={"run_id": self.rid, "path": "m.mlpackage"})
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.body, b"")
+        self.assertEqual(int(head.header("Content-Length")), len(get.body))
 
 
 class BodyLimitTest(ServerTestCase):

@@ -172,6 +172,38 @@ class DeployTest(DeliveryCase):
         self.assertEqual(self.cli("channels", "rollback", coll, "release", "--reason", "regression")[0], 0)
         self.assertEqual(set(self.simulate(coll, "release", 1000, "dev-").values()), {d1})
 
+    def test_telemetry_summary_by_os_and_app_version_over_a_time_range(self):
+        # The device SDK reports the OS and app versions it was configured with; `device simulate`
+        # passes --attr through to it.
+        model = unique("osv")
+        v1 = self.register(model, "mlmodel")
+        coll = unique("osv")
+        self.assertEqual(self.cli("collections", "create", coll, "--model", model)[0], 0)
+        d1 = self.cli("deployments", "create", coll, "--model", "%s=%s" % (model, v1))[1].strip()
+        self.assertEqual(self.cli("channels", "promote", coll, "release", d1)[0], 0)
+        p = subprocess.run([ringo_bin(), "device", "simulate", "--tracking-uri", self.server.url,
+                            "--collection", coll, "--channel", "release", "--count", "4",
+                            "--model", model, "--predictions", "3", "--attr", "os_version=17.4",
+                            "--attr", "app_version=3.2.1", "--json"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        summary = "/api/ringo/v1/telemetry/summary"
+        s = self.server.request("GET", summary, query={"model": model, "version": v1}).json
+        self.assertEqual([r["os_version"] for r in s["os_versions"]], ["17.4"])
+        self.assertEqual([r["app_version"] for r in s["app_versions"]], ["3.2.1"])
+        self.assertEqual(s["os_versions"][0]["counts"]["prediction"], 12)
+        self.assertEqual(s["failure_rate"], 0)
+        later = s["last_time"] + 1
+        query = {"model": model, "version": v1}
+        empty = self.server.request("GET", summary, query=dict(query, from_ms=later)).json
+        self.assertEqual((empty["total"], empty["os_versions"]), (0, []))
+        some = self.server.request("GET", summary, query=dict(query, from_ms=s["first_time"],
+                                                              to_ms=s["last_time"])).json
+        self.assertEqual(some["total"], s["total"])
+        for bad in ({"from_ms": "soon"}, {"from_ms": 5, "to_ms": 4}):
+            r = self.server.request("GET", summary, query=dict(bad, model=model, version=v1))
+            self.assertError(r, 400, "INVALID_PARAMETER_VALUE")
+
     def test_one_sha256_for_a_model_file(self):
         # The registry, `models register`, the deployment and the manifest name the same digest:
         # the file's SHA-256, as `shasum -a 256` prints it.

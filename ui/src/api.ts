@@ -236,6 +236,10 @@ export const listArtifacts = (run: Run, dir: string, signal?: AbortSignal) =>
     signal,
   ).then((r) => r.files ?? []);
 
+/** A run's artifact folder or file as one zip (stored entries), or all its artifacts for ''. */
+export const artifactZipUrl = (run: Run, path: string) =>
+  '/api/ringo/v1/artifacts/zip' + queryString({ run_id: run.info.run_id, path: path || undefined });
+
 export const artifactUrl = (run: Run, path: string) =>
   '/api/2.0/mlflow-artifacts/artifacts/' + encodePath(join(artifactRoot(run), path));
 
@@ -315,6 +319,13 @@ export const searchVersions = (name: string, signal?: AbortSignal) =>
     { filter: `name='${name.replace(/'/g, "''")}'`, max_results: 1000 },
     signal,
   ).then((r) => r.model_versions ?? []);
+export const createModel = (name: string) =>
+  post<{ registered_model: RegisteredModel }>('registered-models/create', { name });
+/** A new version of `name` from a run's artifact: MLflow's `runs:/<run_id>/<path>` source. */
+export const createVersionFromRun = (name: string, run_id: string, path: string) =>
+  post<{ model_version: ModelVersion }>('model-versions/create', { name, run_id, source: `runs:/${run_id}/${path}` }).then(
+    (r) => r.model_version,
+  );
 export const transitionStage = (name: string, version: string, stage: string) =>
   post<{}>('model-versions/transition-stage', { name, version, stage, archive_existing_versions: false });
 export const setAlias = (name: string, alias: string, version: string) =>
@@ -339,6 +350,27 @@ export interface Channel {
   previous_deployment_label?: string;
   rollout: number;
   updated_time?: number;
+  /** Targeting rules, in order: the first a device matches picks its deployment. */
+  rules?: Rule[];
+}
+export interface Rule {
+  deployment_id: string;
+  name?: string;
+  device_ids?: string[];
+  device_class?: string[];
+  os?: string[];
+  os_version?: string;
+  app_version?: string;
+  region?: string[];
+  language?: string[];
+}
+/** The interface an app version range was built against, per model. */
+export interface Contract {
+  collection: string;
+  app_versions: string;
+  models: Record<string, { inputs?: Feature[]; outputs?: Feature[] }>;
+  creation_time?: number;
+  actor?: string;
 }
 export interface Collection {
   name: string;
@@ -355,6 +387,10 @@ export interface ChannelEvent {
   actor?: string;
   reason?: string;
   forced?: boolean;
+  /** A forced change: the breaking interface changes the contract gate reported. */
+  overridden?: string[];
+  /** Action "rules": the rules set. */
+  rules?: Rule[];
 }
 export interface DeployedModel {
   name: string;
@@ -389,13 +425,28 @@ export const channelHistory = (collection: string, channel: string, signal?: Abo
   ringo<{ history?: ChannelEvent[] }>('channels/history', { collection, channel }, signal).then((r) => r.history ?? []);
 export const getDeployment = (id: string, signal?: AbortSignal) =>
   ringo<{ deployment: Deployment }>('deployments/get', { id }, signal).then((r) => r.deployment);
+export const listContracts = (collection: string, signal?: AbortSignal) =>
+  ringo<{ contracts?: Contract[] }>('apps/contracts', { collection }, signal).then((r) => r.contracts ?? []);
+/** What a deployment holds, as people name it: "DigitClassifier v2" (models joined by ", "). */
+export const deploymentLabel = (d: Deployment) => (d.models ?? []).map((m) => `${m.name} v${m.version}`).join(', ');
+/** One row of a telemetry breakdown: event counts, failure rate and latency of one value. */
+export interface TelemetryRow {
+  counts: Record<string, number>;
+  /** (failed + predictions with an error) / (failed + loaded + prediction); null without those. */
+  failure_rate: number | null;
+  p50_latency_ms: number | null;
+  p95_latency_ms: number | null;
+}
 /** /api/ringo/v1/telemetry/summary: aggregates over every event of a version (true totals). */
 export interface TelemetrySummary {
   total: number;
   device_classes: string[];
   first_time?: number;
   last_time?: number;
-  devices: { device_class: string; counts: Record<string, number>; p50_latency_ms: number | null; p95_latency_ms: number | null }[];
+  failure_rate?: number | null;
+  devices: (TelemetryRow & { device_class: string })[];
+  os_versions?: (TelemetryRow & { os_version: string })[];
+  app_versions?: (TelemetryRow & { app_version: string })[];
   buckets?: {
     start: number[];
     width_ms: number;
@@ -404,8 +455,9 @@ export interface TelemetrySummary {
   };
   latest_failures: TelemetryEvent[]; // newest event time first
 }
-export const telemetrySummary = (model: string, version: string, deviceClass: string, signal?: AbortSignal) =>
-  ringo<TelemetrySummary>('telemetry/summary', { model, version, device_class: deviceClass || undefined }, signal);
+/** The summary of events with device times from `from_ms` on (all when undefined). */
+export const telemetrySummary = (model: string, version: string, deviceClass: string, from_ms?: number, signal?: AbortSignal) =>
+  ringo<TelemetrySummary>('telemetry/summary', { model, version, device_class: deviceClass || undefined, from_ms }, signal);
 
 /** A schedule of /api/ringo/v1/schedules (continuous training). */
 export interface Schedule {

@@ -12,8 +12,40 @@ export interface ChartOptions {
   smoothing: number; // 0..0.99, exponential moving average weight
 }
 
-const palette = ['#3b82f6', '#ef4444', '#10b981', '#f59e0b', '#8b5cf6', '#ec4899', '#14b8a6', '#64748b'];
+// Twelve hues that stay apart on light and dark backgrounds, then the same hues dashed, then
+// dotted: 36 runs before a line repeats.
+const palette = ['#3b82f6', '#ef4444', '#10b981', '#f59e0b', '#8b5cf6', '#ec4899', '#14b8a6', '#64748b',
+  '#a16207', '#0ea5e9', '#84cc16', '#be123c'];
+const dashes: (number[] | undefined)[] = [undefined, [8, 4], [2, 3]];
 export const runColor = (i: number) => palette[i % palette.length];
+/** The dash of run i's line (undefined: solid), paired with runColor(i). */
+export const runDash = (i: number) => dashes[Math.floor(i / palette.length) % dashes.length];
+/** A legend swatch's CSS for run i: its colour, striped when its line is dashed or dotted. */
+export function swatchStyle(i: number) {
+  const c = runColor(i);
+  const d = runDash(i);
+  if (!d) return { background: c };
+  return { background: `repeating-linear-gradient(90deg, ${c} 0 ${d[0] / 2}px, transparent ${d[0] / 2}px ${(d[0] + d[1]) / 2}px)` };
+}
+
+// Tick spacings of an elapsed-time axis, in seconds: round durations, never "1m 40s" apart.
+const durationSteps = [0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
+  7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000];
+
+/** Seconds as people read a duration: "45s", "1m 30s", "2h 5m", "3d 4h". */
+export function formatSeconds(t: number): string {
+  const sign = t < 0 ? '-' : '';
+  let s = Math.abs(t);
+  if (s < 60) return sign + `${formatNumber(Number(s.toFixed(s < 10 ? 2 : 1)))}s`;
+  s = Math.round(s);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (d) return sign + (h ? `${d}d ${h}h` : `${d}d`);
+  if (h) return sign + (m ? `${h}h ${m}m` : `${h}h`);
+  return sign + (sec ? `${m}m ${sec}s` : `${m}m`);
+}
 
 /** The downsampled series of one run, in the chart's x unit. */
 interface Series {
@@ -128,6 +160,7 @@ export function Chart({ runs, metric, options, height = 280 }: { runs: Run[]; me
   const plot = useRef<uPlot | null>(null);
   const [state, setState] = useState<'loading' | 'ok' | 'empty' | Error>('loading');
   const [total, setTotal] = useState(0);
+  const [bars, setBars] = useState<Bar[] | null>(null);
   const zoom = useRef<AbortController | null>(null);
 
   useEffect(() => {
@@ -145,6 +178,15 @@ export function Chart({ runs, metric, options, height = 280 }: { runs: Run[]; me
           setState('empty');
           return;
         }
+        // One value per run (a test accuracy, a model size): a lone dot says little; bars compare.
+        if (series.every((s) => s.total <= 1)) {
+          plot.current?.destroy();
+          plot.current = null;
+          setBars(series.map((s, i) => ({ run: s.run, index: i, value: s.buckets.length ? num(s.buckets[0].last) : null })));
+          setState('ok');
+          return;
+        }
+        setBars(null);
         setState('ok');
         plot.current?.destroy();
         plot.current = draw(el, series, metric, options, height, (range) => refine(series, range, buckets));
@@ -185,14 +227,54 @@ export function Chart({ runs, metric, options, height = 280 }: { runs: Run[]; me
     <figure class="chart" data-metric={metric}>
       <figcaption>
         <strong>{metric}</strong>
-        {state === 'ok' && <span class="hint"> {total.toLocaleString()} points · drag to zoom, double-click to reset</span>}
+        {state === 'ok' && !bars && <span class="hint"> {total.toLocaleString()} points · drag to zoom, double-click to reset</span>}
+        {state === 'ok' && bars && <span class="hint"> one value per run</span>}
       </figcaption>
-      <div ref={box} class="chart-box" style={{ minHeight: `${height}px` }}>
+      {state === 'ok' && bars && <Bars bars={bars} log={options.log} />}
+      <div ref={box} class="chart-box" style={{ minHeight: bars && state === 'ok' ? 0 : `${height}px` }}>
         {state === 'loading' && <div class="state loading overlay">Loading {metric}…</div>}
         {state === 'empty' && <div class="state empty overlay">No values logged for {metric}</div>}
         {state instanceof Error && <div class="state error overlay">{state.message}</div>}
       </div>
     </figure>
+  );
+}
+
+interface Bar {
+  run: Run;
+  index: number; // the run's place, for its colour
+  value: number | null;
+}
+
+/** Horizontal bars, one per run, from zero (or from the smallest value on a log scale). */
+function Bars({ bars, log }: { bars: Bar[]; log: boolean }) {
+  const vals = bars.map((b) => b.value).filter((v): v is number => v !== null && Number.isFinite(v));
+  const lo = Math.min(0, ...vals);
+  const hi = Math.max(0, ...vals);
+  const span = hi - lo || 1;
+  const minPos = Math.min(...vals.filter((v) => v > 0));
+  const logSpan = Math.log10(Math.max(...vals) / minPos) || 1;
+  const at = (v: number) => (log && v > 0 ? 5 + (95 * Math.log10(v / minPos)) / logSpan : (100 * (v - lo)) / span);
+  return (
+    <div class="bars" data-testid="bar-chart">
+      {bars.map((b) => {
+        const v = b.value;
+        const ok = v !== null && Number.isFinite(v) && (!log || v > 0);
+        const left = !ok || log ? 0 : at(Math.min(0, v));
+        const right = ok ? at(log ? v : Math.max(0, v)) : 0;
+        return (
+          <div class="bar-row" data-run={b.run.info.run_id}>
+            <span class="bar-label" title={runName(b.run)}>
+              {runName(b.run)}
+            </span>
+            <span class="bar-track">
+              {ok && <span class="bar" style={{ left: `${left}%`, width: `${Math.max(0.5, right - left)}%`, background: runColor(b.index) }} />}
+            </span>
+            <span class="bar-value mono">{v !== null ? formatNumber(v) : '—'}</span>
+          </div>
+        );
+      })}
+    </div>
   );
 }
 
@@ -205,13 +287,16 @@ function draw(el: HTMLElement, series: Series[], metric: string, opt: ChartOptio
   const fg = cssVar('--muted');
   const grid = cssVar('--grid');
   const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-  const s: uPlot.Series[] = [{ label: opt.x === 'step' ? 'step' : opt.x === 'time' ? 'time' : 'seconds' }];
+  const relative = opt.x === 'relative';
+  const s: uPlot.Series[] = [
+    { label: opt.x === 'step' ? 'step' : opt.x === 'time' ? 'time' : 'elapsed', ...(relative ? { value: (_u: uPlot, v: number | null) => (v == null ? '—' : formatSeconds(v)) } : {}) },
+  ];
   const bands: uPlot.Band[] = [];
   series.forEach((sr, i) => {
     const color = runColor(i);
     const base = 1 + i * 3;
     s.push(
-      { label: runName(sr.run), stroke: color, width: 1.5, spanGaps: true, value: (_u, v) => formatNumber(v ?? undefined) },
+      { label: runName(sr.run), stroke: color, dash: runDash(i), width: 1.5, spanGaps: true, value: (_u, v) => formatNumber(v ?? undefined) },
       { label: 'min', stroke: 'transparent', spanGaps: true, points: { show: false } },
       { label: 'max', stroke: 'transparent', spanGaps: true, points: { show: false } },
     );
@@ -226,7 +311,10 @@ function draw(el: HTMLElement, series: Series[], metric: string, opt: ChartOptio
       series: s,
       bands,
       scales: { x: { time: opt.x === 'time' }, y: opt.log ? { distr: 3 } : {} },
-      axes: [axis, { ...axis, size: 60, values: (_u, ts) => ts.map((t) => (t == null ? '' : formatNumber(t))) }],
+      axes: [
+        relative ? { ...axis, incrs: durationSteps, values: (_u, ts) => ts.map((t) => (t == null ? '' : formatSeconds(t))) } : axis,
+        { ...axis, size: 60, values: (_u, ts) => ts.map((t) => (t == null ? '' : formatNumber(t))) },
+      ],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       hooks: {

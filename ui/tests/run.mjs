@@ -43,7 +43,9 @@ const text = (page, sel) => page.locator(sel).first().innerText();
 await check('at 390 px (a phone) no page scrolls sideways; wide tables scroll inside their box', async (page) => {
   await page.setViewportSize({ width: 390, height: 844 });
   const pages = ['/', `/experiments/${exp}`, `/runs/${data.baseline.info.run_id}`, '/models', '/deployments',
-                 '/deployments/app', '/automation'];
+                 '/deployments/app', '/automation', '/deployments/app/release', '/telemetry?model=digits&version=2',
+                 `/compare?runs=${data.child1.info.run_id},${data.baseline.info.run_id}`,
+                 `/runs/${data.baseline.info.run_id}/artifacts/model`];
   const wide = [];
   for (const hash of pages) {
     await go(page, hash);
@@ -270,7 +272,7 @@ await check('artifacts preview: JSON, YAML, CSV table, text, PNG', async (page) 
   await img.waitFor();
   await page.waitForFunction(() => document.querySelector('img.artifact-image')?.naturalWidth === 96);
   expect((await page.locator('[data-testid=artifact-tree] li.on').innerText()).includes('confusion.png'), 'tree opened to the file');
-  const dl = await page.getByRole('link', { name: 'Download' }).getAttribute('href');
+  const dl = await page.getByRole('link', { name: 'Download', exact: true }).getAttribute('href');
   const res = await fetch(ui.url + dl);
   expect(res.ok && (await res.arrayBuffer()).byteLength > 100, 'download link serves the file');
 });
@@ -403,7 +405,7 @@ await check('channel page deep link: history (who, when, why, from → to) and t
   await hist.waitFor();
   const rows = await hist.locator('tbody tr').allInnerTexts();
   expect(rows.length === 2, 'two changes: ' + rows.join(' | '));
-  expect(rows[0].includes('canary for half the devices') && rows[0].includes(`${delivery.dep1} → ${delivery.dep2}`) && rows[0].includes('50%') && rows[0].includes('cli'), 'latest first: ' + rows[0]);
+  expect(rows[0].includes('canary for half the devices') && rows[0].includes(`digits v1 ${delivery.dep1} → digits v2 ${delivery.dep2}`) && rows[0].includes('50%') && rows[0].includes('cli'), 'latest first: ' + rows[0]);
   expect(rows[1].includes('first release'), 'first promote: ' + rows[1]);
   const cur = await page.getByTestId('deployment-current').innerText();
   expect(cur.includes('digits') && cur.includes('v2') && cur.includes('50%'), 'current deployment models: ' + cur);

@@ -13,6 +13,25 @@ const browser = await launch();
 const d = await seed(ringo.url);
 const delivery = await seedDelivery(ringo.url, d);
 const runs = `${d.child1.info.run_id},${d.child2.info.run_id},${d.baseline.info.run_id}`;
+if (delivery) await extras(ringo.url, delivery);
+
+/** What the delivery pages show beyond the tests' seed: rules, a contract, OS and app versions. */
+async function extras(base, { dep1, dep2 }) {
+  const post = (path, body) =>
+    fetch(`${base}/api/ringo/v1/${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  await post('channels/rules', { collection: 'app', channel: 'release',
+    rules: [{ name: 'ipad-beta', device_class: ['iPad13,4'], app_version: '>=2.0,<3.0', deployment_id: dep2 }] });
+  const card = await (await fetch(`${base}/api/ringo/v1/model-versions/coreml?name=digits&version=1`)).json();
+  await post('apps/contracts', { collection: 'app', app_versions: '>=1.0,<2.0', models: { digits: card.coreml } });
+  const now = Date.now();
+  const events = [];
+  for (const [os_version, app_version, n, bad] of [['17.4', '2.0.1', 40, 2], ['18.1', '2.1.0', 60, 9], ['16.7', '1.9.0', 20, 0]])
+    for (let i = 0; i < n; i++)
+      events.push({ event: 'prediction', model: 'digits', version: '2', device_class: 'iPhone15,2', os_version, app_version,
+        latency_ms: 3 + (i % 5) * 0.3, time: now - 900_000 + i * 5000, ...(i < bad ? { error: 'bad input' } : {}) });
+  await fetch(`${base}/api/deploy/v1/telemetry`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(events) });
+}
+const openRegister = (page) => page.getByRole('button', { name: 'Register model' }).click();
 
 const shots = [
   ['experiments', '/experiments', 'table.experiments', 'light'],
@@ -20,9 +39,9 @@ const shots = [
   ['runs-dark', `/experiments/${d.experiment_id}?cols=metrics.accuracy,metrics.loss,params.lr,params.batch_size,tags.team`, '.vrow[data-run]', 'dark'],
   ['run', `/runs/${d.baseline.info.run_id}`, '.chart canvas', 'light'],
   ['charts', `/charts?runs=${runs}&keys=loss,accuracy`, '.chart canvas', 'light'],
-  ['compare', `/compare?runs=${d.child1.info.run_id},${d.child2.info.run_id}`, '.chart canvas', 'light'],
+  ['compare', `/compare?runs=${runs}&diff=1`, '.chart canvas', 'light'],
   ['artifact-csv', `/runs/${d.baseline.info.run_id}/artifacts/predictions.csv`, '[data-testid=csv-table]', 'light'],
-  ['artifact-model', `/runs/${d.baseline.info.run_id}/artifacts/model/Relu.mlmodel`, '[data-testid=model-card]', 'light'],
+  ['artifact-model', `/runs/${d.baseline.info.run_id}/artifacts/model/Relu.mlmodel`, '[data-testid=model-card]', 'light', 1280, openRegister],
   ...(delivery
     ? [
         ['models', '/models', '[data-testid=models-table]', 'light'],
@@ -37,14 +56,16 @@ const shots = [
   ['experiments-phone', '/experiments', 'table.experiments', 'light', 390],
   ['run-phone', `/runs/${d.baseline.info.run_id}`, '.chart canvas', 'dark', 390],
 ];
-for (const [name, hash, ready, colorScheme, width = 1280] of shots) {
+for (const [name, hash, ready, colorScheme, width = 1280, before] of shots) {
   const height = width < 600 ? 844 : 800;
   const context = await browser.newContext({ viewport: { width, height }, colorScheme });
   const page = await context.newPage();
   await page.goto(`${ui.url}/#${hash}`);
   await page.locator(ready).first().waitFor({ timeout: 10000 });
+  if (before) await before(page);
   await page.waitForTimeout(300);
-  await page.screenshot({ path: join(out, `${name}.png`), fullPage: name === 'run' || name === 'model' || name === 'channel' });
+  const full = ['run', 'model', 'channel', 'compare', 'telemetry'].includes(name);
+  await page.screenshot({ path: join(out, `${name}.png`), fullPage: full });
   await context.close();
   console.log(`docs/screenshots/${name}.png`);
 }

@@ -1,9 +1,10 @@
 // A run's artifacts (`#/runs/<id>/artifacts/<path>`): a lazily listed tree and a preview of the
 // selected file: text, JSON, YAML, CSV as a table, images, and a Core ML model card.
 import { useEffect, useState } from 'preact/hooks';
-import { artifactUrl, getRun, inspectModel, listArtifacts, readArtifactText, runName, type Artifact, type ModelCard, type Run } from '../api';
+import { artifactUrl, artifactZipUrl, getRun, inspectModel, listArtifacts, readArtifactText, runName, type Artifact, type ModelCard, type Run } from '../api';
 import { href, type Route } from '../route';
 import { Empty, formatBytes, formatNumber, Loaded, useLoad } from '../ui';
+import { RegisterModel } from './register';
 
 const base = (p: string) => p.replace(/\/+$/, '').replace(/^.*\//, '');
 const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
@@ -41,6 +42,9 @@ export function ArtifactsPage({ route, runId, path }: { route: Route; runId: str
                 </div>
                 <h1>Artifacts</h1>
               </div>
+              <a class="button" href={artifactZipUrl(run, '')} download data-testid="zip-all">
+                Download all (.zip)
+              </a>
             </div>
             <Browser key={run.info.run_id} run={run} selected={path} />
           </>
@@ -129,7 +133,16 @@ function Browser({ run, selected }: { run: Run; selected: string }) {
         {!selected ? (
           <Empty title="Pick an artifact">Files preview here: text, JSON, YAML, CSV, images and Core ML models.</Empty>
         ) : info?.is_dir && !isModel(selected) ? (
-          <Empty title={`${base(selected)}/ is a directory`}>Open it in the tree to see its files.</Empty>
+          <>
+            <div class="preview-head">
+              <strong class="mono">{selected}/</strong>
+              <a class="button" href={artifactZipUrl(run, selected)} download={`${base(selected)}.zip`}>
+                Download .zip
+              </a>
+              <RegisterModel key={selected} run={run} path={selected} />
+            </div>
+            <Empty title={`${base(selected)}/ is a directory`}>Open it in the tree to see its files.</Empty>
+          </>
         ) : (
           <Preview run={run} path={selected} size={info?.file_size} isDir={!!info?.is_dir} />
         )}
@@ -147,11 +160,16 @@ function Preview({ run, path, size, isDir }: { run: Run; path: string; size?: nu
       <div class="preview-head">
         <strong class="mono">{path}</strong>
         <span class="hint">{formatBytes(size)}</span>
-        {!isDir && (
+        {isDir ? (
+          <a class="button" href={artifactZipUrl(run, path)} download={`${base(path)}.zip`}>
+            Download .zip
+          </a>
+        ) : (
           <a class="button" href={artifactUrl(run, path)} download={base(path)}>
             Download
           </a>
         )}
+        {kind === 'model' && <RegisterModel key={path} run={run} path={path} />}
       </div>
       {kind === 'model' ? (
         <ModelCardView run={run} path={path} />

@@ -1,6 +1,6 @@
 // Charts of one or many runs (`#/charts?runs=a,b&keys=loss`), and the chart panel other pages embed.
 import { getRun, runName, type Run } from '../api';
-import { Chart, ChartControls, chartOptions, chartQuery, runColor } from '../chart';
+import { Chart, ChartControls, chartOptions, chartQuery, swatchStyle } from '../chart';
 import { href, setQuery, type Route } from '../route';
 import { Empty, Loaded, useLoad } from '../ui';
 
@@ -27,7 +27,7 @@ export function MetricCharts({ route, runs, limit = 12 }: { route: Route; runs: 
         <div class="legend">
           {runs.map((r, i) => (
             <a href={href(['runs', r.info.run_id])}>
-              <span class="swatch" style={{ background: runColor(i) }} />
+              <span class="swatch" style={swatchStyle(i)} />
               {runName(r)}
             </a>
           ))}

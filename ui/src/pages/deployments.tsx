@@ -1,7 +1,11 @@
 // Delivery: collections with each channel's current deployment and rollout, and a channel's page
-// with its history (who, when, why, from → to) and the models of its deployments.
+// with its targeting rules, the app contracts that gate it, its history (who, when, why, from →
+// to, what a forced change overrode) and the models of its deployments.
 import { useState } from 'preact/hooks';
-import { channelAction, channelHistory, getDeployment, listCollections, type Channel, type Deployment } from '../api';
+import {
+  channelAction, channelHistory, deploymentLabel, getDeployment, listCollections, listContracts,
+  type Channel, type ChannelEvent, type Contract, type Deployment, type Rule,
+} from '../api';
 import { href, type Route } from '../route';
 import { act, Empty, formatBytes, formatTime, Loaded, useLoad } from '../ui';
 
@@ -91,7 +95,10 @@ export function CollectionsPage(_: { route: Route }) {
 }
 
 /** What a person still does by hand: promote, set the rollout, roll back (each with a reason). */
-function ChannelActions(p: { collection: string; channel: string; rollout: number; canRollBack: boolean; onChange: () => void }) {
+function ChannelActions(p: {
+  collection: string; channel: string; rollout: number; canRollBack: boolean; onChange: () => void;
+  known: Deployment[]; // offered by model and version as the deployment to promote
+}) {
   const [deployment, setDeployment] = useState('');
   const [percent, setPercent] = useState(String(p.rollout));
   const [reason, setReason] = useState('');
@@ -100,7 +107,12 @@ function ChannelActions(p: { collection: string; channel: string; rollout: numbe
   return (
     <form class="actions" data-testid="channel-actions" onSubmit={(e) => e.preventDefault()}>
       <input aria-label="Reason" placeholder="reason (kept in the history)" value={reason} onInput={input(setReason)} />
-      <input aria-label="Deployment to promote" placeholder="dep-…" value={deployment} onInput={input(setDeployment)} />
+      <input aria-label="Deployment to promote" placeholder="dep-…" list="known-deployments" value={deployment} onInput={input(setDeployment)} />
+      <datalist id="known-deployments">
+        {p.known.map((d) => (
+          <option value={d.id}>{deploymentLabel(d)}</option>
+        ))}
+      </datalist>
       <button type="button" disabled={!deployment.trim()}
         onClick={() => act(() => channelAction('promote', { collection: p.collection, channel: p.channel,
           deployment_id: deployment.trim(), rollout: Number(percent) || 100, reason: why() }), p.onChange)}>
@@ -120,13 +132,31 @@ function ChannelActions(p: { collection: string; channel: string; rollout: numbe
   );
 }
 
+/** Every deployment a channel page names, read once each (the newest 100 ids), by id. */
+async function readDeployments(ch: Channel | undefined, history: ChannelEvent[], s: AbortSignal) {
+  const ids = new Set<string>();
+  const add = (id?: string) => id && ids.add(id);
+  add(ch?.deployment_id);
+  add(ch?.previous_deployment_id);
+  (ch?.rules ?? []).forEach((r) => add(r.deployment_id));
+  [...history].reverse().forEach((h) => (add(h.to), add(h.from), (h.rules ?? []).forEach((r) => add(r.deployment_id))));
+  const read = await Promise.all(
+    [...ids].slice(0, 100).map((id) => getDeployment(id, s).catch(() => undefined)),
+  );
+  return new Map(read.filter((d): d is Deployment => !!d).map((d) => [d.id, d]));
+}
+
 export function ChannelPage({ collection, channel }: { route: Route; collection: string; channel: string }) {
   const [load, reload] = useLoad(async (s) => {
-    const [cols, history] = await Promise.all([listCollections(s), channelHistory(collection, channel, s)]);
+    const [cols, history, contracts] = await Promise.all([
+      listCollections(s), channelHistory(collection, channel, s), listContracts(collection, s),
+    ]);
     const ch = cols.find((c) => c.name === collection)?.channels?.find((x) => x.name === channel);
-    const ids = [ch?.deployment_id, ch && ch.rollout < 100 ? ch.previous_deployment_id : undefined].filter(Boolean) as string[];
-    const deployments = await Promise.all(ids.map((id) => getDeployment(id, s)));
-    return { ch, history, deployments };
+    const known = await readDeployments(ch, history, s);
+    const ids = [ch?.deployment_id, ch && ch.rollout < 100 ? ch.previous_deployment_id : undefined];
+    const deployments = ids.map((id) => id && known.get(id)).filter((d): d is Deployment => !!d);
+    const label = (id?: string) => (id && known.get(id) ? deploymentLabel(known.get(id)!) : undefined);
+    return { ch, history, deployments, contracts, label, known: [...known.values()] };
   }, [collection, channel]);
   return (
     <section class="page">
@@ -139,7 +169,7 @@ export function ChannelPage({ collection, channel }: { route: Route; collection:
         </div>
       </div>
       <Loaded load={load} what="channel" retry={reload}>
-        {({ ch, history, deployments }) => (
+        {({ ch, history, deployments, contracts, label, known }) => (
           <>
             {ch && (
               <dl class="facts" data-testid="channel-facts">
@@ -164,51 +194,170 @@ export function ChannelPage({ collection, channel }: { route: Route; collection:
             )}
             {ch && (
               <ChannelActions collection={collection} channel={channel} rollout={ch.rollout}
-                canRollBack={!!ch.previous_deployment_id} onChange={reload} />
+                canRollBack={!!ch.previous_deployment_id} onChange={reload} known={known} />
             )}
             {deployments.map((d, i) => (
               <DeploymentPanel deployment={d} role={i === 0 ? 'current' : 'previous'} channel={ch} />
             ))}
-            <div class="panel">
-              <h2>History</h2>
-              {!history.length ? (
-                <Empty title="No history yet" />
-              ) : (
-                <table class="grid history" data-testid="channel-history">
-                  <thead>
-                    <tr>
-                      <th>When</th>
-                      <th>Action</th>
-                      <th>From → to</th>
-                      <th>Rollout</th>
-                      <th>Who</th>
-                      <th>Why</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {[...history].reverse().map((h) => (
-                      <tr>
-                        <td>{formatTime(h.time)}</td>
-                        <td>
-                          <span class={`chip action-${h.action}`}>{h.action}</span>
-                          {h.forced && <span class="chip forced">forced</span>}
-                        </td>
-                        <td class="mono">
-                          {h.from || <span class="hint">(none)</span>} → {h.to || <span class="hint">(none)</span>}
-                        </td>
-                        <td>{h.rollout !== undefined ? `${h.rollout}%` : '—'}</td>
-                        <td>{h.actor || '—'}</td>
-                        <td>{h.reason || <span class="hint">—</span>}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
-            </div>
+            <Rules rules={ch?.rules ?? []} label={label} />
+            <Contracts contracts={contracts} collection={collection} />
+            <History history={history} label={label} />
           </>
         )}
       </Loaded>
     </section>
+  );
+}
+
+/** One rule's conditions in words: "device class iPhone15,2 · app 2.0–2.9". */
+function conditions(r: Rule): string {
+  const parts: string[] = [];
+  const list = (what: string, v?: string[]) => v?.length && parts.push(`${what} ${v.join(', ')}`);
+  list('device', r.device_ids);
+  list('device class', r.device_class);
+  list('OS', r.os);
+  if (r.os_version) parts.push(`OS version ${r.os_version}`);
+  if (r.app_version) parts.push(`app ${r.app_version}`);
+  list('region', r.region);
+  list('language', r.language);
+  return parts.join(' · ') || 'every device';
+}
+
+function Rules({ rules, label }: { rules: Rule[]; label: (id?: string) => string | undefined }) {
+  return (
+    <div class="panel" data-testid="channel-rules">
+      <h2>Targeting rules</h2>
+      {!rules.length ? (
+        <p class="hint">
+          No rules: every device follows the rollout. Set them with <code>ringo channels rules</code>.
+        </p>
+      ) : (
+        <>
+          <p class="hint">In order: the first rule a device matches picks its deployment; the rest follow the rollout.</p>
+          <table class="grid">
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>Rule</th>
+                <th>Devices with</th>
+                <th>Get</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rules.map((r, i) => (
+                <tr data-rule={r.name ?? i}>
+                  <td class="num">{i + 1}</td>
+                  <td>{r.name || <span class="hint">—</span>}</td>
+                  <td>{conditions(r)}</td>
+                  <td>
+                    <DeploymentName id={r.deployment_id} label={label(r.deployment_id)} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </div>
+  );
+}
+
+function Contracts({ contracts, collection }: { contracts: Contract[]; collection: string }) {
+  const features = (f?: { name: string }[]) => (f ?? []).map((x) => x.name).join(', ') || '—';
+  return (
+    <div class="panel" data-testid="app-contracts">
+      <h2>App contracts</h2>
+      {!contracts.length ? (
+        <p class="hint">
+          No contracts: promotions of {collection} are not checked against the apps' interfaces. Declare one with{' '}
+          <code>ringo apps contract</code>.
+        </p>
+      ) : (
+        <table class="grid">
+          <thead>
+            <tr>
+              <th>App versions</th>
+              <th>Model</th>
+              <th>Inputs</th>
+              <th>Outputs</th>
+              <th>Declared</th>
+            </tr>
+          </thead>
+          <tbody>
+            {contracts.flatMap((c) =>
+              Object.entries(c.models).map(([model, iface], i) => (
+                <tr data-contract={c.app_versions}>
+                  <td class="mono">{i === 0 ? c.app_versions : ''}</td>
+                  <td>
+                    <a href={href(['models', model])}>{model}</a>
+                  </td>
+                  <td class="mono">{features(iface.inputs)}</td>
+                  <td class="mono">{features(iface.outputs)}</td>
+                  <td>
+                    {i === 0 ? formatTime(c.creation_time) : ''} {i === 0 && c.actor && <span class="hint">by {c.actor}</span>}
+                  </td>
+                </tr>
+              )),
+            )}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function History({ history, label }: { history: ChannelEvent[]; label: (id?: string) => string | undefined }) {
+  const name = (id?: string) => (id ? <DeploymentName id={id} label={label(id)} /> : <span class="hint">(none)</span>);
+  return (
+    <div class="panel">
+      <h2>History</h2>
+      {!history.length ? (
+        <Empty title="No history yet" />
+      ) : (
+        <table class="grid history" data-testid="channel-history">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Action</th>
+              <th>From → to</th>
+              <th>Rollout</th>
+              <th>Who</th>
+              <th>Why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...history].reverse().map((h) => (
+              <tr>
+                <td>{formatTime(h.time)}</td>
+                <td>
+                  <span class={`chip action-${h.action}`}>{h.action}</span>
+                  {h.forced && <span class="chip forced">forced</span>}
+                </td>
+                <td>
+                  {h.action === 'rules' ? (
+                    <span class="hint">{h.rules?.length ? `${h.rules.length} rule(s)` : 'rules cleared'}</span>
+                  ) : (
+                    <>
+                      {name(h.from)} → {name(h.to)}
+                    </>
+                  )}
+                </td>
+                <td>{h.rollout !== undefined ? `${h.rollout}%` : '—'}</td>
+                <td>{h.actor || '—'}</td>
+                <td>
+                  {h.reason || <span class="hint">—</span>}
+                  {h.forced && !!h.overridden?.length && (
+                    <div class="overridden" data-testid="overridden">
+                      Overrode: {h.overridden.join('; ')}
+                    </div>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
   );
 }
 
@@ -217,7 +366,8 @@ function DeploymentPanel({ deployment: d, role, channel }: { deployment: Deploym
   return (
     <div class="panel" data-testid={`deployment-${role}`}>
       <h2>
-        {role === 'current' ? 'Current' : 'Previous'} deployment <span class="mono">{d.id}</span>
+        {role === 'current' ? 'Current' : 'Previous'} deployment{' '}
+        <DeploymentName id={d.id} label={deploymentLabel(d) || undefined} />
         {share !== undefined && <span class="hint"> · {share}% of devices</span>}
       </h2>
       <p class="hint">Created {formatTime(d.creation_time)}</p>
@@ -257,12 +407,12 @@ function DeploymentPanel({ deployment: d, role, channel }: { deployment: Deploym
   );
 }
 
-/** A deployment by what it holds ("DigitClassifier v2"), its id beside it for reference. */
+/** A deployment by what it holds ("DigitClassifier v2"), its id in the tooltip and beside it. */
 function DeploymentName({ id, label }: { id: string; label?: string }) {
   if (!label) return <span class="mono">{id}</span>;
   return (
-    <span data-deployment={id}>
-      {label} <span class="mono hint">{id}</span>
+    <span data-deployment={id} title={id}>
+      {label} <span class="mono hint dep-id">{id}</span>
     </span>
   );
 }
