@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "cli/command.h"
 #include "common/util.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace ringo::cli {
@@ -15,7 +16,7 @@ namespace {
 using client::Json;
 
 struct UserFlags {
-  std::string username, store_dir;
+  std::string username, store_dir, backend_store_uri;
   bool admin = false;
   bool password_stdin = false;
 };
@@ -33,10 +34,29 @@ Result<std::string> ReadPassword(const UserFlags& f) {
   return password;
 }
 
-Status CreateInStore(const UserFlags& f, const std::string& password) {
+Result<std::unique_ptr<store::Store>> OpenStore(const UserFlags& f) {
+  if (!f.backend_store_uri.empty()) {
+    if (store::IsPostgresUri(f.backend_store_uri)) {
+      store::PostgresOptions options;
+      options.conninfo = f.backend_store_uri;
+      return store::OpenPostgresStore(options);
+    }
+    const std::string scheme = "sqlite:///";
+    if (f.backend_store_uri.rfind(scheme, 0) != 0) {
+      return InvalidArgument("unsupported --backend-store-uri '" + f.backend_store_uri +
+                             "': expected sqlite:///PATH or postgresql://...");
+    }
+    store::SqliteOptions options;
+    options.path = f.backend_store_uri.substr(scheme.size());
+    return store::OpenSqliteStore(options);
+  }
   store::SqliteOptions options;
   options.path = (std::filesystem::path(f.store_dir) / "ringo.db").string();
-  ASSIGN_OR_RETURN(auto st, store::OpenSqliteStore(options));
+  return store::OpenSqliteStore(options);
+}
+
+Status CreateInStore(const UserFlags& f, const std::string& password) {
+  ASSIGN_OR_RETURN(auto st, OpenStore(f));
   Status s = api::CreateUserInStore(st.get(), f.username, password, f.admin);
   st->Shutdown();
   return s;
@@ -58,12 +78,15 @@ void AddUsersCommand(CLI::App& app, Context& ctx) {
                    "RINGO_USER_PASSWORD)");
   create->add_option("--store", f->store_dir,
                      "The server's --store directory (SQLite), written directly");
+  create->add_option("--backend-store-uri", f->backend_store_uri,
+                     "The server's database (sqlite:///PATH or postgresql://...), written "
+                     "directly");
   AddServerFlags(create, &ctx);
   Context* x = &ctx;
   OnRun(create, x, [x, f]() -> int {
     auto password = ReadPassword(*f);
     if (!password.ok()) return Fail(password.status());
-    if (!f->store_dir.empty()) {
+    if (!f->store_dir.empty() || !f->backend_store_uri.empty()) {
       Status s = CreateInStore(*f, *password);
       if (!s.ok()) return Fail(s);
       std::cout << "created " << (f->admin ? "admin " : "user ") << f->username << "\n";

@@ -122,10 +122,14 @@ class FirstAdminUserTest(unittest.TestCase):
                 self.assertIn("first admin", r.json["message"])
             finally:
                 self.assertEqual(s.stop(), 0)
-            p = subprocess.run([ringo_bin(), "users", "create", "root", "--admin", "--store", store,
-                                "--password-stdin"], input="root-password\n", capture_output=True, text=True)
+            # Straight into the server's database: its --store, or its PostgreSQL.
+            where = ["--store", store]
+            if "--backend-store-uri" in s.extra_args:
+                where = ["--backend-store-uri", s.extra_args[s.extra_args.index("--backend-store-uri") + 1]]
+            p = subprocess.run([ringo_bin(), "users", "create", "root", "--admin", "--password-stdin"] + where,
+                               input="root-password\n", capture_output=True, text=True)
             self.assertEqual(p.returncode, 0, p.stderr)
-            p = subprocess.run([ringo_bin(), "users", "create", "root", "--store", store, "--password-stdin"],
+            p = subprocess.run([ringo_bin(), "users", "create", "root", "--password-stdin"] + where,
                                input="another-one\n", capture_output=True, text=True)
             self.assertNotEqual(p.returncode, 0)
             self.assertIn("already exists", p.stderr)
