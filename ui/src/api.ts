@@ -521,3 +521,26 @@ export const approveRelease = (collection: string, version: number) =>
 /** A channel change by hand: promote, rollout or rollback (recorded with the caller as actor). */
 export const channelAction = (action: 'promote' | 'rollout' | 'rollback', body: Record<string, unknown>) =>
   request<unknown>('POST', '/api/ringo/v1/channels/' + action, body);
+
+/** An entry of the audit log (/api/ringo/v1/audit): identical changes within a second are one
+ * entry with a count. */
+export interface AuditEntry {
+  time: number;
+  last?: number;
+  actor: string;
+  origin: string;
+  method: string;
+  route: string;
+  path: string;
+  target: string;
+  status: number;
+  count: number;
+}
+export function listAudit(q: { hours: number; actor?: string; route?: string }, signal?: AbortSignal) {
+  const query: Query = {
+    since: String(Date.now() - q.hours * 3600 * 1000), limit: '1000', actor: q.actor || undefined, route: q.route || undefined,
+  };
+  return request<{ entries?: AuditEntry[] }>('GET', '/api/ringo/v1/audit' + queryString(query), undefined, signal).then(
+    (r) => r.entries ?? [],
+  );
+}

@@ -16,6 +16,7 @@ import { ChannelPage, CollectionsPage } from './pages/deployments';
 import { LoggedModelPage } from './pages/logged_model';
 import { TelemetryPage } from './pages/telemetry';
 import { AutomationPage } from './pages/automation';
+import { AuditPage } from './pages/audit';
 
 /** What a route's page shows, for the tab's title. */
 function pageName(path: string[]): string {
@@ -31,6 +32,7 @@ function pageName(path: string[]): string {
   if (a === 'deployments') return 'Deployments';
   if (a === 'telemetry') return 'Telemetry';
   if (a === 'automation') return 'Automation';
+  if (a === 'audit') return 'Audit log';
   if (a === 'compare') return 'Compare runs';
   if (a === 'charts') return 'Charts';
   return 'Not found';
@@ -56,6 +58,7 @@ function Page() {
   if (a === 'deployments') return <CollectionsPage route={route} />;
   if (a === 'telemetry') return <TelemetryPage route={route} />;
   if (a === 'automation') return <AutomationPage route={route} />;
+  if (a === 'audit') return <AuditPage route={route} />;
   return (
     <Empty title="No such page">
       <a href={href(['experiments'])}>Go to the experiments</a>
@@ -75,6 +78,7 @@ function App() {
           <a href={href(['models'])}>Models</a>
           <a href={href(['deployments'])}>Deployments</a>
           <a href={href(['automation'])}>Automation</a>
+          <a href={href(['audit'])}>Audit</a>
         </nav>
       </header>
       <main>
