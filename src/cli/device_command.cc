@@ -193,6 +193,9 @@ int RunSimulate(const SimulateFlags& f) {
       first = false;
     }
     std::cout << "},\"failures\":" << failures << "}\n";
+    if (failures) {
+      std::cerr << "ringo: " << failures << " devices failed (first: " << first_error << ")\n";
+    }
   } else {
     std::cout << f.count << " devices on " << f.collection << "/" << f.channel << ":\n";
     for (const auto& [d, n] : by_deployment) {
