@@ -3,6 +3,9 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -37,6 +40,37 @@ bool IsIpLiteral(const std::string& host) {
   unsigned char buf[16];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
+
+// OpenSSL writes to the socket with write(2), which raises SIGPIPE when the peer has gone; an app
+// must not die of a dropped connection. SIGPIPE is blocked on this thread while OpenSSL may
+// write, and one raised meanwhile is taken back before it is unblocked.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  }
+  ~SigpipeGuard() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      timespec now{0, 0};
+      sigtimedwait(&pipe_, nullptr, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+  bool was_pending_ = false;
+};
 
 }  // namespace
 
@@ -74,6 +108,7 @@ bool TlsSession::Connect(int fd, const std::string& host,
     named = SSL_set_tlsext_host_name(ssl_, host.c_str()) == 1 && SSL_set1_host(ssl_, host.c_str());
   }
   if (!named) return fail(OpenSslReason("cannot set the name to verify"));
+  SigpipeGuard guard;
   if (SSL_connect(ssl_) != 1) {
     long verify = SSL_get_verify_result(ssl_);
     std::string why = verify != X509_V_OK ? std::string("certificate verify failed: ") +
@@ -87,6 +122,7 @@ bool TlsSession::Connect(int fd, const std::string& host,
 }
 
 ssize_t TlsSession::Read(char* data, size_t len) {
+  SigpipeGuard guard;  // a read may write (TLS 1.3 post-handshake messages)
   size_t got = 0;
   if (SSL_read_ex(ssl_, data, len, &got) == 1) return static_cast<ssize_t>(got);
   int e = SSL_get_error(ssl_, 0);
@@ -95,6 +131,7 @@ ssize_t TlsSession::Read(char* data, size_t len) {
 }
 
 ssize_t TlsSession::Write(const char* data, size_t len) {
+  SigpipeGuard guard;
   size_t done = 0;
   if (SSL_write_ex(ssl_, data, len, &done) == 1) return static_cast<ssize_t>(done);
   ERR_clear_error();
