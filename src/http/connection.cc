@@ -175,8 +175,11 @@ void Connection<Stream>::ReadBody() {
                                      " bytes exceeds the limit of " +
                                      std::to_string(server_->options().body_limit)));
     }
-    // A body of unknown length may grow to the limit: account for that much.
-    size_t want = len ? static_cast<size_t>(*len) : server_->options().body_limit;
+    // A chunked body may grow to the limit: account for that much. A request with neither
+    // Content-Length nor chunked encoding has no body (RFC 9112 6.3) and reserves nothing;
+    // reserving the limit for every GET turned busy keep-alive loads into 503s.
+    size_t want = len ? static_cast<size_t>(*len)
+                      : (string_parser_->chunked() ? server_->options().body_limit : 0);
     if (want > 0) {
       if (!server_->ReserveBody(want)) {
         keep_alive_ = false;
