@@ -65,15 +65,25 @@ m() { printf '%s\n' "$@" | median; }
 declare -A RUN_OF=([plain]=$(new_run "$PLAIN") [tls]=$(new_run "$TLS"))
 declare -A URL_OF=([plain]=$PLAIN [tls]=$TLS)
 declare -A RES
+# A figure with error answers in it is no figure: wrk counts them, the script stops.
+check() {
+  if grep -q "Non-2xx" <<<"$2"; then
+    echo "bench: $1 had error answers:" >&2
+    echo "$2" >&2
+    exit 1
+  fi
+}
 for i in $(seq 1 "$REPEATS"); do
   for kind in plain tls; do
     url=${URL_OF[$kind]}
     out=$($LOAD wrk -t1 -c64 -d"${SECS}s" --latency "$url/health")
+    check "$kind /health" "$out"
     RES[$kind.health.rps]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
     RES[$kind.health.p50]+="$(echo "$out" | ms 50%) "
     RES[$kind.health.p99]+="$(echo "$out" | ms 99%) "
     out=$(RUN_ID=${RUN_OF[$kind]} $LOAD wrk -t1 -c64 -d"${SECS}s" --latency \
       -s bench/log_metric.lua "$url")
+    check "$kind log-metric" "$out"
     RES[$kind.metric.rps]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
     RES[$kind.metric.p50]+="$(echo "$out" | ms 50%) "
     RES[$kind.metric.p99]+="$(echo "$out" | ms 99%) "

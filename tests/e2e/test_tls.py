@@ -201,6 +201,23 @@ class HttpsServerTest(TlsServerCase):
         got = self.api("GET", "runs/get?run_id=" + run_id)["run"]["data"]["metrics"]
         self.assertEqual([(m["key"], m["value"]) for m in got], [("acc", 0.93)])
 
+    def test_ringo_python_client_reads_mlflow_variables(self):
+        import ringo
+        saved = os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH")
+        try:
+            os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"] = PKI.ca
+            client = ringo.RingoClient(self.server.url, max_retries=0)
+            exp_id = client.create_experiment(unique("py-tls"))
+            self.assertEqual(client.get_experiment(exp_id)["experiment_id"], exp_id)
+            os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"] = PKI.wrong_ca
+            with self.assertRaises(Exception) as refused:
+                ringo.RingoClient(self.server.url, max_retries=0).get_experiment(exp_id)
+            self.assertIn("CERTIFICATE_VERIFY_FAILED", str(refused.exception))
+        finally:
+            os.environ.pop("MLFLOW_TRACKING_SERVER_CERT_PATH", None)
+            if saved is not None:
+                os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"] = saved
+
     def test_wrong_or_missing_ca_is_refused_clearly(self):
         for args in (["--ca-cert", PKI.wrong_ca], []):
             p = self.cli("experiments", "list", *args, ok=False)
