@@ -107,6 +107,7 @@ void Connection<Stream>::OnHeader(beast::error_code ec) {
   request_ = Request{};
   request_.method = ToMethod(h.method());
   request_.target = std::string(h.target());
+  request_.tls = kTls;
   {
     beast::error_code ec;
     auto remote = Tcp().socket().remote_endpoint(ec);

@@ -51,6 +51,7 @@ struct Request {
   std::string route_suffix;  // for prefix routes: the raw path after the prefix
   std::string principal;     // who is calling, as the guard established it; empty without one
   std::string peer;          // the connection's remote address ("127.0.0.1", "::1"); may be empty
+  bool tls = false;          // the connection speaks TLS
   // For routes with {name} segments: each name and the raw (still percent-encoded) segment.
   std::vector<std::pair<std::string, std::string>> path_params;
 

@@ -383,6 +383,15 @@ class HttpsServerTest(TlsServerCase):
             self.assertEqual({d["deployment_id"] for d in devices}, {dep}, p.stdout)
             installed = os.path.join(tmp, "devices", devices[0]["device_id"], "deployments", dep)
             self.assertTrue(os.path.isdir(installed), os.listdir(os.path.dirname(installed)))
+            # A held long-poll is answered over TLS as well: 304 at its deadline.
+            manifest = "/api/deploy/v1/collections/%s/channels/release/manifest" % coll
+            status, headers, _ = self.https("GET", manifest + "?device_id=tls-phone")
+            self.assertEqual(status, 200)
+            started = time.monotonic()
+            status, _, _ = self.https("GET", manifest + "?device_id=tls-phone&wait=1",
+                                      headers={"If-None-Match": headers["ETag"]})
+            self.assertEqual(status, 304)
+            self.assertGreater(time.monotonic() - started, 0.8)
             # Devices never skip verification: the CLI's client may (to fetch the key), the
             # devices without the CA refuse the server and say why.
             sim[sim.index("--storage") + 1] = os.path.join(tmp, "refused")
@@ -435,6 +444,20 @@ class ReloadTest(TlsServerCase):
         self.assertIsNone(self.server.proc.poll(), "the server keeps running")
         status, _, _ = self.https("GET", "/health")
         self.assertEqual(status, 200)
+
+
+class SessionCookieTest(TlsServerCase):
+    def test_ui_session_cookie_is_secure_over_https(self):
+        status, _, body = self.https("POST", "/api/ringo/v1/tokens",
+                                     {"scope": "admin", "name": "tls-admin"})
+        self.assertEqual(status, 200, body)
+        token = json.loads(body)["token"]
+        status, headers, body = self.https("POST", "/api/ringo/v1/session", {"token": token},
+                                           headers={"Origin": self.server.url})
+        self.assertEqual(status, 200, body)
+        cookie = headers.get("Set-Cookie", "")
+        for attribute in ("HttpOnly", "SameSite=Strict", "Secure"):
+            self.assertIn(attribute, cookie)
 
 
 class StartErrorsTest(unittest.TestCase):
