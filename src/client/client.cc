@@ -46,7 +46,13 @@ struct Client::Impl {
   std::optional<beast::tcp_stream> stream;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
 
-  std::string Where() const { return (tls_ctx ? "https://" : "http://") + host + ":" + port; }
+  // An IPv6 literal goes in brackets.
+  std::string HostHeader() const {
+    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  }
+  std::string Where() const {
+    return (tls_ctx ? "https://" : "http://") + HostHeader() + ":" + port;
+  }
   beast::tcp_stream& Tcp() { return tls ? beast::get_lowest_layer(*tls) : *stream; }
   bool Connected() { return (tls || stream) && Tcp().socket().is_open(); }
   void Drop() {
@@ -230,7 +236,7 @@ Result<Json> Client::Get(const std::string& path, const Query& query) {
     sep = '&';
   }
   bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.keep_alive(true);
   ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
@@ -251,7 +257,7 @@ Result<Json> Client::Put(const std::string& path, const Json& body) {
 
 Result<Json> Client::Send(int verb, const std::string& path, const Json& body) {
   bhttp::request<bhttp::string_body> req(static_cast<bhttp::verb>(verb), impl_->prefix + path, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/json");
   req.keep_alive(true);
@@ -263,7 +269,7 @@ Result<Json> Client::Send(int verb, const std::string& path, const Json& body) {
 
 Status Client::Delete(const std::string& path) {
   bhttp::request<bhttp::string_body> req(bhttp::verb::delete_, impl_->prefix + path, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/json");
   req.keep_alive(true);
@@ -275,7 +281,7 @@ Status Client::Delete(const std::string& path) {
 
 Status Client::PutFile(const std::string& path, const std::filesystem::path& file) {
   bhttp::request<bhttp::file_body> req(bhttp::verb::put, impl_->prefix + path, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/octet-stream");
   req.keep_alive(true);
@@ -339,7 +345,7 @@ Result<std::string> ProxyRoot(Client& c, const std::string& run_id) {
 
 Status Client::GetToFile(const std::string& path, const std::filesystem::path& file) {
   bhttp::request<bhttp::empty_body> req(bhttp::verb::get, impl_->prefix + path, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.keep_alive(true);
   ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
