@@ -104,8 +104,9 @@ Result<Response> SignIn(const Services& s, const Request& req) {
   std::string body;
   JsonWriter(&body).BeginObject().Field("scope", id->scope).EndObject();
   Response r = JsonResponse(std::move(body));
-  r.headers.emplace_back("Set-Cookie",
-                         "ringo_token=" + token + "; Path=/; HttpOnly; SameSite=Strict");
+  // Over https the cookie is Secure: a browser never sends it over plain http.
+  r.headers.emplace_back("Set-Cookie", "ringo_token=" + token + "; Path=/; HttpOnly; " +
+                                           "SameSite=Strict" + (req.tls ? "; Secure" : ""));
   return r;
 }
 

@@ -12,7 +12,20 @@ void AddServerFlags(CLI::App* cmd, Context* ctx) {
   cmd->add_option("--tracking-uri", ctx->tracking_uri,
                   "Server URL (default: $MLFLOW_TRACKING_URI, $RINGO_TRACKING_URI, "
                   "http://127.0.0.1:5000)");
+  AddCaCertFlag(cmd);
   cmd->add_flag("--json", ctx->json, "Print JSON");
+}
+
+void AddCaCertFlag(CLI::App* cmd) {
+  auto set = [](const std::string& file) {
+    setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", file.c_str(), 1);
+  };
+  cmd->add_option_function<std::string>(
+         "--ca-cert", set,
+         "PEM CA bundle an https server is verified against besides the system's (default: "
+         "$MLFLOW_TRACKING_SERVER_CERT_PATH; MLFLOW_TRACKING_INSECURE_TLS=true skips "
+         "verification)")
+      ->check(CLI::ExistingFile);
 }
 
 void OnRun(CLI::App* cmd, Context* ctx, std::function<int()> action) {

@@ -46,8 +46,12 @@ void AddStoreCopyCommand(CLI::App* store, Context& ctx);  // store_copy_command.
 void AddDeviceCommands(CLI::App& app, Context& ctx);      // device_command.cc: device, deploy
 void AddCoreMLCommands(CLI::App& app, Context& ctx);      // coreml_commands.cc
 
-// --tracking-uri and --json, bound to `ctx`.
+// --tracking-uri, --ca-cert (AddCaCertFlag) and --json, bound to `ctx`.
 void AddServerFlags(CLI::App* cmd, Context* ctx);
+// --ca-cert FILE: a PEM CA bundle https servers are verified against besides the system's. It
+// sets MLFLOW_TRACKING_SERVER_CERT_PATH, so every client of this process and every step or
+// process it starts (MLflow's Python client included) trusts the same CAs.
+void AddCaCertFlag(CLI::App* cmd);
 // Makes `action` the work of `cmd`: run after parsing, its result the exit code.
 void OnRun(CLI::App* cmd, Context* ctx, std::function<int()> action);
 // Connects to the context's server (flag, then $MLFLOW_TRACKING_URI, $RINGO_TRACKING_URI, then

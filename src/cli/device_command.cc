@@ -117,6 +117,9 @@ int RunSimulate(const SimulateFlags& f) {
 
   fs::path root = f.storage.empty() ? fs::temp_directory_path() / ("ringo-sim-" + NewId())
                                     : fs::path(f.storage);
+  // The devices trust what the CLI's client does: the system's CAs and --ca-cert's.
+  const char* ca_file = std::getenv("MLFLOW_TRACKING_SERVER_CERT_PATH");
+  ringo_transport_posix_options tls{ca_file && *ca_file ? ca_file : nullptr, nullptr};
   std::error_code ec;
   fs::create_directories(root, ec);
   std::map<std::string, int> by_deployment;
@@ -146,6 +149,7 @@ int RunSimulate(const SimulateFlags& f) {
     cfg.storage_dir = dir.c_str();
     cfg.public_key = public_key.c_str();
     cfg.transport = ringo_transport_posix();
+    cfg.transport_ctx = &tls;
     cfg.crypto = ringo_crypto_openssl();
     char err[512] = {};
     ringo_client* dev = ringo_client_create(&cfg, err, sizeof err);
@@ -155,8 +159,11 @@ int RunSimulate(const SimulateFlags& f) {
     std::string deployment = r.deployment_id;
     if (status != RINGO_OK && status != RINGO_NO_UPDATE) {
       ++failures;
-      if (first_error.empty())
+      if (first_error.empty()) {
         first_error = std::string(ringo_status_name(status)) + ": " + ringo_last_error(dev);
+        std::string why = ringo_transport_posix_last_error();
+        if (status == RINGO_ERR_NETWORK && !why.empty()) first_error += " (" + why + ")";
+      }
     }
     ++by_deployment[deployment.empty() ? "(none)" : deployment];
     if (f.predictions > 0 && !deployment.empty()) {
@@ -186,6 +193,9 @@ int RunSimulate(const SimulateFlags& f) {
       first = false;
     }
     std::cout << "},\"failures\":" << failures << "}\n";
+    if (failures) {
+      std::cerr << "ringo: " << failures << " devices failed (first: " << first_error << ")\n";
+    }
   } else {
     std::cout << f.count << " devices on " << f.collection << "/" << f.channel << ":\n";
     for (const auto& [d, n] : by_deployment) {
@@ -202,6 +212,7 @@ void AddDeviceCommands(CLI::App& app, Context& ctx) {
   device->require_subcommand(1);
   auto* simulate = device->add_subcommand("simulate", "Drive N simulated devices; print what they hold");
   simulate->add_option("--tracking-uri", sim->tracking_uri, "Server URL")->required();
+  AddCaCertFlag(simulate);
   simulate->add_option("--token", sim->token, "Device token (when the server has tokens)");
   simulate->add_option("--collection", sim->collection, "The collection devices fetch")->required();
   simulate->add_option("--channel", sim->channel, "The channel devices follow")->required();

@@ -108,6 +108,7 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
                   "Tracking URI the steps log to, one cluster nodes can reach "
                   "(default: $RINGO_STEP_TRACKING_URI, else the tracking URI)");
   run->add_option("--parent-run-id", ro.parent_run_id, "Make the run a nested run of this one");
+  AddCaCertFlag(run);
   OnRun(run, &ctx, [f] { return Run(*f); });
 }
 

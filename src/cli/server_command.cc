@@ -230,6 +230,10 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   if (given.port < 0 || given.port > 65535) {
     return InvalidArgument("invalid port " + std::to_string(given.port));
   }
+  if (given.tls_cert.empty() != given.tls_key.empty()) {
+    return InvalidArgument("--tls-cert and --tls-key go together: give both to serve https, or "
+                           "neither");
+  }
   ASSIGN_OR_RETURN(std::string experiment_root, ExperimentArtifactRoot(given));
   ServerFlags flags = given;
   // Files clients write under a local root are the server's to list, register and serve: that
@@ -303,12 +307,16 @@ Result<std::unique_ptr<TrackingService>> TrackingService::Start(const ServerFlag
   // cache, where an uploaded file is kept).
   fs::path parent = IsS3(flags) ? base : svc->artifact_root_.parent_path();
   server_options.upload_dir = (parent.empty() ? fs::path(".") : parent) / ".ringo-uploads";
+  server_options.tls_cert_file = flags.tls_cert;
+  server_options.tls_key_file = flags.tls_key;
   ASSIGN_OR_RETURN(svc->server_, http::StartServer(server_options, router));
   svc->api_->AttachServer(svc->server_.get());
-  svc->url_ = "http://" + flags.host + ":" + std::to_string(svc->server_->port());
+  std::string scheme = svc->server_->tls() ? "https://" : "http://";
+  svc->url_ = scheme + flags.host + ":" + std::to_string(svc->server_->port());
   if (svc->scheduler_) {
-    // Pipelines started by schedules log to this server over loopback.
-    *schedule_uri = "http://127.0.0.1:" + std::to_string(svc->server_->port());
+    // Pipelines started by schedules log to this server over loopback (with TLS, the certificate
+    // must name 127.0.0.1, or their environment must say how to trust it).
+    *schedule_uri = scheme + "127.0.0.1:" + std::to_string(svc->server_->port());
     svc->scheduler_->Start();
     svc->releases_->Start();
   }
@@ -343,6 +351,27 @@ void OnStopSignal(int sig) {
 
 }  // namespace
 
+namespace {
+
+// Waits for SIGINT or SIGTERM and returns it; a SIGHUP on the way rereads the TLS files.
+int WaitForStopSignal(http::Server& server) {
+  for (;;) {
+    unsigned char b = 0;
+    while (::read(g_signal_pipe[0], &b, 1) < 0 && errno == EINTR) {
+    }
+    if (b != SIGHUP) return b;
+    Status s = server.ReloadTls();
+    if (s.ok()) {
+      std::cout << "ringo server: TLS certificate reloaded" << std::endl;
+    } else {
+      std::cerr << "ringo: error: TLS certificate not reloaded, the old one stays: "
+                << s.message() << std::endl;
+    }
+  }
+}
+
+}  // namespace
+
 Status RunServer(const ServerFlags& flags) {
   if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) return Internal("cannot create the signal pipe");
   struct sigaction sa {};
@@ -351,23 +380,22 @@ Status RunServer(const ServerFlags& flags) {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // SIGHUP still ends a server without TLS, as it always did.
+  if (!flags.tls_cert.empty()) sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   ASSIGN_OR_RETURN(webhooks::DestinationPolicy policy,
                    webhooks::DestinationPolicy::Make(flags.webhook_allow));
   webhooks::SetDestinationPolicy(std::move(policy));
+  RETURN_IF_ERROR(webhooks::SetExtraCaFile(flags.webhook_ca_cert));
   ASSIGN_OR_RETURN(std::unique_ptr<TrackingService> svc, TrackingService::Start(flags));
   std::unique_ptr<http::Server>& server = svc->server();
-  std::cout << "ringo server listening on http://" << flags.host << ":" << server->port()
-            << std::endl;
+  std::cout << "ringo server listening on " << svc->url() << std::endl;
   std::cout << "threads: " << svc->threads() << " I/O (usable CPUs: " << UsableCpus() << ")"
             << std::endl;
   std::cout << "store: " << svc->store_description() << "  artifacts: " << svc->artifacts_description()
             << std::endl;
 
-  unsigned char b = 0;
-  while (::read(g_signal_pipe[0], &b, 1) < 0 && errno == EINTR) {
-  }
-  int sig = b;
+  int sig = WaitForStopSignal(*server);
   std::cout << "ringo server: stopping (signal " << sig << ")" << std::endl;
   // Held long-polls are answered, then the server, the webhook sender and the store stop.
   svc->Stop();
@@ -445,6 +473,16 @@ void AddServerCommand(CLI::App& app, Context& ctx) {
   server->add_option("--webhook-allow", sf->webhook_allow,
                      "Address range webhooks may reach beyond public addresses, e.g. 10.1.0.0/16 "
                      "(repeatable; loopback, link-local and private ranges are refused otherwise)");
+  server->add_option("--webhook-ca-cert", sf->webhook_ca_cert,
+                     "PEM file of CA certificates https webhooks are verified against, besides "
+                     "the system's")
+      ->check(CLI::ExistingFile);
+  server->add_option("--tls-cert", sf->tls_cert,
+                     "Serve https: PEM certificate chain (the server's first); needs --tls-key. "
+                     "SIGHUP rereads both for new connections")
+      ->check(CLI::ExistingFile);
+  server->add_option("--tls-key", sf->tls_key, "Serve https: the PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
   OnRun(server, &ctx, [sf] {
     Status s = RunServer(*sf);
     return s.ok() ? 0 : Fail(s);

@@ -41,6 +41,11 @@ struct ServerFlags {
   bool sync_full = false;
   // Address ranges webhooks may reach beyond public addresses (webhooks::DestinationPolicy).
   std::vector<std::string> webhook_allow{};
+  // Extra CA certificates (PEM) https webhooks are verified against, besides the system's.
+  std::string webhook_ca_cert{};
+  // HTTPS: the PEM certificate chain and private key; both or neither. Reread on SIGHUP.
+  std::string tls_cert{};
+  std::string tls_key{};
   bool schedules = true;  // run the scheduler (off for the embedded server of `ringo run`)
 };
 
@@ -81,7 +86,8 @@ class TrackingService {
   int threads_ = 0;
 };
 
-// Serves until SIGINT/SIGTERM, then stops accepting, commits queued writes and returns.
+// Serves until SIGINT/SIGTERM, then stops accepting, commits queued writes and returns. With TLS,
+// SIGHUP rereads the certificate and key (a bad pair is logged and the old one kept).
 Status RunServer(const ServerFlags& flags);
 
 }  // namespace ringo::cli

@@ -2,8 +2,10 @@
 #include "client/client.h"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -49,19 +51,60 @@ struct Client::Impl {
   std::string port;
   std::string prefix;
   asio::io_context ioc;
+  // https: the context every connection of this client uses; plain http leaves it empty.
+  std::unique_ptr<asio::ssl::context> tls_ctx;
   std::optional<beast::tcp_stream> stream;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+
+  // An IPv6 literal goes in brackets.
+  std::string HostHeader() const {
+    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  }
+  std::string Where() const {
+    return (tls_ctx ? "https://" : "http://") + HostHeader() + ":" + port;
+  }
+  beast::tcp_stream& Tcp() { return tls ? beast::get_lowest_layer(*tls) : *stream; }
+  bool Connected() { return (tls || stream) && Tcp().socket().is_open(); }
+  void Drop() {
+    tls.reset();
+    stream.reset();
+  }
+  // Runs `f` on the connection's stream, whichever kind it is.
+  template <typename F>
+  void OnStream(F&& f) {
+    if (tls) {
+      f(*tls);
+    } else {
+      f(*stream);
+    }
+  }
 
   Status EnsureConnected() {
-    if (stream && stream->socket().is_open()) return Status::Ok();
+    if (Connected()) return Status::Ok();
+    Drop();
     try {
       tcp::resolver resolver(ioc);
       auto results = resolver.resolve(host, port);
-      stream.emplace(ioc);
-      stream->connect(results);
-      stream->socket().set_option(tcp::no_delay(true));
+      if (tls_ctx) {
+        tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc, *tls_ctx);
+        RETURN_IF_ERROR(PrepareTlsConnection(tls->native_handle(), host));
+      } else {
+        stream.emplace(ioc);
+      }
+      Tcp().connect(results);
+      Tcp().socket().set_option(tcp::no_delay(true));
     } catch (const std::exception& e) {
-      stream.reset();
-      return Unavailable("cannot connect to http://" + host + ":" + port + ": " + e.what());
+      Drop();
+      return Unavailable("cannot connect to " + Where() + ": " + e.what());
+    }
+    if (tls) {
+      beast::error_code ec;
+      tls->handshake(asio::ssl::stream_base::client, ec);
+      if (ec) {
+        std::string why = TlsFailureReason(tls->native_handle(), ec.message());
+        Drop();
+        return Unavailable("TLS handshake with " + host + ":" + port + " failed: " + why);
+      }
     }
     return Status::Ok();
   }
@@ -72,19 +115,20 @@ struct Client::Impl {
     for (int attempt = 0; attempt < 2; ++attempt) {
       RETURN_IF_ERROR(EnsureConnected());
       try {
-        stream->expires_after(std::chrono::seconds(300));
-        bhttp::write(*stream, req);
+        Tcp().expires_after(std::chrono::seconds(300));
         beast::flat_buffer buffer;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(1ull << 32);
-        bhttp::read(*stream, buffer, parser);
+        OnStream([&](auto& s) {
+          bhttp::write(s, req);
+          bhttp::read(s, buffer, parser);
+        });
         auto res = parser.release();
-        if (!res.keep_alive()) stream.reset();
+        if (!res.keep_alive()) Drop();
         return res;
       } catch (const std::exception& e) {
-        stream.reset();
-        if (attempt == 1)
-          return Unavailable("request to http://" + host + ":" + port + " failed: " + e.what());
+        Drop();
+        if (attempt == 1) return Unavailable("request to " + Where() + " failed: " + e.what());
       }
     }
     return Unavailable("unreachable");
@@ -117,29 +161,80 @@ struct Client::Impl {
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
+Result<TrackingUri> ParseTrackingUri(const std::string& uri) {
+  TrackingUri out;
+  std::string_view rest = uri;
+  if (rest.starts_with("https://")) {
+    out.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return InvalidArgument("unsupported tracking URI '" + uri +
+                           "': expected http://host:port or https://host[:port]");
+  }
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) out.prefix = std::string(rest.substr(slash));
+  while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
+  std::string_view port;
+  if (authority.starts_with("[")) {  // [v6]:port
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return InvalidArgument("tracking URI '" + uri + "' has an unclosed '['");
+    }
+    out.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(":")) {
+      return InvalidArgument("tracking URI '" + uri + "' has no valid host");
+    }
+    if (!after.empty()) port = after.substr(1);
+  } else {
+    size_t colon = authority.rfind(':');
+    out.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (out.host.empty() || out.host.find_first_of("@ ") != std::string::npos) {
+    return InvalidArgument("tracking URI '" + uri + "' has no host");
+  }
+  if (port.empty() && authority.ends_with(":")) {
+    return InvalidArgument("tracking URI '" + uri + "' has an empty port");
+  }
+  out.port = port.empty() ? (out.tls ? "443" : "80") : std::string(port);
+  auto n = ParseInt64(out.port);
+  if (!n || *n < 1 || *n > 65535) {
+    return InvalidArgument("tracking URI '" + uri + "' has an invalid port");
+  }
+  return out;
+}
+
+Result<TlsClientOptions> TlsOptionsFromEnvironment() {
+  TlsClientOptions options;
+  const char* ca = std::getenv("MLFLOW_TRACKING_SERVER_CERT_PATH");
+  if (ca && *ca) options.ca_file = ca;
+  options.verify = !EnvFlagTrue(std::getenv("MLFLOW_TRACKING_INSECURE_TLS"));
+  if (!options.verify && !options.ca_file.empty()) {
+    return InvalidArgument(
+        "MLFLOW_TRACKING_INSECURE_TLS=true and MLFLOW_TRACKING_SERVER_CERT_PATH exclude each "
+        "other: unset one");
+  }
+  return options;
+}
+
 Result<std::unique_ptr<Client>> Client::Connect(const std::string& tracking_uri,
                                                 bool send_token) {
-  std::string_view uri = tracking_uri;
-  if (uri.substr(0, 7) != "http://") {
-    return InvalidArgument("unsupported tracking URI '" + tracking_uri +
-                           "': expected http://host:port");
-  }
-  uri.remove_prefix(7);
-  size_t slash = uri.find('/');
-  std::string_view authority = uri.substr(0, slash);
+  ASSIGN_OR_RETURN(TrackingUri uri, ParseTrackingUri(tracking_uri));
   auto impl = std::make_unique<Impl>();
   impl->send_token = send_token;
-  if (slash != std::string_view::npos) impl->prefix = std::string(uri.substr(slash));
-  while (!impl->prefix.empty() && impl->prefix.back() == '/') impl->prefix.pop_back();
-  size_t colon = authority.rfind(':');
-  if (colon == std::string_view::npos) {
-    impl->host = std::string(authority);
-    impl->port = "80";
-  } else {
-    impl->host = std::string(authority.substr(0, colon));
-    impl->port = std::string(authority.substr(colon + 1));
+  impl->host = uri.host;
+  impl->port = uri.port;
+  impl->prefix = uri.prefix;
+  if (uri.tls) {
+    ASSIGN_OR_RETURN(TlsClientOptions options, TlsOptionsFromEnvironment());
+    impl->tls_ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    Status s = ConfigureTlsClient(impl->tls_ctx->native_handle(), options);
+    if (!s.ok()) return InvalidArgument("MLFLOW_TRACKING_SERVER_CERT_PATH: " + s.message());
   }
-  if (impl->host.empty()) return InvalidArgument("tracking URI '" + tracking_uri + "' has no host");
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -151,7 +246,7 @@ Result<Json> Client::Get(const std::string& path, const Query& query) {
     sep = '&';
   }
   bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.keep_alive(true);
   ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));
@@ -176,7 +271,7 @@ Result<Json> Client::Patch(const std::string& path, const Json& body) {
 
 Result<Json> Client::Send(int verb, const std::string& path, const Json& body) {
   bhttp::request<bhttp::string_body> req(static_cast<bhttp::verb>(verb), impl_->prefix + path, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/json");
   req.keep_alive(true);
@@ -188,7 +283,7 @@ Result<Json> Client::Send(int verb, const std::string& path, const Json& body) {
 
 Status Client::Delete(const std::string& path) {
   bhttp::request<bhttp::string_body> req(bhttp::verb::delete_, impl_->prefix + path, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/json");
   req.keep_alive(true);
@@ -200,7 +295,7 @@ Status Client::Delete(const std::string& path) {
 
 Status Client::PutFile(const std::string& path, const std::filesystem::path& file) {
   bhttp::request<bhttp::file_body> req(bhttp::verb::put, impl_->prefix + path, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.set(bhttp::field::content_type, "application/octet-stream");
   req.keep_alive(true);
@@ -264,7 +359,7 @@ Result<std::string> ProxyRoot(Client& c, const std::string& run_id) {
 
 Status Client::GetToFile(const std::string& path, const std::filesystem::path& file) {
   bhttp::request<bhttp::empty_body> req(bhttp::verb::get, impl_->prefix + path, 11);
-  req.set(bhttp::field::host, impl_->host);
+  req.set(bhttp::field::host, impl_->HostHeader());
   impl_->Authorize(req);
   req.keep_alive(true);
   ASSIGN_OR_RETURN(auto res, impl_->RoundTrip(req));

@@ -12,11 +12,29 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tls.h"
 
 namespace ringo::client {
 
 using Json = nlohmann::json;
 using Query = std::vector<std::pair<std::string, std::string>>;
+
+// A tracking URI taken apart: http[s]://host[:port][/prefix], IPv6 literals in brackets.
+struct TrackingUri {
+  bool tls = false;
+  std::string host{};    // without brackets
+  std::string port{};    // "80" or "443" unless given
+  std::string prefix{};  // "" or "/path", no trailing '/'
+};
+
+// kInvalidArgument naming the URI for another scheme, no host or a bad port.
+Result<TrackingUri> ParseTrackingUri(const std::string& uri);
+
+// How https connections are verified, as MLflow's clients read it from the environment:
+// MLFLOW_TRACKING_SERVER_CERT_PATH (a PEM CA bundle trusted besides the system's) and
+// MLFLOW_TRACKING_INSECURE_TLS=true (no verification). kInvalidArgument when both are set, as
+// MLflow refuses that too.
+Result<TlsClientOptions> TlsOptionsFromEnvironment();
 
 // A blocking client over one keep-alive connection (reconnecting when the server closed it).
 // Not thread-safe: use one per thread. Server errors come back as a Status whose code follows
@@ -25,8 +43,12 @@ using Query = std::vector<std::pair<std::string, std::string>>;
 // or kInternal) and whose message is the server's.
 class Client {
  public:
-  // `tracking_uri` is http://host[:port][/prefix]. kInvalidArgument for other schemes. With
+  // `tracking_uri` is http[s]://host[:port][/prefix]. kInvalidArgument for other schemes (and
+  // for TLS settings TlsOptionsFromEnvironment refuses, or a CA file that cannot be read). With
   // send_token false the tracking token is kept from the server (one that is not ringo's).
+  // https verifies the server's certificate and name against the system's CAs and
+  // MLFLOW_TRACKING_SERVER_CERT_PATH's; a refused one fails each call with kUnavailable
+  // "TLS handshake with HOST:PORT failed: certificate verify failed: <OpenSSL's reason>".
   static Result<std::unique_ptr<Client>> Connect(const std::string& tracking_uri,
                                                  bool send_token = true);
   ~Client();

@@ -2,8 +2,9 @@
  *
  * A plain C API so that Swift, Objective-C and Kotlin/JNI can call it. The SDK itself does no
  * networking and no cryptography of its own: the app passes a transport (URLSession on Apple
- * platforms; transport_posix.cc is a plain-HTTP default for Linux and tests) and a crypto backend
- * (CryptoKit; crypto_openssl.cc is the OpenSSL default). It depends on nothing from the server.
+ * platforms; transport_posix.cc is an HTTP and HTTPS default for Linux and tests) and a crypto
+ * backend (CryptoKit; crypto_openssl.cc is the OpenSSL default). It depends on nothing from the
+ * server.
  *
  * Storage layout under ringo_config.storage_dir (owned by one client at a time):
  *   current                 pointer file (JSON: current and previous deployment, ETag, bad ids),
@@ -74,10 +75,24 @@ typedef struct ringo_transport {
               size_t body_len, ringo_response* out);
 } ringo_transport;
 
-/* The default transport: HTTP/1.1 over POSIX sockets, `http://` URLs only, one connection per
- * request, 30 s socket timeouts. Its ctx is unused (pass NULL). Defined in transport_posix.cc
- * (library ringo_device_posix). Returns a static table. */
+/* The default transport: HTTP/1.1 over POSIX sockets for `http://` and `https://` URLs (TLS 1.2
+ * or later on OpenSSL 3), one connection per request, 30 s socket timeouts. https verifies the
+ * server's certificate against the system's CAs (OpenSSL's default verify paths) plus those of
+ * the options below, and that it names the URL's host (or IP address). Its ctx is a
+ * `const ringo_transport_posix_options*` (NULL: system CAs only), which must outlive the client.
+ * Defined in transport_posix.cc (library ringo_device_posix). Returns a static table. */
 const ringo_transport* ringo_transport_posix(void);
+
+/* What ringo_transport_posix trusts besides the system's CAs; either or both may be NULL. */
+typedef struct ringo_transport_posix_options {
+  const char* ca_file; /* a PEM file of CA certificates */
+  const char* ca_pem;  /* PEM text of CA certificates (e.g. embedded in a test or tool) */
+} ringo_transport_posix_options;
+
+/* Why the last failing exchange of ringo_transport_posix on this thread failed ("" if none):
+ * e.g. "TLS handshake with example.org failed: certificate verify failed: unable to get local
+ * issuer certificate". Valid until the thread's next exchange. */
+const char* ringo_transport_posix_last_error(void);
 
 /* ---- crypto ------------------------------------------------------------------------------ */
 

@@ -1,5 +1,5 @@
-// The default transport: HTTP/1.1 over POSIX sockets for http:// URLs (Linux, tests, tools). Apps
-// on Apple platforms pass a URLSession-backed table instead, which also brings TLS.
+// The default transport: HTTP/1.1 over POSIX sockets, plain or TLS, for http:// and https:// URLs
+// (Linux, tests, tools). Apps on Apple platforms pass a URLSession-backed table instead.
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -8,36 +8,46 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "device/ringo_device.h"
+#include "device/transport_tls.h"
 
 namespace {
+
+using ringo::device::TlsSession;
+
+thread_local std::string last_error;
 
 constexpr int kTimeoutSeconds = 30;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 
 struct Url {
   std::string host, port, target;
+  bool tls = false;
 };
 
 bool ParseUrl(const std::string& url, Url* out) {
-  const std::string scheme = "http://";
-  if (url.compare(0, scheme.size(), scheme) != 0) return false;
-  size_t start = scheme.size();
+  out->tls = url.compare(0, 8, "https://") == 0;
+  if (!out->tls && url.compare(0, 7, "http://") != 0) return false;
+  const std::string default_port = out->tls ? "443" : "80";
+  size_t start = out->tls ? 8 : 7;
   size_t slash = url.find('/', start);
-  std::string authority = url.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+  size_t end = slash == std::string::npos ? std::string::npos : slash - start;
+  std::string authority = url.substr(start, end);
   out->target = slash == std::string::npos ? "/" : url.substr(slash);
   if (authority.empty()) return false;
   if (authority[0] == '[') {  // [v6]:port
     size_t close = authority.find(']');
     if (close == std::string::npos) return false;
     out->host = authority.substr(1, close - 1);
-    out->port = close + 1 < authority.size() && authority[close + 1] == ':' ? authority.substr(close + 2) : "80";
+    bool has_port = close + 1 < authority.size() && authority[close + 1] == ':';
+    out->port = has_port ? authority.substr(close + 2) : default_port;
   } else {
     size_t colon = authority.rfind(':');
     out->host = authority.substr(0, colon);
-    out->port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+    out->port = colon == std::string::npos ? default_port : authority.substr(colon + 1);
   }
   return !out->host.empty() && !out->port.empty();
 }
@@ -63,9 +73,23 @@ int Connect(const Url& u) {
   return fd;
 }
 
-bool SendAll(int fd, const char* p, size_t n) {
+// One connection: the socket, and the TLS session on it for https.
+struct Conn {
+  int fd = -1;
+  std::unique_ptr<TlsSession> tls;
+  ~Conn() {
+    tls.reset();  // before the socket it uses
+    if (fd >= 0) close(fd);
+  }
+  ssize_t Recv(char* p, size_t n) { return tls ? tls->Read(p, n) : recv(fd, p, n, 0); }
+  ssize_t Send(const char* p, size_t n) {
+    return tls ? tls->Write(p, n) : send(fd, p, n, MSG_NOSIGNAL);
+  }
+};
+
+bool SendAll(Conn& c, const char* p, size_t n) {
   while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    ssize_t w = c.Send(p, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return false;
     p += w;
@@ -76,7 +100,7 @@ bool SendAll(int fd, const char* p, size_t n) {
 
 // A buffered reader over the socket.
 struct Reader {
-  int fd;
+  Conn* conn;
   std::string buf;
   size_t pos = 0;
   bool eof = false;
@@ -88,7 +112,7 @@ struct Reader {
     }
     char tmp[64 * 1024];
     for (;;) {
-      ssize_t r = recv(fd, tmp, sizeof tmp, 0);
+      ssize_t r = conn->Recv(tmp, sizeof tmp);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) return false;
       if (r == 0) {
@@ -128,25 +152,41 @@ struct Reader {
   }
 };
 
-int Exchange(const char* method, const char* url, const char* const* headers, const void* body,
-             size_t body_len, ringo_response* out) {
+// Connects (and for https handshakes); nullptr with last_error set when that fails.
+std::unique_ptr<Conn> Open(const Url& u, const ringo_transport_posix_options* options) {
+  auto c = std::make_unique<Conn>();
+  c->fd = Connect(u);
+  if (c->fd < 0) {
+    last_error = "cannot connect to " + u.host + ":" + u.port + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  if (u.tls) {
+    c->tls = std::make_unique<TlsSession>();
+    if (!c->tls->Connect(c->fd, u.host, options, &last_error)) return nullptr;
+  }
+  return c;
+}
+
+int Exchange(const ringo_transport_posix_options* options, const char* method, const char* url,
+             const char* const* headers, const void* body, size_t body_len, ringo_response* out) {
+  last_error.clear();
   Url u;
-  if (!url || !out || !ParseUrl(url, &u)) return 1;
+  if (!url || !out || !ParseUrl(url, &u)) {
+    last_error = std::string("unsupported URL: ") + (url ? url : "(null)");
+    return 1;
+  }
+  bool default_port = u.port == (u.tls ? "443" : "80");
   std::string req = std::string(method) + " " + u.target + " HTTP/1.1\r\nHost: " + u.host +
-                    (u.port == "80" ? "" : ":" + u.port) + "\r\nConnection: close\r\n";
+                    (default_port ? "" : ":" + u.port) + "\r\nConnection: close\r\n";
   for (const char* const* h = headers; h && *h; ++h) req += std::string(*h) + "\r\n";
   if (body) req += "Content-Length: " + std::to_string(body_len) + "\r\n";
   req += "\r\n";
-  int fd = Connect(u);
-  if (fd < 0) return 1;
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  if (!SendAll(fd, req.data(), req.size())) return 1;
-  if (body && !SendAll(fd, static_cast<const char*>(body), body_len)) return 1;
+  std::unique_ptr<Conn> conn = Open(u, options);
+  if (!conn) return 1;
+  if (!SendAll(*conn, req.data(), req.size())) return 1;
+  if (body && !SendAll(*conn, static_cast<const char*>(body), body_len)) return 1;
 
-  Reader r{fd, {}};
+  Reader r{conn.get(), {}};
   std::string line;
   if (!r.Line(&line) || line.compare(0, 5, "HTTP/") != 0) return 1;
   size_t sp = line.find(' ');
@@ -182,13 +222,26 @@ int Exchange(const char* method, const char* url, const char* const* headers, co
   }
 }
 
-int Get(void*, const char* url, const char* const* headers, ringo_response* out) {
-  return Exchange("GET", url, headers, nullptr, 0, out);
+const ringo_transport_posix_options* Options(void* ctx) {
+  return static_cast<const ringo_transport_posix_options*>(ctx);
 }
 
-int Post(void*, const char* url, const char* const* headers, const void* body, size_t len,
+// Every failure leaves a reason for ringo_transport_posix_last_error.
+int Noted(int rc, const char* method, const char* url) {
+  if (rc != 0 && last_error.empty()) {
+    last_error = std::string(method) + " " + (url ? url : "") + ": the exchange failed";
+  }
+  return rc;
+}
+
+int Get(void* ctx, const char* url, const char* const* headers, ringo_response* out) {
+  return Noted(Exchange(Options(ctx), "GET", url, headers, nullptr, 0, out), "GET", url);
+}
+
+int Post(void* ctx, const char* url, const char* const* headers, const void* body, size_t len,
          ringo_response* out) {
-  return Exchange("POST", url, headers, body ? body : "", len, out);
+  int rc = Exchange(Options(ctx), "POST", url, headers, body ? body : "", len, out);
+  return Noted(rc, "POST", url);
 }
 
 const ringo_transport kPosix = {Get, Post};
@@ -196,3 +249,5 @@ const ringo_transport kPosix = {Get, Post};
 }  // namespace
 
 extern "C" const ringo_transport* ringo_transport_posix(void) { return &kPosix; }
+
+extern "C" const char* ringo_transport_posix_last_error(void) { return last_error.c_str(); }

@@ -29,17 +29,40 @@ Method ToMethod(bhttp::verb v) {
   }
 }
 
-Connection::Connection(tcp::socket socket, ServerImpl* server)
-    : stream_(std::move(socket)), server_(server) {}
+template <typename Stream>
+Connection<Stream>::Connection(tcp::socket socket, ServerImpl* server,
+                               std::shared_ptr<asio::ssl::context> tls)
+    : tls_(std::move(tls)), stream_(MakeStream(std::move(socket), tls_.get())), server_(server) {}
 
-Connection::~Connection() { ReleaseReserved(); }
+template <typename Stream>
+Connection<Stream>::~Connection() {
+  ReleaseReserved();
+}
 
-void Connection::ReleaseReserved() {
+template <typename Stream>
+void Connection<Stream>::Start() {
+  if constexpr (kTls) {
+    // The handshake is bounded like an idle connection; a failed one (a scanner, a client that
+    // refuses the certificate) just closes: it is the client's to report.
+    Tcp().expires_after(server_->options().idle_timeout);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = Self()](beast::error_code ec) {
+                              if (ec) return self->Finish(0);
+                              self->ReadHeader();
+                            });
+  } else {
+    ReadHeader();
+  }
+}
+
+template <typename Stream>
+void Connection<Stream>::ReleaseReserved() {
   if (reserved_ > 0) server_->ReleaseBody(reserved_);
   reserved_ = 0;
 }
 
-void Connection::ReadHeader() {
+template <typename Stream>
+void Connection<Stream>::ReadHeader() {
   ReleaseReserved();
   request_.body.clear();
   request_.body.shrink_to_fit();
@@ -50,13 +73,14 @@ void Connection::ReadHeader() {
   header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   string_parser_.reset();
   file_parser_.reset();
-  stream_.expires_after(server_->options().idle_timeout);
+  Tcp().expires_after(server_->options().idle_timeout);
   bhttp::async_read_header(
       stream_, buffer_, *header_parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+      [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
-void Connection::OnHeader(beast::error_code ec) {
+template <typename Stream>
+void Connection<Stream>::OnHeader(beast::error_code ec) {
   if (ec) {
     if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit) {
       keep_alive_ = false;
@@ -68,7 +92,7 @@ void Connection::OnHeader(beast::error_code ec) {
     }
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
         ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-        ec == asio::error::connection_reset) {
+        ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated) {
       return Finish(0);
     }
     keep_alive_ = false;
@@ -83,9 +107,10 @@ void Connection::OnHeader(beast::error_code ec) {
   request_ = Request{};
   request_.method = ToMethod(h.method());
   request_.target = std::string(h.target());
+  request_.tls = kTls;
   {
     beast::error_code ec;
-    auto remote = stream_.socket().remote_endpoint(ec);
+    auto remote = Tcp().socket().remote_endpoint(ec);
     if (!ec) request_.peer = remote.address().to_string();
   }
   size_t q = request_.target.find('?');
@@ -114,14 +139,15 @@ void Connection::OnHeader(beast::error_code ec) {
     bool has_body = header_parser_->chunked() ||
                     (header_parser_->content_length() && *header_parser_->content_length() > 0);
     if (has_body) keep_alive_ = false;
-    stream_.expires_never();
+    Tcp().expires_never();
     return Dispatch();
   }
   ReadBody();
 }
 
-void Connection::ReadBody() {
-  stream_.expires_after(server_->options().request_timeout);
+template <typename Stream>
+void Connection<Stream>::ReadBody() {
+  Tcp().expires_after(server_->options().request_timeout);
   bool expect_continue =
       beast::iequals(header_parser_->get()[bhttp::field::expect], "100-continue");
   if (match_.handler && match_.stream_body) {
@@ -150,8 +176,11 @@ void Connection::ReadBody() {
                                      " bytes exceeds the limit of " +
                                      std::to_string(server_->options().body_limit)));
     }
-    // A body of unknown length may grow to the limit: account for that much.
-    size_t want = len ? static_cast<size_t>(*len) : server_->options().body_limit;
+    // A chunked body may grow to the limit: account for that much. A request with neither
+    // Content-Length nor chunked encoding has no body (RFC 9112 6.3) and reserves nothing;
+    // reserving the limit for every GET turned busy keep-alive loads into 503s.
+    size_t want = len ? static_cast<size_t>(*len)
+                      : (string_parser_->chunked() ? server_->options().body_limit : 0);
     if (want > 0) {
       if (!server_->ReserveBody(want)) {
         keep_alive_ = false;
@@ -163,7 +192,7 @@ void Connection::ReadBody() {
       reserved_ = want;
     }
   }
-  auto read = [self = shared_from_this()] {
+  auto read = [self = Self()] {
     auto cb = [self](beast::error_code ec, size_t) { self->OnBody(ec); };
     auto len = self->file_parser_ ? self->file_parser_->content_length() : boost::none;
     if (len && !self->file_parser_->chunked()) {
@@ -182,7 +211,7 @@ void Connection::ReadBody() {
   if (expect_continue) {
     static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     asio::async_write(stream_, asio::buffer(kContinue),
-                      [self = shared_from_this(), read](beast::error_code ec, size_t) {
+                      [self = Self(), read](beast::error_code ec, size_t) {
                         if (ec) return self->Finish(0);
                         read();
                       });
@@ -205,7 +234,8 @@ void WriteAll(beast::file& file, const char* data, size_t n, beast::error_code& 
 
 // Beast's parser reads a body 64 KB at a time, a handler round trip each, which held uploads to
 // ~50 MB/s; an upload of declared length goes to its file in reads of up to 1 MB instead.
-void Connection::ReadRaw() {
+template <typename Stream>
+void Connection<Stream>::ReadRaw() {
   beast::file& file = file_parser_->get().body().file();
   beast::error_code ec;
   if (buffer_.size() > 0 && raw_left_ > 0) {
@@ -223,7 +253,7 @@ void Connection::ReadRaw() {
   if (!raw_) raw_ = std::make_unique<std::vector<char>>(size_t{1} << 20);
   size_t want = static_cast<size_t>(std::min<uint64_t>(raw_->size(), raw_left_));
   stream_.async_read_some(
-      asio::buffer(raw_->data(), want), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      asio::buffer(raw_->data(), want), [self = Self()](beast::error_code ec, size_t n) {
         if (!ec) {
           WriteAll(self->file_parser_->get().body().file(), self->raw_->data(), n, ec);
           self->raw_left_ -= n;
@@ -236,7 +266,8 @@ void Connection::ReadRaw() {
       });
 }
 
-void Connection::OnBody(beast::error_code ec) {
+template <typename Stream>
+void Connection<Stream>::OnBody(beast::error_code ec) {
   if (ec) {
     if (!request_.body_file.empty()) {
       file_parser_->get().body().file().close(ec);
@@ -262,11 +293,12 @@ void Connection::OnBody(beast::error_code ec) {
     request_.body = std::move(string_parser_->get().body());
     keep_alive_ = string_parser_->keep_alive();
   }
-  stream_.expires_never();
+  Tcp().expires_never();
   Dispatch();
 }
 
-void Connection::Dispatch() {
+template <typename Stream>
+void Connection<Stream>::Dispatch() {
   if (!match_.handler) {
     if (match_.path_known) {
       return Deliver(JsonError(405, "BAD_REQUEST",
@@ -278,7 +310,7 @@ void Connection::Dispatch() {
   request_.route_suffix = match_.suffix;
   request_.path_params = std::move(match_.params);
   auto state = std::make_shared<Responder::State>();
-  state->connection = shared_from_this();
+  state->connection = Self();
   Responder responder(state);
   state.reset();
   // The one safety net for handlers: any exception becomes a 500 with a log line.
@@ -293,12 +325,13 @@ void Connection::Dispatch() {
   }
 }
 
-void Connection::Deliver(Response response) {
+template <typename Stream>
+void Connection<Stream>::Deliver(Response response) {
   if (!tls_io_thread) {
-    server_->Defer(shared_from_this(), std::move(response));
+    server_->Defer(Self(), std::move(response));
     return;
   }
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this(),
+  asio::dispatch(stream_.get_executor(), [self = Self(),
                                           r = std::move(response)]() mutable {
     if (!self->request_.body_file.empty()) {
       std::error_code ec;
@@ -322,9 +355,13 @@ void Connection::Deliver(Response response) {
   });
 }
 
-void Connection::SendEarly(Response r) {
+template <typename Stream>
+void Connection<Stream>::SendEarly(Response r) {
   keep_alive_ = false;
   Deliver(std::move(r));
 }
+
+template class Connection<PlainStream>;
+template class Connection<TlsStream>;
 
 }  // namespace ringo::http

@@ -23,7 +23,8 @@ void ApplyCommonHeaders(Res& res, const Response& r, bool keep_alive) {
   res.keep_alive(keep_alive);
 }
 
-void Connection::WriteBuffered(Response& r) {
+template <typename Stream>
+void Connection<Stream>::WriteBuffered(Response& r) {
   bool head = request_.method == Method::kHead;
   bool close = !keep_alive_;
   if (head) {
@@ -34,7 +35,7 @@ void Connection::WriteBuffered(Response& r) {
     response_holder_ = res;
     auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
     bhttp::async_write_header(stream_, *sr,
-                              [self = shared_from_this(), sr, close](beast::error_code ec, size_t) {
+                              [self = Self(), sr, close](beast::error_code ec, size_t) {
                                 self->AfterWrite(ec, close);
                               });
     return;
@@ -46,12 +47,13 @@ void Connection::WriteBuffered(Response& r) {
   res->prepare_payload();
   response_holder_ = res;
   bhttp::async_write(stream_, *res,
-                     [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                     [self = Self(), close](beast::error_code ec, size_t) {
                        self->AfterWrite(ec, close);
                      });
 }
 
-void Connection::WriteFile(Response& r) {
+template <typename Stream>
+void Connection<Stream>::WriteFile(Response& r) {
   int fd = ::open(r.file_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     Response e = JsonError(404, "RESOURCE_DOES_NOT_EXIST", "file not found");
@@ -72,17 +74,22 @@ void Connection::WriteFile(Response& r) {
   file_remaining_ = fd >= 0 ? r.file_length : 0;
   auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
   bhttp::async_write_header(stream_, *sr,
-                            [self = shared_from_this(), sr, close](beast::error_code ec, size_t) {
+                            [self = Self(), sr, close](beast::error_code ec, size_t) {
                               if (ec || self->file_remaining_ == 0)
                                 return self->AfterWrite(ec, close);
-                              self->SendfileLoop();
+                              if constexpr (kTls) {
+                                self->CopyFileLoop();
+                              } else {
+                                self->SendfileLoop();
+                              }
                             });
 }
 
 // sendfile(2) straight from the page cache to the socket; on EAGAIN wait for writability.
-void Connection::SendfileLoop() {
+template <typename Stream>
+void Connection<Stream>::SendfileLoop() {
   bool close = !keep_alive_;
-  auto& sock = stream_.socket();
+  auto& sock = Tcp().socket();
   sock.native_non_blocking(true);
   while (file_remaining_ > 0) {
     off_t off = static_cast<off_t>(file_offset_);
@@ -94,8 +101,8 @@ void Connection::SendfileLoop() {
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      stream_.expires_after(server_->options().request_timeout);
-      sock.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+      Tcp().expires_after(server_->options().request_timeout);
+      sock.async_wait(tcp::socket::wait_write, [self = Self()](beast::error_code ec) {
         if (ec) return self->AfterWrite(ec, true);
         self->SendfileLoop();
       });
@@ -109,13 +116,15 @@ void Connection::SendfileLoop() {
 }
 
 // A produced body: its bytes left and one buffer, refilled after each write completes.
-struct Connection::BodyStream {
+template <typename Stream>
+struct Connection<Stream>::BodyStream {
   BodySource produce;
   uint64_t left = 0;
   std::vector<char> buffer;
 };
 
-void Connection::WriteStream(Response& r) {
+template <typename Stream>
+void Connection<Stream>::WriteStream(Response& r) {
   bool close = !keep_alive_;
   auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(
       static_cast<bhttp::status>(r.status), 11);
@@ -127,7 +136,7 @@ void Connection::WriteStream(Response& r) {
   body->left = request_.method == Method::kHead ? 0 : r.stream_length;
   auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
   bhttp::async_write_header(
-      stream_, *sr, [self = shared_from_this(), sr, body, close](beast::error_code ec, size_t) {
+      stream_, *sr, [self = Self(), sr, body, close](beast::error_code ec, size_t) {
         if (ec || body->left == 0) return self->AfterWrite(ec, close);
         body->buffer.resize(64 << 10);
         self->StreamLoop(body);
@@ -135,7 +144,8 @@ void Connection::WriteStream(Response& r) {
 }
 
 // One piece at a time, so a body of any size holds one 64 kB buffer.
-void Connection::StreamLoop(std::shared_ptr<BodyStream> body) {
+template <typename Stream>
+void Connection<Stream>::StreamLoop(std::shared_ptr<BodyStream> body) {
   size_t want = static_cast<size_t>(std::min<uint64_t>(body->left, body->buffer.size()));
   Result<size_t> n = body->produce(std::span<char>(body->buffer.data(), want));
   if (!n.ok() || *n == 0 || *n > want) {
@@ -144,23 +154,50 @@ void Connection::StreamLoop(std::shared_ptr<BodyStream> body) {
     return AfterWrite(beast::error_code(EIO, beast::system_category()), true);
   }
   body->left -= *n;
-  stream_.expires_after(server_->options().request_timeout);
+  Tcp().expires_after(server_->options().request_timeout);
   asio::async_write(stream_, asio::buffer(body->buffer.data(), *n),
-                    [self = shared_from_this(), body](beast::error_code ec, size_t) {
+                    [self = Self(), body](beast::error_code ec, size_t) {
                       if (ec || body->left == 0) return self->AfterWrite(ec, !self->keep_alive_);
                       self->StreamLoop(body);
                     });
 }
 
-void Connection::AfterWrite(beast::error_code ec, bool close) {
+// sendfile(2) cannot encrypt: over TLS the file is read in 256 kB pieces and written through the
+// TLS stream, one piece in flight at a time.
+template <typename Stream>
+void Connection<Stream>::CopyFileLoop() {
+  if (!file_buffer_) file_buffer_ = std::make_unique<std::vector<char>>(256 * 1024);
+  size_t want = static_cast<size_t>(std::min<uint64_t>(file_remaining_, file_buffer_->size()));
+  ssize_t n;
+  do {
+    n = ::pread(file_fd_, file_buffer_->data(), want, static_cast<off_t>(file_offset_));
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) {
+    // The file shrank or cannot be read: the response cannot be completed.
+    return AfterWrite(beast::error_code(n == 0 ? EIO : errno, beast::system_category()), true);
+  }
+  Tcp().expires_after(server_->options().request_timeout);
+  asio::async_write(stream_, asio::buffer(file_buffer_->data(), static_cast<size_t>(n)),
+                    [self = Self()](beast::error_code ec, size_t written) {
+                      if (ec) return self->AfterWrite(ec, true);
+                      self->file_offset_ += written;
+                      self->file_remaining_ -= written;
+                      if (self->file_remaining_ > 0) return self->CopyFileLoop();
+                      self->AfterWrite({}, !self->keep_alive_);
+                    });
+}
+
+template <typename Stream>
+void Connection<Stream>::AfterWrite(beast::error_code ec, bool close) {
   if (file_fd_ >= 0) {
     ::close(file_fd_);
     file_fd_ = -1;
   }
   response_holder_.reset();
+  file_buffer_.reset();
   if (ec || close) {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
     if (!ec) return Linger();
     return Finish(status_);
   }
@@ -171,26 +208,31 @@ void Connection::AfterWrite(beast::error_code ec, bool close) {
 // response before the client reads it (a client still sending a refused body). So the rest of
 // the input is read into a small scratch buffer and dropped, for a short while, then the socket
 // closes. Memory held: the scratch buffer, whatever the client sends.
-void Connection::Linger() {
+template <typename Stream>
+void Connection<Stream>::Linger() {
   if (!scratch_) {
     scratch_ = std::make_unique<std::array<char, 16384>>();
-    stream_.expires_after(std::chrono::seconds(2));
+    Tcp().expires_after(std::chrono::seconds(2));
   }
-  stream_.async_read_some(asio::buffer(*scratch_), [self = shared_from_this()](
+  stream_.async_read_some(asio::buffer(*scratch_), [self = Self()](
                                                        beast::error_code ec, size_t) {
     if (ec) return self->Finish(self->status_);
     self->Linger();
   });
 }
 
-void Connection::Finish(unsigned) {
+template <typename Stream>
+void Connection<Stream>::Finish(unsigned) {
   if (!request_.body_file.empty()) {
     std::error_code ec;
     std::filesystem::remove(request_.body_file, ec);
   }
   beast::error_code ignored;
-  stream_.socket().close(ignored);
+  Tcp().socket().close(ignored);
   if (!finished_once_.exchange(true)) server_->ConnectionClosed();
 }
+
+template class Connection<PlainStream>;
+template class Connection<TlsStream>;
 
 }  // namespace ringo::http

@@ -53,6 +53,7 @@ struct Request {
   std::string principal;     // who is calling, as the guard established it; empty without one
   std::string scope;         // what the guard let the caller reach (admin, write, user...)
   std::string peer;          // the connection's remote address ("127.0.0.1", "::1"); may be empty
+  bool tls = false;          // the connection speaks TLS
   // For routes with {name} segments: each name and the raw (still percent-encoded) segment.
   std::vector<std::pair<std::string, std::string>> path_params;
 
@@ -214,6 +215,10 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{120};
   std::chrono::seconds request_timeout{300};
   std::string upload_dir;  // where streamed bodies land; same filesystem as their destination
+  // HTTPS: a PEM certificate chain and its private key. Both or neither; with them every
+  // connection speaks TLS (1.2 or later) and files are sent by read and write, not sendfile.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
 };
 
 // An HTTP/1.1 server. Start() binds and runs `threads` I/O threads; Stop() closes the
@@ -227,10 +232,17 @@ class Server {
   virtual int64_t open_connections() const = 0;
   // Number of I/O threads serving.
   virtual int threads() const = 0;
+  // True when connections speak TLS.
+  virtual bool tls() const = 0;
+  // Reads the certificate and key files again: connections accepted afterwards use them, open
+  // ones keep theirs. On failure (kInvalidArgument naming the file and OpenSSL's reason) the
+  // certificate in use stays. kFailedPrecondition without TLS.
+  [[nodiscard]] virtual Status ReloadTls() = 0;
   virtual void Stop() = 0;
 };
 
-// kUnavailable when the address cannot be bound (message names it).
+// kUnavailable when the address cannot be bound (message names it); kInvalidArgument when only
+// one of the TLS files is given, or they cannot be loaded (see Server::ReloadTls).
 Result<std::unique_ptr<Server>> StartServer(const ServerOptions& options,
                                             std::shared_ptr<const Router> router);
 

@@ -358,5 +358,54 @@ TEST(ServerTest, BoundsBodiesBufferedAcrossConnections) {
   (*server)->Stop();
 }
 
+// A request without Content-Length or chunked encoding has no body and reserves nothing, so a
+// server whose body budget is taken still answers it.
+TEST(ServerTest, BodilessRequestsNeedNoBodyBudget) {
+  auto router = std::make_shared<Router>();
+  router->Add(Method::kGet, "/g", Access::kPublic, [](Request&, Responder res) {
+    res.Send(Response{});
+  });
+  ServerOptions opt;
+  opt.port = 0;
+  opt.body_limit = 1000;
+  opt.total_body_limit = 999;  // less than one buffered body
+  auto server = StartServer(opt, router);
+  ASSERT_TRUE(server.ok());
+  std::string got = Exchange((*server)->port(), "GET /g HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(got.find("200"), std::string::npos) << got;
+  (*server)->Stop();
+}
+
+TEST(ServerTest, TlsNeedsBothFilesAndReadableOnes) {
+  auto router = std::make_shared<Router>();
+  struct Case {
+    const char* cert;
+    const char* key;
+    const char* says;
+  } cases[] = {
+      {"/nonexistent/cert.pem", "", "both"},
+      {"", "/nonexistent/key.pem", "both"},
+      {"/nonexistent/cert.pem", "/nonexistent/key.pem", "/nonexistent/cert.pem"},
+  };
+  for (const Case& c : cases) {
+    ServerOptions opt;
+    opt.port = 0;
+    opt.tls_cert_file = c.cert;
+    opt.tls_key_file = c.key;
+    auto server = StartServer(opt, router);
+    ASSERT_FALSE(server.ok()) << c.cert << " " << c.key;
+    EXPECT_EQ(server.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(server.status().message().find(c.says), std::string::npos)
+        << server.status().message();
+  }
+  ServerOptions plain;
+  plain.port = 0;
+  auto server = StartServer(plain, router);
+  ASSERT_TRUE(server.ok());
+  EXPECT_FALSE((*server)->tls());
+  EXPECT_EQ((*server)->ReloadTls().code(), Code::kFailedPrecondition);
+  (*server)->Stop();
+}
+
 }  // namespace
 }  // namespace ringo::http

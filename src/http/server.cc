@@ -27,6 +27,11 @@ ServerImpl::ServerImpl(const ServerOptions& options, std::shared_ptr<const Route
     : options_(options), router_(std::move(router)), acceptor_(ioc_) {}
 
 Status ServerImpl::Start() {
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    ASSIGN_OR_RETURN(tls_context_,
+                     MakeServerTlsContext(options_.tls_cert_file, options_.tls_key_file));
+    tls_enabled_ = true;
+  }
   beast::error_code ec;
   auto address = asio::ip::make_address(options_.host, ec);
   if (ec) return InvalidArgument("invalid host '" + options_.host + "': " + ec.message());
@@ -84,7 +89,7 @@ void ServerImpl::Stop() {
   }
 }
 
-void ServerImpl::Defer(std::shared_ptr<Connection> c, Response r) {
+void ServerImpl::Defer(std::shared_ptr<ConnectionBase> c, Response r) {
   bool schedule = false;
   {
     std::lock_guard lock(deferred_mu_);
@@ -110,7 +115,17 @@ void ServerImpl::Accept() {
       beast::error_code ignored;
       s.set_option(tcp::no_delay(true), ignored);
       open_.fetch_add(1);
-      auto c = std::make_shared<Connection>(std::move(s), this);
+      std::shared_ptr<ConnectionBase> c;
+      if (tls_enabled_) {
+        std::shared_ptr<asio::ssl::context> tls;
+        {
+          std::lock_guard lock(tls_mu_);
+          tls = tls_context_;
+        }
+        c = std::make_shared<Connection<TlsStream>>(std::move(s), this, std::move(tls));
+      } else {
+        c = std::make_shared<Connection<PlainStream>>(std::move(s), this, nullptr);
+      }
       {
         std::lock_guard lock(conn_mu_);
         // Drop entries of closed connections now and then.
@@ -126,7 +141,7 @@ void ServerImpl::Accept() {
 }
 
 void ServerImpl::DrainDeferred() {
-  std::vector<std::pair<std::shared_ptr<Connection>, Response>> batch;
+  std::vector<std::pair<std::shared_ptr<ConnectionBase>, Response>> batch;
   {
     std::lock_guard lock(deferred_mu_);
     batch.swap(deferred_);

@@ -15,8 +15,11 @@
 #include <vector>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <type_traits>
 
 #include "http/http.h"
 
@@ -34,21 +37,56 @@ Method ToMethod(bhttp::verb v);
 
 class ServerImpl;
 
-class Connection : public std::enable_shared_from_this<Connection> {
+// A TLS server context from a PEM certificate chain and private key: TLS 1.2 at least, no
+// compression or renegotiation, OpenSSL's default cipher list, the server's cipher preference.
+// kInvalidArgument naming the file and OpenSSL's reason when a file cannot be read, holds no
+// certificate or key, or the key does not match the certificate.
+Result<std::shared_ptr<asio::ssl::context>> MakeServerTlsContext(const std::string& cert_file,
+                                                                 const std::string& key_file);
+
+// What the server and responders need of a connection, whatever it runs on.
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
-  Connection(tcp::socket socket, ServerImpl* server);
-  ~Connection();
-  void Start() { ReadHeader(); }
-  void Close() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  virtual ~ConnectionBase() = default;
+  virtual void Start() = 0;
+  virtual void Close() = 0;                   // from any thread
+  virtual void Deliver(Response response) = 0;  // on the connection's strand
+};
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection's request/response cycle over plain TCP or TLS. Both are instantiated in
+// connection.cc and connection_write.cc; the plain one pays nothing for the other.
+template <typename Stream>
+class Connection final : public ConnectionBase {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  // `tls` is the context of a TLS connection (kept alive by it), null for plain TCP.
+  Connection(tcp::socket socket, ServerImpl* server, std::shared_ptr<asio::ssl::context> tls);
+  ~Connection() override;
+  void Start() override;
+  void Close() override {
+    asio::post(stream_.get_executor(), [self = Self()] {
       beast::error_code ec;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      self->stream_.close();
+      self->Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->Tcp().close();
     });
   }
-  void Deliver(Response response);  // on the connection's strand
+  void Deliver(Response response) override;
 
  private:
+  static Stream MakeStream(tcp::socket&& socket, asio::ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+  std::shared_ptr<Connection> Self() {
+    return std::static_pointer_cast<Connection>(shared_from_this());
+  }
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
   void ReadHeader();
   void OnHeader(beast::error_code ec);
   void ReadBody();
@@ -58,7 +96,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SendEarly(Response r);  // an error before the body was read; closes afterwards
   void WriteBuffered(Response& r);
   void WriteFile(Response& r);
-  void SendfileLoop();
+  void SendfileLoop();  // plain TCP: sendfile(2)
+  void CopyFileLoop();  // TLS: the file read and written through the TLS stream
   struct BodyStream;
   void WriteStream(Response& r);
   void StreamLoop(std::shared_ptr<BodyStream> body);
@@ -66,7 +105,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Linger();
   void Finish(unsigned status);
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<asio::ssl::context> tls_;  // before stream_, which refers to it
+  Stream stream_;
   ServerImpl* server_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
@@ -81,6 +121,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int file_fd_ = -1;
   uint64_t file_offset_ = 0;
   uint64_t file_remaining_ = 0;
+  std::unique_ptr<std::vector<char>> file_buffer_{};  // CopyFileLoop's, while a file is sent
   unsigned status_ = 0;
   std::atomic<bool> finished_once_{false};
   std::unique_ptr<std::array<char, 16384>> scratch_;  // for Linger
@@ -92,7 +133,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 // A handler's promise of a response: a handler that drops it unsent answers 500.
 struct Responder::State {
-  std::shared_ptr<Connection> connection;
+  std::shared_ptr<ConnectionBase> connection;
   std::function<void(Response)> then;  // instead of a connection: Responder::Then
   std::atomic<bool> sent{false};
   ~State() {
@@ -119,11 +160,13 @@ class ServerImpl final : public Server {
   int threads() const override { return std::max(1, options_.threads); }
 
   void Stop() override;
+  bool tls() const override { return tls_enabled_; }
+  Status ReloadTls() override;
 
   // Responses completed on other threads (the store's writer) are handed over in batches: one
   // wake-up of the I/O loop per batch rather than one per response, which under load is the
   // difference between a context switch per request and one per group commit.
-  void Defer(std::shared_ptr<Connection> c, Response r);
+  void Defer(std::shared_ptr<ConnectionBase> c, Response r);
 
   const ServerOptions& options() const { return options_; }
   const Router& router() const { return *router_; }
@@ -140,17 +183,22 @@ class ServerImpl final : public Server {
   std::shared_ptr<const Router> router_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  // TLS: the context new connections take; replaced whole by ReloadTls (a connection keeps the
+  // one it started with). The plain path never touches the lock.
+  bool tls_enabled_ = false;
+  std::mutex tls_mu_;
+  std::shared_ptr<asio::ssl::context> tls_context_{};
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   Metrics metrics_;
   std::atomic<int64_t> open_{0};
   std::atomic<size_t> buffered_{0};
   std::mutex conn_mu_;
-  std::vector<std::weak_ptr<Connection>> connections_;
+  std::vector<std::weak_ptr<ConnectionBase>> connections_;
   std::mutex stop_mu_;
   bool stopped_ = false;
   std::mutex deferred_mu_;
-  std::vector<std::pair<std::shared_ptr<Connection>, Response>> deferred_;
+  std::vector<std::pair<std::shared_ptr<ConnectionBase>, Response>> deferred_;
 
   void DrainDeferred();
 };

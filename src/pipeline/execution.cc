@@ -127,6 +127,11 @@ std::map<std::string, std::string> BaseEnv(const Tracker& t, const std::string& 
                                             {"MLFLOW_EXPERIMENT_ID", t.experiment_id},
                                             {"RINGO_EXPERIMENT_ID", t.experiment_id},
                                             {"RINGO_BIN", ExePath()}};
+  // What reaches an https server: MLflow's own variables, so its Python client reads them too
+  // (executors that start steps elsewhere pass only this environment).
+  for (const char* name : {"MLFLOW_TRACKING_SERVER_CERT_PATH", "MLFLOW_TRACKING_INSECURE_TLS"}) {
+    if (const char* v = std::getenv(name); v && *v) env[name] = v;
+  }
   std::string py = PythonClientDir();
   if (!py.empty()) {
     const char* old = std::getenv("PYTHONPATH");

@@ -85,6 +85,9 @@ TEST(ParseHttpUrlTest, HostsPortsAndIpv6Literals) {
       {"http://example.org:8080/a?b=1", "example.org", "8080", "/a?b=1"},
       {"http://[::1]:9/hook", "::1", "9", "/hook"},
       {"http://[fe80::1]/x", "fe80::1", "80", "/x"},
+      {"https://example.org", "example.org", "443", "/"},
+      {"https://hooks.example.org:8443/in", "hooks.example.org", "8443", "/in"},
+      {"https://[::1]/h", "::1", "443", "/h"},
   };
   for (const Case& c : cases) {
     Result<HttpUrl> u = ParseHttpUrl(c.url);
@@ -92,8 +95,10 @@ TEST(ParseHttpUrlTest, HostsPortsAndIpv6Literals) {
     EXPECT_EQ(u->host, c.host) << c.url;
     EXPECT_EQ(u->port, c.port) << c.url;
     EXPECT_EQ(u->target, c.target) << c.url;
+    EXPECT_EQ(u->tls, std::string_view(c.url).starts_with("https://")) << c.url;
   }
-  for (const char* bad : {"https://example.org/", "http://", "http://a b/", "http://h:0/",
+  for (const char* bad : {"ftp://example.org/", "HTTPS//x", "https://", "https://h:0/",
+                          "http://", "http://a b/", "http://h:0/",
                           "http://h:99999/", "http://[::1/", "http://h:x/"}) {
     EXPECT_EQ(ParseHttpUrl(bad).status().code(), Code::kInvalidArgument) << bad;
   }

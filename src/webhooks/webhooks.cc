@@ -1,4 +1,4 @@
-// Webhook sender: HTTP/1.1 POSTs on Boost.Beast with timeouts, HMAC signatures, retries.
+// Webhook sender: URLs, HMAC signatures, and the background sender with its retries.
 #include "webhooks/webhooks.h"
 
 // GCC 12 + C++20: <utility> before Asio.
@@ -24,15 +24,18 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
 Result<HttpUrl> ParseHttpUrl(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) {
-    return InvalidArgument("webhook URL '" + url + "' must start with http:// (https is not " +
-                           "supported; put a TLS proxy in front)");
+  HttpUrl out;
+  std::string rest;
+  if (url.rfind("https://", 0) == 0) {
+    out.tls = true;
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else {
+    return InvalidArgument("webhook URL '" + url + "' must start with http:// or https://");
   }
-  std::string rest = url.substr(scheme.size());
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
-  HttpUrl out;
   out.target = slash == std::string::npos ? "/" : rest.substr(slash);
   // An IPv6 literal comes in brackets ("[::1]:8080"); the host is what is inside them.
   size_t close = authority.rfind(']');
@@ -40,7 +43,7 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url) {
   bool bracketed = !authority.empty() && authority[0] == '[' && close != std::string::npos;
   if (bracketed && colon < close) colon = std::string::npos;
   out.host = authority.substr(0, colon);
-  out.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+  out.port = colon == std::string::npos ? (out.tls ? "443" : "80") : authority.substr(colon + 1);
   if (bracketed) {
     if (out.host.back() != ']') return InvalidArgument("webhook URL '" + url + "' has no valid host");
     out.host = out.host.substr(1, out.host.size() - 2);
@@ -75,54 +78,6 @@ std::string HmacSha256Base64(const std::string& secret, const std::string& body)
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
   return Base64Encode(std::string_view(reinterpret_cast<const char*>(mac), len));
-}
-
-Result<Answer> PostOnce(const Request& r) {
-  ASSIGN_OR_RETURN(HttpUrl u, ParseHttpUrl(r.url));
-  asio::io_context ioc;
-  asio::ip::tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  bhttp::request<bhttp::string_body> req{bhttp::verb::post, u.target, 11};
-  req.set(bhttp::field::host,
-          (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) + ":" + u.port);
-  req.set(bhttp::field::user_agent, "ringo-webhook");
-  req.set(bhttp::field::content_type, "application/json");
-  for (const auto& [name, value] : r.headers) req.set(name, value);
-  req.body() = r.body;
-  req.prepare_payload();
-  beast::flat_buffer buffer;
-  bhttp::response<bhttp::string_body> res;
-  beast::error_code result;
-  // Async operations so the stream's deadline bounds every step.
-  stream.expires_after(std::chrono::seconds(5));
-  auto policy = CurrentDestinationPolicy();
-  Status refused;
-  resolver.async_resolve(u.host, u.port, [&](beast::error_code ec, auto endpoints) {
-    if (ec) return void(result = ec);
-    // The addresses connected to are the ones checked: a name that resolved to a public address
-    // when the webhook was made may point inside since.
-    for (const auto& e : endpoints) {
-      Status s = policy->CheckAddress(e.endpoint().address().to_string());
-      if (!s.ok()) return void(refused = s);
-    }
-    stream.async_connect(endpoints, [&](beast::error_code ec2, auto) {
-      if (ec2) return void(result = ec2);
-      bhttp::async_write(stream, req, [&](beast::error_code ec3, size_t) {
-        if (ec3) return void(result = ec3);
-        bhttp::async_read(stream, buffer, res,
-                          [&](beast::error_code ec4, size_t) { result = ec4; });
-      });
-    });
-  });
-  ioc.run();
-  beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  if (!refused.ok()) return refused;
-  if (result) return Unavailable(r.url + ": " + result.message());
-  Answer answer;
-  answer.status = static_cast<int>(res.result_int());
-  answer.body = res.body().substr(0, 64 * 1024);
-  return answer;
 }
 
 namespace {

@@ -22,13 +22,19 @@ namespace ringo::webhooks {
 
 struct HttpUrl {
   std::string host;
-  std::string port;    // "80" unless given
+  std::string port;    // "80" (http) or "443" (https) unless given
   std::string target;  // path and query, at least "/"
+  bool tls = false;    // https
 };
 
-// Parses http://HOST[:PORT][/PATH]. kInvalidArgument otherwise (https is not supported: the
-// sender has no TLS).
+// Parses http[s]://HOST[:PORT][/PATH]. kInvalidArgument otherwise.
 Result<HttpUrl> ParseHttpUrl(const std::string& url);
+
+// CA certificates (a PEM file) https webhooks trust besides the system's (OpenSSL's default
+// verify paths): set once at startup (ringo server --webhook-ca-cert), before any webhook is
+// sent; "" trusts the system's alone. kInvalidArgument naming the file when it cannot be read
+// or holds no certificate (the setting is then unchanged).
+[[nodiscard]] Status SetExtraCaFile(const std::string& path);
 
 // Where webhooks may be sent. Public addresses always; loopback, link-local (the cloud metadata
 // address 169.254.169.254 among them), private (10/8, 172.16/12, 192.168/16, fc00::/7),
@@ -85,9 +91,11 @@ struct Answer {
   std::string body;  // at most the first 64 kB
 };
 
-// Sends one request and waits for the answer (5 s for everything); redirects are not followed.
-// kInvalidArgument for a bad URL or a destination the policy refuses (checked on the resolved
-// addresses); kUnavailable when no HTTP answer came. Any HTTP status is an answer.
+// Sends one request and waits for the answer (5 s for everything, the TLS handshake included);
+// redirects are not followed. https verifies the server's certificate and name (system CAs and
+// SetExtraCaFile's). kInvalidArgument for a bad URL or a destination the policy refuses (checked
+// on the resolved addresses); kUnavailable when no HTTP answer came (a refused certificate:
+// "certificate verify failed: <OpenSSL's reason>"). Any HTTP status is an answer.
 Result<Answer> PostOnce(const Request& request);
 
 // Where a Sender keeps the changes it has yet to deliver: documents of kind "webhook_outbox" in

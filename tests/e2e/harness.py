@@ -27,7 +27,7 @@ API = "/api/2.0/mlflow/"
 AJAX = "/ajax-api/2.0/mlflow/"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 
-_LISTENING = re.compile(r"listening on (http://\S+)")
+_LISTENING = re.compile(r"listening on (https?://\S+)")
 
 
 def ringo_bin():

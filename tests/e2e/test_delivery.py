@@ -302,7 +302,7 @@ class DeliveryTest(ServerTestCase):
             time.sleep(0.5)
             self.assertEqual(len(signed.received), 1, "a removed webhook is not called")
             self.ok_cli("webhooks", "remove", other_coll_hook)
-            rc, _, err = self.cli("webhooks", "add", "https://example.com/x")
+            rc, _, err = self.cli("webhooks", "add", "ftp://example.com/x")
             self.assertEqual(rc, 1)
             self.assertIn("http://", err)
         finally:

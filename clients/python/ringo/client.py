@@ -7,6 +7,7 @@ import mimetypes
 import os
 import posixpath
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -173,6 +174,24 @@ def _q(path):
     return urllib.parse.quote(path, safe="/")
 
 
+def tls_context():
+    """The TLS context of https tracking URIs, read from MLflow's variables as its clients do:
+    the system's CAs plus MLFLOW_TRACKING_SERVER_CERT_PATH (a PEM bundle), or no verification
+    when MLFLOW_TRACKING_INSECURE_TLS is "true". ValueError when both are set."""
+    insecure = os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() in ("true", "1")
+    ca = os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None
+    if insecure and ca:
+        raise ValueError("MLFLOW_TRACKING_INSECURE_TLS=true and MLFLOW_TRACKING_SERVER_CERT_PATH "
+                         "exclude each other: unset one")
+    ctx = ssl.create_default_context()
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif ca:
+        ctx.load_verify_locations(cafile=ca)
+    return ctx
+
+
 class RingoClient:
     """Client of one tracking server.
 
@@ -204,8 +223,11 @@ class RingoClient:
     def _conn(self):
         c = getattr(self._local, "conn", None)
         if c is None:
-            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-            c = cls(self._host, self._port, timeout=self.timeout)
+            if self._scheme == "https":
+                c = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
+                                                context=tls_context())
+            else:
+                c = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
             self._local.conn = c
             self._local.used = False
         return c

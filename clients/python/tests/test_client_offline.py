@@ -4,6 +4,7 @@ import json
 import math
 import os
 import shutil
+import ssl
 import sys
 import tempfile
 import threading
@@ -78,6 +79,31 @@ class EncodingTest(unittest.TestCase):
         self.assertEqual(text, 'a: 1\nb:\n- 1\n- x\n- c: null\nd:\n  e: "yes"\n  f: "1.5"\ng: []\n')
         self.assertEqual(_yaml.dump({}), "{}\n")
         self.assertEqual(_yaml.dump({"s": "a: b"}), 's: "a: b"\n')
+
+
+class TlsContextTest(unittest.TestCase):
+    def setUp(self):
+        self.saved = {k: os.environ.pop(k, None) for k in
+                      ("MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_SERVER_CERT_PATH")}
+
+    def tearDown(self):
+        for k, v in self.saved.items():
+            os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
+
+    def test_mlflow_variables(self):
+        from ringo.client import tls_context
+        self.assertEqual(tls_context().verify_mode, ssl.CERT_REQUIRED)
+        self.assertTrue(tls_context().check_hostname)
+        os.environ["MLFLOW_TRACKING_INSECURE_TLS"] = "True"
+        self.assertEqual(tls_context().verify_mode, ssl.CERT_NONE)
+        os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"] = "/nonexistent/ca.pem"
+        with self.assertRaises(ValueError):
+            tls_context()
+        del os.environ["MLFLOW_TRACKING_INSECURE_TLS"]
+        with self.assertRaises(OSError):
+            tls_context()
 
 
 class ClientTest(FakeServerTest):
