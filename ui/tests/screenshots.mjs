@@ -50,11 +50,22 @@ const shots = [
         ['channel', '/deployments/app/release', '[data-testid=channel-history]', 'light'],
         ['telemetry', '/telemetry?model=digits&version=2', '[data-testid=latency-chart] canvas', 'light'],
         ['channel-phone', '/deployments/app/release', '[data-testid=channel-history]', 'light', 390],
+        // Dark, and the phone's width, for the delivery pages too.
+        ['model-dark', '/models/digits?version=2', '[data-testid=coreml-summary]', 'dark'],
+        ['channel-dark', '/deployments/app/release', '[data-testid=channel-history]', 'dark'],
+        ['telemetry-dark', '/telemetry?model=digits&version=2', '[data-testid=latency-chart] canvas', 'dark'],
+        ['model-phone', '/models/digits?version=2', '[data-testid=coreml-summary]', 'light', 390],
+        ['telemetry-phone', '/telemetry?model=digits&version=2', '[data-testid=latency-chart] canvas', 'dark', 390],
       ]
     : []),
   // A phone's width (390 px): the same pages, narrow.
   ['experiments-phone', '/experiments', 'table.experiments', 'light', 390],
   ['run-phone', `/runs/${d.baseline.info.run_id}`, '.chart canvas', 'dark', 390],
+  ['runs-phone', `/experiments/${d.experiment_id}`, '.vrow[data-run]', 'light', 390],
+  ['experiments-dark', '/experiments', 'table.experiments', 'dark'],
+  ['run-dark', `/runs/${d.baseline.info.run_id}`, '.chart canvas', 'dark'],
+  ['audit', '/audit', 'table.audit-log', 'light'],
+  ['audit-dark-phone', '/audit', 'table.audit-log', 'dark', 390],
 ];
 for (const [name, hash, ready, colorScheme, width = 1280, before] of shots) {
   const height = width < 600 ? 844 : 800;
@@ -64,7 +75,7 @@ for (const [name, hash, ready, colorScheme, width = 1280, before] of shots) {
   await page.locator(ready).first().waitFor({ timeout: 10000 });
   if (before) await before(page);
   await page.waitForTimeout(300);
-  const full = ['run', 'model', 'channel', 'compare', 'telemetry'].includes(name);
+  const full = ['run', 'model', 'channel', 'compare', 'telemetry'].includes(name.replace(/-(dark|phone)$/, ''));
   await page.screenshot({ path: join(out, `${name}.png`), fullPage: full });
   await context.close();
   console.log(`docs/screenshots/${name}.png`);
