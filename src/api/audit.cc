@@ -184,7 +184,9 @@ Result<std::string> AuditLog::List(const Query& q) const {
   std::stable_sort(entries.begin(), entries.end(), [](const json& a, const json& b) {
     return a.value("time", int64_t{0}) > b.value("time", int64_t{0});
   });
-  if (entries.size() > static_cast<size_t>(q.limit)) entries.erase(entries.begin() + q.limit, entries.end());
+  if (entries.size() > static_cast<size_t>(q.limit)) {
+    entries.erase(entries.begin() + q.limit, entries.end());
+  }
   return json{{"entries", entries}}.dump();
 }
 

@@ -27,7 +27,9 @@ bool ScopeCovers(std::string_view scope, http::Access access) {
   if (scope == "admin") return true;
   // A user (basic auth, not admin) reaches what a write token does, further limited by the
   // permissions on each experiment and registered model (permissions.cc).
-  if (scope == "write" || scope == "user") return access == Access::kRead || access == Access::kWrite;
+  if (scope == "write" || scope == "user") {
+    return access == Access::kRead || access == Access::kWrite;
+  }
   if (scope == "read") return access == Access::kRead;
   if (scope == "device") return access == Access::kDevice;
   return false;
@@ -179,7 +181,9 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
                              "this server requires a token: send 'Authorization: Bearer <token>' "
                              "(MLflow clients: set MLFLOW_TRACKING_TOKEN), or a user's name and "
                              "password (MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)");
-    if (users_ && users_->Any()) r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"mlflow\"");
+    if (users_ && users_->Any()) {
+      r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"mlflow\"");
+    }
     return r;
   }
   std::optional<Identity> id = Lookup(token);

@@ -88,7 +88,9 @@ TEST(RateLimitTest, DeviceLimitsKeyByDeviceAndByToken) {
   for (const auto& [k, v] : refused->headers) retry_after |= k == "Retry-After" && v == "1";
   EXPECT_TRUE(retry_after);
   // `xdevice_id` is another parameter; without a device id only the token's limit applies.
-  for (int i = 0; i < 5; ++i) EXPECT_FALSE(limits.Check(DeviceRequest("xdevice_id=a", "token:app")));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(limits.Check(DeviceRequest("xdevice_id=a", "token:app")));
+  }
   refused = limits.Check(DeviceRequest("device_id=b", "token:app"));
   ASSERT_TRUE(refused);
   EXPECT_NE(refused->body.find("token"), std::string::npos);

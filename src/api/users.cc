@@ -84,7 +84,8 @@ Result<int64_t> Put(store::Store* store, const char* kind, const std::string& ke
 }
 
 Status DeleteDoc(store::Store* store, const char* kind, const std::string& key) {
-  return store::Wait([&](store::Done done) { store->DeleteDocument(kind, key, -1, std::move(done)); });
+  return store::Wait(
+      [&](store::Done done) { store->DeleteDocument(kind, key, -1, std::move(done)); });
 }
 
 }  // namespace

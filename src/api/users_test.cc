@@ -80,14 +80,16 @@ TEST_F(UsersTest, UsersAndTheirPermissions) {
   EXPECT_TRUE(users_->Effective(ResourceKind::kExperiment, "1", "alice").can_update);
   // The same name on the other kind of resource is another resource.
   EXPECT_FALSE(users_->Effective(ResourceKind::kRegisteredModel, "1", "alice").can_update);
-  ASSERT_TRUE(users_->CreatePermission(ResourceKind::kRegisteredModel, "m", "alice", "MANAGE").ok());
+  ASSERT_TRUE(
+      users_->CreatePermission(ResourceKind::kRegisteredModel, "m", "alice", "MANAGE").ok());
   auto u = users_->Get("alice");
   ASSERT_TRUE(u.ok());
   ASSERT_EQ(u->experiment_permissions.size(), 1u);
   EXPECT_EQ(u->experiment_permissions[0].permission, "EDIT");
   ASSERT_EQ(u->registered_model_permissions.size(), 1u);
   EXPECT_EQ(u->registered_model_permissions[0].resource, "m");
-  ASSERT_TRUE(users_->UpdatePermission(ResourceKind::kExperiment, "1", "alice", "NO_PERMISSIONS").ok());
+  ASSERT_TRUE(
+      users_->UpdatePermission(ResourceKind::kExperiment, "1", "alice", "NO_PERMISSIONS").ok());
   EXPECT_FALSE(users_->Effective(ResourceKind::kExperiment, "1", "alice").can_read);
   EXPECT_EQ(users_->UpdatePermission(ResourceKind::kExperiment, "2", "alice", "EDIT").code(),
             Code::kNotFound);

@@ -66,7 +66,8 @@ Status CreateInStore(const UserFlags& f, const std::string& password) {
 
 void AddUsersCommand(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<UserFlags>();
-  auto* users = app.add_subcommand("users", "Users with passwords, as MLflow's basic auth has them");
+  auto* users =
+      app.add_subcommand("users", "Users with passwords, as MLflow's basic auth has them");
   users->require_subcommand(1);
   auto* create = users->add_subcommand(
       "create", "Create a user (with --store: straight into a server's store, e.g. its first "

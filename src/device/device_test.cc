@@ -519,12 +519,16 @@ TEST_F(DeviceTest, ExpiredManifestIsRefusedAndAFreshOneAskedFor) {
   EXPECT_EQ(Check(), RINGO_NO_UPDATE);
   ASSERT_FALSE(server_.requests.empty());
   bool conditional = false;
-  for (const auto& h : server_.requests.back().headers) conditional |= h.rfind("If-None-Match", 0) == 0;
+  for (const auto& h : server_.requests.back().headers) {
+    conditional |= h.rfind("If-None-Match", 0) == 0;
+  }
   EXPECT_TRUE(conditional);
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_EQ(Check(), RINGO_ERR_MANIFEST);  // the same manifest, now expired
   conditional = false;
-  for (const auto& h : server_.requests.back().headers) conditional |= h.rfind("If-None-Match", 0) == 0;
+  for (const auto& h : server_.requests.back().headers) {
+    conditional |= h.rfind("If-None-Match", 0) == 0;
+  }
   EXPECT_FALSE(conditional);
   EXPECT_EQ(Current(), "dep-2");
   // The server re-issues it: same deployment, fresh expiry.
