@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/util.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/test_store.h"
 
 namespace ringo::api {
 namespace {
@@ -21,21 +21,10 @@ using http::Method;
 class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ringo-audit-test-" + NewId());
-    fs::create_directories(dir_);
-    store::SqliteOptions options;
-    options.path = (dir_ / "ringo.db").string();
-    auto st = store::OpenSqliteStore(options);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    store_ = std::move(st).value();
-    log_ = std::make_unique<AuditLog>(store_.get(), 60'000);
+    ASSERT_NE(db_.get(), nullptr) << db_.status().ToString();
+    log_ = std::make_unique<AuditLog>(db_.get(), 60'000);
   }
-  void TearDown() override {
-    log_.reset();
-    store_->Shutdown();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void TearDown() override { log_.reset(); }
 
   static http::Request Req(Method m, std::string path, std::string body, std::string who) {
     http::Request r;
@@ -59,8 +48,8 @@ class AuditTest : public ::testing::Test {
     return r.ok() ? json::parse(*r)["entries"] : json::array();
   }
 
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
+  store::TestStore db_{"ringo-audit-test-"};
+  const fs::path& dir_ = db_.dir();
   std::unique_ptr<AuditLog> log_;
 };
 
@@ -143,7 +132,7 @@ TEST_F(AuditTest, WhatIsBufferedSurvivesAStop) {
   log_->Observe(Req(Method::kPost, "/api/ringo/v1/tokens", "{}", ""),
                 Route("/api/ringo/v1/tokens", Access::kAdmin), 200);
   log_->Stop();
-  AuditLog again(store_.get());
+  AuditLog again(db_.get());
   auto r = again.List({});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(json::parse(*r)["entries"].size(), 1u);

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "common/util.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/test_store.h"
 
 namespace ringo::api {
 namespace {
@@ -16,23 +16,12 @@ namespace fs = std::filesystem;
 class UsersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ringo-users-test-" + NewId());
-    fs::create_directories(dir_);
-    store::SqliteOptions options;
-    options.path = (dir_ / "ringo.db").string();
-    auto st = store::OpenSqliteStore(options);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    store_ = std::move(st).value();
-    users_ = std::make_unique<Users>(store_.get(), PermissionNamed("READ").value());
+    ASSERT_NE(db_.get(), nullptr) << db_.status().ToString();
+    users_ = std::make_unique<Users>(db_.get(), PermissionNamed("READ").value());
   }
-  void TearDown() override {
-    users_.reset();
-    store_->Shutdown();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
+  void TearDown() override { users_.reset(); }
+  store::TestStore db_{"ringo-users-test-"};
+  const fs::path& dir_ = db_.dir();
   std::unique_ptr<Users> users_;
 };
 

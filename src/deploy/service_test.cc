@@ -8,7 +8,7 @@
 #include "artifacts/artifacts.h"
 #include "common/util.h"
 #include "deploy/deploy.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/test_store.h"
 #include "store/store.h"
 
 namespace ringo::deploy {
@@ -20,25 +20,16 @@ using nlohmann::json;
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ringo-deploy-test-" + NewId());
-    fs::create_directories(dir_);
-    store::SqliteOptions options;
-    options.path = (dir_ / "ringo.db").string();
-    auto st = store::OpenSqliteStore(options);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    store_ = std::move(st).value();
+    ASSERT_NE(db_.get(), nullptr) << db_.status().ToString();
     repo_ = std::make_unique<artifacts::LocalRepository>(dir_ / "artifacts");
     ASSERT_TRUE(repo_->Init().ok());
-    auto svc = Service::Open(store_.get(), repo_.get(), dir_ / "deploy");
+    auto svc = Service::Open(db_.get(), repo_.get(), dir_ / "deploy");
     ASSERT_TRUE(svc.ok()) << svc.status().ToString();
     svc_ = std::move(svc).value();
   }
   void TearDown() override {
     svc_.reset();
-    if (store_) store_->Shutdown();
-    store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    repo_.reset();
   }
 
   // Posts `n` predictions of digits v1 from `device`, at times t0, t0+1s, ...
@@ -67,8 +58,8 @@ class ServiceTest : public ::testing::Test {
     return s.ok() ? json::parse(*s) : json();
   }
 
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
+  store::TestStore db_{"ringo-deploy-test-"};
+  const fs::path& dir_ = db_.dir();
   std::unique_ptr<artifacts::Repository> repo_;
   std::unique_ptr<Service> svc_;
 };

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/util.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/test_store.h"
 
 namespace ringo::deploy {
 namespace {
@@ -19,18 +19,7 @@ namespace fs = std::filesystem;
 class SignerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ringo-signer-test-" + NewId());
-    fs::create_directories(dir_);
-    store::SqliteOptions options;
-    options.path = (dir_ / "ringo.db").string();
-    auto st = store::OpenSqliteStore(options);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    store_ = std::move(st).value();
-  }
-  void TearDown() override {
-    store_->Shutdown();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    ASSERT_NE(db_.get(), nullptr) << db_.status().ToString();
   }
   std::string Read(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -40,12 +29,12 @@ class SignerTest : public ::testing::Test {
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   }
 
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
+  store::TestStore db_{"ringo-signer-test-"};
+  const fs::path& dir_ = db_.dir();
 };
 
 TEST_F(SignerTest, ServersSharingAStoreSignAlikeThroughARotation) {
-  Signer a(store_.get(), dir_ / "a.pem"), b(store_.get(), dir_ / "b.pem");
+  Signer a(db_.get(), dir_ / "a.pem"), b(db_.get(), dir_ / "b.pem");
   ASSERT_TRUE(a.Load().ok());
   ASSERT_TRUE(b.Load().ok());
   EXPECT_EQ(Read(dir_ / "a.pem"), Read(dir_ / "b.pem"));
@@ -77,14 +66,14 @@ TEST_F(SignerTest, ServersSharingAStoreSignAlikeThroughARotation) {
 
   // A server restarting with the retired key's file takes the store's key and replaces the file.
   { std::ofstream(dir_ / "c.pem", std::ios::binary) << stale; }
-  Signer c(store_.get(), dir_ / "c.pem");
+  Signer c(db_.get(), dir_ / "c.pem");
   ASSERT_TRUE(c.Load().ok());
   EXPECT_EQ(c.Keys().current, next_key);
   EXPECT_EQ(Read(dir_ / "c.pem"), Read(dir_ / "a.pem"));
 }
 
 TEST_F(SignerTest, AKeyFileTheStoreNeverHeldIsRefused) {
-  Signer a(store_.get(), dir_ / "a.pem");
+  Signer a(db_.get(), dir_ / "a.pem");
   ASSERT_TRUE(a.Load().ok());
   // Another store's key, put where this server keeps its copy.
   store::SqliteOptions options;
@@ -94,13 +83,13 @@ TEST_F(SignerTest, AKeyFileTheStoreNeverHeldIsRefused) {
   Signer other(other_store->get(), dir_ / "foreign.pem");
   ASSERT_TRUE(other.Load().ok());
   (*other_store)->Shutdown();
-  Signer b(store_.get(), dir_ / "foreign.pem");
+  Signer b(db_.get(), dir_ / "foreign.pem");
   Status s = b.Load();
   EXPECT_EQ(s.code(), Code::kFailedPrecondition);
   EXPECT_NE(s.message().find("differs"), std::string::npos) << s.message();
   // Not a key at all.
   { std::ofstream(dir_ / "junk.pem") << "not a key"; }
-  Signer junk(store_.get(), dir_ / "junk.pem");
+  Signer junk(db_.get(), dir_ / "junk.pem");
   EXPECT_FALSE(junk.Load().ok());
 }
 
