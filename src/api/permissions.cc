@@ -3,6 +3,7 @@
 // names (READ, EDIT, MANAGE), searches filtered to what the user may read, MANAGE for the
 // creator of an experiment or registered model. Routes outside this table are refused to such
 // users (admins and tokens are not affected).
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -171,11 +172,14 @@ Response Filtered(const Services& s, const std::string& user, Response r, const 
   json body = json::parse(r.body, nullptr, false);
   if (!body.is_object() || !body.contains(array)) return r;
   json kept = json::array();
+  std::map<std::string, bool> readable;  // one permission lookup per resource, not per item
   for (json& item : body[array]) {
     std::string id = kind == ResourceKind::kRegisteredModel ? item.value("name", "")
                      : item.contains("info") ? item["info"].value("experiment_id", "")
                                              : item.value("experiment_id", "");
-    if (s.users->Effective(kind, id, user).can_read) kept.push_back(std::move(item));
+    auto [it, fresh] = readable.try_emplace(id, false);
+    if (fresh) it->second = s.users->Effective(kind, id, user).can_read;
+    if (it->second) kept.push_back(std::move(item));
   }
   body[array] = std::move(kept);
   r.body = body.dump();
