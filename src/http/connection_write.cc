@@ -5,18 +5,48 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <cctype>
 #include <cerrno>
 #include <filesystem>
 #include <iostream>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/server_impl.h"
 
 namespace ringo::http {
 
+namespace {
+
+// The reason phrase of an error status in capitals, as Werkzeug (which serves MLflow) writes
+// it: MLflow's clients put the status line into their exceptions ("401 Client Error:
+// UNAUTHORIZED") and scripts and MLflow's own tests match on those words.
+std::string_view ErrorReason(unsigned status) {
+  static const auto* table = [] {
+    auto* t = new std::array<std::string, 600>();
+    for (unsigned code = 400; code < t->size(); ++code) {
+      beast::string_view phrase = bhttp::obsolete_reason(static_cast<bhttp::status>(code));
+      std::string& upper = (*t)[code];
+      for (char c : phrase) upper += char(std::toupper(static_cast<unsigned char>(c)));
+    }
+    return t;
+  }();
+  return status < table->size() ? std::string_view((*table)[status]) : std::string_view();
+}
+
+}  // namespace
+
 template <typename Res>
 void ApplyCommonHeaders(Res& res, const Response& r, bool keep_alive) {
+  if (r.status >= 400) {
+    std::string_view reason = ErrorReason(unsigned(r.status));
+    if (!reason.empty() && reason != "<UNKNOWN-STATUS>") {
+      res.reason(beast::string_view(reason.data(), reason.size()));
+    }
+  }
   res.set(bhttp::field::server, "ringo");
   if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
   for (const auto& [k, v] : r.headers) res.set(k, v);

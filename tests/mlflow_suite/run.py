@@ -9,6 +9,9 @@ environment given, beside the launcher shims in shim/: every server they start i
 
   tests/mlflow_suite/run.py --mlflow-src ~/src/mlflow --python .venvs/mlflow2/bin/python \\
       tests/tracking/test_rest_tracking.py
+
+Files whose names do not start with test_ (helpers the test files import) are staged beside
+them but not collected.
 """
 
 import argparse
@@ -66,8 +69,10 @@ def main():
     try:
         stage(args.mlflow_src, args.files, workdir)
         xml_path = args.junit or os.path.join(workdir, "junit.xml")
+        # Helper modules the test files import (auth_test_utils.py...) are staged, not collected.
+        tests = [f for f in args.files if os.path.basename(f).startswith("test_")]
         cmd = [os.path.abspath(args.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml", xml_path,
-               "-o", "junit_family=xunit1"] + (["-k", args.k] if args.k else []) + args.files
+               "-o", "junit_family=xunit1"] + (["-k", args.k] if args.k else []) + tests
         env = dict(os.environ, RINGO_BIN=os.path.abspath(args.ringo), MLFLOW_TRACKING_URI="",
                    PYTHONDONTWRITEBYTECODE="1", GIT_PYTHON_REFRESH="quiet", SUITE_SERVER=args.server)
         subprocess.run(cmd, cwd=workdir, env=env)

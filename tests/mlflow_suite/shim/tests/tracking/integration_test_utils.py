@@ -18,6 +18,8 @@ import urllib.parse
 
 import requests
 
+from tests.helper_functions import get_safe_port  # noqa: F401 (MLflow's files import it here)
+
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
@@ -25,6 +27,7 @@ def _store_args(backend_uri, workdir, root_artifact_uri=None):
     u = urllib.parse.urlsplit(backend_uri)
     root = urllib.parse.urlsplit(root_artifact_uri or "")
     if root.scheme == "file":
+        os.makedirs(urllib.parse.unquote(root.path), exist_ok=True)
         artifacts = ["--default-artifact-root",
                      "file://" + tempfile.mkdtemp(dir=urllib.parse.unquote(root.path))]
     elif u.scheme == "sqlite":
@@ -39,12 +42,38 @@ def _store_args(backend_uri, workdir, root_artifact_uri=None):
     return ["--store", os.path.join(workdir, "store")] + artifacts
 
 
+_AUTH_APP = "mlflow.server.auth:create_app"
+
+
+def _auth_args(env):
+    """MLflow's basic-auth app as ringo serves it: the admin and the default permission of
+    MLflow's auth configuration (its defaults, or the file MLFLOW_AUTH_CONFIG_PATH names)."""
+    import configparser
+
+    from mlflow.server.auth import auth_config
+
+    admin, password, default = (auth_config.admin_username, auth_config.admin_password,
+                                auth_config.default_permission)
+    path = env.get("MLFLOW_AUTH_CONFIG_PATH")
+    if path and os.path.isfile(path):
+        ini = configparser.ConfigParser()
+        ini.read(path)
+        section = ini["mlflow"]
+        admin = section.get("admin_username", admin)
+        password = section.get("admin_password", password)
+        default = section.get("default_permission", default)
+    env["MLFLOW_AUTH_ADMIN_USERNAME"], env["MLFLOW_AUTH_ADMIN_PASSWORD"] = admin, password
+    return ["--default-permission", default]
+
+
 class _RingoServer:
-    def __init__(self, backend_uri, extra_env=None, root_artifact_uri=None):
+    def __init__(self, backend_uri, extra_env=None, root_artifact_uri=None, app=None):
         self.workdir = tempfile.mkdtemp(prefix="ringo-mlflow-suite-")
         env = dict(os.environ, **(extra_env or {}))
         cmd = [os.environ["RINGO_BIN"], "server", "--host", "127.0.0.1", "--port", "0"]
         cmd += _store_args(backend_uri, self.workdir, root_artifact_uri)
+        if app == _AUTH_APP:
+            cmd += _auth_args(env)
         self.log = open(os.path.join(self.workdir, "server.log"), "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
                                      stdin=subprocess.DEVNULL, env=env)
@@ -75,19 +104,21 @@ class _RingoServer:
 
 
 class _MlflowServer:
-    def __init__(self, backend_uri, root_artifact_uri, extra_env=None):
+    def __init__(self, backend_uri, root_artifact_uri, extra_env=None, app=None):
         import socket
         import sys
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
+        os.makedirs(urllib.parse.urlsplit(root_artifact_uri).path, exist_ok=True)
         root = tempfile.mkdtemp(dir=urllib.parse.urlsplit(root_artifact_uri).path)
         env = dict(os.environ, **(extra_env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
              "--default-artifact-root", "file://" + root, "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "1"],
+             "--port", str(port), "--workers", "1"]
+            + (["--app-name", "basic-auth"] if app == _AUTH_APP else []),
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         self.url = "http://127.0.0.1:%d" % port
@@ -117,14 +148,14 @@ class _MlflowServer:
 
 
 @contextlib.contextmanager
-def _init_server(backend_uri, root_artifact_uri=None, extra_env=None, **_ignored):
+def _init_server(backend_uri, root_artifact_uri=None, extra_env=None, app=None, **_ignored):
     import mlflow
 
     mlflow.set_tracking_uri(None)
     if os.environ.get("SUITE_SERVER") == "mlflow":
-        server = _MlflowServer(backend_uri, root_artifact_uri, extra_env)
+        server = _MlflowServer(backend_uri, root_artifact_uri, extra_env, app)
     else:
-        server = _RingoServer(backend_uri, extra_env, root_artifact_uri)
+        server = _RingoServer(backend_uri, extra_env, root_artifact_uri, app)
     try:
         yield server.url
     finally:
