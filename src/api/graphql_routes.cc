@@ -36,12 +36,21 @@ constexpr TypeRef List(TypeRef t) {
 
 // ---- resolvers: each is the REST call MLflow's resolver makes ----
 
+// Who asks: the server's services and the GraphQL request, whose caller each inner call is
+// made as (a user without admin rights gets that user's permissions).
+struct Caller {
+  const Services* services;
+  const Request* request;
+};
+
 Result<std::string> Call(const ResolveContext& ctx, std::string_view path, std::string body) {
-  const auto& services = *static_cast<const Services*>(ctx.user);
+  const auto& caller = *static_cast<const Caller*>(ctx.user);
   http::Request req;
   req.method = http::Method::kPost;
   req.body = std::move(body);
-  ASSIGN_OR_RETURN(http::Response res, CallSync(services, path, req));
+  req.principal = caller.request->principal;
+  req.scope = caller.request->scope;
+  ASSIGN_OR_RETURN(http::Response res, CallSync(*caller.services, path, req));
   if (res.status < 400) return std::move(res.body);
   // An error answered as a response: its MLflow error message is the field's error.
   simdjson::dom::parser parser;
@@ -346,7 +355,9 @@ Result<GraphqlRequest> ReadGraphqlRequest(const Request& req) {
 // query is refused, in MLflow's error format.
 Result<Response> Graphql(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(GraphqlRequest g, ReadGraphqlRequest(req));
-  return JsonResponse(graphql::Execute(kSchema, g.query, g.variables, g.operation_name, &s));
+  Caller caller{&s, &req};
+  return JsonResponse(
+      graphql::Execute(kSchema, g.query, g.variables, g.operation_name, &caller));
 }
 
 }  // namespace

@@ -8,10 +8,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "api/handlers.h"
+#include "api/logged_models.h"
 #include "api/request.h"
 #include "api/routes.h"
 #include "api/users.h"
@@ -24,10 +27,14 @@ using nlohmann::json;
 
 enum class On {
   kExperimentId, kExperimentName, kRun, kModel,  // a resource in the request
+  kRuns, kExperimentIds,                         // several: the permission needed on each
+  kLoggedModel, kTrace,                          // the experiment of the one in the path
   kArtifactPath, kArtifactListing,               // artifacts under <experiment id>/...
   kCreateExperiment, kCreateModel,                              // the creator gets MANAGE
   kSearchExperiments, kSearchRuns, kSearchModels, kSearchVersions,  // answers filtered
-  kOwnCheck,                                                    // the handler checks itself
+  kSearchLoggedModels,
+  kOwnCheck,  // the handler checks itself (users' own records, GraphQL's inner calls)
+  kAnyUser,   // no resource of MLflow's: any signed-in user (delivery state, versions)
 };
 enum class Need { kRead, kUpdate, kDelete, kNone };
 
@@ -92,6 +99,55 @@ constexpr Rule kRules[] = {
     {"/api/2.0/mlflow-artifacts/artifacts/*", kG, On::kArtifactPath, Need::kRead},
     {"/api/2.0/mlflow-artifacts/artifacts/*", Method::kPut, On::kArtifactPath, Need::kUpdate},
     {"/api/2.0/mlflow-artifacts/artifacts/*", kD, On::kArtifactPath, Need::kDelete},
+    {"metrics/get-history-bulk", {}, On::kRuns, Need::kRead},
+    {"metrics/get-history-bulk-interval", {}, On::kRuns, Need::kRead},
+    {"experiments/search-datasets", {}, On::kExperimentIds, Need::kRead},
+    {"runs/create-promptlab-run", {}, On::kExperimentId, Need::kUpdate},
+    {"gateway-proxy", {}, On::kAnyUser, Need::kNone},
+    {"/ajax-api/2.0/mlflow/get-artifact", {}, On::kRun, Need::kRead},
+    {"/get-artifact", {}, On::kRun, Need::kRead},
+    {"/ajax-api/2.0/mlflow/upload-artifact", {}, On::kRun, Need::kUpdate},
+    {"/api/ringo/v1/artifacts/zip", {}, On::kRun, Need::kRead},
+    {"/api/ringo/v1/metrics/downsample", {}, On::kRun, Need::kRead},
+    {"/api/ringo/v1/coreml/inspect", {}, On::kRun, Need::kRead},
+    {"/model-versions/get-artifact", {}, On::kModel, Need::kRead},
+    {"/ajax-api/2.0/mlflow/model-versions/get-artifact", {}, On::kModel, Need::kRead},
+    {"/api/ringo/v1/model-versions/coreml", {}, On::kModel, Need::kRead},
+    {"logged-models", kP, On::kExperimentId, Need::kUpdate},
+    {"logged-models/search", {}, On::kSearchLoggedModels, Need::kNone},
+    {"logged-models/{model_id}", kG, On::kLoggedModel, Need::kRead},
+    {"logged-models/{model_id}", Method::kPatch, On::kLoggedModel, Need::kUpdate},
+    {"logged-models/{model_id}", kD, On::kLoggedModel, Need::kDelete},
+    {"logged-models/{model_id}/tags", {}, On::kLoggedModel, Need::kUpdate},
+    {"logged-models/{model_id}/tags/{tag_key}", {}, On::kLoggedModel, Need::kUpdate},
+    {"logged-models/{model_id}/params", {}, On::kLoggedModel, Need::kUpdate},
+    {"logged-models/{model_id}/artifacts/directories", {}, On::kLoggedModel, Need::kRead},
+    {"traces", kP, On::kExperimentId, Need::kUpdate},
+    {"traces", kG, On::kExperimentIds, Need::kRead},
+    {"traces/delete-traces", {}, On::kExperimentId, Need::kDelete},
+    {"traces/{request_id}", {}, On::kTrace, Need::kUpdate},
+    {"traces/{request_id}/info", {}, On::kTrace, Need::kRead},
+    {"traces/{request_id}/tags", {}, On::kTrace, Need::kUpdate},
+    {"/graphql", {}, On::kOwnCheck, Need::kNone},
+    {"/api/ringo/v1/routes", {}, On::kAnyUser, Need::kNone},
+    {"/version", {}, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/collections", kG, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/deployments/get", {}, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/channels", kG, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/channels/get", {}, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/channels/history", {}, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/apps/contracts", kG, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/telemetry", {}, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/telemetry/summary", {}, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/release-policies/{collection}", kG, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/schedules", kG, On::kAnyUser, Need::kNone},
+    {"/api/ringo/v1/schedules/{name}", kG, On::kAnyUser, Need::kNone},
+    {"/api/2.0/mlflow-artifacts/mpu/create", {}, On::kAnyUser, Need::kNone},
+    {"/api/2.0/mlflow-artifacts/mpu/complete", {}, On::kAnyUser, Need::kNone},
+    {"/api/2.0/mlflow-artifacts/mpu/abort", {}, On::kAnyUser, Need::kNone},
+    {"/api/2.0/mlflow-artifacts/mpu/create/*", {}, On::kArtifactPath, Need::kUpdate},
+    {"/api/2.0/mlflow-artifacts/mpu/complete/*", {}, On::kArtifactPath, Need::kUpdate},
+    {"/api/2.0/mlflow-artifacts/mpu/abort/*", {}, On::kArtifactPath, Need::kUpdate},
     {"users/get", {}, On::kOwnCheck, Need::kNone},
     {"users/update-password", {}, On::kOwnCheck, Need::kNone},
     {"experiments/permissions/create", {}, On::kOwnCheck, Need::kNone},
@@ -123,31 +179,66 @@ bool Allows(const Permission& p, Need need) {
 
 std::string UserOf(const Request& req) { return req.principal.substr(5); }  // "user:<name>"
 
-// The resource a request names, by the rule's kind of resource.
-Result<std::pair<ResourceKind, std::string>> ResourceOf(const Services& s, const Rule& rule,
-                                                        const Request& req) {
+using Resources = std::vector<std::pair<ResourceKind, std::string>>;
+
+// The experiment a run, logged model or trace belongs to.
+Result<std::string> ExperimentOfRun(const Services& s, const std::string& run_id) {
+  ASSIGN_OR_RETURN(store::Run run, s.store->GetRun(run_id));
+  return run.info.experiment_id;
+}
+
+Result<std::string> ExperimentOfPathItem(const Services& s, const Rule& rule,
+                                         const Request& req) {
+  if (rule.on == On::kLoggedModel) {
+    ASSIGN_OR_RETURN(LoggedModel m,
+                     LoggedModels(s.store).Get(std::string(req.PathParam("model_id")), true));
+    return m.experiment_id;
+  }
+  std::string id(req.PathParam("request_id"));
+  auto doc = s.store->GetDocument("trace", id);
+  if (!doc.ok() && doc.status().code() == Code::kNotFound) {
+    return NotFound("Trace with request_id '" + id + "' not found.");
+  }
+  RETURN_IF_ERROR(doc.status());
+  json t = json::parse(doc->value, nullptr, false);
+  return t.is_object() ? t.value("experiment_id", "") : std::string();
+}
+
+// The resources a request names, by the rule's kind of resource (several for bulk reads).
+Result<Resources> ResourcesOf(const Services& s, const Rule& rule, const Request& req) {
+  constexpr ResourceKind kExp = ResourceKind::kExperiment;
   if (rule.on == On::kArtifactPath) {
     // mlflow-artifacts:/<experiment id>/<run id>/artifacts/...
     std::string_view rest = req.route_suffix;
-    return std::pair{ResourceKind::kExperiment, std::string(rest.substr(0, rest.find('/')))};
+    return Resources{{kExp, std::string(rest.substr(0, rest.find('/')))}};
+  }
+  if (rule.on == On::kLoggedModel || rule.on == On::kTrace) {
+    ASSIGN_OR_RETURN(std::string id, ExperimentOfPathItem(s, rule, req));
+    return Resources{{kExp, id}};
   }
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  if (rule.on == On::kArtifactListing) {
-    ASSIGN_OR_RETURN(std::string path, f.StringOr("path", ""));
-    if (path.empty()) return PermissionDenied("Permission denied: listing every experiment's "
-                                              "artifacts is for admins");
-    return std::pair{ResourceKind::kExperiment, path.substr(0, path.find('/'))};
-  }
   switch (rule.on) {
+    case On::kArtifactListing: {
+      ASSIGN_OR_RETURN(std::string path, f.StringOr("path", ""));
+      if (path.empty()) return PermissionDenied("Permission denied: listing every experiment's "
+                                                "artifacts is for admins");
+      return Resources{{kExp, path.substr(0, path.find('/'))}};
+    }
     case On::kExperimentId: {
       ASSIGN_OR_RETURN(std::string id, f.StringOr("experiment_id", ""));
       if (id.empty()) return MissingField("experiment_id");
-      return std::pair{ResourceKind::kExperiment, id};
+      return Resources{{kExp, id}};
+    }
+    case On::kExperimentIds: {
+      ASSIGN_OR_RETURN(std::vector<std::string> ids, f.StringList("experiment_ids"));
+      Resources out;
+      for (std::string& id : ids) out.emplace_back(kExp, std::move(id));
+      return out;
     }
     case On::kExperimentName: {
       ASSIGN_OR_RETURN(std::string name, f.RequiredString("experiment_name"));
       ASSIGN_OR_RETURN(store::Experiment e, s.store->GetExperimentByName(name));
-      return std::pair{ResourceKind::kExperiment, e.experiment_id};
+      return Resources{{kExp, e.experiment_id}};
     }
     case On::kRun: {
       ASSIGN_OR_RETURN(std::string id, f.StringOr("run_id", ""));
@@ -155,14 +246,38 @@ Result<std::pair<ResourceKind, std::string>> ResourceOf(const Services& s, const
         ASSIGN_OR_RETURN(id, f.StringOr("run_uuid", ""));
       }
       if (id.empty()) return MissingField("run_id");
-      ASSIGN_OR_RETURN(store::Run run, s.store->GetRun(id));
-      return std::pair{ResourceKind::kExperiment, run.info.experiment_id};
+      ASSIGN_OR_RETURN(std::string exp, ExperimentOfRun(s, id));
+      return Resources{{kExp, exp}};
+    }
+    case On::kRuns: {
+      ASSIGN_OR_RETURN(std::vector<std::string> ids, f.StringList("run_ids"));
+      ASSIGN_OR_RETURN(std::vector<std::string> more, f.StringList("run_id"));
+      ids.insert(ids.end(), more.begin(), more.end());
+      Resources out;
+      for (const std::string& id : ids) {
+        ASSIGN_OR_RETURN(std::string exp, ExperimentOfRun(s, id));
+        out.emplace_back(kExp, std::move(exp));
+      }
+      return out;
     }
     default: {
       ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-      return std::pair{ResourceKind::kRegisteredModel, name};
+      return Resources{{ResourceKind::kRegisteredModel, name}};
     }
   }
+}
+
+// Ok when the user's permission on every resource the request names allows what the rule
+// needs; else kPermissionDenied (or the lookup's failure: an unknown run is its 404).
+Status CheckNeed(const Services& s, const Rule& rule, const Request& req) {
+  ASSIGN_OR_RETURN(Resources resources, ResourcesOf(s, rule, req));
+  std::string user = UserOf(req);
+  for (const auto& [kind, id] : resources) {
+    if (!Allows(s.users->Effective(kind, id, user), rule.need)) {
+      return PermissionDenied("Permission denied");
+    }
+  }
+  return Status::Ok();
 }
 
 // Keeps the items of `array` (in the JSON answer) the user may read.
@@ -235,6 +350,9 @@ void Answer(const Services& s, const Rule& rule, const http::Handler& inner, Req
       case On::kSearchVersions:
         r = Filtered(*sp, user, std::move(r), "model_versions", ResourceKind::kRegisteredModel);
         break;
+      case On::kSearchLoggedModels:
+        r = Filtered(*sp, user, std::move(r), "models", ResourceKind::kExperiment);
+        break;
       default: break;
     }
     res.Send(std::move(r));
@@ -242,10 +360,40 @@ void Answer(const Services& s, const Rule& rule, const http::Handler& inner, Req
   inner(req, Responder::Then(std::move(after)));
 }
 
+// A registered model's permissions follow it: dropped when it is deleted, moved when it is
+// renamed (for every caller, admins too), as MLflow's basic-auth app does, so a model made
+// again under a deleted name does not inherit who could manage the old one.
+http::Handler PermissionsFollowModel(http::Handler inner, const Services* s, bool rename) {
+  return [inner = std::move(inner), s, rename](Request& req, Responder res) {
+    if (!s->users || !s->users->Any()) return inner(req, res);
+    auto f = ReadFields(req);
+    auto name = f.ok() ? f->StringOr("name", "") : Result<std::string>(std::string());
+    auto to = f.ok() && rename ? f->StringOr("new_name", "") : Result<std::string>(std::string());
+    if (!name.ok() || name->empty() || !to.ok() || (rename && to->empty())) {
+      return inner(req, res);  // the handler answers the malformed request
+    }
+    auto after = [s, from = *name, to = *to, res](Response r) {
+      if (r.status != 200) return res.Send(std::move(r));
+      auto answer = std::make_shared<Response>(std::move(r));
+      s->users->MovePermissionsAsync(ResourceKind::kRegisteredModel, from, to,
+                                     [answer, res](Status moved) {
+                                       res.Send(moved.ok() ? std::move(*answer)
+                                                           : HttpError(moved));
+                                     });
+    };
+    inner(req, Responder::Then(std::move(after)));
+  };
+}
+
 }  // namespace
 
 http::Handler Authorized(const Route& r, http::Handler inner, const Services* services) {
   const Rule* rule = RuleFor(r);
+  if (rule && (rule->path == "registered-models/delete" ||
+               rule->path == "registered-models/rename")) {
+    inner = PermissionsFollowModel(std::move(inner), services,
+                                   rule->path == "registered-models/rename");
+  }
   return [rule, inner = std::move(inner), services](Request& req, Responder res) {
     if (req.scope != "user") return inner(req, res);
     if (!rule) {
@@ -255,21 +403,38 @@ http::Handler Authorized(const Route& r, http::Handler inner, const Services* se
       return;
     }
     if (rule->need != Need::kNone) {
-      auto resource = ResourceOf(*services, *rule, req);
-      if (!resource.ok()) {
-        res.Send(HttpError(resource.status()));
-        return;
-      }
-      Permission p = services->users->Effective(resource->first, resource->second, UserOf(req));
-      if (!Allows(p, rule->need)) {
-        res.Send(HttpError(PermissionDenied("Permission denied")));
-        return;
-      }
+      Status allowed = CheckNeed(*services, *rule, req);
+      if (!allowed.ok()) return res.Send(HttpError(allowed));
       return inner(req, res);
     }
-    if (rule->on == On::kOwnCheck) return inner(req, res);
+    if (rule->on == On::kOwnCheck || rule->on == On::kAnyUser) return inner(req, res);
     Answer(*services, *rule, inner, req, res);
   };
+}
+
+Result<http::Response> CallAsUser(const Services& s, std::string_view path, const Request& req,
+                                  const std::function<Result<http::Response>()>& call) {
+  const Rule* rule = nullptr;
+  for (const Rule& r : kRules) {
+    if (r.path == path) rule = rule ? rule : &r;
+  }
+  if (!rule || rule->on == On::kOwnCheck) {
+    return PermissionDenied("Permission denied: " + std::string(path) +
+                            " is open to admins and tokens, not to users without admin rights");
+  }
+  if (rule->need != Need::kNone) RETURN_IF_ERROR(CheckNeed(s, *rule, req));
+  ASSIGN_OR_RETURN(http::Response r, call());
+  std::string user = UserOf(req);
+  switch (rule->on) {
+    case On::kSearchRuns: return Filtered(s, user, std::move(r), "runs", ResourceKind::kExperiment);
+    case On::kSearchVersions:
+      return Filtered(s, user, std::move(r), "model_versions", ResourceKind::kRegisteredModel);
+    case On::kSearchExperiments:
+      return Filtered(s, user, std::move(r), "experiments", ResourceKind::kExperiment);
+    case On::kSearchModels:
+      return Filtered(s, user, std::move(r), "registered_models", ResourceKind::kRegisteredModel);
+    default: return r;
+  }
 }
 
 }  // namespace ringo::api

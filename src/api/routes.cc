@@ -48,7 +48,9 @@ Result<http::Response> CallSync(const Services& services, std::string_view path,
     for (const Route& r : table) {
       if (r.path == path && r.handler.sync() != nullptr &&
           (r.method == req.method || r.method == http::Method::kGet)) {
-        return r.handler.sync()(services, req);
+        auto call = [&] { return r.handler.sync()(services, req); };
+        if (req.scope == "user") return CallAsUser(services, path, req, call);
+        return call();
       }
     }
   }

@@ -3,6 +3,7 @@
 #define RINGO_API_ROUTES_H_
 
 #include <atomic>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -119,6 +120,12 @@ std::vector<Route> RouteTable(Attached attached);
 // `inner` (the row's bound handler) behind the permissions of users who are not admins
 // (permissions.cc): checked before it runs, searches filtered after.
 http::Handler Authorized(const Route& r, http::Handler inner, const Services* services);
+// The same permissions for a call made inside the server on a user's behalf (GraphQL's
+// resolvers call MLflow's REST handlers directly): kPermissionDenied, or the lookup's failure,
+// before `call` runs when the user may not make it; a search's answer filtered after.
+Result<http::Response> CallAsUser(const Services& s, std::string_view path,
+                                  const http::Request& req,
+                                  const std::function<Result<http::Response>()>& call);
 
 // The router paths of a row's path: MLflow's two, or the path itself (a prefix keeps its '*').
 std::vector<std::string> RouterPaths(std::string_view path);

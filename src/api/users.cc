@@ -213,6 +213,29 @@ Status Users::Delete(const std::string& username) {
 void Users::Forget() {
   std::lock_guard lock(mu_);
   verified_.clear();
+  admin_flags_.clear();
+}
+
+std::optional<bool> Users::AdminFlag(const std::string& username) {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    auto hit = admin_flags_.find(username);
+    if (hit != admin_flags_.end() && now - hit->second.second < std::chrono::seconds(5)) {
+      return hit->second.first;
+    }
+  }
+  auto doc = store_->GetDocument(kUserKind, username);
+  if (!doc.ok() && doc.status().code() != Code::kNotFound) return std::nullopt;
+  std::optional<bool> flag;
+  if (doc.ok()) {
+    json j = json::parse(doc->value, nullptr, false);
+    flag = j.is_object() && j.value("is_admin", false);
+  }
+  std::lock_guard lock(mu_);
+  if (admin_flags_.size() > 100000) admin_flags_.clear();
+  admin_flags_[username] = {flag, now};
+  return flag;
 }
 
 Users::Outcome Users::Authenticate(const std::string& username, const std::string& password,
@@ -311,6 +334,45 @@ Status Users::DeletePermission(ResourceKind kind, const std::string& resource,
   Status s = DeleteDoc(store_, kPermissionKind, PermissionKey(kind, resource, username));
   if (s.code() == Code::kNotFound) return NotFound(NotFoundMessage(kind, resource, username));
   return s;
+}
+
+void Users::MovePermissionsAsync(ResourceKind kind, const std::string& resource,
+                                 const std::string& to, std::function<void(Status)> done) {
+  auto all = store_->ListDocuments(kPermissionKind, "");
+  if (!all.ok()) return done(all.status());
+  std::string tail = std::string("\n") + KindLetter(kind) + "\n" + resource;
+  std::vector<store::Document> held;
+  for (auto& d : *all) {
+    if (d.key.size() > tail.size() && d.key.ends_with(tail)) held.push_back(std::move(d));
+  }
+  // One count per write; the last one to finish answers.
+  struct Pending {
+    std::mutex mu;
+    size_t left = 0;
+    Status first = Status::Ok();
+    std::function<void(Status)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = held.size() * (to.empty() ? 1 : 2);
+  pending->done = std::move(done);
+  if (pending->left == 0) return pending->done(Status::Ok());
+  auto finish = [pending](Status s) {
+    bool last;
+    {
+      std::lock_guard lock(pending->mu);
+      if (!s.ok() && pending->first.ok()) pending->first = s;
+      last = --pending->left == 0;
+    }
+    if (last) pending->done(pending->first);
+  };
+  for (const auto& d : held) {
+    if (!to.empty()) {
+      std::string username = d.key.substr(0, d.key.size() - tail.size());
+      store_->PutDocument(kPermissionKind, PermissionKey(kind, to, username), d.value, -1, "",
+                          [finish](Result<int64_t> r) { finish(r.status()); });
+    }
+    store_->DeleteDocument(kPermissionKind, d.key, -1, finish);
+  }
 }
 
 Permission Users::Effective(ResourceKind kind, const std::string& resource,

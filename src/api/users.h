@@ -79,6 +79,10 @@ class Users {
   Outcome Authenticate(const std::string& username, const std::string& password,
                        Verified* out);
 
+  // Whether `username` is an admin; nullopt when there is no such user. Remembered for 5 s
+  // (forgotten at once when changed through this object), for tokens owned by users.
+  std::optional<bool> AdminFlag(const std::string& username);
+
   // Resource permissions. Create: kAlreadyExists when the user holds one there already.
   Status CreatePermission(ResourceKind kind, const std::string& resource,
                           const std::string& username, const std::string& permission);
@@ -93,6 +97,11 @@ class Users {
                           const std::string& username, const std::string& permission);
   Status DeletePermission(ResourceKind kind, const std::string& resource,
                           const std::string& username);
+  // Every user's permission on `resource` moved to `to` (a registered model renamed), or
+  // dropped when `to` is empty (deleted), without waiting: for callers on the store's writer
+  // thread. `done` gets the first failure, or Ok once all writes are made.
+  void MovePermissionsAsync(ResourceKind kind, const std::string& resource,
+                            const std::string& to, std::function<void(Status)> done);
   // What `username` may do on a resource: its permission there, else the default.
   Permission Effective(ResourceKind kind, const std::string& resource,
                        const std::string& username);
@@ -109,6 +118,8 @@ class Users {
   std::map<std::string, std::pair<Verified, std::chrono::steady_clock::time_point>> verified_;
   // By username: when its window of wrong passwords began, and how many.
   std::map<std::string, std::pair<std::chrono::steady_clock::time_point, int>> failed_;
+  std::map<std::string, std::pair<std::optional<bool>, std::chrono::steady_clock::time_point>>
+      admin_flags_;
   std::atomic<bool> any_{false};
   std::atomic<int64_t> any_checked_ms_{0};
 };
