@@ -20,6 +20,13 @@ http::Response Error(unsigned status, const char* code, const std::string& messa
   return http::JsonError(status, code, message);
 }
 
+// Asks for basic credentials (browsers then show their password dialog), except on the web
+// UI's own requests (X-Requested-With), which show the page's sign-in form instead.
+void AddChallenge(const http::Request& req, http::Response& r) {
+  if (!req.Header("x-requested-with").empty()) return;
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"mlflow\"");
+}
+
 // What each scope may reach. Admin reaches everything; the device scope only the device API.
 bool ScopeCovers(std::string_view scope, http::Access access) {
   using http::Access;
@@ -35,7 +42,13 @@ bool ScopeCovers(std::string_view scope, http::Access access) {
   return false;
 }
 
-// The token of the `ringo_token` cookie, or empty.
+
+bool ChangesState(http::Method m) {
+  return m != http::Method::kGet && m != http::Method::kHead && m != http::Method::kOptions;
+}
+
+}  // namespace
+
 std::string CookieToken(std::string_view cookies) {
   size_t at = cookies.find("ringo_token=");
   while (at != std::string_view::npos && at > 0 && cookies[at - 1] != ' ' &&
@@ -48,12 +61,6 @@ std::string CookieToken(std::string_view cookies) {
   auto decoded = PercentDecode(v, false);
   return decoded ? *decoded : "";
 }
-
-bool ChangesState(http::Method m) {
-  return m != http::Method::kGet && m != http::Method::kHead && m != http::Method::kOptions;
-}
-
-}  // namespace
 
 std::optional<http::Response> CheckSameOrigin(const http::Request& req) {
   // Browsers send cookies with requests other sites' pages make, but never let those pages
@@ -96,7 +103,7 @@ void Auth::Refresh() {
     std::string name = j.value("name", "");
     // Unnamed tokens are told apart by the start of their hash, which reveals nothing.
     if (name.empty()) name = d.key.substr(0, 12);
-    tokens[d.key] = Identity{j.value("scope", ""), "token:" + name, expires};
+    tokens[d.key] = Identity{j.value("scope", ""), "token:" + name, expires, j.value("owner", "")};
   }
   {
     std::unique_lock w(mu_);
@@ -125,9 +132,10 @@ bool Auth::Enabled() {
 
 std::optional<http::Response> Auth::CheckBasic(http::Request& req, http::Access access,
                                                std::string_view credentials) {
-  auto unauthenticated = [](const std::string& why) {
-    http::Response r = Error(401, "UNAUTHENTICATED", why);
-    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"mlflow\"");
+  auto unauthenticated = [&req](const std::string& why) {
+    // MLflow's clients and tests recognise a refusal by the words its server starts with.
+    http::Response r = Error(401, "UNAUTHENTICATED", "You are not authenticated: " + why);
+    AddChallenge(req, r);
     return r;
   };
   auto decoded = Base64Decode(credentials);
@@ -150,7 +158,8 @@ std::optional<http::Response> Auth::CheckBasic(http::Request& req, http::Access 
   std::string scope = v.is_admin ? "admin" : "user";
   if (!ScopeCovers(scope, access)) {
     return Error(403, "PERMISSION_DENIED",
-                 "user '" + name + "' may not " + std::string(http::MethodName(req.method)) +
+                 "Permission denied: user '" + name + "' may not " +
+                     std::string(http::MethodName(req.method)) +
                      " " + req.path + " (it needs " + std::string(http::AccessName(access)) +
                      " access, which only admins have)");
   }
@@ -178,19 +187,22 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
   }
   if (token.empty()) {
     http::Response r = Error(401, "UNAUTHENTICATED",
-                             "this server requires a token: send 'Authorization: Bearer <token>' "
-                             "(MLflow clients: set MLFLOW_TRACKING_TOKEN), or a user's name and "
-                             "password (MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)");
-    if (users_ && users_->Any()) {
-      r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"mlflow\"");
-    }
+                             "You are not authenticated. Send a user's name and password "
+                             "(MLflow clients: MLFLOW_TRACKING_USERNAME and "
+                             "MLFLOW_TRACKING_PASSWORD) or a token ('Authorization: Bearer "
+                             "<token>'; MLflow clients: MLFLOW_TRACKING_TOKEN)");
+    if (users_ && users_->Any()) AddChallenge(req, r);
     return r;
   }
   std::optional<Identity> id = Lookup(token);
-  if (!id) return Error(401, "UNAUTHENTICATED", "unknown, revoked or expired token");
+  if (!id) {
+    return Error(401, "UNAUTHENTICATED",
+                 "You are not authenticated: unknown, revoked or expired token");
+  }
   if (!ScopeCovers(id->scope, access)) {
     return Error(403, "PERMISSION_DENIED",
-                 "a " + id->scope + " token may not " + std::string(http::MethodName(req.method)) +
+                 "Permission denied: a " + id->scope + " token may not " +
+                     std::string(http::MethodName(req.method)) +
                      " " + req.path + " (it needs " + std::string(http::AccessName(access)) +
                      " access)");
   }
@@ -199,11 +211,35 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
   }
   req.principal = id->principal;
   req.scope = id->scope;
+  if (!id->owner.empty()) return ActAsOwner(req, access, *id);
+  return std::nullopt;
+}
+
+std::optional<http::Response> Auth::ActAsOwner(http::Request& req, http::Access access,
+                                               const Identity& id) {
+  std::optional<bool> admin = users_ ? users_->AdminFlag(id.owner) : std::nullopt;
+  if (!admin) {
+    return Error(401, "UNAUTHENTICATED",
+                 "You are not authenticated: the token's user '" + id.owner +
+                     "' no longer exists");
+  }
+  // A user without admin rights gets that user's permissions on each experiment and model
+  // and never more than a user may reach, whatever the token's scope (checked already, it
+  // still bounds what the token may do).
+  if (!*admin && !ScopeCovers("user", access)) {
+    return Error(403, "PERMISSION_DENIED",
+                 "Permission denied: a token of user '" + id.owner + "' may not " +
+                     std::string(http::MethodName(req.method)) + " " + req.path +
+                     " (it needs " + std::string(http::AccessName(access)) +
+                     " access, which only admins have)");
+  }
+  req.principal = "user:" + id.owner;
+  if (!*admin) req.scope = "user";
   return std::nullopt;
 }
 
 Result<std::string> Auth::Create(const std::string& scope, const std::string& name,
-                                 int64_t expires) {
+                                 int64_t expires, const std::string& owner) {
   if (expires != 0 && expires <= NowMillis()) {
     return InvalidArgument("the token's expiry is in the past");
   }
@@ -216,6 +252,7 @@ Result<std::string> Auth::Create(const std::string& scope, const std::string& na
   std::string token = "rg_" + NewSecret(24);
   nlohmann::json doc = {{"scope", scope}, {"name", name}, {"created", NowMillis()}};
   if (expires != 0) doc["expires"] = expires;
+  if (!owner.empty()) doc["owner"] = owner;
   RETURN_IF_ERROR(store::Wait([&](store::Done done) {
     store_->PutDocument(kTokenKind, Sha256Hex(token), doc.dump(), 0, "",
                         [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
@@ -252,7 +289,7 @@ Result<std::vector<Auth::TokenInfo>> Auth::List() {
     if (!j.is_object()) continue;
     out.push_back({d.key.substr(0, 12), j.value("name", ""), j.value("scope", ""),
                    j.value("created", int64_t{0}), j.value("expires", int64_t{0}),
-                   j.value("revoked", false)});
+                   j.value("revoked", false), j.value("owner", "")});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const TokenInfo& a, const TokenInfo& b) { return a.created < b.created; });

@@ -19,6 +19,8 @@ namespace ringo::api {
 // Refuses (403) a state-changing request authenticated by the UI's cookie unless it is
 // `Content-Type: application/json` and its Origin is this server (the Host it was sent to).
 std::optional<http::Response> CheckSameOrigin(const http::Request& req);
+// The token of the UI's `ringo_token` cookie in a Cookie header, or empty.
+std::string CookieToken(std::string_view cookies);
 
 // Once any token exists, every route but the public ones (health, the UI's static files, the
 // UI's sign-in) needs `Authorization: Bearer <token>` (MLflow clients send
@@ -40,6 +42,7 @@ class Auth {
     std::string scope;
     std::string principal;  // "token:<name>"
     int64_t expires = 0;     // ms since the epoch; 0: never
+    std::string owner;       // the user it acts for; "" for a token of no user
   };
 
   // The router guard: nullopt to let the request through (Request::principal set when a token
@@ -52,9 +55,11 @@ class Auth {
   bool Enabled();
 
   // Creates a token and returns it (shown once). `expires` (ms since the epoch, 0: never) ends
-  // it. kInvalidArgument for an unknown scope or an expiry in the past.
+  // it. A token owned by a user acts as that user: within its scope, with the user's
+  // permissions when the user is not an admin, and not at all once the user is deleted.
+  // kInvalidArgument for an unknown scope or an expiry in the past.
   Result<std::string> Create(const std::string& scope, const std::string& name,
-                             int64_t expires = 0);
+                             int64_t expires = 0, const std::string& owner = "");
   // The bootstrap of a server without tokens: an admin token named "bootstrap" whose secret is
   // `secret` (at least 16 characters). Does nothing when any token exists already.
   // kInvalidArgument for a short secret.
@@ -72,6 +77,7 @@ class Auth {
     int64_t created = 0;
     int64_t expires = 0;  // 0: never
     bool revoked = false;
+    std::string owner;
   };
   // Every token ever created, revoked and expired ones included, oldest first.
   Result<std::vector<TokenInfo>> List();
@@ -86,6 +92,9 @@ class Auth {
   void Refresh();
   std::optional<http::Response> CheckBasic(http::Request& req, http::Access access,
                                            std::string_view credentials);
+  // Sets who a token owned by a user acts as; the refusal when that user is gone.
+  std::optional<http::Response> ActAsOwner(http::Request& req, http::Access access,
+                                           const Identity& id);
 
   store::Store* store_;
   class Users* users_ = nullptr;

@@ -11,6 +11,8 @@
 #include "api/prometheus.h"
 #include "api/routes.h"
 #include "api/ui_assets.h"
+#include "api/users.h"
+#include "common/hash.h"
 #include "common/json_writer.h"
 #include "common/paths.h"
 #include "common/util.h"
@@ -28,6 +30,19 @@ constexpr const char* kVersion = "0.1.0";
 // Once a token exists this needs an admin token like every management call. The first one
 // comes from the server's own machine (or RINGO_ADMIN_TOKEN at start), never from whoever
 // reaches a fresh server over the network first.
+// The user a new token belongs to: the one named by `owner` (who must exist), else the user
+// creating it, else none (a token made with a token of no user).
+Result<std::string> TokenOwner(const Services& s, const Request& req, const Fields& f) {
+  ASSIGN_OR_RETURN(std::string owner, f.StringOr("owner", ""));
+  if (!owner.empty()) {
+    if (!s.users) return InvalidArgument("this server has no users to own a token");
+    RETURN_IF_ERROR(s.users->Get(owner).status());
+    return owner;
+  }
+  if (req.principal.starts_with("user:")) return req.principal.substr(5);
+  return std::string();
+}
+
 Result<Response> CreateToken(const Services& s, const Request& req) {
   if (!s.auth->Enabled() && !Auth::FirstTokenAllowedFrom(req)) {
     return PermissionDenied(
@@ -39,12 +54,14 @@ Result<Response> CreateToken(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(std::string scope, f.RequiredString("scope"));
   ASSIGN_OR_RETURN(auto name, f.String("name"));
   ASSIGN_OR_RETURN(auto expires, f.Int64("expires"));
+  ASSIGN_OR_RETURN(std::string owner, TokenOwner(s, req, f));
   ASSIGN_OR_RETURN(std::string token,
-                   s.auth->Create(scope, name.value_or(""), expires.value_or(0)));
+                   s.auth->Create(scope, name.value_or(""), expires.value_or(0), owner));
   std::string body;
   JsonWriter w(&body);
   w.BeginObject().Field("token", token).Field("scope", scope).Field("name", name.value_or(""));
   if (expires) w.Field("expires", *expires);
+  if (!owner.empty()) w.Field("owner", owner);
   w.EndObject();
   return JsonResponse(std::move(body));
 }
@@ -62,6 +79,7 @@ Result<Response> ListTokens(const Services& s, const Request&) {
         .Field("scope", t.scope)
         .Field("created", t.created);
     if (t.expires) w.Field("expires", t.expires);
+    if (!t.owner.empty()) w.Field("owner", t.owner);
     w.FieldBool("revoked", t.revoked).EndObject();
   }
   w.EndArray().EndObject();
@@ -95,14 +113,43 @@ Result<Response> RevokeToken(const Services& s, const Request& req) {
 
 // The web UI signs in by handing its token to the server, which keeps it in an HttpOnly
 // cookie: scripts (an injected one included) can never read it back.
+// The UI's session cookie from a token, or from a user's name and password: then a token of
+// that user's, "session", good for 12 hours (admin scope for admins, write for others, who
+// get their permissions on each experiment and model).
+// An empty token: refused, `refusal` says why.
+Result<std::string> SessionToken(const Services& s, const Fields& f, std::string* scope,
+                                 std::string* refusal) {
+  ASSIGN_OR_RETURN(std::string token, f.StringOr("token", ""));
+  if (!token.empty()) {
+    std::optional<Auth::Identity> id = s.auth->Lookup(token);
+    if (!id) {
+      *refusal = "You are not authenticated: unknown, revoked or expired token";
+      return std::string();
+    }
+    *scope = id->scope;
+    return token;
+  }
+  ASSIGN_OR_RETURN(std::string username, f.StringOr("username", ""));
+  ASSIGN_OR_RETURN(std::string password, f.StringOr("password", ""));
+  if (username.empty()) return MissingField("token");
+  Users::Verified v;
+  if (!s.users || s.users->Authenticate(username, password, &v) != Users::Outcome::kOk) {
+    *refusal = "You are not authenticated: wrong username or password";
+    return std::string();
+  }
+  *scope = v.is_admin ? "admin" : "write";
+  constexpr int64_t kSessionMs = 12 * 3600 * 1000;
+  return s.auth->Create(*scope, "session", NowMillis() + kSessionMs, username);
+}
+
 Result<Response> SignIn(const Services& s, const Request& req) {
   if (auto refused = CheckSameOrigin(req)) return *refused;
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(std::string token, f.RequiredString("token"));
-  std::optional<Auth::Identity> id = s.auth->Lookup(token);
-  if (!id) return http::JsonError(401, "UNAUTHENTICATED", "unknown, revoked or expired token");
+  std::string scope, refusal;
+  ASSIGN_OR_RETURN(std::string token, SessionToken(s, f, &scope, &refusal));
+  if (token.empty()) return http::JsonError(401, "UNAUTHENTICATED", refusal);
   std::string body;
-  JsonWriter(&body).BeginObject().Field("scope", id->scope).EndObject();
+  JsonWriter(&body).BeginObject().Field("scope", scope).EndObject();
   Response r = JsonResponse(std::move(body));
   // Over https the cookie is Secure: a browser never sends it over plain http.
   r.headers.emplace_back("Set-Cookie", "ringo_token=" + token + "; Path=/; HttpOnly; " +
@@ -110,8 +157,14 @@ Result<Response> SignIn(const Services& s, const Request& req) {
   return r;
 }
 
-Result<Response> SignOut(const Services&, const Request& req) {
+// Clears the cookie; a session token made at sign-in is revoked too (a pasted token stays).
+Result<Response> SignOut(const Services& s, const Request& req) {
   if (auto refused = CheckSameOrigin(req)) return *refused;
+  std::string token = CookieToken(req.Header("cookie"));
+  std::optional<Auth::Identity> id = token.empty() ? std::nullopt : s.auth->Lookup(token);
+  if (id && id->principal == "token:session" && !id->owner.empty()) {
+    RETURN_IF_ERROR(s.auth->Revoke(Sha256Hex(token).substr(0, 12)));
+  }
   Response r = EmptyObject();
   r.headers.emplace_back("Set-Cookie",
                          "ringo_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");

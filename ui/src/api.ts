@@ -139,6 +139,8 @@ function queryString(q: Query): string {
   return t ? '?' + t : '';
 }
 
+const fromPage = { 'X-Requested-With': 'ringo-ui' };
+
 async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
@@ -148,7 +150,9 @@ async function request<T>(method: string, url: string, body?: unknown, signal?: 
     res = await fetch(url, {
       method,
       signal,
-      headers: changes ? { 'Content-Type': 'application/json' } : undefined,
+      // X-Requested-With: the server then answers 401 without a basic-auth challenge, so the
+      // browser shows this page's sign-in form rather than its own password dialog.
+      headers: changes ? { 'Content-Type': 'application/json', ...fromPage } : fromPage,
       body: changes ? JSON.stringify(body ?? {}) : undefined,
     });
   } catch (e) {
@@ -168,7 +172,9 @@ async function request<T>(method: string, url: string, body?: unknown, signal?: 
 }
 
 /** Hands a token to the server, which keeps it in an HttpOnly cookie for this browser. */
-export const signIn = (token: string) => request<{ scope: string }>('POST', '/api/ringo/v1/session', { token });
+/** Signs in with a token, or a user's name and password (the server then makes a 12-hour session token). */
+export const signIn = (credentials: { token: string } | { username: string; password: string }) =>
+  request<{ scope: string }>('POST', '/api/ringo/v1/session', credentials);
 
 const mlflow = '/ajax-api/2.0/mlflow/';
 const get = <T>(path: string, q: Query, signal?: AbortSignal) =>
@@ -245,7 +251,7 @@ export const artifactUrl = (run: Run, path: string) =>
 
 /** The first `limit` bytes of an artifact as text (Range request), and whether it was cut. */
 export async function readArtifactText(run: Run, path: string, limit: number, signal?: AbortSignal) {
-  const res = await fetch(artifactUrl(run, path), { headers: { Range: `bytes=0-${limit - 1}` }, signal });
+  const res = await fetch(artifactUrl(run, path), { headers: { Range: `bytes=0-${limit - 1}`, ...fromPage }, signal });
   if (res.status === 404) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `artifact '${path}' not found`);
   // A range past the end of an existing file: it is empty (servers answer `bytes */0`).
   if (res.status === 416) return { text: '', truncated: false };

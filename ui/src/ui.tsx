@@ -38,15 +38,18 @@ export function Empty({ title, children }: { title: string; children?: Component
   );
 }
 
-/** Asks for an API token when the server has tokens. The server keeps it in an HttpOnly same-site
- * cookie (sent for images and downloads too), so no script on the page can read it back. */
-function TokenForm() {
+/** Asks for a user's name and password, or an API token, when the server needs credentials. The
+ * server keeps the session in an HttpOnly same-site cookie (sent for images and downloads too), so
+ * no script on the page can read it back. */
+function SignInForm() {
   const [failure, setFailure] = useState('');
   const submit = async (e: Event) => {
     e.preventDefault();
-    const input = (e.currentTarget as HTMLFormElement).elements.namedItem('token') as HTMLInputElement;
+    const form = e.currentTarget as HTMLFormElement;
+    const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
+    const token = value('token').trim();
     try {
-      await signIn(input.value.trim());
+      await signIn(token ? { token } : { username: value('username').trim(), password: value('password') });
       location.reload();
     } catch (err) {
       setFailure((err as Error).message);
@@ -54,11 +57,16 @@ function TokenForm() {
   };
   return (
     <div class="state error" role="alert">
-      <strong>This server needs a token</strong>
-      <div class="hint">Paste a read (or stronger) token from <code>ringo tokens create --scope read</code>.</div>
-      <form onSubmit={submit}>
+      <strong>Sign in</strong>
+      <div class="hint">
+        With your user name and password, or paste a token from <code>ringo tokens create --scope read</code>.
+      </div>
+      <form onSubmit={submit} class="sign-in">
+        <input name="username" autocomplete="username" placeholder="user name" aria-label="User name" />{' '}
+        <input name="password" type="password" autocomplete="current-password" placeholder="password" aria-label="Password" />{' '}
+        <span class="hint">or</span>{' '}
         <input name="token" type="password" placeholder="rg_…" aria-label="API token" />{' '}
-        <button type="submit">Use token</button>
+        <button type="submit">Sign in</button>
       </form>
       {failure && <div class="hint">{failure}</div>}
     </div>
@@ -67,7 +75,7 @@ function TokenForm() {
 
 export function ErrorBox({ error, retry }: { error: Error; retry?: () => void }) {
   const code = error instanceof ApiError ? error.code : 'ERROR';
-  if (error instanceof ApiError && error.status === 401) return <TokenForm />;
+  if (error instanceof ApiError && error.status === 401) return <SignInForm />;
   return (
     <div class="state error" role="alert">
       <strong>{code === 'RESOURCE_DOES_NOT_EXIST' ? 'Not found' : 'Something went wrong'}</strong>

@@ -735,11 +735,11 @@ await check('with tokens on, the UI asks for one and works with it', async (page
   admin = await make('admin');
   const token = await make('read', admin);
   await go(page, '/experiments');
-  await page.getByText('This server needs a token').waitFor();
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
   await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Use token' }).click();
+  await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForFunction(() => document.body.innerText.includes('Default'));
-  expect(!(await page.content()).includes('This server needs a token'), 'the token form is gone');
+  expect((await page.getByRole('button', { name: 'Sign in' }).count()) === 0, 'the sign-in form is gone');
   expect(!(await page.evaluate(() => document.cookie)).includes('ringo_token'), 'scripts cannot read the token cookie');
   const cookie = (await page.context().cookies()).find((c) => c.name === 'ringo_token');
   expect(cookie && cookie.httpOnly, 'the token cookie is HttpOnly');
@@ -747,9 +747,9 @@ await check('with tokens on, the UI asks for one and works with it', async (page
 
 const signedIn = async (page, token) => {
   await go(page, '/experiments');
-  await page.getByText('This server needs a token').waitFor();
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
   await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Use token' }).click();
+  await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForFunction(() => document.body.innerText.includes('Default'));
 };
 
