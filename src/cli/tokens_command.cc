@@ -12,7 +12,7 @@ namespace {
 using client::Json;
 
 struct TokenFlags {
-  std::string scope, name, id;
+  std::string scope, name, id, owner;
   double expires_in_days = 0;
 };
 
@@ -25,6 +25,7 @@ void PrintTokens(const Json& out) {
       state = expires <= NowMillis() ? "expired" : "expires " + FormatTime(expires);
     }
     std::string name = t.value("name", "");
+    if (t.contains("owner")) state += " (user " + t.value("owner", "") + ")";
     std::cout << t.value("id", "") << "  " << t.value("scope", "") << std::string(8 - std::min<size_t>(8, t.value("scope", "").size()), ' ')
               << name << std::string(22 - std::min<size_t>(21, name.size()), ' ')
               << FormatTime(t.value("created", int64_t{0})) << "  " << state << "\n";
@@ -40,6 +41,8 @@ void AddTokensCommand(CLI::App& app, Context& ctx) {
   auto* create = tokens->add_subcommand("create", "Create a token; it is printed once");
   create->add_option("--scope", f->scope, "admin, write, read or device")->required();
   create->add_option("--name", f->name, "What it is for");
+  create->add_option("--owner", f->owner,
+                     "The user it acts for (default: the user creating it, if any)");
   create->add_option("--expires-in", f->expires_in_days, "Days until it stops working (default: never)")
       ->check(CLI::PositiveNumber);
   auto* list = tokens->add_subcommand("list", "List tokens (never their secrets)");
@@ -51,6 +54,7 @@ void AddTokensCommand(CLI::App& app, Context& ctx) {
   OnRun(create, x, [x, f] {
     return WithClient(*x, [&](client::Client& c) -> Status {
       Json body{{"scope", f->scope}, {"name", f->name}};
+      if (!f->owner.empty()) body["owner"] = f->owner;
       if (f->expires_in_days > 0) {
         body["expires"] = NowMillis() + static_cast<int64_t>(f->expires_in_days * 86400000.0);
       }
