@@ -42,31 +42,39 @@ std::string UpperName(const std::string& s) {
   return out;
 }
 
+Result<ChosenExecutor> ChooseExecutor(const RunOptions& options, const std::string& name) {
+  ChosenExecutor chosen;
+  if (options.env_manager == "docker") {
+    if (name != "local") {
+      return InvalidArgument("--env-manager docker runs steps in containers on this machine; "
+                             "executor '" + name + "' cannot run them");
+    }
+    chosen.executor = NewContainerExecutor(options.container_cli);
+    chosen.name = "container";
+    return chosen;
+  }
+  ASSIGN_OR_RETURN(chosen.executor, NewExecutor(name));
+  chosen.name = name;
+  return chosen;
+}
+
 Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, const Execution& e,
-                                const RunOptions& options, const std::string& docker_image,
                                 Executor& executor) {
   fs::path logs = fs::temp_directory_path() / ("ringo-run-" + NewId());
   fs::create_directories(logs);
   Job spec;
   spec.label = e.label;
+  spec.run_id = run_id;
   spec.resources = e.resources;
   spec.cwd = e.cwd;
   spec.env = e.env;
+  spec.command = e.command;
   spec.stdout_file = logs / "stdout.txt";
   spec.stderr_file = logs / "stderr.txt";
-  if (options.env_manager == "docker") {
-    // The project directory is mounted where MLflow mounts it; the tracking server is on the
-    // host's loopback, so the container shares the host network.
-    std::string cmd = "docker run --rm --network host -v " + ShellQuote(e.cwd.string()) +
-                      ":/mlflow/projects/code -w /mlflow/projects/code";
-    for (const auto& [k, v] : e.env) {
-      if (k.rfind("MLFLOW_", 0) == 0 || k.rfind("RINGO_", 0) == 0)
-        cmd += " -e " + ShellQuote(k + "=" + v);
-    }
-    spec.command = cmd + " " + ShellQuote(docker_image) + " /bin/sh -c " + ShellQuote(e.command);
-  } else {
-    spec.command = e.command;
-  }
+  spec.container = e.container;
+  // Inputs and outputs are paths inside the pipeline project; mounted at its own path, they
+  // mean the same in a container.
+  spec.mounts.push_back(e.project_root.empty() ? e.cwd : e.project_root);
   std::string pending[3];
   spec.on_output = [&](int stream, std::string_view chunk) {
     if (e.quiet) return;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -122,6 +123,18 @@ Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool
     result.exit_code = 128 + result.signal;
   }
   return result;
+}
+
+Result<CommandOutput> CaptureCommand(const std::string& command) {
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return Internal("cannot run '" + command + "': " + std::strerror(errno));
+  CommandOutput out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
+  int status = pclose(p);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return out;
 }
 
 }  // namespace ringo::pipeline

@@ -36,6 +36,16 @@ struct ProcessResult {
 Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool>& stop,
                                  int grace_seconds = 5);
 
+struct CommandOutput {
+  int exit_code = 0;  // 128 + the signal when one ended it
+  std::string text;   // what it printed on stdout (the command may redirect stderr there)
+};
+
+// Runs a short command with /bin/sh -c in the environment of this process and collects what it
+// prints, for the clients of engines (sbatch, scontrol, podman). kInternal when it cannot be
+// started. Blocks until the command ends.
+Result<CommandOutput> CaptureCommand(const std::string& command);
+
 }  // namespace ringo::pipeline
 
 #endif  // RINGO_PIPELINE_PROCESS_H_

@@ -1,0 +1,221 @@
+// The container executor: docker_env steps in containers of a docker-compatible CLI.
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "common/util.h"
+#include "pipeline/executor.h"
+#include "pipeline/process.h"
+
+namespace ringo::pipeline {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Variables of a job's environment that name paths of this machine: meaningless inside an
+// image, and a PYTHONPATH would hide the image's own.
+const std::set<std::string> kHostOnly = {"PYTHONPATH", "RINGO_BIN"};
+
+// What MLflow's clients read for credentials and TLS. A local step inherits them from ringo's
+// environment; a container sees only what it is given, so they are passed when set.
+constexpr const char* kClientVariables[] = {
+    "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_INSECURE_TLS"};
+
+std::string LastLine(const std::string& text) {
+  size_t end = text.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) return "";
+  size_t begin = text.rfind('\n', end);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1, end - begin);
+}
+
+std::string Program(const std::string& cli) { return cli.substr(0, cli.find(' ')); }
+
+// Empty when `cli info` answers, else why it did not. `timeout` bounds a CLI that waits on an
+// engine socket nobody serves.
+std::string Probe(const std::string& cli) {
+  auto which = CaptureCommand("command -v " + ShellQuote(Program(cli)) + " >/dev/null 2>&1");
+  if (!which.ok() || which->exit_code != 0) return "not found";
+  auto info = CaptureCommand("timeout 30 " + cli + " info 2>&1 >/dev/null");
+  if (!info.ok()) return info.status().message();
+  if (info->exit_code == 0) return "";
+  std::string why = LastLine(info->text);
+  return "'" + cli + " info' failed" + (why.empty() ? "" : ": " + why);
+}
+
+// A name without a registry host ("python:3.11", "team/train"): Docker resolves it on Docker
+// Hub, podman only through a registry list; podman's local images are named "localhost/...".
+bool IsShortName(const std::string& image) {
+  size_t slash = image.find('/');
+  if (slash == std::string::npos) return true;
+  std::string first = image.substr(0, slash);
+  return first != "localhost" && first.find_first_of(".:") == std::string::npos;
+}
+
+bool HasImage(const std::string& cli, const std::string& image) {
+  auto r = CaptureCommand(cli + " image inspect --format '{{.Id}}' " + ShellQuote(image) +
+                          " >/dev/null 2>&1");
+  return r.ok() && r->exit_code == 0;
+}
+
+// Kills and removes the container; quiet when it is already gone (or was never created).
+void Remove(const std::string& cli, const std::string& name) {
+  (void)CaptureCommand(cli + " kill " + name + " >/dev/null 2>&1");
+  (void)CaptureCommand(cli + " rm -f " + name + " >/dev/null 2>&1");
+}
+
+class ContainerExecutor : public Executor {
+ public:
+  explicit ContainerExecutor(std::string cli) : cli_(std::move(cli)) {}
+
+  Result<JobResult> Run(const Job& job, const std::atomic<bool>& stop) override {
+    ASSIGN_OR_RETURN(std::string image, ResolveImage(cli_, job.container.image));
+    // After the run, so `ps` shows whose it is; the suffix keeps retries and leftovers apart.
+    std::string name = "ringo-" + (job.run_id.empty() ? "job" : job.run_id) + "-" +
+                       NewId().substr(0, 8);
+    fs::path cidfile = job.stdout_file.parent_path() / "container.id";
+    ProcessSpec spec;
+    spec.cwd = job.cwd;
+    spec.stdout_file = job.stdout_file;
+    spec.stderr_file = job.stderr_file;
+    spec.on_output = job.on_output;
+    spec.command = RunCommand(job, image, name, cidfile, &spec.env);
+
+    // Stopping the CLI client does not stop its container (a shell as PID 1 ignores SIGTERM,
+    // and a killed client leaves the container running): the engine is told to kill it.
+    std::atomic<bool> stop_client{false}, done{false};
+    bool killed = false;
+    std::thread watcher([&] {
+      while (!done.load()) {
+        if (stop.load()) {
+          Remove(cli_, name);
+          killed = true;
+          stop_client.store(true);
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+    auto ran = RunProcess(spec, stop_client);
+    done.store(true);
+    watcher.join();
+    // A container still being created when the stop came may have started since.
+    if (killed) Remove(cli_, name);
+    if (!ran.ok()) return ran.status();
+
+    JobResult result;
+    result.exit_code = ran->exit_code;
+    result.status = killed || ran->killed ? "KILLED" : ran->exit_code == 0 ? "FINISHED" : "FAILED";
+    {
+      std::ifstream cid(cidfile);
+      std::getline(cid, result.job_id);
+    }
+    std::error_code ec;
+    fs::remove(cidfile, ec);  // the directory holds the logs, which become artifacts
+    if (result.status == "FAILED") result.reason = EngineError(job, ran->exit_code);
+    return result;
+  }
+
+ private:
+  std::string RunCommand(const Job& job, const std::string& image, const std::string& name,
+                         const fs::path& cidfile, std::map<std::string, std::string>* env) const {
+    // No pulls: an image missing here was already an error. The host network makes a tracking
+    // server on this machine's loopback reachable from the step.
+    std::string cmd = cli_ + " run --rm --pull never --network host --name " + name +
+                      " --label " + ShellQuote("ringo.runId=" + job.run_id) + " --cidfile " +
+                      ShellQuote(cidfile.string());
+    bool cwd_mounted = false;
+    for (const fs::path& m : job.mounts) {
+      cmd += " -v " + ShellQuote(m.string() + ":" + m.string());
+      auto rel = job.cwd.lexically_relative(m);
+      if (!rel.empty() && *rel.begin() != "..") cwd_mounted = true;
+    }
+    if (!cwd_mounted) cmd += " -v " + ShellQuote(job.cwd.string() + ":" + job.cwd.string());
+    for (const std::string& v : job.container.volumes) cmd += " -v " + ShellQuote(v);
+    cmd += " -w " + ShellQuote(job.cwd.string());
+    // Values reach the container through the client's environment (`-e NAME` copies one), not
+    // its arguments, so tokens stay out of `ps`. The run's own variables win over docker_env's.
+    std::set<std::string> names;
+    for (const auto& [k, v] : job.container.environment) {
+      if (v) (*env)[k] = *v;
+      names.insert(k);
+    }
+    for (const auto& [k, v] : job.env) {
+      if (kHostOnly.count(k)) continue;
+      (*env)[k] = v;
+      names.insert(k);
+    }
+    for (const char* k : kClientVariables) {
+      if (const char* v = std::getenv(k); v && *v) names.insert(k);
+    }
+    for (const std::string& k : names) cmd += " -e " + ShellQuote(k);
+    return cmd + " " + ShellQuote(image) + " /bin/sh -c " + ShellQuote(job.command);
+  }
+
+  // The engine's own words when it, not the step, failed: docker and podman exit 125 when the
+  // container could not be created, 126/127 when its command could not be started, and then
+  // print "Error: ..." (podman) or "docker: ..." as the last line.
+  std::string EngineError(const Job& job, int exit_code) const {
+    if (exit_code < 125 || exit_code > 127) return "";
+    std::ifstream err(job.stderr_file, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(err)), {});
+    std::string line = LastLine(text);
+    if (line.rfind("Error: ", 0) != 0 && line.rfind("docker: ", 0) != 0) return "";
+    return Program(cli_) + " could not run the container: " + line;
+  }
+
+  std::string cli_;
+};
+
+}  // namespace
+
+Result<std::string> FindContainerCli(const std::string& requested) {
+  std::string chosen = requested;
+  if (chosen.empty()) {
+    if (const char* e = std::getenv("RINGO_CONTAINER_CLI"); e && *e) chosen = e;
+  }
+  std::vector<std::string> candidates = {"docker", "podman"};
+  if (!chosen.empty()) candidates = {chosen};
+  std::string tried;
+  for (const std::string& cli : candidates) {
+    std::string why = Probe(cli);
+    if (why.empty()) return cli;
+    tried += (tried.empty() ? "" : "; ") + cli + ": " + why;
+  }
+  return FailedPrecondition("docker_env needs a container engine, and none answered (" + tried +
+                            "); install podman or start Docker, or name a CLI with "
+                            "--container-cli or RINGO_CONTAINER_CLI");
+}
+
+Result<std::string> ResolveImage(const std::string& cli, const std::string& image) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, std::string>, std::string> known;
+  {
+    std::lock_guard lock(mu);
+    auto it = known.find({cli, image});
+    if (it != known.end()) return it->second;
+  }
+  std::vector<std::string> names = {image};
+  if (IsShortName(image)) names.push_back("localhost/" + image);
+  for (const std::string& name : names) {
+    if (!HasImage(cli, name)) continue;
+    std::lock_guard lock(mu);
+    known[{cli, image}] = name;
+    return name;
+  }
+  return FailedPrecondition("image '" + image + "' is not on this machine for " + Program(cli) +
+                            (names.size() > 1 ? " (nor is '" + names[1] + "')" : "") +
+                            "; ringo pulls no images: build it, or pull it with '" + cli +
+                            " pull " + image + "'");
+}
+
+std::unique_ptr<Executor> NewContainerExecutor(std::string cli) {
+  return std::make_unique<ContainerExecutor>(std::move(cli));
+}
+
+}  // namespace ringo::pipeline
