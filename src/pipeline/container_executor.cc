@@ -63,6 +63,18 @@ bool HasImage(const std::string& cli, const std::string& image) {
   return r.ok() && r->exit_code == 0;
 }
 
+// The host directories a job's container mounts at their own paths: the job's mounts, and its
+// directory when none of them holds it.
+std::vector<fs::path> Mounts(const Job& job) {
+  std::vector<fs::path> mounts = job.mounts;
+  for (const fs::path& m : job.mounts) {
+    auto rel = job.cwd.lexically_relative(m);
+    if (!rel.empty() && *rel.begin() != "..") return mounts;
+  }
+  mounts.push_back(job.cwd);
+  return mounts;
+}
+
 // Kills and removes the container; quiet when it is already gone (or was never created).
 void Remove(const std::string& cli, const std::string& name) {
   (void)CaptureCommand(cli + " kill " + name + " >/dev/null 2>&1");
@@ -75,6 +87,11 @@ class ContainerExecutor : public Executor {
 
   Result<JobResult> Run(const Job& job, const std::atomic<bool>& stop) override {
     ASSIGN_OR_RETURN(std::string image, ResolveImage(cli_, job.container.image));
+    for (const fs::path& m : Mounts(job)) {
+      // --mount's fields are comma-separated, and docker and podman quote them differently.
+      if (m.string().find(',') != std::string::npos)
+        return InvalidArgument("cannot mount '" + m.string() + "' into a container: ',' in it");
+    }
     // After the run, so `ps` shows whose it is; the suffix keeps retries and leftovers apart.
     std::string name = "ringo-" + (job.run_id.empty() ? "job" : job.run_id) + "-" +
                        NewId().substr(0, 8);
@@ -129,13 +146,9 @@ class ContainerExecutor : public Executor {
     std::string cmd = cli_ + " run --rm --pull never --network host --name " + name +
                       " --label " + ShellQuote("ringo.runId=" + job.run_id) + " --cidfile " +
                       ShellQuote(cidfile.string());
-    bool cwd_mounted = false;
-    for (const fs::path& m : job.mounts) {
-      cmd += " -v " + ShellQuote(m.string() + ":" + m.string());
-      auto rel = job.cwd.lexically_relative(m);
-      if (!rel.empty() && *rel.begin() != "..") cwd_mounted = true;
-    }
-    if (!cwd_mounted) cmd += " -v " + ShellQuote(job.cwd.string() + ":" + job.cwd.string());
+    // --mount, not -v: a ':' in a path would split a -v argument.
+    for (const fs::path& m : Mounts(job))
+      cmd += " --mount " + ShellQuote("type=bind,source=" + m.string() + ",target=" + m.string());
     for (const std::string& v : job.container.volumes) cmd += " -v " + ShellQuote(v);
     cmd += " -w " + ShellQuote(job.cwd.string());
     // Values reach the container through the client's environment (`-e NAME` copies one), not

@@ -9,6 +9,7 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 import unittest
 
@@ -36,6 +37,7 @@ class ContainerTest(RunTestCase):
         if not ok:
             reason = cls.image.reason
             cls.image.stop()
+            print("containers: skipped: " + reason, file=sys.stderr)
             raise unittest.SkipTest(reason)
         try:
             super().setUpClass()
@@ -181,7 +183,7 @@ class ContainerTest(RunTestCase):
         self.assertIsNone(self.client.get_experiment_by_name(self.experiment))
 
     def test_a_plain_project_runs_in_its_image_with_docker_env_environment(self):
-        d = os.path.join(self.tmp, "plain")
+        d = os.path.join(self.tmp, "plain:1")  # a ':' cannot split the project's mount
         write(os.path.join(d, "MLproject"), """\
             name: plain
             docker_env:
