@@ -1,10 +1,12 @@
 // One execution of a command for a run: the environment that ties it to the run, output to the
 // console, and its logs as the run's artifacts.
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "common/util.h"
 #include "pipeline/runner_impl.h"
@@ -32,6 +34,38 @@ std::string PythonClientDir() {
     }
   }
   return "";
+}
+
+bool IsKilled(client::Client& c, const std::string& run_id) {
+  if (run_id.empty()) return false;
+  auto run = c.GetRun(run_id);
+  return run.ok() && (*run)["info"].value("status", "") == "KILLED";
+}
+
+// Until `done`: sets `stop` on Ctrl-C, or once a second asks the server whether the run or its
+// pipeline's run was marked KILLED (a connection of its own: clients are one per thread). A
+// killed pipeline stops all of its steps through g_stop.
+void WatchForKill(const Execution& e, const std::string& run_id, std::atomic<bool>& stop,
+                  const std::atomic<bool>& done) {
+  std::unique_ptr<client::Client> c;
+  auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (!done.load()) {
+    if (g_stop.load()) {
+      stop.store(true);
+    } else if (!e.tracking_uri.empty() && std::chrono::steady_clock::now() >= next) {
+      next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      if (!c) {
+        auto connected = client::Client::Connect(e.tracking_uri);
+        if (connected.ok()) c = std::move(*connected);
+      }
+      if (c && IsKilled(*c, e.pipeline_run_id)) {
+        g_stop.store(true);
+      } else if (c && IsKilled(*c, run_id)) {
+        stop.store(true);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace
@@ -95,7 +129,11 @@ Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, co
     }
     std::fflush(f);
   };
-  auto ran = executor.Run(spec, g_stop);
+  std::atomic<bool> stop{false}, done{false};
+  std::thread watcher([&] { WatchForKill(e, run_id, stop, done); });
+  auto ran = executor.Run(spec, stop);
+  done.store(true);
+  watcher.join();
   if (!ran.ok()) {
     std::error_code ec;
     fs::remove_all(logs, ec);

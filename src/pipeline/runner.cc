@@ -81,6 +81,7 @@ Result<std::string> RunEntryPoint(client::Client& c, const Project& project,
   e.label = options.entry_point;
   e.cwd = project.dir;
   e.project_root = project.dir;
+  e.tracking_uri = tracker.uri;
   e.container = project.docker;
   e.command = std::move(command);
   e.env = BaseEnv(tracker, run_id);

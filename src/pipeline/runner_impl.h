@@ -62,6 +62,10 @@ struct Execution {
   std::string label;  // step name, or the entry point
   fs::path cwd;
   fs::path project_root;  // the (pipeline) project: mounted into a container at its own path
+  // Watched while the command runs: its run marked KILLED (`ringo runs kill`) stops it, the
+  // pipeline's run marked so stops the whole pipeline.
+  std::string tracking_uri;
+  std::string pipeline_run_id;  // empty for a single entry point
   DockerEnv container;    // what a container runs with (the container executor only)
   std::string command;
   std::map<std::string, std::string> env;

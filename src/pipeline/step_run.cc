@@ -79,6 +79,8 @@ Status PipelineRun::RunFresh(client::Client& c, const std::string& name, const S
   e.label = step.name;
   e.cwd = p.dir;
   e.project_root = project_.dir;
+  e.tracking_uri = tracker_.uri;
+  e.pipeline_run_id = parent_;
   e.container = p.docker;
   e.command = p.command;
   e.resources = step.resources;

@@ -138,6 +138,20 @@ class ContainerTest(RunTestCase):
         self.assertIn("s: failed with exit code 3", stdout)
 
     def test_cancelling_the_run_removes_its_container(self):
+        self.check_stopping_removes_the_container(lambda p, run_id: p.send_signal(signal.SIGINT))
+
+    def test_runs_kill_of_the_step_run_removes_its_container(self):
+        def kill(_, run_id):
+            p = subprocess.run([ringo_bin(), "runs", "kill", run_id,
+                                "--tracking-uri", self.server.url],
+                               capture_output=True, text=True, env=clean_env(), timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+        self.check_stopping_removes_the_container(kill)
+
+    def check_stopping_removes_the_container(self, stop):
+        """Starts a step that sleeps in its container, stops it with `stop(process, step run
+        id)`, and checks with podman's own `ps` that the container is gone."""
         root = self.write_pipeline("echo started; sleep 60")
         p = subprocess.Popen([ringo_bin(), "run", root, "--env-manager", "docker",
                               "--tracking-uri", self.server.url,
@@ -155,10 +169,11 @@ class ContainerTest(RunTestCase):
         self.assertIsNotNone(run_id)
         self.assertEqual(len(self.image.containers(run_id)), 1)
         started = time.monotonic()
-        p.send_signal(signal.SIGINT)
+        stop(p, run_id)
         stdout, _ = p.communicate(timeout=30)
         self.assertLess(time.monotonic() - started, 15, stdout)  # not the 60 s sleep
         self.assertNotEqual(p.returncode, 0, stdout)
+        self.assertIn("step s: killed", stdout)
         self.assertEqual(self.image.containers(run_id), [])
         self.assertEqual(self.client.get_run(run_id)["info"]["status"], "KILLED")
 

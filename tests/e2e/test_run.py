@@ -736,6 +736,28 @@ class ParallelAndSignalTest(RunTestCase):
         self.assertTrue(e1 <= s2 or e2 <= s1, "p1 %r and p2 %r overlapped" % ((s1, e1), (s2, e2)))
 
     def test_sigint_kills_the_step_process_group(self):
+        self.check_stop_kills_the_step_process_group(lambda proc: proc.send_signal(signal.SIGINT))
+
+    def test_runs_kill_of_the_pipeline_run_stops_it_like_sigint(self):
+        def kill(proc):
+            runs = self.client.search_runs([self.experiment_id()], "attributes.status = 'RUNNING'")
+            pipeline = [r["info"]["run_id"] for r in runs
+                        if "mlflow.parentRunId" not in kv(r["data"].get("tags"))]
+            self.assertEqual(len(pipeline), 1, runs)
+            p = subprocess.run([ringo_bin(), "runs", "kill", pipeline[0],
+                                "--tracking-uri", self.server.url],
+                               capture_output=True, text=True, env=clean_env(), timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            # Killed already: a second kill says so.
+            p = subprocess.run([ringo_bin(), "runs", "kill", pipeline[0],
+                                "--tracking-uri", self.server.url],
+                               capture_output=True, text=True, env=clean_env(), timeout=30)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("is not running (KILLED)", p.stderr)
+
+        self.check_stop_kills_the_step_process_group(kill)
+
+    def check_stop_kills_the_step_process_group(self, stop):
         root = os.path.join(self.tmp, "sig")
         pidfile = os.path.join(self.tmp, "pids")
         after = os.path.join(self.tmp, "after-ran")
@@ -763,7 +785,7 @@ class ParallelAndSignalTest(RunTestCase):
                 time.sleep(0.05)
             with open(pidfile) as f:
                 pids = [int(x) for x in f.read().split()]
-            proc.send_signal(signal.SIGINT)
+            stop(proc)
             stdout, stderr = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
