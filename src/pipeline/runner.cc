@@ -88,6 +88,10 @@ Result<std::string> RunEntryPoint(client::Client& c, const Project& project,
   std::cout << "ringo: run " << run_id << ": " << e.command << std::endl;
   ASSIGN_OR_RETURN(ChosenExecutor executor, ChooseExecutor(options, options.executor));
   RETURN_IF_ERROR(SetTag(c, run_id, "ringo.executor", executor.name));
+  if (options.env_manager == "docker") {
+    ASSIGN_OR_RETURN(std::string image, ResolveImage(options.container_cli, e.container.image));
+    RETURN_IF_ERROR(SetTag(c, run_id, "ringo.containerImage", image));
+  }
   ASSIGN_OR_RETURN(ExecutionResult er, Execute(c, run_id, e, *executor.executor));
   RETURN_IF_ERROR(SetTag(c, run_id, "ringo.exitCode", std::to_string(er.exit_code)));
   if (!er.job_id.empty()) RETURN_IF_ERROR(SetTag(c, run_id, "ringo.jobId", er.job_id));

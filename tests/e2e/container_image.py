@@ -14,7 +14,8 @@ import tempfile
 import uuid
 
 PODMAN = shutil.which("podman")
-BUSYBOX_APPLETS = ("sh", "echo", "cat", "sleep", "wget", "date", "mkdir", "true", "pwd", "env")
+BUSYBOX_APPLETS = ("sh", "echo", "cat", "sleep", "wget", "date", "mkdir", "true", "pwd", "env",
+                   "wc", "test")
 
 
 class ContainerImage:

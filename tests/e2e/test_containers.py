@@ -56,10 +56,10 @@ class ContainerTest(RunTestCase):
         return super().ringo_run(project, "--env-manager", "docker", *args, env=e,
                                  timeout=timeout, experiment=experiment)
 
-    def write_pipeline(self, command, image=None, extra=""):
+    def write_pipeline(self, command, image=None, step_extra=()):
         """A pipeline whose step `s` runs `command` in `image` (default: the class's, by its
-        short name), with the output directory as {out} and /ledger mounted from the test's
-        directory."""
+        short name), with the output directory as {out}, /ledger mounted from the test's
+        directory, and the YAML lines `step_extra` added to the step."""
         root = os.path.join(self.tmp, "pipe")
         self.ledger_dir = os.path.join(self.tmp, "ledger")
         os.makedirs(self.ledger_dir, exist_ok=True)
@@ -81,8 +81,8 @@ class ContainerTest(RunTestCase):
               - name: s
                 project: s
                 parameters: {out: "{outputs.data}"}
-                outputs: [data]
-            %s""" % extra)
+                outputs: [data]%s
+            """ % "".join("\n                " + line for line in step_extra))
         return root
 
     def step_run(self, pipeline_run_id):
@@ -136,6 +136,19 @@ class ContainerTest(RunTestCase):
         self.assertEqual(self.client.read_artifact(info["run_id"], "logs/stderr.txt"),
                          b"about to fail\n")
         self.assertIn("s: failed with exit code 3", stdout)
+
+    def test_a_retried_step_runs_in_a_new_container(self):
+        # Fails the first time (one line in the ledger), succeeds the second.
+        root = self.write_pipeline(
+            "echo $MLFLOW_RUN_ID >> /ledger/runs; test $(wc -l < /ledger/runs) -ge 2",
+            step_extra=["retries: 1", "retry_backoff: 0.1"])
+        rc, stdout, stderr = self.ringo_run(root)
+        self.assertEqual(rc, 0, stdout + stderr)
+        info, tags, _ = self.step_run(parse_result(stdout)[0])
+        self.assertEqual(tags["ringo.attempts"], "2")
+        self.assertEqual(tags["ringo.exitCode"], "0")
+        self.assertEqual(self.ledger_lines(), [info["run_id"]] * 2)
+        self.assertEqual(self.image.containers(info["run_id"]), [])
 
     def test_cancelling_the_run_removes_its_container(self):
         self.check_stopping_removes_the_container(lambda p, run_id: p.send_signal(signal.SIGINT))
@@ -219,6 +232,8 @@ class ContainerTest(RunTestCase):
         tags = kv(self.client.get_run(run_id)["data"].get("tags"))
         self.assertEqual(tags["ringo.executor"], "container")
         self.assertEqual(tags["mlflow.project.env"], "docker")
+        self.assertEqual(tags["ringo.containerImage"], self.image.name)
+        self.assertEqual(tags["ringo.exitCode"], "0")
         self.assertRegex(tags["ringo.jobId"], r"^[0-9a-f]{64}$")
 
 
