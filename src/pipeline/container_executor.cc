@@ -149,6 +149,9 @@ class ContainerExecutor : public Executor {
     // --mount, not -v: a ':' in a path would split a -v argument.
     for (const fs::path& m : Mounts(job))
       cmd += " --mount " + ShellQuote("type=bind,source=" + m.string() + ",target=" + m.string());
+    // Also where MLflow puts a project in its image, for commands that name that path.
+    cmd += " --mount " + ShellQuote("type=bind,source=" + job.cwd.string() +
+                                    ",target=/mlflow/projects/code");
     for (const std::string& v : job.container.volumes) cmd += " -v " + ShellQuote(v);
     cmd += " -w " + ShellQuote(job.cwd.string());
     // Values reach the container through the client's environment (`-e NAME` copies one), not

@@ -80,12 +80,13 @@ Result<std::string> FindContainerCli(const std::string& requested);
 Result<std::string> ResolveImage(const std::string& cli, const std::string& image);
 
 // Runs each job in a container of job.container.image (resolved by ResolveImage) through
-// `cli`: the job's mounts at their own paths with the job's directory as the working
-// directory, docker_env's volumes and environment, the job's environment (less the variables
-// that name paths of this machine), and the host's network, so a tracking server on loopback
-// is reachable. The container is named "ringo-<run id>-<suffix>" and labelled with the run; a
-// stopped run kills and removes it. The job id is the container's id. A container that the
-// engine could not start is a FAILED result with the engine's words as the reason.
+// `cli`: the job's mounts at their own paths with the job's directory as the working directory
+// (and also at /mlflow/projects/code, where MLflow puts it), docker_env's volumes and
+// environment, the job's environment (less the variables that name paths of this machine), and
+// the host's network, so a tracking server on loopback is reachable. The container is named
+// "ringo-<run id>-<suffix>" and labelled with the run; a stopped run kills and removes it. The
+// job id is the container's id. A container that the engine could not start is a FAILED result
+// with the engine's words as the reason; a project path with a ',' is kInvalidArgument.
 std::unique_ptr<Executor> NewContainerExecutor(std::string cli);
 
 }  // namespace ringo::pipeline

@@ -220,13 +220,15 @@ class ContainerTest(RunTestCase):
             entry_points:
               main:
                 parameters: {n: {type: float, default: 2}}
-                command: "echo $GREETING $FROM_HOST {n} $(cat /etc/ringo-image) > out.txt; pwd"
+                command: "echo $GREETING $FROM_HOST {n} $(cat /etc/ringo-image) > out.txt; pwd;
+                  cat /mlflow/projects/code/out.txt"
             """ % self.image.name)
         rc, stdout, stderr = self.ringo_run(d, "-P", "n=5", env={"FROM_HOST": "copied"})
         self.assertEqual(rc, 0, stdout + stderr)
         with open(os.path.join(d, "out.txt")) as f:
             self.assertEqual(f.read(), "hello copied 5 %s\n" % self.image.short_name)
-        self.assertIn("\n%s\n" % d, stdout)  # the project at its own path
+        # The project at its own path, and where MLflow mounts it.
+        self.assertIn("\n%s\nhello copied 5 %s\n" % (d, self.image.short_name), stdout)
         run_id, status = parse_result(stdout)
         self.assertEqual(status, "FINISHED")
         tags = kv(self.client.get_run(run_id)["data"].get("tags"))
