@@ -201,6 +201,27 @@ class ContainerTest(RunTestCase):
         # Checked before the run's experiment and run were made.
         self.assertIsNone(self.client.get_experiment_by_name(self.experiment))
 
+    def test_a_container_the_engine_cannot_start_fails_with_the_engines_words(self):
+        d = os.path.join(self.tmp, "unstartable")
+        missing = os.path.join(self.tmp, "no-such-dir")
+        write(os.path.join(d, "MLproject"), """\
+            name: unstartable
+            docker_env:
+              image: %s
+              volumes: ["%s:/data"]
+            entry_points:
+              main:
+                command: "true"
+            """ % (self.image.name, missing))
+        rc, stdout, stderr = self.ringo_run(d)
+        self.assertEqual(rc, 1, stdout + stderr)
+        run_id, status = parse_result(stdout)
+        self.assertEqual(status, "FAILED")
+        tags = kv(self.client.get_run(run_id)["data"].get("tags"))
+        self.assertIn(tags["ringo.exitCode"], ("125", "126", "127"))
+        self.assertRegex(tags["ringo.failureReason"], r"^podman could not run the container: .*"
+                         + re.escape(missing))
+
     def test_no_working_container_cli_is_a_clear_error(self):
         root = self.write_pipeline("echo ran >> /ledger/runs")
         rc, stdout, stderr = self.ringo_run(root, "--container-cli", "ringo-no-such-cli")
