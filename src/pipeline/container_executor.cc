@@ -4,7 +4,6 @@
 #include <fstream>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "common/util.h"
@@ -105,29 +104,26 @@ class ContainerExecutor : public Executor {
 
     // Stopping the CLI client does not stop its container (a shell as PID 1 ignores SIGTERM,
     // and a killed client leaves the container running): the engine is told to kill it.
-    std::atomic<bool> stop_client{false}, done{false};
-    bool killed = false;
-    std::thread watcher([&] {
-      while (!done.load()) {
-        if (stop.load()) {
-          Remove(cli_, name);
-          killed = true;
-          stop_client.store(true);
-          return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    });
-    auto ran = RunProcess(spec, stop_client);
-    done.store(true);
-    watcher.join();
+    std::atomic<bool> stop_client{false}, killed{false};
+    Result<ProcessResult> ran = Internal("not run");
+    {
+      Ticker watcher(std::chrono::milliseconds(50), [&] {
+        if (!stop.load()) return true;
+        Remove(cli_, name);
+        killed.store(true);
+        stop_client.store(true);
+        return false;
+      });
+      ran = RunProcess(spec, stop_client);
+    }
     // A container still being created when the stop came may have started since.
-    if (killed) Remove(cli_, name);
+    if (killed.load()) Remove(cli_, name);
     if (!ran.ok()) return ran.status();
 
     JobResult result;
     result.exit_code = ran->exit_code;
-    result.status = killed || ran->killed ? "KILLED" : ran->exit_code == 0 ? "FINISHED" : "FAILED";
+    result.status =
+        killed.load() || ran->killed ? "KILLED" : ran->exit_code == 0 ? "FINISHED" : "FAILED";
     {
       std::ifstream cid(cidfile);
       std::getline(cid, result.job_id);

@@ -6,9 +6,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <thread>
+#include <memory>
 
 #include "common/util.h"
+#include "pipeline/process.h"
 #include "pipeline/runner_impl.h"
 
 namespace ringo::pipeline {
@@ -42,31 +43,44 @@ bool IsKilled(client::Client& c, const std::string& run_id) {
   return run.ok() && (*run)["info"].value("status", "") == "KILLED";
 }
 
-// Until `done`: sets `stop` on Ctrl-C, or once a second asks the server whether the run or its
-// pipeline's run was marked KILLED (a connection of its own: clients are one per thread). A
-// killed pipeline stops all of its steps through g_stop.
-void WatchForKill(const Execution& e, const std::string& run_id, std::atomic<bool>& stop,
-                  const std::atomic<bool>& done) {
-  std::unique_ptr<client::Client> c;
-  auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (!done.load()) {
+// Watches an execution: sets `stop` on Ctrl-C, or once a second asks the server whether the run
+// or its pipeline's run was marked KILLED (a connection of its own: clients are one per thread).
+// A killed pipeline stops all of its steps through g_stop. Called by a Ticker every 50 ms.
+class KillWatch {
+ public:
+  KillWatch(const Execution& e, std::string run_id, std::atomic<bool>& stop)
+      : e_(e), run_id_(std::move(run_id)), stop_(stop) {}
+
+  bool operator()() {
     if (g_stop.load()) {
-      stop.store(true);
-    } else if (!e.tracking_uri.empty() && std::chrono::steady_clock::now() >= next) {
-      next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      if (!c) {
-        auto connected = client::Client::Connect(e.tracking_uri);
-        if (connected.ok()) c = std::move(*connected);
-      }
-      if (c && IsKilled(*c, e.pipeline_run_id)) {
-        g_stop.store(true);
-      } else if (c && IsKilled(*c, run_id)) {
-        stop.store(true);
-      }
+      stop_.store(true);
+      return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto now = std::chrono::steady_clock::now();
+    if (e_.tracking_uri.empty() || now < next_) return true;
+    next_ = now + std::chrono::seconds(1);
+    if (!c_) {
+      auto connected = client::Client::Connect(e_.tracking_uri);
+      if (!connected.ok()) return true;
+      c_ = std::move(*connected);
+    }
+    if (IsKilled(*c_, e_.pipeline_run_id)) {
+      g_stop.store(true);
+    } else if (IsKilled(*c_, run_id_)) {
+      stop_.store(true);
+      return false;
+    }
+    return true;
   }
-}
+
+ private:
+  const Execution& e_;
+  std::string run_id_;
+  std::atomic<bool>& stop_;
+  std::unique_ptr<client::Client> c_;
+  std::chrono::steady_clock::time_point next_ =
+      std::chrono::steady_clock::now() + std::chrono::seconds(1);
+};
 
 }  // namespace
 
@@ -129,11 +143,13 @@ Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, co
     }
     std::fflush(f);
   };
-  std::atomic<bool> stop{false}, done{false};
-  std::thread watcher([&] { WatchForKill(e, run_id, stop, done); });
-  auto ran = executor.Run(spec, stop);
-  done.store(true);
-  watcher.join();
+  std::atomic<bool> stop{false};
+  Result<JobResult> ran = Internal("not run");
+  {
+    auto watch = std::make_shared<KillWatch>(e, run_id, stop);
+    Ticker watcher(std::chrono::milliseconds(50), [watch] { return (*watch)(); });
+    ran = executor.Run(spec, stop);
+  }
   if (!ran.ok()) {
     std::error_code ec;
     fs::remove_all(logs, ec);

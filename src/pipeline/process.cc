@@ -125,6 +125,28 @@ Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool
   return result;
 }
 
+Ticker::Ticker(std::chrono::milliseconds period, std::function<bool()> tick) {
+  thread_ = std::thread([this, period, tick = std::move(tick)] {
+    std::unique_lock lock(mu_);
+    while (!done_) {
+      lock.unlock();
+      bool more = tick();
+      lock.lock();
+      if (!more) return;
+      cv_.wait_for(lock, period, [this] { return done_; });
+    }
+  });
+}
+
+Ticker::~Ticker() {
+  {
+    std::lock_guard lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
 Result<CommandOutput> CaptureCommand(const std::string& command) {
   FILE* p = popen(command.c_str(), "r");
   if (!p) return Internal("cannot run '" + command + "': " + std::strerror(errno));
