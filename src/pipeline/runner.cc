@@ -73,7 +73,8 @@ Status CheckContainers(const Project& project, RunOptions* options) {
   return Status::Ok();
 }
 
-// The single entry point of a plain project, on `executor`, as run `run_id`.
+// The single entry point of a plain project, on the run's executor, as run `run_id`; its
+// final status.
 Result<std::string> RunEntryPoint(client::Client& c, const Project& project,
                                   const RunOptions& options, const Tracker& tracker,
                                   const std::string& run_id, std::string command) {
