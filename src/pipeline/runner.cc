@@ -105,7 +105,9 @@ Result<std::string> RunEntryPoint(client::Client& c, const Project& project,
 void NoteLocalEnv(const std::string& kind) {
   if (g_env_noted.exchange(true)) return;
   std::cout << "ringo: " << kind << " is not created with --env-manager local; "
-            << "commands run in the current environment" << std::endl;
+            << "commands run in the current environment"
+            << (kind == "docker_env" ? " (--env-manager docker runs them in its image)" : "")
+            << std::endl;
 }
 
 Result<RunResult> Run(const RunOptions& given) {
