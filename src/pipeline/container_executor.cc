@@ -94,7 +94,8 @@ class ContainerExecutor : public Executor {
     // After the run, so `ps` shows whose it is; the suffix keeps retries and leftovers apart.
     std::string name = "ringo-" + (job.run_id.empty() ? "job" : job.run_id) + "-" +
                        NewId().substr(0, 8);
-    fs::path cidfile = job.stdout_file.parent_path() / "container.id";
+    // Not among the logs, which become the run's artifacts while the step runs.
+    fs::path cidfile = fs::temp_directory_path() / (name + ".cid");
     ProcessSpec spec;
     spec.cwd = job.cwd;
     spec.stdout_file = job.stdout_file;
@@ -129,7 +130,7 @@ class ContainerExecutor : public Executor {
       std::getline(cid, result.job_id);
     }
     std::error_code ec;
-    fs::remove(cidfile, ec);  // the directory holds the logs, which become artifacts
+    fs::remove(cidfile, ec);
     if (result.status == "FAILED") result.reason = EngineError(job, ran->exit_code);
     return result;
   }

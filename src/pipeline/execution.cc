@@ -43,13 +43,16 @@ bool IsKilled(client::Client& c, const std::string& run_id) {
   return run.ok() && (*run)["info"].value("status", "") == "KILLED";
 }
 
-// Watches an execution: sets `stop` on Ctrl-C, or once a second asks the server whether the run
-// or its pipeline's run was marked KILLED (a connection of its own: clients are one per thread).
-// A killed pipeline stops all of its steps through g_stop. Called by a Ticker every 50 ms.
-class KillWatch {
+// Watches an execution while it runs, called by a Ticker every 50 ms: sets `stop` on Ctrl-C;
+// once a second asks the server whether the run or its pipeline's run was marked KILLED (a
+// killed pipeline stops all of its steps through g_stop); every few seconds uploads the logs
+// that grew, so the run shows them before the step ends. It talks to the server on a
+// connection of its own: clients are one per thread.
+class RunWatch {
  public:
-  KillWatch(const Execution& e, std::string run_id, std::atomic<bool>& stop)
-      : e_(e), run_id_(std::move(run_id)), stop_(stop) {}
+  RunWatch(const Execution& e, std::string run_id, std::vector<fs::path> logs,
+           std::atomic<bool>& stop)
+      : e_(e), run_id_(std::move(run_id)), logs_(std::move(logs)), stop_(stop) {}
 
   bool operator()() {
     if (g_stop.load()) {
@@ -57,8 +60,8 @@ class KillWatch {
       return false;
     }
     auto now = std::chrono::steady_clock::now();
-    if (e_.tracking_uri.empty() || now < next_) return true;
-    next_ = now + std::chrono::seconds(1);
+    if (e_.tracking_uri.empty() || now < next_check_) return true;
+    next_check_ = now + std::chrono::seconds(1);
     if (!c_) {
       auto connected = client::Client::Connect(e_.tracking_uri);
       if (!connected.ok()) return true;
@@ -70,16 +73,35 @@ class KillWatch {
       stop_.store(true);
       return false;
     }
+    if (now >= next_upload_) {
+      next_upload_ = now + kUploadEvery;
+      UploadGrownLogs();
+    }
     return true;
   }
 
  private:
+  static constexpr std::chrono::seconds kUploadEvery{3};
+
+  // A failed upload is tried again next time; the end of the execution uploads them anyway.
+  void UploadGrownLogs() {
+    for (const fs::path& file : logs_) {
+      std::error_code ec;
+      auto size = fs::file_size(file, ec);
+      if (ec || size == uploaded_[file]) continue;
+      if (c_->LogArtifact(run_id_, file, e_.logs_path).ok()) uploaded_[file] = size;
+    }
+  }
+
   const Execution& e_;
   std::string run_id_;
+  std::vector<fs::path> logs_;
   std::atomic<bool>& stop_;
   std::unique_ptr<client::Client> c_;
-  std::chrono::steady_clock::time_point next_ =
+  std::map<fs::path, std::uintmax_t> uploaded_;
+  std::chrono::steady_clock::time_point next_check_ =
       std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  std::chrono::steady_clock::time_point next_upload_ = next_check_ + kUploadEvery;
 };
 
 }  // namespace
@@ -146,7 +168,8 @@ Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, co
   std::atomic<bool> stop{false};
   Result<JobResult> ran = Internal("not run");
   {
-    auto watch = std::make_shared<KillWatch>(e, run_id, stop);
+    auto watch = std::make_shared<RunWatch>(
+        e, run_id, std::vector<fs::path>{spec.stdout_file, spec.stderr_file}, stop);
     Ticker watcher(std::chrono::milliseconds(50), [watch] { return (*watch)(); });
     ran = executor.Run(spec, stop);
   }

@@ -97,7 +97,9 @@ Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool
       ssize_t r = read(fds[i].fd, buf, sizeof buf);
       if (r > 0) {
         std::string_view chunk(buf, static_cast<size_t>(r));
-        (i == 0 ? out_file : err_file).write(chunk.data(), static_cast<std::streamsize>(r));
+        std::ofstream& file = i == 0 ? out_file : err_file;
+        // Flushed: the log files are uploaded to the run while the command runs.
+        file.write(chunk.data(), static_cast<std::streamsize>(r)).flush();
         if (spec.on_output) spec.on_output(i + 1, chunk);
       } else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
         close(fds[i].fd);

@@ -757,6 +757,43 @@ class ParallelAndSignalTest(RunTestCase):
 
         self.check_stop_kills_the_step_process_group(kill)
 
+    def test_logs_reach_the_step_run_while_it_runs(self):
+        root = os.path.join(self.tmp, "slow")
+        write(os.path.join(root, "MLproject"), """\
+            name: slow
+            entry_points:
+              main: {}
+              slow:
+                command: "echo started; echo warming up >&2; sleep 30"
+            steps:
+              - {name: slow, entry_point: slow}
+            """)
+        proc = subprocess.Popen([ringo_bin(), "run", root, "--tracking-uri", self.server.url,
+                                 "--experiment-name", self.experiment],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=clean_env(), cwd=self.tmp)
+        self.addCleanup(proc.kill)
+        deadline = time.monotonic() + 20
+        logs, run = {}, None
+        while time.monotonic() < deadline and len(logs) < 2:
+            self.assertIsNone(proc.poll(), "the step ended early")
+            time.sleep(0.5)
+            if run is None:
+                exp = self.client.get_experiment_by_name(self.experiment)
+                runs = self.client.search_runs([exp["experiment_id"]] if exp else ["0"],
+                                               "tags.`ringo.step` = 'slow'")
+                run = runs[0]["info"]["run_id"] if exp and runs else None
+                continue
+            for name in ("stdout", "stderr"):
+                try:
+                    logs[name] = self.client.read_artifact(run, "logs/%s.txt" % name)
+                except ringo.RingoError:
+                    pass  # not uploaded yet
+        self.assertEqual(logs, {"stdout": b"started\n", "stderr": b"warming up\n"})
+        self.assertEqual(self.run_info(run)[0]["status"], "RUNNING")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
     def check_stop_kills_the_step_process_group(self, stop):
         root = os.path.join(self.tmp, "sig")
         pidfile = os.path.join(self.tmp, "pids")
