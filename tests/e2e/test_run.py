@@ -736,65 +736,6 @@ class ParallelAndSignalTest(RunTestCase):
         self.assertTrue(e1 <= s2 or e2 <= s1, "p1 %r and p2 %r overlapped" % ((s1, e1), (s2, e2)))
 
     def test_sigint_kills_the_step_process_group(self):
-        self.check_stop_kills_the_step_process_group(lambda proc: proc.send_signal(signal.SIGINT))
-
-    def test_runs_kill_of_the_pipeline_run_stops_it_like_sigint(self):
-        def kill(proc):
-            runs = self.client.search_runs([self.experiment_id()], "attributes.status = 'RUNNING'")
-            pipeline = [r["info"]["run_id"] for r in runs
-                        if "mlflow.parentRunId" not in kv(r["data"].get("tags"))]
-            self.assertEqual(len(pipeline), 1, runs)
-            p = subprocess.run([ringo_bin(), "runs", "kill", pipeline[0],
-                                "--tracking-uri", self.server.url],
-                               capture_output=True, text=True, env=clean_env(), timeout=30)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            # Killed already: a second kill says so.
-            p = subprocess.run([ringo_bin(), "runs", "kill", pipeline[0],
-                                "--tracking-uri", self.server.url],
-                               capture_output=True, text=True, env=clean_env(), timeout=30)
-            self.assertEqual(p.returncode, 1)
-            self.assertIn("is not running (KILLED)", p.stderr)
-
-        self.check_stop_kills_the_step_process_group(kill)
-
-    def test_logs_reach_the_step_run_while_it_runs(self):
-        root = os.path.join(self.tmp, "slow")
-        write(os.path.join(root, "MLproject"), """\
-            name: slow
-            entry_points:
-              main: {}
-              slow:
-                command: "echo started; echo warming up >&2; sleep 30"
-            steps:
-              - {name: slow, entry_point: slow}
-            """)
-        proc = subprocess.Popen([ringo_bin(), "run", root, "--tracking-uri", self.server.url,
-                                 "--experiment-name", self.experiment],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=clean_env(), cwd=self.tmp)
-        self.addCleanup(proc.kill)
-        deadline = time.monotonic() + 20
-        logs, run = {}, None
-        while time.monotonic() < deadline and len(logs) < 2:
-            self.assertIsNone(proc.poll(), "the step ended early")
-            time.sleep(0.5)
-            if run is None:
-                exp = self.client.get_experiment_by_name(self.experiment)
-                runs = self.client.search_runs([exp["experiment_id"]] if exp else ["0"],
-                                               "tags.`ringo.step` = 'slow'")
-                run = runs[0]["info"]["run_id"] if exp and runs else None
-                continue
-            for name in ("stdout", "stderr"):
-                try:
-                    logs[name] = self.client.read_artifact(run, "logs/%s.txt" % name)
-                except ringo.RingoError:
-                    pass  # not uploaded yet
-        self.assertEqual(logs, {"stdout": b"started\n", "stderr": b"warming up\n"})
-        self.assertEqual(self.run_info(run)[0]["status"], "RUNNING")
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
-
-    def check_stop_kills_the_step_process_group(self, stop):
         root = os.path.join(self.tmp, "sig")
         pidfile = os.path.join(self.tmp, "pids")
         after = os.path.join(self.tmp, "after-ran")
@@ -822,7 +763,7 @@ class ParallelAndSignalTest(RunTestCase):
                 time.sleep(0.05)
             with open(pidfile) as f:
                 pids = [int(x) for x in f.read().split()]
-            stop(proc)
+            proc.send_signal(signal.SIGINT)
             stdout, stderr = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
