@@ -74,6 +74,42 @@ std::vector<fs::path> Mounts(const Job& job) {
   return mounts;
 }
 
+// `-e NAME` for each variable the container gets; the values go into `env`, the client's
+// environment, not its arguments, so tokens stay out of `ps`. The run's own variables win over
+// docker_env's.
+std::string EnvironmentFlags(const Job& job, std::map<std::string, std::string>* env) {
+  std::set<std::string> names;
+  for (const auto& [k, v] : job.container.environment) {
+    if (v) (*env)[k] = *v;
+    names.insert(k);
+  }
+  for (const auto& [k, v] : job.env) {
+    if (kHostOnly.count(k)) continue;
+    (*env)[k] = v;
+    names.insert(k);
+  }
+  for (const char* k : kClientVariables) {
+    if (const char* v = std::getenv(k); v && *v) names.insert(k);
+  }
+  std::string flags;
+  for (const std::string& k : names) flags += " -e " + ShellQuote(k);
+  return flags;
+}
+
+// The CA bundle MLflow's clients verify an https tracking server with is a file of this machine:
+// mounted read-only at its absolute path, which the variable is set to.
+std::string CaBundleMount(const Job& job, std::map<std::string, std::string>* env) {
+  auto ca = job.env.find("MLFLOW_TRACKING_SERVER_CERT_PATH");
+  std::error_code ec;
+  if (ca == job.env.end() || !fs::is_regular_file(ca->second, ec) ||
+      ca->second.find(',') != std::string::npos)
+    return "";
+  fs::path file = fs::absolute(ca->second, ec);
+  (*env)["MLFLOW_TRACKING_SERVER_CERT_PATH"] = file.string();
+  return " --mount " +
+         ShellQuote("type=bind,source=" + file.string() + ",target=" + file.string() + ",readonly");
+}
+
 // Kills and removes the container; quiet when it is already gone (or was never created).
 void Remove(const std::string& cli, const std::string& name) {
   (void)CaptureCommand(cli + " kill " + name + " >/dev/null 2>&1");
@@ -151,22 +187,8 @@ class ContainerExecutor : public Executor {
                                     ",target=/mlflow/projects/code");
     for (const std::string& v : job.container.volumes) cmd += " -v " + ShellQuote(v);
     cmd += " -w " + ShellQuote(job.cwd.string());
-    // Values reach the container through the client's environment (`-e NAME` copies one), not
-    // its arguments, so tokens stay out of `ps`. The run's own variables win over docker_env's.
-    std::set<std::string> names;
-    for (const auto& [k, v] : job.container.environment) {
-      if (v) (*env)[k] = *v;
-      names.insert(k);
-    }
-    for (const auto& [k, v] : job.env) {
-      if (kHostOnly.count(k)) continue;
-      (*env)[k] = v;
-      names.insert(k);
-    }
-    for (const char* k : kClientVariables) {
-      if (const char* v = std::getenv(k); v && *v) names.insert(k);
-    }
-    for (const std::string& k : names) cmd += " -e " + ShellQuote(k);
+    cmd += EnvironmentFlags(job, env);
+    cmd += CaBundleMount(job, env);  // after: it sets the variable to the file's absolute path
     return cmd + " " + ShellQuote(image) + " /bin/sh -c " + ShellQuote(job.command);
   }
 

@@ -201,6 +201,27 @@ class ContainerTest(RunTestCase):
         # Checked before the run's experiment and run were made.
         self.assertIsNone(self.client.get_experiment_by_name(self.experiment))
 
+    def test_the_tracking_ca_bundle_is_mounted_where_its_variable_points(self):
+        d = os.path.join(self.tmp, "tls")
+        write(os.path.join(d, "MLproject"), """\
+            name: tls
+            docker_env:
+              image: %s
+            entry_points:
+              main:
+                command: 'cat "$MLFLOW_TRACKING_SERVER_CERT_PATH" > ca-seen.txt'
+            """ % self.image.name)
+        ca = os.path.join(self.tmp, "ca dir", "ca.pem")
+        os.makedirs(os.path.dirname(ca))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca + ".key", "-out", ca,
+                        "-subj", "/CN=ringo-test-ca", "-days", "1"],
+                       check=True, capture_output=True)
+        rc, stdout, stderr = self.ringo_run(d, env={"MLFLOW_TRACKING_SERVER_CERT_PATH": ca})
+        self.assertEqual(rc, 0, stdout + stderr)
+        with open(ca) as want, open(os.path.join(d, "ca-seen.txt")) as seen:
+            self.assertEqual(seen.read(), want.read())
+
     def test_a_container_the_engine_cannot_start_fails_with_the_engines_words(self):
         d = os.path.join(self.tmp, "unstartable")
         missing = os.path.join(self.tmp, "no-such-dir")
