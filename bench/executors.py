@@ -1,8 +1,12 @@
 """Overhead of a step per executor: a one-line step (`echo ready`) through local, a private
-one-node Slurm cluster and a local Ray head, timing submit -> first log line -> finished from
-ringo's own output; then the fully cached digits pipeline through each executor.
+one-node Slurm cluster, a local Ray head and a podman container (--env-manager docker, in the
+tests' busybox image), timing submit -> first log line -> finished from ringo's own output; then
+the fully cached digits pipeline through each cluster executor (its steps have no image, so not
+in containers).
 
-Usage: python3 bench/executors.py [RINGO_BIN] [REPEATS]   (needs scripts/setup's Slurm and Ray)"""
+Usage: python3 bench/executors.py [RINGO_BIN] [REPEATS] [EXECUTORS]
+  EXECUTORS: comma-separated, of local,slurm,ray,container (default: all; needs scripts/setup's
+  Slurm, Ray and podman)"""
 
 import os
 import shutil
@@ -16,18 +20,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
+from container_image import ContainerImage  # noqa: E402
 from ray_head import RayHead  # noqa: E402
 from slurm_cluster import SlurmCluster  # noqa: E402
 
 RINGO = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "ringo")
 REPEATS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+EXECUTORS = sys.argv[3].split(",") if len(sys.argv) > 3 else ["local", "slurm", "ray", "container"]
 
 
-def step_project(tmp):
-    root = os.path.join(tmp, "one")
+def step_project(tmp, image=None):
+    root = os.path.join(tmp, "one-in-container" if image else "one")
     os.makedirs(os.path.join(root, "s"))
+    env = "docker_env:\n  image: %s\n" % image if image else ""
     with open(os.path.join(root, "s", "MLproject"), "w") as f:
-        f.write("name: s\nentry_points:\n  main:\n    command: echo ready\n")
+        f.write("name: s\n%sentry_points:\n  main:\n    command: echo ready\n" % env)
     with open(os.path.join(root, "MLproject"), "w") as f:
         f.write("name: one\nsteps:\n  - name: s\n    project: s\n    cache: false\n")
     return root
@@ -59,30 +66,50 @@ def median(samples, key):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="ringo-bench-exec-")
-    slurm, ray = SlurmCluster(), RayHead()
+    engines = {"slurm": SlurmCluster(), "ray": RayHead(), "container": ContainerImage()}
+    started = []
     try:
-        slurm.start()
-        ray.start()
-        env = dict(os.environ, SLURM_CONF=slurm.env["SLURM_CONF"], RAY_ADDRESS=ray.address)
+        env = dict(os.environ)
+        if "slurm" in EXECUTORS:
+            started.append(engines["slurm"])
+            engines["slurm"].start()
+            env["SLURM_CONF"] = engines["slurm"].env["SLURM_CONF"]
+        if "ray" in EXECUTORS:
+            started.append(engines["ray"])
+            engines["ray"].start()
+            env["RAY_ADDRESS"] = engines["ray"].address
+        if "container" in EXECUTORS:
+            image = engines["container"]
+            started.append(image)
+            if not image.start():
+                raise RuntimeError(image.reason)
+            env.update(image.env)
+        plain = step_project(tmp)
         store = os.path.join(tmp, "store")
-        project = step_project(tmp)
-        print("| executor | submit -> first log (ms) | submit -> finished (ms) | cached digits (s) |")
+        print("| executor | submit -> first log (ms) | submit -> finished (ms) "
+              "| cached digits (s) |")
         print("|---|---|---|---|")
         digits = os.path.join(tmp, "digits")
         shutil.copytree(os.path.join(ROOT, "examples", "digits"), digits,
                         ignore=shutil.ignore_patterns(".ringo", "__pycache__", "ringo-data"))
-        for executor in ("local", "slurm", "ray"):
-            base = ["--store", store, "--executor", executor]
+        for executor in EXECUTORS:
+            if executor == "container":
+                project = step_project(tmp, image.name)
+                base = ["--store", store, "--env-manager", "docker"]
+            else:
+                project, base = plain, ["--store", store, "--executor", executor]
             samples = [timed_run([project] + base, env) for _ in range(REPEATS)]
-            exp = ["--experiment-name", "digits-" + executor, "-P", "epochs=3"]
-            timed_run([digits] + base + exp, env)  # fills the cache
-            cached = statistics.median(
-                timed_run([digits] + base + exp, env)["total"] for _ in range(REPEATS))
-            print("| %s | %.0f | %.0f | %.2f |" % (executor, median(samples, "log"),
-                                                   median(samples, "finished"), cached))
+            cached = "n/a"
+            if executor != "container":
+                exp = ["--experiment-name", "digits-" + executor, "-P", "epochs=3"]
+                timed_run([digits] + base + exp, env)  # fills the cache
+                cached = "%.2f" % statistics.median(
+                    timed_run([digits] + base + exp, env)["total"] for _ in range(REPEATS))
+            print("| %s | %.0f | %.0f | %s |" % (executor, median(samples, "log"),
+                                                 median(samples, "finished"), cached))
     finally:
-        ray.stop()
-        slurm.stop()
+        for engine in reversed(started):
+            engine.stop()
         shutil.rmtree(tmp, True)
 
 

@@ -95,7 +95,11 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
   run->add_option("--experiment-name", ro.experiment_name, "Experiment (created if needed)");
   run->add_option("--experiment-id", ro.experiment_id, "Experiment id");
   run->add_option("--run-name", ro.run_name, "Name of the run");
-  run->add_option("--env-manager", ro.env_manager, "local or docker")->capture_default_str();
+  run->add_option("--env-manager", ro.env_manager,
+                  "local, or docker: docker_env steps in containers")->capture_default_str();
+  run->add_option("--container-cli", ro.container_cli,
+                  "Container CLI for --env-manager docker, e.g. podman (default: "
+                  "$RINGO_CONTAINER_CLI, else docker when its engine answers, else podman)");
   run->add_option("--executor", ro.executor, "Where steps that name none run: local, slurm or ray")
       ->capture_default_str();
   run->add_flag("--no-cache", f->no_cache, "Run every step, ignoring the step cache");

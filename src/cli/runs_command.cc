@@ -1,9 +1,10 @@
-// `ringo runs list|show|search`.
+// `ringo runs list|show|search|kill`.
 #include <iostream>
 #include <memory>
 #include <vector>
 
 #include "cli/command.h"
+#include "common/util.h"
 
 namespace ringo::cli {
 
@@ -72,11 +73,26 @@ Status Search(client::Client& c, const Context& ctx, const RunsFlags& f) {
   return Status::Ok();
 }
 
+// Marks a running run KILLED. The `ringo run` executing it watches its run and its pipeline's,
+// and stops the step's process, job or container when it sees this.
+Status Kill(client::Client& c, const std::string& run_id) {
+  ASSIGN_OR_RETURN(Json run, c.GetRun(run_id));
+  std::string status = run["info"].value("status", "");
+  if (status != "RUNNING" && status != "SCHEDULED")
+    return FailedPrecondition("run '" + run_id + "' is not running (" + status + ")");
+  ASSIGN_OR_RETURN(Json ignored, c.Post("/api/2.0/mlflow/runs/update",
+                                        Json{{"run_id", run_id},
+                                             {"status", "KILLED"},
+                                             {"end_time", NowMillis()}}));
+  std::cout << "run " << run_id << " KILLED; the ringo run executing it stops it\n";
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddRunsCommand(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<RunsFlags>();
-  auto* runs = app.add_subcommand("runs", "List, show and search runs");
+  auto* runs = app.add_subcommand("runs", "List, show, search and kill runs");
   runs->require_subcommand(1);
   auto* list = runs->add_subcommand("list", "List the runs of an experiment");
   list->add_option("--experiment-id", f->experiment_id, "Experiment id")->capture_default_str();
@@ -88,7 +104,9 @@ void AddRunsCommand(CLI::App& app, Context& ctx) {
   search->add_option("--filter", f->filter, "e.g. \"metrics.acc > 0.9 and params.lr = '0.1'\"");
   search->add_option("--order-by", f->order_by, "e.g. \"metrics.acc DESC\" (repeatable)");
   search->add_option("--max-results", f->max_results, "Runs to show at most")->capture_default_str();
-  for (auto* c : {list, show, search}) AddServerFlags(c, &ctx);
+  auto* kill = runs->add_subcommand("kill", "Stop a running run (a step's, or a pipeline's)");
+  kill->add_option("run_id", f->run_id, "Run id")->required();
+  for (auto* c : {list, show, search, kill}) AddServerFlags(c, &ctx);
 
   Context* x = &ctx;
   OnRun(show, x, [x, f] {
@@ -101,6 +119,9 @@ void AddRunsCommand(CLI::App& app, Context& ctx) {
       }
       return Status::Ok();
     });
+  });
+  OnRun(kill, x, [x, f] {
+    return WithClient(*x, [&](client::Client& c) { return Kill(c, f->run_id); });
   });
   for (auto* cmd : {list, search}) {
     OnRun(cmd, x, [x, f] {

@@ -1,12 +1,15 @@
 // One execution of a command for a run: the environment that ties it to the run, output to the
 // console, and its logs as the run's artifacts.
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "common/util.h"
+#include "pipeline/process.h"
 #include "pipeline/runner_impl.h"
 
 namespace ringo::pipeline {
@@ -34,6 +37,73 @@ std::string PythonClientDir() {
   return "";
 }
 
+bool IsKilled(client::Client& c, const std::string& run_id) {
+  if (run_id.empty()) return false;
+  auto run = c.GetRun(run_id);
+  return run.ok() && (*run)["info"].value("status", "") == "KILLED";
+}
+
+// Watches an execution while it runs, called by a Ticker every 50 ms: sets `stop` on Ctrl-C;
+// once a second asks the server whether the run or its pipeline's run was marked KILLED (a
+// killed pipeline stops all of its steps through g_stop); every few seconds uploads the logs
+// that grew, so the run shows them before the step ends. It talks to the server on a
+// connection of its own: clients are one per thread.
+class RunWatch {
+ public:
+  RunWatch(const Execution& e, std::string run_id, std::vector<fs::path> logs,
+           std::atomic<bool>& stop)
+      : e_(e), run_id_(std::move(run_id)), logs_(std::move(logs)), stop_(stop) {}
+
+  bool operator()() {
+    if (g_stop.load()) {
+      stop_.store(true);
+      return false;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (e_.tracking_uri.empty() || now < next_check_) return true;
+    next_check_ = now + std::chrono::seconds(1);
+    if (!c_) {
+      auto connected = client::Client::Connect(e_.tracking_uri);
+      if (!connected.ok()) return true;
+      c_ = std::move(*connected);
+    }
+    if (IsKilled(*c_, e_.pipeline_run_id)) {
+      g_stop.store(true);
+    } else if (IsKilled(*c_, run_id_)) {
+      stop_.store(true);
+      return false;
+    }
+    if (now >= next_upload_) {
+      next_upload_ = now + kUploadEvery;
+      UploadGrownLogs();
+    }
+    return true;
+  }
+
+ private:
+  static constexpr std::chrono::seconds kUploadEvery{3};
+
+  // A failed upload is tried again next time; the end of the execution uploads them anyway.
+  void UploadGrownLogs() {
+    for (const fs::path& file : logs_) {
+      std::error_code ec;
+      auto size = fs::file_size(file, ec);
+      if (ec || size == uploaded_[file]) continue;
+      if (c_->LogArtifact(run_id_, file, e_.logs_path).ok()) uploaded_[file] = size;
+    }
+  }
+
+  const Execution& e_;
+  std::string run_id_;
+  std::vector<fs::path> logs_;
+  std::atomic<bool>& stop_;
+  std::unique_ptr<client::Client> c_;
+  std::map<fs::path, std::uintmax_t> uploaded_;
+  std::chrono::steady_clock::time_point next_check_ =
+      std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  std::chrono::steady_clock::time_point next_upload_ = next_check_ + kUploadEvery;
+};
+
 }  // namespace
 
 std::string UpperName(const std::string& s) {
@@ -42,31 +112,39 @@ std::string UpperName(const std::string& s) {
   return out;
 }
 
+Result<ChosenExecutor> ChooseExecutor(const RunOptions& options, const std::string& name) {
+  ChosenExecutor chosen;
+  if (options.env_manager == "docker") {
+    if (name != "local") {
+      return InvalidArgument("--env-manager docker runs steps in containers on this machine; "
+                             "executor '" + name + "' cannot run them");
+    }
+    chosen.executor = NewContainerExecutor(options.container_cli);
+    chosen.name = "container";
+    return chosen;
+  }
+  ASSIGN_OR_RETURN(chosen.executor, NewExecutor(name));
+  chosen.name = name;
+  return chosen;
+}
+
 Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, const Execution& e,
-                                const RunOptions& options, const std::string& docker_image,
                                 Executor& executor) {
   fs::path logs = fs::temp_directory_path() / ("ringo-run-" + NewId());
   fs::create_directories(logs);
   Job spec;
   spec.label = e.label;
+  spec.run_id = run_id;
   spec.resources = e.resources;
   spec.cwd = e.cwd;
   spec.env = e.env;
+  spec.command = e.command;
   spec.stdout_file = logs / "stdout.txt";
   spec.stderr_file = logs / "stderr.txt";
-  if (options.env_manager == "docker") {
-    // The project directory is mounted where MLflow mounts it; the tracking server is on the
-    // host's loopback, so the container shares the host network.
-    std::string cmd = "docker run --rm --network host -v " + ShellQuote(e.cwd.string()) +
-                      ":/mlflow/projects/code -w /mlflow/projects/code";
-    for (const auto& [k, v] : e.env) {
-      if (k.rfind("MLFLOW_", 0) == 0 || k.rfind("RINGO_", 0) == 0)
-        cmd += " -e " + ShellQuote(k + "=" + v);
-    }
-    spec.command = cmd + " " + ShellQuote(docker_image) + " /bin/sh -c " + ShellQuote(e.command);
-  } else {
-    spec.command = e.command;
-  }
+  spec.container = e.container;
+  // Inputs and outputs are paths inside the pipeline project; mounted at its own path, they
+  // mean the same in a container.
+  spec.mounts.push_back(e.project_root.empty() ? e.cwd : e.project_root);
   std::string pending[3];
   spec.on_output = [&](int stream, std::string_view chunk) {
     if (e.quiet) return;
@@ -87,7 +165,14 @@ Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, co
     }
     std::fflush(f);
   };
-  auto ran = executor.Run(spec, g_stop);
+  std::atomic<bool> stop{false};
+  Result<JobResult> ran = Internal("not run");
+  {
+    auto watch = std::make_shared<RunWatch>(
+        e, run_id, std::vector<fs::path>{spec.stdout_file, spec.stderr_file}, stop);
+    Ticker watcher(std::chrono::milliseconds(50), [watch] { return (*watch)(); });
+    ran = executor.Run(spec, stop);
+  }
   if (!ran.ok()) {
     std::error_code ec;
     fs::remove_all(logs, ec);

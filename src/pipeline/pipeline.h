@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -69,12 +70,21 @@ struct Step {
 // The executors a step may name.
 bool IsExecutor(const std::string& name);
 
+// MLflow's docker_env: the image a project runs in, the host directories it mounts and the
+// environment variables it sets or copies from the host.
+struct DockerEnv {
+  std::string image;
+  std::vector<std::string> volumes;  // "HOST:CONTAINER[:OPTIONS]", as `docker run -v` takes them
+  // [NAME, VALUE] sets NAME; a bare NAME (no value) copies NAME from the environment of ringo.
+  std::vector<std::pair<std::string, std::optional<std::string>>> environment;
+};
+
 struct Project {
   std::filesystem::path dir;
   std::string name;
   std::map<std::string, EntryPoint> entry_points;
-  std::string env_kind;      // "", "conda_env", "python_env", "docker_env"
-  std::string docker_image;  // docker_env.image
+  std::string env_kind;  // "", "conda_env", "python_env", "docker_env"
+  DockerEnv docker;      // for docker_env
   std::vector<Step> steps;   // empty for plain MLflow projects
 };
 
@@ -110,6 +120,10 @@ struct RunOptions {
   std::string experiment_id;    // alternatively an id (MLFLOW_EXPERIMENT_ID)
   std::string run_name;
   std::string env_manager = "local";  // local | docker
+  // With --env-manager docker: the container CLI, a command such as "podman" or
+  // "podman --runtime runc"; empty: $RINGO_CONTAINER_CLI, else docker when its engine answers,
+  // else podman.
+  std::string container_cli;
   std::string executor = "local";     // for steps that name none: local | slurm | ray
   bool use_cache = true;
   int jobs = 1;
@@ -141,7 +155,8 @@ struct RunResult {
 // Runs a project (its steps, or the one entry point), logging everything to the tracking
 // server. Returns the pipeline run's final state; a failed step is a FAILED result, not an error
 // Status. Errors: bad project or parameters (kInvalidArgument), the tracking server unreachable
-// (kUnavailable), docker requested without an engine (kFailedPrecondition).
+// (kUnavailable), docker requested without a container engine that answers or without a step's
+// image on this machine (kFailedPrecondition, naming what was tried).
 Result<RunResult> Run(const RunOptions& options);
 
 }  // namespace ringo::pipeline

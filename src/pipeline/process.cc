@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -96,7 +97,9 @@ Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool
       ssize_t r = read(fds[i].fd, buf, sizeof buf);
       if (r > 0) {
         std::string_view chunk(buf, static_cast<size_t>(r));
-        (i == 0 ? out_file : err_file).write(chunk.data(), static_cast<std::streamsize>(r));
+        std::ofstream& file = i == 0 ? out_file : err_file;
+        // Flushed: the log files are uploaded to the run while the command runs.
+        file.write(chunk.data(), static_cast<std::streamsize>(r)).flush();
         if (spec.on_output) spec.on_output(i + 1, chunk);
       } else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
         close(fds[i].fd);
@@ -122,6 +125,40 @@ Result<ProcessResult> RunProcess(const ProcessSpec& spec, const std::atomic<bool
     result.exit_code = 128 + result.signal;
   }
   return result;
+}
+
+Ticker::Ticker(std::chrono::milliseconds period, std::function<bool()> tick) {
+  thread_ = std::thread([this, period, tick = std::move(tick)] {
+    std::unique_lock lock(mu_);
+    while (!done_) {
+      lock.unlock();
+      bool more = tick();
+      lock.lock();
+      if (!more) return;
+      cv_.wait_for(lock, period, [this] { return done_; });
+    }
+  });
+}
+
+Ticker::~Ticker() {
+  {
+    std::lock_guard lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Result<CommandOutput> CaptureCommand(const std::string& command) {
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return Internal("cannot run '" + command + "': " + std::strerror(errno));
+  CommandOutput out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
+  int status = pclose(p);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return out;
 }
 
 }  // namespace ringo::pipeline

@@ -29,6 +29,50 @@ Result<std::string> Scalar(const YAML::Node& node, const std::string& what) {
   return node.as<std::string>();
 }
 
+// MLflow's docker_env: `image`, `volumes` (a list of "HOST:CONTAINER[:OPTIONS]") and
+// `environment` (a list whose items are [NAME, VALUE] pairs or names copied from the host).
+Result<DockerEnv> ParseDockerEnv(const YAML::Node& d) {
+  if (!d.IsMap() || !d["image"])
+    return InvalidArgument("MLproject: docker_env needs an image" + Where(d));
+  DockerEnv env;
+  ASSIGN_OR_RETURN(env.image, Scalar(d["image"], "docker_env.image"));
+  if (env.image.empty()) return InvalidArgument("MLproject: docker_env.image is empty" + Where(d));
+  if (const YAML::Node& v = d["volumes"]) {
+    if (!v.IsSequence())
+      return InvalidArgument("MLproject: docker_env.volumes must be a list" + Where(v));
+    for (const auto& item : v) {
+      ASSIGN_OR_RETURN(std::string volume, Scalar(item, "each of docker_env.volumes"));
+      if (volume.find(':') == std::string::npos) {
+        return InvalidArgument("MLproject: docker_env.volumes: '" + volume +
+                               "' must be HOST:CONTAINER" + Where(item));
+      }
+      env.volumes.push_back(volume);
+    }
+  }
+  if (const YAML::Node& e = d["environment"]) {
+    if (!e.IsSequence())
+      return InvalidArgument("MLproject: docker_env.environment must be a list" + Where(e));
+    for (const auto& item : e) {
+      if (item.IsScalar()) {
+        env.environment.emplace_back(item.as<std::string>(), std::nullopt);
+      } else if (item.IsSequence() && item.size() == 2 && item[0].IsScalar() &&
+                 item[1].IsScalar()) {
+        env.environment.emplace_back(item[0].as<std::string>(), item[1].as<std::string>());
+      } else {
+        return InvalidArgument(
+            "MLproject: each of docker_env.environment must be a NAME or a [NAME, VALUE] pair" +
+            Where(item));
+      }
+      const std::string& name = env.environment.back().first;
+      if (name.empty() || name.find('=') != std::string::npos) {
+        return InvalidArgument("MLproject: docker_env.environment: bad variable name '" + name +
+                               "'" + Where(item));
+      }
+    }
+  }
+  return env;
+}
+
 Result<Parameter> ParseParameter(const std::string& name, const YAML::Node& node) {
   Parameter p;
   p.name = name;
@@ -261,10 +305,7 @@ Result<Project> LoadProject(const fs::path& dir) {
       }
     }
     if (p.env_kind == "docker_env") {
-      const YAML::Node& d = root["docker_env"];
-      if (!d.IsMap() || !d["image"])
-        return InvalidArgument("MLproject: docker_env needs an image" + Where(d));
-      ASSIGN_OR_RETURN(p.docker_image, Scalar(d["image"], "docker_env.image"));
+      ASSIGN_OR_RETURN(p.docker, ParseDockerEnv(root["docker_env"]));
     }
     const YAML::Node& eps = root["entry_points"];
     if (eps && !eps.IsMap())

@@ -170,6 +170,21 @@ TEST_F(ProjectTest, MalformedProjectsAreInvalidArgumentNamingTheProblem) {
        "docker_env needs an image"},
       {"docker_env as a string", "docker_env: ubuntu\nentry_points:\n  main:\n    command: echo\n",
        "docker_env needs an image"},
+      {"docker_env volumes not a list", "docker_env:\n  image: a\n  volumes: /a:/b\n"
+                                        "entry_points:\n  main:\n    command: echo\n",
+       "docker_env.volumes must be a list"},
+      {"docker_env volume without a target", "docker_env:\n  image: a\n  volumes: [/a]\n"
+                                             "entry_points:\n  main:\n    command: echo\n",
+       "'/a' must be HOST:CONTAINER"},
+      {"docker_env environment not a list", "docker_env:\n  image: a\n  environment: {A: b}\n"
+                                            "entry_points:\n  main:\n    command: echo\n",
+       "docker_env.environment must be a list"},
+      {"docker_env environment triple", "docker_env:\n  image: a\n  environment: [[A, b, c]]\n"
+                                        "entry_points:\n  main:\n    command: echo\n",
+       "NAME or a [NAME, VALUE] pair"},
+      {"docker_env environment bad name", "docker_env:\n  image: a\n  environment: [\"A=b\"]\n"
+                                          "entry_points:\n  main:\n    command: echo\n",
+       "bad variable name 'A=b'"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -222,8 +237,27 @@ TEST_F(ProjectTest, EnvKinds) {
     SCOPED_TRACE(c.yaml);
     Project p = MustLoad(std::string(c.yaml) + "entry_points:\n  main:\n    command: echo\n");
     EXPECT_EQ(p.env_kind, c.kind);
-    EXPECT_EQ(p.docker_image, c.image);
+    EXPECT_EQ(p.docker.image, c.image);
   }
+}
+
+TEST_F(ProjectTest, DockerEnvVolumesAndEnvironment) {
+  Project p = MustLoad(R"(docker_env:
+  image: localhost/train:1
+  volumes: ["/data:/data:ro", "/cache:/root/.cache"]
+  environment: [["MODE", "fast"], "HOME_REGION", ["EMPTY", ""]]
+entry_points:
+  main:
+    command: echo
+)");
+  EXPECT_EQ(p.docker.image, "localhost/train:1");
+  EXPECT_EQ(p.docker.volumes, (std::vector<std::string>{"/data:/data:ro", "/cache:/root/.cache"}));
+  ASSERT_EQ(p.docker.environment.size(), 3u);
+  EXPECT_EQ(p.docker.environment[0].first, "MODE");
+  EXPECT_EQ(p.docker.environment[0].second, "fast");
+  EXPECT_EQ(p.docker.environment[1].first, "HOME_REGION");
+  EXPECT_FALSE(p.docker.environment[1].second.has_value());
+  EXPECT_EQ(p.docker.environment[2].second, "");
 }
 
 TEST_F(ProjectTest, ParsesSteps) {

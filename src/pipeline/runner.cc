@@ -4,7 +4,6 @@
 #include <atomic>
 #include <iostream>
 
-#include "pipeline/process.h"
 #include "pipeline/runner_impl.h"
 
 namespace ringo::pipeline {
@@ -44,10 +43,61 @@ Status CheckExecutors(const Project& project, const RunOptions& options) {
   for (const Step& s : project.steps)
     names.insert(s.executor.empty() ? options.executor : s.executor);
   for (const std::string& name : names) {
-    auto executor = NewExecutor(name);
+    auto executor = ChooseExecutor(options, name);
     if (!executor.ok()) return executor.status();
   }
   return Status::Ok();
+}
+
+// With --env-manager docker: a container engine answers, and every image the run needs is on
+// this machine, checked before anything runs. Sets options->container_cli to the CLI found.
+Status CheckContainers(const Project& project, RunOptions* options) {
+  if (project.env_kind != "docker_env" && project.steps.empty())
+    return InvalidArgument("--env-manager docker needs a project with docker_env");
+  ASSIGN_OR_RETURN(options->container_cli, FindContainerCli(options->container_cli));
+  const std::string& cli = options->container_cli;
+  if (project.steps.empty()) return ResolveImage(cli, project.docker.image).status();
+  for (const Step& step : project.steps) {
+    // A step's own docker_env, else the pipeline's (as PipelineRun::Prepare picks it).
+    auto sub = LoadProject(project.dir / step.project);
+    if (!sub.ok()) return sub.status();
+    const std::string& image =
+        sub->docker.image.empty() ? project.docker.image : sub->docker.image;
+    if (image.empty()) {
+      return InvalidArgument("step '" + step.name +
+                             "': --env-manager docker needs docker_env in '" + step.project +
+                             "' or in the pipeline project");
+    }
+    RETURN_IF_ERROR(ResolveImage(cli, image).status());
+  }
+  return Status::Ok();
+}
+
+// The single entry point of a plain project, on the run's executor, as run `run_id`; its
+// final status.
+Result<std::string> RunEntryPoint(client::Client& c, const Project& project,
+                                  const RunOptions& options, const Tracker& tracker,
+                                  const std::string& run_id, std::string command) {
+  Execution e;
+  e.label = options.entry_point;
+  e.cwd = project.dir;
+  e.project_root = project.dir;
+  e.tracking_uri = tracker.uri;
+  e.container = project.docker;
+  e.command = std::move(command);
+  e.env = BaseEnv(tracker, run_id);
+  std::cout << "ringo: run " << run_id << ": " << e.command << std::endl;
+  ASSIGN_OR_RETURN(ChosenExecutor executor, ChooseExecutor(options, options.executor));
+  RETURN_IF_ERROR(SetTag(c, run_id, "ringo.executor", executor.name));
+  if (options.env_manager == "docker") {
+    ASSIGN_OR_RETURN(std::string image, ResolveImage(options.container_cli, e.container.image));
+    RETURN_IF_ERROR(SetTag(c, run_id, "ringo.containerImage", image));
+  }
+  ASSIGN_OR_RETURN(ExecutionResult er, Execute(c, run_id, e, *executor.executor));
+  RETURN_IF_ERROR(SetTag(c, run_id, "ringo.exitCode", std::to_string(er.exit_code)));
+  if (!er.job_id.empty()) RETURN_IF_ERROR(SetTag(c, run_id, "ringo.jobId", er.job_id));
+  if (!er.reason.empty()) RETURN_IF_ERROR(SetTag(c, run_id, "ringo.failureReason", er.reason));
+  return er.status;
 }
 
 }  // namespace
@@ -55,34 +105,23 @@ Status CheckExecutors(const Project& project, const RunOptions& options) {
 void NoteLocalEnv(const std::string& kind) {
   if (g_env_noted.exchange(true)) return;
   std::cout << "ringo: " << kind << " is not created with --env-manager local; "
-            << "commands run in the current environment" << std::endl;
+            << "commands run in the current environment"
+            << (kind == "docker_env" ? " (--env-manager docker runs them in its image)" : "")
+            << std::endl;
 }
 
-Result<RunResult> Run(const RunOptions& options) {
+Result<RunResult> Run(const RunOptions& given) {
   g_stop.store(false);
   g_env_noted.store(false);
   SignalScope signals;
+  RunOptions options = given;
   ASSIGN_OR_RETURN(Project project, LoadProject(options.project_dir));
   if (options.env_manager != "local" && options.env_manager != "docker") {
     return InvalidArgument("--env-manager must be local or docker; got '" + options.env_manager +
                            "'");
   }
   if (options.env_manager == "docker") {
-    // A pipeline's steps may each bring their own image; a single project must declare one.
-    if (project.env_kind != "docker_env" && project.steps.empty()) {
-      return InvalidArgument("--env-manager docker needs a project with docker_env");
-    }
-    std::atomic<bool> never{false};
-    ProcessSpec probe;
-    probe.command = "docker info >/dev/null 2>&1";
-    probe.cwd = project.dir;
-    probe.stdout_file = "/dev/null";
-    probe.stderr_file = "/dev/null";
-    auto r = RunProcess(probe, never);
-    if (!r.ok() || r->exit_code != 0) {
-      return FailedPrecondition(
-          "docker_env needs a running Docker engine, and 'docker info' found none");
-    }
+    RETURN_IF_ERROR(CheckContainers(project, &options));
   } else if (!project.env_kind.empty()) {
     NoteLocalEnv(project.env_kind);
   }
@@ -135,24 +174,14 @@ Result<RunResult> Run(const RunOptions& options) {
     }
     result = std::move(*r);
   } else {
-    Execution e;
-    e.label = options.entry_point;
-    e.cwd = project.dir;
-    e.command = RenderCommand(pipeline_entry, values, extra);
-    e.env = BaseEnv(tracker, run_id);
-    std::cout << "ringo: run " << run_id << ": " << e.command << std::endl;
-    auto executor = NewExecutor(options.executor);
-    if (!executor.ok()) {
+    auto status = RunEntryPoint(*c, project, options, tracker, run_id,
+                                RenderCommand(pipeline_entry, values, extra));
+    if (!status.ok()) {
       (void)EndRun(*c, run_id, "FAILED");
-      return executor.status();
+      return status.status();
     }
-    auto er = Execute(*c, run_id, e, options, project.docker_image, **executor);
-    if (!er.ok()) {
-      (void)EndRun(*c, run_id, "FAILED");
-      return er.status();
-    }
+    result.status = *status;
     result.run_id = run_id;
-    result.status = er->status;
   }
   RETURN_IF_ERROR(EndRun(*c, run_id, result.status));
   return result;

@@ -61,6 +61,12 @@ Status LogParams(client::Client& c, const std::string& run_id,
 struct Execution {
   std::string label;  // step name, or the entry point
   fs::path cwd;
+  fs::path project_root;  // the (pipeline) project: mounted into a container at its own path
+  // Watched while the command runs: its run marked KILLED (`ringo runs kill`) stops it, the
+  // pipeline's run marked so stops the whole pipeline.
+  std::string tracking_uri;
+  std::string pipeline_run_id;  // empty for a single entry point
+  DockerEnv container;    // what a container runs with (the container executor only)
   std::string command;
   std::map<std::string, std::string> env;
   Resources resources;
@@ -80,8 +86,16 @@ struct ExecutionResult {
 // Runs `e` on `executor` as run `run_id`, streaming its output to the console and uploading its
 // logs as the run's artifacts whatever happened.
 Result<ExecutionResult> Execute(client::Client& c, const std::string& run_id, const Execution& e,
-                                const RunOptions& options, const std::string& docker_image,
                                 Executor& executor);
+
+// The executor a command runs on, and its name for the ringo.executor tag: `name` (local,
+// slurm, ray), or with --env-manager docker the container executor (only instead of local:
+// kInvalidArgument for another executor, as containers run on this machine).
+struct ChosenExecutor {
+  std::unique_ptr<Executor> executor;
+  std::string name;
+};
+Result<ChosenExecutor> ChooseExecutor(const RunOptions& options, const std::string& name);
 std::map<std::string, std::string> BaseEnv(const Tracker& t, const std::string& run_id);
 
 // ---- pipeline_run.cc and step_*.cc ----
@@ -127,7 +141,7 @@ class PipelineRun {
   // What a step runs, resolved from its project and the pipeline's values.
   struct PreparedStep {
     fs::path dir;                                   // the step's project directory
-    std::string docker_image;                       // for --env-manager docker
+    DockerEnv docker;                               // for --env-manager docker
     std::string entry_command;                      // the entry point's command template
     std::map<std::string, std::string> values;      // the entry point's parameters
     std::map<std::string, std::string> extra;       // parameters it does not declare
@@ -147,8 +161,7 @@ class PipelineRun {
   // attempts were made and how the last one ended.
   Result<ExecutionResult> RunAttempts(client::Client& c, const std::string& run_id,
                                       const Step& step, Execution e,
-                                      const std::map<std::string, fs::path>& outputs,
-                                      const std::string& docker_image);
+                                      const std::map<std::string, fs::path>& outputs);
   static Status ResetOutputs(const std::map<std::string, fs::path>& outputs);
 
   // False when the run was stopped before `seconds` passed.

@@ -1,12 +1,10 @@
 // The Slurm executor: each job a batch script submitted with sbatch and followed with scontrol.
-#include <stdio.h>
-#include <sys/wait.h>
-
 #include <chrono>
 #include <fstream>
 #include <thread>
 
 #include "pipeline/executor.h"
+#include "pipeline/process.h"
 
 namespace ringo::pipeline {
 
@@ -14,29 +12,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Output {
-  int exit_code = 0;
-  std::string text;  // stdout and stderr together
-};
-
 std::string Trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
-// Runs a short Slurm client command and collects what it prints. The commands find the cluster
-// the way Slurm's own tools do ($SLURM_CONF, else the system configuration).
-Result<Output> Capture(const std::string& command) {
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (!p) return Internal("cannot run '" + command + "'");
-  Output out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
-  int status = pclose(p);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return out;
+// A short Slurm client command with what it prints on both streams. The commands find the
+// cluster the way Slurm's own tools do ($SLURM_CONF, else the system configuration).
+Result<CommandOutput> Capture(const std::string& command) {
+  return CaptureCommand(command + " 2>&1");
 }
 
 // Values of `scontrol show job -o`: space-separated Key=Value fields.
@@ -105,7 +90,7 @@ class SlurmExecutor : public Executor {
  public:
   Result<JobResult> Run(const Job& job, const std::atomic<bool>& stop) override {
     ASSIGN_OR_RETURN(fs::path script, WriteScript(job));
-    ASSIGN_OR_RETURN(Output submitted, Capture(SbatchCommand(job, script)));
+    ASSIGN_OR_RETURN(CommandOutput submitted, Capture(SbatchCommand(job, script)));
     std::string id = Trim(submitted.text);
     if (submitted.exit_code != 0 || id.empty() ||
         id.find_first_not_of("0123456789;") != std::string::npos) {
@@ -121,7 +106,7 @@ class SlurmExecutor : public Executor {
         (void)Capture("scancel " + id);
         cancelled = true;
       }
-      ASSIGN_OR_RETURN(Output shown, Capture("scontrol show job -o " + id));
+      ASSIGN_OR_RETURN(CommandOutput shown, Capture("scontrol show job -o " + id));
       out.Poll(job);
       err.Poll(job);
       if (shown.exit_code != 0) {

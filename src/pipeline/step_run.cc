@@ -39,8 +39,8 @@ Result<PipelineRun::PreparedStep> PipelineRun::Prepare(const Step& step) {
   PreparedStep p;
   p.dir = (project_.dir / step.project).lexically_normal();
   ASSIGN_OR_RETURN(Project sub, LoadProject(p.dir));
-  p.docker_image = sub.docker_image.empty() ? project_.docker_image : sub.docker_image;
-  if (options_.env_manager == "docker" && p.docker_image.empty()) {
+  p.docker = sub.docker.image.empty() ? project_.docker : sub.docker;
+  if (options_.env_manager == "docker" && p.docker.image.empty()) {
     return InvalidArgument("step '" + step.name + "': --env-manager docker needs docker_env in '" +
                            step.project + "' or in the pipeline project");
   }
@@ -78,6 +78,10 @@ Status PipelineRun::RunFresh(client::Client& c, const std::string& name, const S
   Execution e;
   e.label = step.name;
   e.cwd = p.dir;
+  e.project_root = project_.dir;
+  e.tracking_uri = tracker_.uri;
+  e.pipeline_run_id = parent_;
+  e.container = p.docker;
   e.command = p.command;
   e.resources = step.resources;
   // The step's own variables cannot hide the ones that tie it to its run.
@@ -87,7 +91,7 @@ Status PipelineRun::RunFresh(client::Client& c, const std::string& name, const S
   e.prefix_output = project_.steps.size() > 1;
   e.quiet = options_.live_status;
   Log("step " + name + ": running (run " + run_id + "): " + p.command);
-  ASSIGN_OR_RETURN(ExecutionResult er, RunAttempts(c, run_id, step, e, outputs, p.docker_image));
+  ASSIGN_OR_RETURN(ExecutionResult er, RunAttempts(c, run_id, step, e, outputs));
   if (er.status != "FINISHED") {
     (void)EndRun(c, run_id, er.status);
     if (options_.live_status || !er.stderr_tail.empty()) {
@@ -123,16 +127,19 @@ Status PipelineRun::RunFresh(client::Client& c, const std::string& name, const S
 
 Result<ExecutionResult> PipelineRun::RunAttempts(client::Client& c, const std::string& run_id,
                                                  const Step& step, Execution e,
-                                                 const std::map<std::string, fs::path>& outputs,
-                                                 const std::string& docker_image) {
-  std::string executor_name = step.executor.empty() ? options_.executor : step.executor;
-  ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor, NewExecutor(executor_name));
-  RETURN_IF_ERROR(SetTag(c, run_id, "ringo.executor", executor_name));
+                                                 const std::map<std::string, fs::path>& outputs) {
+  ASSIGN_OR_RETURN(ChosenExecutor executor,
+                   ChooseExecutor(options_, step.executor.empty() ? options_.executor
+                                                                  : step.executor));
+  RETURN_IF_ERROR(SetTag(c, run_id, "ringo.executor", executor.name));
+  if (options_.env_manager == "docker") {
+    ASSIGN_OR_RETURN(std::string image, ResolveImage(options_.container_cli, e.container.image));
+    RETURN_IF_ERROR(SetTag(c, run_id, "ringo.containerImage", image));
+  }
   for (int attempt = 1;; ++attempt) {
     RETURN_IF_ERROR(ResetOutputs(outputs));
     if (attempt > 1) e.logs_path = "logs/attempt-" + std::to_string(attempt);
-    ASSIGN_OR_RETURN(ExecutionResult er,
-                     Execute(c, run_id, e, options_, docker_image, *executor));
+    ASSIGN_OR_RETURN(ExecutionResult er, Execute(c, run_id, e, *executor.executor));
     RETURN_IF_ERROR(SetTag(c, run_id, "ringo.attempts", std::to_string(attempt)));
     RETURN_IF_ERROR(SetTag(c, run_id, "ringo.exitCode", std::to_string(er.exit_code)));
     if (!er.job_id.empty()) RETURN_IF_ERROR(SetTag(c, run_id, "ringo.jobId", er.job_id));

@@ -39,6 +39,20 @@ class EngineTestCase(RunTestCase):
         cls.engine.stop()
         super().tearDownClass()
 
+    def kill_step_run(self):
+        """`ringo runs kill` of the one running step run of the test's experiment."""
+        runs = self.client.search_runs([self.experiment_id()], "attributes.status = 'RUNNING'")
+        steps = [r["info"]["run_id"] for r in runs
+                 if "mlflow.parentRunId" in kv(r["data"].get("tags"))]
+        self.assertEqual(len(steps), 1, runs)
+        p = subprocess.run([ringo_bin(), "runs", "kill", steps[0], "--tracking-uri",
+                            self.server.url], capture_output=True, text=True, env=clean_env(),
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    # Fails its first attempt, succeeds on the second (the step's directory is shared).
+    FAIL_ONCE = "if [ -e tried ]; then echo second try; else touch tried; exit 5; fi"
+
 
 class SlurmExecutorTest(EngineTestCase):
     make_engine = SlurmCluster
@@ -52,7 +66,7 @@ class SlurmExecutorTest(EngineTestCase):
         e.update(env or {})
         return super().ringo_run(project, *args, env=e, timeout=timeout, experiment=experiment)
 
-    def write_pipeline(self, command, executor="slurm"):
+    def write_pipeline(self, command, executor="slurm", retries=0):
         root = os.path.join(self.tmp, "pipe")
         write(os.path.join(root, "s", "MLproject"), """\
             name: s
@@ -70,7 +84,9 @@ class SlurmExecutorTest(EngineTestCase):
                 resources: {cpus: 1, time: "00:05:00"}
                 parameters: {out: "{outputs.data}"}
                 outputs: [data]
-            """ % executor)
+                retries: %d
+                retry_backoff: 0.2
+            """ % (executor, retries))
         return root
 
     def step_run(self, pipeline_run_id):
@@ -139,6 +155,34 @@ class SlurmExecutorTest(EngineTestCase):
         info, tags = self.step_run(parse_result(stdout)[0])
         self.assertEqual(info["status"], "KILLED")
         self.assertEqual(tags["ringo.jobId"], job)
+
+    def test_a_step_that_fails_once_succeeds_on_its_retry(self):
+        root = self.write_pipeline(self.FAIL_ONCE, retries=1)
+        jobs = self.known_jobs()
+        rc, stdout, stderr = self.ringo_run(root)
+        self.assertEqual(rc, 0, stdout + stderr + self.slurm.logs())
+        info, tags = self.step_run(parse_result(stdout)[0])
+        self.assertEqual((tags["ringo.attempts"], tags["ringo.exitCode"]), ("2", "0"))
+        self.assertIn("attempt 1 failed with exit code 5", stdout)
+        self.assertEqual(self.known_jobs(), jobs + 2)
+        self.assertIn("JobState=COMPLETED",
+                      self.slurm.run("scontrol", "show", "job", "-o", tags["ringo.jobId"]))
+
+    def test_runs_kill_of_the_step_run_cancels_the_job(self):
+        root = self.write_pipeline("echo started; sleep 60")
+        p = subprocess.Popen([ringo_bin(), "run", root, "--tracking-uri", self.server.url,
+                              "--experiment-name", self.experiment],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=clean_env({"SLURM_CONF": self.slurm.env["SLURM_CONF"]}),
+                             cwd=self.tmp)
+        job = self.wait_running()
+        self.kill_step_run()
+        stdout, _ = p.communicate(timeout=30)
+        self.assertNotEqual(p.returncode, 0, stdout)
+        self.assertEqual(self.slurm.run("squeue", "-h", "-o", "%i").split(), [])
+        self.assertIn("JobState=CANCELLED", self.slurm.run("scontrol", "show", "job", "-o", job))
+        info, _ = self.step_run(parse_result(stdout)[0])
+        self.assertEqual(info["status"], "KILLED")
 
     def test_a_job_cancelled_behind_ringos_back_fails_the_step_with_slurms_reason(self):
         root = self.write_pipeline("sleep 60")
@@ -239,6 +283,26 @@ class RayExecutorTest(EngineTestCase):
         info, tags = self.step_run(parse_result(stdout)[0])
         self.assertEqual(info["status"], "KILLED")
         self.assertEqual(tags["ringo.jobId"], job)
+
+    def test_a_step_that_fails_once_succeeds_on_its_retry(self):
+        root = self.write_pipeline(self.FAIL_ONCE, executor="ray", retries=1)
+        jobs = len(self.jobs())
+        rc, stdout, stderr = self.ringo_run(root)
+        self.assertEqual(rc, 0, stdout + stderr + self.ray.logs())
+        info, tags = self.step_run(parse_result(stdout)[0])
+        self.assertEqual((tags["ringo.attempts"], tags["ringo.exitCode"]), ("2", "0"))
+        self.assertEqual(len(self.jobs()), jobs + 2)
+        self.assertEqual(self.api("/api/jobs/" + tags["ringo.jobId"])["status"], "SUCCEEDED")
+
+    def test_runs_kill_of_the_step_run_stops_the_job(self):
+        p = self.start_run(self.write_pipeline("echo started; sleep 60", executor="ray"))
+        job = self.wait_running()
+        self.kill_step_run()
+        stdout, _ = p.communicate(timeout=60)
+        self.assertNotEqual(p.returncode, 0, stdout)
+        self.assertEqual(self.api("/api/jobs/" + job)["status"], "STOPPED")
+        info, _ = self.step_run(parse_result(stdout)[0])
+        self.assertEqual(info["status"], "KILLED")
 
     def test_a_job_stopped_behind_ringos_back_fails_the_step_with_rays_reason(self):
         p = self.start_run(self.write_pipeline("echo started; sleep 60", executor="ray"))
