@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 #include "common/status.h"
 #include "store/paging.h"
 #include "store/runs_sql.h"
+#include "store/series_sql.h"
 #include "store/step_sampling.h"
 #include "store/store.h"
 
@@ -28,23 +30,16 @@ Result<std::vector<RunMetric>> BulkInterval(Db& db, const std::vector<std::strin
                                             std::optional<int64_t> end_step,
                                             int64_t max_results) {
   if (max_results <= 0) return InvalidArgument("max_results must be positive");
-  ASSIGN_OR_RETURN(auto* q, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
-                                       "WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? "
-                                       "ORDER BY step, timestamp"));
   std::vector<std::vector<Metric>> points(run_ids.size());
   for (size_t r = 0; r < run_ids.size(); ++r) {
     RETURN_IF_ERROR(runs::CheckExists(db, run_ids[r]));
-    typename Db::Guard g(*q);
-    g->Bind(1, run_ids[r])
-        .Bind(2, key)
-        .Bind(3, start_step.value_or(INT64_MIN))
-        .Bind(4, end_step.value_or(INT64_MAX));
-    Status s;
-    while (g->Step(&s)) {
-      points[r].push_back(
-          Metric{key, g->Int(3) ? std::nan("") : g->Double(2), g->Int(1), g->Int(0)});
+    ASSIGN_OR_RETURN(std::vector<series::Point> read,
+                     series::Read(db, run_ids[r], key,
+                                  start_step.value_or(std::numeric_limits<int64_t>::min()),
+                                  end_step.value_or(std::numeric_limits<int64_t>::max())));
+    for (const series::Point& p : read) {
+      points[r].push_back(Metric{key, p.is_nan ? std::nan("") : p.value, p.timestamp, p.step});
     }
-    RETURN_IF_ERROR(s);
   }
   // One sample of steps across all runs (store/step_sampling.h), so their charts line up.
   std::vector<std::vector<int64_t>> steps(run_ids.size());

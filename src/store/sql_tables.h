@@ -123,20 +123,25 @@ class SqlTables final : public Tables {
       ASSIGN_OR_RETURN(auto stmt, db_->PrepareUncached(UpsertSql(t, n)));
       int i = 1;
       for (size_t r = first; r < first + n; ++r) {
-        for (const CopyValue& v : rows[r]) Bind(*stmt, i++, v);
+        for (size_t c = 0; c < rows[r].size(); ++c) {
+          Bind(*stmt, i++, rows[r][c], t.columns[c].type);
+        }
       }
       RETURN_IF_ERROR(stmt->Exec());
     }
     return Status::Ok();
   }
 
-  static void Bind(Stmt& stmt, int i, const CopyValue& v) {
+  static void Bind(Stmt& stmt, int i, const CopyValue& v,
+                   ColumnType type = ColumnType::kText) {
     if (std::holds_alternative<std::monostate>(v)) {
       stmt.BindNull(i);
     } else if (auto* n = std::get_if<int64_t>(&v)) {
       stmt.Bind(i, *n);
     } else if (auto* d = std::get_if<double>(&v)) {
       stmt.BindDouble(i, *d);
+    } else if (type == ColumnType::kBytes) {
+      BindBytes(stmt, i, std::get<std::string>(v));
     } else {
       stmt.Bind(i, std::string_view(std::get<std::string>(v)));
     }
@@ -150,6 +155,10 @@ class SqlTables final : public Tables {
         return stmt.Int(i);
       case ColumnType::kReal:
         return stmt.Double(i);
+      case ColumnType::kBytes: {
+        std::string scratch;
+        return std::string(ReadBytes(stmt, i, &scratch));
+      }
       case ColumnType::kText:
         break;
     }

@@ -16,7 +16,7 @@
 
 namespace ringo::store {
 
-enum class ColumnType { kText, kInt, kReal };
+enum class ColumnType { kText, kInt, kReal, kBytes };
 
 struct Column {
   std::string name;

@@ -159,8 +159,13 @@ TEST_F(CopyTest, SqliteToPostgresAndBackReadsTheSame) {
   for (const TableReport& r : *reports) {
     // Empty tables are equal on both sides from the start; the others were copied.
     EXPECT_EQ(r.skipped, r.rows == 0) << r.table;
+    // The 7,000 points of "loss" went into chunks as they were logged; the three others
+    // are rows (fewer than a chunk's worth of their keys).
     if (r.table == "metrics") {
-      EXPECT_EQ(r.rows, 7003);
+      EXPECT_EQ(r.rows, 3);
+    }
+    if (r.table == "metric_chunks") {
+      EXPECT_GE(r.rows, 7);
     }
   }
 

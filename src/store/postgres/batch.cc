@@ -6,9 +6,12 @@
 #include <cmath>
 #include <map>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "store/postgres/store_impl.h"
 #include "store/runs_sql.h"
+#include "store/series_sql.h"
 
 namespace ringo::store::pg {
 
@@ -63,6 +66,18 @@ constexpr const char* kInsertMetrics =
     "(excluded.step, excluded.timestamp, excluded.value) > "
     "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)";
 
+// Only the latest values, of keys whose points went into chunks.
+constexpr const char* kUpsertLatest =
+    "WITH points AS (SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], "
+    "?::float8[], ?::int[]) AS p(key, step, timestamp, value, is_nan)) "
+    "INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) "
+    "SELECT DISTINCT ON (key) ?, key, step, timestamp, value, is_nan FROM points "
+    "ORDER BY key, step DESC, timestamp DESC, value DESC "
+    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = "
+    "excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan WHERE "
+    "(excluded.step, excluded.timestamp, excluded.value) > "
+    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)";
+
 constexpr const char* kInsertModelMetrics =
     "INSERT INTO model_metrics (model_id, key, dataset_name, dataset_digest, step, timestamp, "
     "value, is_nan, run_id) SELECT *, ? FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], "
@@ -94,8 +109,50 @@ struct Points {
   }
 };
 
+// Keys with at least kDirectPoints points in the batch go into chunks, with their latest
+// values; the rest into the row table (compacted once enough gather).
+Status WriteChunked(Db& db, const std::string& run_id, const std::vector<Metric>& metrics,
+                    std::vector<const Metric*>* rows) {
+  std::map<std::string_view, std::vector<const Metric*>> by_key;
+  for (const Metric& m : metrics) by_key[m.key].push_back(&m);
+  Points latest;
+  for (auto& [key, ms] : by_key) {
+    if (ms.size() < series::kDirectPoints) {
+      rows->insert(rows->end(), ms.begin(), ms.end());
+      continue;
+    }
+    std::vector<series::Point> points;
+    for (const Metric* m : ms) {
+      bool is_nan = std::isnan(m->value);
+      points.push_back({m->step, m->timestamp, is_nan ? 0.0 : m->value, is_nan});
+    }
+    series::SortUnique(&points);
+    RETURN_IF_ERROR(series::WriteChunks(db, run_id, std::string(key), points));
+    for (const Metric* m : ms) latest.Add(run_id, *m);
+  }
+  if (latest.keys.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kUpsertLatest));
+  StmtGuard g(*q);
+  latest.BindColumns(*g, 1);
+  g->Bind(6, run_id);
+  return g->Exec();
+}
+
+// Compacts the row table's points of the keys that have gathered enough of them.
+Status CompactDue(Db& db, const std::vector<std::pair<std::string_view, std::string_view>>& keys) {
+  std::map<std::pair<std::string_view, std::string_view>, size_t> counts;
+  for (const auto& k : keys) ++counts[k];
+  for (const auto& [k, n] : counts) {
+    std::string run_id(k.first), key(k.second);
+    if (series::NoteRowPoints(run_id, key, n)) RETURN_IF_ERROR(series::Compact(db, run_id, key));
+  }
+  return Status::Ok();
+}
+
 Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>& metrics) {
   if (metrics.empty()) return Status::Ok();
+  std::vector<const Metric*> row_metrics;
+  RETURN_IF_ERROR(WriteChunked(db, run_id, metrics, &row_metrics));
   Points points;
   bool any_model = false;
   for (const Metric& m : metrics) {
@@ -104,12 +161,21 @@ Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>
   }
   const std::vector<double>& values = points.values;
   const std::vector<int64_t>& nan_flags = points.nan_flags;
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kInsertMetrics));
-  {
-    StmtGuard g(*q);
-    points.BindColumns(*g, 1);
-    g->Bind(6, run_id).Bind(7, run_id);
-    RETURN_IF_ERROR(g->Exec());
+  if (!row_metrics.empty()) {
+    Points rows;
+    std::vector<std::pair<std::string_view, std::string_view>> keys;
+    for (const Metric* m : row_metrics) {
+      rows.Add(run_id, *m);
+      keys.emplace_back(run_id, m->key);
+    }
+    ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kInsertMetrics));
+    {
+      StmtGuard g(*q);
+      rows.BindColumns(*g, 1);
+      g->Bind(6, run_id).Bind(7, run_id);
+      RETURN_IF_ERROR(g->Exec());
+    }
+    RETURN_IF_ERROR(CompactDue(db, keys));
   }
   if (!any_model) return Status::Ok();
   std::vector<std::string_view> models, mkeys, names, digests;
@@ -251,10 +317,15 @@ Status PostgresEngine::WriteMetricWrites(Db& db, const std::vector<const MetricW
   RETURN_IF_ERROR(CheckAllActive(db, run_ids));
   if (points.keys.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kInsertRunMetrics));
-  StmtGuard g(*q);
-  g->Bind(1, TextArray(points.runs));
-  points.BindColumns(*g, 2);
-  return g->Exec();
+  {
+    StmtGuard g(*q);
+    g->Bind(1, TextArray(points.runs));
+    points.BindColumns(*g, 2);
+    RETURN_IF_ERROR(g->Exec());
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> keys;
+  for (size_t i = 0; i < points.keys.size(); ++i) keys.emplace_back(points.runs[i], points.keys[i]);
+  return CompactDue(db, keys);
 }
 
 Status PostgresEngine::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {

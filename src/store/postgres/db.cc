@@ -240,4 +240,29 @@ Status Db::Error(const PGresult* result, std::string_view what) const {
   return Internal(text);
 }
 
+void BindBytes(Stmt& stmt, int index, std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text = "\\x";
+  text.reserve(2 + bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    text.push_back(kHex[c >> 4]);
+    text.push_back(kHex[c & 15]);
+  }
+  stmt.Bind(index, text);
+}
+
+std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch) {
+  std::string_view text = stmt.Text(col);
+  scratch->clear();
+  if (text.size() < 2 || text.substr(0, 2) != "\\x" || text.size() % 2) return *scratch;
+  auto nibble = [](char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+  };
+  scratch->reserve((text.size() - 2) / 2);
+  for (size_t i = 2; i + 1 < text.size(); i += 2) {
+    scratch->push_back(char(nibble(text[i]) << 4 | nibble(text[i + 1])));
+  }
+  return *scratch;
+}
+
 }  // namespace ringo::store::pg

@@ -67,6 +67,12 @@ class Stmt {
 
 using StmtGuard = ResetGuard<Stmt>;
 
+// Bytes in and out of a bytea column, as store/series_sql.h asks every engine's statement:
+// parameters and results travel as text here, so in bytea's hex form (\x...).
+void BindBytes(Stmt& stmt, int index, std::string_view bytes);
+// Malformed hex (PostgreSQL never sends it) reads as no bytes, which decoders refuse.
+std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch);
+
 // One PostgreSQL connection. Not thread-safe: each thread uses its own.
 class Db {
  public:

@@ -2,9 +2,12 @@
 #include "store/postgres/schema.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/util.h"
 #include "store/experiments_sql.h"
+#include "store/series_sql.h"
 
 namespace ringo::store::pg {
 
@@ -178,7 +181,22 @@ CREATE TABLE model_metrics (
 );
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1};
+// Migration 2: metric histories as compressed chunks (store/series.h); the metrics table keeps
+// only points not yet compacted. The existing points move into chunks in the same transaction.
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE metric_chunks (
+  run_id rtext NOT NULL,
+  key rtext NOT NULL,
+  seq bigint NOT NULL,
+  count integer NOT NULL,
+  min_step bigint NOT NULL,
+  max_step bigint NOT NULL,
+  data bytea NOT NULL,
+  PRIMARY KEY (run_id, key, seq)
+);
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 // Any constant shared by every ringo: it names the lock, not a table.
@@ -194,9 +212,22 @@ Result<int> CurrentVersion(Db& db) {
   return version;
 }
 
+// Every (run, key) of the row table into chunks: the conversion of an existing store.
+Status CompactAllMetrics(Db& db) {
+  ASSIGN_OR_RETURN(auto keys, db.PrepareUncached("SELECT DISTINCT run_id, key FROM metrics"));
+  std::vector<std::pair<std::string, std::string>> all;
+  Status s;
+  while (keys->Step(&s)) all.emplace_back(keys->Text(0), keys->Text(1));
+  RETURN_IF_ERROR(s);
+  keys.reset();
+  for (const auto& [run_id, key] : all) RETURN_IF_ERROR(series::Compact(db, run_id, key));
+  return Status::Ok();
+}
+
 Status ApplyMigration(Db& db, int v, const std::string& artifact_root) {
   RETURN_IF_ERROR(db.ExecScript(kMigrations[v]));
   if (v == 0) RETURN_IF_ERROR(experiments::InsertDefault(db, artifact_root));
+  if (v == 1) RETURN_IF_ERROR(CompactAllMetrics(db));
   return db.ExecScript(
       ("UPDATE schema_version SET version = " + std::to_string(v + 1)).c_str());
 }

@@ -36,7 +36,7 @@ struct PostgresEngine {
   // the caller then writes each on its own, which gives each its own answer.
   static Status WriteMetricWrites(Db& db, const std::vector<const MetricWrite*>& writes);
 
-  // In keyset chunks: libpq buffers a whole result, and a history runs to millions of points.
+  // The key's chunks and rows merged (store/series_sql.h), then the page.
   static Result<std::string> ReadHistory(Db& db, const std::string& run_id,
                                          const std::string& key, int64_t max_results,
                                          int64_t offset, const Store::PointVisitor& visit);

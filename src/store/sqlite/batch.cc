@@ -1,8 +1,14 @@
-// The SQLite engine's log-batch: params, metrics (with their latest values and logged-model
-// links) and tags written row by row inside the writer's transaction.
+// The SQLite engine's log-batch: params, metrics (as series chunks or rows, with their latest
+// values and logged-model links) and tags, inside the writer's transaction.
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "store/runs_sql.h"
+#include "store/series_sql.h"
 #include "store/sqlite/store_impl.h"
 
 namespace ringo::store {
@@ -30,24 +36,9 @@ Status InsertParam(Db& db, const std::string& run_id, const Param& p) {
   return g->Exec();
 }
 
-Status InsertMetric(Db& db, const std::string& run_id, const Metric& m) {
-  bool is_nan = std::isnan(m.value);
-  double value = is_nan ? 0.0 : m.value;
-  // The history row and the latest value take the same six values.
-  auto insert_point = [&](Stmt& stmt) {
-    StmtGuard g(stmt);
-    g->Bind(1, run_id)
-        .Bind(2, m.key)
-        .Bind(3, m.step)
-        .Bind(4, m.timestamp)
-        .BindDouble(5, value)
-        .Bind(6, int64_t{is_nan});
-    return g->Exec();
-  };
-  ASSIGN_OR_RETURN(Stmt * ins, db.Prepare("INSERT OR IGNORE INTO metrics (run_id, key, step, "
-                                          "timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)"));
-  RETURN_IF_ERROR(insert_point(*ins));
-  // The latest value is the one at the highest step, then timestamp, then value.
+// The latest value of a key is the one at the highest step, then timestamp, then value.
+Status UpsertLatest(Db& db, const std::string& run_id, const std::string& key,
+                    const series::Point& p) {
   ASSIGN_OR_RETURN(Stmt * up,
                    db.Prepare("INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
                               "is_nan) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO "
@@ -55,8 +46,43 @@ Status InsertMetric(Db& db, const std::string& run_id, const Metric& m) {
                               "value = excluded.value, is_nan = excluded.is_nan WHERE "
                               "(excluded.step, excluded.timestamp, excluded.value) > (step, "
                               "timestamp, value)"));
-  RETURN_IF_ERROR(insert_point(*up));
-  if (m.model_id.empty()) return Status::Ok();
+  StmtGuard g(*up);
+  g->Bind(1, run_id).Bind(2, key).Bind(3, p.step).Bind(4, p.timestamp);
+  g->BindDouble(5, p.value).Bind(6, int64_t{p.is_nan});
+  return g->Exec();
+}
+
+// A few points go to the row table (compacted into a chunk once kCompactAt gather), many of
+// one key straight into chunks: a batch of 1,000 steps is one row, not 1,000.
+Status InsertPoints(Db& db, const std::string& run_id, const std::string& key,
+                    std::vector<series::Point> points) {
+  series::SortUnique(&points);
+  if (points.size() >= series::kDirectPoints) {
+    RETURN_IF_ERROR(series::WriteChunks(db, run_id, key, points));
+  } else {
+    ASSIGN_OR_RETURN(Stmt * ins, db.Prepare("INSERT OR IGNORE INTO metrics (run_id, key, step, "
+                                            "timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)"));
+    for (const series::Point& p : points) {
+      StmtGuard g(*ins);
+      g->Bind(1, run_id).Bind(2, key).Bind(3, p.step).Bind(4, p.timestamp);
+      g->BindDouble(5, p.value).Bind(6, int64_t{p.is_nan});
+      RETURN_IF_ERROR(g->Exec());
+    }
+    if (series::NoteRowPoints(run_id, key, points.size())) {
+      RETURN_IF_ERROR(series::Compact(db, run_id, key));
+    }
+  }
+  auto latest = std::max_element(points.begin(), points.end(),
+                                 [](const series::Point& a, const series::Point& b) {
+                                   return std::tie(a.step, a.timestamp, a.value) <
+                                          std::tie(b.step, b.timestamp, b.value);
+                                 });
+  return UpsertLatest(db, run_id, key, *latest);
+}
+
+// A metric logged for a logged model is also kept by model (MLflow 3's model metrics).
+Status InsertModelMetric(Db& db, const std::string& run_id, const Metric& m) {
+  bool is_nan = std::isnan(m.value);
   ASSIGN_OR_RETURN(Stmt * mm, db.Prepare("INSERT OR IGNORE INTO model_metrics (model_id, key, "
                                          "dataset_name, dataset_digest, step, timestamp, value, "
                                          "is_nan, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -67,7 +93,7 @@ Status InsertMetric(Db& db, const std::string& run_id, const Metric& m) {
       .Bind(4, m.dataset_digest)
       .Bind(5, m.step)
       .Bind(6, m.timestamp)
-      .BindDouble(7, value)
+      .BindDouble(7, is_nan ? 0.0 : m.value)
       .Bind(8, int64_t{is_nan})
       .Bind(9, run_id);
   return g->Exec();
@@ -77,7 +103,15 @@ Status InsertMetric(Db& db, const std::string& run_id, const Metric& m) {
 
 Status SqliteEngine::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {
   for (const Param& p : batch.params) RETURN_IF_ERROR(InsertParam(db, run_id, p));
-  for (const Metric& m : batch.metrics) RETURN_IF_ERROR(InsertMetric(db, run_id, m));
+  std::map<std::string_view, std::vector<series::Point>> by_key;
+  for (const Metric& m : batch.metrics) {
+    bool is_nan = std::isnan(m.value);
+    by_key[m.key].push_back({m.step, m.timestamp, is_nan ? 0.0 : m.value, is_nan});
+    if (!m.model_id.empty()) RETURN_IF_ERROR(InsertModelMetric(db, run_id, m));
+  }
+  for (auto& [key, points] : by_key) {
+    RETURN_IF_ERROR(InsertPoints(db, run_id, std::string(key), std::move(points)));
+  }
   for (const Tag& t : batch.tags) RETURN_IF_ERROR(runs::UpsertTag(db, run_id, t));
   return Status::Ok();
 }

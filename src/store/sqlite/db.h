@@ -39,6 +39,10 @@ class Stmt {
     sqlite3_bind_null(stmt_, index);
     return *this;
   }
+  Stmt& BindBlob(int index, std::string_view v) {
+    sqlite3_bind_blob(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
 
   // Steps once: true when a row is available, false when done; *status is set on error.
   bool Step(Status* status);
@@ -57,6 +61,11 @@ class Stmt {
     int n = sqlite3_column_bytes(stmt_, col);
     return p ? std::string_view(reinterpret_cast<const char*>(p), size_t(n)) : std::string_view();
   }
+  std::string_view Blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string_view(static_cast<const char*>(p), size_t(n)) : std::string_view();
+  }
   sqlite3_stmt* raw() { return stmt_; }
 
  private:
@@ -64,6 +73,14 @@ class Stmt {
 };
 
 using StmtGuard = ResetGuard<Stmt>;
+
+// Bytes in and out of a BLOB column, as store/series_sql.h asks every engine's statement.
+inline void BindBytes(Stmt& stmt, int index, std::string_view bytes) {
+  stmt.BindBlob(index, bytes);
+}
+inline std::string_view ReadBytes(const Stmt& stmt, int col, std::string*) {
+  return stmt.Blob(col);
+}
 
 // One SQLite connection. Not thread-safe: each thread uses its own.
 class Db {

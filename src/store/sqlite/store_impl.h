@@ -27,10 +27,10 @@ struct SqliteEngine {
   // Writes each log-batch on its own: a statement costs no round trip here.
   static constexpr bool kMergesMetricWrites = false;
 
-  // Row by row: on SQLite a statement costs no round trip.
+  // Row by row (a key's many points as series chunks): a statement costs no round trip here.
   static Status WriteBatch(Db& db, const std::string& run_id, const Batch& batch);
 
-  // One statement, LIMIT/OFFSET: SQLite steps through the rows without buffering them.
+  // The key's chunks and rows merged (store/series_sql.h), then the page.
   static Result<std::string> ReadHistory(Db& db, const std::string& run_id,
                                          const std::string& key, int64_t max_results,
                                          int64_t offset, const Store::PointVisitor& visit);

@@ -1,0 +1,185 @@
+// Metric series chunks: their byte format, and merging chunks into one history.
+#include "store/series.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <random>
+
+#include "store/series_sql.h"
+
+namespace ringo::store::series {
+
+namespace {
+
+constexpr uint8_t kFormat = 1;
+// A NaN point's value bits: never the bits of a stored number (those are never NaN).
+constexpr uint64_t kNanBits = 0x7ff8000000000001ull;
+// The value byte of a point whose value equals the previous one.
+constexpr uint8_t kRepeat = 0xff;
+
+uint64_t Bits(const Point& p) { return p.is_nan ? kNanBits : std::bit_cast<uint64_t>(p.value); }
+
+uint64_t ZigZag(int64_t v) { return (uint64_t(v) << 1) ^ uint64_t(v >> 63); }
+int64_t UnZigZag(uint64_t v) { return int64_t(v >> 1) ^ -int64_t(v & 1); }
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(char(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(char(v));
+}
+
+// Reads the bytes of a chunk front to back; every read checks what is left.
+struct Reader {
+  std::string_view in;
+  bool ok = true;
+
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in.empty()) break;
+      uint8_t b = uint8_t(in[0]);
+      in.remove_prefix(1);
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    ok = false;
+    return 0;
+  }
+  uint8_t Byte() {
+    if (in.empty()) {
+      ok = false;
+      return 0;
+    }
+    uint8_t b = uint8_t(in[0]);
+    in.remove_prefix(1);
+    return b;
+  }
+};
+
+// The value as XOR with the previous one: a header byte (zero bytes leading << 4 | trailing)
+// then the bytes between, most significant first; kRepeat when nothing changed.
+void PutValue(std::string* out, uint64_t x) {
+  if (x == 0) {
+    out->push_back(char(kRepeat));
+    return;
+  }
+  int lead = std::countl_zero(x) / 8, trail = std::countr_zero(x) / 8;
+  out->push_back(char(lead << 4 | trail));
+  for (int i = 7 - lead; i >= trail; --i) out->push_back(char(x >> (8 * i)));
+}
+
+uint64_t GetValue(Reader& r) {
+  uint8_t h = r.Byte();
+  if (h == kRepeat) return 0;
+  int lead = h >> 4, trail = h & 15;
+  if (lead + trail > 7) {
+    r.ok = false;
+    return 0;
+  }
+  uint64_t x = 0;
+  for (int i = 7 - lead; i >= trail; --i) x |= uint64_t(r.Byte()) << (8 * i);
+  return x;
+}
+
+}  // namespace
+
+bool Before(const Point& a, const Point& b) {
+  if (a.step != b.step) return a.step < b.step;
+  if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
+  if (a.is_nan != b.is_nan) return b.is_nan;
+  return a.value < b.value;
+}
+
+bool Same(const Point& a, const Point& b) {
+  return a.step == b.step && a.timestamp == b.timestamp && a.is_nan == b.is_nan &&
+         Bits(a) == Bits(b);
+}
+
+void SortUnique(std::vector<Point>* points) {
+  std::stable_sort(points->begin(), points->end(), Before);
+  points->erase(std::unique(points->begin(), points->end(), Same), points->end());
+}
+
+std::string Encode(std::span<const Point> sorted) {
+  std::string out;
+  out.reserve(4 + sorted.size() * 8);
+  out.push_back(char(kFormat));
+  PutVarint(&out, sorted.size());
+  int64_t step = 0, ts = 0;
+  uint64_t bits = 0;
+  for (const Point& p : sorted) {
+    // Differences wrap rather than overflow; decoding wraps back the same way.
+    PutVarint(&out, ZigZag(int64_t(uint64_t(p.step) - uint64_t(step))));
+    PutVarint(&out, ZigZag(int64_t(uint64_t(p.timestamp) - uint64_t(ts))));
+    PutValue(&out, Bits(p) ^ bits);
+    step = p.step;
+    ts = p.timestamp;
+    bits = Bits(p);
+  }
+  return out;
+}
+
+Status Decode(std::string_view data, std::vector<Point>* out) {
+  Reader r{data};
+  if (r.Byte() != kFormat) return Internal("metric chunk of an unknown format");
+  uint64_t n = r.Varint();
+  if (!r.ok || n > kChunkPoints * 64) return Internal("metric chunk with a damaged count");
+  out->reserve(out->size() + n);
+  int64_t step = 0, ts = 0;
+  uint64_t bits = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    step = int64_t(uint64_t(step) + uint64_t(UnZigZag(r.Varint())));
+    ts = int64_t(uint64_t(ts) + uint64_t(UnZigZag(r.Varint())));
+    bits ^= GetValue(r);
+    if (!r.ok) return Internal("metric chunk cut short");
+    Point p{step, ts, 0, bits == kNanBits};
+    if (!p.is_nan) p.value = std::bit_cast<double>(bits);
+    out->push_back(p);
+  }
+  if (!r.in.empty()) return Internal("metric chunk with bytes after its points");
+  return Status::Ok();
+}
+
+std::vector<Point> Merge(std::vector<std::vector<Point>> runs) {
+  std::erase_if(runs, [](const auto& r) { return r.empty(); });
+  if (runs.empty()) return {};
+  std::sort(runs.begin(), runs.end(),
+            [](const auto& a, const auto& b) { return Before(a.front(), b.front()); });
+  bool disjoint = true;
+  size_t total = runs[0].size();
+  for (size_t i = 1; i < runs.size(); ++i) {
+    total += runs[i].size();
+    if (!Before(runs[i - 1].back(), runs[i].front())) disjoint = false;
+  }
+  if (runs.size() == 1) return std::move(runs[0]);
+  std::vector<Point> out;
+  out.reserve(total);
+  for (auto& r : runs) out.insert(out.end(), r.begin(), r.end());
+  if (!disjoint) SortUnique(&out);
+  return out;
+}
+
+int64_t NewChunkSeq() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return int64_t(gen() >> 1);
+}
+
+bool NoteRowPoints(const std::string& run_id, const std::string& key, size_t n) {
+  static std::mutex mu;
+  static std::map<std::string, size_t> counts;
+  std::lock_guard lock(mu);
+  if (counts.size() > 100000) counts.clear();
+  size_t& c = counts[run_id + '\n' + key];
+  c += n;
+  if (c < kCompactAt) return false;
+  c = 0;
+  return true;
+}
+
+}  // namespace ringo::store::series

@@ -1,0 +1,53 @@
+// Metric histories as compressed series (private to store/): a run's points of one metric key
+// are kept as chunks of up to kChunkPoints points, each one row holding the points sorted by
+// (step, timestamp, value) and encoded compactly: steps and timestamps as zigzag varint deltas,
+// values XOR'd with the previous value and stored without their zero bytes. Chunks of one key
+// may overlap (a step logged again later lands in a new chunk); readers merge them and drop
+// exact duplicates, which keeps MLflow's semantics (a point logged twice is one point).
+#ifndef RINGO_STORE_SERIES_H_
+#define RINGO_STORE_SERIES_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ringo::store::series {
+
+// One point of a history; a NaN is is_nan with value 0, as the row tables hold it.
+struct Point {
+  int64_t step = 0;
+  int64_t timestamp = 0;
+  double value = 0;
+  bool is_nan = false;
+};
+
+// The order histories are read in: step, timestamp, then value (NaN after numbers), so merged
+// chunks read the same whatever order they were written in.
+bool Before(const Point& a, const Point& b);
+bool Same(const Point& a, const Point& b);
+
+// Points per chunk at most; a batch of at least kDirectPoints points of one key is written as
+// chunks at once, fewer go to the row table until kCompactAt of them gather.
+inline constexpr size_t kChunkPoints = 1024;
+inline constexpr size_t kDirectPoints = 64;
+inline constexpr size_t kCompactAt = 256;
+
+// Sorts `points` and removes exact duplicates.
+void SortUnique(std::vector<Point>* points);
+
+// The bytes of one chunk of sorted points (1 <= size <= kChunkPoints).
+std::string Encode(std::span<const Point> sorted);
+// Appends the points of a chunk to `out`. kInternal naming the damage for malformed bytes.
+Status Decode(std::string_view data, std::vector<Point>* out);
+
+// Merges several sorted runs of points (decoded chunks and row-table points) into one sorted
+// run without duplicates; concatenates when they do not overlap, as a training loop's do.
+std::vector<Point> Merge(std::vector<std::vector<Point>> runs);
+
+}  // namespace ringo::store::series
+
+#endif  // RINGO_STORE_SERIES_H_

@@ -1,0 +1,122 @@
+// Metric series in SQL, the same for both engines (private to store/): chunks in the
+// metric_chunks table, recent points in the metrics row table until compacted, and the reads
+// that merge both. Each engine's Stmt supplies BindBytes(stmt, index, bytes) and
+// ReadBytes(stmt, col, scratch), found by argument-dependent lookup.
+#ifndef RINGO_STORE_SERIES_SQL_H_
+#define RINGO_STORE_SERIES_SQL_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/paging.h"
+#include "store/series.h"
+
+namespace ringo::store::series {
+
+// A key for a new chunk row: random, so replicas writing chunks of one metric at once never
+// pick the same one (readers order chunks by their points, not by this).
+int64_t NewChunkSeq();
+
+// Counts the points a writer put into the row table for (run, key) since it last compacted
+// them; true when kCompactAt of them have gathered (the count then starts again). Approximate
+// by design (per process, forgotten at restart): compaction only saves space and read time.
+bool NoteRowPoints(const std::string& run_id, const std::string& key, size_t n);
+
+// Writes sorted, duplicate-free points as chunks of up to kChunkPoints.
+template <typename Db>
+Status WriteChunks(Db& db, const std::string& run_id, const std::string& key,
+                   const std::vector<Point>& sorted) {
+  ASSIGN_OR_RETURN(auto* ins, db.Prepare("INSERT INTO metric_chunks (run_id, key, seq, count, "
+                                         "min_step, max_step, data) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  for (size_t at = 0; at < sorted.size(); at += kChunkPoints) {
+    size_t n = std::min(kChunkPoints, sorted.size() - at);
+    std::span<const Point> chunk(sorted.data() + at, n);
+    typename Db::Guard g(*ins);
+    g->Bind(1, run_id).Bind(2, key).Bind(3, NewChunkSeq()).Bind(4, int64_t(n));
+    g->Bind(5, chunk.front().step).Bind(6, chunk.back().step);
+    BindBytes(*g, 7, Encode(chunk));
+    RETURN_IF_ERROR(g->Exec());
+  }
+  return Status::Ok();
+}
+
+// Moves the row table's points of (run, key) into chunks. One statement takes the rows out
+// (DELETE ... RETURNING), so a point another writer adds meanwhile stays a row, never lost.
+template <typename Db>
+Status Compact(Db& db, const std::string& run_id, const std::string& key) {
+  ASSIGN_OR_RETURN(auto* del, db.Prepare("DELETE FROM metrics WHERE run_id = ? AND key = ? "
+                                         "RETURNING step, timestamp, value, is_nan"));
+  std::vector<Point> points;
+  {
+    typename Db::Guard g(*del);
+    g->Bind(1, run_id).Bind(2, key);
+    Status s;
+    while (g->Step(&s)) points.push_back({g->Int(0), g->Int(1), g->Double(2), g->Int(3) != 0});
+    RETURN_IF_ERROR(s);
+  }
+  if (points.empty()) return Status::Ok();
+  SortUnique(&points);
+  return WriteChunks(db, run_id, key, points);
+}
+
+// The points of (run, key) with steps in [min_step, max_step], sorted, without duplicates.
+template <typename Db>
+Result<std::vector<Point>> Read(Db& db, const std::string& run_id, const std::string& key,
+                                int64_t min_step = std::numeric_limits<int64_t>::min(),
+                                int64_t max_step = std::numeric_limits<int64_t>::max()) {
+  ASSIGN_OR_RETURN(auto* chunks, db.Prepare("SELECT data FROM metric_chunks WHERE run_id = ? "
+                                            "AND key = ? AND max_step >= ? AND min_step <= ?"));
+  ASSIGN_OR_RETURN(auto* rows, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
+                                          "WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? "
+                                          "ORDER BY step, timestamp, is_nan, value"));
+  std::vector<std::vector<Point>> runs;
+  std::string scratch;
+  {
+    typename Db::Guard g(*chunks);
+    g->Bind(1, run_id).Bind(2, key).Bind(3, min_step).Bind(4, max_step);
+    Status s;
+    while (g->Step(&s)) {
+      RETURN_IF_ERROR(Decode(ReadBytes(*g, 0, &scratch), &runs.emplace_back()));
+    }
+    RETURN_IF_ERROR(s);
+  }
+  {
+    typename Db::Guard g(*rows);
+    g->Bind(1, run_id).Bind(2, key).Bind(3, min_step).Bind(4, max_step);
+    Status s;
+    std::vector<Point>& recent = runs.emplace_back();
+    while (g->Step(&s)) recent.push_back({g->Int(0), g->Int(1), g->Double(2), g->Int(3) != 0});
+    RETURN_IF_ERROR(s);
+  }
+  std::vector<Point> all = Merge(std::move(runs));
+  if (min_step != std::numeric_limits<int64_t>::min() ||
+      max_step != std::numeric_limits<int64_t>::max()) {
+    // Chunks overlapping the range hold points outside it too.
+    std::erase_if(all, [&](const Point& p) { return p.step < min_step || p.step > max_step; });
+  }
+  return all;
+}
+
+// Visits the page of `points` from `offset`, at most `max_results` (all when <= 0); the next
+// page's token, or "" after the last.
+template <typename Visit>
+Result<std::string> VisitPage(const std::vector<Point>& points, int64_t max_results,
+                              int64_t offset, const Visit& visit) {
+  size_t from = std::min(points.size(), size_t(std::max<int64_t>(offset, 0)));
+  size_t to = max_results > 0 ? std::min(points.size(), from + size_t(max_results)) : points.size();
+  for (size_t i = from; i < to; ++i) {
+    const Point& p = points[i];
+    visit(p.is_nan ? std::nan("") : p.value, p.timestamp, p.step);
+  }
+  return to < points.size() ? EncodeOffsetToken(int64_t(to)) : std::string();
+}
+
+}  // namespace ringo::store::series
+
+#endif  // RINGO_STORE_SERIES_SQL_H_
