@@ -1,5 +1,6 @@
 // MLflow's tracking API: experiments, runs, metrics, datasets.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <type_traits>
@@ -342,15 +343,23 @@ Result<Response> GetMetricHistory(const Services& s, const Request& req) {
   prefix += ",\"value\":";
   std::string body = "{\"metrics\":[";
   size_t empty_size = body.size();
+  body.reserve(1 << 20);
+  // Each point is put together in `point` and appended once: one copy per point, not eight.
+  std::string point(prefix.size() + 128, '\0');
+  std::string number;
   auto append = [&](double value, int64_t timestamp, int64_t step) {
-    if (body.size() != empty_size) body += ',';
-    body += prefix;
-    AppendJsonDouble(&body, value);
-    body += ",\"timestamp\":";
-    AppendJsonInt(&body, timestamp);
-    body += ",\"step\":";
-    AppendJsonInt(&body, step);
-    body += '}';
+    char* p = point.data();
+    if (body.size() != empty_size) *p++ = ',';
+    p = std::copy(prefix.begin(), prefix.end(), p);
+    number.clear();
+    AppendJsonDouble(&number, value);
+    p = std::copy(number.begin(), number.end(), p);
+    p = std::copy_n(",\"timestamp\":", 13, p);
+    p = std::to_chars(p, p + 24, timestamp).ptr;
+    p = std::copy_n(",\"step\":", 8, p);
+    p = std::to_chars(p, p + 24, step).ptr;
+    *p++ = '}';
+    body.append(point.data(), size_t(p - point.data()));
   };
   ASSIGN_OR_RETURN(std::string next, s.store->VisitMetricHistory(id, key, max.value_or(0),
                                                                  token.value_or(""), append));

@@ -1,6 +1,6 @@
 // Metric series in SQL, the same for both engines (private to store/): chunks in the
-// metric_chunks table, recent points in the metrics row table until compacted, and the reads
-// that merge both. Each engine's Stmt supplies BindBytes(stmt, index, bytes) and
+// metric_chunks table (disjoint by step within a key), recent points in the metrics row table
+// until compacted, and the reads that merge both. Each engine's Stmt supplies BindBytes(stmt, index, bytes) and
 // ReadBytes(stmt, col, scratch), found by argument-dependent lookup.
 #ifndef RINGO_STORE_SERIES_SQL_H_
 #define RINGO_STORE_SERIES_SQL_H_
@@ -28,15 +28,56 @@ int64_t NewChunkSeq();
 // by design (per process, forgotten at restart): compaction only saves space and read time.
 bool NoteRowPoints(const std::string& run_id, const std::string& key, size_t n);
 
-// Writes sorted, duplicate-free points as chunks of up to kChunkPoints.
+// Takes out (DELETE ... RETURNING, so each is taken by one writer only) the chunks of (run, key)
+// that the steps [first, last] overlap; with none, the chunk just before them when it is not
+// full, so a training loop's batches fill chunks instead of making one per batch.
+template <typename Db>
+Result<std::vector<std::vector<Point>>> TakeChunksFor(Db& db, const std::string& run_id,
+                                                      const std::string& key, int64_t first,
+                                                      int64_t last) {
+  ASSIGN_OR_RETURN(auto* overlap, db.Prepare("DELETE FROM metric_chunks WHERE run_id = ? AND "
+                                             "key = ? AND max_step >= ? AND min_step <= ? "
+                                             "RETURNING data"));
+  ASSIGN_OR_RETURN(auto* tail, db.Prepare("DELETE FROM metric_chunks WHERE run_id = ? AND key = ? "
+                                          "AND count < ? AND seq = (SELECT seq FROM metric_chunks "
+                                          "WHERE run_id = ? AND key = ? AND max_step < ? ORDER BY "
+                                          "max_step DESC LIMIT 1) RETURNING data"));
+  std::vector<std::vector<Point>> taken;
+  std::string scratch;
+  for (auto* q : {overlap, tail}) {
+    typename Db::Guard g(*q);
+    if (q == overlap) {
+      g->Bind(1, run_id).Bind(2, key).Bind(3, first).Bind(4, last);
+    } else {
+      g->Bind(1, run_id).Bind(2, key).Bind(3, int64_t(kChunkPoints));
+      g->Bind(4, run_id).Bind(5, key).Bind(6, first);
+    }
+    Status s;
+    while (g->Step(&s)) {
+      RETURN_IF_ERROR(Decode(ReadBytes(*g, 0, &scratch), &taken.emplace_back()));
+    }
+    RETURN_IF_ERROR(s);
+    if (!taken.empty()) break;
+  }
+  return taken;
+}
+
+// Writes sorted, duplicate-free points into the chunks of (run, key): merged with the chunks
+// their steps overlap (or the unfilled one before them), then cut into chunks of up to
+// kChunkPoints. Chunks of a key so stay disjoint and free of duplicates.
 template <typename Db>
 Status WriteChunks(Db& db, const std::string& run_id, const std::string& key,
                    const std::vector<Point>& sorted) {
+  if (sorted.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(std::vector<std::vector<Point>> runs,
+                   TakeChunksFor(db, run_id, key, sorted.front().step, sorted.back().step));
+  runs.push_back(sorted);
+  std::vector<Point> all = Merge(std::move(runs));
   ASSIGN_OR_RETURN(auto* ins, db.Prepare("INSERT INTO metric_chunks (run_id, key, seq, count, "
                                          "min_step, max_step, data) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-  for (size_t at = 0; at < sorted.size(); at += kChunkPoints) {
-    size_t n = std::min(kChunkPoints, sorted.size() - at);
-    std::span<const Point> chunk(sorted.data() + at, n);
+  for (size_t at = 0; at < all.size(); at += kChunkPoints) {
+    size_t n = std::min(kChunkPoints, all.size() - at);
+    std::span<const Point> chunk(all.data() + at, n);
     typename Db::Guard g(*ins);
     g->Bind(1, run_id).Bind(2, key).Bind(3, NewChunkSeq()).Bind(4, int64_t(n));
     g->Bind(5, chunk.front().step).Bind(6, chunk.back().step);
@@ -71,27 +112,28 @@ Result<std::vector<Point>> Read(Db& db, const std::string& run_id, const std::st
                                 int64_t min_step = std::numeric_limits<int64_t>::min(),
                                 int64_t max_step = std::numeric_limits<int64_t>::max()) {
   ASSIGN_OR_RETURN(auto* chunks, db.Prepare("SELECT data FROM metric_chunks WHERE run_id = ? "
-                                            "AND key = ? AND max_step >= ? AND min_step <= ?"));
+                                            "AND key = ? AND max_step >= ? AND min_step <= ? "
+                                            "ORDER BY min_step"));
   ASSIGN_OR_RETURN(auto* rows, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
                                           "WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? "
                                           "ORDER BY step, timestamp, is_nan, value"));
-  std::vector<std::vector<Point>> runs;
+  // A key's chunks are disjoint (WriteChunks), so in order of their first step they decode
+  // into one sorted run; the few rows not yet compacted are the other.
+  std::vector<std::vector<Point>> runs(2);
   std::string scratch;
   {
     typename Db::Guard g(*chunks);
     g->Bind(1, run_id).Bind(2, key).Bind(3, min_step).Bind(4, max_step);
     Status s;
-    while (g->Step(&s)) {
-      RETURN_IF_ERROR(Decode(ReadBytes(*g, 0, &scratch), &runs.emplace_back()));
-    }
+    while (g->Step(&s)) RETURN_IF_ERROR(Decode(ReadBytes(*g, 0, &scratch), &runs[0]));
     RETURN_IF_ERROR(s);
+    if (!std::is_sorted(runs[0].begin(), runs[0].end(), Before)) SortUnique(&runs[0]);
   }
   {
     typename Db::Guard g(*rows);
     g->Bind(1, run_id).Bind(2, key).Bind(3, min_step).Bind(4, max_step);
     Status s;
-    std::vector<Point>& recent = runs.emplace_back();
-    while (g->Step(&s)) recent.push_back({g->Int(0), g->Int(1), g->Double(2), g->Int(3) != 0});
+    while (g->Step(&s)) runs[1].push_back({g->Int(0), g->Int(1), g->Double(2), g->Int(3) != 0});
     RETURN_IF_ERROR(s);
   }
   std::vector<Point> all = Merge(std::move(runs));

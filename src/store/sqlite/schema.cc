@@ -230,6 +230,7 @@ CREATE TABLE metric_chunks (
   data BLOB NOT NULL,
   PRIMARY KEY (run_id, key, seq)
 );
+CREATE INDEX metric_chunks_by_max ON metric_chunks (run_id, key, max_step);
 )sql";
 
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
