@@ -2,7 +2,8 @@
 // are kept as chunks of up to kChunkPoints points, each one row holding the points sorted by
 // (step, timestamp, value) and encoded compactly: steps and timestamps as zigzag varint deltas,
 // values XOR'd with the previous value and stored without their zero bytes. Chunks of one key
-// may overlap (a step logged again later lands in a new chunk); readers merge them and drop
+// are kept disjoint by step where that is cheap (a write merges with the chunks it overlaps)
+// and may overlap where it is not (steps logged again and again); readers merge them and drop
 // exact duplicates, which keeps MLflow's semantics (a point logged twice is one point).
 #ifndef RINGO_STORE_SERIES_H_
 #define RINGO_STORE_SERIES_H_

@@ -87,6 +87,26 @@ TEST_P(SeriesStoreTest, BatchesSinglesAndRepeatsReadAsOneHistory) {
   EXPECT_EQ(Keys(History(run, "loss")), Expected(logged));
 }
 
+TEST_P(SeriesStoreTest, StepsLoggedAgainAndAgainStayOneHistory) {
+  // The same 100 steps, 40 times with new timestamps (and once more exactly): chunks of the
+  // key end up overlapping, which readers merge.
+  std::string run = MustCreateRun("0").info.run_id;
+  std::vector<Metric> logged;
+  for (int64_t round = 0; round < 40; ++round) {
+    std::vector<Metric> batch;
+    for (int64_t s = 0; s < 100; ++s) batch.push_back(Metric{"", double(s * round), round, s});
+    ASSERT_TRUE(LogAll(run, "again", batch).ok());
+    if (round == 20) {
+      ASSERT_TRUE(LogAll(run, "again", batch).ok());
+    }
+    logged.insert(logged.end(), batch.begin(), batch.end());
+  }
+  EXPECT_EQ(Keys(History(run, "again")), Expected(logged));
+  auto part = store_->GetMetricHistoryBulkInterval({run}, "again", 10, 12, 5000);
+  ASSERT_TRUE(part.ok());
+  EXPECT_EQ(part->size(), 3u * 40);
+}
+
 TEST_P(SeriesStoreTest, PagesCrossChunkBoundariesWithoutGapsOrRepeats) {
   std::string run = MustCreateRun("0").info.run_id;
   std::vector<Metric> logged;

@@ -30,7 +30,9 @@ bool NoteRowPoints(const std::string& run_id, const std::string& key, size_t n);
 
 // Takes out (DELETE ... RETURNING, so each is taken by one writer only) the chunks of (run, key)
 // that the steps [first, last] overlap; with none, the chunk just before them when it is not
-// full, so a training loop's batches fill chunks instead of making one per batch.
+// full, so a training loop's batches fill chunks instead of making one per batch. When the
+// overlapped chunks hold more than two chunks' worth (the same steps logged again and again),
+// nothing is taken: rewriting them all on every write would cost more than readers' sorting.
 template <typename Db>
 Result<std::vector<std::vector<Point>>> TakeChunksFor(Db& db, const std::string& run_id,
                                                       const std::string& key, int64_t first,
@@ -42,7 +44,18 @@ Result<std::vector<std::vector<Point>>> TakeChunksFor(Db& db, const std::string&
                                           "AND count < ? AND seq = (SELECT seq FROM metric_chunks "
                                           "WHERE run_id = ? AND key = ? AND max_step < ? ORDER BY "
                                           "max_step DESC LIMIT 1) RETURNING data"));
+  ASSIGN_OR_RETURN(auto* held, db.Prepare("SELECT COALESCE(SUM(count), 0) FROM metric_chunks "
+                                          "WHERE run_id = ? AND key = ? AND max_step >= ? AND "
+                                          "min_step <= ?"));
   std::vector<std::vector<Point>> taken;
+  {
+    typename Db::Guard g(*held);
+    g->Bind(1, run_id).Bind(2, key).Bind(3, first).Bind(4, last);
+    Status s;
+    int64_t points = g->Step(&s) ? g->Int(0) : 0;
+    RETURN_IF_ERROR(s);
+    if (points > int64_t(2 * kChunkPoints)) return taken;
+  }
   std::string scratch;
   for (auto* q : {overlap, tail}) {
     typename Db::Guard g(*q);
@@ -117,8 +130,9 @@ Result<std::vector<Point>> Read(Db& db, const std::string& run_id, const std::st
   ASSIGN_OR_RETURN(auto* rows, db.Prepare("SELECT step, timestamp, value, is_nan FROM metrics "
                                           "WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? "
                                           "ORDER BY step, timestamp, is_nan, value"));
-  // A key's chunks are disjoint (WriteChunks), so in order of their first step they decode
-  // into one sorted run; the few rows not yet compacted are the other.
+  // A key's chunks are mostly disjoint (WriteChunks), so in order of their first step they
+  // decode into one sorted run (sorted here when they overlap); the rows not yet compacted are
+  // the other.
   std::vector<std::vector<Point>> runs(2);
   std::string scratch;
   {
@@ -128,6 +142,7 @@ Result<std::vector<Point>> Read(Db& db, const std::string& run_id, const std::st
     while (g->Step(&s)) RETURN_IF_ERROR(Decode(ReadBytes(*g, 0, &scratch), &runs[0]));
     RETURN_IF_ERROR(s);
     if (!std::is_sorted(runs[0].begin(), runs[0].end(), Before)) SortUnique(&runs[0]);
+    runs[0].erase(std::unique(runs[0].begin(), runs[0].end(), Same), runs[0].end());
   }
   {
     typename Db::Guard g(*rows);
