@@ -210,6 +210,17 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
     });
     return model;
   }
+  if (!o.update.layers.empty()) {
+    if (format != Format::kNeuralNetwork) {
+      return InvalidArgument("updatable models are NeuralNetworks: write a .mlmodel");
+    }
+    if (o.precision != Precision::kFloat32 || !o.compress.empty()) {
+      return InvalidArgument("an updatable model keeps float32 weights: drop --precision and "
+                             "--compress");
+    }
+    RETURN_IF_ERROR(MakeUpdatable(o.update, &model.spec()));
+    needed = std::max(needed, model.spec().specificationversion());
+  }
   if (target != 0 && target < needed) {
     return InvalidArgument("minimum deployment target " + o.minimum_deployment_target +
                            " is older than this model needs (specification version " +

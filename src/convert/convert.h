@@ -26,6 +26,24 @@ enum class Format {
 // diverge from fp32 beyond Options::tolerance on sample inputs, which stay fp32.
 enum class Precision { kFloat32, kFloat16, kAuto };
 
+// Options::update: a NeuralNetwork that Core ML can update on the device (isUpdatable,
+// specification version 4, iOS 13): the named layers' weights and biases are trained with the
+// loss and optimizer given here; `ringo update` applies such an update on Linux.
+struct UpdateOptions {
+  // innerProduct or convolution layers, by Core ML layer name or by the ONNX node name it came
+  // from. Empty: the model is not updatable.
+  std::vector<std::string> layers;
+  // "cross-entropy" (the model's output must be a softmax's; the target is a class index) or
+  // "mse" (the target has the output's shape).
+  std::string loss = "cross-entropy";
+  std::string optimizer = "sgd";  // sgd | adam
+  double learning_rate = 0.01;
+  int64_t epochs = 10;
+  int64_t batch_size = 8;
+  double momentum = 0.0;  // sgd
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
+};
+
 struct Options {
   // Weight (and, for ML Programs, compute) precision. Inputs and outputs stay float32.
   Precision precision = Precision::kFloat32;
@@ -75,6 +93,9 @@ struct Options {
   // `com.ringo.version` and `com.ringo.source` (source_description, or the ONNX file name).
   std::map<std::string, std::string> metadata;
   std::string source_description;
+
+  // Non-empty layers: write an updatable NeuralNetwork (.mlmodel only, float32 weights).
+  UpdateOptions update;
 
   // Called with the fraction done (0..1, non-decreasing) on the converting thread. Optional.
   std::function<void(double)> progress;

@@ -74,6 +74,13 @@ Result<int> EmitNeuralNetwork(Graph* graph, const EmitOptions& options, coreml::
 // Fills model->spec() and model->weights() with an ML Program at options.spec_version.
 Status EmitMLProgram(Graph* graph, const EmitOptions& options, coreml::Model* model);
 
+// Makes the NeuralNetwork in `model` updatable as `update` asks (updatable.cc): marks the
+// layers, adds the loss layer, optimizer, epochs and training inputs, and raises the
+// specification version to 4. kInvalidArgument naming the problem: an unknown or untrainable
+// layer, a layer after them that cannot be back-propagated through, cross-entropy on an output
+// that is not a softmax's, bad option values.
+Status MakeUpdatable(const UpdateOptions& update, coreml::spec::Model* model);
+
 }  // namespace ringo::convert
 
 #endif  // RINGO_CONVERT_EMIT_H_

@@ -14,6 +14,10 @@ namespace ringo::coreml::internal {
 // shape; they report model problems (unsupported layers, inconsistent weights) themselves.
 Result<std::map<std::string, Value>> PredictNeuralNetwork(
     const Model& model, const std::map<std::string, Value>& inputs);
+// Runs every layer of a NeuralNetwork on `inputs` and leaves each blob (the inputs as the layers
+// see them, and every layer's output) in *blobs, for PredictNeuralNetwork and the trainer.
+Status RunNeuralNetwork(const Model& model, const std::map<std::string, Value>& inputs,
+                        std::map<std::string, Tensor>* blobs);
 // `trace` (optional) receives each op's first result by the op's name.
 Result<std::map<std::string, Value>> PredictProgram(const Model& model,
                                                     const std::map<std::string, Value>& inputs,

@@ -99,13 +99,13 @@ Tensor OutputTensor(Tensor t, const spec::FeatureDescription& feature) {
 
 }  // namespace
 
-Result<std::map<std::string, Value>> PredictNeuralNetwork(
-    const Model& model, const std::map<std::string, Value>& inputs) {
+Status RunNeuralNetwork(const Model& model, const std::map<std::string, Value>& inputs,
+                        std::map<std::string, Tensor>* blobs_out) {
   const spec::Model& m = model.spec();
   const Network net = NetworkOf(m);
   // EXACT_ARRAY_MAPPING: blobs keep the rank the description gives them (images [1, C, H, W]).
   const bool nd = net.array_mapping == spec::EXACT_ARRAY_MAPPING;
-  std::map<std::string, Tensor> blobs;
+  std::map<std::string, Tensor>& blobs = *blobs_out;
   size_t image_inputs = 0;
   for (const auto& f : m.description().input()) image_inputs += f.type().has_imagetype();
   for (const spec::FeatureDescription& f : m.description().input()) {
@@ -166,7 +166,15 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
     ASSIGN_OR_RETURN(Tensor out, RunLayer(layer, in));
     blobs[layer.output(0)] = std::move(out);
   }
+  return Status::Ok();
+}
 
+Result<std::map<std::string, Value>> PredictNeuralNetwork(
+    const Model& model, const std::map<std::string, Value>& inputs) {
+  const spec::Model& m = model.spec();
+  const Network net = NetworkOf(m);
+  std::map<std::string, Tensor> blobs;
+  RETURN_IF_ERROR(RunNeuralNetwork(model, inputs, &blobs));
   std::map<std::string, Value> outputs;
   const spec::ModelDescription& d = m.description();
   if (net.classifier != nullptr) {

@@ -15,7 +15,9 @@ using internal::ElementCount;
 using internal::ForEachWeight;
 using internal::Layers;
 using internal::LayerType;
+using internal::DescribeUpdate;
 using internal::MainBlock;
+using internal::UpdateParams;
 using internal::WeightCount;
 
 namespace {
@@ -174,6 +176,18 @@ Info Inspect(const Model& model, const fs::path& path) {
       });
     }
   }
+  if (const auto* layers = Layers(m); layers != nullptr && m.isupdatable()) {
+    for (const auto& l : *layers) {
+      if (!l.isupdatable()) continue;
+      std::string counts;
+      ForEachWeight(l, [&](const char* what, const spec::WeightParams& w, int64_t) {
+        if (!w.isupdatable()) return;
+        counts += (counts.empty() ? "" : " + ") + std::to_string(WeightCount(w)) + " " + what;
+      });
+      info.updatable_layers.push_back(l.name() + " (" + LayerType(l) + ", " + counts + ")");
+    }
+    info.update = DescribeUpdate(*UpdateParams(m));
+  }
   for (const std::string& kind : nn_compression) {
     info.weight_compression += (info.weight_compression.empty() ? "" : ", ") + kind;
   }
@@ -288,6 +302,10 @@ nlohmann::json InfoJson(const Info& info) {
             {"weight_compression", info.weight_compression},
             {"file_size", info.file_size},
             {"unknown_fields", info.unknown_fields}};
+  if (!info.update.empty()) {
+    j["updatable_layers"] = info.updatable_layers;
+    j["update"] = info.update;
+  }
   if (!info.predicted_feature.empty()) j["predicted_feature"] = info.predicted_feature;
   if (!info.predicted_probabilities.empty())
     j["predicted_probabilities"] = info.predicted_probabilities;
