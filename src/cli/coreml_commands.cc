@@ -26,6 +26,7 @@ std::string Shape(const std::vector<int64_t>& s) {
 void PrintFeature(const coreml::Feature& f) {
   std::cout << "    " << f.name << ": " << f.type;
   if (f.type == "MultiArray") std::cout << " " << f.data_type << " " << Shape(f.shape);
+  if (!f.flexible_shape.empty()) std::cout << " (flexible: " << f.flexible_shape << ")";
   if (f.type == "Image") {
     std::cout << " " << f.color_space << " " << f.image_width << "x" << f.image_height;
   }
@@ -193,6 +194,13 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
   RETURN_IF_ERROR(SplitPairs(f.output_renames, "--rename-output", &o->output_renames));
   RETURN_IF_ERROR(SplitPairs(f.metadata, "--metadata", &o->metadata));
   o->minimum_deployment_target = f.minimum_deployment_target;
+  std::map<std::string, std::string> shapes;
+  RETURN_IF_ERROR(SplitPairs(f.shapes, "--shape", &shapes));
+  for (const auto& [name, text] : shapes) {
+    Result<convert::InputShape> shape = convert::ParseInputShape(text);
+    if (!shape.ok()) return InvalidArgument("--shape " + name + ": " + shape.status().message());
+    o->input_shapes[name] = std::move(*shape);
+  }
   o->update = f.update;
   o->update.layers.clear();
   for (size_t pos = 0; !f.updatable.empty() && pos <= f.updatable.size();) {
@@ -411,6 +419,9 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
   convert->add_option("--minimum-deployment-target", cf.minimum_deployment_target,
                       "iOS15, macOS12, ...");
   convert->add_option("--metadata", cf.metadata, "KEY=VALUE (repeatable)");
+  convert->add_option("--shape", cf.shapes,
+                      "NAME=1..8x3x224x224 (ranges) or NAME=1x3x224x224,1x3x160x160 (enumerated): "
+                      "flexible input shapes (repeatable)");
   convert->add_option("--updatable", cf.updatable,
                       "LAYER[,LAYER]: innerProduct/convolution layers an update trains (.mlmodel)");
   convert->add_option("--loss", cf.update.loss, "With --updatable: cross-entropy or mse")

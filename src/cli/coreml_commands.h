@@ -31,6 +31,7 @@ struct ConvertFlags {
   std::vector<std::string> output_renames;  // old=new
   std::string minimum_deployment_target;
   std::vector<std::string> metadata;  // key=value
+  std::vector<std::string> shapes;    // NAME=1..8x3x224x224 or NAME=1x3x224x224,1x3x160x160
   std::string compress;  // "", int8, int8-tensor, palettize1|2|4|6|8, prune
   double sparsity = 0.5;
   double tolerance = 1e-2;  // --precision auto

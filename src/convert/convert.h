@@ -44,6 +44,20 @@ struct UpdateOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
 };
 
+// Options::input_shapes: the shapes an input may take besides the one it is converted at.
+struct InputShape {
+  // Per axis, the allowed sizes lo..hi (hi -1: no upper bound). Empty when `enumerated` is set.
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  // The allowed shapes, all of one rank.
+  std::vector<std::vector<int64_t>> enumerated;
+};
+
+// Parses `--shape` text: "1..8x3x224x224" (per axis a size or lo..hi, "lo.." without an upper
+// bound) or "1x3x224x224,1x3x160x160" (enumerated shapes). kInvalidArgument naming the problem
+// for anything else (empty, zero or negative sizes, lo > hi, ranges among enumerated shapes,
+// enumerated shapes of different ranks).
+Result<InputShape> ParseInputShape(std::string_view text);
+
 struct Options {
   // Weight (and, for ML Programs, compute) precision. Inputs and outputs stay float32.
   Precision precision = Precision::kFloat32;
@@ -93,6 +107,14 @@ struct Options {
   // `com.ringo.version` and `com.ringo.source` (source_description, or the ONNX file name).
   std::map<std::string, std::string> metadata;
   std::string source_description;
+
+  // Input name (ONNX or renamed) -> the shapes it may take (Core ML's flexible shapes: shape
+  // ranges or enumerated shapes, spec 3; for ML Programs unknown dimensions in the program too).
+  // The model is converted at a default shape: the ONNX model's size on its fixed axes, on
+  // symbolic ones the range's lower bound or the first enumerated shape's size. The result is
+  // run by the reference evaluator at the extreme shapes, and refused when the graph cannot
+  // take them (a reshape to a constant shape, a flatten before an inner product, ...).
+  std::map<std::string, InputShape> input_shapes;
 
   // Non-empty layers: write an updatable NeuralNetwork (.mlmodel only, float32 weights).
   UpdateOptions update;

@@ -12,6 +12,10 @@
 #include "coreml/coreml.h"
 #include "coreml/schema.h"
 
+namespace onnx {
+class ModelProto;
+}
+
 namespace ringo::convert {
 
 struct EmitOptions {
@@ -80,6 +84,30 @@ Status EmitMLProgram(Graph* graph, const EmitOptions& options, coreml::Model* mo
 // layer, a layer after them that cannot be back-propagated through, cross-entropy on an output
 // that is not a softmax's, bad option values.
 Status MakeUpdatable(const UpdateOptions& update, coreml::spec::Model* model);
+
+// ---- flexible input shapes (flexible.cc) ----
+
+// Gives each ONNX input named in `shapes` (by ONNX name, or the name `renames` gives it) its
+// default shape: the model's size on fixed axes, else the range's lower bound or the size of the
+// first enumerated shape that fits. *by_onnx receives each by ONNX name, enumerated shapes
+// reordered so that the default comes first. kInvalidArgument: not an input, another rank, a
+// fixed size outside what --shape allows.
+Status SetDefaultShapes(const std::map<std::string, InputShape>& shapes,
+                        const std::map<std::string, std::string>& renames,
+                        onnx::ModelProto* model, std::map<std::string, InputShape>* by_onnx);
+
+// Declares the flexibility of Core ML input `name` in the description (shape range or
+// enumerated shapes, without the axes a rank-5 NeuralNetwork input drops, which must stay 1)
+// and, in an ML Program, unknown sizes for its varying axes. kInvalidArgument for an input that
+// is not a MultiArray or a rank-5 batch axis that varies.
+Status DescribeFlexibleShapes(const std::string& name, const InputShape& shape,
+                              coreml::Model* model);
+
+// Runs `model` on the evaluator with each input of `shapes` (by Core ML name) at its extreme
+// shapes (range bounds, each enumerated shape), zeros as values; kInvalidArgument naming the
+// input and shape the converted graph cannot take.
+Status CheckFlexibleShapes(const std::map<std::string, InputShape>& shapes,
+                           const coreml::Model& model);
 
 }  // namespace ringo::convert
 

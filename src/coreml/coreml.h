@@ -75,6 +75,9 @@ struct Feature {
   std::string type;            // "MultiArray", "Image", "Int64", "Double", "String", "Dictionary"
   std::vector<int64_t> shape;  // MultiArray
   std::string data_type;       // MultiArray: FLOAT32, FLOAT16, DOUBLE, INT32, INT8
+  // MultiArray with flexible shapes: "1..8 x 3 x 224 x 224" (ranges, ".." alone: no upper
+  // bound) or "1x3x224x224 | 1x3x160x160" (enumerated); `shape` is the default. Else empty.
+  std::string flexible_shape;
   int64_t image_width = 0, image_height = 0;
   std::string color_space;  // Image: RGB, BGR, GRAYSCALE, GRAYSCALE_FLOAT16
   std::string key_type;     // Dictionary: Int64 or String

@@ -36,6 +36,11 @@ Network NetworkOf(const spec::Model& m) {
   return {&n.layers(), &n.preprocessing(), n.arrayinputshapemapping()};
 }
 
+bool Flexible(const spec::FeatureDescription& f) {
+  return f.type().multiarraytype().has_shaperange() ||
+         f.type().multiarraytype().has_enumeratedshapes();
+}
+
 // Applies the scaler or mean image of `feature` to its rank-5 image blob.
 Status Preprocess(const Network& net, const spec::FeatureDescription& feature, size_t image_inputs,
                   Tensor* x) {
@@ -118,11 +123,15 @@ Status RunNeuralNetwork(const Model& model, const std::map<std::string, Value>& 
       RETURN_IF_ERROR(Preprocess(net, f, image_inputs, &x));
       if (nd) x.shape.erase(x.shape.begin());
     } else if (nd) {
-      // Predict has checked the input against its declared shape, up to leading unit axes.
+      // Predict has checked the input against its declared shape, up to leading unit axes; a
+      // flexible input comes at the rank of its description.
       const auto& declared = f.type().multiarraytype().shape();
-      if (!declared.empty()) x.shape.assign(declared.begin(), declared.end());
+      if (!declared.empty() && !Flexible(f)) x.shape.assign(declared.begin(), declared.end());
     } else if (f.type().has_multiarraytype()) {
-      const auto& shape = f.type().multiarraytype().shape();
+      const std::vector<int64_t> shape =
+          Flexible(f) ? x.shape
+                      : std::vector<int64_t>(f.type().multiarraytype().shape().begin(),
+                                             f.type().multiarraytype().shape().end());
       if (shape.size() == 1) {
         x.shape = {1, 1, shape[0], 1, 1};
       } else if (shape.size() == 3) {

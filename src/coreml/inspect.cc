@@ -64,6 +64,24 @@ std::string ColorSpaceName(spec::ImageFeatureType::ColorSpace c) {
   }
 }
 
+std::string FlexibleShape(const spec::ArrayFeatureType& a) {
+  std::string out;
+  if (a.has_shaperange()) {
+    for (const auto& r : a.shaperange().sizeranges()) {
+      out += (out.empty() ? "" : " x ") + std::to_string(r.lowerbound());
+      if (r.upperbound() != static_cast<int64_t>(r.lowerbound())) {
+        out += ".." + (r.upperbound() >= 0 ? std::to_string(r.upperbound()) : std::string());
+      }
+    }
+  }
+  for (const auto& e : a.enumeratedshapes().shapes()) {
+    std::string one;
+    for (int64_t d : e.shape()) one += (one.empty() ? "" : "x") + std::to_string(d);
+    out += (out.empty() ? "" : " | ") + one;
+  }
+  return out;
+}
+
 Feature ToFeature(const spec::FeatureDescription& d) {
   Feature f;
   f.name = d.name();
@@ -90,6 +108,7 @@ Feature ToFeature(const spec::FeatureDescription& d) {
       f.type = "MultiArray";
       f.shape.assign(t.multiarraytype().shape().begin(), t.multiarraytype().shape().end());
       f.data_type = ArrayTypeName(t.multiarraytype().datatype());
+      f.flexible_shape = FlexibleShape(t.multiarraytype());
       break;
     case spec::FeatureType::kDictionaryType:
       f.type = "Dictionary";
@@ -277,6 +296,7 @@ nlohmann::json InfoJson(const Info& info) {
       if (f.type == "MultiArray") {
         j["shape"] = f.shape;
         j["data_type"] = f.data_type;
+        if (!f.flexible_shape.empty()) j["flexible_shape"] = f.flexible_shape;
       }
       if (f.type == "Image") {
         j["width"] = f.image_width;

@@ -37,6 +37,33 @@ struct Problems {
   }
 };
 
+// Shape ranges and enumerated shapes (spec 3): of the default shape's rank, bounds in order,
+// the default shape among the allowed ones.
+void ValidateFlexibleShape(const std::string& name, const spec::ArrayFeatureType& a,
+                           Problems* p) {
+  if (!a.has_shaperange() && !a.has_enumeratedshapes()) return;
+  p->Need(3, "flexible shape of input '" + name + "'");
+  const std::vector<int64_t> shape(a.shape().begin(), a.shape().end());
+  bool allowed = false;
+  if (a.has_shaperange()) {
+    const auto& ranges = a.shaperange().sizeranges();
+    allowed = ranges.size() == static_cast<int>(shape.size());
+    for (int k = 0; allowed && k < ranges.size(); ++k) {
+      const auto& r = ranges[k];
+      if (r.upperbound() >= 0 && r.upperbound() < static_cast<int64_t>(r.lowerbound())) {
+        p->Add("input '" + name + "' has a shape range ending below its start");
+      }
+      allowed = shape[k] >= static_cast<int64_t>(r.lowerbound()) &&
+                (r.upperbound() < 0 || shape[k] <= r.upperbound());
+    }
+  } else {
+    for (const auto& e : a.enumeratedshapes().shapes()) {
+      allowed = allowed || std::vector<int64_t>(e.shape().begin(), e.shape().end()) == shape;
+    }
+  }
+  if (!allowed) p->Add("input '" + name + "' has a default shape its flexible shapes exclude");
+}
+
 // Inputs and outputs: unique names, types set, and the versions their types need.
 void ValidateInterface(const spec::Model& m, std::set<std::string>* input_names,
                        std::set<std::string>* output_names, Problems* p) {
@@ -55,6 +82,7 @@ void ValidateInterface(const spec::Model& m, std::set<std::string>* input_names,
         p->Add("input '" + in.name() + "' has no array data type");
       }
     }
+    if (t.has_multiarraytype()) ValidateFlexibleShape(in.name(), t.multiarraytype(), p);
     if (t.has_imagetype()) {
       if (t.imagetype().colorspace() == spec::ImageFeatureType::INVALID_COLOR_SPACE) {
         p->Add("image input '" + in.name() + "' has no colour space");
