@@ -32,7 +32,8 @@ struct EmitOptions {
   // .. "palettize8" (1, 2, 4, 6 or 8 bits), "prune" (to `sparsity` zeros). Needs spec >= 7.
   std::string compress;
   double sparsity = 0.5;
-  // With fp16: the ops (by Op::name) that compute in fp32 all the same (ML Program only).
+  // With fp16: the ops (by Op::name) that compute in fp32 all the same (ML Program), or whose
+  // layers keep float32 weights (NeuralNetwork).
   std::set<std::string> fp32_ops;
   // Non-null: ops that cannot be written are appended here and the rest still emitted (ops
   // reading what failed are skipped); the model is then incomplete. Null: the first fails.

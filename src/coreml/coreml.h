@@ -165,9 +165,10 @@ struct Value {
 Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs);
 
-// As Predict; for ML Programs, `trace` (optional) also receives every op's first tensor result,
-// keyed by the op's name (float values as computed, fp16 ones rounded). NeuralNetworks leave it
-// empty.
+// As Predict; `trace` (optional) also receives every ML Program op's first tensor result, keyed
+// by the op's name, or every NeuralNetwork layer's result, keyed by the layer's name (float
+// values as computed, fp16 ones rounded: an ML Program op declared fp16; a NeuralNetwork layer
+// storing fp16 weights, or without weights reading an fp16 result).
 Result<std::map<std::string, Value>> PredictTraced(const Model& model,
                                                    const std::map<std::string, Value>& inputs,
                                                    std::map<std::string, Tensor>* trace);

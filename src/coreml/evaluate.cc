@@ -162,7 +162,7 @@ Result<std::map<std::string, Value>> PredictTraced(const Model& model,
     case spec::Model::kNeuralNetwork:
     case spec::Model::kNeuralNetworkClassifier:
     case spec::Model::kNeuralNetworkRegressor:
-      return internal::PredictNeuralNetwork(model, *run);
+      return internal::PredictNeuralNetwork(model, *run, trace);
     case spec::Model::kMlProgram:
       return internal::PredictProgram(model, *run, trace);
     default:
