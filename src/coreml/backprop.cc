@@ -299,9 +299,8 @@ Status Backprop::Layer(int k, const std::map<std::string, Tensor>& blobs, const 
 }
 
 const std::vector<double>& Backprop::Gradient(
-    int k, const google::protobuf::RepeatedField<float>* values) const {
+    const google::protobuf::RepeatedField<float>* values) const {
   static const std::vector<double> kNone;
-  (void)k;
   auto it = grads_.find(values);
   return it == grads_.end() ? kNone : it->second;
 }

@@ -242,7 +242,7 @@ Result<UpdateResult> Update(Model* model, const TrainingSet& data, int64_t epoch
         ASSIGN_OR_RETURN(double loss, backprop.Run(blobs, data.target, n, i, scale));
         total += loss;
         for (auto& [k, p] : params) {
-          const std::vector<double>& g = backprop.Gradient(k, p.values);
+          const std::vector<double>& g = backprop.Gradient(p.values);
           for (size_t j = 0; j < g.size(); ++j) p.grad[j] += g[j];
         }
       }

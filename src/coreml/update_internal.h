@@ -30,9 +30,8 @@ class Backprop {
   Result<double> Run(const std::map<std::string, Tensor>& blobs, const Tensor& targets, int64_t n,
                      int64_t i, double scale);
 
-  // The gradient Run left for the tensor `values` (weights or bias) of layer `k`.
-  const std::vector<double>& Gradient(int k,
-                                      const google::protobuf::RepeatedField<float>* values) const;
+  // The gradient Run left for the tensor `values` (an updatable layer's weights or bias).
+  const std::vector<double>& Gradient(const google::protobuf::RepeatedField<float>* values) const;
 
  private:
   Status Layer(int k, const std::map<std::string, Tensor>& blobs, const Tensor& dy, bool need_dx,
