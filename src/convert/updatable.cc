@@ -67,6 +67,13 @@ spec::DoubleParameter Double(double value, double lo, double hi) {
   return p;
 }
 
+spec::Int64Parameter Int64Set(int64_t value) {
+  spec::Int64Parameter p;
+  p.set_defaultvalue(value);
+  p.mutable_set()->add_values(value);
+  return p;
+}
+
 spec::Int64Parameter Int64(int64_t value, int64_t lo, int64_t hi) {
   spec::Int64Parameter p;
   p.set_defaultvalue(value);
@@ -224,21 +231,23 @@ Status MakeUpdatable(const UpdateOptions& u, spec::Model* m) {
     mse->set_input(loss_input);
     *target = *out;
     target->set_name(loss_input + "_true");
+    // coremltools declares an mse target as DOUBLE values of the loss input's shape.
+    target->mutable_type()->mutable_multiarraytype()->set_datatype(spec::ArrayFeatureType::DOUBLE);
     mse->set_target(target->name());
   }
 
-  // The values an app may override at update time, as coremltools writes them: rates and betas
-  // in [0, 1], the batch size and epoch count as given up to generous bounds.
+  // The values an app may override at update time: rates and betas in [0, 1] and the batch size
+  // as given, as coremltools writes them; the epoch count 1..100000 (`ringo update --epochs`).
   spec::Optimizer* opt = net.update->mutable_optimizer();
   if (u.optimizer == "sgd") {
     auto* sgd = opt->mutable_sgdoptimizer();
     *sgd->mutable_learningrate() = Double(u.learning_rate, 0, 1);
-    *sgd->mutable_minibatchsize() = Int64(u.batch_size, 1, 65536);
+    *sgd->mutable_minibatchsize() = Int64Set(u.batch_size);
     *sgd->mutable_momentum() = Double(u.momentum, 0, 1);
   } else {
     auto* adam = opt->mutable_adamoptimizer();
     *adam->mutable_learningrate() = Double(u.learning_rate, 0, 1);
-    *adam->mutable_minibatchsize() = Int64(u.batch_size, 1, 65536);
+    *adam->mutable_minibatchsize() = Int64Set(u.batch_size);
     *adam->mutable_beta1() = Double(u.beta1, 0, 1);
     *adam->mutable_beta2() = Double(u.beta2, 0, 1);
     *adam->mutable_eps() = Double(u.eps, 0, 1);
