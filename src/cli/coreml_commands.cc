@@ -201,6 +201,14 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
     if (!shape.ok()) return InvalidArgument("--shape " + name + ": " + shape.status().message());
     o->input_shapes[name] = std::move(*shape);
   }
+  const convert::UpdateOptions defaults;
+  if (f.updatable.empty() &&
+      (f.update.loss != defaults.loss || f.update.optimizer != defaults.optimizer ||
+       f.update.learning_rate != defaults.learning_rate || f.update.epochs != defaults.epochs ||
+       f.update.batch_size != defaults.batch_size || f.update.momentum != defaults.momentum)) {
+    return InvalidArgument("--loss, --optimizer, --learning-rate, --epochs, --batch-size and "
+                           "--momentum describe an update: give the layers with --updatable");
+  }
   o->update = f.update;
   o->update.layers.clear();
   for (size_t pos = 0; !f.updatable.empty() && pos <= f.updatable.size();) {
