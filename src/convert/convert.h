@@ -22,8 +22,9 @@ enum class Format {
   kMLProgram,      // .mlpackage: ML Program, weights in weights/weight.bin
 };
 
-// kAuto (ML Program only): fp16, except the ops whose fp16 results overflow, turn NaN or
-// diverge from fp32 beyond Options::tolerance on sample inputs, which stay fp32.
+// kAuto: fp16, except the ops whose fp16 results overflow, turn NaN or diverge from fp32 beyond
+// Options::tolerance on sample inputs, which stay fp32 (an ML Program's op computes in fp32; a
+// NeuralNetwork keeps float32 weights in the layers that make the failing result fp16).
 enum class Precision { kFloat32, kFloat16, kAuto };
 
 // Options::update: a NeuralNetwork that Core ML can update on the device (isUpdatable,
