@@ -26,6 +26,7 @@ std::string Shape(const std::vector<int64_t>& s) {
 void PrintFeature(const coreml::Feature& f) {
   std::cout << "    " << f.name << ": " << f.type;
   if (f.type == "MultiArray") std::cout << " " << f.data_type << " " << Shape(f.shape);
+  if (!f.flexible_shape.empty()) std::cout << " (flexible: " << f.flexible_shape << ")";
   if (f.type == "Image") {
     std::cout << " " << f.color_space << " " << f.image_width << "x" << f.image_height;
   }
@@ -100,6 +101,8 @@ int RunInspect(const std::string& path, bool json, bool validate) {
     }
     std::cout << "  layers:";
     for (const auto& [k, n] : info.layer_counts) std::cout << " " << k << "=" << n;
+    for (const auto& l : info.updatable_layers) std::cout << "\n  updatable: " << l;
+    if (!info.update.empty()) std::cout << "\n  update: " << info.update;
     std::cout << "\n  parameters: " << info.parameter_count << " (" << info.weight_precision
               << (info.weight_compression != "none" ? ", " + info.weight_compression : "")
               << ")\n  size: " << HumanSize(info.file_size) << "\n";
@@ -191,6 +194,28 @@ Status BuildOptions(const ConvertFlags& f, convert::Options* o) {
   RETURN_IF_ERROR(SplitPairs(f.output_renames, "--rename-output", &o->output_renames));
   RETURN_IF_ERROR(SplitPairs(f.metadata, "--metadata", &o->metadata));
   o->minimum_deployment_target = f.minimum_deployment_target;
+  std::map<std::string, std::string> shapes;
+  RETURN_IF_ERROR(SplitPairs(f.shapes, "--shape", &shapes));
+  for (const auto& [name, text] : shapes) {
+    Result<convert::InputShape> shape = convert::ParseInputShape(text);
+    if (!shape.ok()) return InvalidArgument("--shape " + name + ": " + shape.status().message());
+    o->input_shapes[name] = std::move(*shape);
+  }
+  const convert::UpdateOptions defaults;
+  if (f.updatable.empty() &&
+      (f.update.loss != defaults.loss || f.update.optimizer != defaults.optimizer ||
+       f.update.learning_rate != defaults.learning_rate || f.update.epochs != defaults.epochs ||
+       f.update.batch_size != defaults.batch_size || f.update.momentum != defaults.momentum)) {
+    return InvalidArgument("--loss, --optimizer, --learning-rate, --epochs, --batch-size and "
+                           "--momentum describe an update: give the layers with --updatable");
+  }
+  o->update = f.update;
+  o->update.layers.clear();
+  for (size_t pos = 0; !f.updatable.empty() && pos <= f.updatable.size();) {
+    size_t comma = std::min(f.updatable.find(',', pos), f.updatable.size());
+    if (comma > pos) o->update.layers.push_back(f.updatable.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
   o->source_description = std::filesystem::path(f.input).filename().string();
   if (isatty(2)) {
     o->progress = [](double fraction) {
@@ -402,7 +427,36 @@ void AddCoreMLCommands(CLI::App& app, Context& ctx) {
   convert->add_option("--minimum-deployment-target", cf.minimum_deployment_target,
                       "iOS15, macOS12, ...");
   convert->add_option("--metadata", cf.metadata, "KEY=VALUE (repeatable)");
+  convert->add_option("--shape", cf.shapes,
+                      "NAME=1..8x3x224x224 (ranges) or NAME=1x3x224x224,1x3x160x160 (enumerated): "
+                      "flexible input shapes (repeatable)");
+  convert->add_option("--updatable", cf.updatable,
+                      "LAYER[,LAYER]: innerProduct/convolution layers an update trains (.mlmodel)");
+  convert->add_option("--loss", cf.update.loss, "With --updatable: cross-entropy or mse")
+      ->capture_default_str();
+  convert->add_option("--optimizer", cf.update.optimizer, "With --updatable: sgd or adam")
+      ->capture_default_str();
+  convert->add_option("--learning-rate", cf.update.learning_rate, "With --updatable")
+      ->capture_default_str();
+  convert->add_option("--epochs", cf.update.epochs, "With --updatable")->capture_default_str();
+  convert->add_option("--batch-size", cf.update.batch_size, "With --updatable: mini-batch size")
+      ->capture_default_str();
+  convert->add_option("--momentum", cf.update.momentum, "With --updatable --optimizer sgd")
+      ->capture_default_str();
   OnRun(convert, &ctx, [f] { return RunConvert(f->convert); });
+
+  auto uf = std::make_shared<UpdateFlags>();
+  auto* update = app.add_subcommand(
+      "update", "Apply an updatable .mlmodel's on-device update to a labelled set");
+  update->add_option("model", uf->model, "Updatable .mlmodel")->required();
+  update->add_option("--data", uf->data,
+                     "DIR of <input>.npy (samples on the first axis) and <target>.npy or "
+                     "labels.npy")
+      ->required();
+  update->add_option("-o,--out", uf->out, "Where to write the updated model")->required();
+  update->add_option("--epochs", uf->epochs, "Override the model's epoch count");
+  update->add_flag("--json", uf->json, "Print the losses as JSON");
+  OnRun(update, &ctx, [uf] { return RunUpdate(*uf); });
 }
 
 }  // namespace ringo::cli

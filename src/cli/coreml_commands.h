@@ -31,6 +31,7 @@ struct ConvertFlags {
   std::vector<std::string> output_renames;  // old=new
   std::string minimum_deployment_target;
   std::vector<std::string> metadata;  // key=value
+  std::vector<std::string> shapes;    // NAME=1..8x3x224x224 or NAME=1x3x224x224,1x3x160x160
   std::string compress;  // "", int8, int8-tensor, palettize1|2|4|6|8, prune
   double sparsity = 0.5;
   double tolerance = 1e-2;  // --precision auto
@@ -41,6 +42,9 @@ struct ConvertFlags {
   bool json = false;
   bool check = false;  // list the nodes that cannot be converted instead of converting
   std::string to;      // with check and no output: mlmodel or mlpackage (the default)
+  // --updatable: comma-separated layers; the rest fill convert::UpdateOptions.
+  std::string updatable;
+  convert::UpdateOptions update;
 };
 
 // Converts an ONNX file to .mlmodel / .mlpackage (by the output's extension). Exit 0 on success,
@@ -61,6 +65,19 @@ int RunSweep(const ConvertFlags& flags);
 // Runs a model on the reference evaluator. `inputs` are NAME=FILE (.npy, .png, .json). Exit 0
 // with the outputs printed (JSON with `json`), 1 with the reason otherwise.
 int RunPredict(const std::string& path, const std::vector<std::string>& inputs, bool json);
+
+struct UpdateFlags {
+  std::string model;
+  std::string data;  // DIR of <input>.npy and <target>.npy or labels.npy
+  std::string out;
+  int64_t epochs = 0;  // 0: the model's
+  bool json = false;
+};
+
+// `ringo update` (update_command.cc): trains an updatable .mlmodel's updatable layers on the set
+// in --data as its update parameters say, prints the loss per epoch and writes the personalised
+// model to --out. Exit 0 on success, 1 with the reason otherwise (nothing written).
+int RunUpdate(const UpdateFlags& flags);
 
 }  // namespace ringo::cli
 

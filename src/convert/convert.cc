@@ -137,6 +137,8 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   progress(0.05);
   std::function<void(double)> import_progress;
   if (o.progress) import_progress = [&](double f) { o.progress(0.05 + 0.5 * f); };
+  std::map<std::string, InputShape> flexible;  // by ONNX name
+  RETURN_IF_ERROR(SetDefaultShapes(o.input_shapes, o.input_renames, onnx_model, &flexible));
   ASSIGN_OR_RETURN(Graph graph, ImportOnnx(onnx_model, source, import_progress, problems));
   progress(0.55);
 
@@ -209,6 +211,35 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
       return !seen.insert({p.node, p.op_type}).second;
     });
     return model;
+  }
+  if (!flexible.empty()) {
+    std::map<std::string, InputShape> by_name;  // by Core ML name
+    for (size_t k = 0; k < onnx_inputs.size(); ++k) {
+      for (const auto& [name, shape] : flexible) {
+        auto renamed = input_names.find(name);
+        if (onnx_inputs[k] == (renamed == input_names.end() ? name : renamed->second)) {
+          by_name[graph.inputs[k]] = shape;
+        }
+      }
+    }
+    for (const auto& [name, shape] : by_name) {
+      RETURN_IF_ERROR(DescribeFlexibleShapes(name, shape, &model));
+    }
+    // Shape flexibility arrived with specification version 3 (iOS 12).
+    needed = std::max(needed, 3);
+    model.spec().set_specificationversion(std::max(needed, target));
+    RETURN_IF_ERROR(CheckFlexibleShapes(by_name, model));
+  }
+  if (!o.update.layers.empty()) {
+    if (format != Format::kNeuralNetwork) {
+      return InvalidArgument("updatable models are NeuralNetworks: write a .mlmodel");
+    }
+    if (o.precision != Precision::kFloat32 || !o.compress.empty()) {
+      return InvalidArgument("an updatable model keeps float32 weights: drop --precision and "
+                             "--compress");
+    }
+    RETURN_IF_ERROR(MakeUpdatable(o.update, &model.spec()));
+    needed = std::max(needed, model.spec().specificationversion());
   }
   if (target != 0 && target < needed) {
     return InvalidArgument("minimum deployment target " + o.minimum_deployment_target +

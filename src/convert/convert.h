@@ -22,9 +22,42 @@ enum class Format {
   kMLProgram,      // .mlpackage: ML Program, weights in weights/weight.bin
 };
 
-// kAuto (ML Program only): fp16, except the ops whose fp16 results overflow, turn NaN or
-// diverge from fp32 beyond Options::tolerance on sample inputs, which stay fp32.
+// kAuto: fp16, except the ops whose fp16 results overflow, turn NaN or diverge from fp32 beyond
+// Options::tolerance on sample inputs, which stay fp32 (an ML Program's op computes in fp32; a
+// NeuralNetwork keeps float32 weights in the layers that make the failing result fp16).
 enum class Precision { kFloat32, kFloat16, kAuto };
+
+// Options::update: a NeuralNetwork that Core ML can update on the device (isUpdatable,
+// specification version 4, iOS 13): the named layers' weights and biases are trained with the
+// loss and optimizer given here; `ringo update` applies such an update on Linux.
+struct UpdateOptions {
+  // innerProduct or convolution layers, by Core ML layer name or by the ONNX node name it came
+  // from. Empty: the model is not updatable.
+  std::vector<std::string> layers;
+  // "cross-entropy" (the model's output must be a softmax's; the target is a class index) or
+  // "mse" (the target has the output's shape).
+  std::string loss = "cross-entropy";
+  std::string optimizer = "sgd";  // sgd | adam
+  double learning_rate = 0.01;
+  int64_t epochs = 10;
+  int64_t batch_size = 8;
+  double momentum = 0.0;  // sgd
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
+};
+
+// Options::input_shapes: the shapes an input may take besides the one it is converted at.
+struct InputShape {
+  // Per axis, the allowed sizes lo..hi (hi -1: no upper bound). Empty when `enumerated` is set.
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  // The allowed shapes, all of one rank.
+  std::vector<std::vector<int64_t>> enumerated;
+};
+
+// Parses `--shape` text: "1..8x3x224x224" (per axis a size or lo..hi, "lo.." without an upper
+// bound) or "1x3x224x224,1x3x160x160" (enumerated shapes). kInvalidArgument naming the problem
+// for anything else (empty, zero or negative sizes, lo > hi, ranges among enumerated shapes,
+// enumerated shapes of different ranks).
+Result<InputShape> ParseInputShape(std::string_view text);
 
 struct Options {
   // Weight (and, for ML Programs, compute) precision. Inputs and outputs stay float32.
@@ -75,6 +108,17 @@ struct Options {
   // `com.ringo.version` and `com.ringo.source` (source_description, or the ONNX file name).
   std::map<std::string, std::string> metadata;
   std::string source_description;
+
+  // Input name (ONNX or renamed) -> the shapes it may take (Core ML's flexible shapes: shape
+  // ranges or enumerated shapes, spec 3; for ML Programs unknown dimensions in the program too).
+  // The model is converted at a default shape: the ONNX model's size on its fixed axes, on
+  // symbolic ones the range's lower bound or the first enumerated shape's size. The result is
+  // run by the reference evaluator at the extreme shapes, and refused when the graph cannot
+  // take them (a reshape to a constant shape, a flatten before an inner product, ...).
+  std::map<std::string, InputShape> input_shapes;
+
+  // Non-empty layers: write an updatable NeuralNetwork (.mlmodel only, float32 weights).
+  UpdateOptions update;
 
   // Called with the fraction done (0..1, non-decreasing) on the converting thread. Optional.
   std::function<void(double)> progress;

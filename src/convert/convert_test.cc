@@ -177,6 +177,91 @@ TEST(ConvertOptionsTest, BadOptionsAreInvalidArgument) {
   }
 }
 
+// ---- updatable models ----
+
+OnnxBuilder Mlp(bool softmax) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4}).Output("y").Weights("w1", {3, 4}).Weights("w2", {2, 3});
+  SetInt(b.Node("Gemm", {"x", "w1"}, {"h"}, "fc/1"), "transB", 1);
+  b.Node("Relu", {"h"}, {"r"});
+  SetInt(b.Node("Gemm", {"r", "w2"}, {softmax ? "z" : "y"}, "fc/2"), "transB", 1);
+  if (softmax) SetInt(b.Node("Softmax", {"z"}, {"y"}), "axis", 1);
+  return b;
+}
+
+TEST(ConvertUpdatableTest, MarksLayersAndWritesLossOptimizerAndTrainingInputs) {
+  Options o;
+  o.update.layers = {"fc/2"};  // the ONNX node name
+  o.update.optimizer = "adam";
+  o.update.learning_rate = 0.002;
+  o.update.epochs = 7;
+  o.update.batch_size = 16;
+  auto r = RoundTrip(Mlp(true).Bytes(), Format::kNeuralNetwork, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const spec::Model& m = r->spec();
+  EXPECT_TRUE(m.isupdatable());
+  EXPECT_EQ(m.specificationversion(), 4);
+  int updatable = 0;
+  for (const auto& l : m.neuralnetwork().layers()) {
+    if (!l.isupdatable()) continue;
+    ++updatable;
+    EXPECT_EQ(l.name(), "fc_2");
+    EXPECT_TRUE(l.innerproduct().weights().isupdatable());
+  }
+  EXPECT_EQ(updatable, 1);
+  const auto& u = m.neuralnetwork().updateparams();
+  ASSERT_EQ(u.losslayers_size(), 1);
+  EXPECT_EQ(u.losslayers(0).categoricalcrossentropylosslayer().input(), "y");
+  EXPECT_EQ(u.losslayers(0).categoricalcrossentropylosslayer().target(), "y_true");
+  EXPECT_DOUBLE_EQ(u.optimizer().adamoptimizer().learningrate().defaultvalue(), 0.002);
+  EXPECT_EQ(u.optimizer().adamoptimizer().minibatchsize().defaultvalue(), 16);
+  EXPECT_EQ(u.epochs().defaultvalue(), 7);
+  ASSERT_EQ(m.description().traininginput_size(), 2);
+  EXPECT_EQ(m.description().traininginput(0).name(), "x");
+  EXPECT_EQ(m.description().traininginput(1).name(), "y_true");
+  EXPECT_TRUE(coreml::Validate(*r).empty());
+}
+
+TEST(ConvertUpdatableTest, RefusalsNameTheProblem) {
+  std::vector<std::tuple<const char*, bool, Format, std::function<void(Options&)>>> cases = {
+      {"those are: fc_1, fc_2", true, Format::kNeuralNetwork,
+       [](Options& o) { o.update.layers = {"nope"}; }},
+      {"innerProduct or convolution", true, Format::kNeuralNetwork,
+       [](Options& o) { o.update.layers = {"Relu2"}; }},
+      {"softmax", false, Format::kNeuralNetwork, [](Options& o) { o.update.layers = {"fc/2"}; }},
+      {".mlmodel", true, Format::kMLProgram, [](Options& o) { o.update.layers = {"fc/2"}; }},
+      {"float32", true, Format::kNeuralNetwork,
+       [](Options& o) {
+         o.update.layers = {"fc/2"};
+         o.precision = Precision::kFloat16;
+       }},
+      {"--optimizer", true, Format::kNeuralNetwork,
+       [](Options& o) {
+         o.update.layers = {"fc/2"};
+         o.update.optimizer = "rmsprop";
+       }},
+      {"--learning-rate", true, Format::kNeuralNetwork,
+       [](Options& o) {
+         o.update.layers = {"fc/2"};
+         o.update.learning_rate = 0;
+       }},
+      {"iOS12", true, Format::kNeuralNetwork,
+       [](Options& o) {
+         o.update.layers = {"fc/2"};
+         o.minimum_deployment_target = "iOS12";
+       }},
+  };
+  for (auto& [part, softmax, format, set] : cases) {
+    SCOPED_TRACE(part);
+    Options o;
+    set(o);
+    auto r = ConvertOnnxBytes(Mlp(softmax).Bytes(), "t.onnx", format, o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(part), std::string::npos) << r.status().message();
+  }
+}
+
 // ---- errors ----
 
 TEST(ConvertErrorTest, UnsupportedOpNamesOpNodeAndOpset) {

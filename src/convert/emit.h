@@ -12,6 +12,10 @@
 #include "coreml/coreml.h"
 #include "coreml/schema.h"
 
+namespace onnx {
+class ModelProto;
+}
+
 namespace ringo::convert {
 
 struct EmitOptions {
@@ -28,7 +32,8 @@ struct EmitOptions {
   // .. "palettize8" (1, 2, 4, 6 or 8 bits), "prune" (to `sparsity` zeros). Needs spec >= 7.
   std::string compress;
   double sparsity = 0.5;
-  // With fp16: the ops (by Op::name) that compute in fp32 all the same (ML Program only).
+  // With fp16: the ops (by Op::name) that compute in fp32 all the same (ML Program), or whose
+  // layers keep float32 weights (NeuralNetwork).
   std::set<std::string> fp32_ops;
   // Non-null: ops that cannot be written are appended here and the rest still emitted (ops
   // reading what failed are skipped); the model is then incomplete. Null: the first fails.
@@ -73,6 +78,37 @@ Result<int> EmitNeuralNetwork(Graph* graph, const EmitOptions& options, coreml::
 
 // Fills model->spec() and model->weights() with an ML Program at options.spec_version.
 Status EmitMLProgram(Graph* graph, const EmitOptions& options, coreml::Model* model);
+
+// Makes the NeuralNetwork in `model` updatable as `update` asks (updatable.cc): marks the
+// layers, adds the loss layer, optimizer, epochs and training inputs, and raises the
+// specification version to 4. kInvalidArgument naming the problem: an unknown or untrainable
+// layer, a layer after them that cannot be back-propagated through, cross-entropy on an output
+// that is not a softmax's, bad option values.
+Status MakeUpdatable(const UpdateOptions& update, coreml::spec::Model* model);
+
+// ---- flexible input shapes (flexible.cc) ----
+
+// Gives each ONNX input named in `shapes` (by ONNX name, or the name `renames` gives it) its
+// default shape: the model's size on fixed axes, else the range's lower bound or the size of the
+// first enumerated shape that fits. *by_onnx receives each by ONNX name, enumerated shapes
+// reordered so that the default comes first. kInvalidArgument: not an input, another rank, a
+// fixed size outside what --shape allows.
+Status SetDefaultShapes(const std::map<std::string, InputShape>& shapes,
+                        const std::map<std::string, std::string>& renames,
+                        onnx::ModelProto* model, std::map<std::string, InputShape>* by_onnx);
+
+// Declares the flexibility of Core ML input `name` in the description (shape range or
+// enumerated shapes, without the axes a rank-5 NeuralNetwork input drops, which must stay 1)
+// and, in an ML Program, unknown sizes for its varying axes. kInvalidArgument for an input that
+// is not a MultiArray or a rank-5 batch axis that varies.
+Status DescribeFlexibleShapes(const std::string& name, const InputShape& shape,
+                              coreml::Model* model);
+
+// Runs `model` on the evaluator with each input of `shapes` (by Core ML name) at its extreme
+// shapes (range bounds, each enumerated shape), zeros as values; kInvalidArgument naming the
+// input and shape the converted graph cannot take.
+Status CheckFlexibleShapes(const std::map<std::string, InputShape>& shapes,
+                           const coreml::Model& model);
 
 }  // namespace ringo::convert
 

@@ -461,6 +461,7 @@ Result<int> NnEmitter::Run() {
     bool ready = std::all_of(op.inputs.begin(), op.inputs.end(),
                              [&](const std::string& in) { return available.count(in) > 0; });
     if (!ready) continue;  // reads the result of an op that failed
+    fp16_ = o_.fp16 && !o_.fp32_ops.count(op.name);
     Status s = Lower(op);
     if (!s.ok()) {
       if (o_.problems == nullptr) return s;

@@ -47,7 +47,7 @@ class NnEmitter {
   }
   // SetWeights, except in a dry run, which leaves the values to the real run.
   void Store(spec::WeightParams* w, std::vector<float>* values) {
-    if (!dry_run_) SetWeights(w, values, o_.fp16);
+    if (!dry_run_) SetWeights(w, values, fp16_);
   }
   spec::NeuralNetworkLayer* Layer(const std::string& name, std::vector<std::string> inputs,
                                   const std::string& output) {
@@ -83,7 +83,7 @@ class NnEmitter {
   void MainWeights(spec::WeightParams* w, Constant* c) {
     if (dry_run_) return;
     if (o_.compress.empty() || c->size() < kNnCompressThreshold) {
-      SetWeights(w, &c->f, o_.fp16);
+      SetWeights(w, &c->f, fp16_);
       return;
     }
     version_ = std::max(version_, 3);
@@ -146,6 +146,9 @@ class NnEmitter {
   int version_ = 1;
   const bool nd_;
   const bool dry_run_;
+  // Whether the op being written stores fp16 weights: fp16, unless --precision auto keeps the op
+  // in fp32 (EmitOptions::fp32_ops).
+  bool fp16_ = false;
   int constants_ = 0;  // loadConstantND layers written, for unique blob names
 };
 

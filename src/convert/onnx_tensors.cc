@@ -157,7 +157,8 @@ Status Importer::ReadInput(const onnx::ValueInfoProto& in) {
       std::string sym = d.has_dim_param() ? " ('" + d.dim_param() + "')" : "";
       return InvalidArgument("input '" + in.name() + "' has a dynamic dimension" + sym +
                              " at axis " + std::to_string(k) +
-                             " with no fixed size; export the model with a static shape");
+                             " with no fixed size; give its sizes with --shape, or export the "
+                             "model with a static shape");
     }
   }
   if (dtype != DType::kFloat) graph_.dtypes[in.name()] = dtype;

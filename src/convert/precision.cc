@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
+
+#include <google/protobuf/descriptor.h>
 
 #include "common/json_writer.h"
 #include "common/paths.h"
@@ -74,9 +77,68 @@ Result<Run> Evaluate(const coreml::Model& m,
   return r;
 }
 
-// The ops of the main block in program order, by name.
+// Whether `msg` holds a WeightParams with fp16 values (at any depth: the layers keep weights in
+// differently named fields).
+bool HasHalfWeights(const google::protobuf::Message& msg) {
+  if (const auto* w = dynamic_cast<const coreml::spec::WeightParams*>(&msg)) {
+    return !w->float16value().empty();
+  }
+  const auto* r = msg.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(msg, &fields);
+  for (const auto* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(msg, f); ++i) {
+        if (HasHalfWeights(r->GetRepeatedMessage(msg, f, i))) return true;
+      }
+    } else if (HasHalfWeights(r->GetMessage(msg, f))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const google::protobuf::RepeatedPtrField<coreml::spec::NeuralNetworkLayer>& NnLayers(
+    const coreml::spec::Model& m) {
+  return m.has_neuralnetworkclassifier() ? m.neuralnetworkclassifier().layers()
+         : m.has_neuralnetworkregressor() ? m.neuralnetworkregressor().layers()
+                                          : m.neuralnetwork().layers();
+}
+
+// A NeuralNetwork layer whose fp16 result fails is fixed by keeping fp32 weights where its fp16
+// comes from: itself when it stores fp16 weights, else the nearest layers upstream that do (a
+// weightless layer computes in the precision of what it reads).
+std::set<std::string> HalfSources(const coreml::spec::Model& m, const std::string& layer) {
+  std::map<std::string, const coreml::spec::NeuralNetworkLayer*> producer, by_name;
+  for (const auto& l : NnLayers(m)) {
+    by_name[l.name()] = &l;
+    for (const auto& out : l.output()) producer[out] = &l;
+  }
+  std::set<std::string> sources, seen;
+  std::vector<const coreml::spec::NeuralNetworkLayer*> todo = {by_name.at(layer)};
+  while (!todo.empty()) {
+    const auto* l = todo.back();
+    todo.pop_back();
+    if (!seen.insert(l->name()).second) continue;
+    if (HasHalfWeights(*l)) {
+      sources.insert(l->name());
+      continue;
+    }
+    for (const auto& in : l->input()) {
+      if (auto it = producer.find(in); it != producer.end()) todo.push_back(it->second);
+    }
+  }
+  return sources;
+}
+
+// The ops of the main block (an ML Program's) or the layers (a NeuralNetwork's) in order, by name.
 std::vector<std::string> OpOrder(const coreml::Model& m) {
   std::vector<std::string> names;
+  if (!m.spec().has_mlprogram()) {
+    for (const auto& l : NnLayers(m.spec())) names.push_back(l.name());
+    return names;
+  }
   const auto& fn = m.spec().mlprogram().functions().at("main");
   for (const auto& op : fn.block_specializations().at(fn.opset()).operations()) {
     auto it = op.attributes().find("name");
@@ -123,10 +185,6 @@ double Peak(const Run& ref, const std::string& name) {
 Result<coreml::Model> ConvertAuto(
     const std::function<Result<coreml::Model>(const Options&)>& convert, Format format,
     const Options& options) {
-  if (format != Format::kMLProgram) {
-    return InvalidArgument("--precision auto mixes fp16 and fp32 ops, which only an ML Program "
-                           "(.mlpackage) can; use fp16 or fp32 for .mlmodel");
-  }
   Options o = options;
   o.precision = Precision::kFloat32;
   ASSIGN_OR_RETURN(coreml::Model reference, convert(o));
@@ -153,7 +211,9 @@ Result<coreml::Model> ConvertAuto(
     if (worst.empty()) {
       double out_err = OutputError(run, ref);
       std::string summary = "auto: " + std::to_string(o.float32_ops.size()) + " of " +
-                            std::to_string(order.size()) + " ops in fp32";
+                            std::to_string(order.size()) +
+                            (format == Format::kMLProgram ? " ops in fp32"
+                                                          : " layers with fp32 weights");
       const char* sep = ": ";
       for (const std::string& name : o.float32_ops) {
         summary += sep + name;
@@ -189,7 +249,21 @@ Result<coreml::Model> ConvertAuto(
     reason[worst] = std::isinf(err) ? (Peak(ref, worst) > 65504.0 ? "overflows fp16"
                                                                  : "not finite in fp16")
                                     : "diverges beyond the tolerance";
-    o.float32_ops.insert(worst);
+    if (format == Format::kMLProgram) {
+      o.float32_ops.insert(worst);
+      continue;
+    }
+    // A NeuralNetwork has no per-layer precision: the layers feeding fp16 into the failing one
+    // keep float32 weights. None left to change: fp16 cannot be made to fit.
+    const size_t before = o.float32_ops.size();
+    for (const std::string& source : HalfSources(m.spec(), worst)) {
+      o.float32_ops.insert(source);
+      if (source != worst) reason[source] = "feeds '" + worst + "', which " + reason[worst];
+    }
+    if (o.float32_ops.size() == before) {
+      return InvalidArgument("--precision auto: layer '" + worst + "' " + reason[worst] +
+                             " with no fp16 weights left to keep in fp32; use --precision fp32");
+    }
   }
 }
 

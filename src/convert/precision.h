@@ -14,8 +14,11 @@ namespace ringo::convert {
 // reference evaluator on sample inputs made from the model's input description, and returns
 // the fp16 model whose ops and outputs all stay within options.tolerance of fp32 (an op that
 // overflows, turns NaN or diverges is kept in fp32, the first one in program order at a time).
-// Writes the per-op report to options.report_path when set; stamps `com.ringo.precision`.
-// kInvalidArgument for NeuralNetworks; convert's errors pass through.
+// A NeuralNetwork has no per-layer compute precision: there the layers whose fp16 weights make
+// a failing layer's result fp16 (itself, or the nearest weighted layers upstream of a weightless
+// one) keep float32 weights. Writes the per-op report to options.report_path when set; stamps
+// `com.ringo.precision`. kInvalidArgument when a failing NeuralNetwork layer has no fp16 weights
+// left to keep; convert's errors pass through.
 Result<coreml::Model> ConvertAuto(
     const std::function<Result<coreml::Model>(const Options&)>& convert, Format format,
     const Options& options);

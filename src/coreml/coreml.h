@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,6 +75,9 @@ struct Feature {
   std::string type;            // "MultiArray", "Image", "Int64", "Double", "String", "Dictionary"
   std::vector<int64_t> shape;  // MultiArray
   std::string data_type;       // MultiArray: FLOAT32, FLOAT16, DOUBLE, INT32, INT8
+  // MultiArray with flexible shapes: "1..8 x 3 x 224 x 224" (ranges, ".." alone: no upper
+  // bound) or "1x3x224x224 | 1x3x160x160" (enumerated); `shape` is the default. Else empty.
+  std::string flexible_shape;
   int64_t image_width = 0, image_height = 0;
   std::string color_space;  // Image: RGB, BGR, GRAYSCALE, GRAYSCALE_FLOAT16
   std::string key_type;     // Dictionary: Int64 or String
@@ -100,6 +104,11 @@ struct Info {
   // "palettized 4-bit", "pruned" (comma-separated when mixed).
   std::string weight_compression;
   int64_t file_size = 0;         // bytes on disk (whole package for .mlpackage)
+  // Updatable models: "name (innerProduct, 48 weights + 8 bias)" per updatable layer, and the
+  // update they declare, e.g. "loss cross-entropy(probs, target probs_true); sgd learning rate
+  // 0.01, batch 8, momentum 0; 10 epochs". Empty otherwise.
+  std::vector<std::string> updatable_layers;
+  std::string update;
   std::vector<std::string> unknown_fields;
 };
 
@@ -156,9 +165,10 @@ struct Value {
 Result<std::map<std::string, Value>> Predict(const Model& model,
                                              const std::map<std::string, Value>& inputs);
 
-// As Predict; for ML Programs, `trace` (optional) also receives every op's first tensor result,
-// keyed by the op's name (float values as computed, fp16 ones rounded). NeuralNetworks leave it
-// empty.
+// As Predict; `trace` (optional) also receives every ML Program op's first tensor result, keyed
+// by the op's name, or every NeuralNetwork layer's result, keyed by the layer's name (float
+// values as computed, fp16 ones rounded: an ML Program op declared fp16; a NeuralNetwork layer
+// storing fp16 weights, or without weights reading an fp16 result).
 Result<std::map<std::string, Value>> PredictTraced(const Model& model,
                                                    const std::map<std::string, Value>& inputs,
                                                    std::map<std::string, Tensor>* trace);
@@ -173,6 +183,38 @@ Result<std::map<std::string, Value>> PredictTraced(const Model& model,
 // malformed content, Fortran order, object or big-endian arrays, a wrong image size, or an
 // unknown extension.
 Result<Value> LoadInputFile(const Feature& declared, const std::filesystem::path& file);
+
+// ---- on-device update ----
+
+// The labelled samples of an update: for each training input other than the loss target, every
+// sample along a leading axis; `target` likewise, one class index per sample for cross-entropy
+// (for a classifier, the index of its label), values of the loss input's shape for mse.
+struct TrainingSet {
+  std::map<std::string, Tensor> inputs;
+  Tensor target;
+};
+
+struct UpdateResult {
+  // Per epoch, the mean loss over its samples, each computed with the weights the sample's
+  // mini-batch met.
+  std::vector<double> epoch_loss;
+  int64_t samples = 0;
+  int64_t epochs = 0;
+};
+
+// Applies the update an updatable NeuralNetwork declares to `model`, as Core ML does on a
+// device: for each epoch, mini-batches in the order of the set (the last may be smaller), a
+// forward pass, the loss's gradient back-propagated to the updatable layers, and one step of
+// the declared optimizer (SGD with momentum, or Adam with bias correction) on their weights and
+// biases. `epochs` > 0 overrides the declared count (it must be within the allowed values).
+// `on_epoch` (optional) is called after each epoch with its number (from 1) and mean loss. The
+// metadata key `com.ringo.update` records the samples, epochs and first and last epoch loss.
+// Errors: kFailedPrecondition when the model is not an updatable NeuralNetwork or uses a layer
+// the trainer cannot back-propagate through (named); kInvalidArgument for a set that does not fit
+// the training inputs (missing input, sample counts or shapes that differ, a class index out of
+// range). On error the model may be partly updated. Not thread safe for the same model.
+Result<UpdateResult> Update(Model* model, const TrainingSet& data, int64_t epochs = 0,
+                            const std::function<void(int64_t, double)>& on_epoch = {});
 
 // Renders Predict's outputs as one JSON object keyed by output name: tensors as
 // {"shape": [...], "data": [...]}, strings and int64 as plain values, dictionaries as objects

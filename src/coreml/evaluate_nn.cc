@@ -2,11 +2,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "coreml/evaluate_internal.h"
 #include "coreml/evaluate_nn.h"
 #include "coreml/kernels.h"
 #include "coreml/schema.h"
+#include "coreml/spec_walk.h"
 
 namespace ringo::coreml::internal {
 
@@ -34,6 +36,39 @@ Network NetworkOf(const spec::Model& m) {
   }
   const auto& n = m.neuralnetwork();
   return {&n.layers(), &n.preprocessing(), n.arrayinputshapemapping()};
+}
+
+// The device's fp16 path: a layer storing fp16 weights computes in fp16, and a layer without
+// weights computes in the precision of what it reads. Such a layer's results are rounded to
+// binary16 (overflow gives inf), so fp16 failures show up as they would there.
+bool ComputesInHalf(const spec::NeuralNetworkLayer& layer, bool reads_half) {
+  bool any = false, half = false;
+  ForEachWeight(layer, [&](const char*, const spec::WeightParams& w, int64_t) {
+    any = true;
+    half = half || !w.float16value().empty();
+  });
+  return any ? half : reads_half;
+}
+
+void RoundToHalf(Tensor* t) {
+  for (float& v : t->data) v = HalfToFloat(FloatToHalf(v));
+}
+
+// Stores a layer's result, rounded when it computes in fp16, and in `trace` by layer name.
+void Keep(const spec::NeuralNetworkLayer& layer, bool reads_half, Tensor out,
+          std::map<std::string, Tensor>* blobs, std::set<std::string>* half,
+          std::map<std::string, Tensor>* trace) {
+  if (ComputesInHalf(layer, reads_half)) {
+    RoundToHalf(&out);
+    half->insert(layer.output(0));
+  }
+  if (trace != nullptr) (*trace)[layer.name()] = out;
+  (*blobs)[layer.output(0)] = std::move(out);
+}
+
+bool Flexible(const spec::FeatureDescription& f) {
+  return f.type().multiarraytype().has_shaperange() ||
+         f.type().multiarraytype().has_enumeratedshapes();
 }
 
 // Applies the scaler or mean image of `feature` to its rank-5 image blob.
@@ -99,13 +134,14 @@ Tensor OutputTensor(Tensor t, const spec::FeatureDescription& feature) {
 
 }  // namespace
 
-Result<std::map<std::string, Value>> PredictNeuralNetwork(
-    const Model& model, const std::map<std::string, Value>& inputs) {
+Status RunNeuralNetwork(const Model& model, const std::map<std::string, Value>& inputs,
+                        std::map<std::string, Tensor>* blobs_out,
+                        std::map<std::string, Tensor>* trace) {
   const spec::Model& m = model.spec();
   const Network net = NetworkOf(m);
   // EXACT_ARRAY_MAPPING: blobs keep the rank the description gives them (images [1, C, H, W]).
   const bool nd = net.array_mapping == spec::EXACT_ARRAY_MAPPING;
-  std::map<std::string, Tensor> blobs;
+  std::map<std::string, Tensor>& blobs = *blobs_out;
   size_t image_inputs = 0;
   for (const auto& f : m.description().input()) image_inputs += f.type().has_imagetype();
   for (const spec::FeatureDescription& f : m.description().input()) {
@@ -118,11 +154,15 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
       RETURN_IF_ERROR(Preprocess(net, f, image_inputs, &x));
       if (nd) x.shape.erase(x.shape.begin());
     } else if (nd) {
-      // Predict has checked the input against its declared shape, up to leading unit axes.
+      // Predict has checked the input against its declared shape, up to leading unit axes; a
+      // flexible input comes at the rank of its description.
       const auto& declared = f.type().multiarraytype().shape();
-      if (!declared.empty()) x.shape.assign(declared.begin(), declared.end());
+      if (!declared.empty() && !Flexible(f)) x.shape.assign(declared.begin(), declared.end());
     } else if (f.type().has_multiarraytype()) {
-      const auto& shape = f.type().multiarraytype().shape();
+      const std::vector<int64_t> shape =
+          Flexible(f) ? x.shape
+                      : std::vector<int64_t>(f.type().multiarraytype().shape().begin(),
+                                             f.type().multiarraytype().shape().end());
       if (shape.size() == 1) {
         x.shape = {1, 1, shape[0], 1, 1};
       } else if (shape.size() == 3) {
@@ -138,9 +178,12 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
     blobs[f.name()] = std::move(x);
   }
 
+  std::set<std::string> half;  // blobs computed in fp16
   for (const spec::NeuralNetworkLayer& layer : *net.layers) {
     std::vector<const Tensor*> in;
+    bool reads_half = false;
     for (const std::string& name : layer.input()) {
+      reads_half = reads_half || half.count(name) > 0;
       auto it = blobs.find(name);
       if (it == blobs.end()) {
         return InvalidArgument(LayerName(layer) + " reads blob '" + name +
@@ -154,7 +197,7 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
                                " outputs; the evaluator expects one");
       }
       ASSIGN_OR_RETURN(Tensor out, RunNdLayer(layer, in));
-      blobs[layer.output(0)] = std::move(out);
+      Keep(layer, reads_half, std::move(out), &blobs, &half, trace);
       continue;
     }
     if (in.empty() || (!IsVariadic(layer) && in.size() != 1) || layer.output_size() != 1) {
@@ -164,9 +207,18 @@ Result<std::map<std::string, Value>> PredictNeuralNetwork(
                              "for add, multiply, concat)");
     }
     ASSIGN_OR_RETURN(Tensor out, RunLayer(layer, in));
-    blobs[layer.output(0)] = std::move(out);
+    Keep(layer, reads_half, std::move(out), &blobs, &half, trace);
   }
+  return Status::Ok();
+}
 
+Result<std::map<std::string, Value>> PredictNeuralNetwork(
+    const Model& model, const std::map<std::string, Value>& inputs,
+    std::map<std::string, Tensor>* trace) {
+  const spec::Model& m = model.spec();
+  const Network net = NetworkOf(m);
+  std::map<std::string, Tensor> blobs;
+  RETURN_IF_ERROR(RunNeuralNetwork(model, inputs, &blobs, trace));
   std::map<std::string, Value> outputs;
   const spec::ModelDescription& d = m.description();
   if (net.classifier != nullptr) {

@@ -566,5 +566,34 @@ TEST(NeuralNetworkNdTest, ComparisonsArgMaxAndCumSum) {
   ExpectNear(out->at("y").tensor.data, {0, 0});
 }
 
+// x -> innerProduct (w = 300, weights fp16 or fp32) -> multiply by itself -> y: 300 * 300 = 9e4
+// overflows binary16 only when the product is computed on the fp16 path.
+NN SquareOfScaled(bool fp16_weights) {
+  NN nn({1}, {1});
+  auto* ip = nn.Layer("scale", {"x"}, "h")->mutable_innerproduct();
+  ip->set_inputchannels(1);
+  ip->set_outputchannels(1);
+  if (fp16_weights) {
+    ip->mutable_weights()->set_float16value(Fp16Bytes({300.0f}));
+  } else {
+    ip->mutable_weights()->add_floatvalue(300.0f);
+  }
+  nn.Layer("square", {"h", "h"}, "y")->mutable_multiply();
+  return nn;
+}
+
+TEST(NeuralNetworkTest, Fp16WeightsPutTheLayersAfterThemOnTheFp16Path) {
+  NN half = SquareOfScaled(true);
+  std::map<std::string, Tensor> trace;
+  auto out = PredictTraced(half.model, {{"x", T({1}, {1.0f})}}, &trace);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_TRUE(std::isinf(out->at("y").tensor.data[0]));
+  EXPECT_FLOAT_EQ(trace.at("scale").data[0], 300.0f);
+  EXPECT_TRUE(std::isinf(trace.at("square").data[0]));
+
+  NN full = SquareOfScaled(false);
+  ExpectNear(full.RunY(T({1}, {1.0f})), {90000.0f});
+}
+
 }  // namespace
 }  // namespace ringo::coreml::test

@@ -15,7 +15,9 @@ using internal::ElementCount;
 using internal::ForEachWeight;
 using internal::Layers;
 using internal::LayerType;
+using internal::DescribeUpdate;
 using internal::MainBlock;
+using internal::UpdateParams;
 using internal::WeightCount;
 
 namespace {
@@ -62,6 +64,24 @@ std::string ColorSpaceName(spec::ImageFeatureType::ColorSpace c) {
   }
 }
 
+std::string FlexibleShape(const spec::ArrayFeatureType& a) {
+  std::string out;
+  if (a.has_shaperange()) {
+    for (const auto& r : a.shaperange().sizeranges()) {
+      out += (out.empty() ? "" : " x ") + std::to_string(r.lowerbound());
+      if (r.upperbound() != static_cast<int64_t>(r.lowerbound())) {
+        out += ".." + (r.upperbound() >= 0 ? std::to_string(r.upperbound()) : std::string());
+      }
+    }
+  }
+  for (const auto& e : a.enumeratedshapes().shapes()) {
+    std::string one;
+    for (int64_t d : e.shape()) one += (one.empty() ? "" : "x") + std::to_string(d);
+    out += (out.empty() ? "" : " | ") + one;
+  }
+  return out;
+}
+
 Feature ToFeature(const spec::FeatureDescription& d) {
   Feature f;
   f.name = d.name();
@@ -88,6 +108,7 @@ Feature ToFeature(const spec::FeatureDescription& d) {
       f.type = "MultiArray";
       f.shape.assign(t.multiarraytype().shape().begin(), t.multiarraytype().shape().end());
       f.data_type = ArrayTypeName(t.multiarraytype().datatype());
+      f.flexible_shape = FlexibleShape(t.multiarraytype());
       break;
     case spec::FeatureType::kDictionaryType:
       f.type = "Dictionary";
@@ -173,6 +194,18 @@ Info Inspect(const Model& model, const fs::path& path) {
         }
       });
     }
+  }
+  if (const auto* layers = Layers(m); layers != nullptr && m.isupdatable()) {
+    for (const auto& l : *layers) {
+      if (!l.isupdatable()) continue;
+      std::string counts;
+      ForEachWeight(l, [&](const char* what, const spec::WeightParams& w, int64_t) {
+        if (!w.isupdatable()) return;
+        counts += (counts.empty() ? "" : " + ") + std::to_string(WeightCount(w)) + " " + what;
+      });
+      info.updatable_layers.push_back(l.name() + " (" + LayerType(l) + ", " + counts + ")");
+    }
+    info.update = DescribeUpdate(*UpdateParams(m));
   }
   for (const std::string& kind : nn_compression) {
     info.weight_compression += (info.weight_compression.empty() ? "" : ", ") + kind;
@@ -263,6 +296,7 @@ nlohmann::json InfoJson(const Info& info) {
       if (f.type == "MultiArray") {
         j["shape"] = f.shape;
         j["data_type"] = f.data_type;
+        if (!f.flexible_shape.empty()) j["flexible_shape"] = f.flexible_shape;
       }
       if (f.type == "Image") {
         j["width"] = f.image_width;
@@ -288,6 +322,10 @@ nlohmann::json InfoJson(const Info& info) {
             {"weight_compression", info.weight_compression},
             {"file_size", info.file_size},
             {"unknown_fields", info.unknown_fields}};
+  if (!info.update.empty()) {
+    j["updatable_layers"] = info.updatable_layers;
+    j["update"] = info.update;
+  }
   if (!info.predicted_feature.empty()) j["predicted_feature"] = info.predicted_feature;
   if (!info.predicted_probabilities.empty())
     j["predicted_probabilities"] = info.predicted_probabilities;

@@ -1,6 +1,8 @@
 // Walking a Core ML spec (see spec_walk.h).
 #include "coreml/spec_walk.h"
 
+#include <cstdio>
+
 #include <google/protobuf/descriptor.h>
 
 namespace ringo::coreml::internal {
@@ -10,6 +12,45 @@ const google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>* Layers(const
   if (m.has_neuralnetworkclassifier()) return &m.neuralnetworkclassifier().layers();
   if (m.has_neuralnetworkregressor()) return &m.neuralnetworkregressor().layers();
   return nullptr;
+}
+
+const spec::NetworkUpdateParameters* UpdateParams(const spec::Model& m) {
+  if (m.has_neuralnetwork()) return &m.neuralnetwork().updateparams();
+  if (m.has_neuralnetworkclassifier()) return &m.neuralnetworkclassifier().updateparams();
+  if (m.has_neuralnetworkregressor()) return &m.neuralnetworkregressor().updateparams();
+  return nullptr;
+}
+
+std::string DescribeUpdate(const spec::NetworkUpdateParameters& u) {
+  auto num = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  std::string out;
+  for (const auto& l : u.losslayers()) {
+    if (l.has_categoricalcrossentropylosslayer()) {
+      const auto& c = l.categoricalcrossentropylosslayer();
+      out += "loss cross-entropy(" + c.input() + ", target " + c.target() + "); ";
+    } else if (l.has_meansquarederrorlosslayer()) {
+      const auto& c = l.meansquarederrorlosslayer();
+      out += "loss mse(" + c.input() + ", target " + c.target() + "); ";
+    }
+  }
+  const auto& o = u.optimizer();
+  if (o.has_sgdoptimizer()) {
+    const auto& s = o.sgdoptimizer();
+    out += "sgd learning rate " + num(s.learningrate().defaultvalue()) + ", batch " +
+           std::to_string(s.minibatchsize().defaultvalue()) + ", momentum " +
+           num(s.momentum().defaultvalue()) + "; ";
+  } else if (o.has_adamoptimizer()) {
+    const auto& a = o.adamoptimizer();
+    out += "adam learning rate " + num(a.learningrate().defaultvalue()) + ", batch " +
+           std::to_string(a.minibatchsize().defaultvalue()) + ", beta1 " +
+           num(a.beta1().defaultvalue()) + ", beta2 " + num(a.beta2().defaultvalue()) +
+           ", eps " + num(a.eps().defaultvalue()) + "; ";
+  }
+  return out + std::to_string(u.epochs().defaultvalue()) + " epochs";
 }
 
 const google::protobuf::RepeatedPtrField<spec::NeuralNetworkPreprocessing>* Preprocessing(

@@ -17,6 +17,13 @@ const google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>* Layers(const
 const google::protobuf::RepeatedPtrField<spec::NeuralNetworkPreprocessing>* Preprocessing(
     const spec::Model& m);
 
+// The update parameters of whichever NeuralNetwork flavour the model holds (nullptr otherwise).
+const spec::NetworkUpdateParameters* UpdateParams(const spec::Model& m);
+
+// "loss cross-entropy(probs, target probs_true); sgd learning rate 0.01, batch 8, momentum 0;
+// 10 epochs": what an updatable model's update parameters declare.
+std::string DescribeUpdate(const spec::NetworkUpdateParameters& u);
+
 // Name of the oneof case of a layer ("convolution", "innerProduct", ...).
 std::string LayerType(const spec::NeuralNetworkLayer& layer);
 

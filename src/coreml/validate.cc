@@ -16,6 +16,7 @@ using internal::ElementCount;
 using internal::ForEachWeight;
 using internal::Layers;
 using internal::LayerType;
+using internal::UpdateParams;
 using internal::MainBlock;
 using internal::Preprocessing;
 using internal::WeightCount;
@@ -36,6 +37,33 @@ struct Problems {
   }
 };
 
+// Shape ranges and enumerated shapes (spec 3): of the default shape's rank, bounds in order,
+// the default shape among the allowed ones.
+void ValidateFlexibleShape(const std::string& name, const spec::ArrayFeatureType& a,
+                           Problems* p) {
+  if (!a.has_shaperange() && !a.has_enumeratedshapes()) return;
+  p->Need(3, "flexible shape of input '" + name + "'");
+  const std::vector<int64_t> shape(a.shape().begin(), a.shape().end());
+  bool allowed = false;
+  if (a.has_shaperange()) {
+    const auto& ranges = a.shaperange().sizeranges();
+    allowed = ranges.size() == static_cast<int>(shape.size());
+    for (int k = 0; allowed && k < ranges.size(); ++k) {
+      const auto& r = ranges[k];
+      if (r.upperbound() >= 0 && r.upperbound() < static_cast<int64_t>(r.lowerbound())) {
+        p->Add("input '" + name + "' has a shape range ending below its start");
+      }
+      allowed = shape[k] >= static_cast<int64_t>(r.lowerbound()) &&
+                (r.upperbound() < 0 || shape[k] <= r.upperbound());
+    }
+  } else {
+    for (const auto& e : a.enumeratedshapes().shapes()) {
+      allowed = allowed || std::vector<int64_t>(e.shape().begin(), e.shape().end()) == shape;
+    }
+  }
+  if (!allowed) p->Add("input '" + name + "' has a default shape its flexible shapes exclude");
+}
+
 // Inputs and outputs: unique names, types set, and the versions their types need.
 void ValidateInterface(const spec::Model& m, std::set<std::string>* input_names,
                        std::set<std::string>* output_names, Problems* p) {
@@ -54,6 +82,7 @@ void ValidateInterface(const spec::Model& m, std::set<std::string>* input_names,
         p->Add("input '" + in.name() + "' has no array data type");
       }
     }
+    if (t.has_multiarraytype()) ValidateFlexibleShape(in.name(), t.multiarraytype(), p);
     if (t.has_imagetype()) {
       if (t.imagetype().colorspace() == spec::ImageFeatureType::INVALID_COLOR_SPACE) {
         p->Add("image input '" + in.name() + "' has no colour space");
@@ -344,6 +373,80 @@ void ValidateProgram(const Model& model, const std::set<std::string>& input_name
 
 }  // namespace
 
+// An updatable network (spec 4): updatable layers of a trainable type with float32 weights
+// marked updatable, one loss layer reading a blob of the network (cross-entropy: a softmax's
+// output) and its target among the training inputs, an optimizer, epochs.
+void ValidateUpdate(const spec::Model& m, Problems* p) {
+  const auto* layers = Layers(m);
+  auto updatable = [](const spec::NeuralNetworkLayer& l) { return l.isupdatable(); };
+  const bool any_layer =
+      layers != nullptr && std::any_of(layers->begin(), layers->end(), updatable);
+  if (!m.isupdatable()) {
+    if (any_layer) p->Add("layers are marked updatable but the model is not (isUpdatable)");
+    return;
+  }
+  p->Need(4, "an updatable model");
+  if (layers == nullptr) {
+    p->Add("only NeuralNetwork models can be updatable");
+    return;
+  }
+  if (!any_layer) p->Add("the model is updatable but none of its layers is");
+  std::map<std::string, const spec::NeuralNetworkLayer*> producer;
+  for (const auto& l : *layers) {
+    for (const auto& out : l.output()) producer[out] = &l;
+    if (!l.isupdatable()) continue;
+    if (!l.has_innerproduct() && !l.has_convolution()) {
+      p->Add("updatable layer '" + l.name() + "' is " + LayerType(l) +
+             "; only innerProduct and convolution layers are updatable");
+      continue;
+    }
+    const auto& w = l.has_innerproduct() ? l.innerproduct().weights() : l.convolution().weights();
+    if (!w.isupdatable() || w.floatvalue_size() == 0) {
+      p->Add("updatable layer '" + l.name() + "' needs float32 weights marked updatable");
+    }
+  }
+  const spec::NetworkUpdateParameters& u = *UpdateParams(m);
+  std::set<std::string> training;
+  for (const auto& f : m.description().traininginput()) training.insert(f.name());
+  if (training.empty()) p->Add("an updatable model needs training inputs");
+  if (u.losslayers_size() != 1) {
+    p->Add("an updatable model needs one loss layer; it has " +
+           std::to_string(u.losslayers_size()));
+  }
+  for (const auto& loss : u.losslayers()) {
+    const bool cce = loss.has_categoricalcrossentropylosslayer();
+    if (!cce && !loss.has_meansquarederrorlosslayer()) {
+      p->Add("loss layer '" + loss.name() + "' has no loss type");
+      continue;
+    }
+    const std::string& input = cce ? loss.categoricalcrossentropylosslayer().input()
+                                   : loss.meansquarederrorlosslayer().input();
+    const std::string& target = cce ? loss.categoricalcrossentropylosslayer().target()
+                                    : loss.meansquarederrorlosslayer().target();
+    auto it = producer.find(input);
+    if (it == producer.end()) {
+      p->Add("loss layer '" + loss.name() + "' reads '" + input + "', which no layer produces");
+    } else if (cce && !it->second->has_softmax()) {
+      p->Add("cross-entropy loss layer '" + loss.name() + "' reads '" + input +
+             "', which is not a softmax's output");
+    }
+    if (!training.count(target)) {
+      p->Add("loss target '" + target + "' is not a training input");
+    }
+  }
+  const auto& o = u.optimizer();
+  if (!o.has_sgdoptimizer() && !o.has_adamoptimizer()) {
+    p->Add("an updatable model needs an optimizer (sgd or adam)");
+  }
+  const double lr = o.has_sgdoptimizer() ? o.sgdoptimizer().learningrate().defaultvalue()
+                                         : o.adamoptimizer().learningrate().defaultvalue();
+  const int64_t batch = o.has_sgdoptimizer() ? o.sgdoptimizer().minibatchsize().defaultvalue()
+                                             : o.adamoptimizer().minibatchsize().defaultvalue();
+  if (!(lr > 0)) p->Add("the optimizer's learning rate must be positive");
+  if (batch < 1) p->Add("the optimizer's mini-batch size must be at least 1");
+  if (u.epochs().defaultvalue() < 1) p->Add("an updatable model needs at least one epoch");
+}
+
 std::vector<std::string> Validate(const Model& model) {
   const spec::Model& m = model.spec();
   Problems p;
@@ -352,6 +455,7 @@ std::vector<std::string> Validate(const Model& model) {
   ValidateInterface(m, &input_names, &output_names, &p);
   if (Layers(m)) ValidateNeuralNetwork(m, input_names, &p);
   if (m.has_mlprogram()) ValidateProgram(model, input_names, output_names, &p);
+  ValidateUpdate(m, &p);
   return p.list;
 }
 

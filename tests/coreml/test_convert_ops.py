@@ -306,6 +306,8 @@ class OverflowModel(torch.nn.Module):
 
 class AutoPrecisionTest(unittest.TestCase):
     def test_auto_keeps_the_overflowing_op_in_fp32(self):
+        # An ML Program keeps the op in fp32; a NeuralNetwork has no per-layer precision and
+        # keeps the fp32 weights of the layer whose fp16 result feeds the overflow.
         torch.manual_seed(0)
         model = OverflowModel().eval()
         x = torch.randn(1, 16)
@@ -316,28 +318,40 @@ class AutoPrecisionTest(unittest.TestCase):
             torch.onnx.export(model, x, onnx_path, opset_version=13, input_names=["x"],
                               output_names=["y"])
             np.save(os.path.join(d, "x.npy"), x.numpy())
-            results = {}
-            for precision in ("fp16", "auto"):
-                out = os.path.join(d, precision + ".mlpackage")
-                report = os.path.join(d, "report.json")
-                p = ringo("convert", onnx_path, "-o", out, "--precision", precision,
-                          "--report", report)
-                self.assertEqual(p.returncode, 0, p.stderr)
-                p = ringo("predict", out, "-i", "x=" + os.path.join(d, "x.npy"), "--json")
-                self.assertEqual(p.returncode, 0, p.stderr)
-                results[precision] = np.array(json.loads(p.stdout)["y"]["data"], dtype=float)
-            self.assertFalse(np.isfinite(results["fp16"]).all())
-            got = results["auto"]
-            self.assertLessEqual(np.abs(got - want).max() / np.abs(want).max(), 1e-2)
-            with open(report) as f:
-                ops = json.load(f)["ops"]
-            kept = [o for o in ops if o["precision"] == "fp32"]
-            self.assertTrue(any(o["reason"] == "overflows fp16" and o["max_abs_fp32"] > 65504
-                                for o in kept), kept)
-            self.assertLess(len(kept), len(ops) // 2)
-            info = ringo("inspect", os.path.join(d, "auto.mlpackage"), "--validate", "--json")
-            self.assertEqual(info.returncode, 0, info.stdout)
-            self.assertIn("in fp32", json.loads(info.stdout)["metadata"]["com.ringo.precision"])
+            for ext in ("mlpackage", "mlmodel"):
+                with self.subTest(ext):
+                    self.check_auto(d, onnx_path, ext, want)
+
+    def check_auto(self, d, onnx_path, ext, want):
+        results = {}
+        report = os.path.join(d, "report.json")
+        for precision in ("fp16", "auto"):
+            out = os.path.join(d, precision + "." + ext)
+            p = ringo("convert", onnx_path, "-o", out, "--precision", precision,
+                      "--report", report)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = ringo("predict", out, "-i", "x=" + os.path.join(d, "x.npy"), "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            results[precision] = np.array(json.loads(p.stdout)["y"]["data"], dtype=float)
+        self.assertFalse(np.isfinite(results["fp16"]).all())
+        got = results["auto"]
+        self.assertLessEqual(np.abs(got - want).max() / np.abs(want).max(), 1e-2)
+        with open(report) as f:
+            ops = json.load(f)["ops"]
+        kept = [o for o in ops if o["precision"] == "fp32"]
+        overflow = [o for o in ops if o.get("reason") == "overflows fp16"]
+        self.assertTrue(overflow and all(o["max_abs_fp32"] > 65504 for o in overflow), ops)
+        if ext == "mlpackage":
+            self.assertTrue(set(o["op"] for o in overflow) <= set(o["op"] for o in kept))
+        else:
+            self.assertTrue(kept and all("overflows fp16" in o["reason"] for o in kept), kept)
+        self.assertLess(len(kept), len(ops) // 2)
+        info = ringo("inspect", os.path.join(d, "auto." + ext), "--validate", "--json")
+        self.assertEqual(info.returncode, 0, info.stdout)
+        self.assertIn("in fp32" if ext == "mlpackage" else "with fp32 weights",
+                      json.loads(info.stdout)["metadata"]["com.ringo.precision"])
+        if ext == "mlmodel":
+            self.assertEqual(json.loads(info.stdout)["weight_precision"], "mixed")
 
 
 class ConvertCheckTest(unittest.TestCase):
