@@ -36,7 +36,7 @@ EXP=$(post /api/2.0/mlflow/experiments/create '{"name":"bench"}' | json_field '[
 RUN=$(post /api/2.0/mlflow/runs/create "{\"experiment_id\":\"$EXP\"}" | json_field '["run"]["info"]["run_id"]')
 export RUN_ID=$RUN
 
-declare -a CEIL METRIC_RPS METRIC_P99 BATCH_RPS
+declare -a CEIL METRIC_RPS METRIC_P99 BATCH_RPS RELOG_RPS
 for i in $(seq 1 "$REPEATS"); do
   out=$($LOAD wrk -t1 -c64 -d"${SECS}s" --latency "$URL/health")
   CEIL+=("$(echo "$out" | wrk_rps)")
@@ -55,6 +55,13 @@ for i in $(seq 1 "$REPEATS"); do
   wait "$SAMPLER"
   BATCH_RPS+=("$(echo "$out" | wrk_rps)")
   RSS_LOAD=$(cat "$WORK/rss_load")
+done
+# The same steps logged again and again (points between points), a fresh run per repetition.
+for i in $(seq 1 "$REPEATS"); do
+  RUN_ID=$(post /api/2.0/mlflow/runs/create "{\"experiment_id\":\"$EXP\"}" | json_field '["run"]["info"]["run_id"]')
+  export RUN_ID
+  out=$($LOAD wrk -t1 -c8 -d"${SECS}s" --latency -s bench/log_batch_relog.lua "$URL")
+  RELOG_RPS+=("$(echo "$out" | wrk_rps)")
 done
 
 # History of 100k points of one key.
@@ -101,6 +108,7 @@ cat <<TABLE
 | single log-metric, wrk 64 keep-alive conns | $(printf '%.0f' "$METRIC_M") req/s ($(awk "BEGIN {printf \"%.0f\", 100*$METRIC_M/$CEIL_M}")% of ceiling) | ${METRIC_RPS[*]} |
 | single log-metric p99 | $(m "${METRIC_P99[@]}") ms | ${METRIC_P99[*]} |
 | log-batch of 1000 metrics, wrk 8 conns | $(awk "BEGIN {printf \"%.0f\", 1000*$(m "${BATCH_RPS[@]}")}") points/s | ${BATCH_RPS[*]} batches/s |
+| log-batch re-logging the same 1,000 steps per key, wrk 8 conns | $(awk "BEGIN {printf \"%.0f\", 1000*$(m "${RELOG_RPS[@]}")}") points/s | ${RELOG_RPS[*]} batches/s |
 | get-history, $POINTS points of one key | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${HIST[@]}")}") ms | ${HIST[*]} s |
 | runs/search over 10k runs, metric+param filter, order_by metric, max_results 100 ($MATCHED returned) | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${SEARCH[@]}")}") ms | ${SEARCH[*]} s |
 | same with max_results 1000 ($MATCHED_ALL returned) | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${SEARCH_ALL[@]}")}") ms | ${SEARCH_ALL[*]} s |
