@@ -1,5 +1,6 @@
 // One HTTP connection: reading the header and body within limits, routing, the handler's safety
 // net, and handing the response to the connection's strand.
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 
@@ -61,6 +62,28 @@ void Connection<Stream>::ReleaseReserved() {
   reserved_ = 0;
 }
 
+// Empties the request for the next one on this connection, keeping what its strings and vectors
+// hold. The peer is the connection's: asked of the kernel once, not once a request.
+template <typename Stream>
+void Connection<Stream>::ResetRequest() {
+  request_.method = Method::kGet;
+  request_.target.clear();
+  request_.path.clear();
+  request_.query.clear();
+  request_.body.clear();
+  request_.body_file.clear();
+  request_.route_suffix.clear();
+  request_.principal.clear();
+  request_.scope.clear();
+  request_.path_params.clear();
+  if (!peer_known_) {
+    peer_known_ = true;
+    beast::error_code ec;
+    auto remote = Tcp().socket().remote_endpoint(ec);
+    request_.peer = ec ? std::string() : remote.address().to_string();
+  }
+}
+
 template <typename Stream>
 void Connection<Stream>::ReadHeader() {
   ReleaseReserved();
@@ -84,7 +107,8 @@ void Connection<Stream>::OnHeader(beast::error_code ec) {
   if (ec) {
     if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit) {
       keep_alive_ = false;
-      request_ = Request{};
+      ResetRequest();
+      request_.headers.clear();
       match_ = Router::Match{};
       match_.route = "invalid";
       started_ = std::chrono::steady_clock::now();
@@ -96,7 +120,8 @@ void Connection<Stream>::OnHeader(beast::error_code ec) {
       return Finish(0);
     }
     keep_alive_ = false;
-    request_ = Request{};
+    ResetRequest();
+    request_.headers.clear();
     match_ = Router::Match{};
     match_.route = "invalid";
     started_ = std::chrono::steady_clock::now();
@@ -104,26 +129,29 @@ void Connection<Stream>::OnHeader(beast::error_code ec) {
   }
   started_ = std::chrono::steady_clock::now();
   auto& h = header_parser_->get();
-  request_ = Request{};
+  ResetRequest();
   request_.method = ToMethod(h.method());
-  request_.target = std::string(h.target());
+  request_.target.assign(h.target().data(), h.target().size());
   request_.tls = kTls;
-  {
-    beast::error_code ec;
-    auto remote = Tcp().socket().remote_endpoint(ec);
-    if (!ec) request_.peer = remote.address().to_string();
-  }
-  size_t q = request_.target.find('?');
-  request_.path = request_.target.substr(0, q);
-  if (q != std::string::npos) request_.query = request_.target.substr(q + 1);
+  std::string_view target = request_.target;
+  size_t q = target.find('?');
+  request_.path.assign(target.substr(0, q));
+  if (q != std::string::npos) request_.query.assign(target.substr(q + 1));
+  // Header entries are overwritten in place: a keep-alive connection's requests look alike, so
+  // after its first request the strings already have room and nothing is allocated.
+  size_t n = 0;
   for (const auto& field : h) {
     auto name = field.name_string();
     auto value = field.value();
-    request_.headers.emplace_back(ToLower(std::string_view(name.data(), name.size())),
-                                  std::string(value.data(), value.size()));
+    if (n == request_.headers.size()) request_.headers.emplace_back();
+    auto& [k, v] = request_.headers[n++];
+    k.assign(name.data(), name.size());
+    for (char& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    v.assign(value.data(), value.size());
   }
+  request_.headers.resize(n);
   keep_alive_ = h.keep_alive();
-  match_ = server_->router().Find(request_.method, request_.path);
+  server_->router().Find(request_.method, request_.path, &match_);
   // Authentication comes before any body is read, for known and unknown paths alike, so no
   // stranger can make the server hold memory.
   if (const auto& guard = server_->router().guard()) {
@@ -308,7 +336,8 @@ void Connection<Stream>::Dispatch() {
     return Deliver(JsonError(404, "ENDPOINT_NOT_FOUND", "no endpoint at " + request_.path));
   }
   request_.route_suffix = match_.suffix;
-  request_.path_params = std::move(match_.params);
+  // Swapped, not moved: both vectors keep their room for the next request.
+  request_.path_params.swap(match_.params);
   auto state = std::make_shared<Responder::State>();
   state->connection = Self();
   Responder responder(state);

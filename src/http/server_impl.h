@@ -92,9 +92,11 @@ class Connection final : public ConnectionBase {
   void ReadBody();
   void OnBody(beast::error_code ec);
   void ReadRaw();  // a declared-length upload, straight to its file
+  void ResetRequest();
   void Dispatch();
   void SendEarly(Response r);  // an error before the body was read; closes afterwards
   void WriteBuffered(Response& r);
+  bool WriteSimple(Response& r);  // false: needs Beast's serializer
   void WriteFile(Response& r);
   void SendfileLoop();  // plain TCP: sendfile(2)
   void CopyFileLoop();  // TLS: the file read and written through the TLS stream
@@ -113,11 +115,14 @@ class Connection final : public ConnectionBase {
   std::optional<bhttp::request_parser<bhttp::string_body>> string_parser_;
   std::optional<bhttp::request_parser<bhttp::file_body>> file_parser_;
   Request request_;
+  bool peer_known_ = false;
   Router::Match match_;
   bool keep_alive_ = true;
   std::chrono::steady_clock::time_point started_;
   // Response in flight.
   std::shared_ptr<void> response_holder_;
+  Response out_;      // a buffered answer written by WriteSimple
+  std::string head_;  // its status line and header, room kept from answer to answer
   int file_fd_ = -1;
   uint64_t file_offset_ = 0;
   uint64_t file_remaining_ = 0;
