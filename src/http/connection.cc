@@ -360,28 +360,32 @@ void Connection<Stream>::Deliver(Response response) {
     server_->Defer(Self(), std::move(response));
     return;
   }
-  asio::dispatch(stream_.get_executor(), [self = Self(),
-                                          r = std::move(response)]() mutable {
-    if (!self->request_.body_file.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(self->request_.body_file, ec);
-      self->request_.body_file.clear();
-    }
-    self->status_ = r.status;
-    double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - self->started_).count();
-    self->server_->metrics().Record(self->match_.route, self->request_.method, r.status, secs);
-    if (const auto& observe = self->server_->router().observer()) {
-      observe(self->request_, self->match_, r.status);
-    }
-    if (r.stream && r.status < 300) {
-      self->WriteStream(r);
-    } else if (!r.file_path.empty() && r.status < 300) {
-      self->WriteFile(r);
-    } else {
-      self->WriteBuffered(r);
-    }
+  // With one I/O thread, this thread is the connection's: write at once. Through the
+  // type-erased executor even an inline dispatch wrapped (and allocated) the response.
+  if (server_->threads() == 1) return Send(response);
+  asio::dispatch(stream_.get_executor(), [self = Self(), r = std::move(response)]() mutable {
+    self->Send(r);
   });
+}
+
+template <typename Stream>
+void Connection<Stream>::Send(Response& r) {
+  if (!request_.body_file.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(request_.body_file, ec);
+    request_.body_file.clear();
+  }
+  status_ = r.status;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  server_->metrics().Record(match_.route, request_.method, r.status, secs);
+  if (const auto& observe = server_->router().observer()) observe(request_, match_, r.status);
+  if (r.stream && r.status < 300) {
+    WriteStream(r);
+  } else if (!r.file_path.empty() && r.status < 300) {
+    WriteFile(r);
+  } else {
+    WriteBuffered(r);
+  }
 }
 
 template <typename Stream>

@@ -95,6 +95,7 @@ class Connection final : public ConnectionBase {
   void ResetRequest();
   void Dispatch();
   void SendEarly(Response r);  // an error before the body was read; closes afterwards
+  void Send(Response& r);      // on the connection's strand: metrics, observer, the write
   void WriteBuffered(Response& r);
   bool WriteSimple(Response& r);  // false: needs Beast's serializer
   void WriteFile(Response& r);
