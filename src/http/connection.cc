@@ -30,6 +30,60 @@ Method ToMethod(bhttp::verb v) {
   }
 }
 
+namespace {
+
+constexpr size_t kBlockSizes[] = {64, 128, 256, 512, 1024};
+constexpr size_t kBlocksKept = 256;  // per size and thread
+
+// Whether this thread's lists exist: blocks freed before they are made or after they are gone
+// (a thread's last destructors) go straight back to the heap.
+thread_local bool t_blocks_alive = false;
+
+// Each thread's freed blocks by size; given back to the heap when the thread ends.
+struct BlockLists {
+  std::vector<void*> free[std::size(kBlockSizes)];
+  BlockLists() {
+    for (auto& list : free) list.reserve(kBlocksKept);
+    t_blocks_alive = true;
+  }
+  ~BlockLists() {
+    t_blocks_alive = false;
+    for (auto& list : free) {
+      for (void* p : list) ::operator delete(p);
+    }
+  }
+};
+
+thread_local BlockLists t_blocks;
+
+size_t SizeClass(size_t bytes) {
+  size_t i = 0;
+  while (i < std::size(kBlockSizes) && kBlockSizes[i] < bytes) ++i;
+  return i;
+}
+
+}  // namespace
+
+void* TakeBlock(size_t bytes) {
+  size_t c = SizeClass(bytes);
+  if (c == std::size(kBlockSizes)) return ::operator new(bytes);
+  std::vector<void*>& list = t_blocks.free[c];
+  if (list.empty()) return ::operator new(kBlockSizes[c]);
+  void* p = list.back();
+  list.pop_back();
+  return p;
+}
+
+void GiveBlock(void* p, size_t bytes) {
+  size_t c = SizeClass(bytes);
+  // A block may be freed on another thread than took it (a connection released by a
+  // responder's thread): it joins that thread's list, which is as good.
+  if (c == std::size(kBlockSizes) || !t_blocks_alive || t_blocks.free[c].size() >= kBlocksKept) {
+    return ::operator delete(p);
+  }
+  t_blocks.free[c].push_back(p);
+}
+
 template <typename Stream>
 Connection<Stream>::Connection(tcp::socket socket, ServerImpl* server,
                                std::shared_ptr<asio::ssl::context> tls)
