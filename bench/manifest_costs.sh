@@ -13,7 +13,10 @@ CONNS=${3:-1000}
 WORK=$(mktemp -d /tmp/ringo-manifest-costs.XXXXXX)
 SERVER_PID=""
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [[ -n "$SERVER_PID" ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -23,12 +26,16 @@ cc -O2 -shared -fPIC -o "$WORK/malloc_count.so" bench/malloc_count.c
 LD_PRELOAD="$WORK/malloc_count.so" taskset -c 0 "$BIN" server --port 0 --store "$WORK/store" \
   --threads 1 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 100); do
+  grep -q "listening on" "$WORK/server.log" 2>/dev/null && break
+  sleep 0.05
+done
 URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/server.log" | head -1)
 
 # The first token may be made from this machine without one; then every call needs one.
 export MLFLOW_TRACKING_TOKEN
-MLFLOW_TRACKING_TOKEN=$("$BIN" tokens create --scope admin --name bench --tracking-uri "$URL" | tail -1)
+MLFLOW_TRACKING_TOKEN=$("$BIN" tokens create --scope admin --name bench --tracking-uri "$URL" |
+  tail -1)
 "$BIN" models register fuzz/corpus/coreml_parse_fuzz/digits.mlmodel --name bench \
   --tracking-uri "$URL" >/dev/null
 "$BIN" collections create app --model bench --tracking-uri "$URL" >/dev/null
@@ -52,16 +59,22 @@ load() {
   taskset -c 1 wrk -t1 -c"$CONNS" -d"$1" --latency -H "If-None-Match: $ETAG" \
     -H "Authorization: Bearer $DEVICE" -s bench/manifest.lua "$URL$PATH_"
 }
+# The do-nothing ceiling at the same connections, in the same run (throughput is noisy here).
+taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$URL/health" >"$WORK/ceiling"
 load 2s >/dev/null  # warm: connections, buckets, caches
 A=$(answered); M0=$(mallocs)
 PERF=""
 if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
-  perf stat -x, -e raw_syscalls:sys_enter,task-clock -p "$SERVER_PID" -o "$WORK/perf" -- sleep "$SECS" &
+  perf stat -x, -e raw_syscalls:sys_enter,task-clock -p "$SERVER_PID" -o "$WORK/perf" \
+    -- sleep "$SECS" &
   PERF=$!
 fi
 # RECORD=file: also a CPU profile of the server under the load (perf report -i file).
 if [[ -n "${RECORD:-}" ]]; then
-  perf record -q -e cpu-clock -g -p "$SERVER_PID" -o "$RECORD" -- sleep "$SECS" 2>/dev/null &
+  # RECORD_ARGS: other perf record options, e.g. "-e probe_libc:malloc --call-graph dwarf".
+  # shellcheck disable=SC2086
+  perf record -q ${RECORD_ARGS:--e cpu-clock -g} -p "$SERVER_PID" -o "$RECORD" \
+    -- sleep "$SECS" 2>/dev/null &
   REC=$!
 fi
 load "${SECS}s" >"$WORK/wrk"
@@ -69,8 +82,11 @@ load "${SECS}s" >"$WORK/wrk"
 [[ -n "${REC:-}" ]] && wait "$REC"
 M1=$(mallocs); B=$(answered)
 N=$((B - A))
-echo "304 answers: $N over $CONNS connections in ${SECS}s"
-awk '/Requests\/sec|Non-2xx|50%|99%/' "$WORK/wrk"
+echo "ceiling, GET /health: $(awk '/Requests\/sec/ {r = $2} $1 == "50%" {p = $2} \
+  $1 == "99%" {q = $2} END {print r " req/s, p50 " p ", p99 " q}' "$WORK/ceiling")"
+echo "manifest 304s: $N in ${SECS}s: $(awk '/Requests\/sec/ {r = $2} $1 == "50%" {p = $2} \
+  $1 == "99%" {q = $2} END {print r " req/s, p50 " p ", p99 " q}' "$WORK/wrk")"
+awk '/Non-2xx/' "$WORK/wrk"
 echo "malloc calls per 304: $(awk "BEGIN {printf \"%.2f\", ($M1 - $M0) / $N}")"
 if [[ -n "$PERF" ]]; then
   SYS=$(awk -F, '/sys_enter/ {print $1}' "$WORK/perf")
