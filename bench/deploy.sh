@@ -79,9 +79,12 @@ kill "$POLLER" 2>/dev/null || true
 wait "$POLLER" 2>/dev/null || true
 
 rps() { awk '/Requests\/sec/ {print $2}'; }
-CEIL=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" "$URL/health" | rps)
-NM=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" -H "If-None-Match: $ETAG" -s bench/manifest.lua \
-     "${MANIFEST%%\?*}" | rps)
+pct() { awk -v p="$1" '$1 == p {print $2}'; }
+CEIL_OUT=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" --latency "$URL/health")
+NM_OUT=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" --latency -H "If-None-Match: $ETAG" \
+         -s bench/manifest.lua "${MANIFEST%%\?*}")
+CEIL=$(rps <<<"$CEIL_OUT")
+NM=$(rps <<<"$NM_OUT")
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "$MANIFEST")
 DL=()
 for i in 1 2 3; do
@@ -92,8 +95,8 @@ DLM=$(printf '%s\n' "${DL[@]}" | sort -g | sed -n 2p)
 cat <<TABLE
 | measurement | result |
 |---|---|
-| ceiling: GET /health, wrk 1000 connections | $(printf '%.0f' "$CEIL") req/s |
-| manifest, If-None-Match (status $STATUS), wrk 1000 keep-alive connections | $(printf '%.0f' "$NM") req/s ($(awk "BEGIN {printf \"%.0f\", 100*$NM/$CEIL}")% of ceiling) |
+| ceiling: GET /health, wrk 1000 connections | $(printf '%.0f' "$CEIL") req/s (p50 $(pct 50% <<<"$CEIL_OUT"), p99 $(pct 99% <<<"$CEIL_OUT")) |
+| manifest, If-None-Match (status $STATUS), wrk 1000 keep-alive connections | $(printf '%.0f' "$NM") req/s ($(awk "BEGIN {printf \"%.0f\", 100*$NM/$CEIL}")% of ceiling; p50 $(pct 50% <<<"$NM_OUT"), p99 $(pct 99% <<<"$NM_OUT")) |
 | blob download, $SIZE bytes (median of 3) | $(awk "BEGIN {printf \"%.2f\", $DLM/1e9}") GB/s |
 | 10,000 long-polls ($HELD connections open): server RSS before / during | $((BEFORE / 1024)) MB / $((DURING / 1024)) MB ($(( (DURING - BEFORE) * 1024 / 10000 )) bytes per waiting device) |
 TABLE

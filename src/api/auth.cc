@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 
 #include "api/users.h"
 #include "common/hash.h"
@@ -42,6 +43,20 @@ bool ScopeCovers(std::string_view scope, http::Access access) {
   return false;
 }
 
+
+// The hex SHA-256 a presented token is stored under. A fleet's devices share a token, so each
+// thread keeps the last token it hashed (compared in constant time: it may be another caller's)
+// with its digest; hashing allocates OpenSSL's digest context every time.
+std::string_view TokenDigest(std::string_view token) {
+  thread_local std::string last, digest;
+  if (!digest.empty() && last.size() == token.size() &&
+      CRYPTO_memcmp(last.data(), token.data(), token.size()) == 0) {
+    return digest;
+  }
+  digest = Sha256Hex(token);
+  last.assign(token);
+  return digest;
+}
 
 bool ChangesState(http::Method m) {
   return m != http::Method::kGet && m != http::Method::kHead && m != http::Method::kOptions;
@@ -92,7 +107,7 @@ void Auth::Refresh() {
   if (now - loaded_at_ < std::chrono::seconds(5)) return;
   auto docs = store_->ListDocuments(kTokenKind, "");
   if (!docs.ok()) return;  // keep the last known set
-  std::map<std::string, Identity> tokens;
+  std::map<std::string, Identity, std::less<>> tokens;
   int64_t now_ms = NowMillis();
   for (const auto& d : *docs) {
     auto j = nlohmann::json::parse(d.value, nullptr, false);
@@ -118,7 +133,7 @@ void Auth::Refresh() {
 std::optional<Auth::Identity> Auth::Lookup(const std::string& token) {
   Refresh();
   std::shared_lock r(mu_);
-  auto it = tokens_.find(Sha256Hex(token));
+  auto it = tokens_.find(TokenDigest(token));
   if (it == tokens_.end()) return std::nullopt;
   // Checked on every use: a token stops at its expiry, not at the next refresh.
   if (it->second.expires > 0 && it->second.expires <= NowMillis()) return std::nullopt;
@@ -175,14 +190,15 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
   if (header.size() > 6 && ToLower(header.substr(0, 6)) == "basic ") {
     return CheckBasic(req, access, header.substr(6));
   }
-  std::string token;
+  std::string_view token;
+  std::string cookie;
   bool from_cookie = false;
-  if (header.size() > 7 && ToLower(header.substr(0, 7)) == "bearer ")
-    token = std::string(header.substr(7));
+  if (header.size() > 7 && ToLower(header.substr(0, 7)) == "bearer ") token = header.substr(7);
   if (token.empty()) {
     // The web UI's token travels in an HttpOnly same-site cookie, which browsers also send for
     // images and downloads (they cannot carry an Authorization header).
-    token = CookieToken(req.Header("cookie"));
+    cookie = CookieToken(req.Header("cookie"));
+    token = cookie;
     from_cookie = !token.empty();
   }
   if (token.empty()) {
@@ -194,24 +210,32 @@ std::optional<http::Response> Auth::Check(http::Request& req, http::Access acces
     if (users_ && users_->Any()) AddChallenge(req, r);
     return r;
   }
-  std::optional<Identity> id = Lookup(token);
-  if (!id) {
-    return Error(401, "UNAUTHENTICATED",
-                 "You are not authenticated: unknown, revoked or expired token");
+  Refresh();
+  std::optional<Identity> owned;  // copied only for a user's token, checked without the lock
+  {
+    // The identity is read in place: copying it cost each request its strings.
+    std::shared_lock r(mu_);
+    auto it = tokens_.find(TokenDigest(token));
+    // Checked on every use: a token stops at its expiry, not at the next refresh.
+    if (it == tokens_.end() || (it->second.expires > 0 && it->second.expires <= NowMillis())) {
+      return Error(401, "UNAUTHENTICATED",
+                   "You are not authenticated: unknown, revoked or expired token");
+    }
+    const Identity& id = it->second;
+    if (!ScopeCovers(id.scope, access)) {
+      return Error(403, "PERMISSION_DENIED",
+                   "Permission denied: a " + id.scope + " token may not " +
+                       std::string(http::MethodName(req.method)) + " " + req.path +
+                       " (it needs " + std::string(http::AccessName(access)) + " access)");
+    }
+    if (from_cookie && ChangesState(req.method)) {
+      if (auto refused = CheckSameOrigin(req)) return refused;
+    }
+    req.principal.assign(id.principal);
+    req.scope.assign(id.scope);
+    if (!id.owner.empty()) owned = id;
   }
-  if (!ScopeCovers(id->scope, access)) {
-    return Error(403, "PERMISSION_DENIED",
-                 "Permission denied: a " + id->scope + " token may not " +
-                     std::string(http::MethodName(req.method)) +
-                     " " + req.path + " (it needs " + std::string(http::AccessName(access)) +
-                     " access)");
-  }
-  if (from_cookie && ChangesState(req.method)) {
-    if (auto refused = CheckSameOrigin(req)) return refused;
-  }
-  req.principal = id->principal;
-  req.scope = id->scope;
-  if (!id->owner.empty()) return ActAsOwner(req, access, *id);
+  if (owned) return ActAsOwner(req, access, *owned);
   return std::nullopt;
 }
 

@@ -99,7 +99,8 @@ class Auth {
   store::Store* store_;
   class Users* users_ = nullptr;
   std::shared_mutex mu_;
-  std::map<std::string, Identity> tokens_;  // sha256(token) -> identity
+  // sha256(token) -> identity; transparent, so a digest is looked up where it lies
+  std::map<std::string, Identity, std::less<>> tokens_;
   std::atomic<bool> enabled_{false};
   std::chrono::steady_clock::time_point loaded_at_{};
   std::mutex refresh_mu_;

@@ -34,32 +34,74 @@ Result<Response> RotateKeys(const Services& s, const Request& req) {
   return KeysResponse(keys);
 }
 
-Status GetManifest(const Services& s, Request& req, const Responder& res) {
-  std::string collection(req.PathParam("collection"));
-  std::string channel(req.PathParam("channel"));
-  ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(req.query));
-  deploy::DeviceQuery q;
+// Reads the device's attributes from a query without escapes ('%', '+') in place: the first of
+// each name wins, as with Fields. False (nothing read) for any other query, and for one asking
+// to wait, which Fields reads.
+bool ReadPlainQuery(std::string_view query, deploy::DeviceQuery* q) {
+  if (query.find_first_of("%+") != std::string_view::npos) return false;
+  std::pair<std::string_view, std::string*> fields[] = {
+      {"device_id", &q->device_id},   {"device_class", &q->device_class}, {"os", &q->os},
+      {"os_version", &q->os_version}, {"app_version", &q->app_version},   {"region", &q->region},
+      {"language", &q->language}};
+  bool seen[std::size(fields)] = {};
+  while (!query.empty()) {
+    std::string_view part = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), part.size() + 1));
+    size_t eq = part.find('=');
+    std::string_view key = part.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? "" : part.substr(eq + 1);
+    if (key == "wait") return false;
+    for (size_t i = 0; i < std::size(fields); ++i) {
+      if (key != fields[i].first || seen[i]) continue;
+      seen[i] = true;
+      fields[i].second->assign(value);
+    }
+  }
+  return true;
+}
+
+Status ReadDeviceQuery(std::string_view query, deploy::DeviceQuery* q,
+                       std::optional<int64_t>* wait) {
+  if (ReadPlainQuery(query, q)) return Status::Ok();
+  ASSIGN_OR_RETURN(Fields f, Fields::FromQuery(query));
   std::pair<const char*, std::string*> fields[] = {
-      {"device_id", &q.device_id},   {"device_class", &q.device_class}, {"os", &q.os},
-      {"os_version", &q.os_version}, {"app_version", &q.app_version},   {"region", &q.region},
-      {"language", &q.language}};
+      {"device_id", &q->device_id},   {"device_class", &q->device_class}, {"os", &q->os},
+      {"os_version", &q->os_version}, {"app_version", &q->app_version},   {"region", &q->region},
+      {"language", &q->language}};
   for (auto& [name, out] : fields) {
     ASSIGN_OR_RETURN(auto v, f.String(name));
     *out = v.value_or("");
   }
-  ASSIGN_OR_RETURN(auto wait, f.Int64("wait"));
-  if (wait && *wait < 0) return InvalidArgument("wait must be a number of seconds >= 0");
-  std::string inm(req.Header("if-none-match"));
+  ASSIGN_OR_RETURN(*wait, f.Int64("wait"));
+  if (*wait && **wait < 0) return InvalidArgument("wait must be a number of seconds >= 0");
+  return Status::Ok();
+}
+
+// A fleet polls this with the manifest it holds: the common answer is a 304 from the cached
+// channel and manifest, built without allocating (the strings below are each I/O thread's).
+Status GetManifest(const Services& s, Request& req, const Responder& res) {
+  thread_local std::string collection, channel;
+  thread_local deploy::DeviceQuery q;
+  collection.assign(req.PathParam("collection"));
+  channel.assign(req.PathParam("channel"));
+  for (std::string* f : {&q.device_id, &q.device_class, &q.os, &q.os_version, &q.app_version,
+                         &q.region, &q.language}) {
+    f->clear();
+  }
+  std::optional<int64_t> wait;
+  RETURN_IF_ERROR(ReadDeviceQuery(req.query, &q, &wait));
+  std::string_view inm = req.Header("if-none-match");
   uint64_t generation = s.waiters->generation();
-  ASSIGN_OR_RETURN(deploy::Manifest m, s.deploy->ManifestFor(collection, channel, q));
-  if (wait && *wait > 0 && !inm.empty() && inm == m.etag) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const deploy::Manifest> m,
+                   s.deploy->ManifestFor(collection, channel, q));
+  if (wait && *wait > 0 && !inm.empty() && inm == m->etag) {
     // Unchanged: hold the request (not the thread) until it changes or the wait ends.
     auto deadline =
         std::chrono::steady_clock::now() + std::chrono::seconds(std::min<int64_t>(*wait, 300));
-    s.waiters->Add(res, collection, channel, q, m.etag, deadline, generation);
+    s.waiters->Add(res, collection, channel, q, m->etag, deadline, generation);
     return Status::Ok();
   }
-  res.Send(ManifestResponse(std::move(m), inm));
+  res.Send(ManifestResponse(m, inm));
   return Status::Ok();
 }
 

@@ -1,28 +1,54 @@
 // Long-polled manifest requests: the waiters and their timer thread; the manifest answer.
 #include "api/manifest_waiters.h"
 
+#include <array>
 #include <iostream>
 
 #include "api/api.h"
 
 namespace ringo::api {
 
-http::Response ManifestResponse(deploy::Manifest m, std::string_view if_none_match) {
-  http::Response r;
-  r.headers.emplace_back("ETag", m.etag);
-  r.headers.emplace_back("Cache-Control", "no-cache");
-  r.headers.emplace_back("X-Ringo-Signature", "ed25519=" + m.signature);
-  // During a key rotation: the same body signed by the key apps are moving to.
-  if (!m.next_signature.empty()) {
-    r.headers.emplace_back("X-Ringo-Signature-Next", "ed25519=" + m.next_signature);
+namespace {
+
+// The header lines of a manifest's answers, formatted once per manifest: a fleet's polls are
+// the same few manifests over and over. Each I/O thread remembers the last few it formatted.
+std::shared_ptr<const std::string> HeaderLines(const std::shared_ptr<const deploy::Manifest>& m) {
+  struct Entry {
+    std::weak_ptr<const deploy::Manifest> manifest;
+    std::shared_ptr<const std::string> lines;
+  };
+  thread_local std::array<Entry, 8> recent;
+  thread_local size_t next = 0;
+  for (const Entry& e : recent) {
+    if (!e.manifest.owner_before(m) && !m.owner_before(e.manifest) && !e.manifest.expired()) {
+      return e.lines;
+    }
   }
+  std::string lines = "ETag: " + m->etag + "\r\nCache-Control: no-cache\r\n";
+  lines += "X-Ringo-Signature: ed25519=" + m->signature + "\r\n";
+  // During a key rotation: the same body signed by the key apps are moving to.
+  if (!m->next_signature.empty()) {
+    lines += "X-Ringo-Signature-Next: ed25519=" + m->next_signature + "\r\n";
+  }
+  Entry& e = recent[next++ % recent.size()];
+  e.manifest = m;
+  e.lines = std::make_shared<const std::string>(std::move(lines));
+  return e.lines;
+}
+
+}  // namespace
+
+http::Response ManifestResponse(const std::shared_ptr<const deploy::Manifest>& m,
+                                std::string_view if_none_match) {
+  http::Response r;
+  r.header_lines = HeaderLines(m);
   // The device already has this manifest.
-  if (!if_none_match.empty() && (if_none_match == m.etag || if_none_match == "*")) {
+  if (!if_none_match.empty() && (if_none_match == m->etag || if_none_match == "*")) {
     r.status = 304;
     r.content_type.clear();
     return r;
   }
-  r.body = std::move(m.body);
+  r.body = m->body;
   return r;
 }
 
@@ -139,8 +165,8 @@ void ManifestWaiters::Loop() {
         auto m = service_->ManifestFor(w.collection, w.channel, w.device);
         if (!m.ok()) {
           w.responder.Send(HttpError(m.status()));
-        } else if (m->etag != w.etag) {
-          w.responder.Send(ManifestResponse(std::move(m).value(), w.etag));
+        } else if ((*m)->etag != w.etag) {
+          w.responder.Send(ManifestResponse(*m, w.etag));
         } else {
           keep.push_back(std::move(w));
         }

@@ -65,7 +65,8 @@ class ManifestWaiters {
 // The manifest answer for a device that already holds `if_none_match` (may be empty): 304
 // without a body when it matches the manifest's ETag (or is "*"). Either way with the ETag and
 // the signature header.
-http::Response ManifestResponse(deploy::Manifest m, std::string_view if_none_match);
+http::Response ManifestResponse(const std::shared_ptr<const deploy::Manifest>& m,
+                                std::string_view if_none_match);
 
 // Waiters over `service`, registered as its change listener (held weakly). The caller shuts
 // them down before stopping the server.

@@ -64,7 +64,17 @@ std::optional<int64_t> RateLimiter::Take(std::string_view key, Clock::time_point
   if (!enabled()) return std::nullopt;
   Shard& shard = shards_[std::hash<std::string_view>()(key) % shards_.size()];
   std::lock_guard lock(shard.mu);
-  auto [it, fresh] = shard.buckets.try_emplace(std::string(key));
+  auto it = shard.buckets.find(key);
+  bool fresh = it == shard.buckets.end();
+  if (fresh && !shard.spare.empty()) {
+    Buckets::node_type node = std::move(shard.spare.back());
+    shard.spare.pop_back();
+    node.key().assign(key);
+    node.mapped() = Bucket{};
+    it = shard.buckets.insert(std::move(node)).position;
+  } else if (fresh) {
+    it = shard.buckets.emplace(std::string(key), Bucket{}).first;
+  }
   Bucket& b = it->second;
   if (fresh) {
     b.tokens = limit_.burst;
@@ -87,7 +97,14 @@ void RateLimiter::Sweep(Shard& shard, Clock::time_point now) {
   for (auto it = shard.buckets.begin(); it != shard.buckets.end();) {
     double elapsed = std::chrono::duration<double>(now - it->second.updated).count();
     bool full = it->second.tokens + elapsed * limit_.per_second >= limit_.burst;
-    it = full && elapsed > 0 ? shard.buckets.erase(it) : std::next(it);
+    if (!full || elapsed <= 0) {
+      ++it;
+      continue;
+    }
+    auto next = std::next(it);
+    Buckets::node_type node = shard.buckets.extract(it);
+    if (shard.spare.size() < 1024) shard.spare.push_back(std::move(node));
+    it = next;
   }
   shard.sweep_at = std::max<size_t>(1024, shard.buckets.size() * 2);
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/status.h"
 #include "api/api.h"
@@ -36,9 +37,18 @@ class RateLimiter {
     double tokens = 0;
     Clock::time_point updated;
   };
+  // Transparent: a request's key is looked up without a copy.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  using Buckets = std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>>;
   struct Shard {
     std::mutex mu;
-    std::unordered_map<std::string, Bucket> buckets;
+    Buckets buckets;
+    // Nodes of swept buckets, reused for new keys: a fleet's devices come and go from the
+    // table all the time, and each would otherwise be a malloc and a free.
+    std::vector<Buckets::node_type> spare;
     size_t sweep_at = 1024;
   };
   void Sweep(Shard& shard, Clock::time_point now);

@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -701,33 +702,37 @@ bool Service::InRollout(const std::string& collection, const std::string& channe
   return bucket < static_cast<uint32_t>(rollout);
 }
 
-Result<Manifest> Service::ManifestFor(const std::string& collection, const std::string& channel,
-                                      const DeviceQuery& device) {
-  Channel c;
-  const std::string channel_key = collection + "/" + channel;
+Result<std::shared_ptr<const Manifest>> Service::ManifestFor(const std::string& collection,
+                                                             const std::string& channel,
+                                                             const DeviceQuery& device) {
+  // The keys are built in a buffer each I/O thread keeps: a device's poll allocates nothing
+  // once its channel's manifest is cached.
+  thread_local std::string key;
+  key.assign(collection).append("/").append(channel);
   auto now = std::chrono::steady_clock::now();
-  bool cached = false;
+  std::shared_ptr<const Channel> cached;
   {
     std::lock_guard lock(impl_->manifest_mu);
-    auto it = impl_->channels.find(channel_key);
+    auto it = impl_->channels.find(key);
     if (it != impl_->channels.end() && now - it->second.loaded < std::chrono::milliseconds(250)) {
-      c = it->second.channel;
-      cached = true;
+      cached = it->second.channel;
     }
   }
   if (!cached) {
-    ASSIGN_OR_RETURN(c, GetChannel(collection, channel));
+    ASSIGN_OR_RETURN(Channel loaded, GetChannel(collection, channel));
+    cached = std::make_shared<const Channel>(std::move(loaded));
     std::lock_guard lock(impl_->manifest_mu);
     if (impl_->channels.size() > 10000) impl_->channels.clear();
-    impl_->channels[channel_key] = Impl::CachedChannel{c, now};
+    impl_->channels[key] = Impl::CachedChannel{cached, now};
   }
-  std::string id = c.deployment_id;
+  const Channel& c = *cached;
+  const std::string* id = &c.deployment_id;
   int rule = MatchRule(c.rules, device);
   if (rule >= 0) {
-    id = c.rules[static_cast<size_t>(rule)].deployment_id;
+    id = &c.rules[static_cast<size_t>(rule)].deployment_id;
   } else if (!c.previous_deployment_id.empty() &&
              !InRollout(collection, channel, device.device_id, c.rollout)) {
-    id = c.previous_deployment_id;
+    id = &c.previous_deployment_id;
   }
   // A manifest is a pure function of the channel's state, the deployment and the issue window,
   // so each is built and signed once; each request then costs one channel read. Its ETag only
@@ -739,13 +744,22 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
   const int64_t lifetime = impl_->manifest_lifetime_ms;
   const int64_t window = std::max<int64_t>(lifetime / 7, 1000);
   const int64_t issued = NowMillis() / window * window;
-  std::string cache_key = collection + "/" + channel + "/" + id + "/" +
-                          std::to_string(c.sequence) + "/" + std::to_string(issued);
+  char num[24];
+  key.append("/").append(*id).append("/");
+  key.append(num, std::to_chars(num, num + sizeof num, c.sequence).ptr).append("/");
+  key.append(num, std::to_chars(num, num + sizeof num, issued).ptr);
   {
     std::lock_guard lock(impl_->manifest_mu);
-    auto it = impl_->manifests.find(cache_key);
+    auto it = impl_->manifests.find(key);
     if (it != impl_->manifests.end()) return it->second;
   }
+  return BuildManifest(collection, channel, *id, c.sequence, issued, key);
+}
+
+Result<std::shared_ptr<const Manifest>> Service::BuildManifest(
+    const std::string& collection, const std::string& channel, const std::string& id,
+    int64_t sequence, int64_t issued, const std::string& cache_key) {
+  const int64_t lifetime = impl_->manifest_lifetime_ms;
   ASSIGN_OR_RETURN(Deployment d, GetDeployment(id));
   json models = json::array();
   for (const ModelEntry& m : d.models) {
@@ -758,7 +772,7 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
                       {"interface_hash", m.interface_hash}});
   }
   json body = {{"collection", collection}, {"channel", channel},         {"deployment_id", id},
-               {"models", models},         {"sequence", c.sequence},     {"issued_at", issued},
+               {"models", models},         {"sequence", sequence},       {"issued_at", issued},
                {"expires_at", issued + lifetime}};
   Manifest out;
   out.body = body.dump();
@@ -767,10 +781,11 @@ Result<Manifest> Service::ManifestFor(const std::string& collection, const std::
   out.signature = std::move(sig.current);
   out.next_signature = std::move(sig.next);
   out.deployment_id = id;
+  auto shared = std::make_shared<const Manifest>(std::move(out));
   std::lock_guard lock(impl_->manifest_mu);
   if (impl_->manifests.size() > 10000) impl_->manifests.clear();
-  impl_->manifests[cache_key] = out;
-  return out;
+  impl_->manifests[cache_key] = shared;
+  return shared;
 }
 
 namespace {

@@ -301,7 +301,9 @@ class Service {
   // The manifest this device should follow: the deployment of the first rule the device
   // matches, else the channel's deployment (or, outside the rollout share, the previous one).
   // kNotFound for an unknown collection/channel or a channel with no deployment.
-  Result<Manifest> ManifestFor(const std::string& collection, const std::string& channel,
+  // Shared and immutable: built and signed once, then handed to every device it is for.
+  Result<std::shared_ptr<const Manifest>> ManifestFor(const std::string& collection,
+                                                      const std::string& channel,
                                const DeviceQuery& device);
   // The file of a blob; kNotFound when unknown, kInvalidArgument for a malformed digest.
   Result<std::filesystem::path> BlobPath(const std::string& sha256) const;
@@ -376,6 +378,12 @@ class Service {
 
  private:
   explicit Service(std::unique_ptr<Impl> impl);
+  // Builds, signs and caches under `cache_key` the manifest of deployment `id`.
+  Result<std::shared_ptr<const Manifest>> BuildManifest(const std::string& collection,
+                                                        const std::string& channel,
+                                                        const std::string& id, int64_t sequence,
+                                                        int64_t issued,
+                                                        const std::string& cache_key);
   std::unique_ptr<Impl> impl_;
 };
 

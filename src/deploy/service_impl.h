@@ -55,11 +55,12 @@ struct Service::Impl {
   std::set<std::string> blobs_in_bucket;
 
   std::mutex manifest_mu;
-  std::map<std::string, Manifest> manifests;  // collection/channel/deployment -> signed manifest
+  // collection/channel/deployment/sequence/issued -> signed manifest, shared with the answers
+  std::map<std::string, std::shared_ptr<const Manifest>> manifests;
   // Channel states for manifest requests, kept 250 ms: devices poll far more often than channels
   // change. Changes made here drop the entry at once; other replicas' show within 250 ms.
   struct CachedChannel {
-    Channel channel;
+    std::shared_ptr<const Channel> channel;  // shared, not copied, by each request
     std::chrono::steady_clock::time_point loaded;
   };
   std::map<std::string, CachedChannel> channels;

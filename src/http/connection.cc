@@ -1,5 +1,6 @@
 // One HTTP connection: reading the header and body within limits, routing, the handler's safety
 // net, and handing the response to the connection's strand.
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 
@@ -27,6 +28,60 @@ Method ToMethod(bhttp::verb v) {
     default:
       return Method::kOther;
   }
+}
+
+namespace {
+
+constexpr size_t kBlockSizes[] = {64, 128, 256, 512, 1024};
+constexpr size_t kBlocksKept = 256;  // per size and thread
+
+// Whether this thread's lists exist: blocks freed before they are made or after they are gone
+// (a thread's last destructors) go straight back to the heap.
+thread_local bool t_blocks_alive = false;
+
+// Each thread's freed blocks by size; given back to the heap when the thread ends.
+struct BlockLists {
+  std::vector<void*> free[std::size(kBlockSizes)];
+  BlockLists() {
+    for (auto& list : free) list.reserve(kBlocksKept);
+    t_blocks_alive = true;
+  }
+  ~BlockLists() {
+    t_blocks_alive = false;
+    for (auto& list : free) {
+      for (void* p : list) ::operator delete(p);
+    }
+  }
+};
+
+thread_local BlockLists t_blocks;
+
+size_t SizeClass(size_t bytes) {
+  size_t i = 0;
+  while (i < std::size(kBlockSizes) && kBlockSizes[i] < bytes) ++i;
+  return i;
+}
+
+}  // namespace
+
+void* TakeBlock(size_t bytes) {
+  size_t c = SizeClass(bytes);
+  if (c == std::size(kBlockSizes)) return ::operator new(bytes);
+  std::vector<void*>& list = t_blocks.free[c];
+  if (list.empty()) return ::operator new(kBlockSizes[c]);
+  void* p = list.back();
+  list.pop_back();
+  return p;
+}
+
+void GiveBlock(void* p, size_t bytes) {
+  size_t c = SizeClass(bytes);
+  // A block may be freed on another thread than took it (a connection released by a
+  // responder's thread): it joins that thread's list, which is as good.
+  if (c == std::size(kBlockSizes) || !t_blocks_alive || t_blocks.free[c].size() >= kBlocksKept) {
+    return ::operator delete(p);
+  }
+  t_blocks.free[c].push_back(p);
 }
 
 template <typename Stream>
@@ -61,6 +116,28 @@ void Connection<Stream>::ReleaseReserved() {
   reserved_ = 0;
 }
 
+// Empties the request for the next one on this connection, keeping what its strings and vectors
+// hold. The peer is the connection's: asked of the kernel once, not once a request.
+template <typename Stream>
+void Connection<Stream>::ResetRequest() {
+  request_.method = Method::kGet;
+  request_.target.clear();
+  request_.path.clear();
+  request_.query.clear();
+  request_.body.clear();
+  request_.body_file.clear();
+  request_.route_suffix.clear();
+  request_.principal.clear();
+  request_.scope.clear();
+  request_.path_params.clear();
+  if (!peer_known_) {
+    peer_known_ = true;
+    beast::error_code ec;
+    auto remote = Tcp().socket().remote_endpoint(ec);
+    request_.peer = ec ? std::string() : remote.address().to_string();
+  }
+}
+
 template <typename Stream>
 void Connection<Stream>::ReadHeader() {
   ReleaseReserved();
@@ -84,7 +161,8 @@ void Connection<Stream>::OnHeader(beast::error_code ec) {
   if (ec) {
     if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit) {
       keep_alive_ = false;
-      request_ = Request{};
+      ResetRequest();
+      request_.headers.clear();
       match_ = Router::Match{};
       match_.route = "invalid";
       started_ = std::chrono::steady_clock::now();
@@ -96,7 +174,8 @@ void Connection<Stream>::OnHeader(beast::error_code ec) {
       return Finish(0);
     }
     keep_alive_ = false;
-    request_ = Request{};
+    ResetRequest();
+    request_.headers.clear();
     match_ = Router::Match{};
     match_.route = "invalid";
     started_ = std::chrono::steady_clock::now();
@@ -104,26 +183,29 @@ void Connection<Stream>::OnHeader(beast::error_code ec) {
   }
   started_ = std::chrono::steady_clock::now();
   auto& h = header_parser_->get();
-  request_ = Request{};
+  ResetRequest();
   request_.method = ToMethod(h.method());
-  request_.target = std::string(h.target());
+  request_.target.assign(h.target().data(), h.target().size());
   request_.tls = kTls;
-  {
-    beast::error_code ec;
-    auto remote = Tcp().socket().remote_endpoint(ec);
-    if (!ec) request_.peer = remote.address().to_string();
-  }
-  size_t q = request_.target.find('?');
-  request_.path = request_.target.substr(0, q);
-  if (q != std::string::npos) request_.query = request_.target.substr(q + 1);
+  std::string_view target = request_.target;
+  size_t q = target.find('?');
+  request_.path.assign(target.substr(0, q));
+  if (q != std::string::npos) request_.query.assign(target.substr(q + 1));
+  // Header entries are overwritten in place: a keep-alive connection's requests look alike, so
+  // after its first request the strings already have room and nothing is allocated.
+  size_t n = 0;
   for (const auto& field : h) {
     auto name = field.name_string();
     auto value = field.value();
-    request_.headers.emplace_back(ToLower(std::string_view(name.data(), name.size())),
-                                  std::string(value.data(), value.size()));
+    if (n == request_.headers.size()) request_.headers.emplace_back();
+    auto& [k, v] = request_.headers[n++];
+    k.assign(name.data(), name.size());
+    for (char& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    v.assign(value.data(), value.size());
   }
+  request_.headers.resize(n);
   keep_alive_ = h.keep_alive();
-  match_ = server_->router().Find(request_.method, request_.path);
+  server_->router().Find(request_.method, request_.path, &match_);
   // Authentication comes before any body is read, for known and unknown paths alike, so no
   // stranger can make the server hold memory.
   if (const auto& guard = server_->router().guard()) {
@@ -308,7 +390,8 @@ void Connection<Stream>::Dispatch() {
     return Deliver(JsonError(404, "ENDPOINT_NOT_FOUND", "no endpoint at " + request_.path));
   }
   request_.route_suffix = match_.suffix;
-  request_.path_params = std::move(match_.params);
+  // Swapped, not moved: both vectors keep their room for the next request.
+  request_.path_params.swap(match_.params);
   auto state = std::make_shared<Responder::State>();
   state->connection = Self();
   Responder responder(state);
@@ -331,28 +414,32 @@ void Connection<Stream>::Deliver(Response response) {
     server_->Defer(Self(), std::move(response));
     return;
   }
-  asio::dispatch(stream_.get_executor(), [self = Self(),
-                                          r = std::move(response)]() mutable {
-    if (!self->request_.body_file.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(self->request_.body_file, ec);
-      self->request_.body_file.clear();
-    }
-    self->status_ = r.status;
-    double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - self->started_).count();
-    self->server_->metrics().Record(self->match_.route, self->request_.method, r.status, secs);
-    if (const auto& observe = self->server_->router().observer()) {
-      observe(self->request_, self->match_, r.status);
-    }
-    if (r.stream && r.status < 300) {
-      self->WriteStream(r);
-    } else if (!r.file_path.empty() && r.status < 300) {
-      self->WriteFile(r);
-    } else {
-      self->WriteBuffered(r);
-    }
+  // With one I/O thread, this thread is the connection's: write at once. Through the
+  // type-erased executor even an inline dispatch wrapped (and allocated) the response.
+  if (server_->threads() == 1) return Send(response);
+  asio::dispatch(stream_.get_executor(), [self = Self(), r = std::move(response)]() mutable {
+    self->Send(r);
   });
+}
+
+template <typename Stream>
+void Connection<Stream>::Send(Response& r) {
+  if (!request_.body_file.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(request_.body_file, ec);
+    request_.body_file.clear();
+  }
+  status_ = r.status;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  server_->metrics().Record(match_.route, request_.method, r.status, secs);
+  if (const auto& observe = server_->router().observer()) observe(request_, match_, r.status);
+  if (r.stream && r.status < 300) {
+    WriteStream(r);
+  } else if (!r.file_path.empty() && r.status < 300) {
+    WriteFile(r);
+  } else {
+    WriteBuffered(r);
+  }
 }
 
 template <typename Stream>

@@ -8,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <filesystem>
 #include <iostream>
 #include <span>
@@ -39,6 +40,20 @@ std::string_view ErrorReason(unsigned status) {
 
 }  // namespace
 
+// "Name: value\r\n" lines into (name, value) pairs, for Beast's serializer.
+template <typename F>
+void ForEachLine(const std::string& lines, F f) {
+  std::string_view rest = lines;
+  while (!rest.empty()) {
+    size_t end = rest.find("\r\n");
+    std::string_view line = rest.substr(0, end);
+    size_t colon = line.find(": ");
+    if (colon != std::string_view::npos) f(line.substr(0, colon), line.substr(colon + 2));
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 2);
+  }
+}
+
 template <typename Res>
 void ApplyCommonHeaders(Res& res, const Response& r, bool keep_alive) {
   if (r.status >= 400) {
@@ -50,11 +65,93 @@ void ApplyCommonHeaders(Res& res, const Response& r, bool keep_alive) {
   res.set(bhttp::field::server, "ringo");
   if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
   for (const auto& [k, v] : r.headers) res.set(k, v);
+  if (r.header_lines) {
+    ForEachLine(*r.header_lines, [&res](std::string_view k, std::string_view v) {
+      res.set(beast::string_view(k.data(), k.size()), beast::string_view(v.data(), v.size()));
+    });
+  }
   res.keep_alive(keep_alive);
+}
+
+namespace {
+
+bool Plain(std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos; }
+
+bool SameName(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()),
+                        beast::string_view(b.data(), b.size()));
+}
+
+// Names the writer sets itself, or that change how the message is framed: an answer naming one
+// goes through Beast's serializer.
+bool Framing(std::string_view name) {
+  return SameName(name, "connection") || SameName(name, "content-length") ||
+         SameName(name, "transfer-encoding");
+}
+
+// What WriteSimple's header must equal: Beast's `set` keeps only the last of a name, so a field
+// is written where its name occurs for the last time.
+bool LastOfName(const Response& r, size_t i, std::string_view name) {
+  for (size_t j = i + 1; j < r.headers.size(); ++j) {
+    if (SameName(r.headers[j].first, name)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Buffered answers (all but files and produced bodies) are formatted into a string the
+// connection keeps, byte for byte what Beast writes for them, and sent with one gather write:
+// no message object, field list or serializer is allocated for each answer.
+template <typename Stream>
+bool Connection<Stream>::WriteSimple(Response& r) {
+  if (r.status < 100 || r.status > 999 || !Plain(r.content_type)) return false;
+  for (const auto& [k, v] : r.headers) {
+    if (Framing(k) || !Plain(k) || !Plain(v) || k.empty()) return false;
+  }
+  bool named_type = false, named_server = false;
+  for (const auto& [k, v] : r.headers) {
+    named_type = named_type || SameName(k, "content-type");
+    named_server = named_server || SameName(k, "server");
+  }
+  if (r.header_lines && (named_type || named_server || !r.headers.empty())) return false;
+  std::string_view reason;
+  if (r.status >= 400) reason = ErrorReason(r.status);
+  if (reason.empty() || reason == "<UNKNOWN-STATUS>") {
+    beast::string_view p = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    reason = std::string_view(p.data(), p.size());
+  }
+  char num[24];
+  std::string& h = head_;
+  h.assign("HTTP/1.1 ");
+  h.append(num, std::to_chars(num, num + sizeof num, r.status).ptr);
+  h.append(" ").append(reason).append("\r\n");
+  if (!named_server) h.append("Server: ringo\r\n");
+  if (!r.content_type.empty() && !named_type) {
+    h.append("Content-Type: ").append(r.content_type).append("\r\n");
+  }
+  for (size_t i = 0; i < r.headers.size(); ++i) {
+    const auto& [k, v] = r.headers[i];
+    if (LastOfName(r, i, k)) h.append(k).append(": ").append(v).append("\r\n");
+  }
+  if (r.header_lines) h.append(*r.header_lines);
+  if (!keep_alive_) h.append("Connection: close\r\n");
+  h.append("Content-Length: ");
+  h.append(num, std::to_chars(num, num + sizeof num, r.body.size()).ptr);
+  h.append("\r\n\r\n");
+  out_ = std::move(r);
+  bool close = !keep_alive_;
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(out_.body)};
+  if (request_.method == Method::kHead) bufs[1] = asio::const_buffer();
+  asio::async_write(stream_, bufs, [self = Self(), close](beast::error_code ec, size_t) {
+    self->AfterWrite(ec, close);
+  });
+  return true;
 }
 
 template <typename Stream>
 void Connection<Stream>::WriteBuffered(Response& r) {
+  if (WriteSimple(r)) return;
   bool head = request_.method == Method::kHead;
   bool close = !keep_alive_;
   if (head) {
@@ -225,6 +322,10 @@ void Connection<Stream>::AfterWrite(beast::error_code ec, bool close) {
   }
   response_holder_.reset();
   file_buffer_.reset();
+  // What the answer held goes now; the header's room stays for the next one.
+  out_.body = std::string();
+  out_.headers.clear();
+  out_.header_lines.reset();
   if (ec || close) {
     beast::error_code ignored;
     Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);

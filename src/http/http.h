@@ -79,6 +79,9 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Header lines formatted once ("Name: value\r\n" each), sent after `headers`: an answer
+  // repeated many times (a manifest's 304) shares them instead of building them each time.
+  std::shared_ptr<const std::string> header_lines{};
   std::string file_path;
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
@@ -134,7 +137,7 @@ class Router {
 
   struct Match {
     const Handler* handler = nullptr;
-    std::string route;  // the registered pattern, for metrics
+    std::string_view route;  // the registered pattern (owned by the router), for metrics
     std::string suffix;
     std::vector<std::pair<std::string, std::string>> params;  // {name} segments, raw
     Access access = Access::kAnyCaller;
@@ -151,6 +154,8 @@ class Router {
   };
   std::vector<RouteInfo> Routes() const;
   Match Find(Method method, std::string_view path) const;
+  // The same into `out`, reusing its storage (a connection keeps one per request it reads).
+  void Find(Method method, std::string_view path, Match* out) const;
 
   // Told of every answered request (refusals by the guard included) with the route it matched
   // (empty route: none) and the status sent, on the I/O thread that sends it: must be quick.
@@ -168,6 +173,7 @@ class Router {
   struct Prefix {
     Method method;
     std::string prefix;
+    std::string pattern;  // prefix + "*", as metrics name it
     Route route;
   };
   struct Pattern {
@@ -189,14 +195,15 @@ class Metrics {
  public:
   static constexpr double kBucketsSeconds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                0.05,   0.1,   0.25,   0.5,   1,    2.5};
-  void Record(const std::string& route, Method method, unsigned status, double seconds);
+  void Record(std::string_view route, Method method, unsigned status, double seconds);
   // Prometheus text exposition of ringo_http_requests_total and
   // ringo_http_request_duration_seconds.
   std::string PrometheusText() const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, unsigned>, uint64_t> counts_;
+  // Transparent: a request's counter is found without building its key.
+  std::map<std::tuple<std::string, std::string, unsigned>, uint64_t, std::less<>> counts_;
   uint64_t buckets_[std::size(kBucketsSeconds) + 1] = {};
   double sum_seconds_ = 0;
   uint64_t observations_ = 0;

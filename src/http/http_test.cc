@@ -7,15 +7,52 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <span>
 #include <thread>
 #include <vector>
 
 #include "common/util.h"
+
+// Every allocation call of this test binary is counted (glibc's allocator does the work):
+// Beast and Asio allocate through operator new and aligned_alloc alike.
+namespace {
+std::atomic<uint64_t> g_allocations{0};
+}  // namespace
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+void* malloc(size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(n);
+}
+void* calloc(size_t k, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(k, n);
+}
+void* realloc(void* p, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, n);
+}
+void* memalign(size_t a, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_memalign(a, n);
+}
+void* aligned_alloc(size_t a, size_t n) { return memalign(a, n); }
+int posix_memalign(void** out, size_t a, size_t n) {
+  void* p = memalign(a, n);
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+}  // extern "C"
 
 namespace ringo::http {
 namespace {
@@ -175,6 +212,86 @@ std::string Exchange(uint16_t port, const std::string& request) {
   while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
   ::close(fd);
   return out;
+}
+
+// A keep-alive client that allocates nothing: a preformatted request, a fixed buffer, each
+// answer read up to the end of its header (the answers here have no body).
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawClient() { ::close(fd_); }
+  // The answer's header, or empty on a broken connection.
+  std::string_view RoundTrip(std::string_view request) {
+    if (!ok_ || ::write(fd_, request.data(), request.size()) != ssize_t(request.size())) return {};
+    size_t got = 0;
+    while (got < sizeof buf_) {
+      ssize_t n = ::read(fd_, buf_ + got, sizeof buf_ - got);
+      if (n <= 0) return {};
+      got += size_t(n);
+      std::string_view seen(buf_, got);
+      if (seen.find("\r\n\r\n") != std::string_view::npos) return seen;
+    }
+    return {};
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+  char buf_[4096];
+};
+
+// The device path's shape (a route with {name} segments, a guard naming the caller, a 304 with
+// shared header lines), answered over keep-alive: past the first requests the server allocates
+// only what Asio's operations and the responder need (6 per request now; a copied request,
+// route pattern or Beast response would each add several).
+TEST(ServerTest, KeepAlive304AllocatesAlmostNothing) {
+  auto router = std::make_shared<Router>();
+  auto lines = std::make_shared<const std::string>(
+      "ETag: \"0123456789abcdef0123456789abcdef\"\r\nCache-Control: no-cache\r\n");
+  router->Add(Method::kGet, "/c/{collection}/m", Access::kDevice,
+              [lines](Request& req, Responder res) {
+                Response r;
+                bool asked = !req.Header("if-none-match").empty();
+                r.status = asked && !req.PathParam("collection").empty() ? 304 : 500;
+                r.content_type.clear();
+                r.header_lines = lines;
+                res.Send(std::move(r));
+              });
+  router->SetGuard([](Request& req, Access) -> std::optional<Response> {
+    req.principal.assign("token:a-device-fleet");
+    return std::nullopt;
+  });
+  ServerOptions opt;
+  opt.port = 0;
+  auto server = StartServer(opt, router);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RawClient client((*server)->port());
+  const std::string request =
+      "GET /c/app/m?device_id=d12345678901234567890&device_class=iPhone15,2 HTTP/1.1\r\n"
+      "Host: 127.0.0.1:5000\r\nAuthorization: Bearer rg_0123456789abcdefghijklmnopqrstuvwx\r\n"
+      "If-None-Match: \"0123456789abcdef0123456789abcdef\"\r\n\r\n";
+  std::string first(client.RoundTrip(request));
+  EXPECT_EQ(first,
+            "HTTP/1.1 304 Not Modified\r\nServer: ringo\r\n"
+            "ETag: \"0123456789abcdef0123456789abcdef\"\r\nCache-Control: no-cache\r\n"
+            "Content-Length: 0\r\n\r\n");
+  for (int i = 0; i < 100; ++i) ASSERT_FALSE(client.RoundTrip(request).empty());
+  constexpr int kRequests = 2000;
+  uint64_t before = g_allocations.load();
+  for (int i = 0; i < kRequests; ++i) {
+    if (client.RoundTrip(request).empty()) break;
+  }
+  double per_request = double(g_allocations.load() - before) / kRequests;
+  (*server)->Stop();
+  EXPECT_LE(per_request, 7.0);
+  std::cout << "allocations per keep-alive 304: " << per_request << std::endl;
 }
 
 TEST(ServerTest, ServesPipelinedRequestsAndEnforcesLimits) {

@@ -7,9 +7,16 @@
 
 namespace ringo::http {
 
-void Metrics::Record(const std::string& route, Method method, unsigned status, double seconds) {
+void Metrics::Record(std::string_view route, Method method, unsigned status, double seconds) {
   std::lock_guard lock(mu_);
-  ++counts_[{route, std::string(MethodName(method)), status}];
+  // Found without building a key: after a route's first answer, no allocation.
+  auto key = std::make_tuple(route, MethodName(method), status);
+  auto it = counts_.find(key);
+  if (it == counts_.end()) {
+    it = counts_.emplace(std::make_tuple(std::string(route), std::string(MethodName(method)),
+                                         status), 0).first;
+  }
+  ++it->second;
   size_t b = 0;
   while (b < std::size(kBucketsSeconds) && seconds > kBucketsSeconds[b]) ++b;
   ++buckets_[b];

@@ -61,8 +61,9 @@ std::string_view Request::PathParam(std::string_view name) const {
 
 void Router::AddPrefix(Method method, std::string prefix, Access access, Handler handler,
                        bool stream_body) {
-  prefixes_.push_back(
-      Prefix{method, std::move(prefix), Route{std::move(handler), access, stream_body}});
+  std::string pattern = prefix + "*";
+  prefixes_.push_back(Prefix{method, std::move(prefix), std::move(pattern),
+                             Route{std::move(handler), access, stream_body}});
 }
 
 std::vector<Router::RouteInfo> Router::Routes() const {
@@ -71,12 +72,24 @@ std::vector<Router::RouteInfo> Router::Routes() const {
     for (const auto& [method, route] : methods) out.push_back({method, path, route.access});
   }
   for (const Pattern& p : patterns_) out.push_back({p.method, p.path, p.route.access});
-  for (const Prefix& p : prefixes_) out.push_back({p.method, p.prefix + "*", p.route.access});
+  for (const Prefix& p : prefixes_) out.push_back({p.method, p.pattern, p.route.access});
   return out;
 }
 
 Router::Match Router::Find(Method method, std::string_view path) const {
   Match m;
+  Find(method, path, &m);
+  return m;
+}
+
+void Router::Find(Method method, std::string_view path, Match* out) const {
+  Match& m = *out;
+  m.handler = nullptr;
+  m.route = {};
+  m.suffix.clear();
+  m.params.clear();
+  m.stream_body = false;
+  m.path_known = false;
   // "//x" is "/x": clients that join a base URL ending in '/' with an absolute path send it, and
   // MLflow's server (werkzeug) takes it so.
   while (path.size() > 1 && path[0] == '/' && path[1] == '/') path.remove_prefix(1);
@@ -94,7 +107,7 @@ Router::Match Router::Find(Method method, std::string_view path) const {
       m.access = h->second.access;
       m.stream_body = h->second.stream_body;
       m.route = it->first;
-      return m;
+      return;
     }
   }
   for (const Pattern& p : patterns_) {
@@ -119,13 +132,17 @@ Router::Match Router::Find(Method method, std::string_view path) const {
     m.access = p.route.access;
     m.stream_body = p.route.stream_body;
     m.route = p.path;
-    std::vector<std::string_view> segs = Segments(path);
-    for (size_t k = 0; k < segs.size(); ++k) {
-      if (IsParam(p.segments[k])) {
-        m.params.emplace_back(p.segments[k].substr(1, p.segments[k].size() - 2), segs[k]);
+    // The segments once more, in place; the names and values are short (no allocation).
+    size_t at = 1;
+    for (const std::string& want : p.segments) {
+      size_t next = std::min(path.find('/', at), path.size());
+      if (IsParam(want)) {
+        m.params.emplace_back(std::string_view(want).substr(1, want.size() - 2),
+                              path.substr(at, next - at));
       }
+      at = next + 1;
     }
-    return m;
+    return;
   }
   const Prefix* best = nullptr;
   for (const Prefix& p : prefixes_) {
@@ -136,12 +153,11 @@ Router::Match Router::Find(Method method, std::string_view path) const {
   if (best) {
     m.handler = &best->route.handler;
     m.access = best->route.access;
-    m.route = best->prefix + "*";
-    m.suffix = std::string(path.substr(best->prefix.size()));
+    m.route = best->pattern;
+    m.suffix.assign(path.substr(best->prefix.size()));
     m.stream_body = best->route.stream_body;
-    return m;
+    return;
   }
-  return m;
 }
 
 }  // namespace ringo::http

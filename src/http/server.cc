@@ -108,7 +108,13 @@ bool ServerImpl::ReserveBody(size_t bytes) {
 }
 
 void ServerImpl::Accept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+  // With one I/O thread the loop itself serialises each connection's handlers, so connections
+  // run on its executor directly. A strand, needed with more threads, is too large for the
+  // type-erased executor Beast's stream keeps: every copy of it (a few each request) was a
+  // shared allocation.
+  asio::any_io_executor executor = ioc_.get_executor();
+  if (threads() > 1) executor = asio::make_strand(ioc_);
+  acceptor_.async_accept(executor, [this](beast::error_code ec, tcp::socket s) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     } else {

@@ -37,6 +37,29 @@ Method ToMethod(bhttp::verb v);
 
 class ServerImpl;
 
+// Blocks of a few sizes kept by each thread once freed, for what every request allocates and
+// frees again (the fields of its parsed header). Larger requests go to operator new.
+void* TakeBlock(size_t bytes);
+void GiveBlock(void* p, size_t bytes);
+
+// The allocator of request fields: TakeBlock/GiveBlock. Stateless, so any two are equal.
+template <class T>
+struct FieldsAllocator {
+  using value_type = T;
+  FieldsAllocator() = default;
+  template <class U>
+  FieldsAllocator(const FieldsAllocator<U>&) {}  // NOLINT: rebinding converts implicitly
+  T* allocate(size_t n) { return static_cast<T*>(TakeBlock(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) { GiveBlock(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const FieldsAllocator<U>&) const {
+    return true;
+  }
+};
+
+template <class Body>
+using RequestParser = bhttp::request_parser<Body, FieldsAllocator<char>>;
+
 // A TLS server context from a PEM certificate chain and private key: TLS 1.2 at least, no
 // compression or renegotiation, OpenSSL's default cipher list, the server's cipher preference.
 // kInvalidArgument naming the file and OpenSSL's reason when a file cannot be read, holds no
@@ -92,9 +115,12 @@ class Connection final : public ConnectionBase {
   void ReadBody();
   void OnBody(beast::error_code ec);
   void ReadRaw();  // a declared-length upload, straight to its file
+  void ResetRequest();
   void Dispatch();
   void SendEarly(Response r);  // an error before the body was read; closes afterwards
+  void Send(Response& r);      // on the connection's strand: metrics, observer, the write
   void WriteBuffered(Response& r);
+  bool WriteSimple(Response& r);  // false: needs Beast's serializer
   void WriteFile(Response& r);
   void SendfileLoop();  // plain TCP: sendfile(2)
   void CopyFileLoop();  // TLS: the file read and written through the TLS stream
@@ -109,15 +135,18 @@ class Connection final : public ConnectionBase {
   Stream stream_;
   ServerImpl* server_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> string_parser_;
-  std::optional<bhttp::request_parser<bhttp::file_body>> file_parser_;
+  std::optional<RequestParser<bhttp::empty_body>> header_parser_;
+  std::optional<RequestParser<bhttp::string_body>> string_parser_;
+  std::optional<RequestParser<bhttp::file_body>> file_parser_;
   Request request_;
+  bool peer_known_ = false;
   Router::Match match_;
   bool keep_alive_ = true;
   std::chrono::steady_clock::time_point started_;
   // Response in flight.
   std::shared_ptr<void> response_holder_;
+  Response out_;      // a buffered answer written by WriteSimple
+  std::string head_;  // its status line and header, room kept from answer to answer
   int file_fd_ = -1;
   uint64_t file_offset_ = 0;
   uint64_t file_remaining_ = 0;
