@@ -191,11 +191,27 @@ Result<std::vector<const spec::FeatureDescription*>> SampleFeatures(const spec::
   if (features.empty()) {
     for (const auto& f : m.description().input()) features.push_back(&f);
   }
+  // Every sample is read at shape-computed offsets: a tensor whose values do not fill its shape
+  // is refused here, never read past its end.
+  auto filled = [](const Tensor& t) {
+    int64_t size = t.shape.empty() ? 0 : 1;
+    for (int64_t d : t.shape) size *= d;
+    return size == static_cast<int64_t>(t.data.size());
+  };
+  if (!filled(data.target)) {
+    return InvalidArgument("the training targets hold " + std::to_string(data.target.data.size()) +
+                           " values, not what their shape says");
+  }
   *n = data.target.shape.empty() ? 0 : data.target.shape[0];
   for (const auto* f : features) {
     auto it = data.inputs.find(f->name());
     if (it == data.inputs.end()) {
       return InvalidArgument("the training set has no values for input '" + f->name() + "'");
+    }
+    if (!filled(it->second)) {
+      return InvalidArgument("input '" + f->name() + "' holds " +
+                             std::to_string(it->second.data.size()) +
+                             " values, not what its shape says");
     }
     const int64_t count = it->second.shape.empty() ? 0 : it->second.shape[0];
     if (count != *n || *n == 0) {
