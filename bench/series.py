@@ -126,7 +126,8 @@ def main():
         print("|---|---|")
         print(f"| logged through the server, log-batch of 1,000 points, one client | "
               f"{POINTS / log_s:,.0f} points/s |")
-        print(f"| get-history of one key (100,000 points), just after | {hist_s * 1000:.1f} ms |")
+        print(f"| get-history of one key (100,000 points), just after, parsed by Python | "
+              f"{hist_s * 1000:.1f} ms |")
         print(f"| on disk, rows (schema 7) | {per(before):.1f} bytes/point |")
         print(f"| on disk, chunks (schema 8) | {per(after):.1f} bytes/point |")
         print(f"| migration 7 -> 8 of those 1,000,000 points (server start to listening) | "
