@@ -20,10 +20,17 @@
 #include "common/util.h"
 
 // Every allocation call of this test binary is counted (glibc's allocator does the work):
-// Beast and Asio allocate through operator new and aligned_alloc alike.
+// Beast and Asio allocate through operator new and aligned_alloc alike. Not under the
+// sanitizers, whose allocator must see every allocation (the count test skips itself there).
 namespace {
 std::atomic<uint64_t> g_allocations{0};
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCountsAllocations = false;
+#else
+constexpr bool kCountsAllocations = true;
+#endif
 }  // namespace
+#if !defined(__SANITIZE_ADDRESS__)
 extern "C" {
 void* __libc_malloc(size_t);
 void* __libc_calloc(size_t, size_t);
@@ -53,6 +60,7 @@ int posix_memalign(void** out, size_t a, size_t n) {
   return 0;
 }
 }  // extern "C"
+#endif
 
 namespace ringo::http {
 namespace {
@@ -252,6 +260,7 @@ class RawClient {
 // only what Asio's operations and the responder need (6 per request now; a copied request,
 // route pattern or Beast response would each add several).
 TEST(ServerTest, KeepAlive304AllocatesAlmostNothing) {
+  if (!kCountsAllocations) GTEST_SKIP() << "allocations are not counted under the sanitizers";
   auto router = std::make_shared<Router>();
   auto lines = std::make_shared<const std::string>(
       "ETag: \"0123456789abcdef0123456789abcdef\"\r\nCache-Control: no-cache\r\n");
