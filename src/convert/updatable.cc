@@ -38,27 +38,6 @@ Result<Network> NetworkOf(spec::Model* m) {
   return InvalidArgument("only a NeuralNetwork (.mlmodel) can be made updatable");
 }
 
-// The layers `ringo update` can back-propagate through (after the first updatable layer). Core
-// ML's list is similar: the trainable layers, activations, softmax, flattening.
-bool Differentiable(const spec::NeuralNetworkLayer& l) {
-  using L = spec::NeuralNetworkLayer;
-  switch (l.layer_case()) {
-    case L::kInnerProduct:
-    case L::kSoftmax:
-    case L::kFlatten:
-      return true;
-    case L::kConvolution:
-      return !l.convolution().isdeconvolution() && l.convolution().ngroups() <= 1;
-    case L::kActivation: {
-      const auto& a = l.activation();
-      return a.has_relu() || a.has_leakyrelu() || a.has_sigmoid() || a.has_tanh() ||
-             a.has_linear();
-    }
-    default:
-      return false;
-  }
-}
-
 spec::DoubleParameter Double(double value, double lo, double hi) {
   spec::DoubleParameter p;
   p.set_defaultvalue(value);
@@ -122,7 +101,7 @@ Result<int> MarkLayers(const UpdateOptions& u, Network* net) {
                              "' is not an innerProduct or convolution layer of the model (those "
                              "are: " + (candidates.empty() ? "none" : candidates) + ")");
     }
-    if (!Differentiable(*it)) {
+    if (!coreml::Differentiable(*it)) {
       return InvalidArgument("updatable layer '" + wanted +
                              "' is a grouped convolution or a deconvolution, which Core ML "
                              "does not update");
@@ -148,7 +127,7 @@ Result<int> MarkLayers(const UpdateOptions& u, Network* net) {
     first = std::min(first, static_cast<int>(it - layers.begin()));
   }
   for (int k = first; k < layers.size(); ++k) {
-    if (!Differentiable(layers[k])) {
+    if (!coreml::Differentiable(layers[k])) {
       return InvalidArgument("layer '" + layers[k].name() +
                              "' follows an updatable layer but cannot be back-propagated "
                              "through (innerProduct, convolution, activations, softmax and "

@@ -15,24 +15,6 @@ using L = spec::NeuralNetworkLayer;
 // The part of each rank-5 blob's [Seq, Batch, C, H, W] that layers treat as one sample.
 int64_t Rows(const Tensor& t) { return t.shape[0] * t.shape[1]; }
 
-bool Differentiable(const spec::NeuralNetworkLayer& l) {
-  switch (l.layer_case()) {
-    case L::kInnerProduct:
-    case L::kSoftmax:
-    case L::kFlatten:
-      return true;
-    case L::kConvolution:
-      return !l.convolution().isdeconvolution() && l.convolution().ngroups() <= 1;
-    case L::kActivation: {
-      const auto& a = l.activation();
-      return a.has_relu() || a.has_leakyrelu() || a.has_sigmoid() || a.has_tanh() ||
-             a.has_linear();
-    }
-    default:
-      return false;
-  }
-}
-
 void InnerProductBackward(const std::vector<float>& w, const Tensor& x, const Tensor& dy,
                           int64_t c_in, int64_t c_out, std::vector<double>* dw,
                           std::vector<double>* db, Tensor* dx) {
@@ -328,3 +310,26 @@ void Step(bool adam, double lr, double momentum, double beta1, double beta2, dou
 }
 
 }  // namespace ringo::coreml::internal
+
+namespace ringo::coreml {
+
+bool Differentiable(const spec::NeuralNetworkLayer& l) {
+  using L = spec::NeuralNetworkLayer;
+  switch (l.layer_case()) {
+    case L::kInnerProduct:
+    case L::kSoftmax:
+    case L::kFlatten:
+      return true;
+    case L::kConvolution:
+      return !l.convolution().isdeconvolution() && l.convolution().ngroups() <= 1;
+    case L::kActivation: {
+      const auto& a = l.activation();
+      return a.has_relu() || a.has_leakyrelu() || a.has_sigmoid() || a.has_tanh() ||
+             a.has_linear();
+    }
+    default:
+      return false;
+  }
+}
+
+}  // namespace ringo::coreml

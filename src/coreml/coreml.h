@@ -18,6 +18,7 @@ namespace ringo::coreml {
 
 namespace spec {
 class Model;  // the protobuf message (coreml/schema.h), for the converter and evaluator
+class NeuralNetworkLayer;
 }
 
 // A tensor of the evaluator and of weights in host memory: row-major float32.
@@ -215,6 +216,10 @@ struct UpdateResult {
 // range). On error the model may be partly updated. Not thread safe for the same model.
 Result<UpdateResult> Update(Model* model, const TrainingSet& data, int64_t epochs = 0,
                             const std::function<void(int64_t, double)>& on_epoch = {});
+// Whether Update can back-propagate through `layer` (after the first updatable layer): inner
+// products, ungrouped convolutions, softmax, flatten and the common activations. The converter
+// asks it before writing an updatable model.
+bool Differentiable(const spec::NeuralNetworkLayer& layer);
 
 // Renders Predict's outputs as one JSON object keyed by output name: tensors as
 // {"shape": [...], "data": [...]}, strings and int64 as plain values, dictionaries as objects
