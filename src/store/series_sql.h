@@ -11,6 +11,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -117,6 +118,19 @@ Status Compact(Db& db, const std::string& run_id, const std::string& key) {
   if (points.empty()) return Status::Ok();
   SortUnique(&points);
   return WriteChunks(db, run_id, key, points);
+}
+
+// Every (run, key) of the row table into chunks: a migration's conversion of an existing store.
+template <typename Db>
+Status CompactAll(Db& db) {
+  ASSIGN_OR_RETURN(auto keys, db.PrepareUncached("SELECT DISTINCT run_id, key FROM metrics"));
+  std::vector<std::pair<std::string, std::string>> all;
+  Status s;
+  while (keys->Step(&s)) all.emplace_back(keys->Text(0), keys->Text(1));
+  RETURN_IF_ERROR(s);
+  keys.reset();
+  for (const auto& [run_id, key] : all) RETURN_IF_ERROR(Compact(db, run_id, key));
+  return Status::Ok();
 }
 
 // The points of (run, key) with steps in [min_step, max_step], sorted, without duplicates.

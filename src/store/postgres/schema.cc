@@ -2,8 +2,6 @@
 #include "store/postgres/schema.h"
 
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "common/util.h"
 #include "store/experiments_sql.h"
@@ -213,22 +211,10 @@ Result<int> CurrentVersion(Db& db) {
   return version;
 }
 
-// Every (run, key) of the row table into chunks: the conversion of an existing store.
-Status CompactAllMetrics(Db& db) {
-  ASSIGN_OR_RETURN(auto keys, db.PrepareUncached("SELECT DISTINCT run_id, key FROM metrics"));
-  std::vector<std::pair<std::string, std::string>> all;
-  Status s;
-  while (keys->Step(&s)) all.emplace_back(keys->Text(0), keys->Text(1));
-  RETURN_IF_ERROR(s);
-  keys.reset();
-  for (const auto& [run_id, key] : all) RETURN_IF_ERROR(series::Compact(db, run_id, key));
-  return Status::Ok();
-}
-
 Status ApplyMigration(Db& db, int v, const std::string& artifact_root) {
   RETURN_IF_ERROR(db.ExecScript(kMigrations[v]));
   if (v == 0) RETURN_IF_ERROR(experiments::InsertDefault(db, artifact_root));
-  if (v == 1) RETURN_IF_ERROR(CompactAllMetrics(db));
+  if (v == 1) RETURN_IF_ERROR(series::CompactAll(db));
   return db.ExecScript(
       ("UPDATE schema_version SET version = " + std::to_string(v + 1)).c_str());
 }

@@ -2,8 +2,6 @@
 #include "store/sqlite/schema.h"
 
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "common/util.h"
 #include "store/experiments_sql.h"
@@ -236,18 +234,6 @@ CREATE INDEX metric_chunks_by_max ON metric_chunks (run_id, key, max_step);
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
                                        kMigration5, kMigration6, kMigration7, kMigration8};
 
-// Every (run, key) of the row table into chunks: the conversion of an existing store.
-Status CompactAllMetrics(Db& db) {
-  ASSIGN_OR_RETURN(auto keys, db.PrepareUncached("SELECT DISTINCT run_id, key FROM metrics"));
-  std::vector<std::pair<std::string, std::string>> all;
-  Status s;
-  while (keys->Step(&s)) all.emplace_back(keys->Text(0), keys->Text(1));
-  RETURN_IF_ERROR(s);
-  keys.reset();
-  for (const auto& [run_id, key] : all) RETURN_IF_ERROR(series::Compact(db, run_id, key));
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status Migrate(Db& db, const std::string& artifact_root) {
@@ -268,7 +254,7 @@ Status Migrate(Db& db, const std::string& artifact_root) {
     RETURN_IF_ERROR(db.ExecScript("BEGIN IMMEDIATE"));
     Status m = db.ExecScript(kMigrations[v]);
     if (m.ok() && v == 0) m = experiments::InsertDefault(db, artifact_root);
-    if (m.ok() && v == 7) m = CompactAllMetrics(db);
+    if (m.ok() && v == 7) m = series::CompactAll(db);
     if (m.ok()) m = db.ExecScript(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
     if (!m.ok()) {
       (void)db.ExecScript("ROLLBACK");
