@@ -74,17 +74,7 @@ void ConvolutionBackward(const std::vector<float>& w, const Tensor& x, const Ten
 
 // The window of a convolution on input `x`, with the evaluator's padding rules.
 kernels::Window ConvWindow(const spec::ConvolutionLayerParams& p, const Tensor& x) {
-  kernels::Window win;
-  win.kh = p.kernelsize_size() == 2 ? static_cast<int64_t>(p.kernelsize(0)) : 3;
-  win.kw = p.kernelsize_size() == 2 ? static_cast<int64_t>(p.kernelsize(1)) : 3;
-  if (p.stride_size() == 2) {
-    win.sh = static_cast<int64_t>(p.stride(0));
-    win.sw = static_cast<int64_t>(p.stride(1));
-  }
-  if (p.dilationfactor_size() == 2) {
-    win.dh = static_cast<int64_t>(p.dilationfactor(0));
-    win.dw = static_cast<int64_t>(p.dilationfactor(1));
-  }
+  kernels::Window win = ConvolutionWindow(p);
   const auto& amounts = p.valid().paddingamounts().borderamounts();
   if (p.has_same()) {
     const bool start = p.same().asymmetrymode() == spec::SamePadding::TOP_LEFT_HEAVY;

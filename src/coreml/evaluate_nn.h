@@ -8,6 +8,7 @@
 
 #include "common/status.h"
 #include "coreml/coreml.h"
+#include "coreml/kernels.h"
 #include "coreml/schema.h"
 
 namespace ringo::coreml::internal {
@@ -32,6 +33,10 @@ bool IsVariadic(const spec::NeuralNetworkLayer& layer);
 // `expected` < 0 accepts any count, else InvalidArgument when the count differs.
 Result<std::vector<float>> Weights(const spec::WeightParams& w, int64_t expected,
                                    const spec::NeuralNetworkLayer& layer, const char* what);
+
+// A convolution's kernel size (3x3 unless given), strides and dilations as a window, padding
+// not yet set; the evaluator and the update's back-propagation read them alike.
+kernels::Window ConvolutionWindow(const spec::ConvolutionLayerParams& p);
 
 // Runs `layer` of a network with EXACT_ARRAY_MAPPING (nn_nd_layers.cc), whose blobs have the
 // rank the model gives them: the rank-N layers of spec 4, and the element-wise and spatial

@@ -183,17 +183,7 @@ class NetworkRunner {
     const int64_t groups = p.ngroups() == 0 ? 1 : static_cast<int64_t>(p.ngroups());
     const int64_t c_out = static_cast<int64_t>(p.outputchannels());
     const int64_t kc = static_cast<int64_t>(p.kernelchannels());
-    kernels::Window win;
-    win.kh = p.kernelsize_size() == 2 ? static_cast<int64_t>(p.kernelsize(0)) : 3;
-    win.kw = p.kernelsize_size() == 2 ? static_cast<int64_t>(p.kernelsize(1)) : 3;
-    if (p.stride_size() == 2) {
-      win.sh = static_cast<int64_t>(p.stride(0));
-      win.sw = static_cast<int64_t>(p.stride(1));
-    }
-    if (p.dilationfactor_size() == 2) {
-      win.dh = static_cast<int64_t>(p.dilationfactor(0));
-      win.dw = static_cast<int64_t>(p.dilationfactor(1));
-    }
+    kernels::Window win = ConvolutionWindow(p);
     if (x.shape[kC] != kc * groups || c_out % groups != 0 || win.sh <= 0 || win.sw <= 0 ||
         win.dh <= 0 || win.dw <= 0) {
       return InvalidArgument(LayerName(layer_) + ": input has " + std::to_string(x.shape[kC]) +
@@ -616,6 +606,21 @@ Result<Tensor> RunLayer(const spec::NeuralNetworkLayer& layer,
 
 bool IsVariadic(const spec::NeuralNetworkLayer& layer) {
   return NetworkRunner(layer).Variadic();
+}
+
+kernels::Window ConvolutionWindow(const spec::ConvolutionLayerParams& p) {
+  kernels::Window win;
+  win.kh = p.kernelsize_size() == 2 ? static_cast<int64_t>(p.kernelsize(0)) : 3;
+  win.kw = p.kernelsize_size() == 2 ? static_cast<int64_t>(p.kernelsize(1)) : 3;
+  if (p.stride_size() == 2) {
+    win.sh = static_cast<int64_t>(p.stride(0));
+    win.sw = static_cast<int64_t>(p.stride(1));
+  }
+  if (p.dilationfactor_size() == 2) {
+    win.dh = static_cast<int64_t>(p.dilationfactor(0));
+    win.dw = static_cast<int64_t>(p.dilationfactor(1));
+  }
+  return win;
 }
 
 }  // namespace ringo::coreml::internal
