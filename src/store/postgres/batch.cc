@@ -51,32 +51,33 @@ std::string Float(double v) {
   return std::string(buf, end);
 }
 
-// The points and, per key, the latest of them (highest step, then timestamp, then value) in one
-// statement. NaN is stored as 0 with its flag, as on SQLite, so it orders the same.
+// A batch's points of one run as the rows of `points`.
+#define RINGO_POINTS                                                                     \
+  "WITH points AS (SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], "           \
+  "?::float8[], ?::int[]) AS p(key, step, timestamp, value, is_nan)) "
+// Per key the latest of the points (highest step, then timestamp, then value) into
+// latest_metrics, unless a later one is there already.
+#define RINGO_UPSERT_LATEST                                                              \
+  "INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) "            \
+  "SELECT DISTINCT ON (key) ?, key, step, timestamp, value, is_nan FROM points "         \
+  "ORDER BY key, step DESC, timestamp DESC, value DESC "                                  \
+  "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = "            \
+  "excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan WHERE "          \
+  "(excluded.step, excluded.timestamp, excluded.value) > "                                \
+  "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
+
+// The points and, per key, the latest of them in one statement. NaN is stored as 0 with its
+// flag, as on SQLite, so it orders the same.
 constexpr const char* kInsertMetrics =
-    "WITH points AS (SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], "
-    "?::float8[], ?::int[]) AS p(key, step, timestamp, value, is_nan)), "
-    "ins AS (INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+    RINGO_POINTS ", ins AS (INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
     "SELECT ?, key, step, timestamp, value, is_nan FROM points ON CONFLICT DO NOTHING) "
-    "INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) "
-    "SELECT DISTINCT ON (key) ?, key, step, timestamp, value, is_nan FROM points "
-    "ORDER BY key, step DESC, timestamp DESC, value DESC "
-    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = "
-    "excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan WHERE "
-    "(excluded.step, excluded.timestamp, excluded.value) > "
-    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)";
+    RINGO_UPSERT_LATEST;
 
 // Only the latest values, of keys whose points went into chunks.
-constexpr const char* kUpsertLatest =
-    "WITH points AS (SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], "
-    "?::float8[], ?::int[]) AS p(key, step, timestamp, value, is_nan)) "
-    "INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) "
-    "SELECT DISTINCT ON (key) ?, key, step, timestamp, value, is_nan FROM points "
-    "ORDER BY key, step DESC, timestamp DESC, value DESC "
-    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = "
-    "excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan WHERE "
-    "(excluded.step, excluded.timestamp, excluded.value) > "
-    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)";
+constexpr const char* kUpsertLatest = RINGO_POINTS RINGO_UPSERT_LATEST;
+
+#undef RINGO_POINTS
+#undef RINGO_UPSERT_LATEST
 
 constexpr const char* kInsertModelMetrics =
     "INSERT INTO model_metrics (model_id, key, dataset_name, dataset_digest, step, timestamp, "
