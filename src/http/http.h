@@ -202,8 +202,18 @@ class Metrics {
 
  private:
   mutable std::mutex mu_;
-  // Transparent: a request's counter is found without building its key.
-  std::map<std::tuple<std::string, std::string, unsigned>, uint64_t, std::less<>> counts_;
+  // Orders (route, method, status) keys whether held as strings or viewed: a request's counter
+  // is found without building its key.
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      int c = std::string_view(std::get<0>(a)).compare(std::get<0>(b));
+      if (c == 0) c = std::string_view(std::get<1>(a)).compare(std::get<1>(b));
+      return c != 0 ? c < 0 : std::get<2>(a) < std::get<2>(b);
+    }
+  };
+  std::map<std::tuple<std::string, std::string, unsigned>, uint64_t, KeyLess> counts_;
   uint64_t buckets_[std::size(kBucketsSeconds) + 1] = {};
   double sum_seconds_ = 0;
   uint64_t observations_ = 0;
