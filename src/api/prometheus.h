@@ -10,7 +10,9 @@
 namespace ringo::api {
 
 // The store's writer figures: ringo_store_write_queue_depth (gauge), ringo_store_commits_total
-// and ringo_store_writes_total{result="committed"|"failed"} (counters), with HELP and TYPE lines.
+// and ringo_store_writes_total{result="committed"|"failed"} (counters), the histograms
+// ringo_store_batch_seconds and ringo_store_write_seconds, and ringo_store_wal_bytes where the
+// engine has a write-ahead log; with HELP and TYPE lines.
 std::string StoreMetricsText(const store::StoreStats& stats);
 
 // ringo_http_open_connections and ringo_http_io_threads (gauges).

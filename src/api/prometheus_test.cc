@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <string_view>
 
 namespace ringo::api {
 namespace {
@@ -14,7 +15,24 @@ TEST(PrometheusTest, StoreFiguresWithTypeLines) {
   s.commits = 10;
   s.writes_committed = 42;
   s.writes_failed = 1;
+  s.write_seconds.counts[0] = 5;  // <= 0.5 ms
+  s.write_seconds.counts[2] = 2;  // <= 2.5 ms
+  s.write_seconds.counts.back() = 1;
+  s.write_seconds.sum_seconds = 3.25;
+  s.wal_bytes = 4096;
   std::string text = StoreMetricsText(s);
+  // Buckets are cumulative and end at +Inf with the count.
+  EXPECT_NE(text.find("ringo_store_write_seconds_bucket{le=\"0.0005\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("ringo_store_write_seconds_bucket{le=\"0.001\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("ringo_store_write_seconds_bucket{le=\"0.0025\"} 7\n"), std::string::npos);
+  EXPECT_NE(text.find("ringo_store_write_seconds_bucket{le=\"2.5\"} 7\n"), std::string::npos);
+  EXPECT_NE(text.find("ringo_store_write_seconds_bucket{le=\"+Inf\"} 8\n"), std::string::npos);
+  EXPECT_NE(text.find("ringo_store_write_seconds_count 8\n"), std::string::npos);
+  EXPECT_NE(text.find("ringo_store_write_seconds_sum 3.250000\n"), std::string::npos);
+  EXPECT_NE(text.find("ringo_store_batch_seconds_count 0\n"), std::string::npos);
+  EXPECT_NE(text.find("ringo_store_wal_bytes 4096\n"), std::string::npos);
+  s.wal_bytes = -1;
+  EXPECT_EQ(StoreMetricsText(s).find("ringo_store_wal_bytes"), std::string::npos);
   EXPECT_NE(text.find("ringo_store_write_queue_depth 3\n"), std::string::npos);
   EXPECT_NE(text.find("ringo_store_commits_total 10\n"), std::string::npos);
   EXPECT_NE(text.find("ringo_store_writes_total{result=\"committed\"} 42\n"), std::string::npos);
@@ -27,6 +45,12 @@ TEST(PrometheusTest, StoreFiguresWithTypeLines) {
       typed += line.substr(7, line.find(' ', 7) - 7) + ";";
     } else if (line[0] != '#') {
       std::string family = line.substr(0, line.find_first_of("{ "));
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        std::string_view f(family), x(suffix);
+        if (f.size() > x.size() && f.substr(f.size() - x.size()) == x) {
+          family.resize(f.size() - x.size());
+        }
+      }
       EXPECT_NE(typed.find(family + ";"), std::string::npos) << line;
     }
   }

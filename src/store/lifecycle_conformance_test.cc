@@ -97,6 +97,14 @@ TEST_P(StoreLifecycleTest, ConcurrentWritersAreAllAcknowledgedAndPresent) {
   EXPECT_GE(stats.writes_committed, kRuns * kThreadsPerRun * kWritesPerThread);
   EXPECT_EQ(stats.writes_failed, 0);
   EXPECT_LE(stats.commits, stats.writes_committed);
+  // Every write and every batch is timed once.
+  int64_t writes = 0, batches = 0;
+  for (int64_t n : stats.write_seconds.counts) writes += n;
+  for (int64_t n : stats.batch_seconds.counts) batches += n;
+  EXPECT_EQ(writes, stats.writes_committed + stats.writes_failed);
+  EXPECT_GE(batches, stats.commits);
+  EXPECT_LE(batches, writes);
+  EXPECT_GT(stats.write_seconds.sum_seconds, 0);
 }
 
 TEST_P(StoreLifecycleTest, WritesAfterShutdownAreUnavailable) {

@@ -2,8 +2,10 @@
 #ifndef RINGO_STORE_STORE_H_
 #define RINGO_STORE_STORE_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -222,12 +224,28 @@ struct Event {
   std::string value;  // JSON
 };
 
+// A latency histogram for /metrics: counts per upper bound in seconds (kBounds), the last
+// count past every bound, and the sum of the observations.
+struct LatencyHistogram {
+  static constexpr double kBounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  static constexpr size_t kBuckets = std::size(kBounds) + 1;
+  std::array<int64_t, kBuckets> counts{};
+  double sum_seconds = 0;
+};
+
 // Counters for /metrics.
 struct StoreStats {
   int64_t write_queue_depth = 0;
   int64_t commits = 0;
   int64_t writes_committed = 0;
   int64_t writes_failed = 0;
+  // Each batch the writer took, from taking it to its completions (apply, commit, upkeep).
+  LatencyHistogram batch_seconds{};
+  // Each write, from being queued to its completion: what an acknowledged request waits for.
+  LatencyHistogram write_seconds{};
+  // Bytes of SQLite's write-ahead log on disk; -1 for engines without one.
+  int64_t wal_bytes = -1;
 };
 
 // Completion callbacks of writes run on the store's writer thread after the transaction

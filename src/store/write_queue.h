@@ -6,7 +6,9 @@
 #ifndef RINGO_STORE_WRITE_QUEUE_H_
 #define RINGO_STORE_WRITE_QUEUE_H_
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +40,7 @@ class WriteQueue {
     std::function<void(Status)> done;
     // Set when the write is a MetricWrite; `apply` writes the same thing alone.
     std::shared_ptr<const MetricWrite> metrics{};
+    std::chrono::steady_clock::time_point queued{};
   };
 
   // A batch holds at most `max_ops_per_commit` writes.
@@ -49,7 +52,8 @@ class WriteQueue {
     {
       std::lock_guard lock(mu_);
       if (!stopping_) {
-        queue_.push_back(Op{std::move(apply), std::move(done), std::move(metrics)});
+        queue_.push_back(Op{std::move(apply), std::move(done), std::move(metrics),
+                            std::chrono::steady_clock::now()});
         depth_.store(static_cast<int64_t>(queue_.size()));
         cv_.notify_one();
         return;
@@ -74,6 +78,7 @@ class WriteQueue {
       queue_.erase(queue_.begin(), end);
     }
     depth_.store(static_cast<int64_t>(queue_.size()));
+    taken_ = std::chrono::steady_clock::now();
     return true;
   }
 
@@ -81,8 +86,11 @@ class WriteQueue {
   // `committed` says whether a transaction was committed at all.
   void Complete(std::vector<Op>& batch, std::vector<Status>& results, bool committed) {
     if (committed) commits_.fetch_add(1);
+    auto now = std::chrono::steady_clock::now();
+    batch_seconds_.Observe(now - taken_);
     for (size_t i = 0; i < batch.size(); ++i) {
       (results[i].ok() ? writes_committed_ : writes_failed_).fetch_add(1);
+      write_seconds_.Observe(now - batch[i].queued);
       batch[i].done(std::move(results[i]));
     }
   }
@@ -105,10 +113,34 @@ class WriteQueue {
     st.commits = commits_.load();
     st.writes_committed = writes_committed_.load();
     st.writes_failed = writes_failed_.load();
+    st.batch_seconds = batch_seconds_.Read();
+    st.write_seconds = write_seconds_.Read();
     return st;
   }
 
  private:
+  // Written by the writer thread, read by whoever asks for Stats.
+  class Histogram {
+   public:
+    void Observe(std::chrono::steady_clock::duration d) {
+      double secs = std::chrono::duration<double>(d).count();
+      size_t b = 0;
+      while (b < std::size(LatencyHistogram::kBounds) && secs > LatencyHistogram::kBounds[b]) ++b;
+      counts_[b].fetch_add(1, std::memory_order_relaxed);
+      micros_.fetch_add(static_cast<int64_t>(secs * 1e6), std::memory_order_relaxed);
+    }
+    LatencyHistogram Read() const {
+      LatencyHistogram h;
+      for (size_t i = 0; i < h.counts.size(); ++i) h.counts[i] = counts_[i].load();
+      h.sum_seconds = static_cast<double>(micros_.load()) / 1e6;
+      return h;
+    }
+
+   private:
+    std::array<std::atomic<int64_t>, LatencyHistogram::kBuckets> counts_{};
+    std::atomic<int64_t> micros_{0};
+  };
+
   const size_t max_ops_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -118,6 +150,9 @@ class WriteQueue {
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> writes_committed_{0};
   std::atomic<int64_t> writes_failed_{0};
+  std::chrono::steady_clock::time_point taken_{};  // writer thread only
+  Histogram batch_seconds_;
+  Histogram write_seconds_;
 };
 
 }  // namespace ringo::store

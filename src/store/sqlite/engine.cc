@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <cstdio>
+#include <filesystem>
 
 namespace ringo::store {
 
@@ -23,6 +24,8 @@ Result<std::unique_ptr<Db>> OpenReader(const std::string& path) {
 WriteEngine::WriteEngine(std::string path, size_t max_ops_per_commit, std::unique_ptr<Db> writer)
     : EngineBase(std::move(writer), max_ops_per_commit, [path] { return OpenReader(path); }),
       path_(std::move(path)) {
+  // Replaces SQLite's auto-checkpoint, which is itself a WAL hook: see MaybeRestartWal.
+  sqlite3_wal_hook(writer_db_->raw(), &WriteEngine::OnWalCommit, this);
   writer_thread_ = std::thread([this] { WriterLoop(); });
   checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
 }
@@ -67,8 +70,46 @@ void WriteEngine::CommitBatch(Db& db, std::vector<WriteOp>& batch, std::vector<S
       }
     }
   }
-  MaybeAnalyze(db, batch.size());
+  // Upkeep comes after the completions: no write waits for it.
   queue_.Complete(batch, results, committed);
+  MaybeAnalyze(db, batch.size());
+  MaybeRestartWal(db);
+}
+
+int WriteEngine::OnWalCommit(void* engine, sqlite3*, const char*, int frames) {
+  auto* self = static_cast<WriteEngine*>(engine);
+  if (frames < self->wal_frames_) self->restart_at_ = kRestartFrames;  // the log started over
+  self->wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+// Under continuous writes the background checkpointer copies the log into the database but
+// never catches up with its end, so SQLite never starts the log over: it grew to 40 MB within
+// seconds of single log-metrics, every commit appended to fresh pages of the file, and the
+// p99 of those requests rose to 20-40 ms (8 ms with the log kept short; docs/benchmarks.md).
+// So once the log passes kRestartFrames, the writer itself copies what is left between two
+// batches, when nothing new can be appended, and the next commit writes from the start of the
+// file again. The background checkpointer has copied most of it by then; what this costs is a
+// checkpoint's two syncs, at most every kRestartInterval unless the log passes kLargestWal.
+// A reader on an old snapshot can hold the log's start: the next attempt then waits for
+// kRestartFrames more.
+void WriteEngine::MaybeRestartWal(Db& db) {
+  if (wal_frames_ < restart_at_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_restart_ < kRestartInterval && wal_frames_ < kLargestWal) return;
+  int log = 0, copied = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  if (rc == SQLITE_BUSY) return;  // the background checkpointer is at it: after the next batch
+  last_restart_ = now;
+  if (rc != SQLITE_OK || copied < log) restart_at_ = wal_frames_ + kRestartFrames;
+}
+
+StoreStats WriteEngine::Stats() const {
+  StoreStats st = EngineBase::Stats();
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path_ + "-wal", ec);
+  st.wal_bytes = ec ? 0 : static_cast<int64_t>(size);
+  return st;
 }
 
 // Copies committed pages from the WAL into the database file in the background, shortly after

@@ -29,12 +29,16 @@ class WriteEngine : public EngineBase<Db> {
   ~WriteEngine() { Shutdown(); }
   // Stops accepting writes, commits what is queued, joins the threads. Idempotent.
   void Shutdown();
+  // The queue's figures and the size of the write-ahead log.
+  StoreStats Stats() const;
 
  private:
   void WriterLoop();
   void CommitBatch(Db& db, std::vector<WriteOp>& batch, std::vector<Status>& results);
   void CheckpointLoop();
   void MaybeAnalyze(Db& db, size_t writes);
+  void MaybeRestartWal(Db& db);
+  static int OnWalCommit(void* engine, sqlite3* db, const char* name, int frames);
   static Status ApplyWithSavepoint(Db& db, WriteOp& op);
 
   const std::string path_;
@@ -44,6 +48,14 @@ class WriteEngine : public EngineBase<Db> {
   std::condition_variable checkpoint_cv_;
   std::mutex join_mu_;
 
+  // Frames in the write-ahead log after the last commit, and the count at which the writer
+  // next copies the rest of it into the database itself (writer thread only).
+  static constexpr int kRestartFrames = 256;  // 1 MB of 4 KB pages
+  static constexpr int kLargestWal = 2048;     // 8 MB
+  static constexpr std::chrono::milliseconds kRestartInterval{250};
+  int wal_frames_ = 0;
+  int restart_at_ = kRestartFrames;
+  std::chrono::steady_clock::time_point last_restart_{};
   size_t writes_since_analyze_ = 0;
   std::chrono::steady_clock::time_point last_analyze_ = std::chrono::steady_clock::now();
 

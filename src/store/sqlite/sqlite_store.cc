@@ -34,12 +34,15 @@ Result<std::unique_ptr<Db>> OpenMigrated(const std::string& path, bool synchrono
     return InvalidArgument("the SQLite store needs a database file path");
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path, false));
+  // The write engine replaces the auto-checkpoint with its own (engine.cc) once it starts; a
+  // log that grew past 16 MB is cut back when it starts over.
   // WAL lets readers run beside the single writer; NORMAL sync keeps every committed
   // transaction across a process crash (SIGKILL), FULL also across power loss.
   std::string pragmas = std::string("PRAGMA journal_mode = WAL; PRAGMA synchronous = ") +
                         (synchronous_full ? "FULL" : "NORMAL") +
                         "; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -64000; "
-                        "PRAGMA wal_autocheckpoint = 10000;";
+                        "PRAGMA wal_autocheckpoint = 10000; "
+                        "PRAGMA journal_size_limit = 16777216;";
   RETURN_IF_ERROR(db->ExecScript(pragmas.c_str()));
   RETURN_IF_ERROR(db->ExecScript("PRAGMA quick_check"));
   RETURN_IF_ERROR(Migrate(*db, artifact_root));
