@@ -12,14 +12,16 @@ BIN=${1:-build/ringo}
 SECS=${2:-10}
 WORK=$(mktemp -d /tmp/ringo-deploy-bench.XXXXXX)
 SERVER_PID=""
+TRIVIAL_PID=""
 cleanup() {
   if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [[ -n "$TRIVIAL_PID" ]]; then kill "$TRIVIAL_PID" 2>/dev/null || true; wait "$TRIVIAL_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null || true
 
-taskset -c 0 "$BIN" server --port 0 --store "$WORK/store" --threads 1 >"$WORK/server.log" 2>&1 &
+taskset -c 0 "$BIN" server --port 0 --store "$WORK/store" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
 URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/server.log" | head -1)
@@ -37,7 +39,7 @@ SIZE=$(python3 -c "import json; print(json.load(open('$WORK/manifest.json'))['mo
 
 # A fresh server process on the same store, so its heap holds no leftovers of the seeding.
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-taskset -c 0 "$BIN" server --port 0 --store "$WORK/store" --threads 1 >"$WORK/server.log" 2>&1 &
+taskset -c 0 "$BIN" server --port 0 --store "$WORK/store" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
 URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/server.log" | head -1)
@@ -80,6 +82,12 @@ wait "$POLLER" 2>/dev/null || true
 
 rps() { awk '/Requests\/sec/ {print $2}'; }
 pct() { awk -v p="$1" '$1 == p {print $2}'; }
+source bench/trivial.sh
+start_trivial 304
+TRIV_OUT=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" --latency -H "If-None-Match: $ETAG" \
+           -s bench/manifest.lua "$TRIVIAL_URL/")
+kill "$TRIVIAL_PID"; wait "$TRIVIAL_PID" 2>/dev/null || true; TRIVIAL_PID=""
+TRIV=$(rps <<<"$TRIV_OUT")
 CEIL_OUT=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" --latency "$URL/health")
 NM_OUT=$(taskset -c 1 wrk -t1 -c1000 -d"${SECS}s" --latency -H "If-None-Match: $ETAG" \
          -s bench/manifest.lua "${MANIFEST%%\?*}")
@@ -95,8 +103,9 @@ DLM=$(printf '%s\n' "${DL[@]}" | sort -g | sed -n 2p)
 cat <<TABLE
 | measurement | result |
 |---|---|
+| trivial 304 responder (bench/trivial_responder.c), wrk 1000 connections, same requests | $(printf '%.0f' "$TRIV") req/s (p50 $(pct 50% <<<"$TRIV_OUT"), p99 $(pct 99% <<<"$TRIV_OUT")) |
 | ceiling: GET /health, wrk 1000 connections | $(printf '%.0f' "$CEIL") req/s (p50 $(pct 50% <<<"$CEIL_OUT"), p99 $(pct 99% <<<"$CEIL_OUT")) |
-| manifest, If-None-Match (status $STATUS), wrk 1000 keep-alive connections | $(printf '%.0f' "$NM") req/s ($(awk "BEGIN {printf \"%.0f\", 100*$NM/$CEIL}")% of ceiling; p50 $(pct 50% <<<"$NM_OUT"), p99 $(pct 99% <<<"$NM_OUT")) |
+| manifest, If-None-Match (status $STATUS), wrk 1000 keep-alive connections | $(printf '%.0f' "$NM") req/s ($(awk "BEGIN {printf \"%.0f\", 100*$NM/$TRIV}")% of the trivial responder, $(awk "BEGIN {printf \"%.0f\", 100*$NM/$CEIL}")% of /health; p50 $(pct 50% <<<"$NM_OUT"), p99 $(pct 99% <<<"$NM_OUT")) |
 | blob download, $SIZE bytes (median of 3) | $(awk "BEGIN {printf \"%.2f\", $DLM/1e9}") GB/s |
 | 10,000 long-polls ($HELD connections open): server RSS before / during | $((BEFORE / 1024)) MB / $((DURING / 1024)) MB ($(( (DURING - BEFORE) * 1024 / 10000 )) bytes per waiting device) |
 TABLE

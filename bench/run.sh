@@ -12,8 +12,10 @@ command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/setup instal
 WORK=$(mktemp -d /tmp/ringo-bench.XXXXXX)
 LOAD="taskset -c 1"
 SERVER_PID=""
+TRIVIAL_PID=""
 cleanup() {
   if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [[ -n "$TRIVIAL_PID" ]]; then kill "$TRIVIAL_PID" 2>/dev/null || true; wait "$TRIVIAL_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -38,8 +40,14 @@ EXP=$(post /api/2.0/mlflow/experiments/create '{"name":"bench"}' | json_field '[
 RUN=$(post /api/2.0/mlflow/runs/create "{\"experiment_id\":\"$EXP\"}" | json_field '["run"]["info"]["run_id"]')
 export RUN_ID=$RUN
 
-declare -a CEIL METRIC_RPS METRIC_P99 METRIC_P999 METRIC_P50 BATCH_RPS RELOG_RPS
+source bench/trivial.sh
+start_trivial 200
+declare -a NOOP NOOP_P99 CEIL METRIC_RPS METRIC_P99 METRIC_P999 METRIC_P50 BATCH_RPS RELOG_RPS
 for i in $(seq 1 "$REPEATS"); do
+  # The do-nothing server: the same requests answered `{}` by bench/trivial_responder.c.
+  out=$($LOAD wrk -t1 -c64 -d"${SECS}s" --latency -s bench/log_metric.lua "$TRIVIAL_URL")
+  NOOP+=("$(echo "$out" | wrk_rps)")
+  NOOP_P99+=("$(echo "$out" | wrk_p99)")
   out=$($LOAD wrk -t1 -c64 -d"${SECS}s" --latency "$URL/health")
   CEIL+=("$(echo "$out" | wrk_rps)")
   out=$($LOAD wrk -t1 -c64 -d"${SECS}s" --latency -s bench/log_metric.lua "$URL")
@@ -105,11 +113,13 @@ done
 m() { printf '%s\n' "$@" | median; }
 CEIL_M=$(m "${CEIL[@]}")
 METRIC_M=$(m "${METRIC_RPS[@]}")
+NOOP_M=$(m "${NOOP[@]}")
 cat <<TABLE
 | measurement | median | runs |
 |---|---|---|
+| do-nothing server (bench/trivial_responder.c) answering the log-metric requests, wrk 64 conns | $(printf '%.0f' "$NOOP_M") req/s, p99 $(m "${NOOP_P99[@]}") ms | ${NOOP[*]} |
 | ceiling: GET /health (no store work), wrk 64 conns | $(printf '%.0f' "$CEIL_M") req/s | ${CEIL[*]} |
-| single log-metric, wrk 64 keep-alive conns | $(printf '%.0f' "$METRIC_M") req/s ($(awk "BEGIN {printf \"%.0f\", 100*$METRIC_M/$CEIL_M}")% of ceiling) | ${METRIC_RPS[*]} |
+| single log-metric, wrk 64 keep-alive conns | $(printf '%.0f' "$METRIC_M") req/s ($(awk "BEGIN {printf \"%.0f\", 100*$METRIC_M/$NOOP_M}")% of the do-nothing server, $(awk "BEGIN {printf \"%.0f\", 100*$METRIC_M/$CEIL_M}")% of /health) | ${METRIC_RPS[*]} |
 | single log-metric p50 | $(m "${METRIC_P50[@]}") ms | ${METRIC_P50[*]} |
 | single log-metric p99 | $(m "${METRIC_P99[@]}") ms | ${METRIC_P99[*]} |
 | single log-metric p99.9 | $(m "${METRIC_P999[@]}") ms | ${METRIC_P999[*]} |
