@@ -337,32 +337,32 @@ Result<Response> GetMetricHistory(const Services& s, const Request& req) {
                            "and 1000000");
   }
   // Histories run to millions of points: the key's JSON is written once and each point
-  // appended straight from the store's cursor, rather than through the general writer.
+  // written straight into the body from the store's cursor, rather than through the general
+  // writer. The body grows in steps of kStep bytes ahead of the points; `used` is its end.
   std::string prefix = "{\"key\":";
   AppendJsonString(&prefix, key);
   prefix += ",\"value\":";
   std::string body = "{\"metrics\":[";
-  size_t empty_size = body.size();
-  body.reserve(1 << 20);
-  // Each point is put together in `point` and appended once: one copy per point, not eight.
-  std::string point(prefix.size() + 128, '\0');
-  std::string number;
+  const size_t empty_size = body.size();
+  const size_t most = prefix.size() + kMaxJsonDouble + 64;  // one point, commas and all
+  constexpr size_t kStep = 256 * 1024;
+  size_t used = body.size();
   auto append = [&](double value, int64_t timestamp, int64_t step) {
-    char* p = point.data();
-    if (body.size() != empty_size) *p++ = ',';
+    if (body.size() - used < most) body.resize(used + std::max(kStep, most));
+    char* p = body.data() + used;
+    if (used != empty_size) *p++ = ',';
     p = std::copy(prefix.begin(), prefix.end(), p);
-    number.clear();
-    AppendJsonDouble(&number, value);
-    p = std::copy(number.begin(), number.end(), p);
+    p = WriteJsonDouble(p, value);
     p = std::copy_n(",\"timestamp\":", 13, p);
     p = std::to_chars(p, p + 24, timestamp).ptr;
     p = std::copy_n(",\"step\":", 8, p);
     p = std::to_chars(p, p + 24, step).ptr;
     *p++ = '}';
-    body.append(point.data(), size_t(p - point.data()));
+    used = size_t(p - body.data());
   };
   ASSIGN_OR_RETURN(std::string next, s.store->VisitMetricHistory(id, key, max.value_or(0),
                                                                  token.value_or(""), append));
+  body.resize(used);
   // Proto3 JSON omits an empty list.
   if (body.size() == empty_size) {
     body = "{";

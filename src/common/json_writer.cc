@@ -1,9 +1,11 @@
 // JsonWriter implementation: escaping and number formatting.
 #include "common/json_writer.h"
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <cmath>
+#include <string_view>
 
 #include "common/util.h"
 
@@ -123,19 +125,23 @@ void AppendJsonInt(std::string* out, int64_t value) {
   out->append(buf, end);
 }
 
-void AppendJsonDouble(std::string* out, double value) {
-  if (std::isnan(value)) {
-    out->append("\"NaN\"");
-  } else if (std::isinf(value)) {
-    out->append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-  } else {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-    out->append(buf, end);
-    // Keep doubles recognisable as floats for clients that type by lexeme (Python's json).
-    std::string_view written(buf, static_cast<size_t>(end - buf));
-    if (written.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+char* WriteJsonDouble(char* out, double value) {
+  auto put = [out](std::string_view text) { return std::copy(text.begin(), text.end(), out); };
+  if (std::isnan(value)) return put("\"NaN\"");
+  if (std::isinf(value)) return put(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  char* end = std::to_chars(out, out + kMaxJsonDouble - 2, value).ptr;
+  // Keep doubles recognisable as floats for clients that type by lexeme (Python's json).
+  for (char* p = out; p < end; ++p) {
+    if (*p == '.' || *p == 'e' || *p == 'E') return end;
   }
+  *end++ = '.';
+  *end++ = '0';
+  return end;
+}
+
+void AppendJsonDouble(std::string* out, double value) {
+  char buf[kMaxJsonDouble];
+  out->append(buf, WriteJsonDouble(buf, value));
 }
 
 JsonWriter& JsonWriter::Int(int64_t value) {

@@ -54,6 +54,10 @@ void AppendJsonString(std::string* out, std::string_view s);
 // Appends a number as JsonWriter writes it (for hot loops that bypass the writer).
 void AppendJsonInt(std::string* out, int64_t value);
 void AppendJsonDouble(std::string* out, double value);
+// AppendJsonDouble's text written at `out`, which has room for kMaxJsonDouble characters;
+// returns the end of what was written.
+inline constexpr size_t kMaxJsonDouble = 32;
+char* WriteJsonDouble(char* out, double value);
 
 }  // namespace ringo
 

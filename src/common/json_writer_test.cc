@@ -157,6 +157,24 @@ TEST(JsonWriterTest, WritesDoublesShortestWithFractionMarker) {
   for (const Case& c : cases) EXPECT_EQ(OneDouble(c.value), c.want) << c.value;
 }
 
+TEST(JsonWriterTest, WrittenDoublesFitTheirBuffer) {
+  const double longest[] = {-std::numeric_limits<double>::denorm_min(),
+                            -std::numeric_limits<double>::min(),
+                            std::numeric_limits<double>::lowest(),
+                            -2.2250738585072009e-308,
+                            -1.2345678901234567e-100,
+                            std::numeric_limits<double>::quiet_NaN(),
+                            -std::numeric_limits<double>::infinity()};
+  for (double v : longest) {
+    char buf[kMaxJsonDouble + 8];
+    std::fill(std::begin(buf), std::end(buf), '#');
+    char* end = WriteJsonDouble(buf, v);
+    EXPECT_LE(end - buf, std::ptrdiff_t(kMaxJsonDouble)) << v;
+    EXPECT_EQ(std::string(buf, end), OneDouble(v));
+    EXPECT_EQ(buf[kMaxJsonDouble], '#');
+  }
+}
+
 TEST(JsonWriterTest, DoublesRoundTripExactly) {
   const double values[] = {0.1,
                            1.0 / 3.0,
