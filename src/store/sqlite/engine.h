@@ -57,6 +57,7 @@ class WriteEngine : public EngineBase<Db> {
   int restart_at_ = kRestartFrames;
   std::chrono::steady_clock::time_point last_restart_{};
   size_t writes_since_analyze_ = 0;
+  size_t writes_before_analyze_ = 0;  // written by this process up to the last ANALYZE
   std::chrono::steady_clock::time_point last_analyze_ = std::chrono::steady_clock::now();
 
   std::atomic<bool> writer_done_{false};

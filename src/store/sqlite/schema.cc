@@ -231,8 +231,17 @@ CREATE TABLE metric_chunks (
 CREATE INDEX metric_chunks_by_max ON metric_chunks (run_id, key, max_step);
 )sql";
 
+// Migration 9: metric filters of searches ("metrics.x > v") read key, is_nan and value from
+// the index alone; with (key, value) each match was a lookup in the table, three quarters of
+// a filtered search over 10k runs.
+constexpr const char* kMigration9 = R"sql(
+DROP INDEX latest_metrics_by_key;
+CREATE INDEX latest_metrics_by_key ON latest_metrics (key, is_nan, value);
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5, kMigration6, kMigration7, kMigration8};
+                                       kMigration5, kMigration6, kMigration7, kMigration8,
+                                       kMigration9};
 
 }  // namespace
 

@@ -10,7 +10,7 @@
 namespace ringo::store {
 
 // Schema version this binary writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 // Brings the database to kSchemaVersion, one migration per transaction, creating the default
 // experiment ("Default", id 0) on a new database. kFailedPrecondition when the file was

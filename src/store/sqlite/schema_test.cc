@@ -66,6 +66,16 @@ TEST_F(SchemaTest, Migration4NamesDigestsForWhatTheyAre) {
                   .ok());
   ASSERT_TRUE(Migrate(*db_).ok());
   EXPECT_EQ(Text("PRAGMA user_version"), std::to_string(kSchemaVersion));
+  // Migration 9: a metric filter reads the index alone.
+  auto plan = db_->PrepareUncached(
+      "EXPLAIN QUERY PLAN SELECT run_id FROM latest_metrics WHERE key = 'm' AND is_nan = 0 AND "
+      "value > 0.5");
+  ASSERT_TRUE(plan.ok());
+  Status step;
+  ASSERT_TRUE((*plan)->Step(&step));
+  EXPECT_NE(std::string((*plan)->Text(3)).find("COVERING INDEX latest_metrics_by_key"),
+            std::string::npos)
+      << (*plan)->Text(3);
   // A file's old digest matched no other tool: cleared rather than kept mislabelled.
   EXPECT_EQ(Text("SELECT sha256 || '|' || tree_sha256 FROM model_versions WHERE version = 1"), "|");
   // A package's digest was a tree hash all along, and is now named so.
