@@ -329,6 +329,7 @@ Status ConvertFile(const fs::path& onnx_path, const fs::path& out, const Options
   OnnxModel onnx;
   RETURN_IF_ERROR(ReadOnnxFile(onnx_path, &onnx));
   StreamedWeights streamed;
+  streamed.files = &onnx.files;
   ASSIGN_OR_RETURN(coreml::Model model, ConvertOrFail(&onnx, onnx_path.filename().string(),
                                                       format, options, &streamed));
   if (format == Format::kNeuralNetwork) {

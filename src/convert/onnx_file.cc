@@ -35,17 +35,24 @@ Result<MappedFile> MappedFile::Open(const fs::path& path) {
     // Weights are read front to back, once: read ahead and drop pages behind.
     ::madvise(p, size, MADV_SEQUENTIAL);
   }
-  ::close(fd);  // the mapping keeps the file
-  return MappedFile(static_cast<const char*>(p), size);
+  return MappedFile(fd, static_cast<const char*>(p), size);
 }
 
-MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_) {
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : fd_(other.fd_), data_(other.data_), size_(other.size_) {
+  other.fd_ = -1;
   other.data_ = nullptr;
   other.size_ = 0;
 }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<char*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void MappedFile::Release() const {
+  // Cheap on the parts not mapped: the kernel skips empty page tables.
+  if (data_) ::madvise(const_cast<char*>(data_), size_, MADV_DONTNEED);
 }
 
 namespace {
@@ -153,7 +160,9 @@ bool StripTensor(std::string_view tensor, std::string* out, std::optional<std::s
 }
 
 // A GraphProto with its initializers stripped; their large raw data in *raws, by position.
-bool StripGraph(std::string_view graph, std::string* out,
+// The pages of `file` (when the graph lies in it) that reading each initializer's header mapped
+// are released at once (MappedFile::Release).
+bool StripGraph(std::string_view graph, const MappedFile* file, std::string* out,
                 std::vector<std::optional<std::string_view>>* raws) {
   Field f;
   std::string tensor;
@@ -166,6 +175,7 @@ bool StripGraph(std::string_view graph, std::string* out,
     tensor.clear();
     raws->emplace_back();
     if (!StripTensor(f.payload, &tensor, &raws->back())) return false;
+    if (file) file->Release();
     PutMessage(out, f.number, tensor);
   }
   return true;
@@ -173,7 +183,7 @@ bool StripGraph(std::string_view graph, std::string* out,
 
 // The ModelProto without the large raw data of its graph's initializers: the few kilobytes that
 // protobuf then parses, instead of copying every weight into a string of its own.
-bool StripModel(std::string_view model, std::string* out,
+bool StripModel(std::string_view model, const MappedFile* file, std::string* out,
                 std::vector<std::optional<std::string_view>>* raws) {
   Field f;
   std::string graph;
@@ -184,7 +194,7 @@ bool StripModel(std::string_view model, std::string* out,
       continue;
     }
     graph.clear();
-    if (!StripGraph(f.payload, &graph, raws)) return false;
+    if (!StripGraph(f.payload, file, &graph, raws)) return false;
     PutMessage(out, f.number, graph);
   }
   return true;
@@ -207,12 +217,12 @@ Status ParseProto(std::string_view bytes, const std::string& source, onnx::Model
   return Status::Ok();
 }
 
-}  // namespace
-
-Status ParseOnnxBytes(std::string_view bytes, const std::string& source, OnnxModel* model) {
+// ParseOnnxBytes, for bytes that are `file`'s mapping when it is set.
+Status Parse(std::string_view bytes, const MappedFile* file, const std::string& source,
+             OnnxModel* model) {
   std::string stripped;
   std::vector<std::optional<std::string_view>> raws;
-  if (!StripModel(bytes, &stripped, &raws)) {
+  if (!StripModel(bytes, file, &stripped, &raws)) {
     // Malformed wire format: protobuf's own parse of the whole bytes reports it.
     return ParseProto(bytes, source, &model->proto);
   }
@@ -225,6 +235,12 @@ Status ParseOnnxBytes(std::string_view bytes, const std::string& source, OnnxMod
     if (raws[k]) model->raw[inits[static_cast<int>(k)].name()] = *raws[k];
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseOnnxBytes(std::string_view bytes, const std::string& source, OnnxModel* model) {
+  return Parse(bytes, nullptr, source, model);
 }
 
 namespace {
@@ -300,10 +316,11 @@ Status ReadOnnxFile(const fs::path& path, OnnxModel* model) {
   if (!fs::is_regular_file(path, ec)) {
     return NotFound("ONNX file '" + path.string() + "' does not exist");
   }
-  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
-  model->files.push_back(std::make_unique<MappedFile>(std::move(file)));
+  ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(path));
+  model->files.push_back(std::make_unique<MappedFile>(std::move(mapped)));
   const std::string source = path.string();
-  RETURN_IF_ERROR(ParseOnnxBytes(model->files.back()->bytes(), source, model));
+  const MappedFile* file = model->files.back().get();
+  RETURN_IF_ERROR(Parse(file->bytes(), file, source, model));
   return MapExternalData(path, source, model);
 }
 

@@ -16,8 +16,9 @@
 
 namespace ringo::convert {
 
-// A whole file mapped read-only and private, advised for sequential reading. Unmapped and
-// closed on destruction. Movable, not copyable.
+// A whole file mapped read-only and private, advised for sequential reading; the file stays
+// open for copying from it in the kernel. Unmapped and closed on destruction. Movable, not
+// copyable.
 class MappedFile {
  public:
   // kNotFound when the file does not exist or cannot be opened; kInternal when mapping fails.
@@ -28,15 +29,26 @@ class MappedFile {
   ~MappedFile();
 
   std::string_view bytes() const { return {data_, size_}; }
+  int fd() const { return fd_; }
+  bool Holds(std::string_view part) const {
+    return part.data() >= data_ && part.data() + part.size() <= data_ + size_;
+  }
+  // The pages read so far leave the process's resident set (the page cache keeps them; reading
+  // them again maps them again). Reading a few bytes may map a whole large folio of page cache,
+  // megabytes, so readers of the mapping call this after each piece they are done with.
+  void Release() const;
 
  private:
-  MappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+  MappedFile(int fd, const char* data, size_t size) : fd_(fd), data_(data), size_(size) {}
+  int fd_ = -1;
   const char* data_ = nullptr;
   size_t size_ = 0;
 };
 
-// Initializers whose raw data is this large or larger are not copied into the protobuf.
-inline constexpr size_t kLargeRawData = 1024;
+// Initializers whose raw data is this large or larger are not copied into the protobuf. Smaller
+// ones (biases, normalisation parameters) are: a pass reading them from the mapping would map
+// whole large folios of page cache around them into the process.
+inline constexpr size_t kLargeRawData = 64 * 1024;
 
 // A parsed ONNX model whose large initializers' raw data (and external data, for a model read
 // from a file) was left where it is. `raw` maps an initializer's name to its little-endian raw

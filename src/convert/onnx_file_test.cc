@@ -24,17 +24,17 @@ void WriteAll(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
 }
 
-// Conv (weights large enough to stay in the mapping) -> BatchNorm folded into a second conv ->
-// Relu -> Flatten -> Gemm (transB=1, streamed) and a small bias (copied into the protobuf).
+// Conv (weights large enough to stay in the mapping) -> a second conv with BatchNorm folded into
+// it -> Relu -> Flatten -> Gemm (transB=1, streamed); small biases are copied into the protobuf.
 OnnxBuilder Network() {
   OnnxBuilder b;
   b.Input("x", {1, 3, 8, 8}).Output("y");
-  b.Weights("w1", {16, 3, 3, 3}).Weights("b1", {16});
-  b.Weights("w2", {8, 16, 1, 1});
+  b.Weights("w1", {64, 3, 11, 11}).Weights("b1", {64});
+  b.Weights("w2", {8, 64, 1, 1});
   b.Weights("g", {8}).Weights("beta", {8}).Weights("mean", {8});
   b.Floats("var", {8}, std::vector<float>(8, 1.0f));
-  b.Weights("fc", {10, 512}).Weights("fcb", {10});
-  SetInts(b.Node("Conv", {"x", "w1", "b1"}, {"c1"}), "pads", {1, 1, 1, 1});
+  b.Weights("fc", {40, 512}).Weights("fcb", {40});
+  SetInts(b.Node("Conv", {"x", "w1", "b1"}, {"c1"}), "pads", {5, 5, 5, 5});
   b.Node("Conv", {"c1", "w2"}, {"c2"});
   b.Node("BatchNormalization", {"c2", "g", "beta", "mean", "var"}, {"bn"});
   b.Node("Relu", {"bn"}, {"r"});
@@ -57,7 +57,8 @@ TEST(OnnxFileTest, LargeRawDataStaysOutOfTheProtobuf) {
   OnnxModel m;
   ASSERT_TRUE(ParseOnnxBytes(bytes, "t.onnx", &m).ok());
   ASSERT_EQ(m.raw.count("w1"), 1u);
-  EXPECT_EQ(m.raw.count("b1"), 0u);  // 64 bytes: parsed as usual
+  EXPECT_EQ(m.raw.count("b1"), 0u);  // 256 bytes: parsed as usual
+  EXPECT_EQ(m.raw.count("w2"), 0u);
   EXPECT_EQ(m.raw.count("fc"), 1u);
   EXPECT_GE(m.raw.at("w1").data(), bytes.data());  // a view into the bytes, not a copy
   EXPECT_LT(m.raw.at("w1").data(), bytes.data() + bytes.size());
@@ -107,7 +108,7 @@ TEST(OnnxFileTest, StreamedWeightsGiveTheBytesOfTheInMemoryPath) {
     ASSERT_TRUE(model.ok()) << model.status().ToString();
     ASSERT_TRUE(coreml::Save(*model, in_memory).ok());
     EXPECT_EQ(Contents(streamed), Contents(in_memory));
-    EXPECT_GT(Contents(streamed).back().size(), 4u * 16 * 3 * 3 * 3);
+    EXPECT_GT(Contents(streamed).back().size(), 4u * 64 * 3 * 11 * 11 / 2);
     EXPECT_TRUE(coreml::Load(streamed).ok());
   }
 }

@@ -37,25 +37,68 @@ Status WriteAll(int fd, std::string_view data) {
 
 }  // namespace
 
-Status WriteWeight(int fd, const StreamedWeight& w) {
-  if (!w.fp16) return WriteAll(fd, w.values);
+namespace {
+
+// Copies `w` (float32, as it is) from `file` to `fd` in the kernel, as cp does: neither a copy
+// in this process nor pages of the mapping. False when the kernel cannot (other file systems,
+// old kernels): nothing was written then.
+bool CopyInKernel(int fd, const StreamedWeight& w, const MappedFile& file, Status* status) {
+  off64_t from = w.values.data() - file.bytes().data();
+  size_t left = w.values.size();
+  while (left > 0) {
+    ssize_t n = ::copy_file_range(file.fd(), &from, fd, nullptr, left, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && left == w.values.size() &&
+        (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+      return false;
+    }
+    if (n <= 0) {
+      *status = Internal(std::string("cannot copy weights into the model: ") +
+                         (n < 0 ? std::strerror(errno) : "the ONNX file is shorter than it was"));
+      return true;
+    }
+    left -= static_cast<size_t>(n);
+  }
+  *status = Status::Ok();
+  return true;
+}
+
+Status WriteHalves(int fd, const StreamedWeight& w, const MappedFile* file) {
   std::vector<uint16_t> half(kHalfChunk);
   const size_t n = w.values.size() / sizeof(float);
   for (size_t at = 0; at < n; at += kHalfChunk) {
     const size_t m = std::min(kHalfChunk, n - at);
+    const std::string_view part = w.values.substr(at * sizeof(float), m * sizeof(float));
     for (size_t k = 0; k < m; ++k) {
       float f;
-      std::memcpy(&f, w.values.data() + (at + k) * sizeof(float), sizeof(float));
+      std::memcpy(&f, part.data() + k * sizeof(float), sizeof(float));
       half[k] = coreml::FloatToHalf(f);
     }
+    if (file) file->Release();
     RETURN_IF_ERROR(WriteAll(fd, {reinterpret_cast<const char*>(half.data()), m * 2}));
   }
   return Status::Ok();
 }
 
+}  // namespace
+
+Status WriteWeight(int fd, const StreamedWeight& w,
+                   const std::vector<std::unique_ptr<MappedFile>>* files) {
+  const MappedFile* file = nullptr;
+  for (size_t k = 0; files && k < files->size() && !file; ++k) {
+    if ((*files)[k]->Holds(w.values)) file = (*files)[k].get();
+  }
+  if (w.fp16) return WriteHalves(fd, w, file);
+  Status s;
+  if (file && CopyInKernel(fd, w, *file, &s)) return s;
+  s = WriteAll(fd, w.values);
+  if (file) file->Release();
+  return s;
+}
+
 Status WriteWeightFile(int fd, StreamedWeights* weights) {
   return weights->weight_file.WriteTo(
-      fd, [&](size_t hole) { return WriteWeight(fd, weights->blobs.at(hole)); });
+      fd, [&](size_t hole) { return WriteWeight(fd, weights->blobs.at(hole), weights->files); });
 }
 
 namespace {
@@ -66,7 +109,8 @@ namespace {
 // Everything else is serialized by protobuf through a small file buffer between weights.
 class SplicingWriter {
  public:
-  SplicingWriter(int fd, const StreamedWeights& w) : fd_(fd), file_(fd), holes_(w.params) {}
+  SplicingWriter(int fd, const StreamedWeights& w)
+      : fd_(fd), file_(fd), holes_(w.params), files_(w.files) {}
 
   Status Run(const pb::Message& root) {
     root.ByteSizeLong();  // caches the sizes SerializeWithCachedSizes relies on
@@ -163,7 +207,7 @@ class SplicingWriter {
     });
     RETURN_IF_ERROR(Flush());
     ++written_;
-    return WriteWeight(fd_, h);
+    return WriteWeight(fd_, h, files_);
   }
 
   Status Write(const pb::Message& m) {
@@ -199,6 +243,7 @@ class SplicingWriter {
   int fd_;
   pb::io::FileOutputStream file_;  // flushed before each weight written to fd_ directly
   const std::unordered_map<const coreml::spec::WeightParams*, StreamedWeight>& holes_;
+  const std::vector<std::unique_ptr<MappedFile>>* files_;
   std::unordered_set<const pb::Message*> spine_;
   std::unordered_map<const pb::Message*, size_t> sizes_;
   size_t written_ = 0;

@@ -4,11 +4,13 @@
 #define RINGO_CONVERT_WEIGHT_STREAM_H_
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
+#include "convert/onnx_file.h"
 #include "coreml/blob.h"
 #include "coreml/schema.h"
 
@@ -33,12 +35,16 @@ struct StreamedWeights {
   coreml::BlobWriter weight_file;
   std::vector<StreamedWeight> blobs;
   bool has_weight_file = false;
+  // The mapped files the weights' values lie in (OnnxModel::files); may be null.
+  const std::vector<std::unique_ptr<MappedFile>>* files = nullptr;
 };
 
-// Writes w's values to `fd` at its position: float32 in one write from the mapping, binary16
-// converted through a buffer of fixed size, so memory does not grow with the tensor.
-// kInternal when writing fails.
-Status WriteWeight(int fd, const StreamedWeight& w);
+// Writes w's values to `fd` at its position, so that memory does not grow with the tensor:
+// float32 copied by the kernel from the mapped file among `files` that holds them (or written
+// from the mapping where the kernel cannot copy), binary16 converted through a buffer of fixed
+// size; the mapping's pages read leave the resident set. kInternal when writing fails.
+Status WriteWeight(int fd, const StreamedWeight& w,
+                   const std::vector<std::unique_ptr<MappedFile>>* files);
 
 // Writes `model` to `fd` as the protobuf it would serialize to (deterministically) if the
 // weights in `weights.params` were in their WeightParams. kInternal when writing fails or a
