@@ -69,11 +69,7 @@ Status WriteHalves(int fd, const StreamedWeight& w, const MappedFile* file) {
   for (size_t at = 0; at < n; at += kHalfChunk) {
     const size_t m = std::min(kHalfChunk, n - at);
     const std::string_view part = w.values.substr(at * sizeof(float), m * sizeof(float));
-    for (size_t k = 0; k < m; ++k) {
-      float f;
-      std::memcpy(&f, part.data() + k * sizeof(float), sizeof(float));
-      half[k] = coreml::FloatToHalf(f);
-    }
+    coreml::FloatsToHalves(part.data(), m, half.data());
     if (file) file->Release();
     RETURN_IF_ERROR(WriteAll(fd, {reinterpret_cast<const char*>(half.data()), m * 2}));
   }

@@ -66,6 +66,8 @@ Status ValidateBlobFile(std::string_view file);
 
 // IEEE binary16 <-> binary32 (round to nearest even).
 uint16_t FloatToHalf(float f);
+// FloatToHalf of `n` little-endian float32 values at `floats` (any alignment) into `halves`.
+void FloatsToHalves(const char* floats, size_t n, uint16_t* halves);
 float HalfToFloat(uint16_t h);
 
 }  // namespace ringo::coreml
