@@ -2,6 +2,7 @@
 // mapping, an ML Program's weight.bin with its holes filled, binary16 through a fixed buffer.
 #include "convert/weight_stream.h"
 
+#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/wire_format.h>
@@ -84,11 +85,16 @@ Status WriteWeight(int fd, const StreamedWeight& w,
   for (size_t k = 0; files && k < files->size() && !file; ++k) {
     if ((*files)[k]->Holds(w.values)) file = (*files)[k].get();
   }
-  if (w.fp16) return WriteHalves(fd, w, file);
   Status s;
-  if (file && CopyInKernel(fd, w, *file, &s)) return s;
-  s = WriteAll(fd, w.values);
-  if (file) file->Release();
+  if (w.fp16) {
+    s = WriteHalves(fd, w, file);
+  } else if (!file || !CopyInKernel(fd, w, *file, &s)) {
+    s = WriteAll(fd, w.values);
+    if (file) file->Release();
+  }
+  // The file is synced before it is renamed into place: start writing it back now, while the
+  // rest is converted, so that the sync waits for less. Advisory; errors show at the sync.
+  ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   return s;
 }
 
