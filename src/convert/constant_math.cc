@@ -1,5 +1,6 @@
 // Arithmetic on shapes and constant tensors, shared by the importer's folding and lowering.
 #include <algorithm>
+#include <cstring>
 
 #include "convert/graph.h"
 #include "convert/importer.h"
@@ -23,6 +24,13 @@ Constant Constant::Floats(Shape shape, std::vector<float> values) {
   c.shape = std::move(shape);
   c.f = std::move(values);
   return c;
+}
+
+void Constant::Load() {
+  if (!is_mapped()) return;
+  f.resize(mapped.size() / sizeof(float));
+  std::memcpy(f.data(), mapped.data(), f.size() * sizeof(float));  // ONNX raw data: little-endian
+  mapped = {};
 }
 
 Constant Constant::Ints(Shape shape, std::vector<int64_t> values) {

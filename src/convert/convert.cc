@@ -1,19 +1,17 @@
 // ONNX -> Core ML entry points: parsing, options, passes, back end choice and metadata.
 #include "convert/convert.h"
 
-#include <fcntl.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <onnx/onnx_pb.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "convert/emit.h"
 #include "convert/graph.h"
+#include "convert/onnx_file.h"
 #include "convert/precision.h"
+#include "convert/weight_stream.h"
 #include "coreml/schema.h"
 
 #ifndef RINGO_VERSION
@@ -23,26 +21,11 @@
 namespace ringo::convert {
 
 namespace fs = std::filesystem;
-namespace pb = google::protobuf;
 
 namespace {
 
 // Protobuf refuses messages over 2 GiB; ONNX files that large keep weights outside anyway.
-constexpr int kMaxOnnxBytes = std::numeric_limits<int>::max();
-
-Status ParseOnnx(pb::io::ZeroCopyInputStream* raw, const std::string& source,
-                 onnx::ModelProto* model) {
-  pb::io::CodedInputStream coded(raw);
-  coded.SetTotalBytesLimit(kMaxOnnxBytes);
-  coded.SetRecursionLimit(100);
-  if (!model->ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
-    return InvalidArgument("'" + source + "' is not an ONNX model (protobuf parse failed)");
-  }
-  if (!model->has_graph() || model->graph().node_size() == 0) {
-    return InvalidArgument("'" + source + "' is not an ONNX model (no graph nodes)");
-  }
-  return Status::Ok();
-}
+constexpr size_t kMaxOnnxBytes = std::numeric_limits<int>::max();
 
 Status Rename(Graph* g, const std::map<std::string, std::string>& renames, bool inputs,
               std::map<std::string, std::string>* applied) {
@@ -104,11 +87,13 @@ std::string ProblemsMessage(const std::vector<NodeProblem>& problems, Format for
   return m;
 }
 
-// Converts `onnx_model`; the nodes that cannot be converted go to *problems (the returned model
-// is then incomplete and must not be used).
-Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::string& source,
-                                   Format format, const Options& o,
-                                   std::vector<NodeProblem>* problems) {
+// Converts `onnx`; the nodes that cannot be converted go to *problems (the returned model is
+// then incomplete and must not be used). With `streamed`, the weights that reach the output as
+// they are stay out of the model and are listed there (EmitOptions::streamed).
+Result<coreml::Model> ConvertModel(OnnxModel* onnx, const std::string& source, Format format,
+                                   const Options& o, std::vector<NodeProblem>* problems,
+                                   StreamedWeights* streamed = nullptr) {
+  onnx::ModelProto* onnx_model = &onnx->proto;
   auto progress = [&](double f) {
     if (o.progress) o.progress(f);
   };
@@ -139,7 +124,8 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
   if (o.progress) import_progress = [&](double f) { o.progress(0.05 + 0.5 * f); };
   std::map<std::string, InputShape> flexible;  // by ONNX name
   RETURN_IF_ERROR(SetDefaultShapes(o.input_shapes, o.input_renames, onnx_model, &flexible));
-  ASSIGN_OR_RETURN(Graph graph, ImportOnnx(onnx_model, source, import_progress, problems));
+  ASSIGN_OR_RETURN(Graph graph,
+                   ImportOnnx(onnx_model, onnx->raw, source, import_progress, problems));
   progress(0.55);
 
   std::map<std::string, std::string> input_names;
@@ -154,6 +140,7 @@ Result<coreml::Model> ConvertModel(onnx::ModelProto* onnx_model, const std::stri
 
   EmitOptions eo;
   eo.fp16 = o.precision == Precision::kFloat16;
+  eo.streamed = streamed;
   eo.fp32_ops = o.float32_ops;
   eo.compress = o.compress;
   eo.sparsity = o.sparsity;
@@ -279,27 +266,11 @@ Result<Format> FormatForPath(const fs::path& out) {
 
 namespace {
 
-Status ParseFile(const fs::path& onnx_path, onnx::ModelProto* model) {
-  std::error_code ec;
-  if (!fs::is_regular_file(onnx_path, ec)) {
-    return NotFound("ONNX file '" + onnx_path.string() + "' does not exist");
-  }
-  int fd = ::open(onnx_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NotFound("cannot open '" + onnx_path.string() + "'");
-  Status s;
-  {
-    // Streamed from the file: no second in-memory copy of the weights.
-    pb::io::FileInputStream in(fd);
-    s = ParseOnnx(&in, onnx_path.string(), model);
-  }
-  ::close(fd);
-  return s;
-}
-
-Result<coreml::Model> ConvertOrFail(onnx::ModelProto* model, const std::string& source,
-                                    Format format, const Options& options) {
+Result<coreml::Model> ConvertOrFail(OnnxModel* model, const std::string& source, Format format,
+                                    const Options& options, StreamedWeights* streamed = nullptr) {
   std::vector<NodeProblem> problems;
-  ASSIGN_OR_RETURN(coreml::Model m, ConvertModel(model, source, format, options, &problems));
+  ASSIGN_OR_RETURN(coreml::Model m,
+                   ConvertModel(model, source, format, options, &problems, streamed));
   if (!problems.empty()) return InvalidArgument(ProblemsMessage(problems, format));
   return m;
 }
@@ -312,15 +283,15 @@ Result<coreml::Model> ConvertOnnx(const fs::path& onnx_path, Format format,
     return ConvertAuto([&](const Options& o) { return ConvertOnnx(onnx_path, format, o); },
                        format, options);
   }
-  onnx::ModelProto model;
-  RETURN_IF_ERROR(ParseFile(onnx_path, &model));
+  OnnxModel model;
+  RETURN_IF_ERROR(ReadOnnxFile(onnx_path, &model));
   return ConvertOrFail(&model, onnx_path.filename().string(), format, options);
 }
 
 Result<std::vector<NodeProblem>> CheckOnnx(const fs::path& onnx_path, Format format,
                                            const Options& options) {
-  onnx::ModelProto model;
-  RETURN_IF_ERROR(ParseFile(onnx_path, &model));
+  OnnxModel model;
+  RETURN_IF_ERROR(ReadOnnxFile(onnx_path, &model));
   std::vector<NodeProblem> problems;
   Options quiet = options;
   quiet.progress = nullptr;
@@ -331,7 +302,7 @@ Result<std::vector<NodeProblem>> CheckOnnx(const fs::path& onnx_path, Format for
 
 Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_view source_name,
                                        Format format, const Options& options) {
-  if (onnx_bytes.size() > static_cast<size_t>(kMaxOnnxBytes)) {
+  if (onnx_bytes.size() > kMaxOnnxBytes) {
     return InvalidArgument("'" + std::string(source_name) + "' is larger than 2 GiB");
   }
   if (options.precision == Precision::kAuto) {
@@ -339,16 +310,35 @@ Result<coreml::Model> ConvertOnnxBytes(std::string_view onnx_bytes, std::string_
         [&](const Options& o) { return ConvertOnnxBytes(onnx_bytes, source_name, format, o); },
         format, options);
   }
-  onnx::ModelProto model;
-  pb::io::ArrayInputStream in(onnx_bytes.data(), static_cast<int>(onnx_bytes.size()));
-  RETURN_IF_ERROR(ParseOnnx(&in, std::string(source_name), &model));
+  OnnxModel model;
+  RETURN_IF_ERROR(ParseOnnxBytes(onnx_bytes, std::string(source_name), &model));
   return ConvertOrFail(&model, std::string(source_name), format, options);
 }
 
 Status ConvertFile(const fs::path& onnx_path, const fs::path& out, const Options& options) {
   ASSIGN_OR_RETURN(Format format, FormatForPath(out));
-  ASSIGN_OR_RETURN(coreml::Model model, ConvertOnnx(onnx_path, format, options));
-  return coreml::Save(model, out);
+  // Options that evaluate, compress or retrain the written model need it whole in memory.
+  const bool streams = options.precision != Precision::kAuto && options.compress.empty() &&
+                       options.update.layers.empty() && options.input_shapes.empty();
+  if (!streams) {
+    ASSIGN_OR_RETURN(coreml::Model model, ConvertOnnx(onnx_path, format, options));
+    return coreml::Save(model, out);
+  }
+  // The weights that pass through go from the ONNX file's mapping straight into the output, so
+  // memory and page faults do not grow with the model.
+  OnnxModel onnx;
+  RETURN_IF_ERROR(ReadOnnxFile(onnx_path, &onnx));
+  StreamedWeights streamed;
+  streamed.files = &onnx.files;
+  ASSIGN_OR_RETURN(coreml::Model model, ConvertOrFail(&onnx, onnx_path.filename().string(),
+                                                      format, options, &streamed));
+  if (format == Format::kNeuralNetwork) {
+    return coreml::SaveStreamed(
+        model, out, [&](int fd) { return WriteNeuralNetwork(fd, model.spec(), streamed); });
+  }
+  if (!streamed.has_weight_file) return coreml::Save(model, out);
+  return coreml::SaveStreamed(model, out,
+                              [&](int fd) { return WriteWeightFile(fd, &streamed); });
 }
 
 }  // namespace ringo::convert

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "convert/graph.h"
+#include "convert/weight_stream.h"
 #include "coreml/coreml.h"
 #include "coreml/schema.h"
 
@@ -38,6 +39,10 @@ struct EmitOptions {
   // Non-null: ops that cannot be written are appended here and the rest still emitted (ops
   // reading what failed are skipped); the model is then incomplete. Null: the first fails.
   std::vector<NodeProblem>* problems = nullptr;
+  // Non-null: float32 weights still in the ONNX file's mapping that reach the output as they
+  // are (conv and linear weights, uncompressed) are left out of the model and listed here, to
+  // be written from the mapping (weight_stream.h). The model is incomplete without them.
+  StreamedWeights* streamed = nullptr;
 };
 
 // The name of a classifier's predicted-label output.

@@ -25,6 +25,7 @@ bool FoldBatchNorm(Op* conv, const Op& bn) {
   int64_t c_out = conv->weight.shape[0];
   if (bn.gamma.size() != c_out) return false;
   int64_t per = conv->weight.size() / c_out;
+  conv->weight.Load();  // scaled here, so no longer written from the ONNX file as it is
   if (!conv->has_bias) {
     conv->bias = Constant::Floats({c_out}, std::vector<float>(c_out, 0.0f));
     conv->has_bias = true;

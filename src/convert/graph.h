@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -32,6 +33,13 @@ struct Constant {
   Shape shape;
   std::vector<float> f;
   std::vector<int64_t> i;
+  // Float values still in the ONNX file's mapping (little-endian float32), `f` empty until
+  // Load(): a weight that reaches the output unchanged is written from here, never copied.
+  std::string_view mapped{};
+
+  bool is_mapped() const { return mapped.data() != nullptr; }
+  // Copies mapped values into `f` (nothing to do for a constant already in memory).
+  void Load();
 
   int64_t size() const { return NumElements(shape); }
   // Element k as a double, whatever the storage.
@@ -124,6 +132,9 @@ struct Graph {
   }
 };
 
+// Initializers' raw data kept out of a parsed ModelProto, by initializer name (onnx_file.h).
+using RawData = std::unordered_map<std::string, std::string_view>;
+
 // Lowers a parsed ONNX model to a Graph: topological order (cycles and
 // dangling inputs rejected), static shapes (a symbolic leading dimension is taken as 1),
 // constant folding (including Shape -> Gather -> Unsqueeze -> Concat chains), Identity/Dropout
@@ -131,8 +142,10 @@ struct Graph {
 // lowered are appended to *problems (kInvalidArgument naming op type, node and opset) and the
 // rest of the graph is still lowered; values they would have produced are missing from the
 // result (as are outputs that depend on them). Other errors are returned.
-// Initializer data is released from `model` as it is read.
-Result<Graph> ImportOnnx(onnx::ModelProto* model, const std::string& source_name,
+// Initializer data is released from `model` as it is read; float initializers found in `raw`
+// keep pointing into it (Constant::mapped), so it must outlive the graph.
+Result<Graph> ImportOnnx(onnx::ModelProto* model, const RawData& raw,
+                         const std::string& source_name,
                          const std::function<void(double)>& progress,
                          std::vector<NodeProblem>* problems);
 

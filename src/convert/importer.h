@@ -53,9 +53,13 @@ int OpVersion(const std::string& op_type, int opset);
 
 class Importer {
  public:
-  Importer(onnx::ModelProto* model, std::string source, const std::function<void(double)>& progress,
-           std::vector<NodeProblem>* problems)
-      : model_(model), source_(std::move(source)), progress_(progress), problems_(problems) {}
+  Importer(onnx::ModelProto* model, const RawData& raw, std::string source,
+           const std::function<void(double)>& progress, std::vector<NodeProblem>* problems)
+      : model_(model),
+        raw_(raw),
+        source_(std::move(source)),
+        progress_(progress),
+        problems_(problems) {}
 
   Result<Graph> Run();
 
@@ -85,7 +89,9 @@ class Importer {
   std::string NodeName(const onnx::NodeProto& node) const {
     return node.name().empty() ? "#" + std::to_string(node_index_) : node.name();
   }
-  Status ReadInitializer(onnx::TensorProto* t);
+  // Reads `t` into consts_; `mapped`, when given, is its raw data (left out of the protobuf),
+  // which a float tensor keeps referring to (Constant::mapped) instead of copying.
+  Status ReadInitializer(onnx::TensorProto* t, const std::string_view* mapped = nullptr);
   Status ReadInput(const onnx::ValueInfoProto& in);
   Status TopologicalOrder(std::vector<int>* order);
   // Folds `node`, or hands it to the op family that lowers it; kInvalidArgument for an op ringo
@@ -228,13 +234,28 @@ class Importer {
   // A constant for an op to keep. The last reader takes the data itself, so weights are not held
   // twice while the graph is built (ResNet-50 carries 100 MB of them).
   Constant Take(const std::string& name) {
+    Constant c = TakeWeight(name);
+    c.Load();
+    return c;
+  }
+  // As Take, leaving a weight's values in the ONNX file's mapping when they are there: for the
+  // ops whose weights the emitters write as they are (conv, linear).
+  Constant TakeWeight(const std::string& name) {
     auto it = consts_.find(name);
     if (--uses_[name] > 0) return it->second;
     Constant c = std::move(it->second);
     consts_.erase(it);
     return c;
   }
+  // The constant `name` with its values in memory, or null when `name` is not a constant.
   const Constant* ConstOf(const std::string& name) const {
+    auto it = consts_.find(name);
+    if (it == consts_.end()) return nullptr;
+    it->second.Load();
+    return &it->second;
+  }
+  // As ConstOf, for the shape and type only: mapped values stay where they are.
+  const Constant* Peek(const std::string& name) const {
     auto it = consts_.find(name);
     return it == consts_.end() ? nullptr : &it->second;
   }
@@ -267,13 +288,15 @@ class Importer {
   }
 
   onnx::ModelProto* model_;
+  const RawData& raw_;
   std::string source_;
   const std::function<void(double)>& progress_;
   int opset_ = 0;
   int op_version_ = 0;  // the version of the node being lowered: its op's, under opset_
   int node_index_ = 0;
   Graph graph_;
-  std::unordered_map<std::string, Constant> consts_;
+  // Mutable: reading a constant's values loads them from the mapping (Constant::Load).
+  mutable std::unordered_map<std::string, Constant> consts_;
   std::unordered_map<std::string, std::string> alias_;
   std::unordered_map<std::string, int> uses_;  // node inputs reading each value
   std::set<std::string> op_names_;

@@ -9,7 +9,7 @@ Status Importer::LowerConv(const onnx::NodeProto& node, Op& op) {
   op.type = "conv";
   std::string x = In(node, 0);
   const Shape& xs = ShapeOf(x);
-  const Constant* w = ConstOf(In(node, 1));
+  const Constant* w = Peek(In(node, 1));
   if (!w) return Fail(node, "weights must be a constant (initializer)");
   if (xs.size() != 4 || w->shape.size() != 4) {
     return Fail(node,
@@ -47,7 +47,7 @@ Status Importer::LowerConv(const onnx::NodeProto& node, Op& op) {
   } else if (!In(node, 2).empty()) {
     return Fail(node, "bias must be a constant");
   }
-  op.weight = Take(In(node, 1));
+  op.weight = TakeWeight(In(node, 1));
   Emit(std::move(op), out);
   return Status::Ok();
 }

@@ -12,16 +12,18 @@ Status Importer::LowerLinear(const onnx::NodeProto& node, Op& op) {
   Shape xs = InputShape(node, 0);
   if (xs.size() != 2) return Fail(node, "A must be a matrix");
   if (AttrInt(node, "transA", 0) != 0) return Fail(node, "transA=1 is not supported");
-  const Constant* b = ConstOf(In(node, 1));
+  const Constant* b = Peek(In(node, 1));
   if (!b || b->shape.size() != 2 || b->is_int) return Fail(node, "B must be a constant matrix");
   float alpha = AttrFloat(node, "alpha", 1.0f), beta = AttrFloat(node, "beta", 1.0f);
   Shape b_shape = b->shape;
   // Core ML wants [out, in]: ONNX transB=1 already is; otherwise transpose.
-  op.weight = AttrInt(node, "transB", 0) != 0 ? Take(In(node, 1)) : Transposed(*b, {1, 0});
+  const bool trans_b = AttrInt(node, "transB", 0) != 0;
+  op.weight = trans_b ? TakeWeight(In(node, 1)) : Transposed(*ConstOf(In(node, 1)), {1, 0});
   if (op.weight.shape[1] != xs[1]) {
     return Fail(node, "B " + ShapeToString(b_shape) + " does not fit A " + ShapeToString(xs));
   }
   if (alpha != 1.0f) {
+    op.weight.Load();
     for (float& v : op.weight.f) v *= alpha;
   }
   int64_t n_out = op.weight.shape[0];

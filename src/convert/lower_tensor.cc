@@ -308,7 +308,7 @@ Status Importer::LowerTensorOp(const onnx::NodeProto& node, Op& op, bool* handle
   if (t == "Split") return LowerSplit(node, op);
   if (t == "Cast" || t == "CastLike") return LowerCast(node, op);
   if (t == "Gemm") {
-    const Constant* b = ConstOf(In(node, 1));
+    const Constant* b = Peek(In(node, 1));  // LowerLinear may write B from the mapping
     if (!b || AttrInt(node, "transA", 0) != 0) return LowerGemm(node, op);
   }
   if (t == "Clip" && op_version_ >= 11) {

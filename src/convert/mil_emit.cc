@@ -338,7 +338,12 @@ Status MilEmitter::Finish() {
     block_->add_outputs(o);
     DescribeClassifierOutputs(desc, o);
   }
-  if (blob_count_ > 0) model_.weights() = blobs_.Release();
+  if (blob_count_ > 0 && o_.streamed) {
+    o_.streamed->weight_file = std::move(blobs_);
+    o_.streamed->has_weight_file = true;
+  } else if (blob_count_ > 0) {
+    model_.weights() = blobs_.Release();
+  }
   return Status::Ok();
 }
 

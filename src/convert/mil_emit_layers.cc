@@ -55,7 +55,7 @@ mil::Operation* MilEmitter::Output(const Op& op, const std::string& type) {
 
 Status MilEmitter::EmitConv(Op& op, const std::string& x) {
   const std::string& n = op.name;
-  std::string w = Floats(n + "_weight", op.weight.shape, &op.weight.f);
+  std::string w = Weight(n + "_weight", &op.weight);
   std::string b = op.has_bias ? Floats(n + "_bias", op.bias.shape, &op.bias.f) : "";
   std::string strides = Ints(n + "_strides", op.strides, false);
   std::string pad_type = String(n + "_pad_type", "custom");
@@ -76,7 +76,7 @@ Status MilEmitter::EmitConv(Op& op, const std::string& x) {
 
 Status MilEmitter::EmitLinear(Op& op, const std::string& x) {
   const std::string& n = op.name;
-  std::string w = Floats(n + "_weight", op.weight.shape, &op.weight.f);
+  std::string w = Weight(n + "_weight", &op.weight);
   std::string b = op.has_bias ? Floats(n + "_bias", op.bias.shape, &op.bias.f) : "";
   auto* l = Output(op, "linear");
   Bind(l, "x", x);

@@ -43,8 +43,11 @@ class MilEmitter {
     // Size the weight file once: growing it by doubling would briefly hold two copies.
     uint64_t bytes = 0, count = 0;
     auto add = [&](const Constant& c) {
-      if (c.is_int || NumElements(c.shape) < kBlobThreshold) return;
-      bytes += static_cast<uint64_t>(c.f.size()) * (o.fp16 ? 2 : 4);
+      if (c.is_int || NumElements(c.shape) < kBlobThreshold || (c.is_mapped() && o.streamed)) {
+        return;
+      }
+      const size_t n = c.is_mapped() ? c.mapped.size() / sizeof(float) : c.f.size();
+      bytes += static_cast<uint64_t>(n) * (o.fp16 ? 2 : 4);
       ++count;
     };
     for (const Op& op : g->ops) {
@@ -83,6 +86,26 @@ class MilEmitter {
     return PlainFloats(hint, shape, values);
   }
   std::string Compressed(const std::string& hint, const Shape& shape, std::vector<float>* values);
+  // A conv's or linear's weights: left to the writer (EmitOptions::streamed) when they are still
+  // in the ONNX file's mapping and go to weight.bin as they are, else as Floats.
+  std::string Weight(const std::string& hint, Constant* c) {
+    if (c->is_mapped() && o_.streamed && o_.compress.empty() &&
+        NumElements(c->shape) >= kBlobThreshold) {
+      const StreamedWeight w{c->mapped, Half()};
+      mil::Value v;
+      *v.mutable_type() = TensorValueType(fp_, c->shape);
+      auto* b = v.mutable_blobfilevalue();
+      b->set_filename(kWeightFile);
+      b->set_offset(blobs_.AddHole(
+          Half() ? coreml::BlobType::kFloat16 : coreml::BlobType::kFloat32, w.bytes()));
+      ++blob_count_;
+      o_.streamed->blobs.push_back(w);
+      c->mapped = {};
+      return Const(hint, std::move(v));
+    }
+    c->Load();
+    return Floats(hint, c->shape, &c->f);
+  }
   // Raw little-endian values of `dt`: in weight.bin (as `blob`) when large, else inline.
   std::string RawConst(const std::string& hint, mil::DataType dt, const Shape& shape,
                        coreml::BlobType blob, const std::string& bytes) {

@@ -82,6 +82,12 @@ class NnEmitter {
   // the tensor is large (spec 3), else as SetWeights writes them.
   void MainWeights(spec::WeightParams* w, Constant* c) {
     if (dry_run_) return;
+    if (c->is_mapped() && o_.streamed && o_.compress.empty()) {
+      o_.streamed->params[w] = {c->mapped, fp16_};
+      c->mapped = {};
+      return;
+    }
+    c->Load();
     if (o_.compress.empty() || c->size() < kNnCompressThreshold) {
       SetWeights(w, &c->f, fp16_);
       return;

@@ -42,6 +42,7 @@ std::string Importer::Materialize(const std::string& name) {
   if (it == consts_.end()) return name;
   std::string value = name + "__const";
   if (materialized_.insert(name).second) {
+    it->second.Load();
     Op op;
     op.type = op.onnx_op = "const";
     op.name = Sanitized(name) + "_const";
@@ -174,7 +175,10 @@ Result<Graph> Importer::Run() {
                            std::to_string(max_opset));
   }
   onnx::GraphProto* g = model_->mutable_graph();
-  for (auto& t : *g->mutable_initializer()) RETURN_IF_ERROR(ReadInitializer(&t));
+  for (auto& t : *g->mutable_initializer()) {
+    auto mapped = raw_.find(t.name());
+    RETURN_IF_ERROR(ReadInitializer(&t, mapped == raw_.end() ? nullptr : &mapped->second));
+  }
   for (const auto& in : g->input()) RETURN_IF_ERROR(ReadInput(in));
   if (graph_.inputs.empty()) return InvalidArgument("'" + source_ + "' has no graph inputs");
   if (g->output_size() == 0) return InvalidArgument("'" + source_ + "' has no graph outputs");
@@ -359,10 +363,11 @@ bool IsSupportedOnnxOp(const std::string& op_type) {
   return kOps.count(op_type) > 0;
 }
 
-Result<Graph> ImportOnnx(onnx::ModelProto* model, const std::string& source_name,
+Result<Graph> ImportOnnx(onnx::ModelProto* model, const RawData& raw,
+                         const std::string& source_name,
                          const std::function<void(double)>& progress,
                          std::vector<NodeProblem>* problems) {
-  Importer importer(model, source_name, progress, problems);
+  Importer importer(model, raw, source_name, progress, problems);
   return importer.Run();
 }
 

@@ -2,6 +2,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "convert/importer.h"
 
@@ -10,10 +11,11 @@ namespace ringo::convert {
 // Dimensions beyond this are certainly not a real model and would overflow element counts.
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 
-Status Importer::ReadInitializer(onnx::TensorProto* t) {
+Status Importer::ReadInitializer(onnx::TensorProto* t, const std::string_view* mapped) {
   std::string what = "initializer '" + t->name() + "' of '" + source_ + "'";
-  if (t->data_location() == onnx::TensorProto::EXTERNAL || t->external_data_size() > 0) {
-    return InvalidArgument(what + " uses external data, which ringo does not read");
+  if (!mapped &&
+      (t->data_location() == onnx::TensorProto::EXTERNAL || t->external_data_size() > 0)) {
+    return InvalidArgument(what + " uses external data, which ringo reads only from a file");
   }
   Shape shape(t->dims().begin(), t->dims().end());
   for (int64_t d : shape) {
@@ -22,7 +24,7 @@ Status Importer::ReadInitializer(onnx::TensorProto* t) {
   int64_t n = NumElements(shape);
   Constant c;
   c.shape = shape;
-  const std::string& raw = t->raw_data();
+  const std::string_view raw = mapped ? *mapped : std::string_view(t->raw_data());
   auto check = [&](int64_t have) -> Status {
     if (have != n) {
       return InvalidArgument(what + " holds " + std::to_string(have) + " values but its shape " +
@@ -35,8 +37,12 @@ Status Importer::ReadInitializer(onnx::TensorProto* t) {
       if (!raw.empty()) {
         if (raw.size() % 4 != 0) return InvalidArgument(what + " has truncated raw data");
         RETURN_IF_ERROR(check(static_cast<int64_t>(raw.size() / 4)));
-        c.f.resize(n);
-        std::memcpy(c.f.data(), raw.data(), raw.size());  // ONNX raw data is little-endian
+        if (mapped) {
+          c.mapped = raw;  // read when a pass needs the values (Constant::Load)
+        } else {
+          c.f.resize(n);
+          std::memcpy(c.f.data(), raw.data(), raw.size());  // ONNX raw data is little-endian
+        }
       } else {
         RETURN_IF_ERROR(check(t->float_data_size()));
         c.f.assign(t->float_data().begin(), t->float_data().end());

@@ -1,6 +1,10 @@
 // Blob storage v2 of ML Program weights, and half-precision conversion.
 #include "coreml/blob.h"
 
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
 #include <cstring>
 
 namespace ringo::coreml {
@@ -38,21 +42,36 @@ void BlobWriter::Reserve(uint64_t data_bytes, uint64_t blobs) {
   out_.reserve(out_.size() + data_bytes + blobs * 2 * kRecord);
 }
 
-uint64_t BlobWriter::Add(BlobType type, std::string_view data) {
+uint64_t BlobWriter::Record(BlobType type, uint64_t size) {
   // Records start on 64-byte boundaries; the previous data is padded with zeros.
-  out_.resize((out_.size() + kRecord - 1) / kRecord * kRecord, '\0');
-  uint64_t record = out_.size();
-  out_.resize(record + kRecord, '\0');
-  PutU32(&out_, record, kSentinel);
-  PutU32(&out_, record + 4, static_cast<uint32_t>(type));
-  PutU64(&out_, record + 8, data.size());
-  PutU64(&out_, record + 16, record + kRecord);
-  out_.append(data);
+  const uint64_t end = out_.size() + hole_bytes_;
+  const uint64_t record = (end + kRecord - 1) / kRecord * kRecord;
+  out_.append(record - end, '\0');
+  const size_t at = out_.size();
+  out_.resize(at + kRecord, '\0');
+  PutU32(&out_, at, kSentinel);
+  PutU32(&out_, at + 4, static_cast<uint32_t>(type));
+  PutU64(&out_, at + 8, size);
+  PutU64(&out_, at + 16, record + kRecord);
   ++count_;
   return record;
 }
 
+uint64_t BlobWriter::Add(BlobType type, std::string_view data) {
+  uint64_t record = Record(type, data.size());
+  out_.append(data);
+  return record;
+}
+
+uint64_t BlobWriter::AddHole(BlobType type, uint64_t size) {
+  uint64_t record = Record(type, size);
+  holes_.push_back({out_.size(), size});
+  hole_bytes_ += size;
+  return record;
+}
+
 const std::string& BlobWriter::Finish() {
+  assert(holes_.empty());
   PutU32(&out_, 0, count_);
   return out_;
 }
@@ -63,6 +82,34 @@ std::string BlobWriter::Release() {
   out_.clear();
   count_ = 0;
   return out;
+}
+
+namespace {
+
+Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Internal(std::string("cannot write the weight file: ") + std::strerror(errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status BlobWriter::WriteTo(int fd, const std::function<Status(size_t hole)>& fill) {
+  PutU32(&out_, 0, count_);
+  const std::string_view out = out_;
+  size_t done = 0;
+  for (size_t k = 0; k < holes_.size(); ++k) {
+    RETURN_IF_ERROR(WriteAll(fd, out.substr(done, holes_[k].at - done)));
+    RETURN_IF_ERROR(fill(k));
+    done = holes_[k].at;
+  }
+  return WriteAll(fd, out.substr(done));
 }
 
 Result<BlobView> ReadBlob(std::string_view file, uint64_t offset) {
@@ -113,6 +160,17 @@ Status ValidateBlobFile(std::string_view file) {
 uint16_t FloatToHalf(float f) {
   uint32_t x;
   std::memcpy(&x, &f, 4);
+  // Values that are normal halves (weights, nearly always) without a branch on the rounding,
+  // which random data mispredicts half the time: the exponent rebiased in place (112 = 127 - 15),
+  // round to nearest even, a carry into the exponent included (up to infinity). The same bits as
+  // the general path below, checked for all 2^32 inputs.
+  const uint32_t abs = x & 0x7fffffff;
+  if (abs - 0x38800000u < 0x47800000u - 0x38800000u) {
+    uint32_t half = (abs - (112u << 23)) >> 13;
+    const uint32_t rem = abs & 0x1fff;
+    half += uint32_t(rem > 0x1000) | (uint32_t(rem == 0x1000) & half & 1);
+    return uint16_t(((x >> 16) & 0x8000) | half);
+  }
   uint32_t sign = (x >> 16) & 0x8000;
   uint32_t mant = x & 0x7fffff;
   int32_t exp = int32_t((x >> 23) & 0xff);
@@ -133,6 +191,14 @@ uint16_t FloatToHalf(float f) {
   uint32_t rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) ++half;  // may carry into the exponent
   return uint16_t(half);
+}
+
+void FloatsToHalves(const char* floats, size_t n, uint16_t* halves) {
+  for (size_t k = 0; k < n; ++k) {
+    float f;
+    std::memcpy(&f, floats + k * sizeof(float), sizeof(float));
+    halves[k] = FloatToHalf(f);
+  }
 }
 
 float HalfToFloat(uint16_t h) {

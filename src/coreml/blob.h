@@ -3,8 +3,10 @@
 #define RINGO_COREML_BLOB_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -23,13 +25,29 @@ class BlobWriter {
   void Reserve(uint64_t data_bytes, uint64_t blobs);
   // Appends a blob and returns the offset of its record (what a BlobFileValue refers to).
   uint64_t Add(BlobType type, std::string_view data);
-  // The finished file content (header count filled in).
+  // As Add for a blob of `size` bytes that the writer does not hold: a hole that WriteTo fills,
+  // so that large data can go from elsewhere straight into the file.
+  uint64_t AddHole(BlobType type, uint64_t size);
+  // The finished file content (header count filled in). Not for a writer with holes.
   const std::string& Finish();
   // As Finish, handing the buffer over (the writer is empty afterwards): no copy of the weights.
   std::string Release();
+  // Writes the finished file to `fd` at its current position; fill(k) must write the k-th
+  // hole's data (exactly its size) to the same file. kInternal when writing fails, or fill's
+  // own error.
+  Status WriteTo(int fd, const std::function<Status(size_t hole)>& fill);
 
  private:
+  // Pads to the next record, writes a record for `size` bytes of `type`; returns its offset.
+  uint64_t Record(BlobType type, uint64_t size);
+
+  struct Hole {
+    size_t at = 0;  // where in out_ the data belongs
+    uint64_t size = 0;
+  };
   std::string out_;
+  std::vector<Hole> holes_;
+  uint64_t hole_bytes_ = 0;
   uint32_t count_ = 0;
 };
 
@@ -48,6 +66,8 @@ Status ValidateBlobFile(std::string_view file);
 
 // IEEE binary16 <-> binary32 (round to nearest even).
 uint16_t FloatToHalf(float f);
+// FloatToHalf of `n` little-endian float32 values at `floats` (any alignment) into `halves`.
+void FloatsToHalves(const char* floats, size_t n, uint16_t* halves);
 float HalfToFloat(uint16_t h);
 
 }  // namespace ringo::coreml

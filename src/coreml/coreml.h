@@ -68,6 +68,16 @@ Result<Model> ParseModel(std::string_view bytes, const std::string& what = "mode
 // when the extension does not fit the model type.
 Status Save(const Model& model, const std::filesystem::path& path);
 
+// Writes one file's bytes to the open file `fd`, from its current position.
+using FileWriter = std::function<Status(int fd)>;
+
+// As Save, except that the file holding the weights is written by `write`: a NeuralNetwork's
+// whole .mlmodel, an ML Program's weights/weight.bin (model.weights() is then ignored). For
+// writers that stream weights into the file from elsewhere instead of holding them in `model`.
+// Errors as Save, and `write`'s own.
+Status SaveStreamed(const Model& model, const std::filesystem::path& path,
+                    const FileWriter& write);
+
 // ---- inspection ----
 
 struct Feature {

@@ -62,9 +62,9 @@ bool SerializeDeterministic(const spec::Model& m, std::string* out) {
   return true;
 }
 
-// Streams the serialised model into a temporary file beside `path`, then renames it into place:
-// a NeuralNetwork's weights live in the message, so no second in-memory copy of them is made.
-Status SerializeToFileAtomic(const spec::Model& m, const fs::path& target) {
+// Writes a temporary file beside `target` with `write`, syncs it, then renames it into place:
+// the file appears complete or not at all.
+Status WriteAtomic(const fs::path& target, const FileWriter& write) {
   const fs::path path = target.has_parent_path() ? target : fs::path(".") / target;
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
@@ -72,6 +72,19 @@ Status SerializeToFileAtomic(const spec::Model& m, const fs::path& target) {
   fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + NewId());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Internal("cannot create '" + tmp.string() + "': " + std::strerror(errno));
+  Status s = write(fd);
+  bool ok = ::fsync(fd) == 0 && s.ok();
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return s.ok() ? Internal("cannot write '" + path.string() + "'") : s;
+  }
+  return Status::Ok();
+}
+
+// Streams the serialised model into the file: a NeuralNetwork's weights live in the message,
+// so no second in-memory copy of them is made.
+Status SerializeTo(const spec::Model& m, int fd) {
   bool ok;
   {
     pb::io::FileOutputStream stream(fd);
@@ -82,13 +95,7 @@ Status SerializeToFileAtomic(const spec::Model& m, const fs::path& target) {
     }
     ok = stream.Flush() && ok;
   }
-  ok = ::fsync(fd) == 0 && ok;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Internal("cannot write '" + path.string() + "'");
-  }
-  return Status::Ok();
+  return ok ? Status::Ok() : Internal("cannot serialise the model");
 }
 
 constexpr const char* kModelItemPath = "com.apple.CoreML/model.mlmodel";
@@ -232,7 +239,8 @@ std::string NewUuid() {
   return u;
 }
 
-Status WritePackage(const Model& model, const fs::path& dir) {
+// `weights`, when set, writes weight.bin in place of model.weights().
+Status WritePackage(const Model& model, const fs::path& dir, const FileWriter* weights) {
   std::string bytes;
   if (!SerializeDeterministic(model.spec(), &bytes)) return Internal("cannot serialise the model");
   RETURN_IF_ERROR(WriteFileAtomic(dir / "Data" / kModelItemPath, bytes));
@@ -245,9 +253,10 @@ Status WritePackage(const Model& model, const fs::path& dir) {
                                  {"name", "model.mlmodel"},
                                  {"path", kModelItemPath}}}}},
                              {"rootModelIdentifier", model_id}};
-  if (!model.weights().empty()) {
-    RETURN_IF_ERROR(
-        WriteFileAtomic(dir / "Data" / kWeightsItemPath / "weight.bin", model.weights()));
+  if (weights || !model.weights().empty()) {
+    const fs::path file = dir / "Data" / kWeightsItemPath / "weight.bin";
+    RETURN_IF_ERROR(weights ? WriteAtomic(file, *weights)
+                            : WriteFileAtomic(file, model.weights()));
     manifest["itemInfoEntries"][weights_id] = {{"author", "com.apple.CoreML"},
                                                {"description", "CoreML Model Weights"},
                                                {"name", "weights"},
@@ -256,16 +265,16 @@ Status WritePackage(const Model& model, const fs::path& dir) {
   return WriteFileAtomic(dir / "Manifest.json", manifest.dump(2) + "\n");
 }
 
-}  // namespace
-
-Status Save(const Model& model, const fs::path& path) {
+// Save, with `weights` (optional) writing the file that holds the weights.
+Status SaveWith(const Model& model, const fs::path& path, const FileWriter* weights) {
   std::string ext = ToLower(path.extension().string());
   bool program = model.spec().has_mlprogram();
   if (ext == ".mlmodel") {
     if (program) {
       return InvalidArgument("an ML Program must be saved as .mlpackage (its weights are files)");
     }
-    return SerializeToFileAtomic(model.spec(), path);
+    if (weights) return WriteAtomic(path, *weights);
+    return WriteAtomic(path, [&](int fd) { return SerializeTo(model.spec(), fd); });
   }
   if (ext != ".mlpackage") {
     return InvalidArgument("output '" + path.string() + "' must end in .mlmodel or .mlpackage");
@@ -275,7 +284,7 @@ Status Save(const Model& model, const fs::path& path) {
   std::error_code ec;
   fs::create_directories(parent, ec);
   fs::path tmp = parent / ("." + path.filename().string() + ".tmp-" + NewId());
-  Status s = WritePackage(model, tmp);
+  Status s = WritePackage(model, tmp, weights);
   if (!s.ok()) {
     fs::remove_all(tmp, ec);
     return s;
@@ -296,6 +305,14 @@ Status Save(const Model& model, const fs::path& path) {
   }
   if (had_old) fs::remove_all(old, ec);
   return Status::Ok();
+}
+
+}  // namespace
+
+Status Save(const Model& model, const fs::path& path) { return SaveWith(model, path, nullptr); }
+
+Status SaveStreamed(const Model& model, const fs::path& path, const FileWriter& write) {
+  return SaveWith(model, path, &write);
 }
 
 }  // namespace ringo::coreml
