@@ -1,34 +1,9 @@
 // Prometheus text for the store's writer and the open connections.
 #include "api/prometheus.h"
 
-#include <cstdio>
-#include <iterator>
+#include "common/prometheus.h"
 
 namespace ringo::api {
-
-namespace {
-
-void AppendHistogram(std::string& out, const std::string& name, const std::string& help,
-                     const store::LatencyHistogram& h) {
-  out += "# HELP " + name + " " + help + "\n";
-  out += "# TYPE " + name + " histogram\n";
-  int64_t cumulative = 0;
-  char bound[32];
-  for (size_t i = 0; i < h.counts.size(); ++i) {
-    cumulative += h.counts[i];
-    if (i < std::size(store::LatencyHistogram::kBounds)) {
-      std::snprintf(bound, sizeof bound, "%g", store::LatencyHistogram::kBounds[i]);
-    } else {
-      std::snprintf(bound, sizeof bound, "+Inf");
-    }
-    out += name + "_bucket{le=\"" + bound + "\"} " + std::to_string(cumulative) + "\n";
-  }
-  std::snprintf(bound, sizeof bound, "%.6f", h.sum_seconds);
-  out += name + "_sum " + bound + "\n";
-  out += name + "_count " + std::to_string(cumulative) + "\n";
-}
-
-}  // namespace
 
 std::string StoreMetricsText(const store::StoreStats& s) {
   std::string out;
@@ -43,11 +18,14 @@ std::string StoreMetricsText(const store::StoreStats& s) {
   out += "ringo_store_writes_total{result=\"committed\"} " + std::to_string(s.writes_committed) +
          "\n";
   out += "ringo_store_writes_total{result=\"failed\"} " + std::to_string(s.writes_failed) + "\n";
-  AppendHistogram(out, "ringo_store_batch_seconds",
-                  "Each batch of the writer, from taking it to its completions.", s.batch_seconds);
-  AppendHistogram(out, "ringo_store_write_seconds",
-                  "Each write, from being queued to its completion after the commit.",
-                  s.write_seconds);
+  AppendPrometheusHistogram(out, "ringo_store_batch_seconds",
+                            "Each batch of the writer, from taking it to its completions.",
+                            kLatencyBoundsSeconds, s.batch_seconds.counts,
+                            s.batch_seconds.sum_seconds);
+  AppendPrometheusHistogram(out, "ringo_store_write_seconds",
+                            "Each write, from being queued to its completion after the commit.",
+                            kLatencyBoundsSeconds, s.write_seconds.counts,
+                            s.write_seconds.sum_seconds);
   if (s.wal_bytes >= 0) {
     out += "# HELP ringo_store_wal_bytes Size of the SQLite write-ahead log.\n";
     out += "# TYPE ringo_store_wal_bytes gauge\n";

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/prometheus.h"
 #include "common/status.h"
 
 namespace ringo::http {
@@ -193,8 +194,7 @@ class Router {
 // Request counters and a latency histogram, for /metrics. Thread-safe.
 class Metrics {
  public:
-  static constexpr double kBucketsSeconds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                               0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  static constexpr const auto& kBucketsSeconds = kLatencyBoundsSeconds;
   void Record(std::string_view route, Method method, unsigned status, double seconds);
   // Prometheus text exposition of ringo_http_requests_total and
   // ringo_http_request_duration_seconds.

@@ -1,5 +1,4 @@
 // Request counts and latencies by route, in Prometheus's text format.
-#include <cstdio>
 #include <iterator>
 #include <mutex>
 
@@ -34,23 +33,9 @@ std::string Metrics::PrometheusText() const {
     out += "ringo_http_requests_total{route=\"" + route + "\",method=\"" + method + "\",status=\"" +
            std::to_string(status) + "\"} " + std::to_string(n) + "\n";
   }
-  out += "# HELP ringo_http_request_duration_seconds Time from request read to response queued.\n";
-  out += "# TYPE ringo_http_request_duration_seconds histogram\n";
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < std::size(kBucketsSeconds); ++i) {
-    cumulative += buckets_[i];
-    char le[32];
-    std::snprintf(le, sizeof le, "%g", kBucketsSeconds[i]);
-    out += std::string("ringo_http_request_duration_seconds_bucket{le=\"") + le + "\"} " +
-           std::to_string(cumulative) + "\n";
-  }
-  cumulative += buckets_[std::size(kBucketsSeconds)];
-  out += "ringo_http_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative) +
-         "\n";
-  char sum[64];
-  std::snprintf(sum, sizeof sum, "%.6f", sum_seconds_);
-  out += std::string("ringo_http_request_duration_seconds_sum ") + sum + "\n";
-  out += "ringo_http_request_duration_seconds_count " + std::to_string(observations_) + "\n";
+  AppendPrometheusHistogram(out, "ringo_http_request_duration_seconds",
+                            "Time from request read to response queued.", kBucketsSeconds,
+                            buckets_, sum_seconds_);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/prometheus.h"
 #include "common/status.h"
 #include "store/paging.h"         // IWYU pragma: export (page tokens are part of the contract)
 #include "store/search_filter.h"  // IWYU pragma: export (the filter grammar is part of the contract)
@@ -227,10 +228,9 @@ struct Event {
 // A latency histogram for /metrics: counts per upper bound in seconds (kBounds), the last
 // count past every bound, and the sum of the observations.
 struct LatencyHistogram {
-  static constexpr double kBounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  static constexpr const auto& kBounds = kLatencyBoundsSeconds;
   static constexpr size_t kBuckets = std::size(kBounds) + 1;
-  std::array<int64_t, kBuckets> counts{};
+  std::array<uint64_t, kBuckets> counts{};
   double sum_seconds = 0;
 };
 

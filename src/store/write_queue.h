@@ -137,7 +137,7 @@ class WriteQueue {
     }
 
    private:
-    std::array<std::atomic<int64_t>, LatencyHistogram::kBuckets> counts_{};
+    std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> counts_{};
     std::atomic<int64_t> micros_{0};
   };
 
