@@ -47,6 +47,8 @@ class Fields {
   bool Has(std::string_view key) const;
   // The JSON message re-serialised compactly.
   std::string Minified() const;
+  // The JSON message itself (valid as long as the Fields are).
+  simdjson::dom::element Root() const { return root_; }
   // One field of the JSON message re-serialised compactly; "null" when absent.
   std::string Minified(std::string_view key) const;
 

@@ -215,17 +215,18 @@ Status DeleteTag(const Services& s, Request& req, const Responder& res) {
 Status ReadBatchMetricsAndParams(const Fields& f, store::Batch* b) {
   ASSIGN_OR_RETURN(auto metrics, f.Objects("metrics"));
   b->metrics.reserve(metrics.size());
-  for (auto e : metrics) {
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    simdjson::dom::element e = metrics[i];
+    // MLflow names the element: "metrics[3].timestamp".
+    auto missing = [i](const char* field) {
+      return MissingField("metrics[" + std::to_string(i) + "]." + field);
+    };
     ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
-    if (!key || key->empty()) return MissingField("metrics.key");
+    if (!key || key->empty()) return missing("key");
     ASSIGN_OR_RETURN(auto value, Fields::Double(e, "value"));
-    if (!value) return MissingField("metrics.value");
+    if (!value) return missing("value");
     ASSIGN_OR_RETURN(auto ts, Fields::Int64(e, "timestamp"));
-    if (!ts) {
-      // MLflow names the whole list as the invalid value.
-      return InvalidArgument("Invalid value " + f.Minified("metrics") +
-                             " for parameter 'metrics' supplied: each metric needs a timestamp");
-    }
+    if (!ts) return missing("timestamp");
     ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
     store::Metric m{std::move(*key), *value, *ts, step.value_or(0)};
     RETURN_IF_ERROR(ReadMetricLinks(e, &m));
@@ -281,6 +282,59 @@ Status LogInputs(const Services& s, Request& req, const Responder& res) {
   return Status::Ok();
 }
 
+// The record MLflow keeps of a logged model in the run's mlflow.log-model.history tag: the
+// model's run, creation time, artifact path and uuid, and its flavors without their "config"
+// (what MLflow's Model.get_tags_dict() keeps). Everything else a client sends is dropped.
+Result<std::string> LogModelHistoryEntry(simdjson::dom::element model) {
+  std::string out = "{";
+  auto key = [&out](std::string_view k) {
+    if (out.size() > 1) out += ',';
+    AppendJsonString(&out, k);
+    out += ':';
+  };
+  for (const char* field : {"run_id", "utc_time_created", "artifact_path", "model_uuid"}) {
+    simdjson::dom::element v;
+    if (model[field].get(v) != simdjson::SUCCESS) continue;
+    key(field);
+    out += simdjson::minify(v);
+  }
+  if (model["model_uuid"].error()) {  // MLflow gives a model without one a fresh uuid
+    key("model_uuid");
+    AppendJsonString(&out, NewId());
+  }
+  simdjson::dom::object flavors;
+  if (model["flavors"].get(flavors) != simdjson::SUCCESS) {
+    return InvalidArgument("model_json's 'flavors' must be a JSON object");
+  }
+  key("flavors");
+  out += '{';
+  bool first = true;
+  for (auto [name, config] : flavors) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(&out, name);
+    out += ':';
+    simdjson::dom::object fields;
+    if (config.get(fields) != simdjson::SUCCESS) {
+      out += simdjson::minify(config);
+      continue;
+    }
+    out += '{';
+    bool first_field = true;
+    for (auto [k, v] : fields) {
+      if (k == "config") continue;
+      if (!first_field) out += ',';
+      first_field = false;
+      AppendJsonString(&out, k);
+      out += ':';
+      out += simdjson::minify(v);
+    }
+    out += '}';
+  }
+  out += "}}";
+  return out;
+}
+
 Status LogModel(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string id, RunIdField(f));
@@ -294,23 +348,8 @@ Status LogModel(const Services& s, Request& req, const Responder& res) {
                              "'");
     }
   }
-  std::string json = model.Minified();
-  // MLflow's clients leave mlflow_version out and MLflow's server stamps it; the version
-  // of the client that wrote the model (its User-Agent) keeps the record equal to the
-  // MLmodel file that client wrote.
-  std::string_view agent = req.Header("user-agent");
-  constexpr std::string_view kAgent = "mlflow-python-client/";
-  if (!model.Has("mlflow_version") && agent.substr(0, kAgent.size()) == kAgent) {
-    std::string_view version = agent.substr(kAgent.size());
-    version = version.substr(0, version.find(' '));
-    if (!version.empty() && json.size() > 2) {
-      json.pop_back();
-      json += ",\"mlflow_version\":";
-      AppendJsonString(&json, version);
-      json += '}';
-    }
-  }
-  s.store->AppendLoggedModel(std::move(id), std::move(json), RespondEmpty(res));
+  ASSIGN_OR_RETURN(std::string entry, LogModelHistoryEntry(model.Root()));
+  s.store->AppendLoggedModel(std::move(id), std::move(entry), RespondEmpty(res));
   return Status::Ok();
 }
 

@@ -97,6 +97,16 @@ Status CheckNoRelativeSegments(const std::string& source) {
     if (next == decoded) break;
     decoded = std::move(next);
   }
+  // A ".." anywhere in the decoded source counts, in its query or fragment too (a "%3f"
+  // decodes to the '?' that would otherwise hide the segments after it from the path).
+  for (size_t start = 0; start <= decoded.size();) {
+    size_t end = decoded.find('/', start);
+    if (end == std::string::npos) end = decoded.size();
+    if (std::string_view(decoded).substr(start, end - start) == "..") {
+      return InvalidArgument(NotAbsolute(source));
+    }
+    start = end + 1;
+  }
   std::string path = ParseUri(decoded).path;
   if (path.find('\0') != std::string::npos) return InvalidArgument(NotAbsolute(source));
   if (path.empty()) return Status::Ok();

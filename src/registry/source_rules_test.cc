@@ -34,6 +34,10 @@ TEST(SourceRulesTest, FollowsMlflow) {
       {"mlflow-artifacts://host:9000/models/..%252f..%252fartifacts", "", Code::kInvalidArgument},
       {"mlflow-artifacts://host:9000/models/artifact%00", "", Code::kInvalidArgument},
       {"runs:/0123/./model", "", Code::kInvalidArgument},
+      // A '?' (here encoded) would end the path before the segments: they still count.
+      {"dbfs:/0123/artifacts/a%3f/../../../", "", Code::kInvalidArgument},
+      {"s3://bucket/model?x=../../y", "", Code::kInvalidArgument},
+      {"s3://bucket/model?x=..a", "", Code::kOk},
       // Local sources: only inside a local artifact directory of the given run.
       {"/srv/artifacts/1/local/artifacts/model", "local", Code::kOk},
       {"file:///srv/artifacts/1/local/artifacts", "local", Code::kOk},

@@ -749,6 +749,27 @@ class LogModelAndMultipartTest(ServerTestCase):
         self.assertEqual([m["artifact_path"] for m in history], ["model", "model2"])
         self.assertEqual(history[0]["flavors"], {"python_function": {}})
 
+    def test_log_model_keeps_what_mlflow_keeps_of_the_model(self):
+        import json
+        rid = self.new_run()["info"]["run_id"]
+        model = {"artifact_path": "m", "run_id": rid, "utc_time_created": "2026-12-06 00:00:00",
+                 "model_uuid": "abc", "mlflow_version": "2.17.2", "signature": {"inputs": "[]"},
+                 "flavors": {"python_function": {"loader_module": "x", "config": {"a": 1}},
+                             "sklearn": {"pickled_model": "model.pkl"}}}
+        self.ok("POST", "runs/log-model", {"run_id": rid, "model_json": json.dumps(model)})
+        entry = json.loads(kv(self.get_run(rid)["data"]["tags"])["mlflow.log-model.history"])[0]
+        self.assertEqual(entry, {"artifact_path": "m", "run_id": rid, "model_uuid": "abc",
+                                 "utc_time_created": "2026-12-06 00:00:00",
+                                 "flavors": {"python_function": {"loader_module": "x"},
+                                             "sklearn": {"pickled_model": "model.pkl"}}})
+        del model["model_uuid"]
+        self.ok("POST", "runs/log-model", {"run_id": rid, "model_json": json.dumps(model)})
+        second = json.loads(kv(self.get_run(rid)["data"]["tags"])["mlflow.log-model.history"])[1]
+        self.assertRegex(second["model_uuid"], "^[0-9a-f]{32}$")
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-model",
+                 {"run_id": rid, "model_json": json.dumps(dict(model, flavors=[1]))},
+                 msg_contains="flavors")
+
     def test_log_model_rejects_bad_model_json(self):
         rid = self.new_run()["info"]["run_id"]
         self.err(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-model",
