@@ -190,6 +190,12 @@ std::span<const Route> ArtifactRoutes() {
       {kGet, "/api/2.0/mlflow-artifacts/artifacts/*", kRead, DownloadProxied},
       {kPut, "/api/2.0/mlflow-artifacts/artifacts/*", kWrite, Streamed(UploadProxied)},
       {kDelete, "/api/2.0/mlflow-artifacts/artifacts/*", kWrite, DeleteProxied},
+      // The same under /ajax-api, where MLflow's web UI reaches the proxy.
+      {kGet, "/ajax-api/2.0/mlflow-artifacts/artifacts", kRead, ListProxied},
+      {kGet, "/ajax-api/2.0/mlflow-artifacts/artifacts/", kRead, ListProxied},
+      {kGet, "/ajax-api/2.0/mlflow-artifacts/artifacts/*", kRead, DownloadProxied},
+      {kPut, "/ajax-api/2.0/mlflow-artifacts/artifacts/*", kWrite, Streamed(UploadProxied)},
+      {kDelete, "/ajax-api/2.0/mlflow-artifacts/artifacts/*", kWrite, DeleteProxied},
       // The client posts to mpu/<op>/<artifact path>.
       {kPost, "/api/2.0/mlflow-artifacts/mpu/create", kWrite, MultipartUnsupported},
       {kPost, "/api/2.0/mlflow-artifacts/mpu/create/*", kWrite, MultipartUnsupported},

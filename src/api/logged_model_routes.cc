@@ -183,6 +183,19 @@ Result<Response> ListLoggedModelArtifacts(const Services& s, const Request& req)
                      files.ok() ? *files : std::vector<artifacts::FileInfo>());
 }
 
+// One file of a logged model's artifacts (MLflow's UI reads MLmodel this way), served as
+// get-artifact serves a run's.
+Result<Response> GetLoggedModelArtifact(const Services& s, const Request& req) {
+  ASSIGN_OR_RETURN(LoggedModel m, s.models->Get(ModelId(req)));
+  ASSIGN_OR_RETURN(Fields f, ReadFields(req));
+  ASSIGN_OR_RETURN(std::string path, f.RequiredString("artifact_file_path"));
+  ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path));
+  if (rel.empty()) return InvalidArgument("Invalid path");
+  ASSIGN_OR_RETURN(std::string root, ArtifactRelative(m.artifact_uri, s.artifacts));
+  ASSIGN_OR_RETURN(std::filesystem::path full, s.artifacts->Resolve(JoinRelative(root, rel)));
+  return UntrustedFileResponse(req, full, rel);
+}
+
 // The models a run produced, kept beside the run as a document.
 Result<Response> LogRunOutputs(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
@@ -225,6 +238,7 @@ std::span<const Route> LoggedModelRoutes() {
       {kDelete, "logged-models/{model_id}/tags/{tag_key}", kWrite, DeleteLoggedModelTag},
       {kPost, "logged-models/{model_id}/params", kWrite, LogLoggedModelParams},
       {kGet, "logged-models/{model_id}/artifacts/directories", kRead, ListLoggedModelArtifacts},
+      {kGet, "logged-models/{model_id}/artifacts/files", kRead, GetLoggedModelArtifact},
       {kPost, "runs/outputs", kWrite, LogRunOutputs},
   };
   return kRoutes;

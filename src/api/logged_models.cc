@@ -105,6 +105,16 @@ Result<bool> MatchesLoggedModelFilter(
     const LoggedModel& m, const std::string& filter,
     const std::vector<std::pair<std::string, std::string>>& datasets) {
   ASSIGN_OR_RETURN(std::vector<store::Clause> clauses, store::ParseLoggedModelFilter(filter));
+  bool metric_clause = std::any_of(clauses.begin(), clauses.end(), [](const store::Clause& c) {
+    return c.entity == store::Entity::kMetric;
+  });
+  // Datasets without a metric clause: the model needs a metric on one of them (as MLflow).
+  if (!datasets.empty() && !metric_clause &&
+      std::none_of(m.metrics.begin(), m.metrics.end(), [&](const store::RunMetric& rm) {
+        return InDatasets(rm.metric, datasets);
+      })) {
+    return false;
+  }
   for (const store::Clause& c : clauses) {
     if (c.entity != store::Entity::kMetric) {
       if (!store::ClauseMatches(c, FieldValue(m, c))) return false;

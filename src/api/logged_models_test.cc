@@ -57,6 +57,10 @@ TEST(LoggedModelFilterTest, MetricsOfTheModelPerDataset) {
   EXPECT_TRUE(*MatchesLoggedModelFilter(m, "metrics.acc >= 0.9", only_val));
   EXPECT_FALSE(*MatchesLoggedModelFilter(m, "metrics.loss < 1"));  // absent: no match
   EXPECT_FALSE(MatchesLoggedModelFilter(m, "metrics.acc = 'x'").ok());
+  // Datasets alone: the model needs a metric on one of them.
+  EXPECT_TRUE(*MatchesLoggedModelFilter(m, "", only_val));
+  EXPECT_FALSE(*MatchesLoggedModelFilter(m, "", {{"test", ""}}));
+  EXPECT_FALSE(*MatchesLoggedModelFilter(LoggedModel{}, "", only_val));
 }
 
 TEST(LoggedModelFilterTest, RefusesWhatItCannotRead) {

@@ -18,6 +18,7 @@
 #include "api/request.h"
 #include "api/routes.h"
 #include "api/users.h"
+#include "common/util.h"
 
 namespace ringo::api {
 
@@ -99,6 +100,11 @@ constexpr Rule kRules[] = {
     {"/api/2.0/mlflow-artifacts/artifacts/*", kG, On::kArtifactPath, Need::kRead},
     {"/api/2.0/mlflow-artifacts/artifacts/*", Method::kPut, On::kArtifactPath, Need::kUpdate},
     {"/api/2.0/mlflow-artifacts/artifacts/*", kD, On::kArtifactPath, Need::kDelete},
+    {"/ajax-api/2.0/mlflow-artifacts/artifacts", kG, On::kArtifactListing, Need::kRead},
+    {"/ajax-api/2.0/mlflow-artifacts/artifacts/", kG, On::kArtifactListing, Need::kRead},
+    {"/ajax-api/2.0/mlflow-artifacts/artifacts/*", kG, On::kArtifactPath, Need::kRead},
+    {"/ajax-api/2.0/mlflow-artifacts/artifacts/*", Method::kPut, On::kArtifactPath, Need::kUpdate},
+    {"/ajax-api/2.0/mlflow-artifacts/artifacts/*", kD, On::kArtifactPath, Need::kDelete},
     {"metrics/get-history-bulk", {}, On::kRuns, Need::kRead},
     {"metrics/get-history-bulk-interval", {}, On::kRuns, Need::kRead},
     {"experiments/search-datasets", {}, On::kExperimentIds, Need::kRead},
@@ -122,6 +128,7 @@ constexpr Rule kRules[] = {
     {"logged-models/{model_id}/tags/{tag_key}", {}, On::kLoggedModel, Need::kUpdate},
     {"logged-models/{model_id}/params", {}, On::kLoggedModel, Need::kUpdate},
     {"logged-models/{model_id}/artifacts/directories", {}, On::kLoggedModel, Need::kRead},
+    {"logged-models/{model_id}/artifacts/files", {}, On::kLoggedModel, Need::kRead},
     {"traces", kP, On::kExperimentId, Need::kUpdate},
     {"traces", kG, On::kExperimentIds, Need::kRead},
     {"traces/delete-traces", {}, On::kExperimentId, Need::kDelete},
@@ -329,6 +336,33 @@ void GrantCreator(const Services& s, const std::string& user, Response r, On on,
   });
 }
 
+// A search of runs or logged models asks only for the experiments the user may read, so that a
+// page holds max_results readable items (filtering the answer alone would leave pages short).
+// False when none is left: the answer is then an empty page, sent here.
+bool NarrowToReadable(const Services& s, const std::string& user, On on, Request& req,
+                      const Responder& res) {
+  if (req.body.empty() || !JsonDepthWithin(req.body, 64)) return true;
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("experiment_ids") ||
+      !body["experiment_ids"].is_array() || body["experiment_ids"].empty()) {
+    return true;
+  }
+  json kept = json::array();
+  for (const json& id : body["experiment_ids"]) {
+    if (!id.is_string() ||
+        s.users->Effective(ResourceKind::kExperiment, id.get<std::string>(), user).can_read) {
+      kept.push_back(id);
+    }
+  }
+  if (kept.empty()) {
+    res.Send(JsonResponse(on == On::kSearchRuns ? "{\"runs\":[]}" : "{\"models\":[]}"));
+    return false;
+  }
+  body["experiment_ids"] = std::move(kept);
+  req.body = body.dump();
+  return true;
+}
+
 void Answer(const Services& s, const Rule& rule, const http::Handler& inner, Request& req,
             const Responder& res) {
   std::string user = UserOf(req);
@@ -357,6 +391,10 @@ void Answer(const Services& s, const Rule& rule, const http::Handler& inner, Req
     }
     res.Send(std::move(r));
   };
+  if ((on == On::kSearchRuns || on == On::kSearchLoggedModels) &&
+      !NarrowToReadable(s, user, on, req, res)) {
+    return;
+  }
   inner(req, Responder::Then(std::move(after)));
 }
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "api/handlers.h"
+#include "api/logged_models.h"
 #include "api/routes.h"
 #include "common/hash.h"
 #include "common/json_writer.h"
@@ -71,12 +72,15 @@ struct NameVersion {
   std::string name;
   int64_t version = 0;
 };
-Result<NameVersion> ReadNameVersion(const Fields& f) {
+Result<NameVersion> ReadNameVersion(const Fields& f, const Request& req) {
   NameVersion nv;
   ASSIGN_OR_RETURN(nv.name, f.RequiredString("name"));
   ASSIGN_OR_RETURN(std::string text, f.RequiredString("version"));
   auto v = ParseInt64(text);
-  // MLflow's wording, which its clients and tests match on.
+  // MLflow's wording (MLflow 2's for its clients), which clients and tests match on.
+  if (!v && MlflowClientMajor(req) == 2) {
+    return InvalidArgument("Model version must be an integer, got '" + text + "'");
+  }
   if (!v) return InvalidArgument("Parameter 'version' must be an integer, got '" + text + "'.");
   if (*v < 1) {
     return InvalidArgument("invalid model version '" + text + "': expected a positive integer");
@@ -170,7 +174,7 @@ Status SetAlias(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
   ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   s.store->SetRegisteredModelAlias(
       name, alias, nv.version,
       RespondEmptyAndFire(res, s.hooks, {"model_version_alias", "created"},
@@ -218,6 +222,32 @@ Result<Response> GetLatestVersions(const Services& s, const Request& req) {
 
 // ---------------- model versions ----------------
 
+// A version made of a logged model is also listed on the logged model, in its
+// mlflow.modelVersions tag as MLflow writes it (a JSON list of {"name", "version"}).
+Status CreateVersionOfLoggedModel(const Services& s, store::ModelVersion v,
+                                  const Responder& res) {
+  std::string model_id = v.model_id;
+  ASSIGN_OR_RETURN(store::ModelVersion made,
+                   store::WaitFor<store::ModelVersion>([&](store::DoneWith<store::ModelVersion> d) {
+                     s.store->CreateModelVersion(std::move(v), std::move(d));
+                   }));
+  s.hooks->Fire({"model_version", "created"}, VersionCreatedData(made));
+  auto listed = s.models->Update(model_id, [&made](LoggedModel& m) {
+    std::string& tag = m.tags["mlflow.modelVersions"];
+    if (tag.size() < 2 || tag.back() != ']') tag = "[]";
+    tag.pop_back();
+    if (tag.size() > 1) tag += ", ";
+    tag += "{\"name\": ";
+    AppendJsonString(&tag, made.name);
+    tag += ", \"version\": " + std::to_string(made.version) + "}]";
+    return Status::Ok();
+  });
+  // The version stands whatever became of the logged model meanwhile.
+  if (!listed.ok() && listed.status().code() != Code::kNotFound) return listed.status();
+  RespondVersion(res)(std::move(made));
+  return Status::Ok();
+}
+
 Status CreateModelVersion(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   store::ModelVersion v;
@@ -235,6 +265,7 @@ Status CreateModelVersion(const Services& s, Request& req, const Responder& res)
         return run.info.artifact_uri;
       }));
   RETURN_IF_ERROR(registry::DescribeSource(st, s.artifacts, &v));
+  if (!v.model_id.empty()) return CreateVersionOfLoggedModel(s, std::move(v), res);
   st->CreateModelVersion(std::move(v), [respond = RespondVersion(res),
                                         hooks = s.hooks](Result<store::ModelVersion> r) {
     if (r.ok()) hooks->Fire({"model_version", "created"}, VersionCreatedData(*r));
@@ -245,14 +276,14 @@ Status CreateModelVersion(const Services& s, Request& req, const Responder& res)
 
 Result<Response> GetModelVersion(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
   return ObjectResponse("model_version", v, WriteModelVersion);
 }
 
 Status UpdateModelVersion(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   ASSIGN_OR_RETURN(auto description, f.String("description"));
   s.store->UpdateModelVersion(nv.name, nv.version, description.value_or(""), RespondVersion(res));
   return Status::Ok();
@@ -260,7 +291,7 @@ Status UpdateModelVersion(const Services& s, Request& req, const Responder& res)
 
 Status TransitionStage(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   ASSIGN_OR_RETURN(std::string stage, f.RequiredString("stage"));
   ASSIGN_OR_RETURN(auto archive, f.Bool("archive_existing_versions"));
   s.store->TransitionModelVersionStage(nv.name, nv.version, stage, archive.value_or(false),
@@ -270,7 +301,7 @@ Status TransitionStage(const Services& s, Request& req, const Responder& res) {
 
 Status DeleteModelVersion(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   s.store->DeleteModelVersion(nv.name, nv.version, RespondEmpty(res));
   return Status::Ok();
 }
@@ -284,7 +315,7 @@ Result<Response> SearchModelVersions(const Services& s, const Request& req) {
 
 Result<Response> GetDownloadUri(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
   // A copied version's files are where the original's are, as MLflow records them.
   std::string uri = registry::OriginalSource(s.store, v.source);
@@ -295,7 +326,7 @@ Result<Response> GetDownloadUri(const Services& s, const Request& req) {
 
 Status SetVersionTag(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   ASSIGN_OR_RETURN(KeyValue kv, ReadKeyValue(f, "name"));
   s.store->SetModelVersionTag(
       nv.name, nv.version, store::Tag{kv.key, kv.value},
@@ -307,7 +338,7 @@ Status SetVersionTag(const Services& s, Request& req, const Responder& res) {
 
 Status DeleteVersionTag(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   ASSIGN_OR_RETURN(KeyValue kv, ReadKey(f, "name"));
   s.store->DeleteModelVersionTag(
       nv.name, nv.version, kv.key,
@@ -319,7 +350,7 @@ Status DeleteVersionTag(const Services& s, Request& req, const Responder& res) {
 // A file of a version's model, as MLflow's registry pages preview it.
 Result<Response> GetVersionArtifact(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   ASSIGN_OR_RETURN(std::string path, f.RequiredString("path"));
   ASSIGN_OR_RETURN(std::string rel, ArtifactPathField(path));
   ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
@@ -332,7 +363,7 @@ Result<Response> GetVersionArtifact(const Services& s, const Request& req) {
 // the file's sha256 or the package directory's tree_sha256).
 Result<Response> GetCoremlSummary(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
-  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f));
+  ASSIGN_OR_RETURN(NameVersion nv, ReadNameVersion(f, req));
   ASSIGN_OR_RETURN(store::ModelVersion v, s.store->GetModelVersion(nv.name, nv.version));
   if (v.coreml.empty()) {
     return NotFound("model version " + nv.name + "/" + std::to_string(nv.version) +

@@ -1,6 +1,8 @@
 // Request fields from a JSON body or a query string.
 #include "api/request.h"
 
+#include <charconv>
+
 #include "api/api.h"
 #include "common/util.h"
 #include "http/http.h"
@@ -294,6 +296,16 @@ Result<std::vector<simdjson::dom::element>> Fields::Objects(simdjson::dom::eleme
     out.push_back(e);
   }
   return out;
+}
+
+int MlflowClientMajor(const http::Request& req) {
+  constexpr std::string_view kAgent = "mlflow-python-client/";
+  std::string_view agent = req.Header("user-agent");
+  if (!agent.starts_with(kAgent)) return 0;
+  agent.remove_prefix(kAgent.size());
+  int major = 0;
+  auto [end, ec] = std::from_chars(agent.data(), agent.data() + agent.size(), major);
+  return ec == std::errc() && end != agent.data() ? major : 0;
 }
 
 }  // namespace ringo::api

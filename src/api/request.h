@@ -73,6 +73,11 @@ Result<Fields> ReadFields(const http::Request& req);
 // "Missing value for required parameter 'x'" as a kInvalidArgument Status.
 Status MissingField(std::string_view key);
 
+// The major version of the MLflow Python client that sent the request (its User-Agent,
+// "mlflow-python-client/2.17.2"); 0 when it is not one. Where MLflow 2 and 3 word an error
+// differently, clients (and the scripts written for them) get their own version's words.
+int MlflowClientMajor(const http::Request& req);
+
 }  // namespace ringo::api
 
 #endif  // RINGO_API_REQUEST_H_

@@ -44,9 +44,11 @@ Access ExpectedAccess(const Route& r) {
       (Contains(p, "/apps/contracts") && ChangesState(r.method))) {
     return Access::kAdmin;
   }
-  // Making, promoting and deleting users is admin's (MLflow's auth app); a user may change its
-  // own password, and permissions are checked against the resource by their handlers.
-  if (p == "users/create" || p == "users/update-admin" || p == "users/delete") {
+  // Making, listing, promoting and deleting users is admin's (MLflow's auth app); a user may
+  // change its own password, and permissions are checked against the resource by their
+  // handlers.
+  if (p == "users/create" || p == "users/update-admin" || p == "users/delete" ||
+      p == "users/list") {
     return Access::kAdmin;
   }
   if (!ChangesState(r.method)) return Access::kRead;

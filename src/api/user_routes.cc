@@ -1,5 +1,5 @@
-// MLflow's basic-auth REST API: users (create, get, update-password, update-admin, delete) and
-// permissions on experiments and registered models (create, get, update, delete).
+// MLflow's basic-auth REST API: users (create, get, list, update-password, update-admin, delete)
+// and permissions on experiments and registered models (create, get, update, delete).
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +15,10 @@ namespace ringo::api {
 namespace {
 
 using nlohmann::json;
+
+// MLflow 3 names the workspace of a registered model's permission; ringo has one workspace,
+// MLflow's default.
+constexpr const char* kWorkspace = "default";
 
 // The caller's username when it is a user signed in with basic auth; empty otherwise.
 std::string Sender(const Request& req) {
@@ -36,13 +40,29 @@ json UserJson(const User& u) {
     e.push_back({{"experiment_id", p.resource}, {"user_id", u.id}, {"permission", p.permission}});
   }
   for (const auto& p : u.registered_model_permissions) {
-    m.push_back({{"name", p.resource}, {"user_id", u.id}, {"permission", p.permission}});
+    m.push_back({{"name", p.resource},
+                 {"user_id", u.id},
+                 {"permission", p.permission},
+                 {"workspace", kWorkspace}});
   }
+  // MLflow 3's clients read scorer permissions too; ringo has no scorers, so none.
   return {{"id", u.id},
           {"username", u.username},
           {"is_admin", u.is_admin},
           {"experiment_permissions", e},
-          {"registered_model_permissions", m}};
+          {"registered_model_permissions", m},
+          {"scorer_permissions", json::array()}};
+}
+
+// Every user (admins only, as MLflow's users/list): names and admin flags.
+Result<Response> ListUsers(const Services& s, const Request& req) {
+  (void)req;
+  ASSIGN_OR_RETURN(std::vector<User> users, s.users->List());
+  json out = json::array();
+  for (const User& u : users) {
+    out.push_back({{"id", u.id}, {"username", u.username}, {"is_admin", u.is_admin}});
+  }
+  return JsonResponse(json{{"users", out}}.dump());
 }
 
 Result<Response> CreateUser(const Services& s, const Request& req) {
@@ -135,9 +155,11 @@ Result<PermissionRequest> ReadPermissionRequest(const Services& s, const Request
 }
 
 json PermissionJson(ResourceKind kind, const ResourcePermission& p, int64_t user_id) {
-  return {{kind == ResourceKind::kExperiment ? "experiment_id" : "name", p.resource},
-          {"user_id", user_id},
-          {"permission", p.permission}};
+  json j = {{kind == ResourceKind::kExperiment ? "experiment_id" : "name", p.resource},
+            {"user_id", user_id},
+            {"permission", p.permission}};
+  if (kind == ResourceKind::kRegisteredModel) j["workspace"] = kWorkspace;
+  return j;
 }
 
 const char* PermissionField(ResourceKind kind) {
@@ -145,10 +167,31 @@ const char* PermissionField(ResourceKind kind) {
                                            : "registered_model_permission";
 }
 
+// MLflow 2 words registered-model permission errors without MLflow 3's workspace.
+Status InClientWords(const Request& req, Status st) {
+  constexpr std::string_view kWs = "workspace=default, ";
+  if (st.ok() || MlflowClientMajor(req) != 2) return st;
+  std::string m = st.message();
+  size_t at = m.find(kWs);
+  if (at == std::string::npos) return st;
+  m.erase(at, kWs.size());
+  if (st.code() == Code::kAlreadyExists) {  // "... (name=x, username=y) already exists."
+    const std::string head = "Registered model permission with name=";
+    size_t and_user = m.find(" and username=");
+    if (m.starts_with(head) && and_user != std::string::npos) {
+      m = "Registered model permission (name=" + m.substr(head.size(), and_user - head.size()) +
+          ", username=" + m.substr(and_user + 14, m.size() - and_user - 14 - 16) +
+          ") already exists.";
+    }
+  }
+  return Status(st.code(), std::move(m));
+}
+
 template <ResourceKind kKind>
 Result<Response> CreatePermission(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, true));
-  RETURN_IF_ERROR(s.users->CreatePermission(kKind, p.resource, p.username, p.permission));
+  RETURN_IF_ERROR(
+      InClientWords(req, s.users->CreatePermission(kKind, p.resource, p.username, p.permission)));
   ASSIGN_OR_RETURN(User u, s.users->Get(p.username));
   json out = {{PermissionField(kKind), PermissionJson(kKind, {p.resource, p.permission}, u.id)}};
   return JsonResponse(out.dump());
@@ -158,21 +201,23 @@ template <ResourceKind kKind>
 Result<Response> GetPermission(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, false));
   ASSIGN_OR_RETURN(User u, s.users->Get(p.username));
-  ASSIGN_OR_RETURN(ResourcePermission rp, s.users->GetPermission(kKind, p.resource, p.username));
-  return JsonResponse(json{{PermissionField(kKind), PermissionJson(kKind, rp, u.id)}}.dump());
+  auto rp = s.users->GetPermission(kKind, p.resource, p.username);
+  if (!rp.ok()) return InClientWords(req, rp.status());
+  return JsonResponse(json{{PermissionField(kKind), PermissionJson(kKind, *rp, u.id)}}.dump());
 }
 
 template <ResourceKind kKind>
 Result<Response> UpdatePermission(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, true));
-  RETURN_IF_ERROR(s.users->UpdatePermission(kKind, p.resource, p.username, p.permission));
+  RETURN_IF_ERROR(
+      InClientWords(req, s.users->UpdatePermission(kKind, p.resource, p.username, p.permission)));
   return EmptyObject();
 }
 
 template <ResourceKind kKind>
 Result<Response> DeletePermission(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, false));
-  RETURN_IF_ERROR(s.users->DeletePermission(kKind, p.resource, p.username));
+  RETURN_IF_ERROR(InClientWords(req, s.users->DeletePermission(kKind, p.resource, p.username)));
   return EmptyObject();
 }
 
@@ -189,6 +234,7 @@ std::span<const Route> UserRoutes() {
   static constexpr Route kRoutes[] = {
       {kPost, "users/create", kAdmin, CreateUser},
       {kGet, "users/get", kRead, GetUser},
+      {kGet, "users/list", kAdmin, ListUsers},
       {kPatch, "users/update-password", kWrite, UpdatePassword},
       {kPatch, "users/update-admin", kAdmin, UpdateAdmin},
       {kDelete, "users/delete", kAdmin, DeleteUser},

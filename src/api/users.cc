@@ -72,8 +72,8 @@ std::string NotFoundMessage(ResourceKind kind, const std::string& resource,
   return kind == ResourceKind::kExperiment
              ? "Experiment permission with experiment_id=" + resource + " and username=" +
                    username + " not found"
-             : "Registered model permission with name=" + resource + " and username=" +
-                   username + " not found";
+             : "Registered model permission with workspace=default, name=" + resource +
+                   " and username=" + username + " not found";
 }
 
 Result<int64_t> Put(store::Store* store, const char* kind, const std::string& key,
@@ -170,6 +170,17 @@ Result<User> Users::Get(const std::string& username) {
     (rest[0] == 'e' ? u.experiment_permissions : u.registered_model_permissions).push_back(rp);
   }
   return u;
+}
+
+Result<std::vector<User>> Users::List() {
+  ASSIGN_OR_RETURN(auto docs, store_->ListDocuments(kUserKind, ""));
+  std::vector<User> out;
+  for (const auto& d : docs) {
+    json j = json::parse(d.value, nullptr, false);
+    if (!j.is_object()) continue;
+    out.push_back(User{j.value("id", int64_t{0}), d.key, j.value("is_admin", false)});
+  }
+  return out;
 }
 
 // Rewrites a user's document through `change`, checking it is not changed meanwhile.
@@ -289,10 +300,13 @@ Status Users::CreatePermission(ResourceKind kind, const std::string& resource,
   auto put = Put(store_, kPermissionKind, PermissionKey(kind, resource, username),
                  json{{"permission", permission}}, 0);
   if (!put.ok() && put.status().code() == Code::kFailedPrecondition) {
-    return AlreadyExists(std::string(kind == ResourceKind::kExperiment
-                                         ? "Experiment permission (experiment_id="
-                                         : "Registered model permission (name=") +
-                         resource + ", username=" + username + ") already exists.");
+    // MLflow's words: MLflow 3 names the workspace of a registered model's permission.
+    return AlreadyExists(
+        kind == ResourceKind::kExperiment
+            ? "Experiment permission (experiment_id=" + resource + ", username=" + username +
+                  ") already exists."
+            : "Registered model permission with workspace=default, name=" + resource +
+                  " and username=" + username + " already exists.");
   }
   return put.status();
 }

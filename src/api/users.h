@@ -62,6 +62,8 @@ class Users {
   Result<User> Create(const std::string& username, const std::string& password, bool is_admin);
   // With the user's permissions. kNotFound in MLflow's words.
   Result<User> Get(const std::string& username);
+  // Every user, by name, without permissions.
+  Result<std::vector<User>> List();
   Status UpdatePassword(const std::string& username, const std::string& password);
   Status UpdateAdmin(const std::string& username, bool is_admin);
   // Also drops the user's permissions.

@@ -53,6 +53,8 @@ TEST(CheckDestinationTest, ChecksTheUrlsAddresses) {
   EXPECT_EQ(CheckDestination("http://127.0.0.1:9/hook").code(), Code::kInvalidArgument);
   EXPECT_EQ(CheckDestination("http://localhost:9/hook").code(), Code::kInvalidArgument);
   EXPECT_EQ(CheckDestination("ftp://example.org/").code(), Code::kInvalidArgument);
+  // A name that does not resolve (.invalid never does) is taken; deliveries check it again.
+  EXPECT_TRUE(CheckDestination("https://hooks.example.invalid/x").ok());
   Result<DestinationPolicy> loopback = DestinationPolicy::Make({"127.0.0.0/8", "::1/128"});
   ASSERT_TRUE(loopback.ok());
   SetDestinationPolicy(*loopback);

@@ -69,7 +69,7 @@ std::shared_ptr<const DestinationPolicy> CurrentDestinationPolicy();
 
 // Checks a webhook URL as it stands now: parses it (ParseHttpUrl), resolves its host and checks
 // every address under the process's policy. kInvalidArgument for a bad URL or a refused
-// address; kUnavailable when the host does not resolve. Deliveries (PostOnce) check again the
+// address; Ok for a host that does not resolve (yet). Deliveries (PostOnce) check again the
 // addresses they are about to connect to, so a name that resolves elsewhere later is refused.
 Status CheckDestination(const std::string& url);
 

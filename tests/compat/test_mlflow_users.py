@@ -213,6 +213,47 @@ class MlflowUsersTest(unittest.TestCase):
                 self.auth.create_registered_model_permission(name, bob, "OWNER")
             self.assertEqual(e.exception.error_code, "INVALID_PARAMETER_VALUE")
 
+    def test_only_admins_list_users(self):
+        import base64
+        bob, bob_pw = self.new_user("bob")
+
+        def basic(user, pw):
+            return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()}
+        r = self.server.request("GET", "/api/2.0/mlflow/users/list", headers=basic(ADMIN, ADMIN_PASSWORD))
+        self.assertEqual(r.status, 200, r)
+        listed = {u["username"]: u for u in r.json["users"]}
+        self.assertTrue({ADMIN, bob} <= set(listed))
+        self.assertEqual((listed[ADMIN]["is_admin"], listed[bob]["is_admin"]), (True, False))
+        self.assertNotIn("password", str(r.json))
+        self.assertEqual(self.server.request("GET", "/ajax-api/2.0/mlflow/users/list",
+                                             headers=basic(bob, bob_pw)).status, 403)
+        self.assertEqual(self.server.request("GET", "/api/2.0/mlflow/users/list").status, 401)
+
+    def test_permission_errors_in_the_clients_own_words(self):
+        """MLflow 3 names the workspace of a registered model's permission, MLflow 2 does not:
+        each client gets its own version's wording."""
+        bob, _ = self.new_user("bob")
+        name = unique("model")
+        ws = "workspace=default, " if mlflow.__version__.startswith("3.") else ""
+        with As(ADMIN, ADMIN_PASSWORD):
+            MlflowClient().create_registered_model(name)
+            with self.assertRaises(RestException) as e:
+                self.auth.get_registered_model_permission(name, bob)
+            self.assertIn("Registered model permission with %sname=%s and username=%s not found"
+                          % (ws, name, bob), str(e.exception))
+            self.auth.create_registered_model_permission(name, bob, "READ")
+            with self.assertRaises(RestException) as e:
+                self.auth.create_registered_model_permission(name, bob, "READ")
+            self.assertEqual(e.exception.error_code, "RESOURCE_ALREADY_EXISTS")
+            expected = ("Registered model permission with workspace=default, name=%s and username=%s "
+                        "already exists." if ws else
+                        "Registered model permission (name=%s, username=%s) already exists.")
+            self.assertIn(expected % (name, bob), str(e.exception))
+            with self.assertRaises(RestException) as e:
+                MlflowClient().get_model_version(name, "x")
+            self.assertIn("Parameter 'version' must be an integer" if ws
+                          else "Model version must be an integer", str(e.exception))
+
 
 if __name__ == "__main__":
     unittest.main()

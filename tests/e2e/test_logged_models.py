@@ -33,6 +33,13 @@ class LoggedModelsTest(ServerTestCase):
         self.assertEqual(done["model"]["info"]["status"], "LOGGED_MODEL_READY")
         listing = self.ok("GET", "logged-models/%s/artifacts/directories" % mid)
         self.assertEqual([f["path"] for f in listing["files"]], ["MLmodel"])
+        got_file = self.server.request("GET", "/ajax-api/2.0/mlflow/logged-models/%s/artifacts/files" % mid,
+                                       query={"artifact_file_path": "MLmodel"})
+        self.assertEqual((got_file.status, got_file.body), (200, b"flavors: {}\n"))
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "logged-models/%s/artifacts/files" % mid,
+                 query={"artifact_file_path": "absent"})
+        self.err(400, "INVALID_PARAMETER_VALUE", "GET", "logged-models/%s/artifacts/files" % mid,
+                 query={"artifact_file_path": "../x"})
         self.ok("PATCH", "logged-models/%s/tags" % mid, {"tags": [{"key": "stage", "value": "dev"}]})
         self.ok("POST", "logged-models/%s/params" % mid, {"params": [{"key": "lr", "value": "0.1"}]})
         got = self.ok("GET", "logged-models/" + mid)["model"]
@@ -47,6 +54,9 @@ class LoggedModelsTest(ServerTestCase):
         self.assertEqual((mv["model_version"]["model_id"], mv["model_version"]["source"]), (mid, "models:/" + mid))
         got_mv = self.ok("GET", "model-versions/get", query={"name": name, "version": "1"})["model_version"]
         self.assertEqual(got_mv["model_id"], mid)
+        # As MLflow does, the logged model lists the versions made of it.
+        tags = {t["key"]: t["value"] for t in self.ok("GET", "logged-models/" + mid)["model"]["info"]["tags"]}
+        self.assertEqual(tags["mlflow.modelVersions"], '[{"name": "%s", "version": 1}]' % name)
         self.ok("POST", "runs/outputs", {"run_id": run, "models": [{"model_id": mid, "step": 3}]})
         outputs = self.ok("GET", "runs/get", query={"run_id": run})["run"]["outputs"]["model_outputs"]
         self.assertEqual(outputs, [{"model_id": mid, "step": 3}])

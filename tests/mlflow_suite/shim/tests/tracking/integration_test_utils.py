@@ -162,10 +162,21 @@ def _init_server(backend_uri, root_artifact_uri=None, extra_env=None, app=None, 
         server.stop()
 
 
+def _initialised_artifact_root():
+    """The default artifact root the test gave MLflow's `initialize_backend_stores` before
+    starting its in-process server, which ringo's server then gets too; None when none."""
+    try:
+        from mlflow.server import handlers
+    except ImportError:
+        return None
+    return getattr(handlers._tracking_store, "artifact_root_uri", None)
+
+
 class ServerThread:
     """Stands in for MLflow's in-process server thread: a fresh ringo store per use, the app
-    argument ignored. With SUITE_SERVER=mlflow it serves `app` (MLflow's own, on the backend the
-    fixture initialised) in this process with uvicorn instead, for the baseline."""
+    argument ignored, with the file: artifact root the test initialised MLflow's stores with.
+    With SUITE_SERVER=mlflow it serves `app` (MLflow's own, on the backend the fixture
+    initialised) in this process with uvicorn instead, for the baseline."""
 
     def __init__(self, app=None, port=None):
         self.app, self.port = app, port
@@ -174,7 +185,7 @@ class ServerThread:
 
     def __enter__(self):
         if os.environ.get("SUITE_SERVER") != "mlflow":
-            self.server = _RingoServer("")
+            self.server = _RingoServer("", root_artifact_uri=_initialised_artifact_root())
             return self.server.url
         import uvicorn
 
