@@ -259,11 +259,22 @@ Status CreateModelVersion(const Services& s, Request& req, const Responder& res)
   ASSIGN_OR_RETURN(v.description, f.StringOr("description", ""));
   ASSIGN_OR_RETURN(v.tags, ReadTagsField(f));
   Store* st = s.store;
-  RETURN_IF_ERROR(registry::CheckSourceRules(
-      v.source, v.run_id, [st](const std::string& id) -> Result<std::string> {
-        ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
-        return run.info.artifact_uri;
-      }));
+  if (!v.model_id.empty()) {  // MLflow 3: a local source lies within the logged model's files
+    LoggedModels* models = s.models;
+    RETURN_IF_ERROR(registry::CheckSourceRules(
+        v.source, v.model_id,
+        [models](const std::string& id) -> Result<std::string> {
+          ASSIGN_OR_RETURN(LoggedModel m, models->Get(id));
+          return m.artifact_uri;
+        },
+        "model_id"));
+  } else {
+    RETURN_IF_ERROR(registry::CheckSourceRules(
+        v.source, v.run_id, [st](const std::string& id) -> Result<std::string> {
+          ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
+          return run.info.artifact_uri;
+        }));
+  }
   RETURN_IF_ERROR(registry::DescribeSource(st, s.artifacts, &v));
   if (!v.model_id.empty()) return CreateVersionOfLoggedModel(s, std::move(v), res);
   st->CreateModelVersion(std::move(v), [respond = RespondVersion(res),

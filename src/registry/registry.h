@@ -50,9 +50,12 @@ Result<std::filesystem::path> ResolveModelSource(store::Store* store,
 // in MLflow's words otherwise ("Invalid model version source: ... To use a local path ..." /
 // "... If supplying a source as an http, https, ..."). `run_artifact_uri` gives a run's artifact
 // URI (it is called only for local sources with a run_id; its failures are returned).
+// With `owner` "model_id" (MLflow 3: a version made of a logged model), `run_id` is the logged
+// model's id and `run_artifact_uri` gives its artifact location.
 Status CheckSourceRules(const std::string& source, const std::string& run_id,
                         const std::function<Result<std::string>(const std::string&)>&
-                            run_artifact_uri);
+                            run_artifact_uri,
+                        std::string_view owner = "run_id");
 
 // Completes a version about to be created from what its source holds: the run id of a runs:/
 // source; for a Core ML model in the store, `coreml` (inspect's JSON summary), `size`, and the

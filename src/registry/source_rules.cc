@@ -135,7 +135,8 @@ std::filesystem::path LocalPath(const std::string& uri) {
 
 Status CheckSourceRules(const std::string& source, const std::string& run_id,
                         const std::function<Result<std::string>(const std::string&)>&
-                            run_artifact_uri) {
+                            run_artifact_uri,
+                        std::string_view owner) {
   Uri u = ParseUri(source);
   if (!IsLocal(u)) return CheckNoRelativeSegments(source);
   if (u.scheme == "file" && RemoteHost(u.host)) {
@@ -151,11 +152,11 @@ Status CheckSourceRules(const std::string& source, const std::string& run_id,
       if (!rel.empty() && *rel.begin() != "..") return Status::Ok();
     }
   }
+  const std::string by(owner);
   return InvalidArgument(
-      "Invalid model version source: '" + source +
-      "'. To use a local path as a model version source, the run_id request parameter has to "
-      "be specified and the local path has to be contained within the artifact directory of "
-      "the run specified by the run_id.");
+      "Invalid model version source: '" + source + "'. To use a local path as a model version "
+      "source, the " + by + " request parameter has to be specified and the local path has to "
+      "be contained within the artifact directory of the run specified by the " + by + ".");
 }
 
 }  // namespace ringo::registry

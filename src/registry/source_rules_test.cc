@@ -55,6 +55,20 @@ TEST(SourceRulesTest, FollowsMlflow) {
   }
 }
 
+TEST(SourceRulesTest, ALoggedModelsFilesAreItsLocalSources) {
+  auto model_uri = [](const std::string& id) -> Result<std::string> {
+    if (id == "m-1") return std::string("file:///srv/artifacts/1/models/m-1/artifacts");
+    return NotFound("Logged model with ID '" + id + "' not found.");
+  };
+  EXPECT_TRUE(CheckSourceRules("file:///srv/artifacts/1/models/m-1/artifacts", "m-1", model_uri,
+                               "model_id")
+                  .ok());
+  Status outside = CheckSourceRules("/srv/artifacts/1/models/m-2", "m-1", model_uri, "model_id");
+  EXPECT_EQ(outside.code(), Code::kInvalidArgument);
+  EXPECT_NE(outside.message().find("the model_id request parameter"), std::string::npos);
+  EXPECT_EQ(CheckSourceRules("/tmp", "m-9", model_uri, "model_id").code(), Code::kNotFound);
+}
+
 TEST(SourceRulesTest, SpeaksMlflowsWords) {
   EXPECT_NE(CheckSourceRules("http://h/../x", "", RunUri).message().find(
                 "If supplying a source as an http, https,"),
