@@ -71,7 +71,7 @@ void WriteRunInfo(JsonWriter& w, const store::RunInfo& i) {
   w.Field("artifact_uri", i.artifact_uri).Field("lifecycle_stage", i.lifecycle_stage).EndObject();
 }
 
-void WriteRun(JsonWriter& w, const store::Run& run, const std::vector<ModelOutput>& outputs) {
+void WriteRun(JsonWriter& w, const store::Run& run, const RunModelLists& models) {
   w.BeginObject().Key("info");
   WriteRunInfo(w, run.info);
   w.Key("data").BeginObject();
@@ -107,10 +107,17 @@ void WriteRun(JsonWriter& w, const store::Run& run, const std::vector<ModelOutpu
     }
     w.EndArray();
   }
+  if (!models.inputs.empty()) {
+    w.Key("model_inputs").BeginArray();
+    for (const ModelOutput& m : models.inputs) {
+      w.BeginObject().Field("model_id", m.model_id).EndObject();
+    }
+    w.EndArray();
+  }
   w.EndObject();
-  if (!outputs.empty()) {
+  if (!models.outputs.empty()) {
     w.Key("outputs").BeginObject().Key("model_outputs").BeginArray();
-    for (const ModelOutput& o : outputs) {
+    for (const ModelOutput& o : models.outputs) {
       w.BeginObject().Field("model_id", o.model_id).Field("step", o.step).EndObject();
     }
     w.EndArray().EndObject();
@@ -273,9 +280,30 @@ Response FileListing(const std::string& root_uri, const std::string& root,
   return JsonResponse(std::move(body));
 }
 
-std::vector<ModelOutput> RunOutputs(Store* store, const std::string& run_id) {
+Status AppendRunModels(Store* store, std::string_view kind, const std::string& run_id,
+                       const std::vector<ModelOutput>& models) {
+  const std::string k(kind);
+  nlohmann::json list = nlohmann::json::array();
+  if (auto doc = store->GetDocument(k, run_id); doc.ok()) {
+    list = nlohmann::json::parse(doc->value, nullptr, false);
+    if (!list.is_array()) list = nlohmann::json::array();
+  }
+  for (const ModelOutput& m : models) {
+    if (kind == kRunOutputs) {
+      list.push_back({{"model_id", m.model_id}, {"step", m.step}});
+    } else {
+      list.push_back({{"model_id", m.model_id}});
+    }
+  }
+  return store::Wait([&](store::Done done) {
+    store->PutDocument(k, run_id, list.dump(), -1, "",
+                       [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
+  });
+}
+
+std::vector<ModelOutput> RunModels(Store* store, std::string_view kind, const std::string& run_id) {
   std::vector<ModelOutput> out;
-  auto doc = store->GetDocument("run_outputs", run_id);
+  auto doc = store->GetDocument(std::string(kind), run_id);
   if (!doc.ok()) return out;
   auto j = nlohmann::json::parse(doc->value, nullptr, false);
   if (!j.is_array()) return out;

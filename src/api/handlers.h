@@ -39,14 +39,23 @@ void WriteTags(JsonWriter& w, std::string_view key, const std::vector<store::Tag
 void WriteMetric(JsonWriter& w, const store::Metric& m, const std::string* run_id = nullptr);
 void WriteExperiment(JsonWriter& w, const store::Experiment& e);
 void WriteRunInfo(JsonWriter& w, const store::RunInfo& i);
-// A model a run produced (MLflow 3's run outputs), kept as the run's "run_outputs" document.
+// A model a run produced or used (MLflow 3's run outputs and model inputs), kept in the run's
+// "run_outputs" / "run_model_inputs" document. Inputs have no step.
 struct ModelOutput {
   std::string model_id;
   int64_t step = 0;
 };
-// The outputs recorded by runs/outputs for `run_id`; empty when none.
-std::vector<ModelOutput> RunOutputs(Store* store, const std::string& run_id);
-void WriteRun(JsonWriter& w, const store::Run& run, const std::vector<ModelOutput>& outputs = {});
+inline constexpr std::string_view kRunOutputs = "run_outputs";
+inline constexpr std::string_view kRunModelInputs = "run_model_inputs";
+// The models recorded in the run's document of `kind`; empty when none.
+std::vector<ModelOutput> RunModels(Store* store, std::string_view kind, const std::string& run_id);
+// Adds `models` to that document (runs/outputs, log-inputs' models).
+Status AppendRunModels(Store* store, std::string_view kind, const std::string& run_id,
+                       const std::vector<ModelOutput>& models);
+struct RunModelLists {
+  std::vector<ModelOutput> outputs, inputs;
+};
+void WriteRun(JsonWriter& w, const store::Run& run, const RunModelLists& models = {});
 void WriteModelVersion(JsonWriter& w, const store::ModelVersion& v);
 void WriteRegisteredModel(JsonWriter& w, const store::RegisteredModel& m);
 

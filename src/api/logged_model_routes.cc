@@ -203,23 +203,15 @@ Result<Response> LogRunOutputs(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(store::Run run, s.store->GetRun(run_id));
   (void)run;
   ASSIGN_OR_RETURN(auto elems, f.Objects("models"));
-  json outputs = json::array();
-  if (auto doc = s.store->GetDocument("run_outputs", run_id); doc.ok()) {
-    outputs = json::parse(doc->value, nullptr, false);
-    if (!outputs.is_array()) outputs = json::array();
-  }
+  std::vector<ModelOutput> outputs;
   for (auto e : elems) {
     ASSIGN_OR_RETURN(auto id, Fields::String(e, "model_id"));
     ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
     if (!id || id->empty()) return MissingField("models.model_id");
-    ASSIGN_OR_RETURN(LoggedModel m, s.models->Get(*id));
-    (void)m;
-    outputs.push_back({{"model_id", *id}, {"step", step.value_or(0)}});
+    outputs.push_back({std::move(*id), step.value_or(0)});
   }
-  RETURN_IF_ERROR(store::Wait([&](store::Done done) {
-    s.store->PutDocument("run_outputs", run_id, outputs.dump(), -1, "",
-                         [done](Result<int64_t> r) { done(r.ok() ? Status::Ok() : r.status()); });
-  }));
+  for (const ModelOutput& o : outputs) RETURN_IF_ERROR(s.models->Get(o.model_id).status());
+  RETURN_IF_ERROR(AppendRunModels(s.store, kRunOutputs, run_id, outputs));
   return EmptyObject();
 }
 

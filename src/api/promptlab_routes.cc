@@ -226,6 +226,23 @@ Status CreatePromptlabRun(const Services& s, Request& req, const Responder& res)
   return Status::Ok();
 }
 
+// The paths MLflow's gateway-proxy forwards: listing endpoints (GET) and invoking one (POST).
+Status CheckGatewayPath(Method method, std::string_view path) {
+  size_t first = path.find_first_not_of('/');
+  size_t last = path.find_last_not_of('/');
+  std::string_view p = first == std::string_view::npos ? "" : path.substr(first, last - first + 1);
+  bool ok = false;
+  if (method == Method::kGet) {
+    ok = p == "api/2.0/endpoints";
+  } else if (p.starts_with("gateway/") && p.ends_with("/invocations")) {
+    std::string_view name = p.substr(8, p.size() - 8 - 12);
+    ok = !name.empty() && name.find('/') == std::string_view::npos;
+  }
+  if (ok) return Status::Ok();
+  return InvalidArgument("Invalid gateway_path: " + std::string(path) + " for method: " +
+                         (method == Method::kGet ? "GET" : "POST"));
+}
+
 // MLflow's gateway-proxy: without MLFLOW_DEPLOYMENTS_TARGET, MLflow's answer of an empty gateway
 // (no endpoints, so the prompt lab offers none); with one, MLflow's check of gateway_path.
 // Forwarding to the deployments server is not implemented: a clear 501 says so.
@@ -241,6 +258,7 @@ Result<Response> GatewayProxy(const Services&, const Request& req) {
   if (!path || path->empty()) {
     return InvalidArgument("Deployments proxy request must specify a gateway_path.");
   }
+  RETURN_IF_ERROR(CheckGatewayPath(req.method, *path));
   return http::JsonError(501, "NOT_IMPLEMENTED",
                          "Forwarding to the deployments server (MLFLOW_DEPLOYMENTS_TARGET) is not "
                          "supported by this server");

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "api/handlers.h"
+#include "api/logged_models.h"
 #include "api/routes.h"
 #include "common/json_writer.h"
 #include "common/util.h"
@@ -142,9 +143,10 @@ Result<Response> GetRun(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string id, RunIdField(f));
   ASSIGN_OR_RETURN(store::Run run, s.store->GetRun(id));
-  std::vector<ModelOutput> outputs = RunOutputs(s.store, id);
+  RunModelLists models{RunModels(s.store, kRunOutputs, id),
+                       RunModels(s.store, kRunModelInputs, id)};
   return ObjectResponse("run", run, [&](JsonWriter& w, const store::Run& r) {
-    WriteRun(w, r, outputs);
+    WriteRun(w, r, models);
   });
 }
 
@@ -259,6 +261,14 @@ Status LogInputs(const Services& s, Request& req, const Responder& res) {
   ASSIGN_OR_RETURN(std::string id, RunIdField(f));
   // MLflow 2 requires datasets; MLflow 3's clients may send model inputs alone.
   if (!f.Has("datasets") && !f.Has("models")) return MissingField("datasets");
+  // MLflow 3's model inputs: logged models the run used, kept beside the run.
+  ASSIGN_OR_RETURN(auto model_elems, f.Objects("models"));
+  std::vector<ModelOutput> models;
+  for (auto e : model_elems) {
+    ASSIGN_OR_RETURN(auto model_id, Fields::String(e, "model_id"));
+    if (!model_id || model_id->empty()) return MissingField("models.model_id");
+    models.push_back({std::move(*model_id), 0});
+  }
   ASSIGN_OR_RETURN(auto datasets, f.Objects("datasets"));
   std::vector<store::DatasetInput> inputs;
   for (auto e : datasets) {
@@ -277,6 +287,16 @@ Status LogInputs(const Services& s, Request& req, const Responder& res) {
       *fields[i] = v.value_or("");
     }
     inputs.push_back(std::move(in));
+  }
+  if (!models.empty()) {  // the run and each model must exist, as in MLflow
+    ASSIGN_OR_RETURN(store::Run run, s.store->GetRun(id));
+    (void)run;
+    for (const ModelOutput& m : models) RETURN_IF_ERROR(s.models->Get(m.model_id).status());
+    RETURN_IF_ERROR(AppendRunModels(s.store, kRunModelInputs, id, models));
+    if (inputs.empty()) {
+      res.Send(EmptyObject());
+      return Status::Ok();
+    }
   }
   s.store->LogInputs(std::move(id), std::move(inputs), RespondEmpty(res));
   return Status::Ok();

@@ -60,6 +60,14 @@ class LoggedModelsTest(ServerTestCase):
         self.ok("POST", "runs/outputs", {"run_id": run, "models": [{"model_id": mid, "step": 3}]})
         outputs = self.ok("GET", "runs/get", query={"run_id": run})["run"]["outputs"]["model_outputs"]
         self.assertEqual(outputs, [{"model_id": mid, "step": 3}])
+        # MLflow 3's model inputs: a run names the logged models it used.
+        self.ok("POST", "runs/log-inputs", {"run_id": run, "models": [{"model_id": mid}]})
+        got_run = self.ok("GET", "runs/get", query={"run_id": run})["run"]
+        self.assertEqual(got_run["inputs"]["model_inputs"], [{"model_id": mid}])
+        self.err(404, "RESOURCE_DOES_NOT_EXIST", "POST", "runs/log-inputs",
+                 {"run_id": run, "models": [{"model_id": "m-" + "0" * 32}]})
+        self.err(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
+                 {"run_id": run, "models": [{}]})
         self.ok("DELETE", "logged-models/" + mid)
         self.err(404, "RESOURCE_DOES_NOT_EXIST", "GET", "logged-models/" + mid)
         self.assertEqual(self.search(exp), [])

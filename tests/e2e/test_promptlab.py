@@ -56,6 +56,13 @@ class PromptlabTest(ServerTestCase):
             r = server.request("POST", AJAX + "gateway-proxy", body={})
             self.assertEqual((r.status, r.json["error_code"]), (400, "INVALID_PARAMETER_VALUE"), r)
             self.assertIn("Deployments proxy request must specify a gateway_path.", r.json["message"])
+            for method, path in (("POST", "foo/bar"), ("POST", "gateway/a/b/invocations"),
+                                 ("GET", "hello/world")):
+                r = server.request(method, AJAX + "gateway-proxy", body={"gateway_path": path}
+                                   if method == "POST" else None,
+                                   query={"gateway_path": path} if method == "GET" else None)
+                self.assertEqual((r.status, r.json["message"]),
+                                 (400, "Invalid gateway_path: %s for method: %s" % (path, method)), r)
             r = server.request("POST", AJAX + "gateway-proxy", body={"gateway_path": "gateway/chat/invocations"})
             self.assertEqual((r.status, r.json["error_code"]), (501, "NOT_IMPLEMENTED"), r)
         finally:

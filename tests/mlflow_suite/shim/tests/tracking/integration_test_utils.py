@@ -180,12 +180,20 @@ class ServerThread:
 
     def __init__(self, app=None, port=None):
         self.app, self.port = app, port
+        self.saved_uri = None
         self.server = None
         self.thread = None
 
     def __enter__(self):
         if os.environ.get("SUITE_SERVER") != "mlflow":
             self.server = _RingoServer("", root_artifact_uri=_initialised_artifact_root())
+            # MLflow's `initialize_backend_stores` points the process's tracking URI at the
+            # database its in-process server serves (the CLI tests write through it); here that
+            # server is ringo's.
+            from mlflow.tracking._tracking_service import utils
+
+            self.saved_uri = (utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI"))
+            utils.set_tracking_uri(self.server.url)
             return self.server.url
         import uvicorn
 
@@ -202,6 +210,13 @@ class ServerThread:
     def __exit__(self, *exc):
         if self.thread is None:
             self.server.stop()
+            from mlflow.tracking._tracking_service import utils
+
+            utils._tracking_uri, env = self.saved_uri
+            if env is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = env
             return
         self.server.should_exit = True
         self.thread.join(10)
