@@ -10,6 +10,7 @@ import time
 import unittest
 
 from harness import API, ARTIFACTS, Server, ringo_bin
+from private_postgres import BINDIR, PrivatePostgres
 
 
 class BackupRestoreTest(unittest.TestCase):
@@ -75,6 +76,58 @@ class BackupRestoreTest(unittest.TestCase):
             finally:
                 dst.stop()
                 dst.cleanup()
+
+    def test_postgres_is_backed_up_with_pg_dump_as_the_readme_says(self):
+        """On PostgreSQL the database's own tools are the backup: pg_dump while the server writes,
+        pg_restore into a new database, and a server on it has every write acknowledged before
+        the dump began, the artifact (copied from --store after the dump), and the signing key."""
+        pg = PrivatePostgres()
+        pg.start()
+        with tempfile.TemporaryDirectory() as d:
+            src = Server(store=os.path.join(d, "live"), extra_args=["--backend-store-uri", pg.uri])
+            src.start()
+            try:
+                run = src.api("POST", "runs/create", {"experiment_id": "0"}).json["run"]
+                rid = run["info"]["run_id"]
+                rel = run["info"]["artifact_uri"].split(":", 1)[1].strip("/")
+                put = src.request("PUT", ARTIFACTS + "/" + rel + "/model/notes.txt", body=b"kept")
+                self.assertEqual(put.status, 200, put)
+                key = src.request("GET", "/api/deploy/v1/keys").json["public_key"]
+                for step in range(50):
+                    r = src.api("POST", "runs/log-metric", {"run_id": rid, "key": "loss", "value": step,
+                                                            "timestamp": 1000 + step, "step": step})
+                    self.assertEqual(r.status, 200, r)
+                dump = os.path.join(d, "ringo.dump")
+                subprocess.run([os.path.join(BINDIR, "pg_dump"), "--format=custom", "--file", dump, pg.uri],
+                               check=True, capture_output=True, timeout=120)
+                after = src.api("POST", "runs/log-metric", {"run_id": rid, "key": "later", "value": 1,
+                                                            "timestamp": 5000, "step": 0})
+                self.assertEqual(after.status, 200, after)
+                restored_store = os.path.join(d, "restored")
+                os.makedirs(restored_store)
+                subprocess.run(["cp", "-a", os.path.join(src.store, "artifacts"), restored_store], check=True)
+            finally:
+                src.stop()
+                src.cleanup()
+            target = pg.uri.rsplit("/", 1)[0] + "/restored"
+            subprocess.run([os.path.join(BINDIR, "createdb"), "-h", "127.0.0.1", "-p", str(pg.port), "-U",
+                            "ringo", "restored"], check=True, capture_output=True, timeout=60)
+            subprocess.run([os.path.join(BINDIR, "pg_restore"), "--no-owner", "--dbname", target, dump],
+                           check=True, capture_output=True, timeout=120)
+            dst = Server(store=restored_store, extra_args=["--backend-store-uri", target])
+            dst.start()
+            try:
+                hist = dst.api("GET", "metrics/get-history", query={"run_id": rid, "metric_key": "loss"}).json
+                self.assertEqual(sorted(int(m["step"]) for m in hist["metrics"]), list(range(50)))
+                later = dst.api("GET", "metrics/get-history", query={"run_id": rid, "metric_key": "later"}).json
+                self.assertEqual(later.get("metrics", []), [])  # written after the dump began
+                art = dst.request("GET", ARTIFACTS + "/" + rel + "/model/notes.txt")
+                self.assertEqual((art.status, art.body), (200, b"kept"))
+                self.assertEqual(dst.request("GET", "/api/deploy/v1/keys").json["public_key"], key)
+            finally:
+                dst.stop()
+                dst.cleanup()
+                pg.stop()
 
     def test_bad_sources_and_destinations_are_refused(self):
         with tempfile.TemporaryDirectory() as d:
