@@ -148,6 +148,37 @@ std::vector<std::string> OpOrder(const coreml::Model& m) {
   return names;
 }
 
+// For each op of an ML Program's main block (or layer of a NeuralNetwork), by name, the ops
+// whose results it reads.
+std::map<std::string, std::vector<std::string>> OpProducers(const coreml::Model& m) {
+  std::map<std::string, std::vector<std::string>> producers;
+  std::map<std::string, std::string> op_of_value;
+  if (!m.spec().has_mlprogram()) {
+    for (const auto& l : NnLayers(m.spec())) {
+      std::vector<std::string>& from = producers[l.name()];
+      for (const auto& in : l.input()) {
+        if (auto p = op_of_value.find(in); p != op_of_value.end()) from.push_back(p->second);
+      }
+      for (const auto& out : l.output()) op_of_value[out] = l.name();
+    }
+    return producers;
+  }
+  const auto& fn = m.spec().mlprogram().functions().at("main");
+  for (const auto& op : fn.block_specializations().at(fn.opset()).operations()) {
+    auto it = op.attributes().find("name");
+    if (op.type() == "const" || it == op.attributes().end()) continue;
+    const std::string& name = it->second.immediatevalue().tensor().strings().values(0);
+    std::vector<std::string>& from = producers[name];
+    for (const auto& [arg, binding] : op.inputs()) {
+      for (const auto& b : binding.arguments()) {
+        if (auto p = op_of_value.find(b.name()); p != op_of_value.end()) from.push_back(p->second);
+      }
+    }
+    for (const auto& out : op.outputs()) op_of_value[out.name()] = name;
+  }
+  return producers;
+}
+
 // Worst error of op `name` over the samples (0 when an op is missing from a trace).
 double OpError(const Run& run, const Run& ref, const std::string& name) {
   double worst = 0;
@@ -180,6 +211,52 @@ double Peak(const Run& ref, const std::string& name) {
   return peak;
 }
 
+// The ops to keep in fp32 next (for a NeuralNetwork: the failing layers whose fp16 sources are
+// to keep fp32 weights), in program order. The first op whose fp16 result fails is always one.
+// So is every later failing op that nothing already chosen or failing can change: none of its
+// upstream ops fails, and (a NeuralNetwork's fix changes weights upstream of the failing layer)
+// none is downstream of a layer chosen to keep fp32 weights. What it reads then stays as it is,
+// so rounds of one op each would take it too, at the cost of a conversion and an evaluation of
+// the whole model per op.
+std::vector<std::string> FailingOps(const Run& run, const Run& ref,
+                                    const std::vector<std::string>& order, const Options& o,
+                                    Format format, const coreml::Model& m) {
+  const auto producers = OpProducers(m);
+  std::map<std::string, std::vector<std::string>> consumers;
+  for (const auto& [op, from] : producers) {
+    for (const std::string& p : from) consumers[p].push_back(op);
+  }
+  std::set<std::string> tainted;  // failing, changed, or downstream of either
+  auto taint_downstream = [&](const std::string& start) {
+    std::vector<std::string> todo = {start};
+    while (!todo.empty()) {
+      std::string op = todo.back();
+      todo.pop_back();
+      if (!tainted.insert(op).second) continue;
+      if (auto c = consumers.find(op); c != consumers.end()) {
+        todo.insert(todo.end(), c->second.begin(), c->second.end());
+      }
+    }
+  };
+  std::vector<std::string> chosen;
+  for (const std::string& name : order) {
+    bool upstream = false;
+    if (auto p = producers.find(name); p != producers.end()) {
+      for (const std::string& from : p->second) upstream |= tainted.count(from) > 0;
+    }
+    bool traced = ref.traces.empty() || ref.traces[0].count(name);  // not a cast of fp16 only
+    bool fails = traced && !o.float32_ops.count(name) && OpError(run, ref, name) > o.tolerance;
+    if (fails && !upstream && !tainted.count(name)) {
+      chosen.push_back(name);
+      if (format != Format::kMLProgram) {
+        for (const std::string& source : HalfSources(m.spec(), name)) taint_downstream(source);
+      }
+    }
+    if (fails || upstream) taint_downstream(name);
+  }
+  return chosen;
+}
+
 }  // namespace
 
 Result<coreml::Model> ConvertAuto(
@@ -194,21 +271,15 @@ Result<coreml::Model> ConvertAuto(
   o.float32_ops.clear();
   std::map<std::string, double> first_error;  // each op's error with everything in fp16
   std::map<std::string, std::string> reason;
-  for (;;) {
+  for (int rounds = 1;; ++rounds) {
     ASSIGN_OR_RETURN(coreml::Model m, convert(o));
     ASSIGN_OR_RETURN(Run run, Evaluate(m, samples));
     const std::vector<std::string> order = OpOrder(m);
     if (first_error.empty()) {
       for (const std::string& name : order) first_error[name] = OpError(run, ref, name);
     }
-    std::string worst;
-    for (const std::string& name : order) {
-      if (!ref.traces.empty() && !ref.traces[0].count(name)) continue;  // casts of fp16 only
-      if (o.float32_ops.count(name) || OpError(run, ref, name) <= o.tolerance) continue;
-      worst = name;
-      break;
-    }
-    if (worst.empty()) {
+    std::vector<std::string> failing = FailingOps(run, ref, order, o, format, m);
+    if (failing.empty()) {
       double out_err = OutputError(run, ref);
       std::string summary = "auto: " + std::to_string(o.float32_ops.size()) + " of " +
                             std::to_string(order.size()) +
@@ -227,6 +298,7 @@ Result<coreml::Model> ConvertAuto(
         w.BeginObject();
         w.Key("tolerance").Double(o.tolerance);
         w.Key("samples").Int(kSamples);
+        w.Key("rounds").Int(rounds);  // conversions and evaluations in fp16 it took
         w.Key("max_output_error").Double(out_err);
         w.Key("ops").BeginArray();
         for (const std::string& name : order) {
@@ -245,24 +317,28 @@ Result<coreml::Model> ConvertAuto(
       }
       return m;
     }
-    double err = OpError(run, ref, worst);
-    reason[worst] = std::isinf(err) ? (Peak(ref, worst) > 65504.0 ? "overflows fp16"
+    for (const std::string& name : failing) {
+      double err = OpError(run, ref, name);
+      reason[name] = std::isinf(err) ? (Peak(ref, name) > 65504.0 ? "overflows fp16"
                                                                  : "not finite in fp16")
-                                    : "diverges beyond the tolerance";
+                                     : "diverges beyond the tolerance";
+    }
     if (format == Format::kMLProgram) {
-      o.float32_ops.insert(worst);
+      o.float32_ops.insert(failing.begin(), failing.end());
       continue;
     }
-    // A NeuralNetwork has no per-layer precision: the layers feeding fp16 into the failing one
+    // A NeuralNetwork has no per-layer precision: the layers feeding fp16 into a failing one
     // keep float32 weights. None left to change: fp16 cannot be made to fit.
-    const size_t before = o.float32_ops.size();
-    for (const std::string& source : HalfSources(m.spec(), worst)) {
-      o.float32_ops.insert(source);
-      if (source != worst) reason[source] = "feeds '" + worst + "', which " + reason[worst];
-    }
-    if (o.float32_ops.size() == before) {
-      return InvalidArgument("--precision auto: layer '" + worst + "' " + reason[worst] +
-                             " with no fp16 weights left to keep in fp32; use --precision fp32");
+    for (const std::string& worst : failing) {
+      const size_t before = o.float32_ops.size();
+      for (const std::string& source : HalfSources(m.spec(), worst)) {
+        o.float32_ops.insert(source);
+        if (source != worst) reason[source] = "feeds '" + worst + "', which " + reason[worst];
+      }
+      if (o.float32_ops.size() == before) {
+        return InvalidArgument("--precision auto: layer '" + worst + "' " + reason[worst] +
+                               " with no fp16 weights left to keep in fp32; use --precision fp32");
+      }
     }
   }
 }
