@@ -1,5 +1,5 @@
-// ONNX ConvTranspose (2-D) as the convolution it equals: the input with stride-1 zeros inserted
-// between its pixels, padded by dilation * (kernel - 1) - pads, convolved with the kernel
+// ONNX ConvTranspose (2-D) as the convolution it equals: the input with stride - 1 zeros
+// inserted between its pixels, padded by dilation * (kernel - 1) - pads, convolved with the kernel
 // flipped and its channel axes swapped per group. Exact, and only ops the evaluator runs.
 #include "convert/importer.h"
 
@@ -67,26 +67,26 @@ Status Importer::LowerConvTranspose(const onnx::NodeProto& node, Op& op) {
   }
   std::string cur = x;
   Shape shape = xs;
-  if (strides[0] > 1 || strides[1] > 1) {
-    // Zeros between pixels: [N, C, H, 1, W, 1] padded to [N, C, H, sH, W, sW], flattened, and the
-    // trailing zeros cut.
-    const Shape six = {xs[0], xs[1], xs[2], 1, xs[3], 1};
-    cur = Step(node, "reshape", {cur}, {"x"}, {{"shape", Param::Ints(six)}}, six, DType::kFloat);
-    const Shape spread = {xs[0], xs[1], xs[2], strides[0], xs[3], strides[1]};
-    cur = Step(node, "pad", {cur}, {"x"},
-               {{"pad", Param::Ints({0, 0, 0, 0, 0, 0,  //
-                                     0, strides[0] - 1, 0, 0, 0, strides[1] - 1})},
-                {"mode", Param::String("constant")},
-                {"constant_val", Param::Float(0.0)}},
-               spread, DType::kFloat);
-    const Shape flat = {xs[0], xs[1], xs[2] * strides[0], xs[3] * strides[1]};
-    cur = Step(node, "reshape", {cur}, {"x"}, {{"shape", Param::Ints(flat)}}, flat, DType::kFloat);
-    shape = {xs[0], xs[1], (xs[2] - 1) * strides[0] + 1, (xs[3] - 1) * strides[1] + 1};
-    cur = Step(node, "slice_by_index", {cur}, {"x"},
-               {{"begin", Param::Ints({0, 0, 0, 0})},
-                {"end", Param::Ints(shape)},
-                {"stride", Param::Ints({1, 1, 1, 1})}},
-               shape, DType::kFloat);
+  for (int d = 0; d < 2; ++d) {
+    if (strides[d] == 1) continue;
+    // Zeros between pixels along axis 2 + d: each row (column) read `stride` times by a gather,
+    // all copies but the first zeroed by a 0/1 mask. Gather and mul are written by both
+    // formats (a NeuralNetwork has no layer for the rank-6 padding this once was).
+    const int64_t n = (xs[2 + d] - 1) * strides[d] + 1;
+    std::vector<int64_t> index(n);
+    std::vector<float> keep(n);
+    for (int64_t i = 0; i < n; ++i) {
+      index[i] = i / strides[d];
+      keep[i] = i % strides[d] == 0 ? 1.0f : 0.0f;
+    }
+    shape[2 + d] = n;
+    Shape along = {1, 1, 1, 1};
+    along[2 + d] = n;
+    std::string idx = AddConst(node, "index", Constant::Ints({n}, index));
+    cur = Step(node, "gather", {cur, idx}, {"x", "indices"}, {{"axis", Param::Int(2 + d)}}, shape,
+               DType::kFloat);
+    std::string mask = AddConst(node, "mask", Constant::Floats(along, keep));
+    cur = Step(node, "mul", {cur, mask}, {"x", "y"}, {}, shape, DType::kFloat);
   }
   op.type = "conv";
   op.kernel = k;
