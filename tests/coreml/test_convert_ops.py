@@ -264,7 +264,7 @@ class ConvertOpsTest(unittest.TestCase):
 
     # The families a NeuralNetwork writes with the rank-N layers of spec 4 (iOS 13).
     RANK_N_NETWORKS = ("matrix", "attention", "transformer", "vit", "recurrent", "embedding",
-                       "resize")
+                       "resize", "deconv")
 
     def test_rank_n_families_in_a_neural_network(self):
         for name in self.RANK_N_NETWORKS:
