@@ -14,17 +14,27 @@ from private_postgres import BINDIR, PrivatePostgres
 
 
 class BackupRestoreTest(unittest.TestCase):
+    def seed(self, src):
+        """A run with an artifact on `src`: its id, its artifact path, the signing key."""
+        run = src.api("POST", "runs/create", {"experiment_id": "0"}).json["run"]
+        rel = run["info"]["artifact_uri"].split(":", 1)[1].strip("/")
+        put = src.request("PUT", ARTIFACTS + "/" + rel + "/model/notes.txt", body=b"kept")
+        self.assertEqual(put.status, 200, put)
+        key = src.request("GET", "/api/deploy/v1/keys").json["public_key"]
+        return run["info"]["run_id"], rel, key
+
+    def check_seeded(self, dst, rel, key):
+        """The artifact and the signing key `seed` left, on a restored server."""
+        art = dst.request("GET", ARTIFACTS + "/" + rel + "/model/notes.txt")
+        self.assertEqual((art.status, art.body), (200, b"kept"))
+        self.assertEqual(dst.request("GET", "/api/deploy/v1/keys").json["public_key"], key)
+
     def test_backup_under_load_restores_every_acknowledged_write(self):
         with tempfile.TemporaryDirectory() as d:
             src = Server(store=os.path.join(d, "live"))
             src.start()
             try:
-                run = src.api("POST", "runs/create", {"experiment_id": "0"}).json["run"]
-                rid = run["info"]["run_id"]
-                rel = run["info"]["artifact_uri"].split(":", 1)[1].strip("/")
-                put = src.request("PUT", ARTIFACTS + "/" + rel + "/model/notes.txt", body=b"kept")
-                self.assertEqual(put.status, 200, put)
-                key = src.request("GET", "/api/deploy/v1/keys").json["public_key"]
+                rid, rel, key = self.seed(src)
                 acked, stop = [], threading.Event()
 
                 def load():
@@ -70,9 +80,7 @@ class BackupRestoreTest(unittest.TestCase):
                 steps = {int(m["step"]) for m in hist.get("metrics", [])}
                 missing = [s for s in before if s not in steps]
                 self.assertEqual(missing, [], "acknowledged before the backup, missing after restore")
-                art = dst.request("GET", ARTIFACTS + "/" + rel + "/model/notes.txt")
-                self.assertEqual((art.status, art.body), (200, b"kept"))
-                self.assertEqual(dst.request("GET", "/api/deploy/v1/keys").json["public_key"], key)
+                self.check_seeded(dst, rel, key)
             finally:
                 dst.stop()
                 dst.cleanup()
@@ -87,12 +95,7 @@ class BackupRestoreTest(unittest.TestCase):
             src = Server(store=os.path.join(d, "live"), extra_args=["--backend-store-uri", pg.uri])
             src.start()
             try:
-                run = src.api("POST", "runs/create", {"experiment_id": "0"}).json["run"]
-                rid = run["info"]["run_id"]
-                rel = run["info"]["artifact_uri"].split(":", 1)[1].strip("/")
-                put = src.request("PUT", ARTIFACTS + "/" + rel + "/model/notes.txt", body=b"kept")
-                self.assertEqual(put.status, 200, put)
-                key = src.request("GET", "/api/deploy/v1/keys").json["public_key"]
+                rid, rel, key = self.seed(src)
                 for step in range(50):
                     r = src.api("POST", "runs/log-metric", {"run_id": rid, "key": "loss", "value": step,
                                                             "timestamp": 1000 + step, "step": step})
@@ -121,9 +124,7 @@ class BackupRestoreTest(unittest.TestCase):
                 self.assertEqual(sorted(int(m["step"]) for m in hist["metrics"]), list(range(50)))
                 later = dst.api("GET", "metrics/get-history", query={"run_id": rid, "metric_key": "later"}).json
                 self.assertEqual(later.get("metrics", []), [])  # written after the dump began
-                art = dst.request("GET", ARTIFACTS + "/" + rel + "/model/notes.txt")
-                self.assertEqual((art.status, art.body), (200, b"kept"))
-                self.assertEqual(dst.request("GET", "/api/deploy/v1/keys").json["public_key"], key)
+                self.check_seeded(dst, rel, key)
             finally:
                 dst.stop()
                 dst.cleanup()
