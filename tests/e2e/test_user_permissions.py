@@ -68,6 +68,38 @@ class UserPermissionsTest(unittest.TestCase):
         self.assertEqual(r.json["error_code"], "PERMISSION_DENIED")
         self.assertTrue(r.json["message"].startswith("Permission denied"), r.json["message"])
 
+    def test_searches_page_through_readable_experiments_only(self):
+        """Pages of a user's run and logged-model searches are full: the search asks only for the
+        experiments the user may read (filtering answers alone would leave pages short)."""
+        def search(endpoint, body):
+            r = self.alice("POST", endpoint, body)
+            self.assertEqual(r.status, 200, r.body[:300])
+            return r.json
+
+        exp = self.as_admin("POST", "experiments/create", {"name": "paged"})["experiment_id"]
+        runs = {self.new_run(exp) for _ in range(3)}
+        for _ in range(4):
+            self.new_run(self.hidden)
+        seen, token = [], None
+        for _ in range(5):
+            body = {"experiment_ids": [self.hidden, exp], "max_results": 2}
+            if token:
+                body["page_token"] = token
+            page = search("runs/search", body)
+            seen += [r["info"]["run_id"] for r in page.get("runs", [])]
+            token = page.get("next_page_token")
+            if not token:
+                break
+            self.assertEqual(len(page["runs"]), 2)
+        self.assertEqual(set(seen), runs)
+        self.assertEqual(search("runs/search", {"experiment_ids": [self.hidden]}), {"runs": []})
+        for e in (exp, self.hidden):
+            self.as_admin("POST", "logged-models", {"experiment_id": e, "name": "m"})
+            self.as_admin("POST", "logged-models", {"experiment_id": e, "name": "m"})
+        page = search("logged-models/search", {"experiment_ids": [self.hidden, exp], "max_results": 2})
+        self.assertEqual(len(page["models"]), 2)
+        self.assertTrue(all(m["info"]["experiment_id"] == exp for m in page["models"]))
+
     def test_bulk_metric_reads_need_read_on_every_run(self):
         q = {"run_ids": [self.run_mine], "metric_key": "loss", "max_results": 10}
         self.assertEqual(self.alice("GET", "metrics/get-history-bulk-interval", query=q).status, 200)
