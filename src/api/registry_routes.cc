@@ -259,24 +259,22 @@ Status CreateModelVersion(const Services& s, Request& req, const Responder& res)
   ASSIGN_OR_RETURN(v.description, f.StringOr("description", ""));
   ASSIGN_OR_RETURN(v.tags, ReadTagsField(f));
   Store* st = s.store;
-  if (!v.model_id.empty()) {  // MLflow 3: a local source lies within the logged model's files
-    LoggedModels* models = s.models;
-    RETURN_IF_ERROR(registry::CheckSourceRules(
-        v.source, v.model_id,
-        [models](const std::string& id) -> Result<std::string> {
+  LoggedModels* models = s.models;
+  // A local source must lie in the files of the run it names, or (MLflow 3) of the logged model.
+  const bool of_model = !v.model_id.empty();
+  RETURN_IF_ERROR(registry::CheckSourceRules(
+      v.source, of_model ? v.model_id : v.run_id,
+      [st, models, of_model](const std::string& id) -> Result<std::string> {
+        if (of_model) {
           ASSIGN_OR_RETURN(LoggedModel m, models->Get(id));
           return m.artifact_uri;
-        },
-        "model_id"));
-  } else {
-    RETURN_IF_ERROR(registry::CheckSourceRules(
-        v.source, v.run_id, [st](const std::string& id) -> Result<std::string> {
-          ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
-          return run.info.artifact_uri;
-        }));
-  }
+        }
+        ASSIGN_OR_RETURN(store::Run run, st->GetRun(id));
+        return run.info.artifact_uri;
+      },
+      of_model ? "model_id" : "run_id"));
   RETURN_IF_ERROR(registry::DescribeSource(st, s.artifacts, &v));
-  if (!v.model_id.empty()) return CreateVersionOfLoggedModel(s, std::move(v), res);
+  if (of_model) return CreateVersionOfLoggedModel(s, std::move(v), res);
   st->CreateModelVersion(std::move(v), [respond = RespondVersion(res),
                                         hooks = s.hooks](Result<store::ModelVersion> r) {
     if (r.ok()) hooks->Fire({"model_version", "created"}, VersionCreatedData(*r));

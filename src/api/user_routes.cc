@@ -34,16 +34,21 @@ Status AdminOrSelf(const Request& req, const std::string& username) {
                           "' itself may do this");
 }
 
+json PermissionJson(ResourceKind kind, const ResourcePermission& p, int64_t user_id) {
+  json j = {{kind == ResourceKind::kExperiment ? "experiment_id" : "name", p.resource},
+            {"user_id", user_id},
+            {"permission", p.permission}};
+  if (kind == ResourceKind::kRegisteredModel) j["workspace"] = kWorkspace;
+  return j;
+}
+
 json UserJson(const User& u) {
   json e = json::array(), m = json::array();
   for (const auto& p : u.experiment_permissions) {
-    e.push_back({{"experiment_id", p.resource}, {"user_id", u.id}, {"permission", p.permission}});
+    e.push_back(PermissionJson(ResourceKind::kExperiment, p, u.id));
   }
   for (const auto& p : u.registered_model_permissions) {
-    m.push_back({{"name", p.resource},
-                 {"user_id", u.id},
-                 {"permission", p.permission},
-                 {"workspace", kWorkspace}});
+    m.push_back(PermissionJson(ResourceKind::kRegisteredModel, p, u.id));
   }
   // MLflow 3's clients read scorer permissions too; ringo has no scorers, so none.
   return {{"id", u.id},
@@ -154,44 +159,31 @@ Result<PermissionRequest> ReadPermissionRequest(const Services& s, const Request
   return p;
 }
 
-json PermissionJson(ResourceKind kind, const ResourcePermission& p, int64_t user_id) {
-  json j = {{kind == ResourceKind::kExperiment ? "experiment_id" : "name", p.resource},
-            {"user_id", user_id},
-            {"permission", p.permission}};
-  if (kind == ResourceKind::kRegisteredModel) j["workspace"] = kWorkspace;
-  return j;
-}
 
 const char* PermissionField(ResourceKind kind) {
   return kind == ResourceKind::kExperiment ? "experiment_permission"
                                            : "registered_model_permission";
 }
 
-// MLflow 2 words registered-model permission errors without MLflow 3's workspace.
-Status InClientWords(const Request& req, Status st) {
-  constexpr std::string_view kWs = "workspace=default, ";
-  if (st.ok() || MlflowClientMajor(req) != 2) return st;
-  std::string m = st.message();
-  size_t at = m.find(kWs);
-  if (at == std::string::npos) return st;
-  m.erase(at, kWs.size());
-  if (st.code() == Code::kAlreadyExists) {  // "... (name=x, username=y) already exists."
-    const std::string head = "Registered model permission with name=";
-    size_t and_user = m.find(" and username=");
-    if (m.starts_with(head) && and_user != std::string::npos) {
-      m = "Registered model permission (name=" + m.substr(head.size(), and_user - head.size()) +
-          ", username=" + m.substr(and_user + 14, m.size() - and_user - 14 - 16) +
-          ") already exists.";
+// A permission that is missing or already there, in the asking client's MLflow version's words
+// (the store's errors are in MLflow 3's).
+Status InClientWords(const Request& req, ResourceKind kind, const PermissionRequest& p,
+                     Status st) {
+  const int major = MlflowClientMajor(req);
+  if (st.ok() || major == 0 || major == 3) return st;
+  for (bool exists : {false, true}) {
+    if (st.message() == PermissionMessage(kind, p.resource, p.username, exists)) {
+      return Status(st.code(), PermissionMessage(kind, p.resource, p.username, exists, major));
     }
   }
-  return Status(st.code(), std::move(m));
+  return st;
 }
 
 template <ResourceKind kKind>
 Result<Response> CreatePermission(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, true));
-  RETURN_IF_ERROR(
-      InClientWords(req, s.users->CreatePermission(kKind, p.resource, p.username, p.permission)));
+  Status made = s.users->CreatePermission(kKind, p.resource, p.username, p.permission);
+  RETURN_IF_ERROR(InClientWords(req, kKind, p, std::move(made)));
   ASSIGN_OR_RETURN(User u, s.users->Get(p.username));
   json out = {{PermissionField(kKind), PermissionJson(kKind, {p.resource, p.permission}, u.id)}};
   return JsonResponse(out.dump());
@@ -202,22 +194,23 @@ Result<Response> GetPermission(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, false));
   ASSIGN_OR_RETURN(User u, s.users->Get(p.username));
   auto rp = s.users->GetPermission(kKind, p.resource, p.username);
-  if (!rp.ok()) return InClientWords(req, rp.status());
+  if (!rp.ok()) return InClientWords(req, kKind, p, rp.status());
   return JsonResponse(json{{PermissionField(kKind), PermissionJson(kKind, *rp, u.id)}}.dump());
 }
 
 template <ResourceKind kKind>
 Result<Response> UpdatePermission(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, true));
-  RETURN_IF_ERROR(
-      InClientWords(req, s.users->UpdatePermission(kKind, p.resource, p.username, p.permission)));
+  Status changed = s.users->UpdatePermission(kKind, p.resource, p.username, p.permission);
+  RETURN_IF_ERROR(InClientWords(req, kKind, p, std::move(changed)));
   return EmptyObject();
 }
 
 template <ResourceKind kKind>
 Result<Response> DeletePermission(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(PermissionRequest p, ReadPermissionRequest(s, req, kKind, false));
-  RETURN_IF_ERROR(InClientWords(req, s.users->DeletePermission(kKind, p.resource, p.username)));
+  Status gone = s.users->DeletePermission(kKind, p.resource, p.username);
+  RETURN_IF_ERROR(InClientWords(req, kKind, p, std::move(gone)));
   return EmptyObject();
 }
 

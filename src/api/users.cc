@@ -69,11 +69,7 @@ Status CheckPassword(const std::string& password) {
 
 std::string NotFoundMessage(ResourceKind kind, const std::string& resource,
                             const std::string& username) {
-  return kind == ResourceKind::kExperiment
-             ? "Experiment permission with experiment_id=" + resource + " and username=" +
-                   username + " not found"
-             : "Registered model permission with workspace=default, name=" + resource +
-                   " and username=" + username + " not found";
+  return PermissionMessage(kind, resource, username, /*exists=*/false);
 }
 
 Result<int64_t> Put(store::Store* store, const char* kind, const std::string& key,
@@ -170,6 +166,24 @@ Result<User> Users::Get(const std::string& username) {
     (rest[0] == 'e' ? u.experiment_permissions : u.registered_model_permissions).push_back(rp);
   }
   return u;
+}
+
+std::string PermissionMessage(ResourceKind kind, const std::string& resource,
+                              const std::string& username, bool exists, int mlflow_major) {
+  if (kind == ResourceKind::kExperiment) {
+    return exists ? "Experiment permission (experiment_id=" + resource + ", username=" +
+                        username + ") already exists."
+                  : "Experiment permission with experiment_id=" + resource + " and username=" +
+                        username + " not found";
+  }
+  if (mlflow_major == 2) {
+    return exists ? "Registered model permission (name=" + resource + ", username=" + username +
+                        ") already exists."
+                  : "Registered model permission with name=" + resource + " and username=" +
+                        username + " not found";
+  }
+  return "Registered model permission with workspace=default, name=" + resource +
+         " and username=" + username + (exists ? " already exists." : " not found");
 }
 
 Result<std::vector<User>> Users::List() {
@@ -300,13 +314,7 @@ Status Users::CreatePermission(ResourceKind kind, const std::string& resource,
   auto put = Put(store_, kPermissionKind, PermissionKey(kind, resource, username),
                  json{{"permission", permission}}, 0);
   if (!put.ok() && put.status().code() == Code::kFailedPrecondition) {
-    // MLflow's words: MLflow 3 names the workspace of a registered model's permission.
-    return AlreadyExists(
-        kind == ResourceKind::kExperiment
-            ? "Experiment permission (experiment_id=" + resource + ", username=" + username +
-                  ") already exists."
-            : "Registered model permission with workspace=default, name=" + resource +
-                  " and username=" + username + " already exists.");
+    return AlreadyExists(PermissionMessage(kind, resource, username, /*exists=*/true));
   }
   return put.status();
 }

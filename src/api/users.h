@@ -31,6 +31,11 @@ Result<Permission> PermissionNamed(const std::string& name);
 // The two kinds of resource permissions are held on.
 enum class ResourceKind { kExperiment, kRegisteredModel };
 
+// MLflow's words for a permission that is missing (exists false) or already there, as MLflow
+// `mlflow_major` words them: MLflow 3 names a registered model permission's workspace.
+std::string PermissionMessage(ResourceKind kind, const std::string& resource,
+                              const std::string& username, bool exists, int mlflow_major = 3);
+
 struct ResourcePermission {
   std::string resource;  // experiment id or registered model name
   std::string permission;
