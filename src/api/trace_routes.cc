@@ -312,10 +312,10 @@ std::span<const Route> TraceRoutes() {
         {kPatch, "traces/{request_id}/tags", kWrite, SetTraceTag},
         {kDelete, "traces/{request_id}/tags", kWrite, DeleteTraceTag},
     };
+    // Everything MLflow 3 serves under version 3.0 is GenAI (traces, evaluation datasets,
+    // scorers, issues, the AI gateway, prompt optimization), as is OpenTelemetry's /v1/traces.
     static constexpr std::string_view kUnsupported[] = {
-        "traces/*", "/api/3.0/mlflow/traces", "/api/3.0/mlflow/traces/*",
-        "/ajax-api/3.0/mlflow/traces", "/ajax-api/3.0/mlflow/traces/*", "/v1/traces",
-        "/v1/traces/*"};
+        "traces/*", "/api/3.0/mlflow/*", "/ajax-api/3.0/mlflow/*", "/v1/traces", "/v1/traces/*"};
     for (std::string_view path : kUnsupported) {
       for (Method m : {kGet, kPost, kPatch, kDelete}) {
         out.push_back({m, path, m == kGet ? kRead : kWrite, TracesUnsupported});

@@ -146,7 +146,11 @@ class LoggedModelsTest(ServerTestCase):
 
     def test_tracing_is_refused_clearly(self):
         for method, path in (("POST", "/api/3.0/mlflow/traces"), ("GET", "/api/2.0/mlflow/traces/tr-1"),
-                             ("POST", "/v1/traces"), ("GET", "/ajax-api/3.0/mlflow/traces/search")):
+                             ("POST", "/v1/traces"), ("GET", "/ajax-api/3.0/mlflow/traces/search"),
+                             ("POST", "/api/3.0/mlflow/datasets/create"),
+                             ("POST", "/api/3.0/mlflow/scorers/register"),
+                             ("POST", "/api/3.0/mlflow/issues/search"),
+                             ("GET", "/ajax-api/3.0/mlflow/gateway/supported-providers")):
             r = self.server.request(method, path, body={} if method == "POST" else None)
             self.assertError(r, 501, "NOT_IMPLEMENTED", "not supported by this server")
 
