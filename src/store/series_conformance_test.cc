@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "store/store_conformance.h"
@@ -162,6 +165,53 @@ TEST_P(SeriesStoreTest, LatestValueIsTheHighestStepWhateverTheWritePath) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->metrics[0].step, 500);
   EXPECT_EQ(got->metrics[0].value, -3.0);
+}
+
+TEST_P(SeriesStoreTest, BatchesOfManyKeysAndRunsCommittedTogetherKeepEachHistory) {
+  // A training loop logging several keys per batch, for two runs at once (their batches may
+  // commit in one transaction): keys with many points go to chunks, those with few to rows; a
+  // key re-logs its first steps now and then, another logs out of order.
+  std::vector<std::string> runs = {MustCreateRun("0").info.run_id, MustCreateRun("0").info.run_id};
+  const std::vector<std::string> keys = {"k0", "k1", "k2", "few"};
+  std::map<std::pair<std::string, std::string>, std::vector<Metric>> logged;
+  for (int64_t round = 0; round < 24; ++round) {
+    std::vector<std::pair<std::string, Batch>> batches;
+    for (const std::string& run : runs) {
+      Batch b;
+      for (const std::string& key : keys) {
+        int64_t n = key == "few" ? 5 : 100;
+        int64_t first = key == "k1" && round % 7 == 6 ? 0 : round * 100;
+        for (int64_t i = 0; i < n; ++i) {
+          int64_t step = key == "k2" ? first + (i * 37) % n : first + i;
+          Metric m{key, double(step % 11) + double(round) / 100, 1000 + round, step};
+          b.metrics.push_back(m);
+          logged[{run, key}].push_back(m);
+        }
+      }
+      batches.emplace_back(run, std::move(b));
+    }
+    std::vector<std::thread> writers;
+    std::vector<Status> results(batches.size());
+    for (size_t i = 0; i < batches.size(); ++i) {
+      writers.emplace_back([&, i] { results[i] = LogBatch(batches[i].first, batches[i].second); });
+    }
+    for (std::thread& t : writers) t.join();
+    for (const Status& st : results) ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  for (const std::string& run : runs) {
+    auto got = store_->GetRun(run);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->metrics.size(), keys.size());
+    for (const Metric& latest : got->metrics) {
+      const std::vector<Metric>& all = logged[{run, latest.key}];
+      EXPECT_EQ(Keys(History(run, latest.key)), Expected(all)) << latest.key;
+      auto highest = std::max_element(all.begin(), all.end(), [](const Metric& a, const Metric& b) {
+        return std::make_tuple(a.step, a.timestamp, a.value) <
+               std::make_tuple(b.step, b.timestamp, b.value);
+      });
+      EXPECT_EQ(KeyOf(latest), KeyOf(*highest)) << latest.key;
+    }
+  }
 }
 
 RINGO_ON_EVERY_ENGINE(SeriesStoreTest);

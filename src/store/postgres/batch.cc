@@ -6,9 +6,11 @@
 #include <cmath>
 #include <map>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "store/postgres/chunk_writes.h"
 #include "store/postgres/store_impl.h"
 #include "store/runs_sql.h"
 #include "store/series_sql.h"
@@ -110,27 +112,40 @@ struct Points {
   }
 };
 
-// Keys with at least kDirectPoints points in the batch go into chunks, with their latest
-// values; the rest into the row table (compacted once enough gather).
-Status WriteChunked(Db& db, const std::string& run_id, const std::vector<Metric>& metrics,
+// The order in which the latest of a key's points is chosen: step, timestamp, then the value
+// as stored (NaN as 0).
+std::tuple<int64_t, int64_t, double> LatestOrder(const Metric& m) {
+  return {m.step, m.timestamp, std::isnan(m.value) ? 0.0 : m.value};
+}
+
+// Keys with at least kDirectPoints points among a run's `metrics` go into chunks, with their
+// latest values; the rest are left in `rows` for the row table (compacted once enough gather).
+Status WriteChunked(Db& db, const std::string& run_id, const std::vector<const Metric*>& metrics,
                     std::vector<const Metric*>* rows) {
   std::map<std::string_view, std::vector<const Metric*>> by_key;
-  for (const Metric& m : metrics) by_key[m.key].push_back(&m);
+  for (const Metric* m : metrics) by_key[m->key].push_back(m);
   Points latest;
+  std::vector<KeyPoints> chunked;
   for (auto& [key, ms] : by_key) {
     if (ms.size() < series::kDirectPoints) {
       rows->insert(rows->end(), ms.begin(), ms.end());
       continue;
     }
-    std::vector<series::Point> points;
+    KeyPoints& k = chunked.emplace_back(KeyPoints{key, {}});
     for (const Metric* m : ms) {
       bool is_nan = std::isnan(m->value);
-      points.push_back({m->step, m->timestamp, is_nan ? 0.0 : m->value, is_nan});
+      k.points.push_back({m->step, m->timestamp, is_nan ? 0.0 : m->value, is_nan});
     }
-    series::SortUnique(&points);
-    RETURN_IF_ERROR(series::WriteChunks(db, run_id, std::string(key), points));
-    for (const Metric* m : ms) latest.Add(run_id, *m);
+    series::SortUnique(&k.points);
+    // Only the key's latest point goes to the upsert (the order its DISTINCT ON takes), so
+    // PostgreSQL sorts one row per key instead of the whole batch.
+    const Metric* last = ms.front();
+    for (const Metric* m : ms) {
+      if (LatestOrder(*m) > LatestOrder(*last)) last = m;
+    }
+    latest.Add(run_id, *last);
   }
+  RETURN_IF_ERROR(WriteChunksOfKeys(db, run_id, chunked));
   if (latest.keys.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kUpsertLatest));
   StmtGuard g(*q);
@@ -152,8 +167,9 @@ Status CompactDue(Db& db, const std::vector<std::pair<std::string_view, std::str
 
 Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>& metrics) {
   if (metrics.empty()) return Status::Ok();
-  std::vector<const Metric*> row_metrics;
-  RETURN_IF_ERROR(WriteChunked(db, run_id, metrics, &row_metrics));
+  std::vector<const Metric*> all, row_metrics;
+  for (const Metric& m : metrics) all.push_back(&m);
+  RETURN_IF_ERROR(WriteChunked(db, run_id, all, &row_metrics));
   Points points;
   bool any_model = false;
   for (const Metric& m : metrics) {
@@ -307,15 +323,22 @@ Status WriteTags(Db& db, const std::string& run_id, const std::vector<Tag>& tags
 }  // namespace
 
 Status PostgresEngine::WriteMetricWrites(Db& db, const std::vector<const MetricWrite*>& writes) {
-  std::vector<std::string_view> run_ids;
-  Points points;
+  std::map<std::string_view, std::vector<const Metric*>> by_run;
   for (const MetricWrite* w : writes) {
-    run_ids.push_back(w->run_id);
-    for (const Metric& m : w->batch->metrics) points.Add(w->run_id, m);
+    std::vector<const Metric*>& run = by_run[w->run_id];
+    for (const Metric& m : w->batch->metrics) run.push_back(&m);
   }
-  std::sort(run_ids.begin(), run_ids.end());
-  run_ids.erase(std::unique(run_ids.begin(), run_ids.end()), run_ids.end());
+  std::vector<std::string_view> run_ids;
+  for (const auto& [run_id, metrics] : by_run) run_ids.push_back(run_id);
   RETURN_IF_ERROR(CheckAllActive(db, run_ids));
+  // A training loop's batches (many steps of a key) go straight into chunks; only the few
+  // points of a key (single log-metrics, small batches) become rows, all in one statement.
+  Points points;
+  for (const auto& [run_id, metrics] : by_run) {
+    std::vector<const Metric*> rows;
+    RETURN_IF_ERROR(WriteChunked(db, std::string(run_id), metrics, &rows));
+    for (const Metric* m : rows) points.Add(run_id, *m);
+  }
   if (points.keys.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kInsertRunMetrics));
   {
