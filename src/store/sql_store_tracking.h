@@ -13,6 +13,7 @@
 #include "store/experiments_sql.h"
 #include "store/metrics_sql.h"
 #include "store/paging.h"
+#include "store/runs_load_sql.h"
 #include "store/runs_sql.h"
 #include "store/sql_store.h"
 #include "store/validation.h"
@@ -255,11 +256,7 @@ Result<RunPage> SqlStore<E>::SearchRuns(const RunSearch& search) {
     ids.pop_back();
     page.next_page_token = EncodeOffsetToken(offset + search.max_results);
   }
-  page.runs.reserve(ids.size());
-  for (const std::string& id : ids) {
-    ASSIGN_OR_RETURN(Run run, runs::Load(db, id));
-    page.runs.push_back(std::move(run));
-  }
+  ASSIGN_OR_RETURN(page.runs, runs::LoadMany(db, ids));
   return page;
 }
 

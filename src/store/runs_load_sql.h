@@ -1,0 +1,133 @@
+// SQL that loads a page of runs at once, shared by the SQL engines (private to store/): one
+// statement per table for up to kLoadSlice runs, where runs::Load takes five per run. A page of
+// 100 search results was 500 statements, each a round trip on PostgreSQL.
+#ifndef RINGO_STORE_RUNS_LOAD_SQL_H_
+#define RINGO_STORE_RUNS_LOAD_SQL_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace ringo::store::runs {
+
+// Runs per statement: well under both engines' limits on bound values.
+inline constexpr size_t kLoadSlice = 500;
+
+namespace load_detail {
+
+// Runs `sql` (whose one "(?)" is widened to a placeholder per id) with the ids bound, and
+// hands each row with the index of its run (its first column) to `row`.
+template <typename Db, typename Row>
+Status EachRow(Db& db, std::string_view sql, std::span<const std::string> ids,
+               const std::map<std::string_view, size_t>& index, const Row& row) {
+  std::string list = "(";
+  for (size_t i = 0; i < ids.size(); ++i) list += i ? ",?" : "?";
+  list += ')';
+  std::string text(sql);
+  text.replace(text.find("(?)"), 3, list);
+  ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(text));
+  for (size_t i = 0; i < ids.size(); ++i) stmt->Bind(int(i + 1), std::string_view(ids[i]));
+  Status s;
+  while (stmt->Step(&s)) {
+    auto it = index.find(stmt->Text(0));
+    if (it != index.end()) row(*stmt, it->second);
+  }
+  return s;
+}
+
+// Loads the runs `ids` (distinct, at most kLoadSlice) into out[0..]; runs not found keep an
+// empty run_id.
+template <typename Db>
+Status LoadSlice(Db& db, std::span<const std::string> ids, std::span<Run> out) {
+  std::map<std::string_view, size_t> index;
+  for (size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
+  RETURN_IF_ERROR(EachRow(db,
+                          "SELECT run_id, experiment_id, name, user_id, status, start_time, "
+                          "end_time, artifact_uri, lifecycle_stage FROM runs WHERE run_id IN (?)",
+                          ids, index, [&](auto& r, size_t k) {
+                            RunInfo& i = out[k].info;
+                            i.run_id = r.Text(0);
+                            i.experiment_id = std::to_string(r.Int(1));
+                            i.run_name = r.Text(2);
+                            i.user_id = r.Text(3);
+                            i.status = r.Text(4);
+                            i.start_time = r.Int(5);
+                            if (!r.IsNull(6)) i.end_time = r.Int(6);
+                            i.artifact_uri = r.Text(7);
+                            i.lifecycle_stage = r.Text(8);
+                          }));
+  RETURN_IF_ERROR(EachRow(db,
+                          "SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics "
+                          "WHERE run_id IN (?) ORDER BY run_id, key",
+                          ids, index, [&](auto& r, size_t k) {
+                            out[k].metrics.push_back(
+                                Metric{std::string(r.Text(1)), r.Int(5) ? std::nan("") : r.Double(2),
+                                       r.Int(3), r.Int(4)});
+                          }));
+  RETURN_IF_ERROR(EachRow(
+      db, "SELECT run_id, key, value FROM params WHERE run_id IN (?) ORDER BY run_id, key", ids,
+      index, [&](auto& r, size_t k) {
+        out[k].params.push_back(Param{std::string(r.Text(1)), std::string(r.Text(2))});
+      }));
+  RETURN_IF_ERROR(EachRow(
+      db, "SELECT run_id, key, value FROM tags WHERE run_id IN (?) ORDER BY run_id, key", ids,
+      index, [&](auto& r, size_t k) {
+        out[k].tags.push_back(Tag{std::string(r.Text(1)), std::string(r.Text(2))});
+      }));
+  // Inputs in Load's order, then their tags by (run, dataset).
+  std::vector<std::vector<std::string>> dataset_ids(ids.size());
+  RETURN_IF_ERROR(EachRow(
+      db,
+      "SELECT i.run_id, d.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, "
+      "d.profile FROM inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id IN "
+      "(?) ORDER BY i.run_id, d.name, d.digest",
+      ids, index, [&](auto& r, size_t k) {
+        dataset_ids[k].emplace_back(r.Text(1));
+        DatasetInput in;
+        in.dataset = Dataset{std::string(r.Text(2)), std::string(r.Text(3)),
+                             std::string(r.Text(4)), std::string(r.Text(5)),
+                             std::string(r.Text(6)), std::string(r.Text(7))};
+        out[k].inputs.push_back(std::move(in));
+      }));
+  bool any_inputs = std::any_of(dataset_ids.begin(), dataset_ids.end(),
+                                [](const auto& d) { return !d.empty(); });
+  if (!any_inputs) return Status::Ok();
+  return EachRow(db,
+                 "SELECT run_id, dataset_id, key, value FROM input_tags WHERE run_id IN (?) "
+                 "ORDER BY run_id, key",
+                 ids, index, [&](auto& r, size_t k) {
+                   const std::vector<std::string>& ds = dataset_ids[k];
+                   auto at = std::find(ds.begin(), ds.end(), r.Text(1));
+                   if (at == ds.end()) return;
+                   out[k].inputs[size_t(at - ds.begin())].tags.push_back(
+                       Tag{std::string(r.Text(2)), std::string(r.Text(3))});
+                 });
+}
+
+}  // namespace load_detail
+
+// The runs `run_ids` (distinct) in that order, each as runs::Load reads it; runs that no
+// longer exist (deleted for good since they were found) are left out.
+template <typename Db>
+Result<std::vector<Run>> LoadMany(Db& db, const std::vector<std::string>& run_ids) {
+  std::vector<Run> runs(run_ids.size());
+  for (size_t at = 0; at < run_ids.size(); at += kLoadSlice) {
+    size_t n = std::min(kLoadSlice, run_ids.size() - at);
+    RETURN_IF_ERROR(load_detail::LoadSlice(db, std::span(run_ids).subspan(at, n),
+                                           std::span(runs).subspan(at, n)));
+  }
+  std::erase_if(runs, [](const Run& r) { return r.info.run_id.empty(); });
+  return runs;
+}
+
+}  // namespace ringo::store::runs
+
+#endif  // RINGO_STORE_RUNS_LOAD_SQL_H_
