@@ -98,6 +98,48 @@ class SearchRunsTest : public StoreTest {
 
 using Names = std::vector<std::string>;
 
+// Everything of a run a search answer holds, as text, to compare it with GetRun's.
+std::string Describe(const store::Run& r) {
+  const RunInfo& i = r.info;
+  std::string out = i.run_id + "|" + i.experiment_id + "|" + i.run_name + "|" + i.user_id + "|" +
+                    i.status + "|" + std::to_string(i.start_time) + "|" +
+                    (i.end_time ? std::to_string(*i.end_time) : "-") + "|" + i.artifact_uri +
+                    "|" + i.lifecycle_stage + "\n";
+  for (const Metric& m : r.metrics) {
+    out += "m " + m.key + "=" + std::to_string(m.value) + "@" + std::to_string(m.step) + "," +
+           std::to_string(m.timestamp) + "\n";
+  }
+  for (const Param& p : r.params) out += "p " + p.key + "=" + p.value + "\n";
+  for (const Tag& t : r.tags) out += "t " + t.key + "=" + t.value + "\n";
+  for (const DatasetInput& in : r.inputs) {
+    const Dataset& d = in.dataset;
+    out += "d " + d.name + "/" + d.digest + "/" + d.source_type + "/" + d.source + "/" + d.schema +
+           "/" + d.profile + "\n";
+    for (const Tag& t : in.tags) out += "  " + t.key + "=" + t.value + "\n";
+  }
+  return out;
+}
+
+TEST_P(SearchRunsTest, AnswersEachRunAsGetRunDoes) {
+  RunSearch all;
+  all.experiment_ids = {exp_};
+  Result<RunPage> page = store_->SearchRuns(all);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->runs.size(), 4u);
+  for (const store::Run& found : page->runs) {
+    Result<store::Run> got = store_->GetRun(found.info.run_id);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(Describe(found), Describe(*got));
+  }
+  // The first page of two, too.
+  all.max_results = 2;
+  page = store_->SearchRuns(all);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->runs.size(), 2u);
+  EXPECT_EQ(page->runs[0].info.run_id, delta_);
+  EXPECT_EQ(Describe(page->runs[1]), Describe(*store_->GetRun(gamma_)));
+}
+
 TEST_P(SearchRunsTest, FiltersOnAttributes) {
   EXPECT_EQ(Filter(""), (Names{"alpha", "beta", "delta", "gamma"}));
   EXPECT_EQ(Filter("attributes.run_name = 'alpha'"), (Names{"alpha"}));
