@@ -98,6 +98,7 @@ Status GetManifest(const Services& s, Request& req, const Responder& res) {
     // Unchanged: hold the request (not the thread) until it changes or the wait ends.
     auto deadline =
         std::chrono::steady_clock::now() + std::chrono::seconds(std::min<int64_t>(*wait, 300));
+    res.Hold();
     s.waiters->Add(res, collection, channel, q, m->etag, deadline, generation);
     return Status::Ok();
   }

@@ -1,6 +1,9 @@
 // One HTTP connection: reading the header and body within limits, routing, the handler's safety
 // net, and handing the response to the connection's strand.
+#include <sys/socket.h>
+
 #include <cctype>
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
 
@@ -392,6 +395,7 @@ void Connection<Stream>::Dispatch() {
   request_.route_suffix = match_.suffix;
   // Swapped, not moved: both vectors keep their room for the next request.
   request_.path_params.swap(match_.params);
+  answered_ = hold_ = false;
   auto state = std::make_shared<Responder::State>();
   state->connection = Self();
   Responder responder(state);
@@ -406,6 +410,30 @@ void Connection<Stream>::Dispatch() {
     std::cerr << "ringo: handler for " << request_.path << " failed" << std::endl;
     responder.Send(JsonError(500, "INTERNAL_ERROR", "internal error"));
   }
+  if (hold_ && !answered_) WatchPeer();
+}
+
+// A held request (a long-poll) whose client goes away: the socket is closed then, not when the
+// answer comes minutes later, so devices that vanish do not pile up descriptors and half-closed
+// connections. A client that sends its next request meanwhile is read after the answer.
+template <typename Stream>
+void Connection<Stream>::WatchPeer() {
+  watching_ = true;
+  Tcp().socket().async_wait(tcp::socket::wait_read,
+                            [self = Self()](beast::error_code ec) { self->OnPeerReadable(ec); });
+}
+
+template <typename Stream>
+void Connection<Stream>::OnPeerReadable(beast::error_code ec) {
+  if (ec || !watching_) return;  // cancelled: the answer is on its way
+  watching_ = false;
+  char c;
+  ssize_t n = ::recv(Tcp().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return WatchPeer();
+  beast::error_code ignored;
+  Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  Tcp().close();
 }
 
 template <typename Stream>
@@ -424,6 +452,12 @@ void Connection<Stream>::Deliver(Response response) {
 
 template <typename Stream>
 void Connection<Stream>::Send(Response& r) {
+  answered_ = true;
+  if (watching_) {
+    watching_ = false;
+    beast::error_code ignored;
+    Tcp().socket().cancel(ignored);
+  }
   if (!request_.body_file.empty()) {
     std::error_code ec;
     std::filesystem::remove(request_.body_file, ec);

@@ -105,6 +105,9 @@ class Responder {
   // change an answer before it leaves.
   static Responder Then(std::function<void(Response)> then);
   void Send(Response response) const;
+  // Says, from the handler before it returns, that the answer may be long in coming (a
+  // long-poll): the connection then watches for its client going away and closes at once.
+  void Hold() const;
 
  private:
   std::shared_ptr<State> state_;

@@ -23,6 +23,10 @@ void Responder::Send(Response response) const {
   state_->connection->Deliver(std::move(response));
 }
 
+void Responder::Hold() const {
+  if (state_->connection) state_->connection->Hold();
+}
+
 ServerImpl::ServerImpl(const ServerOptions& options, std::shared_ptr<const Router> router)
     : options_(options), router_(std::move(router)), acceptor_(ioc_) {}
 

@@ -74,6 +74,7 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   virtual void Start() = 0;
   virtual void Close() = 0;                   // from any thread
   virtual void Deliver(Response response) = 0;  // on the connection's strand
+  virtual void Hold() = 0;  // from the handler, on the connection's strand (Responder::Hold)
 };
 
 using PlainStream = beast::tcp_stream;
@@ -97,6 +98,7 @@ class Connection final : public ConnectionBase {
     });
   }
   void Deliver(Response response) override;
+  void Hold() override { hold_ = true; }
 
  private:
   static Stream MakeStream(tcp::socket&& socket, asio::ssl::context* tls) {
@@ -117,6 +119,8 @@ class Connection final : public ConnectionBase {
   void ReadRaw();  // a declared-length upload, straight to its file
   void ResetRequest();
   void Dispatch();
+  void WatchPeer();
+  void OnPeerReadable(beast::error_code ec);
   void SendEarly(Response r);  // an error before the body was read; closes afterwards
   void Send(Response& r);      // on the connection's strand: metrics, observer, the write
   void WriteBuffered(Response& r);
@@ -142,6 +146,9 @@ class Connection final : public ConnectionBase {
   bool peer_known_ = false;
   Router::Match match_;
   bool keep_alive_ = true;
+  bool hold_ = false;      // the current request's handler called Responder::Hold
+  bool answered_ = false;  // the current request's answer has gone to Send
+  bool watching_ = false;  // WatchPeer's wait is pending
   std::chrono::steady_clock::time_point started_;
   // Response in flight.
   std::shared_ptr<void> response_holder_;

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import threading
@@ -227,6 +228,44 @@ class DeliveryTest(ServerTestCase):
         self.assertLess(when - promoted, 1.0)
         threads[1].join(10)
         self.assertEqual(results["staging"][0].status, 304, "staging did not change")
+
+    def test_devices_that_go_away_while_polling_are_let_go(self):
+        # 40 devices long-poll for 5 minutes and vanish (app killed, network gone): their
+        # connections are closed by the server at once, not held until the wait ends.
+        _, coll, _ = self.setup_collection()
+        etag = self.manifest(coll, device_id="phone-1").header("ETag")
+        socks = []
+        for i in range(40):
+            s = socket.create_connection((self.server.host, self.server.port))
+            s.sendall(("GET /api/deploy/v1/collections/%s/channels/release/manifest?device_id=v%d"
+                       "&wait=300 HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n"
+                       % (coll, i, etag)).encode())
+            socks.append(s)
+        ports = {s.getsockname()[1] for s in socks}
+
+        def server_ends():
+            """States of the server's ends of these connections (kernel's TCP table)."""
+            states = []
+            with open("/proc/net/tcp") as f:
+                for line in f.readlines()[1:]:
+                    local, remote, state = line.split()[1:4]
+                    if (int(local.split(":")[1], 16) == self.server.port
+                            and int(remote.split(":")[1], 16) in ports):
+                        states.append(state)
+            return states
+
+        time.sleep(0.5)
+        self.assertEqual(server_ends().count("01"), 40, "the polls were not all held open")
+        for s in socks:
+            s.close()
+        deadline = time.monotonic() + 5
+        while server_ends() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Without the server closing them, they would sit half-closed (CLOSE_WAIT, "08").
+        self.assertEqual(server_ends(), [], "connections of vanished devices still open")
+        # A device that stays is still answered when the channel changes, and the server
+        # keeps serving.
+        self.assertEqual(self.manifest(coll, device_id="phone-1").status, 200)
 
     def test_shutdown_answers_waiting_devices(self):
         server = Server()
