@@ -36,6 +36,11 @@ bool Same(const Point& a, const Point& b);
 inline constexpr size_t kChunkPoints = 1024;
 inline constexpr size_t kDirectPoints = 64;
 inline constexpr size_t kCompactAt = 256;
+// A write takes out (to merge with) the chunks its steps overlap only when they are few: at most
+// kMaxTakenChunks chunks of at most 2 * kChunkPoints points. Steps logged again and again
+// otherwise overlap ever more chunks, and rewriting (or even counting) them all on every write
+// would cost more than readers' merging.
+inline constexpr size_t kMaxTakenChunks = 32;
 
 // Sorts `points` and removes exact duplicates.
 void SortUnique(std::vector<Point>* points);

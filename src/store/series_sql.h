@@ -32,8 +32,8 @@ bool NoteRowPoints(const std::string& run_id, const std::string& key, size_t n);
 // Takes out (DELETE ... RETURNING, so each is taken by one writer only) the chunks of (run, key)
 // that the steps [first, last] overlap; with none, the chunk just before them when it is not
 // full, so a training loop's batches fill chunks instead of making one per batch. When the
-// overlapped chunks hold more than two chunks' worth (the same steps logged again and again),
-// nothing is taken: rewriting them all on every write would cost more than readers' sorting.
+// overlapped chunks are many (kMaxTakenChunks), nothing is taken; they are counted only up to
+// that, so a key whose steps were logged thousands of times costs each write a few lookups.
 template <typename Db>
 Result<std::vector<std::vector<Point>>> TakeChunksFor(Db& db, const std::string& run_id,
                                                       const std::string& key, int64_t first,
@@ -45,17 +45,20 @@ Result<std::vector<std::vector<Point>>> TakeChunksFor(Db& db, const std::string&
                                           "AND count < ? AND seq = (SELECT seq FROM metric_chunks "
                                           "WHERE run_id = ? AND key = ? AND max_step < ? ORDER BY "
                                           "max_step DESC LIMIT 1) RETURNING data"));
-  ASSIGN_OR_RETURN(auto* held, db.Prepare("SELECT COALESCE(SUM(count), 0) FROM metric_chunks "
-                                          "WHERE run_id = ? AND key = ? AND max_step >= ? AND "
-                                          "min_step <= ?"));
+  ASSIGN_OR_RETURN(auto* held, db.Prepare("SELECT count FROM metric_chunks WHERE run_id = ? AND "
+                                          "key = ? AND max_step >= ? AND min_step <= ? LIMIT ?"));
   std::vector<std::vector<Point>> taken;
   {
     typename Db::Guard g(*held);
     g->Bind(1, run_id).Bind(2, key).Bind(3, first).Bind(4, last);
+    g->Bind(5, int64_t(kMaxTakenChunks + 1));
     Status s;
-    int64_t points = g->Step(&s) ? g->Int(0) : 0;
+    size_t chunks = 0, points = 0;
+    while (g->Step(&s)) {
+      points += size_t(g->Int(0));
+      if (++chunks > kMaxTakenChunks || points > 2 * kChunkPoints) return taken;
+    }
     RETURN_IF_ERROR(s);
-    if (points > int64_t(2 * kChunkPoints)) return taken;
   }
   std::string scratch;
   for (auto* q : {overlap, tail}) {

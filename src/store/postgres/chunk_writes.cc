@@ -18,19 +18,21 @@ namespace {
 
 // Takes out, for each (key, first, last) of the batch, the chunks of (run, key) that the steps
 // [first, last] overlap; with none, the chunk before them when it is not full; nothing when the
-// overlapped chunks hold more than two chunks' worth. The rules of series::TakeChunksFor.
-// ?4 is the run ($4 where it is used again).
+// overlapped chunks are many (counted up to kMaxTakenChunks + 1). The rules of
+// series::TakeChunksFor.
+// ?5 is the run ($5 where it is used again).
 constexpr const char* kTakeChunks =
     "WITH b AS (SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[]) AS b(key, first, last)), "
-    "held AS (SELECT b.key, b.first, b.last, (SELECT COALESCE(SUM(c.count), 0) FROM metric_chunks "
-    "c WHERE c.run_id = ? AND c.key = b.key AND c.max_step >= b.first AND c.min_step <= b.last) "
+    "held AS (SELECT b.key, b.first, b.last, (SELECT CASE WHEN count(*) > ? THEN 2147483647 "
+    "ELSE COALESCE(SUM(x.count), 0) END FROM (SELECT c.count FROM metric_chunks c WHERE "
+    "c.run_id = ? AND c.key = b.key AND c.max_step >= b.first AND c.min_step <= b.last LIMIT ?) x) "
     "AS n FROM b), "
-    "pick AS (SELECT c.key, c.seq FROM held h JOIN metric_chunks c ON c.run_id = $4 AND "
+    "pick AS (SELECT c.key, c.seq FROM held h JOIN metric_chunks c ON c.run_id = $5 AND "
     "c.key = h.key AND c.max_step >= h.first AND c.min_step <= h.last WHERE h.n BETWEEN 1 AND ? "
     "UNION ALL SELECT t.key, t.seq FROM held h CROSS JOIN LATERAL (SELECT c.key, c.seq, c.count "
-    "FROM metric_chunks c WHERE c.run_id = $4 AND c.key = h.key AND c.max_step < h.first ORDER "
+    "FROM metric_chunks c WHERE c.run_id = $5 AND c.key = h.key AND c.max_step < h.first ORDER "
     "BY c.max_step DESC LIMIT 1) t WHERE h.n = 0 AND t.count < ?) "
-    "DELETE FROM metric_chunks m USING pick p WHERE m.run_id = $4 AND m.key = p.key AND "
+    "DELETE FROM metric_chunks m USING pick p WHERE m.run_id = $5 AND m.key = p.key AND "
     "m.seq = p.seq RETURNING m.key, m.data";
 
 constexpr const char* kInsertChunks =
@@ -82,8 +84,10 @@ Result<std::map<std::string_view, std::vector<std::vector<series::Point>>>> Take
   }
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kTakeChunks));
   StmtGuard g(*q);
-  g->Bind(1, names.Done()).Bind(2, firsts.Done()).Bind(3, lasts.Done()).Bind(4, run_id);
-  g->Bind(5, int64_t(2 * series::kChunkPoints)).Bind(6, int64_t(series::kChunkPoints));
+  g->Bind(1, names.Done()).Bind(2, firsts.Done()).Bind(3, lasts.Done());
+  g->Bind(4, int64_t(series::kMaxTakenChunks)).Bind(5, run_id);
+  g->Bind(6, int64_t(series::kMaxTakenChunks + 1)).Bind(7, int64_t(2 * series::kChunkPoints));
+  g->Bind(8, int64_t(series::kChunkPoints));
   std::map<std::string_view, std::vector<std::vector<series::Point>>> taken;
   std::string scratch;
   Status s;
