@@ -68,6 +68,8 @@ void AddStepCommand(CLI::App& app, Context& ctx) {
       ->allow_extra_args(false);
   exec->add_option("--scratch", f->scratch, "Where the scratch directory is made "
                                             "(default: $TMPDIR, else /tmp)");
+  exec->add_option("--logs", e.logs, "Also upload the command's stdout.txt and stderr.txt to "
+                                     "this directory of the run's artifacts");
   exec->add_option("command", e.command, "The step's command, run by /bin/sh -c")->required();
   AddCaCertFlag(exec);
   OnRun(exec, &ctx, [f] { return Exec(*f); });

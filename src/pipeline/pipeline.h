@@ -192,8 +192,8 @@ Result<StepFile> ParseStepOutput(const std::string& spec);
 // $TMPDIR, else /tmp) it unpacks the project's code snapshot, fetches the inputs, creates the
 // outputs, runs `command` with /bin/sh -c in `dir` with every path inside `root` (the project
 // directory on the machine that submitted the step) moved into the scratch copy (in the command
-// and in the RINGO_OUTPUT_* variables), uploads the outputs to run `run_id`, and removes the
-// scratch directory.
+// and in the RINGO_OUTPUT_* variables), uploads the outputs (and, with `logs`, its output) to
+// run `run_id`, and removes the scratch directory.
 struct StepExec {
   std::string tracking_uri;
   std::string run_id;
@@ -204,6 +204,9 @@ struct StepExec {
   std::vector<StepFile> outputs;
   std::string command;
   std::filesystem::path scratch_base;
+  // Where the command's stdout.txt and stderr.txt go among the run's artifacts, for engines whose
+  // output files stay on the node (Slurm without a shared temporary directory); empty: nowhere.
+  std::string logs;
 };
 
 inline constexpr const char* kCodeSnapshotFile = "code.tar.gz";

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "client/client.h"
@@ -128,25 +129,37 @@ Result<int> RunCommand(const StepExec& e, const fs::path& scratch, const fs::pat
   return ran->signal != 0 ? 128 + ran->signal : ran->exit_code;
 }
 
-// 0 when every output is a directory and reached the step's run, else 1 with the reason.
-int UploadOutputs(client::Client& c, const StepExec& e, const fs::path& project) {
+// Empty when every output is a directory and reached the step's run, else why not.
+std::string UploadOutputs(client::Client& c, const StepExec& e, const fs::path& project) {
   for (const StepFile& out : e.outputs) {
     fs::path dir = project / out.path;
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) {
-      std::cerr << "ringo: error: output '" << out.name
-                << "' is missing: the step left no directory " << out.path << "\n";
-      return 1;
-    }
+    if (!fs::is_directory(dir, ec))
+      return "output '" + out.name + "' is missing: the step left no directory " + out.path;
     if (fs::is_empty(dir, ec)) continue;
     Status s = c.LogArtifact(e.run_id, dir, "outputs/" + out.name);
-    if (!s.ok()) {
-      std::cerr << "ringo: error: cannot upload output '" << out.name << "': " << s.message()
-                << "\n";
-      return 1;
+    if (!s.ok()) return "cannot upload output '" + out.name + "': " + s.message();
+  }
+  return "";
+}
+
+// The outputs, then the command's logs when asked; the exit code the job ends with.
+int Finish(client::Client& c, const StepExec& e, const fs::path& scratch, const fs::path& project,
+           int code) {
+  std::string error = code == 0 ? UploadOutputs(c, e, project) : "";
+  if (!error.empty()) {
+    std::cerr << "ringo: error: " << error << std::endl;
+    std::ofstream(scratch / "stderr.txt", std::ios::app) << "ringo: error: " << error << "\n";
+    code = 1;
+  }
+  if (!e.logs.empty()) {
+    for (const char* name : {"stdout.txt", "stderr.txt"}) {
+      Status s = c.LogArtifact(e.run_id, scratch / name, e.logs);
+      if (!s.ok())
+        std::cerr << "ringo: warning: cannot upload " << name << ": " << s.message() << "\n";
     }
   }
-  return 0;
+  return code;
 }
 
 }  // namespace
@@ -188,6 +201,7 @@ std::string StepExecCommand(const std::string& ringo, const StepExec& e) {
     cmd += " --input " + ShellQuote(in.run_id + ":" + in.artifact_path + "=" + in.path);
   for (const StepFile& out : e.outputs) cmd += " --output " + ShellQuote(out.name + "=" + out.path);
   if (!e.scratch_base.empty()) cmd += " --scratch " + ShellQuote(e.scratch_base.string());
+  if (!e.logs.empty()) cmd += " --logs " + ShellQuote(e.logs);
   return cmd + " -- " + ShellQuote(e.command);
 }
 
@@ -208,8 +222,7 @@ Result<int> ExecStep(const StepExec& e) {
     if (ec) return Internal("cannot create output '" + out.name + "': " + ec.message());
   }
   ASSIGN_OR_RETURN(int code, RunCommand(e, scratch.dir(), project));
-  if (code != 0) return code;
-  return UploadOutputs(*c, e, project);
+  return Finish(*c, e, scratch.dir(), project, code);
 }
 
 }  // namespace ringo::pipeline

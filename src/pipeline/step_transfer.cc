@@ -55,6 +55,9 @@ Result<std::string> PipelineRun::NodeCommand(client::Client& c, const Step& step
   if (e.dir.empty() || e.dir.rfind("..", 0) == 0)
     return InvalidArgument("step '" + step.name + "': its project is outside the pipeline's");
   e.command = p.command;
+  // Slurm's output files stay on the node when its temporary directory is not this machine's:
+  // the node sends the logs itself.
+  if ((step.executor.empty() ? options_.executor : step.executor) == "slurm") e.logs = "logs/node";
   for (const std::string& d : Dependencies(step)) {
     std::lock_guard lock(mu_);
     const StepState& up = states_[d];

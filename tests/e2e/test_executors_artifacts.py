@@ -180,6 +180,13 @@ class SlurmTransferTest(TransferCases, executors.EngineTestCase):
     def engine_logs(self):
         return self.slurm.logs()
 
+    def test_the_node_uploads_the_logs_slurm_keeps_on_it(self):
+        stdout, _ = self.run_artifacts(self.write_two_steps())
+        info, _ = self.step_runs(parse_result(stdout)[0])["prep"]
+        where = self.client.read_artifact(info["run_id"], "logs/node/stdout.txt").decode()
+        self.assertTrue(where.startswith("/"), where)
+        self.assertNotIn(self.tmp, where)
+
 
 class RayTransferTest(TransferCases, executors.EngineTestCase):
     make_engine = RayHead
