@@ -2,11 +2,12 @@
 one-node Slurm cluster, a local Ray head and a podman container (--env-manager docker, in the
 tests' busybox image), timing submit -> first log line -> finished from ringo's own output; then
 the fully cached digits pipeline through each cluster executor (its steps have no image, so not
-in containers).
+in containers). An executor written NAME+artifacts runs its steps with --file-transfer
+artifacts (a scratch directory on the node, the code and outputs through the artifact store).
 
 Usage: python3 bench/executors.py [RINGO_BIN] [REPEATS] [EXECUTORS]
-  EXECUTORS: comma-separated, of local,slurm,ray,container (default: all; needs scripts/setup's
-  Slurm, Ray and podman)"""
+  EXECUTORS: comma-separated, of local,slurm,ray,container, each cluster one optionally
+  +artifacts (default: local,slurm,ray,container; needs scripts/setup's Slurm, Ray and podman)"""
 
 import os
 import shutil
@@ -70,15 +71,16 @@ def main():
     started = []
     try:
         env = dict(os.environ)
-        if "slurm" in EXECUTORS:
+        engine_names = {e.split("+")[0] for e in EXECUTORS}
+        if "slurm" in engine_names:
             started.append(engines["slurm"])
             engines["slurm"].start()
             env["SLURM_CONF"] = engines["slurm"].env["SLURM_CONF"]
-        if "ray" in EXECUTORS:
+        if "ray" in engine_names:
             started.append(engines["ray"])
             engines["ray"].start()
             env["RAY_ADDRESS"] = engines["ray"].address
-        if "container" in EXECUTORS:
+        if "container" in engine_names:
             image = engines["container"]
             started.append(image)
             if not image.start():
@@ -97,11 +99,15 @@ def main():
                 project = step_project(tmp, image.name)
                 base = ["--store", store, "--env-manager", "docker"]
             else:
-                project, base = plain, ["--store", store, "--executor", executor]
+                name, _, transfer = executor.partition("+")
+                project, base = plain, ["--store", store, "--executor", name]
+                if transfer:
+                    base += ["--file-transfer", transfer]
             samples = [timed_run([project] + base, env) for _ in range(REPEATS)]
             cached = "n/a"
             if executor != "container":
-                exp = ["--experiment-name", "digits-" + executor, "-P", "epochs=3"]
+                exp = ["--experiment-name", "digits-" + executor.replace("+", "-"),
+                       "-P", "epochs=3"]
                 timed_run([digits] + base + exp, env)  # fills the cache
                 cached = "%.2f" % statistics.median(
                     timed_run([digits] + base + exp, env)["total"] for _ in range(REPEATS))

@@ -23,6 +23,7 @@ int Main(int argc, char** argv) {
     AddLogCommand(app, ctx);
     AddCoreMLCommands(app, ctx);
     AddRunCommand(app, ctx);
+    AddStepCommand(app, ctx);
     AddModelsCommand(app, ctx);
     AddDeviceCommands(app, ctx);
     AddTokensCommand(app, ctx);

@@ -30,6 +30,7 @@ void AddExperimentsCommand(CLI::App& app, Context& ctx);  // experiments_command
 void AddRunsCommand(CLI::App& app, Context& ctx);         // runs_command.cc
 void AddLogCommand(CLI::App& app, Context& ctx);          // log_command.cc
 void AddRunCommand(CLI::App& app, Context& ctx);          // run_command.cc
+void AddStepCommand(CLI::App& app, Context& ctx);         // step_command.cc
 void AddModelsCommand(CLI::App& app, Context& ctx);       // models_command.cc
 void AddTokensCommand(CLI::App& app, Context& ctx);       // tokens_command.cc
 void AddAuditCommand(CLI::App& app, Context& ctx);        // audit_command.cc

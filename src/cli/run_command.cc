@@ -102,6 +102,14 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
                   "$RINGO_CONTAINER_CLI, else docker when its engine answers, else podman)");
   run->add_option("--executor", ro.executor, "Where steps that name none run: local, slurm or ray")
       ->capture_default_str();
+  run->add_option("--file-transfer", ro.file_transfer,
+                  "How steps that name none get their files: shared (they run in the project "
+                  "directory, which their machines must see) or artifacts (a scratch directory "
+                  "filled from the artifact store)")
+      ->capture_default_str();
+  run->add_option("--node-ringo", ro.node_ringo,
+                  "The ringo binary on the machines that run steps with file transfer artifacts "
+                  "(default: $RINGO_NODE_BIN, else this binary's path)");
   run->add_flag("--no-cache", f->no_cache, "Run every step, ignoring the step cache");
   run->add_option("--jobs", ro.jobs, "Steps to run at once")->capture_default_str();
   run->add_option("--store", f->store, "Embedded store when no tracking URI is given")

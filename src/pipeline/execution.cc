@@ -14,13 +14,13 @@
 
 namespace ringo::pipeline {
 
-namespace {
-
 std::string ExePath() {
   std::error_code ec;
   fs::path p = fs::read_symlink("/proc/self/exe", ec);
   return ec ? std::string() : p.string();
 }
+
+namespace {
 
 // ringo's Python client, next to the binary in a source tree (build/ringo -> clients/python),
 // or where RINGO_PYTHON_CLIENT says.

@@ -57,8 +57,9 @@ class Executor {
 Result<std::unique_ptr<Executor>> NewExecutor(const std::string& name);
 
 // Submits each job with sbatch to the Slurm cluster that $SLURM_CONF (else the system's
-// configuration) names, follows it with scontrol, and cancels it with scancel. The job's output
-// files must be on a file system the compute nodes share with this machine.
+// configuration) names, follows it with scontrol, and cancels it with scancel. Slurm writes the
+// job's output to files right in the temporary directory, streamed from there when the node
+// shares it with this machine (else they stay on the node).
 std::unique_ptr<Executor> NewSlurmExecutor();
 
 // Submits each job to the job submission REST API of the Ray head at $RAY_ADDRESS (default

@@ -62,6 +62,11 @@ struct Step {
   std::vector<std::string> needs;    // explicit dependencies (references add implicit ones)
   bool cache = true;
   std::string executor;  // "local" | "slurm" | "ray"; empty: the run's executor
+  // How the step's files reach the machine that runs it: "shared" (it runs in the project
+  // directory, which that machine must see at the same path) or "artifacts" (it runs in a scratch
+  // directory with the project's code and its inputs fetched from the artifact store, and its
+  // outputs go back there); empty: the run's file transfer.
+  std::string file_transfer;
   Resources resources;
   RetryPolicy retry;
   std::map<std::string, std::string> env;  // added to the step's environment
@@ -69,6 +74,8 @@ struct Step {
 
 // The executors a step may name.
 bool IsExecutor(const std::string& name);
+// The file transfers a step may name: shared, artifacts.
+bool IsFileTransfer(const std::string& name);
 
 // MLflow's docker_env: the image a project runs in, the host directories it mounts and the
 // environment variables it sets or copies from the host.
@@ -125,6 +132,10 @@ struct RunOptions {
   // else podman.
   std::string container_cli;
   std::string executor = "local";     // for steps that name none: local | slurm | ray
+  std::string file_transfer = "shared";  // for steps that name none: shared | artifacts
+  // The ringo binary on the machines that run steps with file transfer "artifacts" (it runs
+  // `ringo step exec` there); empty: $RINGO_NODE_BIN, else this binary's own path.
+  std::string node_ringo;
   bool use_cache = true;
   int jobs = 1;
   std::string tracking_uri;  // empty: embedded store at store_dir, served on a loopback port
@@ -158,6 +169,56 @@ struct RunResult {
 // (kUnavailable), docker requested without a container engine that answers or without a step's
 // image on this machine (kFailedPrecondition, naming what was tried).
 Result<RunResult> Run(const RunOptions& options);
+
+// ---- `ringo step exec`: a step with file transfer "artifacts", on the machine that runs it ----
+
+// A file tree a step reads or writes, at `path` relative to the project. For an input, the run
+// and artifact directory it is fetched from; for an output, its name (uploaded to the step's
+// run as outputs/<name>).
+struct StepFile {
+  std::string name;           // outputs only
+  std::string run_id;         // inputs only
+  std::string artifact_path;  // inputs only
+  std::string path;
+};
+
+// Parses an input spec "RUN_ID:ARTIFACT_PATH=PATH" or an output spec "NAME=PATH".
+// kInvalidArgument naming the spec when a part is missing or a path is absolute or leaves the
+// project ("..").
+Result<StepFile> ParseStepInput(const std::string& spec);
+Result<StepFile> ParseStepOutput(const std::string& spec);
+
+// What `ringo step exec` does: in a fresh scratch directory under `scratch_base` (empty:
+// $TMPDIR, else /tmp) it unpacks the project's code snapshot, fetches the inputs, creates the
+// outputs, runs `command` with /bin/sh -c in `dir` with every path inside `root` (the project
+// directory on the machine that submitted the step) moved into the scratch copy (in the command
+// and in the RINGO_OUTPUT_* variables), uploads the outputs (and, with `logs`, its output) to
+// run `run_id`, and removes the scratch directory.
+struct StepExec {
+  std::string tracking_uri;
+  std::string run_id;
+  std::string code;  // "RUN_ID:ARTIFACT_DIR" holding the snapshot (kCodeSnapshotFile)
+  std::string root;
+  std::string dir = ".";  // the step's directory, relative to the project
+  std::vector<StepFile> inputs;
+  std::vector<StepFile> outputs;
+  std::string command;
+  std::filesystem::path scratch_base;
+  // Where the command's stdout.txt and stderr.txt go among the run's artifacts, for engines whose
+  // output files stay on the node (Slurm without a shared temporary directory); empty: nowhere.
+  std::string logs;
+};
+
+inline constexpr const char* kCodeSnapshotFile = "code.tar.gz";
+
+// The shell command that runs `e` with the ringo binary `ringo`, every argument quoted.
+std::string StepExecCommand(const std::string& ringo, const StepExec& e);
+
+// Runs `e` and returns the exit code the step's job should end with: the command's (128 + the
+// signal that ended it), or 1 when an output is missing or cannot be uploaded (said on stderr,
+// naming it). Errors: a bad spec (kInvalidArgument), the tracking server unreachable
+// (kUnavailable), the snapshot or an input that cannot be fetched (its Status).
+Result<int> ExecStep(const StepExec& e);
 
 }  // namespace ringo::pipeline
 

@@ -1,12 +1,12 @@
 // Running a DAG of steps: the scheduler, placeholders, the live status and the end of each step.
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <regex>
 #include <thread>
 
 #include "pipeline/runner_impl.h"
+#include "pipeline/transfer.h"
 
 namespace ringo::pipeline {
 
@@ -108,26 +108,7 @@ std::set<std::string> PipelineRun::Dependencies(const Step& s) const {
 }
 
 std::string PipelineRun::Portable(const std::string& text) const {
-  auto path_char = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' ||
-           c == '-' || c == '~' || c == '+';
-  };
-  std::string out;
-  size_t from = 0;
-  for (size_t at = text.find(root_); at != std::string::npos; at = text.find(root_, at + 1)) {
-    size_t end = at + root_.size();
-    if (at < from || (at > 0 && path_char(text[at - 1]))) continue;
-    if (end < text.size() && text[end] == '/') {
-      out.append(text, from, at - from);
-      from = end + 1;
-    } else if (end == text.size() || !path_char(text[end])) {
-      out.append(text, from, at - from);
-      out += '.';
-      from = end;
-    }
-  }
-  out.append(text, from, std::string::npos);
-  return out;
+  return RebasePaths(text, root_, ".", "");
 }
 
 std::map<std::string, std::string> PipelineRun::Portable(

@@ -169,7 +169,7 @@ Status ParseResources(const YAML::Node& node, Step& s) {
   return Status::Ok();
 }
 
-// Where a step runs and how: executor, resources, retries, retry_backoff, env.
+// Where a step runs and how: executor, file_transfer, resources, retries, retry_backoff, env.
 Status ParseExecution(const YAML::Node& node, Step& s) {
   std::string of = " of step '" + s.name + "'";
   if (node["executor"]) {
@@ -177,6 +177,14 @@ Status ParseExecution(const YAML::Node& node, Step& s) {
     if (!IsExecutor(s.executor)) {
       return InvalidArgument("MLproject: executor" + of + " must be local, slurm or ray; got '" +
                              s.executor + "'" + Where(node["executor"]));
+    }
+  }
+  if (node["file_transfer"]) {
+    ASSIGN_OR_RETURN(s.file_transfer, Scalar(node["file_transfer"], "file_transfer" + of));
+    if (!IsFileTransfer(s.file_transfer)) {
+      return InvalidArgument("MLproject: file_transfer" + of +
+                             " must be shared or artifacts; got '" + s.file_transfer + "'" +
+                             Where(node["file_transfer"]));
     }
   }
   RETURN_IF_ERROR(ParseResources(node["resources"], s));
@@ -267,6 +275,8 @@ int CountLines(const fs::path& file) {
 bool IsExecutor(const std::string& name) {
   return name == "local" || name == "slurm" || name == "ray";
 }
+
+bool IsFileTransfer(const std::string& name) { return name == "shared" || name == "artifacts"; }
 
 Result<Project> LoadProject(const fs::path& dir) {
   fs::path file = dir / "MLproject";

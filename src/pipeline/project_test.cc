@@ -341,6 +341,8 @@ TEST_F(ProjectTest, MalformedStepsAreInvalidArgument) {
        "cache of step 'a' must be true or false"},
       {"unknown executor", "steps:\n  - name: a\n    executor: k8s\n",
        "executor of step 'a' must be local, slurm or ray; got 'k8s'"},
+      {"unknown file transfer", "steps:\n  - name: a\n    file_transfer: nfs\n",
+       "file_transfer of step 'a' must be shared or artifacts; got 'nfs'"},
       {"resources a list", "steps:\n  - name: a\n    resources: [1]\n",
        "resources of step 'a' must be a mapping"},
       {"unknown resource", "steps:\n  - name: a\n    resources: {disk: 1}\n",
@@ -380,6 +382,7 @@ TEST_F(ProjectTest, StepExecutionFields) {
       "steps:\n"
       "  - name: train\n"
       "    executor: slurm\n"
+      "    file_transfer: artifacts\n"
       "    resources: {cpus: 4, memory: 8G, gpus: 1, time: \"00:30:00\", partition: gpu}\n"
       "    retries: 2\n"
       "    retry_backoff: 0.5\n"
@@ -388,6 +391,7 @@ TEST_F(ProjectTest, StepExecutionFields) {
   ASSERT_EQ(p.steps.size(), 2u);
   const Step& t = p.steps[0];
   EXPECT_EQ(t.executor, "slurm");
+  EXPECT_EQ(t.file_transfer, "artifacts");
   EXPECT_EQ(t.resources.cpus, 4);
   EXPECT_EQ(t.resources.memory, "8G");
   EXPECT_EQ(t.resources.gpus, 1);
@@ -398,6 +402,7 @@ TEST_F(ProjectTest, StepExecutionFields) {
   EXPECT_EQ(t.env, (std::map<std::string, std::string>{{"MODE", "fast"}, {"OMP_NUM_THREADS", "4"}}));
   const Step& d = p.steps[1];
   EXPECT_EQ(d.executor, "");
+  EXPECT_EQ(d.file_transfer, "");
   EXPECT_EQ(d.resources.cpus, 0);
   EXPECT_EQ(d.retry.retries, 0);
   EXPECT_TRUE(d.env.empty());

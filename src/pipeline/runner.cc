@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "pipeline/runner_impl.h"
+#include "pipeline/transfer.h"
 
 namespace ringo::pipeline {
 
@@ -45,6 +46,39 @@ Status CheckExecutors(const Project& project, const RunOptions& options) {
   for (const std::string& name : names) {
     auto executor = ChooseExecutor(options, name);
     if (!executor.ok()) return executor.status();
+  }
+  return Status::Ok();
+}
+
+// File transfer "artifacts" moves the files of steps, which run through an executor: checked
+// before anything runs. A step on another machine told a loopback tracking URI would reach
+// nothing there; that is only warned about, since a one-node cluster is this machine.
+Status CheckFileTransfer(const Project& project, const RunOptions& options,
+                         const std::string& step_uri) {
+  if (!IsFileTransfer(options.file_transfer)) {
+    return InvalidArgument("--file-transfer must be shared or artifacts; got '" +
+                           options.file_transfer + "'");
+  }
+  if (project.steps.empty() && options.file_transfer == "artifacts") {
+    return InvalidArgument("--file-transfer artifacts moves the files of pipeline steps; "
+                           "project '" + project.dir.string() + "' has none");
+  }
+  std::set<std::string> remote;
+  for (const Step& s : project.steps) {
+    const std::string& transfer = s.file_transfer.empty() ? options.file_transfer : s.file_transfer;
+    if (transfer != "artifacts") continue;
+    if (options.env_manager == "docker") {
+      return InvalidArgument("step '" + s.name + "': file transfer artifacts cannot be used with "
+                             "--env-manager docker, whose containers mount the project");
+    }
+    std::string executor = s.executor.empty() ? options.executor : s.executor;
+    if (executor != "local") remote.insert(executor);
+  }
+  if (!remote.empty() && IsLoopbackUri(step_uri)) {
+    std::cerr << "ringo: warning: steps on " << *remote.begin() << " move their files through "
+              << "the artifact store but are told the tracking URI " << step_uri
+              << ", a loopback address other machines cannot reach; pass --step-tracking-uri "
+              << "with a name the cluster nodes can route to" << std::endl;
   }
   return Status::Ok();
 }
@@ -131,6 +165,7 @@ Result<RunResult> Run(const RunOptions& given) {
   Tracker tracker;
   tracker.uri = uri;
   tracker.step_uri = options.step_tracking_uri.empty() ? uri : options.step_tracking_uri;
+  RETURN_IF_ERROR(CheckFileTransfer(project, options, tracker.step_uri));
   ASSIGN_OR_RETURN(auto c, client::Client::Connect(uri));
   ASSIGN_OR_RETURN(tracker.experiment_id, ResolveExperiment(*c, options));
 

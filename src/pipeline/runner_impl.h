@@ -34,6 +34,8 @@ extern std::mutex g_console;
 void NoteLocalEnv(const std::string& kind);
 // `s` as an environment variable name: upper case, other characters '_'.
 std::string UpperName(const std::string& s);
+// This binary's path; empty when it cannot be read.
+std::string ExePath();
 
 struct Tracker {
   std::string uri;
@@ -163,6 +165,11 @@ class PipelineRun {
                                       const Step& step, Execution e,
                                       const std::map<std::string, fs::path>& outputs);
   static Status ResetOutputs(const std::map<std::string, fs::path>& outputs);
+  // A finished step's outputs: hashed and tagged, uploaded as outputs/<name> (or, when the node
+  // uploaded them, `transfer`, downloaded into the project first).
+  Status RecordOutputs(client::Client& c, const std::string& run_id,
+                       const std::map<std::string, fs::path>& outputs, bool transfer,
+                       std::map<std::string, std::string>* hashes);
 
   // False when the run was stopped before `seconds` passed.
   static bool SleepUnlessStopped(double seconds);
@@ -193,6 +200,26 @@ class PipelineRun {
   Status RestoreOutputs(client::Client& c, const std::string& name, const std::string& hit_id,
                         const std::map<std::string, std::string>& hit_tags);
 
+  // Replaces `path` with run `run_id`'s artifacts outputs/<o> (none: an empty directory); with a
+  // `want_hash`, only when they hash to it (else kFailedPrecondition, `path` untouched).
+  Status DownloadOutput(client::Client& c, const std::string& run_id, const std::string& o,
+                        const fs::path& path, const std::string& want_hash);
+
+  // ---- file transfer "artifacts" (step_transfer.cc) ----
+
+  // The step's file transfer: its own, else the run's.
+  std::string FileTransfer(const Step& step) const;
+  // "RUN_ID:ARTIFACT_DIR" of the project's code snapshot, packed and uploaded to the pipeline's
+  // run the first time a step asks for it.
+  Result<std::string> CodeSnapshot(client::Client& c);
+  // The job command that runs the step with `ringo step exec` in a scratch directory: the code
+  // snapshot and its upstream steps' outputs fetched, its outputs uploaded to run `run_id`.
+  Result<std::string> NodeCommand(client::Client& c, const Step& step, const PreparedStep& p,
+                                  const std::string& run_id,
+                                  const std::map<std::string, fs::path>& outputs);
+  // The ringo binary on the machines that run steps: --node-ringo, $RINGO_NODE_BIN, this one.
+  std::string NodeRingo() const;
+
   const Project& project_;
   const RunOptions& options_;
   Tracker tracker_;
@@ -204,6 +231,8 @@ class PipelineRun {
   std::map<std::string, std::set<std::string>> deps_;
   std::vector<std::string> started_;  // step names in the order they started
   std::string root_;                  // the project directory, normalized, without a final '/'
+  std::mutex code_mu_;                // guards code_snapshot_ (held while it is uploaded)
+  std::string code_snapshot_;
   int drawn_lines_ = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/util.h"
 #include "pipeline/executor.h"
 #include "pipeline/process.h"
 
@@ -41,23 +42,48 @@ bool IsFinal(const std::string& state) {
          state == "BOOT_FAIL" || state == "DEADLINE";
 }
 
-// Passes on what a job has appended to one of its output files since the last call.
+// Passes on what a job has appended to one of its output files since the last call, and keeps
+// it in the job's own file.
 class Tail {
  public:
-  Tail(fs::path path, int stream) : path_(std::move(path)), stream_(stream) {}
+  Tail(fs::path path, int stream, const fs::path& keep)
+      : path_(std::move(path)), stream_(stream), keep_(keep, std::ios::binary) {}
   void Poll(const Job& job) {
     std::ifstream in(path_, std::ios::binary);
     if (!in) return;
     in.seekg(static_cast<std::streamoff>(offset_));
     std::string chunk((std::istreambuf_iterator<char>(in)), {});
     offset_ += chunk.size();
-    if (!chunk.empty() && job.on_output) job.on_output(stream_, chunk);
+    if (chunk.empty()) return;
+    keep_ << chunk << std::flush;
+    if (job.on_output) job.on_output(stream_, chunk);
   }
 
  private:
   fs::path path_;
   int stream_;
   size_t offset_ = 0;
+  std::ofstream keep_;
+};
+
+// Where Slurm writes the job's output: files right in the temporary directory, which every node
+// has, not in a directory of this machine that a node without a shared file system lacks (Slurm
+// fails such a job's launch). Removed here when the job ends.
+class OutputFiles {
+ public:
+  OutputFiles() {
+    fs::path base = fs::temp_directory_path() / ("ringo-slurm-" + NewId());
+    out = base.string() + ".out";
+    err = base.string() + ".err";
+  }
+  ~OutputFiles() {
+    std::error_code ec;
+    fs::remove(out, ec);
+    fs::remove(err, ec);
+  }
+  OutputFiles(const OutputFiles&) = delete;
+  OutputFiles& operator=(const OutputFiles&) = delete;
+  fs::path out, err;
 };
 
 // The batch script: the step's environment and directory, then its command under /bin/sh.
@@ -73,11 +99,11 @@ Result<fs::path> WriteScript(const Job& job) {
   return script;
 }
 
-std::string SbatchCommand(const Job& job, const fs::path& script) {
+std::string SbatchCommand(const Job& job, const fs::path& script, const OutputFiles& files) {
   const Resources& r = job.resources;
   std::string cmd = "sbatch --parsable --job-name " + ShellQuote("ringo-" + job.label) +
-                    " --output " + ShellQuote(job.stdout_file.string()) + " --error " +
-                    ShellQuote(job.stderr_file.string());
+                    " --output " + ShellQuote(files.out.string()) + " --error " +
+                    ShellQuote(files.err.string());
   if (r.cpus > 0) cmd += " --cpus-per-task " + std::to_string(r.cpus);
   if (!r.memory.empty()) cmd += " --mem " + ShellQuote(r.memory);
   if (r.gpus > 0) cmd += " --gres gpu:" + std::to_string(r.gpus);
@@ -90,7 +116,8 @@ class SlurmExecutor : public Executor {
  public:
   Result<JobResult> Run(const Job& job, const std::atomic<bool>& stop) override {
     ASSIGN_OR_RETURN(fs::path script, WriteScript(job));
-    ASSIGN_OR_RETURN(CommandOutput submitted, Capture(SbatchCommand(job, script)));
+    OutputFiles files;
+    ASSIGN_OR_RETURN(CommandOutput submitted, Capture(SbatchCommand(job, script, files)));
     std::string id = Trim(submitted.text);
     if (submitted.exit_code != 0 || id.empty() ||
         id.find_first_not_of("0123456789;") != std::string::npos) {
@@ -99,7 +126,7 @@ class SlurmExecutor : public Executor {
     id = id.substr(0, id.find(';'));  // "<id>;<cluster>" on federated setups
     JobResult result;
     result.job_id = id;
-    Tail out(job.stdout_file, 1), err(job.stderr_file, 2);
+    Tail out(files.out, 1, job.stdout_file), err(files.err, 2, job.stderr_file);
     bool cancelled = false;
     for (;;) {
       if (stop.load() && !cancelled) {

@@ -126,30 +126,38 @@ Status PipelineRun::RestoreOutputs(client::Client& c, const std::string& name,
     if (tag == hit_tags.end())
       return FailedPrecondition("it recorded no hash for output '" + o + "'");
     auto local = HashPath(path);
-    if (!local.ok() || *local != tag->second) {
-      fs::path tmp = path.parent_path() / ("." + o + ".restore-" + NewId());
-      std::error_code ec;
-      fs::create_directories(tmp, ec);
-      Status s = c.DownloadArtifacts(hit_id, "outputs/" + o, tmp);
-      if (!s.ok() && s.code() != Code::kNotFound) {
-        fs::remove_all(tmp, ec);
-        return s;
-      }
-      auto restored = HashPath(tmp);
-      if (!restored.ok() || *restored != tag->second) {
-        fs::remove_all(tmp, ec);
-        return FailedPrecondition("restored output '" + o + "' does not match its recorded hash");
-      }
-      fs::remove_all(path, ec);
-      fs::rename(tmp, path, ec);
-      if (ec)
-        return Internal("cannot move restored output into '" + path.string() +
-                        "': " + ec.message());
-    }
+    if (!local.ok() || *local != tag->second)
+      RETURN_IF_ERROR(DownloadOutput(c, hit_id, o, path, tag->second));
     hashes[o] = tag->second;
   }
   std::lock_guard lock(mu_);
   states_[name].output_hashes = hashes;
+  return Status::Ok();
+}
+
+Status PipelineRun::DownloadOutput(client::Client& c, const std::string& run_id,
+                                   const std::string& o, const fs::path& path,
+                                   const std::string& want_hash) {
+  // Into a sibling first, so a failed or mismatched download leaves the output as it was.
+  fs::path tmp = path.parent_path() / ("." + o + ".restore-" + NewId());
+  std::error_code ec;
+  fs::create_directories(tmp, ec);
+  Status s = c.DownloadArtifacts(run_id, "outputs/" + o, tmp);
+  if (!s.ok() && s.code() != Code::kNotFound) {
+    fs::remove_all(tmp, ec);
+    return s;
+  }
+  if (!want_hash.empty()) {
+    auto restored = HashPath(tmp);
+    if (!restored.ok() || *restored != want_hash) {
+      fs::remove_all(tmp, ec);
+      return FailedPrecondition("restored output '" + o + "' does not match its recorded hash");
+    }
+  }
+  fs::remove_all(path, ec);
+  fs::rename(tmp, path, ec);
+  if (ec)
+    return Internal("cannot move output '" + o + "' into '" + path.string() + "': " + ec.message());
   return Status::Ok();
 }
 

@@ -90,7 +90,17 @@ Status PipelineRun::RunFresh(client::Client& c, const std::string& name, const S
   for (const auto& [o, path] : outputs) e.env["RINGO_OUTPUT_" + UpperName(o)] = path.string();
   e.prefix_output = project_.steps.size() > 1;
   e.quiet = options_.live_status;
-  Log("step " + name + ": running (run " + run_id + "): " + p.command);
+  bool transfer = FileTransfer(step) == "artifacts";
+  if (transfer) {
+    // Nothing on the node refers to the project directory: the job starts at "/" and
+    // `ringo step exec` makes its own scratch copy.
+    ASSIGN_OR_RETURN(e.command, NodeCommand(c, step, p, run_id, outputs));
+    e.cwd = "/";
+    e.env["RINGO_BIN"] = NodeRingo();
+    RETURN_IF_ERROR(SetTag(c, run_id, "ringo.fileTransfer", "artifacts"));
+  }
+  Log("step " + name + ": running (run " + run_id + (transfer ? ", files through artifacts" : "") +
+      "): " + p.command);
   ASSIGN_OR_RETURN(ExecutionResult er, RunAttempts(c, run_id, step, e, outputs));
   if (er.status != "FINISHED") {
     (void)EndRun(c, run_id, er.status);
@@ -107,13 +117,7 @@ Status PipelineRun::RunFresh(client::Client& c, const std::string& name, const S
   }
   // Outputs become artifacts, and only a successful run carries the cache key.
   std::map<std::string, std::string> hashes;
-  for (const auto& [o, path] : outputs) {
-    ASSIGN_OR_RETURN(std::string h, HashPath(path));
-    hashes[o] = h;
-    std::error_code ec;
-    if (!fs::is_empty(path, ec)) RETURN_IF_ERROR(c.LogArtifact(run_id, path, "outputs/" + o));
-    RETURN_IF_ERROR(SetTag(c, run_id, "ringo.outputHash." + o, h));
-  }
+  RETURN_IF_ERROR(RecordOutputs(c, run_id, outputs, transfer, &hashes));
   RETURN_IF_ERROR(SetTag(c, run_id, "ringo.cacheKey", cache_key));
   RETURN_IF_ERROR(EndRun(c, run_id, "FINISHED"));
   {
@@ -122,6 +126,23 @@ Status PipelineRun::RunFresh(client::Client& c, const std::string& name, const S
   }
   Log("step " + name + ": finished");
   Finish(name, "done");
+  return Status::Ok();
+}
+
+Status PipelineRun::RecordOutputs(client::Client& c, const std::string& run_id,
+                                  const std::map<std::string, fs::path>& outputs, bool transfer,
+                                  std::map<std::string, std::string>* hashes) {
+  for (const auto& [o, path] : outputs) {
+    // With file transfer "artifacts" the node uploaded them; they come back here the way a
+    // cache hit's do, so the hash is of the same files either way.
+    if (transfer) RETURN_IF_ERROR(DownloadOutput(c, run_id, o, path, ""));
+    ASSIGN_OR_RETURN(std::string h, HashPath(path));
+    (*hashes)[o] = h;
+    std::error_code ec;
+    if (!transfer && !fs::is_empty(path, ec))
+      RETURN_IF_ERROR(c.LogArtifact(run_id, path, "outputs/" + o));
+    RETURN_IF_ERROR(SetTag(c, run_id, "ringo.outputHash." + o, h));
+  }
   return Status::Ok();
 }
 
