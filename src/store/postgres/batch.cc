@@ -2,7 +2,6 @@
 // batch instead of one per row, since each statement is a round trip to the server (a batch of
 // 1000 metrics took 2000 of them). Same results as the row-by-row SQLite engine.
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <map>
 #include <string_view>
@@ -18,40 +17,6 @@
 namespace ringo::store::pg {
 
 namespace {
-
-// A PostgreSQL array literal of texts: {"a","b\"c"}.
-std::string TextArray(const std::vector<std::string_view>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-template <typename T, typename Format>
-std::string NumberArray(const std::vector<T>& values, Format format) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += format(values[i]);
-  }
-  return out + "}";
-}
-
-std::string Int(int64_t v) { return std::to_string(v); }
-
-std::string Float(double v) {
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, end);
-}
 
 // A batch's points of one run as the rows of `points`.
 #define RINGO_POINTS                                                                     \
@@ -105,10 +70,10 @@ struct Points {
   // Binds keys, steps, timestamps, values and flags to ?first, ?first+1, ...
   void BindColumns(Stmt& stmt, int first) const {
     stmt.Bind(first, TextArray(keys))
-        .Bind(first + 1, NumberArray(steps, Int))
-        .Bind(first + 2, NumberArray(timestamps, Int))
-        .Bind(first + 3, NumberArray(values, Float))
-        .Bind(first + 4, NumberArray(nan_flags, Int));
+        .Bind(first + 1, IntArray(steps))
+        .Bind(first + 2, IntArray(timestamps))
+        .Bind(first + 3, FloatArray(values))
+        .Bind(first + 4, IntArray(nan_flags));
   }
 };
 
@@ -217,10 +182,10 @@ Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>
       .Bind(3, TextArray(mkeys))
       .Bind(4, TextArray(names))
       .Bind(5, TextArray(digests))
-      .Bind(6, NumberArray(msteps, Int))
-      .Bind(7, NumberArray(mtimes, Int))
-      .Bind(8, NumberArray(mvalues, Float))
-      .Bind(9, NumberArray(mnans, Int));
+      .Bind(6, IntArray(msteps))
+      .Bind(7, IntArray(mtimes))
+      .Bind(8, FloatArray(mvalues))
+      .Bind(9, IntArray(mnans));
   return g->Exec();
 }
 

@@ -39,52 +39,19 @@ constexpr const char* kInsertChunks =
     "INSERT INTO metric_chunks (run_id, key, seq, count, min_step, max_step, data) SELECT ?, * "
     "FROM unnest(?::text[], ?::bigint[], ?::int[], ?::bigint[], ?::bigint[], ?::bytea[])";
 
-// A PostgreSQL array literal of texts or numbers: {"a","b\"c"} / {1,2}.
-class ArrayLiteral {
- public:
-  void AddText(std::string_view v) {
-    Next();
-    out_ += '"';
-    for (char c : v) {
-      if (c == '"' || c == '\\') out_ += '\\';
-      out_ += c;
-    }
-    out_ += '"';
-  }
-  void AddInt(int64_t v) {
-    Next();
-    out_ += std::to_string(v);
-  }
-  // A bytea element in hex input form ("\\x0a1b": the backslash escaped for the array).
-  void AddBytes(std::string_view bytes) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    Next();
-    out_ += "\"\\\\x";
-    for (unsigned char c : bytes) {
-      out_ += kHex[c >> 4];
-      out_ += kHex[c & 15];
-    }
-    out_ += '"';
-  }
-  std::string Done() { return (out_.empty() ? "{" : out_) + "}"; }
-
- private:
-  void Next() { out_ += out_.empty() ? '{' : ','; }
-  std::string out_;
-};
-
 // The chunks each key's `points` overlap (or follow), taken out of the table, decoded.
 Result<std::map<std::string_view, std::vector<std::vector<series::Point>>>> Take(
     Db& db, const std::string& run_id, const std::vector<KeyPoints>& keys) {
-  ArrayLiteral names, firsts, lasts;
+  std::vector<std::string_view> names;
+  std::vector<int64_t> firsts, lasts;
   for (const KeyPoints& k : keys) {
-    names.AddText(k.key);
-    firsts.AddInt(k.points.front().step);
-    lasts.AddInt(k.points.back().step);
+    names.push_back(k.key);
+    firsts.push_back(k.points.front().step);
+    lasts.push_back(k.points.back().step);
   }
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kTakeChunks));
   StmtGuard g(*q);
-  g->Bind(1, names.Done()).Bind(2, firsts.Done()).Bind(3, lasts.Done());
+  g->Bind(1, TextArray(names)).Bind(2, IntArray(firsts)).Bind(3, IntArray(lasts));
   g->Bind(4, int64_t(series::kMaxTakenChunks)).Bind(5, run_id);
   g->Bind(6, int64_t(series::kMaxTakenChunks + 1)).Bind(7, int64_t(2 * series::kChunkPoints));
   g->Bind(8, int64_t(series::kChunkPoints));
@@ -107,7 +74,9 @@ Result<std::map<std::string_view, std::vector<std::vector<series::Point>>>> Take
 Status WriteChunksOfKeys(Db& db, const std::string& run_id, const std::vector<KeyPoints>& keys) {
   if (keys.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(auto taken, Take(db, run_id, keys));
-  ArrayLiteral names, seqs, counts, mins, maxs, datas;
+  std::vector<std::string_view> names;
+  std::vector<int64_t> seqs, counts, mins, maxs;
+  std::vector<std::string> datas;
   for (const KeyPoints& k : keys) {
     std::vector<std::vector<series::Point>> runs = std::move(taken[k.key]);
     runs.push_back(k.points);
@@ -115,18 +84,18 @@ Status WriteChunksOfKeys(Db& db, const std::string& run_id, const std::vector<Ke
     for (size_t at = 0; at < all.size(); at += series::kChunkPoints) {
       size_t n = std::min(series::kChunkPoints, all.size() - at);
       std::span<const series::Point> chunk(all.data() + at, n);
-      names.AddText(k.key);
-      seqs.AddInt(series::NewChunkSeq());
-      counts.AddInt(int64_t(n));
-      mins.AddInt(chunk.front().step);
-      maxs.AddInt(chunk.back().step);
-      datas.AddBytes(series::Encode(chunk));
+      names.push_back(k.key);
+      seqs.push_back(series::NewChunkSeq());
+      counts.push_back(int64_t(n));
+      mins.push_back(chunk.front().step);
+      maxs.push_back(chunk.back().step);
+      datas.push_back(series::Encode(chunk));
     }
   }
   ASSIGN_OR_RETURN(Stmt * ins, db.Prepare(kInsertChunks));
   StmtGuard g(*ins);
-  g->Bind(1, run_id).Bind(2, names.Done()).Bind(3, seqs.Done()).Bind(4, counts.Done());
-  g->Bind(5, mins.Done()).Bind(6, maxs.Done()).Bind(7, datas.Done());
+  g->Bind(1, run_id).Bind(2, TextArray(names)).Bind(3, IntArray(seqs)).Bind(4, IntArray(counts));
+  g->Bind(5, IntArray(mins)).Bind(6, IntArray(maxs)).Bind(7, BytesArray(datas));
   return g->Exec();
 }
 

@@ -240,15 +240,71 @@ Status Db::Error(const PGresult* result, std::string_view what) const {
   return Internal(text);
 }
 
-void BindBytes(Stmt& stmt, int index, std::string_view bytes) {
+namespace {
+
+// Bytes in bytea's hex input form, without its "\x".
+void AppendHex(std::string* out, std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string text = "\\x";
-  text.reserve(2 + bytes.size() * 2);
+  out->reserve(out->size() + bytes.size() * 2);
   for (unsigned char c : bytes) {
-    text.push_back(kHex[c >> 4]);
-    text.push_back(kHex[c & 15]);
+    out->push_back(kHex[c >> 4]);
+    out->push_back(kHex[c & 15]);
   }
+}
+
+// {a,b,c} of `values`, each written by `put`.
+template <typename T, typename Put>
+std::string Array(const std::vector<T>& values, const Put& put) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    put(&out, values[i]);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+void BindBytes(Stmt& stmt, int index, std::string_view bytes) {
+  std::string text = "\\x";
+  AppendHex(&text, bytes);
   stmt.Bind(index, text);
+}
+
+std::string TextArray(const std::vector<std::string_view>& values) {
+  return Array(values, [](std::string* out, std::string_view v) {
+    *out += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') *out += '\\';
+      *out += c;
+    }
+    *out += '"';
+  });
+}
+
+std::string IntArray(const std::vector<int64_t>& values) {
+  return Array(values, [](std::string* out, int64_t v) { *out += std::to_string(v); });
+}
+
+std::string FloatArray(const std::vector<double>& values) {
+  return Array(values, [](std::string* out, double v) {
+    if (std::isinf(v)) {
+      *out += v > 0 ? "Infinity" : "-Infinity";
+      return;
+    }
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out->append(buf, end);
+  });
+}
+
+std::string BytesArray(const std::vector<std::string>& values) {
+  // Quoted, with the backslash of "\x" escaped for the array.
+  return Array(values, [](std::string* out, const std::string& v) {
+    *out += "\"\\\\x";
+    AppendHex(out, v);
+    *out += '"';
+  });
 }
 
 std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch) {

@@ -73,6 +73,13 @@ void BindBytes(Stmt& stmt, int index, std::string_view bytes);
 // Malformed hex (PostgreSQL never sends it) reads as no bytes, which decoders refuse.
 std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch);
 
+// PostgreSQL array literals, for parameters cast to arrays (?::text[], ?::bigint[], ...): a
+// batch's values travel as one parameter each, so one statement writes them all.
+std::string TextArray(const std::vector<std::string_view>& values);
+std::string IntArray(const std::vector<int64_t>& values);
+std::string FloatArray(const std::vector<double>& values);  // infinities as PostgreSQL spells them
+std::string BytesArray(const std::vector<std::string>& values);  // bytea elements in hex form
+
 // One PostgreSQL connection. Not thread-safe: each thread uses its own.
 class Db {
  public:
