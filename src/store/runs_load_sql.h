@@ -1,6 +1,6 @@
-// SQL that loads a page of runs at once, shared by the SQL engines (private to store/): one
-// statement per table for up to kLoadSlice runs, where runs::Load takes five per run. A page of
-// 100 search results was 500 statements, each a round trip on PostgreSQL.
+// SQL that loads runs, shared by the SQL engines (private to store/): one statement per table
+// for up to kLoadSlice runs at once, so a page of 100 search results is five statements, not
+// five per run (each a round trip on PostgreSQL); one run the same way, with cached statements.
 #ifndef RINGO_STORE_RUNS_LOAD_SQL_H_
 #define RINGO_STORE_RUNS_LOAD_SQL_H_
 
@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -33,14 +34,23 @@ Status EachRow(Db& db, std::string_view sql, std::span<const std::string> ids,
   list += ')';
   std::string text(sql);
   text.replace(text.find("(?)"), 3, list);
-  ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(text));
-  for (size_t i = 0; i < ids.size(); ++i) stmt->Bind(int(i + 1), std::string_view(ids[i]));
-  Status s;
-  while (stmt->Step(&s)) {
-    auto it = index.find(stmt->Text(0));
-    if (it != index.end()) row(*stmt, it->second);
+  auto run = [&](auto& stmt) {
+    for (size_t i = 0; i < ids.size(); ++i) stmt.Bind(int(i + 1), std::string_view(ids[i]));
+    Status s;
+    while (stmt.Step(&s)) {
+      auto it = index.find(stmt.Text(0));
+      if (it != index.end()) row(stmt, it->second);
+    }
+    return s;
+  };
+  // One run (GetRun and the like) keeps its statements prepared; a page's lists vary in length.
+  if (ids.size() == 1) {
+    ASSIGN_OR_RETURN(auto* q, db.Prepare(text));
+    typename Db::Guard g(*q);
+    return run(*g);
   }
-  return s;
+  ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(text));
+  return run(*stmt);
 }
 
 // Loads the runs `ids` (distinct, at most kLoadSlice) into out[0..]; runs not found keep an
@@ -126,6 +136,14 @@ Result<std::vector<Run>> LoadMany(Db& db, const std::vector<std::string>& run_id
   }
   std::erase_if(runs, [](const Run& r) { return r.info.run_id.empty(); });
   return runs;
+}
+
+// The run with its latest metrics, params, tags and inputs; kNotFound when there is none.
+template <typename Db>
+Result<Run> Load(Db& db, const std::string& run_id) {
+  ASSIGN_OR_RETURN(std::vector<Run> runs, LoadMany(db, {run_id}));
+  if (runs.empty()) return NotFound("Run with id=" + run_id + " not found");
+  return std::move(runs.front());
 }
 
 }  // namespace ringo::store::runs

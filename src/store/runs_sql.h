@@ -5,7 +5,6 @@
 #ifndef RINGO_STORE_RUNS_SQL_H_
 #define RINGO_STORE_RUNS_SQL_H_
 
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -96,98 +95,6 @@ Result<std::string> UpsertDataset(Db& db, int64_t experiment_id, const Dataset& 
       .Bind(8, d.profile);
   RETURN_IF_ERROR(g->Exec());
   return id;
-}
-
-// The run with its latest metrics, params, tags and inputs; kNotFound when there is none.
-template <typename Db>
-Result<Run> Load(Db& db, const std::string& run_id) {
-  Run run;
-  ASSIGN_OR_RETURN(auto* q, db.Prepare("SELECT experiment_id, name, user_id, status, "
-                                       "start_time, end_time, artifact_uri, lifecycle_stage "
-                                       "FROM runs WHERE run_id = ?"));
-  {
-    typename Db::Guard g(*q);
-    g->Bind(1, run_id);
-    Status s;
-    if (!g->Step(&s)) {
-      RETURN_IF_ERROR(s);
-      return NotFound("Run with id=" + run_id + " not found");
-    }
-    RunInfo& i = run.info;
-    i.run_id = run_id;
-    i.experiment_id = std::to_string(g->Int(0));
-    i.run_name = g->Text(1);
-    i.user_id = g->Text(2);
-    i.status = g->Text(3);
-    i.start_time = g->Int(4);
-    if (!g->IsNull(5)) i.end_time = g->Int(5);
-    i.artifact_uri = g->Text(6);
-    i.lifecycle_stage = g->Text(7);
-  }
-  Status s;
-  {
-    ASSIGN_OR_RETURN(auto* m, db.Prepare("SELECT key, value, timestamp, step, is_nan FROM "
-                                         "latest_metrics WHERE run_id = ? ORDER BY key"));
-    typename Db::Guard g(*m);
-    g->Bind(1, run_id);
-    while (g->Step(&s)) {
-      run.metrics.push_back(Metric{std::string(g->Text(0)),
-                                   g->Int(4) ? std::nan("") : g->Double(1), g->Int(2),
-                                   g->Int(3)});
-    }
-    RETURN_IF_ERROR(s);
-  }
-  {
-    ASSIGN_OR_RETURN(auto* p,
-                     db.Prepare("SELECT key, value FROM params WHERE run_id = ? ORDER BY key"));
-    typename Db::Guard g(*p);
-    g->Bind(1, run_id);
-    while (g->Step(&s))
-      run.params.push_back(Param{std::string(g->Text(0)), std::string(g->Text(1))});
-    RETURN_IF_ERROR(s);
-  }
-  {
-    ASSIGN_OR_RETURN(auto* t,
-                     db.Prepare("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key"));
-    typename Db::Guard g(*t);
-    g->Bind(1, run_id);
-    while (g->Step(&s)) run.tags.push_back(Tag{std::string(g->Text(0)), std::string(g->Text(1))});
-    RETURN_IF_ERROR(s);
-  }
-  {
-    ASSIGN_OR_RETURN(auto* d,
-                     db.Prepare("SELECT d.dataset_id, d.name, d.digest, d.source_type, d.source, "
-                                "d.schema, d.profile FROM inputs i JOIN datasets d ON "
-                                "d.dataset_id = i.dataset_id WHERE i.run_id = ? ORDER BY d.name, "
-                                "d.digest"));
-    std::vector<std::string> dataset_ids;
-    {
-      typename Db::Guard g(*d);
-      g->Bind(1, run_id);
-      while (g->Step(&s)) {
-        dataset_ids.emplace_back(g->Text(0));
-        DatasetInput in;
-        in.dataset =
-            Dataset{std::string(g->Text(1)), std::string(g->Text(2)), std::string(g->Text(3)),
-                    std::string(g->Text(4)), std::string(g->Text(5)), std::string(g->Text(6))};
-        run.inputs.push_back(std::move(in));
-      }
-      RETURN_IF_ERROR(s);
-    }
-    if (!dataset_ids.empty()) {
-      ASSIGN_OR_RETURN(auto* it, db.Prepare("SELECT key, value FROM input_tags WHERE run_id = ? "
-                                            "AND dataset_id = ? ORDER BY key"));
-      for (size_t k = 0; k < dataset_ids.size(); ++k) {
-        typename Db::Guard g(*it);
-        g->Bind(1, run_id).Bind(2, dataset_ids[k]);
-        while (g->Step(&s)) {
-          run.inputs[k].tags.push_back(Tag{std::string(g->Text(0)), std::string(g->Text(1))});
-        }
-        RETURN_IF_ERROR(s);
-      }
-    }
-  }
-  return run;
 }
 
 // Creates run `run_id` from `req` (validated by the caller) in an active experiment: the name
