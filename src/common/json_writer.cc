@@ -119,31 +119,6 @@ JsonWriter& JsonWriter::String(std::string_view value) {
   return *this;
 }
 
-void AppendJsonInt(std::string* out, int64_t value) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  out->append(buf, end);
-}
-
-char* WriteJsonDouble(char* out, double value) {
-  auto put = [out](std::string_view text) { return std::copy(text.begin(), text.end(), out); };
-  if (std::isnan(value)) return put("\"NaN\"");
-  if (std::isinf(value)) return put(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-  char* end = std::to_chars(out, out + kMaxJsonDouble - 2, value).ptr;
-  // Keep doubles recognisable as floats for clients that type by lexeme (Python's json).
-  for (char* p = out; p < end; ++p) {
-    if (*p == '.' || *p == 'e' || *p == 'E') return end;
-  }
-  *end++ = '.';
-  *end++ = '0';
-  return end;
-}
-
-void AppendJsonDouble(std::string* out, double value) {
-  char buf[kMaxJsonDouble];
-  out->append(buf, WriteJsonDouble(buf, value));
-}
-
 JsonWriter& JsonWriter::Int(int64_t value) {
   Separate();
   AppendJsonInt(out_, value);

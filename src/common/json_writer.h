@@ -58,6 +58,20 @@ void AppendJsonDouble(std::string* out, double value);
 // returns the end of what was written.
 inline constexpr size_t kMaxJsonDouble = 32;
 char* WriteJsonDouble(char* out, double value);
+inline constexpr size_t kMaxJsonInt = 24;
+
+// Writes the integers of a sequence whose neighbours share all but their last four digits (a
+// metric history's steps and timestamps) as AppendJsonInt does: the leading digits are formatted
+// once and copied while they last. `out` has room for kMaxJsonInt characters.
+class JsonIntRun {
+ public:
+  char* Write(char* out, int64_t value);
+
+ private:
+  int64_t high_ = -1;
+  char high_digits_[16] = {};
+  size_t length_ = 0;
+};
 
 }  // namespace ringo
 

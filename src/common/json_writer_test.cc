@@ -3,12 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <random>
 #include <string_view>
+#include <vector>
 
 namespace ringo {
 namespace {
@@ -230,6 +234,77 @@ TEST(JsonWriterTest, DocumentParsesBackWithNlohmann) {
     EXPECT_EQ(j["list"][i]["i"].get<int64_t>(), i);
     EXPECT_TRUE(j["list"][i]["d"].is_number_float());
     EXPECT_EQ(j["list"][i]["d"].get<double>(), double(i));
+  }
+}
+
+
+// The text WriteJsonDouble must give any finite double: std::to_chars's shortest form, with ".0"
+// when that reads as an integer. Its quick path for short decimals must never differ from it.
+std::string ReferenceDouble(double v) {
+  char buf[64];
+  char* end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  std::string text(buf, end);
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  return text;
+}
+
+void ExpectAsToChars(double v) {
+  char buf[kMaxJsonDouble];
+  ASSERT_EQ(std::string(buf, WriteJsonDouble(buf, v)), ReferenceDouble(v)) << std::hexfloat << v;
+}
+
+TEST(JsonNumbersTest, ShortDecimalsAreWrittenAsToCharsWritesThem) {
+  for (int64_t i = -200000; i <= 200000; ++i) {
+    ExpectAsToChars(double(i) * 0.5);
+    ExpectAsToChars(double(i) * 0.01);
+    ExpectAsToChars(double(i) / 1000);
+    ExpectAsToChars(double(i) * 1e-7);
+    ExpectAsToChars(double(i) / 7);
+  }
+  // Exponent form where it is shorter (1e+05, 1e-04), fixed where it ties (0.001).
+  for (int e = -12; e <= 12; ++e) {
+    for (double m : {1.0, 2.0, 1.5, 12.0, 125.0, 9.0}) {
+      ExpectAsToChars(m * std::pow(10.0, e));
+      ExpectAsToChars(-m * std::pow(10.0, e));
+    }
+  }
+  // Around the quick path's magnitude limit (2^29) and the neighbours of short decimals.
+  for (double base : {536870911.0, 536870912.0, 536870911.9999999, 99999999.5, 0.1, 0.3}) {
+    double v = base;
+    for (int i = 0; i < 64; ++i, v = std::nextafter(v, 1e300)) ExpectAsToChars(v);
+  }
+  ExpectAsToChars(-0.0);
+  ExpectAsToChars(0.0);
+}
+
+TEST(JsonNumbersTest, RandomDoublesAreWrittenAsToCharsWritesThem) {
+  std::mt19937_64 gen(7);
+  for (int i = 0; i < 300000; ++i) {
+    double bits = std::bit_cast<double>(gen());
+    if (std::isfinite(bits)) ExpectAsToChars(bits);
+    // Short decimals of every length and scale.
+    int64_t m = int64_t(gen() % 100000000000ull) - 50000000000ll;
+    ExpectAsToChars(double(m) / std::pow(10.0, int(gen() % 12)));
+  }
+}
+
+TEST(JsonNumbersTest, IntRunWritesEachIntegerAsToChars) {
+  std::vector<int64_t> values;
+  for (int64_t v = 9990; v < 10020; ++v) values.push_back(v);
+  for (int64_t v = 99999990; v < 100000020; ++v) values.push_back(v);
+  for (int64_t v = 1700000000000; v < 1700000030000; v += 7) values.push_back(v);
+  values.insert(values.end(), {0, -1, -10000, -1700000000000, 5, 10000, 10000, 123456789, 10000,
+                               std::numeric_limits<int64_t>::max(),
+                               std::numeric_limits<int64_t>::min(), 42});
+  std::mt19937_64 gen(11);
+  for (int i = 0; i < 100000; ++i) values.push_back(int64_t(gen() >> (gen() % 64)));
+  JsonIntRun run;
+  for (int64_t v : values) {
+    char buf[kMaxJsonInt + 4];
+    std::fill(std::begin(buf), std::end(buf), '#');
+    char* end = run.Write(buf, v);
+    ASSERT_EQ(std::string(buf, end), std::to_string(v));
+    ASSERT_EQ(buf[kMaxJsonInt], '#');
   }
 }
 
