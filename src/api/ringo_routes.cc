@@ -205,16 +205,14 @@ Result<Response> DownsampleMetric(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(auto start, f.Double("start"));
   ASSIGN_OR_RETURN(auto end, f.Double("end"));
   bool by_time = x == "time";
+  ASSIGN_OR_RETURN(store::MetricPoints history, s.store->ReadMetricHistory(id, key, 0, ""));
   std::vector<std::pair<double, double>> points;
-  ASSIGN_OR_RETURN(
-      std::string unused,
-      s.store->VisitMetricHistory(id, key, 0, "", [&](double value, int64_t ts, int64_t step) {
-        double px = by_time ? double(ts) : double(step);
-        if (start && px < *start) return;
-        if (end && px > *end) return;
-        points.emplace_back(px, value);
-      }));
-  (void)unused;
+  for (const store::MetricPoint& p : history.points) {
+    double px = by_time ? double(p.timestamp) : double(p.step);
+    if (start && px < *start) continue;
+    if (end && px > *end) continue;
+    points.emplace_back(px, p.value);
+  }
   if (by_time) {
     std::stable_sort(points.begin(), points.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });

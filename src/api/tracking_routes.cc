@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "api/handlers.h"
+#include "api/history_body.h"
 #include "api/logged_models.h"
 #include "api/routes.h"
 #include "common/json_writer.h"
@@ -384,6 +385,11 @@ Result<Response> SearchRuns(const Services& s, const Request& req) {
 
 // ---------------- metrics ----------------
 
+// Histories of more points are streamed; a point's text must then fit the connection's 64 kB
+// pieces many times over (a key's JSON is at most a few kB).
+constexpr size_t kBufferedHistoryPoints = 4096;
+constexpr size_t kMaxStreamedPointRoom = 16 * 1024;
+
 Result<Response> GetMetricHistory(const Services& s, const Request& req) {
   ASSIGN_OR_RETURN(Fields f, ReadFields(req));
   ASSIGN_OR_RETURN(std::string id, RunIdField(f));
@@ -395,46 +401,18 @@ Result<Response> GetMetricHistory(const Services& s, const Request& req) {
                            " for parameter 'max_results' supplied: it must be between 1 "
                            "and 1000000");
   }
-  // Histories run to millions of points: the key's JSON is written once and each point
-  // written straight into the body from the store's cursor, rather than through the general
-  // writer. The body grows in steps of kStep bytes ahead of the points; `used` is its end.
-  std::string prefix = "{\"key\":";
-  AppendJsonString(&prefix, key);
-  prefix += ",\"value\":";
-  std::string body = "{\"metrics\":[";
-  const size_t empty_size = body.size();
-  const size_t most = prefix.size() + kMaxJsonDouble + 64;  // one point, commas and all
-  constexpr size_t kStep = 256 * 1024;
-  size_t used = body.size();
-  auto append = [&](double value, int64_t timestamp, int64_t step) {
-    if (body.size() - used < most) body.resize(used + std::max(kStep, most));
-    char* p = body.data() + used;
-    if (used != empty_size) *p++ = ',';
-    p = std::copy(prefix.begin(), prefix.end(), p);
-    p = WriteJsonDouble(p, value);
-    p = std::copy_n(",\"timestamp\":", 13, p);
-    p = std::to_chars(p, p + 24, timestamp).ptr;
-    p = std::copy_n(",\"step\":", 8, p);
-    p = std::to_chars(p, p + 24, step).ptr;
-    *p++ = '}';
-    used = size_t(p - body.data());
-  };
-  ASSIGN_OR_RETURN(std::string next, s.store->VisitMetricHistory(id, key, max.value_or(0),
-                                                                 token.value_or(""), append));
-  body.resize(used);
-  // Proto3 JSON omits an empty list.
-  if (body.size() == empty_size) {
-    body = "{";
-  } else {
-    body += ']';
+  ASSIGN_OR_RETURN(store::MetricPoints page, s.store->ReadMetricHistory(id, key, max.value_or(0),
+                                                                       token.value_or("")));
+  auto body = std::make_shared<HistoryBody>(key, std::move(page));
+  Response r;
+  if (body->points() <= kBufferedHistoryPoints || body->MinRoom() > kMaxStreamedPointRoom) {
+    r.body = body->Rest();
+    return r;
   }
-  if (!next.empty()) {
-    if (body.size() > 1) body += ',';
-    body += "\"next_page_token\":";
-    AppendJsonString(&body, next);
-  }
-  body += '}';
-  return JsonResponse(std::move(body));
+  // Larger histories go out while they are formatted, in chunks.
+  r.stream_length = http::kLengthUnknown;
+  r.stream = [body](std::span<char> out) -> Result<size_t> { return body->Fill(out); };
+  return r;
 }
 
 Result<Response> GetMetricHistoryBulkInterval(const Services& s, const Request& req) {

@@ -208,6 +208,7 @@ void Connection<Stream>::OnHeader(beast::error_code ec) {
   }
   request_.headers.resize(n);
   keep_alive_ = h.keep_alive();
+  http10_ = h.version() == 10;
   server_->router().Find(request_.method, request_.path, &match_);
   // Authentication comes before any body is read, for known and unknown paths alike, so no
   // stranger can make the server hold memory.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -246,19 +247,27 @@ void Connection<Stream>::SendfileLoop() {
 template <typename Stream>
 struct Connection<Stream>::BodyStream {
   BodySource produce;
-  uint64_t left = 0;
+  uint64_t left = 0;  // kLengthUnknown: until the source ends
+  bool chunked = false;
   std::vector<char> buffer;
 };
 
 template <typename Stream>
 void Connection<Stream>::WriteStream(Response& r) {
+  bool until_done = r.stream_length == kLengthUnknown;
+  if (until_done && http10_) keep_alive_ = false;  // its end is the connection's
   bool close = !keep_alive_;
   auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(
       static_cast<bhttp::status>(r.status), 11);
   ApplyCommonHeaders(*res, r, keep_alive_);
-  res->content_length(r.stream_length);
-  response_holder_ = res;
   auto body = std::make_shared<BodyStream>();
+  if (!until_done) {
+    res->content_length(r.stream_length);
+  } else if (!http10_) {
+    res->chunked(true);
+    body->chunked = true;
+  }
+  response_holder_ = res;
   body->produce = std::move(r.stream);
   body->left = request_.method == Method::kHead ? 0 : r.stream_length;
   auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
@@ -266,8 +275,53 @@ void Connection<Stream>::WriteStream(Response& r) {
       stream_, *sr, [self = Self(), sr, body, close](beast::error_code ec, size_t) {
         if (ec || body->left == 0) return self->AfterWrite(ec, close);
         body->buffer.resize(64 << 10);
+        if (body->left == kLengthUnknown) return self->StreamUntilDone(body);
         self->StreamLoop(body);
       });
+}
+
+// Piece after piece until the source returns none; chunked, each piece goes out framed as
+// "<hex length>\r\n<piece>\r\n" (its head written into room kept before it) and the body ends
+// with a last chunk of length 0.
+template <typename Stream>
+void Connection<Stream>::StreamUntilDone(std::shared_ptr<BodyStream> body) {
+  constexpr size_t kHead = 10;  // the hex length of a piece of 64 kB and CRLF
+  char* piece = body->buffer.data() + kHead;
+  size_t room = body->buffer.size() - kHead - 2;
+  Result<size_t> n = body->produce(std::span<char>(piece, room));
+  if (!n.ok() || *n > room) {
+    std::cerr << "ringo: response to " << request_.path << " cut short: "
+              << (n.ok() ? "the source overran its buffer" : n.status().message()) << std::endl;
+    return AfterWrite(beast::error_code(EIO, beast::system_category()), true);
+  }
+  Tcp().expires_after(server_->options().request_timeout);
+  if (*n == 0) {
+    if (!body->chunked) return AfterWrite({}, true);
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kLastChunk.data(), kLastChunk.size()),
+                      [self = Self(), body](beast::error_code ec, size_t) {
+                        self->AfterWrite(ec, !self->keep_alive_);
+                      });
+    return;
+  }
+  char* start = piece;
+  size_t length = *n;
+  if (body->chunked) {
+    char head[kHead];
+    char* end = std::to_chars(head, head + kHead - 2, *n, 16).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    start = piece - (end - head);
+    std::copy(head, end, start);
+    piece[*n] = '\r';
+    piece[*n + 1] = '\n';
+    length = size_t(piece + *n + 2 - start);
+  }
+  asio::async_write(stream_, asio::buffer(start, length),
+                    [self = Self(), body](beast::error_code ec, size_t) {
+                      if (ec) return self->AfterWrite(ec, true);
+                      self->StreamUntilDone(body);
+                    });
 }
 
 // One piece at a time, so a body of any size holds one 64 kB buffer.

@@ -70,11 +70,14 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::
 // A body made while it is sent, for answers too large to hold (a zip of an artifact tree). Each
 // call, on the connection's I/O thread, fills the front of `out` and returns how many bytes it
 // wrote, at least one while any of the promised length is left; an error, or no bytes, cuts the
-// connection (the client sees a short body).
+// connection (the client sees a short body). A body of kLengthUnknown ends when the source
+// returns no bytes; it goes out in HTTP/1.1's chunked coding (to an HTTP/1.0 client, until the
+// connection closes), so the answer can start before its length is known.
 using BodySource = std::function<Result<size_t>(std::span<char> out)>;
+inline constexpr uint64_t kLengthUnknown = ~uint64_t{0};
 
 // A response. Either `body`, a file range (`file_path`, sent with sendfile(2)), or `stream_length`
-// bytes from `stream`.
+// bytes (or kLengthUnknown) from `stream`.
 struct Response {
   unsigned status = 200;
   std::string content_type = "application/json";

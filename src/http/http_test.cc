@@ -6,13 +6,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -404,6 +407,100 @@ TEST(ServerTest, StreamsProducedBodiesAndCutsFailedOnes) {
   size_t header_end = broken.find("\r\n\r\n");
   ASSERT_NE(header_end, std::string::npos);
   EXPECT_EQ(broken.size(), header_end + 4) << "no body bytes after a failed source";
+
+  (*server)->Stop();
+  fs::remove_all(opt.upload_dir);
+}
+
+// The body of a chunked answer starting at `from`, or nullopt when its framing is broken or the
+// last chunk is missing; `*end` is where the answer ends.
+std::optional<std::string> Unchunk(const std::string& text, size_t from, size_t* end) {
+  std::string body;
+  for (;;) {
+    size_t line_end = text.find("\r\n", from);
+    if (line_end == std::string::npos) return std::nullopt;
+    size_t length = 0;
+    auto [ptr, ec] = std::from_chars(text.data() + from, text.data() + line_end, length, 16);
+    if (ec != std::errc() || ptr != text.data() + line_end) return std::nullopt;
+    from = line_end + 2;
+    if (length == 0) {
+      if (text.compare(from, 2, "\r\n") != 0) return std::nullopt;
+      *end = from + 2;
+      return body;
+    }
+    if (from + length + 2 > text.size() || text.compare(from + length, 2, "\r\n") != 0) {
+      return std::nullopt;
+    }
+    body.append(text, from, length);
+    from += length + 2;
+  }
+}
+
+// A body whose length is not known beforehand goes out in chunks to an HTTP/1.1 client (and the
+// connection stays open), until the connection closes to an HTTP/1.0 one; a source that fails
+// midway leaves the chunked body without its last chunk, so no client takes it as complete.
+TEST(ServerTest, StreamsBodiesOfUnknownLength) {
+  auto router = std::make_shared<Router>();
+  constexpr size_t kLength = 200'000;
+  auto expected = [](size_t i) { return static_cast<char>('a' + (i * 7) % 26); };
+  auto add = [&](const char* path, bool fail) {
+    router->Add(Method::kGet, path, Access::kRead, [=](Request&, Responder res) {
+      Response r;
+      r.stream_length = kLengthUnknown;
+      auto next = std::make_shared<size_t>(0);
+      r.stream = [next, fail, expected](std::span<char> out) -> Result<size_t> {
+        if (fail && *next > kLength / 2) return Internal("disk gone");
+        size_t n = std::min({out.size(), kLength - *next, size_t(7777)});  // uneven pieces
+        for (size_t i = 0; i < n; ++i) out[i] = expected((*next)++);
+        return n;
+      };
+      res.Send(std::move(r));
+    });
+  };
+  add("/until", false);
+  add("/until-broken", true);
+  ServerOptions opt;
+  opt.port = 0;
+  opt.upload_dir = (fs::temp_directory_path() / ("ringo-up-" + NewId())).string();
+  auto server = StartServer(opt, router);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  uint16_t port = (*server)->port();
+  auto check_body = [&](const std::string& body) {
+    ASSERT_EQ(body.size(), kLength);
+    for (size_t i = 0; i < kLength; ++i) ASSERT_EQ(body[i], expected(i)) << i;
+  };
+
+  std::string two = Exchange(port,
+                             "GET /until HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET /until HTTP/1.1\r\nHost: x\r\n\r\n");
+  size_t header_end = two.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos);
+  EXPECT_NE(two.substr(0, header_end).find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_EQ(two.substr(0, header_end).find("Content-Length"), std::string::npos);
+  size_t end = 0;
+  std::optional<std::string> body = Unchunk(two, header_end + 4, &end);
+  ASSERT_TRUE(body.has_value()) << "a well-formed chunked body with its last chunk";
+  check_body(*body);
+  EXPECT_EQ(two.compare(end, 15, "HTTP/1.1 200 OK"), 0) << "the connection stays open";
+
+  std::string old = Exchange(port,
+                             "GET /until HTTP/1.0\r\n\r\n"
+                             "GET /until HTTP/1.1\r\nHost: x\r\n\r\n");
+  header_end = old.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos);
+  EXPECT_EQ(old.substr(0, header_end).find("chunked"), std::string::npos);
+  check_body(old.substr(header_end + 4));  // the body ends where the connection does
+
+  std::string head = Exchange(port, "HEAD /until HTTP/1.1\r\nHost: x\r\n\r\n");
+  header_end = head.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos);
+  EXPECT_EQ(head.size(), header_end + 4) << "HEAD carries no body";
+
+  std::string broken = Exchange(port, "GET /until-broken HTTP/1.1\r\nHost: x\r\n\r\n");
+  header_end = broken.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos);
+  EXPECT_FALSE(Unchunk(broken, header_end + 4, &end).has_value());
+  EXPECT_GT(broken.size(), header_end + 4 + kLength / 2) << "what was made went out";
 
   (*server)->Stop();
   fs::remove_all(opt.upload_dir);

@@ -131,6 +131,7 @@ class Connection final : public ConnectionBase {
   struct BodyStream;
   void WriteStream(Response& r);
   void StreamLoop(std::shared_ptr<BodyStream> body);
+  void StreamUntilDone(std::shared_ptr<BodyStream> body);  // a body of kLengthUnknown
   void AfterWrite(beast::error_code ec, bool close);
   void Linger();
   void Finish(unsigned status);
@@ -146,6 +147,7 @@ class Connection final : public ConnectionBase {
   bool peer_known_ = false;
   Router::Match match_;
   bool keep_alive_ = true;
+  bool http10_ = false;    // the current request is HTTP/1.0 (no chunked coding)
   bool hold_ = false;      // the current request's handler called Responder::Hold
   bool answered_ = false;  // the current request's answer has gone to Send
   bool watching_ = false;  // WatchPeer's wait is pending

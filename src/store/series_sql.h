@@ -16,6 +16,7 @@
 
 #include "common/status.h"
 #include "store/paging.h"
+#include "store/store.h"
 #include "store/series.h"
 
 namespace ringo::store::series {
@@ -177,18 +178,19 @@ Result<std::vector<Point>> Read(Db& db, const std::string& run_id, const std::st
   return all;
 }
 
-// Visits the page of `points` from `offset`, at most `max_results` (all when <= 0); the next
-// page's token, or "" after the last.
-template <typename Visit>
-Result<std::string> VisitPage(const std::vector<Point>& points, int64_t max_results,
-                              int64_t offset, const Visit& visit) {
+// The page of `points` from `offset`, at most `max_results` (all when <= 0), with the next
+// page's token ("" after the last).
+inline MetricPoints Page(const std::vector<Point>& points, int64_t max_results, int64_t offset) {
   size_t from = std::min(points.size(), size_t(std::max<int64_t>(offset, 0)));
   size_t to = max_results > 0 ? std::min(points.size(), from + size_t(max_results)) : points.size();
+  MetricPoints page;
+  page.points.reserve(to - from);
   for (size_t i = from; i < to; ++i) {
     const Point& p = points[i];
-    visit(p.is_nan ? std::nan("") : p.value, p.timestamp, p.step);
+    page.points.push_back({p.is_nan ? std::nan("") : p.value, p.timestamp, p.step});
   }
-  return to < points.size() ? EncodeOffsetToken(int64_t(to)) : std::string();
+  if (to < points.size()) page.next_page_token = EncodeOffsetToken(int64_t(to));
+  return page;
 }
 
 }  // namespace ringo::store::series

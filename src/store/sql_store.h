@@ -10,9 +10,7 @@
 //                      a log-batch inside the writer's transaction (the run checked active);
 //   E::kMergesMetricWrites
 //                      whether its write engine writes metric-only log-batches together (then
-//                      they are submitted with their MetricWrite);
-//   E::ReadHistory(db, run_id, key, max_results, offset, visit)
-//                      a page of a metric history in (step, timestamp) order, its next token.
+//                      they are submitted with their MetricWrite).
 // The methods are defined in sql_store_tracking.h and sql_store_registry.h, which only an
 // engine's instantiating file includes (`template class SqlStore<E>;`). Private to store/ and
 // its engines.
@@ -119,9 +117,9 @@ class SqlStore final : public Store {
   Result<MetricPage> GetMetricHistory(const std::string& run_id, const std::string& key,
                                       int64_t max_results, const std::string& page_token) override;
 
-  Result<std::string> VisitMetricHistory(const std::string& run_id, const std::string& key,
-                                         int64_t max_results, const std::string& page_token,
-                                         const PointVisitor& visit) override;
+  Result<MetricPoints> ReadMetricHistory(const std::string& run_id, const std::string& key,
+                                         int64_t max_results,
+                                         const std::string& page_token) override;
 
   Result<std::vector<RunMetric>> GetMetricHistoryBulkInterval(
       const std::vector<std::string>& run_ids, const std::string& key,

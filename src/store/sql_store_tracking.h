@@ -15,6 +15,7 @@
 #include "store/paging.h"
 #include "store/runs_load_sql.h"
 #include "store/runs_sql.h"
+#include "store/series_sql.h"
 #include "store/sql_store.h"
 #include "store/validation.h"
 #include "store/write_queue.h"
@@ -264,27 +265,30 @@ template <typename E>
 Result<MetricPage> SqlStore<E>::GetMetricHistory(const std::string& run_id, const std::string& key,
                                                  int64_t max_results,
                                                  const std::string& page_token) {
+  ASSIGN_OR_RETURN(MetricPoints points, ReadMetricHistory(run_id, key, max_results, page_token));
   MetricPage page;
-  ASSIGN_OR_RETURN(
-      page.next_page_token,
-      VisitMetricHistory(run_id, key, max_results, page_token,
-                         [&](double value, int64_t timestamp, int64_t step) {
-                           page.metrics.push_back(Metric{key, value, timestamp, step});
-                         }));
+  page.metrics.reserve(points.points.size());
+  for (const MetricPoint& p : points.points) {
+    page.metrics.push_back(Metric{key, p.value, p.timestamp, p.step});
+  }
+  page.next_page_token = std::move(points.next_page_token);
   return page;
 }
 
 template <typename E>
-Result<std::string> SqlStore<E>::VisitMetricHistory(const std::string& run_id,
+Result<MetricPoints> SqlStore<E>::ReadMetricHistory(const std::string& run_id,
                                                     const std::string& key, int64_t max_results,
-                                                    const std::string& page_token,
-                                                    const PointVisitor& visit) {
+                                                    const std::string& page_token) {
   ASSIGN_OR_RETURN(int64_t offset, DecodeOffsetToken(page_token));
-  auto lease = engine_.AcquireReader();
-  if (!lease.ok()) return lease.status();
-  Db& db = *lease->db;
-  RETURN_IF_ERROR(runs::CheckExists(db, run_id));
-  return E::ReadHistory(db, run_id, key, max_results, offset, visit);
+  std::vector<series::Point> all;
+  {
+    auto lease = engine_.AcquireReader();
+    if (!lease.ok()) return lease.status();
+    Db& db = *lease->db;
+    RETURN_IF_ERROR(runs::CheckExists(db, run_id));
+    ASSIGN_OR_RETURN(all, series::Read(db, run_id, key));
+  }
+  return series::Page(all, max_results, offset);
 }
 
 template <typename E>

@@ -28,6 +28,19 @@ struct Param {
   std::string value;
 };
 
+// One point of a metric's history, its key known to the reader.
+struct MetricPoint {
+  double value = 0;  // NaN and +-infinity are kept as such
+  int64_t timestamp = 0;
+  int64_t step = 0;
+};
+
+// A page of one metric's history, in (step, timestamp) order.
+struct MetricPoints {
+  std::vector<MetricPoint> points;
+  std::string next_page_token;  // "" after the last page
+};
+
 struct Metric {
   std::string key;
   double value = 0;  // NaN and +-infinity are kept as such
@@ -294,12 +307,10 @@ class Store {
   virtual Result<MetricPage> GetMetricHistory(const std::string& run_id, const std::string& key,
                                               int64_t max_results,
                                               const std::string& page_token) = 0;
-  // The same history streamed to `visit(value, timestamp, step)` in order, without building a
-  // vector (histories run to millions of points). Returns the next page token ("" at the end).
-  using PointVisitor = std::function<void(double value, int64_t timestamp, int64_t step)>;
-  virtual Result<std::string> VisitMetricHistory(const std::string& run_id, const std::string& key,
-                                                 int64_t max_results, const std::string& page_token,
-                                                 const PointVisitor& visit) = 0;
+  // The same history as bare points (histories run to millions of points: no key string each).
+  virtual Result<MetricPoints> ReadMetricHistory(const std::string& run_id, const std::string& key,
+                                                 int64_t max_results,
+                                                 const std::string& page_token) = 0;
   // Points of one metric for several runs with start_step <= step <= end_step (absent bounds:
   // unbounded), at most max_results per run, evenly sampled over the steps when there are
   // more (first and last step always kept), as MLflow's bulk-interval endpoint.

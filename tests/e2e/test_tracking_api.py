@@ -452,6 +452,44 @@ class LoggingTest(ServerTestCase):
         self.assertGreaterEqual(pages, 4)
         self.err(400, "INVALID_PARAMETER_VALUE", "GET", "metrics/get-history", query={"run_id": self.rid})
 
+    def test_long_history_streamed_whole_and_in_pages(self):
+        # Past a few thousand points the answer is sent while it is formatted (chunked): every
+        # point must come back exactly, the page token after the points.
+        rid = self.new_run(self.eid)["info"]["run_id"]
+        def value(i):
+            kinds = [i * 0.5, -i / 7.0, 1e-9 * i, 123456789.25, float("nan"), float("inf"), -0.0, 1e22]
+            return kinds[i % len(kinds)]
+        logged = [(value(i), 1700000000000 + i * 997, i - 5000) for i in range(12000)]
+        for start in range(0, len(logged), 1000):
+            self.ok("POST", "runs/log-batch", {"run_id": rid, "metrics": [
+                {"key": "long", "value": v if math.isfinite(v) else str(v).replace("nan", "NaN").replace("inf", "Infinity"),
+                 "timestamp": t, "step": s} for v, t, s in logged[start:start + 1000]]})
+
+        def same(got, want):
+            self.assertEqual(len(got), len(want))
+            for m, (v, t, s) in zip(got, want):
+                self.assertEqual((m["key"], int(m["timestamp"]), int(m["step"])), ("long", t, s))
+                got_v = metric_value(m["value"])
+                if math.isnan(v):
+                    self.assertTrue(math.isnan(got_v))
+                else:
+                    self.assertEqual((got_v, math.copysign(1, got_v)), (v, math.copysign(1, v)))
+
+        whole = self.ok("GET", "metrics/get-history", query={"run_id": rid, "metric_key": "long"})
+        same(whole["metrics"], logged)
+        self.assertNotIn("next_page_token", whole)
+        seen, token = [], None
+        while True:
+            q = {"run_id": rid, "metric_key": "long", "max_results": 5000}
+            if token:
+                q["page_token"] = token
+            page = self.ok("GET", "metrics/get-history", query=q)
+            seen += page["metrics"]
+            token = page.get("next_page_token")
+            if not token:
+                break
+        same(seen, logged)
+
     def test_history_bulk_interval(self):
         other = self.new_run(self.eid)["info"]["run_id"]
         for rid in (self.rid, other):

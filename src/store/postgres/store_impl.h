@@ -1,6 +1,6 @@
 // The PostgreSQL engine as SqlStore sees it (store/sql_store.h), private to the engine's folder:
-// its connection and write engine, its spelling of the search SQL, and the two writes and reads
-// it does its own way (batch.cc, history.cc).
+// its connection and write engine, its spelling of the search SQL, and the writes it does its
+// own way (batch.cc).
 #ifndef RINGO_STORE_POSTGRES_STORE_IMPL_H_
 #define RINGO_STORE_POSTGRES_STORE_IMPL_H_
 
@@ -35,11 +35,6 @@ struct PostgresEngine {
   // every run is active (batch.cc). A non-OK return leaves the transaction to be rolled back;
   // the caller then writes each on its own, which gives each its own answer.
   static Status WriteMetricWrites(Db& db, const std::vector<const MetricWrite*>& writes);
-
-  // The key's chunks and rows merged (store/series_sql.h), then the page.
-  static Result<std::string> ReadHistory(Db& db, const std::string& run_id,
-                                         const std::string& key, int64_t max_results,
-                                         int64_t offset, const Store::PointVisitor& visit);
 };
 
 using PostgresStore = SqlStore<PostgresEngine>;

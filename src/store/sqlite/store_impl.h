@@ -1,6 +1,6 @@
 // The SQLite engine as SqlStore sees it (store/sql_store.h), private to the engine's folder: its
-// connection and write engine, its spelling of the search SQL, and the two writes and reads it
-// does its own way (batch.cc, history.cc).
+// connection and write engine, its spelling of the search SQL, and the writes it
+// does its own way (batch.cc).
 #ifndef RINGO_STORE_SQLITE_STORE_IMPL_H_
 #define RINGO_STORE_SQLITE_STORE_IMPL_H_
 
@@ -29,11 +29,6 @@ struct SqliteEngine {
 
   // Row by row (a key's many points as series chunks): a statement costs no round trip here.
   static Status WriteBatch(Db& db, const std::string& run_id, const Batch& batch);
-
-  // The key's chunks and rows merged (store/series_sql.h), then the page.
-  static Result<std::string> ReadHistory(Db& db, const std::string& run_id,
-                                         const std::string& key, int64_t max_results,
-                                         int64_t offset, const Store::PointVisitor& visit);
 };
 
 using SqliteStore = SqlStore<SqliteEngine>;
