@@ -190,6 +190,23 @@ TEST_P(SearchRunsTest, FiltersOnParamsAndTags) {
   EXPECT_EQ(Filter("params.model ILIKE 'cnn' AND tags.team = 'Vision'"), (Names{"beta"}));
 }
 
+// Whichever metric, param or tag clause the engine starts from (SQLite: the one matching the
+// fewest rows), the others are applied to its runs: the answer is every clause's runs in common.
+TEST_P(SearchRunsTest, CombinedClausesGiveTheSameRunsWhicheverStarts) {
+  EXPECT_EQ(Filter("metrics.loss < 0.2 AND params.model LIKE '%n%'"), (Names{"gamma"}));
+  EXPECT_EQ(Filter("params.model LIKE '%n%' AND metrics.loss < 0.2"), (Names{"gamma"}));
+  EXPECT_EQ(Filter("params.model != 'rnn' AND metrics.acc > 0.4 AND tags.team ILIKE 'v%'"),
+            (Names{"alpha", "beta"}));
+  EXPECT_EQ(Filter("tags.team != 'text' AND metrics.acc < 1 AND metrics.loss > 0"),
+            (Names{"alpha"}));
+  EXPECT_EQ(Filter("metrics.acc >= 0 AND params.model = 'nothing'"), (Names{}));
+  EXPECT_EQ(Filter("params.model ILIKE '%n%' AND status = 'RUNNING' AND "
+                   "metrics.acc > 0"),
+            (Names{"beta"}));
+  EXPECT_EQ(Filter("metrics.acc > 0.4 AND params.model ILIKE 'cnn' AND datasets.name = 'eval'"),
+            (Names{"beta"}));
+}
+
 TEST_P(SearchRunsTest, FiltersOnDatasets) {
   EXPECT_EQ(Filter("datasets.name = 'train'"), (Names{"alpha"}));
   EXPECT_EQ(Filter("datasets.name IN ('train', 'eval')"), (Names{"alpha", "beta"}));

@@ -57,9 +57,38 @@ std::string RunAttributeColumn(const std::string& key) {
   return "r." + key;  // status, user_id, artifact_uri, lifecycle_stage, start_time, end_time
 }
 
-// SQL for one run filter clause (a boolean expression over alias r).
-void AppendRunClause(const Clause& c, const SqlDialect& dialect, std::string* sql,
+bool Indexed(const Clause& c) {
+  return c.entity == Entity::kMetric || c.entity == Entity::kParam || c.entity == Entity::kTag;
+}
+
+// "FROM <table> f WHERE <key and value condition>" of a metric, param or tag clause: the rows
+// of its (key, value) index it matches.
+void AppendIndexedSource(const Clause& c, const SqlDialect& dialect, std::string* sql,
+                         std::vector<SqlValue>* binds) {
+  binds->push_back(c.key);
+  if (c.entity == Entity::kMetric) {
+    *sql += "FROM latest_metrics f WHERE f.key = ? AND f.is_nan = 0 AND f.value ";
+    *sql += SqlOp(c.op);
+    *sql += " ?";
+    binds->push_back(c.number_value);
+    return;
+  }
+  *sql += c.entity == Entity::kParam ? "FROM params f WHERE f.key = ? AND "
+                                     : "FROM tags f WHERE f.key = ? AND ";
+  AppendStringComparison(c, "f.value", dialect, sql, binds);
+}
+
+// SQL for one run filter clause (a boolean expression over alias r). A metric, param or tag
+// clause that `drives` is an IN-subquery (the engine may then start from its index); otherwise
+// it is checked run by run.
+void AppendRunClause(const Clause& c, bool drives, const SqlDialect& dialect, std::string* sql,
                      std::vector<SqlValue>* binds) {
+  if (Indexed(c)) {
+    *sql += drives ? "r.run_id IN (SELECT f.run_id " : "EXISTS (SELECT 1 ";
+    AppendIndexedSource(c, dialect, sql, binds);
+    *sql += drives ? ")" : " AND f.run_id = r.run_id)";
+    return;
+  }
   switch (c.entity) {
     case Entity::kAttribute:
       if (c.numeric) {
@@ -69,26 +98,10 @@ void AppendRunClause(const Clause& c, const SqlDialect& dialect, std::string* sq
         AppendStringComparison(c, RunAttributeColumn(c.key), dialect, sql, binds);
       }
       return;
-    // Metric, param and tag clauses are IN-subqueries rather than correlated EXISTS: SQLite
-    // can then drive the search from the (key, value) index of the most selective clause.
     case Entity::kMetric:
-      *sql +=
-          "r.run_id IN (SELECT m.run_id FROM latest_metrics m WHERE m.key = ? AND "
-          "m.is_nan = 0 AND m.value ";
-      *sql += SqlOp(c.op);
-      *sql += " ?)";
-      binds->push_back(c.key);
-      binds->push_back(c.number_value);
-      return;
     case Entity::kParam:
-    case Entity::kTag: {
-      const char* table = c.entity == Entity::kParam ? "params" : "tags";
-      *sql += std::string("r.run_id IN (SELECT p.run_id FROM ") + table + " p WHERE p.key = ? AND ";
-      binds->push_back(c.key);
-      AppendStringComparison(c, "p.value", dialect, sql, binds);
-      *sql += ")";
-      return;
-    }
+    case Entity::kTag:
+      return;  // above
     case Entity::kDataset: {
       *sql +=
           "EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_id = i.dataset_id "
@@ -148,8 +161,23 @@ std::string ViewCondition(ViewType view, const char* column, const SqlDialect& d
 
 }  // namespace
 
+Result<std::vector<SqlQuery>> CompileClauseProbes(const RunSearch& search, int64_t limit,
+                                                  const SqlDialect& dialect) {
+  ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseRunFilter(search.filter));
+  std::vector<SqlQuery> probes;
+  for (const Clause& c : clauses) {
+    if (!Indexed(c)) continue;
+    SqlQuery& q = probes.emplace_back();
+    q.sql = "SELECT COUNT(*) FROM (SELECT 1 ";
+    AppendIndexedSource(c, dialect, &q.sql, &q.binds);
+    q.sql += " LIMIT ?)";
+    q.binds.push_back(limit);
+  }
+  return probes;
+}
+
 Result<SqlQuery> CompileRunSearch(const RunSearch& search, int64_t offset,
-                                  const SqlDialect& dialect) {
+                                  const SqlDialect& dialect, std::optional<size_t> driver) {
   RETURN_IF_ERROR(CheckMaxResults(search.max_results, kMaxSearchResults));
   ASSIGN_OR_RETURN(std::vector<Clause> clauses, ParseRunFilter(search.filter));
   std::vector<OrderKey> order;
@@ -168,9 +196,12 @@ Result<SqlQuery> CompileRunSearch(const RunSearch& search, int64_t offset,
     q.binds.push_back(id);
   }
   q.sql += ") AND " + ViewCondition(search.view, "r.lifecycle_stage", dialect);
+  size_t indexed = 0;  // the position of `c` among the indexed clauses
   for (const Clause& c : clauses) {
     q.sql += " AND ";
-    AppendRunClause(c, dialect, &q.sql, &q.binds);
+    bool drives = !driver || (Indexed(c) && indexed == *driver);
+    AppendRunClause(c, drives, dialect, &q.sql, &q.binds);
+    if (Indexed(c)) ++indexed;
   }
   q.sql += " ORDER BY ";
   for (const OrderKey& k : order) AppendRunOrder(k, dialect, &q.sql, &q.binds);

@@ -38,8 +38,18 @@ struct SqlDialect {
 
 // "SELECT r.run_id FROM runs r ..." for one page from `offset`, limited to max_results + 1 rows
 // (the extra row says another page follows). kInvalidArgument for a bad filter, order or limit.
+// The filter's metric, param and tag clauses are all IN-subqueries for the engine's planner to
+// choose from, or, given a `driver` (the position of one among them), that one is and the
+// others are checked run by run: an engine whose statistics may be stale (SQLite's) otherwise
+// builds the list of every clause's runs, thousands where the driver matches a few hundred.
 Result<SqlQuery> CompileRunSearch(const RunSearch& search, int64_t offset,
-                                  const SqlDialect& dialect);
+                                  const SqlDialect& dialect,
+                                  std::optional<size_t> driver = std::nullopt);
+
+// One query per metric, param and tag clause of the filter, in order, counting the rows its
+// index holds for it, up to `limit`: the cheapest way to choose a driver.
+Result<std::vector<SqlQuery>> CompileClauseProbes(const RunSearch& search, int64_t limit,
+                                                  const SqlDialect& dialect);
 
 // "SELECT e.experiment_id FROM experiments e ..." likewise.
 Result<SqlQuery> CompileExperimentSearch(const ExperimentSearch& search, int64_t offset,

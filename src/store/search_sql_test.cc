@@ -26,13 +26,51 @@ TEST(SearchSqlTest, RunSearchBindsOneValuePerPlaceholder) {
   Result<SqlQuery> q = CompileRunSearch(s, 20, kTestDialect);
   ASSERT_TRUE(q.ok()) << q.status().ToString();
   EXPECT_EQ(Placeholders(q->sql), q->binds.size()) << q->sql;
-  EXPECT_NE(q->sql.find("ILIKE(p.value, ?)"), std::string::npos) << q->sql;
+  EXPECT_NE(q->sql.find("ILIKE(f.value, ?)"), std::string::npos) << q->sql;
   EXPECT_NE(q->sql.find("LIKE(r.name, ?)"), std::string::npos) << q->sql;
   // The page: max_results + 1 rows from the offset, bound last.
   EXPECT_EQ(std::get<int64_t>(q->binds[q->binds.size() - 2]), 11);
   EXPECT_EQ(std::get<int64_t>(q->binds.back()), 20);
   EXPECT_EQ(std::get<int64_t>(q->binds[0]), 1);
   EXPECT_EQ(std::get<double>(q->binds[3]), 0.9);
+}
+
+// Given a driver, that clause alone is an IN-subquery and the other metric, param and tag
+// clauses are checked run by run; the probes count each clause's index rows in filter order.
+TEST(SearchSqlTest, OneClauseDrivesTheOthersAreCheckedPerRun) {
+  RunSearch s;
+  s.experiment_ids = {"1"};
+  s.filter = "metrics.acc > 0.9 AND attributes.status = 'FINISHED' AND params.lr = '0.1' AND "
+             "tags.t LIKE 'x%'";
+  s.max_results = 10;
+  Result<SqlQuery> q = CompileRunSearch(s, 0, kTestDialect, 1);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(Placeholders(q->sql), q->binds.size()) << q->sql;
+  EXPECT_NE(q->sql.find("r.run_id IN (SELECT f.run_id FROM params f WHERE f.key = ? AND "
+                        "f.value = ?)"),
+            std::string::npos)
+      << q->sql;
+  EXPECT_NE(q->sql.find("EXISTS (SELECT 1 FROM latest_metrics f WHERE f.key = ? AND f.is_nan = 0 "
+                        "AND f.value > ? AND f.run_id = r.run_id)"),
+            std::string::npos)
+      << q->sql;
+  EXPECT_NE(q->sql.find("EXISTS (SELECT 1 FROM tags f WHERE f.key = ? AND LIKE(f.value, ?) AND "
+                        "f.run_id = r.run_id)"),
+            std::string::npos)
+      << q->sql;
+  EXPECT_EQ(std::get<std::string>(q->binds[1]), "acc");
+  EXPECT_EQ(std::get<double>(q->binds[2]), 0.9);
+
+  Result<std::vector<SqlQuery>> probes = CompileClauseProbes(s, 500, kTestDialect);
+  ASSERT_TRUE(probes.ok()) << probes.status().ToString();
+  ASSERT_EQ(probes->size(), 3u);
+  EXPECT_EQ((*probes)[1].sql,
+            "SELECT COUNT(*) FROM (SELECT 1 FROM params f WHERE f.key = ? AND f.value = ? "
+            "LIMIT ?)");
+  for (const SqlQuery& p : *probes) {
+    EXPECT_EQ(Placeholders(p.sql), p.binds.size()) << p.sql;
+    EXPECT_EQ(std::get<int64_t>(p.binds.back()), 500);
+  }
 }
 
 TEST(SearchSqlTest, ExperimentSearchOrdersAndFilters) {

@@ -10,7 +10,10 @@
 //                      a log-batch inside the writer's transaction (the run checked active);
 //   E::kMergesMetricWrites
 //                      whether its write engine writes metric-only log-batches together (then
-//                      they are submitted with their MetricWrite).
+//                      they are submitted with their MetricWrite);
+//   E::kChoosesSearchDriver
+//                      whether a run search counts its clauses' rows first to start from the
+//                      fewest (search_sql.h).
 // The methods are defined in sql_store_tracking.h and sql_store_registry.h, which only an
 // engine's instantiating file includes (`template class SqlStore<E>;`). Private to store/ and
 // its engines.

@@ -238,13 +238,40 @@ void SqlStore<E>::LogInputs(std::string run_id, std::vector<DatasetInput> inputs
       std::move(done));
 }
 
+// The metric, param or tag clause of a search whose index holds the fewest rows for it (each
+// counted up to 10,000), when the filter has two or more; none otherwise.
+template <typename Db>
+Result<std::optional<size_t>> ChooseSearchDriver(Db& db, const RunSearch& search,
+                                                 const SqlDialect& dialect) {
+  ASSIGN_OR_RETURN(std::vector<SqlQuery> probes, CompileClauseProbes(search, 10000, dialect));
+  if (probes.size() < 2) return std::optional<size_t>();
+  size_t best = 0;
+  int64_t fewest = 0;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(probes[i].sql));
+    BindAll(*stmt, probes[i].binds);
+    Status s;
+    int64_t rows = stmt->Step(&s) ? stmt->Int(0) : 0;
+    RETURN_IF_ERROR(s);
+    if (i == 0 || rows < fewest) {
+      best = i;
+      fewest = rows;
+    }
+  }
+  return std::optional<size_t>(best);
+}
+
 template <typename E>
 Result<RunPage> SqlStore<E>::SearchRuns(const RunSearch& search) {
   ASSIGN_OR_RETURN(int64_t offset, DecodeOffsetToken(search.page_token));
-  ASSIGN_OR_RETURN(SqlQuery query, CompileRunSearch(search, offset, E::Dialect()));
   auto lease = engine_.AcquireReader();
   if (!lease.ok()) return lease.status();
   Db& db = *lease->db;
+  std::optional<size_t> driver;
+  if constexpr (E::kChoosesSearchDriver) {
+    ASSIGN_OR_RETURN(driver, ChooseSearchDriver(db, search, E::Dialect()));
+  }
+  ASSIGN_OR_RETURN(SqlQuery query, CompileRunSearch(search, offset, E::Dialect(), driver));
   ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(query.sql));
   BindAll(*stmt, query.binds);
   std::vector<std::string> ids;

@@ -31,6 +31,9 @@ struct PostgresEngine {
   // Log-batches of metrics alone that commit together go as one statement (WriteMetricWrites).
   static constexpr bool kMergesMetricWrites = true;
 
+  // PostgreSQL's planner chooses among the filter's subqueries itself.
+  static constexpr bool kChoosesSearchDriver = false;
+
   // Several log-batches of metrics alone, of any runs, in one statement after one check that
   // every run is active (batch.cc). A non-OK return leaves the transaction to be rolled back;
   // the caller then writes each on its own, which gives each its own answer.

@@ -27,6 +27,10 @@ struct SqliteEngine {
   // Writes each log-batch on its own: a statement costs no round trip here.
   static constexpr bool kMergesMetricWrites = false;
 
+  // A search with several metric, param or tag clauses starts from the one that matches the
+  // fewest rows, counted first (SQLite's planner statistics lag behind a store being filled).
+  static constexpr bool kChoosesSearchDriver = true;
+
   // Row by row (a key's many points as series chunks): a statement costs no round trip here.
   static Status WriteBatch(Db& db, const std::string& run_id, const Batch& batch);
 };
