@@ -84,6 +84,14 @@ for i in $(seq 1 $((REPEATS * 3))); do
   HIST+=("$($LOAD curl -fsS -o "$WORK/hist.json" -w '%{time_total}' "$URL/api/2.0/mlflow/metrics/get-history?run_id=$HRUN&metric_key=curve")")
 done
 POINTS=$($PY -c "import json; print(len(json.load(open('$WORK/hist.json'))['metrics']))")
+# Its ceiling: the same bytes as a file in the artifact store, fetched the same way (curl into a
+# file, which costs the client as much as the server's part here).
+mkdir -p "$WORK/store/artifacts/bench"
+cp "$WORK/hist.json" "$WORK/store/artifacts/bench/hist.json"
+HIST_CEIL=()
+for i in $(seq 1 $((REPEATS * 3))); do
+  HIST_CEIL+=("$($LOAD curl -fsS -o "$WORK/hist_file.json" -w '%{time_total}' "$URL/api/2.0/mlflow-artifacts/artifacts/bench/hist.json")")
+done
 
 # 10k runs with params and metrics; runs created/s comes from the seeding itself.
 SEXP=$(post /api/2.0/mlflow/experiments/create '{"name":"search"}' | json_field '["experiment_id"]')
@@ -102,7 +110,6 @@ done
 MATCHED_ALL=$($PY -c "import json; print(len(json.load(open('$WORK/search_all.json')).get('runs', [])))")
 
 # Artifact download: a 1 GiB file placed in the artifact store, fetched through the proxy.
-mkdir -p "$WORK/store/artifacts/bench"
 dd if=/dev/urandom of="$WORK/store/artifacts/bench/blob.bin" bs=1M count=1024 status=none
 cat "$WORK/store/artifacts/bench/blob.bin" >/dev/null
 DL=()
@@ -126,6 +133,7 @@ cat <<TABLE
 | log-batch of 1000 metrics, wrk 8 conns | $(awk "BEGIN {printf \"%.0f\", 1000*$(m "${BATCH_RPS[@]}")}") points/s | ${BATCH_RPS[*]} batches/s |
 | log-batch re-logging the same 1,000 steps per key, wrk 8 conns | $(awk "BEGIN {printf \"%.0f\", 1000*$(m "${RELOG_RPS[@]}")}") points/s | ${RELOG_RPS[*]} batches/s |
 | get-history, $POINTS points of one key | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${HIST[@]}")}") ms | ${HIST[*]} s |
+| ceiling: the same $(stat -c %s "$WORK/hist.json") bytes as an artifact file | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${HIST_CEIL[@]}")}") ms | ${HIST_CEIL[*]} s |
 | runs/search over 10k runs, metric+param filter, order_by metric, max_results 100 ($MATCHED returned) | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${SEARCH[@]}")}") ms | ${SEARCH[*]} s |
 | same with max_results 1000 ($MATCHED_ALL returned) | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${SEARCH_ALL[@]}")}") ms | ${SEARCH_ALL[*]} s |
 | runs created/s (create + log-batch of 5 params, 5 metrics; 4 Python threads) | $RUNS_PER_S runs/s | |
