@@ -86,6 +86,29 @@ uint64_t GetValue(Reader& r) {
   return x;
 }
 
+// One encoded run of points (what Encode writes) from `r`, appended to `out`.
+Status DecodeSegment(Reader& r, std::vector<Point>* out) {
+  if (r.Byte() != kFormat) return Internal("metric chunk of an unknown format");
+  uint64_t n = r.Varint();
+  if (!r.ok || n > kChunkPoints * 64) return Internal("metric chunk with a damaged count");
+  // Grown geometrically: a history appends dozens of chunks to one vector.
+  if (out->capacity() < out->size() + n) {
+    out->reserve(std::max<size_t>(out->size() + n, 2 * out->capacity()));
+  }
+  int64_t step = 0, ts = 0;
+  uint64_t bits = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    step = int64_t(uint64_t(step) + uint64_t(UnZigZag(r.Varint())));
+    ts = int64_t(uint64_t(ts) + uint64_t(UnZigZag(r.Varint())));
+    bits ^= GetValue(r);
+    if (!r.ok) return Internal("metric chunk cut short");
+    Point p{step, ts, 0, bits == kNanBits};
+    if (!p.is_nan) p.value = std::bit_cast<double>(bits);
+    out->push_back(p);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool Before(const Point& a, const Point& b) {
@@ -127,25 +150,9 @@ std::string Encode(std::span<const Point> sorted) {
 Status Decode(std::string_view data, std::vector<Point>* out) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
   Reader r{bytes, bytes + data.size()};
-  if (r.Byte() != kFormat) return Internal("metric chunk of an unknown format");
-  uint64_t n = r.Varint();
-  if (!r.ok || n > kChunkPoints * 64) return Internal("metric chunk with a damaged count");
-  // Grown geometrically: a history appends dozens of chunks to one vector.
-  if (out->capacity() < out->size() + n) {
-    out->reserve(std::max<size_t>(out->size() + n, 2 * out->capacity()));
-  }
-  int64_t step = 0, ts = 0;
-  uint64_t bits = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    step = int64_t(uint64_t(step) + uint64_t(UnZigZag(r.Varint())));
-    ts = int64_t(uint64_t(ts) + uint64_t(UnZigZag(r.Varint())));
-    bits ^= GetValue(r);
-    if (!r.ok) return Internal("metric chunk cut short");
-    Point p{step, ts, 0, bits == kNanBits};
-    if (!p.is_nan) p.value = std::bit_cast<double>(bits);
-    out->push_back(p);
-  }
-  if (r.p != r.end) return Internal("metric chunk with bytes after its points");
+  do {
+    RETURN_IF_ERROR(DecodeSegment(r, out));
+  } while (r.p != r.end);
   return Status::Ok();
 }
 

@@ -1,7 +1,9 @@
 // Metric histories as compressed series (private to store/): a run's points of one metric key
 // are kept as chunks of up to kChunkPoints points, each one row holding the points sorted by
 // (step, timestamp, value) and encoded compactly: steps and timestamps as zigzag varint deltas,
-// values XOR'd with the previous value and stored without their zero bytes. Chunks of one key
+// values XOR'd with the previous value and stored without their zero bytes; a chunk is one or
+// more such segments back to back (a training loop's batches are appended to the last chunk as
+// segments of their own, without decoding what it holds). Chunks of one key
 // are kept disjoint by step where that is cheap (a write merges with the chunks it overlaps)
 // and may overlap where it is not (steps logged again and again); readers merge them and drop
 // exact duplicates, which keeps MLflow's semantics (a point logged twice is one point).
@@ -45,9 +47,11 @@ inline constexpr size_t kMaxTakenChunks = 32;
 // Sorts `points` and removes exact duplicates.
 void SortUnique(std::vector<Point>* points);
 
-// The bytes of one chunk of sorted points (1 <= size <= kChunkPoints).
+// The bytes of one segment of sorted points (1 <= size <= kChunkPoints): a chunk, or what is
+// appended to one whose points all come before these.
 std::string Encode(std::span<const Point> sorted);
-// Appends the points of a chunk to `out`. kInternal naming the damage for malformed bytes.
+// Appends the points of a chunk (all its segments) to `out`. kInternal naming the damage for
+// malformed bytes.
 Status Decode(std::string_view data, std::vector<Point>* out);
 
 // Merges several sorted runs of points (decoded chunks and row-table points) into one sorted

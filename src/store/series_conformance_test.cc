@@ -90,6 +90,49 @@ TEST_P(SeriesStoreTest, BatchesSinglesAndRepeatsReadAsOneHistory) {
   EXPECT_EQ(Keys(History(run, "loss")), Expected(logged));
 }
 
+// A training loop's batches of 100 steps are appended to the last chunk as segments of their
+// own; later writes that reach into those chunks (a re-logged stretch, late steps) and pages
+// must read every segment.
+TEST_P(SeriesStoreTest, BatchesAppendedToTheLastChunkReadAsOneHistory) {
+  std::string run = MustCreateRun("0").info.run_id;
+  std::vector<Metric> logged;
+  for (int64_t batch = 0; batch < 25; ++batch) {
+    for (const char* key : {"a", "b"}) {
+      std::vector<Metric> ms;
+      for (int64_t s = batch * 100; s < batch * 100 + 100; ++s) {
+        ms.push_back(Metric{"", s * 0.25 + (key[0] == 'b'), 7000 + s, s});
+      }
+      ASSERT_TRUE(LogBatch(run, Points(key, ms)).ok());
+      if (key[0] == 'a') logged.insert(logged.end(), ms.begin(), ms.end());
+    }
+  }
+  std::vector<Metric> again;  // steps 950-1049 with new timestamps, across two chunks' segments
+  for (int64_t s = 950; s < 1050; ++s) again.push_back(Metric{"", -1.0 * s, 9000 + s, s});
+  ASSERT_TRUE(LogBatch(run, Points("a", again)).ok());
+  logged.insert(logged.end(), again.begin(), again.end());
+  std::vector<Metric> late;  // a late stretch before the last chunk
+  for (int64_t s = 1800; s < 1900; s += 2) late.push_back(Metric{"", std::nan(""), 1, s});
+  ASSERT_TRUE(LogBatch(run, Points("a", late)).ok());
+  logged.insert(logged.end(), late.begin(), late.end());
+  std::vector<Metric> tail;  // and the loop goes on
+  for (int64_t s = 2500; s < 2600; ++s) tail.push_back(Metric{"", 1.5, 8000 + s, s});
+  ASSERT_TRUE(LogBatch(run, Points("a", tail)).ok());
+  logged.insert(logged.end(), tail.begin(), tail.end());
+
+  std::vector<Key> want = Expected(logged);
+  EXPECT_EQ(Keys(History(run, "a")), want);
+  std::vector<Key> paged;
+  std::string token;
+  do {
+    auto page = store_->GetMetricHistory(run, "a", 777, token);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const Key& k : Keys(page->metrics)) paged.push_back(k);
+    token = page->next_page_token;
+  } while (!token.empty());
+  EXPECT_EQ(paged, want);
+  EXPECT_EQ(History(run, "b").size(), 2500u);
+}
+
 TEST_P(SeriesStoreTest, StepsLoggedAgainAndAgainStayOneHistory) {
   // The same 100 steps, 40 times with new timestamps (and once more exactly): chunks of the
   // key end up overlapping, which readers merge.

@@ -80,13 +80,55 @@ Result<std::vector<std::vector<Point>>> TakeChunksFor(Db& db, const std::string&
   return taken;
 }
 
-// Writes sorted, duplicate-free points into the chunks of (run, key): merged with the chunks
-// their steps overlap (or the unfilled one before them), then cut into chunks of up to
-// kChunkPoints. Chunks of a key so stay disjoint and free of duplicates.
+// A training loop's write: sorted points whose steps all follow the key's last chunk, which has
+// room for them, are appended to it as a segment of their own (its points are neither decoded
+// nor encoded again). False, with nothing written, when they do not follow it or do not fit.
+// The update names the count it read, so a chunk another writer changed meanwhile is left alone.
+template <typename Db>
+Result<bool> AppendToLastChunk(Db& db, const std::string& run_id, const std::string& key,
+                               const std::vector<Point>& sorted) {
+  ASSIGN_OR_RETURN(auto* last, db.Prepare("SELECT seq, count, max_step, data FROM metric_chunks "
+                                          "WHERE run_id = ? AND key = ? ORDER BY max_step DESC "
+                                          "LIMIT 1"));
+  ASSIGN_OR_RETURN(auto* append, db.Prepare("UPDATE metric_chunks SET count = ?, max_step = ?, "
+                                            "data = ? WHERE run_id = ? AND key = ? AND seq = ? "
+                                            "AND count = ? RETURNING seq"));
+  int64_t seq = 0, count = 0;
+  std::string data;
+  {
+    typename Db::Guard g(*last);
+    g->Bind(1, run_id).Bind(2, key);
+    Status s;
+    if (!g->Step(&s)) return s.ok() ? Result<bool>(false) : Result<bool>(s);
+    seq = g->Int(0);
+    count = g->Int(1);
+    if (g->Int(2) >= sorted.front().step || size_t(count) + sorted.size() > kChunkPoints) {
+      return false;
+    }
+    std::string scratch;
+    data.assign(ReadBytes(*g, 3, &scratch));
+  }
+  data += Encode(sorted);
+  typename Db::Guard g(*append);
+  g->Bind(1, count + int64_t(sorted.size())).Bind(2, sorted.back().step);
+  BindBytes(*g, 3, data);
+  g->Bind(4, run_id).Bind(5, key).Bind(6, seq).Bind(7, count);
+  Status s;
+  bool done = g->Step(&s);
+  RETURN_IF_ERROR(s);
+  return done;
+}
+
+// Writes sorted, duplicate-free points into the chunks of (run, key): appended to the last chunk
+// when they follow it, else merged with the chunks their steps overlap (or the unfilled one
+// before them), then cut into chunks of up to kChunkPoints. Chunks of a key so stay disjoint and
+// free of duplicates.
 template <typename Db>
 Status WriteChunks(Db& db, const std::string& run_id, const std::string& key,
                    const std::vector<Point>& sorted) {
   if (sorted.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(bool appended, AppendToLastChunk(db, run_id, key, sorted));
+  if (appended) return Status::Ok();
   ASSIGN_OR_RETURN(std::vector<std::vector<Point>> runs,
                    TakeChunksFor(db, run_id, key, sorted.front().step, sorted.back().step));
   runs.push_back(sorted);

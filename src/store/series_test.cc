@@ -50,6 +50,27 @@ TEST(SeriesTest, ATrainingLoopTakesFewBytesPerPoint) {
   EXPECT_LT(bytes.size(), points.size() * 8) << bytes.size() << " bytes";
 }
 
+// A chunk may be several segments back to back (batches appended to it): they read in order,
+// and a damaged later segment fails the whole chunk.
+TEST(SeriesTest, SegmentsOfAChunkReadBackToBack) {
+  std::vector<Point> first = {{1, 10, 0.5, false}, {2, 11, 0.25, false}};
+  std::vector<Point> second = {{3, 12, 0.0, true}, {7, 5, -2.0, false}};
+  std::vector<Point> third = {{8, 13, 1e300, false}};
+  std::string bytes = Encode(first) + Encode(second) + Encode(third);
+  std::vector<Point> out;
+  ASSERT_TRUE(Decode(bytes, &out).ok());
+  std::vector<Point> want = first;
+  want.insert(want.end(), second.begin(), second.end());
+  want.insert(want.end(), third.begin(), third.end());
+  ASSERT_EQ(out.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(Same(out[i], want[i])) << i;
+  std::string two = Encode(first) + Encode(second);
+  for (size_t cut = Encode(first).size() + 1; cut < two.size(); ++cut) {
+    std::vector<Point> part;
+    EXPECT_FALSE(Decode(two.substr(0, cut), &part).ok()) << "cut at " << cut;
+  }
+}
+
 TEST(SeriesTest, DamagedChunksAreRefusedNotReadPastTheirEnd) {
   std::vector<Point> points = {{1, 2, 3.0, false}, {2, 3, 4.5, false}};
   std::string bytes = Encode(points);
