@@ -73,7 +73,7 @@ struct Points {
         .Bind(first + 1, IntArray(steps))
         .Bind(first + 2, IntArray(timestamps))
         .Bind(first + 3, FloatArray(values))
-        .Bind(first + 4, IntArray(nan_flags));
+        .Bind(first + 4, Int4Array(nan_flags));
   }
 };
 
@@ -185,7 +185,7 @@ Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>
       .Bind(6, IntArray(msteps))
       .Bind(7, IntArray(mtimes))
       .Bind(8, FloatArray(mvalues))
-      .Bind(9, IntArray(mnans));
+      .Bind(9, Int4Array(mnans));
   return g->Exec();
 }
 

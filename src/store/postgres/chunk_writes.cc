@@ -94,7 +94,7 @@ Status WriteChunksOfKeys(Db& db, const std::string& run_id, const std::vector<Ke
   }
   ASSIGN_OR_RETURN(Stmt * ins, db.Prepare(kInsertChunks));
   StmtGuard g(*ins);
-  g->Bind(1, run_id).Bind(2, TextArray(names)).Bind(3, IntArray(seqs)).Bind(4, IntArray(counts));
+  g->Bind(1, run_id).Bind(2, TextArray(names)).Bind(3, IntArray(seqs)).Bind(4, Int4Array(counts));
   g->Bind(5, IntArray(mins)).Bind(6, IntArray(maxs)).Bind(7, BytesArray(datas));
   return g->Exec();
 }

@@ -19,7 +19,15 @@ namespace ringo::store::pg {
 
 class Db;
 
-// A statement with `?` placeholders (rewritten to $1, $2, ...), sent with text parameters.
+// A parameter in PostgreSQL's binary format (the array helpers below make them), bound with
+// Stmt::Bind like a text one. `has_nul` marks text that holds '\0', which Run() refuses.
+struct BinaryParam {
+  std::string bytes;
+  bool has_nul = false;
+};
+
+// A statement with `?` placeholders (rewritten to $1, $2, ...), sent with text parameters
+// except those bound as BinaryParam.
 // The first Step() runs it and buffers the result; Reset() drops result and bindings. Owned by
 // its Db's cache or by the caller of PrepareUncached. Not thread-safe.
 class Stmt {
@@ -35,6 +43,7 @@ class Stmt {
   Stmt& Bind(int index, int64_t v);
   Stmt& BindDouble(int index, double v);
   Stmt& BindNull(int index);
+  Stmt& Bind(int index, BinaryParam v);
 
   // Runs the statement on the first call; then true while a row is available. *status is set
   // on error: kUnavailable when the connection is lost, else kInternal.
@@ -60,6 +69,8 @@ class Stmt {
   uint64_t prepared_in_ = 0;  // the Db generation it was prepared in; 0: not prepared
   std::vector<std::string> values_;
   std::vector<bool> is_null_;
+  std::vector<int> formats_;  // per parameter: 0 text, 1 binary
+  std::vector<int> lengths_;  // per parameter, read by libpq for binary ones only
   PGresult* result_ = nullptr;
   int row_ = -1;
   bool has_nul_ = false;  // a bound value holds '\0': Run() refuses it
@@ -73,12 +84,15 @@ void BindBytes(Stmt& stmt, int index, std::string_view bytes);
 // Malformed hex (PostgreSQL never sends it) reads as no bytes, which decoders refuse.
 std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch);
 
-// PostgreSQL array literals, for parameters cast to arrays (?::text[], ?::bigint[], ...): a
-// batch's values travel as one parameter each, so one statement writes them all.
-std::string TextArray(const std::vector<std::string_view>& values);
-std::string IntArray(const std::vector<int64_t>& values);
-std::string FloatArray(const std::vector<double>& values);  // infinities as PostgreSQL spells them
-std::string BytesArray(const std::vector<std::string>& values);  // bytea elements in hex form
+// Arrays in PostgreSQL's binary format, for parameters cast to arrays (?::text[],
+// ?::bigint[], ...): a batch's values travel as one parameter each, so one statement writes
+// them all, and the server copies the elements instead of parsing text. The element type must
+// be the cast's (int4 for ?::int[], int8 for ?::bigint[]): the server refuses any other.
+BinaryParam TextArray(const std::vector<std::string_view>& values);
+BinaryParam IntArray(const std::vector<int64_t>& values);   // int8 elements
+BinaryParam Int4Array(const std::vector<int64_t>& values);  // int4 elements; values must fit
+BinaryParam FloatArray(const std::vector<double>& values);  // float8 elements
+BinaryParam BytesArray(const std::vector<std::string>& values);  // bytea elements
 
 // One PostgreSQL connection. Not thread-safe: each thread uses its own.
 class Db {
