@@ -10,7 +10,7 @@
 namespace ringo::store::pg {
 
 // Schema version this binary writes (the one row of the schema_version table).
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Brings the database to kSchemaVersion in one transaction under an advisory lock
 // (two servers starting on one database migrate once), creating the default experiment
