@@ -50,6 +50,7 @@ Result<std::map<std::string_view, std::vector<std::vector<series::Point>>>> Take
     lasts.push_back(k.points.back().step);
   }
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kTakeChunks));
+  q->ResultsInBinary();  // the chunks' bytes without hex; the keys are text either way
   StmtGuard g(*q);
   g->Bind(1, TextArray(names)).Bind(2, IntArray(firsts)).Bind(3, IntArray(lasts));
   g->Bind(4, int64_t(series::kMaxTakenChunks)).Bind(5, run_id);

@@ -88,6 +88,8 @@ Stmt& Stmt::Bind(int index, int64_t v) { return Bind(index, std::to_string(v)); 
 
 Stmt& Stmt::BindDouble(int index, double v) { return Bind(index, FormatDouble(v)); }
 
+bool Stmt::IsBinary(int col) const { return PQfformat(result_, col) == 1; }
+
 Stmt& Stmt::BindNull(int index) {
   is_null_.at(static_cast<size_t>(index - 1)) = true;
   return *this;
@@ -116,7 +118,7 @@ Status Stmt::Run() {
   auto exec = [&]() -> PGresult* {
     if (name_.empty()) {
       return PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()), nullptr,
-                          params.data(), lengths_.data(), formats_.data(), 0);
+                          params.data(), lengths_.data(), formats_.data(), result_format_);
     }
     // Prepared on the server once per connection: the store's statements repeat, and parsing
     // and planning each one anew cost more server time than running it.
@@ -128,7 +130,7 @@ Status Stmt::Run() {
       prepared_in_ = db_->generation();
     }
     return PQexecPrepared(db_->raw(), name_.c_str(), static_cast<int>(params.size()),
-                          params.data(), lengths_.data(), formats_.data(), 0);
+                          params.data(), lengths_.data(), formats_.data(), result_format_);
   };
   bool idle = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
   result_ = exec();
@@ -348,6 +350,7 @@ BinaryParam BytesArray(const std::vector<std::string>& values) {
 
 std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch) {
   std::string_view text = stmt.Text(col);
+  if (stmt.IsBinary(col)) return text;
   scratch->clear();
   if (text.size() < 2 || text.substr(0, 2) != "\\x" || text.size() % 2) return *scratch;
   auto nibble = [](char c) {

@@ -45,6 +45,11 @@ class Stmt {
   Stmt& BindNull(int index);
   Stmt& Bind(int index, BinaryParam v);
 
+  // Asks for results in PostgreSQL's binary format: text columns read the same through Text(),
+  // bytea columns through ReadBytes() without hex, but Int() and Double() are then wrong, so
+  // only for statements whose results are all text or bytea.
+  void ResultsInBinary() { result_format_ = 1; }
+
   // Runs the statement on the first call; then true while a row is available. *status is set
   // on error: kUnavailable when the connection is lost, else kInternal.
   bool Step(Status* status);
@@ -55,6 +60,8 @@ class Stmt {
   int64_t Int(int col) const;
   double Double(int col) const;
   bool IsNull(int col) const { return PQgetisnull(result_, row_, col) != 0; }
+  // Whether column `col` came in binary format (see ResultsInBinary).
+  bool IsBinary(int col) const;
   std::string_view Text(int col) const {
     return std::string_view(PQgetvalue(result_, row_, col),
                             static_cast<size_t>(PQgetlength(result_, row_, col)));
@@ -71,6 +78,7 @@ class Stmt {
   std::vector<bool> is_null_;
   std::vector<int> formats_;  // per parameter: 0 text, 1 binary
   std::vector<int> lengths_;  // per parameter, read by libpq for binary ones only
+  int result_format_ = 0;
   PGresult* result_ = nullptr;
   int row_ = -1;
   bool has_nul_ = false;  // a bound value holds '\0': Run() refuses it
@@ -81,7 +89,8 @@ using StmtGuard = ResetGuard<Stmt>;
 // Bytes in and out of a bytea column, as store/series_sql.h asks every engine's statement:
 // parameters and results travel as text here, so in bytea's hex form (\x...).
 void BindBytes(Stmt& stmt, int index, std::string_view bytes);
-// Malformed hex (PostgreSQL never sends it) reads as no bytes, which decoders refuse.
+// Binary results are the bytes themselves; malformed hex (PostgreSQL never sends it) reads as
+// no bytes, which decoders refuse.
 std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch);
 
 // Arrays in PostgreSQL's binary format, for parameters cast to arrays (?::text[],
