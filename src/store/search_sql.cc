@@ -102,7 +102,8 @@ void AppendRunClause(const Clause& c, const SqlDialect& dialect, std::string* sq
   }
 }
 
-// Appends "expr IS NULL, expr DIR" for one order key: missing values sort last either way.
+// Appends "expr DIR NULLS LAST" for one order key: missing values sort last either way. The
+// expression appears once, so its subquery runs once per row.
 void AppendRunOrder(const OrderKey& k, const SqlDialect& dialect, std::string* sql,
                     std::vector<SqlValue>* binds) {
   std::string expr;
@@ -127,11 +128,8 @@ void AppendRunOrder(const OrderKey& k, const SqlDialect& dialect, std::string* s
   }
   bool has_bind =
       k.entity == Entity::kMetric || k.entity == Entity::kParam || k.entity == Entity::kTag;
-  *sql += expr + " IS NULL, " + expr + (k.ascending ? " ASC, " : " DESC, ");
-  if (has_bind) {
-    binds->push_back(k.key);
-    binds->push_back(k.key);
-  }
+  *sql += expr + (k.ascending ? " ASC NULLS LAST, " : " DESC NULLS LAST, ");
+  if (has_bind) binds->push_back(k.key);
 }
 
 std::string ViewCondition(ViewType view, const char* column, const SqlDialect& dialect) {
