@@ -85,7 +85,11 @@ void AppendRunClause(const Clause& c, const SqlDialect& dialect, std::string* sq
       const char* table = c.entity == Entity::kParam ? "params" : "tags";
       *sql += std::string("r.run_id IN (SELECT p.run_id FROM ") + table + " p WHERE p.key = ? AND ";
       binds->push_back(c.key);
-      AppendStringComparison(c, "p.value", dialect, sql, binds);
+      if (c.op == Comparator::kEq && dialect.value_equals) {
+        *sql += dialect.value_equals("p.value", c.string_value, binds);
+      } else {
+        AppendStringComparison(c, "p.value", dialect, sql, binds);
+      }
       *sql += ")";
       return;
     }

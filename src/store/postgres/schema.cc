@@ -212,7 +212,21 @@ constexpr const char* kMigration4 = R"sql(
 ALTER TABLE metric_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
+// Migration 5: param and tag filters "params.x = 'v'" found every row of the key in its index
+// and read each from the table to compare the value: the key alone was indexed, since a value
+// can exceed a btree entry. The key with the value's first kValuePrefix characters (at most
+// 800 bytes, with a key of at most 250) always fits, answers equality for shorter values
+// without the table, and serves lookups by key alone as the old indexes did.
+constexpr const char* kMigration5 = R"sql(
+DROP INDEX params_by_key;
+CREATE INDEX params_by_key_value ON params (key, left(value, 200));
+DROP INDEX tags_by_key;
+CREATE INDEX tags_by_key_value ON tags (key, left(value, 200));
+)sql";
+static_assert(kValuePrefix == 200, "migration 5 indexes left(value, 200)");
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                       kMigration5};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 // Any constant shared by every ringo: it names the lock, not a table.
