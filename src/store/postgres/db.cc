@@ -348,6 +348,11 @@ BinaryParam BytesArray(const std::vector<std::string>& values) {
   return Array(kByteaOid, values, [](BinaryParam* p, const std::string& v) { PutBytes(p, v); });
 }
 
+void BindIdArray(Stmt& stmt, int index, std::span<const std::string> ids) {
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  stmt.Bind(index, TextArray(views));
+}
+
 std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch) {
   std::string_view text = stmt.Text(col);
   if (stmt.IsBinary(col)) return text;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -102,6 +103,8 @@ BinaryParam IntArray(const std::vector<int64_t>& values);   // int8 elements
 BinaryParam Int4Array(const std::vector<int64_t>& values);  // int4 elements; values must fit
 BinaryParam FloatArray(const std::vector<double>& values);  // float8 elements
 BinaryParam BytesArray(const std::vector<std::string>& values);  // bytea elements
+// Binds `ids` as a text[] parameter (Db::kIdArrays).
+void BindIdArray(Stmt& stmt, int index, std::span<const std::string> ids);
 
 // One PostgreSQL connection. Not thread-safe: each thread uses its own.
 class Db {
@@ -109,6 +112,9 @@ class Db {
   // The statement types of this engine, for SQL shared as templates (store/registry_sql.h).
   using Statement = Stmt;
   using Guard = StmtGuard;
+  // Lists of run ids go as one text[] parameter (BindIdArray), "= ANY(?::text[])", so the
+  // loaders' statements stay prepared whatever the length of the list (store/runs_load_sql.h).
+  static constexpr bool kIdArrays = true;
 
   ~Db();
   // Connects to `conninfo` (a postgresql:// URI or key=value string). kUnavailable when the
