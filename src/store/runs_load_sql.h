@@ -24,24 +24,36 @@ inline constexpr size_t kLoadSlice = 500;
 
 namespace load_detail {
 
-// Runs `sql` (whose one "(?)" is widened to a placeholder per id) with the ids bound, and
-// hands each row with the index of its run (its first column) to `row`.
+// Runs `sql` (whose one "IN (?)" is widened to a placeholder per id, or on an engine whose Db
+// has kIdArrays to "= ANY" of one array parameter) with the ids bound, and hands each row with
+// the index of its run (its first column) to `row`.
 template <typename Db, typename Row>
 Status EachRow(Db& db, std::string_view sql, std::span<const std::string> ids,
                const std::map<std::string_view, size_t>& index, const Row& row) {
-  std::string list = "(";
-  for (size_t i = 0; i < ids.size(); ++i) list += i ? ",?" : "?";
-  list += ')';
-  std::string text(sql);
-  text.replace(text.find("(?)"), 3, list);
-  auto run = [&](auto& stmt) {
-    for (size_t i = 0; i < ids.size(); ++i) stmt.Bind(int(i + 1), std::string_view(ids[i]));
+  auto rows = [&](auto& stmt) {
     Status s;
     while (stmt.Step(&s)) {
       auto it = index.find(stmt.Text(0));
       if (it != index.end()) row(stmt, it->second);
     }
     return s;
+  };
+  std::string text(sql);
+  if constexpr (requires { Db::kIdArrays; }) {
+    // The same text for any number of ids, so the statement stays prepared on the server.
+    text.replace(text.find("IN (?)"), 6, "= ANY(?::text[])");
+    ASSIGN_OR_RETURN(auto* q, db.Prepare(text));
+    typename Db::Guard g(*q);
+    BindIdArray(*g, 1, ids);
+    return rows(*g);
+  }
+  std::string list = "(";
+  for (size_t i = 0; i < ids.size(); ++i) list += i ? ",?" : "?";
+  list += ')';
+  text.replace(text.find("(?)"), 3, list);
+  auto run = [&](auto& stmt) {
+    for (size_t i = 0; i < ids.size(); ++i) stmt.Bind(int(i + 1), std::string_view(ids[i]));
+    return rows(stmt);
   };
   // One run (GetRun and the like) keeps its statements prepared; a page's lists vary in length.
   if (ids.size() == 1) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/store_conformance.h"
@@ -205,6 +206,36 @@ TEST_P(SearchRunsTest, CombinedClausesGiveTheSameRunsWhicheverStarts) {
             (Names{"beta"}));
   EXPECT_EQ(Filter("metrics.acc > 0.4 AND params.model ILIKE 'cnn' AND datasets.name = 'eval'"),
             (Names{"beta"}));
+}
+
+// Equality on long values compares them whole, though an engine may index only a prefix
+// (PostgreSQL's first 200 characters): values that share the prefix, a value that is the
+// prefix of others, one just short of it, and the same in two-byte characters.
+TEST_P(SearchRunsTest, FiltersOnLongParamAndTagValuesWhole) {
+  const std::string prefix(200, 'v');
+  const std::string e = "\xC3\xA9";  // U+00E9 in UTF-8
+  std::string accents;
+  for (int i = 0; i < 200; ++i) accents += e;
+  const std::vector<std::pair<std::string, std::string>> values = {
+      {"long1", prefix + std::string(2900, 'x') + "1"},
+      {"long2", prefix + std::string(2900, 'x') + "2"},
+      {"exact", prefix},
+      {"short", prefix.substr(1)},
+      {"accents", accents},
+      {"accents_longer", accents + e},
+      {"accents_short", accents.substr(2)},
+  };
+  for (const auto& [name, value] : values) {
+    Batch b;
+    b.params = {{"long", value}};
+    b.tags = {{"long", value}};
+    ASSERT_TRUE(LogBatch(MustCreateRun(exp_, name, 5000).info.run_id, b).ok()) << name;
+  }
+  for (const auto& [name, value] : values) {
+    EXPECT_EQ(Filter("params.long = '" + value + "'"), (Names{name}));
+    EXPECT_EQ(Filter("tags.long = '" + value + "'"), (Names{name}));
+  }
+  EXPECT_EQ(Filter("params.long != '" + values[0].second + "'").size(), values.size() - 1);
 }
 
 TEST_P(SearchRunsTest, FiltersOnDatasets) {

@@ -75,7 +75,11 @@ void AppendIndexedSource(const Clause& c, const SqlDialect& dialect, std::string
   }
   *sql += c.entity == Entity::kParam ? "FROM params f WHERE f.key = ? AND "
                                      : "FROM tags f WHERE f.key = ? AND ";
-  AppendStringComparison(c, "f.value", dialect, sql, binds);
+  if (c.op == Comparator::kEq && dialect.value_equals) {
+    *sql += dialect.value_equals("f.value", c.string_value, binds);
+  } else {
+    AppendStringComparison(c, "f.value", dialect, sql, binds);
+  }
 }
 
 // SQL for one run filter clause (a boolean expression over alias r). A metric, param or tag
@@ -115,7 +119,8 @@ void AppendRunClause(const Clause& c, bool drives, const SqlDialect& dialect, st
   }
 }
 
-// Appends "expr IS NULL, expr DIR" for one order key: missing values sort last either way.
+// Appends "expr DIR NULLS LAST" for one order key: missing values sort last either way. The
+// expression appears once, so its subquery runs once per row.
 void AppendRunOrder(const OrderKey& k, const SqlDialect& dialect, std::string* sql,
                     std::vector<SqlValue>* binds) {
   std::string expr;
@@ -140,11 +145,8 @@ void AppendRunOrder(const OrderKey& k, const SqlDialect& dialect, std::string* s
   }
   bool has_bind =
       k.entity == Entity::kMetric || k.entity == Entity::kParam || k.entity == Entity::kTag;
-  *sql += expr + " IS NULL, " + expr + (k.ascending ? " ASC, " : " DESC, ");
-  if (has_bind) {
-    binds->push_back(k.key);
-    binds->push_back(k.key);
-  }
+  *sql += expr + (k.ascending ? " ASC NULLS LAST, " : " DESC NULLS LAST, ");
+  if (has_bind) binds->push_back(k.key);
 }
 
 std::string ViewCondition(ViewType view, const char* column, const SqlDialect& dialect) {

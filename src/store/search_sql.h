@@ -34,6 +34,11 @@ struct SqlDialect {
   // The placeholder of a number compared with an integer column (times): SQLite compares
   // across types, PostgreSQL would read the bound 1.5 or 1.7e+12 as the column's integer type.
   const char* number = "?";
+  // The condition `column = value` on a param or tag value, its binds appended to `binds`; when
+  // null, `column = ?`. PostgreSQL matches an indexed prefix of the value (values can exceed a
+  // btree entry, so its index holds only the prefix).
+  std::string (*value_equals)(const std::string& column, const std::string& value,
+                              std::vector<SqlValue>* binds) = nullptr;
 };
 
 // "SELECT r.run_id FROM runs r ..." for one page from `offset`, limited to max_results + 1 rows

@@ -20,7 +20,7 @@ namespace {
 
 // A batch's points of one run as the rows of `points`.
 #define RINGO_POINTS                                                                     \
-  "WITH points AS (SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], "           \
+  "points AS (SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], "                \
   "?::float8[], ?::int[]) AS p(key, step, timestamp, value, is_nan)) "
 // Per key the latest of the points (highest step, then timestamp, then value) into
 // latest_metrics, unless a later one is there already.
@@ -36,12 +36,15 @@ namespace {
 // The points and, per key, the latest of them in one statement. NaN is stored as 0 with its
 // flag, as on SQLite, so it orders the same.
 constexpr const char* kInsertMetrics =
-    RINGO_POINTS ", ins AS (INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+    "WITH " RINGO_POINTS
+    ", ins AS (INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
     "SELECT ?, key, step, timestamp, value, is_nan FROM points ON CONFLICT DO NOTHING) "
     RINGO_UPSERT_LATEST;
 
-// Only the latest values, of keys whose points went into chunks.
-constexpr const char* kUpsertLatest = RINGO_POINTS RINGO_UPSERT_LATEST;
+// The merged chunks of keys whose points go into chunks and the keys' latest values, in one
+// statement: the chunks' columns (RINGO_INSERT_CHUNKS_CTE) are ?1-?7, the points ?8-?12.
+constexpr const char* kInsertChunksAndLatest =
+    "WITH " RINGO_INSERT_CHUNKS_CTE ", " RINGO_POINTS RINGO_UPSERT_LATEST;
 
 #undef RINGO_POINTS
 #undef RINGO_UPSERT_LATEST
@@ -73,7 +76,7 @@ struct Points {
         .Bind(first + 1, IntArray(steps))
         .Bind(first + 2, IntArray(timestamps))
         .Bind(first + 3, FloatArray(values))
-        .Bind(first + 4, IntArray(nan_flags));
+        .Bind(first + 4, Int4Array(nan_flags));
   }
 };
 
@@ -110,12 +113,13 @@ Status WriteChunked(Db& db, const std::string& run_id, const std::vector<const M
     }
     latest.Add(run_id, *last);
   }
-  RETURN_IF_ERROR(WriteChunksOfKeys(db, run_id, chunked));
-  if (latest.keys.empty()) return Status::Ok();
-  ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kUpsertLatest));
+  if (chunked.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(ChunkRows chunks, TakeAndMergeChunks(db, run_id, chunked));
+  ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kInsertChunksAndLatest));
   StmtGuard g(*q);
-  latest.BindColumns(*g, 1);
-  g->Bind(6, run_id);
+  chunks.Bind(*g, run_id, 1);
+  latest.BindColumns(*g, 8);
+  g->Bind(13, run_id);
   return g->Exec();
 }
 
@@ -185,7 +189,7 @@ Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<Metric>
       .Bind(6, IntArray(msteps))
       .Bind(7, IntArray(mtimes))
       .Bind(8, FloatArray(mvalues))
-      .Bind(9, IntArray(mnans));
+      .Bind(9, Int4Array(mnans));
   return g->Exec();
 }
 

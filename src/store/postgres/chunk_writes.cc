@@ -1,7 +1,7 @@
 // The PostgreSQL engine's chunk writes for many keys of a run at once: what
-// series::WriteChunks (store/series_sql.h) does for one key, in two statements for all of them,
-// since every statement is a round trip to the server and a training loop's batch touches
-// every key it logs.
+// series::WriteChunks (store/series_sql.h) does for one key, in two statements for all of them
+// (the second the caller's, which writes more in the same round trip), since every statement is
+// a round trip to the server and a training loop's batch touches every key it logs.
 #include "store/postgres/chunk_writes.h"
 
 #include <algorithm>
@@ -35,10 +35,6 @@ constexpr const char* kTakeChunks =
     "DELETE FROM metric_chunks m USING pick p WHERE m.run_id = $5 AND m.key = p.key AND "
     "m.seq = p.seq RETURNING m.key, m.data";
 
-constexpr const char* kInsertChunks =
-    "INSERT INTO metric_chunks (run_id, key, seq, count, min_step, max_step, data) SELECT ?, * "
-    "FROM unnest(?::text[], ?::bigint[], ?::int[], ?::bigint[], ?::bigint[], ?::bytea[])";
-
 // The chunks each key's `points` overlap (or follow), taken out of the table, decoded.
 Result<std::map<std::string_view, std::vector<std::vector<series::Point>>>> Take(
     Db& db, const std::string& run_id, const std::vector<KeyPoints>& keys) {
@@ -50,6 +46,7 @@ Result<std::map<std::string_view, std::vector<std::vector<series::Point>>>> Take
     lasts.push_back(k.points.back().step);
   }
   ASSIGN_OR_RETURN(Stmt * q, db.Prepare(kTakeChunks));
+  q->ResultsInBinary();  // the chunks' bytes without hex; the keys are text either way
   StmtGuard g(*q);
   g->Bind(1, TextArray(names)).Bind(2, IntArray(firsts)).Bind(3, IntArray(lasts));
   g->Bind(4, int64_t(series::kMaxTakenChunks)).Bind(5, run_id);
@@ -71,12 +68,17 @@ Result<std::map<std::string_view, std::vector<std::vector<series::Point>>>> Take
 
 }  // namespace
 
-Status WriteChunksOfKeys(Db& db, const std::string& run_id, const std::vector<KeyPoints>& keys) {
-  if (keys.empty()) return Status::Ok();
+void ChunkRows::Bind(Stmt& stmt, const std::string& run_id, int first) const {
+  stmt.Bind(first, run_id).Bind(first + 1, TextArray(keys)).Bind(first + 2, IntArray(seqs));
+  stmt.Bind(first + 3, Int4Array(counts)).Bind(first + 4, IntArray(mins));
+  stmt.Bind(first + 5, IntArray(maxs)).Bind(first + 6, BytesArray(datas));
+}
+
+Result<ChunkRows> TakeAndMergeChunks(Db& db, const std::string& run_id,
+                                     const std::vector<KeyPoints>& keys) {
+  ChunkRows rows;
+  if (keys.empty()) return rows;
   ASSIGN_OR_RETURN(auto taken, Take(db, run_id, keys));
-  std::vector<std::string_view> names;
-  std::vector<int64_t> seqs, counts, mins, maxs;
-  std::vector<std::string> datas;
   for (const KeyPoints& k : keys) {
     std::vector<std::vector<series::Point>> runs = std::move(taken[k.key]);
     runs.push_back(k.points);
@@ -84,19 +86,15 @@ Status WriteChunksOfKeys(Db& db, const std::string& run_id, const std::vector<Ke
     for (size_t at = 0; at < all.size(); at += series::kChunkPoints) {
       size_t n = std::min(series::kChunkPoints, all.size() - at);
       std::span<const series::Point> chunk(all.data() + at, n);
-      names.push_back(k.key);
-      seqs.push_back(series::NewChunkSeq());
-      counts.push_back(int64_t(n));
-      mins.push_back(chunk.front().step);
-      maxs.push_back(chunk.back().step);
-      datas.push_back(series::Encode(chunk));
+      rows.keys.push_back(k.key);
+      rows.seqs.push_back(series::NewChunkSeq());
+      rows.counts.push_back(int64_t(n));
+      rows.mins.push_back(chunk.front().step);
+      rows.maxs.push_back(chunk.back().step);
+      rows.datas.push_back(series::Encode(chunk));
     }
   }
-  ASSIGN_OR_RETURN(Stmt * ins, db.Prepare(kInsertChunks));
-  StmtGuard g(*ins);
-  g->Bind(1, run_id).Bind(2, TextArray(names)).Bind(3, IntArray(seqs)).Bind(4, IntArray(counts));
-  g->Bind(5, IntArray(mins)).Bind(6, IntArray(maxs)).Bind(7, BytesArray(datas));
-  return g->Exec();
+  return rows;
 }
 
 }  // namespace ringo::store::pg

@@ -1,6 +1,7 @@
 // libpq connection and statement wrappers.
 #include "store/postgres/db.h"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -59,7 +60,9 @@ Stmt::Stmt(Db* db, std::string sql, int params, std::string name)
       sql_(std::move(sql)),
       name_(std::move(name)),
       values_(static_cast<size_t>(params)),
-      is_null_(static_cast<size_t>(params), true) {}
+      is_null_(static_cast<size_t>(params), true),
+      formats_(static_cast<size_t>(params), 0),
+      lengths_(static_cast<size_t>(params), 0) {}
 
 Stmt& Stmt::Bind(int index, std::string_view v) {
   // Parameters travel as C strings, and PostgreSQL's text cannot hold NUL anyway: refuse the
@@ -67,12 +70,25 @@ Stmt& Stmt::Bind(int index, std::string_view v) {
   if (v.find('\0') != std::string_view::npos) has_nul_ = true;
   values_.at(static_cast<size_t>(index - 1)).assign(v.data(), v.size());
   is_null_[static_cast<size_t>(index - 1)] = false;
+  formats_[static_cast<size_t>(index - 1)] = 0;
+  return *this;
+}
+
+Stmt& Stmt::Bind(int index, BinaryParam v) {
+  has_nul_ = has_nul_ || v.has_nul;
+  size_t i = static_cast<size_t>(index - 1);
+  lengths_.at(i) = static_cast<int>(v.bytes.size());
+  values_[i] = std::move(v.bytes);
+  is_null_[i] = false;
+  formats_[i] = 1;
   return *this;
 }
 
 Stmt& Stmt::Bind(int index, int64_t v) { return Bind(index, std::to_string(v)); }
 
 Stmt& Stmt::BindDouble(int index, double v) { return Bind(index, FormatDouble(v)); }
+
+bool Stmt::IsBinary(int col) const { return PQfformat(result_, col) == 1; }
 
 Stmt& Stmt::BindNull(int index) {
   is_null_.at(static_cast<size_t>(index - 1)) = true;
@@ -87,6 +103,7 @@ void Stmt::Reset() {
   for (size_t i = 0; i < values_.size(); ++i) {
     values_[i].clear();
     is_null_[i] = true;
+    formats_[i] = 0;
   }
 }
 
@@ -101,7 +118,7 @@ Status Stmt::Run() {
   auto exec = [&]() -> PGresult* {
     if (name_.empty()) {
       return PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()), nullptr,
-                          params.data(), nullptr, nullptr, 0);
+                          params.data(), lengths_.data(), formats_.data(), result_format_);
     }
     // Prepared on the server once per connection: the store's statements repeat, and parsing
     // and planning each one anew cost more server time than running it.
@@ -113,7 +130,7 @@ Status Stmt::Run() {
       prepared_in_ = db_->generation();
     }
     return PQexecPrepared(db_->raw(), name_.c_str(), static_cast<int>(params.size()),
-                          params.data(), nullptr, nullptr, 0);
+                          params.data(), lengths_.data(), formats_.data(), result_format_);
   };
   bool idle = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
   result_ = exec();
@@ -252,15 +269,42 @@ void AppendHex(std::string* out, std::string_view bytes) {
   }
 }
 
-// {a,b,c} of `values`, each written by `put`.
+// Element type OIDs, fixed in PostgreSQL's catalog (pg_type.dat); libpq has no header for them.
+constexpr uint32_t kByteaOid = 17;
+constexpr uint32_t kInt8Oid = 20;
+constexpr uint32_t kInt4Oid = 23;
+constexpr uint32_t kTextOid = 25;
+constexpr uint32_t kFloat8Oid = 701;
+
+// Integers travel in network byte order.
+void PutUint32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(char((v >> shift) & 0xff));
+}
+
+void PutUint64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(char((v >> shift) & 0xff));
+}
+
+// A one-dimensional array without nulls as array_recv reads it: dimensions, flags, element
+// type, then (length, bytes) per element, each written by `put`. An empty array has no
+// dimensions.
 template <typename T, typename Put>
-std::string Array(const std::vector<T>& values, const Put& put) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    put(&out, values[i]);
+BinaryParam Array(uint32_t element_oid, const std::vector<T>& values, const Put& put) {
+  BinaryParam p;
+  PutUint32(&p.bytes, values.empty() ? 0 : 1);
+  PutUint32(&p.bytes, 0);
+  PutUint32(&p.bytes, element_oid);
+  if (!values.empty()) {
+    PutUint32(&p.bytes, static_cast<uint32_t>(values.size()));
+    PutUint32(&p.bytes, 1);  // lower bound
   }
-  return out + "}";
+  for (const T& v : values) put(&p, v);
+  return p;
+}
+
+void PutBytes(BinaryParam* p, std::string_view v) {
+  PutUint32(&p->bytes, static_cast<uint32_t>(v.size()));
+  p->bytes.append(v);
 }
 
 }  // namespace
@@ -271,44 +315,47 @@ void BindBytes(Stmt& stmt, int index, std::string_view bytes) {
   stmt.Bind(index, text);
 }
 
-std::string TextArray(const std::vector<std::string_view>& values) {
-  return Array(values, [](std::string* out, std::string_view v) {
-    *out += '"';
-    for (char c : v) {
-      if (c == '"' || c == '\\') *out += '\\';
-      *out += c;
-    }
-    *out += '"';
+BinaryParam TextArray(const std::vector<std::string_view>& values) {
+  return Array(kTextOid, values, [](BinaryParam* p, std::string_view v) {
+    // Refused as a text parameter would be, rather than by the server's encoding check.
+    if (v.find('\0') != std::string_view::npos) p->has_nul = true;
+    PutBytes(p, v);
   });
 }
 
-std::string IntArray(const std::vector<int64_t>& values) {
-  return Array(values, [](std::string* out, int64_t v) { *out += std::to_string(v); });
-}
-
-std::string FloatArray(const std::vector<double>& values) {
-  return Array(values, [](std::string* out, double v) {
-    if (std::isinf(v)) {
-      *out += v > 0 ? "Infinity" : "-Infinity";
-      return;
-    }
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out->append(buf, end);
+BinaryParam IntArray(const std::vector<int64_t>& values) {
+  return Array(kInt8Oid, values, [](BinaryParam* p, int64_t v) {
+    PutUint32(&p->bytes, 8);
+    PutUint64(&p->bytes, static_cast<uint64_t>(v));
   });
 }
 
-std::string BytesArray(const std::vector<std::string>& values) {
-  // Quoted, with the backslash of "\x" escaped for the array.
-  return Array(values, [](std::string* out, const std::string& v) {
-    *out += "\"\\\\x";
-    AppendHex(out, v);
-    *out += '"';
+BinaryParam Int4Array(const std::vector<int64_t>& values) {
+  return Array(kInt4Oid, values, [](BinaryParam* p, int64_t v) {
+    PutUint32(&p->bytes, 4);
+    PutUint32(&p->bytes, static_cast<uint32_t>(static_cast<int32_t>(v)));
   });
+}
+
+BinaryParam FloatArray(const std::vector<double>& values) {
+  return Array(kFloat8Oid, values, [](BinaryParam* p, double v) {
+    PutUint32(&p->bytes, 8);
+    PutUint64(&p->bytes, std::bit_cast<uint64_t>(v));
+  });
+}
+
+BinaryParam BytesArray(const std::vector<std::string>& values) {
+  return Array(kByteaOid, values, [](BinaryParam* p, const std::string& v) { PutBytes(p, v); });
+}
+
+void BindIdArray(Stmt& stmt, int index, std::span<const std::string> ids) {
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  stmt.Bind(index, TextArray(views));
 }
 
 std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch) {
   std::string_view text = stmt.Text(col);
+  if (stmt.IsBinary(col)) return text;
   scratch->clear();
   if (text.size() < 2 || text.substr(0, 2) != "\\x" || text.size() % 2) return *scratch;
   auto nibble = [](char c) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,7 +20,15 @@ namespace ringo::store::pg {
 
 class Db;
 
-// A statement with `?` placeholders (rewritten to $1, $2, ...), sent with text parameters.
+// A parameter in PostgreSQL's binary format (the array helpers below make them), bound with
+// Stmt::Bind like a text one. `has_nul` marks text that holds '\0', which Run() refuses.
+struct BinaryParam {
+  std::string bytes;
+  bool has_nul = false;
+};
+
+// A statement with `?` placeholders (rewritten to $1, $2, ...), sent with text parameters
+// except those bound as BinaryParam.
 // The first Step() runs it and buffers the result; Reset() drops result and bindings. Owned by
 // its Db's cache or by the caller of PrepareUncached. Not thread-safe.
 class Stmt {
@@ -35,6 +44,12 @@ class Stmt {
   Stmt& Bind(int index, int64_t v);
   Stmt& BindDouble(int index, double v);
   Stmt& BindNull(int index);
+  Stmt& Bind(int index, BinaryParam v);
+
+  // Asks for results in PostgreSQL's binary format: text columns read the same through Text(),
+  // bytea columns through ReadBytes() without hex, but Int() and Double() are then wrong, so
+  // only for statements whose results are all text or bytea.
+  void ResultsInBinary() { result_format_ = 1; }
 
   // Runs the statement on the first call; then true while a row is available. *status is set
   // on error: kUnavailable when the connection is lost, else kInternal.
@@ -46,6 +61,8 @@ class Stmt {
   int64_t Int(int col) const;
   double Double(int col) const;
   bool IsNull(int col) const { return PQgetisnull(result_, row_, col) != 0; }
+  // Whether column `col` came in binary format (see ResultsInBinary).
+  bool IsBinary(int col) const;
   std::string_view Text(int col) const {
     return std::string_view(PQgetvalue(result_, row_, col),
                             static_cast<size_t>(PQgetlength(result_, row_, col)));
@@ -60,6 +77,9 @@ class Stmt {
   uint64_t prepared_in_ = 0;  // the Db generation it was prepared in; 0: not prepared
   std::vector<std::string> values_;
   std::vector<bool> is_null_;
+  std::vector<int> formats_;  // per parameter: 0 text, 1 binary
+  std::vector<int> lengths_;  // per parameter, read by libpq for binary ones only
+  int result_format_ = 0;
   PGresult* result_ = nullptr;
   int row_ = -1;
   bool has_nul_ = false;  // a bound value holds '\0': Run() refuses it
@@ -70,15 +90,21 @@ using StmtGuard = ResetGuard<Stmt>;
 // Bytes in and out of a bytea column, as store/series_sql.h asks every engine's statement:
 // parameters and results travel as text here, so in bytea's hex form (\x...).
 void BindBytes(Stmt& stmt, int index, std::string_view bytes);
-// Malformed hex (PostgreSQL never sends it) reads as no bytes, which decoders refuse.
+// Binary results are the bytes themselves; malformed hex (PostgreSQL never sends it) reads as
+// no bytes, which decoders refuse.
 std::string_view ReadBytes(const Stmt& stmt, int col, std::string* scratch);
 
-// PostgreSQL array literals, for parameters cast to arrays (?::text[], ?::bigint[], ...): a
-// batch's values travel as one parameter each, so one statement writes them all.
-std::string TextArray(const std::vector<std::string_view>& values);
-std::string IntArray(const std::vector<int64_t>& values);
-std::string FloatArray(const std::vector<double>& values);  // infinities as PostgreSQL spells them
-std::string BytesArray(const std::vector<std::string>& values);  // bytea elements in hex form
+// Arrays in PostgreSQL's binary format, for parameters cast to arrays (?::text[],
+// ?::bigint[], ...): a batch's values travel as one parameter each, so one statement writes
+// them all, and the server copies the elements instead of parsing text. The element type must
+// be the cast's (int4 for ?::int[], int8 for ?::bigint[]): the server refuses any other.
+BinaryParam TextArray(const std::vector<std::string_view>& values);
+BinaryParam IntArray(const std::vector<int64_t>& values);   // int8 elements
+BinaryParam Int4Array(const std::vector<int64_t>& values);  // int4 elements; values must fit
+BinaryParam FloatArray(const std::vector<double>& values);  // float8 elements
+BinaryParam BytesArray(const std::vector<std::string>& values);  // bytea elements
+// Binds `ids` as a text[] parameter (Db::kIdArrays).
+void BindIdArray(Stmt& stmt, int index, std::span<const std::string> ids);
 
 // One PostgreSQL connection. Not thread-safe: each thread uses its own.
 class Db {
@@ -86,6 +112,9 @@ class Db {
   // The statement types of this engine, for SQL shared as templates (store/registry_sql.h).
   using Statement = Stmt;
   using Guard = StmtGuard;
+  // Lists of run ids go as one text[] parameter (BindIdArray), "= ANY(?::text[])", so the
+  // loaders' statements stay prepared whatever the length of the list (store/runs_load_sql.h).
+  static constexpr bool kIdArrays = true;
 
   ~Db();
   // Connects to `conninfo` (a postgresql:// URI or key=value string). kUnavailable when the

@@ -1,6 +1,10 @@
 // Opening the PostgreSQL store; SqlStore instantiated over the PostgreSQL engine.
 #include "store/postgres/postgres_store.h"
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "store/postgres/schema.h"
 #include "store/postgres/store_impl.h"
 #include "store/sql_store_registry.h"
@@ -20,9 +24,28 @@ std::string PostgresLike(const std::string& column, bool case_insensitive) {
 
 std::string PostgresFlag(const std::string& column) { return "(" + column + " <> 0)"; }
 
+// Characters in a string of valid UTF-8 (PostgreSQL refuses any other), as left() counts them.
+size_t Characters(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Params and tags index (key, left(value, kValuePrefix)) (schema.cc, migration 5). A value
+// shorter than the prefix equals the column exactly when the column's prefix equals it, so the
+// index answers alone; a longer one is compared whole after its prefix.
+std::string PostgresValueEquals(const std::string& column, const std::string& value,
+                                std::vector<SqlValue>* binds) {
+  std::string prefix = "left(" + column + ", " + std::to_string(kValuePrefix) + ")";
+  binds->push_back(value);
+  if (Characters(value) < kValuePrefix) return prefix + " = ?";
+  binds->push_back(value);
+  return prefix + " = left(?, " + std::to_string(kValuePrefix) + ") AND " + column + " = ?";
+}
+
 // Numbers compared with integer columns as doubles, as SQLite compares them.
 const SqlDialect kPostgresDialect{PostgresLike, PostgresFlag, "TRUE",
-                                  "CAST(? AS double precision)"};
+                                  "CAST(? AS double precision)", PostgresValueEquals};
 
 }  // namespace
 

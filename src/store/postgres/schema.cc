@@ -203,7 +203,30 @@ DROP INDEX latest_metrics_by_key;
 CREATE INDEX latest_metrics_by_key ON latest_metrics (key, is_nan, value);
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
+// Migration 4: chunks are compressed already (store/series.h), and at about 8 KB each they
+// exceed TOAST's threshold, so PostgreSQL tried to compress every one again with pglz before
+// storing it out of line: a tenth of the server's time under a stream of log-batches, for
+// nothing. EXTERNAL keeps them out of line without the attempt (new rows; old ones stay as
+// they are).
+constexpr const char* kMigration4 = R"sql(
+ALTER TABLE metric_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+)sql";
+
+// Migration 5: param and tag filters "params.x = 'v'" found every row of the key in its index
+// and read each from the table to compare the value: the key alone was indexed, since a value
+// can exceed a btree entry. The key with the value's first kValuePrefix characters (at most
+// 800 bytes, with a key of at most 250) always fits, answers equality for shorter values
+// without the table, and serves lookups by key alone as the old indexes did.
+constexpr const char* kMigration5 = R"sql(
+DROP INDEX params_by_key;
+CREATE INDEX params_by_key_value ON params (key, left(value, 200));
+DROP INDEX tags_by_key;
+CREATE INDEX tags_by_key_value ON tags (key, left(value, 200));
+)sql";
+static_assert(kValuePrefix == 200, "migration 5 indexes left(value, 200)");
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                       kMigration5};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 // Any constant shared by every ringo: it names the lock, not a table.

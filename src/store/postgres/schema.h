@@ -2,6 +2,7 @@
 #ifndef RINGO_STORE_POSTGRES_SCHEMA_H_
 #define RINGO_STORE_POSTGRES_SCHEMA_H_
 
+#include <cstddef>
 #include <string>
 
 #include "common/status.h"
@@ -10,7 +11,11 @@
 namespace ringo::store::pg {
 
 // Schema version this binary writes (the one row of the schema_version table).
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 5;
+
+// Characters of a param or tag value that its index holds (migration 5): the SQL of value
+// filters must spell the same expression, left(value, kValuePrefix), for the index to serve.
+inline constexpr size_t kValuePrefix = 200;
 
 // Brings the database to kSchemaVersion in one transaction under an advisory lock
 // (two servers starting on one database migrate once), creating the default experiment
