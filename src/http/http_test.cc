@@ -357,6 +357,34 @@ TEST(ServerTest, ServesPipelinedRequestsAndEnforcesLimits) {
   fs::remove_all(opt.upload_dir);
 }
 
+// A server for `router` on an ephemeral port, its upload directory under the temporary
+// directory; stopped, and the directory removed, when it goes.
+class TestServer {
+ public:
+  explicit TestServer(std::shared_ptr<Router> router) {
+    opt_.port = 0;
+    opt_.upload_dir = (fs::temp_directory_path() / ("ringo-up-" + NewId())).string();
+    auto server = StartServer(opt_, std::move(router));
+    if (server.ok()) {
+      server_ = std::move(*server);
+    } else {
+      error_ = server.status().ToString();
+    }
+  }
+  ~TestServer() {
+    if (server_) server_->Stop();
+    fs::remove_all(opt_.upload_dir);
+  }
+  bool ok() const { return server_ != nullptr; }
+  const std::string& error() const { return error_; }
+  uint16_t port() const { return server_->port(); }
+
+ private:
+  ServerOptions opt_;
+  std::unique_ptr<Server> server_;
+  std::string error_;
+};
+
 // A produced body goes out whole, piece after piece, with its declared length and keep-alive; a
 // source that fails cuts the connection rather than sending a short body as complete.
 TEST(ServerTest, StreamsProducedBodiesAndCutsFailedOnes) {
@@ -379,12 +407,9 @@ TEST(ServerTest, StreamsProducedBodiesAndCutsFailedOnes) {
     r.stream = [](std::span<char>) -> Result<size_t> { return Internal("disk gone"); };
     res.Send(std::move(r));
   });
-  ServerOptions opt;
-  opt.port = 0;
-  opt.upload_dir = (fs::temp_directory_path() / ("ringo-up-" + NewId())).string();
-  auto server = StartServer(opt, router);
-  ASSERT_TRUE(server.ok()) << server.status().ToString();
-  uint16_t port = (*server)->port();
+  TestServer server(router);
+  ASSERT_TRUE(server.ok()) << server.error();
+  uint16_t port = server.port();
 
   std::string two = Exchange(port,
                              "GET /count HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -408,8 +433,6 @@ TEST(ServerTest, StreamsProducedBodiesAndCutsFailedOnes) {
   ASSERT_NE(header_end, std::string::npos);
   EXPECT_EQ(broken.size(), header_end + 4) << "no body bytes after a failed source";
 
-  (*server)->Stop();
-  fs::remove_all(opt.upload_dir);
 }
 
 // The body of a chunked answer starting at `from`, or nullopt when its framing is broken or the
@@ -459,12 +482,9 @@ TEST(ServerTest, StreamsBodiesOfUnknownLength) {
   };
   add("/until", false);
   add("/until-broken", true);
-  ServerOptions opt;
-  opt.port = 0;
-  opt.upload_dir = (fs::temp_directory_path() / ("ringo-up-" + NewId())).string();
-  auto server = StartServer(opt, router);
-  ASSERT_TRUE(server.ok()) << server.status().ToString();
-  uint16_t port = (*server)->port();
+  TestServer server(router);
+  ASSERT_TRUE(server.ok()) << server.error();
+  uint16_t port = server.port();
   auto check_body = [&](const std::string& body) {
     ASSERT_EQ(body.size(), kLength);
     for (size_t i = 0; i < kLength; ++i) ASSERT_EQ(body[i], expected(i)) << i;
@@ -502,8 +522,6 @@ TEST(ServerTest, StreamsBodiesOfUnknownLength) {
   EXPECT_FALSE(Unchunk(broken, header_end + 4, &end).has_value());
   EXPECT_GT(broken.size(), header_end + 4 + kLength / 2) << "what was made went out";
 
-  (*server)->Stop();
-  fs::remove_all(opt.upload_dir);
 }
 
 // The guard sees every request (unknown paths with kAnyCaller) before any body is read, and an
