@@ -282,6 +282,21 @@ Result<std::optional<double>> Fields::Double(simdjson::dom::element obj, std::st
   return ElemDouble(v, key);
 }
 
+Result<std::optional<std::string>> Fields::AsString(const Found& v, std::string_view key) {
+  if (!v) return std::optional<std::string>();
+  return ElemString(*v, key);
+}
+
+Result<std::optional<int64_t>> Fields::AsInt64(const Found& v, std::string_view key) {
+  if (!v) return std::optional<int64_t>();
+  return ElemInt64(*v, key);
+}
+
+Result<std::optional<double>> Fields::AsDouble(const Found& v, std::string_view key) {
+  if (!v) return std::optional<double>();
+  return ElemDouble(*v, key);
+}
+
 Result<std::vector<simdjson::dom::element>> Fields::Objects(simdjson::dom::element obj,
                                                             std::string_view key) {
   std::vector<simdjson::dom::element> out;

@@ -1,9 +1,9 @@
 // MLflow's tracking API: experiments, runs, metrics, datasets.
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <type_traits>
 
 #include "api/handlers.h"
 #include "api/history_body.h"
@@ -16,19 +16,11 @@ namespace ringo::api {
 
 namespace {
 
-// MLflow 3's links of a metric: the logged model and the dataset it is about.
-template <typename Source>
-Status ReadMetricLinks(const Source& source, store::Metric* m) {
-  auto get = [&](std::string_view key) {
-    if constexpr (std::is_same_v<Source, Fields>) {
-      return source.String(key);
-    } else {
-      return Fields::String(source, key);
-    }
-  };
-  ASSIGN_OR_RETURN(auto model_id, get("model_id"));
-  ASSIGN_OR_RETURN(auto dataset_name, get("dataset_name"));
-  ASSIGN_OR_RETURN(auto dataset_digest, get("dataset_digest"));
+// MLflow 3's links of a logged metric: the logged model and the dataset it is about.
+Status ReadMetricLinks(const Fields& f, store::Metric* m) {
+  ASSIGN_OR_RETURN(auto model_id, f.String("model_id"));
+  ASSIGN_OR_RETURN(auto dataset_name, f.String("dataset_name"));
+  ASSIGN_OR_RETURN(auto dataset_digest, f.String("dataset_digest"));
   m->model_id = model_id.value_or("");
   m->dataset_name = dataset_name.value_or("");
   m->dataset_digest = dataset_digest.value_or("");
@@ -224,16 +216,24 @@ Status ReadBatchMetricsAndParams(const Fields& f, store::Batch* b) {
     auto missing = [i](const char* field) {
       return MissingField("metrics[" + std::to_string(i) + "]." + field);
     };
-    ASSIGN_OR_RETURN(auto key, Fields::String(e, "key"));
+    static constexpr std::array<std::string_view, 7> kNames = {
+        "key", "value", "timestamp", "step", "model_id", "dataset_name", "dataset_digest"};
+    std::array<Fields::Found, 7> v = Fields::Find(e, kNames);
+    ASSIGN_OR_RETURN(auto key, Fields::AsString(v[0], kNames[0]));
     if (!key || key->empty()) return missing("key");
-    ASSIGN_OR_RETURN(auto value, Fields::Double(e, "value"));
+    ASSIGN_OR_RETURN(auto value, Fields::AsDouble(v[1], kNames[1]));
     if (!value) return missing("value");
-    ASSIGN_OR_RETURN(auto ts, Fields::Int64(e, "timestamp"));
+    ASSIGN_OR_RETURN(auto ts, Fields::AsInt64(v[2], kNames[2]));
     if (!ts) return missing("timestamp");
-    ASSIGN_OR_RETURN(auto step, Fields::Int64(e, "step"));
-    store::Metric m{std::move(*key), *value, *ts, step.value_or(0)};
-    RETURN_IF_ERROR(ReadMetricLinks(e, &m));
-    b->metrics.push_back(std::move(m));
+    ASSIGN_OR_RETURN(auto step, Fields::AsInt64(v[3], kNames[3]));
+    store::Metric& m = b->metrics.emplace_back(
+        store::Metric{std::move(*key), *value, *ts, step.value_or(0)});
+    for (size_t link = 4; link < 7; ++link) {
+      ASSIGN_OR_RETURN(auto text, Fields::AsString(v[link], kNames[link]));
+      if (!text) continue;
+      std::string* field[] = {&m.model_id, &m.dataset_name, &m.dataset_digest};
+      *field[link - 4] = std::move(*text);
+    }
   }
   ASSIGN_OR_RETURN(auto params, f.Objects("params"));
   for (auto e : params) {
