@@ -37,15 +37,11 @@ HistoryBody::HistoryBody(std::string_view key, store::MetricPoints page) : page_
 }
 
 std::string HistoryBody::Rest() {
-  std::string text;
-  size_t used = 0;
-  for (;;) {
-    text.resize(used + std::max<size_t>(point_room_ * 64, 4096));
-    size_t n = Fill(std::span<char>(text.data() + used, text.size() - used));
-    if (n == 0) break;
-    used += n;
-  }
-  text.resize(used);
+  // Room for every point at its most: one Fill writes all that is left.
+  std::string text(head_.size() - head_sent_ + tail_.size() - tail_sent_ +
+                       (page_.points.size() - next_point_) * point_room_,
+                   '\0');
+  text.resize(Fill(text));
   return text;
 }
 
