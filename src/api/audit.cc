@@ -9,6 +9,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,26 +37,61 @@ std::string HourKey(int64_t ms) {
   return buf;
 }
 
-// The raw JSON string or number value following `"key":` in `body`, or empty.
-std::string ScanValue(std::string_view body, std::string_view key) {
-  std::string quoted = "\"" + std::string(key) + "\"";
-  size_t at = body.find(quoted);
-  if (at == std::string_view::npos) return "";
-  size_t i = body.find_first_not_of(" \t\r\n", at + quoted.size());
-  if (i == std::string_view::npos || body[i] != ':') return "";
-  i = body.find_first_not_of(" \t\r\n", i + 1);
-  if (i == std::string_view::npos) return "";
+constexpr std::array<std::string_view, 14> kTargetKeys = {
+    "experiment_id", "run_id",  "name",    "version",       "model_id",
+    "alias",         "key",     "path",    "collection",    "channel",
+    "deployment_id", "scope",   "id",      "new_name"};
+constexpr size_t kMaxTargetValue = 200;
+
+size_t SkipSpace(std::string_view s, size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
+  return i;
+}
+
+// A JSON string opening at `open`: its text between the quotes (escapes as written) and the index
+// just past its closing quote; when the text is cut short, the rest of it and its end.
+struct JsonString {
+  std::string_view text;
+  size_t end;
+  bool closed;
+};
+JsonString ReadString(std::string_view s, size_t open) {
+  size_t i = open + 1;
+  while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+  if (i >= s.size()) return {s.substr(open + 1), s.size(), false};
+  return {s.substr(open + 1, i - open - 1), i + 1, true};
+}
+
+// The raw value starting at `i`: a string's text, or a number or literal as written.
+std::string_view RawValue(std::string_view s, size_t i) {
+  if (i >= s.size()) return {};
+  if (s[i] == '"') return ReadString(s, i).text;
   size_t end = i;
-  if (body[i] == '"') {
-    end = i + 1;
-    while (end < body.size() && body[end] != '"') end += body[end] == '\\' ? 2 : 1;
-    return std::string(body.substr(i + 1, std::min(end, body.size()) - i - 1)).substr(0, 200);
-  }
-  while (end < body.size() && (std::isalnum(static_cast<unsigned char>(body[end])) ||
-                               body[end] == '-' || body[end] == '.')) {
+  while (end < s.size() && (std::isalnum(static_cast<unsigned char>(s[end])) || s[end] == '-' ||
+                            s[end] == '.')) {
     ++end;
   }
-  return std::string(body.substr(i, end - i)).substr(0, 200);
+  return s.substr(i, end - i);
+}
+
+// The values of the target keys among the members of the JSON text `body`, read in one pass
+// over its strings: a string followed by a colon names a member; each key's first member counts.
+std::array<std::string_view, kTargetKeys.size()> ScanMembers(std::string_view body) {
+  std::array<std::string_view, kTargetKeys.size()> values{};
+  std::array<bool, kTargetKeys.size()> seen{};
+  for (size_t i = body.find('"'); i != std::string_view::npos; i = body.find('"', i)) {
+    const JsonString name = ReadString(body, i);
+    i = name.end;
+    const size_t colon = SkipSpace(body, name.end);
+    if (!name.closed || colon >= body.size() || body[colon] != ':') continue;
+    auto key = std::find(kTargetKeys.begin(), kTargetKeys.end(), name.text);
+    if (key == kTargetKeys.end()) continue;
+    const auto k = static_cast<size_t>(key - kTargetKeys.begin());
+    if (seen[k]) continue;
+    seen[k] = true;
+    values[k] = RawValue(body, SkipSpace(body, colon + 1));
+  }
+  return values;
 }
 
 }  // namespace
@@ -69,25 +106,26 @@ bool AuditLog::Recorded(http::Method method, http::Access access) {
 }
 
 std::string AuditLog::Target(const http::Request& req) {
-  static constexpr std::array<std::string_view, 14> kKeys = {
-      "experiment_id", "run_id",  "name",    "version",       "model_id",
-      "alias",         "key",     "path",    "collection",    "channel",
-      "deployment_id", "scope",   "id",      "new_name"};
   std::string_view body(req.body);
-  bool json_body = !body.empty() && body.find_first_not_of(" \t\r\n") != std::string_view::npos &&
-                   body[body.find_first_not_of(" \t\r\n")] == '{';
-  body = body.substr(0, 4096);
-  auto query = http::ParseQuery(req.query);
+  const size_t first = SkipSpace(body, 0);
+  const bool json_body = first < body.size() && body[first] == '{';
+  std::array<std::string_view, kTargetKeys.size()> values{};
+  if (json_body) values = ScanMembers(body.substr(0, 4096));
+  auto query = req.query.empty() ? std::nullopt : http::ParseQuery(req.query);
   std::string out;
-  for (std::string_view key : kKeys) {
-    std::string v;
+  for (size_t k = 0; k < kTargetKeys.size(); ++k) {
+    std::string_view v;
+    std::string from_query;
     if (query) {
-      for (const auto& [k, value] : *query) {
-        if (k == key) v = value.substr(0, 200);
+      for (const auto& [name, value] : *query) {
+        if (name == kTargetKeys[k]) from_query = value;
       }
+      v = from_query;
     }
-    if (v.empty() && json_body) v = ScanValue(body, key);
-    if (!v.empty()) out += (out.empty() ? "" : " ") + std::string(key) + "=" + v;
+    if (v.empty()) v = values[k];
+    if (v.empty()) continue;
+    if (!out.empty()) out += ' ';
+    out.append(kTargetKeys[k]).append("=").append(v.substr(0, kMaxTargetValue));
   }
   return out;
 }

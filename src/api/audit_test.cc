@@ -78,6 +78,23 @@ TEST_F(AuditTest, TargetNamesWhatARequestIsAbout) {
   EXPECT_EQ(AuditLog::Target(r), "experiment_id=12 name=a\\\"b");
   r = Req(Method::kPost, "/p", R"({"name":)", "");  // cut short: nothing, no crash
   EXPECT_EQ(AuditLog::Target(r), "");
+  r = Req(Method::kPost, "/p", R"({"name":"a\\"})", "");  // an escaped backslash ends the string
+  EXPECT_EQ(AuditLog::Target(r), "name=a\\\\");
+  r = Req(Method::kPost, "/p", R"({"name":"ab)", "");  // a value cut short: what there is
+  EXPECT_EQ(AuditLog::Target(r), "name=ab");
+}
+
+TEST_F(AuditTest, TargetReadsMemberNamesNotValues) {
+  // A key's name appearing as a value, or in a value, is not the member.
+  auto r = Req(Method::kPost, "/p", R"({"name":"key", "note":"\"run_id\": 7", "key" : "loss"})", "");
+  EXPECT_EQ(AuditLog::Target(r), "name=key key=loss");
+  r = Req(Method::kPost, "/p", R"({"key":"first","key":"second"})", "");  // the first one counts
+  EXPECT_EQ(AuditLog::Target(r), "key=first");
+  r = Req(Method::kPost, "/p", "{\"run_id\":\"" + std::string(300, 'r') + "\"}", "");
+  EXPECT_EQ(AuditLog::Target(r), "run_id=" + std::string(200, 'r'));  // values are cut
+  r = Req(Method::kPost, "/p", R"({"name":"body"})", "");
+  r.query = "name=query";  // the query wins over the body
+  EXPECT_EQ(AuditLog::Target(r), "name=query");
 }
 
 TEST_F(AuditTest, IdenticalChangesAreCountedNewestFirstAndFiltered) {
