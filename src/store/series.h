@@ -38,6 +38,10 @@ bool Same(const Point& a, const Point& b);
 inline constexpr size_t kChunkPoints = 1024;
 inline constexpr size_t kDirectPoints = 64;
 inline constexpr size_t kCompactAt = 256;
+// A chunk of fewer points than this is merged with a write whose steps follow it and that does
+// not fit into it; a fuller one is left as it is (merging it would decode and rewrite a whole
+// chunk to gain at most half of one).
+inline constexpr size_t kUnfilledChunk = kChunkPoints / 2;
 // A write takes out (to merge with) the chunks its steps overlap only when they are few: at most
 // kMaxTakenChunks chunks of at most 2 * kChunkPoints points. Steps logged again and again
 // otherwise overlap ever more chunks, and rewriting (or even counting) them all on every write

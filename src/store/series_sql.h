@@ -31,8 +31,8 @@ int64_t NewChunkSeq();
 bool NoteRowPoints(const std::string& run_id, const std::string& key, size_t n);
 
 // Takes out (DELETE ... RETURNING, so each is taken by one writer only) the chunks of (run, key)
-// that the steps [first, last] overlap; with none, the chunk just before them when it is not
-// full, so a training loop's batches fill chunks instead of making one per batch. When the
+// that the steps [first, last] overlap; with none, the chunk just before them when it holds
+// fewer than kUnfilledChunk points, so a training loop's batches fill chunks instead of making one per batch. When the
 // overlapped chunks are many (kMaxTakenChunks), nothing is taken; they are counted only up to
 // that, so a key whose steps were logged thousands of times costs each write a few lookups.
 template <typename Db>
@@ -67,7 +67,7 @@ Result<std::vector<std::vector<Point>>> TakeChunksFor(Db& db, const std::string&
     if (q == overlap) {
       g->Bind(1, run_id).Bind(2, key).Bind(3, first).Bind(4, last);
     } else {
-      g->Bind(1, run_id).Bind(2, key).Bind(3, int64_t(kChunkPoints));
+      g->Bind(1, run_id).Bind(2, key).Bind(3, int64_t(kUnfilledChunk));
       g->Bind(4, run_id).Bind(5, key).Bind(6, first);
     }
     Status s;

@@ -51,7 +51,7 @@ Result<std::map<std::string_view, std::vector<std::vector<series::Point>>>> Take
   g->Bind(1, TextArray(names)).Bind(2, IntArray(firsts)).Bind(3, IntArray(lasts));
   g->Bind(4, int64_t(series::kMaxTakenChunks)).Bind(5, run_id);
   g->Bind(6, int64_t(series::kMaxTakenChunks + 1)).Bind(7, int64_t(2 * series::kChunkPoints));
-  g->Bind(8, int64_t(series::kChunkPoints));
+  g->Bind(8, int64_t(series::kUnfilledChunk));
   std::map<std::string_view, std::vector<std::vector<series::Point>>> taken;
   std::string scratch;
   Status s;

@@ -104,9 +104,15 @@ Status InsertModelMetric(Db& db, const std::string& run_id, const Metric& m) {
 Status SqliteEngine::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {
   for (const Param& p : batch.params) RETURN_IF_ERROR(InsertParam(db, run_id, p));
   std::map<std::string_view, std::vector<series::Point>> by_key;
+  std::vector<series::Point>* points = nullptr;  // of the key before: a loop logs runs of one key
+  std::string_view points_key;
   for (const Metric& m : batch.metrics) {
     bool is_nan = std::isnan(m.value);
-    by_key[m.key].push_back({m.step, m.timestamp, is_nan ? 0.0 : m.value, is_nan});
+    if (points == nullptr || m.key != points_key) {
+      points = &by_key[m.key];
+      points_key = m.key;
+    }
+    points->push_back({m.step, m.timestamp, is_nan ? 0.0 : m.value, is_nan});
     if (!m.model_id.empty()) RETURN_IF_ERROR(InsertModelMetric(db, run_id, m));
   }
   for (auto& [key, points] : by_key) {
