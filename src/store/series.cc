@@ -26,12 +26,14 @@ uint64_t Bits(const Point& p) { return p.is_nan ? kNanBits : std::bit_cast<uint6
 uint64_t ZigZag(int64_t v) { return (uint64_t(v) << 1) ^ uint64_t(v >> 63); }
 int64_t UnZigZag(uint64_t v) { return int64_t(v >> 1) ^ -int64_t(v & 1); }
 
-void PutVarint(std::string* out, uint64_t v) {
+// Writes `v` at `out`, 7 bits a byte, low first; returns the end (at most 10 bytes).
+char* PutVarint(char* out, uint64_t v) {
   while (v >= 0x80) {
-    out->push_back(char(v | 0x80));
+    *out++ = char(v | 0x80);
     v >>= 7;
   }
-  out->push_back(char(v));
+  *out++ = char(v);
+  return out;
 }
 
 // Reads the bytes of a chunk front to back; every read checks what is left, and a failed read
@@ -63,25 +65,35 @@ struct Reader {
 
 // The value as XOR with the previous one: a header byte (zero bytes leading << 4 | trailing)
 // then the bytes between, most significant first; kRepeat when nothing changed.
-void PutValue(std::string* out, uint64_t x) {
+char* PutValue(char* out, uint64_t x) {
   if (x == 0) {
-    out->push_back(char(kRepeat));
-    return;
+    *out++ = char(kRepeat);
+    return out;
   }
   int lead = std::countl_zero(x) / 8, trail = std::countr_zero(x) / 8;
-  out->push_back(char(lead << 4 | trail));
-  for (int i = 7 - lead; i >= trail; --i) out->push_back(char(x >> (8 * i)));
+  *out++ = char(lead << 4 | trail);
+  for (int i = 7 - lead; i >= trail; --i) *out++ = char(x >> (8 * i));
+  return out;
 }
 
 uint64_t GetValue(Reader& r) {
   uint8_t h = r.Byte();
   if (h == kRepeat) return 0;
   int lead = h >> 4, trail = h & 15;
-  if (lead + trail > 7 || r.end - r.p < 8 - lead - trail) {
+  const int count = 8 - lead - trail;
+  if (count < 1 || r.end - r.p < count) {
     r.ok = false;
     return 0;
   }
   uint64_t x = 0;
+  if (r.end - r.p >= 8) {  // one load of eight bytes, the first `count` of them the value's
+    uint64_t word;
+    std::memcpy(&word, r.p, 8);
+    if constexpr (std::endian::native == std::endian::little) word = __builtin_bswap64(word);
+    x = (word >> (64 - 8 * count)) << (8 * trail);
+    r.p += count;
+    return x;
+  }
   for (int i = 7 - lead; i >= trail; --i) x |= uint64_t(*r.p++) << (8 * i);
   return x;
 }
@@ -102,9 +114,8 @@ Status DecodeSegment(Reader& r, std::vector<Point>* out) {
     ts = int64_t(uint64_t(ts) + uint64_t(UnZigZag(r.Varint())));
     bits ^= GetValue(r);
     if (!r.ok) return Internal("metric chunk cut short");
-    Point p{step, ts, 0, bits == kNanBits};
-    if (!p.is_nan) p.value = std::bit_cast<double>(bits);
-    out->push_back(p);
+    const bool nan = bits == kNanBits;
+    out->push_back(Point{step, ts, nan ? 0.0 : std::bit_cast<double>(bits), nan});
   }
   return Status::Ok();
 }
@@ -129,21 +140,23 @@ void SortUnique(std::vector<Point>* points) {
 }
 
 std::string Encode(std::span<const Point> sorted) {
-  std::string out;
-  out.reserve(4 + sorted.size() * 8);
-  out.push_back(char(kFormat));
-  PutVarint(&out, sorted.size());
+  // At most: the format byte and the count, then two varints and a value of 9 bytes a point.
+  std::string out(1 + 10 + sorted.size() * (10 + 10 + 9), '\0');
+  char* at = out.data();
+  *at++ = char(kFormat);
+  at = PutVarint(at, sorted.size());
   int64_t step = 0, ts = 0;
   uint64_t bits = 0;
   for (const Point& p : sorted) {
     // Differences wrap rather than overflow; decoding wraps back the same way.
-    PutVarint(&out, ZigZag(int64_t(uint64_t(p.step) - uint64_t(step))));
-    PutVarint(&out, ZigZag(int64_t(uint64_t(p.timestamp) - uint64_t(ts))));
-    PutValue(&out, Bits(p) ^ bits);
+    at = PutVarint(at, ZigZag(int64_t(uint64_t(p.step) - uint64_t(step))));
+    at = PutVarint(at, ZigZag(int64_t(uint64_t(p.timestamp) - uint64_t(ts))));
+    at = PutValue(at, Bits(p) ^ bits);
     step = p.step;
     ts = p.timestamp;
     bits = Bits(p);
   }
+  out.resize(size_t(at - out.data()));
   return out;
 }
 

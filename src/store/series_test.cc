@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -48,6 +49,33 @@ TEST(SeriesTest, ATrainingLoopTakesFewBytesPerPoint) {
   std::string bytes = Encode(points);
   ExpectSame(RoundTrip(points), points);
   EXPECT_LT(bytes.size(), points.size() * 8) << bytes.size() << " bytes";
+}
+
+// Values of every width of XOR (1 to 8 bytes, any leading and trailing zero bytes), read from
+// the middle of a chunk and from its last bytes alike.
+TEST(SeriesTest, RandomPointsRoundTripWhereverTheyEnd) {
+  std::mt19937_64 gen(11);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Point> points;
+    int64_t step = int64_t(gen() % 1000) - 500;
+    const size_t n = 1 + gen() % 40;
+    for (size_t i = 0; i < n; ++i) {
+      step += int64_t(gen() % 3);
+      uint64_t bits = gen();
+      bits &= ~0ull >> (8 * (gen() % 8));  // leading zero bytes
+      bits &= ~0ull << (8 * (gen() % 8));  // trailing zero bytes
+      double v = std::bit_cast<double>(bits);
+      const bool nan = std::isnan(v) || gen() % 17 == 0;
+      points.push_back({step, int64_t(gen() >> (gen() % 64)), nan ? 0.0 : v, nan});
+    }
+    SortUnique(&points);
+    ExpectSame(RoundTrip(points), points);
+    const std::string bytes = Encode(points);
+    for (size_t cut = 0; cut < bytes.size(); cut += 1 + bytes.size() / 7) {
+      std::vector<Point> out;
+      EXPECT_FALSE(Decode(bytes.substr(0, cut), &out).ok()) << "cut at " << cut;
+    }
+  }
 }
 
 // A chunk may be several segments back to back (batches appended to it): they read in order,
