@@ -1,6 +1,6 @@
-// SQL that loads runs, shared by the SQL engines (private to store/): one statement per table
-// for up to kLoadSlice runs at once, so a page of 100 search results is five statements, not
-// five per run (each a round trip on PostgreSQL); one run the same way, with cached statements.
+// SQL that loads runs, shared by the SQL engines (private to store/): a few statements for up to
+// kLoadSlice runs at once, so a page of 100 search results is three statements, not five per run
+// (each a round trip on PostgreSQL); one run the same way, with cached statements.
 #ifndef RINGO_STORE_RUNS_LOAD_SQL_H_
 #define RINGO_STORE_RUNS_LOAD_SQL_H_
 
@@ -24,35 +24,49 @@ inline constexpr size_t kLoadSlice = 500;
 
 namespace load_detail {
 
-// Runs `sql` (whose one "IN (?)" is widened to a placeholder per id, or on an engine whose Db
-// has kIdArrays to "= ANY" of one array parameter) with the ids bound, and hands each row with
-// the index of its run (its first column) to `row`.
+// Runs `sql` (each of whose "IN (?)" is widened to a placeholder per id, or on an engine whose
+// Db has kIdArrays to "= ANY" of one array parameter) with the ids bound to each, and hands each
+// row with the index of its run (its second column when `kind_first`, else its first) to `row`.
 template <typename Db, typename Row>
 Status EachRow(Db& db, std::string_view sql, std::span<const std::string> ids,
-               const std::map<std::string_view, size_t>& index, const Row& row) {
+               const std::map<std::string_view, size_t>& index, const Row& row,
+               bool kind_first = false) {
+  const int id_col = kind_first ? 1 : 0;
   auto rows = [&](auto& stmt) {
     Status s;
     while (stmt.Step(&s)) {
-      auto it = index.find(stmt.Text(0));
+      auto it = index.find(stmt.Text(id_col));
       if (it != index.end()) row(stmt, it->second);
     }
     return s;
   };
   std::string text(sql);
+  auto widen = [&text](std::string_view list) {
+    int lists = 0;
+    for (size_t at = text.find("IN (?)"); at != std::string::npos;
+         at = text.find("IN (?)", at + list.size()), ++lists) {
+      text.replace(at, 6, list);
+    }
+    return lists;
+  };
   if constexpr (requires { Db::kIdArrays; }) {
     // The same text for any number of ids, so the statement stays prepared on the server.
-    text.replace(text.find("IN (?)"), 6, "= ANY(?::text[])");
+    int lists = widen("= ANY(?::text[])");
     ASSIGN_OR_RETURN(auto* q, db.Prepare(text));
     typename Db::Guard g(*q);
-    BindIdArray(*g, 1, ids);
+    for (int l = 0; l < lists; ++l) BindIdArray(*g, l + 1, ids);
     return rows(*g);
   }
-  std::string list = "(";
+  std::string list = "IN (";
   for (size_t i = 0; i < ids.size(); ++i) list += i ? ",?" : "?";
   list += ')';
-  text.replace(text.find("(?)"), 3, list);
+  int lists = widen(list);
   auto run = [&](auto& stmt) {
-    for (size_t i = 0; i < ids.size(); ++i) stmt.Bind(int(i + 1), std::string_view(ids[i]));
+    for (int l = 0; l < lists; ++l) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        stmt.Bind(int(l * ids.size() + i + 1), std::string_view(ids[i]));
+      }
+    }
     return rows(stmt);
   };
   // One run (GetRun and the like) keeps its statements prepared; a page's lists vary in length.
@@ -64,6 +78,18 @@ Status EachRow(Db& db, std::string_view sql, std::span<const std::string> ids,
   ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(text));
   return run(*stmt);
 }
+
+// A run's latest metrics, params and tags in one statement (a round trip each on PostgreSQL):
+// rows of (kind, run_id, key, text value, metric value, timestamp, step, is_nan), kind 0 a
+// metric, 1 a param, 2 a tag, each kind in (run_id, key) order.
+inline constexpr std::string_view kValuesSql =
+    "SELECT 0, run_id, key, '', value, timestamp, step, is_nan FROM latest_metrics "
+    "WHERE run_id IN (?) "
+    "UNION ALL SELECT 1, run_id, key, value, CAST(0 AS double precision), 0, 0, 0 FROM params "
+    "WHERE run_id IN (?) "
+    "UNION ALL SELECT 2, run_id, key, value, CAST(0 AS double precision), 0, 0, 0 FROM tags "
+    "WHERE run_id IN (?) "
+    "ORDER BY 1, 2, 3";
 
 // Loads the runs `ids` (distinct, at most kLoadSlice) into out[0..]; runs not found keep an
 // empty run_id.
@@ -86,24 +112,23 @@ Status LoadSlice(Db& db, std::span<const std::string> ids, std::span<Run> out) {
                             i.artifact_uri = r.Text(7);
                             i.lifecycle_stage = r.Text(8);
                           }));
-  RETURN_IF_ERROR(EachRow(db,
-                          "SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics "
-                          "WHERE run_id IN (?) ORDER BY run_id, key",
-                          ids, index, [&](auto& r, size_t k) {
-                            out[k].metrics.push_back(
-                                Metric{std::string(r.Text(1)), r.Int(5) ? std::nan("") : r.Double(2),
-                                       r.Int(3), r.Int(4)});
-                          }));
   RETURN_IF_ERROR(EachRow(
-      db, "SELECT run_id, key, value FROM params WHERE run_id IN (?) ORDER BY run_id, key", ids,
-      index, [&](auto& r, size_t k) {
-        out[k].params.push_back(Param{std::string(r.Text(1)), std::string(r.Text(2))});
-      }));
-  RETURN_IF_ERROR(EachRow(
-      db, "SELECT run_id, key, value FROM tags WHERE run_id IN (?) ORDER BY run_id, key", ids,
-      index, [&](auto& r, size_t k) {
-        out[k].tags.push_back(Tag{std::string(r.Text(1)), std::string(r.Text(2))});
-      }));
+      db, kValuesSql, ids, index,
+      [&](auto& r, size_t k) {
+        std::string key(r.Text(2));
+        switch (r.Int(0)) {
+          case 0:
+            out[k].metrics.push_back(Metric{std::move(key), r.Int(7) ? std::nan("") : r.Double(4),
+                                            r.Int(5), r.Int(6)});
+            return;
+          case 1:
+            out[k].params.push_back(Param{std::move(key), std::string(r.Text(3))});
+            return;
+          default:
+            out[k].tags.push_back(Tag{std::move(key), std::string(r.Text(3))});
+        }
+      },
+      /*kind_first=*/true));
   // Inputs in Load's order, then their tags by (run, dataset).
   std::vector<std::vector<std::string>> dataset_ids(ids.size());
   RETURN_IF_ERROR(EachRow(
