@@ -15,12 +15,28 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/search_sql.h"
 #include "store/store.h"
 
 namespace ringo::store::runs {
 
 // Runs per statement: well under both engines' limits on bound values.
 inline constexpr size_t kLoadSlice = 500;
+
+// Reads the columns kRunInfoColumns names, from column 0 of the current row of
+// `r` (a runs statement or a run search).
+template <typename Row>
+void ReadInfo(Row& r, RunInfo& i) {
+  i.run_id = r.Text(0);
+  i.experiment_id = std::to_string(r.Int(1));
+  i.run_name = r.Text(2);
+  i.user_id = r.Text(3);
+  i.status = r.Text(4);
+  i.start_time = r.Int(5);
+  if (!r.IsNull(6)) i.end_time = r.Int(6);
+  i.artifact_uri = r.Text(7);
+  i.lifecycle_stage = r.Text(8);
+}
 
 namespace load_detail {
 
@@ -93,25 +109,21 @@ inline constexpr std::string_view kValuesSql =
 
 // Loads the runs `ids` (distinct, at most kLoadSlice) into out[0..]; runs not found keep an
 // empty run_id.
+// Reads the runs `ids` (distinct, at most kLoadSlice) into out[0..].info; runs not found keep
+// an empty run_id. `index` maps each id to its position.
 template <typename Db>
-Status LoadSlice(Db& db, std::span<const std::string> ids, std::span<Run> out) {
-  std::map<std::string_view, size_t> index;
-  for (size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
-  RETURN_IF_ERROR(EachRow(db,
-                          "SELECT run_id, experiment_id, name, user_id, status, start_time, "
-                          "end_time, artifact_uri, lifecycle_stage FROM runs WHERE run_id IN (?)",
-                          ids, index, [&](auto& r, size_t k) {
-                            RunInfo& i = out[k].info;
-                            i.run_id = r.Text(0);
-                            i.experiment_id = std::to_string(r.Int(1));
-                            i.run_name = r.Text(2);
-                            i.user_id = r.Text(3);
-                            i.status = r.Text(4);
-                            i.start_time = r.Int(5);
-                            if (!r.IsNull(6)) i.end_time = r.Int(6);
-                            i.artifact_uri = r.Text(7);
-                            i.lifecycle_stage = r.Text(8);
-                          }));
+Status LoadInfos(Db& db, std::span<const std::string> ids,
+                 const std::map<std::string_view, size_t>& index, std::span<Run> out) {
+  static const std::string sql =
+      std::string("SELECT ") + kRunInfoColumns + " FROM runs r WHERE r.run_id IN (?)";
+  return EachRow(db, sql, ids, index, [&](auto& r, size_t k) { ReadInfo(r, out[k].info); });
+}
+
+// Loads the latest metrics, params, tags and inputs of the runs `ids` (distinct, at most
+// kLoadSlice) into out[0..]. `index` maps each id to its position.
+template <typename Db>
+Status LoadDetails(Db& db, std::span<const std::string> ids,
+                   const std::map<std::string_view, size_t>& index, std::span<Run> out) {
   RETURN_IF_ERROR(EachRow(
       db, kValuesSql, ids, index,
       [&](auto& r, size_t k) {
@@ -159,20 +171,51 @@ Status LoadSlice(Db& db, std::span<const std::string> ids, std::span<Run> out) {
                  });
 }
 
+
+// Calls load(ids, index, runs) for each slice of at most kLoadSlice of `runs`, whose ids are
+// `run_ids`, then leaves out the runs whose run_id is empty (not found).
+template <typename Load>
+Result<std::vector<Run>> BySlice(const std::vector<std::string>& run_ids, std::vector<Run> runs,
+                                 const Load& load) {
+  for (size_t at = 0; at < run_ids.size(); at += kLoadSlice) {
+    size_t n = std::min(kLoadSlice, run_ids.size() - at);
+    std::span<const std::string> ids = std::span(run_ids).subspan(at, n);
+    std::map<std::string_view, size_t> index;
+    for (size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
+    RETURN_IF_ERROR(load(ids, index, std::span(runs).subspan(at, n)));
+  }
+  std::erase_if(runs, [](const Run& r) { return r.info.run_id.empty(); });
+  return runs;
+}
+
 }  // namespace load_detail
 
 // The runs `run_ids` (distinct) in that order, each as runs::Load reads it; runs that no
 // longer exist (deleted for good since they were found) are left out.
 template <typename Db>
 Result<std::vector<Run>> LoadMany(Db& db, const std::vector<std::string>& run_ids) {
-  std::vector<Run> runs(run_ids.size());
-  for (size_t at = 0; at < run_ids.size(); at += kLoadSlice) {
-    size_t n = std::min(kLoadSlice, run_ids.size() - at);
-    RETURN_IF_ERROR(load_detail::LoadSlice(db, std::span(run_ids).subspan(at, n),
-                                           std::span(runs).subspan(at, n)));
+  return load_detail::BySlice(run_ids, std::vector<Run>(run_ids.size()),
+                              [&db](auto ids, const auto& index, std::span<Run> out) {
+                                RETURN_IF_ERROR(load_detail::LoadInfos(db, ids, index, out));
+                                return load_detail::LoadDetails(db, ids, index, out);
+                              });
+}
+
+// The runs whose RunInfo (of distinct runs) a search has read already, in that order, with
+// their latest metrics, params, tags and inputs: a page of results without reading `runs` again.
+template <typename Db>
+Result<std::vector<Run>> LoadWithInfos(Db& db, std::vector<RunInfo> infos) {
+  std::vector<std::string> run_ids;
+  std::vector<Run> runs(infos.size());
+  run_ids.reserve(infos.size());
+  for (size_t i = 0; i < infos.size(); ++i) {
+    run_ids.push_back(infos[i].run_id);
+    runs[i].info = std::move(infos[i]);
   }
-  std::erase_if(runs, [](const Run& r) { return r.info.run_id.empty(); });
-  return runs;
+  return load_detail::BySlice(run_ids, std::move(runs),
+                              [&db](auto ids, const auto& index, std::span<Run> out) {
+                                return load_detail::LoadDetails(db, ids, index, out);
+                              });
 }
 
 // The run with its latest metrics, params, tags and inputs; kNotFound when there is none.
