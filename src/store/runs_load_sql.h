@@ -1,6 +1,7 @@
-// SQL that loads runs, shared by the SQL engines (private to store/): a few statements for up to
-// kLoadSlice runs at once, so a page of 100 search results is three statements, not five per run
-// (each a round trip on PostgreSQL); one run the same way, with cached statements.
+// SQL that loads runs, shared by the SQL engines (private to store/): three statements for up to
+// kLoadSlice runs at once (runs; latest metrics, params and tags; inputs), two for a page of
+// search results, whose runs the search read already, not five per run (each statement is a
+// round trip on PostgreSQL); one run the same way, with cached statements.
 #ifndef RINGO_STORE_RUNS_LOAD_SQL_H_
 #define RINGO_STORE_RUNS_LOAD_SQL_H_
 
@@ -116,8 +117,6 @@ inline void SortByKey(Run& run) {
   std::sort(run.tags.begin(), run.tags.end(), by_key);
 }
 
-// Loads the runs `ids` (distinct, at most kLoadSlice) into out[0..]; runs not found keep an
-// empty run_id.
 // Reads the runs `ids` (distinct, at most kLoadSlice) into out[0..].info; runs not found keep
 // an empty run_id. `index` maps each id to its position.
 template <typename Db>
@@ -180,7 +179,6 @@ Status LoadDetails(Db& db, std::span<const std::string> ids,
                        Tag{std::string(r.Text(2)), std::string(r.Text(3))});
                  });
 }
-
 
 // Calls load(ids, index, runs) for each slice of at most kLoadSlice of `runs`, whose ids are
 // `run_ids`, then leaves out the runs whose run_id is empty (not found).

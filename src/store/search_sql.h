@@ -48,7 +48,8 @@ inline constexpr const char* kRunInfoColumns =
 
 // "SELECT <kRunInfoColumns> FROM runs r ..." for one page from `offset`, limited to
 // max_results + 1 rows (the extra row says another page follows): the page's runs come with
-// their info, so loading them does not read `runs` again. kInvalidArgument for a bad filter, order or limit.
+// their info, so loading them does not read `runs` again. kInvalidArgument for a bad filter,
+// order or limit.
 // The filter's metric, param and tag clauses are all IN-subqueries for the engine's planner to
 // choose from, or, given a `driver` (the position of one among them), that one is and the
 // others are checked run by run: an engine whose statistics may be stale (SQLite's) otherwise
