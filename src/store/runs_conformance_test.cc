@@ -184,6 +184,33 @@ TEST_P(RunStoreTest, LogBatchWritesMetricsParamsAndTags) {
   EXPECT_EQ(FindMetric(*got, "acc")->timestamp, 100);
 }
 
+// A run's metrics, params and tags load together (runs_load_sql.h): each kind stays apart even
+// where keys are shared, in key order, with metric values exact to the last bit.
+TEST_P(RunStoreTest, GetRunKeepsMetricsParamsAndTagsApartInKeyOrder) {
+  store::Run run = MustCreateRun("0", "kinds");
+  const double tiny = 0.1 + 0.2;  // 0.30000000000000004
+  Batch b;
+  b.metrics = {{"z", tiny, 5, 2}, {"a", 1e-300, 6, 3}};
+  b.params = {{"z", "pz"}, {"a", "pa"}};
+  b.tags = {{"z", "tz"}, {"a", "ta"}};
+  ASSERT_TRUE(LogBatch(run.info.run_id, b).ok());
+  Result<store::Run> got = store_->GetRun(run.info.run_id);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->metrics.size(), 2u);
+  EXPECT_EQ(got->metrics[0].key, "a");
+  EXPECT_EQ(got->metrics[0].value, 1e-300);
+  EXPECT_EQ(got->metrics[0].timestamp, 6);
+  EXPECT_EQ(got->metrics[0].step, 3);
+  EXPECT_EQ(got->metrics[1].key, "z");
+  EXPECT_EQ(got->metrics[1].value, tiny);
+  ASSERT_EQ(got->params.size(), 2u);
+  EXPECT_EQ(got->params[0].key + "=" + got->params[0].value, "a=pa");
+  EXPECT_EQ(got->params[1].key + "=" + got->params[1].value, "z=pz");
+  std::vector<std::string> tags;
+  for (const Tag& t : got->tags) tags.push_back(t.key + "=" + t.value);
+  EXPECT_EQ(tags, (std::vector<std::string>{"a=ta", "mlflow.runName=kinds", "z=tz"}));
+}
+
 TEST_P(RunStoreTest, SetRunNameTagRenamesRun) {
   store::Run run = MustCreateRun("0", "first");
   ASSERT_TRUE(SetTag(run.info.run_id, "mlflow.runName", "second").ok());

@@ -1,6 +1,7 @@
-// SQL that loads runs, shared by the SQL engines (private to store/): one statement per table
-// for up to kLoadSlice runs at once, so a page of 100 search results is five statements, not
-// five per run (each a round trip on PostgreSQL); one run the same way, with cached statements.
+// SQL that loads runs, shared by the SQL engines (private to store/): three statements for up to
+// kLoadSlice runs at once (runs; latest metrics, params and tags; inputs), two for a page of
+// search results, whose runs the search read already, not five per run (each statement is a
+// round trip on PostgreSQL); one run the same way, with cached statements.
 #ifndef RINGO_STORE_RUNS_LOAD_SQL_H_
 #define RINGO_STORE_RUNS_LOAD_SQL_H_
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/search_sql.h"
 #include "store/store.h"
 
 namespace ringo::store::runs {
@@ -22,37 +24,66 @@ namespace ringo::store::runs {
 // Runs per statement: well under both engines' limits on bound values.
 inline constexpr size_t kLoadSlice = 500;
 
+// Reads the columns kRunInfoColumns names, from column 0 of the current row of
+// `r` (a runs statement or a run search).
+template <typename Row>
+void ReadInfo(Row& r, RunInfo& i) {
+  i.run_id = r.Text(0);
+  i.experiment_id = std::to_string(r.Int(1));
+  i.run_name = r.Text(2);
+  i.user_id = r.Text(3);
+  i.status = r.Text(4);
+  i.start_time = r.Int(5);
+  if (!r.IsNull(6)) i.end_time = r.Int(6);
+  i.artifact_uri = r.Text(7);
+  i.lifecycle_stage = r.Text(8);
+}
+
 namespace load_detail {
 
-// Runs `sql` (whose one "IN (?)" is widened to a placeholder per id, or on an engine whose Db
-// has kIdArrays to "= ANY" of one array parameter) with the ids bound, and hands each row with
-// the index of its run (its first column) to `row`.
+// Runs `sql` (each of whose "IN (?)" is widened to a placeholder per id, or on an engine whose
+// Db has kIdArrays to "= ANY" of one array parameter) with the ids bound to each, and hands each
+// row with the index of its run (its second column when `kind_first`, else its first) to `row`.
 template <typename Db, typename Row>
 Status EachRow(Db& db, std::string_view sql, std::span<const std::string> ids,
-               const std::map<std::string_view, size_t>& index, const Row& row) {
+               const std::map<std::string_view, size_t>& index, const Row& row,
+               bool kind_first = false) {
+  const int id_col = kind_first ? 1 : 0;
   auto rows = [&](auto& stmt) {
     Status s;
     while (stmt.Step(&s)) {
-      auto it = index.find(stmt.Text(0));
+      auto it = index.find(stmt.Text(id_col));
       if (it != index.end()) row(stmt, it->second);
     }
     return s;
   };
   std::string text(sql);
+  auto widen = [&text](std::string_view list) {
+    int lists = 0;
+    for (size_t at = text.find("IN (?)"); at != std::string::npos;
+         at = text.find("IN (?)", at + list.size()), ++lists) {
+      text.replace(at, 6, list);
+    }
+    return lists;
+  };
   if constexpr (requires { Db::kIdArrays; }) {
     // The same text for any number of ids, so the statement stays prepared on the server.
-    text.replace(text.find("IN (?)"), 6, "= ANY(?::text[])");
+    int lists = widen("= ANY(?::text[])");
     ASSIGN_OR_RETURN(auto* q, db.Prepare(text));
     typename Db::Guard g(*q);
-    BindIdArray(*g, 1, ids);
+    for (int l = 0; l < lists; ++l) BindIdArray(*g, l + 1, ids);
     return rows(*g);
   }
-  std::string list = "(";
+  std::string list = "IN (";
   for (size_t i = 0; i < ids.size(); ++i) list += i ? ",?" : "?";
   list += ')';
-  text.replace(text.find("(?)"), 3, list);
+  int lists = widen(list);
   auto run = [&](auto& stmt) {
-    for (size_t i = 0; i < ids.size(); ++i) stmt.Bind(int(i + 1), std::string_view(ids[i]));
+    for (int l = 0; l < lists; ++l) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        stmt.Bind(int(l * ids.size() + i + 1), std::string_view(ids[i]));
+      }
+    }
     return rows(stmt);
   };
   // One run (GetRun and the like) keeps its statements prepared; a page's lists vary in length.
@@ -65,45 +96,60 @@ Status EachRow(Db& db, std::string_view sql, std::span<const std::string> ids,
   return run(*stmt);
 }
 
-// Loads the runs `ids` (distinct, at most kLoadSlice) into out[0..]; runs not found keep an
-// empty run_id.
+// A run's latest metrics, params and tags in one statement (a round trip each on PostgreSQL):
+// rows of (kind, run_id, key, text value, metric value, timestamp, step, is_nan), kind 0 a
+// metric, 1 a param, 2 a tag, in no order: sorting the union's rows made PostgreSQL spend more
+// than the round trips it saves, so SortByKey orders each run's lists instead.
+inline constexpr std::string_view kValuesSql =
+    "SELECT 0, run_id, key, '', value, timestamp, step, is_nan FROM latest_metrics "
+    "WHERE run_id IN (?) "
+    "UNION ALL SELECT 1, run_id, key, value, CAST(0 AS double precision), 0, 0, 0 FROM params "
+    "WHERE run_id IN (?) "
+    "UNION ALL SELECT 2, run_id, key, value, CAST(0 AS double precision), 0, 0, 0 FROM tags "
+    "WHERE run_id IN (?)";
+
+// Orders a run's metrics, params and tags by key as both engines order text (bytewise: SQLite's
+// BINARY, PostgreSQL's "C" collation; std::string compares as unsigned char too).
+inline void SortByKey(Run& run) {
+  auto by_key = [](const auto& a, const auto& b) { return a.key < b.key; };
+  std::sort(run.metrics.begin(), run.metrics.end(), by_key);
+  std::sort(run.params.begin(), run.params.end(), by_key);
+  std::sort(run.tags.begin(), run.tags.end(), by_key);
+}
+
+// Reads the runs `ids` (distinct, at most kLoadSlice) into out[0..].info; runs not found keep
+// an empty run_id. `index` maps each id to its position.
 template <typename Db>
-Status LoadSlice(Db& db, std::span<const std::string> ids, std::span<Run> out) {
-  std::map<std::string_view, size_t> index;
-  for (size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
-  RETURN_IF_ERROR(EachRow(db,
-                          "SELECT run_id, experiment_id, name, user_id, status, start_time, "
-                          "end_time, artifact_uri, lifecycle_stage FROM runs WHERE run_id IN (?)",
-                          ids, index, [&](auto& r, size_t k) {
-                            RunInfo& i = out[k].info;
-                            i.run_id = r.Text(0);
-                            i.experiment_id = std::to_string(r.Int(1));
-                            i.run_name = r.Text(2);
-                            i.user_id = r.Text(3);
-                            i.status = r.Text(4);
-                            i.start_time = r.Int(5);
-                            if (!r.IsNull(6)) i.end_time = r.Int(6);
-                            i.artifact_uri = r.Text(7);
-                            i.lifecycle_stage = r.Text(8);
-                          }));
-  RETURN_IF_ERROR(EachRow(db,
-                          "SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics "
-                          "WHERE run_id IN (?) ORDER BY run_id, key",
-                          ids, index, [&](auto& r, size_t k) {
-                            out[k].metrics.push_back(
-                                Metric{std::string(r.Text(1)), r.Int(5) ? std::nan("") : r.Double(2),
-                                       r.Int(3), r.Int(4)});
-                          }));
+Status LoadInfos(Db& db, std::span<const std::string> ids,
+                 const std::map<std::string_view, size_t>& index, std::span<Run> out) {
+  static const std::string sql =
+      std::string("SELECT ") + kRunInfoColumns + " FROM runs r WHERE r.run_id IN (?)";
+  return EachRow(db, sql, ids, index, [&](auto& r, size_t k) { ReadInfo(r, out[k].info); });
+}
+
+// Loads the latest metrics, params, tags and inputs of the runs `ids` (distinct, at most
+// kLoadSlice) into out[0..]. `index` maps each id to its position.
+template <typename Db>
+Status LoadDetails(Db& db, std::span<const std::string> ids,
+                   const std::map<std::string_view, size_t>& index, std::span<Run> out) {
   RETURN_IF_ERROR(EachRow(
-      db, "SELECT run_id, key, value FROM params WHERE run_id IN (?) ORDER BY run_id, key", ids,
-      index, [&](auto& r, size_t k) {
-        out[k].params.push_back(Param{std::string(r.Text(1)), std::string(r.Text(2))});
-      }));
-  RETURN_IF_ERROR(EachRow(
-      db, "SELECT run_id, key, value FROM tags WHERE run_id IN (?) ORDER BY run_id, key", ids,
-      index, [&](auto& r, size_t k) {
-        out[k].tags.push_back(Tag{std::string(r.Text(1)), std::string(r.Text(2))});
-      }));
+      db, kValuesSql, ids, index,
+      [&](auto& r, size_t k) {
+        std::string key(r.Text(2));
+        switch (r.Int(0)) {
+          case 0:
+            out[k].metrics.push_back(Metric{std::move(key), r.Int(7) ? std::nan("") : r.Double(4),
+                                            r.Int(5), r.Int(6)});
+            return;
+          case 1:
+            out[k].params.push_back(Param{std::move(key), std::string(r.Text(3))});
+            return;
+          default:
+            out[k].tags.push_back(Tag{std::move(key), std::string(r.Text(3))});
+        }
+      },
+      /*kind_first=*/true));
+  for (Run& run : out) SortByKey(run);
   // Inputs in Load's order, then their tags by (run, dataset).
   std::vector<std::vector<std::string>> dataset_ids(ids.size());
   RETURN_IF_ERROR(EachRow(
@@ -134,20 +180,50 @@ Status LoadSlice(Db& db, std::span<const std::string> ids, std::span<Run> out) {
                  });
 }
 
+// Calls load(ids, index, runs) for each slice of at most kLoadSlice of `runs`, whose ids are
+// `run_ids`, then leaves out the runs whose run_id is empty (not found).
+template <typename Load>
+Result<std::vector<Run>> BySlice(const std::vector<std::string>& run_ids, std::vector<Run> runs,
+                                 const Load& load) {
+  for (size_t at = 0; at < run_ids.size(); at += kLoadSlice) {
+    size_t n = std::min(kLoadSlice, run_ids.size() - at);
+    std::span<const std::string> ids = std::span(run_ids).subspan(at, n);
+    std::map<std::string_view, size_t> index;
+    for (size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
+    RETURN_IF_ERROR(load(ids, index, std::span(runs).subspan(at, n)));
+  }
+  std::erase_if(runs, [](const Run& r) { return r.info.run_id.empty(); });
+  return runs;
+}
+
 }  // namespace load_detail
 
 // The runs `run_ids` (distinct) in that order, each as runs::Load reads it; runs that no
 // longer exist (deleted for good since they were found) are left out.
 template <typename Db>
 Result<std::vector<Run>> LoadMany(Db& db, const std::vector<std::string>& run_ids) {
-  std::vector<Run> runs(run_ids.size());
-  for (size_t at = 0; at < run_ids.size(); at += kLoadSlice) {
-    size_t n = std::min(kLoadSlice, run_ids.size() - at);
-    RETURN_IF_ERROR(load_detail::LoadSlice(db, std::span(run_ids).subspan(at, n),
-                                           std::span(runs).subspan(at, n)));
+  return load_detail::BySlice(run_ids, std::vector<Run>(run_ids.size()),
+                              [&db](auto ids, const auto& index, std::span<Run> out) {
+                                RETURN_IF_ERROR(load_detail::LoadInfos(db, ids, index, out));
+                                return load_detail::LoadDetails(db, ids, index, out);
+                              });
+}
+
+// The runs whose RunInfo (of distinct runs) a search has read already, in that order, with
+// their latest metrics, params, tags and inputs: a page of results without reading `runs` again.
+template <typename Db>
+Result<std::vector<Run>> LoadWithInfos(Db& db, std::vector<RunInfo> infos) {
+  std::vector<std::string> run_ids;
+  std::vector<Run> runs(infos.size());
+  run_ids.reserve(infos.size());
+  for (size_t i = 0; i < infos.size(); ++i) {
+    run_ids.push_back(infos[i].run_id);
+    runs[i].info = std::move(infos[i]);
   }
-  std::erase_if(runs, [](const Run& r) { return r.info.run_id.empty(); });
-  return runs;
+  return load_detail::BySlice(run_ids, std::move(runs),
+                              [&db](auto ids, const auto& index, std::span<Run> out) {
+                                return load_detail::LoadDetails(db, ids, index, out);
+                              });
 }
 
 // The run with its latest metrics, params, tags and inputs; kNotFound when there is none.

@@ -191,7 +191,7 @@ Result<SqlQuery> CompileRunSearch(const RunSearch& search, int64_t offset,
     return InvalidArgument("experiment_ids must name at least one experiment");
   }
   SqlQuery q;
-  q.sql = "SELECT r.run_id FROM runs r WHERE r.experiment_id IN (";
+  q.sql = std::string("SELECT ") + kRunInfoColumns + " FROM runs r WHERE r.experiment_id IN (";
   for (size_t i = 0; i < search.experiment_ids.size(); ++i) {
     ASSIGN_OR_RETURN(int64_t id, ParseExperimentId(search.experiment_ids[i]));
     q.sql += i ? ", ?" : "?";

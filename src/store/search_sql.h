@@ -41,8 +41,15 @@ struct SqlDialect {
                               std::vector<SqlValue>* binds) = nullptr;
 };
 
-// "SELECT r.run_id FROM runs r ..." for one page from `offset`, limited to max_results + 1 rows
-// (the extra row says another page follows). kInvalidArgument for a bad filter, order or limit.
+// The columns of a run's RunInfo, over `runs` aliased r, in the order runs::ReadInfo reads them.
+inline constexpr const char* kRunInfoColumns =
+    "r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, "
+    "r.artifact_uri, r.lifecycle_stage";
+
+// "SELECT <kRunInfoColumns> FROM runs r ..." for one page from `offset`, limited to
+// max_results + 1 rows (the extra row says another page follows): the page's runs come with
+// their info, so loading them does not read `runs` again. kInvalidArgument for a bad filter,
+// order or limit.
 // The filter's metric, param and tag clauses are all IN-subqueries for the engine's planner to
 // choose from, or, given a `driver` (the position of one among them), that one is and the
 // others are checked run by run: an engine whose statistics may be stale (SQLite's) otherwise

@@ -274,17 +274,17 @@ Result<RunPage> SqlStore<E>::SearchRuns(const RunSearch& search) {
   ASSIGN_OR_RETURN(SqlQuery query, CompileRunSearch(search, offset, E::Dialect(), driver));
   ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(query.sql));
   BindAll(*stmt, query.binds);
-  std::vector<std::string> ids;
+  std::vector<RunInfo> infos;
   Status s;
-  while (stmt->Step(&s)) ids.emplace_back(stmt->Text(0));
+  while (stmt->Step(&s)) runs::ReadInfo(*stmt, infos.emplace_back());
   RETURN_IF_ERROR(s);
   stmt.reset();
   RunPage page;
-  if (static_cast<int64_t>(ids.size()) > search.max_results) {
-    ids.pop_back();
+  if (static_cast<int64_t>(infos.size()) > search.max_results) {
+    infos.pop_back();
     page.next_page_token = EncodeOffsetToken(offset + search.max_results);
   }
-  ASSIGN_OR_RETURN(page.runs, runs::LoadMany(db, ids));
+  ASSIGN_OR_RETURN(page.runs, runs::LoadWithInfos(db, std::move(infos)));
   return page;
 }
 
