@@ -142,7 +142,9 @@ void ManifestWaiters::Loop() {
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       bool dirty = dirty_.count(it->first) > 0;
       for (auto w = it->second.begin(); w != it->second.end();) {
-        if (w->deadline <= now) {
+        // A device that went away is answered now, into nothing: its connection is let go
+        // rather than kept until the wait ends.
+        if (w->deadline <= now || w->responder.Gone()) {
           expired.push_back(std::move(*w));
         } else if (dirty) {
           recheck.push_back(std::move(*w));

@@ -416,7 +416,7 @@ void Connection<Stream>::Dispatch() {
 
 // A held request (a long-poll) whose client goes away: the socket is closed then, not when the
 // answer comes minutes later, so devices that vanish do not pile up descriptors and half-closed
-// connections. A client that sends its next request meanwhile is read after the answer.
+// connections, and Gone() tells the holder it may answer (into nothing) and drop the request. A client that sends its next request meanwhile is read after the answer.
 template <typename Stream>
 void Connection<Stream>::WatchPeer() {
   watching_ = true;
@@ -434,7 +434,9 @@ void Connection<Stream>::OnPeerReadable(beast::error_code ec) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return WatchPeer();
   beast::error_code ignored;
   Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-  Tcp().close();
+  // Closed and counted as closed now; the holder sees Gone() and lets go of its responder.
+  gone_.store(true, std::memory_order_relaxed);
+  Finish(0);
 }
 
 template <typename Stream>

@@ -111,6 +111,9 @@ class Responder {
   // Says, from the handler before it returns, that the answer may be long in coming (a
   // long-poll): the connection then watches for its client going away and closes at once.
   void Hold() const;
+  // True once the client of a held request went away: whoever holds the responder may answer
+  // now (the answer goes nowhere) and so let the connection go, rather than at the wait's end.
+  bool Gone() const;
 
  private:
   std::shared_ptr<State> state_;

@@ -27,6 +27,8 @@ void Responder::Hold() const {
   if (state_->connection) state_->connection->Hold();
 }
 
+bool Responder::Gone() const { return state_->connection && state_->connection->Gone(); }
+
 ServerImpl::ServerImpl(const ServerOptions& options, std::shared_ptr<const Router> router)
     : options_(options), router_(std::move(router)), acceptor_(ioc_) {}
 

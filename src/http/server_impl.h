@@ -75,6 +75,7 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   virtual void Close() = 0;                   // from any thread
   virtual void Deliver(Response response) = 0;  // on the connection's strand
   virtual void Hold() = 0;  // from the handler, on the connection's strand (Responder::Hold)
+  virtual bool Gone() const = 0;  // from any thread (Responder::Gone)
 };
 
 using PlainStream = beast::tcp_stream;
@@ -99,6 +100,7 @@ class Connection final : public ConnectionBase {
   }
   void Deliver(Response response) override;
   void Hold() override { hold_ = true; }
+  bool Gone() const override { return gone_.load(std::memory_order_relaxed); }
 
  private:
   static Stream MakeStream(tcp::socket&& socket, asio::ssl::context* tls) {
@@ -162,6 +164,7 @@ class Connection final : public ConnectionBase {
   std::unique_ptr<std::vector<char>> file_buffer_{};  // CopyFileLoop's, while a file is sent
   unsigned status_ = 0;
   std::atomic<bool> finished_once_{false};
+  std::atomic<bool> gone_{false};  // the client of a held request went away
   std::unique_ptr<std::array<char, 16384>> scratch_;  // for Linger
   size_t reserved_ = 0;  // body bytes accounted with the server for the current request
   std::unique_ptr<std::vector<char>> raw_;  // ReadRaw's buffer, only while an upload lasts

@@ -234,6 +234,16 @@ class DeliveryTest(ServerTestCase):
         # connections are closed by the server at once, not held until the wait ends.
         _, coll, _ = self.setup_collection()
         etag = self.manifest(coll, device_id="phone-1").header("ETag")
+
+        def open_connections():
+            body = self.server.request("GET", "/metrics").body
+            body = body.decode() if isinstance(body, bytes) else body
+            for line in body.splitlines():
+                if line.startswith("ringo_http_open_connections "):
+                    return int(float(line.split()[1]))
+            self.fail("no ringo_http_open_connections in /metrics")
+
+        before = open_connections()
         socks = []
         for i in range(40):
             s = socket.create_connection((self.server.host, self.server.port))
@@ -263,6 +273,11 @@ class DeliveryTest(ServerTestCase):
             time.sleep(0.05)
         # Without the server closing them, they would sit half-closed (CLOSE_WAIT, "08").
         self.assertEqual(server_ends(), [], "connections of vanished devices still open")
+        # ... and let go of at once: not counted as open (nor kept in memory) until the wait ends.
+        deadline = time.monotonic() + 5
+        while open_connections() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertLessEqual(open_connections(), before, "vanished devices still counted as open")
         # A device that stays is still answered when the channel changes, and the server
         # keeps serving.
         self.assertEqual(self.manifest(coll, device_id="phone-1").status, 200)
