@@ -86,7 +86,8 @@ TEST_F(AuditTest, TargetNamesWhatARequestIsAbout) {
 
 TEST_F(AuditTest, TargetReadsMemberNamesNotValues) {
   // A key's name appearing as a value, or in a value, is not the member.
-  auto r = Req(Method::kPost, "/p", R"({"name":"key", "note":"\"run_id\": 7", "key" : "loss"})", "");
+  auto r = Req(Method::kPost, "/p", R"({"name":"key", "note":"\"run_id\": 7", "key" : "loss"})",
+               "");
   EXPECT_EQ(AuditLog::Target(r), "name=key key=loss");
   r = Req(Method::kPost, "/p", R"({"key":"first","key":"second"})", "");  // the first one counts
   EXPECT_EQ(AuditLog::Target(r), "key=first");

@@ -416,7 +416,8 @@ void Connection<Stream>::Dispatch() {
 
 // A held request (a long-poll) whose client goes away: the socket is closed then, not when the
 // answer comes minutes later, so devices that vanish do not pile up descriptors and half-closed
-// connections, and Gone() tells the holder it may answer (into nothing) and drop the request. A client that sends its next request meanwhile is read after the answer.
+// connections, and Gone() tells the holder it may answer (into nothing) and drop the request.
+// A client that sends its next request meanwhile is read after the answer.
 template <typename Stream>
 void Connection<Stream>::WatchPeer() {
   watching_ = true;

@@ -2,46 +2,27 @@
 // cost depends on it, what readers get must not.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
-#include "common/util.h"
 #include "store/series_sql.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/test_db.h"
 
 namespace ringo::store {
 namespace {
 
-namespace fs = std::filesystem;
-
-class ChunkLayoutTest : public ::testing::Test {
+class ChunkLayoutTest : public DbTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ringo-chunk-layout-test-" + NewId());
-    fs::create_directories(dir_);
-    auto db = Db::Open((dir_ / "ringo.db").string(), false);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
+    DbTest::SetUp();
     ASSERT_TRUE(Migrate(*db_).ok());
-  }
-  void TearDown() override {
-    db_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
   // The point counts of the key's chunks, by step.
   std::string Counts(const std::string& key) {
-    auto q = db_->PrepareUncached(
-        "SELECT group_concat(count, ',') FROM (SELECT count FROM metric_chunks WHERE key = '" +
-        key + "' ORDER BY min_step)");
-    EXPECT_TRUE(q.ok());
-    if (!q.ok()) return "";
-    Status s;
-    std::string out = (*q)->Step(&s) ? std::string((*q)->Text(0)) : "<no row>";
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return out;
+    return Text("SELECT group_concat(count, ',') FROM (SELECT count FROM metric_chunks "
+                "WHERE key = '" + key + "' ORDER BY min_step)");
   }
   // Writes steps [first, first + n) as one batch of `key`.
   void Write(const std::string& key, int64_t first, int64_t n) {
@@ -51,8 +32,6 @@ class ChunkLayoutTest : public ::testing::Test {
     ASSERT_TRUE(series::WriteChunks(*db_, "r", key, points).ok());
     ASSERT_TRUE(db_->ExecScript("COMMIT").ok());
   }
-  fs::path dir_;
-  std::unique_ptr<Db> db_;
 };
 
 TEST_F(ChunkLayoutTest, ALoopsBatchesFillChunksWithoutRewritingFullerOnes) {

@@ -9,38 +9,12 @@
 #include "common/util.h"
 #include "store/series_sql.h"
 #include "store/sqlite/db.h"
+#include "store/sqlite/test_db.h"
 
 namespace ringo::store {
 namespace {
 
-namespace fs = std::filesystem;
-
-class SchemaTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ringo-schema-test-" + NewId());
-    fs::create_directories(dir_);
-    auto db = Db::Open((dir_ / "ringo.db").string(), false);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string Text(const std::string& sql) {
-    auto q = db_->PrepareUncached(sql);
-    EXPECT_TRUE(q.ok());
-    if (!q.ok()) return "";
-    Status s;
-    std::string out = (*q)->Step(&s) ? std::string((*q)->Text(0)) : "<no row>";
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return out;
-  }
-  fs::path dir_;
-  std::unique_ptr<Db> db_;
-};
+using SchemaTest = DbTest;
 
 TEST_F(SchemaTest, Migration4NamesDigestsForWhatTheyAre) {
   // A schema 3 database: model_versions without the columns of migrations 4 and 5
