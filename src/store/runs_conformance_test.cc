@@ -318,8 +318,8 @@ TEST_P(RunStoreTest, FailingWriteDoesNotAffectNeighboursInTheSameCommit) {
   EXPECT_EQ(FindMetric(*got, "m")->value, 3.0);
 }
 
-// Metric-only log-batches of several runs queued together (PostgreSQL writes such a batch in one
-// statement): a write to a deleted run fails alone, the latest value per run and key is the
+// Metric-only log-batches of several runs queued together (both engines write such writes of one
+// commit together): a write to a deleted run fails alone, the latest value per run and key is the
 // highest step even when points arrive out of order within one commit.
 TEST_P(RunStoreTest, MetricWritesOfSeveralRunsCommittedTogether) {
   std::vector<std::string> ids;

@@ -99,26 +99,53 @@ Status InsertModelMetric(Db& db, const std::string& run_id, const Metric& m) {
   return g->Exec();
 }
 
-}  // namespace
-
-Status SqliteEngine::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {
-  for (const Param& p : batch.params) RETURN_IF_ERROR(InsertParam(db, run_id, p));
+// Groups a run's metrics by key (a loop logs runs of one key: no map lookup while the key
+// repeats) and writes each key's points.
+Status WriteMetrics(Db& db, const std::string& run_id, const std::vector<const Metric*>& metrics) {
   std::map<std::string_view, std::vector<series::Point>> by_key;
-  std::vector<series::Point>* points = nullptr;  // of the key before: a loop logs runs of one key
+  std::vector<series::Point>* points = nullptr;
   std::string_view points_key;
-  for (const Metric& m : batch.metrics) {
-    bool is_nan = std::isnan(m.value);
-    if (points == nullptr || m.key != points_key) {
-      points = &by_key[m.key];
-      points_key = m.key;
+  for (const Metric* m : metrics) {
+    bool is_nan = std::isnan(m->value);
+    if (points == nullptr || m->key != points_key) {
+      points = &by_key[m->key];
+      points_key = m->key;
     }
-    points->push_back({m.step, m.timestamp, is_nan ? 0.0 : m.value, is_nan});
-    if (!m.model_id.empty()) RETURN_IF_ERROR(InsertModelMetric(db, run_id, m));
+    points->push_back({m->step, m->timestamp, is_nan ? 0.0 : m->value, is_nan});
+    if (!m->model_id.empty()) RETURN_IF_ERROR(InsertModelMetric(db, run_id, *m));
   }
   for (auto& [key, points] : by_key) {
     RETURN_IF_ERROR(InsertPoints(db, run_id, std::string(key), std::move(points)));
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SqliteEngine::WriteBatch(Db& db, const std::string& run_id, const Batch& batch) {
+  for (const Param& p : batch.params) RETURN_IF_ERROR(InsertParam(db, run_id, p));
+  std::vector<const Metric*> metrics;
+  metrics.reserve(batch.metrics.size());
+  for (const Metric& m : batch.metrics) metrics.push_back(&m);
+  RETURN_IF_ERROR(WriteMetrics(db, run_id, metrics));
   for (const Tag& t : batch.tags) RETURN_IF_ERROR(runs::UpsertTag(db, run_id, t));
+  return Status::Ok();
+}
+
+// Single log-metrics under load arrive dozens per commit, mostly of one run and key: merged,
+// their points are one row insert each, with the run checked and the latest value updated
+// once per run and key.
+Status SqliteEngine::WriteMetricWrites(Db& db, const std::vector<const MetricWrite*>& writes) {
+  std::map<std::string_view, std::vector<const Metric*>> by_run;
+  for (const MetricWrite* w : writes) {
+    std::vector<const Metric*>& run = by_run[w->run_id];
+    for (const Metric& m : w->batch->metrics) run.push_back(&m);
+  }
+  for (const auto& [run_id, metrics] : by_run) {
+    std::string id(run_id);
+    RETURN_IF_ERROR(runs::CheckActive(db, id));
+    RETURN_IF_ERROR(WriteMetrics(db, id, metrics));
+  }
   return Status::Ok();
 }
 

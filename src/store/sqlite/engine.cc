@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "store/sqlite/store_impl.h"
+
 namespace ringo::store {
 
 namespace {
@@ -60,7 +62,7 @@ void WriteEngine::CommitBatch(Db& db, std::vector<WriteOp>& batch, std::vector<S
   if (!begin.ok()) {
     for (auto& r : results) r = begin;
   } else {
-    for (size_t i = 0; i < batch.size(); ++i) results[i] = ApplyWithSavepoint(db, batch[i]);
+    ApplyAll(db, batch, results);
     Status commit = db.ExecScript("COMMIT");
     committed = commit.ok();
     if (!committed) {
@@ -74,6 +76,28 @@ void WriteEngine::CommitBatch(Db& db, std::vector<WriteOp>& batch, std::vector<S
   queue_.Complete(batch, results, committed);
   MaybeAnalyze(db, batch.size());
   MaybeRestartWal(db);
+}
+
+// Consecutive writes of metrics alone go together under one savepoint; should that fail (a run
+// not active, say), each of them is applied again on its own, so its error is its own.
+void WriteEngine::ApplyAll(Db& db, std::vector<WriteOp>& batch, std::vector<Status>& results) {
+  std::vector<const MetricWrite*> merged;
+  for (size_t i = 0; i < batch.size();) {
+    size_t end = i;
+    merged.clear();
+    while (end < batch.size() && batch[end].metrics != nullptr) {
+      merged.push_back(batch[end].metrics.get());
+      ++end;
+    }
+    if (merged.size() >= 2) {
+      Status s = WithSavepoint(db, [&] { return SqliteEngine::WriteMetricWrites(db, merged); });
+      for (size_t j = i; j < end; ++j) results[j] = s.ok() ? s : ApplyWithSavepoint(db, batch[j]);
+      i = end;
+    } else {
+      results[i] = ApplyWithSavepoint(db, batch[i]);
+      ++i;
+    }
+  }
 }
 
 int WriteEngine::OnWalCommit(void* engine, sqlite3*, const char*, int frames) {
@@ -161,6 +185,11 @@ void WriteEngine::MaybeAnalyze(Db& db, size_t writes) {
 }
 
 Status WriteEngine::ApplyWithSavepoint(Db& db, WriteOp& op) {
+  return WithSavepoint(db, [&] { return op.apply(db); });
+}
+
+// Runs `apply` under the savepoint "op": what it wrote is rolled back if it fails.
+Status WriteEngine::WithSavepoint(Db& db, const std::function<Status()>& apply) {
   auto sp = db.Prepare("SAVEPOINT op");
   auto rel = db.Prepare("RELEASE op");
   auto rb = db.Prepare("ROLLBACK TO op");
@@ -171,7 +200,7 @@ Status WriteEngine::ApplyWithSavepoint(Db& db, WriteOp& op) {
     StmtGuard g(**sp);
     RETURN_IF_ERROR(g->Exec());
   }
-  Status s = op.apply(db);
+  Status s = apply();
   if (!s.ok()) {
     StmtGuard g(**rb);
     (void)g->Exec();

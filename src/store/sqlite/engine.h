@@ -1,6 +1,7 @@
 // The SQLite write engine, apart from any domain's SQL: one writer thread that applies queued
 // writes in shared transactions (group commit, each write under its own savepoint so a failing
-// write leaves no trace while its neighbours commit), a pool of read-only connections, a
+// write leaves no trace while its neighbours commit; consecutive log-batches of metrics alone
+// share one), a pool of read-only connections, a
 // background WAL checkpointer, and planner statistics kept current. Private to the SQLite store.
 #ifndef RINGO_STORE_SQLITE_ENGINE_H_
 #define RINGO_STORE_SQLITE_ENGINE_H_
@@ -39,7 +40,9 @@ class WriteEngine : public EngineBase<Db> {
   void MaybeAnalyze(Db& db, size_t writes);
   void MaybeRestartWal(Db& db);
   static int OnWalCommit(void* engine, sqlite3* db, const char* name, int frames);
+  static void ApplyAll(Db& db, std::vector<WriteOp>& batch, std::vector<Status>& results);
   static Status ApplyWithSavepoint(Db& db, WriteOp& op);
+  static Status WithSavepoint(Db& db, const std::function<Status()>& apply);
 
   const std::string path_;
   std::thread writer_thread_;

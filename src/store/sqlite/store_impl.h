@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "store/search_sql.h"
@@ -14,6 +15,7 @@
 #include "store/sqlite/db.h"
 #include "store/sqlite/engine.h"
 #include "store/store.h"
+#include "store/write_queue.h"
 
 namespace ringo::store {
 
@@ -24,8 +26,10 @@ struct SqliteEngine {
   // MLflow's LIKE as a function registered on every connection (db.cc).
   static const SqlDialect& Dialect();
 
-  // Writes each log-batch on its own: a statement costs no round trip here.
-  static constexpr bool kMergesMetricWrites = false;
+  // Log-batches of metrics alone queued one after another are written together
+  // (WriteMetricWrites): one savepoint, one check per run and one latest-value update per key
+  // instead of one each per request.
+  static constexpr bool kMergesMetricWrites = true;
 
   // A search with several metric, param or tag clauses starts from the one that matches the
   // fewest rows, counted first (SQLite's planner statistics lag behind a store being filled).
@@ -33,6 +37,10 @@ struct SqliteEngine {
 
   // Row by row (a key's many points as series chunks): a statement costs no round trip here.
   static Status WriteBatch(Db& db, const std::string& run_id, const Batch& batch);
+
+  // Several log-batches of metrics alone, of any runs, as if written one after another; the
+  // caller gives each its own savepoint and retries them one by one if this fails.
+  static Status WriteMetricWrites(Db& db, const std::vector<const MetricWrite*>& writes);
 };
 
 using SqliteStore = SqlStore<SqliteEngine>;
