@@ -1,7 +1,5 @@
-// Float32 CPU kernels: convolution by im2col + OpenBLAS sgemm, pooling, broadcasting, layout ops.
+// Float32 CPU kernels: convolution by im2col + sgemm (gemm.cc), pooling, broadcasting, layout ops.
 #include "coreml/kernels.h"
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -184,19 +182,6 @@ Tensor Pool2D(const Tensor& x, PoolType type, const Window& win, bool exclude_pa
     }
   }
   return out;
-}
-
-void Gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool trans_a,
-          bool trans_b) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    std::fill(c, c + m * n, 0.0f);
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), 1.0f, a, static_cast<int>(trans_a ? m : k), b,
-              static_cast<int>(trans_b ? k : n), 0.0f, c, static_cast<int>(n));
 }
 
 Result<std::vector<int64_t>> BroadcastShape(const std::vector<int64_t>& a,

@@ -45,6 +45,9 @@ Tensor Pool2D(const Tensor& x, PoolType type, const Window& win, bool exclude_pa
 // c[m, n] = op(a)[m, k] * op(b)[k, n], row-major.
 void Gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool trans_a,
           bool trans_b);
+// The same product without OpenBLAS: Gemm's fallback where the library cannot be loaded.
+void PlainGemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+               bool trans_a, bool trans_b);
 
 // Shape both operands broadcast to (numpy rules); kInvalidArgument when incompatible.
 Result<std::vector<int64_t>> BroadcastShape(const std::vector<int64_t>& a,
