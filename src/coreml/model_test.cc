@@ -388,6 +388,30 @@ TEST(BlobTest, HalfPrecisionRoundTrips) {
   EXPECT_TRUE(std::isnan(HalfToFloat(FloatToHalf(std::nanf("")))));
 }
 
+// The batch conversion (eight at a time where the processor can) gives FloatToHalf's bits for
+// every kind of float: normals, subnormals, rounding ties, overflow, infinities and NaNs with
+// payloads, at every position within a block of eight and in a tail.
+TEST(BlobTest, BatchHalvesEqualOneByOne) {
+  std::vector<uint32_t> bits;
+  for (uint64_t x = 0; x <= 0xffffffffull; x += 65521) bits.push_back(uint32_t(x));
+  for (uint32_t special : {0x7f800000u, 0xff800000u, 0x7fc00001u, 0xffbfffffu, 0x7f800001u,
+                           0x477ff000u, 0x477fefffu, 0x38800000u, 0x387fffffu, 0x33000000u,
+                           0x33000001u, 0x00000001u, 0x80000000u, 0x3f801000u, 0x3f803000u,
+                           0x7fffe000u, 0xffa00000u}) {
+    bits.push_back(special);
+  }
+  bits.push_back(0x3f800000u);  // an odd count: the last values go one by one
+  std::vector<char> floats(bits.size() * 4);
+  std::memcpy(floats.data(), bits.data(), floats.size());
+  std::vector<uint16_t> halves(bits.size());
+  FloatsToHalves(floats.data() + 0, bits.size(), halves.data());
+  for (size_t i = 0; i < bits.size(); ++i) {
+    float f;
+    std::memcpy(&f, &bits[i], 4);
+    ASSERT_EQ(halves[i], FloatToHalf(f)) << std::hex << "float bits 0x" << bits[i];
+  }
+}
+
 TEST(BlobTest, WriterLayoutIsAlignedAndReadable) {
   BlobWriter w;
   uint64_t a = w.Add(BlobType::kFloat32, std::string(12, 'a'));
