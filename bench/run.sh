@@ -92,6 +92,14 @@ HIST_CEIL=()
 for i in $(seq 1 $((REPEATS * 3))); do
   HIST_CEIL+=("$($LOAD curl -fsS -o "$WORK/hist_file.json" -w '%{time_total}' "$URL/api/2.0/mlflow-artifacts/artifacts/bench/hist.json")")
 done
+# Both again with the client writing nowhere: what the server's part takes (a client that
+# parses the response instead of storing it pays no page faults for a 7 MB file).
+HIST_NULL=()
+HIST_CEIL_NULL=()
+for i in $(seq 1 $((REPEATS * 3))); do
+  HIST_NULL+=("$($LOAD curl -fsS -o /dev/null -w '%{time_total}' "$URL/api/2.0/mlflow/metrics/get-history?run_id=$HRUN&metric_key=curve")")
+  HIST_CEIL_NULL+=("$($LOAD curl -fsS -o /dev/null -w '%{time_total}' "$URL/api/2.0/mlflow-artifacts/artifacts/bench/hist.json")")
+done
 
 # 10k runs with params and metrics; runs created/s comes from the seeding itself.
 SEXP=$(post /api/2.0/mlflow/experiments/create '{"name":"search"}' | json_field '["experiment_id"]')
@@ -134,6 +142,8 @@ cat <<TABLE
 | log-batch re-logging the same 1,000 steps per key, wrk 8 conns | $(awk "BEGIN {printf \"%.0f\", 1000*$(m "${RELOG_RPS[@]}")}") points/s | ${RELOG_RPS[*]} batches/s |
 | get-history, $POINTS points of one key | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${HIST[@]}")}") ms | ${HIST[*]} s |
 | ceiling: the same $(stat -c %s "$WORK/hist.json") bytes as an artifact file | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${HIST_CEIL[@]}")}") ms | ${HIST_CEIL[*]} s |
+| get-history, the same, received into /dev/null | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${HIST_NULL[@]}")}") ms | ${HIST_NULL[*]} s |
+| ceiling: the artifact file, received into /dev/null | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${HIST_CEIL_NULL[@]}")}") ms | ${HIST_CEIL_NULL[*]} s |
 | runs/search over 10k runs, metric+param filter, order_by metric, max_results 100 ($MATCHED returned) | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${SEARCH[@]}")}") ms | ${SEARCH[*]} s |
 | same with max_results 1000 ($MATCHED_ALL returned) | $(awk "BEGIN {printf \"%.1f\", 1000*$(m "${SEARCH_ALL[@]}")}") ms | ${SEARCH_ALL[*]} s |
 | runs created/s (create + log-batch of 5 params, 5 metrics; 4 Python threads) | $RUNS_PER_S runs/s | |
