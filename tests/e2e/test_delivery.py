@@ -264,17 +264,22 @@ class DeliveryTest(ServerTestCase):
                         states.append(state)
             return states
 
-        time.sleep(0.5)
+        # Deadlines rather than fixed waits: the whole suite runs on two busy cores. The bug
+        # this guards against held the connections for the wait's 300 s.
+        deadline = time.monotonic() + 10
+        while server_ends().count("01") < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # and the requests read, so the server holds them as waiting polls
         self.assertEqual(server_ends().count("01"), 40, "the polls were not all held open")
         for s in socks:
             s.close()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while server_ends() and time.monotonic() < deadline:
             time.sleep(0.05)
         # Without the server closing them, they would sit half-closed (CLOSE_WAIT, "08").
         self.assertEqual(server_ends(), [], "connections of vanished devices still open")
         # ... and let go of at once: not counted as open (nor kept in memory) until the wait ends.
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while open_connections() > before and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertLessEqual(open_connections(), before, "vanished devices still counted as open")
