@@ -173,7 +173,8 @@ class S3RepositoryTest : public ::testing::Test {
       freopen(log.c_str(), "w", stdout);
       freopen(log.c_str(), "a", stderr);
       execl(bin.c_str(), "versitygw", "--port", listen.c_str(), "--access", "testkey",
-            "--secret", "testsecret123", "posix", (dir_ / "gw").c_str(), nullptr);
+            "--secret", "testsecret123", "posix", "--data-integrity-etag", (dir_ / "gw").c_str(),
+            nullptr);
       _exit(127);
     }
     setenv("AWS_ACCESS_KEY_ID", "testkey", 1);
