@@ -218,7 +218,7 @@ def main():
             r["name"], r["ceiling"], r["metric_rps"], r["metric_p99"], r["batch_points"], r["hist"][0],
             r["hist"][1], r["search"][0], r["search"][1], r["runs_per_s"]))
     print()
-    print("| artifacts through ringo's proxy into S3 (versitygw, same machine), %d MB | MB/s |" % arts["mb"])
+    print("| artifacts through ringo's proxy into S3 (versitygw with checksum ETags, same machine), %d MB | MB/s |" % arts["mb"])
     print("|---|---|")
     print("| upload (PUT to the proxy; multipart to S3) | %.0f |" % arts["up"])
     print("| download, first (S3 → replica cache → client) | %.0f |" % arts["cold"])

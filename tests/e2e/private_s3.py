@@ -2,8 +2,9 @@
 .tools/bin) over a fresh temporary directory, on 127.0.0.1 at an ephemeral port, with one bucket
 "ringo". $RINGO_VERSITYGW overrides the binary. Its ETags are checksum-derived rather than MD5s
 (--data-integrity-etag): the MD5 of every byte held its uploads to ~300 MB/s on a 2-core machine,
-below what the proxy's benchmark measures; S3's ETags are opaque, and ringo treats them so. Under RINGO_TEST_ARTIFACTS=s3 every harness
-Server keeps its artifacts there (--artifacts-destination s3://ringo/<prefix>)."""
+below what the proxy's benchmark measures; S3's ETags are opaque, and ringo treats them so.
+Under RINGO_TEST_ARTIFACTS=s3 every harness Server keeps its artifacts there
+(--artifacts-destination s3://ringo/<prefix>)."""
 
 import os
 import shutil
