@@ -161,7 +161,33 @@ std::string ViewCondition(ViewType view, const char* column, const SqlDialect& d
   return dialect.always_true;
 }
 
+// "<experiment> IN (...) AND <the view's stage>": the runs a search looks at.
+Status AppendRunsInView(const RunSearch& search, const char* experiment_column,
+                        const SqlDialect& dialect, SqlQuery* q) {
+  if (search.experiment_ids.empty()) {
+    return InvalidArgument("experiment_ids must name at least one experiment");
+  }
+  q->sql += std::string(experiment_column) + " IN (";
+  for (size_t i = 0; i < search.experiment_ids.size(); ++i) {
+    ASSIGN_OR_RETURN(int64_t id, ParseExperimentId(search.experiment_ids[i]));
+    q->sql += i ? ", ?" : "?";
+    q->binds.push_back(id);
+  }
+  q->sql += ") AND " + ViewCondition(search.view, "r.lifecycle_stage", dialect);
+  return Status::Ok();
+}
+
 }  // namespace
+
+Result<SqlQuery> CompileRunsProbe(const RunSearch& search, int64_t limit,
+                                  const SqlDialect& dialect) {
+  SqlQuery q;
+  q.sql = "SELECT COUNT(*) FROM (SELECT 1 FROM runs r WHERE ";
+  RETURN_IF_ERROR(AppendRunsInView(search, "r.experiment_id", dialect, &q));
+  q.sql += " LIMIT ?)";
+  q.binds.push_back(limit);
+  return q;
+}
 
 Result<std::vector<SqlQuery>> CompileClauseProbes(const RunSearch& search, int64_t limit,
                                                   const SqlDialect& dialect) {
@@ -187,17 +213,12 @@ Result<SqlQuery> CompileRunSearch(const RunSearch& search, int64_t offset,
     ASSIGN_OR_RETURN(OrderKey k, ParseRunOrderBy(text));
     order.push_back(std::move(k));
   }
-  if (search.experiment_ids.empty()) {
-    return InvalidArgument("experiment_ids must name at least one experiment");
-  }
   SqlQuery q;
-  q.sql = std::string("SELECT ") + kRunInfoColumns + " FROM runs r WHERE r.experiment_id IN (";
-  for (size_t i = 0; i < search.experiment_ids.size(); ++i) {
-    ASSIGN_OR_RETURN(int64_t id, ParseExperimentId(search.experiment_ids[i]));
-    q.sql += i ? ", ?" : "?";
-    q.binds.push_back(id);
-  }
-  q.sql += ") AND " + ViewCondition(search.view, "r.lifecycle_stage", dialect);
+  q.sql = std::string("SELECT ") + kRunInfoColumns + " FROM runs r WHERE ";
+  // The unary plus keeps the term from any index: the driving clause's runs are looked up.
+  bool clause_drives = driver && *driver != kRunsDrive;
+  RETURN_IF_ERROR(AppendRunsInView(search, clause_drives ? "+r.experiment_id" : "r.experiment_id",
+                                   dialect, &q));
   size_t indexed = 0;  // the position of `c` among the indexed clauses
   for (const Clause& c : clauses) {
     q.sql += " AND ";

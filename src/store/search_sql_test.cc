@@ -73,6 +73,37 @@ TEST(SearchSqlTest, OneClauseDrivesTheOthersAreCheckedPerRun) {
   }
 }
 
+// A driving clause keeps the experiments' runs from being walked by their index (the unary
+// plus); with kRunsDrive they are walked and every clause is checked run by run; the runs probe
+// counts the runs in view.
+TEST(SearchSqlTest, DriverDecidesWhetherTheExperimentsRunsAreWalked) {
+  RunSearch s;
+  s.experiment_ids = {"1", "2"};
+  s.filter = "metrics.acc > 0.9 AND params.lr = '0.1'";
+  s.max_results = 10;
+  Result<SqlQuery> by_clause = CompileRunSearch(s, 0, kTestDialect, 1);
+  ASSERT_TRUE(by_clause.ok()) << by_clause.status().ToString();
+  EXPECT_NE(by_clause->sql.find("WHERE +r.experiment_id IN (?, ?) AND"), std::string::npos)
+      << by_clause->sql;
+  EXPECT_NE(by_clause->sql.find("r.run_id IN (SELECT f.run_id FROM params f"), std::string::npos)
+      << by_clause->sql;
+
+  Result<SqlQuery> by_runs = CompileRunSearch(s, 0, kTestDialect, kRunsDrive);
+  ASSERT_TRUE(by_runs.ok()) << by_runs.status().ToString();
+  EXPECT_NE(by_runs->sql.find("WHERE r.experiment_id IN (?, ?) AND"), std::string::npos)
+      << by_runs->sql;
+  EXPECT_EQ(by_runs->sql.find(" IN (SELECT"), std::string::npos) << by_runs->sql;
+  EXPECT_NE(by_runs->sql.find("EXISTS (SELECT 1 FROM params f"), std::string::npos) << by_runs->sql;
+  EXPECT_EQ(Placeholders(by_runs->sql), by_runs->binds.size()) << by_runs->sql;
+
+  Result<SqlQuery> probe = CompileRunsProbe(s, 7, kTestDialect);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->sql,
+            "SELECT COUNT(*) FROM (SELECT 1 FROM runs r WHERE r.experiment_id IN (?, ?) AND "
+            "r.lifecycle_stage = 'active' LIMIT ?)");
+  EXPECT_EQ(std::get<int64_t>(probe->binds.back()), 7);
+}
+
 TEST(SearchSqlTest, ExperimentSearchOrdersAndFilters) {
   ExperimentSearch s;
   s.filter = "name LIKE 'e%' AND tags.k = 'v' AND creation_time > 5";

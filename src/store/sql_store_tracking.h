@@ -238,27 +238,36 @@ void SqlStore<E>::LogInputs(std::string run_id, std::vector<DatasetInput> inputs
       std::move(done));
 }
 
-// The metric, param or tag clause of a search whose index holds the fewest rows for it (each
-// counted up to 10,000), when the filter has two or more; none otherwise.
+// What drives a search, chosen by counting rather than from the planner's statistics (which lag
+// behind a store being filled): the metric, param or tag clause whose index holds the fewest
+// rows for it (each counted up to 10,000), or kRunsDrive when the experiments' runs are no more
+// than that; none when the filter has no such clause.
 template <typename Db>
 Result<std::optional<size_t>> ChooseSearchDriver(Db& db, const RunSearch& search,
                                                  const SqlDialect& dialect) {
-  ASSIGN_OR_RETURN(std::vector<SqlQuery> probes, CompileClauseProbes(search, 10000, dialect));
-  if (probes.size() < 2) return std::optional<size_t>();
-  size_t best = 0;
-  int64_t fewest = 0;
-  for (size_t i = 0; i < probes.size(); ++i) {
-    ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(probes[i].sql));
-    BindAll(*stmt, probes[i].binds);
+  auto count = [&db](const SqlQuery& probe) -> Result<int64_t> {
+    ASSIGN_OR_RETURN(auto stmt, db.PrepareUncached(probe.sql));
+    BindAll(*stmt, probe.binds);
     Status s;
     int64_t rows = stmt->Step(&s) ? stmt->Int(0) : 0;
     RETURN_IF_ERROR(s);
+    return rows;
+  };
+  ASSIGN_OR_RETURN(std::vector<SqlQuery> probes, CompileClauseProbes(search, 10000, dialect));
+  if (probes.empty()) return std::optional<size_t>();
+  size_t best = 0;
+  int64_t fewest = 0;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    ASSIGN_OR_RETURN(int64_t rows, count(probes[i]));
     if (i == 0 || rows < fewest) {
       best = i;
       fewest = rows;
     }
   }
-  return std::optional<size_t>(best);
+  // Walking the experiments' runs may be cheaper still (a small experiment, a common value).
+  ASSIGN_OR_RETURN(SqlQuery runs_probe, CompileRunsProbe(search, fewest + 1, dialect));
+  ASSIGN_OR_RETURN(int64_t runs, count(runs_probe));
+  return std::optional<size_t>(runs <= fewest ? kRunsDrive : best);
 }
 
 template <typename E>
