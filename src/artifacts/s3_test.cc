@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -167,14 +169,29 @@ class S3RepositoryTest : public ::testing::Test {
     ASSERT_TRUE(fs::exists(bin)) << bin << " is missing: scripts/setup builds it";
     port_ = FreePort();
     std::string listen = "127.0.0.1:" + std::to_string(port_);
+    std::vector<std::string> args = {"versitygw", "--port", listen, "--access", "testkey",
+                                     "--secret", "testsecret123"};
+    if (UseTls()) {
+      // A certificate of its own for 127.0.0.1, trusted through AWS_CA_BUNDLE as a team's
+      // private CA would be.
+      fs::path cert = dir_ / "cert.pem", key = dir_ / "key.pem";
+      std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                        "-addext subjectAltName=IP:127.0.0.1 -keyout '" + key.string() +
+                        "' -out '" + cert.string() + "' >/dev/null 2>&1";
+      ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+      args.insert(args.end(), {"--cert", cert.string(), "--key", key.string()});
+      setenv("AWS_CA_BUNDLE", cert.c_str(), 1);
+    }
+    args.insert(args.end(), {"posix", "--data-integrity-etag", (dir_ / "gw").string()});
     pid_ = fork();
     if (pid_ == 0) {
       std::string log = (dir_ / "gw.log").string();
       freopen(log.c_str(), "w", stdout);
       freopen(log.c_str(), "a", stderr);
-      execl(bin.c_str(), "versitygw", "--port", listen.c_str(), "--access", "testkey",
-            "--secret", "testsecret123", "posix", "--data-integrity-etag", (dir_ / "gw").c_str(),
-            nullptr);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
       _exit(127);
     }
     setenv("AWS_ACCESS_KEY_ID", "testkey", 1);
@@ -187,6 +204,7 @@ class S3RepositoryTest : public ::testing::Test {
     FAIL() << "versitygw did not answer on " << listen;
   }
   void TearDown() override {
+    unsetenv("AWS_CA_BUNDLE");
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
       waitpid(pid_, nullptr, 0);
@@ -194,8 +212,12 @@ class S3RepositoryTest : public ::testing::Test {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
+  virtual bool UseTls() const { return false; }
+  std::string EndpointUrl() const {
+    return (UseTls() ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
+  }
   std::unique_ptr<Repository> Open(const std::string& uri) {
-    auto r = OpenRepository(uri, "http://127.0.0.1:" + std::to_string(port_), dir_ / "cache");
+    auto r = OpenRepository(uri, EndpointUrl(), dir_ / "cache");
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? std::move(*r) : nullptr;
   }
@@ -282,6 +304,34 @@ TEST_F(S3RepositoryTest, LargeFileGoesUpInParts) {
   EXPECT_EQ(Slurp(dir_ / "gw/ringo/big/w/weights.bin"), data);
   std::error_code ec;
   fs::remove_all(dir_ / "cache2", ec);
+  auto local = repo.Resolve("w/weights.bin");
+  ASSERT_TRUE(local.ok()) << local.status().message();
+  EXPECT_EQ(Slurp(*local), data);
+}
+
+// The same store over TLS, its certificate trusted through AWS_CA_BUNDLE: objects and multipart
+// parts go up with unsigned payloads (TLS guards them) and come back intact.
+class S3OverTlsTest : public S3RepositoryTest {
+ protected:
+  bool UseTls() const override { return true; }
+};
+
+TEST_F(S3OverTlsTest, ObjectsAndPartsRoundTrip) {
+  ASSERT_TRUE(repo_->Put("t/notes.txt", "over tls").ok());
+  EXPECT_EQ(Slurp(dir_ / "gw/ringo/team/artifacts/t/notes.txt"), "over tls");
+  auto opts = S3OptionsFrom("s3://ringo/big", EndpointUrl(), dir_ / "cache2");
+  ASSERT_TRUE(opts.ok());
+  opts->part_size = 5 << 20;
+  Endpoint endpoint = *ParseEndpoint(opts->endpoint_url);
+  endpoint.ca_bundle = opts->ca_bundle;
+  auto transport = Transport::Create(endpoint);
+  ASSERT_TRUE(transport.ok()) << transport.status().message();
+  S3Repository repo(*opts, std::move(*transport));
+  ASSERT_TRUE(repo.Init().ok());
+  std::string data;
+  for (int i = 0; data.size() < (11u << 20); ++i) data += std::to_string(i) + ";";
+  ASSERT_TRUE(repo.PutFile("w/weights.bin", Temp(data)).ok());
+  EXPECT_EQ(Slurp(dir_ / "gw/ringo/big/w/weights.bin"), data);
   auto local = repo.Resolve("w/weights.bin");
   ASSERT_TRUE(local.ok()) << local.status().message();
   EXPECT_EQ(Slurp(*local), data);

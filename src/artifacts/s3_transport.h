@@ -57,6 +57,8 @@ class Transport {
   Result<Reply> Send(const Exchange& exchange);
   // "host:port" as sent in the Host header (port left out when it is the scheme's default).
   const std::string& host_header() const { return host_header_; }
+  // Whether the bytes travel under TLS, which protects them on the way.
+  bool encrypted() const { return endpoint_.tls; }
 
  private:
   struct Conn;
