@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -221,6 +222,29 @@ class S3RepositoryTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? std::move(*r) : nullptr;
   }
+  // A repository on this server whose uploads go in S3's smallest parts (5 MB); null (with a
+  // failure recorded) when it cannot be set up.
+  std::unique_ptr<S3Repository> SmallPartRepository(const std::string& uri, const fs::path& cache) {
+    auto opts = S3OptionsFrom(uri, EndpointUrl(), cache);
+    EXPECT_TRUE(opts.ok()) << opts.status().message();
+    if (!opts.ok()) return nullptr;
+    opts->part_size = 5 << 20;
+    Endpoint endpoint = *ParseEndpoint(opts->endpoint_url);
+    endpoint.ca_bundle = opts->ca_bundle;
+    auto transport = Transport::Create(endpoint);
+    EXPECT_TRUE(transport.ok()) << transport.status().message();
+    if (!transport.ok()) return nullptr;
+    auto repo = std::make_unique<S3Repository>(*opts, std::move(*transport));
+    Status init = repo->Init();
+    EXPECT_TRUE(init.ok()) << init.message();
+    return init.ok() ? std::move(repo) : nullptr;
+  }
+  // At least `bytes` of decimal numbers, each followed by a comma.
+  static std::string Numbers(size_t bytes) {
+    std::string data;
+    for (int i = 0; data.size() < bytes; ++i) data += std::to_string(i) + ",";
+    return data;
+  }
   fs::path Temp(const std::string& data) {
     fs::path p = dir_ / ("upload-" + NewId());
     std::ofstream(p, std::ios::binary) << data;
@@ -290,16 +314,10 @@ TEST_F(S3RepositoryTest, ChangedObjectIsFetchedAgain) {
 }
 
 TEST_F(S3RepositoryTest, LargeFileGoesUpInParts) {
-  auto opts = S3OptionsFrom("s3://ringo/big", "http://127.0.0.1:" + std::to_string(port_),
-                            dir_ / "cache2");
-  ASSERT_TRUE(opts.ok());
-  opts->part_size = 5 << 20;  // S3's smallest part
-  auto transport = Transport::Create(*ParseEndpoint(opts->endpoint_url));
-  ASSERT_TRUE(transport.ok());
-  S3Repository repo(*opts, std::move(*transport));
-  ASSERT_TRUE(repo.Init().ok());
-  std::string data;
-  for (int i = 0; data.size() < (12u << 20); ++i) data += std::to_string(i) + ",";
+  std::unique_ptr<S3Repository> big = SmallPartRepository("s3://ringo/big", dir_ / "cache2");
+  ASSERT_TRUE(big);
+  S3Repository& repo = *big;
+  std::string data = Numbers(12u << 20);
   ASSERT_TRUE(repo.PutFile("w/weights.bin", Temp(data)).ok());
   EXPECT_EQ(Slurp(dir_ / "gw/ringo/big/w/weights.bin"), data);
   std::error_code ec;
@@ -319,17 +337,10 @@ class S3OverTlsTest : public S3RepositoryTest {
 TEST_F(S3OverTlsTest, ObjectsAndPartsRoundTrip) {
   ASSERT_TRUE(repo_->Put("t/notes.txt", "over tls").ok());
   EXPECT_EQ(Slurp(dir_ / "gw/ringo/team/artifacts/t/notes.txt"), "over tls");
-  auto opts = S3OptionsFrom("s3://ringo/big", EndpointUrl(), dir_ / "cache2");
-  ASSERT_TRUE(opts.ok());
-  opts->part_size = 5 << 20;
-  Endpoint endpoint = *ParseEndpoint(opts->endpoint_url);
-  endpoint.ca_bundle = opts->ca_bundle;
-  auto transport = Transport::Create(endpoint);
-  ASSERT_TRUE(transport.ok()) << transport.status().message();
-  S3Repository repo(*opts, std::move(*transport));
-  ASSERT_TRUE(repo.Init().ok());
-  std::string data;
-  for (int i = 0; data.size() < (11u << 20); ++i) data += std::to_string(i) + ";";
+  std::unique_ptr<S3Repository> big = SmallPartRepository("s3://ringo/big", dir_ / "cache2");
+  ASSERT_TRUE(big);
+  S3Repository& repo = *big;
+  std::string data = Numbers(11u << 20);  // three parts
   ASSERT_TRUE(repo.PutFile("w/weights.bin", Temp(data)).ok());
   EXPECT_EQ(Slurp(dir_ / "gw/ringo/big/w/weights.bin"), data);
   auto local = repo.Resolve("w/weights.bin");
