@@ -209,9 +209,6 @@ void FloatsToHalvesOneByOne(const char* floats, size_t n, uint16_t* halves) {
 }
 
 #if defined(__x86_64__)
-// Eight at a time with the processor's own conversion (F16C: round to nearest even, as
-// FloatToHalf), a fifth of a ResNet-50 fp16 conversion's time one by one. Blocks holding a NaN
-// go one by one: the instruction keeps a NaN's payload, FloatToHalf writes the one quiet NaN.
 // F16C and AVX, with the system saving the AVX registers (CPUID leaf 1, XCR0): asked of the
 // processor itself, since not every compiler's __builtin_cpu_supports knows "f16c".
 bool HasF16c() {
@@ -224,6 +221,9 @@ bool HasF16c() {
   return (xcr0_low & 0x6) == 0x6;  // SSE and AVX state
 }
 
+// Eight at a time with the processor's own conversion (F16C: round to nearest even, as
+// FloatToHalf), a fifth of a ResNet-50 fp16 conversion's time one by one. Blocks holding a NaN
+// go one by one: the instruction keeps a NaN's payload, FloatToHalf writes the one quiet NaN.
 __attribute__((target("avx,f16c"))) void FloatsToHalvesF16c(const char* floats, size_t n,
                                                              uint16_t* halves) {
   size_t k = 0;

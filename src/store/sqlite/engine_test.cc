@@ -10,6 +10,7 @@
 
 #include "common/util.h"
 #include "store/sqlite/store_impl.h"
+#include "store/sqlite/test_db.h"
 
 namespace ringo::store {
 namespace {
@@ -58,25 +59,8 @@ TEST(SqliteEngineTest, ReadersPlanWithTheStatisticsOfTheLastAnalyze) {
     for (int i = 0; i < 6000; ++i) {
       auto done = std::make_shared<std::promise<Status>>();
       writes.push_back(done->get_future());
-      engine.Submit(
-          [i](Db& db) -> Status {
-            std::string id = "run" + std::to_string(i);
-            ASSIGN_OR_RETURN(Stmt * run, db.Prepare("INSERT INTO runs (run_id, experiment_id, "
-                                                    "name, user_id, status, start_time, "
-                                                    "artifact_uri) VALUES (?, 0, ?, '', "
-                                                    "'RUNNING', ?, '')"));
-            {
-              StmtGuard g(*run);
-              g->Bind(1, id).Bind(2, id).Bind(3, int64_t{i});
-              RETURN_IF_ERROR(g->Exec());
-            }
-            ASSIGN_OR_RETURN(Stmt * param, db.Prepare("INSERT INTO params (run_id, key, value) "
-                                                      "VALUES (?, 'p', ?)"));
-            StmtGuard g(*param);
-            g->Bind(1, id).Bind(2, std::to_string(i % 10));
-            return g->Exec();
-          },
-          [done](Status s) { done->set_value(s); });
+      engine.Submit([i](Db& db) { return InsertRunWithParam(db, i); },
+                    [done](Status s) { done->set_value(s); });
     }
     for (auto& w : writes) ASSERT_TRUE(w.get().ok());
     // The analysis follows the batch it was due after: one more write waits for it.

@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "store/search_sql.h"
 #include "store/sqlite/store_impl.h"
+#include "store/sqlite/test_db.h"
 
 namespace ringo::store {
 namespace {
@@ -24,22 +25,7 @@ class SearchPlanTest : public ::testing::Test {
     // from when the store was empty.
     ASSERT_TRUE(db_->ExecScript("ANALYZE").ok());
     ASSERT_TRUE(db_->ExecScript("BEGIN").ok());
-    for (int i = 0; i < 2000; ++i) {
-      std::string id = "run" + std::to_string(i);
-      auto run = db_->Prepare("INSERT INTO runs (run_id, experiment_id, name, user_id, status, "
-                              "start_time, artifact_uri) VALUES (?, 0, ?, '', 'RUNNING', ?, '')");
-      ASSERT_TRUE(run.ok());
-      {
-        StmtGuard g(**run);
-        g->Bind(1, id).Bind(2, id).Bind(3, int64_t{i});
-        ASSERT_TRUE(g->Exec().ok());
-      }
-      auto param = db_->Prepare("INSERT INTO params (run_id, key, value) VALUES (?, 'p', ?)");
-      ASSERT_TRUE(param.ok());
-      StmtGuard g(**param);
-      g->Bind(1, id).Bind(2, std::to_string(i % 10));
-      ASSERT_TRUE(g->Exec().ok());
-    }
+    for (int i = 0; i < 2000; ++i) ASSERT_TRUE(InsertRunWithParam(*db_, i).ok());
     ASSERT_TRUE(db_->ExecScript("COMMIT").ok());
   }
   void TearDown() override {

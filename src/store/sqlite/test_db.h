@@ -43,6 +43,25 @@ class DbTest : public ::testing::Test {
   std::unique_ptr<Db> db_;
 };
 
+// Writes run "run<i>" of the Default experiment (started at i) with the param p = i % 10: a
+// tenth of such runs share a value, for searches that a param's index should drive.
+inline Status InsertRunWithParam(Db& db, int i) {
+  std::string id = "run" + std::to_string(i);
+  ASSIGN_OR_RETURN(Stmt * run, db.Prepare("INSERT INTO runs (run_id, experiment_id, name, user_id, "
+                                          "status, start_time, artifact_uri) VALUES (?, 0, ?, '', "
+                                          "'RUNNING', ?, '')"));
+  {
+    StmtGuard g(*run);
+    g->Bind(1, id).Bind(2, id).Bind(3, int64_t{i});
+    RETURN_IF_ERROR(g->Exec());
+  }
+  ASSIGN_OR_RETURN(Stmt * param,
+                   db.Prepare("INSERT INTO params (run_id, key, value) VALUES (?, 'p', ?)"));
+  StmtGuard g(*param);
+  g->Bind(1, id).Bind(2, std::to_string(i % 10));
+  return g->Exec();
+}
+
 }  // namespace ringo::store
 
 #endif  // RINGO_STORE_SQLITE_TEST_DB_H_
