@@ -143,8 +143,9 @@ def start_mlflow(mlflow, pg, db, work, port):
     return p, url
 
 
-def artifact_figures(url, work, size_mb=256):
-    """Upload and download of one file through ringo's proxy into S3; `cp` of it as ceiling."""
+def artifact_figures(url, s3, work, size_mb=256):
+    """Upload and download of one file through ringo's proxy into S3; as ceilings, `cp` of it and
+    the same file PUT straight to the object store (one request, SigV4, unsigned payload)."""
     src = os.path.join(work, "blob.bin")
     with open(src, "wb") as f:
         f.write(os.urandom(size_mb << 20))
@@ -159,9 +160,14 @@ def artifact_figures(url, work, size_mb=256):
         return size_mb / float(out)
 
     up = curl("-T", src, path)
+    env = s3.env
+    straight = curl("-T", src, "--aws-sigv4", "aws:amz:%s:s3" % env["AWS_DEFAULT_REGION"],
+                    "--user", env["AWS_ACCESS_KEY_ID"] + ":" + env["AWS_SECRET_ACCESS_KEY"],
+                    "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+                    "%s/%s/straight.bin" % (env["MLFLOW_S3_ENDPOINT_URL"], private_s3.BUCKET))
     cold = curl(path)  # fetched from S3 into the replica's cache, then sent
     warm = curl(path)  # from the cache
-    return {"up": up, "cold": cold, "warm": warm, "cp": cp, "mb": size_mb}
+    return {"up": up, "cold": cold, "warm": warm, "cp": cp, "straight": straight, "mb": size_mb}
 
 
 def main():
@@ -185,7 +191,7 @@ def main():
         p, url = start_ringo(args.ringo, pg, s3, "ringo1", work, "one")
         procs.append(p)
         results.append(measure("ringo, 1 replica", [url], args.seconds, args.runs))
-        arts = artifact_figures(url, work)
+        arts = artifact_figures(url, s3, work)
         p.terminate()
         p.wait()
         pa, ua = start_ringo(args.ringo, pg, s3, "ringo2", work, "a")
@@ -223,6 +229,7 @@ def main():
     print("| upload (PUT to the proxy; multipart to S3) | %.0f |" % arts["up"])
     print("| download, first (S3 → replica cache → client) | %.0f |" % arts["cold"])
     print("| download, again (from the replica's cache) | %.0f |" % arts["warm"])
+    print("| ceiling: the file PUT straight to the object store (curl, one request) | %.0f |" % arts["straight"])
     print("| ceiling: `cp` of the file | %.0f |" % arts["cp"])
 
 

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "common/hash.h"
+#include "common/mapped_file.h"
 #include "common/paths.h"
 #include "common/util.h"
 
@@ -26,7 +26,7 @@ constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 // What the signature says of a request's body. Over TLS, which already guards the bytes on the
 // way, a body goes unsigned (as boto3 sends it): its SHA-256 cost ringo and the store a
 // pass over every byte of every part. Over plain HTTP the store checks the hash.
-std::string PayloadHash(const std::string& body, bool encrypted) {
+std::string PayloadHash(std::string_view body, bool encrypted) {
   if (body.empty()) return std::string(kEmptySha256);
   return encrypted ? std::string(kUnsignedPayload) : Sha256Hex(body);
 }
@@ -89,16 +89,6 @@ Status S3Error(const std::string& what, const Reply& r) {
   return Internal(detail);
 }
 
-Result<std::string> ReadPart(const fs::path& file, int64_t offset, int64_t length) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Internal("cannot read '" + file.string() + "'");
-  in.seekg(offset);
-  std::string data(static_cast<size_t>(length), '\0');
-  in.read(data.data(), length);
-  if (in.gcount() != length) return Internal("short read of '" + file.string() + "'");
-  return data;
-}
-
 }  // namespace
 
 std::vector<std::string_view> XmlElements(std::string_view xml, std::string_view tag) {
@@ -136,7 +126,7 @@ std::string S3Repository::Key(std::string_view clean) const {
 }
 
 Result<Reply> S3Repository::Call(const std::string& method, const std::string& key,
-                                 const Pairs& query, std::string body, Pairs headers,
+                                 const Pairs& query, std::string_view body, Pairs headers,
                                  const fs::path& response_file) const {
   SignRequest sign;
   sign.method = method;
@@ -162,7 +152,7 @@ Result<Reply> S3Repository::Call(const std::string& method, const std::string& k
     if (h.first != "host") ex.headers.push_back(h);
   }
   ex.headers.emplace_back("authorization", Authorization(sign));
-  ex.body = std::move(body);
+  ex.body = body;
   ex.response_file = response_file;
   return transport_->Send(ex);
 }
@@ -271,7 +261,7 @@ Result<std::vector<FileInfo>> S3Repository::List(std::string_view relative, bool
 Status S3Repository::Put(std::string_view relative, std::string_view data) {
   ASSIGN_OR_RETURN(std::string clean, CleanRelativePath(relative));
   if (clean.empty()) return InvalidArgument("an artifact path must name a file");
-  ASSIGN_OR_RETURN(Reply r, Call("PUT", Key(clean), {}, std::string(data)));
+  ASSIGN_OR_RETURN(Reply r, Call("PUT", Key(clean), {}, data));
   if (r.status / 100 != 2) return S3Error("upload of '" + clean + "'", r);
   return Status::Ok();
 }
@@ -289,18 +279,17 @@ Status S3Repository::PutFile(std::string_view relative, const fs::path& source) 
   o.key = Key(clean);
   o.size = size;
   Status s;
-  if (size <= options_.part_size) {
-    auto data = ReadPart(source, 0, size);
-    if (!data.ok()) {
-      s = data.status();
-    } else {
-      auto r = Call("PUT", o.key, {}, std::move(*data));
-      s = !r.ok() ? r.status()
-                  : r->status / 100 == 2 ? Status::Ok() : S3Error("upload of '" + clean + "'", *r);
-      if (r.ok()) o.etag = r->Header("etag");
-    }
+  // Bodies are sent from the mapped file: no copy of the upload in the process's memory.
+  auto mapped = MappedFile::Open(source);
+  if (!mapped.ok()) {
+    s = Internal("cannot read upload '" + source.string() + "': " + mapped.status().message());
+  } else if (size <= options_.part_size) {
+    auto r = Call("PUT", o.key, {}, mapped->bytes());
+    s = !r.ok() ? r.status()
+                : r->status / 100 == 2 ? Status::Ok() : S3Error("upload of '" + clean + "'", *r);
+    if (r.ok()) o.etag = r->Header("etag");
   } else {
-    s = PutParts(o.key, source, size, &o.etag);
+    s = PutParts(o.key, mapped->bytes(), &o.etag);
   }
   if (s.ok() && !o.etag.empty()) {
     KeepInCache(o, source);
@@ -316,8 +305,8 @@ constexpr int kPartsInFlight = 4;
 
 Result<std::vector<std::string>> S3Repository::UploadParts(const std::string& key,
                                                            const std::string& upload_id,
-                                                           const fs::path& source,
-                                                           int64_t size) const {
+                                                           std::string_view source) const {
+  const auto size = static_cast<int64_t>(source.size());
   const int64_t parts = (size + options_.part_size - 1) / options_.part_size;
   std::vector<std::string> etags(static_cast<size_t>(parts));
   std::mutex mu;
@@ -332,18 +321,14 @@ Result<std::vector<std::string>> S3Repository::UploadParts(const std::string& ke
         i = next++;
       }
       int64_t offset = i * options_.part_size;
-      Status s;
-      auto data = ReadPart(source, offset, std::min(options_.part_size, size - offset));
-      if (!data.ok()) {
-        s = data.status();
-      } else {
-        auto r = Call("PUT", key, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
-                      std::move(*data));
-        s = !r.ok() ? r.status()
-            : r->status / 100 != 2 ? S3Error("part " + std::to_string(i + 1), *r)
-                                   : Status::Ok();
-        if (s.ok()) etags[static_cast<size_t>(i)] = r->Header("etag");
-      }
+      auto part = source.substr(static_cast<size_t>(offset),
+                                static_cast<size_t>(std::min(options_.part_size, size - offset)));
+      auto r = Call("PUT", key, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
+                    part);
+      Status s = !r.ok() ? r.status()
+                 : r->status / 100 != 2 ? S3Error("part " + std::to_string(i + 1), *r)
+                                        : Status::Ok();
+      if (s.ok()) etags[static_cast<size_t>(i)] = r->Header("etag");
       if (!s.ok()) {
         std::lock_guard lock(mu);
         if (failed.ok()) failed = s;
@@ -359,7 +344,7 @@ Result<std::vector<std::string>> S3Repository::UploadParts(const std::string& ke
   return etags;
 }
 
-Status S3Repository::PutParts(const std::string& key, const fs::path& source, int64_t size,
+Status S3Repository::PutParts(const std::string& key, std::string_view source,
                               std::string* etag) {
   ASSIGN_OR_RETURN(Reply created, Call("POST", key, {{"uploads", ""}}));
   if (created.status / 100 != 2) return S3Error("multipart upload of '" + key + "'", created);
@@ -369,7 +354,7 @@ Status S3Repository::PutParts(const std::string& key, const fs::path& source, in
     (void)Call("DELETE", key, {{"uploadId", upload_id}});
     return why;
   };
-  auto etags = UploadParts(key, upload_id, source, size);
+  auto etags = UploadParts(key, upload_id, source);
   if (!etags.ok()) return abort(etags.status());
   std::string complete = "<CompleteMultipartUpload>";
   for (size_t i = 0; i < etags->size(); ++i) {

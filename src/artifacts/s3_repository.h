@@ -47,19 +47,17 @@ class S3Repository : public Repository {
   std::string Key(std::string_view clean) const;
   // A signed request for `key` ("" = the bucket itself).
   Result<Reply> Call(const std::string& method, const std::string& key, const Pairs& query,
-                     std::string body = {}, Pairs headers = {},
+                     std::string_view body = {}, Pairs headers = {},
                      const std::filesystem::path& response_file = {}) const;
   // HEAD of a key: its ETag, or nullopt when there is no such object.
   Result<std::optional<Object>> Head(const std::string& key) const;
   // Every page of a ListObjectsV2 below `prefix`, grouped at '/' when `delimited`.
   Result<Listing> ListKeys(const std::string& prefix, bool delimited) const;
-  Status PutParts(const std::string& key, const std::filesystem::path& source, int64_t size,
-                  std::string* etag);
+  Status PutParts(const std::string& key, std::string_view source, std::string* etag);
   // Every part of a multipart upload, several at once; their ETags in part order.
   Result<std::vector<std::string>> UploadParts(const std::string& key,
                                                const std::string& upload_id,
-                                               const std::filesystem::path& source,
-                                               int64_t size) const;
+                                               std::string_view source) const;
   // The cached copy of an object, fetched when absent.
   Result<std::filesystem::path> Cached(const Object& object) const;
   std::filesystem::path CachePath(const Object& object) const;

@@ -202,13 +202,14 @@ Result<std::unique_ptr<Transport::Conn>> Transport::Connect() {
 }
 
 Result<Reply> Transport::SendOn(Conn& conn, const Exchange& ex) {
-  bhttp::request<bhttp::string_body> req;
+  // The body goes from the caller's memory (a mapped file for parts): no copy of it here.
+  bhttp::request<bhttp::span_body<const char>> req;
   req.method_string(ex.method);
   req.target(ex.target);
   req.version(11);
   req.set(bhttp::field::host, host_header_);
   for (const auto& [k, v] : ex.headers) req.set(k, v);
-  req.body() = ex.body;
+  req.body() = {ex.body.data(), ex.body.size()};
   req.prepare_payload();
   if (auto ec = conn.Write(req)) return Unavailable("S3 request failed: " + ec.message());
 

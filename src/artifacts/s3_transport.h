@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "artifacts/s3_sign.h"
@@ -31,7 +32,7 @@ struct Exchange {
   std::string method;
   std::string target;  // encoded path, with "?query" when there is one
   Pairs headers;       // besides Host and Content-Length, which the transport sets
-  std::string body;
+  std::string_view body;  // not owned: it must outlive Send
   // When set, a 2xx answer's body is written to this file instead of Reply::body (created or
   // truncated; on failure it may hold part of the body).
   std::filesystem::path response_file;
