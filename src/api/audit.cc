@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <condition_variable>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -164,14 +165,10 @@ void AuditLog::Flush(bool wait) {
     std::lock_guard lock(mu_);
     batch.swap(pending_);
   }
-  if (batch.empty()) return;
-  struct Pending {
-    std::mutex mu;
-    std::condition_variable done;
-    size_t left = 0;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->left = batch.size();
+  if (!batch.empty()) {
+    std::lock_guard lock(in_flight_->mu);
+    in_flight_->entries += batch.size();
+  }
   for (const auto& [k, s] : batch) {
     json e = {{"time", s.first},     {"actor", k.actor},   {"origin", k.origin},
               {"method", k.method},  {"route", k.route},   {"path", k.path},
@@ -180,14 +177,20 @@ void AuditLog::Flush(bool wait) {
     // The store's writer commits them with whatever else it has queued.
     // Paths and bodies are the caller's bytes: anything not UTF-8 is written as U+FFFD.
     std::string line = e.dump(-1, ' ', false, json::error_handler_t::replace);
-    store_->AppendEvent(kKind, HourKey(s.first), std::move(line), [pending](Status) {
-      std::lock_guard lock(pending->mu);
-      if (--pending->left == 0) pending->done.notify_all();
-    });
+    store_->AppendEvent(kKind, HourKey(s.first), std::move(line),
+                        [flight = in_flight_](const Status& status) {
+                          std::lock_guard lock(flight->mu);
+                          if (!status.ok() && flight->failed++ % 1000 == 0) {
+                            std::cerr << "ringo: audit log entries not written: "
+                                      << flight->failed << " so far; " << status.ToString()
+                                      << std::endl;
+                          }
+                          if (--flight->entries == 0) flight->done.notify_all();
+                        });
   }
   if (!wait) return;
-  std::unique_lock lock(pending->mu);
-  pending->done.wait(lock, [&] { return pending->left == 0; });
+  std::unique_lock lock(in_flight_->mu);
+  in_flight_->done.wait(lock, [this] { return in_flight_->entries == 0; });
 }
 
 void AuditLog::Stop() {

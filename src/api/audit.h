@@ -4,8 +4,10 @@
 #ifndef RINGO_API_AUDIT_H_
 #define RINGO_API_AUDIT_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <tuple>
@@ -28,7 +30,9 @@ class AuditLog {
   // The router's observer: records `req` when its route changes state.
   void Observe(const http::Request& req, const http::Router::Match& match, unsigned status);
   // Writes what is buffered to the store (also done every flush interval and by Stop); with
-  // `wait`, returns once it is committed.
+  // `wait`, returns once it is committed, and so is every flush begun before (the periodic one
+  // may have taken the buffer a moment before). Entries the store fails to write are reported on
+  // stderr (the first, then one in a thousand, with the count).
   void Flush(bool wait = false);
   void Stop();
 
@@ -60,9 +64,18 @@ class AuditLog {
     int64_t first = 0, last = 0, count = 0;
   };
 
+  // Entries handed to the store and not yet answered; shared with the store's callbacks.
+  struct InFlight {
+    std::mutex mu;
+    std::condition_variable done;
+    size_t entries = 0;
+    int64_t failed = 0;
+  };
+
   store::Store* store_;
   std::mutex mu_;
   std::map<Key, Seen> pending_;
+  std::shared_ptr<InFlight> in_flight_ = std::make_shared<InFlight>();
   Periodic flusher_;
 };
 

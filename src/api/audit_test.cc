@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -145,6 +147,25 @@ TEST_F(AuditTest, BytesThatAreNotUtf8AreReplaced) {
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0]["path"], "/api/2.0/mlflow/runs/\xef\xbf\xbd");
   EXPECT_EQ(all[0]["target"], "name=\xef\xbf\xbd");
+}
+
+// The periodic flush may have taken the buffer and not yet committed it when a caller flushes
+// and waits: the caller must still find every change observed before its call.
+TEST_F(AuditTest, AWaitingFlushWaitsForTheFlushUnderWay) {
+  log_ = std::make_unique<AuditLog>(db_.get(), 1);
+  size_t observed = 0;
+  for (int round = 0; round < 20; ++round) {
+    // Enough entries that committing them takes a while, and time for the flusher to take them.
+    for (int i = 0; i < 500; ++i, ++observed) {
+      std::string path = "/api/2.0/mlflow/runs/" + std::to_string(observed);
+      log_->Observe(Req(Method::kPost, path, "{}", ""),
+                    Route("/api/2.0/mlflow/runs/*", Access::kWrite), 200);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(1500));
+    AuditLog::Query q;
+    q.limit = 10000;
+    ASSERT_EQ(List(q).size(), observed) << "round " << round;
+  }
 }
 
 TEST_F(AuditTest, WhatIsBufferedSurvivesAStop) {
