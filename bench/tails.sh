@@ -16,7 +16,7 @@ echo "### Tracking server"
 bench/run.sh "$BIN" "$REPEATS" "$SECS"
 echo
 echo "### Manifest 304s"
-bench/deploy.sh "$BIN" "$SECS"
+bench/deploy.sh "$BIN" "$SECS" "$REPEATS"
 echo
 echo "### Conversion"
 bench/convert.sh "$(dirname "$BIN")"
