@@ -45,7 +45,7 @@ http::Response ManifestResponse(const std::shared_ptr<const deploy::Manifest>& m
   // The device already has this manifest.
   if (!if_none_match.empty() && (if_none_match == m->etag || if_none_match == "*")) {
     r.status = 304;
-    r.content_type.clear();
+    r.content_type = {};
     return r;
   }
   r.body = m->body;
@@ -57,7 +57,7 @@ namespace {
 http::Response NotModified(const std::string& etag) {
   http::Response r;
   r.status = 304;
-  r.content_type.clear();
+  r.content_type = {};
   r.headers.emplace_back("ETag", etag);
   r.headers.emplace_back("Cache-Control", "no-cache");
   return r;

@@ -147,7 +147,7 @@ Result<std::string> ArtifactUriPath(std::string_view uri, std::string_view file_
   return CleanRelativePath(uri);
 }
 
-std::string GuessContentType(std::string_view name) {
+std::string_view GuessContentType(std::string_view name) {
   size_t dot = name.rfind('.');
   std::string ext = dot == std::string_view::npos ? "" : std::string(name.substr(dot + 1));
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

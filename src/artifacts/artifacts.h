@@ -185,8 +185,8 @@ class ZipStream {
 Result<std::unique_ptr<ZipStream>> ZipTree(const Repository& repo, std::string_view relative,
                                            const ZipLimits& limits = {});
 
-// Content-Type for a file name by extension (application/octet-stream when unknown).
-std::string GuessContentType(std::string_view name);
+// Content-Type for a file name by extension (application/octet-stream when unknown); static text.
+std::string_view GuessContentType(std::string_view name);
 
 }  // namespace ringo::artifacts
 

@@ -403,19 +403,36 @@ void Connection<Stream>::Dispatch() {
   // Swapped, not moved: both vectors keep their room for the next request.
   request_.path_params.swap(match_.params);
   answered_ = hold_ = false;
-  auto state = std::make_shared<Responder::State>();
+  // The last request's responder state when nothing else holds it: no allocation per request.
+  std::shared_ptr<Responder::State> state = std::move(spare_state_);
+  if (state && state.use_count() == 1) {
+    state->sent = false;
+  } else {
+    state = std::make_shared<Responder::State>();
+  }
   state->connection = Self();
-  Responder responder(state);
-  state.reset();
-  // The one safety net for handlers: any exception becomes a 500 with a log line.
-  try {
-    (*match_.handler)(request_, responder);
-  } catch (const std::exception& e) {
-    std::cerr << "ringo: handler for " << request_.path << " failed: " << e.what() << std::endl;
-    responder.Send(JsonError(500, "INTERNAL_ERROR", std::string("internal error: ") + e.what()));
-  } catch (...) {
-    std::cerr << "ringo: handler for " << request_.path << " failed" << std::endl;
-    responder.Send(JsonError(500, "INTERNAL_ERROR", "internal error"));
+  {
+    Responder responder(state);
+    // The one safety net for handlers: any exception becomes a 500 with a log line.
+    try {
+      (*match_.handler)(request_, responder);
+    } catch (const std::exception& e) {
+      std::cerr << "ringo: handler for " << request_.path << " failed: " << e.what() << std::endl;
+      responder.Send(JsonError(500, "INTERNAL_ERROR", std::string("internal error: ") + e.what()));
+    } catch (...) {
+      std::cerr << "ringo: handler for " << request_.path << " failed" << std::endl;
+      responder.Send(JsonError(500, "INTERNAL_ERROR", "internal error"));
+    }
+  }
+  // No responder left but ours: do what the state's destructor does for a dropped responder,
+  // and keep the state (without its hold on this connection) for the next request. A handler
+  // that kept a responder owns the state now; its last copy answers as always.
+  if (state.use_count() == 1) {
+    if (!state->sent.exchange(true)) {
+      Deliver(JsonError(500, "INTERNAL_ERROR", "the handler produced no response"));
+    }
+    state->connection.reset();
+    spare_state_ = std::move(state);
   }
   if (hold_ && !answered_) WatchPeer();
 }

@@ -64,7 +64,10 @@ void ApplyCommonHeaders(Res& res, const Response& r, bool keep_alive) {
     }
   }
   res.set(bhttp::field::server, "ringo");
-  if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
+  if (!r.content_type.empty()) {
+    res.set(bhttp::field::content_type,
+            beast::string_view(r.content_type.data(), r.content_type.size()));
+  }
   for (const auto& [k, v] : r.headers) res.set(k, v);
   if (r.header_lines) {
     ForEachLine(*r.header_lines, [&res](std::string_view k, std::string_view v) {

@@ -18,14 +18,15 @@ Response RangeNotSatisfiable(uint64_t size) {
 
 }  // namespace
 
-Response FileResponse(const Request& request, const std::string& path, std::string content_type) {
+Response FileResponse(const Request& request, const std::string& path,
+                      std::string_view content_type) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return JsonError(404, "RESOURCE_DOES_NOT_EXIST", "file not found");
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
   Response r;
-  r.content_type = std::move(content_type);
+  r.content_type = content_type;
   r.file_path = path;
   r.file_offset = 0;
   r.file_length = size;

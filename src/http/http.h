@@ -80,7 +80,9 @@ inline constexpr uint64_t kLengthUnknown = ~uint64_t{0};
 // bytes (or kLengthUnknown) from `stream`.
 struct Response {
   unsigned status = 200;
-  std::string content_type = "application/json";
+  // Static text (a literal or a table's entry): set on every answer, it costs no allocation.
+  // Empty: no Content-Type.
+  std::string_view content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   // Header lines formatted once ("Name: value\r\n" each), sent after `headers`: an answer
@@ -96,7 +98,8 @@ struct Response {
 // Builds a response serving `path` for a GET or HEAD request, honouring a single
 // `Range: bytes=a-b` (206 with Content-Range; 416 when unsatisfiable). 404 when the file
 // does not exist or is not a regular file.
-Response FileResponse(const Request& request, const std::string& path, std::string content_type);
+Response FileResponse(const Request& request, const std::string& path,
+                      std::string_view content_type);
 
 // Completes one request, exactly once, from any thread. If dropped unsent, the client gets a
 // 500 (a handler bug must not hang a connection).

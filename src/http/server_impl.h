@@ -146,6 +146,7 @@ class Connection final : public ConnectionBase {
   std::optional<RequestParser<bhttp::string_body>> string_parser_;
   std::optional<RequestParser<bhttp::file_body>> file_parser_;
   Request request_;
+  std::shared_ptr<Responder::State> spare_state_;  // see Dispatch
   bool peer_known_ = false;
   Router::Match match_;
   bool keep_alive_ = true;
