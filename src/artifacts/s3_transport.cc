@@ -28,6 +28,8 @@ namespace {
 
 // Every step of an exchange (connect, handshake, write, read) must finish within this.
 constexpr auto kStepTimeout = std::chrono::seconds(120);
+// Bytes read (and written to the file) at a time when a body goes to a file.
+constexpr size_t kFileReadSize = 256 * 1024;
 
 std::string LowerAscii(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -231,6 +233,9 @@ Result<Reply> Transport::SendOn(Conn& conn, const Exchange& ex) {
     // Streamed to the file; an error answer's body is read back from it for the message.
     bhttp::response_parser<bhttp::file_body> p;
     p.body_limit(std::numeric_limits<std::uint64_t>::max());
+    // Beast reads at most the buffer's free room (512 bytes at least) at a time: without room,
+    // a large object came in 584-byte reads, each written to the file on its own (~90 MB/s).
+    conn.buffer.reserve(kFileReadSize);
     beast::error_code ec;
     p.get().body().open(ex.response_file.c_str(), beast::file_mode::write, ec);
     if (ec) return Internal("cannot write '" + ex.response_file.string() + "': " + ec.message());

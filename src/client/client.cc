@@ -117,6 +117,8 @@ struct Client::Impl {
       try {
         Tcp().expires_after(std::chrono::seconds(300));
         beast::flat_buffer buffer;
+        // Beast reads at most the buffer's free room (512 bytes at least) at a time.
+        buffer.reserve(64 * 1024);
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(1ull << 32);
         OnStream([&](auto& s) {
