@@ -38,6 +38,12 @@ namespace {
 constexpr size_t kBlockSizes[] = {64, 128, 256, 512, 1024};
 constexpr size_t kBlocksKept = 256;  // per size and thread
 
+// Beast reads at most the read buffer's free room (512 bytes at least) at a time, so a body is
+// given room to be read in pieces of up to kBodyReadRoom; past the request the buffer keeps at
+// most kKeptReadRoom.
+constexpr size_t kBodyReadRoom = 64 * 1024;
+constexpr size_t kKeptReadRoom = 16 * 1024;
+
 // Whether this thread's lists exist: blocks freed before they are made or after they are gone
 // (a thread's last destructors) go straight back to the heap.
 thread_local bool t_blocks_alive = false;
@@ -276,6 +282,7 @@ void Connection<Stream>::ReadBody() {
         return SendEarly(std::move(busy));
       }
       reserved_ = want;
+      buffer_.reserve(buffer_.size() + std::min(want, kBodyReadRoom));
     }
   }
   auto read = [self = Self()] {
@@ -289,6 +296,7 @@ void Connection<Stream>::ReadBody() {
       return self->ReadRaw();
     }
     if (self->file_parser_) {
+      self->buffer_.reserve(self->buffer_.size() + kBodyReadRoom);
       bhttp::async_read(self->stream_, self->buffer_, *self->file_parser_, cb);
     } else {
       bhttp::async_read(self->stream_, self->buffer_, *self->string_parser_, cb);
@@ -385,6 +393,8 @@ void Connection<Stream>::OnBody(beast::error_code ec) {
   header_parser_.reset();
   string_parser_.reset();
   file_parser_.reset();
+  // Room made for a large body goes back: an idle connection keeps what a header needs.
+  if (buffer_.capacity() > kKeptReadRoom) buffer_.shrink_to_fit();
   Tcp().expires_never();
   Dispatch();
 }
