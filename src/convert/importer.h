@@ -47,9 +47,11 @@ int64_t PoolOut(int64_t in, int64_t k_eff, int64_t s, int64_t p0, int64_t p1, bo
 std::string Sanitized(std::string_view name);
 // The ONNX element types ringo reads as `*dtype`; false for the others.
 bool ElementType(int32_t onnx_type, DType* dtype);
-// The version of `op_type` in effect under `opset` (the newest not above it); `opset` when the
-// ONNX library does not know the op.
-int OpVersion(const std::string& op_type, int opset);
+// The newest ai.onnx opset whose op versions OpVersion knows.
+int MaxOpset();
+// The version of ai.onnx's `op_type` in effect under `opset` (the newest not above it), as
+// libonnx's schema registry says; `opset` when ai.onnx has no such op by then.
+int OpVersion(std::string_view op_type, int opset);
 
 class Importer {
  public:

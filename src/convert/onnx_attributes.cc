@@ -1,5 +1,4 @@
-// What an ONNX node and its tensor types say: attributes, element types, op versions.
-#include <onnx/defs/schema.h>
+// What an ONNX node and its tensor types say: attributes and element types.
 #include <onnx/onnx_pb.h>
 
 #include "convert/importer.h"
@@ -55,11 +54,6 @@ bool ElementType(int32_t onnx_type, DType* dtype) {
     default:
       return false;
   }
-}
-
-int OpVersion(const std::string& op_type, int opset) {
-  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(op_type, opset);
-  return schema ? schema->since_version() : opset;
 }
 
 }  // namespace ringo::convert

@@ -1,5 +1,4 @@
 // Lowering an ONNX ModelProto to the converter's Graph: node order, then each node by its op.
-#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -163,10 +162,9 @@ Result<Graph> Importer::Run() {
       has_onnx_domain = true;
     }
   }
-  // Each op is converted by its own version under the model's opset, so any opset the ONNX
-  // library knows will do; an op whose old version means something else is refused by name.
-  const int max_opset =
-      onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN).second;
+  // Each op is converted by its own version under the model's opset, so any opset whose op
+  // versions are known will do; an op whose old version means something else is refused by name.
+  const int max_opset = MaxOpset();
   // A model of other domains only: its nodes are refused by name, not for an opset.
   if (!has_onnx_domain) opset_ = max_opset;
   if (opset_ < kMinOpset || opset_ > max_opset) {

@@ -1,10 +1,13 @@
 // Cron expressions evaluated in a time zone (ICU's zone data, the system tzdata).
-#include <unicode/calendar.h>
-#include <unicode/gregocal.h>
-#include <unicode/timezone.h>
+#include <dlfcn.h>
+#include <unicode/ucal.h>
+#include <unicode/ustring.h>
+#include <unicode/uvernum.h>
 
 #include <array>
 #include <memory>
+#include <string>
+#include <type_traits>
 
 #include "common/util.h"
 #include "schedule/schedule.h"
@@ -75,11 +78,59 @@ Result<uint64_t> ParseField(std::string_view text, const FieldSpec& f, bool* any
   return bits;
 }
 
-std::unique_ptr<icu::Calendar> CalendarIn(const std::string& zone) {
+// ICU is loaded when a cron expression first needs a time zone rather than linked: linked, its
+// libraries were loaded and relocated by every ringo process (about 1 ms of `ringo --help`).
+// Its C functions carry the ICU version in their names (ucal_open is ucal_open_72), as the
+// macros of its headers spell them; RINGO_ICU_NAME turns those into the names to look up.
+#define RINGO_ICU_NAME_(name) #name
+#define RINGO_ICU_NAME(name) RINGO_ICU_NAME_(name)
+
+struct Icu {
+  decltype(&::u_strFromUTF8WithSub) from_utf8;
+  decltype(&::ucal_open) open;
+  decltype(&::ucal_close) close;
+  decltype(&::ucal_getTimeZoneID) zone_id;
+  decltype(&::ucal_setMillis) set_millis;
+  decltype(&::ucal_get) get;
+};
+
+// The loaded functions, or nullptr when libicui18n (which brings libicuuc) cannot be loaded.
+// Thread-safe; loads once per process and is never unloaded.
+const Icu* LoadIcu() {
+  static const Icu* const icu = []() -> const Icu* {
+    void* lib = dlopen("libicui18n.so." RINGO_ICU_NAME(U_ICU_VERSION_MAJOR_NUM),
+                       RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return nullptr;
+    static Icu loaded;
+    bool complete = true;
+    auto resolve = [&](const char* name, auto* fn) {
+      *fn = reinterpret_cast<std::remove_pointer_t<decltype(fn)>>(dlsym(lib, name));
+      complete = complete && *fn != nullptr;
+    };
+    resolve(RINGO_ICU_NAME(u_strFromUTF8WithSub), &loaded.from_utf8);
+    resolve(RINGO_ICU_NAME(ucal_open), &loaded.open);
+    resolve(RINGO_ICU_NAME(ucal_close), &loaded.close);
+    resolve(RINGO_ICU_NAME(ucal_getTimeZoneID), &loaded.zone_id);
+    resolve(RINGO_ICU_NAME(ucal_setMillis), &loaded.set_millis);
+    resolve(RINGO_ICU_NAME(ucal_get), &loaded.get);
+    return complete ? &loaded : nullptr;
+  }();
+  return icu;
+}
+
+using Calendar = std::unique_ptr<UCalendar, void (*)(UCalendar*)>;
+
+// A Gregorian calendar in `zone` (ill-formed UTF-8 replaced by U+FFFD); an unknown zone gives
+// GMT under the name "Etc/Unknown". nullptr when ICU fails.
+Calendar CalendarIn(const Icu& icu, const std::string& zone) {
   UErrorCode status = U_ZERO_ERROR;
-  auto cal = std::make_unique<icu::GregorianCalendar>(
-      icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(zone)), status);
-  if (U_FAILURE(status)) return nullptr;
+  std::u16string id(zone.size(), u'\0');  // UTF-16 needs no more units than UTF-8 has bytes
+  int32_t length = 0;
+  icu.from_utf8(id.data(), static_cast<int32_t>(id.size()), &length, zone.data(),
+                static_cast<int32_t>(zone.size()), 0xFFFD, nullptr, &status);
+  if (U_FAILURE(status)) return Calendar(nullptr, icu.close);
+  Calendar cal(icu.open(id.data(), length, nullptr, UCAL_GREGORIAN, &status), icu.close);
+  if (U_FAILURE(status)) return Calendar(nullptr, icu.close);
   return cal;
 }
 
@@ -115,12 +166,19 @@ Result<Cron> Cron::Parse(std::string_view expression, std::string_view time_zone
   c.months_ = static_cast<uint32_t>(m);
   c.wdays_ = static_cast<uint32_t>(w);
   c.zone_ = time_zone.empty() ? "UTC" : std::string(time_zone);
+  const Icu* icu = LoadIcu();
+  if (icu == nullptr) {
+    return FailedPrecondition("time zones need ICU: cannot load libicui18n.so." RINGO_ICU_NAME(
+        U_ICU_VERSION_MAJOR_NUM));
+  }
+  Calendar cal = CalendarIn(*icu, c.zone_);
+  std::u16string id(c.zone_.size() + 16, u'\0');  // the name as given, or a normalised one
+  UErrorCode status = U_ZERO_ERROR;
+  int32_t length = cal ? icu->zone_id(cal.get(), id.data(), static_cast<int32_t>(id.size()),
+                                      &status)
+                       : 0;
   // ICU answers an unknown zone with GMT under the name "Etc/Unknown".
-  std::unique_ptr<icu::TimeZone> tz(
-      icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(c.zone_)));
-  icu::UnicodeString id;
-  tz->getID(id);
-  if (*tz == icu::TimeZone::getUnknown() || id == icu::UnicodeString("Etc/Unknown")) {
+  if (!cal || U_FAILURE(status) || id.substr(0, static_cast<size_t>(length)) == u"Etc/Unknown") {
     return InvalidArgument("unknown time zone '" + c.zone_ + "' (use an IANA name such as "
                            "Europe/Paris, or UTC)");
   }
@@ -135,18 +193,20 @@ bool Cron::Matches(int minute, int hour, int mday, int month, int wday) const {
 }
 
 std::optional<int64_t> Cron::Next(int64_t after) const {
-  std::unique_ptr<icu::Calendar> cal = CalendarIn(zone_);
+  const Icu* icu = LoadIcu();
+  if (icu == nullptr) return std::nullopt;  // Parse, which made this Cron, loaded it
+  Calendar cal = CalendarIn(*icu, zone_);
   if (!cal) return std::nullopt;
   int64_t t = (after / 60 + 1) * 60;
   const int64_t limit = t + int64_t{5} * 366 * 24 * 3600;
   for (; t < limit; t += 60) {
     UErrorCode status = U_ZERO_ERROR;
-    cal->setTime(static_cast<UDate>(t) * 1000.0, status);
-    int hour = cal->get(UCAL_HOUR_OF_DAY, status);
-    int mday = cal->get(UCAL_DAY_OF_MONTH, status);
-    int month = cal->get(UCAL_MONTH, status) + 1;
-    int wday = cal->get(UCAL_DAY_OF_WEEK, status) - 1;
-    int minute = cal->get(UCAL_MINUTE, status);
+    icu->set_millis(cal.get(), static_cast<UDate>(t) * 1000.0, &status);
+    int hour = icu->get(cal.get(), UCAL_HOUR_OF_DAY, &status);
+    int mday = icu->get(cal.get(), UCAL_DAY_OF_MONTH, &status);
+    int month = icu->get(cal.get(), UCAL_MONTH, &status) + 1;
+    int wday = icu->get(cal.get(), UCAL_DAY_OF_WEEK, &status) - 1;
+    int minute = icu->get(cal.get(), UCAL_MINUTE, &status);
     if (U_FAILURE(status)) return std::nullopt;
     if (!(months_ >> month & 1)) continue;
     if (!(hours_ >> hour & 1)) {

@@ -1,4 +1,5 @@
-// Tests of cron expressions: the grammar, slots in UTC and across a daylight-saving change.
+// Tests of cron expressions: the grammar, slots in UTC, in other zones and across a
+// daylight-saving change.
 #include <gtest/gtest.h>
 
 #include "schedule/schedule.h"
@@ -52,9 +53,18 @@ TEST(CronTest, RefusesWhatItCannotRead) {
       EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << bad;
     }
   }
-  auto tz = Cron::Parse("* * * * *", "Mars/Olympus");
-  ASSERT_FALSE(tz.ok());
-  EXPECT_NE(tz.status().message().find("unknown time zone"), std::string::npos);
+  for (const char* zone : {"Mars/Olympus", "Europe/Par\xffis", "Etc/Unknown"}) {
+    auto tz = Cron::Parse("* * * * *", zone);
+    ASSERT_FALSE(tz.ok()) << zone;
+    EXPECT_NE(tz.status().message().find("unknown time zone"), std::string::npos) << zone;
+  }
+}
+
+TEST(CronTest, ZonesByAnyNameIcuKnows) {
+  // The longest IANA name, an offset from GMT, and a zone's old alias.
+  EXPECT_EQ(Next("0 9 * * *", kNoon, "America/Argentina/ComodRivadavia"), kNoon + 86400);
+  EXPECT_EQ(Next("0 9 * * *", kNoon, "GMT+05:00"), kNoon + 86400 - 8 * 3600);
+  EXPECT_EQ(Next("0 9 * * *", kNoon, "Asia/Calcutta"), kNoon + 86400 - 8 * 3600 - 1800);
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ namespace ringo::schedule {
 // Day-of-month and day-of-week restricted both: either matches, as in Vixie cron.
 class Cron {
  public:
-  // kInvalidArgument naming the bad field or the unknown time zone.
+  // kInvalidArgument naming the bad field or the unknown time zone; kFailedPrecondition when
+  // ICU, which holds the time zones, cannot be loaded.
   static Result<Cron> Parse(std::string_view expression, std::string_view time_zone = "UTC");
   // The first slot strictly after `after` (seconds since the epoch); nullopt when none comes
   // within five years (e.g. "0 0 30 2 *").

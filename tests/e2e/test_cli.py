@@ -169,5 +169,14 @@ class CliFailureTest(unittest.TestCase):
             self.assertTrue(os.path.isfile(os.path.join(arts, "0", rid, "artifacts", "x.txt")))
 
 
+class StartupTest(unittest.TestCase):
+    def test_commands_do_not_load_the_postgresql_client(self):
+        # libpq and the ~20 libraries it needs are loaded only for a postgresql:// store.
+        rc, _, err = ringo("--help", env={"LD_DEBUG": "files"})
+        self.assertEqual(rc, 0, err)
+        self.assertIn("libc.so", err)  # the dynamic loader did report what it loaded
+        self.assertNotIn("libpq", err)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -88,7 +88,7 @@ Stmt& Stmt::Bind(int index, int64_t v) { return Bind(index, std::to_string(v)); 
 
 Stmt& Stmt::BindDouble(int index, double v) { return Bind(index, FormatDouble(v)); }
 
-bool Stmt::IsBinary(int col) const { return PQfformat(result_, col) == 1; }
+bool Stmt::IsBinary(int col) const { return Pq().PQfformat(result_, col) == 1; }
 
 Stmt& Stmt::BindNull(int index) {
   is_null_.at(static_cast<size_t>(index - 1)) = true;
@@ -96,7 +96,7 @@ Stmt& Stmt::BindNull(int index) {
 }
 
 void Stmt::Reset() {
-  if (result_) PQclear(result_);
+  if (result_) Pq().PQclear(result_);
   result_ = nullptr;
   row_ = -1;
   has_nul_ = false;
@@ -117,27 +117,28 @@ Status Stmt::Run() {
   }
   auto exec = [&]() -> PGresult* {
     if (name_.empty()) {
-      return PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()), nullptr,
-                          params.data(), lengths_.data(), formats_.data(), result_format_);
+      return Pq().PQexecParams(db_->raw(), sql_.c_str(), static_cast<int>(params.size()),
+                               nullptr, params.data(), lengths_.data(), formats_.data(),
+                               result_format_);
     }
     // Prepared on the server once per connection: the store's statements repeat, and parsing
     // and planning each one anew cost more server time than running it.
     if (prepared_in_ != db_->generation()) {
-      PGresult* prepared = PQprepare(db_->raw(), name_.c_str(), sql_.c_str(),
-                                     static_cast<int>(params.size()), nullptr);
-      if (PQresultStatus(prepared) != PGRES_COMMAND_OK) return prepared;
-      PQclear(prepared);
+      PGresult* prepared = Pq().PQprepare(db_->raw(), name_.c_str(), sql_.c_str(),
+                                          static_cast<int>(params.size()), nullptr);
+      if (Pq().PQresultStatus(prepared) != PGRES_COMMAND_OK) return prepared;
+      Pq().PQclear(prepared);
       prepared_in_ = db_->generation();
     }
-    return PQexecPrepared(db_->raw(), name_.c_str(), static_cast<int>(params.size()),
-                          params.data(), lengths_.data(), formats_.data(), result_format_);
+    return Pq().PQexecPrepared(db_->raw(), name_.c_str(), static_cast<int>(params.size()),
+                               params.data(), lengths_.data(), formats_.data(), result_format_);
   };
-  bool idle = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
+  bool idle = Pq().PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
   result_ = exec();
   if (idle && db_->RetryAfterLostConnection(result_)) result_ = exec();
-  ExecStatusType st = PQresultStatus(result_);
+  ExecStatusType st = Pq().PQresultStatus(result_);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return db_->Error(result_, sql_);
-  const char* tuples = PQcmdTuples(result_);
+  const char* tuples = Pq().PQcmdTuples(result_);
   db_->set_changes(tuples && *tuples ? std::atoll(tuples) : 0);
   return Status::Ok();
 }
@@ -151,7 +152,7 @@ bool Stmt::Step(Status* status) {
     }
   }
   ++row_;
-  return row_ < PQntuples(result_);
+  return row_ < Pq().PQntuples(result_);
 }
 
 Status Stmt::Exec() {
@@ -160,20 +161,20 @@ Status Stmt::Exec() {
 }
 
 int64_t Stmt::Int(int col) const {
-  const char* p = PQgetvalue(result_, row_, col);
+  const char* p = Pq().PQgetvalue(result_, row_, col);
   int64_t v = 0;
-  std::from_chars(p, p + PQgetlength(result_, row_, col), v);
+  std::from_chars(p, p + Pq().PQgetlength(result_, row_, col), v);
   return v;
 }
 
 double Stmt::Double(int col) const {
   // strtod reads PostgreSQL's NaN, Infinity and -Infinity as well as numbers.
-  return std::strtod(PQgetvalue(result_, row_, col), nullptr);
+  return std::strtod(Pq().PQgetvalue(result_, row_, col), nullptr);
 }
 
 Db::~Db() {
   cache_.clear();
-  PQfinish(conn_);
+  Pq().PQfinish(conn_);
 }
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& conninfo) {
@@ -185,25 +186,27 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& conninfo) {
                             "keepalives_count", "tcp_user_timeout", "application_name",
                             "dbname", nullptr};
   const char* values[] = {"5", "10", "5", "3", "30000", "ringo", conninfo.c_str(), nullptr};
-  PGconn* conn = PQconnectdbParams(keywords, values, 1);
+  RETURN_IF_ERROR(LoadLibpq());
+  PGconn* conn = Pq().PQconnectdbParams(keywords, values, 1);
   if (conn == nullptr) return Internal("postgresql: out of memory");
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(conn);
-    PQfinish(conn);
+  if (Pq().PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = Pq().PQerrorMessage(conn);
+    Pq().PQfinish(conn);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     return Unavailable("postgresql: cannot connect: " + msg);
   }
-  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  Pq().PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   return std::unique_ptr<Db>(new Db(conn));
 }
 
 Status Db::Reconnect() {
-  PQreset(conn_);
+  Pq().PQreset(conn_);
   ++generation_;  // the server forgot this connection's prepared statements
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    return Unavailable(std::string("postgresql: cannot reconnect: ") + PQerrorMessage(conn_));
+  if (Pq().PQstatus(conn_) != CONNECTION_OK) {
+    return Unavailable(std::string("postgresql: cannot reconnect: ") +
+                       Pq().PQerrorMessage(conn_));
   }
-  PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
+  Pq().PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
   return Status::Ok();
 }
 
@@ -226,31 +229,31 @@ Result<std::unique_ptr<Stmt>> Db::PrepareUncached(std::string_view sql) {
 }
 
 bool Db::RetryAfterLostConnection(PGresult*& result) {
-  ExecStatusType st = PQresultStatus(result);
+  ExecStatusType st = Pq().PQresultStatus(result);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || Healthy()) return false;
   if (!Reconnect().ok()) return false;
-  PQclear(result);
+  Pq().PQclear(result);
   result = nullptr;
   return true;
 }
 
 Status Db::ExecScript(const char* sql) {
-  bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
-  PGresult* r = PQexec(conn_, sql);
-  if (idle && RetryAfterLostConnection(r)) r = PQexec(conn_, sql);
-  ExecStatusType st = PQresultStatus(r);
+  bool idle = Pq().PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  PGresult* r = Pq().PQexec(conn_, sql);
+  if (idle && RetryAfterLostConnection(r)) r = Pq().PQexec(conn_, sql);
+  ExecStatusType st = Pq().PQresultStatus(r);
   Status s = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? Status::Ok() : Error(r, sql);
-  PQclear(r);
+  Pq().PQclear(r);
   return s;
 }
 
 Status Db::Error(const PGresult* result, std::string_view what) const {
-  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  std::string msg = result ? PQresultErrorMessage(result) : "";
-  if (msg.empty()) msg = PQerrorMessage(conn_);
+  const char* state = result ? Pq().PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string msg = result ? Pq().PQresultErrorMessage(result) : "";
+  if (msg.empty()) msg = Pq().PQerrorMessage(conn_);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   std::string text = "postgresql: " + msg + " (in: " + std::string(what.substr(0, 120)) + ")";
-  if (PQstatus(conn_) != CONNECTION_OK || IsUnavailableState(state)) return Unavailable(text);
+  if (Pq().PQstatus(conn_) != CONNECTION_OK || IsUnavailableState(state)) return Unavailable(text);
   // Class 22, data exceptions: a value PostgreSQL cannot hold (out of range, badly encoded),
   // which is the request's fault rather than the server's.
   if (state != nullptr && std::string_view(state).starts_with("22")) return InvalidArgument(text);

@@ -3,8 +3,6 @@
 #ifndef RINGO_STORE_POSTGRES_DB_H_
 #define RINGO_STORE_POSTGRES_DB_H_
 
-#include <libpq-fe.h>
-
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/postgres/libpq.h"
 #include "store/stmt_guard.h"
 
 namespace ringo::store::pg {
@@ -60,12 +59,12 @@ class Stmt {
 
   int64_t Int(int col) const;
   double Double(int col) const;
-  bool IsNull(int col) const { return PQgetisnull(result_, row_, col) != 0; }
+  bool IsNull(int col) const { return Pq().PQgetisnull(result_, row_, col) != 0; }
   // Whether column `col` came in binary format (see ResultsInBinary).
   bool IsBinary(int col) const;
   std::string_view Text(int col) const {
-    return std::string_view(PQgetvalue(result_, row_, col),
-                            static_cast<size_t>(PQgetlength(result_, row_, col)));
+    return std::string_view(Pq().PQgetvalue(result_, row_, col),
+                            static_cast<size_t>(Pq().PQgetlength(result_, row_, col)));
   }
 
  private:
@@ -117,8 +116,9 @@ class Db {
   static constexpr bool kIdArrays = true;
 
   ~Db();
-  // Connects to `conninfo` (a postgresql:// URI or key=value string). kUnavailable when the
-  // server cannot be reached within the connect timeout.
+  // Connects to `conninfo` (a postgresql:// URI or key=value string), loading libpq first.
+  // kUnavailable when the server cannot be reached within the connect timeout;
+  // kFailedPrecondition when libpq cannot be loaded.
   static Result<std::unique_ptr<Db>> Open(const std::string& conninfo);
 
   // The cached statement for `sql`; pointers stay valid for the Db's life.
@@ -129,7 +129,7 @@ class Db {
   // Rows changed by the last statement run on this connection.
   int64_t Changes() const { return changes_; }
   // False once the connection is lost; such a Db is dropped or Reconnect()ed.
-  bool Healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+  bool Healthy() const { return Pq().PQstatus(conn_) == CONNECTION_OK; }
   // Re-establishes a lost connection. kUnavailable while the server stays unreachable.
   Status Reconnect();
 

@@ -1,10 +1,25 @@
-// Tests of the libpq wrapper's placeholder numbering.
+// Tests of the libpq wrapper: loading libpq, placeholder numbering.
 #include "store/postgres/db.h"
 
 #include <gtest/gtest.h>
 
 namespace ringo::store::pg {
 namespace {
+
+TEST(LibpqTest, LoadsEveryFunctionTheStoreCalls) {
+  ASSERT_TRUE(LoadLibpq().ok());
+  ASSERT_TRUE(LoadLibpq().ok());  // once per process, then the same answer
+  const Libpq& pq = Pq();
+  auto all_loaded = [](auto... fns) { return ((fns != nullptr) && ...); };
+  EXPECT_TRUE(all_loaded(pq.PQclear, pq.PQcmdTuples, pq.PQconnectdbParams, pq.PQerrorMessage,
+                         pq.PQexec, pq.PQexecParams, pq.PQexecPrepared, pq.PQfformat,
+                         pq.PQfinish, pq.PQgetisnull, pq.PQgetlength, pq.PQgetvalue,
+                         pq.PQntuples, pq.PQprepare, pq.PQreset, pq.PQresultErrorField,
+                         pq.PQresultErrorMessage, pq.PQresultStatus, pq.PQsetNoticeProcessor,
+                         pq.PQstatus, pq.PQtransactionStatus));
+  // The functions are libpq's own, not stand-ins.
+  EXPECT_EQ(pq.PQstatus, &::PQstatus);
+}
 
 TEST(NumberPlaceholdersTest, NumbersEachPlaceholderOutsideQuotes) {
   struct Case {

@@ -89,7 +89,7 @@ Status WriteEngine::RunBatch(std::vector<WriteOp>& batch, std::vector<Status>& r
   }
   // PostgreSQL answers COMMIT of an aborted transaction with a silent rollback: never report
   // the writes of such a batch as committed.
-  if (PQtransactionStatus(db.raw()) != PQTRANS_INTRANS) {
+  if (Pq().PQtransactionStatus(db.raw()) != PQTRANS_INTRANS) {
     if (db.Healthy()) (void)db.ExecScript("ROLLBACK");
     return Internal("postgresql: the batch's transaction was aborted");
   }
