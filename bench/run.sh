@@ -50,6 +50,10 @@ for i in $(seq 1 "$REPEATS"); do
   NOOP_P99+=("$(echo "$out" | wrk_p99)")
   out=$($LOAD wrk -t1 -c64 -d"${SECS}s" --latency "$URL/health")
   CEIL+=("$(echo "$out" | wrk_rps)")
+  # A fresh run each time: log_metric.lua counts steps from 1, so a second pass into the same run
+  # would re-log the steps the first one wrote (merging into written chunks), not append.
+  RUN_ID=$(post /api/2.0/mlflow/runs/create "{\"experiment_id\":\"$EXP\"}" | json_field '["run"]["info"]["run_id"]')
+  export RUN_ID
   out=$($LOAD wrk -t1 -c64 -d"${SECS}s" --latency -s bench/log_metric.lua "$URL")
   METRIC_RPS+=("$(echo "$out" | wrk_rps)")
   METRIC_P99+=("$(echo "$out" | wrk_p99)")
